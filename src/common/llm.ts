@@ -1,0 +1,65 @@
+/**
+ * The contract between workflow code and a model provider: one request in, one response out,
+ * both plain JSON. Providers (src/activities/llm) translate it to and from their wire formats.
+ * Sandbox-safe: imported by workflow code.
+ */
+import { z } from "zod";
+import { AssistantMessageSchema, MessageSchema } from "./messages.js";
+
+export const ToolSpecSchema = z.object({
+  /** The name the model sees; unique within one request. */
+  name: z.string(),
+  description: z.string().optional(),
+  /** JSON Schema of the arguments object. */
+  inputSchema: z.record(z.string(), z.unknown()),
+});
+export type ToolSpec = z.infer<typeof ToolSpecSchema>;
+
+export const ResponseFormatSchema = z.object({
+  type: z.literal("json_schema"),
+  /** A short identifier for the schema, as providers require one. */
+  name: z.string(),
+  /** JSON Schema the output must satisfy. */
+  schema: z.record(z.string(), z.unknown()),
+});
+export type ResponseFormat = z.infer<typeof ResponseFormatSchema>;
+
+export const LlmRequestSchema = z.object({
+  /** `provider:model`, e.g. `openai:gpt-4.1-mini` or `anthropic:claude-sonnet-4-5`. */
+  model: z.string(),
+  /** The system instruction, kept apart because providers place it differently. */
+  system: z.string().optional(),
+  messages: z.array(MessageSchema),
+  tools: z.array(ToolSpecSchema).optional(),
+  /** `auto` lets the model choose; `none` forbids tools; `{ name }` forces one tool. */
+  toolChoice: z.union([z.literal("auto"), z.literal("none"), z.object({ name: z.string() })]).optional(),
+  responseFormat: ResponseFormatSchema.optional(),
+  maxTokens: z.number().int().positive().optional(),
+  temperature: z.number().optional(),
+});
+export type LlmRequest = z.infer<typeof LlmRequestSchema>;
+
+export const TokenUsageSchema = z.object({
+  inputTokens: z.number(),
+  outputTokens: z.number(),
+});
+export type TokenUsage = z.infer<typeof TokenUsageSchema>;
+
+export const StopReasonSchema = z.enum(["end", "tool_calls", "max_tokens", "content_filter", "other"]);
+export type StopReason = z.infer<typeof StopReasonSchema>;
+
+export const LlmResponseSchema = z.object({
+  message: AssistantMessageSchema,
+  stopReason: StopReasonSchema,
+  usage: TokenUsageSchema,
+  /** The model id the provider reports having used. */
+  model: z.string(),
+});
+export type LlmResponse = z.infer<typeof LlmResponseSchema>;
+
+/** Splits `provider:model`; a bare name means the OpenAI-compatible provider. */
+export function parseModelRef(ref: string): { provider: string; model: string } {
+  const colon = ref.indexOf(":");
+  if (colon <= 0) return { provider: "openai", model: ref };
+  return { provider: ref.slice(0, colon), model: ref.slice(colon + 1) };
+}

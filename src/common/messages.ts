@@ -1,0 +1,73 @@
+/**
+ * The provider-neutral conversation format. Everything here is plain JSON so that a message can
+ * cross an activity boundary, sit in workflow history and be replayed unchanged.
+ * Sandbox-safe: imported by workflow code.
+ */
+import { z } from "zod";
+
+export const TextPartSchema = z.object({
+  type: z.literal("text"),
+  text: z.string(),
+});
+export type TextPart = z.infer<typeof TextPartSchema>;
+
+export const ImagePartSchema = z.object({
+  type: z.literal("image"),
+  /** Base64 data, without a `data:` prefix. */
+  data: z.string(),
+  mimeType: z.string(),
+});
+export type ImagePart = z.infer<typeof ImagePartSchema>;
+
+export const ContentPartSchema = z.discriminatedUnion("type", [TextPartSchema, ImagePartSchema]);
+export type ContentPart = z.infer<typeof ContentPartSchema>;
+
+export const ToolCallSchema = z.object({
+  /** The provider's id for this call; tool results refer back to it. */
+  id: z.string(),
+  /** The namespaced tool name the model used (`server_tool`). */
+  name: z.string(),
+  /** The raw JSON text of the arguments, kept as text so that invalid JSON can be reported back. */
+  arguments: z.string(),
+});
+export type ToolCall = z.infer<typeof ToolCallSchema>;
+
+export const SystemMessageSchema = z.object({ role: z.literal("system"), content: z.string() });
+export const UserMessageSchema = z.object({
+  role: z.literal("user"),
+  content: z.union([z.string(), z.array(ContentPartSchema)]),
+});
+export const AssistantMessageSchema = z.object({
+  role: z.literal("assistant"),
+  content: z.string(),
+  toolCalls: z.array(ToolCallSchema).optional(),
+});
+export const ToolMessageSchema = z.object({
+  role: z.literal("tool"),
+  toolCallId: z.string(),
+  toolName: z.string(),
+  content: z.array(ContentPartSchema),
+  /** True when the call failed; the model sees the error text and may try again. */
+  isError: z.boolean().optional(),
+});
+
+export const MessageSchema = z.discriminatedUnion("role", [
+  SystemMessageSchema,
+  UserMessageSchema,
+  AssistantMessageSchema,
+  ToolMessageSchema,
+]);
+export type SystemMessage = z.infer<typeof SystemMessageSchema>;
+export type UserMessage = z.infer<typeof UserMessageSchema>;
+export type AssistantMessage = z.infer<typeof AssistantMessageSchema>;
+export type ToolMessage = z.infer<typeof ToolMessageSchema>;
+export type Message = z.infer<typeof MessageSchema>;
+
+/** The text of a message's content, with non-text parts left out. */
+export function textOf(content: string | ContentPart[]): string {
+  if (typeof content === "string") return content;
+  return content
+    .filter((part): part is TextPart => part.type === "text")
+    .map((part) => part.text)
+    .join("\n");
+}

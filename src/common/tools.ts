@@ -1,0 +1,36 @@
+/**
+ * Tools as the runtime sees them: a server's tool definitions and the result of calling one.
+ * Sandbox-safe: imported by workflow code.
+ */
+import { z } from "zod";
+import { ContentPartSchema } from "./messages.js";
+
+export const ToolDefinitionSchema = z.object({
+  /** The configured MCP server that provides the tool. */
+  server: z.string(),
+  /** The tool's own name on that server. */
+  name: z.string(),
+  description: z.string().optional(),
+  inputSchema: z.record(z.string(), z.unknown()),
+});
+export type ToolDefinition = z.infer<typeof ToolDefinitionSchema>;
+
+export const ToolCallRequestSchema = z.object({
+  server: z.string(),
+  tool: z.string(),
+  /** Parsed arguments; the activity validates them against the tool's input schema. */
+  arguments: z.record(z.string(), z.unknown()),
+});
+export type ToolCallRequest = z.infer<typeof ToolCallRequestSchema>;
+
+export const ToolResultSchema = z.object({
+  content: z.array(ContentPartSchema),
+  /** Tool failures are data, not exceptions: the model reads them and can recover. */
+  isError: z.boolean(),
+  structuredContent: z.record(z.string(), z.unknown()).optional(),
+});
+export type ToolResult = z.infer<typeof ToolResultSchema>;
+
+export function toolError(text: string): ToolResult {
+  return { content: [{ type: "text", text }], isError: true };
+}
