@@ -1,8 +1,18 @@
 /**
  * The shape of `duragent.config.yaml` (and `duragent.secrets.yaml`, merged over it).
  * Every field is checked here, so the rest of the code can trust a loaded config.
+ * Paths (`cwd`, `roots`, `modules`, TLS files) may be relative: the loader resolves them
+ * against the config file's directory.
  */
 import { z } from "zod";
+
+/** `provider:model`; the model part may itself hold colons (`ollama:llama3.2:3b`). */
+const modelRefPattern = /^[A-Za-z0-9][A-Za-z0-9._-]*:\S+$/;
+
+/** A model reference such as `openai:gpt-4.1-mini` or `anthropic:claude-sonnet-4-5`. */
+export const ModelRefSchema = z
+  .string()
+  .regex(modelRefPattern, { message: 'expected "provider:model", e.g. "openai:gpt-4.1-mini"' });
 
 const McpServerCommon = {
   /** Tool names this server may expose to agents; all when absent. Glob `*` is allowed. */
@@ -13,102 +23,202 @@ const McpServerCommon = {
   timeoutMs: z.number().int().positive().optional(),
 };
 
+/** A server the runtime starts as a child process and talks to over stdin/stdout. */
 export const StdioServerSchema = z.strictObject({
+  /** Optional: an entry without `url` is a stdio server. */
   transport: z.literal("stdio").optional(),
+  /** The executable, found on PATH (e.g. `npx`, `uvx`, `node`). */
   command: z.string().min(1),
+  /** Arguments passed to `command`, unchanged (no shell). */
   args: z.array(z.string()).optional(),
+  /** Extra environment variables for the child, over a minimal safe environment. */
   env: z.record(z.string(), z.string()).optional(),
+  /** Working directory of the child; relative to the config file. */
   cwd: z.string().optional(),
   ...McpServerCommon,
 });
 
+/** A server already running somewhere, reached over HTTP. */
 export const HttpServerSchema = z.strictObject({
-  /** `http` is Streamable HTTP; `sse` is the older HTTP+SSE transport. */
+  /** `http` is Streamable HTTP (the default); `sse` is the older HTTP+SSE transport. */
   transport: z.enum(["http", "sse"]).optional(),
+  /** The MCP endpoint, e.g. `http://localhost:3001/mcp`. */
   url: z.url(),
+  /** Headers sent with every request, e.g. `Authorization: Bearer ${TOKEN}`. */
   headers: z.record(z.string(), z.string()).optional(),
   ...McpServerCommon,
 });
 
-export const McpServerSchema = z.union([StdioServerSchema, HttpServerSchema]);
+const httpTransports: readonly unknown[] = ["http", "sse"];
+
+/**
+ * Picks the schema before validating, so an error names the field that is wrong rather than
+ * "matches no union member": an explicit `transport` decides, else `url` means HTTP.
+ * The chosen `transport` is written into the entry, so the output always carries it.
+ */
+function tagTransport(input: unknown): unknown {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return input;
+  if ("transport" in input && input.transport !== undefined) return input;
+  const transport = "url" in input && input.url !== undefined ? "http" : "stdio";
+  return { ...input, transport };
+}
+
+/** One `mcp.servers.<name>` entry: stdio when it has no `url`, HTTP when it has one. */
+export const McpServerSchema = z.preprocess(
+  tagTransport,
+  z.discriminatedUnion("transport", [StdioServerSchema, HttpServerSchema]),
+);
 export type McpServerConfig = z.infer<typeof McpServerSchema>;
 export type StdioServerConfig = z.infer<typeof StdioServerSchema>;
 export type HttpServerConfig = z.infer<typeof HttpServerSchema>;
 
+/** Connection details for one LLM provider; keys are the provider names used in models. */
 export const ProviderSchema = z.strictObject({
   /** Which wire format the provider speaks; defaults to the provider's own name. */
   kind: z.enum(["openai", "anthropic"]).optional(),
+  /** Keep it in `duragent.secrets.yaml` or write `${OPENAI_API_KEY}`; never commit it. */
   apiKey: z.string().optional(),
   /** Any OpenAI-compatible server works here: Ollama, vLLM, llama.cpp. */
   baseURL: z.url().optional(),
+  /** Extra headers sent with every request. */
   headers: z.record(z.string(), z.string()).optional(),
 });
 export type ProviderConfig = z.infer<typeof ProviderSchema>;
 
 const DurationMs = z.number().int().positive();
 
-const ActivityPolicySchema = z.strictObject({
-  maximumAttempts: z.number().int().min(1).max(100).optional(),
-  initialIntervalMs: DurationMs.optional(),
-  backoffCoefficient: z.number().min(1).optional(),
-  maximumIntervalMs: DurationMs.optional(),
-  startToCloseTimeoutMs: DurationMs.optional(),
-  heartbeatTimeoutMs: DurationMs.optional(),
-});
+/** Overrides of one activity kind's retry and timeout policy; unset fields keep defaults. */
+const ActivityPolicySchema = z
+  .strictObject({
+    /** Attempts in total, the first included; bounded so a hopeless retry loop still ends. */
+    maximumAttempts: z.number().int().min(1).max(100).optional(),
+    /** Delay before the first retry. */
+    initialIntervalMs: DurationMs.optional(),
+    /** Each retry waits this many times longer than the one before. */
+    backoffCoefficient: z.number().min(1).optional(),
+    /** Cap on the delay between retries. */
+    maximumIntervalMs: DurationMs.optional(),
+    /** Limit on one attempt. */
+    startToCloseTimeoutMs: DurationMs.optional(),
+    /** A running attempt that is silent this long counts as failed. */
+    heartbeatTimeoutMs: DurationMs.optional(),
+  })
+  .superRefine((policy, ctx) => {
+    const { initialIntervalMs, maximumIntervalMs } = policy;
+    if (initialIntervalMs !== undefined && maximumIntervalMs !== undefined && maximumIntervalMs < initialIntervalMs) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["maximumIntervalMs"],
+        message: `must be at least initialIntervalMs (${initialIntervalMs})`,
+      });
+    }
+  });
 
+/** An agent defined in config rather than in code. */
 export const AgentSchema = z.strictObject({
+  /** The system prompt. */
   instruction: z.string().min(1),
-  /** Names of entries in `mcp.servers`. */
+  /** Names of entries in `mcp.servers` whose tools this agent may call. */
   servers: z.array(z.string()).default([]),
-  model: z.string().optional(),
+  /** `provider:model`; `llm.defaultModel` when absent. */
+  model: ModelRefSchema.optional(),
+  /** Cap on model turns per request; `execution.maxIterations` when absent. */
   maxIterations: z.number().int().positive().optional(),
 });
 export type AgentConfig = z.infer<typeof AgentSchema>;
 
-export const ConfigSchema = z.strictObject({
-  engine: z.enum(["memory", "temporal"]).default("memory"),
-  temporal: z
-    .strictObject({
-      address: z.string().default("localhost:7233"),
-      namespace: z.string().default("default"),
-      taskQueue: z.string().default("duragent"),
-      /** The Web UI base, for the links the CLI prints. */
-      uiUrl: z.string().default("http://localhost:8233"),
-      /** API key for Temporal Cloud or another remote cluster; implies TLS. */
-      apiKey: z.string().optional(),
-      tls: z
-        .union([
-          z.boolean(),
-          z.strictObject({
-            serverName: z.string().optional(),
-            serverRootCaCertPath: z.string().optional(),
-            clientCertPath: z.string().optional(),
-            clientKeyPath: z.string().optional(),
-          }),
-        ])
-        .optional(),
-    })
-    .prefault({}),
-  mcp: z
-    .strictObject({
-      servers: z.record(z.string(), McpServerSchema).default({}),
-    })
-    .prefault({}),
-  llm: z
-    .strictObject({
-      defaultModel: z.string().default("openai:gpt-4.1-mini"),
-      providers: z.record(z.string(), ProviderSchema).default({}),
-    })
-    .prefault({}),
-  execution: z
-    .strictObject({
-      maxIterations: z.number().int().positive().default(10),
-      llm: ActivityPolicySchema.optional(),
-      tools: ActivityPolicySchema.optional(),
-    })
-    .prefault({}),
-  agents: z.record(z.string(), AgentSchema).default({}),
-  /** TypeScript modules (relative to the config file) exporting agents and workflows. */
-  modules: z.array(z.string()).default([]),
-});
+const knownProviderKinds: readonly string[] = ProviderSchema.shape.kind.unwrap().options;
+
+export const ConfigSchema = z
+  .strictObject({
+    /** `memory` runs in-process with no durability; `temporal` runs on a Temporal cluster. */
+    engine: z.enum(["memory", "temporal"]).default("memory"),
+    /** Where the Temporal cluster is; used only with `engine: temporal`. */
+    temporal: z
+      .strictObject({
+        /** host:port of the frontend service. */
+        address: z.string().default("localhost:7233"),
+        namespace: z.string().default("default"),
+        /** The queue the worker polls and the client starts runs on. */
+        taskQueue: z.string().default("duragent"),
+        /** The Web UI base, for the links the CLI prints. */
+        uiUrl: z.string().default("http://localhost:8233"),
+        /** API key for Temporal Cloud or another remote cluster; implies TLS. */
+        apiKey: z.string().optional(),
+        /** `true` for TLS with system roots, or the files for custom CAs or mTLS. */
+        tls: z
+          .union([
+            z.boolean(),
+            z.strictObject({
+              /** Overrides the name checked against the server certificate. */
+              serverName: z.string().optional(),
+              /** PEM file of the CA that signed the server certificate; relative to the config file. */
+              serverRootCaCertPath: z.string().optional(),
+              /** PEM client certificate for mTLS; relative to the config file. */
+              clientCertPath: z.string().optional(),
+              /** PEM client key for mTLS; relative to the config file. */
+              clientKeyPath: z.string().optional(),
+            }),
+          ])
+          .optional(),
+      })
+      .prefault({}),
+    mcp: z
+      .strictObject({
+        /** MCP servers by name; agents refer to them by that name. */
+        servers: z.record(z.string(), McpServerSchema).default({}),
+      })
+      .prefault({}),
+    llm: z
+      .strictObject({
+        /** The model used when an agent names none: `provider:model`. */
+        defaultModel: ModelRefSchema.default("openai:gpt-4.1-mini"),
+        /** Provider settings by name; `openai` and `anthropic` work without an entry when their usual API-key variables are set. */
+        providers: z.record(z.string(), ProviderSchema).default({}),
+      })
+      .prefault({}),
+    /** Bounds and retry policies every run carries. */
+    execution: z
+      .strictObject({
+        /** Default cap on model turns in one request. */
+        maxIterations: z.number().int().positive().default(10),
+        /** Policy for model calls. */
+        llm: ActivityPolicySchema.optional(),
+        /** Policy for MCP tool calls. */
+        tools: ActivityPolicySchema.optional(),
+      })
+      .prefault({}),
+    /** Agents by name. */
+    agents: z.record(z.string(), AgentSchema).default({}),
+    /** TypeScript modules (relative to the config file) exporting agents and workflows. */
+    modules: z.array(z.string()).default([]),
+  })
+  .superRefine((config, ctx) => {
+    // Cross-references are checked here so a typo fails at load, not mid-run.
+    const serverNames = Object.keys(config.mcp.servers);
+    const configured = serverNames.length > 0 ? `configured: ${serverNames.join(", ")}` : "none are configured";
+    for (const [agentName, agent] of Object.entries(config.agents)) {
+      agent.servers.forEach((server, index) => {
+        if (!Object.hasOwn(config.mcp.servers, server)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["agents", agentName, "servers", index],
+            message: `no server named "${server}" in mcp.servers (${configured})`,
+          });
+        }
+      });
+    }
+    for (const [providerName, provider] of Object.entries(config.llm.providers)) {
+      // `kind` defaults to the name, so a custom name needs an explicit kind.
+      if (provider.kind === undefined && !knownProviderKinds.includes(providerName)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["llm", "providers", providerName, "kind"],
+          message: `required for a provider not named ${knownProviderKinds.join(" or ")}: set kind to ${knownProviderKinds
+            .map((kind) => `"${kind}"`)
+            .join(" or ")} (use "openai" for OpenAI-compatible servers)`,
+        });
+      }
+    }
+  });
 export type DuragentConfig = z.infer<typeof ConfigSchema>;

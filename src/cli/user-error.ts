@@ -1,0 +1,286 @@
+/**
+ * Errors the user can fix: bad input, bad config, something not found, a failed run.
+ * The CLI prints their message without a stack trace and exits with their `exitCode`;
+ * anything else is a bug and exits with `ExitCode.bug`.
+ */
+import path from "node:path";
+import type { z } from "zod";
+
+/** Process exit codes; stable, so scripts can branch on them. */
+export const ExitCode = {
+  /** Invalid input or configuration: fix the command line or the config file. */
+  usage: 2,
+  /** Something named does not exist: a file, an agent, a run. */
+  notFound: 3,
+  /** The run itself failed (the agent or workflow ended in failure). */
+  runFailed: 4,
+  /** A service the command needs (Temporal) cannot be reached. */
+  unavailable: 5,
+  /** An unexpected error: a bug in duragent (EX_SOFTWARE from sysexits.h). */
+  bug: 70,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export interface UserErrorOptions {
+  /** Defaults to `ExitCode.usage`. */
+  exitCode?: ExitCode;
+  /** What to do about it; appended to the message on its own line. */
+  hint?: string;
+  cause?: unknown;
+}
+
+/** An error whose message alone tells the user what is wrong and how to fix it. */
+export class UserError extends Error {
+  override name = "UserError";
+  readonly exitCode: ExitCode;
+  readonly hint: string | undefined;
+
+  constructor(message: string, options: UserErrorOptions = {}) {
+    super(options.hint ? `${message}\n${options.hint}` : message, { cause: options.cause });
+    this.exitCode = options.exitCode ?? ExitCode.usage;
+    this.hint = options.hint;
+  }
+}
+
+/**
+ * True for a `UserError` even across duplicate module copies (tsx and a linked package
+ * can load this file twice, which breaks `instanceof`).
+ */
+export function isUserError(error: unknown): error is UserError {
+  if (error instanceof UserError) return true;
+  if (!(error instanceof Error) || !("exitCode" in error)) return false;
+  return typeof error.exitCode === "number" && (error.name === "UserError" || error.name === "ConfigError");
+}
+
+/** One problem at one place in a document; `path` is dotted (`mcp.servers.fs.command`), "" for the whole. */
+export interface Issue {
+  path: string;
+  message: string;
+  /** 1-based position in the file, when known (YAML syntax errors). */
+  line?: number;
+  column?: number;
+}
+
+/** Invalid configuration: names the file and every problem in it. */
+export class ConfigError extends UserError {
+  override name = "ConfigError";
+  /** Absolute path of the file at fault; undefined when the config came from defaults and overrides only. */
+  readonly file: string | undefined;
+  readonly issues: readonly Issue[];
+  /** Files merged over `file` (the secrets file), named too since a problem may come from them. */
+  readonly mergedWith: readonly string[];
+
+  constructor(file: string | undefined, issues: readonly Issue[], options: { mergedWith?: readonly string[]; cause?: unknown } = {}) {
+    const mergedWith = options.mergedWith ?? [];
+    const where = [file, ...mergedWith].filter((f): f is string => f !== undefined).map(displayPath);
+    const label = where.length === 0 ? "configuration" : where.length === 1 ? where[0]! : `${where[0]} (with ${where.slice(1).join(", ")} merged over it)`;
+    super(formatIssues(label, issues), { exitCode: ExitCode.usage, cause: options.cause });
+    this.file = file;
+    this.issues = issues;
+    this.mergedWith = mergedWith;
+  }
+}
+
+/** A path relative to the working directory when it lies inside it: shorter, and what the user typed. */
+export function displayPath(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative !== "" && !relative.startsWith("..") && !path.isAbsolute(relative) ? relative : file;
+}
+
+/**
+ * One message for a list of issues: `where: path: message` for one, a list under a header for more.
+ * `where` names the source: a file, `--input`, `the answer`.
+ */
+export function formatIssues(where: string, issues: readonly Issue[]): string {
+  const lines = issues.map((issue) => {
+    const position = issue.line === undefined ? "" : `:${issue.line}${issue.column === undefined ? "" : `:${issue.column}`}`;
+    const at = issue.path === "" ? "" : `${issue.path}: `;
+    return { position, text: `${at}${issue.message}` };
+  });
+  if (lines.length === 0) return `${where}: invalid`;
+  if (lines.length === 1) return `${where}${lines[0]!.position}: ${lines[0]!.text}`;
+  const list = lines.map((line) => `  - ${line.position === "" ? "" : `line ${line.position.slice(1)}: `}${line.text}`);
+  return `${where} has ${lines.length} problems:\n${list.join("\n")}`;
+}
+
+/** The issues of a Zod error in user terms: dotted paths, "expected X, got Y". */
+export function zodIssues(error: z.ZodError): Issue[] {
+  return error.issues.flatMap((issue) => describeIssue(issue, []));
+}
+
+/**
+ * Formats a Zod error as one readable message naming `where` and each key path.
+ * Parse with `{ reportInput: true }` to get "got a number" rather than only "expected a string".
+ */
+export function formatZodError(error: z.ZodError, where: string): string {
+  return formatIssues(where, zodIssues(error));
+}
+
+type ZodIssue = z.core.$ZodIssue;
+
+/** `a.b.0.c`; keys that would be ambiguous in a dotted path are quoted. */
+export function formatPath(segments: readonly PropertyKey[]): string {
+  return segments
+    .map((segment) => {
+      if (typeof segment === "number") return String(segment);
+      const key = typeof segment === "symbol" ? segment.toString() : segment;
+      return /^[^.\s"[\]]+$/.test(key) ? key : JSON.stringify(key);
+    })
+    .join(".");
+}
+
+function describeIssue(issue: ZodIssue, prefix: readonly PropertyKey[]): Issue[] {
+  const segments = [...prefix, ...issue.path];
+  const at = (message: string, extra: readonly PropertyKey[] = []): Issue => ({ path: formatPath([...segments, ...extra]), message });
+  switch (issue.code) {
+    case "invalid_type":
+      return [at(describeInvalidType(issue))];
+    case "unrecognized_keys":
+      // One issue per key, each at its own path, so the user sees exactly which line to delete.
+      return issue.keys.map((key) => at("unknown key (check the spelling, or remove it)", [key]));
+    case "invalid_union":
+      return describeUnion(issue, segments);
+    case "invalid_value":
+      return [at(`expected ${listValues(issue.values)}${gotValue(issue.input)}`)];
+    case "too_small":
+      return [at(describeBound(issue.origin, issue.minimum, issue.inclusive, issue.exact, "min") + gotValue(issue.input))];
+    case "too_big":
+      return [at(describeBound(issue.origin, issue.maximum, issue.inclusive, issue.exact, "max") + gotValue(issue.input))];
+    case "invalid_format":
+      return [at(describeFormat(issue) + gotValue(issue.input))];
+    case "not_multiple_of":
+      return [at(`expected a multiple of ${issue.divisor}${gotValue(issue.input)}`)];
+    case "invalid_key":
+      return issue.issues.flatMap((inner) => describeIssue(inner, segments)).map((inner) => ({ ...inner, message: `key ${inner.message}` }));
+    case "invalid_element":
+      return issue.issues.flatMap((inner) => describeIssue(inner, segments));
+    case "custom":
+      return [at(issue.message)];
+  }
+}
+
+function describeInvalidType(issue: z.core.$ZodIssueInvalidType): string {
+  const expected = typeNoun(issue.expected);
+  if ("input" in issue) {
+    if (issue.input === undefined) return `missing: expected ${expected}`;
+    // A whole-number check failing on a number: the value says more than its type.
+    if (typeof issue.input === "number" && typeof issue.expected === "string" && issue.expected === "int") return `expected ${expected}, got ${issue.input}`;
+    return `expected ${expected}, got ${typeNoun(jsonType(issue.input))}`;
+  }
+  // Without reportInput the input is gone, but Zod's own message still names what it received.
+  const received = /received (\w+)/.exec(issue.message)?.[1];
+  if (received === "undefined") return `missing: expected ${expected}`;
+  return received ? `expected ${expected}, got ${typeNoun(received)}` : `expected ${expected}`;
+}
+
+/**
+ * A union error: when one branch got past the type check (the input had the right shape but a bad
+ * field), its issues are the useful ones; otherwise the union simply expected one of several types.
+ */
+function describeUnion(issue: z.core.$ZodIssueInvalidUnion, segments: readonly PropertyKey[]): Issue[] {
+  const path = formatPath(segments);
+  if ("discriminator" in issue && issue.discriminator !== undefined && issue.errors.length === 0) {
+    const options = "options" in issue && issue.options ? issue.options.filter((option) => option !== undefined) : [];
+    return [{ path, message: options.length > 0 ? `expected ${listValues(options)}${gotValue(issue.input)}` : "matches no allowed variant" }];
+  }
+  if (issue.errors.length === 0) return [{ path, message: "matches more than one allowed variant; make it unambiguous" }];
+  const isTypeMismatch = (branch: readonly ZodIssue[]): boolean =>
+    branch.length === 1 && branch[0]!.path.length === 0 && (branch[0]!.code === "invalid_type" || branch[0]!.code === "invalid_value");
+  const deeper = issue.errors.filter((branch) => !isTypeMismatch(branch));
+  if (deeper.length > 0) {
+    const best = deeper.reduce((a, b) => (b.length < a.length ? b : a));
+    return best.flatMap((inner) => describeIssue(inner, segments));
+  }
+  const expectations = issue.errors.map((branch) => {
+    const only = branch[0]!;
+    if (only.code === "invalid_value") return listValues(only.values);
+    return only.code === "invalid_type" ? typeNoun(only.expected) : "something else";
+  });
+  const got = issue.input !== undefined ? `, got ${typeNoun(jsonType(issue.input))}` : "";
+  return [{ path, message: `expected ${joinOr([...new Set(expectations)])}${got}` }];
+}
+
+function describeBound(origin: string, limit: number | bigint, inclusive: boolean | undefined, exact: boolean | undefined, side: "min" | "max"): string {
+  const n = Number(limit);
+  switch (origin) {
+    case "string":
+      if (side === "min" && n === 1 && !exact) return "expected a non-empty string";
+      return `expected a string of ${exact ? "exactly" : side === "min" ? "at least" : "at most"} ${n} character${n === 1 ? "" : "s"}`;
+    case "array":
+    case "set":
+      if (side === "min" && n === 1 && !exact) return "expected a non-empty list";
+      return `expected ${exact ? "exactly" : side === "min" ? "at least" : "at most"} ${n} item${n === 1 ? "" : "s"}`;
+    default: {
+      const op = side === "min" ? (inclusive ? ">=" : ">") : inclusive ? "<=" : "<";
+      const what = origin === "int" ? "an integer" : origin === "number" ? "a number" : typeNoun(origin);
+      if (side === "min" && n === 0 && !inclusive) return `expected a positive ${origin === "int" ? "integer" : "number"}`;
+      return `expected ${what} ${op} ${n}`;
+    }
+  }
+}
+
+function describeFormat(issue: z.core.$ZodIssueInvalidStringFormat): string {
+  // A message set on the schema (`.regex(p, { message })`) explains the format better than its name.
+  if (issue.message && !issue.message.startsWith("Invalid")) return issue.message;
+  switch (issue.format) {
+    case "url":
+      return "expected a URL such as https://example.com";
+    case "regex":
+      return issue.pattern ? `expected text matching ${issue.pattern}` : "expected text in another format";
+    case "starts_with":
+    case "ends_with":
+    case "includes":
+      return issue.message;
+    default:
+      return `expected ${/^[aeiou]/i.test(issue.format) ? "an" : "a"} ${issue.format}`;
+  }
+}
+
+/** The name of a value's type as the user wrote it (YAML/JSON terms). */
+function jsonType(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "array";
+  if (typeof value === "number" && Number.isNaN(value)) return "nan";
+  return typeof value;
+}
+
+const typeNouns: Readonly<Record<string, string>> = {
+  string: "a string",
+  number: "a number",
+  int: "an integer",
+  boolean: "a boolean (true or false)",
+  bigint: "an integer",
+  object: "a mapping (key: value)",
+  record: "a mapping (key: value)",
+  map: "a mapping (key: value)",
+  array: "a list",
+  tuple: "a list",
+  set: "a list",
+  null: "null",
+  undefined: "nothing",
+  nan: "NaN",
+  date: "a date",
+  function: "a function",
+  symbol: "a symbol",
+  never: "nothing (remove it)",
+};
+
+function typeNoun(type: string): string {
+  return typeNouns[type] ?? type;
+}
+
+function listValues(values: readonly unknown[]): string {
+  const shown = values.map((value) => (typeof value === "string" ? `"${value}"` : String(value)));
+  return shown.length === 1 ? shown[0]! : `one of ${shown.join(", ")}`;
+}
+
+function joinOr(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} or ${items.at(-1)}`;
+}
+
+/** ", got <value>" for short primitives only, so secrets and long text never land in messages. */
+function gotValue(input: unknown): string {
+  if (typeof input === "number" || typeof input === "boolean") return `, got ${input}`;
+  if (input === null) return ", got null";
+  return "";
+}

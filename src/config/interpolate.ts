@@ -1,0 +1,71 @@
+/**
+ * `${VAR}` interpolation over a parsed YAML tree, so secrets and per-machine values can come
+ * from the environment rather than the file.
+ *
+ *   ${VAR}            the value of VAR; an error when VAR is unset
+ *   ${VAR:-default}   the value of VAR, or `default` when VAR is unset or empty (as in sh)
+ *   $${               a literal `${`
+ *
+ * Only string values change: keys are left alone, and a substituted value stays a string
+ * (`timeoutMs: ${T}` yields "5000", which the schema rejects as not a number).
+ */
+import { ConfigError, formatPath, type Issue } from "../cli/user-error.js";
+
+// `$${` first so an escaped reference is never read as a reference.
+const token = /\$\$\{|\$\{([^}]*)\}|\$\{/g;
+const reference = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s;
+
+/**
+ * Returns a copy of `tree` with every string interpolated from `env`.
+ * Throws one `ConfigError` for `file` listing every unset variable and malformed reference.
+ */
+export function interpolate(tree: unknown, env: NodeJS.ProcessEnv, file: string | undefined): unknown {
+  const issues: Issue[] = [];
+  const result = walk(tree, [], env, issues);
+  if (issues.length > 0) throw new ConfigError(file, issues);
+  return result;
+}
+
+/** Interpolates one string; `path` only names the value in errors. */
+export function interpolateString(text: string, env: NodeJS.ProcessEnv, path: readonly (string | number)[], issues: Issue[]): string {
+  if (!text.includes("$")) return text;
+  return text.replace(token, (match: string, body: string | undefined) => {
+    if (match === "$${") return "${";
+    const at = formatPath(path);
+    const parsed = body === undefined ? null : reference.exec(body);
+    if (!parsed) {
+      const shown = body === undefined ? match : `\${${body}}`;
+      issues.push({ path: at, message: `"${shown}" is not a valid reference: write \${NAME} or \${NAME:-default}, or $\${ for a literal \${` });
+      return match;
+    }
+    const name = parsed[1]!;
+    const fallback = parsed[2];
+    const value = env[name];
+    if (fallback !== undefined) return value === undefined || value === "" ? fallback : value;
+    if (value === undefined) {
+      issues.push({ path: at, message: `environment variable ${name} is not set (write \${${name}:-} to allow empty)` });
+      return match;
+    }
+    return value;
+  });
+}
+
+function walk(node: unknown, path: (string | number)[], env: NodeJS.ProcessEnv, issues: Issue[]): unknown {
+  if (typeof node === "string") return interpolateString(node, env, path, issues);
+  if (Array.isArray(node)) return node.map((item, index) => walk(item, [...path, index], env, issues));
+  if (isPlainObject(node)) {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(node)) {
+      // defineProperty, so a `__proto__` key in the file stays data and never becomes a prototype.
+      Object.defineProperty(out, key, { value: walk(value, [...path, key], env, issues), enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  }
+  return node;
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}

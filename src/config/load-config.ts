@@ -1,0 +1,212 @@
+/**
+ * Loads `duragent.config.yaml`: find, parse, interpolate `${VAR}`, merge the secrets file and
+ * overrides over it, validate, and resolve relative paths. Every failure is a `UserError`
+ * naming the file and what to change.
+ */
+import { readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { LineCounter, parseDocument } from "yaml";
+import { ConfigError, ExitCode, UserError, displayPath, zodIssues } from "../cli/user-error.js";
+import { defaultRunSettings, type ActivitySettings, type RunSettings } from "../common/run-settings.js";
+import { interpolate, isPlainObject } from "./interpolate.js";
+import { ConfigSchema, type DuragentConfig } from "./schema.js";
+
+export const configFileNames = ["duragent.config.yaml", "duragent.config.yml"] as const;
+export const secretsFileNames = ["duragent.secrets.yaml", "duragent.secrets.yml"] as const;
+
+/** Objects are partial all the way down; arrays are replaced whole, so they stay whole. */
+export type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+
+export interface LoadConfigOptions {
+  /** The config file, or a directory holding one; relative to `cwd`. Must exist when given. */
+  path?: string;
+  /** Where to look for the config when `path` is absent; defaults to `process.cwd()`. */
+  cwd?: string;
+  /** Variables for `${VAR}`; defaults to `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Merged over the files before validation (e.g. from command-line flags); not interpolated. */
+  overrides?: DeepPartial<DuragentConfig>;
+}
+
+export interface LoadedConfig {
+  config: DuragentConfig;
+  /** Absolute path of the config file; undefined when none was found and defaults apply. */
+  path?: string;
+  /** The config file's directory, or `cwd` without one; relative paths were resolved against it. */
+  dir: string;
+}
+
+export async function loadConfig(options: LoadConfigOptions = {}): Promise<LoadedConfig> {
+  const cwd = path.resolve(options.cwd ?? process.cwd());
+  const env = options.env ?? process.env;
+
+  const configPath = options.path === undefined ? await findIn(cwd, configFileNames) : await explicitConfig(path.resolve(cwd, options.path));
+  const dir = configPath === undefined ? cwd : path.dirname(configPath);
+  const secretsPath = await findIn(dir, secretsFileNames);
+
+  let tree: unknown = {};
+  if (configPath !== undefined) tree = interpolate(await readYaml(configPath), env, configPath);
+  if (secretsPath !== undefined) tree = deepMerge(tree, interpolate(await readYaml(secretsPath), env, secretsPath));
+  if (options.overrides !== undefined) tree = deepMerge(tree, options.overrides);
+
+  const parsed = ConfigSchema.safeParse(tree, { reportInput: true });
+  if (!parsed.success) {
+    const [file, ...mergedWith] = [configPath, secretsPath].filter((f): f is string => f !== undefined);
+    throw new ConfigError(file, zodIssues(parsed.error), { mergedWith });
+  }
+  const result: LoadedConfig = { config: resolvePaths(parsed.data, dir), dir };
+  if (configPath !== undefined) result.path = configPath;
+  return result;
+}
+
+/** The settings every run carries, from `llm.defaultModel` and `execution`, over the defaults. */
+export function runSettingsFromConfig(config: DuragentConfig): RunSettings {
+  return {
+    defaultModel: config.llm.defaultModel,
+    maxIterations: config.execution.maxIterations,
+    llm: activitySettings(defaultRunSettings.llm, config.execution.llm),
+    tools: activitySettings(defaultRunSettings.tools, config.execution.tools),
+  };
+}
+
+type ActivityPolicy = NonNullable<DuragentConfig["execution"]["llm"]>;
+
+function activitySettings(base: ActivitySettings, policy: ActivityPolicy | undefined): ActivitySettings {
+  if (policy === undefined) return structuredClone(base);
+  const initialIntervalMs = policy.initialIntervalMs ?? base.retry.initialIntervalMs;
+  // Temporal rejects a maximum interval below the initial one; raising only the initial must stay valid.
+  const maximumIntervalMs = policy.maximumIntervalMs ?? Math.max(base.retry.maximumIntervalMs, initialIntervalMs);
+  const settings: ActivitySettings = {
+    retry: {
+      maximumAttempts: policy.maximumAttempts ?? base.retry.maximumAttempts,
+      initialIntervalMs,
+      backoffCoefficient: policy.backoffCoefficient ?? base.retry.backoffCoefficient,
+      maximumIntervalMs,
+    },
+    startToCloseTimeoutMs: policy.startToCloseTimeoutMs ?? base.startToCloseTimeoutMs,
+  };
+  const heartbeatTimeoutMs = policy.heartbeatTimeoutMs ?? base.heartbeatTimeoutMs;
+  if (heartbeatTimeoutMs !== undefined) settings.heartbeatTimeoutMs = heartbeatTimeoutMs;
+  return settings;
+}
+
+/**
+ * Objects merge key by key; anything else in `over` (arrays, scalars, null) replaces `base`.
+ * `undefined` replaces nothing, so unset flags in overrides leave the file's value alone.
+ */
+export function deepMerge(base: unknown, over: unknown): unknown {
+  if (over === undefined) return base;
+  if (!isPlainObject(base) || !isPlainObject(over)) return over;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of [...Object.entries(base), ...Object.entries(over)]) {
+    const merged = Object.hasOwn(out, key) ? deepMerge(out[key], value) : value;
+    if (merged === undefined) continue;
+    // defineProperty, so a `__proto__` key stays data and never becomes a prototype.
+    Object.defineProperty(out, key, { value: merged, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+/** The one config file in `dir`, if any; both spellings at once is ambiguous, so an error. */
+async function findIn(dir: string, names: readonly string[]): Promise<string | undefined> {
+  const found: string[] = [];
+  for (const name of names) {
+    const candidate = path.join(dir, name);
+    if (await isFile(candidate)) found.push(candidate);
+  }
+  if (found.length > 1) {
+    throw new UserError(`both ${found.map(displayPath).join(" and ")} exist`, { hint: "Keep one of them and delete or rename the other." });
+  }
+  return found[0];
+}
+
+async function explicitConfig(file: string): Promise<string> {
+  const info = await stat(file).catch(() => undefined);
+  if (info?.isDirectory()) {
+    const inside = await findIn(file, configFileNames);
+    if (inside !== undefined) return inside;
+    throw new UserError(`no ${configFileNames[0]} in ${displayPath(file)}`, {
+      exitCode: ExitCode.notFound,
+      hint: `Create ${path.join(displayPath(file), configFileNames[0])}, or pass the config file itself.`,
+    });
+  }
+  if (info === undefined) {
+    throw new UserError(`config file not found: ${displayPath(file)}`, {
+      exitCode: ExitCode.notFound,
+      hint: "Check the path, or leave it out to use duragent.config.yaml from the current directory.",
+    });
+  }
+  return file;
+}
+
+async function isFile(file: string): Promise<boolean> {
+  const info = await stat(file).catch(() => undefined);
+  return info?.isFile() ?? false;
+}
+
+/** Parses one YAML file into plain data; an empty file is `{}`. */
+async function readYaml(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    const code = error instanceof Error && "code" in error ? String(error.code) : "unknown error";
+    throw new UserError(`cannot read ${displayPath(file)} (${code})`, { hint: "Check that the file exists and is readable.", cause: error });
+  }
+  const lineCounter = new LineCounter();
+  // prettyErrors off: the position and the source line are added below, in our format.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const first = doc.errors[0];
+  if (first) {
+    const { line, col } = lineCounter.linePos(first.pos[0]);
+    const sourceLine = text.split(/\r?\n/)[line - 1] ?? "";
+    const frame = sourceLine.trim() === "" ? "" : `\n    ${sourceLine}\n    ${" ".repeat(Math.max(0, col - 1))}^`;
+    throw new ConfigError(file, [{ path: "", line, column: col, message: `YAML syntax error: ${first.message}${frame}` }]);
+  }
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    // toJS fails only on alias abuse (a "billion laughs" file) or a bad alias.
+    throw new ConfigError(file, [{ path: "", message: `YAML error: ${error instanceof Error ? error.message : String(error)}` }], { cause: error });
+  }
+  if (data === null || data === undefined) return {};
+  if (!isPlainObject(data)) {
+    const got = Array.isArray(data) ? "a list" : `a ${typeof data}`;
+    throw new ConfigError(file, [{ path: "", message: `expected a mapping of settings (engine:, mcp:, llm:, agents: ...) at the top level, got ${got}` }]);
+  }
+  return data;
+}
+
+/** Relative paths in the config mean "relative to the config file", wherever the CLI runs. */
+function resolvePaths(config: DuragentConfig, dir: string): DuragentConfig {
+  const resolve = (p: string): string => (isUri(p) ? p : path.resolve(dir, p));
+  const servers: DuragentConfig["mcp"]["servers"] = {};
+  for (const [name, server] of Object.entries(config.mcp.servers)) {
+    const resolved = { ...server };
+    if (resolved.roots) resolved.roots = resolved.roots.map(resolve);
+    if ("cwd" in resolved && resolved.cwd !== undefined) resolved.cwd = resolve(resolved.cwd);
+    Object.defineProperty(servers, name, { value: resolved, enumerable: true, writable: true, configurable: true });
+  }
+  let tls = config.temporal.tls;
+  if (typeof tls === "object") {
+    tls = { ...tls };
+    for (const key of ["serverRootCaCertPath", "clientCertPath", "clientKeyPath"] as const) {
+      const value = tls[key];
+      if (value !== undefined) tls[key] = resolve(value);
+    }
+  }
+  const temporal = { ...config.temporal };
+  if (tls !== undefined) temporal.tls = tls;
+  return {
+    ...config,
+    temporal,
+    mcp: { ...config.mcp, servers },
+    modules: config.modules.map(resolve),
+  };
+}
+
+/** `file:///x` and other URIs pass through; a one-letter scheme is a Windows drive (`C:\`). */
+function isUri(p: string): boolean {
+  return /^[A-Za-z][A-Za-z0-9+.-]+:/.test(p);
+}

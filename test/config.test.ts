@@ -1,0 +1,407 @@
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, describe, test } from "node:test";
+import { z } from "zod";
+import { ConfigError, ExitCode, UserError, formatZodError, isUserError } from "../src/cli/user-error.js";
+import { defaultRunSettings } from "../src/common/run-settings.js";
+import { interpolate } from "../src/config/interpolate.js";
+import { deepMerge, loadConfig, runSettingsFromConfig } from "../src/config/load-config.js";
+
+const dirs: string[] = [];
+after(async () => {
+  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+/** A fresh temp directory holding `files` (name → content). */
+async function project(files: Record<string, string> = {}): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), "duragent-config-"));
+  dirs.push(dir);
+  for (const [name, content] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
+    await writeFile(path.join(dir, name), content);
+  }
+  return dir;
+}
+
+/** Runs `fn`, expects a ConfigError, and returns it. */
+async function configError(fn: () => Promise<unknown>): Promise<ConfigError> {
+  try {
+    await fn();
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail("expected loadConfig to throw");
+}
+
+const fullExample = `
+engine: temporal
+temporal:
+  address: temporal.internal:7233
+  namespace: agents
+  taskQueue: research
+  tls:
+    serverRootCaCertPath: certs/ca.pem
+mcp:
+  servers:
+    fs:
+      command: npx
+      args: ["-y", "@modelcontextprotocol/server-filesystem", "."]
+      cwd: ./workspace
+      roots: [./data, "file:///srv/shared"]
+      allowedTools: ["read_*", list_directory]
+      timeoutMs: 30000
+    search:
+      url: http://localhost:3001/mcp
+      headers:
+        Authorization: Bearer abc
+    legacy:
+      transport: sse
+      url: http://localhost:3002/sse
+llm:
+  defaultModel: anthropic:claude-sonnet-4-5
+  providers:
+    openai:
+      apiKey: sk-test
+    local:
+      kind: openai
+      baseURL: http://localhost:11434/v1
+execution:
+  maxIterations: 8
+  llm:
+    maximumAttempts: 7
+    startToCloseTimeoutMs: 90000
+  tools:
+    initialIntervalMs: 20000
+agents:
+  researcher:
+    instruction: Find things out.
+    servers: [fs, search]
+    model: local:llama3.2:3b
+    maxIterations: 4
+modules: [./agents/index.ts]
+`;
+
+describe("loadConfig", () => {
+  test("no file: defaults apply, dir is cwd", async () => {
+    const dir = await project();
+    const loaded = await loadConfig({ cwd: dir, env: {} });
+    assert.equal(loaded.path, undefined);
+    assert.equal(loaded.dir, dir);
+    assert.equal(loaded.config.engine, "memory");
+    assert.equal(loaded.config.temporal.address, "localhost:7233");
+    assert.equal(loaded.config.llm.defaultModel, "openai:gpt-4.1-mini");
+    assert.equal(loaded.config.execution.maxIterations, 10);
+    assert.deepEqual(loaded.config.mcp.servers, {});
+    assert.deepEqual(loaded.config.agents, {});
+  });
+
+  test("an empty file is the defaults", async () => {
+    const dir = await project({ "duragent.config.yaml": "# nothing yet\n" });
+    const loaded = await loadConfig({ cwd: dir, env: {} });
+    assert.equal(loaded.path, path.join(dir, "duragent.config.yaml"));
+    assert.equal(loaded.config.engine, "memory");
+  });
+
+  test("full example parses; server kinds are told apart by url", async () => {
+    const dir = await project({ "duragent.config.yml": fullExample });
+    const { config, path: file } = await loadConfig({ cwd: dir, env: {} });
+    assert.equal(file, path.join(dir, "duragent.config.yml"));
+    assert.equal(config.engine, "temporal");
+    assert.equal(config.temporal.namespace, "agents");
+    assert.equal(config.temporal.uiUrl, "http://localhost:8233");
+    const { fs, search, legacy } = config.mcp.servers;
+    assert.ok(fs && "command" in fs);
+    assert.equal(fs.transport, "stdio");
+    assert.deepEqual(fs.args, ["-y", "@modelcontextprotocol/server-filesystem", "."]);
+    assert.ok(search && "url" in search);
+    assert.equal(search.transport, "http");
+    assert.equal(search.headers?.Authorization, "Bearer abc");
+    assert.ok(legacy && "url" in legacy);
+    assert.equal(legacy.transport, "sse");
+    assert.equal(config.llm.providers.local?.kind, "openai");
+    assert.deepEqual(config.agents.researcher?.servers, ["fs", "search"]);
+    assert.equal(config.agents.researcher?.model, "local:llama3.2:3b");
+  });
+
+  test("explicit path relative to cwd, or a directory holding the file", async () => {
+    const dir = await project({ "conf/duragent.config.yaml": "engine: temporal\n" });
+    assert.equal((await loadConfig({ cwd: dir, path: "conf/duragent.config.yaml", env: {} })).config.engine, "temporal");
+    const viaDir = await loadConfig({ cwd: dir, path: "conf", env: {} });
+    assert.equal(viaDir.path, path.join(dir, "conf", "duragent.config.yaml"));
+    assert.equal(viaDir.dir, path.join(dir, "conf"));
+  });
+
+  test("a missing explicit path is a not-found error", async () => {
+    const dir = await project();
+    await assert.rejects(loadConfig({ cwd: dir, path: "nope.yaml", env: {} }), (error: unknown) => {
+      assert.ok(error instanceof UserError);
+      assert.equal(error.exitCode, ExitCode.notFound);
+      assert.match(error.message, /config file not found: .*nope\.yaml/);
+      return true;
+    });
+  });
+
+  test("both .yaml and .yml is ambiguous", async () => {
+    const dir = await project({ "duragent.config.yaml": "{}\n", "duragent.config.yml": "{}\n" });
+    await assert.rejects(loadConfig({ cwd: dir, env: {} }), /both .*duragent\.config\.yaml and .*duragent\.config\.yml exist/);
+  });
+
+  test("relative cwd, roots, modules and TLS paths resolve against the config file's directory", async () => {
+    const dir = await project({ "project/duragent.config.yaml": fullExample });
+    const other = await project();
+    const { config, dir: configDir } = await loadConfig({ cwd: other, path: path.join(dir, "project"), env: {} });
+    const base = path.join(dir, "project");
+    assert.equal(configDir, base);
+    const fs = config.mcp.servers.fs;
+    assert.ok(fs && "command" in fs);
+    assert.equal(fs.cwd, path.join(base, "workspace"));
+    assert.deepEqual(fs.roots, [path.join(base, "data"), "file:///srv/shared"]);
+    assert.deepEqual(config.modules, [path.join(base, "agents/index.ts")]);
+    const tls = config.temporal.tls;
+    assert.ok(typeof tls === "object");
+    assert.equal(tls.serverRootCaCertPath, path.join(base, "certs/ca.pem"));
+  });
+
+  test("overrides merge over file and secrets", async () => {
+    const dir = await project({ "duragent.config.yaml": "engine: temporal\ntemporal:\n  namespace: a\n" });
+    const { config } = await loadConfig({ cwd: dir, env: {}, overrides: { temporal: { taskQueue: "q2" }, engine: undefined } });
+    assert.equal(config.engine, "temporal");
+    assert.equal(config.temporal.namespace, "a");
+    assert.equal(config.temporal.taskQueue, "q2");
+  });
+});
+
+describe("interpolation", () => {
+  const yaml = `
+llm:
+  providers:
+    openai:
+      apiKey: \${OPENAI_API_KEY}
+      baseURL: \${OPENAI_BASE:-https://api.openai.com/v1}
+      headers:
+        X-Org: "\${ORG:-}"
+        X-Literal: "$\${NOT_A_VAR} and $\${ORG}"
+        X-Mixed: "org-\${ORG:-none}-\${REGION}"
+mcp:
+  servers:
+    fs:
+      command: npx
+      env:
+        \${KEY_NAME}: kept
+`;
+
+  test("set variable, default, empty default, escape; keys untouched", async () => {
+    const dir = await project({ "duragent.config.yaml": yaml });
+    const { config } = await loadConfig({ cwd: dir, env: { OPENAI_API_KEY: "sk-1", REGION: "eu", ORG: "" } });
+    const openai = config.llm.providers.openai;
+    assert.equal(openai?.apiKey, "sk-1");
+    assert.equal(openai?.baseURL, "https://api.openai.com/v1");
+    assert.equal(openai?.headers?.["X-Org"], "");
+    assert.equal(openai?.headers?.["X-Literal"], "${NOT_A_VAR} and ${ORG}");
+    assert.equal(openai?.headers?.["X-Mixed"], "org-none-eu");
+    const fs = config.mcp.servers.fs;
+    assert.ok(fs && "command" in fs);
+    assert.deepEqual(fs.env, { "${KEY_NAME}": "kept" });
+  });
+
+  test("a set variable beats its default", () => {
+    assert.deepEqual(interpolate({ a: ["${X:-d}"] }, { X: "v" }, "f.yaml"), { a: ["v"] });
+  });
+
+  test("an unset variable names the file, the key path and the fix", async () => {
+    const dir = await project({ "duragent.config.yaml": yaml });
+    const error = await configError(() => loadConfig({ cwd: dir, env: { REGION: "eu" } }));
+    assert.equal(error.file, path.join(dir, "duragent.config.yaml"));
+    assert.equal(error.exitCode, ExitCode.usage);
+    assert.match(error.message, /duragent\.config\.yaml: llm\.providers\.openai\.apiKey: environment variable OPENAI_API_KEY is not set \(write \$\{OPENAI_API_KEY:-\} to allow empty\)/);
+    assert.deepEqual(error.issues, [
+      { path: "llm.providers.openai.apiKey", message: "environment variable OPENAI_API_KEY is not set (write ${OPENAI_API_KEY:-} to allow empty)" },
+    ]);
+  });
+
+  test("every unset variable is reported at once, with array indexes", () => {
+    assert.throws(
+      () => interpolate({ a: { list: ["ok", "${A}"] }, b: "${B}" }, {}, "/x/f.yaml"),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.deepEqual(error.issues.map((issue) => issue.path), ["a.list.1", "b"]);
+        assert.match(error.message, /has 2 problems/);
+        return true;
+      },
+    );
+  });
+
+  test("a malformed reference is an error", () => {
+    assert.throws(() => interpolate({ a: "${not valid}" }, {}, "f.yaml"), /a: "\$\{not valid\}" is not a valid reference/);
+    assert.throws(() => interpolate({ a: "${OPEN" }, {}, "f.yaml"), /is not a valid reference/);
+  });
+});
+
+describe("secrets file", () => {
+  test("is deep-merged over the config: apiKey only in secrets", async () => {
+    const dir = await project({
+      "duragent.config.yaml": "llm:\n  providers:\n    openai:\n      baseURL: http://localhost:8080/v1\nmodules: [a.ts, b.ts]\n",
+      "duragent.secrets.yaml": "llm:\n  providers:\n    openai:\n      apiKey: ${SECRET_KEY:-sk-from-secrets}\nmodules: [c.ts]\n",
+    });
+    const { config } = await loadConfig({ cwd: dir, env: {} });
+    assert.deepEqual(config.llm.providers.openai, { baseURL: "http://localhost:8080/v1", apiKey: "sk-from-secrets" });
+    // Arrays are replaced, not concatenated.
+    assert.deepEqual(config.modules, [path.join(dir, "c.ts")]);
+  });
+
+  test("applies with no config file", async () => {
+    const dir = await project({ "duragent.secrets.yaml": "temporal:\n  apiKey: k\n" });
+    const loaded = await loadConfig({ cwd: dir, env: {} });
+    assert.equal(loaded.path, undefined);
+    assert.equal(loaded.config.temporal.apiKey, "k");
+  });
+
+  test("errors after merging name both files", async () => {
+    const dir = await project({ "duragent.config.yaml": "engine: memory\n", "duragent.secrets.yaml": "llm:\n  providers:\n    openai:\n      apiKey: 42\n" });
+    const error = await configError(() => loadConfig({ cwd: dir, env: {} }));
+    assert.match(error.message, /duragent\.config\.yaml \(with .*duragent\.secrets\.yaml merged over it\): llm\.providers\.openai\.apiKey: expected a string, got a number/);
+  });
+
+  test("deepMerge keeps __proto__ as data", () => {
+    const merged = deepMerge({ a: 1 }, JSON.parse('{"__proto__": {"polluted": true}}'));
+    assert.equal(Object.getPrototypeOf(merged), Object.prototype);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+});
+
+describe("invalid config", () => {
+  async function invalid(yaml: string): Promise<ConfigError> {
+    const dir = await project({ "duragent.config.yaml": yaml });
+    return configError(() => loadConfig({ cwd: dir, env: {} }));
+  }
+
+  test("wrong type names file, key path and expectation", async () => {
+    const error = await invalid("mcp:\n  servers:\n    fs:\n      command: 42\n");
+    assert.match(error.message, /duragent\.config\.yaml/);
+    assert.match(error.message, /mcp\.servers\.fs\.command: expected a string, got a number/);
+    assert.deepEqual(error.issues, [{ path: "mcp.servers.fs.command", message: "expected a string, got a number" }]);
+    assert.equal(error.exitCode, ExitCode.usage);
+    assert.ok(isUserError(error));
+  });
+
+  test("an HTTP entry is checked as HTTP", async () => {
+    const error = await invalid("mcp:\n  servers:\n    web:\n      url: not a url\n");
+    assert.deepEqual(error.issues.map((issue) => issue.path), ["mcp.servers.web.url"]);
+    assert.match(error.message, /expected a URL/);
+  });
+
+  test("a missing field and an unknown transport", async () => {
+    const missing = await invalid("mcp:\n  servers:\n    fs:\n      args: [x]\n");
+    assert.deepEqual(missing.issues, [{ path: "mcp.servers.fs.command", message: "missing: expected a string" }]);
+    const transport = await invalid("mcp:\n  servers:\n    fs:\n      transport: websocket\n      command: x\n");
+    assert.deepEqual(transport.issues, [{ path: "mcp.servers.fs.transport", message: 'expected one of "stdio", "http", "sse"' }]);
+  });
+
+  test("unknown key is named at its own path", async () => {
+    const error = await invalid("mcp:\n  servers:\n    fs:\n      command: npx\n      comand: npx\nagent: {}\n");
+    assert.deepEqual(error.issues, [
+      { path: "mcp.servers.fs.comand", message: "unknown key (check the spelling, or remove it)" },
+      { path: "agent", message: "unknown key (check the spelling, or remove it)" },
+    ]);
+    assert.match(error.message, /has 2 problems:\n {2}- mcp\.servers\.fs\.comand: unknown key/);
+  });
+
+  test("agent naming an unknown server", async () => {
+    const error = await invalid("mcp:\n  servers:\n    fs: { command: npx }\nagents:\n  a:\n    instruction: hi\n    servers: [fs, github]\n");
+    assert.deepEqual(error.issues, [{ path: "agents.a.servers.1", message: 'no server named "github" in mcp.servers (configured: fs)' }]);
+  });
+
+  test("models must be provider:model", async () => {
+    const error = await invalid("llm:\n  defaultModel: gpt-4o\nagents:\n  a:\n    instruction: hi\n    model: claude\n");
+    assert.deepEqual(error.issues.map((issue) => issue.path), ["llm.defaultModel", "agents.a.model"]);
+    assert.match(error.message, /llm\.defaultModel: expected "provider:model", e\.g\. "openai:gpt-4\.1-mini"/);
+  });
+
+  test("a custom provider name needs a kind", async () => {
+    const error = await invalid("llm:\n  providers:\n    ollama:\n      baseURL: http://localhost:11434/v1\n");
+    assert.equal(error.issues[0]?.path, "llm.providers.ollama.kind");
+  });
+
+  test("union of types reads as alternatives", async () => {
+    const error = await invalid("temporal:\n  tls: yes please\n");
+    assert.deepEqual(error.issues, [{ path: "temporal.tls", message: "expected a boolean (true or false) or a mapping (key: value), got a string" }]);
+  });
+
+  test("numbers: bounds and integers", async () => {
+    const error = await invalid("execution:\n  maxIterations: 0\n  llm:\n    maximumAttempts: 1.5\n");
+    assert.deepEqual(error.issues, [
+      { path: "execution.maxIterations", message: "expected a positive number, got 0" },
+      { path: "execution.llm.maximumAttempts", message: "expected an integer, got 1.5" },
+    ]);
+  });
+
+  test("top level must be a mapping", async () => {
+    const error = await invalid("- a\n- b\n");
+    assert.match(error.message, /expected a mapping of settings .* got a list/);
+  });
+
+  test("YAML syntax error names file, line and column", async () => {
+    const error = await invalid("engine: memory\nmcp:\n  servers: [a, b\nagents: {}\n");
+    assert.match(error.message, /duragent\.config\.yaml:4:1: YAML syntax error: /);
+    assert.equal(error.issues[0]?.line, 4);
+    const duplicate = await invalid("engine: memory\nengine: temporal\n");
+    assert.match(duplicate.message, /duragent\.config\.yaml:2:1: YAML syntax error: Map keys must be unique\n {4}engine: temporal\n {4}\^/);
+  });
+});
+
+describe("formatZodError", () => {
+  const schema = z.strictObject({ name: z.string(), tags: z.array(z.string()), mode: z.enum(["a", "b"]).optional() });
+
+  test("dotted paths, array indexes, with or without reportInput", () => {
+    const input = { name: 1, tags: ["x", 2], mode: "c", extra: true };
+    const withInput = schema.safeParse(input, { reportInput: true });
+    const withoutInput = schema.safeParse(input);
+    assert.ok(!withInput.success && !withoutInput.success);
+    const expected = [
+      "--input has 4 problems:",
+      "  - name: expected a string, got a number",
+      "  - tags.1: expected a string, got a number",
+      '  - mode: expected one of "a", "b"',
+      "  - extra: unknown key (check the spelling, or remove it)",
+    ].join("\n");
+    assert.equal(formatZodError(withInput.error, "--input"), expected);
+    assert.equal(formatZodError(withoutInput.error, "--input"), expected);
+  });
+
+  test("a single issue is one line", () => {
+    const result = schema.safeParse({ tags: [] });
+    assert.ok(!result.success);
+    assert.equal(formatZodError(result.error, "the answer"), "the answer: name: missing: expected a string");
+  });
+});
+
+describe("runSettingsFromConfig", () => {
+  test("defaults when the config sets nothing", async () => {
+    const { config } = await loadConfig({ cwd: await project(), env: {} });
+    assert.deepEqual(runSettingsFromConfig(config), defaultRunSettings);
+  });
+
+  test("model, iterations and policy overrides", async () => {
+    const { config } = await loadConfig({ cwd: await project({ "duragent.config.yaml": fullExample }), env: {} });
+    const settings = runSettingsFromConfig(config);
+    assert.equal(settings.defaultModel, "anthropic:claude-sonnet-4-5");
+    assert.equal(settings.maxIterations, 8);
+    assert.deepEqual(settings.llm, {
+      retry: { ...defaultRunSettings.llm.retry, maximumAttempts: 7 },
+      startToCloseTimeoutMs: 90_000,
+    });
+    // A raised initial interval lifts the default maximum with it, which Temporal requires.
+    assert.deepEqual(settings.tools.retry, { ...defaultRunSettings.tools.retry, initialIntervalMs: 20_000, maximumIntervalMs: 20_000 });
+    assert.equal(settings.tools.startToCloseTimeoutMs, defaultRunSettings.tools.startToCloseTimeoutMs);
+  });
+
+  test("maximumIntervalMs below initialIntervalMs is rejected", async () => {
+    const error = await configError(async () =>
+      loadConfig({ cwd: await project({ "duragent.config.yaml": "execution:\n  tools:\n    initialIntervalMs: 5000\n    maximumIntervalMs: 1000\n" }), env: {} }),
+    );
+    assert.deepEqual(error.issues, [{ path: "execution.tools.maximumIntervalMs", message: "must be at least initialIntervalMs (5000)" }]);
+  });
+});
