@@ -1,0 +1,27 @@
+/**
+ * Everything activities need on a worker, built from the config: the model providers and the MCP
+ * connection pool. Secrets stay here, on the worker side, and never enter workflow history.
+ */
+import type { DuragentConfig } from "../config/schema.js";
+import type { Logger } from "../logger.js";
+import { createActivities } from "./index.js";
+import { createCallLlm } from "./llm/call-llm.js";
+import { createProviderRegistry } from "./llm/provider-registry.js";
+import { McpConnectionPool } from "./mcp/connection-pool.js";
+
+export interface ActivityRuntime {
+  activities: ReturnType<typeof createActivities>;
+  mcp: McpConnectionPool;
+  /** Closes every MCP connection; no server process outlives it. */
+  close(): Promise<void>;
+}
+
+export function openActivityRuntime(config: DuragentConfig, logger: Logger): ActivityRuntime {
+  const mcp = new McpConnectionPool(config.mcp.servers, { logger: logger.child({ component: "mcp" }) });
+  const callLlm = createCallLlm(createProviderRegistry(config.llm));
+  return {
+    activities: createActivities({ callLlm, mcp }),
+    mcp,
+    close: () => mcp.closeAll(),
+  };
+}

@@ -1,0 +1,38 @@
+/** `duragent run <target>`: start an agent or workflow and, unless told not to, wait for its answer. */
+import { ZodError } from "zod";
+import { findRunTarget, RunTargetNotFound } from "../../engines/run-targets.js";
+import { parseInput, resultText, type CommandOutput } from "../command-output.js";
+import { runFailure, type Session } from "../session.js";
+import { ExitCode, UserError, formatZodError } from "../user-error.js";
+
+export interface RunOptions {
+  input: string;
+  wait: boolean;
+  /** Told as soon as the run starts, before its answer. */
+  onStarted?: (started: { runId: string; link?: string }) => void;
+}
+
+export async function runCommand(session: Session, targetName: string, options: RunOptions): Promise<CommandOutput> {
+  if (!options.wait && session.engineName === "memory") {
+    throw new UserError("--no-wait needs the temporal engine: a memory run lives only as long as this command.", {
+      hint: "Add --engine temporal, or drop --no-wait.",
+    });
+  }
+  const target = await findRunTarget(session.config, targetName).catch((error: unknown) => {
+    if (error instanceof RunTargetNotFound) throw new UserError(error.message, { exitCode: ExitCode.notFound });
+    throw error;
+  });
+  const engine = await session.engine();
+  const handle = await engine.start(target, parseInput(options.input)).catch((error: unknown) => {
+    if (error instanceof ZodError) throw new UserError(formatZodError(error, "--input"));
+    throw error;
+  });
+  options.onStarted?.({ runId: handle.runId, link: handle.link });
+  if (!options.wait) {
+    return { data: { runId: handle.runId, link: handle.link }, text: handle.runId };
+  }
+  const result = await handle.result().catch((error: unknown) => {
+    throw runFailure(handle.runId, error);
+  });
+  return { data: { runId: handle.runId, link: handle.link, result }, text: resultText(result) };
+}

@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+/**
+ * The `duragent` CLI. This file is the one process boundary: commands return data or throw, and
+ * the single catch below turns a user error into its message and exit code, anything else into
+ * "this is a bug".
+ */
+import { pathToFileURL } from "node:url";
+import { Command, Option } from "commander";
+import type { CommandOutput } from "./cli/command-output.js";
+import { devCommand } from "./cli/commands/dev.js";
+import { resultCommand } from "./cli/commands/result.js";
+import { runCommand } from "./cli/commands/run.js";
+import { workerCommand } from "./cli/commands/worker.js";
+import { Session, type GlobalOptions } from "./cli/session.js";
+import { ExitCode, isUserError } from "./cli/user-error.js";
+
+function print(output: CommandOutput, options: GlobalOptions): void {
+  process.stdout.write(`${options.json ? JSON.stringify(output.data, null, 2) : output.text}\n`);
+}
+
+/** Opens a session for one command and always closes it, so no MCP process is left behind. */
+async function withSession(command: Command, action: (session: Session, options: GlobalOptions) => Promise<void>) {
+  const options = command.optsWithGlobals<GlobalOptions>();
+  const session = await Session.open(options);
+  try {
+    await action(session, options);
+  } finally {
+    await session.close();
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command("duragent")
+    .description("Durable AI agents with MCP tools, on Temporal or in memory")
+    .option("-c, --config <path>", "config file (default: ./duragent.config.yaml)")
+    .addOption(new Option("-e, --engine <engine>", "where runs execute").choices(["memory", "temporal"]))
+    .option("--json", "machine-readable output")
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command("run")
+    .description("run an agent or workflow and print its answer")
+    .argument("<target>", "agent or workflow name")
+    .requiredOption("-i, --input <text|json>", "the message, or a JSON input")
+    .option("--wait", "wait for the answer (default)", true)
+    .option("--no-wait", "print the run id and return at once (temporal engine)")
+    .action(async (target: string, options: { input: string; wait: boolean }, command: Command) =>
+      withSession(command, async (session, global) => {
+        const output = await runCommand(session, target, {
+          ...options,
+          onStarted: ({ runId, link }) => {
+            if (!global.json && link) console.error(`run ${runId}\nWeb UI: ${link}`);
+          },
+        });
+        print(output, global);
+      }),
+    );
+
+  program
+    .command("result")
+    .description("wait for a run's answer")
+    .argument("<runId>", "the run (workflow) id")
+    .action(async (runId: string, _options: unknown, command: Command) =>
+      withSession(command, async (session, global) => print(await resultCommand(session, runId), global)),
+    );
+
+  program
+    .command("worker")
+    .description("run a worker for the configured Temporal task queue")
+    .action(async (_options: unknown, command: Command) => withSession(command, (session) => workerCommand(session)));
+
+  program
+    .command("dev")
+    .description("start a local Temporal dev server with its Web UI, and a worker")
+    .option("--port <port>", "gRPC port", (value) => Number.parseInt(value, 10), 7233)
+    .option("--ui-port <port>", "Web UI port", (value) => Number.parseInt(value, 10), 8233)
+    .option("--db-file <path>", "where the dev server keeps its state", ".duragent/temporal.db")
+    .action(async (options: { port: number; uiPort: number; dbFile: string }, command: Command) =>
+      withSession(command, (session, global) =>
+        devCommand(session, {
+          ...options,
+          onReady: ({ address, uiUrl }) => {
+            const ready = { address, uiUrl, taskQueue: session.config.temporal.taskQueue };
+            if (global.json) console.log(JSON.stringify(ready));
+            else console.error(`Temporal dev server on ${address}; Web UI: ${uiUrl}\nworker ready (Ctrl-C stops both)`);
+          },
+        }),
+      ),
+    );
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (isCommanderExit(error)) return error.exitCode === 0 ? 0 : ExitCode.usage;
+    if (isUserError(error)) {
+      console.error(`duragent: ${error.message}`);
+      return error.exitCode;
+    }
+    console.error("duragent: unexpected error; this is a bug, please report it with the output below.");
+    console.error(error);
+    return ExitCode.bug;
+  }
+}
+
+function isCommanderExit(error: unknown): error is { exitCode: number } {
+  return typeof error === "object" && error !== null && "code" in error && String(error.code).startsWith("commander.");
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  process.exitCode = await main(process.argv);
+}

@@ -1,0 +1,43 @@
+/**
+ * An engine starts runs and hands back their results. The CLI talks to this interface only, so
+ * `--engine memory|temporal` is one switch. (The executor, in src/workflows, is the seam inside a
+ * run; the engine is the seam around it.)
+ */
+import type { RunTarget } from "./run-targets.js";
+
+export interface RunHandle {
+  /** The run's id; on Temporal, the workflow id. */
+  readonly runId: string;
+  /** Where a person can watch the run, when the engine has a UI. */
+  readonly link?: string;
+  /** Waits for the run to end; rejects with the run's failure. */
+  result(): Promise<unknown>;
+}
+
+export interface Engine {
+  readonly name: "memory" | "temporal";
+  start(target: RunTarget, input: unknown): Promise<RunHandle>;
+  /** Finds a run this engine started earlier. */
+  getHandle(runId: string): Promise<RunHandle>;
+  /** Releases connections and child processes. */
+  close(): Promise<void>;
+}
+
+/** The input a target receives: agents take a message, workflows their own input. */
+export function targetInput(target: RunTarget, input: unknown): unknown {
+  if (target.kind === "agent") {
+    const message = typeof input === "string" ? input : JSON.stringify(input);
+    return { agent: target.agent, message };
+  }
+  return target.workflow.inputSchema ? target.workflow.inputSchema.parse(input) : input;
+}
+
+/** The Temporal workflow type that runs a target. */
+export function workflowType(target: RunTarget): string {
+  return target.kind === "agent" ? "agentWorkflow" : target.name;
+}
+
+/** A readable, unique run id: `finder-3f9a1c2b`. */
+export function newRunId(target: RunTarget, uuid: string): string {
+  return `${target.name}-${uuid.replace(/-/g, "").slice(0, 8)}`;
+}

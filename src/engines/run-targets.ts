@@ -1,0 +1,45 @@
+/**
+ * Finds what `duragent run <name>` means: a declarative agent from the config, or an agent or
+ * workflow exported by one of the config's `modules`.
+ */
+import { pathToFileURL } from "node:url";
+import type { DuragentConfig } from "../config/schema.js";
+import { isAgent, type AgentSpec } from "../workflows/agent/define-agent.js";
+import { isDuragentWorkflow, type DuragentWorkflow } from "../workflows/define-workflow.js";
+
+export type RunTarget =
+  | { kind: "agent"; name: string; agent: AgentSpec }
+  | { kind: "workflow"; name: string; workflow: DuragentWorkflow };
+
+export class RunTargetNotFound extends Error {
+  override readonly name = "RunTargetNotFound";
+  constructor(readonly target: string, readonly known: string[]) {
+    super(
+      `No agent or workflow is called '${target}'. ` +
+        (known.length > 0 ? `Known: ${known.join(", ")}.` : "Define one under `agents:` in duragent.config.yaml.") +
+        " Agents come from `agents:` in the config; agents and workflows also from the modules listed under `modules:`.",
+    );
+  }
+}
+
+export async function loadRunTargets(config: DuragentConfig): Promise<Map<string, RunTarget>> {
+  const targets = new Map<string, RunTarget>();
+  for (const [name, agent] of Object.entries(config.agents)) {
+    targets.set(name, { kind: "agent", name, agent: { name, ...agent } });
+  }
+  for (const modulePath of config.modules) {
+    const exports: Record<string, unknown> = await import(pathToFileURL(modulePath).href);
+    for (const [exportName, value] of Object.entries(exports)) {
+      if (isDuragentWorkflow(value)) targets.set(exportName, { kind: "workflow", name: exportName, workflow: value });
+      else if (isAgent(value)) targets.set(value.spec.name, { kind: "agent", name: value.spec.name, agent: value.spec });
+    }
+  }
+  return targets;
+}
+
+export async function findRunTarget(config: DuragentConfig, name: string): Promise<RunTarget> {
+  const targets = await loadRunTargets(config);
+  const target = targets.get(name);
+  if (!target) throw new RunTargetNotFound(name, [...targets.keys()]);
+  return target;
+}

@@ -1,0 +1,102 @@
+/**
+ * A duragent worker: runs agent and pattern workflows and executes their LLM and MCP activities
+ * for one task queue. `duragent worker` and `tsx src/worker.ts` both start one; Temporal's
+ * runtime stops it gracefully on SIGINT or SIGTERM, and then every MCP server is closed.
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle } from "@temporalio/worker";
+import { openActivityRuntime, type ActivityRuntime } from "./activities/activity-runtime.js";
+import { loadConfig } from "./config/load-config.js";
+import type { DuragentConfig } from "./config/schema.js";
+import { temporalConnectionOptions } from "./engines/temporal-connection.js";
+import { createLogger, type Logger } from "./logger.js";
+
+const builtinWorkflows = fileURLToPath(new URL("./workflows/builtin-workflows.ts", import.meta.url));
+
+/** The file the bundler starts from: the built-in workflows plus those of the config's modules. */
+export function workflowsEntry(modules: string[]): string {
+  if (modules.length === 0) return builtinWorkflows;
+  const lines = [builtinWorkflows, ...modules].map((path) => `export * from ${JSON.stringify(path)};`);
+  const entry = join(mkdtempSync(join(tmpdir(), "duragent-workflows-")), "workflows.ts");
+  writeFileSync(entry, `${lines.join("\n")}\n`);
+  return entry;
+}
+
+/** Bundles the workflow code once, e.g. to share it between several workers in tests. */
+export function bundleWorkflows(modules: string[]): Promise<WorkflowBundle> {
+  return bundleWorkflowCode({ workflowsPath: workflowsEntry(modules), logger: quietBundlerLogger });
+}
+
+const quietBundlerLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => console.warn(message),
+  error: (message: string) => console.error(message),
+};
+
+export interface DuragentWorkerOptions {
+  config: DuragentConfig;
+  logger?: Logger;
+  /** A prebuilt bundle; otherwise the worker bundles the workflows itself. */
+  workflowBundle?: WorkflowBundle;
+}
+
+export interface DuragentWorker {
+  worker: Worker;
+  runtime: ActivityRuntime;
+  /** Runs until shutdown, then closes MCP connections and the Temporal connection. */
+  run(): Promise<void>;
+}
+
+export async function createDuragentWorker(options: DuragentWorkerOptions): Promise<DuragentWorker> {
+  const { config } = options;
+  const logger = options.logger ?? createLogger("duragent-worker");
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
+  const runtime = openActivityRuntime(config, logger);
+  try {
+    const worker = await Worker.create({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      ...(options.workflowBundle
+        ? { workflowBundle: options.workflowBundle }
+        : { workflowsPath: workflowsEntry(config.modules), bundlerOptions: {} }),
+      activities: runtime.activities,
+    });
+    return {
+      worker,
+      runtime,
+      async run() {
+        try {
+          await worker.run();
+        } finally {
+          await runtime.close();
+          await connection.close();
+        }
+      },
+    };
+  } catch (error) {
+    await runtime.close();
+    await connection.close();
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  const { config } = await loadConfig({ path: process.env.DURAGENT_CONFIG });
+  const worker = await createDuragentWorker({ config });
+  console.error(`duragent worker: task queue '${config.temporal.taskQueue}' on ${config.temporal.address}`);
+  await worker.run();
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,172 @@
+/**
+ * An agent's model with its tools attached: runs the tool loop in workflow code, so each model
+ * turn and each tool call is its own durable step.
+ */
+import { ApplicationFailure } from "@temporalio/common";
+import { z } from "zod";
+import { FailureType } from "../../common/failures.js";
+import type { LlmRequest } from "../../common/llm.js";
+import { textOf, type AssistantMessage, type Message, type ToolCall, type ToolMessage } from "../../common/messages.js";
+import { toolError, type ToolResult } from "../../common/tools.js";
+import type { Executor } from "../executor.js";
+import { addUsage, type GenerateOptions, type Generator, type StructuredOptions, type UsageByModel } from "../generator.js";
+import type { ToolCatalog } from "./tool-catalog.js";
+
+export interface AgentLlmOptions {
+  name: string;
+  instruction: string;
+  model: string;
+  maxIterations: number;
+}
+
+export class AgentLlm implements Generator {
+  readonly name: string;
+  /** The conversation so far, without the system instruction. */
+  readonly history: Message[] = [];
+  /** Tokens used by this LLM's calls, per model. */
+  readonly usage: UsageByModel = {};
+
+  constructor(
+    private readonly ctx: Executor,
+    private readonly tools: ToolCatalog,
+    private readonly options: AgentLlmOptions,
+  ) {
+    this.name = options.name;
+  }
+
+  async generate(input: string | Message[], options: GenerateOptions = {}): Promise<Message[]> {
+    return this.runLoop(toMessages(input), options, undefined);
+  }
+
+  async generateStr(input: string | Message[], options: GenerateOptions = {}): Promise<string> {
+    return finalText(await this.generate(input, options));
+  }
+
+  async generateStructured<T>(
+    input: string | Message[],
+    schema: z.ZodType<T>,
+    options: StructuredOptions = {},
+  ): Promise<T> {
+    const responseFormat = {
+      type: "json_schema" as const,
+      name: options.schemaName ?? "result",
+      schema: z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>,
+    };
+    let added = await this.runLoop(toMessages(input), options, responseFormat);
+    let raw = finalText(added);
+    let problem = checkStructured(raw, schema);
+    if (problem.ok) return problem.value;
+
+    // One repair: the model sees exactly what was wrong.
+    const repair = `Your reply did not match the required JSON schema: ${problem.error}\nReply again with only the corrected JSON.`;
+    const context = options.useHistory === false ? [...toMessages(input), ...added] : [];
+    added = await this.runLoop([...context, { role: "user", content: repair }], options, responseFormat);
+    raw = finalText(added);
+    problem = checkStructured(raw, schema);
+    if (problem.ok) return problem.value;
+    throw ApplicationFailure.nonRetryable(
+      `${this.name}: the model's structured output is still invalid after one repair: ${problem.error}. Raw output: ${truncate(raw, 2000)}`,
+      FailureType.structuredOutputInvalid,
+      { raw },
+    );
+  }
+
+  private async runLoop(
+    input: Message[],
+    options: GenerateOptions,
+    responseFormat: LlmRequest["responseFormat"],
+  ): Promise<Message[]> {
+    const useHistory = options.useHistory ?? true;
+    const model = options.model ?? this.options.model;
+    const maxIterations = options.maxIterations ?? this.options.maxIterations;
+    const prior = useHistory ? this.history : [];
+    const added: Message[] = [...input];
+
+    for (let iteration = 1; iteration <= maxIterations; iteration++) {
+      // On the last allowed turn the model must answer rather than call more tools.
+      const lastTurn = iteration === maxIterations;
+      const response = await this.ctx.callLlm({
+        model,
+        system: this.options.instruction,
+        messages: [...prior, ...added],
+        tools: this.tools.size > 0 ? this.tools.specs() : undefined,
+        toolChoice: this.tools.size > 0 && lastTurn ? "none" : undefined,
+        responseFormat,
+        temperature: options.temperature,
+        maxTokens: options.maxTokens,
+      });
+      addUsage(this.usage, model, response.usage);
+      added.push(response.message);
+      const calls = response.message.toolCalls ?? [];
+      if (calls.length === 0) break;
+      // Calls from one model turn are independent, so they run concurrently.
+      added.push(...(await Promise.all(calls.map((call) => this.callTool(call)))));
+    }
+
+    if (useHistory) this.history.push(...added);
+    return added.slice(input.length);
+  }
+
+  private async callTool(call: ToolCall): Promise<ToolMessage> {
+    const result = await this.executeToolCall(call);
+    return {
+      role: "tool",
+      toolCallId: call.id,
+      toolName: call.name,
+      content: result.content,
+      ...(result.isError ? { isError: true } : {}),
+    };
+  }
+
+  // Mistakes the model can fix are answered as tool errors; only infrastructure faults throw.
+  private async executeToolCall(call: ToolCall): Promise<ToolResult> {
+    const tool = this.tools.resolve(call.name);
+    if (!tool) {
+      return toolError(`Unknown tool '${call.name}'. Available tools: ${this.tools.names().join(", ") || "none"}.`);
+    }
+    let args: unknown;
+    try {
+      args = call.arguments.trim() === "" ? {} : JSON.parse(call.arguments);
+    } catch (error) {
+      return toolError(`The arguments for '${call.name}' are not valid JSON (${(error as Error).message}). Send a JSON object.`);
+    }
+    if (typeof args !== "object" || args === null || Array.isArray(args)) {
+      return toolError(`The arguments for '${call.name}' must be a JSON object.`);
+    }
+    return this.ctx.callTool({ server: tool.server, tool: tool.name, arguments: args as Record<string, unknown> });
+  }
+}
+
+function toMessages(input: string | Message[]): Message[] {
+  return typeof input === "string" ? [{ role: "user", content: input }] : input;
+}
+
+/** The text of the last assistant message. */
+export function finalText(messages: Message[]): string {
+  const last = [...messages].reverse().find((message): message is AssistantMessage => message.role === "assistant");
+  return last ? textOf(last.content) : "";
+}
+
+type Checked<T> = { ok: true; value: T } | { ok: false; error: string };
+
+function checkStructured<T>(raw: string, schema: z.ZodType<T>): Checked<T> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stripCodeFence(raw));
+  } catch (error) {
+    return { ok: false, error: `not valid JSON (${(error as Error).message})` };
+  }
+  const result = schema.safeParse(parsed);
+  if (result.success) return { ok: true, value: result.data };
+  return { ok: false, error: z.prettifyError(result.error) };
+}
+
+// Some models wrap JSON in a markdown fence even when asked not to.
+function stripCodeFence(text: string): string {
+  const match = /^\s*```(?:json)?\s*([\s\S]*?)\s*```\s*$/.exec(text);
+  return match?.[1] ?? text;
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
+}

@@ -1,0 +1,32 @@
+/**
+ * The workflows every worker registers. Only workflow functions may be exported here: Temporal
+ * registers each exported function under its export name.
+ */
+import { z } from "zod";
+import { type Message } from "../common/messages.js";
+import { AgentSpecSchema, defineAgent } from "./agent/define-agent.js";
+import { finalText } from "./agent/agent-llm.js";
+import { defineWorkflow } from "./define-workflow.js";
+import type { UsageByModel } from "./generator.js";
+
+export const AgentRunInputSchema = z.object({
+  agent: AgentSpecSchema,
+  /** The user's message. */
+  message: z.string(),
+});
+export type AgentRunInput = z.input<typeof AgentRunInputSchema>;
+
+export interface AgentRunResult {
+  /** The final answer's text. */
+  text: string;
+  /** The whole exchange: the user's message, model turns and tool results. */
+  messages: Message[];
+  usage: UsageByModel;
+}
+
+/** Runs one agent on one message through the whole tool loop. */
+export const agentWorkflow = defineWorkflow<AgentRunInput, AgentRunResult>(async (ctx, input) => {
+  const llm = await defineAgent(input.agent).attachLlm(ctx);
+  const added = await llm.generate(input.message);
+  return { text: finalText(added), messages: llm.history, usage: llm.usage };
+});

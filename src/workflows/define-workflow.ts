@@ -1,0 +1,42 @@
+/**
+ * A duragent workflow is a function of an executor and an input. `defineWorkflow` wraps it so
+ * that Temporal can run it as a workflow (it builds a TemporalExecutor from the run input) while
+ * the memory engine calls `body` with its own executor.
+ */
+import type { z } from "zod";
+import type { RunSettings } from "../common/run-settings.js";
+import type { Executor } from "./executor.js";
+import { TemporalExecutor } from "./temporal-executor.js";
+
+/** What a Temporal run of any duragent workflow receives. */
+export interface WorkflowRunInput<I> {
+  input: I;
+  settings: RunSettings;
+}
+
+export type WorkflowBody<I, O> = (ctx: Executor, input: I) => Promise<O>;
+
+export interface DuragentWorkflow<I = unknown, O = unknown> {
+  (run: WorkflowRunInput<I>): Promise<O>;
+  readonly body: WorkflowBody<I, O>;
+  /** Validates the input at the client, before a run starts. */
+  readonly inputSchema?: z.ZodType<I>;
+  readonly isDuragentWorkflow: true;
+}
+
+export function defineWorkflow<I, O>(
+  body: WorkflowBody<I, O>,
+  options: { input?: z.ZodType<I> } = {},
+): DuragentWorkflow<I, O> {
+  const temporalEntry = async (run: WorkflowRunInput<I>): Promise<O> =>
+    body(new TemporalExecutor(run.settings), run.input);
+  return Object.assign(temporalEntry, {
+    body,
+    inputSchema: options.input,
+    isDuragentWorkflow: true as const,
+  });
+}
+
+export function isDuragentWorkflow(value: unknown): value is DuragentWorkflow {
+  return typeof value === "function" && (value as Partial<DuragentWorkflow>).isDuragentWorkflow === true;
+}

@@ -1,0 +1,53 @@
+/**
+ * The executor is the one seam between agent logic and the engine that runs it.
+ *
+ * Agent and pattern code reaches the world only through this interface, so the same code runs
+ * in memory (src/engines/memory-executor.ts calls the activity functions in-process) and on
+ * Temporal (./temporal-executor.ts turns each call into an activity, timer or handler).
+ * Implementations must keep every method deterministic from the caller's point of view: the
+ * results of effects are recorded by the engine, never recomputed.
+ */
+import type { LlmRequest, LlmResponse } from "../common/llm.js";
+import type { RunSettings } from "../common/run-settings.js";
+import type { ToolCallRequest, ToolDefinition, ToolResult } from "../common/tools.js";
+
+export type EngineName = "memory" | "temporal";
+
+export interface Executor {
+  /** Which engine runs this code. */
+  readonly engine: EngineName;
+  /** The run's id: the workflow id on Temporal, a generated id in memory. */
+  readonly runId: string;
+  /** Defaults and bounds fixed when the run started. */
+  readonly settings: RunSettings;
+
+  /** One model turn. Retried by the engine according to `settings.llm`. */
+  callLlm(request: LlmRequest): Promise<LlmResponse>;
+  /** The tools one MCP server offers, as the worker's configuration filters them. */
+  listTools(server: string): Promise<ToolDefinition[]>;
+  /** One tool call. Tool-level failures come back as `isError` results, not exceptions. */
+  callTool(request: ToolCallRequest): Promise<ToolResult>;
+
+  /** The current time in ms; on Temporal, the time of the current workflow task. */
+  now(): number;
+  /** A random number in [0, 1), replayed identically on Temporal. */
+  random(): number;
+  /** A random UUID, replayed identically on Temporal. */
+  uuid(): string;
+  /** A durable sleep: on Temporal a timer that survives worker restarts. */
+  sleep(ms: number): Promise<void>;
+  /**
+   * Waits for the next payload sent to the named signal. Resolves `undefined` when `timeoutMs`
+   * passes first. Payloads sent before the wait are queued, never lost.
+   */
+  waitForSignal<T = unknown>(name: string, timeoutMs?: number): Promise<T | undefined>;
+  /** A logger that stays quiet during Temporal replay. */
+  readonly log: RunLogger;
+}
+
+export interface RunLogger {
+  debug(message: string, attributes?: Record<string, unknown>): void;
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+  error(message: string, attributes?: Record<string, unknown>): void;
+}

@@ -1,0 +1,45 @@
+/**
+ * What every agent LLM and every pattern offers, so that any of them can stand in for another:
+ * a worker of an orchestrator, a branch of a fan-out, a candidate of a router.
+ */
+import type { z } from "zod";
+import type { Message } from "../common/messages.js";
+import type { TokenUsage } from "../common/llm.js";
+
+export interface GenerateOptions {
+  /** Overrides the model for this call (`provider:model`). */
+  model?: string;
+  /** Overrides the cap on model turns for this call. */
+  maxIterations?: number;
+  /** Whether the exchange is kept in, and sent with, the conversation history. Default true. */
+  useHistory?: boolean;
+  temperature?: number;
+  maxTokens?: number;
+}
+
+export interface StructuredOptions extends GenerateOptions {
+  /** A short name for the schema, sent to providers that require one. */
+  schemaName?: string;
+}
+
+export interface Generator {
+  /** A name for logs, summaries and the Web UI. */
+  readonly name: string;
+  /** Runs the whole exchange, tool calls included, and returns the messages it added. */
+  generate(input: string | Message[], options?: GenerateOptions): Promise<Message[]>;
+  /** Like `generate`, returning the final answer's text. */
+  generateStr(input: string | Message[], options?: GenerateOptions): Promise<string>;
+  /** Like `generate`, returning the final answer parsed and validated by `schema`. */
+  generateStructured<T>(input: string | Message[], schema: z.ZodType<T>, options?: StructuredOptions): Promise<T>;
+}
+
+/** Token usage summed per model. */
+export type UsageByModel = Record<string, TokenUsage>;
+
+export function addUsage(total: UsageByModel, model: string, usage: TokenUsage): void {
+  const current = total[model] ?? { inputTokens: 0, outputTokens: 0 };
+  total[model] = {
+    inputTokens: current.inputTokens + usage.inputTokens,
+    outputTokens: current.outputTokens + usage.outputTokens,
+  };
+}

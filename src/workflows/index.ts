@@ -1,0 +1,16 @@
+/**
+ * duragent's sandbox-safe entry: what agent and workflow code imports.
+ *
+ * Everything reachable from here runs inside Temporal's deterministic workflow sandbox, so it
+ * must not import Node built-ins, LLM SDKs or the MCP SDK (test/workflow-bundle.test.ts proves
+ * it). Effects go through the `Executor`.
+ */
+export type { Executor, EngineName, RunLogger } from "./executor.js";
+export type { Generator, GenerateOptions, StructuredOptions, UsageByModel } from "./generator.js";
+export { defineAgent, isAgent, AgentSpecSchema, type Agent, type AgentSpec } from "./agent/define-agent.js";
+export { AgentLlm, finalText } from "./agent/agent-llm.js";
+export { namespacedToolName } from "./agent/tool-catalog.js";
+export { defineWorkflow, isDuragentWorkflow, type DuragentWorkflow, type WorkflowBody, type WorkflowRunInput } from "./define-workflow.js";
+export type { AgentRunInput, AgentRunResult } from "./builtin-workflows.js";
+export type { Message, ContentPart, ToolCall } from "../common/messages.js";
+export { textOf } from "../common/messages.js";
