@@ -8,6 +8,7 @@ import type { DuragentActivities } from "../common/activities.js";
 import type { LlmRequest, LlmResponse } from "../common/llm.js";
 import type { RunSettings } from "../common/run-settings.js";
 import type { ToolCallRequest, ToolDefinition, ToolResult } from "../common/tools.js";
+import type { DuragentWorkflow } from "../workflows/define-workflow.js";
 import type { Executor, RunLogger } from "../workflows/executor.js";
 import { SignalInbox } from "../workflows/signal-inbox.js";
 import { runWithRetry } from "./retry.js";
@@ -29,6 +30,8 @@ export class MemoryExecutor implements Executor {
     readonly settings: RunSettings,
     readonly log: RunLogger,
     readonly runId: string = randomUUID(),
+    /** Finds the workflows that `executeChild` may start, by their registered name. */
+    private readonly workflows: (name: string) => DuragentWorkflow | undefined = () => undefined,
   ) {}
 
   callLlm(request: LlmRequest): Promise<LlmResponse> {
@@ -41,6 +44,13 @@ export class MemoryExecutor implements Executor {
 
   callTool(request: ToolCallRequest): Promise<ToolResult> {
     return runWithRetry(this.settings.tools, (signal) => this.activities.callTool(request, signal));
+  }
+
+  executeChild<O>(workflowName: string, input: unknown, options: { idSuffix: string }): Promise<O> {
+    const workflow = this.workflows(workflowName);
+    if (!workflow) return Promise.reject(new Error(`No workflow is registered as '${workflowName}'.`));
+    const child = new MemoryExecutor(this.activities, this.settings, this.log, `${this.runId}/${options.idSuffix}`, this.workflows);
+    return workflow.body(child, input) as Promise<O>;
   }
 
   now(): number {

@@ -28,6 +28,13 @@ export interface Executor {
   /** One tool call. Tool-level failures come back as `isError` results, not exceptions. */
   callTool(request: ToolCallRequest): Promise<ToolResult>;
 
+  /**
+   * Runs a registered duragent workflow as a child run and waits for its result. On Temporal it
+   * is a child workflow with its own history (shown as a tree in the Web UI); in memory, a call.
+   * `idSuffix` makes the child's id readable: `<parent id>/<idSuffix>`.
+   */
+  executeChild<O = unknown>(workflowName: string, input: unknown, options: { idSuffix: string; summary?: string }): Promise<O>;
+
   /** The current time in ms; on Temporal, the time of the current workflow task. */
   now(): number;
   /** A random number in [0, 1), replayed identically on Temporal. */

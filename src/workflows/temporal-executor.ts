@@ -61,6 +61,14 @@ export class TemporalExecutor implements Executor {
     return activities[ActivityName.callTool](request);
   }
 
+  executeChild<O>(workflowName: string, input: unknown, options: { idSuffix: string; summary?: string }): Promise<O> {
+    return workflow.executeChild(workflowName, {
+      workflowId: `${this.runId}/${options.idSuffix}`,
+      args: [{ input, settings: this.settings }],
+      staticSummary: options.summary,
+    }) as Promise<O>;
+  }
+
   now(): number {
     return Date.now();
   }

@@ -1,0 +1,15 @@
+/** A real Temporal dev server for tests, from the `temporal` CLI binary (never downloaded). */
+import { TestWorkflowEnvironment } from "@temporalio/testing";
+import { findTemporalCli } from "../../src/temporal/temporal-cli.js";
+
+export const testSearchAttributes: Record<string, string> = {};
+
+export async function startTestTemporal(): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: "existing-path", path: findTemporalCli({ install: true }) },
+      ip: "127.0.0.1",
+      extraArgs: ["--headless", "--log-level", "error"],
+    },
+  });
+}
