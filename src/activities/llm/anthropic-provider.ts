@@ -1,0 +1,261 @@
+/**
+ * Anthropic Messages API (non-streaming) behind the {@link LlmProvider} interface.
+ */
+import Anthropic from "@anthropic-ai/sdk";
+import type { LlmRequest, LlmResponse, ResponseFormat, StopReason, ToolSpec } from "../../common/llm.js";
+import type { ContentPart, Message, ToolCall, ToolMessage } from "../../common/messages.js";
+import type { LlmProvider } from "./provider.js";
+
+type MessageParam = Anthropic.Messages.MessageParam;
+type ContentBlockParam = Anthropic.Messages.ContentBlockParam;
+type TextBlockParam = Anthropic.Messages.TextBlockParam;
+type ImageBlockParam = Anthropic.Messages.ImageBlockParam;
+type ToolResultBlockParam = Anthropic.Messages.ToolResultBlockParam;
+type Tool = Anthropic.Messages.Tool;
+type ToolChoice = Anthropic.Messages.ToolChoice;
+type CreateParams = Anthropic.Messages.MessageCreateParamsNonStreaming;
+type AnthropicMessage = Anthropic.Messages.Message;
+type ImageMediaType = Anthropic.Messages.Base64ImageSource["media_type"];
+
+export const ANTHROPIC_DEFAULT_BASE_URL = "https://api.anthropic.com";
+
+/** Anthropic requires `max_tokens`; used when the request sets none. */
+export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
+
+export interface AnthropicProviderOptions {
+  /** The configured provider name, used in error messages. Defaults to `anthropic`. */
+  name?: string;
+  apiKey: string;
+  /** Defaults to {@link ANTHROPIC_DEFAULT_BASE_URL}. */
+  baseURL?: string;
+  /** Extra headers sent with every request. */
+  headers?: Record<string, string>;
+  /** Per-request timeout; the activity's start-to-close timeout is the real bound. */
+  timeoutMs?: number;
+}
+
+export class AnthropicProvider implements LlmProvider {
+  readonly name: string;
+  private readonly client: Anthropic;
+
+  constructor(options: AnthropicProviderOptions) {
+    this.name = options.name ?? "anthropic";
+    this.client = new Anthropic({
+      apiKey: options.apiKey,
+      baseURL: options.baseURL ?? ANTHROPIC_DEFAULT_BASE_URL,
+      defaultHeaders: options.headers,
+      // The executor owns retries, so that each attempt shows up in workflow history.
+      maxRetries: 0,
+      // Explicit, or the SDK refuses large max_tokens without streaming.
+      timeout: options.timeoutMs ?? 10 * 60 * 1000,
+    });
+  }
+
+  async generate(request: LlmRequest, model: string, signal?: AbortSignal): Promise<LlmResponse> {
+    const body = buildAnthropicRequest(request, model);
+    const message = await this.client.messages.create(body, { signal });
+    return parseAnthropicResponse(message, request.responseFormat, model);
+  }
+}
+
+export function createAnthropicProvider(options: AnthropicProviderOptions): LlmProvider {
+  return new AnthropicProvider(options);
+}
+
+/** The complete Messages API request body for one neutral request. */
+export function buildAnthropicRequest(request: LlmRequest, model: string): CreateParams {
+  const { system, messages } = convertToAnthropicMessages(request.system, request.messages);
+  const body: CreateParams = {
+    model,
+    max_tokens: request.maxTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS,
+    messages,
+  };
+  if (system !== undefined) body.system = system;
+  const tools = prepareAnthropicTools(request.tools) ?? [];
+  let toolChoice = tools.length > 0 ? convertToAnthropicToolChoice(request.toolChoice) : undefined;
+  if (request.responseFormat) {
+    // Anthropic has no JSON-schema response mode; forcing a tool whose input is the schema is
+    // the documented way to get schema-shaped output.
+    tools.push(structuredOutputTool(request.responseFormat));
+    toolChoice = { type: "tool", name: request.responseFormat.name };
+  }
+  if (tools.length > 0) body.tools = tools;
+  if (toolChoice !== undefined) body.tool_choice = toolChoice;
+  // request.temperature is not sent: the Messages API dropped sampling parameters (SDK 1.x).
+  return body;
+}
+
+/**
+ * Anthropic keeps the system prompt outside the messages, so system messages are gathered into
+ * it, and all tool results of one turn travel together in a single user message.
+ */
+export function convertToAnthropicMessages(
+  system: string | undefined,
+  messages: Message[],
+): { system: string | undefined; messages: MessageParam[] } {
+  const systemParts = system !== undefined && system !== "" ? [system] : [];
+  const result: MessageParam[] = [];
+  let pendingResults: ToolResultBlockParam[] = [];
+  const flushResults = () => {
+    if (pendingResults.length === 0) return;
+    result.push({ role: "user", content: pendingResults });
+    pendingResults = [];
+  };
+  for (const message of messages) {
+    if (message.role === "tool") {
+      pendingResults.push(convertToolResult(message));
+      continue;
+    }
+    flushResults();
+    switch (message.role) {
+      case "system":
+        systemParts.push(message.content);
+        break;
+      case "user":
+        result.push({
+          role: "user",
+          content: typeof message.content === "string" ? message.content : convertContentParts(message.content),
+        });
+        break;
+      case "assistant": {
+        const content: ContentBlockParam[] = [];
+        if (message.content !== "") content.push({ type: "text", text: message.content });
+        for (const call of message.toolCalls ?? []) {
+          content.push({ type: "tool_use", id: call.id, name: call.name, input: parseToolInput(call.arguments) });
+        }
+        // Anthropic rejects empty assistant turns; an empty one says nothing anyway.
+        if (content.length > 0) result.push({ role: "assistant", content });
+        break;
+      }
+    }
+  }
+  flushResults();
+  return { system: systemParts.length > 0 ? systemParts.join("\n\n") : undefined, messages: result };
+}
+
+function convertToolResult(message: ToolMessage): ToolResultBlockParam {
+  const block: ToolResultBlockParam = {
+    type: "tool_result",
+    tool_use_id: message.toolCallId,
+    is_error: message.isError === true,
+  };
+  const content = convertContentParts(message.content);
+  if (content.length > 0) block.content = content;
+  return block;
+}
+
+function convertContentParts(parts: ContentPart[]): Array<TextBlockParam | ImageBlockParam> {
+  const blocks: Array<TextBlockParam | ImageBlockParam> = [];
+  for (const part of parts) {
+    if (part.type === "text") {
+      // Anthropic rejects empty text blocks.
+      if (part.text !== "") blocks.push({ type: "text", text: part.text });
+    } else {
+      blocks.push({
+        type: "image",
+        source: { type: "base64", media_type: part.mimeType as ImageMediaType, data: part.data },
+      });
+    }
+  }
+  return blocks;
+}
+
+/**
+ * tool_use input must be an object. Arguments that are not a JSON object (possible when the
+ * conversation came from another provider) become `{}`; their tool result already tells the
+ * model what went wrong.
+ */
+function parseToolInput(argumentsText: string): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(argumentsText);
+    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  return {};
+}
+
+export function prepareAnthropicTools(tools: ToolSpec[] | undefined): Tool[] | undefined {
+  if (!tools || tools.length === 0) return undefined;
+  return tools.map((tool) => ({
+    name: tool.name,
+    ...(tool.description !== undefined ? { description: tool.description } : {}),
+    input_schema: toInputSchema(tool.inputSchema),
+  }));
+}
+
+/** Anthropic insists on an object schema with an explicit `type`. */
+function toInputSchema(schema: Record<string, unknown>): Anthropic.Messages.Tool.InputSchema {
+  return { type: "object", ...schema } as Anthropic.Messages.Tool.InputSchema;
+}
+
+function structuredOutputTool(format: ResponseFormat): Tool {
+  return {
+    name: format.name,
+    description: "Give your final answer by calling this tool; its input is the answer.",
+    input_schema: toInputSchema(format.schema),
+  };
+}
+
+export function convertToAnthropicToolChoice(choice: LlmRequest["toolChoice"]): ToolChoice | undefined {
+  if (choice === undefined) return undefined;
+  if (choice === "auto") return { type: "auto" };
+  if (choice === "none") return { type: "none" };
+  return { type: "tool", name: choice.name };
+}
+
+export function mapAnthropicStopReason(reason: string | null | undefined): StopReason {
+  switch (reason) {
+    case "end_turn":
+    case "stop_sequence":
+      return "end";
+    case "tool_use":
+      return "tool_calls";
+    case "max_tokens":
+    case "model_context_window_exceeded":
+      return "max_tokens";
+    case "refusal":
+      return "content_filter";
+    default:
+      return "other";
+  }
+}
+
+/**
+ * Translates a Messages API answer. With a response format, the forced tool's input becomes the
+ * message text, so callers parse structured output the same way for every provider.
+ */
+export function parseAnthropicResponse(
+  message: AnthropicMessage,
+  responseFormat: ResponseFormat | undefined,
+  requestedModel: string,
+): LlmResponse {
+  const texts: string[] = [];
+  const toolCalls: ToolCall[] = [];
+  let structured: string | undefined;
+  for (const block of message.content) {
+    if (block.type === "text") texts.push(block.text);
+    else if (block.type === "tool_use") {
+      const argumentsText = JSON.stringify(block.input ?? {});
+      if (responseFormat && block.name === responseFormat.name && structured === undefined) structured = argumentsText;
+      else toolCalls.push({ id: block.id, name: block.name, arguments: argumentsText });
+    }
+  }
+  let stopReason = mapAnthropicStopReason(message.stop_reason);
+  if (structured !== undefined && stopReason === "tool_calls" && toolCalls.length === 0) stopReason = "end";
+  const usage = message.usage;
+  return {
+    message: {
+      role: "assistant",
+      content: structured ?? texts.join(""),
+      ...(toolCalls.length > 0 ? { toolCalls } : {}),
+    },
+    stopReason,
+    usage: {
+      // input_tokens leaves out cached prompt tokens; counting them keeps usage comparable across providers.
+      inputTokens: usage.input_tokens + (usage.cache_read_input_tokens ?? 0) + (usage.cache_creation_input_tokens ?? 0),
+      outputTokens: usage.output_tokens,
+    },
+    model: message.model || requestedModel,
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * The body of the `callLlm` activity: route a request to its provider and turn every failure
+ * into a typed `ApplicationFailure`.
+ */
+import { ApplicationFailure } from "@temporalio/common";
+import { FailureType } from "../../common/failures.js";
+import { parseModelRef } from "../../common/llm.js";
+import type { LlmRequest, LlmResponse } from "../../common/llm.js";
+import { toActivityFailure } from "./provider-errors.js";
+import type { ProviderRegistry } from "./provider-registry.js";
+
+export type CallLlm = (request: LlmRequest, signal?: AbortSignal) => Promise<LlmResponse>;
+
+export function createCallLlm(registry: ProviderRegistry): CallLlm {
+  return async (request, signal) => {
+    const { provider: providerName, model } = parseModelRef(request.model);
+    try {
+      if (model === "") {
+        throw ApplicationFailure.nonRetryable(
+          `The model reference "${request.model}" names no model; write it as provider:model, e.g. openai:gpt-4.1-mini.`,
+          FailureType.configuration,
+        );
+      }
+      const provider = registry.get(providerName);
+      return await provider.generate(request, model, signal);
+    } catch (error) {
+      if (error instanceof ApplicationFailure) throw error;
+      // On cancellation the abort reason (Temporal's CancelledFailure) must win over the SDK's abort error.
+      if (signal?.aborted && signal.reason instanceof Error) throw signal.reason;
+      throw toActivityFailure(error, providerName);
+    }
+  };
+}

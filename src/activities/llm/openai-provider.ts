@@ -1,0 +1,217 @@
+/**
+ * OpenAI Chat Completions (non-streaming) behind the {@link LlmProvider} interface. Also serves
+ * any OpenAI-compatible server (Ollama, vLLM, llama.cpp) through a custom `baseURL`.
+ */
+import OpenAI from "openai";
+import type { LlmRequest, LlmResponse, ResponseFormat, StopReason, ToolSpec } from "../../common/llm.js";
+import type { ContentPart, Message, ToolCall } from "../../common/messages.js";
+import { textOf } from "../../common/messages.js";
+import type { LlmProvider } from "./provider.js";
+
+type ChatMessageParam = OpenAI.Chat.Completions.ChatCompletionMessageParam;
+type ChatContentPart = OpenAI.Chat.Completions.ChatCompletionContentPart;
+type ChatFunctionTool = OpenAI.Chat.Completions.ChatCompletionFunctionTool;
+type ChatToolChoice = OpenAI.Chat.Completions.ChatCompletionToolChoiceOption;
+type ChatCreateParams = OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming;
+type ChatCompletion = OpenAI.Chat.Completions.ChatCompletion;
+type ChatResponseFormat = NonNullable<ChatCreateParams["response_format"]>;
+
+export const OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1";
+
+/** The prefix a failed tool result gets, since Chat Completions has no error flag for tool messages. */
+export const OPENAI_TOOL_ERROR_PREFIX = "Error: ";
+
+export interface OpenAIProviderOptions {
+  /** The configured provider name, used in error messages. Defaults to `openai`. */
+  name?: string;
+  apiKey: string;
+  /** Defaults to {@link OPENAI_DEFAULT_BASE_URL}. */
+  baseURL?: string;
+  /** Extra headers sent with every request. */
+  headers?: Record<string, string>;
+  /**
+   * Send the token limit as `max_tokens` instead of `max_completion_tokens`. OpenAI's reasoning
+   * models reject `max_tokens`, while many compatible servers only know `max_tokens`.
+   */
+  legacyMaxTokens?: boolean;
+  /** Per-request timeout; the activity's start-to-close timeout is the real bound. */
+  timeoutMs?: number;
+}
+
+export class OpenAIProvider implements LlmProvider {
+  readonly name: string;
+  private readonly client: OpenAI;
+  private readonly legacyMaxTokens: boolean;
+
+  constructor(options: OpenAIProviderOptions) {
+    this.name = options.name ?? "openai";
+    this.legacyMaxTokens = options.legacyMaxTokens ?? false;
+    this.client = new OpenAI({
+      apiKey: options.apiKey,
+      baseURL: options.baseURL ?? OPENAI_DEFAULT_BASE_URL,
+      defaultHeaders: options.headers,
+      // The executor owns retries, so that each attempt shows up in workflow history.
+      maxRetries: 0,
+      timeout: options.timeoutMs ?? 10 * 60 * 1000,
+    });
+  }
+
+  async generate(request: LlmRequest, model: string, signal?: AbortSignal): Promise<LlmResponse> {
+    const body = buildOpenAIRequest(request, model, { legacyMaxTokens: this.legacyMaxTokens });
+    const completion = await this.client.chat.completions.create(body, { signal });
+    return parseOpenAIResponse(completion, model);
+  }
+}
+
+export function createOpenAIProvider(options: OpenAIProviderOptions): LlmProvider {
+  return new OpenAIProvider(options);
+}
+
+/** The complete Chat Completions request body for one neutral request. */
+export function buildOpenAIRequest(
+  request: LlmRequest,
+  model: string,
+  options: { legacyMaxTokens?: boolean } = {},
+): ChatCreateParams {
+  const body: ChatCreateParams = {
+    model,
+    messages: convertToOpenAIMessages(request.system, request.messages),
+  };
+  const tools = prepareOpenAITools(request.tools);
+  if (tools) {
+    body.tools = tools;
+    // OpenAI rejects tool_choice without tools.
+    const toolChoice = convertToOpenAIToolChoice(request.toolChoice);
+    if (toolChoice !== undefined) body.tool_choice = toolChoice;
+  }
+  if (request.responseFormat) body.response_format = convertToOpenAIResponseFormat(request.responseFormat);
+  if (request.maxTokens !== undefined) {
+    if (options.legacyMaxTokens) body.max_tokens = request.maxTokens;
+    else body.max_completion_tokens = request.maxTokens;
+  }
+  if (request.temperature !== undefined) body.temperature = request.temperature;
+  return body;
+}
+
+export function convertToOpenAIMessages(system: string | undefined, messages: Message[]): ChatMessageParam[] {
+  const result: ChatMessageParam[] = [];
+  if (system !== undefined && system !== "") result.push({ role: "system", content: system });
+  for (const message of messages) {
+    switch (message.role) {
+      case "system":
+        result.push({ role: "system", content: message.content });
+        break;
+      case "user":
+        result.push({
+          role: "user",
+          content: typeof message.content === "string" ? message.content : message.content.map(convertToOpenAIContentPart),
+        });
+        break;
+      case "assistant": {
+        const toolCalls = message.toolCalls ?? [];
+        if (toolCalls.length === 0) {
+          result.push({ role: "assistant", content: message.content });
+          break;
+        }
+        result.push({
+          role: "assistant",
+          // null is the documented "no text" value next to tool_calls.
+          content: message.content === "" ? null : message.content,
+          tool_calls: toolCalls.map((call) => ({
+            id: call.id,
+            type: "function",
+            function: { name: call.name, arguments: call.arguments },
+          })),
+        });
+        break;
+      }
+      case "tool":
+        result.push({ role: "tool", tool_call_id: message.toolCallId, content: toolResultText(message.content, message.isError) });
+        break;
+    }
+  }
+  return result;
+}
+
+function convertToOpenAIContentPart(part: ContentPart): ChatContentPart {
+  if (part.type === "text") return { type: "text", text: part.text };
+  return { type: "image_url", image_url: { url: `data:${part.mimeType};base64,${part.data}` } };
+}
+
+/** Tool messages carry text only, so images are named rather than silently dropped. */
+function toolResultText(content: ContentPart[], isError: boolean | undefined): string {
+  let text = textOf(content);
+  const images = content.filter((part) => part.type === "image").length;
+  if (images > 0) {
+    const note = `[${images} image${images === 1 ? "" : "s"} omitted: tool results reach this model as text only]`;
+    text = text === "" ? note : `${text}\n${note}`;
+  }
+  return isError ? `${OPENAI_TOOL_ERROR_PREFIX}${text}` : text;
+}
+
+export function prepareOpenAITools(tools: ToolSpec[] | undefined): ChatFunctionTool[] | undefined {
+  if (!tools || tools.length === 0) return undefined;
+  return tools.map((tool) => ({
+    type: "function",
+    function: {
+      name: tool.name,
+      ...(tool.description !== undefined ? { description: tool.description } : {}),
+      parameters: tool.inputSchema,
+    },
+  }));
+}
+
+export function convertToOpenAIToolChoice(choice: LlmRequest["toolChoice"]): ChatToolChoice | undefined {
+  if (choice === undefined) return undefined;
+  if (choice === "auto" || choice === "none") return choice;
+  return { type: "function", function: { name: choice.name } };
+}
+
+export function convertToOpenAIResponseFormat(format: ResponseFormat): ChatResponseFormat {
+  // strict: false because strict mode demands schema features (all fields required, no
+  // additionalProperties) that arbitrary user schemas do not follow.
+  return { type: "json_schema", json_schema: { name: format.name, schema: format.schema, strict: false } };
+}
+
+export function mapOpenAIFinishReason(reason: string | null | undefined): StopReason {
+  switch (reason) {
+    case "stop":
+      return "end";
+    case "length":
+      return "max_tokens";
+    case "tool_calls":
+    case "function_call":
+      return "tool_calls";
+    case "content_filter":
+      return "content_filter";
+    default:
+      return "other";
+  }
+}
+
+/** Translates a completion; throws when it has no choice, which only a broken server sends. */
+export function parseOpenAIResponse(completion: ChatCompletion, requestedModel: string): LlmResponse {
+  const choice = completion.choices[0];
+  if (!choice) throw new Error("the chat completion contained no choices");
+  const toolCalls: ToolCall[] = [];
+  for (const call of choice.message.tool_calls ?? []) {
+    if (call.type === "function") toolCalls.push({ id: call.id, name: call.function.name, arguments: call.function.arguments });
+    else toolCalls.push({ id: call.id, name: call.custom.name, arguments: call.custom.input });
+  }
+  let stopReason = mapOpenAIFinishReason(choice.finish_reason);
+  // Some compatible servers (Ollama among them) report "stop" next to tool calls.
+  if (toolCalls.length > 0 && stopReason === "end") stopReason = "tool_calls";
+  return {
+    message: {
+      role: "assistant",
+      content: choice.message.content ?? choice.message.refusal ?? "",
+      ...(toolCalls.length > 0 ? { toolCalls } : {}),
+    },
+    stopReason,
+    usage: {
+      inputTokens: completion.usage?.prompt_tokens ?? 0,
+      outputTokens: completion.usage?.completion_tokens ?? 0,
+    },
+    model: completion.model || requestedModel,
+  };
+}

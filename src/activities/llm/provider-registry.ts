@@ -1,0 +1,97 @@
+/**
+ * Resolves a provider name (the part before `:` in a model reference) to a ready
+ * {@link LlmProvider}, from `llm.providers` in the config and the environment.
+ */
+import { ApplicationFailure } from "@temporalio/common";
+import { FailureType } from "../../common/failures.js";
+import type { ProviderConfig } from "../../config/schema.js";
+import { AnthropicProvider } from "./anthropic-provider.js";
+import { OPENAI_DEFAULT_BASE_URL, OpenAIProvider } from "./openai-provider.js";
+import type { LlmProvider } from "./provider.js";
+
+export interface ProviderRegistry {
+  /** The provider for a name; throws a non-retryable `ConfigurationError` when it cannot be built. */
+  get(providerName: string): LlmProvider;
+}
+
+/** Providers usable without a config entry. */
+export const BUILT_IN_PROVIDERS = ["openai", "anthropic"] as const;
+
+/** Local OpenAI-compatible servers ignore the key, but the SDK insists on one. */
+const PLACEHOLDER_API_KEY = "not-needed";
+
+/**
+ * The environment variable read for a provider setting: `OPENAI_API_KEY`, `ANTHROPIC_BASE_URL`,
+ * or for a custom entry such as `my-vllm`, `MY_VLLM_API_KEY`.
+ */
+export function providerEnvVar(providerName: string, setting: "API_KEY" | "BASE_URL"): string {
+  return `${providerName.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_${setting}`;
+}
+
+/**
+ * Builds providers lazily and caches them. Config values win over environment variables, so a
+ * config file can pin a provider regardless of the shell it runs in.
+ */
+export function createProviderRegistry(
+  llmConfig: { providers?: Record<string, ProviderConfig> },
+  env: Record<string, string | undefined> = process.env,
+): ProviderRegistry {
+  const providers = llmConfig.providers ?? {};
+  const cache = new Map<string, LlmProvider>();
+  const fromEnv = (name: string): string | undefined => {
+    const value = env[name];
+    return value === undefined || value === "" ? undefined : value;
+  };
+
+  const build = (providerName: string): LlmProvider => {
+    const config = Object.hasOwn(providers, providerName) ? providers[providerName] : undefined;
+    const builtIn = (BUILT_IN_PROVIDERS as readonly string[]).includes(providerName);
+    if (!config && !builtIn) {
+      const configured = Object.keys(providers);
+      throw ApplicationFailure.nonRetryable(
+        `Unknown LLM provider "${providerName}". ` +
+          (configured.length > 0 ? `Configured providers: ${configured.join(", ")}; ` : "No providers are configured; ") +
+          `"openai" and "anthropic" are always available. ` +
+          `Fix the model reference or add llm.providers.${providerName} (with kind and baseURL) to the config.`,
+        FailureType.configuration,
+      );
+    }
+    const kind = config?.kind ?? (providerName === "anthropic" ? "anthropic" : "openai");
+    const keyVar = providerEnvVar(providerName, "API_KEY");
+    const baseURL = config?.baseURL ?? fromEnv(providerEnvVar(providerName, "BASE_URL"));
+    let apiKey = config?.apiKey ?? fromEnv(keyVar);
+    if (apiKey === undefined) {
+      const customServer = kind === "openai" && baseURL !== undefined && !isOfficialOpenAI(baseURL);
+      if (!customServer) {
+        throw ApplicationFailure.nonRetryable(
+          `No API key for LLM provider "${providerName}": set the ${keyVar} environment variable ` +
+            `or llm.providers.${providerName}.apiKey (duragent.secrets.yaml keeps it out of the main config).`,
+          FailureType.configuration,
+        );
+      }
+      apiKey = PLACEHOLDER_API_KEY;
+    }
+    const common = { name: providerName, apiKey, ...(baseURL !== undefined ? { baseURL } : {}), ...(config?.headers ? { headers: config.headers } : {}) };
+    if (kind === "anthropic") return new AnthropicProvider(common);
+    return new OpenAIProvider({ ...common, legacyMaxTokens: baseURL !== undefined && !isOfficialOpenAI(baseURL) });
+  };
+
+  return {
+    get(providerName) {
+      let provider = cache.get(providerName);
+      if (!provider) {
+        provider = build(providerName);
+        cache.set(providerName, provider);
+      }
+      return provider;
+    },
+  };
+}
+
+function isOfficialOpenAI(baseURL: string): boolean {
+  try {
+    return new URL(baseURL).hostname === new URL(OPENAI_DEFAULT_BASE_URL).hostname;
+  } catch {
+    return false;
+  }
+}
