@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle } from "@temporalio/worker";
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from "@temporalio/worker";
 import { openActivityRuntime, type ActivityRuntime } from "./activities/activity-runtime.js";
 import { loadConfig } from "./config/load-config.js";
 import type { DuragentConfig } from "./config/schema.js";
@@ -43,6 +43,17 @@ const quietBundlerLogger = {
   error: (message: string) => console.error(message),
 };
 
+/**
+ * Quiets the Temporal runtime's own logs to warnings unless DURAGENT_LOG_LEVEL asks for more;
+ * it must run before the first worker connection, and only the first call takes effect.
+ */
+function installRuntimeLogging(): void {
+  if (Runtime._instance) return;
+  const wanted = (process.env.DURAGENT_LOG_LEVEL ?? "warn").toUpperCase();
+  const level = (["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] as const).find((name) => name === wanted) ?? "WARN";
+  Runtime.install({ logger: new DefaultLogger(level) });
+}
+
 export interface DuragentWorkerOptions {
   config: DuragentConfig;
   logger?: Logger;
@@ -60,6 +71,7 @@ export interface DuragentWorker {
 export async function createDuragentWorker(options: DuragentWorkerOptions): Promise<DuragentWorker> {
   const { config } = options;
   const logger = options.logger ?? createLogger("duragent-worker");
+  installRuntimeLogging();
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
   const runtime = openActivityRuntime(config, logger);
   try {
