@@ -47,7 +47,7 @@ const quietBundlerLogger = {
  * Quiets the Temporal runtime's own logs to warnings unless DURAGENT_LOG_LEVEL asks for more;
  * it must run before the first worker connection, and only the first call takes effect.
  */
-function installRuntimeLogging(): void {
+export function installRuntimeLogging(): void {
   if (Runtime._instance) return;
   const wanted = (process.env.DURAGENT_LOG_LEVEL ?? "warn").toUpperCase();
   const level = (["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] as const).find((name) => name === wanted) ?? "WARN";
@@ -66,6 +66,8 @@ export interface DuragentWorker {
   runtime: ActivityRuntime;
   /** Runs until shutdown, then closes MCP connections and the Temporal connection. */
   run(): Promise<void>;
+  /** Closes MCP connections and the Temporal connection, for callers that drive `worker` themselves. */
+  close(): Promise<void>;
 }
 
 export async function createDuragentWorker(options: DuragentWorkerOptions): Promise<DuragentWorker> {
@@ -84,15 +86,19 @@ export async function createDuragentWorker(options: DuragentWorkerOptions): Prom
         : { workflowsPath: workflowsEntry(config.modules), bundlerOptions: {} }),
       activities: runtime.activities,
     });
+    const close = async () => {
+      await runtime.close();
+      await connection.close();
+    };
     return {
       worker,
       runtime,
+      close,
       async run() {
         try {
           await worker.run();
         } finally {
-          await runtime.close();
-          await connection.close();
+          await close();
         }
       },
     };

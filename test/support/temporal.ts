@@ -1,10 +1,10 @@
 /** A real Temporal dev server for tests, from the `temporal` CLI binary (never downloaded). */
 import { TestWorkflowEnvironment } from "@temporalio/testing";
 import { findTemporalCli } from "../../src/temporal/temporal-cli.js";
-
-export const testSearchAttributes: Record<string, string> = {};
+import { installRuntimeLogging } from "../../src/worker.js";
 
 export async function startTestTemporal(): Promise<TestWorkflowEnvironment> {
+  installRuntimeLogging();
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: "existing-path", path: findTemporalCli({ install: true }) },

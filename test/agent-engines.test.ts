@@ -1,0 +1,119 @@
+/**
+ * The walking skeleton: one agent with two real MCP servers and a scripted model behind the real
+ * OpenAI SDK gives the same answer through the same steps in memory and on a real Temporal server.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { defaultPayloadConverter } from "@temporalio/common";
+import type { TestWorkflowEnvironment } from "@temporalio/testing";
+import { textOf } from "../src/common/messages.js";
+import type { RunTarget } from "../src/engines/run-targets.js";
+import { startScriptedModelServer, type ScriptedCall, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
+import { everythingServer, filesystemServer } from "./support/mcp-servers.js";
+import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
+import { startTestTemporal } from "./support/temporal.js";
+
+const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-engines-")));
+const notes = join(dir, "notes.md");
+writeFileSync(notes, "Launch is on Friday. Bring snacks.\n");
+
+const finder: RunTarget = {
+  kind: "agent",
+  name: "finder",
+  agent: { name: "finder", instruction: "Answer from the files.", servers: ["filesystem", "everything"] },
+};
+
+/** Reads the notes and adds two numbers in one turn (two parallel tool calls), then answers from both results. */
+function finderScript(call: ScriptedCall): ScriptedTurn {
+  const results = call.messages.filter((message) => message.role === "tool");
+  if (results.length === 0) {
+    return {
+      toolCalls: [
+        { name: "filesystem_read_text_file", arguments: { path: notes } },
+        { name: "everything_get-sum", arguments: { a: 2, b: 3 } },
+      ],
+    };
+  }
+  return { text: `Notes: ${textOf(results[0]!.content).trim()} Sum: ${textOf(results[1]!.content).trim()}` };
+}
+
+// Tool-call ids are counted per scripted server, so one server per engine keeps the bodies comparable.
+async function runOn(engineName: "memory" | "temporal", env?: TestWorkflowEnvironment) {
+  const model = await startScriptedModelServer(finderScript);
+  const config = testConfig(model, { mcp: { servers: { filesystem: filesystemServer(dir), everything: everythingServer() } } });
+  try {
+    if (engineName === "memory") {
+      const engine = memoryEngine(config);
+      try {
+        const handle = await engine.start(finder, "What do my notes say, and what is 2+3?");
+        return { result: (await handle.result()) as { text: string }, runId: handle.runId, bodies: model.requests.map((r) => r.body) };
+      } finally {
+        await engine.close();
+      }
+    }
+    return await withTemporalWorker(env!, config, async (engine) => {
+      const handle = await engine.start(finder, "What do my notes say, and what is 2+3?");
+      return { result: (await handle.result()) as { text: string }, runId: handle.runId, bodies: model.requests.map((r) => r.body) };
+    });
+  } finally {
+    await model.close();
+  }
+}
+
+describe("one agent, two engines", () => {
+  let env: TestWorkflowEnvironment;
+  before(async () => {
+    env = await startTestTemporal();
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+
+  test("memory and Temporal give the same answer through the same model requests", async () => {
+    const memory = await runOn("memory");
+    const temporal = await runOn("temporal", env);
+
+    assert.match(memory.result.text, /^Notes: Launch is on Friday\. Bring snacks\. Sum: .*\b5\b/);
+    assert.equal(temporal.result.text, memory.result.text);
+    assert.equal(memory.bodies.length, 2);
+    assert.deepEqual(temporal.bodies, memory.bodies);
+
+    // The second request carries both tool results, answered to the right call ids.
+    const second = memory.bodies[1] as { messages: { role: string; tool_call_id?: string }[]; tools: { function: { name: string } }[] };
+    assert.deepEqual(
+      second.messages.filter((m) => m.role === "tool").map((m) => m.tool_call_id),
+      ["call_1", "call_2"],
+    );
+    const offered = second.tools.map((tool) => tool.function.name);
+    assert.ok(offered.includes("filesystem_read_text_file") && offered.includes("everything_echo"), offered.join(","));
+    assert.match(temporal.runId, /^finder-[0-9a-f]{8}$/);
+  });
+
+  test("on Temporal each step is an activity with a summary for the Web UI", async () => {
+    const { runId } = await runOn("temporal", env);
+    const history = await env.client.workflow.getHandle(runId).fetchHistory();
+    const steps = (history.events ?? [])
+      .filter((event) => event.activityTaskScheduledEventAttributes)
+      .map((event) => {
+        const type = event.activityTaskScheduledEventAttributes!.activityType!.name!;
+        const payload = event.userMetadata?.summary;
+        const summary = payload ? defaultPayloadConverter.fromPayload<string>(payload) : undefined;
+        return `${type}: ${summary}`;
+      });
+    assert.deepEqual(steps.slice(0, 2).sort(), ["listTools: tools everything", "listTools: tools filesystem"]);
+    assert.equal(steps[2], "callLlm: llm openai:gpt-4.1-mini");
+    assert.deepEqual(steps.slice(3, 5).sort(), ["callTool: tool everything/get-sum", "callTool: tool filesystem/read_text_file"]);
+    assert.equal(steps[5], "callLlm: llm openai:gpt-4.1-mini");
+    assert.equal(steps.length, 6);
+
+    // Parallel tool calls from one turn are scheduled in the same workflow task.
+    const scheduled = (history.events ?? []).filter((event) => event.activityTaskScheduledEventAttributes);
+    assert.equal(
+      String(scheduled[3]!.activityTaskScheduledEventAttributes!.workflowTaskCompletedEventId),
+      String(scheduled[4]!.activityTaskScheduledEventAttributes!.workflowTaskCompletedEventId),
+    );
+  });
+});
