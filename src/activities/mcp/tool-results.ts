@@ -1,0 +1,114 @@
+/**
+ * Turns what an MCP server returns into our provider-neutral `ToolResult`, and argument
+ * validation failures into text a model can act on.
+ */
+import type { ErrorObject } from "ajv";
+import type { ContentPart } from "../../common/messages.js";
+import type { ToolResult } from "../../common/tools.js";
+
+/** The parts of an MCP `CallToolResult` we read; kept structural so SDK schema changes stay cheap. */
+export interface McpCallToolResult {
+  content?: unknown[];
+  structuredContent?: Record<string, unknown>;
+  isError?: boolean;
+  /** The pre-2025 result shape some old servers still send. */
+  toolResult?: unknown;
+}
+
+type Block = Record<string, unknown>;
+
+function str(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+/** One MCP content block as one of our parts; kinds a model cannot take inline become a text note. */
+export function toContentPart(block: unknown): ContentPart {
+  if (typeof block !== "object" || block === null) {
+    return { type: "text", text: String(block) };
+  }
+  const b = block as Block;
+  switch (b.type) {
+    case "text":
+      return { type: "text", text: str(b.text) ?? "" };
+    case "image": {
+      const data = str(b.data);
+      const mimeType = str(b.mimeType);
+      if (data !== undefined && mimeType !== undefined) return { type: "image", data, mimeType };
+      return { type: "text", text: "[Image content without data]" };
+    }
+    case "audio":
+      return {
+        type: "text",
+        text: `[Audio content (${str(b.mimeType) ?? "unknown type"}, ${base64Bytes(str(b.data))} bytes) omitted: audio is not supported]`,
+      };
+    case "resource_link": {
+      const name = str(b.name) ?? str(b.title) ?? "";
+      const uri = str(b.uri) ?? "";
+      return { type: "text", text: `Resource link: ${name} ${uri}`.trim() };
+    }
+    case "resource": {
+      const resource = (typeof b.resource === "object" && b.resource !== null ? b.resource : {}) as Block;
+      const text = str(resource.text);
+      if (text !== undefined) return { type: "text", text };
+      return {
+        type: "text",
+        text: `[Embedded binary resource ${str(resource.uri) ?? ""} (${str(resource.mimeType) ?? "unknown type"}, ${base64Bytes(str(resource.blob))} bytes) omitted]`,
+      };
+    }
+    default:
+      return { type: "text", text: `[Unsupported content type '${String(b.type)}' omitted]` };
+  }
+}
+
+/** Approximate decoded size, so the note tells the model how much it is missing. */
+function base64Bytes(data: string | undefined): number {
+  if (!data) return 0;
+  const padding = data.endsWith("==") ? 2 : data.endsWith("=") ? 1 : 0;
+  return Math.max(0, Math.floor((data.length * 3) / 4) - padding);
+}
+
+export function toToolResult(result: McpCallToolResult): ToolResult {
+  const content = (result.content ?? []).map(toContentPart);
+  if (result.content === undefined && result.toolResult !== undefined) {
+    content.push({ type: "text", text: JSON.stringify(result.toolResult) });
+  }
+  const structured = result.structuredContent;
+  // A model that only reads content would otherwise see nothing at all.
+  if (content.length === 0 && structured !== undefined) {
+    content.push({ type: "text", text: JSON.stringify(structured) });
+  }
+  const out: ToolResult = { content, isError: result.isError === true };
+  if (structured !== undefined) out.structuredContent = structured;
+  return out;
+}
+
+const MAX_REPORTED_ERRORS = 10;
+
+/** Ajv errors as "<field> <what was expected>" phrases, one per distinct problem. */
+export function describeSchemaErrors(errors: readonly ErrorObject[]): string {
+  const phrases: string[] = [];
+  for (const error of errors) {
+    const phrase = describeSchemaError(error);
+    if (!phrases.includes(phrase)) phrases.push(phrase);
+  }
+  const shown = phrases.slice(0, MAX_REPORTED_ERRORS);
+  if (phrases.length > shown.length) shown.push(`and ${phrases.length - shown.length} more`);
+  return shown.join("; ");
+}
+
+function describeSchemaError(error: ErrorObject): string {
+  const at = error.instancePath;
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case "required":
+      return `${at}/${String(params.missingProperty)} is required`;
+    case "additionalProperties":
+      return `${at}/${String(params.additionalProperty)} is not an allowed property`;
+    case "enum": {
+      const allowed = Array.isArray(params.allowedValues) ? params.allowedValues : [];
+      return `${at || "arguments"} must be one of ${allowed.map((v) => JSON.stringify(v)).join(", ")}`;
+    }
+    default:
+      return `${at || "arguments"} ${error.message ?? `failed ${error.keyword}`}`;
+  }
+}
