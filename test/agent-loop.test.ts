@@ -1,0 +1,206 @@
+/**
+ * The agent tool loop's rules, on the memory engine with real MCP servers and the real SDKs
+ * talking to a scripted model: model mistakes become tool errors, the iteration cap holds,
+ * structured output is validated and repaired once, and history is kept.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { ApplicationFailure } from "@temporalio/common";
+import { z } from "zod";
+import { openActivityRuntime, type ActivityRuntime } from "../src/activities/activity-runtime.js";
+import { FailureType } from "../src/common/failures.js";
+import { runSettingsFromConfig } from "../src/config/load-config.js";
+import { MemoryExecutor } from "../src/engines/memory-executor.js";
+import { createLogger } from "../src/logger.js";
+import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
+import { defineAgent } from "../src/workflows/index.js";
+import { filesystemServer } from "./support/mcp-servers.js";
+import { testConfig } from "./support/runtime.js";
+
+const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-loop-")));
+writeFileSync(join(dir, "a.txt"), "alpha");
+
+interface Harness {
+  model: ScriptedModelServer;
+  runtime: ActivityRuntime;
+  ctx: MemoryExecutor;
+}
+
+async function harness(script: ModelScript, config: Record<string, unknown> = {}): Promise<Harness> {
+  const model = await startScriptedModelServer(script, { quiet: true });
+  const loaded = testConfig(model, { mcp: { servers: { fs: filesystemServer(dir) } }, ...config });
+  const logger = createLogger("test", "silent");
+  const runtime = openActivityRuntime(loaded, logger);
+  const settings = runSettingsFromConfig(loaded);
+  // Fast retries keep failure tests quick; the policy's shape is unchanged.
+  settings.llm.retry = { ...settings.llm.retry, initialIntervalMs: 1, maximumIntervalMs: 1 };
+  return { model, runtime, ctx: new MemoryExecutor(runtime.activities, settings, logger) };
+}
+
+async function dispose(h: Harness) {
+  await h.runtime.close();
+  await h.model.close();
+}
+
+type OpenAIBody = {
+  messages: { role: string; content: unknown; tool_call_id?: string }[];
+  tool_choice?: unknown;
+  response_format?: { type: string; json_schema: { name: string; schema: Record<string, unknown> } };
+};
+const body = (h: Harness, index: number) => h.model.requests[index]!.body as OpenAIBody;
+
+const agent = defineAgent({ name: "reader", instruction: "Read files.", servers: ["fs"] });
+
+describe("the agent tool loop", () => {
+  test("model mistakes come back as tool errors and the run goes on", async () => {
+    const h = await harness([
+      {
+        toolCalls: [
+          { name: "fs_no_such_tool", arguments: {} },
+          { name: "fs_read_text_file", arguments: "{not json" },
+          { name: "fs_read_text_file", arguments: { path: 42 } },
+          { name: "fs_read_text_file", arguments: { path: "/etc/hostname" } },
+          { name: "fs_read_text_file", arguments: { path: join(dir, "a.txt") } },
+        ],
+      },
+      { text: "done" },
+    ]);
+    try {
+      const llm = await agent.attachLlm(h.ctx);
+      assert.equal(await llm.generateStr("read"), "done");
+      const tools = body(h, 1).messages.filter((m) => m.role === "tool").map((m) => String(m.content));
+      assert.equal(tools.length, 5);
+      assert.match(tools[0]!, /^Error: Unknown tool 'fs_no_such_tool'\. Available tools: .*fs_read_text_file/);
+      assert.match(tools[1]!, /^Error: The arguments for 'fs_read_text_file' are not valid JSON/);
+      assert.match(tools[2]!, /^Error: Invalid arguments for read_text_file: .*path.*string/);
+      assert.match(tools[3]!, /^Error: .*(denied|outside|not allowed)/i);
+      assert.equal(tools[4], "alpha");
+    } finally {
+      await dispose(h);
+    }
+  });
+
+  test("the iteration cap holds, and the last turn must answer without tools", async () => {
+    const h = await harness((call) =>
+      call.raw && (call.raw as { tool_choice?: string }).tool_choice === "none"
+        ? { text: "giving up" }
+        : { toolCalls: [{ name: "fs_read_text_file", arguments: { path: join(dir, "a.txt") } }] },
+    );
+    try {
+      const llm = await agent.attachLlm(h.ctx);
+      const answer = await llm.generateStr("loop forever", { maxIterations: 3 });
+      assert.equal(answer, "giving up");
+      assert.equal(h.model.requests.length, 3);
+      assert.equal(body(h, 2).tool_choice, "none");
+      assert.equal(body(h, 1).tool_choice, undefined);
+    } finally {
+      await dispose(h);
+    }
+  });
+
+  test("conversation history is sent with the next call, unless turned off", async () => {
+    const h = await harness([{ text: "first answer" }, { text: "second answer" }, { text: "third answer" }]);
+    try {
+      const llm = await agent.attachLlm(h.ctx);
+      await llm.generateStr("first question");
+      await llm.generateStr("second question");
+      await llm.generateStr("third question", { useHistory: false });
+      const contents = (index: number) => body(h, index).messages.map((m) => `${m.role}:${String(m.content)}`);
+      assert.deepEqual(contents(1), ["system:Read files.", "user:first question", "assistant:first answer", "user:second question"]);
+      assert.deepEqual(contents(2), ["system:Read files.", "user:third question"]);
+      assert.equal(llm.history.length, 4);
+      assert.ok(llm.usage["openai:gpt-4.1-mini"]!.inputTokens > 0);
+    } finally {
+      await dispose(h);
+    }
+  });
+
+  test("structured output uses the provider's JSON schema format and is repaired once", async () => {
+    const Person = z.object({ name: z.string(), age: z.number().int() });
+    const h = await harness([{ text: '{"name":"Ada","age":"old"}' }, { text: '```json\n{"name":"Ada","age":36}\n```' }]);
+    try {
+      const llm = await agent.attachLlm(h.ctx);
+      const person = await llm.generateStructured("who?", Person, { schemaName: "person" });
+      assert.deepEqual(person, { name: "Ada", age: 36 });
+      const format = body(h, 0).response_format!;
+      assert.equal(format.type, "json_schema");
+      assert.equal(format.json_schema.name, "person");
+      assert.deepEqual(format.json_schema.schema.required, ["name", "age"]);
+      const repair = body(h, 1).messages.at(-1)!;
+      assert.equal(repair.role, "user");
+      assert.match(String(repair.content), /did not match the required JSON schema: .*age/s);
+    } finally {
+      await dispose(h);
+    }
+  });
+
+  test("structured output that stays invalid fails clearly with the raw output", async () => {
+    const h = await harness([{ text: "not json" }, { text: "still not json" }]);
+    try {
+      const llm = await agent.attachLlm(h.ctx);
+      const failure = await llm.generateStructured("x", z.object({ a: z.string() })).then(
+        () => assert.fail("expected a failure"),
+        (error: unknown) => error,
+      );
+      assert.ok(failure instanceof ApplicationFailure);
+      assert.equal(failure.type, FailureType.structuredOutputInvalid);
+      assert.equal(failure.nonRetryable, true);
+      assert.match(failure.message, /still invalid after one repair.*Raw output: still not json/s);
+    } finally {
+      await dispose(h);
+    }
+  });
+
+  test("the same loop works through the Anthropic SDK", async () => {
+    const h = await harness(
+      (call) =>
+        call.messages.some((m) => m.role === "tool")
+          ? { text: "it says alpha" }
+          : { toolCalls: [{ name: "fs_read_text_file", arguments: { path: join(dir, "a.txt") } }] },
+      { llm: { defaultModel: "anthropic:claude-sonnet-4-5" } },
+    );
+    try {
+      const llm = await agent.attachLlm(h.ctx);
+      assert.equal(await llm.generateStr("read a.txt"), "it says alpha");
+      assert.equal(h.model.requests[0]!.path, "/v1/messages");
+      const second = h.model.requests[1]!.body as { messages: { role: string; content: { type: string; content?: unknown }[] }[] };
+      const toolResult = second.messages.at(-1)!.content[0]!;
+      assert.equal(toolResult.type, "tool_result");
+    } finally {
+      await dispose(h);
+    }
+  });
+});
+
+describe("retries in the memory engine follow the activity policy", () => {
+  let h: Harness;
+  before(async () => {
+    h = await harness([
+      { error: { status: 503, message: "overloaded" } },
+      { error: { status: 429, message: "slow down", headers: { "retry-after-ms": "5" } } },
+      { text: "third time lucky" },
+      { error: { status: 400, message: "bad request shape" } },
+    ]);
+  });
+  after(async () => dispose(h));
+
+  test("retryable provider errors are retried, then the call succeeds", async () => {
+    const llm = await defineAgent({ name: "plain", instruction: "Be plain." }).attachLlm(h.ctx);
+    assert.equal(await llm.generateStr("hi"), "third time lucky");
+    assert.equal(h.model.requests.length, 3);
+  });
+
+  test("a rejected request is not retried and names the provider's reason", async () => {
+    const llm = await defineAgent({ name: "plain", instruction: "Be plain." }).attachLlm(h.ctx);
+    await assert.rejects(llm.generateStr("hi"), (error: unknown) => {
+      assert.ok(error instanceof ApplicationFailure);
+      assert.equal(error.type, FailureType.llmRequestRejected);
+      assert.match(error.message, /bad request shape/);
+      return true;
+    });
+    assert.equal(h.model.requests.length, 4);
+  });
+});
