@@ -7,6 +7,8 @@ import { type Message } from "../common/messages.js";
 import { AgentSpecSchema, defineAgent } from "./agent/define-agent.js";
 import { finalText } from "./agent/agent-llm.js";
 import { defineWorkflow } from "./define-workflow.js";
+import type { PatternRunInput, PatternRunResult } from "./patterns/child-pattern.js";
+import { runPattern } from "./patterns/pattern-workflow.js";
 import type { UsageByModel } from "./generator.js";
 
 export const AgentRunInputSchema = z.object({
@@ -30,3 +32,9 @@ export const agentWorkflow = defineWorkflow<AgentRunInput, AgentRunResult>(async
   const added = await llm.generate(input.message);
   return { text: finalText(added), messages: llm.history, usage: llm.usage };
 });
+
+/**
+ * Runs a pattern described as data (`PatternSpec`): declarative `workflows:` from the config, and
+ * nested patterns marked `asChildWorkflow`, which run as children of their parent's run.
+ */
+export const patternWorkflow = defineWorkflow<PatternRunInput, PatternRunResult>(runPattern);

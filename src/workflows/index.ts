@@ -14,3 +14,5 @@ export { defineWorkflow, isDuragentWorkflow, type DuragentWorkflow, type Workflo
 export type { AgentRunInput, AgentRunResult } from "./builtin-workflows.js";
 export type { Message, ContentPart, ToolCall } from "../common/messages.js";
 export { textOf } from "../common/messages.js";
+export * from "./patterns/index.js";
+export type { LocalTool, LocalToolOutcome } from "./agent/agent-llm.js";

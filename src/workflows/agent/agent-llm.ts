@@ -5,7 +5,7 @@
 import { ApplicationFailure } from "@temporalio/common";
 import { z } from "zod";
 import { FailureType } from "../../common/failures.js";
-import type { LlmRequest } from "../../common/llm.js";
+import type { LlmRequest, ToolSpec } from "../../common/llm.js";
 import { textOf, type AssistantMessage, type Message, type ToolCall, type ToolMessage } from "../../common/messages.js";
 import { toolError, type ToolResult } from "../../common/tools.js";
 import type { Executor } from "../executor.js";
@@ -17,6 +17,20 @@ export interface AgentLlmOptions {
   instruction: string;
   model: string;
   maxIterations: number;
+  /** Tools answered in workflow code instead of by an MCP server, e.g. a swarm's handoffs. */
+  localTools?: LocalTool[];
+}
+
+/** A tool handled deterministically in workflow code. */
+export interface LocalTool {
+  spec: ToolSpec;
+  /** `endTurn` stops the tool loop after this round, e.g. because control passed to another agent. */
+  call(args: Record<string, unknown>): Promise<LocalToolOutcome> | LocalToolOutcome;
+}
+
+export interface LocalToolOutcome {
+  result: ToolResult;
+  endTurn?: boolean;
 }
 
 export class AgentLlm implements Generator {
@@ -81,6 +95,8 @@ export class AgentLlm implements Generator {
     const maxIterations = options.maxIterations ?? this.options.maxIterations;
     const prior = useHistory ? this.history : [];
     const added: Message[] = [...input];
+    const localTools = this.options.localTools ?? [];
+    const toolSpecs = [...this.tools.specs(), ...localTools.map((tool) => tool.spec)];
 
     for (let iteration = 1; iteration <= maxIterations; iteration++) {
       // On the last allowed turn the model must answer rather than call more tools.
@@ -89,8 +105,8 @@ export class AgentLlm implements Generator {
         model,
         system: this.options.instruction,
         messages: [...prior, ...added],
-        tools: this.tools.size > 0 ? this.tools.specs() : undefined,
-        toolChoice: this.tools.size > 0 && lastTurn ? "none" : undefined,
+        tools: toolSpecs.length > 0 ? toolSpecs : undefined,
+        toolChoice: toolSpecs.length > 0 && lastTurn ? "none" : undefined,
         responseFormat,
         temperature: options.temperature,
         maxTokens: options.maxTokens,
@@ -100,40 +116,50 @@ export class AgentLlm implements Generator {
       const calls = response.message.toolCalls ?? [];
       if (calls.length === 0) break;
       // Calls from one model turn are independent, so they run concurrently.
-      added.push(...(await Promise.all(calls.map((call) => this.callTool(call)))));
+      const outcomes = await Promise.all(calls.map((call) => this.callTool(call)));
+      added.push(...outcomes.map((outcome) => outcome.message));
+      if (outcomes.some((outcome) => outcome.endTurn)) break;
     }
 
     if (useHistory) this.history.push(...added);
     return added.slice(input.length);
   }
 
-  private async callTool(call: ToolCall): Promise<ToolMessage> {
-    const result = await this.executeToolCall(call);
-    return {
+  private async callTool(call: ToolCall): Promise<{ message: ToolMessage; endTurn: boolean }> {
+    const { result, endTurn } = await this.executeToolCall(call);
+    const message: ToolMessage = {
       role: "tool",
       toolCallId: call.id,
       toolName: call.name,
       content: result.content,
       ...(result.isError ? { isError: true } : {}),
     };
+    return { message, endTurn: endTurn === true };
   }
 
   // Mistakes the model can fix are answered as tool errors; only infrastructure faults throw.
-  private async executeToolCall(call: ToolCall): Promise<ToolResult> {
+  private async executeToolCall(call: ToolCall): Promise<LocalToolOutcome> {
+    const local = this.options.localTools?.find((candidate) => candidate.spec.name === call.name);
     const tool = this.tools.resolve(call.name);
-    if (!tool) {
-      return toolError(`Unknown tool '${call.name}'. Available tools: ${this.tools.names().join(", ") || "none"}.`);
+    if (!tool && !local) {
+      const available = [...this.tools.names(), ...(this.options.localTools ?? []).map((candidate) => candidate.spec.name)];
+      return { result: toolError(`Unknown tool '${call.name}'. Available tools: ${available.join(", ") || "none"}.`) };
     }
     let args: unknown;
     try {
       args = call.arguments.trim() === "" ? {} : JSON.parse(call.arguments);
     } catch (error) {
-      return toolError(`The arguments for '${call.name}' are not valid JSON (${(error as Error).message}). Send a JSON object.`);
+      return {
+        result: toolError(`The arguments for '${call.name}' are not valid JSON (${(error as Error).message}). Send a JSON object.`),
+      };
     }
     if (typeof args !== "object" || args === null || Array.isArray(args)) {
-      return toolError(`The arguments for '${call.name}' must be a JSON object.`);
+      return { result: toolError(`The arguments for '${call.name}' must be a JSON object.`) };
     }
-    return this.ctx.callTool({ server: tool.server, tool: tool.name, arguments: args as Record<string, unknown> });
+    const parsed = args as Record<string, unknown>;
+    if (local) return local.call(parsed);
+    if (!tool) return { result: toolError(`Unknown tool '${call.name}'.`) };
+    return { result: await this.ctx.callTool({ server: tool.server, tool: tool.name, arguments: parsed }) };
   }
 }
 

@@ -1,0 +1,78 @@
+/**
+ * A nested pattern run as a child workflow: on Temporal it gets its own history and shows as a
+ * child in the Web UI's tree of runs; in memory it is a call. The parent sees only the answer.
+ */
+import { ApplicationFailure } from "@temporalio/common";
+import { z } from "zod";
+import { FailureType } from "../../common/failures.js";
+import type { Message } from "../../common/messages.js";
+import type { Executor } from "../executor.js";
+import type { StructuredOptions } from "../generator.js";
+import { PatternBase } from "./pattern-base.js";
+import type { PatternSpec } from "./pattern-spec.js";
+
+/** The registered name of the built-in workflow that runs a pattern spec. */
+export const patternWorkflowName = "patternWorkflow";
+
+/** What `patternWorkflow` receives. */
+export interface PatternRunInput {
+  spec: PatternSpec;
+  input: string | Message[];
+  /** Asks for structured output: the answer is validated against this JSON schema. */
+  output?: { jsonSchema: Record<string, unknown>; schemaName?: string };
+}
+
+export interface PatternRunResult {
+  /** The final answer's text (the JSON text when structured output was asked for). */
+  text: string;
+  /** The validated value, when structured output was asked for. */
+  structured?: unknown;
+}
+
+// Child ids must be unique per parent and identical on replay: a counter per name, per run.
+const childCounters = new WeakMap<Executor, Map<string, number>>();
+
+function nextChildSuffix(ctx: Executor, name: string): string {
+  const counters = childCounters.get(ctx) ?? new Map<string, number>();
+  childCounters.set(ctx, counters);
+  const count = (counters.get(name) ?? 0) + 1;
+  counters.set(name, count);
+  return `${name.replace(/[^a-zA-Z0-9_.-]/g, "-")}-${count}`;
+}
+
+export class ChildPatternGenerator extends PatternBase {
+  readonly name: string;
+
+  constructor(
+    private readonly ctx: Executor,
+    private readonly spec: PatternSpec,
+  ) {
+    super();
+    this.name = spec.name ?? spec.pattern;
+  }
+
+  private start(input: string | Message[], output?: PatternRunInput["output"]): Promise<PatternRunResult> {
+    const run: PatternRunInput = { spec: this.spec, input, ...(output ? { output } : {}) };
+    return this.ctx.executeChild<PatternRunResult>(patternWorkflowName, run, {
+      idSuffix: nextChildSuffix(this.ctx, this.name),
+      summary: `${this.spec.pattern} ${this.name}`,
+    });
+  }
+
+  protected async respond(input: string | Message[]): Promise<string> {
+    return (await this.start(input)).text;
+  }
+
+  override async generateStructured<T>(input: string | Message[], schema: z.ZodType<T>, options: StructuredOptions = {}): Promise<T> {
+    const jsonSchema = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+    const result = await this.start(input, { jsonSchema, ...(options.schemaName ? { schemaName: options.schemaName } : {}) });
+    // The child validated against the JSON schema; zod re-checks what JSON Schema cannot say.
+    const checked = schema.safeParse(result.structured);
+    if (checked.success) return checked.data;
+    throw ApplicationFailure.nonRetryable(
+      `${this.name}: the child workflow's answer does not match the requested structure: ${z.prettifyError(checked.error)}. Raw output: ${result.text}`,
+      FailureType.structuredOutputInvalid,
+      { raw: result.text },
+    );
+  }
+}

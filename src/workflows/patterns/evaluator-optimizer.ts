@@ -1,0 +1,102 @@
+/**
+ * Evaluator-optimizer: an optimizer answers, an evaluator rates the answer on a fixed scale with
+ * feedback, and the optimizer refines from that feedback until the rating reaches `minRating` or
+ * `maxRefinements` refinements were made. The best-rated answer wins (the earliest on a tie).
+ */
+import { z } from "zod";
+import type { Message } from "../../common/messages.js";
+import type { Generator } from "../generator.js";
+import { inputText, participantOptions, PatternBase } from "./pattern-base.js";
+
+/** The rating scale, worst first. */
+export const ratingScale = ["poor", "fair", "good", "excellent"] as const;
+export type Rating = (typeof ratingScale)[number];
+
+export const EvaluationSchema = z.object({
+  rating: z.enum(ratingScale),
+  feedback: z.string(),
+  /** What the next attempt should fix first. */
+  focusAreas: z.array(z.string()).optional(),
+});
+export type Evaluation = z.infer<typeof EvaluationSchema>;
+
+export interface Attempt {
+  /** 0 for the first answer, then one per refinement. */
+  attempt: number;
+  response: string;
+  evaluation: Evaluation;
+}
+
+export interface EvaluatorOptimizerResult {
+  /** The best answer's text. */
+  text: string;
+  best: Attempt;
+  history: Attempt[];
+  stopReason: "rating-reached" | "max-refinements";
+}
+
+export interface EvaluatorOptimizerOptions {
+  name?: string;
+  optimizer: Generator;
+  evaluator: Generator;
+  /** Default `good`. */
+  minRating?: Rating;
+  /** Default 3. */
+  maxRefinements?: number;
+}
+
+export class EvaluatorOptimizer extends PatternBase {
+  readonly name: string;
+
+  constructor(private readonly options: EvaluatorOptimizerOptions) {
+    super();
+    this.name = options.name ?? "evaluator-optimizer";
+  }
+
+  async run(input: string | Message[]): Promise<EvaluatorOptimizerResult> {
+    const task = inputText(input);
+    const minRank = ratingScale.indexOf(this.options.minRating ?? "good");
+    const maxRefinements = this.options.maxRefinements ?? 3;
+    const history: Attempt[] = [];
+    let response = await this.options.optimizer.generateStr(input, participantOptions);
+    for (let attempt = 0; ; attempt++) {
+      const evaluation = await this.options.evaluator.generateStructured(evaluationPrompt(task, response), EvaluationSchema, {
+        ...participantOptions,
+        schemaName: "evaluation",
+      });
+      history.push({ attempt, response, evaluation });
+      const stopReason =
+        ratingScale.indexOf(evaluation.rating) >= minRank ? "rating-reached" : attempt >= maxRefinements ? "max-refinements" : undefined;
+      if (stopReason) {
+        const best = bestAttempt(history);
+        return { text: best.response, best, history, stopReason };
+      }
+      response = await this.options.optimizer.generateStr(refinementPrompt(task, response, evaluation), participantOptions);
+    }
+  }
+
+  protected async respond(input: string | Message[]): Promise<string> {
+    return (await this.run(input)).text;
+  }
+}
+
+function bestAttempt(history: Attempt[]): Attempt {
+  return history.reduce((best, attempt) =>
+    ratingScale.indexOf(attempt.evaluation.rating) > ratingScale.indexOf(best.evaluation.rating) ? attempt : best,
+  );
+}
+
+function evaluationPrompt(task: string, response: string): string {
+  return (
+    `Rate the response to the task on this scale: ${ratingScale.join(", ")}. ` +
+    `Give specific feedback and the areas to improve.\n\nTask:\n${task}\n\nResponse:\n${response}`
+  );
+}
+
+function refinementPrompt(task: string, response: string, evaluation: Evaluation): string {
+  const focus = evaluation.focusAreas?.length ? `\nFocus on: ${evaluation.focusAreas.join("; ")}` : "";
+  return (
+    `Improve your previous response to the task using the feedback.\n\nTask:\n${task}\n\nPrevious response:\n${response}\n\n` +
+    `Rating: ${evaluation.rating}\nFeedback: ${evaluation.feedback}${focus}\n\nReply with the improved response only.`
+  );
+}

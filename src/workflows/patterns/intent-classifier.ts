@@ -1,0 +1,51 @@
+/** Intent classifier: the top-k intents for a request, each with a confidence. */
+import type { Message } from "../../common/messages.js";
+import type { Generator } from "../generator.js";
+import { inputText, PatternBase } from "./pattern-base.js";
+import { rankChoices } from "./ranked-choice.js";
+
+export interface Intent {
+  name: string;
+  description: string;
+  /** Requests that carry this intent; they help the model draw the line between intents. */
+  examples?: string[];
+}
+
+export interface IntentMatch {
+  intent: string;
+  confidence: number;
+  reasoning: string;
+}
+
+export interface IntentClassifierOptions {
+  name?: string;
+  llm: Generator;
+  intents: Intent[];
+  /** Default 1. */
+  topK?: number;
+}
+
+export class IntentClassifier extends PatternBase {
+  readonly name: string;
+
+  constructor(private readonly options: IntentClassifierOptions) {
+    super();
+    this.name = options.name ?? "intent-classifier";
+  }
+
+  /** The best-matching intents, best first; unknown intents named by the model are dropped. */
+  async classify(input: string | Message[]): Promise<IntentMatch[]> {
+    const choices = await rankChoices(this.options.llm, {
+      input: inputText(input),
+      options: this.options.intents,
+      topK: this.options.topK ?? 1,
+      what: "intents",
+    });
+    return choices.map((choice) => ({ intent: choice.name, confidence: choice.confidence, reasoning: choice.reasoning }));
+  }
+
+  /** The matches as JSON, so a classifier can be a step of a chain or a branch of a fan-out. */
+  protected async respond(input: string | Message[]): Promise<string> {
+    return JSON.stringify(await this.classify(input));
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Parallel (fan-out / fan-in, map-reduce): one input goes to several branches, or a list of items
+ * goes through one worker, with at most `concurrency` branches running at once. The results are
+ * merged by a fan-in generator or function.
+ */
+import { ApplicationFailure } from "@temporalio/common";
+import type { z } from "zod";
+import type { Message } from "../../common/messages.js";
+import type { Generator, StructuredOptions } from "../generator.js";
+import { errorMessage, inputText, participantOptions, PatternBase } from "./pattern-base.js";
+import { settleWithLimit } from "./semaphore.js";
+
+/** `fail`: one failed branch fails the whole. `collect`: failures are reported to the fan-in. */
+export type FailurePolicy = "fail" | "collect";
+
+export interface BranchResult {
+  /** The branch's generator name, or `item <n>` in map mode. */
+  name: string;
+  /** The branch's input: the pattern's input, or the item in map mode. */
+  input: string;
+  ok: boolean;
+  text?: string;
+  error?: string;
+}
+
+/** Merges branch results in code; must be deterministic. */
+export type FanInFunction = (results: BranchResult[], input: string) => string | Promise<string>;
+
+export interface ParallelOptions {
+  name?: string;
+  /** Fan out: every branch gets the same input. Give this or `map`. */
+  branches?: Generator[];
+  /** Map: the input is split into items and each item goes through `worker`. */
+  map?: {
+    worker: Generator;
+    /** Splits the input; default: a JSON array's elements, else the non-empty lines. */
+    items?: (input: string) => string[];
+  };
+  /** Merges the results; default: each result under a heading. */
+  fanIn?: Generator | FanInFunction;
+  /** At most this many branches run at once; unlimited when absent. */
+  concurrency?: number;
+  failurePolicy?: FailurePolicy;
+}
+
+export interface ParallelResult {
+  text: string;
+  results: BranchResult[];
+}
+
+export class Parallel extends PatternBase {
+  readonly name: string;
+
+  constructor(private readonly options: ParallelOptions) {
+    super();
+    if ((options.branches === undefined) === (options.map === undefined)) {
+      throw new RangeError("A parallel pattern needs exactly one of `branches` or `map`.");
+    }
+    this.name = options.name ?? "parallel";
+  }
+
+  /** Runs every branch and returns each one's outcome, in branch order. */
+  async fanOut(input: string | Message[]): Promise<BranchResult[]> {
+    const text = inputText(input);
+    const { branches, map } = this.options;
+    const jobs = map
+      ? (map.items ?? splitItems)(text).map((item, index) => ({ name: `item ${index + 1}`, input: item, generator: map.worker }))
+      : (branches ?? []).map((generator) => ({ name: generator.name, input: text, generator }));
+    const settled = await settleWithLimit(jobs, this.options.concurrency, (job) =>
+      job.generator.generateStr(map ? job.input : input, participantOptions),
+    );
+    const results = settled.map((outcome, index): BranchResult => {
+      const job = jobs[index] as (typeof jobs)[number];
+      return outcome.status === "fulfilled"
+        ? { name: job.name, input: job.input, ok: true, text: outcome.value }
+        : { name: job.name, input: job.input, ok: false, error: errorMessage(outcome.reason) };
+    });
+    const failed = results.filter((result) => !result.ok);
+    if (failed.length > 0 && (this.options.failurePolicy ?? "fail") === "fail") {
+      throw ApplicationFailure.nonRetryable(
+        `${this.name}: ${failed.length} of ${results.length} branches failed; first: ${failed[0]?.name}: ${failed[0]?.error}. ` +
+          "Set failurePolicy to 'collect' to merge the successful results anyway.",
+        "ParallelBranchFailed",
+      );
+    }
+    return results;
+  }
+
+  async run(input: string | Message[]): Promise<ParallelResult> {
+    const results = await this.fanOut(input);
+    const fanIn = this.options.fanIn;
+    const text = inputText(input);
+    if (fanIn === undefined) return { text: defaultFanIn(results), results };
+    if (typeof fanIn === "function") return { text: await fanIn(results, text), results };
+    return { text: await fanIn.generateStr(fanInPrompt(text, results), participantOptions), results };
+  }
+
+  protected async respond(input: string | Message[]): Promise<string> {
+    return (await this.run(input)).text;
+  }
+
+  override async generateStructured<T>(input: string | Message[], schema: z.ZodType<T>, options: StructuredOptions = {}): Promise<T> {
+    const fanIn = this.options.fanIn;
+    if (fanIn === undefined || typeof fanIn === "function") return super.generateStructured(input, schema, options);
+    const results = await this.fanOut(input);
+    return fanIn.generateStructured(fanInPrompt(inputText(input), results), schema, { ...options, ...participantOptions });
+  }
+}
+
+function splitItems(input: string): string[] {
+  try {
+    const parsed: unknown = JSON.parse(input);
+    if (Array.isArray(parsed)) return parsed.map((item) => (typeof item === "string" ? item : JSON.stringify(item)));
+  } catch {
+    // Not JSON: one item per line.
+  }
+  return input
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0);
+}
+
+function defaultFanIn(results: BranchResult[]): string {
+  return results.map((result) => `## ${result.name}\n${result.ok ? result.text : `(failed: ${result.error})`}`).join("\n\n");
+}
+
+function fanInPrompt(input: string, results: BranchResult[]): string {
+  const blocks = results.map((result) =>
+    result.ok
+      ? `<result name="${result.name}">\n${result.text}\n</result>`
+      : `<result name="${result.name}" failed="true">\n${result.error}\n</result>`,
+  );
+  return `Task: ${input}\n\nResults from ${results.length} parallel branches:\n${blocks.join("\n")}\n\nCombine them into one answer.`;
+}

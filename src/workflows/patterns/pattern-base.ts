@@ -1,0 +1,86 @@
+/**
+ * What every pattern shares: a pattern computes one text answer (`respond`), and this base turns
+ * that into the whole `Generator` interface, so a pattern can stand wherever an agent's LLM can.
+ */
+import { ApplicationFailure } from "@temporalio/common";
+import { z } from "zod";
+import { FailureType } from "../../common/failures.js";
+import { textOf, type Message } from "../../common/messages.js";
+import type { GenerateOptions, Generator, StructuredOptions } from "../generator.js";
+
+/** Participants of a pattern never share conversation state: several calls may run at once. */
+export const participantOptions: GenerateOptions = { useHistory: false };
+
+export abstract class PatternBase implements Generator {
+  abstract readonly name: string;
+
+  /** Runs the pattern on one input and returns its final answer. */
+  protected abstract respond(input: string | Message[]): Promise<string>;
+
+  async generate(input: string | Message[], _options?: GenerateOptions): Promise<Message[]> {
+    return [{ role: "assistant", content: await this.respond(input) }];
+  }
+
+  generateStr(input: string | Message[], _options?: GenerateOptions): Promise<string> {
+    return this.respond(input);
+  }
+
+  /**
+   * The default asks for JSON in the input and validates the answer. Patterns whose answer comes
+   * from one final generator override this to use that generator's native structured output.
+   */
+  async generateStructured<T>(input: string | Message[], schema: z.ZodType<T>, options: StructuredOptions = {}): Promise<T> {
+    const raw = await this.respond(withJsonRequest(input, schema, options.schemaName));
+    return parseStructured(this.name, raw, schema);
+  }
+}
+
+/** Adds an instruction to answer with JSON matching `schema`. */
+export function withJsonRequest<T>(input: string | Message[], schema: z.ZodType<T>, schemaName = "result"): string | Message[] {
+  const jsonSchema = JSON.stringify(z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }));
+  const request = `Answer with only a JSON value named "${schemaName}" that matches this JSON schema: ${jsonSchema}`;
+  if (typeof input === "string") return `${input}\n\n${request}`;
+  return [...input, { role: "user", content: request }];
+}
+
+/** Parses and validates a text answer; fails the run with the raw text when it does not fit. */
+export function parseStructured<T>(owner: string, raw: string, schema: z.ZodType<T>): T {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stripCodeFence(raw));
+  } catch (error) {
+    throw invalidStructured(owner, `not valid JSON (${(error as Error).message})`, raw);
+  }
+  const result = schema.safeParse(parsed);
+  if (result.success) return result.data;
+  throw invalidStructured(owner, z.prettifyError(result.error), raw);
+}
+
+function invalidStructured(owner: string, problem: string, raw: string): ApplicationFailure {
+  const shown = raw.length > 2000 ? `${raw.slice(0, 2000)}…` : raw;
+  return ApplicationFailure.nonRetryable(
+    `${owner}: the answer does not match the requested structure: ${problem}. Raw output: ${shown}`,
+    FailureType.structuredOutputInvalid,
+    { raw },
+  );
+}
+
+// Some models wrap JSON in a markdown fence even when asked not to.
+function stripCodeFence(text: string): string {
+  const match = /^\s*```(?:json)?\s*([\s\S]*?)\s*```\s*$/.exec(text);
+  return match?.[1] ?? text;
+}
+
+/** The text of an input: a string as is, messages as their texts, one per line. */
+export function inputText(input: string | Message[]): string {
+  if (typeof input === "string") return input;
+  if (input.length === 1 && input[0]) return textOf(input[0].content);
+  return input.map((message) => `${message.role}: ${textOf(message.content)}`).join("\n");
+}
+
+/** The innermost message of an error, through Temporal's failure wrappers (child, activity). */
+export function errorMessage(error: unknown): string {
+  let current: unknown = error;
+  while (current instanceof Error && current.cause instanceof Error) current = current.cause;
+  return current instanceof Error ? current.message : String(current);
+}

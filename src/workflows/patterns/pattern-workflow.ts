@@ -1,0 +1,28 @@
+/** The body of the built-in `patternWorkflow`: builds a pattern from its spec and runs it. */
+import { ApplicationFailure } from "@temporalio/common";
+import { z } from "zod";
+import { FailureType } from "../../common/failures.js";
+import { MessageSchema } from "../../common/messages.js";
+import type { Executor } from "../executor.js";
+import { buildGenerator } from "./build-generator.js";
+import type { PatternRunInput, PatternRunResult } from "./child-pattern.js";
+import { PatternSpecSchema } from "./pattern-spec.js";
+
+export const PatternRunInputSchema = z.object({
+  spec: PatternSpecSchema,
+  input: z.union([z.string(), z.array(MessageSchema)]),
+  output: z.object({ jsonSchema: z.record(z.string(), z.unknown()), schemaName: z.string().optional() }).optional(),
+});
+
+export async function runPattern(ctx: Executor, raw: PatternRunInput): Promise<PatternRunResult> {
+  const parsed = PatternRunInputSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw ApplicationFailure.nonRetryable(`Invalid pattern run input: ${z.prettifyError(parsed.error)}`, FailureType.configuration);
+  }
+  const { spec, input, output } = parsed.data;
+  const generator = buildGenerator(ctx, spec);
+  if (!output) return { text: await generator.generateStr(input) };
+  const schema = z.fromJSONSchema(output.jsonSchema);
+  const structured = await generator.generateStructured(input, schema, output.schemaName ? { schemaName: output.schemaName } : {});
+  return { text: JSON.stringify(structured), structured };
+}

@@ -1,0 +1,66 @@
+/**
+ * The selection step shared by the router and the intent classifier: the model ranks named
+ * options with a confidence and a reason. Its mistakes are filtered, never raised: unknown names,
+ * duplicates and confidences that are not numbers are dropped.
+ */
+import { z } from "zod";
+import type { Generator } from "../generator.js";
+import { participantOptions } from "./pattern-base.js";
+
+export const RankedChoicesSchema = z.object({
+  choices: z.array(
+    z.object({
+      /** One of the offered names. */
+      name: z.string(),
+      /** 0 to 1. */
+      confidence: z.number(),
+      reasoning: z.string().optional(),
+    }),
+  ),
+});
+
+export interface RankedChoice {
+  name: string;
+  confidence: number;
+  reasoning: string;
+}
+
+export interface ChoiceOption {
+  name: string;
+  description: string;
+  examples?: string[];
+}
+
+export async function rankChoices(
+  llm: Generator,
+  request: { input: string; options: ChoiceOption[]; topK: number; what: string },
+): Promise<RankedChoice[]> {
+  const listed = request.options
+    .map((option) => {
+      const examples = option.examples?.length ? `\n  examples: ${option.examples.map((example) => JSON.stringify(example)).join("; ")}` : "";
+      return `- ${option.name}: ${option.description}${examples}`;
+    })
+    .join("\n");
+  const prompt =
+    `Choose the ${request.topK === 1 ? "single best" : `top ${request.topK}`} ${request.what} for the request below. ` +
+    `Use only these names, give a confidence from 0 to 1 and a short reason for each choice.\n\n` +
+    `Options:\n${listed}\n\nRequest:\n${request.input}`;
+  const answer = await llm.generateStructured(prompt, RankedChoicesSchema, { ...participantOptions, schemaName: "choices" });
+  return filterChoices(answer.choices, request.options, request.topK);
+}
+
+/** Keeps valid choices only, best first (ties keep the model's order), at most `topK`. */
+export function filterChoices(choices: z.infer<typeof RankedChoicesSchema>["choices"], options: ChoiceOption[], topK: number): RankedChoice[] {
+  const known = new Set(options.map((option) => option.name));
+  const kept = new Map<string, RankedChoice>();
+  for (const choice of choices) {
+    if (!known.has(choice.name) || !Number.isFinite(choice.confidence)) continue;
+    // Some models answer in percent.
+    const raw = choice.confidence > 1 && choice.confidence <= 100 ? choice.confidence / 100 : choice.confidence;
+    const confidence = Math.min(1, Math.max(0, raw));
+    const previous = kept.get(choice.name);
+    if (previous && previous.confidence >= confidence) continue;
+    kept.set(choice.name, { name: choice.name, confidence, reasoning: choice.reasoning ?? "" });
+  }
+  return [...kept.values()].sort((a, b) => b.confidence - a.confidence).slice(0, topK);
+}

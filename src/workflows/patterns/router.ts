@@ -1,0 +1,88 @@
+/**
+ * Router: a model picks the top-k candidates (agents, MCP servers, functions, patterns) for a
+ * request, with a confidence and a reason for each. Invalid choices are dropped, never raised.
+ * As a generator, the router hands the request to its best candidate.
+ */
+import { ApplicationFailure } from "@temporalio/common";
+import type { z } from "zod";
+import type { Message } from "../../common/messages.js";
+import type { Generator, StructuredOptions } from "../generator.js";
+import { inputText, participantOptions, PatternBase } from "./pattern-base.js";
+import { rankChoices } from "./ranked-choice.js";
+
+export type CandidateKind = "agent" | "server" | "function" | "pattern";
+
+export interface RouteCandidate {
+  name: string;
+  kind: CandidateKind;
+  /** What the candidate is good for, as the routing model reads it. */
+  description: string;
+  /** Answers the request when the candidate is chosen; a candidate without one can only be routed to. */
+  generator?: Generator;
+}
+
+export interface RouteChoice {
+  name: string;
+  kind: CandidateKind;
+  confidence: number;
+  reasoning: string;
+}
+
+export interface RouterOptions {
+  name?: string;
+  /** The model that chooses. */
+  llm: Generator;
+  candidates: RouteCandidate[];
+  /** How many choices `route` returns; default 1. */
+  topK?: number;
+}
+
+export class Router extends PatternBase {
+  readonly name: string;
+
+  constructor(private readonly options: RouterOptions) {
+    super();
+    this.name = options.name ?? "router";
+  }
+
+  /** The best candidates for the input, best first; empty when the model chose nothing valid. */
+  async route(input: string | Message[]): Promise<RouteChoice[]> {
+    const { candidates } = this.options;
+    const choices = await rankChoices(this.options.llm, {
+      input: inputText(input),
+      options: candidates.map((candidate) => ({ name: candidate.name, description: `(${candidate.kind}) ${candidate.description}` })),
+      topK: this.options.topK ?? 1,
+      what: "candidates to handle it",
+    });
+    return choices.map((choice) => {
+      const candidate = candidates.find((entry) => entry.name === choice.name) as RouteCandidate;
+      return { ...choice, kind: candidate.kind };
+    });
+  }
+
+  protected async respond(input: string | Message[]): Promise<string> {
+    const { choices, generator } = await this.chooseGenerator(input);
+    if (!generator) return JSON.stringify(choices);
+    return generator.generateStr(input, participantOptions);
+  }
+
+  override async generateStructured<T>(input: string | Message[], schema: z.ZodType<T>, options: StructuredOptions = {}): Promise<T> {
+    const { generator } = await this.chooseGenerator(input);
+    if (!generator) return super.generateStructured(input, schema, options);
+    return generator.generateStructured(input, schema, { ...options, ...participantOptions });
+  }
+
+  private async chooseGenerator(input: string | Message[]): Promise<{ choices: RouteChoice[]; generator?: Generator }> {
+    const choices = await this.route(input);
+    const best = choices[0];
+    if (!best) {
+      throw ApplicationFailure.nonRetryable(
+        `${this.name}: the routing model chose none of the candidates (${this.options.candidates.map((c) => c.name).join(", ")}). ` +
+          "Describe the candidates more clearly or add one that fits the request.",
+        "NoRoute",
+      );
+    }
+    const generator = this.options.candidates.find((candidate) => candidate.name === best.name)?.generator;
+    return generator ? { choices, generator } : { choices };
+  }
+}

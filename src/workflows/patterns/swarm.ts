@@ -1,0 +1,177 @@
+/**
+ * Swarm: agents hand the conversation to each other through `transfer_to_<agent>` tools, offered
+ * alongside their MCP tools, and share context variables. The swarm ends when an agent answers
+ * without handing off, when the done condition holds, or after `maxHandoffs` handoffs.
+ */
+import { ApplicationFailure } from "@temporalio/common";
+import type { Message } from "../../common/messages.js";
+import { AgentLlm, finalText, type LocalTool } from "../agent/agent-llm.js";
+import { AgentSpecSchema, type AgentSpec } from "../agent/define-agent.js";
+import { ToolCatalog } from "../agent/tool-catalog.js";
+import type { Executor } from "../executor.js";
+import { PatternBase } from "./pattern-base.js";
+
+export interface SwarmAgent extends AgentSpec {
+  /** Agents this one may hand off to; all the others when absent. */
+  handoffs?: string[];
+}
+
+export type ContextVariables = Record<string, string>;
+
+export interface SwarmState {
+  /** The agent that has the conversation now. */
+  activeAgent: string;
+  contextVariables: ContextVariables;
+  messages: Message[];
+  handoffs: Handoff[];
+  /** The last answer's text. */
+  lastText: string;
+}
+
+export interface Handoff {
+  from: string;
+  to: string;
+  reason?: string;
+}
+
+export interface SwarmOptions {
+  name?: string;
+  agents: SwarmAgent[];
+  /** The first agent; the first listed when absent. */
+  start?: string;
+  contextVariables?: ContextVariables;
+  /** Default 10. */
+  maxHandoffs?: number;
+  /** Checked after every turn; true ends the swarm. Must be deterministic. */
+  done?: (state: SwarmState) => boolean;
+}
+
+export interface SwarmResult {
+  text: string;
+  state: SwarmState;
+  stopReason: "answered" | "done" | "max-handoffs";
+}
+
+export function handoffToolName(agent: string): string {
+  return `transfer_to_${agent}`.replace(/[^a-zA-Z0-9_-]/g, "_").slice(0, 64);
+}
+
+const setContextToolName = "set_context_variables";
+
+export class Swarm extends PatternBase {
+  readonly name: string;
+  private readonly agents: Map<string, SwarmAgent>;
+  private readonly catalogs = new Map<string, Promise<ToolCatalog>>();
+
+  constructor(
+    private readonly ctx: Executor,
+    private readonly options: SwarmOptions,
+  ) {
+    super();
+    this.name = options.name ?? "swarm";
+    this.agents = new Map(options.agents.map((agent) => [agent.name, agent]));
+    const start = options.start ?? options.agents[0]?.name;
+    if (start === undefined || !this.agents.has(start)) {
+      throw ApplicationFailure.nonRetryable(`${this.name}: the start agent '${start}' is not one of the swarm's agents.`, "SwarmInvalid");
+    }
+  }
+
+  async run(input: string | Message[]): Promise<SwarmResult> {
+    const state: SwarmState = {
+      activeAgent: this.options.start ?? (this.options.agents[0] as SwarmAgent).name,
+      contextVariables: { ...this.options.contextVariables },
+      messages: typeof input === "string" ? [{ role: "user", content: input }] : [...input],
+      handoffs: [],
+      lastText: "",
+    };
+    const maxHandoffs = this.options.maxHandoffs ?? 10;
+    for (;;) {
+      const from = state.activeAgent;
+      let handoff: Handoff | undefined;
+      const llm = await this.agentLlm(from, state, (next) => {
+        handoff = next;
+      });
+      const added = await llm.generate(state.messages, { useHistory: false });
+      state.messages.push(...added);
+      state.lastText = finalText(added);
+      if (this.options.done?.(state)) return { text: state.lastText, state, stopReason: "done" };
+      if (!handoff) return { text: state.lastText, state, stopReason: "answered" };
+      state.handoffs.push(handoff);
+      state.activeAgent = handoff.to;
+      if (state.handoffs.length >= maxHandoffs) return { text: state.lastText, state, stopReason: "max-handoffs" };
+    }
+  }
+
+  protected async respond(input: string | Message[]): Promise<string> {
+    return (await this.run(input)).text;
+  }
+
+  private catalog(agent: SwarmAgent): Promise<ToolCatalog> {
+    let catalog = this.catalogs.get(agent.name);
+    if (!catalog) {
+      const servers = agent.servers ?? [];
+      catalog = Promise.all(servers.map((server) => this.ctx.listTools(server))).then((lists) => new ToolCatalog(lists.flat()));
+      this.catalogs.set(agent.name, catalog);
+    }
+    return catalog;
+  }
+
+  // A fresh AgentLlm per turn: the instruction carries the context variables as they are now.
+  private async agentLlm(name: string, state: SwarmState, onHandoff: (handoff: Handoff) => void): Promise<AgentLlm> {
+    const agent = this.agents.get(name) as SwarmAgent;
+    const spec = AgentSpecSchema.parse(agent);
+    const targets = (agent.handoffs ?? [...this.agents.keys()]).filter((target) => target !== name && this.agents.has(target));
+    let handedOff = false;
+    const handoffTools = targets.map(
+      (target): LocalTool => ({
+        spec: {
+          name: handoffToolName(target),
+          description: `Hand the conversation to ${target}: ${firstLine((this.agents.get(target) as SwarmAgent).instruction)}`,
+          inputSchema: {
+            type: "object",
+            properties: {
+              reason: { type: "string", description: "Why this agent should take over." },
+              context: { type: "object", additionalProperties: { type: "string" }, description: "Context variables to set." },
+            },
+          },
+        },
+        call: (args) => {
+          // One handoff per turn: a second transfer in the same model turn is refused.
+          if (handedOff) return { result: { content: [{ type: "text", text: "Ignored: the conversation was already transferred." }], isError: true } };
+          handedOff = true;
+          mergeContext(state.contextVariables, args.context);
+          onHandoff({ from: name, to: target, ...(typeof args.reason === "string" ? { reason: args.reason } : {}) });
+          return { result: { content: [{ type: "text", text: `Transferred to ${target}.` }], isError: false }, endTurn: true };
+        },
+      }),
+    );
+    const setContext: LocalTool = {
+      spec: {
+        name: setContextToolName,
+        description: "Sets shared context variables that every agent of this conversation sees.",
+        inputSchema: { type: "object", properties: { variables: { type: "object", additionalProperties: { type: "string" } } }, required: ["variables"] },
+      },
+      call: (args) => {
+        mergeContext(state.contextVariables, args.variables);
+        return { result: { content: [{ type: "text", text: "Context updated." }], isError: false } };
+      },
+    };
+    const context = Object.keys(state.contextVariables).length > 0 ? `\n\nShared context variables: ${JSON.stringify(state.contextVariables)}` : "";
+    return new AgentLlm(this.ctx, await this.catalog(agent), {
+      name,
+      instruction: `${spec.instruction}${context}`,
+      model: spec.model ?? this.ctx.settings.defaultModel,
+      maxIterations: spec.maxIterations ?? this.ctx.settings.maxIterations,
+      localTools: [...handoffTools, setContext],
+    });
+  }
+}
+
+function mergeContext(target: ContextVariables, update: unknown): void {
+  if (typeof update !== "object" || update === null || Array.isArray(update)) return;
+  for (const [key, value] of Object.entries(update)) target[key] = typeof value === "string" ? value : JSON.stringify(value);
+}
+
+function firstLine(text: string): string {
+  return text.split("\n")[0] ?? text;
+}
