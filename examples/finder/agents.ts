@@ -2,7 +2,7 @@
  * The finder: the classic "hello world" MCP agent. It reads local files through the filesystem
  * server and may use the demo tools of the `everything` server.
  */
-import { defineAgent, defineWorkflow } from "../../src/workflows/index.js";
+import { defineAgent, defineWorkflow } from "duragent/workflow";
 
 export const finder = defineAgent({
   name: "finder",
