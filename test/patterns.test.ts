@@ -1,0 +1,259 @@
+/**
+ * The patterns on the memory engine, each against a scripted model reached through the real
+ * OpenAI provider: every test asserts the behaviour that defines its pattern.
+ */
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import { lastUserText, nestedScenario, scenarios, type Scenario } from "../examples/patterns/scenarios.js";
+import { createActivities } from "../src/activities/index.js";
+import { createCallLlm } from "../src/activities/llm/call-llm.js";
+import { createProviderRegistry } from "../src/activities/llm/provider-registry.js";
+import { McpConnectionPool } from "../src/activities/mcp/connection-pool.js";
+import { runSettingsFromConfig } from "../src/config/load-config.js";
+import { ConfigSchema } from "../src/config/schema.js";
+import { MemoryExecutor } from "../src/engines/memory-executor.js";
+import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
+import { patternWorkflow } from "../src/workflows/builtin-workflows.js";
+import {
+  agentGenerator,
+  buildGenerator,
+  EvaluatorOptimizer,
+  FunctionGenerator,
+  IntentClassifier,
+  Orchestrator,
+  Parallel,
+  Router,
+  Swarm,
+  type PatternRunResult,
+  type RunLogger,
+} from "../src/workflows/index.js";
+
+const quiet: RunLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+const servers: ScriptedModelServer[] = [];
+after(() => Promise.all(servers.map((server) => server.close())));
+
+async function harness(script: ModelScript) {
+  const server = await startScriptedModelServer(script, { quiet: true });
+  servers.push(server);
+  const config = ConfigSchema.parse({
+    llm: { defaultModel: "openai:scripted", providers: { openai: { apiKey: "test", baseURL: server.openaiBaseURL } } },
+    execution: { llm: { maximumAttempts: 1 } },
+  });
+  const activities = createActivities({ callLlm: createCallLlm(createProviderRegistry(config.llm)), mcp: new McpConnectionPool({}) });
+  const ctx = new MemoryExecutor(activities, runSettingsFromConfig(config), quiet, "test-run", (name) =>
+    name === "patternWorkflow" ? patternWorkflow : undefined,
+  );
+  return { server, ctx };
+}
+
+async function runScenario(scenario: Scenario): Promise<{ result: PatternRunResult; server: ScriptedModelServer }> {
+  const { server, ctx } = await harness(scenario.script);
+  const result = await patternWorkflow.body(ctx, { spec: scenario.spec, input: scenario.input });
+  assert.deepEqual(server.errors, []);
+  return { result, server };
+}
+
+describe("chain", () => {
+  test("each step gets the previous step's output", async () => {
+    const { result, server } = await runScenario(scenarios.chain);
+    assert.equal(result.text, "# draft(outline(durable agents))");
+    assert.equal(server.requests.length, 2);
+  });
+});
+
+describe("parallel", () => {
+  test("maps items with at most `concurrency` model calls in flight, then fans in", async () => {
+    const { result, server } = await runScenario(scenarios.parallel);
+    assert.equal(result.text, "joined: one two three four five six");
+    assert.equal(server.maxInFlight, 2);
+    assert.equal(server.requests.length, 7);
+  });
+
+  const flaky: ModelScript = (call) =>
+    lastUserText(call).includes("bad") ? { error: { status: 400, message: "refused" } } : { text: `ok(${lastUserText(call)})` };
+
+  test("failurePolicy collect reports failed branches to the fan-in; fail fails the whole", async () => {
+    const { ctx } = await harness(flaky);
+    const worker = agentGenerator(ctx, { name: "worker", instruction: "You work." });
+    const collected = await new Parallel({ map: { worker }, failurePolicy: "collect", concurrency: 3 }).run(JSON.stringify(["a", "bad", "c"]));
+    assert.deepEqual(
+      collected.results.map((branch) => [branch.name, branch.ok]),
+      [["item 1", true], ["item 2", false], ["item 3", true]],
+    );
+    assert.match(collected.text, /## item 2\n\(failed: .*refused/);
+    await assert.rejects(new Parallel({ map: { worker } }).run(JSON.stringify(["a", "bad"])), /1 of 2 branches failed.*item 2/);
+  });
+
+  test("fans one input out to several branches, agents and functions alike", async () => {
+    const { ctx } = await harness((call) => ({ text: `${call.system}:${lastUserText(call)}` }));
+    const parallel = new Parallel({
+      branches: [agentGenerator(ctx, { name: "a", instruction: "A" }), new FunctionGenerator("len", (text) => String(text.length))],
+      fanIn: (results) => results.map((branch) => branch.text).join("|"),
+    });
+    assert.equal(await parallel.generateStr("hello"), "A:hello|5");
+  });
+});
+
+describe("router", () => {
+  test("drops invalid and duplicate choices, ranks the rest and hands the request to the best", async () => {
+    const { ctx, server } = await harness(scenarios.router.script);
+    const router = buildGenerator(ctx, scenarios.router.spec) as Router;
+    const choices = await router.route("My laptop will not start");
+    assert.deepEqual(
+      choices.map((choice) => [choice.name, choice.kind, choice.confidence]),
+      [["tech", "agent", 0.8], ["billing", "agent", 0.2]],
+    );
+    assert.equal(await router.generateStr("My laptop will not start"), "tech: hold the power button (My laptop will not start)");
+    assert.deepEqual(server.errors, []);
+  });
+
+  test("a model that chooses nothing valid fails the run clearly instead of guessing", async () => {
+    const { ctx } = await harness(() => ({ text: JSON.stringify({ choices: [{ name: "ghost", confidence: 1 }] }) }));
+    const router = new Router({ llm: agentGenerator(ctx, { name: "r", instruction: "route" }), candidates: [{ name: "x", kind: "function", description: "x" }] });
+    assert.deepEqual(await router.route("hi"), []);
+    await assert.rejects(router.generateStr("hi"), /chose none of the candidates \(x\)/);
+  });
+});
+
+describe("intent classifier", () => {
+  test("returns the top-k known intents with confidence, best first", async () => {
+    const { ctx } = await harness(scenarios["intent-classifier"].script);
+    const classifier = buildGenerator(ctx, scenarios["intent-classifier"].spec) as IntentClassifier;
+    const matches = await classifier.classify(scenarios["intent-classifier"].input);
+    assert.deepEqual(
+      matches.map((match) => [match.intent, match.confidence]),
+      [["order_status", 0.85], ["complaint", 0.6]],
+    );
+  });
+});
+
+describe("orchestrator", () => {
+  test("re-asks once about an unknown worker, runs a step's tasks in parallel, then synthesizes", async () => {
+    const { ctx, server } = await harness(scenarios.orchestrator.script);
+    const orchestrator = buildGenerator(ctx, scenarios.orchestrator.spec) as Orchestrator;
+    const result = await orchestrator.run(scenarios.orchestrator.input);
+    assert.equal(result.complete, true);
+    assert.equal(result.iterations, 2);
+    assert.deepEqual(result.steps[0]?.tasks.map((task) => [task.worker, task.result]), [
+      ["researcher", "fact: histories replay"],
+      ["writer", "intro: runs survive crashes"],
+    ]);
+    assert.equal(result.text, "final answer from 2 results");
+    const reask = server.requests.find((request) => JSON.stringify(request.body).includes("unknown worker(s): editor"));
+    assert.ok(reask, "the planner was told which worker was unknown");
+  });
+
+  test("an unknown worker named twice fails the run with a non-retryable error", async () => {
+    const plan = { isComplete: false, steps: [{ description: "s", tasks: [{ worker: "ghost", description: "t" }] }] };
+    const { ctx, server } = await harness(() => ({ text: JSON.stringify(plan) }));
+    const orchestrator = new Orchestrator({
+      planner: agentGenerator(ctx, { name: "planner", instruction: "plan" }),
+      workers: [{ name: "real", description: "does work", generator: new FunctionGenerator("real", () => "done") }],
+    });
+    await assert.rejects(orchestrator.run("goal"), (error: Error & { nonRetryable?: boolean; type?: string }) => {
+      assert.match(error.message, /unknown workers twice.*ghost.*Available workers: real/);
+      assert.equal(error.nonRetryable, true);
+      assert.equal(error.type, "PlanInvalid");
+      return true;
+    });
+    assert.equal(server.requests.length, 2);
+  });
+
+  test("stops planning at the iteration cap and still synthesizes, marked incomplete", async () => {
+    const { ctx, server } = await harness((call) =>
+      call.responseFormat
+        ? { text: JSON.stringify({ isComplete: false, steps: [{ description: "again", tasks: [{ worker: "w", description: "t" }] }] }) }
+        : { text: "partial answer" },
+    );
+    const orchestrator = new Orchestrator({
+      planner: agentGenerator(ctx, { name: "planner", instruction: "plan" }),
+      workers: [{ name: "w", description: "works", generator: new FunctionGenerator("w", () => "did it") }],
+      planMode: "iterative",
+      maxIterations: 3,
+    });
+    const result = await orchestrator.run("never done");
+    assert.equal(result.complete, false);
+    assert.equal(result.iterations, 3);
+    assert.equal(result.steps.length, 3);
+    assert.equal(result.text, "partial answer");
+    assert.equal(server.requests.length, 4); // three plans, one synthesis
+  });
+});
+
+describe("evaluator-optimizer", () => {
+  test("refines up to maxRefinements and returns the best-rated response with the history", async () => {
+    const { ctx } = await harness(scenarios["evaluator-optimizer"].script);
+    const pattern = buildGenerator(ctx, scenarios["evaluator-optimizer"].spec) as EvaluatorOptimizer;
+    const result = await pattern.run(scenarios["evaluator-optimizer"].input);
+    assert.equal(result.stopReason, "max-refinements");
+    assert.deepEqual(
+      result.history.map((attempt) => [attempt.response, attempt.evaluation.rating]),
+      [["slogan draft 1", "fair"], ["slogan draft 2", "good"], ["slogan draft 3", "poor"]],
+    );
+    assert.equal(result.text, "slogan draft 2");
+    assert.equal(result.best.attempt, 1);
+  });
+
+  test("stops as soon as the rating reaches the minimum", async () => {
+    const { ctx, server } = await harness(scenarios["evaluator-optimizer"].script);
+    const pattern = new EvaluatorOptimizer({
+      optimizer: agentGenerator(ctx, { name: "copywriter", instruction: "You write slogans." }),
+      evaluator: agentGenerator(ctx, { name: "critic", instruction: "You rate slogans." }),
+      minRating: "good",
+      maxRefinements: 5,
+    });
+    const result = await pattern.run("a slogan");
+    assert.equal(result.stopReason, "rating-reached");
+    assert.equal(result.history.length, 2);
+    assert.equal(result.text, "slogan draft 2");
+    assert.equal(server.requests.length, 4);
+  });
+});
+
+describe("swarm", () => {
+  test("hands off through transfer_to_<agent>, shares context variables and ends when an agent answers", async () => {
+    const { ctx, server } = await harness(scenarios.swarm.script);
+    const swarm = buildGenerator(ctx, scenarios.swarm.spec) as Swarm;
+    const result = await swarm.run(scenarios.swarm.input);
+    assert.equal(result.stopReason, "answered");
+    assert.deepEqual(result.state.handoffs, [{ from: "triage", to: "billing", reason: "a charge" }]);
+    assert.deepEqual(result.state.contextVariables, { customer: "ada", account: "42" });
+    assert.equal(result.text, "refunded account 42 (tools: transfer_to_triage,set_context_variables)");
+    assert.equal(server.requests.length, 2);
+  });
+
+  test("ends at the done condition, or after maxHandoffs when agents keep passing the conversation", async () => {
+    const pingPong: ModelScript = (call) => ({
+      toolCalls: [{ name: call.system?.startsWith("A") ? "transfer_to_b" : "transfer_to_a", arguments: {} }],
+    });
+    const { ctx } = await harness(pingPong);
+    const agents = [
+      { name: "a", instruction: "A agent" },
+      { name: "b", instruction: "B agent" },
+    ];
+    const capped = await new Swarm(ctx, { agents, maxHandoffs: 3 }).run("go");
+    assert.equal(capped.stopReason, "max-handoffs");
+    assert.deepEqual(capped.state.handoffs.map((handoff) => handoff.to), ["b", "a", "b"]);
+    const done = await new Swarm(ctx, { agents, done: (state) => state.activeAgent === "b" && state.handoffs.length > 0 }).run("go");
+    assert.equal(done.stopReason, "done");
+    assert.equal(done.state.handoffs.length, 1);
+  });
+});
+
+describe("nesting", () => {
+  test("orchestrator → evaluator-optimizer → parallel, the nested ones as child runs", async () => {
+    const { result, server } = await runScenario(nestedScenario);
+    assert.equal(result.text, "campaign ready: picked pun");
+    assert.equal(server.requests.length, 7); // plan, poet, punster, picker, critic, plan, synthesis
+  });
+
+  test("generateStructured works through a child pattern", async () => {
+    const { ctx } = await harness((call) => (call.responseFormat ? { text: '{"score": 7}' } : { text: "x" }));
+    const { z } = await import("zod");
+    const child = buildGenerator(ctx, {
+      pattern: "chain",
+      steps: [{ pattern: "chain", asChildWorkflow: true, steps: [{ name: "scorer", instruction: "You score." }] }],
+    });
+    assert.deepEqual(await child.generateStructured("rate", z.object({ score: z.number() })), { score: 7 });
+  });
+});
