@@ -17,6 +17,7 @@ import { patternWorkflow } from "../src/workflows/builtin-workflows.js";
 import {
   agentGenerator,
   buildGenerator,
+  type DuragentWorkflow,
   EvaluatorOptimizer,
   FunctionGenerator,
   IntentClassifier,
@@ -41,7 +42,7 @@ async function harness(script: ModelScript) {
   });
   const activities = createActivities({ callLlm: createCallLlm(createProviderRegistry(config.llm)), mcp: new McpConnectionPool({}) });
   const ctx = new MemoryExecutor(activities, runSettingsFromConfig(config), quiet, "test-run", (name) =>
-    name === "patternWorkflow" ? patternWorkflow : undefined,
+    name === "patternWorkflow" ? (patternWorkflow as DuragentWorkflow) : undefined,
   );
   return { server, ctx };
 }
