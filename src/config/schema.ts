@@ -5,6 +5,7 @@
  * against the config file's directory.
  */
 import { z } from "zod";
+import { agentReferences, PatternSpecSchema } from "../workflows/patterns/pattern-spec.js";
 
 /** `provider:model`; the model part may itself hold colons (`ollama:llama3.2:3b`). */
 const modelRefPattern = /^[A-Za-z0-9][A-Za-z0-9._-]*:\S+$/;
@@ -190,6 +191,12 @@ export const ConfigSchema = z
       .prefault({}),
     /** Agents by name. */
     agents: z.record(z.string(), AgentSchema).default({}),
+    /**
+     * Composable patterns by name (`pattern: chain | parallel | router | intent-classifier |
+     * orchestrator | evaluator-optimizer | swarm`), started with `duragent run <name>`.
+     * Participants name agents from `agents:`, or nest further patterns.
+     */
+    workflows: z.record(z.string(), PatternSpecSchema).default({}),
     /** TypeScript modules (relative to the config file) exporting agents and workflows. */
     modules: z.array(z.string()).default([]),
   })
@@ -207,6 +214,21 @@ export const ConfigSchema = z
           });
         }
       });
+    }
+    const agentNames = Object.keys(config.agents);
+    for (const [workflowName, spec] of Object.entries(config.workflows)) {
+      if (Object.hasOwn(config.agents, workflowName)) {
+        ctx.addIssue({ code: "custom", path: ["workflows", workflowName], message: `an agent is also called "${workflowName}"; rename one` });
+      }
+      for (const reference of agentReferences(spec)) {
+        if (!Object.hasOwn(config.agents, reference.name)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["workflows", workflowName, ...reference.path],
+            message: `no agent named "${reference.name}" in agents (${agentNames.length > 0 ? `defined: ${agentNames.join(", ")}` : "none are defined"})`,
+          });
+        }
+      }
     }
     for (const [providerName, provider] of Object.entries(config.llm.providers)) {
       // `kind` defaults to the name, so a custom name needs an explicit kind.

@@ -23,18 +23,22 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-/** The input a target receives: agents take a message, workflows their own input. */
+/** The input a target receives: agents take a message, patterns their spec and input, workflows their own input. */
 export function targetInput(target: RunTarget, input: unknown): unknown {
   if (target.kind === "agent") {
     const message = typeof input === "string" ? input : JSON.stringify(input);
     return { agent: target.agent, message };
+  }
+  if (target.kind === "pattern") {
+    return { spec: target.spec, input: typeof input === "string" ? input : JSON.stringify(input) };
   }
   return target.workflow.inputSchema ? target.workflow.inputSchema.parse(input) : input;
 }
 
 /** The Temporal workflow type that runs a target. */
 export function workflowType(target: RunTarget): string {
-  return target.kind === "agent" ? "agentWorkflow" : target.name;
+  if (target.kind === "agent") return "agentWorkflow";
+  return target.kind === "pattern" ? "patternWorkflow" : target.name;
 }
 
 /** A readable, unique run id: `finder-3f9a1c2b`. */
