@@ -1,0 +1,190 @@
+/**
+ * The patterns on a real Temporal server: every pattern through `patternWorkflow` with a scripted
+ * model, a 50-branch fan-out under its concurrency limit, and a nested composition whose
+ * children are checked through the Temporal client.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { WorkflowFailedError } from "@temporalio/client";
+import { ApplicationFailure } from "@temporalio/common";
+import type { TestWorkflowEnvironment } from "@temporalio/testing";
+import type { WorkflowBundle } from "@temporalio/worker";
+import { nestedScenario, scenarios, type Scenario } from "../examples/patterns/scenarios.js";
+import type { RunTarget } from "../src/engines/run-targets.js";
+import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
+import { bundleWorkflows } from "../src/worker.js";
+import { patternWorkflow } from "../src/workflows/builtin-workflows.js";
+import type { DuragentWorkflow, PatternRunResult, PatternSpec } from "../src/workflows/index.js";
+import { testConfig, withTemporalWorker } from "./support/runtime.js";
+import { startTestTemporal } from "./support/temporal.js";
+
+const functionsModule = fileURLToPath(new URL("../examples/patterns/functions.ts", import.meta.url));
+
+let env: TestWorkflowEnvironment;
+let bundle: WorkflowBundle;
+
+before(async () => {
+  [env, bundle] = await Promise.all([startTestTemporal(), bundleWorkflows([functionsModule])]);
+});
+after(async () => {
+  await env?.teardown();
+});
+
+interface TemporalRun {
+  runId: string;
+  result?: PatternRunResult;
+  error?: unknown;
+  model: ScriptedModelServer;
+}
+
+async function runPattern(spec: PatternSpec, input: string, script: ModelScript): Promise<TemporalRun> {
+  const model = await startScriptedModelServer(script, { quiet: true });
+  const config = testConfig(model, { llm: { defaultModel: "openai:scripted" }, execution: { llm: { maximumAttempts: 1 } } });
+  const target: RunTarget = { kind: "pattern", name: spec.name ?? spec.pattern, spec, workflow: patternWorkflow as DuragentWorkflow };
+  try {
+    return await withTemporalWorker(
+      env,
+      config,
+      async (engine) => {
+        const handle = await engine.start(target, input);
+        try {
+          return { runId: handle.runId, result: (await handle.result()) as PatternRunResult, model };
+        } catch (error) {
+          return { runId: handle.runId, error, model };
+        }
+      },
+      { workflowBundle: bundle },
+    );
+  } finally {
+    await model.close();
+  }
+}
+
+async function runScenario(scenario: Scenario): Promise<TemporalRun & { text: string }> {
+  const run = await runPattern(scenario.spec, scenario.input, scenario.script);
+  assert.equal(run.error, undefined, String(run.error));
+  assert.deepEqual(run.model.errors, []);
+  return { ...run, text: run.result?.text ?? "" };
+}
+
+function requestsMentioning(model: ScriptedModelServer, text: string): number {
+  return model.requests.filter((request) => JSON.stringify(request.body).includes(text)).length;
+}
+
+describe("each pattern on Temporal", () => {
+  test("chain feeds each step the previous output", async () => {
+    assert.equal((await runScenario(scenarios.chain)).text, "# draft(outline(durable agents))");
+  });
+
+  test("parallel keeps at most `concurrency` model calls in flight", async () => {
+    const run = await runScenario(scenarios.parallel);
+    assert.equal(run.text, "joined: one two three four five six");
+    assert.equal(run.model.maxInFlight, 2);
+  });
+
+  test("router drops invalid choices and hands over to the best valid one", async () => {
+    const run = await runScenario(scenarios.router);
+    assert.equal(run.text, "tech: hold the power button (My laptop will not start)");
+    // The billing agent was never called: no request carries its instruction as the system prompt.
+    assert.equal(requestsMentioning(run.model, '"content":"You handle billing questions."'), 0);
+    assert.equal(requestsMentioning(run.model, '"content":"You handle technical problems."'), 1);
+  });
+
+  test("intent classifier returns the top-k known intents", async () => {
+    const run = await runScenario(scenarios["intent-classifier"]);
+    assert.deepEqual(
+      (JSON.parse(run.text) as { intent: string; confidence: number }[]).map((match) => [match.intent, match.confidence]),
+      [["order_status", 0.85], ["complaint", 0.6]],
+    );
+  });
+
+  test("orchestrator re-asks about an unknown worker once, then runs the plan", async () => {
+    const run = await runScenario(scenarios.orchestrator);
+    assert.equal(run.text, "final answer from 2 results");
+    assert.equal(requestsMentioning(run.model, "unknown worker(s): editor"), 1);
+  });
+
+  test("orchestrator fails the run, without retrying, when the planner names an unknown worker twice", async () => {
+    const plan = { isComplete: false, steps: [{ description: "s", tasks: [{ worker: "ghost", description: "t" }] }] };
+    const spec: PatternSpec = { pattern: "orchestrator", workers: [{ function: "count-lines" }] };
+    const run = await runPattern(spec, "goal", () => ({ text: JSON.stringify(plan) }));
+    assert.ok(run.error instanceof WorkflowFailedError, String(run.error));
+    assert.ok(run.error.cause instanceof ApplicationFailure);
+    assert.equal(run.error.cause.type, "PlanInvalid");
+    assert.match(run.error.cause.message, /ghost.*Available workers: count-lines/);
+    assert.equal(run.model.requests.length, 2);
+  });
+
+  test("orchestrator stops at its iteration cap and still synthesizes", async () => {
+    const spec: PatternSpec = { pattern: "orchestrator", planMode: "iterative", maxIterations: 2, workers: [{ function: "count-lines" }] };
+    const step = { isComplete: false, steps: [{ description: "again", tasks: [{ worker: "count-lines", description: "count" }] }] };
+    const run = await runPattern(spec, "never done", (call) =>
+      call.responseFormat ? { text: JSON.stringify(step) } : { text: "partial answer" },
+    );
+    assert.equal(run.result?.text, "partial answer");
+    assert.equal(run.model.requests.length, 3);
+    assert.equal(requestsMentioning(run.model, "iteration cap"), 1);
+  });
+
+  test("evaluator-optimizer stops at maxRefinements and returns the best-rated draft", async () => {
+    const run = await runScenario(scenarios["evaluator-optimizer"]);
+    assert.equal(run.text, "slogan draft 2");
+    assert.equal(run.model.requests.length, 6);
+  });
+
+  test("swarm hands off with shared context and ends when an agent answers", async () => {
+    const run = await runScenario(scenarios.swarm);
+    assert.equal(run.text, "refunded account 42 (tools: transfer_to_triage,set_context_variables)");
+    assert.equal(run.model.requests.length, 2);
+  });
+});
+
+describe("scale and nesting on Temporal", () => {
+  test("a 50-branch fan-out completes and respects its concurrency limit", async () => {
+    const items = Array.from({ length: 50 }, (_, index) => `item-${index + 1}`);
+    const spec: PatternSpec = { pattern: "parallel", name: "wide", map: { name: "worker", instruction: "You echo." }, concurrency: 5 };
+    const started = Date.now();
+    const run = await runPattern(spec, JSON.stringify(items), (call) => {
+      const user = call.messages.find((message) => message.role === "user");
+      return { text: `done ${typeof user?.content === "string" ? user.content : ""}`, delayMs: 40 };
+    });
+    assert.equal(run.error, undefined, String(run.error));
+    const text = run.result?.text ?? "";
+    for (const item of items) assert.ok(text.includes(`done ${item}\n`) || text.endsWith(`done ${item}`), item);
+    assert.equal(run.model.requests.length, 50);
+    assert.ok(run.model.maxInFlight <= 5, `max in flight ${run.model.maxInFlight}`);
+    assert.equal(run.model.maxInFlight, 5);
+    console.log(`50-branch fan-out on Temporal: ${Date.now() - started} ms`);
+  });
+
+  test("orchestrator → evaluator-optimizer → parallel runs as a tree of child workflows", async () => {
+    const run = await runScenario(nestedScenario);
+    assert.equal(run.text, "campaign ready: picked pun");
+
+    const studioId = `${run.runId}/studio-1`;
+    const brainstormId = `${studioId}/brainstorm-1`;
+    const studio = await env.client.workflow.getHandle(studioId).describe();
+    const brainstorm = await env.client.workflow.getHandle(brainstormId).describe();
+    assert.equal(studio.type, "patternWorkflow");
+    assert.equal(studio.parentExecution?.workflowId, run.runId);
+    assert.equal(studio.status.name, "COMPLETED");
+    assert.equal(brainstorm.parentExecution?.workflowId, studioId);
+    assert.equal(brainstorm.status.name, "COMPLETED");
+
+    // Visibility lists the same tree (it is eventually consistent, so poll briefly).
+    let children: string[] = [];
+    for (let attempt = 0; attempt < 20 && children.length === 0; attempt++) {
+      children = [];
+      for await (const execution of env.client.workflow.list({ query: `ParentWorkflowId = "${run.runId}"` })) children.push(execution.workflowId);
+      if (children.length === 0) await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    assert.deepEqual(children, [studioId]);
+
+    // Each history holds only its own steps: the parent has no model calls of its children.
+    const history = await env.client.workflow.getHandle(run.runId).fetchHistory();
+    const events = history.events ?? [];
+    assert.equal(events.filter((event) => event.startChildWorkflowExecutionInitiatedEventAttributes).length, 1);
+    assert.equal(events.filter((event) => event.activityTaskScheduledEventAttributes).length, 3); // plan, plan, synthesis
+  });
+});
