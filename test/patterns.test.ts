@@ -11,7 +11,10 @@ import { createProviderRegistry } from "../src/activities/llm/provider-registry.
 import { McpConnectionPool } from "../src/activities/mcp/connection-pool.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
 import { ConfigSchema } from "../src/config/schema.js";
+import { MemoryEngine } from "../src/engines/memory-engine.js";
 import { MemoryExecutor } from "../src/engines/memory-executor.js";
+import { findRunTarget } from "../src/engines/run-targets.js";
+import { createLogger } from "../src/logger.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import { patternWorkflow } from "../src/workflows/builtin-workflows.js";
 import {
@@ -256,5 +259,39 @@ describe("nesting", () => {
       steps: [{ pattern: "chain", asChildWorkflow: true, steps: [{ name: "scorer", instruction: "You score." }] }],
     });
     assert.deepEqual(await child.generateStructured("rate", z.object({ score: z.number() })), { score: 7 });
+  });
+});
+
+describe("declarative patterns", () => {
+  test("a `workflows:` entry naming config agents runs as `duragent run research` would", async () => {
+    const server = await startScriptedModelServer(scenarios.orchestrator.script, { quiet: true });
+    servers.push(server);
+    const config = ConfigSchema.parse({
+      llm: { defaultModel: "openai:scripted", providers: { openai: { apiKey: "test", baseURL: server.openaiBaseURL } } },
+      agents: { researcher: { instruction: "You find facts." }, writer: { instruction: "You write prose." } },
+      workflows: { research: { pattern: "orchestrator", workers: ["researcher", "writer"] } },
+    });
+    const target = await findRunTarget(config, "research");
+    assert.equal(target.kind, "pattern");
+    const engine = new MemoryEngine(config, runSettingsFromConfig(config), createLogger("test", "silent"));
+    try {
+      const handle = await engine.start(target, "Explain durable execution");
+      assert.match(handle.runId, /^research-[0-9a-f]{8}$/);
+      assert.deepEqual(await handle.result(), { text: "final answer from 2 results" });
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test("the config names the missing agent at load, with the path to it", () => {
+    const parsed = ConfigSchema.safeParse({
+      agents: { a: { instruction: "x" } },
+      workflows: { r: { pattern: "chain", steps: ["a", { pattern: "parallel", branches: ["nobody"] }] } },
+    });
+    assert.equal(parsed.success, false);
+    assert.deepEqual(
+      parsed.error?.issues.map((issue) => [issue.path.join("."), issue.message]),
+      [["workflows.r.steps.1.branches.0", 'no agent named "nobody" in agents (defined: a)']],
+    );
   });
 });
