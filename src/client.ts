@@ -35,7 +35,9 @@ export function buildProgram(): Command {
     .option("-c, --config <path>", "config file (default: ./duragent.config.yaml)")
     .addOption(new Option("-e, --engine <engine>", "where runs execute").choices(["memory", "temporal"]))
     .option("--json", "machine-readable output")
-    .showHelpAfterError()
+    // One short line per usage error, like every other error, rather than the whole help.
+    .showHelpAfterError("(add --help for usage)")
+    .configureOutput({ outputError: (message, write) => write(`duragent: ${message.replace(/^error: /, "")}`) })
     .exitOverride();
 
   program
