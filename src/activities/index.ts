@@ -16,20 +16,37 @@ export interface ActivityDependencies {
   };
 }
 
-// On Temporal the signal is the activity's cancellation; in memory the engine passes one.
-function cancellation(explicit: AbortSignal | undefined): AbortSignal | undefined {
-  if (explicit) return explicit;
+function activityContext(): Context | undefined {
   try {
-    return Context.current().cancellationSignal;
+    return Context.current();
   } catch {
-    return undefined;
+    return undefined; // called in-process by the memory engine
+  }
+}
+
+// Temporal delivers cancellation only to an activity that heartbeats; the SDK throttles the calls.
+const HEARTBEAT_EVERY_MS = 1_000;
+
+/**
+ * Runs an effect with the right abort signal: the activity's cancellation on Temporal (kept alive
+ * by heartbeats), or the one the memory engine passes.
+ */
+async function withCancellation<T>(explicit: AbortSignal | undefined, run: (signal?: AbortSignal) => Promise<T>): Promise<T> {
+  const context = activityContext();
+  if (!context) return run(explicit);
+  const heartbeat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+  try {
+    return await run(context.cancellationSignal);
+  } finally {
+    clearInterval(heartbeat);
   }
 }
 
 export function createActivities(deps: ActivityDependencies): DuragentActivities & InProcessActivities {
   return {
-    callLlm: (request, signal?: AbortSignal) => deps.callLlm(request, cancellation(signal)),
-    listTools: (server) => deps.mcp.listTools(server),
-    callTool: (request, signal?: AbortSignal) => deps.mcp.callTool(request, { signal: cancellation(signal) }),
+    callLlm: (request, signal?: AbortSignal) => withCancellation(signal, (abort) => deps.callLlm(request, abort)),
+    listTools: (server) => withCancellation(undefined, () => deps.mcp.listTools(server)),
+    callTool: (request, signal?: AbortSignal) =>
+      withCancellation(signal, (abort) => deps.mcp.callTool(request, { signal: abort })),
   };
 }

@@ -28,6 +28,8 @@ export const RunSettingsSchema = z.object({
   maxIterations: z.number().int().positive(),
   llm: ActivitySettingsSchema,
   tools: ActivitySettingsSchema,
+  /** Namespaced tool names (globs such as `filesystem_write_*`) that wait for a person's approval. */
+  approvalTools: z.array(z.string()),
 });
 export type RunSettings = z.infer<typeof RunSettingsSchema>;
 
@@ -38,9 +40,12 @@ export const defaultRunSettings: RunSettings = {
   llm: {
     retry: { maximumAttempts: 5, initialIntervalMs: 1000, backoffCoefficient: 2, maximumIntervalMs: 30_000 },
     startToCloseTimeoutMs: 120_000,
+    heartbeatTimeoutMs: 30_000,
   },
   tools: {
     retry: { maximumAttempts: 3, initialIntervalMs: 500, backoffCoefficient: 2, maximumIntervalMs: 10_000 },
     startToCloseTimeoutMs: 60_000,
+    heartbeatTimeoutMs: 30_000,
   },
+  approvalTools: [],
 };

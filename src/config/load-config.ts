@@ -66,6 +66,7 @@ export function runSettingsFromConfig(config: DuragentConfig): RunSettings {
     maxIterations: config.execution.maxIterations,
     llm: activitySettings(defaultRunSettings.llm, config.execution.llm),
     tools: activitySettings(defaultRunSettings.tools, config.execution.tools),
+    approvalTools: config.approvals.tools,
   };
 }
 

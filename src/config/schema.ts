@@ -125,6 +125,8 @@ export const AgentSchema = z.strictObject({
   model: ModelRefSchema.optional(),
   /** Cap on model turns per request; `execution.maxIterations` when absent. */
   maxIterations: z.number().int().positive().optional(),
+  /** Give the model a `human_input` tool to ask a person a question. */
+  humanInput: z.boolean().optional(),
 });
 export type AgentConfig = z.infer<typeof AgentSchema>;
 
@@ -187,6 +189,13 @@ export const ConfigSchema = z
         llm: ActivityPolicySchema.optional(),
         /** Policy for MCP tool calls. */
         tools: ActivityPolicySchema.optional(),
+      })
+      .prefault({}),
+    /** Human approval gates. */
+    approvals: z
+      .strictObject({
+        /** Namespaced tool names or globs (`filesystem_write_*`) whose calls wait for approval. */
+        tools: z.array(z.string()).default([]),
       })
       .prefault({}),
     /** Agents by name. */

@@ -3,6 +3,8 @@
  * `--engine memory|temporal` is one switch. (The executor, in src/workflows, is the seam inside a
  * run; the engine is the seam around it.)
  */
+import type { Message } from "../common/messages.js";
+import type { ApprovalDecision, HumanAnswer, RunPhase, RunStatus } from "../common/run-status.js";
 import type { RunTarget } from "./run-targets.js";
 
 export interface RunHandle {
@@ -12,15 +14,51 @@ export interface RunHandle {
   readonly link?: string;
   /** Waits for the run to end; rejects with the run's failure. */
   result(): Promise<unknown>;
+  /** Phase, steps, pending requests, usage and last error; cheap enough to poll. */
+  status(): Promise<RunStatus>;
+  /** Every message the run's agents exchanged so far. */
+  transcript(): Promise<Message[]>;
+  /** Answers a pending input request; rejects with `InvalidRunMessage` when the answer does not fit. */
+  sendInput(answer: HumanAnswer): Promise<void>;
+  /** Approves or rejects a pending tool call; rejects with `InvalidRunMessage` when none fits. */
+  decide(decision: ApprovalDecision): Promise<void>;
+  /** Holds the run before its next step; a step in flight finishes. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  /** Stops in-flight steps; the run ends as cancelled. */
+  cancel(): Promise<void>;
+}
+
+export interface RunSummary {
+  runId: string;
+  /** The workflow type: `agentWorkflow`, `patternWorkflow` or a module's workflow. */
+  type: string;
+  phase: RunPhase;
+  startedAt?: string;
+  link?: string;
 }
 
 export interface Engine {
   readonly name: "memory" | "temporal";
   start(target: RunTarget, input: unknown): Promise<RunHandle>;
-  /** Finds a run this engine started earlier. */
+  /** Finds a run this engine started earlier; rejects with `RunNotFound`. */
   getHandle(runId: string): Promise<RunHandle>;
+  /** Recent runs, newest first. */
+  list(limit: number): Promise<RunSummary[]>;
   /** Releases connections and child processes. */
   close(): Promise<void>;
+}
+
+/** A message the run refused (an invalid answer, no such request); the run is untouched. */
+export class InvalidRunMessage extends Error {
+  override readonly name = "InvalidRunMessage";
+}
+
+export class RunNotFound extends Error {
+  override readonly name = "RunNotFound";
+  constructor(readonly runId: string, where: string) {
+    super(`No run '${runId}' ${where}. Check the id with \`duragent list\`.`);
+  }
 }
 
 /** The input a target receives: agents take a message, patterns their spec and input, workflows their own input. */

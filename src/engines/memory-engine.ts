@@ -5,15 +5,41 @@ import type { RunSettings } from "../common/run-settings.js";
 import type { DuragentConfig } from "../config/schema.js";
 import type { Logger } from "../logger.js";
 import * as builtinWorkflows from "../workflows/builtin-workflows.js";
-import { isDuragentWorkflow, type DuragentWorkflow } from "../workflows/define-workflow.js";
-import { newRunId, targetInput, type Engine, type RunHandle } from "./engine.js";
+import { isDuragentWorkflow, runToEnd, type DuragentWorkflow } from "../workflows/define-workflow.js";
+import { RejectedAnswer } from "../workflows/run-control.js";
+import {
+  InvalidRunMessage,
+  newRunId,
+  RunNotFound,
+  targetInput,
+  workflowType,
+  type Engine,
+  type RunHandle,
+  type RunSummary,
+} from "./engine.js";
 import { MemoryExecutor } from "./memory-executor.js";
 import { loadRunTargets, type RunTarget } from "./run-targets.js";
+
+interface MemoryRun {
+  handle: RunHandle;
+  type: string;
+  startedAt: string;
+}
+
+// The same refusal a Temporal update validator gives, as the same error.
+function refusing(apply: () => void): Promise<void> {
+  try {
+    apply();
+    return Promise.resolve();
+  } catch (error) {
+    return Promise.reject(error instanceof RejectedAnswer ? new InvalidRunMessage(error.message) : error);
+  }
+}
 
 export class MemoryEngine implements Engine {
   readonly name = "memory" as const;
   private readonly runtime: ActivityRuntime;
-  private readonly runs = new Map<string, RunHandle>();
+  private readonly runs = new Map<string, MemoryRun>();
   private workflowRegistry?: Promise<Map<string, DuragentWorkflow>>;
 
   constructor(
@@ -26,15 +52,27 @@ export class MemoryEngine implements Engine {
 
   async start(target: RunTarget, input: unknown): Promise<RunHandle> {
     const runId = newRunId(target, randomUUID());
-    const workflow = (target.kind === "agent" ? builtinWorkflows.agentWorkflow : target.workflow) as DuragentWorkflow;
     const registry = await this.workflows();
+    const type = workflowType(target);
+    const workflow = registry.get(type);
+    if (!workflow) throw new Error(`No workflow is registered as '${type}'.`);
     const executor = new MemoryExecutor(this.runtime.activities, this.settings, this.logger.child({ runId }), runId, (name) =>
       registry.get(name),
     );
-    const outcome = workflow.body(executor, targetInput(target, input));
+    const outcome = runToEnd(executor, workflow.body, targetInput(target, input));
     outcome.catch(() => undefined); // observed through result()
-    const handle: RunHandle = { runId, result: () => outcome };
-    this.runs.set(runId, handle);
+    const handle: RunHandle = {
+      runId,
+      result: () => outcome,
+      status: async () => executor.control.status(),
+      transcript: async () => [...executor.control.transcript],
+      sendInput: (answer) => refusing(() => executor.answer(answer)),
+      decide: (decision) => refusing(() => executor.decide(decision)),
+      pause: async () => executor.pause(),
+      resume: async () => executor.resume(),
+      cancel: async () => executor.cancel(),
+    };
+    this.runs.set(runId, { handle, type, startedAt: new Date().toISOString() });
     return handle;
   }
 
@@ -52,12 +90,25 @@ export class MemoryEngine implements Engine {
   }
 
   async getHandle(runId: string): Promise<RunHandle> {
-    const handle = this.runs.get(runId);
-    if (!handle) throw new Error(`No run '${runId}' in this process: memory runs live only as long as their process.`);
-    return handle;
+    const run = this.runs.get(runId);
+    if (!run) throw new RunNotFound(runId, "in this process (memory runs live only as long as their process)");
+    return run.handle;
   }
 
-  close(): Promise<void> {
-    return this.runtime.close();
+  async list(limit: number): Promise<RunSummary[]> {
+    const runs = [...this.runs.values()].reverse().slice(0, limit);
+    return Promise.all(
+      runs.map(async (run) => ({
+        runId: run.handle.runId,
+        type: run.type,
+        phase: (await run.handle.status()).phase,
+        startedAt: run.startedAt,
+      })),
+    );
+  }
+
+  async close(): Promise<void> {
+    for (const run of this.runs.values()) await run.handle.cancel();
+    await this.runtime.close();
   }
 }

@@ -4,13 +4,13 @@
  * It plays the part that InMemoryTransport plays in the MCP SDK: real behaviour, no server.
  */
 import { randomUUID } from "node:crypto";
+import { CancelledFailure } from "@temporalio/common";
 import type { DuragentActivities } from "../common/activities.js";
-import type { LlmRequest, LlmResponse } from "../common/llm.js";
+import type { ApprovalDecision, HumanAnswer } from "../common/run-status.js";
 import type { RunSettings } from "../common/run-settings.js";
-import type { ToolCallRequest, ToolDefinition, ToolResult } from "../common/tools.js";
+import { BaseExecutor, type ActivityInvoker } from "../workflows/base-executor.js";
 import type { DuragentWorkflow } from "../workflows/define-workflow.js";
-import type { Executor, RunLogger } from "../workflows/executor.js";
-import { SignalInbox } from "../workflows/signal-inbox.js";
+import type { RunLogger } from "../workflows/executor.js";
 import { runWithRetry } from "./retry.js";
 
 /** Activities as the memory engine calls them: with a signal that aborts a timed-out attempt. */
@@ -20,36 +20,113 @@ export type InProcessActivities = {
   ) => ReturnType<DuragentActivities[K]>;
 };
 
-export class MemoryExecutor implements Executor {
+interface Waiter {
+  predicate: () => boolean;
+  resolve: (met: boolean) => void;
+  reject: (error: unknown) => void;
+  timer?: NodeJS.Timeout;
+}
+
+export class MemoryExecutor extends BaseExecutor {
   readonly engine = "memory" as const;
-  private readonly inbox = new SignalInbox();
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Set<Waiter>();
+  private readonly cancellation: AbortController;
 
   constructor(
     private readonly activities: InProcessActivities,
-    readonly settings: RunSettings,
+    settings: RunSettings,
     readonly log: RunLogger,
-    readonly runId: string = randomUUID(),
+    runId: string = randomUUID(),
     /** Finds the workflows that `executeChild` may start, by their registered name. */
     private readonly workflows: (name: string) => DuragentWorkflow | undefined = () => undefined,
-  ) {}
-
-  callLlm(request: LlmRequest): Promise<LlmResponse> {
-    return runWithRetry(this.settings.llm, (signal) => this.activities.callLlm(request, signal));
+    /** A parent's cancellation reaches its children. */
+    parentCancellation?: AbortSignal,
+  ) {
+    super(runId, settings);
+    this.cancellation = new AbortController();
+    parentCancellation?.addEventListener("abort", () => this.cancel(), { once: true });
   }
 
-  listTools(server: string): Promise<ToolDefinition[]> {
-    return runWithRetry(this.settings.tools, (signal) => this.activities.listTools(server, signal));
+  protected invoke: ActivityInvoker = (name, args, settings) => {
+    if (this.cancellation.signal.aborted) return Promise.reject(new CancelledFailure("the run was cancelled")) as never;
+    const activity = this.activities[name] as unknown as (...values: unknown[]) => Promise<unknown>;
+    const result = runWithRetry(settings, (signal) => activity(...args, signal), this.cancellation.signal);
+    return result as unknown as ReturnType<DuragentActivities[typeof name]>;
+  };
+
+  protected waitUntil(predicate: () => boolean, timeoutMs?: number): Promise<boolean> {
+    if (this.cancellation.signal.aborted) return Promise.reject(new CancelledFailure("the run was cancelled"));
+    if (predicate()) return Promise.resolve(true);
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { predicate, resolve, reject };
+      if (timeoutMs !== undefined) {
+        waiter.timer = setTimeout(() => {
+          this.waiters.delete(waiter);
+          resolve(predicate());
+        }, timeoutMs);
+      }
+      this.waiters.add(waiter);
+    });
   }
 
-  callTool(request: ToolCallRequest): Promise<ToolResult> {
-    return runWithRetry(this.settings.tools, (signal) => this.activities.callTool(request, signal));
+  /** Re-checks every wait after the run's state changed from outside. */
+  private notify(): void {
+    for (const waiter of [...this.waiters]) {
+      if (!waiter.predicate()) continue;
+      this.waiters.delete(waiter);
+      clearTimeout(waiter.timer);
+      waiter.resolve(true);
+    }
+  }
+
+  // What a Temporal client would send, delivered in-process.
+
+  signal(name: string, payload: unknown): void {
+    this.inbox.push(name, payload);
+    this.notify();
+  }
+
+  answer(answer: HumanAnswer): void {
+    this.control.applyAnswer(answer);
+    this.notify();
+  }
+
+  decide(decision: ApprovalDecision): void {
+    this.control.applyDecision(decision);
+    this.notify();
+  }
+
+  pause(): void {
+    this.control.pause();
+  }
+
+  resume(): void {
+    this.control.resume();
+    this.notify();
+  }
+
+  /** Aborts in-flight steps and waits; the run then fails with a CancelledFailure. */
+  cancel(): void {
+    if (this.cancellation.signal.aborted) return;
+    this.cancellation.abort();
+    for (const waiter of this.waiters) {
+      clearTimeout(waiter.timer);
+      waiter.reject(new CancelledFailure("the run was cancelled"));
+    }
+    this.waiters.clear();
   }
 
   executeChild<O>(workflowName: string, input: unknown, options: { idSuffix: string }): Promise<O> {
     const workflow = this.workflows(workflowName);
     if (!workflow) return Promise.reject(new Error(`No workflow is registered as '${workflowName}'.`));
-    const child = new MemoryExecutor(this.activities, this.settings, this.log, `${this.runId}/${options.idSuffix}`, this.workflows);
+    const child = new MemoryExecutor(
+      this.activities,
+      this.settings,
+      this.log,
+      `${this.runId}/${options.idSuffix}`,
+      this.workflows,
+      this.cancellation.signal,
+    );
     return workflow.body(child, input) as Promise<O>;
   }
 
@@ -66,35 +143,6 @@ export class MemoryExecutor implements Executor {
   }
 
   sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, ms));
-  }
-
-  /** Delivers a payload to the named signal, as a Temporal client's signal would. */
-  signal(name: string, payload: unknown): void {
-    this.inbox.push(name, payload);
-    for (const wake of this.waiters) wake();
-  }
-
-  async waitForSignal<T>(name: string, timeoutMs?: number): Promise<T | undefined> {
-    if (!this.inbox.has(name)) {
-      const arrived = await new Promise<boolean>((resolve) => {
-        let timer: NodeJS.Timeout | undefined;
-        const wake = () => {
-          if (!this.inbox.has(name)) return;
-          this.waiters.delete(wake);
-          clearTimeout(timer);
-          resolve(true);
-        };
-        this.waiters.add(wake);
-        if (timeoutMs !== undefined) {
-          timer = setTimeout(() => {
-            this.waiters.delete(wake);
-            resolve(false);
-          }, timeoutMs);
-        }
-      });
-      if (!arrived) return undefined;
-    }
-    return this.inbox.take(name) as T;
+    return this.waitUntil(() => false, ms).then(() => undefined);
   }
 }

@@ -3,7 +3,7 @@
  * non-retryable failure types, the same honouring of a failure's `nextRetryDelay`, and a
  * start-to-close timeout per attempt.
  */
-import { ApplicationFailure, msToNumber } from "@temporalio/common";
+import { ApplicationFailure, CancelledFailure, msToNumber } from "@temporalio/common";
 import { nonRetryableFailureTypes } from "../common/failures.js";
 import type { ActivitySettings } from "../common/run-settings.js";
 
@@ -27,33 +27,43 @@ export function retryDelayMs(settings: ActivitySettings, attempt: number, error:
   return Math.min(initialIntervalMs * backoffCoefficient ** (attempt - 1), maximumIntervalMs);
 }
 
-async function withTimeout<T>(attempt: (signal: AbortSignal) => Promise<T>, timeoutMs: number): Promise<T> {
+/** One attempt, ended early by its timeout or by the run's cancellation. */
+async function attemptOnce<T>(attempt: (signal: AbortSignal) => Promise<T>, timeoutMs: number, cancel?: AbortSignal): Promise<T> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
+  let onCancel: (() => void) | undefined;
+  const interrupted = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       controller.abort();
       reject(new AttemptTimeoutError(timeoutMs));
     }, timeoutMs);
+    onCancel = () => {
+      const failure = new CancelledFailure("the run was cancelled");
+      controller.abort(failure);
+      reject(failure);
+    };
+    if (cancel?.aborted) onCancel();
+    else cancel?.addEventListener("abort", onCancel, { once: true });
   });
   try {
-    return await Promise.race([attempt(controller.signal), timeout]);
+    return await Promise.race([attempt(controller.signal), interrupted]);
   } finally {
     clearTimeout(timer);
+    if (onCancel) cancel?.removeEventListener("abort", onCancel);
   }
 }
 
 export async function runWithRetry<T>(
   settings: ActivitySettings,
   attempt: (signal: AbortSignal) => Promise<T>,
-  sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  cancel?: AbortSignal,
 ): Promise<T> {
   for (let number = 1; ; number++) {
     try {
-      return await withTimeout(attempt, settings.startToCloseTimeoutMs);
+      return await attemptOnce(attempt, settings.startToCloseTimeoutMs, cancel);
     } catch (error) {
-      if (!isRetryable(error) || number >= settings.retry.maximumAttempts) throw error;
-      await sleep(retryDelayMs(settings, number, error));
+      if (error instanceof CancelledFailure || !isRetryable(error) || number >= settings.retry.maximumAttempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, retryDelayMs(settings, number, error)));
     }
   }
 }

@@ -1,16 +1,43 @@
-/** Starts runs on a Temporal cluster, where workers execute them. */
+/** Starts and steers runs on a Temporal cluster, where workers execute them. */
 import { randomUUID } from "node:crypto";
-import { Client, Connection, WorkflowNotFoundError } from "@temporalio/client";
+import {
+  Client,
+  Connection,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type WorkflowExecutionStatusName,
+  type WorkflowHandle,
+} from "@temporalio/client";
+import type { Message } from "../common/messages.js";
+import { RunMessages, type ApprovalDecision, type HumanAnswer, type RunPhase, type RunStatus } from "../common/run-status.js";
 import type { RunSettings } from "../common/run-settings.js";
 import type { DuragentConfig } from "../config/schema.js";
-import { newRunId, targetInput, workflowType, type Engine, type RunHandle } from "./engine.js";
+import {
+  InvalidRunMessage,
+  newRunId,
+  RunNotFound,
+  targetInput,
+  workflowType,
+  type Engine,
+  type RunHandle,
+  type RunSummary,
+} from "./engine.js";
 import type { RunTarget } from "./run-targets.js";
 import { temporalConnectionOptions, webUiLink } from "./temporal-connection.js";
 
-export class RunNotFound extends Error {
-  override readonly name = "RunNotFound";
-  constructor(readonly runId: string, namespace: string) {
-    super(`No run '${runId}' in Temporal namespace '${namespace}'. Check the id with \`duragent list\`.`);
+/** The phase of a closed run, from Temporal's own status; open runs answer the status query. */
+function closedPhase(status: WorkflowExecutionStatusName): RunPhase | undefined {
+  switch (status) {
+    case "COMPLETED":
+      return "completed";
+    case "CANCELLED":
+      return "cancelled";
+    case "FAILED":
+    case "TERMINATED":
+    case "TIMED_OUT":
+      return "failed";
+    default:
+      return undefined;
   }
 }
 
@@ -42,20 +69,71 @@ export class TemporalEngine implements Engine {
   }
 
   async getHandle(runId: string): Promise<RunHandle> {
-    try {
-      await this.client.workflow.getHandle(runId).describe();
-    } catch (error) {
-      if (error instanceof WorkflowNotFoundError) throw new RunNotFound(runId, this.config.temporal.namespace);
-      throw error;
-    }
+    await this.describe(this.client.workflow.getHandle(runId));
     return this.handle(runId);
   }
 
+  async list(limit: number): Promise<RunSummary[]> {
+    const runs: RunSummary[] = [];
+    const query = `TaskQueue = '${this.config.temporal.taskQueue}'`;
+    for await (const execution of this.client.workflow.list({ query, pageSize: limit })) {
+      runs.push({
+        runId: execution.workflowId,
+        type: execution.type,
+        phase: closedPhase(execution.status.name) ?? "running",
+        startedAt: execution.startTime.toISOString(),
+        link: webUiLink(this.config.temporal, execution.workflowId),
+      });
+      if (runs.length >= limit) break;
+    }
+    return runs;
+  }
+
+  private async describe(handle: WorkflowHandle) {
+    try {
+      return await handle.describe();
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) {
+        throw new RunNotFound(handle.workflowId, `in Temporal namespace '${this.config.temporal.namespace}'`);
+      }
+      throw error;
+    }
+  }
+
   private handle(workflowId: string): RunHandle {
+    const workflow = this.client.workflow.getHandle(workflowId);
+    // An update refused by its validator leaves the run untouched; say why to the sender.
+    const update = async (name: string, payload: unknown) => {
+      try {
+        await workflow.executeUpdate(name, { args: [payload] });
+      } catch (error) {
+        if (error instanceof WorkflowUpdateFailedError) throw new InvalidRunMessage(error.cause?.message ?? error.message);
+        if (error instanceof WorkflowNotFoundError) throw new RunNotFound(workflowId, "that is still running");
+        throw error;
+      }
+    };
     return {
       runId: workflowId,
       link: webUiLink(this.config.temporal, workflowId),
-      result: () => this.client.workflow.getHandle(workflowId).result(),
+      result: () => workflow.result(),
+      status: async () => {
+        const description = await this.describe(workflow);
+        const phase = closedPhase(description.status.name);
+        try {
+          const status = await workflow.query<RunStatus>(RunMessages.status);
+          return phase ? { ...status, phase } : status;
+        } catch (error) {
+          // A closed run whose workers are gone cannot answer queries; its end state still can.
+          if (!phase) throw error;
+          return { runId: workflowId, phase, stepCount: 0, pending: [], usage: {} };
+        }
+      },
+      transcript: () => workflow.query<Message[]>(RunMessages.transcript),
+      sendInput: (answer: HumanAnswer) => update(RunMessages.input, answer),
+      decide: (decision: ApprovalDecision) => update(RunMessages.decide, decision),
+      pause: () => workflow.signal(RunMessages.pause),
+      resume: () => workflow.signal(RunMessages.resume),
+      cancel: () => workflow.cancel().then(() => undefined),
     };
   }
 

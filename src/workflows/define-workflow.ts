@@ -3,6 +3,7 @@
  * that Temporal can run it as a workflow (it builds a TemporalExecutor from the run input) while
  * the memory engine calls `body` with its own executor.
  */
+import { isCancellation } from "@temporalio/workflow";
 import type { z } from "zod";
 import type { RunSettings } from "../common/run-settings.js";
 import type { Executor } from "./executor.js";
@@ -29,7 +30,7 @@ export function defineWorkflow<I, O>(
   options: { input?: z.ZodType<I> } = {},
 ): DuragentWorkflow<I, O> {
   const temporalEntry = async (run: WorkflowRunInput<I>): Promise<O> =>
-    body(new TemporalExecutor(run.settings), run.input);
+    runToEnd(new TemporalExecutor(run.settings), body, run.input);
   return Object.assign(temporalEntry, {
     body,
     inputSchema: options.input,
@@ -39,4 +40,17 @@ export function defineWorkflow<I, O>(
 
 export function isDuragentWorkflow(value: unknown): value is DuragentWorkflow {
   return typeof value === "function" && (value as Partial<DuragentWorkflow>).isDuragentWorkflow === true;
+}
+
+/** Runs a body on an executor and records how it ended, so the status query tells the truth. */
+export async function runToEnd<I, O>(ctx: Executor, body: WorkflowBody<I, O>, input: I): Promise<O> {
+  try {
+    const output = await body(ctx, input);
+    ctx.control.finish("completed");
+    return output;
+  } catch (error) {
+    ctx.control.recordError(error);
+    ctx.control.finish(isCancellation(error) ? "cancelled" : "failed");
+    throw error;
+  }
 }

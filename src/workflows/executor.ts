@@ -10,6 +10,7 @@
 import type { LlmRequest, LlmResponse } from "../common/llm.js";
 import type { RunSettings } from "../common/run-settings.js";
 import type { ToolCallRequest, ToolDefinition, ToolResult } from "../common/tools.js";
+import type { ApprovalOutcome, HumanInputOptions, HumanInputResult, RunControl } from "./run-control.js";
 
 export type EngineName = "memory" | "temporal";
 
@@ -21,12 +22,23 @@ export interface Executor {
   /** Defaults and bounds fixed when the run started. */
   readonly settings: RunSettings;
 
-  /** One model turn. Retried by the engine according to `settings.llm`. */
+  /** The run's observable state: phase, steps, pending requests, usage, transcript. */
+  readonly control: RunControl;
+
+  /** One model turn. Retried by the engine according to `settings.llm`. Waits first while paused. */
   callLlm(request: LlmRequest): Promise<LlmResponse>;
   /** The tools one MCP server offers, as the worker's configuration filters them. */
   listTools(server: string): Promise<ToolDefinition[]>;
   /** One tool call. Tool-level failures come back as `isError` results, not exceptions. */
   callTool(request: ToolCallRequest): Promise<ToolResult>;
+
+  /**
+   * A durable wait for a person's answer, validated by `schema`. On Temporal the answer arrives by
+   * an Update whose validator rejects invalid answers to the sender, leaving the run untouched.
+   */
+  askHuman<T = string>(options: HumanInputOptions<T>): Promise<HumanInputResult<T>>;
+  /** A durable wait for a person to approve (possibly with edited arguments) or reject a tool call. */
+  requestApproval(call: { server: string; tool: string; arguments: Record<string, unknown> }): Promise<ApprovalOutcome>;
 
   /**
    * Runs a registered duragent workflow as a child run and waits for its result. On Temporal it

@@ -1,17 +1,17 @@
 /**
- * The Temporal engine's executor: every effect becomes an activity, a timer or a signal wait,
- * so that a replayed workflow gets the recorded results instead of repeating the effects.
+ * The Temporal engine's executor: every effect becomes an activity, a timer or a handler, so a
+ * replayed workflow gets the recorded results instead of repeating the effects. People reach the
+ * run through the handlers registered here (status query, input and approval updates, pause).
  * Runs inside the workflow sandbox; imports activity types only.
  */
 import * as workflow from "@temporalio/workflow";
-import { ActivityName } from "../common/activity-names.js";
 import type { DuragentActivities } from "../common/activities.js";
 import { nonRetryableFailureTypes } from "../common/failures.js";
-import type { LlmRequest, LlmResponse } from "../common/llm.js";
+import { RunMessages, type ApprovalDecision, type HumanAnswer, type RunStatus } from "../common/run-status.js";
 import type { ActivitySettings, RunSettings } from "../common/run-settings.js";
-import type { ToolCallRequest, ToolDefinition, ToolResult } from "../common/tools.js";
-import type { Executor, RunLogger } from "./executor.js";
-import { SignalInbox } from "./signal-inbox.js";
+import type { Message } from "../common/messages.js";
+import { BaseExecutor, type ActivityInvoker } from "./base-executor.js";
+import type { RunLogger } from "./executor.js";
 
 function activityOptions(settings: ActivitySettings, summary: string): workflow.ActivityOptions {
   const { retry } = settings;
@@ -29,36 +29,56 @@ function activityOptions(settings: ActivitySettings, summary: string): workflow.
   };
 }
 
-export class TemporalExecutor implements Executor {
-  readonly engine = "temporal" as const;
-  readonly runId: string;
-  readonly log: RunLogger = workflow.log;
-  private readonly inbox = new SignalInbox();
+export const statusQuery = workflow.defineQuery<RunStatus>(RunMessages.status);
+export const transcriptQuery = workflow.defineQuery<Message[]>(RunMessages.transcript);
+export const inputUpdate = workflow.defineUpdate<void, [HumanAnswer]>(RunMessages.input);
+export const inputSignal = workflow.defineSignal<[HumanAnswer]>(RunMessages.input);
+export const decideUpdate = workflow.defineUpdate<void, [ApprovalDecision]>(RunMessages.decide);
+export const pauseSignal = workflow.defineSignal(RunMessages.pause);
+export const resumeSignal = workflow.defineSignal(RunMessages.resume);
 
-  constructor(readonly settings: RunSettings) {
-    this.runId = workflow.workflowInfo().workflowId;
-    // Signals sent before their wait starts are queued rather than dropped.
+export class TemporalExecutor extends BaseExecutor {
+  readonly engine = "temporal" as const;
+  readonly log: RunLogger = workflow.log;
+
+  constructor(settings: RunSettings) {
+    super(workflow.workflowInfo().workflowId, settings);
+    const control = this.control;
+    workflow.setHandler(statusQuery, () => control.status());
+    workflow.setHandler(transcriptQuery, () => control.transcript);
+    // Validators run before anything is written to history, so a bad answer leaves no trace.
+    workflow.setHandler(inputUpdate, (answer) => control.applyAnswer(answer), {
+      validator: (answer) => control.validateAnswer(answer),
+    });
+    workflow.setHandler(decideUpdate, (decision) => control.applyDecision(decision), {
+      validator: (decision) => control.validateDecision(decision),
+    });
+    // The fire-and-forget variant: an invalid answer cannot be refused, so it is logged and dropped.
+    workflow.setHandler(inputSignal, (answer) => {
+      try {
+        control.applyAnswer(answer);
+      } catch (error) {
+        workflow.log.warn("ignored an invalid answer sent by signal", { error: (error as Error).message });
+      }
+    });
+    workflow.setHandler(pauseSignal, () => control.pause());
+    workflow.setHandler(resumeSignal, () => control.resume());
+    // Other signals are queued for waitForSignal rather than dropped.
     workflow.setDefaultSignalHandler((name, ...args) => this.inbox.push(name, args[0]));
   }
 
-  // Each call gets its own proxy so the Web UI shows what that step did.
-  private activities(settings: ActivitySettings, summary: string): DuragentActivities {
-    return workflow.proxyActivities<DuragentActivities>(activityOptions(settings, summary));
-  }
+  protected invoke: ActivityInvoker = (name, args, settings, summary) => {
+    const activities = workflow.proxyActivities<DuragentActivities>(activityOptions(settings, summary));
+    const activity = activities[name] as unknown as (...values: typeof args) => ReturnType<DuragentActivities[typeof name]>;
+    return activity(...args);
+  };
 
-  callLlm(request: LlmRequest): Promise<LlmResponse> {
-    const activities = this.activities(this.settings.llm, `llm ${request.model}`);
-    return activities[ActivityName.callLlm](request);
-  }
-
-  listTools(server: string): Promise<ToolDefinition[]> {
-    const activities = this.activities(this.settings.tools, `tools ${server}`);
-    return activities[ActivityName.listTools](server);
-  }
-
-  callTool(request: ToolCallRequest): Promise<ToolResult> {
-    const activities = this.activities(this.settings.tools, `tool ${request.server}/${request.tool}`);
-    return activities[ActivityName.callTool](request);
+  protected async waitUntil(predicate: () => boolean, timeoutMs?: number): Promise<boolean> {
+    if (timeoutMs === undefined) {
+      await workflow.condition(predicate);
+      return true;
+    }
+    return workflow.condition(predicate, timeoutMs);
   }
 
   executeChild<O>(workflowName: string, input: unknown, options: { idSuffix: string; summary?: string }): Promise<O> {
@@ -83,12 +103,5 @@ export class TemporalExecutor implements Executor {
 
   sleep(ms: number): Promise<void> {
     return workflow.sleep(ms);
-  }
-
-  async waitForSignal<T>(name: string, timeoutMs?: number): Promise<T | undefined> {
-    const ready = () => this.inbox.has(name);
-    if (timeoutMs === undefined) await workflow.condition(ready);
-    else if (!(await workflow.condition(ready, timeoutMs))) return undefined;
-    return this.inbox.take(name) as T;
   }
 }

@@ -1,5 +1,5 @@
 /** `duragent result <runId>`: wait for a Temporal run's answer. */
-import { RunNotFound } from "../../engines/temporal-engine.js";
+import { RunNotFound } from "../../engines/engine.js";
 import { resultText, type CommandOutput } from "../command-output.js";
 import { runFailure, type Session } from "../session.js";
 import { ExitCode, UserError } from "../user-error.js";

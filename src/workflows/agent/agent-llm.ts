@@ -95,6 +95,7 @@ export class AgentLlm implements Generator {
     const maxIterations = options.maxIterations ?? this.options.maxIterations;
     const prior = useHistory ? this.history : [];
     const added: Message[] = [...input];
+    this.ctx.control.recordMessages(input);
     const localTools = this.options.localTools ?? [];
     const toolSpecs = [...this.tools.specs(), ...localTools.map((tool) => tool.spec)];
 
@@ -113,11 +114,14 @@ export class AgentLlm implements Generator {
       });
       addUsage(this.usage, model, response.usage);
       added.push(response.message);
+      this.ctx.control.recordMessages([response.message]);
       const calls = response.message.toolCalls ?? [];
       if (calls.length === 0) break;
       // Calls from one model turn are independent, so they run concurrently.
       const outcomes = await Promise.all(calls.map((call) => this.callTool(call)));
-      added.push(...outcomes.map((outcome) => outcome.message));
+      const results = outcomes.map((outcome) => outcome.message);
+      added.push(...results);
+      this.ctx.control.recordMessages(results);
       if (outcomes.some((outcome) => outcome.endTurn)) break;
     }
 
@@ -159,8 +163,22 @@ export class AgentLlm implements Generator {
     const parsed = args as Record<string, unknown>;
     if (local) return local.call(parsed);
     if (!tool) return { result: toolError(`Unknown tool '${call.name}'.`) };
-    return { result: await this.ctx.callTool({ server: tool.server, tool: tool.name, arguments: parsed }) };
+    let toolArguments = parsed;
+    if (matchesAny(call.name, this.ctx.settings.approvalTools)) {
+      const decision = await this.ctx.requestApproval({ server: tool.server, tool: tool.name, arguments: parsed });
+      if (!decision.approved) return { result: toolError(`A person rejected this call to '${call.name}': ${decision.reason}`) };
+      toolArguments = decision.arguments;
+    }
+    return { result: await this.ctx.callTool({ server: tool.server, tool: tool.name, arguments: toolArguments }) };
   }
+}
+
+/** Glob patterns over namespaced tool names: `filesystem_write_*`. */
+function matchesAny(name: string, patterns: readonly string[]): boolean {
+  return patterns.some((pattern) => {
+    const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*");
+    return new RegExp(`^${escaped}$`).test(name);
+  });
 }
 
 function toMessages(input: string | Message[]): Message[] {

@@ -5,7 +5,8 @@
  */
 import { z } from "zod";
 import type { Executor } from "../executor.js";
-import { AgentLlm } from "./agent-llm.js";
+import { toolError } from "../../common/tools.js";
+import { AgentLlm, type LocalTool } from "./agent-llm.js";
 import { ToolCatalog } from "./tool-catalog.js";
 
 export const AgentSpecSchema = z.object({
@@ -17,26 +18,30 @@ export const AgentSpecSchema = z.object({
   model: z.string().optional(),
   /** The cap on model turns in one `generate` call; the run's default when absent. */
   maxIterations: z.number().int().positive().optional(),
+  /** Gives the model a `human_input` tool, answered by a person through `duragent input`. */
+  humanInput: z.boolean().optional(),
 });
 export type AgentSpec = z.input<typeof AgentSpecSchema>;
 
 export interface Agent {
   readonly spec: z.output<typeof AgentSpecSchema>;
   /** Lists the agent's tools (one step per server) and returns its model, ready to generate. */
-  attachLlm(ctx: Executor): Promise<AgentLlm>;
+  attachLlm(ctx: Executor, options?: { localTools?: LocalTool[] }): Promise<AgentLlm>;
 }
 
 export function defineAgent(spec: AgentSpec): Agent {
   const parsed = AgentSpecSchema.parse(spec);
   return {
     spec: parsed,
-    async attachLlm(ctx) {
+    async attachLlm(ctx, options = {}) {
       const toolLists = await Promise.all(parsed.servers.map((server) => ctx.listTools(server)));
+      const localTools = [...(options.localTools ?? []), ...(parsed.humanInput ? [humanInputTool(ctx)] : [])];
       return new AgentLlm(ctx, new ToolCatalog(toolLists.flat()), {
         name: parsed.name,
         instruction: parsed.instruction,
         model: parsed.model ?? ctx.settings.defaultModel,
         maxIterations: parsed.maxIterations ?? ctx.settings.maxIterations,
+        ...(localTools.length > 0 ? { localTools } : {}),
       });
     },
   };
@@ -50,4 +55,27 @@ export function isAgent(value: unknown): value is Agent {
     "attachLlm" in value &&
     typeof (value as Agent).attachLlm === "function"
   );
+}
+
+/** Lets the model ask a person; the wait is durable, like any other human input. */
+function humanInputTool(ctx: Executor): LocalTool {
+  return {
+    spec: {
+      name: "human_input",
+      description: "Ask a person a question and wait for the answer. Use it when you need information or a decision only a person has.",
+      inputSchema: {
+        type: "object",
+        properties: { question: { type: "string", description: "The question, complete and self-contained." } },
+        required: ["question"],
+      },
+    },
+    async call(args) {
+      if (typeof args.question !== "string" || args.question.trim() === "") {
+        return { result: toolError("human_input needs a non-empty string 'question'.") };
+      }
+      const answer = await ctx.askHuman({ prompt: args.question });
+      if (answer.status === "timed_out") return { result: toolError("No answer came in time.") };
+      return { result: { content: [{ type: "text", text: answer.value }], isError: false } };
+    },
+  };
 }

@@ -1,0 +1,82 @@
+/**
+ * What a person sees of a run and sends to it: its phase, the requests it waits on, and the
+ * answers and decisions that resolve them. Plain JSON, shared by workflow code and clients.
+ * Sandbox-safe: imported by workflow code.
+ */
+import { z } from "zod";
+
+export const RunPhaseSchema = z.enum([
+  "running",
+  "waiting_input",
+  "waiting_approval",
+  "paused",
+  "completed",
+  "failed",
+  "cancelled",
+]);
+export type RunPhase = z.infer<typeof RunPhaseSchema>;
+
+export const InputRequestSchema = z.object({
+  kind: z.literal("input"),
+  /** Short and readable (`input-1`), so a person can type it. */
+  id: z.string(),
+  prompt: z.string(),
+  /** JSON Schema the answer must satisfy; a plain string when absent. */
+  schema: z.record(z.string(), z.unknown()).optional(),
+  /** When the request gives up, in ms since the epoch. */
+  expiresAt: z.number().optional(),
+});
+
+export const ApprovalRequestSchema = z.object({
+  kind: z.literal("approval"),
+  id: z.string(),
+  prompt: z.string(),
+  server: z.string(),
+  tool: z.string(),
+  arguments: z.record(z.string(), z.unknown()),
+});
+
+export const PendingRequestSchema = z.discriminatedUnion("kind", [InputRequestSchema, ApprovalRequestSchema]);
+export type InputRequest = z.infer<typeof InputRequestSchema>;
+export type ApprovalRequest = z.infer<typeof ApprovalRequestSchema>;
+export type PendingRequest = z.infer<typeof PendingRequestSchema>;
+
+export const RunStatusSchema = z.object({
+  runId: z.string(),
+  phase: RunPhaseSchema,
+  /** The step started last, e.g. `llm openai:gpt-4.1-mini` or `tool filesystem/read_text_file`. */
+  currentStep: z.string().optional(),
+  /** Steps (model and tool calls) started so far. */
+  stepCount: z.number(),
+  pending: z.array(PendingRequestSchema),
+  usage: z.record(z.string(), z.object({ inputTokens: z.number(), outputTokens: z.number() })),
+  lastError: z.string().optional(),
+});
+export type RunStatus = z.infer<typeof RunStatusSchema>;
+
+export const HumanAnswerSchema = z.object({
+  /** Which request this answers; may be left out when only one is pending. */
+  requestId: z.string().optional(),
+  value: z.unknown(),
+});
+export type HumanAnswer = z.infer<typeof HumanAnswerSchema>;
+
+export const ApprovalDecisionSchema = z.object({
+  requestId: z.string().optional(),
+  approved: z.boolean(),
+  /** Replaces the model's arguments when approving. */
+  arguments: z.record(z.string(), z.unknown()).optional(),
+  /** Why it was rejected; the model reads it. */
+  reason: z.string().optional(),
+});
+export type ApprovalDecision = z.infer<typeof ApprovalDecisionSchema>;
+
+/** Message names a client uses to talk to a running workflow. */
+export const RunMessages = {
+  status: "duragent.status",
+  transcript: "duragent.transcript",
+  input: "duragent.input",
+  decide: "duragent.decide",
+  pause: "duragent.pause",
+  resume: "duragent.resume",
+} as const;

@@ -1,0 +1,84 @@
+/**
+ * What both executors share: every step passes through the run's control (pause, step count,
+ * usage, last error), and human requests and signal waits are built on the engine's `waitUntil`.
+ * Subclasses supply the effects themselves.
+ */
+import type { LlmRequest, LlmResponse } from "../common/llm.js";
+import type { ActivitySettings, RunSettings } from "../common/run-settings.js";
+import type { ToolCallRequest, ToolDefinition, ToolResult } from "../common/tools.js";
+import type { DuragentActivities } from "../common/activities.js";
+import type { EngineName, Executor, RunLogger } from "./executor.js";
+import { RunControl, type ApprovalOutcome, type HumanInputOptions, type HumanInputResult } from "./run-control.js";
+import { SignalInbox } from "./signal-inbox.js";
+
+export type ActivityInvoker = <K extends keyof DuragentActivities>(
+  name: K,
+  args: Parameters<DuragentActivities[K]>,
+  settings: ActivitySettings,
+  summary: string,
+) => ReturnType<DuragentActivities[K]>;
+
+export abstract class BaseExecutor implements Executor {
+  abstract readonly engine: EngineName;
+  abstract readonly log: RunLogger;
+  readonly control: RunControl;
+  protected readonly inbox = new SignalInbox();
+
+  protected constructor(
+    readonly runId: string,
+    readonly settings: RunSettings,
+  ) {
+    this.control = new RunControl(runId, (predicate, timeoutMs) => this.waitUntil(predicate, timeoutMs), () => this.now());
+  }
+
+  /** Resolves true once `predicate` holds (re-checked whenever run state changes), false on timeout. */
+  protected abstract waitUntil(predicate: () => boolean, timeoutMs?: number): Promise<boolean>;
+  /** Runs one activity with the given policy; the summary labels it in the Web UI. */
+  protected abstract invoke: ActivityInvoker;
+
+  abstract executeChild<O>(workflowName: string, input: unknown, options: { idSuffix: string; summary?: string }): Promise<O>;
+  abstract now(): number;
+  abstract random(): number;
+  abstract uuid(): string;
+  abstract sleep(ms: number): Promise<void>;
+
+  private async step<T>(label: string, run: () => Promise<T>): Promise<T> {
+    await this.control.beginStep(label);
+    try {
+      return await run();
+    } catch (error) {
+      this.control.recordError(error);
+      throw error;
+    }
+  }
+
+  async callLlm(request: LlmRequest): Promise<LlmResponse> {
+    const label = `llm ${request.model}`;
+    const response = await this.step(label, () => this.invoke("callLlm", [request], this.settings.llm, label));
+    this.control.recordUsage(request.model, response.usage);
+    return response;
+  }
+
+  listTools(server: string): Promise<ToolDefinition[]> {
+    const label = `tools ${server}`;
+    return this.step(label, () => this.invoke("listTools", [server], this.settings.tools, label));
+  }
+
+  callTool(request: ToolCallRequest): Promise<ToolResult> {
+    const label = `tool ${request.server}/${request.tool}`;
+    return this.step(label, () => this.invoke("callTool", [request], this.settings.tools, label));
+  }
+
+  askHuman<T = string>(options: HumanInputOptions<T>): Promise<HumanInputResult<T>> {
+    return this.control.askHuman(options);
+  }
+
+  requestApproval(call: { server: string; tool: string; arguments: Record<string, unknown> }): Promise<ApprovalOutcome> {
+    return this.control.requestApproval(call);
+  }
+
+  async waitForSignal<T>(name: string, timeoutMs?: number): Promise<T | undefined> {
+    if (!(await this.waitUntil(() => this.inbox.has(name), timeoutMs))) return undefined;
+    return this.inbox.take(name) as T;
+  }
+}

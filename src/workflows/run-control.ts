@@ -1,0 +1,211 @@
+/**
+ * A run's observable state and the requests it waits on, shared by both executors. It is plain,
+ * deterministic state: on Temporal, queries read it and updates change it; in memory, the engine
+ * calls the same methods. Waiting is delegated to the engine's `waitUntil`.
+ */
+import { z } from "zod";
+import type { TokenUsage } from "../common/llm.js";
+import type { Message } from "../common/messages.js";
+import type {
+  ApprovalDecision,
+  ApprovalRequest,
+  HumanAnswer,
+  InputRequest,
+  PendingRequest,
+  RunPhase,
+  RunStatus,
+} from "../common/run-status.js";
+import { addUsage, type UsageByModel } from "./generator.js";
+
+/** Resolves true once `predicate` holds, or false when `timeoutMs` passes first. */
+export type WaitUntil = (predicate: () => boolean, timeoutMs?: number) => Promise<boolean>;
+
+export interface HumanInputOptions<T> {
+  prompt: string;
+  /** Validates (and may transform) the answer; a string when absent. */
+  schema?: z.ZodType<T>;
+  /** Gives up after this long, returning `{ status: "timed_out" }`. */
+  timeoutMs?: number;
+}
+
+export type HumanInputResult<T> = { status: "answered"; value: T } | { status: "timed_out" };
+
+export type ApprovalOutcome =
+  | { approved: true; arguments: Record<string, unknown> }
+  | { approved: false; reason: string };
+
+/** Raised to the sender of an answer that cannot be applied; the run is untouched. */
+export class RejectedAnswer extends Error {
+  override readonly name = "RejectedAnswer";
+}
+
+type Pending =
+  | { request: InputRequest; schema: z.ZodType; answer?: { value: unknown } }
+  | { request: ApprovalRequest; decision?: ApprovalDecision };
+
+export class RunControl {
+  private readonly pending = new Map<string, Pending>();
+  private requestCount = 0;
+  private paused = false;
+  private finalPhase?: RunPhase;
+  private currentStep?: string;
+  private stepCount = 0;
+  private lastError?: string;
+  private readonly usage: UsageByModel = {};
+  /** Every message agents added, in order; readable even after a cancel. */
+  readonly transcript: Message[] = [];
+
+  constructor(
+    private readonly runId: string,
+    private readonly waitUntil: WaitUntil,
+    private readonly now: () => number,
+  ) {}
+
+  status(): RunStatus {
+    return {
+      runId: this.runId,
+      phase: this.phase(),
+      currentStep: this.currentStep,
+      stepCount: this.stepCount,
+      pending: [...this.pending.values()].map((entry) => entry.request),
+      usage: this.usage,
+      lastError: this.lastError,
+    };
+  }
+
+  private phase(): RunPhase {
+    if (this.finalPhase) return this.finalPhase;
+    if (this.paused) return "paused";
+    const kinds = [...this.pending.values()].map((entry) => entry.request.kind);
+    if (kinds.includes("approval")) return "waiting_approval";
+    if (kinds.includes("input")) return "waiting_input";
+    return "running";
+  }
+
+  // Steps
+
+  /** Waits while the run is paused, then counts the step. A step in flight is never paused. */
+  async beginStep(label: string): Promise<void> {
+    if (this.paused) await this.waitUntil(() => !this.paused);
+    this.currentStep = label;
+    this.stepCount += 1;
+  }
+
+  recordUsage(model: string, usage: TokenUsage): void {
+    addUsage(this.usage, model, usage);
+  }
+
+  recordError(error: unknown): void {
+    this.lastError = error instanceof Error ? error.message : String(error);
+  }
+
+  recordMessages(messages: Message[]): void {
+    this.transcript.push(...messages);
+  }
+
+  finish(phase: "completed" | "failed" | "cancelled"): void {
+    this.finalPhase = phase;
+  }
+
+  // Pause and resume
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+  }
+
+  // Human input
+
+  async askHuman<T>(options: HumanInputOptions<T>): Promise<HumanInputResult<T>> {
+    const schema = (options.schema ?? z.string()) as z.ZodType<T>;
+    const id = `input-${++this.requestCount}`;
+    const request: InputRequest = {
+      kind: "input",
+      id,
+      prompt: options.prompt,
+      ...(options.schema ? { schema: z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown> } : {}),
+      ...(options.timeoutMs !== undefined ? { expiresAt: this.now() + options.timeoutMs } : {}),
+    };
+    const entry: Pending = { request, schema };
+    this.pending.set(id, entry);
+    try {
+      const answered = await this.waitUntil(() => entry.answer !== undefined, options.timeoutMs);
+      if (!answered || !entry.answer) return { status: "timed_out" };
+      return { status: "answered", value: entry.answer.value as T };
+    } finally {
+      this.pending.delete(id);
+    }
+  }
+
+  /** Checks an answer without applying it; throws `RejectedAnswer` saying why it cannot apply. */
+  validateAnswer(answer: HumanAnswer): void {
+    this.parseAnswer(answer);
+  }
+
+  applyAnswer(answer: HumanAnswer): void {
+    const { entry, value } = this.parseAnswer(answer);
+    entry.answer = { value };
+  }
+
+  private parseAnswer(answer: HumanAnswer) {
+    const entry = this.findPending(answer.requestId, "input");
+    if (!("schema" in entry)) throw new RejectedAnswer(`Request ${entry.request.id} is not an input request.`);
+    const parsed = entry.schema.safeParse(answer.value);
+    if (!parsed.success) {
+      throw new RejectedAnswer(`The answer to ${entry.request.id} is invalid: ${z.prettifyError(parsed.error)}`);
+    }
+    return { entry, value: parsed.data };
+  }
+
+  // Tool approval
+
+  async requestApproval(call: { server: string; tool: string; arguments: Record<string, unknown> }): Promise<ApprovalOutcome> {
+    const id = `approval-${++this.requestCount}`;
+    const request: ApprovalRequest = {
+      kind: "approval",
+      id,
+      prompt: `Allow ${call.server}/${call.tool}?`,
+      ...call,
+    };
+    const entry: Pending = { request };
+    this.pending.set(id, entry);
+    try {
+      await this.waitUntil(() => entry.decision !== undefined);
+      const decision = entry.decision!;
+      if (decision.approved) return { approved: true, arguments: decision.arguments ?? call.arguments };
+      return { approved: false, reason: decision.reason ?? "no reason given" };
+    } finally {
+      this.pending.delete(id);
+    }
+  }
+
+  validateDecision(decision: ApprovalDecision): void {
+    this.findPending(decision.requestId, "approval");
+  }
+
+  applyDecision(decision: ApprovalDecision): void {
+    const entry = this.findPending(decision.requestId, "approval");
+    if ("schema" in entry) throw new RejectedAnswer(`Request ${entry.request.id} is not an approval request.`);
+    entry.decision = decision;
+  }
+
+  private findPending(requestId: string | undefined, kind: PendingRequest["kind"]): Pending {
+    if (requestId !== undefined) {
+      const entry = this.pending.get(requestId);
+      if (!entry) throw new RejectedAnswer(`No pending request '${requestId}'. Pending: ${this.pendingIds() || "none"}.`);
+      if (entry.request.kind !== kind) throw new RejectedAnswer(`Request ${requestId} asks for ${entry.request.kind}, not ${kind}.`);
+      return entry;
+    }
+    const candidates = [...this.pending.values()].filter((entry) => entry.request.kind === kind);
+    if (candidates.length === 1) return candidates[0]!;
+    if (candidates.length === 0) throw new RejectedAnswer(`The run is not waiting for ${kind === "input" ? "input" : "an approval"}.`);
+    throw new RejectedAnswer(`Several requests are pending (${this.pendingIds()}); name one.`);
+  }
+
+  private pendingIds(): string {
+    return [...this.pending.keys()].join(", ");
+  }
+}
