@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { WorkflowFailedError } from "@temporalio/client";
 import { ApplicationFailure } from "@temporalio/common";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
-import type { WorkflowBundle } from "@temporalio/worker";
+import { Worker, type WorkflowBundle } from "@temporalio/worker";
 import { nestedScenario, scenarios, type Scenario } from "../examples/patterns/scenarios.js";
 import type { RunTarget } from "../src/engines/run-targets.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
@@ -66,6 +66,12 @@ async function runScenario(scenario: Scenario): Promise<TemporalRun & { text: st
   assert.equal(run.error, undefined, String(run.error));
   assert.deepEqual(run.model.errors, []);
   return { ...run, text: run.result?.text ?? "" };
+}
+
+/** Replays a finished run's history against the current workflow code: any nondeterminism throws. */
+async function replay(workflowId: string): Promise<void> {
+  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+  await Worker.runReplayHistory({ workflowBundle: bundle }, history, workflowId);
 }
 
 function requestsMentioning(model: ScriptedModelServer, text: string): number {
@@ -156,6 +162,8 @@ describe("scale and nesting on Temporal", () => {
     assert.ok(run.model.maxInFlight <= 5, `max in flight ${run.model.maxInFlight}`);
     assert.equal(run.model.maxInFlight, 5);
     console.log(`50-branch fan-out on Temporal: ${Date.now() - started} ms`);
+    // The semaphore releases branches in history order, so the run replays identically.
+    await replay(run.runId);
   });
 
   test("orchestrator → evaluator-optimizer → parallel runs as a tree of child workflows", async () => {
@@ -186,5 +194,6 @@ describe("scale and nesting on Temporal", () => {
     const events = history.events ?? [];
     assert.equal(events.filter((event) => event.startChildWorkflowExecutionInitiatedEventAttributes).length, 1);
     assert.equal(events.filter((event) => event.activityTaskScheduledEventAttributes).length, 3); // plan, plan, synthesis
+    for (const id of [run.runId, studioId, brainstormId]) await replay(id);
   });
 });

@@ -2,7 +2,7 @@
 import type { z } from "zod";
 import type { Message } from "../../common/messages.js";
 import type { Generator, StructuredOptions } from "../generator.js";
-import { participantOptions, PatternBase } from "./pattern-base.js";
+import { invalidPattern, participantOptions, PatternBase } from "./pattern-base.js";
 
 export interface ChainOptions {
   name?: string;
@@ -16,7 +16,7 @@ export class Chain extends PatternBase {
 
   constructor(options: ChainOptions) {
     super();
-    if (options.steps.length === 0) throw new RangeError("A chain needs at least one step.");
+    if (options.steps.length === 0) throw invalidPattern("A chain needs at least one step.");
     this.name = options.name ?? "chain";
     this.steps = options.steps;
   }

@@ -8,7 +8,7 @@ import { ApplicationFailure } from "@temporalio/common";
 import { z } from "zod";
 import type { Message } from "../../common/messages.js";
 import type { Generator, StructuredOptions } from "../generator.js";
-import { inputText, participantOptions, PatternBase } from "./pattern-base.js";
+import { inputText, invalidPattern, participantOptions, PatternBase } from "./pattern-base.js";
 import { mapWithLimit } from "./semaphore.js";
 
 export const PlanSchema = z.object({
@@ -70,7 +70,7 @@ export class Orchestrator extends PatternBase {
   constructor(private readonly options: OrchestratorOptions) {
     super();
     this.name = options.name ?? "orchestrator";
-    if (options.workers.length === 0) throw new RangeError(`${this.name}: an orchestrator needs at least one worker.`);
+    if (options.workers.length === 0) throw invalidPattern(`${this.name}: an orchestrator needs at least one worker.`);
   }
 
   async run(input: string | Message[]): Promise<OrchestratorResult> {

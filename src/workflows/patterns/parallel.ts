@@ -7,7 +7,7 @@ import { ApplicationFailure } from "@temporalio/common";
 import type { z } from "zod";
 import type { Message } from "../../common/messages.js";
 import type { Generator, StructuredOptions } from "../generator.js";
-import { errorMessage, inputText, participantOptions, PatternBase } from "./pattern-base.js";
+import { errorMessage, inputText, invalidPattern, participantOptions, PatternBase } from "./pattern-base.js";
 import { settleWithLimit } from "./semaphore.js";
 
 /** `fail`: one failed branch fails the whole. `collect`: failures are reported to the fan-in. */
@@ -54,7 +54,7 @@ export class Parallel extends PatternBase {
   constructor(private readonly options: ParallelOptions) {
     super();
     if ((options.branches === undefined) === (options.map === undefined)) {
-      throw new RangeError("A parallel pattern needs exactly one of `branches` or `map`.");
+      throw invalidPattern("A parallel pattern needs exactly one of `branches` (fan out) or `map` (one worker over items).");
     }
     this.name = options.name ?? "parallel";
   }

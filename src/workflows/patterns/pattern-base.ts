@@ -71,6 +71,11 @@ function stripCodeFence(text: string): string {
   return match?.[1] ?? text;
 }
 
+/** A mistake in how a pattern was put together: no retry can fix it, so it fails the run. */
+export function invalidPattern(message: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, FailureType.configuration);
+}
+
 /** The text of an input: a string as is, messages as their texts, one per line. */
 export function inputText(input: string | Message[]): string {
   if (typeof input === "string") return input;

@@ -3,12 +3,14 @@
  * in FIFO order as earlier tasks settle, and tasks settle in the order Temporal's history
  * records, so a replay takes exactly the same path.
  */
+import { invalidPattern } from "./pattern-base.js";
+
 export class Semaphore {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
 
   constructor(readonly limit: number) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`A concurrency limit must be a positive integer, got ${limit}.`);
+    if (!Number.isInteger(limit) || limit < 1) throw invalidPattern(`A concurrency limit must be a positive integer, got ${limit}.`);
   }
 
   async run<T>(task: () => Promise<T>): Promise<T> {

@@ -3,13 +3,12 @@
  * alongside their MCP tools, and share context variables. The swarm ends when an agent answers
  * without handing off, when the done condition holds, or after `maxHandoffs` handoffs.
  */
-import { ApplicationFailure } from "@temporalio/common";
 import type { Message } from "../../common/messages.js";
 import { AgentLlm, finalText, type LocalTool } from "../agent/agent-llm.js";
 import { AgentSpecSchema, type AgentSpec } from "../agent/define-agent.js";
 import { ToolCatalog } from "../agent/tool-catalog.js";
 import type { Executor } from "../executor.js";
-import { PatternBase } from "./pattern-base.js";
+import { invalidPattern, PatternBase } from "./pattern-base.js";
 
 export interface SwarmAgent extends AgentSpec {
   /** Agents this one may hand off to; all the others when absent. */
@@ -72,7 +71,7 @@ export class Swarm extends PatternBase {
     this.agents = new Map(options.agents.map((agent) => [agent.name, agent]));
     const start = options.start ?? options.agents[0]?.name;
     if (start === undefined || !this.agents.has(start)) {
-      throw ApplicationFailure.nonRetryable(`${this.name}: the start agent '${start}' is not one of the swarm's agents.`, "SwarmInvalid");
+      throw invalidPattern(`${this.name}: the start agent '${start}' is not one of the swarm's agents (${[...this.agents.keys()].join(", ")}).`);
     }
   }
 
