@@ -15,6 +15,7 @@ import { MemoryEngine } from "../src/engines/memory-engine.js";
 import { MemoryExecutor } from "../src/engines/memory-executor.js";
 import { findRunTarget } from "../src/engines/run-targets.js";
 import { createLogger } from "../src/logger.js";
+import { everythingServer } from "./support/mcp-servers.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import { patternWorkflow } from "../src/workflows/builtin-workflows.js";
 import {
@@ -36,14 +37,14 @@ const quiet: RunLogger = { debug: () => undefined, info: () => undefined, warn: 
 const servers: ScriptedModelServer[] = [];
 after(() => Promise.all(servers.map((server) => server.close())));
 
-async function harness(script: ModelScript) {
+async function harness(script: ModelScript, mcp: McpConnectionPool = new McpConnectionPool({})) {
   const server = await startScriptedModelServer(script, { quiet: true });
   servers.push(server);
   const config = ConfigSchema.parse({
     llm: { defaultModel: "openai:scripted", providers: { openai: { apiKey: "test", baseURL: server.openaiBaseURL } } },
     execution: { llm: { maximumAttempts: 1 } },
   });
-  const activities = createActivities({ callLlm: createCallLlm(createProviderRegistry(config.llm)), mcp: new McpConnectionPool({}) });
+  const activities = createActivities({ callLlm: createCallLlm(createProviderRegistry(config.llm)), mcp });
   const ctx = new MemoryExecutor(activities, runSettingsFromConfig(config), quiet, "test-run", (name) =>
     name === "patternWorkflow" ? (patternWorkflow as DuragentWorkflow) : undefined,
   );
@@ -293,5 +294,44 @@ describe("declarative patterns", () => {
       parsed.error?.issues.map((issue) => [issue.path.join("."), issue.message]),
       [["workflows.r.steps.1.branches.0", 'no agent named "nobody" in agents (defined: a)']],
     );
+  });
+});
+
+describe("patterns with MCP servers", () => {
+  test("a router can choose an MCP server, and a swarm offers handoffs alongside MCP tools", async () => {
+    const mcp = new McpConnectionPool({ everything: everythingServer() });
+    try {
+      const { ctx, server } = await harness((call) => {
+        const tools = call.messages.filter((message) => message.role === "tool");
+        if (call.system?.startsWith("You route")) {
+          return { text: JSON.stringify({ choices: [{ name: "everything", confidence: 0.9 }, { name: "upper", confidence: Number.NaN }] }) };
+        }
+        if (call.system?.includes("'everything' server")) {
+          if (tools.length === 0) return { toolCalls: [{ name: "everything_echo", arguments: { message: "routed" } }] };
+          return { text: `server says ${JSON.stringify(tools[0]?.content)}` };
+        }
+        if (call.system?.startsWith("You handle billing.")) return { text: `tools: ${call.tools.filter((name) => !name.startsWith("everything_") || name === "everything_echo").join(",")}` };
+        return { toolCalls: [{ name: "transfer_to_billing", arguments: {} }] };
+      }, mcp);
+      const router = buildGenerator(ctx, {
+        pattern: "router",
+        servers: [{ name: "everything", description: "echo and arithmetic tools" }],
+        candidates: [{ function: "headline", name: "upper" }],
+      }) as Router;
+      const routed = await router.generateStr("echo something");
+      assert.match(routed, /server says .*routed/);
+
+      const swarm = buildGenerator(ctx, {
+        pattern: "swarm",
+        agents: [
+          { name: "triage", instruction: "You triage requests." },
+          { name: "billing", instruction: "You handle billing.", servers: ["everything"], handoffs: [] },
+        ],
+      });
+      assert.equal(await swarm.generateStr("help"), "tools: everything_echo,set_context_variables");
+      assert.deepEqual(server.errors, []);
+    } finally {
+      await mcp.closeAll();
+    }
   });
 });

@@ -9,13 +9,16 @@ import { participantOptions } from "./pattern-base.js";
 
 export const RankedChoicesSchema = z.object({
   choices: z.array(
-    z.object({
-      /** One of the offered names. */
-      name: z.string(),
-      /** 0 to 1. */
-      confidence: z.number(),
-      reasoning: z.string().optional(),
-    }),
+    z
+      .object({
+        /** One of the offered names. */
+        name: z.string(),
+        /** 0 to 1. */
+        confidence: z.number(),
+        reasoning: z.string().optional(),
+      })
+      // A malformed choice becomes one that `filterChoices` drops, rather than failing the whole answer.
+      .catch({ name: "", confidence: -1 }),
   ),
 });
 
@@ -54,7 +57,7 @@ export function filterChoices(choices: z.infer<typeof RankedChoicesSchema>["choi
   const known = new Set(options.map((option) => option.name));
   const kept = new Map<string, RankedChoice>();
   for (const choice of choices) {
-    if (!known.has(choice.name) || !Number.isFinite(choice.confidence)) continue;
+    if (!known.has(choice.name) || !Number.isFinite(choice.confidence) || choice.confidence < 0) continue;
     // Some models answer in percent.
     const raw = choice.confidence > 1 && choice.confidence <= 100 ? choice.confidence / 100 : choice.confidence;
     const confidence = Math.min(1, Math.max(0, raw));
