@@ -1,0 +1,203 @@
+/**
+ * People steer runs: they answer questions (validated, with bad answers refused and the run
+ * untouched), approve or reject tool calls, pause, resume and cancel; the status says where a run
+ * stands. The same tests run on the memory engine and on a real Temporal server.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, test } from "node:test";
+import type { TestWorkflowEnvironment } from "@temporalio/testing";
+import { textOf } from "../src/common/messages.js";
+import type { RunPhase } from "../src/common/run-status.js";
+import type { DuragentConfig } from "../src/config/schema.js";
+import { InvalidRunMessage, type Engine, type RunHandle } from "../src/engines/engine.js";
+import type { RunTarget } from "../src/engines/run-targets.js";
+import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
+import { bundleWorkflows } from "../src/worker.js";
+import type { DuragentWorkflow } from "../src/workflows/index.js";
+import { askForBudget } from "./fixtures/human-workflows.js";
+import { filesystemServer } from "./support/mcp-servers.js";
+import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
+import { startTestTemporal } from "./support/temporal.js";
+
+const fixtures = fileURLToPath(new URL("./fixtures/human-workflows.ts", import.meta.url));
+const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-control-")));
+writeFileSync(join(dir, "plan.txt"), "the plan");
+
+const budget: RunTarget = { kind: "workflow", name: "askForBudget", workflow: askForBudget as unknown as DuragentWorkflow };
+const reader = (extra: Record<string, unknown> = {}): RunTarget => ({
+  kind: "agent",
+  name: "reader",
+  agent: { name: "reader", instruction: "Read files.", servers: ["fs"], ...extra },
+});
+
+async function waitForPhase(handle: RunHandle, phase: RunPhase, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await handle.status();
+    if (status.phase === phase) return status;
+    if (Date.now() > deadline) assert.fail(`run stayed ${status.phase}, expected ${phase}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+type EngineRunner = <T>(script: ModelScript, body: (engine: Engine, model: ScriptedModelServer) => Promise<T>) => Promise<T>;
+
+function configFor(model: ScriptedModelServer): DuragentConfig {
+  return testConfig(model, {
+    mcp: { servers: { fs: filesystemServer(dir) } },
+    approvals: { tools: ["fs_write_*", "fs_read_text_file"] },
+    modules: [fixtures],
+  });
+}
+
+function engineTests(name: string, withEngine: () => EngineRunner) {
+  describe(`people steer runs (${name})`, () => {
+    test("an answer is validated against the schema; a bad one is refused and the run is untouched", async () => {
+      await withEngine()([], async (engine) => {
+        const handle = await engine.start(budget, {});
+        const waiting = await waitForPhase(handle, "waiting_input");
+        assert.equal(waiting.pending.length, 1);
+        const request = waiting.pending[0]!;
+        assert.equal(request.kind, "input");
+        assert.equal(request.prompt, "What is the budget?");
+        assert.deepEqual((request as { schema?: { required?: string[] } }).schema?.required, ["amount"]);
+
+        await assert.rejects(handle.sendInput({ value: { amount: -3 } }), (error: unknown) => {
+          assert.ok(error instanceof InvalidRunMessage, String(error));
+          assert.match(error.message, /input-1 is invalid.*amount/s);
+          return true;
+        });
+        await assert.rejects(handle.sendInput({ requestId: "input-9", value: { amount: 3 } }), /No pending request 'input-9'/);
+        assert.equal((await handle.status()).phase, "waiting_input");
+
+        await handle.sendInput({ value: { amount: 1200 } });
+        assert.deepEqual(await handle.result(), { status: "answered", value: { amount: 1200, currency: "EUR" } });
+        assert.equal((await handle.status()).phase, "completed");
+      });
+    });
+
+    test("a question that nobody answers times out with a typed result", async () => {
+      await withEngine()([], async (engine) => {
+        const handle = await engine.start(budget, { timeoutMs: 300 });
+        assert.deepEqual(await handle.result(), { status: "timed_out" });
+      });
+    });
+
+    test("gated tool calls wait for approval; rejection reaches the model and approval may edit arguments", async () => {
+      const script: ModelScript = [
+        { toolCalls: [{ name: "fs_read_text_file", arguments: { path: join(dir, "secret.txt") } }] },
+        { toolCalls: [{ name: "fs_read_text_file", arguments: { path: join(dir, "wrong.txt") } }] },
+        { text: "done" },
+      ];
+      await withEngine()(script, async (engine, model) => {
+        const handle = await engine.start(reader(), "read");
+        const first = await waitForPhase(handle, "waiting_approval");
+        const request = first.pending[0]!;
+        assert.equal(request.kind, "approval");
+        assert.deepEqual(request.kind === "approval" && request.arguments, { path: join(dir, "secret.txt") });
+        await assert.rejects(handle.sendInput({ value: "x" }), /not waiting for input/);
+        await handle.decide({ approved: false, reason: "not that file" });
+
+        const second = await waitForPhase(handle, "waiting_approval");
+        assert.notEqual(second.pending[0]!.id, request.id);
+        await handle.decide({ approved: true, arguments: { path: join(dir, "plan.txt") } });
+        assert.equal(((await handle.result()) as { text: string }).text, "done");
+
+        const toolMessages = (model.requests[2]!.body as { messages: { role: string; content: string }[] }).messages.filter(
+          (message) => message.role === "tool",
+        );
+        assert.match(toolMessages[0]!.content, /A person rejected this call to 'fs_read_text_file': not that file/);
+        assert.equal(toolMessages[1]!.content, "the plan");
+      });
+    });
+
+    test("the model can ask a person through the human_input tool", async () => {
+      const script: ModelScript = (call) => {
+        const result = call.messages.findLast((message) => message.role === "tool");
+        if (!result) return { toolCalls: [{ name: "human_input", arguments: { question: "Which city?" } }] };
+        return { text: `Going to ${textOf(result.content)}` };
+      };
+      await withEngine()(script, async (engine) => {
+        const handle = await engine.start(reader({ servers: [], humanInput: true }), "plan a trip");
+        const status = await waitForPhase(handle, "waiting_input");
+        assert.equal(status.pending[0]!.prompt, "Which city?");
+        await handle.sendInput({ value: "Lisbon" });
+        assert.equal(((await handle.result()) as { text: string }).text, "Going to Lisbon");
+      });
+    });
+
+    test("pause holds the run before its next step; resume lets it finish", async () => {
+      const script: ModelScript = [
+        { toolCalls: [{ name: "fs_list_directory", arguments: { path: dir } }], delayMs: 800 },
+        { text: "listed" },
+      ];
+      await withEngine()(script, async (engine, model) => {
+        const handle = await engine.start(reader(), "list");
+        while (model.inFlight === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        await handle.pause();
+        await waitForPhase(handle, "paused");
+        // The model call in flight finishes; the tool call after it does not start.
+        while (model.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        await new Promise((resolve) => setTimeout(resolve, 700));
+        const paused = await handle.status();
+        assert.equal(paused.phase, "paused");
+        assert.equal(paused.stepCount, 2, "listTools and the first model call");
+        assert.equal(paused.currentStep, "llm openai:gpt-4.1-mini");
+        assert.equal(model.requests.length, 1);
+
+        await handle.resume();
+        assert.equal(((await handle.result()) as { text: string }).text, "listed");
+        const done = await handle.status();
+        assert.equal(done.stepCount, 4);
+        assert.ok(done.usage["openai:gpt-4.1-mini"]!.outputTokens > 0);
+      });
+    });
+
+    test("cancel stops an in-flight model call; the run ends cancelled with its transcript readable", async () => {
+      const script: ModelScript = [{ text: "too late", delayMs: 30_000 }];
+      await withEngine()(script, async (engine, model) => {
+        const handle = await engine.start(reader({ servers: [] }), "think hard");
+        while (model.inFlight === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        await handle.cancel();
+        await assert.rejects(handle.result(), /cancel/i);
+        const status = await waitForPhase(handle, "cancelled");
+        assert.equal(status.currentStep, "llm openai:gpt-4.1-mini");
+        const transcript = await handle.transcript();
+        assert.deepEqual(transcript.map((message) => message.role), ["user"]);
+      });
+    });
+  });
+}
+
+engineTests("memory", () => async (script, body) => {
+  const model = await startScriptedModelServer(script, { quiet: true });
+  const engine = memoryEngine(configFor(model));
+  try {
+    return await body(engine, model);
+  } finally {
+    await engine.close();
+    await model.close();
+  }
+});
+
+let env: TestWorkflowEnvironment;
+let bundle: Awaited<ReturnType<typeof bundleWorkflows>>;
+before(async () => {
+  [env, bundle] = await Promise.all([startTestTemporal(), bundleWorkflows([fixtures])]);
+});
+after(async () => {
+  await env?.teardown();
+});
+
+engineTests("temporal", () => async (script, body) => {
+  const model = await startScriptedModelServer(script, { quiet: true });
+  try {
+    return await withTemporalWorker(env, configFor(model), (engine) => body(engine, model), { workflowBundle: bundle });
+  } finally {
+    await model.close();
+  }
+});
