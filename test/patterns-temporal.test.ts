@@ -12,6 +12,8 @@ import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { Worker, type WorkflowBundle } from "@temporalio/worker";
 import { nestedScenario, scenarios, type Scenario } from "../examples/patterns/scenarios.js";
 import type { RunTarget } from "../src/engines/run-targets.js";
+import type { TemporalEngine } from "../src/engines/temporal-engine.js";
+import { textOf } from "../src/common/messages.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import { bundleWorkflows } from "../src/worker.js";
 import { patternWorkflow } from "../src/workflows/builtin-workflows.js";
@@ -38,7 +40,13 @@ interface TemporalRun {
   model: ScriptedModelServer;
 }
 
-async function runPattern(spec: PatternSpec, input: string, script: ModelScript): Promise<TemporalRun> {
+async function runPattern(
+  spec: PatternSpec,
+  input: string,
+  script: ModelScript,
+  /** Runs after the start, before waiting for the result: e.g. to answer a person's question. */
+  during?: (engine: TemporalEngine, runId: string) => Promise<void>,
+): Promise<TemporalRun> {
   const model = await startScriptedModelServer(script, { quiet: true });
   const config = testConfig(model, { llm: { defaultModel: "openai:scripted" }, execution: { llm: { maximumAttempts: 1 } } });
   const target: RunTarget = { kind: "pattern", name: spec.name ?? spec.pattern, spec, workflow: patternWorkflow as DuragentWorkflow };
@@ -48,6 +56,7 @@ async function runPattern(spec: PatternSpec, input: string, script: ModelScript)
       config,
       async (engine) => {
         const handle = await engine.start(target, input);
+        if (during) await during(engine, handle.runId);
         try {
           return { runId: handle.runId, result: (await handle.result()) as PatternRunResult, model };
         } catch (error) {
@@ -196,4 +205,43 @@ describe("scale and nesting on Temporal", () => {
     assert.equal(events.filter((event) => event.activityTaskScheduledEventAttributes).length, 3); // plan, plan, synthesis
     for (const id of [run.runId, studioId, brainstormId]) await replay(id);
   });
+
+  test("a person answers an agent's human_input inside a pattern running as a child workflow", async () => {
+    const spec: PatternSpec = {
+      pattern: "chain",
+      name: "trip",
+      steps: [
+        { pattern: "chain", name: "inner", asChildWorkflow: true, steps: [{ name: "planner", instruction: "You plan trips.", humanInput: true }] },
+        { function: "headline" },
+      ],
+    };
+    const script: ModelScript = (call) => {
+      const answer = call.messages.find((message) => message.role === "tool");
+      if (!answer) return { toolCalls: [{ name: "human_input", arguments: { question: "Which city?" } }] };
+      return { text: `Going to ${textOf(answer.content)}` };
+    };
+    const run = await runPattern(spec, "plan a trip", script, async (engine, runId) => {
+      // The question is asked by the child run, so that is where the answer goes.
+      const child = await waitForRun(engine, `${runId}/inner-1`);
+      for (let attempt = 0; (await child.status()).phase !== "waiting_input"; attempt++) {
+        assert.ok(attempt < 200, "the child never asked");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal((await child.status()).pending[0]?.prompt, "Which city?");
+      await child.sendInput({ value: "Lisbon" });
+    });
+    assert.equal(run.error, undefined, String(run.error));
+    assert.equal(run.result?.text, "# Going to Lisbon");
+  });
 });
+
+async function waitForRun(engine: TemporalEngine, runId: string) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await engine.getHandle(runId);
+    } catch (error) {
+      if (attempt > 100) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}

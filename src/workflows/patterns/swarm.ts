@@ -4,9 +4,8 @@
  * without handing off, when the done condition holds, or after `maxHandoffs` handoffs.
  */
 import type { Message } from "../../common/messages.js";
-import { AgentLlm, finalText, type LocalTool } from "../agent/agent-llm.js";
-import { AgentSpecSchema, type AgentSpec } from "../agent/define-agent.js";
-import { ToolCatalog } from "../agent/tool-catalog.js";
+import { finalText, type AgentLlm, type LocalTool } from "../agent/agent-llm.js";
+import { defineAgent, type AgentSpec } from "../agent/define-agent.js";
 import type { Executor } from "../executor.js";
 import { invalidPattern, PatternBase } from "./pattern-base.js";
 
@@ -60,7 +59,6 @@ const setContextToolName = "set_context_variables";
 export class Swarm extends PatternBase {
   readonly name: string;
   private readonly agents: Map<string, SwarmAgent>;
-  private readonly catalogs = new Map<string, Promise<ToolCatalog>>();
 
   constructor(
     private readonly ctx: Executor,
@@ -105,21 +103,14 @@ export class Swarm extends PatternBase {
     return (await this.run(input)).text;
   }
 
-  private catalog(agent: SwarmAgent): Promise<ToolCatalog> {
-    let catalog = this.catalogs.get(agent.name);
-    if (!catalog) {
-      const servers = agent.servers ?? [];
-      catalog = Promise.all(servers.map((server) => this.ctx.listTools(server))).then((lists) => new ToolCatalog(lists.flat()));
-      this.catalogs.set(agent.name, catalog);
-    }
-    return catalog;
-  }
-
-  // A fresh AgentLlm per turn: the instruction carries the context variables as they are now.
+  /**
+   * A fresh agent LLM per turn, because the instruction carries the context variables as they are
+   * now. It is attached like any agent (human input, approval gates), at the cost of listing the
+   * agent's tools again on each of its turns.
+   */
   private async agentLlm(name: string, state: SwarmState, onHandoff: (handoff: Handoff) => void): Promise<AgentLlm> {
-    const agent = this.agents.get(name) as SwarmAgent;
-    const spec = AgentSpecSchema.parse(agent);
-    const targets = (agent.handoffs ?? [...this.agents.keys()]).filter((target) => target !== name && this.agents.has(target));
+    const { handoffs, ...agent } = this.agents.get(name) as SwarmAgent;
+    const targets = (handoffs ?? [...this.agents.keys()]).filter((target) => target !== name && this.agents.has(target));
     let handedOff = false;
     const handoffTools = targets.map(
       (target): LocalTool => ({
@@ -156,11 +147,7 @@ export class Swarm extends PatternBase {
       },
     };
     const context = Object.keys(state.contextVariables).length > 0 ? `\n\nShared context variables: ${JSON.stringify(state.contextVariables)}` : "";
-    return new AgentLlm(this.ctx, await this.catalog(agent), {
-      name,
-      instruction: `${spec.instruction}${context}`,
-      model: spec.model ?? this.ctx.settings.defaultModel,
-      maxIterations: spec.maxIterations ?? this.ctx.settings.maxIterations,
+    return defineAgent({ ...agent, instruction: `${agent.instruction}${context}` }).attachLlm(this.ctx, {
       localTools: [...handoffTools, setContext],
     });
   }
