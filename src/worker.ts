@@ -12,6 +12,8 @@ import { openActivityRuntime, type ActivityRuntime } from "./activities/activity
 import { loadConfig } from "./config/load-config.js";
 import type { DuragentConfig } from "./config/schema.js";
 import { temporalConnectionOptions } from "./engines/temporal-connection.js";
+import { duragentSearchAttributes } from "./common/search-attributes.js";
+import protos from "@temporalio/proto";
 import { createLogger, type Logger } from "./logger.js";
 
 const builtinWorkflows = fileURLToPath(new URL("./workflows/builtin-workflows.ts", import.meta.url));
@@ -75,6 +77,7 @@ export async function createDuragentWorker(options: DuragentWorkerOptions): Prom
   const logger = options.logger ?? createLogger("duragent-worker");
   installRuntimeLogging();
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
+  if (config.temporal.searchAttributes) await registerSearchAttributes(connection, config.temporal.namespace, logger);
   const runtime = openActivityRuntime(config, logger);
   try {
     const worker = await Worker.create({
@@ -106,6 +109,29 @@ export async function createDuragentWorker(options: DuragentWorkerOptions): Prom
     await runtime.close();
     await connection.close();
     throw error;
+  }
+}
+
+/**
+ * Makes sure the DuragentAgent and DuragentPhase search attributes exist, so runs can be found by
+ * agent and phase. A cluster that refuses (e.g. no operator rights) gets a warning with the fix.
+ */
+async function registerSearchAttributes(connection: NativeConnection, namespace: string, logger: Logger): Promise<void> {
+  try {
+    const existing = await connection.operatorService.listSearchAttributes({ namespace });
+    const missing = duragentSearchAttributes.filter((key) => !(key.name in (existing.customAttributes ?? {})));
+    if (missing.length === 0) return;
+    await connection.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: Object.fromEntries(missing.map((key) => [key.name, protos.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+    });
+  } catch (error) {
+    logger.warn(
+      { error: (error as Error).message },
+      "could not register the DuragentAgent/DuragentPhase search attributes; register them with " +
+        "`temporal operator search-attribute create --name DuragentAgent --type Keyword` (and DuragentPhase), " +
+        "or set temporal.searchAttributes: false",
+    );
   }
 }
 

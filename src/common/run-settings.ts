@@ -30,6 +30,8 @@ export const RunSettingsSchema = z.object({
   tools: ActivitySettingsSchema,
   /** Namespaced tool names (globs such as `filesystem_write_*`) that wait for a person's approval. */
   approvalTools: z.array(z.string()),
+  /** Keep the `DuragentPhase` search attribute current; needs it registered (workers do so). */
+  searchAttributes: z.boolean(),
 });
 export type RunSettings = z.infer<typeof RunSettingsSchema>;
 
@@ -48,4 +50,5 @@ export const defaultRunSettings: RunSettings = {
     heartbeatTimeoutMs: 30_000,
   },
   approvalTools: [],
+  searchAttributes: false,
 };

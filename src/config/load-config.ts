@@ -67,6 +67,7 @@ export function runSettingsFromConfig(config: DuragentConfig): RunSettings {
     llm: activitySettings(defaultRunSettings.llm, config.execution.llm),
     tools: activitySettings(defaultRunSettings.tools, config.execution.tools),
     approvalTools: config.approvals.tools,
+    searchAttributes: config.temporal.searchAttributes,
   };
 }
 

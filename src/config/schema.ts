@@ -146,6 +146,11 @@ export const ConfigSchema = z
         taskQueue: z.string().default("duragent"),
         /** The Web UI base, for the links the CLI prints. */
         uiUrl: z.string().default("http://localhost:8233"),
+        /**
+         * Tag runs with the DuragentAgent and DuragentPhase search attributes (workers register
+         * them when they can); turn off for a cluster where they cannot be registered.
+         */
+        searchAttributes: z.boolean().default(true),
         /** API key for Temporal Cloud or another remote cluster; implies TLS. */
         apiKey: z.string().optional(),
         /** `true` for TLS with system roots, or the files for custom CAs or mTLS. */

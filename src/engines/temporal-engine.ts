@@ -23,6 +23,7 @@ import {
   type RunSummary,
 } from "./engine.js";
 import type { RunTarget } from "./run-targets.js";
+import { agentSearchAttribute, phaseSearchAttribute } from "../common/search-attributes.js";
 import { temporalConnectionOptions, webUiLink } from "./temporal-connection.js";
 
 /** The phase of a closed run, from Temporal's own status; open runs answer the status query. */
@@ -64,6 +65,14 @@ export class TemporalEngine implements Engine {
       taskQueue: this.config.temporal.taskQueue,
       args: [{ input: targetInput(target, input), settings: this.settings }],
       staticSummary: `${target.kind} ${target.name}`,
+      ...(this.settings.searchAttributes
+        ? {
+            typedSearchAttributes: [
+              { key: agentSearchAttribute, value: target.name },
+              { key: phaseSearchAttribute, value: "running" },
+            ],
+          }
+        : {}),
     });
     return this.handle(workflowId);
   }

@@ -7,6 +7,7 @@ import type { LlmRequest, LlmResponse } from "../common/llm.js";
 import type { ActivitySettings, RunSettings } from "../common/run-settings.js";
 import type { ToolCallRequest, ToolDefinition, ToolResult } from "../common/tools.js";
 import type { DuragentActivities } from "../common/activities.js";
+import type { RunPhase } from "../common/run-status.js";
 import type { EngineName, Executor, RunLogger } from "./executor.js";
 import { RunControl, type ApprovalOutcome, type HumanInputOptions, type HumanInputResult } from "./run-control.js";
 import { SignalInbox } from "./signal-inbox.js";
@@ -28,8 +29,16 @@ export abstract class BaseExecutor implements Executor {
     readonly runId: string,
     readonly settings: RunSettings,
   ) {
-    this.control = new RunControl(runId, (predicate, timeoutMs) => this.waitUntil(predicate, timeoutMs), () => this.now());
+    this.control = new RunControl(
+      runId,
+      (predicate, timeoutMs) => this.waitUntil(predicate, timeoutMs),
+      () => this.now(),
+      (phase) => this.phaseChanged(phase),
+    );
   }
+
+  /** Hook for engines that publish the phase (Temporal's search attribute). */
+  protected phaseChanged(_phase: RunPhase): void {}
 
   /** Resolves true once `predicate` holds (re-checked whenever run state changes), false on timeout. */
   protected abstract waitUntil(predicate: () => boolean, timeoutMs?: number): Promise<boolean>;

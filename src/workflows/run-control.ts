@@ -59,7 +59,19 @@ export class RunControl {
     private readonly runId: string,
     private readonly waitUntil: WaitUntil,
     private readonly now: () => number,
+    /** Told after every change that may move the phase, e.g. to keep a search attribute current. */
+    private readonly onPhaseChange: (phase: RunPhase) => void = () => undefined,
   ) {}
+
+  // Runs start as `running` (the client tags them so), so only later changes are told.
+  private lastPhase: RunPhase = "running";
+
+  private changed(): void {
+    const phase = this.phase();
+    if (phase === this.lastPhase) return;
+    this.lastPhase = phase;
+    this.onPhaseChange(phase);
+  }
 
   status(): RunStatus {
     return {
@@ -89,6 +101,7 @@ export class RunControl {
     if (this.paused) await this.waitUntil(() => !this.paused);
     this.currentStep = label;
     this.stepCount += 1;
+    this.changed();
   }
 
   recordUsage(model: string, usage: TokenUsage): void {
@@ -105,16 +118,19 @@ export class RunControl {
 
   finish(phase: "completed" | "failed" | "cancelled"): void {
     this.finalPhase = phase;
+    this.changed();
   }
 
   // Pause and resume
 
   pause(): void {
     this.paused = true;
+    this.changed();
   }
 
   resume(): void {
     this.paused = false;
+    this.changed();
   }
 
   // Human input
@@ -131,12 +147,14 @@ export class RunControl {
     };
     const entry: Pending = { request, schema };
     this.pending.set(id, entry);
+    this.changed();
     try {
       const answered = await this.waitUntil(() => entry.answer !== undefined, options.timeoutMs);
       if (!answered || !entry.answer) return { status: "timed_out" };
       return { status: "answered", value: entry.answer.value as T };
     } finally {
       this.pending.delete(id);
+      this.changed();
     }
   }
 
@@ -172,6 +190,7 @@ export class RunControl {
     };
     const entry: Pending = { request };
     this.pending.set(id, entry);
+    this.changed();
     try {
       await this.waitUntil(() => entry.decision !== undefined);
       const decision = entry.decision!;
@@ -179,6 +198,7 @@ export class RunControl {
       return { approved: false, reason: decision.reason ?? "no reason given" };
     } finally {
       this.pending.delete(id);
+      this.changed();
     }
   }
 

@@ -10,6 +10,8 @@ import { nonRetryableFailureTypes } from "../common/failures.js";
 import { RunMessages, type ApprovalDecision, type HumanAnswer, type RunStatus } from "../common/run-status.js";
 import type { ActivitySettings, RunSettings } from "../common/run-settings.js";
 import type { Message } from "../common/messages.js";
+import type { RunPhase } from "../common/run-status.js";
+import { phaseSearchAttribute } from "../common/search-attributes.js";
 import { BaseExecutor, type ActivityInvoker } from "./base-executor.js";
 import type { RunLogger } from "./executor.js";
 
@@ -65,6 +67,10 @@ export class TemporalExecutor extends BaseExecutor {
     workflow.setHandler(resumeSignal, () => control.resume());
     // Other signals are queued for waitForSignal rather than dropped.
     workflow.setDefaultSignalHandler((name, ...args) => this.inbox.push(name, args[0]));
+  }
+
+  protected override phaseChanged(phase: RunPhase): void {
+    if (this.settings.searchAttributes) workflow.upsertSearchAttributes([{ key: phaseSearchAttribute, value: phase }]);
   }
 
   protected invoke: ActivityInvoker = (name, args, settings, summary) => {

@@ -4,6 +4,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { duragentSearchAttributes } from "../../common/search-attributes.js";
 import { startDevServer } from "../../temporal/dev-server.js";
 import { createDuragentWorker } from "../../worker.js";
 import type { Session } from "../session.js";
@@ -19,7 +20,13 @@ export interface DevOptions {
 export async function devCommand(session: Session, options: DevOptions): Promise<void> {
   const dbFile = resolve(options.dbFile);
   mkdirSync(dirname(dbFile), { recursive: true });
-  const server = await startDevServer({ port: options.port, uiPort: options.uiPort, dbFile, install: true });
+  const server = await startDevServer({
+    port: options.port,
+    uiPort: options.uiPort,
+    dbFile,
+    install: true,
+    searchAttributes: Object.fromEntries(duragentSearchAttributes.map((key) => [key.name, "Keyword"])),
+  });
   try {
     const config = { ...session.config, temporal: { ...session.config.temporal, address: server.address } };
     const worker = await createDuragentWorker({ config, logger: session.logger });
