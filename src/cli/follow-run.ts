@@ -1,0 +1,114 @@
+/**
+ * Follows a run until it ends: prints each step as it starts, shows a spinner while waiting, and
+ * when the run waits for a person, offers to answer right there.
+ */
+import { createInterface, type Interface } from "node:readline";
+import type { PendingRequest, RunStatus } from "../common/run-status.js";
+import { parseInput } from "./command-output.js";
+import { InvalidRunMessage, type RunHandle } from "../engines/engine.js";
+import { describePending } from "./status-text.js";
+
+export interface FollowOptions {
+  /** Ask pending questions on the terminal. */
+  interactive: boolean;
+  /** Print steps and prompts (off for --json). */
+  verbose: boolean;
+  pollMs?: number;
+}
+
+const spinnerFrames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+export async function followRun(handle: RunHandle, options: FollowOptions): Promise<unknown> {
+  const err = process.stderr;
+  const spinning = options.verbose && err.isTTY === true;
+  let lines: Interface | undefined;
+  let stdinClosed = false;
+  const ask = (question: string): Promise<string | undefined> => {
+    if (stdinClosed) return Promise.resolve(undefined);
+    if (!lines) {
+      lines = createInterface({ input: process.stdin, output: err, terminal: process.stdin.isTTY === true });
+      lines.on("close", () => (stdinClosed = true));
+    }
+    return new Promise((resolve) => {
+      const onClose = () => resolve(undefined);
+      lines!.once("close", onClose);
+      lines!.question(question, (answer) => {
+        lines!.off("close", onClose);
+        resolve(answer);
+      });
+    });
+  };
+
+  let settled = false;
+  const outcome = handle.result().finally(() => (settled = true));
+  outcome.catch(() => undefined);
+  let shownSteps = 0;
+  let frame = 0;
+  const asked = new Set<string>();
+  try {
+    while (!settled) {
+      const status = await handle.status().catch(() => undefined);
+      if (status) {
+        if (options.verbose && status.stepCount > shownSteps && status.currentStep) {
+          if (spinning) err.write("\r\x1b[K");
+          err.write(`  step ${status.stepCount}: ${status.currentStep}\n`);
+          shownSteps = status.stepCount;
+        }
+        const next = status.pending.find((request) => !asked.has(request.id));
+        if (next && options.interactive) {
+          asked.add(next.id);
+          if (spinning) err.write("\r\x1b[K");
+          await answer(handle, next, ask, options.verbose);
+          continue;
+        }
+        if (spinning) err.write(`\r${spinnerFrames[frame++ % spinnerFrames.length]} ${phaseText(status)}\x1b[K`);
+      }
+      await Promise.race([outcome.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 300))]);
+    }
+  } finally {
+    if (spinning) err.write("\r\x1b[K");
+    lines?.close();
+  }
+  return outcome;
+}
+
+function phaseText(status: RunStatus): string {
+  if (status.phase === "waiting_input") return "waiting for input (answer with `duragent input`)";
+  if (status.phase === "waiting_approval") return "waiting for approval (`duragent approve` or `duragent reject`)";
+  return status.phase;
+}
+
+/** Asks until the run accepts an answer, or the person leaves it for later (empty line, end of input). */
+async function answer(
+  handle: RunHandle,
+  request: PendingRequest,
+  ask: (question: string) => Promise<string | undefined>,
+  verbose: boolean,
+): Promise<void> {
+  for (;;) {
+    if (verbose) process.stderr.write(`${describePending(request)}\n`);
+    try {
+      if (request.kind === "input") {
+        const reply = await ask("answer> ");
+        if (reply === undefined || reply.trim() === "") return;
+        await handle.sendInput({ requestId: request.id, value: parseInput(reply) });
+        return;
+      }
+      const choice = (await ask("approve? [y]es / [n]o / [e]dit arguments> "))?.trim().toLowerCase();
+      if (choice === undefined || choice === "") return;
+      if (choice.startsWith("y")) return await handle.decide({ requestId: request.id, approved: true });
+      if (choice.startsWith("n")) {
+        const reason = (await ask("reason> ")) || "rejected at the terminal";
+        return await handle.decide({ requestId: request.id, approved: false, reason });
+      }
+      if (choice.startsWith("e")) {
+        const edited = parseInput((await ask("arguments (JSON)> ")) ?? "");
+        if (typeof edited !== "object" || edited === null || Array.isArray(edited)) throw new InvalidRunMessage("arguments must be a JSON object");
+        return await handle.decide({ requestId: request.id, approved: true, arguments: edited as Record<string, unknown> });
+      }
+    } catch (error) {
+      if (!(error instanceof InvalidRunMessage)) throw error;
+      process.stderr.write(`not accepted: ${error.message}\n`);
+    }
+  }
+}
