@@ -320,6 +320,20 @@ describe("server-filesystem over stdio", () => {
     const result = await pool.callTool({ server: "fs", tool: "read_text_file", arguments: { path: notePath } });
     assert.equal(result.isError, false, text(result));
     assert.equal(text(result), "hello from the temp dir\n");
+
+    // Only the roots: a sibling directory and a system file stay out of reach.
+    const outsideDir = await mkdtemp(path.join(os.tmpdir(), "duragent-outside-"));
+    t.after(() => rm(outsideDir, { recursive: true, force: true }));
+    const outsideFile = path.join(outsideDir, "secret.txt");
+    await writeFile(outsideFile, "not yours\n");
+    for (const denied of [outsideFile, "/etc/hostname"]) {
+      const refused = await pool.callTool({ server: "fs", tool: "read_text_file", arguments: { path: denied } });
+      assert.equal(refused.isError, true, `${denied} should be refused: ${text(refused)}`);
+      assert.match(text(refused), /access denied|outside allowed/i);
+      assert.doesNotMatch(text(refused), /not yours/);
+    }
+    const allowed = text(await pool.callTool({ server: "fs", tool: "list_allowed_directories", arguments: {} }));
+    assert.ok(!allowed.includes(outsideDir), allowed);
   });
 });
 
