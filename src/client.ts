@@ -10,6 +10,7 @@ import type { CommandOutput } from "./cli/command-output.js";
 import { devCommand } from "./cli/commands/dev.js";
 import { resultCommand } from "./cli/commands/result.js";
 import { runCommand } from "./cli/commands/run.js";
+import { serveCommand } from "./cli/commands/serve.js";
 import { workerCommand } from "./cli/commands/worker.js";
 import { Session, type GlobalOptions } from "./cli/session.js";
 import { ExitCode, isUserError } from "./cli/user-error.js";
@@ -89,6 +90,32 @@ export function buildProgram(): Command {
           },
         }),
       ),
+    );
+
+  program
+    .command("serve")
+    .description("serve the configured agents and workflows as MCP tools")
+    .addOption(new Option("--transport <transport>", "how MCP clients connect").choices(["stdio", "http"]).default("stdio"))
+    .option("--host <host>", "HTTP: address to bind (non-loopback needs --token)", "127.0.0.1")
+    .option("--port <port>", "HTTP: port (0 picks a free one)", (value) => Number.parseInt(value, 10), 8787)
+    .option("--token <token>", "HTTP: bearer token clients must send (default: $DURAGENT_SERVE_TOKEN)")
+    .option("--allowed-host <name>", "HTTP: another host name clients may use (repeatable)", (value, all: string[]) => [...all, value], [])
+    .option("--wait-timeout <ms>", "how long a tool waits for its run's answer before returning the run id", (value) => Number.parseInt(value, 10))
+    .action(
+      async (
+        options: { transport: "stdio" | "http"; host: string; port: number; token?: string; allowedHost: string[]; waitTimeout?: number },
+        command: Command,
+      ) =>
+        withSession(command, (session, global) =>
+          serveCommand(session, {
+            ...options,
+            ...(options.waitTimeout !== undefined ? { waitTimeoutMs: options.waitTimeout } : {}),
+            onListening: ({ url, tools }) => {
+              if (global.json) console.log(JSON.stringify({ url, tools }));
+              else console.error(`duragent serve: MCP over Streamable HTTP at ${url} (${tools.length} agents and workflows; Ctrl-C stops)`);
+            },
+          }),
+        ),
     );
 
   return program;

@@ -1,0 +1,109 @@
+/**
+ * `duragent serve`: expose the configured agents, patterns and workflows as MCP tools, over stdio
+ * (for a client that starts duragent as its server) or Streamable HTTP. Runs go to the config's
+ * engine: in memory (they live as long as this process) or on Temporal (a worker runs them).
+ */
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { loadRunTargets } from "../../engines/run-targets.js";
+import { startHttpMcpServer, UnsafeBinding } from "../../serve/http.js";
+import { createDuragentMcpServer, ServeSetupError, targetToolNames } from "../../serve/mcp-server.js";
+import type { Session } from "../session.js";
+import { UserError } from "../user-error.js";
+
+export interface ServeOptions {
+  transport: "stdio" | "http";
+  /** HTTP only. */
+  host: string;
+  port: number;
+  /** HTTP only; falls back to DURAGENT_SERVE_TOKEN. */
+  token?: string;
+  /** HTTP only: more host names accepted in Host and Origin headers. */
+  allowedHost: string[];
+  /** How long a `<name>` tool waits for its run's answer. */
+  waitTimeoutMs?: number;
+  /** Told once the HTTP endpoint listens. */
+  onListening?: (listening: { url: string; tools: string[] }) => void;
+}
+
+export async function serveCommand(session: Session, options: ServeOptions): Promise<void> {
+  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
+    throw new UserError(`--port must be a port number from 0 to 65535, got ${options.port}.`);
+  }
+  if (options.waitTimeoutMs !== undefined && !(Number.isInteger(options.waitTimeoutMs) && options.waitTimeoutMs > 0)) {
+    throw new UserError(`--wait-timeout must be a positive number of milliseconds, got ${options.waitTimeoutMs}.`);
+  }
+  const targets = await loadRunTargets(session.config);
+  if (targets.size === 0) {
+    throw new UserError("Nothing to serve: the config defines no agents or workflows.", {
+      hint: "Add one under `agents:` in duragent.config.yaml, or pass --config with the file that has them.",
+    });
+  }
+  let toolNames: string[];
+  try {
+    toolNames = [...targetToolNames(targets).values()];
+  } catch (error) {
+    if (error instanceof ServeSetupError) throw new UserError(error.message);
+    throw error;
+  }
+  const engine = await session.engine();
+  const createServer = () =>
+    createDuragentMcpServer({
+      targets,
+      engine,
+      logger: session.logger,
+      ...(options.waitTimeoutMs !== undefined ? { waitTimeoutMs: options.waitTimeoutMs } : {}),
+    });
+
+  if (options.transport === "stdio") {
+    // stdout carries the protocol from here on; everything else goes to stderr.
+    const server = createServer();
+    const stopped = untilStopped({ stdinEnds: true });
+    await server.connect(new StdioServerTransport());
+    session.logger.info({ tools: toolNames, engine: engine.name }, "serve: MCP over stdio");
+    await stopped;
+    await server.close();
+    return;
+  }
+
+  const token = options.token ?? process.env.DURAGENT_SERVE_TOKEN;
+  const listener = await startHttpMcpServer({
+    host: options.host,
+    port: options.port,
+    allowedHosts: options.allowedHost,
+    createServer,
+    logger: session.logger,
+    ...(token ? { token } : {}),
+  }).catch((error: unknown) => {
+    if (error instanceof UnsafeBinding) throw new UserError(error.message);
+    if (isAddressInUse(error)) {
+      throw new UserError(`Port ${options.port} on ${options.host} is in use.`, { hint: "Pick another with --port, or --port 0 for any free one." });
+    }
+    throw error;
+  });
+  options.onListening?.({ url: listener.url, tools: toolNames });
+  await untilStopped({ stdinEnds: false });
+  await listener.close();
+}
+
+/** Resolves on Ctrl-C or SIGTERM and, for stdio, when the client closes our stdin. */
+function untilStopped(options: { stdinEnds: boolean }): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      process.stdin.off("end", stop);
+      process.stdin.off("close", stop);
+      resolve();
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+    if (options.stdinEnds) {
+      process.stdin.once("end", stop);
+      process.stdin.once("close", stop);
+    }
+  });
+}
+
+function isAddressInUse(error: unknown): boolean {
+  return typeof error === "object" && error !== null && "code" in error && error.code === "EADDRINUSE";
+}

@@ -1,0 +1,53 @@
+/**
+ * Turns a run's input request into an MCP elicitation form, and the form's answer back into the
+ * value the run expects. MCP forms are flat objects of primitive fields, so:
+ * - a request without a schema (a plain string answer) becomes `{ answer: string }`;
+ * - a flat object schema of primitive fields is sent as it is (minus keywords forms lack; the
+ *   run validates the answer against its full schema anyway);
+ * - a single primitive schema (`{ type: "number" }`) is wrapped as `{ answer: <schema> }`;
+ * - anything else (nested objects, arrays of objects) cannot be a form: the caller answers it with
+ *   `run_input` instead.
+ */
+import { PrimitiveSchemaDefinitionSchema, type ElicitRequestFormParams, type PrimitiveSchemaDefinition } from "@modelcontextprotocol/sdk/types.js";
+import type { InputRequest } from "../common/run-status.js";
+
+export interface ElicitationForm {
+  params: ElicitRequestFormParams;
+  /** The value to send to the run, from the form's accepted content. */
+  toAnswer(content: Record<string, unknown>): unknown;
+}
+
+const answerField = "answer";
+
+function primitive(schema: unknown): PrimitiveSchemaDefinition | undefined {
+  const parsed = PrimitiveSchemaDefinitionSchema.safeParse(schema);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** The form for a request, or undefined when its schema has no form equivalent. */
+export function elicitationForm(request: InputRequest, note?: string): ElicitationForm | undefined {
+  const message = note ? `${request.prompt}\n\n${note}` : request.prompt;
+  const wrapped = (field: PrimitiveSchemaDefinition): ElicitationForm => ({
+    params: { mode: "form", message, requestedSchema: { type: "object", properties: { [answerField]: field }, required: [answerField] } },
+    toAnswer: (content) => content[answerField],
+  });
+  const schema = request.schema;
+  if (schema === undefined) return wrapped({ type: "string", title: "Answer" });
+  if (schema.type !== "object") {
+    const field = primitive(schema);
+    return field ? wrapped(field) : undefined;
+  }
+  const properties = schema.properties;
+  if (typeof properties !== "object" || properties === null) return undefined;
+  const fields: Record<string, PrimitiveSchemaDefinition> = {};
+  for (const [name, property] of Object.entries(properties)) {
+    const field = primitive(property);
+    if (!field) return undefined;
+    fields[name] = field;
+  }
+  const required = Array.isArray(schema.required) ? schema.required.filter((name): name is string => typeof name === "string") : [];
+  return {
+    params: { mode: "form", message, requestedSchema: { type: "object", properties: fields, required } },
+    toAnswer: (content) => content,
+  };
+}

@@ -1,0 +1,217 @@
+/**
+ * The Streamable HTTP listener for `duragent serve --transport http`: one MCP session (and one
+ * McpServer) per client, all on `/mcp`.
+ *
+ * Guards, in the order they apply to every request:
+ * 1. DNS-rebinding protection: the Host header, and the Origin header when a browser sends one,
+ *    must name this server (loopback names, the bound address, `allowedHosts`). A web page that
+ *    rebinds its own domain to 127.0.0.1 therefore cannot reach it.
+ * 2. A bearer token, when one is set (`Authorization: Bearer <token>`). Serving on anything but
+ *    loopback without one is refused at start: the tools run agents with the server's credentials.
+ */
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { hostname, networkInterfaces } from "node:os";
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import type { Logger } from "../logger.js";
+
+export interface HttpServeOptions {
+  /** The address to bind: `127.0.0.1` (the default in the CLI), `::1`, `0.0.0.0`, a host name. */
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Required unless `host` is loopback; when set, required on every request. */
+  token?: string;
+  /** Further host names (no port) accepted in Host and Origin headers, e.g. a reverse proxy's. */
+  allowedHosts?: readonly string[];
+  /** A fresh McpServer for each client session. */
+  createServer: () => McpServer;
+  logger?: Logger;
+}
+
+export interface HttpMcpListener {
+  /** `http://<host>:<port>/mcp` */
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** The server would be open to the network without a token; the message says how to fix it. */
+export class UnsafeBinding extends Error {
+  override readonly name = "UnsafeBinding";
+  constructor(readonly host: string) {
+    super(
+      `Refusing to serve on ${host} without a token: anyone who can reach it could run your agents. ` +
+        "Pass --token <secret> (or set DURAGENT_SERVE_TOKEN), or bind to loopback with --host 127.0.0.1.",
+    );
+  }
+}
+
+export const mcpPath = "/mcp";
+const maxBodyBytes = 4 * 1024 * 1024;
+
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  return bare === "localhost" || bare === "::1" || /^127(\.\d{1,3}){3}$/.test(bare);
+}
+
+export async function startHttpMcpServer(options: HttpServeOptions): Promise<HttpMcpListener> {
+  const token = options.token === "" ? undefined : options.token;
+  if (!token && !isLoopbackHost(options.host)) throw new UnsafeBinding(options.host);
+  const allowed = allowedHostnames(options.host, options.allowedHosts ?? []);
+  const sessions = new Map<string, { transport: StreamableHTTPServerTransport; server: McpServer }>();
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const refusal = checkHeaders(req, allowed, token);
+    if (refusal) return sendError(res, refusal.status, refusal.message, refusal.headers);
+    if (new URL(req.url ?? "/", "http://localhost").pathname !== mcpPath) {
+      return sendError(res, 404, `Not found: the MCP endpoint is ${mcpPath}.`);
+    }
+    const read = req.method === "POST" ? await readJson(req) : { ok: true as const, body: undefined };
+    if (!read.ok) return sendError(res, read.status, read.message);
+    const body = read.body;
+
+    const sessionId = req.headers["mcp-session-id"];
+    if (typeof sessionId === "string") {
+      const session = sessions.get(sessionId);
+      // 404 tells a client its session is gone (e.g. after a restart), so it starts a new one.
+      if (!session) return sendError(res, 404, `No MCP session '${sessionId}' (it ended, or the server restarted); initialize a new one.`);
+      return session.transport.handleRequest(req, res, body);
+    }
+    if (req.method !== "POST" || !isInitializeRequest(body)) {
+      return sendError(res, 400, "No Mcp-Session-Id header: send an initialize request first.");
+    }
+    const server = options.createServer();
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => {
+        sessions.set(id, { transport, server });
+      },
+    });
+    transport.onclose = () => {
+      if (transport.sessionId) sessions.delete(transport.sessionId);
+    };
+    await server.connect(transport);
+    await transport.handleRequest(req, res, body);
+  };
+
+  const http = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      options.logger?.error({ err: error }, "serve: HTTP request failed");
+      if (!res.headersSent) sendError(res, 500, "Internal error; see the duragent serve log.");
+      else res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    http.once("error", reject);
+    http.listen(options.port, options.host, () => {
+      http.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = http.address() as AddressInfo;
+  const urlHost = options.host.includes(":") && !options.host.startsWith("[") ? `[${options.host}]` : options.host;
+  return {
+    url: `http://${urlHost}:${port}${mcpPath}`,
+    port,
+    async close() {
+      await Promise.all([...sessions.values()].map(({ server }) => server.close().catch(() => undefined)));
+      sessions.clear();
+      await new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        // Open SSE streams would hold close() forever.
+        http.closeAllConnections();
+      });
+    },
+  };
+}
+
+/** Host names (lower case, IPv6 in brackets, no port) this server answers to. */
+function allowedHostnames(bound: string, extra: readonly string[]): Set<string> {
+  const names = new Set(["localhost", "127.0.0.1", "[::1]"]);
+  const add = (name: string) => names.add(name.includes(":") && !name.startsWith("[") ? `[${name.toLowerCase()}]` : name.toLowerCase());
+  extra.forEach(add);
+  if (bound === "0.0.0.0" || bound === "::" || bound === "[::]") {
+    // Bound to every interface: its addresses and the machine's name are this server.
+    add(hostname());
+    for (const addresses of Object.values(networkInterfaces())) for (const address of addresses ?? []) add(address.address);
+  } else {
+    add(bound);
+  }
+  return names;
+}
+
+function hostnameOf(value: string): string | undefined {
+  try {
+    return new URL(value.includes("://") ? value : `http://${value}`).hostname.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+interface Refusal {
+  status: number;
+  message: string;
+  headers?: Record<string, string>;
+}
+
+function checkHeaders(req: IncomingMessage, allowed: Set<string>, token: string | undefined): Refusal | undefined {
+  const host = hostnameOf(req.headers.host ?? "");
+  if (!host || !allowed.has(host)) {
+    return {
+      status: 403,
+      message: `Host '${req.headers.host ?? ""}' is not allowed (DNS-rebinding protection); add it with --allowed-host if it is really this server.`,
+    };
+  }
+  const origin = req.headers.origin;
+  if (origin !== undefined) {
+    const originHost = hostnameOf(origin);
+    if (!originHost || !allowed.has(originHost)) {
+      return { status: 403, message: `Origin '${origin}' is not allowed (DNS-rebinding protection).` };
+    }
+  }
+  if (token !== undefined) {
+    const match = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "");
+    if (!match?.[1] || !sameSecret(match[1].trim(), token)) {
+      return {
+        status: 401,
+        message: "Missing or wrong bearer token: send 'Authorization: Bearer <token>' with the token duragent serve was started with.",
+        headers: { "WWW-Authenticate": 'Bearer realm="duragent"' },
+      };
+    }
+  }
+  return undefined;
+}
+
+// Digests first, so the comparison takes the same time whatever the lengths.
+function sameSecret(given: string, expected: string): boolean {
+  const digest = (value: string) => createHash("sha256").update(value).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+type BodyRead = { ok: true; body: unknown } | { ok: false; status: number; message: string };
+
+async function readJson(req: IncomingMessage): Promise<BodyRead> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > maxBodyBytes) return { ok: false, status: 413, message: `Requests are limited to ${maxBodyBytes} bytes.` };
+    chunks.push(buffer);
+  }
+  try {
+    return { ok: true, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown };
+  } catch {
+    return { ok: false, status: 400, message: "The request body is not JSON." };
+  }
+}
+
+function sendError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { "Content-Type": "application/json", ...headers });
+  // A JSON-RPC error body, which MCP clients know how to show.
+  res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message }, id: null }));
+}

@@ -1,0 +1,386 @@
+/**
+ * duragent as an MCP server: every agent, pattern and workflow it can run becomes a tool, and a
+ * handful of control tools steer the runs those tools start. One McpServer serves one client
+ * connection; many may share one engine, so a run started over one connection can be followed
+ * from another.
+ *
+ * - `<name>` starts a run and waits for its answer (up to `waitTimeoutMs`), sending progress and
+ *   asking the run's questions back through elicitation; otherwise it returns the run id.
+ * - `<name>_start` starts a run and returns its id at once.
+ * - `run_status`, `run_input`, `run_approve`, `run_reject`, `run_pause`, `run_resume`,
+ *   `run_cancel` and `runs_list` work on runs by id.
+ *
+ * Refusals (an unknown run id, an answer that does not fit) come back as `isError` results the
+ * caller can act on; only faults of duragent itself are thrown.
+ */
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { z, ZodError } from "zod";
+import { runFailure } from "../cli/session.js";
+import { formatZodError } from "../cli/user-error.js";
+import type { PendingRequest, RunStatus } from "../common/run-status.js";
+import { InvalidRunMessage, RunNotFound, type Engine, type RunHandle } from "../engines/engine.js";
+import type { RunTarget } from "../engines/run-targets.js";
+import type { Logger } from "../logger.js";
+import { waitForRun, type WaitOutcome } from "./wait-for-run.js";
+
+export interface DuragentMcpServerOptions {
+  /** What to expose, from `loadRunTargets`. */
+  targets: ReadonlyMap<string, RunTarget>;
+  engine: Engine;
+  /**
+   * How long `<name>` waits for an answer before it returns the run id instead. The default, 50 s,
+   * stays under the 60 s request timeout most MCP clients use.
+   */
+  waitTimeoutMs?: number;
+  logger?: Logger;
+}
+
+export const defaultWaitTimeoutMs = 50_000;
+
+/** The control tools; a target whose tool name would clash with one of these cannot be served. */
+export const controlToolNames = [
+  "run_status",
+  "run_input",
+  "run_approve",
+  "run_reject",
+  "run_pause",
+  "run_resume",
+  "run_cancel",
+  "runs_list",
+] as const;
+
+/** A configuration that cannot be served as it is: the message says what to rename. */
+export class ServeSetupError extends Error {
+  override readonly name = "ServeSetupError";
+}
+
+// MCP allows `.` too, but some model APIs (OpenAI function names) do not, and callers pass tool
+// names on to models; 122 leaves room for the `_start` suffix within MCP's 128.
+function toolNameFor(targetName: string): string {
+  return targetName.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 122);
+}
+
+/** The tool name of each target, checked for clashes with each other and the control tools. */
+export function targetToolNames(targets: ReadonlyMap<string, RunTarget>): Map<string, string> {
+  const owners = new Map<string, string>(controlToolNames.map((name) => [name, "a built-in control tool"]));
+  const names = new Map<string, string>();
+  const clashes: string[] = [];
+  for (const target of targets.values()) {
+    const name = toolNameFor(target.name);
+    for (const tool of [name, `${name}_start`]) {
+      const owner = owners.get(tool);
+      if (owner) clashes.push(`'${tool}' (from ${target.kind} '${target.name}') is already ${owner}`);
+      owners.set(tool, `the tool of ${target.kind} '${target.name}'`);
+    }
+    names.set(target.name, name);
+  }
+  if (clashes.length > 0) {
+    throw new ServeSetupError(
+      `Cannot serve these tool names: ${clashes.join("; ")}. Rename the agent or workflow in duragent.config.yaml (or its module) so each tool name is unique.`,
+    );
+  }
+  return names;
+}
+
+export function createDuragentMcpServer(options: DuragentMcpServerOptions): McpServer {
+  const { engine, targets } = options;
+  const waitTimeoutMs = options.waitTimeoutMs ?? defaultWaitTimeoutMs;
+  const names = targetToolNames(targets);
+  const server = new McpServer(
+    { name: "duragent", version: "0.1.0" },
+    {
+      instructions:
+        "Each tool named after an agent or workflow runs it durably. If it returns a run id instead of an answer, " +
+        "follow the run with run_status, answer its questions with run_input, approve tool calls with run_approve.",
+    },
+  );
+
+  for (const target of targets.values()) {
+    const name = names.get(target.name)!;
+    const { schema, toRunInput } = targetInputSchema(target);
+    const what = describeTarget(target);
+
+    server.registerTool(
+      name,
+      {
+        title: target.name,
+        description: `${what} Waits up to ${Math.round(waitTimeoutMs / 1000)} s for the answer; a longer run returns its run id to follow with run_status.`,
+        inputSchema: schema,
+        annotations: { openWorldHint: true },
+      },
+      async (args, extra) =>
+        refusalsAsResults(async () => {
+          const handle = await engine.start(target, toRunInput(args));
+          options.logger?.info({ runId: handle.runId, target: target.name }, "serve: run started (waiting)");
+          const progressToken = extra._meta?.progressToken;
+          const canElicit = server.server.getClientCapabilities()?.elicitation?.form !== undefined;
+          try {
+            const outcome = await waitForRun(handle, {
+              deadline: Date.now() + waitTimeoutMs,
+              signal: extra.signal,
+              ...(progressToken === undefined
+                ? {}
+                : {
+                    onProgress: (progress: number, message: string | undefined) =>
+                      extra.sendNotification({
+                        method: "notifications/progress",
+                        params: { progressToken, progress, ...(message ? { message } : {}) },
+                      }),
+                  }),
+              ...(canElicit
+                ? {
+                    elicit: (params, timeout) =>
+                      server.server.elicitInput(params, { relatedRequestId: extra.requestId, signal: extra.signal, timeout }),
+                  }
+                : {}),
+            });
+            return outcomeResult(handle, outcome);
+          } catch (error) {
+            // The caller cancelled the request that started this run, so the run goes too;
+            // runs started with `<name>_start` belong to nobody's request and are left alone.
+            if (extra.signal.aborted) await handle.cancel().catch(() => undefined);
+            throw error;
+          }
+        }),
+    );
+
+    server.registerTool(
+      `${name}_start`,
+      {
+        title: `${target.name} (start)`,
+        description: `${what} Starts a run and returns its run id at once; follow it with run_status.`,
+        inputSchema: schema,
+        annotations: { openWorldHint: true },
+      },
+      async (args) =>
+        refusalsAsResults(async () => {
+          const handle = await engine.start(target, toRunInput(args));
+          options.logger?.info({ runId: handle.runId, target: target.name }, "serve: run started");
+          return jsonResult(
+            { runId: handle.runId, ...(handle.link ? { link: handle.link } : {}) },
+            `Started run ${handle.runId}. Call run_status with {"runId":"${handle.runId}"} for its progress and, once completed, its answer.`,
+          );
+        }),
+    );
+  }
+
+  const runId = z.string().min(1).describe("The run id, as a tool of this server returned it (or from runs_list).");
+  const requestId = z
+    .string()
+    .optional()
+    .describe("Which pending request (e.g. input-1, approval-1) this is for; may be left out when only one is pending.");
+
+  server.registerTool(
+    "run_status",
+    {
+      description: "A run's phase, steps, pending questions and approvals, token usage, and its answer once completed.",
+      inputSchema: z.object({ runId }),
+      annotations: { readOnlyHint: true },
+    },
+    async (args) =>
+      refusalsAsResults(async () => {
+        const handle = await engine.getHandle(args.runId);
+        const status = await handle.status();
+        const report: Record<string, unknown> = { ...status };
+        if (status.phase === "completed") report.result = await handle.result();
+        return jsonResult(report, statusHint(status));
+      }),
+  );
+
+  server.registerTool(
+    "run_input",
+    {
+      description:
+        "Answers a run's pending question (see run_status). The answer must match the request's schema; a plain string when it has none.",
+      inputSchema: z.object({ runId, answer: z.unknown().describe("The answer: a string, or JSON matching the request's schema."), requestId }),
+    },
+    async (args) =>
+      refusalsAsResults(async () => {
+        const handle = await engine.getHandle(args.runId);
+        const value = await answerValue(handle, args.requestId, args.answer);
+        await handle.sendInput({ ...(args.requestId ? { requestId: args.requestId } : {}), value });
+        return textResult(`Answer accepted; run ${args.runId} continues.`);
+      }),
+  );
+
+  server.registerTool(
+    "run_approve",
+    {
+      description: "Approves a tool call the run waits on (see run_status), optionally with edited arguments.",
+      inputSchema: z.object({
+        runId,
+        requestId,
+        arguments: z.record(z.string(), z.unknown()).optional().describe("Replaces the tool call's arguments."),
+      }),
+    },
+    async (args) =>
+      refusalsAsResults(async () => {
+        const handle = await engine.getHandle(args.runId);
+        await handle.decide({
+          approved: true,
+          ...(args.requestId ? { requestId: args.requestId } : {}),
+          ...(args.arguments ? { arguments: args.arguments } : {}),
+        });
+        return textResult(`Approved; run ${args.runId} continues.`);
+      }),
+  );
+
+  server.registerTool(
+    "run_reject",
+    {
+      description: "Rejects a tool call the run waits on; the run's model reads the reason and carries on without it.",
+      inputSchema: z.object({ runId, requestId, reason: z.string().optional().describe("Why; the run's model reads it.") }),
+    },
+    async (args) =>
+      refusalsAsResults(async () => {
+        const handle = await engine.getHandle(args.runId);
+        await handle.decide({
+          approved: false,
+          ...(args.requestId ? { requestId: args.requestId } : {}),
+          ...(args.reason ? { reason: args.reason } : {}),
+        });
+        return textResult(`Rejected; run ${args.runId} continues without that tool call.`);
+      }),
+  );
+
+  const control = (tool: "run_pause" | "run_resume" | "run_cancel", description: string, act: (handle: RunHandle) => Promise<void>, done: string) =>
+    server.registerTool(
+      tool,
+      { description, inputSchema: z.object({ runId }), annotations: { destructiveHint: tool === "run_cancel" } },
+      async (args) =>
+        refusalsAsResults(async () => {
+          const handle = await engine.getHandle(args.runId);
+          await act(handle);
+          return textResult(`Run ${args.runId} ${done}.`);
+        }),
+    );
+  control("run_pause", "Holds a run before its next step; a step in flight finishes.", (handle) => handle.pause(), "will pause before its next step");
+  control("run_resume", "Lets a paused run go on.", (handle) => handle.resume(), "resumes");
+  control("run_cancel", "Stops a run: in-flight steps are cancelled and it ends as cancelled.", (handle) => handle.cancel(), "is being cancelled");
+
+  server.registerTool(
+    "runs_list",
+    {
+      description: "Recent runs, newest first, with their phase.",
+      inputSchema: z.object({ limit: z.number().int().min(1).max(100).default(20).describe("How many runs at most.") }),
+      annotations: { readOnlyHint: true },
+    },
+    async (args) => refusalsAsResults(async () => jsonResult({ runs: await engine.list(args.limit) })),
+  );
+
+  return server;
+}
+
+/** The tool's input schema for a target, and how its arguments become the run's input. */
+function targetInputSchema(target: RunTarget): { schema: z.ZodObject; toRunInput: (args: Record<string, unknown>) => unknown } {
+  const fromInput = (args: Record<string, unknown>) => args.input;
+  if (target.kind !== "workflow") {
+    const input = z.string().describe(target.kind === "agent" ? "The message for the agent." : "The input for the pattern.");
+    return { schema: z.object({ input }), toRunInput: fromInput };
+  }
+  const inputSchema = target.workflow.inputSchema;
+  // An object schema is the tool's arguments as they are; anything else is wrapped as `input`.
+  if (inputSchema instanceof z.ZodObject) return { schema: inputSchema, toRunInput: (args) => args };
+  if (inputSchema) return { schema: z.object({ input: inputSchema }), toRunInput: fromInput };
+  return { schema: z.object({ input: z.unknown().optional().describe("The workflow's input: any JSON value.") }), toRunInput: fromInput };
+}
+
+function describeTarget(target: RunTarget): string {
+  if (target.kind === "agent") {
+    const instruction = target.agent.instruction.trim();
+    const brief = instruction.length > 300 ? `${instruction.slice(0, 297)}...` : instruction;
+    return `Asks the duragent agent '${target.name}'. Its instructions: ${brief}`;
+  }
+  if (target.kind === "pattern") return `Runs the duragent ${target.spec.pattern} workflow '${target.name}'.`;
+  return `Runs the duragent workflow '${target.name}'.`;
+}
+
+function outcomeResult(handle: RunHandle, outcome: WaitOutcome): CallToolResult {
+  const id = handle.runId;
+  switch (outcome.kind) {
+    case "completed":
+      return textResult(answerText(outcome.result));
+    case "failed":
+      return errorResult(runFailure(id, outcome.error).message);
+    case "cancelled":
+      return errorResult(`Run ${id} was cancelled.`);
+    case "waiting": {
+      const lead =
+        outcome.reason === "timeout" ? `Run ${id} is still running (it goes on without you).` : `Run ${id} is waiting for you.`;
+      return textResult([lead, outcome.detail, statusHint(outcome.status)].filter(Boolean).join(" "));
+    }
+  }
+}
+
+/** What to do next with a run in this state, as the caller would phrase the tool calls. */
+function statusHint(status: RunStatus): string {
+  const id = JSON.stringify(status.runId);
+  if (status.phase === "completed") return `Run ${status.runId} completed.`;
+  if (status.phase === "failed") return `Run ${status.runId} failed${status.lastError ? `: ${status.lastError}` : "."}`;
+  if (status.phase === "cancelled") return `Run ${status.runId} was cancelled.`;
+  const pending = status.pending.map((request) => pendingHint(id, request));
+  if (pending.length > 0) return pending.join(" ");
+  const step = status.currentStep ? ` (step ${status.stepCount}: ${status.currentStep})` : "";
+  if (status.phase === "paused") return `It is paused${step}; call run_resume with {"runId":${id}} to let it go on.`;
+  return `It is ${status.phase}${step}. Call run_status with {"runId":${id}} to check on it; its answer is there once it completes.`;
+}
+
+function pendingHint(id: string, request: PendingRequest): string {
+  if (request.kind === "approval") {
+    return (
+      `It waits for approval (${request.id}) to call ${request.server}/${request.tool} with ${JSON.stringify(request.arguments)}: ` +
+      `call run_approve with {"runId":${id},"requestId":"${request.id}"} or run_reject with a reason.`
+    );
+  }
+  const schema = request.schema ? ` The answer must match this JSON Schema: ${JSON.stringify(request.schema)}.` : "";
+  return `It asks (${request.id}): ${request.prompt}${schema} Answer with run_input {"runId":${id},"requestId":"${request.id}","answer":...}.`;
+}
+
+/**
+ * Callers (models especially) often send a JSON answer as a string; when the request expects
+ * structured JSON, a string that parses is taken as that JSON.
+ */
+async function answerValue(handle: RunHandle, requestId: string | undefined, answer: unknown): Promise<unknown> {
+  if (typeof answer !== "string") return answer;
+  const status = await handle.status();
+  const request = status.pending.find((pending) => pending.kind === "input" && (requestId === undefined || pending.id === requestId));
+  if (request?.kind !== "input" || !request.schema || request.schema.type === "string") return answer;
+  try {
+    return JSON.parse(answer);
+  } catch {
+    return answer;
+  }
+}
+
+function answerText(result: unknown): string {
+  if (typeof result === "string") return result;
+  if (typeof result === "object" && result !== null && "text" in result && typeof result.text === "string") return result.text;
+  return JSON.stringify(result, null, 2);
+}
+
+function textResult(text: string): CallToolResult {
+  return { content: [{ type: "text", text }] };
+}
+
+function jsonResult(data: Record<string, unknown>, hint?: string): CallToolResult {
+  // The JSON alone in the first block, as the spec asks of structured results; the hint apart.
+  const content: CallToolResult["content"] = [{ type: "text", text: JSON.stringify(data, null, 2) }];
+  if (hint) content.push({ type: "text", text: hint });
+  return { content, structuredContent: data };
+}
+
+function errorResult(text: string): CallToolResult {
+  return { content: [{ type: "text", text }], isError: true };
+}
+
+/** A refusal the caller can fix becomes an error result; anything else is a fault and is thrown. */
+async function refusalsAsResults(body: () => Promise<CallToolResult>): Promise<CallToolResult> {
+  try {
+    return await body();
+  } catch (error) {
+    if (error instanceof RunNotFound || error instanceof InvalidRunMessage) return errorResult(error.message);
+    if (error instanceof ZodError) return errorResult(formatZodError(error, "input"));
+    throw error;
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * Waits on a run for an MCP caller: polls its status (cheap on both engines), reports new steps as
+ * progress, puts the run's questions to the caller as elicitation forms, and stops at the deadline
+ * or as soon as the run needs something only the caller can give. The run itself never depends on
+ * this wait: it keeps going (durably, on Temporal) whatever the caller does.
+ */
+import type { ElicitRequestFormParams, ElicitResult } from "@modelcontextprotocol/sdk/types.js";
+import type { InputRequest, PendingRequest, RunStatus } from "../common/run-status.js";
+import { InvalidRunMessage, type RunHandle } from "../engines/engine.js";
+import { elicitationForm } from "./elicitation-form.js";
+
+export interface WaitOptions {
+  /** When to stop waiting, in ms since the epoch. */
+  deadline: number;
+  /** Aborted when the caller cancels its request. */
+  signal: AbortSignal;
+  /** Told of each new step; absent when the caller asked for no progress. */
+  onProgress?: (stepCount: number, currentStep: string | undefined) => Promise<void>;
+  /** Asks the caller through MCP elicitation; absent when the caller's client cannot be asked. */
+  elicit?: (params: ElicitRequestFormParams, timeoutMs: number) => Promise<ElicitResult>;
+  /** First poll interval; it grows to `maxPollMs` while nothing changes. */
+  minPollMs?: number;
+  maxPollMs?: number;
+}
+
+export type WaitOutcome =
+  | { kind: "completed"; status: RunStatus; result: unknown }
+  | { kind: "failed" | "cancelled"; status: RunStatus; error: unknown }
+  /** The run goes on, but this wait ended: at the deadline, or on a request the caller must answer. */
+  | { kind: "waiting"; status: RunStatus; reason: "timeout" | "input" | "approval"; detail?: string };
+
+/** Answers refused in a row before the caller is sent to `run_input`. */
+const maxElicitAttempts = 3;
+
+export async function waitForRun(handle: RunHandle, options: WaitOptions): Promise<WaitOutcome> {
+  const minPollMs = options.minPollMs ?? 100;
+  const maxPollMs = options.maxPollMs ?? 1_000;
+  let pollMs = minPollMs;
+  let reportedSteps = 0;
+  for (;;) {
+    options.signal.throwIfAborted();
+    const status = await handle.status();
+    if (status.phase === "completed" || status.phase === "failed" || status.phase === "cancelled") {
+      return settle(handle, status);
+    }
+    if (status.stepCount > reportedSteps) {
+      reportedSteps = status.stepCount;
+      pollMs = minPollMs;
+      // Progress is a courtesy: a caller that went away must not fail the wait.
+      await options.onProgress?.(status.stepCount, status.currentStep).catch(() => undefined);
+    }
+    const input = status.pending.find((request): request is InputRequest => request.kind === "input");
+    if (input) {
+      if (!options.elicit) return { kind: "waiting", status, reason: "input" };
+      const asked = await askCaller(handle, input, options.elicit, options);
+      if (!asked.answered) return { kind: "waiting", status: await handle.status(), reason: "input", detail: asked.detail };
+      pollMs = minPollMs;
+      continue;
+    }
+    // Only the caller (or someone it tells) can approve, so holding its request open helps nobody.
+    if (status.pending.some((request: PendingRequest) => request.kind === "approval")) {
+      return { kind: "waiting", status, reason: "approval" };
+    }
+    const left = options.deadline - Date.now();
+    if (left <= 0) return { kind: "waiting", status, reason: "timeout" };
+    await sleep(Math.min(pollMs, left), options.signal);
+    pollMs = Math.min(Math.round(pollMs * 1.5), maxPollMs);
+  }
+}
+
+async function settle(handle: RunHandle, status: RunStatus): Promise<WaitOutcome> {
+  try {
+    const result = await handle.result();
+    return { kind: "completed", status, result };
+  } catch (error) {
+    return { kind: status.phase === "cancelled" ? "cancelled" : "failed", status, error };
+  }
+}
+
+type Asked = { answered: true } | { answered: false; detail: string };
+
+async function askCaller(
+  handle: RunHandle,
+  request: InputRequest,
+  elicit: NonNullable<WaitOptions["elicit"]>,
+  options: WaitOptions,
+): Promise<Asked> {
+  let note: string | undefined;
+  for (let attempt = 1; attempt <= maxElicitAttempts; attempt++) {
+    const form = elicitationForm(request, note);
+    if (!form) return { answered: false, detail: "Its answer schema is too rich for an MCP form." };
+    const left = options.deadline - Date.now();
+    if (left <= 0) return { answered: false, detail: "The wait ended before the question was put to you." };
+    let reply: ElicitResult;
+    try {
+      reply = await elicit(form.params, left);
+    } catch (error) {
+      options.signal.throwIfAborted();
+      return { answered: false, detail: `Asking you failed (${error instanceof Error ? error.message : String(error)}).` };
+    }
+    if (reply.action !== "accept" || !reply.content) {
+      return { answered: false, detail: `You ${reply.action === "decline" ? "declined" : "cancelled"} the question; it is still open.` };
+    }
+    try {
+      await handle.sendInput({ requestId: request.id, value: form.toAnswer(reply.content) });
+      return { answered: true };
+    } catch (error) {
+      if (!(error instanceof InvalidRunMessage)) throw error;
+      // Someone else may have answered meanwhile, or the question timed out: then there is nothing to retry.
+      const now = await handle.status();
+      if (!now.pending.some((pending) => pending.id === request.id)) return { answered: true };
+      note = `Your previous answer was refused: ${error.message}`;
+    }
+  }
+  return { answered: false, detail: `${maxElicitAttempts} answers in a row were refused. ${note ?? ""}`.trim() };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      signal.removeEventListener("abort", aborted);
+      resolve();
+    }
+    function aborted() {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }
+    signal.addEventListener("abort", aborted, { once: true });
+  });
+}
