@@ -1,0 +1,480 @@
+/**
+ * `duragent serve`: duragent agents used as MCP tools, by another duragent agent (over stdio and
+ * Streamable HTTP, both through the real CLI) and by an MCP SDK client (runs started and steered
+ * by id, progress notifications, human input asked back through elicitation). HTTP guards: bearer
+ * token, DNS-rebinding protection, refusal to serve off loopback without a token. One test serves
+ * runs from a real Temporal server.
+ */
+import assert from "node:assert/strict";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, test } from "node:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import {
+  ElicitRequestSchema,
+  type CallToolResult,
+  type ElicitRequest,
+  type ElicitResult,
+  type Progress,
+} from "@modelcontextprotocol/sdk/types.js";
+import type { TestWorkflowEnvironment } from "@temporalio/testing";
+import { textOf } from "../src/common/messages.js";
+import type { DuragentConfig } from "../src/config/schema.js";
+import type { Engine } from "../src/engines/engine.js";
+import { loadRunTargets, type RunTarget } from "../src/engines/run-targets.js";
+import { startHttpMcpServer, UnsafeBinding, type HttpMcpListener } from "../src/serve/http.js";
+import { createDuragentMcpServer } from "../src/serve/mcp-server.js";
+import { startScriptedModelServer, type ModelScript, type ScriptedCall, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
+import { bundleWorkflows } from "../src/worker.js";
+import { filesystemServer } from "./support/mcp-servers.js";
+import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
+import { startTestTemporal } from "./support/temporal.js";
+
+const bin = fileURLToPath(new URL("../bin/duragent.js", import.meta.url));
+const fixtures = fileURLToPath(new URL("./fixtures/human-workflows.ts", import.meta.url));
+const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-serve-")));
+writeFileSync(join(dir, "plan.txt"), "the plan");
+
+// ---------------------------------------------------------------------------------------------
+// The agents, told apart by their instructions, and one model script that plays all of them.
+
+const lastToolResult = (call: ScriptedCall) => {
+  const message = call.messages.findLast((candidate) => candidate.role === "tool");
+  return message ? textOf(message.content) : undefined;
+};
+
+const script: ModelScript = (call) => {
+  const system = call.system ?? "";
+  const result = lastToolResult(call);
+  if (system.includes("INNER")) return { text: `inner answer to '${textOf(call.messages[0]!.content)}': 42` };
+  if (system.includes("OUTER")) {
+    if (result === undefined) return { toolCalls: [{ name: "inner_helper", arguments: { input: "what is the answer?" } }] };
+    return { text: `The inner agent says: ${result}` };
+  }
+  if (system.includes("ASKER")) {
+    if (result === undefined) return { toolCalls: [{ name: "human_input", arguments: { question: "Which city?" } }] };
+    return { text: `Going to ${result}` };
+  }
+  if (system.includes("LISTER")) {
+    if (result === undefined) return { toolCalls: [{ name: "fs_list_directory", arguments: { path: dir } }], delayMs: 300 };
+    return { text: "listed", delayMs: 300 };
+  }
+  if (system.includes("READER")) {
+    if (result === undefined) return { toolCalls: [{ name: "fs_read_text_file", arguments: { path: join(dir, "plan.txt") } }] };
+    return { text: `read: ${result}` };
+  }
+  if (system.includes("SLOW")) return { text: "finally", delayMs: 1_500 };
+  return { error: { status: 400, message: `no script for system prompt '${system}'` } };
+};
+
+const agents = {
+  helper: { instruction: "INNER: answer questions." },
+  asker: { instruction: "ASKER: plan trips.", humanInput: true },
+  lister: { instruction: "LISTER: list files.", servers: ["fs"] },
+  reader: { instruction: "READER: read files.", servers: ["fs"] },
+  slow: { instruction: "SLOW: think." },
+};
+
+let model: ScriptedModelServer;
+before(async () => {
+  model = await startScriptedModelServer(script, { quiet: true });
+});
+after(async () => {
+  await model?.close();
+});
+
+function innerConfig(): DuragentConfig {
+  return testConfig(model, {
+    agents,
+    mcp: { servers: { fs: filesystemServer(dir) } },
+    approvals: { tools: ["fs_read_text_file"] },
+    modules: [fixtures],
+  });
+}
+
+/** The inner config as a file, for `duragent serve` subprocesses. */
+function innerConfigFile(): string {
+  const path = join(dir, `inner-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(path, JSON.stringify({ llm: { providers: { openai: { apiKey: "test", baseURL: model.openaiBaseURL } } }, agents: { helper: agents.helper } }));
+  return path;
+}
+
+const outer: RunTarget = {
+  kind: "agent",
+  name: "outer",
+  agent: { name: "outer", instruction: "OUTER: delegate to the inner agent.", servers: ["inner"] },
+};
+
+async function askOuterAgent(innerServer: Record<string, unknown>): Promise<string> {
+  const engine = memoryEngine(testConfig(model, { mcp: { servers: { inner: innerServer } } }));
+  try {
+    const handle = await engine.start(outer, "ask the inner agent");
+    return ((await handle.result()) as { text: string }).text;
+  } finally {
+    await engine.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// MCP client helpers
+
+type ToolResult = CallToolResult;
+
+async function connect(engine: Engine, config: DuragentConfig, options: { waitTimeoutMs?: number; elicit?: (request: ElicitRequest) => Promise<ElicitResult> } = {}) {
+  const server = createDuragentMcpServer({
+    targets: await loadRunTargets(config),
+    engine,
+    ...(options.waitTimeoutMs ? { waitTimeoutMs: options.waitTimeoutMs } : {}),
+  });
+  const client = new Client({ name: "serve-test", version: "1" }, options.elicit ? { capabilities: { elicitation: { form: {} } } } : {});
+  if (options.elicit) client.setRequestHandler(ElicitRequestSchema, options.elicit);
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverSide);
+  await client.connect(clientSide);
+  const call = async (name: string, args: Record<string, unknown>, requestOptions: { onprogress?: (progress: Progress) => void; signal?: AbortSignal } = {}) =>
+    (await client.callTool({ name, arguments: args }, undefined, requestOptions)) as ToolResult;
+  return { client, call, close: () => client.close() };
+}
+
+function text(result: ToolResult): string {
+  return result.content.flatMap((part) => (part.type === "text" ? [part.text] : [])).join("\n");
+}
+
+function structured(result: ToolResult): Record<string, unknown> {
+  assert.ok(!result.isError, `tool failed: ${text(result)}`);
+  assert.ok(result.structuredContent, `no structured content in: ${text(result)}`);
+  return result.structuredContent;
+}
+
+async function statusUntil(call: Awaited<ReturnType<typeof connect>>["call"], runId: string, phase: string): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const status = structured(await call("run_status", { runId }));
+    if (status.phase === phase) return status;
+    if (Date.now() > deadline) assert.fail(`run ${runId} stayed ${String(status.phase)}, expected ${phase}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const runIdIn = (value: string) => /\b((?:asker|askForBudget|reader|slow|helper)-[0-9a-f]{8})\b/.exec(value)?.[1];
+
+// ---------------------------------------------------------------------------------------------
+
+describe("a duragent agent uses another duragent agent over MCP", () => {
+  test("over stdio: `duragent serve --transport stdio` as the outer agent's MCP server", async () => {
+    const answer = await askOuterAgent({ command: process.execPath, args: [bin, "--config", innerConfigFile(), "serve", "--transport", "stdio"] });
+    assert.equal(answer, "The inner agent says: inner answer to 'what is the answer?': 42");
+  });
+
+  test("over Streamable HTTP: `duragent serve --transport http` with a token", async () => {
+    const serve = spawn(process.execPath, [bin, "--config", innerConfigFile(), "--json", "serve", "--transport", "http", "--port", "0", "--token", "s3cret"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    try {
+      const { url, tools } = await firstJsonLine<{ url: string; tools: string[] }>(serve);
+      assert.deepEqual(tools, ["helper"]);
+      assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
+      const answer = await askOuterAgent({ url, headers: { Authorization: "Bearer s3cret" } });
+      assert.equal(answer, "The inner agent says: inner answer to 'what is the answer?': 42");
+    } finally {
+      await stop(serve);
+    }
+  });
+});
+
+describe("an MCP client drives duragent runs (memory engine)", () => {
+  let engine: Engine;
+  let config: DuragentConfig;
+  before(() => {
+    config = innerConfig();
+    engine = memoryEngine(config);
+  });
+  after(async () => {
+    await engine?.close();
+  });
+
+  test("tools: one pair per agent and workflow, with zod-derived input schemas, and the control tools", async () => {
+    const { client, close } = await connect(engine, config);
+    const { tools } = await client.listTools();
+    const names = tools.map((tool) => tool.name);
+    for (const name of ["helper", "helper_start", "asker", "askForBudget", "askForBudget_start", "run_status", "run_input", "run_approve", "run_reject", "run_pause", "run_resume", "run_cancel", "runs_list"]) {
+      assert.ok(names.includes(name), `missing tool ${name} in ${names.join(", ")}`);
+    }
+    const helper = tools.find((tool) => tool.name === "helper")!;
+    assert.deepEqual(helper.inputSchema.required, ["input"]);
+    assert.deepEqual(helper.inputSchema.properties?.input, { type: "string", description: "The message for the agent." });
+    await close();
+  });
+
+  test("<name>_start returns a run id; run_status follows it and run_input answers its question", async () => {
+    const { call, close } = await connect(engine, config);
+    const { runId } = structured(await call("asker_start", { input: "plan a trip" }));
+    assert.equal(typeof runId, "string");
+    const waiting = await statusUntil(call, String(runId), "waiting_input");
+    assert.deepEqual((waiting.pending as { id: string; prompt: string }[]).map(({ id, prompt }) => ({ id, prompt })), [{ id: "input-1", prompt: "Which city?" }]);
+
+    await call("run_input", { runId, answer: "Lisbon" }).then((result) => assert.ok(!result.isError, text(result)));
+    const done = await statusUntil(call, String(runId), "completed");
+    assert.equal((done.result as { text: string }).text, "Going to Lisbon");
+
+    const late = await call("run_input", { runId, answer: "Porto" });
+    assert.equal(late.isError, true);
+    const unknown = await call("run_status", { runId: "nope-12345678" });
+    assert.equal(unknown.isError, true);
+    assert.match(text(unknown), /No run 'nope-12345678'/);
+    await close();
+  });
+
+  test("run_input refuses an answer that does not fit the schema; a JSON string answer is parsed", async () => {
+    const { call, close } = await connect(engine, config);
+    const { runId } = structured(await call("askForBudget_start", { input: {} }));
+    await statusUntil(call, String(runId), "waiting_input");
+    const refused = await call("run_input", { runId, answer: { amount: -3 } });
+    assert.equal(refused.isError, true);
+    assert.match(text(refused), /input-1 is invalid.*amount/s);
+    await call("run_input", { runId, answer: '{"amount": 5}' }).then((result) => assert.ok(!result.isError, text(result)));
+    const done = await statusUntil(call, String(runId), "completed");
+    assert.deepEqual(done.result, { status: "answered", value: { amount: 5, currency: "EUR" } });
+    await close();
+  });
+
+  test("progress of the inner run reaches a caller that asked for it", async () => {
+    const { call, close } = await connect(engine, config);
+    const progress: Progress[] = [];
+    const result = await call("lister", { input: "list" }, { onprogress: (update) => progress.push(update) });
+    assert.equal(text(result), "listed");
+    assert.ok(progress.length >= 2, `expected several progress notifications, got ${JSON.stringify(progress)}`);
+    for (let index = 1; index < progress.length; index++) assert.ok(progress[index]!.progress > progress[index - 1]!.progress);
+    assert.ok(progress.some((update) => /^llm openai:/.test(update.message ?? "")), JSON.stringify(progress));
+    await close();
+  });
+
+  test("the inner run's questions go to a caller that supports elicitation; refused answers are asked again", async () => {
+    const asked: ElicitRequest["params"][] = [];
+    const answers: ElicitResult[] = [
+      { action: "accept", content: { answer: "Porto" } },
+      { action: "accept", content: { amount: -1, currency: "EUR" } },
+      { action: "accept", content: { amount: 70, currency: "USD" } },
+    ];
+    const { call, close } = await connect(engine, config, {
+      elicit: async (request) => {
+        asked.push(request.params);
+        return answers.shift() ?? { action: "cancel" };
+      },
+    });
+    assert.equal(text(await call("asker", { input: "plan a trip" })), "Going to Porto");
+    assert.equal(asked[0]!.message, "Which city?");
+    assert.deepEqual(asked[0]!.mode === "form" && asked[0]!.requestedSchema.required, ["answer"]);
+
+    const budget = await call("askForBudget", { input: {} });
+    assert.deepEqual(JSON.parse(text(budget)), { status: "answered", value: { amount: 70, currency: "USD" } });
+    const form = asked[1]!;
+    assert.ok(form.mode === "form" || form.mode === undefined);
+    assert.equal(form.message, "What is the budget?");
+    assert.equal("requestedSchema" in form && form.requestedSchema.properties.amount?.type, "number");
+    assert.match(asked[2]!.message, /previous answer was refused.*amount/s);
+    await close();
+  });
+
+  test("a declined question stays open: the call returns the run id, and run_input answers later", async () => {
+    const { call, close } = await connect(engine, config, { elicit: async () => ({ action: "decline" }) });
+    const result = await call("asker", { input: "plan a trip" });
+    assert.ok(!result.isError, text(result));
+    assert.match(text(result), /is waiting for you\. You declined the question; it is still open\..*It asks \(input-1\): Which city\?.*run_input/s);
+    const runId = runIdIn(text(result))!;
+    await call("run_input", { runId, answer: "Faro" });
+    assert.equal(((await statusUntil(call, runId, "completed")).result as { text: string }).text, "Going to Faro");
+    await close();
+  });
+
+  test("a gated tool call: the call returns at once with the approval to give; run_approve lets it run", async () => {
+    const { call, close } = await connect(engine, config);
+    const result = await call("reader", { input: "read the plan" });
+    assert.match(text(result), /waits for approval \(approval-1\) to call fs\/read_text_file.*run_approve/s);
+    const runId = runIdIn(text(result))!;
+    await call("run_approve", { runId }).then((approved) => assert.ok(!approved.isError, text(approved)));
+    assert.equal(((await statusUntil(call, runId, "completed")).result as { text: string }).text, "read: the plan");
+    const again = await call("run_approve", { runId });
+    assert.equal(again.isError, true);
+    await close();
+  });
+
+  test("a long run: the wait times out with the run id; pause, resume, cancel and runs_list steer it", async () => {
+    const { call, close } = await connect(engine, config, { waitTimeoutMs: 200 });
+    const result = await call("slow", { input: "think" });
+    assert.ok(!result.isError, text(result));
+    assert.match(text(result), /is still running \(it goes on without you\).*run_status/s);
+    const runId = runIdIn(text(result))!;
+
+    await call("run_pause", { runId });
+    await statusUntil(call, runId, "paused");
+    await call("run_resume", { runId });
+    await statusUntil(call, runId, "running");
+    await call("run_cancel", { runId });
+    await statusUntil(call, runId, "cancelled");
+    const { runs } = structured(await call("runs_list", { limit: 50 }));
+    assert.ok((runs as { runId: string; phase: string }[]).some((run) => run.runId === runId && run.phase === "cancelled"));
+    await close();
+  });
+
+  test("a caller that cancels its waiting call cancels the run it started", async () => {
+    const { call, close } = await connect(engine, config);
+    const controller = new AbortController();
+    const waiting = call("slow", { input: "think" }, { signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    controller.abort("changed my mind");
+    await assert.rejects(waiting);
+    const { runs } = structured(await call("runs_list", { limit: 1 }));
+    const [latest] = runs as { runId: string }[];
+    assert.match(latest!.runId, /^slow-/);
+    await statusUntil(call, latest!.runId, "cancelled");
+    await close();
+  });
+});
+
+describe("Streamable HTTP guards", () => {
+  let engine: Engine;
+  let config: DuragentConfig;
+  let listener: HttpMcpListener;
+  before(async () => {
+    config = testConfig(model, { agents: { helper: agents.helper } });
+    engine = memoryEngine(config);
+    const targets = await loadRunTargets(config);
+    listener = await startHttpMcpServer({ host: "127.0.0.1", port: 0, token: "s3cret", createServer: () => createDuragentMcpServer({ targets, engine }) });
+  });
+  after(async () => {
+    await listener?.close();
+    await engine?.close();
+  });
+
+  const initialize = JSON.stringify({
+    jsonrpc: "2.0",
+    id: 1,
+    method: "initialize",
+    params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+  });
+
+  function post(headers: Record<string, string>, url = listener.url): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+    return new Promise((resolve, reject) => {
+      const request = httpRequest(url, { method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json, text/event-stream", ...headers } }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on("data", (chunk: Buffer) => chunks.push(chunk));
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString("utf8") }));
+      });
+      request.on("error", reject);
+      request.end(initialize);
+    });
+  }
+
+  test("no token or a wrong one: 401", async () => {
+    const missing = await post({});
+    assert.equal(missing.status, 401);
+    assert.equal(missing.headers["www-authenticate"], 'Bearer realm="duragent"');
+    assert.match(missing.body, /bearer token/);
+    assert.equal((await post({ Authorization: "Bearer wrong" })).status, 401);
+  });
+
+  test("a Host or Origin that is not this server is refused (DNS rebinding)", async () => {
+    const host = await post({ Authorization: "Bearer s3cret", Host: "evil.example:80" });
+    assert.equal(host.status, 403);
+    assert.match(host.body, /Host 'evil.example:80' is not allowed/);
+    assert.equal((await post({ Authorization: "Bearer s3cret", Origin: "http://evil.example" })).status, 403);
+    const ok = await post({ Authorization: "Bearer s3cret", Origin: `http://localhost:${listener.port}` });
+    assert.equal(ok.status, 200, ok.body);
+  });
+
+  test("with the token, an MCP client lists and calls tools", async () => {
+    const client = new Client({ name: "http-test", version: "1" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(listener.url), { requestInit: { headers: { Authorization: "Bearer s3cret" } } }));
+    const result = (await client.callTool({ name: "helper", arguments: { input: "hi" } })) as ToolResult;
+    assert.equal(text(result), "inner answer to 'hi': 42");
+    await client.close();
+  });
+
+  test("loopback needs no token, but keeps DNS-rebinding protection", async () => {
+    const targets = await loadRunTargets(config);
+    const open = await startHttpMcpServer({ host: "127.0.0.1", port: 0, createServer: () => createDuragentMcpServer({ targets, engine }) });
+    try {
+      assert.equal((await post({}, open.url)).status, 200);
+      assert.equal((await post({ Host: "attacker.example" }, open.url)).status, 403);
+    } finally {
+      await open.close();
+    }
+  });
+
+  test("a non-loopback host without a token: refuses to start", async () => {
+    await assert.rejects(
+      startHttpMcpServer({ host: "0.0.0.0", port: 0, createServer: () => assert.fail("must not serve") }),
+      (error: unknown) => error instanceof UnsafeBinding,
+    );
+    const cli = spawnSync(process.execPath, [bin, "--config", innerConfigFile(), "serve", "--transport", "http", "--host", "0.0.0.0", "--port", "0"], {
+      encoding: "utf8",
+      env: { ...process.env, DURAGENT_SERVE_TOKEN: "" },
+    });
+    assert.equal(cli.status, 2, cli.stderr);
+    assert.match(cli.stderr, /duragent: Refusing to serve on 0\.0\.0\.0 without a token.*--token/s);
+  });
+});
+
+describe("serving runs from Temporal", () => {
+  let env: TestWorkflowEnvironment;
+  let bundle: Awaited<ReturnType<typeof bundleWorkflows>>;
+  before(async () => {
+    [env, bundle] = await Promise.all([startTestTemporal(), bundleWorkflows([fixtures])]);
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+
+  test("an answer, and a question answered through elicitation, from runs on Temporal", async () => {
+    await withTemporalWorker(
+      env,
+      innerConfig(),
+      async (engine, config) => {
+        const { call, close } = await connect(engine, config, { elicit: async () => ({ action: "accept", content: { answer: "Braga" } }) });
+        assert.equal(text(await call("helper", { input: "durable?" })), "inner answer to 'durable?': 42");
+        assert.equal(text(await call("asker", { input: "plan a trip" })), "Going to Braga");
+
+        const { runId } = structured(await call("askForBudget_start", { input: {} }));
+        await statusUntil(call, String(runId), "waiting_input");
+        const refused = await call("run_input", { runId, answer: { amount: 0 } });
+        assert.equal(refused.isError, true);
+        await call("run_input", { runId, answer: { amount: 9 } });
+        const done = await statusUntil(call, String(runId), "completed");
+        assert.deepEqual(done.result, { status: "answered", value: { amount: 9, currency: "EUR" } });
+        const { runs } = structured(await call("runs_list", { limit: 10 }));
+        assert.equal((runs as unknown[]).length, 3);
+        await close();
+      },
+      { workflowBundle: bundle },
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+function firstJsonLine<T>(child: ChildProcess): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    const timer = setTimeout(() => reject(new Error("duragent serve did not report its URL within 20 s")), 20_000);
+    lines.once("line", (line) => {
+      clearTimeout(timer);
+      resolve(JSON.parse(line) as T);
+    });
+    child.once("exit", (code) => reject(new Error(`duragent serve exited with ${code} before listening`)));
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await exited;
+}
