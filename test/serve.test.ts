@@ -250,6 +250,8 @@ describe("an MCP client drives duragent runs (memory engine)", () => {
     const progress: Progress[] = [];
     const result = await call("lister", { input: "list" }, { onprogress: (update) => progress.push(update) });
     assert.equal(text(result), "listed");
+    // MCP does not order notifications against the result, so give late ones a moment.
+    for (let waited = 0; progress.length < 2 && waited < 2_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
     assert.ok(progress.length >= 2, `expected several progress notifications, got ${JSON.stringify(progress)}`);
     for (let index = 1; index < progress.length; index++) assert.ok(progress[index]!.progress > progress[index - 1]!.progress);
     assert.ok(progress.some((update) => /^llm openai:/.test(update.message ?? "")), JSON.stringify(progress));
@@ -335,6 +337,20 @@ describe("an MCP client drives duragent runs (memory engine)", () => {
     const [latest] = runs as { runId: string }[];
     assert.match(latest!.runId, /^slow-/);
     await statusUntil(call, latest!.runId, "cancelled");
+    await close();
+  });
+
+  test("a caller whose connection drops leaves its run going, to be followed from another connection", async () => {
+    const first = await connect(engine, config);
+    const waiting = first.call("slow", { input: "think" });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await first.close();
+    await assert.rejects(waiting);
+    const { call, close } = await connect(engine, config);
+    const { runs } = structured(await call("runs_list", { limit: 1 }));
+    const [latest] = runs as { runId: string }[];
+    assert.match(latest!.runId, /^slow-/);
+    assert.equal(((await statusUntil(call, latest!.runId, "completed")).result as { text: string }).text, "finally");
     await close();
   });
 });

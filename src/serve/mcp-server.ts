@@ -137,9 +137,11 @@ export function createDuragentMcpServer(options: DuragentMcpServerOptions): McpS
             });
             return outcomeResult(handle, outcome);
           } catch (error) {
-            // The caller cancelled the request that started this run, so the run goes too;
-            // runs started with `<name>_start` belong to nobody's request and are left alone.
-            if (extra.signal.aborted) await handle.cancel().catch(() => undefined);
+            // The caller cancelled the request that started this run, so the run goes too. A
+            // closed connection aborts the wait as well, but then the server is disconnected by
+            // now and the run carries on: the caller may come back for it with run_status.
+            // (Runs started with `<name>_start` belong to no request and are never cancelled here.)
+            if (extra.signal.aborted && server.isConnected()) await handle.cancel().catch(() => undefined);
             throw error;
           }
         }),
