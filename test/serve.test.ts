@@ -30,7 +30,7 @@ import type { DuragentConfig } from "../src/config/schema.js";
 import type { Engine } from "../src/engines/engine.js";
 import { loadRunTargets, type RunTarget } from "../src/engines/run-targets.js";
 import { startHttpMcpServer, UnsafeBinding, type HttpMcpListener } from "../src/serve/http.js";
-import { createDuragentMcpServer } from "../src/serve/mcp-server.js";
+import { createDuragentMcpServer, ServeSetupError, targetToolNames } from "../src/serve/mcp-server.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedCall, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import { bundleWorkflows } from "../src/worker.js";
 import { filesystemServer } from "./support/mcp-servers.js";
@@ -211,6 +211,17 @@ describe("an MCP client drives duragent runs (memory engine)", () => {
     assert.deepEqual(helper.inputSchema.required, ["input"]);
     assert.deepEqual(helper.inputSchema.properties?.input, { type: "string", description: "The message for the agent." });
     await close();
+  });
+
+  test("tool names are valid MCP (and model API) names; a clash is refused with what to rename", () => {
+    const agent = (name: string): [string, RunTarget] => [name, { kind: "agent", name, agent: { name, instruction: "x" } }];
+    assert.deepEqual([...targetToolNames(new Map([agent("research team.v2")])).values()], ["research_team_v2"]);
+    assert.throws(() => targetToolNames(new Map([agent("run_status")])), (error: unknown) => {
+      assert.ok(error instanceof ServeSetupError);
+      assert.match(error.message, /'run_status' \(from agent 'run_status'\) is already a built-in control tool.*Rename/s);
+      return true;
+    });
+    assert.throws(() => targetToolNames(new Map([agent("a b"), agent("a_b")])), /'a_b' \(from agent 'a_b'\) is already the tool of agent 'a b'/);
   });
 
   test("<name>_start returns a run id; run_status follows it and run_input answers its question", async () => {
