@@ -88,6 +88,8 @@ export async function createDuragentWorker(options: DuragentWorkerOptions): Prom
         ? { workflowBundle: options.workflowBundle }
         : { workflowsPath: workflowsEntry(config.modules), bundlerOptions: {} }),
       activities: runtime.activities,
+      // Heartbeats carry tool-call progress, so send them within a second rather than at 80% of the timeout.
+      maxHeartbeatThrottleInterval: "1 second",
     });
     const close = async () => {
       await runtime.close();

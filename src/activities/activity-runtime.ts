@@ -17,8 +17,12 @@ export interface ActivityRuntime {
 }
 
 export function openActivityRuntime(config: DuragentConfig, logger: Logger): ActivityRuntime {
-  const mcp = new McpConnectionPool(config.mcp.servers, { logger: logger.child({ component: "mcp" }) });
   const callLlm = createCallLlm(createProviderRegistry(config.llm));
+  const mcp = new McpConnectionPool(config.mcp.servers, {
+    logger: logger.child({ component: "mcp" }),
+    // Servers' sampling requests go through the same providers as agents' model calls.
+    sampling: { callLlm, defaultModel: config.llm.defaultModel },
+  });
   return {
     activities: createActivities({ callLlm, mcp }),
     mcp,

@@ -4,6 +4,7 @@
  * Sandbox-safe: imported by workflow code.
  */
 import { z } from "zod";
+import { ServerRequestActionSchema, ServerRequestKindSchema, StepProgressSchema } from "./server-requests.js";
 
 export const RunPhaseSchema = z.enum([
   "running",
@@ -25,6 +26,20 @@ export const InputRequestSchema = z.object({
   schema: z.record(z.string(), z.unknown()).optional(),
   /** When the request gives up, in ms since the epoch. */
   expiresAt: z.number().optional(),
+  /**
+   * Set when an MCP server asks during a tool call (elicitation, or a sampling request held for
+   * approval) rather than the run itself. Such a request may also be declined or cancelled
+   * (`HumanAnswer.action`).
+   */
+  origin: z
+    .object({
+      server: z.string(),
+      tool: z.string(),
+      kind: ServerRequestKindSchema,
+    })
+    .optional(),
+  /** URL-mode elicitation: the page the person must open; answer with `action: "accept"` once done there. */
+  url: z.string().optional(),
 });
 
 export const ApprovalRequestSchema = z.object({
@@ -51,6 +66,8 @@ export const RunStatusSchema = z.object({
   pending: z.array(PendingRequestSchema),
   usage: z.record(z.string(), z.object({ inputTokens: z.number(), outputTokens: z.number() })),
   lastError: z.string().optional(),
+  /** The latest progress notification of each tool call in flight that reports progress. */
+  progress: z.array(StepProgressSchema).optional(),
 });
 export type RunStatus = z.infer<typeof RunStatusSchema>;
 
@@ -58,6 +75,12 @@ export const HumanAnswerSchema = z.object({
   /** Which request this answers; may be left out when only one is pending. */
   requestId: z.string().optional(),
   value: z.unknown(),
+  /**
+   * For requests an MCP server made (`origin` set): `accept` (the default) sends `value`,
+   * validated against the request's schema with its defaults filled in; `decline` and `cancel`
+   * send no data. The run's own questions can only be answered.
+   */
+  action: ServerRequestActionSchema.optional(),
 });
 export type HumanAnswer = z.infer<typeof HumanAnswerSchema>;
 
@@ -79,4 +102,8 @@ export const RunMessages = {
   decide: "duragent.decide",
   pause: "duragent.pause",
   resume: "duragent.resume",
+  /** Update from a tool-call activity: registers an MCP server's request for a person, or returns its answer. */
+  serverRequest: "duragent.serverRequest",
+  /** Query from a tool-call activity: the answer to a server request, by key, once given. */
+  serverAnswer: "duragent.serverAnswer",
 } as const;

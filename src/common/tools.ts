@@ -20,6 +20,11 @@ export const ToolCallRequestSchema = z.object({
   tool: z.string(),
   /** Parsed arguments; the activity validates them against the tool's input schema. */
   arguments: z.record(z.string(), z.unknown()),
+  /**
+   * The run's id for this call (`call-<n>`), the same on every retry. A server's requests for a
+   * person during the call are keyed by it, so an answer given once is found again after a crash.
+   */
+  callId: z.string().optional(),
 });
 export type ToolCallRequest = z.infer<typeof ToolCallRequestSchema>;
 

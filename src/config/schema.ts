@@ -22,6 +22,19 @@ const McpServerCommon = {
   roots: z.array(z.string()).optional(),
   /** Per-request timeout in milliseconds. */
   timeoutMs: z.number().int().positive().optional(),
+  /** How the server's `sampling/createMessage` requests are answered. */
+  sampling: z
+    .strictObject({
+      /** The model that answers; `llm.defaultModel` when absent. Hints from the server may pick another listed model. */
+      model: ModelRefSchema.optional(),
+      /** Further models the server's model hints may choose (matched by name, exactly or in part). */
+      models: z.array(ModelRefSchema).optional(),
+      /** Hold each sampling request until a person accepts it (a pending input request of the run). */
+      approval: z.boolean().optional(),
+    })
+    .optional(),
+  /** The least severe server log message forwarded to our logs (`logging/setLevel`); the server decides when absent. */
+  logLevel: z.enum(["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]).optional(),
 };
 
 /** A server the runtime starts as a child process and talks to over stdin/stdout. */

@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { CancelledFailure } from "@temporalio/common";
 import type { DuragentActivities } from "../common/activities.js";
+import type { RunChannel, ServerRequestAnswer } from "../common/server-requests.js";
 import type { ApprovalDecision, HumanAnswer } from "../common/run-status.js";
 import type { RunSettings } from "../common/run-settings.js";
 import { BaseExecutor, type ActivityInvoker } from "../workflows/base-executor.js";
@@ -13,10 +14,13 @@ import type { DuragentWorkflow } from "../workflows/define-workflow.js";
 import type { RunLogger } from "../workflows/executor.js";
 import { runWithRetry } from "./retry.js";
 
-/** Activities as the memory engine calls them: with a signal that aborts a timed-out attempt. */
+/**
+ * Activities as the memory engine calls them: with a signal that aborts a timed-out attempt, and
+ * the run's channel for a tool call's requests to a person and its progress.
+ */
 export type InProcessActivities = {
   [K in keyof DuragentActivities]: (
-    ...args: [...Parameters<DuragentActivities[K]>, AbortSignal?]
+    ...args: [...Parameters<DuragentActivities[K]>, AbortSignal?, RunChannel?]
   ) => ReturnType<DuragentActivities[K]>;
 };
 
@@ -50,8 +54,31 @@ export class MemoryExecutor extends BaseExecutor {
   protected invoke: ActivityInvoker = (name, args, settings) => {
     if (this.cancellation.signal.aborted) return Promise.reject(new CancelledFailure("the run was cancelled")) as never;
     const activity = this.activities[name] as unknown as (...values: unknown[]) => Promise<unknown>;
-    const result = runWithRetry(settings, (signal) => activity(...args, signal), this.cancellation.signal);
+    const result = runWithRetry(settings, (signal) => activity(...args, signal, this.runChannel), this.cancellation.signal);
     return result as unknown as ReturnType<DuragentActivities[typeof name]>;
+  };
+
+  /**
+   * What Temporal's workflow handlers do for a tool call's server requests, in-process: the run's
+   * control keeps the keyed requests and answers, so a retried attempt is answered from it.
+   */
+  private readonly runChannel: RunChannel = {
+    ask: async (request, signal) => {
+      const known = this.control.openServerRequest(request);
+      if (known) return known;
+      this.notify();
+      const answer = (): ServerRequestAnswer | null => this.control.serverAnswer(request.key);
+      const aborted = new Promise<never>((_, reject) => {
+        const onAbort = () => reject(signal.reason);
+        if (signal.aborted) onAbort();
+        else signal.addEventListener("abort", onAbort, { once: true });
+      });
+      aborted.catch(() => undefined); // observed by the race only
+      // A timed-out attempt stops waiting; the request stays open for the retry, keyed the same.
+      await Promise.race([this.waitUntil(() => answer() !== null), aborted]);
+      return answer()!;
+    },
+    progress: (progress) => this.control.recordProgress(progress),
   };
 
   protected waitUntil(predicate: () => boolean, timeoutMs?: number): Promise<boolean> {

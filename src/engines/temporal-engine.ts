@@ -23,6 +23,7 @@ import {
   type RunSummary,
 } from "./engine.js";
 import type { RunTarget } from "./run-targets.js";
+import { progressOfPendingActivities } from "./activity-progress.js";
 import { agentSearchAttribute, phaseSearchAttribute } from "../common/search-attributes.js";
 import { temporalConnectionOptions, webUiLink } from "./temporal-connection.js";
 
@@ -130,7 +131,10 @@ export class TemporalEngine implements Engine {
         const phase = closedPhase(description.status.name);
         try {
           const status = await workflow.query<RunStatus>(RunMessages.status);
-          return phase ? { ...status, phase } : status;
+          if (phase) return { ...status, phase };
+          // Tool-call progress rides on heartbeats, not workflow state (see activity-progress.ts).
+          const progress = progressOfPendingActivities(description, this.client.options.loadedDataConverter.payloadConverter);
+          return progress.length > 0 ? { ...status, progress } : status;
         } catch (error) {
           // A closed run whose workers are gone cannot answer queries; its end state still can.
           if (!phase) throw error;

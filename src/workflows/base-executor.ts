@@ -6,6 +6,15 @@
 import type { LlmRequest, LlmResponse } from "../common/llm.js";
 import type { ActivitySettings, RunSettings } from "../common/run-settings.js";
 import type { ToolCallRequest, ToolDefinition, ToolResult } from "../common/tools.js";
+import type {
+  PromptInfo,
+  PromptRequest,
+  PromptResult,
+  ResourceInfo,
+  ResourceRequest,
+  ResourceResult,
+  ResourceTemplateInfo,
+} from "../common/mcp-context.js";
 import type { DuragentActivities } from "../common/activities.js";
 import type { RunPhase } from "../common/run-status.js";
 import type { EngineName, Executor, RunLogger } from "./executor.js";
@@ -24,6 +33,8 @@ export abstract class BaseExecutor implements Executor {
   abstract readonly log: RunLogger;
   readonly control: RunControl;
   protected readonly inbox = new SignalInbox();
+  /** Numbers tool calls in the order the run makes them, which replays identically. */
+  private toolCallCount = 0;
 
   protected constructor(
     readonly runId: string,
@@ -73,9 +84,40 @@ export abstract class BaseExecutor implements Executor {
     return this.step(label, () => this.invoke("listTools", [server], this.settings.tools, label));
   }
 
-  callTool(request: ToolCallRequest): Promise<ToolResult> {
+  async callTool(request: ToolCallRequest): Promise<ToolResult> {
     const label = `tool ${request.server}/${request.tool}`;
-    return this.step(label, () => this.invoke("callTool", [request], this.settings.tools, label));
+    // The id keys the server's requests for a person during this call (see ToolCallRequest.callId).
+    const callId = request.callId ?? `call-${++this.toolCallCount}`;
+    try {
+      return await this.step(label, () => this.invoke("callTool", [{ ...request, callId }], this.settings.tools, label));
+    } finally {
+      this.control.endToolCall(callId);
+    }
+  }
+
+  listPrompts(server: string): Promise<PromptInfo[]> {
+    const label = `prompts ${server}`;
+    return this.step(label, () => this.invoke("listPrompts", [server], this.settings.tools, label));
+  }
+
+  getPrompt(request: PromptRequest): Promise<PromptResult> {
+    const label = `prompt ${request.server}/${request.name}`;
+    return this.step(label, () => this.invoke("getPrompt", [request], this.settings.tools, label));
+  }
+
+  listResources(server: string): Promise<ResourceInfo[]> {
+    const label = `resources ${server}`;
+    return this.step(label, () => this.invoke("listResources", [server], this.settings.tools, label));
+  }
+
+  listResourceTemplates(server: string): Promise<ResourceTemplateInfo[]> {
+    const label = `resource-templates ${server}`;
+    return this.step(label, () => this.invoke("listResourceTemplates", [server], this.settings.tools, label));
+  }
+
+  readResource(request: ResourceRequest): Promise<ResourceResult> {
+    const label = `resource ${request.server}/${request.uri}`;
+    return this.step(label, () => this.invoke("readResource", [request], this.settings.tools, label));
   }
 
   askHuman<T = string>(options: HumanInputOptions<T>): Promise<HumanInputResult<T>> {

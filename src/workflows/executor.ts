@@ -10,6 +10,15 @@
 import type { LlmRequest, LlmResponse } from "../common/llm.js";
 import type { RunSettings } from "../common/run-settings.js";
 import type { ToolCallRequest, ToolDefinition, ToolResult } from "../common/tools.js";
+import type {
+  PromptInfo,
+  PromptRequest,
+  PromptResult,
+  ResourceInfo,
+  ResourceRequest,
+  ResourceResult,
+  ResourceTemplateInfo,
+} from "../common/mcp-context.js";
 import type { ApprovalOutcome, HumanInputOptions, HumanInputResult, RunControl } from "./run-control.js";
 
 export type EngineName = "memory" | "temporal";
@@ -31,6 +40,16 @@ export interface Executor {
   listTools(server: string): Promise<ToolDefinition[]>;
   /** One tool call. Tool-level failures come back as `isError` results, not exceptions. */
   callTool(request: ToolCallRequest): Promise<ToolResult>;
+  /** The prompts one MCP server offers. Step label `prompts <server>`. */
+  listPrompts(server: string): Promise<PromptInfo[]>;
+  /** One prompt filled in with its arguments, as messages for `generate`. Step label `prompt <server>/<name>`. */
+  getPrompt(request: PromptRequest): Promise<PromptResult>;
+  /** The resources one MCP server lists. Step label `resources <server>`. */
+  listResources(server: string): Promise<ResourceInfo[]>;
+  /** The resource templates one MCP server lists. Step label `resource-templates <server>`. */
+  listResourceTemplates(server: string): Promise<ResourceTemplateInfo[]>;
+  /** One resource's contents (see `resourceMessage`). Step label `resource <server>/<uri>`. */
+  readResource(request: ResourceRequest): Promise<ResourceResult>;
 
   /**
    * A durable wait for a person's answer, validated by `schema`. On Temporal the answer arrives by

@@ -15,6 +15,8 @@ import type {
   RunPhase,
   RunStatus,
 } from "../common/run-status.js";
+import { checkElicitationAnswer } from "../common/elicitation-schema.js";
+import type { ServerRequest, ServerRequestAnswer, StepProgress } from "../common/server-requests.js";
 import { addUsage, type UsageByModel } from "./generator.js";
 
 /** Resolves true once `predicate` holds, or false when `timeoutMs` passes first. */
@@ -41,7 +43,15 @@ export class RejectedAnswer extends Error {
 
 type Pending =
   | { request: InputRequest; schema: z.ZodType; answer?: { value: unknown } }
+  | { request: InputRequest; server: ServerRequest }
   | { request: ApprovalRequest; decision?: ApprovalDecision };
+
+/** A server's request as the run remembers it: pending until answered, then kept for retries. */
+interface ServerRequestEntry {
+  requestId: string;
+  callId: string;
+  answer?: ServerRequestAnswer;
+}
 
 export class RunControl {
   private readonly pending = new Map<string, Pending>();
@@ -52,6 +62,10 @@ export class RunControl {
   private stepCount = 0;
   private lastError?: string;
   private readonly usage: UsageByModel = {};
+  /** MCP server requests by key (`<callId>#<n>`), until their tool call ends. */
+  private readonly serverRequests = new Map<string, ServerRequestEntry>();
+  /** The latest progress of each tool call in flight, by call id. */
+  private readonly progress = new Map<string, StepProgress>();
   /** Every message agents added, in order; readable even after a cancel. */
   readonly transcript: Message[] = [];
 
@@ -82,6 +96,7 @@ export class RunControl {
       pending: [...this.pending.values()].map((entry) => entry.request),
       usage: this.usage,
       lastError: this.lastError,
+      ...(this.progress.size > 0 ? { progress: [...this.progress.values()] } : {}),
     };
   }
 
@@ -165,17 +180,85 @@ export class RunControl {
 
   applyAnswer(answer: HumanAnswer): void {
     const { entry, value } = this.parseAnswer(answer);
-    entry.answer = { value };
+    if ("server" in entry) {
+      const known = this.serverRequests.get(entry.server.key);
+      if (known) known.answer = value as ServerRequestAnswer;
+      // Answered for good: a retried call finds the answer by key, so the person is not asked again.
+      this.pending.delete(entry.request.id);
+      this.changed();
+      return;
+    }
+    if ("schema" in entry) entry.answer = { value };
   }
 
   private parseAnswer(answer: HumanAnswer) {
     const entry = this.findPending(answer.requestId, "input");
+    if ("server" in entry) return { entry, value: this.parseServerAnswer(entry.request.id, entry.server, answer) };
     if (!("schema" in entry)) throw new RejectedAnswer(`Request ${entry.request.id} is not an input request.`);
+    if (answer.action !== undefined && answer.action !== "accept") {
+      throw new RejectedAnswer(`${entry.request.id} is the run's own question and cannot be ${answer.action}ed; answer it with a value.`);
+    }
     const parsed = entry.schema.safeParse(answer.value);
     if (!parsed.success) {
       throw new RejectedAnswer(`The answer to ${entry.request.id} is invalid: ${z.prettifyError(parsed.error)}`);
     }
     return { entry, value: parsed.data };
+  }
+
+  // MCP server requests (elicitation, sampling approval) during tool calls
+
+  /**
+   * Registers a server's request, once per key, and returns its answer when one was already given
+   * (a retried tool call asking again); null while the person has not answered.
+   */
+  openServerRequest(request: ServerRequest): ServerRequestAnswer | null {
+    const known = this.serverRequests.get(request.key);
+    if (known) return known.answer ?? null;
+    const id = `input-${++this.requestCount}`;
+    const input: InputRequest = {
+      kind: "input",
+      id,
+      prompt: request.message,
+      ...(request.mode === "form" && request.requestedSchema ? { schema: request.requestedSchema } : {}),
+      origin: { server: request.server, tool: request.tool, kind: request.kind },
+      ...(request.url !== undefined ? { url: request.url } : {}),
+    };
+    this.pending.set(id, { request: input, server: request });
+    this.serverRequests.set(request.key, { requestId: id, callId: request.callId });
+    this.changed();
+    return null;
+  }
+
+  /** The answer to a server request, once given. */
+  serverAnswer(key: string): ServerRequestAnswer | null {
+    return this.serverRequests.get(key)?.answer ?? null;
+  }
+
+  /** Forgets a finished tool call's server requests and progress: no retry can ask again. */
+  endToolCall(callId: string): void {
+    for (const [key, entry] of this.serverRequests) {
+      if (entry.callId !== callId) continue;
+      this.serverRequests.delete(key);
+      this.pending.delete(entry.requestId);
+    }
+    this.progress.delete(callId);
+    this.changed();
+  }
+
+  recordProgress(progress: StepProgress): void {
+    this.progress.set(progress.callId, progress);
+  }
+
+  private parseServerAnswer(id: string, request: ServerRequest, answer: HumanAnswer): ServerRequestAnswer {
+    const action = answer.action ?? "accept";
+    if (action !== "accept" || request.mode === "url" || !request.requestedSchema) return { action };
+    const checked = checkElicitationAnswer(request.requestedSchema, answer.value);
+    if (!checked.ok) {
+      throw new RejectedAnswer(
+        `The answer to ${id} is invalid: ${checked.problems.join("; ")}. Send the fields as a JSON object, or decline or cancel the request.`,
+      );
+    }
+    return { action, content: checked.value };
   }
 
   // Tool approval
@@ -208,7 +291,7 @@ export class RunControl {
 
   applyDecision(decision: ApprovalDecision): void {
     const entry = this.findPending(decision.requestId, "approval");
-    if ("schema" in entry) throw new RejectedAnswer(`Request ${entry.request.id} is not an approval request.`);
+    if ("schema" in entry || "server" in entry) throw new RejectedAnswer(`Request ${entry.request.id} is not an approval request.`);
     entry.decision = decision;
   }
 

@@ -12,6 +12,7 @@ import type { ActivitySettings, RunSettings } from "../common/run-settings.js";
 import type { Message } from "../common/messages.js";
 import type { RunPhase } from "../common/run-status.js";
 import { phaseSearchAttribute } from "../common/search-attributes.js";
+import { ServerRequestSchema, type ServerRequest, type ServerRequestAnswer } from "../common/server-requests.js";
 import { BaseExecutor, type ActivityInvoker } from "./base-executor.js";
 import type { RunLogger } from "./executor.js";
 
@@ -38,6 +39,8 @@ export const inputSignal = workflow.defineSignal<[HumanAnswer]>(RunMessages.inpu
 export const decideUpdate = workflow.defineUpdate<void, [ApprovalDecision]>(RunMessages.decide);
 export const pauseSignal = workflow.defineSignal(RunMessages.pause);
 export const resumeSignal = workflow.defineSignal(RunMessages.resume);
+export const serverRequestUpdate = workflow.defineUpdate<ServerRequestAnswer | null, [ServerRequest]>(RunMessages.serverRequest);
+export const serverAnswerQuery = workflow.defineQuery<ServerRequestAnswer | null, [string]>(RunMessages.serverAnswer);
 
 export class TemporalExecutor extends BaseExecutor {
   readonly engine = "temporal" as const;
@@ -63,6 +66,12 @@ export class TemporalExecutor extends BaseExecutor {
         workflow.log.warn("ignored an invalid answer sent by signal", { error: (error as Error).message });
       }
     });
+    // A tool-call activity reports a server's request for a person and polls for the answer; the
+    // answer lives in workflow state, so it survives the worker and a retried call reuses it.
+    workflow.setHandler(serverRequestUpdate, (request) => control.openServerRequest(request), {
+      validator: (request) => void ServerRequestSchema.parse(request),
+    });
+    workflow.setHandler(serverAnswerQuery, (key) => control.serverAnswer(key));
     workflow.setHandler(pauseSignal, () => control.pause());
     workflow.setHandler(resumeSignal, () => control.resume());
     // Other signals are queued for waitForSignal rather than dropped.

@@ -12,20 +12,48 @@ import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotoc
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
   ErrorCode,
   ListRootsRequestSchema,
+  LoggingMessageNotificationSchema,
   McpError,
   ToolListChangedNotificationSchema,
+  type CreateMessageRequest,
+  type CreateMessageResult,
+  type ElicitRequest,
+  type ElicitResult,
   type Root,
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
+import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
 import { ApplicationFailure } from "@temporalio/common";
 import { Ajv, type ValidateFunction } from "ajv";
 import { Ajv2019 } from "ajv/dist/2019.js";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { FailureType } from "../../common/failures.js";
+import type { LlmRequest, LlmResponse } from "../../common/llm.js";
+import type {
+  PromptInfo,
+  PromptRequest,
+  PromptResult,
+  ResourceInfo,
+  ResourceRequest,
+  ResourceResult,
+  ResourceTemplateInfo,
+} from "../../common/mcp-context.js";
+import type { ServerRequest, ServerRequestAnswer } from "../../common/server-requests.js";
 import { toolError, type ToolCallRequest, type ToolDefinition, type ToolResult } from "../../common/tools.js";
 import type { McpServerConfig, StdioServerConfig } from "../../config/schema.js";
+import { toPromptResult, toResourceResult } from "./context-items.js";
+import {
+  chooseSamplingModel,
+  logLevelOf,
+  samplingApprovalMessage,
+  toSamplingLlmRequest,
+  toSamplingResult,
+  toServerRequest,
+} from "./server-requests.js";
 import { describeSchemaErrors, toToolResult } from "./tool-results.js";
 
 type LogFn = (obj: Record<string, unknown>, msg?: string) => void;
@@ -40,11 +68,49 @@ export interface McpPoolLogger {
 export interface McpConnectionPoolOptions {
   logger?: McpPoolLogger;
   clientInfo?: { name: string; version: string };
+  /** Answers servers' `sampling/createMessage`; without it, sampling requests are refused. */
+  sampling?: McpSamplingOptions;
+  /** Supplies the OAuth client for servers configured with `auth` (see src/auth). */
+  authProvider?: (server: string, config: McpServerConfig) => OAuthClientProvider | undefined;
+}
+
+export interface McpSamplingOptions {
+  /** One model turn, through the same provider layer as agents. */
+  callLlm(request: LlmRequest, signal?: AbortSignal): Promise<LlmResponse>;
+  /** `llm.defaultModel`: used when neither hints nor `sampling.model` pick another. */
+  defaultModel: string;
+}
+
+export interface McpProgress {
+  progress: number;
+  total?: number;
+  message?: string;
 }
 
 export interface McpCallOptions {
   /** Cancels the request (the server is sent `notifications/cancelled`). */
   signal?: AbortSignal;
+  /**
+   * Asks a person on the server's behalf (elicitation, sampling approval) and resolves with the
+   * answer; the same `request.key` must give the same answer. Without it such requests are refused.
+   */
+  askPerson?: (request: ServerRequest, signal: AbortSignal) => Promise<ServerRequestAnswer>;
+  /** Receives the call's progress notifications. */
+  onProgress?: (progress: McpProgress) => void;
+}
+
+/** One tool call in flight on a connection: where the server's requests during it are routed. */
+interface CallScope {
+  callId: string;
+  tool: string;
+  signal: AbortSignal;
+  askPerson: McpCallOptions["askPerson"];
+  /** Server requests during this attempt, numbering their keys; a retry starts again at 1. */
+  requests: number;
+  /** Requests waiting for a person; the call's timeout stands still meanwhile. */
+  waiting: number;
+  /** Restarts the call's timeout (progress, an answer). */
+  touch(): void;
 }
 
 /** A live connection, for diagnostics and tests. */
@@ -56,6 +122,8 @@ export interface McpConnectionInfo {
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
+/** The SDK's own request timer, effectively off: our timer for tool calls pauses while a person answers. */
+const SDK_TIMEOUT_OFF_MS = 2_000_000_000;
 const STDERR_TAIL_LINES = 20;
 /** How long a stdio server gets after stdin closes, and again after SIGTERM, before SIGKILL. */
 const SHUTDOWN_GRACE_MS = 1_000;
@@ -94,6 +162,8 @@ interface Connection {
   closing: boolean;
   tools: Promise<Tool[]> | undefined;
   validators: Map<string, ValidateFunction | null>;
+  /** Tool calls in flight, for routing the server's requests to the right run. */
+  calls: Set<CallScope>;
 }
 
 interface Entry {
@@ -110,11 +180,15 @@ export class McpConnectionPool {
   /** Connections being shut down; `closeAll` waits for them too. */
   private readonly shutdowns = new Set<Promise<void>>();
   private readonly ajv = new Map<string, Ajv | Ajv2019 | Ajv2020>();
+  private readonly sampling: McpSamplingOptions | undefined;
+  private readonly authProvider: McpConnectionPoolOptions["authProvider"];
 
   constructor(servers: Record<string, McpServerConfig>, options: McpConnectionPoolOptions = {}) {
     this.servers = servers;
     this.logger = options.logger ?? silentLogger;
     this.clientInfo = options.clientInfo ?? { name: "duragent", version: "0.1.0" };
+    this.sampling = options.sampling;
+    this.authProvider = options.authProvider;
   }
 
   /** The tools of a server, filtered by its `allowedTools`. */
@@ -143,10 +217,43 @@ export class McpConnectionPool {
       }
       const invalid = this.checkArguments(conn, tool, request.arguments);
       if (invalid) return toolError(invalid);
+      const timeout = timeoutOf(conn.config);
+      // Our own timer rather than the SDK's: it restarts on progress and stands still while a
+      // person answers the server, who may take far longer than any request timeout.
+      const controller = new AbortController();
+      const onAbort = (): void => controller.abort(signal?.reason);
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener("abort", onAbort, { once: true });
+      let timer: NodeJS.Timeout | undefined;
+      const scope: CallScope = {
+        callId: request.callId ?? `${name}-${Date.now()}`,
+        tool: name,
+        signal: controller.signal,
+        askPerson: options.askPerson,
+        requests: 0,
+        waiting: 0,
+        touch: () => {
+          clearTimeout(timer);
+          timer = setTimeout(() => {
+            if (scope.waiting > 0) return scope.touch();
+            controller.abort(new McpError(ErrorCode.RequestTimeout, `Request timed out after ${timeout}ms`));
+          }, timeout);
+        },
+      };
+      scope.touch();
+      conn.calls.add(scope);
       try {
         const result = await conn.client.callTool({ name, arguments: request.arguments }, undefined, {
-          timeout: timeoutOf(conn.config),
-          ...(signal ? { signal } : {}),
+          timeout: SDK_TIMEOUT_OFF_MS,
+          signal: controller.signal,
+          onprogress: (progress) => {
+            scope.touch();
+            options.onProgress?.({
+              progress: progress.progress,
+              ...(progress.total !== undefined ? { total: progress.total } : {}),
+              ...(progress.message !== undefined ? { message: progress.message } : {}),
+            });
+          },
         });
         return toToolResult(result);
       } catch (error) {
@@ -154,8 +261,102 @@ export class McpConnectionPool {
         if (isProtocolError(error)) return toolError(`${name} failed: ${error.message}`);
         if (isMalformedResult(error)) return toolError(`${name} returned a malformed result: ${errorText(error)}`);
         throw error;
+      } finally {
+        clearTimeout(timer);
+        conn.calls.delete(scope);
+        signal?.removeEventListener("abort", onAbort);
       }
     });
+  }
+
+  // --- prompts and resources --------------------------------------------------------------------
+
+  async listPrompts(server: string): Promise<PromptInfo[]> {
+    return this.withConnection(server, "prompts/list", undefined, async (conn) => {
+      if (!conn.client.getServerCapabilities()?.prompts) return [];
+      const prompts = await this.paginate((cursor) => conn.client.listPrompts(cursor, { timeout: timeoutOf(conn.config) }).then((r) => ({ nextCursor: r.nextCursor, items: r.prompts })));
+      return prompts.map((prompt) => ({
+        server,
+        name: prompt.name,
+        ...optional({ title: prompt.title, description: prompt.description }),
+        ...(prompt.arguments ? { arguments: prompt.arguments.map((argument) => ({ name: argument.name, ...optional({ description: argument.description, required: argument.required }) })) } : {}),
+      }));
+    });
+  }
+
+  async getPrompt(request: PromptRequest, options: { signal?: AbortSignal } = {}): Promise<PromptResult> {
+    const { server, name } = request;
+    return this.withConnection(server, `prompts/get ${name}`, options.signal, async (conn) => {
+      const result = await this.userFacing(`prompt '${name}' on '${server}'`, () =>
+        conn.client.getPrompt({ name, arguments: request.arguments ?? {} }, { timeout: timeoutOf(conn.config), ...signalOf(options.signal) }),
+      );
+      return toPromptResult(server, name, result);
+    });
+  }
+
+  async listResources(server: string): Promise<ResourceInfo[]> {
+    return this.withConnection(server, "resources/list", undefined, async (conn) => {
+      if (!conn.client.getServerCapabilities()?.resources) return [];
+      const resources = await this.paginate((cursor) => conn.client.listResources(cursor, { timeout: timeoutOf(conn.config) }).then((r) => ({ nextCursor: r.nextCursor, items: r.resources })));
+      return resources.map((resource) => ({
+        server,
+        uri: resource.uri,
+        name: resource.name,
+        ...optional({ title: resource.title, description: resource.description, mimeType: resource.mimeType, size: resource.size }),
+      }));
+    });
+  }
+
+  async listResourceTemplates(server: string): Promise<ResourceTemplateInfo[]> {
+    return this.withConnection(server, "resources/templates/list", undefined, async (conn) => {
+      if (!conn.client.getServerCapabilities()?.resources) return [];
+      const templates = await this.paginate(
+        (cursor) =>
+          conn.client.listResourceTemplates(cursor, { timeout: timeoutOf(conn.config) }).then((r) => ({ nextCursor: r.nextCursor, items: r.resourceTemplates })),
+      );
+      return templates.map((template) => ({
+        server,
+        uriTemplate: template.uriTemplate,
+        name: template.name,
+        ...optional({ title: template.title, description: template.description, mimeType: template.mimeType }),
+      }));
+    });
+  }
+
+  async readResource(request: ResourceRequest, options: { signal?: AbortSignal } = {}): Promise<ResourceResult> {
+    const { server, uri } = request;
+    return this.withConnection(server, `resources/read ${uri}`, options.signal, async (conn) => {
+      const result = await this.userFacing(`resource '${uri}' on '${server}'`, () =>
+        conn.client.readResource({ uri }, { timeout: timeoutOf(conn.config), ...signalOf(options.signal) }),
+      );
+      return toResourceResult(server, uri, result);
+    });
+  }
+
+  /** A server's refusal (unknown prompt or resource, bad arguments) is the caller's to fix, so never retried. */
+  private async userFacing<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      if (isProtocolError(error)) {
+        throw ApplicationFailure.nonRetryable(`MCP server refused ${what}: ${error.message}`, FailureType.configuration);
+      }
+      throw error;
+    }
+  }
+
+  private async paginate<T>(page: (params: { cursor: string } | undefined) => Promise<{ nextCursor?: string | undefined; items: T[] }>): Promise<T[]> {
+    const items: T[] = [];
+    const seen = new Set<string>();
+    let cursor: string | undefined;
+    for (let count = 0; count < MAX_TOOL_PAGES; count++) {
+      const result = await page(cursor === undefined ? undefined : { cursor });
+      items.push(...result.items);
+      cursor = result.nextCursor;
+      if (cursor === undefined || seen.has(cursor)) break;
+      seen.add(cursor);
+    }
+    return items;
   }
 
   /** The open connection to a server, if any. */
@@ -189,6 +390,72 @@ export class McpConnectionPool {
       }),
     );
     await Promise.allSettled([...this.shutdowns]);
+  }
+
+  // --- requests from the server -----------------------------------------------------------------
+
+  /**
+   * The tool call a server's request belongs to. MCP does not say (only Streamable HTTP ties it to
+   * a call, and the SDK does not expose that), so a request is attributed to the one call in flight
+   * on the connection; with several it could reach the wrong run, so it is refused instead.
+   */
+  private scopeOf(conn: Connection, what: string): CallScope {
+    const scopes = [...conn.calls];
+    if (scopes.length === 1) return scopes[0]!;
+    if (scopes.length === 0) {
+      throw new McpError(ErrorCode.InvalidRequest, `duragent answers ${what} only during a tool call; no tool call is in flight`);
+    }
+    throw new McpError(
+      ErrorCode.InvalidRequest,
+      `duragent cannot tell which of ${scopes.length} concurrent tool calls (${scopes.map((scope) => scope.tool).join(", ")}) sent ${what}; ` +
+        `call this server's tools one at a time to use it`,
+    );
+  }
+
+  /** Sends a request to the person behind the call's run, holding the call's timeout meanwhile. */
+  private async askPerson(conn: Connection, scope: CallScope, build: (key: string) => ServerRequest, serverSignal: AbortSignal): Promise<ServerRequestAnswer> {
+    if (!scope.askPerson) {
+      throw new McpError(ErrorCode.InvalidRequest, `no person can answer requests from '${conn.server}' here (the call runs outside a duragent run)`);
+    }
+    const request = build(`${scope.callId}#${++scope.requests}`);
+    scope.waiting++;
+    try {
+      return await scope.askPerson(request, AbortSignal.any([scope.signal, serverSignal]));
+    } finally {
+      scope.waiting--;
+      scope.touch();
+    }
+  }
+
+  private async elicit(conn: Connection, params: ElicitRequest["params"], serverSignal: AbortSignal): Promise<ElicitResult> {
+    const scope = this.scopeOf(conn, "elicitation/create");
+    this.logger.info({ mcpServer: conn.server, tool: scope.tool, mode: params.mode ?? "form" }, "MCP server asks a person (elicitation)");
+    const context = { callId: scope.callId, server: conn.server, tool: scope.tool };
+    const answer = await this.askPerson(conn, scope, (key) => toServerRequest(params, { ...context, key }), serverSignal);
+    return answer.content ? { action: answer.action, content: answer.content as ElicitResult["content"] } : { action: answer.action };
+  }
+
+  private async sample(conn: Connection, params: CreateMessageRequest["params"], serverSignal: AbortSignal): Promise<CreateMessageResult> {
+    if (!this.sampling) throw new McpError(ErrorCode.InvalidRequest, "sampling is not configured on this duragent worker");
+    const settings = conn.config.sampling ?? {};
+    const fallback = settings.model ?? this.sampling.defaultModel;
+    const model = chooseSamplingModel(params.modelPreferences, [...(settings.models ?? []), fallback, this.sampling.defaultModel], fallback);
+    const scope = settings.approval ? this.scopeOf(conn, "sampling/createMessage") : [...conn.calls][0];
+    if (settings.approval && scope) {
+      const message = samplingApprovalMessage(conn.server, scope.tool, model, params);
+      const answer = await this.askPerson(
+        conn,
+        scope,
+        (key) => ({ key, callId: scope.callId, server: conn.server, tool: scope.tool, kind: "sampling", mode: "form", message }),
+        serverSignal,
+      );
+      // -1 is the code the MCP spec gives for a user's refusal of a sampling request.
+      if (answer.action !== "accept") throw new McpError(-1, `The user ${answer.action === "decline" ? "declined" : "cancelled"} the sampling request`);
+    }
+    this.logger.info({ mcpServer: conn.server, model }, "Answering the MCP server's sampling request");
+    const signal = scope ? AbortSignal.any([scope.signal, serverSignal]) : serverSignal;
+    const response = await this.sampling.callLlm(toSamplingLlmRequest(params, model), signal);
+    return toSamplingResult(response, model);
   }
 
   // --- connections ----------------------------------------------------------------------------
@@ -265,7 +532,13 @@ export class McpConnectionPool {
 
   private async open(server: string, config: McpServerConfig, forget: () => void): Promise<Connection> {
     const timeout = timeoutOf(config);
-    const client = new Client(this.clientInfo, { capabilities: { roots: {} } });
+    const client = new Client(this.clientInfo, {
+      capabilities: {
+        roots: {},
+        ...(this.sampling ? { sampling: {} } : {}),
+        elicitation: { form: { applyDefaults: true }, url: {} },
+      },
+    });
     const { transport, stdio } = this.createTransport(server, config);
     const conn: Connection = {
       server,
@@ -280,6 +553,7 @@ export class McpConnectionPool {
       closing: false,
       tools: undefined,
       validators: new Map(),
+      calls: new Set(),
     };
     if (stdio) this.forwardStderr(conn, stdio);
 
@@ -288,6 +562,14 @@ export class McpConnectionPool {
       conn.tools = undefined;
       conn.validators.clear();
       this.logger.debug({ mcpServer: server }, "MCP tool list changed");
+    });
+    client.setRequestHandler(ElicitRequestSchema, (request, extra) => this.elicit(conn, request.params, extra.signal));
+    // The SDK refuses a handler for a capability we do not declare.
+    if (this.sampling) client.setRequestHandler(CreateMessageRequestSchema, (request, extra) => this.sample(conn, request.params, extra.signal));
+    client.setNotificationHandler(LoggingMessageNotificationSchema, ({ params }) => {
+      const text = typeof params.data === "string" ? params.data : JSON.stringify(params.data);
+      const fields = { mcpServer: server, mcpLevel: params.level, ...(params.logger !== undefined ? { mcpLogger: params.logger } : {}) };
+      this.logger[logLevelOf(params.level)](fields, text);
     });
     client.onerror = (error) => {
       this.logger.debug({ mcpServer: server, err: errorText(error) }, "MCP transport error");
@@ -312,6 +594,11 @@ export class McpConnectionPool {
     }
     conn.pid = stdio?.pid ?? null;
     conn.connected = true;
+    if (config.logLevel && client.getServerCapabilities()?.logging) {
+      await client.setLoggingLevel(config.logLevel, { timeout }).catch((error: unknown) => {
+        this.logger.warn({ mcpServer: server, err: errorText(error) }, "MCP server refused logging/setLevel");
+      });
+    }
     this.logger.info({ mcpServer: server, pid: conn.pid ?? undefined }, `Connected to MCP server '${server}'`);
     return conn;
   }
@@ -490,6 +777,15 @@ export class McpConnectionPool {
 }
 
 // --- helpers ------------------------------------------------------------------------------------
+
+/** The defined fields only, for optional properties under exactOptionalPropertyTypes. */
+function optional<T extends Record<string, unknown>>(fields: T): Partial<T> {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+function signalOf(signal: AbortSignal | undefined): { signal?: AbortSignal } {
+  return signal ? { signal } : {};
+}
 
 function timeoutOf(config: McpServerConfig): number {
   return config.timeoutMs ?? DEFAULT_TIMEOUT_MS;

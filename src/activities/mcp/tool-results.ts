@@ -50,6 +50,10 @@ export function toContentPart(block: unknown): ContentPart {
       const resource = (typeof b.resource === "object" && b.resource !== null ? b.resource : {}) as Block;
       const text = str(resource.text);
       if (text !== undefined) return { type: "text", text };
+      const blob = str(resource.blob);
+      const mimeType = str(resource.mimeType);
+      // An embedded image is still an image: the model can look at it.
+      if (blob !== undefined && mimeType?.startsWith("image/")) return { type: "image", data: blob, mimeType };
       return {
         type: "text",
         text: `[Embedded binary resource ${str(resource.uri) ?? ""} (${str(resource.mimeType) ?? "unknown type"}, ${base64Bytes(str(resource.blob))} bytes) omitted]`,

@@ -1,0 +1,327 @@
+/**
+ * The rest of MCP, durable: a server's elicitation (form and URL) becomes a pending input request
+ * of the run and is answered through the normal input path; sampling is answered by our models,
+ * optionally after a person accepts; prompts and resources are steps; progress shows in the
+ * status; cancelling a run cancels the MCP request. The same tests run on the memory engine and
+ * on a real Temporal server, plus one where the worker dies after the answer and before the result.
+ * Run: node --import tsx --test test/mcp-features.test.ts
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, test } from "node:test";
+import type { TestWorkflowEnvironment } from "@temporalio/testing";
+import { textOf } from "../src/common/messages.js";
+import type { InputRequest, RunPhase, RunStatus } from "../src/common/run-status.js";
+import type { ToolResult } from "../src/common/tools.js";
+import type { DuragentConfig } from "../src/config/schema.js";
+import { runSettingsFromConfig } from "../src/config/load-config.js";
+import { InvalidRunMessage, type Engine, type RunHandle } from "../src/engines/engine.js";
+import type { RunTarget } from "../src/engines/run-targets.js";
+import { TemporalEngine } from "../src/engines/temporal-engine.js";
+import { createLogger } from "../src/logger.js";
+import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
+import { bundleWorkflows, createDuragentWorker } from "../src/worker.js";
+import type { DuragentWorkflow } from "../src/workflows/index.js";
+import { callOneTool, gatherContext, type CallToolInput, type ContextOutput } from "./fixtures/mcp-workflows.js";
+import { everythingServer } from "./support/mcp-servers.js";
+import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
+import { startTestTemporal } from "./support/temporal.js";
+
+const fixtures = fileURLToPath(new URL("./fixtures/mcp-workflows.ts", import.meta.url));
+const patientServer = fileURLToPath(new URL("./fixtures/patient-mcp-server.mjs", import.meta.url));
+const scratch = mkdtempSync(join(tmpdir(), "duragent-mcp-features-"));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+const call = (input: CallToolInput): [RunTarget, CallToolInput] => [
+  { kind: "workflow", name: "callOneTool", workflow: callOneTool as unknown as DuragentWorkflow },
+  input,
+];
+
+let eventsCount = 0;
+function eventsFile(): string {
+  return join(scratch, `events-${++eventsCount}.jsonl`);
+}
+function readEvents(file: string): { pid: number; event: string; answer?: unknown }[] {
+  try {
+    return readFileSync(file, "utf8").trim().split("\n").filter(Boolean).map((line) => JSON.parse(line));
+  } catch {
+    return [];
+  }
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const waitForPhase = (handle: RunHandle, phase: RunPhase): Promise<RunStatus> =>
+  waitFor(`phase ${phase}`, async () => {
+    const status = await handle.status();
+    return status.phase === phase ? status : undefined;
+  });
+
+function onlyInput(status: RunStatus): InputRequest {
+  assert.equal(status.pending.length, 1, JSON.stringify(status.pending));
+  const request = status.pending[0]!;
+  assert.equal(request.kind, "input");
+  return request as InputRequest;
+}
+
+const resultText = async (handle: RunHandle): Promise<string> => textOf(((await handle.result()) as ToolResult).content);
+
+function configFor(model: ScriptedModelServer, events: string): DuragentConfig {
+  return testConfig(model, {
+    mcp: {
+      servers: {
+        everything: everythingServer(),
+        approved: { ...everythingServer(), sampling: { approval: true, model: "anthropic:scripted-sampler" } },
+        patient: { command: process.execPath, args: [patientServer], env: { PATIENT_EVENTS: events } },
+      },
+    },
+    modules: [fixtures],
+  });
+}
+
+type EngineRunner = <T>(script: ModelScript, body: (engine: Engine, model: ScriptedModelServer, events: string) => Promise<T>) => Promise<T>;
+
+function engineTests(name: string, withEngine: () => EngineRunner) {
+  describe(`MCP features (${name})`, () => {
+    test("form elicitation: a pending input with the server's schema; validated, defaults filled, the server gets the answer", async () => {
+      await withEngine()([], async (engine) => {
+        const handle = await engine.start(...call({ server: "everything", tool: "trigger-elicitation-request" }));
+        const request = onlyInput(await waitForPhase(handle, "waiting_input"));
+        assert.equal(request.prompt, "Please provide inputs for the following fields:");
+        assert.deepEqual(request.origin, { server: "everything", tool: "trigger-elicitation-request", kind: "elicitation" });
+        assert.deepEqual(request.schema?.required, ["name"]);
+        assert.equal(request.url, undefined);
+
+        await assert.rejects(handle.sendInput({ value: { check: true } }), (error: unknown) => {
+          assert.ok(error instanceof InvalidRunMessage, String(error));
+          assert.match(error.message, /name is required/);
+          return true;
+        });
+        await assert.rejects(handle.sendInput({ value: { name: "Ada", integer: 500 } }), /integer must be at most 100/);
+        await assert.rejects(handle.sendInput({ value: { name: "Ada", colour: "red" } }), /colour is not a requested field/);
+        assert.equal((await handle.status()).phase, "waiting_input");
+
+        await handle.sendInput({ requestId: request.id, value: { name: "Ada Lovelace", check: true } });
+        const text = await resultText(handle);
+        assert.match(text, /User provided the requested information/);
+        assert.match(text, /Name: Ada Lovelace/);
+        // Defaults from the schema were filled in before the server saw the answer.
+        assert.match(text, /Favorite Integer: 42/);
+        assert.match(text, /"untitledMultipleSelectEnum": \[\s*"Guitar"\s*\]/);
+        const done = await handle.status();
+        assert.equal(done.phase, "completed");
+        assert.deepEqual(done.pending, []);
+      });
+    });
+
+    test("elicitation may be declined or cancelled; the run's own questions may not", async () => {
+      await withEngine()([], async (engine) => {
+        for (const action of ["decline", "cancel"] as const) {
+          const handle = await engine.start(...call({ server: "everything", tool: "trigger-elicitation-request" }));
+          await waitForPhase(handle, "waiting_input");
+          await handle.sendInput({ value: null, action });
+          assert.match(await resultText(handle), action === "decline" ? /User declined/ : /User cancelled/);
+        }
+      });
+    });
+
+    test("URL elicitation: the status carries the URL; accepting tells the server the person is done", async () => {
+      await withEngine()([], async (engine) => {
+        const url = "https://example.com/pay?order=7";
+        const handle = await engine.start(...call({ server: "everything", tool: "trigger-url-elicitation", arguments: { url, message: "Pay here" } }));
+        const request = onlyInput(await waitForPhase(handle, "waiting_input"));
+        assert.equal(request.url, url);
+        assert.equal(request.prompt, "Pay here");
+        assert.equal(request.schema, undefined);
+        await handle.sendInput({ value: null });
+        assert.match(await resultText(handle), /User completed the URL elicitation flow/);
+      });
+    });
+
+    test("sampling is answered by the configured model through the provider layer", async () => {
+      await withEngine()([{ text: "sampled: forty-two" }], async (engine, model) => {
+        const handle = await engine.start(...call({ server: "everything", tool: "trigger-sampling-request", arguments: { prompt: "meaning of life?", maxTokens: 64 } }));
+        const text = await resultText(handle);
+        assert.match(text, /sampled: forty-two/);
+        assert.match(text, /"model": "gpt-4\.1-mini"/);
+        assert.equal(model.requests.length, 1);
+        const body = model.requests[0]!.body as { model: string; max_tokens: number; temperature: number; messages: unknown[] };
+        assert.equal(model.requests[0]!.path, "/v1/chat/completions");
+        assert.equal(body.model, "gpt-4.1-mini");
+        assert.equal(body.max_tokens, 64); // max_tokens: the scripted server counts as a compatible server
+        assert.equal(body.temperature, 0.7);
+        assert.deepEqual(body.messages, [
+          { role: "system", content: "You are a helpful test server." },
+          { role: "user", content: [{ type: "text", text: "Resource trigger-sampling-request context: meaning of life?" }] },
+        ]);
+      });
+    });
+
+    test("sampling held for approval: declined never reaches the model; accepted goes to the server's model", async () => {
+      await withEngine()([{ text: "approved answer" }], async (engine, model) => {
+        const declined = await engine.start(...call({ server: "approved", tool: "trigger-sampling-request", arguments: { prompt: "first" } }));
+        const first = onlyInput(await waitForPhase(declined, "waiting_input"));
+        assert.deepEqual(first.origin, { server: "approved", tool: "trigger-sampling-request", kind: "sampling" });
+        assert.match(first.prompt, /asks to send this to anthropic:scripted-sampler.*first/);
+        await declined.sendInput({ value: null, action: "decline" });
+        const refused = (await declined.result()) as ToolResult;
+        assert.equal(refused.isError, true);
+        assert.match(textOf(refused.content), /declined the sampling request/);
+        assert.equal(model.requests.length, 0);
+
+        const accepted = await engine.start(...call({ server: "approved", tool: "trigger-sampling-request", arguments: { prompt: "second" } }));
+        await waitForPhase(accepted, "waiting_input");
+        await accepted.sendInput({ value: null });
+        assert.match(await resultText(accepted), /approved answer/);
+        assert.equal(model.requests[0]!.path, "/v1/messages");
+      });
+    });
+
+    test("prompts and resources are steps whose results go into a conversation", async () => {
+      await withEngine()([], async (engine) => {
+        const handle = await engine.start(
+          { kind: "workflow", name: "gatherContext", workflow: gatherContext as unknown as DuragentWorkflow },
+          { server: "everything", prompt: { name: "args-prompt", arguments: { city: "Lisbon", state: "PT" } }, resourceUri: "demo://resource/dynamic/text/3" },
+        );
+        const output = (await handle.result()) as ContextOutput;
+        assert.ok(output.prompts.includes("simple-prompt"), output.prompts.join(","));
+        assert.ok(output.resources.length > 0);
+        assert.ok(output.templates.includes("demo://resource/dynamic/text/{resourceId}"), output.templates.join(","));
+        const [prompt, resource] = output.messages;
+        assert.equal(prompt?.role, "user");
+        assert.match(textOf(prompt!.role === "user" ? prompt.content : ""), /Lisbon/);
+        assert.equal(resource?.role, "user");
+        const resourceText = textOf(resource!.role === "user" ? resource.content : "");
+        assert.match(resourceText, /^Resource demo:\/\/resource\/dynamic\/text\/3/);
+        assert.equal((await handle.status()).stepCount, 5);
+      });
+    });
+
+    test("progress notifications show in the status while the tool runs", async () => {
+      await withEngine()([], async (engine) => {
+        const handle = await engine.start(...call({ server: "everything", tool: "trigger-long-running-operation", arguments: { duration: 3, steps: 6 } }));
+        const progress = await waitFor("progress", async () => {
+          const status = await handle.status();
+          return status.progress?.find((entry) => entry.progress >= 1);
+        });
+        assert.equal(progress.step, "tool everything/trigger-long-running-operation");
+        assert.equal(progress.total, 6);
+        assert.match(await resultText(handle), /completed/i);
+        assert.equal((await handle.status()).progress, undefined);
+      });
+    });
+
+    test("cancelling the run cancels the MCP request in flight", async () => {
+      await withEngine()([], async (engine, _model, events) => {
+        const handle = await engine.start(...call({ server: "patient", tool: "wait", arguments: { ms: 60_000 } }));
+        await waitFor("the call to start", async () => (readEvents(events).some((e) => e.event === "wait-start") ? true : undefined));
+        await handle.cancel();
+        await assert.rejects(handle.result(), /cancel/i);
+        await waitFor("the server to see the cancellation", async () => (readEvents(events).some((e) => e.event === "cancelled") ? true : undefined));
+      });
+    });
+  });
+}
+
+engineTests("memory", () => async (script, body) => {
+  const model = await startScriptedModelServer(script, { quiet: true });
+  const events = eventsFile();
+  const engine = memoryEngine(configFor(model, events));
+  try {
+    return await body(engine, model, events);
+  } finally {
+    await engine.close();
+    await model.close();
+  }
+});
+
+let env: TestWorkflowEnvironment;
+let bundle: Awaited<ReturnType<typeof bundleWorkflows>>;
+before(async () => {
+  [env, bundle] = await Promise.all([startTestTemporal(), bundleWorkflows([fixtures])]);
+});
+after(async () => {
+  await env?.teardown();
+});
+
+engineTests("temporal", () => async (script, body) => {
+  const model = await startScriptedModelServer(script, { quiet: true });
+  const events = eventsFile();
+  try {
+    return await withTemporalWorker(env, configFor(model, events), (engine) => body(engine, model, events), { workflowBundle: bundle });
+  } finally {
+    await model.close();
+  }
+});
+
+describe("elicitation on Temporal survives the worker", () => {
+  test("a worker dies after the answer and before the result: the retried call reuses the answer, nobody is asked twice", async () => {
+    const model = await startScriptedModelServer([], { quiet: true });
+    const events = eventsFile();
+    const base = configFor(model, events);
+    const config: DuragentConfig = {
+      ...base,
+      temporal: { ...base.temporal, address: env.address, taskQueue: `crash-${Date.now()}` },
+      // A dead worker's attempt is noticed by its missing heartbeats.
+      execution: { ...base.execution, tools: { heartbeatTimeoutMs: 2_000, initialIntervalMs: 100 } },
+    };
+    const startWorker = () =>
+      createDuragentWorker({ config, logger: createLogger("test-worker", "silent"), workflowBundle: bundle }).then((worker) => ({
+        worker,
+        running: worker.worker.run(),
+      }));
+    const engine = await TemporalEngine.connect(config, runSettingsFromConfig(config));
+    let second: Awaited<ReturnType<typeof startWorker>> | undefined;
+    try {
+      const first = await startWorker();
+      const handle = await engine.start(...call({ server: "patient", tool: "book-table", arguments: { workMs: 30_000 } }));
+      const request = onlyInput(await waitForPhase(handle, "waiting_input"));
+      assert.deepEqual(request.origin, { server: "patient", tool: "book-table", kind: "elicitation" });
+      await handle.sendInput({ value: { name: "Grace" } });
+      await waitFor("the server to get the answer", async () => (readEvents(events).some((e) => e.event === "answer") ? true : undefined));
+
+      // The worker goes away mid-call, its MCP server with it.
+      first.worker.worker.shutdown();
+      await first.running;
+      await first.worker.close();
+
+      // A new worker retries the call; the server asks again and gets the stored answer.
+      second = await startWorker();
+      const seen: RunStatus[] = [];
+      const result = handle.result() as Promise<ToolResult>;
+      const watching = (async () => {
+        for (let done = false; !done; ) {
+          seen.push(await handle.status());
+          done = await Promise.race([result.then(() => true, () => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 100))]);
+        }
+      })();
+      // The retried attempt works quickly this time: the answer is what matters.
+      const text = textOf((await result).content);
+      await watching;
+      assert.match(text, /booked: \{"action":"accept","content":\{"name":"Grace","guests":2\}\}/);
+      const asked = readEvents(events).filter((e) => e.event === "elicit");
+      assert.equal(asked.length, 2, "the server asked once per attempt");
+      assert.notEqual(asked[0]!.pid, asked[1]!.pid, "the second attempt ran on a new server process");
+      assert.ok(seen.every((status) => status.pending.length === 0), "the person was not asked again");
+    } finally {
+      if (second) {
+        second.worker.worker.shutdown();
+        await second.running;
+        await second.worker.close();
+      }
+      await engine.close();
+      await model.close();
+    }
+  });
+});
