@@ -27,6 +27,10 @@ import { bundleWorkflows, createDuragentWorker } from "../src/worker.js";
 import type { DuragentWorkflow } from "../src/workflows/index.js";
 import { callOneTool, gatherContext, type CallToolInput, type ContextOutput } from "./fixtures/mcp-workflows.js";
 import { everythingServer } from "./support/mcp-servers.js";
+import { McpConnectionPool } from "../src/activities/mcp/connection-pool.js";
+import { chooseSamplingModel } from "../src/activities/mcp/server-requests.js";
+import { toToolResult } from "../src/activities/mcp/tool-results.js";
+import { checkElicitationAnswer } from "../src/common/elicitation-schema.js";
 import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
 import { startTestTemporal } from "./support/temporal.js";
 
@@ -322,6 +326,120 @@ describe("elicitation on Temporal survives the worker", () => {
       }
       await engine.close();
       await model.close();
+    }
+  });
+});
+
+describe("content reaches each provider in the form it accepts", () => {
+  const toolTurn: ModelScript = [
+    {
+      toolCalls: [
+        { name: "everything_get-tiny-image", arguments: {} },
+        { name: "everything_get-resource-reference", arguments: { resourceType: "Text", resourceId: 2 } },
+        { name: "everything_get-structured-content", arguments: { location: "Chicago" } },
+        { name: "everything_get-resource-links", arguments: { count: 1 } },
+      ],
+    },
+    { text: "seen" },
+  ];
+  const viewer: RunTarget = { kind: "agent", name: "viewer", agent: { name: "viewer", instruction: "Look.", servers: ["everything"] } };
+
+  for (const wire of ["openai", "anthropic"] as const) {
+    test(`${wire}: images, embedded resources, structured output and links`, async () => {
+      const model = await startScriptedModelServer(toolTurn, { quiet: true });
+      const engine = memoryEngine(
+        testConfig(model, { mcp: { servers: { everything: everythingServer() } }, llm: { defaultModel: wire === "openai" ? "openai:gpt-4.1-mini" : "anthropic:scripted" } }),
+      );
+      try {
+        const handle = await engine.start(viewer, "look");
+        await handle.result();
+        const body = model.requests[1]!.body as { messages: Record<string, unknown>[] };
+        const json = JSON.stringify(body.messages);
+        assert.match(json, /Resource link: /);
+        assert.match(json, /\\"temperature\\":/, "structured output as JSON text");
+        assert.match(json, /Dynamic text resource|resource/i);
+        if (wire === "openai") {
+          const roles = body.messages.map((message) => message.role);
+          assert.deepEqual(roles, ["system", "user", "assistant", "tool", "tool", "tool", "tool", "user"]);
+          const imageMessage = body.messages.at(-1) as { content: { type: string; text?: string; image_url?: { url: string } }[] };
+          assert.match(imageMessage.content[0]!.text ?? "", /^Images returned by tool call call_\d+ \(everything_get-tiny-image\):$/);
+          assert.match(imageMessage.content[1]!.image_url?.url ?? "", /^data:image\/png;base64,iVBOR/);
+          assert.match(String(body.messages[3]!.content), /\[1 image attached in the next message\]/);
+        } else {
+          const results = (body.messages.at(-1) as { content: { type: string; content?: { type: string; source?: { media_type: string } }[] }[] }).content;
+          assert.equal(results.length, 4);
+          assert.ok(results.every((block) => block.type === "tool_result"));
+          const image = results[0]!.content?.find((block) => block.type === "image");
+          assert.equal(image?.source?.media_type, "image/png");
+        }
+      } finally {
+        await engine.close();
+        await model.close();
+      }
+    });
+  }
+});
+
+describe("worker-side details", () => {
+  test("model hints pick a configured model, exactly or in part; otherwise the fallback", () => {
+    const candidates = ["anthropic:claude-haiku-4-5", "openai:gpt-4.1-mini", "openai:gpt-4.1"];
+    assert.equal(chooseSamplingModel({ hints: [{ name: "gpt-4.1" }] }, candidates, "x:y"), "openai:gpt-4.1");
+    assert.equal(chooseSamplingModel({ hints: [{ name: "claude" }] }, candidates, "x:y"), "anthropic:claude-haiku-4-5");
+    assert.equal(chooseSamplingModel({ hints: [{ name: "gemini" }, { name: "mini" }] }, candidates, "x:y"), "openai:gpt-4.1-mini");
+    assert.equal(chooseSamplingModel({ hints: [{ name: "gemini" }] }, candidates, "x:y"), "x:y");
+    assert.equal(chooseSamplingModel(undefined, candidates, "x:y"), "x:y");
+  });
+
+  test("elicitation answers: types, bounds, formats, enums, multi-select, defaults", () => {
+    const schema = {
+      type: "object",
+      properties: {
+        email: { type: "string", format: "email" },
+        age: { type: "integer", minimum: 0, default: 30 },
+        pets: { type: "array", items: { anyOf: [{ const: "cat" }, { const: "dog" }] }, maxItems: 1 },
+        hero: { type: "string", oneOf: [{ const: "h1", title: "Superman" }] },
+      },
+      required: ["email"],
+    };
+    assert.deepEqual(checkElicitationAnswer(schema, { email: "a@b.co", hero: "h1" }), { ok: true, value: { email: "a@b.co", age: 30, hero: "h1" } });
+    const bad = checkElicitationAnswer(schema, { email: "nope", age: 1.5, pets: ["cat", "cow"], hero: "h2" });
+    assert.equal(bad.ok, false);
+    assert.deepEqual(!bad.ok && bad.problems, [
+      "email must be a valid email",
+      "age must be an integer",
+      'pets may only contain "cat", "dog"',
+      "pets must have at most 1 items",
+      'hero must be one of "h1"',
+    ]);
+  });
+
+  test("an embedded image resource stays an image; structured output shows when a result has no text", () => {
+    const result = toToolResult({
+      content: [{ type: "resource", resource: { uri: "demo://chart.png", blob: "iVBORw0KGgo=", mimeType: "image/png" } }],
+      structuredContent: { total: 3 },
+    });
+    assert.deepEqual(result.content, [
+      { type: "image", data: "iVBORw0KGgo=", mimeType: "image/png" },
+      { type: "text", text: '{"total":3}' },
+    ]);
+  });
+
+  test("server log messages reach our logs at the mapped level", async () => {
+    const lines: { level: string; obj: Record<string, unknown>; msg?: string }[] = [];
+    const at = (level: string) => (obj: Record<string, unknown>, msg?: string) => void lines.push({ level, obj, ...(msg !== undefined ? { msg } : {}) });
+    const pool = new McpConnectionPool(
+      { everything: { ...everythingServer(), logLevel: "debug" } },
+      { logger: { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") } },
+    );
+    try {
+      await pool.callTool({ server: "everything", tool: "toggle-simulated-logging", arguments: {} });
+      const line = await waitFor("a server log line", async () => lines.find((entry) => entry.obj.mcpLevel !== undefined));
+      const expected: Record<string, string> = { debug: "debug", info: "info", notice: "info", warning: "warn" };
+      assert.equal(line.level, expected[String(line.obj.mcpLevel)] ?? "error");
+      assert.equal(line.obj.mcpServer, "everything");
+      assert.match(line.msg ?? "", /-level message/);
+    } finally {
+      await pool.closeAll();
     }
   });
 });

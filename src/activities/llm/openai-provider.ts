@@ -96,7 +96,16 @@ export function buildOpenAIRequest(
 export function convertToOpenAIMessages(system: string | undefined, messages: Message[]): ChatMessageParam[] {
   const result: ChatMessageParam[] = [];
   if (system !== undefined && system !== "") result.push({ role: "system", content: system });
+  // Tool messages are text-only, so their images follow in one user message after the last tool
+  // message of the turn (tool messages must directly follow the assistant's tool calls).
+  let toolImages: ChatContentPart[] = [];
+  const flushToolImages = () => {
+    if (toolImages.length === 0) return;
+    result.push({ role: "user", content: toolImages });
+    toolImages = [];
+  };
   for (const message of messages) {
+    if (message.role !== "tool") flushToolImages();
     switch (message.role) {
       case "system":
         result.push({ role: "system", content: message.content });
@@ -125,11 +134,18 @@ export function convertToOpenAIMessages(system: string | undefined, messages: Me
         });
         break;
       }
-      case "tool":
+      case "tool": {
         result.push({ role: "tool", tool_call_id: message.toolCallId, content: toolResultText(message.content, message.isError) });
+        const images = message.content.filter((part) => part.type === "image");
+        if (images.length > 0) {
+          toolImages.push({ type: "text", text: `Images returned by tool call ${message.toolCallId} (${message.toolName}):` });
+          toolImages.push(...images.map(convertToOpenAIContentPart));
+        }
         break;
+      }
     }
   }
+  flushToolImages();
   return result;
 }
 
@@ -138,12 +154,12 @@ function convertToOpenAIContentPart(part: ContentPart): ChatContentPart {
   return { type: "image_url", image_url: { url: `data:${part.mimeType};base64,${part.data}` } };
 }
 
-/** Tool messages carry text only, so images are named rather than silently dropped. */
+/** Tool messages carry text only; their images travel in the user message that follows. */
 function toolResultText(content: ContentPart[], isError: boolean | undefined): string {
   let text = textOf(content);
   const images = content.filter((part) => part.type === "image").length;
   if (images > 0) {
-    const note = `[${images} image${images === 1 ? "" : "s"} omitted: tool results reach this model as text only]`;
+    const note = `[${images} image${images === 1 ? "" : "s"} attached in the next message]`;
     text = text === "" ? note : `${text}\n${note}`;
   }
   return isError ? `${OPENAI_TOOL_ERROR_PREFIX}${text}` : text;

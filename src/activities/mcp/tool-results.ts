@@ -77,8 +77,9 @@ export function toToolResult(result: McpCallToolResult): ToolResult {
     content.push({ type: "text", text: JSON.stringify(result.toolResult) });
   }
   const structured = result.structuredContent;
-  // A model that only reads content would otherwise see nothing at all.
-  if (content.length === 0 && structured !== undefined) {
+  // Models read content only. MCP asks servers to mirror structured output as text; when a result
+  // has no text at all, the structured output goes in as JSON text so the model still sees it.
+  if (structured !== undefined && !content.some((part) => part.type === "text")) {
     content.push({ type: "text", text: JSON.stringify(structured) });
   }
   const out: ToolResult = { content, isError: result.isError === true };
