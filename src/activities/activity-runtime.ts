@@ -5,7 +5,9 @@
 import type { DuragentConfig } from "../config/schema.js";
 import type { Logger } from "../logger.js";
 import { createActivities } from "./index.js";
+import { runSettingsFromConfig } from "../config/load-config.js";
 import { createCallLlm } from "./llm/call-llm.js";
+import { createTranscriptResolver } from "./llm/transcript-resolver.js";
 import { createProviderRegistry } from "./llm/provider-registry.js";
 import { McpConnectionPool } from "./mcp/connection-pool.js";
 
@@ -23,8 +25,9 @@ export function openActivityRuntime(config: DuragentConfig, logger: Logger): Act
     // Servers' sampling requests go through the same providers as agents' model calls.
     sampling: { callLlm, defaultModel: config.llm.defaultModel },
   });
+  const { maxToolResultBytes } = runSettingsFromConfig(config);
   return {
-    activities: createActivities({ callLlm, mcp }),
+    activities: createActivities({ callLlm, mcp, resolveTranscript: createTranscriptResolver(), maxToolResultBytes }),
     mcp,
     close: () => mcp.closeAll(),
   };

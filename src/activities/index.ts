@@ -3,6 +3,8 @@
  * worker registers and the memory engine calls directly; both get the same code.
  */
 import { Context } from "@temporalio/activity";
+import { ApplicationFailure } from "@temporalio/common";
+import { FailureType } from "../common/failures.js";
 import type { DuragentActivities } from "../common/activities.js";
 import type { LlmRequest, LlmResponse } from "../common/llm.js";
 import type {
@@ -19,6 +21,9 @@ import type { ToolCallRequest, ToolDefinition, ToolResult } from "../common/tool
 import type { InProcessActivities } from "../engines/memory-executor.js";
 import type { McpCallOptions } from "./mcp/connection-pool.js";
 import { temporalRunChannel, type TemporalRunChannel } from "./temporal-run-channel.js";
+import { historyLimitDefaults } from "../common/run-settings.js";
+import type { ResolveTranscript } from "./llm/transcript-resolver.js";
+import { limitToolResult } from "./result-limits.js";
 
 export interface ActivityDependencies {
   callLlm(request: LlmRequest, signal?: AbortSignal): Promise<LlmResponse>;
@@ -31,6 +36,10 @@ export interface ActivityDependencies {
     listResourceTemplates(server: string): Promise<ResourceTemplateInfo[]>;
     readResource(request: ResourceRequest, options?: { signal?: AbortSignal }): Promise<ResourceResult>;
   };
+  /** Expands a model call's transcript reference into messages; required for runs that send references. */
+  resolveTranscript?: ResolveTranscript;
+  /** The cap on tool results for calls that do not carry the run's own (`maxResultBytes`). */
+  maxToolResultBytes?: number;
 }
 
 function activityContext(): Context | undefined {
@@ -65,8 +74,18 @@ async function withCancellation<T>(
 }
 
 export function createActivities(deps: ActivityDependencies): DuragentActivities & InProcessActivities {
+  const resolveTranscript: ResolveTranscript =
+    deps.resolveTranscript ??
+    (async (request) => {
+      if (!request.transcriptReference) return request;
+      throw ApplicationFailure.nonRetryable(
+        "This model call refers to its run's transcript, but the activities were built without a transcript resolver. Pass `resolveTranscript` to createActivities (openActivityRuntime does).",
+        FailureType.configuration,
+      );
+    });
   return {
-    callLlm: (request, signal?: AbortSignal) => withCancellation(signal, (abort) => deps.callLlm(request, abort)),
+    callLlm: (request, signal?: AbortSignal) =>
+      withCancellation(signal, async (abort) => deps.callLlm(await resolveTranscript(request), abort)),
     listTools: (server) => withCancellation(undefined, () => deps.mcp.listTools(server)),
     callTool: (request, signal?: AbortSignal, channel?: RunChannel) => {
       // The run's channel: passed in by the memory engine, built from the activity context on Temporal.
@@ -74,17 +93,17 @@ export function createActivities(deps: ActivityDependencies): DuragentActivities
       const temporal: TemporalRunChannel | undefined = context ? temporalRunChannel(context) : undefined;
       const run: RunChannel | undefined = channel ?? temporal;
       const step = `tool ${request.server}/${request.tool}`;
-      const callId = request.callId;
-      return withCancellation(
-        signal,
-        (abort) =>
-          deps.mcp.callTool(request, {
-            ...(abort ? { signal: abort } : {}),
-            ...(run && callId ? { askPerson: (ask, askSignal) => run.ask(ask, askSignal) } : {}),
-            ...(run && callId ? { onProgress: (progress) => run.progress({ callId, step, ...progress }) } : {}),
-          }),
-        temporal?.details,
-      );
+      return withCancellation(signal, async (abort) => {
+        const { maxResultBytes, ...call } = request;
+        const callId = call.callId;
+        const result = await deps.mcp.callTool(call, {
+          ...(abort ? { signal: abort } : {}),
+          ...(run && callId ? { askPerson: (ask, askSignal) => run.ask(ask, askSignal) } : {}),
+          ...(run && callId ? { onProgress: (progress) => run.progress({ callId, step, ...progress }) } : {}),
+        });
+        // Cut here, on the worker, so an oversized result never becomes a history payload.
+        return limitToolResult(result, maxResultBytes ?? deps.maxToolResultBytes ?? historyLimitDefaults.maxToolResultBytes);
+      }, temporal?.details);
     },
     listPrompts: (server) => withCancellation(undefined, () => deps.mcp.listPrompts(server)),
     getPrompt: (request, signal?: AbortSignal) => withCancellation(signal, (abort) => deps.mcp.getPrompt(request, abort ? { signal: abort } : {})),

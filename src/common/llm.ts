@@ -24,6 +24,36 @@ export const ResponseFormatSchema = z.object({
 });
 export type ResponseFormat = z.infer<typeof ResponseFormatSchema>;
 
+/** What stays the same across an agent's model calls: its instruction and its tools. */
+export const LlmSetupSchema = z.object({
+  system: z.string().optional(),
+  tools: z.array(ToolSpecSchema).optional(),
+});
+export type LlmSetup = z.infer<typeof LlmSetupSchema>;
+
+/**
+ * Where parts of a model call already live: in the state of the workflow run that makes the
+ * call. Sending this instead of those parts keeps each message in history once (where it arrived:
+ * an update, a workflow input or the activity result that produced it) rather than once per later
+ * model call, so a long conversation's history grows linearly, not quadratically.
+ */
+export const TranscriptReferenceSchema = z.object({
+  workflowId: z.string(),
+  /** The run of that workflow; a transcript belongs to one run (continue-as-new starts another). */
+  runId: z.string(),
+  /**
+   * Half-open index ranges into the run's transcript, in order; their messages come first in the
+   * request, followed by `messages`. Usually one range: `[{ from: 0, to: n }]`.
+   */
+  ranges: z.array(z.object({ from: z.number().int().min(0), to: z.number().int().min(0) })),
+  /**
+   * The index of one of the run's recorded setups, which supplies `system` and `tools`: tool
+   * specs are often kilobytes, and would otherwise be stored again with every call.
+   */
+  setup: z.number().int().min(0).optional(),
+});
+export type TranscriptReference = z.infer<typeof TranscriptReferenceSchema>;
+
 export const LlmRequestSchema = z.object({
   /** `provider:model`, e.g. `openai:gpt-4.1-mini` or `anthropic:claude-sonnet-4-5`. */
   model: z.string(),
@@ -36,6 +66,11 @@ export const LlmRequestSchema = z.object({
   responseFormat: ResponseFormatSchema.optional(),
   maxTokens: z.number().int().positive().optional(),
   temperature: z.number().optional(),
+  /**
+   * The messages before `messages`, by reference. The `callLlm` activity resolves it before the
+   * provider sees the request, so providers never meet it.
+   */
+  transcriptReference: TranscriptReferenceSchema.optional(),
 });
 export type LlmRequest = z.infer<typeof LlmRequestSchema>;
 

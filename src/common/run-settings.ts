@@ -32,8 +32,32 @@ export const RunSettingsSchema = z.object({
   approvalTools: z.array(z.string()),
   /** Keep the `DuragentPhase` search attribute current; needs it registered (workers do so). */
   searchAttributes: z.boolean(),
+  // The history limits below are optional because settings travel in workflow inputs: runs
+  // started before they existed lack them and take the defaults (`historyLimitDefaults`).
+  /**
+   * Tool results larger than this (UTF-8 bytes of their content) are cut on the worker, with a
+   * note to the model, before they enter history.
+   */
+  maxToolResultBytes: z.number().int().positive().optional(),
+  /**
+   * Once the messages of a model call pass this size (UTF-8 bytes of their JSON), the activity
+   * input carries a reference to the run's transcript instead of the messages, so each message is
+   * stored in history once. A very large value turns references off.
+   */
+  transcriptReferenceBytes: z.number().int().positive().optional(),
+  /** A chat continues as a new run (a fresh history) after this many turns. */
+  chatTurnsPerRun: z.number().int().positive().optional(),
 });
 export type RunSettings = z.infer<typeof RunSettingsSchema>;
+
+/** The history limits a run uses when its settings predate them. */
+export const historyLimitDefaults = {
+  /** 64 KiB: far below Temporal's 2 MB payload limit, yet a long read for a model. */
+  maxToolResultBytes: 64 * 1024,
+  /** 32 KiB: short exchanges stay readable in the Web UI; long ones stop growing quadratically. */
+  transcriptReferenceBytes: 32 * 1024,
+  chatTurnsPerRun: 100,
+} as const;
 
 /** Every policy is bounded, so a retry loop that can never succeed still ends. */
 export const defaultRunSettings: RunSettings = {
@@ -51,4 +75,5 @@ export const defaultRunSettings: RunSettings = {
   },
   approvalTools: [],
   searchAttributes: false,
+  ...historyLimitDefaults,
 };

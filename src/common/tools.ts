@@ -25,6 +25,11 @@ export const ToolCallRequestSchema = z.object({
    * person during the call are keyed by it, so an answer given once is found again after a crash.
    */
   callId: z.string().optional(),
+  /**
+   * The run's cap on the result's size (`maxToolResultBytes`); the worker cuts larger results,
+   * with a note to the model. The worker's own setting applies when absent.
+   */
+  maxResultBytes: z.number().int().positive().optional(),
 });
 export type ToolCallRequest = z.infer<typeof ToolCallRequestSchema>;
 

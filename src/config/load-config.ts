@@ -7,7 +7,7 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { ConfigError, ExitCode, UserError, displayPath, zodIssues } from "../cli/user-error.js";
-import { defaultRunSettings, type ActivitySettings, type RunSettings } from "../common/run-settings.js";
+import { defaultRunSettings, historyLimitDefaults, type ActivitySettings, type RunSettings } from "../common/run-settings.js";
 import { interpolate, isPlainObject } from "./interpolate.js";
 import { ConfigSchema, type DuragentConfig } from "./schema.js";
 
@@ -68,6 +68,9 @@ export function runSettingsFromConfig(config: DuragentConfig): RunSettings {
     tools: activitySettings(defaultRunSettings.tools, config.execution.tools),
     approvalTools: config.approvals.tools,
     searchAttributes: config.temporal.searchAttributes,
+    maxToolResultBytes: config.execution.maxToolResultBytes ?? historyLimitDefaults.maxToolResultBytes,
+    transcriptReferenceBytes: config.execution.transcriptReferenceBytes ?? historyLimitDefaults.transcriptReferenceBytes,
+    chatTurnsPerRun: config.execution.chatTurnsPerRun ?? historyLimitDefaults.chatTurnsPerRun,
   };
 }
 

@@ -27,6 +27,19 @@ export interface RunHandle {
   resume(): Promise<void>;
   /** Stops in-flight steps; the run ends as cancelled. */
   cancel(): Promise<void>;
+  /**
+   * Sends the named update (a workflow's own request type, e.g. `duragent.chat.send`) and returns
+   * the run's answer. Rejects with `InvalidRunMessage` when the run refuses it; the run is then
+   * untouched. Follows the run across continue-as-new.
+   */
+  update<R = unknown>(name: string, payload?: unknown): Promise<R>;
+  /** Sends the named signal; fire and forget. */
+  signal(name: string, payload?: unknown): Promise<void>;
+}
+
+export interface StartOptions {
+  /** The run's id; a readable unique one (`<target>-<8 hex>`) when absent. */
+  runId?: string;
 }
 
 export interface RunSummary {
@@ -40,7 +53,7 @@ export interface RunSummary {
 
 export interface Engine {
   readonly name: "memory" | "temporal";
-  start(target: RunTarget, input: unknown): Promise<RunHandle>;
+  start(target: RunTarget, input: unknown, options?: StartOptions): Promise<RunHandle>;
   /** Finds a run this engine started earlier; rejects with `RunNotFound`. */
   getHandle(runId: string): Promise<RunHandle>;
   /** Recent runs, newest first. */

@@ -6,6 +6,7 @@ import type { DuragentConfig } from "../config/schema.js";
 import type { Logger } from "../logger.js";
 import * as builtinWorkflows from "../workflows/builtin-workflows.js";
 import { isDuragentWorkflow, runToEnd, type DuragentWorkflow } from "../workflows/define-workflow.js";
+import { ContinueAsNewRequest } from "../workflows/continue-as-new.js";
 import { RejectedAnswer } from "../workflows/run-control.js";
 import {
   InvalidRunMessage,
@@ -16,6 +17,7 @@ import {
   type Engine,
   type RunHandle,
   type RunSummary,
+  type StartOptions,
 } from "./engine.js";
 import { MemoryExecutor } from "./memory-executor.js";
 import { loadRunTargets, type RunTarget } from "./run-targets.js";
@@ -50,17 +52,39 @@ export class MemoryEngine implements Engine {
     this.runtime = openActivityRuntime(config, logger);
   }
 
-  async start(target: RunTarget, input: unknown): Promise<RunHandle> {
-    const runId = newRunId(target, randomUUID());
+  async start(target: RunTarget, input: unknown, options: StartOptions = {}): Promise<RunHandle> {
+    const runId = options.runId ?? newRunId(target, randomUUID());
+    if (this.runs.has(runId)) throw new Error(`A run '${runId}' already exists in this process; choose another id.`);
     const registry = await this.workflows();
     const type = workflowType(target);
     const workflow = registry.get(type);
     if (!workflow) throw new Error(`No workflow is registered as '${type}'.`);
-    const executor = new MemoryExecutor(this.runtime.activities, this.settings, this.logger.child({ runId }), runId, (name) =>
-      registry.get(name),
-    );
-    const outcome = runToEnd(executor, workflow.body, targetInput(target, input));
+    const newExecutor = () =>
+      new MemoryExecutor(this.runtime.activities, this.settings, this.logger.child({ runId }), runId, (name) => registry.get(name));
+    // The executor of the current run: continue-as-new replaces it, and the handle follows.
+    let executor = newExecutor();
+    let ended = false;
+    const outcome = (async () => {
+      let next = targetInput(target, input);
+      for (;;) {
+        try {
+          return await runToEnd(executor, workflow.body, next);
+        } catch (error) {
+          if (!(error instanceof ContinueAsNewRequest)) throw error;
+          next = error.input;
+          executor = newExecutor();
+        }
+      }
+    })().finally(() => {
+      ended = true;
+    });
     outcome.catch(() => undefined); // observed through result()
+    // A message sent while the run is between two executors waits for the next one.
+    const current = async (): Promise<MemoryExecutor> => {
+      while (!executor.acceptsMessages && !ended) await new Promise((resolve) => setImmediate(resolve));
+      if (ended) throw new RunNotFound(runId, "that is still running");
+      return executor;
+    };
     const handle: RunHandle = {
       runId,
       result: () => outcome,
@@ -71,6 +95,15 @@ export class MemoryEngine implements Engine {
       pause: async () => executor.pause(),
       resume: async () => executor.resume(),
       cancel: async () => executor.cancel(),
+      update: async <R>(name: string, payload?: unknown) => {
+        const target = await current();
+        try {
+          return await target.update<R>(name, payload);
+        } catch (error) {
+          throw error instanceof RejectedAnswer ? new InvalidRunMessage(error.message) : error;
+        }
+      },
+      signal: async (name, payload) => (await current()).signal(name, payload),
     };
     this.runs.set(runId, { handle, type, startedAt: new Date().toISOString() });
     return handle;

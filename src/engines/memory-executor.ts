@@ -7,11 +7,16 @@ import { randomUUID } from "node:crypto";
 import { CancelledFailure } from "@temporalio/common";
 import type { DuragentActivities } from "../common/activities.js";
 import type { RunChannel, ServerRequestAnswer } from "../common/server-requests.js";
+import type { LlmRequest } from "../common/llm.js";
+import { expandTranscriptReference } from "../common/transcript-reference.js";
 import type { ApprovalDecision, HumanAnswer } from "../common/run-status.js";
 import type { RunSettings } from "../common/run-settings.js";
 import { BaseExecutor, type ActivityInvoker } from "../workflows/base-executor.js";
+import { ContinueAsNewRequest } from "../workflows/continue-as-new.js";
 import type { DuragentWorkflow } from "../workflows/define-workflow.js";
 import type { RunLogger } from "../workflows/executor.js";
+import { RejectedAnswer } from "../workflows/run-control.js";
+import type { TranscriptLocation } from "../workflows/transcript-references.js";
 import { runWithRetry } from "./retry.js";
 
 /**
@@ -31,10 +36,21 @@ interface Waiter {
   timer?: NodeJS.Timeout;
 }
 
+interface UpdateHandler {
+  handler: (arg: unknown) => unknown;
+  validator?: (arg: unknown) => void;
+}
+
 export class MemoryExecutor extends BaseExecutor {
   readonly engine = "memory" as const;
   private readonly waiters = new Set<Waiter>();
   private readonly cancellation: AbortController;
+  private readonly updateHandlers = new Map<string, UpdateHandler>();
+  private readonly signalHandlers = new Map<string, (arg: unknown) => void>();
+  private runningHandlers = 0;
+  private continued = false;
+  // Tells transcripts of successive runs apart, as Temporal's run id does.
+  private readonly instanceId = randomUUID();
 
   constructor(
     private readonly activities: InProcessActivities,
@@ -54,7 +70,17 @@ export class MemoryExecutor extends BaseExecutor {
   protected invoke: ActivityInvoker = (name, args, settings) => {
     if (this.cancellation.signal.aborted) return Promise.reject(new CancelledFailure("the run was cancelled")) as never;
     const activity = this.activities[name] as unknown as (...values: unknown[]) => Promise<unknown>;
-    const result = runWithRetry(settings, (signal) => activity(...args, signal, this.runChannel), this.cancellation.signal);
+    // A reference to this run's transcript is resolved here, in-process; the activity gets messages.
+    const values: unknown[] =
+      name === "callLlm"
+        ? [
+            expandTranscriptReference(args[0] as LlmRequest, {
+              slice: (from, to) => this.control.transcript.slice(from, to),
+              setup: (index) => this.references.setup(index),
+            }),
+          ]
+        : args;
+    const result = runWithRetry(settings, (signal) => activity(...values, signal, this.runChannel), this.cancellation.signal);
     return result as unknown as ReturnType<DuragentActivities[typeof name]>;
   };
 
@@ -83,6 +109,8 @@ export class MemoryExecutor extends BaseExecutor {
 
   protected waitUntil(predicate: () => boolean, timeoutMs?: number): Promise<boolean> {
     if (this.cancellation.signal.aborted) return Promise.reject(new CancelledFailure("the run was cancelled"));
+    // The caller may have changed state others wait on (Temporal re-checks after every activation).
+    this.notify();
     if (predicate()) return Promise.resolve(true);
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { predicate, resolve, reject };
@@ -109,8 +137,48 @@ export class MemoryExecutor extends BaseExecutor {
   // What a Temporal client would send, delivered in-process.
 
   signal(name: string, payload: unknown): void {
-    this.inbox.push(name, payload);
+    const handler = this.signalHandlers.get(name);
+    if (handler) this.handle(() => handler(payload)).catch((error: unknown) => this.log.warn(`signal ${name} failed`, { error: String(error) }));
+    else this.inbox.push(name, payload);
     this.notify();
+  }
+
+  /** False once the run has continued as new: messages then go to the next run's executor. */
+  get acceptsMessages(): boolean {
+    return !this.continued;
+  }
+
+  /**
+   * Delivers an update as a Temporal client would: a validator's refusal (or a missing handler)
+   * rejects with `RejectedAnswer` and leaves the run untouched; otherwise the handler's answer.
+   */
+  update<R = unknown>(name: string, payload: unknown): Promise<R> {
+    const entry = this.updateHandlers.get(name);
+    if (!entry) return Promise.reject(new RejectedAnswer(`The run handles no update '${name}'.`));
+    try {
+      entry.validator?.(payload);
+    } catch (error) {
+      return Promise.reject(new RejectedAnswer(error instanceof Error ? error.message : String(error)));
+    }
+    return this.handle(() => entry.handler(payload)) as Promise<R>;
+  }
+
+  /** Runs a handler, counted for `allHandlersFinished`, and re-checks waits around it. */
+  private async handle(run: () => unknown): Promise<unknown> {
+    this.runningHandlers += 1;
+    let result: Promise<unknown>;
+    try {
+      result = Promise.resolve(run());
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    this.notify();
+    try {
+      return await result;
+    } finally {
+      this.runningHandlers -= 1;
+      this.notify();
+    }
   }
 
   answer(answer: HumanAnswer): void {
@@ -141,6 +209,38 @@ export class MemoryExecutor extends BaseExecutor {
       waiter.reject(new CancelledFailure("the run was cancelled"));
     }
     this.waiters.clear();
+  }
+
+  protected transcriptLocation(): TranscriptLocation {
+    return { workflowId: this.runId, runId: this.instanceId };
+  }
+
+  setUpdateHandler<A, R>(name: string, handler: (arg: A) => Promise<R> | R, options: { validator?: (arg: A) => void } = {}): void {
+    this.updateHandlers.set(name, {
+      handler: handler as (arg: unknown) => unknown,
+      ...(options.validator ? { validator: options.validator as (arg: unknown) => void } : {}),
+    });
+  }
+
+  setSignalHandler<A>(name: string, handler: (arg: A) => void): void {
+    this.signalHandlers.set(name, handler as (arg: unknown) => void);
+    // Signals that came before the handler are delivered now, as Temporal buffers them.
+    while (this.inbox.has(name)) this.signal(name, this.inbox.take(name));
+  }
+
+  allHandlersFinished(): boolean {
+    return this.runningHandlers === 0;
+  }
+
+  continueAsNewSuggested(): boolean {
+    return false; // no history to outgrow
+  }
+
+  continueAsNew(input: unknown): Promise<never> {
+    this.continued = true;
+    for (const waiter of this.waiters) clearTimeout(waiter.timer);
+    this.waiters.clear();
+    return Promise.reject(new ContinueAsNewRequest(input));
   }
 
   executeChild<O>(workflowName: string, input: unknown, options: { idSuffix: string }): Promise<O> {

@@ -21,6 +21,7 @@ import {
   type Engine,
   type RunHandle,
   type RunSummary,
+  type StartOptions,
 } from "./engine.js";
 import type { RunTarget } from "./run-targets.js";
 import { progressOfPendingActivities } from "./activity-progress.js";
@@ -59,8 +60,8 @@ export class TemporalEngine implements Engine {
     return new TemporalEngine(connection, client, config, settings);
   }
 
-  async start(target: RunTarget, input: unknown): Promise<RunHandle> {
-    const workflowId = newRunId(target, randomUUID());
+  async start(target: RunTarget, input: unknown, options: StartOptions = {}): Promise<RunHandle> {
+    const workflowId = options.runId ?? newRunId(target, randomUUID());
     await this.client.workflow.start(workflowType(target), {
       workflowId,
       taskQueue: this.config.temporal.taskQueue,
@@ -113,9 +114,9 @@ export class TemporalEngine implements Engine {
   private handle(workflowId: string): RunHandle {
     const workflow = this.client.workflow.getHandle(workflowId);
     // An update refused by its validator leaves the run untouched; say why to the sender.
-    const update = async (name: string, payload: unknown) => {
+    const update = async <R>(name: string, payload: unknown): Promise<R> => {
       try {
-        await workflow.executeUpdate(name, { args: [payload] });
+        return await workflow.executeUpdate<R, [unknown]>(name, { args: [payload] });
       } catch (error) {
         if (error instanceof WorkflowUpdateFailedError) throw new InvalidRunMessage(error.cause?.message ?? error.message);
         if (error instanceof WorkflowNotFoundError) throw new RunNotFound(workflowId, "that is still running");
@@ -142,11 +143,13 @@ export class TemporalEngine implements Engine {
         }
       },
       transcript: () => workflow.query<Message[]>(RunMessages.transcript),
-      sendInput: (answer: HumanAnswer) => update(RunMessages.input, answer),
-      decide: (decision: ApprovalDecision) => update(RunMessages.decide, decision),
+      sendInput: (answer: HumanAnswer) => update<void>(RunMessages.input, answer),
+      decide: (decision: ApprovalDecision) => update<void>(RunMessages.decide, decision),
       pause: () => workflow.signal(RunMessages.pause),
       resume: () => workflow.signal(RunMessages.resume),
       cancel: () => workflow.cancel().then(() => undefined),
+      update: <R>(name: string, payload?: unknown) => update<R>(name, payload),
+      signal: (name: string, payload?: unknown) => workflow.signal(name, payload),
     };
   }
 

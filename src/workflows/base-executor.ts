@@ -4,7 +4,7 @@
  * Subclasses supply the effects themselves.
  */
 import type { LlmRequest, LlmResponse } from "../common/llm.js";
-import type { ActivitySettings, RunSettings } from "../common/run-settings.js";
+import { historyLimitDefaults, type ActivitySettings, type RunSettings } from "../common/run-settings.js";
 import type { ToolCallRequest, ToolDefinition, ToolResult } from "../common/tools.js";
 import type {
   PromptInfo,
@@ -20,6 +20,7 @@ import type { RunPhase } from "../common/run-status.js";
 import type { EngineName, Executor, RunLogger } from "./executor.js";
 import { RunControl, type ApprovalOutcome, type HumanInputOptions, type HumanInputResult } from "./run-control.js";
 import { SignalInbox } from "./signal-inbox.js";
+import { TranscriptReferencer, type TranscriptLocation } from "./transcript-references.js";
 
 export type ActivityInvoker = <K extends keyof DuragentActivities>(
   name: K,
@@ -35,6 +36,8 @@ export abstract class BaseExecutor implements Executor {
   protected readonly inbox = new SignalInbox();
   /** Numbers tool calls in the order the run makes them, which replays identically. */
   private toolCallCount = 0;
+  /** Turns large model calls into references to this run's state; also answers what they refer to. */
+  protected readonly references: TranscriptReferencer;
 
   protected constructor(
     readonly runId: string,
@@ -46,7 +49,15 @@ export abstract class BaseExecutor implements Executor {
       () => this.now(),
       (phase) => this.phaseChanged(phase),
     );
+    this.references = new TranscriptReferencer(
+      this.control.transcript,
+      () => this.transcriptLocation(),
+      settings.transcriptReferenceBytes ?? historyLimitDefaults.transcriptReferenceBytes,
+    );
   }
+
+  /** Where this run's transcript can be asked for, by the activities that resolve references to it. */
+  protected abstract transcriptLocation(): TranscriptLocation;
 
   /** Hook for engines that publish the phase (Temporal's search attribute). */
   protected phaseChanged(_phase: RunPhase): void {}
@@ -61,6 +72,15 @@ export abstract class BaseExecutor implements Executor {
   abstract random(): number;
   abstract uuid(): string;
   abstract sleep(ms: number): Promise<void>;
+  abstract setUpdateHandler<A, R>(name: string, handler: (arg: A) => Promise<R> | R, options?: { validator?: (arg: A) => void }): void;
+  abstract setSignalHandler<A>(name: string, handler: (arg: A) => void): void;
+  abstract allHandlersFinished(): boolean;
+  abstract continueAsNewSuggested(): boolean;
+  abstract continueAsNew(input: unknown): Promise<never>;
+
+  condition(predicate: () => boolean, timeoutMs?: number): Promise<boolean> {
+    return this.waitUntil(predicate, timeoutMs);
+  }
 
   private async step<T>(label: string, run: () => Promise<T>): Promise<T> {
     await this.control.beginStep(label);
@@ -74,7 +94,8 @@ export abstract class BaseExecutor implements Executor {
 
   async callLlm(request: LlmRequest): Promise<LlmResponse> {
     const label = `llm ${request.model}`;
-    const response = await this.step(label, () => this.invoke("callLlm", [request], this.settings.llm, label));
+    const input = this.references.reference(request);
+    const response = await this.step(label, () => this.invoke("callLlm", [input], this.settings.llm, label));
     this.control.recordUsage(request.model, response.usage);
     return response;
   }
@@ -88,8 +109,14 @@ export abstract class BaseExecutor implements Executor {
     const label = `tool ${request.server}/${request.tool}`;
     // The id keys the server's requests for a person during this call (see ToolCallRequest.callId).
     const callId = request.callId ?? `call-${++this.toolCallCount}`;
+    // The cap travels with the call, so the worker cuts big results before they enter history.
+    const input: ToolCallRequest = {
+      ...request,
+      callId,
+      maxResultBytes: this.settings.maxToolResultBytes ?? historyLimitDefaults.maxToolResultBytes,
+    };
     try {
-      return await this.step(label, () => this.invoke("callTool", [{ ...request, callId }], this.settings.tools, label));
+      return await this.step(label, () => this.invoke("callTool", [input], this.settings.tools, label));
     } finally {
       this.control.endToolCall(callId);
     }

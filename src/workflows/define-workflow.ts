@@ -6,6 +6,7 @@
 import { isCancellation } from "@temporalio/workflow";
 import type { z } from "zod";
 import type { RunSettings } from "../common/run-settings.js";
+import { isContinueAsNew } from "./continue-as-new.js";
 import type { Executor } from "./executor.js";
 import { TemporalExecutor } from "./temporal-executor.js";
 
@@ -49,6 +50,8 @@ export async function runToEnd<I, O>(ctx: Executor, body: WorkflowBody<I, O>, in
     ctx.control.finish("completed");
     return output;
   } catch (error) {
+    // Continuing as new is how a long run goes on, not a failure; the next run reports its own state.
+    if (isContinueAsNew(error)) throw error;
     ctx.control.recordError(error);
     ctx.control.finish(isCancellation(error) ? "cancelled" : "failed");
     throw error;

@@ -79,6 +79,41 @@ export interface Executor {
    * passes first. Payloads sent before the wait are queued, never lost.
    */
   waitForSignal<T = unknown>(name: string, timeoutMs?: number): Promise<T | undefined>;
+  /**
+   * Resolves true once `predicate` holds, or false when `timeoutMs` passes first. The predicate
+   * is re-checked whenever the run's state may have changed (Temporal's `condition`).
+   */
+  condition(predicate: () => boolean, timeoutMs?: number): Promise<boolean>;
+
+  // Long-lived runs: messages from outside, and continuing as a new run.
+
+  /**
+   * Handles the named update: a request from outside that may change the run and answers its
+   * sender. On Temporal it is a Temporal Update, and a `validator` that throws refuses it before
+   * anything is written to history; in memory, `RunHandle.update` calls it. The handler may wait,
+   * e.g. until the run's main loop has produced the answer.
+   */
+  setUpdateHandler<A, R>(name: string, handler: (arg: A) => Promise<R> | R, options?: { validator?: (arg: A) => void }): void;
+  /** Handles the named signal (fire and forget). Signals without a handler queue for `waitForSignal`. */
+  setSignalHandler<A>(name: string, handler: (arg: A) => void): void;
+  /**
+   * True when no update or signal handler is still running. Wait for it before ending the run or
+   * continuing as new, so that no sender is left without an answer.
+   */
+  allHandlersFinished(): boolean;
+  /**
+   * True when the engine suggests continuing as new because this run's history is getting long
+   * (Temporal's `continueAsNewSuggested`); always false in memory, which keeps no history.
+   */
+  continueAsNewSuggested(): boolean;
+  /**
+   * Ends this run and starts the same workflow afresh, with `input`, the same settings and the
+   * same `runId`: on Temporal continue-as-new (a new run with an empty history); in memory the
+   * engine restarts the body on a fresh executor. Never returns. Whatever the next run needs
+   * (a conversation, counters) must travel in `input`.
+   */
+  continueAsNew(input: unknown): Promise<never>;
+
   /** A logger that stays quiet during Temporal replay. */
   readonly log: RunLogger;
 }

@@ -10,11 +10,15 @@ import { nonRetryableFailureTypes } from "../common/failures.js";
 import { RunMessages, type ApprovalDecision, type HumanAnswer, type RunStatus } from "../common/run-status.js";
 import type { ActivitySettings, RunSettings } from "../common/run-settings.js";
 import type { Message } from "../common/messages.js";
+import type { LlmSetup } from "../common/llm.js";
+import { llmSetupQuery, transcriptSliceQuery, type TranscriptSlice } from "../common/transcript-reference.js";
 import type { RunPhase } from "../common/run-status.js";
 import { phaseSearchAttribute } from "../common/search-attributes.js";
 import { ServerRequestSchema, type ServerRequest, type ServerRequestAnswer } from "../common/server-requests.js";
 import { BaseExecutor, type ActivityInvoker } from "./base-executor.js";
 import type { RunLogger } from "./executor.js";
+import type { TranscriptLocation } from "./transcript-references.js";
+import type { WorkflowRunInput } from "./define-workflow.js";
 
 function activityOptions(settings: ActivitySettings, summary: string): workflow.ActivityOptions {
   const { retry } = settings;
@@ -34,6 +38,9 @@ function activityOptions(settings: ActivitySettings, summary: string): workflow.
 
 export const statusQuery = workflow.defineQuery<RunStatus>(RunMessages.status);
 export const transcriptQuery = workflow.defineQuery<Message[]>(RunMessages.transcript);
+/** Asked by the `callLlm` activity to resolve a transcript reference; cheap, and never in history. */
+export const transcriptSliceQueryDefinition = workflow.defineQuery<Message[], [TranscriptSlice]>(transcriptSliceQuery);
+export const llmSetupQueryDefinition = workflow.defineQuery<LlmSetup | null, [number]>(llmSetupQuery);
 export const inputUpdate = workflow.defineUpdate<void, [HumanAnswer]>(RunMessages.input);
 export const inputSignal = workflow.defineSignal<[HumanAnswer]>(RunMessages.input);
 export const decideUpdate = workflow.defineUpdate<void, [ApprovalDecision]>(RunMessages.decide);
@@ -51,6 +58,8 @@ export class TemporalExecutor extends BaseExecutor {
     const control = this.control;
     workflow.setHandler(statusQuery, () => control.status());
     workflow.setHandler(transcriptQuery, () => control.transcript);
+    workflow.setHandler(transcriptSliceQueryDefinition, ({ from, to }) => control.transcript.slice(from, to));
+    workflow.setHandler(llmSetupQueryDefinition, (index) => this.references.setup(index) ?? null);
     // Validators run before anything is written to history, so a bad answer leaves no trace.
     workflow.setHandler(inputUpdate, (answer) => control.applyAnswer(answer), {
       validator: (answer) => control.validateAnswer(answer),
@@ -80,6 +89,33 @@ export class TemporalExecutor extends BaseExecutor {
 
   protected override phaseChanged(phase: RunPhase): void {
     if (this.settings.searchAttributes) workflow.upsertSearchAttributes([{ key: phaseSearchAttribute, value: phase }]);
+  }
+
+  protected transcriptLocation(): TranscriptLocation {
+    const { workflowId, runId } = workflow.workflowInfo();
+    return { workflowId, runId };
+  }
+
+  setUpdateHandler<A, R>(name: string, handler: (arg: A) => Promise<R> | R, options: { validator?: (arg: A) => void } = {}): void {
+    const definition = workflow.defineUpdate<R, [A]>(name);
+    workflow.setHandler(definition, async (arg: A) => handler(arg), options.validator ? { validator: options.validator } : {});
+  }
+
+  setSignalHandler<A>(name: string, handler: (arg: A) => void): void {
+    workflow.setHandler(workflow.defineSignal<[A]>(name), handler);
+  }
+
+  allHandlersFinished(): boolean {
+    return workflow.allHandlersFinished();
+  }
+
+  continueAsNewSuggested(): boolean {
+    return workflow.workflowInfo().continueAsNewSuggested;
+  }
+
+  continueAsNew(input: unknown): Promise<never> {
+    // Same workflow type, task queue and search attributes; only the input changes.
+    return workflow.continueAsNew<(run: WorkflowRunInput<unknown>) => Promise<unknown>>({ input, settings: this.settings });
   }
 
   protected invoke: ActivityInvoker = (name, args, settings, summary) => {

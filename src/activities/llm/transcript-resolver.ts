@@ -1,0 +1,125 @@
+/**
+ * Resolves a model call's transcript reference (see `TranscriptReference` in src/common/llm.ts)
+ * on the worker, before the provider sees the request.
+ *
+ * The messages live in the calling workflow run's state, so the resolver asks that run by a query
+ * (`duragent.transcript.slice`, `duragent.llm.setup`) through the worker's own client. Queries are
+ * not recorded in history, which is the point. A run's transcript only grows and its setups never
+ * change, so what was fetched once stays true: an LRU cache keeps each recent run's known prefix
+ * and setups, and a later call fetches only the messages added since (usually the last turn's),
+ * or nothing at all when an attempt is retried.
+ */
+import { Context } from "@temporalio/activity";
+import { ApplicationFailure } from "@temporalio/common";
+import { z } from "zod";
+import { LlmSetupSchema, type LlmRequest, type LlmSetup, type TranscriptReference } from "../../common/llm.js";
+import { MessageSchema, type Message } from "../../common/messages.js";
+import {
+  expandTranscriptReference,
+  llmSetupQuery,
+  referencedLength,
+  transcriptSliceQuery,
+  TranscriptReferenceError,
+  type TranscriptSlice,
+} from "../../common/transcript-reference.js";
+
+type RunLocation = { workflowId: string; runId: string };
+
+/** Reads a run's state: `[from, to)` of its transcript, or one of its recorded setups. */
+export interface TranscriptSource {
+  slice(run: RunLocation, slice: TranscriptSlice): Promise<Message[]>;
+  setup(run: RunLocation, index: number): Promise<LlmSetup | undefined>;
+}
+
+export type ResolveTranscript = (request: LlmRequest) => Promise<LlmRequest>;
+
+export interface TranscriptResolverOptions {
+  /** Where the run's state is read; by default by queries to the run, through the activity's client. */
+  source?: TranscriptSource;
+  /** The cache's budget, in UTF-16 code units of message JSON (roughly bytes). Default 64 Mi. */
+  maxCachedSize?: number;
+}
+
+const MessagesSchema = z.array(MessageSchema);
+
+/** Asks the run itself, through the client of the worker running this activity. */
+export const queryRunState: TranscriptSource = {
+  async slice(run, slice) {
+    const handle = Context.current().client.workflow.getHandle(run.workflowId, run.runId);
+    return MessagesSchema.parse(await handle.query(transcriptSliceQuery, slice));
+  },
+  async setup(run, index) {
+    const handle = Context.current().client.workflow.getHandle(run.workflowId, run.runId);
+    return LlmSetupSchema.nullable().parse(await handle.query(llmSetupQuery, index)) ?? undefined;
+  },
+};
+
+interface CachedTranscript {
+  messages: Message[];
+  setups: Map<number, LlmSetup>;
+  size: number;
+}
+
+export function createTranscriptResolver(options: TranscriptResolverOptions = {}): ResolveTranscript {
+  const source = options.source ?? queryRunState;
+  const maxCachedSize = options.maxCachedSize ?? 64 * 1024 * 1024;
+  // A Map iterates in insertion order; re-inserting on use makes its first key the least recent.
+  const cache = new Map<string, CachedTranscript>();
+  let cachedSize = 0;
+
+  const evict = (keep: string) => {
+    for (const [key, entry] of cache) {
+      if (cachedSize <= maxCachedSize) return;
+      if (key === keep) continue;
+      cache.delete(key);
+      cachedSize -= entry.size;
+    }
+  };
+
+  const grow = (key: string, entry: CachedTranscript, size: number) => {
+    entry.size += size;
+    cachedSize += size;
+    evict(key);
+  };
+
+  /** The run's cache entry, holding at least what `reference` needs. */
+  const known = async (reference: TranscriptReference, needed: number): Promise<CachedTranscript> => {
+    const key = `${reference.workflowId}\u0000${reference.runId}`;
+    const entry: CachedTranscript = cache.get(key) ?? { messages: [], setups: new Map(), size: 0 };
+    cache.delete(key);
+    cache.set(key, entry);
+    const from = entry.messages.length;
+    const wanted = reference.setup;
+    const [fetched, setup] = await Promise.all([
+      from < needed ? source.slice(reference, { from, to: needed }) : undefined,
+      wanted !== undefined && !entry.setups.has(wanted) ? source.setup(reference, wanted) : undefined,
+    ]);
+    if (fetched) {
+      // Another call for the same run may have filled part of it meanwhile; keep the order exact.
+      const fresh = fetched.slice(entry.messages.length - from);
+      entry.messages.push(...fresh);
+      grow(key, entry, fresh.reduce((sum, message) => sum + JSON.stringify(message).length, 0));
+    }
+    if (wanted !== undefined && setup) {
+      entry.setups.set(wanted, setup);
+      grow(key, entry, JSON.stringify(setup).length);
+    }
+    return entry;
+  };
+
+  return async (request) => {
+    const reference = request.transcriptReference;
+    if (!reference) return request;
+    try {
+      const entry = await known(reference, referencedLength(request));
+      return expandTranscriptReference(request, {
+        slice: (from, to) => entry.messages.slice(from, to),
+        setup: (index) => entry.setups.get(index),
+      });
+    } catch (error) {
+      // A reference past the run's transcript is a bug that no retry fixes.
+      if (error instanceof TranscriptReferenceError) throw ApplicationFailure.nonRetryable(error.message, error.name);
+      throw error;
+    }
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * Makes a model call's activity input refer to the run's state once the call is large.
+ *
+ * Without this, every model call repeats the whole conversation in its input, so history grows
+ * with the square of the conversation and a long one hits Temporal's 50 MB limit; the agent's
+ * tool specs, often kilobytes, are repeated with every call too. With it, each message is stored
+ * where it arrived (an update, the workflow input, the activity result that produced it) and
+ * later calls name it by position in the run's transcript; the instruction and tools are recorded
+ * once per run as a "setup" and named by index. The activity asks the run for what it needs.
+ *
+ * Deterministic: positions come from the run's transcript, which only ever grows, and messages
+ * are matched by object identity, which replay reproduces; setups are numbered in order of use.
+ */
+import type { LlmRequest, LlmSetup, TranscriptReference } from "../common/llm.js";
+import type { Message } from "../common/messages.js";
+import { utf8Length } from "../common/transcript-reference.js";
+
+export interface TranscriptLocation {
+  workflowId: string;
+  runId: string;
+}
+
+export class TranscriptReferencer {
+  private readonly positions = new Map<Message, number>();
+  private indexed = 0;
+  // Sizes are cached per message, so each call costs one lookup per message, not a serialization.
+  private readonly sizes = new WeakMap<Message, number>();
+  private readonly setups: LlmSetup[] = [];
+  private readonly setupIndex = new Map<string, number>();
+
+  constructor(
+    /** The run's transcript: append-only. */
+    private readonly transcript: readonly Message[],
+    private readonly location: () => TranscriptLocation,
+    /** Calls up to this size (UTF-8 bytes of their messages' and setup's JSON) are sent as they are. */
+    private readonly thresholdBytes: number,
+  ) {}
+
+  /** A setup recorded by an earlier call, for the query that resolves references. */
+  setup(index: number): LlmSetup | undefined {
+    return this.setups[index];
+  }
+
+  /** The request, with what the run already holds replaced by a reference once the call is large. */
+  reference(request: LlmRequest): LlmRequest {
+    const setup: LlmSetup = {
+      ...(request.system !== undefined ? { system: request.system } : {}),
+      ...(request.tools !== undefined ? { tools: request.tools } : {}),
+    };
+    const setupKey = JSON.stringify(setup);
+    if (this.sizeOf(request.messages) + utf8Length(setupKey) <= this.thresholdBytes) return request;
+
+    this.indexNewMessages();
+    const ranges: TranscriptReference["ranges"] = [];
+    let referenced = 0;
+    for (const message of request.messages) {
+      const position = this.positions.get(message);
+      if (position === undefined) break; // the rest travels as it is, in order
+      const last = ranges.at(-1);
+      if (last && last.to === position) last.to += 1;
+      else ranges.push({ from: position, to: position + 1 });
+      referenced += 1;
+    }
+    const { system: _system, tools: _tools, ...rest } = request;
+    return {
+      ...rest,
+      messages: request.messages.slice(referenced),
+      transcriptReference: { ...this.location(), ranges, setup: this.recordSetup(setupKey, setup) },
+    };
+  }
+
+  private recordSetup(key: string, setup: LlmSetup): number {
+    let index = this.setupIndex.get(key);
+    if (index === undefined) {
+      index = this.setups.push(setup) - 1;
+      this.setupIndex.set(key, index);
+    }
+    return index;
+  }
+
+  private indexNewMessages(): void {
+    for (; this.indexed < this.transcript.length; this.indexed++) {
+      const message = this.transcript[this.indexed]!;
+      if (!this.positions.has(message)) this.positions.set(message, this.indexed);
+    }
+  }
+
+  private sizeOf(messages: readonly Message[]): number {
+    let total = 0;
+    for (const message of messages) {
+      let size = this.sizes.get(message);
+      if (size === undefined) {
+        size = utf8Length(JSON.stringify(message));
+        this.sizes.set(message, size);
+      }
+      total += size;
+    }
+    return total;
+  }
+}
