@@ -10,6 +10,8 @@ import { defineWorkflow } from "./define-workflow.js";
 import type { PatternRunInput, PatternRunResult } from "./patterns/child-pattern.js";
 import { runPattern } from "./patterns/pattern-workflow.js";
 import type { UsageByModel } from "./generator.js";
+import { runChat, type ChatInput } from "./chat/chat-session.js";
+import type { ChatResult } from "../common/chat.js";
 
 export const AgentRunInputSchema = z.object({
   agent: AgentSpecSchema,
@@ -38,3 +40,9 @@ export const agentWorkflow = defineWorkflow<AgentRunInput, AgentRunResult>(async
  * nested patterns marked `asChildWorkflow`, which run as children of their parent's run.
  */
 export const patternWorkflow = defineWorkflow<PatternRunInput, PatternRunResult>(runPattern);
+
+/**
+ * A long chat with one agent: messages by the `duragent.chat.send` update, each answered with the
+ * agent's reply; continues as new every `chatTurnsPerRun` turns, carrying the conversation over.
+ */
+export const chatWorkflow = defineWorkflow<ChatInput, ChatResult>(runChat);

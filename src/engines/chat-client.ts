@@ -1,0 +1,74 @@
+/**
+ * Chats through an engine: start a chat with an agent, send messages and get the agent's
+ * replies, end it, or rejoin it later by its run id. This is the API under `duragent chat`; it
+ * works the same on both engines (a Temporal chat can be rejoined from another process, a memory
+ * chat only from the process that holds it).
+ */
+import { randomUUID } from "node:crypto";
+import { ChatMessages, ChatReplySchema, ChatResultSchema, type ChatReply, type ChatResult } from "../common/chat.js";
+import type { Message } from "../common/messages.js";
+import type { RunStatus } from "../common/run-status.js";
+import type { AgentSpec } from "../workflows/agent/define-agent.js";
+import { chatWorkflow } from "../workflows/builtin-workflows.js";
+import type { ChatInput } from "../workflows/chat/chat-session.js";
+import type { DuragentWorkflow } from "../workflows/define-workflow.js";
+import type { Engine, RunHandle } from "./engine.js";
+import type { RunTarget } from "./run-targets.js";
+
+export interface ChatSession {
+  /** The chat's run id; it stays the same across continue-as-new, so it is what to rejoin with. */
+  readonly runId: string;
+  /** The Web UI page of the chat's current run, when the engine has a UI. */
+  readonly link?: string;
+  /** The run underneath, for status, pause, resume and cancel. */
+  readonly handle: RunHandle;
+  /**
+   * Sends one user message and resolves with the agent's reply once the turn (tool calls
+   * included) is done. Messages are answered one at a time, in the order they arrive. Rejects
+   * with `InvalidRunMessage` for an empty message or an ended chat, and with the turn's failure
+   * when the agent could not answer (the chat goes on).
+   */
+  send(text: string): Promise<ChatReply>;
+  /** The whole conversation so far, across runs: user messages, model turns and tool results. */
+  transcript(): Promise<Message[]>;
+  status(): Promise<RunStatus>;
+  /** Ends the chat once the turns already sent are answered; resolves with the final tally. */
+  end(): Promise<ChatResult>;
+}
+
+export interface StartChatOptions {
+  /** Continue as a new run after this many turns; the config's `execution.chatTurnsPerRun` when absent. */
+  turnsPerRun?: number;
+  /** The chat's id; `chat-<agent>-<8 hex>` when absent. */
+  runId?: string;
+}
+
+/** The built-in chat workflow as a run target; its type name is what workers register. */
+export const chatTarget: RunTarget = {
+  kind: "workflow",
+  name: "chatWorkflow",
+  workflow: chatWorkflow as unknown as DuragentWorkflow,
+};
+
+export async function startChat(engine: Engine, agent: AgentSpec, options: StartChatOptions = {}): Promise<ChatSession> {
+  const input: ChatInput = { agent, ...(options.turnsPerRun !== undefined ? { turnsPerRun: options.turnsPerRun } : {}) };
+  const runId = options.runId ?? `chat-${agent.name}-${randomUUID().replace(/-/g, "").slice(0, 8)}`;
+  return chatSession(await engine.start(chatTarget, input, { runId }));
+}
+
+/** A chat started earlier (by this or, on Temporal, another process); rejects with `RunNotFound`. */
+export async function rejoinChat(engine: Engine, runId: string): Promise<ChatSession> {
+  return chatSession(await engine.getHandle(runId));
+}
+
+function chatSession(handle: RunHandle): ChatSession {
+  return {
+    runId: handle.runId,
+    ...(handle.link !== undefined ? { link: handle.link } : {}),
+    handle,
+    send: async (text) => ChatReplySchema.parse(await handle.update(ChatMessages.send, { text })),
+    transcript: () => handle.transcript(),
+    status: () => handle.status(),
+    end: async () => ChatResultSchema.parse(await handle.update(ChatMessages.end, {})),
+  };
+}

@@ -1,0 +1,169 @@
+/**
+ * A long chat with one agent: user messages arrive by update (`duragent.chat.send`) and each is
+ * answered by the agent's model, tools included, as one turn.
+ *
+ * A chat can outlive any single history. After `turnsPerRun` turns, or when Temporal suggests it,
+ * the run continues as new and hands over the conversation, usage and turn count; clients keep
+ * talking to the same run id. Within a run, model calls refer to the transcript instead of
+ * repeating it (see transcript-references.ts), so a run's history grows linearly with its turns.
+ *
+ * Turns run one at a time in the main loop, in arrival order; an update handler only queues its
+ * message and waits for the reply. So the main loop decides when a run ends, and it ends only
+ * once every handler has answered its sender.
+ */
+import { ApplicationFailure } from "@temporalio/common";
+import { isCancellation } from "@temporalio/workflow";
+import { z } from "zod";
+import {
+  ChatMessages,
+  ChatSendSchema,
+  ChatStateSchema,
+  type ChatReply,
+  type ChatResult,
+  type ChatSend,
+  type ChatState,
+} from "../../common/chat.js";
+import { historyLimitDefaults } from "../../common/run-settings.js";
+import { finalText, type AgentLlm } from "../agent/agent-llm.js";
+import { AgentSpecSchema, defineAgent } from "../agent/define-agent.js";
+import type { Executor } from "../executor.js";
+import { addUsage, type UsageByModel } from "../generator.js";
+
+export const ChatInputSchema = z.object({
+  agent: AgentSpecSchema,
+  /** Continue as a new run after this many turns; the run settings' `chatTurnsPerRun` when absent. */
+  turnsPerRun: z.number().int().positive().optional(),
+  /** What the previous run handed over; absent when the chat starts. */
+  carried: ChatStateSchema.optional(),
+});
+export type ChatInput = z.input<typeof ChatInputSchema>;
+
+/** Why a turn failed, sent back to the one who sent its message; the chat goes on. */
+export const chatTurnFailed = "ChatTurnFailed";
+
+interface QueuedMessage {
+  id: number;
+  text: string;
+}
+
+type TurnOutcome = { ok: true; reply: ChatReply } | { ok: false; error: string };
+
+export async function runChat(ctx: Executor, rawInput: ChatInput): Promise<ChatResult> {
+  return new ChatSession(ctx, ChatInputSchema.parse(rawInput)).run();
+}
+
+class ChatSession {
+  private readonly queue: QueuedMessage[] = [];
+  private readonly outcomes = new Map<number, TurnOutcome>();
+  private readonly state: ChatState;
+  private readonly turnsPerRun: number;
+  private nextId = 0;
+  private turnsThisRun = 0;
+  private ended = false;
+  private result?: ChatResult;
+
+  constructor(
+    private readonly ctx: Executor,
+    private readonly input: z.output<typeof ChatInputSchema>,
+  ) {
+    this.state = input.carried ?? { messages: [], usage: {}, turns: 0, run: 1 };
+    this.turnsPerRun = input.turnsPerRun ?? ctx.settings.chatTurnsPerRun ?? historyLimitDefaults.chatTurnsPerRun;
+    // Registered before the first await, so messages sent while the run starts are queued, not refused.
+    ctx.setUpdateHandler<ChatSend, ChatReply>(ChatMessages.send, (message) => this.enqueue(message), {
+      validator: (message) => this.validateSend(message),
+    });
+    ctx.setUpdateHandler<unknown, ChatResult>(ChatMessages.end, () => this.end(), {
+      validator: () => {
+        if (this.ended) throw new Error("The chat has already ended.");
+      },
+    });
+    ctx.setSignalHandler<unknown>(ChatMessages.end, () => {
+      this.ended = true;
+    });
+  }
+
+  async run(): Promise<ChatResult> {
+    const llm = await defineAgent(this.input.agent).attachLlm(this.ctx);
+    // The conversation so far is this run's transcript too, so model calls can refer to it.
+    llm.history.push(...this.state.messages);
+    this.ctx.control.recordMessages(this.state.messages);
+    for (const [model, usage] of Object.entries(this.state.usage)) this.ctx.control.recordUsage(model, usage);
+
+    for (;;) {
+      await this.ctx.condition(() => this.queue.length > 0 || this.ended || this.runIsFull());
+      const next = this.queue.shift();
+      if (next) {
+        await this.takeTurn(llm, next);
+        continue;
+      }
+      // Closing. A run that ends or continues as new while a handler still runs would leave its
+      // sender without an answer, so answer the end request and whatever still arrives first.
+      if (this.ended) this.result ??= this.summary(llm);
+      if (this.ctx.allHandlersFinished()) break;
+      await this.ctx.condition(
+        () => this.queue.length > 0 || (this.ended && this.result === undefined) || this.ctx.allHandlersFinished(),
+      );
+    }
+    if (this.result) return this.result;
+    return this.ctx.continueAsNew({
+      agent: this.input.agent,
+      turnsPerRun: this.input.turnsPerRun,
+      carried: this.handOver(llm),
+    });
+  }
+
+  private runIsFull(): boolean {
+    return this.turnsThisRun >= this.turnsPerRun || this.ctx.continueAsNewSuggested();
+  }
+
+  private validateSend(message: ChatSend): void {
+    if (this.ended) throw new Error("The chat has ended; start a new one.");
+    const parsed = ChatSendSchema.safeParse(message);
+    if (!parsed.success) throw new Error(`Invalid chat message: ${z.prettifyError(parsed.error)}`);
+  }
+
+  private async enqueue(message: ChatSend): Promise<ChatReply> {
+    const id = ++this.nextId;
+    this.queue.push({ id, text: message.text });
+    await this.ctx.condition(() => this.outcomes.has(id));
+    const outcome = this.outcomes.get(id)!;
+    this.outcomes.delete(id);
+    if (!outcome.ok) throw ApplicationFailure.create({ message: outcome.error, type: chatTurnFailed, nonRetryable: true });
+    return outcome.reply;
+  }
+
+  /** Ends the chat after the turns already queued; answers with the final tally. */
+  private async end(): Promise<ChatResult> {
+    this.ended = true;
+    await this.ctx.condition(() => this.result !== undefined);
+    return this.result!;
+  }
+
+  private async takeTurn(llm: AgentLlm, message: QueuedMessage): Promise<void> {
+    try {
+      const added = await llm.generate(message.text);
+      this.state.turns += 1;
+      this.turnsThisRun += 1;
+      this.outcomes.set(message.id, { ok: true, reply: { turn: this.state.turns, text: finalText(added) } });
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      // The failed turn leaves the conversation as it was (the model loop keeps only whole turns).
+      const reason = error instanceof Error ? error.message : String(error);
+      this.outcomes.set(message.id, { ok: false, error: `The agent could not answer: ${reason}` });
+    }
+  }
+
+  private usage(llm: AgentLlm): UsageByModel {
+    const total: UsageByModel = { ...this.state.usage };
+    for (const [model, usage] of Object.entries(llm.usage)) addUsage(total, model, usage);
+    return total;
+  }
+
+  private summary(llm: AgentLlm): ChatResult {
+    return { turns: this.state.turns, runs: this.state.run, messageCount: llm.history.length, usage: this.usage(llm) };
+  }
+
+  private handOver(llm: AgentLlm): ChatState {
+    return { messages: llm.history, usage: this.usage(llm), turns: this.state.turns, run: this.state.run + 1 };
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * Long sessions: a chat takes user messages by update and answers each with the agent's reply.
+ * It continues as new every few turns, carrying the conversation across, and its model calls
+ * refer to the transcript instead of repeating it, so each run's history stays bounded. The same
+ * chat API works on a real Temporal server and in memory.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { TestWorkflowEnvironment } from "@temporalio/testing";
+import { textOf, type Message } from "../src/common/messages.js";
+import { rejoinChat, startChat } from "../src/engines/chat-client.js";
+import { InvalidRunMessage } from "../src/engines/engine.js";
+import { historyStats, type HistoryStats } from "../src/testing/history-stats.js";
+import { startScriptedModelServer, type ScriptedCall, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
+import type { AgentSpec } from "../src/workflows/agent/define-agent.js";
+import { filesystemServer } from "./support/mcp-servers.js";
+import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
+import { startTestTemporal } from "./support/temporal.js";
+
+const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-chat-")));
+writeFileSync(join(dir, "motto.txt"), "durable by default");
+
+const assistant: AgentSpec = { name: "assistant", instruction: "Chat with the user.", servers: ["fs"] };
+
+/** Echoes the user's message with how many messages the model saw; `read <path>` makes it use a tool. */
+function chatScript(call: ScriptedCall): ScriptedTurn {
+  const last = call.messages.at(-1)!;
+  if (last.role === "tool") return { text: `the file says: ${textOf(last.content)}` };
+  const text = last.role === "user" ? textOf(last.content) : "";
+  if (text.startsWith("read ")) return { toolCalls: [{ name: "fs_read_text_file", arguments: { path: text.slice(5) } }] };
+  return { text: `echo ${text} (${call.messages.length} messages seen)` };
+}
+
+function lastRequestMessages(requests: { body: unknown }[]): Message[] {
+  // OpenAI wire: the system instruction is the first message.
+  return (requests.at(-1)!.body as { messages: Message[] }).messages.slice(1);
+}
+
+describe("chat in memory", () => {
+  test("replies by turn, uses tools, continues as new with the conversation, refuses bad and late messages", async () => {
+    const model = await startScriptedModelServer(chatScript, { quiet: true });
+    const config = testConfig(model, {
+      mcp: { servers: { fs: filesystemServer(dir) } },
+      // Small limits, so that both continue-as-new and transcript references happen within a few turns.
+      execution: { chatTurnsPerRun: 25, transcriptReferenceBytes: 512 },
+    });
+    const engine = memoryEngine(config);
+    try {
+      const chat = await startChat(engine, assistant);
+      assert.match(chat.runId, /^chat-assistant-[0-9a-f]{8}$/);
+
+      const tool = await chat.send(`read ${join(dir, "motto.txt")}`);
+      assert.deepEqual(tool, { turn: 1, text: "the file says: durable by default" });
+      // Two at once are answered one after the other, in order.
+      const [second, third] = await Promise.all([chat.send("two"), chat.send("three")]);
+      assert.deepEqual([second.turn, third.turn], [2, 3]);
+      assert.equal(third.text, `echo three (7 messages seen)`);
+
+      await assert.rejects(chat.send(""), (error: unknown) => error instanceof InvalidRunMessage && /needs some text/.test(error.message));
+
+      const rejoined = await rejoinChat(engine, chat.runId);
+      for (let turn = 4; turn <= 60; turn++) {
+        const reply = await rejoined.send(`message ${turn}`);
+        assert.equal(reply.turn, turn);
+      }
+      // Turn 60 runs in the third run; the model still saw the whole conversation before it.
+      const seen = lastRequestMessages(model.requests);
+      assert.equal(seen.length, 2 * 60 - 1 + 2, "every turn's user and assistant message, plus turn 1's tool call and result");
+      assert.equal(textOf(seen[0]!.content as string), `read ${join(dir, "motto.txt")}`);
+
+      const result = await chat.end();
+      assert.equal(result.turns, 60);
+      assert.equal(result.runs, 3);
+      assert.equal(result.messageCount, 2 * 60 + 2);
+      assert.ok(result.usage["openai:gpt-4.1-mini"]!.inputTokens > 0);
+      assert.equal((await chat.transcript()).length, 2 * 60 + 2);
+      assert.equal((await chat.status()).phase, "completed");
+      await assert.rejects(chat.send("anyone?"), /has ended|No run/);
+    } finally {
+      await engine.close();
+      await model.close();
+    }
+  });
+});
+
+let env: TestWorkflowEnvironment;
+before(async () => {
+  env = await startTestTemporal();
+});
+after(async () => {
+  await env?.teardown();
+});
+
+describe("chat on Temporal", () => {
+  test("500 turns: every run's history stays bounded and the last run carries the whole conversation", async () => {
+    const turns = 500;
+    const turnsPerRun = 100;
+    const model = await startScriptedModelServer(chatScript, { quiet: true });
+    const config = testConfig(model, {
+      mcp: { servers: { fs: filesystemServer(dir) } },
+      execution: { transcriptReferenceBytes: 4096 },
+    });
+    try {
+      await withTemporalWorker(env, config, async (engine) => {
+        const chat = await startChat(engine, assistant, { turnsPerRun });
+        for (let turn = 1; turn <= turns; turn++) {
+          // Halfway through, another client rejoins the chat by its id and carries on.
+          const session = turn <= turns / 2 ? chat : await rejoinChat(engine, chat.runId);
+          const reply = await session.send(`message ${turn}`);
+          assert.equal(reply.turn, turn);
+          assert.equal(reply.text, `echo message ${turn} (${2 * turn - 1} messages seen)`);
+        }
+        const result = await chat.end();
+        // Each full run continues as new at once, so the end message reaches a sixth, empty run.
+        const expectedRuns = turns / turnsPerRun + 1;
+        assert.deepEqual({ turns: result.turns, runs: result.runs, messageCount: result.messageCount }, {
+          turns,
+          runs: expectedRuns,
+          messageCount: 2 * turns,
+        });
+        assert.equal(lastRequestMessages(model.requests).length, 2 * turns - 1);
+        assert.equal(model.errors.length, 0);
+
+        const runs = await allRuns(engine.client, chat.runId, expectedRuns);
+        const stats: HistoryStats[] = [];
+        for (const runId of runs) stats.push(await historyStats(engine.client, chat.runId, runId));
+        // What a run's own turns cost: its history without the conversation handed in and handed on.
+        const ownBytes = (run: HistoryStats) =>
+          run.bytes -
+          (run.largestPayloadByEvent.workflowExecutionStartedEventAttributes ?? 0) -
+          (run.largestPayloadByEvent.workflowExecutionContinuedAsNewEventAttributes ?? 0);
+        const first = ownBytes(stats[0]!);
+        for (const [index, run] of stats.entries()) {
+          // About a dozen events a turn: the update, two workflow tasks and the model call.
+          assert.ok(run.events <= turnsPerRun * 12 + 40, `run ${index + 1} has ${run.events} events`);
+          // A model call's input names the transcript instead of repeating it, however long the chat.
+          const modelInput = run.largestPayloadByEvent.activityTaskScheduledEventAttributes ?? 0;
+          assert.ok(modelInput < 4096 + 1024, `run ${index + 1}: an activity input of ${modelInput} bytes`);
+          // Turns late in the chat cost what early ones did: nothing in history grows with the conversation
+          // except the hand-over, stored once when a run continues as new and once as the next run's input.
+          assert.ok(ownBytes(run) <= first * 1.05, `run ${index + 1}'s turns take ${ownBytes(run)} bytes; the first run's ${first}`);
+        }
+        const handedOver = stats.at(-1)!.largestPayloadByEvent.workflowExecutionStartedEventAttributes ?? 0;
+        assert.ok(handedOver > 30_000, `the last run was handed the whole conversation (${handedOver} bytes)`);
+        console.log(
+          `chat: ${turns} turns in ${stats.length} runs; per run ${stats.map((run) => `${run.events} events/${Math.round(run.bytes / 1024)} KiB`).join(", ")}`,
+        );
+      });
+    } finally {
+      await model.close();
+    }
+  });
+});
+
+/** The ids of every run of a workflow, oldest first; visibility catches up within moments. */
+async function allRuns(client: import("@temporalio/client").Client, workflowId: string, expected: number): Promise<string[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const runs: { runId: string; start: number }[] = [];
+    for await (const execution of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+      runs.push({ runId: execution.runId, start: execution.startTime.getTime() });
+    }
+    if (runs.length >= expected || Date.now() > deadline) {
+      assert.equal(runs.length, expected, "one run per continue-as-new, plus the first");
+      return runs.sort((a, b) => a.start - b.start).map((run) => run.runId);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
