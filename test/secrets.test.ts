@@ -14,6 +14,7 @@ import { after, before, describe, test } from "node:test";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { loadConfig } from "../src/config/load-config.js";
+import { ConfigSchema } from "../src/config/schema.js";
 import type { DuragentConfig } from "../src/config/schema.js";
 import type { RunTarget } from "../src/engines/run-targets.js";
 import { startScriptedModelServer, type ScriptedCall, type ScriptedModelServer, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
@@ -34,6 +35,14 @@ const secrets = {
   localKeyFromEnvironment: "sk-local-SECRET-jkl012",
   stdioServerEnv: "tok-stdio-SECRET-mno345",
   httpServerHeader: "tok-http-SECRET-pqr678",
+};
+
+/** Secrets that failure messages used to quote: a URL's query, a credential flag, an env echoed to stderr. */
+const failureSecrets = {
+  urlQueryToken: "tok-url-SECRET-stu901",
+  argumentApiKey: "sk-args-SECRET-vwx234",
+  argumentHeader: "tok-hdr-SECRET-yza567",
+  envEchoedToStderr: "env-SECRET-bcd890",
 };
 
 const configYaml = `
@@ -200,6 +209,44 @@ describe("secrets never enter workflow history", () => {
         // A fragment would still help an attacker; the distinctive middle part must be absent too.
         assert.ok(!text.includes(value.slice(-10)), `history ${index + 1} contains part of ${name}`);
       }
+    }
+  });
+
+  test("failing MCP servers leave no secret in history: URL query, credential flags and echoed env are masked", { timeout: 60_000 }, async () => {
+    const failing = ConfigSchema.parse({
+      ...config,
+      mcp: {
+        servers: {
+          // Port 1 refuses connections at once.
+          unreachable: { url: `http://127.0.0.1:1/mcp?token=${failureSecrets.urlQueryToken}` },
+          missing: {
+            command: join(dir, "no-such-mcp-server"),
+            args: ["--api-key", failureSecrets.argumentApiKey, `--header=Authorization: Bearer ${failureSecrets.argumentHeader}`],
+          },
+          crashing: {
+            command: process.execPath,
+            args: ["-e", "console.error(`bad token ${process.env.TOKEN}`); process.exit(3)"],
+            env: { TOKEN: failureSecrets.envEchoedToStderr },
+          },
+        },
+      },
+      execution: { tools: { maximumAttempts: 1 } },
+    });
+    const texts = await withTemporalWorker(env, failing, async (engine) =>
+      Promise.all(
+        ["unreachable", "missing", "crashing"].map(async (server) => {
+          const handle = await engine.start({ kind: "agent", name: server, agent: { name: server, instruction: "Use it.", servers: [server] } }, "go");
+          await assert.rejects(handle.result());
+          return historyText(await env.client.workflow.getHandle(handle.runId).fetchHistory());
+        }),
+      ),
+    );
+    // The failures still say what went wrong and where.
+    assert.match(texts[0]!, /MCP server 'unreachable' at http:\/\/127\.0\.0\.1:1\/mcp\?token=\*\*\* failed during initialize/);
+    assert.match(texts[1]!, /MCP server 'missing' could not be started \(command '[^']*no-such-mcp-server --api-key \*\*\* --header=\*\*\*'\)/);
+    assert.match(texts[2]!, /MCP server 'crashing' exited \(code 3\) during initialize: bad token \*\*\*/);
+    for (const text of texts) {
+      for (const [name, value] of Object.entries(failureSecrets)) assert.ok(!text.includes(value), `a history contains ${name}`);
     }
   });
 });
