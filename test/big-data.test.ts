@@ -1,0 +1,122 @@
+/**
+ * Big data: a tool result over the run's limit is cut on the worker, with a note to the model,
+ * before it enters history, so no payload nears Temporal's limits (2 MB per payload).
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { TestWorkflowEnvironment } from "@temporalio/testing";
+import { limitToolResult, utf8Bytes } from "../src/activities/result-limits.js";
+import { textOf } from "../src/common/messages.js";
+import { historyLimitDefaults } from "../src/common/run-settings.js";
+import type { RunTarget } from "../src/engines/run-targets.js";
+import { historyStats } from "../src/testing/history-stats.js";
+import { startScriptedModelServer, type ScriptedCall, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
+import { filesystemServer } from "./support/mcp-servers.js";
+import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
+import { startTestTemporal } from "./support/temporal.js";
+
+const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-big-")));
+const bigFile = join(dir, "big.log");
+// 5 MB as 5,000,000 bytes: the filesystem server sends the text twice (content and
+// structuredContent), and the MCP SDK's stdio client refuses a message over 10 MiB, which a
+// 5 MiB file would be (see the note in the report: the pool should raise `maxBufferSize`).
+const fiveMegabytes = 5_000_000;
+const line = `2026-11-24T01:00:00Z INFO ${"something happened, as it does, again and again; ".repeat(3)}\n`;
+writeFileSync(bigFile, line.repeat(Math.ceil(fiveMegabytes / line.length)).slice(0, fiveMegabytes));
+
+const reader: RunTarget = {
+  kind: "agent",
+  name: "reader",
+  agent: { name: "reader", instruction: "Read files.", servers: ["fs"] },
+};
+
+/** Reads the big file, then says how much of it arrived. */
+function readScript(call: ScriptedCall): ScriptedTurn {
+  const result = call.messages.findLast((message) => message.role === "tool");
+  if (!result) return { toolCalls: [{ name: "fs_read_text_file", arguments: { path: bigFile } }] };
+  return { text: `got ${textOf(result.content).length} characters` };
+}
+
+/** The tool message as the model received it (OpenAI wire: text content). */
+function toolMessageSeen(requests: { body: unknown }[]): string {
+  const messages = (requests[1]!.body as { messages: { role: string; content: string }[] }).messages;
+  return messages.find((message) => message.role === "tool")!.content;
+}
+
+function assertCutWithNote(seen: string) {
+  const limit = historyLimitDefaults.maxToolResultBytes;
+  assert.ok(utf8Bytes(seen) <= limit, `the model got ${utf8Bytes(seen)} bytes, over the ${limit}-byte limit`);
+  assert.ok(seen.startsWith(line), "the beginning of the file is kept");
+  assert.match(seen, new RegExp(`Cut by duragent: this tool result was ${fiveMegabytes} bytes, over the ${limit}-byte limit`));
+  assert.match(seen, /Ask for a smaller piece/);
+}
+
+describe("tool results are cut before they enter history", () => {
+  test("limitToolResult keeps small results, drops a big structured copy first, cuts on a character boundary, drops oversized images", () => {
+    const small = { content: [{ type: "text" as const, text: "hi" }], isError: false, structuredContent: { content: "hi" } };
+    assert.equal(limitToolResult(small, 1000), small);
+
+    const text = "x".repeat(900);
+    const withCopy = limitToolResult({ content: [{ type: "text", text }], isError: false, structuredContent: { content: text } }, 1000);
+    assert.deepEqual(withCopy, { content: [{ type: "text", text }], isError: false }, "only the structured copy goes");
+
+    const euros = "€".repeat(1000); // 3 bytes each
+    const cut = limitToolResult({ content: [{ type: "text", text: euros }, { type: "image", data: "A".repeat(5000), mimeType: "image/png" }], isError: true }, 1000);
+    assert.equal(cut.isError, true);
+    const [kept, note] = [cut.content[0]!, cut.content.at(-1)!];
+    assert.equal(cut.content.length, 2, "the image is left out whole");
+    assert.ok(kept.type === "text" && /^€+$/.test(kept.text), "no character is split");
+    assert.ok(note.type === "text" && /1 part left out whole/.test(note.text));
+    assert.ok(cut.content.reduce((sum, part) => sum + (part.type === "text" ? utf8Bytes(part.text) : 0), 0) <= 1000);
+  });
+
+  test("a 5 MB file read in memory reaches the model cut, with a note", async () => {
+    const model = await startScriptedModelServer(readScript, { quiet: true });
+    const engine = memoryEngine(testConfig(model, { mcp: { servers: { fs: filesystemServer(dir) } } }));
+    try {
+      const handle = await engine.start(reader, "read the log");
+      const result = (await handle.result()) as { text: string };
+      assert.match(result.text, /^got \d+ characters$/);
+      assertCutWithNote(toolMessageSeen(model.requests));
+    } finally {
+      await engine.close();
+      await model.close();
+    }
+  });
+});
+
+let env: TestWorkflowEnvironment;
+before(async () => {
+  env = await startTestTemporal();
+});
+after(async () => {
+  await env?.teardown();
+});
+
+describe("big data on Temporal", () => {
+  test("a 5 MB file read through the filesystem server: the run completes and no payload nears the limit", async () => {
+    const model = await startScriptedModelServer(readScript, { quiet: true });
+    try {
+      await withTemporalWorker(env, testConfig(model, { mcp: { servers: { fs: filesystemServer(dir) } } }), async (engine) => {
+        const handle = await engine.start(reader, "read the log");
+        const result = (await handle.result()) as { text: string };
+        assert.match(result.text, /^got \d+ characters$/);
+        assertCutWithNote(toolMessageSeen(model.requests));
+
+        const stats = await historyStats(engine.client, handle.runId);
+        // The cut result is stored once (the tool's activity result and the run's result); the
+        // model call after it refers to the transcript instead of repeating it.
+        assert.ok(stats.largestPayloadBytes < 128 * 1024, `the largest payload is ${stats.largestPayloadBytes} bytes (${stats.largestPayloadIn})`);
+        assert.ok(stats.bytes < 512 * 1024, `the whole history is ${stats.bytes} bytes`);
+        // The first model call carries the tool specs (under the reference threshold); none carries the file.
+        const largestInput = stats.largestPayloadByEvent.activityTaskScheduledEventAttributes ?? 0;
+        assert.ok(largestInput < 16 * 1024, `an activity input of ${largestInput} bytes`);
+      });
+    } finally {
+      await model.close();
+    }
+  });
+});
