@@ -33,7 +33,7 @@ import { startHttpMcpServer, UnsafeBinding, type HttpMcpListener } from "../src/
 import { createDuragentMcpServer, ServeSetupError, targetToolNames } from "../src/serve/mcp-server.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedCall, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import { bundleWorkflows } from "../src/worker.js";
-import { filesystemServer } from "./support/mcp-servers.js";
+import { everythingServer, filesystemServer } from "./support/mcp-servers.js";
 import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
 import { startTestTemporal } from "./support/temporal.js";
 
@@ -71,6 +71,16 @@ const script: ModelScript = (call) => {
     return { text: `read: ${result}` };
   }
   if (system.includes("SLOW")) return { text: "finally", delayMs: 1_500 };
+  if (system.includes("FORMS")) {
+    if (result === undefined) return { toolCalls: [{ name: "everything_trigger-elicitation-request", arguments: {} }] };
+    return { text: `server said: ${result}` };
+  }
+  if (system.includes("PAYER")) {
+    if (result === undefined) {
+      return { toolCalls: [{ name: "everything_trigger-url-elicitation", arguments: { url: "https://example.com/pay?order=7", message: "Pay here" } }] };
+    }
+    return { text: `server said: ${result}` };
+  }
   return { error: { status: 400, message: `no script for system prompt '${system}'` } };
 };
 
@@ -80,6 +90,8 @@ const agents = {
   lister: { instruction: "LISTER: list files.", servers: ["fs"] },
   reader: { instruction: "READER: read files.", servers: ["fs"] },
   slow: { instruction: "SLOW: think." },
+  forms: { instruction: "FORMS: fill in forms.", servers: ["everything"] },
+  payer: { instruction: "PAYER: pay.", servers: ["everything"] },
 };
 
 let model: ScriptedModelServer;
@@ -93,7 +105,7 @@ after(async () => {
 function innerConfig(): DuragentConfig {
   return testConfig(model, {
     agents,
-    mcp: { servers: { fs: filesystemServer(dir) } },
+    mcp: { servers: { fs: filesystemServer(dir), everything: everythingServer() } },
     approvals: { tools: ["fs_read_text_file"] },
     modules: [fixtures],
   });
@@ -127,13 +139,18 @@ async function askOuterAgent(innerServer: Record<string, unknown>): Promise<stri
 
 type ToolResult = CallToolResult;
 
-async function connect(engine: Engine, config: DuragentConfig, options: { waitTimeoutMs?: number; elicit?: (request: ElicitRequest) => Promise<ElicitResult> } = {}) {
+async function connect(
+  engine: Engine,
+  config: DuragentConfig,
+  options: { waitTimeoutMs?: number; elicit?: (request: ElicitRequest) => Promise<ElicitResult>; urlElicitation?: boolean } = {},
+) {
   const server = createDuragentMcpServer({
     targets: await loadRunTargets(config),
     engine,
     ...(options.waitTimeoutMs ? { waitTimeoutMs: options.waitTimeoutMs } : {}),
   });
-  const client = new Client({ name: "serve-test", version: "1" }, options.elicit ? { capabilities: { elicitation: { form: {} } } } : {});
+  const elicitation = options.urlElicitation ? { form: {}, url: {} } : { form: {} };
+  const client = new Client({ name: "serve-test", version: "1" }, options.elicit ? { capabilities: { elicitation } } : {});
   if (options.elicit) client.setRequestHandler(ElicitRequestSchema, options.elicit);
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await server.connect(serverSide);
@@ -265,7 +282,7 @@ describe("an MCP client drives duragent runs (memory engine)", () => {
     for (let waited = 0; progress.length < 2 && waited < 2_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
     assert.ok(progress.length >= 2, `expected several progress notifications, got ${JSON.stringify(progress)}`);
     for (let index = 1; index < progress.length; index++) assert.ok(progress[index]!.progress > progress[index - 1]!.progress);
-    assert.ok(progress.some((update) => /^llm openai:/.test(update.message ?? "")), JSON.stringify(progress));
+    assert.ok(progress.some((update) => /^step \d+: llm openai:/.test(update.message ?? "")), JSON.stringify(progress));
     await close();
   });
 
@@ -304,6 +321,41 @@ describe("an MCP client drives duragent runs (memory engine)", () => {
     const runId = runIdIn(text(result))!;
     await call("run_input", { runId, answer: "Faro" });
     assert.equal(((await statusUntil(call, runId, "completed")).result as { text: string }).text, "Going to Faro");
+    await close();
+  });
+
+  test("an MCP server of the inner run asks: the question reaches the caller, and its answer, decline or URL visit reaches the server", async () => {
+    const replies: ElicitResult[] = [{ action: "accept", content: { name: "Ada Lovelace" } }, { action: "decline" }, { action: "accept" }];
+    const asked: ElicitRequest["params"][] = [];
+    const { call, close } = await connect(engine, config, {
+      urlElicitation: true,
+      elicit: async (request) => {
+        asked.push(request.params);
+        return replies.shift() ?? { action: "cancel" };
+      },
+    });
+    const accepted = text(await call("forms", { input: "fill it in" }));
+    assert.match(accepted, /^server said: .*User provided the requested information.*Name: Ada Lovelace/s);
+    // The run filled in the server's defaults before the server saw the answer.
+    assert.match(accepted, /Favorite Integer: 42/);
+    assert.equal(asked[0]!.message, "Please provide inputs for the following fields:");
+
+    assert.match(text(await call("forms", { input: "fill it in" })), /^server said: .*User declined/s);
+
+    assert.match(text(await call("payer", { input: "pay" })), /^server said: .*User completed the URL elicitation flow/s);
+    const visit = asked[2]!;
+    assert.equal(visit.mode, "url");
+    assert.equal(visit.mode === "url" && visit.url, "https://example.com/pay?order=7");
+    await close();
+  });
+
+  test("without elicitation, an MCP server's question is left for run_input, which may decline it", async () => {
+    const { call, close } = await connect(engine, config);
+    const result = text(await call("forms", { input: "fill it in" }));
+    assert.match(result, /It asks its MCP server everything \(during trigger-elicitation-request\) \(input-1\).*"action":"decline"/s);
+    const runId = /\b(forms-[0-9a-f]{8})\b/.exec(result)![1]!;
+    await call("run_input", { runId, action: "decline" }).then((declined) => assert.ok(!declined.isError, text(declined)));
+    assert.match(((await statusUntil(call, runId, "completed")).result as { text: string }).text, /User declined/);
     await close();
   });
 

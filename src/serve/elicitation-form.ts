@@ -7,12 +7,19 @@
  * - a single primitive schema (`{ type: "number" }`) is wrapped as `{ answer: <schema> }`;
  * - anything else (nested objects, arrays of objects) cannot be a form: the caller answers it with
  *   `run_input` instead.
+ * A URL-mode request (an MCP server of the run asking the person to open a page) is passed on in
+ * URL mode.
  */
-import { PrimitiveSchemaDefinitionSchema, type ElicitRequestFormParams, type PrimitiveSchemaDefinition } from "@modelcontextprotocol/sdk/types.js";
+import {
+  PrimitiveSchemaDefinitionSchema,
+  type ElicitRequestFormParams,
+  type ElicitRequestURLParams,
+  type PrimitiveSchemaDefinition,
+} from "@modelcontextprotocol/sdk/types.js";
 import type { InputRequest } from "../common/run-status.js";
 
 export interface ElicitationForm {
-  params: ElicitRequestFormParams;
+  params: ElicitRequestFormParams | ElicitRequestURLParams;
   /** The value to send to the run, from the form's accepted content. */
   toAnswer(content: Record<string, unknown>): unknown;
 }
@@ -25,8 +32,9 @@ function primitive(schema: unknown): PrimitiveSchemaDefinition | undefined {
 }
 
 /** The form for a request, or undefined when its schema has no form equivalent. */
-export function elicitationForm(request: InputRequest, note?: string): ElicitationForm | undefined {
+export function elicitationForm(request: InputRequest, elicitationId: string, note?: string): ElicitationForm | undefined {
   const message = note ? `${request.prompt}\n\n${note}` : request.prompt;
+  if (request.url !== undefined) return { params: { mode: "url", message, url: request.url, elicitationId }, toAnswer: () => undefined };
   const wrapped = (field: PrimitiveSchemaDefinition): ElicitationForm => ({
     params: { mode: "form", message, requestedSchema: { type: "object", properties: { [answerField]: field }, required: [answerField] } },
     toAnswer: (content) => content[answerField],

@@ -114,7 +114,7 @@ export function createDuragentMcpServer(options: DuragentMcpServerOptions): McpS
           const handle = await engine.start(target, toRunInput(args));
           options.logger?.info({ runId: handle.runId, target: target.name }, "serve: run started (waiting)");
           const progressToken = extra._meta?.progressToken;
-          const canElicit = server.server.getClientCapabilities()?.elicitation?.form !== undefined;
+          const elicitation = server.server.getClientCapabilities()?.elicitation;
           try {
             const outcome = await waitForRun(handle, {
               deadline: Date.now() + waitTimeoutMs,
@@ -122,16 +122,17 @@ export function createDuragentMcpServer(options: DuragentMcpServerOptions): McpS
               ...(progressToken === undefined
                 ? {}
                 : {
-                    onProgress: (progress: number, message: string | undefined) =>
-                      extra.sendNotification({
-                        method: "notifications/progress",
-                        params: { progressToken, progress, ...(message ? { message } : {}) },
-                      }),
+                    onProgress: (progress: number, message: string) =>
+                      extra.sendNotification({ method: "notifications/progress", params: { progressToken, progress, message } }),
                   }),
-              ...(canElicit
+              ...(elicitation
                 ? {
-                    elicit: (params, timeout) =>
-                      server.server.elicitInput(params, { relatedRequestId: extra.requestId, signal: extra.signal, timeout }),
+                    elicit: {
+                      form: elicitation.form !== undefined,
+                      url: elicitation.url !== undefined,
+                      ask: (params, timeout) =>
+                        server.server.elicitInput(params, { relatedRequestId: extra.requestId, signal: extra.signal, timeout }),
+                    },
                   }
                 : {}),
             });
@@ -194,15 +195,24 @@ export function createDuragentMcpServer(options: DuragentMcpServerOptions): McpS
     "run_input",
     {
       description:
-        "Answers a run's pending question (see run_status). The answer must match the request's schema; a plain string when it has none.",
-      inputSchema: z.object({ runId, answer: z.unknown().describe("The answer: a string, or JSON matching the request's schema."), requestId }),
+        "Answers a run's pending question (see run_status). The answer must match the request's schema; a plain string when it has none. " +
+        "A question one of the run's MCP servers asked (it has an origin) may be declined or cancelled instead.",
+      inputSchema: z.object({
+        runId,
+        answer: z.unknown().optional().describe("The answer: a string, or JSON matching the request's schema. Not needed to decline or cancel."),
+        requestId,
+        action: z
+          .enum(["accept", "decline", "cancel"])
+          .optional()
+          .describe("For a question from one of the run's MCP servers: decline or cancel it; accept (the default) sends the answer."),
+      }),
     },
     async (args) =>
       refusalsAsResults(async () => {
         const handle = await engine.getHandle(args.runId);
         const value = await answerValue(handle, args.requestId, args.answer);
-        await handle.sendInput({ ...(args.requestId ? { requestId: args.requestId } : {}), value });
-        return textResult(`Answer accepted; run ${args.runId} continues.`);
+        await handle.sendInput({ ...(args.requestId ? { requestId: args.requestId } : {}), value, ...(args.action ? { action: args.action } : {}) });
+        return textResult(`${args.action === "decline" ? "Declined" : args.action === "cancel" ? "Cancelled" : "Answer accepted"}; run ${args.runId} continues.`);
       }),
   );
 
@@ -335,8 +345,16 @@ function pendingHint(id: string, request: PendingRequest): string {
       `call run_approve with {"runId":${id},"requestId":"${request.id}"} or run_reject with a reason.`
     );
   }
+  const asker = request.origin ? ` its MCP server ${request.origin.server} (during ${request.origin.tool})` : "";
+  const decline = request.origin ? `, or decline it with "action":"decline"` : "";
+  if (request.url !== undefined) {
+    return (
+      `It asks${asker} (${request.id}) that you open ${request.url}: ${request.prompt} ` +
+      `Once done there, call run_input with {"runId":${id},"requestId":"${request.id}","action":"accept"}${decline}.`
+    );
+  }
   const schema = request.schema ? ` The answer must match this JSON Schema: ${JSON.stringify(request.schema)}.` : "";
-  return `It asks (${request.id}): ${request.prompt}${schema} Answer with run_input {"runId":${id},"requestId":"${request.id}","answer":...}.`;
+  return `It asks${asker} (${request.id}): ${request.prompt}${schema} Answer with run_input {"runId":${id},"requestId":"${request.id}","answer":...}${decline}.`;
 }
 
 /**

@@ -4,7 +4,7 @@
  * or as soon as the run needs something only the caller can give. The run itself never depends on
  * this wait: it keeps going (durably, on Temporal) whatever the caller does.
  */
-import type { ElicitRequestFormParams, ElicitResult } from "@modelcontextprotocol/sdk/types.js";
+import type { ElicitRequestFormParams, ElicitRequestURLParams, ElicitResult } from "@modelcontextprotocol/sdk/types.js";
 import type { InputRequest, PendingRequest, RunStatus } from "../common/run-status.js";
 import { InvalidRunMessage, type RunHandle } from "../engines/engine.js";
 import { elicitationForm } from "./elicitation-form.js";
@@ -14,13 +14,23 @@ export interface WaitOptions {
   deadline: number;
   /** Aborted when the caller cancels its request. */
   signal: AbortSignal;
-  /** Told of each new step; absent when the caller asked for no progress. */
-  onProgress?: (stepCount: number, currentStep: string | undefined) => Promise<void>;
+  /**
+   * Told of each new step and each progress report of a tool call in flight; `progress` counts the
+   * reports, since MCP wants it to grow with every one. Absent when the caller asked for no progress.
+   */
+  onProgress?: (progress: number, message: string) => Promise<void>;
   /** Asks the caller through MCP elicitation; absent when the caller's client cannot be asked. */
-  elicit?: (params: ElicitRequestFormParams, timeoutMs: number) => Promise<ElicitResult>;
+  elicit?: CallerElicitation;
   /** First poll interval; it grows to `maxPollMs` while nothing changes. */
   minPollMs?: number;
   maxPollMs?: number;
+}
+
+export interface CallerElicitation {
+  /** The elicitation modes the caller's client declared. */
+  form: boolean;
+  url: boolean;
+  ask(params: ElicitRequestFormParams | ElicitRequestURLParams, timeoutMs: number): Promise<ElicitResult>;
 }
 
 export type WaitOutcome =
@@ -36,22 +46,25 @@ export async function waitForRun(handle: RunHandle, options: WaitOptions): Promi
   const minPollMs = options.minPollMs ?? 100;
   const maxPollMs = options.maxPollMs ?? 1_000;
   let pollMs = minPollMs;
-  let reportedSteps = 0;
+  let reported = "";
+  let reports = 0;
   for (;;) {
     options.signal.throwIfAborted();
     const status = await handle.status();
     if (status.phase === "completed" || status.phase === "failed" || status.phase === "cancelled") {
       return settle(handle, status);
     }
-    if (status.stepCount > reportedSteps) {
-      reportedSteps = status.stepCount;
+    const report = progressReport(status);
+    if (status.stepCount > 0 && report !== reported) {
+      reported = report;
       pollMs = minPollMs;
       // Progress is a courtesy: a caller that went away must not fail the wait.
-      await options.onProgress?.(status.stepCount, status.currentStep).catch(() => undefined);
+      await options.onProgress?.(++reports, report).catch(() => undefined);
     }
     const input = status.pending.find((request): request is InputRequest => request.kind === "input");
     if (input) {
-      if (!options.elicit) return { kind: "waiting", status, reason: "input" };
+      const mode = input.url === undefined ? "form" : "url";
+      if (!options.elicit?.[mode]) return { kind: "waiting", status, reason: "input" };
       const asked = await askCaller(handle, input, options.elicit, options);
       if (!asked.answered) return { kind: "waiting", status: await handle.status(), reason: "input", detail: asked.detail };
       pollMs = minPollMs;
@@ -68,6 +81,15 @@ export async function waitForRun(handle: RunHandle, options: WaitOptions): Promi
   }
 }
 
+/** `step 3: tool everything/slow-op (2/5 copying)`: the step, and any progress its tool call reports. */
+function progressReport(status: RunStatus): string {
+  const step = status.currentStep ? `step ${status.stepCount}: ${status.currentStep}` : `step ${status.stepCount}`;
+  const calls = (status.progress ?? []).map(
+    (call) => `${call.step} ${call.progress}${call.total === undefined ? "" : `/${call.total}`}${call.message ? ` ${call.message}` : ""}`,
+  );
+  return calls.length > 0 ? `${step} (${calls.join("; ")})` : step;
+}
+
 async function settle(handle: RunHandle, status: RunStatus): Promise<WaitOutcome> {
   try {
     const result = await handle.result();
@@ -82,27 +104,31 @@ type Asked = { answered: true } | { answered: false; detail: string };
 async function askCaller(
   handle: RunHandle,
   request: InputRequest,
-  elicit: NonNullable<WaitOptions["elicit"]>,
+  elicit: CallerElicitation,
   options: WaitOptions,
 ): Promise<Asked> {
   let note: string | undefined;
   for (let attempt = 1; attempt <= maxElicitAttempts; attempt++) {
-    const form = elicitationForm(request, note);
+    const form = elicitationForm(request, `${handle.runId}/${request.id}`, note);
     if (!form) return { answered: false, detail: "Its answer schema is too rich for an MCP form." };
     const left = options.deadline - Date.now();
     if (left <= 0) return { answered: false, detail: "The wait ended before the question was put to you." };
     let reply: ElicitResult;
     try {
-      reply = await elicit(form.params, left);
+      reply = await elicit.ask(form.params, left);
     } catch (error) {
       options.signal.throwIfAborted();
       return { answered: false, detail: `Asking you failed (${error instanceof Error ? error.message : String(error)}).` };
     }
-    if (reply.action !== "accept" || !reply.content) {
+    // An MCP server of the run asked: it hears the caller's decline or cancel, as if asked directly.
+    // The run's own questions must be answered, so they stay open instead.
+    const action = reply.action !== "accept" && request.origin ? reply.action : "accept";
+    if (action === "accept" && (reply.action !== "accept" || (!reply.content && form.params.mode !== "url"))) {
       return { answered: false, detail: `You ${reply.action === "decline" ? "declined" : "cancelled"} the question; it is still open.` };
     }
     try {
-      await handle.sendInput({ requestId: request.id, value: form.toAnswer(reply.content) });
+      const value = action === "accept" ? form.toAnswer(reply.content ?? {}) : undefined;
+      await handle.sendInput({ requestId: request.id, value, ...(request.origin ? { action } : {}) });
       return { answered: true };
     } catch (error) {
       if (!(error instanceof InvalidRunMessage)) throw error;
