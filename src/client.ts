@@ -12,6 +12,7 @@ import { resultCommand } from "./cli/commands/result.js";
 import { runCommand } from "./cli/commands/run.js";
 import { serveCommand } from "./cli/commands/serve.js";
 import { workerCommand } from "./cli/commands/worker.js";
+import { authLoginCommand } from "./cli/commands/auth.js";
 import { Session, type GlobalOptions } from "./cli/session.js";
 import { ExitCode, isUserError } from "./cli/user-error.js";
 
@@ -116,6 +117,22 @@ export function buildProgram(): Command {
             },
           }),
         ),
+    );
+
+  program
+    .command("auth")
+    .description("sign in to MCP servers that use OAuth")
+    .command("login")
+    .description("sign in to an HTTP MCP server (mcp.servers.<server>.auth: { type: oauth }) and store its tokens")
+    .argument("<server>", "the server's name in mcp.servers")
+    .action(async (server: string, _options: unknown, command: Command) =>
+      withSession(command, async (session, global) => {
+        const output = await authLoginCommand(session.config, server, {
+          // The person signs in in a browser; the URL goes to stderr so --json output stays clean.
+          openUrl: (url) => console.error(`Open this URL to sign in to '${server}':\n${url.href}`),
+        });
+        print(output, global);
+      }),
     );
 
   return program;

@@ -52,6 +52,26 @@ export const StdioServerSchema = z.strictObject({
   ...McpServerCommon,
 });
 
+/**
+ * OAuth 2.1 for an HTTP server (MCP authorization): discovery, PKCE, dynamic client registration
+ * or a client ID metadata document, and token refresh. Sign in once with `duragent auth login
+ * <server>`; tokens are kept in `~/.duragent/oauth/<server>.json` (mode 0600), never in a run.
+ */
+export const OAuthSchema = z.strictObject({
+  type: z.literal("oauth"),
+  /** A client registered beforehand; without it duragent registers itself with the server. */
+  clientId: z.string().optional(),
+  /** The pre-registered client's secret, if it has one; keep it in duragent.secrets.yaml. */
+  clientSecret: z.string().optional(),
+  /** An https URL of a client ID metadata document, used as the client id where the server supports it. */
+  clientMetadataUrl: z.url().optional(),
+  /** Scopes to ask for, space-separated; the server's advertised scopes when absent. */
+  scope: z.string().optional(),
+  /** The loopback port the sign-in redirect comes back to; 0 (the default) takes a free one. */
+  redirectPort: z.number().int().min(0).max(65535).optional(),
+});
+export type OAuthConfig = z.infer<typeof OAuthSchema>;
+
 /** A server already running somewhere, reached over HTTP. */
 export const HttpServerSchema = z.strictObject({
   /** `http` is Streamable HTTP (the default); `sse` is the older HTTP+SSE transport. */
@@ -60,6 +80,8 @@ export const HttpServerSchema = z.strictObject({
   url: z.url(),
   /** Headers sent with every request, e.g. `Authorization: Bearer ${TOKEN}`. */
   headers: z.record(z.string(), z.string()).optional(),
+  /** Sign in with OAuth instead of (or besides) fixed headers. */
+  auth: OAuthSchema.optional(),
   ...McpServerCommon,
 });
 

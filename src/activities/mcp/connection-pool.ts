@@ -45,6 +45,7 @@ import type {
 import type { ServerRequest, ServerRequestAnswer } from "../../common/server-requests.js";
 import { toolError, type ToolCallRequest, type ToolDefinition, type ToolResult } from "../../common/tools.js";
 import type { McpServerConfig, StdioServerConfig } from "../../config/schema.js";
+import { DuragentOAuthProvider, SignInRequired } from "../../auth/oauth-provider.js";
 import { toPromptResult, toResourceResult } from "./context-items.js";
 import {
   chooseSamplingModel,
@@ -588,9 +589,10 @@ export class McpConnectionPool {
     } catch (error) {
       conn.pid = stdio?.pid ?? null;
       await settle();
-      const message = this.failureMessage(conn, "initialize", error);
       this.shutdown(conn);
-      throw unavailable(message);
+      // Retrying cannot sign anyone in; the message says which command will.
+      if (error instanceof SignInRequired) throw ApplicationFailure.nonRetryable(error.message, FailureType.configuration);
+      throw unavailable(this.failureMessage(conn, "initialize", error));
     }
     conn.pid = stdio?.pid ?? null;
     conn.connected = true;
@@ -619,11 +621,16 @@ export class McpConnectionPool {
     }
     const url = new URL(config.url);
     const requestInit: RequestInit = config.headers ? { headers: config.headers } : {};
+    // OAuth tokens come from the token store on this machine (see src/auth), never from the run.
+    const authProvider = config.auth
+      ? (this.authProvider?.(server, config) ?? new DuragentOAuthProvider(server, config.auth))
+      : undefined;
+    const options = { requestInit, ...(authProvider ? { authProvider } : {}) };
     if (config.transport === "sse") {
-      return { transport: new SSEClientTransport(url, { requestInit }), stdio: undefined };
+      return { transport: new SSEClientTransport(url, options), stdio: undefined };
     }
     this.logger.debug({ mcpServer: server, url: url.href }, "Using Streamable HTTP transport");
-    return { transport: new StreamableHTTPClientTransport(url, { requestInit }), stdio: undefined };
+    return { transport: new StreamableHTTPClientTransport(url, options), stdio: undefined };
   }
 
   /** Server stderr goes to our log, and its tail into error messages, instead of our own stderr. */
