@@ -55,8 +55,9 @@ const script: ModelScript = (call) => {
   const result = lastToolResult(call);
   if (system.includes("INNER")) return { text: `inner answer to '${textOf(call.messages[0]!.content)}': 42` };
   if (system.includes("OUTER")) {
-    if (result === undefined) return { toolCalls: [{ name: "inner_helper", arguments: { input: "what is the answer?" } }] };
-    return { text: `The inner agent says: ${result}` };
+    if (result !== undefined) return { text: `The inner agent says: ${result}` };
+    const [tool, input] = system.includes("trips") ? ["inner_asker", "plan a trip"] : ["inner_helper", "what is the answer?"];
+    return { toolCalls: [{ name: tool, arguments: { input } }] };
   }
   if (system.includes("ASKER")) {
     if (result === undefined) return { toolCalls: [{ name: "human_input", arguments: { question: "Which city?" } }] };
@@ -114,7 +115,8 @@ function innerConfig(): DuragentConfig {
 /** The inner config as a file, for `duragent serve` subprocesses. */
 function innerConfigFile(): string {
   const path = join(dir, `inner-${Math.random().toString(36).slice(2)}.yaml`);
-  writeFileSync(path, JSON.stringify({ llm: { providers: { openai: { apiKey: "test", baseURL: model.openaiBaseURL } } }, agents: { helper: agents.helper } }));
+  const served = { helper: agents.helper, asker: agents.asker };
+  writeFileSync(path, JSON.stringify({ llm: { providers: { openai: { apiKey: "test", baseURL: model.openaiBaseURL } } }, agents: served }));
   return path;
 }
 
@@ -196,7 +198,7 @@ describe("a duragent agent uses another duragent agent over MCP", () => {
     });
     try {
       const { url, tools } = await firstJsonLine<{ url: string; tools: string[] }>(serve);
-      assert.deepEqual(tools, ["helper"]);
+      assert.deepEqual(tools, ["helper", "asker"]);
       assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
       const answer = await askOuterAgent({ url, headers: { Authorization: "Bearer s3cret" } });
       assert.equal(answer, "The inner agent says: inner answer to 'what is the answer?': 42");
@@ -204,6 +206,28 @@ describe("a duragent agent uses another duragent agent over MCP", () => {
       await stop(serve);
     }
   });
+});
+
+test("the inner agent's question becomes the outer run's question, and the person's answer travels back", async () => {
+  const engine = memoryEngine(
+    testConfig(model, { mcp: { servers: { inner: { command: process.execPath, args: [bin, "--config", innerConfigFile(), "serve"] } } } }),
+  );
+  try {
+    const planner: RunTarget = { kind: "agent", name: "planner", agent: { name: "planner", instruction: "OUTER: plan trips.", servers: ["inner"] } };
+    const handle = await engine.start(planner, "plan my trip");
+    let status = await handle.status();
+    for (const deadline = Date.now() + 20_000; status.phase !== "waiting_input" && Date.now() < deadline; status = await handle.status()) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const [question] = status.pending;
+    assert.ok(question?.kind === "input", JSON.stringify(status));
+    assert.equal(question.prompt, "Which city?");
+    assert.deepEqual(question.origin, { server: "inner", tool: "asker", kind: "elicitation" });
+    await handle.sendInput({ value: { answer: "Lisbon" } });
+    assert.equal(((await handle.result()) as { text: string }).text, "The inner agent says: Going to Lisbon");
+  } finally {
+    await engine.close();
+  }
 });
 
 describe("an MCP client drives duragent runs (memory engine)", () => {
