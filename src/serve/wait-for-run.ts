@@ -120,11 +120,14 @@ async function askCaller(
       options.signal.throwIfAborted();
       return { answered: false, detail: `Asking you failed (${error instanceof Error ? error.message : String(error)}).` };
     }
+    const action = reply.action;
     // An MCP server of the run asked: it hears the caller's decline or cancel, as if asked directly.
     // The run's own questions must be answered, so they stay open instead.
-    const action = reply.action !== "accept" && request.origin ? reply.action : "accept";
-    if (action === "accept" && (reply.action !== "accept" || (!reply.content && form.params.mode !== "url"))) {
-      return { answered: false, detail: `You ${reply.action === "decline" ? "declined" : "cancelled"} the question; it is still open.` };
+    if (action !== "accept" && !request.origin) {
+      return { answered: false, detail: `You ${action === "decline" ? "declined" : "cancelled"} the question; it is still open.` };
+    }
+    if (action === "accept" && !reply.content && form.params.mode !== "url") {
+      return { answered: false, detail: "Your client accepted the question without an answer; it is still open." };
     }
     try {
       const value = action === "accept" ? form.toAnswer(reply.content ?? {}) : undefined;
