@@ -1,0 +1,112 @@
+/**
+ * Records the golden workflow histories that test/replay.test.ts replays against the current
+ * workflow code, so a change that would break running workflows fails the tests.
+ *
+ *   node --import tsx scripts/record-golden-histories.ts
+ *
+ * Re-record only when a change of shape is intended AND no run recorded with the old code can
+ * still be open anywhere (otherwise keep the old history and guard the change with `patched()`;
+ * see "Changing workflow code safely" in the README). It starts its own Temporal dev server, a
+ * scripted model and the real MCP servers, so it needs no network and no API key. Each run has a
+ * fixed workflow id, the file's name: a history does not carry its id, and replay needs it.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { finder } from "../examples/finder/agents.js";
+import { finderOfflineModel } from "../examples/finder/offline-model.js";
+import { scenarios } from "../examples/patterns/scenarios.js";
+import { textOf } from "../src/common/messages.js";
+import type { RunHandle } from "../src/engines/engine.js";
+import type { RunTarget } from "../src/engines/run-targets.js";
+import { startScriptedModelServer, type ScriptedCall, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
+import { patternWorkflow } from "../src/workflows/builtin-workflows.js";
+import type { DuragentWorkflow } from "../src/workflows/index.js";
+import { saveHistory } from "../test/support/histories.js";
+import { everythingServer, filesystemServer } from "../test/support/mcp-servers.js";
+import { testConfig, withTemporalWorker } from "../test/support/runtime.js";
+import { startTestTemporal } from "../test/support/temporal.js";
+
+export const goldenDirectory = fileURLToPath(new URL("../test/golden-histories/", import.meta.url));
+const finderDirectory = fileURLToPath(new URL("../examples/finder/", import.meta.url));
+
+/** One recorded run: its workflow id (also its file name), what it starts and how a person takes part. */
+interface GoldenRun {
+  id: string;
+  target: RunTarget;
+  input: string;
+  /** Plays the person's part while the run waits, e.g. answers its question. */
+  steer?: (handle: RunHandle) => Promise<void>;
+}
+
+const parallel = scenarios.parallel;
+
+const runs: GoldenRun[] = [
+  // The finder example: list tools of two servers, a model turn calling read_text_file, an answer.
+  { id: "golden-finder-agent", target: { kind: "agent", name: finder.spec.name, agent: finder.spec }, input: "What does README.md say?" },
+  // The model asks a person through the human_input tool; the answer arrives by Update.
+  {
+    id: "golden-human-input",
+    target: { kind: "agent", name: "planner", agent: { name: "planner", instruction: "You plan trips.", humanInput: true } },
+    input: "Plan a trip.",
+    steer: async (handle) => {
+      while ((await handle.status()).phase !== "waiting_input") await new Promise((resolve) => setTimeout(resolve, 50));
+      await handle.sendInput({ value: "Lisbon" });
+    },
+  },
+  // The parallel pattern example: six branches, at most two at once, fanned in by a joiner.
+  {
+    id: "golden-parallel-pattern",
+    target: { kind: "pattern", name: parallel.spec.name ?? "parallel", spec: parallel.spec, workflow: patternWorkflow as DuragentWorkflow },
+    input: parallel.input,
+  },
+];
+
+/** Answers each run by its system prompt: the finder's offline model, the trip planner, the pattern's script. */
+function goldenModel(call: ScriptedCall): ScriptedTurn {
+  if (call.system === finder.spec.instruction) return finderOfflineModel(call);
+  if (call.system === "You plan trips.") {
+    const answer = call.messages.findLast((message) => message.role === "tool");
+    if (!answer) return { toolCalls: [{ id: "call_ask", name: "human_input", arguments: { question: "Which city?" } }] };
+    return { text: `A weekend in ${textOf(answer.content)}.` };
+  }
+  return parallel.script(call);
+}
+
+export async function recordGoldenHistories(directory = goldenDirectory): Promise<string[]> {
+  mkdirSync(directory, { recursive: true });
+  const [env, model] = await Promise.all([startTestTemporal(), startScriptedModelServer(goldenModel)]);
+  const filesystem = { ...filesystemServer("."), cwd: finderDirectory };
+  const config = testConfig(model, {
+    llm: { defaultModel: "openai:scripted" },
+    mcp: { servers: { filesystem, everything: everythingServer() } },
+  });
+  try {
+    return await withTemporalWorker(env, config, async (engine) => {
+      const files: string[] = [];
+      for (const run of runs) {
+        const handle = await engine.start(run.target, run.input, { runId: run.id });
+        await run.steer?.(handle);
+        await handle.result();
+        const file = join(directory, `${run.id}.json`);
+        saveHistory(file, await env.client.workflow.getHandle(run.id).fetchHistory());
+        files.push(file);
+      }
+      if (model.errors.length > 0) throw new Error(`the scripted model reported: ${model.errors.join("; ")}`);
+      return files;
+    });
+  } finally {
+    await model.close();
+    await env.teardown();
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  recordGoldenHistories().then(
+    (files) => console.log(`recorded ${files.length} golden histories:\n${files.join("\n")}`),
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    },
+  );
+}

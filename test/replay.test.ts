@@ -1,0 +1,86 @@
+/**
+ * Determinism safety: golden histories recorded from the examples (an agent with tool calls, a
+ * question to a person, a parallel pattern) replay against the current workflow code. A change
+ * of shape fails here before it can break runs in flight; the same change behind `patched()`
+ * replays. Re-record with `node --import tsx scripts/record-golden-histories.ts`.
+ */
+import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
+import { basename, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { before, describe, test } from "node:test";
+import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from "@temporalio/worker";
+import { DeterminismViolationError } from "@temporalio/workflow";
+import { bundleWorkflows } from "../src/worker.js";
+import { loadHistory } from "./support/histories.js";
+
+const goldenDirectory = fileURLToPath(new URL("./golden-histories/", import.meta.url));
+const goldenFiles = readdirSync(goldenDirectory)
+  .filter((name) => name.endsWith(".json"))
+  .sort()
+  .map((name) => join(goldenDirectory, name));
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => console.warn(message),
+  error: (message: string) => console.error(message),
+};
+
+/** A bundle of one fixture module, which registers its own `agentWorkflow` in place of the real one. */
+function fixtureBundle(name: string): Promise<WorkflowBundle> {
+  return bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url)), logger: quietLogger });
+}
+
+/** Each file is named after its run's workflow id, which a history does not carry and replay needs. */
+function replay(bundle: WorkflowBundle, file: string): Promise<void> {
+  return Worker.runReplayHistory({ workflowBundle: bundle }, loadHistory(file), basename(file, ".json"));
+}
+
+describe("golden histories replay against the current workflow code", () => {
+  let current: WorkflowBundle;
+  let changed: WorkflowBundle;
+  let patched: WorkflowBundle;
+
+  before(async () => {
+    // The negative tests provoke nondeterminism on purpose; the core would log each one as a warning.
+    if (!Runtime._instance) {
+      Runtime.install({ logger: new DefaultLogger("ERROR"), telemetryOptions: { logging: { filter: { core: "ERROR", other: "ERROR" } } } });
+    }
+    [current, changed, patched] = await Promise.all([
+      bundleWorkflows([]),
+      fixtureBundle("changed-agent-workflow.ts"),
+      fixtureBundle("patched-agent-workflow.ts"),
+    ]);
+  });
+
+  test("the examples' histories are checked in", () => {
+    assert.deepEqual(goldenFiles.map((file) => basename(file)), [
+      "golden-finder-agent.json",
+      "golden-human-input.json",
+      "golden-parallel-pattern.json",
+    ]);
+  });
+
+  for (const file of goldenFiles) {
+    test(`${basename(file)} replays`, async () => {
+      await replay(current, file);
+    });
+  }
+
+  test("an agent workflow that schedules an extra activity first is a determinism violation", async () => {
+    for (const name of ["golden-finder-agent.json", "golden-human-input.json"]) {
+      await assert.rejects(replay(changed, join(goldenDirectory, name)), (error: unknown) => {
+        assert.ok(error instanceof DeterminismViolationError, `${name}: ${String(error)}`);
+        assert.match(error.message, /Nondeterminism/i);
+        return true;
+      });
+    }
+  });
+
+  test("the same change behind patched() replays the old histories", async () => {
+    for (const name of ["golden-finder-agent.json", "golden-human-input.json"]) await replay(patched, join(goldenDirectory, name));
+  });
+});
