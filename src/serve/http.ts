@@ -52,6 +52,8 @@ export class UnsafeBinding extends Error {
 
 export const mcpPath = "/mcp";
 const maxBodyBytes = 4 * 1024 * 1024;
+/** A session unheard of this long is closed: clients that vanish without DELETE would pile up. */
+const sessionIdleMs = 60 * 60 * 1000;
 
 export function isLoopbackHost(host: string): boolean {
   const bare = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
@@ -62,7 +64,15 @@ export async function startHttpMcpServer(options: HttpServeOptions): Promise<Htt
   const token = options.token === "" ? undefined : options.token;
   if (!token && !isLoopbackHost(options.host)) throw new UnsafeBinding(options.host);
   const allowed = allowedHostnames(options.host, options.allowedHosts ?? []);
-  const sessions = new Map<string, { transport: StreamableHTTPServerTransport; server: McpServer }>();
+  const sessions = new Map<string, { transport: StreamableHTTPServerTransport; server: McpServer; lastSeen: number }>();
+  const sweep = setInterval(() => {
+    for (const [id, session] of sessions) {
+      if (Date.now() - session.lastSeen > sessionIdleMs) {
+        sessions.delete(id);
+        session.server.close().catch(() => undefined);
+      }
+    }
+  }, 60_000).unref();
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const refusal = checkHeaders(req, allowed, token);
@@ -79,6 +89,7 @@ export async function startHttpMcpServer(options: HttpServeOptions): Promise<Htt
       const session = sessions.get(sessionId);
       // 404 tells a client its session is gone (e.g. after a restart), so it starts a new one.
       if (!session) return sendError(res, 404, `No MCP session '${sessionId}' (it ended, or the server restarted); initialize a new one.`);
+      session.lastSeen = Date.now();
       return session.transport.handleRequest(req, res, body);
     }
     if (req.method !== "POST" || !isInitializeRequest(body)) {
@@ -88,7 +99,7 @@ export async function startHttpMcpServer(options: HttpServeOptions): Promise<Htt
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
-        sessions.set(id, { transport, server });
+        sessions.set(id, { transport, server, lastSeen: Date.now() });
       },
     });
     transport.onclose = () => {
@@ -118,6 +129,7 @@ export async function startHttpMcpServer(options: HttpServeOptions): Promise<Htt
     url: `http://${urlHost}:${port}${mcpPath}`,
     port,
     async close() {
+      clearInterval(sweep);
       await Promise.all([...sessions.values()].map(({ server }) => server.close().catch(() => undefined)));
       sessions.clear();
       await new Promise<void>((resolve) => {
