@@ -8,7 +8,7 @@
  * still be open anywhere (otherwise keep the old history and guard the change with `patched()`;
  * see "Changing workflow code safely" in the README). It starts its own Temporal dev server, a
  * scripted model and the real MCP servers, so it needs no network and no API key. Each run has a
- * fixed workflow id, the file's name: a history does not carry its id, and replay needs it.
+ * fixed workflow id, also its file's name, so re-recorded files keep their names and ids.
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";

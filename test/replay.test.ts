@@ -34,9 +34,11 @@ function fixtureBundle(name: string): Promise<WorkflowBundle> {
   return bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url)), logger: quietLogger });
 }
 
-/** Each file is named after its run's workflow id, which a history does not carry and replay needs. */
+/** Replays under the run's own workflow id (child ids derive from it), from the start event or else the file name. */
 function replay(bundle: WorkflowBundle, file: string): Promise<void> {
-  return Worker.runReplayHistory({ workflowBundle: bundle }, loadHistory(file), basename(file, ".json"));
+  const history = loadHistory(file);
+  const workflowId = history.events[0]?.workflowExecutionStartedEventAttributes?.workflowId || basename(file, ".json");
+  return Worker.runReplayHistory({ workflowBundle: bundle }, history, workflowId);
 }
 
 describe("golden histories replay against the current workflow code", () => {
@@ -57,11 +59,9 @@ describe("golden histories replay against the current workflow code", () => {
   });
 
   test("the examples' histories are checked in", () => {
-    assert.deepEqual(goldenFiles.map((file) => basename(file)), [
-      "golden-finder-agent.json",
-      "golden-human-input.json",
-      "golden-parallel-pattern.json",
-    ]);
+    // Older histories kept beside them (for runs that may still be open) replay too.
+    const names = goldenFiles.map((file) => basename(file));
+    for (const name of ["golden-finder-agent.json", "golden-human-input.json", "golden-parallel-pattern.json"]) assert.ok(names.includes(name), name);
   });
 
   for (const file of goldenFiles) {
