@@ -26,7 +26,12 @@ import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } 
 import { bundleWorkflows, createDuragentWorker } from "../src/worker.js";
 import type { DuragentWorkflow } from "../src/workflows/index.js";
 import { callOneTool, gatherContext, type CallToolInput, type ContextOutput } from "./fixtures/mcp-workflows.js";
-import { everythingServer } from "./support/mcp-servers.js";
+import { everythingServer, packageBin } from "./support/mcp-servers.js";
+import { spawn } from "node:child_process";
+import { createServer as createNetServer, type AddressInfo } from "node:net";
+import { createCallLlm } from "../src/activities/llm/call-llm.js";
+import { createProviderRegistry } from "../src/activities/llm/provider-registry.js";
+import type { ServerRequest } from "../src/common/server-requests.js";
 import { McpConnectionPool } from "../src/activities/mcp/connection-pool.js";
 import { chooseSamplingModel } from "../src/activities/mcp/server-requests.js";
 import { toToolResult } from "../src/activities/mcp/tool-results.js";
@@ -423,6 +428,43 @@ describe("worker-side details", () => {
       { type: "text", text: '{"total":3}' },
     ]);
   });
+
+  for (const mode of ["streamableHttp", "sse"] as const) {
+    test(`elicitation and sampling over ${mode === "sse" ? "SSE" : "Streamable HTTP"}`, async () => {
+      const port = await new Promise<number>((resolve) => {
+        const probe = createNetServer().listen(0, "127.0.0.1", () => {
+          const { port: free } = probe.address() as AddressInfo;
+          probe.close(() => resolve(free));
+        });
+      });
+      const child = spawn(process.execPath, [packageBin("@modelcontextprotocol/server-everything"), mode], {
+        env: { ...process.env, PORT: String(port) },
+        stdio: ["ignore", "ignore", "ignore"],
+      });
+      const model = await startScriptedModelServer([{ text: "over the wire" }], { quiet: true });
+      const url = `http://127.0.0.1:${port}/${mode === "sse" ? "sse" : "mcp"}`;
+      const pool = new McpConnectionPool(
+        { everything: mode === "sse" ? { url, transport: "sse" } : { url, transport: "http" } },
+        { sampling: { callLlm: createCallLlm(createProviderRegistry(testConfig(model).llm)), defaultModel: "openai:gpt-4.1-mini" } },
+      );
+      try {
+        await waitFor("the server to listen", () => pool.listTools("everything").then(() => true, () => undefined));
+        const asked: ServerRequest[] = [];
+        const elicited = await pool.callTool(
+          { server: "everything", tool: "trigger-elicitation-request", arguments: {}, callId: "call-1" },
+          { askPerson: async (request) => (asked.push(request), { action: "accept", content: { name: "Lin" } }) },
+        );
+        assert.match(textOf(elicited.content), /Name: Lin/);
+        assert.equal(asked[0]?.key, "call-1#1");
+        const sampled = await pool.callTool({ server: "everything", tool: "trigger-sampling-request", arguments: { prompt: "hi" } });
+        assert.match(textOf(sampled.content), /over the wire/);
+      } finally {
+        await pool.closeAll();
+        child.kill("SIGKILL");
+        await model.close();
+      }
+    });
+  }
 
   test("server log messages reach our logs at the mapped level", async () => {
     const lines: { level: string; obj: Record<string, unknown>; msg?: string }[] = [];
