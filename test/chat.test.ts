@@ -13,7 +13,7 @@ import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { textOf, type Message } from "../src/common/messages.js";
 import { rejoinChat, startChat } from "../src/engines/chat-client.js";
 import { InvalidRunMessage } from "../src/engines/engine.js";
-import { historyStats, type HistoryStats } from "../src/testing/history-stats.js";
+import { runChainStats, type HistoryStats } from "../src/testing/history-stats.js";
 import { startScriptedModelServer, type ScriptedCall, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
 import type { AgentSpec } from "../src/workflows/agent/define-agent.js";
 import { filesystemServer } from "./support/mcp-servers.js";
@@ -124,9 +124,8 @@ describe("chat on Temporal", () => {
         assert.equal(lastRequestMessages(model.requests).length, 2 * turns - 1);
         assert.equal(model.errors.length, 0);
 
-        const runs = await allRuns(engine.client, chat.runId, expectedRuns);
-        const stats: HistoryStats[] = [];
-        for (const runId of runs) stats.push(await historyStats(engine.client, chat.runId, runId));
+        const stats = await runChainStats(engine.client, chat.runId);
+        assert.equal(stats.length, expectedRuns, "one run per continue-as-new, plus the first");
         // What a run's own turns cost: its history without the conversation handed in and handed on.
         const ownBytes = (run: HistoryStats) =>
           run.bytes -
@@ -155,18 +154,3 @@ describe("chat on Temporal", () => {
   });
 });
 
-/** The ids of every run of a workflow, oldest first; visibility catches up within moments. */
-async function allRuns(client: import("@temporalio/client").Client, workflowId: string, expected: number): Promise<string[]> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const runs: { runId: string; start: number }[] = [];
-    for await (const execution of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
-      runs.push({ runId: execution.runId, start: execution.startTime.getTime() });
-    }
-    if (runs.length >= expected || Date.now() > deadline) {
-      assert.equal(runs.length, expected, "one run per continue-as-new, plus the first");
-      return runs.sort((a, b) => a.start - b.start).map((run) => run.runId);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}

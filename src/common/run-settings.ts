@@ -40,9 +40,9 @@ export const RunSettingsSchema = z.object({
    */
   maxToolResultBytes: z.number().int().positive().optional(),
   /**
-   * Once the messages of a model call pass this size (UTF-8 bytes of their JSON), the activity
-   * input carries a reference to the run's transcript instead of the messages, so each message is
-   * stored in history once. A very large value turns references off.
+   * Once a model call passes this size (UTF-8 bytes of its messages', instruction's and tool
+   * specs' JSON), its activity input refers to the run's transcript and setup instead of repeating
+   * them, so each message is stored in history once. A very large value turns references off.
    */
   transcriptReferenceBytes: z.number().int().positive().optional(),
   /** A chat continues as a new run (a fresh history) after this many turns. */
@@ -54,8 +54,11 @@ export type RunSettings = z.infer<typeof RunSettingsSchema>;
 export const historyLimitDefaults = {
   /** 64 KiB: far below Temporal's 2 MB payload limit, yet a long read for a model. */
   maxToolResultBytes: 64 * 1024,
-  /** 32 KiB: short exchanges stay readable in the Web UI; long ones stop growing quadratically. */
-  transcriptReferenceBytes: 32 * 1024,
+  /**
+   * 8 KiB: a short exchange keeps its messages in the activity input, readable in the Web UI;
+   * past that, each message is still readable once, where it entered history.
+   */
+  transcriptReferenceBytes: 8 * 1024,
   chatTurnsPerRun: 100,
 } as const;
 

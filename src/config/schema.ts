@@ -231,7 +231,7 @@ export const ConfigSchema = z
         tools: ActivityPolicySchema.optional(),
         /** Tool results over this many bytes are cut, with a note to the model, before they enter history. Default 65536. */
         maxToolResultBytes: z.number().int().positive().optional(),
-        /** Model calls whose messages pass this many bytes send a transcript reference instead of the messages. Default 32768. */
+        /** Model calls over this many bytes (messages, instruction and tool specs) refer to the run's transcript instead of repeating it. Default 8192. */
         transcriptReferenceBytes: z.number().int().positive().optional(),
         /** A chat continues as a new run (fresh history) after this many turns. Default 100. */
         chatTurnsPerRun: z.number().int().positive().optional(),

@@ -19,6 +19,26 @@ export interface HistoryStats {
 }
 
 export async function historyStats(client: Client, workflowId: string, runId?: string): Promise<HistoryStats> {
+  return (await measureRun(client, workflowId, runId)).stats;
+}
+
+/**
+ * The stats of every run of a workflow, oldest first: from its first run, following each
+ * continue-as-new to the next. Unlike a visibility query, this never lags behind.
+ */
+export async function runChainStats(client: Client, workflowId: string): Promise<Array<HistoryStats & { runId: string }>> {
+  const latest = await client.workflow.getHandle(workflowId).describe();
+  let runId: string | undefined = latest.raw.workflowExecutionInfo?.firstRunId || latest.runId;
+  const runs: Array<HistoryStats & { runId: string }> = [];
+  while (runId) {
+    const { stats, nextRunId } = await measureRun(client, workflowId, runId);
+    runs.push({ runId, ...stats });
+    runId = nextRunId;
+  }
+  return runs;
+}
+
+async function measureRun(client: Client, workflowId: string, runId?: string): Promise<{ stats: HistoryStats; nextRunId?: string }> {
   const handle = client.workflow.getHandle(workflowId, runId);
   const [description, history] = await Promise.all([handle.describe(), handle.fetchHistory()]);
   const stats: HistoryStats = {
@@ -39,7 +59,8 @@ export async function historyStats(client: Client, workflowId: string, runId?: s
       }
     });
   }
-  return stats;
+  const nextRunId = history.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+  return nextRunId ? { stats, nextRunId } : { stats };
 }
 
 /** Calls `found` with the size of every payload (`{ metadata, data }`) inside `value`. */
@@ -60,3 +81,4 @@ function visitPayloads(value: unknown, found: (bytes: number) => void): void {
   }
   for (const entry of Object.values(record)) visitPayloads(entry, found);
 }
+
