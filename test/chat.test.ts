@@ -10,7 +10,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
+import { createTranscriptResolver, type TranscriptSource } from "../src/activities/llm/transcript-resolver.js";
+import type { LlmRequest } from "../src/common/llm.js";
 import { textOf, type Message } from "../src/common/messages.js";
+import { expandTranscriptReference } from "../src/common/transcript-reference.js";
+import { TranscriptReferencer } from "../src/workflows/transcript-references.js";
 import { rejoinChat, startChat } from "../src/engines/chat-client.js";
 import { InvalidRunMessage } from "../src/engines/engine.js";
 import { runChainStats, type HistoryStats } from "../src/testing/history-stats.js";
@@ -38,6 +42,68 @@ function lastRequestMessages(requests: { body: unknown }[]): Message[] {
   // OpenAI wire: the system instruction is the first message.
   return (requests.at(-1)!.body as { messages: Message[] }).messages.slice(1);
 }
+
+describe("transcript references", () => {
+  const message = (content: string): Message => ({ role: "user", content });
+  const location = { workflowId: "wf", runId: "run-1" };
+
+  test("name the messages already in the transcript by ranges, send the rest as they are, and expand back exactly", () => {
+    const [a, b, c, d, e] = ["a", "b", "c", "d", "e"].map(message) as [Message, Message, Message, Message, Message];
+    const transcript: Message[] = [a, b, c, d];
+    const referencer = new TranscriptReferencer(transcript, () => location, 10);
+    const tools = [{ name: "fs_read", inputSchema: { type: "object" } }];
+    // Another agent's message (c) sits between this agent's; e is new.
+    const request: LlmRequest = { model: "openai:m", system: "be brief", tools, messages: [a, b, d, e] };
+    const sent = referencer.reference(request);
+    assert.deepEqual(sent.transcriptReference, { ...location, ranges: [{ from: 0, to: 2 }, { from: 3, to: 4 }], setup: 0 });
+    assert.deepEqual(sent.messages, [e]);
+    assert.equal(sent.system, undefined);
+    assert.equal(sent.tools, undefined);
+    const parts = { slice: (from: number, to: number) => transcript.slice(from, to), setup: (index: number) => referencer.setup(index) };
+    assert.deepEqual(expandTranscriptReference(sent, parts), request);
+    // Small calls travel as they are.
+    assert.equal(new TranscriptReferencer(transcript, () => location, 10_000).reference(request), request);
+  });
+
+  test("the worker resolves by asking the run once, then only for what was added, and forgets the least recent run", async () => {
+    const transcripts = new Map<string, Message[]>([
+      ["run-1", ["a", "b", "c"].map(message)],
+      ["run-2", ["x"].map(message)],
+    ]);
+    const asked: string[] = [];
+    const source: TranscriptSource = {
+      async slice(run, { from, to }) {
+        asked.push(`${run.runId} slice ${from}-${to}`);
+        return transcripts.get(run.runId)!.slice(from, to);
+      },
+      async setup(run, index) {
+        asked.push(`${run.runId} setup ${index}`);
+        return { system: "be brief" };
+      },
+    };
+    const resolve = createTranscriptResolver({ source, maxCachedSize: 150 });
+    const call = (runId: string, to: number): LlmRequest => ({
+      model: "openai:m",
+      messages: [],
+      transcriptReference: { workflowId: "wf", runId, ranges: [{ from: 0, to }], setup: 0 },
+    });
+    assert.deepEqual((await resolve(call("run-1", 2))).messages.map((m) => m.content), ["a", "b"]);
+    assert.equal((await resolve(call("run-1", 2))).system, "be brief");
+    assert.deepEqual((await resolve(call("run-1", 3))).messages.map((m) => m.content), ["a", "b", "c"]);
+    await resolve(call("run-2", 1)); // over the cache budget: run-1 goes
+    await resolve(call("run-1", 1));
+    assert.deepEqual(asked, [
+      "run-1 slice 0-2",
+      "run-1 setup 0",
+      "run-1 slice 2-3",
+      "run-2 slice 0-1",
+      "run-2 setup 0",
+      "run-1 slice 0-1",
+      "run-1 setup 0",
+    ]);
+    await assert.rejects(resolve(call("run-2", 5)), /has 1 of the 5 transcript messages/);
+  });
+});
 
 describe("chat in memory", () => {
   test("replies by turn, uses tools, continues as new with the conversation, refuses bad and late messages", async () => {
