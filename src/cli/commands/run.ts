@@ -1,6 +1,9 @@
 /** `duragent run <target>`: start an agent or workflow and, unless told not to, wait for its answer. */
 import { ZodError } from "zod";
+import type { Client } from "@temporalio/client";
+import type { DuragentConfig } from "../../config/schema.js";
 import { findRunTarget, RunTargetNotFound } from "../../engines/run-targets.js";
+import { TemporalEngine } from "../../engines/temporal-engine.js";
 import { parseInput, resultText, type CommandOutput } from "../command-output.js";
 import { runFailure, type Session } from "../session.js";
 import { ExitCode, UserError, formatZodError } from "../user-error.js";
@@ -8,8 +11,8 @@ import { ExitCode, UserError, formatZodError } from "../user-error.js";
 export interface RunOptions {
   input: string;
   wait: boolean;
-  /** Told as soon as the run starts, before its answer. */
-  onStarted?: (started: { runId: string; link?: string }) => void;
+  /** Told as soon as the run starts, before its answer; `warning` when it may never get one. */
+  onStarted?: (started: { runId: string; link?: string; warning?: string }) => void;
 }
 
 export async function runCommand(session: Session, targetName: string, options: RunOptions): Promise<CommandOutput> {
@@ -27,7 +30,8 @@ export async function runCommand(session: Session, targetName: string, options: 
     if (error instanceof ZodError) throw new UserError(formatZodError(error, "--input"));
     throw error;
   });
-  options.onStarted?.({ runId: handle.runId, link: handle.link });
+  const warning = engine instanceof TemporalEngine ? await workerWarning(engine.client, session.config.temporal) : undefined;
+  options.onStarted?.({ runId: handle.runId, link: handle.link, ...(warning ? { warning } : {}) });
   if (!options.wait) {
     return { data: { runId: handle.runId, link: handle.link }, text: handle.runId };
   }
@@ -35,4 +39,21 @@ export async function runCommand(session: Session, targetName: string, options: 
     throw runFailure(handle.runId, error);
   });
   return { data: { runId: handle.runId, link: handle.link, result }, text: resultText(result) };
+}
+
+/**
+ * A run on a task queue no worker polls waits silently forever, the most common surprise with
+ * Temporal; say so at once. Any doubt (an older server, no permission) says nothing.
+ */
+async function workerWarning(client: Client, temporal: DuragentConfig["temporal"]): Promise<string | undefined> {
+  try {
+    const { pollers } = await client.workflowService.describeTaskQueue({ namespace: temporal.namespace, taskQueue: { name: temporal.taskQueue } });
+    if ((pollers?.length ?? 0) > 0) return undefined;
+  } catch {
+    return undefined;
+  }
+  return (
+    `No worker is polling task queue '${temporal.taskQueue}' on ${temporal.address}; the run waits until one does. ` +
+    "Start one with `duragent worker` (or `duragent dev` for a local server and worker)."
+  );
 }

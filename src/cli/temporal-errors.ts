@@ -1,0 +1,45 @@
+/**
+ * Temporal's infrastructure failures in user terms. The SDKs report them as transport errors with
+ * gRPC details, or as a bare "Webpack finished with errors"; each of these is something the user
+ * fixes in the config or the environment, so it becomes a `UserError` saying what to change.
+ */
+import type { DuragentConfig } from "../config/schema.js";
+import { ExitCode, UserError } from "./user-error.js";
+
+const devHint = "Start a local server and worker with `duragent dev`, or set temporal.address in duragent.config.yaml.";
+
+/** The user error a Temporal failure stands for, or undefined when it is not one of these. */
+export function explainTemporalError(error: unknown, temporal: DuragentConfig["temporal"]): UserError | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const { address } = temporal;
+  // The client throws NamespaceNotFoundError; the worker's native connection a TransportError with the gRPC status.
+  if (error.name === "NamespaceNotFoundError" || /Namespace \S+ (is|was) not found/.test(error.message)) {
+    return namespaceMissing(temporal, error);
+  }
+  if (error.name === "TransportError" && /connect|refused|unreachable|dns/i.test(error.message)) {
+    const reason = /Connection refused/i.test(error.message) ? "connection refused" : error.message;
+    return new UserError(`Cannot reach Temporal at ${address}: ${reason}`, { exitCode: ExitCode.unavailable, hint: devHint, cause: error });
+  }
+  if (error.message.startsWith("Webpack finished with errors")) {
+    return new UserError("The workflow code could not be bundled for the worker; webpack's errors are printed above.", {
+      hint: "Check the modules listed under `modules:` in duragent.config.yaml: their imports must resolve, and workflow code may not use Node APIs.",
+      cause: error,
+    });
+  }
+  return undefined;
+}
+
+export function namespaceMissing(temporal: DuragentConfig["temporal"], cause?: unknown): UserError {
+  const { address, namespace } = temporal;
+  return new UserError(`Temporal namespace '${namespace}' does not exist on ${address}.`, {
+    exitCode: ExitCode.notFound,
+    hint: `Create it with \`temporal operator namespace create --namespace ${namespace}\`, or fix temporal.namespace in duragent.config.yaml.`,
+    cause,
+  });
+}
+
+/** What the CLI reports when its client cannot connect. */
+export function temporalUnreachable(temporal: DuragentConfig["temporal"], error: unknown): UserError {
+  const message = error instanceof Error ? error.message : String(error);
+  return new UserError(`Cannot reach Temporal at ${temporal.address}: ${message}`, { exitCode: ExitCode.unavailable, hint: devHint, cause: error });
+}
