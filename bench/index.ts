@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(turns) || turns < 1) throw new Error(`BENCH_TURNS must be a positive whole number, not "${process.env.BENCH_TURNS}".`);
   // The runs without references pass Temporal's 512 KiB payload warning by design; the worker's
   // native side would print each time, so only its errors are shown.
-  Runtime.install({ logger: new DefaultLogger("ERROR"), telemetryOptions: { logging: { filter: "error" } } });
+  Runtime.install({ logger: new DefaultLogger("ERROR"), telemetryOptions: { logging: { filter: "error", forward: {} } } });
   console.error("Starting a Temporal dev server...");
   const server = await startDevServer({ ui: false });
   try {
