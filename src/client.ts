@@ -4,6 +4,7 @@
  * the single catch below turns a user error into its message and exit code, anything else into
  * "this is a bug".
  */
+import { constants as osConstants } from "node:os";
 import { pathToFileURL } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
 import type { CommandOutput } from "./cli/command-output.js";
@@ -24,15 +25,35 @@ function print(output: CommandOutput, options: GlobalOptions): void {
 /**
  * Opens a session for one command and always closes it, so no MCP process is left behind.
  * Temporal's infrastructure errors leave here as user errors naming the setting to fix.
+ * With `closeOnSignal`, Ctrl-C or SIGTERM also closes it before exiting; commands that run a
+ * worker leave signals to Temporal's runtime, which shuts the worker down gracefully.
  */
-async function withSession(command: Command, action: (session: Session, options: GlobalOptions) => Promise<void>) {
+async function withSession(
+  command: Command,
+  action: (session: Session, options: GlobalOptions) => Promise<void>,
+  { closeOnSignal = false } = {},
+) {
   const options = command.optsWithGlobals<GlobalOptions>();
   const session = await Session.open(options);
+  const stopOnSignal = (signal: NodeJS.Signals) => {
+    // A second signal gets the default handler back, so a stuck close can still be interrupted.
+    removeSignalHandlers();
+    void session.close().finally(() => process.exit(128 + (osConstants.signals[signal] ?? 0)));
+  };
+  const removeSignalHandlers = () => {
+    process.off("SIGINT", stopOnSignal);
+    process.off("SIGTERM", stopOnSignal);
+  };
+  if (closeOnSignal) {
+    process.once("SIGINT", stopOnSignal);
+    process.once("SIGTERM", stopOnSignal);
+  }
   try {
     await action(session, options);
   } catch (error) {
     throw explainTemporalError(error, session.config.temporal) ?? error;
   } finally {
+    removeSignalHandlers();
     await session.close();
   }
 }
@@ -65,7 +86,7 @@ export function buildProgram(): Command {
           },
         });
         print(output, global);
-      }),
+      }, { closeOnSignal: true }),
     );
 
   program
@@ -73,7 +94,7 @@ export function buildProgram(): Command {
     .description("wait for a run's answer")
     .argument("<runId>", "the run (workflow) id")
     .action(async (runId: string, _options: unknown, command: Command) =>
-      withSession(command, async (session, global) => print(await resultCommand(session, runId), global)),
+      withSession(command, async (session, global) => print(await resultCommand(session, runId), global), { closeOnSignal: true }),
     );
 
   program
