@@ -11,6 +11,7 @@ import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { textOf } from "../src/common/messages.js";
@@ -20,6 +21,7 @@ import { startScriptedModelServer, type ScriptedCall, type ScriptedModelServer, 
 import { packageBin } from "./support/mcp-servers.js";
 import { startTestTemporal } from "./support/temporal.js";
 
+const require = createRequire(import.meta.url);
 const cliPath = fileURLToPath(new URL("../bin/duragent.js", import.meta.url));
 const workflowsEntry = fileURLToPath(new URL("../src/workflows/index.ts", import.meta.url));
 const root = realpathSync(mkdtempSync(join(tmpdir(), "duragent-cli-")));
@@ -34,6 +36,7 @@ const answer = `The notes say: ${notes}`;
 function modelScript(call: ScriptedCall): ScriptedTurn {
   const question = textOf(call.messages.find((message) => message.role === "user")?.content ?? "");
   if (question.includes("reject me")) return { error: { status: 400, message: "bad" } };
+  if (question.includes("wait for me")) return { text: "too late", delayMs: 60_000 };
   const toolResult = call.messages.findLast((message) => message.role === "tool");
   if (!toolResult) {
     const path = /[\w./-]+\.md/.exec(question)?.[0] ?? "missing.md";
@@ -53,12 +56,14 @@ before(async () => {
 /**
  * A project directory with `notes.md`, a code module (agent `finder`, workflow `summarize`) and a
  * config whose declarative agent `librarian` and the module's agent use the real filesystem
- * server, started with this Node and given the project directory as its root.
+ * server, started with this Node and given the project directory as its root. The agent `waiter`
+ * also uses `stubborn`, a server that keeps running after its input ends.
  */
 function project(name: string, extraConfig = ""): string {
   const dir = join(root, name);
   mkdirSync(dir);
   writeFileSync(join(dir, "notes.md"), `${notes}\n`);
+  writeFileSync(join(dir, "stubborn-server.cjs"), stubbornServer);
   writeFileSync(
     join(dir, "agents.ts"),
     [
@@ -87,10 +92,16 @@ function project(name: string, extraConfig = ""): string {
       `      command: ${JSON.stringify(process.execPath)}`,
       `      args: ${filesystem}`,
       "      allowedTools: [read_text_file]",
+      "    stubborn:",
+      `      command: ${JSON.stringify(process.execPath)}`,
+      `      args: ${JSON.stringify([join(dir, "stubborn-server.cjs")])}`,
       "agents:",
       "  librarian:",
       "    instruction: Answer from the files.",
       "    servers: [filesystem]",
+      "  waiter:",
+      "    instruction: Take your time.",
+      "    servers: [filesystem, stubborn]",
       "modules: [./agents.ts]",
       extraConfig,
       "",
@@ -98,6 +109,20 @@ function project(name: string, extraConfig = ""): string {
   );
   return dir;
 }
+
+/**
+ * An MCP server that ignores the end of its input, as some do: only a signal stops it, so it
+ * outlives a CLI that exits without closing its MCP connections.
+ */
+const stubbornServer = [
+  `const { McpServer } = require(${JSON.stringify(require.resolve("@modelcontextprotocol/sdk/server/mcp.js"))});`,
+  `const { StdioServerTransport } = require(${JSON.stringify(require.resolve("@modelcontextprotocol/sdk/server/stdio.js"))});`,
+  `const server = new McpServer({ name: "stubborn", version: "1.0.0" });`,
+  `server.registerTool("noop", { description: "does nothing" }, async () => ({ content: [{ type: "text", text: "ok" }] }));`,
+  `server.connect(new StdioServerTransport());`,
+  `setInterval(() => undefined, 1_000);`,
+  "",
+].join("\n");
 
 /** The environment a user's shell would give: provider variables pointing at the scripted model. */
 function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -171,6 +196,16 @@ class CliProcess {
 
   describe(): string {
     return `stdout:\n${this.stdout}\nstderr:\n${this.stderr}`;
+  }
+}
+
+/** Polls `condition` until it holds; fails early if `cli` exits meanwhile. */
+async function until(condition: () => boolean, cli: CliProcess, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (!cli.isRunning) throw new Error(`duragent exited early:\n${cli.describe()}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms:\n${cli.describe()}`);
+    await delay(50);
   }
 }
 
@@ -299,6 +334,17 @@ describe("duragent CLI", { concurrency: true }, () => {
       assert.equal(result.stdout, `${answer}\n`);
       assertNoLeftovers(dir);
     });
+
+    test("SIGINT during a run closes its MCP servers, even one that ignores the end of its input", async () => {
+      const dir = project("memory-interrupted");
+      const cli = new CliProcess(["run", "waiter", "--input", "wait for me"], { cwd: dir });
+      // Once the model has the request, both servers have listed their tools.
+      await until(() => model.requests.some((request) => JSON.stringify(request.body).includes("wait for me")), cli);
+      assert.equal(processesMentioning(dir).length, 2, processesMentioning(dir).join("\n"));
+      const result = await stop(cli, "SIGINT");
+      assertNoLeftovers(dir);
+      assert.equal(result.code, 130, cli.describe());
+    });
   });
 
   // ---------------------------------------------------------------------------------------------
@@ -372,8 +418,8 @@ describe("duragent CLI", { concurrency: true }, () => {
 
     test("a model request the provider rejects shows the provider's message (exit 4)", async () => {
       const dir = project("errors-rejected");
-      const result = await duragent(dir, ["run", "librarian", "--input", "reject me"]);
-      assertUserError(result, ExitCode.runFailed, /Run librarian-[0-9a-f]{8} failed: .*\bbad\b/);
+      const result = await duragent(dir, ["run", "waiter", "--input", "reject me"]);
+      assertUserError(result, ExitCode.runFailed, /Run waiter-[0-9a-f]{8} failed: .*\bbad\b/);
       assertNoLeftovers(dir);
     });
   });
@@ -416,10 +462,11 @@ describe("duragent CLI", { concurrency: true }, () => {
     });
 
     test("run --no-wait prints the run id; result prints the answer", async () => {
-      const started = await duragent(dir, ["run", "librarian", "--engine", "temporal", "--no-wait", "--input", "What do notes.md say?"], temporalEnv);
+      // The waiter's stubborn server, started in the worker, must still be gone when the worker stops.
+      const started = await duragent(dir, ["run", "waiter", "--engine", "temporal", "--no-wait", "--input", "What do notes.md say?"], temporalEnv);
       assert.equal(started.code, 0, started.stderr);
       const runId = started.stdout.trim();
-      assert.match(runId, /^librarian-[0-9a-f]{8}$/);
+      assert.match(runId, /^waiter-[0-9a-f]{8}$/);
       const result = await duragent(dir, ["result", runId, "--engine", "temporal"], temporalEnv);
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout, `${answer}\n`);
