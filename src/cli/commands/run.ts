@@ -5,6 +5,7 @@ import type { DuragentConfig } from "../../config/schema.js";
 import { findRunTarget, RunTargetNotFound } from "../../engines/run-targets.js";
 import { TemporalEngine } from "../../engines/temporal-engine.js";
 import { parseInput, resultText, type CommandOutput } from "../command-output.js";
+import { moduleLoadFailure } from "../module-errors.js";
 import { runFailure, type Session } from "../session.js";
 import { ExitCode, UserError, formatZodError } from "../user-error.js";
 
@@ -23,7 +24,7 @@ export async function runCommand(session: Session, targetName: string, options: 
   }
   const target = await findRunTarget(session.config, targetName).catch((error: unknown) => {
     if (error instanceof RunTargetNotFound) throw new UserError(error.message, { exitCode: ExitCode.notFound });
-    throw error;
+    throw moduleLoadFailure(session.config.modules, error);
   });
   const engine = await session.engine();
   const handle = await engine.start(target, parseInput(options.input)).catch((error: unknown) => {
