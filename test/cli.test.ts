@@ -371,6 +371,17 @@ describe("duragent CLI", { concurrency: true }, () => {
       assert.match(result.stderr, /summarize/);
     });
 
+    test("a module that does not load is named, and is not reported as a bug (exit 2, or 3 when missing)", async () => {
+      const broken = project("errors-module");
+      writeFileSync(join(broken, "agents.ts"), `import { missing } from "./missing.ts";\nexport const value = missing;\n`);
+      const result = await duragent(broken, ["run", "librarian", "--input", "hi"]);
+      assertUserError(result, ExitCode.usage, /Cannot load agents\.ts \(listed under `modules:`\): Cannot find module '\.\/missing\.ts'/);
+
+      rmSync(join(broken, "agents.ts"));
+      const gone = await duragent(broken, ["run", "librarian", "--input", "hi"]);
+      assertUserError(gone, ExitCode.notFound, /The module agents\.ts listed under `modules:` does not exist/);
+    });
+
     test("an unknown engine (exit 2)", async () => {
       const result = await duragent(dir, ["run", "librarian", "--engine", "bogus", "--input", "hi"]);
       assertUserError(result, ExitCode.usage, /^duragent: .*'bogus'.*memory, temporal/);
