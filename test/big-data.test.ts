@@ -20,10 +20,9 @@ import { startTestTemporal } from "./support/temporal.js";
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-big-")));
 const bigFile = join(dir, "big.log");
-// 5 MB as 5,000,000 bytes: the filesystem server sends the text twice (content and
-// structuredContent), and the MCP SDK's stdio client refuses a message over 10 MiB, which a
-// 5 MiB file would be (see the note in the report: the pool should raise `maxBufferSize`).
-const fiveMegabytes = 5_000_000;
+// The filesystem server sends the text twice (content and structuredContent): a 10.5 MB message,
+// over the MCP SDK's default stdio limit, which the pool raises.
+const fiveMegabytes = 5 * 1024 * 1024;
 const line = `2026-11-24T01:00:00Z INFO ${"something happened, as it does, again and again; ".repeat(3)}\n`;
 writeFileSync(bigFile, line.repeat(Math.ceil(fiveMegabytes / line.length)).slice(0, fiveMegabytes));
 

@@ -77,6 +77,6 @@ export const defaultRunSettings: RunSettings = {
     heartbeatTimeoutMs: 30_000,
   },
   approvalTools: [],
-  searchAttributes: false,
+  searchAttributes: true,
   ...historyLimitDefaults,
 };

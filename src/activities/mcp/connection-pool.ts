@@ -123,6 +123,7 @@ export interface McpConnectionInfo {
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
+const STDIO_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** The SDK's own request timer, effectively off: our timer for tool calls pauses while a person answers. */
 const SDK_TIMEOUT_OFF_MS = 2_000_000_000;
 const STDERR_TAIL_LINES = 20;
@@ -616,6 +617,8 @@ export class McpConnectionPool {
         env: { ...getDefaultEnvironment(), ...config.env },
         ...(config.cwd !== undefined ? { cwd: path.resolve(config.cwd) } : {}),
         stderr: "pipe",
+        // The SDK's 10 MiB default drops the connection on a big file before our cut can apply.
+        maxBufferSize: STDIO_MAX_MESSAGE_BYTES,
       });
       return { transport: stdio, stdio };
     }
