@@ -10,8 +10,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
 import { createRequire } from "node:module";
+import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { textOf } from "../src/common/messages.js";
@@ -31,7 +31,8 @@ const answer = `The notes say: ${notes}`;
 
 /**
  * The model: reads the `.md` file the question names, then answers from it. A question that
- * says "reject me" gets the provider's 400, as a malformed request would.
+ * says "reject me" gets the provider's 400, as a malformed request would; "wait for me" an answer
+ * that takes a minute, to interrupt.
  */
 function modelScript(call: ScriptedCall): ScriptedTurn {
   const question = textOf(call.messages.find((message) => message.role === "user")?.content ?? "");
@@ -59,7 +60,7 @@ before(async () => {
  * server, started with this Node and given the project directory as its root. The agent `waiter`
  * also uses `stubborn`, a server that keeps running after its input ends.
  */
-function project(name: string, extraConfig = ""): string {
+function project(name: string): string {
   const dir = join(root, name);
   mkdirSync(dir);
   writeFileSync(join(dir, "notes.md"), `${notes}\n`);
@@ -103,7 +104,6 @@ function project(name: string, extraConfig = ""): string {
       "    instruction: Take your time.",
       "    servers: [filesystem, stubborn]",
       "modules: [./agents.ts]",
-      extraConfig,
       "",
     ].join("\n"),
   );
