@@ -214,7 +214,7 @@ function delay(ms: number): Promise<void> {
 }
 
 /** Runs `duragent <args>` in `cwd` to the end. */
-async function duragent(cwd: string, args: string[], env?: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<CliResult> {
+async function duragent(cwd: string, args: string[], env?: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<CliResult> {
   const cli = new CliProcess(args, { cwd, env });
   const timer = setTimeout(() => cli.child.kill("SIGKILL"), timeoutMs);
   try {
@@ -293,13 +293,14 @@ after(async () => {
 });
 
 // The parts run at once (each has projects of its own, and much of the time is spent waiting on
-// servers); inside the Temporal and dev parts, tests run in order.
+// servers). Inside the memory and error parts two tests at a time, so that a loaded machine does
+// not starve the CLI processes; inside the Temporal and dev parts, tests run in order.
 describe("duragent CLI", { concurrency: true }, () => {
   // ---------------------------------------------------------------------------------------------
   // The memory engine
 
-  // Tests run concurrently; each one that scans for leftover processes has a project of its own.
-  describe("duragent run, memory engine", { concurrency: true }, () => {
+  // Each test that scans for leftover processes has a project of its own.
+  describe("duragent run, memory engine", { concurrency: 2 }, () => {
     let dir: string;
     before(() => {
       dir = project("memory");
@@ -350,7 +351,7 @@ describe("duragent CLI", { concurrency: true }, () => {
   // ---------------------------------------------------------------------------------------------
   // Errors: a clear message, the documented exit code, no stack trace
 
-  describe("duragent errors", { concurrency: true }, () => {
+  describe("duragent errors", { concurrency: 2 }, () => {
     let dir: string;
     before(() => {
       dir = project("errors");
@@ -507,7 +508,7 @@ describe("duragent CLI", { concurrency: true }, () => {
       const message = /namespace 'no-such-namespace' does not exist[^]*temporal operator namespace create/;
       assertUserError(await duragent(dir, ["run", "librarian", "--engine", "temporal", "--input", "hi"], env), ExitCode.notFound, message);
       // The worker alone would wait forever with a warning; it must fail fast instead.
-      assertUserError(await duragent(dir, ["worker"], env, 20_000), ExitCode.notFound, message);
+      assertUserError(await duragent(dir, ["worker"], env), ExitCode.notFound, message);
     });
 
     test("a worker whose module does not bundle says where to look (exit 2)", async () => {
