@@ -29,6 +29,7 @@ export function explainTemporalError(error: unknown, temporal: DuragentConfig["t
   return undefined;
 }
 
+/** The configured namespace is not on the cluster: exit 3, with the command that creates it. */
 export function namespaceMissing(temporal: DuragentConfig["temporal"], cause?: unknown): UserError {
   const { address, namespace } = temporal;
   return new UserError(`Temporal namespace '${namespace}' does not exist on ${address}.`, {
