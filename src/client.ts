@@ -14,6 +14,19 @@ import { runCommand } from "./cli/commands/run.js";
 import { serveCommand } from "./cli/commands/serve.js";
 import { workerCommand } from "./cli/commands/worker.js";
 import { authLoginCommand } from "./cli/commands/auth.js";
+import { chatCommand } from "./cli/commands/chat.js";
+import {
+  approveCommand,
+  cancelCommand,
+  historyCommand,
+  inputCommand,
+  listCommand,
+  pauseCommand,
+  rejectCommand,
+  resumeCommand,
+  statusCommand,
+} from "./cli/commands/steer.js";
+import { watchCommand } from "./cli/commands/watch.js";
 import { Session, type GlobalOptions } from "./cli/session.js";
 import { explainTemporalError } from "./cli/temporal-errors.js";
 import { ExitCode, isUserError } from "./cli/user-error.js";
@@ -87,6 +100,83 @@ export function buildProgram(): Command {
         });
         print(output, global);
       }, { closeOnSignal: true }),
+    );
+
+  program
+    .command("start")
+    .description("start an agent or workflow and print its run id (temporal engine)")
+    .argument("<target>", "agent or workflow name")
+    .requiredOption("-i, --input <text|json>", "the message, or a JSON input")
+    .action(async (target: string, options: { input: string }, command: Command) =>
+      withSession(command, async (session, global) => {
+        const output = await runCommand(session, target, {
+          input: options.input,
+          wait: false,
+          onStarted: ({ link, warning }) => {
+            if (!global.json && link) console.error(`Web UI: ${link}`);
+            if (warning) console.error(`duragent: warning: ${warning}`);
+          },
+        });
+        print(output, global);
+      }),
+    );
+
+  // Commands on one run: each finds the run, acts, and prints what happened with its Web UI link.
+  const onRun = (
+    name: string,
+    description: string,
+    act: (session: Session, runId: string, options: Record<string, string | undefined>) => Promise<CommandOutput>,
+    configure: (command: Command) => Command = (command) => command,
+  ) =>
+    configure(program.command(name).description(description).argument("<runId>", "the run (workflow) id")).action(
+      async (runId: string, options: Record<string, string | undefined>, command: Command) =>
+        withSession(command, async (session, global) => print(await act(session, runId, options), global), { closeOnSignal: true }),
+    );
+
+  onRun("status", "phase, current step, pending requests, token usage and last error", (session, runId) => statusCommand(session, runId));
+  onRun(
+    "watch",
+    "follow a run live, and answer its questions when on a terminal",
+    (session, runId) => watchCommand(session, runId, { interactive: process.stdin.isTTY === true }),
+  );
+  onRun(
+    "input",
+    "answer a run's pending question (JSON when it parses, else text)",
+    (session, runId, options) => inputCommand(session, runId, { value: options.value!, request: options.request }),
+    (command) => command.requiredOption("--value <answer>", "the answer").option("--request <id>", "which request, when several are pending"),
+  );
+  onRun(
+    "approve",
+    "approve a pending tool call, optionally with edited arguments",
+    (session, runId, options) => approveCommand(session, runId, { request: options.request, arguments: options.arguments }),
+    (command) => command.option("--request <id>", "which request, when several are pending").option("--arguments <json>", "replacement arguments"),
+  );
+  onRun(
+    "reject",
+    "reject a pending tool call; the model reads the reason",
+    (session, runId, options) => rejectCommand(session, runId, { request: options.request, reason: options.reason! }),
+    (command) => command.requiredOption("--reason <text>", "why").option("--request <id>", "which request, when several are pending"),
+  );
+  onRun("pause", "hold a run before its next step", (session, runId) => pauseCommand(session, runId));
+  onRun("resume", "let a paused run go on", (session, runId) => resumeCommand(session, runId));
+  onRun("cancel", "stop a run, including its steps in flight", (session, runId) => cancelCommand(session, runId));
+  onRun("history", "the messages a run's agents exchanged so far", (session, runId) => historyCommand(session, runId));
+
+  program
+    .command("list")
+    .description("recent runs on the configured task queue")
+    .option("--limit <n>", "how many", (value) => Number.parseInt(value, 10), 20)
+    .action(async (options: { limit: number }, command: Command) =>
+      withSession(command, async (session, global) => print(await listCommand(session, options), global)),
+    );
+
+  program
+    .command("chat")
+    .description("an interactive session with an agent that can be left and rejoined")
+    .argument("[agent]", "the agent to chat with")
+    .option("--resume <runId>", "rejoin a chat left earlier")
+    .action(async (agent: string | undefined, options: { resume?: string }, command: Command) =>
+      withSession(command, async (session, global) => print(await chatCommand(session, agent, options), global), { closeOnSignal: true }),
     );
 
   program

@@ -5,6 +5,7 @@ import type { DuragentConfig } from "../../config/schema.js";
 import { findRunTarget, RunTargetNotFound } from "../../engines/run-targets.js";
 import { TemporalEngine } from "../../engines/temporal-engine.js";
 import { parseInput, resultText, type CommandOutput } from "../command-output.js";
+import { followRun } from "../follow-run.js";
 import { moduleLoadFailure } from "../module-errors.js";
 import { runFailure, type Session } from "../session.js";
 import { ExitCode, UserError, formatZodError } from "../user-error.js";
@@ -36,7 +37,9 @@ export async function runCommand(session: Session, targetName: string, options: 
   if (!options.wait) {
     return { data: { runId: handle.runId, link: handle.link }, text: handle.runId };
   }
-  const result = await handle.result().catch((error: unknown) => {
+  // A memory run can only be answered from here; a Temporal run also from another terminal.
+  const interactive = session.engineName === "memory" || process.stdin.isTTY === true;
+  const result = await followRun(handle, { interactive, verbose: !session.options.json }).catch((error: unknown) => {
     throw runFailure(handle.runId, error);
   });
   return { data: { runId: handle.runId, link: handle.link, result }, text: resultText(result) };

@@ -1,0 +1,52 @@
+/**
+ * `duragent chat <agent>`: an interactive session with an agent. Each line is a turn; `/end`
+ * closes the chat; Ctrl-D leaves it running, to rejoin later with `--resume <runId>` (Temporal).
+ */
+import { createInterface } from "node:readline";
+import { rejoinChat, startChat, type ChatSession } from "../../engines/chat-client.js";
+import { findRunTarget, RunTargetNotFound } from "../../engines/run-targets.js";
+import { InvalidRunMessage } from "../../engines/engine.js";
+import type { CommandOutput } from "../command-output.js";
+import type { Session } from "../session.js";
+import { ExitCode, UserError } from "../user-error.js";
+
+export async function chatCommand(session: Session, agentName: string | undefined, options: { resume?: string }): Promise<CommandOutput> {
+  const engine = await session.engine();
+  let chat: ChatSession;
+  if (options.resume) {
+    chat = await rejoinChat(engine, options.resume);
+  } else {
+    if (!agentName) throw new UserError("Name the agent to chat with, or give --resume <runId>.");
+    const target = await findRunTarget(session.config, agentName).catch((error: unknown) => {
+      if (error instanceof RunTargetNotFound) throw new UserError(error.message, { exitCode: ExitCode.notFound });
+      throw error;
+    });
+    if (target.kind !== "agent") throw new UserError(`'${agentName}' is a ${target.kind}; chat needs an agent.`);
+    chat = await startChat(engine, target.agent);
+  }
+  process.stderr.write(`chat ${chat.runId}${chat.link ? `\nWeb UI: ${chat.link}` : ""}\n(/end closes the chat; Ctrl-D leaves it to rejoin with --resume)\n`);
+
+  const lines = createInterface({ input: process.stdin, output: process.stderr, terminal: process.stdin.isTTY === true });
+  let ended = false;
+  try {
+    for await (const line of lines) {
+      const text = line.trim();
+      if (text === "") continue;
+      if (text === "/end") {
+        const result = await chat.end();
+        ended = true;
+        return { data: { runId: chat.runId, ended: true, result }, text: `chat ${chat.runId} ended after ${result.turns} turns` };
+      }
+      try {
+        const reply = await chat.send(text);
+        process.stdout.write(`${reply.text}\n`);
+      } catch (error) {
+        if (!(error instanceof InvalidRunMessage)) throw error;
+        process.stderr.write(`not sent: ${error.message}\n`);
+      }
+    }
+  } finally {
+    lines.close();
+  }
+  return { data: { runId: chat.runId, ended }, text: `left chat ${chat.runId}; rejoin with: duragent chat --resume ${chat.runId}` };
+}

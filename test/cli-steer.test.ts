@@ -1,0 +1,204 @@
+/**
+ * Steering runs from the CLI, as a person would from another terminal: start, status, input,
+ * approve, reject, pause, resume, cancel, list, history and result against a real Temporal server
+ * and a `duragent worker` process; and in memory, questions asked on the terminal and `chat`.
+ */
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import type { TestWorkflowEnvironment } from "@temporalio/testing";
+import { textOf } from "../src/common/messages.js";
+import type { RunStatus } from "../src/common/run-status.js";
+import { ExitCode } from "../src/cli/user-error.js";
+import { startScriptedModelServer, type ScriptedCall, type ScriptedModelServer, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
+import { packageBin } from "./support/mcp-servers.js";
+import { startTestTemporal } from "./support/temporal.js";
+
+const cliPath = fileURLToPath(new URL("../bin/duragent.js", import.meta.url));
+const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-steer-")));
+writeFileSync(join(dir, "plan.txt"), "the plan");
+
+/** Asks a person first; reads a file when told to; answers from whatever came back. */
+function script(call: ScriptedCall): ScriptedTurn {
+  const question = textOf(call.messages.find((message) => message.role === "user")?.content ?? "");
+  const result = call.messages.findLast((message) => message.role === "tool");
+  if (question.includes("slowly")) return { text: "finally", delayMs: 60_000 };
+  if (result) return { text: `Got: ${textOf(result.content)}` };
+  if (question.includes("read")) return { toolCalls: [{ name: "fs_read_text_file", arguments: { path: join(dir, "nope.txt") } }] };
+  if (call.system === "Chat.") return { text: `You said ${question}` };
+  return { toolCalls: [{ name: "human_input", arguments: { question: "Which city?" } }] };
+}
+
+writeFileSync(
+  join(dir, "duragent.config.yaml"),
+  [
+    "temporal:",
+    "  address: ${DURAGENT_TEMPORAL_ADDRESS:-127.0.0.1:7233}",
+    "  taskQueue: steer",
+    "mcp:",
+    "  servers:",
+    "    fs:",
+    `      command: ${JSON.stringify(process.execPath)}`,
+    `      args: ${JSON.stringify([packageBin("@modelcontextprotocol/server-filesystem"), dir])}`,
+    "approvals:",
+    "  tools: [fs_read_text_file]",
+    "agents:",
+    "  planner:",
+    "    instruction: Plan trips.",
+    "    servers: [fs]",
+    "    humanInput: true",
+    "  chatty:",
+    "    instruction: Chat.",
+    "",
+  ].join("\n"),
+);
+
+let model: ScriptedModelServer;
+let env: TestWorkflowEnvironment;
+let worker: ChildProcess;
+let environment: NodeJS.ProcessEnv;
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], stdin?: string): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { cwd: dir, env: environment, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
+    child.stdin.end(stdin ?? "");
+    child.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function statusOf(runId: string): Promise<RunStatus> {
+  const result = await cli(["status", runId, "--json", "--engine", "temporal"]);
+  assert.equal(result.code, 0, result.stderr);
+  return JSON.parse(result.stdout) as RunStatus;
+}
+
+async function waitFor(runId: string, phase: RunStatus["phase"]): Promise<RunStatus> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const status = await statusOf(runId);
+    if (status.phase === phase) return status;
+    if (Date.now() > deadline) assert.fail(`${runId} stayed ${status.phase}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+before(async () => {
+  [model, env] = await Promise.all([startScriptedModelServer(script, { quiet: true }), startTestTemporal()]);
+  environment = {
+    ...process.env,
+    OPENAI_API_KEY: "test",
+    OPENAI_BASE_URL: model.openaiBaseURL,
+    DURAGENT_TEMPORAL_ADDRESS: env.address,
+  };
+  worker = spawn(process.execPath, [cliPath, "worker"], { cwd: dir, env: environment, stdio: ["ignore", "ignore", "pipe"] });
+  await new Promise<void>((resolve) => worker.stderr!.on("data", (chunk: Buffer) => String(chunk).includes("serving") && resolve()));
+});
+
+after(async () => {
+  if (worker && worker.exitCode === null) {
+    worker.kill("SIGTERM");
+    await new Promise((resolve) => worker.once("exit", resolve));
+  }
+  await env?.teardown();
+  await model?.close();
+});
+
+describe("steering a Temporal run from the CLI", () => {
+  test("start, status, input, result, list and history", async () => {
+    const started = await cli(["start", "planner", "--input", "plan a trip", "--engine", "temporal"]);
+    assert.equal(started.code, 0, started.stderr);
+    const runId = started.stdout.trim();
+    assert.match(runId, /^planner-[0-9a-f]{8}$/);
+    assert.match(started.stderr, /Web UI: http/);
+
+    const waiting = await waitFor(runId, "waiting_input");
+    assert.equal(waiting.pending[0]!.prompt, "Which city?");
+    const human = await cli(["status", runId, "--engine", "temporal"]);
+    assert.match(human.stdout, /waiting_input/);
+    assert.match(human.stdout, /input-1: Which city\?/);
+    assert.match(human.stdout, /Web UI: /);
+
+    const wrongKind = await cli(["approve", runId, "--engine", "temporal"]);
+    assert.equal(wrongKind.code, ExitCode.usage);
+    assert.match(wrongKind.stderr, /not waiting for an approval/);
+
+    const answered = await cli(["input", runId, "--value", "Lisbon", "--engine", "temporal"]);
+    assert.equal(answered.code, 0, answered.stderr);
+    const result = await cli(["result", runId, "--engine", "temporal"]);
+    assert.equal(result.stdout.trim(), "Got: Lisbon");
+
+    const list = await cli(["list", "--json", "--engine", "temporal"]);
+    assert.ok((JSON.parse(list.stdout) as { runId: string }[]).some((run) => run.runId === runId));
+    const history = await cli(["history", runId, "--engine", "temporal"]);
+    assert.match(history.stdout, /human_input/);
+    assert.match(history.stdout, /tool human_input: Lisbon/);
+  });
+
+  test("approve and reject gated tool calls", async () => {
+    const started = await cli(["start", "planner", "--input", "read the plan", "--engine", "temporal"]);
+    const runId = started.stdout.trim();
+    const waiting = await waitFor(runId, "waiting_approval");
+    assert.equal(waiting.pending[0]!.kind, "approval");
+    const badArguments = await cli(["approve", runId, "--arguments", "[1]", "--engine", "temporal"]);
+    assert.equal(badArguments.code, ExitCode.usage);
+    const approved = await cli(["approve", runId, "--arguments", JSON.stringify({ path: join(dir, "plan.txt") }), "--engine", "temporal"]);
+    assert.equal(approved.code, 0, approved.stderr);
+    assert.equal((await cli(["result", runId, "--engine", "temporal"])).stdout.trim(), "Got: the plan");
+
+    const second = (await cli(["start", "planner", "--input", "read the plan", "--engine", "temporal"])).stdout.trim();
+    await waitFor(second, "waiting_approval");
+    assert.equal((await cli(["reject", second, "--reason", "private", "--engine", "temporal"])).code, 0);
+    assert.match((await cli(["result", second, "--engine", "temporal"])).stdout, /Got: .*rejected.*private/);
+  });
+
+  test("pause, resume and cancel", async () => {
+    const runId = (await cli(["start", "planner", "--input", "think slowly", "--engine", "temporal"])).stdout.trim();
+    assert.equal((await cli(["pause", runId, "--engine", "temporal"])).code, 0);
+    await waitFor(runId, "paused");
+    assert.equal((await cli(["resume", runId, "--engine", "temporal"])).code, 0);
+    await waitFor(runId, "running");
+    assert.equal((await cli(["cancel", runId, "--engine", "temporal"])).code, 0);
+    await waitFor(runId, "cancelled");
+    const result = await cli(["result", runId, "--engine", "temporal"]);
+    assert.equal(result.code, ExitCode.runFailed);
+    assert.match(result.stderr, /cancel/i);
+  });
+
+  test("an unknown run is not found", async () => {
+    const missing = await cli(["status", "planner-00000000", "--engine", "temporal"]);
+    assert.equal(missing.code, ExitCode.notFound);
+    assert.doesNotMatch(missing.stderr, /\n\s+at /);
+  });
+});
+
+describe("in memory, the terminal answers", () => {
+  test("run asks the run's question on the terminal", async () => {
+    const run = await cli(["run", "planner", "--input", "plan a trip"], "Porto\n");
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout.trim(), "Got: Porto");
+    assert.match(run.stderr, /input-1: Which city\?/);
+  });
+
+  test("chat takes turns until /end", async () => {
+    const chat = await cli(["chat", "chatty"], "hello\n/end\n");
+    assert.equal(chat.code, 0, chat.stderr);
+    const lines = chat.stdout.trim().split("\n");
+    assert.equal(lines.length, 2, chat.stdout);
+    assert.equal(lines[0], "You said hello");
+    assert.match(lines[1]!, /ended after 1 turns/);
+  });
+});
