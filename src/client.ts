@@ -142,8 +142,18 @@ export function buildProgram(): Command {
   onRun(
     "input",
     "answer a run's pending question (JSON when it parses, else text)",
-    (session, runId, options) => inputCommand(session, runId, { value: options.value!, request: options.request }),
-    (command) => command.requiredOption("--value <answer>", "the answer").option("--request <id>", "which request, when several are pending"),
+    (session, runId, options) =>
+      inputCommand(session, runId, {
+        value: options.value,
+        request: options.request,
+        ...(options.decline ? { action: "decline" as const } : options.cancel ? { action: "cancel" as const } : {}),
+      }),
+    (command) =>
+      command
+        .option("--value <answer>", "the answer")
+        .option("--decline", "decline a question an MCP server asked (elicitation)")
+        .option("--cancel", "dismiss a question an MCP server asked (elicitation)")
+        .option("--request <id>", "which request, when several are pending"),
   );
   onRun(
     "approve",

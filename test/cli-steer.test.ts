@@ -136,6 +136,12 @@ describe("steering a Temporal run from the CLI", () => {
     assert.equal(wrongKind.code, ExitCode.usage);
     assert.match(wrongKind.stderr, /not waiting for an approval/);
 
+    const noAnswer = await cli(["input", runId, "--engine", "temporal"]);
+    assert.equal(noAnswer.code, ExitCode.usage);
+    assert.match(noAnswer.stderr, /--value/);
+    const declined = await cli(["input", runId, "--decline", "--engine", "temporal"]);
+    assert.equal(declined.code, ExitCode.usage, "the run's own questions cannot be declined");
+
     const answered = await cli(["input", runId, "--value", "Lisbon", "--engine", "temporal"]);
     assert.equal(answered.code, 0, answered.stderr);
     const result = await cli(["result", runId, "--engine", "temporal"]);

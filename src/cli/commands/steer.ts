@@ -17,11 +17,17 @@ export async function statusCommand(session: Session, runId: string): Promise<Co
 export async function inputCommand(
   session: Session,
   runId: string,
-  options: { value: string; request?: string },
+  options: { value?: string; request?: string; action?: "accept" | "decline" | "cancel" },
 ): Promise<CommandOutput> {
+  const action = options.action ?? "accept";
+  if (action === "accept" && options.value === undefined) {
+    throw new UserError("Give the answer with --value, or --decline / --cancel for a question an MCP server asked.");
+  }
   const handle = await findRun(session, runId);
-  await sendToRun(() => handle.sendInput({ requestId: options.request, value: parseInput(options.value) }));
-  return { data: { runId, answered: true, link: handle.link }, text: `answered ${runId}${linkLine(handle.link)}` };
+  const value = options.value === undefined ? undefined : parseInput(options.value);
+  await sendToRun(() => handle.sendInput({ requestId: options.request, value, ...(action === "accept" ? {} : { action }) }));
+  const verb = action === "accept" ? "answered" : action === "decline" ? "declined" : "cancelled the question of";
+  return { data: { runId, action, link: handle.link }, text: `${verb} ${runId}${linkLine(handle.link)}` };
 }
 
 export async function approveCommand(
