@@ -9,8 +9,13 @@ import { MessageSchema } from "./messages.js";
 
 /** Message names a client uses to talk to a chat run, besides the ones every run answers. */
 export const ChatMessages = {
-  /** Update: a user message in, the agent's reply (`ChatReply`) out. */
+  /**
+   * Update: a user message in, its turn number (`ChatTurn`) out. The reply itself is read with the
+   * `reply` query, so history stores it once (in the model call's result) rather than twice.
+   */
   send: "duragent.chat.send",
+  /** Query: `{ turn }` in, that turn's `ChatReply` out (recent turns only). */
+  reply: "duragent.chat.reply",
   /** Update (answered with the `ChatResult`) or signal (fire and forget): end the chat after the turns already sent. */
   end: "duragent.chat.end",
 } as const;
@@ -20,6 +25,12 @@ export const ChatSendSchema = z.object({
   text: z.string().min(1, "a chat message needs some text"),
 });
 export type ChatSend = z.infer<typeof ChatSendSchema>;
+
+export const ChatTurnSchema = z.object({
+  /** This turn's number in the whole chat, across runs, from 1. */
+  turn: z.number().int().positive(),
+});
+export type ChatTurn = z.infer<typeof ChatTurnSchema>;
 
 export const ChatReplySchema = z.object({
   /** This turn's number in the whole chat, across runs, from 1. */
@@ -39,6 +50,8 @@ export const ChatStateSchema = z.object({
   turns: z.number().int().min(0),
   /** Which run of the chat this is, from 1; each continue-as-new starts the next. */
   run: z.number().int().positive(),
+  /** The last replies, so a reply read just after a continue-as-new is still there. */
+  recentReplies: z.array(ChatReplySchema).default([]),
 });
 export type ChatState = z.infer<typeof ChatStateSchema>;
 

@@ -5,7 +5,7 @@
  * chat only from the process that holds it).
  */
 import { randomUUID } from "node:crypto";
-import { ChatMessages, ChatReplySchema, ChatResultSchema, type ChatReply, type ChatResult } from "../common/chat.js";
+import { ChatMessages, ChatReplySchema, ChatTurnSchema, ChatResultSchema, type ChatReply, type ChatResult } from "../common/chat.js";
 import type { Message } from "../common/messages.js";
 import type { RunStatus } from "../common/run-status.js";
 import type { AgentSpec } from "../workflows/agent/define-agent.js";
@@ -66,7 +66,12 @@ function chatSession(handle: RunHandle): ChatSession {
     runId: handle.runId,
     ...(handle.link !== undefined ? { link: handle.link } : {}),
     handle,
-    send: async (text) => ChatReplySchema.parse(await handle.update(ChatMessages.send, { text })),
+    send: async (text) => {
+      const { turn } = ChatTurnSchema.parse(await handle.update(ChatMessages.send, { text }));
+      const reply = await handle.query(ChatMessages.reply, { turn });
+      if (reply === null) throw new Error(`The reply to turn ${turn} is no longer kept; read it with the transcript.`);
+      return ChatReplySchema.parse(reply);
+    },
     transcript: () => handle.transcript(),
     status: () => handle.status(),
     end: async () => ChatResultSchema.parse(await handle.update(ChatMessages.end, {})),

@@ -35,6 +35,8 @@ export interface RunHandle {
   update<R = unknown>(name: string, payload?: unknown): Promise<R>;
   /** Sends the named signal; fire and forget. */
   signal(name: string, payload?: unknown): Promise<void>;
+  /** Asks the named query of the run's current state (across continue-as-new, the latest run). */
+  query<R = unknown>(name: string, payload?: unknown): Promise<R>;
 }
 
 export interface StartOptions {

@@ -104,6 +104,7 @@ export class MemoryEngine implements Engine {
         }
       },
       signal: async (name, payload) => (await current()).signal(name, payload),
+      query: async <R>(name: string, payload?: unknown) => (await current()).query<R>(name, payload),
     };
     this.runs.set(runId, { handle, type, startedAt: new Date().toISOString() });
     return handle;

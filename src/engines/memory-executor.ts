@@ -46,6 +46,7 @@ export class MemoryExecutor extends BaseExecutor {
   private readonly waiters = new Set<Waiter>();
   private readonly cancellation: AbortController;
   private readonly updateHandlers = new Map<string, UpdateHandler>();
+  private readonly queryHandlers = new Map<string, (arg: unknown) => unknown>();
   private readonly signalHandlers = new Map<string, (arg: unknown) => void>();
   private runningHandlers = 0;
   private continued = false;
@@ -220,6 +221,17 @@ export class MemoryExecutor extends BaseExecutor {
       handler: handler as (arg: unknown) => unknown,
       ...(options.validator ? { validator: options.validator as (arg: unknown) => void } : {}),
     });
+  }
+
+  setQueryHandler<A, R>(name: string, handler: (arg: A) => R): void {
+    this.queryHandlers.set(name, handler as (arg: unknown) => unknown);
+  }
+
+  /** Answers a query as a Temporal client's would be answered. */
+  query<R = unknown>(name: string, payload?: unknown): R {
+    const handler = this.queryHandlers.get(name);
+    if (!handler) throw new RejectedAnswer(`The run answers no query '${name}'.`);
+    return handler(payload) as R;
   }
 
   setSignalHandler<A>(name: string, handler: (arg: A) => void): void {

@@ -150,6 +150,7 @@ export class TemporalEngine implements Engine {
       cancel: () => workflow.cancel().then(() => undefined),
       update: <R>(name: string, payload?: unknown) => update<R>(name, payload),
       signal: (name: string, payload?: unknown) => workflow.signal(name, payload),
+      query: <R>(name: string, payload?: unknown) => workflow.query<R, [unknown]>(name, payload),
     };
   }
 

@@ -74,6 +74,7 @@ export abstract class BaseExecutor implements Executor {
   abstract sleep(ms: number): Promise<void>;
   abstract setUpdateHandler<A, R>(name: string, handler: (arg: A) => Promise<R> | R, options?: { validator?: (arg: A) => void }): void;
   abstract setSignalHandler<A>(name: string, handler: (arg: A) => void): void;
+  abstract setQueryHandler<A, R>(name: string, handler: (arg: A) => R): void;
   abstract allHandlersFinished(): boolean;
   abstract continueAsNewSuggested(): boolean;
   abstract continueAsNew(input: unknown): Promise<never>;

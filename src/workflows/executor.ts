@@ -94,6 +94,8 @@ export interface Executor {
    * e.g. until the run's main loop has produced the answer.
    */
   setUpdateHandler<A, R>(name: string, handler: (arg: A) => Promise<R> | R, options?: { validator?: (arg: A) => void }): void;
+  /** Answers the named query: a read of the run's state that changes nothing and writes no history. */
+  setQueryHandler<A, R>(name: string, handler: (arg: A) => R): void;
   /** Handles the named signal (fire and forget). Signals without a handler queue for `waitForSignal`. */
   setSignalHandler<A>(name: string, handler: (arg: A) => void): void;
   /**

@@ -105,6 +105,10 @@ export class TemporalExecutor extends BaseExecutor {
     workflow.setHandler(workflow.defineSignal<[A]>(name), handler);
   }
 
+  setQueryHandler<A, R>(name: string, handler: (arg: A) => R): void {
+    workflow.setHandler(workflow.defineQuery<R, [A]>(name), handler);
+  }
+
   allHandlersFinished(): boolean {
     return workflow.allHandlersFinished();
   }

@@ -19,6 +19,7 @@ import {
   ChatSendSchema,
   ChatStateSchema,
   type ChatReply,
+  type ChatTurn,
   type ChatResult,
   type ChatSend,
   type ChatState,
@@ -46,6 +47,9 @@ interface QueuedMessage {
   text: string;
 }
 
+// Enough for every sender waiting on a reply when a run hands over to the next.
+const RECENT_REPLIES = 20;
+
 type TurnOutcome = { ok: true; reply: ChatReply } | { ok: false; error: string };
 
 export async function runChat(ctx: Executor, rawInput: ChatInput): Promise<ChatResult> {
@@ -66,10 +70,14 @@ class ChatSession {
     private readonly ctx: Executor,
     private readonly input: z.output<typeof ChatInputSchema>,
   ) {
-    this.state = input.carried ?? { messages: [], usage: {}, turns: 0, run: 1 };
+    this.state = input.carried ?? { messages: [], usage: {}, turns: 0, run: 1, recentReplies: [] };
     this.turnsPerRun = input.turnsPerRun ?? ctx.settings.chatTurnsPerRun ?? historyLimitDefaults.chatTurnsPerRun;
     // Registered before the first await, so messages sent while the run starts are queued, not refused.
-    ctx.setUpdateHandler<ChatSend, ChatReply>(ChatMessages.send, (message) => this.enqueue(message), {
+    ctx.setQueryHandler<{ turn: number }, ChatReply | null>(
+      ChatMessages.reply,
+      ({ turn }) => this.state.recentReplies.find((reply) => reply.turn === turn) ?? null,
+    );
+    ctx.setUpdateHandler<ChatSend, ChatTurn>(ChatMessages.send, (message) => this.enqueue(message), {
       validator: (message) => this.validateSend(message),
     });
     ctx.setUpdateHandler<unknown, ChatResult>(ChatMessages.end, () => this.end(), {
@@ -122,14 +130,14 @@ class ChatSession {
     if (!parsed.success) throw new Error(`Invalid chat message: ${z.prettifyError(parsed.error)}`);
   }
 
-  private async enqueue(message: ChatSend): Promise<ChatReply> {
+  private async enqueue(message: ChatSend): Promise<ChatTurn> {
     const id = ++this.nextId;
     this.queue.push({ id, text: message.text });
     await this.ctx.condition(() => this.outcomes.has(id));
     const outcome = this.outcomes.get(id)!;
     this.outcomes.delete(id);
     if (!outcome.ok) throw ApplicationFailure.create({ message: outcome.error, type: chatTurnFailed, nonRetryable: true });
-    return outcome.reply;
+    return { turn: outcome.reply.turn };
   }
 
   /** Ends the chat after the turns already queued; answers with the final tally. */
@@ -144,7 +152,9 @@ class ChatSession {
       const added = await llm.generate(message.text);
       this.state.turns += 1;
       this.turnsThisRun += 1;
-      this.outcomes.set(message.id, { ok: true, reply: { turn: this.state.turns, text: finalText(added) } });
+      const reply = { turn: this.state.turns, text: finalText(added) };
+      this.state.recentReplies = [...this.state.recentReplies, reply].slice(-RECENT_REPLIES);
+      this.outcomes.set(message.id, { ok: true, reply });
     } catch (error) {
       if (isCancellation(error)) throw error;
       // The failed turn leaves the conversation as it was (the model loop keeps only whole turns).
@@ -164,6 +174,12 @@ class ChatSession {
   }
 
   private handOver(llm: AgentLlm): ChatState {
-    return { messages: llm.history, usage: this.usage(llm), turns: this.state.turns, run: this.state.run + 1 };
+    return {
+      messages: llm.history,
+      usage: this.usage(llm),
+      turns: this.state.turns,
+      run: this.state.run + 1,
+      recentReplies: this.state.recentReplies,
+    };
   }
 }
