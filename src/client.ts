@@ -29,6 +29,8 @@ import {
 import { watchCommand } from "./cli/commands/watch.js";
 import { Session, type GlobalOptions } from "./cli/session.js";
 import { explainTemporalError } from "./cli/temporal-errors.js";
+import { moduleLoadFailure } from "./cli/module-errors.js";
+import { ModuleLoadError } from "./engines/run-targets.js";
 import { ExitCode, isUserError } from "./cli/user-error.js";
 
 function print(output: CommandOutput, options: GlobalOptions): void {
@@ -64,6 +66,7 @@ async function withSession(
   try {
     await action(session, options);
   } catch (error) {
+    if (error instanceof ModuleLoadError) throw moduleLoadFailure(session.config.modules, error);
     throw explainTemporalError(error, session.config.temporal) ?? error;
   } finally {
     removeSignalHandlers();

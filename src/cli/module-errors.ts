@@ -3,9 +3,13 @@
  * syntax error, a missing import), so it reads as a user error naming the module, not as a bug.
  */
 import { existsSync } from "node:fs";
+import { ModuleLoadError } from "../engines/run-targets.js";
 import { displayPath, ExitCode, UserError } from "./user-error.js";
 
-export function moduleLoadFailure(modules: readonly string[], error: unknown): UserError {
+export function moduleLoadFailure(modules: readonly string[], failure: unknown): UserError {
+  // The loader names the failing module; older callers pass the bare import error.
+  const error = failure instanceof ModuleLoadError ? failure.cause : failure;
+  if (failure instanceof ModuleLoadError) modules = [failure.modulePath];
   const missing = modules.find((module) => !existsSync(module));
   if (missing !== undefined) {
     return new UserError(`The module ${displayPath(missing)} listed under \`modules:\` does not exist.`, {

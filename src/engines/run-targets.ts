@@ -26,6 +26,14 @@ export class RunTargetNotFound extends Error {
   }
 }
 
+/** A module under `modules:` that could not be imported; names the module. */
+export class ModuleLoadError extends Error {
+  override readonly name = "ModuleLoadError";
+  constructor(readonly modulePath: string, cause: unknown) {
+    super(`Cannot load ${modulePath}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
 export async function loadRunTargets(config: DuragentConfig): Promise<Map<string, RunTarget>> {
   const targets = new Map<string, RunTarget>();
   for (const [name, agent] of Object.entries(config.agents)) {
@@ -37,7 +45,9 @@ export async function loadRunTargets(config: DuragentConfig): Promise<Map<string
     targets.set(name, { kind: "pattern", name, spec: resolved, workflow: patternWorkflow as DuragentWorkflow });
   }
   for (const modulePath of config.modules) {
-    const exports: Record<string, unknown> = await import(pathToFileURL(modulePath).href);
+    const exports: Record<string, unknown> = await import(pathToFileURL(modulePath).href).catch((error: unknown) => {
+      throw new ModuleLoadError(modulePath, error);
+    });
     for (const [exportName, value] of Object.entries(exports)) {
       if (isDuragentWorkflow(value)) targets.set(exportName, { kind: "workflow", name: exportName, workflow: value });
       else if (isAgent(value)) targets.set(value.spec.name, { kind: "agent", name: value.spec.name, agent: value.spec });
