@@ -33,6 +33,17 @@ import { moduleLoadFailure } from "./cli/module-errors.js";
 import { ModuleLoadError } from "./engines/run-targets.js";
 import { ExitCode, isUserError } from "./cli/user-error.js";
 
+/** The options of the commands on one run, as commander parses them (strings and flags). */
+interface RunCommandOptions {
+  value?: string;
+  request?: string;
+  arguments?: string;
+  reason?: string;
+  decline?: boolean;
+  cancel?: boolean;
+  answer?: boolean;
+}
+
 function print(output: CommandOutput, options: GlobalOptions): void {
   process.stdout.write(`${options.json ? JSON.stringify(output.data, null, 2) : output.text}\n`);
 }
@@ -128,19 +139,20 @@ export function buildProgram(): Command {
   const onRun = (
     name: string,
     description: string,
-    act: (session: Session, runId: string, options: Record<string, string | undefined>) => Promise<CommandOutput>,
+    act: (session: Session, runId: string, options: RunCommandOptions) => Promise<CommandOutput>,
     configure: (command: Command) => Command = (command) => command,
   ) =>
     configure(program.command(name).description(description).argument("<runId>", "the run (workflow) id")).action(
-      async (runId: string, options: Record<string, string | undefined>, command: Command) =>
+      async (runId: string, options: RunCommandOptions, command: Command) =>
         withSession(command, async (session, global) => print(await act(session, runId, options), global), { closeOnSignal: true }),
     );
 
   onRun("status", "phase, current step, pending requests, token usage and last error", (session, runId) => statusCommand(session, runId));
   onRun(
     "watch",
-    "follow a run live, and answer its questions when on a terminal",
-    (session, runId) => watchCommand(session, runId, { interactive: process.stdin.isTTY === true }),
+    "follow a run live, and answer its questions from standard input",
+    (session, runId, options) => watchCommand(session, runId, { interactive: options.answer !== false }),
+    (command) => command.option("--no-answer", "only watch; leave questions to `duragent input`"),
   );
   onRun(
     "input",

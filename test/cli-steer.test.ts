@@ -154,6 +154,16 @@ describe("steering a Temporal run from the CLI", () => {
     assert.match(history.stdout, /tool human_input: Lisbon/);
   });
 
+  test("watch follows the steps and answers the run's question from standard input", async () => {
+    const runId = (await cli(["start", "planner", "--input", "plan a trip", "--engine", "temporal"])).stdout.trim();
+    const watched = await cli(["watch", runId, "--engine", "temporal"], "Madrid\n");
+    assert.equal(watched.code, 0, watched.stderr);
+    assert.equal(watched.stdout.trim(), "Got: Madrid");
+    assert.match(watched.stderr, /step \d+: /);
+    assert.match(watched.stderr, /input-1: Which city\?/);
+    assert.match(watched.stderr, /Web UI: /);
+  });
+
   test("approve and reject gated tool calls", async () => {
     const started = await cli(["start", "planner", "--input", "read the plan", "--engine", "temporal"]);
     const runId = started.stdout.trim();

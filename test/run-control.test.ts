@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { textOf } from "../src/common/messages.js";
-import type { RunPhase } from "../src/common/run-status.js";
+import { RunMessages, type RunPhase } from "../src/common/run-status.js";
 import type { DuragentConfig } from "../src/config/schema.js";
 import { InvalidRunMessage, type Engine, type RunHandle } from "../src/engines/engine.js";
 import type { RunTarget } from "../src/engines/run-targets.js";
@@ -77,6 +77,18 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
         await handle.sendInput({ value: { amount: 1200 } });
         assert.deepEqual(await handle.result(), { status: "answered", value: { amount: 1200, currency: "EUR" } });
         assert.equal((await handle.status()).phase, "completed");
+      });
+    });
+
+    test("fire-and-forget senders answer by signal; an invalid signalled answer is dropped", async () => {
+      await withEngine()([], async (engine) => {
+        const handle = await engine.start(budget, {});
+        await waitForPhase(handle, "waiting_input");
+        await handle.signal(RunMessages.input, { value: { amount: "lots" } });
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.equal((await handle.status()).phase, "waiting_input");
+        await handle.signal(RunMessages.input, { value: { amount: 5, currency: "USD" } });
+        assert.deepEqual(await handle.result(), { status: "answered", value: { amount: 5, currency: "USD" } });
       });
     });
 

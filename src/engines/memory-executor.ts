@@ -9,7 +9,7 @@ import type { DuragentActivities } from "../common/activities.js";
 import type { RunChannel, ServerRequestAnswer } from "../common/server-requests.js";
 import type { LlmRequest } from "../common/llm.js";
 import { expandTranscriptReference } from "../common/transcript-reference.js";
-import type { ApprovalDecision, HumanAnswer } from "../common/run-status.js";
+import { RunMessages, type ApprovalDecision, type HumanAnswer } from "../common/run-status.js";
 import type { RunSettings } from "../common/run-settings.js";
 import { BaseExecutor, type ActivityInvoker } from "../workflows/base-executor.js";
 import { ContinueAsNewRequest } from "../workflows/continue-as-new.js";
@@ -66,6 +66,16 @@ export class MemoryExecutor extends BaseExecutor {
     super(runId, settings);
     this.cancellation = new AbortController();
     parentCancellation?.addEventListener("abort", () => this.cancel(), { once: true });
+    // The signals a Temporal run answers, so fire-and-forget senders work the same in memory.
+    this.setSignalHandler<HumanAnswer>(RunMessages.input, (answer) => {
+      try {
+        this.control.applyAnswer(answer);
+      } catch (error) {
+        this.log.warn("ignored an invalid answer sent by signal", { error: (error as Error).message });
+      }
+    });
+    this.setSignalHandler(RunMessages.pause, () => this.control.pause());
+    this.setSignalHandler(RunMessages.resume, () => this.control.resume());
   }
 
   protected invoke: ActivityInvoker = (name, args, settings) => {
