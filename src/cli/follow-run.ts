@@ -51,7 +51,9 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
       if (status) {
         if (options.verbose && status.stepCount > shownSteps && status.currentStep) {
           if (spinning) err.write("\r\x1b[K");
-          err.write(`  step ${status.stepCount}: ${status.currentStep}\n`);
+          // Polling can miss fast steps; say how many passed rather than pretend each was seen.
+          const steps = status.stepCount > shownSteps + 1 ? `steps ${shownSteps + 1}–${status.stepCount}` : `step ${status.stepCount}`;
+          err.write(`  ${steps}: ${status.currentStep}\n`);
           shownSteps = status.stepCount;
         }
         const next = status.pending.find((request) => !asked.has(request.id));
