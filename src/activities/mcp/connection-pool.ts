@@ -2,13 +2,9 @@
  * Worker-side MCP connections: one lazily opened client per configured server, shared by every
  * activity on the worker, reopened when the server goes away.
  */
-import type { ChildProcess } from "node:child_process";
 import path from "node:path";
-import { StringDecoder } from "node:string_decoder";
 import { pathToFileURL } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
-import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
@@ -28,9 +24,6 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
 import { ApplicationFailure } from "@temporalio/common";
-import { Ajv, type ValidateFunction } from "ajv";
-import { Ajv2019 } from "ajv/dist/2019.js";
-import { Ajv2020 } from "ajv/dist/2020.js";
 import { FailureType } from "../../common/failures.js";
 import type { LlmRequest, LlmResponse } from "../../common/llm.js";
 import type {
@@ -44,9 +37,12 @@ import type {
 } from "../../common/mcp-context.js";
 import type { ServerRequest, ServerRequestAnswer } from "../../common/server-requests.js";
 import { toolError, type ToolCallRequest, type ToolDefinition, type ToolResult } from "../../common/tools.js";
-import type { McpServerConfig, StdioServerConfig } from "../../config/schema.js";
-import { DuragentOAuthProvider, SignInRequired } from "../../auth/oauth-provider.js";
+import type { McpServerConfig } from "../../config/schema.js";
+import { SignInRequired } from "../../auth/oauth-provider.js";
+import { ToolArgumentValidator, type ToolValidators } from "./argument-validation.js";
+import { errorText, failureMessage, isMalformedResult, isProtocolError, unavailable } from "./connection-errors.js";
 import { toPromptResult, toResourceResult } from "./context-items.js";
+import { redactSecrets } from "./redact-secrets.js";
 import {
   chooseSamplingModel,
   logLevelOf,
@@ -55,7 +51,19 @@ import {
   toSamplingResult,
   toServerRequest,
 } from "./server-requests.js";
-import { describeSchemaErrors, toToolResult } from "./tool-results.js";
+import {
+  describeExit,
+  ensureExited,
+  ensureExitedByPid,
+  forwardStderr,
+  SHUTDOWN_GRACE_MS,
+  withTimeout,
+  type ObservedStdioTransport,
+} from "./stdio-transport.js";
+import { toToolResult } from "./tool-results.js";
+import { createTransport } from "./transports.js";
+
+export { redactSecrets };
 
 type LogFn = (obj: Record<string, unknown>, msg?: string) => void;
 /** The pino methods the pool uses; a pino logger fits. */
@@ -123,31 +131,12 @@ export interface McpConnectionInfo {
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
-const STDIO_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** The SDK's own request timer, effectively off: our timer for tool calls pauses while a person answers. */
 const SDK_TIMEOUT_OFF_MS = 2_000_000_000;
-const STDERR_TAIL_LINES = 20;
-/** How long a stdio server gets after stdin closes, and again after SIGTERM, before SIGKILL. */
-const SHUTDOWN_GRACE_MS = 1_000;
 const MAX_TOOL_PAGES = 1_000;
 
 const noop: LogFn = () => {};
 const silentLogger: McpPoolLogger = { debug: noop, info: noop, warn: noop, error: noop };
-
-/** Stdio transport that also remembers how its process ended, for error messages. */
-class ObservedStdioTransport extends StdioClientTransport {
-  child: ChildProcess | undefined;
-  exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-
-  override async start(): Promise<void> {
-    await super.start();
-    // The SDK keeps the ChildProcess private; we need it for the exit status and a sure kill.
-    this.child = (this as unknown as { _process?: ChildProcess })._process;
-    this.child?.once("exit", (code, signal) => {
-      this.exit = { code, signal };
-    });
-  }
-}
 
 interface Connection {
   readonly server: string;
@@ -163,7 +152,7 @@ interface Connection {
   /** Set when we close it ourselves, so the close is not reported as a failure. */
   closing: boolean;
   tools: Promise<Tool[]> | undefined;
-  validators: Map<string, ValidateFunction | null>;
+  validators: ToolValidators;
   /** Tool calls in flight, for routing the server's requests to the right run. */
   calls: Set<CallScope>;
 }
@@ -181,7 +170,7 @@ export class McpConnectionPool {
   private readonly entries = new Map<string, Entry>();
   /** Connections being shut down; `closeAll` waits for them too. */
   private readonly shutdowns = new Set<Promise<void>>();
-  private readonly ajv = new Map<string, Ajv | Ajv2019 | Ajv2020>();
+  private readonly argumentValidator: ToolArgumentValidator;
   private readonly sampling: McpSamplingOptions | undefined;
   private readonly authProvider: McpConnectionPoolOptions["authProvider"];
 
@@ -191,6 +180,7 @@ export class McpConnectionPool {
     this.clientInfo = options.clientInfo ?? { name: "duragent", version: "0.1.0" };
     this.sampling = options.sampling;
     this.authProvider = options.authProvider;
+    this.argumentValidator = new ToolArgumentValidator(this.logger);
   }
 
   /** The tools of a server, filtered by its `allowedTools`. */
@@ -217,7 +207,7 @@ export class McpConnectionPool {
         const available = tools.map((t) => t.name).join(", ") || "(none)";
         return toolError(`Unknown tool '${name}' on server '${server}'. Available: ${available}`);
       }
-      const invalid = this.checkArguments(conn, tool, request.arguments);
+      const invalid = this.argumentValidator.check(conn.validators, server, tool, request.arguments);
       if (invalid) return toolError(invalid);
       const timeout = timeoutOf(conn.config);
       // Our own timer rather than the SDK's: it restarts on progress and stands still while a
@@ -502,7 +492,7 @@ export class McpConnectionPool {
         }
         // Anything else means the connection is gone or unusable (process died, HTTP session lost).
         await settle();
-        const message = this.failureMessage(conn, phase, error);
+        const message = failureMessage(conn, phase, error);
         this.drop(conn);
         if (attempt >= 2) throw unavailable(message);
         this.logger.warn({ mcpServer: server, err: errorText(error) }, `${message}; reconnecting and retrying once`);
@@ -541,7 +531,7 @@ export class McpConnectionPool {
         elicitation: { form: { applyDefaults: true }, url: {} },
       },
     });
-    const { transport, stdio } = this.createTransport(server, config);
+    const { transport, stdio } = createTransport(server, config, { authProvider: this.authProvider, logger: this.logger });
     const conn: Connection = {
       server,
       config,
@@ -557,7 +547,7 @@ export class McpConnectionPool {
       validators: new Map(),
       calls: new Set(),
     };
-    if (stdio) this.forwardStderr(conn, stdio);
+    if (stdio) forwardStderr(stdio, conn.stderrTail, (text) => this.logger.info({ mcpServer: server, stream: "stderr" }, text));
 
     client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: rootsOf(config) }));
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
@@ -593,7 +583,7 @@ export class McpConnectionPool {
       this.shutdown(conn);
       // Retrying cannot sign anyone in; the message says which command will.
       if (error instanceof SignInRequired) throw ApplicationFailure.nonRetryable(error.message, FailureType.configuration);
-      throw unavailable(this.failureMessage(conn, "initialize", error));
+      throw unavailable(failureMessage(conn, "initialize", error));
     }
     conn.pid = stdio?.pid ?? null;
     conn.connected = true;
@@ -604,85 +594,6 @@ export class McpConnectionPool {
     }
     this.logger.info({ mcpServer: server, pid: conn.pid ?? undefined }, `Connected to MCP server '${server}'`);
     return conn;
-  }
-
-  private createTransport(
-    server: string,
-    config: McpServerConfig,
-  ): { transport: Transport; stdio: ObservedStdioTransport | undefined } {
-    if ("command" in config) {
-      const stdio = new ObservedStdioTransport({
-        command: config.command,
-        args: config.args ?? [],
-        env: { ...getDefaultEnvironment(), ...config.env },
-        ...(config.cwd !== undefined ? { cwd: path.resolve(config.cwd) } : {}),
-        stderr: "pipe",
-        // The SDK's 10 MiB default drops the connection on a big file before our cut can apply.
-        maxBufferSize: STDIO_MAX_MESSAGE_BYTES,
-      });
-      return { transport: stdio, stdio };
-    }
-    const url = new URL(config.url);
-    const requestInit: RequestInit = config.headers ? { headers: config.headers } : {};
-    // OAuth tokens come from the token store on this machine (see src/auth), never from the run.
-    const authProvider = config.auth
-      ? (this.authProvider?.(server, config) ?? new DuragentOAuthProvider(server, config.auth))
-      : undefined;
-    const options = { requestInit, ...(authProvider ? { authProvider } : {}) };
-    if (config.transport === "sse") {
-      return { transport: new SSEClientTransport(url, options), stdio: undefined };
-    }
-    this.logger.debug({ mcpServer: server, url: url.href }, "Using Streamable HTTP transport");
-    return { transport: new StreamableHTTPClientTransport(url, options), stdio: undefined };
-  }
-
-  /** Server stderr goes to our log, and its tail into error messages, instead of our own stderr. */
-  private forwardStderr(conn: Connection, stdio: ObservedStdioTransport): void {
-    const stream = stdio.stderr;
-    if (!stream) return;
-    const decoder = new StringDecoder("utf8");
-    let pending = "";
-    const emit = (line: string): void => {
-      const text = line.replace(/\r$/, "");
-      if (!text.trim()) return;
-      conn.stderrTail.push(text);
-      if (conn.stderrTail.length > STDERR_TAIL_LINES) conn.stderrTail.shift();
-      this.logger.info({ mcpServer: conn.server, stream: "stderr" }, text);
-    };
-    stream.on("data", (chunk: Buffer | string) => {
-      pending += typeof chunk === "string" ? chunk : decoder.write(chunk);
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      lines.forEach(emit);
-    });
-    stream.on("end", () => {
-      pending += decoder.end();
-      if (pending) emit(pending);
-      pending = "";
-    });
-  }
-
-  /**
-   * Says what happened to the server in words an operator can act on. The message becomes an
-   * activity failure in workflow history, and it quotes the URL, the command line, error text and
-   * stderr, so the server's configured secrets are masked.
-   */
-  private failureMessage(conn: Connection, phase: string, error: unknown): string {
-    return redactSecrets(conn.config, this.describeFailure(conn, phase, error));
-  }
-
-  private describeFailure(conn: Connection, phase: string, error: unknown): string {
-    const { server, config, stdio } = conn;
-    const lastStderr = conn.stderrTail.at(-1);
-    if (stdio?.exit) {
-      return `MCP server '${server}' ${describeExit(stdio)} during ${phase}${lastStderr ? `: ${lastStderr}` : ""}`;
-    }
-    if ("command" in config) {
-      const started = stdio?.pid != null;
-      const what = started ? `failed during ${phase}` : `could not be started (command '${commandLine(config)}')`;
-      return `MCP server '${server}' ${what}: ${errorText(error)}${lastStderr && started ? ` (stderr: ${lastStderr})` : ""}`;
-    }
-    return `MCP server '${server}' at ${config.url} failed during ${phase}: ${errorText(error)}`;
   }
 
   /** Forgets a connection and shuts it down in the background. */
@@ -750,48 +661,6 @@ export class McpConnectionPool {
     const allowed = allowedToolsMatcher(conn.config.allowedTools);
     return tools.filter((tool) => allowed(tool.name));
   }
-
-  /** An error text for invalid arguments, or undefined when they fit the tool's input schema. */
-  private checkArguments(conn: Connection, tool: Tool, args: Record<string, unknown>): string | undefined {
-    let validate = conn.validators.get(tool.name);
-    if (validate === undefined) {
-      validate = this.compile(conn.server, tool);
-      conn.validators.set(tool.name, validate);
-    }
-    if (!validate || validate(args)) return undefined;
-    return `Invalid arguments for ${tool.name}: ${describeSchemaErrors(validate.errors ?? [])}`;
-  }
-
-  /** Null when the schema cannot be compiled; the server still validates, so we let the call through. */
-  private compile(server: string, tool: Tool): ValidateFunction | null {
-    const { $schema, ...schema } = tool.inputSchema as Record<string, unknown>;
-    const dialect = typeof $schema === "string" && /2020-12/.test($schema) ? "2020-12"
-      : typeof $schema === "string" && /2019-09/.test($schema) ? "2019-09"
-      : "draft-07";
-    let ajv = this.ajv.get(dialect);
-    if (!ajv) {
-      const options = {
-        allErrors: true,
-        strict: false,
-        // Formats are left to the server: we would need ajv-formats, and it checks them anyway.
-        validateFormats: false,
-        // Tools may reuse `$id`s; adding them to the shared instance would make compile throw.
-        addUsedSchema: false,
-        logger: false as const,
-      };
-      ajv = dialect === "2020-12" ? new Ajv2020(options) : dialect === "2019-09" ? new Ajv2019(options) : new Ajv(options);
-      this.ajv.set(dialect, ajv);
-    }
-    try {
-      return ajv.compile(schema);
-    } catch (error) {
-      this.logger.warn(
-        { mcpServer: server, tool: tool.name, err: errorText(error) },
-        "Cannot compile the tool's input schema; arguments go to the server unchecked",
-      );
-      return null;
-    }
-  }
 }
 
 // --- helpers ------------------------------------------------------------------------------------
@@ -807,87 +676,6 @@ function signalOf(signal: AbortSignal | undefined): { signal?: AbortSignal } {
 
 function timeoutOf(config: McpServerConfig): number {
   return config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-}
-
-function unavailable(message: string): ApplicationFailure {
-  return ApplicationFailure.retryable(message, FailureType.mcpServerUnavailable);
-}
-
-/** A JSON-RPC error the server sent, as opposed to the SDK's own "connection closed"/"timed out". */
-function isProtocolError(error: unknown): error is McpError {
-  return (
-    error instanceof McpError && error.code !== ErrorCode.ConnectionClosed && error.code !== ErrorCode.RequestTimeout
-  );
-}
-
-function isMalformedResult(error: unknown): boolean {
-  return error instanceof Error && error.name === "ZodError";
-}
-
-function errorText(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause as { code?: unknown; message?: unknown } | undefined;
-  const code = typeof cause?.code === "string" ? cause.code : undefined;
-  const causeMessage = typeof cause?.message === "string" ? cause.message : undefined;
-  if (code && !error.message.includes(code)) return `${error.message} (${code})`;
-  if (causeMessage && !error.message.includes(causeMessage)) return `${error.message} (${causeMessage})`;
-  return error.message;
-}
-
-function describeExit(stdio: ObservedStdioTransport): string {
-  const exit = stdio.exit;
-  if (!exit) return "closed its connection";
-  return exit.signal ? `was killed (${exit.signal})` : `exited (code ${exit.code})`;
-}
-
-/** Flags whose value is a credential: `--api-key sk-...`, `--header "Authorization: Bearer ..."`. */
-const secretFlag = /^--?[\w-]*(key|token|secret|passw|auth|header|credential|cookie)[\w-]*$/i;
-/** Shorter values are settings ("true", "debug"), and masking them would garble every message. */
-const MIN_SECRET_LENGTH = 8;
-
-/**
- * The values in a server's config that may be secrets: env and header values, URL credentials
- * and query values, and the values of credential flags in `args`, with their parts after
- * "Bearer " or "Name:". Longest first, so a whole value is masked before a part of it.
- */
-function secretValuesOf(config: McpServerConfig): string[] {
-  const values: string[] = [];
-  const withParts = (value: string) => values.push(value, ...value.split(/[\s:=]+/));
-  if ("command" in config) {
-    Object.values(config.env ?? {}).forEach(withParts);
-    const args = config.args ?? [];
-    args.forEach((arg, index) => {
-      const [flag, inline] = arg.split(/=(.*)/s);
-      if (!flag || !secretFlag.test(flag)) return;
-      if (inline !== undefined) withParts(inline);
-      else if (args[index + 1] !== undefined) withParts(args[index + 1]!);
-    });
-  } else {
-    Object.values(config.headers ?? {}).forEach(withParts);
-    const url = URL.canParse(config.url) ? new URL(config.url) : undefined;
-    if (url) {
-      for (const value of [url.username, url.password, ...url.searchParams.values()]) values.push(value, safeDecode(value));
-      url.search.slice(1).split("&").forEach((pair) => values.push(pair.split("=")[1] ?? ""));
-    }
-  }
-  return [...new Set(values)].filter((value) => value.length >= MIN_SECRET_LENGTH).sort((a, b) => b.length - a.length);
-}
-
-function safeDecode(value: string): string {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
-  }
-}
-
-/** Masks a server's configured secrets in text bound for workflow history, logs or the Web UI. */
-export function redactSecrets(config: McpServerConfig, text: string): string {
-  return secretValuesOf(config).reduce((masked, secret) => masked.split(secret).join("***"), text);
-}
-
-function commandLine(config: StdioServerConfig): string {
-  return [config.command, ...(config.args ?? [])].join(" ");
 }
 
 function rootsOf(config: McpServerConfig): Root[] {
@@ -910,57 +698,4 @@ export function allowedToolsMatcher(patterns: string[] | undefined): (name: stri
 /** Lets pending close/exit/stderr events land before we describe what happened. */
 function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Stdin is already closed by the SDK; escalate to SIGTERM, then SIGKILL, until the child is gone. */
-async function ensureExited(child: ChildProcess): Promise<void> {
-  const hasExited = (): boolean => child.exitCode !== null || child.signalCode !== null;
-  if (child.pid === undefined || hasExited()) return;
-  const exited = new Promise<true>((resolve) => child.once("exit", () => resolve(true)));
-  if (await withTimeout(exited, SHUTDOWN_GRACE_MS)) return;
-  child.kill("SIGTERM");
-  if (await withTimeout(exited, SHUTDOWN_GRACE_MS)) return;
-  child.kill("SIGKILL");
-  await withTimeout(exited, 5 * SHUTDOWN_GRACE_MS);
-}
-
-/** Fallback when the SDK no longer lets us see the ChildProcess. */
-async function ensureExitedByPid(pid: number): Promise<void> {
-  const alive = (): boolean => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  const waitGone = async (ms: number): Promise<boolean> => {
-    for (const end = Date.now() + ms; Date.now() < end; await delay(50)) if (!alive()) return true;
-    return !alive();
-  };
-  if (await waitGone(SHUTDOWN_GRACE_MS)) return;
-  for (const signal of ["SIGTERM", "SIGKILL"] as const) {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      return;
-    }
-    if (await waitGone(signal === "SIGTERM" ? SHUTDOWN_GRACE_MS : 5 * SHUTDOWN_GRACE_MS)) return;
-  }
 }

@@ -1,0 +1,49 @@
+/** Builds the transport for a server's config: a child process over stdio, Streamable HTTP or SSE. */
+import path from "node:path";
+import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
+import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
+import { getDefaultEnvironment } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { McpServerConfig } from "../../config/schema.js";
+import { DuragentOAuthProvider } from "../../auth/oauth-provider.js";
+import { ObservedStdioTransport } from "./stdio-transport.js";
+
+const STDIO_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+export interface TransportOptions {
+  /** Supplies the OAuth client for servers configured with `auth`; defaults to the token store. */
+  authProvider?: ((server: string, config: McpServerConfig) => OAuthClientProvider | undefined) | undefined;
+  logger: { debug: (obj: Record<string, unknown>, msg?: string) => void };
+}
+
+export function createTransport(
+  server: string,
+  config: McpServerConfig,
+  { authProvider: customAuthProvider, logger }: TransportOptions,
+): { transport: Transport; stdio: ObservedStdioTransport | undefined } {
+  if ("command" in config) {
+    const stdio = new ObservedStdioTransport({
+      command: config.command,
+      args: config.args ?? [],
+      env: { ...getDefaultEnvironment(), ...config.env },
+      ...(config.cwd !== undefined ? { cwd: path.resolve(config.cwd) } : {}),
+      stderr: "pipe",
+      // The SDK's 10 MiB default drops the connection on a big file before our cut can apply.
+      maxBufferSize: STDIO_MAX_MESSAGE_BYTES,
+    });
+    return { transport: stdio, stdio };
+  }
+  const url = new URL(config.url);
+  const requestInit: RequestInit = config.headers ? { headers: config.headers } : {};
+  // OAuth tokens come from the token store on this machine (see src/auth), never from the run.
+  const authProvider = config.auth
+    ? (customAuthProvider?.(server, config) ?? new DuragentOAuthProvider(server, config.auth))
+    : undefined;
+  const options = { requestInit, ...(authProvider ? { authProvider } : {}) };
+  if (config.transport === "sse") {
+    return { transport: new SSEClientTransport(url, options), stdio: undefined };
+  }
+  logger.debug({ mcpServer: server, url: url.href }, "Using Streamable HTTP transport");
+  return { transport: new StreamableHTTPClientTransport(url, options), stdio: undefined };
+}
