@@ -204,6 +204,15 @@ describe("scale and nesting on Temporal", () => {
     assert.equal(events.filter((event) => event.startChildWorkflowExecutionInitiatedEventAttributes).length, 1);
     assert.equal(events.filter((event) => event.activityTaskScheduledEventAttributes).length, 3); // plan, plan, synthesis
     for (const id of [run.runId, studioId, brainstormId]) await replay(id);
+
+    // The root's usage counts every model call in the tree, its children's included.
+    const served = run.model.requests.reduce(
+      (total, request) => total + ((request.response?.body as { usage?: { completion_tokens?: number } }).usage?.completion_tokens ?? 0),
+      0,
+    );
+    const usage = Object.values(run.result?.usage ?? {});
+    assert.equal(usage.reduce((total, entry) => total + entry.outputTokens, 0), served);
+    assert.ok(served > 0);
   });
 
   test("a person answers an agent's human_input inside a pattern running as a child workflow", async () => {

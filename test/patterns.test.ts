@@ -278,7 +278,9 @@ describe("declarative patterns", () => {
     try {
       const handle = await engine.start(target, "Explain durable execution");
       assert.match(handle.runId, /^research-[0-9a-f]{8}$/);
-      assert.deepEqual(await handle.result(), { text: "final answer from 2 results" });
+      const result = (await handle.result()) as { text: string; usage: Record<string, { outputTokens: number }> };
+      assert.equal(result.text, "final answer from 2 results");
+      assert.ok(result.usage["openai:scripted"]!.outputTokens > 0);
     } finally {
       await engine.close();
     }

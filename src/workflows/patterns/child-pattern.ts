@@ -7,7 +7,7 @@ import { z } from "zod";
 import { FailureType } from "../../common/failures.js";
 import type { Message } from "../../common/messages.js";
 import type { Executor } from "../executor.js";
-import type { StructuredOptions } from "../generator.js";
+import type { StructuredOptions, UsageByModel } from "../generator.js";
 import { PatternBase } from "./pattern-base.js";
 import type { PatternSpec } from "./pattern-spec.js";
 
@@ -27,6 +27,8 @@ export interface PatternRunResult {
   text: string;
   /** The validated value, when structured output was asked for. */
   structured?: unknown;
+  /** Tokens the run used, its own child runs included, per model. */
+  usage?: UsageByModel;
 }
 
 // Child ids must be unique per parent and identical on replay: a counter per name, per run.
@@ -51,12 +53,15 @@ export class ChildPatternGenerator extends PatternBase {
     this.name = spec.name ?? spec.pattern;
   }
 
-  private start(input: string | Message[], output?: PatternRunInput["output"]): Promise<PatternRunResult> {
+  private async start(input: string | Message[], output?: PatternRunInput["output"]): Promise<PatternRunResult> {
     const run: PatternRunInput = { spec: this.spec, input, ...(output ? { output } : {}) };
-    return this.ctx.executeChild<PatternRunResult>(patternWorkflowName, run, {
+    const result = await this.ctx.executeChild<PatternRunResult>(patternWorkflowName, run, {
       idSuffix: nextChildSuffix(this.ctx, this.name),
       summary: `${this.spec.pattern} ${this.name}`,
     });
+    // The parent's status counts what its children spent, so the root shows the whole tree's usage.
+    for (const [model, usage] of Object.entries(result.usage ?? {})) this.ctx.control.recordUsage(model, usage);
+    return result;
   }
 
   protected async respond(input: string | Message[]): Promise<string> {

@@ -21,8 +21,9 @@ export async function runPattern(ctx: Executor, raw: PatternRunInput): Promise<P
   }
   const { spec, input, output } = parsed.data;
   const generator = buildGenerator(ctx, spec);
-  if (!output) return { text: await generator.generateStr(input) };
+  const usage = () => ({ ...ctx.control.status().usage });
+  if (!output) return { text: await generator.generateStr(input), usage: usage() };
   const schema = z.fromJSONSchema(output.jsonSchema);
   const structured = await generator.generateStructured(input, schema, output.schemaName ? { schemaName: output.schemaName } : {});
-  return { text: JSON.stringify(structured), structured };
+  return { text: JSON.stringify(structured), structured, usage: usage() };
 }
