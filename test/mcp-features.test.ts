@@ -174,6 +174,10 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
           { role: "system", content: "You are a helpful test server." },
           { role: "user", content: [{ type: "text", text: "Resource trigger-sampling-request context: meaning of life?" }] },
         ]);
+        // The run paid for the sampling, so its status counts the tokens the model served.
+        const served = (model.requests[0]!.response?.body as { usage: { completion_tokens: number } }).usage.completion_tokens;
+        assert.deepEqual(Object.keys((await handle.status()).usage), ["openai:gpt-4.1-mini"]);
+        assert.equal((await handle.status()).usage["openai:gpt-4.1-mini"]!.outputTokens, served);
       });
     });
 

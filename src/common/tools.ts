@@ -38,6 +38,8 @@ export const ToolResultSchema = z.object({
   /** Tool failures are data, not exceptions: the model reads them and can recover. */
   isError: z.boolean(),
   structuredContent: z.record(z.string(), z.unknown()).optional(),
+  /** Tokens our models spent answering the server's sampling requests during the call, per model. */
+  samplingUsage: z.record(z.string(), z.object({ inputTokens: z.number(), outputTokens: z.number() })).optional(),
 });
 export type ToolResult = z.infer<typeof ToolResultSchema>;
 

@@ -117,7 +117,10 @@ export abstract class BaseExecutor implements Executor {
       maxResultBytes: this.settings.maxToolResultBytes ?? historyLimitDefaults.maxToolResultBytes,
     };
     try {
-      return await this.step(label, () => this.invoke("callTool", [input], this.settings.tools, label));
+      const result = await this.step(label, () => this.invoke("callTool", [input], this.settings.tools, label));
+      // Sampling during the call was paid for by the run, so its status counts it.
+      for (const [model, usage] of Object.entries(result.samplingUsage ?? {})) this.control.recordUsage(model, usage);
+      return result;
     } finally {
       this.control.endToolCall(callId);
     }

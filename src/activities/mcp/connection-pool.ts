@@ -25,7 +25,7 @@ import {
 import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
 import { ApplicationFailure } from "@temporalio/common";
 import { FailureType } from "../../common/failures.js";
-import type { LlmRequest, LlmResponse } from "../../common/llm.js";
+import type { LlmRequest, LlmResponse, TokenUsage } from "../../common/llm.js";
 import type {
   PromptInfo,
   PromptRequest,
@@ -120,6 +120,8 @@ interface CallScope {
   waiting: number;
   /** Restarts the call's timeout (progress, an answer). */
   touch(): void;
+  /** Tokens spent on the server's sampling requests during this call, per model. */
+  samplingUsage: Record<string, TokenUsage>;
 }
 
 /** A live connection, for diagnostics and tests. */
@@ -224,6 +226,7 @@ export class McpConnectionPool {
         askPerson: options.askPerson,
         requests: 0,
         waiting: 0,
+        samplingUsage: {},
         touch: () => {
           clearTimeout(timer);
           timer = setTimeout(() => {
@@ -247,7 +250,8 @@ export class McpConnectionPool {
             });
           },
         });
-        return toToolResult(result);
+        const mapped = toToolResult(result);
+        return Object.keys(scope.samplingUsage).length > 0 ? { ...mapped, samplingUsage: scope.samplingUsage } : mapped;
       } catch (error) {
         // The server answered with a JSON-RPC error: the model's mistake, so the model should see it.
         if (isProtocolError(error)) return toolError(`${name} failed: ${error.message}`);
@@ -447,6 +451,13 @@ export class McpConnectionPool {
     this.logger.info({ mcpServer: conn.server, model }, "Answering the MCP server's sampling request");
     const signal = scope ? AbortSignal.any([scope.signal, serverSignal]) : serverSignal;
     const response = await this.sampling.callLlm(toSamplingLlmRequest(params, model), signal);
+    if (scope) {
+      const spent = scope.samplingUsage[model] ?? { inputTokens: 0, outputTokens: 0 };
+      scope.samplingUsage[model] = {
+        inputTokens: spent.inputTokens + response.usage.inputTokens,
+        outputTokens: spent.outputTokens + response.usage.outputTokens,
+      };
+    }
     return toSamplingResult(response, model);
   }
 
