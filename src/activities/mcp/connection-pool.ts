@@ -25,6 +25,7 @@ import {
 import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
 import { ApplicationFailure } from "@temporalio/common";
 import { FailureType } from "../../common/failures.js";
+import { globMatcher } from "../../common/glob.js";
 import type { LlmRequest, LlmResponse, TokenUsage } from "../../common/llm.js";
 import type {
   PromptInfo,
@@ -699,11 +700,7 @@ function rootsOf(config: McpServerConfig): Root[] {
 
 /** `allowedTools` patterns, where `*` matches any run of characters. */
 export function allowedToolsMatcher(patterns: string[] | undefined): (name: string) => boolean {
-  if (!patterns) return () => true;
-  const regexes = patterns.map(
-    (pattern) => new RegExp(`^${pattern.split("*").map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`),
-  );
-  return (name) => regexes.some((regex) => regex.test(name));
+  return patterns ? globMatcher(patterns) : () => true;
 }
 
 /** Lets pending close/exit/stderr events land before we describe what happened. */

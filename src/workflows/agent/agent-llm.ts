@@ -5,6 +5,7 @@
 import { ApplicationFailure } from "@temporalio/common";
 import { z } from "zod";
 import { FailureType } from "../../common/failures.js";
+import { globMatcher } from "../../common/glob.js";
 import type { LlmRequest, ToolSpec } from "../../common/llm.js";
 import { textOf, type AssistantMessage, type Message, type ToolCall, type ToolMessage } from "../../common/messages.js";
 import { toolError, type ToolResult } from "../../common/tools.js";
@@ -39,6 +40,8 @@ export class AgentLlm implements Generator {
   readonly history: Message[] = [];
   /** Tokens used by this LLM's calls, per model. */
   readonly usage: UsageByModel = {};
+  /** Namespaced tool names that wait for a person's approval (`approvals.tools`). */
+  private readonly needsApproval: (toolName: string) => boolean;
 
   constructor(
     private readonly ctx: Executor,
@@ -46,6 +49,7 @@ export class AgentLlm implements Generator {
     private readonly options: AgentLlmOptions,
   ) {
     this.name = options.name;
+    this.needsApproval = globMatcher(ctx.settings.approvalTools);
   }
 
   async generate(input: string | Message[], options: GenerateOptions = {}): Promise<Message[]> {
@@ -164,21 +168,13 @@ export class AgentLlm implements Generator {
     if (local) return local.call(parsed);
     if (!tool) return { result: toolError(`Unknown tool '${call.name}'.`) };
     let toolArguments = parsed;
-    if (matchesAny(call.name, this.ctx.settings.approvalTools)) {
+    if (this.needsApproval(call.name)) {
       const decision = await this.ctx.requestApproval({ server: tool.server, tool: tool.name, arguments: parsed });
       if (!decision.approved) return { result: toolError(`A person rejected this call to '${call.name}': ${decision.reason}`) };
       toolArguments = decision.arguments;
     }
     return { result: await this.ctx.callTool({ server: tool.server, tool: tool.name, arguments: toolArguments }) };
   }
-}
-
-/** Glob patterns over namespaced tool names: `filesystem_write_*`. */
-function matchesAny(name: string, patterns: readonly string[]): boolean {
-  return patterns.some((pattern) => {
-    const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*");
-    return new RegExp(`^${escaped}$`).test(name);
-  });
 }
 
 function toMessages(input: string | Message[]): Message[] {
