@@ -36,7 +36,8 @@ export function bundleWorkflows(modules: string[]): Promise<WorkflowBundle> {
   return bundleWorkflowCode({ workflowsPath: workflowsEntry(modules), logger: quietBundlerLogger });
 }
 
-const quietBundlerLogger = {
+/** The bundler's logger: only warnings and errors, so webpack's stats stay out of the output. */
+export const quietBundlerLogger = {
   log: () => undefined,
   trace: () => undefined,
   debug: () => undefined,

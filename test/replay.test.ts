@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { before, describe, test } from "node:test";
 import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from "@temporalio/worker";
 import { DeterminismViolationError } from "@temporalio/workflow";
-import { bundleWorkflows } from "../src/worker.js";
+import { bundleWorkflows, quietBundlerLogger } from "../src/worker.js";
 import { loadHistory } from "./support/histories.js";
 
 const goldenDirectory = fileURLToPath(new URL("./golden-histories/", import.meta.url));
@@ -20,18 +20,9 @@ const goldenFiles = readdirSync(goldenDirectory)
   .sort()
   .map((name) => join(goldenDirectory, name));
 
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (message: string) => console.warn(message),
-  error: (message: string) => console.error(message),
-};
-
 /** A bundle of one fixture module, which registers its own `agentWorkflow` in place of the real one. */
 function fixtureBundle(name: string): Promise<WorkflowBundle> {
-  return bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url)), logger: quietLogger });
+  return bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url)), logger: quietBundlerLogger });
 }
 
 /** Replays under the run's own workflow id (child ids derive from it), from the start event or else the file name. */
