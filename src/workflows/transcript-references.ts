@@ -27,6 +27,8 @@ export class TranscriptReferencer {
   private readonly sizes = new WeakMap<Message, number>();
   private readonly setups: LlmSetup[] = [];
   private readonly setupIndex = new Map<string, number>();
+  // An agent sends the same tool list on every call; encode it once rather than per call.
+  private readonly encodedTools = new WeakMap<object, string>();
 
   constructor(
     /** The run's transcript: append-only. */
@@ -47,7 +49,7 @@ export class TranscriptReferencer {
       ...(request.system !== undefined ? { system: request.system } : {}),
       ...(request.tools !== undefined ? { tools: request.tools } : {}),
     };
-    const setupKey = JSON.stringify(setup);
+    const setupKey = this.encodeSetup(setup);
     if (this.sizeOf(request.messages) + utf8Length(setupKey) <= this.thresholdBytes) return request;
 
     this.indexNewMessages();
@@ -67,6 +69,16 @@ export class TranscriptReferencer {
       messages: request.messages.slice(referenced),
       transcriptReference: { ...this.location(), ranges, setup: this.recordSetup(setupKey, setup) },
     };
+  }
+
+  private encodeSetup(setup: LlmSetup): string {
+    if (!setup.tools) return JSON.stringify(setup);
+    let tools = this.encodedTools.get(setup.tools);
+    if (tools === undefined) {
+      tools = JSON.stringify(setup.tools);
+      this.encodedTools.set(setup.tools, tools);
+    }
+    return `${JSON.stringify(setup.system ?? null)}\n${tools}`;
   }
 
   private recordSetup(key: string, setup: LlmSetup): number {

@@ -42,6 +42,8 @@ export class AgentLlm implements Generator {
   readonly usage: UsageByModel = {};
   /** Namespaced tool names that wait for a person's approval (`approvals.tools`). */
   private readonly needsApproval: (toolName: string) => boolean;
+  /** Built once: the same array on every call lets the transcript referencer reuse its encoding. */
+  private readonly toolSpecs: ToolSpec[];
 
   constructor(
     private readonly ctx: Executor,
@@ -50,6 +52,7 @@ export class AgentLlm implements Generator {
   ) {
     this.name = options.name;
     this.needsApproval = globMatcher(ctx.settings.approvalTools);
+    this.toolSpecs = [...tools.specs(), ...(options.localTools ?? []).map((tool) => tool.spec)];
   }
 
   async generate(input: string | Message[], options: GenerateOptions = {}): Promise<Message[]> {
@@ -100,8 +103,7 @@ export class AgentLlm implements Generator {
     const prior = useHistory ? this.history : [];
     const added: Message[] = [...input];
     this.ctx.control.recordMessages(input);
-    const localTools = this.options.localTools ?? [];
-    const toolSpecs = [...this.tools.specs(), ...localTools.map((tool) => tool.spec)];
+    const toolSpecs = this.toolSpecs;
 
     for (let iteration = 1; iteration <= maxIterations; iteration++) {
       // On the last allowed turn the model must answer rather than call more tools.
