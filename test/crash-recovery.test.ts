@@ -27,6 +27,7 @@ import {
 } from "../src/testing/scripted-model-server.js";
 import type { CountingLogEntry } from "./fixtures/counting-mcp-server.js";
 import { startTestTemporal } from "./support/temporal.js";
+import { waitFor as waitUntil, waitForPhase as waitUntilPhase } from "./support/wait.js";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const cli = join(repo, "bin", "duragent.js");
@@ -160,22 +161,10 @@ function isRunning(pid: number): boolean {
   }
 }
 
-async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-async function waitForPhase(handle: RunHandle, phase: RunPhase) {
-  return waitFor(`phase ${phase}`, async () => {
-    const status = await handle.status();
-    return status.phase === phase ? status : undefined;
-  });
-}
+// A restarted worker takes Temporal's ~10 s to pick up the dead one's work, so waits are longer here.
+const waitFor = <T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000) =>
+  waitUntil(what, probe, timeoutMs);
+const waitForPhase = (handle: RunHandle, phase: RunPhase) => waitUntilPhase(handle, phase, 30_000);
 
 /** The model requests of one task, in arrival order. */
 function requestsFor(model: ScriptedModelServer, task: string, from = 0): RecordedRequest[] {

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { textOf } from "../src/common/messages.js";
-import type { InputRequest, RunPhase, RunStatus } from "../src/common/run-status.js";
+import type { InputRequest, RunStatus } from "../src/common/run-status.js";
 import type { ToolResult } from "../src/common/tools.js";
 import type { DuragentConfig } from "../src/config/schema.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
@@ -38,6 +38,7 @@ import { toToolResult } from "../src/activities/mcp/tool-results.js";
 import { checkElicitationAnswer } from "../src/common/elicitation-schema.js";
 import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
 import { startTestTemporal } from "./support/temporal.js";
+import { waitFor, waitForPhase } from "./support/wait.js";
 
 const fixtures = fileURLToPath(new URL("./fixtures/mcp-workflows.ts", import.meta.url));
 const patientServer = fileURLToPath(new URL("./fixtures/patient-mcp-server.mjs", import.meta.url));
@@ -61,21 +62,6 @@ function readEvents(file: string): { pid: number; event: string; answer?: unknow
   }
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-const waitForPhase = (handle: RunHandle, phase: RunPhase): Promise<RunStatus> =>
-  waitFor(`phase ${phase}`, async () => {
-    const status = await handle.status();
-    return status.phase === phase ? status : undefined;
-  });
 
 function onlyInput(status: RunStatus): InputRequest {
   assert.equal(status.pending.length, 1, JSON.stringify(status.pending));

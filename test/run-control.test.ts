@@ -11,9 +11,9 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { textOf } from "../src/common/messages.js";
-import { RunMessages, type RunPhase } from "../src/common/run-status.js";
+import { RunMessages } from "../src/common/run-status.js";
 import type { DuragentConfig } from "../src/config/schema.js";
-import { InvalidRunMessage, type Engine, type RunHandle } from "../src/engines/engine.js";
+import { InvalidRunMessage, type Engine } from "../src/engines/engine.js";
 import type { RunTarget } from "../src/engines/run-targets.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import { bundleWorkflows } from "../src/worker.js";
@@ -22,6 +22,7 @@ import { askForBudget } from "./fixtures/human-workflows.js";
 import { filesystemServer } from "./support/mcp-servers.js";
 import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
 import { startTestTemporal } from "./support/temporal.js";
+import { waitForPhase } from "./support/wait.js";
 
 const fixtures = fileURLToPath(new URL("./fixtures/human-workflows.ts", import.meta.url));
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-control-")));
@@ -34,15 +35,6 @@ const reader = (extra: Record<string, unknown> = {}): RunTarget => ({
   agent: { name: "reader", instruction: "Read files.", servers: ["fs"], ...extra },
 });
 
-async function waitForPhase(handle: RunHandle, phase: RunPhase, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = await handle.status();
-    if (status.phase === phase) return status;
-    if (Date.now() > deadline) assert.fail(`run stayed ${status.phase}, expected ${phase}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 type EngineRunner = <T>(script: ModelScript, body: (engine: Engine, model: ScriptedModelServer) => Promise<T>) => Promise<T>;
 
