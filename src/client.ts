@@ -29,8 +29,7 @@ import {
 import { watchCommand } from "./cli/commands/watch.js";
 import { Session, type GlobalOptions } from "./cli/session.js";
 import { explainTemporalError } from "./cli/temporal-errors.js";
-import { moduleLoadFailure } from "./cli/module-errors.js";
-import { ModuleLoadError } from "./engines/run-targets.js";
+import { explainEngineError } from "./cli/engine-errors.js";
 import { ExitCode, isUserError } from "./cli/user-error.js";
 
 /** The options of the commands on one run, as commander parses them (strings and flags). */
@@ -77,8 +76,7 @@ async function withSession(
   try {
     await action(session, options);
   } catch (error) {
-    if (error instanceof ModuleLoadError) throw moduleLoadFailure(session.config.modules, error);
-    throw explainTemporalError(error, session.config.temporal) ?? error;
+    throw explainEngineError(error) ?? explainTemporalError(error, session.config.temporal) ?? error;
   } finally {
     removeSignalHandlers();
     await session.close();

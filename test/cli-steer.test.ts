@@ -217,4 +217,10 @@ describe("in memory, the terminal answers", () => {
     assert.equal(lines[0], "You said hello");
     assert.match(lines[1]!, /ended after 1 turns/);
   });
+
+  test("rejoining a chat that does not exist is not found, not a bug", async () => {
+    const missing = await cli(["chat", "--resume", "chat-chatty-00000000"]);
+    assert.equal(missing.code, ExitCode.notFound);
+    assert.match(missing.stderr, /No run 'chat-chatty-00000000'/);
+  });
 });

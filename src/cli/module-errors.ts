@@ -3,25 +3,21 @@
  * syntax error, a missing import), so it reads as a user error naming the module, not as a bug.
  */
 import { existsSync } from "node:fs";
-import { ModuleLoadError } from "../engines/run-targets.js";
+import type { ModuleLoadError } from "../engines/run-targets.js";
 import { displayPath, ExitCode, UserError } from "./user-error.js";
 
-export function moduleLoadFailure(modules: readonly string[], failure: unknown): UserError {
-  // The loader names the failing module; older callers pass the bare import error.
-  const error = failure instanceof ModuleLoadError ? failure.cause : failure;
-  if (failure instanceof ModuleLoadError) modules = [failure.modulePath];
-  const missing = modules.find((module) => !existsSync(module));
-  if (missing !== undefined) {
-    return new UserError(`The module ${displayPath(missing)} listed under \`modules:\` does not exist.`, {
+export function moduleLoadFailure(failure: ModuleLoadError): UserError {
+  const module = displayPath(failure.modulePath);
+  if (!existsSync(failure.modulePath)) {
+    return new UserError(`The module ${module} listed under \`modules:\` does not exist.`, {
       exitCode: ExitCode.notFound,
       hint: "Paths under `modules:` are relative to the config file; fix the path or remove the entry.",
-      cause: error,
+      cause: failure,
     });
   }
-  const which = modules.length === 1 ? `${displayPath(modules[0]!)} (listed under \`modules:\`)` : "the modules listed under `modules:`";
-  return new UserError(`Cannot load ${which}: ${reason(error)}`, {
+  return new UserError(`Cannot load ${module} (listed under \`modules:\`): ${reason(failure.cause)}`, {
     hint: "Fix the module, or check it alone with `npx tsx <module>`.",
-    cause: error,
+    cause: failure,
   });
 }
 

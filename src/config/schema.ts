@@ -85,8 +85,6 @@ export const HttpServerSchema = z.strictObject({
   ...McpServerCommon,
 });
 
-const httpTransports: readonly unknown[] = ["http", "sse"];
-
 /**
  * Picks the schema before validating, so an error names the field that is wrong rather than
  * "matches no union member": an explicit `transport` decides, else `url` means HTTP.

@@ -4,11 +4,11 @@
  */
 import { createInterface } from "node:readline";
 import { rejoinChat, startChat, type ChatSession } from "../../engines/chat-client.js";
-import { findRunTarget, RunTargetNotFound } from "../../engines/run-targets.js";
+import { findRunTarget } from "../../engines/run-targets.js";
 import { InvalidRunMessage } from "../../engines/engine.js";
 import type { CommandOutput } from "../command-output.js";
 import type { Session } from "../session.js";
-import { ExitCode, UserError } from "../user-error.js";
+import { UserError } from "../user-error.js";
 
 export async function chatCommand(session: Session, agentName: string | undefined, options: { resume?: string }): Promise<CommandOutput> {
   const engine = await session.engine();
@@ -17,10 +17,7 @@ export async function chatCommand(session: Session, agentName: string | undefine
     chat = await rejoinChat(engine, options.resume);
   } else {
     if (!agentName) throw new UserError("Name the agent to chat with, or give --resume <runId>.");
-    const target = await findRunTarget(session.config, agentName).catch((error: unknown) => {
-      if (error instanceof RunTargetNotFound) throw new UserError(error.message, { exitCode: ExitCode.notFound });
-      throw error;
-    });
+    const target = await findRunTarget(session.config, agentName);
     if (target.kind !== "agent") throw new UserError(`'${agentName}' is a ${target.kind}; chat needs an agent.`);
     chat = await startChat(engine, target.agent);
   }

@@ -1,8 +1,7 @@
 /** `duragent result <runId>`: wait for a Temporal run's answer. */
-import { RunNotFound } from "../../engines/engine.js";
 import { resultText, type CommandOutput } from "../command-output.js";
 import { runFailure, type Session } from "../session.js";
-import { ExitCode, UserError } from "../user-error.js";
+import { UserError } from "../user-error.js";
 
 export async function resultCommand(session: Session, runId: string): Promise<CommandOutput> {
   if (session.engineName === "memory") {
@@ -11,10 +10,7 @@ export async function resultCommand(session: Session, runId: string): Promise<Co
     });
   }
   const engine = await session.engine();
-  const handle = await engine.getHandle(runId).catch((error: unknown) => {
-    if (error instanceof RunNotFound) throw new UserError(error.message, { exitCode: ExitCode.notFound });
-    throw error;
-  });
+  const handle = await engine.getHandle(runId);
   const result = await handle.result().catch((error: unknown) => {
     throw runFailure(runId, error);
   });

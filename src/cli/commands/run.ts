@@ -2,13 +2,12 @@
 import { ZodError } from "zod";
 import type { Client } from "@temporalio/client";
 import type { DuragentConfig } from "../../config/schema.js";
-import { findRunTarget, RunTargetNotFound } from "../../engines/run-targets.js";
+import { findRunTarget } from "../../engines/run-targets.js";
 import { TemporalEngine } from "../../engines/temporal-engine.js";
 import { parseInput, resultText, type CommandOutput } from "../command-output.js";
 import { followRun } from "../follow-run.js";
-import { moduleLoadFailure } from "../module-errors.js";
 import { runFailure, type Session } from "../session.js";
-import { ExitCode, UserError, formatZodError } from "../user-error.js";
+import { UserError, formatZodError } from "../user-error.js";
 
 export interface RunOptions {
   input: string;
@@ -23,10 +22,7 @@ export async function runCommand(session: Session, targetName: string, options: 
       hint: "Add --engine temporal, or drop --no-wait.",
     });
   }
-  const target = await findRunTarget(session.config, targetName).catch((error: unknown) => {
-    if (error instanceof RunTargetNotFound) throw new UserError(error.message, { exitCode: ExitCode.notFound });
-    throw moduleLoadFailure(session.config.modules, error);
-  });
+  const target = await findRunTarget(session.config, targetName);
   const engine = await session.engine();
   const handle = await engine.start(target, parseInput(options.input)).catch((error: unknown) => {
     if (error instanceof ZodError) throw new UserError(formatZodError(error, "--input"));

@@ -3,7 +3,7 @@
  * and the list of runs. Each returns data; the CLI prints text or JSON.
  */
 import { parseInput, type CommandOutput } from "../command-output.js";
-import { findRun, sendToRun } from "../run-lookup.js";
+import { findRun } from "../run-lookup.js";
 import type { Session } from "../session.js";
 import { statusText } from "../status-text.js";
 import { UserError } from "../user-error.js";
@@ -25,7 +25,7 @@ export async function inputCommand(
   }
   const handle = await findRun(session, runId);
   const value = options.value === undefined ? undefined : parseInput(options.value);
-  await sendToRun(() => handle.sendInput({ requestId: options.request, value, ...(action === "accept" ? {} : { action }) }));
+  await handle.sendInput({ requestId: options.request, value, ...(action === "accept" ? {} : { action }) });
   const verb = action === "accept" ? "answered" : action === "decline" ? "declined" : "cancelled the question of";
   return { data: { runId, action, link: handle.link }, text: `${verb} ${runId}${linkLine(handle.link)}` };
 }
@@ -37,7 +37,7 @@ export async function approveCommand(
 ): Promise<CommandOutput> {
   const handle = await findRun(session, runId);
   const edited = options.arguments === undefined ? undefined : parseArguments(options.arguments);
-  await sendToRun(() => handle.decide({ requestId: options.request, approved: true, arguments: edited }));
+  await handle.decide({ requestId: options.request, approved: true, arguments: edited });
   return { data: { runId, approved: true, link: handle.link }, text: `approved${linkLine(handle.link)}` };
 }
 
@@ -47,25 +47,25 @@ export async function rejectCommand(
   options: { request?: string; reason: string },
 ): Promise<CommandOutput> {
   const handle = await findRun(session, runId);
-  await sendToRun(() => handle.decide({ requestId: options.request, approved: false, reason: options.reason }));
+  await handle.decide({ requestId: options.request, approved: false, reason: options.reason });
   return { data: { runId, approved: false, link: handle.link }, text: `rejected${linkLine(handle.link)}` };
 }
 
 export async function pauseCommand(session: Session, runId: string): Promise<CommandOutput> {
   const handle = await findRun(session, runId);
-  await sendToRun(() => handle.pause());
+  await handle.pause();
   return { data: { runId, paused: true, link: handle.link }, text: `paused ${runId} before its next step${linkLine(handle.link)}` };
 }
 
 export async function resumeCommand(session: Session, runId: string): Promise<CommandOutput> {
   const handle = await findRun(session, runId);
-  await sendToRun(() => handle.resume());
+  await handle.resume();
   return { data: { runId, paused: false, link: handle.link }, text: `resumed ${runId}${linkLine(handle.link)}` };
 }
 
 export async function cancelCommand(session: Session, runId: string): Promise<CommandOutput> {
   const handle = await findRun(session, runId);
-  await sendToRun(() => handle.cancel());
+  await handle.cancel();
   return { data: { runId, cancelled: true, link: handle.link }, text: `cancelling ${runId}${linkLine(handle.link)}` };
 }
 
