@@ -30,7 +30,7 @@ import { watchCommand } from "./cli/commands/watch.js";
 import { Session, type GlobalOptions } from "./cli/session.js";
 import { explainTemporalError } from "./cli/temporal-errors.js";
 import { explainEngineError } from "./cli/engine-errors.js";
-import { ExitCode, isUserError } from "./cli/user-error.js";
+import { ExitCode, isUserError } from "./errors/user-error.js";
 
 /** The options of the commands on one run, as commander parses them (strings and flags). */
 interface RunCommandOptions {

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { textOf } from "../src/common/messages.js";
 import type { RunStatus } from "../src/common/run-status.js";
-import { ExitCode } from "../src/cli/user-error.js";
+import { ExitCode } from "../src/errors/user-error.js";
 import { startScriptedModelServer, type ScriptedCall, type ScriptedModelServer, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
 import { packageBin } from "./support/mcp-servers.js";
 import { startTestTemporal } from "./support/temporal.js";

@@ -15,7 +15,7 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { textOf } from "../src/common/messages.js";
-import { ExitCode } from "../src/cli/user-error.js";
+import { ExitCode } from "../src/errors/user-error.js";
 import { freePort } from "../src/temporal/dev-server.js";
 import { startScriptedModelServer, type ScriptedCall, type ScriptedModelServer, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
 import { packageBin } from "./support/mcp-servers.js";

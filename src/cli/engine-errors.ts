@@ -5,7 +5,7 @@
 import { InvalidRunMessage, RunNotFound } from "../engines/engine.js";
 import { ModuleLoadError, RunTargetNotFound } from "../engines/run-targets.js";
 import { moduleLoadFailure } from "./module-errors.js";
-import { ExitCode, UserError } from "./user-error.js";
+import { ExitCode, UserError } from "../errors/user-error.js";
 
 export function explainEngineError(error: unknown): UserError | undefined {
   if (error instanceof RunNotFound || error instanceof RunTargetNotFound) {

@@ -4,7 +4,7 @@
  */
 import { existsSync } from "node:fs";
 import type { ModuleLoadError } from "../engines/run-targets.js";
-import { displayPath, ExitCode, UserError } from "./user-error.js";
+import { displayPath, ExitCode, UserError } from "../errors/user-error.js";
 
 export function moduleLoadFailure(failure: ModuleLoadError): UserError {
   const module = displayPath(failure.modulePath);

@@ -10,7 +10,7 @@ import { MemoryEngine } from "../engines/memory-engine.js";
 import { TemporalEngine } from "../engines/temporal-engine.js";
 import { createLogger, type Logger } from "../logger.js";
 import { temporalUnreachable } from "./temporal-errors.js";
-import { ExitCode, UserError } from "./user-error.js";
+import { ExitCode, UserError } from "../errors/user-error.js";
 
 export interface GlobalOptions {
   config?: string;

@@ -4,7 +4,7 @@
  * fixes in the config or the environment, so it becomes a `UserError` saying what to change.
  */
 import type { DuragentConfig } from "../config/schema.js";
-import { ExitCode, UserError } from "./user-error.js";
+import { ExitCode, UserError } from "../errors/user-error.js";
 
 const devHint = "Start a local server and worker with `duragent dev`, or set temporal.address in duragent.config.yaml.";
 

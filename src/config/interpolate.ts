@@ -9,7 +9,8 @@
  * Only string values change: keys are left alone, and a substituted value stays a string
  * (`timeoutMs: ${T}` yields "5000", which the schema rejects as not a number).
  */
-import { ConfigError, formatPath, type Issue } from "../cli/user-error.js";
+import { ConfigError } from "../errors/user-error.js";
+import { formatPath, type Issue } from "../errors/zod-issues.js";
 
 // `$${` first so an escaped reference is never read as a reference.
 const token = /\$\$\{|\$\{([^}]*)\}|\$\{/g;

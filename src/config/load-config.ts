@@ -6,7 +6,8 @@
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { LineCounter, parseDocument } from "yaml";
-import { ConfigError, ExitCode, UserError, displayPath, zodIssues } from "../cli/user-error.js";
+import { ConfigError, ExitCode, UserError, displayPath } from "../errors/user-error.js";
+import { zodIssues } from "../errors/zod-issues.js";
 import { defaultRunSettings, historyLimitDefaults, type ActivitySettings, type RunSettings } from "../common/run-settings.js";
 import { interpolate, isPlainObject } from "./interpolate.js";
 import { ConfigSchema, type DuragentConfig } from "./schema.js";

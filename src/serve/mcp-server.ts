@@ -17,7 +17,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z, ZodError } from "zod";
 import { runFailure } from "../cli/session.js";
-import { formatZodError } from "../cli/user-error.js";
+import { formatZodError } from "../errors/zod-issues.js";
 import type { PendingRequest, RunStatus } from "../common/run-status.js";
 import { InvalidRunMessage, RunNotFound, type Engine, type RunHandle } from "../engines/engine.js";
 import type { RunTarget } from "../engines/run-targets.js";

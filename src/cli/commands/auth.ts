@@ -2,7 +2,7 @@
 import { loginToServer, oauthServerConfig } from "../../auth/login.js";
 import type { DuragentConfig } from "../../config/schema.js";
 import type { CommandOutput } from "../command-output.js";
-import { UserError } from "../user-error.js";
+import { UserError } from "../../errors/user-error.js";
 
 export interface AuthLoginOptions {
   /** Shows the authorization URL to the person (the CLI prints it and tries a browser). */

@@ -8,7 +8,7 @@ import { findRunTarget } from "../../engines/run-targets.js";
 import { InvalidRunMessage } from "../../engines/engine.js";
 import type { CommandOutput } from "../command-output.js";
 import type { Session } from "../session.js";
-import { UserError } from "../user-error.js";
+import { UserError } from "../../errors/user-error.js";
 
 export async function chatCommand(session: Session, agentName: string | undefined, options: { resume?: string }): Promise<CommandOutput> {
   const engine = await session.engine();

@@ -9,7 +9,7 @@ import { DevServerStartError, startDevServer } from "../../temporal/dev-server.j
 import { TemporalCliNotFound } from "../../temporal/temporal-cli.js";
 import { createDuragentWorker } from "../../worker.js";
 import type { Session } from "../session.js";
-import { ExitCode, UserError } from "../user-error.js";
+import { ExitCode, UserError } from "../../errors/user-error.js";
 
 export interface DevOptions {
   /** gRPC port; by default the port of `temporal.address`, so `duragent run` finds the server. */

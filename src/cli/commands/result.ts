@@ -1,7 +1,7 @@
 /** `duragent result <runId>`: wait for a Temporal run's answer. */
 import { resultText, type CommandOutput } from "../command-output.js";
 import { runFailure, type Session } from "../session.js";
-import { UserError } from "../user-error.js";
+import { UserError } from "../../errors/user-error.js";
 
 export async function resultCommand(session: Session, runId: string): Promise<CommandOutput> {
   if (session.engineName === "memory") {

@@ -7,7 +7,8 @@ import { TemporalEngine } from "../../engines/temporal-engine.js";
 import { parseInput, resultText, type CommandOutput } from "../command-output.js";
 import { followRun } from "../follow-run.js";
 import { runFailure, type Session } from "../session.js";
-import { UserError, formatZodError } from "../user-error.js";
+import { UserError } from "../../errors/user-error.js";
+import { formatZodError } from "../../errors/zod-issues.js";
 
 export interface RunOptions {
   input: string;

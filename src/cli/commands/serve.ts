@@ -8,7 +8,7 @@ import { loadRunTargets } from "../../engines/run-targets.js";
 import { startHttpMcpServer, UnsafeBinding } from "../../serve/http.js";
 import { createDuragentMcpServer, ServeSetupError, targetToolNames } from "../../serve/mcp-server.js";
 import type { Session } from "../session.js";
-import { UserError } from "../user-error.js";
+import { UserError } from "../../errors/user-error.js";
 
 export interface ServeOptions {
   transport: "stdio" | "http";

@@ -6,7 +6,7 @@ import { parseInput, type CommandOutput } from "../command-output.js";
 import { findRun } from "../run-lookup.js";
 import type { Session } from "../session.js";
 import { statusText } from "../status-text.js";
-import { UserError } from "../user-error.js";
+import { UserError } from "../../errors/user-error.js";
 
 export async function statusCommand(session: Session, runId: string): Promise<CommandOutput> {
   const handle = await findRun(session, runId);

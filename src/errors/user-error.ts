@@ -1,0 +1,79 @@
+/**
+ * Errors the user can fix: bad input, bad config, something not found, a failed run.
+ * The CLI prints their message without a stack trace and exits with their `exitCode`;
+ * anything else is a bug and exits with `ExitCode.bug`. Library callers get the same classes.
+ */
+import path from "node:path";
+import { formatIssues, type Issue } from "./zod-issues.js";
+
+/** Process exit codes; stable, so scripts can branch on them. */
+export const ExitCode = {
+  /** Invalid input or configuration: fix the command line or the config file. */
+  usage: 2,
+  /** Something named does not exist: a file, an agent, a run. */
+  notFound: 3,
+  /** The run itself failed (the agent or workflow ended in failure). */
+  runFailed: 4,
+  /** A service the command needs (Temporal) cannot be reached. */
+  unavailable: 5,
+  /** An unexpected error: a bug in duragent (EX_SOFTWARE from sysexits.h). */
+  bug: 70,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export interface UserErrorOptions {
+  /** Defaults to `ExitCode.usage`. */
+  exitCode?: ExitCode;
+  /** What to do about it; appended to the message on its own line. */
+  hint?: string;
+  cause?: unknown;
+}
+
+/** An error whose message alone tells the user what is wrong and how to fix it. */
+export class UserError extends Error {
+  override name = "UserError";
+  readonly exitCode: ExitCode;
+  readonly hint: string | undefined;
+
+  constructor(message: string, options: UserErrorOptions = {}) {
+    super(options.hint ? `${message}\n${options.hint}` : message, { cause: options.cause });
+    this.exitCode = options.exitCode ?? ExitCode.usage;
+    this.hint = options.hint;
+  }
+}
+
+/**
+ * True for a `UserError` even across duplicate module copies (tsx and a linked package
+ * can load this file twice, which breaks `instanceof`).
+ */
+export function isUserError(error: unknown): error is UserError {
+  if (error instanceof UserError) return true;
+  if (!(error instanceof Error) || !("exitCode" in error)) return false;
+  return typeof error.exitCode === "number" && (error.name === "UserError" || error.name === "ConfigError");
+}
+
+/** Invalid configuration: names the file and every problem in it. */
+export class ConfigError extends UserError {
+  override name = "ConfigError";
+  /** Absolute path of the file at fault; undefined when the config came from defaults and overrides only. */
+  readonly file: string | undefined;
+  readonly issues: readonly Issue[];
+  /** Files merged over `file` (the secrets file), named too since a problem may come from them. */
+  readonly mergedWith: readonly string[];
+
+  constructor(file: string | undefined, issues: readonly Issue[], options: { mergedWith?: readonly string[]; cause?: unknown } = {}) {
+    const mergedWith = options.mergedWith ?? [];
+    const where = [file, ...mergedWith].filter((f): f is string => f !== undefined).map(displayPath);
+    const label = where.length === 0 ? "configuration" : where.length === 1 ? where[0]! : `${where[0]} (with ${where.slice(1).join(", ")} merged over it)`;
+    super(formatIssues(label, issues), { exitCode: ExitCode.usage, cause: options.cause });
+    this.file = file;
+    this.issues = issues;
+    this.mergedWith = mergedWith;
+  }
+}
+
+/** A path relative to the working directory when it lies inside it: shorter, and what the user typed. */
+export function displayPath(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative !== "" && !relative.startsWith("..") && !path.isAbsolute(relative) ? relative : file;
+}
