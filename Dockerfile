@@ -1,7 +1,25 @@
-# The duragent worker image used by docker-compose.yml.
-FROM node:20-slim
+# The duragent worker image used by docker-compose.yml. The workflow bundle is built into the
+# image (`duragent build`), so a container serves as soon as it has connected, with no webpack
+# run at start: a restarted worker picks up a dead one's steps within seconds.
+FROM node:22-slim AS build
 WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+RUN npm install --no-audit --no-fund
+COPY src ./src
+COPY bin ./bin
+COPY examples ./examples
+RUN npm run build \
+ && node bin/duragent.js --config examples/finder/duragent.config.yaml build --out /app/workflow-bundle.js
+
+FROM node:22-slim
+WORKDIR /app
+ENV NODE_ENV=production
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev
-COPY . .
-CMD ["npx", "duragent", "worker"]
+# The runtime dependencies, plus the MCP servers the finder example's config starts.
+RUN npm install --omit=dev --no-audit --no-fund \
+ && npm install --no-save --no-audit --no-fund @modelcontextprotocol/server-filesystem @modelcontextprotocol/server-everything
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/workflow-bundle.js ./workflow-bundle.js
+COPY bin ./bin
+COPY examples ./examples
+CMD ["node", "bin/duragent.js", "worker", "--bundle", "/app/workflow-bundle.js"]

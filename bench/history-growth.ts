@@ -14,14 +14,14 @@ import { Client, Connection } from "@temporalio/client";
 import type { DuragentConfig } from "../src/config/schema.js";
 import { ConfigSchema } from "../src/config/schema.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
-import { startChat } from "../src/engines/chat-client.js";
-import { TemporalEngine } from "../src/engines/temporal-engine.js";
+import { startChat } from "../src/client/chat.js";
+import { TemporalEngine } from "../src/client/temporal-engine.js";
 import { createLogger } from "../src/logger.js";
 import { runChainStats } from "../src/testing/history-stats.js";
 import { startScriptedModelServer, type ScriptedCall, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
 import { textOf } from "../src/common/messages.js";
 import { historyLimitDefaults } from "../src/common/run-settings.js";
-import { createDuragentWorker } from "../src/worker.js";
+import { createWorker } from "../src/worker.js";
 
 export interface ConversationProfile {
   name: string;
@@ -141,7 +141,7 @@ async function measureOne(
     llm: { providers: { openai: { apiKey: "bench-key", baseURL: openaiBaseURL } } },
     execution: { transcriptReferenceBytes: mode.transcriptReferenceBytes, chatTurnsPerRun: turns + 1 },
   });
-  const worker = await createDuragentWorker({ config, logger: createLogger("bench-worker", "silent") });
+  const worker = await createWorker({ config, logger: createLogger("bench-worker", "silent") });
   const engine = await TemporalEngine.connect(config, runSettingsFromConfig(config));
   try {
     return await worker.worker.runUntil(async () => {

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI directly through tsx, so a clone needs no build step.
-import { register as registerCommonJs } from "tsx/cjs/api";
-import { register } from "tsx/esm/api";
+// The duragent CLI, compiled: plain Node runs it. In a clone, `npm run build` (which `npm test`
+// and `npm run demo` run first) writes dist/.
+import { existsSync } from "node:fs";
 
-// Both hooks, as the `tsx` command installs them: a user's `agents.ts` in a project without
-// `"type": "module"` is CommonJS to Node, and with only the ESM hook Node re-imports its
-// `import` syntax as ESM mid-load and fails with ERR_REQUIRE_CYCLE_MODULE.
-registerCommonJs();
-register();
-const { main } = await import("../src/client.ts");
+const entry = new URL("../dist/cli/main.js", import.meta.url);
+if (!existsSync(entry)) {
+  console.error("duragent: the CLI is not built (no dist/cli/main.js); run `npm run build` in the duragent folder.");
+  process.exit(70);
+}
+const { main } = await import(entry.href);
 process.exitCode = await main(process.argv);

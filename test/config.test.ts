@@ -9,6 +9,7 @@ import { formatZodError } from "../src/errors/zod-issues.js";
 import { defaultRunSettings } from "../src/common/run-settings.js";
 import { interpolate } from "../src/config/interpolate.js";
 import { deepMerge, loadConfig, runSettingsFromConfig } from "../src/config/load-config.js";
+import { temporalConnectionOptions, webUiBase, webUiLink } from "../src/client/temporal-connection.js";
 
 const dirs: string[] = [];
 after(async () => {
@@ -112,7 +113,7 @@ describe("loadConfig", () => {
     assert.equal(file, path.join(dir, "duragent.config.yml"));
     assert.equal(config.engine, "temporal");
     assert.equal(config.temporal.namespace, "agents");
-    assert.equal(config.temporal.uiUrl, "http://localhost:8233");
+    assert.equal(webUiBase(config.temporal), "http://localhost:8233");
     const { fs, search, legacy } = config.mcp.servers;
     assert.ok(fs && "command" in fs);
     assert.equal(fs.transport, "stdio");
@@ -172,6 +173,66 @@ describe("loadConfig", () => {
     assert.equal(config.engine, "temporal");
     assert.equal(config.temporal.namespace, "a");
     assert.equal(config.temporal.taskQueue, "q2");
+  });
+});
+
+describe("Temporal's environment configuration", () => {
+  test("TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and TEMPORAL_API_KEY fill a config without a temporal: section", async () => {
+    const dir = await project({ "duragent.config.yaml": "engine: temporal\n" });
+    const env = { TEMPORAL_ADDRESS: "ns.acct.tmprl.cloud:7233", TEMPORAL_NAMESPACE: "ns.acct", TEMPORAL_API_KEY: "cloud-key", TEMPORAL_GRPC_META_X_TEAM: "agents" };
+    const { config } = await loadConfig({ cwd: dir, env });
+    assert.equal(config.temporal.address, "ns.acct.tmprl.cloud:7233");
+    assert.equal(config.temporal.namespace, "ns.acct");
+    assert.equal(config.temporal.apiKey, "cloud-key");
+    assert.deepEqual(config.temporal.metadata, { "x-team": "agents" });
+    // An API key means TLS, as Temporal's own clients do it; a Cloud address links to Cloud's Web UI.
+    assert.deepEqual(temporalConnectionOptions(config.temporal), {
+      address: "ns.acct.tmprl.cloud:7233",
+      apiKey: "cloud-key",
+      metadata: { "x-team": "agents" },
+      tls: true,
+    });
+    assert.equal(webUiLink(config.temporal, "finder-1"), "https://cloud.temporal.io/namespaces/ns.acct/workflows/finder-1");
+  });
+
+  test("the config file wins key by key; temporal.toml profiles fill the rest", async () => {
+    const toml = ['[profile.default]', 'address = "default-host:7233"', "", "[profile.prod]", 'address = "prod-host:7233"', 'namespace = "prod"', "", "[profile.prod.tls]", 'server_name = "prod.example"'].join("\n");
+    const dir = await project({ "temporal.toml": toml, "duragent.config.yaml": "temporal:\n  namespace: mine\n" });
+    const tomlPath = path.join(dir, "temporal.toml");
+    const byDefault = (await loadConfig({ cwd: dir, env: { TEMPORAL_CONFIG_FILE: tomlPath } })).config.temporal;
+    assert.equal(byDefault.address, "default-host:7233");
+    assert.equal(byDefault.namespace, "mine");
+    const prod = (await loadConfig({ cwd: dir, env: { TEMPORAL_CONFIG_FILE: tomlPath, TEMPORAL_PROFILE: "prod" } })).config.temporal;
+    assert.equal(prod.address, "prod-host:7233");
+    assert.equal(prod.namespace, "mine", "the file's own namespace wins over the profile's");
+    assert.deepEqual(prod.tls, { serverName: "prod.example" });
+    // Environment variables override the profile, as in the Temporal CLI.
+    const overridden = (await loadConfig({ cwd: dir, env: { TEMPORAL_CONFIG_FILE: tomlPath, TEMPORAL_ADDRESS: "env-host:1" } })).config.temporal;
+    assert.equal(overridden.address, "env-host:1");
+    // A profile chosen in the config file.
+    const chosen = await project({ "duragent.config.yaml": "temporal:\n  profile: prod\n" });
+    assert.equal((await loadConfig({ cwd: chosen, env: { TEMPORAL_CONFIG_FILE: tomlPath } })).config.temporal.address, "prod-host:7233");
+  });
+
+  test("nothing set: the local defaults, and DURAGENT_TEMPORAL_UI for the Web UI links", async () => {
+    const dir = await project();
+    const plain = (await loadConfig({ cwd: dir, env: {} })).config.temporal;
+    assert.equal(plain.address, "localhost:7233");
+    assert.equal(plain.namespace, "default");
+    assert.equal(webUiLink(plain, "a/b"), "http://localhost:8233/namespaces/default/workflows/a%2Fb");
+    const composed = (await loadConfig({ cwd: dir, env: { DURAGENT_TEMPORAL_UI: "http://localhost:8080/" } })).config.temporal;
+    assert.equal(webUiBase(composed), "http://localhost:8080");
+  });
+
+  test("a broken temporal.toml, or a missing profile, is one user error naming the fix", async () => {
+    const dir = await project({ "temporal.toml": "address = [[[" });
+    await assert.rejects(loadConfig({ cwd: dir, env: { TEMPORAL_CONFIG_FILE: path.join(dir, "temporal.toml") } }), (error: unknown) => {
+      assert.ok(isUserError(error));
+      assert.match(error.message, /Temporal's environment configuration cannot be read: Invalid TOML/);
+      assert.match(error.message, /TEMPORAL_CONFIG_FILE/);
+      return true;
+    });
+    await assert.rejects(loadConfig({ cwd: dir, env: { TEMPORAL_PROFILE: "nope" } }), /Profile 'nope' not found/);
   });
 });
 

@@ -15,9 +15,9 @@ import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { textOf } from "../src/common/messages.js";
 import type { RunPhase } from "../src/common/run-status.js";
 import { loadConfig, runSettingsFromConfig } from "../src/config/load-config.js";
-import type { RunHandle } from "../src/engines/engine.js";
-import { findRunTarget } from "../src/engines/run-targets.js";
-import { TemporalEngine } from "../src/engines/temporal-engine.js";
+import type { RunHandle } from "../src/client/engine.js";
+import { findRunTarget } from "../src/client/run-targets.js";
+import { TemporalEngine } from "../src/client/temporal-engine.js";
 import {
   startScriptedModelServer,
   type RecordedRequest,
@@ -280,7 +280,7 @@ describe("crash recovery with a real worker process", () => {
     assert.equal(waiting.pending[0]?.prompt, "Which colour?");
 
     await crashAndRestart();
-    await handle.sendInput({ value: "green" });
+    await handle.answer({ value: "green" });
 
     const result = (await handle.result()) as { text: string };
     assert.equal(result.text, "Painted the fence green");

@@ -18,8 +18,12 @@ test("docker-compose.yml names Temporal, PostgreSQL, the Web UI and a duragent w
   assert.match(services["temporal-ui"]!.image!, /^temporalio\/ui:/);
   assert.equal(services["temporal-ui"]!.environment!.TEMPORAL_ADDRESS, "temporal:7233");
   assert.ok(services.worker!.build, "the worker is built from this repository");
-  assert.deepEqual(services.worker!.command, ["npx", "duragent", "worker"]);
-  assert.equal(services.worker!.environment!.DURAGENT_TEMPORAL_ADDRESS, "temporal:7233");
+  // The worker serves the bundle the Dockerfile prebuilds, and finds Temporal as Temporal's own tools do.
+  const dockerfile = readFileSync(new URL("../Dockerfile", import.meta.url), "utf8");
+  const bundle = /duragent\.js --config \S+ build --out (\S+)/.exec(dockerfile)?.[1];
+  assert.ok(bundle, "the Dockerfile prebuilds the workflow bundle");
+  assert.deepEqual(services.worker!.command, ["node", "bin/duragent.js", "worker", "--bundle", bundle]);
+  assert.equal(services.worker!.environment!.TEMPORAL_ADDRESS, "temporal:7233");
   // Every service a service depends on exists.
   for (const [name, service] of Object.entries(services)) {
     const dependencies = Array.isArray(service.depends_on) ? service.depends_on : Object.keys(service.depends_on ?? {});

@@ -18,12 +18,13 @@ import type { InputRequest, RunStatus } from "../src/common/run-status.js";
 import type { ToolResult } from "../src/common/tools.js";
 import type { DuragentConfig } from "../src/config/schema.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
-import { InvalidRunMessage, type Engine, type RunHandle } from "../src/engines/engine.js";
-import type { RunTarget } from "../src/engines/run-targets.js";
-import { TemporalEngine } from "../src/engines/temporal-engine.js";
+import { InvalidRunMessage, type Engine, type RunHandle } from "../src/client/engine.js";
+import type { RunTarget } from "../src/client/run-targets.js";
+import { TemporalEngine } from "../src/client/temporal-engine.js";
 import { createLogger } from "../src/logger.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
-import { bundleWorkflows, createDuragentWorker } from "../src/worker.js";
+import { createWorker } from "../src/worker.js";
+import { bundleWorkflows } from "./support/runtime.js";
 import type { DuragentWorkflow } from "../src/workflows/index.js";
 import { callOneTool, gatherContext, type CallToolInput, type ContextOutput } from "./fixtures/mcp-workflows.js";
 import { everythingServer, packageBin } from "./support/mcp-servers.js";
@@ -98,16 +99,16 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
         assert.deepEqual(request.schema?.required, ["name"]);
         assert.equal(request.url, undefined);
 
-        await assert.rejects(handle.sendInput({ value: { check: true } }), (error: unknown) => {
+        await assert.rejects(handle.answer({ value: { check: true } }), (error: unknown) => {
           assert.ok(error instanceof InvalidRunMessage, String(error));
           assert.match(error.message, /name is required/);
           return true;
         });
-        await assert.rejects(handle.sendInput({ value: { name: "Ada", integer: 500 } }), /integer must be at most 100/);
-        await assert.rejects(handle.sendInput({ value: { name: "Ada", colour: "red" } }), /colour is not a requested field/);
+        await assert.rejects(handle.answer({ value: { name: "Ada", integer: 500 } }), /integer must be at most 100/);
+        await assert.rejects(handle.answer({ value: { name: "Ada", colour: "red" } }), /colour is not a requested field/);
         assert.equal((await handle.status()).phase, "waiting_input");
 
-        await handle.sendInput({ requestId: request.id, value: { name: "Ada Lovelace", check: true } });
+        await handle.answer({ requestId: request.id, value: { name: "Ada Lovelace", check: true } });
         const text = await resultText(handle);
         assert.match(text, /User provided the requested information/);
         assert.match(text, /Name: Ada Lovelace/);
@@ -125,7 +126,7 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
         for (const action of ["decline", "cancel"] as const) {
           const handle = await engine.start(...call({ server: "everything", tool: "trigger-elicitation-request" }));
           await waitForPhase(handle, "waiting_input");
-          await handle.sendInput({ value: null, action });
+          await handle.answer({ value: null, action });
           assert.match(await resultText(handle), action === "decline" ? /User declined/ : /User cancelled/);
         }
       });
@@ -139,7 +140,7 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
         assert.equal(request.url, url);
         assert.equal(request.prompt, "Pay here");
         assert.equal(request.schema, undefined);
-        await handle.sendInput({ value: null });
+        await handle.answer({ value: null });
         assert.match(await resultText(handle), /User completed the URL elicitation flow/);
       });
     });
@@ -173,7 +174,7 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
         const first = onlyInput(await waitForPhase(declined, "waiting_input"));
         assert.deepEqual(first.origin, { server: "approved", tool: "trigger-sampling-request", kind: "sampling" });
         assert.match(first.prompt, /asks to send this to anthropic:scripted-sampler.*first/);
-        await declined.sendInput({ value: null, action: "decline" });
+        await declined.answer({ value: null, action: "decline" });
         const refused = (await declined.result()) as ToolResult;
         assert.equal(refused.isError, true);
         assert.match(textOf(refused.content), /declined the sampling request/);
@@ -181,7 +182,7 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
 
         const accepted = await engine.start(...call({ server: "approved", tool: "trigger-sampling-request", arguments: { prompt: "second" } }));
         await waitForPhase(accepted, "waiting_input");
-        await accepted.sendInput({ value: null });
+        await accepted.answer({ value: null });
         assert.match(await resultText(accepted), /approved answer/);
         assert.equal(model.requests[0]!.path, "/v1/messages");
       });
@@ -276,7 +277,7 @@ describe("elicitation on Temporal survives the worker", () => {
       execution: { ...base.execution, tools: { heartbeatTimeoutMs: 2_000, initialIntervalMs: 100 } },
     };
     const startWorker = () =>
-      createDuragentWorker({ config, logger: createLogger("test-worker", "silent"), workflowBundle: bundle }).then((worker) => ({
+      createWorker({ config, logger: createLogger("test-worker", "silent"), workflowBundle: bundle }).then((worker) => ({
         worker,
         running: worker.worker.run(),
       }));
@@ -287,7 +288,7 @@ describe("elicitation on Temporal survives the worker", () => {
       const handle = await engine.start(...call({ server: "patient", tool: "book-table", arguments: { workMs: 30_000 } }));
       const request = onlyInput(await waitForPhase(handle, "waiting_input"));
       assert.deepEqual(request.origin, { server: "patient", tool: "book-table", kind: "elicitation" });
-      await handle.sendInput({ value: { name: "Grace" } });
+      await handle.answer({ value: { name: "Grace" } });
       await waitFor("the server to get the answer", async () => (readEvents(events).some((e) => e.event === "answer") ? true : undefined));
 
       // The worker goes away mid-call, its MCP server with it.

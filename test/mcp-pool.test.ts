@@ -436,16 +436,36 @@ describe("server-everything", () => {
 });
 
 describe("failures", () => {
-  test("a command that does not exist is a retryable McpServerUnavailable", async (t) => {
+  test("a command that does not exist fails at once, naming it: no retry can install it", async (t) => {
     const pool = poolFor(t, { ghost: { command: "duragent-no-such-mcp-server", args: ["--stdio"] } });
-    await assert.rejects(
-      pool.listTools("ghost"),
-      assertUnavailable(/^MCP server 'ghost' could not be started \(command 'duragent-no-such-mcp-server --stdio'\): .*ENOENT/),
-    );
-    await assert.rejects(
-      pool.callTool({ server: "ghost", tool: "x", arguments: {} }),
-      assertUnavailable(/^MCP server 'ghost' could not be started/),
-    );
+    const notInstalled = (error: unknown) => {
+      assert.ok(error instanceof ApplicationFailure);
+      assert.equal(error.type, FailureType.configuration);
+      assert.equal(error.nonRetryable, true);
+      assert.equal(
+        error.message,
+        "MCP server 'ghost' could not be started (command 'duragent-no-such-mcp-server --stdio'): 'duragent-no-such-mcp-server' is not installed (not found on PATH). Install it, or fix mcp.servers.ghost.command.",
+      );
+      return true;
+    };
+    await assert.rejects(pool.listTools("ghost"), notInstalled);
+    await assert.rejects(pool.callTool({ server: "ghost", tool: "x", arguments: {} }), notInstalled);
+  });
+
+  test("`npx --no-install` of a package that is not installed says which one, and how to install it", async (t) => {
+    const empty = await mkdtemp(path.join(os.tmpdir(), "duragent-npx-"));
+    t.after(() => rm(empty, { recursive: true, force: true }));
+    const pool = poolFor(t, { fs: { command: "npx", args: ["--no-install", "@modelcontextprotocol/server-filesystem", "."], cwd: empty } });
+    await assert.rejects(pool.listTools("fs"), (error: unknown) => {
+      assert.ok(error instanceof ApplicationFailure);
+      assert.equal(error.nonRetryable, true);
+      assert.equal(
+        error.message,
+        "MCP server 'fs' cannot be started: @modelcontextprotocol/server-filesystem is not installed; run `npm i @modelcontextprotocol/server-filesystem` in the project.",
+      );
+      assert.doesNotMatch(error.message, /A complete log/);
+      return true;
+    });
   });
 
   test("an unknown server is a non-retryable configuration error", async (t) => {

@@ -11,11 +11,12 @@ import { ApplicationFailure } from "@temporalio/common";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { Worker, type WorkflowBundle } from "@temporalio/worker";
 import { nestedScenario, scenarios, type Scenario } from "../examples/patterns/scenarios.js";
-import type { RunTarget } from "../src/engines/run-targets.js";
-import type { TemporalEngine } from "../src/engines/temporal-engine.js";
+import type { RunTarget } from "../src/client/run-targets.js";
+import { RunFailed } from "../src/client/engine.js";
+import type { TemporalEngine } from "../src/client/temporal-engine.js";
 import { textOf } from "../src/common/messages.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
-import { bundleWorkflows } from "../src/worker.js";
+import { bundleWorkflows } from "./support/runtime.js";
 import { patternWorkflow } from "../src/workflows/builtin-workflows.js";
 import type { DuragentWorkflow, PatternRunResult, PatternSpec } from "../src/workflows/index.js";
 import { testConfig, withTemporalWorker } from "./support/runtime.js";
@@ -124,10 +125,11 @@ describe("each pattern on Temporal", () => {
     const plan = { isComplete: false, steps: [{ description: "s", tasks: [{ worker: "ghost", description: "t" }] }] };
     const spec: PatternSpec = { pattern: "orchestrator", workers: [{ function: "count-lines" }] };
     const run = await runPattern(spec, "goal", () => ({ text: JSON.stringify(plan) }));
-    assert.ok(run.error instanceof WorkflowFailedError, String(run.error));
-    assert.ok(run.error.cause instanceof ApplicationFailure);
-    assert.equal(run.error.cause.type, "PlanInvalid");
-    assert.match(run.error.cause.message, /ghost.*Available workers: count-lines/);
+    assert.ok(run.error instanceof RunFailed, String(run.error));
+    const failure = run.error.cause;
+    assert.ok(failure instanceof WorkflowFailedError && failure.cause instanceof ApplicationFailure, String(failure));
+    assert.equal(failure.cause.type, "PlanInvalid");
+    assert.match(failure.cause.message, /ghost.*Available workers: count-lines/);
     assert.equal(run.model.requests.length, 2);
   });
 
@@ -237,7 +239,7 @@ describe("scale and nesting on Temporal", () => {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       assert.equal((await child.status()).pending[0]?.prompt, "Which city?");
-      await child.sendInput({ value: "Lisbon" });
+      await child.answer({ value: "Lisbon" });
     });
     assert.equal(run.error, undefined, String(run.error));
     assert.equal(run.result?.text, "# Going to Lisbon");

@@ -11,9 +11,9 @@ import { createProviderRegistry } from "../src/activities/llm/provider-registry.
 import { McpConnectionPool } from "../src/activities/mcp/connection-pool.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
 import { ConfigSchema } from "../src/config/schema.js";
-import { MemoryEngine } from "../src/engines/memory-engine.js";
+import { MemoryEngine } from "../src/client/memory-engine.js";
 import { MemoryExecutor } from "../src/engines/memory-executor.js";
-import { findRunTarget } from "../src/engines/run-targets.js";
+import { findRunTarget } from "../src/client/run-targets.js";
 import { createLogger } from "../src/logger.js";
 import { everythingServer } from "./support/mcp-servers.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";

@@ -11,7 +11,8 @@ import { fileURLToPath } from "node:url";
 import { before, describe, test } from "node:test";
 import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from "@temporalio/worker";
 import { DeterminismViolationError } from "@temporalio/workflow";
-import { bundleWorkflows, quietBundlerLogger } from "../src/worker.js";
+import { quietBundlerLogger } from "../src/worker/workflow-bundle.js";
+import { bundleWorkflows } from "./support/runtime.js";
 import { loadHistory } from "./support/histories.js";
 
 const goldenDirectory = fileURLToPath(new URL("./golden-histories/", import.meta.url));

@@ -13,10 +13,10 @@ import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { textOf } from "../src/common/messages.js";
 import { RunMessages } from "../src/common/run-status.js";
 import type { DuragentConfig } from "../src/config/schema.js";
-import { InvalidRunMessage, type Engine } from "../src/engines/engine.js";
-import type { RunTarget } from "../src/engines/run-targets.js";
+import { InvalidRunMessage, type Engine } from "../src/client/engine.js";
+import type { RunTarget } from "../src/client/run-targets.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
-import { bundleWorkflows } from "../src/worker.js";
+import { bundleWorkflows } from "./support/runtime.js";
 import type { DuragentWorkflow } from "../src/workflows/index.js";
 import { askForBudget } from "./fixtures/human-workflows.js";
 import { filesystemServer } from "./support/mcp-servers.js";
@@ -58,15 +58,15 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
         assert.equal(request.prompt, "What is the budget?");
         assert.deepEqual((request as { schema?: { required?: string[] } }).schema?.required, ["amount"]);
 
-        await assert.rejects(handle.sendInput({ value: { amount: -3 } }), (error: unknown) => {
+        await assert.rejects(handle.answer({ value: { amount: -3 } }), (error: unknown) => {
           assert.ok(error instanceof InvalidRunMessage, String(error));
           assert.match(error.message, /input-1 is invalid.*amount/s);
           return true;
         });
-        await assert.rejects(handle.sendInput({ requestId: "input-9", value: { amount: 3 } }), /No pending request 'input-9'/);
+        await assert.rejects(handle.answer({ requestId: "input-9", value: { amount: 3 } }), /No pending request 'input-9'/);
         assert.equal((await handle.status()).phase, "waiting_input");
 
-        await handle.sendInput({ value: { amount: 1200 } });
+        await handle.answer({ value: { amount: 1200 } });
         assert.deepEqual(await handle.result(), { status: "answered", value: { amount: 1200, currency: "EUR" } });
         assert.equal((await handle.status()).phase, "completed");
       });
@@ -103,7 +103,7 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
         const request = first.pending[0]!;
         assert.equal(request.kind, "approval");
         assert.deepEqual(request.kind === "approval" && request.arguments, { path: join(dir, "secret.txt") });
-        await assert.rejects(handle.sendInput({ value: "x" }), /not waiting for input/);
+        await assert.rejects(handle.answer({ value: "x" }), /not waiting for input/);
         await handle.decide({ approved: false, reason: "not that file" });
 
         const second = await waitForPhase(handle, "waiting_approval");
@@ -129,7 +129,7 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
         const handle = await engine.start(reader({ servers: [], humanInput: true }), "plan a trip");
         const status = await waitForPhase(handle, "waiting_input");
         assert.equal(status.pending[0]!.prompt, "Which city?");
-        await handle.sendInput({ value: "Lisbon" });
+        await handle.answer({ value: "Lisbon" });
         assert.equal(((await handle.result()) as { text: string }).text, "Going to Lisbon");
       });
     });

@@ -50,7 +50,7 @@ test("runs carry DuragentAgent and a current DuragentPhase", async () => {
       "hello",
     );
     await eventually(`DuragentAgent = 'greeter' AND DuragentPhase = 'waiting_input'`, handle.runId);
-    await handle.sendInput({ value: "Ada" });
+    await handle.answer({ value: "Ada" });
     await handle.result();
     await eventually(`DuragentAgent = 'greeter' AND DuragentPhase = 'completed'`, handle.runId);
     assert.deepEqual(listRuns(`DuragentAgent = 'nobody'`), []);

@@ -16,7 +16,7 @@ import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/
 import { loadConfig } from "../src/config/load-config.js";
 import { ConfigSchema } from "../src/config/schema.js";
 import type { DuragentConfig } from "../src/config/schema.js";
-import type { RunTarget } from "../src/engines/run-targets.js";
+import type { RunTarget } from "../src/client/run-targets.js";
 import { startScriptedModelServer, type ScriptedCall, type ScriptedModelServer, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
 import { createCountingServer } from "./fixtures/counting-mcp-server.js";
 import { historyText } from "./support/histories.js";

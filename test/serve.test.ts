@@ -27,12 +27,12 @@ import {
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { textOf } from "../src/common/messages.js";
 import type { DuragentConfig } from "../src/config/schema.js";
-import type { Engine } from "../src/engines/engine.js";
-import { loadRunTargets, type RunTarget } from "../src/engines/run-targets.js";
+import type { Engine } from "../src/client/engine.js";
+import { loadRunTargets, type RunTarget } from "../src/client/run-targets.js";
 import { startHttpMcpServer, UnsafeBinding, type HttpMcpListener } from "../src/serve/http.js";
-import { createDuragentMcpServer, ServeSetupError, targetToolNames } from "../src/serve/mcp-server.js";
+import { createDuragentMcpServer, ServeSetupError, targetToolNames, type ServedRuns } from "../src/serve/mcp-server.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedCall, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
-import { bundleWorkflows } from "../src/worker.js";
+import { bundleWorkflows } from "./support/runtime.js";
 import { everythingServer, filesystemServer } from "./support/mcp-servers.js";
 import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
 import { startTestTemporal } from "./support/temporal.js";
@@ -139,6 +139,11 @@ async function askOuterAgent(innerServer: Record<string, unknown>): Promise<stri
 // ---------------------------------------------------------------------------------------------
 // MCP client helpers
 
+/** An engine as the server sees runs (the client's shape). */
+function servedRuns(engine: Engine): ServedRuns {
+  return { start: (target, input) => engine.start(target, input), getHandle: (id) => engine.getHandle(id), list: ({ limit }) => engine.list(limit) };
+}
+
 type ToolResult = CallToolResult;
 
 async function connect(
@@ -148,7 +153,7 @@ async function connect(
 ) {
   const server = createDuragentMcpServer({
     targets: await loadRunTargets(config),
-    engine,
+    runs: servedRuns(engine),
     ...(options.waitTimeoutMs ? { waitTimeoutMs: options.waitTimeoutMs } : {}),
   });
   const elicitation = options.urlElicitation ? { form: {}, url: {} } : { form: {} };
@@ -223,7 +228,7 @@ test("the inner agent's question becomes the outer run's question, and the perso
     assert.ok(question?.kind === "input", JSON.stringify(status));
     assert.equal(question.prompt, "Which city?");
     assert.deepEqual(question.origin, { server: "inner", tool: "asker", kind: "elicitation" });
-    await handle.sendInput({ value: { answer: "Lisbon" } });
+    await handle.answer({ value: { answer: "Lisbon" } });
     assert.equal(((await handle.result()) as { text: string }).text, "The inner agent says: Going to Lisbon");
   } finally {
     await engine.close();
@@ -450,7 +455,7 @@ describe("Streamable HTTP guards", () => {
     config = testConfig(model, { agents: { helper: agents.helper } });
     engine = memoryEngine(config);
     const targets = await loadRunTargets(config);
-    listener = await startHttpMcpServer({ host: "127.0.0.1", port: 0, token: "s3cret", createServer: () => createDuragentMcpServer({ targets, engine }) });
+    listener = await startHttpMcpServer({ host: "127.0.0.1", port: 0, token: "s3cret", createServer: () => createDuragentMcpServer({ targets, runs: servedRuns(engine) }) });
   });
   after(async () => {
     await listener?.close();
@@ -503,7 +508,7 @@ describe("Streamable HTTP guards", () => {
 
   test("loopback needs no token, but keeps DNS-rebinding protection", async () => {
     const targets = await loadRunTargets(config);
-    const open = await startHttpMcpServer({ host: "127.0.0.1", port: 0, createServer: () => createDuragentMcpServer({ targets, engine }) });
+    const open = await startHttpMcpServer({ host: "127.0.0.1", port: 0, createServer: () => createDuragentMcpServer({ targets, runs: servedRuns(engine) }) });
     try {
       assert.equal((await post({}, open.url)).status, 200);
       assert.equal((await post({ Host: "attacker.example" }, open.url)).status, 403);

@@ -1,12 +1,17 @@
 /**
  * Proves the sandbox boundary: the workflow code bundles with Temporal's own bundler (which fails
- * on Node built-ins) and none of the LLM or MCP SDKs end up inside it.
+ * on Node built-ins) and none of the LLM or MCP SDKs end up inside it. And the bundle cache: a
+ * cached bundle is used only while everything that went into it is unchanged.
  */
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { bundleWorkflowCode } from "@temporalio/worker";
-import { bundleWorkflows } from "../src/worker.js";
+import { loadWorkflowBundle, WorkflowBundleError } from "../src/worker/workflow-bundle.js";
+import { bundleWorkflows } from "./support/runtime.js";
 
 test("the built-in and example workflows bundle for the sandbox without Node, LLM or MCP modules", async () => {
   const finder = fileURLToPath(new URL("../examples/finder/agents.ts", import.meta.url));
@@ -25,4 +30,66 @@ test("the bundler rejects workflow code that reaches a Node built-in", async () 
   const logger = { log: collect, trace: collect, debug: collect, info: collect, warn: collect, error: collect };
   await assert.rejects(bundleWorkflowCode({ workflowsPath: bad, logger }), /Webpack finished with errors/);
   assert.match(reported.join("\n"), /node:fs|disallowed/i);
+});
+
+describe("the bundle cache", () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "duragent-bundle-cache-"));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("a worker reuses a bundle while nothing that went into it changed, and rebuilds when something did", async () => {
+    const cacheDir = join(dir, "cache");
+    const helper = join(dir, "helper.ts");
+    const module = join(dir, "agents.ts");
+    writeFileSync(helper, 'export const greeting = "first version";\n');
+    writeFileSync(
+      module,
+      [
+        `import { defineWorkflow } from ${JSON.stringify(fileURLToPath(new URL("../src/workflows/index.ts", import.meta.url)))};`,
+        'import { greeting } from "./helper.js";',
+        "export const greet = defineWorkflow(async () => greeting);",
+        "",
+      ].join("\n"),
+    );
+    const first = await loadWorkflowBundle({ modules: [module] }, { cacheDir });
+    assert.equal(first.cached, false);
+    assert.match(first.code, /first version/);
+
+    const again = await loadWorkflowBundle({ modules: [module] }, { cacheDir });
+    assert.equal(again.cached, true, "unchanged inputs: the cached bundle");
+    assert.equal(again.code, first.code);
+
+    // A change in a file the module imports (not the module itself) is seen too.
+    writeFileSync(helper, 'export const greeting = "second version";\n');
+    const changed = await loadWorkflowBundle({ modules: [module] }, { cacheDir });
+    assert.equal(changed.cached, false, "a changed import rebuilds");
+    assert.match(changed.code, /second version/);
+    assert.doesNotMatch(changed.code, /first version/);
+
+    // A file that now exists where webpack looked and found nothing could change what resolves.
+    const webpackLookedFor = JSON.parse(readFileSync(changed.file.replace(/\.js$/, ".json"), "utf8")) as { missing: string[] };
+    // Here: the package.json webpack looked for beside the module, whose fields would change how imports resolve.
+    const shadow = webpackLookedFor.missing.find((path) => path.startsWith(dir));
+    assert.equal(shadow, join(dir, "package.json"));
+    writeFileSync(shadow, "{}\n");
+    assert.equal((await loadWorkflowBundle({ modules: [module] }, { cacheDir })).cached, false, "a new file where webpack looked rebuilds");
+
+    // Another module set is another entry; both stay cached.
+    const builtinOnly = await loadWorkflowBundle({ modules: [] }, { cacheDir });
+    assert.notEqual(builtinOnly.file, changed.file);
+    assert.equal((await loadWorkflowBundle({ modules: [] }, { cacheDir })).cached, true);
+  });
+
+  test("workflow code that does not bundle is one user error naming the file", async () => {
+    const bad = fileURLToPath(new URL("./fixtures/bad-workflow.ts", import.meta.url));
+    await assert.rejects(loadWorkflowBundle({ modules: [bad] }, { cacheDir: join(dir, "bad") }), (error: unknown) => {
+      assert.ok(error instanceof WorkflowBundleError);
+      assert.equal(error.exitCode, 2);
+      assert.match(error.message, /^The workflow code could not be bundled for the worker:\nERROR in node:fs\n[^]*@ \.\/test\/fixtures\/bad-workflow\.ts 2:0/);
+      assert.doesNotMatch(error.message, /asset workflow-bundle|orphan modules|^\s+at /m, "webpack's statistics and stack frames are left out");
+      return true;
+    });
+  });
 });

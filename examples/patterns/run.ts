@@ -6,10 +6,10 @@
  *   npx tsx examples/patterns/run.ts research   # the declarative `workflows:` entry, through the real CLI
  */
 import { fileURLToPath } from "node:url";
-import { main as cli } from "../../src/client.js";
+import { main as cli } from "../../src/cli/main.js";
 import { runSettingsFromConfig } from "../../src/config/load-config.js";
 import { ConfigSchema } from "../../src/config/schema.js";
-import { MemoryEngine } from "../../src/engines/memory-engine.js";
+import { MemoryEngine } from "../../src/client/memory-engine.js";
 import { createLogger } from "../../src/logger.js";
 import { startScriptedModelServer } from "../../src/testing/scripted-model-server.js";
 import { patternWorkflow } from "../../src/workflows/builtin-workflows.js";

@@ -25,3 +25,8 @@ export function resultText(result: unknown): string {
   }
   return JSON.stringify(result, null, 2);
 }
+
+/** The Web UI link on a line of its own, when the run has one. */
+export function linkLine(link: string | undefined): string {
+  return link ? `\nWeb UI: ${link}` : "";
+}

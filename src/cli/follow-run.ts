@@ -5,7 +5,7 @@
 import { createInterface, type Interface } from "node:readline";
 import type { PendingRequest, RunStatus } from "../common/run-status.js";
 import { parseInput } from "./command-output.js";
-import { InvalidRunMessage, type RunHandle } from "../engines/engine.js";
+import { InvalidRunMessage, type RunHandle } from "../client/engine.js";
 import { describePending } from "./status-text.js";
 
 export interface FollowOptions {
@@ -93,7 +93,7 @@ async function answer(
       if (request.kind === "input") {
         const reply = await ask("answer> ");
         if (reply === undefined || reply.trim() === "") return;
-        await handle.sendInput({ requestId: request.id, value: parseInput(reply) });
+        await handle.answer({ requestId: request.id, value: parseInput(reply) });
         return;
       }
       const choice = (await ask("approve? [y]es / [n]o / [e]dit arguments> "))?.trim().toLowerCase();

@@ -10,7 +10,9 @@ import { ConfigError, ExitCode, UserError, displayPath } from "../errors/user-er
 import { zodIssues } from "../errors/zod-issues.js";
 import { defaultRunSettings, historyLimitDefaults, type ActivitySettings, type RunSettings } from "../common/run-settings.js";
 import { interpolate, isPlainObject } from "./interpolate.js";
+import type { z } from "zod";
 import { ConfigSchema, type DuragentConfig } from "./schema.js";
+import { temporalEnvironment } from "./temporal-environment.js";
 
 export const configFileNames = ["duragent.config.yaml", "duragent.config.yml"] as const;
 export const secretsFileNames = ["duragent.secrets.yaml", "duragent.secrets.yml"] as const;
@@ -50,14 +52,52 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   if (secretsPath !== undefined) tree = deepMerge(tree, interpolate(await readYaml(secretsPath), env, secretsPath));
   if (options.overrides !== undefined) tree = deepMerge(tree, options.overrides);
 
-  const parsed = ConfigSchema.safeParse(tree, { reportInput: true });
-  if (!parsed.success) {
-    const [file, ...mergedWith] = [configPath, secretsPath].filter((f): f is string => f !== undefined);
-    throw new ConfigError(file, zodIssues(parsed.error), { mergedWith });
-  }
-  const result: LoadedConfig = { config: resolvePaths(parsed.data, dir), dir };
+  const files = [configPath, secretsPath].filter((f): f is string => f !== undefined);
+  const result: LoadedConfig = { config: parseConfig(tree, { env, dir, files }), dir };
   if (configPath !== undefined) result.path = configPath;
   return result;
+}
+
+/** Where a config comes from: a file (or its directory), or the config itself as data. */
+export type ConfigSource = string | z.input<typeof ConfigSchema> | DuragentConfig;
+
+/**
+ * The config from a source: a path is loaded like `duragent.config.yaml`, data is validated;
+ * without a source, `DURAGENT_CONFIG` or `./duragent.config.yaml` (defaults when there is none).
+ */
+export async function configFrom(source?: ConfigSource, overrides?: DeepPartial<DuragentConfig>): Promise<DuragentConfig> {
+  if (typeof source === "object") return parseConfig(overrides ? deepMerge(source, overrides) : source);
+  const path = source ?? process.env.DURAGENT_CONFIG;
+  return (await loadConfig({ ...(path !== undefined ? { path } : {}), ...(overrides ? { overrides } : {}) })).config;
+}
+
+export interface ParseConfigOptions {
+  /** Fills Temporal keys the config leaves out (Temporal's environment configuration); `process.env` by default. */
+  env?: NodeJS.ProcessEnv;
+  /** Relative paths resolve against it; `process.cwd()` by default. */
+  dir?: string;
+  /** The files the data came from, first the config file: errors name them. */
+  files?: string[];
+}
+
+/**
+ * Validates config data, from files or written in code: Temporal's environment configuration
+ * fills the `temporal:` keys it leaves out, and relative paths resolve against `dir`. Throws a
+ * `ConfigError` naming every problem.
+ */
+export function parseConfig(input: unknown, options: ParseConfigOptions = {}): DuragentConfig {
+  const env = options.env ?? process.env;
+  const section = isPlainObject(input) && isPlainObject(input.temporal) ? input.temporal : {};
+  const profile = typeof section.profile === "string" ? section.profile : undefined;
+  const fromEnvironment = temporalEnvironment(env, profile);
+  if (env.DURAGENT_TEMPORAL_UI) fromEnvironment.uiUrl = env.DURAGENT_TEMPORAL_UI;
+  const tree = deepMerge({ temporal: fromEnvironment }, input);
+  const parsed = ConfigSchema.safeParse(tree, { reportInput: true });
+  if (!parsed.success) {
+    const [file, ...mergedWith] = options.files ?? [];
+    throw new ConfigError(file, zodIssues(parsed.error), { mergedWith });
+  }
+  return resolvePaths(parsed.data, path.resolve(options.dir ?? process.cwd()));
 }
 
 /** The settings every run carries, from `llm.defaultModel` and `execution`, over the defaults. */

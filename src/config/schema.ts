@@ -169,7 +169,10 @@ export const ConfigSchema = z
   .strictObject({
     /** `memory` runs in-process with no durability; `temporal` runs on a Temporal cluster. */
     engine: z.enum(["memory", "temporal"]).default("memory"),
-    /** Where the Temporal cluster is; used only with `engine: temporal`. */
+    /**
+     * Where the Temporal cluster is; used only with `engine: temporal`. Keys left out come from
+     * Temporal's environment configuration (`TEMPORAL_ADDRESS`, `temporal.toml` profiles).
+     */
     temporal: z
       .strictObject({
         /** host:port of the frontend service. */
@@ -177,8 +180,8 @@ export const ConfigSchema = z
         namespace: z.string().default("default"),
         /** The queue the worker polls and the client starts runs on. */
         taskQueue: z.string().default("duragent"),
-        /** The Web UI base, for the links the CLI prints. */
-        uiUrl: z.string().default("http://localhost:8233"),
+        /** The Web UI base, for the links the CLI prints; `DURAGENT_TEMPORAL_UI`, or Temporal Cloud's for a Cloud address, when absent. */
+        uiUrl: z.string().optional(),
         /**
          * Tag runs with the DuragentAgent and DuragentPhase search attributes (workers register
          * them when they can); turn off for a cluster where they cannot be registered.
@@ -186,7 +189,7 @@ export const ConfigSchema = z
         searchAttributes: z.boolean().default(true),
         /** API key for Temporal Cloud or another remote cluster; implies TLS. */
         apiKey: z.string().optional(),
-        /** `true` for TLS with system roots, or the files for custom CAs or mTLS. */
+        /** `true` for TLS with system roots, or the files (or inline PEM) for custom CAs or mTLS. */
         tls: z
           .union([
             z.boolean(),
@@ -199,9 +202,19 @@ export const ConfigSchema = z
               clientCertPath: z.string().optional(),
               /** PEM client key for mTLS; relative to the config file. */
               clientKeyPath: z.string().optional(),
+              /** The CA certificate itself, PEM; instead of its path. */
+              serverRootCaCert: z.string().optional(),
+              /** The client certificate itself, PEM; instead of its path. */
+              clientCert: z.string().optional(),
+              /** The client key itself, PEM; instead of its path. Keep it in duragent.secrets.yaml. */
+              clientKey: z.string().optional(),
             }),
           ])
           .optional(),
+        /** gRPC metadata sent with every request (`TEMPORAL_GRPC_META_*` fills it too). */
+        metadata: z.record(z.string(), z.string()).optional(),
+        /** The profile of Temporal's `temporal.toml` to read; `TEMPORAL_PROFILE`, else `default`, when absent. */
+        profile: z.string().optional(),
       })
       .prefault({}),
     mcp: z
@@ -216,6 +229,11 @@ export const ConfigSchema = z
         defaultModel: ModelRefSchema.default("openai:gpt-4.1-mini"),
         /** Provider settings by name; `openai` and `anthropic` work without an entry when their usual API-key variables are set. */
         providers: z.record(z.string(), ProviderSchema).default({}),
+        /**
+         * What happens when a provider has no API key: `fail` the model call (the default), or let
+         * duragent's `scripted` model answer instead, so a new project runs offline.
+         */
+        withoutApiKey: z.enum(["fail", "scripted"]).default("fail"),
       })
       .prefault({}),
     /** Bounds and retry policies every run carries. */

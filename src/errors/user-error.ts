@@ -16,6 +16,8 @@ export const ExitCode = {
   runFailed: 4,
   /** A service the command needs (Temporal) cannot be reached. */
   unavailable: 5,
+  /** The run has already ended, so the command has nothing to act on (e.g. cancel of a completed run). */
+  alreadyEnded: 6,
   /** An unexpected error: a bug in duragent (EX_SOFTWARE from sysexits.h). */
   bug: 70,
 } as const;
@@ -29,9 +31,13 @@ export interface UserErrorOptions {
   cause?: unknown;
 }
 
+// A registered symbol, so the brand survives two copies of this module (tsx and a linked package).
+const userErrorBrand = Symbol.for("duragent.UserError");
+
 /** An error whose message alone tells the user what is wrong and how to fix it. */
 export class UserError extends Error {
   override name = "UserError";
+  readonly [userErrorBrand] = true;
   readonly exitCode: ExitCode;
   readonly hint: string | undefined;
 
@@ -42,14 +48,9 @@ export class UserError extends Error {
   }
 }
 
-/**
- * True for a `UserError` even across duplicate module copies (tsx and a linked package
- * can load this file twice, which breaks `instanceof`).
- */
+/** True for a `UserError` (or a subclass) even across duplicate module copies, where `instanceof` fails. */
 export function isUserError(error: unknown): error is UserError {
-  if (error instanceof UserError) return true;
-  if (!(error instanceof Error) || !("exitCode" in error)) return false;
-  return typeof error.exitCode === "number" && (error.name === "UserError" || error.name === "ConfigError");
+  return error instanceof Error && (error as Partial<Record<typeof userErrorBrand, boolean>>)[userErrorBrand] === true;
 }
 
 /** Invalid configuration: names the file and every problem in it. */

@@ -1,7 +1,7 @@
 /**
  * duragent as an MCP server: every agent, pattern and workflow it can run becomes a tool, and a
  * handful of control tools steer the runs those tools start. One McpServer serves one client
- * connection; many may share one engine, so a run started over one connection can be followed
+ * connection; many may share one client, so a run started over one connection can be followed
  * from another.
  *
  * - `<name>` starts a run and waits for its answer (up to `waitTimeoutMs`), sending progress and
@@ -16,18 +16,24 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z, ZodError } from "zod";
-import { runFailure } from "../cli/session.js";
 import { formatZodError } from "../errors/zod-issues.js";
 import type { PendingRequest, RunStatus } from "../common/run-status.js";
-import { InvalidRunMessage, RunNotFound, type Engine, type RunHandle } from "../engines/engine.js";
-import type { RunTarget } from "../engines/run-targets.js";
+import { InvalidRunMessage, RunNotFound, type RunHandle, type RunSummary } from "../client/engine.js";
+import type { RunTarget } from "../client/run-targets.js";
 import type { Logger } from "../logger.js";
 import { waitForRun, type WaitOutcome } from "./wait-for-run.js";
+
+/** What the server needs of a client (`DuragentClient` fits): start runs, and find them by id. */
+export interface ServedRuns {
+  start(target: RunTarget, input: unknown): Promise<RunHandle>;
+  getHandle(runId: string): Promise<RunHandle>;
+  list(options: { limit: number }): Promise<RunSummary[]>;
+}
 
 export interface DuragentMcpServerOptions {
   /** What to expose, from `loadRunTargets`. */
   targets: ReadonlyMap<string, RunTarget>;
-  engine: Engine;
+  runs: ServedRuns;
   /**
    * How long `<name>` waits for an answer before it returns the run id instead. The default, 50 s,
    * stays under the 60 s request timeout most MCP clients use.
@@ -84,7 +90,7 @@ export function targetToolNames(targets: ReadonlyMap<string, RunTarget>): Map<st
 }
 
 export function createDuragentMcpServer(options: DuragentMcpServerOptions): McpServer {
-  const { engine, targets } = options;
+  const { runs, targets } = options;
   const waitTimeoutMs = options.waitTimeoutMs ?? defaultWaitTimeoutMs;
   const names = targetToolNames(targets);
   const server = new McpServer(
@@ -111,7 +117,7 @@ export function createDuragentMcpServer(options: DuragentMcpServerOptions): McpS
       },
       async (args, extra) =>
         refusalsAsResults(async () => {
-          const handle = await engine.start(target, toRunInput(args));
+          const handle = await runs.start(target, toRunInput(args));
           options.logger?.info({ runId: handle.runId, target: target.name }, "serve: run started (waiting)");
           const progressToken = extra._meta?.progressToken;
           const elicitation = server.server.getClientCapabilities()?.elicitation;
@@ -158,7 +164,7 @@ export function createDuragentMcpServer(options: DuragentMcpServerOptions): McpS
       },
       async (args) =>
         refusalsAsResults(async () => {
-          const handle = await engine.start(target, toRunInput(args));
+          const handle = await runs.start(target, toRunInput(args));
           options.logger?.info({ runId: handle.runId, target: target.name }, "serve: run started");
           return jsonResult(
             { runId: handle.runId, ...(handle.link ? { link: handle.link } : {}) },
@@ -183,7 +189,7 @@ export function createDuragentMcpServer(options: DuragentMcpServerOptions): McpS
     },
     async (args) =>
       refusalsAsResults(async () => {
-        const handle = await engine.getHandle(args.runId);
+        const handle = await runs.getHandle(args.runId);
         const status = await handle.status();
         const report: Record<string, unknown> = { ...status };
         if (status.phase === "completed") report.result = await handle.result();
@@ -209,9 +215,9 @@ export function createDuragentMcpServer(options: DuragentMcpServerOptions): McpS
     },
     async (args) =>
       refusalsAsResults(async () => {
-        const handle = await engine.getHandle(args.runId);
+        const handle = await runs.getHandle(args.runId);
         const value = await answerValue(handle, args.requestId, args.answer);
-        await handle.sendInput({ ...(args.requestId ? { requestId: args.requestId } : {}), value, ...(args.action ? { action: args.action } : {}) });
+        await handle.answer({ ...(args.requestId ? { requestId: args.requestId } : {}), value, ...(args.action ? { action: args.action } : {}) });
         return textResult(`${args.action === "decline" ? "Declined" : args.action === "cancel" ? "Cancelled" : "Answer accepted"}; run ${args.runId} continues.`);
       }),
   );
@@ -228,7 +234,7 @@ export function createDuragentMcpServer(options: DuragentMcpServerOptions): McpS
     },
     async (args) =>
       refusalsAsResults(async () => {
-        const handle = await engine.getHandle(args.runId);
+        const handle = await runs.getHandle(args.runId);
         await handle.decide({
           approved: true,
           ...(args.requestId ? { requestId: args.requestId } : {}),
@@ -246,7 +252,7 @@ export function createDuragentMcpServer(options: DuragentMcpServerOptions): McpS
     },
     async (args) =>
       refusalsAsResults(async () => {
-        const handle = await engine.getHandle(args.runId);
+        const handle = await runs.getHandle(args.runId);
         await handle.decide({
           approved: false,
           ...(args.requestId ? { requestId: args.requestId } : {}),
@@ -262,7 +268,7 @@ export function createDuragentMcpServer(options: DuragentMcpServerOptions): McpS
       { description, inputSchema: z.object({ runId }), annotations: { destructiveHint: tool === "run_cancel" } },
       async (args) =>
         refusalsAsResults(async () => {
-          const handle = await engine.getHandle(args.runId);
+          const handle = await runs.getHandle(args.runId);
           await act(handle);
           return textResult(`Run ${args.runId} ${done}.`);
         }),
@@ -278,7 +284,7 @@ export function createDuragentMcpServer(options: DuragentMcpServerOptions): McpS
       inputSchema: z.object({ limit: z.number().int().min(1).max(100).default(20).describe("How many runs at most.") }),
       annotations: { readOnlyHint: true },
     },
-    async (args) => refusalsAsResults(async () => jsonResult({ runs: await engine.list(args.limit) })),
+    async (args) => refusalsAsResults(async () => jsonResult({ runs: await runs.list({ limit: args.limit }) })),
   );
 
   return server;
@@ -314,7 +320,7 @@ function outcomeResult(handle: RunHandle, outcome: WaitOutcome): CallToolResult 
     case "completed":
       return textResult(answerText(outcome.result));
     case "failed":
-      return errorResult(runFailure(id, outcome.error).message);
+      return errorResult(outcome.error instanceof Error ? outcome.error.message : `Run ${id} failed: ${String(outcome.error)}`);
     case "cancelled":
       return errorResult(`Run ${id} was cancelled.`);
     case "waiting": {

@@ -6,7 +6,7 @@
  */
 import type { ElicitRequestFormParams, ElicitRequestURLParams, ElicitResult } from "@modelcontextprotocol/sdk/types.js";
 import type { InputRequest, PendingRequest, RunStatus } from "../common/run-status.js";
-import { InvalidRunMessage, type RunHandle } from "../engines/engine.js";
+import { InvalidRunMessage, type RunHandle } from "../client/engine.js";
 import { elicitationForm } from "./elicitation-form.js";
 
 export interface WaitOptions {
@@ -131,7 +131,7 @@ async function askCaller(
     }
     try {
       const value = action === "accept" ? form.toAnswer(reply.content ?? {}) : undefined;
-      await handle.sendInput({ requestId: request.id, value, ...(request.origin ? { action } : {}) });
+      await handle.answer({ requestId: request.id, value, ...(request.origin ? { action } : {}) });
       return { answered: true };
     } catch (error) {
       if (!(error instanceof InvalidRunMessage)) throw error;

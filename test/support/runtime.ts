@@ -4,11 +4,12 @@ import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import type { WorkflowBundle } from "@temporalio/worker";
 import { runSettingsFromConfig } from "../../src/config/load-config.js";
 import { ConfigSchema, type DuragentConfig } from "../../src/config/schema.js";
-import { MemoryEngine } from "../../src/engines/memory-engine.js";
-import { TemporalEngine } from "../../src/engines/temporal-engine.js";
+import { MemoryEngine } from "../../src/client/memory-engine.js";
+import { TemporalEngine } from "../../src/client/temporal-engine.js";
 import { createLogger } from "../../src/logger.js";
 import type { ScriptedModelServer } from "../../src/testing/scripted-model-server.js";
-import { bundleWorkflows, createDuragentWorker } from "../../src/worker.js";
+import { createWorker } from "../../src/worker.js";
+import { loadWorkflowBundle } from "../../src/worker/workflow-bundle.js";
 
 export type ConfigInput = Parameters<typeof ConfigSchema.parse>[0] & Record<string, unknown>;
 
@@ -33,6 +34,15 @@ export function memoryEngine(config: DuragentConfig): MemoryEngine {
 
 let sharedBundle: Promise<WorkflowBundle> | undefined;
 
+/**
+ * The built-in workflows plus `modules`, bundled; from the worker's own bundle cache when nothing
+ * that goes into it changed, so test files (and test runs) share one webpack build.
+ */
+export async function bundleWorkflows(modules: string[]): Promise<WorkflowBundle> {
+  const { code } = await loadWorkflowBundle({ modules });
+  return { code };
+}
+
 /** The built-in workflows, bundled once per test process. */
 export function builtinBundle(): Promise<WorkflowBundle> {
   sharedBundle ??= bundleWorkflows([]);
@@ -53,7 +63,7 @@ export async function withTemporalWorker<T>(
     ...baseConfig,
     temporal: { ...baseConfig.temporal, address: env.address, taskQueue: `test-${randomUUID()}` },
   };
-  const worker = await createDuragentWorker({
+  const worker = await createWorker({
     config,
     logger: createLogger("test-worker", "silent"),
     workflowBundle: options.workflowBundle ?? (await builtinBundle()),

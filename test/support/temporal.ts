@@ -2,7 +2,7 @@
 import { TestWorkflowEnvironment } from "@temporalio/testing";
 import { duragentSearchAttributes } from "../../src/common/search-attributes.js";
 import { findTemporalCli } from "../../src/temporal/temporal-cli.js";
-import { installRuntimeLogging } from "../../src/worker.js";
+import { installRuntimeLogging } from "../../src/worker/create-worker.js";
 
 export async function startTestTemporal(): Promise<TestWorkflowEnvironment> {
   installRuntimeLogging();

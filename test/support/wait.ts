@@ -1,7 +1,7 @@
 /** Polling for tests: a value to appear, or a run to reach a phase. */
 import assert from "node:assert/strict";
 import type { RunPhase, RunStatus } from "../../src/common/run-status.js";
-import type { RunHandle } from "../../src/engines/engine.js";
+import type { RunHandle } from "../../src/client/engine.js";
 
 export async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -7,7 +7,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import { ApplicationFailure } from "@temporalio/common";
 import OpenAI from "openai";
 import { FailureType } from "../../common/failures.js";
-import { providerEnvVar } from "./provider-registry.js";
+import { providerEnvVar } from "./provider-keys.js";
 
 /** The fields both SDKs' `APIError` share. */
 interface SdkApiError extends Error {

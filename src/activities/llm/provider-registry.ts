@@ -5,9 +5,12 @@
 import { ApplicationFailure } from "@temporalio/common";
 import { FailureType } from "../../common/failures.js";
 import type { ProviderConfig } from "../../config/schema.js";
+import { demoModel } from "../../testing/demo-model.js";
 import { AnthropicProvider } from "./anthropic-provider.js";
 import { OPENAI_DEFAULT_BASE_URL, OpenAIProvider } from "./openai-provider.js";
 import type { LlmProvider } from "./provider.js";
+import { providerEnvVar } from "./provider-keys.js";
+import { ScriptedProvider } from "./scripted-provider.js";
 
 export interface ProviderRegistry {
   /** The provider for a name; throws a non-retryable `ConfigurationError` when it cannot be built. */
@@ -21,19 +24,11 @@ export const BUILT_IN_PROVIDERS = ["openai", "anthropic"] as const;
 const PLACEHOLDER_API_KEY = "not-needed";
 
 /**
- * The environment variable read for a provider setting: `OPENAI_API_KEY`, `ANTHROPIC_BASE_URL`,
- * or for a custom entry such as `my-vllm`, `MY_VLLM_API_KEY`.
- */
-export function providerEnvVar(providerName: string, setting: "API_KEY" | "BASE_URL"): string {
-  return `${providerName.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_${setting}`;
-}
-
-/**
  * Builds providers lazily and caches them. Config values win over environment variables, so a
  * config file can pin a provider regardless of the shell it runs in.
  */
 export function createProviderRegistry(
-  llmConfig: { providers?: Record<string, ProviderConfig> },
+  llmConfig: { providers?: Record<string, ProviderConfig>; withoutApiKey?: "fail" | "scripted" },
   env: Record<string, string | undefined> = process.env,
 ): ProviderRegistry {
   const providers = llmConfig.providers ?? {};
@@ -62,6 +57,7 @@ export function createProviderRegistry(
     let apiKey = config?.apiKey ?? fromEnv(keyVar);
     if (apiKey === undefined) {
       const customServer = kind === "openai" && baseURL !== undefined && !isOfficialOpenAI(baseURL);
+      if (!customServer && llmConfig.withoutApiKey === "scripted") return new ScriptedProvider(providerName, demoModel);
       if (!customServer) {
         throw ApplicationFailure.nonRetryable(
           `No API key for LLM provider "${providerName}": set the ${keyVar} environment variable ` +

@@ -40,6 +40,49 @@ export function errorText(error: unknown): string {
 }
 
 /**
+ * Why a stdio server cannot start when no retry would help, in words that say the fix: its
+ * command is not on PATH, or `npx --no-install` found its package not installed (or not on the
+ * registry). Undefined for any other failure. Secrets in the config are masked.
+ */
+export function missingCommand(conn: FailedConnection, error: unknown): string | undefined {
+  const { server, config } = conn;
+  if (!("command" in config)) return undefined;
+  const fix = `mcp.servers.${server}`;
+  if (conn.stdio?.pid == null && (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") {
+    return redactSecrets(
+      config,
+      `MCP server '${server}' could not be started (command '${commandLine(config)}'): '${config.command}' is not installed (not found on PATH). Install it, or fix ${fix}.command.`,
+    );
+  }
+  const stderr = conn.stderrTail.join("\n");
+  const canceled = /npx canceled due to missing packages and no YES option: (\[.*\])/.exec(stderr);
+  if (canceled) {
+    const packages = parsePackageList(canceled[1]!);
+    return redactSecrets(
+      config,
+      `MCP server '${server}' cannot be started: ${packages.join(", ")} ${packages.length === 1 ? "is" : "are"} not installed; run \`npm i ${packages.join(" ")}\` in the project.`,
+    );
+  }
+  const unknown = /404 Not Found - GET \S+\/([^/\s]+)\s/.exec(stderr);
+  if (unknown && /\bnpx$/.test(config.command)) {
+    const name = decodeURIComponent(unknown[1]!);
+    return redactSecrets(config, `MCP server '${server}' cannot be started: npx found no package '${name}', here or on the registry. Check the package name in ${fix}.args.`);
+  }
+  return undefined;
+}
+
+/** `["@scope/name@1.2.3","x@2"]` as package names, versions dropped. */
+function parsePackageList(list: string): string[] {
+  try {
+    const specs = JSON.parse(list) as unknown;
+    if (Array.isArray(specs)) return specs.map((spec) => String(spec).replace(/(?<=.)@[^@/]*$/, ""));
+  } catch {
+    // Not JSON after all: fall through to the raw text.
+  }
+  return [list];
+}
+
+/**
  * Says what happened to the server in words an operator can act on. The message becomes an
  * activity failure in workflow history, and it quotes the URL, the command line, error text and
  * stderr, so the server's configured secrets are masked.

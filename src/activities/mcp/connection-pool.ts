@@ -41,7 +41,7 @@ import { toolError, type ToolCallRequest, type ToolDefinition, type ToolResult }
 import type { McpServerConfig } from "../../config/schema.js";
 import { SignInRequired } from "../../auth/oauth-provider.js";
 import { ToolArgumentValidator, type ToolValidators } from "./argument-validation.js";
-import { errorText, failureMessage, isMalformedResult, isProtocolError, unavailable } from "./connection-errors.js";
+import { errorText, failureMessage, isMalformedResult, isProtocolError, missingCommand, unavailable } from "./connection-errors.js";
 import { toPromptResult, toResourceResult } from "./context-items.js";
 import { redactSecrets } from "./redact-secrets.js";
 import {
@@ -58,6 +58,7 @@ import {
   ensureExitedByPid,
   forwardStderr,
   SHUTDOWN_GRACE_MS,
+  stderrEnded,
   withTimeout,
   type ObservedStdioTransport,
 } from "./stdio-transport.js";
@@ -591,10 +592,14 @@ export class McpConnectionPool {
       await client.connect(transport, { timeout });
     } catch (error) {
       conn.pid = stdio?.pid ?? null;
+      // The server's last words (npm's, for `npx`) say why it did not start.
+      if (stdio) await stderrEnded(stdio, SHUTDOWN_GRACE_MS);
       await settle();
       this.shutdown(conn);
-      // Retrying cannot sign anyone in; the message says which command will.
+      // Retrying cannot sign anyone in, or install a command; the message says what will.
       if (error instanceof SignInRequired) throw ApplicationFailure.nonRetryable(error.message, FailureType.configuration);
+      const missing = missingCommand(conn, error);
+      if (missing) throw ApplicationFailure.nonRetryable(missing, FailureType.configuration);
       throw unavailable(failureMessage(conn, "initialize", error));
     }
     conn.pid = stdio?.pid ?? null;

@@ -3,6 +3,7 @@
  * making sure they are gone on shutdown.
  */
 import type { ChildProcess } from "node:child_process";
+import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { StdioServerConfig } from "../../config/schema.js";
@@ -53,6 +54,13 @@ export function forwardStderr(stdio: ObservedStdioTransport, tail: string[], log
     if (pending) emit(pending);
     pending = "";
   });
+}
+
+/** Resolves once the server's stderr has ended (it exited), or after `ms`. */
+export async function stderrEnded(stdio: ObservedStdioTransport, ms: number): Promise<void> {
+  const stream = stdio.stderr as Readable | null;
+  if (!stream || stream.readableEnded || stream.destroyed) return;
+  await withTimeout(new Promise<void>((resolve) => stream.once("close", resolve).once("end", resolve)), ms);
 }
 
 export function describeExit(stdio: ObservedStdioTransport): string {

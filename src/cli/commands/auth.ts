@@ -5,12 +5,12 @@ import type { CommandOutput } from "../command-output.js";
 import { UserError } from "../../errors/user-error.js";
 
 export interface AuthLoginOptions {
-  /** Shows the authorization URL to the person (the CLI prints it and tries a browser). */
-  openUrl(url: URL): void | Promise<void>;
+  /** Shows the authorization URL to the person; by default it is printed on stderr, so --json output stays clean. */
+  openUrl?(url: URL): void | Promise<void>;
   timeoutMs?: number;
 }
 
-export async function authLoginCommand(config: DuragentConfig, server: string, options: AuthLoginOptions): Promise<CommandOutput> {
+export async function authLoginCommand(config: DuragentConfig, server: string, options: AuthLoginOptions = {}): Promise<CommandOutput> {
   let serverConfig: ReturnType<typeof oauthServerConfig>;
   try {
     serverConfig = oauthServerConfig(server, config.mcp.servers[server], Object.keys(config.mcp.servers));
@@ -18,7 +18,7 @@ export async function authLoginCommand(config: DuragentConfig, server: string, o
     throw new UserError((error as Error).message);
   }
   const result = await loginToServer(server, serverConfig, {
-    openUrl: options.openUrl,
+    openUrl: options.openUrl ?? ((url) => void process.stderr.write(`Open this URL to sign in to '${server}':\n${url.href}\n`)),
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
   });
   const expires = result.expiresAt !== undefined ? `; the access token expires ${new Date(result.expiresAt).toISOString()} and is refreshed as needed` : "";

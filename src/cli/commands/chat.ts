@@ -3,23 +3,23 @@
  * closes the chat; Ctrl-D leaves it running, to rejoin later with `--resume <runId>` (Temporal).
  */
 import { createInterface } from "node:readline";
-import { rejoinChat, startChat, type ChatSession } from "../../engines/chat-client.js";
-import { findRunTarget } from "../../engines/run-targets.js";
-import { InvalidRunMessage } from "../../engines/engine.js";
+import type { ChatSession } from "../../client/chat.js";
+import { InvalidRunMessage } from "../../client/engine.js";
 import type { CommandOutput } from "../command-output.js";
-import type { Session } from "../session.js";
+import type { CommandContext } from "../context.js";
 import { UserError } from "../../errors/user-error.js";
 
-export async function chatCommand(session: Session, agentName: string | undefined, options: { resume?: string }): Promise<CommandOutput> {
-  const engine = await session.engine();
+export async function chatCommand(context: CommandContext, agentName: string | undefined, options: { resume?: string }): Promise<CommandOutput> {
+  const client = await context.client();
+  await context.noticeScriptedModel();
   let chat: ChatSession;
   if (options.resume) {
-    chat = await rejoinChat(engine, options.resume);
+    chat = await client.rejoinChat(options.resume);
   } else {
     if (!agentName) throw new UserError("Name the agent to chat with, or give --resume <runId>.");
-    const target = await findRunTarget(session.config, agentName);
+    const target = await client.target(agentName);
     if (target.kind !== "agent") throw new UserError(`'${agentName}' is a ${target.kind}; chat needs an agent.`);
-    chat = await startChat(engine, target.agent);
+    chat = await client.startChat(target.agent);
   }
   process.stderr.write(`chat ${chat.runId}${chat.link ? `\nWeb UI: ${chat.link}` : ""}\n(/end closes the chat; Ctrl-D leaves it to rejoin with --resume)\n`);
 

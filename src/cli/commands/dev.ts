@@ -7,8 +7,9 @@ import { dirname, resolve } from "node:path";
 import { duragentSearchAttributes } from "../../common/search-attributes.js";
 import { DevServerStartError, startDevServer } from "../../temporal/dev-server.js";
 import { TemporalCliNotFound } from "../../temporal/temporal-cli.js";
-import { createDuragentWorker } from "../../worker.js";
-import type { Session } from "../session.js";
+import { webUiBase } from "../../client/temporal-connection.js";
+import { createWorker } from "../../worker.js";
+import type { CommandContext } from "../context.js";
 import { ExitCode, UserError } from "../../errors/user-error.js";
 
 export interface DevOptions {
@@ -18,16 +19,18 @@ export interface DevOptions {
   uiPort?: number;
   dbFile: string;
   /** Told once the server and worker are ready. */
-  onReady?: (ready: { address: string; uiUrl?: string }) => void;
+  onReady?: (ready: { address: string; uiUrl?: string; taskQueue: string }) => void;
 }
 
-export async function devCommand(session: Session, options: DevOptions): Promise<void> {
-  const { temporal } = session.config;
+export async function devCommand(context: CommandContext, options: DevOptions): Promise<void> {
+  const baseConfig = await context.config();
+  await context.noticeScriptedModel();
+  const { temporal } = baseConfig;
   const dbFile = resolve(options.dbFile);
   mkdirSync(dirname(dbFile), { recursive: true });
   const server = await startDevServer({
     port: options.port ?? portOf(`tcp://${temporal.address}`) ?? 7233,
-    uiPort: options.uiPort ?? portOf(temporal.uiUrl) ?? 8233,
+    uiPort: options.uiPort ?? portOf(webUiBase(temporal)) ?? 8233,
     dbFile,
     install: true,
     searchAttributes: Object.fromEntries(duragentSearchAttributes.map((key) => [key.name, "Keyword"])),
@@ -41,9 +44,9 @@ export async function devCommand(session: Session, options: DevOptions): Promise
     throw error;
   });
   try {
-    const config = { ...session.config, temporal: { ...temporal, address: server.address } };
-    const worker = await createDuragentWorker({ config, logger: session.logger });
-    options.onReady?.({ address: server.address, uiUrl: server.uiUrl });
+    const config = { ...baseConfig, temporal: { ...temporal, address: server.address } };
+    const worker = await createWorker({ config, logger: await context.logger() });
+    options.onReady?.({ address: server.address, ...(server.uiUrl !== undefined ? { uiUrl: server.uiUrl } : {}), taskQueue: temporal.taskQueue });
     await worker.run();
   } finally {
     await server.stop();

@@ -4,10 +4,9 @@
  * engine: in memory (they live as long as this process) or on Temporal (a worker runs them).
  */
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
-import { loadRunTargets } from "../../engines/run-targets.js";
 import { startHttpMcpServer, UnsafeBinding } from "../../serve/http.js";
 import { createDuragentMcpServer, ServeSetupError, targetToolNames } from "../../serve/mcp-server.js";
-import type { Session } from "../session.js";
+import type { CommandContext } from "../context.js";
 import { UserError } from "../../errors/user-error.js";
 
 export interface ServeOptions {
@@ -25,14 +24,16 @@ export interface ServeOptions {
   onListening?: (listening: { url: string; tools: string[] }) => void;
 }
 
-export async function serveCommand(session: Session, options: ServeOptions): Promise<void> {
+export async function serveCommand(context: CommandContext, options: ServeOptions): Promise<void> {
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
     throw new UserError(`--port must be a port number from 0 to 65535, got ${options.port}.`);
   }
   if (options.waitTimeoutMs !== undefined && !(Number.isInteger(options.waitTimeoutMs) && options.waitTimeoutMs > 0)) {
     throw new UserError(`--wait-timeout must be a positive number of milliseconds, got ${options.waitTimeoutMs}.`);
   }
-  const targets = await loadRunTargets(session.config);
+  const client = await context.client();
+  const logger = await context.logger();
+  const targets = await client.targets();
   if (targets.size === 0) {
     throw new UserError("Nothing to serve: the config defines no agents or workflows.", {
       hint: "Add one under `agents:` in duragent.config.yaml, or pass --config with the file that has them.",
@@ -45,12 +46,11 @@ export async function serveCommand(session: Session, options: ServeOptions): Pro
     if (error instanceof ServeSetupError) throw new UserError(error.message);
     throw error;
   }
-  const engine = await session.engine();
   const createServer = () =>
     createDuragentMcpServer({
       targets,
-      engine,
-      logger: session.logger,
+      runs: client,
+      logger,
       ...(options.waitTimeoutMs !== undefined ? { waitTimeoutMs: options.waitTimeoutMs } : {}),
     });
 
@@ -59,7 +59,7 @@ export async function serveCommand(session: Session, options: ServeOptions): Pro
     const server = createServer();
     const stopped = untilStopped({ stdinEnds: true });
     await server.connect(new StdioServerTransport());
-    session.logger.info({ tools: toolNames, engine: engine.name }, "serve: MCP over stdio");
+    logger.info({ tools: toolNames, engine: client.engine }, "serve: MCP over stdio");
     await stopped;
     await server.close();
     return;
@@ -71,7 +71,7 @@ export async function serveCommand(session: Session, options: ServeOptions): Pro
     port: options.port,
     allowedHosts: options.allowedHost,
     createServer,
-    logger: session.logger,
+    logger,
     ...(token ? { token } : {}),
   }).catch((error: unknown) => {
     if (error instanceof UnsafeBinding) throw new UserError(error.message);

@@ -1,16 +1,11 @@
 /** `duragent watch <runId>`: live progress of a run, answering its questions when on a terminal. */
 import { resultText, type CommandOutput } from "../command-output.js";
+import type { CommandContext } from "../context.js";
 import { followRun } from "../follow-run.js";
-import { findRun } from "../run-lookup.js";
-import { runFailure, type Session } from "../session.js";
 
-export async function watchCommand(session: Session, runId: string, options: { interactive: boolean }): Promise<CommandOutput> {
-  const handle = await findRun(session, runId);
-  if (!session.options.json && handle.link) process.stderr.write(`watching ${runId}\nWeb UI: ${handle.link}\n`);
-  const result = await followRun(handle, { interactive: options.interactive, verbose: !session.options.json }).catch(
-    (error: unknown) => {
-      throw runFailure(runId, error);
-    },
-  );
+export async function watchCommand(context: CommandContext, runId: string, options: { interactive: boolean }): Promise<CommandOutput> {
+  const handle = await (await context.client()).getHandle(runId);
+  if (handle.link) context.notice(`watching ${runId}\nWeb UI: ${handle.link}`);
+  const result = await followRun(handle, { interactive: options.interactive, verbose: !context.options.json });
   return { data: { runId, link: handle.link, result }, text: resultText(result) };
 }

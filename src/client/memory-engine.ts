@@ -11,7 +11,11 @@ import { RejectedAnswer } from "../workflows/run-control.js";
 import {
   InvalidRunMessage,
   newRunId,
+  rootCause,
+  RunAlreadyEnded,
+  RunFailed,
   RunNotFound,
+  runHandle,
   targetInput,
   workflowType,
   type Engine,
@@ -19,11 +23,14 @@ import {
   type RunSummary,
   type StartOptions,
 } from "./engine.js";
-import { MemoryExecutor } from "./memory-executor.js";
+import { isCancellation } from "@temporalio/workflow";
+import { MemoryExecutor } from "../engines/memory-executor.js";
 import { loadRunTargets, type RunTarget } from "./run-targets.js";
 
 interface MemoryRun {
   handle: RunHandle;
+  /** Stops the run's steps, whatever its phase; for closing the engine. */
+  stop(): void;
   type: string;
   startedAt: string;
 }
@@ -75,9 +82,13 @@ export class MemoryEngine implements Engine {
           executor = newExecutor();
         }
       }
-    })().finally(() => {
-      ended = true;
-    });
+    })()
+      .catch((error: unknown) => {
+        throw new RunFailed(runId, isCancellation(error) ? "cancelled" : "failed", rootCause(error), error);
+      })
+      .finally(() => {
+        ended = true;
+      });
     outcome.catch(() => undefined); // observed through result()
     // A message sent while the run is between two executors waits for the next one.
     const current = async (): Promise<MemoryExecutor> => {
@@ -85,16 +96,19 @@ export class MemoryEngine implements Engine {
       if (ended) throw new RunNotFound(runId, "that is still running");
       return executor;
     };
-    const handle: RunHandle = {
+    const handle = runHandle({
       runId,
       result: () => outcome,
       status: async () => executor.control.status(),
       transcript: async () => [...executor.control.transcript],
-      sendInput: (answer) => refusing(() => executor.answer(answer)),
+      answer: (answer) => refusing(() => executor.answer(answer)),
       decide: (decision) => refusing(() => executor.decide(decision)),
       pause: async () => executor.pause(),
       resume: async () => executor.resume(),
-      cancel: async () => executor.cancel(),
+      cancel: async () => {
+        if (ended) throw new RunAlreadyEnded(runId, executor.control.status().phase);
+        executor.cancel();
+      },
       update: async <R>(name: string, payload?: unknown) => {
         const target = await current();
         try {
@@ -105,8 +119,8 @@ export class MemoryEngine implements Engine {
       },
       signal: async (name, payload) => (await current()).signal(name, payload),
       query: async <R>(name: string, payload?: unknown) => (await current()).query<R>(name, payload),
-    };
-    this.runs.set(runId, { handle, type, startedAt: new Date().toISOString() });
+    });
+    this.runs.set(runId, { handle, stop: () => executor.cancel(), type, startedAt: new Date().toISOString() });
     return handle;
   }
 
@@ -141,8 +155,12 @@ export class MemoryEngine implements Engine {
     );
   }
 
+  async startWarning(): Promise<string | undefined> {
+    return undefined; // the run's steps run in this process, at once
+  }
+
   async close(): Promise<void> {
-    for (const run of this.runs.values()) await run.handle.cancel();
+    for (const run of this.runs.values()) run.stop();
     await this.runtime.close();
   }
 }

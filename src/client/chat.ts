@@ -57,7 +57,7 @@ export async function startChat(engine: Engine, agent: AgentSpec, options: Start
 }
 
 /** A chat started earlier (by this or, on Temporal, another process); rejects with `RunNotFound`. */
-export async function rejoinChat(engine: Engine, runId: string): Promise<ChatSession> {
+export async function rejoinChat(engine: Pick<Engine, "getHandle">, runId: string): Promise<ChatSession> {
   return chatSession(await engine.getHandle(runId));
 }
 

@@ -6,7 +6,7 @@
 import type { DuragentConfig } from "../config/schema.js";
 import { ExitCode, UserError } from "../errors/user-error.js";
 
-const devHint = "Start a local server and worker with `duragent dev`, or set temporal.address in duragent.config.yaml.";
+const devHint = "Start a local server and worker with `duragent dev`, or set TEMPORAL_ADDRESS (or temporal.address in duragent.config.yaml).";
 
 /** The user error a Temporal failure stands for, or undefined when it is not one of these. */
 export function explainTemporalError(error: unknown, temporal: DuragentConfig["temporal"]): UserError | undefined {

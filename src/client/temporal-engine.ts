@@ -3,11 +3,13 @@ import { randomUUID } from "node:crypto";
 import {
   Client,
   Connection,
+  WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type WorkflowExecutionStatusName,
   type WorkflowHandle,
 } from "@temporalio/client";
+import { CancelledFailure } from "@temporalio/common";
 import type { Message } from "../common/messages.js";
 import { RunMessages, type ApprovalDecision, type HumanAnswer, type RunPhase, type RunStatus } from "../common/run-status.js";
 import type { RunSettings } from "../common/run-settings.js";
@@ -15,7 +17,11 @@ import type { DuragentConfig } from "../config/schema.js";
 import {
   InvalidRunMessage,
   newRunId,
+  rootCause,
+  RunAlreadyEnded,
+  RunFailed,
   RunNotFound,
+  runHandle,
   targetInput,
   workflowType,
   type Engine,
@@ -123,10 +129,16 @@ export class TemporalEngine implements Engine {
         throw error;
       }
     };
-    return {
+    return runHandle({
       runId: workflowId,
       link: webUiLink(this.config.temporal, workflowId),
-      result: () => workflow.result(),
+      result: () =>
+        workflow.result().catch((error: unknown) => {
+          if (error instanceof WorkflowNotFoundError) throw new RunNotFound(workflowId, `in Temporal namespace '${this.config.temporal.namespace}'`);
+          if (!(error instanceof WorkflowFailedError)) throw error;
+          const cancelled = error.cause instanceof CancelledFailure;
+          throw new RunFailed(workflowId, cancelled ? "cancelled" : "failed", rootCause(error.cause ?? error), error);
+        }),
       status: async () => {
         const description = await this.describe(workflow);
         const phase = closedPhase(description.status.name);
@@ -143,15 +155,33 @@ export class TemporalEngine implements Engine {
         }
       },
       transcript: () => workflow.query<Message[]>(RunMessages.transcript),
-      sendInput: (answer: HumanAnswer) => update<void>(RunMessages.input, answer),
+      answer: (answer: HumanAnswer) => update<void>(RunMessages.input, answer),
       decide: (decision: ApprovalDecision) => update<void>(RunMessages.decide, decision),
       pause: () => workflow.signal(RunMessages.pause),
       resume: () => workflow.signal(RunMessages.resume),
-      cancel: () => workflow.cancel().then(() => undefined),
+      cancel: async () => {
+        const phase = closedPhase((await this.describe(workflow)).status.name);
+        if (phase) throw new RunAlreadyEnded(workflowId, phase);
+        await workflow.cancel();
+      },
       update: <R>(name: string, payload?: unknown) => update<R>(name, payload),
       signal: (name: string, payload?: unknown) => workflow.signal(name, payload),
       query: <R>(name: string, payload?: unknown) => workflow.query<R, [unknown]>(name, payload),
-    };
+    });
+  }
+
+  async startWarning(): Promise<string | undefined> {
+    const { namespace, taskQueue, address } = this.config.temporal;
+    try {
+      const { pollers } = await this.client.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue } });
+      if ((pollers?.length ?? 0) > 0) return undefined;
+    } catch {
+      return undefined;
+    }
+    return (
+      `No worker is polling task queue '${taskQueue}' on ${address}; the run waits until one does. ` +
+      "Start one with `duragent worker` (or `duragent dev` for a local server and worker)."
+    );
   }
 
   close(): Promise<void> {

@@ -2,12 +2,13 @@
  * Finds what `duragent run <name>` means: a declarative agent or pattern from the config, or an
  * agent or workflow exported by one of the config's `modules`.
  */
-import { pathToFileURL } from "node:url";
 import type { DuragentConfig } from "../config/schema.js";
+import { ExitCode, UserError } from "../errors/user-error.js";
 import { isAgent, type AgentSpec } from "../workflows/agent/define-agent.js";
 import { patternWorkflow } from "../workflows/builtin-workflows.js";
 import { isDuragentWorkflow, type DuragentWorkflow } from "../workflows/define-workflow.js";
 import { resolveAgentReferences, type PatternSpec } from "../workflows/patterns/pattern-spec.js";
+import { importModule } from "./module-loader.js";
 
 export type RunTarget =
   | { kind: "agent"; name: string; agent: AgentSpec }
@@ -15,22 +16,18 @@ export type RunTarget =
   /** A pattern from the config's `workflows:`, run by the built-in `patternWorkflow`. */
   | { kind: "pattern"; name: string; spec: PatternSpec; workflow: DuragentWorkflow };
 
-export class RunTargetNotFound extends Error {
-  override readonly name = "RunTargetNotFound";
-  constructor(readonly target: string, readonly known: string[]) {
+export class RunTargetNotFound extends UserError {
+  override name = "RunTargetNotFound";
+  constructor(
+    readonly target: string,
+    readonly known: string[],
+  ) {
     super(
       `No agent or workflow is called '${target}'. ` +
         (known.length > 0 ? `Known: ${known.join(", ")}.` : "Define one under `agents:` in duragent.config.yaml.") +
         " Agents come from `agents:` and patterns from `workflows:` in the config; agents and workflows also from the modules listed under `modules:`.",
+      { exitCode: ExitCode.notFound },
     );
-  }
-}
-
-/** A module under `modules:` that could not be imported; names the module. */
-export class ModuleLoadError extends Error {
-  override readonly name = "ModuleLoadError";
-  constructor(readonly modulePath: string, cause: unknown) {
-    super(`Cannot load ${modulePath}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
 }
 
@@ -45,9 +42,7 @@ export async function loadRunTargets(config: DuragentConfig): Promise<Map<string
     targets.set(name, { kind: "pattern", name, spec: resolved, workflow: patternWorkflow as DuragentWorkflow });
   }
   for (const modulePath of config.modules) {
-    const exports: Record<string, unknown> = await import(pathToFileURL(modulePath).href).catch((error: unknown) => {
-      throw new ModuleLoadError(modulePath, error);
-    });
+    const exports = await importModule(modulePath);
     for (const [exportName, value] of Object.entries(exports)) {
       if (isDuragentWorkflow(value)) targets.set(exportName, { kind: "workflow", name: exportName, workflow: value });
       else if (isAgent(value)) targets.set(value.spec.name, { kind: "agent", name: value.spec.name, agent: value.spec });

@@ -1,0 +1,22 @@
+/** `duragent answer <runId>`: answer a run's pending question, or decline one an MCP server asked. */
+import { UserError } from "../../errors/user-error.js";
+import { linkLine, parseInput, type CommandOutput } from "../command-output.js";
+import type { CommandContext } from "../context.js";
+
+export interface AnswerOptions {
+  value?: string;
+  request?: string;
+  action?: "accept" | "decline" | "cancel";
+}
+
+export async function answerCommand(context: CommandContext, runId: string, options: AnswerOptions): Promise<CommandOutput> {
+  const action = options.action ?? "accept";
+  if (action === "accept" && options.value === undefined) {
+    throw new UserError("Give the answer with --value, or --decline / --cancel for a question an MCP server asked.");
+  }
+  const handle = await (await context.client()).getHandle(runId);
+  const value = options.value === undefined ? undefined : parseInput(options.value);
+  await handle.answer({ requestId: options.request, value, ...(action === "accept" ? {} : { action }) });
+  const verb = action === "accept" ? "answered" : action === "decline" ? "declined" : "cancelled the question of";
+  return { data: { runId, action, link: handle.link }, text: `${verb} ${runId}${linkLine(handle.link)}` };
+}

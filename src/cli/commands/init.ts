@@ -1,0 +1,188 @@
+/**
+ * `duragent init [dir]`: a runnable project. It writes package.json (duragent and the MCP server
+ * the config names), duragent.config.yaml, an agent in agents.ts, tsconfig.json and .gitignore,
+ * keeping every file that already exists, then installs the packages. Without an API key the
+ * project runs on duragent's scripted model, so `npx duragent run assistant` works at once.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import { displayPath, ExitCode, UserError } from "../../errors/user-error.js";
+import { duragentVersion, packageManifest } from "../../package-info.js";
+import type { CommandOutput } from "../command-output.js";
+import type { CommandContext } from "../context.js";
+
+const filesystemServer = "@modelcontextprotocol/server-filesystem";
+
+export async function initCommand(context: CommandContext, options: { dir: string; install: boolean }): Promise<CommandOutput> {
+  const dir = resolve(options.dir);
+  mkdirSync(dir, { recursive: true });
+  const name = packageName(basename(dir));
+  const written: string[] = [];
+  const kept: string[] = [];
+  const write = (file: string, content: string) => {
+    const path = join(dir, file);
+    if (existsSync(path)) return void kept.push(file);
+    writeFileSync(path, content);
+    written.push(file);
+  };
+
+  writePackageJson(dir, name);
+  written.push("package.json");
+  write("duragent.config.yaml", configFile(name));
+  write("agents.ts", agentsFile);
+  write("tsconfig.json", `${JSON.stringify(tsconfig, null, 2)}\n`);
+  write("README.md", readmeFile(name));
+  appendGitignore(dir);
+
+  if (options.install) {
+    context.notice(`installing packages in ${displayPath(dir)} (npm install)`);
+    await npmInstall(dir);
+  }
+  const where = dir === process.cwd() ? "" : `cd ${displayPath(dir)} && `;
+  const steps = [
+    `${where}npx duragent run assistant --input "Summarize README.md in two sentences."`,
+    `npx duragent dev     # Temporal with its Web UI, and a worker; then add --engine temporal to run`,
+  ];
+  return {
+    data: { dir, written, kept, installed: options.install },
+    text: [
+      `Created a duragent project in ${displayPath(dir)}: ${written.join(", ")}${kept.length > 0 ? ` (kept your ${kept.join(", ")})` : ""}.`,
+      "Without OPENAI_API_KEY, duragent's scripted model answers, so it runs offline; set the key for a real model.",
+      ...(options.install ? [] : ["Install its packages with `npm install` first."]),
+      "Next:",
+      ...steps.map((step) => `  ${step}`),
+    ].join("\n"),
+  };
+}
+
+/** package.json with duragent, the filesystem MCP server and TypeScript; an existing one keeps its entries. */
+function writePackageJson(dir: string, name: string): void {
+  const path = join(dir, "package.json");
+  let manifest: Record<string, unknown> = {};
+  if (existsSync(path)) {
+    try {
+      manifest = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+    } catch (error) {
+      throw new UserError(`${displayPath(path)} is not valid JSON: ${(error as Error).message}`, { hint: "Fix it, or run `duragent init` in an empty folder." });
+    }
+  }
+  const section = (key: string) => ({ ...((manifest[key] as Record<string, string> | undefined) ?? {}) });
+  const dependencies = section("dependencies");
+  const devDependencies = section("devDependencies");
+  const scripts = section("scripts");
+  dependencies.duragent ??= `^${duragentVersion}`;
+  dependencies[filesystemServer] ??= versionOf(filesystemServer);
+  devDependencies.typescript ??= versionOf("typescript");
+  devDependencies["@types/node"] ??= versionOf("@types/node");
+  scripts.start ??= 'duragent run assistant --input "Summarize README.md in two sentences."';
+  scripts.dev ??= "duragent dev";
+  scripts.worker ??= "duragent worker";
+  scripts.typecheck ??= "tsc --noEmit";
+  const next = {
+    name,
+    version: "0.1.0",
+    private: true,
+    type: "module",
+    ...manifest,
+    scripts,
+    dependencies,
+    devDependencies,
+  };
+  writeFileSync(path, `${JSON.stringify(next, null, 2)}\n`);
+}
+
+/** The range duragent itself is built and tested with. */
+function versionOf(name: string): string {
+  return packageManifest.dependencies?.[name] ?? packageManifest.devDependencies?.[name] ?? "latest";
+}
+
+function packageName(folder: string): string {
+  const cleaned = folder.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/^[._-]+/, "");
+  return cleaned || "duragent-project";
+}
+
+function appendGitignore(dir: string): void {
+  const path = join(dir, ".gitignore");
+  const existing = existsSync(path) ? readFileSync(path, "utf8") : "";
+  const lines = existing.split(/\r?\n/);
+  const wanted = ["node_modules/", ".duragent/", "duragent.secrets.yaml"].filter((line) => !lines.includes(line));
+  if (wanted.length === 0) return;
+  writeFileSync(path, `${existing}${existing && !existing.endsWith("\n") ? "\n" : ""}${wanted.join("\n")}\n`);
+}
+
+function npmInstall(dir: string): Promise<void> {
+  const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+  return new Promise((resolvePromise, reject) => {
+    // npm's own output goes to stderr, so stdout carries only the command's result.
+    const child = spawn(npm, ["install", "--no-audit", "--no-fund"], { cwd: dir, stdio: ["ignore", 2, 2] });
+    child.once("error", (error) => reject(new UserError(`Cannot run npm install: ${error.message}`, { exitCode: ExitCode.unavailable, cause: error })));
+    child.once("exit", (code) =>
+      code === 0
+        ? resolvePromise()
+        : reject(new UserError(`npm install failed in ${displayPath(dir)} (exit ${code}).`, { exitCode: ExitCode.unavailable, hint: "Its output is above; fix the cause and run `npm install` there." })),
+    );
+  });
+}
+
+function configFile(name: string): string {
+  return `# ${name}: agents that use MCP servers as tools, run by duragent.
+# Reference: https://www.npmjs.com/package/duragent
+
+# memory runs in this process; temporal runs durably on a Temporal cluster (\`npx duragent dev\` starts one here).
+engine: memory
+
+temporal:
+  # TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and TEMPORAL_API_KEY (or a temporal.toml profile) say where.
+  taskQueue: ${name}
+
+mcp:
+  servers:
+    filesystem:
+      command: npx
+      args: [--no-install, "${filesystemServer}", .]
+      allowedTools: [read_text_file, list_directory, search_files, get_file_info]
+
+llm:
+  defaultModel: openai:gpt-4.1-mini
+  # Without OPENAI_API_KEY, duragent's scripted model answers, so the project runs offline.
+  withoutApiKey: scripted
+
+modules:
+  - ./agents.ts
+`;
+}
+
+const agentsFile = `import { defineAgent } from "duragent/workflow";
+
+/** Answers questions about the files in this folder, reading them through the filesystem MCP server. */
+export const assistant = defineAgent({
+  name: "assistant",
+  instruction: "You answer questions about the files in this folder. Read them with the filesystem tools, then answer briefly and only from what they say.",
+  servers: ["filesystem"],
+});
+`;
+
+const tsconfig = {
+  compilerOptions: {
+    target: "ES2022",
+    module: "NodeNext",
+    moduleResolution: "NodeNext",
+    strict: true,
+    skipLibCheck: true,
+    noEmit: true,
+    types: ["node"],
+  },
+  include: ["*.ts", "src"],
+};
+
+function readmeFile(name: string): string {
+  return `# ${name}
+
+An agent project on [duragent](https://www.npmjs.com/package/duragent): durable AI agents that use MCP servers as tools.
+
+- \`agents.ts\` defines the \`assistant\` agent; \`duragent.config.yaml\` its MCP servers and model.
+- \`npx duragent run assistant --input "Summarize README.md in two sentences."\` runs it in this process.
+- \`npx duragent dev\` starts Temporal (Web UI included) and a worker; \`--engine temporal\` then runs it durably.
+`;
+}

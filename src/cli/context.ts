@@ -1,0 +1,64 @@
+/**
+ * What every command shares: the global options and, opened on first use, the config, the client
+ * and a logger. Closing the context closes the client, so no MCP process outlives a command.
+ */
+import type { DuragentClient } from "../client.js";
+import type { EngineName } from "../client/engine.js";
+import type { DuragentConfig } from "../config/schema.js";
+import type { Logger } from "../logger.js";
+
+export interface GlobalOptions {
+  config?: string;
+  engine?: EngineName;
+  json?: boolean;
+}
+
+export class CommandContext {
+  private loadedConfig?: Promise<DuragentConfig>;
+  private openedClient?: Promise<DuragentClient>;
+  private createdLogger?: Promise<Logger>;
+
+  constructor(readonly options: GlobalOptions) {}
+
+  /** The config file (`--config`, `DURAGENT_CONFIG` or `./duragent.config.yaml`), with `--engine` over it. */
+  config(): Promise<DuragentConfig> {
+    this.loadedConfig ??= import("../config/load-config.js").then(async ({ loadConfig }) => {
+      const { config } = await loadConfig({
+        path: this.options.config ?? process.env.DURAGENT_CONFIG,
+        ...(this.options.engine ? { overrides: { engine: this.options.engine } } : {}),
+      });
+      return config;
+    });
+    return this.loadedConfig;
+  }
+
+  client(): Promise<DuragentClient> {
+    this.openedClient ??= Promise.all([this.config(), import("../client.js"), this.logger()]).then(
+      ([config, { DuragentClient }, logger]) => new DuragentClient(config, logger),
+    );
+    return this.openedClient;
+  }
+
+  /** Structured logs on stderr; pino is loaded only by commands that log. */
+  logger(): Promise<Logger> {
+    this.createdLogger ??= import("../logger.js").then(({ createLogger }) => createLogger("duragent"));
+    return this.createdLogger;
+  }
+
+  /** Says so when duragent's scripted model will stand in for the configured one (no API key). */
+  async noticeScriptedModel(): Promise<void> {
+    const [config, { scriptedModelNotice }] = await Promise.all([this.config(), import("../activities/llm/provider-keys.js")]);
+    const notice = scriptedModelNotice(config.llm);
+    if (notice) this.notice(`duragent: ${notice}`);
+  }
+
+  /** A line for people, on stderr; left out with `--json`, whose output is on stdout alone. */
+  notice(text: string): void {
+    if (!this.options.json) process.stderr.write(`${text}\n`);
+  }
+
+  async close(): Promise<void> {
+    const client = await this.openedClient?.catch(() => undefined);
+    await client?.close();
+  }
+}

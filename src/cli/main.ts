@@ -1,0 +1,326 @@
+/**
+ * The `duragent` CLI. This file is the one process boundary: commands return data or throw, and
+ * the single catch below turns a user error into its message and exit code, anything else into
+ * "this is a bug". Each command's module is imported only when it runs, so `--help` and the
+ * steering commands start without loading the worker, the MCP SDK or the model SDKs.
+ */
+import { constants as osConstants } from "node:os";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { ExitCode, isUserError } from "../errors/user-error.js";
+import type { CommandOutput } from "./command-output.js";
+import { CommandContext, type GlobalOptions } from "./context.js";
+
+type Action = (context: CommandContext, args: string[], options: Record<string, unknown>) => Promise<CommandOutput | void>;
+
+interface CommandSpec {
+  name: string;
+  description: string;
+  /** Commander argument specs, e.g. `<runId>`. */
+  args?: [string, string][];
+  aliases?: string[];
+  /** Adds the command's own options. */
+  options?: (command: Command) => Command;
+  /** Ctrl-C or SIGTERM closes the client before exiting; commands that run a worker leave signals to Temporal's runtime. */
+  closeOnSignal?: boolean;
+  action: Action;
+}
+
+const runId: [string, string] = ["<runId>", "the run (workflow) id"];
+
+const commands: CommandSpec[] = [
+  {
+    name: "run",
+    description: "run an agent or workflow and print its answer",
+    args: [["<target>", "agent or workflow name"]],
+    options: (command) =>
+      command
+        .requiredOption("-i, --input <text|json>", "the message, or a JSON input")
+        .option("--wait", "wait for the answer (default)", true)
+        .option("--no-wait", "print the run id and return at once (temporal engine)"),
+    closeOnSignal: true,
+    action: async (context, [target], options) =>
+      (await import("./commands/run.js")).runCommand(context, target!, { input: options.input as string, wait: options.wait as boolean }),
+  },
+  {
+    name: "start",
+    description: "start an agent or workflow and print its run id (temporal engine)",
+    args: [["<target>", "agent or workflow name"]],
+    options: (command) => command.requiredOption("-i, --input <text|json>", "the message, or a JSON input"),
+    action: async (context, [target], options) =>
+      (await import("./commands/run.js")).runCommand(context, target!, { input: options.input as string, wait: false }),
+  },
+  {
+    name: "status",
+    description: "phase, current step, pending requests, token usage and last error",
+    args: [runId],
+    action: async (context, [id]) => (await import("./commands/status.js")).statusCommand(context, id!),
+  },
+  {
+    name: "watch",
+    description: "follow a run live, and answer its questions from standard input",
+    args: [runId],
+    options: (command) => command.option("--no-answer", "only watch; leave questions to `duragent answer`"),
+    closeOnSignal: true,
+    action: async (context, [id], options) => (await import("./commands/watch.js")).watchCommand(context, id!, { interactive: options.answer !== false }),
+  },
+  {
+    name: "answer",
+    aliases: ["input"],
+    description: "answer a run's pending question (JSON when it parses, else text)",
+    args: [runId],
+    options: (command) =>
+      command
+        .option("--value <answer>", "the answer")
+        .option("--decline", "decline a question an MCP server asked (elicitation)")
+        .option("--cancel", "dismiss a question an MCP server asked (elicitation)")
+        .option("--request <id>", "which request, when several are pending"),
+    action: async (context, [id], options) =>
+      (await import("./commands/answer.js")).answerCommand(context, id!, {
+        ...(options.value !== undefined ? { value: options.value as string } : {}),
+        ...(options.request !== undefined ? { request: options.request as string } : {}),
+        ...(options.decline ? { action: "decline" as const } : options.cancel ? { action: "cancel" as const } : {}),
+      }),
+  },
+  {
+    name: "approve",
+    description: "approve a pending tool call, optionally with edited arguments",
+    args: [runId],
+    options: (command) => command.option("--request <id>", "which request, when several are pending").option("--arguments <json>", "replacement arguments"),
+    action: async (context, [id], options) =>
+      (await import("./commands/approve.js")).approveCommand(context, id!, {
+        ...(options.request !== undefined ? { request: options.request as string } : {}),
+        ...(options.arguments !== undefined ? { arguments: options.arguments as string } : {}),
+      }),
+  },
+  {
+    name: "reject",
+    description: "reject a pending tool call; the model reads the reason",
+    args: [runId],
+    options: (command) => command.requiredOption("--reason <text>", "why").option("--request <id>", "which request, when several are pending"),
+    action: async (context, [id], options) =>
+      (await import("./commands/reject.js")).rejectCommand(context, id!, {
+        reason: options.reason as string,
+        ...(options.request !== undefined ? { request: options.request as string } : {}),
+      }),
+  },
+  {
+    name: "pause",
+    description: "hold a run before its next step",
+    args: [runId],
+    action: async (context, [id]) => (await import("./commands/pause.js")).pauseCommand(context, id!),
+  },
+  {
+    name: "resume",
+    description: "let a paused run go on",
+    args: [runId],
+    action: async (context, [id]) => (await import("./commands/pause.js")).resumeCommand(context, id!),
+  },
+  {
+    name: "cancel",
+    description: "stop a run, including its steps in flight",
+    args: [runId],
+    action: async (context, [id]) => (await import("./commands/cancel.js")).cancelCommand(context, id!),
+  },
+  {
+    name: "history",
+    description: "the messages a run's agents exchanged so far",
+    args: [runId],
+    action: async (context, [id]) => (await import("./commands/history.js")).historyCommand(context, id!),
+  },
+  {
+    name: "result",
+    description: "wait for a run's answer",
+    args: [runId],
+    closeOnSignal: true,
+    action: async (context, [id]) => (await import("./commands/result.js")).resultCommand(context, id!),
+  },
+  {
+    name: "list",
+    description: "recent runs on the configured task queue",
+    options: (command) => command.option("--limit <n>", "how many", positiveInteger, 20),
+    action: async (context, _args, options) => (await import("./commands/list.js")).listCommand(context, { limit: options.limit as number }),
+  },
+  {
+    name: "chat",
+    description: "an interactive session with an agent that can be left and rejoined",
+    args: [["[agent]", "the agent to chat with"]],
+    options: (command) => command.option("--resume <runId>", "rejoin a chat left earlier"),
+    closeOnSignal: true,
+    action: async (context, [agent], options) =>
+      (await import("./commands/chat.js")).chatCommand(context, agent, options.resume !== undefined ? { resume: options.resume as string } : {}),
+  },
+  {
+    name: "worker",
+    description: "run a worker for the configured Temporal task queue",
+    options: (command) => command.option("--bundle <file>", "a workflow bundle prebuilt with `duragent build`"),
+    action: async (context, _args, options) =>
+      (await import("./commands/worker.js")).workerCommand(context, options.bundle !== undefined ? { bundle: options.bundle as string } : {}),
+  },
+  {
+    name: "build",
+    description: "prebuild the workflow bundle for deploys (`duragent worker --bundle <file>` serves it at once)",
+    options: (command) => command.option("-o, --out <file>", "where to write it", "duragent-workflows.js"),
+    action: async (context, _args, options) => (await import("./commands/build.js")).buildCommand(context, { out: options.out as string }),
+  },
+  {
+    name: "dev",
+    description: "start a local Temporal dev server with its Web UI, and a worker",
+    options: (command) =>
+      command
+        .option("--port <port>", "gRPC port (default: the port of temporal.address, else 7233)", parsePort)
+        .option("--ui-port <port>", "Web UI port (default: the port of temporal.uiUrl, else 8233)", parsePort)
+        .option("--db-file <path>", "where the dev server keeps its state", ".duragent/temporal.db"),
+    action: async (context, _args, options) =>
+      (await import("./commands/dev.js")).devCommand(context, {
+        ...(options.port !== undefined ? { port: options.port as number } : {}),
+        ...(options.uiPort !== undefined ? { uiPort: options.uiPort as number } : {}),
+        dbFile: options.dbFile as string,
+        onReady: ({ address, uiUrl, taskQueue }) => {
+          if (context.options.json) console.log(JSON.stringify({ address, uiUrl, taskQueue }));
+          else console.error(`Temporal dev server on ${address}; Web UI: ${uiUrl}\nworker ready (Ctrl-C stops both)`);
+        },
+      }),
+  },
+  {
+    name: "serve",
+    description: "serve the configured agents and workflows as MCP tools",
+    options: (command) =>
+      command
+        .addOption(new Option("--transport <transport>", "how MCP clients connect").choices(["stdio", "http"]).default("stdio"))
+        .option("--host <host>", "HTTP: address to bind (non-loopback needs --token)", "127.0.0.1")
+        .option("--port <port>", "HTTP: port (0 picks a free one)", (value) => Number.parseInt(value, 10), 8787)
+        .option("--token <token>", "HTTP: bearer token clients must send (default: $DURAGENT_SERVE_TOKEN)")
+        .option("--allowed-host <name>", "HTTP: another host name clients may use (repeatable)", (value, all: string[]) => [...all, value], [])
+        .option("--wait-timeout <ms>", "how long a tool waits for its run's answer before returning the run id", (value) => Number.parseInt(value, 10)),
+    action: async (context, _args, options) =>
+      (await import("./commands/serve.js")).serveCommand(context, {
+        transport: options.transport as "stdio" | "http",
+        host: options.host as string,
+        port: options.port as number,
+        allowedHost: options.allowedHost as string[],
+        ...(options.token !== undefined ? { token: options.token as string } : {}),
+        ...(options.waitTimeout !== undefined ? { waitTimeoutMs: options.waitTimeout as number } : {}),
+        onListening: ({ url, tools }) => {
+          if (context.options.json) console.log(JSON.stringify({ url, tools }));
+          else console.error(`duragent serve: MCP over Streamable HTTP at ${url} (${tools.length} agents and workflows; Ctrl-C stops)`);
+        },
+      }),
+  },
+  {
+    name: "init",
+    description: "create a runnable duragent project: package.json, config, an agent in TypeScript",
+    args: [["[dir]", "the project folder (default: the current one)"]],
+    options: (command) => command.option("--no-install", "write the files only; skip `npm install`"),
+    action: async (context, [dir], options) => (await import("./commands/init.js")).initCommand(context, { dir: dir ?? ".", install: options.install !== false }),
+  },
+];
+
+export function buildProgram(): Command {
+  const program = new Command("duragent")
+    .description("Durable AI agents with MCP tools, on Temporal or in memory")
+    .option("-c, --config <path>", "config file (default: ./duragent.config.yaml)")
+    .addOption(new Option("-e, --engine <engine>", "where runs execute").choices(["memory", "temporal"]))
+    .option("--json", "machine-readable output")
+    // One short line per usage error, like every other error, rather than the whole help.
+    .showHelpAfterError("(add --help for usage)")
+    .configureOutput({ outputError: (message, write) => write(`duragent: ${message.replace(/^error: /, "")}`) })
+    .exitOverride();
+
+  for (const spec of commands) {
+    const command = program.command(spec.name).description(spec.description);
+    for (const alias of spec.aliases ?? []) command.alias(alias);
+    for (const [name, description] of spec.args ?? []) command.argument(name, description);
+    (spec.options ?? ((c: Command) => c))(command).action(async (...params: unknown[]) => {
+      const self = params.at(-1) as Command;
+      const args = params.slice(0, spec.args?.length ?? 0) as string[];
+      if (spec.aliases?.includes(self.parent?.args[0] ?? "")) {
+        process.stderr.write(`duragent: \`${self.parent?.args[0]}\` is deprecated and will be removed; use \`duragent ${spec.name}\`.\n`);
+      }
+      await execute(self, spec, args);
+    });
+  }
+
+  program
+    .command("auth")
+    .description("sign in to MCP servers that use OAuth")
+    .command("login")
+    .description("sign in to an HTTP MCP server (mcp.servers.<server>.auth: { type: oauth }) and store its tokens")
+    .argument("<server>", "the server's name in mcp.servers")
+    .action(async (server: string, _options: unknown, command: Command) =>
+      execute(
+        command,
+        {
+        name: "auth login",
+        description: "",
+        action: async (context) => (await import("./commands/auth.js")).authLoginCommand(await context.config(), server),
+        },
+        [],
+      ),
+    );
+
+  return program;
+}
+
+/** Runs one command with a context that is always closed, so no MCP process is left behind. */
+async function execute(command: Command, spec: CommandSpec, args: string[]): Promise<void> {
+  const options = command.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
+  const context = new CommandContext(options);
+  const stopOnSignal = (signal: NodeJS.Signals) => {
+    // A second signal gets the default handler back, so a stuck close can still be interrupted.
+    removeSignalHandlers();
+    void context.close().finally(() => process.exit(128 + (osConstants.signals[signal] ?? 0)));
+  };
+  const removeSignalHandlers = () => {
+    process.off("SIGINT", stopOnSignal);
+    process.off("SIGTERM", stopOnSignal);
+  };
+  if (spec.closeOnSignal) {
+    process.once("SIGINT", stopOnSignal);
+    process.once("SIGTERM", stopOnSignal);
+  }
+  try {
+    const output = await spec.action(context, args, command.opts());
+    if (output) process.stdout.write(`${options.json ? JSON.stringify(output.data, null, 2) : output.text}\n`);
+  } catch (error) {
+    if (isUserError(error)) throw error;
+    // Temporal's infrastructure failures (unreachable cluster, missing namespace) are the user's to fix.
+    const config = await context.config().catch(() => undefined);
+    const { explainTemporalError } = await import("../client/temporal-errors.js");
+    throw (config && explainTemporalError(error, config.temporal)) ?? error;
+  } finally {
+    removeSignalHandlers();
+    await context.close();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (isCommanderExit(error)) return error.exitCode === 0 ? 0 : ExitCode.usage;
+    if (isUserError(error)) {
+      console.error(`duragent: ${error.message}`);
+      return error.exitCode;
+    }
+    console.error("duragent: unexpected error; this is a bug, please report it with the output below.");
+    console.error(error);
+    return ExitCode.bug;
+  }
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidArgumentError("expected a port number from 1 to 65535.");
+  return port;
+}
+
+function positiveInteger(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError("expected a positive whole number.");
+  return number;
+}
+
+function isCommanderExit(error: unknown): error is { exitCode: number } {
+  return typeof error === "object" && error !== null && "code" in error && String(error.code).startsWith("commander.");
+}

@@ -1,0 +1,171 @@
+/**
+ * An engine starts runs and hands back their handles. The client (src/client.ts) talks to this
+ * interface only, so `--engine memory|temporal` is one switch. (The executor, in src/workflows,
+ * is the seam inside a run; the engine is the seam around it.)
+ */
+import type { Message } from "../common/messages.js";
+import type { ApprovalDecision, HumanAnswer, RunPhase, RunStatus } from "../common/run-status.js";
+import { ExitCode, UserError } from "../errors/user-error.js";
+import type { RunTarget } from "./run-targets.js";
+
+export type EngineName = "memory" | "temporal";
+
+/** A run, started by this process or found by its id. */
+export interface RunHandle {
+  /** The run's id; on Temporal, the workflow id. */
+  readonly runId: string;
+  /** Where a person can watch the run, when the engine has a UI. */
+  readonly link?: string;
+  /** Waits for the run to end; rejects with `RunFailed` (the root cause's message) when it fails or is cancelled. */
+  result(): Promise<unknown>;
+  /** Phase, steps, pending requests, usage and last error; cheap enough to poll. */
+  status(): Promise<RunStatus>;
+  /** Every message the run's agents exchanged so far. */
+  transcript(): Promise<Message[]>;
+  /** Answers a pending question; rejects with `InvalidRunMessage` when the answer does not fit. */
+  answer(answer: HumanAnswer): Promise<void>;
+  /** Approves or rejects a pending tool call; rejects with `InvalidRunMessage` when none fits. */
+  decide(decision: ApprovalDecision): Promise<void>;
+  /** Approves a pending tool call, optionally with edited arguments. */
+  approve(options?: { requestId?: string; arguments?: Record<string, unknown> }): Promise<void>;
+  /** Rejects a pending tool call; the model reads the reason. */
+  reject(reason: string, options?: { requestId?: string }): Promise<void>;
+  /** Holds the run before its next step; a step in flight finishes. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  /** Stops in-flight steps; the run ends as cancelled. Rejects with `RunAlreadyEnded` when it has ended. */
+  cancel(): Promise<void>;
+  /**
+   * Sends the named update (a workflow's own request type, e.g. `duragent.chat.send`) and returns
+   * the run's answer. Rejects with `InvalidRunMessage` when the run refuses it; the run is then
+   * untouched. Follows the run across continue-as-new.
+   */
+  update<R = unknown>(name: string, payload?: unknown): Promise<R>;
+  /** Sends the named signal; fire and forget. */
+  signal(name: string, payload?: unknown): Promise<void>;
+  /** Asks the named query of the run's current state (across continue-as-new, the latest run). */
+  query<R = unknown>(name: string, payload?: unknown): Promise<R>;
+}
+
+/** What an engine supplies for a handle; `approve` and `reject` are built on `decide`. */
+export type RunHandleParts = Omit<RunHandle, "approve" | "reject">;
+
+export function runHandle(parts: RunHandleParts): RunHandle {
+  return {
+    ...parts,
+    approve: (options = {}) =>
+      parts.decide({
+        approved: true,
+        ...(options.requestId !== undefined ? { requestId: options.requestId } : {}),
+        ...(options.arguments !== undefined ? { arguments: options.arguments } : {}),
+      }),
+    reject: (reason, options = {}) =>
+      parts.decide({ approved: false, reason, ...(options.requestId !== undefined ? { requestId: options.requestId } : {}) }),
+  };
+}
+
+export interface StartOptions {
+  /** The run's id; a readable unique one (`<target>-<8 hex>`) when absent. */
+  runId?: string;
+}
+
+export interface RunSummary {
+  runId: string;
+  /** The workflow type: `agentWorkflow`, `patternWorkflow` or a module's workflow. */
+  type: string;
+  phase: RunPhase;
+  startedAt?: string;
+  link?: string;
+}
+
+export interface Engine {
+  readonly name: EngineName;
+  start(target: RunTarget, input: unknown, options?: StartOptions): Promise<RunHandle>;
+  /** Finds a run this engine holds; rejects with `RunNotFound`. */
+  getHandle(runId: string): Promise<RunHandle>;
+  /** Recent runs, newest first. */
+  list(limit: number): Promise<RunSummary[]>;
+  /**
+   * Why a run just started may wait with nothing happening (no worker polls its task queue), or
+   * undefined. Any doubt says nothing.
+   */
+  startWarning(): Promise<string | undefined>;
+  /** Releases connections and child processes. */
+  close(): Promise<void>;
+}
+
+/** A message the run refused (an invalid answer, no such request); the run is untouched. */
+export class InvalidRunMessage extends UserError {
+  override name = "InvalidRunMessage";
+  constructor(message: string) {
+    super(message, { exitCode: ExitCode.usage });
+  }
+}
+
+export class RunNotFound extends UserError {
+  override name = "RunNotFound";
+  constructor(
+    readonly runId: string,
+    where: string,
+  ) {
+    super(`No run '${runId}' ${where}. Check the id with \`duragent list\`.`, { exitCode: ExitCode.notFound });
+  }
+}
+
+/** The run failed or was cancelled; the message is the root cause's. */
+export class RunFailed extends UserError {
+  override name = "RunFailed";
+  constructor(
+    readonly runId: string,
+    readonly phase: "failed" | "cancelled",
+    readonly reason: string,
+    cause?: unknown,
+  ) {
+    super(`Run ${runId} ${phase === "cancelled" ? "was cancelled" : "failed"}: ${reason}`, { exitCode: ExitCode.runFailed, cause });
+  }
+}
+
+/** A steering command on a run that has already ended. */
+export class RunAlreadyEnded extends UserError {
+  override name = "RunAlreadyEnded";
+  constructor(
+    readonly runId: string,
+    readonly phase: RunPhase,
+  ) {
+    super(`Run ${runId} has already ended (${phase}); there is nothing to cancel.`, { exitCode: ExitCode.alreadyEnded });
+  }
+}
+
+/** The innermost message of an error chain: Temporal wraps a run's failure in several layers. */
+export function rootCause(error: unknown): string {
+  let current: unknown = error;
+  let message = error instanceof Error ? error.message : String(error);
+  while (current instanceof Error) {
+    if (current.message) message = current.message;
+    current = current.cause;
+  }
+  return message;
+}
+
+/** The input a target receives: agents take a message, patterns their spec and input, workflows their own input. */
+export function targetInput(target: RunTarget, input: unknown): unknown {
+  if (target.kind === "agent") {
+    const message = typeof input === "string" ? input : JSON.stringify(input);
+    return { agent: target.agent, message };
+  }
+  if (target.kind === "pattern") {
+    return { spec: target.spec, input: typeof input === "string" ? input : JSON.stringify(input) };
+  }
+  return target.workflow.inputSchema ? target.workflow.inputSchema.parse(input) : input;
+}
+
+/** The Temporal workflow type that runs a target. */
+export function workflowType(target: RunTarget): string {
+  if (target.kind === "agent") return "agentWorkflow";
+  return target.kind === "pattern" ? "patternWorkflow" : target.name;
+}
+
+/** A readable, unique run id: `finder-3f9a1c2b`. */
+export function newRunId(target: RunTarget, uuid: string): string {
+  return `${target.name}-${uuid.replace(/-/g, "").slice(0, 8)}`;
+}

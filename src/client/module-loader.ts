@@ -1,0 +1,82 @@
+/**
+ * Imports the modules a config lists under `modules:`. TypeScript ones need a loader: tsx is
+ * loaded the first time a `.ts` module is imported, so a JavaScript-only project pays nothing.
+ * A module that cannot be imported is the user's to fix, so it fails as a user error naming it.
+ */
+import { existsSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { displayPath, ExitCode, UserError } from "../errors/user-error.js";
+
+/** A module under `modules:` that could not be imported; names the module and says why. */
+export class ModuleLoadError extends UserError {
+  override name = "ModuleLoadError";
+  constructor(
+    readonly modulePath: string,
+    message: string,
+    options: { exitCode?: ExitCode; hint?: string; cause?: unknown } = {},
+  ) {
+    super(message, options);
+  }
+}
+
+const typeScriptFile = /\.[cm]?tsx?$/;
+type TsImport = (specifier: string, parentURL: string) => Promise<Record<string, unknown>>;
+let typeScriptImport: Promise<TsImport> | undefined;
+
+export async function importModule(modulePath: string): Promise<Record<string, unknown>> {
+  const shown = displayPath(modulePath);
+  if (!existsSync(modulePath)) {
+    throw new ModuleLoadError(modulePath, `The module ${shown} listed under \`modules:\` does not exist.`, {
+      exitCode: ExitCode.notFound,
+      hint: "Paths under `modules:` are relative to the config file; fix the path or remove the entry.",
+    });
+  }
+  const url = pathToFileURL(modulePath).href;
+  const load = typeScriptFile.test(modulePath) ? await typeScriptLoader(modulePath) : (specifier: string) => import(specifier) as Promise<Record<string, unknown>>;
+  try {
+    return exportsOf(await load(url, import.meta.url));
+  } catch (error) {
+    throw new ModuleLoadError(modulePath, `Cannot load ${shown} (listed under \`modules:\`): ${reason(error)}`, {
+      hint: "Fix the module, or check it alone with `node <module>` (`npx tsx <module>` for TypeScript).",
+      cause: error,
+    });
+  }
+}
+
+/**
+ * tsx's scoped import, loaded once per process. Scoped rather than registered for the whole
+ * process: a registered loader gives a CommonJS module (a project without `"type": "module"`)
+ * no named exports, or fails on its relative imports with ERR_REQUIRE_CYCLE_MODULE.
+ */
+async function typeScriptLoader(modulePath: string): Promise<TsImport> {
+  typeScriptImport ??= import("tsx/esm/api").then(({ tsImport }) => tsImport as TsImport);
+  try {
+    return await typeScriptImport;
+  } catch (error) {
+    typeScriptImport = undefined;
+    throw new ModuleLoadError(
+      modulePath,
+      `${displayPath(modulePath)} is TypeScript, and the TypeScript loader (tsx) could not be loaded: ${error instanceof Error ? error.message : String(error)}`,
+      { hint: "Reinstall duragent (`npm i duragent`), which brings tsx, or compile the module to JavaScript and list the .js file.", cause: error },
+    );
+  }
+}
+
+/** A CommonJS module's exports arrive as `default` too; its named exports are what counts. */
+function exportsOf(namespace: Record<string, unknown>): Record<string, unknown> {
+  const fallback = namespace.default;
+  if (Object.keys(namespace).length === 1 && typeof fallback === "object" && fallback !== null) return fallback as Record<string, unknown>;
+  return namespace;
+}
+
+/** The loader's message without what only concerns duragent's own files: the require stack, our importer. */
+function reason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const text = message
+    .split("\nRequire stack:")[0]!
+    .replace(/ imported from \S+module-loader\.[jt]s/, "")
+    .trim();
+  // A CommonJS-loaded module names its importer only in the require stack.
+  const importer = typeof error === "object" && error !== null && "requireStack" in error && Array.isArray(error.requireStack) ? error.requireStack[0] : undefined;
+  return typeof importer === "string" ? `${text} (imported by ${displayPath(importer)})` : text;
+}

@@ -1,0 +1,44 @@
+/** Connection options for the configured Temporal cluster, shared by the client and the worker. */
+import { readFileSync } from "node:fs";
+import type { TLSConfig } from "@temporalio/client";
+import type { DuragentConfig } from "../config/schema.js";
+
+export interface TemporalConnectionOptions {
+  address: string;
+  tls?: TLSConfig | boolean;
+  apiKey?: string;
+  metadata?: Record<string, string>;
+}
+
+export function temporalConnectionOptions(temporal: DuragentConfig["temporal"]): TemporalConnectionOptions {
+  const { address, apiKey, tls, metadata } = temporal;
+  const common = { address, ...(apiKey !== undefined ? { apiKey } : {}), ...(metadata ? { metadata } : {}) };
+  if (tls === undefined || typeof tls === "boolean") {
+    // An API key means a remote cluster, which always wants TLS.
+    const on = tls ?? (apiKey ? true : undefined);
+    return on === undefined ? common : { ...common, tls: on };
+  }
+  const pem = (inline: string | undefined, path: string | undefined) => (inline !== undefined ? Buffer.from(inline) : path ? readFileSync(path) : undefined);
+  const clientCert = pem(tls.clientCert, tls.clientCertPath);
+  const clientKey = pem(tls.clientKey, tls.clientKeyPath);
+  const serverRootCACertificate = pem(tls.serverRootCaCert, tls.serverRootCaCertPath);
+  return {
+    ...common,
+    tls: {
+      ...(tls.serverName !== undefined ? { serverNameOverride: tls.serverName } : {}),
+      ...(serverRootCACertificate ? { serverRootCACertificate } : {}),
+      ...(clientCert && clientKey ? { clientCertPair: { crt: clientCert, key: clientKey } } : {}),
+    },
+  };
+}
+
+/** The Web UI's base: the configured one, Temporal Cloud's for a Cloud address, else the dev server's. */
+export function webUiBase(temporal: DuragentConfig["temporal"]): string {
+  if (temporal.uiUrl) return temporal.uiUrl.replace(/\/$/, "");
+  return /\.tmprl\.cloud(:\d+)?$/.test(temporal.address) ? "https://cloud.temporal.io" : "http://localhost:8233";
+}
+
+/** The Web UI page of one run. */
+export function webUiLink(temporal: DuragentConfig["temporal"], workflowId: string): string {
+  return `${webUiBase(temporal)}/namespaces/${encodeURIComponent(temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}

@@ -1,0 +1,32 @@
+/**
+ * `duragent`: start and steer runs (the client), serve them (the worker), and load the config.
+ * Agent and workflow code imports `duragent/workflow` instead, the sandbox-safe entry; tests of
+ * your own agents can use `duragent/testing`.
+ */
+export {
+  createClient,
+  DuragentClient,
+  InvalidRunMessage,
+  ModuleLoadError,
+  RunAlreadyEnded,
+  RunFailed,
+  RunNotFound,
+  RunTargetNotFound,
+  type ChatSession,
+  type ClientOptions,
+  type EngineName,
+  type RunHandle,
+  type RunSummary,
+  type RunTarget,
+  type Startable,
+  type StartChatOptions,
+  type StartOptions,
+} from "./client.js";
+export { createWorker, runWorker, type DuragentWorker, type WorkerBundle, type WorkerOptions } from "./worker.js";
+export { configFrom, loadConfig, parseConfig, type ConfigSource, type LoadConfigOptions, type LoadedConfig } from "./config/load-config.js";
+export { ConfigSchema, type DuragentConfig } from "./config/schema.js";
+export { ConfigError, ExitCode, isUserError, UserError } from "./errors/user-error.js";
+export { WorkflowBundleError } from "./worker/workflow-bundle.js";
+export type { ApprovalDecision, HumanAnswer, PendingRequest, RunPhase, RunStatus } from "./common/run-status.js";
+export type { ChatReply, ChatResult } from "./common/chat.js";
+export type { Message } from "./common/messages.js";

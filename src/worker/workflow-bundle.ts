@@ -1,0 +1,222 @@
+/**
+ * The workflow bundle: duragent's built-in workflows plus the config's modules, bundled by
+ * Temporal's bundler (webpack) for the worker's sandbox.
+ *
+ * Bundling takes seconds (tens on a loaded machine), and a worker restarted after a crash must
+ * serve at once, so bundles are cached on disk. A cached bundle is used only if everything that
+ * went into it is unchanged: duragent's and the Temporal SDK's versions, the entry, the content of
+ * every file webpack read (user modules, their imports, packages), and the absence of every path
+ * webpack looked for and did not find (a new file could change what an import resolves to).
+ */
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ExitCode, UserError } from "../errors/user-error.js";
+import { duragentVersion, packageRoot } from "../package-info.js";
+
+const require = createRequire(import.meta.url);
+
+/** What goes into a bundle besides the files it reads. */
+export interface BundleInputs {
+  /** The config's modules, absolute paths. */
+  modules: string[];
+  /** Workflow interceptor modules, absolute paths or package names. */
+  interceptorModules?: string[];
+}
+
+export interface LoadedBundle {
+  code: string;
+  /** True when the bundle came from the cache. */
+  cached: boolean;
+  /** The cached bundle's file. */
+  file: string;
+}
+
+interface Manifest {
+  key: string;
+  /** Every file webpack read, with its SHA-256. */
+  files: Record<string, string>;
+  /** Paths webpack looked for and did not find. */
+  missing: string[];
+}
+
+/** Keeps this many bundles per cache folder (different module sets, e.g. several projects). */
+const KEEP_BUNDLES = 8;
+
+/** The compiled (or, in the repository under tsx, source) file of the built-in workflows. */
+export function builtinWorkflowsPath(): string {
+  const extension = import.meta.url.endsWith(".ts") ? "ts" : "js";
+  return fileURLToPath(new URL(`../workflows/builtin-workflows.${extension}`, import.meta.url));
+}
+
+/** `DURAGENT_CACHE_DIR`, else `node_modules/.cache/duragent` of the project duragent is installed in. */
+export function defaultCacheDir(): string {
+  if (process.env.DURAGENT_CACHE_DIR) return resolve(process.env.DURAGENT_CACHE_DIR);
+  const installed = /[\\/]node_modules[\\/]duragent[\\/]?$/.test(packageRoot);
+  return installed ? resolve(packageRoot, "..", ".cache", "duragent") : join(packageRoot, "node_modules", ".cache", "duragent");
+}
+
+/** The bundle from the cache when nothing that went into it changed; otherwise built and cached. */
+export async function loadWorkflowBundle(inputs: BundleInputs, options: { cacheDir?: string } = {}): Promise<LoadedBundle> {
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
+  const key = bundleKey(inputs);
+  const file = join(cacheDir, `workflow-bundle-${key.slice(0, 16)}.js`);
+  const manifestFile = `${file.slice(0, -3)}.json`;
+  const manifest = readManifest(manifestFile);
+  if (manifest && manifest.key === key && isFresh(manifest) && existsSync(file)) {
+    return { code: readFileSync(file, "utf8"), cached: true, file };
+  }
+  const built = await buildWorkflowBundle(inputs);
+  mkdirSync(cacheDir, { recursive: true });
+  // Written under temporary names and renamed, so a crash mid-write never leaves a torn entry.
+  writeAtomically(file, built.code);
+  writeAtomically(manifestFile, JSON.stringify({ key, ...built.dependencies } satisfies Manifest));
+  prune(cacheDir);
+  return { code: built.code, cached: false, file };
+}
+
+/** Bundles the workflows with Temporal's bundler, recording every file webpack read. */
+export async function buildWorkflowBundle(inputs: BundleInputs): Promise<{ code: string; dependencies: Omit<Manifest, "key"> }> {
+  const { bundleWorkflowCode } = await import("@temporalio/worker");
+  const read = new Set<string>();
+  const missing = new Set<string>();
+  const problems: string[] = [];
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: entryFile(inputs.modules),
+    ...(inputs.interceptorModules?.length ? { workflowInterceptorModules: inputs.interceptorModules } : {}),
+    // webpack's errors name the file and line; they become one user error below.
+    logger: { ...quietBundlerLogger, error: (message: string) => void problems.push(message) },
+    webpackConfigHook: (config) => ({
+      ...config,
+      plugins: [
+        ...(config.plugins ?? []),
+        {
+          apply(compiler) {
+            compiler.hooks.afterCompile.tap("duragent-bundle-cache", (compilation) => {
+              for (const path of compilation.fileDependencies) read.add(path);
+              for (const path of compilation.missingDependencies) missing.add(path);
+            });
+          },
+        },
+      ],
+    }),
+  }).catch((error: unknown) => {
+    throw new WorkflowBundleError(problems, error);
+  });
+  const files: Record<string, string> = {};
+  // Only real files: the bundler's generated entry lives in an in-memory file system.
+  for (const path of [...read].sort()) if (isFile(path)) files[path] = hashFile(path);
+  return { code, dependencies: { files, missing: [...missing].filter((path) => !existsSync(path)).sort() } };
+}
+
+/** The workflow code cannot be bundled: an import that does not resolve, a syntax error, a Node API. */
+export class WorkflowBundleError extends UserError {
+  override name = "WorkflowBundleError";
+  constructor(problems: string[], cause: unknown) {
+    const details = errorsOf(problems) || (cause instanceof Error ? cause.message : String(cause));
+    super(`The workflow code could not be bundled for the worker:\n${details.length > 4000 ? `${details.slice(0, 4000)}…` : details}`, {
+      exitCode: ExitCode.usage,
+      hint: "Check the modules listed under `modules:`: their imports must resolve, and workflow code may import only \"duragent/workflow\" and other sandbox-safe code (no Node APIs).",
+      cause,
+    });
+  }
+}
+
+/** webpack's errors without its statistics: each `ERROR in` block, with the chain of imports (`@ file line`) that led there. */
+function errorsOf(problems: string[]): string {
+  const text = problems.join("\n");
+  const first = text.indexOf("ERROR in ");
+  return (first >= 0 ? text.slice(first) : text)
+    .replace(/\n*webpack [\d.]+ compiled with .*$/s, "")
+    .split("\n")
+    // webpack's own stack frames and our generated entry files say nothing the user can act on.
+    .filter((line) => !/^\s+at /.test(line) && !/@ .*(duragent[\\/]entries[\\/]|autogenerated-entrypoint)/.test(line))
+    .join("\n")
+    .trim();
+}
+
+/** The bundler's logger: only warnings and errors, so webpack's stats stay out of the output. */
+export const quietBundlerLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => console.warn(message),
+  error: (message: string) => console.error(message),
+};
+
+function bundleKey(inputs: BundleInputs): string {
+  const versions = ["@temporalio/worker", "@temporalio/workflow"].map((name) => `${name}@${packageVersion(name)}`);
+  const parts = [`duragent@${duragentVersion}`, ...versions, builtinWorkflowsPath(), ...inputs.modules, "|", ...(inputs.interceptorModules ?? [])];
+  return createHash("sha256").update(parts.join("\n")).digest("hex");
+}
+
+function packageVersion(name: string): string {
+  try {
+    return (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), "utf8")) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+}
+
+/** The file the bundler starts from: the built-in workflows plus the config's modules. */
+function entryFile(modules: string[]): string {
+  const builtin = builtinWorkflowsPath();
+  if (modules.length === 0) return builtin;
+  const source = `${[builtin, ...modules].map((path) => `export * from ${JSON.stringify(path)};`).join("\n")}\n`;
+  const dir = join(defaultCacheDir(), "entries");
+  mkdirSync(dir, { recursive: true });
+  const entry = join(dir, `workflows-${createHash("sha256").update(source).digest("hex").slice(0, 16)}.js`);
+  if (!existsSync(entry)) writeAtomically(entry, source);
+  return entry;
+}
+
+function isFresh(manifest: Manifest): boolean {
+  for (const [path, hash] of Object.entries(manifest.files)) {
+    if (!isFile(path) || hashFile(path) !== hash) return false;
+  }
+  return manifest.missing.every((path) => !existsSync(path));
+}
+
+function readManifest(file: string): Manifest | undefined {
+  try {
+    const parsed = JSON.parse(readFileSync(file, "utf8")) as Partial<Manifest>;
+    if (typeof parsed.key !== "string" || typeof parsed.files !== "object" || !Array.isArray(parsed.missing)) return undefined;
+    return parsed as Manifest;
+  } catch {
+    return undefined;
+  }
+}
+
+function hashFile(path: string): string {
+  return createHash("sha256").update(readFileSync(path)).digest("hex");
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function writeAtomically(file: string, content: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, content);
+  renameSync(temporary, file);
+}
+
+/** Drops the least recently written bundles beyond `KEEP_BUNDLES`. */
+function prune(cacheDir: string): void {
+  const bundles = readdirSync(cacheDir)
+    .filter((name) => /^workflow-bundle-[0-9a-f]+\.js$/.test(name))
+    .map((name) => ({ name, mtime: statSync(join(cacheDir, name)).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+  for (const { name } of bundles.slice(KEEP_BUNDLES)) {
+    rmSync(join(cacheDir, name), { force: true });
+    rmSync(join(cacheDir, `${name.slice(0, -3)}.json`), { force: true });
+  }
+}
