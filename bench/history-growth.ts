@@ -22,6 +22,7 @@ import { startScriptedModelServer, type ScriptedCall, type ScriptedTurn } from "
 import { textOf } from "../src/common/messages.js";
 import { historyLimitDefaults } from "../src/common/run-settings.js";
 import { createWorker } from "../src/worker.js";
+import type { Figure } from "./report.js";
 
 export interface ConversationProfile {
   name: string;
@@ -195,4 +196,18 @@ export function formatHistoryGrowth(rows: HistoryGrowthRow[]): string {
   const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column]!.length)));
   const render = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd();
   return [render(header), render(widths.map((width) => "-".repeat(width))), ...lines.map(render)].join("\n");
+}
+
+/** The bench table's history figures: per conversation, history over transcript with references on (limit 2x) and off. */
+export function historyFigures(rows: HistoryGrowthRow[]): Figure[] {
+  return rows
+    .filter((row) => row.mode !== "on (always)")
+    .map((row) => ({
+      section: "history",
+      name: `${row.profile}, ${row.turns} turns, references ${row.mode.startsWith("on") ? "on" : "off"}`,
+      value: row.historyBytes / row.transcriptBytes,
+      unit: "x" as const,
+      ...(row.mode.startsWith("on") ? { limit: { value: 2, label: "2x the transcript" } } : {}),
+      note: `history ${kib(row.historyBytes)}, transcript ${kib(row.transcriptBytes)}`,
+    }));
 }

@@ -516,10 +516,30 @@ describe("duragent CLI", { concurrency: true }, () => {
       writeFileSync(join(broken, "agents.ts"), `import { missing } from "./missing.ts";\nexport const value = missing;\n`);
       const result = await duragent(broken, ["worker"], temporalEnv);
       assert.equal(result.code, ExitCode.usage, result.stderr);
-      // Webpack's own report comes first; duragent's message closes it, without a stack trace.
-      assert.match(result.stderr, /Can't resolve '\.\/missing\.ts'/);
-      assert.match(result.stderr, /duragent: The workflow code could not be bundled[^]*modules:/);
+      // One message: webpack's error, naming the file, and what to check; no stack trace.
+      assert.match(result.stderr, /duragent: The workflow code could not be bundled for the worker:\nERROR in \.\/agents\.ts[^]*Can't resolve '\.\/missing\.ts'[^]*modules:/);
       assert.doesNotMatch(result.stderr, /^\s{4}at /m);
+    });
+
+    test("build prebuilds the workflow bundle, and worker --bundle serves it without bundling", async () => {
+      const built = await duragent(dir, ["build", "--out", "prebuilt-workflows.js", "--json"], temporalEnv);
+      assert.equal(built.code, 0, built.stderr);
+      const report = JSON.parse(built.stdout) as { file: string; bytes: number };
+      assert.equal(report.file, join(dir, "prebuilt-workflows.js"));
+      assert.ok(report.bytes > 100_000, `a whole bundle: ${report.bytes} bytes`);
+      // A cache that cannot be written proves the worker takes the prebuilt bundle instead of bundling.
+      const cache = join(dir, "unwritable-cache");
+      writeFileSync(cache, "a file where the cache folder would be");
+      const env = { ...temporalEnv, DURAGENT_TASK_QUEUE: "cli-test-prebuilt", DURAGENT_CACHE_DIR: cache };
+      const prebuilt = new CliProcess(["worker", "--bundle", "prebuilt-workflows.js"], { cwd: dir, env });
+      try {
+        await prebuilt.waitFor("stderr", /serving task queue 'cli-test-prebuilt'/);
+        const result = await duragent(dir, ["run", "summarize", "--engine", "temporal", "--input", '{"path":"notes.md"}'], env);
+        assert.equal(result.code, 0, result.stderr);
+        assert.equal(result.stdout, `${answer}\n`);
+      } finally {
+        await stop(prebuilt, "SIGTERM");
+      }
     });
 
     test("SIGTERM stops the worker promptly with exit 0, and no MCP process is left", async () => {
