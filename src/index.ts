@@ -27,6 +27,6 @@ export { configFrom, loadConfig, parseConfig, type ConfigSource, type LoadConfig
 export { ConfigSchema, type DuragentConfig } from "./config/schema.js";
 export { ConfigError, ExitCode, isUserError, UserError } from "./errors/user-error.js";
 export { WorkflowBundleError } from "./worker/workflow-bundle.js";
-export type { ApprovalDecision, HumanAnswer, PendingRequest, RunPhase, RunStatus } from "./common/run-status.js";
+export type { ApprovalDecision, Answer, PendingRequest, RunPhase, RunStatus } from "./common/run-status.js";
 export type { ChatReply, ChatResult } from "./common/chat.js";
 export type { Message } from "./common/messages.js";

@@ -13,7 +13,7 @@ import { z } from "zod";
 import { openActivityRuntime, type ActivityRuntime } from "../src/activities/activity-runtime.js";
 import { FailureType } from "../src/common/failures.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
-import { MemoryExecutor } from "../src/engines/memory-executor.js";
+import { MemoryExecutor } from "../src/workflows/executor/memory-executor.js";
 import { createLogger } from "../src/logger.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import { defineAgent } from "../src/workflows/index.js";
@@ -37,7 +37,7 @@ async function harness(script: ModelScript, config: Record<string, unknown> = {}
   const settings = runSettingsFromConfig(loaded);
   // Fast retries keep failure tests quick; the policy's shape is unchanged.
   settings.llm.retry = { ...settings.llm.retry, initialIntervalMs: 1, maximumIntervalMs: 1 };
-  return { model, runtime, ctx: new MemoryExecutor(runtime.activities, settings, logger) };
+  return { model, runtime, ctx: new MemoryExecutor(runtime.effects, settings, logger) };
 }
 
 async function dispose(h: Harness) {

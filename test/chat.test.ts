@@ -11,10 +11,10 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { createTranscriptResolver, type TranscriptSource } from "../src/activities/llm/transcript-resolver.js";
-import type { LlmRequest } from "../src/common/llm.js";
+import { LlmRequestSchema, type LlmRequest } from "../src/common/llm.js";
 import { textOf, type Message } from "../src/common/messages.js";
 import { expandTranscriptReference } from "../src/common/transcript-reference.js";
-import { TranscriptReferencer } from "../src/workflows/transcript-references.js";
+import { TranscriptReferencer } from "../src/workflows/executor/transcript-referencer.js";
 import { rejoinChat, startChat } from "../src/client/chat.js";
 import { InvalidRunMessage } from "../src/client/engine.js";
 import { runChainStats, type HistoryStats } from "../src/testing/history-stats.js";
@@ -45,7 +45,7 @@ function lastRequestMessages(requests: { body: unknown }[]): Message[] {
 
 describe("transcript references", () => {
   const message = (content: string): Message => ({ role: "user", content });
-  const location = { workflowId: "wf", runId: "run-1" };
+  const location = { runId: "wf", temporalRunId: "run-1" };
 
   test("name the messages already in the transcript by ranges, send the rest as they are, and expand back exactly", () => {
     const [a, b, c, d, e] = ["a", "b", "c", "d", "e"].map(message) as [Message, Message, Message, Message, Message];
@@ -65,6 +65,11 @@ describe("transcript references", () => {
     assert.equal(new TranscriptReferencer(transcript, () => location, 10_000).reference(request), request);
   });
 
+  test("a reference in the older shape ({ workflowId, runId }), as an activity in flight may carry it, still parses", () => {
+    const parsed = LlmRequestSchema.parse({ model: "openai:m", messages: [], transcriptReference: { workflowId: "wf", runId: "run-1", ranges: [{ from: 0, to: 2 }] } });
+    assert.deepEqual(parsed.transcriptReference, { runId: "wf", temporalRunId: "run-1", ranges: [{ from: 0, to: 2 }] });
+  });
+
   test("the worker resolves by asking the run once, then only for what was added, and forgets the least recent run", async () => {
     const transcripts = new Map<string, Message[]>([
       ["run-1", ["a", "b", "c"].map(message)],
@@ -73,19 +78,19 @@ describe("transcript references", () => {
     const asked: string[] = [];
     const source: TranscriptSource = {
       async slice(run, { from, to }) {
-        asked.push(`${run.runId} slice ${from}-${to}`);
-        return transcripts.get(run.runId)!.slice(from, to);
+        asked.push(`${run.temporalRunId} slice ${from}-${to}`);
+        return transcripts.get(run.temporalRunId)!.slice(from, to);
       },
       async setup(run, index) {
-        asked.push(`${run.runId} setup ${index}`);
+        asked.push(`${run.temporalRunId} setup ${index}`);
         return { system: "be brief" };
       },
     };
     const resolve = createTranscriptResolver({ source, maxCachedSize: 150 });
-    const call = (runId: string, to: number): LlmRequest => ({
+    const call = (temporalRunId: string, to: number): LlmRequest => ({
       model: "openai:m",
       messages: [],
-      transcriptReference: { workflowId: "wf", runId, ranges: [{ from: 0, to }], setup: 0 },
+      transcriptReference: { runId: "wf", temporalRunId, ranges: [{ from: 0, to }], setup: 0 },
     });
     assert.deepEqual((await resolve(call("run-1", 2))).messages.map((m) => m.content), ["a", "b"]);
     assert.equal((await resolve(call("run-1", 2))).system, "be brief");

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { textOf } from "../src/common/messages.js";
-import type { InputRequest, RunStatus } from "../src/common/run-status.js";
+import type { QuestionRequest, RunStatus } from "../src/common/run-status.js";
 import type { ToolResult } from "../src/common/tools.js";
 import type { DuragentConfig } from "../src/config/schema.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
@@ -64,11 +64,11 @@ function readEvents(file: string): { pid: number; event: string; answer?: unknow
 }
 
 
-function onlyInput(status: RunStatus): InputRequest {
+function onlyInput(status: RunStatus): QuestionRequest {
   assert.equal(status.pending.length, 1, JSON.stringify(status.pending));
   const request = status.pending[0]!;
   assert.equal(request.kind, "input");
-  return request as InputRequest;
+  return request as QuestionRequest;
 }
 
 const resultText = async (handle: RunHandle): Promise<string> => textOf(((await handle.result()) as ToolResult).content);

@@ -5,25 +5,25 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { lastUserText, nestedScenario, scenarios, type Scenario } from "../examples/patterns/scenarios.js";
-import { createActivities } from "../src/activities/index.js";
+import { createEffects } from "../src/activities/index.js";
 import { createCallLlm } from "../src/activities/llm/call-llm.js";
 import { createProviderRegistry } from "../src/activities/llm/provider-registry.js";
 import { McpConnectionPool } from "../src/activities/mcp/connection-pool.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
 import { ConfigSchema } from "../src/config/schema.js";
 import { MemoryEngine } from "../src/client/memory-engine.js";
-import { MemoryExecutor } from "../src/engines/memory-executor.js";
+import { MemoryExecutor } from "../src/workflows/executor/memory-executor.js";
 import { findRunTarget } from "../src/client/run-targets.js";
 import { createLogger } from "../src/logger.js";
 import { everythingServer } from "./support/mcp-servers.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import { patternWorkflow } from "../src/workflows/builtin-workflows.js";
 import {
-  agentGenerator,
-  buildGenerator,
+  lazyAgent,
+  buildPattern,
   type DuragentWorkflow,
   EvaluatorOptimizer,
-  FunctionGenerator,
+  FunctionStep,
   IntentClassifier,
   Orchestrator,
   Parallel,
@@ -44,8 +44,8 @@ async function harness(script: ModelScript, mcp: McpConnectionPool = new McpConn
     llm: { defaultModel: "openai:scripted", providers: { openai: { apiKey: "test", baseURL: server.openaiBaseURL } } },
     execution: { llm: { maximumAttempts: 1 } },
   });
-  const activities = createActivities({ callLlm: createCallLlm(createProviderRegistry(config.llm)), mcp });
-  const ctx = new MemoryExecutor(activities, runSettingsFromConfig(config), quiet, "test-run", (name) =>
+  const effects = createEffects({ callLlm: createCallLlm(createProviderRegistry(config.llm)), mcp });
+  const ctx = new MemoryExecutor(effects, runSettingsFromConfig(config), quiet, "test-run", (name) =>
     name === "patternWorkflow" ? (patternWorkflow as DuragentWorkflow) : undefined,
   );
   return { server, ctx };
@@ -79,7 +79,7 @@ describe("parallel", () => {
 
   test("failurePolicy collect reports failed branches to the fan-in; fail fails the whole", async () => {
     const { ctx } = await harness(flaky);
-    const worker = agentGenerator(ctx, { name: "worker", instruction: "You work." });
+    const worker = lazyAgent(ctx, { name: "worker", instruction: "You work." });
     const collected = await new Parallel({ map: { worker }, failurePolicy: "collect", concurrency: 3 }).run(JSON.stringify(["a", "bad", "c"]));
     assert.deepEqual(
       collected.results.map((branch) => [branch.name, branch.ok]),
@@ -92,7 +92,7 @@ describe("parallel", () => {
   test("fans one input out to several branches, agents and functions alike", async () => {
     const { ctx } = await harness((call) => ({ text: `${call.system}:${lastUserText(call)}` }));
     const parallel = new Parallel({
-      branches: [agentGenerator(ctx, { name: "a", instruction: "A" }), new FunctionGenerator("len", (text) => String(text.length))],
+      branches: [lazyAgent(ctx, { name: "a", instruction: "A" }), new FunctionStep("len", (text) => String(text.length))],
       fanIn: (results) => results.map((branch) => branch.text).join("|"),
     });
     assert.equal(await parallel.generateStr("hello"), "A:hello|5");
@@ -102,7 +102,7 @@ describe("parallel", () => {
 describe("router", () => {
   test("drops invalid and duplicate choices, ranks the rest and hands the request to the best", async () => {
     const { ctx, server } = await harness(scenarios.router.script);
-    const router = buildGenerator(ctx, scenarios.router.spec) as Router;
+    const router = buildPattern(ctx, scenarios.router.spec) as Router;
     const choices = await router.route("My laptop will not start");
     assert.deepEqual(
       choices.map((choice) => [choice.name, choice.kind, choice.confidence]),
@@ -114,7 +114,7 @@ describe("router", () => {
 
   test("a model that chooses nothing valid fails the run clearly instead of guessing", async () => {
     const { ctx } = await harness(() => ({ text: JSON.stringify({ choices: [{ name: "ghost", confidence: 1 }] }) }));
-    const router = new Router({ llm: agentGenerator(ctx, { name: "r", instruction: "route" }), candidates: [{ name: "x", kind: "function", description: "x" }] });
+    const router = new Router({ llm: lazyAgent(ctx, { name: "r", instruction: "route" }), candidates: [{ name: "x", kind: "function", description: "x" }] });
     assert.deepEqual(await router.route("hi"), []);
     await assert.rejects(router.generateStr("hi"), /chose none of the candidates \(x\)/);
   });
@@ -123,7 +123,7 @@ describe("router", () => {
 describe("intent classifier", () => {
   test("returns the top-k known intents with confidence, best first", async () => {
     const { ctx } = await harness(scenarios["intent-classifier"].script);
-    const classifier = buildGenerator(ctx, scenarios["intent-classifier"].spec) as IntentClassifier;
+    const classifier = buildPattern(ctx, scenarios["intent-classifier"].spec) as IntentClassifier;
     const matches = await classifier.classify(scenarios["intent-classifier"].input);
     assert.deepEqual(
       matches.map((match) => [match.intent, match.confidence]),
@@ -135,7 +135,7 @@ describe("intent classifier", () => {
 describe("orchestrator", () => {
   test("re-asks once about an unknown worker, runs a step's tasks in parallel, then synthesizes", async () => {
     const { ctx, server } = await harness(scenarios.orchestrator.script);
-    const orchestrator = buildGenerator(ctx, scenarios.orchestrator.spec) as Orchestrator;
+    const orchestrator = buildPattern(ctx, scenarios.orchestrator.spec) as Orchestrator;
     const result = await orchestrator.run(scenarios.orchestrator.input);
     assert.equal(result.complete, true);
     assert.equal(result.iterations, 2);
@@ -152,8 +152,8 @@ describe("orchestrator", () => {
     const plan = { isComplete: false, steps: [{ description: "s", tasks: [{ worker: "ghost", description: "t" }] }] };
     const { ctx, server } = await harness(() => ({ text: JSON.stringify(plan) }));
     const orchestrator = new Orchestrator({
-      planner: agentGenerator(ctx, { name: "planner", instruction: "plan" }),
-      workers: [{ name: "real", description: "does work", generator: new FunctionGenerator("real", () => "done") }],
+      planner: lazyAgent(ctx, { name: "planner", instruction: "plan" }),
+      workers: [{ name: "real", description: "does work", llm: new FunctionStep("real", () => "done") }],
     });
     await assert.rejects(orchestrator.run("goal"), (error: Error & { nonRetryable?: boolean; type?: string }) => {
       assert.match(error.message, /unknown workers twice.*ghost.*Available workers: real/);
@@ -171,8 +171,8 @@ describe("orchestrator", () => {
         : { text: "partial answer" },
     );
     const orchestrator = new Orchestrator({
-      planner: agentGenerator(ctx, { name: "planner", instruction: "plan" }),
-      workers: [{ name: "w", description: "works", generator: new FunctionGenerator("w", () => "did it") }],
+      planner: lazyAgent(ctx, { name: "planner", instruction: "plan" }),
+      workers: [{ name: "w", description: "works", llm: new FunctionStep("w", () => "did it") }],
       planMode: "iterative",
       maxIterations: 3,
     });
@@ -188,7 +188,7 @@ describe("orchestrator", () => {
 describe("evaluator-optimizer", () => {
   test("refines up to maxRefinements and returns the best-rated response with the history", async () => {
     const { ctx } = await harness(scenarios["evaluator-optimizer"].script);
-    const pattern = buildGenerator(ctx, scenarios["evaluator-optimizer"].spec) as EvaluatorOptimizer;
+    const pattern = buildPattern(ctx, scenarios["evaluator-optimizer"].spec) as EvaluatorOptimizer;
     const result = await pattern.run(scenarios["evaluator-optimizer"].input);
     assert.equal(result.stopReason, "max-refinements");
     assert.deepEqual(
@@ -202,8 +202,8 @@ describe("evaluator-optimizer", () => {
   test("stops as soon as the rating reaches the minimum", async () => {
     const { ctx, server } = await harness(scenarios["evaluator-optimizer"].script);
     const pattern = new EvaluatorOptimizer({
-      optimizer: agentGenerator(ctx, { name: "copywriter", instruction: "You write slogans." }),
-      evaluator: agentGenerator(ctx, { name: "critic", instruction: "You rate slogans." }),
+      optimizer: lazyAgent(ctx, { name: "copywriter", instruction: "You write slogans." }),
+      evaluator: lazyAgent(ctx, { name: "critic", instruction: "You rate slogans." }),
       minRating: "good",
       maxRefinements: 5,
     });
@@ -218,7 +218,7 @@ describe("evaluator-optimizer", () => {
 describe("swarm", () => {
   test("hands off through transfer_to_<agent>, shares context variables and ends when an agent answers", async () => {
     const { ctx, server } = await harness(scenarios.swarm.script);
-    const swarm = buildGenerator(ctx, scenarios.swarm.spec) as Swarm;
+    const swarm = buildPattern(ctx, scenarios.swarm.spec) as Swarm;
     const result = await swarm.run(scenarios.swarm.input);
     assert.equal(result.stopReason, "answered");
     assert.deepEqual(result.state.handoffs, [{ from: "triage", to: "billing", reason: "a charge" }]);
@@ -255,7 +255,7 @@ describe("nesting", () => {
   test("generateStructured works through a child pattern", async () => {
     const { ctx } = await harness((call) => (call.responseFormat ? { text: '{"score": 7}' } : { text: "x" }));
     const { z } = await import("zod");
-    const child = buildGenerator(ctx, {
+    const child = buildPattern(ctx, {
       pattern: "chain",
       steps: [{ pattern: "chain", asChildWorkflow: true, steps: [{ name: "scorer", instruction: "You score." }] }],
     });
@@ -315,7 +315,7 @@ describe("patterns with MCP servers", () => {
         if (call.system?.startsWith("You handle billing.")) return { text: `tools: ${call.tools.filter((name) => !name.startsWith("everything_") || name === "everything_echo").join(",")}` };
         return { toolCalls: [{ name: "transfer_to_billing", arguments: {} }] };
       }, mcp);
-      const router = buildGenerator(ctx, {
+      const router = buildPattern(ctx, {
         pattern: "router",
         servers: [{ name: "everything", description: "echo and arithmetic tools" }],
         candidates: [{ function: "headline", name: "upper" }],
@@ -323,7 +323,7 @@ describe("patterns with MCP servers", () => {
       const routed = await router.generateStr("echo something");
       assert.match(routed, /server says .*routed/);
 
-      const swarm = buildGenerator(ctx, {
+      const swarm = buildPattern(ctx, {
         pattern: "swarm",
         agents: [
           { name: "triage", instruction: "You triage requests." },

@@ -76,10 +76,10 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
       await withEngine()([], async (engine) => {
         const handle = await engine.start(budget, {});
         await waitForPhase(handle, "waiting_input");
-        await handle.signal(RunMessages.input, { value: { amount: "lots" } });
+        await handle.signal(RunMessages.answer, { value: { amount: "lots" } });
         await new Promise((resolve) => setTimeout(resolve, 300));
         assert.equal((await handle.status()).phase, "waiting_input");
-        await handle.signal(RunMessages.input, { value: { amount: 5, currency: "USD" } });
+        await handle.signal(RunMessages.answer, { value: { amount: 5, currency: "USD" } });
         assert.deepEqual(await handle.result(), { status: "answered", value: { amount: 5, currency: "USD" } });
       });
     });

@@ -3,16 +3,18 @@
  * connection pool. Secrets stay here, on the worker side, and never enter workflow history.
  */
 import type { DuragentConfig } from "../config/schema.js";
-import type { Logger } from "../logger.js";
-import { createActivities } from "./index.js";
 import { runSettingsFromConfig } from "../config/load-config.js";
+import type { Logger } from "../logger.js";
+import type { EffectImplementations } from "../common/effects.js";
+import { createEffects } from "./index.js";
 import { createCallLlm } from "./llm/call-llm.js";
-import { createTranscriptResolver } from "./llm/transcript-resolver.js";
 import { createProviderRegistry } from "./llm/provider-registry.js";
+import { createTranscriptResolver } from "./llm/transcript-resolver.js";
 import { McpConnectionPool } from "./mcp/connection-pool.js";
 
 export interface ActivityRuntime {
-  activities: ReturnType<typeof createActivities>;
+  /** The implementation of each effect: what the memory engine calls, and what activities wrap. */
+  effects: EffectImplementations;
   mcp: McpConnectionPool;
   /** Closes every MCP connection; no server process outlives it. */
   close(): Promise<void>;
@@ -27,7 +29,7 @@ export function openActivityRuntime(config: DuragentConfig, logger: Logger): Act
   });
   const { maxToolResultBytes } = runSettingsFromConfig(config);
   return {
-    activities: createActivities({ callLlm, mcp, resolveTranscript: createTranscriptResolver(), maxToolResultBytes }),
+    effects: createEffects({ callLlm, mcp, resolveTranscript: createTranscriptResolver(), maxToolResultBytes }),
     mcp,
     close: () => mcp.closeAll(),
   };

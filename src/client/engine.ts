@@ -4,7 +4,7 @@
  * is the seam inside a run; the engine is the seam around it.)
  */
 import type { Message } from "../common/messages.js";
-import type { ApprovalDecision, HumanAnswer, RunPhase, RunStatus } from "../common/run-status.js";
+import type { ApprovalDecision, Answer, RunPhase, RunStatus } from "../common/run-status.js";
 import { ExitCode, UserError } from "../errors/user-error.js";
 import type { RunTarget } from "./run-targets.js";
 
@@ -23,7 +23,7 @@ export interface RunHandle {
   /** Every message the run's agents exchanged so far. */
   transcript(): Promise<Message[]>;
   /** Answers a pending question; rejects with `InvalidRunMessage` when the answer does not fit. */
-  answer(answer: HumanAnswer): Promise<void>;
+  answer(answer: Answer): Promise<void>;
   /** Approves or rejects a pending tool call; rejects with `InvalidRunMessage` when none fits. */
   decide(decision: ApprovalDecision): Promise<void>;
   /** Approves a pending tool call, optionally with edited arguments. */
@@ -94,13 +94,8 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-/** A message the run refused (an invalid answer, no such request); the run is untouched. */
-export class InvalidRunMessage extends UserError {
-  override name = "InvalidRunMessage";
-  constructor(message: string) {
-    super(message, { exitCode: ExitCode.usage });
-  }
-}
+/** A message the run refused (an invalid answer, no such request); the run is untouched. The one refusal, on both sides. */
+export { InvalidRunMessage } from "../common/invalid-run-message.js";
 
 export class RunNotFound extends UserError {
   override name = "RunNotFound";

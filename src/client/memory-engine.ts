@@ -6,10 +6,8 @@ import type { DuragentConfig } from "../config/schema.js";
 import type { Logger } from "../logger.js";
 import * as builtinWorkflows from "../workflows/builtin-workflows.js";
 import { isDuragentWorkflow, runToEnd, type DuragentWorkflow } from "../workflows/define-workflow.js";
-import { ContinueAsNewRequest } from "../workflows/continue-as-new.js";
-import { RejectedAnswer } from "../workflows/run-control.js";
+import { ContinueAsNewRequest } from "../workflows/executor/continue-as-new.js";
 import {
-  InvalidRunMessage,
   newRunId,
   rootCause,
   RunAlreadyEnded,
@@ -24,7 +22,7 @@ import {
   type StartOptions,
 } from "./engine.js";
 import { isCancellation } from "@temporalio/workflow";
-import { MemoryExecutor } from "../engines/memory-executor.js";
+import { MemoryExecutor } from "../workflows/executor/memory-executor.js";
 import { loadRunTargets, type RunTarget } from "./run-targets.js";
 
 interface MemoryRun {
@@ -33,16 +31,6 @@ interface MemoryRun {
   stop(): void;
   type: string;
   startedAt: string;
-}
-
-// The same refusal a Temporal update validator gives, as the same error.
-function refusing(apply: () => void): Promise<void> {
-  try {
-    apply();
-    return Promise.resolve();
-  } catch (error) {
-    return Promise.reject(error instanceof RejectedAnswer ? new InvalidRunMessage(error.message) : error);
-  }
 }
 
 export class MemoryEngine implements Engine {
@@ -67,7 +55,7 @@ export class MemoryEngine implements Engine {
     const workflow = registry.get(type);
     if (!workflow) throw new Error(`No workflow is registered as '${type}'.`);
     const newExecutor = () =>
-      new MemoryExecutor(this.runtime.activities, this.settings, this.logger.child({ runId }), runId, (name) => registry.get(name));
+      new MemoryExecutor(this.runtime.effects, this.settings, this.logger.child({ runId }), runId, (name) => registry.get(name));
     // The executor of the current run: continue-as-new replaces it, and the handle follows.
     let executor = newExecutor();
     let ended = false;
@@ -101,8 +89,9 @@ export class MemoryEngine implements Engine {
       result: () => outcome,
       status: async () => executor.control.status(),
       transcript: async () => [...executor.control.transcript],
-      answer: (answer) => refusing(() => executor.answer(answer)),
-      decide: (decision) => refusing(() => executor.decide(decision)),
+      // A refusal (InvalidRunMessage) reaches the caller as the rejection, as a Temporal update's would.
+      answer: async (answer) => executor.answer(answer),
+      decide: async (decision) => executor.decide(decision),
       pause: async () => executor.pause(),
       resume: async () => executor.resume(),
       cancel: async () => {
@@ -110,12 +99,7 @@ export class MemoryEngine implements Engine {
         executor.cancel();
       },
       update: async <R>(name: string, payload?: unknown) => {
-        const target = await current();
-        try {
-          return await target.update<R>(name, payload);
-        } catch (error) {
-          throw error instanceof RejectedAnswer ? new InvalidRunMessage(error.message) : error;
-        }
+        return (await current()).update<R>(name, payload);
       },
       signal: async (name, payload) => (await current()).signal(name, payload),
       query: async <R>(name: string, payload?: unknown) => (await current()).query<R>(name, payload),

@@ -11,7 +11,7 @@ import {
 } from "@temporalio/client";
 import { CancelledFailure } from "@temporalio/common";
 import type { Message } from "../common/messages.js";
-import { RunMessages, type ApprovalDecision, type HumanAnswer, type RunPhase, type RunStatus } from "../common/run-status.js";
+import { RunMessages, type ApprovalDecision, type Answer, type RunPhase, type RunStatus } from "../common/run-status.js";
 import type { RunSettings } from "../common/run-settings.js";
 import type { DuragentConfig } from "../config/schema.js";
 import {
@@ -155,7 +155,7 @@ export class TemporalEngine implements Engine {
         }
       },
       transcript: () => workflow.query<Message[]>(RunMessages.transcript),
-      answer: (answer: HumanAnswer) => update<void>(RunMessages.input, answer),
+      answer: (answer: Answer) => update<void>(RunMessages.answer, answer),
       decide: (decision: ApprovalDecision) => update<void>(RunMessages.decide, decision),
       pause: () => workflow.signal(RunMessages.pause),
       resume: () => workflow.signal(RunMessages.resume),

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { AssistantMessageSchema, MessageSchema } from "./messages.js";
+import { TranscriptReferenceSchema } from "./transcript-reference.js";
 
 export const ToolSpecSchema = z.object({
   /** The name the model sees; unique within one request. */
@@ -30,29 +31,6 @@ export const LlmSetupSchema = z.object({
   tools: z.array(ToolSpecSchema).optional(),
 });
 export type LlmSetup = z.infer<typeof LlmSetupSchema>;
-
-/**
- * Where parts of a model call already live: in the state of the workflow run that makes the
- * call. Sending this instead of those parts keeps each message in history once (where it arrived:
- * an update, a workflow input or the activity result that produced it) rather than once per later
- * model call, so a long conversation's history grows linearly, not quadratically.
- */
-export const TranscriptReferenceSchema = z.object({
-  workflowId: z.string(),
-  /** The run of that workflow; a transcript belongs to one run (continue-as-new starts another). */
-  runId: z.string(),
-  /**
-   * Half-open index ranges into the run's transcript, in order; their messages come first in the
-   * request, followed by `messages`. Usually one range: `[{ from: 0, to: n }]`.
-   */
-  ranges: z.array(z.object({ from: z.number().int().min(0), to: z.number().int().min(0) })),
-  /**
-   * The index of one of the run's recorded setups, which supplies `system` and `tools`: tool
-   * specs are often kilobytes, and would otherwise be stored again with every call.
-   */
-  setup: z.number().int().min(0).optional(),
-});
-export type TranscriptReference = z.infer<typeof TranscriptReferenceSchema>;
 
 export const LlmRequestSchema = z.object({
   /** `provider:model`, e.g. `openai:gpt-4.1-mini` or `anthropic:claude-sonnet-4-5`. */

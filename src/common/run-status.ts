@@ -1,6 +1,6 @@
 /**
- * What a person sees of a run and sends to it: its phase, the requests it waits on, and the
- * answers and decisions that resolve them. Plain JSON, shared by workflow code and clients.
+ * What a person sees of a run and sends to it: its phase, the requests it waits on (questions
+ * and approvals), and the answers and decisions that resolve them. Plain JSON, shared by workflow code and clients.
  * Sandbox-safe: imported by workflow code.
  */
 import { z } from "zod";
@@ -17,7 +17,8 @@ export const RunPhaseSchema = z.enum([
 ]);
 export type RunPhase = z.infer<typeof RunPhaseSchema>;
 
-export const InputRequestSchema = z.object({
+/** A question the run (or one of its MCP servers) puts to a person; `kind: "input"` on the wire and in status JSON. */
+export const QuestionRequestSchema = z.object({
   kind: z.literal("input"),
   /** Short and readable (`input-1`), so a person can type it. */
   id: z.string(),
@@ -29,7 +30,7 @@ export const InputRequestSchema = z.object({
   /**
    * Set when an MCP server asks during a tool call (elicitation, or a sampling request held for
    * approval) rather than the run itself. Such a request may also be declined or cancelled
-   * (`HumanAnswer.action`).
+   * (`Answer.action`).
    */
   origin: z
     .object({
@@ -51,8 +52,8 @@ export const ApprovalRequestSchema = z.object({
   arguments: z.record(z.string(), z.unknown()),
 });
 
-export const PendingRequestSchema = z.discriminatedUnion("kind", [InputRequestSchema, ApprovalRequestSchema]);
-export type InputRequest = z.infer<typeof InputRequestSchema>;
+export const PendingRequestSchema = z.discriminatedUnion("kind", [QuestionRequestSchema, ApprovalRequestSchema]);
+export type QuestionRequest = z.infer<typeof QuestionRequestSchema>;
 export type ApprovalRequest = z.infer<typeof ApprovalRequestSchema>;
 export type PendingRequest = z.infer<typeof PendingRequestSchema>;
 
@@ -71,7 +72,7 @@ export const RunStatusSchema = z.object({
 });
 export type RunStatus = z.infer<typeof RunStatusSchema>;
 
-export const HumanAnswerSchema = z.object({
+export const AnswerSchema = z.object({
   /** Which request this answers; may be left out when only one is pending. */
   requestId: z.string().optional(),
   value: z.unknown(),
@@ -82,7 +83,7 @@ export const HumanAnswerSchema = z.object({
    */
   action: ServerRequestActionSchema.optional(),
 });
-export type HumanAnswer = z.infer<typeof HumanAnswerSchema>;
+export type Answer = z.infer<typeof AnswerSchema>;
 
 export const ApprovalDecisionSchema = z.object({
   requestId: z.string().optional(),
@@ -98,7 +99,8 @@ export type ApprovalDecision = z.infer<typeof ApprovalDecisionSchema>;
 export const RunMessages = {
   status: "duragent.status",
   transcript: "duragent.transcript",
-  input: "duragent.input",
+  /** A person's answer (Update, or a signal for fire-and-forget senders). The name predates the word "answer"; running workflows know it by this one. */
+  answer: "duragent.input",
   decide: "duragent.decide",
   pause: "duragent.pause",
   resume: "duragent.resume",

@@ -1,12 +1,55 @@
 /**
  * Transcript references: how a model call's activity input names messages that are already in
- * the calling run's transcript instead of repeating them (see `TranscriptReference` in llm.ts).
- * Workflow code makes them (src/workflows/transcript-references.ts); the `callLlm` activity, or the
- * memory engine in-process, expands them back into messages before the provider sees the request.
+ * the calling run's transcript instead of repeating them.
+ *
+ * Without them every model call repeats the whole conversation in its input, so history grows
+ * with the square of the conversation and a long one hits Temporal's 50 MB limit. With them each
+ * message is stored once, where it arrived (an update, the workflow input, the activity result
+ * that produced it), and a call names the rest by position in the run's transcript.
+ *
+ * This file is the format, shared by both sides. The executor makes references
+ * (src/workflows/executor/transcript-referencer.ts); the `callLlm` activity resolves them by
+ * querying the run (src/activities/llm/transcript-resolver.ts), and the memory engine in-process.
  * Sandbox-safe: imported by workflow code.
  */
+import { z } from "zod";
 import type { LlmRequest, LlmSetup } from "./llm.js";
 import type { Message } from "./messages.js";
+
+/**
+ * Where a run's state can be asked for: duragent's run id (Temporal's workflow id) and the one
+ * Temporal run of it (continue-as-new starts another, with a transcript of its own).
+ */
+export const RunLocationSchema = z.object({
+  runId: z.string(),
+  /** Temporal's run id of this execution of the workflow; the memory engine's own per executor. */
+  temporalRunId: z.string(),
+});
+export type RunLocation = z.infer<typeof RunLocationSchema>;
+
+// References recorded before the location had its names, as activities in flight may carry them.
+const legacyLocation = (value: unknown): unknown => {
+  if (typeof value !== "object" || value === null || !("workflowId" in value)) return value;
+  const { workflowId, runId, ...rest } = value as { workflowId: unknown; runId: unknown };
+  return { ...rest, runId: workflowId, temporalRunId: runId };
+};
+
+export const TranscriptReferenceSchema = z.preprocess(
+  legacyLocation,
+  RunLocationSchema.extend({
+    /**
+     * Half-open index ranges into the run's transcript, in order; their messages come first in the
+     * request, followed by `messages`. Usually one range: `[{ from: 0, to: n }]`.
+     */
+    ranges: z.array(z.object({ from: z.number().int().min(0), to: z.number().int().min(0) })),
+    /**
+     * The index of one of the run's recorded setups, which supplies `system` and `tools`: tool
+     * specs are often kilobytes, and would otherwise be stored again with every call.
+     */
+    setup: z.number().int().min(0).optional(),
+  }),
+);
+export type TranscriptReference = z.infer<typeof TranscriptReferenceSchema>;
 
 /**
  * The query a run answers with a slice of its transcript: argument `{ from, to }` (half-open),
@@ -41,7 +84,7 @@ export function expandTranscriptReference(request: LlmRequest, parts: Referenced
   const expanded: LlmRequest = { ...rest };
   if (reference.setup !== undefined) {
     const setup = parts.setup(reference.setup);
-    if (!setup) throw new TranscriptReferenceError(`Run ${reference.workflowId}/${reference.runId} has no model-call setup #${reference.setup}.`);
+    if (!setup) throw new TranscriptReferenceError(`Run ${reference.runId}/${reference.temporalRunId} has no model-call setup #${reference.setup}.`);
     if (setup.system !== undefined) expanded.system = setup.system;
     if (setup.tools !== undefined) expanded.tools = setup.tools;
   }
@@ -50,7 +93,7 @@ export function expandTranscriptReference(request: LlmRequest, parts: Referenced
     const messages = parts.slice(from, to);
     if (messages.length !== to - from) {
       throw new TranscriptReferenceError(
-        `Run ${reference.workflowId}/${reference.runId} has ${messages.length} of the ${to - from} transcript messages [${from}, ${to}) a model call refers to.`,
+        `Run ${reference.runId}/${reference.temporalRunId} has ${messages.length} of the ${to - from} transcript messages [${from}, ${to}) a model call refers to.`,
       );
     }
     referenced.push(...messages);

@@ -16,7 +16,7 @@ import {
   type ElicitRequestURLParams,
   type PrimitiveSchemaDefinition,
 } from "@modelcontextprotocol/sdk/types.js";
-import type { InputRequest } from "../common/run-status.js";
+import type { QuestionRequest } from "../common/run-status.js";
 
 export interface ElicitationForm {
   params: ElicitRequestFormParams | ElicitRequestURLParams;
@@ -32,7 +32,7 @@ function primitive(schema: unknown): PrimitiveSchemaDefinition | undefined {
 }
 
 /** The form for a request, or undefined when its schema has no form equivalent. */
-export function elicitationForm(request: InputRequest, elicitationId: string, note?: string): ElicitationForm | undefined {
+export function elicitationForm(request: QuestionRequest, elicitationId: string, note?: string): ElicitationForm | undefined {
   const message = note ? `${request.prompt}\n\n${note}` : request.prompt;
   if (request.url !== undefined) return { params: { mode: "url", message, url: request.url, elicitationId }, toAnswer: () => undefined };
   const wrapped = (field: PrimitiveSchemaDefinition): ElicitationForm => ({

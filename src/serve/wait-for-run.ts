@@ -5,7 +5,7 @@
  * this wait: it keeps going (durably, on Temporal) whatever the caller does.
  */
 import type { ElicitRequestFormParams, ElicitRequestURLParams, ElicitResult } from "@modelcontextprotocol/sdk/types.js";
-import type { InputRequest, PendingRequest, RunStatus } from "../common/run-status.js";
+import type { QuestionRequest, PendingRequest, RunStatus } from "../common/run-status.js";
 import { InvalidRunMessage, type RunHandle } from "../client/engine.js";
 import { elicitationForm } from "./elicitation-form.js";
 
@@ -61,7 +61,7 @@ export async function waitForRun(handle: RunHandle, options: WaitOptions): Promi
       // Progress is a courtesy: a caller that went away must not fail the wait.
       await options.onProgress?.(++reports, report).catch(() => undefined);
     }
-    const input = status.pending.find((request): request is InputRequest => request.kind === "input");
+    const input = status.pending.find((request): request is QuestionRequest => request.kind === "input");
     if (input) {
       const mode = input.url === undefined ? "form" : "url";
       if (!options.elicit?.[mode]) return { kind: "waiting", status, reason: "input" };
@@ -103,7 +103,7 @@ type Asked = { answered: true } | { answered: false; detail: string };
 
 async function askCaller(
   handle: RunHandle,
-  request: InputRequest,
+  request: QuestionRequest,
   elicit: CallerElicitation,
   options: WaitOptions,
 ): Promise<Asked> {

@@ -7,6 +7,7 @@ import { Connection } from "@temporalio/client";
 import { DefaultLogger, NativeConnection, Runtime, Worker } from "@temporalio/worker";
 import protos from "@temporalio/proto";
 import { openActivityRuntime } from "../activities/activity-runtime.js";
+import { temporalActivities } from "../activities/index.js";
 import { namespaceMissing, temporalUnreachable } from "../client/temporal-errors.js";
 import { temporalConnectionOptions } from "../client/temporal-connection.js";
 import { duragentSearchAttributes } from "../common/search-attributes.js";
@@ -44,7 +45,7 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       workflowBundle,
-      activities: runtime.activities,
+      activities: temporalActivities(runtime.effects),
       // Heartbeats carry tool-call progress, so send them within a second rather than at 80% of the timeout.
       maxHeartbeatThrottleInterval: "1 second",
     });

@@ -9,7 +9,7 @@ import { finalText } from "./agent/agent-llm.js";
 import { defineWorkflow } from "./define-workflow.js";
 import type { PatternRunInput, PatternRunResult } from "./patterns/child-pattern.js";
 import { runPattern } from "./patterns/pattern-workflow.js";
-import type { UsageByModel } from "./generator.js";
+import type { UsageByModel } from "../common/usage.js";
 import { runChat, type ChatInput } from "./chat/chat-session.js";
 import type { ChatResult } from "../common/chat.js";
 

@@ -6,9 +6,10 @@
 import { isCancellation } from "@temporalio/workflow";
 import type { z } from "zod";
 import type { RunSettings } from "../common/run-settings.js";
-import { isContinueAsNew } from "./continue-as-new.js";
-import type { Executor } from "./executor.js";
-import { TemporalExecutor } from "./temporal-executor.js";
+import type { BaseExecutor } from "./executor/base-executor.js";
+import { isContinueAsNew } from "./executor/continue-as-new.js";
+import type { Executor } from "./executor/executor.js";
+import { TemporalExecutor } from "./executor/temporal-executor.js";
 
 /** What a Temporal run of any duragent workflow receives. */
 export interface WorkflowRunInput<I> {
@@ -44,7 +45,7 @@ export function isDuragentWorkflow(value: unknown): value is DuragentWorkflow {
 }
 
 /** Runs a body on an executor and records how it ended, so the status query tells the truth. */
-export async function runToEnd<I, O>(ctx: Executor, body: WorkflowBody<I, O>, input: I): Promise<O> {
+export async function runToEnd<I, O>(ctx: BaseExecutor, body: WorkflowBody<I, O>, input: I): Promise<O> {
   try {
     const output = await body(ctx, input);
     ctx.control.finish("completed");

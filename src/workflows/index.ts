@@ -5,8 +5,18 @@
  * must not import Node built-ins, LLM SDKs or the MCP SDK (test/workflow-bundle.test.ts proves
  * it). Effects go through the `Executor`.
  */
-export type { Executor, EngineName, RunLogger } from "./executor.js";
-export type { Generator, GenerateOptions, StructuredOptions, UsageByModel } from "./generator.js";
+export type {
+  Answered,
+  ApprovalOutcome,
+  EngineName,
+  Executor,
+  MessageHandlers,
+  Question,
+  RunContext,
+  RunLogger,
+} from "./executor/executor.js";
+export type { AugmentedLlm, GenerateOptions, StructuredOptions } from "./augmented-llm.js";
+export type { UsageByModel } from "../common/usage.js";
 export { defineAgent, isAgent, AgentSpecSchema, type Agent, type AgentSpec } from "./agent/define-agent.js";
 export { AgentLlm, finalText } from "./agent/agent-llm.js";
 export { namespacedToolName } from "./agent/tool-catalog.js";

@@ -10,7 +10,7 @@
  */
 import { resourceMessage, type PromptRequest, type ResourceRequest } from "../common/mcp-context.js";
 import type { Message } from "../common/messages.js";
-import type { Executor } from "./executor.js";
+import type { Executor } from "./executor/executor.js";
 
 /** A server's prompt, filled in with its arguments, as user and assistant messages. */
 export async function promptMessages(ctx: Executor, request: PromptRequest): Promise<Message[]> {

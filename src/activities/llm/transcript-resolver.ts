@@ -12,7 +12,7 @@
 import { Context } from "@temporalio/activity";
 import { ApplicationFailure } from "@temporalio/common";
 import { z } from "zod";
-import { LlmSetupSchema, type LlmRequest, type LlmSetup, type TranscriptReference } from "../../common/llm.js";
+import { LlmSetupSchema, type LlmRequest, type LlmSetup } from "../../common/llm.js";
 import { MessageSchema, type Message } from "../../common/messages.js";
 import {
   expandTranscriptReference,
@@ -20,10 +20,10 @@ import {
   referencedLength,
   transcriptSliceQuery,
   TranscriptReferenceError,
+  type RunLocation,
+  type TranscriptReference,
   type TranscriptSlice,
 } from "../../common/transcript-reference.js";
-
-type RunLocation = { workflowId: string; runId: string };
 
 /** Reads a run's state: `[from, to)` of its transcript, or one of its recorded setups. */
 export interface TranscriptSource {
@@ -45,11 +45,11 @@ const MessagesSchema = z.array(MessageSchema);
 /** Asks the run itself, through the client of the worker running this activity. */
 export const queryRunState: TranscriptSource = {
   async slice(run, slice) {
-    const handle = Context.current().client.workflow.getHandle(run.workflowId, run.runId);
+    const handle = Context.current().client.workflow.getHandle(run.runId, run.temporalRunId);
     return MessagesSchema.parse(await handle.query(transcriptSliceQuery, slice));
   },
   async setup(run, index) {
-    const handle = Context.current().client.workflow.getHandle(run.workflowId, run.runId);
+    const handle = Context.current().client.workflow.getHandle(run.runId, run.temporalRunId);
     return LlmSetupSchema.nullable().parse(await handle.query(llmSetupQuery, index)) ?? undefined;
   },
 };
@@ -84,7 +84,7 @@ export function createTranscriptResolver(options: TranscriptResolverOptions = {}
 
   /** The run's cache entry, holding at least what `reference` needs. */
   const known = async (reference: TranscriptReference, needed: number): Promise<CachedTranscript> => {
-    const key = `${reference.workflowId}\u0000${reference.runId}`;
+    const key = `${reference.runId}\u0000${reference.temporalRunId}`;
     const entry: CachedTranscript = cache.get(key) ?? { messages: [], setups: new Map(), size: 0 };
     cache.delete(key);
     cache.set(key, entry);

@@ -1,7 +1,7 @@
 /**
  * What a server may ask of us during a call: sampling (answered by our configured models through
  * the same provider layer as agents) and elicitation (answered by a person through the run), and
- * the log messages it sends. Pure mapping; the pool wires these into each connection.
+ * the log messages it sends. Pure decisions and mapping; ./server-request-relay.ts does the asking.
  */
 import type {
   CreateMessageRequest,
@@ -13,6 +13,26 @@ import type {
 import type { LlmRequest, LlmResponse } from "../../common/llm.js";
 import type { ContentPart, Message } from "../../common/messages.js";
 import type { ServerRequest } from "../../common/server-requests.js";
+import type { McpServerConfig } from "../../config/schema.js";
+
+export interface SamplingPlan {
+  /** The model that answers. */
+  model: string;
+  /** When a person must accept the request first: what they are shown, given the tool in flight. */
+  approval?: (tool: string) => string;
+}
+
+/** How a server's sampling request is answered, from the server's `sampling` settings: which model, and whether a person approves. */
+export function samplingPlan(
+  server: string,
+  settings: McpServerConfig["sampling"],
+  defaultModel: string,
+  params: CreateMessageRequest["params"],
+): SamplingPlan {
+  const fallback = settings?.model ?? defaultModel;
+  const model = chooseSamplingModel(params.modelPreferences, [...(settings?.models ?? []), fallback, defaultModel], fallback);
+  return settings?.approval ? { model, approval: (tool) => samplingApprovalMessage(server, tool, model, params) } : { model };
+}
 
 /**
  * Picks the model for a sampling request: the first hint that names one of the candidates (exact

@@ -2,15 +2,15 @@
  * An agent's model with its tools attached: runs the tool loop in workflow code, so each model
  * turn and each tool call is its own durable step.
  */
-import { ApplicationFailure } from "@temporalio/common";
-import { z } from "zod";
-import { FailureType } from "../../common/failures.js";
+import type { z } from "zod";
 import { globMatcher } from "../../common/glob.js";
 import type { LlmRequest, ToolSpec } from "../../common/llm.js";
 import { textOf, type AssistantMessage, type Message, type ToolCall, type ToolMessage } from "../../common/messages.js";
 import { toolError, type ToolResult } from "../../common/tools.js";
-import type { Executor } from "../executor.js";
-import { addUsage, type GenerateOptions, type Generator, type StructuredOptions, type UsageByModel } from "../generator.js";
+import type { Executor } from "../executor/executor.js";
+import { addUsage, type UsageByModel } from "../../common/usage.js";
+import type { AugmentedLlm, GenerateOptions, StructuredOptions } from "../augmented-llm.js";
+import { checkStructured, jsonSchemaOf, structuredOutputInvalid } from "../structured-output.js";
 import type { ToolCatalog } from "./tool-catalog.js";
 
 export interface AgentLlmOptions {
@@ -34,7 +34,7 @@ export interface LocalToolOutcome {
   endTurn?: boolean;
 }
 
-export class AgentLlm implements Generator {
+export class AgentLlm implements AugmentedLlm {
   readonly name: string;
   /** The conversation so far, without the system instruction. */
   readonly history: Message[] = [];
@@ -51,7 +51,7 @@ export class AgentLlm implements Generator {
     private readonly options: AgentLlmOptions,
   ) {
     this.name = options.name;
-    this.needsApproval = globMatcher(ctx.settings.approvalTools);
+    this.needsApproval = globMatcher(ctx.run.settings.approvalTools);
     this.toolSpecs = [...tools.specs(), ...(options.localTools ?? []).map((tool) => tool.spec)];
   }
 
@@ -68,11 +68,7 @@ export class AgentLlm implements Generator {
     schema: z.ZodType<T>,
     options: StructuredOptions = {},
   ): Promise<T> {
-    const responseFormat = {
-      type: "json_schema" as const,
-      name: options.schemaName ?? "result",
-      schema: z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>,
-    };
+    const responseFormat = { type: "json_schema" as const, name: options.schemaName ?? "result", schema: jsonSchemaOf(schema) };
     let added = await this.runLoop(toMessages(input), options, responseFormat);
     let raw = finalText(added);
     let problem = checkStructured(raw, schema);
@@ -85,11 +81,7 @@ export class AgentLlm implements Generator {
     raw = finalText(added);
     problem = checkStructured(raw, schema);
     if (problem.ok) return problem.value;
-    throw ApplicationFailure.nonRetryable(
-      `${this.name}: the model's structured output is still invalid after one repair: ${problem.error}. Raw output: ${truncate(raw, 2000)}`,
-      FailureType.structuredOutputInvalid,
-      { raw },
-    );
+    throw structuredOutputInvalid(this.name, `the model's structured output is still invalid after one repair: ${problem.error}`, raw);
   }
 
   private async runLoop(
@@ -102,7 +94,7 @@ export class AgentLlm implements Generator {
     const maxIterations = options.maxIterations ?? this.options.maxIterations;
     const prior = useHistory ? this.history : [];
     const added: Message[] = [...input];
-    this.ctx.control.recordMessages(input);
+    this.ctx.run.addToTranscript(input);
     const toolSpecs = this.toolSpecs;
 
     for (let iteration = 1; iteration <= maxIterations; iteration++) {
@@ -120,14 +112,14 @@ export class AgentLlm implements Generator {
       });
       addUsage(this.usage, model, response.usage);
       added.push(response.message);
-      this.ctx.control.recordMessages([response.message]);
+      this.ctx.run.addToTranscript([response.message]);
       const calls = response.message.toolCalls ?? [];
       if (calls.length === 0) break;
       // Calls from one model turn are independent, so they run concurrently.
       const outcomes = await Promise.all(calls.map((call) => this.callTool(call)));
       const results = outcomes.map((outcome) => outcome.message);
       added.push(...results);
-      this.ctx.control.recordMessages(results);
+      this.ctx.run.addToTranscript(results);
       if (outcomes.some((outcome) => outcome.endTurn)) break;
     }
 
@@ -187,28 +179,4 @@ function toMessages(input: string | Message[]): Message[] {
 export function finalText(messages: Message[]): string {
   const last = [...messages].reverse().find((message): message is AssistantMessage => message.role === "assistant");
   return last ? textOf(last.content) : "";
-}
-
-type Checked<T> = { ok: true; value: T } | { ok: false; error: string };
-
-function checkStructured<T>(raw: string, schema: z.ZodType<T>): Checked<T> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(stripCodeFence(raw));
-  } catch (error) {
-    return { ok: false, error: `not valid JSON (${(error as Error).message})` };
-  }
-  const result = schema.safeParse(parsed);
-  if (result.success) return { ok: true, value: result.data };
-  return { ok: false, error: z.prettifyError(result.error) };
-}
-
-// Some models wrap JSON in a markdown fence even when asked not to.
-function stripCodeFence(text: string): string {
-  const match = /^\s*```(?:json)?\s*([\s\S]*?)\s*```\s*$/.exec(text);
-  return match?.[1] ?? text;
-}
-
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
 }

@@ -4,7 +4,7 @@
  * workflow input.
  */
 import { z } from "zod";
-import type { Executor } from "../executor.js";
+import type { Executor } from "../executor/executor.js";
 import { toolError } from "../../common/tools.js";
 import { AgentLlm, type LocalTool } from "./agent-llm.js";
 import { ToolCatalog } from "./tool-catalog.js";
@@ -39,8 +39,8 @@ export function defineAgent(spec: AgentSpec): Agent {
       return new AgentLlm(ctx, new ToolCatalog(toolLists.flat()), {
         name: parsed.name,
         instruction: parsed.instruction,
-        model: parsed.model ?? ctx.settings.defaultModel,
-        maxIterations: parsed.maxIterations ?? ctx.settings.maxIterations,
+        model: parsed.model ?? ctx.run.settings.defaultModel,
+        maxIterations: parsed.maxIterations ?? ctx.run.settings.maxIterations,
         ...(localTools.length > 0 ? { localTools } : {}),
       });
     },
@@ -73,7 +73,7 @@ function humanInputTool(ctx: Executor): LocalTool {
       if (typeof args.question !== "string" || args.question.trim() === "") {
         return { result: toolError("human_input needs a non-empty string 'question'.") };
       }
-      const answer = await ctx.askHuman({ prompt: args.question });
+      const answer = await ctx.ask({ prompt: args.question });
       if (answer.status === "timed_out") return { result: toolError("No answer came in time.") };
       return { result: { content: [{ type: "text", text: answer.value }], isError: false } };
     },

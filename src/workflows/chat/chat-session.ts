@@ -27,8 +27,8 @@ import {
 import { historyLimitDefaults } from "../../common/run-settings.js";
 import { finalText, type AgentLlm } from "../agent/agent-llm.js";
 import { AgentSpecSchema, defineAgent } from "../agent/define-agent.js";
-import type { Executor } from "../executor.js";
-import { addUsage, type UsageByModel } from "../generator.js";
+import type { Executor } from "../executor/executor.js";
+import { addUsage, type UsageByModel } from "../../common/usage.js";
 
 export const ChatInputSchema = z.object({
   agent: AgentSpecSchema,
@@ -71,21 +71,21 @@ class ChatSession {
     private readonly input: z.output<typeof ChatInputSchema>,
   ) {
     this.state = input.carried ?? { messages: [], usage: {}, turns: 0, run: 1, recentReplies: [] };
-    this.turnsPerRun = input.turnsPerRun ?? ctx.settings.chatTurnsPerRun ?? historyLimitDefaults.chatTurnsPerRun;
+    this.turnsPerRun = input.turnsPerRun ?? ctx.run.settings.chatTurnsPerRun ?? historyLimitDefaults.chatTurnsPerRun;
     // Registered before the first await, so messages sent while the run starts are queued, not refused.
-    ctx.setQueryHandler<{ turn: number }, ChatReply | null>(
+    ctx.messages.onQuery<{ turn: number }, ChatReply | null>(
       ChatMessages.reply,
       ({ turn }) => this.state.recentReplies.find((reply) => reply.turn === turn) ?? null,
     );
-    ctx.setUpdateHandler<ChatSend, ChatTurn>(ChatMessages.send, (message) => this.enqueue(message), {
+    ctx.messages.onUpdate<ChatSend, ChatTurn>(ChatMessages.send, (message) => this.enqueue(message), {
       validator: (message) => this.validateSend(message),
     });
-    ctx.setUpdateHandler<unknown, ChatResult>(ChatMessages.end, () => this.end(), {
+    ctx.messages.onUpdate<unknown, ChatResult>(ChatMessages.end, () => this.end(), {
       validator: () => {
         if (this.ended) throw new Error("The chat has already ended.");
       },
     });
-    ctx.setSignalHandler<unknown>(ChatMessages.end, () => {
+    ctx.messages.onSignal<unknown>(ChatMessages.end, () => {
       this.ended = true;
     });
   }
@@ -94,8 +94,8 @@ class ChatSession {
     const llm = await defineAgent(this.input.agent).attachLlm(this.ctx);
     // The conversation so far is this run's transcript too, so model calls can refer to it.
     llm.history.push(...this.state.messages);
-    this.ctx.control.recordMessages(this.state.messages);
-    for (const [model, usage] of Object.entries(this.state.usage)) this.ctx.control.recordUsage(model, usage);
+    this.ctx.run.addToTranscript(this.state.messages);
+    for (const [model, usage] of Object.entries(this.state.usage)) this.ctx.run.addUsage(model, usage);
 
     for (;;) {
       await this.ctx.condition(() => this.queue.length > 0 || this.ended || this.runIsFull());
@@ -107,9 +107,9 @@ class ChatSession {
       // Closing. A run that ends or continues as new while a handler still runs would leave its
       // sender without an answer, so answer the end request and whatever still arrives first.
       if (this.ended) this.result ??= this.summary(llm);
-      if (this.ctx.allHandlersFinished()) break;
+      if (this.ctx.messages.allFinished()) break;
       await this.ctx.condition(
-        () => this.queue.length > 0 || (this.ended && this.result === undefined) || this.ctx.allHandlersFinished(),
+        () => this.queue.length > 0 || (this.ended && this.result === undefined) || this.ctx.messages.allFinished(),
       );
     }
     if (this.result) return this.result;
@@ -121,7 +121,7 @@ class ChatSession {
   }
 
   private runIsFull(): boolean {
-    return this.turnsThisRun >= this.turnsPerRun || this.ctx.continueAsNewSuggested();
+    return this.turnsThisRun >= this.turnsPerRun || this.ctx.run.continueAsNewSuggested();
   }
 
   private validateSend(message: ChatSend): void {

@@ -2,12 +2,12 @@
  * A nested pattern run as a child workflow: on Temporal it gets its own history and shows as a
  * child in the Web UI's tree of runs; in memory it is a call. The parent sees only the answer.
  */
-import { ApplicationFailure } from "@temporalio/common";
 import { z } from "zod";
-import { FailureType } from "../../common/failures.js";
 import type { Message } from "../../common/messages.js";
-import type { Executor } from "../executor.js";
-import type { StructuredOptions, UsageByModel } from "../generator.js";
+import type { Executor } from "../executor/executor.js";
+import type { UsageByModel } from "../../common/usage.js";
+import type { StructuredOptions } from "../augmented-llm.js";
+import { jsonSchemaOf, structuredOutputInvalid } from "../structured-output.js";
 import { PatternBase } from "./pattern-base.js";
 import type { PatternSpec } from "./pattern-spec.js";
 
@@ -42,7 +42,7 @@ function nextChildSuffix(ctx: Executor, name: string): string {
   return `${name.replace(/[^a-zA-Z0-9_.-]/g, "-")}-${count}`;
 }
 
-export class ChildPatternGenerator extends PatternBase {
+export class ChildPattern extends PatternBase {
   readonly name: string;
 
   constructor(
@@ -60,7 +60,7 @@ export class ChildPatternGenerator extends PatternBase {
       summary: `${this.spec.pattern} ${this.name}`,
     });
     // The parent's status counts what its children spent, so the root shows the whole tree's usage.
-    for (const [model, usage] of Object.entries(result.usage ?? {})) this.ctx.control.recordUsage(model, usage);
+    for (const [model, usage] of Object.entries(result.usage ?? {})) this.ctx.run.addUsage(model, usage);
     return result;
   }
 
@@ -69,15 +69,11 @@ export class ChildPatternGenerator extends PatternBase {
   }
 
   override async generateStructured<T>(input: string | Message[], schema: z.ZodType<T>, options: StructuredOptions = {}): Promise<T> {
-    const jsonSchema = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+    const jsonSchema = jsonSchemaOf(schema);
     const result = await this.start(input, { jsonSchema, ...(options.schemaName ? { schemaName: options.schemaName } : {}) });
     // The child validated against the JSON schema; zod re-checks what JSON Schema cannot say.
     const checked = schema.safeParse(result.structured);
     if (checked.success) return checked.data;
-    throw ApplicationFailure.nonRetryable(
-      `${this.name}: the child workflow's answer does not match the requested structure: ${z.prettifyError(checked.error)}. Raw output: ${result.text}`,
-      FailureType.structuredOutputInvalid,
-      { raw: result.text },
-    );
+    throw structuredOutputInvalid(this.name, `the child workflow's answer does not match the requested structure: ${z.prettifyError(checked.error)}`, result.text);
   }
 }

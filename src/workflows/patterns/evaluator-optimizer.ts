@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import type { Message } from "../../common/messages.js";
-import type { Generator } from "../generator.js";
+import type { AugmentedLlm } from "../augmented-llm.js";
 import { inputText, participantOptions, PatternBase } from "./pattern-base.js";
 
 /** The rating scale, worst first. */
@@ -37,8 +37,8 @@ export interface EvaluatorOptimizerResult {
 
 export interface EvaluatorOptimizerOptions {
   name?: string;
-  optimizer: Generator;
-  evaluator: Generator;
+  optimizer: AugmentedLlm;
+  evaluator: AugmentedLlm;
   /** Default `good`. */
   minRating?: Rating;
   /** Default 3. */

@@ -1,7 +1,7 @@
-/** The composable patterns: every one is a `Generator`, so any can nest in any other. */
+/** The composable patterns: every one is a `AugmentedLlm`, so any can nest in any other. */
 export { PatternBase, parseStructured, inputText } from "./pattern-base.js";
-export { FunctionGenerator, registerPatternFunction, type PatternFunction } from "./function-generator.js";
-export { AgentGenerator, agentGenerator } from "./agent-generator.js";
+export { FunctionStep, registerPatternFunction, type PatternFunction } from "./function-step.js";
+export { LazyAgentLlm, lazyAgent } from "./lazy-agent.js";
 export { Semaphore, mapWithLimit, settleWithLimit } from "./semaphore.js";
 export { Chain, type ChainOptions } from "./chain.js";
 export { Parallel, type ParallelOptions, type ParallelResult, type BranchResult, type FanInFunction, type FailurePolicy } from "./parallel.js";
@@ -45,6 +45,6 @@ export {
   type SwarmSpec,
   type SwarmAgentSpec,
 } from "./pattern-spec.js";
-export { buildGenerator, buildParticipant } from "./build-generator.js";
-export { ChildPatternGenerator, patternWorkflowName, type PatternRunInput, type PatternRunResult } from "./child-pattern.js";
+export { buildPattern, buildParticipant } from "./build-pattern.js";
+export { ChildPattern, patternWorkflowName, type PatternRunInput, type PatternRunResult } from "./child-pattern.js";
 export { PatternRunInputSchema } from "./pattern-workflow.js";

@@ -1,6 +1,6 @@
 /** Intent classifier: the top-k intents for a request, each with a confidence. */
 import type { Message } from "../../common/messages.js";
-import type { Generator } from "../generator.js";
+import type { AugmentedLlm } from "../augmented-llm.js";
 import { inputText, PatternBase } from "./pattern-base.js";
 import { rankChoices } from "./ranked-choice.js";
 
@@ -19,7 +19,7 @@ export interface IntentMatch {
 
 export interface IntentClassifierOptions {
   name?: string;
-  llm: Generator;
+  llm: AugmentedLlm;
   intents: Intent[];
   /** Default 1. */
   topK?: number;

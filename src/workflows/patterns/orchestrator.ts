@@ -7,7 +7,7 @@
 import { ApplicationFailure } from "@temporalio/common";
 import { z } from "zod";
 import type { Message } from "../../common/messages.js";
-import type { Generator, StructuredOptions } from "../generator.js";
+import type { AugmentedLlm, StructuredOptions } from "../augmented-llm.js";
 import { inputText, invalidPattern, participantOptions, PatternBase } from "./pattern-base.js";
 import { mapWithLimit } from "./semaphore.js";
 
@@ -27,15 +27,15 @@ export type Plan = z.infer<typeof PlanSchema>;
 export interface OrchestratorWorker {
   name: string;
   description: string;
-  generator: Generator;
+  llm: AugmentedLlm;
 }
 
 export interface OrchestratorOptions {
   name?: string;
-  planner: Generator;
+  planner: AugmentedLlm;
   workers: OrchestratorWorker[];
   /** Writes the final answer; the planner when absent. */
-  synthesizer?: Generator;
+  synthesizer?: AugmentedLlm;
   /** Default `full`. */
   planMode?: "full" | "iterative";
   /** Planning rounds at most; default 5. */
@@ -137,7 +137,7 @@ export class Orchestrator extends PatternBase {
   private async runStep(objective: string, step: Plan["steps"][number], done: StepResult[]): Promise<StepResult> {
     const tasks = await mapWithLimit(step.tasks, this.options.concurrency, async (task) => {
       const worker = this.options.workers.find((candidate) => candidate.name === task.worker) as OrchestratorWorker;
-      const result = await worker.generator.generateStr(taskPrompt(objective, done, task.description), participantOptions);
+      const result = await worker.llm.generateStr(taskPrompt(objective, done, task.description), participantOptions);
       return { worker: task.worker, description: task.description, result };
     });
     return { description: step.description, tasks };

@@ -1,12 +1,12 @@
 /**
  * Parallel (fan-out / fan-in, map-reduce): one input goes to several branches, or a list of items
  * goes through one worker, with at most `concurrency` branches running at once. The results are
- * merged by a fan-in generator or function.
+ * merged by a fan-in llm or function.
  */
 import { ApplicationFailure } from "@temporalio/common";
 import type { z } from "zod";
 import type { Message } from "../../common/messages.js";
-import type { Generator, StructuredOptions } from "../generator.js";
+import type { AugmentedLlm, StructuredOptions } from "../augmented-llm.js";
 import { errorMessage, inputText, invalidPattern, participantOptions, PatternBase } from "./pattern-base.js";
 import { settleWithLimit } from "./semaphore.js";
 
@@ -14,7 +14,7 @@ import { settleWithLimit } from "./semaphore.js";
 export type FailurePolicy = "fail" | "collect";
 
 export interface BranchResult {
-  /** The branch's generator name, or `item <n>` in map mode. */
+  /** The branch's llm name, or `item <n>` in map mode. */
   name: string;
   /** The branch's input: the pattern's input, or the item in map mode. */
   input: string;
@@ -29,15 +29,15 @@ export type FanInFunction = (results: BranchResult[], input: string) => string |
 export interface ParallelOptions {
   name?: string;
   /** Fan out: every branch gets the same input. Give this or `map`. */
-  branches?: Generator[];
+  branches?: AugmentedLlm[];
   /** Map: the input is split into items and each item goes through `worker`. */
   map?: {
-    worker: Generator;
+    worker: AugmentedLlm;
     /** Splits the input; default: a JSON array's elements, else the non-empty lines. */
     items?: (input: string) => string[];
   };
   /** Merges the results; default: each result under a heading. */
-  fanIn?: Generator | FanInFunction;
+  fanIn?: AugmentedLlm | FanInFunction;
   /** At most this many branches run at once; unlimited when absent. */
   concurrency?: number;
   failurePolicy?: FailurePolicy;
@@ -64,10 +64,10 @@ export class Parallel extends PatternBase {
     const text = inputText(input);
     const { branches, map } = this.options;
     const jobs = map
-      ? (map.items ?? splitItems)(text).map((item, index) => ({ name: `item ${index + 1}`, input: item, generator: map.worker }))
-      : (branches ?? []).map((generator) => ({ name: generator.name, input: text, generator }));
+      ? (map.items ?? splitItems)(text).map((item, index) => ({ name: `item ${index + 1}`, input: item, llm: map.worker }))
+      : (branches ?? []).map((llm) => ({ name: llm.name, input: text, llm }));
     const settled = await settleWithLimit(jobs, this.options.concurrency, (job) =>
-      job.generator.generateStr(map ? job.input : input, participantOptions),
+      job.llm.generateStr(map ? job.input : input, participantOptions),
     );
     const results = settled.map((outcome, index): BranchResult => {
       const job = jobs[index] as (typeof jobs)[number];

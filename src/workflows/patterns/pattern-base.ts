@@ -1,17 +1,18 @@
 /**
  * What every pattern shares: a pattern computes one text answer (`respond`), and this base turns
- * that into the whole `Generator` interface, so a pattern can stand wherever an agent's LLM can.
+ * that into the whole `AugmentedLlm` interface, so a pattern can stand wherever an agent's LLM can.
  */
 import { ApplicationFailure } from "@temporalio/common";
 import { z } from "zod";
 import { FailureType } from "../../common/failures.js";
 import { textOf, type Message } from "../../common/messages.js";
-import type { GenerateOptions, Generator, StructuredOptions } from "../generator.js";
+import type { GenerateOptions, AugmentedLlm, StructuredOptions } from "../augmented-llm.js";
+import { checkStructured, jsonSchemaOf, structuredOutputInvalid } from "../structured-output.js";
 
 /** Participants of a pattern never share conversation state: several calls may run at once. */
 export const participantOptions: GenerateOptions = { useHistory: false };
 
-export abstract class PatternBase implements Generator {
+export abstract class PatternBase implements AugmentedLlm {
   abstract readonly name: string;
 
   /** Runs the pattern on one input and returns its final answer. */
@@ -27,7 +28,7 @@ export abstract class PatternBase implements Generator {
 
   /**
    * The default asks for JSON in the input and validates the answer. Patterns whose answer comes
-   * from one final generator override this to use that generator's native structured output.
+   * from one final llm override this to use that llm's native structured output.
    */
   async generateStructured<T>(input: string | Message[], schema: z.ZodType<T>, options: StructuredOptions = {}): Promise<T> {
     const raw = await this.respond(withJsonRequest(input, schema, options.schemaName));
@@ -37,7 +38,7 @@ export abstract class PatternBase implements Generator {
 
 /** Adds an instruction to answer with JSON matching `schema`. */
 export function withJsonRequest<T>(input: string | Message[], schema: z.ZodType<T>, schemaName = "result"): string | Message[] {
-  const jsonSchema = JSON.stringify(z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }));
+  const jsonSchema = JSON.stringify(jsonSchemaOf(schema));
   const request = `Answer with only a JSON value named "${schemaName}" that matches this JSON schema: ${jsonSchema}`;
   if (typeof input === "string") return `${input}\n\n${request}`;
   return [...input, { role: "user", content: request }];
@@ -45,30 +46,9 @@ export function withJsonRequest<T>(input: string | Message[], schema: z.ZodType<
 
 /** Parses and validates a text answer; fails the run with the raw text when it does not fit. */
 export function parseStructured<T>(owner: string, raw: string, schema: z.ZodType<T>): T {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(stripCodeFence(raw));
-  } catch (error) {
-    throw invalidStructured(owner, `not valid JSON (${(error as Error).message})`, raw);
-  }
-  const result = schema.safeParse(parsed);
-  if (result.success) return result.data;
-  throw invalidStructured(owner, z.prettifyError(result.error), raw);
-}
-
-function invalidStructured(owner: string, problem: string, raw: string): ApplicationFailure {
-  const shown = raw.length > 2000 ? `${raw.slice(0, 2000)}…` : raw;
-  return ApplicationFailure.nonRetryable(
-    `${owner}: the answer does not match the requested structure: ${problem}. Raw output: ${shown}`,
-    FailureType.structuredOutputInvalid,
-    { raw },
-  );
-}
-
-// Some models wrap JSON in a markdown fence even when asked not to.
-function stripCodeFence(text: string): string {
-  const match = /^\s*```(?:json)?\s*([\s\S]*?)\s*```\s*$/.exec(text);
-  return match?.[1] ?? text;
+  const checked = checkStructured(raw, schema);
+  if (checked.ok) return checked.value;
+  throw structuredOutputInvalid(owner, `the answer does not match the requested structure: ${checked.error}`, raw);
 }
 
 /** A mistake in how a pattern was put together: no retry can fix it, so it fails the run. */

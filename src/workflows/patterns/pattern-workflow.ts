@@ -3,8 +3,8 @@ import { ApplicationFailure } from "@temporalio/common";
 import { z } from "zod";
 import { FailureType } from "../../common/failures.js";
 import { MessageSchema } from "../../common/messages.js";
-import type { Executor } from "../executor.js";
-import { buildGenerator } from "./build-generator.js";
+import type { Executor } from "../executor/executor.js";
+import { buildPattern } from "./build-pattern.js";
 import type { PatternRunInput, PatternRunResult } from "./child-pattern.js";
 import { PatternSpecSchema } from "./pattern-spec.js";
 
@@ -20,10 +20,10 @@ export async function runPattern(ctx: Executor, raw: PatternRunInput): Promise<P
     throw ApplicationFailure.nonRetryable(`Invalid pattern run input: ${z.prettifyError(parsed.error)}`, FailureType.configuration);
   }
   const { spec, input, output } = parsed.data;
-  const generator = buildGenerator(ctx, spec);
-  const usage = () => ({ ...ctx.control.status().usage });
-  if (!output) return { text: await generator.generateStr(input), usage: usage() };
+  const llm = buildPattern(ctx, spec);
+  const usage = () => ({ ...ctx.run.status().usage });
+  if (!output) return { text: await llm.generateStr(input), usage: usage() };
   const schema = z.fromJSONSchema(output.jsonSchema);
-  const structured = await generator.generateStructured(input, schema, output.schemaName ? { schemaName: output.schemaName } : {});
+  const structured = await llm.generateStructured(input, schema, output.schemaName ? { schemaName: output.schemaName } : {});
   return { text: JSON.stringify(structured), structured, usage: usage() };
 }

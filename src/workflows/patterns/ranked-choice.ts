@@ -4,7 +4,7 @@
  * duplicates and confidences that are not numbers are dropped.
  */
 import { z } from "zod";
-import type { Generator } from "../generator.js";
+import type { AugmentedLlm } from "../augmented-llm.js";
 import { participantOptions } from "./pattern-base.js";
 
 export const RankedChoicesSchema = z.object({
@@ -35,7 +35,7 @@ export interface ChoiceOption {
 }
 
 export async function rankChoices(
-  llm: Generator,
+  llm: AugmentedLlm,
   request: { input: string; options: ChoiceOption[]; topK: number; what: string },
 ): Promise<RankedChoice[]> {
   const listed = request.options

@@ -1,12 +1,12 @@
 /**
  * Router: a model picks the top-k candidates (agents, MCP servers, functions, patterns) for a
  * request, with a confidence and a reason for each. Invalid choices are dropped, never raised.
- * As a generator, the router hands the request to its best candidate.
+ * As an LLM, the router hands the request to its best candidate.
  */
 import { ApplicationFailure } from "@temporalio/common";
 import type { z } from "zod";
 import type { Message } from "../../common/messages.js";
-import type { Generator, StructuredOptions } from "../generator.js";
+import type { AugmentedLlm, StructuredOptions } from "../augmented-llm.js";
 import { inputText, participantOptions, PatternBase } from "./pattern-base.js";
 import { rankChoices } from "./ranked-choice.js";
 
@@ -18,7 +18,7 @@ export interface RouteCandidate {
   /** What the candidate is good for, as the routing model reads it. */
   description: string;
   /** Answers the request when the candidate is chosen; a candidate without one can only be routed to. */
-  generator?: Generator;
+  llm?: AugmentedLlm;
 }
 
 export interface RouteChoice {
@@ -31,7 +31,7 @@ export interface RouteChoice {
 export interface RouterOptions {
   name?: string;
   /** The model that chooses. */
-  llm: Generator;
+  llm: AugmentedLlm;
   candidates: RouteCandidate[];
   /** How many choices `route` returns; default 1. */
   topK?: number;
@@ -61,18 +61,18 @@ export class Router extends PatternBase {
   }
 
   protected async respond(input: string | Message[]): Promise<string> {
-    const { choices, generator } = await this.chooseGenerator(input);
-    if (!generator) return JSON.stringify(choices);
-    return generator.generateStr(input, participantOptions);
+    const { choices, llm } = await this.choose(input);
+    if (!llm) return JSON.stringify(choices);
+    return llm.generateStr(input, participantOptions);
   }
 
   override async generateStructured<T>(input: string | Message[], schema: z.ZodType<T>, options: StructuredOptions = {}): Promise<T> {
-    const { generator } = await this.chooseGenerator(input);
-    if (!generator) return super.generateStructured(input, schema, options);
-    return generator.generateStructured(input, schema, { ...options, ...participantOptions });
+    const { llm } = await this.choose(input);
+    if (!llm) return super.generateStructured(input, schema, options);
+    return llm.generateStructured(input, schema, { ...options, ...participantOptions });
   }
 
-  private async chooseGenerator(input: string | Message[]): Promise<{ choices: RouteChoice[]; generator?: Generator }> {
+  private async choose(input: string | Message[]): Promise<{ choices: RouteChoice[]; llm?: AugmentedLlm }> {
     const choices = await this.route(input);
     const best = choices[0];
     if (!best) {
@@ -82,7 +82,7 @@ export class Router extends PatternBase {
         "NoRoute",
       );
     }
-    const generator = this.options.candidates.find((candidate) => candidate.name === best.name)?.generator;
-    return generator ? { choices, generator } : { choices };
+    const llm = this.options.candidates.find((candidate) => candidate.name === best.name)?.llm;
+    return llm ? { choices, llm } : { choices };
   }
 }

@@ -6,7 +6,7 @@
 import type { Message } from "../../common/messages.js";
 import { finalText, type AgentLlm, type LocalTool } from "../agent/agent-llm.js";
 import { defineAgent, type AgentSpec } from "../agent/define-agent.js";
-import type { Executor } from "../executor.js";
+import type { Executor } from "../executor/executor.js";
 import { invalidPattern, PatternBase } from "./pattern-base.js";
 
 export interface SwarmAgent extends AgentSpec {

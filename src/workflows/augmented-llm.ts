@@ -1,10 +1,10 @@
 /**
- * What every agent LLM and every pattern offers, so that any of them can stand in for another:
- * a worker of an orchestrator, a branch of a fan-out, a candidate of a router.
+ * What every agent's LLM and every pattern offers, so that any of them can stand in for another:
+ * a worker of an orchestrator, a branch of a fan-out, a candidate of a router. An LLM augmented
+ * with tools, or with other LLMs, is still asked the same way.
  */
 import type { z } from "zod";
 import type { Message } from "../common/messages.js";
-import type { TokenUsage } from "../common/llm.js";
 
 export interface GenerateOptions {
   /** Overrides the model for this call (`provider:model`). */
@@ -22,7 +22,7 @@ export interface StructuredOptions extends GenerateOptions {
   schemaName?: string;
 }
 
-export interface Generator {
+export interface AugmentedLlm {
   /** A name for logs, summaries and the Web UI. */
   readonly name: string;
   /** Runs the whole exchange, tool calls included, and returns the messages it added. */
@@ -31,15 +31,4 @@ export interface Generator {
   generateStr(input: string | Message[], options?: GenerateOptions): Promise<string>;
   /** Like `generate`, returning the final answer parsed and validated by `schema`. */
   generateStructured<T>(input: string | Message[], schema: z.ZodType<T>, options?: StructuredOptions): Promise<T>;
-}
-
-/** Token usage summed per model. */
-export type UsageByModel = Record<string, TokenUsage>;
-
-export function addUsage(total: UsageByModel, model: string, usage: TokenUsage): void {
-  const current = total[model] ?? { inputTokens: 0, outputTokens: 0 };
-  total[model] = {
-    inputTokens: current.inputTokens + usage.inputTokens,
-    outputTokens: current.outputTokens + usage.outputTokens,
-  };
 }

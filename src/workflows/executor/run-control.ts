@@ -4,46 +4,22 @@
  * calls the same methods. Waiting is delegated to the engine's `waitUntil`.
  */
 import { z } from "zod";
-import type { TokenUsage } from "../common/llm.js";
-import type { Message } from "../common/messages.js";
-import type {
-  ApprovalDecision,
-  ApprovalRequest,
-  HumanAnswer,
-  InputRequest,
-  PendingRequest,
-  RunPhase,
-  RunStatus,
-} from "../common/run-status.js";
-import { checkElicitationAnswer } from "../common/elicitation-schema.js";
-import type { ServerRequest, ServerRequestAnswer, StepProgress } from "../common/server-requests.js";
-import { addUsage, type UsageByModel } from "./generator.js";
+import { checkElicitationAnswer } from "../../common/elicitation-schema.js";
+import { InvalidRunMessage } from "../../common/invalid-run-message.js";
+import type { TokenUsage } from "../../common/llm.js";
+import type { Message } from "../../common/messages.js";
+import type { Answer, ApprovalDecision, ApprovalRequest, QuestionRequest, PendingRequest, RunPhase, RunStatus } from "../../common/run-status.js";
+import type { ServerRequest, ServerRequestAnswer, StepProgress } from "../../common/server-requests.js";
+import { addUsage, type UsageByModel } from "../../common/usage.js";
+import { jsonSchemaOf } from "../structured-output.js";
+import type { Answered, ApprovalOutcome, Question } from "./executor.js";
 
 /** Resolves true once `predicate` holds, or false when `timeoutMs` passes first. */
 export type WaitUntil = (predicate: () => boolean, timeoutMs?: number) => Promise<boolean>;
 
-export interface HumanInputOptions<T> {
-  prompt: string;
-  /** Validates (and may transform) the answer; a string when absent. */
-  schema?: z.ZodType<T>;
-  /** Gives up after this long, returning `{ status: "timed_out" }`. */
-  timeoutMs?: number;
-}
-
-export type HumanInputResult<T> = { status: "answered"; value: T } | { status: "timed_out" };
-
-export type ApprovalOutcome =
-  | { approved: true; arguments: Record<string, unknown> }
-  | { approved: false; reason: string };
-
-/** Raised to the sender of an answer that cannot be applied; the run is untouched. */
-export class RejectedAnswer extends Error {
-  override readonly name = "RejectedAnswer";
-}
-
 type Pending =
-  | { request: InputRequest; schema: z.ZodType; answer?: { value: unknown } }
-  | { request: InputRequest; server: ServerRequest }
+  | { request: QuestionRequest; schema: z.ZodType; answer?: { value: unknown } }
+  | { request: QuestionRequest; server: ServerRequest }
   | { request: ApprovalRequest; decision?: ApprovalDecision };
 
 /** A server's request as the run remembers it: pending until answered, then kept for retries. */
@@ -127,7 +103,7 @@ export class RunControl {
     this.lastError = error instanceof Error ? error.message : String(error);
   }
 
-  recordMessages(messages: Message[]): void {
+  recordMessages(messages: readonly Message[]): void {
     this.transcript.push(...messages);
   }
 
@@ -148,16 +124,16 @@ export class RunControl {
     this.changed();
   }
 
-  // Human input
+  // Questions to a person
 
-  async askHuman<T>(options: HumanInputOptions<T>): Promise<HumanInputResult<T>> {
+  async ask<T>(options: Question<T>): Promise<Answered<T>> {
     const schema = (options.schema ?? z.string()) as z.ZodType<T>;
     const id = `input-${++this.requestCount}`;
-    const request: InputRequest = {
+    const request: QuestionRequest = {
       kind: "input",
       id,
       prompt: options.prompt,
-      ...(options.schema ? { schema: z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown> } : {}),
+      ...(options.schema ? { schema: jsonSchemaOf(schema) } : {}),
       ...(options.timeoutMs !== undefined ? { expiresAt: this.now() + options.timeoutMs } : {}),
     };
     const entry: Pending = { request, schema };
@@ -173,12 +149,12 @@ export class RunControl {
     }
   }
 
-  /** Checks an answer without applying it; throws `RejectedAnswer` saying why it cannot apply. */
-  validateAnswer(answer: HumanAnswer): void {
+  /** Checks an answer without applying it; throws `InvalidRunMessage` saying why it cannot apply. */
+  validateAnswer(answer: Answer): void {
     this.parseAnswer(answer);
   }
 
-  applyAnswer(answer: HumanAnswer): void {
+  applyAnswer(answer: Answer): void {
     const { entry, value } = this.parseAnswer(answer);
     if ("server" in entry) {
       const known = this.serverRequests.get(entry.server.key);
@@ -191,16 +167,16 @@ export class RunControl {
     if ("schema" in entry) entry.answer = { value };
   }
 
-  private parseAnswer(answer: HumanAnswer) {
+  private parseAnswer(answer: Answer) {
     const entry = this.findPending(answer.requestId, "input");
     if ("server" in entry) return { entry, value: this.parseServerAnswer(entry.request.id, entry.server, answer) };
-    if (!("schema" in entry)) throw new RejectedAnswer(`Request ${entry.request.id} is not an input request.`);
+    if (!("schema" in entry)) throw new InvalidRunMessage(`Request ${entry.request.id} is not an input request.`);
     if (answer.action !== undefined && answer.action !== "accept") {
-      throw new RejectedAnswer(`${entry.request.id} is the run's own question and cannot be ${answer.action}ed; answer it with a value.`);
+      throw new InvalidRunMessage(`${entry.request.id} is the run's own question and cannot be ${answer.action}ed; answer it with a value.`);
     }
     const parsed = entry.schema.safeParse(answer.value);
     if (!parsed.success) {
-      throw new RejectedAnswer(`The answer to ${entry.request.id} is invalid: ${z.prettifyError(parsed.error)}`);
+      throw new InvalidRunMessage(`The answer to ${entry.request.id} is invalid: ${z.prettifyError(parsed.error)}`);
     }
     return { entry, value: parsed.data };
   }
@@ -215,7 +191,7 @@ export class RunControl {
     const known = this.serverRequests.get(request.key);
     if (known) return known.answer ?? null;
     const id = `input-${++this.requestCount}`;
-    const input: InputRequest = {
+    const input: QuestionRequest = {
       kind: "input",
       id,
       prompt: request.message,
@@ -249,12 +225,12 @@ export class RunControl {
     this.progress.set(progress.callId, progress);
   }
 
-  private parseServerAnswer(id: string, request: ServerRequest, answer: HumanAnswer): ServerRequestAnswer {
+  private parseServerAnswer(id: string, request: ServerRequest, answer: Answer): ServerRequestAnswer {
     const action = answer.action ?? "accept";
     if (action !== "accept" || request.mode === "url" || !request.requestedSchema) return { action };
     const checked = checkElicitationAnswer(request.requestedSchema, answer.value);
     if (!checked.ok) {
-      throw new RejectedAnswer(
+      throw new InvalidRunMessage(
         `The answer to ${id} is invalid: ${checked.problems.join("; ")}. Send the fields as a JSON object, or decline or cancel the request.`,
       );
     }
@@ -291,21 +267,21 @@ export class RunControl {
 
   applyDecision(decision: ApprovalDecision): void {
     const entry = this.findPending(decision.requestId, "approval");
-    if ("schema" in entry || "server" in entry) throw new RejectedAnswer(`Request ${entry.request.id} is not an approval request.`);
+    if ("schema" in entry || "server" in entry) throw new InvalidRunMessage(`Request ${entry.request.id} is not an approval request.`);
     entry.decision = decision;
   }
 
   private findPending(requestId: string | undefined, kind: PendingRequest["kind"]): Pending {
     if (requestId !== undefined) {
       const entry = this.pending.get(requestId);
-      if (!entry) throw new RejectedAnswer(`No pending request '${requestId}'. Pending: ${this.pendingIds() || "none"}.`);
-      if (entry.request.kind !== kind) throw new RejectedAnswer(`Request ${requestId} asks for ${entry.request.kind}, not ${kind}.`);
+      if (!entry) throw new InvalidRunMessage(`No pending request '${requestId}'. Pending: ${this.pendingIds() || "none"}.`);
+      if (entry.request.kind !== kind) throw new InvalidRunMessage(`Request ${requestId} asks for ${entry.request.kind}, not ${kind}.`);
       return entry;
     }
     const candidates = [...this.pending.values()].filter((entry) => entry.request.kind === kind);
     if (candidates.length === 1) return candidates[0]!;
-    if (candidates.length === 0) throw new RejectedAnswer(`The run is not waiting for ${kind === "input" ? "input" : "an approval"}.`);
-    throw new RejectedAnswer(`Several requests are pending (${this.pendingIds()}); name one.`);
+    if (candidates.length === 0) throw new InvalidRunMessage(`The run is not waiting for ${kind === "input" ? "input" : "an approval"}.`);
+    throw new InvalidRunMessage(`Several requests are pending (${this.pendingIds()}); name one.`);
   }
 
   private pendingIds(): string {

@@ -6,10 +6,10 @@ import type { z } from "zod";
 import type { Message } from "../../common/messages.js";
 import type { AgentLlm } from "../agent/agent-llm.js";
 import { defineAgent, isAgent, type Agent, type AgentSpec } from "../agent/define-agent.js";
-import type { Executor } from "../executor.js";
-import type { GenerateOptions, Generator, StructuredOptions } from "../generator.js";
+import type { Executor } from "../executor/executor.js";
+import type { GenerateOptions, AugmentedLlm, StructuredOptions } from "../augmented-llm.js";
 
-export class AgentGenerator implements Generator {
+export class LazyAgentLlm implements AugmentedLlm {
   readonly name: string;
   private readonly agent: Agent;
   private llm?: Promise<AgentLlm>;
@@ -41,7 +41,7 @@ export class AgentGenerator implements Generator {
   }
 }
 
-/** Wraps an agent (or its spec) as a generator for use in patterns. */
-export function agentGenerator(ctx: Executor, agent: Agent | AgentSpec): AgentGenerator {
-  return new AgentGenerator(ctx, agent);
+/** Wraps an agent (or its spec) as an LLM for use in patterns. */
+export function lazyAgent(ctx: Executor, agent: Agent | AgentSpec): LazyAgentLlm {
+  return new LazyAgentLlm(ctx, agent);
 }

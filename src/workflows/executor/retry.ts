@@ -4,8 +4,8 @@
  * start-to-close timeout per attempt.
  */
 import { ApplicationFailure, CancelledFailure, msToNumber } from "@temporalio/common";
-import { nonRetryableFailureTypes } from "../common/failures.js";
-import type { ActivitySettings } from "../common/run-settings.js";
+import { nonRetryableFailureTypes } from "../../common/failures.js";
+import type { ActivitySettings } from "../../common/run-settings.js";
 
 export class AttemptTimeoutError extends Error {
   override readonly name = "AttemptTimeoutError";
@@ -30,7 +30,7 @@ export function retryDelayMs(settings: ActivitySettings, attempt: number, error:
 /** One attempt, ended early by its timeout or by the run's cancellation. */
 async function attemptOnce<T>(attempt: (signal: AbortSignal) => Promise<T>, timeoutMs: number, cancel?: AbortSignal): Promise<T> {
   const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   let onCancel: (() => void) | undefined;
   const interrupted = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {

@@ -1,24 +1,14 @@
 /**
- * Makes a model call's activity input refer to the run's state once the call is large.
- *
- * Without this, every model call repeats the whole conversation in its input, so history grows
- * with the square of the conversation and a long one hits Temporal's 50 MB limit; the agent's
- * tool specs, often kilobytes, are repeated with every call too. With it, each message is stored
- * where it arrived (an update, the workflow input, the activity result that produced it) and
- * later calls name it by position in the run's transcript; the instruction and tools are recorded
- * once per run as a "setup" and named by index. The activity asks the run for what it needs.
+ * Makes a model call's activity input refer to the run's state once the call is large (the format
+ * and why: src/common/transcript-reference.ts). Messages are named by position in the run's
+ * transcript; the instruction and tools are recorded once per run as a "setup" and named by index.
  *
  * Deterministic: positions come from the run's transcript, which only ever grows, and messages
  * are matched by object identity, which replay reproduces; setups are numbered in order of use.
  */
-import type { LlmRequest, LlmSetup, TranscriptReference } from "../common/llm.js";
-import type { Message } from "../common/messages.js";
-import { utf8Length } from "../common/transcript-reference.js";
-
-export interface TranscriptLocation {
-  workflowId: string;
-  runId: string;
-}
+import type { LlmRequest, LlmSetup } from "../../common/llm.js";
+import type { Message } from "../../common/messages.js";
+import { utf8Length, type RunLocation, type TranscriptReference } from "../../common/transcript-reference.js";
 
 export class TranscriptReferencer {
   private readonly positions = new Map<Message, number>();
@@ -33,7 +23,7 @@ export class TranscriptReferencer {
   constructor(
     /** The run's transcript: append-only. */
     private readonly transcript: readonly Message[],
-    private readonly location: () => TranscriptLocation,
+    private readonly location: () => RunLocation,
     /** Calls up to this size (UTF-8 bytes of their messages' and setup's JSON) are sent as they are. */
     private readonly thresholdBytes: number,
   ) {}

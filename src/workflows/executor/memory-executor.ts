@@ -1,39 +1,28 @@
 /**
- * The memory engine's executor: calls the activity functions in this process, with Temporal's
- * retry semantics, so that tests and local work run the very code a worker would.
+ * The memory engine's executor: calls the effects' implementations in this process, with
+ * Temporal's retry semantics, so that tests and local work run the very code a worker would.
  * It plays the part that InMemoryTransport plays in the MCP SDK: real behaviour, no server.
+ * It imports nothing from Node, like its Temporal sibling, though it never runs in the sandbox.
  */
-import { randomUUID } from "node:crypto";
 import { CancelledFailure } from "@temporalio/common";
-import type { DuragentActivities } from "../common/activities.js";
-import type { RunChannel, ServerRequestAnswer } from "../common/server-requests.js";
-import type { LlmRequest } from "../common/llm.js";
-import { expandTranscriptReference } from "../common/transcript-reference.js";
-import { RunMessages, type ApprovalDecision, type HumanAnswer } from "../common/run-status.js";
-import type { RunSettings } from "../common/run-settings.js";
-import { BaseExecutor, type ActivityInvoker } from "../workflows/base-executor.js";
-import { ContinueAsNewRequest } from "../workflows/continue-as-new.js";
-import type { DuragentWorkflow } from "../workflows/define-workflow.js";
-import type { RunLogger } from "../workflows/executor.js";
-import { RejectedAnswer } from "../workflows/run-control.js";
-import type { TranscriptLocation } from "../workflows/transcript-references.js";
+import type { EffectImplementations, EffectInput, EffectName, EffectOutput } from "../../common/effects.js";
+import { InvalidRunMessage } from "../../common/invalid-run-message.js";
+import type { LlmRequest } from "../../common/llm.js";
+import { RunMessages, type Answer, type ApprovalDecision } from "../../common/run-status.js";
+import type { ActivitySettings, RunSettings } from "../../common/run-settings.js";
+import type { RunChannel, ServerRequestAnswer } from "../../common/server-requests.js";
+import { expandTranscriptReference, type RunLocation } from "../../common/transcript-reference.js";
+import type { DuragentWorkflow } from "../define-workflow.js";
+import { BaseExecutor } from "./base-executor.js";
+import { ContinueAsNewRequest } from "./continue-as-new.js";
+import type { RunLogger } from "./executor.js";
 import { runWithRetry } from "./retry.js";
-
-/**
- * Activities as the memory engine calls them: with a signal that aborts a timed-out attempt, and
- * the run's channel for a tool call's requests to a person and its progress.
- */
-export type InProcessActivities = {
-  [K in keyof DuragentActivities]: (
-    ...args: [...Parameters<DuragentActivities[K]>, AbortSignal?, RunChannel?]
-  ) => ReturnType<DuragentActivities[K]>;
-};
 
 interface Waiter {
   predicate: () => boolean;
   resolve: (met: boolean) => void;
   reject: (error: unknown) => void;
-  timer?: NodeJS.Timeout;
+  timer?: ReturnType<typeof setTimeout>;
 }
 
 interface UpdateHandler {
@@ -41,33 +30,34 @@ interface UpdateHandler {
   validator?: (arg: unknown) => void;
 }
 
+const cancelled = () => new CancelledFailure("the run was cancelled");
+
 export class MemoryExecutor extends BaseExecutor {
   readonly engine = "memory" as const;
   private readonly waiters = new Set<Waiter>();
-  private readonly cancellation: AbortController;
+  private readonly cancellation = new AbortController();
   private readonly updateHandlers = new Map<string, UpdateHandler>();
   private readonly queryHandlers = new Map<string, (arg: unknown) => unknown>();
   private readonly signalHandlers = new Map<string, (arg: unknown) => void>();
   private runningHandlers = 0;
   private continued = false;
   // Tells transcripts of successive runs apart, as Temporal's run id does.
-  private readonly instanceId = randomUUID();
+  private readonly temporalRunId = globalThis.crypto.randomUUID();
 
   constructor(
-    private readonly activities: InProcessActivities,
+    private readonly implementations: EffectImplementations,
     settings: RunSettings,
     readonly log: RunLogger,
-    runId: string = randomUUID(),
+    runId: string = globalThis.crypto.randomUUID(),
     /** Finds the workflows that `executeChild` may start, by their registered name. */
     private readonly workflows: (name: string) => DuragentWorkflow | undefined = () => undefined,
     /** A parent's cancellation reaches its children. */
     parentCancellation?: AbortSignal,
   ) {
     super(runId, settings);
-    this.cancellation = new AbortController();
     parentCancellation?.addEventListener("abort", () => this.cancel(), { once: true });
     // The signals a Temporal run answers, so fire-and-forget senders work the same in memory.
-    this.setSignalHandler<HumanAnswer>(RunMessages.input, (answer) => {
+    this.setSignalHandler<Answer>(RunMessages.answer, (answer) => {
       try {
         this.control.applyAnswer(answer);
       } catch (error) {
@@ -78,22 +68,19 @@ export class MemoryExecutor extends BaseExecutor {
     this.setSignalHandler(RunMessages.resume, () => this.control.resume());
   }
 
-  protected invoke: ActivityInvoker = (name, args, settings) => {
-    if (this.cancellation.signal.aborted) return Promise.reject(new CancelledFailure("the run was cancelled")) as never;
-    const activity = this.activities[name] as unknown as (...values: unknown[]) => Promise<unknown>;
-    // A reference to this run's transcript is resolved here, in-process; the activity gets messages.
-    const values: unknown[] =
+  protected invoke<K extends EffectName>(name: K, input: EffectInput<K>, settings: ActivitySettings): Promise<EffectOutput<K>> {
+    if (this.cancellation.signal.aborted) return Promise.reject(cancelled());
+    const implementation = this.implementations[name] as (input: EffectInput<K>, context: { signal: AbortSignal; run: RunChannel }) => Promise<EffectOutput<K>>;
+    // A reference to this run's transcript is resolved here, in-process, as the activity would by a query.
+    const resolved =
       name === "callLlm"
-        ? [
-            expandTranscriptReference(args[0] as LlmRequest, {
-              slice: (from, to) => this.control.transcript.slice(from, to),
-              setup: (index) => this.references.setup(index),
-            }),
-          ]
-        : args;
-    const result = runWithRetry(settings, (signal) => activity(...values, signal, this.runChannel), this.cancellation.signal);
-    return result as unknown as ReturnType<DuragentActivities[typeof name]>;
-  };
+        ? (expandTranscriptReference(input as LlmRequest, {
+            slice: (from, to) => this.control.transcript.slice(from, to),
+            setup: (index) => this.references.setup(index),
+          }) as EffectInput<K>)
+        : input;
+    return runWithRetry(settings, (signal) => implementation(resolved, { signal, run: this.runChannel }), this.cancellation.signal);
+  }
 
   /**
    * What Temporal's workflow handlers do for a tool call's server requests, in-process: the run's
@@ -119,7 +106,7 @@ export class MemoryExecutor extends BaseExecutor {
   };
 
   protected waitUntil(predicate: () => boolean, timeoutMs?: number): Promise<boolean> {
-    if (this.cancellation.signal.aborted) return Promise.reject(new CancelledFailure("the run was cancelled"));
+    if (this.cancellation.signal.aborted) return Promise.reject(cancelled());
     // The caller may have changed state others wait on (Temporal re-checks after every activation).
     this.notify();
     if (predicate()) return Promise.resolve(true);
@@ -161,15 +148,15 @@ export class MemoryExecutor extends BaseExecutor {
 
   /**
    * Delivers an update as a Temporal client would: a validator's refusal (or a missing handler)
-   * rejects with `RejectedAnswer` and leaves the run untouched; otherwise the handler's answer.
+   * rejects with `InvalidRunMessage` and leaves the run untouched; otherwise the handler's answer.
    */
   update<R = unknown>(name: string, payload: unknown): Promise<R> {
     const entry = this.updateHandlers.get(name);
-    if (!entry) return Promise.reject(new RejectedAnswer(`The run handles no update '${name}'.`));
+    if (!entry) return Promise.reject(new InvalidRunMessage(`The run handles no update '${name}'.`));
     try {
       entry.validator?.(payload);
     } catch (error) {
-      return Promise.reject(new RejectedAnswer(error instanceof Error ? error.message : String(error)));
+      return Promise.reject(error instanceof InvalidRunMessage ? error : new InvalidRunMessage(error instanceof Error ? error.message : String(error)));
     }
     return this.handle(() => entry.handler(payload)) as Promise<R>;
   }
@@ -192,7 +179,7 @@ export class MemoryExecutor extends BaseExecutor {
     }
   }
 
-  answer(answer: HumanAnswer): void {
+  answer(answer: Answer): void {
     this.control.applyAnswer(answer);
     this.notify();
   }
@@ -217,44 +204,44 @@ export class MemoryExecutor extends BaseExecutor {
     this.cancellation.abort();
     for (const waiter of this.waiters) {
       clearTimeout(waiter.timer);
-      waiter.reject(new CancelledFailure("the run was cancelled"));
+      waiter.reject(cancelled());
     }
     this.waiters.clear();
   }
 
-  protected transcriptLocation(): TranscriptLocation {
-    return { workflowId: this.runId, runId: this.instanceId };
+  /** Answers a query as a Temporal client's would be answered. */
+  query<R = unknown>(name: string, payload?: unknown): R {
+    const handler = this.queryHandlers.get(name);
+    if (!handler) throw new InvalidRunMessage(`The run answers no query '${name}'.`);
+    return handler(payload) as R;
   }
 
-  setUpdateHandler<A, R>(name: string, handler: (arg: A) => Promise<R> | R, options: { validator?: (arg: A) => void } = {}): void {
+  protected runLocation(): RunLocation {
+    return { runId: this.runId, temporalRunId: this.temporalRunId };
+  }
+
+  protected setUpdateHandler<A, R>(name: string, handler: (arg: A) => Promise<R> | R, options: { validator?: (arg: A) => void } = {}): void {
     this.updateHandlers.set(name, {
       handler: handler as (arg: unknown) => unknown,
       ...(options.validator ? { validator: options.validator as (arg: unknown) => void } : {}),
     });
   }
 
-  setQueryHandler<A, R>(name: string, handler: (arg: A) => R): void {
+  protected setQueryHandler<A, R>(name: string, handler: (arg: A) => R): void {
     this.queryHandlers.set(name, handler as (arg: unknown) => unknown);
   }
 
-  /** Answers a query as a Temporal client's would be answered. */
-  query<R = unknown>(name: string, payload?: unknown): R {
-    const handler = this.queryHandlers.get(name);
-    if (!handler) throw new RejectedAnswer(`The run answers no query '${name}'.`);
-    return handler(payload) as R;
-  }
-
-  setSignalHandler<A>(name: string, handler: (arg: A) => void): void {
+  protected setSignalHandler<A>(name: string, handler: (arg: A) => void): void {
     this.signalHandlers.set(name, handler as (arg: unknown) => void);
     // Signals that came before the handler are delivered now, as Temporal buffers them.
     while (this.inbox.has(name)) this.signal(name, this.inbox.take(name));
   }
 
-  allHandlersFinished(): boolean {
+  protected allHandlersFinished(): boolean {
     return this.runningHandlers === 0;
   }
 
-  continueAsNewSuggested(): boolean {
+  protected continueAsNewSuggested(): boolean {
     return false; // no history to outgrow
   }
 
@@ -268,27 +255,12 @@ export class MemoryExecutor extends BaseExecutor {
   executeChild<O>(workflowName: string, input: unknown, options: { idSuffix: string }): Promise<O> {
     const workflow = this.workflows(workflowName);
     if (!workflow) return Promise.reject(new Error(`No workflow is registered as '${workflowName}'.`));
-    const child = new MemoryExecutor(
-      this.activities,
-      this.settings,
-      this.log,
-      `${this.runId}/${options.idSuffix}`,
-      this.workflows,
-      this.cancellation.signal,
-    );
+    const child = new MemoryExecutor(this.implementations, this.settings, this.log, `${this.runId}/${options.idSuffix}`, this.workflows, this.cancellation.signal);
     return workflow.body(child, input) as Promise<O>;
   }
 
-  now(): number {
-    return Date.now();
-  }
-
-  random(): number {
-    return Math.random();
-  }
-
   uuid(): string {
-    return randomUUID();
+    return globalThis.crypto.randomUUID();
   }
 
   sleep(ms: number): Promise<void> {

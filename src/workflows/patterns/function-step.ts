@@ -1,5 +1,5 @@
 /**
- * Plain functions as generators, so a deterministic step (formatting, splitting, a merge) can sit
+ * Plain functions as LLMs, so a deterministic step (formatting, splitting, a merge) can sit
  * in any pattern. The function runs in workflow code: it must be deterministic and effect-free.
  */
 import type { Message } from "../../common/messages.js";
@@ -7,7 +7,7 @@ import { inputText, PatternBase } from "./pattern-base.js";
 
 export type PatternFunction = (input: string) => string | Promise<string>;
 
-export class FunctionGenerator extends PatternBase {
+export class FunctionStep extends PatternBase {
   constructor(
     readonly name: string,
     private readonly fn: PatternFunction,

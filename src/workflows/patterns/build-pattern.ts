@@ -1,14 +1,14 @@
-/** Turns a `PatternSpec` into a live generator: participants become agents, functions or patterns. */
+/** Turns a `PatternSpec` into a live llm: participants become agents, functions or patterns. */
 import { ApplicationFailure } from "@temporalio/common";
 import { FailureType } from "../../common/failures.js";
 import type { AgentSpec } from "../agent/define-agent.js";
-import type { Executor } from "../executor.js";
-import type { Generator } from "../generator.js";
-import { agentGenerator } from "./agent-generator.js";
+import type { Executor } from "../executor/executor.js";
+import type { AugmentedLlm } from "../augmented-llm.js";
+import { lazyAgent } from "./lazy-agent.js";
 import { Chain } from "./chain.js";
-import { ChildPatternGenerator } from "./child-pattern.js";
+import { ChildPattern } from "./child-pattern.js";
 import { EvaluatorOptimizer } from "./evaluator-optimizer.js";
-import { findPatternFunction, FunctionGenerator, registeredPatternFunctionNames } from "./function-generator.js";
+import { findPatternFunction, FunctionStep, registeredPatternFunctionNames } from "./function-step.js";
 import { IntentClassifier } from "./intent-classifier.js";
 import { Orchestrator } from "./orchestrator.js";
 import { Parallel } from "./parallel.js";
@@ -21,8 +21,8 @@ export interface BuildOptions {
   nested?: boolean;
 }
 
-export function buildGenerator(ctx: Executor, spec: PatternSpec, options: BuildOptions = {}): Generator {
-  if (options.nested && spec.asChildWorkflow) return new ChildPatternGenerator(ctx, spec);
+export function buildPattern(ctx: Executor, spec: PatternSpec, options: BuildOptions = {}): AugmentedLlm {
+  if (options.nested && spec.asChildWorkflow) return new ChildPattern(ctx, spec);
   const name = spec.name ?? spec.pattern;
   const participant = (entry: Participant) => buildParticipant(ctx, entry);
   switch (spec.pattern) {
@@ -42,7 +42,7 @@ export function buildGenerator(ctx: Executor, spec: PatternSpec, options: BuildO
         name: participantName(entry),
         kind: isPatternSpec(entry) ? "pattern" : isFunctionRef(entry) ? "function" : "agent",
         description: participantDescription(entry),
-        generator: participant(entry),
+        llm: participant(entry),
       }));
       for (const server of spec.servers ?? []) {
         const serverName = typeof server === "string" ? server : server.name;
@@ -50,7 +50,7 @@ export function buildGenerator(ctx: Executor, spec: PatternSpec, options: BuildO
           name: serverName,
           kind: "server",
           description: typeof server === "string" ? `the tools of the '${serverName}' MCP server` : server.description,
-          generator: agentGenerator(ctx, {
+          llm: lazyAgent(ctx, {
             name: serverName,
             instruction: `Answer the request using the tools of the '${serverName}' server.`,
             servers: [serverName],
@@ -69,7 +69,7 @@ export function buildGenerator(ctx: Executor, spec: PatternSpec, options: BuildO
         ...(spec.topK ? { topK: spec.topK } : {}),
       });
     case "orchestrator": {
-      const workers = spec.workers.map((entry) => ({ name: participantName(entry), description: participantDescription(entry), generator: participant(entry) }));
+      const workers = spec.workers.map((entry) => ({ name: participantName(entry), description: participantDescription(entry), llm: participant(entry) }));
       checkUniqueNames(name, workers.map((worker) => worker.name));
       return new Orchestrator({
         name,
@@ -112,9 +112,9 @@ export function buildGenerator(ctx: Executor, spec: PatternSpec, options: BuildO
   }
 }
 
-export function buildParticipant(ctx: Executor, participant: Participant): Generator {
+export function buildParticipant(ctx: Executor, participant: Participant): AugmentedLlm {
   if (typeof participant === "string") return unresolvedAgent(participant);
-  if (isPatternSpec(participant)) return buildGenerator(ctx, participant, { nested: true });
+  if (isPatternSpec(participant)) return buildPattern(ctx, participant, { nested: true });
   if (isFunctionRef(participant)) {
     const fn = findPatternFunction(participant.function);
     if (!fn) {
@@ -124,9 +124,9 @@ export function buildParticipant(ctx: Executor, participant: Participant): Gener
         FailureType.configuration,
       );
     }
-    return new FunctionGenerator(participant.name ?? participant.function, fn);
+    return new FunctionStep(participant.name ?? participant.function, fn);
   }
-  return agentGenerator(ctx, participant);
+  return lazyAgent(ctx, participant);
 }
 
 export function participantName(participant: Participant): string {
@@ -143,9 +143,9 @@ export function participantDescription(participant: Participant): string {
   return participant.instruction;
 }
 
-function helperAgent(ctx: Executor, name: string, instruction: string, model: string | undefined): Generator {
+function helperAgent(ctx: Executor, name: string, instruction: string, model: string | undefined): AugmentedLlm {
   const spec: AgentSpec = { name, instruction, ...(model ? { model } : {}) };
-  return agentGenerator(ctx, spec);
+  return lazyAgent(ctx, spec);
 }
 
 function unresolvedAgent(name: string): never {

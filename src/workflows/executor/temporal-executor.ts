@@ -1,24 +1,22 @@
 /**
- * The Temporal engine's executor: every effect becomes an activity, a timer or a handler, so a
- * replayed workflow gets the recorded results instead of repeating the effects. People reach the
- * run through the handlers registered here (status query, input and approval updates, pause).
- * Runs inside the workflow sandbox; imports activity types only.
+ * The Temporal engine's executor: every effect becomes an activity, every wait a timer or a
+ * condition, so a replayed workflow gets the recorded results instead of repeating the effects.
+ * People reach the run through the handlers registered here (status query, answer and approval
+ * updates, pause). Runs inside the workflow sandbox; imports activity types only.
  */
 import * as workflow from "@temporalio/workflow";
-import type { DuragentActivities } from "../common/activities.js";
-import { nonRetryableFailureTypes } from "../common/failures.js";
-import { RunMessages, type ApprovalDecision, type HumanAnswer, type RunStatus } from "../common/run-status.js";
-import type { ActivitySettings, RunSettings } from "../common/run-settings.js";
-import type { Message } from "../common/messages.js";
-import type { LlmSetup } from "../common/llm.js";
-import { llmSetupQuery, transcriptSliceQuery, type TranscriptSlice } from "../common/transcript-reference.js";
-import type { RunPhase } from "../common/run-status.js";
-import { phaseSearchAttribute } from "../common/search-attributes.js";
-import { ServerRequestSchema, type ServerRequest, type ServerRequestAnswer } from "../common/server-requests.js";
-import { BaseExecutor, type ActivityInvoker } from "./base-executor.js";
+import type { DuragentActivities, EffectInput, EffectName, EffectOutput } from "../../common/effects.js";
+import { nonRetryableFailureTypes } from "../../common/failures.js";
+import type { LlmSetup } from "../../common/llm.js";
+import type { Message } from "../../common/messages.js";
+import type { ActivitySettings, RunSettings } from "../../common/run-settings.js";
+import { RunMessages, type Answer, type ApprovalDecision, type RunPhase, type RunStatus } from "../../common/run-status.js";
+import { phaseSearchAttribute } from "../../common/search-attributes.js";
+import { ServerRequestSchema, type ServerRequest, type ServerRequestAnswer } from "../../common/server-requests.js";
+import { llmSetupQuery, transcriptSliceQuery, type RunLocation, type TranscriptSlice } from "../../common/transcript-reference.js";
+import type { WorkflowRunInput } from "../define-workflow.js";
+import { BaseExecutor } from "./base-executor.js";
 import type { RunLogger } from "./executor.js";
-import type { TranscriptLocation } from "./transcript-references.js";
-import type { WorkflowRunInput } from "./define-workflow.js";
 
 function activityOptions(settings: ActivitySettings, summary: string): workflow.ActivityOptions {
   const { retry } = settings;
@@ -41,8 +39,8 @@ export const transcriptQuery = workflow.defineQuery<Message[]>(RunMessages.trans
 /** Asked by the `callLlm` activity to resolve a transcript reference; cheap, and never in history. */
 export const transcriptSliceQueryDefinition = workflow.defineQuery<Message[], [TranscriptSlice]>(transcriptSliceQuery);
 export const llmSetupQueryDefinition = workflow.defineQuery<LlmSetup | null, [number]>(llmSetupQuery);
-export const inputUpdate = workflow.defineUpdate<void, [HumanAnswer]>(RunMessages.input);
-export const inputSignal = workflow.defineSignal<[HumanAnswer]>(RunMessages.input);
+export const answerUpdate = workflow.defineUpdate<void, [Answer]>(RunMessages.answer);
+export const answerSignal = workflow.defineSignal<[Answer]>(RunMessages.answer);
 export const decideUpdate = workflow.defineUpdate<void, [ApprovalDecision]>(RunMessages.decide);
 export const pauseSignal = workflow.defineSignal(RunMessages.pause);
 export const resumeSignal = workflow.defineSignal(RunMessages.resume);
@@ -61,14 +59,14 @@ export class TemporalExecutor extends BaseExecutor {
     workflow.setHandler(transcriptSliceQueryDefinition, ({ from, to }) => control.transcript.slice(from, to));
     workflow.setHandler(llmSetupQueryDefinition, (index) => this.references.setup(index) ?? null);
     // Validators run before anything is written to history, so a bad answer leaves no trace.
-    workflow.setHandler(inputUpdate, (answer) => control.applyAnswer(answer), {
+    workflow.setHandler(answerUpdate, (answer) => control.applyAnswer(answer), {
       validator: (answer) => control.validateAnswer(answer),
     });
     workflow.setHandler(decideUpdate, (decision) => control.applyDecision(decision), {
       validator: (decision) => control.validateDecision(decision),
     });
     // The fire-and-forget variant: an invalid answer cannot be refused, so it is logged and dropped.
-    workflow.setHandler(inputSignal, (answer) => {
+    workflow.setHandler(answerSignal, (answer) => {
       try {
         control.applyAnswer(answer);
       } catch (error) {
@@ -83,7 +81,7 @@ export class TemporalExecutor extends BaseExecutor {
     workflow.setHandler(serverAnswerQuery, (key) => control.serverAnswer(key));
     workflow.setHandler(pauseSignal, () => control.pause());
     workflow.setHandler(resumeSignal, () => control.resume());
-    // Other signals are queued for waitForSignal rather than dropped.
+    // Other signals are queued for nextSignal rather than dropped.
     workflow.setDefaultSignalHandler((name, ...args) => this.inbox.push(name, args[0]));
   }
 
@@ -91,29 +89,29 @@ export class TemporalExecutor extends BaseExecutor {
     if (this.settings.searchAttributes) workflow.upsertSearchAttributes([{ key: phaseSearchAttribute, value: phase }]);
   }
 
-  protected transcriptLocation(): TranscriptLocation {
+  protected runLocation(): RunLocation {
     const { workflowId, runId } = workflow.workflowInfo();
-    return { workflowId, runId };
+    return { runId: workflowId, temporalRunId: runId };
   }
 
-  setUpdateHandler<A, R>(name: string, handler: (arg: A) => Promise<R> | R, options: { validator?: (arg: A) => void } = {}): void {
+  protected setUpdateHandler<A, R>(name: string, handler: (arg: A) => Promise<R> | R, options: { validator?: (arg: A) => void } = {}): void {
     const definition = workflow.defineUpdate<R, [A]>(name);
     workflow.setHandler(definition, async (arg: A) => handler(arg), options.validator ? { validator: options.validator } : {});
   }
 
-  setSignalHandler<A>(name: string, handler: (arg: A) => void): void {
+  protected setSignalHandler<A>(name: string, handler: (arg: A) => void): void {
     workflow.setHandler(workflow.defineSignal<[A]>(name), handler);
   }
 
-  setQueryHandler<A, R>(name: string, handler: (arg: A) => R): void {
+  protected setQueryHandler<A, R>(name: string, handler: (arg: A) => R): void {
     workflow.setHandler(workflow.defineQuery<R, [A]>(name), handler);
   }
 
-  allHandlersFinished(): boolean {
+  protected allHandlersFinished(): boolean {
     return workflow.allHandlersFinished();
   }
 
-  continueAsNewSuggested(): boolean {
+  protected continueAsNewSuggested(): boolean {
     return workflow.workflowInfo().continueAsNewSuggested;
   }
 
@@ -122,11 +120,10 @@ export class TemporalExecutor extends BaseExecutor {
     return workflow.continueAsNew<(run: WorkflowRunInput<unknown>) => Promise<unknown>>({ input, settings: this.settings });
   }
 
-  protected invoke: ActivityInvoker = (name, args, settings, summary) => {
-    const activities = workflow.proxyActivities<DuragentActivities>(activityOptions(settings, summary));
-    const activity = activities[name] as unknown as (...values: typeof args) => ReturnType<DuragentActivities[typeof name]>;
-    return activity(...args);
-  };
+  protected invoke<K extends EffectName>(name: K, input: EffectInput<K>, settings: ActivitySettings, label: string): Promise<EffectOutput<K>> {
+    const activities = workflow.proxyActivities<DuragentActivities>(activityOptions(settings, label));
+    return (activities[name] as (input: EffectInput<K>) => Promise<EffectOutput<K>>)(input);
+  }
 
   protected async waitUntil(predicate: () => boolean, timeoutMs?: number): Promise<boolean> {
     if (timeoutMs === undefined) {
@@ -142,14 +139,6 @@ export class TemporalExecutor extends BaseExecutor {
       args: [{ input, settings: this.settings }],
       staticSummary: options.summary,
     }) as Promise<O>;
-  }
-
-  now(): number {
-    return Date.now();
-  }
-
-  random(): number {
-    return Math.random();
   }
 
   uuid(): string {

@@ -1,0 +1,273 @@
+/**
+ * The lifecycle of MCP connections on a worker: one lazily opened client per configured server,
+ * shared by every activity, dropped and reopened when the server goes away, and closed so that
+ * no server process outlives the worker. What is said over a connection is the pool's
+ * (./connection-pool.ts) and the relay's (./server-request-relay.ts).
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { ErrorCode, McpError, type ClientCapabilities } from "@modelcontextprotocol/sdk/types.js";
+import { ApplicationFailure } from "@temporalio/common";
+import { SignInRequired } from "../../auth/oauth-provider.js";
+import { FailureType } from "../../common/failures.js";
+import type { McpServerConfig } from "../../config/schema.js";
+import { errorText, failureMessage, isProtocolError, missingCommand, unavailable } from "./connection-errors.js";
+import { redactSecrets } from "./redact-secrets.js";
+import { describeExit, ensureExited, ensureExitedByPid, forwardStderr, SHUTDOWN_GRACE_MS, stderrEnded, withTimeout, type ObservedStdioTransport } from "./stdio-transport.js";
+import { createTransport } from "./transports.js";
+
+type LogFn = (obj: Record<string, unknown>, msg?: string) => void;
+/** The pino methods the pool uses; a pino logger fits. */
+export interface McpPoolLogger {
+  debug: LogFn;
+  info: LogFn;
+  warn: LogFn;
+  error: LogFn;
+}
+
+const noop: LogFn = () => {};
+export const silentLogger: McpPoolLogger = { debug: noop, info: noop, warn: noop, error: noop };
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** A server's per-request timeout. */
+export function timeoutOf(config: McpServerConfig): number {
+  return config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+}
+
+/** One open connection. */
+export interface Connection {
+  readonly server: string;
+  readonly config: McpServerConfig;
+  readonly client: Client;
+  readonly transport: Transport;
+  readonly stdio: ObservedStdioTransport | undefined;
+  readonly stderrTail: string[];
+  pid: number | null;
+  /** Initialized; until then a close is reported by the failing connect instead. */
+  connected: boolean;
+  closed: boolean;
+  /** Set when we close it ourselves, so the close is not reported as a failure. */
+  closing: boolean;
+}
+
+/** A live connection, for diagnostics and tests. */
+export interface McpConnectionInfo {
+  client: Client;
+  transport: Transport;
+  /** The server process, for stdio servers. */
+  pid: number | null;
+}
+
+export interface ConnectionOptions<C extends Connection> {
+  logger: McpPoolLogger;
+  clientInfo: { name: string; version: string };
+  /** The capabilities our client declares (sampling only when it can be answered). */
+  capabilities: ClientCapabilities;
+  /** Called on each new client before it connects, to install handlers for what the server sends. */
+  onOpen(conn: C): void;
+  /** Supplies the OAuth client for servers configured with `auth` (see src/auth). */
+  authProvider?: (server: string, config: McpServerConfig) => OAuthClientProvider | undefined;
+}
+
+interface Entry<C extends Connection> {
+  promise: Promise<C>;
+  /** Set once connected. */
+  connection?: C;
+}
+
+export class Connections<C extends Connection = Connection> {
+  private readonly entries = new Map<string, Entry<C>>();
+  /** Connections being shut down; `closeAll` waits for them too. */
+  private readonly shutdowns = new Set<Promise<void>>();
+
+  constructor(
+    private readonly servers: Record<string, McpServerConfig>,
+    private readonly options: ConnectionOptions<C>,
+    /** Adds the pool's own per-connection state to a new connection. */
+    private readonly extend: (conn: Connection) => C,
+  ) {}
+
+  /** A configured server's config; an unknown name is a non-retryable configuration error. */
+  configOf(server: string): McpServerConfig {
+    const config = Object.hasOwn(this.servers, server) ? this.servers[server] : undefined;
+    if (!config) {
+      const configured = Object.keys(this.servers).join(", ") || "(none)";
+      throw ApplicationFailure.nonRetryable(`Unknown MCP server '${server}'. Configured servers: ${configured}`, FailureType.configuration);
+    }
+    return config;
+  }
+
+  /**
+   * Runs `operation` on the server's connection. If the connection dies under it, the connection
+   * is dropped and the operation retried once on a fresh one.
+   */
+  async withConnection<T>(server: string, phase: string, signal: AbortSignal | undefined, operation: (conn: C) => Promise<T>): Promise<T> {
+    const config = this.configOf(server);
+    for (let attempt = 1; ; attempt++) {
+      signal?.throwIfAborted();
+      // A connection that cannot be opened is not retried here; Temporal retries the activity.
+      const conn = await this.acquire(server, config);
+      try {
+        return await operation(conn);
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason ?? error;
+        if (error instanceof ApplicationFailure) throw error;
+        if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
+          throw unavailable(`MCP server '${server}' did not answer ${phase} within ${timeoutOf(config)}ms`);
+        }
+        if (isProtocolError(error)) {
+          throw unavailable(redactSecrets(config, `MCP server '${server}' rejected ${phase}: ${error.message}`));
+        }
+        // Anything else means the connection is gone or unusable (process died, HTTP session lost).
+        await settle();
+        const message = failureMessage(conn, phase, error);
+        this.drop(conn);
+        if (attempt >= 2) throw unavailable(message);
+        this.options.logger.warn({ mcpServer: server, err: errorText(error) }, `${message}; reconnecting and retrying once`);
+      }
+    }
+  }
+
+  /** The open connection to a server, if any. */
+  async info(server: string): Promise<McpConnectionInfo | undefined> {
+    const entry = this.entries.get(server);
+    if (!entry) return undefined;
+    const conn = await entry.promise.catch(() => undefined);
+    if (!conn || conn.closed) return undefined;
+    return { client: conn.client, transport: conn.transport, pid: conn.pid };
+  }
+
+  /** Closes one server's connection; the next use reopens it. */
+  async close(server: string): Promise<void> {
+    const entry = this.entries.get(server);
+    if (entry) {
+      this.entries.delete(server);
+      const conn = await entry.promise.catch(() => undefined);
+      if (conn) this.shutdown(conn);
+    }
+    await Promise.allSettled([...this.shutdowns]);
+  }
+
+  /** Closes every connection and waits until no server process is left. */
+  async closeAll(): Promise<void> {
+    const entries = [...this.entries.values()];
+    this.entries.clear();
+    await Promise.allSettled(
+      entries.map(async (entry) => {
+        const conn = await entry.promise.catch(() => undefined);
+        if (conn) this.shutdown(conn);
+      }),
+    );
+    await Promise.allSettled([...this.shutdowns]);
+  }
+
+  private acquire(server: string, config: McpServerConfig): Promise<C> {
+    const existing = this.entries.get(server);
+    if (existing) return existing.promise;
+    const forget = (): void => {
+      if (this.entries.get(server) === entry) this.entries.delete(server);
+    };
+    const entry: Entry<C> = {
+      promise: this.open(server, config, forget).then(
+        (conn) => {
+          entry.connection = conn;
+          return conn;
+        },
+        (error: unknown) => {
+          forget();
+          throw error;
+        },
+      ),
+    };
+    this.entries.set(server, entry);
+    return entry.promise;
+  }
+
+  private async open(server: string, config: McpServerConfig, forget: () => void): Promise<C> {
+    const { logger } = this.options;
+    const timeout = timeoutOf(config);
+    const client = new Client(this.options.clientInfo, { capabilities: this.options.capabilities });
+    const { transport, stdio } = createTransport(server, config, { authProvider: this.options.authProvider, logger });
+    const conn = this.extend({ server, config, client, transport, stdio, stderrTail: [], pid: null, connected: false, closed: false, closing: false });
+    if (stdio) forwardStderr(stdio, conn.stderrTail, (text) => logger.info({ mcpServer: server, stream: "stderr" }, text));
+    this.options.onOpen(conn);
+    client.onerror = (error) => {
+      logger.debug({ mcpServer: server, err: errorText(error) }, "MCP transport error");
+    };
+    client.onclose = () => {
+      conn.closed = true;
+      forget();
+      if (conn.connected && !conn.closing) {
+        const how = stdio ? describeExit(stdio) : "closed the connection";
+        logger.warn({ mcpServer: server, lastStderr: conn.stderrTail.at(-1) }, `MCP server '${server}' ${how}`);
+      }
+    };
+
+    try {
+      await client.connect(transport, { timeout });
+    } catch (error) {
+      conn.pid = stdio?.pid ?? null;
+      // The server's last words (npm's, for `npx`) say why it did not start.
+      if (stdio) await stderrEnded(stdio, SHUTDOWN_GRACE_MS);
+      await settle();
+      this.shutdown(conn);
+      // Retrying cannot sign anyone in, or install a command; the message says what will.
+      if (error instanceof SignInRequired) throw ApplicationFailure.nonRetryable(error.message, FailureType.configuration);
+      const missing = missingCommand(conn, error);
+      if (missing) throw ApplicationFailure.nonRetryable(missing, FailureType.configuration);
+      throw unavailable(failureMessage(conn, "initialize", error));
+    }
+    conn.pid = stdio?.pid ?? null;
+    conn.connected = true;
+    if (config.logLevel && client.getServerCapabilities()?.logging) {
+      await client.setLoggingLevel(config.logLevel, { timeout }).catch((error: unknown) => {
+        logger.warn({ mcpServer: server, err: errorText(error) }, "MCP server refused logging/setLevel");
+      });
+    }
+    logger.info({ mcpServer: server, pid: conn.pid ?? undefined }, `Connected to MCP server '${server}'`);
+    return conn;
+  }
+
+  /** Forgets a connection and shuts it down in the background. */
+  private drop(conn: C): void {
+    const entry = this.entries.get(conn.server);
+    if (entry?.connection === conn) this.entries.delete(conn.server);
+    this.shutdown(conn);
+  }
+
+  private shutdown(conn: Connection): void {
+    if (conn.closing) return;
+    conn.closing = true;
+    conn.closed = true;
+    const done = closeConnection(conn)
+      .catch((error: unknown) => {
+        this.options.logger.warn({ mcpServer: conn.server, err: errorText(error) }, "Error closing MCP connection");
+      })
+      .finally(() => this.shutdowns.delete(done));
+    this.shutdowns.add(done);
+  }
+}
+
+async function closeConnection(conn: Connection): Promise<void> {
+  const { transport, stdio } = conn;
+  if (transport instanceof StreamableHTTPClientTransport && transport.sessionId) {
+    // Lets the server free the session now rather than when it times out.
+    await withTimeout(transport.terminateSession(), SHUTDOWN_GRACE_MS).catch(() => {});
+  }
+  const closing = conn.client.close();
+  if (stdio?.child) {
+    await ensureExited(stdio.child);
+  } else if (stdio?.pid != null) {
+    await ensureExitedByPid(stdio.pid);
+  }
+  // The SDK waits for the pipes to close, which a lingering grandchild could hold open.
+  await withTimeout(closing, SHUTDOWN_GRACE_MS);
+}
+
+/** Lets pending close/exit/stderr events land before we describe what happened. */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

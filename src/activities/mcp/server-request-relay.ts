@@ -1,0 +1,157 @@
+/**
+ * What a server asks of us during a tool call, relayed to whoever can answer: sampling to our
+ * models (after a person's approval, when configured), elicitation to the person behind the
+ * call's run, roots from the config; and its log messages to our logs. The decisions are pure
+ * (./server-requests.ts); this module wires them into each connection and does the asking.
+ */
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ErrorCode,
+  ListRootsRequestSchema,
+  LoggingMessageNotificationSchema,
+  McpError,
+  type CreateMessageRequest,
+  type CreateMessageResult,
+  type ElicitRequest,
+  type ElicitResult,
+  type Root,
+} from "@modelcontextprotocol/sdk/types.js";
+import type { LlmRequest, LlmResponse, TokenUsage } from "../../common/llm.js";
+import type { ServerRequest, ServerRequestAnswer } from "../../common/server-requests.js";
+import { addUsage } from "../../common/usage.js";
+import type { McpServerConfig } from "../../config/schema.js";
+import type { McpPoolLogger } from "./connections.js";
+import { logLevelOf, samplingPlan, toSamplingLlmRequest, toSamplingResult, toServerRequest } from "./server-requests.js";
+
+export interface McpSamplingOptions {
+  /** One model turn, through the same provider layer as agents. */
+  callLlm(request: LlmRequest, signal?: AbortSignal): Promise<LlmResponse>;
+  /** `llm.defaultModel`: used when neither hints nor `sampling.model` pick another. */
+  defaultModel: string;
+}
+
+/** Asks a person on the server's behalf; the same `request.key` must give the same answer. */
+export type AskPerson = (request: ServerRequest, signal: AbortSignal) => Promise<ServerRequestAnswer>;
+
+/** One tool call in flight on a connection: where the server's requests during it are routed. */
+export interface CallScope {
+  callId: string;
+  tool: string;
+  signal: AbortSignal;
+  askPerson: AskPerson | undefined;
+  /** Server requests during this attempt, numbering their keys; a retry starts again at 1. */
+  requests: number;
+  /** Requests waiting for a person; the call's timeout stands still meanwhile. */
+  waiting: number;
+  /** Restarts the call's timeout (progress, an answer). */
+  touch(): void;
+  /** Tokens spent on the server's sampling requests during this call, per model. */
+  samplingUsage: Record<string, TokenUsage>;
+}
+
+/** What the relay needs of a connection. */
+export interface RelayedConnection {
+  readonly server: string;
+  readonly config: McpServerConfig;
+  readonly client: Client;
+  /** Tool calls in flight, for routing the server's requests to the right run. */
+  readonly calls: Set<CallScope>;
+}
+
+export class ServerRequestRelay {
+  constructor(
+    private readonly logger: McpPoolLogger,
+    /** Answers servers' `sampling/createMessage`; without it, sampling requests are refused. */
+    private readonly sampling: McpSamplingOptions | undefined,
+  ) {}
+
+  /** Installs the handlers on a new connection's client, before it connects. */
+  attach(conn: RelayedConnection): void {
+    const { client, server, config } = conn;
+    client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: rootsOf(config) }));
+    client.setRequestHandler(ElicitRequestSchema, (request, extra) => this.elicit(conn, request.params, extra.signal));
+    // The SDK refuses a handler for a capability we do not declare.
+    if (this.sampling) client.setRequestHandler(CreateMessageRequestSchema, (request, extra) => this.sample(conn, request.params, extra.signal));
+    client.setNotificationHandler(LoggingMessageNotificationSchema, ({ params }) => {
+      const text = typeof params.data === "string" ? params.data : JSON.stringify(params.data);
+      const fields = { mcpServer: server, mcpLevel: params.level, ...(params.logger !== undefined ? { mcpLogger: params.logger } : {}) };
+      this.logger[logLevelOf(params.level)](fields, text);
+    });
+  }
+
+  /**
+   * The tool call a server's request belongs to. MCP does not say (only Streamable HTTP ties it to
+   * a call, and the SDK does not expose that), so a request is attributed to the one call in flight
+   * on the connection; with several it could reach the wrong run, so it is refused instead.
+   */
+  private scopeOf(conn: RelayedConnection, what: string): CallScope {
+    const scopes = [...conn.calls];
+    if (scopes.length === 1) return scopes[0]!;
+    if (scopes.length === 0) {
+      throw new McpError(ErrorCode.InvalidRequest, `duragent answers ${what} only during a tool call; no tool call is in flight`);
+    }
+    throw new McpError(
+      ErrorCode.InvalidRequest,
+      `duragent cannot tell which of ${scopes.length} concurrent tool calls (${scopes.map((scope) => scope.tool).join(", ")}) sent ${what}; ` +
+        `call this server's tools one at a time to use it`,
+    );
+  }
+
+  /** Sends a request to the person behind the call's run, holding the call's timeout meanwhile. */
+  private async askPerson(conn: RelayedConnection, scope: CallScope, build: (key: string) => ServerRequest, serverSignal: AbortSignal): Promise<ServerRequestAnswer> {
+    if (!scope.askPerson) {
+      throw new McpError(ErrorCode.InvalidRequest, `no person can answer requests from '${conn.server}' here (the call runs outside a duragent run)`);
+    }
+    const request = build(`${scope.callId}#${++scope.requests}`);
+    scope.waiting++;
+    try {
+      return await scope.askPerson(request, AbortSignal.any([scope.signal, serverSignal]));
+    } finally {
+      scope.waiting--;
+      scope.touch();
+    }
+  }
+
+  private async elicit(conn: RelayedConnection, params: ElicitRequest["params"], serverSignal: AbortSignal): Promise<ElicitResult> {
+    const scope = this.scopeOf(conn, "elicitation/create");
+    this.logger.info({ mcpServer: conn.server, tool: scope.tool, mode: params.mode ?? "form" }, "MCP server asks a person (elicitation)");
+    const context = { callId: scope.callId, server: conn.server, tool: scope.tool };
+    const answer = await this.askPerson(conn, scope, (key) => toServerRequest(params, { ...context, key }), serverSignal);
+    return answer.content ? { action: answer.action, content: answer.content as ElicitResult["content"] } : { action: answer.action };
+  }
+
+  private async sample(conn: RelayedConnection, params: CreateMessageRequest["params"], serverSignal: AbortSignal): Promise<CreateMessageResult> {
+    const sampling = this.sampling;
+    if (!sampling) throw new McpError(ErrorCode.InvalidRequest, "sampling is not configured on this duragent worker");
+    const plan = samplingPlan(conn.server, conn.config.sampling, sampling.defaultModel, params);
+    const scope = plan.approval ? this.scopeOf(conn, "sampling/createMessage") : [...conn.calls][0];
+    if (plan.approval && scope) {
+      const message = plan.approval(scope.tool);
+      const answer = await this.askPerson(
+        conn,
+        scope,
+        (key) => ({ key, callId: scope.callId, server: conn.server, tool: scope.tool, kind: "sampling", mode: "form", message }),
+        serverSignal,
+      );
+      // -1 is the code the MCP spec gives for a user's refusal of a sampling request.
+      if (answer.action !== "accept") throw new McpError(-1, `The user ${answer.action === "decline" ? "declined" : "cancelled"} the sampling request`);
+    }
+    this.logger.info({ mcpServer: conn.server, model: plan.model }, "Answering the MCP server's sampling request");
+    const signal = scope ? AbortSignal.any([scope.signal, serverSignal]) : serverSignal;
+    const response = await sampling.callLlm(toSamplingLlmRequest(params, plan.model), signal);
+    if (scope) addUsage(scope.samplingUsage, plan.model, response.usage);
+    return toSamplingResult(response, plan.model);
+  }
+}
+
+function rootsOf(config: McpServerConfig): Root[] {
+  return (config.roots ?? []).map((root) => {
+    if (/^file:\/\//i.test(root)) return { uri: root };
+    const absolute = path.resolve(process.cwd(), root);
+    return { uri: pathToFileURL(absolute).href, name: path.basename(absolute) || absolute };
+  });
+}

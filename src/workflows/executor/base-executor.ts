@@ -1,0 +1,149 @@
+/**
+ * What both executors share. Every effect is a step through `perform`: it waits while the run is
+ * paused, becomes the run's current step, and runs through the engine's `invoke` with the policy
+ * the effect table names. The executor's effect methods are made by one loop over that table; a
+ * model call and a tool call add the run's own bookkeeping around it. Questions, approvals and
+ * signal waits are built on the engine's `waitUntil`. Subclasses supply the engine itself.
+ */
+import { effectNames, effects, type EffectInput, type EffectMethods, type EffectName, type EffectOutput } from "../../common/effects.js";
+import type { LlmRequest, LlmResponse, TokenUsage } from "../../common/llm.js";
+import { historyLimitDefaults, type ActivitySettings, type RunSettings } from "../../common/run-settings.js";
+import type { RunPhase } from "../../common/run-status.js";
+import type { ToolCallRequest, ToolResult } from "../../common/tools.js";
+import type { RunLocation } from "../../common/transcript-reference.js";
+import type { Answered, ApprovalOutcome, EngineName, Executor, MessageHandlers, Question, RunContext, RunLogger } from "./executor.js";
+import { RunControl } from "./run-control.js";
+import { SignalInbox } from "./signal-inbox.js";
+import { TranscriptReferencer } from "./transcript-referencer.js";
+
+export interface BaseExecutor extends EffectMethods {}
+
+export abstract class BaseExecutor implements Executor {
+  abstract readonly engine: EngineName;
+  abstract readonly log: RunLogger;
+  /** The run's state. Engine code changes it (answers, pause, the end); agent code reads it through `run`. */
+  readonly control: RunControl;
+  readonly run: RunContext;
+  readonly messages: MessageHandlers;
+  protected readonly inbox = new SignalInbox();
+  /** Numbers tool calls in the order the run makes them, which replays identically. */
+  private toolCallCount = 0;
+  /** Turns large model calls into references to this run's state; also answers what they refer to. */
+  protected readonly references: TranscriptReferencer;
+
+  protected constructor(
+    readonly runId: string,
+    readonly settings: RunSettings,
+  ) {
+    this.control = new RunControl(
+      runId,
+      (predicate, timeoutMs) => this.waitUntil(predicate, timeoutMs),
+      () => Date.now(),
+      (phase) => this.phaseChanged(phase),
+    );
+    this.references = new TranscriptReferencer(
+      this.control.transcript,
+      () => this.runLocation(),
+      settings.transcriptReferenceBytes ?? historyLimitDefaults.transcriptReferenceBytes,
+    );
+    const control = this.control;
+    const self = this;
+    this.run = {
+      id: runId,
+      // Subclasses set `engine` after this constructor returns.
+      get engine() {
+        return self.engine;
+      },
+      settings,
+      status: () => control.status(),
+      addToTranscript: (messages) => control.recordMessages(messages),
+      addUsage: (model, usage) => control.recordUsage(model, usage),
+      continueAsNewSuggested: () => this.continueAsNewSuggested(),
+    };
+    this.messages = {
+      onUpdate: (name, handler, options) => this.setUpdateHandler(name, handler, options),
+      onQuery: (name, handler) => this.setQueryHandler(name, handler),
+      onSignal: (name, handler) => this.setSignalHandler(name, handler),
+      nextSignal: (name, timeoutMs) => this.nextSignal(name, timeoutMs),
+      allFinished: () => this.allHandlersFinished(),
+    };
+    // One method per effect, from the table; model and tool calls add the run's bookkeeping.
+    const around: Partial<Record<EffectName, (input: never) => Promise<unknown>>> = {
+      callLlm: (request: LlmRequest) => this.callLlmStep(request),
+      callTool: (request: ToolCallRequest) => this.callToolStep(request),
+    };
+    for (const name of effectNames) {
+      Object.defineProperty(this, name, { value: around[name] ?? ((input: EffectInput<typeof name>) => this.perform(name, input)) });
+    }
+  }
+
+  /** Where this run can be asked for its transcript, by the activities that resolve references to it. */
+  protected abstract runLocation(): RunLocation;
+  /** Hook for engines that publish the phase (Temporal's search attribute). */
+  protected phaseChanged(_phase: RunPhase): void {}
+  /** Resolves true once `predicate` holds (re-checked whenever run state changes), false on timeout. */
+  protected abstract waitUntil(predicate: () => boolean, timeoutMs?: number): Promise<boolean>;
+  /** Runs one effect with the given policy; the label names the step in the Web UI. */
+  protected abstract invoke<K extends EffectName>(name: K, input: EffectInput<K>, settings: ActivitySettings, label: string): Promise<EffectOutput<K>>;
+  protected abstract setUpdateHandler<A, R>(name: string, handler: (arg: A) => Promise<R> | R, options?: { validator?: (arg: A) => void }): void;
+  protected abstract setQueryHandler<A, R>(name: string, handler: (arg: A) => R): void;
+  protected abstract setSignalHandler<A>(name: string, handler: (arg: A) => void): void;
+  protected abstract allHandlersFinished(): boolean;
+  protected abstract continueAsNewSuggested(): boolean;
+
+  abstract executeChild<O>(workflowName: string, input: unknown, options: { idSuffix: string; summary?: string }): Promise<O>;
+  abstract uuid(): string;
+  abstract sleep(ms: number): Promise<void>;
+  abstract continueAsNew(input: unknown): Promise<never>;
+
+  condition(predicate: () => boolean, timeoutMs?: number): Promise<boolean> {
+    return this.waitUntil(predicate, timeoutMs);
+  }
+
+  ask<T = string>(question: Question<T>): Promise<Answered<T>> {
+    return this.control.ask(question);
+  }
+
+  requestApproval(call: { server: string; tool: string; arguments: Record<string, unknown> }): Promise<ApprovalOutcome> {
+    return this.control.requestApproval(call);
+  }
+
+  /** One effect as a step: waits while paused, becomes the current step, records a failure. */
+  protected async perform<K extends EffectName>(name: K, input: EffectInput<K>): Promise<EffectOutput<K>> {
+    const effect = effects[name];
+    const label = (effect.label as (input: EffectInput<K>) => string)(input);
+    await this.control.beginStep(label);
+    try {
+      return await this.invoke(name, input, this.settings[effect.settings], label);
+    } catch (error) {
+      this.control.recordError(error);
+      throw error;
+    }
+  }
+
+  private async callLlmStep(request: LlmRequest): Promise<LlmResponse> {
+    const response = await this.perform("callLlm", this.references.reference(request));
+    this.control.recordUsage(request.model, response.usage);
+    return response;
+  }
+
+  private async callToolStep(request: ToolCallRequest): Promise<ToolResult> {
+    // The id keys the server's requests for a person during this call (see ToolCallRequest.callId).
+    const callId = request.callId ?? `call-${++this.toolCallCount}`;
+    // The cap travels with the call, so the worker cuts big results before they enter history.
+    const maxResultBytes = this.settings.maxToolResultBytes ?? historyLimitDefaults.maxToolResultBytes;
+    try {
+      const result = await this.perform("callTool", { ...request, callId, maxResultBytes });
+      // Sampling during the call was paid for by the run, so its status counts it.
+      for (const [model, usage] of Object.entries(result.samplingUsage ?? {})) this.control.recordUsage(model, usage as TokenUsage);
+      return result;
+    } finally {
+      this.control.endToolCall(callId);
+    }
+  }
+
+  private async nextSignal<T>(name: string, timeoutMs?: number): Promise<T | undefined> {
+    if (!(await this.waitUntil(() => this.inbox.has(name), timeoutMs))) return undefined;
+    return this.inbox.take(name) as T;
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * Structured output: a zod schema as the JSON Schema a model (or a person) is shown, and a model's
+ * text answer read back as a value of it. One reader for agents, which repair once, and patterns.
+ * Sandbox-safe.
+ */
+import { ApplicationFailure } from "@temporalio/common";
+import { z } from "zod";
+import { FailureType } from "../common/failures.js";
+
+/** The JSON Schema of what a schema accepts (its input side), as providers and forms take it. */
+export function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
+  return z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+}
+
+export type Checked<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** Parses a model's JSON answer and validates it; says what is wrong when it does not fit. */
+export function checkStructured<T>(raw: string, schema: z.ZodType<T>): Checked<T> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stripCodeFence(raw));
+  } catch (error) {
+    return { ok: false, error: `not valid JSON (${(error as Error).message})` };
+  }
+  const result = schema.safeParse(parsed);
+  if (result.success) return { ok: true, value: result.data };
+  return { ok: false, error: z.prettifyError(result.error) };
+}
+
+/** Fails the run: the answer still does not fit, and no retry can make the model's answer fit. */
+export function structuredOutputInvalid(owner: string, problem: string, raw: string): ApplicationFailure {
+  const shown = raw.length > 2000 ? `${raw.slice(0, 2000)}… (${raw.length - 2000} more characters)` : raw;
+  return ApplicationFailure.nonRetryable(`${owner}: ${problem}. Raw output: ${shown}`, FailureType.structuredOutputInvalid, { raw });
+}
+
+// Some models wrap JSON in a markdown fence even when asked not to.
+function stripCodeFence(text: string): string {
+  const match = /^\s*```(?:json)?\s*([\s\S]*?)\s*```\s*$/.exec(text);
+  return match?.[1] ?? text;
+}
