@@ -14,14 +14,16 @@
  * caller can act on; only faults of duragent itself are thrown.
  */
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
+import type { CallToolResult, ServerNotification, ServerRequest, ToolAnnotations } from "@modelcontextprotocol/sdk/types.js";
 import { z, ZodError } from "zod";
 import { formatZodError } from "../errors/zod-issues.js";
 import type { PendingRequest, RunStatus } from "../common/run-status.js";
 import { InvalidRunMessage, RunNotFound, type RunHandle, type RunSummary } from "../client/engine.js";
 import type { RunTarget } from "../client/run-targets.js";
 import type { Logger } from "../logger.js";
-import { waitForRun, type WaitOutcome } from "./wait-for-run.js";
+import { duragentVersion } from "../package-info.js";
+import { waitForRun, type CallerElicitation, type WaitOutcome } from "./wait-for-run.js";
 
 /** What the server needs of a client (`DuragentClient` fits): start runs, and find them by id. */
 export interface ServedRuns {
@@ -89,205 +91,202 @@ export function targetToolNames(targets: ReadonlyMap<string, RunTarget>): Map<st
   return names;
 }
 
+/** One tool of the server: its name, what `registerTool` is told, and how it answers. */
+interface ServedTool {
+  name: string;
+  config: { title?: string; description: string; inputSchema: z.ZodObject; annotations?: ToolAnnotations };
+  answer(args: Record<string, unknown>, extra: ToolExtra): Promise<CallToolResult>;
+}
+
+type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+/** What the tools need: the runs, and the connection's server (to elicit from its client). */
+interface ToolContext extends DuragentMcpServerOptions {
+  server: McpServer;
+  waitTimeoutMs: number;
+}
+
 export function createDuragentMcpServer(options: DuragentMcpServerOptions): McpServer {
-  const { runs, targets } = options;
-  const waitTimeoutMs = options.waitTimeoutMs ?? defaultWaitTimeoutMs;
-  const names = targetToolNames(targets);
+  const names = targetToolNames(options.targets);
   const server = new McpServer(
-    { name: "duragent", version: "0.1.0" },
+    { name: "duragent", version: duragentVersion },
     {
       instructions:
         "Each tool named after an agent or workflow runs it durably. If it returns a run id instead of an answer, " +
         "follow the run with run_status, answer its questions with run_input, approve tool calls with run_approve.",
     },
   );
-
-  for (const target of targets.values()) {
-    const name = names.get(target.name)!;
-    const { schema, toRunInput } = targetInputSchema(target);
-    const what = describeTarget(target);
-
-    server.registerTool(
-      name,
-      {
-        title: target.name,
-        description: `${what} Waits up to ${Math.round(waitTimeoutMs / 1000)} s for the answer; a longer run returns its run id to follow with run_status.`,
-        inputSchema: schema,
-        annotations: { openWorldHint: true },
-      },
-      async (args, extra) =>
-        refusalsAsResults(async () => {
-          const handle = await runs.start(target, toRunInput(args));
-          options.logger?.info({ runId: handle.runId, target: target.name }, "serve: run started (waiting)");
-          const progressToken = extra._meta?.progressToken;
-          const elicitation = server.server.getClientCapabilities()?.elicitation;
-          try {
-            const outcome = await waitForRun(handle, {
-              deadline: Date.now() + waitTimeoutMs,
-              signal: extra.signal,
-              ...(progressToken === undefined
-                ? {}
-                : {
-                    onProgress: (progress: number, message: string) =>
-                      extra.sendNotification({ method: "notifications/progress", params: { progressToken, progress, message } }),
-                  }),
-              ...(elicitation
-                ? {
-                    elicit: {
-                      form: elicitation.form !== undefined,
-                      url: elicitation.url !== undefined,
-                      ask: (params, timeout) =>
-                        server.server.elicitInput(params, { relatedRequestId: extra.requestId, signal: extra.signal, timeout }),
-                    },
-                  }
-                : {}),
-            });
-            return outcomeResult(handle, outcome);
-          } catch (error) {
-            // The caller cancelled the request that started this run, so the run goes too. A
-            // closed connection aborts the wait as well, but then the server is disconnected by
-            // now and the run carries on: the caller may come back for it with run_status.
-            // (Runs started with `<name>_start` belong to no request and are never cancelled here.)
-            if (extra.signal.aborted && server.isConnected()) await handle.cancel().catch(() => undefined);
-            throw error;
-          }
-        }),
-    );
-
-    server.registerTool(
-      `${name}_start`,
-      {
-        title: `${target.name} (start)`,
-        description: `${what} Starts a run and returns its run id at once; follow it with run_status.`,
-        inputSchema: schema,
-        annotations: { openWorldHint: true },
-      },
-      async (args) =>
-        refusalsAsResults(async () => {
-          const handle = await runs.start(target, toRunInput(args));
-          options.logger?.info({ runId: handle.runId, target: target.name }, "serve: run started");
-          return jsonResult(
-            { runId: handle.runId, ...(handle.link ? { link: handle.link } : {}) },
-            `Started run ${handle.runId}. Call run_status with {"runId":"${handle.runId}"} for its progress and, once completed, its answer.`,
-          );
-        }),
-    );
+  const context: ToolContext = { ...options, server, waitTimeoutMs: options.waitTimeoutMs ?? defaultWaitTimeoutMs };
+  const tools = [...[...options.targets.values()].flatMap((target) => targetTools(target, names.get(target.name)!, context)), ...controlTools(context)];
+  for (const tool of tools) {
+    server.registerTool(tool.name, tool.config, (args: Record<string, unknown>, extra: ToolExtra) => refusalsAsResults(() => tool.answer(args, extra)));
   }
+  return server;
+}
 
-  const runId = z.string().min(1).describe("The run id, as a tool of this server returned it (or from runs_list).");
-  const requestId = z
-    .string()
-    .optional()
-    .describe("Which pending request (e.g. input-1, approval-1) this is for; may be left out when only one is pending.");
-
-  server.registerTool(
-    "run_status",
+/** `<name>` runs a target and waits for its answer; `<name>_start` starts it and returns its id. */
+function targetTools(target: RunTarget, name: string, context: ToolContext): ServedTool[] {
+  const { schema, toRunInput } = targetInputSchema(target);
+  const what = describeTarget(target);
+  const annotations = { openWorldHint: true };
+  return [
     {
-      description: "A run's phase, steps, pending questions and approvals, token usage, and its answer once completed.",
-      inputSchema: z.object({ runId }),
-      annotations: { readOnlyHint: true },
+      name,
+      config: {
+        title: target.name,
+        description: `${what} Waits up to ${Math.round(context.waitTimeoutMs / 1000)} s for the answer; a longer run returns its run id to follow with run_status.`,
+        inputSchema: schema,
+        annotations,
+      },
+      answer: (args, extra) => runAndWait(target, toRunInput(args), extra, context),
     },
-    async (args) =>
-      refusalsAsResults(async () => {
-        const handle = await runs.getHandle(args.runId);
+    {
+      name: `${name}_start`,
+      config: { title: `${target.name} (start)`, description: `${what} Starts a run and returns its run id at once; follow it with run_status.`, inputSchema: schema, annotations },
+      answer: async (args) => {
+        const handle = await context.runs.start(target, toRunInput(args));
+        context.logger?.info({ runId: handle.runId, target: target.name }, "serve: run started");
+        return jsonResult(
+          { runId: handle.runId, ...(handle.link ? { link: handle.link } : {}) },
+          `Started run ${handle.runId}. Call run_status with {"runId":"${handle.runId}"} for its progress and, once completed, its answer.`,
+        );
+      },
+    },
+  ];
+}
+
+/** Starts a run and follows it for the caller: progress, its questions by elicitation, its answer. */
+async function runAndWait(target: RunTarget, input: unknown, extra: ToolExtra, context: ToolContext): Promise<CallToolResult> {
+  const { server } = context;
+  const handle = await context.runs.start(target, input);
+  context.logger?.info({ runId: handle.runId, target: target.name }, "serve: run started (waiting)");
+  const progressToken = extra._meta?.progressToken;
+  const elicitation = server.server.getClientCapabilities()?.elicitation;
+  const onProgress =
+    progressToken === undefined
+      ? undefined
+      : (progress: number, message: string) => extra.sendNotification({ method: "notifications/progress", params: { progressToken, progress, message } });
+  const elicit: CallerElicitation | undefined = elicitation && {
+    form: elicitation.form !== undefined,
+    url: elicitation.url !== undefined,
+    ask: (params, timeout) => server.server.elicitInput(params, { relatedRequestId: extra.requestId, signal: extra.signal, timeout }),
+  };
+  try {
+    const outcome = await waitForRun(handle, {
+      deadline: Date.now() + context.waitTimeoutMs,
+      signal: extra.signal,
+      ...(onProgress ? { onProgress } : {}),
+      ...(elicit ? { elicit } : {}),
+    });
+    return outcomeResult(handle, outcome);
+  } catch (error) {
+    // The caller cancelled the request that started this run, so the run goes too. A closed
+    // connection aborts the wait as well, but then the server is disconnected by now and the run
+    // carries on: the caller may come back for it with run_status. (Runs started with
+    // `<name>_start` belong to no request and are never cancelled here.)
+    if (extra.signal.aborted && server.isConnected()) await handle.cancel().catch(() => undefined);
+    throw error;
+  }
+}
+
+const runIdArgument = z.string().min(1).describe("The run id, as a tool of this server returned it (or from runs_list).");
+const requestIdArgument = z
+  .string()
+  .optional()
+  .describe("Which pending request (e.g. input-1, approval-1) this is for; may be left out when only one is pending.");
+
+/** The tools that work on runs by id. */
+function controlTools(context: ToolContext): ServedTool[] {
+  const { runs } = context;
+  const onRun = <S extends z.ZodRawShape>(
+    name: (typeof controlToolNames)[number],
+    description: string,
+    shape: S,
+    act: (handle: RunHandle, args: z.infer<z.ZodObject<S & { runId: typeof runIdArgument }>>) => Promise<CallToolResult>,
+    annotations?: ToolAnnotations,
+  ): ServedTool => ({
+    name,
+    config: { description, inputSchema: z.object({ runId: runIdArgument, ...shape }), ...(annotations ? { annotations } : {}) },
+    // The SDK has validated the arguments against this very schema.
+    answer: async (args) => act(await runs.getHandle(args.runId as string), args as Parameters<typeof act>[1]),
+  });
+  return [
+    onRun(
+      "run_status",
+      "A run's phase, steps, pending questions and approvals, token usage, and its answer once completed.",
+      {},
+      async (handle) => {
         const status = await handle.status();
         const report: Record<string, unknown> = { ...status };
         if (status.phase === "completed") report.result = await handle.result();
         return jsonResult(report, statusHint(status));
-      }),
-  );
-
-  server.registerTool(
-    "run_input",
-    {
-      description:
-        "Answers a run's pending question (see run_status). The answer must match the request's schema; a plain string when it has none. " +
+      },
+      { readOnlyHint: true },
+    ),
+    onRun(
+      "run_input",
+      "Answers a run's pending question (see run_status). The answer must match the request's schema; a plain string when it has none. " +
         "A question one of the run's MCP servers asked (it has an origin) may be declined or cancelled instead.",
-      inputSchema: z.object({
-        runId,
+      {
         answer: z.unknown().optional().describe("The answer: a string, or JSON matching the request's schema. Not needed to decline or cancel."),
-        requestId,
+        requestId: requestIdArgument,
         action: z
           .enum(["accept", "decline", "cancel"])
           .optional()
           .describe("For a question from one of the run's MCP servers: decline or cancel it; accept (the default) sends the answer."),
-      }),
-    },
-    async (args) =>
-      refusalsAsResults(async () => {
-        const handle = await runs.getHandle(args.runId);
+      },
+      async (handle, args) => {
         const value = await answerValue(handle, args.requestId, args.answer);
         await handle.answer({ ...(args.requestId ? { requestId: args.requestId } : {}), value, ...(args.action ? { action: args.action } : {}) });
         return textResult(`${args.action === "decline" ? "Declined" : args.action === "cancel" ? "Cancelled" : "Answer accepted"}; run ${args.runId} continues.`);
-      }),
-  );
-
-  server.registerTool(
-    "run_approve",
-    {
-      description: "Approves a tool call the run waits on (see run_status), optionally with edited arguments.",
-      inputSchema: z.object({
-        runId,
-        requestId,
-        arguments: z.record(z.string(), z.unknown()).optional().describe("Replaces the tool call's arguments."),
-      }),
-    },
-    async (args) =>
-      refusalsAsResults(async () => {
-        const handle = await runs.getHandle(args.runId);
-        await handle.decide({
-          approved: true,
-          ...(args.requestId ? { requestId: args.requestId } : {}),
-          ...(args.arguments ? { arguments: args.arguments } : {}),
-        });
+      },
+    ),
+    onRun(
+      "run_approve",
+      "Approves a tool call the run waits on (see run_status), optionally with edited arguments.",
+      { requestId: requestIdArgument, arguments: z.record(z.string(), z.unknown()).optional().describe("Replaces the tool call's arguments.") },
+      async (handle, args) => {
+        await handle.approve({ ...(args.requestId ? { requestId: args.requestId } : {}), ...(args.arguments ? { arguments: args.arguments } : {}) });
         return textResult(`Approved; run ${args.runId} continues.`);
-      }),
-  );
-
-  server.registerTool(
-    "run_reject",
-    {
-      description: "Rejects a tool call the run waits on; the run's model reads the reason and carries on without it.",
-      inputSchema: z.object({ runId, requestId, reason: z.string().optional().describe("Why; the run's model reads it.") }),
-    },
-    async (args) =>
-      refusalsAsResults(async () => {
-        const handle = await runs.getHandle(args.runId);
-        await handle.decide({
-          approved: false,
-          ...(args.requestId ? { requestId: args.requestId } : {}),
-          ...(args.reason ? { reason: args.reason } : {}),
-        });
+      },
+    ),
+    onRun(
+      "run_reject",
+      "Rejects a tool call the run waits on; the run's model reads the reason and carries on without it.",
+      { requestId: requestIdArgument, reason: z.string().optional().describe("Why; the run's model reads it.") },
+      async (handle, args) => {
+        await handle.decide({ approved: false, ...(args.requestId ? { requestId: args.requestId } : {}), ...(args.reason ? { reason: args.reason } : {}) });
         return textResult(`Rejected; run ${args.runId} continues without that tool call.`);
-      }),
-  );
-
-  const control = (tool: "run_pause" | "run_resume" | "run_cancel", description: string, act: (handle: RunHandle) => Promise<void>, done: string) =>
-    server.registerTool(
-      tool,
-      { description, inputSchema: z.object({ runId }), annotations: { destructiveHint: tool === "run_cancel" } },
-      async (args) =>
-        refusalsAsResults(async () => {
-          const handle = await runs.getHandle(args.runId);
-          await act(handle);
-          return textResult(`Run ${args.runId} ${done}.`);
-        }),
-    );
-  control("run_pause", "Holds a run before its next step; a step in flight finishes.", (handle) => handle.pause(), "will pause before its next step");
-  control("run_resume", "Lets a paused run go on.", (handle) => handle.resume(), "resumes");
-  control("run_cancel", "Stops a run: in-flight steps are cancelled and it ends as cancelled.", (handle) => handle.cancel(), "is being cancelled");
-
-  server.registerTool(
-    "runs_list",
+      },
+    ),
+    onRun("run_pause", "Holds a run before its next step; a step in flight finishes.", {}, async (handle) => {
+      await handle.pause();
+      return textResult(`Run ${handle.runId} will pause before its next step.`);
+    }),
+    onRun("run_resume", "Lets a paused run go on.", {}, async (handle) => {
+      await handle.resume();
+      return textResult(`Run ${handle.runId} resumes.`);
+    }),
+    onRun(
+      "run_cancel",
+      "Stops a run: in-flight steps are cancelled and it ends as cancelled.",
+      {},
+      async (handle) => {
+        await handle.cancel();
+        return textResult(`Run ${handle.runId} is being cancelled.`);
+      },
+      { destructiveHint: true },
+    ),
     {
-      description: "Recent runs, newest first, with their phase.",
-      inputSchema: z.object({ limit: z.number().int().min(1).max(100).default(20).describe("How many runs at most.") }),
-      annotations: { readOnlyHint: true },
+      name: "runs_list",
+      config: {
+        description: "Recent runs, newest first, with their phase.",
+        inputSchema: z.object({ limit: z.number().int().min(1).max(100).default(20).describe("How many runs at most.") }),
+        annotations: { readOnlyHint: true },
+      },
+      answer: async (args) => jsonResult({ runs: await runs.list({ limit: args.limit as number }) }),
     },
-    async (args) => refusalsAsResults(async () => jsonResult({ runs: await runs.list({ limit: args.limit }) })),
-  );
-
-  return server;
+  ];
 }
 
 /** The tool's input schema for a target, and how its arguments become the run's input. */
