@@ -17,6 +17,7 @@ import { ExitCode } from "../src/errors/user-error.js";
 import { startScriptedModelServer, type ScriptedCall, type ScriptedModelServer, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
 import { packageBin } from "./support/mcp-servers.js";
 import { startTestTemporal } from "./support/temporal.js";
+import { waitFor } from "./support/wait.js";
 
 const cliPath = fileURLToPath(new URL("../bin/duragent.js", import.meta.url));
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-steer-")));
@@ -86,14 +87,11 @@ async function statusOf(runId: string): Promise<RunStatus> {
   return JSON.parse(result.stdout) as RunStatus;
 }
 
-async function waitFor(runId: string, phase: RunStatus["phase"]): Promise<RunStatus> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
+function waitForPhase(runId: string, phase: RunStatus["phase"]): Promise<RunStatus> {
+  return waitFor(`${runId} to be ${phase}`, async () => {
     const status = await statusOf(runId);
-    if (status.phase === phase) return status;
-    if (Date.now() > deadline) assert.fail(`${runId} stayed ${status.phase}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+    return status.phase === phase ? status : undefined;
+  }, 30_000);
 }
 
 before(async () => {
@@ -125,7 +123,7 @@ describe("steering a Temporal run from the CLI", () => {
     assert.match(runId, /^planner-[0-9a-f]{8}$/);
     assert.match(started.stderr, /Web UI: http/);
 
-    const waiting = await waitFor(runId, "waiting_input");
+    const waiting = await waitForPhase(runId, "waiting_input");
     assert.equal(waiting.pending[0]!.prompt, "Which city?");
     const human = await cli(["status", runId, "--engine", "temporal"]);
     assert.match(human.stdout, /waiting_input/);
@@ -167,7 +165,7 @@ describe("steering a Temporal run from the CLI", () => {
   test("approve and reject gated tool calls", async () => {
     const started = await cli(["start", "planner", "--input", "read the plan", "--engine", "temporal"]);
     const runId = started.stdout.trim();
-    const waiting = await waitFor(runId, "waiting_approval");
+    const waiting = await waitForPhase(runId, "waiting_approval");
     assert.equal(waiting.pending[0]!.kind, "approval");
     const badArguments = await cli(["approve", runId, "--arguments", "[1]", "--engine", "temporal"]);
     assert.equal(badArguments.code, ExitCode.usage);
@@ -176,7 +174,7 @@ describe("steering a Temporal run from the CLI", () => {
     assert.equal((await cli(["result", runId, "--engine", "temporal"])).stdout.trim(), "Got: the plan");
 
     const second = (await cli(["start", "planner", "--input", "read the plan", "--engine", "temporal"])).stdout.trim();
-    await waitFor(second, "waiting_approval");
+    await waitForPhase(second, "waiting_approval");
     assert.equal((await cli(["reject", second, "--reason", "private", "--engine", "temporal"])).code, 0);
     assert.match((await cli(["result", second, "--engine", "temporal"])).stdout, /Got: .*rejected.*private/);
   });
@@ -184,11 +182,11 @@ describe("steering a Temporal run from the CLI", () => {
   test("pause, resume and cancel", async () => {
     const runId = (await cli(["start", "planner", "--input", "think slowly", "--engine", "temporal"])).stdout.trim();
     assert.equal((await cli(["pause", runId, "--engine", "temporal"])).code, 0);
-    await waitFor(runId, "paused");
+    await waitForPhase(runId, "paused");
     assert.equal((await cli(["resume", runId, "--engine", "temporal"])).code, 0);
-    await waitFor(runId, "running");
+    await waitForPhase(runId, "running");
     assert.equal((await cli(["cancel", runId, "--engine", "temporal"])).code, 0);
-    await waitFor(runId, "cancelled");
+    await waitForPhase(runId, "cancelled");
     const result = await cli(["result", runId, "--engine", "temporal"]);
     assert.equal(result.code, ExitCode.runFailed);
     assert.match(result.stderr, /cancel/i);

@@ -20,6 +20,7 @@ import { textOf } from "../src/common/messages.js";
 import type { ToolResult } from "../src/common/tools.js";
 import type { McpServerConfig } from "../src/config/schema.js";
 import { McpConnectionPool, toToolResult, type McpPoolLogger } from "../src/activities/mcp/index.js";
+import { waitFor } from "./support/wait.js";
 
 const require = createRequire(import.meta.url);
 
@@ -125,13 +126,8 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function waitUntilGone(pid: number, ms = 3000): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; await sleep(25)) if (!isAlive(pid)) return true;
-  return !isAlive(pid);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+function waitUntilGone(pid: number, ms = 3000): Promise<true> {
+  return waitFor(`process ${pid} to exit`, () => (isAlive(pid) ? undefined : true), ms);
 }
 
 async function pidOf(pool: McpConnectionPool, server: string): Promise<number> {
@@ -172,19 +168,22 @@ async function freePort(): Promise<number> {
 }
 
 async function waitForPort(port: number, child: ChildProcess, ms = 10_000): Promise<void> {
-  for (const end = Date.now() + ms; Date.now() < end; await sleep(50)) {
-    assert.equal(child.exitCode, null, "HTTP server exited before listening");
-    const connected = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, "127.0.0.1");
-      socket.once("connect", () => {
-        socket.destroy();
-        resolve(true);
+  await waitFor(
+    `something listening on port ${port}`,
+    async () => {
+      assert.equal(child.exitCode, null, "HTTP server exited before listening");
+      const connected = await new Promise<boolean>((resolve) => {
+        const socket = net.connect(port, "127.0.0.1");
+        socket.once("connect", () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.once("error", () => resolve(false));
       });
-      socket.once("error", () => resolve(false));
-    });
-    if (connected) return;
-  }
-  throw new Error(`nothing listening on port ${port} after ${ms}ms`);
+      return connected ? true : undefined;
+    },
+    ms,
+  );
 }
 
 /** Starts server-everything on a free port with `PORT`, and stops it when the test ends. */
@@ -313,10 +312,10 @@ describe("server-filesystem over stdio", () => {
     const relative = path.relative(process.cwd(), dir);
     const pool = poolFor(t, { fs: { command: process.execPath, args: [FS_BIN], roots: [relative] } });
     // The server asks for roots after initialize and applies them asynchronously, so wait for that.
-    for (const end = Date.now() + 5000; Date.now() < end; await sleep(50)) {
+    await waitFor("the server to take the roots", async () => {
       const allowed = await pool.callTool({ server: "fs", tool: "list_allowed_directories", arguments: {} });
-      if (text(allowed).includes(path.basename(dir))) break;
-    }
+      return text(allowed).includes(path.basename(dir)) ? true : undefined;
+    }, 5000);
     const result = await pool.callTool({ server: "fs", tool: "read_text_file", arguments: { path: notePath } });
     assert.equal(result.isError, false, text(result));
     assert.equal(text(result), "hello from the temp dir\n");
@@ -419,12 +418,14 @@ describe("server-everything", () => {
     const pool = poolFor(t, { everything: { command: process.execPath, args: [EVERYTHING_BIN, "stdio"] } }, logger);
     await pool.listTools("everything");
     const firstPid = await pidOf(pool, "everything");
-    const call = pool.callTool({
-      server: "everything",
-      tool: "trigger-long-running-operation",
-      arguments: { duration: 1, steps: 1 },
-    });
-    await sleep(300);
+    // Killed once the call is surely in flight: at its first progress report.
+    let inFlight: () => void = () => undefined;
+    const reported = new Promise<void>((resolve) => (inFlight = resolve));
+    const call = pool.callTool(
+      { server: "everything", tool: "trigger-long-running-operation", arguments: { duration: 2, steps: 2 } },
+      { onProgress: () => inFlight() },
+    );
+    await reported;
     process.kill(firstPid, "SIGKILL");
     const result = await call;
     assert.equal(result.isError, false, text(result));

@@ -21,6 +21,7 @@ import { patternWorkflow } from "../src/workflows/builtin-workflows.js";
 import type { DuragentWorkflow, PatternRunResult, PatternSpec } from "../src/workflows/index.js";
 import { testConfig, withTemporalWorker } from "./support/runtime.js";
 import { startTestTemporal } from "./support/temporal.js";
+import { waitFor, waitForPhase } from "./support/wait.js";
 
 const functionsModule = fileURLToPath(new URL("../examples/patterns/functions.ts", import.meta.url));
 
@@ -192,12 +193,11 @@ describe("scale and nesting on Temporal", () => {
     assert.equal(brainstorm.status.name, "COMPLETED");
 
     // Visibility lists the same tree (it is eventually consistent, so poll briefly).
-    let children: string[] = [];
-    for (let attempt = 0; attempt < 20 && children.length === 0; attempt++) {
-      children = [];
-      for await (const execution of env.client.workflow.list({ query: `ParentWorkflowId = "${run.runId}"` })) children.push(execution.workflowId);
-      if (children.length === 0) await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    const children = await waitFor("the child in visibility", async () => {
+      const found: string[] = [];
+      for await (const execution of env.client.workflow.list({ query: `ParentWorkflowId = "${run.runId}"` })) found.push(execution.workflowId);
+      return found.length > 0 ? found : undefined;
+    });
     assert.deepEqual(children, [studioId]);
 
     // Each history holds only its own steps: the parent has no model calls of its children.
@@ -233,26 +233,12 @@ describe("scale and nesting on Temporal", () => {
     };
     const run = await runPattern(spec, "plan a trip", script, async (engine, runId) => {
       // The question is asked by the child run, so that is where the answer goes.
-      const child = await waitForRun(engine, `${runId}/inner-1`);
-      for (let attempt = 0; (await child.status()).phase !== "waiting_input"; attempt++) {
-        assert.ok(attempt < 200, "the child never asked");
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      assert.equal((await child.status()).pending[0]?.prompt, "Which city?");
+      const child = await waitFor("the child run", () => engine.getHandle(`${runId}/inner-1`).catch(() => undefined));
+      const asking = await waitForPhase(child, "waiting_input");
+      assert.equal(asking.pending[0]?.prompt, "Which city?");
       await child.answer({ value: "Lisbon" });
     });
     assert.equal(run.error, undefined, String(run.error));
     assert.equal(run.result?.text, "# Going to Lisbon");
   });
 });
-
-async function waitForRun(engine: TemporalEngine, runId: string) {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await engine.getHandle(runId);
-    } catch (error) {
-      if (attempt > 100) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}

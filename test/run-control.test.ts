@@ -22,7 +22,7 @@ import { askForBudget } from "./fixtures/human-workflows.js";
 import { filesystemServer } from "./support/mcp-servers.js";
 import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
 import { startTestTemporal } from "./support/temporal.js";
-import { waitForPhase } from "./support/wait.js";
+import { waitFor, waitForPhase } from "./support/wait.js";
 
 const fixtures = fileURLToPath(new URL("./fixtures/human-workflows.ts", import.meta.url));
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-control-")));
@@ -77,8 +77,11 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
         const handle = await engine.start(budget, {});
         await waitForPhase(handle, "waiting_input");
         await handle.signal(RunMessages.answer, { value: { amount: "lots" } });
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        assert.equal((await handle.status()).phase, "waiting_input");
+        // The status query is answered after the signal is handled (Temporal queries see every
+        // event before them; in memory a signal is handled as it is sent), so this is the moment after.
+        const after = await handle.status();
+        assert.equal(after.phase, "waiting_input");
+        assert.equal(after.pending[0]?.id, "input-1", "the same question is still open");
         await handle.signal(RunMessages.answer, { value: { amount: 5, currency: "USD" } });
         assert.deepEqual(await handle.result(), { status: "answered", value: { amount: 5, currency: "USD" } });
       });
@@ -141,12 +144,12 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
       ];
       await withEngine()(script, async (engine, model) => {
         const handle = await engine.start(reader(), "list");
-        while (model.inFlight === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        await waitFor("the model call in flight", () => (model.inFlight > 0 ? true : undefined));
         await handle.pause();
         await waitForPhase(handle, "paused");
-        // The model call in flight finishes; the tool call after it does not start.
-        while (model.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 20));
-        await new Promise((resolve) => setTimeout(resolve, 700));
+        // The model call in flight finishes and its answer enters the transcript; in the same step
+        // the run reaches the tool call and holds there, so from this moment on nothing may move.
+        await waitFor("the model's answer in the transcript", async () => ((await handle.transcript()).length === 2 ? true : undefined));
         const paused = await handle.status();
         assert.equal(paused.phase, "paused");
         assert.equal(paused.stepCount, 2, "listTools and the first model call");
@@ -165,7 +168,7 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
       const script: ModelScript = [{ text: "too late", delayMs: 30_000 }];
       await withEngine()(script, async (engine, model) => {
         const handle = await engine.start(reader({ servers: [] }), "think hard");
-        while (model.inFlight === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        await waitFor("the model call in flight", () => (model.inFlight > 0 ? true : undefined));
         await handle.cancel();
         await assert.rejects(handle.result(), /cancel/i);
         const status = await waitForPhase(handle, "cancelled");

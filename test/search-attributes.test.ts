@@ -10,6 +10,7 @@ import { findTemporalCli } from "../src/temporal/temporal-cli.js";
 import { startScriptedModelServer, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import { testConfig, withTemporalWorker } from "./support/runtime.js";
 import { startTestTemporal } from "./support/temporal.js";
+import { waitFor } from "./support/wait.js";
 
 let env: TestWorkflowEnvironment;
 let model: ScriptedModelServer;
@@ -34,12 +35,9 @@ function listRuns(query: string): string[] {
   return runs.map((run) => run.execution.workflowId);
 }
 
+/** Visibility is eventually consistent: a run shows up in a query some moments after it changed. */
 async function eventually(query: string, runId: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!listRuns(query).includes(runId)) {
-    if (Date.now() > deadline) assert.fail(`${runId} not found by ${query}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  await waitFor(`${runId} found by ${query}`, () => (listRuns(query).includes(runId) ? true : undefined), 15_000);
 }
 
 test("runs carry DuragentAgent and a current DuragentPhase", async () => {

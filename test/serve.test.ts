@@ -34,6 +34,7 @@ import { createDuragentMcpServer, ServeSetupError, targetToolNames, type ServedR
 import { startScriptedModelServer, type ModelScript, type ScriptedCall, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import { bundleWorkflows } from "./support/runtime.js";
 import { everythingServer, filesystemServer } from "./support/mcp-servers.js";
+import { waitFor, waitForPhase } from "./support/wait.js";
 import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
 import { startTestTemporal } from "./support/temporal.js";
 
@@ -177,14 +178,27 @@ function structured(result: ToolResult): Record<string, unknown> {
   return result.structuredContent;
 }
 
-async function statusUntil(call: Awaited<ReturnType<typeof connect>>["call"], runId: string, phase: string): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
+function statusUntil(call: Call, runId: string, phase: string): Promise<Record<string, unknown>> {
+  return waitFor(`run ${runId} to be ${phase}`, async () => {
     const status = structured(await call("run_status", { runId }));
-    if (status.phase === phase) return status;
-    if (Date.now() > deadline) assert.fail(`run ${runId} stayed ${String(status.phase)}, expected ${phase}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+    return status.phase === phase ? status : undefined;
+  });
+}
+
+type Call = Awaited<ReturnType<typeof connect>>["call"];
+
+/** The run ids the server holds now. */
+async function knownRuns(call: Call): Promise<Set<string>> {
+  const { runs } = structured(await call("runs_list", { limit: 100 }));
+  return new Set((runs as { runId: string }[]).map((run) => run.runId));
+}
+
+/** The run of `target` the server starts next, once it has: one not among `before`. */
+function nextRun(call: Call, target: string, before: Set<string>): Promise<string> {
+  return waitFor(`a new ${target} run`, async () => {
+    const { runs } = structured(await call("runs_list", { limit: 100 }));
+    return (runs as { runId: string }[]).find((run) => run.runId.startsWith(`${target}-`) && !before.has(run.runId))?.runId;
+  });
 }
 
 const runIdIn = (value: string) => /\b((?:asker|askForBudget|reader|slow|helper)-[0-9a-f]{8})\b/.exec(value)?.[1];
@@ -220,10 +234,7 @@ test("the inner agent's question becomes the outer run's question, and the perso
   try {
     const planner: RunTarget = { kind: "agent", name: "planner", agent: { name: "planner", instruction: "OUTER: plan trips.", servers: ["inner"] } };
     const handle = await engine.start(planner, "plan my trip");
-    let status = await handle.status();
-    for (const deadline = Date.now() + 20_000; status.phase !== "waiting_input" && Date.now() < deadline; status = await handle.status()) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const status = await waitForPhase(handle, "waiting_input");
     const [question] = status.pending;
     assert.ok(question?.kind === "input", JSON.stringify(status));
     assert.equal(question.prompt, "Which city?");
@@ -307,9 +318,8 @@ describe("an MCP client drives duragent runs (memory engine)", () => {
     const progress: Progress[] = [];
     const result = await call("lister", { input: "list" }, { onprogress: (update) => progress.push(update) });
     assert.equal(text(result), "listed");
-    // MCP does not order notifications against the result, so give late ones a moment.
-    for (let waited = 0; progress.length < 2 && waited < 2_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.ok(progress.length >= 2, `expected several progress notifications, got ${JSON.stringify(progress)}`);
+    // MCP does not order notifications against the result, so late ones may still be on their way.
+    await waitFor(`several progress notifications (got ${JSON.stringify(progress)})`, () => (progress.length >= 2 ? true : undefined), 2_000);
     for (let index = 1; index < progress.length; index++) assert.ok(progress[index]!.progress > progress[index - 1]!.progress);
     assert.ok(progress.some((update) => /^step \d+: llm openai:/.test(update.message ?? "")), JSON.stringify(progress));
     await close();
@@ -421,28 +431,25 @@ describe("an MCP client drives duragent runs (memory engine)", () => {
   test("a caller that cancels its waiting call cancels the run it started", async () => {
     const { call, close } = await connect(engine, config);
     const controller = new AbortController();
+    const before = await knownRuns(call);
     const waiting = call("slow", { input: "think" }, { signal: controller.signal });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const runId = await nextRun(call, "slow", before);
+    await statusUntil(call, runId, "running");
     controller.abort("changed my mind");
     await assert.rejects(waiting);
-    const { runs } = structured(await call("runs_list", { limit: 1 }));
-    const [latest] = runs as { runId: string }[];
-    assert.match(latest!.runId, /^slow-/);
-    await statusUntil(call, latest!.runId, "cancelled");
+    await statusUntil(call, runId, "cancelled");
     await close();
   });
 
   test("a caller whose connection drops leaves its run going, to be followed from another connection", async () => {
     const first = await connect(engine, config);
+    const before = await knownRuns(first.call);
     const waiting = first.call("slow", { input: "think" });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const runId = await nextRun(first.call, "slow", before);
     await first.close();
     await assert.rejects(waiting);
     const { call, close } = await connect(engine, config);
-    const { runs } = structured(await call("runs_list", { limit: 1 }));
-    const [latest] = runs as { runId: string }[];
-    assert.match(latest!.runId, /^slow-/);
-    assert.equal(((await statusUntil(call, latest!.runId, "completed")).result as { text: string }).text, "finally");
+    assert.equal(((await statusUntil(call, runId, "completed")).result as { text: string }).text, "finally");
     await close();
   });
 });

@@ -75,7 +75,7 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
 }
 
 function phaseText(status: RunStatus): string {
-  if (status.phase === "waiting_input") return "waiting for input (answer with `duragent input`)";
+  if (status.phase === "waiting_input") return "waiting for an answer (`duragent answer`)";
   if (status.phase === "waiting_approval") return "waiting for approval (`duragent approve` or `duragent reject`)";
   return status.phase;
 }

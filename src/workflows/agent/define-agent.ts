@@ -18,7 +18,7 @@ export const AgentSpecSchema = z.object({
   model: z.string().optional(),
   /** The cap on model turns in one `generate` call; the run's default when absent. */
   maxIterations: z.number().int().positive().optional(),
-  /** Gives the model a `human_input` tool, answered by a person through `duragent input`. */
+  /** Gives the model a `human_input` tool: its question goes to a person, answered with `duragent answer`. */
   humanInput: z.boolean().optional(),
 });
 export type AgentSpec = z.input<typeof AgentSpecSchema>;
@@ -57,7 +57,7 @@ export function isAgent(value: unknown): value is Agent {
   );
 }
 
-/** Lets the model ask a person; the wait is durable, like any other human input. */
+/** Lets the model ask a person; the wait is durable, like any other question. */
 function humanInputTool(ctx: Executor): LocalTool {
   return {
     spec: {

@@ -105,7 +105,7 @@ export class Swarm extends PatternBase {
 
   /**
    * A fresh agent LLM per turn, because the instruction carries the context variables as they are
-   * now. It is attached like any agent (human input, approval gates), at the cost of listing the
+   * now. It is attached like any agent (questions to a person, approval gates), at the cost of listing the
    * agent's tools again on each of its turns.
    */
   private async agentLlm(name: string, state: SwarmState, onHandoff: (handoff: Handoff) => void): Promise<AgentLlm> {
