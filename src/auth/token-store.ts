@@ -23,7 +23,7 @@ const StoredCredentialsSchema = z.object({
 export type StoredCredentials = z.infer<typeof StoredCredentialsSchema>;
 
 /** The directory for credential files: `$DURAGENT_OAUTH_DIR`, else `~/.duragent/oauth`. */
-export function oauthDirectory(env: Record<string, string | undefined> = process.env): string {
+function oauthDirectory(env: Record<string, string | undefined> = process.env): string {
   return env.DURAGENT_OAUTH_DIR || path.join(os.homedir(), ".duragent", "oauth");
 }
 

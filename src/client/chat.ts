@@ -44,7 +44,7 @@ export interface StartChatOptions {
 }
 
 /** The built-in chat workflow as a run target; its type name is what workers register. */
-export const chatTarget: RunTarget = {
+const chatTarget: RunTarget = {
   kind: "workflow",
   name: "chatWorkflow",
   workflow: chatWorkflow as unknown as DuragentWorkflow,

@@ -5,13 +5,13 @@
  */
 import { z } from "zod";
 
-export const TextPartSchema = z.object({
+const TextPartSchema = z.object({
   type: z.literal("text"),
   text: z.string(),
 });
 export type TextPart = z.infer<typeof TextPartSchema>;
 
-export const ImagePartSchema = z.object({
+const ImagePartSchema = z.object({
   type: z.literal("image"),
   /** Base64 data, without a `data:` prefix. */
   data: z.string(),
@@ -32,8 +32,8 @@ export const ToolCallSchema = z.object({
 });
 export type ToolCall = z.infer<typeof ToolCallSchema>;
 
-export const SystemMessageSchema = z.object({ role: z.literal("system"), content: z.string() });
-export const UserMessageSchema = z.object({
+const SystemMessageSchema = z.object({ role: z.literal("system"), content: z.string() });
+const UserMessageSchema = z.object({
   role: z.literal("user"),
   content: z.union([z.string(), z.array(ContentPartSchema)]),
 });

@@ -6,7 +6,7 @@ import { z } from "zod";
 
 const DurationMs = z.number().int().positive();
 
-export const RetrySettingsSchema = z.object({
+const RetrySettingsSchema = z.object({
   maximumAttempts: z.number().int().min(1).max(100),
   initialIntervalMs: DurationMs,
   backoffCoefficient: z.number().min(1),

@@ -28,7 +28,7 @@ export function interpolate(tree: unknown, env: NodeJS.ProcessEnv, file: string 
 }
 
 /** Interpolates one string; `path` only names the value in errors. */
-export function interpolateString(text: string, env: NodeJS.ProcessEnv, path: readonly (string | number)[], issues: Issue[]): string {
+function interpolateString(text: string, env: NodeJS.ProcessEnv, path: readonly (string | number)[], issues: Issue[]): string {
   if (!text.includes("$")) return text;
   return text.replace(token, (match: string, body: string | undefined) => {
     if (match === "$${") return "${";

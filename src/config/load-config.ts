@@ -14,8 +14,8 @@ import type { z } from "zod";
 import { ConfigSchema, type DuragentConfig } from "./schema.js";
 import { temporalEnvironment } from "./temporal-environment.js";
 
-export const configFileNames = ["duragent.config.yaml", "duragent.config.yml"] as const;
-export const secretsFileNames = ["duragent.secrets.yaml", "duragent.secrets.yml"] as const;
+const configFileNames = ["duragent.config.yaml", "duragent.config.yml"] as const;
+const secretsFileNames = ["duragent.secrets.yaml", "duragent.secrets.yml"] as const;
 
 /** Objects are partial all the way down; arrays are replaced whole, so they stay whole. */
 export type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;

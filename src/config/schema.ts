@@ -11,7 +11,7 @@ import { agentReferences, PatternSpecSchema } from "../workflows/patterns/patter
 const modelRefPattern = /^[A-Za-z0-9][A-Za-z0-9._-]*:\S+$/;
 
 /** A model reference such as `openai:gpt-4.1-mini` or `anthropic:claude-sonnet-4-5`. */
-export const ModelRefSchema = z
+const ModelRefSchema = z
   .string()
   .regex(modelRefPattern, { message: 'expected "provider:model", e.g. "openai:gpt-4.1-mini"' });
 
@@ -149,7 +149,7 @@ const ActivityPolicySchema = z
   });
 
 /** An agent defined in config rather than in code. */
-export const AgentSchema = z.strictObject({
+const AgentSchema = z.strictObject({
   /** The system prompt. */
   instruction: z.string().min(1),
   /** Names of entries in `mcp.servers` whose tools this agent may call. */

@@ -50,12 +50,12 @@ export class UnsafeBinding extends Error {
   }
 }
 
-export const mcpPath = "/mcp";
+const mcpPath = "/mcp";
 const maxBodyBytes = 4 * 1024 * 1024;
 /** A session unheard of this long is closed: clients that vanish without DELETE would pile up. */
 const sessionIdleMs = 60 * 60 * 1000;
 
-export function isLoopbackHost(host: string): boolean {
+function isLoopbackHost(host: string): boolean {
   const bare = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
   return bare === "localhost" || bare === "::1" || /^127(\.\d{1,3}){3}$/.test(bare);
 }

@@ -44,10 +44,10 @@ export interface DuragentMcpServerOptions {
   logger?: Logger;
 }
 
-export const defaultWaitTimeoutMs = 50_000;
+const defaultWaitTimeoutMs = 50_000;
 
 /** The control tools; a target whose tool name would clash with one of these cannot be served. */
-export const controlToolNames = [
+const controlToolNames = [
   "run_status",
   "run_input",
   "run_approve",

@@ -46,13 +46,13 @@ interface Manifest {
 const KEEP_BUNDLES = 8;
 
 /** The compiled (or, in the repository under tsx, source) file of the built-in workflows. */
-export function builtinWorkflowsPath(): string {
+function builtinWorkflowsPath(): string {
   const extension = import.meta.url.endsWith(".ts") ? "ts" : "js";
   return fileURLToPath(new URL(`../workflows/builtin-workflows.${extension}`, import.meta.url));
 }
 
 /** `DURAGENT_CACHE_DIR`, else `node_modules/.cache/duragent` of the project duragent is installed in. */
-export function defaultCacheDir(): string {
+function defaultCacheDir(): string {
   if (process.env.DURAGENT_CACHE_DIR) return resolve(process.env.DURAGENT_CACHE_DIR);
   const installed = /[\\/]node_modules[\\/]duragent[\\/]?$/.test(packageRoot);
   return installed ? resolve(packageRoot, "..", ".cache", "duragent") : join(packageRoot, "node_modules", ".cache", "duragent");

@@ -17,10 +17,10 @@ type CreateParams = Anthropic.Messages.MessageCreateParamsNonStreaming;
 type AnthropicMessage = Anthropic.Messages.Message;
 type ImageMediaType = Anthropic.Messages.Base64ImageSource["media_type"];
 
-export const ANTHROPIC_DEFAULT_BASE_URL = "https://api.anthropic.com";
+const ANTHROPIC_DEFAULT_BASE_URL = "https://api.anthropic.com";
 
 /** Anthropic requires `max_tokens`; used when the request sets none. */
-export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
+const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
 
 export interface AnthropicProviderOptions {
   /** The configured provider name, used in error messages. Defaults to `anthropic`. */
@@ -58,12 +58,8 @@ export class AnthropicProvider implements LlmProvider {
   }
 }
 
-export function createAnthropicProvider(options: AnthropicProviderOptions): LlmProvider {
-  return new AnthropicProvider(options);
-}
-
 /** The complete Messages API request body for one neutral request. */
-export function buildAnthropicRequest(request: LlmRequest, model: string): CreateParams {
+function buildAnthropicRequest(request: LlmRequest, model: string): CreateParams {
   const { system, messages } = convertToAnthropicMessages(request.system, request.messages);
   const body: CreateParams = {
     model,
@@ -89,7 +85,7 @@ export function buildAnthropicRequest(request: LlmRequest, model: string): Creat
  * Anthropic keeps the system prompt outside the messages, so system messages are gathered into
  * it, and all tool results of one turn travel together in a single user message.
  */
-export function convertToAnthropicMessages(
+function convertToAnthropicMessages(
   system: string | undefined,
   messages: Message[],
 ): { system: string | undefined; messages: MessageParam[] } {
@@ -175,7 +171,7 @@ function parseToolInput(argumentsText: string): Record<string, unknown> {
   return {};
 }
 
-export function prepareAnthropicTools(tools: ToolSpec[] | undefined): Tool[] | undefined {
+function prepareAnthropicTools(tools: ToolSpec[] | undefined): Tool[] | undefined {
   if (!tools || tools.length === 0) return undefined;
   return tools.map((tool) => ({
     name: tool.name,
@@ -197,14 +193,14 @@ function structuredOutputTool(format: ResponseFormat): Tool {
   };
 }
 
-export function convertToAnthropicToolChoice(choice: LlmRequest["toolChoice"]): ToolChoice | undefined {
+function convertToAnthropicToolChoice(choice: LlmRequest["toolChoice"]): ToolChoice | undefined {
   if (choice === undefined) return undefined;
   if (choice === "auto") return { type: "auto" };
   if (choice === "none") return { type: "none" };
   return { type: "tool", name: choice.name };
 }
 
-export function mapAnthropicStopReason(reason: string | null | undefined): StopReason {
+function mapAnthropicStopReason(reason: string | null | undefined): StopReason {
   switch (reason) {
     case "end_turn":
     case "stop_sequence":
@@ -225,7 +221,7 @@ export function mapAnthropicStopReason(reason: string | null | undefined): StopR
  * Translates a Messages API answer. With a response format, the forced tool's input becomes the
  * message text, so callers parse structured output the same way for every provider.
  */
-export function parseAnthropicResponse(
+function parseAnthropicResponse(
   message: AnthropicMessage,
   responseFormat: ResponseFormat | undefined,
   requestedModel: string,

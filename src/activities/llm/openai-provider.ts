@@ -19,7 +19,7 @@ type ChatResponseFormat = NonNullable<ChatCreateParams["response_format"]>;
 export const OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1";
 
 /** The prefix a failed tool result gets, since Chat Completions has no error flag for tool messages. */
-export const OPENAI_TOOL_ERROR_PREFIX = "Error: ";
+const OPENAI_TOOL_ERROR_PREFIX = "Error: ";
 
 export interface OpenAIProviderOptions {
   /** The configured provider name, used in error messages. Defaults to `openai`. */
@@ -63,12 +63,8 @@ export class OpenAIProvider implements LlmProvider {
   }
 }
 
-export function createOpenAIProvider(options: OpenAIProviderOptions): LlmProvider {
-  return new OpenAIProvider(options);
-}
-
 /** The complete Chat Completions request body for one neutral request. */
-export function buildOpenAIRequest(
+function buildOpenAIRequest(
   request: LlmRequest,
   model: string,
   options: { legacyMaxTokens?: boolean } = {},
@@ -93,7 +89,7 @@ export function buildOpenAIRequest(
   return body;
 }
 
-export function convertToOpenAIMessages(system: string | undefined, messages: Message[]): ChatMessageParam[] {
+function convertToOpenAIMessages(system: string | undefined, messages: Message[]): ChatMessageParam[] {
   const result: ChatMessageParam[] = [];
   if (system !== undefined && system !== "") result.push({ role: "system", content: system });
   // Tool messages are text-only, so their images follow in one user message after the last tool
@@ -165,7 +161,7 @@ function toolResultText(content: ContentPart[], isError: boolean | undefined): s
   return isError ? `${OPENAI_TOOL_ERROR_PREFIX}${text}` : text;
 }
 
-export function prepareOpenAITools(tools: ToolSpec[] | undefined): ChatFunctionTool[] | undefined {
+function prepareOpenAITools(tools: ToolSpec[] | undefined): ChatFunctionTool[] | undefined {
   if (!tools || tools.length === 0) return undefined;
   return tools.map((tool) => ({
     type: "function",
@@ -177,19 +173,19 @@ export function prepareOpenAITools(tools: ToolSpec[] | undefined): ChatFunctionT
   }));
 }
 
-export function convertToOpenAIToolChoice(choice: LlmRequest["toolChoice"]): ChatToolChoice | undefined {
+function convertToOpenAIToolChoice(choice: LlmRequest["toolChoice"]): ChatToolChoice | undefined {
   if (choice === undefined) return undefined;
   if (choice === "auto" || choice === "none") return choice;
   return { type: "function", function: { name: choice.name } };
 }
 
-export function convertToOpenAIResponseFormat(format: ResponseFormat): ChatResponseFormat {
+function convertToOpenAIResponseFormat(format: ResponseFormat): ChatResponseFormat {
   // strict: false because strict mode demands schema features (all fields required, no
   // additionalProperties) that arbitrary user schemas do not follow.
   return { type: "json_schema", json_schema: { name: format.name, schema: format.schema, strict: false } };
 }
 
-export function mapOpenAIFinishReason(reason: string | null | undefined): StopReason {
+function mapOpenAIFinishReason(reason: string | null | undefined): StopReason {
   switch (reason) {
     case "stop":
       return "end";
@@ -206,7 +202,7 @@ export function mapOpenAIFinishReason(reason: string | null | undefined): StopRe
 }
 
 /** Translates a completion; throws when it has no choice, which only a broken server sends. */
-export function parseOpenAIResponse(completion: ChatCompletion, requestedModel: string): LlmResponse {
+function parseOpenAIResponse(completion: ChatCompletion, requestedModel: string): LlmResponse {
   const choice = completion.choices[0];
   if (!choice) throw new Error("the chat completion contained no choices");
   const toolCalls: ToolCall[] = [];

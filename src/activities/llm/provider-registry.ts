@@ -18,7 +18,7 @@ export interface ProviderRegistry {
 }
 
 /** Providers usable without a config entry. */
-export const BUILT_IN_PROVIDERS = ["openai", "anthropic"] as const;
+const BUILT_IN_PROVIDERS = ["openai", "anthropic"] as const;
 
 /** Local OpenAI-compatible servers ignore the key, but the SDK insists on one. */
 const PLACEHOLDER_API_KEY = "not-needed";

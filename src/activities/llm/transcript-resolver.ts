@@ -43,7 +43,7 @@ export interface TranscriptResolverOptions {
 const MessagesSchema = z.array(MessageSchema);
 
 /** Asks the run itself, through the client of the worker running this activity. */
-export const queryRunState: TranscriptSource = {
+const queryRunState: TranscriptSource = {
   async slice(run, slice) {
     const handle = Context.current().client.workflow.getHandle(run.runId, run.temporalRunId);
     return MessagesSchema.parse(await handle.query(transcriptSliceQuery, slice));

@@ -316,6 +316,6 @@ function signalOf(signal: AbortSignal | undefined): { signal?: AbortSignal } {
 }
 
 /** `allowedTools` patterns, where `*` matches any run of characters. */
-export function allowedToolsMatcher(patterns: string[] | undefined): (name: string) => boolean {
+function allowedToolsMatcher(patterns: string[] | undefined): (name: string) => boolean {
   return patterns ? globMatcher(patterns) : () => true;
 }

@@ -1,9 +1,2 @@
-export {
-  allowedToolsMatcher,
-  McpConnectionPool,
-  type McpCallOptions,
-  type McpConnectionInfo,
-  type McpConnectionPoolOptions,
-  type McpPoolLogger,
-} from "./connection-pool.js";
-export { describeSchemaErrors, toContentPart, toToolResult, type McpCallToolResult } from "./tool-results.js";
+export { McpConnectionPool, type McpCallOptions, type McpConnectionInfo, type McpConnectionPoolOptions, type McpPoolLogger } from "./connection-pool.js";
+export { toToolResult, type McpCallToolResult } from "./tool-results.js";

@@ -99,7 +99,7 @@ export function toSamplingResult(response: LlmResponse, model: string): CreateMe
 }
 
 /** What a person is shown before a sampling request goes to the model. */
-export function samplingApprovalMessage(server: string, tool: string, model: string, params: CreateMessageRequest["params"]): string {
+function samplingApprovalMessage(server: string, tool: string, model: string, params: CreateMessageRequest["params"]): string {
   const last = params.messages.at(-1);
   const blocks = (last ? (Array.isArray(last.content) ? last.content : [last.content]) : []) as SamplingBlock[];
   const text = blocks.map((block) => (block.type === "text" ? String(block.text ?? "") : `[${String(block.type)}]`)).join(" ");

@@ -40,7 +40,7 @@ export const ChatInputSchema = z.object({
 export type ChatInput = z.input<typeof ChatInputSchema>;
 
 /** Why a turn failed, sent back to the one who sent its message; the chat goes on. */
-export const chatTurnFailed = "ChatTurnFailed";
+const chatTurnFailed = "ChatTurnFailed";
 
 interface QueuedMessage {
   id: number;

@@ -7,7 +7,7 @@ import { ApplicationFailure, CancelledFailure, msToNumber } from "@temporalio/co
 import { nonRetryableFailureTypes } from "../../common/failures.js";
 import type { ActivitySettings } from "../../common/run-settings.js";
 
-export class AttemptTimeoutError extends Error {
+class AttemptTimeoutError extends Error {
   override readonly name = "AttemptTimeoutError";
   constructor(readonly timeoutMs: number) {
     super(`The step did not finish within its start-to-close timeout of ${timeoutMs} ms.`);
@@ -21,7 +21,7 @@ function isRetryable(error: unknown): boolean {
   return true;
 }
 
-export function retryDelayMs(settings: ActivitySettings, attempt: number, error: unknown): number {
+function retryDelayMs(settings: ActivitySettings, attempt: number, error: unknown): number {
   if (error instanceof ApplicationFailure && error.nextRetryDelay != null) return msToNumber(error.nextRetryDelay);
   const { initialIntervalMs, backoffCoefficient, maximumIntervalMs } = settings.retry;
   return Math.min(initialIntervalMs * backoffCoefficient ** (attempt - 1), maximumIntervalMs);

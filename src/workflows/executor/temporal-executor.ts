@@ -34,18 +34,18 @@ function activityOptions(settings: ActivitySettings, summary: string): workflow.
   };
 }
 
-export const statusQuery = workflow.defineQuery<RunStatus>(RunMessages.status);
-export const transcriptQuery = workflow.defineQuery<Message[]>(RunMessages.transcript);
+const statusQuery = workflow.defineQuery<RunStatus>(RunMessages.status);
+const transcriptQuery = workflow.defineQuery<Message[]>(RunMessages.transcript);
 /** Asked by the `callLlm` activity to resolve a transcript reference; cheap, and never in history. */
-export const transcriptSliceQueryDefinition = workflow.defineQuery<Message[], [TranscriptSlice]>(transcriptSliceQuery);
-export const llmSetupQueryDefinition = workflow.defineQuery<LlmSetup | null, [number]>(llmSetupQuery);
-export const answerUpdate = workflow.defineUpdate<void, [Answer]>(RunMessages.answer);
-export const answerSignal = workflow.defineSignal<[Answer]>(RunMessages.answer);
-export const decideUpdate = workflow.defineUpdate<void, [ApprovalDecision]>(RunMessages.decide);
-export const pauseSignal = workflow.defineSignal(RunMessages.pause);
-export const resumeSignal = workflow.defineSignal(RunMessages.resume);
-export const serverRequestUpdate = workflow.defineUpdate<ServerRequestAnswer | null, [ServerRequest]>(RunMessages.serverRequest);
-export const serverAnswerQuery = workflow.defineQuery<ServerRequestAnswer | null, [string]>(RunMessages.serverAnswer);
+const transcriptSliceQueryDefinition = workflow.defineQuery<Message[], [TranscriptSlice]>(transcriptSliceQuery);
+const llmSetupQueryDefinition = workflow.defineQuery<LlmSetup | null, [number]>(llmSetupQuery);
+const answerUpdate = workflow.defineUpdate<void, [Answer]>(RunMessages.answer);
+const answerSignal = workflow.defineSignal<[Answer]>(RunMessages.answer);
+const decideUpdate = workflow.defineUpdate<void, [ApprovalDecision]>(RunMessages.decide);
+const pauseSignal = workflow.defineSignal(RunMessages.pause);
+const resumeSignal = workflow.defineSignal(RunMessages.resume);
+const serverRequestUpdate = workflow.defineUpdate<ServerRequestAnswer | null, [ServerRequest]>(RunMessages.serverRequest);
+const serverAnswerQuery = workflow.defineQuery<ServerRequestAnswer | null, [string]>(RunMessages.serverAnswer);
 
 export class TemporalExecutor extends BaseExecutor {
   readonly engine = "temporal" as const;

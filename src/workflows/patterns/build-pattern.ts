@@ -129,14 +129,14 @@ export function buildParticipant(ctx: Executor, participant: Participant): Augme
   return lazyAgent(ctx, participant);
 }
 
-export function participantName(participant: Participant): string {
+function participantName(participant: Participant): string {
   if (typeof participant === "string") return participant;
   if (isPatternSpec(participant)) return participant.name ?? participant.pattern;
   if (isFunctionRef(participant)) return participant.name ?? participant.function;
   return participant.name;
 }
 
-export function participantDescription(participant: Participant): string {
+function participantDescription(participant: Participant): string {
   if (typeof participant === "string") return participant;
   if (isPatternSpec(participant)) return participant.description ?? `a ${participant.pattern} pattern`;
   if (isFunctionRef(participant)) return participant.description ?? `the function ${participant.function}`;

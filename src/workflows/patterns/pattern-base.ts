@@ -37,7 +37,7 @@ export abstract class PatternBase implements AugmentedLlm {
 }
 
 /** Adds an instruction to answer with JSON matching `schema`. */
-export function withJsonRequest<T>(input: string | Message[], schema: z.ZodType<T>, schemaName = "result"): string | Message[] {
+function withJsonRequest<T>(input: string | Message[], schema: z.ZodType<T>, schemaName = "result"): string | Message[] {
   const jsonSchema = JSON.stringify(jsonSchemaOf(schema));
   const request = `Answer with only a JSON value named "${schemaName}" that matches this JSON schema: ${jsonSchema}`;
   if (typeof input === "string") return `${input}\n\n${request}`;

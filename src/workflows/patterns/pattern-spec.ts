@@ -117,7 +117,7 @@ const common = {
   asChildWorkflow: z.boolean().optional(),
 };
 
-export const FunctionRefSchema = z.strictObject({
+const FunctionRefSchema = z.strictObject({
   function: z.string().min(1),
   name: z.string().min(1).optional(),
   description: z.string().optional(),
@@ -221,7 +221,7 @@ export function isFunctionRef(participant: Participant): participant is Function
  * Rebuilds a spec with every participant passed through `replace` (nested patterns included,
  * depth first). `path` locates the participant, for error messages.
  */
-export function mapParticipants(
+function mapParticipants(
   spec: PatternSpec,
   replace: (participant: Participant, path: Array<string | number>) => Participant,
   path: Array<string | number> = [],

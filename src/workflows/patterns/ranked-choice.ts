@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { AugmentedLlm } from "../augmented-llm.js";
 import { participantOptions } from "./pattern-base.js";
 
-export const RankedChoicesSchema = z.object({
+const RankedChoicesSchema = z.object({
   choices: z.array(
     z
       .object({
@@ -53,7 +53,7 @@ export async function rankChoices(
 }
 
 /** Keeps valid choices only, best first (ties keep the model's order), at most `topK`. */
-export function filterChoices(choices: z.infer<typeof RankedChoicesSchema>["choices"], options: ChoiceOption[], topK: number): RankedChoice[] {
+function filterChoices(choices: z.infer<typeof RankedChoicesSchema>["choices"], options: ChoiceOption[], topK: number): RankedChoice[] {
   const known = new Set(options.map((option) => option.name));
   const kept = new Map<string, RankedChoice>();
   for (const choice of choices) {
