@@ -1,6 +1,8 @@
 /** Runs agents and workflows in this process, with the same activities a worker would use. */
 import { randomUUID } from "node:crypto";
 import { openActivityRuntime, type ActivityRuntime } from "../activities/activity-runtime.js";
+import type { Message } from "../common/messages.js";
+import type { RunStatus } from "../common/run-status.js";
 import type { RunSettings } from "../common/run-settings.js";
 import type { DuragentConfig } from "../config/schema.js";
 import type { Logger } from "../logger.js";
@@ -22,6 +24,7 @@ import {
   type StartOptions,
 } from "./engine.js";
 import { isCancellation } from "@temporalio/workflow";
+import type { RunLogger } from "../workflows/executor/executor.js";
 import { MemoryExecutor } from "../workflows/executor/memory-executor.js";
 import { loadRunTargets, type RunTarget } from "./run-targets.js";
 
@@ -29,6 +32,8 @@ interface MemoryRun {
   handle: RunHandle;
   /** Stops the run's steps, whatever its phase; for closing the engine. */
   stop(): void;
+  /** When it ended, in ms since the epoch; until then it is kept whatever its age. */
+  endedAt?: number;
   type: string;
   startedAt: string;
 }
@@ -37,6 +42,8 @@ export class MemoryEngine implements Engine {
   readonly name = "memory" as const;
   private readonly runtime: ActivityRuntime;
   private readonly runs = new Map<string, MemoryRun>();
+  /** Ended runs in the order they ended: the first ones are forgotten first. */
+  private readonly ended: string[] = [];
   private workflowRegistry?: Promise<Map<string, DuragentWorkflow>>;
 
   constructor(
@@ -54,16 +61,18 @@ export class MemoryEngine implements Engine {
     const type = workflowType(target);
     const workflow = registry.get(type);
     if (!workflow) throw new Error(`No workflow is registered as '${type}'.`);
-    const newExecutor = () =>
-      new MemoryExecutor(this.runtime.effects, this.settings, this.logger.child({ runId }), runId, (name) => registry.get(name));
-    // The executor of the current run: continue-as-new replaces it, and the handle follows.
-    let executor = newExecutor();
-    let ended = false;
+    const log = lazyChildLogger(this.logger, { runId });
+    const newExecutor = () => new MemoryExecutor(this.runtime.effects, this.settings, log, runId, (name) => registry.get(name));
+    // The executor of the current run: continue-as-new replaces it, and the handle follows. Once
+    // the run ends, only what can still be read of it is kept (see `ended`), not the executor.
+    let executor: MemoryExecutor | undefined = newExecutor();
+    let ended: { status: RunStatus; transcript: Message[] } | undefined;
+    const live = (): MemoryExecutor => executor ?? raise(new RunAlreadyEnded(runId, ended!.status.phase));
     const outcome = (async () => {
       let next = targetInput(target, input);
       for (;;) {
         try {
-          return await runToEnd(executor, workflow.body, next);
+          return await runToEnd(live(), workflow.body, next);
         } catch (error) {
           if (!(error instanceof ContinueAsNewRequest)) throw error;
           next = error.input;
@@ -75,37 +84,55 @@ export class MemoryEngine implements Engine {
         throw new RunFailed(runId, isCancellation(error) ? "cancelled" : "failed", rootCause(error), error);
       })
       .finally(() => {
-        ended = true;
+        ended = { status: live().control.status(), transcript: live().control.transcript };
+        executor = undefined;
+        this.remember(runId);
       });
     outcome.catch(() => undefined); // observed through result()
     // A message sent while the run is between two executors waits for the next one.
     const current = async (): Promise<MemoryExecutor> => {
-      while (!executor.acceptsMessages && !ended) await new Promise((resolve) => setImmediate(resolve));
-      if (ended) throw new RunNotFound(runId, "that is still running");
+      while (executor && !executor.acceptsMessages) await new Promise((resolve) => setImmediate(resolve));
+      if (!executor) throw new RunNotFound(runId, "that is still running");
       return executor;
     };
     const handle = runHandle({
       runId,
       result: () => outcome,
-      status: async () => executor.control.status(),
-      transcript: async () => [...executor.control.transcript],
+      status: async () => ended?.status ?? live().control.status(),
+      transcript: async () => [...(ended?.transcript ?? live().control.transcript)],
       // A refusal (InvalidRunMessage) reaches the caller as the rejection, as a Temporal update's would.
-      answer: async (answer) => executor.answer(answer),
-      decide: async (decision) => executor.decide(decision),
-      pause: async () => executor.pause(),
-      resume: async () => executor.resume(),
-      cancel: async () => {
-        if (ended) throw new RunAlreadyEnded(runId, executor.control.status().phase);
-        executor.cancel();
-      },
-      update: async <R>(name: string, payload?: unknown) => {
-        return (await current()).update<R>(name, payload);
-      },
+      answer: async (answer) => live().answer(answer),
+      decide: async (decision) => live().decide(decision),
+      pause: async () => live().pause(),
+      resume: async () => live().resume(),
+      cancel: async () => live().cancel(),
+      update: async <R>(name: string, payload?: unknown) => (await current()).update<R>(name, payload),
       signal: async (name, payload) => (await current()).signal(name, payload),
       query: async <R>(name: string, payload?: unknown) => (await current()).query<R>(name, payload),
     });
-    this.runs.set(runId, { handle, stop: () => executor.cancel(), type, startedAt: new Date().toISOString() });
+    this.runs.set(runId, { handle, stop: () => executor?.cancel(), type, startedAt: new Date().toISOString() });
     return handle;
+  }
+
+  /**
+   * A run that ended stays readable (status, transcript, result) for `memory.keepFinishedMs`, and
+   * at most `memory.keepFinishedRuns` of them are kept, so a long-lived process (`duragent serve`)
+   * does not grow without bound.
+   */
+  private remember(runId: string): void {
+    const run = this.runs.get(runId);
+    if (!run) return;
+    run.endedAt = Date.now();
+    this.ended.push(runId);
+    this.forget();
+  }
+
+  private forget(): void {
+    const { keepFinishedRuns, keepFinishedMs } = this.config.memory;
+    const stale = Date.now() - keepFinishedMs;
+    while (this.ended.length > 0 && (this.ended.length > keepFinishedRuns || (this.runs.get(this.ended[0]!)?.endedAt ?? 0) < stale)) {
+      this.runs.delete(this.ended.shift()!);
+    }
   }
 
   /** The workflows a Temporal worker would register: the built-in ones and the config's modules'. */
@@ -122,12 +149,14 @@ export class MemoryEngine implements Engine {
   }
 
   async getHandle(runId: string): Promise<RunHandle> {
+    this.forget();
     const run = this.runs.get(runId);
     if (!run) throw new RunNotFound(runId, "in this process (memory runs live only as long as their process)");
     return run.handle;
   }
 
   async list(limit: number): Promise<RunSummary[]> {
+    this.forget();
     const runs = [...this.runs.values()].reverse().slice(0, limit);
     return Promise.all(
       runs.map(async (run) => ({
@@ -147,4 +176,20 @@ export class MemoryEngine implements Engine {
     for (const run of this.runs.values()) run.stop();
     await this.runtime.close();
   }
+}
+
+function raise(error: Error): never {
+  throw error;
+}
+
+/** A child logger made on first use: most runs never log, and pino's child costs a little every time. */
+function lazyChildLogger(logger: Logger, bindings: Record<string, unknown>): RunLogger {
+  let child: Logger | undefined;
+  const get = () => (child ??= logger.child(bindings));
+  return {
+    debug: (message, attributes) => get().debug(attributes ?? {}, message),
+    info: (message, attributes) => get().info(attributes ?? {}, message),
+    warn: (message, attributes) => get().warn(attributes ?? {}, message),
+    error: (message, attributes) => get().error(attributes ?? {}, message),
+  };
 }

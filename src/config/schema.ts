@@ -253,6 +253,15 @@ export const ConfigSchema = z
         chatTurnsPerRun: z.number().int().positive().optional(),
       })
       .prefault({}),
+    /** The memory engine, in a long-lived process (`duragent serve`): how long runs that ended stay readable. */
+    memory: z
+      .strictObject({
+        /** At most this many ended runs are kept (their status, transcript and result); the oldest go first. Default 1000. */
+        keepFinishedRuns: z.number().int().min(0).default(1000),
+        /** An ended run is forgotten after this long. Default one hour. */
+        keepFinishedMs: z.number().int().min(0).default(3_600_000),
+      })
+      .prefault({}),
     /** Human approval gates. */
     approvals: z
       .strictObject({

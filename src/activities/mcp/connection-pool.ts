@@ -65,6 +65,8 @@ const MAX_PAGES = 1_000;
 /** A connection with what the pool keeps per connection. */
 interface PoolConnection extends Connection {
   tools: Promise<Tool[]> | undefined;
+  /** The tools as definitions, made once per tool list: every run of an agent gets the same array. */
+  definitions: Promise<ToolDefinition[]> | undefined;
   validators: ToolValidators;
   /** Tool calls in flight, for routing the server's requests to the right run. */
   calls: Set<CallScope>;
@@ -89,22 +91,23 @@ export class McpConnectionPool {
           relay.attach(conn);
           conn.client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
             conn.tools = undefined;
+            conn.definitions = undefined;
             conn.validators.clear();
             logger.debug({ mcpServer: conn.server }, "MCP tool list changed");
           });
         },
       },
-      (conn) => ({ ...conn, tools: undefined, validators: new Map(), calls: new Set() }),
+      (conn) => ({ ...conn, tools: undefined, definitions: undefined, validators: new Map(), calls: new Set() }),
     );
   }
 
   /** The tools of a server, filtered by its `allowedTools`. */
   async listTools(server: string): Promise<ToolDefinition[]> {
-    const tools = await this.connections.withConnection(server, "tools/list", undefined, (conn) => this.toolsOf(conn));
-    return tools.map((tool) => {
-      const definition: ToolDefinition = { server, name: tool.name, inputSchema: tool.inputSchema };
-      if (tool.description !== undefined) definition.description = tool.description;
-      return definition;
+    return this.connections.withConnection(server, "tools/list", undefined, (conn) => {
+      conn.definitions ??= this.toolsOf(conn).then((tools) =>
+        tools.map((tool) => ({ server, name: tool.name, inputSchema: tool.inputSchema, ...(tool.description !== undefined ? { description: tool.description } : {}) })),
+      );
+      return conn.definitions;
     });
   }
 
@@ -291,7 +294,7 @@ export class McpConnectionPool {
     const loading = this.fetchTools(conn);
     conn.tools = loading;
     loading.catch(() => {
-      if (conn.tools === loading) conn.tools = undefined;
+      if (conn.tools === loading) conn.tools = conn.definitions = undefined;
     });
     return loading;
   }

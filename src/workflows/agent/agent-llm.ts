@@ -51,8 +51,8 @@ export class AgentLlm implements AugmentedLlm {
     private readonly options: AgentLlmOptions,
   ) {
     this.name = options.name;
-    this.needsApproval = globMatcher(ctx.run.settings.approvalTools);
-    this.toolSpecs = [...tools.specs(), ...(options.localTools ?? []).map((tool) => tool.spec)];
+    this.needsApproval = approvalMatcher(ctx.run.settings.approvalTools);
+    this.toolSpecs = options.localTools?.length ? [...tools.specs(), ...options.localTools.map((tool) => tool.spec)] : tools.specs();
   }
 
   async generate(input: string | Message[], options: GenerateOptions = {}): Promise<Message[]> {
@@ -169,6 +169,14 @@ export class AgentLlm implements AugmentedLlm {
     }
     return { result: await this.ctx.callTool({ server: tool.server, tool: tool.name, arguments: toolArguments }) };
   }
+}
+
+// One matcher per approval list (the memory engine's runs share their settings object).
+const approvalMatchers = new WeakMap<string[], (name: string) => boolean>();
+function approvalMatcher(patterns: string[]): (name: string) => boolean {
+  let matcher = approvalMatchers.get(patterns);
+  if (!matcher) approvalMatchers.set(patterns, (matcher = globMatcher(patterns)));
+  return matcher;
 }
 
 function toMessages(input: string | Message[]): Message[] {

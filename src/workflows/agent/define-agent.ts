@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { Executor } from "../executor/executor.js";
 import { toolError } from "../../common/tools.js";
 import { AgentLlm, type LocalTool } from "./agent-llm.js";
-import { ToolCatalog } from "./tool-catalog.js";
+import { catalogOf } from "./tool-catalog.js";
 
 export const AgentSpecSchema = z.object({
   name: z.string().min(1),
@@ -36,7 +36,7 @@ export function defineAgent(spec: AgentSpec): Agent {
     async attachLlm(ctx, options = {}) {
       const toolLists = await Promise.all(parsed.servers.map((server) => ctx.listTools(server)));
       const localTools = [...(options.localTools ?? []), ...(parsed.humanInput ? [humanInputTool(ctx)] : [])];
-      return new AgentLlm(ctx, new ToolCatalog(toolLists.flat()), {
+      return new AgentLlm(ctx, catalogOf(toolLists), {
         name: parsed.name,
         instruction: parsed.instruction,
         model: parsed.model ?? ctx.run.settings.defaultModel,

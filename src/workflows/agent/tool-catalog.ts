@@ -15,8 +15,27 @@ export function namespacedToolName(server: string, tool: string): string {
   return `${server}_${tool}`.replace(/[^a-zA-Z0-9_-]/g, "_").slice(0, MAX_NAME_LENGTH);
 }
 
+// Catalogs of the same tool lists (the same arrays: the memory engine's pool hands every run the
+// same ones), made once. A catalog never changes, so sharing it is safe on replay too.
+const catalogs = new WeakMap<object, { catalog?: ToolCatalog; next: WeakMap<object, unknown> }>();
+
+/** The catalog of these servers' tool lists, shared by runs that list the very same arrays. */
+export function catalogOf(lists: ToolDefinition[][]): ToolCatalog {
+  let level = catalogs as WeakMap<object, { catalog?: ToolCatalog; next: WeakMap<object, unknown> }>;
+  let node: { catalog?: ToolCatalog; next: WeakMap<object, unknown> } | undefined;
+  for (const list of lists) {
+    node = level.get(list);
+    if (!node) level.set(list, (node = { next: new WeakMap() }));
+    level = node.next as typeof level;
+  }
+  if (!node) return new ToolCatalog([]);
+  node.catalog ??= new ToolCatalog(lists.flat());
+  return node.catalog;
+}
+
 export class ToolCatalog {
   private readonly byName = new Map<string, ToolDefinition>();
+  private specList?: ToolSpec[];
 
   constructor(tools: ToolDefinition[]) {
     for (const tool of tools) {
@@ -45,11 +64,13 @@ export class ToolCatalog {
     return [...this.byName.keys()];
   }
 
+  /** The tools as the model sees them; the same array every time. */
   specs(): ToolSpec[] {
-    return [...this.byName.entries()].map(([name, tool]) => ({
+    this.specList ??= [...this.byName.entries()].map(([name, tool]) => ({
       name,
       description: tool.description,
       inputSchema: tool.inputSchema,
     }));
+    return this.specList;
   }
 }

@@ -1,8 +1,8 @@
 /**
  * What both executors share. Every effect is a step through `perform`: it waits while the run is
  * paused, becomes the run's current step, and runs through the engine's `invoke` with the policy
- * the effect table names. The executor's effect methods are made by one loop over that table; a
- * model call and a tool call add the run's own bookkeeping around it. Questions, approvals and
+ * the effect table names. The executor's effect methods are made by one loop over that table (at
+ * the end of this file); a model call and a tool call add the run's own bookkeeping around it. Questions, approvals and
  * signal waits are built on the engine's `waitUntil`. Subclasses supply the engine itself.
  */
 import { effectNames, effects, type EffectInput, type EffectMethods, type EffectName, type EffectOutput } from "../../common/effects.js";
@@ -10,11 +10,9 @@ import type { LlmRequest, LlmResponse, TokenUsage } from "../../common/llm.js";
 import { historyLimitDefaults, type ActivitySettings, type RunSettings } from "../../common/run-settings.js";
 import type { RunPhase } from "../../common/run-status.js";
 import type { ToolCallRequest, ToolResult } from "../../common/tools.js";
-import type { RunLocation } from "../../common/transcript-reference.js";
 import type { Answered, ApprovalOutcome, EngineName, Executor, MessageHandlers, Question, RunContext, RunLogger } from "./executor.js";
 import { RunControl } from "./run-control.js";
 import { SignalInbox } from "./signal-inbox.js";
-import { TranscriptReferencer } from "./transcript-referencer.js";
 
 export interface BaseExecutor extends EffectMethods {}
 
@@ -28,8 +26,6 @@ export abstract class BaseExecutor implements Executor {
   protected readonly inbox = new SignalInbox();
   /** Numbers tool calls in the order the run makes them, which replays identically. */
   private toolCallCount = 0;
-  /** Turns large model calls into references to this run's state; also answers what they refer to. */
-  protected readonly references: TranscriptReferencer;
 
   protected constructor(
     readonly runId: string,
@@ -40,11 +36,6 @@ export abstract class BaseExecutor implements Executor {
       (predicate, timeoutMs) => this.waitUntil(predicate, timeoutMs),
       () => Date.now(),
       (phase) => this.phaseChanged(phase),
-    );
-    this.references = new TranscriptReferencer(
-      this.control.transcript,
-      () => this.runLocation(),
-      settings.transcriptReferenceBytes ?? historyLimitDefaults.transcriptReferenceBytes,
     );
     const control = this.control;
     const self = this;
@@ -67,18 +58,12 @@ export abstract class BaseExecutor implements Executor {
       nextSignal: (name, timeoutMs) => this.nextSignal(name, timeoutMs),
       allFinished: () => this.allHandlersFinished(),
     };
-    // One method per effect, from the table; model and tool calls add the run's bookkeeping.
-    const around: Partial<Record<EffectName, (input: never) => Promise<unknown>>> = {
-      callLlm: (request: LlmRequest) => this.callLlmStep(request),
-      callTool: (request: ToolCallRequest) => this.callToolStep(request),
-    };
-    for (const name of effectNames) {
-      Object.defineProperty(this, name, { value: around[name] ?? ((input: EffectInput<typeof name>) => this.perform(name, input)) });
-    }
   }
 
-  /** Where this run can be asked for its transcript, by the activities that resolve references to it. */
-  protected abstract runLocation(): RunLocation;
+  /** What a model call's step sends: the request as it is; Temporal's executor refers to what the run holds. */
+  protected prepareModelCall(request: LlmRequest): LlmRequest {
+    return request;
+  }
   /** Hook for engines that publish the phase (Temporal's search attribute). */
   protected phaseChanged(_phase: RunPhase): void {}
   /** Resolves true once `predicate` holds (re-checked whenever run state changes), false on timeout. */
@@ -121,13 +106,15 @@ export abstract class BaseExecutor implements Executor {
     }
   }
 
-  private async callLlmStep(request: LlmRequest): Promise<LlmResponse> {
-    const response = await this.perform("callLlm", this.references.reference(request));
+  /** A model call, counting its tokens in the run's usage. */
+  async callLlm(request: LlmRequest): Promise<LlmResponse> {
+    const response = await this.perform("callLlm", this.prepareModelCall(request));
     this.control.recordUsage(request.model, response.usage);
     return response;
   }
 
-  private async callToolStep(request: ToolCallRequest): Promise<ToolResult> {
+  /** A tool call, with the run's id for it and its cap on the result's size. */
+  async callTool(request: ToolCallRequest): Promise<ToolResult> {
     // The id keys the server's requests for a person during this call (see ToolCallRequest.callId).
     const callId = request.callId ?? `call-${++this.toolCallCount}`;
     // The cap travels with the call, so the worker cuts big results before they enter history.
@@ -146,4 +133,17 @@ export abstract class BaseExecutor implements Executor {
     if (!(await this.waitUntil(() => this.inbox.has(name), timeoutMs))) return undefined;
     return this.inbox.take(name) as T;
   }
+}
+
+// The executor's method for each effect, from the table, made once on the prototype. The model
+// call and the tool call are written out above: they add the run's bookkeeping around the step.
+for (const name of effectNames) {
+  if (Object.hasOwn(BaseExecutor.prototype, name)) continue;
+  Object.defineProperty(BaseExecutor.prototype, name, {
+    value(this: BaseExecutor, input: EffectInput<typeof name>) {
+      return this.perform(name, input);
+    },
+    writable: true,
+    configurable: true,
+  });
 }

@@ -3,20 +3,20 @@
  * Temporal's retry semantics, so that tests and local work run the very code a worker would.
  * It plays the part that InMemoryTransport plays in the MCP SDK: real behaviour, no server.
  * It imports nothing from Node, like its Temporal sibling, though it never runs in the sandbox.
+ * Model calls carry their whole conversation: with no history to keep small, transcript
+ * references would only cost time.
  */
 import { CancelledFailure } from "@temporalio/common";
 import type { EffectImplementations, EffectInput, EffectName, EffectOutput } from "../../common/effects.js";
 import { InvalidRunMessage } from "../../common/invalid-run-message.js";
-import type { LlmRequest } from "../../common/llm.js";
 import { RunMessages, type Answer, type ApprovalDecision } from "../../common/run-status.js";
 import type { ActivitySettings, RunSettings } from "../../common/run-settings.js";
 import type { RunChannel, ServerRequestAnswer } from "../../common/server-requests.js";
-import { expandTranscriptReference, type RunLocation } from "../../common/transcript-reference.js";
 import type { DuragentWorkflow } from "../define-workflow.js";
 import { BaseExecutor } from "./base-executor.js";
 import { ContinueAsNewRequest } from "./continue-as-new.js";
 import type { RunLogger } from "./executor.js";
-import { runWithRetry } from "./retry.js";
+import { CancellationScope, runWithRetry, type Cancellation } from "./retry.js";
 
 interface Waiter {
   predicate: () => boolean;
@@ -30,19 +30,19 @@ interface UpdateHandler {
   validator?: (arg: unknown) => void;
 }
 
-const cancelled = () => new CancelledFailure("the run was cancelled");
+const cancelledFailure = () => new CancelledFailure("the run was cancelled");
 
 export class MemoryExecutor extends BaseExecutor {
   readonly engine = "memory" as const;
   private readonly waiters = new Set<Waiter>();
-  private readonly cancellation = new AbortController();
+  /** The run's cancellation; its attempts and child runs listen to it. */
+  private readonly cancellation = new CancellationScope();
+  private readonly detachFromParent: (() => void) | undefined;
   private readonly updateHandlers = new Map<string, UpdateHandler>();
   private readonly queryHandlers = new Map<string, (arg: unknown) => unknown>();
   private readonly signalHandlers = new Map<string, (arg: unknown) => void>();
   private runningHandlers = 0;
   private continued = false;
-  // Tells transcripts of successive runs apart, as Temporal's run id does.
-  private readonly temporalRunId = globalThis.crypto.randomUUID();
 
   constructor(
     private readonly implementations: EffectImplementations,
@@ -52,10 +52,10 @@ export class MemoryExecutor extends BaseExecutor {
     /** Finds the workflows that `executeChild` may start, by their registered name. */
     private readonly workflows: (name: string) => DuragentWorkflow | undefined = () => undefined,
     /** A parent's cancellation reaches its children. */
-    parentCancellation?: AbortSignal,
+    parentCancellation?: Cancellation,
   ) {
     super(runId, settings);
-    parentCancellation?.addEventListener("abort", () => this.cancel(), { once: true });
+    this.detachFromParent = parentCancellation?.subscribe(() => this.cancel());
     // The signals a Temporal run answers, so fire-and-forget senders work the same in memory.
     this.setSignalHandler<Answer>(RunMessages.answer, (answer) => {
       try {
@@ -69,17 +69,9 @@ export class MemoryExecutor extends BaseExecutor {
   }
 
   protected invoke<K extends EffectName>(name: K, input: EffectInput<K>, settings: ActivitySettings): Promise<EffectOutput<K>> {
-    if (this.cancellation.signal.aborted) return Promise.reject(cancelled());
+    if (this.cancellation.cancelled) return Promise.reject(cancelledFailure());
     const implementation = this.implementations[name] as (input: EffectInput<K>, context: { signal: AbortSignal; run: RunChannel }) => Promise<EffectOutput<K>>;
-    // A reference to this run's transcript is resolved here, in-process, as the activity would by a query.
-    const resolved =
-      name === "callLlm"
-        ? (expandTranscriptReference(input as LlmRequest, {
-            slice: (from, to) => this.control.transcript.slice(from, to),
-            setup: (index) => this.references.setup(index),
-          }) as EffectInput<K>)
-        : input;
-    return runWithRetry(settings, (signal) => implementation(resolved, { signal, run: this.runChannel }), this.cancellation.signal);
+    return runWithRetry(settings, (signal) => implementation(input, { signal, run: this.runChannel }), this.cancellation);
   }
 
   /**
@@ -106,7 +98,7 @@ export class MemoryExecutor extends BaseExecutor {
   };
 
   protected waitUntil(predicate: () => boolean, timeoutMs?: number): Promise<boolean> {
-    if (this.cancellation.signal.aborted) return Promise.reject(cancelled());
+    if (this.cancellation.cancelled) return Promise.reject(cancelledFailure());
     // The caller may have changed state others wait on (Temporal re-checks after every activation).
     this.notify();
     if (predicate()) return Promise.resolve(true);
@@ -200,11 +192,10 @@ export class MemoryExecutor extends BaseExecutor {
 
   /** Aborts in-flight steps and waits; the run then fails with a CancelledFailure. */
   cancel(): void {
-    if (this.cancellation.signal.aborted) return;
-    this.cancellation.abort();
+    if (!this.cancellation.cancel()) return;
     for (const waiter of this.waiters) {
       clearTimeout(waiter.timer);
-      waiter.reject(cancelled());
+      waiter.reject(cancelledFailure());
     }
     this.waiters.clear();
   }
@@ -214,10 +205,6 @@ export class MemoryExecutor extends BaseExecutor {
     const handler = this.queryHandlers.get(name);
     if (!handler) throw new InvalidRunMessage(`The run answers no query '${name}'.`);
     return handler(payload) as R;
-  }
-
-  protected runLocation(): RunLocation {
-    return { runId: this.runId, temporalRunId: this.temporalRunId };
   }
 
   protected setUpdateHandler<A, R>(name: string, handler: (arg: A) => Promise<R> | R, options: { validator?: (arg: A) => void } = {}): void {
@@ -255,8 +242,8 @@ export class MemoryExecutor extends BaseExecutor {
   executeChild<O>(workflowName: string, input: unknown, options: { idSuffix: string }): Promise<O> {
     const workflow = this.workflows(workflowName);
     if (!workflow) return Promise.reject(new Error(`No workflow is registered as '${workflowName}'.`));
-    const child = new MemoryExecutor(this.implementations, this.settings, this.log, `${this.runId}/${options.idSuffix}`, this.workflows, this.cancellation.signal);
-    return workflow.body(child, input) as Promise<O>;
+    const child = new MemoryExecutor(this.implementations, this.settings, this.log, `${this.runId}/${options.idSuffix}`, this.workflows, this.cancellation);
+    return (workflow.body(child, input) as Promise<O>).finally(() => child.detachFromParent?.());
   }
 
   uuid(): string {

@@ -27,36 +27,66 @@ function retryDelayMs(settings: ActivitySettings, attempt: number, error: unknow
   return Math.min(initialIntervalMs * backoffCoefficient ** (attempt - 1), maximumIntervalMs);
 }
 
+/**
+ * How a run's cancellation reaches its attempts: a listener per attempt, kept in a plain set
+ * rather than on an AbortSignal, whose listeners cost far more on every step.
+ */
+export interface Cancellation {
+  readonly cancelled: boolean;
+  /** Calls `listener` when the run is cancelled; returns the unsubscribe. */
+  subscribe(listener: () => void): () => void;
+}
+
+/** A run's cancellation, as the memory executor keeps it. */
+export class CancellationScope implements Cancellation {
+  cancelled = false;
+  private readonly listeners = new Set<() => void>();
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Cancels once; false when it already was. */
+  cancel(): boolean {
+    if (this.cancelled) return false;
+    this.cancelled = true;
+    for (const listener of [...this.listeners]) listener();
+    this.listeners.clear();
+    return true;
+  }
+}
+
 /** One attempt, ended early by its timeout or by the run's cancellation. */
-async function attemptOnce<T>(attempt: (signal: AbortSignal) => Promise<T>, timeoutMs: number, cancel?: AbortSignal): Promise<T> {
+async function attemptOnce<T>(attempt: (signal: AbortSignal) => Promise<T>, timeoutMs: number, cancel?: Cancellation): Promise<T> {
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let onCancel: (() => void) | undefined;
+  let unsubscribe: (() => void) | undefined;
   const interrupted = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       controller.abort();
       reject(new AttemptTimeoutError(timeoutMs));
     }, timeoutMs);
-    onCancel = () => {
+    const onCancel = () => {
       const failure = new CancelledFailure("the run was cancelled");
       controller.abort(failure);
       reject(failure);
     };
-    if (cancel?.aborted) onCancel();
-    else cancel?.addEventListener("abort", onCancel, { once: true });
+    if (cancel?.cancelled) onCancel();
+    else unsubscribe = cancel?.subscribe(onCancel);
   });
   try {
     return await Promise.race([attempt(controller.signal), interrupted]);
   } finally {
     clearTimeout(timer);
-    if (onCancel) cancel?.removeEventListener("abort", onCancel);
+    unsubscribe?.();
   }
 }
 
 export async function runWithRetry<T>(
   settings: ActivitySettings,
   attempt: (signal: AbortSignal) => Promise<T>,
-  cancel?: AbortSignal,
+  cancel?: Cancellation,
 ): Promise<T> {
   for (let number = 1; ; number++) {
     try {

@@ -7,9 +7,9 @@
 import * as workflow from "@temporalio/workflow";
 import type { DuragentActivities, EffectInput, EffectName, EffectOutput } from "../../common/effects.js";
 import { nonRetryableFailureTypes } from "../../common/failures.js";
-import type { LlmSetup } from "../../common/llm.js";
+import type { LlmRequest, LlmSetup } from "../../common/llm.js";
 import type { Message } from "../../common/messages.js";
-import type { ActivitySettings, RunSettings } from "../../common/run-settings.js";
+import { historyLimitDefaults, type ActivitySettings, type RunSettings } from "../../common/run-settings.js";
 import { RunMessages, type Answer, type ApprovalDecision, type RunPhase, type RunStatus } from "../../common/run-status.js";
 import { phaseSearchAttribute } from "../../common/search-attributes.js";
 import { ServerRequestSchema, type ServerRequest, type ServerRequestAnswer } from "../../common/server-requests.js";
@@ -17,6 +17,7 @@ import { llmSetupQuery, transcriptSliceQuery, type RunLocation, type TranscriptS
 import type { WorkflowRunInput } from "../define-workflow.js";
 import { BaseExecutor } from "./base-executor.js";
 import type { RunLogger } from "./executor.js";
+import { TranscriptReferencer } from "./transcript-referencer.js";
 
 function activityOptions(settings: ActivitySettings, summary: string): workflow.ActivityOptions {
   const { retry } = settings;
@@ -50,10 +51,17 @@ const serverAnswerQuery = workflow.defineQuery<ServerRequestAnswer | null, [stri
 export class TemporalExecutor extends BaseExecutor {
   readonly engine = "temporal" as const;
   readonly log: RunLogger = workflow.log;
+  /** Turns large model calls into references to this run's state; also answers what they refer to. */
+  private readonly references: TranscriptReferencer;
 
   constructor(settings: RunSettings) {
     super(workflow.workflowInfo().workflowId, settings);
     const control = this.control;
+    this.references = new TranscriptReferencer(
+      control.transcript,
+      () => this.runLocation(),
+      settings.transcriptReferenceBytes ?? historyLimitDefaults.transcriptReferenceBytes,
+    );
     workflow.setHandler(statusQuery, () => control.status());
     workflow.setHandler(transcriptQuery, () => control.transcript);
     workflow.setHandler(transcriptSliceQueryDefinition, ({ from, to }) => control.transcript.slice(from, to));
@@ -89,7 +97,12 @@ export class TemporalExecutor extends BaseExecutor {
     if (this.settings.searchAttributes) workflow.upsertSearchAttributes([{ key: phaseSearchAttribute, value: phase }]);
   }
 
-  protected runLocation(): RunLocation {
+  // History stores each activity input: a long conversation is referred to, not repeated.
+  protected override prepareModelCall(request: LlmRequest): LlmRequest {
+    return this.references.reference(request);
+  }
+
+  private runLocation(): RunLocation {
     const { workflowId, runId } = workflow.workflowInfo();
     return { runId: workflowId, temporalRunId: runId };
   }

@@ -1,0 +1,108 @@
+/**
+ * One measured round of the memory-engine comparison, in a process of its own so that its CPU
+ * time and peak memory are its own. `direct` is the limit: the OpenAI SDK and the MCP SDK in a
+ * loop written by hand, as a user would without duragent. `duragent` is the memory engine running
+ * the same agent. Both do three model calls and two tool calls per run against the same servers.
+ *
+ *   node --import tsx bench/processes/memory-round.ts <direct|duragent> <runs> <inFlight> <modelBaseURL>
+ *
+ * Prints one JSON line: runs/s, latency percentiles, CPU per run and peak RSS.
+ */
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import OpenAI from "openai";
+// The compiled package, as users run it.
+import { createClient } from "../../dist/client.js";
+import { percentile } from "../report.js";
+
+const [system, runsText, inFlightText, baseURL] = process.argv.slice(2);
+const runs = Number(runsText);
+const inFlight = Number(inFlightText);
+const instruction = "You echo things with the echo tool, twice, then say you are done.";
+const question = "Echo twice, please.";
+
+const require = createRequire(import.meta.url);
+const everythingManifest = require.resolve("@modelcontextprotocol/server-everything/package.json");
+const everythingBin = join(dirname(everythingManifest), (JSON.parse(readFileSync(everythingManifest, "utf8")) as { bin: Record<string, string> }).bin["mcp-server-everything"]!);
+
+type RunOnce = () => Promise<unknown>;
+
+async function direct(): Promise<{ run: RunOnce; close(): Promise<void> }> {
+  const openai = new OpenAI({ apiKey: "bench", baseURL, maxRetries: 0 });
+  const mcp = new Client({ name: "bench", version: "1" });
+  await mcp.connect(new StdioClientTransport({ command: process.execPath, args: [everythingBin, "stdio"], stderr: "ignore" }));
+  const listed = (await mcp.listTools()).tools.filter((tool) => tool.name === "echo");
+  const tools = listed.map((tool) => ({ type: "function" as const, function: { name: tool.name, description: tool.description ?? "", parameters: tool.inputSchema } }));
+  const run = async () => {
+    const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [
+      { role: "system", content: instruction },
+      { role: "user", content: question },
+    ];
+    for (let turn = 0; turn < 10; turn++) {
+      const completion = await openai.chat.completions.create({ model: "bench", messages, tools });
+      const message = completion.choices[0]!.message;
+      messages.push(message);
+      if (!message.tool_calls?.length) return message.content;
+      for (const call of message.tool_calls) {
+        if (call.type !== "function") continue;
+        const result = await mcp.callTool({ name: call.function.name, arguments: JSON.parse(call.function.arguments) as Record<string, unknown> });
+        const text = (result.content as { type: string; text?: string }[]).map((part) => part.text ?? "").join("\n");
+        messages.push({ role: "tool", tool_call_id: call.id, content: text });
+      }
+    }
+    throw new Error("no answer");
+  };
+  return { run, close: () => mcp.close() };
+}
+
+async function duragent(): Promise<{ run: RunOnce; close(): Promise<void> }> {
+  const client = await createClient({
+    config: {
+      engine: "memory",
+      mcp: { servers: { everything: { command: process.execPath, args: [everythingBin, "stdio"], allowedTools: ["echo"] } } },
+      llm: { defaultModel: "openai:bench", providers: { openai: { apiKey: "bench", baseURL } } },
+      agents: { bencher: { instruction, servers: ["everything"] } },
+      memory: { keepFinishedRuns: Number(process.env.KEEP ?? 1000) },
+    },
+  });
+  return { run: () => client.execute("bencher", question), close: () => client.close() };
+}
+
+async function measure(run: RunOnce, count: number, parallel: number): Promise<number[]> {
+  const latencies: number[] = [];
+  let next = 0;
+  const lane = async () => {
+    while (next < count) {
+      next += 1;
+      const started = performance.now();
+      await run();
+      latencies.push(performance.now() - started);
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, lane));
+  return latencies;
+}
+
+const subject = system === "direct" ? await direct() : await duragent();
+await measure(subject.run, Math.min(20, runs), 1); // warm-up: connections, JIT, caches
+const cpu = process.cpuUsage();
+const started = performance.now();
+const latencies = await measure(subject.run, runs, inFlight);
+const seconds = (performance.now() - started) / 1000;
+const used = process.cpuUsage(cpu);
+const result = {
+  system,
+  runs,
+  inFlight,
+  runsPerSecond: runs / seconds,
+  p50: percentile(latencies, 50),
+  p95: percentile(latencies, 95),
+  cpuPerRunMs: (used.user + used.system) / 1000 / runs,
+  peakRssMB: process.resourceUsage().maxRSS / 1024,
+};
+await subject.close();
+console.log(JSON.stringify(result));
+process.exit(0);
