@@ -2,19 +2,22 @@
  * `npm run bench`: duragent's speed and size figures, each beside its limit, in one table, on a
  * Temporal dev server and a scripted model this run starts itself. `BENCH_QUICK=1` runs fewer
  * samples and a shorter chat (under 2 minutes); `BENCH_TURNS=<n>` sets the chat's turns;
- * `BENCH_SECTIONS=start-up,history` picks sections. Results also go to bench/results/.
+ * `BENCH_SECTIONS=memory,temporal,start-up,recovery,scale,history` picks sections.
+ * Results also go to bench/results/.
  */
 import { DefaultLogger, Runtime } from "@temporalio/worker";
 import { startDevServer } from "../src/temporal/dev-server.js";
 import { formatHistoryGrowth, historyFigures, measureHistoryGrowth } from "./history-growth.js";
 import { formatFigures, saveResults, type Figure } from "./report.js";
+import { measureMemoryEngine } from "./memory-engine.js";
 import { measureStartup } from "./startup.js";
+import { measureTemporalEngine } from "./temporal-engine.js";
 
 async function main(): Promise<void> {
   const quick = process.env.BENCH_QUICK === "1";
   const turns = Number(process.env.BENCH_TURNS ?? (quick ? 20 : 100));
   if (!Number.isInteger(turns) || turns < 1) throw new Error(`BENCH_TURNS must be a positive whole number, not "${process.env.BENCH_TURNS}".`);
-  const sections = new Set((process.env.BENCH_SECTIONS ?? "start-up,history").split(",").map((name) => name.trim()));
+  const sections = new Set((process.env.BENCH_SECTIONS ?? "memory,temporal,start-up,history").split(",").map((name) => name.trim()));
   // The runs without references pass Temporal's 512 KiB payload warning by design; the worker's
   // native side would print each time, so only its errors are shown.
   Runtime.install({ logger: new DefaultLogger("ERROR"), telemetryOptions: { logging: { filter: "error", forward: {} } } });
@@ -24,6 +27,18 @@ async function main(): Promise<void> {
   const details: Record<string, unknown> = {};
   const log = (line: string) => console.error(line);
   try {
+    if (sections.has("memory")) {
+      log("Memory engine against a hand-written loop");
+      const { figures: memory, rounds } = await measureMemoryEngine({ quick, log });
+      figures.push(...memory);
+      details.memoryRounds = rounds;
+    }
+    if (sections.has("temporal")) {
+      log("Temporal engine against a plain workflow of no-op activities");
+      const { figures: temporal, rounds } = await measureTemporalEngine({ address: server.address, quick, log });
+      figures.push(...temporal);
+      details.temporalRounds = rounds;
+    }
     if (sections.has("start-up")) {
       log("Start-up");
       figures.push(...(await measureStartup({ address: server.address, quick, log })));

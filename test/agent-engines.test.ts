@@ -92,18 +92,20 @@ describe("one agent, two engines", () => {
     assert.match(temporal.runId, /^finder-[0-9a-f]{8}$/);
   });
 
-  test("on Temporal each step is an activity with a summary for the Web UI", async () => {
+  test("on Temporal each step is an activity with a summary for the Web UI; tools are listed by local activities", async () => {
     const { runId } = await runOn("temporal", env);
     const history = await env.client.workflow.getHandle(runId).fetchHistory();
-    const steps = (history.events ?? [])
-      .filter((event) => event.activityTaskScheduledEventAttributes)
-      .map((event) => {
-        const type = event.activityTaskScheduledEventAttributes!.activityType!.name!;
-        const payload = event.userMetadata?.summary;
-        const summary = payload ? defaultPayloadConverter.fromPayload<string>(payload) : undefined;
-        return `${type}: ${summary}`;
-      });
-    assert.deepEqual(steps.slice(0, 2).sort(), ["listTools: tools everything", "listTools: tools filesystem"]);
+    const summary = (payload: Parameters<typeof defaultPayloadConverter.fromPayload>[0] | null | undefined) =>
+      payload ? defaultPayloadConverter.fromPayload<string>(payload) : undefined;
+    const steps = (history.events ?? []).flatMap((event) => {
+      const scheduled = event.activityTaskScheduledEventAttributes;
+      if (scheduled) return [`${scheduled.activityType!.name!}: ${summary(event.userMetadata?.summary)}`];
+      const marker = event.markerRecordedEventAttributes;
+      if (marker?.markerName !== "core_local_activity") return [];
+      const data = defaultPayloadConverter.fromPayload<{ activity_type: string }>(marker.details!.data!.payloads![0]!);
+      return [`local ${data.activity_type}: ${summary(event.userMetadata?.summary)}`];
+    });
+    assert.deepEqual(steps.slice(0, 2).sort(), ["local listTools: tools everything", "local listTools: tools filesystem"]);
     assert.equal(steps[2], "callLlm: llm openai:gpt-4.1-mini");
     assert.deepEqual(steps.slice(3, 5).sort(), ["callTool: tool everything/get-sum", "callTool: tool filesystem/read_text_file"]);
     assert.equal(steps[5], "callLlm: llm openai:gpt-4.1-mini");
@@ -112,8 +114,8 @@ describe("one agent, two engines", () => {
     // Parallel tool calls from one turn are scheduled in the same workflow task.
     const scheduled = (history.events ?? []).filter((event) => event.activityTaskScheduledEventAttributes);
     assert.equal(
-      String(scheduled[3]!.activityTaskScheduledEventAttributes!.workflowTaskCompletedEventId),
-      String(scheduled[4]!.activityTaskScheduledEventAttributes!.workflowTaskCompletedEventId),
+      String(scheduled[1]!.activityTaskScheduledEventAttributes!.workflowTaskCompletedEventId),
+      String(scheduled[2]!.activityTaskScheduledEventAttributes!.workflowTaskCompletedEventId),
     );
   });
 });

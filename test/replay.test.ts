@@ -50,17 +50,24 @@ describe("golden histories replay against the current workflow code", () => {
     ]);
   });
 
-  test("the examples' histories are checked in", () => {
-    // Older histories kept beside them (for runs that may still be open) replay too.
-    const names = goldenFiles.map((file) => basename(file));
-    for (const name of ["golden-finder-agent.json", "golden-human-input.json", "golden-parallel-pattern.json"]) assert.ok(names.includes(name), name);
-  });
-
-  for (const file of goldenFiles) {
-    test(`${basename(file)} replays`, async () => {
-      await replay(current, file);
+  // The current recordings and those of the code before them (for runs that may still be open):
+  // each must be there and replay. Any other file in the folder replays too.
+  const expected = ["finder-agent", "human-input", "parallel-pattern"].flatMap((name) => [`golden-${name}.json`, `golden-${name}-v1.json`]);
+  for (const name of new Set([...expected, ...goldenFiles.map((file) => basename(file))])) {
+    test(`${name} replays`, async () => {
+      await replay(current, join(goldenDirectory, name));
     });
   }
+
+  test("runs list their tools inside their workflow task: a local activity each, no activity of its own", () => {
+    for (const [name, local] of [["golden-finder-agent.json", true], ["golden-finder-agent-v1.json", false]] as const) {
+      const events = loadHistory(join(goldenDirectory, name)).events;
+      const scheduled = events.map((event) => event.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+      const markers = events.filter((event) => event.markerRecordedEventAttributes?.markerName === "core_local_activity").length;
+      assert.deepEqual(scheduled.includes("listTools"), !local, name);
+      assert.equal(markers, local ? 2 : 0, `${name}: one local listTools per server`);
+    }
+  });
 
   test("an agent workflow that schedules an extra activity first is a determinism violation", async () => {
     for (const name of ["golden-finder-agent.json", "golden-human-input.json"]) {

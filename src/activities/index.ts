@@ -79,7 +79,8 @@ export function temporalActivities(implementations: EffectImplementations): Dura
     async (input: EffectInput<K>): Promise<EffectOutput<K>> => {
       const context = Context.current();
       const run = temporalRunChannel(context);
-      const heartbeat = setInterval(() => context.heartbeat(run?.details()), HEARTBEAT_EVERY_MS);
+      // A local activity has no heartbeat: it lives inside its workflow task.
+      const heartbeat = context.info.isLocal ? undefined : setInterval(() => context.heartbeat(run?.details()), HEARTBEAT_EVERY_MS);
       try {
         return await (implementations[name] as (input: EffectInput<K>, context: EffectContext) => Promise<EffectOutput<K>>)(input, {
           signal: context.cancellationSignal,

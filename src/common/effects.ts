@@ -27,6 +27,12 @@ import type { ToolCallRequest, ToolDefinition, ToolResult } from "./tools.js";
 export interface Effect<I, O> {
   /** Which of the run's policies applies: model calls (`llm`) or MCP calls (`tools`). */
   readonly settings: "llm" | "tools";
+  /**
+   * On Temporal, a local activity: it runs within the workflow task that asks for it, on the same
+   * worker, so it costs no round trip of its own. For quick effects only (the pool keeps each
+   * server's tool list), and it records a marker rather than an activity in history.
+   */
+  readonly local?: true;
   /** The step's label, e.g. `llm openai:gpt-4.1-mini` or `tool filesystem/read_text_file`. */
   label(input: I): string;
   /** Carries the input and output types; never set. */
@@ -41,7 +47,7 @@ export const effects = {
   /** One model turn. Provider errors are ApplicationFailures typed by `FailureType`. */
   callLlm: effect<LlmRequest, LlmResponse>({ settings: "llm", label: (request) => `llm ${request.model}` }),
   /** The tools one MCP server offers, filtered by its `allowedTools`. */
-  listTools: effect<string, ToolDefinition[]>({ settings: "tools", label: (server) => `tools ${server}` }),
+  listTools: effect<string, ToolDefinition[]>({ settings: "tools", local: true, label: (server) => `tools ${server}` }),
   /** One tool call. The model's mistakes and the tool's failures are `isError` results, not exceptions. */
   callTool: effect<ToolCallRequest, ToolResult>({ settings: "tools", label: (call) => `tool ${call.server}/${call.tool}` }),
   /** The prompts one MCP server offers (none when it offers no prompts). */

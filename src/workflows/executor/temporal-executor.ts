@@ -5,7 +5,7 @@
  * updates, pause). Runs inside the workflow sandbox; imports activity types only.
  */
 import * as workflow from "@temporalio/workflow";
-import type { DuragentActivities, EffectInput, EffectName, EffectOutput } from "../../common/effects.js";
+import { effects, type DuragentActivities, type EffectInput, type EffectName, type EffectOutput } from "../../common/effects.js";
 import { nonRetryableFailureTypes } from "../../common/failures.js";
 import type { LlmRequest, LlmSetup } from "../../common/llm.js";
 import type { Message } from "../../common/messages.js";
@@ -19,21 +19,29 @@ import { BaseExecutor } from "./base-executor.js";
 import type { RunLogger } from "./executor.js";
 import { TranscriptReferencer } from "./transcript-referencer.js";
 
-function activityOptions(settings: ActivitySettings, summary: string): workflow.ActivityOptions {
-  const { retry } = settings;
+function retryPolicy({ retry }: ActivitySettings): workflow.ActivityOptions["retry"] {
   return {
-    summary,
-    startToCloseTimeout: settings.startToCloseTimeoutMs,
-    heartbeatTimeout: settings.heartbeatTimeoutMs,
-    retry: {
-      maximumAttempts: retry.maximumAttempts,
-      initialInterval: retry.initialIntervalMs,
-      backoffCoefficient: retry.backoffCoefficient,
-      maximumInterval: retry.maximumIntervalMs,
-      nonRetryableErrorTypes: nonRetryableFailureTypes,
-    },
+    maximumAttempts: retry.maximumAttempts,
+    initialInterval: retry.initialIntervalMs,
+    backoffCoefficient: retry.backoffCoefficient,
+    maximumInterval: retry.maximumIntervalMs,
+    nonRetryableErrorTypes: nonRetryableFailureTypes,
   };
 }
+
+function activityOptions(settings: ActivitySettings, summary: string): workflow.ActivityOptions {
+  return { summary, startToCloseTimeout: settings.startToCloseTimeoutMs, heartbeatTimeout: settings.heartbeatTimeoutMs, retry: retryPolicy(settings) };
+}
+
+function localActivityOptions(settings: ActivitySettings, summary: string): workflow.LocalActivityOptions {
+  return { summary, startToCloseTimeout: settings.startToCloseTimeoutMs, retry: retryPolicy(settings) };
+}
+
+/**
+ * Runs that started before local effects (listTools) recorded them as activities, and replay
+ * must issue the same commands: only runs that took this patch run them as local activities.
+ */
+const localEffectsPatch = "duragent-local-effects";
 
 const statusQuery = workflow.defineQuery<RunStatus>(RunMessages.status);
 const transcriptQuery = workflow.defineQuery<Message[]>(RunMessages.transcript);
@@ -134,7 +142,10 @@ export class TemporalExecutor extends BaseExecutor {
   }
 
   protected invoke<K extends EffectName>(name: K, input: EffectInput<K>, settings: ActivitySettings, label: string): Promise<EffectOutput<K>> {
-    const activities = workflow.proxyActivities<DuragentActivities>(activityOptions(settings, label));
+    const local = effects[name].local === true && workflow.patched(localEffectsPatch);
+    const activities = local
+      ? workflow.proxyLocalActivities<DuragentActivities>(localActivityOptions(settings, label))
+      : workflow.proxyActivities<DuragentActivities>(activityOptions(settings, label));
     return (activities[name] as (input: EffectInput<K>) => Promise<EffectOutput<K>>)(input);
   }
 

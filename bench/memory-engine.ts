@@ -1,0 +1,90 @@
+/**
+ * The memory engine beside its limit, a loop written by hand with the OpenAI SDK and the MCP SDK:
+ * the same agent (three model calls, two tool calls per run) against the same scripted model (a
+ * process of its own) and the same stdio MCP server. Rounds alternate between the two, each in a
+ * fresh process (bench/processes/memory-round.ts), and each figure is the median over rounds.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { median, type Figure } from "./report.js";
+
+const bench = fileURLToPath(new URL(".", import.meta.url));
+
+interface Round {
+  system: "direct" | "duragent";
+  runsPerSecond: number;
+  p50: number;
+  p95: number;
+  cpuPerRunMs: number;
+  peakRssMB: number;
+}
+
+/** Starts the scripted model in its own process; resolves with its base URL and a stop. */
+export async function startModelProcess(): Promise<{ baseURL: string; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ["--import", "tsx", `${bench}processes/model-server.ts`], { stdio: ["pipe", "pipe", "inherit"] });
+  const [line] = await firstLine(child);
+  return {
+    baseURL: line,
+    stop: async () => {
+      child.stdin!.end();
+      if (child.exitCode === null) await new Promise((resolve) => child.once("exit", resolve));
+    },
+  };
+}
+
+async function firstLine(child: ChildProcess): Promise<[string]> {
+  for await (const line of createInterface({ input: child.stdout! })) return [line];
+  throw new Error("the model process exited before it served");
+}
+
+function round(system: Round["system"], runs: number, inFlight: number, baseURL: string): Promise<Round> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", `${bench}processes/memory-round.ts`, system, String(runs), String(inFlight), baseURL], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
+    child.once("exit", (code) => {
+      if (code !== 0) return reject(new Error(`${system} round exited ${code}: ${err}`));
+      resolve(JSON.parse(out.trim().split("\n").at(-1)!) as Round);
+    });
+  });
+}
+
+export async function measureMemoryEngine(options: { quick: boolean; log: (line: string) => void }): Promise<{ figures: Figure[]; rounds: Round[] }> {
+  const rounds = options.quick ? 2 : 5;
+  const runs = options.quick ? 300 : 1000;
+  const model = await startModelProcess();
+  const figures: Figure[] = [];
+  const all: Round[] = [];
+  try {
+    for (const inFlight of [1, 20]) {
+      const mode = inFlight === 1 ? "sequential" : "20 in flight";
+      options.log(`  ${mode}: ${rounds} rounds of ${runs} runs each, alternating`);
+      const results: Round[] = [];
+      for (let index = 0; index < rounds; index++) {
+        for (const system of ["direct", "duragent"] as const) results.push(await round(system, runs, inFlight, model.baseURL));
+      }
+      all.push(...results);
+      const of = (system: Round["system"], field: keyof Omit<Round, "system">) => median(results.filter((result) => result.system === system).map((result) => result[field]));
+      const section = `memory engine, ${mode}`;
+      const limit = (field: "cpuPerRunMs" | "p50", unit: string) => {
+        const direct = of("direct", field);
+        return { value: direct * 1.1, label: `1.10 x ${direct.toFixed(2)} ${unit}` };
+      };
+      figures.push(
+        { section, name: "CPU per run", value: of("duragent", "cpuPerRunMs"), unit: "ms", limit: limit("cpuPerRunMs", "ms"), note: "limit: the hand-written loop's, 1.10x" },
+        { section, name: "p50 per run", value: of("duragent", "p50"), unit: "ms", limit: limit("p50", "ms"), note: "limit: the hand-written loop's, 1.10x" },
+        { section, name: "p95 per run", value: of("duragent", "p95"), unit: "ms", note: `hand-written loop: ${of("direct", "p95").toFixed(2)} ms` },
+        { section, name: "runs per second", value: of("duragent", "runsPerSecond"), unit: "runs/s", note: `hand-written loop: ${of("direct", "runsPerSecond").toFixed(1)} runs/s` },
+        { section, name: "peak RSS", value: of("duragent", "peakRssMB"), unit: "MB", note: `hand-written loop: ${of("direct", "peakRssMB").toFixed(0)} MB; duragent keeps its last 1000 runs readable` },
+      );
+    }
+  } finally {
+    await model.stop();
+  }
+  return { figures, rounds: all };
+}

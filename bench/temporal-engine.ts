@@ -1,0 +1,131 @@
+/**
+ * The Temporal engine beside its limit: a plain Temporal workflow with as many no-op activities as
+ * a duragent run has model and tool calls (three and two), on the same dev server, with workers in
+ * this process. Runs go one after another; rounds alternate between the two, and each figure is
+ * the median over rounds.
+ */
+import { randomUUID } from "node:crypto";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Client, Connection } from "@temporalio/client";
+import { NativeConnection, Worker } from "@temporalio/worker";
+import { createClient } from "../dist/client.js";
+import { createWorker } from "../dist/worker.js";
+import { startModelProcess } from "./memory-engine.js";
+import { median, percentile, type Figure } from "./report.js";
+
+const require = createRequire(import.meta.url);
+const everythingManifest = require.resolve("@modelcontextprotocol/server-everything/package.json");
+const everythingBin = join(dirname(everythingManifest), (JSON.parse(readFileSync(everythingManifest, "utf8")) as { bin: Record<string, string> }).bin["mcp-server-everything"]!);
+
+export interface TemporalRound {
+  system: "empty" | "duragent";
+  runsPerSecond: number;
+  p50: number;
+  p95: number;
+  /** Activities and workflow tasks per run, from the last run's history. */
+  activities: number;
+  workflowTasks: number;
+}
+
+async function timeRuns(runs: number, runOnce: () => Promise<string>): Promise<{ latencies: number[]; seconds: number; lastId: string }> {
+  const latencies: number[] = [];
+  let lastId = "";
+  const started = performance.now();
+  for (let index = 0; index < runs; index++) {
+    const begun = performance.now();
+    lastId = await runOnce();
+    latencies.push(performance.now() - begun);
+  }
+  return { latencies, seconds: (performance.now() - started) / 1000, lastId };
+}
+
+export async function measureTemporalEngine(options: { address: string; quick: boolean; log: (line: string) => void }): Promise<{ figures: Figure[]; rounds: TemporalRound[] }> {
+  const rounds = options.quick ? 2 : 4;
+  const runs = options.quick ? 10 : 30;
+  const model = await startModelProcess();
+  const emptyQueue = `bench-empty-${randomUUID()}`;
+  const config = {
+    engine: "temporal" as const,
+    temporal: { address: options.address, taskQueue: `bench-duragent-${randomUUID()}` },
+    mcp: { servers: { everything: { command: process.execPath, args: [everythingBin, "stdio"], allowedTools: ["echo"] } } },
+    llm: { defaultModel: "openai:bench", providers: { openai: { apiKey: "bench", baseURL: model.baseURL } } },
+    agents: { bencher: { instruction: "You echo things with the echo tool, twice, then say you are done.", servers: ["everything"] } },
+  };
+  const nativeConnection = await NativeConnection.connect({ address: options.address });
+  const emptyWorker = await Worker.create({
+    connection: nativeConnection,
+    taskQueue: emptyQueue,
+    workflowsPath: fileURLToPath(new URL("./processes/empty-workflow.ts", import.meta.url)),
+    activities: { noop: async () => undefined },
+  });
+  const duragentWorker = await createWorker({ config });
+  const connection = await Connection.connect({ address: options.address });
+  const temporal = new Client({ connection });
+  const duragent = await createClient({ config });
+  const emptyRunning = emptyWorker.run();
+  const duragentRunning = duragentWorker.run();
+  const results: TemporalRound[] = [];
+  const countEvents = async (workflowId: string) => {
+    const events = (await temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    return {
+      activities: events.filter((event) => event.activityTaskScheduledEventAttributes).length,
+      workflowTasks: events.filter((event) => event.workflowTaskCompletedEventAttributes).length,
+    };
+  };
+  try {
+    const systems = {
+      empty: () => temporal.workflow.execute("emptyActivities", { taskQueue: emptyQueue, workflowId: `empty-${randomUUID()}`, args: [5] }).then(() => ""),
+      duragent: async () => {
+        const run = await duragent.start("bencher", "Echo twice, please.");
+        await run.result();
+        return run.runId;
+      },
+    };
+    // Warm-up: bundles loaded, connections and MCP servers open.
+    await systems.empty();
+    await systems.duragent();
+    options.log(`  ${rounds} rounds of ${runs} sequential runs each, alternating`);
+    for (let index = 0; index < rounds; index++) {
+      for (const system of ["empty", "duragent"] as const) {
+        const run = system === "empty"
+          ? async () => {
+              const workflowId = `empty-${randomUUID()}`;
+              await temporal.workflow.execute("emptyActivities", { taskQueue: emptyQueue, workflowId, args: [5] });
+              return workflowId;
+            }
+          : systems.duragent;
+        const { latencies, seconds, lastId } = await timeRuns(runs, run);
+        results.push({ system, runsPerSecond: runs / seconds, p50: percentile(latencies, 50), p95: percentile(latencies, 95), ...(await countEvents(lastId)) });
+      }
+    }
+  } finally {
+    emptyWorker.shutdown();
+    duragentWorker.worker.shutdown();
+    await Promise.allSettled([emptyRunning, duragentRunning]);
+    await duragent.close();
+    await connection.close();
+    await nativeConnection.close();
+    await model.stop();
+  }
+  const of = (system: TemporalRound["system"], field: "p50" | "p95" | "runsPerSecond") => median(results.filter((result) => result.system === system).map((result) => result[field]));
+  const last = (system: TemporalRound["system"]) => results.filter((result) => result.system === system).at(-1)!;
+  const section = "Temporal engine";
+  const emptyP50 = of("empty", "p50");
+  const figures: Figure[] = [
+    { section, name: "p50 per run", value: of("duragent", "p50"), unit: "ms", limit: { value: emptyP50 * 1.1, label: `1.10 x ${emptyP50.toFixed(0)} ms` }, note: "limit: a plain workflow with 5 no-op activities" },
+    { section, name: "p95 per run", value: of("duragent", "p95"), unit: "ms", note: `plain workflow: ${of("empty", "p95").toFixed(0)} ms` },
+    { section, name: "runs per second", value: of("duragent", "runsPerSecond"), unit: "runs/s", note: `plain workflow: ${of("empty", "runsPerSecond").toFixed(2)} runs/s` },
+    {
+      section,
+      name: "activities per run",
+      value: last("duragent").activities,
+      unit: "",
+      limit: { value: last("empty").activities, label: `${last("empty").activities} (3 model + 2 tool calls)` },
+      note: `workflow tasks: ${last("duragent").workflowTasks} (plain: ${last("empty").workflowTasks})`,
+    },
+  ];
+  return { figures, rounds: results };
+}
