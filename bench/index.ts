@@ -10,6 +10,7 @@ import { startDevServer } from "../src/temporal/dev-server.js";
 import { formatHistoryGrowth, historyFigures, measureHistoryGrowth } from "./history-growth.js";
 import { formatFigures, saveResults, type Figure } from "./report.js";
 import { measureMemoryEngine } from "./memory-engine.js";
+import { measureRecovery } from "./recovery.js";
 import { measureStartup } from "./startup.js";
 import { measureTemporalEngine } from "./temporal-engine.js";
 
@@ -17,7 +18,7 @@ async function main(): Promise<void> {
   const quick = process.env.BENCH_QUICK === "1";
   const turns = Number(process.env.BENCH_TURNS ?? (quick ? 20 : 100));
   if (!Number.isInteger(turns) || turns < 1) throw new Error(`BENCH_TURNS must be a positive whole number, not "${process.env.BENCH_TURNS}".`);
-  const sections = new Set((process.env.BENCH_SECTIONS ?? "memory,temporal,start-up,history").split(",").map((name) => name.trim()));
+  const sections = new Set((process.env.BENCH_SECTIONS ?? "memory,temporal,start-up,recovery,history").split(",").map((name) => name.trim()));
   // The runs without references pass Temporal's 512 KiB payload warning by design; the worker's
   // native side would print each time, so only its errors are shown.
   Runtime.install({ logger: new DefaultLogger("ERROR"), telemetryOptions: { logging: { filter: "error", forward: {} } } });
@@ -42,6 +43,12 @@ async function main(): Promise<void> {
     if (sections.has("start-up")) {
       log("Start-up");
       figures.push(...(await measureStartup({ address: server.address, quick, log })));
+    }
+    if (sections.has("recovery")) {
+      log("Crash recovery");
+      const { figures: recovery, samples } = await measureRecovery({ address: server.address, quick, log });
+      figures.push(...recovery);
+      details.recoveryMs = samples;
     }
     if (sections.has("history")) {
       log(`History growth: chats of ${turns} turns`);

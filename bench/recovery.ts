@@ -12,6 +12,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Client, Connection } from "@temporalio/client";
 import { createClient } from "../dist/client.js";
+import { defaultRunSettings } from "../src/common/run-settings.js";
 import { startScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import { median, type Figure } from "./report.js";
 
@@ -90,12 +91,8 @@ export async function measureRecovery(options: { address: string; quick: boolean
         value: p50,
         unit: "s",
         limit: { value: 5, label: "5 s" },
-        note: `p50 of ${samples.length}; a standby worker is up; heartbeats every 1 s, heartbeat timeout ${defaultHeartbeatTimeoutNote()}`,
+        note: `p50 of ${samples.length}; a standby worker is up; heartbeats every 1 s, heartbeat timeout ${defaultRunSettings.llm.heartbeatTimeoutMs! / 1000} s`,
       },
     ],
   };
-}
-
-function defaultHeartbeatTimeoutNote(): string {
-  return "3 s";
 }

@@ -83,10 +83,8 @@ mcp:
       # tsx resolves from the repository, not from this directory.
       cwd: ${JSON.stringify(repo)}
       args: ["--import", "tsx", ${JSON.stringify(countingServer)}, ${JSON.stringify(countingLog)}]
-execution:
-  # Short heartbeats, so a step orphaned by the kill times out and is retried within seconds.
-  llm: { heartbeatTimeoutMs: 2000, startToCloseTimeoutMs: 20000, initialIntervalMs: 200 }
-  tools: { heartbeatTimeoutMs: 2000, startToCloseTimeoutMs: 20000, initialIntervalMs: 200 }
+# The default policies: heartbeats every second and a 3 s heartbeat timeout retry a step orphaned
+# by the kill within seconds.
 agents:
   stepper:
     instruction: Run the steps.
@@ -151,6 +149,12 @@ function readCountingLog(): CountingLogEntry[] {
     .map((line) => JSON.parse(line) as CountingLogEntry);
 }
 
+/** The parent of a process: a worker, for the MCP servers it started. */
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+}
+
 /** Alive and not a zombie: an orphaned zombie is dead even if nobody has reaped it yet. */
 function isRunning(pid: number): boolean {
   try {
@@ -161,7 +165,7 @@ function isRunning(pid: number): boolean {
   }
 }
 
-// A restarted worker takes Temporal's ~10 s to pick up the dead one's work, so waits are longer here.
+// A step orphaned by a kill is retried after its heartbeat timeout, so waits are longer here.
 const waitFor = <T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000) =>
   waitUntil(what, probe, timeoutMs);
 const waitForPhase = (handle: RunHandle, phase: RunPhase) => waitUntilPhase(handle, phase, 30_000);
@@ -266,6 +270,42 @@ describe("crash recovery with a real worker process", () => {
       "record_step d call",
     ]);
     assert.notEqual(entries[3]!.pid, slowStart.pid);
+  });
+
+  test("SIGKILL of the worker holding a step, with a standby worker up: the standby finishes the run", { timeout: 90_000 }, async () => {
+    const first = await liveWorker();
+    const standby = await spawnWorker(workerEnv);
+    const { config } = await loadConfig({ path: dir, env: workerEnv });
+    const stepper = await findRunTarget(config, "stepper");
+    const requestMark = model.requests.length;
+    const logMark = readCountingLog().length;
+    const newEntries = () => readCountingLog().slice(logMark);
+
+    const handle = await engine.start(stepper, "run the steps");
+    const slowStart = await waitFor("slow step c to start", () =>
+      newEntries().find((entry) => entry.tool === "slow_step" && entry.phase === "start"),
+    );
+    // Whichever worker took the step dies; the other one, already up, must pick it up.
+    const holder = [first, standby].find((worker) => worker.pid === parentOf(slowStart.pid));
+    assert.ok(holder, `the slow step's MCP server (pid ${slowStart.pid}) belongs to one of the workers`);
+    const survivor = holder === first ? standby : first;
+    await holder.kill();
+    if (holder === first) live = survivor;
+
+    const result = (await handle.result()) as { text: string };
+    assert.equal(result.text, "Done: recorded a, recorded b, finished c, recorded d");
+    assert.deepEqual(turnsOf(requestsFor(model, "run the steps", requestMark)), [0, 1, 2, 3, 4]);
+    const entries = newEntries();
+    assert.deepEqual(entries.map((entry) => `${entry.tool} ${entry.label} ${entry.phase}`), [
+      "record_step a call",
+      "record_step b call",
+      "slow_step c start",
+      "slow_step c start",
+      "slow_step c end",
+      "record_step d call",
+    ]);
+    assert.equal(parentOf(entries[3]!.pid), survivor.pid, "the standby ran the step again");
+    assert.ok(isRunning(survivor.pid));
   });
 
   test("SIGKILL while waiting for a person: the answer sent after the restart is applied", { timeout: 90_000 }, async () => {

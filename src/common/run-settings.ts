@@ -68,13 +68,15 @@ export const defaultRunSettings: RunSettings = {
   maxIterations: 10,
   llm: {
     retry: { maximumAttempts: 5, initialIntervalMs: 1000, backoffCoefficient: 2, maximumIntervalMs: 30_000 },
-    startToCloseTimeoutMs: 120_000,
-    heartbeatTimeoutMs: 30_000,
+    // A model call that hangs fails its attempt after a minute, not after minutes.
+    startToCloseTimeoutMs: 60_000,
+    // Activities heartbeat every second, so a dead worker's step is retried elsewhere within seconds.
+    heartbeatTimeoutMs: 3_000,
   },
   tools: {
     retry: { maximumAttempts: 3, initialIntervalMs: 500, backoffCoefficient: 2, maximumIntervalMs: 10_000 },
     startToCloseTimeoutMs: 60_000,
-    heartbeatTimeoutMs: 30_000,
+    heartbeatTimeoutMs: 3_000,
   },
   approvalTools: [],
   searchAttributes: true,
