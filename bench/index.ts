@@ -2,6 +2,7 @@
  * `npm run bench`: duragent's speed and size figures, each beside its limit, in one table, on a
  * Temporal dev server and a scripted model this run starts itself. `BENCH_QUICK=1` runs fewer
  * samples and a shorter chat (under 2 minutes); `BENCH_TURNS=<n>` sets the chat's turns;
+ * `BENCH_SCALE=<n>` the number of waiting runs (`BENCH_SCALE=10000` for the full target);
  * `BENCH_SECTIONS=memory,temporal,start-up,recovery,scale,history` picks sections.
  * Results also go to bench/results/.
  */
@@ -11,6 +12,7 @@ import { formatHistoryGrowth, historyFigures, measureHistoryGrowth } from "./his
 import { formatFigures, saveResults, type Figure } from "./report.js";
 import { measureMemoryEngine } from "./memory-engine.js";
 import { measureRecovery } from "./recovery.js";
+import { measureScale } from "./scale.js";
 import { measureStartup } from "./startup.js";
 import { measureTemporalEngine } from "./temporal-engine.js";
 
@@ -18,7 +20,7 @@ async function main(): Promise<void> {
   const quick = process.env.BENCH_QUICK === "1";
   const turns = Number(process.env.BENCH_TURNS ?? (quick ? 20 : 100));
   if (!Number.isInteger(turns) || turns < 1) throw new Error(`BENCH_TURNS must be a positive whole number, not "${process.env.BENCH_TURNS}".`);
-  const sections = new Set((process.env.BENCH_SECTIONS ?? "memory,temporal,start-up,recovery,history").split(",").map((name) => name.trim()));
+  const sections = new Set((process.env.BENCH_SECTIONS ?? "memory,temporal,start-up,recovery,scale,history").split(",").map((name) => name.trim()));
   // The runs without references pass Temporal's 512 KiB payload warning by design; the worker's
   // native side would print each time, so only its errors are shown.
   Runtime.install({ logger: new DefaultLogger("ERROR"), telemetryOptions: { logging: { filter: "error", forward: {} } } });
@@ -49,6 +51,13 @@ async function main(): Promise<void> {
       const { figures: recovery, samples } = await measureRecovery({ address: server.address, quick, log });
       figures.push(...recovery);
       details.recoveryMs = samples;
+    }
+    if (sections.has("scale")) {
+      const runs = Number(process.env.BENCH_SCALE ?? (quick ? 300 : 1000));
+      log(`Waiting runs at scale: ${runs}`);
+      const { figures: scale, results } = await measureScale({ address: server.address, runs, log });
+      figures.push(...scale);
+      details.scale = results;
     }
     if (sections.has("history")) {
       log(`History growth: chats of ${turns} turns`);

@@ -253,6 +253,21 @@ export const ConfigSchema = z
         chatTurnsPerRun: z.number().int().positive().optional(),
       })
       .prefault({}),
+    /** A worker's resources (`duragent worker`, `duragent dev`). */
+    worker: z
+      .strictObject({
+        /**
+         * Runs kept in memory between their steps. Each costs about 2 MB while cached (its own copy
+         * of the workflow code's modules); a run evicted from the cache costs nothing until its
+         * next step, which replays its history first. Default 250: about 0.5 GB of cached runs.
+         */
+        maxCachedWorkflows: z.number().int().min(0).default(250),
+        /** Workflow tasks run at once; Temporal's default when absent. */
+        maxConcurrentWorkflowTaskExecutions: z.number().int().positive().optional(),
+        /** Activities (model and tool calls) run at once; Temporal's default when absent. */
+        maxConcurrentActivityTaskExecutions: z.number().int().positive().optional(),
+      })
+      .prefault({}),
     /** The memory engine, in a long-lived process (`duragent serve`): how long runs that ended stay readable. */
     memory: z
       .strictObject({

@@ -46,6 +46,9 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
       taskQueue: config.temporal.taskQueue,
       workflowBundle,
       activities: temporalActivities(runtime.effects),
+      maxCachedWorkflows: config.worker.maxCachedWorkflows,
+      ...(config.worker.maxConcurrentWorkflowTaskExecutions ? { maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTaskExecutions } : {}),
+      ...(config.worker.maxConcurrentActivityTaskExecutions ? { maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivityTaskExecutions } : {}),
       // Heartbeats carry tool-call progress, so send them within a second rather than at 80% of the timeout.
       maxHeartbeatThrottleInterval: "1 second",
     });

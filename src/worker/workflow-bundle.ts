@@ -149,7 +149,9 @@ export const quietBundlerLogger = {
 
 function bundleKey(inputs: BundleInputs): string {
   const versions = ["@temporalio/worker", "@temporalio/workflow"].map((name) => `${name}@${packageVersion(name)}`);
-  const parts = [`duragent@${duragentVersion}`, ...versions, builtinWorkflowsPath(), ...inputs.modules, "|", ...(inputs.interceptorModules ?? [])];
+  // This very file decides how to bundle (preloaded modules, options): a change to it is a change of bundle.
+  const bundler = hashFile(fileURLToPath(import.meta.url));
+  const parts = [`duragent@${duragentVersion}`, bundler, ...versions, builtinWorkflowsPath(), ...inputs.modules, "|", ...(inputs.interceptorModules ?? [])];
   return createHash("sha256").update(parts.join("\n")).digest("hex");
 }
 
