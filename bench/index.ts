@@ -53,7 +53,7 @@ async function main(): Promise<void> {
       details.recoveryMs = samples;
     }
     if (sections.has("scale")) {
-      const runs = Number(process.env.BENCH_SCALE ?? (quick ? 300 : 1000));
+      const runs = Number(process.env.BENCH_SCALE ?? (quick ? 100 : 1000));
       log(`Waiting runs at scale: ${runs}`);
       const { figures: scale, results } = await measureScale({ address: server.address, runs, log });
       figures.push(...scale);

@@ -25,7 +25,7 @@ export function verdict(figure: Figure): string {
 }
 
 function show(value: number, unit: Figure["unit"]): string {
-  const digits = Math.abs(value) >= 100 || unit === "ms" ? 0 : Math.abs(value) >= 10 ? 1 : 2;
+  const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2;
   return `${value.toFixed(digits)}${unit === "" ? "" : ` ${unit}`}`;
 }
 

@@ -87,7 +87,7 @@ async function measure(run: RunOnce, count: number, parallel: number): Promise<n
 }
 
 const subject = system === "direct" ? await direct() : await duragent();
-await measure(subject.run, Math.min(20, runs), 1); // warm-up: connections, JIT, caches
+await measure(subject.run, Math.min(200, runs), 1); // warm-up: connections, JIT, caches
 const cpu = process.cpuUsage();
 const started = performance.now();
 const latencies = await measure(subject.run, runs, inFlight);

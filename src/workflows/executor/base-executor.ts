@@ -21,8 +21,8 @@ export abstract class BaseExecutor implements Executor {
   abstract readonly log: RunLogger;
   /** The run's state. Engine code changes it (answers, pause, the end); agent code reads it through `run`. */
   readonly control: RunControl;
-  readonly run: RunContext;
-  readonly messages: MessageHandlers;
+  private runContext?: RunContext;
+  private messageHandlers?: MessageHandlers;
   protected readonly inbox = new SignalInbox();
   /** Numbers tool calls in the order the run makes them, which replays identically. */
   private toolCallCount = 0;
@@ -37,27 +37,32 @@ export abstract class BaseExecutor implements Executor {
       () => Date.now(),
       (phase) => this.phaseChanged(phase),
     );
+  }
+
+  // Made on first use: most runs never ask for them, and each is a handful of closures.
+  get run(): RunContext {
     const control = this.control;
-    const self = this;
-    this.run = {
-      id: runId,
-      // Subclasses set `engine` after this constructor returns.
-      get engine() {
-        return self.engine;
-      },
-      settings,
+    this.runContext ??= {
+      id: this.runId,
+      engine: this.engine,
+      settings: this.settings,
       status: () => control.status(),
       addToTranscript: (messages) => control.recordMessages(messages),
       addUsage: (model, usage) => control.recordUsage(model, usage),
       continueAsNewSuggested: () => this.continueAsNewSuggested(),
     };
-    this.messages = {
+    return this.runContext;
+  }
+
+  get messages(): MessageHandlers {
+    this.messageHandlers ??= {
       onUpdate: (name, handler, options) => this.setUpdateHandler(name, handler, options),
       onQuery: (name, handler) => this.setQueryHandler(name, handler),
       onSignal: (name, handler) => this.setSignalHandler(name, handler),
       nextSignal: (name, timeoutMs) => this.nextSignal(name, timeoutMs),
       allFinished: () => this.allHandlersFinished(),
     };
+    return this.messageHandlers;
   }
 
   /** What a model call's step sends: the request as it is; Temporal's executor refers to what the run holds. */
