@@ -77,7 +77,15 @@ function cli(args: string[], stdin?: string): Promise<CliResult> {
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
     child.stdin.end(stdin ?? "");
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
+    // A command that hangs fails its test with what it printed, rather than the whole file timing out.
+    const timer = setTimeout(() => {
+      stderr += "\n(killed: no exit within 120 s)";
+      child.kill("SIGKILL");
+    }, 120_000);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 

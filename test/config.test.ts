@@ -454,7 +454,7 @@ describe("runSettingsFromConfig", () => {
     assert.deepEqual(settings.llm, {
       retry: { ...defaultRunSettings.llm.retry, maximumAttempts: 7 },
       startToCloseTimeoutMs: 90_000,
-      heartbeatTimeoutMs: 30_000,
+      heartbeatTimeoutMs: defaultRunSettings.llm.heartbeatTimeoutMs,
     });
     // A raised initial interval lifts the default maximum with it, which Temporal requires.
     assert.deepEqual(settings.tools.retry, { ...defaultRunSettings.tools.retry, initialIntervalMs: 20_000, maximumIntervalMs: 20_000 });

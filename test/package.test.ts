@@ -69,8 +69,10 @@ before(async () => {
   const work = mkdtempSync(join(tmpdir(), "duragent-package-"));
   project = join(work, "my-agents");
   mkdirSync(project);
-  // `npm pack` runs `prepack`, so the tarball holds a fresh build.
-  const packed = ok(await sh("npm", ["pack", "--json", "--pack-destination", work], { cwd: repo, timeoutMs: 300_000 }), "npm pack");
+  // The build comes from scripts/ensure-setup.sh, which brings dist/ up to date first. Packing
+  // skips `prepack`: rebuilding would empty dist/ under the test files running beside this one.
+  ok(await sh("bash", ["scripts/ensure-setup.sh"], { cwd: repo, timeoutMs: 300_000 }), "scripts/ensure-setup.sh");
+  const packed = ok(await sh("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", work], { cwd: repo, timeoutMs: 300_000 }), "npm pack");
   const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf("["))) as Array<{ filename: string; files: Array<{ path: string }> }>;
   tarball = join(work, info!.filename);
   writeFileSync(join(project, "package.json"), `${JSON.stringify({ name: "my-agents", private: true }, null, 2)}\n`);
