@@ -16,7 +16,11 @@ export function statusText(status: RunStatus, link?: string): string {
   for (const [model, usage] of Object.entries(status.usage)) {
     lines.push(`  tokens ${model}: ${usage.inputTokens} in, ${usage.outputTokens} out`);
   }
-  if (status.lastError) lines.push(`  last error: ${status.lastError}`);
+  if (status.retrying) {
+    const { step, attempt, maximumAttempts, error } = status.retrying;
+    lines.push(`  retrying ${step} (attempt ${attempt}${maximumAttempts ? ` of ${maximumAttempts}` : ""}): ${error}`);
+  }
+  if (status.lastError) lines.push(`  ${status.phase === "failed" ? "failed" : "last error"}${status.failedStep ? ` in ${status.failedStep}` : ""}: ${status.lastError}`);
   if (link) lines.push(`  Web UI: ${link}`);
   return lines.join("\n");
 }

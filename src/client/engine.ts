@@ -131,17 +131,6 @@ export class RunAlreadyEnded extends UserError {
   }
 }
 
-/** The innermost message of an error chain: Temporal wraps a run's failure in several layers. */
-export function rootCause(error: unknown): string {
-  let current: unknown = error;
-  let message = error instanceof Error ? error.message : String(error);
-  while (current instanceof Error) {
-    if (current.message) message = current.message;
-    current = current.cause;
-  }
-  return message;
-}
-
 /** The input a target receives: agents take a message, patterns their spec and input, workflows their own input. */
 export function targetInput(target: RunTarget, input: unknown): unknown {
   if (target.kind === "agent") {
@@ -152,6 +141,27 @@ export function targetInput(target: RunTarget, input: unknown): unknown {
     return { spec: target.spec, input: typeof input === "string" ? input : JSON.stringify(input) };
   }
   return target.workflow.inputSchema ? target.workflow.inputSchema.parse(input) : input;
+}
+
+/** What the Web UI shows of a run at start: the target and the start of its input. */
+export function runSummary(target: RunTarget, input: unknown): string {
+  const text = (typeof input === "string" ? input : JSON.stringify(input) ?? "").replace(/\s+/g, " ").trim();
+  const snippet = text.length > 100 ? `${text.slice(0, 99)}…` : text;
+  return snippet ? `${target.kind} ${target.name}: ${snippet}` : `${target.kind} ${target.name}`;
+}
+
+/**
+ * Temporal refuses a payload over 2 MB (its default blob size limit) with RESOURCE_EXHAUSTED
+ * after the round trip; this says so before it, and what to do instead.
+ */
+export const maxInputBytes = 2 * 1024 * 1024;
+
+export function checkInputSize(bytes: number): void {
+  if (bytes <= maxInputBytes) return;
+  const mb = (n: number) => `${(n / (1024 * 1024)).toFixed(1)} MB`;
+  throw new UserError(`The input is ${mb(bytes)}; Temporal takes at most ${mb(maxInputBytes)} in a run's input.`, {
+    hint: "Put the data in a file an MCP server can read (e.g. server-filesystem) and pass its path, or use --engine memory.",
+  });
 }
 
 /** The Temporal workflow type that runs a target. */

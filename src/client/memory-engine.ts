@@ -1,4 +1,5 @@
 /** Runs agents and workflows in this process, with the same activities a worker would use. */
+import { rootCause } from "../common/failures.js";
 import { randomUUID } from "node:crypto";
 import { openActivityRuntime, type ActivityRuntime } from "../activities/activity-runtime.js";
 import type { Message } from "../common/messages.js";
@@ -11,7 +12,6 @@ import { isDuragentWorkflow, runToEnd, type DuragentWorkflow } from "../workflow
 import { ContinueAsNewRequest } from "../workflows/executor/continue-as-new.js";
 import {
   newRunId,
-  rootCause,
   RunAlreadyEnded,
   RunFailed,
   RunNotFound,

@@ -3,6 +3,8 @@
  * whose `type` is one of these; retry policies and the memory engine read the same names.
  * Sandbox-safe: imported by workflow code.
  */
+import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, TimeoutFailure, TimeoutType } from "@temporalio/common";
+
 export const FailureType = {
   /** The provider refused the request (a 4xx other than 408/409/429); retrying cannot help. */
   llmRequestRejected: "LlmRequestRejected",
@@ -14,6 +16,8 @@ export const FailureType = {
   configuration: "ConfigurationError",
   /** An MCP server could not be reached or died during a call. */
   mcpServerUnavailable: "McpServerUnavailable",
+  /** A step ran out of time on every attempt; the message names the step and the timeout. */
+  stepTimedOut: "StepTimedOut",
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 
@@ -22,4 +26,79 @@ export const nonRetryableFailureTypes: string[] = [
   FailureType.llmRequestRejected,
   FailureType.structuredOutputInvalid,
   FailureType.configuration,
+  FailureType.stepTimedOut,
 ];
+
+/** Layers Temporal wraps around the failure that matters; their own messages say nothing of the cause. */
+function isWrapper(error: Error): boolean {
+  return (
+    error instanceof ActivityFailure ||
+    error instanceof ChildWorkflowFailure ||
+    // The client's WorkflowFailedError, named rather than imported: this module is sandbox-safe.
+    error.name === "WorkflowFailedError"
+  );
+}
+
+/**
+ * What went wrong, in the words of whoever knew: the first failure beneath Temporal's wrappers,
+ * e.g. the provider's message or the MCP server's error. Deeper causes (an SDK's raw error with
+ * its JSON body) are detail for logs, not for people.
+ */
+export function rootCause(error: unknown): string {
+  let current: unknown = error;
+  while (current instanceof Error && isWrapper(current) && current.cause instanceof Error) current = current.cause;
+  if (current instanceof Error) return current.message || current.name;
+  return String(current);
+}
+
+/** How a step's timeout reads, for both engines: Temporal's timeout failure or the memory engine's. */
+export interface StepTimeout {
+  kind: "start-to-close" | "heartbeat" | "schedule-to-close" | "schedule-to-start";
+  /** The configured limit, when known. */
+  timeoutMs?: number;
+}
+
+/** The timeout that ended a step, if a timeout did. */
+export function stepTimeoutOf(error: unknown, startToCloseTimeoutMs: number, heartbeatTimeoutMs?: number): StepTimeout | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    if (current instanceof TimeoutFailure) {
+      switch (current.timeoutType) {
+        case TimeoutType.HEARTBEAT:
+          return { kind: "heartbeat", ...(heartbeatTimeoutMs !== undefined ? { timeoutMs: heartbeatTimeoutMs } : {}) };
+        case TimeoutType.SCHEDULE_TO_CLOSE:
+          return { kind: "schedule-to-close" };
+        case TimeoutType.SCHEDULE_TO_START:
+          return { kind: "schedule-to-start" };
+        default:
+          return { kind: "start-to-close", timeoutMs: startToCloseTimeoutMs };
+      }
+    }
+    // The memory engine's attempt timeout (workflows/executor/retry.ts).
+    if (current.name === "AttemptTimeoutError") return { kind: "start-to-close", timeoutMs: startToCloseTimeoutMs };
+    current = current.cause;
+  }
+  return undefined;
+}
+
+/** A step that timed out, as a failure that names the step: `tool fs/read_file`, not "Activity task timed out". */
+export function stepTimedOut(step: string, timeout: StepTimeout, policy: { settingsKey: string; maximumAttempts: number }, cause: Error): ApplicationFailure {
+  const limit = timeout.timeoutMs !== undefined ? ` of ${formatMs(timeout.timeoutMs)}` : "";
+  const what =
+    timeout.kind === "heartbeat"
+      ? `stopped heartbeating within its heartbeat timeout${limit} (execution.${policy.settingsKey}.heartbeatTimeoutMs); the worker running it may have died`
+      : timeout.kind === "start-to-close"
+        ? `got no result within its start-to-close timeout${limit} (execution.${policy.settingsKey}.startToCloseTimeoutMs)`
+        : `ran out of its ${timeout.kind} timeout`;
+  return ApplicationFailure.create({
+    message: `The step '${step}' timed out: it ${what}. Attempts allowed: ${policy.maximumAttempts}.`,
+    type: FailureType.stepTimedOut,
+    nonRetryable: true,
+    cause,
+  });
+}
+
+function formatMs(ms: number): string {
+  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
+  return ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`;
+}

@@ -66,7 +66,14 @@ export const RunStatusSchema = z.object({
   stepCount: z.number(),
   pending: z.array(PendingRequestSchema),
   usage: z.record(z.string(), z.object({ inputTokens: z.number(), outputTokens: z.number() })),
+  /** Why the run (or its last failed step) failed, in the words of whoever knew: the provider, the MCP server, the timeout. */
   lastError: z.string().optional(),
+  /** The step that failed, when a step did. */
+  failedStep: z.string().optional(),
+  /** The step in flight is being retried: its next attempt and why the last one failed. */
+  retrying: z
+    .object({ step: z.string(), attempt: z.number(), maximumAttempts: z.number().optional(), error: z.string() })
+    .optional(),
   /** The latest progress notification of each tool call in flight that reports progress. */
   progress: z.array(StepProgressSchema).optional(),
 });

@@ -178,7 +178,7 @@ export class McpConnectionPool {
         conn.calls.delete(scope);
         signal?.removeEventListener("abort", onAbort);
       }
-    });
+    }, { idempotent: false });
   }
 
   // --- prompts and resources --------------------------------------------------------------------

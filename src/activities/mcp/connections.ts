@@ -102,10 +102,18 @@ export class Connections<C extends Connection = Connection> {
 
   /**
    * Runs `operation` on the server's connection. If the connection dies under it, the connection
-   * is dropped and the operation retried once on a fresh one.
+   * is dropped and a read (`idempotent`) is retried once on a fresh one. A tool call is not: it
+   * may have acted, and its attempts are Temporal's to count (`tools.maximumAttempts`).
    */
-  async withConnection<T>(server: string, phase: string, signal: AbortSignal | undefined, operation: (conn: C) => Promise<T>): Promise<T> {
+  async withConnection<T>(
+    server: string,
+    phase: string,
+    signal: AbortSignal | undefined,
+    operation: (conn: C) => Promise<T>,
+    { idempotent = true }: { idempotent?: boolean } = {},
+  ): Promise<T> {
     const config = this.configOf(server);
+    const tries = idempotent ? 2 : 1;
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
       // A connection that cannot be opened is not retried here; Temporal retries the activity.
@@ -125,7 +133,7 @@ export class Connections<C extends Connection = Connection> {
         await settle();
         const message = failureMessage(conn, phase, error);
         this.drop(conn);
-        if (attempt >= 2) throw unavailable(message);
+        if (attempt >= tries) throw unavailable(message);
         this.options.logger.warn({ mcpServer: server, err: errorText(error) }, `${message}; reconnecting and retrying once`);
       }
     }

@@ -6,6 +6,7 @@
  * signal waits are built on the engine's `waitUntil`. Subclasses supply the engine itself.
  */
 import { effectNames, effects, type EffectInput, type EffectMethods, type EffectName, type EffectOutput } from "../../common/effects.js";
+import { stepTimedOut, stepTimeoutOf } from "../../common/failures.js";
 import type { LlmRequest, LlmResponse, TokenUsage } from "../../common/llm.js";
 import { historyLimitDefaults, type ActivitySettings, type RunSettings } from "../../common/run-settings.js";
 import type { RunPhase } from "../../common/run-status.js";
@@ -103,11 +104,19 @@ export abstract class BaseExecutor implements Executor {
     const effect = effects[name];
     const label = (effect.label as (input: EffectInput<K>) => string)(input);
     await this.control.beginStep(label);
+    const settings = this.settings[effect.settings];
     try {
-      return await this.invoke(name, input, this.settings[effect.settings], label);
+      return await this.invoke(name, input, settings, label);
     } catch (error) {
-      this.control.recordError(error);
-      throw error;
+      // A timeout says only "timed out"; the failure people see names the step and the knob.
+      const timeout = stepTimeoutOf(error, settings.startToCloseTimeoutMs, settings.heartbeatTimeoutMs);
+      const failure = timeout
+        ? stepTimedOut(label, timeout, { settingsKey: effect.settings, maximumAttempts: settings.retry.maximumAttempts }, error as Error)
+        : error;
+      this.control.recordError(failure, label);
+      throw failure;
+    } finally {
+      this.control.endStep(label);
     }
   }
 

@@ -68,10 +68,12 @@ export class MemoryExecutor extends BaseExecutor {
     this.setSignalHandler(RunMessages.resume, () => this.control.resume());
   }
 
-  protected invoke<K extends EffectName>(name: K, input: EffectInput<K>, settings: ActivitySettings): Promise<EffectOutput<K>> {
+  protected invoke<K extends EffectName>(name: K, input: EffectInput<K>, settings: ActivitySettings, label: string): Promise<EffectOutput<K>> {
     if (this.cancellation.cancelled) return Promise.reject(cancelledFailure());
     const implementation = this.implementations[name] as (input: EffectInput<K>, context: { signal: AbortSignal; run: RunChannel }) => Promise<EffectOutput<K>>;
-    return runWithRetry(settings, (signal) => implementation(input, { signal, run: this.runChannel }), this.cancellation);
+    return runWithRetry(settings, (signal) => implementation(input, { signal, run: this.runChannel }), this.cancellation, (attempt, error) =>
+      this.control.recordRetry(label, attempt, settings.retry.maximumAttempts, error),
+    );
   }
 
   /**

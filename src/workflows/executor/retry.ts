@@ -87,12 +87,15 @@ export async function runWithRetry<T>(
   settings: ActivitySettings,
   attempt: (signal: AbortSignal) => Promise<T>,
   cancel?: Cancellation,
+  /** Told before each retry: the attempt about to run and why the last one failed. */
+  onRetry?: (attempt: number, error: unknown) => void,
 ): Promise<T> {
   for (let number = 1; ; number++) {
     try {
       return await attemptOnce(attempt, settings.startToCloseTimeoutMs, cancel);
     } catch (error) {
       if (error instanceof CancelledFailure || !isRetryable(error) || number >= settings.retry.maximumAttempts) throw error;
+      onRetry?.(number + 1, error);
       await new Promise((resolve) => setTimeout(resolve, retryDelayMs(settings, number, error)));
     }
   }

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { checkElicitationAnswer } from "../../common/elicitation-schema.js";
+import { rootCause } from "../../common/failures.js";
 import { InvalidRunMessage } from "../../common/invalid-run-message.js";
 import type { TokenUsage } from "../../common/llm.js";
 import type { Message } from "../../common/messages.js";
@@ -36,7 +37,9 @@ export class RunControl {
   private finalPhase?: RunPhase;
   private currentStep?: string;
   private stepCount = 0;
-  private lastError?: string;
+  private lastError?: { message: string; step?: string; error: unknown };
+  /** The step in flight whose last attempt failed, while a retry is due (memory engine; Temporal reads it from the server). */
+  private retrying?: RunStatus["retrying"];
   private readonly usage: UsageByModel = {};
   /** MCP server requests by key (`<callId>#<n>`), until their tool call ends. */
   private readonly serverRequests = new Map<string, ServerRequestEntry>();
@@ -71,7 +74,8 @@ export class RunControl {
       stepCount: this.stepCount,
       pending: [...this.pending.values()].map((entry) => entry.request),
       usage: this.usage,
-      lastError: this.lastError,
+      ...(this.lastError ? { lastError: this.lastError.message, ...(this.lastError.step ? { failedStep: this.lastError.step } : {}) } : {}),
+      ...(this.retrying ? { retrying: this.retrying } : {}),
       ...(this.progress.size > 0 ? { progress: [...this.progress.values()] } : {}),
     };
   }
@@ -99,8 +103,19 @@ export class RunControl {
     addUsage(this.usage, model, usage);
   }
 
-  recordError(error: unknown): void {
-    this.lastError = error instanceof Error ? error.message : String(error);
+  /** A failure, with the step it ended when it came from one; the run's end records the same failure again, keeping the step. */
+  recordError(error: unknown, step?: string): void {
+    if (this.lastError?.error === error && step === undefined) return;
+    this.lastError = { message: rootCause(error), error, ...(step !== undefined ? { step } : {}) };
+  }
+
+  /** An attempt of the current step failed and another is due. */
+  recordRetry(step: string, attempt: number, maximumAttempts: number, error: unknown): void {
+    this.retrying = { step, attempt, maximumAttempts, error: rootCause(error) };
+  }
+
+  endStep(step: string): void {
+    if (this.retrying?.step === step) this.retrying = undefined;
   }
 
   recordMessages(messages: readonly Message[]): void {

@@ -1,0 +1,242 @@
+/**
+ * What a person sees when a run goes wrong, on both engines: the provider's own words, the MCP
+ * server's error, a timeout that names its step, a step being retried, and the same text from
+ * `status` as from `result`. Also the edges of starting and ending runs: a server that lacks the
+ * search attributes, an input over Temporal's payload limit, cancelling a finished run.
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, realpathSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { Client, Connection } from "@temporalio/client";
+import type { TestWorkflowEnvironment } from "@temporalio/testing";
+import { RunAlreadyEnded, RunFailed, type Engine, type RunHandle } from "../src/client/engine.js";
+import type { RunTarget } from "../src/client/run-targets.js";
+import { TemporalEngine } from "../src/client/temporal-engine.js";
+import { runSettingsFromConfig } from "../src/config/load-config.js";
+import type { DuragentConfig } from "../src/config/schema.js";
+import { isUserError } from "../src/errors/user-error.js";
+import { startDevServer } from "../src/temporal/dev-server.js";
+import { startScriptedModelServer, type ScriptedCall, type ScriptedModelServer, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
+import type { CountingLogEntry } from "./fixtures/counting-mcp-server.js";
+import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
+import { startTestTemporal } from "./support/temporal.js";
+import { waitFor } from "./support/wait.js";
+
+const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-failures-")));
+const countingServer = fileURLToPath(new URL("./fixtures/counting-mcp-server.ts", import.meta.url));
+
+const agent = (model: string): RunTarget => ({
+  kind: "agent",
+  name: "worker",
+  agent: { name: "worker", instruction: "Do the step you are told to.", servers: ["counting"], model },
+});
+
+/** Calls the tool the user names, then answers with its result. */
+function toolScript(call: ScriptedCall): ScriptedTurn {
+  const result = call.messages.findLast((message) => message.role === "tool");
+  if (result) return { text: "done" };
+  const order = call.messages.find((message) => message.role === "user");
+  const [tool, ms] = String(order?.content ?? "").split(" ");
+  return { toolCalls: [{ name: `counting_${tool}`, arguments: { label: tool, ...(ms ? { ms: Number(ms) } : {}) } }] };
+}
+
+function configFor(model: ScriptedModelServer, log: string, execution: Record<string, unknown>): DuragentConfig {
+  return testConfig(model, {
+    mcp: { servers: { counting: { command: process.execPath, args: ["--import", "tsx", countingServer, log] } } },
+    execution,
+  });
+}
+
+function countingCalls(log: string, tool: CountingLogEntry["tool"]): number {
+  if (!existsSync(log)) return 0;
+  return readFileSync(log, "utf8")
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as CountingLogEntry)
+    .filter((entry) => entry.tool === tool && entry.phase !== "end").length;
+}
+
+/** Runs `body` against the named engine with `config`. */
+async function onEngine<T>(engineName: "memory" | "temporal", env: TestWorkflowEnvironment | undefined, config: DuragentConfig, body: (engine: Engine) => Promise<T>): Promise<T> {
+  if (engineName === "temporal") return withTemporalWorker(env!, config, body);
+  const engine = memoryEngine(config);
+  try {
+    return await body(engine);
+  } finally {
+    await engine.close();
+  }
+}
+
+/** The run's failure as `result` reports it. */
+async function failureOf(handle: RunHandle): Promise<RunFailed> {
+  const error = await handle.result().then(
+    () => assert.fail("the run should fail"),
+    (caught: unknown) => caught,
+  );
+  assert.ok(error instanceof RunFailed, `expected RunFailed, got ${String(error)}`);
+  return error;
+}
+
+let env: TestWorkflowEnvironment;
+before(async () => {
+  env = await startTestTemporal();
+});
+after(async () => {
+  await env?.teardown();
+});
+
+for (const engineName of ["memory", "temporal"] as const) {
+  describe(`failures on the ${engineName} engine`, () => {
+    test("a provider's refusal: status shows the step being retried with the provider's words, then the same failure as result", async () => {
+      const model = await startScriptedModelServer([
+        { error: { status: 429, message: "Rate limit reached for gpt-4.1-mini in organization org-1 on tokens per min." } },
+        { error: { status: 429, message: "Rate limit reached for gpt-4.1-mini in organization org-1 on tokens per min." } },
+      ], { quiet: true });
+      const log = join(dir, `refusal-${engineName}.log`);
+      const config = configFor(model, log, { llm: { maximumAttempts: 2, initialIntervalMs: 1500, maximumIntervalMs: 1500 } });
+      try {
+        await onEngine(engineName, env, config, async (engine) => {
+          const handle = await engine.start(agent("openai:gpt-4.1-mini"), "record_step");
+          const retrying = await waitFor("the step to be retried", async () => (await handle.status()).retrying, 20_000);
+          assert.equal(retrying.step, "llm openai:gpt-4.1-mini");
+          assert.equal(retrying.attempt, 2);
+          assert.equal(retrying.maximumAttempts, 2);
+          assert.match(retrying.error, /^openai is rate limiting requests \(429\): Rate limit reached for gpt-4\.1-mini/);
+
+          const failure = await failureOf(handle);
+          const status = await handle.status();
+          assert.equal(status.phase, "failed");
+          assert.equal(status.lastError, failure.message.replace(/^Run \S+ failed: /, ""));
+          assert.match(status.lastError ?? "", /^openai is rate limiting requests \(429\): Rate limit reached/);
+          assert.equal(status.failedStep, "llm openai:gpt-4.1-mini");
+          assert.equal(status.retrying, undefined);
+        });
+      } finally {
+        await model.close();
+      }
+    });
+
+    test("Anthropic's JSON error body is reduced to its message", async () => {
+      const model = await startScriptedModelServer([{ error: { status: 400, message: "messages: text content blocks must be non-empty" } }], { quiet: true });
+      const log = join(dir, `anthropic-${engineName}.log`);
+      try {
+        await onEngine(engineName, env, configFor(model, log, {}), async (engine) => {
+          const handle = await engine.start(agent("anthropic:claude-sonnet-4-5"), "record_step");
+          const failure = await failureOf(handle);
+          const status = await handle.status();
+          assert.equal(status.lastError, "anthropic rejected the request (400): messages: text content blocks must be non-empty");
+          assert.ok(failure.message.endsWith(status.lastError!), failure.message);
+          assert.doesNotMatch(failure.message, /[{}]/);
+        });
+      } finally {
+        await model.close();
+      }
+    });
+
+    test("a server that dies on every call is called exactly tools.maximumAttempts times, and its error is the cause", async () => {
+      const model = await startScriptedModelServer(toolScript, { quiet: true });
+      const log = join(dir, `crash-${engineName}.log`);
+      const config = configFor(model, log, { tools: { maximumAttempts: 3, initialIntervalMs: 100, maximumIntervalMs: 100 } });
+      try {
+        await onEngine(engineName, env, config, async (engine) => {
+          const handle = await engine.start(agent("openai:gpt-4.1-mini"), "crash_step");
+          const failure = await failureOf(handle);
+          assert.equal(countingCalls(log, "crash_step"), 3);
+          const status = await handle.status();
+          assert.match(status.lastError ?? "", /^MCP server 'counting' exited \(code 1\) during tools\/call crash_step/);
+          assert.equal(status.failedStep, "tool counting/crash_step");
+          assert.ok(failure.message.endsWith(status.lastError!), failure.message);
+        });
+      } finally {
+        await model.close();
+      }
+    });
+
+    test("a hanging tool's timeout names the step, the server and the tool, and the setting", async () => {
+      const model = await startScriptedModelServer(toolScript, { quiet: true });
+      const log = join(dir, `hang-${engineName}.log`);
+      const config = configFor(model, log, { tools: { maximumAttempts: 2, initialIntervalMs: 100, maximumIntervalMs: 100, startToCloseTimeoutMs: 1500 } });
+      try {
+        await onEngine(engineName, env, config, async (engine) => {
+          const handle = await engine.start(agent("openai:gpt-4.1-mini"), "slow_step 600000");
+          const failure = await failureOf(handle);
+          const expected =
+            "The step 'tool counting/slow_step' timed out: it got no result within its start-to-close timeout of 1.5 s " +
+            "(execution.tools.startToCloseTimeoutMs). Attempts allowed: 2.";
+          assert.equal((await handle.status()).lastError, expected);
+          assert.ok(failure.message.endsWith(expected), failure.message);
+          assert.equal(countingCalls(log, "slow_step"), 2);
+        });
+      } finally {
+        await model.close();
+      }
+    });
+
+    test("cancelling a finished run says it has ended", async () => {
+      const model = await startScriptedModelServer(toolScript, { quiet: true });
+      const log = join(dir, `cancel-${engineName}.log`);
+      try {
+        await onEngine(engineName, env, configFor(model, log, {}), async (engine) => {
+          const handle = await engine.start(agent("openai:gpt-4.1-mini"), "record_step");
+          assert.equal(((await handle.result()) as { text: string }).text, "done");
+          await assert.rejects(handle.cancel(), (error: unknown) => {
+            assert.ok(error instanceof RunAlreadyEnded);
+            assert.equal(error.exitCode, 6);
+            assert.equal(error.message, `Run ${handle.runId} has already ended (completed); there is nothing to cancel.`);
+            return true;
+          });
+        });
+      } finally {
+        await model.close();
+      }
+    });
+  });
+}
+
+describe("starting runs on Temporal", () => {
+  test("an input over Temporal's payload limit is refused before any request, saying what to do", async () => {
+    const model = await startScriptedModelServer([], { quiet: true });
+    try {
+      await withTemporalWorker(env, configFor(model, join(dir, "big.log"), {}), async (engine) => {
+        const huge = "x".repeat(3 * 1024 * 1024);
+        await assert.rejects(engine.start(agent("openai:gpt-4.1-mini"), huge), (error: unknown) => {
+          assert.ok(isUserError(error));
+          assert.match(error.message, /^The input is 3\.0 MB; Temporal takes at most 2\.0 MB in a run's input\.\n.*file an MCP server can read/);
+          return true;
+        });
+        assert.equal(model.requests.length, 0);
+      });
+    } finally {
+      await model.close();
+    }
+  });
+
+  test("a server on which no worker has registered the search attributes: start registers them and tags the run", async () => {
+    const server = await startDevServer({ ui: false, install: true });
+    const model = await startScriptedModelServer([], { quiet: true });
+    try {
+      const config = configFor(model, join(dir, "fresh.log"), {});
+      const fresh: DuragentConfig = { ...config, temporal: { ...config.temporal, address: server.address, taskQueue: "fresh" } };
+      const engine = await TemporalEngine.connect(fresh, runSettingsFromConfig(fresh));
+      try {
+        const handle = await engine.start(agent("openai:gpt-4.1-mini"), "record_step");
+        const connection = await Connection.connect({ address: server.address });
+        try {
+          const description = await new Client({ connection }).workflow.getHandle(handle.runId).describe();
+          assert.deepEqual(description.searchAttributes.DuragentAgent, ["worker"]);
+          assert.deepEqual(description.searchAttributes.DuragentPhase, ["running"]);
+        } finally {
+          await connection.close();
+        }
+      } finally {
+        await engine.close();
+      }
+    } finally {
+      await model.close();
+      await server.stop();
+    }
+  });
+});
