@@ -153,12 +153,13 @@ class CliProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly closed: Promise<void>;
 
-  constructor(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }) {
+  constructor(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; stdin?: string }) {
     this.child = spawn(process.execPath, [cliPath, ...args], {
       cwd: options.cwd,
       env: options.env ?? cliEnv(),
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
+    if (options.stdin !== undefined) this.child.stdin!.end(options.stdin);
     this.child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (this.stdout += chunk));
     this.child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (this.stderr += chunk));
     running.add(this);
@@ -214,8 +215,8 @@ function delay(ms: number): Promise<void> {
 }
 
 /** Runs `duragent <args>` in `cwd` to the end. */
-async function duragent(cwd: string, args: string[], env?: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<CliResult> {
-  const cli = new CliProcess(args, { cwd, env });
+async function duragent(cwd: string, args: string[], env?: NodeJS.ProcessEnv, timeoutMs = 120_000, stdin?: string): Promise<CliResult> {
+  const cli = new CliProcess(args, { cwd, env, ...(stdin !== undefined ? { stdin } : {}) });
   const timer = setTimeout(() => cli.child.kill("SIGKILL"), timeoutMs);
   try {
     return await cli.finished();
@@ -320,6 +321,25 @@ describe("duragent CLI", { concurrency: true }, () => {
       const output = JSON.parse(result.stdout) as { runId: string; result: { text: string } };
       assert.match(output.runId, /^librarian-[0-9a-f]{8}$/);
       assert.equal(output.result.text, answer);
+    });
+
+    test("--input @file and --input - read the message from a file and from standard input", async () => {
+      const dir = project("memory-input-sources");
+      writeFileSync(join(dir, "question.txt"), "What do notes.md say? (asked from a file)\n");
+      const fromFile = await duragent(dir, ["run", "librarian", "--input", "@question.txt"]);
+      assert.equal(fromFile.code, 0, fromFile.stderr);
+      assert.equal(fromFile.stdout, `${answer}\n`);
+      assert.ok(model.requests.some((request) => JSON.stringify(request.body).includes("asked from a file")));
+
+      // Not spawnSync: the scripted model answers from this process's event loop.
+      const fromStdin = await duragent(dir, ["run", "librarian", "--input", "-"], undefined, 120_000, "What do notes.md say? (asked on stdin)");
+      assert.equal(fromStdin.code, 0, fromStdin.stderr);
+      assert.equal(fromStdin.stdout, `${answer}\n`);
+      assert.ok(model.requests.some((request) => JSON.stringify(request.body).includes("asked on stdin")));
+
+      const missing = await duragent(dir, ["run", "librarian", "--input", "@nope.txt"]);
+      assert.equal(missing.code, ExitCode.notFound);
+      assert.equal(missing.stderr, "duragent: --input @nope.txt: no such file.\nTo send text that begins with @, write @@.\n");
     });
 
     test("an agent defined in a module", async () => {

@@ -34,7 +34,7 @@ const commands: CommandSpec[] = [
     args: [["<target>", "agent or workflow name"]],
     options: (command) =>
       command
-        .requiredOption("-i, --input <text|json>", "the message, or a JSON input")
+        .requiredOption("-i, --input <text|json|@file|->", "the message, or a JSON input; @file reads a file, - standard input")
         .option("--wait", "wait for the answer (default)", true)
         .option("--no-wait", "print the run id and return at once (temporal engine)"),
     closeOnSignal: true,
@@ -45,7 +45,7 @@ const commands: CommandSpec[] = [
     name: "start",
     description: "start an agent or workflow and print its run id (temporal engine)",
     args: [["<target>", "agent or workflow name"]],
-    options: (command) => command.requiredOption("-i, --input <text|json>", "the message, or a JSON input"),
+    options: (command) => command.requiredOption("-i, --input <text|json|@file|->", "the message, or a JSON input; @file reads a file, - standard input"),
     action: async (context, [target], options) =>
       (await import("./commands/run.js")).runCommand(context, target!, { input: options.input as string, wait: false }),
   },
@@ -70,7 +70,7 @@ const commands: CommandSpec[] = [
     args: [runId],
     options: (command) =>
       command
-        .option("--value <answer>", "the answer")
+        .option("--value <answer|@file|->", "the answer; @file reads a file, - standard input")
         .option("--decline", "decline a question an MCP server asked (elicitation)")
         .option("--cancel", "dismiss a question an MCP server asked (elicitation)")
         .option("--request <id>", "which request, when several are pending"),
@@ -203,6 +203,32 @@ const commands: CommandSpec[] = [
         onListening: ({ url, tools }) => {
           if (context.options.json) console.log(JSON.stringify({ url, tools }));
           else console.error(`duragent serve: MCP over Streamable HTTP at ${url} (${tools.length} agents and workflows; Ctrl-C stops)`);
+        },
+      }),
+  },
+  {
+    name: "codec-server",
+    description: "decrypt encrypted payloads (codec: in the config) for the Temporal Web UI and CLI",
+    options: (command) =>
+      command
+        .option("--host <host>", "address to bind (non-loopback needs --token)", "127.0.0.1")
+        .option("--port <port>", "port (0 picks a free one)", (value) => Number.parseInt(value, 10), 8888)
+        .option("--origin <url>", "a Web UI origin allowed to call it (repeatable; default: the configured Web UI)", (value, all: string[]) => [...all, value], [])
+        .option("--token <token>", "bearer token callers must send (default: $DURAGENT_CODEC_TOKEN)"),
+    action: async (context, _args, options) =>
+      (await import("./commands/codec-server.js")).codecServerCommand(context, {
+        host: options.host as string,
+        port: options.port as number,
+        origin: options.origin as string[],
+        ...(options.token !== undefined ? { token: options.token as string } : {}),
+        onListening: ({ url, origins }) => {
+          if (context.options.json) console.log(JSON.stringify({ url, origins }));
+          else {
+            console.error(
+              `duragent codec-server: ${url} (Web UI origins: ${origins.join(", ")}; Ctrl-C stops)\n` +
+                `Point the Web UI at it (Settings, Codec Server), or start the dev server with --ui-codec-endpoint ${url}.`,
+            );
+          }
         },
       }),
   },

@@ -1,4 +1,5 @@
 /** Starts and steers runs on a Temporal cluster, where workers execute them. */
+import { rootCause } from "../common/failures.js";
 import { randomUUID } from "node:crypto";
 import {
   Client,
@@ -15,13 +16,14 @@ import { RunMessages, type ApprovalDecision, type Answer, type RunPhase, type Ru
 import type { RunSettings } from "../common/run-settings.js";
 import type { DuragentConfig } from "../config/schema.js";
 import {
+  checkInputSize,
   InvalidRunMessage,
   newRunId,
-  rootCause,
   RunAlreadyEnded,
   RunFailed,
   RunNotFound,
   runHandle,
+  runSummary,
   targetInput,
   workflowType,
   type Engine,
@@ -30,9 +32,11 @@ import {
   type StartOptions,
 } from "./engine.js";
 import type { RunTarget } from "./run-targets.js";
-import { progressOfPendingActivities } from "./activity-progress.js";
+import { pendingActivitiesState } from "./pending-activities.js";
 import { agentSearchAttribute, phaseSearchAttribute } from "../common/search-attributes.js";
+import { isUnknownSearchAttribute, registerSearchAttributes } from "./search-attributes.js";
 import { temporalConnectionOptions, webUiLink } from "./temporal-connection.js";
+import { dataConverterFor } from "../codec/data-converter.js";
 
 /** The phase of a closed run, from Temporal's own status; open runs answer the status query. */
 function closedPhase(status: WorkflowExecutionStatusName): RunPhase | undefined {
@@ -61,28 +65,63 @@ export class TemporalEngine implements Engine {
   ) {}
 
   static async connect(config: DuragentConfig, settings: RunSettings): Promise<TemporalEngine> {
+    // Keys are read first: a missing one is the user's to fix, whatever the cluster's state.
+    const dataConverter = dataConverterFor(config);
     const connection = await Connection.connect({ ...temporalConnectionOptions(config.temporal), connectTimeout: 5_000 });
-    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const client = new Client({ connection, namespace: config.temporal.namespace, ...(dataConverter ? { dataConverter } : {}) });
     return new TemporalEngine(connection, client, config, settings);
   }
 
   async start(target: RunTarget, input: unknown, options: StartOptions = {}): Promise<RunHandle> {
     const workflowId = options.runId ?? newRunId(target, randomUUID());
-    await this.client.workflow.start(workflowType(target), {
-      workflowId,
-      taskQueue: this.config.temporal.taskQueue,
-      args: [{ input: targetInput(target, input), settings: this.settings }],
-      staticSummary: `${target.kind} ${target.name}`,
-      ...(this.settings.searchAttributes
-        ? {
-            typedSearchAttributes: [
-              { key: agentSearchAttribute, value: target.name },
-              { key: phaseSearchAttribute, value: "running" },
-            ],
-          }
-        : {}),
-    });
+    const runInput = targetInput(target, input);
+    checkInputSize(this.client.options.loadedDataConverter.payloadConverter.toPayload(runInput).data?.length ?? 0);
+    const start = (tagged: boolean) =>
+      this.client.workflow.start(workflowType(target), {
+        workflowId,
+        taskQueue: this.config.temporal.taskQueue,
+        // Untagged runs must not tag themselves later either: the server would refuse the upsert.
+        args: [{ input: runInput, settings: tagged ? this.settings : { ...this.settings, searchAttributes: false } }],
+        staticSummary: runSummary(target, input),
+        ...(tagged
+          ? {
+              typedSearchAttributes: [
+                { key: agentSearchAttribute, value: target.name },
+                { key: phaseSearchAttribute, value: "running" },
+              ],
+            }
+          : {}),
+      });
+    if (!this.settings.searchAttributes) await start(false);
+    else await start(true).catch((error: unknown) => (isUnknownSearchAttribute(error) ? this.startOnceRegistered(start) : Promise.reject(error)));
     return this.handle(workflowId);
+  }
+
+  /**
+   * The namespace lacks the search attributes (no worker has started on it yet, or one has only
+   * just registered them): register them and start tagged once the server knows them, or start
+   * untagged where it never will.
+   */
+  private async startOnceRegistered(start: (tagged: boolean) => Promise<unknown>): Promise<void> {
+    try {
+      await registerSearchAttributes(this.connection.operatorService, this.config.temporal.namespace);
+    } catch {
+      await start(false);
+      return;
+    }
+    // A registration reaches the server's frontend within seconds.
+    const deadline = Date.now() + 15_000;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      try {
+        await start(true);
+        return;
+      } catch (error) {
+        if (!isUnknownSearchAttribute(error)) throw error;
+        if (Date.now() > deadline) break;
+      }
+    }
+    await start(false);
   }
 
   async getHandle(runId: string): Promise<RunHandle> {
@@ -145,13 +184,18 @@ export class TemporalEngine implements Engine {
         try {
           const status = await workflow.query<RunStatus>(RunMessages.status);
           if (phase) return { ...status, phase };
-          // Tool-call progress rides on heartbeats, not workflow state (see activity-progress.ts).
-          const progress = progressOfPendingActivities(description, this.client.options.loadedDataConverter.payloadConverter);
-          return progress.length > 0 ? { ...status, progress } : status;
+          // Tool-call progress and retries live on the pending activities, not in workflow state.
+          const pending = await pendingActivitiesState(description, this.client.options.loadedDataConverter, status.currentStep);
+          return {
+            ...status,
+            ...(pending.progress.length > 0 ? { progress: pending.progress } : {}),
+            ...(pending.retrying ? { retrying: pending.retrying } : {}),
+          };
         } catch (error) {
           // A closed run whose workers are gone cannot answer queries; its end state still can.
           if (!phase) throw error;
-          return { runId: workflowId, phase, stepCount: 0, pending: [], usage: {} };
+          const failure = phase === "completed" ? undefined : await workflow.result().then(() => undefined, (end: unknown) => rootCause(end));
+          return { runId: workflowId, phase, stepCount: 0, pending: [], usage: {}, ...(failure ? { lastError: failure } : {}) };
         }
       },
       transcript: () => workflow.query<Message[]>(RunMessages.transcript),

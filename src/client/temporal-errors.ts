@@ -4,7 +4,7 @@
  * fixes in the config or the environment, so it becomes a `UserError` saying what to change.
  */
 import type { DuragentConfig } from "../config/schema.js";
-import { ExitCode, UserError } from "../errors/user-error.js";
+import { ExitCode, isUserError, UserError } from "../errors/user-error.js";
 
 const devHint = "Start a local server and worker with `duragent dev`, or set TEMPORAL_ADDRESS (or temporal.address in duragent.config.yaml).";
 
@@ -41,6 +41,8 @@ export function namespaceMissing(temporal: DuragentConfig["temporal"], cause?: u
 
 /** What the CLI reports when its client cannot connect. */
 export function temporalUnreachable(temporal: DuragentConfig["temporal"], error: unknown): UserError {
+  // Already the user's to fix (e.g. a codec key that cannot be read), and says how.
+  if (isUserError(error)) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new UserError(`Cannot reach Temporal at ${temporal.address}: ${message}`, { exitCode: ExitCode.unavailable, hint: devHint, cause: error });
 }

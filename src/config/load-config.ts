@@ -244,8 +244,13 @@ function resolvePaths(config: DuragentConfig, dir: string): DuragentConfig {
   }
   const temporal = { ...config.temporal };
   if (tls !== undefined) temporal.tls = tls;
+  const codec = config.codec && {
+    ...config.codec,
+    keys: config.codec.keys.map((key) => (key.file === undefined ? key : { ...key, file: resolve(key.file) })),
+  };
   return {
     ...config,
+    ...(codec ? { codec } : {}),
     temporal,
     mcp: { ...config.mcp, servers },
     modules: config.modules.map(resolve),

@@ -1,8 +1,8 @@
 /**
  * The shape of `duragent.config.yaml` (and `duragent.secrets.yaml`, merged over it).
  * Every field is checked here, so the rest of the code can trust a loaded config.
- * Paths (`cwd`, `roots`, `modules`, TLS files) may be relative: the loader resolves them
- * against the config file's directory.
+ * Paths (`cwd`, `roots`, `modules`, TLS files, codec key files) may be relative: the loader
+ * resolves them against the config file's directory.
  */
 import { z } from "zod";
 import { agentReferences, PatternSpecSchema } from "../workflows/patterns/pattern-spec.js";
@@ -163,6 +163,46 @@ const AgentSchema = z.strictObject({
 });
 export type AgentConfig = z.infer<typeof AgentSchema>;
 
+/** One payload-encryption key: its id and where its 32 bytes are read (never from the config or a run). */
+const CodecKeySchema = z
+  .strictObject({
+    /** Written into every payload the key encrypts, so the right key decrypts it after a rotation. */
+    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, { message: 'expected letters, digits and . _ : - (up to 64), e.g. "2026-11"' }),
+    /** The environment variable holding the key: 32 bytes as base64 or hex text (`openssl rand -base64 32`). */
+    env: z.string().min(1).optional(),
+    /** The file holding the key, in the same form; relative to the config file. */
+    file: z.string().min(1).optional(),
+  })
+  .superRefine((key, ctx) => {
+    if ((key.env === undefined) === (key.file === undefined)) {
+      ctx.addIssue({ code: "custom", message: "give exactly one of env (an environment variable) or file (a path) for the key" });
+    }
+  });
+
+/**
+ * Payload encryption: every client and worker encrypts what it hands to Temporal (inputs, results,
+ * messages, answers) with AES-256-GCM, so the cluster stores only ciphertext.
+ */
+const CodecSchema = z
+  .strictObject({
+    /** The keys; the one named by `encryptWith` encrypts and every one decrypts, so keep retired keys listed. */
+    keys: z.array(CodecKeySchema).min(1, { message: "list at least one key" }),
+    /** The id of the key that encrypts new payloads; the first key when absent. */
+    encryptWith: z.string().optional(),
+    /** Compress payloads before encrypting them (zlib), when that makes them smaller. */
+    compress: z.boolean().default(false),
+  })
+  .superRefine((codec, ctx) => {
+    const ids = codec.keys.map((key) => key.id);
+    ids.forEach((id, index) => {
+      if (ids.indexOf(id) !== index) ctx.addIssue({ code: "custom", path: ["keys", index, "id"], message: `the id "${id}" is used by another key too` });
+    });
+    if (codec.encryptWith !== undefined && !ids.includes(codec.encryptWith)) {
+      ctx.addIssue({ code: "custom", path: ["encryptWith"], message: `no key "${codec.encryptWith}" in codec.keys (ids: ${ids.join(", ")})` });
+    }
+  });
+export type CodecConfig = z.infer<typeof CodecSchema>;
+
 const knownProviderKinds: readonly string[] = ProviderSchema.shape.kind.unwrap().options;
 
 export const ConfigSchema = z
@@ -268,6 +308,8 @@ export const ConfigSchema = z
         maxConcurrentActivityTaskExecutions: z.number().int().positive().optional(),
       })
       .prefault({}),
+    /** Encrypt payloads on every client and worker; off when absent. `duragent codec-server` decrypts them for the Web UI. */
+    codec: CodecSchema.optional(),
     /** The memory engine, in a long-lived process (`duragent serve`): how long runs that ended stay readable. */
     memory: z
       .strictObject({

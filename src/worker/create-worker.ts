@@ -5,12 +5,12 @@
  */
 import { Connection } from "@temporalio/client";
 import { DefaultLogger, NativeConnection, Runtime, Worker } from "@temporalio/worker";
-import protos from "@temporalio/proto";
 import { openActivityRuntime } from "../activities/activity-runtime.js";
 import { temporalActivities } from "../activities/index.js";
 import { namespaceMissing, temporalUnreachable } from "../client/temporal-errors.js";
 import { temporalConnectionOptions } from "../client/temporal-connection.js";
-import { duragentSearchAttributes } from "../common/search-attributes.js";
+import { dataConverterFor } from "../codec/data-converter.js";
+import { registerSearchAttributes, searchAttributesHint } from "../client/search-attributes.js";
 import type { DuragentConfig } from "../config/schema.js";
 import type { Logger } from "../logger.js";
 import type { DuragentWorker, WorkerBundle } from "../worker.js";
@@ -29,6 +29,8 @@ export function installRuntimeLogging(): void {
 
 export async function createTemporalWorker(config: DuragentConfig, logger: Logger, bundle: WorkerBundle | undefined): Promise<DuragentWorker> {
   installRuntimeLogging();
+  // The worker's client, which activities use to reach their run, shares this converter.
+  const dataConverter = dataConverterFor(config);
   await checkCluster(config.temporal);
   const workflowBundle = await resolveBundle(config, bundle, logger);
   let connection: NativeConnection;
@@ -37,7 +39,7 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
   } catch (error) {
     throw temporalUnreachable(config.temporal, error);
   }
-  if (config.temporal.searchAttributes) await registerSearchAttributes(connection, config.temporal.namespace, logger);
+  if (config.temporal.searchAttributes) await ensureSearchAttributes(connection, config.temporal.namespace, logger);
   const runtime = openActivityRuntime(config, logger);
   try {
     const worker = await Worker.create({
@@ -45,6 +47,7 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       workflowBundle,
+      ...(dataConverter ? { dataConverter } : {}),
       activities: temporalActivities(runtime.effects),
       maxCachedWorkflows: config.worker.maxCachedWorkflows,
       ...(config.worker.maxConcurrentWorkflowTaskExecutions ? { maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTaskExecutions } : {}),
@@ -110,21 +113,10 @@ async function checkCluster(temporal: DuragentConfig["temporal"]): Promise<void>
  * Makes sure the DuragentAgent and DuragentPhase search attributes exist, so runs can be found by
  * agent and phase. A cluster that refuses (e.g. no operator rights) gets a warning with the fix.
  */
-async function registerSearchAttributes(connection: NativeConnection, namespace: string, logger: Logger): Promise<void> {
+async function ensureSearchAttributes(connection: NativeConnection, namespace: string, logger: Logger): Promise<void> {
   try {
-    const existing = await connection.operatorService.listSearchAttributes({ namespace });
-    const missing = duragentSearchAttributes.filter((key) => !(key.name in (existing.customAttributes ?? {})));
-    if (missing.length === 0) return;
-    await connection.operatorService.addSearchAttributes({
-      namespace,
-      searchAttributes: Object.fromEntries(missing.map((key) => [key.name, protos.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
-    });
+    await registerSearchAttributes(connection.operatorService, namespace);
   } catch (error) {
-    logger.warn(
-      { error: (error as Error).message },
-      "could not register the DuragentAgent/DuragentPhase search attributes; register them with " +
-        "`temporal operator search-attribute create --name DuragentAgent --type Keyword` (and DuragentPhase), " +
-        "or set temporal.searchAttributes: false",
-    );
+    logger.warn({ error: (error as Error).message }, `could not register the DuragentAgent/DuragentPhase search attributes; ${searchAttributesHint}`);
   }
 }

@@ -2,6 +2,7 @@
 import { UserError } from "../../errors/user-error.js";
 import { linkLine, parseInput, type CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
+import { readInputSource } from "../input-source.js";
 
 export interface AnswerOptions {
   value?: string;
@@ -15,7 +16,7 @@ export async function answerCommand(context: CommandContext, runId: string, opti
     throw new UserError("Give the answer with --value, or --decline / --cancel for a question an MCP server asked.");
   }
   const handle = await (await context.client()).getHandle(runId);
-  const value = options.value === undefined ? undefined : parseInput(options.value);
+  const value = options.value === undefined ? undefined : parseInput(await readInputSource(options.value, "--value"));
   await handle.answer({ requestId: options.request, value, ...(action === "accept" ? {} : { action }) });
   const verb = action === "accept" ? "answered" : action === "decline" ? "declined" : "cancelled the question of";
   return { data: { runId, action, link: handle.link }, text: `${verb} ${runId}${linkLine(handle.link)}` };

@@ -5,6 +5,7 @@ import { formatZodError } from "../../errors/zod-issues.js";
 import { parseInput, resultText, type CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
 import { followRun } from "../follow-run.js";
+import { readInputSource } from "../input-source.js";
 
 export interface RunOptions {
   input: string;
@@ -20,7 +21,8 @@ export async function runCommand(context: CommandContext, targetName: string, op
   }
   const target = await client.target(targetName);
   await context.noticeScriptedModel();
-  const handle = await client.start(target, parseInput(options.input)).catch((error: unknown) => {
+  const input = parseInput(await readInputSource(options.input, "--input"));
+  const handle = await client.start(target, input).catch((error: unknown) => {
     if (error instanceof ZodError) throw new UserError(formatZodError(error, "--input"));
     throw error;
   });
