@@ -97,9 +97,9 @@ export class DuragentClient {
     }
   }
 
-  /** Recent runs on the client's engine, newest first. */
-  async list(options: { limit?: number } = {}): Promise<RunSummary[]> {
-    return (await this.engineFor(this.engine)).list(options.limit ?? 20);
+  /** Recent runs on the client's engine, newest first; with `usage`, each run's token usage where it can be had. */
+  async list(options: { limit?: number; usage?: boolean } = {}): Promise<RunSummary[]> {
+    return (await this.engineFor(this.engine)).list(options.limit ?? 20, { usage: options.usage ?? false });
   }
 
   /** Starts a chat with an agent: a long-lived run that takes one message at a time. */

@@ -30,3 +30,6 @@ export { WorkflowBundleError } from "./worker/workflow-bundle.js";
 export type { ApprovalDecision, Answer, PendingRequest, RunPhase, RunStatus } from "./common/run-status.js";
 export type { ChatReply, ChatResult } from "./common/chat.js";
 export type { Message } from "./common/messages.js";
+export { costByModel, costOf, defaultPrices, priceOf, type ModelPrice, type PriceTable } from "./common/pricing.js";
+export type { UsageByModel } from "./common/usage.js";
+export type { TokenUsage } from "./common/llm.js";

@@ -468,3 +468,45 @@ describe("runSettingsFromConfig", () => {
     assert.deepEqual(error.issues, [{ path: "execution.tools.maximumIntervalMs", message: "must be at least initialIntervalMs (5000)" }]);
   });
 });
+
+describe("pricing", () => {
+  test("prices by model name or provider:model, in USD per million tokens, cachedInput optional", async () => {
+    const yaml = [
+      "pricing:",
+      "  gpt-4.1-mini: { input: 0.3, output: 1.2, cachedInput: 0.075 }",
+      '  "ollama:llama3.2:3b": { input: 0, output: 0 }',
+      "  house-model:",
+      "    input: 2",
+      "    output: 8",
+      "",
+    ].join("\n");
+    const { config } = await loadConfig({ cwd: await project({ "duragent.config.yaml": yaml }), env: {} });
+    assert.deepEqual(config.pricing, {
+      "gpt-4.1-mini": { input: 0.3, output: 1.2, cachedInput: 0.075 },
+      "ollama:llama3.2:3b": { input: 0, output: 0 },
+      "house-model": { input: 2, output: 8 },
+    });
+    const { config: none } = await loadConfig({ cwd: await project(), env: {} });
+    assert.equal(none.pricing, undefined);
+  });
+
+  test("a wrong price, a missing one, an unknown key and a name with spaces are each named", async () => {
+    const yaml = [
+      "pricing:",
+      "  gpt-4.1: { input: -1, output: 8 }",
+      "  o3: { input: 2 }",
+      '  o4-mini: { input: 1.1, output: "4.4", cached: 0.275 }',
+      '  "my model": { input: 1, output: 1 }',
+      "",
+    ].join("\n");
+    const error = await configError(async () => loadConfig({ cwd: await project({ "duragent.config.yaml": yaml }), env: {} }));
+    assert.deepEqual(error.issues, [
+      { path: 'pricing."gpt-4.1".input', message: "expected a number >= 0, got -1" },
+      { path: "pricing.o3.output", message: "missing: expected a number" },
+      { path: "pricing.o4-mini.output", message: "expected a number, got a string" },
+      { path: "pricing.o4-mini.cached", message: "unknown key (check the spelling, or remove it)" },
+      { path: 'pricing."my model"', message: 'key must be a model name such as "gpt-4.1-mini", or "provider:model", without spaces' },
+    ]);
+    assert.match(error.message, /duragent\.config\.yaml has 5 problems/);
+  });
+});

@@ -1,5 +1,7 @@
 /** How a run's status reads on a terminal. */
+import { formatUsd } from "../common/pricing.js";
 import type { PendingRequest, RunStatus } from "../common/run-status.js";
+import { costLine, type RunCost } from "./run-cost.js";
 
 export function describePending(request: PendingRequest): string {
   if (request.kind === "approval") {
@@ -9,13 +11,18 @@ export function describePending(request: PendingRequest): string {
   return `${request.id}: ${request.prompt}${schema}`;
 }
 
-export function statusText(status: RunStatus, link?: string): string {
+/** `cost` (from `runCost`) adds each model's cost and the run's; a model without a price shows its tokens alone. */
+export function statusText(status: RunStatus, link?: string, cost?: RunCost): string {
   const step = status.currentStep ? ` — step ${status.stepCount}: ${status.currentStep}` : "";
   const lines = [`${status.runId}: ${status.phase}${step}`];
   for (const request of status.pending) lines.push(`  waiting for ${describePending(request)}`);
   for (const [model, usage] of Object.entries(status.usage)) {
-    lines.push(`  tokens ${model}: ${usage.inputTokens} in, ${usage.outputTokens} out`);
+    const cached = usage.cachedInputTokens ? ` (${usage.cachedInputTokens} cached)` : "";
+    const usd = cost?.byModel[model];
+    const price = !cost ? "" : usd !== undefined ? `, ${formatUsd(usd)}` : ", no price";
+    lines.push(`  tokens ${model}: ${usage.inputTokens} in${cached}, ${usage.outputTokens} out${price}`);
   }
+  if (cost) lines.push(`  ${costLine(cost)}`);
   if (status.retrying) {
     const { step, attempt, maximumAttempts, error } = status.retrying;
     lines.push(`  retrying ${step} (attempt ${attempt}${maximumAttempts ? ` of ${maximumAttempts}` : ""}): ${error}`);

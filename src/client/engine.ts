@@ -5,6 +5,7 @@
  */
 import type { Message } from "../common/messages.js";
 import type { ApprovalDecision, Answer, RunPhase, RunStatus } from "../common/run-status.js";
+import type { UsageByModel } from "../common/usage.js";
 import { ExitCode, UserError } from "../errors/user-error.js";
 import type { RunTarget } from "./run-targets.js";
 
@@ -76,6 +77,16 @@ export interface RunSummary {
   phase: RunPhase;
   startedAt?: string;
   link?: string;
+  /**
+   * Tokens by model, child runs included, when `list` was asked for usage and the run told it:
+   * in memory always; on Temporal from a completed run's result and an open run's status query.
+   */
+  usage?: UsageByModel;
+}
+
+export interface ListOptions {
+  /** Also find each run's token usage (on Temporal, one more request per run). */
+  usage?: boolean;
 }
 
 export interface Engine {
@@ -84,7 +95,7 @@ export interface Engine {
   /** Finds a run this engine holds; rejects with `RunNotFound`. */
   getHandle(runId: string): Promise<RunHandle>;
   /** Recent runs, newest first. */
-  list(limit: number): Promise<RunSummary[]>;
+  list(limit: number, options?: ListOptions): Promise<RunSummary[]>;
   /**
    * Why a run just started may wait with nothing happening (no worker polls its task queue), or
    * undefined. Any doubt says nothing.

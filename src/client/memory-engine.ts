@@ -20,6 +20,7 @@ import {
   workflowType,
   type Engine,
   type RunHandle,
+  type ListOptions,
   type RunSummary,
   type StartOptions,
 } from "./engine.js";
@@ -155,16 +156,20 @@ export class MemoryEngine implements Engine {
     return run.handle;
   }
 
-  async list(limit: number): Promise<RunSummary[]> {
+  async list(limit: number, options: ListOptions = {}): Promise<RunSummary[]> {
     this.forget();
     const runs = [...this.runs.values()].reverse().slice(0, limit);
     return Promise.all(
-      runs.map(async (run) => ({
-        runId: run.handle.runId,
-        type: run.type,
-        phase: (await run.handle.status()).phase,
-        startedAt: run.startedAt,
-      })),
+      runs.map(async (run) => {
+        const status = await run.handle.status();
+        return {
+          runId: run.handle.runId,
+          type: run.type,
+          phase: status.phase,
+          startedAt: run.startedAt,
+          ...(options.usage ? { usage: status.usage } : {}),
+        };
+      }),
     );
   }
 

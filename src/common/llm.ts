@@ -35,6 +35,8 @@ export type LlmSetup = z.infer<typeof LlmSetupSchema>;
 export const LlmRequestSchema = z.object({
   /** `provider:model`, e.g. `openai:gpt-4.1-mini` or `anthropic:claude-sonnet-4-5`. */
   model: z.string(),
+  /** The agent that makes the call, for telemetry (spans and metrics by agent); providers ignore it. */
+  agent: z.string().optional(),
   /** The system instruction, kept apart because providers place it differently. */
   system: z.string().optional(),
   messages: z.array(MessageSchema),
@@ -53,8 +55,11 @@ export const LlmRequestSchema = z.object({
 export type LlmRequest = z.infer<typeof LlmRequestSchema>;
 
 export const TokenUsageSchema = z.object({
+  /** Every prompt token, those read from or written to the provider's prompt cache included. */
   inputTokens: z.number(),
   outputTokens: z.number(),
+  /** The part of `inputTokens` read from the provider's prompt cache (billed lower); absent when none were reported. */
+  cachedInputTokens: z.number().optional(),
 });
 export type TokenUsage = z.infer<typeof TokenUsageSchema>;
 

@@ -4,6 +4,7 @@
  * Sandbox-safe: imported by workflow code.
  */
 import { z } from "zod";
+import { TokenUsageSchema } from "./llm.js";
 import { ServerRequestActionSchema, ServerRequestKindSchema, StepProgressSchema } from "./server-requests.js";
 
 export const RunPhaseSchema = z.enum([
@@ -65,7 +66,8 @@ export const RunStatusSchema = z.object({
   /** Steps (model and tool calls) started so far. */
   stepCount: z.number(),
   pending: z.array(PendingRequestSchema),
-  usage: z.record(z.string(), z.object({ inputTokens: z.number(), outputTokens: z.number() })),
+  /** Tokens by model (`provider:model`), the run's child runs included. */
+  usage: z.record(z.string(), TokenUsageSchema),
   /** Why the run (or its last failed step) failed, in the words of whoever knew: the provider, the MCP server, the timeout. */
   lastError: z.string().optional(),
   /** The step that failed, when a step did. */
@@ -114,5 +116,5 @@ export const RunMessages = {
   /** Update from a tool-call activity: registers an MCP server's request for a person, or returns its answer. */
   serverRequest: "duragent.serverRequest",
   /** Query from a tool-call activity: the answer to a server request, by key, once given. */
-  serverAnswer: "duragent.serverAnswer",
+  serverAnswer: "duragent.worker.serverAnswer",
 } as const;

@@ -24,8 +24,11 @@ export interface ScriptedToolCall {
 export interface ScriptedTurn {
   text?: string;
   toolCalls?: ScriptedToolCall[];
-  /** Defaults to a rough estimate (characters / 4) of the request and the answer. */
-  usage?: { inputTokens: number; outputTokens: number };
+  /**
+   * Defaults to a rough estimate (characters / 4) of the request and the answer. `cachedInputTokens`
+   * (part of `inputTokens`) is sent as each wire reports prompt-cache reads.
+   */
+  usage?: { inputTokens: number; outputTokens: number; cachedInputTokens?: number };
   /** Wait this long before answering, e.g. to observe concurrency or timeouts. */
   delayMs?: number;
   /** Answer with this HTTP error, in the wire format's own error body shape. */
@@ -392,7 +395,7 @@ function anthropicPart(block: unknown): ContentPart[] {
 // ---------------------------------------------------------------------------------------------
 // Responses, in each wire format
 
-type Usage = { inputTokens: number; outputTokens: number };
+type Usage = { inputTokens: number; outputTokens: number; cachedInputTokens?: number };
 
 function toOpenAIResponse(turn: ScriptedTurn, call: ScriptedCall, usage: Usage, nextId: () => string): unknown {
   const toolCalls = (turn.toolCalls ?? []).map((toolCall) => ({
@@ -430,6 +433,8 @@ function toOpenAIResponse(turn: ScriptedTurn, call: ScriptedCall, usage: Usage, 
       prompt_tokens: usage.inputTokens,
       completion_tokens: usage.outputTokens,
       total_tokens: usage.inputTokens + usage.outputTokens,
+      // OpenAI counts cached tokens inside prompt_tokens.
+      ...(usage.cachedInputTokens !== undefined ? { prompt_tokens_details: { cached_tokens: usage.cachedInputTokens } } : {}),
     },
   };
 }
@@ -474,10 +479,11 @@ function toAnthropicResponse(
     stop_reason: stopReasons[stopReason],
     stop_sequence: null,
     usage: {
-      input_tokens: usage.inputTokens,
+      // Anthropic's input_tokens leaves out the tokens read from the cache.
+      input_tokens: usage.inputTokens - (usage.cachedInputTokens ?? 0),
       output_tokens: usage.outputTokens,
       cache_creation_input_tokens: 0,
-      cache_read_input_tokens: 0,
+      cache_read_input_tokens: usage.cachedInputTokens ?? 0,
     },
   };
 }

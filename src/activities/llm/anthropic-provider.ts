@@ -248,9 +248,13 @@ function parseAnthropicResponse(
     },
     stopReason,
     usage: {
-      // input_tokens leaves out cached prompt tokens; counting them keeps usage comparable across providers.
+      // input_tokens leaves out the prompt tokens read from or written to the cache; inputTokens
+      // counts every prompt token, as OpenAI's prompt_tokens does, so usage compares across providers.
+      // Cache reads are also given apart, priced lower; cache writes (duragent sets no cache_control,
+      // so there are none of its own) count as plain input.
       inputTokens: usage.input_tokens + (usage.cache_read_input_tokens ?? 0) + (usage.cache_creation_input_tokens ?? 0),
       outputTokens: usage.output_tokens,
+      ...(usage.cache_read_input_tokens ? { cachedInputTokens: usage.cache_read_input_tokens } : {}),
     },
     model: message.model || requestedModel,
   };

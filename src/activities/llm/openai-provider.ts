@@ -3,7 +3,7 @@
  * any OpenAI-compatible server (Ollama, vLLM, llama.cpp) through a custom `baseURL`.
  */
 import OpenAI from "openai";
-import type { LlmRequest, LlmResponse, ResponseFormat, StopReason, ToolSpec } from "../../common/llm.js";
+import type { LlmRequest, LlmResponse, ResponseFormat, StopReason, TokenUsage, ToolSpec } from "../../common/llm.js";
 import type { ContentPart, Message, ToolCall } from "../../common/messages.js";
 import { textOf } from "../../common/messages.js";
 import type { LlmProvider } from "./provider.js";
@@ -220,10 +220,17 @@ function parseOpenAIResponse(completion: ChatCompletion, requestedModel: string)
       ...(toolCalls.length > 0 ? { toolCalls } : {}),
     },
     stopReason,
-    usage: {
-      inputTokens: completion.usage?.prompt_tokens ?? 0,
-      outputTokens: completion.usage?.completion_tokens ?? 0,
-    },
+    usage: openAIUsage(completion.usage),
     model: completion.model || requestedModel,
+  };
+}
+
+/** prompt_tokens counts every prompt token, the cached ones (prompt_tokens_details.cached_tokens) among them. */
+function openAIUsage(usage: ChatCompletion["usage"]): TokenUsage {
+  const cached = usage?.prompt_tokens_details?.cached_tokens;
+  return {
+    inputTokens: usage?.prompt_tokens ?? 0,
+    outputTokens: usage?.completion_tokens ?? 0,
+    ...(typeof cached === "number" && cached > 0 ? { cachedInputTokens: cached } : {}),
   };
 }

@@ -22,7 +22,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import type { LlmRequest, LlmResponse, TokenUsage } from "../../common/llm.js";
 import type { ServerRequest, ServerRequestAnswer } from "../../common/server-requests.js";
-import { addUsage } from "../../common/usage.js";
+import { addUsage, usageKey } from "../../common/usage.js";
 import type { McpServerConfig } from "../../config/schema.js";
 import type { McpPoolLogger } from "./connections.js";
 import { logLevelOf, samplingPlan, toSamplingLlmRequest, toSamplingResult, toServerRequest } from "./server-requests.js";
@@ -143,7 +143,7 @@ export class ServerRequestRelay {
     this.logger.info({ mcpServer: conn.server, model: plan.model }, "Answering the MCP server's sampling request");
     const signal = scope ? AbortSignal.any([scope.signal, serverSignal]) : serverSignal;
     const response = await sampling.callLlm(toSamplingLlmRequest(params, plan.model), signal);
-    if (scope) addUsage(scope.samplingUsage, plan.model, response.usage);
+    if (scope) addUsage(scope.samplingUsage, usageKey(plan.model, response.model), response.usage);
     return toSamplingResult(response, plan.model);
   }
 }

@@ -6,6 +6,7 @@ import { parseInput, resultText, type CommandOutput } from "../command-output.js
 import type { CommandContext } from "../context.js";
 import { followRun } from "../follow-run.js";
 import { readInputSource } from "../input-source.js";
+import { finishedRunCost } from "../run-cost.js";
 
 export interface RunOptions {
   input: string;
@@ -33,5 +34,7 @@ export async function runCommand(context: CommandContext, targetName: string, op
   // A memory run can only be answered from here; a Temporal run also from another terminal.
   const interactive = client.engine === "memory" || process.stdin.isTTY === true;
   const result = await followRun(handle, { interactive, verbose: !context.options.json });
-  return { data: { runId: handle.runId, link: handle.link, result }, text: resultText(result) };
+  // Only --json shows the cost: the text is the answer alone.
+  const cost = context.options.json ? await finishedRunCost(handle, result, (await context.config()).pricing) : undefined;
+  return { data: { runId: handle.runId, link: handle.link, result, ...(cost ? { cost } : {}) }, text: resultText(result) };
 }

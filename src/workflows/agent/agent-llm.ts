@@ -8,7 +8,7 @@ import type { LlmRequest, ToolSpec } from "../../common/llm.js";
 import { textOf, type AssistantMessage, type Message, type ToolCall, type ToolMessage } from "../../common/messages.js";
 import { toolError, type ToolResult } from "../../common/tools.js";
 import type { Executor } from "../executor/executor.js";
-import { addUsage, type UsageByModel } from "../../common/usage.js";
+import { addUsage, usageKey, type UsageByModel } from "../../common/usage.js";
 import type { AugmentedLlm, GenerateOptions, StructuredOptions } from "../augmented-llm.js";
 import { checkStructured, jsonSchemaOf, structuredOutputInvalid } from "../structured-output.js";
 import type { ToolCatalog } from "./tool-catalog.js";
@@ -102,6 +102,7 @@ export class AgentLlm implements AugmentedLlm {
       const lastTurn = iteration === maxIterations;
       const response = await this.ctx.callLlm({
         model,
+        agent: this.name,
         system: this.options.instruction,
         messages: [...prior, ...added],
         tools: toolSpecs.length > 0 ? toolSpecs : undefined,
@@ -110,7 +111,7 @@ export class AgentLlm implements AugmentedLlm {
         temperature: options.temperature,
         maxTokens: options.maxTokens,
       });
-      addUsage(this.usage, model, response.usage);
+      addUsage(this.usage, usageKey(model, response.model), response.usage);
       added.push(response.message);
       this.ctx.run.addToTranscript([response.message]);
       const calls = response.message.toolCalls ?? [];
