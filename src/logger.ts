@@ -3,6 +3,17 @@ import { pino, type Logger } from "pino";
 
 export type { Logger };
 
+let logContext: (() => Record<string, unknown> | undefined) | undefined;
+
+/**
+ * Where every log line gets the run it is about: a worker sets the Temporal activity's context
+ * here (workflowId, runId, activity type, attempt), so lines logged inside an activity carry it
+ * without each caller passing it along.
+ */
+export function setLogContext(context: () => Record<string, unknown> | undefined): void {
+  logContext = context;
+}
+
 export function createLogger(name: string, level = process.env.DURAGENT_LOG_LEVEL ?? "warn"): Logger {
-  return pino({ name, level }, pino.destination(2));
+  return pino({ name, level, mixin: () => logContext?.() ?? {} }, pino.destination(2));
 }

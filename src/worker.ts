@@ -26,6 +26,8 @@ export interface WorkerOptions {
   config?: ConfigSource;
   logger?: Logger;
   workflowBundle?: WorkerBundle;
+  /** `host:port` to serve Prometheus metrics on (over the config's telemetry.metrics.prometheus). */
+  metrics?: string;
 }
 
 export interface DuragentWorker {
@@ -43,7 +45,7 @@ export interface DuragentWorker {
 export async function createWorker(options: WorkerOptions = {}): Promise<DuragentWorker> {
   const config = await configFrom(options.config);
   const { createTemporalWorker } = await import("./worker/create-worker.js");
-  return createTemporalWorker(config, options.logger ?? createLogger("duragent-worker"), options.workflowBundle);
+  return createTemporalWorker(config, options.logger ?? createLogger("duragent-worker"), options.workflowBundle, options.metrics ? { metrics: options.metrics } : {});
 }
 
 /** Creates a worker and serves until SIGINT or SIGTERM. */

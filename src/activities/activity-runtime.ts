@@ -11,6 +11,7 @@ import { createCallLlm } from "./llm/call-llm.js";
 import { createProviderRegistry } from "./llm/provider-registry.js";
 import { createTranscriptResolver } from "./llm/transcript-resolver.js";
 import { McpConnectionPool } from "./mcp/connection-pool.js";
+import { instrumentEffects, type EffectMeter } from "../telemetry/instrument-effects.js";
 
 export interface ActivityRuntime {
   /** The implementation of each effect: what the memory engine calls, and what activities wrap. */
@@ -20,7 +21,14 @@ export interface ActivityRuntime {
   close(): Promise<void>;
 }
 
-export function openActivityRuntime(config: DuragentConfig, logger: Logger): ActivityRuntime {
+export interface ActivityRuntimeOptions {
+  /** Where model and MCP call measurements go (a worker's Prometheus metrics). */
+  meter?: EffectMeter;
+  /** Prompts, completions and tool content on spans (`telemetry.tracing.captureContent`). */
+  captureContent?: boolean;
+}
+
+export function openActivityRuntime(config: DuragentConfig, logger: Logger, options: ActivityRuntimeOptions = {}): ActivityRuntime {
   const callLlm = createCallLlm(createProviderRegistry(config.llm));
   const mcp = new McpConnectionPool(config.mcp.servers, {
     logger: logger.child({ component: "mcp" }),
@@ -29,7 +37,13 @@ export function openActivityRuntime(config: DuragentConfig, logger: Logger): Act
   });
   const { maxToolResultBytes } = runSettingsFromConfig(config);
   return {
-    effects: createEffects({ callLlm, mcp, resolveTranscript: createTranscriptResolver(), maxToolResultBytes }),
+    // Spans go nowhere (a no-op tracer) unless the process started tracing.
+    effects: instrumentEffects(createEffects({ callLlm, mcp, resolveTranscript: createTranscriptResolver(), maxToolResultBytes }), {
+      captureContent: options.captureContent ?? false,
+      providerKinds: Object.fromEntries(Object.entries(config.llm.providers ?? {}).map(([name, provider]) => [name, provider.kind ?? name])),
+      ...(config.pricing ? { prices: config.pricing } : {}),
+      ...(options.meter ? { meter: options.meter } : {}),
+    }),
     mcp,
     close: () => mcp.closeAll(),
   };

@@ -152,9 +152,15 @@ const commands: CommandSpec[] = [
   {
     name: "worker",
     description: "run a worker for the configured Temporal task queue",
-    options: (command) => command.option("--bundle <file>", "a workflow bundle prebuilt with `duragent build`"),
+    options: (command) =>
+      command
+        .option("--bundle <file>", "a workflow bundle prebuilt with `duragent build`")
+        .option("--metrics <host:port>", "serve Prometheus metrics at http://<host:port>/metrics (default: telemetry.metrics.prometheus)"),
     action: async (context, _args, options) =>
-      (await import("./commands/worker.js")).workerCommand(context, options.bundle !== undefined ? { bundle: options.bundle as string } : {}),
+      (await import("./commands/worker.js")).workerCommand(context, {
+        ...(options.bundle !== undefined ? { bundle: options.bundle as string } : {}),
+        ...(options.metrics !== undefined ? { metrics: options.metrics as string } : {}),
+      }),
   },
   {
     name: "build",

@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import {
   Client,
   Connection,
+  type WorkflowClientInterceptor,
   WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -14,6 +15,7 @@ import { CancelledFailure } from "@temporalio/common";
 import type { Message } from "../common/messages.js";
 import { RunMessages, type ApprovalDecision, type Answer, type RunPhase, type RunStatus } from "../common/run-status.js";
 import type { RunSettings } from "../common/run-settings.js";
+import { usageOfResult, type UsageByModel } from "../common/usage.js";
 import type { DuragentConfig } from "../config/schema.js";
 import {
   checkInputSize,
@@ -28,6 +30,7 @@ import {
   workflowType,
   type Engine,
   type RunHandle,
+  type ListOptions,
   type RunSummary,
   type StartOptions,
 } from "./engine.js";
@@ -37,6 +40,7 @@ import { agentSearchAttribute, phaseSearchAttribute } from "../common/search-att
 import { isUnknownSearchAttribute, registerSearchAttributes } from "./search-attributes.js";
 import { temporalConnectionOptions, webUiLink } from "./temporal-connection.js";
 import { dataConverterFor } from "../codec/data-converter.js";
+import { tracingSettings } from "../telemetry/settings.js";
 
 /** The phase of a closed run, from Temporal's own status; open runs answer the status query. */
 function closedPhase(status: WorkflowExecutionStatusName): RunPhase | undefined {
@@ -67,9 +71,17 @@ export class TemporalEngine implements Engine {
   static async connect(config: DuragentConfig, settings: RunSettings): Promise<TemporalEngine> {
     // Keys are read first: a missing one is the user's to fix, whatever the cluster's state.
     const dataConverter = dataConverterFor(config);
+    const tracing = await clientTracing(config);
     const connection = await Connection.connect({ ...temporalConnectionOptions(config.temporal), connectTimeout: 5_000 });
-    const client = new Client({ connection, namespace: config.temporal.namespace, ...(dataConverter ? { dataConverter } : {}) });
-    return new TemporalEngine(connection, client, config, settings);
+    const client = new Client({
+      connection,
+      namespace: config.temporal.namespace,
+      ...(dataConverter ? { dataConverter } : {}),
+      ...(tracing ? { interceptors: { workflow: [tracing.interceptor] } } : {}),
+    });
+    const engine = new TemporalEngine(connection, client, config, settings);
+    engine.flushSpans = tracing?.flush;
+    return engine;
   }
 
   async start(target: RunTarget, input: unknown, options: StartOptions = {}): Promise<RunHandle> {
@@ -129,8 +141,9 @@ export class TemporalEngine implements Engine {
     return this.handle(runId);
   }
 
-  async list(limit: number): Promise<RunSummary[]> {
+  async list(limit: number, options: ListOptions = {}): Promise<RunSummary[]> {
     const runs: RunSummary[] = [];
+    const executions: { workflowId: string; runId: string; status: WorkflowExecutionStatusName }[] = [];
     const query = `TaskQueue = '${this.config.temporal.taskQueue}'`;
     for await (const execution of this.client.workflow.list({ query, pageSize: limit })) {
       runs.push({
@@ -140,9 +153,33 @@ export class TemporalEngine implements Engine {
         startedAt: execution.startTime.toISOString(),
         link: webUiLink(this.config.temporal, execution.workflowId),
       });
+      executions.push({ workflowId: execution.workflowId, runId: execution.runId, status: execution.status.name });
       if (runs.length >= limit) break;
     }
+    if (options.usage) {
+      const usages = await mapLimited(executions, 4, (execution) => this.usageOf(execution));
+      usages.forEach((usage, index) => {
+        if (usage) runs[index]!.usage = usage;
+      });
+    }
     return runs;
+  }
+
+  /**
+   * A listed run's usage, which visibility does not hold: a completed run's result reports it
+   * (read from its close event; no worker needed), an open run answers its status query (given
+   * a few seconds, in case no worker is there to answer). Failed and cancelled runs report none.
+   */
+  private async usageOf(execution: { workflowId: string; runId: string; status: WorkflowExecutionStatusName }): Promise<UsageByModel | undefined> {
+    const workflow = this.client.workflow.getHandle(execution.workflowId, execution.runId, { followRuns: false });
+    try {
+      if (execution.status === "COMPLETED") return usageOfResult(await workflow.result());
+      if (execution.status !== "RUNNING") return undefined;
+      const status = await this.client.withDeadline(Date.now() + 3_000, () => workflow.query<RunStatus>(RunMessages.status));
+      return status.usage;
+    } catch {
+      return undefined;
+    }
   }
 
   private async describe(handle: WorkflowHandle) {
@@ -228,7 +265,38 @@ export class TemporalEngine implements Engine {
     );
   }
 
-  close(): Promise<void> {
+  /** Sends buffered spans, when tracing is on. */
+  private flushSpans?: () => Promise<void>;
+
+  async close(): Promise<void> {
+    // A CLI command exits right after: send its spans first.
+    await this.flushSpans?.();
     return this.connection.close();
   }
+}
+
+/**
+ * With tracing on, Temporal's client interceptor starts each workflow under a span and passes the
+ * trace on in the workflow's headers, so one trace runs from `duragent start` through the worker.
+ */
+async function clientTracing(config: DuragentConfig): Promise<{ interceptor: WorkflowClientInterceptor; flush: () => Promise<void> } | undefined> {
+  const settings = tracingSettings(config, "client");
+  if (!settings) return undefined;
+  const tracing = await (await import("../telemetry/tracing.js")).startTracing(settings);
+  const { OpenTelemetryWorkflowClientInterceptor } = await import("@temporalio/interceptors-opentelemetry");
+  return { interceptor: new OpenTelemetryWorkflowClientInterceptor(), flush: () => tracing.flush() };
+}
+
+/** `fn` over `items`, at most `limit` at a time, results in order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }

@@ -203,6 +203,26 @@ const CodecSchema = z
   });
 export type CodecConfig = z.infer<typeof CodecSchema>;
 
+/** US dollars per million tokens: zero or more (zod refuses NaN and infinities). */
+const UsdPerMillion = z.number().min(0);
+
+/** One model's price, in USD per million tokens (`ModelPrice` in src/common/pricing.ts). */
+const ModelPriceSchema = z.strictObject({
+  input: UsdPerMillion,
+  output: UsdPerMillion,
+  /** Input tokens read from the provider's prompt cache; charged at `input` when absent. */
+  cachedInput: UsdPerMillion.optional(),
+});
+
+/**
+ * Prices by model name (`gpt-4.1-mini`, also matching its dated snapshots) or by
+ * `provider:model` for one provider alone; over duragent's defaults (src/common/pricing.ts).
+ */
+const PricingSchema = z.record(
+  z.string().regex(/^\S+$/, { message: 'must be a model name such as "gpt-4.1-mini", or "provider:model", without spaces' }),
+  ModelPriceSchema,
+);
+
 const knownProviderKinds: readonly string[] = ProviderSchema.shape.kind.unwrap().options;
 
 export const ConfigSchema = z
@@ -276,6 +296,12 @@ export const ConfigSchema = z
         withoutApiKey: z.enum(["fail", "scripted"]).default("fail"),
       })
       .prefault({}),
+    /**
+     * Model prices in USD per million tokens (`input`, `output`, `cachedInput`), by model name or
+     * `provider:model`; over the defaults for OpenAI's and Anthropic's models. Costs shown by
+     * `status`, `result --json` and `list` use them.
+     */
+    pricing: PricingSchema.optional(),
     /** Bounds and retry policies every run carries. */
     execution: z
       .strictObject({
@@ -310,6 +336,34 @@ export const ConfigSchema = z
       .prefault({}),
     /** Encrypt payloads on every client and worker; off when absent. `duragent codec-server` decrypts them for the Web UI. */
     codec: CodecSchema.optional(),
+    /** Traces and metrics for operators; the standard OTEL_* variables configure the same and win where both speak. */
+    telemetry: z
+      .strictObject({
+        tracing: z
+          .strictObject({
+            /** false turns tracing off whatever the environment says; true turns it on (OTLP at its default endpoint unless one is given). */
+            enabled: z.boolean().optional(),
+            /** The OTLP endpoint's base URL, as OTEL_EXPORTER_OTLP_ENDPOINT, e.g. http://localhost:4318 (HTTP) or http://localhost:4317 (gRPC). */
+            endpoint: z.url().optional(),
+            /** As OTEL_EXPORTER_OTLP_PROTOCOL; http/protobuf when absent. */
+            protocol: z.enum(["http/protobuf", "grpc"]).optional(),
+            /** The service.name resource attribute; OTEL_SERVICE_NAME, else duragent-worker or duragent-client. */
+            serviceName: z.string().min(1).optional(),
+            /** Put prompts, completions, tool arguments and results on spans. Off by default: they may hold personal data. */
+            captureContent: z.boolean().default(false),
+          })
+          .prefault({}),
+        metrics: z
+          .strictObject({
+            /** `host:port` where a worker serves Prometheus metrics (`duragent worker --metrics`), e.g. 0.0.0.0:9464. */
+            prometheus: z
+              .string()
+              .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { message: "expected host:port, e.g. 127.0.0.1:9464" })
+              .optional(),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
     /** The memory engine, in a long-lived process (`duragent serve`): how long runs that ended stay readable. */
     memory: z
       .strictObject({

@@ -3,8 +3,9 @@
  * activities with their MCP pool and model providers, and the search attributes runs are tagged
  * with. Loaded only by programs that run a worker: @temporalio/worker is native and heavy.
  */
+import { createRequire } from "node:module";
 import { Connection } from "@temporalio/client";
-import { DefaultLogger, NativeConnection, Runtime, Worker } from "@temporalio/worker";
+import { NativeConnection, Runtime, Worker, type WorkerOptions } from "@temporalio/worker";
 import { openActivityRuntime } from "../activities/activity-runtime.js";
 import { temporalActivities } from "../activities/index.js";
 import { namespaceMissing, temporalUnreachable } from "../client/temporal-errors.js";
@@ -12,27 +13,30 @@ import { temporalConnectionOptions } from "../client/temporal-connection.js";
 import { dataConverterFor } from "../codec/data-converter.js";
 import { registerSearchAttributes, searchAttributesHint } from "../client/search-attributes.js";
 import type { DuragentConfig } from "../config/schema.js";
-import type { Logger } from "../logger.js";
+import { setLogContext, type Logger } from "../logger.js";
+import { effectMeter } from "../telemetry/worker-metrics.js";
+import { prometheusAddress, tracingSettings } from "../telemetry/settings.js";
+import type { Tracing } from "../telemetry/tracing.js";
+import { activityLogContext } from "./log-context.js";
+import { installRuntime } from "./runtime.js";
 import type { DuragentWorker, WorkerBundle } from "../worker.js";
 import { loadWorkflowBundle } from "./workflow-bundle.js";
 
-/**
- * Quiets the Temporal runtime's own logs to warnings unless DURAGENT_LOG_LEVEL asks for more;
- * it must run before the first worker connection, and only the first call takes effect.
- */
+/** Installs the process's Temporal runtime with logs to pino and no metrics, unless one is installed already. */
 export function installRuntimeLogging(): void {
-  if (Runtime._instance) return;
-  const wanted = (process.env.DURAGENT_LOG_LEVEL ?? "warn").toUpperCase();
-  const level = (["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] as const).find((name) => name === wanted) ?? "WARN";
-  Runtime.install({ logger: new DefaultLogger(level) });
+  installRuntime();
 }
 
-export async function createTemporalWorker(config: DuragentConfig, logger: Logger, bundle: WorkerBundle | undefined): Promise<DuragentWorker> {
-  installRuntimeLogging();
+export async function createTemporalWorker(config: DuragentConfig, logger: Logger, bundle: WorkerBundle | undefined, options: { metrics?: string } = {}): Promise<DuragentWorker> {
+  const prometheus = prometheusAddress(config, options.metrics);
+  installRuntime({ logger, ...(prometheus ? { prometheus } : {}) });
+  setLogContext(activityLogContext);
+  const tracingOn = tracingSettings(config, "worker");
+  const tracing = tracingOn ? await (await import("../telemetry/tracing.js")).startTracing(tracingOn) : undefined;
   // The worker's client, which activities use to reach their run, shares this converter.
   const dataConverter = dataConverterFor(config);
   await checkCluster(config.temporal);
-  const workflowBundle = await resolveBundle(config, bundle, logger);
+  const workflowBundle = await resolveBundle(config, bundle, logger, tracing ? [workflowTracingInterceptors()] : []);
   let connection: NativeConnection;
   try {
     connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
@@ -40,7 +44,7 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
     throw temporalUnreachable(config.temporal, error);
   }
   if (config.temporal.searchAttributes) await ensureSearchAttributes(connection, config.temporal.namespace, logger);
-  const runtime = openActivityRuntime(config, logger);
+  const runtime = openActivityRuntime(config, logger, { meter: effectMeter(Runtime.instance().metricMeter), captureContent: tracing?.settings.captureContent ?? false });
   try {
     const worker = await Worker.create({
       connection,
@@ -54,8 +58,10 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
       ...(config.worker.maxConcurrentActivityTaskExecutions ? { maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivityTaskExecutions } : {}),
       // Heartbeats carry tool-call progress, so send them within a second rather than at 80% of the timeout.
       maxHeartbeatThrottleInterval: "1 second",
+      ...(tracing ? await tracingWorkerOptions(tracing) : {}),
     });
     const close = async () => {
+      await tracing?.flush();
       await runtime.close();
       await connection.close();
     };
@@ -78,11 +84,11 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
   }
 }
 
-async function resolveBundle(config: DuragentConfig, bundle: WorkerBundle | undefined, logger: Logger): Promise<{ code: string } | { codePath: string }> {
+async function resolveBundle(config: DuragentConfig, bundle: WorkerBundle | undefined, logger: Logger, interceptorModules: string[]): Promise<{ code: string } | { codePath: string }> {
   if (typeof bundle === "string") return { codePath: bundle };
   if (bundle) return bundle;
   const started = Date.now();
-  const loaded = await loadWorkflowBundle({ modules: config.modules });
+  const loaded = await loadWorkflowBundle({ modules: config.modules, ...(interceptorModules.length ? { interceptorModules } : {}) });
   logger.debug({ file: loaded.file, cached: loaded.cached, ms: Date.now() - started }, loaded.cached ? "workflow bundle from cache" : "workflow bundle built");
   return { code: loaded.code };
 }
@@ -119,4 +125,24 @@ async function ensureSearchAttributes(connection: NativeConnection, namespace: s
   } catch (error) {
     logger.warn({ error: (error as Error).message }, `could not register the DuragentAgent/DuragentPhase search attributes; ${searchAttributesHint}`);
   }
+}
+
+/** Temporal's OpenTelemetry workflow interceptors, bundled into the workflows when tracing is on. */
+export function workflowTracingInterceptors(): string {
+  return createRequire(import.meta.url).resolve("@temporalio/interceptors-opentelemetry/lib/workflow-interceptors");
+}
+
+/**
+ * Temporal's OpenTelemetry interceptors for activities and the worker's client, and the sink that
+ * exports the workflows' spans (never during replay, so a replayed run adds none).
+ */
+async function tracingWorkerOptions(tracing: Tracing): Promise<Partial<WorkerOptions>> {
+  const otel = await import("@temporalio/interceptors-opentelemetry");
+  return {
+    interceptors: {
+      activity: [(ctx) => ({ inbound: new otel.OpenTelemetryActivityInboundInterceptor(ctx), outbound: new otel.OpenTelemetryActivityOutboundInterceptor(ctx) })],
+      client: { workflow: [new otel.OpenTelemetryWorkflowClientInterceptor()] },
+    },
+    sinks: { exporter: otel.makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
+  };
 }

@@ -1,12 +1,22 @@
 /** `duragent worker`: serve the configured task queue until SIGINT or SIGTERM. */
 import { createWorker } from "../../worker.js";
+import { UserError } from "../../errors/user-error.js";
 import type { CommandContext } from "../context.js";
 
-export async function workerCommand(context: CommandContext, options: { bundle?: string }): Promise<void> {
+export async function workerCommand(context: CommandContext, options: { bundle?: string; metrics?: string }): Promise<void> {
   const config = await context.config();
   const { temporal } = config;
   await context.noticeScriptedModel();
-  const worker = await createWorker({ config, logger: await context.logger(), ...(options.bundle ? { workflowBundle: options.bundle } : {}) });
-  process.stderr.write(`duragent worker: serving task queue '${temporal.taskQueue}' on ${temporal.address} (Ctrl-C stops)\n`);
+  if (options.metrics !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(options.metrics)) {
+    throw new UserError(`--metrics ${options.metrics}: expected host:port, e.g. 0.0.0.0:9464.`);
+  }
+  const worker = await createWorker({
+    config,
+    logger: await context.logger(),
+    ...(options.bundle ? { workflowBundle: options.bundle } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+  });
+  const metrics = options.metrics ?? config.telemetry.metrics.prometheus;
+  process.stderr.write(`duragent worker: serving task queue '${temporal.taskQueue}' on ${temporal.address}${metrics ? `, metrics at http://${metrics}/metrics` : ""} (Ctrl-C stops)\n`);
   await worker.run();
 }

@@ -1,0 +1,149 @@
+/**
+ * Wraps each effect in a span and a measurement: model calls as OpenTelemetry GenAI client spans
+ * (`chat <model>`), MCP operations as MCP client spans (`tools/call <tool>`). Spans go to the
+ * global tracer provider, a no-op unless tracing.ts registered one, so this costs next to nothing
+ * with telemetry off. Prompts, completions, tool arguments and results go on spans only when
+ * content capture is on.
+ */
+import { SpanKind, SpanStatusCode, trace, type Attributes, type Span } from "@opentelemetry/api";
+import type { EffectContext, EffectImplementations, EffectInput, EffectName, EffectOutput } from "../common/effects.js";
+import { parseModelRef, type LlmRequest, type LlmResponse } from "../common/llm.js";
+import { costOf, type PriceTable } from "../common/pricing.js";
+import { usageKey } from "../common/usage.js";
+import { duragentVersion } from "../package-info.js";
+
+/** Where measurements go (the worker's Prometheus metrics); every method is optional to call. */
+export interface EffectMeter {
+  modelCall(call: { model: string; agent: string; ms: number; response?: LlmResponse; cost?: number; error?: string }): void;
+  mcpCall(call: { server: string; method: string; tool?: string; ms: number; error?: string }): void;
+}
+
+export interface InstrumentOptions {
+  /** Puts message and tool content on spans. */
+  captureContent?: boolean;
+  /** Provider name → kind (`openai`, `anthropic`), for gen_ai.provider.name. */
+  providerKinds?: Record<string, string>;
+  prices?: PriceTable;
+  meter?: EffectMeter;
+}
+
+const mcpMethods: Record<Exclude<EffectName, "callLlm">, string> = {
+  listTools: "tools/list",
+  callTool: "tools/call",
+  listPrompts: "prompts/list",
+  getPrompt: "prompts/get",
+  listResources: "resources/list",
+  listResourceTemplates: "resources/templates/list",
+  readResource: "resources/read",
+};
+
+export function instrumentEffects(effects: EffectImplementations, options: InstrumentOptions = {}): EffectImplementations {
+  const tracer = trace.getTracer("duragent", duragentVersion);
+  const capture = options.captureContent ?? false;
+
+  const callLlm: EffectImplementations["callLlm"] = (request, context) => {
+    const { provider, model } = parseModelRef(request.model);
+    const started = performance.now();
+    const attributes: Attributes = {
+      "gen_ai.operation.name": "chat",
+      "gen_ai.provider.name": options.providerKinds?.[provider] ?? provider,
+      "gen_ai.request.model": model,
+      ...(request.agent ? { "gen_ai.agent.name": request.agent } : {}),
+      ...(request.maxTokens ? { "gen_ai.request.max_tokens": request.maxTokens } : {}),
+      ...(request.temperature !== undefined ? { "gen_ai.request.temperature": request.temperature } : {}),
+      ...(capture ? contentOfRequest(request) : {}),
+    };
+    return tracer.startActiveSpan(`chat ${model}`, { kind: SpanKind.CLIENT, attributes }, async (span) => {
+      try {
+        const response = await effects.callLlm(request, context);
+        // A scripted stand-in's answer is counted (and priced) under its own key, at nothing.
+        const cost = costOf(usageKey(request.model, response.model), response.usage, options.prices);
+        span.setAttributes({
+          "gen_ai.response.model": response.model,
+          "gen_ai.response.finish_reasons": [response.stopReason],
+          "gen_ai.usage.input_tokens": response.usage.inputTokens,
+          "gen_ai.usage.output_tokens": response.usage.outputTokens,
+          ...(cost !== undefined ? { "duragent.cost.usd": cost } : {}),
+          ...(capture ? { "gen_ai.output.messages": JSON.stringify([response.message]) } : {}),
+        });
+        options.meter?.modelCall({ model: request.model, agent: request.agent ?? "", ms: performance.now() - started, response, ...(cost !== undefined ? { cost } : {}) });
+        return response;
+      } catch (error) {
+        failed(span, error);
+        options.meter?.modelCall({ model: request.model, agent: request.agent ?? "", ms: performance.now() - started, error: errorType(error) });
+        throw error;
+      } finally {
+        span.end();
+      }
+    });
+  };
+
+  const mcp = <K extends Exclude<EffectName, "callLlm">>(name: K) => {
+    const method = mcpMethods[name];
+    const run = effects[name] as (input: EffectInput<K>, context: EffectContext) => Promise<EffectOutput<K>>;
+    return (input: EffectInput<K>, context: EffectContext): Promise<EffectOutput<K>> => {
+      const server = typeof input === "string" ? input : (input as { server: string }).server;
+      const call = name === "callTool" ? (input as EffectInput<"callTool">) : undefined;
+      const target = call?.tool ?? (name === "getPrompt" ? (input as EffectInput<"getPrompt">).name : undefined);
+      const attributes: Attributes = {
+        "mcp.method.name": method,
+        "mcp.server.name": server,
+        ...(call ? { "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": call.tool, ...(call.callId ? { "gen_ai.tool.call.id": call.callId } : {}) } : {}),
+        ...(name === "getPrompt" ? { "gen_ai.prompt.name": target } : {}),
+        ...(name === "readResource" ? { "mcp.resource.uri": (input as EffectInput<"readResource">).uri } : {}),
+        ...(capture && call ? { "gen_ai.tool.call.arguments": JSON.stringify(call.arguments) } : {}),
+      };
+      const started = performance.now();
+      return tracer.startActiveSpan(target ? `${method} ${target}` : method, { kind: SpanKind.CLIENT, attributes }, async (span) => {
+        try {
+          const output = await run(input, context);
+          const isError = name === "callTool" && (output as EffectOutput<"callTool">).isError;
+          if (isError) span.setAttributes({ "error.type": "tool_error" });
+          if (capture && call) span.setAttribute("gen_ai.tool.call.result", JSON.stringify((output as EffectOutput<"callTool">).content));
+          options.meter?.mcpCall({ server, method, ...(call ? { tool: call.tool } : {}), ms: performance.now() - started, ...(isError ? { error: "tool_error" } : {}) });
+          return output;
+        } catch (error) {
+          failed(span, error);
+          options.meter?.mcpCall({ server, method, ...(call ? { tool: call.tool } : {}), ms: performance.now() - started, error: errorType(error) });
+          throw error;
+        } finally {
+          span.end();
+        }
+      });
+    };
+  };
+
+  return {
+    callLlm,
+    listTools: mcp("listTools"),
+    callTool: mcp("callTool"),
+    listPrompts: mcp("listPrompts"),
+    getPrompt: mcp("getPrompt"),
+    listResources: mcp("listResources"),
+    listResourceTemplates: mcp("listResourceTemplates"),
+    readResource: mcp("readResource"),
+  };
+}
+
+function contentOfRequest(request: LlmRequest): Attributes {
+  return {
+    ...(request.system ? { "gen_ai.system_instructions": request.system } : {}),
+    "gen_ai.input.messages": JSON.stringify(request.messages),
+  };
+}
+
+/** A failure's type (Temporal's ApplicationFailure type, or the error's name): a bounded label, unlike its message. */
+function errorType(error: unknown): string {
+  if (typeof error === "object" && error !== null) {
+    const type = (error as { type?: unknown }).type;
+    if (typeof type === "string" && type) return type;
+    const name = (error as { name?: unknown }).name;
+    if (typeof name === "string" && name) return name;
+  }
+  return "Error";
+}
+
+function failed(span: Span, error: unknown): void {
+  span.setAttribute("error.type", errorType(error));
+  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+}

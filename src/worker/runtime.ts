@@ -1,0 +1,38 @@
+/**
+ * The Temporal runtime of a worker process: its logs go to duragent's pino logger (so the SDK's
+ * own log context, workflowId, runId, activity type and attempt, reaches every line about a run)
+ * and, when asked, its metrics to a Prometheus endpoint. Temporal allows one runtime per process,
+ * installed before the first worker connection.
+ */
+import { DefaultLogger, Runtime, type LogLevel } from "@temporalio/worker";
+import { UserError } from "../errors/user-error.js";
+import { createLogger, type Logger } from "../logger.js";
+
+let installedWith: { prometheus?: string } | undefined;
+
+export interface RuntimeOptions {
+  logger?: Logger;
+  /** `host:port` for Prometheus metrics at `/metrics`. */
+  prometheus?: string;
+}
+
+export function installRuntime(options: RuntimeOptions = {}): void {
+  if (Runtime._instance) {
+    if (options.prometheus && installedWith?.prometheus !== options.prometheus) {
+      throw new UserError(`Cannot serve metrics on ${options.prometheus}: this process's Temporal runtime was already started ${installedWith?.prometheus ? `with metrics on ${installedWith.prometheus}` : "without metrics"}.`, {
+        hint: "Run one worker per process when it serves metrics, or give every worker in the process the same --metrics address.",
+      });
+    }
+    return;
+  }
+  const logger = options.logger ?? createLogger("duragent-worker");
+  const level = (["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] as const).find((name) => name === logger.level.toUpperCase()) ?? "WARN";
+  Runtime.install({
+    logger: new DefaultLogger(level, (entry) => {
+      const method = entry.level.toLowerCase() as Lowercase<LogLevel>;
+      logger[method]({ ...entry.meta }, entry.message);
+    }),
+    ...(options.prometheus ? { telemetryOptions: { metrics: { prometheus: { bindAddress: options.prometheus, countersTotalSuffix: true } } } } : {}),
+  });
+  installedWith = options.prometheus ? { prometheus: options.prometheus } : {};
+}

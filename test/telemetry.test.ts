@@ -1,0 +1,221 @@
+/**
+ * Operators' view of a run on Temporal: one trace from `duragent run` through the workflow, every
+ * activity and the model and MCP calls, received by a real OTLP/HTTP endpoint on loopback; the
+ * worker's Prometheus endpoint scraped after the run; and log lines that name their run.
+ */
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, test } from "node:test";
+import type { TestWorkflowEnvironment } from "@temporalio/testing";
+import { textOf } from "../src/common/messages.js";
+import { startScriptedModelServer, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
+import { packageBin } from "./support/mcp-servers.js";
+import { startTestTemporal } from "./support/temporal.js";
+import { waitFor } from "./support/wait.js";
+
+const cliPath = fileURLToPath(new URL("../bin/duragent.js", import.meta.url));
+
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  attributes?: { key: string; value: Record<string, unknown> }[];
+  service: string;
+}
+
+/** An OTLP/HTTP receiver: the JSON encoding, which @opentelemetry/exporter-trace-otlp-http sends. */
+async function startOtlpReceiver(): Promise<{ server: Server; url: string; spans: OtlpSpan[] }> {
+  const spans: OtlpSpan[] = [];
+  const server = createServer((req, res) => {
+    let body = "";
+    req.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+    req.on("end", () => {
+      if (req.url === "/v1/traces") {
+        const request = JSON.parse(body) as {
+          resourceSpans: { resource: { attributes: OtlpSpan["attributes"] }; scopeSpans: { spans: Omit<OtlpSpan, "service">[] }[] }[];
+        };
+        for (const { resource, scopeSpans } of request.resourceSpans) {
+          const service = String(attribute(resource.attributes, "service.name"));
+          for (const scope of scopeSpans) for (const span of scope.spans) spans.push({ ...span, service });
+        }
+      }
+      res.writeHead(200, { "Content-Type": "application/json" }).end("{}");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans };
+}
+
+function attribute(attributes: OtlpSpan["attributes"], key: string): unknown {
+  const value = attributes?.find((entry) => entry.key === key)?.value;
+  if (!value) return undefined;
+  if ("arrayValue" in value) return ((value.arrayValue as { values?: Record<string, unknown>[] }).values ?? []).map((item) => Object.values(item)[0]);
+  const raw = Object.values(value)[0];
+  return "intValue" in value ? Number(raw) : raw;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe("telemetry on Temporal", { timeout: 240_000 }, () => {
+  let temporal: TestWorkflowEnvironment;
+  let model: ScriptedModelServer;
+  let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
+  let worker: ChildProcess;
+  let workerLog = "";
+  let metricsPort: number;
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    temporal = await startTestTemporal();
+    // Reads two files in one turn (2 tool calls), then answers.
+    model = await startScriptedModelServer((call) => {
+      const results = call.messages.filter((message) => message.role === "tool");
+      if (results.length === 0) {
+        return { toolCalls: [{ name: "filesystem_read_text_file", arguments: { path: "a.md" } }, { name: "filesystem_read_text_file", arguments: { path: "b.md" } }], usage: { inputTokens: 1000, outputTokens: 50 } };
+      }
+      return { text: results.map((message) => textOf(message.content).trim()).join(" "), usage: { inputTokens: 2000, outputTokens: 20 } };
+    });
+    receiver = await startOtlpReceiver();
+    dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-telemetry-")));
+    writeFileSync(join(dir, "a.md"), "Alpha.\n");
+    writeFileSync(join(dir, "b.md"), "Beta.\n");
+    writeFileSync(
+      join(dir, "duragent.config.yaml"),
+      [
+        "temporal:",
+        `  address: ${temporal.address}`,
+        "  taskQueue: telemetry-test",
+        "llm:",
+        "  defaultModel: openai:gpt-4.1-mini",
+        "mcp:",
+        "  servers:",
+        "    filesystem:",
+        `      command: ${JSON.stringify(process.execPath)}`,
+        `      args: ${JSON.stringify([packageBin("@modelcontextprotocol/server-filesystem"), dir])}`,
+        "agents:",
+        "  reader:",
+        "    instruction: Read the files.",
+        "    servers: [filesystem]",
+        "",
+      ].join("\n"),
+    );
+    const base: NodeJS.ProcessEnv = {};
+    for (const [key, value] of Object.entries(process.env)) if (!/^(OPENAI_|ANTHROPIC_|DURAGENT_|OTEL_)/.test(key) && key !== "NODE_TEST_CONTEXT") base[key] = value;
+    env = { ...base, OPENAI_API_KEY: "test-key", OPENAI_BASE_URL: model.openaiBaseURL, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, DURAGENT_LOG_LEVEL: "info" };
+    metricsPort = await freePort();
+    worker = spawn(process.execPath, [cliPath, "worker", "--metrics", `127.0.0.1:${metricsPort}`], { cwd: dir, env, stdio: ["ignore", "ignore", "pipe"] });
+    worker.stderr!.setEncoding("utf8").on("data", (chunk: string) => (workerLog += chunk));
+    await waitFor("the worker to serve", () => (workerLog.includes("serving task queue") ? true : worker.exitCode !== null ? assert.fail(`the worker exited:\n${workerLog}`) : undefined), 120_000);
+  });
+
+  after(async () => {
+    worker?.kill("SIGTERM");
+    await new Promise((resolve) => (worker && worker.exitCode === null ? worker.once("exit", resolve) : resolve(undefined)));
+    await new Promise((resolve) => receiver?.server.close(resolve));
+    await model?.close();
+    await temporal?.teardown();
+  });
+
+  test("one trace runs from `duragent run` through the workflow and its activities to the model and MCP calls", async () => {
+    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [cliPath, "run", "reader", "--engine", "temporal", "--json", "--input", "Read a.md and b.md."], { cwd: dir, env });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+      child.once("close", (code) => resolve({ code, stdout, stderr }));
+    });
+    assert.equal(run.code, 0, run.stderr);
+    const { runId, result } = JSON.parse(run.stdout) as { runId: string; result: { text: string } };
+    assert.equal(result.text, "Alpha. Beta.");
+
+    // The worker exports in batches, about every second.
+    const byName = (name: string) => receiver.spans.filter((span) => span.name === name);
+    await waitFor(
+      "the run's spans",
+      () => (byName("chat gpt-4.1-mini").length === 2 && byName("tools/call read_text_file").length === 2 && byName("RunWorkflow:agentWorkflow").length > 0 ? true : undefined),
+      30_000,
+    ).catch((error: unknown) => assert.fail(`${String(error)}; spans so far: ${receiver.spans.map((span) => `${span.service}:${span.name}`).join(", ")}`));
+    const start = receiver.spans.find((span) => span.name === "StartWorkflow:agentWorkflow");
+    assert.ok(start, "the client's StartWorkflow span");
+    assert.equal(start.service, "duragent-client");
+    const trace = receiver.spans.filter((span) => span.traceId === start.traceId);
+    const byId = new Map(trace.map((span) => [span.spanId, span]));
+    const ancestry = (span: OtlpSpan): string[] => {
+      const names: string[] = [];
+      for (let parent = span.parentSpanId ? byId.get(span.parentSpanId) : undefined; parent; parent = parent.parentSpanId ? byId.get(parent.parentSpanId) : undefined) names.push(parent.name);
+      return names;
+    };
+    const tree = trace.map((span) => `${[span.name, ...ancestry(span)].reverse().join(" > ")}`).sort();
+    console.log(`span tree of ${runId}:\n  ${tree.join("\n  ")}`);
+
+    const chats = trace.filter((span) => span.name === "chat gpt-4.1-mini");
+    assert.equal(chats.length, 2, tree.join("\n"));
+    for (const chat of chats) {
+      assert.equal(chat.service, "duragent-worker");
+      assert.deepEqual(ancestry(chat).slice(0, 1), ["RunActivity:callLlm"]);
+      assert.ok(ancestry(chat).includes("StartWorkflow:agentWorkflow"), tree.join("\n"));
+      assert.equal(attribute(chat.attributes, "gen_ai.operation.name"), "chat");
+      assert.equal(attribute(chat.attributes, "gen_ai.provider.name"), "openai");
+      assert.equal(attribute(chat.attributes, "gen_ai.request.model"), "gpt-4.1-mini");
+      assert.equal(attribute(chat.attributes, "gen_ai.agent.name"), "reader");
+      // Content capture is off by default.
+      assert.equal(attribute(chat.attributes, "gen_ai.input.messages"), undefined);
+    }
+    const usage = chats.map((chat) => [attribute(chat.attributes, "gen_ai.usage.input_tokens"), attribute(chat.attributes, "gen_ai.usage.output_tokens"), attribute(chat.attributes, "gen_ai.response.finish_reasons")]);
+    assert.deepEqual(
+      usage.sort((a, b) => Number(a[0]) - Number(b[0])),
+      [
+        [1000, 50, ["tool_calls"]],
+        [2000, 20, ["end"]],
+      ],
+    );
+    assert.ok(chats.every((chat) => typeof attribute(chat.attributes, "duragent.cost.usd") === "number"), "gpt-4.1-mini has a price");
+
+    const tools = trace.filter((span) => span.name === "tools/call read_text_file");
+    assert.equal(tools.length, 2, tree.join("\n"));
+    for (const tool of tools) {
+      assert.deepEqual(ancestry(tool).slice(0, 1), ["RunActivity:callTool"]);
+      assert.equal(attribute(tool.attributes, "mcp.method.name"), "tools/call");
+      assert.equal(attribute(tool.attributes, "gen_ai.tool.name"), "read_text_file");
+      assert.equal(attribute(tool.attributes, "mcp.server.name"), "filesystem");
+      assert.equal(attribute(tool.attributes, "gen_ai.tool.call.arguments"), undefined);
+    }
+    // Workflow spans come through the worker's sink, in the same trace.
+    assert.ok(trace.some((span) => span.name === "RunWorkflow:agentWorkflow"), tree.join("\n"));
+    assert.ok(trace.filter((span) => span.name === "StartActivity:callLlm").length === 2, tree.join("\n"));
+
+    // Metrics, scraped from the worker.
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const sample = metrics.split("\n").filter((line) => line.startsWith("duragent_"));
+    console.log(`metric sample:\n  ${sample.join("\n  ")}`);
+    const value = (pattern: RegExp) => Number(sample.find((line) => pattern.test(line))?.split(" ").at(-1));
+    assert.equal(value(/^duragent_llm_tokens_total\{.*agent="reader".*kind="input".*model="openai:gpt-4.1-mini"/), 3000, sample.join("\n"));
+    assert.equal(value(/^duragent_llm_tokens_total\{.*kind="output"/), 70);
+    assert.equal(value(/^duragent_mcp_call_duration_count\{.*method="tools\/call".*server="filesystem".*tool="read_text_file"/), 2, sample.join("\n"));
+    assert.ok(value(/^duragent_llm_cost_sum\{/) > 0, sample.join("\n"));
+    assert.ok(sample.some((line) => /^duragent_run_phase_changes_total\{.*phase="completed"/.test(line)), sample.join("\n"));
+    assert.ok(metrics.includes("temporal_workflow_completed"), "the Temporal runtime's own metrics are served too");
+
+    // Log lines written inside an activity name their run.
+    const lines = workerLog.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const aboutRun = lines.filter((line) => line.workflowId === runId);
+    assert.ok(aboutRun.length > 0, `no log line names ${runId}:\n${workerLog.slice(-3000)}`);
+    assert.ok(aboutRun.some((line) => typeof line.activityType === "string" && typeof line.attempt === "number"), JSON.stringify(aboutRun.slice(0, 5)));
+  });
+});
