@@ -55,10 +55,10 @@ export type TranscriptReference = z.infer<typeof TranscriptReferenceSchema>;
  * The query a run answers with a slice of its transcript: argument `{ from, to }` (half-open),
  * result `Message[]`. The activity asks it of its own workflow run.
  */
-export const transcriptSliceQuery = "duragent.transcript.slice";
+export const transcriptSliceQuery = "duragent.worker.transcriptSlice";
 
 /** The query a run answers with one of its recorded model-call setups: argument the index, result `LlmSetup`. */
-export const llmSetupQuery = "duragent.llm.setup";
+export const llmSetupQuery = "duragent.worker.llmSetup";
 
 export interface TranscriptSlice {
   from: number;

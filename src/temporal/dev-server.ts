@@ -18,6 +18,8 @@ export interface DevServerOptions {
   uiPort?: number;
   /** Serve the Web UI (default true). */
   ui?: boolean;
+  /** A codec server the Web UI decodes payloads with (`duragent codec-server`). */
+  uiCodecEndpoint?: string;
   /** Keep state in this SQLite file across restarts; in memory when absent. */
   dbFile?: string;
   /** Search attributes to register, `name -> type` (Keyword, Text, Int, ...). */
@@ -79,7 +81,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     }
   }
   const args = ["server", "start-dev", "--ip", "127.0.0.1", "--port", String(port), "--log-level", "error"];
-  if (ui) args.push("--ui-port", String(uiPort), "--ui-disable-news-fetch");
+  if (ui) args.push("--ui-port", String(uiPort), "--ui-disable-news-fetch", ...(options.uiCodecEndpoint ? ["--ui-codec-endpoint", options.uiCodecEndpoint] : []));
   else args.push("--headless");
   if (options.dbFile) args.push("--db-filename", options.dbFile);
   for (const [name, type] of Object.entries(options.searchAttributes ?? {})) args.push("--search-attribute", `${name}=${type}`);

@@ -3,7 +3,7 @@
  * on the worker, before the provider sees the request.
  *
  * The messages live in the calling workflow run's state, so the resolver asks that run by a query
- * (`duragent.transcript.slice`, `duragent.llm.setup`) through the worker's own client. Queries are
+ * (`duragent.worker.transcriptSlice`, `duragent.worker.llmSetup`) through the worker's own client. Queries are
  * not recorded in history, which is the point. A run's transcript only grows and its setups never
  * change, so what was fetched once stays true: an LRU cache keeps each recent run's known prefix
  * and setups, and a later call fetches only the messages added since (usually the last turn's),

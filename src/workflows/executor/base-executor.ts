@@ -8,6 +8,7 @@
 import { effectNames, effects, type EffectInput, type EffectMethods, type EffectName, type EffectOutput } from "../../common/effects.js";
 import { stepTimedOut, stepTimeoutOf } from "../../common/failures.js";
 import type { LlmRequest, LlmResponse, TokenUsage } from "../../common/llm.js";
+import { usageKey } from "../../common/usage.js";
 import { historyLimitDefaults, type ActivitySettings, type RunSettings } from "../../common/run-settings.js";
 import type { RunPhase } from "../../common/run-status.js";
 import type { ToolCallRequest, ToolResult } from "../../common/tools.js";
@@ -37,6 +38,7 @@ export abstract class BaseExecutor implements Executor {
       (predicate, timeoutMs) => this.waitUntil(predicate, timeoutMs),
       () => Date.now(),
       (phase) => this.phaseChanged(phase),
+      () => this.stateChanged(),
     );
   }
 
@@ -72,6 +74,9 @@ export abstract class BaseExecutor implements Executor {
   }
   /** Hook for engines that publish the phase (Temporal's search attribute). */
   protected phaseChanged(_phase: RunPhase): void {}
+
+  /** After any change of phase, step or pending requests. */
+  protected stateChanged(): void {}
   /** Resolves true once `predicate` holds (re-checked whenever run state changes), false on timeout. */
   protected abstract waitUntil(predicate: () => boolean, timeoutMs?: number): Promise<boolean>;
   /** Runs one effect with the given policy; the label names the step in the Web UI. */
@@ -123,7 +128,7 @@ export abstract class BaseExecutor implements Executor {
   /** A model call, counting its tokens in the run's usage. */
   async callLlm(request: LlmRequest): Promise<LlmResponse> {
     const response = await this.perform("callLlm", this.prepareModelCall(request));
-    this.control.recordUsage(request.model, response.usage);
+    this.control.recordUsage(usageKey(request.model, response.model), response.usage);
     return response;
   }
 

@@ -54,12 +54,15 @@ export class RunControl {
     private readonly now: () => number,
     /** Told after every change that may move the phase, e.g. to keep a search attribute current. */
     private readonly onPhaseChange: (phase: RunPhase) => void = () => undefined,
+    /** Told after every change of phase, step or pending requests, e.g. to keep the Web UI's current details. */
+    private readonly onChange: () => void = () => undefined,
   ) {}
 
   // Runs start as `running` (the client tags them so), so only later changes are told.
   private lastPhase: RunPhase = "running";
 
   private changed(): void {
+    this.onChange();
     const phase = this.phase();
     if (phase === this.lastPhase) return;
     this.lastPhase = phase;

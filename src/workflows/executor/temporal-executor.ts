@@ -4,6 +4,7 @@
  * People reach the run through the handlers registered here (status query, answer and approval
  * updates, pause). Runs inside the workflow sandbox; imports activity types only.
  */
+import type { MetricCounter } from "@temporalio/common";
 import * as workflow from "@temporalio/workflow";
 import { effects, type DuragentActivities, type EffectInput, type EffectName, type EffectOutput } from "../../common/effects.js";
 import { nonRetryableFailureTypes } from "../../common/failures.js";
@@ -12,12 +13,22 @@ import type { Message } from "../../common/messages.js";
 import { historyLimitDefaults, type ActivitySettings, type RunSettings } from "../../common/run-settings.js";
 import { RunMessages, type Answer, type ApprovalDecision, type RunPhase, type RunStatus } from "../../common/run-status.js";
 import { phaseSearchAttribute } from "../../common/search-attributes.js";
+import { currentDetails } from "../../common/current-details.js";
 import { ServerRequestSchema, type ServerRequest, type ServerRequestAnswer } from "../../common/server-requests.js";
 import { llmSetupQuery, transcriptSliceQuery, type RunLocation, type TranscriptSlice } from "../../common/transcript-reference.js";
 import type { WorkflowRunInput } from "../define-workflow.js";
 import { BaseExecutor } from "./base-executor.js";
 import type { RunLogger } from "./executor.js";
 import { TranscriptReferencer } from "./transcript-referencer.js";
+
+const internal = "Internal: read by duragent's own activities";
+
+let phaseCounter: MetricCounter | undefined;
+/** Runs entering each phase, on the worker's Prometheus endpoint (`duragent worker --metrics`). */
+function phaseChanges(): MetricCounter {
+  phaseCounter ??= workflow.metricMeter.createCounter("duragent_run_phase_changes", "1", "Runs entering each phase (running, waiting_input, waiting_approval, paused, completed, failed, cancelled)");
+  return phaseCounter;
+}
 
 function retryPolicy({ retry }: ActivitySettings): workflow.ActivityOptions["retry"] {
   return {
@@ -70,10 +81,12 @@ export class TemporalExecutor extends BaseExecutor {
       () => this.runLocation(),
       settings.transcriptReferenceBytes ?? historyLimitDefaults.transcriptReferenceBytes,
     );
-    workflow.setHandler(statusQuery, () => control.status());
-    workflow.setHandler(transcriptQuery, () => control.transcript);
-    workflow.setHandler(transcriptSliceQueryDefinition, ({ from, to }) => control.transcript.slice(from, to));
-    workflow.setHandler(llmSetupQueryDefinition, (index) => this.references.setup(index) ?? null);
+    // The Web UI's Queries tab lists queries by name and preselects the first: status is what people
+    // want, so the queries only duragent's activities use are named duragent.worker.*, after it.
+    workflow.setHandler(statusQuery, () => control.status(), { description: "The run's phase, step, pending questions and approvals, usage and last error" });
+    workflow.setHandler(transcriptQuery, () => control.transcript, { description: "Every message of the run so far" });
+    workflow.setHandler(transcriptSliceQueryDefinition, ({ from, to }) => control.transcript.slice(from, to), { description: internal });
+    workflow.setHandler(llmSetupQueryDefinition, (index) => this.references.setup(index) ?? null, { description: internal });
     // Validators run before anything is written to history, so a bad answer leaves no trace.
     workflow.setHandler(answerUpdate, (answer) => control.applyAnswer(answer), {
       validator: (answer) => control.validateAnswer(answer),
@@ -94,7 +107,7 @@ export class TemporalExecutor extends BaseExecutor {
     workflow.setHandler(serverRequestUpdate, (request) => control.openServerRequest(request), {
       validator: (request) => void ServerRequestSchema.parse(request),
     });
-    workflow.setHandler(serverAnswerQuery, (key) => control.serverAnswer(key));
+    workflow.setHandler(serverAnswerQuery, (key) => control.serverAnswer(key), { description: internal });
     workflow.setHandler(pauseSignal, () => control.pause());
     workflow.setHandler(resumeSignal, () => control.resume());
     // Other signals are queued for nextSignal rather than dropped.
@@ -103,6 +116,13 @@ export class TemporalExecutor extends BaseExecutor {
 
   protected override phaseChanged(phase: RunPhase): void {
     if (this.settings.searchAttributes) workflow.upsertSearchAttributes([{ key: phaseSearchAttribute, value: phase }]);
+    // Emitted once, not again on replay (the SDK's workflow meter skips replay).
+    phaseChanges().add(1, { phase });
+  }
+
+  // Not a command: the Web UI reads it through the SDK's metadata query, so history is unchanged.
+  protected override stateChanged(): void {
+    workflow.setCurrentDetails(currentDetails(this.control.status()));
   }
 
   // History stores each activity input: a long conversation is referred to, not repeated.
