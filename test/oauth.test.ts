@@ -66,7 +66,7 @@ describe("OAuth for HTTP MCP servers", () => {
     try {
       await assert.rejects(pool.callTool({ server: "protected", tool: "whoami", arguments: {} }), (error: unknown) => {
         assert.ok(error instanceof ApplicationFailure, String(error));
-        assert.equal(error.type, FailureType.configuration);
+        assert.equal(error.type, FailureType.mcpAuthorizationRequired);
         assert.equal(error.nonRetryable, true);
         assert.match(error.message, /needs you to sign in: run `duragent auth login protected`/);
         return true;
@@ -84,16 +84,24 @@ describe("OAuth for HTTP MCP servers", () => {
     assert.match(output.text, /Signed in to 'protected'/);
     assert.equal(statSync(result.tokenFile).mode & 0o777, 0o600);
     assert.equal(statSync(oauthDir).mode & 0o777, 0o700);
-    const stored = JSON.parse(readFileSync(result.tokenFile, "utf8")) as { tokens: { access_token: string; refresh_token: string }; clientInformation: { client_id: string }; codeVerifier?: string };
+    const stored = JSON.parse(readFileSync(result.tokenFile, "utf8")) as {
+      tokens: { access_token: string; refresh_token: string };
+      clients: Record<string, { client_id: string }>;
+      authorizationServer: string;
+      codeVerifier?: string;
+    };
     assert.ok(stored.tokens.access_token && stored.tokens.refresh_token);
-    assert.ok(stored.clientInformation.client_id, "registered dynamically");
+    // The client is kept under the authorization server it was registered with.
+    assert.deepEqual(Object.keys(stored.clients), [stored.authorizationServer]);
+    const clientId = stored.clients[stored.authorizationServer]!.client_id;
+    assert.ok(clientId, "registered dynamically");
     assert.equal(stored.codeVerifier, undefined, "the PKCE verifier is not kept after sign-in");
     assert.match(serverLog, /"event":"authorization_code"/);
 
     const pool = new McpConnectionPool(config.mcp.servers);
     try {
       const first = await pool.callTool({ server: "protected", tool: "whoami", arguments: {} });
-      assert.equal(textOf(first.content), `client ${stored.clientInformation.client_id}`, serverLog);
+      assert.equal(textOf(first.content), `client ${clientId}`, serverLog);
 
       // The access token expires; the next call gets a 401, refreshes, and goes through.
       await new Promise((resolve) => setTimeout(resolve, TOKEN_TTL_S * 1000 + 300));

@@ -2,8 +2,10 @@
  * `duragent serve`: duragent agents used as MCP tools, by another duragent agent (over stdio and
  * Streamable HTTP, both through the real CLI) and by an MCP SDK client (runs started and steered
  * by id, progress notifications, human input asked back through elicitation). HTTP guards: bearer
- * token, DNS-rebinding protection, refusal to serve off loopback without a token. One test serves
- * runs from a real Temporal server.
+ * token, DNS-rebinding protection, refusal to serve off loopback without a token. MCP 2025-11-25 over
+ * HTTP: logging (the run's steps and its MCP servers' log messages at the level the client set),
+ * streams resumed with Last-Event-ID after a dropped connection, error responses that echo the
+ * request id. One test serves runs from a real Temporal server.
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -19,9 +21,12 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import {
   ElicitRequestSchema,
+  LoggingMessageNotificationSchema,
   type CallToolResult,
   type ElicitRequest,
   type ElicitResult,
+  type JSONRPCMessage,
+  type LoggingMessageNotification,
   type Progress,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
@@ -29,6 +34,7 @@ import { textOf } from "../src/common/messages.js";
 import type { DuragentConfig } from "../src/config/schema.js";
 import type { Engine } from "../src/client/engine.js";
 import { loadRunTargets, type RunTarget } from "../src/client/run-targets.js";
+import { BoundedEventStore } from "../src/serve/event-store.js";
 import { startHttpMcpServer, UnsafeBinding, type HttpMcpListener } from "../src/serve/http.js";
 import { createDuragentMcpServer, ServeSetupError, targetToolNames, type ServedRuns } from "../src/serve/mcp-server.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedCall, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
@@ -40,6 +46,7 @@ import { startTestTemporal } from "./support/temporal.js";
 
 const bin = fileURLToPath(new URL("../bin/duragent.js", import.meta.url));
 const fixtures = fileURLToPath(new URL("./fixtures/human-workflows.ts", import.meta.url));
+const loggingServer = { transport: "stdio", command: process.execPath, args: [fileURLToPath(new URL("./fixtures/logging-mcp-server.mjs", import.meta.url))] };
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-serve-")));
 writeFileSync(join(dir, "plan.txt"), "the plan");
 
@@ -73,6 +80,11 @@ const script: ModelScript = (call) => {
     return { text: `read: ${result}` };
   }
   if (system.includes("SLOW")) return { text: "finally", delayMs: 1_500 };
+  if (system.includes("CHATTY")) {
+    // Patiently: the call stays in flight long enough for a run on Temporal to heartbeat its logs.
+    if (result === undefined) return { toolCalls: [{ name: "chatty_chat", arguments: { waitMs: system.includes("PATIENTLY") ? 2_500 : 0 } }] };
+    return { text: `chat said: ${result}` };
+  }
   if (system.includes("FORMS")) {
     if (result === undefined) return { toolCalls: [{ name: "everything_trigger-elicitation-request", arguments: {} }] };
     return { text: `server said: ${result}` };
@@ -94,6 +106,8 @@ const agents = {
   slow: { instruction: "SLOW: think." },
   forms: { instruction: "FORMS: fill in forms.", servers: ["everything"] },
   payer: { instruction: "PAYER: pay.", servers: ["everything"] },
+  chatty: { instruction: "CHATTY: chat.", servers: ["chatty"] },
+  chatter: { instruction: "CHATTY, PATIENTLY: chat.", servers: ["chatty"] },
 };
 
 let model: ScriptedModelServer;
@@ -107,7 +121,7 @@ after(async () => {
 function innerConfig(): DuragentConfig {
   return testConfig(model, {
     agents,
-    mcp: { servers: { fs: filesystemServer(dir), everything: everythingServer() } },
+    mcp: { servers: { fs: filesystemServer(dir), everything: everythingServer(), chatty: loggingServer } },
     approvals: { tools: ["fs_read_text_file"] },
     modules: [fixtures],
   });
@@ -538,6 +552,169 @@ describe("Streamable HTTP guards", () => {
   });
 });
 
+describe("Streamable HTTP, MCP 2025-11-25: logging, resumable streams, error ids", () => {
+  let engine: Engine;
+  let listener: HttpMcpListener;
+  before(async () => {
+    const config = innerConfig();
+    engine = memoryEngine(config);
+    const targets = await loadRunTargets(config);
+    listener = await startHttpMcpServer({ host: "127.0.0.1", port: 0, createServer: () => createDuragentMcpServer({ targets, runs: servedRuns(engine) }) });
+  });
+  after(async () => {
+    await listener?.close();
+    await engine?.close();
+  });
+
+  async function httpClient(fetchWith?: typeof fetch) {
+    const client = new Client({ name: "http-2025-11-25", version: "1" });
+    const transport = new StreamableHTTPClientTransport(new URL(listener.url), fetchWith ? { fetch: fetchWith } : {});
+    await client.connect(transport);
+    return { client, transport };
+  }
+
+  test("logging: declared; the run's steps and its MCP server's log messages arrive at or above the level the client set", async () => {
+    const { client } = await httpClient();
+    assert.deepEqual(client.getServerCapabilities()?.logging, {});
+    const messages: LoggingMessageNotification["params"][] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
+      messages.push(notification.params);
+    });
+
+    assert.deepEqual(await client.setLoggingLevel("warning"), {});
+    assert.equal(text((await client.callTool({ name: "chatty", arguments: { input: "chat" } })) as ToolResult), "chat said: chatted");
+    assert.deepEqual(messages, [{ level: "warning", logger: "chatty/kitchen", data: "chat: the coffee is cold" }]);
+
+    messages.length = 0;
+    await client.setLoggingLevel("debug");
+    assert.equal(text((await client.callTool({ name: "chatty", arguments: { input: "chat" } })) as ToolResult), "chat said: chatted");
+    const levels = messages.map((message) => message.level);
+    assert.ok(messages.some((message) => message.logger === "duragent" && /^run chatty-[0-9a-f]{8}: step \d+: llm openai:/.test(String(message.data))), JSON.stringify(messages));
+    const fromServer = messages.filter((message) => message.logger?.startsWith("chatty"));
+    assert.deepEqual(fromServer, [
+      { level: "debug", logger: "chatty", data: "chat: details nobody asked for" },
+      { level: "info", logger: "chatty", data: { event: "chat started" } },
+      { level: "warning", logger: "chatty/kitchen", data: "chat: the coffee is cold" },
+    ]);
+    assert.ok(levels.includes("info"));
+    await client.close();
+  });
+
+  test("a POST stream opens with a priming event (id, retry:); after a dropped connection, GET with Last-Event-ID replays the call's answer", async () => {
+    const { client, transport } = await httpClient();
+    const before = await knownRunsOf(client);
+    const headers = { "mcp-session-id": transport.sessionId!, "mcp-protocol-version": "2025-11-25" };
+    // An id the SDK client sharing the session never uses (it counts from 0).
+    const call = { jsonrpc: "2.0", id: "resume-1", method: "tools/call", params: { name: "slow", arguments: { input: "think" } } };
+    const post = await openSse(listener.url, { method: "POST", headers, body: JSON.stringify(call) });
+    assert.equal(post.status, 200);
+    assert.match(String(post.headers["content-type"]), /text\/event-stream/);
+    const priming = await post.next();
+    assert.ok(priming?.id, "the first event has an id");
+    assert.equal(priming.retry, 1_000);
+    assert.equal(priming.data, "");
+    post.close();
+
+    // The run goes on without the connection; its answer waits in the session's event store.
+    const runId = await waitFor("the slow run", async () => (await knownRunsOf(client)).find((id) => id.startsWith("slow-") && !before.includes(id)));
+    await waitFor(`run ${runId} to complete`, async () => {
+      const status = structured((await client.callTool({ name: "run_status", arguments: { runId } })) as ToolResult);
+      return status.phase === "completed" ? true : undefined;
+    });
+    const resumed = await openSse(listener.url, { method: "GET", headers: { ...headers, "last-event-id": priming.id } });
+    assert.equal(resumed.status, 200);
+    // What was sent meanwhile comes first (the run's steps, as log messages), then the answer.
+    const replayed: (JSONRPCMessage & { method?: string; result?: CallToolResult })[] = [];
+    while (!replayed.some((message) => "id" in message && message.id === "resume-1")) replayed.push(JSON.parse((await resumed.next())!.data));
+    resumed.close();
+    assert.ok(replayed.some((message) => message.method === "notifications/message"), JSON.stringify(replayed));
+    assert.equal(text(replayed.at(-1)!.result!), "finally");
+
+    const unknown = await openSse(listener.url, { method: "GET", headers: { ...headers, "last-event-id": "not-an-event-id" } });
+    assert.equal(unknown.status, 400);
+    unknown.close();
+    await client.close();
+  });
+
+  test("the MCP SDK client whose POST stream drops mid-call reconnects with Last-Event-ID and gets the answer", async () => {
+    const requests: string[] = [];
+    let dropped = false;
+    // Lets the priming event through, then fails the stream the way a lost connection does.
+    const flaky: typeof fetch = async (input, init) => {
+      const headers = new Headers(init?.headers);
+      const body = typeof init?.body === "string" ? init.body : "";
+      requests.push(`${init?.method ?? "GET"} ${headers.get("last-event-id") ? "Last-Event-ID" : ""} ${body.includes('"tools/call"') ? "tools/call" : ""}`.trim());
+      const response = await fetch(input, init);
+      if (dropped || init?.method !== "POST" || !body.includes('"tools/call"') || !response.body) return response;
+      dropped = true;
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let seen = "";
+      const cut = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          const { value, done } = await reader.read();
+          if (done) return controller.close();
+          controller.enqueue(value);
+          seen += decoder.decode(value, { stream: true });
+          if (seen.includes("\n\n")) {
+            await reader.cancel();
+            controller.error(new TypeError("terminated: the connection was lost"));
+          }
+        },
+      });
+      return new Response(cut, { status: response.status, headers: response.headers });
+    };
+    const { client } = await httpClient(flaky);
+    const result = (await client.callTool({ name: "slow", arguments: { input: "think" } })) as ToolResult;
+    assert.equal(text(result), "finally");
+    assert.ok(dropped);
+    assert.ok(requests.includes("GET Last-Event-ID"), requests.join(", "));
+    await client.close();
+  });
+
+  test("error responses echo the id of the request they answer, when it could be read", async () => {
+    const list = { jsonrpc: "2.0", id: 7, method: "tools/list", params: {} };
+    const noSession = await postRaw(listener.url, JSON.stringify(list));
+    assert.equal(noSession.status, 400);
+    assert.deepEqual(JSON.parse(noSession.body), { jsonrpc: "2.0", error: { code: -32000, message: "No Mcp-Session-Id header: send an initialize request first." }, id: 7 });
+
+    const goneSession = await postRaw(listener.url, JSON.stringify({ ...list, id: "seven" }), { "mcp-session-id": "gone" });
+    assert.equal(goneSession.status, 404);
+    assert.equal(JSON.parse(goneSession.body).id, "seven");
+    assert.equal(JSON.parse(goneSession.body).error.code, -32001);
+
+    const notJson = await postRaw(listener.url, "{ nope");
+    assert.equal(notJson.status, 400);
+    assert.deepEqual(JSON.parse(notJson.body), { jsonrpc: "2.0", error: { code: -32700, message: "The request body is not JSON." }, id: null });
+    // A batch has no single id to echo.
+    assert.equal(JSON.parse((await postRaw(listener.url, JSON.stringify([list]))).body).id, null);
+  });
+});
+
+test("the event store keeps each stream's events in order, bounded by count and age, and never replays priming events", async () => {
+  let now = 0;
+  const store = new BoundedEventStore({ maxEvents: 3, maxAgeMs: 1_000, now: () => now });
+  const message = (id: number): JSONRPCMessage => ({ jsonrpc: "2.0", id, result: {} });
+  const primed = await store.storeEvent("a", {} as JSONRPCMessage);
+  const first = await store.storeEvent("a", message(1));
+  await store.storeEvent("b", message(2));
+  await store.storeEvent("a", message(3));
+  const replay = async (after: string) => {
+    const sent: unknown[] = [];
+    const stream = await store.replayEventsAfter(after, { send: async (_id, sentMessage) => void sent.push("id" in sentMessage ? sentMessage.id : "?") });
+    return { stream, sent };
+  };
+  // Four events, three kept: the priming event went first.
+  assert.equal(store.size, 3);
+  assert.deepEqual(await replay(primed), { stream: "a", sent: [1, 3] });
+  assert.deepEqual(await replay(first), { stream: "a", sent: [3] });
+  assert.equal(await store.getStreamIdForEventId(first), "a");
+  assert.equal(await store.getStreamIdForEventId("garbage"), undefined);
+  now = 5_000;
+  assert.deepEqual(await replay(first), { stream: "a", sent: [] });
+  assert.equal(store.size, 0);
+});
+
 describe("serving runs from Temporal", () => {
   let env: TestWorkflowEnvironment;
   let bundle: Awaited<ReturnType<typeof bundleWorkflows>>;
@@ -553,7 +730,7 @@ describe("serving runs from Temporal", () => {
       env,
       innerConfig(),
       async (engine, config) => {
-        const { call, close } = await connect(engine, config, { elicit: async () => ({ action: "accept", content: { answer: "Braga" } }) });
+        const { client, call, close } = await connect(engine, config, { elicit: async () => ({ action: "accept", content: { answer: "Braga" } }) });
         assert.equal(text(await call("helper", { input: "durable?" })), "inner answer to 'durable?': 42");
         assert.equal(text(await call("asker", { input: "plan a trip" })), "Going to Braga");
 
@@ -566,6 +743,22 @@ describe("serving runs from Temporal", () => {
         assert.deepEqual(done.result, { status: "answered", value: { amount: 9, currency: "EUR" } });
         const { runs } = structured(await call("runs_list", { limit: 10 }));
         assert.equal((runs as unknown[]).length, 3);
+
+        // A run's MCP server logs on a worker; its heartbeats carry the messages to the caller.
+        const messages: LoggingMessageNotification["params"][] = [];
+        client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
+          messages.push(notification.params);
+        });
+        await client.setLoggingLevel("info");
+        assert.equal(text(await call("chatter", { input: "chat" })), "chat said: chatted");
+        assert.ok(messages.some((message) => message.level === "info" && /: step \d+: tool chatty\/chat$/.test(String(message.data))), JSON.stringify(messages));
+        assert.deepEqual(
+          messages.filter((message) => message.logger?.startsWith("chatty")),
+          [
+            { level: "info", logger: "chatty", data: { event: "chat started" } },
+            { level: "warning", logger: "chatty/kitchen", data: "chat: the coffee is cold" },
+          ],
+        );
         await close();
       },
       { workflowBundle: bundle },
@@ -592,4 +785,89 @@ async function stop(child: ChildProcess): Promise<void> {
   const exited = new Promise((resolve) => child.once("exit", resolve));
   child.kill("SIGTERM");
   await exited;
+}
+
+/** The run ids an SDK client's server holds now. */
+async function knownRunsOf(client: Client): Promise<string[]> {
+  const { runs } = structured((await client.callTool({ name: "runs_list", arguments: { limit: 100 } })) as ToolResult);
+  return (runs as { runId: string }[]).map((run) => run.runId);
+}
+
+interface SseEvent {
+  id?: string;
+  retry?: number;
+  data: string;
+}
+
+/** A raw HTTP request whose response is read as server-sent events, one `next()` at a time. */
+function openSse(
+  url: string,
+  init: { method: "GET" | "POST"; headers: Record<string, string>; body?: string },
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; next(): Promise<SseEvent | undefined>; close(): void }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(
+      url,
+      { method: init.method, headers: { Accept: "application/json, text/event-stream", ...(init.body ? { "Content-Type": "application/json" } : {}), ...init.headers } },
+      (response) => {
+        response.setEncoding("utf8");
+        const events: SseEvent[] = [];
+        const waiting: ((event: SseEvent | undefined) => void)[] = [];
+        let buffer = "";
+        let ended = false;
+        const deliver = () => {
+          while (waiting.length > 0 && (events.length > 0 || ended)) waiting.shift()!(events.shift());
+        };
+        response.on("data", (chunk: string) => {
+          buffer += chunk;
+          let end: number;
+          while ((end = buffer.indexOf("\n\n")) >= 0) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const event: SseEvent = { data: "" };
+            let isEvent = false;
+            for (const line of block.split("\n")) {
+              const [field, ...rest] = line.split(":");
+              const value = rest.join(":").replace(/^ /, "");
+              if (field === "id") event.id = value;
+              else if (field === "retry") event.retry = Number(value);
+              else if (field === "data") event.data += value;
+              else continue;
+              isEvent = true;
+            }
+            if (isEvent) events.push(event);
+          }
+          deliver();
+        });
+        const finish = () => {
+          ended = true;
+          deliver();
+        };
+        response.on("end", finish);
+        response.on("close", finish);
+        resolve({
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          next: () => new Promise((resolveEvent) => {
+            waiting.push(resolveEvent);
+            deliver();
+          }),
+          close: () => request.destroy(),
+        });
+      },
+    );
+    request.on("error", reject);
+    request.end(init.body);
+  });
+}
+
+function postRaw(url: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json, text/event-stream", ...headers } }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+    });
+    request.on("error", reject);
+    request.end(body);
+  });
 }

@@ -1,29 +1,36 @@
 /**
  * The MCP SDK's `OAuthClientProvider` for one configured HTTP server, backed by the token store.
  * The SDK does the protocol (discovery, PKCE, registration, code exchange, refresh on 401); this
- * class only keeps its state and decides what happens when a person must sign in: during
+ * class keeps its state and decides what happens when a person must sign in: during
  * `duragent auth login` the authorization URL is handed to the login flow; on a worker, where
  * nobody can sign in, the connection fails with an error that says to run the login command.
+ *
+ * Clients are kept per authorization server: when the MCP server's metadata names another one,
+ * duragent registers anew there rather than present one server's client to another.
  */
 import { randomBytes } from "node:crypto";
-import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
+import type { OAuthClientProvider, OAuthDiscoveryState } from "@modelcontextprotocol/sdk/client/auth.js";
+import type { AuthorizationServerMetadata, OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import type { OAuthConfig } from "../config/schema.js";
+import { SignInRequired } from "./errors.js";
 import { TokenStore } from "./token-store.js";
 
-/** Thrown on a worker when the server needs a sign-in nobody can do there. */
-export class SignInRequired extends Error {
-  override readonly name = "SignInRequired";
-  constructor(readonly server: string) {
-    super(`MCP server '${server}' needs you to sign in: run \`duragent auth login ${server}\` (the tokens are then shared with workers on this machine).`);
-  }
-}
+export { SignInRequired };
 
 export interface InteractiveSignIn {
   /** The loopback URL the authorization server redirects back to. */
   redirectUrl: string;
   /** Receives the URL the person must open. */
   onAuthorizationUrl(url: URL): void | Promise<void>;
+}
+
+/** An authorization server's URL as a key: parsed, so `https://a.example` and `https://a.example/` are one server. */
+export function authorizationServerKey(url: string): string {
+  try {
+    return new URL(url).href;
+  } catch {
+    return url;
+  }
 }
 
 export class DuragentOAuthProvider implements OAuthClientProvider {
@@ -57,15 +64,53 @@ export class DuragentOAuthProvider implements OAuthClientProvider {
   }
 
   get clientMetadata(): OAuthClientMetadata {
-    return {
+    // SEP-837: a CLI and workers on this machine, redirecting to loopback, are a native application.
+    const metadata: OAuthClientMetadata & { application_type: "native" } = {
       client_name: "duragent",
+      application_type: "native",
       redirect_uris: [this.redirectUrl ?? ""],
       grant_types: ["authorization_code", "refresh_token"],
       response_types: ["code"],
       token_endpoint_auth_method: this.config.clientSecret ? "client_secret_post" : "none",
       ...(this.config.scope !== undefined ? { scope: this.config.scope } : {}),
     };
+    return metadata;
   }
+
+  // --- discovery ---------------------------------------------------------------------------------
+
+  /** What the SDK's latest discovery found: the authorization server and its (issuer-checked) metadata. */
+  private discovered: OAuthDiscoveryState | undefined;
+  /** During a sign-in's code exchange: the discovery the authorization request was made with. */
+  private pinned: OAuthDiscoveryState | undefined;
+
+  saveDiscoveryState(state: OAuthDiscoveryState): void {
+    this.discovered = state;
+  }
+
+  /**
+   * Only a sign-in in progress reuses a discovery: its code goes to the authorization server whose
+   * `iss` the login checked. Everything else discovers afresh, so a moved server is noticed.
+   */
+  discoveryState(): OAuthDiscoveryState | undefined {
+    return this.pinned;
+  }
+
+  /** Makes the next `auth()` calls use the discovery the authorization request was made with. */
+  pinDiscovery(): void {
+    this.pinned = this.discovered;
+  }
+
+  /** The authorization server of the latest discovery. */
+  get authorizationServerUrl(): string | undefined {
+    return this.discovered ? String(this.discovered.authorizationServerUrl) : undefined;
+  }
+
+  get authorizationServerMetadata(): AuthorizationServerMetadata | undefined {
+    return this.discovered?.authorizationServerMetadata;
+  }
+
+  // --- the client --------------------------------------------------------------------------------
 
   async clientInformation(): Promise<OAuthClientInformationMixed | undefined> {
     if (this.config.clientId) {
@@ -73,31 +118,56 @@ export class DuragentOAuthProvider implements OAuthClientProvider {
     }
     const credentials = await this.store.read();
     this.storedRedirectUrl = credentials.redirectUrl;
-    const stored = credentials.clientInformation as OAuthClientInformationMixed | undefined;
+    const authorizationServer = this.authorizationServerUrl;
+    const registered = authorizationServer ? credentials.clients?.[authorizationServerKey(authorizationServer)] : undefined;
+    // A client from an earlier duragent names no authorization server; the SDK binds it to the first that accepts it.
+    const stored = (registered ?? credentials.clientInformation) as OAuthClientInformationMixed | undefined;
+    if (stored || this.interactive) return stored;
     // Registering needs a redirect URL, which only a sign-in has; a worker says what to do instead.
-    if (!stored && !this.interactive) throw new SignInRequired(this.server);
-    return stored;
+    const elsewhere = Object.keys(credentials.clients ?? {});
+    throw new SignInRequired(
+      this.server,
+      elsewhere.length > 0 && authorizationServer ? `it now uses the authorization server ${authorizationServer}, where duragent has not signed in` : undefined,
+    );
   }
 
   async saveClientInformation(clientInformation: OAuthClientInformationMixed): Promise<void> {
-    // A configured client id stays in the config; only registered clients are stored.
-    if (!this.config.clientId) await this.store.update({ clientInformation: { ...clientInformation } });
+    // A configured client id stays in the config; only registered clients (and CIMD URLs) are stored.
+    if (this.config.clientId) return;
+    const authorizationServer = (clientInformation as { issuer?: unknown }).issuer ?? this.authorizationServerUrl;
+    if (typeof authorizationServer !== "string") {
+      await this.store.update({ clientInformation: { ...clientInformation } });
+      return;
+    }
+    const credentials = await this.store.read();
+    await this.store.update({ clients: { ...credentials.clients, [authorizationServerKey(authorizationServer)]: { ...clientInformation } } });
+    if (credentials.clientInformation) await this.store.clear(["clientInformation"]);
   }
+
+  // --- tokens ------------------------------------------------------------------------------------
 
   async tokens(): Promise<OAuthTokens | undefined> {
     return (await this.store.read()).tokens as OAuthTokens | undefined;
   }
 
   async saveTokens(tokens: OAuthTokens): Promise<void> {
+    const authorizationServer = tokens.issuer ?? this.authorizationServerUrl;
     await this.store.update({
       tokens: { ...tokens },
       savedAt: Date.now(),
+      ...(authorizationServer ? { authorizationServer: authorizationServerKey(authorizationServer) } : {}),
       ...(this.interactive ? { redirectUrl: this.interactive.redirectUrl } : {}),
     });
   }
 
+  // --- the sign-in -------------------------------------------------------------------------------
+
+  /** The scope the latest authorization request asked for, as sent. */
+  requestedScope: string | undefined;
+
   async redirectToAuthorization(authorizationUrl: URL): Promise<void> {
     if (!this.interactive) throw new SignInRequired(this.server);
+    this.requestedScope = authorizationUrl.searchParams.get("scope") ?? undefined;
     await this.interactive.onAuthorizationUrl(authorizationUrl);
   }
 
@@ -112,9 +182,19 @@ export class DuragentOAuthProvider implements OAuthClientProvider {
   }
 
   async invalidateCredentials(scope: "all" | "client" | "tokens" | "verifier" | "discovery"): Promise<void> {
-    if (scope === "all") await this.store.clear(["clientInformation", "tokens", "savedAt", "codeVerifier"]);
-    else if (scope === "client") await this.store.clear(["clientInformation"]);
-    else if (scope === "tokens") await this.store.clear(["tokens", "savedAt"]);
-    else if (scope === "verifier") await this.store.clear(["codeVerifier"]);
+    if (scope === "all" || scope === "client") await this.forgetClient();
+    if (scope === "all" || scope === "tokens") await this.store.clear(["tokens", "savedAt", "authorizationServer"]);
+    if (scope === "all" || scope === "verifier") await this.store.clear(["codeVerifier"]);
+    if (scope === "discovery") this.pinned = undefined;
+  }
+
+  /** Forgets the client of the current authorization server (the server refused it). */
+  private async forgetClient(): Promise<void> {
+    const credentials = await this.store.read();
+    const authorizationServer = this.authorizationServerUrl;
+    const clients = { ...credentials.clients };
+    if (authorizationServer) delete clients[authorizationServerKey(authorizationServer)];
+    await this.store.update({ clients });
+    await this.store.clear(["clientInformation"]);
   }
 }

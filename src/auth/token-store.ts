@@ -10,9 +10,24 @@ import { z } from "zod";
 
 /** What we keep per server; fields are the SDK's OAuth shapes, stored as the SDK gives them. */
 const StoredCredentialsSchema = z.object({
-  /** The client as registered with the authorization server (dynamic registration). */
+  /** The client as registered by an earlier duragent, bound to no authorization server; read, never written. */
   clientInformation: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * The clients registered (or CIMD URLs used) with each authorization server, by the server's URL:
+   * when the MCP server moves to another authorization server, duragent registers anew there, and
+   * never presents one server's client to another.
+   */
+  clients: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+  /** The authorization server that issued `tokens`. */
+  authorizationServer: z.string().optional(),
   tokens: z.record(z.string(), z.unknown()).optional(),
+  /** The scope the last sign-in asked for (space-separated); the next one asks for at least as much. */
+  requestedScope: z.string().optional(),
+  /**
+   * Scope the MCP server demanded (403 `insufficient_scope`) that the tokens lack; the next
+   * `duragent auth login` asks for it too, with what was asked before.
+   */
+  stepUpScope: z.string().optional(),
   /** When the tokens were saved, in ms since the epoch, to tell when the access token expires. */
   savedAt: z.number().optional(),
   /** The redirect URL the client signed in with; workers present the same one (they never use it). */

@@ -16,6 +16,17 @@ export const FailureType = {
   configuration: "ConfigurationError",
   /** An MCP server could not be reached or died during a call. */
   mcpServerUnavailable: "McpServerUnavailable",
+  /**
+   * An MCP server needs a person to sign in (again, or with more scopes) before it answers; the
+   * message names the `duragent auth login` command. No retry can sign anyone in.
+   */
+  mcpAuthorizationRequired: "McpAuthorizationRequired",
+  /**
+   * An MCP server or its authorization server broke the protocol: a malformed or oversized
+   * message, a protocol version duragent does not speak, metadata or a token response it must not
+   * trust. The same request would get the same answer, so it is not retried.
+   */
+  mcpServerMisbehaved: "McpServerMisbehaved",
   /** A step ran out of time on every attempt; the message names the step and the timeout. */
   stepTimedOut: "StepTimedOut",
 } as const;
@@ -27,6 +38,8 @@ export const nonRetryableFailureTypes: string[] = [
   FailureType.structuredOutputInvalid,
   FailureType.configuration,
   FailureType.stepTimedOut,
+  FailureType.mcpAuthorizationRequired,
+  FailureType.mcpServerMisbehaved,
 ];
 
 /** Layers Temporal wraps around the failure that matters; their own messages say nothing of the cause. */

@@ -232,6 +232,12 @@ function resolvePaths(config: DuragentConfig, dir: string): DuragentConfig {
     const resolved = { ...server };
     if (resolved.roots) resolved.roots = resolved.roots.map(resolve);
     if ("cwd" in resolved && resolved.cwd !== undefined) resolved.cwd = resolve(resolved.cwd);
+    if ("auth" in resolved && resolved.auth?.type === "client_credentials") {
+      const auth = { ...resolved.auth };
+      if (auth.clientSecretFile !== undefined) auth.clientSecretFile = path.resolve(dir, auth.clientSecretFile);
+      if (auth.privateKeyFile !== undefined) auth.privateKeyFile = path.resolve(dir, auth.privateKeyFile);
+      resolved.auth = auth;
+    }
     Object.defineProperty(servers, name, { value: resolved, enumerable: true, writable: true, configurable: true });
   }
   let tls = config.temporal.tls;

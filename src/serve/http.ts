@@ -8,6 +8,13 @@
  *    rebinds its own domain to 127.0.0.1 therefore cannot reach it.
  * 2. A bearer token, when one is set (`Authorization: Bearer <token>`). Serving on anything but
  *    loopback without one is refused at start: the tools run agents with the server's credentials.
+ *
+ * Streams are resumable (MCP 2025-11-25): each session keeps what it sends in a bounded event store,
+ * a POST's SSE stream opens with a priming event (an event id and `retry:`, for clients of
+ * 2025-11-25 and later), and a client whose connection dropped reconnects with a GET carrying
+ * `Last-Event-ID` to get the rest, such as the answer of a long `<agent>` call.
+ *
+ * Errors this listener answers itself echo the JSON-RPC id of the request when it could be read.
  */
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -17,6 +24,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "../logger.js";
+import { BoundedEventStore, type EventStoreLimits } from "./event-store.js";
 
 export interface HttpServeOptions {
   /** The address to bind: `127.0.0.1` (the default in the CLI), `::1`, `0.0.0.0`, a host name. */
@@ -30,6 +38,10 @@ export interface HttpServeOptions {
   /** A fresh McpServer for each client session. */
   createServer: () => McpServer;
   logger?: Logger;
+  /** Bounds of each session's event store (for resuming streams); defaults suit long agent calls. */
+  eventStore?: EventStoreLimits;
+  /** The `retry:` (ms) a client is told to wait before reconnecting a dropped stream. */
+  retryIntervalMs?: number;
 }
 
 export interface HttpMcpListener {
@@ -54,6 +66,7 @@ const mcpPath = "/mcp";
 const maxBodyBytes = 4 * 1024 * 1024;
 /** A session unheard of this long is closed: clients that vanish without DELETE would pile up. */
 const sessionIdleMs = 60 * 60 * 1000;
+const defaultRetryIntervalMs = 1_000;
 
 function isLoopbackHost(host: string): boolean {
   const bare = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
@@ -76,28 +89,31 @@ export async function startHttpMcpServer(options: HttpServeOptions): Promise<Htt
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const refusal = checkHeaders(req, allowed, token);
-    if (refusal) return sendError(res, refusal.status, refusal.message, refusal.headers);
+    if (refusal) return sendError(res, refusal.status, refusal.message, { headers: refusal.headers });
     if (new URL(req.url ?? "/", "http://localhost").pathname !== mcpPath) {
       return sendError(res, 404, `Not found: the MCP endpoint is ${mcpPath}.`);
     }
     const read = req.method === "POST" ? await readJson(req) : { ok: true as const, body: undefined };
-    if (!read.ok) return sendError(res, read.status, read.message);
+    if (!read.ok) return sendError(res, read.status, read.message, { code: read.code });
     const body = read.body;
+    const id = requestIdOf(body);
 
     const sessionId = req.headers["mcp-session-id"];
     if (typeof sessionId === "string") {
       const session = sessions.get(sessionId);
       // 404 tells a client its session is gone (e.g. after a restart), so it starts a new one.
-      if (!session) return sendError(res, 404, `No MCP session '${sessionId}' (it ended, or the server restarted); initialize a new one.`);
+      if (!session) return sendError(res, 404, `No MCP session '${sessionId}' (it ended, or the server restarted); initialize a new one.`, { id, code: -32001 });
       session.lastSeen = Date.now();
       return session.transport.handleRequest(req, res, body);
     }
     if (req.method !== "POST" || !isInitializeRequest(body)) {
-      return sendError(res, 400, "No Mcp-Session-Id header: send an initialize request first.");
+      return sendError(res, 400, "No Mcp-Session-Id header: send an initialize request first.", { id });
     }
     const server = options.createServer();
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
+      eventStore: new BoundedEventStore(options.eventStore),
+      retryInterval: options.retryIntervalMs ?? defaultRetryIntervalMs,
       onsessioninitialized: (id) => {
         sessions.set(id, { transport, server, lastSeen: Date.now() });
       },
@@ -204,7 +220,7 @@ function sameSecret(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
-type BodyRead = { ok: true; body: unknown } | { ok: false; status: number; message: string };
+type BodyRead = { ok: true; body: unknown } | { ok: false; status: number; message: string; code: number };
 
 async function readJson(req: IncomingMessage): Promise<BodyRead> {
   const chunks: Buffer[] = [];
@@ -212,18 +228,33 @@ async function readJson(req: IncomingMessage): Promise<BodyRead> {
   for await (const chunk of req) {
     const buffer = chunk as Buffer;
     size += buffer.length;
-    if (size > maxBodyBytes) return { ok: false, status: 413, message: `Requests are limited to ${maxBodyBytes} bytes.` };
+    if (size > maxBodyBytes) return { ok: false, status: 413, message: `Requests are limited to ${maxBodyBytes} bytes.`, code: -32600 };
     chunks.push(buffer);
   }
   try {
     return { ok: true, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown };
   } catch {
-    return { ok: false, status: 400, message: "The request body is not JSON." };
+    // JSON-RPC's own code for a body that does not parse.
+    return { ok: false, status: 400, message: "The request body is not JSON.", code: -32700 };
   }
 }
 
-function sendError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { "Content-Type": "application/json", ...headers });
+type JsonRpcId = string | number | null;
+
+/** The id of a single JSON-RPC request, so an error answers it; null when there is none to echo (a batch, a notification). */
+export function requestIdOf(body: unknown): JsonRpcId {
+  if (typeof body !== "object" || body === null || Array.isArray(body) || !("id" in body)) return null;
+  const { id } = body;
+  return typeof id === "string" || (typeof id === "number" && Number.isInteger(id)) ? id : null;
+}
+
+function sendError(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  options: { id?: JsonRpcId; code?: number; headers?: Record<string, string> | undefined } = {},
+): void {
+  res.writeHead(status, { "Content-Type": "application/json", ...options.headers });
   // A JSON-RPC error body, which MCP clients know how to show.
-  res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message }, id: null }));
+  res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: options.code ?? -32000, message }, id: options.id ?? null }));
 }

@@ -12,10 +12,21 @@
  *
  * Refusals (an unknown run id, an answer that does not fit) come back as `isError` results the
  * caller can act on; only faults of duragent itself are thrown.
+ *
+ * The server declares `logging`: while `<name>` waits, the run's steps, retries and failure and its
+ * MCP servers' own log messages go to the caller as `notifications/message`, at or above the level
+ * the client set with `logging/setLevel` (`info` until it sets one).
  */
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
-import type { CallToolResult, ServerNotification, ServerRequest, ToolAnnotations } from "@modelcontextprotocol/sdk/types.js";
+import {
+  SetLevelRequestSchema,
+  type CallToolResult,
+  type LoggingLevel,
+  type ServerNotification,
+  type ServerRequest,
+  type ToolAnnotations,
+} from "@modelcontextprotocol/sdk/types.js";
 import { z, ZodError } from "zod";
 import { formatZodError } from "../errors/zod-issues.js";
 import type { PendingRequest, RunStatus } from "../common/run-status.js";
@@ -23,7 +34,8 @@ import { InvalidRunMessage, RunNotFound, type RunHandle, type RunSummary } from 
 import type { RunTarget } from "../client/run-targets.js";
 import type { Logger } from "../logger.js";
 import { duragentVersion } from "../package-info.js";
-import { waitForRun, type CallerElicitation, type WaitOutcome } from "./wait-for-run.js";
+import { McpLogLevelSchema } from "../common/server-requests.js";
+import { waitForRun, type CallerElicitation, type RunLogMessage, type WaitOutcome } from "./wait-for-run.js";
 
 /** What the server needs of a client (`DuragentClient` fits): start runs, and find them by id. */
 export interface ServedRuns {
@@ -45,6 +57,8 @@ export interface DuragentMcpServerOptions {
 }
 
 const defaultWaitTimeoutMs = 50_000;
+/** The least severe log message a caller gets until its client sets a level. */
+const defaultLogLevel: LoggingLevel = "info";
 
 /** The control tools; a target whose tool name would clash with one of these cannot be served. */
 const controlToolNames = [
@@ -104,6 +118,8 @@ type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 interface ToolContext extends DuragentMcpServerOptions {
   server: McpServer;
   waitTimeoutMs: number;
+  /** The least severe log message the client wants now (`logging/setLevel`). */
+  logLevel(): LoggingLevel;
 }
 
 export function createDuragentMcpServer(options: DuragentMcpServerOptions): McpServer {
@@ -111,12 +127,19 @@ export function createDuragentMcpServer(options: DuragentMcpServerOptions): McpS
   const server = new McpServer(
     { name: "duragent", version: duragentVersion },
     {
+      capabilities: { logging: {} },
       instructions:
         "Each tool named after an agent or workflow runs it durably. If it returns a run id instead of an answer, " +
         "follow the run with run_status, answer its questions with run_input, approve tool calls with run_approve.",
     },
   );
-  const context: ToolContext = { ...options, server, waitTimeoutMs: options.waitTimeoutMs ?? defaultWaitTimeoutMs };
+  // One McpServer per client connection, so the level the client sets is this connection's.
+  let logLevel = defaultLogLevel;
+  server.server.setRequestHandler(SetLevelRequestSchema, (request) => {
+    logLevel = request.params.level;
+    return {};
+  });
+  const context: ToolContext = { ...options, server, waitTimeoutMs: options.waitTimeoutMs ?? defaultWaitTimeoutMs, logLevel: () => logLevel };
   const tools = [...[...options.targets.values()].flatMap((target) => targetTools(target, names.get(target.name)!, context)), ...controlTools(context)];
   for (const tool of tools) {
     server.registerTool(tool.name, tool.config, (args: Record<string, unknown>, extra: ToolExtra) => refusalsAsResults(() => tool.answer(args, extra)));
@@ -166,6 +189,12 @@ async function runAndWait(target: RunTarget, input: unknown, extra: ToolExtra, c
     progressToken === undefined
       ? undefined
       : (progress: number, message: string) => extra.sendNotification({ method: "notifications/progress", params: { progressToken, progress, message } });
+  const severity = (level: LoggingLevel) => McpLogLevelSchema.options.indexOf(level);
+  // On the call's own stream (resumable over HTTP), and filtered when sent: the level may change meanwhile.
+  const onLog = async (message: RunLogMessage) => {
+    if (severity(message.level) < severity(context.logLevel())) return;
+    await extra.sendNotification({ method: "notifications/message", params: message });
+  };
   const elicit: CallerElicitation | undefined = elicitation && {
     form: elicitation.form !== undefined,
     url: elicitation.url !== undefined,
@@ -175,6 +204,7 @@ async function runAndWait(target: RunTarget, input: unknown, extra: ToolExtra, c
     const outcome = await waitForRun(handle, {
       deadline: Date.now() + context.waitTimeoutMs,
       signal: extra.signal,
+      onLog,
       ...(onProgress ? { onProgress } : {}),
       ...(elicit ? { elicit } : {}),
     });

@@ -1,11 +1,13 @@
 /**
  * Waits on a run for an MCP caller: polls its status (cheap on both engines), reports new steps as
- * progress, puts the run's questions to the caller as elicitation forms, and stops at the deadline
- * or as soon as the run needs something only the caller can give. The run itself never depends on
+ * progress and as log messages (with its retries, failure and its MCP servers' own log messages),
+ * puts the run's questions to the caller as elicitation forms, and stops at the deadline or as soon
+ * as the run needs something only the caller can give. The run itself never depends on
  * this wait: it keeps going (durably, on Temporal) whatever the caller does.
  */
 import type { ElicitRequestFormParams, ElicitRequestURLParams, ElicitResult } from "@modelcontextprotocol/sdk/types.js";
 import type { QuestionRequest, PendingRequest, RunStatus } from "../common/run-status.js";
+import type { McpLogLevel } from "../common/server-requests.js";
 import { InvalidRunMessage, type RunHandle } from "../client/engine.js";
 import { elicitationForm } from "./elicitation-form.js";
 
@@ -21,9 +23,22 @@ export interface WaitOptions {
   onProgress?: (progress: number, message: string) => Promise<void>;
   /** Asks the caller through MCP elicitation; absent when the caller's client cannot be asked. */
   elicit?: CallerElicitation;
+  /**
+   * Told what the run does, as MCP log messages: each new step (info), a step being retried
+   * (warning), the run failing (error), and its MCP servers' log messages at their own level. The
+   * caller filters them by the level its client set.
+   */
+  onLog?: (message: RunLogMessage) => Promise<void>;
   /** First poll interval; it grows to `maxPollMs` while nothing changes. */
   minPollMs?: number;
   maxPollMs?: number;
+}
+
+/** An MCP `notifications/message`, as the run's caller receives it. */
+export interface RunLogMessage {
+  level: McpLogLevel;
+  logger: string;
+  data: unknown;
 }
 
 export interface CallerElicitation {
@@ -48,9 +63,11 @@ export async function waitForRun(handle: RunHandle, options: WaitOptions): Promi
   let pollMs = minPollMs;
   let reported = "";
   let reports = 0;
+  const log = options.onLog && runLog(handle.runId, options.onLog);
   for (;;) {
     options.signal.throwIfAborted();
     const status = await handle.status();
+    await log?.(status);
     if (status.phase === "completed" || status.phase === "failed" || status.phase === "cancelled") {
       return settle(handle, status);
     }
@@ -79,6 +96,36 @@ export async function waitForRun(handle: RunHandle, options: WaitOptions): Promi
     await sleep(Math.min(pollMs, left), options.signal);
     pollMs = Math.min(Math.round(pollMs * 1.5), maxPollMs);
   }
+}
+
+/**
+ * What is new in a run's status since the last look, told as log messages. Like progress, a
+ * courtesy: a caller that went away must not fail the wait.
+ */
+function runLog(runId: string, send: (message: RunLogMessage) => Promise<void>): (status: RunStatus) => Promise<void> {
+  let step = "";
+  let retry = "";
+  const seen = new Set<string>();
+  return async (status) => {
+    const messages: RunLogMessage[] = [];
+    const own = (level: McpLogLevel, text: string) => messages.push({ level, logger: "duragent", data: `run ${runId}: ${text}` });
+    const current = status.stepCount > 0 ? `step ${status.stepCount}: ${status.currentStep ?? "started"}` : "";
+    if (current && current !== step) own("info", current);
+    step = current;
+    const retrying = status.retrying ? `${status.retrying.step}#${status.retrying.attempt}` : "";
+    if (status.retrying && retrying !== retry) {
+      const { attempt, maximumAttempts, error } = status.retrying;
+      own("warning", `${status.retrying.step} failed (attempt ${attempt - 1}${maximumAttempts ? ` of ${maximumAttempts}` : ""}); retrying: ${error}`);
+    }
+    retry = retrying;
+    for (const entry of status.logs ?? []) {
+      if (seen.has(entry.id)) continue;
+      seen.add(entry.id);
+      messages.push({ level: entry.level, logger: entry.logger ? `${entry.server}/${entry.logger}` : entry.server, data: entry.data });
+    }
+    if (status.phase === "failed") own("error", `failed${status.failedStep ? ` in ${status.failedStep}` : ""}: ${status.lastError ?? "see run_status"}`);
+    for (const message of messages) await send(message).catch(() => undefined);
+  };
 }
 
 /** `step 3: tool everything/slow-op (2/5 copying)`: the step, and any progress its tool call reports. */

@@ -1,6 +1,10 @@
 /** Classifying the errors a connection throws, and describing its failures for operators. */
-import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
+import { OAuthError, ServerError, TemporarilyUnavailableError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
+import { ErrorCode, McpError, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js";
 import { ApplicationFailure } from "@temporalio/common";
+import { describeOAuthFailure } from "../../auth/authorization-server.js";
+import { CredentialsUnavailable } from "../../auth/client-credentials.js";
+import { McpAuthorizationError, McpServerMisbehavior } from "../../auth/errors.js";
 import { FailureType } from "../../common/failures.js";
 import type { McpServerConfig } from "../../config/schema.js";
 import { redactSecrets } from "./redact-secrets.js";
@@ -12,6 +16,10 @@ export interface FailedConnection {
   readonly config: McpServerConfig;
   readonly stdio: ObservedStdioTransport | undefined;
   readonly stderrTail: string[];
+  /** Set when the server broke the protocol badly enough that the connection was dropped (an oversized message). */
+  misbehavior?: McpServerMisbehavior | undefined;
+  /** The last malformed message the server sent (which the SDK skips), and when. */
+  malformed?: { text: string; at: number } | undefined;
 }
 
 export function unavailable(message: string): ApplicationFailure {
@@ -25,8 +33,84 @@ export function isProtocolError(error: unknown): error is McpError {
   );
 }
 
+/** A schema's refusal: zod's `ZodError`, or the `$ZodError` of the zod core the SDK validates results with. */
 export function isMalformedResult(error: unknown): boolean {
-  return error instanceof Error && error.name === "ZodError";
+  return error instanceof Error && (error.name === "ZodError" || error.name === "$ZodError") && Array.isArray((error as { issues?: unknown }).issues);
+}
+
+/** A message the server sent that is not JSON, or not the JSON-RPC or MCP message it should be. */
+export function isMalformedMessage(error: unknown): boolean {
+  return error instanceof SyntaxError || isMalformedResult(error) || (error instanceof Error && /^Server sent invalid initialize result/.test(error.message));
+}
+
+/** What was wrong with a malformed message, in a line: the first schema problem, or the parser's complaint. */
+export function malformedText(error: unknown): string {
+  const issues = (error as { issues?: { path?: unknown[]; message?: string }[] } | undefined)?.issues;
+  if (isMalformedResult(error) && Array.isArray(issues) && issues.length > 0) {
+    const first = issues[0]!;
+    const at = Array.isArray(first.path) && first.path.length > 0 ? ` at ${first.path.join(".")}` : "";
+    return `${first.message ?? "invalid"}${at}${issues.length > 1 ? ` (and ${issues.length - 1} more problems)` : ""}`;
+  }
+  return errorText(error).slice(0, 300);
+}
+
+/**
+ * The failures no retry can fix, as non-retryable failures that name the server and what was
+ * wrong: a person must sign in, a credential is missing, the server or its authorization server
+ * broke the protocol. Undefined for everything else, which the caller handles as before.
+ * `since` is when the failed operation started: a malformed message from before it is not its cause.
+ */
+export function nonRetryableFailure(conn: FailedConnection, phase: string, error: unknown, since: number): ApplicationFailure | undefined {
+  const { server, config } = conn;
+  const fail = (message: string, type: FailureType): ApplicationFailure => ApplicationFailure.nonRetryable(redactSecrets(config, message), type);
+  // What broke the connection comes first: the errors after it (a sign-in the SDK then asked for) are its consequences.
+  if (conn.misbehavior) return fail(`${conn.misbehavior.message} (during ${phase})`, FailureType.mcpServerMisbehaved);
+  if (error instanceof McpServerMisbehavior) return fail(`${error.message} (during ${phase})`, FailureType.mcpServerMisbehaved);
+  if (error instanceof McpAuthorizationError) return fail(error.message, FailureType.mcpAuthorizationRequired);
+  if (error instanceof CredentialsUnavailable) return fail(error.message, FailureType.configuration);
+  const where = "url" in config ? ` at ${config.url}` : "";
+  const unsupported = error instanceof Error ? /^Server's protocol version is not supported: (.*)$/.exec(error.message) : null;
+  if (unsupported) {
+    return fail(
+      `MCP server '${server}'${where} answered initialize with protocol version '${unsupported[1]}', which duragent does not speak (it speaks ${SUPPORTED_PROTOCOL_VERSIONS.join(", ")}).`,
+      FailureType.mcpServerMisbehaved,
+    );
+  }
+  if (isMalformedMessage(error)) {
+    return fail(`MCP server '${server}'${where} sent a malformed message during ${phase}: ${malformedText(error)}`, FailureType.mcpServerMisbehaved);
+  }
+  const authorization = authorizationServerFailure(conn, error);
+  if (authorization) return fail(authorization.message, authorization.type);
+  // The SDK skips malformed messages on a stream; the request they should have answered then times out or ends.
+  const ended = error instanceof McpError && (error.code === ErrorCode.RequestTimeout || error.code === ErrorCode.ConnectionClosed);
+  if (ended && conn.malformed && conn.malformed.at >= since) {
+    return fail(`MCP server '${server}'${where} sent a malformed message during ${phase} (${conn.malformed.text}) and no valid answer`, FailureType.mcpServerMisbehaved);
+  }
+  return undefined;
+}
+
+/**
+ * Why an authorization server's answer could not be used, when no retry can change it: an OAuth
+ * error it returned (other than its own trouble), or metadata and token responses that are not
+ * what OAuth says. Undefined for anything else, including its 5xx answers, which may pass.
+ */
+function authorizationServerFailure(conn: FailedConnection, error: unknown): { message: string; type: FailureType } | undefined {
+  const { server, config } = conn;
+  if (error instanceof OAuthError) {
+    if (error instanceof TemporarilyUnavailableError) return undefined;
+    if (error instanceof ServerError && /^HTTP 5\d\d/.test(error.message)) return undefined;
+    const said = describeOAuthFailure(error);
+    const refused = `The authorization server of MCP server '${server}' refused duragent's request (${error.errorCode}${said ? `: ${said}` : ""}).`;
+    const clientCredentials = "auth" in config && config.auth?.type === "client_credentials";
+    return clientCredentials
+      ? { message: `${refused} Check the client credentials in mcp.servers.${server}.auth.`, type: FailureType.configuration }
+      : { message: `${refused} Run \`duragent auth login ${server}\` to sign in again, or check mcp.servers.${server}.auth.`, type: FailureType.mcpAuthorizationRequired };
+  }
+  if (!(error instanceof Error)) return undefined;
+  if (/^Incompatible auth server|^Protected resource .* does not match|^OAuth client information is bound to authorization server|HTTP 4\d\d trying to load/.test(error.message)) {
+    return { message: `MCP server '${server}' cannot be authorized: ${error.message}`, type: FailureType.mcpServerMisbehaved };
+  }
+  return undefined;
 }
 
 export function errorText(error: unknown): string {

@@ -23,10 +23,10 @@ import { toolError, type ToolCallRequest, type ToolDefinition, type ToolResult }
 import type { McpServerConfig } from "../../config/schema.js";
 import { duragentVersion } from "../../package-info.js";
 import { ToolArgumentValidator, type ToolValidators } from "./argument-validation.js";
-import { errorText, isMalformedResult, isProtocolError } from "./connection-errors.js";
+import { isMalformedResult, isProtocolError, malformedText } from "./connection-errors.js";
 import { Connections, silentLogger, timeoutOf, type Connection, type McpConnectionInfo, type McpPoolLogger } from "./connections.js";
 import { toPromptResult, toResourceResult } from "./context-items.js";
-import { ServerRequestRelay, type AskPerson, type CallScope, type McpSamplingOptions } from "./server-request-relay.js";
+import { ServerRequestRelay, type AskPerson, type CallScope, type McpLogMessage, type McpSamplingOptions } from "./server-request-relay.js";
 import { toToolResult } from "./tool-results.js";
 
 export type { McpConnectionInfo, McpPoolLogger, McpSamplingOptions };
@@ -38,6 +38,8 @@ export interface McpConnectionPoolOptions {
   sampling?: McpSamplingOptions;
   /** Supplies the OAuth client for servers configured with `auth` (see src/auth). */
   authProvider?: (server: string, config: McpServerConfig) => OAuthClientProvider | undefined;
+  /** The most a server may send in one message (64 MiB by default); more fails the call as a misbehaving server. */
+  maxMessageBytes?: number;
 }
 
 export interface McpProgress {
@@ -56,6 +58,8 @@ export interface McpCallOptions {
   askPerson?: AskPerson;
   /** Receives the call's progress notifications. */
   onProgress?: (progress: McpProgress) => void;
+  /** Receives the server's log messages during the call, when no other call of it is in flight. */
+  onLog?: (message: McpLogMessage) => void;
 }
 
 /** The SDK's own request timer, effectively off: our timer for tool calls pauses while a person answers. */
@@ -87,6 +91,7 @@ export class McpConnectionPool {
         clientInfo: options.clientInfo ?? { name: "duragent", version: duragentVersion },
         capabilities: { roots: {}, ...(options.sampling ? { sampling: {} } : {}), elicitation: { form: { applyDefaults: true }, url: {} } },
         ...(options.authProvider ? { authProvider: options.authProvider } : {}),
+        ...(options.maxMessageBytes !== undefined ? { maxMessageBytes: options.maxMessageBytes } : {}),
         onOpen: (conn) => {
           relay.attach(conn);
           conn.client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
@@ -140,6 +145,7 @@ export class McpConnectionPool {
         tool: name,
         signal: controller.signal,
         askPerson: options.askPerson,
+        ...(options.onLog ? { onLog: options.onLog } : {}),
         requests: 0,
         waiting: 0,
         samplingUsage: {},
@@ -171,7 +177,8 @@ export class McpConnectionPool {
       } catch (error) {
         // The server answered with a JSON-RPC error: the model's mistake, so the model should see it.
         if (isProtocolError(error)) return toolError(`${name} failed: ${error.message}`);
-        if (isMalformedResult(error)) return toolError(`${name} returned a malformed result: ${errorText(error)}`);
+        // A result that is not what MCP says: the model is told (it may try another way), never a retry.
+        if (isMalformedResult(error)) return toolError(`${name} on MCP server '${server}' returned a malformed result: ${malformedText(error)}`);
         throw error;
       } finally {
         clearTimeout(timer);

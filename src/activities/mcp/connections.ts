@@ -10,10 +10,11 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { ErrorCode, McpError, type ClientCapabilities } from "@modelcontextprotocol/sdk/types.js";
 import { ApplicationFailure } from "@temporalio/common";
-import { SignInRequired } from "../../auth/oauth-provider.js";
+import { MessageTooLarge, type McpServerMisbehavior } from "../../auth/errors.js";
 import { FailureType } from "../../common/failures.js";
 import type { McpServerConfig } from "../../config/schema.js";
-import { errorText, failureMessage, isProtocolError, missingCommand, unavailable } from "./connection-errors.js";
+import { errorText, failureMessage, isMalformedMessage, isProtocolError, malformedText, missingCommand, nonRetryableFailure, unavailable, type FailedConnection } from "./connection-errors.js";
+import { MAX_MESSAGE_BYTES } from "./http-guards.js";
 import { redactSecrets } from "./redact-secrets.js";
 import { describeExit, ensureExited, ensureExitedByPid, forwardStderr, SHUTDOWN_GRACE_MS, stderrEnded, withTimeout, type ObservedStdioTransport } from "./stdio-transport.js";
 import { createTransport } from "./transports.js";
@@ -38,7 +39,7 @@ export function timeoutOf(config: McpServerConfig): number {
 }
 
 /** One open connection. */
-export interface Connection {
+export interface Connection extends FailedConnection {
   readonly server: string;
   readonly config: McpServerConfig;
   readonly client: Client;
@@ -70,6 +71,8 @@ export interface ConnectionOptions<C extends Connection> {
   onOpen(conn: C): void;
   /** Supplies the OAuth client for servers configured with `auth` (see src/auth). */
   authProvider?: (server: string, config: McpServerConfig) => OAuthClientProvider | undefined;
+  /** The most a server may send in one message; 64 MiB by default. */
+  maxMessageBytes?: number;
 }
 
 interface Entry<C extends Connection> {
@@ -118,11 +121,15 @@ export class Connections<C extends Connection = Connection> {
       signal?.throwIfAborted();
       // A connection that cannot be opened is not retried here; Temporal retries the activity.
       const conn = await this.acquire(server, config);
+      const since = Date.now();
       try {
         return await operation(conn);
       } catch (error) {
         if (signal?.aborted) throw signal.reason ?? error;
         if (error instanceof ApplicationFailure) throw error;
+        // Signing in, a credential, a server that breaks the protocol: the same request would fail the same way.
+        const hopeless = nonRetryableFailure(conn, phase, error, since);
+        if (hopeless) throw hopeless;
         if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
           throw unavailable(`MCP server '${server}' did not answer ${phase} within ${timeoutOf(config)}ms`);
         }
@@ -198,11 +205,33 @@ export class Connections<C extends Connection = Connection> {
     const { logger } = this.options;
     const timeout = timeoutOf(config);
     const client = new Client(this.options.clientInfo, { capabilities: this.options.capabilities });
-    const { transport, stdio } = createTransport(server, config, { authProvider: this.options.authProvider, logger });
+    const maxMessageBytes = this.options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+    let misbehaved = (_error: McpServerMisbehavior): void => undefined;
+    const { transport, stdio } = createTransport(server, config, {
+      authProvider: this.options.authProvider,
+      logger,
+      maxMessageBytes,
+      onMisbehavior: (error) => misbehaved(error),
+    });
     const conn = this.extend({ server, config, client, transport, stdio, stderrTail: [], pid: null, connected: false, closed: false, closing: false });
+    // A server that broke the protocol this badly is dropped at once, so its requests fail now, not at their timeout.
+    misbehaved = (error) => {
+      conn.misbehavior ??= error;
+      logger.warn({ mcpServer: server, err: error.message }, "MCP server misbehaved; dropping the connection");
+      this.drop(conn);
+    };
     if (stdio) forwardStderr(stdio, conn.stderrTail, (text) => logger.info({ mcpServer: server, stream: "stderr" }, text));
     this.options.onOpen(conn);
     client.onerror = (error) => {
+      if (/^ReadBuffer exceeded maximum size/.test(error.message)) {
+        // Over stdio the SDK drops the connection itself; the failure says why.
+        conn.misbehavior ??= new MessageTooLarge(server, maxMessageBytes);
+      } else if (isMalformedMessage(error)) {
+        // Skipped by the SDK; remembered, so the request it should have answered fails saying why.
+        conn.malformed = { text: malformedText(error), at: Date.now() };
+        logger.warn({ mcpServer: server, err: conn.malformed.text }, `MCP server '${server}' sent a malformed message`);
+        return;
+      }
       logger.debug({ mcpServer: server, err: errorText(error) }, "MCP transport error");
     };
     client.onclose = () => {
@@ -214,6 +243,7 @@ export class Connections<C extends Connection = Connection> {
       }
     };
 
+    const since = Date.now();
     try {
       await client.connect(transport, { timeout });
     } catch (error) {
@@ -222,8 +252,9 @@ export class Connections<C extends Connection = Connection> {
       if (stdio) await stderrEnded(stdio, SHUTDOWN_GRACE_MS);
       await settle();
       this.shutdown(conn);
-      // Retrying cannot sign anyone in, or install a command; the message says what will.
-      if (error instanceof SignInRequired) throw ApplicationFailure.nonRetryable(error.message, FailureType.configuration);
+      // Retrying cannot sign anyone in, fix a server that breaks the protocol, or install a command; the message says what will.
+      const hopeless = nonRetryableFailure(conn, "initialize", error, since);
+      if (hopeless) throw hopeless;
       const missing = missingCommand(conn, error);
       if (missing) throw ApplicationFailure.nonRetryable(missing, FailureType.configuration);
       throw unavailable(failureMessage(conn, "initialize", error));

@@ -18,6 +18,7 @@ import {
   type CreateMessageResult,
   type ElicitRequest,
   type ElicitResult,
+  type LoggingLevel,
   type Root,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { LlmRequest, LlmResponse, TokenUsage } from "../../common/llm.js";
@@ -51,6 +52,15 @@ export interface CallScope {
   touch(): void;
   /** Tokens spent on the server's sampling requests during this call, per model. */
   samplingUsage: Record<string, TokenUsage>;
+  /** Receives the server's log messages during this call (when it is the only one in flight). */
+  onLog?: (message: McpLogMessage) => void;
+}
+
+/** A server's `notifications/message`, as a tool call's caller receives it. */
+export interface McpLogMessage {
+  level: LoggingLevel;
+  logger?: string;
+  data: unknown;
 }
 
 /** What the relay needs of a connection. */
@@ -80,6 +90,11 @@ export class ServerRequestRelay {
       const text = typeof params.data === "string" ? params.data : JSON.stringify(params.data);
       const fields = { mcpServer: server, mcpLevel: params.level, ...(params.logger !== undefined ? { mcpLogger: params.logger } : {}) };
       this.logger[logLevelOf(params.level)](fields, text);
+      // Also to the run of the call in flight; with several, MCP does not say whose it is.
+      const scopes = [...conn.calls];
+      if (scopes.length === 1) {
+        scopes[0]!.onLog?.({ level: params.level, ...(params.logger !== undefined ? { logger: params.logger } : {}), data: params.data });
+      }
     });
   }
 

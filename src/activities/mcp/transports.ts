@@ -6,21 +6,28 @@ import { getDefaultEnvironment } from "@modelcontextprotocol/sdk/client/stdio.js
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { McpServerConfig } from "../../config/schema.js";
+import { ClientCredentialsProvider } from "../../auth/client-credentials.js";
+import { ScopeRefused, type McpServerMisbehavior } from "../../auth/errors.js";
 import { DuragentOAuthProvider } from "../../auth/oauth-provider.js";
+import { recordScopeChallenge } from "../../auth/step-up.js";
+import { guardedFetch, MAX_MESSAGE_BYTES } from "./http-guards.js";
 import { ObservedStdioTransport } from "./stdio-transport.js";
 
-const STDIO_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 export interface TransportOptions {
   /** Supplies the OAuth client for servers configured with `auth`; defaults to the token store. */
   authProvider?: ((server: string, config: McpServerConfig) => OAuthClientProvider | undefined) | undefined;
   logger: { debug: (obj: Record<string, unknown>, msg?: string) => void };
+  /** The most the server may send in one message; 64 MiB by default. */
+  maxMessageBytes?: number | undefined;
+  /** Told as soon as an HTTP server misbehaves (an oversized message), so the connection fails its requests at once. */
+  onMisbehavior?: ((error: McpServerMisbehavior) => void) | undefined;
 }
 
 export function createTransport(
   server: string,
   config: McpServerConfig,
-  { authProvider: customAuthProvider, logger }: TransportOptions,
+  { authProvider: customAuthProvider, logger, maxMessageBytes = MAX_MESSAGE_BYTES, onMisbehavior = () => undefined }: TransportOptions,
 ): { transport: Transport; stdio: ObservedStdioTransport | undefined } {
   if ("command" in config) {
     const stdio = new ObservedStdioTransport({
@@ -30,17 +37,38 @@ export function createTransport(
       ...(config.cwd !== undefined ? { cwd: path.resolve(config.cwd) } : {}),
       stderr: "pipe",
       // The SDK's 10 MiB default drops the connection on a big file before our cut can apply.
-      maxBufferSize: STDIO_MAX_MESSAGE_BYTES,
+      maxBufferSize: maxMessageBytes,
     });
     return { transport: stdio, stdio };
   }
   const url = new URL(config.url);
   const requestInit: RequestInit = config.headers ? { headers: config.headers } : {};
-  // OAuth tokens come from the token store on this machine (see src/auth), never from the run.
-  const authProvider = config.auth
-    ? (customAuthProvider?.(server, config) ?? new DuragentOAuthProvider(server, config.auth))
+  // OAuth tokens come from the token store on this machine (see src/auth), never from the run;
+  // client credentials from the worker's environment or files.
+  const auth = config.auth;
+  const authProvider = auth
+    ? (customAuthProvider?.(server, config) ??
+      (auth.type === "client_credentials" ? new ClientCredentialsProvider(server, auth) : new DuragentOAuthProvider(server, auth)))
     : undefined;
-  const options = { requestInit, ...(authProvider ? { authProvider } : {}) };
+  const fetch = guardedFetch({
+    server,
+    url,
+    maxMessageBytes,
+    onMisbehavior,
+    ...(authProvider
+      ? {
+          onInsufficientScope: async (challenge) =>
+            authProvider instanceof DuragentOAuthProvider
+              ? recordScopeChallenge(server, authProvider.store, challenge)
+              : new ScopeRefused(
+                  server,
+                  `MCP server '${server}' refused the request: it needs scope '${challenge.scope ?? "(unnamed)"}', which its token lacks. ` +
+                    (auth?.type === "client_credentials" ? `Add it to mcp.servers.${server}.auth.scope, or have the authorization server grant it to the client.` : "No retry can add it."),
+                ),
+        }
+      : {}),
+  });
+  const options = { requestInit, fetch, ...(authProvider ? { authProvider } : {}) };
   if (config.transport === "sse") {
     return { transport: new SSEClientTransport(url, options), stdio: undefined };
   }

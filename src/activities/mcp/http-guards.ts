@@ -1,0 +1,98 @@
+/**
+ * The `fetch` an HTTP MCP connection uses, with what the SDK leaves to us:
+ *
+ * - a size limit on what the server sends (a whole JSON body, or one SSE event), so a runaway
+ *   server cannot fill the worker's memory; going over it fails the connection as misbehaving;
+ * - a 403 `insufficient_scope` from the MCP server ends the request at once with an error that
+ *   says what to do (the SDK would otherwise try to sign in again, which a worker cannot);
+ * - authorization server metadata must name the issuer it was looked up for (see
+ *   src/auth/authorization-server.ts).
+ */
+import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { checkingMetadataIssuer } from "../../auth/authorization-server.js";
+import { challengeOf, type AuthChallenge } from "../../auth/challenge.js";
+import { AuthorizationServerMisbehaved, MessageTooLarge, type McpServerMisbehavior } from "../../auth/errors.js";
+
+/** The most a server may send in one message; the same as over stdio. */
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+export interface GuardOptions {
+  server: string;
+  /** The MCP endpoint: its answers are the ones whose challenges matter. */
+  url: URL;
+  maxMessageBytes?: number;
+  /** Told as soon as the server misbehaves, so the connection fails its requests rather than wait. */
+  onMisbehavior(error: McpServerMisbehavior): void;
+  /** The error a 403 `insufficient_scope` becomes (recording what the next sign-in must ask for); absent without OAuth. */
+  onInsufficientScope?(challenge: AuthChallenge): Promise<Error>;
+}
+
+export function guardedFetch(options: GuardOptions, base: FetchLike = fetch): FetchLike {
+  const limit = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+  const endpoint = `${options.url.origin}${options.url.pathname}`;
+  const limited: FetchLike = async (input, init) => {
+    const response = await base(input, init);
+    const url = new URL(typeof input === "string" ? input : input.href);
+    if (options.onInsufficientScope && response.status === 403 && `${url.origin}${url.pathname}` === endpoint) {
+      const challenge = challengeOf(response);
+      if (challenge?.error === "insufficient_scope") {
+        await response.body?.cancel().catch(() => undefined);
+        throw await options.onInsufficientScope(challenge);
+      }
+    }
+    return limitBody(options, response, limit);
+  };
+  const checked = checkingMetadataIssuer(options.server, limited);
+  return async (input, init) => {
+    try {
+      return await checked(input, init);
+    } catch (error) {
+      // The SDK swallows some of these (a failed refresh becomes "sign in again"); the connection still learns the cause.
+      if (error instanceof AuthorizationServerMisbehaved) options.onMisbehavior(error);
+      throw error;
+    }
+  };
+}
+
+/** The response, with a body that fails once the server sends more than `limit` bytes in one message. */
+function limitBody(options: GuardOptions, response: Response, limit: number): Response {
+  if (!response.body) return response;
+  const tooLarge = (): MessageTooLarge => {
+    const error = new MessageTooLarge(options.server, limit);
+    options.onMisbehavior(error);
+    return error;
+  };
+  const declared = Number(response.headers.get("content-length") ?? Number.NaN);
+  if (declared > limit) {
+    void response.body.cancel().catch(() => undefined);
+    throw tooLarge();
+  }
+  // An event stream lives long: the limit is per event (up to a blank line), not for the stream.
+  const perEvent = (response.headers.get("content-type") ?? "").toLowerCase().includes("text/event-stream");
+  let size = 0;
+  /** The last byte other than CR: a LF after a LF ends an event. */
+  let previous = 0;
+  const counted = response.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        let start = 0;
+        if (perEvent) {
+          for (let i = 0; i < chunk.length; i++) {
+            const byte = chunk[i]!;
+            if (byte === 0x0d) continue;
+            if (byte === 0x0a && previous === 0x0a) start = i + 1;
+            previous = byte;
+          }
+          if (start > 0) size = 0;
+        }
+        size += chunk.length - start;
+        if (size > limit) {
+          controller.error(tooLarge());
+          return;
+        }
+        controller.enqueue(chunk);
+      },
+    }),
+  );
+  return new Response(counted, { status: response.status, statusText: response.statusText, headers: response.headers });
+}

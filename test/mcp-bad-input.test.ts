@@ -1,0 +1,220 @@
+/**
+ * MCP servers and authorization servers that misbehave: a malformed message (not JSON, or not the
+ * message MCP says), one over the size limit (HTTP and stdio), a protocol version duragent does
+ * not speak, an authorization server whose token responses are not tokens. Each must end the
+ * worker's call at once with a non-retryable failure that names the server and what was wrong:
+ * never a retry loop, a wait for a timeout, or a stack trace.
+ * Run: node --import tsx --test test/mcp-bad-input.test.ts
+ */
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, afterEach, describe, test } from "node:test";
+import { ApplicationFailure } from "@temporalio/common";
+import { McpConnectionPool } from "../src/activities/mcp/connection-pool.js";
+import { authLoginCommand } from "../src/cli/commands/auth.js";
+import { FailureType } from "../src/common/failures.js";
+import { textOf } from "../src/common/messages.js";
+import { ConfigSchema, type McpServerConfig } from "../src/config/schema.js";
+import { AuthorizationServer, ResourceServer, signInAsPerson, TokenRegistry } from "./support/oauth-lab.js";
+
+const LIMIT = 1024 * 1024;
+const root = mkdtempSync(join(tmpdir(), "duragent-bad-input-"));
+let servers: Server[] = [];
+let closers: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  for (const server of servers) {
+    server.closeAllConnections();
+    server.close();
+  }
+  servers = [];
+  await Promise.all(closers.map((close) => close()));
+  closers = [];
+});
+
+after(() => rmSync(root, { recursive: true, force: true }));
+
+type Message = { id?: number; method?: string };
+
+/** A hand-written MCP server: a correct `initialize` (unless told otherwise) and whatever `answer` writes for the rest. */
+async function rawServer(answer: (message: Message, res: ServerResponse) => void, protocolVersion = "2025-11-25"): Promise<string> {
+  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    if (req.method !== "POST") return void res.writeHead(405).end();
+    const message = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Message;
+    if (message.method === "initialize") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { protocolVersion, capabilities: { tools: {} }, serverInfo: { name: "raw", version: "1" } } }));
+      return;
+    }
+    if (message.id === undefined) return void res.writeHead(202).end();
+    answer(message, res);
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  servers.push(server);
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+}
+
+/** The failure listing the server's tools ends with, checked to be immediate and final. */
+async function listFailure(config: Record<string, unknown>, name = "bad"): Promise<ApplicationFailure> {
+  const servers = { [name]: ConfigSchema.parse({ mcp: { servers: { [name]: config } } }).mcp.servers[name] as McpServerConfig };
+  const pool = new McpConnectionPool(servers, { maxMessageBytes: LIMIT });
+  const started = Date.now();
+  try {
+    await pool.listTools(name);
+  } catch (error) {
+    assert.ok(error instanceof ApplicationFailure, String(error));
+    assert.equal(error.nonRetryable, true, error.message);
+    assert.equal(error.type, FailureType.mcpServerMisbehaved, error.message);
+    assert.match(error.message, new RegExp(`MCP server '${name}'`));
+    assert.doesNotMatch(error.message, /\n\s+at /, "no stack trace");
+    assert.ok(Date.now() - started < 5_000, "failed at once, not at a timeout");
+    return error;
+  } finally {
+    await pool.closeAll();
+  }
+  assert.fail("listing the tools should have failed");
+}
+
+describe("a misbehaving MCP server gets a clear, final failure", () => {
+  test("a protocol version duragent does not speak", async () => {
+    const url = await rawServer(() => undefined, "1999-01-01");
+    const failure = await listFailure({ url });
+    assert.match(failure.message, /MCP server 'bad' at http:\/\/127\.0\.0\.1:\d+\/mcp answered initialize with protocol version '1999-01-01', which duragent does not speak \(it speaks 2025-11-25, /);
+  });
+
+  test("a response that is not JSON", async () => {
+    const url = await rawServer((_message, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end("<html>this is not json</html>");
+    });
+    const failure = await listFailure({ url });
+    assert.match(failure.message, /MCP server 'bad' at http:\/\/127\.0\.0\.1:\d+\/mcp sent a malformed message during tools\/list: /);
+  });
+
+  test("JSON that is not the message MCP says", async () => {
+    const url = await rawServer((message, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { tools: "none, really" } }));
+    });
+    const failure = await listFailure({ url });
+    assert.match(failure.message, /sent a malformed message during tools\/list: .*tools/);
+  });
+
+  test("a malformed tool result goes to the model as the tool's error, naming the server; never a retry", async () => {
+    const url = await rawServer((message, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      const result = message.method === "tools/list" ? { tools: [{ name: "echo", inputSchema: { type: "object" } }] } : { content: "not a list" };
+      res.end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result }));
+    });
+    const servers = { bad: ConfigSchema.parse({ mcp: { servers: { bad: { url } } } }).mcp.servers.bad as McpServerConfig };
+    const pool = new McpConnectionPool(servers);
+    try {
+      const result = await pool.callTool({ server: "bad", tool: "echo", arguments: {} });
+      assert.equal(result.isError, true);
+      assert.match(textOf(result.content), /^echo on MCP server 'bad' returned a malformed result: .*content/);
+    } finally {
+      await pool.closeAll();
+    }
+  });
+
+  test("a malformed event on a stream, then nothing: failed with its reason, not as a retryable timeout", async () => {
+    const url = await rawServer((_message, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write("event: message\ndata: {not json\n\n");
+      res.end();
+    });
+    const servers = { bad: ConfigSchema.parse({ mcp: { servers: { bad: { url, timeoutMs: 1_000 } } } }).mcp.servers.bad as McpServerConfig };
+    const pool = new McpConnectionPool(servers);
+    try {
+      await assert.rejects(pool.listTools("bad"), (error: unknown) => {
+        assert.ok(error instanceof ApplicationFailure, String(error));
+        assert.equal(error.nonRetryable, true);
+        assert.equal(error.type, FailureType.mcpServerMisbehaved);
+        assert.match(error.message, /MCP server 'bad' at .* sent a malformed message during tools\/list \(.*\) and no valid answer/);
+        return true;
+      });
+    } finally {
+      await pool.closeAll();
+    }
+  });
+
+  test("a message over the size limit, over HTTP", async () => {
+    const url = await rawServer((message, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { tools: [{ name: "big", description: "x".repeat(2 * LIMIT), inputSchema: { type: "object" } }] } }));
+    });
+    const failure = await listFailure({ url });
+    assert.match(failure.message, /MCP server 'bad' sent a message over 1048576 bytes, the most duragent accepts \(during tools\/list\)/);
+  });
+
+  test("a message over the size limit, over stdio", async () => {
+    const script = `
+      const readline = require("node:readline");
+      readline.createInterface({ input: process.stdin }).on("line", (line) => {
+        const message = JSON.parse(line);
+        if (message.method === "initialize") {
+          process.stdout.write(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { protocolVersion: "2025-11-25", capabilities: { tools: {} }, serverInfo: { name: "big", version: "1" } } }) + "\\n");
+        } else if (message.method === "tools/list") {
+          process.stdout.write(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { tools: [{ name: "x".repeat(${2 * LIMIT}), inputSchema: { type: "object" } }] } }) + "\\n");
+        }
+      });`;
+    const failure = await listFailure({ command: process.execPath, args: ["-e", script] }, "bigstdio");
+    assert.match(failure.message, /MCP server 'bigstdio' sent a message over 1048576 bytes, the most duragent accepts/);
+  });
+});
+
+describe("a misbehaving authorization server gets a clear, final failure", () => {
+  test("an error page instead of an OAuth error: its status and the start of its text, not the whole page", async () => {
+    process.env.DURAGENT_OAUTH_DIR = mkdtempSync(join(root, "oauth-"));
+    const as = await new AuthorizationServer(new TokenRegistry(), { registrationErrorPage: 404 }).start();
+    const rs = await new ResourceServer(as).start();
+    closers.push(() => as.close(), () => rs.close());
+    const config = ConfigSchema.parse({ mcp: { servers: { lab: { url: rs.url, auth: { type: "oauth" } } } } });
+    await assert.rejects(authLoginCommand(config, "lab", { openUrl: signInAsPerson, timeoutMs: 10_000 }), (error: Error) => {
+      assert.equal(error.message, `Sign-in to 'lab' failed: HTTP 404 with a body that is not an OAuth error ("Bad Gateway upstream is asleep")`);
+      return true;
+    });
+    delete process.env.DURAGENT_OAUTH_DIR;
+  });
+
+  test("token responses that are not tokens: at sign-in, and when a worker refreshes", async () => {
+    process.env.DURAGENT_OAUTH_DIR = mkdtempSync(join(root, "oauth-"));
+    const registry = new TokenRegistry();
+    const as = await new AuthorizationServer(registry, { brokenTokenResponse: { oops: true } }).start();
+    const rs = await new ResourceServer(as).start();
+    closers.push(() => as.close(), () => rs.close());
+    const config = ConfigSchema.parse({ mcp: { servers: { lab: { url: rs.url, auth: { type: "oauth" } } } } });
+    await assert.rejects(
+      authLoginCommand(config, "lab", { openUrl: signInAsPerson, timeoutMs: 10_000 }),
+      /The authorization server of MCP server 'lab' answered a token request at http:\/\/127\.0\.0\.1:\d+\/token without an access token and token type \(RFC 6749 §5\.1\)/,
+    );
+
+    // Signed in properly; then the refresh gets nonsense.
+    delete as.options.brokenTokenResponse;
+    Object.assign(as.options, { tokenTtlS: 1, refreshTokens: true });
+    await authLoginCommand(config, "lab", { openUrl: signInAsPerson, timeoutMs: 10_000 });
+    as.options.brokenTokenResponse = "<html>gateway</html>";
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    const pool = new McpConnectionPool(config.mcp.servers);
+    try {
+      await assert.rejects(pool.callTool({ server: "lab", tool: "whoami", arguments: {} }), (error: unknown) => {
+        assert.ok(error instanceof ApplicationFailure, String(error));
+        assert.equal(error.nonRetryable, true);
+        assert.equal(error.type, FailureType.mcpServerMisbehaved);
+        assert.match(error.message, /The authorization server of MCP server 'lab' answered a token request at .* without an access token/);
+        return true;
+      });
+    } finally {
+      await pool.closeAll();
+      delete process.env.DURAGENT_OAUTH_DIR;
+    }
+  });
+});
