@@ -3,7 +3,7 @@
  * Temporal dev server and a scripted model this run starts itself. `BENCH_QUICK=1` runs fewer
  * samples and a shorter chat (under 2 minutes); `BENCH_TURNS=<n>` sets the chat's turns;
  * `BENCH_SCALE=<n>` the number of waiting runs (`BENCH_SCALE=10000` for the full target);
- * `BENCH_SECTIONS=memory,temporal,start-up,recovery,scale,history` picks sections.
+ * `BENCH_SECTIONS=memory,temporal,start-up,recovery,scale,history,streaming` picks sections.
  * Results also go to bench/results/.
  */
 import { DefaultLogger, Runtime } from "@temporalio/worker";
@@ -14,13 +14,14 @@ import { measureMemoryEngine } from "./memory-engine.js";
 import { measureRecovery } from "./recovery.js";
 import { measureScale } from "./scale.js";
 import { measureStartup } from "./startup.js";
+import { measureStreaming } from "./streaming.js";
 import { measureTemporalEngine } from "./temporal-engine.js";
 
 async function main(): Promise<void> {
   const quick = process.env.BENCH_QUICK === "1";
   const turns = Number(process.env.BENCH_TURNS ?? (quick ? 20 : 100));
   if (!Number.isInteger(turns) || turns < 1) throw new Error(`BENCH_TURNS must be a positive whole number, not "${process.env.BENCH_TURNS}".`);
-  const sections = new Set((process.env.BENCH_SECTIONS ?? "memory,temporal,start-up,recovery,scale,history").split(",").map((name) => name.trim()));
+  const sections = new Set((process.env.BENCH_SECTIONS ?? "memory,temporal,start-up,recovery,scale,history,streaming").split(",").map((name) => name.trim()));
   // The runs without references pass Temporal's 512 KiB payload warning by design; the worker's
   // native side would print each time, so only its errors are shown.
   Runtime.install({ logger: new DefaultLogger("ERROR"), telemetryOptions: { logging: { filter: "error", forward: {} } } });
@@ -58,6 +59,10 @@ async function main(): Promise<void> {
       const { figures: scale, results } = await measureScale({ address: server.address, runs, log });
       figures.push(...scale);
       details.scale = results;
+    }
+    if (sections.has("streaming")) {
+      log("Streaming: first text against the whole answer");
+      figures.push(...(await measureStreaming({ address: server.address, quick, log })));
     }
     if (sections.has("history")) {
       log(`History growth: chats of ${turns} turns`);

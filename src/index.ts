@@ -16,6 +16,7 @@ export {
   type ClientOptions,
   type EngineName,
   type RunHandle,
+  type RunEvent,
   type RunSummary,
   type RunTarget,
   type Startable,

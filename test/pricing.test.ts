@@ -332,7 +332,7 @@ describe("cost in duragent status, result --json, run --json and list", () => {
   });
 
   test("run --json reports the cost of the run it followed", async () => {
-    const { data } = await runCommand(context, "mini", { input: "hello", wait: true });
+    const { data } = (await runCommand(context, "mini", { input: "hello", wait: true }))!;
     const { cost } = data as { cost: RunCost };
     near(cost.total, miniCost());
     assert.deepEqual(Object.keys(cost.byModel), ["openai:gpt-4.1-mini"]);

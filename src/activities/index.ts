@@ -3,10 +3,12 @@
  * src/common/effects.ts; the memory engine calls the implementations in-process, and
  * `temporalActivities` wraps them, by one loop, as the activities a Temporal worker registers.
  */
+import { randomUUID } from "node:crypto";
 import { Context } from "@temporalio/activity";
 import { ApplicationFailure } from "@temporalio/common";
 import {
   effectNames,
+  effects,
   type DuragentActivities,
   type EffectContext,
   type EffectImplementations,
@@ -18,12 +20,14 @@ import { FailureType } from "../common/failures.js";
 import type { LlmRequest, LlmResponse } from "../common/llm.js";
 import { historyLimitDefaults } from "../common/run-settings.js";
 import type { ResolveTranscript } from "./llm/transcript-resolver.js";
+import { maxStepLogChars, type StepLog } from "../common/server-requests.js";
 import type { McpConnectionPool } from "./mcp/connection-pool.js";
+import type { McpLogMessage } from "./mcp/server-request-relay.js";
 import { limitToolResult } from "./result-limits.js";
 import { temporalRunChannel } from "./temporal-run-channel.js";
 
 export interface EffectDependencies {
-  callLlm(request: LlmRequest, signal?: AbortSignal): Promise<LlmResponse>;
+  callLlm(request: LlmRequest, signal?: AbortSignal, onText?: (delta: string) => void): Promise<LlmResponse>;
   mcp: Pick<McpConnectionPool, "listTools" | "callTool" | "listPrompts" | "getPrompt" | "listResources" | "listResourceTemplates" | "readResource">;
   /** Expands a model call's transcript reference into messages; required for runs that send references. */
   resolveTranscript?: ResolveTranscript;
@@ -43,7 +47,13 @@ export function createEffects(deps: EffectDependencies): EffectImplementations {
     });
   const { mcp } = deps;
   return {
-    callLlm: async (request, { signal }) => deps.callLlm(await resolveTranscript(request), signal),
+    callLlm: async (request, { signal, run }) => {
+      const step = effects.callLlm.label(request);
+      const onText = run?.text
+        ? (delta: string) => run.text!({ ...(request.callId ? { id: request.callId } : {}), step, ...(request.agent ? { agent: request.agent } : {}), delta })
+        : undefined;
+      return deps.callLlm(await resolveTranscript(request), signal, onText);
+    },
     listTools: (server) => mcp.listTools(server),
     callTool: async (request, { signal, run }) => {
       const { maxResultBytes, ...call } = request;
@@ -53,6 +63,7 @@ export function createEffects(deps: EffectDependencies): EffectImplementations {
         ...(signal ? { signal } : {}),
         ...(run && callId ? { askPerson: (ask, askSignal) => run.ask(ask, askSignal) } : {}),
         ...(run && callId ? { onProgress: (progress) => run.progress({ callId, step, ...progress }) } : {}),
+        ...(run?.log && callId ? { onLog: logTo(run.log.bind(run), { callId, step, server: request.server }) } : {}),
       });
       // Cut here, on the worker, so an oversized result never becomes a history payload.
       return limitToolResult(result, maxResultBytes ?? deps.maxToolResultBytes ?? historyLimitDefaults.maxToolResultBytes);
@@ -63,6 +74,18 @@ export function createEffects(deps: EffectDependencies): EffectImplementations {
     listResourceTemplates: (server) => mcp.listResourceTemplates(server),
     readResource: (request, { signal }) => mcp.readResource(request, signal ? { signal } : {}),
   };
+}
+
+/** Numbers a tool call's server log messages for its run: ids unique across calls and their attempts. */
+function logTo(publish: (entry: StepLog) => void, call: { callId: string; step: string; server: string }): (message: McpLogMessage) => void {
+  const attempt = randomUUID().slice(0, 8);
+  let count = 0;
+  return (message) => publish({ kind: "log", id: `${call.callId}.${attempt}.${++count}`, ...call, ...message, data: boundedLogData(message.data) });
+}
+
+function boundedLogData(data: unknown): unknown {
+  const text = typeof data === "string" ? data : (JSON.stringify(data) ?? String(data));
+  return text.length <= maxStepLogChars ? data : `${text.slice(0, maxStepLogChars)}... (${text.length} characters, cut)`;
 }
 
 // Temporal delivers cancellation only to an activity that heartbeats; the SDK throttles the calls.

@@ -11,22 +11,31 @@ import {
   ServerRequestAnswerSchema,
   type RunChannel,
   type ServerRequestAnswer,
+  appendStreamed,
+  maxStepLogs,
+  type StepLog,
+  type StepLogs,
   type StepProgress,
+  type StepText,
 } from "../common/server-requests.js";
 
 /** How often a waiting activity asks its run whether the person has answered. */
 const ANSWER_POLL_MS = 300;
 
 export interface TemporalRunChannel extends RunChannel {
-  /** The heartbeat details to send: the latest progress, if any. */
-  details(): StepProgress | undefined;
+  /** The heartbeat details to send: the latest progress, or a model call's text so far. */
+  details(): StepProgress | StepText | StepLogs | undefined;
 }
 
 export function temporalRunChannel(context: Context): TemporalRunChannel | undefined {
   const { workflowExecution } = context.info;
   // A standalone activity has no run to ask.
   if (!workflowExecution) return undefined;
-  let latest: StepProgress | undefined;
+  let latest: StepProgress | StepText | StepLogs | undefined;
+  let streamed: StepText | undefined;
+  // A tool call's server log messages ride along with its progress, once there are any.
+  let progressed: StepProgress | undefined;
+  const logs: StepLog[] = [];
   const handle = () => context.client.workflow.getHandle(workflowExecution.workflowId, workflowExecution.runId);
   const parse = (value: unknown): ServerRequestAnswer | null => (value == null ? null : ServerRequestAnswerSchema.parse(value));
   return {
@@ -41,8 +50,25 @@ export function temporalRunChannel(context: Context): TemporalRunChannel | undef
       return answer;
     },
     progress(progress) {
-      latest = progress;
-      context.heartbeat(progress);
+      progressed = progress;
+      latest = logs.length > 0 ? { kind: "logs", progress, logs: [...logs] } : progress;
+      context.heartbeat(latest);
+    },
+    log(entry) {
+      logs.push(entry);
+      if (logs.length > maxStepLogs) logs.shift();
+      latest = { kind: "logs", ...(progressed ? { progress: progressed } : {}), logs: [...logs] };
+      context.heartbeat(latest);
+    },
+    // Watchers read the text from the pending activity's heartbeat details: no history event, and
+    // a retried attempt starts from nothing, so no watcher ever sees two attempts mixed.
+    text({ id, step, agent, delta }) {
+      streamed = appendStreamed(
+        streamed ?? { kind: "text", id: id ?? context.info.activityId, step, ...(agent ? { agent } : {}), attempt: context.info.attempt, text: "", length: 0 },
+        delta,
+      );
+      latest = streamed;
+      context.heartbeat(streamed);
     },
     details: () => latest,
   };

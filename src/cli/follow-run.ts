@@ -7,18 +7,22 @@ import type { PendingRequest, RunStatus } from "../common/run-status.js";
 import { parseInput } from "./command-output.js";
 import { InvalidRunMessage, type RunHandle } from "../client/engine.js";
 import { describePending } from "./status-text.js";
+import { textEvents, type ShownText } from "../client/run-events.js";
 
 export interface FollowOptions {
   /** Ask pending questions on the terminal. */
   interactive: boolean;
   /** Print steps and prompts (off for --json). */
   verbose: boolean;
+  /** Print the run's events as JSON lines on stdout instead (`--events`). */
+  events?: boolean;
   pollMs?: number;
 }
 
 const spinnerFrames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
 export async function followRun(handle: RunHandle, options: FollowOptions): Promise<unknown> {
+  if (options.events) return printEvents(handle);
   const err = process.stderr;
   const spinning = options.verbose && err.isTTY === true;
   let lines: Interface | undefined;
@@ -45,33 +49,63 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
   let shownSteps = 0;
   let frame = 0;
   const asked = new Set<string>();
+  const shownText: ShownText = new Map();
+  // Streamed text ends its line before a step or prompt is printed.
+  let midLine = false;
+  const endLine = () => {
+    if (midLine) err.write("\n");
+    midLine = false;
+  };
   try {
     while (!settled) {
       const status = await handle.status().catch(() => undefined);
       if (status) {
         if (options.verbose && status.stepCount > shownSteps && status.currentStep) {
           if (spinning) err.write("\r\x1b[K");
+          endLine();
           // Polling can miss fast steps; say how many passed rather than pretend each was seen.
           const steps = status.stepCount > shownSteps + 1 ? `steps ${shownSteps + 1}–${status.stepCount}` : `step ${status.stepCount}`;
           err.write(`  ${steps}: ${status.currentStep}\n`);
           shownSteps = status.stepCount;
         }
+        // A model's answer as it streams, on a terminal: stdout keeps only the final answer.
+        if (options.verbose && spinning) {
+          for (const streaming of status.streaming ?? []) {
+            for (const event of textEvents(streaming, shownText)) {
+              if (event.type === "restart") {
+                err.write(`\r\x1b[K${midLine ? "\n" : ""}  (${event.step}: the attempt failed; attempt ${event.attempt} starts over)\n`);
+                midLine = false;
+              } else if (event.type === "text") {
+                err.write(`${midLine ? "" : "\r\x1b[K  "}\x1b[2m${event.delta}\x1b[22m`);
+                midLine = !event.delta.endsWith("\n");
+              }
+            }
+          }
+        }
         const next = status.pending.find((request) => !asked.has(request.id));
         if (next && options.interactive) {
           asked.add(next.id);
           if (spinning) err.write("\r\x1b[K");
+          endLine();
           await answer(handle, next, ask, options.verbose);
           continue;
         }
-        if (spinning) err.write(`\r${spinnerFrames[frame++ % spinnerFrames.length]} ${phaseText(status)}\x1b[K`);
+        if (spinning && !midLine) err.write(`\r${spinnerFrames[frame++ % spinnerFrames.length]} ${phaseText(status)}\x1b[K`);
       }
-      await Promise.race([outcome.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 300))]);
+      await Promise.race([outcome.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, options.pollMs ?? (status?.streaming ? 100 : 300)))]);
     }
   } finally {
+    endLine();
     if (spinning) err.write("\r\x1b[K");
     lines?.close();
   }
   return outcome;
+}
+
+/** `--events`: one JSON object per line, ending with the `end` event; the run's failure is still the exit code. */
+async function printEvents(handle: RunHandle): Promise<unknown> {
+  for await (const event of handle.events()) process.stdout.write(`${JSON.stringify(event)}\n`);
+  return handle.result();
 }
 
 function phaseText(status: RunStatus): string {

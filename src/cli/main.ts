@@ -36,10 +36,11 @@ const commands: CommandSpec[] = [
       command
         .requiredOption("-i, --input <text|json|@file|->", "the message, or a JSON input; @file reads a file, - standard input")
         .option("--wait", "wait for the answer (default)", true)
-        .option("--no-wait", "print the run id and return at once (temporal engine)"),
+        .option("--no-wait", "print the run id and return at once (temporal engine)")
+        .option("--events", "print the run's events as JSON lines (step, text, restart, request, end) instead of its answer"),
     closeOnSignal: true,
     action: async (context, [target], options) =>
-      (await import("./commands/run.js")).runCommand(context, target!, { input: options.input as string, wait: options.wait as boolean }),
+      (await import("./commands/run.js")).runCommand(context, target!, { input: options.input as string, wait: options.wait as boolean, events: options.events === true }),
   },
   {
     name: "start",
@@ -59,9 +60,13 @@ const commands: CommandSpec[] = [
     name: "watch",
     description: "follow a run live, and answer its questions from standard input",
     args: [runId],
-    options: (command) => command.option("--no-answer", "only watch; leave questions to `duragent answer`"),
+    options: (command) =>
+      command
+        .option("--no-answer", "only watch; leave questions to `duragent answer`")
+        .option("--events", "print the run's events as JSON lines: step, text, restart, request, end"),
     closeOnSignal: true,
-    action: async (context, [id], options) => (await import("./commands/watch.js")).watchCommand(context, id!, { interactive: options.answer !== false }),
+    action: async (context, [id], options) =>
+      (await import("./commands/watch.js")).watchCommand(context, id!, { interactive: options.answer !== false, events: options.events === true }),
   },
   {
     name: "answer",
@@ -276,7 +281,7 @@ export function buildProgram(): Command {
     .command("auth")
     .description("sign in to MCP servers that use OAuth")
     .command("login")
-    .description("sign in to an HTTP MCP server (mcp.servers.<server>.auth: { type: oauth }) and store its tokens")
+    .description("sign in to an HTTP MCP server (mcp.servers.<server>.auth: { type: oauth }) and store its tokens; for { type: client_credentials }, check that its credentials get a token")
     .argument("<server>", "the server's name in mcp.servers")
     .action(async (server: string, _options: unknown, command: Command) =>
       execute(

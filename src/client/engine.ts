@@ -3,6 +3,7 @@
  * interface only, so `--engine memory|temporal` is one switch. (The executor, in src/workflows,
  * is the seam inside a run; the engine is the seam around it.)
  */
+import { runEvents, type RunEvent } from "./run-events.js";
 import type { Message } from "../common/messages.js";
 import type { ApprovalDecision, Answer, RunPhase, RunStatus } from "../common/run-status.js";
 import type { UsageByModel } from "../common/usage.js";
@@ -46,14 +47,21 @@ export interface RunHandle {
   signal(name: string, payload?: unknown): Promise<void>;
   /** Asks the named query of the run's current state (across continue-as-new, the latest run). */
   query<R = unknown>(name: string, payload?: unknown): Promise<R>;
+  /**
+   * The run's events until it ends: steps, streamed answer text, restarts, questions and
+   * approvals, and the end; the same shapes on both engines. Stop early by breaking out of the loop.
+   */
+  events(options?: { signal?: AbortSignal }): AsyncIterable<RunEvent>;
 }
 
-/** What an engine supplies for a handle; `approve` and `reject` are built on `decide`. */
-export type RunHandleParts = Omit<RunHandle, "approve" | "reject">;
+/** What an engine supplies for a handle; `approve`, `reject` and `events` are built on the rest. */
+export type RunHandleParts = Omit<RunHandle, "approve" | "reject" | "events">;
 
-export function runHandle(parts: RunHandleParts): RunHandle {
+/** How often `events()` reads a run's status: in-process reads are cheap, RPCs less so. */
+export function runHandle(parts: RunHandleParts, eventPollMs = 250): RunHandle {
   return {
     ...parts,
+    events: (options = {}) => runEvents(parts, { pollMs: eventPollMs, ...(options.signal ? { signal: options.signal } : {}) }),
     approve: (options = {}) =>
       parts.decide({
         approved: true,

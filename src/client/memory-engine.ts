@@ -110,7 +110,7 @@ export class MemoryEngine implements Engine {
       update: async <R>(name: string, payload?: unknown) => (await current()).update<R>(name, payload),
       signal: async (name, payload) => (await current()).signal(name, payload),
       query: async <R>(name: string, payload?: unknown) => (await current()).query<R>(name, payload),
-    });
+    }, 30);
     this.runs.set(runId, { handle, stop: () => executor?.cancel(), type, startedAt: new Date().toISOString() });
     return handle;
   }

@@ -8,10 +8,14 @@ import type { LoadedDataConverter } from "@temporalio/common";
 import { decodeFromPayloadsAtIndex, decodeOptionalFailureToOptionalError } from "@temporalio/common/lib/internal-non-workflow/index.js";
 import { rootCause } from "../common/failures.js";
 import type { RunStatus } from "../common/run-status.js";
-import { StepProgressSchema, type StepProgress } from "../common/server-requests.js";
+import { StepLogsSchema, StepProgressSchema, StepTextSchema, type StepLog, type StepProgress, type StepText } from "../common/server-requests.js";
 
 export interface PendingActivitiesState {
   progress: StepProgress[];
+  /** Model calls' text so far, while they stream. */
+  streaming: StepText[];
+  /** Tool calls' latest MCP server log messages. */
+  logs: StepLog[];
   retrying?: RunStatus["retrying"];
 }
 
@@ -20,12 +24,24 @@ export async function pendingActivitiesState(
   converter: LoadedDataConverter,
   currentStep: string | undefined,
 ): Promise<PendingActivitiesState> {
-  const state: PendingActivitiesState = { progress: [] };
+  const state: PendingActivitiesState = { progress: [], streaming: [], logs: [] };
   for (const activity of description.raw.pendingActivities ?? []) {
     if (activity.heartbeatDetails?.payloads?.length) {
       try {
-        const parsed = StepProgressSchema.safeParse(await decodeFromPayloadsAtIndex(converter, 0, activity.heartbeatDetails.payloads));
-        if (parsed.success) state.progress.push(parsed.data);
+        const details = await decodeFromPayloadsAtIndex(converter, 0, activity.heartbeatDetails.payloads);
+        const text = StepTextSchema.safeParse(details);
+        // Details outlive their attempt: a retry's text starts once it heartbeats again.
+        if (text.success) {
+          if (text.data.attempt === (activity.attempt ?? 1)) state.streaming.push(text.data);
+        } else {
+          const logged = StepLogsSchema.safeParse(details);
+          if (logged.success) {
+            if (logged.data.progress) state.progress.push(logged.data.progress);
+            state.logs.push(...logged.data.logs);
+          }
+          const parsed = StepProgressSchema.safeParse(details);
+          if (parsed.success) state.progress.push(parsed.data);
+        }
       } catch {
         // Details another activity wrote in its own format: not progress.
       }

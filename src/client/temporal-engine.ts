@@ -226,7 +226,10 @@ export class TemporalEngine implements Engine {
           return {
             ...status,
             ...(pending.progress.length > 0 ? { progress: pending.progress } : {}),
+            ...(pending.logs.length > 0 ? { logs: pending.logs } : {}),
             ...(pending.retrying ? { retrying: pending.retrying } : {}),
+            // The run records finished calls' answers; the pending activities stream the rest.
+            ...(pending.streaming.length > 0 ? { streaming: [...(status.streaming ?? []), ...pending.streaming.filter((live) => !status.streaming?.some((done) => done.id === live.id))] } : {}),
           };
         } catch (error) {
           // A closed run whose workers are gone cannot answer queries; its end state still can.

@@ -37,6 +37,8 @@ export const LlmRequestSchema = z.object({
   model: z.string(),
   /** The agent that makes the call, for telemetry (spans and metrics by agent); providers ignore it. */
   agent: z.string().optional(),
+  /** The call's id in its run (`llm-<n>`), the same on every attempt: streamed text is keyed by it. */
+  callId: z.string().optional(),
   /** The system instruction, kept apart because providers place it differently. */
   system: z.string().optional(),
   messages: z.array(MessageSchema),

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { TokenUsageSchema } from "./llm.js";
-import { ServerRequestActionSchema, ServerRequestKindSchema, StepProgressSchema } from "./server-requests.js";
+import { ServerRequestActionSchema, ServerRequestKindSchema, StepLogSchema, StepProgressSchema, StepTextSchema } from "./server-requests.js";
 
 export const RunPhaseSchema = z.enum([
   "running",
@@ -78,6 +78,10 @@ export const RunStatusSchema = z.object({
     .optional(),
   /** The latest progress notification of each tool call in flight that reports progress. */
   progress: z.array(StepProgressSchema).optional(),
+  /** The latest log messages of the run's MCP servers during its tool calls, oldest first (memory engine: the run's last 20; Temporal: those of calls in flight). */
+  logs: z.array(StepLogSchema).optional(),
+  /** The answer text so far of each model call that is streaming. */
+  streaming: z.array(StepTextSchema).optional(),
 });
 export type RunStatus = z.infer<typeof RunStatusSchema>;
 

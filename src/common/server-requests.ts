@@ -63,6 +63,45 @@ export const StepProgressSchema = z.object({
 });
 export type StepProgress = z.infer<typeof StepProgressSchema>;
 
+/** MCP's log levels (`notifications/message`, `logging/setLevel`), least severe first. */
+export const McpLogLevelSchema = z.enum(["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]);
+export type McpLogLevel = z.infer<typeof McpLogLevelSchema>;
+
+/**
+ * A log message (`notifications/message`) an MCP server sent during a tool call, kept with the
+ * run while the call is in flight, so whoever follows the run (an MCP client of `duragent serve`)
+ * can pass it on. Best effort: on Temporal they travel in heartbeat details.
+ */
+export const StepLogSchema = z.object({
+  kind: z.literal("log"),
+  /** Unique among the run's log messages. */
+  id: z.string(),
+  /** The tool call (`ToolCallRequest.callId`) during which the server logged. */
+  callId: z.string(),
+  step: z.string(),
+  server: z.string(),
+  level: McpLogLevelSchema,
+  logger: z.string().optional(),
+  data: z.unknown(),
+});
+export type StepLog = z.infer<typeof StepLogSchema>;
+
+/** How many of a run's latest server log messages it keeps (and a tool-call activity heartbeats). */
+export const maxStepLogs = 20;
+/** A log message's data longer than this (as JSON) is kept cut, as text: heartbeat details stay small. */
+export const maxStepLogChars = 4_096;
+
+/**
+ * A tool call's heartbeat details once its server has logged: its latest progress, if any, and
+ * its latest log messages. A call that only reports progress heartbeats the bare {@link StepProgress}.
+ */
+export const StepLogsSchema = z.object({
+  kind: z.literal("logs"),
+  progress: StepProgressSchema.optional(),
+  logs: z.array(StepLogSchema),
+});
+export type StepLogs = z.infer<typeof StepLogsSchema>;
+
 /**
  * How a tool-call activity reaches its run while the call is in flight. The Temporal engine's
  * channel talks to the workflow (an Update to register, a query to poll, heartbeat details for
@@ -74,4 +113,37 @@ export interface RunChannel {
   ask(request: ServerRequest, signal: AbortSignal): Promise<ServerRequestAnswer>;
   /** Publishes the call's latest progress. */
   progress(progress: StepProgress): void;
+  /** Publishes a log message the call's MCP server sent, for whoever follows the run. */
+  log?(entry: StepLog): void;
+  /** A model call's answer text as it streams in, for watchers; never part of the recorded result. */
+  text?(piece: { id?: string; step: string; agent?: string; delta: string }): void;
+}
+
+/**
+ * A model call's answer so far, while it streams: what a watcher shows. `text` is the last
+ * {@link maxStreamedText} characters of it and `length` the whole length, so a watcher that has
+ * shown `n` characters prints the last `length - n`. A new `attempt` starts the text again.
+ */
+export const StepTextSchema = z.object({
+  kind: z.literal("text"),
+  /** The model call's id in its run (`llm-<n>`). */
+  id: z.string(),
+  step: z.string(),
+  agent: z.string().optional(),
+  /** The attempt streaming; 0 when not known (a finished call, as its workflow records it). */
+  attempt: z.number().int().nonnegative(),
+  /** The call has finished and `text` is its recorded answer: what a watcher ends up showing. */
+  done: z.boolean().optional(),
+  text: z.string(),
+  length: z.number().int().nonnegative(),
+});
+export type StepText = z.infer<typeof StepTextSchema>;
+
+/** Heartbeat details stay small: a watcher that joins late gets this much of the text so far. */
+export const maxStreamedText = 32_768;
+
+/** `current` with `delta` appended, cut to its last {@link maxStreamedText} characters. */
+export function appendStreamed(current: StepText, delta: string): StepText {
+  const text = current.text + delta;
+  return { ...current, text: text.length > maxStreamedText ? text.slice(text.length - maxStreamedText) : text, length: current.length + delta.length };
 }

@@ -72,6 +72,64 @@ export const OAuthSchema = z.strictObject({
 });
 export type OAuthConfig = z.infer<typeof OAuthSchema>;
 
+/** JWS algorithms for `private_key_jwt` client assertions. */
+const SigningAlgorithmSchema = z.enum(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]);
+
+/**
+ * The OAuth client-credentials grant, for machine-to-machine servers: workers get and refresh
+ * their own tokens, nobody signs in. The client authenticates with a secret (client_secret_basic
+ * or client_secret_post) or with a private key (private_key_jwt, RFC 7523). The secret or key is
+ * read on the worker, from an environment variable or a file, when a token is needed: never from
+ * the config itself, and never part of a run.
+ */
+export const ClientCredentialsSchema = z
+  .strictObject({
+    type: z.literal("client_credentials"),
+    clientId: z.string().min(1),
+    /** The environment variable holding the client secret. */
+    clientSecretEnv: z.string().min(1).optional(),
+    /** The file holding the client secret (surrounding whitespace is ignored); relative to the config file. */
+    clientSecretFile: z.string().min(1).optional(),
+    /** The environment variable holding the PEM private key for private_key_jwt. */
+    privateKeyEnv: z.string().min(1).optional(),
+    /** The PEM private key file (PKCS#8, SEC1 or PKCS#1) for private_key_jwt; relative to the config file. */
+    privateKeyFile: z.string().min(1).optional(),
+    /** The assertion's algorithm; taken from the key when absent (ES256 for a P-256 key, RS256 for RSA). */
+    signingAlgorithm: SigningAlgorithmSchema.optional(),
+    /** How the client authenticates at the token endpoint; private_key_jwt with a key, else what the server supports (Basic first). */
+    tokenEndpointAuthMethod: z.enum(["client_secret_basic", "client_secret_post", "private_key_jwt"]).optional(),
+    /** Scopes to ask for, space-separated. */
+    scope: z.string().optional(),
+    /** The authorization server's issuer URL; when given, the credentials are presented to no other authorization server. */
+    issuer: z.url().optional(),
+  })
+  .superRefine((auth, ctx) => {
+    const secret = [auth.clientSecretEnv, auth.clientSecretFile].filter((value) => value !== undefined).length;
+    const key = [auth.privateKeyEnv, auth.privateKeyFile].filter((value) => value !== undefined).length;
+    if (secret + key !== 1) {
+      ctx.addIssue({
+        code: "custom",
+        message: "give exactly one of clientSecretEnv or clientSecretFile (a client secret), or privateKeyEnv or privateKeyFile (a private key for private_key_jwt)",
+      });
+      return;
+    }
+    const method = auth.tokenEndpointAuthMethod;
+    if (key === 1 && method !== undefined && method !== "private_key_jwt") {
+      ctx.addIssue({ code: "custom", path: ["tokenEndpointAuthMethod"], message: `a private key authenticates with private_key_jwt, not ${method}` });
+    }
+    if (secret === 1 && method === "private_key_jwt") {
+      ctx.addIssue({ code: "custom", path: ["tokenEndpointAuthMethod"], message: "private_key_jwt needs privateKeyEnv or privateKeyFile, not a client secret" });
+    }
+    if (auth.signingAlgorithm !== undefined && key === 0) {
+      ctx.addIssue({ code: "custom", path: ["signingAlgorithm"], message: "only a private key (private_key_jwt) signs; give privateKeyEnv or privateKeyFile" });
+    }
+  });
+export type ClientCredentialsConfig = z.infer<typeof ClientCredentialsSchema>;
+
+/** How duragent authenticates to an HTTP server: a person's sign-in (`oauth`) or the server's own credentials (`client_credentials`). */
+export const McpAuthSchema = z.discriminatedUnion("type", [OAuthSchema, ClientCredentialsSchema]);
+export type McpAuthConfig = z.infer<typeof McpAuthSchema>;
+
 /** A server already running somewhere, reached over HTTP. */
 export const HttpServerSchema = z.strictObject({
   /** `http` is Streamable HTTP (the default); `sse` is the older HTTP+SSE transport. */
@@ -80,8 +138,8 @@ export const HttpServerSchema = z.strictObject({
   url: z.url(),
   /** Headers sent with every request, e.g. `Authorization: Bearer ${TOKEN}`. */
   headers: z.record(z.string(), z.string()).optional(),
-  /** Sign in with OAuth instead of (or besides) fixed headers. */
-  auth: OAuthSchema.optional(),
+  /** OAuth instead of (or besides) fixed headers: a person signs in (`type: oauth`), or the worker uses client credentials (`type: client_credentials`). */
+  auth: McpAuthSchema.optional(),
   ...McpServerCommon,
 });
 
@@ -116,6 +174,8 @@ export const ProviderSchema = z.strictObject({
   baseURL: z.url().optional(),
   /** Extra headers sent with every request. */
   headers: z.record(z.string(), z.string()).optional(),
+  /** Stream answers so people see text as it comes (default true); false for compatible servers that cannot stream. */
+  stream: z.boolean().optional(),
 });
 export type ProviderConfig = z.infer<typeof ProviderSchema>;
 

@@ -35,6 +35,14 @@ export interface ScriptedTurn {
   error?: { status: number; message: string; headers?: Record<string, string> };
   /** Overrides the stop reason otherwise derived from the presence of tool calls. */
   stopReason?: StopReason;
+  /**
+   * When the request asks to stream (`stream: true`): the text's pieces, one per event (default:
+   * word by word), sent `chunkDelayMs` apart; `breakAfterChunks` drops the connection after that
+   * many text pieces, as a failing network would.
+   */
+  chunks?: string[];
+  chunkDelayMs?: number;
+  breakAfterChunks?: number;
 }
 
 export type Wire = "openai" | "anthropic";
@@ -185,7 +193,8 @@ export async function startScriptedModelServer(
         wire === "openai"
           ? toOpenAIResponse(turn, call, usage, () => nextId("call"))
           : toAnthropicResponse(turn, call, body, usage, () => nextId("toolu"));
-      reply(res, record, 200, answer);
+      if (body.stream === true) await streamAnswer(res, record, wire, answer, turn, delay);
+      else reply(res, record, 200, answer);
     } finally {
       inFlight--;
     }
@@ -516,6 +525,94 @@ function reply(res: ServerResponse, record: RecordedRequest, status: number, bod
   const text = JSON.stringify(body);
   res.writeHead(status, { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(text) });
   res.end(text);
+}
+
+/**
+ * The same answer as server-sent events in the wire's own streaming format, cut from the complete
+ * response object, so that a client that assembles the stream gets exactly the non-streaming answer.
+ */
+async function streamAnswer(res: ServerResponse, record: RecordedRequest, wire: Wire, answer: unknown, turn: ScriptedTurn, delay: (ms: number) => Promise<void>): Promise<void> {
+  record.response = { status: 200, body: answer };
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+  const events = wire === "openai" ? openAIStreamEvents(answer as OpenAIAnswer, turn) : anthropicStreamEvents(answer as AnthropicAnswer, turn);
+  let pieces = 0;
+  for (const event of events) {
+    if (event.textPiece) {
+      if (turn.breakAfterChunks !== undefined && pieces >= turn.breakAfterChunks) {
+        res.destroy();
+        return;
+      }
+      if (pieces > 0 && turn.chunkDelayMs) await delay(turn.chunkDelayMs);
+      pieces++;
+    }
+    res.write(event.data);
+  }
+  res.end();
+}
+
+interface StreamEvent {
+  data: string;
+  /** One piece of the answer's text (the ones delays fall between). */
+  textPiece?: boolean;
+}
+
+type OpenAIAnswer = {
+  id: string;
+  created: number;
+  model: string;
+  choices: { message: { content: string | null; tool_calls?: { id: string; type: string; function: { name: string; arguments: string } }[] }; finish_reason: string }[];
+  usage: unknown;
+};
+
+function textPieces(text: string, turn: ScriptedTurn): string[] {
+  if (turn.chunks) return turn.chunks;
+  return text.match(/\S+\s*|\s+/g) ?? [];
+}
+
+function openAIStreamEvents(answer: OpenAIAnswer, turn: ScriptedTurn): StreamEvent[] {
+  const choice = answer.choices[0]!;
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null, extra: Record<string, unknown> = {}): StreamEvent => ({
+    data: `data: ${JSON.stringify({ id: answer.id, object: "chat.completion.chunk", created: answer.created, model: answer.model, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }], ...extra })}\n\n`,
+  });
+  const events: StreamEvent[] = [chunk({ role: "assistant", content: "" })];
+  for (const piece of textPieces(choice.message.content ?? "", turn)) events.push({ ...chunk({ content: piece }), textPiece: true });
+  (choice.message.tool_calls ?? []).forEach((call, index) => {
+    events.push(chunk({ tool_calls: [{ index, id: call.id, type: "function", function: { name: call.function.name, arguments: "" } }] }));
+    events.push(chunk({ tool_calls: [{ index, function: { arguments: call.function.arguments } }] }));
+  });
+  events.push(chunk({}, choice.finish_reason));
+  // stream_options.include_usage: a last chunk with no choices carries the usage.
+  events.push({ data: `data: ${JSON.stringify({ id: answer.id, object: "chat.completion.chunk", created: answer.created, model: answer.model, choices: [], usage: answer.usage })}\n\n` });
+  events.push({ data: "data: [DONE]\n\n" });
+  return events;
+}
+
+type AnthropicAnswer = {
+  id: string;
+  model: string;
+  content: ({ type: "text"; text: string } | { type: "tool_use"; id: string; name: string; input: unknown })[];
+  stop_reason: string;
+  usage: { input_tokens: number; output_tokens: number; [key: string]: unknown };
+};
+
+function anthropicStreamEvents(answer: AnthropicAnswer, turn: ScriptedTurn): StreamEvent[] {
+  const event = (type: string, data: Record<string, unknown>): StreamEvent => ({ data: `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n` });
+  const events: StreamEvent[] = [
+    event("message_start", { message: { ...answer, content: [], stop_reason: null, usage: { ...answer.usage, output_tokens: 0 } } }),
+  ];
+  answer.content.forEach((block, index) => {
+    if (block.type === "text") {
+      events.push(event("content_block_start", { index, content_block: { type: "text", text: "" } }));
+      for (const piece of textPieces(block.text, turn)) events.push({ ...event("content_block_delta", { index, delta: { type: "text_delta", text: piece } }), textPiece: true });
+    } else {
+      events.push(event("content_block_start", { index, content_block: { ...block, input: {} } }));
+      events.push(event("content_block_delta", { index, delta: { type: "input_json_delta", partial_json: JSON.stringify(block.input) } }));
+    }
+    events.push(event("content_block_stop", { index }));
+  });
+  events.push(event("message_delta", { delta: { stop_reason: answer.stop_reason, stop_sequence: null }, usage: { output_tokens: answer.usage.output_tokens } }));
+  events.push(event("message_stop", {}));
+  return events;
 }
 
 function estimateUsage(rawRequest: string, turn: ScriptedTurn): Usage {

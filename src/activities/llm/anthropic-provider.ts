@@ -4,7 +4,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import type { LlmRequest, LlmResponse, ResponseFormat, StopReason, ToolSpec } from "../../common/llm.js";
 import type { ContentPart, Message, ToolCall, ToolMessage } from "../../common/messages.js";
-import type { LlmProvider } from "./provider.js";
+import type { LlmProvider, OnText } from "./provider.js";
 
 type MessageParam = Anthropic.Messages.MessageParam;
 type ContentBlockParam = Anthropic.Messages.ContentBlockParam;
@@ -32,14 +32,18 @@ export interface AnthropicProviderOptions {
   headers?: Record<string, string>;
   /** Per-request timeout; the activity's start-to-close timeout is the real bound. */
   timeoutMs?: number;
+  /** Stream answers (the Messages API's events). Default true. */
+  stream?: boolean;
 }
 
 export class AnthropicProvider implements LlmProvider {
   readonly name: string;
   private readonly client: Anthropic;
+  private readonly stream: boolean;
 
   constructor(options: AnthropicProviderOptions) {
     this.name = options.name ?? "anthropic";
+    this.stream = options.stream ?? true;
     this.client = new Anthropic({
       apiKey: options.apiKey,
       baseURL: options.baseURL ?? ANTHROPIC_DEFAULT_BASE_URL,
@@ -51,10 +55,15 @@ export class AnthropicProvider implements LlmProvider {
     });
   }
 
-  async generate(request: LlmRequest, model: string, signal?: AbortSignal): Promise<LlmResponse> {
+  async generate(request: LlmRequest, model: string, signal?: AbortSignal, onText?: OnText): Promise<LlmResponse> {
     const body = buildAnthropicRequest(request, model);
-    const message = await this.client.messages.create(body, { signal });
-    return parseAnthropicResponse(message, request.responseFormat, model);
+    if (!onText || !this.stream) return parseAnthropicResponse(await this.client.messages.create(body, { signal }), request.responseFormat, model);
+    // The SDK's stream helper assembles the events into the message a non-streaming call returns;
+    // it rejects when the stream breaks or ends before message_stop.
+    const stream = this.client.messages.stream(body, { signal });
+    // Structured output arrives as a forced tool's input, not as text: nothing to show as it comes.
+    if (!request.responseFormat) stream.on("text", (delta) => onText(delta));
+    return parseAnthropicResponse(await stream.finalMessage(), request.responseFormat, model);
   }
 }
 

@@ -8,11 +8,12 @@ import { parseModelRef } from "../../common/llm.js";
 import type { LlmRequest, LlmResponse } from "../../common/llm.js";
 import { toActivityFailure } from "./provider-errors.js";
 import type { ProviderRegistry } from "./provider-registry.js";
+import type { OnText } from "./provider.js";
 
-export type CallLlm = (request: LlmRequest, signal?: AbortSignal) => Promise<LlmResponse>;
+export type CallLlm = (request: LlmRequest, signal?: AbortSignal, onText?: OnText) => Promise<LlmResponse>;
 
 export function createCallLlm(registry: ProviderRegistry): CallLlm {
-  return async (request, signal) => {
+  return async (request, signal, onText) => {
     const { provider: providerName, model } = parseModelRef(request.model);
     try {
       if (model === "") {
@@ -22,7 +23,7 @@ export function createCallLlm(registry: ProviderRegistry): CallLlm {
         );
       }
       const provider = registry.get(providerName);
-      return await provider.generate(request, model, signal);
+      return await provider.generate(request, model, signal, onText);
     } catch (error) {
       if (error instanceof ApplicationFailure) throw error;
       // On cancellation the abort reason (Temporal's CancelledFailure) must win over the SDK's abort error.

@@ -6,7 +6,8 @@ import OpenAI from "openai";
 import type { LlmRequest, LlmResponse, ResponseFormat, StopReason, TokenUsage, ToolSpec } from "../../common/llm.js";
 import type { ContentPart, Message, ToolCall } from "../../common/messages.js";
 import { textOf } from "../../common/messages.js";
-import type { LlmProvider } from "./provider.js";
+import { StreamIncomplete } from "./provider-errors.js";
+import type { LlmProvider, OnText } from "./provider.js";
 
 type ChatMessageParam = OpenAI.Chat.Completions.ChatCompletionMessageParam;
 type ChatContentPart = OpenAI.Chat.Completions.ChatCompletionContentPart;
@@ -36,16 +37,20 @@ export interface OpenAIProviderOptions {
   legacyMaxTokens?: boolean;
   /** Per-request timeout; the activity's start-to-close timeout is the real bound. */
   timeoutMs?: number;
+  /** Stream answers (`stream: true` with usage); false for compatible servers that cannot. Default true. */
+  stream?: boolean;
 }
 
 export class OpenAIProvider implements LlmProvider {
   readonly name: string;
   private readonly client: OpenAI;
   private readonly legacyMaxTokens: boolean;
+  private readonly stream: boolean;
 
   constructor(options: OpenAIProviderOptions) {
     this.name = options.name ?? "openai";
     this.legacyMaxTokens = options.legacyMaxTokens ?? false;
+    this.stream = options.stream ?? true;
     this.client = new OpenAI({
       apiKey: options.apiKey,
       baseURL: options.baseURL ?? OPENAI_DEFAULT_BASE_URL,
@@ -56,9 +61,14 @@ export class OpenAIProvider implements LlmProvider {
     });
   }
 
-  async generate(request: LlmRequest, model: string, signal?: AbortSignal): Promise<LlmResponse> {
+  async generate(request: LlmRequest, model: string, signal?: AbortSignal, onText?: OnText): Promise<LlmResponse> {
     const body = buildOpenAIRequest(request, model, { legacyMaxTokens: this.legacyMaxTokens });
-    const completion = await this.client.chat.completions.create(body, { signal });
+    if (!onText || !this.stream) return parseOpenAIResponse(await this.client.chat.completions.create(body, { signal }), model);
+    // The SDK's stream helper assembles the chunks into the completion a non-streaming call returns.
+    const stream = this.client.chat.completions.stream({ ...body, stream: true, stream_options: { include_usage: true } }, { signal });
+    stream.on("content", (delta) => onText(delta));
+    const completion = await stream.finalChatCompletion();
+    if (!completion.usage) throw new StreamIncomplete(this.name, "it ended without the final usage chunk");
     return parseOpenAIResponse(completion, model);
   }
 }

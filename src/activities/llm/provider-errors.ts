@@ -9,6 +9,14 @@ import OpenAI from "openai";
 import { FailureType } from "../../common/failures.js";
 import { providerEnvVar } from "./provider-keys.js";
 
+/** A streamed answer that ended before it was whole: a failed attempt, retried like a dropped connection. */
+export class StreamIncomplete extends Error {
+  override name = "StreamIncomplete";
+  constructor(provider: string, why: string) {
+    super(`the ${provider} stream was incomplete: ${why}`);
+  }
+}
+
 /** The fields both SDKs' `APIError` share. */
 interface SdkApiError extends Error {
   status: number | undefined;

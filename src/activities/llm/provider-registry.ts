@@ -67,7 +67,7 @@ export function createProviderRegistry(
       }
       apiKey = PLACEHOLDER_API_KEY;
     }
-    const common = { name: providerName, apiKey, ...(baseURL !== undefined ? { baseURL } : {}), ...(config?.headers ? { headers: config.headers } : {}) };
+    const common = { name: providerName, apiKey, ...(baseURL !== undefined ? { baseURL } : {}), ...(config?.headers ? { headers: config.headers } : {}), ...(config?.stream !== undefined ? { stream: config.stream } : {}) };
     if (kind === "anthropic") return new AnthropicProvider(common);
     return new OpenAIProvider({ ...common, legacyMaxTokens: baseURL !== undefined && !isOfficialOpenAI(baseURL) });
   };

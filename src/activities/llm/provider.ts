@@ -6,6 +6,9 @@
  * {@link LlmResponse}. Everything that makes the agent durable lives elsewhere, so a provider
  * must stay dumb in three specific ways:
  *
+ * - **Streams, when asked to.** With `onText`, a provider that streams sends one streaming request
+ *   and resolves with the same {@link LlmResponse} the non-streaming request would have given;
+ *   a stream that breaks or ends without its final event is a failed attempt, never a partial answer.
  * - **No retries.** SDK clients are built with `maxRetries: 0`. Temporal's retry policy (or the
  *   memory engine's equivalent) owns retries, so a retry is visible in history and honours the
  *   configured backoff. One `generate` call is exactly one HTTP request.
@@ -50,5 +53,12 @@ export interface LlmProvider {
    *   vendor reports.
    * @throws The SDK's own error, untouched; callers classify it with `toActivityFailure`.
    */
-  generate(request: LlmRequest, model: string, signal?: AbortSignal): Promise<LlmResponse>;
+  generate(request: LlmRequest, model: string, signal?: AbortSignal, onText?: OnText): Promise<LlmResponse>;
 }
+
+/**
+ * Told each piece of answer text as it arrives, when the provider streams. The response that
+ * `generate` resolves with is still the whole one, assembled from the same events, and is the
+ * only thing recorded: the pieces are for people watching.
+ */
+export type OnText = (delta: string) => void;

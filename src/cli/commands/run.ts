@@ -11,9 +11,11 @@ import { finishedRunCost } from "../run-cost.js";
 export interface RunOptions {
   input: string;
   wait: boolean;
+  /** Print the run's events as JSON lines (`--events`) rather than its answer. */
+  events?: boolean;
 }
 
-export async function runCommand(context: CommandContext, targetName: string, options: RunOptions): Promise<CommandOutput> {
+export async function runCommand(context: CommandContext, targetName: string, options: RunOptions): Promise<CommandOutput | void> {
   const client = await context.client();
   if (!options.wait && client.engine === "memory") {
     throw new UserError("--no-wait needs the temporal engine: a memory run lives only as long as this command.", {
@@ -33,6 +35,10 @@ export async function runCommand(context: CommandContext, targetName: string, op
   if (!options.wait) return { data: { runId: handle.runId, link: handle.link }, text: handle.runId };
   // A memory run can only be answered from here; a Temporal run also from another terminal.
   const interactive = client.engine === "memory" || process.stdin.isTTY === true;
+  if (options.events) {
+    await followRun(handle, { interactive: false, verbose: false, events: true });
+    return;
+  }
   const result = await followRun(handle, { interactive, verbose: !context.options.json });
   // Only --json shows the cost: the text is the answer alone.
   const cost = context.options.json ? await finishedRunCost(handle, result, (await context.config()).pricing) : undefined;

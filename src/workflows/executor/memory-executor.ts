@@ -71,10 +71,18 @@ export class MemoryExecutor extends BaseExecutor {
   protected invoke<K extends EffectName>(name: K, input: EffectInput<K>, settings: ActivitySettings, label: string): Promise<EffectOutput<K>> {
     if (this.cancellation.cancelled) return Promise.reject(cancelledFailure());
     const implementation = this.implementations[name] as (input: EffectInput<K>, context: { signal: AbortSignal; run: RunChannel }) => Promise<EffectOutput<K>>;
-    return runWithRetry(settings, (signal) => implementation(input, { signal, run: this.runChannel }), this.cancellation, (attempt, error) =>
-      this.control.recordRetry(label, attempt, settings.retry.maximumAttempts, error),
+    const id = `invoke-${++this.invocations}`;
+    let attempt = 0;
+    const run = (): RunChannel => {
+      const number = ++attempt;
+      return { ...this.runChannel, text: (piece) => this.control.streamText(piece.id ?? id, number, piece) };
+    };
+    return runWithRetry(settings, (signal) => implementation(input, { signal, run: run() }), this.cancellation, (next, error) =>
+      this.control.recordRetry(label, next, settings.retry.maximumAttempts, error),
     );
   }
+
+  private invocations = 0;
 
   /**
    * What Temporal's workflow handlers do for a tool call's server requests, in-process: the run's
@@ -97,6 +105,7 @@ export class MemoryExecutor extends BaseExecutor {
       return answer()!;
     },
     progress: (progress) => this.control.recordProgress(progress),
+    log: (entry) => this.control.recordLog(entry),
   };
 
   protected waitUntil(predicate: () => boolean, timeoutMs?: number): Promise<boolean> {

@@ -10,7 +10,7 @@ import { InvalidRunMessage } from "../../common/invalid-run-message.js";
 import type { TokenUsage } from "../../common/llm.js";
 import type { Message } from "../../common/messages.js";
 import type { Answer, ApprovalDecision, ApprovalRequest, QuestionRequest, PendingRequest, RunPhase, RunStatus } from "../../common/run-status.js";
-import type { ServerRequest, ServerRequestAnswer, StepProgress } from "../../common/server-requests.js";
+import { appendStreamed, maxStepLogs, maxStreamedText, type ServerRequest, type ServerRequestAnswer, type StepLog, type StepProgress, type StepText } from "../../common/server-requests.js";
 import { addUsage, type UsageByModel } from "../../common/usage.js";
 import { jsonSchemaOf } from "../structured-output.js";
 import type { Answered, ApprovalOutcome, Question } from "./executor.js";
@@ -43,8 +43,12 @@ export class RunControl {
   private readonly usage: UsageByModel = {};
   /** MCP server requests by key (`<callId>#<n>`), until their tool call ends. */
   private readonly serverRequests = new Map<string, ServerRequestEntry>();
+  /** Model calls' text so far while they stream, by invocation (memory engine; Temporal reads heartbeats). */
+  private readonly streamed = new Map<string, StepText>();
   /** The latest progress of each tool call in flight, by call id. */
   private readonly progress = new Map<string, StepProgress>();
+  /** The run's latest MCP server log messages (memory engine; Temporal reads heartbeats). */
+  private readonly logs: StepLog[] = [];
   /** Every message agents added, in order; readable even after a cancel. */
   readonly transcript: Message[] = [];
 
@@ -80,6 +84,8 @@ export class RunControl {
       ...(this.lastError ? { lastError: this.lastError.message, ...(this.lastError.step ? { failedStep: this.lastError.step } : {}) } : {}),
       ...(this.retrying ? { retrying: this.retrying } : {}),
       ...(this.progress.size > 0 ? { progress: [...this.progress.values()] } : {}),
+      ...(this.logs.length > 0 ? { logs: [...this.logs] } : {}),
+      ...(this.streamed.size + this.finishedTexts.length > 0 ? { streaming: [...this.finishedTexts, ...this.streamed.values()] } : {}),
     };
   }
 
@@ -116,6 +122,40 @@ export class RunControl {
   recordRetry(step: string, attempt: number, maximumAttempts: number, error: unknown): void {
     this.retrying = { step, attempt, maximumAttempts, error: rootCause(error) };
   }
+
+  /** A piece of a streaming model call's answer; a new attempt starts its text again. */
+  streamText(id: string, attempt: number, piece: { step: string; agent?: string; delta: string }): void {
+    const current = this.streamed.get(id);
+    const base: StepText =
+      current && current.attempt === attempt
+        ? current
+        : { kind: "text", id, step: piece.step, ...(piece.agent ? { agent: piece.agent } : {}), attempt, text: "", length: 0 };
+    this.streamed.set(id, appendStreamed(base, piece.delta));
+  }
+
+  /** A model call's recorded answer replaces its streamed text; the last few stay for late watchers. */
+  finishText(finished: { id: string; step: string; agent?: string; text: string }): void {
+    const streaming = this.streamed.get(finished.id);
+    this.streamed.delete(finished.id);
+    const done: StepText = {
+      kind: "text",
+      ...finished,
+      attempt: streaming?.attempt ?? 0,
+      done: true,
+      text: finished.text.length > maxStreamedText ? finished.text.slice(finished.text.length - maxStreamedText) : finished.text,
+      length: finished.text.length,
+    };
+    this.finishedTexts.push(done);
+    if (this.finishedTexts.length > 4) this.finishedTexts.shift();
+  }
+
+  /** Ids for model calls, in call order: deterministic, so a replay gives each call the same one. */
+  nextModelCallId(): string {
+    return `llm-${++this.modelCalls}`;
+  }
+
+  private modelCalls = 0;
+  private readonly finishedTexts: StepText[] = [];
 
   endStep(step: string): void {
     if (this.retrying?.step === step) this.retrying = undefined;
@@ -241,6 +281,12 @@ export class RunControl {
 
   recordProgress(progress: StepProgress): void {
     this.progress.set(progress.callId, progress);
+  }
+
+  /** Kept past the end of its call, so a watcher polling now and then still sees the last ones. */
+  recordLog(entry: StepLog): void {
+    this.logs.push(entry);
+    if (this.logs.length > maxStepLogs) this.logs.shift();
   }
 
   private parseServerAnswer(id: string, request: ServerRequest, answer: Answer): ServerRequestAnswer {

@@ -1,0 +1,94 @@
+/**
+ * A run's events as an async iterator, the same on both engines: steps as they start, a model's
+ * answer text as it streams, a restart marker when a streaming step's attempt failed and began
+ * again, questions and approvals as they open, and the end. Built on `status()`, which on the
+ * memory engine reads the run in this process and on Temporal reads the status query and the
+ * pending activities' heartbeats, so a watcher that joins late starts with the current step's
+ * text so far and never sees two attempts mixed. Watching never touches the run.
+ */
+import type { PendingRequest, RunPhase, RunStatus } from "../common/run-status.js";
+import type { StepText } from "../common/server-requests.js";
+
+export type RunEvent =
+  | { type: "step"; number: number; step: string }
+  | { type: "text"; id: string; step: string; agent?: string; delta: string }
+  /** The streaming step's attempt failed; its text starts again with `attempt`. */
+  | { type: "restart"; id: string; step: string; agent?: string; attempt: number }
+  | { type: "request"; request: PendingRequest }
+  | { type: "end"; phase: RunPhase; result?: unknown; error?: string };
+
+export interface RunEventSource {
+  status(): Promise<RunStatus>;
+  result(): Promise<unknown>;
+}
+
+export async function* runEvents(run: RunEventSource, options: { pollMs: number; signal?: AbortSignal }): AsyncGenerator<RunEvent> {
+  let ended: { result?: unknown; error?: unknown } | undefined;
+  const outcome = run.result().then(
+    (result) => (ended = { result }),
+    (error: unknown) => (ended = { error }),
+  );
+  let steps = 0;
+  const seenRequests = new Set<string>();
+  const shown: ShownText = new Map();
+  for (;;) {
+    const done = ended;
+    const status = await run.status().catch(() => undefined);
+    if (status) {
+      if (status.stepCount > steps && status.currentStep) {
+        steps = status.stepCount;
+        yield { type: "step", number: steps, step: status.currentStep };
+      }
+      for (const streaming of status.streaming ?? []) yield* textEvents(streaming, shown);
+      for (const request of status.pending) {
+        if (seenRequests.has(request.id)) continue;
+        seenRequests.add(request.id);
+        yield { type: "request", request };
+      }
+    }
+    if (done) {
+      const error = done.error;
+      if (error === undefined) yield { type: "end", phase: "completed", result: done.result };
+      else yield { type: "end", phase: (error as { phase?: RunPhase }).phase ?? "failed", error: error instanceof Error ? error.message : String(error) };
+      return;
+    }
+    if (options.signal?.aborted) return;
+    await Promise.race([outcome, new Promise((resolve) => setTimeout(resolve, options.pollMs))]);
+  }
+}
+
+/** What a watcher has shown of each model call: the attempt, the text, and whether it is final. */
+export type ShownText = Map<string, { attempt: number; text: string; done?: boolean }>;
+
+/** The text and restart events a model call's latest streamed state adds to what was shown. */
+export function* textEvents(streaming: StepText, shown: ShownText): Generator<RunEvent> {
+  const { id, step, agent } = streaming;
+  const labels = { id, step, ...(agent ? { agent } : {}) };
+  const seen = shown.get(id);
+  if (seen?.done) return;
+  if (streaming.done) {
+    // The recorded answer: the rest of what was shown, or, when a later attempt replaced it, all of it.
+    const final = streaming.text;
+    const before = seen?.text ?? "";
+    if (final.startsWith(before)) {
+      if (final.length > before.length) yield { type: "text", ...labels, delta: final.slice(before.length) };
+    } else {
+      yield { type: "restart", ...labels, attempt: Math.max(streaming.attempt, (seen?.attempt ?? 1) + 1) };
+      if (final) yield { type: "text", ...labels, delta: final };
+    }
+    shown.set(id, { attempt: streaming.attempt, text: final, done: true });
+    return;
+  }
+  if (seen && streaming.attempt < seen.attempt) return;
+  const restarted = seen !== undefined && streaming.attempt > seen.attempt;
+  if (restarted) yield { type: "restart", ...labels, attempt: streaming.attempt };
+  const before = seen && !restarted ? seen.text : "";
+  const fresh = streaming.length - before.length;
+  let delta = "";
+  if (fresh > 0) {
+    // The text holds the last part only: a watcher that fell far behind gets what is left.
+    delta = streaming.text.slice(Math.max(0, streaming.text.length - fresh));
+    yield { type: "text", ...labels, delta };
+  }
+  shown.set(id, { attempt: streaming.attempt, text: before + delta });
+}

@@ -1,0 +1,208 @@
+/**
+ * Streaming model answers: both providers assemble a streamed answer into exactly the response
+ * the non-streaming request gives; text reaches a run's watchers while the call is still going,
+ * on both engines, with the same event shapes; a stream that breaks is a failed attempt, and on
+ * Temporal a watcher sees the restart and then only the new attempt's text; streaming adds nothing
+ * to a run's history.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import type { TestWorkflowEnvironment } from "@temporalio/testing";
+import { ApplicationFailure } from "@temporalio/common";
+import { AnthropicProvider } from "../src/activities/llm/anthropic-provider.js";
+import { createCallLlm } from "../src/activities/llm/call-llm.js";
+import { OpenAIProvider } from "../src/activities/llm/openai-provider.js";
+import { createProviderRegistry } from "../src/activities/llm/provider-registry.js";
+import type { LlmProvider } from "../src/activities/llm/provider.js";
+import type { RunEvent } from "../src/client/run-events.js";
+import type { TemporalEngine } from "../src/client/temporal-engine.js";
+import type { RunTarget } from "../src/client/run-targets.js";
+import { FailureType } from "../src/common/failures.js";
+import type { LlmRequest } from "../src/common/llm.js";
+import { textOf } from "../src/common/messages.js";
+import type { DuragentConfig } from "../src/config/schema.js";
+import { startScriptedModelServer, type ScriptedModelServer, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
+import { filesystemServer } from "./support/mcp-servers.js";
+import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
+import { startTestTemporal } from "./support/temporal.js";
+
+const answer = "Porto has six bridges over the Douro, and the Dom Luís I bridge has two decks.";
+
+/** Turns by the first user message's text, so the same script serves both paths. */
+const turns: Record<string, ScriptedTurn> = {
+  text: { text: answer, usage: { inputTokens: 120, outputTokens: 18, cachedInputTokens: 64 } },
+  tools: { toolCalls: [{ id: "call_a", name: "lookup", arguments: { city: "Porto" } }, { id: "call_b", name: "lookup", arguments: { city: "Lisbon" } }], usage: { inputTokens: 90, outputTokens: 30 } },
+  both: { text: "Let me look.", toolCalls: [{ id: "call_c", name: "lookup", arguments: { city: "Braga" } }], usage: { inputTokens: 50, outputTokens: 12 } },
+  structured: { text: JSON.stringify({ city: "Porto", bridges: 6 }), usage: { inputTokens: 40, outputTokens: 7 } },
+};
+
+let model: ScriptedModelServer;
+let script: (question: string, attempt: number) => ScriptedTurn = (question) => turns[question] ?? { text: `unknown: ${question}` };
+const attempts = new Map<string, number>();
+
+before(async () => {
+  model = await startScriptedModelServer(
+    (call) => {
+      const question = textOf(call.messages.find((message) => message.role === "user")?.content ?? "");
+      const attempt = (attempts.get(question) ?? 0) + 1;
+      attempts.set(question, attempt);
+      return script(question, attempt);
+    },
+    { quiet: true },
+  );
+});
+after(() => model.close());
+
+const request = (question: string, extra: Partial<LlmRequest> = {}): LlmRequest => ({
+  model: "x",
+  messages: [{ role: "user", content: question }],
+  tools: [{ name: "lookup", description: "Looks a city up", inputSchema: { type: "object", properties: { city: { type: "string" } } } }],
+  ...extra,
+});
+
+const providers: Record<string, () => LlmProvider> = {
+  openai: () => new OpenAIProvider({ apiKey: "k", baseURL: model.openaiBaseURL }),
+  anthropic: () => new AnthropicProvider({ apiKey: "k", baseURL: model.anthropicBaseURL }),
+};
+
+for (const [wire, make] of Object.entries(providers)) {
+  describe(`${wire}: streaming`, () => {
+    for (const question of ["text", "tools", "both", "structured"]) {
+      test(`a streamed "${question}" answer assembles into exactly the non-streamed response`, async () => {
+        const provider = make();
+        const extra = question === "structured" ? { responseFormat: { type: "json_schema" as const, name: "result", schema: { type: "object" } }, tools: undefined } : {};
+        const plain = await provider.generate(request(question, extra), "m");
+        const pieces: string[] = [];
+        const streamed = await provider.generate(request(question, extra), "m", undefined, (delta) => pieces.push(delta));
+        assert.deepEqual(streamed, plain);
+        assert.equal((model.requests.at(-1)!.body as { stream?: boolean }).stream, true, "the second request streamed");
+        const text = question === "structured" && wire === "anthropic" ? "" : (turns[question]!.text ?? "");
+        assert.equal(pieces.join(""), text);
+        if (text.split(" ").length > 1) assert.ok(pieces.length > 1, "text came in pieces");
+      });
+    }
+
+    test("text arrives while the call is still going", async () => {
+      script = () => ({ text: answer, chunkDelayMs: 50 });
+      let ended = false;
+      const seenBeforeEnd: string[] = [];
+      const call = make()
+        .generate(request("slow"), "m", undefined, (delta) => {
+          if (!ended) seenBeforeEnd.push(delta);
+        })
+        .finally(() => (ended = true));
+      const response = await call;
+      script = (question) => turns[question] ?? { text: `unknown: ${question}` };
+      assert.equal(response.message.content, answer);
+      assert.equal(seenBeforeEnd.join(""), answer, "every piece came before the call resolved");
+    });
+
+    test("a stream that breaks is a retryable failed attempt, never a partial answer", async () => {
+      script = () => ({ text: answer, breakAfterChunks: 3, chunkDelayMs: 20 });
+      const callLlm = createCallLlm(createProviderRegistry({ providers: { [wire]: { apiKey: "k", baseURL: wire === "openai" ? model.openaiBaseURL : model.anthropicBaseURL } } } as never));
+      const pieces: string[] = [];
+      await assert.rejects(callLlm({ ...request("broken"), model: `${wire}:m` }, undefined, (delta) => pieces.push(delta)), (error: unknown) => {
+        assert.ok(error instanceof ApplicationFailure, String(error));
+        assert.equal(error.type, FailureType.llmUnavailable);
+        assert.equal(error.nonRetryable, false);
+        return true;
+      });
+      script = (question) => turns[question] ?? { text: `unknown: ${question}` };
+      assert.ok(pieces.length > 0 && pieces.join("").length < answer.length, "some text came before the break");
+    });
+  });
+}
+
+const agent: RunTarget = { kind: "agent", name: "guide", agent: { name: "guide", instruction: "Answer about cities.", servers: [] } };
+
+/** The events until the end, and whether text came before the run's step ended. */
+async function collect(events: AsyncIterable<RunEvent>): Promise<RunEvent[]> {
+  const seen: RunEvent[] = [];
+  for await (const event of events) seen.push(event);
+  return seen;
+}
+
+function textBefore(events: RunEvent[]): string {
+  return events.filter((event): event is Extract<RunEvent, { type: "text" }> => event.type === "text").map((event) => event.delta).join("");
+}
+
+describe("watching a streaming run", () => {
+  let temporal: TestWorkflowEnvironment;
+  let config: DuragentConfig;
+  before(async () => {
+    temporal = await startTestTemporal();
+    config = testConfig(model, {
+      llm: { defaultModel: "openai:gpt-4.1-mini" },
+      mcp: { servers: { fs: filesystemServer(process.cwd()) } },
+      execution: { llm: { initialIntervalMs: 200 } },
+    });
+  });
+  after(() => temporal?.teardown());
+
+  test("memory engine: the answer's text reaches events() while the model call is going, and the result is the recorded answer", async () => {
+    script = () => ({ text: answer, chunkDelayMs: 40 });
+    const engine = memoryEngine(config);
+    try {
+      const handle = await engine.start(agent, "memory please");
+      const events = await collect(handle.events());
+      const end = events.at(-1);
+      assert.equal(end?.type, "end");
+      assert.equal((end as { result: { text: string } }).result.text, answer);
+      assert.equal(textBefore(events), answer);
+      assert.ok(events.findIndex((event) => event.type === "text") < events.length - 1);
+      assert.deepEqual(
+        events.filter((event) => event.type === "step").map((event) => (event as { step: string }).step),
+        ["llm openai:gpt-4.1-mini"],
+      );
+    } finally {
+      await engine.close();
+      script = (question) => turns[question] ?? { text: `unknown: ${question}` };
+    }
+  });
+
+  test("Temporal: text streams to a watcher outside history; a broken attempt shows a restart, then only the new attempt's text", { timeout: 120_000 }, async () => {
+    await withTemporalWorker(temporal, config, async (engine) => {
+      // The first attempt breaks after 4 pieces (2 s in); the second streams the whole answer.
+      script = (_question, attempt) => (attempt === 1 ? { text: `${answer} FIRST ATTEMPT`, chunkDelayMs: 500, breakAfterChunks: 4 } : { text: answer, chunkDelayMs: 150 });
+      attempts.clear();
+      const handle = await engine.start(agent, "temporal please");
+      const events = await collect(handle.events());
+      const end = events.at(-1) as Extract<RunEvent, { type: "end" }>;
+      assert.equal(end.phase, "completed", JSON.stringify(events));
+      assert.equal((end.result as { text: string }).text, answer);
+      const restart = events.findIndex((event) => event.type === "restart");
+      assert.ok(restart > 0, `a restart marker: ${JSON.stringify(events)}`);
+      const before = events.slice(0, restart);
+      const afterRestart = events.slice(restart);
+      assert.ok(textBefore(before).length > 0, "the first attempt's text was shown");
+      assert.ok(answer.startsWith(textBefore(before)) || `${answer} FIRST ATTEMPT`.startsWith(textBefore(before)));
+      assert.equal(textBefore(afterRestart), answer, "after the marker, exactly the new attempt's text");
+
+    });
+    script = (question) => turns[question] ?? { text: `unknown: ${question}` };
+  });
+
+  test("Temporal: streaming adds nothing to history (the same run with streaming off)", { timeout: 120_000 }, async () => {
+    const long = Array.from({ length: 400 }, (_, index) => `word${index}`).join(" ");
+    script = () => ({ text: long, chunkDelayMs: 1 });
+    const measure = async (stream: boolean) => {
+      const base = { ...config, llm: { ...config.llm, providers: { ...config.llm.providers, openai: { ...config.llm.providers.openai!, stream } } } };
+      return withTemporalWorker(temporal, base, async (engine) => {
+        const handle = await engine.start(agent, "history please");
+        assert.equal(((await handle.result()) as { text: string }).text, long);
+        return historyBytes(engine, handle.runId);
+      });
+    };
+    const streamed = await measure(true);
+    const plain = await measure(false);
+    script = (question) => turns[question] ?? { text: `unknown: ${question}` };
+    console.log(`history of one 400-word answer: streamed ${streamed.bytes} bytes in ${streamed.events} events; not streamed ${plain.bytes} bytes in ${plain.events} events`);
+    assert.equal(streamed.events, plain.events);
+    assert.ok(Math.abs(streamed.bytes - plain.bytes) / plain.bytes < 0.1, `${streamed.bytes} vs ${plain.bytes}`);
+  });
+});
+
+async function historyBytes(engine: TemporalEngine, runId: string): Promise<{ bytes: number; events: number }> {
+  const history = await engine.client.workflow.getHandle(runId).fetchHistory();
+  return { bytes: JSON.stringify(history).length, events: history.events?.length ?? 0 };
+}
