@@ -24,8 +24,21 @@ export interface ActivityRuntime {
 export interface ActivityRuntimeOptions {
   /** Where model and MCP call measurements go (a worker's Prometheus metrics). */
   meter?: EffectMeter;
+  /** This process exports spans (tracing.ts started); without it or a meter, effects are not wrapped at all. */
+  traced?: boolean;
   /** Prompts, completions and tool content on spans (`telemetry.tracing.captureContent`). */
   captureContent?: boolean;
+}
+
+/** Spans and measurements around each effect, only where something receives them: every step pays for the wrapping. */
+function observed(effects: EffectImplementations, config: DuragentConfig, options: ActivityRuntimeOptions): EffectImplementations {
+  if (!options.traced && !options.meter) return effects;
+  return instrumentEffects(effects, {
+    captureContent: options.captureContent ?? false,
+    providerKinds: Object.fromEntries(Object.entries(config.llm.providers ?? {}).map(([name, provider]) => [name, provider.kind ?? name])),
+    ...(config.pricing ? { prices: config.pricing } : {}),
+    ...(options.meter ? { meter: options.meter } : {}),
+  });
 }
 
 export function openActivityRuntime(config: DuragentConfig, logger: Logger, options: ActivityRuntimeOptions = {}): ActivityRuntime {
@@ -37,13 +50,7 @@ export function openActivityRuntime(config: DuragentConfig, logger: Logger, opti
   });
   const { maxToolResultBytes } = runSettingsFromConfig(config);
   return {
-    // Spans go nowhere (a no-op tracer) unless the process started tracing.
-    effects: instrumentEffects(createEffects({ callLlm, mcp, resolveTranscript: createTranscriptResolver(), maxToolResultBytes }), {
-      captureContent: options.captureContent ?? false,
-      providerKinds: Object.fromEntries(Object.entries(config.llm.providers ?? {}).map(([name, provider]) => [name, provider.kind ?? name])),
-      ...(config.pricing ? { prices: config.pricing } : {}),
-      ...(options.meter ? { meter: options.meter } : {}),
-    }),
+    effects: observed(createEffects({ callLlm, mcp, resolveTranscript: createTranscriptResolver(), maxToolResultBytes }), config, options),
     mcp,
     close: () => mcp.closeAll(),
   };

@@ -44,7 +44,7 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
     throw temporalUnreachable(config.temporal, error);
   }
   if (config.temporal.searchAttributes) await ensureSearchAttributes(connection, config.temporal.namespace, logger);
-  const runtime = openActivityRuntime(config, logger, { meter: effectMeter(Runtime.instance().metricMeter), captureContent: tracing?.settings.captureContent ?? false });
+  const runtime = openActivityRuntime(config, logger, { meter: effectMeter(Runtime.instance().metricMeter), traced: tracing !== undefined, captureContent: tracing?.settings.captureContent ?? false });
   try {
     const worker = await Worker.create({
       connection,
