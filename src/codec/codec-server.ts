@@ -13,11 +13,11 @@
  *   `--codec-auth`). Serving beyond loopback without one is refused: this server decrypts for anyone.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Payload, PayloadCodec } from "@temporalio/common";
 import { z } from "zod";
 import { isUserError } from "../errors/user-error.js";
+import { listenHttp } from "../http/listen.js";
 import type { Logger } from "../logger.js";
 
 export interface CodecServerOptions {
@@ -108,31 +108,15 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
     send(res, 200, { ...cors, "Content-Type": "application/json" }, JSON.stringify({ payloads: payloads.map(toJson) }));
   };
 
-  const http = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
+  const listening = await listenHttp(handle, {
+    host: options.host,
+    port: options.port,
+    onError: (error, res) => {
       options.logger?.error({ err: error }, "codec-server: request failed");
-      if (!res.headersSent) send(res, 500, { "Content-Type": "text/plain" }, "Internal error; see the codec-server log.");
-      else res.end();
-    });
+      send(res, 500, { "Content-Type": "text/plain" }, "Internal error; see the codec-server log.");
+    },
   });
-  await new Promise<void>((resolve, reject) => {
-    http.once("error", reject);
-    http.listen(options.port, options.host, () => {
-      http.off("error", reject);
-      resolve();
-    });
-  });
-  const { port } = http.address() as AddressInfo;
-  const urlHost = options.host.includes(":") && !options.host.startsWith("[") ? `[${options.host}]` : options.host;
-  return {
-    url: `http://${urlHost}:${port}`,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        http.close(() => resolve());
-        http.closeAllConnections();
-      }),
-  };
+  return { url: listening.origin, port: listening.port, close: listening.close };
 }
 
 /** `scheme://host:port` in lower case, as browsers send it in the Origin header. */

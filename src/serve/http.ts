@@ -17,12 +17,12 @@
  * Errors this listener answers itself echo the JSON-RPC id of the request when it could be read.
  */
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { hostname, networkInterfaces } from "node:os";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import { listenHttp } from "../http/listen.js";
 import type { Logger } from "../logger.js";
 import { BoundedEventStore, type EventStoreLimits } from "./event-store.js";
 
@@ -125,34 +125,23 @@ export async function startHttpMcpServer(options: HttpServeOptions): Promise<Htt
     await transport.handleRequest(req, res, body);
   };
 
-  const http = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
+  const listening = await listenHttp(handle, {
+    host: options.host,
+    port: options.port,
+    onError: (error, res) => {
       options.logger?.error({ err: error }, "serve: HTTP request failed");
-      if (!res.headersSent) sendError(res, 500, "Internal error; see the duragent serve log.");
-      else res.end();
-    });
+      sendError(res, 500, "Internal error; see the duragent serve log.");
+    },
   });
-  await new Promise<void>((resolve, reject) => {
-    http.once("error", reject);
-    http.listen(options.port, options.host, () => {
-      http.off("error", reject);
-      resolve();
-    });
-  });
-  const { port } = http.address() as AddressInfo;
-  const urlHost = options.host.includes(":") && !options.host.startsWith("[") ? `[${options.host}]` : options.host;
+  const { port } = listening;
   return {
-    url: `http://${urlHost}:${port}${mcpPath}`,
+    url: `${listening.origin}${mcpPath}`,
     port,
     async close() {
       clearInterval(sweep);
       await Promise.all([...sessions.values()].map(({ server }) => server.close().catch(() => undefined)));
       sessions.clear();
-      await new Promise<void>((resolve) => {
-        http.close(() => resolve());
-        // Open SSE streams would hold close() forever.
-        http.closeAllConnections();
-      });
+      await listening.close();
     },
   };
 }
