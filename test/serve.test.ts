@@ -80,6 +80,7 @@ const script: ModelScript = (call) => {
     return { text: `read: ${result}` };
   }
   if (system.includes("SLOW")) return { text: "finally", delayMs: 1_500 };
+  if (system.includes("TELLER")) return { text: story, chunkDelayMs: 40 };
   if (system.includes("CHATTY")) {
     // Patiently: the call stays in flight long enough for a run on Temporal to heartbeat its logs.
     if (result === undefined) return { toolCalls: [{ name: "chatty_chat", arguments: { waitMs: system.includes("PATIENTLY") ? 2_500 : 0 } }] };
@@ -98,7 +99,10 @@ const script: ModelScript = (call) => {
   return { error: { status: 400, message: `no script for system prompt '${system}'` } };
 };
 
+const story = "Once a ferry crossed the Douro every hour, and the bridge builders watched it from the hill.";
+
 const agents = {
+  teller: { instruction: "TELLER: tell stories." },
   helper: { instruction: "INNER: answer questions." },
   asker: { instruction: "ASKER: plan trips.", humanInput: true },
   lister: { instruction: "LISTER: list files.", servers: ["fs"] },
@@ -336,6 +340,25 @@ describe("an MCP client drives duragent runs (memory engine)", () => {
     await waitFor(`several progress notifications (got ${JSON.stringify(progress)})`, () => (progress.length >= 2 ? true : undefined), 2_000);
     for (let index = 1; index < progress.length; index++) assert.ok(progress[index]!.progress > progress[index - 1]!.progress);
     assert.ok(progress.some((update) => /^step \d+: llm openai:/.test(update.message ?? "")), JSON.stringify(progress));
+    await close();
+  });
+
+  test("a streaming answer: progress notifications carry the text so far before the call ends; the result is the whole answer", async () => {
+    const { call, close } = await connect(engine, config);
+    const progress: Progress[] = [];
+    let ended = false;
+    const whileGoing: string[] = [];
+    const result = await call("teller", { input: "a story" }, {
+      onprogress: (update) => {
+        progress.push(update);
+        if (!ended) whileGoing.push(update.message ?? "");
+      },
+    }).finally(() => (ended = true));
+    assert.equal(text(result), story);
+    const prefix = /^step \d+: llm openai:[^:]+ \(teller\): (.*)$/s;
+    const texts = whileGoing.flatMap((message) => prefix.exec(message)?.[1] ?? []);
+    assert.ok(texts.some((partial) => partial.length > 0 && partial.length < story.length), `part of the text before the end: ${JSON.stringify(progress)}`);
+    for (const partial of texts) assert.ok(story.startsWith(partial), `'${partial}' is the answer so far`);
     await close();
   });
 

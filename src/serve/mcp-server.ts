@@ -4,8 +4,9 @@
  * connection; many may share one client, so a run started over one connection can be followed
  * from another.
  *
- * - `<name>` starts a run and waits for its answer (up to `waitTimeoutMs`), sending progress and
- *   asking the run's questions back through elicitation; otherwise it returns the run id.
+ * - `<name>` starts a run and waits for its answer (up to `waitTimeoutMs`), sending progress (with
+ *   a streaming model answer's text so far) and asking the run's questions back through
+ *   elicitation; otherwise it returns the run id.
  * - `<name>_start` starts a run and returns its id at once.
  * - `run_status`, `run_input`, `run_approve`, `run_reject`, `run_pause`, `run_resume`,
  *   `run_cancel` and `runs_list` work on runs by id.

@@ -17,8 +17,9 @@ export interface WaitOptions {
   /** Aborted when the caller cancels its request. */
   signal: AbortSignal;
   /**
-   * Told of each new step and each progress report of a tool call in flight; `progress` counts the
-   * reports, since MCP wants it to grow with every one. Absent when the caller asked for no progress.
+   * Told of each new step, each progress report of a tool call in flight, and a streaming model
+   * answer's text so far; `progress` counts the reports, since MCP wants it to grow with every one.
+   * Absent when the caller asked for no progress.
    */
   onProgress?: (progress: number, message: string) => Promise<void>;
   /** Asks the caller through MCP elicitation; absent when the caller's client cannot be asked. */
@@ -128,9 +129,15 @@ function runLog(runId: string, send: (message: RunLogMessage) => Promise<void>):
   };
 }
 
-/** `step 3: tool everything/slow-op (2/5 copying)`: the step, and any progress its tool call reports. */
+/**
+ * `step 3: tool everything/slow-op (2/5 copying)`: the step, and any progress its tool call
+ * reports; while a model's answer streams, `step 2: llm openai:gpt-4.1 (writer): Porto has…`, the
+ * text so far (its last 32 KiB, after `…`, when it is longer).
+ */
 function progressReport(status: RunStatus): string {
   const step = status.currentStep ? `step ${status.stepCount}: ${status.currentStep}` : `step ${status.stepCount}`;
+  const live = status.streaming?.findLast((text) => !text.done && text.length > 0);
+  if (live) return `${step}${live.agent ? ` (${live.agent})` : ""}: ${live.length > live.text.length ? "…" : ""}${live.text}`;
   const calls = (status.progress ?? []).map(
     (call) => `${call.step} ${call.progress}${call.total === undefined ? "" : `/${call.total}`}${call.message ? ` ${call.message}` : ""}`,
   );
