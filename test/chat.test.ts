@@ -15,7 +15,8 @@ import { LlmRequestSchema, type LlmRequest } from "../src/common/llm.js";
 import { textOf, type Message } from "../src/common/messages.js";
 import { expandTranscriptReference } from "../src/common/transcript-reference.js";
 import { TranscriptReferencer } from "../src/workflows/executor/transcript-referencer.js";
-import { rejoinChat, startChat } from "../src/client/chat.js";
+import { rejoinChat, startChat, type ChatTextEvent } from "../src/client/chat.js";
+import type { Engine } from "../src/client/engine.js";
 import { InvalidRunMessage } from "../src/client/engine.js";
 import { runChainStats, type HistoryStats } from "../src/testing/history-stats.js";
 import { startScriptedModelServer, type ScriptedCall, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
@@ -29,11 +30,14 @@ writeFileSync(join(dir, "motto.txt"), "durable by default");
 
 const assistant: AgentSpec = { name: "assistant", instruction: "Chat with the user.", servers: ["fs"] };
 
+const story = "Once upon a time a chat streamed its replies, word by word, to whoever was reading along.";
+
 /** Echoes the user's message with how many messages the model saw; `read <path>` makes it use a tool. */
 function chatScript(call: ScriptedCall): ScriptedTurn {
   const last = call.messages.at(-1)!;
   if (last.role === "tool") return { text: `the file says: ${textOf(last.content)}` };
   const text = last.role === "user" ? textOf(last.content) : "";
+  if (text.startsWith("story")) return { text: story, chunkDelayMs: 40 };
   if (text.startsWith("read ")) return { toolCalls: [{ name: "fs_read_text_file", arguments: { path: text.slice(5) } }] };
   return { text: `echo ${text} (${call.messages.length} messages seen)` };
 }
@@ -157,6 +161,35 @@ describe("chat in memory", () => {
   });
 });
 
+/** Sends a plain turn, then a streaming one; the second's text is told in pieces, and only its own. */
+async function streamedTurn(engine: Engine): Promise<void> {
+  const chat = await startChat(engine, assistant);
+  await chat.send("hello");
+  const events: ChatTextEvent[] = [];
+  const reply = await chat.send("story please", { onText: (event) => events.push(event) });
+  assert.equal(reply.text, story);
+  assert.deepEqual(events.filter((event) => event.type === "restart"), []);
+  const pieces = events.flatMap((event) => (event.type === "text" ? [event.delta] : []));
+  assert.equal(pieces.join(""), story, "exactly this turn's answer, none of the earlier turn's");
+  assert.ok(pieces.length > 1, `the answer came in pieces: ${JSON.stringify(pieces)}`);
+  assert.equal(new Set(events.map((event) => event.id)).size, 1);
+  assert.equal(events[0]!.agent, "assistant");
+  await chat.end();
+}
+
+describe("chat in memory, streaming", () => {
+  test("send() with onText tells the reply's text as it is written", async () => {
+    const model = await startScriptedModelServer(chatScript, { quiet: true });
+    const engine = memoryEngine(testConfig(model, { mcp: { servers: { fs: filesystemServer(dir) } } }));
+    try {
+      await streamedTurn(engine);
+    } finally {
+      await engine.close();
+      await model.close();
+    }
+  });
+});
+
 let env: TestWorkflowEnvironment;
 before(async () => {
   env = await startTestTemporal();
@@ -166,6 +199,15 @@ after(async () => {
 });
 
 describe("chat on Temporal", () => {
+  test("send() with onText tells the reply's text as it is written, from the model call's heartbeats", async () => {
+    const model = await startScriptedModelServer(chatScript, { quiet: true });
+    try {
+      await withTemporalWorker(env, testConfig(model, { mcp: { servers: { fs: filesystemServer(dir) } } }), streamedTurn);
+    } finally {
+      await model.close();
+    }
+  });
+
   test("500 turns: every run's history stays bounded and the last run carries the whole conversation", async () => {
     const turns = 500;
     const turnsPerRun = 100;

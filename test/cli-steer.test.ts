@@ -23,6 +23,8 @@ const cliPath = fileURLToPath(new URL("../bin/duragent.js", import.meta.url));
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-steer-")));
 writeFileSync(join(dir, "plan.txt"), "the plan");
 
+const story = "The ferry crossed the river at dawn, and the whole town came down to watch it land.";
+
 /** Asks a person first; reads a file when told to; answers from whatever came back. */
 function script(call: ScriptedCall): ScriptedTurn {
   const question = textOf(call.messages.find((message) => message.role === "user")?.content ?? "");
@@ -30,6 +32,7 @@ function script(call: ScriptedCall): ScriptedTurn {
   if (question.includes("slowly")) return { text: "finally", delayMs: 60_000 };
   if (result) return { text: `Got: ${textOf(result.content)}` };
   if (question.includes("read")) return { toolCalls: [{ name: "fs_read_text_file", arguments: { path: join(dir, "nope.txt") } }] };
+  if (call.system === "Chat." && question.includes("story")) return { text: story, chunkDelayMs: 80 };
   if (call.system === "Chat.") return { text: `You said ${question}` };
   return { toolCalls: [{ name: "human_input", arguments: { question: "Which city?" } }] };
 }
@@ -69,12 +72,16 @@ interface CliResult {
   stderr: string;
 }
 
-function cli(args: string[], stdin?: string): Promise<CliResult> {
+/** Runs the CLI to its exit; `onStdout` sees stdout as it comes, piece by piece. */
+function cli(args: string[], stdin?: string, onStdout?: (soFar: string) => void): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [cliPath, ...args], { cwd: dir, env: environment, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk;
+      onStdout?.(stdout);
+    });
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
     child.stdin.end(stdin ?? "");
     // A command that hangs fails its test with what it printed, rather than the whole file timing out.
@@ -222,6 +229,21 @@ describe("in memory, the terminal answers", () => {
     assert.equal(lines.length, 2, chat.stdout);
     assert.equal(lines[0], "You said hello");
     assert.match(lines[1]!, /ended after 1 turns/);
+  });
+
+  test("chat --stream prints the reply as it is written, then the same text as without", async () => {
+    const seen: string[] = [];
+    const chat = await cli(["chat", "chatty", "--stream"], "tell me a story\n/end\n", (soFar) => seen.push(soFar));
+    assert.equal(chat.code, 0, chat.stderr);
+    const lines = chat.stdout.trim().split("\n");
+    assert.deepEqual(lines.slice(0, 1), [story]);
+    assert.match(lines[1]!, /ended after 1 turns/);
+    const partial = seen.filter((soFar) => soFar.length > 0 && !soFar.includes(story));
+    assert.ok(partial.length >= 2, `the reply came in pieces: ${JSON.stringify(seen)}`);
+    for (const soFar of partial) assert.ok(story.startsWith(soFar), `'${soFar}' is the reply so far`);
+
+    const whole = await cli(["chat", "chatty", "--no-stream"], "tell me a story\n/end\n");
+    assert.equal(whole.stdout.split("\n")[0], story);
   });
 
   test("rejoining a chat that does not exist is not found, not a bug", async () => {

@@ -149,10 +149,17 @@ const commands: CommandSpec[] = [
     name: "chat",
     description: "an interactive session with an agent that can be left and rejoined",
     args: [["[agent]", "the agent to chat with"]],
-    options: (command) => command.option("--resume <runId>", "rejoin a chat left earlier"),
+    options: (command) =>
+      command
+        .option("--resume <runId>", "rejoin a chat left earlier")
+        .option("--stream", "print each reply as it is written (the default on a terminal)")
+        .option("--no-stream", "print each reply once it is whole"),
     closeOnSignal: true,
     action: async (context, [agent], options) =>
-      (await import("./commands/chat.js")).chatCommand(context, agent, options.resume !== undefined ? { resume: options.resume as string } : {}),
+      (await import("./commands/chat.js")).chatCommand(context, agent, {
+        ...(options.resume !== undefined ? { resume: options.resume as string } : {}),
+        ...(options.stream !== undefined ? { stream: options.stream as boolean } : {}),
+      }),
   },
   {
     name: "worker",

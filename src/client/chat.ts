@@ -13,6 +13,7 @@ import { chatWorkflow } from "../workflows/builtin-workflows.js";
 import type { ChatInput } from "../workflows/chat/chat-session.js";
 import type { DuragentWorkflow } from "../workflows/define-workflow.js";
 import type { Engine, RunHandle } from "./engine.js";
+import { textEvents, type RunEvent, type ShownText } from "./run-events.js";
 import type { RunTarget } from "./run-targets.js";
 
 export interface ChatSession {
@@ -27,14 +28,28 @@ export interface ChatSession {
    * included) is done. Messages are answered one at a time, in the order they arrive. Rejects
    * with `InvalidRunMessage` for an empty message or an ended chat, and with the turn's failure
    * when the agent could not answer (the chat goes on).
+   *
+   * With `onText`, the turn's model answers are told as they stream (every model call of the
+   * turn, labelled by call id; a restart when an attempt failed and began again), the reply's
+   * text included, before the promise resolves.
    */
-  send(text: string): Promise<ChatReply>;
+  send(text: string, options?: SendOptions): Promise<ChatReply>;
   /** The whole conversation so far, across runs: user messages, model turns and tool results. */
   transcript(): Promise<Message[]>;
   status(): Promise<RunStatus>;
   /** Ends the chat once the turns already sent are answered; resolves with the final tally. */
   end(): Promise<ChatResult>;
 }
+
+export interface SendOptions {
+  onText?: (event: ChatTextEvent) => void;
+}
+
+/** A piece of a model answer in a turn, or the marker that its attempt starts over. */
+export type ChatTextEvent = Extract<RunEvent, { type: "text" | "restart" }>;
+
+/** How often a streaming turn reads the chat's status. */
+const textPollMs = 100;
 
 export interface StartChatOptions {
   /** Continue as a new run after this many turns; the config's `execution.chatTurnsPerRun` when absent. */
@@ -66,14 +81,55 @@ function chatSession(handle: RunHandle): ChatSession {
     runId: handle.runId,
     ...(handle.link !== undefined ? { link: handle.link } : {}),
     handle,
-    send: async (text) => {
-      const { turn } = ChatTurnSchema.parse(await handle.update(ChatMessages.send, { text }));
-      const reply = await handle.query(ChatMessages.reply, { turn });
-      if (reply === null) throw new Error(`The reply to turn ${turn} is no longer kept; read it with the transcript.`);
-      return ChatReplySchema.parse(reply);
+    send: async (text, options = {}) => {
+      const follower = options.onText && (await followText(handle, options.onText));
+      try {
+        const { turn } = ChatTurnSchema.parse(await handle.update(ChatMessages.send, { text }));
+        const reply = await handle.query(ChatMessages.reply, { turn });
+        if (reply === null) throw new Error(`The reply to turn ${turn} is no longer kept; read it with the transcript.`);
+        await follower?.finish();
+        return ChatReplySchema.parse(reply);
+      } finally {
+        follower?.stop();
+      }
     },
     transcript: () => handle.transcript(),
     status: () => handle.status(),
     end: async () => ChatResultSchema.parse(await handle.update(ChatMessages.end, {})),
+  };
+}
+
+/**
+ * Tells the text of model calls that start after it began, until stopped. Texts already in the
+ * status (earlier turns' answers) count as shown; `finish` reads the status once more, for the rest
+ * of the answer that ended the turn.
+ */
+async function followText(handle: RunHandle, onText: (event: ChatTextEvent) => void): Promise<{ finish(): Promise<void>; stop(): void }> {
+  const shown: ShownText = new Map();
+  for (const text of (await handle.status()).streaming ?? []) shown.set(text.id, { attempt: text.attempt, text: text.text, ...(text.done ? { done: true } : {}) });
+  const tell = (status: RunStatus | undefined) => {
+    for (const streaming of status?.streaming ?? []) {
+      for (const event of textEvents(streaming, shown)) if (event.type === "text" || event.type === "restart") onText(event);
+    }
+  };
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const poll = async () => {
+    const status = await handle.status().catch(() => undefined);
+    if (stopped) return;
+    tell(status);
+    timer = setTimeout(() => void poll(), textPollMs);
+  };
+  timer = setTimeout(() => void poll(), textPollMs);
+  return {
+    finish: async () => {
+      stopped = true;
+      clearTimeout(timer);
+      tell(await handle.status().catch(() => undefined));
+    },
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
   };
 }

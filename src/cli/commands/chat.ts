@@ -1,15 +1,18 @@
 /**
  * `duragent chat <agent>`: an interactive session with an agent. Each line is a turn; `/end`
  * closes the chat; Ctrl-D leaves it running, to rejoin later with `--resume <runId>` (Temporal).
+ * On a terminal (or with `--stream`) each reply is printed as it is written; an attempt that
+ * failed and starts over is said on stderr, and its new text follows on a fresh line.
  */
 import { createInterface } from "node:readline";
-import type { ChatSession } from "../../client/chat.js";
+import type { ChatSession, ChatTextEvent } from "../../client/chat.js";
 import { InvalidRunMessage } from "../../client/engine.js";
 import type { CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
 import { UserError } from "../../errors/user-error.js";
 
-export async function chatCommand(context: CommandContext, agentName: string | undefined, options: { resume?: string }): Promise<CommandOutput> {
+export async function chatCommand(context: CommandContext, agentName: string | undefined, options: { resume?: string; stream?: boolean }): Promise<CommandOutput> {
+  const stream = options.stream ?? process.stdout.isTTY === true;
   const client = await context.client();
   await context.noticeScriptedModel();
   let chat: ChatSession;
@@ -35,8 +38,10 @@ export async function chatCommand(context: CommandContext, agentName: string | u
         return { data: { runId: chat.runId, ended: true, result }, text: `chat ${chat.runId} ended after ${result.turns} turns` };
       }
       try {
-        const reply = await chat.send(text);
-        process.stdout.write(`${reply.text}\n`);
+        const printer = stream ? streamPrinter() : undefined;
+        const reply = await chat.send(text, printer ? { onText: printer.print } : {});
+        if (printer?.printed) printer.endLine();
+        else process.stdout.write(`${reply.text}\n`);
       } catch (error) {
         if (!(error instanceof InvalidRunMessage)) throw error;
         process.stderr.write(`not sent: ${error.message}\n`);
@@ -46,4 +51,29 @@ export async function chatCommand(context: CommandContext, agentName: string | u
     lines.close();
   }
   return { data: { runId: chat.runId, ended }, text: `left chat ${chat.runId}; rejoin with: duragent chat --resume ${chat.runId}` };
+}
+
+/** Writes a turn's model answers to stdout as they stream, each model call on its own line. */
+function streamPrinter() {
+  let call: string | undefined;
+  let midLine = false;
+  const printer = {
+    printed: false,
+    endLine() {
+      if (midLine) process.stdout.write("\n");
+      midLine = false;
+    },
+    print(event: ChatTextEvent) {
+      if (event.type === "restart" || (call !== undefined && event.id !== call)) printer.endLine();
+      call = event.id;
+      if (event.type === "restart") {
+        process.stderr.write(`(${event.step}: the attempt failed; attempt ${event.attempt} starts over)\n`);
+        return;
+      }
+      process.stdout.write(event.delta);
+      printer.printed = true;
+      midLine = !event.delta.endsWith("\n");
+    },
+  };
+  return printer;
 }
