@@ -2,7 +2,8 @@
  * Crash recovery, proven with a real kill: a worker process (`duragent worker`, as a user runs it)
  * is SIGKILLed with its MCP servers mid-run, a fresh one takes over, and the run ends as if nothing
  * happened. The scripted model's request log and the counting MCP server's own log are the ground
- * truth: every completed step ran exactly once; only the step in flight at the kill ran twice.
+ * truth: every completed step ran exactly once; only the step in flight at the kill ran twice. A
+ * model call killed mid-stream streams again, and its watcher is told so.
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -16,6 +17,7 @@ import { textOf } from "../src/common/messages.js";
 import type { RunPhase } from "../src/common/run-status.js";
 import { loadConfig, runSettingsFromConfig } from "../src/config/load-config.js";
 import type { RunHandle } from "../src/client/engine.js";
+import type { RunEvent } from "../src/client/run-events.js";
 import { findRunTarget } from "../src/client/run-targets.js";
 import { TemporalEngine } from "../src/client/temporal-engine.js";
 import {
@@ -38,6 +40,9 @@ const countingLog = join(dir, "counting.log");
 // Long enough to kill the worker inside it, short enough to run twice.
 const SLOW_STEP_MS = 2_500;
 
+const story = Array.from({ length: 30 }, (_, index) => `word${index}`).join(" ");
+let storyAttempts = 0;
+
 /**
  * The steps agent: record a, record b, slow c, record d, then answer. Tool-call ids are fixed, so
  * an interrupted run sends byte-identical requests to an uninterrupted one.
@@ -55,6 +60,11 @@ function script(call: ScriptedCall): ScriptedTurn {
       record("d"),
     ];
     return steps[results.length] ?? { text: `Done: ${results.join(", ")}` };
+  }
+  if (task === "tell the story") {
+    // The first attempt is slow enough to die in; the second slow enough to be watched streaming.
+    storyAttempts += 1;
+    return { text: story, chunkDelayMs: storyAttempts === 1 ? 400 : 150 };
   }
   if (task === "paint the fence") {
     if (results.length === 0) return record("h1");
@@ -89,6 +99,8 @@ agents:
   stepper:
     instruction: Run the steps.
     servers: [counter]
+  teller:
+    instruction: Tell stories.
   asker:
     instruction: Ask before painting.
     servers: [counter]
@@ -306,6 +318,34 @@ describe("crash recovery with a real worker process", () => {
     ]);
     assert.equal(parentOf(entries[3]!.pid), survivor.pid, "the standby ran the step again");
     assert.ok(isRunning(survivor.pid));
+  });
+
+  test("SIGKILL mid-stream: the watcher sees the first attempt's text, a restart marker, then exactly the new attempt's text; the result is the recorded answer", { timeout: 90_000 }, async () => {
+    await liveWorker();
+    const { config } = await loadConfig({ path: dir, env: workerEnv });
+    const teller = await findRunTarget(config, "teller");
+    storyAttempts = 0;
+    const handle = await engine.start(teller, "tell the story");
+    const events: RunEvent[] = [];
+    const watching = (async () => {
+      for await (const event of handle.events()) events.push(event);
+    })();
+    await waitFor("the story to stream", () => (events.some((event) => event.type === "text") ? true : undefined));
+    await crashAndRestart();
+    await watching;
+
+    const end = events.at(-1) as Extract<RunEvent, { type: "end" }>;
+    assert.equal(end.phase, "completed", JSON.stringify(events));
+    assert.equal((end.result as { text: string }).text, story);
+    assert.equal(storyAttempts, 2, "the model call streamed twice");
+    const texts = (from: RunEvent[]) => from.flatMap((event) => (event.type === "text" ? [event.delta] : [])).join("");
+    const restart = events.findIndex((event) => event.type === "restart");
+    assert.ok(restart > 0, `a restart marker: ${JSON.stringify(events)}`);
+    assert.equal((events[restart] as Extract<RunEvent, { type: "restart" }>).attempt, 2);
+    const first = texts(events.slice(0, restart));
+    assert.ok(first.length > 0 && first.length < story.length && story.startsWith(first), `the dead attempt's text so far: '${first}'`);
+    assert.equal(texts(events.slice(restart)), story, "after the marker, the new attempt's text and nothing else");
+    assert.equal(events.filter((event) => event.type === "restart").length, 1);
   });
 
   test("SIGKILL while waiting for a person: the answer sent after the restart is applied", { timeout: 90_000 }, async () => {

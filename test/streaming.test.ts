@@ -6,6 +6,7 @@
  * to a run's history.
  */
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { ApplicationFailure } from "@temporalio/common";
@@ -15,7 +16,8 @@ import { OpenAIProvider } from "../src/activities/llm/openai-provider.js";
 import { createProviderRegistry } from "../src/activities/llm/provider-registry.js";
 import type { LlmProvider } from "../src/activities/llm/provider.js";
 import type { RunEvent } from "../src/client/run-events.js";
-import type { TemporalEngine } from "../src/client/temporal-engine.js";
+import { TemporalEngine } from "../src/client/temporal-engine.js";
+import { runSettingsFromConfig } from "../src/config/load-config.js";
 import type { RunTarget } from "../src/client/run-targets.js";
 import { FailureType } from "../src/common/failures.js";
 import type { LlmRequest } from "../src/common/llm.js";
@@ -180,6 +182,21 @@ describe("watching a streaming run", () => {
 
     });
     script = (question) => turns[question] ?? { text: `unknown: ${question}` };
+  });
+
+  test("Temporal: with no worker to answer, a status read returns in seconds with what the server knows, marked partial", { timeout: 60_000 }, async () => {
+    const alone = { ...config, temporal: { ...config.temporal, address: temporal.address, taskQueue: `nobody-${randomUUID()}` } };
+    const engine = await TemporalEngine.connect(alone, runSettingsFromConfig(alone));
+    try {
+      const handle = await engine.start(agent, "is anyone there?");
+      const status = await handle.status();
+      assert.equal(status.phase, "running");
+      assert.match(status.partial ?? "", /no worker answered within 3 s/);
+      assert.deepEqual([status.stepCount, status.pending], [0, []]);
+      await engine.client.workflow.getHandle(handle.runId).terminate("test over");
+    } finally {
+      await engine.close();
+    }
   });
 
   test("Temporal: streaming adds nothing to history (the same run with streaming off)", { timeout: 120_000 }, async () => {

@@ -15,6 +15,7 @@ export function describePending(request: PendingRequest): string {
 export function statusText(status: RunStatus, link?: string, cost?: RunCost): string {
   const step = status.currentStep ? ` — step ${status.stepCount}: ${status.currentStep}` : "";
   const lines = [`${status.runId}: ${status.phase}${step}`];
+  if (status.partial) lines.push(`  (${status.partial})`);
   for (const request of status.pending) lines.push(`  waiting for ${describePending(request)}`);
   for (const [model, usage] of Object.entries(status.usage)) {
     const cached = usage.cachedInputTokens ? ` (${usage.cachedInputTokens} cached)` : "";

@@ -8,7 +8,9 @@ import {
   WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  isGrpcDeadlineError,
   type WorkflowExecutionStatusName,
+  type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from "@temporalio/client";
 import { CancelledFailure } from "@temporalio/common";
@@ -57,6 +59,9 @@ function closedPhase(status: WorkflowExecutionStatusName): RunPhase | undefined 
       return undefined;
   }
 }
+
+/** How long a status read waits for a worker to answer before it shows what the server alone knows. */
+const statusQueryTimeoutMs = 3_000;
 
 export class TemporalEngine implements Engine {
   readonly name = "temporal" as const;
@@ -219,9 +224,15 @@ export class TemporalEngine implements Engine {
         const description = await this.describe(workflow);
         const phase = closedPhase(description.status.name);
         try {
-          const status = await workflow.query<RunStatus>(RunMessages.status);
-          if (phase) return { ...status, phase };
+          const status = await this.client
+            .withDeadline(Date.now() + statusQueryTimeoutMs, () => workflow.query<RunStatus>(RunMessages.status))
+            .catch(async (error: unknown) => {
+              if (phase || !isGrpcDeadlineError(error)) throw error;
+              return undefined;
+            });
           // Tool-call progress and retries live on the pending activities, not in workflow state.
+          if (!status) return this.serverSideStatus(workflowId, description);
+          if (phase) return { ...status, phase };
           const pending = await pendingActivitiesState(description, this.client.options.loadedDataConverter, status.currentStep);
           return {
             ...status,
@@ -252,6 +263,27 @@ export class TemporalEngine implements Engine {
       signal: (name: string, payload?: unknown) => workflow.signal(name, payload),
       query: <R>(name: string, payload?: unknown) => workflow.query<R, [unknown]>(name, payload),
     });
+  }
+
+  /**
+   * An open run's status when no worker answered its query: none is running, or the run's worker
+   * stopped and the server still waits for it (up to the sticky queue's 10 s). What the server
+   * keeps still shows: the step in flight's progress, retries and streamed text.
+   */
+  private async serverSideStatus(runId: string, description: WorkflowExecutionDescription): Promise<RunStatus> {
+    const pending = await pendingActivitiesState(description, this.client.options.loadedDataConverter, undefined);
+    return {
+      runId,
+      phase: "running",
+      stepCount: 0,
+      pending: [],
+      usage: {},
+      partial: `no worker answered within ${statusQueryTimeoutMs / 1000} s (none is running, or the run's worker stopped); its steps, questions and usage are not known until one does`,
+      ...(pending.progress.length > 0 ? { progress: pending.progress } : {}),
+      ...(pending.logs.length > 0 ? { logs: pending.logs } : {}),
+      ...(pending.retrying ? { retrying: pending.retrying } : {}),
+      ...(pending.streaming.length > 0 ? { streaming: pending.streaming } : {}),
+    };
   }
 
   async startWarning(): Promise<string | undefined> {

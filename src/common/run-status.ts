@@ -82,6 +82,11 @@ export const RunStatusSchema = z.object({
   logs: z.array(StepLogSchema).optional(),
   /** The answer text so far of each model call that is streaming. */
   streaming: z.array(StepTextSchema).optional(),
+  /**
+   * Set when no worker answered in time (Temporal): why. The phase and what the server keeps (the
+   * step in flight's progress, retries and streamed text) are shown; steps, questions and usage are not.
+   */
+  partial: z.string().optional(),
 });
 export type RunStatus = z.infer<typeof RunStatusSchema>;
 

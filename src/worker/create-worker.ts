@@ -58,6 +58,9 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
       ...(config.worker.maxConcurrentActivityTaskExecutions ? { maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivityTaskExecutions } : {}),
       // Heartbeats carry tool-call progress, so send them within a second rather than at 80% of the timeout.
       maxHeartbeatThrottleInterval: "1 second",
+      // A run whose worker died waits this long before another worker takes its next workflow task
+      // (and answers its queries): 10 s by default, which a killed worker's runs would all pay.
+      stickyQueueScheduleToStartTimeout: "3 seconds",
       ...(tracing ? await tracingWorkerOptions(tracing) : {}),
     });
     const close = async () => {
