@@ -1,6 +1,7 @@
 /**
  * History growth of a long chat: how many bytes of Temporal history 100 turns cost, next to the
- * size of the conversation itself, with transcript references off and on.
+ * size of the conversation itself, with transcript references off and on, and with the replies
+ * streamed (each in 20 pieces, 10 ms apart) and not.
  *
  * Without references every model call repeats the conversation in its activity input, so history
  * grows with the square of the turns. With them each message is stored once, and what remains
@@ -36,6 +37,8 @@ export interface ReferenceMode {
   name: string;
   /** `execution.transcriptReferenceBytes`; a huge value turns references off. */
   transcriptReferenceBytes: number;
+  /** `llm.providers.openai.stream`; on unless false. */
+  stream?: boolean;
 }
 
 export interface HistoryGrowthRow {
@@ -65,7 +68,10 @@ export const defaultModes: ReferenceMode[] = [
   { name: "off", transcriptReferenceBytes: Number.MAX_SAFE_INTEGER },
   { name: "on (default, 8 KiB)", transcriptReferenceBytes: historyLimitDefaults.transcriptReferenceBytes },
   { name: "on (always)", transcriptReferenceBytes: 1 },
+  { name: "on (default), not streamed", transcriptReferenceBytes: historyLimitDefaults.transcriptReferenceBytes, stream: false },
 ];
+
+const streamedPieces = 20;
 
 /** Deterministic filler of an exact length, so sizes are what the profile says. */
 function filler(prefix: string, bytes: number): string {
@@ -112,7 +118,10 @@ async function measureProfile(
     (call: ScriptedCall): ScriptedTurn => {
       const last = call.messages.at(-1);
       const said = last && last.role === "user" ? textOf(last.content).slice(0, 20) : "";
-      return { text: filler(`Reply to "${said}": `, profile.replyBytes) };
+      const text = filler(`Reply to "${said}": `, profile.replyBytes);
+      const size = Math.ceil(text.length / streamedPieces);
+      const chunks = Array.from({ length: streamedPieces }, (_, index) => text.slice(index * size, (index + 1) * size)).filter((piece) => piece !== "");
+      return { text, chunks, chunkDelayMs: 10 };
     },
     { quiet: true },
   );
@@ -139,7 +148,7 @@ async function measureOne(
   const config: DuragentConfig = ConfigSchema.parse({
     engine: "temporal",
     temporal: { address, taskQueue: `bench-${randomUUID()}` },
-    llm: { providers: { openai: { apiKey: "bench-key", baseURL: openaiBaseURL } } },
+    llm: { providers: { openai: { apiKey: "bench-key", baseURL: openaiBaseURL, stream: mode.stream ?? true } } },
     execution: { transcriptReferenceBytes: mode.transcriptReferenceBytes, chatTurnsPerRun: turns + 1 },
   });
   const worker = await createWorker({ config, logger: createLogger("bench-worker", "silent") });
@@ -198,16 +207,34 @@ export function formatHistoryGrowth(rows: HistoryGrowthRow[]): string {
   return [render(header), render(widths.map((width) => "-".repeat(width))), ...lines.map(render)].join("\n");
 }
 
-/** The bench table's history figures: per conversation, history over transcript with references on (limit 2x) and off. */
+/**
+ * The bench table's history figures: per conversation, history over transcript with references on
+ * (limit 2x) and off, and history with streaming on over history with it off (limit 1.10x).
+ */
 export function historyFigures(rows: HistoryGrowthRow[]): Figure[] {
+  const streaming = rows.flatMap((row): Figure[] => {
+    const plain = rows.find((other) => other.profile === row.profile && other.mode === "on (default), not streamed");
+    if (!row.mode.startsWith("on (default") || row.mode === plain?.mode || !plain) return [];
+    return [
+      {
+        section: "history",
+        name: `${row.profile}, ${row.turns} turns, streamed over not streamed`,
+        value: row.historyBytes / plain.historyBytes,
+        unit: "x" as const,
+        limit: { value: 1.1, label: "1.10x" },
+        note: `streamed ${kib(row.historyBytes)} in ${row.historyEvents} events, not ${kib(plain.historyBytes)} in ${plain.historyEvents}`,
+      },
+    ];
+  });
   return rows
-    .filter((row) => row.mode !== "on (always)")
-    .map((row) => ({
+    .filter((row) => row.mode !== "on (always)" && !row.mode.includes("not streamed"))
+    .map((row): Figure => ({
       section: "history",
       name: `${row.profile}, ${row.turns} turns, references ${row.mode.startsWith("on") ? "on" : "off"}`,
       value: row.historyBytes / row.transcriptBytes,
       unit: "x" as const,
       ...(row.mode.startsWith("on") ? { limit: { value: 2, label: "2x the transcript" } } : {}),
       note: `history ${kib(row.historyBytes)}, transcript ${kib(row.transcriptBytes)}`,
-    }));
+    }))
+    .concat(streaming);
 }
