@@ -23,7 +23,10 @@ import { FailureType } from "../src/common/failures.js";
 import type { LlmRequest } from "../src/common/llm.js";
 import { textOf } from "../src/common/messages.js";
 import type { DuragentConfig } from "../src/config/schema.js";
-import { startScriptedModelServer, type ScriptedModelServer, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
+import { startScriptedModelServer, type ScriptedCall, type ScriptedModelServer, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
+import type { Engine } from "../src/client/engine.js";
+import { patternWorkflow } from "../src/workflows/builtin-workflows.js";
+import type { DuragentWorkflow, PatternSpec } from "../src/workflows/index.js";
 import { filesystemServer } from "./support/mcp-servers.js";
 import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
 import { startTestTemporal } from "./support/temporal.js";
@@ -39,7 +42,7 @@ const turns: Record<string, ScriptedTurn> = {
 };
 
 let model: ScriptedModelServer;
-let script: (question: string, attempt: number) => ScriptedTurn = (question) => turns[question] ?? { text: `unknown: ${question}` };
+let script: (question: string, attempt: number, call: ScriptedCall) => ScriptedTurn = (question) => turns[question] ?? { text: `unknown: ${question}` };
 const attempts = new Map<string, number>();
 
 before(async () => {
@@ -48,7 +51,7 @@ before(async () => {
       const question = textOf(call.messages.find((message) => message.role === "user")?.content ?? "");
       const attempt = (attempts.get(question) ?? 0) + 1;
       attempts.set(question, attempt);
-      return script(question, attempt);
+      return script(question, attempt, call);
     },
     { quiet: true },
   );
@@ -182,6 +185,56 @@ describe("watching a streaming run", () => {
 
     });
     script = (question) => turns[question] ?? { text: `unknown: ${question}` };
+  });
+
+  // Two branches, each a pattern of its own: child runs on both engines.
+  const pair: PatternSpec = {
+    pattern: "parallel",
+    name: "pair",
+    branches: [
+      { pattern: "chain", name: "north", asChildWorkflow: true, steps: [{ name: "porto", instruction: "PORTO: describe Porto." }] },
+      { pattern: "chain", name: "south", asChildWorkflow: true, steps: [{ name: "faro", instruction: "FARO: describe Faro." }] },
+    ],
+  };
+  const described: Record<string, string> = {
+    porto: "Porto climbs the hills above the Douro, with tiled churches and port cellars across the river.",
+    faro: "Faro sits behind the lagoons of the Ria Formosa, with an old town inside its walls.",
+  };
+  const fanOut = async (engine: Engine) => {
+    script = (_question, _attempt, call) => {
+      const city = call.system?.includes("PORTO") ? "porto" : call.system?.includes("FARO") ? "faro" : undefined;
+      return city ? { text: described[city]!, chunkDelayMs: 120 } : { text: "?" };
+    };
+    try {
+      const handle = await engine.start({ kind: "pattern", name: "pair", spec: pair, workflow: patternWorkflow as DuragentWorkflow }, "two cities");
+      const events = await collect(handle.events());
+      const end = events.at(-1) as Extract<RunEvent, { type: "end" }>;
+      assert.equal(end.phase, "completed", JSON.stringify(events));
+      const texts = events.filter((event): event is Extract<RunEvent, { type: "text" }> => event.type === "text");
+      const byCall = new Map<string, { agent?: string; text: string }>();
+      for (const event of texts) byCall.set(event.id, { agent: event.agent, text: (byCall.get(event.id)?.text ?? "") + event.delta });
+      assert.deepEqual(Object.fromEntries(byCall), {
+        "north-1/llm-1": { agent: "porto", text: described.porto },
+        "south-1/llm-1": { agent: "faro", text: described.faro },
+      });
+      assert.ok(texts.length > 2, "the branches' text came in pieces");
+      for (const city of ["porto", "faro"]) assert.ok((end.result as { text: string }).text.includes(described[city]!));
+    } finally {
+      script = (question) => turns[question] ?? { text: `unknown: ${question}` };
+    }
+  };
+
+  test("memory engine: a fan-out of child patterns streams each branch's text to the parent's watcher, labelled by branch and agent", async () => {
+    const engine = memoryEngine(config);
+    try {
+      await fanOut(engine);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test("Temporal: a fan-out of child workflows streams each branch's text to the parent's watcher, labelled by branch and agent", { timeout: 120_000 }, async () => {
+    await withTemporalWorker(temporal, config, fanOut);
   });
 
   test("Temporal: with no worker to answer, a status read returns in seconds with what the server knows, marked partial", { timeout: 60_000 }, async () => {

@@ -84,8 +84,9 @@ export class MemoryEngine implements Engine {
       .catch((error: unknown) => {
         throw new RunFailed(runId, isCancellation(error) ? "cancelled" : "failed", rootCause(error), error);
       })
-      .finally(() => {
-        ended = { status: live().control.status(), transcript: live().control.transcript };
+      .finally(async () => {
+        const last = live();
+        ended = { status: await last.statusWithChildren(), transcript: last.control.transcript };
         executor = undefined;
         this.remember(runId);
       });
@@ -99,7 +100,7 @@ export class MemoryEngine implements Engine {
     const handle = runHandle({
       runId,
       result: () => outcome,
-      status: async () => ended?.status ?? live().control.status(),
+      status: async () => ended?.status ?? live().statusWithChildren(),
       transcript: async () => [...(ended?.transcript ?? live().control.transcript)],
       // A refusal (InvalidRunMessage) reaches the caller as the rejection, as a Temporal update's would.
       answer: async (answer) => live().answer(answer),

@@ -38,6 +38,7 @@ import {
 } from "./engine.js";
 import type { RunTarget } from "./run-targets.js";
 import { pendingActivitiesState } from "./pending-activities.js";
+import { withChildText } from "../common/child-text.js";
 import { agentSearchAttribute, phaseSearchAttribute } from "../common/search-attributes.js";
 import { isUnknownSearchAttribute, registerSearchAttributes } from "./search-attributes.js";
 import { temporalConnectionOptions, webUiLink } from "./temporal-connection.js";
@@ -210,6 +211,36 @@ export class TemporalEngine implements Engine {
         throw error;
       }
     };
+    // What the run itself says, and what the server knows of its steps in flight.
+    const ownStatus = async (): Promise<RunStatus> => {
+      const description = await this.describe(workflow);
+      const phase = closedPhase(description.status.name);
+      try {
+        const status = await this.client
+          .withDeadline(Date.now() + statusQueryTimeoutMs, () => workflow.query<RunStatus>(RunMessages.status))
+          .catch(async (error: unknown) => {
+            if (phase || !isGrpcDeadlineError(error)) throw error;
+            return undefined;
+          });
+        // Tool-call progress and retries live on the pending activities, not in workflow state.
+        if (!status) return this.serverSideStatus(workflowId, description);
+        if (phase) return { ...status, phase };
+        const pending = await pendingActivitiesState(description, this.client.options.loadedDataConverter, status.currentStep);
+        return {
+          ...status,
+          ...(pending.progress.length > 0 ? { progress: pending.progress } : {}),
+          ...(pending.logs.length > 0 ? { logs: pending.logs } : {}),
+          ...(pending.retrying ? { retrying: pending.retrying } : {}),
+          // The run records finished calls' answers; the pending activities stream the rest.
+          ...(pending.streaming.length > 0 ? { streaming: [...(status.streaming ?? []), ...pending.streaming.filter((live) => !status.streaming?.some((done) => done.id === live.id))] } : {}),
+        };
+      } catch (error) {
+        // A closed run whose workers are gone cannot answer queries; its end state still can.
+        if (!phase) throw error;
+        const failure = phase === "completed" ? undefined : await workflow.result().then(() => undefined, (end: unknown) => rootCause(end));
+        return { runId: workflowId, phase, stepCount: 0, pending: [], usage: {}, ...(failure ? { lastError: failure } : {}) };
+      }
+    };
     return runHandle({
       runId: workflowId,
       link: webUiLink(this.config.temporal, workflowId),
@@ -221,33 +252,8 @@ export class TemporalEngine implements Engine {
           throw new RunFailed(workflowId, cancelled ? "cancelled" : "failed", rootCause(error.cause ?? error), error);
         }),
       status: async () => {
-        const description = await this.describe(workflow);
-        const phase = closedPhase(description.status.name);
-        try {
-          const status = await this.client
-            .withDeadline(Date.now() + statusQueryTimeoutMs, () => workflow.query<RunStatus>(RunMessages.status))
-            .catch(async (error: unknown) => {
-              if (phase || !isGrpcDeadlineError(error)) throw error;
-              return undefined;
-            });
-          // Tool-call progress and retries live on the pending activities, not in workflow state.
-          if (!status) return this.serverSideStatus(workflowId, description);
-          if (phase) return { ...status, phase };
-          const pending = await pendingActivitiesState(description, this.client.options.loadedDataConverter, status.currentStep);
-          return {
-            ...status,
-            ...(pending.progress.length > 0 ? { progress: pending.progress } : {}),
-            ...(pending.logs.length > 0 ? { logs: pending.logs } : {}),
-            ...(pending.retrying ? { retrying: pending.retrying } : {}),
-            // The run records finished calls' answers; the pending activities stream the rest.
-            ...(pending.streaming.length > 0 ? { streaming: [...(status.streaming ?? []), ...pending.streaming.filter((live) => !status.streaming?.some((done) => done.id === live.id))] } : {}),
-          };
-        } catch (error) {
-          // A closed run whose workers are gone cannot answer queries; its end state still can.
-          if (!phase) throw error;
-          const failure = phase === "completed" ? undefined : await workflow.result().then(() => undefined, (end: unknown) => rootCause(end));
-          return { runId: workflowId, phase, stepCount: 0, pending: [], usage: {}, ...(failure ? { lastError: failure } : {}) };
-        }
+        const status = await ownStatus();
+        return status.children ? withChildText(status, (id) => this.childStatus(id)) : status;
       },
       transcript: () => workflow.query<Message[]>(RunMessages.transcript),
       answer: (answer: Answer) => update<void>(RunMessages.answer, answer),
@@ -264,6 +270,20 @@ export class TemporalEngine implements Engine {
       query: <R>(name: string, payload?: unknown) => workflow.query<R, [unknown]>(name, payload),
     });
   }
+
+  /** A child run's status for its parent's watchers; one that ended never changes, so it is read once. */
+  private async childStatus(id: string): Promise<RunStatus> {
+    const known = this.endedChildren.get(id);
+    if (known) return known;
+    const status = await this.handle(id).status();
+    if (["completed", "failed", "cancelled"].includes(status.phase)) {
+      this.endedChildren.set(id, status);
+      if (this.endedChildren.size > 200) this.endedChildren.delete(this.endedChildren.keys().next().value!);
+    }
+    return status;
+  }
+
+  private readonly endedChildren = new Map<string, RunStatus>();
 
   /**
    * An open run's status when no worker answered its query: none is running, or the run's worker

@@ -87,6 +87,11 @@ export const RunStatusSchema = z.object({
    * step in flight's progress, retries and streamed text) are shown; steps, questions and usage are not.
    */
   partial: z.string().optional(),
+  /**
+   * The run's child runs (nested patterns) in flight, then the last few that ended. On both
+   * engines a run's status includes its children's streamed text, with ids `<child suffix>/<call id>`.
+   */
+  children: z.array(z.string()).optional(),
 });
 export type RunStatus = z.infer<typeof RunStatusSchema>;
 

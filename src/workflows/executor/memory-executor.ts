@@ -9,7 +9,8 @@
 import { CancelledFailure } from "@temporalio/common";
 import type { EffectImplementations, EffectInput, EffectName, EffectOutput } from "../../common/effects.js";
 import { InvalidRunMessage } from "../../common/invalid-run-message.js";
-import { RunMessages, type Answer, type ApprovalDecision } from "../../common/run-status.js";
+import { withChildText } from "../../common/child-text.js";
+import { RunMessages, type Answer, type ApprovalDecision, type RunStatus } from "../../common/run-status.js";
 import type { ActivitySettings, RunSettings } from "../../common/run-settings.js";
 import type { RunChannel, ServerRequestAnswer } from "../../common/server-requests.js";
 import type { DuragentWorkflow } from "../define-workflow.js";
@@ -253,9 +254,25 @@ export class MemoryExecutor extends BaseExecutor {
   executeChild<O>(workflowName: string, input: unknown, options: { idSuffix: string }): Promise<O> {
     const workflow = this.workflows(workflowName);
     if (!workflow) return Promise.reject(new Error(`No workflow is registered as '${workflowName}'.`));
-    const child = new MemoryExecutor(this.implementations, this.settings, this.log, `${this.runId}/${options.idSuffix}`, this.workflows, this.cancellation);
-    return (workflow.body(child, input) as Promise<O>).finally(() => child.detachFromParent?.());
+    const id = `${this.runId}/${options.idSuffix}`;
+    const child = new MemoryExecutor(this.implementations, this.settings, this.log, id, this.workflows, this.cancellation);
+    this.children.set(id, child);
+    this.control.childStarted(id);
+    return (workflow.body(child, input) as Promise<O>).finally(() => {
+      child.detachFromParent?.();
+      this.control.childEnded(id);
+      // The status keeps the last few ended children; so does this, for their final text.
+      const known = this.control.childIds();
+      for (const key of this.children.keys()) if (!known.includes(key)) this.children.delete(key);
+    });
   }
+
+  /** The run's status, with the streamed text of the child runs it lists. */
+  async statusWithChildren(): Promise<RunStatus> {
+    return withChildText(this.control.status(), async (id) => this.children.get(id)?.statusWithChildren());
+  }
+
+  private readonly children = new Map<string, MemoryExecutor>();
 
   uuid(): string {
     return globalThis.crypto.randomUUID();

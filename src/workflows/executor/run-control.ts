@@ -49,6 +49,8 @@ export class RunControl {
   private readonly progress = new Map<string, StepProgress>();
   /** The run's latest MCP server log messages (memory engine; Temporal reads heartbeats). */
   private readonly logs: StepLog[] = [];
+  /** Child runs in flight, then the last few that ended, so a watcher gets their last text too. */
+  private readonly children: { id: string; ended?: boolean }[] = [];
   /** Every message agents added, in order; readable even after a cancel. */
   readonly transcript: Message[] = [];
 
@@ -86,7 +88,24 @@ export class RunControl {
       ...(this.progress.size > 0 ? { progress: [...this.progress.values()] } : {}),
       ...(this.logs.length > 0 ? { logs: [...this.logs] } : {}),
       ...(this.streamed.size + this.finishedTexts.length > 0 ? { streaming: [...this.finishedTexts, ...this.streamed.values()] } : {}),
+      ...(this.children.length > 0 ? { children: this.children.map((child) => child.id) } : {}),
     };
+  }
+
+  childStarted(id: string): void {
+    this.children.push({ id });
+  }
+
+  /** The child runs the status lists. */
+  childIds(): string[] {
+    return this.children.map((child) => child.id);
+  }
+
+  childEnded(id: string): void {
+    const child = this.children.find((entry) => entry.id === id);
+    if (child) child.ended = true;
+    const ended = this.children.filter((entry) => entry.ended);
+    if (ended.length > 4) this.children.splice(this.children.indexOf(ended[0]!), 1);
   }
 
   private phase(): RunPhase {

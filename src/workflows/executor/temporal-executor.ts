@@ -178,11 +178,15 @@ export class TemporalExecutor extends BaseExecutor {
   }
 
   executeChild<O>(workflowName: string, input: unknown, options: { idSuffix: string; summary?: string }): Promise<O> {
-    return workflow.executeChild(workflowName, {
-      workflowId: `${this.runId}/${options.idSuffix}`,
+    const workflowId = `${this.runId}/${options.idSuffix}`;
+    // Watchers read its streamed text through the parent; state for queries only, no command.
+    this.control.childStarted(workflowId);
+    const child = workflow.executeChild(workflowName, {
+      workflowId,
       args: [{ input, settings: this.settings }],
       staticSummary: options.summary,
     }) as Promise<O>;
+    return child.finally(() => this.control.childEnded(workflowId));
   }
 
   uuid(): string {
