@@ -246,6 +246,24 @@ describe("in memory, the terminal answers", () => {
     assert.equal(whole.stdout.split("\n")[0], story);
   });
 
+  test("run --events prints JSON lines: the step, the answer's text in pieces, the end; --agent keeps only that agent's text", async () => {
+    const run = await cli(["run", "chatty", "--input", "tell me a story", "--events"]);
+    assert.equal(run.code, 0, run.stderr);
+    const events = run.stdout.trim().split("\n").map((line) => JSON.parse(line) as { type: string; delta?: string; agent?: string; result?: { text: string } });
+    assert.equal(events[0]!.type, "step");
+    const texts = events.filter((event) => event.type === "text");
+    assert.ok(texts.length > 1, run.stdout);
+    assert.equal(texts.map((event) => event.delta).join(""), story);
+    assert.ok(texts.every((event) => event.agent === "chatty"));
+    assert.equal(events.at(-1)!.type, "end");
+    assert.equal(events.at(-1)!.result!.text, story);
+
+    const other = await cli(["run", "chatty", "--input", "tell me a story", "--events", "--agent", "someone-else"]);
+    assert.equal(other.code, 0, other.stderr);
+    const kinds = other.stdout.trim().split("\n").map((line) => (JSON.parse(line) as { type: string }).type);
+    assert.deepEqual([kinds.includes("text"), kinds.at(-1)], [false, "end"]);
+  });
+
   test("rejoining a chat that does not exist is not found, not a bug", async () => {
     const missing = await cli(["chat", "--resume", "chat-chatty-00000000"]);
     assert.equal(missing.code, ExitCode.notFound);

@@ -207,7 +207,9 @@ describe("watching a streaming run", () => {
     };
     try {
       const handle = await engine.start({ kind: "pattern", name: "pair", spec: pair, workflow: patternWorkflow as DuragentWorkflow }, "two cities");
-      const events = await collect(handle.events());
+      const [events, faroOnly] = await Promise.all([collect(handle.events()), collect(handle.events({ agents: ["faro"] }))]);
+      assert.equal(textBefore(faroOnly), described.faro, "only the named agent's text");
+      assert.deepEqual(faroOnly.at(-1), events.at(-1), "the same end");
       const end = events.at(-1) as Extract<RunEvent, { type: "end" }>;
       assert.equal(end.phase, "completed", JSON.stringify(events));
       const texts = events.filter((event): event is Extract<RunEvent, { type: "text" }> => event.type === "text");

@@ -7,7 +7,7 @@ import type { PendingRequest, RunStatus } from "../common/run-status.js";
 import { parseInput } from "./command-output.js";
 import { InvalidRunMessage, type RunHandle } from "../client/engine.js";
 import { describePending } from "./status-text.js";
-import { textEvents, type ShownText } from "../client/run-events.js";
+import { textEvents, textFilter, type ShownText } from "../client/run-events.js";
 
 export interface FollowOptions {
   /** Ask pending questions on the terminal. */
@@ -16,13 +16,16 @@ export interface FollowOptions {
   verbose: boolean;
   /** Print the run's events as JSON lines on stdout instead (`--events`). */
   events?: boolean;
+  /** Show only these agents' text (`--agent`). */
+  agents?: readonly string[];
   pollMs?: number;
 }
 
 const spinnerFrames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
 export async function followRun(handle: RunHandle, options: FollowOptions): Promise<unknown> {
-  if (options.events) return printEvents(handle);
+  if (options.events) return printEvents(handle, options.agents);
+  const shows = textFilter(options.agents);
   const err = process.stderr;
   const spinning = options.verbose && err.isTTY === true;
   let lines: Interface | undefined;
@@ -52,6 +55,8 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
   const shownText: ShownText = new Map();
   // Streamed text ends its line before a step or prompt is printed.
   let midLine = false;
+  /** The model call whose text was printed last. */
+  let textCall: string | undefined;
   const endLine = () => {
     if (midLine) err.write("\n");
     midLine = false;
@@ -68,15 +73,21 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
           err.write(`  ${steps}: ${status.currentStep}\n`);
           shownSteps = status.stepCount;
         }
-        // A model's answer as it streams, on a terminal: stdout keeps only the final answer.
+        // A model's answer as it streams, on a terminal: stdout keeps only the final answer. Each
+        // call's text starts on its own line, named by its agent, so parallel branches stay apart.
         if (options.verbose && spinning) {
           for (const streaming of status.streaming ?? []) {
+            if (!shows(streaming)) continue;
             for (const event of textEvents(streaming, shownText)) {
               if (event.type === "restart") {
                 err.write(`\r\x1b[K${midLine ? "\n" : ""}  (${event.step}: the attempt failed; attempt ${event.attempt} starts over)\n`);
                 midLine = false;
+                textCall = undefined;
               } else if (event.type === "text") {
-                err.write(`${midLine ? "" : "\r\x1b[K  "}\x1b[2m${event.delta}\x1b[22m`);
+                if (event.id !== textCall) endLine();
+                const label = event.id !== textCall && event.agent ? `${event.agent}: ` : "";
+                textCall = event.id;
+                err.write(`${midLine ? "" : `\r\x1b[K  ${label}`}\x1b[2m${event.delta}\x1b[22m`);
                 midLine = !event.delta.endsWith("\n");
               }
             }
@@ -103,8 +114,8 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
 }
 
 /** `--events`: one JSON object per line, ending with the `end` event; the run's failure is still the exit code. */
-async function printEvents(handle: RunHandle): Promise<unknown> {
-  for await (const event of handle.events()) process.stdout.write(`${JSON.stringify(event)}\n`);
+async function printEvents(handle: RunHandle, agents: readonly string[] | undefined): Promise<unknown> {
+  for await (const event of handle.events(agents ? { agents } : {})) process.stdout.write(`${JSON.stringify(event)}\n`);
   return handle.result();
 }
 

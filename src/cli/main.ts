@@ -27,6 +27,9 @@ interface CommandSpec {
 
 const runId: [string, string] = ["<runId>", "the run (workflow) id"];
 
+/** Collects a repeatable option's values. */
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
 const commands: CommandSpec[] = [
   {
     name: "run",
@@ -37,10 +40,16 @@ const commands: CommandSpec[] = [
         .requiredOption("-i, --input <text|json|@file|->", "the message, or a JSON input; @file reads a file, - standard input")
         .option("--wait", "wait for the answer (default)", true)
         .option("--no-wait", "print the run id and return at once (temporal engine)")
-        .option("--events", "print the run's events as JSON lines (step, text, restart, request, end) instead of its answer"),
+        .option("--events", "print the run's events as JSON lines (step, text, restart, request, end) instead of its answer")
+        .option("--agent <name>", "show only this agent's streamed text (e.g. a pattern's last writer); repeat for several", collect, []),
     closeOnSignal: true,
     action: async (context, [target], options) =>
-      (await import("./commands/run.js")).runCommand(context, target!, { input: options.input as string, wait: options.wait as boolean, events: options.events === true }),
+      (await import("./commands/run.js")).runCommand(context, target!, {
+        input: options.input as string,
+        wait: options.wait as boolean,
+        events: options.events === true,
+        ...((options.agent as string[]).length > 0 ? { agents: options.agent as string[] } : {}),
+      }),
   },
   {
     name: "start",
@@ -63,10 +72,15 @@ const commands: CommandSpec[] = [
     options: (command) =>
       command
         .option("--no-answer", "only watch; leave questions to `duragent answer`")
-        .option("--events", "print the run's events as JSON lines: step, text, restart, request, end"),
+        .option("--events", "print the run's events as JSON lines: step, text, restart, request, end")
+        .option("--agent <name>", "show only this agent's streamed text (e.g. a pattern's last writer); repeat for several", collect, []),
     closeOnSignal: true,
     action: async (context, [id], options) =>
-      (await import("./commands/watch.js")).watchCommand(context, id!, { interactive: options.answer !== false, events: options.events === true }),
+      (await import("./commands/watch.js")).watchCommand(context, id!, {
+        interactive: options.answer !== false,
+        events: options.events === true,
+        ...((options.agent as string[]).length > 0 ? { agents: options.agent as string[] } : {}),
+      }),
   },
   {
     name: "answer",

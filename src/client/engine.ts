@@ -50,8 +50,9 @@ export interface RunHandle {
   /**
    * The run's events until it ends: steps, streamed answer text, restarts, questions and
    * approvals, and the end; the same shapes on both engines. Stop early by breaking out of the loop.
+   * `agents` keeps only those agents' text (say, a pattern's final writer); steps and the rest stay.
    */
-  events(options?: { signal?: AbortSignal }): AsyncIterable<RunEvent>;
+  events(options?: { signal?: AbortSignal; agents?: readonly string[] }): AsyncIterable<RunEvent>;
 }
 
 /** What an engine supplies for a handle; `approve`, `reject` and `events` are built on the rest. */
@@ -61,7 +62,7 @@ export type RunHandleParts = Omit<RunHandle, "approve" | "reject" | "events">;
 export function runHandle(parts: RunHandleParts, eventPollMs = 250): RunHandle {
   return {
     ...parts,
-    events: (options = {}) => runEvents(parts, { pollMs: eventPollMs, ...(options.signal ? { signal: options.signal } : {}) }),
+    events: (options = {}) => runEvents(parts, { ...options, pollMs: eventPollMs }),
     approve: (options = {}) =>
       parts.decide({
         approved: true,

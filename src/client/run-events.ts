@@ -22,7 +22,8 @@ export interface RunEventSource {
   result(): Promise<unknown>;
 }
 
-export async function* runEvents(run: RunEventSource, options: { pollMs: number; signal?: AbortSignal }): AsyncGenerator<RunEvent> {
+export async function* runEvents(run: RunEventSource, options: { pollMs: number; signal?: AbortSignal; agents?: readonly string[] }): AsyncGenerator<RunEvent> {
+  const shows = textFilter(options.agents);
   let ended: { result?: unknown; error?: unknown } | undefined;
   const outcome = run.result().then(
     (result) => (ended = { result }),
@@ -39,7 +40,7 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
         steps = status.stepCount;
         yield { type: "step", number: steps, step: status.currentStep };
       }
-      for (const streaming of status.streaming ?? []) yield* textEvents(streaming, shown);
+      for (const streaming of status.streaming ?? []) if (shows(streaming)) yield* textEvents(streaming, shown);
       for (const request of status.pending) {
         if (seenRequests.has(request.id)) continue;
         seenRequests.add(request.id);
@@ -55,6 +56,12 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
     if (options.signal?.aborted) return;
     await Promise.race([outcome, new Promise((resolve) => setTimeout(resolve, options.pollMs))]);
   }
+}
+
+/** Whether a model call's text is wanted: every call's, or only the named agents'. */
+export function textFilter(agents: readonly string[] | undefined): (text: StepText) => boolean {
+  if (!agents || agents.length === 0) return () => true;
+  return (text) => text.agent !== undefined && agents.includes(text.agent);
 }
 
 /** What a watcher has shown of each model call: the attempt, the text, and whether it is final. */

@@ -13,6 +13,8 @@ export interface RunOptions {
   wait: boolean;
   /** Print the run's events as JSON lines (`--events`) rather than its answer. */
   events?: boolean;
+  /** Show only these agents' streamed text (`--agent`). */
+  agents?: string[];
 }
 
 export async function runCommand(context: CommandContext, targetName: string, options: RunOptions): Promise<CommandOutput | void> {
@@ -36,10 +38,10 @@ export async function runCommand(context: CommandContext, targetName: string, op
   // A memory run can only be answered from here; a Temporal run also from another terminal.
   const interactive = client.engine === "memory" || process.stdin.isTTY === true;
   if (options.events) {
-    await followRun(handle, { interactive: false, verbose: false, events: true });
+    await followRun(handle, { interactive: false, verbose: false, events: true, ...(options.agents ? { agents: options.agents } : {}) });
     return;
   }
-  const result = await followRun(handle, { interactive, verbose: !context.options.json });
+  const result = await followRun(handle, { interactive, verbose: !context.options.json, ...(options.agents ? { agents: options.agents } : {}) });
   // Only --json shows the cost: the text is the answer alone.
   const cost = context.options.json ? await finishedRunCost(handle, result, (await context.config()).pricing) : undefined;
   return { data: { runId: handle.runId, link: handle.link, result, ...(cost ? { cost } : {}) }, text: resultText(result) };
