@@ -129,7 +129,9 @@ export async function measureScale(options: { address: string; runs: number; log
       );
       // A heap limit, as a deployment would set one: V8 then collects evicted runs instead of growing.
       const env = { ...process.env, OPENAI_API_KEY: "bench", OPENAI_BASE_URL: model.openaiBaseURL, DURAGENT_LOG_LEVEL: "error", NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --max-old-space-size=${process.env.BENCH_WORKER_HEAP_MB ?? 768}`.trim() };
-      const worker = spawn(process.execPath, [cli, "worker"], { cwd: project, env, stdio: ["ignore", "ignore", "pipe"] });
+      // BENCH_WORKER_PROFILE=<dir>: a CPU profile of the worker (each of its threads) into that folder.
+      const profile = process.env.BENCH_WORKER_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_WORKER_PROFILE}`] : [];
+      const worker = spawn(process.execPath, [...profile, cli, "worker"], { cwd: project, env, stdio: ["ignore", "ignore", "pipe"] });
       await waitForLine(worker, "stderr", (line) => line.includes("serving task queue"));
       await settle(1000);
       const idleMB = rssMB(worker.pid!);

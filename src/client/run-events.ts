@@ -34,7 +34,8 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
   const shown: ShownText = new Map();
   for (;;) {
     const done = ended;
-    const status = await run.status().catch(() => undefined);
+    // The last look gives the end of the text: worth a second try.
+    const status = (await run.status().catch(() => undefined)) ?? (done ? await run.status().catch(() => undefined) : undefined);
     if (status) {
       if (status.stepCount > steps && status.currentStep) {
         steps = status.stepCount;

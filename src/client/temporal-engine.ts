@@ -63,6 +63,7 @@ function closedPhase(status: WorkflowExecutionStatusName): RunPhase | undefined 
 
 /** How long a status read waits for a worker to answer before it shows what the server alone knows. */
 const statusQueryTimeoutMs = 3_000;
+const closedStatusQueryTimeoutMs = 30_000;
 
 export class TemporalEngine implements Engine {
   readonly name = "temporal" as const;
@@ -217,7 +218,8 @@ export class TemporalEngine implements Engine {
       const phase = closedPhase(description.status.name);
       try {
         const status = await this.client
-          .withDeadline(Date.now() + statusQueryTimeoutMs, () => workflow.query<RunStatus>(RunMessages.status))
+          // A closed run answers only after a replay, which may take longer; nothing else is coming.
+          .withDeadline(Date.now() + (phase ? closedStatusQueryTimeoutMs : statusQueryTimeoutMs), () => workflow.query<RunStatus>(RunMessages.status))
           .catch(async (error: unknown) => {
             if (phase || !isGrpcDeadlineError(error)) throw error;
             return undefined;
@@ -238,7 +240,15 @@ export class TemporalEngine implements Engine {
         // A closed run whose workers are gone cannot answer queries; its end state still can.
         if (!phase) throw error;
         const failure = phase === "completed" ? undefined : await workflow.result().then(() => undefined, (end: unknown) => rootCause(end));
-        return { runId: workflowId, phase, stepCount: 0, pending: [], usage: {}, ...(failure ? { lastError: failure } : {}) };
+        return {
+          runId: workflowId,
+          phase,
+          stepCount: 0,
+          pending: [],
+          usage: {},
+          partial: "no worker answered; only how the run ended is known",
+          ...(failure ? { lastError: failure } : {}),
+        };
       }
     };
     return runHandle({
@@ -276,7 +286,7 @@ export class TemporalEngine implements Engine {
     const known = this.endedChildren.get(id);
     if (known) return known;
     const status = await this.handle(id).status();
-    if (["completed", "failed", "cancelled"].includes(status.phase)) {
+    if (["completed", "failed", "cancelled"].includes(status.phase) && !status.partial) {
       this.endedChildren.set(id, status);
       if (this.endedChildren.size > 200) this.endedChildren.delete(this.endedChildren.keys().next().value!);
     }

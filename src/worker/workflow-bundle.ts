@@ -47,8 +47,12 @@ const KEEP_BUNDLES = 8;
 
 /** The compiled (or, in the repository under tsx, source) file of the built-in workflows. */
 function builtinWorkflowsPath(): string {
+  return workflowsFile("builtin-workflows");
+}
+
+function workflowsFile(name: string): string {
   const extension = import.meta.url.endsWith(".ts") ? "ts" : "js";
-  return fileURLToPath(new URL(`../workflows/builtin-workflows.${extension}`, import.meta.url));
+  return fileURLToPath(new URL(`../workflows/${name}.${extension}`, import.meta.url));
 }
 
 /** `DURAGENT_CACHE_DIR`, else `node_modules/.cache/duragent` of the project duragent is installed in. */
@@ -85,6 +89,7 @@ export async function buildWorkflowBundle(inputs: BundleInputs): Promise<{ code:
   const problems: string[] = [];
   const { code } = await bundleWorkflowCode({
     workflowsPath: entryFile(inputs.modules),
+    preloadModules: [workflowsFile("shared-modules")],
     ...(inputs.interceptorModules?.length ? { workflowInterceptorModules: inputs.interceptorModules } : {}),
     // webpack's errors name the file and line; they become one user error below.
     logger: { ...quietBundlerLogger, error: (message: string) => void problems.push(message) },
