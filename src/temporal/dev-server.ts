@@ -65,6 +65,22 @@ function isPortFree(port: number): Promise<boolean> {
 }
 
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
+  // The server also binds ports of its own choosing for its internal services; another process can
+  // take one between its choice and its bind, and then it exits at once. That is worth new tries.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launch(options);
+    } catch (error) {
+      if (!(error instanceof DevServerExited) || attempt === 3) throw error;
+      options.log?.(`the Temporal dev server exited while starting (${error.message.split("\n")[0]}); starting it again`);
+    }
+  }
+}
+
+/** The process exited before it answered. */
+class DevServerExited extends DevServerStartError {}
+
+async function launch(options: DevServerOptions): Promise<DevServer> {
   const binary = findTemporalCli({ install: options.install });
   const port = options.port ?? (await freePort());
   const ui = options.ui ?? true;
@@ -115,7 +131,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     if (spawnError) throw new DevServerStartError(`Cannot start the Temporal dev server (${binary}): ${spawnError.message}`);
     if (child.exitCode !== null || child.signalCode !== null) {
       const status = child.exitCode !== null ? `code ${child.exitCode}` : `signal ${child.signalCode}`;
-      throw new DevServerStartError(`The Temporal dev server exited with ${status}:\n${output.slice(-10).join("\n")}`);
+      throw new DevServerExited(`The Temporal dev server exited with ${status}:\n${telling(output)}`);
     }
     try {
       const connection = await Connection.connect({ address, connectTimeout: 1_000 });
@@ -127,5 +143,12 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     }
   }
   await stop();
-  throw new DevServerStartError(`The Temporal dev server did not answer on ${address} within 60 s:\n${output.slice(-10).join("\n")}`);
+  throw new DevServerStartError(`The Temporal dev server did not answer on ${address} within 60 s:\n${telling(output)}`);
+}
+
+/** What the server said that explains its end: its errors and panics (a Go stack trace buries them), then its last lines. */
+function telling(output: string[]): string {
+  const causes = output.filter((line) => /panic|error|fatal|address already in use/i.test(line) && !/^\s/.test(line)).slice(0, 5);
+  const last = output.slice(-10).filter((line) => !causes.includes(line));
+  return [...causes, ...(causes.length > 0 && last.length > 0 ? ["…"] : []), ...last].join("\n");
 }
