@@ -22,6 +22,9 @@ import {
 /** How often a waiting activity asks its run whether the person has answered. */
 const ANSWER_POLL_MS = 300;
 
+/** How often a streaming answer's text is offered as a heartbeat. */
+const TEXT_HEARTBEAT_MS = 250;
+
 export interface TemporalRunChannel extends RunChannel {
   /** The heartbeat details to send: the latest progress, or a model call's text so far. */
   details(): StepProgress | StepText | StepLogs | undefined;
@@ -33,6 +36,7 @@ export function temporalRunChannel(context: Context): TemporalRunChannel | undef
   if (!workflowExecution) return undefined;
   let latest: StepProgress | StepText | StepLogs | undefined;
   let streamed: StepText | undefined;
+  let textSentAt = 0;
   // A tool call's server log messages ride along with its progress, once there are any.
   let progressed: StepProgress | undefined;
   const logs: StepLog[] = [];
@@ -61,14 +65,22 @@ export function temporalRunChannel(context: Context): TemporalRunChannel | undef
       context.heartbeat(latest);
     },
     // Watchers read the text from the pending activity's heartbeat details: no history event, and
-    // a retried attempt starts from nothing, so no watcher ever sees two attempts mixed.
+    // a retried attempt starts from nothing, so no watcher ever sees two attempts mixed. The server
+    // takes a heartbeat a second at most, so encoding one per token would be wasted: the first
+    // piece goes at once, later ones every TEXT_HEARTBEAT_MS, and the activity's own heartbeat
+    // carries the latest.
     text({ id, step, agent, delta }) {
+      const first = streamed === undefined;
       streamed = appendStreamed(
         streamed ?? { kind: "text", id: id ?? context.info.activityId, step, ...(agent ? { agent } : {}), attempt: context.info.attempt, text: "", length: 0 },
         delta,
       );
       latest = streamed;
-      context.heartbeat(streamed);
+      const now = Date.now();
+      if (first || now - textSentAt >= TEXT_HEARTBEAT_MS) {
+        textSentAt = now;
+        context.heartbeat(streamed);
+      }
     },
     details: () => latest,
   };

@@ -20,7 +20,8 @@ export interface GuardOptions {
   server: string;
   /** The MCP endpoint: its answers are the ones whose challenges matter. */
   url: URL;
-  maxMessageBytes?: number;
+  /** The most the server may send in one message. */
+  maxMessageBytes: number;
   /** Told as soon as the server misbehaves, so the connection fails its requests rather than wait. */
   onMisbehavior(error: McpServerMisbehavior): void;
   /** The error a 403 `insufficient_scope` becomes (recording what the next sign-in must ask for); absent without OAuth. */
@@ -28,12 +29,11 @@ export interface GuardOptions {
 }
 
 export function guardedFetch(options: GuardOptions, base: FetchLike = fetch): FetchLike {
-  const limit = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+  const limit = options.maxMessageBytes;
   const endpoint = `${options.url.origin}${options.url.pathname}`;
   const limited: FetchLike = async (input, init) => {
     const response = await base(input, init);
-    const url = new URL(typeof input === "string" ? input : input.href);
-    if (options.onInsufficientScope && response.status === 403 && `${url.origin}${url.pathname}` === endpoint) {
+    if (options.onInsufficientScope && response.status === 403 && endpointOf(input) === endpoint) {
       const challenge = challengeOf(response);
       if (challenge?.error === "insufficient_scope") {
         await response.body?.cancel().catch(() => undefined);
@@ -52,6 +52,18 @@ export function guardedFetch(options: GuardOptions, base: FetchLike = fetch): Fe
       throw error;
     }
   };
+}
+
+function endpointOf(input: string | URL): string {
+  const url = new URL(typeof input === "string" ? input : input.href);
+  return `${url.origin}${url.pathname}`;
+}
+
+/** The last byte at or before `from` that is not a CR; `before` when there is none in the chunk. */
+function lastNotCr(chunk: Uint8Array, from: number, before: number): number {
+  let i = from;
+  while (i >= 0 && chunk[i] === 0x0d) i--;
+  return i >= 0 ? chunk[i]! : before;
 }
 
 /** The response, with a body that fails once the server sends more than `limit` bytes in one message. */
@@ -77,12 +89,11 @@ function limitBody(options: GuardOptions, response: Response, limit: number): Re
       transform(chunk, controller) {
         let start = 0;
         if (perEvent) {
-          for (let i = 0; i < chunk.length; i++) {
-            const byte = chunk[i]!;
-            if (byte === 0x0d) continue;
-            if (byte === 0x0a && previous === 0x0a) start = i + 1;
-            previous = byte;
+          // From line feed to line feed: the bytes between are never looked at.
+          for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) {
+            if (lastNotCr(chunk, i - 1, previous) === 0x0a) start = i + 1;
           }
+          previous = lastNotCr(chunk, chunk.length - 1, previous);
           if (start > 0) size = 0;
         }
         size += chunk.length - start;
