@@ -65,6 +65,21 @@ function closedPhase(status: WorkflowExecutionStatusName): RunPhase | undefined 
 const statusQueryTimeoutMs = 3_000;
 const closedStatusQueryTimeoutMs = 30_000;
 
+/**
+ * An open run's status when no worker answered its query: none is running, or the run's worker
+ * stopped and the server still holds its tasks for it (the sticky queue timeout).
+ */
+function unansweredStatus(runId: string): RunStatus {
+  return {
+    runId,
+    phase: "running",
+    stepCount: 0,
+    pending: [],
+    usage: {},
+    partial: `no worker answered within ${statusQueryTimeoutMs / 1000} s (none is running, or the run's worker stopped); its steps, questions and usage are not known until one does`,
+  };
+}
+
 export class TemporalEngine implements Engine {
   readonly name = "temporal" as const;
 
@@ -224,18 +239,8 @@ export class TemporalEngine implements Engine {
             if (phase || !isGrpcDeadlineError(error)) throw error;
             return undefined;
           });
-        // Tool-call progress and retries live on the pending activities, not in workflow state.
-        if (!status) return this.serverSideStatus(workflowId, description);
-        if (phase) return { ...status, phase };
-        const pending = await pendingActivitiesState(description, this.client.options.loadedDataConverter, status.currentStep);
-        return {
-          ...status,
-          ...(pending.progress.length > 0 ? { progress: pending.progress } : {}),
-          ...(pending.logs.length > 0 ? { logs: pending.logs } : {}),
-          ...(pending.retrying ? { retrying: pending.retrying } : {}),
-          // The run records finished calls' answers; the pending activities stream the rest.
-          ...(pending.streaming.length > 0 ? { streaming: [...(status.streaming ?? []), ...pending.streaming.filter((live) => !status.streaming?.some((done) => done.id === live.id))] } : {}),
-        };
+        if (status && phase) return { ...status, phase };
+        return this.withPendingActivities(status ?? unansweredStatus(workflowId), description);
       } catch (error) {
         // A closed run whose workers are gone cannot answer queries; its end state still can.
         if (!phase) throw error;
@@ -295,24 +300,16 @@ export class TemporalEngine implements Engine {
 
   private readonly endedChildren = new Map<string, RunStatus>();
 
-  /**
-   * An open run's status when no worker answered its query: none is running, or the run's worker
-   * stopped and the server still waits for it (up to the sticky queue's 10 s). What the server
-   * keeps still shows: the step in flight's progress, retries and streamed text.
-   */
-  private async serverSideStatus(runId: string, description: WorkflowExecutionDescription): Promise<RunStatus> {
-    const pending = await pendingActivitiesState(description, this.client.options.loadedDataConverter, undefined);
+  /** Adds what only the server knows, tool-call progress, retries and streamed text, from the run's pending activities. */
+  private async withPendingActivities(status: RunStatus, description: WorkflowExecutionDescription): Promise<RunStatus> {
+    const pending = await pendingActivitiesState(description, this.client.options.loadedDataConverter, status.currentStep);
     return {
-      runId,
-      phase: "running",
-      stepCount: 0,
-      pending: [],
-      usage: {},
-      partial: `no worker answered within ${statusQueryTimeoutMs / 1000} s (none is running, or the run's worker stopped); its steps, questions and usage are not known until one does`,
+      ...status,
       ...(pending.progress.length > 0 ? { progress: pending.progress } : {}),
       ...(pending.logs.length > 0 ? { logs: pending.logs } : {}),
       ...(pending.retrying ? { retrying: pending.retrying } : {}),
-      ...(pending.streaming.length > 0 ? { streaming: pending.streaming } : {}),
+      // The run records finished calls' answers; the pending activities stream the rest.
+      ...(pending.streaming.length > 0 ? { streaming: [...(status.streaming ?? []), ...pending.streaming.filter((live) => !status.streaming?.some((done) => done.id === live.id))] } : {}),
     };
   }
 
