@@ -10,7 +10,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { ErrorCode, McpError, type ClientCapabilities } from "@modelcontextprotocol/sdk/types.js";
 import { ApplicationFailure } from "@temporalio/common";
-import { MessageTooLarge, type McpServerMisbehavior } from "../../auth/errors.js";
+import { MessageTooLarge } from "../../auth/errors.js";
 import { FailureType } from "../../common/failures.js";
 import type { McpServerConfig } from "../../config/schema.js";
 import { errorText, failureMessage, isMalformedMessage, isProtocolError, malformedText, missingCommand, nonRetryableFailure, unavailable, type FailedConnection } from "./connection-errors.js";
@@ -206,20 +206,19 @@ export class Connections<C extends Connection = Connection> {
     const timeout = timeoutOf(config);
     const client = new Client(this.options.clientInfo, { capabilities: this.options.capabilities });
     const maxMessageBytes = this.options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
-    let misbehaved = (_error: McpServerMisbehavior): void => undefined;
     const { transport, stdio } = createTransport(server, config, {
       authProvider: this.options.authProvider,
       logger,
       maxMessageBytes,
-      onMisbehavior: (error) => misbehaved(error),
+      // A server that broke the protocol this badly is dropped at once, so its requests fail now, not
+      // at their timeout. Only a response can misbehave, so `conn` exists by then.
+      onMisbehavior: (error) => {
+        conn.misbehavior ??= error;
+        logger.warn({ mcpServer: server, err: error.message }, "MCP server misbehaved; dropping the connection");
+        this.drop(conn);
+      },
     });
     const conn = this.extend({ server, config, client, transport, stdio, stderrTail: [], pid: null, connected: false, closed: false, closing: false });
-    // A server that broke the protocol this badly is dropped at once, so its requests fail now, not at their timeout.
-    misbehaved = (error) => {
-      conn.misbehavior ??= error;
-      logger.warn({ mcpServer: server, err: error.message }, "MCP server misbehaved; dropping the connection");
-      this.drop(conn);
-    };
     if (stdio) forwardStderr(stdio, conn.stderrTail, (text) => logger.info({ mcpServer: server, stream: "stderr" }, text));
     this.options.onOpen(conn);
     client.onerror = (error) => {

@@ -91,9 +91,8 @@ export class ServerRequestRelay {
       const fields = { mcpServer: server, mcpLevel: params.level, ...(params.logger !== undefined ? { mcpLogger: params.logger } : {}) };
       this.logger[logLevelOf(params.level)](fields, text);
       // Also to the run of the call in flight; with several, MCP does not say whose it is.
-      const scopes = [...conn.calls];
-      if (scopes.length === 1) {
-        scopes[0]!.onLog?.({ level: params.level, ...(params.logger !== undefined ? { logger: params.logger } : {}), data: params.data });
+      if (conn.calls.size === 1) {
+        conn.calls.values().next().value?.onLog?.({ level: params.level, ...(params.logger !== undefined ? { logger: params.logger } : {}), data: params.data });
       }
     });
   }

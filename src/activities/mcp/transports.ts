@@ -10,7 +10,7 @@ import { ClientCredentialsProvider } from "../../auth/client-credentials.js";
 import { ScopeRefused, type McpServerMisbehavior } from "../../auth/errors.js";
 import { DuragentOAuthProvider } from "../../auth/oauth-provider.js";
 import { recordScopeChallenge } from "../../auth/step-up.js";
-import { guardedFetch, MAX_MESSAGE_BYTES } from "./http-guards.js";
+import { guardedFetch } from "./http-guards.js";
 import { ObservedStdioTransport } from "./stdio-transport.js";
 
 
@@ -18,16 +18,16 @@ export interface TransportOptions {
   /** Supplies the OAuth client for servers configured with `auth`; defaults to the token store. */
   authProvider?: ((server: string, config: McpServerConfig) => OAuthClientProvider | undefined) | undefined;
   logger: { debug: (obj: Record<string, unknown>, msg?: string) => void };
-  /** The most the server may send in one message; 64 MiB by default. */
-  maxMessageBytes?: number | undefined;
+  /** The most the server may send in one message. */
+  maxMessageBytes: number;
   /** Told as soon as an HTTP server misbehaves (an oversized message), so the connection fails its requests at once. */
-  onMisbehavior?: ((error: McpServerMisbehavior) => void) | undefined;
+  onMisbehavior: (error: McpServerMisbehavior) => void;
 }
 
 export function createTransport(
   server: string,
   config: McpServerConfig,
-  { authProvider: customAuthProvider, logger, maxMessageBytes = MAX_MESSAGE_BYTES, onMisbehavior = () => undefined }: TransportOptions,
+  { authProvider: customAuthProvider, logger, maxMessageBytes, onMisbehavior }: TransportOptions,
 ): { transport: Transport; stdio: ObservedStdioTransport | undefined } {
   if ("command" in config) {
     const stdio = new ObservedStdioTransport({
