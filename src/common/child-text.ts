@@ -9,8 +9,9 @@ import type { RunStatus } from "./run-status.js";
 export async function withChildText(status: RunStatus, childStatus: (id: string) => Promise<RunStatus | undefined>): Promise<RunStatus> {
   if (!status.children?.length) return status;
   const texts = [...(status.streaming ?? [])];
-  for (const id of status.children) {
-    const child = await childStatus(id).catch(() => undefined);
+  const children = await Promise.all(status.children.map((id) => childStatus(id).catch(() => undefined)));
+  for (const [index, child] of children.entries()) {
+    const id = status.children[index]!;
     const prefix = id.startsWith(`${status.runId}/`) ? id.slice(status.runId.length + 1) : id;
     for (const text of child?.streaming ?? []) texts.push({ ...text, id: `${prefix}/${text.id}` });
   }

@@ -128,7 +128,11 @@ export abstract class BaseExecutor implements Executor {
   /** A model call, counting its tokens in the run's usage. */
   async callLlm(request: LlmRequest): Promise<LlmResponse> {
     const callId = this.control.nextModelCallId();
-    const response = await this.perform("callLlm", this.prepareModelCall({ ...request, callId }));
+    // A call that failed for good leaves no text behind that looks still streaming.
+    const response = await this.perform("callLlm", this.prepareModelCall({ ...request, callId })).catch((error: unknown) => {
+      this.control.dropText(callId);
+      throw error;
+    });
     this.control.recordUsage(usageKey(request.model, response.model), response.usage);
     // Watchers end with the recorded answer, never with a stream's last piece they happened to see.
     this.control.finishText({ id: callId, step: effects.callLlm.label(request), ...(request.agent ? { agent: request.agent } : {}), text: response.message.content });

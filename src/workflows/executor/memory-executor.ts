@@ -260,10 +260,9 @@ export class MemoryExecutor extends BaseExecutor {
     this.control.childStarted(id);
     return (workflow.body(child, input) as Promise<O>).finally(() => {
       child.detachFromParent?.();
-      this.control.childEnded(id);
       // The status keeps the last few ended children; so does this, for their final text.
-      const known = this.control.childIds();
-      for (const key of this.children.keys()) if (!known.includes(key)) this.children.delete(key);
+      const dropped = this.control.childEnded(id);
+      if (dropped) this.children.delete(dropped);
     });
   }
 

@@ -96,16 +96,14 @@ export class RunControl {
     this.children.push({ id });
   }
 
-  /** The child runs the status lists. */
-  childIds(): string[] {
-    return this.children.map((child) => child.id);
-  }
-
-  childEnded(id: string): void {
+  /** Marks a child run ended; returns the id of the ended one no longer listed, if one had to go. */
+  childEnded(id: string): string | undefined {
     const child = this.children.find((entry) => entry.id === id);
     if (child) child.ended = true;
     const ended = this.children.filter((entry) => entry.ended);
-    if (ended.length > 4) this.children.splice(this.children.indexOf(ended[0]!), 1);
+    if (ended.length <= 4) return undefined;
+    this.children.splice(this.children.indexOf(ended[0]!), 1);
+    return ended[0]!.id;
   }
 
   private phase(): RunPhase {
@@ -150,6 +148,11 @@ export class RunControl {
         ? current
         : { kind: "text", id, step: piece.step, ...(piece.agent ? { agent: piece.agent } : {}), attempt, text: "", length: 0 };
     this.streamed.set(id, appendStreamed(base, piece.delta));
+  }
+
+  /** A model call that failed for good: its streamed text goes. */
+  dropText(id: string): void {
+    this.streamed.delete(id);
   }
 
   /** A model call's recorded answer replaces its streamed text; the last few stay for late watchers. */
