@@ -15,7 +15,8 @@ import { createCallLlm } from "../src/activities/llm/call-llm.js";
 import { OpenAIProvider } from "../src/activities/llm/openai-provider.js";
 import { createProviderRegistry } from "../src/activities/llm/provider-registry.js";
 import type { LlmProvider } from "../src/activities/llm/provider.js";
-import type { RunEvent } from "../src/client/run-events.js";
+import { textEvents, type RunEvent, type ShownText } from "../src/client/run-events.js";
+import { appendStreamed, type StepText } from "../src/common/server-requests.js";
 import { TemporalEngine } from "../src/client/temporal-engine.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
 import type { RunTarget } from "../src/client/run-targets.js";
@@ -117,6 +118,22 @@ for (const [wire, make] of Object.entries(providers)) {
     });
   });
 }
+
+test("an answer longer than the kept text ends as a continuation, not a restart, for a watcher that saw it all", () => {
+  const whole = Array.from({ length: 8_000 }, (_, index) => `w${index}`).join(" ");
+  const shown: ShownText = new Map();
+  const seen: RunEvent[] = [];
+  let live: StepText = { kind: "text", id: "llm-1", step: "llm x", attempt: 1, text: "", length: 0 };
+  for (let at = 0; at < whole.length; at += 5_000) {
+    live = appendStreamed(live, whole.slice(at, at + 5_000));
+    seen.push(...textEvents(live, shown));
+  }
+  const kept = 32 * 1024;
+  seen.push(...textEvents({ ...live, attempt: 0, done: true, text: whole.slice(whole.length - kept), length: whole.length }, shown));
+  assert.ok(whole.length > kept);
+  assert.deepEqual(seen.filter((event) => event.type === "restart"), []);
+  assert.equal(seen.map((event) => (event.type === "text" ? event.delta : "")).join(""), whole);
+});
 
 const agent: RunTarget = { kind: "agent", name: "guide", agent: { name: "guide", instruction: "Answer about cities.", servers: [] } };
 

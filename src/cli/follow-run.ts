@@ -65,6 +65,11 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
     while (!settled) {
       const status = await handle.status().catch(() => undefined);
       if (status) {
+        // A run that continued as new counts its steps and model calls from the start again.
+        if (status.stepCount < shownSteps && !status.partial) {
+          shownSteps = 0;
+          shownText.clear();
+        }
         if (options.verbose && status.stepCount > shownSteps && status.currentStep) {
           if (spinning) err.write("\r\x1b[K");
           endLine();
@@ -103,7 +108,7 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
         }
         if (spinning && !midLine) err.write(`\r${spinnerFrames[frame++ % spinnerFrames.length]} ${phaseText(status)}\x1b[K`);
       }
-      await Promise.race([outcome.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, options.pollMs ?? (status?.streaming ? 100 : 300)))]);
+      await Promise.race([outcome.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, options.pollMs ?? (spinning && status?.streaming?.some((text) => !text.done) ? 100 : 300)))]);
     }
   } finally {
     endLine();

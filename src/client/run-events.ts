@@ -37,6 +37,11 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
     // The last look gives the end of the text: worth a second try.
     const status = (await run.status().catch(() => undefined)) ?? (done ? await run.status().catch(() => undefined) : undefined);
     if (status) {
+      // A run that continued as new counts its steps and model calls from the start again.
+      if (status.stepCount < steps && !status.partial) {
+        steps = 0;
+        shown.clear();
+      }
       if (status.stepCount > steps && status.currentStep) {
         steps = status.stepCount;
         yield { type: "step", number: steps, step: status.currentStep };
@@ -75,11 +80,16 @@ export function* textEvents(streaming: StepText, shown: ShownText): Generator<Ru
   const seen = shown.get(id);
   if (seen?.done) return;
   if (streaming.done) {
-    // The recorded answer: the rest of what was shown, or, when a later attempt replaced it, all of it.
+    // The recorded answer: the rest of what was shown, or, when a later attempt replaced it, all of
+    // it. Its text is the answer's last part only, starting at `from` in the whole.
     const final = streaming.text;
     const before = seen?.text ?? "";
-    if (final.startsWith(before)) {
-      if (final.length > before.length) yield { type: "text", ...labels, delta: final.slice(before.length) };
+    const from = streaming.length - final.length;
+    const overlap = before.length - from;
+    const continues = before.length <= streaming.length && (overlap <= 0 || final.startsWith(before.slice(from)));
+    if (continues) {
+      const rest = overlap > 0 ? final.slice(overlap) : final;
+      if (rest) yield { type: "text", ...labels, delta: rest };
     } else {
       yield { type: "restart", ...labels, attempt: Math.max(streaming.attempt, (seen?.attempt ?? 1) + 1) };
       if (final) yield { type: "text", ...labels, delta: final };
