@@ -8,9 +8,8 @@
  * Everything the authorization server receives is recorded in `events`.
  */
 import { createHash, createPublicKey, verify, type KeyObject } from "node:crypto";
-import { once } from "node:events";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { listenHttp, type Listening } from "../../src/http/listen.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 
@@ -49,16 +48,26 @@ interface Token {
   clientId: string;
 }
 
-async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; base: string }> {
-  const server = createServer((req, res) => {
-    Promise.resolve(handler(req, res)).catch((error: unknown) => {
-      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
-      res.end(String(error));
+/** A lab server on a free loopback port; a handler's failure is its 500. */
+abstract class LabServer {
+  base = "";
+  private listening?: Listening;
+
+  protected abstract handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+
+  async start(): Promise<this> {
+    this.listening = await listenHttp((req, res) => this.handle(req, res), {
+      host: "127.0.0.1",
+      port: 0,
+      onError: (error, res) => res.writeHead(500, { "content-type": "text/plain" }).end(String(error)),
     });
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+    this.base = this.listening.origin;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    await this.listening?.close();
+  }
 }
 
 async function bodyOf(req: IncomingMessage): Promise<string> {
@@ -79,10 +88,8 @@ export class TokenRegistry {
   readonly tokens = new Map<string, Token>();
 }
 
-export class AuthorizationServer {
+export class AuthorizationServer extends LabServer {
   readonly events: LabEvent[] = [];
-  base = "";
-  private server?: Server;
   private codes = new Map<string, { scopes: string[]; challenge: string; clientId: string }>();
   private refresh = new Map<string, { scopes: string[]; clientId: string }>();
   private count = 0;
@@ -90,7 +97,9 @@ export class AuthorizationServer {
   constructor(
     readonly registry: TokenRegistry,
     readonly options: AuthorizationServerOptions = {},
-  ) {}
+  ) {
+    super();
+  }
 
   get issuer(): string {
     return `${this.base}${this.options.prefix ?? ""}`;
@@ -100,19 +109,7 @@ export class AuthorizationServer {
     return this.events.filter((event) => event.kind === kind);
   }
 
-  async start(): Promise<this> {
-    const { server, base } = await listen((req, res) => this.handle(req, res));
-    this.server = server;
-    this.base = base;
-    return this;
-  }
-
-  async close(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((done) => this.server?.close(() => done()) ?? done());
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", this.base);
     const prefix = this.options.prefix ?? "";
     const o = this.options;
@@ -229,11 +226,9 @@ export interface ResourceServerOptions {
 }
 
 /** The protected MCP server: one tool, `whoami`, which says who called with which scopes. */
-export class ResourceServer {
-  base = "";
+export class ResourceServer extends LabServer {
   /** The paths of every request it received. */
   readonly requests: string[] = [];
-  private server?: Server;
   /** The authorization server the metadata names; tokens of any other are refused. */
   authorizationServer: AuthorizationServer;
 
@@ -241,6 +236,7 @@ export class ResourceServer {
     authorizationServer: AuthorizationServer,
     readonly options: ResourceServerOptions = {},
   ) {
+    super();
     this.authorizationServer = authorizationServer;
   }
 
@@ -252,18 +248,6 @@ export class ResourceServer {
     return `${this.base}${this.options.prmPath ?? "/.well-known/oauth-protected-resource/mcp"}`;
   }
 
-  async start(): Promise<this> {
-    const { server, base } = await listen((req, res) => this.handle(req, res));
-    this.server = server;
-    this.base = base;
-    return this;
-  }
-
-  async close(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((done) => this.server?.close(() => done()) ?? done());
-  }
-
   private challenge(res: ServerResponse, status: 401 | 403, scope: string | undefined, error: string): void {
     const parts = [`error="${error}"`];
     if (scope) parts.push(`scope="${scope}"`);
@@ -271,7 +255,7 @@ export class ResourceServer {
     json(res, status, { error }, { "www-authenticate": `Bearer ${parts.join(", ")}` });
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", this.base);
     this.requests.push(url.pathname);
     if (req.method === "GET" && url.href === this.prmUrl) {
