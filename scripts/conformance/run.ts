@@ -316,7 +316,6 @@ interface RunResult {
   suite: SuiteKey;
   suiteVersion: string;
   target: string;
-  skipped?: string;
   scenarios: ScenarioResult[];
 }
 
@@ -418,12 +417,6 @@ async function main(): Promise<number> {
       let target: string;
       let served: ServedDuragent | undefined;
       if (entry.direction === "client") {
-        if (!existsSync(clientUnderTest)) {
-          const skipped = "scripts/conformance/client-under-test.ts does not exist yet, so the client direction is skipped";
-          console.error(`conformance: ${label}: ${skipped}`);
-          results.push({ ...base, target: "", skipped, scenarios: [] });
-          continue;
-        }
         target = `${process.execPath} --import tsx ${clientUnderTest}`;
       } else {
         served = await serveDuragent(model, join(runDir, "duragent-serve.log"));
@@ -477,7 +470,6 @@ interface Row {
   checks: { passed: number; total: number; warnings: number };
   notScored: { passed: number; total: number };
   notApplicable: number;
-  skipped?: string;
 }
 
 function row(result: RunResult): Row {
@@ -493,7 +485,6 @@ function row(result: RunResult): Row {
     checks: { passed: sum(scored, "success"), total: sum(scored, "success") + sum(scored, "failure"), warnings: sum(scored, "warning") },
     notScored: { passed: unscored.filter((scenario) => scenario.status === "passed").length, total: unscored.length },
     notApplicable: result.scenarios.filter((scenario) => scenario.status === "not-applicable").length,
-    ...(result.skipped ? { skipped: result.skipped } : {}),
   };
 }
 
@@ -501,7 +492,6 @@ function print(results: RunResult[]): void {
   const header = ["direction", "spec", "suite", "scenarios", "checks", "warnings", "not scored", "n/a"];
   const lines = results.map((result) => {
     const r = row(result);
-    if (r.skipped) return [r.direction, r.spec, r.suite, "skipped", "", "", "", ""];
     return [
       r.direction,
       r.spec,
@@ -521,10 +511,6 @@ function print(results: RunResult[]): void {
 
   for (const result of results) {
     const label = `${result.direction} ${result.spec} (${result.suiteVersion})`;
-    if (result.skipped) {
-      console.log(`\n${label}: ${result.skipped}`);
-      continue;
-    }
     const failed = result.scenarios.filter((scenario) => scenario.status === "failed");
     if (failed.length > 0) {
       console.log(`\n${label}, failing:`);
