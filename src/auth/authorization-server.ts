@@ -21,7 +21,7 @@ const PROTECTED_RESOURCE = "/.well-known/oauth-protected-resource";
  * origin (RFC 8414 and its OpenID variant) or appended to the issuer's path (OpenID Discovery).
  * Undefined for any other URL.
  */
-export function issuerForMetadataUrl(url: URL): string | undefined {
+function issuerForMetadataUrl(url: URL): string | undefined {
   const { origin, pathname } = url;
   for (const prefix of [OAUTH_METADATA, OPENID_CONFIGURATION]) {
     if (pathname === prefix || pathname.startsWith(`${prefix}/`)) return origin + pathname.slice(prefix.length);

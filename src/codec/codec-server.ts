@@ -12,12 +12,12 @@
  * - A bearer token, when one is set (`Authorization: Bearer <token>`, e.g. the `temporal` CLI's
  *   `--codec-auth`). Serving beyond loopback without one is refused: this server decrypts for anyone.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Payload, PayloadCodec } from "@temporalio/common";
 import { z } from "zod";
 import { isUserError } from "../errors/user-error.js";
 import { listenHttp } from "../http/listen.js";
+import { isLoopbackHost, readBody, sameSecret } from "../http/requests.js";
 import type { Logger } from "../logger.js";
 
 export interface CodecServerOptions {
@@ -88,7 +88,7 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
     if (token !== undefined && !hasToken(req, token)) {
       return send(res, 401, { ...cors, "WWW-Authenticate": 'Bearer realm="duragent-codec"', "Content-Type": "text/plain" }, "Missing or wrong bearer token.");
     }
-    const body = await readBody(req);
+    const body = await readBody(req, maxBodyBytes);
     if (body === undefined) return send(res, 413, { ...cors, "Content-Type": "text/plain" }, `Requests are limited to ${maxBodyBytes} bytes.`);
     let parsed: z.infer<typeof PayloadsBodySchema>;
     try {
@@ -124,28 +124,9 @@ export function originOf(url: string): string {
   return new URL(url).origin.toLowerCase();
 }
 
-function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
-  return bare === "localhost" || bare === "::1" || /^127(\.\d{1,3}){3}$/.test(bare);
-}
-
 function hasToken(req: IncomingMessage, token: string): boolean {
   const given = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "")?.[1]?.trim();
-  if (!given) return false;
-  // Digests first, so the comparison takes the same time whatever the lengths.
-  const digest = (value: string) => createHash("sha256").update(value).digest();
-  return timingSafeEqual(digest(given), digest(token));
-}
-
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBodyBytes) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
+  return given !== undefined && given !== "" && sameSecret(given, token);
 }
 
 function fromJson({ metadata, data }: JsonPayload): Payload {

@@ -29,7 +29,7 @@ interface StoredEvent {
   at: number;
 }
 
-export const eventStoreDefaults = { maxEvents: 2_000, maxBytes: 8 * 1024 * 1024, maxAgeMs: 10 * 60 * 1000 } as const;
+const eventStoreDefaults = { maxEvents: 2_000, maxBytes: 8 * 1024 * 1024, maxAgeMs: 10 * 60 * 1000 } as const;
 
 /**
  * Event ids are `<stream id>.<sequence>`: the stream is known from the id alone, even after its

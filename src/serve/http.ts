@@ -16,13 +16,14 @@
  *
  * Errors this listener answers itself echo the JSON-RPC id of the request when it could be read.
  */
-import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { hostname, networkInterfaces } from "node:os";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import { listenHttp } from "../http/listen.js";
+import { isLoopbackHost, readBody, sameSecret } from "../http/requests.js";
 import type { Logger } from "../logger.js";
 import { BoundedEventStore, type EventStoreLimits } from "./event-store.js";
 
@@ -67,11 +68,6 @@ const maxBodyBytes = 4 * 1024 * 1024;
 /** A session unheard of this long is closed: clients that vanish without DELETE would pile up. */
 const sessionIdleMs = 60 * 60 * 1000;
 const defaultRetryIntervalMs = 1_000;
-
-function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
-  return bare === "localhost" || bare === "::1" || /^127(\.\d{1,3}){3}$/.test(bare);
-}
 
 export async function startHttpMcpServer(options: HttpServeOptions): Promise<HttpMcpListener> {
   const token = options.token === "" ? undefined : options.token;
@@ -203,25 +199,13 @@ function checkHeaders(req: IncomingMessage, allowed: Set<string>, token: string 
   return undefined;
 }
 
-// Digests first, so the comparison takes the same time whatever the lengths.
-function sameSecret(given: string, expected: string): boolean {
-  const digest = (value: string) => createHash("sha256").update(value).digest();
-  return timingSafeEqual(digest(given), digest(expected));
-}
-
 type BodyRead = { ok: true; body: unknown } | { ok: false; status: number; message: string; code: number };
 
 async function readJson(req: IncomingMessage): Promise<BodyRead> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > maxBodyBytes) return { ok: false, status: 413, message: `Requests are limited to ${maxBodyBytes} bytes.`, code: -32600 };
-    chunks.push(buffer);
-  }
+  const text = await readBody(req, maxBodyBytes);
+  if (text === undefined) return { ok: false, status: 413, message: `Requests are limited to ${maxBodyBytes} bytes.`, code: -32600 };
   try {
-    return { ok: true, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown };
+    return { ok: true, body: JSON.parse(text) as unknown };
   } catch {
     // JSON-RPC's own code for a body that does not parse.
     return { ok: false, status: 400, message: "The request body is not JSON.", code: -32700 };
@@ -231,7 +215,7 @@ async function readJson(req: IncomingMessage): Promise<BodyRead> {
 type JsonRpcId = string | number | null;
 
 /** The id of a single JSON-RPC request, so an error answers it; null when there is none to echo (a batch, a notification). */
-export function requestIdOf(body: unknown): JsonRpcId {
+function requestIdOf(body: unknown): JsonRpcId {
   if (typeof body !== "object" || body === null || Array.isArray(body) || !("id" in body)) return null;
   const { id } = body;
   return typeof id === "string" || (typeof id === "number" && Number.isInteger(id)) ? id : null;
