@@ -11,6 +11,9 @@ import { createPrivateKeyJwtAuth } from "@modelcontextprotocol/sdk/client/auth-e
 import type { AddClientAuthentication, OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import type { ClientCredentialsConfig } from "../config/schema.js";
+import type { AuthChallenge } from "./challenge.js";
+import type { ScopeChallengeHandler } from "./oauth-provider.js";
+import { scopeRefused } from "./step-up.js";
 
 /** The secret or key of a client-credentials server cannot be read on this worker: a configuration problem. */
 export class CredentialsUnavailable extends Error {
@@ -23,7 +26,7 @@ const tokenCache = new Map<string, { tokens: OAuthTokens; usableUntil: number | 
 /** A token is replaced this long before it expires (a quarter of its life for short-lived ones), so no request carries it past its end. */
 const EXPIRY_MARGIN_MS = 30_000;
 
-export class ClientCredentialsProvider implements OAuthClientProvider {
+export class ClientCredentialsProvider implements OAuthClientProvider, ScopeChallengeHandler {
   /** private_key_jwt: signs a fresh assertion for each token request. */
   readonly addClientAuthentication: AddClientAuthentication | undefined;
 
@@ -41,6 +44,10 @@ export class ClientCredentialsProvider implements OAuthClientProvider {
           await createPrivateKeyJwtAuth({ issuer: config.clientId, subject: config.clientId, privateKey, alg })(headers, params, url, metadata);
         }
       : undefined;
+  }
+
+  async insufficientScope(challenge: AuthChallenge): Promise<Error> {
+    return scopeRefused(this.server, challenge, `Add it to mcp.servers.${this.server}.auth.scope, or have the authorization server grant it to the client.`);
   }
 
   private get usesPrivateKey(): boolean {

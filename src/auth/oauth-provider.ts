@@ -12,7 +12,9 @@ import { randomBytes } from "node:crypto";
 import type { OAuthClientProvider, OAuthDiscoveryState } from "@modelcontextprotocol/sdk/client/auth.js";
 import type { AuthorizationServerMetadata, OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import type { OAuthConfig } from "../config/schema.js";
-import { SignInRequired } from "./errors.js";
+import type { AuthChallenge } from "./challenge.js";
+import { SignInRequired, type McpAuthorizationError } from "./errors.js";
+import { recordScopeChallenge } from "./step-up.js";
 import { TokenStore } from "./token-store.js";
 
 export { SignInRequired };
@@ -33,7 +35,12 @@ export function authorizationServerKey(url: string): string {
   }
 }
 
-export class DuragentOAuthProvider implements OAuthClientProvider {
+/** An auth provider that knows what a 403 `insufficient_scope` means for its server. */
+export interface ScopeChallengeHandler {
+  insufficientScope(challenge: AuthChallenge): Promise<Error>;
+}
+
+export class DuragentOAuthProvider implements OAuthClientProvider, ScopeChallengeHandler {
   readonly clientMetadataUrl: string | undefined;
 
   constructor(
@@ -44,6 +51,11 @@ export class DuragentOAuthProvider implements OAuthClientProvider {
     private readonly interactive?: InteractiveSignIn,
   ) {
     this.clientMetadataUrl = config.clientMetadataUrl;
+  }
+
+  /** Records the refused scope, so the next `duragent auth login` asks for it with the rest. */
+  insufficientScope(challenge: AuthChallenge): Promise<McpAuthorizationError> {
+    return recordScopeChallenge(this.server, this.store, challenge);
   }
 
   /** The `state` sent with the authorization request; the login flow checks the callback against it. */

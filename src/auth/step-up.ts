@@ -31,3 +31,8 @@ export async function recordScopeChallenge(server: string, store: TokenStore, ch
   await store.update({ stepUpScope });
   return new ScopeStepUpRequired(server, required, unionScopes(stored.requestedScope, granted, stepUpScope)!);
 }
+
+/** A 403 `insufficient_scope` that no sign-in by duragent can fix: the scope is someone else's to grant. */
+export function scopeRefused(server: string, challenge: AuthChallenge, remedy = "No retry can add it."): ScopeRefused {
+  return new ScopeRefused(server, `MCP server '${server}' refused the request: it needs scope '${challenge.scope ?? "(unnamed)"}', which its token lacks. ${remedy}`);
+}

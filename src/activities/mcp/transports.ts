@@ -7,9 +7,9 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { McpServerConfig } from "../../config/schema.js";
 import { ClientCredentialsProvider } from "../../auth/client-credentials.js";
-import { ScopeRefused, type McpServerMisbehavior } from "../../auth/errors.js";
-import { DuragentOAuthProvider } from "../../auth/oauth-provider.js";
-import { recordScopeChallenge } from "../../auth/step-up.js";
+import type { McpServerMisbehavior } from "../../auth/errors.js";
+import { DuragentOAuthProvider, type ScopeChallengeHandler } from "../../auth/oauth-provider.js";
+import { scopeRefused } from "../../auth/step-up.js";
 import { guardedFetch } from "./http-guards.js";
 import { ObservedStdioTransport } from "./stdio-transport.js";
 
@@ -58,13 +58,7 @@ export function createTransport(
     ...(authProvider
       ? {
           onInsufficientScope: async (challenge) =>
-            authProvider instanceof DuragentOAuthProvider
-              ? recordScopeChallenge(server, authProvider.store, challenge)
-              : new ScopeRefused(
-                  server,
-                  `MCP server '${server}' refused the request: it needs scope '${challenge.scope ?? "(unnamed)"}', which its token lacks. ` +
-                    (auth?.type === "client_credentials" ? `Add it to mcp.servers.${server}.auth.scope, or have the authorization server grant it to the client.` : "No retry can add it."),
-                ),
+            "insufficientScope" in authProvider ? (authProvider as ScopeChallengeHandler).insufficientScope(challenge) : scopeRefused(server, challenge),
         }
       : {}),
   });
