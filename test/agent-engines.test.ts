@@ -49,6 +49,8 @@ async function runOn(engineName: "memory" | "temporal", env?: TestWorkflowEnviro
       const engine = memoryEngine(config);
       try {
         const handle = await engine.start(finder, "What do my notes say, and what is 2+3?");
+        // Watched, as on Temporal, where model calls always stream (into heartbeats).
+        await handle.status();
         return { result: (await handle.result()) as { text: string }, runId: handle.runId, bodies: model.requests.map((r) => r.body) };
       } finally {
         await engine.close();

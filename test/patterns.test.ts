@@ -45,9 +45,10 @@ async function harness(script: ModelScript, mcp: McpConnectionPool = new McpConn
     execution: { llm: { maximumAttempts: 1 } },
   });
   const effects = createEffects({ callLlm: createCallLlm(createProviderRegistry(config.llm)), mcp });
-  const ctx = new MemoryExecutor(effects, runSettingsFromConfig(config), quiet, "test-run", (name) =>
-    name === "patternWorkflow" ? (patternWorkflow as DuragentWorkflow) : undefined,
-  );
+  const ctx = new MemoryExecutor(effects, runSettingsFromConfig(config), quiet, {
+    runId: "test-run",
+    workflows: (name) => (name === "patternWorkflow" ? (patternWorkflow as DuragentWorkflow) : undefined),
+  });
   return { server, ctx };
 }
 

@@ -43,7 +43,7 @@ const turns: Record<string, ScriptedTurn> = {
 };
 
 let model: ScriptedModelServer;
-let script: (question: string, attempt: number, call: ScriptedCall) => ScriptedTurn = (question) => turns[question] ?? { text: `unknown: ${question}` };
+let script: (question: string, attempt: number, call: ScriptedCall) => ScriptedTurn | Promise<ScriptedTurn> = (question) => turns[question] ?? { text: `unknown: ${question}` };
 const attempts = new Map<string, number>();
 
 before(async () => {
@@ -176,6 +176,47 @@ describe("watching a streaming run", () => {
         events.filter((event) => event.type === "step").map((event) => (event as { step: string }).step),
         ["llm openai:gpt-4.1-mini"],
       );
+    } finally {
+      await engine.close();
+      script = (question) => turns[question] ?? { text: `unknown: ${question}` };
+    }
+  });
+
+  test("memory engine: a run nobody watches makes plain model requests; once its status is read, its next calls stream", async () => {
+    const steps: PatternSpec = {
+      pattern: "chain",
+      name: "pair",
+      steps: [
+        { name: "first", instruction: "FIRST: name a bridge." },
+        { name: "second", instruction: "SECOND: describe it." },
+      ],
+    };
+    const target = { kind: "pattern" as const, name: "pair", spec: steps, workflow: patternWorkflow as DuragentWorkflow };
+    let firstArrived!: () => void;
+    const arrived = new Promise<void>((resolve) => (firstArrived = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    script = (question, _attempt, call) => {
+      if (question.startsWith("watched") && call.system?.includes("FIRST")) {
+        firstArrived();
+        return released.then(() => ({ text: "Dom Luís I" }));
+      }
+      return { text: call.system?.includes("FIRST") ? "Dom Luís I" : "It has two decks." };
+    };
+    const engine = memoryEngine(config);
+    try {
+      const before = model.requests.length;
+      const unwatched = await engine.start(target, "unwatched bridge");
+      assert.match(((await unwatched.result()) as { text: string }).text, /two decks/);
+      assert.deepEqual(model.requests.slice(before).map((request) => (request.body as { stream?: boolean }).stream ?? false), [false, false]);
+
+      const middle = model.requests.length;
+      const watched = await engine.start(target, "watched bridge");
+      await arrived;
+      assert.equal((await watched.status()).phase, "running");
+      release();
+      assert.match(((await watched.result()) as { text: string }).text, /two decks/);
+      assert.deepEqual(model.requests.slice(middle).map((request) => (request.body as { stream?: boolean }).stream ?? false), [false, true]);
     } finally {
       await engine.close();
       script = (question) => turns[question] ?? { text: `unknown: ${question}` };

@@ -31,6 +31,8 @@ import { loadRunTargets, type RunTarget } from "./run-targets.js";
 
 interface MemoryRun {
   handle: RunHandle;
+  /** The run's status, read without making the run watched (see `watched`). */
+  peek(): Promise<RunStatus>;
   /** Stops the run's steps, whatever its phase; for closing the engine. */
   stop(): void;
   /** When it ended, in ms since the epoch; until then it is kept whatever its age. */
@@ -63,13 +65,21 @@ export class MemoryEngine implements Engine {
     const workflow = registry.get(type);
     if (!workflow) throw new Error(`No workflow is registered as '${type}'.`);
     const log = lazyChildLogger(this.logger, { runId });
-    const newExecutor = () => new MemoryExecutor(this.runtime.effects, this.settings, log, runId, (name) => registry.get(name));
+    // Model calls stream only once someone reads the run's status (events(), a chat's onText, a
+    // CLI on a terminal, serve's progress): a run nobody watches makes plain requests.
+    let watched = false;
+    const newExecutor = () =>
+      new MemoryExecutor(this.runtime.effects, this.settings, log, { runId, workflows: (name) => registry.get(name), streaming: () => watched });
     // The executor of the current run: continue-as-new replaces it, and the handle follows. Once
     // the run ends, only what can still be read of it is kept (see `ended`), not the executor.
     let executor: MemoryExecutor | undefined = newExecutor();
     let ended: { status: RunStatus; transcript: Message[] } | undefined;
     const live = (): MemoryExecutor => executor ?? raise(new RunAlreadyEnded(runId, ended!.status.phase));
+    // The run begins one turn of the event loop after start(), so a caller that watches right
+    // away (`for await (… of handle.events())`) sees its first model call stream.
+    const begun = new Promise((resolve) => setImmediate(resolve));
     const outcome = (async () => {
+      await begun;
       let next = targetInput(target, input);
       for (;;) {
         try {
@@ -91,16 +101,21 @@ export class MemoryEngine implements Engine {
         this.remember(runId);
       });
     outcome.catch(() => undefined); // observed through result()
-    // A message sent while the run is between two executors waits for the next one.
+    // A message waits for the run's handlers: until it has begun, or between two executors.
     const current = async (): Promise<MemoryExecutor> => {
+      await begun;
       while (executor && !executor.acceptsMessages) await new Promise((resolve) => setImmediate(resolve));
       if (!executor) throw new RunNotFound(runId, "that is still running");
       return executor;
     };
+    const peek = async () => ended?.status ?? live().statusWithChildren();
     const handle = runHandle({
       runId,
       result: () => outcome,
-      status: async () => ended?.status ?? live().statusWithChildren(),
+      status: () => {
+        watched = true;
+        return peek();
+      },
       transcript: async () => [...(ended?.transcript ?? live().control.transcript)],
       // A refusal (InvalidRunMessage) reaches the caller as the rejection, as a Temporal update's would.
       answer: async (answer) => live().answer(answer),
@@ -112,7 +127,7 @@ export class MemoryEngine implements Engine {
       signal: async (name, payload) => (await current()).signal(name, payload),
       query: async <R>(name: string, payload?: unknown) => (await current()).query<R>(name, payload),
     }, 30);
-    this.runs.set(runId, { handle, stop: () => executor?.cancel(), type, startedAt: new Date().toISOString() });
+    this.runs.set(runId, { handle, peek, stop: () => executor?.cancel(), type, startedAt: new Date().toISOString() });
     return handle;
   }
 
@@ -162,7 +177,7 @@ export class MemoryEngine implements Engine {
     const runs = [...this.runs.values()].reverse().slice(0, limit);
     return Promise.all(
       runs.map(async (run) => {
-        const status = await run.handle.status();
+        const status = await run.peek();
         return {
           runId: run.handle.runId,
           type: run.type,

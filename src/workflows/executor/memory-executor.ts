@@ -31,6 +31,16 @@ interface UpdateHandler {
   validator?: (arg: unknown) => void;
 }
 
+export interface MemoryExecutorOptions {
+  runId?: string;
+  /** Finds the workflows that `executeChild` may start, by their registered name. */
+  workflows?: (name: string) => DuragentWorkflow | undefined;
+  /** A parent's cancellation reaches its children. */
+  parentCancellation?: Cancellation;
+  /** Whether a model call that starts now streams its text into the status (default: always). */
+  streaming?: () => boolean;
+}
+
 const cancelledFailure = () => new CancelledFailure("the run was cancelled");
 
 export class MemoryExecutor extends BaseExecutor {
@@ -45,18 +55,19 @@ export class MemoryExecutor extends BaseExecutor {
   private runningHandlers = 0;
   private continued = false;
 
+  private readonly workflows: (name: string) => DuragentWorkflow | undefined;
+  private readonly streaming: () => boolean;
+
   constructor(
     private readonly implementations: EffectImplementations,
     settings: RunSettings,
     readonly log: RunLogger,
-    runId: string = globalThis.crypto.randomUUID(),
-    /** Finds the workflows that `executeChild` may start, by their registered name. */
-    private readonly workflows: (name: string) => DuragentWorkflow | undefined = () => undefined,
-    /** A parent's cancellation reaches its children. */
-    parentCancellation?: Cancellation,
+    options: MemoryExecutorOptions = {},
   ) {
-    super(runId, settings);
-    this.detachFromParent = parentCancellation?.subscribe(() => this.cancel());
+    super(options.runId ?? globalThis.crypto.randomUUID(), settings);
+    this.workflows = options.workflows ?? (() => undefined);
+    this.streaming = options.streaming ?? (() => true);
+    this.detachFromParent = options.parentCancellation?.subscribe(() => this.cancel());
     // The signals a Temporal run answers, so fire-and-forget senders work the same in memory.
     this.setSignalHandler<Answer>(RunMessages.answer, (answer) => {
       try {
@@ -76,7 +87,8 @@ export class MemoryExecutor extends BaseExecutor {
     let attempt = 0;
     const run = (): RunChannel => {
       const number = ++attempt;
-      return { ...this.runChannel, text: (piece) => this.control.streamText(piece.id ?? id, number, piece) };
+      // Without `text`, providers make the plain request: streaming costs CPU nobody would see.
+      return this.streaming() ? { ...this.runChannel, text: (piece) => this.control.streamText(piece.id ?? id, number, piece) } : this.runChannel;
     };
     return runWithRetry(settings, (signal) => implementation(input, { signal, run: run() }), this.cancellation, (next, error) =>
       this.control.recordRetry(label, next, settings.retry.maximumAttempts, error),
@@ -255,7 +267,12 @@ export class MemoryExecutor extends BaseExecutor {
     const workflow = this.workflows(workflowName);
     if (!workflow) return Promise.reject(new Error(`No workflow is registered as '${workflowName}'.`));
     const id = `${this.runId}/${options.idSuffix}`;
-    const child = new MemoryExecutor(this.implementations, this.settings, this.log, id, this.workflows, this.cancellation);
+    const child = new MemoryExecutor(this.implementations, this.settings, this.log, {
+      runId: id,
+      workflows: this.workflows,
+      parentCancellation: this.cancellation,
+      streaming: this.streaming,
+    });
     this.children.set(id, child);
     this.control.childStarted(id);
     return (workflow.body(child, input) as Promise<O>).finally(() => {
