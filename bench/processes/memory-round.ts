@@ -6,11 +6,14 @@
  *
  *   node --import tsx bench/processes/memory-round.ts <direct|duragent> <runs> <inFlight> <modelBaseURL>
  *
- * Prints one JSON line: runs/s, latency percentiles, CPU per run and peak RSS.
+ * Prints one JSON line: runs/s, latency percentiles, CPU per run and peak RSS. With
+ * `BENCH_CPU_PROFILE=<file>`, also writes a CPU profile of the measured runs alone (no start-up,
+ * no warm-up), for Chrome DevTools or `node bench/profile-top.ts`.
  */
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import OpenAI from "openai";
@@ -88,11 +91,19 @@ async function measure(run: RunOnce, count: number, parallel: number): Promise<n
 
 const subject = system === "direct" ? await direct() : await duragent();
 await measure(subject.run, Math.min(200, runs), 1); // warm-up: connections, JIT, caches
+const profileTo = process.env.BENCH_CPU_PROFILE;
+const profiler = profileTo ? new Session() : undefined;
+if (profiler) {
+  profiler.connect();
+  await profiler.post("Profiler.enable");
+  await profiler.post("Profiler.start");
+}
 const cpu = process.cpuUsage();
 const started = performance.now();
 const latencies = await measure(subject.run, runs, inFlight);
 const seconds = (performance.now() - started) / 1000;
 const used = process.cpuUsage(cpu);
+if (profiler) writeFileSync(profileTo!, JSON.stringify((await profiler.post("Profiler.stop")).profile));
 const result = {
   system,
   runs,
