@@ -3,6 +3,11 @@
  * a duragent run has model and tool calls (three and two), on the same dev server, with workers in
  * this process. Runs go one after another; rounds alternate between the two, and each figure is
  * the median over rounds.
+ *
+ * Two of Temporal's shortcuts are measured too, each beside the plain workflow's figure with and
+ * without it: eager workflow start (a client that shares its worker's connection, which duragent
+ * offers as `createClient({ worker })`) and eager activity execution (on by default; the plain
+ * workflow is also run on a worker with it turned off, to show what it buys).
  */
 import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
@@ -20,8 +25,10 @@ const require = createRequire(import.meta.url);
 const everythingManifest = require.resolve("@modelcontextprotocol/server-everything/package.json");
 const everythingBin = join(dirname(everythingManifest), (JSON.parse(readFileSync(everythingManifest, "utf8")) as { bin: Record<string, string> }).bin["mcp-server-everything"]!);
 
+const systemNames = ["empty", "duragent", "empty-eager", "duragent-eager", "empty-no-eager-activities"] as const;
+
 export interface TemporalRound {
-  system: "empty" | "duragent";
+  system: (typeof systemNames)[number];
   runsPerSecond: number;
   p50: number;
   p95: number;
@@ -55,17 +62,19 @@ export async function measureTemporalEngine(options: { address: string; quick: b
     agents: { bencher: { instruction: "You echo things with the echo tool, twice, then say you are done.", servers: ["everything"] } },
   };
   const nativeConnection = await NativeConnection.connect({ address: options.address });
-  const emptyWorker = await Worker.create({
-    connection: nativeConnection,
-    taskQueue: emptyQueue,
-    workflowsPath: fileURLToPath(new URL("./processes/empty-workflow.ts", import.meta.url)),
-    activities: { noop: async () => undefined },
-  });
+  const emptyWorkflow = { workflowsPath: fileURLToPath(new URL("./processes/empty-workflow.ts", import.meta.url)), activities: { noop: async () => undefined } };
+  const emptyWorker = await Worker.create({ connection: nativeConnection, taskQueue: emptyQueue, ...emptyWorkflow });
+  const noEagerQueue = `bench-no-eager-${randomUUID()}`;
+  const noEagerWorker = await Worker.create({ connection: nativeConnection, taskQueue: noEagerQueue, ...emptyWorkflow, maxEagerActivityReservationsPerWorkflowTask: 0 });
   const duragentWorker = await createWorker({ config });
   const connection = await Connection.connect({ address: options.address });
   const temporal = new Client({ connection });
+  // Eager start needs the client on the worker's own connection.
+  const temporalBeside = new Client({ connection: nativeConnection });
   const duragent = await createClient({ config });
+  const duragentBeside = await createClient({ config, worker: duragentWorker });
   const emptyRunning = emptyWorker.run();
+  const noEagerRunning = noEagerWorker.run();
   const duragentRunning = duragentWorker.run();
   const results: TemporalRound[] = [];
   const countEvents = async (workflowId: string) => {
@@ -76,41 +85,44 @@ export async function measureTemporalEngine(options: { address: string; quick: b
     };
   };
   try {
-    const systems = {
-      empty: () => temporal.workflow.execute("emptyActivities", { taskQueue: emptyQueue, workflowId: `empty-${randomUUID()}`, args: [5] }).then(() => ""),
-      duragent: async () => {
-        const run = await duragent.start("bencher", "Echo twice, please.");
-        await run.result();
-        return run.runId;
-      },
+    const plain = (client: Client, taskQueue: string, requestEagerStart: boolean) => async () => {
+      const workflowId = `empty-${randomUUID()}`;
+      await client.workflow.execute("emptyActivities", { taskQueue, workflowId, args: [5], ...(requestEagerStart ? { requestEagerStart } : {}) });
+      return workflowId;
+    };
+    const agent = (client: typeof duragent) => async () => {
+      const run = await client.start("bencher", "Echo twice, please.");
+      await run.result();
+      return run.runId;
+    };
+    const systems: Record<TemporalRound["system"], () => Promise<string>> = {
+      empty: plain(temporal, emptyQueue, false),
+      duragent: agent(duragent),
+      "empty-eager": plain(temporalBeside, emptyQueue, true),
+      "duragent-eager": agent(duragentBeside),
+      "empty-no-eager-activities": plain(temporal, noEagerQueue, false),
     };
     // Warm-up: bundles loaded, connections and MCP servers open.
-    await systems.empty();
-    await systems.duragent();
+    for (const system of systemNames) await systems[system]();
     options.log(`  ${rounds} rounds of ${runs} sequential runs each, alternating`);
     for (let index = 0; index < rounds; index++) {
-      for (const system of ["empty", "duragent"] as const) {
-        const run = system === "empty"
-          ? async () => {
-              const workflowId = `empty-${randomUUID()}`;
-              await temporal.workflow.execute("emptyActivities", { taskQueue: emptyQueue, workflowId, args: [5] });
-              return workflowId;
-            }
-          : systems.duragent;
-        const { latencies, seconds, lastId } = await timeRuns(runs, run);
+      for (const system of systemNames) {
+        const { latencies, seconds, lastId } = await timeRuns(runs, systems[system]);
         results.push({ system, runsPerSecond: runs / seconds, p50: percentile(latencies, 50), p95: percentile(latencies, 95), ...(await countEvents(lastId)) });
       }
     }
   } finally {
+    await duragentBeside.close();
     emptyWorker.shutdown();
+    noEagerWorker.shutdown();
     duragentWorker.worker.shutdown();
-    await Promise.allSettled([emptyRunning, duragentRunning]);
+    await Promise.allSettled([emptyRunning, noEagerRunning, duragentRunning]);
     await duragent.close();
     await connection.close();
     await nativeConnection.close();
     await model.stop();
   }
-  const of = (system: TemporalRound["system"], field: "p50" | "p95" | "runsPerSecond") => median(results.filter((result) => result.system === system).map((result) => result[field]));
+  const of = (system: TemporalRound["system"], field: "p50" | "p95" | "runsPerSecond"): number => median(results.filter((result) => result.system === system).map((result) => result[field]));
   const last = (system: TemporalRound["system"]) => results.filter((result) => result.system === system).at(-1)!;
   const section = "Temporal engine";
   const emptyP50 = of("empty", "p50");
@@ -125,6 +137,21 @@ export async function measureTemporalEngine(options: { address: string; quick: b
       unit: "",
       limit: { value: last("empty").activities, label: `${last("empty").activities} (3 model + 2 tool calls)` },
       note: `workflow tasks: ${last("duragent").workflowTasks} (plain: ${last("empty").workflowTasks})`,
+    },
+    {
+      section,
+      name: "p50, started eagerly",
+      value: of("duragent-eager", "p50"),
+      unit: "ms",
+      limit: { value: of("empty-eager", "p50") * 1.1, label: `1.10 x ${of("empty-eager", "p50").toFixed(0)} ms` },
+      note: `createClient({ worker }): ${(of("duragent", "p50") - of("duragent-eager", "p50")).toFixed(0)} ms sooner (plain: ${(emptyP50 - of("empty-eager", "p50")).toFixed(0)} ms)`,
+    },
+    {
+      section,
+      name: "eager activities buy",
+      value: of("empty-no-eager-activities", "p50") - emptyP50,
+      unit: "ms",
+      note: `plain workflow p50 with them off: ${of("empty-no-eager-activities", "p50").toFixed(0)} ms; on by default, duragent's worker keeps them`,
     },
   ];
   return { figures, rounds: results };

@@ -10,7 +10,7 @@
  * Temporal's runtime stops the worker gracefully on SIGINT or SIGTERM, and then every MCP server
  * is closed. The heavy parts (the Temporal worker, webpack) load only when a worker is created.
  */
-import type { Worker } from "@temporalio/worker";
+import type { NativeConnection, Worker } from "@temporalio/worker";
 import type { ActivityRuntime } from "./activities/activity-runtime.js";
 import { configFrom, type ConfigSource } from "./config/load-config.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -35,6 +35,8 @@ export interface DuragentWorker {
   worker: Worker;
   /** The activities' providers and MCP connections. */
   runtime: ActivityRuntime;
+  /** The worker's connection to Temporal; `createClient({ worker })` shares it for eager start. */
+  connection: NativeConnection;
   /** Serves until shutdown, then closes MCP connections and the Temporal connection. */
   run(): Promise<void>;
   /** Closes MCP connections and the Temporal connection, for callers that drive `worker` themselves. */

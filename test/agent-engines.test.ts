@@ -13,7 +13,11 @@ import { textOf } from "../src/common/messages.js";
 import type { RunTarget } from "../src/client/run-targets.js";
 import { startScriptedModelServer, type ScriptedCall, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
 import { everythingServer, filesystemServer } from "./support/mcp-servers.js";
-import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
+import { builtinBundle, memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
+import { createClient } from "../src/client.js";
+import { createLogger } from "../src/logger.js";
+import { createWorker } from "../src/worker.js";
+import { randomUUID } from "node:crypto";
 import { startTestTemporal } from "./support/temporal.js";
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-engines-")));
@@ -92,6 +96,32 @@ describe("one agent, two engines", () => {
     const offered = second.tools.map((tool) => tool.function.name);
     assert.ok(offered.includes("filesystem_read_text_file") && offered.includes("everything_echo"), offered.join(","));
     assert.match(temporal.runId, /^finder-[0-9a-f]{8}$/);
+  });
+
+  test("a client given the worker in its process starts runs on it eagerly; a client of its own does not", async () => {
+    const model = await startScriptedModelServer(finderScript);
+    const base = testConfig(model, { engine: "temporal", mcp: { servers: { filesystem: filesystemServer(dir), everything: everythingServer() } } });
+    const config = { ...base, temporal: { ...base.temporal, address: env.address, taskQueue: `test-${randomUUID()}` } };
+    const worker = await createWorker({ config, logger: createLogger("test-worker", "silent"), workflowBundle: await builtinBundle() });
+    const beside = await createClient({ config, worker });
+    const apart = await createClient({ config });
+    try {
+      await worker.worker.runUntil(async () => {
+        const eager = await beside.start(finder, "What do my notes say, and what is 2+3?");
+        assert.equal(eager.startedEagerly, true);
+        assert.match(((await eager.result()) as { text: string }).text, /^Notes: Launch is on Friday/);
+        const plain = await apart.start(finder, "What do my notes say, and what is 2+3?");
+        assert.equal(plain.startedEagerly, undefined);
+        assert.match(((await plain.result()) as { text: string }).text, /^Notes: Launch is on Friday/);
+        // The shared connection still serves the client's other calls.
+        assert.equal((await (await beside.getHandle(plain.runId)).status()).phase, "completed");
+      });
+    } finally {
+      await beside.close();
+      await apart.close();
+      await worker.close();
+      await model.close();
+    }
   });
 
   test("on Temporal each step is an activity with a summary for the Web UI; tools are listed by local activities", async () => {

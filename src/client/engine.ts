@@ -18,6 +18,8 @@ export interface RunHandle {
   readonly runId: string;
   /** Where a person can watch the run, when the engine has a UI. */
   readonly link?: string;
+  /** Temporal: the server handed the new run straight to a worker in this process (`createClient({ worker })`). */
+  readonly startedEagerly?: boolean;
   /** Waits for the run to end; rejects with `RunFailed` (the root cause's message) when it fails or is cancelled. */
   result(): Promise<unknown>;
   /** Phase, steps, pending requests, usage and last error; cheap enough to poll. */

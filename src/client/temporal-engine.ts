@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import {
   Client,
   Connection,
+  type ConnectionLike,
   type WorkflowClientInterceptor,
   WorkflowFailedError,
   WorkflowNotFoundError,
@@ -80,28 +81,48 @@ function unansweredStatus(runId: string): RunStatus {
   };
 }
 
+/** What the engine uses of its connection: a client's own, or a worker's it shares. */
+type EngineConnection = Pick<Connection, "workflowService" | "operatorService" | "close">;
+
+/** A worker in this process, as `TemporalEngine.connect` can share it. */
+export interface LocalWorker {
+  connection: ConnectionLike & Pick<Connection, "workflowService" | "operatorService">;
+  taskQueue: string;
+  namespace: string;
+}
+
 export class TemporalEngine implements Engine {
   readonly name = "temporal" as const;
 
   private constructor(
-    private readonly connection: Connection,
+    private readonly connection: EngineConnection,
     readonly client: Client,
     private readonly config: DuragentConfig,
     private readonly settings: RunSettings,
+    /** Set when the connection is a worker's in this process, polling the runs' task queue. */
+    private readonly eagerStart: boolean,
   ) {}
 
-  static async connect(config: DuragentConfig, settings: RunSettings): Promise<TemporalEngine> {
+  /**
+   * With `worker`, a worker in this process, the engine shares its connection (the worker owns
+   * it) and asks the server to hand each new run straight to it: eager start saves the round trip
+   * of a first workflow task through the task queue.
+   */
+  static async connect(config: DuragentConfig, settings: RunSettings, worker?: LocalWorker): Promise<TemporalEngine> {
     // Keys are read first: a missing one is the user's to fix, whatever the cluster's state.
     const dataConverter = dataConverterFor(config);
     const tracing = await clientTracing(config);
-    const connection = await Connection.connect({ ...temporalConnectionOptions(config.temporal), connectTimeout: 5_000 });
+    const own = worker ? undefined : await Connection.connect({ ...temporalConnectionOptions(config.temporal), connectTimeout: 5_000 });
+    // A shared connection is the worker's to close.
+    const connection: EngineConnection = own ?? { workflowService: worker!.connection.workflowService, operatorService: worker!.connection.operatorService, close: async () => undefined };
     const client = new Client({
-      connection,
+      connection: own ?? worker!.connection,
       namespace: config.temporal.namespace,
       ...(dataConverter ? { dataConverter } : {}),
       ...(tracing ? { interceptors: { workflow: [tracing.interceptor] } } : {}),
     });
-    const engine = new TemporalEngine(connection, client, config, settings);
+    const eager = worker !== undefined && worker.taskQueue === config.temporal.taskQueue && worker.namespace === config.temporal.namespace;
+    const engine = new TemporalEngine(connection, client, config, settings, eager);
     engine.flushSpans = tracing?.flush;
     return engine;
   }
@@ -117,6 +138,7 @@ export class TemporalEngine implements Engine {
         // Untagged runs must not tag themselves later either: the server would refuse the upsert.
         args: [{ input: runInput, settings: tagged ? this.settings : { ...this.settings, searchAttributes: false } }],
         staticSummary: runSummary(target, input),
+        ...(this.eagerStart ? { requestEagerStart: true } : {}),
         ...(tagged
           ? {
               typedSearchAttributes: [
@@ -126,9 +148,10 @@ export class TemporalEngine implements Engine {
             }
           : {}),
       });
-    if (!this.settings.searchAttributes) await start(false);
-    else await start(true).catch((error: unknown) => (isUnknownSearchAttribute(error) ? this.startOnceRegistered(start) : Promise.reject(error)));
-    return this.handle(workflowId);
+    const started = !this.settings.searchAttributes
+      ? await start(false)
+      : await start(true).catch((error: unknown) => (isUnknownSearchAttribute(error) ? this.startOnceRegistered(start) : Promise.reject(error)));
+    return started.eagerlyStarted ? { ...this.handle(workflowId), startedEagerly: true } : this.handle(workflowId);
   }
 
   /**
@@ -136,26 +159,24 @@ export class TemporalEngine implements Engine {
    * just registered them): register them and start tagged once the server knows them, or start
    * untagged where it never will.
    */
-  private async startOnceRegistered(start: (tagged: boolean) => Promise<unknown>): Promise<void> {
+  private async startOnceRegistered<T>(start: (tagged: boolean) => Promise<T>): Promise<T> {
     try {
       await registerSearchAttributes(this.connection.operatorService, this.config.temporal.namespace);
     } catch {
-      await start(false);
-      return;
+      return start(false);
     }
     // A registration reaches the server's frontend within seconds.
     const deadline = Date.now() + 15_000;
     for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
       await new Promise((resolve) => setTimeout(resolve, delay));
       try {
-        await start(true);
-        return;
+        return await start(true);
       } catch (error) {
         if (!isUnknownSearchAttribute(error)) throw error;
         if (Date.now() > deadline) break;
       }
     }
-    await start(false);
+    return start(false);
   }
 
   async getHandle(runId: string): Promise<RunHandle> {

@@ -71,6 +71,7 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
     return {
       worker,
       runtime,
+      connection,
       close,
       async run() {
         try {
