@@ -7,7 +7,7 @@
  * of runs (1,000 by default). The memory engine holds the same number in one process.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -131,9 +131,33 @@ export async function measureScale(options: { address: string; runs: number; log
       const env = { ...process.env, OPENAI_API_KEY: "bench", OPENAI_BASE_URL: model.openaiBaseURL, DURAGENT_LOG_LEVEL: "error", NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --max-old-space-size=${process.env.BENCH_WORKER_HEAP_MB ?? 768}`.trim() };
       // BENCH_WORKER_PROFILE=<dir>: a CPU profile of the worker (each of its threads) into that folder.
       const profile = process.env.BENCH_WORKER_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_WORKER_PROFILE}`] : [];
-      const worker = spawn(process.execPath, [...profile, cli, "worker"], { cwd: project, env, stdio: ["ignore", "ignore", "pipe"] });
+      // BENCH_WORKER_HEAP=<dir>: heap snapshots of the worker, idle and with every run waiting, for
+      // `node --import tsx bench/heap-top.ts <idle> <waiting> <runs>` (its peak RSS then counts them too).
+      const heapDir = process.env.BENCH_WORKER_HEAP;
+      const heap = heapDir ? ["--heapsnapshot-signal=SIGWINCH", `--diagnostic-dir=${heapDir}`] : [];
+      const snapshot = async (name: string) => {
+        if (!heapDir) return;
+        const before = new Set(readdirSync(heapDir));
+        // Not SIGUSR2: Temporal's runtime shuts the worker down on it.
+        worker.kill("SIGWINCH");
+        // Written once the worker's main thread gets to it; complete when its size stops changing.
+        for (let last = -1; ; await settle(500)) {
+          const file = readdirSync(heapDir).find((entry) => entry.endsWith(".heapsnapshot") && !before.has(entry));
+          const size = file ? statSync(join(heapDir, file)).size : -1;
+          if (file && size > 0 && size === last) {
+            renameSync(join(heapDir, file), join(heapDir, `${name}.heapsnapshot`));
+            options.log(`    heap snapshot: ${join(heapDir, `${name}.heapsnapshot`)}`);
+            return;
+          }
+          last = size;
+        }
+      };
+      // Workflows run in a thread of their own, whose heap the signal does not write: TEMPORAL_DEBUG
+      // runs them on the main thread instead, in the same kind of V8 context.
+      const worker = spawn(process.execPath, [...profile, ...heap, cli, "worker"], { cwd: project, env: heapDir ? { ...env, TEMPORAL_DEBUG: "1" } : env, stdio: ["ignore", "ignore", "pipe"] });
       await waitForLine(worker, "stderr", (line) => line.includes("serving task queue"));
       await settle(1000);
+      await snapshot("idle");
       const idleMB = rssMB(worker.pid!);
       const rss = sampleRss(worker.pid!);
       const client = await createClient({ config: join(project, "duragent.config.yaml") });
@@ -145,6 +169,7 @@ export async function measureScale(options: { address: string; runs: number; log
       await settle(2000);
       const startSeconds = (Date.now() - started) / 1000;
       const waitingMB = rssMB(worker.pid!);
+      await snapshot("waiting");
       const answered = Date.now();
       await inParallel(runs, 200, (index) => handles[index]!.answer({ value: "yes" }));
       await inParallel(runs, 200, (index) => handles[index]!.result());
