@@ -171,9 +171,7 @@ export class DuragentClient {
     }
     const { TemporalEngine } = await import("./client/temporal-engine.js");
     try {
-      const { worker } = this;
-      const local = worker && { connection: worker.connection, taskQueue: worker.worker.options.taskQueue, namespace: worker.worker.options.namespace };
-      return await TemporalEngine.connect(this.config, settings, local);
+      return await TemporalEngine.connect(this.config, settings, this.worker);
     } catch (error) {
       throw temporalUnreachable(this.config.temporal, error);
     }

@@ -44,6 +44,7 @@ import { agentSearchAttribute, phaseSearchAttribute } from "../common/search-att
 import { isUnknownSearchAttribute, registerSearchAttributes } from "./search-attributes.js";
 import { temporalConnectionOptions, webUiLink } from "./temporal-connection.js";
 import { dataConverterFor } from "../codec/data-converter.js";
+import type { DuragentWorker } from "../worker.js";
 import { tracingSettings } from "../telemetry/settings.js";
 
 /** The phase of a closed run, from Temporal's own status; open runs answer the status query. */
@@ -81,21 +82,13 @@ function unansweredStatus(runId: string): RunStatus {
   };
 }
 
-/** What the engine uses of its connection: a client's own, or a worker's it shares. */
-type EngineConnection = Pick<Connection, "workflowService" | "operatorService" | "close">;
-
-/** A worker in this process, as `TemporalEngine.connect` can share it. */
-export interface LocalWorker {
-  connection: ConnectionLike & Pick<Connection, "workflowService" | "operatorService">;
-  taskQueue: string;
-  namespace: string;
-}
-
 export class TemporalEngine implements Engine {
   readonly name = "temporal" as const;
 
   private constructor(
-    private readonly connection: EngineConnection,
+    /** The client's own connection, or a worker's it shares (and leaves to the worker to close). */
+    private readonly connection: ConnectionLike & Pick<Connection, "operatorService">,
+    private readonly ownsConnection: boolean,
     readonly client: Client,
     private readonly config: DuragentConfig,
     private readonly settings: RunSettings,
@@ -108,21 +101,20 @@ export class TemporalEngine implements Engine {
    * it) and asks the server to hand each new run straight to it: eager start saves the round trip
    * of a first workflow task through the task queue.
    */
-  static async connect(config: DuragentConfig, settings: RunSettings, worker?: LocalWorker): Promise<TemporalEngine> {
+  static async connect(config: DuragentConfig, settings: RunSettings, worker?: DuragentWorker): Promise<TemporalEngine> {
     // Keys are read first: a missing one is the user's to fix, whatever the cluster's state.
     const dataConverter = dataConverterFor(config);
     const tracing = await clientTracing(config);
-    const own = worker ? undefined : await Connection.connect({ ...temporalConnectionOptions(config.temporal), connectTimeout: 5_000 });
-    // A shared connection is the worker's to close.
-    const connection: EngineConnection = own ?? { workflowService: worker!.connection.workflowService, operatorService: worker!.connection.operatorService, close: async () => undefined };
+    const connection = worker?.connection ?? (await Connection.connect({ ...temporalConnectionOptions(config.temporal), connectTimeout: 5_000 }));
     const client = new Client({
-      connection: own ?? worker!.connection,
+      connection,
       namespace: config.temporal.namespace,
       ...(dataConverter ? { dataConverter } : {}),
       ...(tracing ? { interceptors: { workflow: [tracing.interceptor] } } : {}),
     });
-    const eager = worker !== undefined && worker.taskQueue === config.temporal.taskQueue && worker.namespace === config.temporal.namespace;
-    const engine = new TemporalEngine(connection, client, config, settings, eager);
+    const polls = worker?.worker.options;
+    const eager = polls !== undefined && polls.taskQueue === config.temporal.taskQueue && polls.namespace === config.temporal.namespace;
+    const engine = new TemporalEngine(connection, worker === undefined, client, config, settings, eager);
     engine.flushSpans = tracing?.flush;
     return engine;
   }
@@ -354,7 +346,7 @@ export class TemporalEngine implements Engine {
   async close(): Promise<void> {
     // A CLI command exits right after: send its spans first.
     await this.flushSpans?.();
-    return this.connection.close();
+    if (this.ownsConnection) await this.connection.close();
   }
 }
 
