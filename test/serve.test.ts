@@ -29,6 +29,7 @@ import {
   type LoggingMessageNotification,
   type Progress,
 } from "@modelcontextprotocol/sdk/types.js";
+import { Client as ModernClient, StreamableHTTPClientTransport as ModernHTTPTransport, type ElicitRequestParams as ModernElicitParams } from "@modelcontextprotocol/client";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { textOf } from "../src/common/messages.js";
 import type { DuragentConfig } from "../src/config/schema.js";
@@ -36,7 +37,7 @@ import type { Engine } from "../src/client/engine.js";
 import { loadRunTargets, type RunTarget } from "../src/client/run-targets.js";
 import { BoundedEventStore } from "../src/serve/event-store.js";
 import { startHttpMcpServer, UnsafeBinding, type HttpMcpListener } from "../src/serve/http.js";
-import { createDuragentMcpServer, ServeSetupError, targetToolNames, type ServedRuns } from "../src/serve/mcp-server.js";
+import { duragentMcpServers, ServeSetupError, targetToolNames, type ServedRuns } from "../src/serve/mcp-server.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedCall, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import { bundleWorkflows } from "./support/runtime.js";
 import { everythingServer, filesystemServer } from "./support/mcp-servers.js";
@@ -170,11 +171,11 @@ async function connect(
   config: DuragentConfig,
   options: { waitTimeoutMs?: number; elicit?: (request: ElicitRequest) => Promise<ElicitResult>; urlElicitation?: boolean } = {},
 ) {
-  const server = createDuragentMcpServer({
+  const server = duragentMcpServers({
     targets: await loadRunTargets(config),
     runs: servedRuns(engine),
     ...(options.waitTimeoutMs ? { waitTimeoutMs: options.waitTimeoutMs } : {}),
-  });
+  })("legacy");
   const elicitation = options.urlElicitation ? { form: {}, url: {} } : { form: {} };
   const client = new Client({ name: "serve-test", version: "1" }, options.elicit ? { capabilities: { elicitation } } : {});
   if (options.elicit) client.setRequestHandler(ElicitRequestSchema, options.elicit);
@@ -499,7 +500,7 @@ describe("Streamable HTTP guards", () => {
     config = testConfig(model, { agents: { helper: agents.helper } });
     engine = memoryEngine(config);
     const targets = await loadRunTargets(config);
-    listener = await startHttpMcpServer({ host: "127.0.0.1", port: 0, token: "s3cret", createServer: () => createDuragentMcpServer({ targets, runs: servedRuns(engine) }) });
+    listener = await startHttpMcpServer({ host: "127.0.0.1", port: 0, token: "s3cret", createServer: duragentMcpServers({ targets, runs: servedRuns(engine) }) });
   });
   after(async () => {
     await listener?.close();
@@ -552,7 +553,7 @@ describe("Streamable HTTP guards", () => {
 
   test("loopback needs no token, but keeps DNS-rebinding protection", async () => {
     const targets = await loadRunTargets(config);
-    const open = await startHttpMcpServer({ host: "127.0.0.1", port: 0, createServer: () => createDuragentMcpServer({ targets, runs: servedRuns(engine) }) });
+    const open = await startHttpMcpServer({ host: "127.0.0.1", port: 0, createServer: duragentMcpServers({ targets, runs: servedRuns(engine) }) });
     try {
       assert.equal((await post({}, open.url)).status, 200);
       assert.equal((await post({ Host: "attacker.example" }, open.url)).status, 403);
@@ -582,7 +583,7 @@ describe("Streamable HTTP, MCP 2025-11-25: logging, resumable streams, error ids
     const config = innerConfig();
     engine = memoryEngine(config);
     const targets = await loadRunTargets(config);
-    listener = await startHttpMcpServer({ host: "127.0.0.1", port: 0, createServer: () => createDuragentMcpServer({ targets, runs: servedRuns(engine) }) });
+    listener = await startHttpMcpServer({ host: "127.0.0.1", port: 0, createServer: duragentMcpServers({ targets, runs: servedRuns(engine) }) });
   });
   after(async () => {
     await listener?.close();
@@ -711,6 +712,116 @@ describe("Streamable HTTP, MCP 2025-11-25: logging, resumable streams, error ids
     assert.deepEqual(JSON.parse(notJson.body), { jsonrpc: "2.0", error: { code: -32700, message: "The request body is not JSON." }, id: null });
     // A batch has no single id to echo.
     assert.equal(JSON.parse((await postRaw(listener.url, JSON.stringify([list]))).body).id, null);
+  });
+});
+
+describe("Streamable HTTP, MCP 2026-07-28: stateless requests; the run's questions come back as input_required results", () => {
+  let engine: Engine;
+  let listener: HttpMcpListener;
+  before(async () => {
+    const config = innerConfig();
+    engine = memoryEngine(config);
+    listener = await startHttpMcpServer({ host: "127.0.0.1", port: 0, createServer: duragentMcpServers({ targets: await loadRunTargets(config), runs: servedRuns(engine) }) });
+  });
+  after(async () => {
+    await listener?.close();
+    await engine?.close();
+  });
+
+  /** What the client sent and got back, as JSON-RPC, with whether a session header went along. */
+  interface Exchange {
+    sent: { method?: string; params?: Record<string, unknown> };
+    session: boolean;
+    got: string;
+  }
+
+  /** A v2 SDK client pinned to 2026-07-28, answering questions with `elicit` when given. */
+  async function modernClient(elicit?: (params: ModernElicitParams) => Promise<ElicitResult>) {
+    const exchanges: Exchange[] = [];
+    const recording = async (url: string | URL, init?: RequestInit) => {
+      const response = await fetch(url, init);
+      const sent = typeof init?.body === "string" ? (JSON.parse(init.body) as Exchange["sent"]) : {};
+      const session = new Headers(init?.headers).has("mcp-session-id");
+      exchanges.push({ sent, session, got: await response.clone().text() });
+      return response;
+    };
+    const client = new ModernClient(
+      { name: "modern-test", version: "1" },
+      { versionNegotiation: { mode: { pin: "2026-07-28" } }, ...(elicit ? { capabilities: { elicitation: { form: {}, url: {} } } } : {}) },
+    );
+    if (elicit) client.setRequestHandler("elicitation/create", (request) => elicit(request.params));
+    await client.connect(new ModernHTTPTransport(new URL(listener.url), { fetch: recording }));
+    const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as ToolResult;
+    return { client, call, exchanges, close: () => client.close() };
+  }
+
+  test("tools/list and a call need no session; a question is asked by input_required, answered on the same run, and a refused answer asked again", async () => {
+    const asked: ModernElicitParams[] = [];
+    const answers: ElicitResult[] = [
+      { action: "accept", content: { answer: "Porto" } },
+      { action: "accept", content: { amount: -1, currency: "EUR" } },
+      { action: "accept", content: { amount: 70, currency: "USD" } },
+    ];
+    const { client, call, exchanges, close } = await modernClient(async (params) => {
+      asked.push(params);
+      return answers.shift() ?? { action: "cancel" };
+    });
+    const { tools } = await client.listTools();
+    assert.ok(tools.some((tool) => tool.name === "asker"));
+    const runsBefore = await knownRuns(call);
+
+    assert.equal(text(await call("asker", { input: "plan a trip" })), "Going to Porto");
+    assert.equal(asked[0]!.message, "Which city?");
+    const calls = exchanges.filter((exchange) => exchange.sent.method === "tools/call" && (exchange.sent.params as { name?: string }).name === "asker");
+    assert.equal(calls.length, 2, "one call that got the question, one that brought the answer");
+    assert.match(calls[0]!.got, /"resultType":"input_required"/);
+    assert.match(calls[0]!.got, /"requestState":"/);
+    assert.ok((calls[1]!.sent.params as { inputResponses?: Record<string, unknown> }).inputResponses?.["input-1"], JSON.stringify(calls[1]!.sent));
+    assert.ok(exchanges.every((exchange) => !exchange.session), "no request carried a session id");
+
+    const budget = await call("askForBudget", { input: {} });
+    assert.deepEqual(JSON.parse(text(budget)), { status: "answered", value: { amount: 70, currency: "USD" } });
+    assert.equal(asked[1]!.message, "What is the budget?");
+    assert.match(asked[2]!.message, /previous answer was refused.*amount/s);
+    // Each call went on with the run it started: two calls, two runs.
+    const started = [...(await knownRuns(call))].filter((id) => !runsBefore.has(id));
+    assert.deepEqual(started.map((id) => id.replace(/-[0-9a-f]{8}$/, "")).sort(), ["askForBudget", "asker"]);
+    await close();
+  });
+
+  test("a declined question, or a caller that cannot be asked, leaves the question open for run_input", async () => {
+    const declining = await modernClient(async () => ({ action: "decline" }));
+    const declined = text(await declining.call("asker", { input: "plan a trip" }));
+    assert.match(declined, /is waiting for you\. You declined the question; it is still open\..*It asks \(input-1\): Which city\?.*run_input/s);
+    await declining.close();
+
+    const unasked = await modernClient();
+    const result = text(await unasked.call("asker", { input: "plan a trip" }));
+    assert.match(result, /is waiting for you\..*It asks \(input-1\): Which city\?.*run_input/s);
+    const runId = runIdIn(result)!;
+    await unasked.call("run_input", { runId, answer: "Faro" });
+    assert.equal(((await statusUntil(unasked.call, runId, "completed")).result as { text: string }).text, "Going to Faro");
+    await unasked.close();
+  });
+
+  test("a forged requestState is refused with invalid params, and no run is touched", async () => {
+    const meta = {
+      "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+      "io.modelcontextprotocol/clientCapabilities": { elicitation: { form: {} } },
+    };
+    const response = await fetch(listener.url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json, text/event-stream", "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "asker" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 7,
+        method: "tools/call",
+        params: { name: "asker", arguments: { input: "x" }, requestState: "v1.eyJwIjp7fX0.AAAA", inputResponses: {}, _meta: meta },
+      }),
+    });
+    const body = (await response.json()) as { id: number; error?: { code: number } };
+    assert.equal(body.id, 7);
+    assert.equal(body.error?.code, -32602, JSON.stringify(body));
   });
 });
 

@@ -299,13 +299,30 @@ interface Check {
   description?: string;
   status: "SUCCESS" | "FAILURE" | "WARNING" | "INFO" | "SKIPPED";
   errorMessage?: string;
+  details?: { untestable?: boolean };
+}
+
+/**
+ * A failed server check that measures the suite's fixture server, not a protocol duty of duragent:
+ * the suite marks it untestable (it needs a diagnostic tool such as test_missing_capability), or
+ * it lists prompts or resources, which duragent neither serves nor declares. Counted apart.
+ */
+function checkNotApplicable(direction: Direction, check: Check): string | undefined {
+  if (direction !== "server" || check.status !== "FAILURE") return undefined;
+  if (check.details?.untestable) return "needs one of the suite's fixture tools";
+  if (/^(prompts|resources|resources\/templates)\/list returned JSON-RPC error -32601/.test(check.errorMessage ?? "")) {
+    return "lists prompts or resources, which duragent neither serves nor declares";
+  }
+  return undefined;
 }
 
 interface ScenarioResult extends PlannedScenario {
   status: "passed" | "failed" | "not-applicable" | "skipped";
-  checks: { success: number; failure: number; warning: number };
+  checks: { success: number; failure: number; warning: number; notApplicable?: number };
   failures: string[];
   warnings: string[];
+  /** Failed checks of the fixture server (see checkNotApplicable), with why. */
+  notApplicableChecks?: string[];
   resultDir?: string;
   durationMs?: number;
 }
@@ -381,6 +398,12 @@ async function runScenario(installed: Installed, entry: PlannedRun, scenario: Pl
   const checks = JSON.parse(readFileSync(checksFile, "utf8")) as Check[];
   const say = (check: Check) => `${check.id}: ${(check.errorMessage ?? check.description ?? "").replace(/\s+/g, " ").slice(0, 300)}`;
   for (const check of checks) {
+    const notApplicable = checkNotApplicable(entry.direction, check);
+    if (notApplicable) {
+      result.checks.notApplicable = (result.checks.notApplicable ?? 0) + 1;
+      (result.notApplicableChecks ??= []).push(`${check.id}: ${notApplicable}`);
+      continue;
+    }
     if (check.status === "SUCCESS") result.checks.success++;
     if (check.status === "FAILURE") {
       result.checks.failure++;
@@ -470,13 +493,15 @@ interface Row {
   checks: { passed: number; total: number; warnings: number };
   notScored: { passed: number; total: number };
   notApplicable: number;
+  /** Failed checks of applicable scenarios that measure the suite's fixture server. */
+  notApplicableChecks: number;
 }
 
 function row(result: RunResult): Row {
   const ran = result.scenarios.filter((scenario) => scenario.status === "passed" || scenario.status === "failed");
   const scored = ran.filter((scenario) => scenario.scored && !scenario.notApplicable);
   const unscored = ran.filter((scenario) => !scenario.scored || scenario.notApplicable);
-  const sum = (list: ScenarioResult[], key: keyof ScenarioResult["checks"]) => list.reduce((total, scenario) => total + scenario.checks[key], 0);
+  const sum = (list: ScenarioResult[], key: keyof ScenarioResult["checks"]) => list.reduce((total, scenario) => total + (scenario.checks[key] ?? 0), 0);
   return {
     direction: result.direction,
     spec: result.spec,
@@ -485,11 +510,12 @@ function row(result: RunResult): Row {
     checks: { passed: sum(scored, "success"), total: sum(scored, "success") + sum(scored, "failure"), warnings: sum(scored, "warning") },
     notScored: { passed: unscored.filter((scenario) => scenario.status === "passed").length, total: unscored.length },
     notApplicable: result.scenarios.filter((scenario) => scenario.status === "not-applicable").length,
+    notApplicableChecks: scored.reduce((total, scenario) => total + (scenario.checks.notApplicable ?? 0), 0),
   };
 }
 
 function print(results: RunResult[]): void {
-  const header = ["direction", "spec", "suite", "scenarios", "checks", "warnings", "not scored", "n/a"];
+  const header = ["direction", "spec", "suite", "scenarios", "checks", "warnings", "not scored", "n/a", "n/a checks"];
   const lines = results.map((result) => {
     const r = row(result);
     return [
@@ -501,13 +527,17 @@ function print(results: RunResult[]): void {
       String(r.checks.warnings),
       `${r.notScored.passed}/${r.notScored.total}`,
       String(r.notApplicable),
+      String(r.notApplicableChecks),
     ];
   });
   const widths = header.map((title, index) => Math.max(title.length, ...lines.map((line) => line[index]!.length)));
   const format = (cells: string[]) => cells.map((cell, index) => cell.padEnd(widths[index]!)).join("  ");
   console.log(`\n${format(header)}\n${widths.map((width) => "-".repeat(width)).join("  ")}`);
   for (const line of lines) console.log(format(line));
-  console.log("\nscenarios and checks: the scored, applicable ones (checks: passed/passed+failed); not scored: extension, pending or newer than the spec, run and reported only");
+  console.log(
+    "\nscenarios and checks: the scored, applicable ones (checks: passed/passed+failed); not scored: extension, pending or newer than the spec, run and reported only; " +
+      "n/a: scenarios of the suite's fixture server, not run; n/a checks: failed checks of scored scenarios that need the fixture server, not counted",
+  );
 
   for (const result of results) {
     const label = `${result.direction} ${result.spec} (${result.suiteVersion})`;
@@ -518,6 +548,11 @@ function print(results: RunResult[]): void {
         const tag = scenario.scored && !scenario.notApplicable ? "" : ` [not scored: ${scenario.notApplicable ? "n/a" : scenario.notScoredReason}]`;
         console.log(`  - ${scenario.name}${tag}: ${scenario.failures.slice(0, 3).join(" | ") || "no check passed"}${scenario.failures.length > 3 ? ` (+${scenario.failures.length - 3} more)` : ""}`);
       }
+    }
+    const withChecks = result.scenarios.filter((scenario) => scenario.notApplicableChecks?.length);
+    if (withChecks.length > 0) {
+      console.log(`\n${label}, checks not counted (they need the suite's fixture server):`);
+      for (const scenario of withChecks) console.log(`  - ${scenario.name}: ${scenario.notApplicableChecks!.join(" | ")}`);
     }
     const notApplicableScenarios = result.scenarios.filter((scenario) => scenario.status === "not-applicable");
     if (notApplicableScenarios.length > 0) {

@@ -11,11 +11,11 @@
  * URL mode.
  */
 import {
-  PrimitiveSchemaDefinitionSchema,
+  specTypeSchemas,
   type ElicitRequestFormParams,
   type ElicitRequestURLParams,
   type PrimitiveSchemaDefinition,
-} from "@modelcontextprotocol/sdk/types.js";
+} from "@modelcontextprotocol/server";
 import type { QuestionRequest } from "../common/run-status.js";
 
 export interface ElicitationForm {
@@ -27,8 +27,9 @@ export interface ElicitationForm {
 const answerField = "answer";
 
 function primitive(schema: unknown): PrimitiveSchemaDefinition | undefined {
-  const parsed = PrimitiveSchemaDefinitionSchema.safeParse(schema);
-  return parsed.success ? parsed.data : undefined;
+  const parsed = specTypeSchemas.PrimitiveSchemaDefinition["~standard"].validate(schema);
+  if (parsed instanceof Promise) return undefined;
+  return parsed.issues ? undefined : (parsed.value as PrimitiveSchemaDefinition);
 }
 
 /** The form for a request, or undefined when its schema has no form equivalent. */

@@ -8,8 +8,7 @@
  * comes back after its events went gets what is left of its stream (the answer, if it came late
  * enough), and `run_status` has the rest.
  */
-import type { EventId, EventStore, StreamId } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import type { EventId, EventStore, JSONRPCMessage, StreamId } from "@modelcontextprotocol/server";
 
 export interface EventStoreLimits {
   /** Events kept per session; the oldest go first. */

@@ -1,6 +1,10 @@
 /**
- * The Streamable HTTP listener for `duragent serve --transport http`: one MCP session (and one
- * McpServer) per client, all on `/mcp`.
+ * The Streamable HTTP listener for `duragent serve --transport http`, on `/mcp`, for both MCP eras:
+ * - a 2026-07-28 (modern) request stands alone: it carries its protocol version and client
+ *   capabilities in `_meta`, and the SDK's per-request handler answers it with a fresh server
+ *   (`server/discover` included);
+ * - a client of 2025-11-25 or earlier (legacy) opens a session with `initialize` and keeps one
+ *   server for it, found again by its `Mcp-Session-Id`.
  *
  * Guards, in the order they apply to every request:
  * 1. DNS-rebinding protection: the Host header, and the Origin header when a browser sends one,
@@ -19,13 +23,18 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { hostname, networkInterfaces } from "node:os";
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import {
+  createMcpHandler,
+  isInitializeRequest,
+  isLegacyRequest,
+  WebStandardStreamableHTTPServerTransport,
+  type McpServer,
+} from "@modelcontextprotocol/server";
 import { listenHttp } from "../http/listen.js";
 import { isLoopbackHost, readBody, sameSecret } from "../http/requests.js";
 import type { Logger } from "../logger.js";
 import { BoundedEventStore, type EventStoreLimits } from "./event-store.js";
+import type { DuragentServerFactory } from "./mcp-server.js";
 
 export interface HttpServeOptions {
   /** The address to bind: `127.0.0.1` (the default in the CLI), `::1`, `0.0.0.0`, a host name. */
@@ -36,8 +45,8 @@ export interface HttpServeOptions {
   token?: string;
   /** Further host names (no port) accepted in Host and Origin headers, e.g. a reverse proxy's. */
   allowedHosts?: readonly string[];
-  /** A fresh McpServer for each client session. */
-  createServer: () => McpServer;
+  /** A fresh McpServer for each legacy client session and each modern request. */
+  createServer: DuragentServerFactory;
   logger?: Logger;
   /** Bounds of each session's event store (for resuming streams); defaults suit long agent calls. */
   eventStore?: EventStoreLimits;
@@ -73,7 +82,7 @@ export async function startHttpMcpServer(options: HttpServeOptions): Promise<Htt
   const token = options.token === "" ? undefined : options.token;
   if (!token && !isLoopbackHost(options.host)) throw new UnsafeBinding(options.host);
   const allowed = allowedHostnames(options.host, options.allowedHosts ?? []);
-  const sessions = new Map<string, { transport: StreamableHTTPServerTransport; server: McpServer; lastSeen: number }>();
+  const sessions = new Map<string, { transport: WebStandardStreamableHTTPServerTransport; server: McpServer; lastSeen: number }>();
   const sweep = setInterval(() => {
     for (const [id, session] of sessions) {
       if (Date.now() - session.lastSeen > sessionIdleMs) {
@@ -82,6 +91,12 @@ export async function startHttpMcpServer(options: HttpServeOptions): Promise<Htt
       }
     }
   }, 60_000).unref();
+  // Modern requests only: legacy ones are routed to their sessions below, never to its stateless fallback.
+  const modern = createMcpHandler(() => options.createServer("modern"), {
+    legacy: "reject",
+    maxRequestBodySize: maxBodyBytes,
+    onerror: (error) => options.logger?.debug({ err: error }, "serve: modern request refused or failed"),
+  });
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const refusal = checkHeaders(req, allowed, token);
@@ -89,24 +104,28 @@ export async function startHttpMcpServer(options: HttpServeOptions): Promise<Htt
     if (new URL(req.url ?? "/", "http://localhost").pathname !== mcpPath) {
       return sendError(res, 404, `Not found: the MCP endpoint is ${mcpPath}.`);
     }
-    const read = req.method === "POST" ? await readJson(req) : { ok: true as const, body: undefined };
+    const read = req.method === "POST" ? await readJson(req) : { ok: true as const, body: undefined, text: undefined };
     if (!read.ok) return sendError(res, read.status, read.message, { code: read.code });
     const body = read.body;
     const id = requestIdOf(body);
+    const request = webRequest(req, res, read.text);
 
+    if (!(await isLegacyRequest(request, body, { maxRequestBodySize: maxBodyBytes }))) {
+      return sendResponse(res, await modern.fetch(request, { parsedBody: body }));
+    }
     const sessionId = req.headers["mcp-session-id"];
     if (typeof sessionId === "string") {
       const session = sessions.get(sessionId);
       // 404 tells a client its session is gone (e.g. after a restart), so it starts a new one.
       if (!session) return sendError(res, 404, `No MCP session '${sessionId}' (it ended, or the server restarted); initialize a new one.`, { id, code: -32001 });
       session.lastSeen = Date.now();
-      return session.transport.handleRequest(req, res, body);
+      return sendResponse(res, await session.transport.handleRequest(request, { parsedBody: body }));
     }
     if (req.method !== "POST" || !isInitializeRequest(body)) {
       return sendError(res, 400, "No Mcp-Session-Id header: send an initialize request first.", { id });
     }
-    const server = options.createServer();
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+    const server = options.createServer("legacy");
+    const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       eventStore: new BoundedEventStore(options.eventStore),
       retryInterval: options.retryIntervalMs ?? defaultRetryIntervalMs,
@@ -118,7 +137,7 @@ export async function startHttpMcpServer(options: HttpServeOptions): Promise<Htt
       if (transport.sessionId) sessions.delete(transport.sessionId);
     };
     await server.connect(transport);
-    await transport.handleRequest(req, res, body);
+    return sendResponse(res, await transport.handleRequest(request, { parsedBody: body }));
   };
 
   const listening = await listenHttp(handle, {
@@ -126,7 +145,8 @@ export async function startHttpMcpServer(options: HttpServeOptions): Promise<Htt
     port: options.port,
     onError: (error, res) => {
       options.logger?.error({ err: error }, "serve: HTTP request failed");
-      sendError(res, 500, "Internal error; see the duragent serve log.");
+      if (!res.headersSent) sendError(res, 500, "Internal error; see the duragent serve log.");
+      else res.destroy();
     },
   });
   const { port } = listening;
@@ -135,11 +155,62 @@ export async function startHttpMcpServer(options: HttpServeOptions): Promise<Htt
     port,
     async close() {
       clearInterval(sweep);
+      await modern.close().catch(() => undefined);
       await Promise.all([...sessions.values()].map(({ server }) => server.close().catch(() => undefined)));
       sessions.clear();
       await listening.close();
     },
   };
+}
+
+/**
+ * The web Request the SDK's handlers take, for a Node request whose body was already read. Its
+ * signal aborts when the client goes away before the answer is written, which ends the exchange.
+ */
+function webRequest(req: IncomingMessage, res: ServerResponse, body: string | undefined): Request {
+  const headers = new Headers();
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+  const abort = new AbortController();
+  res.once("close", () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  return new Request(new URL(req.url ?? "/", `http://${req.headers.host ?? "localhost"}`), {
+    method: req.method ?? "GET",
+    headers,
+    ...(body !== undefined ? { body } : {}),
+    signal: abort.signal,
+  });
+}
+
+/** Writes a web Response to Node, streaming its body (an SSE stream stays open as long as it does). */
+async function sendResponse(res: ServerResponse, response: Response): Promise<void> {
+  const headers: Record<string, string | string[]> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  res.writeHead(response.status, headers);
+  if (!response.body) {
+    res.end();
+    return;
+  }
+  res.flushHeaders();
+  const reader = response.body.getReader();
+  // A client that goes away cancels the body, so the SDK sees its stream end (and keeps what is
+  // left for a resume, when the stream is resumable).
+  const cancel = () => void reader.cancel().catch(() => undefined);
+  res.once("close", cancel);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!res.write(value)) await new Promise<void>((resolve) => (res.once("drain", resolve), res.once("close", resolve)));
+    }
+  } catch {
+    // The stream was cancelled: the client is gone.
+  } finally {
+    res.off("close", cancel);
+    res.end();
+  }
 }
 
 /** Host names (lower case, IPv6 in brackets, no port) this server answers to. */
@@ -199,13 +270,13 @@ function checkHeaders(req: IncomingMessage, allowed: Set<string>, token: string 
   return undefined;
 }
 
-type BodyRead = { ok: true; body: unknown } | { ok: false; status: number; message: string; code: number };
+type BodyRead = { ok: true; body: unknown; text: string } | { ok: false; status: number; message: string; code: number };
 
 async function readJson(req: IncomingMessage): Promise<BodyRead> {
   const text = await readBody(req, maxBodyBytes);
   if (text === undefined) return { ok: false, status: 413, message: `Requests are limited to ${maxBodyBytes} bytes.`, code: -32600 };
   try {
-    return { ok: true, body: JSON.parse(text) as unknown };
+    return { ok: true, body: JSON.parse(text) as unknown, text };
   } catch {
     // JSON-RPC's own code for a body that does not parse.
     return { ok: false, status: 400, message: "The request body is not JSON.", code: -32700 };

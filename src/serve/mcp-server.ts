@@ -1,12 +1,13 @@
 /**
  * duragent as an MCP server: every agent, pattern and workflow it can run becomes a tool, and a
- * handful of control tools steer the runs those tools start. One McpServer serves one client
- * connection; many may share one client, so a run started over one connection can be followed
- * from another.
+ * handful of control tools steer the runs those tools start. It speaks both MCP eras (see
+ * ServeEra): one server instance serves one legacy client session, or one modern request; all of
+ * them share the runs, so a run started by one can be followed from another.
  *
  * - `<name>` starts a run and waits for its answer (up to `waitTimeoutMs`), sending progress (with
- *   a streaming model answer's text so far) and asking the run's questions back through
- *   elicitation; otherwise it returns the run id.
+ *   a streaming model answer's text so far) and asking the run's questions back (elicitation
+ *   requests to a legacy client, `input_required` results to a modern one); otherwise it returns
+ *   the run id.
  * - `<name>_start` starts a run and returns its id at once.
  * - `run_status`, `run_input`, `run_approve`, `run_reject`, `run_pause`, `run_resume`,
  *   `run_cancel` and `runs_list` work on runs by id.
@@ -16,27 +17,32 @@
  *
  * The server declares `logging`: while `<name>` waits, the run's steps, retries and failure and its
  * MCP servers' own log messages go to the caller as `notifications/message`, at or above the level
- * the client set with `logging/setLevel` (`info` until it sets one).
+ * the client set (`logging/setLevel` in a legacy session, the request's `logLevel` in modern
+ * `_meta`; a modern request that sets none gets none).
  */
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
+import { randomBytes } from "node:crypto";
 import {
-  SetLevelRequestSchema,
+  CLIENT_CAPABILITIES_META_KEY,
+  createRequestStateCodec,
+  inputRequired,
+  McpServer,
   type CallToolResult,
-  type LoggingLevel,
-  type ServerNotification,
-  type ServerRequest,
+  type ElicitResult,
+  type InputRequest,
+  type InputRequiredResult,
+  type RequestStateCodec,
+  type ServerContext,
   type ToolAnnotations,
-} from "@modelcontextprotocol/sdk/types.js";
+} from "@modelcontextprotocol/server";
 import { z, ZodError } from "zod";
 import { formatZodError } from "../errors/zod-issues.js";
-import type { PendingRequest, RunStatus } from "../common/run-status.js";
+import type { PendingRequest, QuestionRequest, RunStatus } from "../common/run-status.js";
 import { InvalidRunMessage, RunNotFound, type RunHandle, type RunSummary } from "../client/engine.js";
 import type { RunTarget } from "../client/run-targets.js";
 import type { Logger } from "../logger.js";
 import { duragentVersion } from "../package-info.js";
-import { McpLogLevelSchema } from "../common/server-requests.js";
-import { waitForRun, type CallerElicitation, type RunLogMessage, type WaitOutcome } from "./wait-for-run.js";
+import { elicitationForm } from "./elicitation-form.js";
+import { takeReply, waitForRun, type CallerElicitation, type RunLogMessage, type WaitOutcome } from "./wait-for-run.js";
 
 /** What the server needs of a client (`DuragentClient` fits): start runs, and find them by id. */
 export interface ServedRuns {
@@ -58,8 +64,10 @@ export interface DuragentMcpServerOptions {
 }
 
 const defaultWaitTimeoutMs = 50_000;
-/** The least severe log message a caller gets until its client sets a level. */
-const defaultLogLevel: LoggingLevel = "info";
+/** How long a question put in an `input_required` result may take to come back answered. */
+const askedStateTtlSeconds = 24 * 60 * 60;
+/** Answers refused in a row before the caller is sent to `run_input` (as with elicitation). */
+const maxAskRounds = 3;
 
 /** The control tools; a target whose tool name would clash with one of these cannot be served. */
 const controlToolNames = [
@@ -106,46 +114,71 @@ export function targetToolNames(targets: ReadonlyMap<string, RunTarget>): Map<st
   return names;
 }
 
+/**
+ * The protocol era a server instance speaks: `legacy` is MCP up to 2025-11-25 (a session opened
+ * with `initialize`; questions go out as elicitation requests), `modern` is 2026-07-28 (every
+ * request stands alone; questions come back as `input_required` results).
+ */
+export type ServeEra = "legacy" | "modern";
+
+/** A fresh server for one client session (legacy) or one request (modern), all serving the same runs. */
+export type DuragentServerFactory = (era: ServeEra) => McpServer;
+
+/** What an `input_required` result carries through the caller, sealed (HMAC) so it comes back unaltered. */
+interface AskedState {
+  /** The tool that asked: the state is only good for another call of it. */
+  tool: string;
+  runId: string;
+  /** The run's pending requests put to the caller, by id. */
+  asked: string[];
+  /** How many times in a row the caller's answers were refused. */
+  round: number;
+}
+
+type ToolResult = CallToolResult | InputRequiredResult;
+
 /** One tool of the server: its name, what `registerTool` is told, and how it answers. */
 interface ServedTool {
   name: string;
   config: { title?: string; description: string; inputSchema: z.ZodObject; annotations?: ToolAnnotations };
-  answer(args: Record<string, unknown>, extra: ToolExtra): Promise<CallToolResult>;
+  answer(args: Record<string, unknown>, ctx: ServerContext): Promise<ToolResult>;
 }
 
-type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
-
-/** What the tools need: the runs, and the connection's server (to elicit from its client). */
+/** What the tools need: the runs, the connection's server (to elicit from its client), its era. */
 interface ToolContext extends DuragentMcpServerOptions {
   server: McpServer;
+  era: ServeEra;
   waitTimeoutMs: number;
-  /** The least severe log message the client wants now (`logging/setLevel`). */
-  logLevel(): LoggingLevel;
+  askedState: RequestStateCodec<AskedState>;
 }
 
-export function createDuragentMcpServer(options: DuragentMcpServerOptions): McpServer {
+/**
+ * The server factory for `duragent serve`: every instance offers the same tools. Tool names are
+ * checked once, here; a clash throws ServeSetupError.
+ */
+export function duragentMcpServers(options: DuragentMcpServerOptions): DuragentServerFactory {
   const names = targetToolNames(options.targets);
-  const server = new McpServer(
-    { name: "duragent", version: duragentVersion },
-    {
-      capabilities: { logging: {} },
-      instructions:
-        "Each tool named after an agent or workflow runs it durably. If it returns a run id instead of an answer, " +
-        "follow the run with run_status, answer its questions with run_input, approve tool calls with run_approve.",
-    },
-  );
-  // One McpServer per client connection, so the level the client sets is this connection's.
-  let logLevel = defaultLogLevel;
-  server.server.setRequestHandler(SetLevelRequestSchema, (request) => {
-    logLevel = request.params.level;
-    return {};
-  });
-  const context: ToolContext = { ...options, server, waitTimeoutMs: options.waitTimeoutMs ?? defaultWaitTimeoutMs, logLevel: () => logLevel };
-  const tools = [...[...options.targets.values()].flatMap((target) => targetTools(target, names.get(target.name)!, context)), ...controlTools(context)];
-  for (const tool of tools) {
-    server.registerTool(tool.name, tool.config, (args: Record<string, unknown>, extra: ToolExtra) => refusalsAsResults(() => tool.answer(args, extra)));
-  }
-  return server;
+  // One key per serve process: a question asked by one process is answered to the same one,
+  // which holds for stdio and for a single `serve --transport http`.
+  const askedState = createRequestStateCodec<AskedState>({ key: randomBytes(32), ttlSeconds: askedStateTtlSeconds });
+  return (era) => {
+    const server = new McpServer(
+      { name: "duragent", version: duragentVersion },
+      {
+        capabilities: { logging: {}, tools: {} },
+        instructions:
+          "Each tool named after an agent or workflow runs it durably. If it returns a run id instead of an answer, " +
+          "follow the run with run_status, answer its questions with run_input, approve tool calls with run_approve.",
+        requestState: { verify: askedState.verify },
+      },
+    );
+    const context: ToolContext = { ...options, server, era, askedState, waitTimeoutMs: options.waitTimeoutMs ?? defaultWaitTimeoutMs };
+    const tools = [...[...options.targets.values()].flatMap((target) => targetTools(target, names.get(target.name)!, context)), ...controlTools(context)];
+    for (const tool of tools) {
+      server.registerTool(tool.name, tool.config, (args: Record<string, unknown>, ctx: ServerContext) => refusalsAsResults(() => tool.answer(args, ctx)));
+    }
+    return server;
+  };
 }
 
 /** `<name>` runs a target and waits for its answer; `<name>_start` starts it and returns its id. */
@@ -162,7 +195,7 @@ function targetTools(target: RunTarget, name: string, context: ToolContext): Ser
         inputSchema: schema,
         annotations,
       },
-      answer: (args, extra) => runAndWait(target, toRunInput(args), extra, context),
+      answer: (args, ctx) => runAndWait(name, target, () => toRunInput(args), ctx, context),
     },
     {
       name: `${name}_start`,
@@ -179,45 +212,160 @@ function targetTools(target: RunTarget, name: string, context: ToolContext): Ser
   ];
 }
 
-/** Starts a run and follows it for the caller: progress, its questions by elicitation, its answer. */
-async function runAndWait(target: RunTarget, input: unknown, extra: ToolExtra, context: ToolContext): Promise<CallToolResult> {
+/**
+ * Starts a run (or, on a modern call that brings answers, goes back to the run that asked) and
+ * follows it for the caller: progress, log messages, its questions, its answer.
+ */
+async function runAndWait(tool: string, target: RunTarget, input: () => unknown, ctx: ServerContext, context: ToolContext): Promise<ToolResult> {
   const { server } = context;
-  const handle = await context.runs.start(target, input);
-  context.logger?.info({ runId: handle.runId, target: target.name }, "serve: run started (waiting)");
-  const progressToken = extra._meta?.progressToken;
-  const elicitation = server.server.getClientCapabilities()?.elicitation;
+  const request = ctx.mcpReq;
+  const resumed = context.era === "modern" ? await takeAnswers(tool, ctx, context) : undefined;
+  if (resumed && "content" in resumed) return resumed;
+  const handle = resumed?.handle ?? (await context.runs.start(target, input()));
+  if (!resumed) context.logger?.info({ runId: handle.runId, target: target.name }, "serve: run started (waiting)");
+  const progressToken = request._meta?.progressToken;
   const onProgress =
     progressToken === undefined
       ? undefined
-      : (progress: number, message: string) => extra.sendNotification({ method: "notifications/progress", params: { progressToken, progress, message } });
-  const severity = (level: LoggingLevel) => McpLogLevelSchema.options.indexOf(level);
-  // On the call's own stream (resumable over HTTP), and filtered when sent: the level may change meanwhile.
-  const onLog = async (message: RunLogMessage) => {
-    if (severity(message.level) < severity(context.logLevel())) return;
-    await extra.sendNotification({ method: "notifications/message", params: message });
-  };
-  const elicit: CallerElicitation | undefined = elicitation && {
-    form: elicitation.form !== undefined,
-    url: elicitation.url !== undefined,
-    ask: (params, timeout) => server.server.elicitInput(params, { relatedRequestId: extra.requestId, signal: extra.signal, timeout }),
-  };
+      : (progress: number, message: string) => request.notify({ method: "notifications/progress", params: { progressToken, progress, message } });
+  // On the call's own stream, filtered by the SDK at the level the caller set (a modern caller
+  // that set none gets none).
+  const onLog = (message: RunLogMessage) => request.log(message.level, message.data, message.logger);
+  const elicitation = server.server.getClientCapabilities()?.elicitation;
+  const elicit: CallerElicitation | undefined =
+    context.era === "legacy" && elicitation
+      ? {
+          form: elicitation.form !== undefined,
+          url: elicitation.url !== undefined,
+          // Sent as part of the call (on its own, resumable stream over HTTP), not as a request of the session.
+          ask: (params, timeout) => request.send({ method: "elicitation/create", params }, { signal: request.signal, timeout }),
+        }
+      : undefined;
   try {
     const outcome = await waitForRun(handle, {
       deadline: Date.now() + context.waitTimeoutMs,
-      signal: extra.signal,
+      signal: request.signal,
       onLog,
       ...(onProgress ? { onProgress } : {}),
       ...(elicit ? { elicit } : {}),
     });
-    return outcomeResult(handle, outcome);
+    if (context.era === "modern" && outcome.kind === "waiting" && outcome.reason === "input" && resumed?.ask !== false) {
+      const asked = await askInResult(tool, handle, outcome.status, resumed?.note, resumed?.round ?? 0, ctx, context);
+      if (asked) return asked;
+    }
+    return outcomeResult(handle, outcome, resumed?.detail);
   } catch (error) {
     // The caller cancelled the request that started this run, so the run goes too. A closed
     // connection aborts the wait as well, but then the server is disconnected by now and the run
     // carries on: the caller may come back for it with run_status. (Runs started with
-    // `<name>_start` belong to no request and are never cancelled here.)
-    if (extra.signal.aborted && server.isConnected()) await handle.cancel().catch(() => undefined);
+    // `<name>_start` belong to no request and are never cancelled here.) A modern request has no
+    // connection of its own to tell the two apart, so its run always carries on.
+    if (request.signal.aborted && context.era === "legacy" && server.isConnected()) await handle.cancel().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * Puts the run's open questions to a modern caller as an `input_required` result: one form (or
+ * URL) per question, and a sealed state naming the run, so the call that brings the answers goes
+ * on with the same run. Undefined when the caller declared no elicitation of the kind needed, or
+ * no question fits a form: the caller then gets the run id and `run_input` instead.
+ */
+async function askInResult(
+  tool: string,
+  handle: RunHandle,
+  status: RunStatus,
+  note: string | undefined,
+  round: number,
+  ctx: ServerContext,
+  context: ToolContext,
+): Promise<InputRequiredResult | undefined> {
+  const elicitation = callerElicitation(ctx);
+  if (!elicitation) return undefined;
+  const inputRequests: Record<string, InputRequest> = {};
+  for (const request of status.pending) {
+    if (request.kind !== "input") continue;
+    const form = elicitationForm(request, `${handle.runId}/${request.id}`, note);
+    if (!form) continue;
+    if (form.params.mode === "url") {
+      if (elicitation.url === undefined) continue;
+      const { mode: _mode, elicitationId: _id, ...params } = form.params;
+      inputRequests[request.id] = inputRequired.elicitUrl(params);
+    } else {
+      // A client that declares elicitation with no mode supports forms (2025-06-18 and on).
+      if (elicitation.form === undefined && elicitation.url !== undefined) continue;
+      inputRequests[request.id] = inputRequired.elicit(form.params);
+    }
+  }
+  const asked = Object.keys(inputRequests);
+  if (asked.length === 0) return undefined;
+  const requestState = await context.askedState.mint({ tool, runId: handle.runId, asked, round });
+  return inputRequired({ inputRequests, requestState });
+}
+
+const EnvelopeElicitation = z.object({
+  [CLIENT_CAPABILITIES_META_KEY]: z.object({ elicitation: z.object({ form: z.unknown(), url: z.unknown() }).partial().optional() }).loose(),
+});
+
+/** The elicitation a modern caller declared in this request's `_meta`, if any. */
+function callerElicitation(ctx: ServerContext): { form?: unknown; url?: unknown } | undefined {
+  const envelope = EnvelopeElicitation.safeParse(ctx.mcpReq.envelope);
+  return envelope.success ? envelope.data[CLIENT_CAPABILITIES_META_KEY].elicitation : undefined;
+}
+
+interface Resumed {
+  handle: RunHandle;
+  /** Why the last answers were refused, for the forms that ask again. */
+  note?: string;
+  round: number;
+  /** False once the caller declined a question, or its answers were refused too often: no asking again in this call. */
+  ask: boolean;
+  /** Why this call does not ask again, told with the result. */
+  detail?: string;
+}
+
+/**
+ * A modern call that brings answers (its state was verified by the SDK before this handler ran):
+ * the answers go to the run that asked, whose wait then goes on. An answer the run refuses is
+ * asked again, up to `maxAskRounds` times.
+ */
+async function takeAnswers(tool: string, ctx: ServerContext, context: ToolContext): Promise<Resumed | CallToolResult | undefined> {
+  const state = ctx.mcpReq.requestState<AskedState>();
+  if (state === undefined) return undefined;
+  if (state.tool !== tool) return errorResult(`The requestState was issued by the tool ${state.tool}, not ${tool}; call ${tool} again without it.`);
+  const handle = await context.runs.getHandle(state.runId);
+  const responses = ctx.mcpReq.inputResponses ?? {};
+  const status = await handle.status();
+  const notes: string[] = [];
+  let detail: string | undefined;
+  for (const id of state.asked) {
+    const request = status.pending.find((pending): pending is QuestionRequest => pending.kind === "input" && pending.id === id);
+    // Answered meanwhile (with run_input, say), or timed out: nothing to give.
+    if (!request) continue;
+    const reply = elicitResult(responses[id]);
+    if (!reply) {
+      notes.push(`No answer came for "${request.prompt}".`);
+      continue;
+    }
+    const form = elicitationForm(request, `${handle.runId}/${request.id}`);
+    if (!form) continue;
+    const taken = await takeReply(handle, request, form, reply);
+    if (taken.kind === "refused") notes.push(taken.note);
+    else if (taken.kind === "open") detail = taken.detail;
+  }
+  if (detail) return { handle, round: 0, ask: false, detail };
+  if (notes.length === 0) return { handle, round: 0, ask: true };
+  const round = state.round + 1;
+  if (round >= maxAskRounds) return { handle, round, ask: false, detail: `${maxAskRounds} answers in a row were refused. ${notes.join(" ")}` };
+  return { handle, round, ask: true, note: notes.join(" ") };
+}
+
+/** The caller's reply to one question, when it is shaped as an elicitation result. */
+function elicitResult(value: unknown): ElicitResult | undefined {
+  const parsed = z
+    .object({ action: z.enum(["accept", "decline", "cancel"]), content: z.record(z.string(), z.unknown()).optional() })
+    .safeParse(value);
+  return parsed.success ? (parsed.data as ElicitResult) : undefined;
 }
 
 const runIdArgument = z.string().min(1).describe("The run id, as a tool of this server returned it (or from runs_list).");
@@ -344,7 +492,7 @@ function describeTarget(target: RunTarget): string {
   return `Runs the duragent workflow '${target.name}'.`;
 }
 
-function outcomeResult(handle: RunHandle, outcome: WaitOutcome): CallToolResult {
+function outcomeResult(handle: RunHandle, outcome: WaitOutcome, detail?: string): CallToolResult {
   const id = handle.runId;
   switch (outcome.kind) {
     case "completed":
@@ -356,7 +504,7 @@ function outcomeResult(handle: RunHandle, outcome: WaitOutcome): CallToolResult 
     case "waiting": {
       const lead =
         outcome.reason === "timeout" ? `Run ${id} is still running (it goes on without you).` : `Run ${id} is waiting for you.`;
-      return textResult([lead, outcome.detail, statusHint(outcome.status)].filter(Boolean).join(" "));
+      return textResult([lead, outcome.detail ?? detail, statusHint(outcome.status)].filter(Boolean).join(" "));
     }
   }
 }
@@ -431,7 +579,7 @@ function errorResult(text: string): CallToolResult {
 }
 
 /** A refusal the caller can fix becomes an error result; anything else is a fault and is thrown. */
-async function refusalsAsResults(body: () => Promise<CallToolResult>): Promise<CallToolResult> {
+async function refusalsAsResults(body: () => Promise<ToolResult>): Promise<ToolResult> {
   try {
     return await body();
   } catch (error) {

@@ -5,11 +5,11 @@
  * as the run needs something only the caller can give. The run itself never depends on
  * this wait: it keeps going (durably, on Temporal) whatever the caller does.
  */
-import type { ElicitRequestFormParams, ElicitRequestURLParams, ElicitResult } from "@modelcontextprotocol/sdk/types.js";
+import type { ElicitRequestFormParams, ElicitRequestURLParams, ElicitResult } from "@modelcontextprotocol/server";
 import type { QuestionRequest, PendingRequest, RunStatus } from "../common/run-status.js";
 import type { McpLogLevel } from "../common/server-requests.js";
 import { InvalidRunMessage, type RunHandle } from "../client/engine.js";
-import { elicitationForm } from "./elicitation-form.js";
+import { elicitationForm, type ElicitationForm } from "./elicitation-form.js";
 
 export interface WaitOptions {
   /** When to stop waiting, in ms since the epoch. */
@@ -174,28 +174,44 @@ async function askCaller(
       options.signal.throwIfAborted();
       return { answered: false, detail: `Asking you failed (${error instanceof Error ? error.message : String(error)}).` };
     }
-    const action = reply.action;
-    // An MCP server of the run asked: it hears the caller's decline or cancel, as if asked directly.
-    // The run's own questions must be answered, so they stay open instead.
-    if (action !== "accept" && !request.origin) {
-      return { answered: false, detail: `You ${action === "decline" ? "declined" : "cancelled"} the question; it is still open.` };
-    }
-    if (action === "accept" && !reply.content && form.params.mode !== "url") {
-      return { answered: false, detail: "Your client accepted the question without an answer; it is still open." };
-    }
-    try {
-      const value = action === "accept" ? form.toAnswer(reply.content ?? {}) : undefined;
-      await handle.answer({ requestId: request.id, value, ...(request.origin ? { action } : {}) });
-      return { answered: true };
-    } catch (error) {
-      if (!(error instanceof InvalidRunMessage)) throw error;
-      // Someone else may have answered meanwhile, or the question timed out: then there is nothing to retry.
-      const now = await handle.status();
-      if (!now.pending.some((pending) => pending.id === request.id)) return { answered: true };
-      note = `Your previous answer was refused: ${error.message}`;
-    }
+    const taken = await takeReply(handle, request, form, reply);
+    if (taken.kind === "answered") return { answered: true };
+    if (taken.kind === "open") return { answered: false, detail: taken.detail };
+    note = taken.note;
   }
   return { answered: false, detail: `${maxElicitAttempts} answers in a row were refused. ${note ?? ""}`.trim() };
+}
+
+/** What came of the caller's reply to one of the run's questions. */
+export type TakenReply =
+  | { kind: "answered" }
+  /** The question stays open (the caller declined it, or accepted without an answer). */
+  | { kind: "open"; detail: string }
+  /** The run refused the answer; ask again with this note. */
+  | { kind: "refused"; note: string };
+
+/** Gives the run the caller's reply to its question, however it was put (elicitation request or `input_required` result). */
+export async function takeReply(handle: RunHandle, request: QuestionRequest, form: ElicitationForm, reply: ElicitResult): Promise<TakenReply> {
+  const action = reply.action;
+  // An MCP server of the run asked: it hears the caller's decline or cancel, as if asked directly.
+  // The run's own questions must be answered, so they stay open instead.
+  if (action !== "accept" && !request.origin) {
+    return { kind: "open", detail: `You ${action === "decline" ? "declined" : "cancelled"} the question; it is still open.` };
+  }
+  if (action === "accept" && !reply.content && form.params.mode !== "url") {
+    return { kind: "open", detail: "Your client accepted the question without an answer; it is still open." };
+  }
+  try {
+    const value = action === "accept" ? form.toAnswer(reply.content ?? {}) : undefined;
+    await handle.answer({ requestId: request.id, value, ...(request.origin ? { action } : {}) });
+    return { kind: "answered" };
+  } catch (error) {
+    if (!(error instanceof InvalidRunMessage)) throw error;
+    // Someone else may have answered meanwhile, or the question timed out: then there is nothing to retry.
+    const now = await handle.status();
+    if (!now.pending.some((pending) => pending.id === request.id)) return { kind: "answered" };
+    return { kind: "refused", note: `Your previous answer was refused: ${error.message}` };
+  }
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

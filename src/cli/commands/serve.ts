@@ -3,9 +3,9 @@
  * (for a client that starts duragent as its server) or Streamable HTTP. Runs go to the config's
  * engine: in memory (they live as long as this process) or on Temporal (a worker runs them).
  */
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import { startHttpMcpServer, UnsafeBinding } from "../../serve/http.js";
-import { createDuragentMcpServer, ServeSetupError, targetToolNames } from "../../serve/mcp-server.js";
+import { duragentMcpServers, ServeSetupError, targetToolNames, type DuragentServerFactory } from "../../serve/mcp-server.js";
 import type { CommandContext } from "../context.js";
 import { UserError } from "../../errors/user-error.js";
 
@@ -39,29 +39,30 @@ export async function serveCommand(context: CommandContext, options: ServeOption
       hint: "Add one under `agents:` in duragent.config.yaml, or pass --config with the file that has them.",
     });
   }
-  let toolNames: string[];
+  let createServer: DuragentServerFactory;
   try {
-    toolNames = [...targetToolNames(targets).values()];
-  } catch (error) {
-    if (error instanceof ServeSetupError) throw new UserError(error.message);
-    throw error;
-  }
-  const createServer = () =>
-    createDuragentMcpServer({
+    createServer = duragentMcpServers({
       targets,
       runs: client,
       logger,
       ...(options.waitTimeoutMs !== undefined ? { waitTimeoutMs: options.waitTimeoutMs } : {}),
     });
+  } catch (error) {
+    if (error instanceof ServeSetupError) throw new UserError(error.message);
+    throw error;
+  }
+  const toolNames = [...targetToolNames(targets).values()];
 
   if (options.transport === "stdio") {
-    // stdout carries the protocol from here on; everything else goes to stderr.
-    const server = createServer();
+    // stdout carries the protocol from here on; everything else goes to stderr. The client's
+    // first message decides the era for the connection.
     const stopped = untilStopped({ stdinEnds: true });
-    await server.connect(new StdioServerTransport());
+    const connection = serveStdio(({ era }) => createServer(era), {
+      onerror: (error) => logger.warn({ err: error }, "serve: stdio message refused or failed"),
+    });
     logger.info({ tools: toolNames, engine: client.engine }, "serve: MCP over stdio");
     await stopped;
-    await server.close();
+    await connection.close();
     return;
   }
 
