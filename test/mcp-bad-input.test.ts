@@ -54,6 +54,11 @@ async function rawServer(answer: (message: Message, res: ServerResponse) => void
       return;
     }
     if (message.id === undefined) return void res.writeHead(202).end();
+    // A 2025 server knows no `server/discover`: duragent's probe for 2026-07-28 hears so, and falls back to initialize.
+    if (message.method === "server/discover") {
+      res.writeHead(200, { "content-type": "application/json" });
+      return void res.end(JSON.stringify({ jsonrpc: "2.0", id: message.id, error: { code: -32601, message: "Method not found" } }));
+    }
     answer(message, res);
   });
   server.listen(0, "127.0.0.1");
@@ -164,6 +169,9 @@ describe("a misbehaving MCP server gets a clear, final failure", () => {
           process.stdout.write(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { protocolVersion: "2025-11-25", capabilities: { tools: {} }, serverInfo: { name: "big", version: "1" } } }) + "\\n");
         } else if (message.method === "tools/list") {
           process.stdout.write(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { tools: [{ name: "x".repeat(${2 * LIMIT}), inputSchema: { type: "object" } }] } }) + "\\n");
+        } else if (message.id !== undefined) {
+          // As 2025 servers answer duragent's probe for 2026-07-28 (server/discover).
+          process.stdout.write(JSON.stringify({ jsonrpc: "2.0", id: message.id, error: { code: -32601, message: "Method not found" } }) + "\\n");
         }
       });`;
     const failure = await listFailure({ command: process.execPath, args: ["-e", script] }, "bigstdio");

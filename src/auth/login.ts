@@ -95,7 +95,7 @@ async function signIn(server: string, config: AuthServerConfig<OAuthConfig>, opt
         if (error) throw new Error(`Sign-in to '${server}' failed: ${error}${params.get("error_description") ? ` (${params.get("error_description")})` : ""}.`);
         if (params.get("state") !== provider.expectedState) throw new Error(`Sign-in to '${server}' was refused: the redirect's state does not match this sign-in. Try again.`);
         // Before the code goes anywhere: it must come from the authorization server the request went to.
-        checkAuthorizationResponseIssuer(server, params, provider.authorizationServerMetadata, provider.authorizationServerUrl);
+        checkAuthorizationResponseIssuer(server, params, provider.authorizationServerMetadata, provider.discoveredAuthorizationServer);
         const code = params.get("code");
         if (!code) throw new Error(`Sign-in to '${server}' failed: the redirect carried no authorization code.`);
         provider.pinDiscovery();

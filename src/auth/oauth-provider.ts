@@ -114,7 +114,7 @@ export class DuragentOAuthProvider implements OAuthClientProvider, ScopeChalleng
   }
 
   /** The authorization server of the latest discovery. */
-  get authorizationServerUrl(): string | undefined {
+  get discoveredAuthorizationServer(): string | undefined {
     return this.discovered ? String(this.discovered.authorizationServerUrl) : undefined;
   }
 
@@ -130,7 +130,7 @@ export class DuragentOAuthProvider implements OAuthClientProvider, ScopeChalleng
     }
     const credentials = await this.store.read();
     this.storedRedirectUrl = credentials.redirectUrl;
-    const authorizationServer = this.authorizationServerUrl;
+    const authorizationServer = this.discoveredAuthorizationServer;
     const registered = authorizationServer ? credentials.clients?.[authorizationServerKey(authorizationServer)] : undefined;
     // A client from an earlier duragent names no authorization server; the SDK binds it to the first that accepts it.
     const stored = (registered ?? credentials.clientInformation) as OAuthClientInformationMixed | undefined;
@@ -146,7 +146,7 @@ export class DuragentOAuthProvider implements OAuthClientProvider, ScopeChalleng
   async saveClientInformation(clientInformation: OAuthClientInformationMixed): Promise<void> {
     // A configured client id stays in the config; only registered clients (and CIMD URLs) are stored.
     if (this.config.clientId) return;
-    const authorizationServer = (clientInformation as { issuer?: unknown }).issuer ?? this.authorizationServerUrl;
+    const authorizationServer = (clientInformation as { issuer?: unknown }).issuer ?? this.discoveredAuthorizationServer;
     if (typeof authorizationServer !== "string") {
       await this.store.update({ clientInformation: { ...clientInformation } });
       return;
@@ -163,7 +163,7 @@ export class DuragentOAuthProvider implements OAuthClientProvider, ScopeChalleng
   }
 
   async saveTokens(tokens: OAuthTokens): Promise<void> {
-    const authorizationServer = tokens.issuer ?? this.authorizationServerUrl;
+    const authorizationServer = tokens.issuer ?? this.discoveredAuthorizationServer;
     await this.store.update({
       tokens: { ...tokens },
       savedAt: Date.now(),
@@ -203,7 +203,7 @@ export class DuragentOAuthProvider implements OAuthClientProvider, ScopeChalleng
   /** Forgets the client of the current authorization server (the server refused it). */
   private async forgetClient(): Promise<void> {
     const credentials = await this.store.read();
-    const authorizationServer = this.authorizationServerUrl;
+    const authorizationServer = this.discoveredAuthorizationServer;
     const clients = { ...credentials.clients };
     if (authorizationServer) delete clients[authorizationServerKey(authorizationServer)];
     await this.store.update({ clients });

@@ -1,6 +1,6 @@
 /** Classifying the errors a connection throws, and describing its failures for operators. */
-import { OAuthError, ServerError, TemporarilyUnavailableError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
-import { ErrorCode, McpError, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js";
+import { OAuthError, ProtocolError, SdkError, SdkErrorCode, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/client";
+import { OAuthError as LoginOAuthError, ServerError, TemporarilyUnavailableError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
 import { ApplicationFailure } from "@temporalio/common";
 import { describeOAuthFailure } from "../../auth/authorization-server.js";
 import { CredentialsUnavailable } from "../../auth/client-credentials.js";
@@ -27,15 +27,36 @@ export function unavailable(message: string): ApplicationFailure {
 }
 
 /** A JSON-RPC error the server sent, as opposed to the SDK's own "connection closed"/"timed out". */
-export function isProtocolError(error: unknown): error is McpError {
-  return (
-    error instanceof McpError && error.code !== ErrorCode.ConnectionClosed && error.code !== ErrorCode.RequestTimeout
-  );
+export function isProtocolError(error: unknown): error is ProtocolError {
+  return error instanceof ProtocolError;
 }
 
-/** A schema's refusal: zod's `ZodError`, or the `$ZodError` of the zod core the SDK validates results with. */
+/** The SDK gave up on a request: it timed out, or the connection closed under it. */
+export function isRequestEnded(error: unknown, how?: "timeout"): boolean {
+  if (!(error instanceof SdkError)) return false;
+  return error.code === SdkErrorCode.RequestTimeout || (how === undefined && error.code === SdkErrorCode.ConnectionClosed);
+}
+
+/** A schema's refusal: zod's `ZodError` (or the zod core's `$ZodError`), or the SDK's refusal of a result that is not what MCP says. */
 export function isMalformedResult(error: unknown): boolean {
+  if (error instanceof SdkError) return error.code === SdkErrorCode.InvalidResult || error.code === SdkErrorCode.UnsupportedResultType;
   return error instanceof Error && (error.name === "ZodError" || error.name === "$ZodError") && Array.isArray((error as { issues?: unknown }).issues);
+}
+
+type Issue = { path?: unknown[]; message?: string };
+
+/** The schema problems of a malformed result: a zod error's own, or those the SDK quotes in its message as JSON. */
+function issuesOf(error: unknown): Issue[] | undefined {
+  const issues = (error as { issues?: unknown } | undefined)?.issues;
+  if (Array.isArray(issues)) return issues as Issue[];
+  if (!(error instanceof SdkError)) return undefined;
+  const quoted = /^Invalid result for [^:]+: (\[[\s\S]*\])$/.exec(error.message)?.[1];
+  try {
+    const parsed = quoted === undefined ? undefined : (JSON.parse(quoted) as unknown);
+    return Array.isArray(parsed) ? (parsed as Issue[]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A message the server sent that is not JSON, or not the JSON-RPC or MCP message it should be. */
@@ -45,8 +66,8 @@ export function isMalformedMessage(error: unknown): boolean {
 
 /** What was wrong with a malformed message, in a line: the first schema problem, or the parser's complaint. */
 export function malformedText(error: unknown): string {
-  const issues = (error as { issues?: { path?: unknown[]; message?: string }[] } | undefined)?.issues;
-  if (isMalformedResult(error) && Array.isArray(issues) && issues.length > 0) {
+  const issues = issuesOf(error);
+  if (isMalformedResult(error) && issues !== undefined && issues.length > 0) {
     const first = issues[0]!;
     const at = Array.isArray(first.path) && first.path.length > 0 ? ` at ${first.path.join(".")}` : "";
     return `${first.message ?? "invalid"}${at}${issues.length > 1 ? ` (and ${issues.length - 1} more problems)` : ""}`;
@@ -82,8 +103,7 @@ export function nonRetryableFailure(conn: FailedConnection, phase: string, error
   const authorization = authorizationServerFailure(conn, error);
   if (authorization) return fail(authorization.message, authorization.type);
   // The SDK skips malformed messages on a stream; the request they should have answered then times out or ends.
-  const ended = error instanceof McpError && (error.code === ErrorCode.RequestTimeout || error.code === ErrorCode.ConnectionClosed);
-  if (ended && conn.malformed && conn.malformed.at >= since) {
+  if (isRequestEnded(error) && conn.malformed && conn.malformed.at >= since) {
     return fail(`MCP server '${server}'${where} sent a malformed message during ${phase} (${conn.malformed.text}) and no valid answer`, FailureType.mcpServerMisbehaved);
   }
   return undefined;
@@ -96,11 +116,13 @@ export function nonRetryableFailure(conn: FailedConnection, phase: string, error
  */
 function authorizationServerFailure(conn: FailedConnection, error: unknown): { message: string; type: FailureType } | undefined {
   const { server, config } = conn;
-  if (error instanceof OAuthError) {
-    if (error instanceof TemporarilyUnavailableError) return undefined;
-    if (error instanceof ServerError && /^HTTP 5\d\d/.test(error.message)) return undefined;
+  // The worker's connections speak OAuth through the v2 SDK; `auth login` still through v1.
+  const code = error instanceof OAuthError ? error.code : error instanceof LoginOAuthError ? error.errorCode : undefined;
+  if (code !== undefined) {
+    if (error instanceof TemporarilyUnavailableError || code === "temporarily_unavailable") return undefined;
+    if ((error instanceof ServerError || code === "server_error") && /^HTTP 5\d\d/.test((error as Error).message)) return undefined;
     const said = describeOAuthFailure(error);
-    const refused = `The authorization server of MCP server '${server}' refused duragent's request (${error.errorCode}${said ? `: ${said}` : ""}).`;
+    const refused = `The authorization server of MCP server '${server}' refused duragent's request (${code}${said ? `: ${said}` : ""}).`;
     const clientCredentials = "auth" in config && config.auth?.type === "client_credentials";
     return clientCredentials
       ? { message: `${refused} Check the client credentials in mcp.servers.${server}.auth.`, type: FailureType.configuration }
@@ -115,8 +137,10 @@ function authorizationServerFailure(conn: FailedConnection, error: unknown): { m
 
 export function errorText(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const cause = error.cause as { code?: unknown; message?: unknown } | undefined;
-  const code = typeof cause?.code === "string" ? cause.code : undefined;
+  const cause = error.cause as { code?: unknown; message?: unknown; cause?: unknown } | undefined;
+  // The SDK may wrap fetch's own error ("fetch failed"), whose cause has the system's code.
+  const deeper = cause?.cause as { code?: unknown } | undefined;
+  const code = typeof cause?.code === "string" ? cause.code : typeof deeper?.code === "string" ? deeper.code : undefined;
   const causeMessage = typeof cause?.message === "string" ? cause.message : undefined;
   if (code && !error.message.includes(code)) return `${error.message} (${code})`;
   if (causeMessage && !error.message.includes(causeMessage)) return `${error.message} (${causeMessage})`;

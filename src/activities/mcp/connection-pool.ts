@@ -5,8 +5,7 @@
  * list is fetched once per connection, filtered by its `allowedTools`, and dropped when the
  * server says it changed.
  */
-import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
-import { ErrorCode, McpError, ToolListChangedNotificationSchema, type Tool } from "@modelcontextprotocol/sdk/types.js";
+import { SdkError, SdkErrorCode, type OAuthClientProvider, type Tool } from "@modelcontextprotocol/client";
 import { ApplicationFailure } from "@temporalio/common";
 import { FailureType } from "../../common/failures.js";
 import { globMatcher } from "../../common/glob.js";
@@ -94,7 +93,7 @@ export class McpConnectionPool {
         ...(options.maxMessageBytes !== undefined ? { maxMessageBytes: options.maxMessageBytes } : {}),
         onOpen: (conn) => {
           relay.attach(conn);
-          conn.client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+          conn.client.setNotificationHandler("notifications/tools/list_changed", () => {
             conn.tools = undefined;
             conn.definitions = undefined;
             conn.validators.clear();
@@ -153,14 +152,14 @@ export class McpConnectionPool {
           clearTimeout(timer);
           timer = setTimeout(() => {
             if (scope.waiting > 0) return scope.touch();
-            controller.abort(new McpError(ErrorCode.RequestTimeout, `Request timed out after ${timeout}ms`));
+            controller.abort(new SdkError(SdkErrorCode.RequestTimeout, `Request timed out after ${timeout}ms`));
           }, timeout);
         },
       };
       scope.touch();
       conn.calls.add(scope);
       try {
-        const result = await conn.client.callTool({ name, arguments: request.arguments }, undefined, {
+        const result = await conn.client.callTool({ name, arguments: request.arguments }, {
           timeout: SDK_TIMEOUT_OFF_MS,
           signal: controller.signal,
           onprogress: (progress) => {

@@ -4,16 +4,12 @@
  * no server process outlives the worker. What is said over a connection is the pool's
  * (./connection-pool.ts) and the relay's (./server-request-relay.ts).
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { ErrorCode, McpError, type ClientCapabilities } from "@modelcontextprotocol/sdk/types.js";
+import { Client, StreamableHTTPClientTransport, type ClientCapabilities, type OAuthClientProvider, type Transport } from "@modelcontextprotocol/client";
 import { ApplicationFailure } from "@temporalio/common";
 import { MessageTooLarge } from "../../auth/errors.js";
 import { FailureType } from "../../common/failures.js";
 import type { McpServerConfig } from "../../config/schema.js";
-import { errorText, failureMessage, isMalformedMessage, isProtocolError, malformedText, missingCommand, nonRetryableFailure, unavailable, type FailedConnection } from "./connection-errors.js";
+import { errorText, failureMessage, isMalformedMessage, isProtocolError, isRequestEnded, malformedText, missingCommand, nonRetryableFailure, unavailable, type FailedConnection } from "./connection-errors.js";
 import { MAX_MESSAGE_BYTES } from "./http-guards.js";
 import { redactSecrets } from "./redact-secrets.js";
 import { describeExit, ensureExited, ensureExitedByPid, forwardStderr, SHUTDOWN_GRACE_MS, stderrEnded, withTimeout, type ObservedStdioTransport } from "./stdio-transport.js";
@@ -32,6 +28,7 @@ const noop: LogFn = () => {};
 export const silentLogger: McpPoolLogger = { debug: noop, info: noop, warn: noop, error: noop };
 
 const DEFAULT_TIMEOUT_MS = 60_000;
+const STDIO_PROBE_TIMEOUT_MS = 3_000;
 
 /** A server's per-request timeout. */
 export function timeoutOf(config: McpServerConfig): number {
@@ -130,7 +127,7 @@ export class Connections<C extends Connection = Connection> {
         // Signing in, a credential, a server that breaks the protocol: the same request would fail the same way.
         const hopeless = nonRetryableFailure(conn, phase, error, since);
         if (hopeless) throw hopeless;
-        if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
+        if (isRequestEnded(error, "timeout")) {
           throw unavailable(`MCP server '${server}' did not answer ${phase} within ${timeoutOf(config)}ms`);
         }
         if (isProtocolError(error)) {
@@ -204,7 +201,11 @@ export class Connections<C extends Connection = Connection> {
   private async open(server: string, config: McpServerConfig, forget: () => void): Promise<C> {
     const { logger } = this.options;
     const timeout = timeoutOf(config);
-    const client = new Client(this.options.clientInfo, { capabilities: this.options.capabilities });
+    // Speaks 2026-07-28 to a server that offers it (found by a `server/discover` probe), and the
+    // 2025 handshake to the rest. A stdio server that ignores the probe is a 2025 server, so it
+    // is not waited for long.
+    const probe = { timeoutMs: "command" in config ? Math.min(timeout, STDIO_PROBE_TIMEOUT_MS) : timeout };
+    const client = new Client(this.options.clientInfo, { capabilities: this.options.capabilities, versionNegotiation: { mode: "auto", probe } });
     const maxMessageBytes = this.options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
     const { transport, stdio } = createTransport(server, config, {
       authProvider: this.options.authProvider,

@@ -2,7 +2,7 @@
  * MCP prompts and resource contents in our message and content formats, so agent code can put
  * them straight into a conversation.
  */
-import type { GetPromptResult, ReadResourceResult } from "@modelcontextprotocol/sdk/types.js";
+import type { GetPromptResult, ReadResourceResult } from "@modelcontextprotocol/client";
 import type { PromptResult, ResourceResult } from "../../common/mcp-context.js";
 import type { ContentPart, Message } from "../../common/messages.js";
 import { toContentPart } from "./tool-results.js";

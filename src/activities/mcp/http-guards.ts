@@ -8,7 +8,7 @@
  * - authorization server metadata must name the issuer it was looked up for (see
  *   src/auth/authorization-server.ts).
  */
-import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { FetchLike } from "@modelcontextprotocol/client";
 import { checkingMetadataIssuer } from "../../auth/authorization-server.js";
 import { challengeOf, type AuthChallenge } from "../../auth/challenge.js";
 import { AuthorizationServerMisbehaved, MessageTooLarge, type McpServerMisbehavior } from "../../auth/errors.js";

@@ -6,21 +6,17 @@
  */
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import {
-  CreateMessageRequestSchema,
-  ElicitRequestSchema,
-  ErrorCode,
-  ListRootsRequestSchema,
-  LoggingMessageNotificationSchema,
-  McpError,
+  ProtocolError,
+  ProtocolErrorCode,
+  type Client,
   type CreateMessageRequest,
   type CreateMessageResult,
   type ElicitRequest,
   type ElicitResult,
   type LoggingLevel,
   type Root,
-} from "@modelcontextprotocol/sdk/types.js";
+} from "@modelcontextprotocol/client";
 import type { LlmRequest, LlmResponse, TokenUsage } from "../../common/llm.js";
 import type { ServerRequest, ServerRequestAnswer } from "../../common/server-requests.js";
 import { addUsage, usageKey } from "../../common/usage.js";
@@ -82,11 +78,13 @@ export class ServerRequestRelay {
   /** Installs the handlers on a new connection's client, before it connects. */
   attach(conn: RelayedConnection): void {
     const { client, server, config } = conn;
-    client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: rootsOf(config) }));
-    client.setRequestHandler(ElicitRequestSchema, (request, extra) => this.elicit(conn, request.params, extra.signal));
+    // On 2026-07-28 the SDK also answers a tool's `input_required` result through these handlers
+    // (then calls the tool again with the answers), so those questions are asked as these are.
+    client.setRequestHandler("roots/list", () => ({ roots: rootsOf(config) }));
+    client.setRequestHandler("elicitation/create", (request, ctx) => this.elicit(conn, request.params, ctx.mcpReq.signal));
     // The SDK refuses a handler for a capability we do not declare.
-    if (this.sampling) client.setRequestHandler(CreateMessageRequestSchema, (request, extra) => this.sample(conn, request.params, extra.signal));
-    client.setNotificationHandler(LoggingMessageNotificationSchema, ({ params }) => {
+    if (this.sampling) client.setRequestHandler("sampling/createMessage", (request, ctx) => this.sample(conn, request.params, ctx.mcpReq.signal));
+    client.setNotificationHandler("notifications/message", ({ params }) => {
       const text = typeof params.data === "string" ? params.data : JSON.stringify(params.data);
       const fields = { mcpServer: server, mcpLevel: params.level, ...(params.logger !== undefined ? { mcpLogger: params.logger } : {}) };
       this.logger[logLevelOf(params.level)](fields, text);
@@ -106,10 +104,10 @@ export class ServerRequestRelay {
     const scopes = [...conn.calls];
     if (scopes.length === 1) return scopes[0]!;
     if (scopes.length === 0) {
-      throw new McpError(ErrorCode.InvalidRequest, `duragent answers ${what} only during a tool call; no tool call is in flight`);
+      throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `duragent answers ${what} only during a tool call; no tool call is in flight`);
     }
-    throw new McpError(
-      ErrorCode.InvalidRequest,
+    throw new ProtocolError(
+      ProtocolErrorCode.InvalidRequest,
       `duragent cannot tell which of ${scopes.length} concurrent tool calls (${scopes.map((scope) => scope.tool).join(", ")}) sent ${what}; ` +
         `call this server's tools one at a time to use it`,
     );
@@ -118,7 +116,7 @@ export class ServerRequestRelay {
   /** Sends a request to the person behind the call's run, holding the call's timeout meanwhile. */
   private async askPerson(conn: RelayedConnection, scope: CallScope, build: (key: string) => ServerRequest, serverSignal: AbortSignal): Promise<ServerRequestAnswer> {
     if (!scope.askPerson) {
-      throw new McpError(ErrorCode.InvalidRequest, `no person can answer requests from '${conn.server}' here (the call runs outside a duragent run)`);
+      throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `no person can answer requests from '${conn.server}' here (the call runs outside a duragent run)`);
     }
     const request = build(`${scope.callId}#${++scope.requests}`);
     scope.waiting++;
@@ -140,7 +138,7 @@ export class ServerRequestRelay {
 
   private async sample(conn: RelayedConnection, params: CreateMessageRequest["params"], serverSignal: AbortSignal): Promise<CreateMessageResult> {
     const sampling = this.sampling;
-    if (!sampling) throw new McpError(ErrorCode.InvalidRequest, "sampling is not configured on this duragent worker");
+    if (!sampling) throw new ProtocolError(ProtocolErrorCode.InvalidRequest, "sampling is not configured on this duragent worker");
     const plan = samplingPlan(conn.server, conn.config.sampling, sampling.defaultModel, params);
     const scope = plan.approval ? this.scopeOf(conn, "sampling/createMessage") : [...conn.calls][0];
     if (plan.approval && scope) {
@@ -152,7 +150,7 @@ export class ServerRequestRelay {
         serverSignal,
       );
       // -1 is the code the MCP spec gives for a user's refusal of a sampling request.
-      if (answer.action !== "accept") throw new McpError(-1, `The user ${answer.action === "decline" ? "declined" : "cancelled"} the sampling request`);
+      if (answer.action !== "accept") throw new ProtocolError(-1, `The user ${answer.action === "decline" ? "declined" : "cancelled"} the sampling request`);
     }
     this.logger.info({ mcpServer: conn.server, model: plan.model }, "Answering the MCP server's sampling request");
     const signal = scope ? AbortSignal.any([scope.signal, serverSignal]) : serverSignal;

@@ -9,7 +9,7 @@ import type {
   ElicitRequest,
   LoggingLevel,
   ModelPreferences,
-} from "@modelcontextprotocol/sdk/types.js";
+} from "@modelcontextprotocol/client";
 import type { LlmRequest, LlmResponse } from "../../common/llm.js";
 import type { ContentPart, Message } from "../../common/messages.js";
 import type { ServerRequest } from "../../common/server-requests.js";

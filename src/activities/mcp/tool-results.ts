@@ -9,7 +9,7 @@ import type { ToolResult } from "../../common/tools.js";
 /** The parts of an MCP `CallToolResult` we read; kept structural so SDK schema changes stay cheap. */
 export interface McpCallToolResult {
   content?: unknown[];
-  structuredContent?: Record<string, unknown>;
+  structuredContent?: unknown;
   isError?: boolean;
   /** The pre-2025 result shape some old servers still send. */
   toolResult?: unknown;
@@ -83,7 +83,8 @@ export function toToolResult(result: McpCallToolResult): ToolResult {
     content.push({ type: "text", text: JSON.stringify(structured) });
   }
   const out: ToolResult = { content, isError: result.isError === true };
-  if (structured !== undefined) out.structuredContent = structured;
+  // 2026-07-28 lets structured output be any JSON value; the run keeps objects, and the text has the rest.
+  if (typeof structured === "object" && structured !== null && !Array.isArray(structured)) out.structuredContent = structured as Record<string, unknown>;
   return out;
 }
 

@@ -1,10 +1,7 @@
 /** Builds the transport for a server's config: a child process over stdio, Streamable HTTP or SSE. */
 import path from "node:path";
-import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
-import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
-import { getDefaultEnvironment } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { SSEClientTransport, StreamableHTTPClientTransport, type OAuthClientProvider, type Transport } from "@modelcontextprotocol/client";
+import { getDefaultEnvironment } from "@modelcontextprotocol/client/stdio";
 import type { McpServerConfig } from "../../config/schema.js";
 import { ClientCredentialsProvider } from "../../auth/client-credentials.js";
 import type { McpServerMisbehavior } from "../../auth/errors.js";
