@@ -3,7 +3,8 @@
  * is SIGKILLed with its MCP servers mid-run, a fresh one takes over, and the run ends as if nothing
  * happened. The scripted model's request log and the counting MCP server's own log are the ground
  * truth: every completed step ran exactly once; only the step in flight at the kill ran twice. A
- * model call killed mid-stream streams again, and its watcher is told so.
+ * model call killed mid-stream streams again, and its watcher is told so. A question a 2026-07-28
+ * tool asks in an `input_required` result outlives the kill, and its answer reaches the tool.
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -28,6 +29,7 @@ import {
   type ScriptedTurn,
 } from "../src/testing/scripted-model-server.js";
 import type { CountingLogEntry } from "./fixtures/counting-mcp-server.js";
+import type { MrtrLogEntry } from "./fixtures/mrtr-mcp-server.js";
 import { startTestTemporal } from "./support/temporal.js";
 import { waitFor as waitUntil, waitForPhase as waitUntilPhase } from "./support/wait.js";
 
@@ -36,6 +38,8 @@ const cli = join(repo, "bin", "duragent.js");
 const countingServer = fileURLToPath(new URL("./fixtures/counting-mcp-server.ts", import.meta.url));
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-crash-")));
 const countingLog = join(dir, "counting.log");
+const mrtrServer = fileURLToPath(new URL("./fixtures/mrtr-mcp-server.ts", import.meta.url));
+const mrtrLog = join(dir, "mrtr.log");
 
 // Long enough to kill the worker inside it, short enough to run twice.
 const SLOW_STEP_MS = 2_500;
@@ -66,6 +70,10 @@ function script(call: ScriptedCall): ScriptedTurn {
     storyAttempts += 1;
     return { text: story, chunkDelayMs: storyAttempts === 1 ? 400 : 150 };
   }
+  if (task === "paint the shed") {
+    if (results.length === 0) return { toolCalls: [{ id: "call_paint", name: "painter_paint", arguments: {} }] };
+    return { text: `Shed: ${results[0]}` };
+  }
   if (task === "paint the fence") {
     if (results.length === 0) return record("h1");
     if (results.length === 1) return { toolCalls: [{ id: "call_ask", name: "human_input", arguments: { question: "Which colour?" } }] };
@@ -93,6 +101,10 @@ mcp:
       # tsx resolves from the repository, not from this directory.
       cwd: ${JSON.stringify(repo)}
       args: ["--import", "tsx", ${JSON.stringify(countingServer)}, ${JSON.stringify(countingLog)}]
+    painter:
+      command: ${JSON.stringify(process.execPath)}
+      cwd: ${JSON.stringify(repo)}
+      args: ["--import", "tsx", ${JSON.stringify(mrtrServer)}, ${JSON.stringify(mrtrLog)}]
 # The default policies: heartbeats every second and a 3 s heartbeat timeout retry a step orphaned
 # by the kill within seconds.
 agents:
@@ -105,6 +117,9 @@ agents:
     instruction: Ask before painting.
     servers: [counter]
     humanInput: true
+  shedPainter:
+    instruction: Paint sheds.
+    servers: [painter]
 `;
 
 /** A `duragent worker` process, leader of its own process group (which holds its MCP servers). */
@@ -346,6 +361,27 @@ describe("crash recovery with a real worker process", () => {
     assert.ok(first.length > 0 && first.length < story.length && story.startsWith(first), `the dead attempt's text so far: '${first}'`);
     assert.equal(texts(events.slice(restart)), story, "after the marker, the new attempt's text and nothing else");
     assert.equal(events.filter((event) => event.type === "restart").length, 1);
+  });
+
+  test("SIGKILL while a 2026-07-28 tool's input_required question waits: it stays the run's question, and the answer is re-sent to the tool", { timeout: 90_000 }, async () => {
+    await liveWorker();
+    const { config } = await loadConfig({ path: dir, env: workerEnv });
+    const handle = await engine.start(await findRunTarget(config, "shedPainter"), "paint the shed");
+    const waiting = await waitForPhase(handle, "waiting_input");
+    const [question] = waiting.pending;
+    assert.ok(question?.kind === "input", JSON.stringify(waiting));
+    assert.equal(question.prompt, "Which colour?");
+    assert.deepEqual(question.origin, { server: "painter", tool: "paint", kind: "elicitation" });
+
+    await crashAndRestart();
+    await handle.answer({ value: { colour: "green" } });
+
+    assert.equal(((await handle.result()) as { text: string }).text, "Shed: painted green");
+    const calls = readFileSync(mrtrLog, "utf8").trim().split("\n").map((line) => JSON.parse(line) as MrtrLogEntry);
+    assert.ok(calls.every((call) => call.protocolVersion === "2026-07-28"), `every call came by 2026-07-28: ${JSON.stringify(calls)}`);
+    // Asked before the kill and again by the retried step, then called once with the answer.
+    assert.deepEqual(calls.map((call) => call.colour), [...calls.slice(0, -1).map(() => null), "green"]);
+    assert.ok(calls.length >= 2 && new Set(calls.map((call) => call.pid)).size >= 2, JSON.stringify(calls));
   });
 
   test("SIGKILL while waiting for a person: the answer sent after the restart is applied", { timeout: 90_000 }, async () => {

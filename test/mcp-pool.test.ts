@@ -268,6 +268,13 @@ describe("server-filesystem over stdio", () => {
     assert.equal(missing.isError, true);
     assert.match(text(missing), /^Invalid arguments for read_text_file: .*\/path is required/);
 
+    // A model's null for an optional argument means "not given"; for a required one it stays wrong.
+    const nullOptional = await pool.callTool({ server: "fs", tool: "read_text_file", arguments: { path: notePath, head: null } });
+    assert.equal(text(nullOptional), "hello from the temp dir\n");
+    const nullRequired = await pool.callTool({ server: "fs", tool: "read_text_file", arguments: { path: null } });
+    assert.equal(nullRequired.isError, true);
+    assert.match(text(nullRequired), /^Invalid arguments for read_text_file: \/path must be string/);
+
     // The server's own refusal is a tool error too.
     const outside = await pool.callTool({ server: "fs", tool: "read_text_file", arguments: { path: "/etc/hostname" } });
     assert.equal(outside.isError, true);

@@ -46,6 +46,7 @@ const MAX_SIGN_INS_AFTER_FAILURE = 2;
 
 const scenario = process.env.MCP_CONFORMANCE_SCENARIO ?? "";
 const context = parseContext(process.env.MCP_CONFORMANCE_CONTEXT);
+const toolCalls = toolCallsIn(process.env.MCP_CONFORMANCE_CONTEXT);
 const serverUrl = process.argv.at(-1) ?? "";
 const logger = createLogger("conformance-client", process.env.DURAGENT_LOG_LEVEL ?? "warn");
 // Credentials of this process only: a fresh token store, removed at exit.
@@ -56,6 +57,12 @@ function parseContext(raw: string | undefined): Record<string, string> {
   if (!raw) return {};
   const parsed = JSON.parse(raw) as Record<string, unknown>;
   return Object.fromEntries(Object.entries(parsed).map(([key, value]) => [key, String(value)]));
+}
+
+/** The tool calls a scenario asks for in its context, arguments as given. */
+function toolCallsIn(raw: string | undefined): { name: string; arguments?: Record<string, unknown> }[] {
+  const calls = raw ? (JSON.parse(raw) as { toolCalls?: unknown }).toolCalls : undefined;
+  return Array.isArray(calls) ? (calls as { name: string; arguments?: Record<string, unknown> }[]) : [];
 }
 
 function say(text: string): void {
@@ -177,8 +184,23 @@ async function main(): Promise<void> {
       case "sse-retry":
         await call("test_reconnection", {});
         break;
+      case "sep-2322-client-request-state":
+        // Each asks through an input_required result (or, the last, answers without resultType);
+        // the unrelated call in between must carry none of the others' answers or state.
+        await call("test_mrtr_echo_state", {});
+        await call("test_mrtr_unrelated", {});
+        await call("test_mrtr_no_state", {});
+        await call("test_mrtr_no_result_type", {});
+        break;
+      case "http-invalid-tool-headers":
+        // The only tool whose x-mcp-header annotations are valid; the others must not be offered.
+        for (const tool of tools) say(`offered: ${tool.name}`);
+        await call("valid_tool", { region: "us-west1" });
+        break;
       default:
-        if (tools.some((tool) => tool.name === "test-tool")) await call("test-tool", {});
+        // Scenarios that say which calls to make (http-custom-headers) give them in the context.
+        if (toolCalls.length > 0) for (const toolCall of toolCalls) await call(toolCall.name, toolCall.arguments ?? {});
+        else if (tools.some((tool) => tool.name === "test-tool")) await call("test-tool", {});
     }
   } finally {
     await runtime.close();

@@ -18,15 +18,23 @@ export class ToolArgumentValidator {
     this.logger = logger;
   }
 
-  /** An error text for invalid arguments, or undefined when they fit the tool's input schema. */
-  check(validators: ToolValidators, server: string, tool: Tool, args: Record<string, unknown>): string | undefined {
+  /**
+   * The arguments to send, or an error text when they do not fit the tool's input schema. A null
+   * for an optional argument whose schema has no null (models write them for "not given") is
+   * taken as leaving it out, when that makes the arguments fit.
+   */
+  check(validators: ToolValidators, server: string, tool: Tool, args: Record<string, unknown>): { args: Record<string, unknown> } | { error: string } {
     let validate = validators.get(tool.name);
     if (validate === undefined) {
       validate = this.compile(server, tool);
       validators.set(tool.name, validate);
     }
-    if (!validate || validate(args)) return undefined;
-    return `Invalid arguments for ${tool.name}: ${describeSchemaErrors(validate.errors ?? [])}`;
+    if (!validate || validate(args)) return { args };
+    const error = `Invalid arguments for ${tool.name}: ${describeSchemaErrors(validate.errors ?? [])}`;
+    const required = new Set(Array.isArray(tool.inputSchema.required) ? tool.inputSchema.required : []);
+    const given = Object.fromEntries(Object.entries(args).filter(([name, value]) => value !== null || required.has(name)));
+    if (Object.keys(given).length === Object.keys(args).length || !validate(given)) return { error };
+    return { args: given };
   }
 
   /** Null when the schema cannot be compiled; the server still validates, so we let the call through. */

@@ -129,8 +129,8 @@ export class McpConnectionPool {
         const available = tools.map((t) => t.name).join(", ") || "(none)";
         return toolError(`Unknown tool '${name}' on server '${server}'. Available: ${available}`);
       }
-      const invalid = this.argumentValidator.check(conn.validators, server, tool, request.arguments);
-      if (invalid) return toolError(invalid);
+      const checked = this.argumentValidator.check(conn.validators, server, tool, request.arguments);
+      if ("error" in checked) return toolError(checked.error);
       const timeout = timeoutOf(conn.config);
       // Our own timer rather than the SDK's: it restarts on progress and stands still while a
       // person answers the server, who may take far longer than any request timeout.
@@ -159,7 +159,7 @@ export class McpConnectionPool {
       scope.touch();
       conn.calls.add(scope);
       try {
-        const result = await conn.client.callTool({ name, arguments: request.arguments }, {
+        const result = await conn.client.callTool({ name, arguments: checked.args }, {
           timeout: SDK_TIMEOUT_OFF_MS,
           signal: controller.signal,
           onprogress: (progress) => {
