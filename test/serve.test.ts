@@ -712,6 +712,14 @@ describe("Streamable HTTP, MCP 2025-11-25: logging, resumable streams, error ids
     assert.deepEqual(JSON.parse(notJson.body), { jsonrpc: "2.0", error: { code: -32700, message: "The request body is not JSON." }, id: null });
     // A batch has no single id to echo.
     assert.equal(JSON.parse((await postRaw(listener.url, JSON.stringify([list]))).body).id, null);
+
+    const initialize = { jsonrpc: "2.0", id: 8, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } } };
+    const notAcceptable = await postRaw(listener.url, JSON.stringify(initialize), { Accept: "application/json" });
+    assert.equal(notAcceptable.status, 406);
+    assert.equal(JSON.parse(notAcceptable.body).id, 8);
+    const wrongType = await postRaw(listener.url, JSON.stringify(initialize), { "Content-Type": "text/plain" });
+    assert.equal(wrongType.status, 415);
+    assert.equal(JSON.parse(wrongType.body).id, 8);
   });
 });
 

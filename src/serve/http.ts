@@ -26,6 +26,7 @@ import { hostname, networkInterfaces } from "node:os";
 import {
   createMcpHandler,
   isInitializeRequest,
+  isJsonContentType,
   isLegacyRequest,
   WebStandardStreamableHTTPServerTransport,
   type McpServer,
@@ -108,10 +109,18 @@ export async function startHttpMcpServer(options: HttpServeOptions): Promise<Htt
     if (!read.ok) return sendError(res, read.status, read.message, { code: read.code });
     const body = read.body;
     const id = requestIdOf(body);
+    // Checked here rather than by the SDK, whose answers to these would not echo the request id.
+    if (req.method === "POST" && !isJsonContentType(req.headers["content-type"] ?? "")) {
+      return sendError(res, 415, "Unsupported Media Type: Content-Type must be application/json.", { id });
+    }
     const request = webRequest(req, res, read.text);
 
     if (!(await isLegacyRequest(request, body, { maxRequestBodySize: maxBodyBytes }))) {
       return sendResponse(res, await modern.fetch(request, { parsedBody: body }));
+    }
+    const accept = req.headers.accept ?? "";
+    if (req.method === "POST" && !(accept.includes("application/json") && accept.includes("text/event-stream"))) {
+      return sendError(res, 406, "Not Acceptable: a client of MCP 2025-11-25 or earlier must accept both application/json and text/event-stream.", { id });
     }
     const sessionId = req.headers["mcp-session-id"];
     if (typeof sessionId === "string") {
