@@ -4,10 +4,7 @@
  * RFC 9728 §5.1), which is the only way to find metadata kept off the well-known URLs, and the
  * scope it wants (`scope`), which comes first in MCP's scope selection.
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { extractWWWAuthenticateParams } from "@modelcontextprotocol/sdk/client/auth.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { Client, extractWWWAuthenticateParams, StreamableHTTPClientTransport, type FetchLike } from "@modelcontextprotocol/client";
 import type { HttpServerConfig } from "../config/schema.js";
 import { duragentVersion } from "../package-info.js";
 
@@ -32,9 +29,10 @@ export function challengeOf(response: Response): AuthChallenge | undefined {
 }
 
 /**
- * Talks to the server as a client without a token would, until it challenges: `initialize`, and
- * when that goes through (some servers let anyone initialize), `tools/list`. Undefined when the
- * server challenged nothing. A server that cannot be reached at all throws.
+ * Talks to the server as a client without a token would, until it challenges: the workers' own
+ * opening (a `server/discover` probe, then `initialize` for a 2025 server), and when that goes
+ * through (some servers let anyone in), `tools/list`. Undefined when the server challenged
+ * nothing. A server that cannot be reached at all throws.
  */
 export async function probeChallenge(config: HttpServerConfig, timeoutMs = 15_000): Promise<AuthChallenge | undefined> {
   let challenge: AuthChallenge | undefined;
@@ -53,7 +51,7 @@ export async function probeChallenge(config: HttpServerConfig, timeoutMs = 15_00
     return challenge;
   }
   const transport = new StreamableHTTPClientTransport(url, { requestInit, fetch: observing });
-  const client = new Client({ name: "duragent", version: duragentVersion }, { capabilities: {} });
+  const client = new Client({ name: "duragent", version: duragentVersion }, { capabilities: {}, versionNegotiation: { mode: "auto" } });
   try {
     await client.connect(transport, { timeout: timeoutMs });
     if (!challenge) await client.listTools(undefined, { timeout: timeoutMs });
@@ -67,7 +65,11 @@ export async function probeChallenge(config: HttpServerConfig, timeoutMs = 15_00
   return challenge;
 }
 
+/** fetch's own failure (a TypeError whose cause has the system's code), however deep the SDK wrapped it. */
 function isUnreachable(error: unknown): boolean {
-  const cause = (error as { cause?: { code?: unknown } } | undefined)?.cause;
-  return error instanceof TypeError && typeof cause?.code === "string";
+  for (let current = error, depth = 0; current instanceof Error && depth < 4; current = current.cause, depth++) {
+    const cause = current.cause as { code?: unknown } | undefined;
+    if (current instanceof TypeError && typeof cause?.code === "string") return true;
+  }
+  return false;
 }
