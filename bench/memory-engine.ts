@@ -1,5 +1,7 @@
 /**
- * The memory engine beside its limit, a loop written by hand with the OpenAI SDK and the MCP SDK:
+ * The memory engine beside its limit, a loop written by hand with the OpenAI SDK and the MCP SDK
+ * duragent is built on (v2, `@modelcontextprotocol/client`; the same loop on the 1.x SDK is
+ * `direct-v1` in bench/processes/memory-round.ts, about 6% cheaper):
  * the same agent (three model calls, two tool calls per run) against the same scripted model (a
  * process of its own) and the same stdio MCP server. Rounds alternate between the two, each in a
  * fresh process (bench/processes/memory-round.ts), and each figure is the median over rounds.

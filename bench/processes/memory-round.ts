@@ -4,7 +4,7 @@
  * loop written by hand, as a user would without duragent. `duragent` is the memory engine running
  * the same agent. Both do three model calls and two tool calls per run against the same servers.
  *
- *   node --import tsx bench/processes/memory-round.ts <direct|duragent> <runs> <inFlight> <modelBaseURL>
+ *   node --import tsx bench/processes/memory-round.ts <direct|direct-v1|duragent> <runs> <inFlight> <modelBaseURL>
  *
  * Prints one JSON line: runs/s, latency percentiles, CPU per run and peak RSS. With
  * `BENCH_CPU_PROFILE=<file>`, also writes a CPU profile of the measured runs alone (no start-up,
@@ -14,8 +14,10 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { Client } from "@modelcontextprotocol/client";
+import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
+import { Client as ClientV1 } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport as StdioClientTransportV1 } from "@modelcontextprotocol/sdk/client/stdio.js";
 import OpenAI from "openai";
 // The compiled package, as users run it.
 import { createClient } from "../../dist/client.js";
@@ -35,8 +37,10 @@ type RunOnce = () => Promise<unknown>;
 
 async function direct(): Promise<{ run: RunOnce; close(): Promise<void> }> {
   const openai = new OpenAI({ apiKey: "bench", baseURL, maxRetries: 0 });
-  const mcp = new Client({ name: "bench", version: "1" });
-  await mcp.connect(new StdioClientTransport({ command: process.execPath, args: [everythingBin, "stdio"], stderr: "ignore" }));
+  // The MCP SDK duragent is built on (v2); `direct-v1` is the same loop on the 1.x SDK.
+  const server = { command: process.execPath, args: [everythingBin, "stdio"], stderr: "ignore" as const };
+  const mcp = system === "direct-v1" ? new ClientV1({ name: "bench", version: "1" }) : new Client({ name: "bench", version: "1" });
+  await mcp.connect(system === "direct-v1" ? new StdioClientTransportV1(server) : new StdioClientTransport(server));
   const listed = (await mcp.listTools()).tools.filter((tool) => tool.name === "echo");
   const tools = listed.map((tool) => ({ type: "function" as const, function: { name: tool.name, description: tool.description ?? "", parameters: tool.inputSchema } }));
   const run = async () => {
@@ -89,7 +93,7 @@ async function measure(run: RunOnce, count: number, parallel: number): Promise<n
   return latencies;
 }
 
-const subject = system === "direct" ? await direct() : await duragent();
+const subject = system === "duragent" ? await duragent() : await direct();
 await measure(subject.run, Math.min(200, runs), 1); // warm-up: connections, JIT, caches
 const profileTo = process.env.BENCH_CPU_PROFILE;
 const profiler = profileTo ? new Session() : undefined;
