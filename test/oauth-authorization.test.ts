@@ -20,7 +20,7 @@ import { FailureType } from "../src/common/failures.js";
 import { textOf } from "../src/common/messages.js";
 import { ConfigSchema, type DuragentConfig } from "../src/config/schema.js";
 import { ExitCode, isUserError } from "../src/errors/user-error.js";
-import { AuthorizationServer, ResourceServer, signInAsPerson, TokenRegistry, type AuthorizationServerOptions, type ResourceServerOptions } from "./support/oauth-lab.js";
+import { AuthorizationServer, IdentityProvider, ResourceServer, signInAsPerson, TokenRegistry, type AuthorizationServerOptions, type ResourceServerOptions } from "./support/oauth-lab.js";
 
 const root = mkdtempSync(join(tmpdir(), "duragent-oauth-authz-"));
 let closers: (() => Promise<void>)[] = [];
@@ -253,6 +253,35 @@ describe("client credentials: workers get their own tokens", () => {
     assert.match(refused.message, /The authorization server of MCP server 'wrongsecret' refused duragent's request \(invalid_client: client authentication failed\)\. Check the client credentials/);
   });
 
+  test("enterprise-managed: the person's ID token from a file becomes an ID-JAG at the identity provider, then a token; a missing ID token fails without retry", async () => {
+    const idp = await new IdentityProvider({ clientId: "duragent-at-idp", idTokens: { "id-token-of-ada": "ada" } }).start();
+    closers.push(() => idp.close());
+    const { as, rs } = await lab({ jwtBearer: { clientId: "mcp-client", secret: "s3cret", idp } });
+    const idTokenFile = join(root, "ada-id-token");
+    writeFileSync(idTokenFile, "id-token-of-ada\n", { mode: 0o600 });
+    process.env.DURAGENT_TEST_EM_SECRET = "s3cret";
+    const enterprise = (idToken: Record<string, string>) => ({
+      type: "enterprise_managed",
+      clientId: "mcp-client",
+      clientSecretEnv: "DURAGENT_TEST_EM_SECRET",
+      scope: "mcp:read",
+      idp: { tokenEndpoint: `${idp.base}/token`, clientId: "duragent-at-idp", ...idToken },
+    });
+    const config = configFor("enterprise", rs.url, enterprise({ idTokenFile }));
+    assert.match(await whoami(config, "enterprise"), /^client mcp-client for ada scopes mcp:read$/);
+    const [exchange] = idp.events;
+    assert.equal(exchange?.audience, as.issuer);
+    assert.equal(exchange?.resource, rs.url);
+    assert.equal(as.events_("token")[0]?.data.grant_type, "urn:ietf:params:oauth:grant-type:jwt-bearer");
+    assert.deepEqual([...as.events_("authorize"), ...as.events_("register")], [], "nobody signs in, nothing is registered");
+    assert.match((await login(config, "enterprise")).text, /work/);
+
+    delete process.env.DURAGENT_TEST_EM_MISSING;
+    const missing = await failureOf(configFor("noidtoken", rs.url, enterprise({ idTokenEnv: "DURAGENT_TEST_EM_MISSING" })), "noidtoken");
+    assert.equal(missing.type, FailureType.configuration);
+    assert.match(missing.message, /MCP server 'noidtoken' needs its ID token in the environment variable DURAGENT_TEST_EM_MISSING \(mcp\.servers\.noidtoken\.auth\.idp\.idTokenEnv\)/);
+  });
+
   test("the config takes exactly one secret or key, and no secret in the file itself", () => {
     const parse = (auth: Record<string, unknown>) => ConfigSchema.safeParse({ mcp: { servers: { s: { url: "http://127.0.0.1:1/mcp", auth } } } });
     assert.equal(parse({ type: "client_credentials", clientId: "a", clientSecretEnv: "X" }).success, true);
@@ -260,5 +289,10 @@ describe("client credentials: workers get their own tokens", () => {
     assert.equal(parse({ type: "client_credentials", clientId: "a", clientSecretEnv: "X", privateKeyFile: "k.pem" }).success, false);
     assert.equal(parse({ type: "client_credentials", clientId: "a", privateKeyFile: "k.pem", tokenEndpointAuthMethod: "client_secret_basic" }).success, false);
     assert.equal(parse({ type: "client_credentials", clientId: "a", clientSecret: "inline" }).success, false);
+    const idp = { tokenEndpoint: "https://idp.example.com/token", clientId: "i", idTokenFile: "t" };
+    assert.equal(parse({ type: "enterprise_managed", clientId: "a", clientSecretEnv: "X", idp }).success, true);
+    assert.equal(parse({ type: "enterprise_managed", clientId: "a", idp }).success, false);
+    assert.equal(parse({ type: "enterprise_managed", clientId: "a", clientSecretEnv: "X", idp: { ...idp, idTokenFile: undefined } }).success, false);
+    assert.equal(parse({ type: "enterprise_managed", clientId: "a", clientSecretEnv: "X", idp: { ...idp, tokenEndpoint: undefined } }).success, false);
   });
 });

@@ -16,8 +16,8 @@
  * - and, when a step fails with an error that names a `duragent auth login` command, that command,
  *   then the step again, at most twice: what the error tells a person to do.
  *
- * Scenarios of authorization extensions duragent does not implement (cross-app access, DPoP,
- * workload identity) exit 1 with a message saying so.
+ * Scenarios of authorization extensions duragent does not implement (DPoP, workload identity)
+ * exit 1 with a message saying so.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -36,8 +36,6 @@ const SERVER = "conformance";
 const CLIENT_METADATA_URL = "https://conformance-test.local/client-metadata.json";
 /** Authorization extensions duragent does not implement; their scenarios fail saying so. */
 const UNSUPPORTED: [string, string][] = [
-  ["auth/cross-app-access", "cross-app access (SEP-990: an identity provider's ID-JAG exchanged with the jwt-bearer grant)"],
-  ["auth/enterprise-managed-authorization", "enterprise-managed authorization (SEP-990: an identity provider's ID-JAG exchanged with the jwt-bearer grant)"],
   ["auth/dpop", "DPoP-bound tokens (RFC 9449)"],
   ["auth/wif-jwt-bearer", "workload identity federation (the jwt-bearer grant with a workload's own token)"],
 ];
@@ -91,6 +89,18 @@ function authFor(name: string): Record<string, unknown> | undefined {
       privateKeyFile: keyFile,
       signingAlgorithm: context.signing_algorithm ?? "ES256",
       tokenEndpointAuthMethod: "private_key_jwt",
+    };
+  }
+  if (name.startsWith("auth/cross-app-access") || name === "auth/enterprise-managed-authorization") {
+    // The person's ID token as the IdP's tooling would leave it; the secret in the worker's environment.
+    const idTokenFile = path.join(scratch, "id-token");
+    writeFileSync(idTokenFile, context.idp_id_token ?? "", { mode: 0o600 });
+    process.env.CONFORMANCE_CLIENT_SECRET = context.client_secret;
+    return {
+      type: "enterprise_managed",
+      clientId: context.client_id,
+      clientSecretEnv: "CONFORMANCE_CLIENT_SECRET",
+      idp: { ...(context.idp_token_endpoint ? { tokenEndpoint: context.idp_token_endpoint } : { issuer: context.idp_issuer }), clientId: context.idp_client_id, idTokenFile },
     };
   }
   const unsupported = UNSUPPORTED.find(([prefix]) => name.startsWith(prefix));

@@ -126,22 +126,8 @@ export class ClientCredentialsProvider implements OAuthClientProvider, ScopeChal
     if (scope === "all" || scope === "tokens" || scope === "client") tokenCache.delete(this.cacheKey);
   }
 
-  /** Reads a secret from its environment variable or file, or says which one is missing. */
-  private async read(what: string, envName: string | undefined, file: string | undefined, field: string): Promise<string> {
-    const at = `mcp.servers.${this.server}.auth.${field}${envName !== undefined ? "Env" : "File"}`;
-    if (envName !== undefined) {
-      const value = this.env[envName];
-      if (!value) throw new CredentialsUnavailable(`MCP server '${this.server}' needs its ${what} in the environment variable ${envName} (${at}), which is not set on this worker.`);
-      return value;
-    }
-    try {
-      const value = (await readFile(file!, "utf8")).trim();
-      if (!value) throw new CredentialsUnavailable(`The ${what} file ${file} of MCP server '${this.server}' (${at}) is empty.`);
-      return value;
-    } catch (error) {
-      if (error instanceof CredentialsUnavailable) throw error;
-      throw new CredentialsUnavailable(`MCP server '${this.server}' cannot read its ${what} file ${file} (${at}): ${(error as Error).message}`);
-    }
+  private read(what: string, envName: string | undefined, file: string | undefined, field: string): Promise<string> {
+    return readCredential(this.server, what, { env: envName, file, field: `auth.${field}` }, this.env);
   }
 
   private parseKey(pem: string): KeyObject {
@@ -168,5 +154,31 @@ export class ClientCredentialsProvider implements OAuthClientProvider, ScopeChal
     throw new CredentialsUnavailable(
       `The private key of MCP server '${this.server}' is of a kind duragent cannot sign client assertions with (${key.asymmetricKeyType}${curve ? ` ${curve}` : ""}); use an RSA key or an EC key on P-256, P-384 or P-521.`,
     );
+  }
+}
+
+/**
+ * Reads a credential from its environment variable or file (read each time, so a rotated one is
+ * picked up), or says which one is missing and where the config names it.
+ */
+export async function readCredential(
+  server: string,
+  what: string,
+  source: { env: string | undefined; file: string | undefined; field: string },
+  env: Record<string, string | undefined> = process.env,
+): Promise<string> {
+  const at = `mcp.servers.${server}.${source.field}${source.env !== undefined ? "Env" : "File"}`;
+  if (source.env !== undefined) {
+    const value = env[source.env];
+    if (!value) throw new CredentialsUnavailable(`MCP server '${server}' needs its ${what} in the environment variable ${source.env} (${at}), which is not set on this worker.`);
+    return value;
+  }
+  try {
+    const value = (await readFile(source.file!, "utf8")).trim();
+    if (!value) throw new CredentialsUnavailable(`The ${what} file ${source.file} of MCP server '${server}' (${at}) is empty.`);
+    return value;
+  } catch (error) {
+    if (error instanceof CredentialsUnavailable) throw error;
+    throw new CredentialsUnavailable(`MCP server '${server}' cannot read its ${what} file ${source.file} (${at}): ${(error as Error).message}`);
   }
 }

@@ -14,11 +14,13 @@
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { auth as grant } from "@modelcontextprotocol/client";
 import { auth } from "@modelcontextprotocol/sdk/client/auth.js";
-import type { ClientCredentialsConfig, HttpServerConfig, McpAuthConfig, McpServerConfig, OAuthConfig } from "../config/schema.js";
+import type { ClientCredentialsConfig, EnterpriseManagedConfig, HttpServerConfig, McpAuthConfig, McpServerConfig, OAuthConfig } from "../config/schema.js";
 import { checkAuthorizationResponseIssuer, checkingMetadataIssuer, describeOAuthFailure } from "./authorization-server.js";
 import { probeChallenge, type AuthChallenge } from "./challenge.js";
 import { ClientCredentialsProvider } from "./client-credentials.js";
+import { EnterpriseManagedProvider } from "./enterprise-managed.js";
 import { McpAuthorizationError, McpServerMisbehavior } from "./errors.js";
 import { DuragentOAuthProvider } from "./oauth-provider.js";
 import { coversScopes, unionScopes } from "./scopes.js";
@@ -60,6 +62,7 @@ export function oauthServerConfig(server: string, config: McpServerConfig | unde
 
 export async function loginToServer(server: string, config: AuthServerConfig, options: LoginOptions): Promise<LoginResult> {
   if (config.auth.type === "client_credentials") return checkClientCredentials(server, config as AuthServerConfig<ClientCredentialsConfig>);
+  if (config.auth.type === "enterprise_managed") return checkEnterpriseManaged(server, config as AuthServerConfig<EnterpriseManagedConfig>);
   return signIn(server, config as AuthServerConfig<OAuthConfig>, options);
 }
 
@@ -142,6 +145,29 @@ async function checkClientCredentials(server: string, config: AuthServerConfig<C
   );
   const tokens = provider.tokens();
   if (result !== "AUTHORIZED" || !tokens) throw new Error(`MCP server '${server}': its authorization server gave no token for the client credentials.`);
+  return {
+    server,
+    outcome: "credentials-work",
+    ...(typeof tokens.expires_in === "number" ? { expiresAt: Date.now() + tokens.expires_in * 1000 } : {}),
+    ...(tokens.scope ? { scope: tokens.scope } : {}),
+  };
+}
+
+/** Gets a token the way a worker will (ID token, ID-JAG, access token), so a bad credential shows now. */
+async function checkEnterpriseManaged(server: string, config: AuthServerConfig<EnterpriseManagedConfig>): Promise<LoginResult> {
+  const provider = new EnterpriseManagedProvider(server, config.auth);
+  provider.invalidateCredentials("tokens");
+  const challenge = await challengeFor(server, config);
+  const result = await attempt(server, () =>
+    grant(provider, {
+      serverUrl: config.url,
+      ...(challenge?.resourceMetadataUrl ? { resourceMetadataUrl: challenge.resourceMetadataUrl } : {}),
+      ...(challenge?.scope ? { scope: challenge.scope } : {}),
+      fetchFn: checkingMetadataIssuer(server),
+    }),
+  );
+  const tokens = provider.tokens();
+  if (result !== "AUTHORIZED" || !tokens) throw new Error(`MCP server '${server}': its authorization server gave no token for the enterprise identity.`);
   return {
     server,
     outcome: "credentials-work",

@@ -238,6 +238,13 @@ function resolvePaths(config: DuragentConfig, dir: string): DuragentConfig {
       if (auth.privateKeyFile !== undefined) auth.privateKeyFile = path.resolve(dir, auth.privateKeyFile);
       resolved.auth = auth;
     }
+    if ("auth" in resolved && resolved.auth?.type === "enterprise_managed") {
+      const auth = { ...resolved.auth, idp: { ...resolved.auth.idp } };
+      if (auth.clientSecretFile !== undefined) auth.clientSecretFile = path.resolve(dir, auth.clientSecretFile);
+      if (auth.idp.clientSecretFile !== undefined) auth.idp.clientSecretFile = path.resolve(dir, auth.idp.clientSecretFile);
+      if (auth.idp.idTokenFile !== undefined) auth.idp.idTokenFile = path.resolve(dir, auth.idp.idTokenFile);
+      resolved.auth = auth;
+    }
     Object.defineProperty(servers, name, { value: resolved, enumerable: true, writable: true, configurable: true });
   }
   let tls = config.temporal.tls;

@@ -126,8 +126,58 @@ export const ClientCredentialsSchema = z
   });
 export type ClientCredentialsConfig = z.infer<typeof ClientCredentialsSchema>;
 
-/** How duragent authenticates to an HTTP server: a person's sign-in (`oauth`) or the server's own credentials (`client_credentials`). */
-export const McpAuthSchema = z.discriminatedUnion("type", [OAuthSchema, ClientCredentialsSchema]);
+/** Exactly one of `<name>Env` and `<name>File` (or, when optional, at most one). */
+function oneSource(name: string, optional = false) {
+  return (value: Record<string, unknown>, ctx: z.RefinementCtx) => {
+    const given = [value[`${name}Env`], value[`${name}File`]].filter((entry) => entry !== undefined).length;
+    if (given > 1 || (!optional && given === 0)) ctx.addIssue({ code: "custom", message: `give ${optional ? "at most" : "exactly"} one of ${name}Env or ${name}File` });
+  };
+}
+
+/**
+ * Enterprise-managed authorization (SEP-990, cross-app access): the worker trades a person's ID
+ * token from the enterprise's identity provider for an ID-JAG there (RFC 8693 token exchange), and
+ * the ID-JAG for an access token at the MCP server's authorization server (RFC 7523 jwt-bearer).
+ * Nobody signs in to the MCP server. The ID token is read from its file or environment variable at
+ * each exchange, so whatever keeps it fresh (the IdP's own tooling) can replace it.
+ */
+export const EnterpriseManagedSchema = z
+  .strictObject({
+    type: z.literal("enterprise_managed"),
+    /** The client at the MCP server's authorization server. */
+    clientId: z.string().min(1),
+    clientSecretEnv: z.string().min(1).optional(),
+    /** Relative to the config file. */
+    clientSecretFile: z.string().min(1).optional(),
+    /** Scopes to ask for, space-separated. */
+    scope: z.string().optional(),
+    /** The MCP authorization server's issuer; when given, the credentials go to no other. */
+    issuer: z.url().optional(),
+    idp: z
+      .strictObject({
+        /** The identity provider's issuer URL (its token endpoint is discovered), or give `tokenEndpoint`. */
+        issuer: z.url().optional(),
+        tokenEndpoint: z.url().optional(),
+        /** The client at the identity provider that may exchange tokens. */
+        clientId: z.string().min(1),
+        clientSecretEnv: z.string().min(1).optional(),
+        clientSecretFile: z.string().min(1).optional(),
+        /** Where the person's ID token is. */
+        idTokenEnv: z.string().min(1).optional(),
+        idTokenFile: z.string().min(1).optional(),
+      })
+      .superRefine(oneSource("clientSecret", true))
+      .superRefine(oneSource("idToken"))
+      .refine((idp) => idp.issuer !== undefined || idp.tokenEndpoint !== undefined, { message: "give the identity provider's issuer or its tokenEndpoint" }),
+  })
+  .superRefine(oneSource("clientSecret"));
+export type EnterpriseManagedConfig = z.infer<typeof EnterpriseManagedSchema>;
+
+/**
+ * How duragent authenticates to an HTTP server: a person's sign-in (`oauth`), the server's own
+ * credentials (`client_credentials`), or a person's enterprise identity (`enterprise_managed`).
+ */
+export const McpAuthSchema = z.discriminatedUnion("type", [OAuthSchema, ClientCredentialsSchema, EnterpriseManagedSchema]);
 export type McpAuthConfig = z.infer<typeof McpAuthSchema>;
 
 /** A server already running somewhere, reached over HTTP. */

@@ -28,6 +28,8 @@ export interface AuthorizationServerOptions {
   refreshTokens?: boolean;
   /** Client credentials this server accepts. */
   clientCredentials?: { clientId: string; secret?: string; publicKey?: KeyObject };
+  /** The jwt-bearer grant (RFC 7523) for ID-JAGs this identity provider issued, from this client. */
+  jwtBearer?: { clientId: string; secret: string; idp: IdentityProvider };
   /** Answer token requests with this (status 200) instead of a token. */
   brokenTokenResponse?: unknown;
   /** Answer registration with an HTML error page of this status. */
@@ -121,7 +123,7 @@ export class AuthorizationServer extends LabServer {
         token_endpoint: `${this.base}${prefix}/token`,
         registration_endpoint: `${this.base}${prefix}/register`,
         response_types_supported: ["code"],
-        grant_types_supported: ["authorization_code", "refresh_token", "client_credentials"],
+        grant_types_supported: ["authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer"],
         code_challenge_methods_supported: ["S256"],
         token_endpoint_auth_methods_supported: o.clientCredentials?.publicKey ? ["private_key_jwt"] : ["client_secret_basic", "client_secret_post", "none"],
         ...(o.issAdvertised !== undefined ? { authorization_response_iss_parameter_supported: o.issAdvertised } : {}),
@@ -166,6 +168,13 @@ export class AuthorizationServer extends LabServer {
         if (!grant) return json(res, 400, { error: "invalid_grant", error_description: "unknown refresh token" });
         this.refresh.delete(form.refresh_token!);
         return json(res, 200, this.issue(grant.scopes, grant.clientId));
+      }
+      if (form.grant_type === "urn:ietf:params:oauth:grant-type:jwt-bearer" && o.jwtBearer) {
+        const secret = authorization?.startsWith("Basic ") ? Buffer.from(authorization.slice(6), "base64").toString("utf8").split(":").map(decodeURIComponent) : [form.client_id, form.client_secret];
+        if (secret[0] !== o.jwtBearer.clientId || secret[1] !== o.jwtBearer.secret) return json(res, 401, { error: "invalid_client", error_description: "client authentication failed" });
+        const grant = o.jwtBearer.idp.grants.get(form.assertion ?? "");
+        if (!grant || grant.audience !== this.issuer) return json(res, 400, { error: "invalid_grant", error_description: "not an ID-JAG the identity provider issued for this server" });
+        return json(res, 200, this.issue(grant.scopes, `${o.jwtBearer.clientId} for ${grant.subject}`, false));
       }
       if (form.grant_type === "client_credentials") {
         const expected = o.clientCredentials;
@@ -307,4 +316,31 @@ export async function signInAsPerson(url: URL): Promise<void> {
 
 export function publicKeyOf(privateKeyPem: string): KeyObject {
   return createPublicKey(privateKeyPem);
+}
+
+/**
+ * An enterprise identity provider's token exchange (RFC 8693): a person's ID token, from this
+ * client, for an ID-JAG naming the authorization server (`audience`) and the MCP server
+ * (`resource`) it is for. Everything it receives is recorded in `events`.
+ */
+export class IdentityProvider extends LabServer {
+  readonly events: Record<string, string>[] = [];
+  /** The ID-JAGs it issued, with whom and what they are for. */
+  readonly grants = new Map<string, { subject: string; audience: string; resource: string; scopes: string[] }>();
+
+  constructor(readonly options: { clientId: string; idTokens: Record<string, string> }) {
+    super();
+  }
+
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== "POST" || new URL(req.url ?? "/", this.base).pathname !== "/token") return void res.writeHead(404).end();
+    const form = Object.fromEntries(new URLSearchParams(await bodyOf(req)));
+    this.events.push(form);
+    const subject = this.options.idTokens[form.subject_token ?? ""];
+    if (form.grant_type !== "urn:ietf:params:oauth:grant-type:token-exchange" || form.client_id !== this.options.clientId) return json(res, 400, { error: "unauthorized_client" });
+    if (!subject || form.subject_token_type !== "urn:ietf:params:oauth:token-type:id_token") return json(res, 400, { error: "invalid_grant", error_description: "unknown ID token" });
+    const idJag = `${base64url(JSON.stringify({ typ: "oauth-id-jag+jwt", alg: "none" }))}.${base64url(JSON.stringify({ sub: subject, aud: form.audience }))}.${this.grants.size}`;
+    this.grants.set(idJag, { subject, audience: form.audience ?? "", resource: form.resource ?? "", scopes: (form.scope ?? "").split(" ").filter(Boolean) });
+    json(res, 200, { issued_token_type: "urn:ietf:params:oauth:token-type:id-jag", access_token: idJag, token_type: "N_A", expires_in: 300 });
+  }
 }

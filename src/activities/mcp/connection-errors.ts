@@ -123,7 +123,7 @@ function authorizationServerFailure(conn: FailedConnection, error: unknown): { m
     if ((error instanceof ServerError || code === "server_error") && /^HTTP 5\d\d/.test((error as Error).message)) return undefined;
     const said = describeOAuthFailure(error);
     const refused = `The authorization server of MCP server '${server}' refused duragent's request (${code}${said ? `: ${said}` : ""}).`;
-    const clientCredentials = "auth" in config && config.auth?.type === "client_credentials";
+    const clientCredentials = "auth" in config && (config.auth?.type === "client_credentials" || config.auth?.type === "enterprise_managed");
     return clientCredentials
       ? { message: `${refused} Check the client credentials in mcp.servers.${server}.auth.`, type: FailureType.configuration }
       : { message: `${refused} Run \`duragent auth login ${server}\` to sign in again, or check mcp.servers.${server}.auth.`, type: FailureType.mcpAuthorizationRequired };

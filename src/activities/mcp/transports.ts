@@ -4,6 +4,7 @@ import { SSEClientTransport, StreamableHTTPClientTransport, type OAuthClientProv
 import { getDefaultEnvironment } from "@modelcontextprotocol/client/stdio";
 import type { McpServerConfig } from "../../config/schema.js";
 import { ClientCredentialsProvider } from "../../auth/client-credentials.js";
+import { EnterpriseManagedProvider } from "../../auth/enterprise-managed.js";
 import type { McpServerMisbehavior } from "../../auth/errors.js";
 import { DuragentOAuthProvider, type ScopeChallengeHandler } from "../../auth/oauth-provider.js";
 import { scopeRefused } from "../../auth/step-up.js";
@@ -41,11 +42,15 @@ export function createTransport(
   const url = new URL(config.url);
   const requestInit: RequestInit = config.headers ? { headers: config.headers } : {};
   // OAuth tokens come from the token store on this machine (see src/auth), never from the run;
-  // client credentials from the worker's environment or files.
+  // client credentials and enterprise ID tokens from the worker's environment or files.
   const auth = config.auth;
   const authProvider = auth
     ? (customAuthProvider?.(server, config) ??
-      (auth.type === "client_credentials" ? new ClientCredentialsProvider(server, auth) : new DuragentOAuthProvider(server, auth)))
+      (auth.type === "client_credentials"
+        ? new ClientCredentialsProvider(server, auth)
+        : auth.type === "enterprise_managed"
+          ? new EnterpriseManagedProvider(server, auth)
+          : new DuragentOAuthProvider(server, auth)))
     : undefined;
   const fetch = guardedFetch({
     server,

@@ -1,0 +1,140 @@
+/**
+ * Enterprise-managed authorization (`auth: { type: enterprise_managed }`, SEP-990 cross-app
+ * access): the SDK's CrossAppAccessProvider does the grant (the ID-JAG for an access token, RFC
+ * 7523); this supplies it with what only the worker has, read when a token is needed: the person's
+ * ID token and the identity provider's client secret (for the RFC 8693 exchange that yields the
+ * ID-JAG), and the client secret at the MCP server's authorization server. Tokens are kept in this
+ * process's memory only, shared by its connections.
+ */
+import {
+  CrossAppAccessProvider,
+  discoverAndRequestJwtAuthGrant,
+  requestJwtAuthorizationGrant,
+  type CrossAppAccessContext,
+  type OAuthClientMetadata,
+  type OAuthClientProvider,
+  type StoredOAuthClientInformation,
+  type StoredOAuthTokens,
+} from "@modelcontextprotocol/client";
+import type { EnterpriseManagedConfig } from "../config/schema.js";
+import type { AuthChallenge } from "./challenge.js";
+import { CredentialsUnavailable, readCredential } from "./client-credentials.js";
+import type { ScopeChallengeHandler } from "./oauth-provider.js";
+import { scopeRefused } from "./step-up.js";
+
+const tokenCache = new Map<string, { tokens: StoredOAuthTokens; usableUntil: number | undefined }>();
+const EXPIRY_MARGIN_MS = 30_000;
+
+export class EnterpriseManagedProvider implements OAuthClientProvider, ScopeChallengeHandler {
+  /** The grant itself; its client secret is filled in when the client information is read. */
+  private readonly grant: CrossAppAccessProvider;
+
+  constructor(
+    readonly server: string,
+    private readonly config: EnterpriseManagedConfig,
+    private readonly env: Record<string, string | undefined> = process.env,
+  ) {
+    this.grant = new CrossAppAccessProvider({
+      assertion: (context) => this.idJag(context),
+      clientId: config.clientId,
+      clientSecret: "",
+      clientName: "duragent",
+      ...(config.issuer ? { expectedIssuer: config.issuer } : {}),
+    });
+  }
+
+  async insufficientScope(challenge: AuthChallenge): Promise<Error> {
+    return scopeRefused(this.server, challenge, `Add it to mcp.servers.${this.server}.auth.scope, or have the identity provider grant it.`);
+  }
+
+  /** The person's ID token, exchanged at the identity provider for an ID-JAG naming this server's authorization server. */
+  private async idJag(context: CrossAppAccessContext): Promise<string> {
+    const { idp } = this.config;
+    const idToken = await readCredential(this.server, "ID token", { env: idp.idTokenEnv, file: idp.idTokenFile, field: "auth.idp.idToken" }, this.env);
+    const clientSecret =
+      idp.clientSecretEnv !== undefined || idp.clientSecretFile !== undefined
+        ? await readCredential(this.server, "identity provider client secret", { env: idp.clientSecretEnv, file: idp.clientSecretFile, field: "auth.idp.clientSecret" }, this.env)
+        : undefined;
+    const scope = context.scope ?? this.config.scope;
+    const request = {
+      audience: context.authorizationServerUrl,
+      resource: context.resourceUrl,
+      idToken,
+      clientId: idp.clientId,
+      ...(clientSecret !== undefined ? { clientSecret } : {}),
+      ...(scope !== undefined ? { scope } : {}),
+      fetchFn: context.fetchFn,
+    };
+    const result = idp.tokenEndpoint
+      ? await requestJwtAuthorizationGrant({ ...request, tokenEndpoint: idp.tokenEndpoint })
+      : await discoverAndRequestJwtAuthGrant({ ...request, idpUrl: idp.issuer! });
+    return result.jwtAuthGrant;
+  }
+
+  private get cacheKey(): string {
+    return `${this.server}\n${this.config.clientId}`;
+  }
+
+  /** No redirect: the SDK takes that to mean a grant without a person at the MCP server. */
+  get redirectUrl(): undefined {
+    return undefined;
+  }
+
+  get clientMetadata(): OAuthClientMetadata {
+    return { ...this.grant.clientMetadata, ...(this.config.scope !== undefined ? { scope: this.config.scope } : {}) };
+  }
+
+  async clientInformation(): Promise<StoredOAuthClientInformation> {
+    const secret = await readCredential(this.server, "client secret", { env: this.config.clientSecretEnv, file: this.config.clientSecretFile, field: "auth.clientSecret" }, this.env);
+    return { ...this.grant.clientInformation(), client_secret: secret };
+  }
+
+  tokens(): StoredOAuthTokens | undefined {
+    const cached = tokenCache.get(this.cacheKey);
+    if (!cached) return undefined;
+    if (cached.usableUntil !== undefined && Date.now() > cached.usableUntil) {
+      tokenCache.delete(this.cacheKey);
+      return undefined;
+    }
+    return cached.tokens;
+  }
+
+  saveTokens(tokens: StoredOAuthTokens): void {
+    const lifeMs = typeof tokens.expires_in === "number" ? tokens.expires_in * 1000 : undefined;
+    tokenCache.set(this.cacheKey, { tokens, usableUntil: lifeMs === undefined ? undefined : Date.now() + lifeMs - Math.min(EXPIRY_MARGIN_MS, lifeMs / 4) });
+  }
+
+  saveAuthorizationServerUrl(url: string): void {
+    this.grant.saveAuthorizationServerUrl(url);
+  }
+
+  authorizationServerUrl(): string | undefined {
+    return this.grant.authorizationServerUrl();
+  }
+
+  saveResourceUrl(url: string): void {
+    this.grant.saveResourceUrl?.(url);
+  }
+
+  resourceUrl(): string | undefined {
+    return this.grant.resourceUrl?.();
+  }
+
+  prepareTokenRequest(scope?: string): Promise<URLSearchParams> {
+    return this.grant.prepareTokenRequest(scope ?? this.config.scope);
+  }
+
+  redirectToAuthorization(): never {
+    throw new CredentialsUnavailable(`MCP server '${this.server}' uses enterprise-managed authorization; nobody signs in to it. Check the ID token in mcp.servers.${this.server}.auth.idp.`);
+  }
+
+  saveCodeVerifier(): void {}
+
+  codeVerifier(): never {
+    throw new CredentialsUnavailable(`MCP server '${this.server}' uses enterprise-managed authorization; there is no authorization code.`);
+  }
+
+  invalidateCredentials(scope: "all" | "client" | "tokens" | "verifier" | "discovery"): void {
+    if (scope === "all" || scope === "tokens" || scope === "client") tokenCache.delete(this.cacheKey);
+  }
+}
