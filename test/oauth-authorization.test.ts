@@ -276,6 +276,12 @@ describe("client credentials: workers get their own tokens", () => {
     assert.deepEqual([...as.events_("authorize"), ...as.events_("register")], [], "nobody signs in, nothing is registered");
     assert.match((await login(config, "enterprise")).text, /work/);
 
+    const staleFile = join(root, "stale-id-token");
+    writeFileSync(staleFile, "id-token-of-nobody\n");
+    const refused = await failureOf(configFor("staletoken", rs.url, enterprise({ idTokenFile: staleFile })), "staletoken");
+    assert.equal(refused.type, FailureType.configuration);
+    assert.match(refused.message, /The identity provider of MCP server 'staletoken' refused to exchange the ID token \(invalid_grant - unknown ID token\)\. The ID token may have expired/);
+
     delete process.env.DURAGENT_TEST_EM_MISSING;
     const missing = await failureOf(configFor("noidtoken", rs.url, enterprise({ idTokenEnv: "DURAGENT_TEST_EM_MISSING" })), "noidtoken");
     assert.equal(missing.type, FailureType.configuration);

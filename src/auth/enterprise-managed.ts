@@ -65,10 +65,18 @@ export class EnterpriseManagedProvider implements OAuthClientProvider, ScopeChal
       ...(scope !== undefined ? { scope } : {}),
       fetchFn: context.fetchFn,
     };
-    const result = idp.tokenEndpoint
-      ? await requestJwtAuthorizationGrant({ ...request, tokenEndpoint: idp.tokenEndpoint })
-      : await discoverAndRequestJwtAuthGrant({ ...request, idpUrl: idp.issuer! });
-    return result.jwtAuthGrant;
+    try {
+      const result = idp.tokenEndpoint
+        ? await requestJwtAuthorizationGrant({ ...request, tokenEndpoint: idp.tokenEndpoint })
+        : await discoverAndRequestJwtAuthGrant({ ...request, idpUrl: idp.issuer! });
+      return result.jwtAuthGrant;
+    } catch (error) {
+      // The identity provider refused (an OAuth error answer): no retry changes that; its outage may pass.
+      const said = error instanceof Error ? /^Token exchange failed(?:: | with status 4\d\d: )(.*)$/s.exec(error.message)?.[1] : undefined;
+      if (said === undefined) throw error;
+      const fix = /invalid_grant/.test(said) ? "The ID token may have expired: refresh it" : "Check the client";
+      throw new CredentialsUnavailable(`The identity provider of MCP server '${this.server}' refused to exchange the ID token (${said}). ${fix} in mcp.servers.${this.server}.auth.idp.`);
+    }
   }
 
   private get cacheKey(): string {

@@ -23,6 +23,8 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { hostname, networkInterfaces } from "node:os";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import {
   createMcpHandler,
   isInitializeRequest,
@@ -203,23 +205,9 @@ async function sendResponse(res: ServerResponse, response: Response): Promise<vo
     return;
   }
   res.flushHeaders();
-  const reader = response.body.getReader();
-  // A client that goes away cancels the body, so the SDK sees its stream end (and keeps what is
-  // left for a resume, when the stream is resumable).
-  const cancel = () => void reader.cancel().catch(() => undefined);
-  res.once("close", cancel);
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (!res.write(value)) await new Promise<void>((resolve) => (res.once("drain", resolve), res.once("close", resolve)));
-    }
-  } catch {
-    // The stream was cancelled: the client is gone.
-  } finally {
-    res.off("close", cancel);
-    res.end();
-  }
+  // pipeline ends the response with the body, and cancels the body when the client goes away, so
+  // the SDK sees its stream end (and keeps what is left for a resume, when it is resumable).
+  await pipeline(Readable.fromWeb(response.body as import("node:stream/web").ReadableStream), res).catch(() => undefined);
 }
 
 /** Host names (lower case, IPv6 in brackets, no port) this server answers to. */

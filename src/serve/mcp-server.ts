@@ -30,6 +30,7 @@ import {
   type ElicitResult,
   type InputRequest,
   type InputRequiredResult,
+  type LoggingLevel,
   type RequestStateCodec,
   type ServerContext,
   type ToolAnnotations,
@@ -41,6 +42,7 @@ import { InvalidRunMessage, RunNotFound, type RunHandle, type RunSummary } from 
 import type { RunTarget } from "../client/run-targets.js";
 import type { Logger } from "../logger.js";
 import { duragentVersion } from "../package-info.js";
+import { McpLogLevelSchema } from "../common/server-requests.js";
 import { elicitationForm } from "./elicitation-form.js";
 import { takeReply, waitForRun, type CallerElicitation, type RunLogMessage, type WaitOutcome } from "./wait-for-run.js";
 
@@ -64,6 +66,8 @@ export interface DuragentMcpServerOptions {
 }
 
 const defaultWaitTimeoutMs = 50_000;
+/** The least severe log message a legacy session gets until its client sets a level. */
+const defaultLogLevel: LoggingLevel = "info";
 /** How long a question put in an `input_required` result may take to come back answered. */
 const askedStateTtlSeconds = 24 * 60 * 60;
 /** Answers refused in a row before the caller is sent to `run_input` (as with elicitation). */
@@ -144,10 +148,12 @@ interface ServedTool {
   answer(args: Record<string, unknown>, ctx: ServerContext): Promise<ToolResult>;
 }
 
-/** What the tools need: the runs, the connection's server (to elicit from its client), its era. */
+/** What the tools need: the runs, the server instance (for its client's capabilities), its era. */
 interface ToolContext extends DuragentMcpServerOptions {
   server: McpServer;
   era: ServeEra;
+  /** The least severe log message a legacy session wants now (`logging/setLevel`). */
+  logLevel(): LoggingLevel;
   waitTimeoutMs: number;
   askedState: RequestStateCodec<AskedState>;
 }
@@ -172,7 +178,16 @@ export function duragentMcpServers(options: DuragentMcpServerOptions): DuragentS
         requestState: { verify: askedState.verify },
       },
     );
-    const context: ToolContext = { ...options, server, era, askedState, waitTimeoutMs: options.waitTimeoutMs ?? defaultWaitTimeoutMs };
+    // One instance per legacy session, so the level its client sets is that session's. (The SDK's
+    // own handler would send everything until a level is set; duragent's default is `info`.)
+    let logLevel: LoggingLevel = defaultLogLevel;
+    if (era === "legacy") {
+      server.server.setRequestHandler("logging/setLevel", (request) => {
+        logLevel = request.params.level;
+        return {};
+      });
+    }
+    const context: ToolContext = { ...options, server, era, askedState, logLevel: () => logLevel, waitTimeoutMs: options.waitTimeoutMs ?? defaultWaitTimeoutMs };
     const tools = [...[...options.targets.values()].flatMap((target) => targetTools(target, names.get(target.name)!, context)), ...controlTools(context)];
     for (const tool of tools) {
       server.registerTool(tool.name, tool.config, (args: Record<string, unknown>, ctx: ServerContext) => refusalsAsResults(() => tool.answer(args, ctx)));
@@ -228,9 +243,13 @@ async function runAndWait(tool: string, target: RunTarget, input: () => unknown,
     progressToken === undefined
       ? undefined
       : (progress: number, message: string) => request.notify({ method: "notifications/progress", params: { progressToken, progress, message } });
-  // On the call's own stream, filtered by the SDK at the level the caller set (a modern caller
-  // that set none gets none).
-  const onLog = (message: RunLogMessage) => request.log(message.level, message.data, message.logger);
+  // On the call's own stream, at or above the level the caller set: a legacy session's (`info`
+  // until it sets one), a modern request's own (none when it names none; the SDK filters those).
+  const severity = (level: LoggingLevel) => McpLogLevelSchema.options.indexOf(level);
+  const onLog = async (message: RunLogMessage) => {
+    if (context.era === "legacy" && severity(message.level) < severity(context.logLevel())) return;
+    await request.log(message.level, message.data, message.logger);
+  };
   const elicitation = server.server.getClientCapabilities()?.elicitation;
   const elicit: CallerElicitation | undefined =
     context.era === "legacy" && elicitation
@@ -285,7 +304,8 @@ async function askInResult(
   const inputRequests: Record<string, InputRequest> = {};
   for (const request of status.pending) {
     if (request.kind !== "input") continue;
-    const form = elicitationForm(request, `${handle.runId}/${request.id}`, note);
+    // The run and request ids ride along, so a caller that cannot answer now can with run_input.
+    const form = elicitationForm(request, `${handle.runId}/${request.id}`, [note, `(run ${handle.runId}, ${request.id})`].filter(Boolean).join(" "));
     if (!form) continue;
     if (form.params.mode === "url") {
       if (elicitation.url === undefined) continue;

@@ -1,9 +1,10 @@
 /**
  * Waits on a run for an MCP caller: polls its status (cheap on both engines), reports new steps as
  * progress and as log messages (with its retries, failure and its MCP servers' own log messages),
- * puts the run's questions to the caller as elicitation forms, and stops at the deadline or as soon
- * as the run needs something only the caller can give. The run itself never depends on
- * this wait: it keeps going (durably, on Temporal) whatever the caller does.
+ * puts the run's questions to a caller that can be asked mid-call (elicitation requests, MCP 2025)
+ * and stops at the deadline or as soon as the run needs something only the caller can give (a
+ * 2026-07-28 caller is then asked in the call's result, see mcp-server.ts). The run itself never
+ * depends on this wait: it keeps going (durably, on Temporal) whatever the caller does.
  */
 import type { ElicitRequestFormParams, ElicitRequestURLParams, ElicitResult } from "@modelcontextprotocol/server";
 import type { QuestionRequest, PendingRequest, RunStatus } from "../common/run-status.js";
@@ -14,7 +15,7 @@ import { elicitationForm, type ElicitationForm } from "./elicitation-form.js";
 export interface WaitOptions {
   /** When to stop waiting, in ms since the epoch. */
   deadline: number;
-  /** Aborted when the caller cancels its request. */
+  /** Aborted when the caller cancels its request, or its connection goes. */
   signal: AbortSignal;
   /**
    * Told of each new step, each progress report of a tool call in flight, and a streaming model

@@ -5,7 +5,7 @@
  * list is fetched once per connection, filtered by its `allowedTools`, and dropped when the
  * server says it changed.
  */
-import { SdkError, SdkErrorCode, type OAuthClientProvider, type Tool } from "@modelcontextprotocol/client";
+import { LOG_LEVEL_META_KEY, SdkError, SdkErrorCode, type OAuthClientProvider, type Tool } from "@modelcontextprotocol/client";
 import { ApplicationFailure } from "@temporalio/common";
 import { FailureType } from "../../common/failures.js";
 import { globMatcher } from "../../common/glob.js";
@@ -159,7 +159,9 @@ export class McpConnectionPool {
       scope.touch();
       conn.calls.add(scope);
       try {
-        const result = await conn.client.callTool({ name, arguments: checked.args }, {
+        // A 2026-07-28 server logs only when the request asks, at the level it names.
+        const logLevel = conn.config.logLevel && conn.client.getProtocolEra() === "modern" ? { _meta: { [LOG_LEVEL_META_KEY]: conn.config.logLevel } } : {};
+        const result = await conn.client.callTool({ name, arguments: checked.args, ...logLevel }, {
           timeout: SDK_TIMEOUT_OFF_MS,
           signal: controller.signal,
           onprogress: (progress) => {
@@ -176,6 +178,10 @@ export class McpConnectionPool {
       } catch (error) {
         // The server answered with a JSON-RPC error: the model's mistake, so the model should see it.
         if (isProtocolError(error)) return toolError(`${name} failed: ${error.message}`);
+        // A tool that keeps asking (input_required) past the SDK's rounds would ask again on every retry.
+        if (error instanceof SdkError && error.code === SdkErrorCode.InputRequiredRoundsExceeded) {
+          return toolError(`${name} on MCP server '${server}' kept asking for input and never answered: ${error.message}`);
+        }
         // A result that is not what MCP says: the model is told (it may try another way), never a retry.
         if (isMalformedResult(error)) return toolError(`${name} on MCP server '${server}' returned a malformed result: ${malformedText(error)}`);
         throw error;
