@@ -721,6 +721,12 @@ describe("Streamable HTTP, MCP 2025-11-25: logging, resumable streams, error ids
     const wrongType = await postRaw(listener.url, JSON.stringify(initialize), { "Content-Type": "text/plain" });
     assert.equal(wrongType.status, 415);
     assert.equal(JSON.parse(wrongType.body).id, 8);
+    // Refusals of the SDK's session transport too: a second initialize on a session.
+    const opened = await postRaw(listener.url, JSON.stringify(initialize));
+    const session = String(opened.headers["mcp-session-id"]);
+    const again = await postRaw(listener.url, JSON.stringify({ ...initialize, id: 9 }), { "mcp-session-id": session });
+    assert.equal(again.status, 400, again.body);
+    assert.equal(JSON.parse(again.body).id, 9, again.body);
   });
 });
 
@@ -1006,12 +1012,12 @@ function openSse(
   });
 }
 
-function postRaw(url: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+function postRaw(url: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
   return new Promise((resolve, reject) => {
     const request = httpRequest(url, { method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json, text/event-stream", ...headers } }, (response) => {
       const chunks: Buffer[] = [];
       response.on("data", (chunk: Buffer) => chunks.push(chunk));
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), headers: response.headers }));
     });
     request.on("error", reject);
     request.end(body);

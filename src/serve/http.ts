@@ -118,7 +118,7 @@ export async function startHttpMcpServer(options: HttpServeOptions): Promise<Htt
     const request = webRequest(req, res, read.text);
 
     if (!(await isLegacyRequest(request, body, { maxRequestBodySize: maxBodyBytes }))) {
-      return sendResponse(res, await modern.fetch(request, { parsedBody: body }));
+      return sendResponse(res, await modern.fetch(request, { parsedBody: body }), id);
     }
     const accept = req.headers.accept ?? "";
     if (req.method === "POST" && !(accept.includes("application/json") && accept.includes("text/event-stream"))) {
@@ -130,7 +130,7 @@ export async function startHttpMcpServer(options: HttpServeOptions): Promise<Htt
       // 404 tells a client its session is gone (e.g. after a restart), so it starts a new one.
       if (!session) return sendError(res, 404, `No MCP session '${sessionId}' (it ended, or the server restarted); initialize a new one.`, { id, code: -32001 });
       session.lastSeen = Date.now();
-      return sendResponse(res, await session.transport.handleRequest(request, { parsedBody: body }));
+      return sendResponse(res, await session.transport.handleRequest(request, { parsedBody: body }), id);
     }
     if (req.method !== "POST" || !isInitializeRequest(body)) {
       return sendError(res, 400, "No Mcp-Session-Id header: send an initialize request first.", { id });
@@ -148,7 +148,7 @@ export async function startHttpMcpServer(options: HttpServeOptions): Promise<Htt
       if (transport.sessionId) sessions.delete(transport.sessionId);
     };
     await server.connect(transport);
-    return sendResponse(res, await transport.handleRequest(request, { parsedBody: body }));
+    return sendResponse(res, await transport.handleRequest(request, { parsedBody: body }), id);
   };
 
   const listening = await listenHttp(handle, {
@@ -194,11 +194,21 @@ function webRequest(req: IncomingMessage, res: ServerResponse, body: string | un
 }
 
 /** Writes a web Response to Node, streaming its body (an SSE stream stays open as long as it does). */
-async function sendResponse(res: ServerResponse, response: Response): Promise<void> {
+async function sendResponse(res: ServerResponse, response: Response, id: JsonRpcId): Promise<void> {
   const headers: Record<string, string | string[]> = {};
   response.headers.forEach((value, name) => {
     headers[name] = value;
   });
+  // The SDK's transport answers some requests it refuses (a second initialize, a protocol
+  // version it does not speak) with id null; the request's id was read, so the error echoes it.
+  if (response.status >= 400 && id !== null && /application\/json/.test(response.headers.get("content-type") ?? "")) {
+    const text = await response.text();
+    const echoed = withRequestId(text, id);
+    delete headers["content-length"];
+    res.writeHead(response.status, headers);
+    res.end(echoed);
+    return;
+  }
   res.writeHead(response.status, headers);
   if (!response.body) {
     res.end();
@@ -287,6 +297,16 @@ function requestIdOf(body: unknown): JsonRpcId {
   if (typeof body !== "object" || body === null || Array.isArray(body) || !("id" in body)) return null;
   const { id } = body;
   return typeof id === "string" || (typeof id === "number" && Number.isInteger(id)) ? id : null;
+}
+
+/** A JSON-RPC error body with the request's id in place of null; any other body as it is. */
+function withRequestId(text: string, id: JsonRpcId): string {
+  try {
+    const body = JSON.parse(text) as { error?: unknown; id?: unknown };
+    return body.error !== undefined && body.id === null ? JSON.stringify({ ...body, id }) : text;
+  } catch {
+    return text;
+  }
 }
 
 function sendError(
