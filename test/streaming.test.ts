@@ -261,7 +261,8 @@ describe("watching a streaming run", () => {
   const fanOut = async (engine: Engine) => {
     script = (_question, _attempt, call) => {
       const city = call.system?.includes("PORTO") ? "porto" : call.system?.includes("FARO") ? "faro" : undefined;
-      return city ? { text: described[city]!, chunkDelayMs: 120 } : { text: "?" };
+      // Slow enough (about 4 s a branch) that a watcher on a loaded machine still sees it arrive in pieces.
+      return city ? { text: described[city]!, chunkDelayMs: 250 } : { text: "?" };
     };
     try {
       const handle = await engine.start({ kind: "pattern", name: "pair", spec: pair, workflow: patternWorkflow as DuragentWorkflow }, "two cities");

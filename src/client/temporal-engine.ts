@@ -9,6 +9,7 @@ import {
   WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  isGrpcCancelledError,
   isGrpcDeadlineError,
   type WorkflowExecutionStatusName,
   type WorkflowExecutionDescription,
@@ -245,11 +246,15 @@ export class TemporalEngine implements Engine {
       const description = await this.describe(workflow);
       const phase = closedPhase(description.status.name);
       try {
+        // A closed run answers only after a replay, which may take longer; nothing else is coming.
+        const deadline = Date.now() + (phase ? closedStatusQueryTimeoutMs : statusQueryTimeoutMs);
         const status = await this.client
-          // A closed run answers only after a replay, which may take longer; nothing else is coming.
-          .withDeadline(Date.now() + (phase ? closedStatusQueryTimeoutMs : statusQueryTimeoutMs), () => workflow.query<RunStatus>(RunMessages.status))
+          .withDeadline(deadline, () => workflow.query<RunStatus>(RunMessages.status))
           .catch(async (error: unknown) => {
-            if (phase || !isGrpcDeadlineError(error)) throw error;
+            // The deadline reaches us as DEADLINE_EXCEEDED from the server, or as CANCELLED when
+            // the client's own timer wins the race.
+            const timedOut = isGrpcDeadlineError(error) || (isGrpcCancelledError(error) && Date.now() >= deadline);
+            if (phase || !timedOut) throw error;
             return undefined;
           });
         if (status && phase) return { ...status, phase };
