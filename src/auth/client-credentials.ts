@@ -20,11 +20,38 @@ export class CredentialsUnavailable extends Error {
   override readonly name = "CredentialsUnavailable";
 }
 
-/** Tokens by server and client, shared by every connection of this process. */
-const tokenCache = new Map<string, { tokens: OAuthTokens; usableUntil: number | undefined }>();
-
 /** A token is replaced this long before it expires (a quarter of its life for short-lived ones), so no request carries it past its end. */
 const EXPIRY_MARGIN_MS = 30_000;
+
+/**
+ * Tokens a worker got for itself (no person, no token store), by server and client, shared by
+ * every connection of this process and kept in its memory only.
+ */
+export class WorkerTokens {
+  private static readonly cache = new Map<string, { tokens: OAuthTokens; usableUntil: number | undefined }>();
+
+  constructor(private readonly key: string) {}
+
+  /** The token, unless it is about to expire. */
+  get(): OAuthTokens | undefined {
+    const cached = WorkerTokens.cache.get(this.key);
+    if (!cached) return undefined;
+    if (cached.usableUntil !== undefined && Date.now() > cached.usableUntil) {
+      WorkerTokens.cache.delete(this.key);
+      return undefined;
+    }
+    return cached.tokens;
+  }
+
+  save(tokens: OAuthTokens): void {
+    const lifeMs = typeof tokens.expires_in === "number" ? tokens.expires_in * 1000 : undefined;
+    WorkerTokens.cache.set(this.key, { tokens, usableUntil: lifeMs === undefined ? undefined : Date.now() + lifeMs - Math.min(EXPIRY_MARGIN_MS, lifeMs / 4) });
+  }
+
+  drop(): void {
+    WorkerTokens.cache.delete(this.key);
+  }
+}
 
 export class ClientCredentialsProvider implements OAuthClientProvider, ScopeChallengeHandler {
   /** private_key_jwt: signs a fresh assertion for each token request. */
@@ -54,8 +81,8 @@ export class ClientCredentialsProvider implements OAuthClientProvider, ScopeChal
     return this.config.privateKeyEnv !== undefined || this.config.privateKeyFile !== undefined;
   }
 
-  private get cacheKey(): string {
-    return `${this.server}\n${this.config.clientId}`;
+  private get cache(): WorkerTokens {
+    return new WorkerTokens(`${this.server}\n${this.config.clientId}`);
   }
 
   /** No redirect: the SDK takes that to mean a grant without a person. */
@@ -92,18 +119,11 @@ export class ClientCredentialsProvider implements OAuthClientProvider, ScopeChal
   }
 
   tokens(): OAuthTokens | undefined {
-    const cached = tokenCache.get(this.cacheKey);
-    if (!cached) return undefined;
-    if (cached.usableUntil !== undefined && Date.now() > cached.usableUntil) {
-      tokenCache.delete(this.cacheKey);
-      return undefined;
-    }
-    return cached.tokens;
+    return this.cache.get();
   }
 
   saveTokens(tokens: OAuthTokens): void {
-    const lifeMs = typeof tokens.expires_in === "number" ? tokens.expires_in * 1000 : undefined;
-    tokenCache.set(this.cacheKey, { tokens, usableUntil: lifeMs === undefined ? undefined : Date.now() + lifeMs - Math.min(EXPIRY_MARGIN_MS, lifeMs / 4) });
+    this.cache.save(tokens);
   }
 
   prepareTokenRequest(scope?: string): URLSearchParams {
@@ -123,7 +143,7 @@ export class ClientCredentialsProvider implements OAuthClientProvider, ScopeChal
   }
 
   invalidateCredentials(scope: "all" | "client" | "tokens" | "verifier" | "discovery"): void {
-    if (scope === "all" || scope === "tokens" || scope === "client") tokenCache.delete(this.cacheKey);
+    if (scope === "all" || scope === "tokens" || scope === "client") this.cache.drop();
   }
 
   private read(what: string, envName: string | undefined, file: string | undefined, field: string): Promise<string> {

@@ -18,12 +18,10 @@ import {
 } from "@modelcontextprotocol/client";
 import type { EnterpriseManagedConfig } from "../config/schema.js";
 import type { AuthChallenge } from "./challenge.js";
-import { CredentialsUnavailable, readCredential } from "./client-credentials.js";
+import { CredentialsUnavailable, readCredential, WorkerTokens } from "./client-credentials.js";
 import type { ScopeChallengeHandler } from "./oauth-provider.js";
 import { scopeRefused } from "./step-up.js";
 
-const tokenCache = new Map<string, { tokens: StoredOAuthTokens; usableUntil: number | undefined }>();
-const EXPIRY_MARGIN_MS = 30_000;
 
 export class EnterpriseManagedProvider implements OAuthClientProvider, ScopeChallengeHandler {
   /** The grant itself; its client secret is filled in when the client information is read. */
@@ -79,8 +77,8 @@ export class EnterpriseManagedProvider implements OAuthClientProvider, ScopeChal
     }
   }
 
-  private get cacheKey(): string {
-    return `${this.server}\n${this.config.clientId}`;
+  private get cache(): WorkerTokens {
+    return new WorkerTokens(`${this.server}\n${this.config.clientId}`);
   }
 
   /** No redirect: the SDK takes that to mean a grant without a person at the MCP server. */
@@ -98,18 +96,11 @@ export class EnterpriseManagedProvider implements OAuthClientProvider, ScopeChal
   }
 
   tokens(): StoredOAuthTokens | undefined {
-    const cached = tokenCache.get(this.cacheKey);
-    if (!cached) return undefined;
-    if (cached.usableUntil !== undefined && Date.now() > cached.usableUntil) {
-      tokenCache.delete(this.cacheKey);
-      return undefined;
-    }
-    return cached.tokens;
+    return this.cache.get();
   }
 
   saveTokens(tokens: StoredOAuthTokens): void {
-    const lifeMs = typeof tokens.expires_in === "number" ? tokens.expires_in * 1000 : undefined;
-    tokenCache.set(this.cacheKey, { tokens, usableUntil: lifeMs === undefined ? undefined : Date.now() + lifeMs - Math.min(EXPIRY_MARGIN_MS, lifeMs / 4) });
+    this.cache.save(tokens);
   }
 
   saveAuthorizationServerUrl(url: string): void {
@@ -143,6 +134,6 @@ export class EnterpriseManagedProvider implements OAuthClientProvider, ScopeChal
   }
 
   invalidateCredentials(scope: "all" | "client" | "tokens" | "verifier" | "discovery"): void {
-    if (scope === "all" || scope === "tokens" || scope === "client") tokenCache.delete(this.cacheKey);
+    if (scope === "all" || scope === "tokens" || scope === "client") this.cache.drop();
   }
 }
