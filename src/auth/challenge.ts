@@ -6,6 +6,7 @@
  */
 import { Client, extractWWWAuthenticateParams, StreamableHTTPClientTransport, type FetchLike } from "@modelcontextprotocol/client";
 import type { HttpServerConfig } from "../config/schema.js";
+import { systemCode } from "../errors/system-code.js";
 import { duragentVersion } from "../package-info.js";
 
 export interface AuthChallenge {
@@ -65,11 +66,7 @@ export async function probeChallenge(config: HttpServerConfig, timeoutMs = 15_00
   return challenge;
 }
 
-/** fetch's own failure (a TypeError whose cause has the system's code), however deep the SDK wrapped it. */
+/** A network failure (a system code on its causes), not an answer from the server. */
 function isUnreachable(error: unknown): boolean {
-  for (let current = error, depth = 0; current instanceof Error && depth < 4; current = current.cause, depth++) {
-    const cause = current.cause as { code?: unknown } | undefined;
-    if (current instanceof TypeError && typeof cause?.code === "string") return true;
-  }
-  return false;
+  return systemCode(error) !== undefined;
 }

@@ -6,62 +6,25 @@
  * file the config names, when a token is needed; tokens are kept in this process's memory only.
  */
 import { createPrivateKey, type KeyObject } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { createPrivateKeyJwtAuth } from "@modelcontextprotocol/sdk/client/auth-extensions.js";
 import type { AddClientAuthentication, OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
+import type { OAuthClientInformationMixed, OAuthClientMetadata } from "@modelcontextprotocol/sdk/shared/auth.js";
 import type { ClientCredentialsConfig } from "../config/schema.js";
-import type { AuthChallenge } from "./challenge.js";
-import type { ScopeChallengeHandler } from "./oauth-provider.js";
-import { scopeRefused } from "./step-up.js";
+import { CredentialsUnavailable, readCredential, WorkerGrantProvider } from "./worker-grant.js";
 
-/** The secret or key of a client-credentials server cannot be read on this worker: a configuration problem. */
-export class CredentialsUnavailable extends Error {
-  override readonly name = "CredentialsUnavailable";
-}
-
-/** A token is replaced this long before it expires (a quarter of its life for short-lived ones), so no request carries it past its end. */
-const EXPIRY_MARGIN_MS = 30_000;
-
-/**
- * Tokens a worker got for itself (no person, no token store), by server and client, shared by
- * every connection of this process and kept in its memory only.
- */
-export class WorkerTokens {
-  private static readonly cache = new Map<string, { tokens: OAuthTokens; usableUntil: number | undefined }>();
-
-  constructor(private readonly key: string) {}
-
-  /** The token, unless it is about to expire. */
-  get(): OAuthTokens | undefined {
-    const cached = WorkerTokens.cache.get(this.key);
-    if (!cached) return undefined;
-    if (cached.usableUntil !== undefined && Date.now() > cached.usableUntil) {
-      WorkerTokens.cache.delete(this.key);
-      return undefined;
-    }
-    return cached.tokens;
-  }
-
-  save(tokens: OAuthTokens): void {
-    const lifeMs = typeof tokens.expires_in === "number" ? tokens.expires_in * 1000 : undefined;
-    WorkerTokens.cache.set(this.key, { tokens, usableUntil: lifeMs === undefined ? undefined : Date.now() + lifeMs - Math.min(EXPIRY_MARGIN_MS, lifeMs / 4) });
-  }
-
-  drop(): void {
-    WorkerTokens.cache.delete(this.key);
-  }
-}
-
-export class ClientCredentialsProvider implements OAuthClientProvider, ScopeChallengeHandler {
+export class ClientCredentialsProvider extends WorkerGrantProvider implements OAuthClientProvider {
   /** private_key_jwt: signs a fresh assertion for each token request. */
   readonly addClientAuthentication: AddClientAuthentication | undefined;
 
   constructor(
-    readonly server: string,
+    server: string,
     private readonly config: ClientCredentialsConfig,
     private readonly env: Record<string, string | undefined> = process.env,
   ) {
+    super(server, config.clientId, {
+      grant: "uses client credentials",
+      scopeFix: `Add it to mcp.servers.${server}.auth.scope, or have the authorization server grant it to the client.`,
+    });
     this.addClientAuthentication = this.usesPrivateKey
       ? async (headers, params, url, metadata) => {
           const key = this.parseKey(await this.read("private key", config.privateKeyEnv, config.privateKeyFile, "privateKey"));
@@ -73,21 +36,8 @@ export class ClientCredentialsProvider implements OAuthClientProvider, ScopeChal
       : undefined;
   }
 
-  async insufficientScope(challenge: AuthChallenge): Promise<Error> {
-    return scopeRefused(this.server, challenge, `Add it to mcp.servers.${this.server}.auth.scope, or have the authorization server grant it to the client.`);
-  }
-
   private get usesPrivateKey(): boolean {
     return this.config.privateKeyEnv !== undefined || this.config.privateKeyFile !== undefined;
-  }
-
-  private get cache(): WorkerTokens {
-    return new WorkerTokens(`${this.server}\n${this.config.clientId}`);
-  }
-
-  /** No redirect: the SDK takes that to mean a grant without a person. */
-  get redirectUrl(): undefined {
-    return undefined;
   }
 
   get clientMetadata(): OAuthClientMetadata {
@@ -118,32 +68,10 @@ export class ClientCredentialsProvider implements OAuthClientProvider, ScopeChal
     } as OAuthClientInformationMixed;
   }
 
-  tokens(): OAuthTokens | undefined {
-    return this.cache.get();
-  }
-
-  saveTokens(tokens: OAuthTokens): void {
-    this.cache.save(tokens);
-  }
-
   prepareTokenRequest(scope?: string): URLSearchParams {
     const params = new URLSearchParams({ grant_type: "client_credentials" });
     if (scope) params.set("scope", scope);
     return params;
-  }
-
-  redirectToAuthorization(): never {
-    throw new CredentialsUnavailable(`MCP server '${this.server}' uses client credentials; nobody signs in to it.`);
-  }
-
-  saveCodeVerifier(): void {}
-
-  codeVerifier(): never {
-    throw new CredentialsUnavailable(`MCP server '${this.server}' uses client credentials; there is no authorization code.`);
-  }
-
-  invalidateCredentials(scope: "all" | "client" | "tokens" | "verifier" | "discovery"): void {
-    if (scope === "all" || scope === "tokens" || scope === "client") this.cache.drop();
   }
 
   private read(what: string, envName: string | undefined, file: string | undefined, field: string): Promise<string> {
@@ -174,31 +102,5 @@ export class ClientCredentialsProvider implements OAuthClientProvider, ScopeChal
     throw new CredentialsUnavailable(
       `The private key of MCP server '${this.server}' is of a kind duragent cannot sign client assertions with (${key.asymmetricKeyType}${curve ? ` ${curve}` : ""}); use an RSA key or an EC key on P-256, P-384 or P-521.`,
     );
-  }
-}
-
-/**
- * Reads a credential from its environment variable or file (read each time, so a rotated one is
- * picked up), or says which one is missing and where the config names it.
- */
-export async function readCredential(
-  server: string,
-  what: string,
-  source: { env: string | undefined; file: string | undefined; field: string },
-  env: Record<string, string | undefined> = process.env,
-): Promise<string> {
-  const at = `mcp.servers.${server}.${source.field}${source.env !== undefined ? "Env" : "File"}`;
-  if (source.env !== undefined) {
-    const value = env[source.env];
-    if (!value) throw new CredentialsUnavailable(`MCP server '${server}' needs its ${what} in the environment variable ${source.env} (${at}), which is not set on this worker.`);
-    return value;
-  }
-  try {
-    const value = (await readFile(source.file!, "utf8")).trim();
-    if (!value) throw new CredentialsUnavailable(`The ${what} file ${source.file} of MCP server '${server}' (${at}) is empty.`);
-    return value;
-  } catch (error) {
-    if (error instanceof CredentialsUnavailable) throw error;
-    throw new CredentialsUnavailable(`MCP server '${server}' cannot read its ${what} file ${source.file} (${at}): ${(error as Error).message}`);
   }
 }

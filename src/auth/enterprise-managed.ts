@@ -14,24 +14,23 @@ import {
   type OAuthClientMetadata,
   type OAuthClientProvider,
   type StoredOAuthClientInformation,
-  type StoredOAuthTokens,
 } from "@modelcontextprotocol/client";
 import type { EnterpriseManagedConfig } from "../config/schema.js";
-import type { AuthChallenge } from "./challenge.js";
-import { CredentialsUnavailable, readCredential, WorkerTokens } from "./client-credentials.js";
-import type { ScopeChallengeHandler } from "./oauth-provider.js";
-import { scopeRefused } from "./step-up.js";
+import { CredentialsUnavailable, readCredential, WorkerGrantProvider } from "./worker-grant.js";
 
-
-export class EnterpriseManagedProvider implements OAuthClientProvider, ScopeChallengeHandler {
+export class EnterpriseManagedProvider extends WorkerGrantProvider implements OAuthClientProvider {
   /** The grant itself; its client secret is filled in when the client information is read. */
   private readonly grant: CrossAppAccessProvider;
 
   constructor(
-    readonly server: string,
+    server: string,
     private readonly config: EnterpriseManagedConfig,
     private readonly env: Record<string, string | undefined> = process.env,
   ) {
+    super(server, config.clientId, {
+      grant: "uses enterprise-managed authorization",
+      scopeFix: `Add it to mcp.servers.${server}.auth.scope, or have the identity provider grant it.`,
+    });
     this.grant = new CrossAppAccessProvider({
       assertion: (context) => this.idJag(context),
       clientId: config.clientId,
@@ -39,10 +38,6 @@ export class EnterpriseManagedProvider implements OAuthClientProvider, ScopeChal
       clientName: "duragent",
       ...(config.issuer ? { expectedIssuer: config.issuer } : {}),
     });
-  }
-
-  async insufficientScope(challenge: AuthChallenge): Promise<Error> {
-    return scopeRefused(this.server, challenge, `Add it to mcp.servers.${this.server}.auth.scope, or have the identity provider grant it.`);
   }
 
   /** The person's ID token, exchanged at the identity provider for an ID-JAG naming this server's authorization server. */
@@ -77,15 +72,6 @@ export class EnterpriseManagedProvider implements OAuthClientProvider, ScopeChal
     }
   }
 
-  private get cache(): WorkerTokens {
-    return new WorkerTokens(`${this.server}\n${this.config.clientId}`);
-  }
-
-  /** No redirect: the SDK takes that to mean a grant without a person at the MCP server. */
-  get redirectUrl(): undefined {
-    return undefined;
-  }
-
   get clientMetadata(): OAuthClientMetadata {
     return { ...this.grant.clientMetadata, ...(this.config.scope !== undefined ? { scope: this.config.scope } : {}) };
   }
@@ -93,14 +79,6 @@ export class EnterpriseManagedProvider implements OAuthClientProvider, ScopeChal
   async clientInformation(): Promise<StoredOAuthClientInformation> {
     const secret = await readCredential(this.server, "client secret", { env: this.config.clientSecretEnv, file: this.config.clientSecretFile, field: "auth.clientSecret" }, this.env);
     return { ...this.grant.clientInformation(), client_secret: secret };
-  }
-
-  tokens(): StoredOAuthTokens | undefined {
-    return this.cache.get();
-  }
-
-  saveTokens(tokens: StoredOAuthTokens): void {
-    this.cache.save(tokens);
   }
 
   saveAuthorizationServerUrl(url: string): void {
@@ -121,19 +99,5 @@ export class EnterpriseManagedProvider implements OAuthClientProvider, ScopeChal
 
   prepareTokenRequest(scope?: string): Promise<URLSearchParams> {
     return this.grant.prepareTokenRequest(scope ?? this.config.scope);
-  }
-
-  redirectToAuthorization(): never {
-    throw new CredentialsUnavailable(`MCP server '${this.server}' uses enterprise-managed authorization; nobody signs in to it. Check the ID token in mcp.servers.${this.server}.auth.idp.`);
-  }
-
-  saveCodeVerifier(): void {}
-
-  codeVerifier(): never {
-    throw new CredentialsUnavailable(`MCP server '${this.server}' uses enterprise-managed authorization; there is no authorization code.`);
-  }
-
-  invalidateCredentials(scope: "all" | "client" | "tokens" | "verifier" | "discovery"): void {
-    if (scope === "all" || scope === "tokens" || scope === "client") this.cache.drop();
   }
 }

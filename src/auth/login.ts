@@ -17,6 +17,7 @@ import type { AddressInfo } from "node:net";
 import { auth as grant } from "@modelcontextprotocol/client";
 import { auth } from "@modelcontextprotocol/sdk/client/auth.js";
 import type { ClientCredentialsConfig, EnterpriseManagedConfig, HttpServerConfig, McpAuthConfig, McpServerConfig, OAuthConfig } from "../config/schema.js";
+import { systemCode } from "../errors/system-code.js";
 import { checkAuthorizationResponseIssuer, checkingMetadataIssuer, describeOAuthFailure } from "./authorization-server.js";
 import { probeChallenge, type AuthChallenge } from "./challenge.js";
 import { ClientCredentialsProvider } from "./client-credentials.js";
@@ -197,8 +198,8 @@ async function attempt<T>(server: string, step: () => Promise<T>): Promise<T> {
 
 function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const cause = (error.cause as { code?: unknown } | undefined)?.code;
-  if (typeof cause === "string" && !error.message.includes(cause)) return `${error.message} (${cause})`;
+  const code = systemCode(error);
+  if (code !== undefined && !error.message.includes(code)) return `${error.message} (${code})`;
   // An authorization server's HTML error page says nothing useful at length.
   return describeOAuthFailure(error);
 }

@@ -380,11 +380,11 @@ async function takeAnswers(tool: string, ctx: ServerContext, context: ToolContex
   return { handle, round, ask: true, note: notes.join(" ") };
 }
 
+const CallerReply = z.object({ action: z.enum(["accept", "decline", "cancel"]), content: z.record(z.string(), z.unknown()).optional() });
+
 /** The caller's reply to one question, when it is shaped as an elicitation result. */
 function elicitResult(value: unknown): ElicitResult | undefined {
-  const parsed = z
-    .object({ action: z.enum(["accept", "decline", "cancel"]), content: z.record(z.string(), z.unknown()).optional() })
-    .safeParse(value);
+  const parsed = CallerReply.safeParse(value);
   return parsed.success ? (parsed.data as ElicitResult) : undefined;
 }
 

@@ -3,10 +3,11 @@ import { OAuthError, ProtocolError, SdkError, SdkErrorCode, SUPPORTED_PROTOCOL_V
 import { OAuthError as LoginOAuthError, ServerError, TemporarilyUnavailableError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
 import { ApplicationFailure } from "@temporalio/common";
 import { describeOAuthFailure } from "../../auth/authorization-server.js";
-import { CredentialsUnavailable } from "../../auth/client-credentials.js";
+import { CredentialsUnavailable } from "../../auth/worker-grant.js";
 import { McpAuthorizationError, McpServerMisbehavior } from "../../auth/errors.js";
 import { FailureType } from "../../common/failures.js";
 import type { McpServerConfig } from "../../config/schema.js";
+import { systemCode } from "../../errors/system-code.js";
 import { redactSecrets } from "./redact-secrets.js";
 import { commandLine, describeExit, type ObservedStdioTransport } from "./stdio-transport.js";
 
@@ -123,8 +124,9 @@ function authorizationServerFailure(conn: FailedConnection, error: unknown): { m
     if ((error instanceof ServerError || code === "server_error") && /^HTTP 5\d\d/.test((error as Error).message)) return undefined;
     const said = describeOAuthFailure(error);
     const refused = `The authorization server of MCP server '${server}' refused duragent's request (${code}${said ? `: ${said}` : ""}).`;
-    const clientCredentials = "auth" in config && (config.auth?.type === "client_credentials" || config.auth?.type === "enterprise_managed");
-    return clientCredentials
+    // Credentials the worker holds itself are fixed in the config; a person's sign-in is renewed by logging in.
+    const workerCredentials = "auth" in config && (config.auth?.type === "client_credentials" || config.auth?.type === "enterprise_managed");
+    return workerCredentials
       ? { message: `${refused} Check the client credentials in mcp.servers.${server}.auth.`, type: FailureType.configuration }
       : { message: `${refused} Run \`duragent auth login ${server}\` to sign in again, or check mcp.servers.${server}.auth.`, type: FailureType.mcpAuthorizationRequired };
   }
@@ -137,10 +139,8 @@ function authorizationServerFailure(conn: FailedConnection, error: unknown): { m
 
 export function errorText(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const cause = error.cause as { code?: unknown; message?: unknown; cause?: unknown } | undefined;
-  // The SDK may wrap fetch's own error ("fetch failed"), whose cause has the system's code.
-  const deeper = cause?.cause as { code?: unknown } | undefined;
-  const code = typeof cause?.code === "string" ? cause.code : typeof deeper?.code === "string" ? deeper.code : undefined;
+  const cause = error.cause as { message?: unknown } | undefined;
+  const code = systemCode(error);
   const causeMessage = typeof cause?.message === "string" ? cause.message : undefined;
   if (code && !error.message.includes(code)) return `${error.message} (${code})`;
   if (causeMessage && !error.message.includes(causeMessage)) return `${error.message} (${causeMessage})`;

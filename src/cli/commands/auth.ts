@@ -1,5 +1,5 @@
 /** `duragent auth login <server>`: sign in to an HTTP MCP server that uses OAuth, or check its client credentials. */
-import { CredentialsUnavailable } from "../../auth/client-credentials.js";
+import { CredentialsUnavailable } from "../../auth/worker-grant.js";
 import { loginToServer, oauthServerConfig, type LoginResult } from "../../auth/login.js";
 import type { DuragentConfig } from "../../config/schema.js";
 import type { CommandOutput } from "../command-output.js";
