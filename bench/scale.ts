@@ -67,6 +67,9 @@ async function waitForLine(child: ChildProcess, stream: "stdout" | "stderr", tes
   throw new Error("the worker exited");
 }
 
+/** The heap limit both workers get, as a deployment would set one (`BENCH_WORKER_HEAP_MB`). */
+const workerHeapMB = Number(process.env.BENCH_WORKER_HEAP_MB ?? 768);
+
 export async function measureScale(options: { address: string; runs: number; log: (line: string) => void }): Promise<{ figures: Figure[]; results: ScaleResult[] }> {
   const { address, runs } = options;
   const results: ScaleResult[] = [];
@@ -83,7 +86,8 @@ export async function measureScale(options: { address: string; runs: number; log
     {
       options.log(`  plain Temporal workflow: ${runs} runs`);
       const taskQueue = `bench-scale-plain-${Date.now()}`;
-      const worker = spawn(process.execPath, ["--import", "tsx", plainWorkerScript, address, taskQueue], { stdio: ["ignore", "pipe", "inherit"] });
+      // The same heap limit as duragent's worker below, so both collect alike.
+      const worker = spawn(process.execPath, [`--max-old-space-size=${workerHeapMB}`, "--import", "tsx", plainWorkerScript, address, taskQueue], { stdio: ["ignore", "pipe", "inherit"] });
       let calls = 0;
       const lines = createInterface({ input: worker.stdout! });
       const served = new Promise<void>((resolve) =>
@@ -127,8 +131,8 @@ export async function measureScale(options: { address: string; runs: number; log
           "",
         ].join("\n"),
       );
-      // A heap limit, as a deployment would set one: V8 then collects evicted runs instead of growing.
-      const env = { ...process.env, OPENAI_API_KEY: "bench", OPENAI_BASE_URL: model.openaiBaseURL, DURAGENT_LOG_LEVEL: "error", NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --max-old-space-size=${process.env.BENCH_WORKER_HEAP_MB ?? 768}`.trim() };
+      // With the heap limit, V8 collects evicted runs instead of growing.
+      const env = { ...process.env, OPENAI_API_KEY: "bench", OPENAI_BASE_URL: model.openaiBaseURL, DURAGENT_LOG_LEVEL: "error", NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --max-old-space-size=${workerHeapMB}`.trim() };
       // BENCH_WORKER_PROFILE=<dir>: a CPU profile of the worker (each of its threads) into that folder.
       const profile = process.env.BENCH_WORKER_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_WORKER_PROFILE}`] : [];
       // BENCH_WORKER_HEAP=<dir>: heap snapshots of the worker, idle and with every run waiting, for

@@ -78,9 +78,13 @@ export function createEffects(deps: EffectDependencies): EffectImplementations {
 
 /** Numbers a tool call's server log messages for its run: ids unique across calls and their attempts. */
 function logTo(publish: (entry: StepLog) => void, call: { callId: string; step: string; server: string }): (message: McpLogMessage) => void {
-  const attempt = randomUUID().slice(0, 8);
+  // Made at the first message: most calls log nothing, and every tool call would pay for it.
+  let attempt: string | undefined;
   let count = 0;
-  return (message) => publish({ kind: "log", id: `${call.callId}.${attempt}.${++count}`, ...call, ...message, data: boundedLogData(message.data) });
+  return (message) => {
+    attempt ??= randomUUID().slice(0, 8);
+    publish({ kind: "log", id: `${call.callId}.${attempt}.${++count}`, ...call, ...message, data: boundedLogData(message.data) });
+  };
 }
 
 function boundedLogData(data: unknown): unknown {

@@ -108,7 +108,10 @@ export abstract class BaseExecutor implements Executor {
   protected async perform<K extends EffectName>(name: K, input: EffectInput<K>): Promise<EffectOutput<K>> {
     const effect = effects[name];
     const label = (effect.label as (input: EffectInput<K>) => string)(input);
-    await this.control.beginStep(label);
+    const unpaused = this.control.beginStep(label);
+    if (unpaused) await unpaused;
+    // Temporal runs have always taken one turn here, and recorded histories replay only if they still do.
+    else if (this.engine === "temporal") await undefined;
     const settings = this.settings[effect.settings];
     try {
       return await this.invoke(name, input, settings, label);

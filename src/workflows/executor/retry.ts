@@ -57,30 +57,46 @@ export class CancellationScope implements Cancellation {
   }
 }
 
-/** One attempt, ended early by its timeout or by the run's cancellation. */
-async function attemptOnce<T>(attempt: (signal: AbortSignal) => Promise<T>, timeoutMs: number, cancel?: Cancellation): Promise<T> {
+/**
+ * One attempt, ended early by its timeout or by the run's cancellation. One promise settled by
+ * whichever comes first, rather than a race of two: it runs on every step.
+ */
+function attemptOnce<T>(attempt: (signal: AbortSignal) => Promise<T>, timeoutMs: number, cancel?: Cancellation): Promise<T> {
   const controller = new AbortController();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let unsubscribe: (() => void) | undefined;
-  const interrupted = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      clearTimeout(timer);
+      unsubscribe?.();
+      return true;
+    };
+    const timer = setTimeout(() => {
+      if (!settle()) return;
       controller.abort();
       reject(new AttemptTimeoutError(timeoutMs));
     }, timeoutMs);
     const onCancel = () => {
+      if (!settle()) return;
       const failure = new CancelledFailure("the run was cancelled");
       controller.abort(failure);
       reject(failure);
     };
-    if (cancel?.cancelled) onCancel();
-    else unsubscribe = cancel?.subscribe(onCancel);
+    let unsubscribe: (() => void) | undefined;
+    if (cancel?.cancelled) return onCancel();
+    unsubscribe = cancel?.subscribe(onCancel);
+    let running: Promise<T>;
+    try {
+      running = attempt(controller.signal);
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    running.then(
+      (value) => settle() && resolve(value),
+      (error: unknown) => settle() && reject(error),
+    );
   });
-  try {
-    return await Promise.race([attempt(controller.signal), interrupted]);
-  } finally {
-    clearTimeout(timer);
-    unsubscribe?.();
-  }
 }
 
 export async function runWithRetry<T>(

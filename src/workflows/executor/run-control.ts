@@ -109,20 +109,24 @@ export class RunControl {
   private phase(): RunPhase {
     if (this.finalPhase) return this.finalPhase;
     if (this.paused) return "paused";
-    const kinds = [...this.pending.values()].map((entry) => entry.request.kind);
-    if (kinds.includes("approval")) return "waiting_approval";
-    if (kinds.includes("input")) return "waiting_input";
-    return "running";
+    let phase: RunPhase = "running";
+    for (const entry of this.pending.values()) {
+      if (entry.request.kind === "approval") return "waiting_approval";
+      phase = "waiting_input";
+    }
+    return phase;
   }
 
   // Steps
 
   /** Waits while the run is paused, then counts the step. A step in flight is never paused. */
-  async beginStep(label: string): Promise<void> {
-    if (this.paused) await this.waitUntil(() => !this.paused);
+  beginStep(label: string): Promise<void> | undefined {
+    // Nothing to wait for in the common case: no promise, no extra turn per step.
+    if (this.paused) return this.waitUntil(() => !this.paused).then(() => this.beginStep(label));
     this.currentStep = label;
     this.stepCount += 1;
     this.changed();
+    return undefined;
   }
 
   recordUsage(model: string, usage: TokenUsage): void {
