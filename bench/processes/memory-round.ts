@@ -4,11 +4,15 @@
  * loop written by hand, as a user would without duragent. `duragent` is the memory engine running
  * the same agent. Both do three model calls and two tool calls per run against the same servers.
  *
- *   node --import tsx bench/processes/memory-round.ts <direct|direct-v1|duragent> <runs> <inFlight> <modelBaseURL>
+ *   node --import tsx bench/processes/memory-round.ts <direct|direct-v1|duragent> <runs> <inFlight> <modelBaseURL> [warmUpRuns=1000]
+ *
+ * The warm-up runs come first and are not measured: until V8 has compiled the hot paths, its
+ * compiler threads bill each side for its amount of code, not for what a run costs.
  *
  * Prints one JSON line: runs/s, latency percentiles, CPU per run and peak RSS. With
  * `BENCH_CPU_PROFILE=<file>`, also writes a CPU profile of the measured runs alone (no start-up,
- * no warm-up), for Chrome DevTools or `node bench/profile-top.ts`.
+ * no warm-up), for Chrome DevTools or `node bench/profile-top.ts`; with `BENCH_HEAP_PROFILE=<file>`,
+ * a sampling profile of what they allocate, for the same reader.
  */
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -23,7 +27,7 @@ import OpenAI from "openai";
 import { createClient } from "../../dist/client.js";
 import { percentile } from "../report.js";
 
-const [system, runsText, inFlightText, baseURL] = process.argv.slice(2);
+const [system, runsText, inFlightText, baseURL, warmUpText = "1000"] = process.argv.slice(2);
 const runs = Number(runsText);
 const inFlight = Number(inFlightText);
 const instruction = "You echo things with the echo tool, twice, then say you are done.";
@@ -94,7 +98,7 @@ async function measure(run: RunOnce, count: number, parallel: number): Promise<n
 }
 
 const subject = system === "duragent" ? await duragent() : await direct();
-await measure(subject.run, Math.min(200, runs), 1); // warm-up: connections, JIT, caches
+await measure(subject.run, Number(warmUpText), 1); // connections, JIT, caches
 const profileTo = process.env.BENCH_CPU_PROFILE;
 const profiler = profileTo ? new Session() : undefined;
 if (profiler) {
@@ -102,12 +106,20 @@ if (profiler) {
   await profiler.post("Profiler.enable");
   await profiler.post("Profiler.start");
 }
+const heapTo = process.env.BENCH_HEAP_PROFILE;
+const heapSession = heapTo ? new Session() : undefined;
+if (heapSession) {
+  heapSession.connect();
+  await heapSession.post("HeapProfiler.enable");
+  await heapSession.post("HeapProfiler.startSampling", { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+}
 const cpu = process.cpuUsage();
 const started = performance.now();
 const latencies = await measure(subject.run, runs, inFlight);
 const seconds = (performance.now() - started) / 1000;
 const used = process.cpuUsage(cpu);
 if (profiler) writeFileSync(profileTo!, JSON.stringify((await profiler.post("Profiler.stop")).profile));
+if (heapSession) writeFileSync(heapTo!, JSON.stringify((await heapSession.post("HeapProfiler.stopSampling")).profile));
 const result = {
   system,
   runs,
