@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: duragent's speed and size figures, each beside its limit, in one table, on a
  * Temporal dev server and a scripted model this run starts itself. `BENCH_QUICK=1` runs fewer
- * samples and a shorter chat (under 2 minutes); `BENCH_TURNS=<n>` sets the chat's turns;
+ * samples and a shorter chat (about 2.5 minutes on 2 cores); `BENCH_TURNS=<n>` sets the chat's turns;
  * `BENCH_SCALE=<n>` the number of waiting runs (`BENCH_SCALE=10000` for the full target);
  * `BENCH_SECTIONS=memory,temporal,start-up,recovery,scale,history,streaming` picks sections.
  * Results also go to bench/results/.
@@ -19,7 +19,7 @@ import { measureTemporalEngine } from "./temporal-engine.js";
 
 async function main(): Promise<void> {
   const quick = process.env.BENCH_QUICK === "1";
-  const turns = Number(process.env.BENCH_TURNS ?? (quick ? 20 : 100));
+  const turns = Number(process.env.BENCH_TURNS ?? (quick ? 10 : 100));
   if (!Number.isInteger(turns) || turns < 1) throw new Error(`BENCH_TURNS must be a positive whole number, not "${process.env.BENCH_TURNS}".`);
   const sections = new Set((process.env.BENCH_SECTIONS ?? "memory,temporal,start-up,recovery,scale,history,streaming").split(",").map((name) => name.trim()));
   // The runs without references pass Temporal's 512 KiB payload warning by design; the worker's
@@ -30,46 +30,60 @@ async function main(): Promise<void> {
   const figures: Figure[] = [];
   const details: Record<string, unknown> = {};
   const log = (line: string) => console.error(line);
+  // Each section's own time, so BENCH_QUICK can be kept short.
+  let sectionStarted = Date.now();
+  const section = (title: string) => {
+    sectionStarted = Date.now();
+    log(title);
+  };
+  const took = () => log(`  (${((Date.now() - sectionStarted) / 1000).toFixed(0)} s)`);
   try {
     if (sections.has("memory")) {
-      log("Memory engine against a hand-written loop");
+      section("Memory engine against a hand-written loop");
       const { figures: memory, rounds } = await measureMemoryEngine({ quick, log });
       figures.push(...memory);
       details.memoryRounds = rounds;
+      took();
     }
     if (sections.has("temporal")) {
-      log("Temporal engine against a plain workflow of no-op activities");
+      section("Temporal engine against a plain workflow of no-op activities");
       const { figures: temporal, rounds } = await measureTemporalEngine({ address: server.address, quick, log });
       figures.push(...temporal);
       details.temporalRounds = rounds;
+      took();
     }
     if (sections.has("start-up")) {
-      log("Start-up");
+      section("Start-up");
       figures.push(...(await measureStartup({ address: server.address, quick, log })));
+      took();
     }
     if (sections.has("recovery")) {
-      log("Crash recovery");
+      section("Crash recovery");
       const { figures: recovery, samples } = await measureRecovery({ address: server.address, quick, log });
       figures.push(...recovery);
       details.recoveryMs = samples;
+      took();
     }
     if (sections.has("scale")) {
       const runs = Number(process.env.BENCH_SCALE ?? (quick ? 100 : 1000));
-      log(`Waiting runs at scale: ${runs}`);
+      section(`Waiting runs at scale: ${runs}`);
       const { figures: scale, results } = await measureScale({ address: server.address, runs, log });
       figures.push(...scale);
       details.scale = results;
+      took();
     }
     if (sections.has("streaming")) {
-      log("Streaming: first text against the whole answer");
+      section("Streaming: first text against the whole answer");
       figures.push(...(await measureStreaming({ address: server.address, quick, log })));
+      took();
     }
     if (sections.has("history")) {
-      log(`History growth: chats of ${turns} turns`);
+      section(`History growth: chats of ${turns} turns`);
       const rows = await measureHistoryGrowth({ address: server.address, turns, log });
       figures.push(...historyFigures(rows));
       details.history = rows;
       details.historyTable = formatHistoryGrowth(rows);
+      took();
     }
   } finally {
     await server.stop();

@@ -51,7 +51,7 @@ async function timeRuns(runs: number, runOnce: () => Promise<string>): Promise<{
 
 export async function measureTemporalEngine(options: { address: string; quick: boolean; log: (line: string) => void }): Promise<{ figures: Figure[]; rounds: TemporalRound[] }> {
   const rounds = options.quick ? 2 : 4;
-  const runs = options.quick ? 10 : 30;
+  const runs = options.quick ? 6 : 30;
   const model = await startModelProcess();
   const emptyQueue = `bench-empty-${randomUUID()}`;
   const config = {
