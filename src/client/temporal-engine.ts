@@ -212,7 +212,8 @@ export class TemporalEngine implements Engine {
       if (execution.status === "COMPLETED") return usageOfResult(await workflow.result());
       if (execution.status !== "RUNNING") return undefined;
       const status = await this.client.withDeadline(Date.now() + 3_000, () => workflow.query<RunStatus>(RunMessages.status));
-      return status.usage;
+      // Visibility lags: a run it still lists as running may have ended, and a query still answers.
+      return status.phase === "failed" || status.phase === "cancelled" ? undefined : status.usage;
     } catch {
       return undefined;
     }
