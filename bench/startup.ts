@@ -142,8 +142,7 @@ export async function measureStartup(options: { address: string; quick: boolean;
       figures.push({ section, name: "duragent approve", value: median(approvals), unit: "ms", limit: { value: approveLimit, label: `${Math.round(median(sdkApprovals))} + 500 ms` }, note: "limit: the same update from a plain @temporalio/client script" });
     } finally {
       await client.close();
-      worker.kill("SIGINT");
-      await new Promise((resolve) => worker.once("exit", resolve));
+      await stopWorker(worker);
     }
   } finally {
     await model.close();
@@ -160,9 +159,21 @@ async function workerReady(project: string, env: NodeJS.ProcessEnv): Promise<num
     await untilServing(worker);
     return Date.now() - started;
   } finally {
-    worker.kill("SIGINT");
-    await new Promise((resolve) => worker.once("exit", resolve));
+    await stopWorker(worker);
   }
+}
+
+/**
+ * Asks a worker to stop, and kills it if it has not within 5 s: a graceful stop sometimes waits
+ * about 30 s for a long poll on the dev server to end, which is no figure of ours.
+ */
+async function stopWorker(worker: ReturnType<typeof spawn>): Promise<void> {
+  if (worker.exitCode !== null || worker.signalCode !== null) return;
+  const exited = new Promise((resolve) => worker.once("exit", resolve));
+  worker.kill("SIGINT");
+  const timer = setTimeout(() => worker.kill("SIGKILL"), 5_000);
+  await exited;
+  clearTimeout(timer);
 }
 
 async function untilServing(worker: ReturnType<typeof spawn>): Promise<void> {
