@@ -122,11 +122,20 @@ export class RunControl {
   /** Waits while the run is paused, then counts the step. A step in flight is never paused. */
   beginStep(label: string): Promise<void> | undefined {
     // Nothing to wait for in the common case: no promise, no extra turn per step.
-    if (this.paused) return this.waitUntil(() => !this.paused).then(() => this.beginStep(label));
+    if (this.paused) return this.beginAfterResume(label);
+    this.countStep(label);
+    return undefined;
+  }
+
+  private async beginAfterResume(label: string): Promise<void> {
+    await this.waitUntil(() => !this.paused);
+    this.countStep(label);
+  }
+
+  private countStep(label: string): void {
     this.currentStep = label;
     this.stepCount += 1;
     this.changed();
-    return undefined;
   }
 
   recordUsage(model: string, usage: TokenUsage): void {
