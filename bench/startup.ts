@@ -7,13 +7,14 @@
  *   RPCs with @temporalio/client: the limit is that script's time plus 500 ms.
  * - A worker becoming ready (its "serving" line) with a cold and a warm bundle cache; warm: 3 s.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { createClient } from "../src/client.js";
+import { stopProcess } from "../src/temporal/dev-server.js";
 import { findTemporalCli } from "../src/temporal/temporal-cli.js";
 import { demoModel } from "../src/testing/demo-model.js";
 import { startScriptedModelServer } from "../src/testing/scripted-model-server.js";
@@ -167,14 +168,7 @@ async function workerReady(project: string, env: NodeJS.ProcessEnv): Promise<num
  * Asks a worker to stop, and kills it if it has not within 5 s: a graceful stop sometimes waits
  * about 30 s for a long poll on the dev server to end, which is no figure of ours.
  */
-async function stopWorker(worker: ReturnType<typeof spawn>): Promise<void> {
-  if (worker.exitCode !== null || worker.signalCode !== null) return;
-  const exited = new Promise((resolve) => worker.once("exit", resolve));
-  worker.kill("SIGINT");
-  const timer = setTimeout(() => worker.kill("SIGKILL"), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
+const stopWorker = (worker: ChildProcess) => stopProcess(worker, "SIGINT", 5_000);
 
 async function untilServing(worker: ReturnType<typeof spawn>): Promise<void> {
   let output = "";

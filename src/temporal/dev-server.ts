@@ -43,6 +43,16 @@ export class DevServerStartError extends Error {
   }
 }
 
+/** Sends `signal`, and SIGKILL if the process has not exited within `graceMs`; resolves once it has. */
+export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -117,14 +127,7 @@ async function launch(options: DevServerOptions): Promise<DevServer> {
   child.once("error", (error) => (spawnError = error));
 
   const address = `127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const stop = () => stopProcess(child, "SIGTERM", 10_000);
 
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
