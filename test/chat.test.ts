@@ -9,7 +9,12 @@ import { mkdtempSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { TestWorkflowEnvironment } from "@temporalio/testing";
+import { Client } from "@temporalio/client";
+import { ApplicationFailure } from "@temporalio/common";
+import { MockActivityEnvironment, type TestWorkflowEnvironment } from "@temporalio/testing";
+import { openActivityRuntime } from "../src/activities/activity-runtime.js";
+import { temporalActivities } from "../src/activities/index.js";
+import { createLogger } from "../src/logger.js";
 import { createTranscriptResolver, type TranscriptSource } from "../src/activities/llm/transcript-resolver.js";
 import { LlmRequestSchema, type LlmRequest } from "../src/common/llm.js";
 import { textOf, type Message } from "../src/common/messages.js";
@@ -199,6 +204,60 @@ after(async () => {
 });
 
 describe("chat on Temporal", () => {
+  test("a model call handed to a worker that is stopping stops waiting on its run's transcript, to be retried elsewhere", async () => {
+    const model = await startScriptedModelServer(chatScript, { quiet: true });
+    // A chat whose worker has stopped: a query to it waits, as one from a worker that is stopping to its own run does.
+    const chatId = await withTemporalWorker(env, testConfig(model), async (engine) => {
+      const chat = await startChat(engine, { name: "assistant", instruction: "Chat with the user." });
+      await chat.send("hello");
+      return chat.runId;
+    });
+    const temporalRunId = (await env.client.workflow.getHandle(chatId).describe()).runId;
+    let querySent!: () => void;
+    const sent = new Promise<void>((resolve) => (querySent = resolve));
+    let queryAnswered = false;
+    const client = new Client({
+      connection: env.client.connection,
+      interceptors: {
+        workflow: [
+          {
+            async query(input, next) {
+              querySent();
+              try {
+                return await next(input);
+              } finally {
+                queryAnswered = true;
+              }
+            },
+          },
+        ],
+      },
+    });
+    const runtime = openActivityRuntime(testConfig(model), createLogger("test", "silent"));
+    const request: LlmRequest = { model: "openai:m", messages: [], transcriptReference: { runId: chatId, temporalRunId, ranges: [{ from: 0, to: 2 }] } };
+    const isWorkerStopping = (error: unknown) =>
+      error instanceof ApplicationFailure && error.type === "WorkerStopping" && !error.nonRetryable && /stopped during llm openai:m/.test(error.message);
+    const modelCalls = model.requests.length;
+    try {
+      const stopping = new AbortController();
+      const activities = temporalActivities(runtime.effects, { stopping: stopping.signal });
+      const info = { workflowExecution: { workflowId: chatId, runId: temporalRunId }, isLocal: false };
+      // Stopping while the query waits: the step ends without its answer.
+      const call = new MockActivityEnvironment(info, { client }).run(activities.callLlm, request);
+      await sent;
+      stopping.abort();
+      await assert.rejects(call, isWorkerStopping);
+      assert.equal(queryAnswered, false);
+      // Handed over after the worker began to stop.
+      await assert.rejects(new MockActivityEnvironment(info, { client }).run(activities.callLlm, request), isWorkerStopping);
+      assert.equal(model.requests.length, modelCalls);
+    } finally {
+      await runtime.close();
+      await model.close();
+      await env.client.workflow.getHandle(chatId).terminate();
+    }
+  });
+
   test("send() with onText tells the reply's text as it is written, from the model call's heartbeats", async () => {
     const model = await startScriptedModelServer(chatScript, { quiet: true });
     try {

@@ -52,7 +52,7 @@ export function createEffects(deps: EffectDependencies): EffectImplementations {
       const onText = run?.text
         ? (delta: string) => run.text!({ ...(request.callId ? { id: request.callId } : {}), step, ...(request.agent ? { agent: request.agent } : {}), delta })
         : undefined;
-      return deps.callLlm(await resolveTranscript(request), signal, onText);
+      return deps.callLlm(await resolveTranscript(request, signal), signal, onText);
     },
     listTools: (server) => mcp.listTools(server),
     callTool: async (request, { signal, run }) => {
@@ -100,7 +100,8 @@ const HEARTBEAT_EVERY_MS = 1_000;
  * cancellation signal (kept alive by heartbeats) and a channel to its own workflow run, whose
  * latest progress every heartbeat carries.
  */
-export function temporalActivities(implementations: EffectImplementations): DuragentActivities {
+export function temporalActivities(implementations: EffectImplementations, options: { stopping?: AbortSignal } = {}): DuragentActivities {
+  const { stopping } = options;
   const activity =
     <K extends EffectName>(name: K) =>
     async (input: EffectInput<K>): Promise<EffectOutput<K>> => {
@@ -108,11 +109,19 @@ export function temporalActivities(implementations: EffectImplementations): Dura
       const run = temporalRunChannel(context);
       // A local activity has no heartbeat: it lives inside its workflow task.
       const heartbeat = context.info.isLocal ? undefined : setInterval(() => context.heartbeat(run?.details()), HEARTBEAT_EVERY_MS);
+      // The SDK cancels the activities running when its worker begins to stop, but not one handed
+      // over while it stops; that one could wait on its own run, whose workflows no longer run here.
+      const signal = stopping ? AbortSignal.any([context.cancellationSignal, stopping]) : context.cancellationSignal;
       try {
         return await (implementations[name] as (input: EffectInput<K>, context: EffectContext) => Promise<EffectOutput<K>>)(input, {
-          signal: context.cancellationSignal,
+          signal,
           ...(run ? { run } : {}),
         });
+      } catch (error) {
+        if (stopping?.aborted && !context.cancellationSignal.aborted) {
+          throw ApplicationFailure.retryable(`This worker stopped during ${effects[name].label(input as never)}; another attempt follows on a worker that serves.`, FailureType.workerStopping);
+        }
+        throw error;
       } finally {
         clearInterval(heartbeat);
       }

@@ -7,6 +7,7 @@
  */
 import type { Context } from "@temporalio/activity";
 import { RunMessages } from "../common/run-status.js";
+import { abandonOnAbort } from "./abandon-on-abort.js";
 import {
   ServerRequestAnswerSchema,
   type RunChannel,
@@ -45,11 +46,12 @@ export function temporalRunChannel(context: Context): TemporalRunChannel | undef
   return {
     async ask(request, signal) {
       const workflow = handle();
-      let answer = parse(await workflow.executeUpdate(RunMessages.serverRequest, { args: [request] }));
+      // Both wait on the run's workflow, which a worker that is stopping no longer runs.
+      let answer = parse(await abandonOnAbort(workflow.executeUpdate(RunMessages.serverRequest, { args: [request] }), signal));
       while (!answer) {
         await context.sleep(ANSWER_POLL_MS);
         signal.throwIfAborted();
-        answer = parse(await workflow.query(RunMessages.serverAnswer, request.key));
+        answer = parse(await abandonOnAbort(workflow.query(RunMessages.serverAnswer, request.key), signal));
       }
       return answer;
     },

@@ -29,6 +29,8 @@ export const FailureType = {
   mcpServerMisbehaved: "McpServerMisbehaved",
   /** A step ran out of time on every attempt; the message names the step and the timeout. */
   stepTimedOut: "StepTimedOut",
+  /** The worker running the step began to stop; the step's next attempt runs on a worker that serves. */
+  workerStopping: "WorkerStopping",
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

@@ -45,6 +45,7 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
   }
   if (config.temporal.searchAttributes) await ensureSearchAttributes(connection, config.temporal.namespace, logger);
   const runtime = openActivityRuntime(config, logger, { meter: effectMeter(Runtime.instance().metricMeter), traced: tracing !== undefined, captureContent: tracing?.settings.captureContent ?? false });
+  const stopping = new AbortController();
   try {
     const worker = await Worker.create({
       connection,
@@ -52,7 +53,7 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
       taskQueue: config.temporal.taskQueue,
       workflowBundle,
       ...(dataConverter ? { dataConverter } : {}),
-      activities: temporalActivities(runtime.effects),
+      activities: temporalActivities(runtime.effects, { stopping: stopping.signal }),
       maxCachedWorkflows: config.worker.maxCachedWorkflows,
       ...(config.worker.maxConcurrentWorkflowTaskExecutions ? { maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTaskExecutions } : {}),
       ...(config.worker.maxConcurrentActivityTaskExecutions ? { maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivityTaskExecutions } : {}),
@@ -63,6 +64,13 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
       stickyQueueScheduleToStartTimeout: "3 seconds",
       ...(tracing ? await tracingWorkerOptions(tracing) : {}),
     });
+    // Ctrl-C, SIGTERM and callers all stop the worker through `shutdown()`. Activities it is still
+    // handed while it drains hear of it here: the SDK cancels only those running when it began.
+    const shutdown = worker.shutdown.bind(worker);
+    worker.shutdown = () => {
+      stopping.abort();
+      shutdown();
+    };
     const close = async () => {
       await tracing?.flush();
       await runtime.close();

@@ -11,9 +11,11 @@
  */
 import { Context } from "@temporalio/activity";
 import { ApplicationFailure } from "@temporalio/common";
+import type { WorkflowHandle } from "@temporalio/client";
 import { z } from "zod";
 import { LlmSetupSchema, type LlmRequest, type LlmSetup } from "../../common/llm.js";
 import { MessageSchema, type Message } from "../../common/messages.js";
+import { abandonOnAbort } from "../abandon-on-abort.js";
 import {
   expandTranscriptReference,
   llmSetupQuery,
@@ -27,11 +29,12 @@ import {
 
 /** Reads a run's state: `[from, to)` of its transcript, or one of its recorded setups. */
 export interface TranscriptSource {
-  slice(run: RunLocation, slice: TranscriptSlice): Promise<Message[]>;
-  setup(run: RunLocation, index: number): Promise<LlmSetup | undefined>;
+  slice(run: RunLocation, slice: TranscriptSlice, signal?: AbortSignal): Promise<Message[]>;
+  setup(run: RunLocation, index: number, signal?: AbortSignal): Promise<LlmSetup | undefined>;
 }
 
-export type ResolveTranscript = (request: LlmRequest) => Promise<LlmRequest>;
+/** `signal` is the step's: a query no worker answers (e.g. its own, stopping) must not hold the step. */
+export type ResolveTranscript = (request: LlmRequest, signal?: AbortSignal) => Promise<LlmRequest>;
 
 export interface TranscriptResolverOptions {
   /** Where the run's state is read; by default by queries to the run, through the activity's client. */
@@ -44,15 +47,18 @@ const MessagesSchema = z.array(MessageSchema);
 
 /** Asks the run itself, through the client of the worker running this activity. */
 const queryRunState: TranscriptSource = {
-  async slice(run, slice) {
-    const handle = Context.current().client.workflow.getHandle(run.runId, run.temporalRunId);
-    return MessagesSchema.parse(await handle.query(transcriptSliceQuery, slice));
+  async slice(run, slice, signal) {
+    return MessagesSchema.parse(await queryRun(run, (handle) => handle.query(transcriptSliceQuery, slice), signal));
   },
-  async setup(run, index) {
-    const handle = Context.current().client.workflow.getHandle(run.runId, run.temporalRunId);
-    return LlmSetupSchema.nullable().parse(await handle.query(llmSetupQuery, index)) ?? undefined;
+  async setup(run, index, signal) {
+    return LlmSetupSchema.nullable().parse(await queryRun(run, (handle) => handle.query(llmSetupQuery, index), signal)) ?? undefined;
   },
 };
+
+function queryRun<T>(run: RunLocation, query: (handle: WorkflowHandle) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  signal?.throwIfAborted();
+  return abandonOnAbort(query(Context.current().client.workflow.getHandle(run.runId, run.temporalRunId)), signal);
+}
 
 interface CachedTranscript {
   messages: Message[];
@@ -83,7 +89,7 @@ export function createTranscriptResolver(options: TranscriptResolverOptions = {}
   };
 
   /** The run's cache entry, holding at least what `reference` needs. */
-  const known = async (reference: TranscriptReference, needed: number): Promise<CachedTranscript> => {
+  const known = async (reference: TranscriptReference, needed: number, signal: AbortSignal | undefined): Promise<CachedTranscript> => {
     const key = `${reference.runId}\u0000${reference.temporalRunId}`;
     const entry: CachedTranscript = cache.get(key) ?? { messages: [], setups: new Map(), size: 0 };
     cache.delete(key);
@@ -91,8 +97,8 @@ export function createTranscriptResolver(options: TranscriptResolverOptions = {}
     const from = entry.messages.length;
     const wanted = reference.setup;
     const [fetched, setup] = await Promise.all([
-      from < needed ? source.slice(reference, { from, to: needed }) : undefined,
-      wanted !== undefined && !entry.setups.has(wanted) ? source.setup(reference, wanted) : undefined,
+      from < needed ? source.slice(reference, { from, to: needed }, signal) : undefined,
+      wanted !== undefined && !entry.setups.has(wanted) ? source.setup(reference, wanted, signal) : undefined,
     ]);
     if (fetched) {
       // Another call for the same run may have filled part of it meanwhile; keep the order exact.
@@ -107,11 +113,11 @@ export function createTranscriptResolver(options: TranscriptResolverOptions = {}
     return entry;
   };
 
-  return async (request) => {
+  return async (request, signal) => {
     const reference = request.transcriptReference;
     if (!reference) return request;
     try {
-      const entry = await known(reference, referencedLength(request));
+      const entry = await known(reference, referencedLength(request), signal);
       return expandTranscriptReference(request, {
         slice: (from, to) => entry.messages.slice(from, to),
         setup: (index) => entry.setups.get(index),
