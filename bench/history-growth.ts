@@ -8,7 +8,8 @@
  * is each reply's copy in its update's outcome plus Temporal's fixed cost per turn (about a dozen
  * events: the update, two workflow tasks, the activity), which the per-turn column shows.
  * History is summed over all of the chat's runs: the chat continues as new when Temporal suggests
- * it, which without references happens within 100 turns.
+ * it, which without references happens within 100 turns. A profile's modes run side by side, each
+ * on its own worker, so the time column is each chat's wall time among the others.
  */
 import { randomUUID } from "node:crypto";
 import { Client, Connection } from "@temporalio/client";
@@ -125,16 +126,19 @@ async function measureProfile(
     },
     { quiet: true },
   );
-  const rows: HistoryGrowthRow[] = [];
   try {
-    for (const mode of modes) {
-      rows.push(await measureOne(address, client, model.openaiBaseURL, profile, mode, turns));
-      log?.(`  ${profile.name}, references ${mode.name}: done`);
-    }
+    // The modes' chats run side by side: what they measure is bytes of history, which waiting
+    // on each other's streamed replies would only make slower to find out.
+    return await Promise.all(
+      modes.map(async (mode) => {
+        const row = await measureOne(address, client, model.openaiBaseURL, profile, mode, turns);
+        log?.(`  ${profile.name}, references ${mode.name}: done`);
+        return row;
+      }),
+    );
   } finally {
     await model.close();
   }
-  return rows;
 }
 
 async function measureOne(

@@ -72,7 +72,7 @@ export async function measureRecovery(options: { address: string; quick: boolean
       samples.push((arrivals[before] ?? Date.now()) - killedAt);
       options.log(`  trial ${trial + 1}: the step ran again ${samples.at(-1)} ms after the kill`);
       // A new standby takes the dead worker's place; it serves from the bundle cache.
-      await startWorker();
+      if (trial + 1 < trials) await startWorker();
     }
   } finally {
     for (const worker of workers) if (worker.pid) process.kill(-worker.pid, "SIGKILL");

@@ -72,6 +72,8 @@ const workerHeapMB = Number(process.env.BENCH_WORKER_HEAP_MB ?? 768);
 
 export async function measureScale(options: { address: string; runs: number; log: (line: string) => void }): Promise<{ figures: Figure[]; results: ScaleResult[] }> {
   const { address, runs } = options;
+  // Time for the last workflow tasks and collections after starting, before RSS is read.
+  const afterStartMs = runs < 1000 ? 500 : 2000;
   const results: ScaleResult[] = [];
   const connection = await Connection.connect({ address });
   const temporal = new Client({ connection });
@@ -105,7 +107,7 @@ export async function measureScale(options: { address: string; runs: number; log
       const ids = Array.from({ length: runs }, (_, index) => `plain-${taskQueue}-${index}`);
       await inParallel(runs, 100, (index) => temporal.workflow.start("plainWaiting", { taskQueue, workflowId: ids[index]! }));
       while (calls < runs - (runs % 100)) await settle(200);
-      await settle(2000);
+      await settle(afterStartMs);
       const startSeconds = (Date.now() - started) / 1000;
       const waitingMB = rssMB(worker.pid!);
       const answered = Date.now();
@@ -170,7 +172,7 @@ export async function measureScale(options: { address: string; runs: number; log
       modelCalls.count = 0;
       await inParallel(runs, 100, async () => handles.push(await client.start("askAfterOneCall", {})));
       while (modelCalls.count < runs) await settle(200);
-      await settle(2000);
+      await settle(afterStartMs);
       const startSeconds = (Date.now() - started) / 1000;
       const waitingMB = rssMB(worker.pid!);
       await snapshot("waiting");

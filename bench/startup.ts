@@ -164,10 +164,7 @@ async function workerReady(project: string, env: NodeJS.ProcessEnv): Promise<num
   }
 }
 
-/**
- * Asks a worker to stop, and kills it if it has not within 5 s: a graceful stop sometimes waits
- * about 30 s for a long poll on the dev server to end, which is no figure of ours.
- */
+/** Asks a worker to stop, and kills it if it has not within 5 s: stopping is cleanup, not a figure. */
 const stopWorker = (worker: ChildProcess) => stopProcess(worker, "SIGINT", 5_000);
 
 async function untilServing(worker: ReturnType<typeof spawn>): Promise<void> {

@@ -15,7 +15,7 @@ import { dirname, join } from "node:path";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Client, Connection } from "@temporalio/client";
-import { NativeConnection, Worker } from "@temporalio/worker";
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from "@temporalio/worker";
 import { createClient } from "../dist/client.js";
 import { createWorker } from "../dist/worker.js";
 import { startModelProcess } from "./memory-engine.js";
@@ -51,7 +51,7 @@ async function timeRuns(runs: number, runOnce: () => Promise<string>): Promise<{
 
 export async function measureTemporalEngine(options: { address: string; quick: boolean; log: (line: string) => void }): Promise<{ figures: Figure[]; rounds: TemporalRound[] }> {
   const rounds = options.quick ? 2 : 4;
-  const runs = options.quick ? 6 : 30;
+  const runs = options.quick ? 4 : 30;
   const model = await startModelProcess();
   const emptyQueue = `bench-empty-${randomUUID()}`;
   const config = {
@@ -62,7 +62,9 @@ export async function measureTemporalEngine(options: { address: string; quick: b
     agents: { bencher: { instruction: "You echo things with the echo tool, twice, then say you are done.", servers: ["everything"] } },
   };
   const nativeConnection = await NativeConnection.connect({ address: options.address });
-  const emptyWorkflow = { workflowsPath: fileURLToPath(new URL("./processes/empty-workflow.ts", import.meta.url)), activities: { noop: async () => undefined } };
+  // One bundle for both plain workers: bundling is start-up, not what the runs cost.
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL("./processes/empty-workflow.ts", import.meta.url)), logger: new DefaultLogger("WARN") });
+  const emptyWorkflow = { workflowBundle, activities: { noop: async () => undefined } };
   const emptyWorker = await Worker.create({ connection: nativeConnection, taskQueue: emptyQueue, ...emptyWorkflow });
   const noEagerQueue = `bench-no-eager-${randomUUID()}`;
   const noEagerWorker = await Worker.create({ connection: nativeConnection, taskQueue: noEagerQueue, ...emptyWorkflow, maxEagerActivityReservationsPerWorkflowTask: 0 });
