@@ -17,11 +17,17 @@ import { measureStartup } from "./startup.js";
 import { measureStreaming } from "./streaming.js";
 import { measureTemporalEngine } from "./temporal-engine.js";
 
+/** A bad BENCH_* setting: its message says all, no stack. */
+class BenchInputError extends Error {}
+
 async function main(): Promise<void> {
   const quick = process.env.BENCH_QUICK === "1";
   const turns = Number(process.env.BENCH_TURNS ?? (quick ? 10 : 100));
-  if (!Number.isInteger(turns) || turns < 1) throw new Error(`BENCH_TURNS must be a positive whole number, not "${process.env.BENCH_TURNS}".`);
-  const sections = new Set((process.env.BENCH_SECTIONS ?? "memory,temporal,start-up,recovery,scale,history,streaming").split(",").map((name) => name.trim()));
+  if (!Number.isInteger(turns) || turns < 1) throw new BenchInputError(`BENCH_TURNS must be a positive whole number, not "${process.env.BENCH_TURNS}".`);
+  const known = ["memory", "temporal", "start-up", "recovery", "scale", "history", "streaming"];
+  const sections = new Set((process.env.BENCH_SECTIONS ?? known.join(",")).split(",").map((name) => name.trim()));
+  const unknown = [...sections].filter((name) => !known.includes(name));
+  if (unknown.length > 0) throw new BenchInputError(`BENCH_SECTIONS names no section "${unknown.join('", "')}"; the sections are ${known.join(", ")}.`);
   // The runs without references pass Temporal's 512 KiB payload warning by design; the worker's
   // native side would print each time, so only its errors are shown.
   Runtime.install({ logger: new DefaultLogger("ERROR"), telemetryOptions: { logging: { filter: "error", forward: {} } } });
@@ -97,6 +103,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  console.error(error instanceof BenchInputError ? error.message : error instanceof Error ? (error.stack ?? error.message) : error);
   process.exit(1);
 });
