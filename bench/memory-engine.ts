@@ -61,8 +61,8 @@ function round(system: Round["system"], runs: number, inFlight: number, warmUp: 
 
 export async function measureMemoryEngine(options: { quick: boolean; log: (line: string) => void }): Promise<{ figures: Figure[]; rounds: Round[] }> {
   const rounds = options.quick ? 2 : 5;
-  const runs = options.quick ? 200 : 1000;
-  const warmUp = options.quick ? 200 : 1000;
+  const runs = options.quick ? 150 : 1000;
+  const warmUp = options.quick ? 150 : 1000;
   const model = await startModelProcess();
   const figures: Figure[] = [];
   const all: Round[] = [];
