@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: duragent's speed and size figures, each beside its limit, in one table, on a
  * Temporal dev server and a scripted model this run starts itself. `BENCH_QUICK=1` runs fewer
- * samples and a shorter chat (about 2 minutes on 2 cores); `BENCH_TURNS=<n>` sets the chat's turns;
- * `BENCH_SCALE=<n>` the number of waiting runs (`BENCH_SCALE=10000` for the full target);
+ * samples and a shorter chat (under 2 minutes on 2 cores); `BENCH_TURNS=<n>` sets the chat's turns;
+ * `BENCH_SCALE=<n>` the number of waiting runs (`BENCH_SCALE=10000` for the full target), and
+ * `BENCH_WORKER_CONFIG='{ maxCachedWorkflows: 1000 }'` the `worker:` settings of duragent's worker there;
  * `BENCH_SECTIONS=memory,temporal,start-up,recovery,scale,history,streaming` picks sections.
  * Results also go to bench/results/.
  */

@@ -130,6 +130,8 @@ export async function measureScale(options: { address: string; runs: number; log
           `temporal: { address: "${address}", taskQueue: bench-scale-duragent-${Date.now()} }`,
           "llm: { defaultModel: openai:bench }",
           `modules: [${JSON.stringify(duragentModule)}]`,
+          // BENCH_WORKER_CONFIG='{ maxCachedWorkflows: 1000 }': the config's `worker:` settings, to compare values.
+          ...(process.env.BENCH_WORKER_CONFIG ? [`worker: ${process.env.BENCH_WORKER_CONFIG}`] : []),
           "",
         ].join("\n"),
       );
