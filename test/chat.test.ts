@@ -216,6 +216,8 @@ describe("chat on Temporal", () => {
     let querySent!: () => void;
     const sent = new Promise<void>((resolve) => (querySent = resolve));
     let queryAnswered = false;
+    let queryEnded!: () => void;
+    const ended = new Promise<void>((resolve) => (queryEnded = resolve));
     const client = new Client({
       connection: env.client.connection,
       interceptors: {
@@ -227,6 +229,7 @@ describe("chat on Temporal", () => {
                 return await next(input);
               } finally {
                 queryAnswered = true;
+                queryEnded();
               }
             },
           },
@@ -243,7 +246,8 @@ describe("chat on Temporal", () => {
       const activities = temporalActivities(runtime.effects, { stopping: stopping.signal });
       const info = { workflowExecution: { workflowId: chatId, runId: temporalRunId }, isLocal: false };
       // Stopping while the query waits: the step ends without its answer.
-      const call = new MockActivityEnvironment(info, { client }).run(activities.callLlm, request);
+      // The abandoned query ends by this deadline, before the connection closes under it.
+      const call = client.withDeadline(Date.now() + 2_000, () => new MockActivityEnvironment(info, { client }).run(activities.callLlm, request));
       await sent;
       stopping.abort();
       await assert.rejects(call, isWorkerStopping);
@@ -251,6 +255,7 @@ describe("chat on Temporal", () => {
       // Handed over after the worker began to stop.
       await assert.rejects(new MockActivityEnvironment(info, { client }).run(activities.callLlm, request), isWorkerStopping);
       assert.equal(model.requests.length, modelCalls);
+      await ended;
     } finally {
       await runtime.close();
       await model.close();

@@ -111,7 +111,7 @@ export function temporalActivities(implementations: EffectImplementations, optio
       const heartbeat = context.info.isLocal ? undefined : setInterval(() => context.heartbeat(run?.details()), HEARTBEAT_EVERY_MS);
       // The SDK cancels the activities running when its worker begins to stop, but not one handed
       // over while it stops; that one could wait on its own run, whose workflows no longer run here.
-      const signal = stopping ? AbortSignal.any([context.cancellationSignal, stopping]) : context.cancellationSignal;
+      const { signal, release } = stopping ? eitherSignal(context.cancellationSignal, stopping) : { signal: context.cancellationSignal, release: undefined };
       try {
         return await (implementations[name] as (input: EffectInput<K>, context: EffectContext) => Promise<EffectOutput<K>>)(input, {
           signal,
@@ -124,7 +124,27 @@ export function temporalActivities(implementations: EffectImplementations, optio
         throw error;
       } finally {
         clearInterval(heartbeat);
+        release?.();
       }
     };
   return Object.fromEntries(effectNames.map((name) => [name, activity(name)])) as DuragentActivities;
+}
+
+/**
+ * A signal that aborts with whichever of two aborts first. Unlike `AbortSignal.any`, its listeners
+ * are removed by `release()`, so a worker-long signal holds nothing of the activities that ended.
+ */
+function eitherSignal(first: AbortSignal, second: AbortSignal): { signal: AbortSignal; release(): void } {
+  const controller = new AbortController();
+  const abort = () => controller.abort(first.aborted ? first.reason : second.reason);
+  const release = () => {
+    first.removeEventListener("abort", abort);
+    second.removeEventListener("abort", abort);
+  };
+  if (first.aborted || second.aborted) abort();
+  else {
+    first.addEventListener("abort", abort, { once: true });
+    second.addEventListener("abort", abort, { once: true });
+  }
+  return { signal: controller.signal, release };
 }
