@@ -5,6 +5,7 @@
  */
 import { TestWorkflowEnvironment } from "@temporalio/testing";
 import { duragentSearchAttributes } from "../../src/common/search-attributes.js";
+import { devServerDynamicConfigArgs } from "../../src/temporal/dev-server.js";
 import { findTemporalCli } from "../../src/temporal/temporal-cli.js";
 import { installRuntimeLogging } from "../../src/worker/create-worker.js";
 
@@ -18,7 +19,7 @@ export async function startTestTemporal(): Promise<TestWorkflowEnvironment> {
       executable: { type: "existing-path", path: findTemporalCli({ install: true }) },
       ip: "127.0.0.1",
       searchAttributes: duragentSearchAttributes,
-      extraArgs: ["--headless", "--log-level", "error"],
+      extraArgs: ["--headless", "--log-level", "error", ...devServerDynamicConfigArgs()],
     },
   });
 }
