@@ -52,13 +52,15 @@ export async function measureRecovery(options: { address: string; quick: boolean
     await Promise.all([startWorker(), startWorker()]);
     for (let trial = 0; trial < trials; trial++) {
       hang = true;
+      const asked = arrivals.length;
       const run = await client.start("patient", "Answer slowly.");
-      // Wait until a worker holds the model call, and find out which one.
+      // Wait until a worker holds the model call and its request has reached the model (else that
+      // request, still on its way, would count as the retry), and find out which worker.
       let identity: string | undefined;
-      while (!identity) {
+      while (!identity || arrivals.length === asked) {
         const pending = (await temporal.workflow.getHandle(run.runId).describe()).raw.pendingActivities ?? [];
         identity = pending.find((activity) => activity.lastStartedTime && activity.lastWorkerIdentity)?.lastWorkerIdentity ?? undefined;
-        if (!identity) await new Promise((resolve) => setTimeout(resolve, 50));
+        if (!identity || arrivals.length === asked) await new Promise((resolve) => setTimeout(resolve, 50));
       }
       const pid = Number(identity.split("@")[0]);
       const victim = [...workers].find((worker) => worker.pid === pid);
