@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { textOf } from "../src/common/messages.js";
+import { RunControl } from "../src/workflows/executor/run-control.js";
 import { RunMessages } from "../src/common/run-status.js";
 import type { DuragentConfig } from "../src/config/schema.js";
 import { InvalidRunMessage, type Engine } from "../src/client/engine.js";
@@ -207,4 +208,33 @@ engineTests("temporal", () => async (script, body) => {
   } finally {
     await model.close();
   }
+});
+
+describe("RunControl", () => {
+  test("a step waiting for a resume waits again when the run is paused again before it starts", async () => {
+    // The executors' contract: `waitUntil` re-checks its predicate whenever the run's state changes.
+    const waiters = new Set<() => void>();
+    const waitUntil = (predicate: () => boolean) =>
+      new Promise<boolean>((resolve) => {
+        const check = () => {
+          if (!predicate()) return;
+          waiters.delete(check);
+          resolve(true);
+        };
+        waiters.add(check);
+        check();
+      });
+    const control = new RunControl("run", waitUntil, () => Date.now(), undefined, () => [...waiters].forEach((check) => check()));
+    control.pause();
+    const begun = control.beginStep("llm openai:m");
+    control.resume();
+    control.pause();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(control.status().stepCount, 0);
+    assert.equal(control.status().phase, "paused");
+    control.resume();
+    await begun;
+    assert.equal(control.status().stepCount, 1);
+    assert.equal(control.status().currentStep, "llm openai:m");
+  });
 });

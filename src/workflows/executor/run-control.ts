@@ -127,8 +127,10 @@ export class RunControl {
     return undefined;
   }
 
+  // Paused again before the step could start (resume and pause in one turn): it waits again.
   private async beginAfterResume(label: string): Promise<void> {
-    await this.waitUntil(() => !this.paused);
+    do await this.waitUntil(() => !this.paused);
+    while (this.paused);
     this.countStep(label);
   }
 
