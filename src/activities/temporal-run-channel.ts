@@ -47,11 +47,10 @@ export function temporalRunChannel(context: Context): TemporalRunChannel | undef
     async ask(request, signal) {
       const workflow = handle();
       // Both wait on the run's workflow, which a worker that is stopping no longer runs.
-      let answer = parse(await abandonOnAbort(workflow.executeUpdate(RunMessages.serverRequest, { args: [request] }), signal));
+      let answer = parse(await abandonOnAbort(signal, () => workflow.executeUpdate(RunMessages.serverRequest, { args: [request] })));
       while (!answer) {
         await context.sleep(ANSWER_POLL_MS);
-        signal.throwIfAborted();
-        answer = parse(await abandonOnAbort(workflow.query(RunMessages.serverAnswer, request.key), signal));
+        answer = parse(await abandonOnAbort(signal, () => workflow.query(RunMessages.serverAnswer, request.key)));
       }
       return answer;
     },

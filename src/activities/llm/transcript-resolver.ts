@@ -56,8 +56,7 @@ const queryRunState: TranscriptSource = {
 };
 
 function queryRun<T>(run: RunLocation, query: (handle: WorkflowHandle) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  signal?.throwIfAborted();
-  return abandonOnAbort(query(Context.current().client.workflow.getHandle(run.runId, run.temporalRunId)), signal);
+  return abandonOnAbort(signal, () => query(Context.current().client.workflow.getHandle(run.runId, run.temporalRunId)));
 }
 
 interface CachedTranscript {
