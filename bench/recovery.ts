@@ -57,10 +57,11 @@ export async function measureRecovery(options: { address: string; quick: boolean
       // Wait until a worker holds the model call and its request has reached the model (else that
       // request, still on its way, would count as the retry), and find out which worker.
       let identity: string | undefined;
-      while (!identity || arrivals.length === asked) {
+      for (;;) {
         const pending = (await temporal.workflow.getHandle(run.runId).describe()).raw.pendingActivities ?? [];
         identity = pending.find((activity) => activity.lastStartedTime && activity.lastWorkerIdentity)?.lastWorkerIdentity ?? undefined;
-        if (!identity || arrivals.length === asked) await new Promise((resolve) => setTimeout(resolve, 50));
+        if (identity && arrivals.length > asked) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
       }
       const pid = Number(identity.split("@")[0]);
       const victim = [...workers].find((worker) => worker.pid === pid);

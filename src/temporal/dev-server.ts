@@ -81,7 +81,7 @@ function isPortFree(port: number): Promise<boolean> {
  * rather than 70 ms. A cluster's operators tune these for their database; one in-memory server has
  * none to spare.
  */
-export const devServerDynamicConfig: Record<string, number> = {
+const devServerDynamicConfig: Record<string, number> = {
   "history.transferProcessorMaxPollRPS": 1000,
   "history.timerProcessorMaxPollRPS": 1000,
   "history.visibilityProcessorMaxPollRPS": 1000,
