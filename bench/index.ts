@@ -37,61 +37,48 @@ async function main(): Promise<void> {
   const figures: Figure[] = [];
   const details: Record<string, unknown> = {};
   const log = (line: string) => console.error(line);
-  // Each section's own time, so BENCH_QUICK can be kept short.
-  let sectionStarted = Date.now();
-  const section = (title: string) => {
-    sectionStarted = Date.now();
+  // Each chosen section, with its own time, so BENCH_QUICK can be kept short.
+  const section = async (name: string, title: string, measure: () => Promise<void>) => {
+    if (!sections.has(name)) return;
+    const started = Date.now();
     log(title);
+    await measure();
+    log(`  (${((Date.now() - started) / 1000).toFixed(0)} s)`);
   };
-  const took = () => log(`  (${((Date.now() - sectionStarted) / 1000).toFixed(0)} s)`);
+  const scaleRuns = Number(process.env.BENCH_SCALE ?? (quick ? 100 : 1000));
   try {
-    if (sections.has("memory")) {
-      section("Memory engine against a hand-written loop");
+    await section("memory", "Memory engine against a hand-written loop", async () => {
       const { figures: memory, rounds } = await measureMemoryEngine({ quick, log });
       figures.push(...memory);
       details.memoryRounds = rounds;
-      took();
-    }
-    if (sections.has("temporal")) {
-      section("Temporal engine against a plain workflow of no-op activities");
+    });
+    await section("temporal", "Temporal engine against a plain workflow of no-op activities", async () => {
       const { figures: temporal, rounds } = await measureTemporalEngine({ address: server.address, quick, log });
       figures.push(...temporal);
       details.temporalRounds = rounds;
-      took();
-    }
-    if (sections.has("start-up")) {
-      section("Start-up");
+    });
+    await section("start-up", "Start-up", async () => {
       figures.push(...(await measureStartup({ address: server.address, quick, log })));
-      took();
-    }
-    if (sections.has("recovery")) {
-      section("Crash recovery");
+    });
+    await section("recovery", "Crash recovery", async () => {
       const { figures: recovery, samples } = await measureRecovery({ address: server.address, quick, log });
       figures.push(...recovery);
       details.recoveryMs = samples;
-      took();
-    }
-    if (sections.has("scale")) {
-      const runs = Number(process.env.BENCH_SCALE ?? (quick ? 100 : 1000));
-      section(`Waiting runs at scale: ${runs}`);
-      const { figures: scale, results } = await measureScale({ address: server.address, runs, log });
+    });
+    await section("scale", `Waiting runs at scale: ${scaleRuns}`, async () => {
+      const { figures: scale, results } = await measureScale({ address: server.address, runs: scaleRuns, log });
       figures.push(...scale);
       details.scale = results;
-      took();
-    }
-    if (sections.has("streaming")) {
-      section("Streaming: first text against the whole answer");
+    });
+    await section("streaming", "Streaming: first text against the whole answer", async () => {
       figures.push(...(await measureStreaming({ address: server.address, quick, log })));
-      took();
-    }
-    if (sections.has("history")) {
-      section(`History growth: chats of ${turns} turns`);
+    });
+    await section("history", `History growth: chats of ${turns} turns`, async () => {
       const rows = await measureHistoryGrowth({ address: server.address, turns, log });
       figures.push(...historyFigures(rows));
       details.history = rows;
       details.historyTable = formatHistoryGrowth(rows);
-      took();
-    }
+    });
   } finally {
     await server.stop();
   }
