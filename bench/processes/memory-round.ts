@@ -100,26 +100,24 @@ async function measure(run: RunOnce, count: number, parallel: number): Promise<n
 const subject = system === "duragent" ? await duragent() : await direct();
 await measure(subject.run, Number(warmUpText), 1); // connections, JIT, caches
 const profileTo = process.env.BENCH_CPU_PROFILE;
-const profiler = profileTo ? new Session() : undefined;
-if (profiler) {
-  profiler.connect();
-  await profiler.post("Profiler.enable");
-  await profiler.post("Profiler.start");
-}
 const heapTo = process.env.BENCH_HEAP_PROFILE;
-const heapSession = heapTo ? new Session() : undefined;
-if (heapSession) {
-  heapSession.connect();
-  await heapSession.post("HeapProfiler.enable");
-  await heapSession.post("HeapProfiler.startSampling", { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+const inspector = profileTo || heapTo ? new Session() : undefined;
+inspector?.connect();
+if (profileTo) {
+  await inspector!.post("Profiler.enable");
+  await inspector!.post("Profiler.start");
+}
+if (heapTo) {
+  await inspector!.post("HeapProfiler.enable");
+  await inspector!.post("HeapProfiler.startSampling", { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
 }
 const cpu = process.cpuUsage();
 const started = performance.now();
 const latencies = await measure(subject.run, runs, inFlight);
 const seconds = (performance.now() - started) / 1000;
 const used = process.cpuUsage(cpu);
-if (profiler) writeFileSync(profileTo!, JSON.stringify((await profiler.post("Profiler.stop")).profile));
-if (heapSession) writeFileSync(heapTo!, JSON.stringify((await heapSession.post("HeapProfiler.stopSampling")).profile));
+if (profileTo) writeFileSync(profileTo, JSON.stringify((await inspector!.post("Profiler.stop")).profile));
+if (heapTo) writeFileSync(heapTo, JSON.stringify((await inspector!.post("HeapProfiler.stopSampling")).profile));
 const result = {
   system,
   runs,
