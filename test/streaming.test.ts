@@ -7,6 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { createServer as createHttpServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { ApplicationFailure } from "@temporalio/common";
@@ -118,6 +120,63 @@ for (const [wire, make] of Object.entries(providers)) {
     });
   });
 }
+
+describe("openai: assembling a stream from other servers' chunking", () => {
+  // Chunks as OpenAI and compatible servers send them, which the scripted server does not vary:
+  // arguments cut mid-JSON, two calls interleaved, a name repeated, a refusal.
+  let events: unknown[] = [];
+  let server: Server;
+  let baseURL = "";
+  before(async () => {
+    server = createHttpServer((_request, response) => {
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      for (const event of events) response.write(`data: ${JSON.stringify(event)}\n\n`);
+      response.end("data: [DONE]\n\n");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    baseURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null) => ({ id: "c", object: "chat.completion.chunk", created: 1, model: "m-1", choices: [{ index: 0, delta, finish_reason: finish }] });
+  const usage = { id: "c", object: "chat.completion.chunk", created: 1, model: "m-1", choices: [], usage: { prompt_tokens: 9, completion_tokens: 4, total_tokens: 13 } };
+  const generate = () => new OpenAIProvider({ apiKey: "k", baseURL }).generate(request("q"), "m", undefined, () => {});
+
+  test("tool calls cut into pieces and interleaved come out whole, in their order", async () => {
+    events = [
+      chunk({ role: "assistant", content: null }),
+      chunk({ tool_calls: [{ index: 0, id: "call_a", type: "function", function: { name: "lookup", arguments: '{"ci' } }] }),
+      chunk({ tool_calls: [{ index: 1, id: "call_b", type: "function", function: { name: "lookup", arguments: "" } }] }),
+      chunk({ tool_calls: [{ index: 1, function: { name: "lookup", arguments: '{"city":"Lisbon"}' } }] }),
+      chunk({ tool_calls: [{ index: 0, function: { arguments: 'ty":"Porto"}' } }] }),
+      chunk({}, "tool_calls"),
+      usage,
+    ];
+    const response = await generate();
+    assert.deepEqual(response.message, {
+      role: "assistant",
+      content: "",
+      toolCalls: [
+        { id: "call_a", name: "lookup", arguments: '{"city":"Porto"}' },
+        { id: "call_b", name: "lookup", arguments: '{"city":"Lisbon"}' },
+      ],
+    });
+    assert.equal(response.stopReason, "tool_calls");
+    assert.deepEqual(response.usage, { inputTokens: 9, outputTokens: 4 });
+    assert.equal(response.model, "m-1");
+  });
+
+  test("a refusal is the answer's text", async () => {
+    events = [chunk({ role: "assistant", refusal: "I can't " }), chunk({ refusal: "help with that." }), chunk({}, "stop"), usage];
+    assert.equal((await generate()).message.content, "I can't help with that.");
+  });
+
+  test("a stream that ends without its finish reason or usage is an incomplete answer, not a short one", async () => {
+    events = [chunk({ role: "assistant", content: "Half an ans" })];
+    await assert.rejects(generate(), { name: "StreamIncomplete", message: /before a finish reason/ });
+    events = [chunk({ content: "A whole answer." }, "stop")];
+    await assert.rejects(generate(), { name: "StreamIncomplete", message: /without the final usage chunk/ });
+  });
+});
 
 test("an answer longer than the kept text ends as a continuation, not a restart, for a watcher that saw it all", () => {
   const whole = Array.from({ length: 8_000 }, (_, index) => `w${index}`).join(" ");
