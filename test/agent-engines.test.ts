@@ -124,24 +124,27 @@ describe("one agent, two engines", () => {
     }
   });
 
-  test("on Temporal each step is an activity with a summary for the Web UI; tools are listed by local activities", async () => {
+  test("on Temporal each step is an activity with a summary for the Web UI; the first model call lists the tools, with no step or marker of its own", async () => {
     const { runId } = await runOn("temporal", env);
     const history = await env.client.workflow.getHandle(runId).fetchHistory();
     const summary = (payload: Parameters<typeof defaultPayloadConverter.fromPayload>[0] | null | undefined) =>
       payload ? defaultPayloadConverter.fromPayload<string>(payload) : undefined;
     const steps = (history.events ?? []).flatMap((event) => {
       const scheduled = event.activityTaskScheduledEventAttributes;
-      if (scheduled) return [`${scheduled.activityType!.name!}: ${summary(event.userMetadata?.summary)}`];
-      const marker = event.markerRecordedEventAttributes;
-      if (marker?.markerName !== "core_local_activity") return [];
-      const data = defaultPayloadConverter.fromPayload<{ activity_type: string }>(marker.details!.data!.payloads![0]!);
-      return [`local ${data.activity_type}: ${summary(event.userMetadata?.summary)}`];
+      return scheduled ? [`${scheduled.activityType!.name!}: ${summary(event.userMetadata?.summary)}`] : [];
     });
-    assert.deepEqual(steps.slice(0, 2).sort(), ["local listTools: tools everything", "local listTools: tools filesystem"]);
-    assert.equal(steps[2], "callLlm: llm openai:gpt-4.1-mini");
-    assert.deepEqual(steps.slice(3, 5).sort(), ["callTool: tool everything/get-sum", "callTool: tool filesystem/read_text_file"]);
-    assert.equal(steps[5], "callLlm: llm openai:gpt-4.1-mini");
-    assert.equal(steps.length, 6);
+    assert.equal(steps[0], "callLlm: llm openai:gpt-4.1-mini");
+    assert.deepEqual(steps.slice(1, 3).sort(), ["callTool: tool everything/get-sum", "callTool: tool filesystem/read_text_file"]);
+    assert.equal(steps[3], "callLlm: llm openai:gpt-4.1-mini");
+    assert.equal(steps.length, 4);
+    // No local activity, patch marker or search-attribute upsert: the first workflow task only schedules the call.
+    const events = history.events ?? [];
+    const firstTask = events.slice(0, events.findIndex((event) => event.activityTaskScheduledEventAttributes));
+    assert.deepEqual(firstTask.filter((event) => event.markerRecordedEventAttributes || event.upsertWorkflowSearchAttributesEventAttributes), []);
+    assert.equal(events.filter((event) => event.markerRecordedEventAttributes).length, 0);
+    const firstCall = (history.events ?? []).find((event) => event.activityTaskCompletedEventAttributes)!;
+    const { toolLists } = defaultPayloadConverter.fromPayload<{ toolLists: { server: string }[][] }>(firstCall.activityTaskCompletedEventAttributes!.result!.payloads![0]!);
+    assert.deepEqual(toolLists.map((list) => list[0]?.server), ["filesystem", "everything"]);
 
     // Parallel tool calls from one turn are scheduled in the same workflow task.
     const scheduled = (history.events ?? []).filter((event) => event.activityTaskScheduledEventAttributes);

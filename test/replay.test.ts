@@ -52,20 +52,28 @@ describe("golden histories replay against the current workflow code", () => {
 
   // The current recordings and those of the code before them (for runs that may still be open):
   // each must be there and replay. Any other file in the folder replays too.
-  const expected = ["finder-agent", "human-input", "parallel-pattern"].flatMap((name) => [`golden-${name}.json`, `golden-${name}-v1.json`]);
+  const expected = ["finder-agent", "human-input", "parallel-pattern"].flatMap((name) => [`golden-${name}.json`, `golden-${name}-v2.json`, `golden-${name}-v1.json`]);
   for (const name of new Set([...expected, ...goldenFiles.map((file) => basename(file))])) {
     test(`${name} replays`, async () => {
       await replay(current, join(goldenDirectory, name));
     });
   }
 
-  test("runs list their tools inside their workflow task: a local activity each, no activity of its own", () => {
-    for (const [name, local] of [["golden-finder-agent.json", true], ["golden-finder-agent-v1.json", false]] as const) {
+  test("how each era of runs lists its tools: in the first model call, by a local activity per server, by an activity per server", () => {
+    const eras = [
+      ["golden-finder-agent.json", "first model call"],
+      ["golden-finder-agent-v2.json", "local activities"],
+      ["golden-finder-agent-v1.json", "activities"],
+    ] as const;
+    for (const [name, era] of eras) {
       const events = loadHistory(join(goldenDirectory, name)).events;
       const scheduled = events.map((event) => event.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
       const markers = events.filter((event) => event.markerRecordedEventAttributes?.markerName === "core_local_activity").length;
-      assert.deepEqual(scheduled.includes("listTools"), !local, name);
-      assert.equal(markers, local ? 2 : 0, `${name}: one local listTools per server`);
+      const firstCallResult = events.find((event) => event.activityTaskCompletedEventAttributes)?.activityTaskCompletedEventAttributes?.result?.payloads?.[0];
+      const listedByCall = Buffer.from(firstCallResult?.data ?? []).toString("utf8").includes('"toolLists"');
+      assert.equal(scheduled[0], era === "activities" ? "listTools" : "callLlm", name);
+      assert.equal(markers, era === "local activities" ? 2 : 0, `${name}: local listTools markers`);
+      assert.equal(listedByCall, era === "first model call", `${name}: tool lists in the first call's result`);
     }
   });
 

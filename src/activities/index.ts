@@ -19,6 +19,7 @@ import {
 import { FailureType } from "../common/failures.js";
 import type { LlmRequest, LlmResponse } from "../common/llm.js";
 import { historyLimitDefaults } from "../common/run-settings.js";
+import { withServerTools } from "../common/tool-catalog.js";
 import type { ResolveTranscript } from "./llm/transcript-resolver.js";
 import { maxStepLogChars, type StepLog } from "../common/server-requests.js";
 import type { McpConnectionPool } from "./mcp/connection-pool.js";
@@ -52,7 +53,11 @@ export function createEffects(deps: EffectDependencies): EffectImplementations {
       const onText = run?.text
         ? (delta: string) => run.text!({ ...(request.callId ? { id: request.callId } : {}), step, ...(request.agent ? { agent: request.agent } : {}), delta })
         : undefined;
-      return deps.callLlm(await resolveTranscript(request, signal), signal, onText);
+      if (!request.toolServers?.length) return deps.callLlm(await resolveTranscript(request, signal), signal, onText);
+      // The pool keeps each server's list, so this costs a lookup, not a round trip.
+      const toolLists = await Promise.all(request.toolServers.map((server) => mcp.listTools(server)));
+      const response = await deps.callLlm(withServerTools(await resolveTranscript(request, signal), toolLists), signal, onText);
+      return { ...response, toolLists };
     },
     listTools: (server) => mcp.listTools(server),
     callTool: async (request, { signal, run }) => {

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { AssistantMessageSchema, MessageSchema } from "./messages.js";
+import { ToolDefinitionSchema } from "./tools.js";
 import { TranscriptReferenceSchema } from "./transcript-reference.js";
 
 export const ToolSpecSchema = z.object({
@@ -43,6 +44,11 @@ export const LlmRequestSchema = z.object({
   system: z.string().optional(),
   messages: z.array(MessageSchema),
   tools: z.array(ToolSpecSchema).optional(),
+  /**
+   * MCP servers whose tools the worker lists and puts ahead of `tools`: an agent's first call, so
+   * that listing them is no step of its own. The response brings the lists back (`toolLists`).
+   */
+  toolServers: z.array(z.string()).optional(),
   /** `auto` lets the model choose; `none` forbids tools; `{ name }` forces one tool. */
   toolChoice: z.union([z.literal("auto"), z.literal("none"), z.object({ name: z.string() })]).optional(),
   responseFormat: ResponseFormatSchema.optional(),
@@ -74,6 +80,8 @@ export const LlmResponseSchema = z.object({
   usage: TokenUsageSchema,
   /** The model id the provider reports having used. */
   model: z.string(),
+  /** The tools of the request's `toolServers`, one list per server in its order, as offered to the model. */
+  toolLists: z.array(z.array(ToolDefinitionSchema)).optional(),
 });
 export type LlmResponse = z.infer<typeof LlmResponseSchema>;
 

@@ -47,6 +47,12 @@ export const RunSettingsSchema = z.object({
   transcriptReferenceBytes: z.number().int().positive().optional(),
   /** A chat continues as a new run (a fresh history) after this many turns. */
   chatTurnsPerRun: z.number().int().positive().optional(),
+  /**
+   * An agent's first model call lists its servers' tools on the worker (`LlmRequest.toolServers`),
+   * with no step of its own before it. Clients set it on the runs they start; a run started
+   * without it lists them first, as runs always did, so that its history replays.
+   */
+  listToolsInModelCall: z.boolean().optional(),
 });
 export type RunSettings = z.infer<typeof RunSettingsSchema>;
 
@@ -81,4 +87,5 @@ export const defaultRunSettings: RunSettings = {
   approvalTools: [],
   searchAttributes: true,
   ...historyLimitDefaults,
+  listToolsInModelCall: true,
 };

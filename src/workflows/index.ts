@@ -19,7 +19,7 @@ export type { AugmentedLlm, GenerateOptions, StructuredOptions } from "./augment
 export type { UsageByModel } from "../common/usage.js";
 export { defineAgent, isAgent, AgentSpecSchema, type Agent, type AgentSpec } from "./agent/define-agent.js";
 export { AgentLlm, finalText } from "./agent/agent-llm.js";
-export { namespacedToolName } from "./agent/tool-catalog.js";
+export { namespacedToolName } from "../common/tool-catalog.js";
 export { defineWorkflow, isDuragentWorkflow, type DuragentWorkflow, type WorkflowBody, type WorkflowRunInput } from "./define-workflow.js";
 export type { AgentRunInput, AgentRunResult } from "./builtin-workflows.js";
 export type { Message, ContentPart, ToolCall } from "../common/messages.js";

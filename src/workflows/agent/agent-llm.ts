@@ -2,16 +2,18 @@
  * An agent's model with its tools attached: runs the tool loop in workflow code, so each model
  * turn and each tool call is its own durable step.
  */
+import { ApplicationFailure } from "@temporalio/common";
 import type { z } from "zod";
+import { FailureType } from "../../common/failures.js";
 import { globMatcher } from "../../common/glob.js";
-import type { LlmRequest, ToolSpec } from "../../common/llm.js";
+import type { LlmRequest, LlmResponse, ToolSpec } from "../../common/llm.js";
 import { textOf, type AssistantMessage, type Message, type ToolCall, type ToolMessage } from "../../common/messages.js";
 import { toolError, type ToolResult } from "../../common/tools.js";
 import type { Executor } from "../executor/executor.js";
 import { addUsage, usageKey, type UsageByModel } from "../../common/usage.js";
 import type { AugmentedLlm, GenerateOptions, StructuredOptions } from "../augmented-llm.js";
 import { checkStructured, jsonSchemaOf, structuredOutputInvalid } from "../structured-output.js";
-import type { ToolCatalog } from "./tool-catalog.js";
+import { catalogOf, type ToolCatalog } from "../../common/tool-catalog.js";
 
 export interface AgentLlmOptions {
   name: string;
@@ -34,6 +36,9 @@ export interface LocalToolOutcome {
   endTurn?: boolean;
 }
 
+/** An agent's MCP tools: listed already, or to be listed by its first model call (none when no servers). */
+export type AgentTools = ToolCatalog | { listedByFirstCall: string[] };
+
 export class AgentLlm implements AugmentedLlm {
   readonly name: string;
   /** The conversation so far, without the system instruction. */
@@ -42,17 +47,41 @@ export class AgentLlm implements AugmentedLlm {
   readonly usage: UsageByModel = {};
   /** Namespaced tool names that wait for a person's approval (`approvals.tools`). */
   private readonly needsApproval: (toolName: string) => boolean;
-  /** Built once: the same array on every call lets the transcript referencer reuse its encoding. */
-  private readonly toolSpecs: ToolSpec[];
+  private tools: ToolCatalog;
+  /** Servers whose tools the next model call lists, until one has. */
+  private unlisted: string[] | undefined;
+  /** Built once the tools are known: the same array on every call lets the transcript referencer reuse its encoding. */
+  private toolSpecs: ToolSpec[];
 
   constructor(
     private readonly ctx: Executor,
-    private readonly tools: ToolCatalog,
+    tools: AgentTools,
     private readonly options: AgentLlmOptions,
   ) {
     this.name = options.name;
     this.needsApproval = approvalMatcher(ctx.run.settings.approvalTools);
-    this.toolSpecs = options.localTools?.length ? [...tools.specs(), ...options.localTools.map((tool) => tool.spec)] : tools.specs();
+    if ("listedByFirstCall" in tools) {
+      this.tools = catalogOf([]);
+      if (tools.listedByFirstCall.length > 0) this.unlisted = tools.listedByFirstCall;
+    } else this.tools = tools;
+    this.toolSpecs = this.specsWith(this.tools);
+  }
+
+  private specsWith(catalog: ToolCatalog): ToolSpec[] {
+    return this.options.localTools?.length ? [...catalog.specs(), ...this.options.localTools.map((tool) => tool.spec)] : catalog.specs();
+  }
+
+  /** Takes the tools a model call listed; later calls send them as they are. */
+  private listed(response: LlmResponse): void {
+    if (!response.toolLists) {
+      throw ApplicationFailure.nonRetryable(
+        `The worker that ran ${this.name}'s model call did not list the tools of ${this.unlisted!.join(", ")}: it runs an older duragent than this workflow code. Run one duragent version on each task queue.`,
+        FailureType.configuration,
+      );
+    }
+    this.tools = catalogOf(response.toolLists);
+    this.toolSpecs = this.specsWith(this.tools);
+    this.unlisted = undefined;
   }
 
   async generate(input: string | Message[], options: GenerateOptions = {}): Promise<Message[]> {
@@ -95,22 +124,24 @@ export class AgentLlm implements AugmentedLlm {
     const prior = useHistory ? this.history : [];
     const added: Message[] = [...input];
     this.ctx.run.addToTranscript(input);
-    const toolSpecs = this.toolSpecs;
 
     for (let iteration = 1; iteration <= maxIterations; iteration++) {
       // On the last allowed turn the model must answer rather than call more tools.
       const lastTurn = iteration === maxIterations;
+      const { toolSpecs, unlisted } = this;
       const response = await this.ctx.callLlm({
         model,
         agent: this.name,
         system: this.options.instruction,
         messages: [...prior, ...added],
         tools: toolSpecs.length > 0 ? toolSpecs : undefined,
-        toolChoice: toolSpecs.length > 0 && lastTurn ? "none" : undefined,
+        ...(unlisted ? { toolServers: unlisted } : {}),
+        toolChoice: (toolSpecs.length > 0 || unlisted) && lastTurn ? "none" : undefined,
         responseFormat,
         temperature: options.temperature,
         maxTokens: options.maxTokens,
       });
+      if (unlisted && this.unlisted) this.listed(response);
       addUsage(this.usage, usageKey(model, response.model), response.usage);
       added.push(response.message);
       this.ctx.run.addToTranscript([response.message]);

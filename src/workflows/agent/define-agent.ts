@@ -6,8 +6,8 @@
 import { z } from "zod";
 import type { Executor } from "../executor/executor.js";
 import { toolError } from "../../common/tools.js";
-import { AgentLlm, type LocalTool } from "./agent-llm.js";
-import { catalogOf } from "./tool-catalog.js";
+import { AgentLlm, type AgentTools, type LocalTool } from "./agent-llm.js";
+import { catalogOf } from "../../common/tool-catalog.js";
 
 export const AgentSpecSchema = z.object({
   name: z.string().min(1),
@@ -25,7 +25,10 @@ export type AgentSpec = z.input<typeof AgentSpecSchema>;
 
 export interface Agent {
   readonly spec: z.output<typeof AgentSpecSchema>;
-  /** Lists the agent's tools (one step per server) and returns its model, ready to generate. */
+  /**
+   * The agent's model, ready to generate. Its first model call lists the servers' tools on the
+   * worker; in runs started before that, a step per server lists them here first.
+   */
   attachLlm(ctx: Executor, options?: { localTools?: LocalTool[] }): Promise<AgentLlm>;
 }
 
@@ -34,9 +37,12 @@ export function defineAgent(spec: AgentSpec): Agent {
   return {
     spec: parsed,
     async attachLlm(ctx, options = {}) {
-      const toolLists = await Promise.all(parsed.servers.map((server) => ctx.listTools(server)));
+      const tools: AgentTools =
+        parsed.servers.length === 0 || ctx.run.settings.listToolsInModelCall
+          ? { listedByFirstCall: parsed.servers }
+          : catalogOf(await Promise.all(parsed.servers.map((server) => ctx.listTools(server))));
       const localTools = [...(options.localTools ?? []), ...(parsed.humanInput ? [humanInputTool(ctx)] : [])];
-      return new AgentLlm(ctx, catalogOf(toolLists), {
+      return new AgentLlm(ctx, tools, {
         name: parsed.name,
         instruction: parsed.instruction,
         model: parsed.model ?? ctx.run.settings.defaultModel,

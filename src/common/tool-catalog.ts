@@ -4,9 +4,9 @@
  * cannot be confused: two tools that would share a name are refused when the catalog is built.
  */
 import { ApplicationFailure } from "@temporalio/common";
-import { FailureType } from "../../common/failures.js";
-import type { ToolSpec } from "../../common/llm.js";
-import type { ToolDefinition } from "../../common/tools.js";
+import { FailureType } from "./failures.js";
+import type { LlmRequest, ToolSpec } from "./llm.js";
+import type { ToolDefinition } from "./tools.js";
 
 // Providers accept tool names of at most 64 characters from this set.
 const MAX_NAME_LENGTH = 64;
@@ -73,4 +73,17 @@ export class ToolCatalog {
     }));
     return this.specList;
   }
+}
+
+/**
+ * A model call that names its servers (`toolServers`) as the provider must see it: their tools,
+ * from `lists`, ahead of the call's own. A call left with no tools at all sends no tool choice,
+ * which providers refuse without tools.
+ */
+export function withServerTools(request: LlmRequest, lists: ToolDefinition[][]): LlmRequest {
+  const { toolServers: _servers, ...call } = request;
+  const tools = [...catalogOf(lists).specs(), ...(call.tools ?? [])];
+  if (tools.length > 0) return { ...call, tools };
+  const { tools: _tools, toolChoice: _choice, ...bare } = call;
+  return bare;
 }
