@@ -23,12 +23,6 @@ import { TranscriptReferencer } from "./transcript-referencer.js";
 
 const internal = "Internal: read by duragent's own activities";
 
-let phaseCounter: MetricCounter | undefined;
-/** Runs entering each phase, on the worker's Prometheus endpoint (`duragent worker --metrics`). */
-function phaseChanges(): MetricCounter {
-  phaseCounter ??= workflow.metricMeter.createCounter("duragent_run_phase_changes", "1", "Runs entering each phase (running, waiting_input, waiting_approval, paused, completed, failed, cancelled)");
-  return phaseCounter;
-}
 
 function retryPolicy({ retry }: ActivitySettings): workflow.ActivityOptions["retry"] {
   return {
@@ -72,6 +66,8 @@ export class TemporalExecutor extends BaseExecutor {
   readonly log: RunLogger = workflow.log;
   /** Turns large model calls into references to this run's state; also answers what they refer to. */
   private readonly references: TranscriptReferencer;
+  /** Runs entering each phase, on the worker's Prometheus endpoint (`duragent worker --metrics`). Per run: this module is shared by every run on a worker. */
+  private phaseChanges: MetricCounter | undefined;
 
   constructor(settings: RunSettings) {
     super(workflow.workflowInfo().workflowId, settings);
@@ -117,7 +113,8 @@ export class TemporalExecutor extends BaseExecutor {
   protected override phaseChanged(phase: RunPhase): void {
     if (this.settings.searchAttributes) workflow.upsertSearchAttributes([{ key: phaseSearchAttribute, value: phase }]);
     // Emitted once, not again on replay (the SDK's workflow meter skips replay).
-    phaseChanges().add(1, { phase });
+    this.phaseChanges ??= workflow.metricMeter.createCounter("duragent_run_phase_changes", "1", "Runs entering each phase (running, waiting_input, waiting_approval, paused, completed, failed, cancelled)");
+    this.phaseChanges.add(1, { phase });
   }
 
   // Not a command: the Web UI reads it through the SDK's metadata query, so history is unchanged.
