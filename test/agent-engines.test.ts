@@ -98,6 +98,26 @@ describe("one agent, two engines", () => {
     assert.match(temporal.runId, /^finder-[0-9a-f]{8}$/);
   });
 
+  test("two tools that would reach the model under one name fail the run at its first model call, naming both, before the model is asked", async () => {
+    // Names are cut to the providers' 64 characters, so two servers that differ only after that collide.
+    const [first, second] = ["a", "b"].map((suffix) => `${"s".repeat(64)}${suffix}`) as [string, string];
+    const model = await startScriptedModelServer(finderScript);
+    const engine = memoryEngine(testConfig(model, { mcp: { servers: { [first]: filesystemServer(dir), [second]: everythingServer() } } }));
+    try {
+      const handle = await engine.start({ kind: "agent", name: "clash", agent: { name: "clash", instruction: "Answer.", servers: [first, second] } }, "Hello?");
+      await assert.rejects(handle.result(), (error: Error) => {
+        assert.equal(error.name, "RunFailed");
+        assert.match(error.message, /would both be called 's{64}'/);
+        assert.match(error.message, /Rename one of the servers in mcp\.servers/);
+        return true;
+      });
+      assert.equal(model.requests.length, 0, "the model was never asked");
+    } finally {
+      await engine.close();
+      await model.close();
+    }
+  });
+
   test("a client given the worker in its process starts runs on it eagerly; a client of its own does not", async () => {
     const model = await startScriptedModelServer(finderScript);
     const base = testConfig(model, { engine: "temporal", mcp: { servers: { filesystem: filesystemServer(dir), everything: everythingServer() } } });
