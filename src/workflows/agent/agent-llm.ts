@@ -22,6 +22,8 @@ export interface AgentLlmOptions {
   maxIterations: number;
   /** Tools answered in workflow code instead of by an MCP server, e.g. a swarm's handoffs. */
   localTools?: LocalTool[];
+  /** MCP servers whose tools the first model call lists (`LlmRequest.toolServers`), joining `tools` from then on. */
+  unlistedServers?: string[];
 }
 
 /** A tool handled deterministically in workflow code. */
@@ -36,9 +38,6 @@ export interface LocalToolOutcome {
   endTurn?: boolean;
 }
 
-/** An agent's MCP tools: listed already, or to be listed by its first model call (none when no servers). */
-export type AgentTools = ToolCatalog | { listedByFirstCall: string[] };
-
 export class AgentLlm implements AugmentedLlm {
   readonly name: string;
   /** The conversation so far, without the system instruction. */
@@ -47,7 +46,6 @@ export class AgentLlm implements AugmentedLlm {
   readonly usage: UsageByModel = {};
   /** Namespaced tool names that wait for a person's approval (`approvals.tools`). */
   private readonly needsApproval: (toolName: string) => boolean;
-  private tools: ToolCatalog;
   /** Servers whose tools the next model call lists, until one has. */
   private unlisted: string[] | undefined;
   /** Built once the tools are known: the same array on every call lets the transcript referencer reuse its encoding. */
@@ -55,16 +53,13 @@ export class AgentLlm implements AugmentedLlm {
 
   constructor(
     private readonly ctx: Executor,
-    tools: AgentTools,
+    private tools: ToolCatalog,
     private readonly options: AgentLlmOptions,
   ) {
     this.name = options.name;
     this.needsApproval = approvalMatcher(ctx.run.settings.approvalTools);
-    if ("listedByFirstCall" in tools) {
-      this.tools = catalogOf([]);
-      if (tools.listedByFirstCall.length > 0) this.unlisted = tools.listedByFirstCall;
-    } else this.tools = tools;
-    this.toolSpecs = this.specsWith(this.tools);
+    if (options.unlistedServers?.length) this.unlisted = options.unlistedServers;
+    this.toolSpecs = this.specsWith(tools);
   }
 
   private specsWith(catalog: ToolCatalog): ToolSpec[] {

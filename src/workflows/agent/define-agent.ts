@@ -6,7 +6,7 @@
 import { z } from "zod";
 import type { Executor } from "../executor/executor.js";
 import { toolError } from "../../common/tools.js";
-import { AgentLlm, type AgentTools, type LocalTool } from "./agent-llm.js";
+import { AgentLlm, type LocalTool } from "./agent-llm.js";
 import { catalogOf } from "../../common/tool-catalog.js";
 
 export const AgentSpecSchema = z.object({
@@ -37,12 +37,12 @@ export function defineAgent(spec: AgentSpec): Agent {
   return {
     spec: parsed,
     async attachLlm(ctx, options = {}) {
-      const tools: AgentTools =
-        parsed.servers.length === 0 || ctx.run.settings.listToolsInModelCall
-          ? { listedByFirstCall: parsed.servers }
-          : catalogOf(await Promise.all(parsed.servers.map((server) => ctx.listTools(server))));
+      // Runs started without the setting list here, exactly as they did when they were recorded.
+      const listedByFirstCall = ctx.run.settings.listToolsInModelCall === true;
+      const catalog = listedByFirstCall ? catalogOf([]) : catalogOf(await Promise.all(parsed.servers.map((server) => ctx.listTools(server))));
       const localTools = [...(options.localTools ?? []), ...(parsed.humanInput ? [humanInputTool(ctx)] : [])];
-      return new AgentLlm(ctx, tools, {
+      return new AgentLlm(ctx, catalog, {
+        ...(listedByFirstCall ? { unlistedServers: parsed.servers } : {}),
         name: parsed.name,
         instruction: parsed.instruction,
         model: parsed.model ?? ctx.run.settings.defaultModel,
