@@ -53,11 +53,11 @@ export function createEffects(deps: EffectDependencies): EffectImplementations {
       const onText = run?.text
         ? (delta: string) => run.text!({ ...(request.callId ? { id: request.callId } : {}), step, ...(request.agent ? { agent: request.agent } : {}), delta })
         : undefined;
-      if (!request.toolServers?.length) return deps.callLlm(await resolveTranscript(request, signal), signal, onText);
-      // The pool keeps each server's list, so this costs a lookup, not a round trip.
-      const toolLists = await Promise.all(request.toolServers.map((server) => mcp.listTools(server)));
-      const response = await deps.callLlm(withServerTools(await resolveTranscript(request, signal), toolLists), signal, onText);
-      return { ...response, toolLists };
+      // An agent's first call lists its servers' tools; the pool keeps each list, so that is a lookup.
+      const toolLists = request.toolServers?.length ? await Promise.all(request.toolServers.map((server) => mcp.listTools(server))) : undefined;
+      const resolved = await resolveTranscript(request, signal);
+      const response = await deps.callLlm(toolLists ? withServerTools(resolved, toolLists) : resolved, signal, onText);
+      return toolLists ? { ...response, toolLists } : response;
     },
     listTools: (server) => mcp.listTools(server),
     callTool: async (request, { signal, run }) => {
