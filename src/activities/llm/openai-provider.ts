@@ -80,9 +80,7 @@ export class OpenAIProvider implements LlmProvider {
 
 /** Assembles streamed chunks into the completion a non-streaming call returns (first choice only: we ask for one). */
 class CompletionFromChunks {
-  private id = "";
   private model = "";
-  private created = 0;
   private content = "";
   private refusal: string | null = null;
   private finishReason: ChatCompletion["choices"][number]["finish_reason"] | null = null;
@@ -92,9 +90,7 @@ class CompletionFromChunks {
 
   /** Takes one chunk; returns its text, if any. */
   add(chunk: ChatCompletionChunk): string | undefined {
-    this.id ||= chunk.id;
     this.model ||= chunk.model;
-    this.created ||= chunk.created;
     if (chunk.usage) this.usage = chunk.usage;
     const choice = chunk.choices.find((candidate) => candidate.index === 0);
     if (!choice) return undefined;
@@ -112,24 +108,14 @@ class CompletionFromChunks {
     return delta.content;
   }
 
-  finish(provider: string): ChatCompletion {
+  finish(provider: string): CompletionParts {
     if (!this.finishReason) throw new StreamIncomplete(provider, "it ended before a finish reason");
     if (!this.usage) throw new StreamIncomplete(provider, "it ended without the final usage chunk");
     const toolCalls = this.toolCalls.filter((call) => call !== undefined);
     return {
-      id: this.id,
-      object: "chat.completion",
-      created: this.created,
       model: this.model,
       usage: this.usage,
-      choices: [
-        {
-          index: 0,
-          finish_reason: this.finishReason,
-          logprobs: null,
-          message: { role: "assistant", content: this.content || null, refusal: this.refusal, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) },
-        },
-      ],
+      choices: [{ finish_reason: this.finishReason, message: { role: "assistant", content: this.content || null, refusal: this.refusal, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) } }],
     };
   }
 }
@@ -273,7 +259,10 @@ function mapOpenAIFinishReason(reason: string | null | undefined): StopReason {
 }
 
 /** Translates a completion; throws when it has no choice, which only a broken server sends. */
-function parseOpenAIResponse(completion: ChatCompletion, requestedModel: string): LlmResponse {
+/** What a response is read from: a non-streaming completion, or one assembled from chunks. */
+type CompletionParts = Pick<ChatCompletion, "model" | "usage"> & { choices: Pick<ChatCompletion["choices"][number], "message" | "finish_reason">[] };
+
+function parseOpenAIResponse(completion: CompletionParts, requestedModel: string): LlmResponse {
   const choice = completion.choices[0];
   if (!choice) throw new Error("the chat completion contained no choices");
   const toolCalls: ToolCall[] = [];
