@@ -85,8 +85,7 @@ function loadedModuleExports(): unknown[] {
   });
 }
 
-const schemaModules = { chat, llm, mcpContext, messages, runSettings, runStatus, serverRequests, tools, transcriptReference, usage, builtinWorkflows, workflowApi };
-const preloaded = [schemaModules, ...loadedModuleExports()];
+const preloaded = loadedModuleExports();
 // Twice: a recursive schema's internals resolve only once the rest of its graph has.
 materialize(preloaded);
 materialize(preloaded);
