@@ -37,7 +37,9 @@ export function temporalRunChannel(context: Context): TemporalRunChannel | undef
   if (!workflowExecution) return undefined;
   let latest: StepProgress | StepText | StepLogs | undefined;
   let streamed: StepText | undefined;
-  let textSentAt = 0;
+  // Counted from the call's start: a call that ends sooner sends no text heartbeat at all. Its
+  // answer arrives as soon, and a heartbeat in flight held the activity's completion ~2.5 ms.
+  let textSentAt = Date.now();
   // A tool call's server log messages ride along with its progress, once there are any.
   let progressed: StepProgress | undefined;
   const logs: StepLog[] = [];
@@ -67,18 +69,17 @@ export function temporalRunChannel(context: Context): TemporalRunChannel | undef
     },
     // Watchers read the text from the pending activity's heartbeat details: no history event, and
     // a retried attempt starts from nothing, so no watcher ever sees two attempts mixed. The server
-    // takes a heartbeat a second at most, so encoding one per token would be wasted: the first
-    // piece goes at once, later ones every TEXT_HEARTBEAT_MS, and the activity's own heartbeat
-    // carries the latest.
+    // takes a heartbeat a second at most, so encoding one per token would be wasted: the text goes
+    // at most every TEXT_HEARTBEAT_MS (the first time once the call has run that long, which
+    // watchers polling a few times a second hardly see), and the activity's own heartbeat carries the latest.
     text({ id, step, agent, delta }) {
-      const first = streamed === undefined;
       streamed = appendStreamed(
         streamed ?? { kind: "text", id: id ?? context.info.activityId, step, ...(agent ? { agent } : {}), attempt: context.info.attempt, text: "", length: 0 },
         delta,
       );
       latest = streamed;
       const now = Date.now();
-      if (first || now - textSentAt >= TEXT_HEARTBEAT_MS) {
+      if (now - textSentAt >= TEXT_HEARTBEAT_MS) {
         textSentAt = now;
         context.heartbeat(streamed);
       }
