@@ -19,6 +19,9 @@ import { createLogger } from "../src/logger.js";
 import { createWorker } from "../src/worker.js";
 import { randomUUID } from "node:crypto";
 import { startTestTemporal } from "./support/temporal.js";
+import { MemoryEngine } from "../src/client/memory-engine.js";
+import { TemporalEngine } from "../src/client/temporal-engine.js";
+import { runSettingsFromConfig } from "../src/config/load-config.js";
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-engines-")));
 const notes = join(dir, "notes.md");
@@ -172,5 +175,57 @@ describe("one agent, two engines", () => {
       String(scheduled[1]!.activityTaskScheduledEventAttributes!.workflowTaskCompletedEventId),
       String(scheduled[2]!.activityTaskScheduledEventAttributes!.workflowTaskCompletedEventId),
     );
+  });
+});
+
+describe("generated run ids", () => {
+  const greeter: RunTarget = { kind: "agent", name: "greeter", agent: { name: "greeter", instruction: "Greet whoever writes.", servers: [] } };
+  // The random part of a generated id is 32 bits: draw the same one twice, as a long-lived process
+  // or a namespace that keeps many runs will one day do.
+  const drawing = (...parts: string[]) => () => `${parts.shift() ?? randomUUID()}-0000-4000-8000-000000000000`;
+  let temporal: TestWorkflowEnvironment;
+  let model: Awaited<ReturnType<typeof startScriptedModelServer>>;
+  before(async () => {
+    temporal = await startTestTemporal();
+    model = await startScriptedModelServer((call) => ({ text: `Hello, ${textOf(call.messages.at(-1)!.content)}` }));
+  });
+  after(async () => {
+    await model?.close();
+    await temporal?.teardown();
+  });
+
+  test("memory engine: an id drawn again while its run is kept is drawn anew; an id the caller chose is refused", async () => {
+    const config = testConfig(model);
+    const engine = new MemoryEngine(config, runSettingsFromConfig(config), createLogger("test", "silent"), drawing("aaaaaaaa", "aaaaaaaa", "bbbbbbbb"));
+    try {
+      const first = await engine.start(greeter, "Ada");
+      await first.result();
+      const second = await engine.start(greeter, "Grace");
+      assert.equal(first.runId, "greeter-aaaaaaaa");
+      assert.equal(second.runId, "greeter-bbbbbbbb");
+      assert.match(((await second.result()) as { text: string }).text, /Grace/);
+      assert.match(((await (await engine.getHandle("greeter-aaaaaaaa")).result()) as { text: string }).text, /Ada/);
+      await assert.rejects(engine.start(greeter, "Alan", { runId: "greeter-aaaaaaaa" }), /A run 'greeter-aaaaaaaa' already exists/);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test("Temporal: an id drawn again that a closed run holds is drawn anew, and the closed run keeps its own", { timeout: 60_000 }, async () => {
+    await withTemporalWorker(temporal, testConfig(model), async (_engine, config) => {
+      const engine = await TemporalEngine.connect(config, runSettingsFromConfig(config), undefined, drawing("cccccccc", "cccccccc", "dddddddd"));
+      try {
+        const first = await engine.start(greeter, "Ada");
+        await first.result();
+        const second = await engine.start(greeter, "Grace");
+        assert.equal(first.runId, "greeter-cccccccc");
+        assert.equal(second.runId, "greeter-dddddddd");
+        assert.match(((await second.result()) as { text: string }).text, /Grace/);
+        // Without the refusal, Temporal would have started Grace's run under Ada's id.
+        assert.match(((await (await engine.getHandle("greeter-cccccccc")).result()) as { text: string }).text, /Ada/);
+      } finally {
+        await engine.close();
+      }
+    });
   });
 });

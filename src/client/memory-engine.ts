@@ -53,13 +53,19 @@ export class MemoryEngine implements Engine {
     private readonly config: DuragentConfig,
     private readonly settings: RunSettings,
     private readonly logger: Logger,
+    /** Draws the random part of generated run ids. */
+    private readonly uuid: () => string = randomUUID,
   ) {
     this.runtime = openActivityRuntime(config, logger);
   }
 
   async start(target: RunTarget, input: unknown, options: StartOptions = {}): Promise<RunHandle> {
-    const runId = options.runId ?? newRunId(target, randomUUID());
-    if (this.runs.has(runId)) throw new Error(`A run '${runId}' already exists in this process; choose another id.`);
+    let runId = options.runId ?? newRunId(target, this.uuid());
+    if (this.runs.has(runId)) {
+      if (options.runId !== undefined) throw new Error(`A run '${runId}' already exists in this process; choose another id.`);
+      // A generated id has 32 random bits; a long-lived process may still hold a run with it.
+      while (this.runs.has(runId)) runId = newRunId(target, this.uuid());
+    }
     const registry = await this.workflows();
     const type = workflowType(target);
     const workflow = registry.get(type);

@@ -15,7 +15,7 @@ import {
   type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from "@temporalio/client";
-import { CancelledFailure } from "@temporalio/common";
+import { CancelledFailure, WorkflowExecutionAlreadyStartedError } from "@temporalio/common";
 import type { Message } from "../common/messages.js";
 import { RunMessages, type ApprovalDecision, type Answer, type RunPhase, type RunStatus } from "../common/run-status.js";
 import type { RunSettings } from "../common/run-settings.js";
@@ -95,6 +95,8 @@ export class TemporalEngine implements Engine {
     private readonly settings: RunSettings,
     /** Set when the connection is a worker's in this process, polling the runs' task queue. */
     private readonly eagerStart: boolean,
+    /** Draws the random part of generated run ids. */
+    private readonly uuid: () => string,
   ) {}
 
   /**
@@ -102,7 +104,7 @@ export class TemporalEngine implements Engine {
    * it) and asks the server to hand each new run straight to it: eager start saves the round trip
    * of a first workflow task through the task queue.
    */
-  static async connect(config: DuragentConfig, settings: RunSettings, worker?: DuragentWorker): Promise<TemporalEngine> {
+  static async connect(config: DuragentConfig, settings: RunSettings, worker?: DuragentWorker, uuid: () => string = randomUUID): Promise<TemporalEngine> {
     // Keys are read first: a missing one is the user's to fix, whatever the cluster's state.
     const dataConverter = dataConverterFor(config);
     const tracing = await clientTracing(config);
@@ -115,18 +117,31 @@ export class TemporalEngine implements Engine {
     });
     const polls = worker?.worker.options;
     const eager = polls !== undefined && polls.taskQueue === config.temporal.taskQueue && polls.namespace === config.temporal.namespace;
-    const engine = new TemporalEngine(connection, worker === undefined, client, config, settings, eager);
+    const engine = new TemporalEngine(connection, worker === undefined, client, config, settings, eager, uuid);
     engine.flushSpans = tracing?.flush;
     return engine;
   }
 
   async start(target: RunTarget, input: unknown, options: StartOptions = {}): Promise<RunHandle> {
-    const workflowId = options.runId ?? newRunId(target, randomUUID());
     const runInput = targetInput(target, input);
     checkInputSize(this.client.options.loadedDataConverter.payloadConverter.toPayload(runInput).data?.length ?? 0);
+    if (options.runId !== undefined) return this.startAs(options.runId, target, runInput, input, false);
+    // A generated id has 32 random bits: among the runs a namespace retains, one may already have
+    // it. Temporal would start this run under that run's id; refused instead, it gets another.
+    for (let tries = 1; ; tries++) {
+      try {
+        return await this.startAs(newRunId(target, this.uuid()), target, runInput, input, true);
+      } catch (error) {
+        if (!(error instanceof WorkflowExecutionAlreadyStartedError) || tries >= 5) throw error;
+      }
+    }
+  }
+
+  private async startAs(workflowId: string, target: RunTarget, runInput: unknown, input: unknown, generatedId: boolean): Promise<RunHandle> {
     const start = (tagged: boolean) =>
       this.client.workflow.start(workflowType(target), {
         workflowId,
+        ...(generatedId ? { workflowIdReusePolicy: "REJECT_DUPLICATE" as const } : {}),
         taskQueue: this.config.temporal.taskQueue,
         // Untagged runs must not tag themselves later either: the server would refuse the upsert.
         args: [{ input: runInput, settings: tagged ? this.settings : { ...this.settings, searchAttributes: false } }],
