@@ -70,8 +70,8 @@ export function temporalRunChannel(context: Context): TemporalRunChannel | undef
     // Watchers read the text from the pending activity's heartbeat details: no history event, and
     // a retried attempt starts from nothing, so no watcher ever sees two attempts mixed. The server
     // takes a heartbeat a second at most, so encoding one per token would be wasted: the text goes
-    // at most every TEXT_HEARTBEAT_MS (the first time once the call has run that long, which
-    // watchers polling a few times a second hardly see), and the activity's own heartbeat carries the latest.
+    // at most every TEXT_HEARTBEAT_MS, the first time once the call has run that long (watchers
+    // poll a few times a second anyway), and the activity's own heartbeat carries the latest.
     text({ id, step, agent, delta }) {
       streamed = appendStreamed(
         streamed ?? { kind: "text", id: id ?? context.info.activityId, step, ...(agent ? { agent } : {}), attempt: context.info.attempt, text: "", length: 0 },
