@@ -11,8 +11,9 @@
  *
  * Prints one JSON line: runs/s, latency percentiles, CPU per run and peak RSS. With
  * `BENCH_CPU_PROFILE=<file>`, also writes a CPU profile of the measured runs alone (no start-up,
- * no warm-up), for Chrome DevTools or `node bench/profile-top.ts`; with `BENCH_HEAP_PROFILE=<file>`,
- * a sampling profile of what they allocate, for the same reader.
+ * no warm-up), for Chrome DevTools or `node bench/profile-top.ts`, sampled every
+ * `BENCH_CPU_INTERVAL_US` (1000 by default); with `BENCH_HEAP_PROFILE=<file>`, a sampling profile of
+ * what they allocate, for the same reader.
  */
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
