@@ -4,7 +4,6 @@
  * works the same on both engines (a Temporal chat can be rejoined from another process, a memory
  * chat only from the process that holds it).
  */
-import { randomUUID } from "node:crypto";
 import { ChatMessages, ChatReplySchema, ChatTurnSchema, ChatResultSchema, type ChatReply, type ChatResult } from "../common/chat.js";
 import type { Message } from "../common/messages.js";
 import type { RunStatus } from "../common/run-status.js";
@@ -67,8 +66,8 @@ const chatTarget: RunTarget = {
 
 export async function startChat(engine: Engine, agent: AgentSpec, options: StartChatOptions = {}): Promise<ChatSession> {
   const input: ChatInput = { agent, ...(options.turnsPerRun !== undefined ? { turnsPerRun: options.turnsPerRun } : {}) };
-  const runId = options.runId ?? `chat-${agent.name}-${randomUUID().replace(/-/g, "").slice(0, 8)}`;
-  return chatSession(await engine.start(chatTarget, input, { runId }));
+  const id = options.runId !== undefined ? { runId: options.runId } : { runIdPrefix: `chat-${agent.name}` };
+  return chatSession(await engine.start(chatTarget, input, id));
 }
 
 /** A chat started earlier (by this or, on Temporal, another process); rejects with `RunNotFound`. */

@@ -79,6 +79,8 @@ export function runHandle(parts: RunHandleParts, eventPollMs = 250): RunHandle {
 export interface StartOptions {
   /** The run's id; a readable unique one (`<target>-<8 hex>`) when absent. */
   runId?: string;
+  /** What a generated id begins with, instead of the target's name (`chat-<agent>` for chats). */
+  runIdPrefix?: string;
 }
 
 export interface RunSummary {
@@ -193,6 +195,6 @@ export function workflowType(target: RunTarget): string {
 }
 
 /** A readable, unique run id: `finder-3f9a1c2b`. */
-export function newRunId(target: RunTarget, uuid: string): string {
-  return `${target.name}-${uuid.replace(/-/g, "").slice(0, 8)}`;
+export function newRunId(target: RunTarget, uuid: string, options: StartOptions = {}): string {
+  return `${options.runIdPrefix ?? target.name}-${uuid.replace(/-/g, "").slice(0, 8)}`;
 }

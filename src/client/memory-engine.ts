@@ -60,11 +60,11 @@ export class MemoryEngine implements Engine {
   }
 
   async start(target: RunTarget, input: unknown, options: StartOptions = {}): Promise<RunHandle> {
-    let runId = options.runId ?? newRunId(target, this.uuid());
+    let runId = options.runId ?? newRunId(target, this.uuid(), options);
     if (this.runs.has(runId)) {
       if (options.runId !== undefined) throw new Error(`A run '${runId}' already exists in this process; choose another id.`);
       // A generated id has 32 random bits; a long-lived process may still hold a run with it.
-      while (this.runs.has(runId)) runId = newRunId(target, this.uuid());
+      while (this.runs.has(runId)) runId = newRunId(target, this.uuid(), options);
     }
     const registry = await this.workflows();
     const type = workflowType(target);

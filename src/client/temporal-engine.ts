@@ -130,7 +130,7 @@ export class TemporalEngine implements Engine {
     // it. Temporal would start this run under that run's id; refused instead, it gets another.
     for (let tries = 1; ; tries++) {
       try {
-        return await this.startAs(newRunId(target, this.uuid()), target, runInput, input, true);
+        return await this.startAs(newRunId(target, this.uuid(), options), target, runInput, input, true);
       } catch (error) {
         if (!(error instanceof WorkflowExecutionAlreadyStartedError) || tries >= 5) throw error;
       }
