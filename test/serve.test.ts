@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, realpathSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
@@ -563,6 +564,16 @@ describe("Streamable HTTP guards", () => {
     }
   });
 
+  test("DURAGENT_SERVE_STATE_KEY that is not a 32-byte key: refuses to start, naming the variable and not echoing it", () => {
+    const cli = spawnSync(process.execPath, [bin, "--config", innerConfigFile(), "serve", "--transport", "http", "--port", "0"], {
+      encoding: "utf8",
+      env: { ...process.env, DURAGENT_SERVE_STATE_KEY: "c2hvcnQta2V5" },
+    });
+    assert.notEqual(cli.status, 0, cli.stderr);
+    assert.match(cli.stderr, /DURAGENT_SERVE_STATE_KEY: the key in the environment variable is 9 bytes; the requestState seal needs 32\./);
+    assert.doesNotMatch(cli.stderr, /c2hvcnQta2V5|at .*\.js:\d+/);
+  });
+
   test("a non-loopback host without a token: refuses to start", async () => {
     await assert.rejects(
       startHttpMcpServer({ host: "0.0.0.0", port: 0, createServer: () => assert.fail("must not serve") }),
@@ -818,6 +829,33 @@ describe("Streamable HTTP, MCP 2026-07-28: stateless requests; the run's questio
     await unasked.call("run_input", { runId, answer: "Faro" });
     assert.equal(((await statusUntil(unasked.call, runId, "completed")).result as { text: string }).text, "Going to Faro");
     await unasked.close();
+  });
+
+  test("serve processes that share a requestState key take answers to each other's questions; one with another key refuses them", async () => {
+    const config = innerConfig();
+    const shared = randomBytes(32);
+    const serveWith = async (key: Uint8Array) =>
+      startHttpMcpServer({ host: "127.0.0.1", port: 0, createServer: duragentMcpServers({ targets: await loadRunTargets(config), runs: servedRuns(engine), requestStateKey: key }) });
+    const [asking, sibling, stranger] = await Promise.all([serveWith(shared), serveWith(Uint8Array.from(shared)), serveWith(randomBytes(32))]);
+    /** Asks on `asking`; the call that brings the answer goes to `answering`, as a load balancer might send it. */
+    const askThenAnswerAt = async (answering: HttpMcpListener) => {
+      const client = new ModernClient({ name: "balanced", version: "1" }, { versionNegotiation: { mode: { pin: "2026-07-28" } }, capabilities: { elicitation: { form: {} } } });
+      client.setRequestHandler("elicitation/create", async () => ({ action: "accept", content: { answer: "Porto" } }));
+      const balanced = (url: string | URL, init?: RequestInit) =>
+        fetch(typeof init?.body === "string" && init.body.includes('"requestState"') ? answering.url : url, init);
+      await client.connect(new ModernHTTPTransport(new URL(asking.url), { fetch: balanced }));
+      try {
+        return text((await client.callTool({ name: "asker", arguments: { input: "plan a trip" } })) as ToolResult);
+      } finally {
+        await client.close();
+      }
+    };
+    try {
+      assert.equal(await askThenAnswerAt(sibling), "Going to Porto");
+      await assert.rejects(askThenAnswerAt(stranger), /requestState/i);
+    } finally {
+      await Promise.all([asking.close(), sibling.close(), stranger.close()]);
+    }
   });
 
   test("a forged requestState is refused with invalid params, and no run is started", async () => {

@@ -37,19 +37,23 @@ export function readCodecKeys(codec: CodecConfig, env: NodeJS.ProcessEnv = proce
         });
       }
     }
-    return { id: entry.id, key: parseKey(text, where, source) };
+    return { id: entry.id, key: parseKeyText(text, { where, source, use: "AES-256" }) };
   });
 }
 
-/** 32 bytes from hex (64 digits) or base64 text; surrounding whitespace, such as a file's last newline, is ignored. */
-function parseKey(text: string, where: string, source: string): Uint8Array {
+/**
+ * 32 bytes from hex (64 digits) or base64 text; surrounding whitespace, such as a file's last
+ * newline, is ignored. Errors say `where` the key was asked for and its `source`, never the key.
+ */
+export function parseKeyText(text: string, about: { where: string; source: string; use: string }): Uint8Array {
+  const { where, source, use } = about;
   const trimmed = text.trim();
   let key: Buffer;
   if (/^[0-9a-fA-F]{64}$/.test(trimmed)) key = Buffer.from(trimmed, "hex");
   else if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)) key = Buffer.from(trimmed, "base64");
   else throw new UserError(`${where}: the key in ${source} is not base64 or hex text.`, { hint: newKeyHint });
   if (key.length !== keyBytes) {
-    throw new UserError(`${where}: the key in ${source} is ${key.length} bytes; AES-256 needs ${keyBytes}.`, { hint: newKeyHint });
+    throw new UserError(`${where}: the key in ${source} is ${key.length} bytes; ${use} needs ${keyBytes}.`, { hint: newKeyHint });
   }
   return key;
 }

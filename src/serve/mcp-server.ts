@@ -63,6 +63,12 @@ export interface DuragentMcpServerOptions {
    */
   waitTimeoutMs?: number;
   logger?: Logger;
+  /**
+   * The key that seals `input_required` results' `requestState` (at least 32 bytes). Give every
+   * `serve` behind one URL the same key, and keep it across restarts, so that any of them takes
+   * an answer to a question another asked. A random key per process when absent.
+   */
+  requestStateKey?: Uint8Array;
 }
 
 const defaultWaitTimeoutMs = 50_000;
@@ -164,9 +170,9 @@ interface ToolContext extends DuragentMcpServerOptions {
  */
 export function duragentMcpServers(options: DuragentMcpServerOptions): DuragentServerFactory {
   const names = targetToolNames(options.targets);
-  // One key per serve process: a question asked by one process is answered to the same one,
-  // which holds for stdio and for a single `serve --transport http`.
-  const askedState = createRequestStateCodec<AskedState>({ key: randomBytes(32), ttlSeconds: askedStateTtlSeconds });
+  // Without a shared key, a question asked by one process is answered only to the same one, which
+  // holds for stdio and for a single `serve --transport http` that is not restarted.
+  const askedState = createRequestStateCodec<AskedState>({ key: options.requestStateKey ?? randomBytes(32), ttlSeconds: askedStateTtlSeconds });
   return (era) => {
     const server = new McpServer(
       { name: "duragent", version: duragentVersion },

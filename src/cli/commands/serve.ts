@@ -8,6 +8,7 @@ import { startHttpMcpServer, UnsafeBinding } from "../../serve/http.js";
 import { duragentMcpServers, ServeSetupError, targetToolNames, type DuragentServerFactory } from "../../serve/mcp-server.js";
 import type { CommandContext } from "../context.js";
 import { UserError } from "../../errors/user-error.js";
+import { parseKeyText } from "../../codec/codec-keys.js";
 
 export interface ServeOptions {
   transport: "stdio" | "http";
@@ -31,6 +32,7 @@ export async function serveCommand(context: CommandContext, options: ServeOption
   if (options.waitTimeoutMs !== undefined && !(Number.isInteger(options.waitTimeoutMs) && options.waitTimeoutMs > 0)) {
     throw new UserError(`--wait-timeout must be a positive number of milliseconds, got ${options.waitTimeoutMs}.`);
   }
+  const stateKey = requestStateKey(process.env.DURAGENT_SERVE_STATE_KEY);
   const client = await context.client();
   const logger = await context.logger();
   const targets = await client.targets();
@@ -45,6 +47,7 @@ export async function serveCommand(context: CommandContext, options: ServeOption
       targets,
       runs: client,
       logger,
+      ...stateKey,
       ...(options.waitTimeoutMs !== undefined ? { waitTimeoutMs: options.waitTimeoutMs } : {}),
     });
   } catch (error) {
@@ -87,6 +90,12 @@ export async function serveCommand(context: CommandContext, options: ServeOption
 }
 
 /** Resolves on Ctrl-C or SIGTERM and, for stdio, when the client closes our stdin. */
+/** `DURAGENT_SERVE_STATE_KEY`: the key every `serve` behind one URL shares (see `requestStateKey`). */
+function requestStateKey(text: string | undefined): { requestStateKey?: Uint8Array } {
+  if (text === undefined || text.trim() === "") return {};
+  return { requestStateKey: parseKeyText(text, { where: "DURAGENT_SERVE_STATE_KEY", source: "the environment variable", use: "the requestState seal" }) };
+}
+
 function untilStopped(options: { stdinEnds: boolean }): Promise<void> {
   return new Promise((resolve) => {
     const stop = () => {
