@@ -223,7 +223,8 @@ const commands: CommandSpec[] = [
         .option("--port <port>", "HTTP: port (0 picks a free one)", (value) => Number.parseInt(value, 10), 8787)
         .option("--token <token>", "HTTP: bearer token clients must send (default: $DURAGENT_SERVE_TOKEN)")
         .option("--allowed-host <name>", "HTTP: another host name clients may use (repeatable)", (value, all: string[]) => [...all, value], [])
-        .option("--wait-timeout <ms>", "how long a tool waits for its run's answer before returning the run id", (value) => Number.parseInt(value, 10)),
+        .option("--wait-timeout <ms>", "how long a tool waits for its run's answer before returning the run id", (value) => Number.parseInt(value, 10))
+        .addHelpText("after", "\nEnvironment:\n  DURAGENT_SERVE_STATE_KEY  32 bytes (base64 or hex) sealing input_required state; share it among servers behind one URL and across restarts"),
     action: async (context, _args, options) =>
       (await import("./commands/serve.js")).serveCommand(context, {
         transport: options.transport as "stdio" | "http",
