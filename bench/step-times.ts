@@ -10,9 +10,6 @@
  * A diagnostic, not part of `npm run bench`: its figures have no limits of their own.
  */
 import { randomUUID } from "node:crypto";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Client, Connection } from "@temporalio/client";
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from "@temporalio/worker";
@@ -22,23 +19,15 @@ import { createWorker } from "../dist/worker.js";
 import { startDevServer } from "../src/temporal/dev-server.js";
 import { startModelProcess } from "./memory-engine.js";
 import { median } from "./report.js";
+import { benchAgentConfig } from "./temporal-engine.js";
 
 const runs = Number(process.argv[2] ?? 30);
 const warmUp = 3;
 Runtime.install({ logger: new DefaultLogger("WARN") });
-const require = createRequire(import.meta.url);
-const everythingManifest = require.resolve("@modelcontextprotocol/server-everything/package.json");
-const everythingBin = join(dirname(everythingManifest), (JSON.parse(readFileSync(everythingManifest, "utf8")) as { bin: Record<string, string> }).bin["mcp-server-everything"]!);
 
 const server = await startDevServer({ ui: false });
 const model = await startModelProcess();
-const config = {
-  engine: "temporal" as const,
-  temporal: { address: server.address, taskQueue: `steps-duragent-${randomUUID()}` },
-  mcp: { servers: { everything: { command: process.execPath, args: [everythingBin, "stdio"], allowedTools: ["echo"] } } },
-  llm: { defaultModel: "openai:bench", providers: { openai: { apiKey: "bench", baseURL: model.baseURL } } },
-  agents: { bencher: { instruction: "You echo things with the echo tool, twice, then say you are done.", servers: ["everything"] } },
-};
+const config = benchAgentConfig(server.address, model.baseURL);
 const nativeConnection = await NativeConnection.connect({ address: server.address });
 const plainQueue = `steps-plain-${randomUUID()}`;
 const plainWorker = await Worker.create({

@@ -37,6 +37,17 @@ export interface TemporalRound {
   workflowTasks: number;
 }
 
+/** The bench's agent on Temporal: echoes twice through server-everything, then answers. */
+export function benchAgentConfig(address: string, modelBaseURL: string) {
+  return {
+    engine: "temporal" as const,
+    temporal: { address, taskQueue: `bench-duragent-${randomUUID()}` },
+    mcp: { servers: { everything: { command: process.execPath, args: [everythingBin, "stdio"], allowedTools: ["echo"] } } },
+    llm: { defaultModel: "openai:bench", providers: { openai: { apiKey: "bench", baseURL: modelBaseURL } } },
+    agents: { bencher: { instruction: "You echo things with the echo tool, twice, then say you are done.", servers: ["everything"] } },
+  };
+}
+
 async function timeRuns(runs: number, runOnce: () => Promise<string>): Promise<{ latencies: number[]; seconds: number; lastId: string }> {
   const latencies: number[] = [];
   let lastId = "";
@@ -54,13 +65,7 @@ export async function measureTemporalEngine(options: { address: string; quick: b
   const runs = options.quick ? 4 : 30;
   const model = await startModelProcess();
   const emptyQueue = `bench-empty-${randomUUID()}`;
-  const config = {
-    engine: "temporal" as const,
-    temporal: { address: options.address, taskQueue: `bench-duragent-${randomUUID()}` },
-    mcp: { servers: { everything: { command: process.execPath, args: [everythingBin, "stdio"], allowedTools: ["echo"] } } },
-    llm: { defaultModel: "openai:bench", providers: { openai: { apiKey: "bench", baseURL: model.baseURL } } },
-    agents: { bencher: { instruction: "You echo things with the echo tool, twice, then say you are done.", servers: ["everything"] } },
-  };
+  const config = benchAgentConfig(options.address, model.baseURL);
   const nativeConnection = await NativeConnection.connect({ address: options.address });
   // One bundle for both plain workers: bundling is start-up, not what the runs cost.
   const workflowBundle = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL("./processes/empty-workflow.ts", import.meta.url)), logger: new DefaultLogger("WARN") });
