@@ -89,13 +89,13 @@ export async function serveCommand(context: CommandContext, options: ServeOption
   await listener.close();
 }
 
-/** Resolves on Ctrl-C or SIGTERM and, for stdio, when the client closes our stdin. */
 /** `DURAGENT_SERVE_STATE_KEY`: the key every `serve` behind one URL shares (see `requestStateKey`). */
 function requestStateKey(text: string | undefined): { requestStateKey?: Uint8Array } {
   if (text === undefined || text.trim() === "") return {};
   return { requestStateKey: parseKeyText(text, { where: "DURAGENT_SERVE_STATE_KEY", source: "the environment variable", use: "the requestState seal" }) };
 }
 
+/** Resolves on Ctrl-C or SIGTERM and, for stdio, when the client closes our stdin. */
 function untilStopped(options: { stdinEnds: boolean }): Promise<void> {
   return new Promise((resolve) => {
     const stop = () => {
