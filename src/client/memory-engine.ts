@@ -60,12 +60,8 @@ export class MemoryEngine implements Engine {
   }
 
   async start(target: RunTarget, input: unknown, options: StartOptions = {}): Promise<RunHandle> {
-    let runId = options.runId ?? newRunId(target, this.uuid(), options);
-    if (this.runs.has(runId)) {
-      if (options.runId !== undefined) throw new Error(`A run '${runId}' already exists in this process; choose another id.`);
-      // A generated id has 32 random bits; a long-lived process may still hold a run with it.
-      while (this.runs.has(runId)) runId = newRunId(target, this.uuid(), options);
-    }
+    const runId = options.runId ?? this.unusedRunId(target, options);
+    if (this.runs.has(runId)) throw new Error(`A run '${runId}' already exists in this process; choose another id.`);
     const registry = await this.workflows();
     const type = workflowType(target);
     const workflow = registry.get(type);
@@ -135,6 +131,14 @@ export class MemoryEngine implements Engine {
     }, 30);
     this.runs.set(runId, { handle, peek, stop: () => executor?.cancel(), type, startedAt: new Date().toISOString() });
     return handle;
+  }
+
+  /** A generated id no kept run holds: with 32 random bits, a long-lived process may draw one again. */
+  private unusedRunId(target: RunTarget, options: StartOptions): string {
+    let runId: string;
+    do runId = newRunId(target, this.uuid(), options);
+    while (this.runs.has(runId));
+    return runId;
   }
 
   /**
