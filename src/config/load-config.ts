@@ -112,7 +112,7 @@ export function runSettingsFromConfig(config: DuragentConfig): RunSettings {
     maxToolResultBytes: config.execution.maxToolResultBytes ?? historyLimitDefaults.maxToolResultBytes,
     transcriptReferenceBytes: config.execution.transcriptReferenceBytes ?? historyLimitDefaults.transcriptReferenceBytes,
     chatTurnsPerRun: config.execution.chatTurnsPerRun ?? historyLimitDefaults.chatTurnsPerRun,
-    listToolsInModelCall: true,
+    listToolsInModelCall: defaultRunSettings.listToolsInModelCall,
   };
 }
 

@@ -23,7 +23,6 @@ import { TranscriptReferencer } from "./transcript-referencer.js";
 
 const internal = "Internal: read by duragent's own activities";
 
-
 function retryPolicy({ retry }: ActivitySettings): workflow.ActivityOptions["retry"] {
   return {
     maximumAttempts: retry.maximumAttempts,
