@@ -20,6 +20,7 @@ import { createWorker } from "../src/worker.js";
 import { randomUUID } from "node:crypto";
 import { startTestTemporal } from "./support/temporal.js";
 import { MemoryEngine } from "../src/client/memory-engine.js";
+import type { Engine } from "../src/client/engine.js";
 import { TemporalEngine } from "../src/client/temporal-engine.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
 
@@ -183,6 +184,16 @@ describe("generated run ids", () => {
   // The random part of a generated id is 32 bits: draw the same one twice, as a long-lived process
   // or a namespace that keeps many runs will one day do.
   const drawing = (...parts: string[]) => () => `${parts.shift() ?? randomUUID()}-0000-4000-8000-000000000000`;
+  /** Ada's run takes `firstId`; Grace's, drawn the same id, gets `secondId`; each run keeps its own answer. */
+  const drawnAgain = async (engine: Engine, firstId: string, secondId: string) => {
+    const first = await engine.start(greeter, "Ada");
+    await first.result();
+    const second = await engine.start(greeter, "Grace");
+    assert.equal(first.runId, firstId);
+    assert.equal(second.runId, secondId);
+    assert.match(((await second.result()) as { text: string }).text, /Grace/);
+    assert.match(((await (await engine.getHandle(firstId)).result()) as { text: string }).text, /Ada/);
+  };
   let temporal: TestWorkflowEnvironment;
   let model: Awaited<ReturnType<typeof startScriptedModelServer>>;
   before(async () => {
@@ -198,13 +209,7 @@ describe("generated run ids", () => {
     const config = testConfig(model);
     const engine = new MemoryEngine(config, runSettingsFromConfig(config), createLogger("test", "silent"), drawing("aaaaaaaa", "aaaaaaaa", "bbbbbbbb"));
     try {
-      const first = await engine.start(greeter, "Ada");
-      await first.result();
-      const second = await engine.start(greeter, "Grace");
-      assert.equal(first.runId, "greeter-aaaaaaaa");
-      assert.equal(second.runId, "greeter-bbbbbbbb");
-      assert.match(((await second.result()) as { text: string }).text, /Grace/);
-      assert.match(((await (await engine.getHandle("greeter-aaaaaaaa")).result()) as { text: string }).text, /Ada/);
+      await drawnAgain(engine, "greeter-aaaaaaaa", "greeter-bbbbbbbb");
       await assert.rejects(engine.start(greeter, "Alan", { runId: "greeter-aaaaaaaa" }), /A run 'greeter-aaaaaaaa' already exists/);
     } finally {
       await engine.close();
@@ -215,14 +220,8 @@ describe("generated run ids", () => {
     await withTemporalWorker(temporal, testConfig(model), async (_engine, config) => {
       const engine = await TemporalEngine.connect(config, runSettingsFromConfig(config), undefined, drawing("cccccccc", "cccccccc", "dddddddd"));
       try {
-        const first = await engine.start(greeter, "Ada");
-        await first.result();
-        const second = await engine.start(greeter, "Grace");
-        assert.equal(first.runId, "greeter-cccccccc");
-        assert.equal(second.runId, "greeter-dddddddd");
-        assert.match(((await second.result()) as { text: string }).text, /Grace/);
         // Without the refusal, Temporal would have started Grace's run under Ada's id.
-        assert.match(((await (await engine.getHandle("greeter-cccccccc")).result()) as { text: string }).text, /Ada/);
+        await drawnAgain(engine, "greeter-cccccccc", "greeter-dddddddd");
       } finally {
         await engine.close();
       }
