@@ -1,11 +1,11 @@
 /**
  * Where a Temporal run's time goes, step by step: the bench's agent (three model calls, two tool
- * calls) beside the plain workflow of five no-op activities, on a dev server of its own. Runs
- * alternate between the two; each row is the median, over the runs, of the time from the event
- * before to this one in the run's history. A task's "started" to "completed" is the worker's work
+ * calls) beside the plain workflow of five no-op activities and the plain workflow that makes the
+ * same calls by hand, on a dev server of its own. Runs alternate between the three; each row is
+ * the median, over the runs, of the time from the event before to this one in the run's history. A task's "started" to "completed" is the worker's work
  * plus one round trip, so a row where duragent is slower says which step to look at.
  *
- *   node --import tsx bench/step-times.ts [runs=30]
+ *   node --import tsx bench/step-times.ts [runs=30]    (STEPS_WARM_UP runs first, 3 by default)
  *
  * A diagnostic, not part of `npm run bench`: its figures have no limits of their own.
  */
@@ -20,9 +20,10 @@ import { startDevServer } from "../src/temporal/dev-server.js";
 import { startModelProcess } from "./memory-engine.js";
 import { median } from "./report.js";
 import { benchAgentConfig } from "./temporal-engine.js";
+import { openDirectCalls } from "./direct-calls.js";
 
 const runs = Number(process.argv[2] ?? 30);
-const warmUp = 3;
+const warmUp = Number(process.env.STEPS_WARM_UP ?? 3);
 Runtime.install({ logger: new DefaultLogger("WARN") });
 
 const server = await startDevServer({ ui: false });
@@ -30,11 +31,12 @@ const model = await startModelProcess();
 const config = benchAgentConfig(server.address, model.baseURL);
 const nativeConnection = await NativeConnection.connect({ address: server.address });
 const plainQueue = `steps-plain-${randomUUID()}`;
+const calls = await openDirectCalls(model.baseURL);
 const plainWorker = await Worker.create({
   connection: nativeConnection,
   taskQueue: plainQueue,
-  workflowBundle: await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL("./processes/empty-workflow.ts", import.meta.url)), logger: new DefaultLogger("WARN") }),
-  activities: { noop: async () => undefined },
+  workflowBundle: await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL("./plain-workflows.ts", import.meta.url)), logger: new DefaultLogger("WARN") }),
+  activities: { noop: async () => undefined, model: calls.model, tool: calls.tool },
 });
 const duragentWorker = await createWorker({ config });
 const connection = await Connection.connect({ address: server.address });
@@ -42,15 +44,18 @@ const temporalClient = new Client({ connection });
 const duragent = await createClient({ config });
 const running = [plainWorker.run(), duragentWorker.run()];
 
-const ids = { plain: [] as string[], duragent: [] as string[] };
+const ids = { plain: [] as string[], byHand: [] as string[], duragent: [] as string[] };
 try {
   for (let index = 0; index < warmUp + runs; index++) {
     const plainId = `plain-${randomUUID()}`;
     await temporalClient.workflow.execute("emptyActivities", { taskQueue: plainQueue, workflowId: plainId, args: [5] });
+    const byHandId = `by-hand-${randomUUID()}`;
+    await temporalClient.workflow.execute("handWritten", { taskQueue: plainQueue, workflowId: byHandId });
     const run = await duragent.start("bencher", "Echo twice, please.");
     await run.result();
     if (index >= warmUp) {
       ids.plain.push(plainId);
+      ids.byHand.push(byHandId);
       ids.duragent.push(run.runId);
     }
   }
@@ -69,19 +74,19 @@ try {
     }
     return gaps.map(({ type, samples }) => ({ type, ms: median(samples) }));
   };
-  const plain = await stepsOf(ids.plain);
-  const agent = await stepsOf(ids.duragent);
+  const columns = [
+    { title: "plain workflow", steps: await stepsOf(ids.plain) },
+    { title: "by hand, same calls", steps: await stepsOf(ids.byHand) },
+    { title: "duragent", steps: await stepsOf(ids.duragent) },
+  ];
   console.log(`Median ms since the previous event, over ${runs} runs of each (after ${warmUp} to warm up):\n`);
-  console.log(`${"event".padEnd(4)} ${"plain workflow".padEnd(36)} ${"ms".padStart(7)}   ${"duragent".padEnd(36)} ${"ms".padStart(7)}`);
-  for (let position = 0; position < Math.max(plain.length, agent.length); position++) {
-    const left = plain[position];
-    const right = agent[position];
-    console.log(
-      `${String(position + 1).padEnd(4)} ${(left?.type ?? "").padEnd(36)} ${left ? left.ms.toFixed(2).padStart(7) : "".padStart(7)}   ${(right?.type ?? "").padEnd(36)} ${right ? right.ms.toFixed(2).padStart(7) : ""}`,
-    );
+  console.log(["event".padEnd(4), ...columns.map(({ title }) => `${title.padEnd(32)} ${"ms".padStart(7)}`)].join("   "));
+  for (let position = 0; position < Math.max(...columns.map(({ steps }) => steps.length)); position++) {
+    const cells = columns.map(({ steps }) => steps[position]).map((step) => `${(step?.type ?? "").padEnd(32)} ${step ? step.ms.toFixed(2).padStart(7) : "".padStart(7)}`);
+    console.log([String(position + 1).padEnd(4), ...cells].join("   "));
   }
   const total = (steps: { ms: number }[]) => steps.reduce((sum, step) => sum + step.ms, 0);
-  console.log(`\nsum of medians: plain ${total(plain).toFixed(1)} ms, duragent ${total(agent).toFixed(1)} ms`);
+  console.log(`\nsum of medians: ${columns.map(({ title, steps }) => `${title} ${total(steps).toFixed(1)} ms`).join(", ")}`);
 } finally {
   plainWorker.shutdown();
   duragentWorker.worker.shutdown();
@@ -89,6 +94,7 @@ try {
   await duragent.close();
   await connection.close();
   await nativeConnection.close();
+  await calls.close();
   await model.stop();
   await server.stop();
 }

@@ -1,8 +1,10 @@
 /**
- * The Temporal engine beside its limit: a plain Temporal workflow with as many no-op activities as
- * a duragent run has model and tool calls (three and two), on the same dev server, with workers in
- * this process. Runs go one after another; rounds alternate between the two, and each figure is
- * the median over rounds.
+ * The Temporal engine beside its limits, on the same dev server, with workers in this process: a
+ * plain Temporal workflow with as many no-op activities as a duragent run has model and tool calls
+ * (three and two), and a plain workflow that runs the same agent loop written by hand, with
+ * activities that make the same calls through the SDKs. The first limit holds the calls' own cost
+ * against duragent as well; the second does not. Runs go one after another; rounds alternate
+ * between the systems, and each figure is the median over rounds.
  *
  * Two of Temporal's shortcuts are measured too, each beside the plain workflow's figure with and
  * without it: eager workflow start (a client that shares its worker's connection, which duragent
@@ -10,9 +12,6 @@
  * workflow is also run on a worker with it turned off, to show what it buys).
  */
 import { randomUUID } from "node:crypto";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Client, Connection } from "@temporalio/client";
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from "@temporalio/worker";
@@ -20,12 +19,10 @@ import { createClient } from "../dist/client.js";
 import { createWorker } from "../dist/worker.js";
 import { startModelProcess } from "./memory-engine.js";
 import { median, percentile, type Figure } from "./report.js";
+import { everythingBin, openDirectCalls } from "./direct-calls.js";
+import { instruction } from "./hand-written-loop.js";
 
-const require = createRequire(import.meta.url);
-const everythingManifest = require.resolve("@modelcontextprotocol/server-everything/package.json");
-const everythingBin = join(dirname(everythingManifest), (JSON.parse(readFileSync(everythingManifest, "utf8")) as { bin: Record<string, string> }).bin["mcp-server-everything"]!);
-
-const systemNames = ["empty", "duragent", "empty-eager", "duragent-eager", "empty-no-eager-activities"] as const;
+const systemNames = ["empty", "hand-written", "duragent", "empty-eager", "duragent-eager", "empty-no-eager-activities"] as const;
 
 export interface TemporalRound {
   system: (typeof systemNames)[number];
@@ -44,7 +41,7 @@ export function benchAgentConfig(address: string, modelBaseURL: string) {
     temporal: { address, taskQueue: `bench-duragent-${randomUUID()}` },
     mcp: { servers: { everything: { command: process.execPath, args: [everythingBin, "stdio"], allowedTools: ["echo"] } } },
     llm: { defaultModel: "openai:bench", providers: { openai: { apiKey: "bench", baseURL: modelBaseURL } } },
-    agents: { bencher: { instruction: "You echo things with the echo tool, twice, then say you are done.", servers: ["everything"] } },
+    agents: { bencher: { instruction, servers: ["everything"] } },
   };
 }
 
@@ -68,8 +65,9 @@ export async function measureTemporalEngine(options: { address: string; quick: b
   const config = benchAgentConfig(options.address, model.baseURL);
   const nativeConnection = await NativeConnection.connect({ address: options.address });
   // One bundle for both plain workers: bundling is start-up, not what the runs cost.
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL("./processes/empty-workflow.ts", import.meta.url)), logger: new DefaultLogger("WARN") });
-  const emptyWorkflow = { workflowBundle, activities: { noop: async () => undefined } };
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL("./plain-workflows.ts", import.meta.url)), logger: new DefaultLogger("WARN") });
+  const calls = await openDirectCalls(model.baseURL);
+  const emptyWorkflow = { workflowBundle, activities: { noop: async () => undefined, model: calls.model, tool: calls.tool } };
   const emptyWorker = await Worker.create({ connection: nativeConnection, taskQueue: emptyQueue, ...emptyWorkflow });
   const noEagerQueue = `bench-no-eager-${randomUUID()}`;
   const noEagerWorker = await Worker.create({ connection: nativeConnection, taskQueue: noEagerQueue, ...emptyWorkflow, maxEagerActivityReservationsPerWorkflowTask: 0 });
@@ -97,6 +95,11 @@ export async function measureTemporalEngine(options: { address: string; quick: b
       await client.workflow.execute("emptyActivities", { taskQueue, workflowId, args: [5], ...(requestEagerStart ? { requestEagerStart } : {}) });
       return workflowId;
     };
+    const handWritten = async () => {
+      const workflowId = `hand-written-${randomUUID()}`;
+      await temporal.workflow.execute("handWritten", { taskQueue: emptyQueue, workflowId });
+      return workflowId;
+    };
     const agent = (client: typeof duragent) => async () => {
       const run = await client.start("bencher", "Echo twice, please.");
       await run.result();
@@ -104,6 +107,7 @@ export async function measureTemporalEngine(options: { address: string; quick: b
     };
     const systems: Record<TemporalRound["system"], () => Promise<string>> = {
       empty: plain(temporal, emptyQueue, false),
+      "hand-written": handWritten,
       duragent: agent(duragent),
       "empty-eager": plain(temporalBeside, emptyQueue, true),
       "duragent-eager": agent(duragentBeside),
@@ -127,6 +131,7 @@ export async function measureTemporalEngine(options: { address: string; quick: b
     await duragent.close();
     await connection.close();
     await nativeConnection.close();
+    await calls.close();
     await model.stop();
   }
   const of = (system: TemporalRound["system"], field: "p50" | "p95" | "runsPerSecond"): number => median(results.filter((result) => result.system === system).map((result) => result[field]));
@@ -135,8 +140,16 @@ export async function measureTemporalEngine(options: { address: string; quick: b
   const emptyP50 = of("empty", "p50");
   const figures: Figure[] = [
     { section, name: "p50 per run", value: of("duragent", "p50"), unit: "ms", limit: { value: emptyP50 * 1.1, label: `1.10 x ${emptyP50.toFixed(0)} ms` }, note: "limit: a plain workflow with 5 no-op activities" },
-    { section, name: "p95 per run", value: of("duragent", "p95"), unit: "ms", note: `plain workflow: ${of("empty", "p95").toFixed(0)} ms` },
-    { section, name: "runs per second", value: of("duragent", "runsPerSecond"), unit: "runs/s", note: `plain workflow: ${of("empty", "runsPerSecond").toFixed(2)} runs/s` },
+    {
+      section,
+      name: "p50 beside the same calls",
+      value: of("duragent", "p50"),
+      unit: "ms",
+      limit: { value: of("hand-written", "p50") * 1.1, label: `1.10 x ${of("hand-written", "p50").toFixed(0)} ms` },
+      note: "limit: the agent loop as a plain workflow, its activities making the same SDK calls",
+    },
+    { section, name: "p95 per run", value: of("duragent", "p95"), unit: "ms", note: `plain workflow: ${of("empty", "p95").toFixed(0)} ms; by hand: ${of("hand-written", "p95").toFixed(0)} ms` },
+    { section, name: "runs per second", value: of("duragent", "runsPerSecond"), unit: "runs/s", note: `plain workflow: ${of("empty", "runsPerSecond").toFixed(2)} runs/s; by hand: ${of("hand-written", "runsPerSecond").toFixed(2)} runs/s` },
     {
       section,
       name: "activities per run",

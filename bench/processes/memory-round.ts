@@ -15,59 +15,24 @@
  * `BENCH_CPU_INTERVAL_US` (1000 by default); with `BENCH_HEAP_PROFILE=<file>`, a sampling profile of
  * what they allocate, for the same reader.
  */
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
-import { Client } from "@modelcontextprotocol/client";
-import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
-import { Client as ClientV1 } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport as StdioClientTransportV1 } from "@modelcontextprotocol/sdk/client/stdio.js";
-import OpenAI from "openai";
 // The compiled package, as users run it.
 import { createClient } from "../../dist/client.js";
 import { percentile } from "../report.js";
+import { everythingBin, openDirectCalls } from "../direct-calls.js";
+import { handWrittenLoop, instruction, question } from "../hand-written-loop.js";
 
 const [system, runsText, inFlightText, baseURL, warmUpText = "1000"] = process.argv.slice(2);
 const runs = Number(runsText);
 const inFlight = Number(inFlightText);
-const instruction = "You echo things with the echo tool, twice, then say you are done.";
-const question = "Echo twice, please.";
-
-const require = createRequire(import.meta.url);
-const everythingManifest = require.resolve("@modelcontextprotocol/server-everything/package.json");
-const everythingBin = join(dirname(everythingManifest), (JSON.parse(readFileSync(everythingManifest, "utf8")) as { bin: Record<string, string> }).bin["mcp-server-everything"]!);
 
 type RunOnce = () => Promise<unknown>;
 
 async function direct(): Promise<{ run: RunOnce; close(): Promise<void> }> {
-  const openai = new OpenAI({ apiKey: "bench", baseURL, maxRetries: 0 });
   // The MCP SDK duragent is built on (v2); `direct-v1` is the same loop on the 1.x SDK.
-  const server = { command: process.execPath, args: [everythingBin, "stdio"], stderr: "ignore" as const };
-  const mcp = system === "direct-v1" ? new ClientV1({ name: "bench", version: "1" }) : new Client({ name: "bench", version: "1" });
-  await mcp.connect(system === "direct-v1" ? new StdioClientTransportV1(server) : new StdioClientTransport(server));
-  const listed = (await mcp.listTools()).tools.filter((tool) => tool.name === "echo");
-  const tools = listed.map((tool) => ({ type: "function" as const, function: { name: tool.name, description: tool.description ?? "", parameters: tool.inputSchema } }));
-  const run = async () => {
-    const messages: OpenAI.Chat.ChatCompletionMessageParam[] = [
-      { role: "system", content: instruction },
-      { role: "user", content: question },
-    ];
-    for (let turn = 0; turn < 10; turn++) {
-      const completion = await openai.chat.completions.create({ model: "bench", messages, tools });
-      const message = completion.choices[0]!.message;
-      messages.push(message);
-      if (!message.tool_calls?.length) return message.content;
-      for (const call of message.tool_calls) {
-        if (call.type !== "function") continue;
-        const result = await mcp.callTool({ name: call.function.name, arguments: JSON.parse(call.function.arguments) as Record<string, unknown> });
-        const text = (result.content as { type: string; text?: string }[]).map((part) => part.text ?? "").join("\n");
-        messages.push({ role: "tool", tool_call_id: call.id, content: text });
-      }
-    }
-    throw new Error("no answer");
-  };
-  return { run, close: () => mcp.close() };
+  const calls = await openDirectCalls(baseURL!, system === "direct-v1" ? "v1" : "v2");
+  return { run: () => handWrittenLoop(calls), close: () => calls.close() };
 }
 
 async function duragent(): Promise<{ run: RunOnce; close(): Promise<void> }> {
