@@ -1,6 +1,7 @@
 /**
  * Big data: a tool result over the run's limit is cut on the worker, with a note to the model,
- * before it enters history, so no payload nears Temporal's limits (2 MB per payload).
+ * before it enters history, so no payload nears Temporal's limits (2 MB per payload). A transcript
+ * over 2 MB, which no single query answer may carry, is still read whole, a page at a time.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, realpathSync, writeFileSync } from "node:fs";
@@ -12,6 +13,7 @@ import { limitToolResult, utf8Bytes } from "../src/activities/result-limits.js";
 import { textOf } from "../src/common/messages.js";
 import { historyLimitDefaults } from "../src/common/run-settings.js";
 import type { RunTarget } from "../src/client/run-targets.js";
+import type { AgentRunResult } from "../src/workflows/builtin-workflows.js";
 import { historyStats } from "../src/testing/history-stats.js";
 import { startScriptedModelServer, type ScriptedCall, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
 import { filesystemServer } from "./support/mcp-servers.js";
@@ -37,6 +39,18 @@ function readScript(call: ScriptedCall): ScriptedTurn {
   const result = call.messages.findLast((message) => message.role === "tool");
   if (!result) return { toolCalls: [{ name: "fs_read_text_file", arguments: { path: bigFile } }] };
   return { text: `got ${textOf(result.content).length} characters` };
+}
+
+// Many results under the cut, read at once: together they pass 2 MB.
+const mediumFile = join(dir, "medium.log");
+const parallelReads = 40;
+writeFileSync(mediumFile, line.repeat(Math.ceil(60_000 / line.length)).slice(0, 60_000));
+
+/** Reads the medium file many times in one turn, then says how many whole copies arrived. */
+function readManyScript(call: ScriptedCall): ScriptedTurn {
+  const results = call.messages.filter((message) => message.role === "tool");
+  if (results.length === 0) return { toolCalls: Array.from({ length: parallelReads }, () => ({ name: "fs_read_text_file", arguments: { path: mediumFile } })) };
+  return { text: `got ${results.filter((result) => textOf(result.content).length === 60_000).length} whole copies` };
 }
 
 /** The tool message as the model received it (OpenAI wire: text content). */
@@ -115,6 +129,33 @@ describe("big data on Temporal", () => {
         assert.ok(largestInput < 16 * 1024, `an activity input of ${largestInput} bytes`);
       });
     } finally {
+      await model.close();
+    }
+  });
+
+  test("a transcript over the 2 MB a query answer may carry: model calls resolve it and the client reads it whole", async () => {
+    const model = await startScriptedModelServer(readManyScript, { quiet: true });
+    // Forty activities in flight at once are normal work, not a leak to warn of.
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    process.on("warning", onWarning);
+    try {
+      await withTemporalWorker(env, testConfig(model, { mcp: { servers: { fs: filesystemServer(dir) } } }), async (engine) => {
+        const handle = await engine.start(reader, "read the medium log, many times");
+        // The second model call refers to all the results, which its worker fetches from the run.
+        const result = (await handle.result()) as AgentRunResult;
+        assert.equal(result.text, `got ${parallelReads} whole copies`);
+        // A result that carried them all would be one Temporal refuses, and the run would never end.
+        assert.deepEqual([result.messages, result.messagesLeftOut], [[], 1 + 1 + parallelReads + 1]);
+        const transcript = await handle.transcript();
+        assert.equal(transcript.length, 1 + 1 + parallelReads + 1);
+        const bytes = utf8Bytes(JSON.stringify(transcript));
+        assert.ok(bytes > 2 * 1024 * 1024, `the transcript is ${bytes} bytes, under the limit the test is about`);
+        assert.equal(transcript.filter((message) => message.role === "tool" && textOf(message.content).length === 60_000).length, parallelReads);
+      });
+      assert.deepEqual(warnings.filter((warning) => warning.startsWith("MaxListenersExceededWarning")), []);
+    } finally {
+      process.off("warning", onWarning);
       await model.close();
     }
   });

@@ -17,6 +17,7 @@ import {
 } from "@temporalio/client";
 import { CancelledFailure, WorkflowExecutionAlreadyStartedError } from "@temporalio/common";
 import type { Message } from "../common/messages.js";
+import { transcriptSliceQuery, type TranscriptSlice } from "../common/transcript-reference.js";
 import { RunMessages, type ApprovalDecision, type Answer, type RunPhase, type RunStatus } from "../common/run-status.js";
 import type { RunSettings } from "../common/run-settings.js";
 import { usageOfResult, type UsageByModel } from "../common/usage.js";
@@ -245,6 +246,21 @@ export class TemporalEngine implements Engine {
     }
   }
 
+  /**
+   * The run's transcript a page at a time (one query answer may carry at most 2 MB), every page
+   * from the same Temporal run, so a continue-as-new between two pages cannot mix transcripts.
+   */
+  private async transcriptOf(workflow: WorkflowHandle): Promise<Message[]> {
+    const { runId } = await this.describe(workflow);
+    const run = this.client.workflow.getHandle(workflow.workflowId, runId, { followRuns: false });
+    const messages: Message[] = [];
+    for (;;) {
+      const page = await run.query<Message[], [TranscriptSlice]>(transcriptSliceQuery, { from: messages.length, to: Number.MAX_SAFE_INTEGER });
+      if (page.length === 0) return messages;
+      messages.push(...page);
+    }
+  }
+
   private handle(workflowId: string): RunHandle {
     const workflow = this.client.workflow.getHandle(workflowId);
     // An update refused by its validator leaves the run untouched; say why to the sender.
@@ -304,7 +320,7 @@ export class TemporalEngine implements Engine {
         const status = await ownStatus();
         return status.children ? withChildText(status, (id) => this.childStatus(id)) : status;
       },
-      transcript: () => workflow.query<Message[]>(RunMessages.transcript),
+      transcript: () => this.transcriptOf(workflow),
       answer: (answer: Answer) => update<void>(RunMessages.answer, answer),
       decide: (decision: ApprovalDecision) => update<void>(RunMessages.decide, decision),
       pause: () => workflow.signal(RunMessages.pause),

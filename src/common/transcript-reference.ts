@@ -53,9 +53,18 @@ export type TranscriptReference = z.infer<typeof TranscriptReferenceSchema>;
 
 /**
  * The query a run answers with a slice of its transcript: argument `{ from, to }` (half-open),
- * result `Message[]`. The activity asks it of its own workflow run.
+ * result `Message[]`. The activity asks it of its own workflow run, and the client to read a
+ * transcript. An answer stops short after `transcriptPageBytes` (always holding at least one
+ * message), so the asker asks again from where it stopped.
  */
 export const transcriptSliceQuery = "duragent.worker.transcriptSlice";
+
+/**
+ * How much message JSON one slice answer carries, in UTF-8 bytes: Temporal refuses a query result
+ * over 2 MB, which a long run's transcript passes, and its worker logs a warning for any payload
+ * over 512 KB; this stays under both, with room for a payload codec's own bytes.
+ */
+export const transcriptPageBytes = 384 * 1024;
 
 /** The query a run answers with one of its recorded model-call setups: argument the index, result `LlmSetup`. */
 export const llmSetupQuery = "duragent.worker.llmSetup";

@@ -3,6 +3,7 @@
  * activities with their MCP pool and model providers, and the search attributes runs are tagged
  * with. Loaded only by programs that run a worker: @temporalio/worker is native and heavy.
  */
+import { setMaxListeners } from "node:events";
 import { createRequire } from "node:module";
 import { Connection } from "@temporalio/client";
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from "@temporalio/worker";
@@ -46,6 +47,8 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
   if (config.temporal.searchAttributes) await ensureSearchAttributes(connection, config.temporal.namespace, logger);
   const runtime = openActivityRuntime(config, logger, { meter: effectMeter(Runtime.instance().metricMeter), traced: tracing !== undefined, captureContent: tracing?.settings.captureContent ?? false });
   const stopping = new AbortController();
+  // Each activity in flight listens to it (and stops listening when it ends): more than ten is normal.
+  setMaxListeners(0, stopping.signal);
   try {
     const worker = await Worker.create({
       connection,

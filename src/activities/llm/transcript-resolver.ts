@@ -7,7 +7,8 @@
  * not recorded in history, which is the point. A run's transcript only grows and its setups never
  * change, so what was fetched once stays true: an LRU cache keeps each recent run's known prefix
  * and setups, and a later call fetches only the messages added since (usually the last turn's),
- * or nothing at all when an attempt is retried.
+ * or nothing at all when an attempt is retried. A query answer is capped at 2 MB, so a long
+ * transcript comes in pages.
  */
 import { Context } from "@temporalio/activity";
 import { ApplicationFailure } from "@temporalio/common";
@@ -59,6 +60,17 @@ function queryRun<T>(run: RunLocation, query: (handle: WorkflowHandle) => Promis
   return abandonOnAbort(signal, () => query(Context.current().client.workflow.getHandle(run.runId, run.temporalRunId)));
 }
 
+/** `[from, to)` of the run's transcript, a page at a time (see transcriptPageBytes); short if the run holds less. */
+async function fetchSlice(source: TranscriptSource, run: RunLocation, from: number, to: number, signal: AbortSignal | undefined): Promise<Message[]> {
+  const messages: Message[] = [];
+  while (from + messages.length < to) {
+    const page = await source.slice(run, { from: from + messages.length, to }, signal);
+    if (page.length === 0) break;
+    messages.push(...page);
+  }
+  return messages;
+}
+
 interface CachedTranscript {
   messages: Message[];
   setups: Map<number, LlmSetup>;
@@ -96,7 +108,7 @@ export function createTranscriptResolver(options: TranscriptResolverOptions = {}
     const from = entry.messages.length;
     const wanted = reference.setup;
     const [fetched, setup] = await Promise.all([
-      from < needed ? source.slice(reference, { from, to: needed }, signal) : undefined,
+      from < needed ? fetchSlice(source, reference, from, needed, signal) : undefined,
       wanted !== undefined && !entry.setups.has(wanted) ? source.setup(reference, wanted, signal) : undefined,
     ]);
     if (fetched) {

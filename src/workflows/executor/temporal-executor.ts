@@ -15,7 +15,7 @@ import { RunMessages, type Answer, type ApprovalDecision, type RunPhase, type Ru
 import { phaseSearchAttribute } from "../../common/search-attributes.js";
 import { currentDetails } from "../../common/current-details.js";
 import { ServerRequestSchema, type ServerRequest, type ServerRequestAnswer } from "../../common/server-requests.js";
-import { llmSetupQuery, transcriptSliceQuery, type RunLocation, type TranscriptSlice } from "../../common/transcript-reference.js";
+import { llmSetupQuery, transcriptPageBytes, transcriptSliceQuery, type RunLocation, type TranscriptSlice } from "../../common/transcript-reference.js";
 import type { WorkflowRunInput } from "../define-workflow.js";
 import { BaseExecutor } from "./base-executor.js";
 import type { RunLogger } from "./executor.js";
@@ -80,7 +80,7 @@ export class TemporalExecutor extends BaseExecutor {
     // want, so the queries only duragent's activities use are named duragent.worker.*, after it.
     workflow.setHandler(statusQuery, () => control.status(), { description: "The run's phase, step, pending questions and approvals, usage and last error" });
     workflow.setHandler(transcriptQuery, () => control.transcript, { description: "Every message of the run so far" });
-    workflow.setHandler(transcriptSliceQueryDefinition, ({ from, to }) => control.transcript.slice(from, to), { description: internal });
+    workflow.setHandler(transcriptSliceQueryDefinition, ({ from, to }) => this.references.slice(from, to, transcriptPageBytes), { description: internal });
     workflow.setHandler(llmSetupQueryDefinition, (index) => this.references.setup(index) ?? null, { description: internal });
     // Validators run before anything is written to history, so a bad answer leaves no trace.
     workflow.setHandler(answerUpdate, (answer) => control.applyAnswer(answer), {

@@ -33,6 +33,18 @@ export class TranscriptReferencer {
     return this.setups[index];
   }
 
+  /** The transcript's messages in `[from, to)` for the slice query: one page, cut short after `pageBytes`. */
+  slice(from: number, to: number, pageBytes: number): Message[] {
+    const start = Math.max(0, from);
+    const end = Math.min(to, this.transcript.length);
+    let index = start;
+    for (let bytes = 0; index < end; index++) {
+      bytes += this.sizeOf([this.transcript[index]!]);
+      if (bytes > pageBytes && index > start) break;
+    }
+    return this.transcript.slice(start, index);
+  }
+
   /** The request, with what the run already holds replaced by a reference once the call is large. */
   reference(request: LlmRequest): LlmRequest {
     const setup: LlmSetup = {
