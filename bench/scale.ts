@@ -240,7 +240,8 @@ export async function measureScale(options: { address: string; runs: number; log
       name: "answer all, until all completed",
       value: duragent.answerSeconds,
       unit: "s",
-      limit: { value: (60 * runs) / 10_000, label: `${((60 * runs) / 10_000).toFixed(0)} s (60 s per 10,000)` },
+      // Two significant digits: 100 runs' limit is 0.6 s, which whole seconds would show as 1 s.
+      limit: { value: (60 * runs) / 10_000, label: `${Number(((60 * runs) / 10_000).toPrecision(2))} s (60 s per 10,000)` },
       note: `plain workflow: ${plain.answerSeconds.toFixed(1)} s; starting them took ${duragent.startSeconds.toFixed(1)} s (plain ${plain.startSeconds.toFixed(1)} s)`,
     },
     {
