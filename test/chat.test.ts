@@ -32,6 +32,10 @@ import { startTestTemporal } from "./support/temporal.js";
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-chat-")));
 writeFileSync(join(dir, "motto.txt"), "durable by default");
+// Read forty times in one turn, it makes a conversation of 2.4 MB: more than one payload may carry.
+const mediumFile = join(dir, "medium.txt");
+writeFileSync(mediumFile, "a line of a medium-sized file\n".repeat(2_000));
+const manyReads = 40;
 
 const assistant: AgentSpec = { name: "assistant", instruction: "Chat with the user.", servers: ["fs"] };
 
@@ -40,9 +44,13 @@ const story = "Once upon a time a chat streamed its replies, word by word, to wh
 /** Echoes the user's message with how many messages the model saw; `read <path>` makes it use a tool. */
 function chatScript(call: ScriptedCall): ScriptedTurn {
   const last = call.messages.at(-1)!;
-  if (last.role === "tool") return { text: `the file says: ${textOf(last.content)}` };
+  if (last.role === "tool") {
+    const results = call.messages.length - call.messages.findLastIndex((message) => message.role !== "tool") - 1;
+    return { text: results > 1 ? `read ${results} results` : `the file says: ${textOf(last.content)}` };
+  }
   const text = last.role === "user" ? textOf(last.content) : "";
   if (text.startsWith("story")) return { text: story, chunkDelayMs: 40 };
+  if (text.startsWith("read many ")) return { toolCalls: Array.from({ length: manyReads }, () => ({ name: "fs_read_text_file", arguments: { path: text.slice(10) } })) };
   if (text.startsWith("read ")) return { toolCalls: [{ name: "fs_read_text_file", arguments: { path: text.slice(5) } }] };
   return { text: `echo ${text} (${call.messages.length} messages seen)` };
 }
@@ -260,6 +268,26 @@ describe("chat on Temporal", () => {
       await runtime.close();
       await model.close();
       await env.client.workflow.getHandle(chatId).terminate();
+    }
+  });
+
+  test("a conversation over the 2 MB a run can hand on: the next run gets it without its tool traffic, and the chat goes on", async () => {
+    const model = await startScriptedModelServer(chatScript, { quiet: true });
+    try {
+      await withTemporalWorker(env, testConfig(model, { mcp: { servers: { fs: filesystemServer(dir) } } }), async (engine) => {
+        // Every turn ends a run, so the first conversation is handed on at once.
+        const chat = await startChat(engine, assistant, { turnsPerRun: 1 });
+        assert.equal((await chat.send(`read many ${mediumFile}`)).text, `read ${manyReads} results`);
+        // The next run's model sees the first question, its answer and the new message.
+        assert.equal((await chat.send("hello again")).text, "echo hello again (3 messages seen)");
+        assert.equal((await chat.send("and again")).text, "echo and again (5 messages seen)");
+        const result = await chat.end();
+        // The messages it no longer carries still count as the conversation's.
+        assert.deepEqual({ turns: result.turns, messageCount: result.messageCount }, { turns: 3, messageCount: 1 + 1 + manyReads + 1 + 4 });
+        assert.equal(model.errors.length, 0);
+      });
+    } finally {
+      await model.close();
     }
   });
 

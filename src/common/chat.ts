@@ -42,7 +42,10 @@ export type ChatReply = z.infer<typeof ChatReplySchema>;
 
 /** What one run of a chat hands to the next when it continues as new. */
 export const ChatStateSchema = z.object({
-  /** The whole conversation so far (user messages, model turns, tool results), without the system instruction. */
+  /**
+   * The conversation so far (user messages, model turns, tool results), without the system
+   * instruction; past 1 MiB without its tool traffic, and past that again only its latest turns.
+   */
   messages: z.array(MessageSchema),
   /** Tokens used so far, per model. */
   usage: z.record(z.string(), TokenUsageSchema),
@@ -52,6 +55,8 @@ export const ChatStateSchema = z.object({
   run: z.number().int().positive(),
   /** The last replies, so a reply read just after a continue-as-new is still there. */
   recentReplies: z.array(ChatReplySchema).default([]),
+  /** Messages of the conversation that runs no longer hand on (see `messages`); earlier runs' transcripts hold them. */
+  leftOut: z.number().int().min(0).optional(),
 });
 export type ChatState = z.infer<typeof ChatStateSchema>;
 

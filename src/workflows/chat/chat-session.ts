@@ -25,6 +25,8 @@ import {
   type ChatState,
 } from "../../common/chat.js";
 import { historyLimitDefaults } from "../../common/run-settings.js";
+import type { Message } from "../../common/messages.js";
+import { utf8Length } from "../../common/transcript-reference.js";
 import { finalText, type AgentLlm } from "../agent/agent-llm.js";
 import { AgentSpecSchema, defineAgent } from "../agent/define-agent.js";
 import type { Executor } from "../executor/executor.js";
@@ -170,16 +172,52 @@ class ChatSession {
   }
 
   private summary(llm: AgentLlm): ChatResult {
-    return { turns: this.state.turns, runs: this.state.run, messageCount: llm.history.length, usage: this.usage(llm) };
+    return { turns: this.state.turns, runs: this.state.run, messageCount: (this.state.leftOut ?? 0) + llm.history.length, usage: this.usage(llm) };
   }
 
   private handOver(llm: AgentLlm): ChatState {
+    const messages = conversationToHandOver(llm.history);
+    const leftOut = (this.state.leftOut ?? 0) + llm.history.length - messages.length;
     return {
-      messages: llm.history,
+      messages,
       usage: this.usage(llm),
       turns: this.state.turns,
       run: this.state.run + 1,
       recentReplies: this.state.recentReplies,
+      ...(leftOut > 0 ? { leftOut } : {}),
     };
   }
+}
+
+// A continue-as-new input is one payload, which Temporal refuses over 2 MB; this leaves room for the rest of the state.
+const handOverBytes = 1024 * 1024;
+
+/**
+ * The conversation as the next run gets it. Past `handOverBytes`, the tool traffic goes (calls
+ * and results; each reply keeps its text), and past that again the oldest turns: a refused
+ * hand-over would stop the chat, and a conversation that big is past most models' context anyway.
+ */
+function conversationToHandOver(messages: Message[]): Message[] {
+  if (jsonBytes(messages) <= handOverBytes) return messages;
+  const talk: Message[] = [];
+  for (const message of messages) {
+    if (message.role === "tool") continue;
+    if (message.role === "assistant" && message.toolCalls) {
+      if (message.content) talk.push({ role: "assistant", content: message.content });
+      continue;
+    }
+    talk.push(message);
+  }
+  // The latest part that fits, from a user message on, so that every reply keeps its question.
+  let start = talk.length;
+  for (let index = talk.length - 1, bytes = 0; index >= 0; index--) {
+    bytes += jsonBytes(talk[index]);
+    if (bytes > handOverBytes) break;
+    if (talk[index]!.role === "user") start = index;
+  }
+  return talk.slice(start);
+}
+
+function jsonBytes(value: unknown): number {
+  return utf8Length(JSON.stringify(value));
 }
