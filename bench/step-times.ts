@@ -10,16 +10,15 @@
  * A diagnostic, not part of `npm run bench`: its figures have no limits of their own.
  */
 import { randomUUID } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { Client, Connection } from "@temporalio/client";
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from "@temporalio/worker";
+import { DefaultLogger, NativeConnection, Runtime, Worker } from "@temporalio/worker";
 import type { temporal } from "@temporalio/proto";
 import { createClient } from "../dist/client.js";
 import { createWorker } from "../dist/worker.js";
 import { startDevServer } from "../src/temporal/dev-server.js";
 import { startModelProcess } from "./memory-engine.js";
 import { median } from "./report.js";
-import { benchAgentConfig } from "./temporal-engine.js";
+import { benchAgentConfig, plainWorkflows } from "./temporal-engine.js";
 import { openDirectCalls } from "./direct-calls.js";
 
 const runs = Number(process.argv[2] ?? 30);
@@ -35,8 +34,7 @@ const calls = await openDirectCalls(model.baseURL);
 const plainWorker = await Worker.create({
   connection: nativeConnection,
   taskQueue: plainQueue,
-  workflowBundle: await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL("./plain-workflows.ts", import.meta.url)), logger: new DefaultLogger("WARN") }),
-  activities: { noop: async () => undefined, model: calls.model, tool: calls.tool },
+  ...(await plainWorkflows(calls)),
 });
 const duragentWorker = await createWorker({ config });
 const connection = await Connection.connect({ address: server.address });

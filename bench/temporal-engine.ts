@@ -19,7 +19,7 @@ import { createClient } from "../dist/client.js";
 import { createWorker } from "../dist/worker.js";
 import { startModelProcess } from "./memory-engine.js";
 import { median, percentile, type Figure } from "./report.js";
-import { everythingBin, openDirectCalls } from "./direct-calls.js";
+import { everythingBin, openDirectCalls, type DirectCalls } from "./direct-calls.js";
 import { instruction } from "./hand-written-loop.js";
 
 const systemNames = ["empty", "hand-written", "duragent", "empty-eager", "duragent-eager", "empty-no-eager-activities"] as const;
@@ -45,6 +45,13 @@ export function benchAgentConfig(address: string, modelBaseURL: string) {
   };
 }
 
+/** What a worker of the plain workflows runs: their bundle, and the no-op and hand-written activities. */
+export async function plainWorkflows(calls: Pick<DirectCalls, "model" | "tool">) {
+  // Bundled once for every plain worker: bundling is start-up, not what the runs cost.
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL("./plain-workflows.ts", import.meta.url)), logger: new DefaultLogger("WARN") });
+  return { workflowBundle, activities: { noop: async () => undefined, model: calls.model, tool: calls.tool } };
+}
+
 async function timeRuns(runs: number, runOnce: () => Promise<string>): Promise<{ latencies: number[]; seconds: number; lastId: string }> {
   const latencies: number[] = [];
   let lastId = "";
@@ -64,10 +71,8 @@ export async function measureTemporalEngine(options: { address: string; quick: b
   const emptyQueue = `bench-empty-${randomUUID()}`;
   const config = benchAgentConfig(options.address, model.baseURL);
   const nativeConnection = await NativeConnection.connect({ address: options.address });
-  // One bundle for both plain workers: bundling is start-up, not what the runs cost.
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL("./plain-workflows.ts", import.meta.url)), logger: new DefaultLogger("WARN") });
   const calls = await openDirectCalls(model.baseURL);
-  const emptyWorkflow = { workflowBundle, activities: { noop: async () => undefined, model: calls.model, tool: calls.tool } };
+  const emptyWorkflow = await plainWorkflows(calls);
   const emptyWorker = await Worker.create({ connection: nativeConnection, taskQueue: emptyQueue, ...emptyWorkflow });
   const noEagerQueue = `bench-no-eager-${randomUUID()}`;
   const noEagerWorker = await Worker.create({ connection: nativeConnection, taskQueue: noEagerQueue, ...emptyWorkflow, maxEagerActivityReservationsPerWorkflowTask: 0 });

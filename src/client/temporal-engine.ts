@@ -17,7 +17,7 @@ import {
 } from "@temporalio/client";
 import { CancelledFailure, WorkflowExecutionAlreadyStartedError } from "@temporalio/common";
 import type { Message } from "../common/messages.js";
-import { transcriptSliceQuery, type TranscriptSlice } from "../common/transcript-reference.js";
+import { readTranscriptSlices, transcriptSliceQuery, type TranscriptSlice } from "../common/transcript-reference.js";
 import { RunMessages, type ApprovalDecision, type Answer, type RunPhase, type RunStatus } from "../common/run-status.js";
 import type { RunSettings } from "../common/run-settings.js";
 import { usageOfResult, type UsageByModel } from "../common/usage.js";
@@ -253,12 +253,7 @@ export class TemporalEngine implements Engine {
   private async transcriptOf(workflow: WorkflowHandle): Promise<Message[]> {
     const { runId } = await this.describe(workflow);
     const run = this.client.workflow.getHandle(workflow.workflowId, runId, { followRuns: false });
-    const messages: Message[] = [];
-    for (;;) {
-      const page = await run.query<Message[], [TranscriptSlice]>(transcriptSliceQuery, { from: messages.length, to: Number.MAX_SAFE_INTEGER });
-      if (page.length === 0) return messages;
-      messages.push(...page);
-    }
+    return readTranscriptSlices((slice) => run.query<Message[], [TranscriptSlice]>(transcriptSliceQuery, slice));
   }
 
   private handle(workflowId: string): RunHandle {

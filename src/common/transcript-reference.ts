@@ -66,6 +66,27 @@ export const transcriptSliceQuery = "duragent.worker.transcriptSlice";
  */
 export const transcriptPageBytes = 384 * 1024;
 
+/**
+ * `[from, to)` of a run's transcript through its slice query (`ask`), a page at a time; shorter
+ * when the run holds less. The worker's transcript resolver and the client read through it.
+ */
+export async function readTranscriptSlices(ask: (slice: TranscriptSlice) => Promise<Message[]>, from = 0, to = Number.MAX_SAFE_INTEGER): Promise<Message[]> {
+  const messages: Message[] = [];
+  while (from + messages.length < to) {
+    const page = await ask({ from: from + messages.length, to });
+    if (page.length === 0) break;
+    messages.push(...page);
+  }
+  return messages;
+}
+
+/**
+ * The most message JSON (UTF-8 bytes) put in a payload that cannot come in pages: an agent run's
+ * result, a chat's hand-over to its next run. Temporal refuses a payload over 2 MB, and a run whose
+ * payload it refuses never completes; the rest of the payload needs room too.
+ */
+export const messagesPayloadBytes = 1024 * 1024;
+
 /** The query a run answers with one of its recorded model-call setups: argument the index, result `LlmSetup`. */
 export const llmSetupQuery = "duragent.worker.llmSetup";
 
@@ -114,6 +135,11 @@ export function expandTranscriptReference(request: LlmRequest, parts: Referenced
 /** The largest index a reference needs, plus one: how much of the transcript must be known. */
 export function referencedLength(request: LlmRequest): number {
   return Math.max(0, ...(request.transcriptReference?.ranges ?? []).map((range) => range.to));
+}
+
+/** UTF-8 length of a value's JSON. */
+export function jsonBytes(value: unknown): number {
+  return utf8Length(JSON.stringify(value));
 }
 
 /** UTF-8 length of a string without Node's Buffer, which workflow code cannot use. */

@@ -10,7 +10,7 @@ import { defineWorkflow } from "./define-workflow.js";
 import type { PatternRunInput, PatternRunResult } from "./patterns/child-pattern.js";
 import { runPattern } from "./patterns/pattern-workflow.js";
 import type { UsageByModel } from "../common/usage.js";
-import { utf8Length } from "../common/transcript-reference.js";
+import { jsonBytes, messagesPayloadBytes } from "../common/transcript-reference.js";
 import { runChat, type ChatInput } from "./chat/chat-session.js";
 import type { ChatResult } from "../common/chat.js";
 
@@ -34,18 +34,12 @@ export interface AgentRunResult {
   usage: UsageByModel;
 }
 
-/**
- * The most message JSON (UTF-8 bytes) a run's result carries. Temporal refuses a result over 2 MB,
- * and a run whose result it refuses never completes, so a longer exchange is left out.
- */
-const resultMessagesBytes = 1024 * 1024;
-
 /** Runs one agent on one message through the whole tool loop. */
 export const agentWorkflow = defineWorkflow<AgentRunInput, AgentRunResult>(async (ctx, input) => {
   const llm = await defineAgent(input.agent).attachLlm(ctx);
   const added = await llm.generate(input.message);
   const messages = llm.history;
-  const fits = utf8Length(JSON.stringify(messages)) <= resultMessagesBytes;
+  const fits = jsonBytes(messages) <= messagesPayloadBytes;
   return { text: finalText(added), messages: fits ? messages : [], ...(fits ? {} : { messagesLeftOut: messages.length }), usage: llm.usage };
 });
 

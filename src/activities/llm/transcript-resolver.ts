@@ -20,6 +20,7 @@ import { abandonOnAbort } from "../abandon-on-abort.js";
 import {
   expandTranscriptReference,
   llmSetupQuery,
+  readTranscriptSlices,
   referencedLength,
   transcriptSliceQuery,
   TranscriptReferenceError,
@@ -60,17 +61,6 @@ function queryRun<T>(run: RunLocation, query: (handle: WorkflowHandle) => Promis
   return abandonOnAbort(signal, () => query(Context.current().client.workflow.getHandle(run.runId, run.temporalRunId)));
 }
 
-/** `[from, to)` of the run's transcript, a page at a time (see transcriptPageBytes); short if the run holds less. */
-async function fetchSlice(source: TranscriptSource, run: RunLocation, from: number, to: number, signal: AbortSignal | undefined): Promise<Message[]> {
-  const messages: Message[] = [];
-  while (from + messages.length < to) {
-    const page = await source.slice(run, { from: from + messages.length, to }, signal);
-    if (page.length === 0) break;
-    messages.push(...page);
-  }
-  return messages;
-}
-
 interface CachedTranscript {
   messages: Message[];
   setups: Map<number, LlmSetup>;
@@ -108,7 +98,7 @@ export function createTranscriptResolver(options: TranscriptResolverOptions = {}
     const from = entry.messages.length;
     const wanted = reference.setup;
     const [fetched, setup] = await Promise.all([
-      from < needed ? fetchSlice(source, reference, from, needed, signal) : undefined,
+      from < needed ? readTranscriptSlices((slice) => source.slice(reference, slice, signal), from, needed) : undefined,
       wanted !== undefined && !entry.setups.has(wanted) ? source.setup(reference, wanted, signal) : undefined,
     ]);
     if (fetched) {

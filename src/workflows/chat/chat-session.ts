@@ -26,7 +26,7 @@ import {
 } from "../../common/chat.js";
 import { historyLimitDefaults } from "../../common/run-settings.js";
 import type { Message } from "../../common/messages.js";
-import { utf8Length } from "../../common/transcript-reference.js";
+import { jsonBytes, messagesPayloadBytes } from "../../common/transcript-reference.js";
 import { finalText, type AgentLlm } from "../agent/agent-llm.js";
 import { AgentSpecSchema, defineAgent } from "../agent/define-agent.js";
 import type { Executor } from "../executor/executor.js";
@@ -189,16 +189,14 @@ class ChatSession {
   }
 }
 
-// A continue-as-new input is one payload, which Temporal refuses over 2 MB; this leaves room for the rest of the state.
-const handOverBytes = 1024 * 1024;
-
 /**
- * The conversation as the next run gets it. Past `handOverBytes`, the tool traffic goes (calls
- * and results; each reply keeps its text), and past that again the oldest turns: a refused
- * hand-over would stop the chat, and a conversation that big is past most models' context anyway.
+ * The conversation as the next run gets it, in the one payload of a continue-as-new. Past
+ * `messagesPayloadBytes` the tool traffic goes (calls and results; each reply keeps its text), and
+ * past that again the oldest turns: a refused hand-over would stop the chat, and a conversation
+ * that big is past most models' context anyway.
  */
 function conversationToHandOver(messages: Message[]): Message[] {
-  if (jsonBytes(messages) <= handOverBytes) return messages;
+  if (jsonBytes(messages) <= messagesPayloadBytes) return messages;
   const talk: Message[] = [];
   for (const message of messages) {
     if (message.role === "tool") continue;
@@ -212,12 +210,8 @@ function conversationToHandOver(messages: Message[]): Message[] {
   let start = talk.length;
   for (let index = talk.length - 1, bytes = 0; index >= 0; index--) {
     bytes += jsonBytes(talk[index]);
-    if (bytes > handOverBytes) break;
+    if (bytes > messagesPayloadBytes) break;
     if (talk[index]!.role === "user") start = index;
   }
   return talk.slice(start);
-}
-
-function jsonBytes(value: unknown): number {
-  return utf8Length(JSON.stringify(value));
 }

@@ -8,7 +8,7 @@
  */
 import type { LlmRequest, LlmSetup } from "../../common/llm.js";
 import type { Message } from "../../common/messages.js";
-import { utf8Length, type RunLocation, type TranscriptReference } from "../../common/transcript-reference.js";
+import { jsonBytes, utf8Length, type RunLocation, type TranscriptReference } from "../../common/transcript-reference.js";
 
 export class TranscriptReferencer {
   private readonly positions = new Map<Message, number>();
@@ -39,7 +39,7 @@ export class TranscriptReferencer {
     const end = Math.min(to, this.transcript.length);
     let index = start;
     for (let bytes = 0; index < end; index++) {
-      bytes += this.sizeOf([this.transcript[index]!]);
+      bytes += this.sizeOfMessage(this.transcript[index]!);
       if (bytes > pageBytes && index > start) break;
     }
     return this.transcript.slice(start, index);
@@ -101,14 +101,16 @@ export class TranscriptReferencer {
 
   private sizeOf(messages: readonly Message[]): number {
     let total = 0;
-    for (const message of messages) {
-      let size = this.sizes.get(message);
-      if (size === undefined) {
-        size = utf8Length(JSON.stringify(message));
-        this.sizes.set(message, size);
-      }
-      total += size;
-    }
+    for (const message of messages) total += this.sizeOfMessage(message);
     return total;
+  }
+
+  private sizeOfMessage(message: Message): number {
+    let size = this.sizes.get(message);
+    if (size === undefined) {
+      size = jsonBytes(message);
+      this.sizes.set(message, size);
+    }
+    return size;
   }
 }
