@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { limitToolResult, utf8Bytes } from "../src/activities/result-limits.js";
-import { textOf } from "../src/common/messages.js";
+import { textOf, type Message } from "../src/common/messages.js";
+import { RunMessages } from "../src/common/run-status.js";
 import { historyLimitDefaults } from "../src/common/run-settings.js";
 import type { RunTarget } from "../src/client/run-targets.js";
 import type { AgentRunResult } from "../src/workflows/builtin-workflows.js";
@@ -152,6 +153,14 @@ describe("big data on Temporal", () => {
         const bytes = utf8Bytes(JSON.stringify(transcript));
         assert.ok(bytes > 2 * 1024 * 1024, `the transcript is ${bytes} bytes, under the limit the test is about`);
         assert.equal(transcript.filter((message) => message.role === "tool" && textOf(message.content).length === 60_000).length, parallelReads);
+        // What the Web UI's query shows: the latest messages that fit, after a note of the rest.
+        const shown = await engine.client.workflow.getHandle(handle.runId).query<Message[]>(RunMessages.transcript);
+        const [note, ...latest] = shown;
+        assert.deepEqual(latest, transcript.slice(transcript.length - latest.length));
+        assert.ok(latest.length > 1 && latest.length < parallelReads, `${latest.length} of the messages shown`);
+        assert.ok(utf8Bytes(JSON.stringify(shown)) < 2 * 1024 * 1024);
+        assert.equal(note?.role, "system");
+        assert.match(textOf(note.content), new RegExp(`^duragent: the first ${transcript.length - latest.length} of ${transcript.length} messages are left out .*\`duragent history ${handle.runId}\``));
       });
       assert.deepEqual(warnings.filter((warning) => warning.startsWith("MaxListenersExceededWarning")), []);
     } finally {

@@ -45,6 +45,16 @@ export class TranscriptReferencer {
     return this.transcript.slice(start, index);
   }
 
+  /** Where the latest messages that fit in `bytes` start (always before the last one). */
+  latestStart(bytes: number): number {
+    let start = this.transcript.length;
+    for (let total = 0; start > 0; start--) {
+      total += this.sizeOfMessage(this.transcript[start - 1]!);
+      if (total > bytes && start < this.transcript.length) break;
+    }
+    return start;
+  }
+
   /** The request, with what the run already holds replaced by a reference once the call is large. */
   reference(request: LlmRequest): LlmRequest {
     const setup: LlmSetup = {
