@@ -288,6 +288,28 @@ describe("client credentials: workers get their own tokens", () => {
     assert.match(missing.message, /MCP server 'noidtoken' needs its ID token in the environment variable DURAGENT_TEST_EM_MISSING \(mcp\.servers\.noidtoken\.auth\.idp\.idTokenEnv\)/);
   });
 
+  test("one name in two configs of one process: each config's grant gets its own token, never the other's", async () => {
+    const idp = await new IdentityProvider({ clientId: "duragent-at-idp", idTokens: { "id-token-of-ada": "ada", "id-token-of-grace": "grace" } }).start();
+    closers.push(() => idp.close());
+    const { as, rs } = await lab({ jwtBearer: { clientId: "mcp-client", secret: "s3cret", idp } });
+    process.env.DURAGENT_TEST_EM_SECRET = "s3cret";
+    const asPerson = (person: string) => {
+      const idTokenFile = join(root, `shared-name-${person}`);
+      writeFileSync(idTokenFile, `id-token-of-${person}\n`, { mode: 0o600 });
+      return configFor("people", rs.url, {
+        type: "enterprise_managed",
+        clientId: "mcp-client",
+        clientSecretEnv: "DURAGENT_TEST_EM_SECRET",
+        idp: { tokenEndpoint: `${idp.base}/token`, clientId: "duragent-at-idp", idTokenFile },
+      });
+    };
+    assert.match(await whoami(asPerson("ada"), "people"), /^client mcp-client for ada /);
+    // Before, tokens were kept by server name and client id: Grace's calls went out as Ada.
+    assert.match(await whoami(asPerson("grace"), "people"), /^client mcp-client for grace /);
+    assert.match(await whoami(asPerson("ada"), "people"), /^client mcp-client for ada /);
+    assert.equal(as.events_("token").length, 2, "Ada's second call reused her token");
+  });
+
   test("the config takes exactly one secret or key, and no secret in the file itself", () => {
     const parse = (auth: Record<string, unknown>) => ConfigSchema.safeParse({ mcp: { servers: { s: { url: "http://127.0.0.1:1/mcp", auth } } } });
     assert.equal(parse({ type: "client_credentials", clientId: "a", clientSecretEnv: "X" }).success, true);

@@ -18,10 +18,12 @@ export class ClientCredentialsProvider extends WorkerGrantProvider implements OA
 
   constructor(
     server: string,
+    /** The MCP server's URL. */
+    url: string,
     private readonly config: ClientCredentialsConfig,
     private readonly env: Record<string, string | undefined> = process.env,
   ) {
-    super(server, config.clientId, {
+    super(server, { url, auth: config }, {
       grant: "uses client credentials",
       scopeFix: `Add it to mcp.servers.${server}.auth.scope, or have the authorization server grant it to the client.`,
     });

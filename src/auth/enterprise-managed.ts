@@ -24,10 +24,12 @@ export class EnterpriseManagedProvider extends WorkerGrantProvider implements OA
 
   constructor(
     server: string,
+    /** The MCP server's URL. */
+    url: string,
     private readonly config: EnterpriseManagedConfig,
     private readonly env: Record<string, string | undefined> = process.env,
   ) {
-    super(server, config.clientId, {
+    super(server, { url, auth: config }, {
       grant: "uses enterprise-managed authorization",
       scopeFix: `Add it to mcp.servers.${server}.auth.scope, or have the identity provider grant it.`,
     });

@@ -134,7 +134,7 @@ async function signIn(server: string, config: AuthServerConfig<OAuthConfig>, opt
 
 /** A client-credentials server: gets one token, to show the credentials work. Nothing is stored. */
 async function checkClientCredentials(server: string, config: AuthServerConfig<ClientCredentialsConfig>): Promise<LoginResult> {
-  const provider = new ClientCredentialsProvider(server, config.auth);
+  const provider = new ClientCredentialsProvider(server, config.url, config.auth);
   provider.invalidateCredentials("tokens");
   const challenge = await challengeFor(server, config);
   const result = await attempt(server, () =>
@@ -156,7 +156,7 @@ async function checkClientCredentials(server: string, config: AuthServerConfig<C
 
 /** Gets a token the way a worker will (ID token, ID-JAG, access token), so a bad credential shows now. */
 async function checkEnterpriseManaged(server: string, config: AuthServerConfig<EnterpriseManagedConfig>): Promise<LoginResult> {
-  const provider = new EnterpriseManagedProvider(server, config.auth);
+  const provider = new EnterpriseManagedProvider(server, config.url, config.auth);
   provider.invalidateCredentials("tokens");
   const challenge = await challengeFor(server, config);
   const result = await attempt(server, () =>

@@ -18,8 +18,8 @@ export class CredentialsUnavailable extends Error {
 const EXPIRY_MARGIN_MS = 30_000;
 
 /**
- * Tokens a worker got for itself (no person, no token store), by server and client, shared by
- * every connection of this process and kept in its memory only.
+ * Tokens a worker got for itself (no person, no token store), shared by every connection of this
+ * process to the same server with the same grant, and kept in its memory only.
  */
 export class WorkerTokens {
   private static readonly cache = new Map<string, { tokens: OAuthTokens; usableUntil: number | undefined }>();
@@ -49,15 +49,19 @@ export class WorkerTokens {
 
 /** The OAuth provider methods every worker grant answers the same way. */
 export abstract class WorkerGrantProvider implements ScopeChallengeHandler {
+  private readonly cache: WorkerTokens;
+
   constructor(
     readonly server: string,
-    private readonly clientId: string,
+    /** The MCP server's URL and its `auth` config: what the tokens are for and how they are got. */
+    grant: { url: string; auth: object },
     /** How the grant is told: "uses client credentials"; and what to do about a refused scope. */
     private readonly words: { grant: string; scopeFix: string },
-  ) {}
-
-  private get cache(): WorkerTokens {
-    return new WorkerTokens(`${this.server}\n${this.clientId}`);
+  ) {
+    // Keyed by all of it, not by name and client: two configs in one process may give one name to
+    // other servers, scopes or identities, and a token got for one must never reach the other.
+    // The config names where secrets are, never holds them.
+    this.cache = new WorkerTokens(JSON.stringify([server, grant.url, grant.auth]));
   }
 
   async insufficientScope(challenge: AuthChallenge): Promise<Error> {

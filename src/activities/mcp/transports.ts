@@ -47,9 +47,9 @@ export function createTransport(
   const authProvider = auth
     ? (customAuthProvider?.(server, config) ??
       (auth.type === "client_credentials"
-        ? new ClientCredentialsProvider(server, auth)
+        ? new ClientCredentialsProvider(server, config.url, auth)
         : auth.type === "enterprise_managed"
-          ? new EnterpriseManagedProvider(server, auth)
+          ? new EnterpriseManagedProvider(server, config.url, auth)
           : new DuragentOAuthProvider(server, auth)))
     : undefined;
   const fetch = guardedFetch({
