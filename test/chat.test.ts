@@ -280,7 +280,15 @@ describe("chat on Temporal", () => {
         assert.equal((await chat.send(`read many ${mediumFile}`)).text, `read ${manyReads} results`);
         // The next run's model sees the first question, its answer and the new message.
         assert.equal((await chat.send("hello again")).text, "echo hello again (3 messages seen)");
+        // Told, after its instruction, that it no longer sees everything: the 40 reads and the call that made them.
+        const note = (requestBody: unknown) => (requestBody as { messages: Message[] }).messages[1];
+        const told = /^duragent: 41 earlier messages of this conversation \(tool calls and their results, then the oldest turns\) are left out/;
+        assert.equal(note(model.requests.at(-1)!.body)?.role, "system");
+        assert.match(textOf(note(model.requests.at(-1)!.body)!.content), told);
         assert.equal((await chat.send("and again")).text, "echo and again (5 messages seen)");
+        // A later hand-over writes the note afresh, not a second one.
+        assert.match(textOf(note(model.requests.at(-1)!.body)!.content), told);
+        assert.equal(lastRequestMessages(model.requests).filter((message) => message.role === "system").length, 1);
         const result = await chat.end();
         // The messages it no longer carries still count as the conversation's.
         assert.deepEqual({ turns: result.turns, messageCount: result.messageCount }, { turns: 3, messageCount: 1 + 1 + manyReads + 1 + 4 });

@@ -172,14 +172,16 @@ class ChatSession {
   }
 
   private summary(llm: AgentLlm): ChatResult {
-    return { turns: this.state.turns, runs: this.state.run, messageCount: (this.state.leftOut ?? 0) + llm.history.length, usage: this.usage(llm) };
+    return { turns: this.state.turns, runs: this.state.run, messageCount: (this.state.leftOut ?? 0) + withoutNote(llm.history).length, usage: this.usage(llm) };
   }
 
   private handOver(llm: AgentLlm): ChatState {
-    const messages = conversationToHandOver(llm.history);
-    const leftOut = (this.state.leftOut ?? 0) + llm.history.length - messages.length;
+    const conversation = withoutNote(llm.history);
+    const kept = conversationToHandOver(conversation);
+    const leftOut = (this.state.leftOut ?? 0) + conversation.length - kept.length;
     return {
-      messages,
+      // The model is told that it no longer sees everything, rather than left to think it does.
+      messages: leftOut > 0 ? [leftOutNote(leftOut), ...kept] : kept,
       usage: this.usage(llm),
       turns: this.state.turns,
       run: this.state.run + 1,
@@ -187,6 +189,22 @@ class ChatSession {
       ...(leftOut > 0 ? { leftOut } : {}),
     };
   }
+}
+
+const notePrefix = "duragent: ";
+
+/** What a compacted conversation starts with: how much of it the model no longer sees. */
+function leftOutNote(leftOut: number): Message {
+  return {
+    role: "system",
+    content: `${notePrefix}${leftOut} earlier messages of this conversation (tool calls and their results, then the oldest turns) are left out of what you see, to keep it under the size one workflow run may hand to the next. Ask the user for anything you need from them.`,
+  };
+}
+
+/** The conversation without the note an earlier hand-over put first; each hand-over writes its own. */
+function withoutNote(messages: Message[]): Message[] {
+  const first = messages[0];
+  return first?.role === "system" && first.content.startsWith(notePrefix) ? messages.slice(1) : messages;
 }
 
 /**
