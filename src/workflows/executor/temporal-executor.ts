@@ -15,7 +15,7 @@ import { RunMessages, type Answer, type ApprovalDecision, type RunPhase, type Ru
 import { phaseSearchAttribute } from "../../common/search-attributes.js";
 import { currentDetails } from "../../common/current-details.js";
 import { ServerRequestSchema, type ServerRequest, type ServerRequestAnswer } from "../../common/server-requests.js";
-import { llmSetupQuery, messagesPayloadBytes, transcriptPageBytes, transcriptSliceQuery, type RunLocation, type TranscriptSlice } from "../../common/transcript-reference.js";
+import { llmSetupQuery, transcriptPageBytes, transcriptSliceQuery, type RunLocation, type TranscriptSlice } from "../../common/transcript-reference.js";
 import type { WorkflowRunInput } from "../define-workflow.js";
 import { BaseExecutor } from "./base-executor.js";
 import type { RunLogger } from "./executor.js";
@@ -79,7 +79,7 @@ export class TemporalExecutor extends BaseExecutor {
     // The Web UI's Queries tab lists queries by name and preselects the first: status is what people
     // want, so the queries only duragent's activities use are named duragent.worker.*, after it.
     workflow.setHandler(statusQuery, () => control.status(), { description: "The run's phase, step, pending questions and approvals, usage and last error" });
-    workflow.setHandler(transcriptQuery, () => this.transcriptAnswer(), { description: "Every message of the run so far (the latest 1 MiB of them past that, after a note)" });
+    workflow.setHandler(transcriptQuery, () => this.transcriptAnswer(), { description: "Every message of the run so far (past 384 KiB, the latest ones, after a note)" });
     workflow.setHandler(transcriptSliceQueryDefinition, ({ from, to }) => this.references.slice(from, to, transcriptPageBytes), { description: internal });
     workflow.setHandler(llmSetupQueryDefinition, (index) => this.references.setup(index) ?? null, { description: internal });
     // Validators run before anything is written to history, so a bad answer leaves no trace.
@@ -111,12 +111,12 @@ export class TemporalExecutor extends BaseExecutor {
 
   /**
    * The transcript query's answer. Temporal refuses one over 2 MB, and the Web UI then shows only
-   * that error; past `messagesPayloadBytes` it shows the latest messages, after a note of what is
-   * left out and where to read it all (the slice query pages through it).
+   * that error; past a page (`transcriptPageBytes`, under the size the worker warns of) it shows the
+   * latest messages, after a note of what is left out and where to read it all.
    */
   private transcriptAnswer(): Message[] {
     const transcript = this.control.transcript;
-    const start = this.references.latestStart(messagesPayloadBytes);
+    const start = this.references.latestStart(transcriptPageBytes);
     if (start === 0) return transcript;
     const content = `duragent: the first ${start} of ${transcript.length} messages are left out of this answer, which may carry at most 2 MB; \`duragent history ${workflow.workflowInfo().workflowId}\` or a run handle's transcript() reads them all.`;
     return [{ role: "system", content }, ...transcript.slice(start)];
