@@ -193,6 +193,20 @@ describe("a misbehaving authorization server gets a clear, final failure", () =>
     delete process.env.DURAGENT_OAUTH_DIR;
   });
 
+  test("a refused registration: what the authorization server said, in a line", async () => {
+    process.env.DURAGENT_OAUTH_DIR = mkdtempSync(join(root, "oauth-"));
+    const refusal = { error: "invalid_redirect_uri", error_description: "loopback redirects are not allowed here" };
+    const as = await new AuthorizationServer(new TokenRegistry(), { registrationRefusal: refusal }).start();
+    const rs = await new ResourceServer(as).start();
+    closers.push(() => as.close(), () => rs.close());
+    const config = ConfigSchema.parse({ mcp: { servers: { lab: { url: rs.url, auth: { type: "oauth" } } } } });
+    await assert.rejects(authLoginCommand(config, "lab", { openUrl: signInAsPerson, timeoutMs: 10_000 }), (error: Error) => {
+      assert.equal(error.message, "Sign-in to 'lab' failed: the registration was refused (HTTP 400, invalid_redirect_uri: loopback redirects are not allowed here)");
+      return true;
+    });
+    delete process.env.DURAGENT_OAUTH_DIR;
+  });
+
   test("token responses that are not tokens: at sign-in, and when a worker refreshes", async () => {
     process.env.DURAGENT_OAUTH_DIR = mkdtempSync(join(root, "oauth-"));
     const registry = new TokenRegistry();

@@ -105,7 +105,8 @@ describe("the packed tarball", () => {
     assert.deepEqual(stray, [], "nothing but the build, the bin, the README and the license");
     assert.ok(!files.some((file) => file.endsWith(".ts") && !file.endsWith(".d.ts")), "no TypeScript sources");
     const manifest = JSON.parse(readFileSync(join(project, "node_modules", "duragent", "package.json"), "utf8")) as { dependencies: Record<string, string> };
-    for (const testOnly of ["@temporalio/testing", "@modelcontextprotocol/server-everything", "@modelcontextprotocol/server-filesystem", "typescript"]) {
+    // The MCP SDK's 1.x line (express and 70 more packages) too: duragent speaks MCP through v2 alone.
+    for (const testOnly of ["@temporalio/testing", "@modelcontextprotocol/sdk", "@modelcontextprotocol/server-everything", "@modelcontextprotocol/server-filesystem", "typescript"]) {
       assert.equal(manifest.dependencies[testOnly], undefined, `${testOnly} is not a runtime dependency`);
     }
   });

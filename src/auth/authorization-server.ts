@@ -8,8 +8,7 @@
  * - an authorization response must come from that issuer (RFC 9207 `iss`), else its code is
  *   never exchanged: it may be a mix-up attack, a code from another server.
  */
-import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { OAuthMetadataSchema, OpenIdProviderDiscoveryMetadataSchema, type AuthorizationServerMetadata } from "@modelcontextprotocol/sdk/shared/auth.js";
+import { RegistrationRejectedError, specTypeSchemas, type AuthorizationServerMetadata, type FetchLike } from "@modelcontextprotocol/client";
 import { AuthorizationServerMisbehaved } from "./errors.js";
 
 const OAUTH_METADATA = "/.well-known/oauth-authorization-server";
@@ -74,16 +73,18 @@ export function checkingMetadataIssuer(server: string, fetchFn: FetchLike = fetc
     const expected = issuerForMetadataUrl(url);
     if (expected === undefined) return response;
     const document = await jsonOf(server, url, response, "metadata");
-    const parsed = (url.pathname.includes(OPENID_CONFIGURATION) ? OpenIdProviderDiscoveryMetadataSchema : OAuthMetadataSchema).safeParse(document);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
+    const schema = url.pathname.includes(OPENID_CONFIGURATION) ? specTypeSchemas.OpenIdProviderDiscoveryMetadata : specTypeSchemas.OAuthMetadata;
+    const parsed = schema["~standard"].validate(document);
+    if (parsed.issues) {
+      const issue = parsed.issues[0];
+      const path = issue?.path?.map((segment) => (typeof segment === "object" ? String(segment.key) : String(segment))).join(".");
       throw new AuthorizationServerMisbehaved(
         server,
-        `The authorization server metadata of MCP server '${server}' at ${url.href} is not valid: ${issue ? `${issue.path.join(".") || "document"}: ${issue.message}` : "it does not parse"}.`,
+        `The authorization server metadata of MCP server '${server}' at ${url.href} is not valid: ${issue ? `${path || "document"}: ${issue.message}` : "it does not parse"}.`,
       );
     }
     if (resourceMetadata === "absent") return response;
-    const issuer = parsed.data.issuer;
+    const issuer = parsed.value.issuer;
     if (!sameIssuer(issuer, expected)) {
       throw new AuthorizationServerMisbehaved(
         server,
@@ -159,11 +160,30 @@ export function checkAuthorizationResponseIssuer(
  * which says nothing useful at length; it becomes the status and the start of its text.
  */
 export function describeOAuthFailure(error: unknown): string {
+  // A refused registration carries the endpoint's answer: an RFC 7591 error, or a page.
+  if (error instanceof RegistrationRejectedError) {
+    const refusal = oauthErrorIn(error.body);
+    return refusal ? `the registration was refused (HTTP ${error.status}, ${refusal})` : notAnOAuthError(error.status, error.body);
+  }
   const text = error instanceof Error ? error.message : String(error);
   const raw = /^HTTP (\d+): Invalid OAuth error response: [\s\S]*?Raw body: ([\s\S]*)$/.exec(text);
-  if (raw) {
-    const body = raw[2]!.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
-    return `HTTP ${raw[1]} with a body that is not an OAuth error${body ? ` ("${body.length > 120 ? `${body.slice(0, 120)}…` : body}")` : ""}`;
-  }
+  if (raw) return notAnOAuthError(Number(raw[1]), raw[2]!);
   return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+}
+
+function notAnOAuthError(status: number, body: string): string {
+  const words = body.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
+  return `HTTP ${status} with a body that is not an OAuth error${words ? ` ("${words.length > 120 ? `${words.slice(0, 120)}…` : words}")` : ""}`;
+}
+
+/** `error: error_description` of an OAuth error document, if `body` is one. */
+function oauthErrorIn(body: string): string | undefined {
+  try {
+    const document: unknown = JSON.parse(body);
+    if (typeof document !== "object" || document === null || typeof (document as { error?: unknown }).error !== "string") return undefined;
+    const { error, error_description: description } = document as { error: string; error_description?: unknown };
+    return typeof description === "string" && description ? `${error}: ${description}` : error;
+  } catch {
+    return undefined;
+  }
 }

@@ -6,9 +6,7 @@
  * file the config names, when a token is needed; tokens are kept in this process's memory only.
  */
 import { createPrivateKey, type KeyObject } from "node:crypto";
-import { createPrivateKeyJwtAuth } from "@modelcontextprotocol/sdk/client/auth-extensions.js";
-import type { AddClientAuthentication, OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
-import type { OAuthClientInformationMixed, OAuthClientMetadata } from "@modelcontextprotocol/sdk/shared/auth.js";
+import { createPrivateKeyJwtAuth, type AddClientAuthentication, type OAuthClientInformationMixed, type OAuthClientMetadata, type OAuthClientProvider } from "@modelcontextprotocol/client";
 import type { ClientCredentialsConfig } from "../config/schema.js";
 import { CredentialsUnavailable, readCredential, WorkerGrantProvider } from "./worker-grant.js";
 

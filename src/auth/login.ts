@@ -14,8 +14,7 @@
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { auth as grant } from "@modelcontextprotocol/client";
-import { auth } from "@modelcontextprotocol/sdk/client/auth.js";
+import { auth } from "@modelcontextprotocol/client";
 import type { ClientCredentialsConfig, EnterpriseManagedConfig, HttpServerConfig, McpAuthConfig, McpServerConfig, OAuthConfig } from "../config/schema.js";
 import { systemCode } from "../errors/system-code.js";
 import { checkAuthorizationResponseIssuer, checkingMetadataIssuer, describeOAuthFailure } from "./authorization-server.js";
@@ -103,7 +102,8 @@ async function signIn(server: string, config: AuthServerConfig<OAuthConfig>, opt
         const code = params.get("code");
         if (!code) throw new Error(`Sign-in to '${server}' failed: the redirect carried no authorization code.`);
         provider.pinDiscovery();
-        const result = await attempt(server, () => auth(provider, { ...authOptions, authorizationCode: code }));
+        const iss = params.get("iss");
+        const result = await attempt(server, () => auth(provider, { ...authOptions, authorizationCode: code, ...(iss !== null ? { iss } : {}) }));
         if (result !== "AUTHORIZED") throw new Error(`Sign-in to '${server}' did not complete; try again.`);
       } catch (error) {
         await store.clear(["codeVerifier"]);
@@ -160,7 +160,7 @@ async function checkEnterpriseManaged(server: string, config: AuthServerConfig<E
   provider.invalidateCredentials("tokens");
   const challenge = await challengeFor(server, config);
   const result = await attempt(server, () =>
-    grant(provider, {
+    auth(provider, {
       serverUrl: config.url,
       ...(challenge?.resourceMetadataUrl ? { resourceMetadataUrl: challenge.resourceMetadataUrl } : {}),
       ...(challenge?.scope ? { scope: challenge.scope } : {}),

@@ -9,8 +9,7 @@
  * duragent registers anew there rather than present one server's client to another.
  */
 import { randomBytes } from "node:crypto";
-import type { OAuthClientProvider, OAuthDiscoveryState } from "@modelcontextprotocol/sdk/client/auth.js";
-import type { AuthorizationServerMetadata, OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
+import type { AuthorizationServerMetadata, OAuthClientInformationMixed, OAuthClientMetadata, OAuthClientProvider, OAuthDiscoveryState, OAuthTokens } from "@modelcontextprotocol/client";
 import type { OAuthConfig } from "../config/schema.js";
 import type { AuthChallenge } from "./challenge.js";
 import { SignInRequired, type McpAuthorizationError } from "./errors.js";

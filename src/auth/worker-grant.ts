@@ -4,7 +4,7 @@
  * needed, tokens kept in this process's memory only, and nobody to send to a sign-in page.
  */
 import { readFile } from "node:fs/promises";
-import type { OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
+import type { OAuthTokens } from "@modelcontextprotocol/client";
 import type { AuthChallenge } from "./challenge.js";
 import type { ScopeChallengeHandler } from "./oauth-provider.js";
 import { scopeRefused } from "./step-up.js";

@@ -34,6 +34,8 @@ export interface AuthorizationServerOptions {
   brokenTokenResponse?: unknown;
   /** Answer registration with an HTML error page of this status. */
   registrationErrorPage?: number;
+  /** Refuse registration with this RFC 7591 error (status 400). */
+  registrationRefusal?: { error: string; error_description?: string };
 }
 
 export interface LabEvent {
@@ -132,6 +134,7 @@ export class AuthorizationServer extends LabServer {
     }
     if (req.method === "POST" && url.pathname === `${prefix}/register`) {
       if (o.registrationErrorPage) return void res.writeHead(o.registrationErrorPage, { "content-type": "text/html" }).end("<!DOCTYPE html><html><body><h1>Bad Gateway</h1><p>upstream is asleep</p></body></html>");
+      if (o.registrationRefusal) return void res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify(o.registrationRefusal));
       const body = JSON.parse(await bodyOf(req)) as Record<string, unknown>;
       this.events.push({ kind: "register", data: body });
       json(res, 201, { ...body, client_id: `client-${this.base.split(":").at(-1)}-${++this.count}` });

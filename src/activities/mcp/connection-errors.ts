@@ -1,6 +1,5 @@
 /** Classifying the errors a connection throws, and describing its failures for operators. */
 import { OAuthError, ProtocolError, SdkError, SdkErrorCode, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/client";
-import { OAuthError as LoginOAuthError, ServerError, TemporarilyUnavailableError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
 import { ApplicationFailure } from "@temporalio/common";
 import { describeOAuthFailure } from "../../auth/authorization-server.js";
 import { CredentialsUnavailable } from "../../auth/worker-grant.js";
@@ -117,11 +116,10 @@ export function nonRetryableFailure(conn: FailedConnection, phase: string, error
  */
 function authorizationServerFailure(conn: FailedConnection, error: unknown): { message: string; type: FailureType } | undefined {
   const { server, config } = conn;
-  // The worker's connections speak OAuth through the v2 SDK; `auth login` still through v1.
-  const code = error instanceof OAuthError ? error.code : error instanceof LoginOAuthError ? error.errorCode : undefined;
+  const code = error instanceof OAuthError ? error.code : undefined;
   if (code !== undefined) {
-    if (error instanceof TemporarilyUnavailableError || code === "temporarily_unavailable") return undefined;
-    if ((error instanceof ServerError || code === "server_error") && /^HTTP 5\d\d/.test((error as Error).message)) return undefined;
+    if (code === "temporarily_unavailable") return undefined;
+    if (code === "server_error" && /^HTTP 5\d\d/.test((error as Error).message)) return undefined;
     const said = describeOAuthFailure(error);
     const refused = `The authorization server of MCP server '${server}' refused duragent's request (${code}${said ? `: ${said}` : ""}).`;
     // Credentials the worker holds itself are fixed in the config; a person's sign-in is renewed by logging in.
