@@ -118,7 +118,7 @@ export class TemporalExecutor extends BaseExecutor {
     const transcript = this.control.transcript;
     const start = this.references.latestStart(transcriptPageBytes);
     if (start === 0) return transcript;
-    const content = `duragent: the first ${start} of ${transcript.length} messages are left out of this answer, which may carry at most 2 MB; \`duragent history ${workflow.workflowInfo().workflowId}\` or a run handle's transcript() reads them all.`;
+    const content = `duragent: the first ${start} of ${transcript.length} messages are left out of this answer, to keep it under Temporal's payload limits; \`duragent history ${workflow.workflowInfo().workflowId}\` or a run handle's transcript() reads them all.`;
     return [{ role: "system", content }, ...transcript.slice(start)];
   }
 

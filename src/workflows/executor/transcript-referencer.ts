@@ -45,7 +45,7 @@ export class TranscriptReferencer {
     return this.transcript.slice(start, index);
   }
 
-  /** Where the latest messages that fit in `bytes` start (always before the last one). */
+  /** Where the latest messages that fit in `bytes` start; the last message is always in. */
   latestStart(bytes: number): number {
     let start = this.transcript.length;
     for (let total = 0; start > 0; start--) {
