@@ -2,8 +2,9 @@
  * Where a Temporal run's time goes, step by step: the bench's agent (three model calls, two tool
  * calls) beside the plain workflow of five no-op activities and the plain workflow that makes the
  * same calls by hand, on a dev server of its own. Runs alternate between the three; each row is
- * the median, over the runs, of the time from the event before to this one in the run's history. A task's "started" to "completed" is the worker's work
- * plus one round trip, so a row where duragent is slower says which step to look at.
+ * the median, over the runs, of the time from the event before to this one in the run's history.
+ * A task's "started" to "completed" is the worker's work plus one round trip, so a row where
+ * duragent is slower says which step to look at.
  *
  *   node --import tsx bench/step-times.ts [runs=30]    (STEPS_WARM_UP runs first, 3 by default)
  *
@@ -20,6 +21,7 @@ import { startModelProcess } from "./memory-engine.js";
 import { median } from "./report.js";
 import { benchAgentConfig, plainWorkflows } from "./temporal-engine.js";
 import { openDirectCalls } from "./direct-calls.js";
+import { question } from "./hand-written-loop.js";
 
 const runs = Number(process.argv[2] ?? 30);
 const warmUp = Number(process.env.STEPS_WARM_UP ?? 3);
@@ -49,7 +51,7 @@ try {
     await temporalClient.workflow.execute("emptyActivities", { taskQueue: plainQueue, workflowId: plainId, args: [5] });
     const byHandId = `by-hand-${randomUUID()}`;
     await temporalClient.workflow.execute("handWritten", { taskQueue: plainQueue, workflowId: byHandId });
-    const run = await duragent.start("bencher", "Echo twice, please.");
+    const run = await duragent.start("bencher", question);
     await run.result();
     if (index >= warmUp) {
       ids.plain.push(plainId);

@@ -20,7 +20,7 @@ import { createWorker } from "../dist/worker.js";
 import { startModelProcess } from "./memory-engine.js";
 import { median, percentile, type Figure } from "./report.js";
 import { everythingBin, openDirectCalls, type DirectCalls } from "./direct-calls.js";
-import { instruction } from "./hand-written-loop.js";
+import { instruction, question } from "./hand-written-loop.js";
 
 const systemNames = ["empty", "hand-written", "duragent", "empty-eager", "duragent-eager", "empty-no-eager-activities"] as const;
 
@@ -106,7 +106,7 @@ export async function measureTemporalEngine(options: { address: string; quick: b
       return workflowId;
     };
     const agent = (client: typeof duragent) => async () => {
-      const run = await client.start("bencher", "Echo twice, please.");
+      const run = await client.start("bencher", question);
       await run.result();
       return run.runId;
     };

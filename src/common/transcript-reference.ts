@@ -87,6 +87,11 @@ export async function readTranscriptSlices(ask: (slice: TranscriptSlice) => Prom
  */
 export const messagesPayloadBytes = 1024 * 1024;
 
+/** Whether `messages` fit in a payload that cannot come in pages (see `messagesPayloadBytes`). */
+export function fitInOnePayload(messages: readonly Message[]): boolean {
+  return jsonBytes(messages) <= messagesPayloadBytes;
+}
+
 /** The query a run answers with one of its recorded model-call setups: argument the index, result `LlmSetup`. */
 export const llmSetupQuery = "duragent.worker.llmSetup";
 

@@ -10,7 +10,7 @@ import { defineWorkflow } from "./define-workflow.js";
 import type { PatternRunInput, PatternRunResult } from "./patterns/child-pattern.js";
 import { runPattern } from "./patterns/pattern-workflow.js";
 import type { UsageByModel } from "../common/usage.js";
-import { jsonBytes, messagesPayloadBytes } from "../common/transcript-reference.js";
+import { fitInOnePayload } from "../common/transcript-reference.js";
 import { runChat, type ChatInput } from "./chat/chat-session.js";
 import type { ChatResult } from "../common/chat.js";
 
@@ -39,7 +39,7 @@ export const agentWorkflow = defineWorkflow<AgentRunInput, AgentRunResult>(async
   const llm = await defineAgent(input.agent).attachLlm(ctx);
   const added = await llm.generate(input.message);
   const messages = llm.history;
-  const fits = jsonBytes(messages) <= messagesPayloadBytes;
+  const fits = fitInOnePayload(messages);
   return { text: finalText(added), messages: fits ? messages : [], ...(fits ? {} : { messagesLeftOut: messages.length }), usage: llm.usage };
 });
 

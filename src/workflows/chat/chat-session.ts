@@ -26,7 +26,7 @@ import {
 } from "../../common/chat.js";
 import { historyLimitDefaults } from "../../common/run-settings.js";
 import type { Message } from "../../common/messages.js";
-import { jsonBytes, messagesPayloadBytes } from "../../common/transcript-reference.js";
+import { fitInOnePayload, jsonBytes, messagesPayloadBytes } from "../../common/transcript-reference.js";
 import { finalText, type AgentLlm } from "../agent/agent-llm.js";
 import { AgentSpecSchema, defineAgent } from "../agent/define-agent.js";
 import type { Executor } from "../executor/executor.js";
@@ -214,7 +214,7 @@ function withoutNote(messages: Message[]): Message[] {
  * that big is past most models' context anyway.
  */
 function conversationToHandOver(messages: Message[]): Message[] {
-  if (jsonBytes(messages) <= messagesPayloadBytes) return messages;
+  if (fitInOnePayload(messages)) return messages;
   const talk: Message[] = [];
   for (const message of messages) {
     if (message.role === "tool") continue;
