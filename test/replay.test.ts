@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
+import { promiseHooks } from "node:v8";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { before, describe, test } from "node:test";
@@ -52,7 +53,8 @@ describe("golden histories replay against the current workflow code", () => {
 
   // The current recordings and those of the code before them (for runs that may still be open):
   // each must be there and replay. Any other file in the folder replays too.
-  const expected = ["finder-agent", "human-input", "parallel-pattern"].flatMap((name) => [`golden-${name}.json`, `golden-${name}-v2.json`, `golden-${name}-v1.json`]);
+  const scenarios = ["finder-agent", "human-input", "parallel-pattern"];
+  const expected = scenarios.flatMap((name) => [`golden-${name}.json`, ...[3, 2, 1].map((era) => `golden-${name}-v${era}.json`)]);
   for (const name of new Set([...expected, ...goldenFiles.map((file) => basename(file))])) {
     test(`${name} replays`, async () => {
       await replay(current, join(goldenDirectory, name));
@@ -62,6 +64,7 @@ describe("golden histories replay against the current workflow code", () => {
   test("how each era of runs lists its tools: in the first model call, by a local activity per server, by an activity per server", () => {
     const eras = [
       ["golden-finder-agent.json", "first model call"],
+      ["golden-finder-agent-v3.json", "first model call"],
       ["golden-finder-agent-v2.json", "local activities"],
       ["golden-finder-agent-v1.json", "activities"],
     ] as const;
@@ -75,6 +78,41 @@ describe("golden histories replay against the current workflow code", () => {
       assert.equal(markers, era === "local activities" ? 2 : 0, `${name}: local listTools markers`);
       assert.equal(listedByCall, era === "first model call", `${name}: tool lists in the first call's result`);
     }
+  });
+
+  test("runs started with fewerTurns replay through a fifth fewer promises than the same runs without", async () => {
+    // In the sandbox every promise costs the worker a stack trace (Temporal's hook), so the count
+    // is what the worker pays for. A replay worker runs workflows on this thread, where the hook sees them.
+    const count = async (file: string): Promise<number> => {
+      const history = loadHistory(file);
+      const started = history.events[0]?.workflowExecutionStartedEventAttributes;
+      let promises = 0;
+      const stop = promiseHooks.onInit((promise) => {
+        if (promise.constructor !== Promise) promises += 1; // the workflow context's own Promise
+      });
+      try {
+        await Worker.runReplayHistory({ workflowBundle: current }, history, started?.workflowId ?? basename(file, ".json"));
+      } finally {
+        stop();
+      }
+      return promises;
+    };
+    const settingsOf = (file: string) => {
+      const input = loadHistory(file).events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]?.data;
+      return (JSON.parse(Buffer.from(input ?? []).toString("utf8")) as { settings: { fewerTurns?: boolean } }).settings;
+    };
+    let before = 0;
+    let after = 0;
+    for (const name of scenarios) {
+      const [now, then] = [join(goldenDirectory, `golden-${name}.json`), join(goldenDirectory, `golden-${name}-v3.json`)];
+      assert.equal(settingsOf(now).fewerTurns, true, name);
+      assert.equal(settingsOf(then).fewerTurns, undefined, name);
+      const [fewer, recorded] = [await count(now), await count(then)];
+      assert.ok(fewer < recorded, `${name}: ${fewer} promises with fewerTurns, ${recorded} without`);
+      after += fewer;
+      before += recorded;
+    }
+    assert.ok(after <= 0.8 * before, `${after} promises with fewerTurns against ${before} without`);
   });
 
   test("an agent workflow that schedules an extra activity first is a determinism violation", async () => {

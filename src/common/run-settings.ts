@@ -53,6 +53,12 @@ export const RunSettingsSchema = z.object({
    * without it lists them first, as runs always did, so that its history replays.
    */
   listToolsInModelCall: z.boolean().optional(),
+  /**
+   * Steps go through as few promises as they can: in Temporal's sandbox each costs the worker
+   * tens of µs. Clients set it on the runs they start; a run started without it takes the turns
+   * runs always took, which order the commands of concurrent steps, so that its history replays.
+   */
+  fewerTurns: z.boolean().optional(),
 });
 export type RunSettings = z.infer<typeof RunSettingsSchema>;
 
@@ -88,4 +94,5 @@ export const defaultRunSettings: RunSettings = {
   searchAttributes: true,
   ...historyLimitDefaults,
   listToolsInModelCall: true,
+  fewerTurns: true,
 };

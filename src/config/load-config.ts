@@ -113,6 +113,7 @@ export function runSettingsFromConfig(config: DuragentConfig): RunSettings {
     transcriptReferenceBytes: config.execution.transcriptReferenceBytes ?? historyLimitDefaults.transcriptReferenceBytes,
     chatTurnsPerRun: config.execution.chatTurnsPerRun ?? historyLimitDefaults.chatTurnsPerRun,
     listToolsInModelCall: defaultRunSettings.listToolsInModelCall,
+    fewerTurns: defaultRunSettings.fewerTurns,
   };
 }
 

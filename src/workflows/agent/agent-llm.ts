@@ -8,7 +8,7 @@ import { FailureType } from "../../common/failures.js";
 import { globMatcher } from "../../common/glob.js";
 import type { LlmRequest, LlmResponse, ToolSpec } from "../../common/llm.js";
 import { textOf, type AssistantMessage, type Message, type ToolCall, type ToolMessage } from "../../common/messages.js";
-import { toolError, type ToolResult } from "../../common/tools.js";
+import { toolError, type ToolDefinition, type ToolResult } from "../../common/tools.js";
 import type { Executor } from "../executor/executor.js";
 import { addUsage, usageKey, type UsageByModel } from "../../common/usage.js";
 import type { AugmentedLlm, GenerateOptions, StructuredOptions } from "../augmented-llm.js";
@@ -116,6 +116,7 @@ export class AgentLlm implements AugmentedLlm {
     const useHistory = options.useHistory ?? true;
     const model = options.model ?? this.options.model;
     const maxIterations = options.maxIterations ?? this.options.maxIterations;
+    const { fewerTurns } = this.ctx.run.settings;
     const prior = useHistory ? this.history : [];
     const added: Message[] = [...input];
     this.ctx.run.addToTranscript(input);
@@ -143,7 +144,11 @@ export class AgentLlm implements AugmentedLlm {
       const calls = response.message.toolCalls ?? [];
       if (calls.length === 0) break;
       // Calls from one model turn are independent, so they run concurrently.
-      const outcomes = await Promise.all(calls.map((call) => this.callTool(call)));
+      const outcomes = !fewerTurns
+        ? await Promise.all(calls.map((call) => this.callToolAsRecorded(call)))
+        : calls.length === 1
+          ? [await this.callTool(calls[0]!)]
+          : await Promise.all(calls.map((call) => this.callTool(call)));
       const results = outcomes.map((outcome) => outcome.message);
       added.push(...results);
       this.ctx.run.addToTranscript(results);
@@ -154,48 +159,80 @@ export class AgentLlm implements AugmentedLlm {
     return added.slice(input.length);
   }
 
-  private async callTool(call: ToolCall): Promise<{ message: ToolMessage; endTurn: boolean }> {
-    const { result, endTurn } = await this.executeToolCall(call);
-    const message: ToolMessage = {
-      role: "tool",
-      toolCallId: call.id,
-      toolName: call.name,
-      content: result.content,
-      ...(result.isError ? { isError: true } : {}),
-    };
-    return { message, endTurn: endTurn === true };
+  /** A tool call of the model's, through as few promises as it can take (`RunSettings.fewerTurns`). */
+  private callTool(call: ToolCall): Promise<ToolOutcome> {
+    const target = this.toolTarget(call);
+    if ("refused" in target) return Promise.resolve(toolOutcome(call, { result: target.refused }));
+    if ("local" in target) return Promise.resolve(target.local.call(target.args)).then((outcome) => toolOutcome(call, outcome));
+    if (this.needsApproval(call.name)) return this.approvedToolCall(call, target.tool, target.args).then((outcome) => toolOutcome(call, outcome));
+    return this.ctx.callTool({ server: target.tool.server, tool: target.tool.name, arguments: target.args }).then((result) => toolOutcome(call, { result }));
   }
 
-  // Mistakes the model can fix are answered as tool errors; only infrastructure faults throw.
-  private async executeToolCall(call: ToolCall): Promise<LocalToolOutcome> {
+  /**
+   * What a tool call goes to, or the tool error the model gets instead: mistakes the model can
+   * fix are answered as tool errors; only infrastructure faults throw.
+   */
+  private toolTarget(call: ToolCall): { refused: ToolResult } | { local: LocalTool; args: Record<string, unknown> } | { tool: ToolDefinition; args: Record<string, unknown> } {
     const local = this.options.localTools?.find((candidate) => candidate.spec.name === call.name);
     const tool = this.tools.resolve(call.name);
     if (!tool && !local) {
       const available = [...this.tools.names(), ...(this.options.localTools ?? []).map((candidate) => candidate.spec.name)];
-      return { result: toolError(`Unknown tool '${call.name}'. Available tools: ${available.join(", ") || "none"}.`) };
+      return { refused: toolError(`Unknown tool '${call.name}'. Available tools: ${available.join(", ") || "none"}.`) };
     }
     let args: unknown;
     try {
       args = call.arguments.trim() === "" ? {} : JSON.parse(call.arguments);
     } catch (error) {
-      return {
-        result: toolError(`The arguments for '${call.name}' are not valid JSON (${(error as Error).message}). Send a JSON object.`),
-      };
+      return { refused: toolError(`The arguments for '${call.name}' are not valid JSON (${(error as Error).message}). Send a JSON object.`) };
     }
     if (typeof args !== "object" || args === null || Array.isArray(args)) {
-      return { result: toolError(`The arguments for '${call.name}' must be a JSON object.`) };
+      return { refused: toolError(`The arguments for '${call.name}' must be a JSON object.`) };
     }
     const parsed = args as Record<string, unknown>;
-    if (local) return local.call(parsed);
-    if (!tool) return { result: toolError(`Unknown tool '${call.name}'.`) };
-    let toolArguments = parsed;
+    if (local) return { local, args: parsed };
+    if (!tool) return { refused: toolError(`Unknown tool '${call.name}'.`) };
+    return { tool, args: parsed };
+  }
+
+  private async approvedToolCall(call: ToolCall, tool: ToolDefinition, args: Record<string, unknown>): Promise<LocalToolOutcome> {
+    const decision = await this.ctx.requestApproval({ server: tool.server, tool: tool.name, arguments: args });
+    if (!decision.approved) return { result: toolError(`A person rejected this call to '${call.name}': ${decision.reason}`) };
+    return { result: await this.ctx.callTool({ server: tool.server, tool: tool.name, arguments: decision.arguments }) };
+  }
+
+  // A tool call as runs without `fewerTurns` make it, turn for turn, so that their histories replay.
+  private async callToolAsRecorded(call: ToolCall): Promise<ToolOutcome> {
+    return toolOutcome(call, await this.executeToolCallAsRecorded(call));
+  }
+
+  private async executeToolCallAsRecorded(call: ToolCall): Promise<LocalToolOutcome> {
+    const target = this.toolTarget(call);
+    if ("refused" in target) return { result: target.refused };
+    if ("local" in target) return target.local.call(target.args);
+    let toolArguments = target.args;
     if (this.needsApproval(call.name)) {
-      const decision = await this.ctx.requestApproval({ server: tool.server, tool: tool.name, arguments: parsed });
+      const decision = await this.ctx.requestApproval({ server: target.tool.server, tool: target.tool.name, arguments: target.args });
       if (!decision.approved) return { result: toolError(`A person rejected this call to '${call.name}': ${decision.reason}`) };
       toolArguments = decision.arguments;
     }
-    return { result: await this.ctx.callTool({ server: tool.server, tool: tool.name, arguments: toolArguments }) };
+    return { result: await this.ctx.callTool({ server: target.tool.server, tool: target.tool.name, arguments: toolArguments }) };
   }
+}
+
+interface ToolOutcome {
+  message: ToolMessage;
+  endTurn: boolean;
+}
+
+function toolOutcome(call: ToolCall, { result, endTurn }: LocalToolOutcome): ToolOutcome {
+  const message: ToolMessage = {
+    role: "tool",
+    toolCallId: call.id,
+    toolName: call.name,
+    content: result.content,
+    ...(result.isError ? { isError: true } : {}),
+  };
+  return { message, endTurn: endTurn === true };
 }
 
 // One matcher per approval list (the memory engine's runs share their settings object).

@@ -104,38 +104,60 @@ export abstract class BaseExecutor implements Executor {
     return this.control.requestApproval(call);
   }
 
+  /**
+   * Whether steps go through the fewest promises. In Temporal's sandbox each promise costs the
+   * worker tens of µs (its stack-trace hook), but the turns they take order commands that are
+   * made in one activation, so runs that began before keep theirs (`RunSettings.fewerTurns`).
+   */
+  protected fewerTurns(): boolean {
+    return true;
+  }
+
   /** One effect as a step: waits while paused, becomes the current step, records a failure. */
-  protected async perform<K extends EffectName>(name: K, input: EffectInput<K>): Promise<EffectOutput<K>> {
+  protected perform<K extends EffectName>(name: K, input: EffectInput<K>): Promise<EffectOutput<K>> {
+    if (!this.fewerTurns()) return this.performAsRecorded(name, input);
     const effect = effects[name];
     const label = (effect.label as (input: EffectInput<K>) => string)(input);
-    const unpaused = this.control.beginStep(label);
-    if (unpaused) await unpaused;
-    // Temporal runs have always taken one turn here, and recorded histories replay only if they still do.
-    else if (this.engine === "temporal") await undefined;
     const settings = this.settings[effect.settings];
-    try {
-      return await this.invoke(name, input, settings, label);
-    } catch (error) {
-      // A timeout says only "timed out"; the failure people see names the step and the knob.
-      const timeout = stepTimeoutOf(error, settings.startToCloseTimeoutMs, settings.heartbeatTimeoutMs);
-      const failure = timeout
-        ? stepTimedOut(label, timeout, { settingsKey: effect.settings, maximumAttempts: settings.retry.maximumAttempts }, error as Error)
-        : error;
-      this.control.recordError(failure, label);
-      throw failure;
-    } finally {
-      this.control.endStep(label);
-    }
+    const step = (): Promise<EffectOutput<K>> =>
+      attempt(() => this.invoke(name, input, settings, label)).then(
+        (output) => {
+          this.control.endStep(label);
+          return output;
+        },
+        (error: unknown) => {
+          const failure = this.stepFailure(error, label, effect.settings, settings);
+          this.control.endStep(label);
+          throw failure;
+        },
+      );
+    const unpaused = this.control.beginStep(label);
+    return unpaused ? unpaused.then(step) : step();
+  }
+
+  /** The failure people see: a timeout names the step and its knob. Recorded as the run's last error. */
+  private stepFailure(error: unknown, label: string, settingsKey: (typeof effects)[EffectName]["settings"], settings: ActivitySettings): unknown {
+    const timeout = stepTimeoutOf(error, settings.startToCloseTimeoutMs, settings.heartbeatTimeoutMs);
+    const failure = timeout ? stepTimedOut(label, timeout, { settingsKey, maximumAttempts: settings.retry.maximumAttempts }, error as Error) : error;
+    this.control.recordError(failure, label);
+    return failure;
   }
 
   /** A model call, counting its tokens in the run's usage. */
-  async callLlm(request: LlmRequest): Promise<LlmResponse> {
+  callLlm(request: LlmRequest): Promise<LlmResponse> {
+    if (!this.fewerTurns()) return this.callLlmAsRecorded(request);
     const callId = this.control.nextModelCallId();
-    // A call that failed for good leaves no text behind that looks still streaming.
-    const response = await this.perform("callLlm", this.prepareModelCall({ ...request, callId })).catch((error: unknown) => {
-      this.control.dropText(callId);
-      throw error;
-    });
+    return attempt(() => this.perform("callLlm", this.prepareModelCall({ ...request, callId }))).then(
+      (response) => this.modelCallEnded(request, callId, response),
+      (error: unknown) => {
+        // A call that failed for good leaves no text behind that looks still streaming.
+        this.control.dropText(callId);
+        throw error;
+      },
+    );
+  }
+
+  private modelCallEnded(request: LlmRequest, callId: string, response: LlmResponse): LlmResponse {
     this.control.recordUsage(usageKey(request.model, response.model), response.usage);
     // Watchers end with the recorded answer, never with a stream's last piece they happened to see.
     this.control.finishText({ id: callId, step: effects.callLlm.label(request), ...(request.agent ? { agent: request.agent } : {}), text: response.message.content });
@@ -143,16 +165,64 @@ export abstract class BaseExecutor implements Executor {
   }
 
   /** A tool call, with the run's id for it and its cap on the result's size. */
-  async callTool(request: ToolCallRequest): Promise<ToolResult> {
+  callTool(request: ToolCallRequest): Promise<ToolResult> {
+    if (!this.fewerTurns()) return this.callToolAsRecorded(request);
     // The id keys the server's requests for a person during this call (see ToolCallRequest.callId).
     const callId = request.callId ?? `call-${++this.toolCallCount}`;
     // The cap travels with the call, so the worker cuts big results before they enter history.
     const maxResultBytes = this.settings.maxToolResultBytes ?? historyLimitDefaults.maxToolResultBytes;
+    return attempt(() => this.perform("callTool", { ...request, callId, maxResultBytes })).then(
+      (result) => {
+        const ended = this.toolCallEnded(result);
+        this.control.endToolCall(callId);
+        return ended;
+      },
+      (error: unknown) => {
+        this.control.endToolCall(callId);
+        throw error;
+      },
+    );
+  }
+
+  /** Sampling during the call was paid for by the run, so its status counts it. */
+  private toolCallEnded(result: ToolResult): ToolResult {
+    for (const [model, usage] of Object.entries(result.samplingUsage ?? {})) this.control.recordUsage(model, usage as TokenUsage);
+    return result;
+  }
+
+  // How steps went before `fewerTurns`, turn for turn, for the runs that began then. Keep them
+  // until no such run can be open (README, "Changing workflow code safely").
+
+  private async performAsRecorded<K extends EffectName>(name: K, input: EffectInput<K>): Promise<EffectOutput<K>> {
+    const effect = effects[name];
+    const label = (effect.label as (input: EffectInput<K>) => string)(input);
+    const unpaused = this.control.beginStep(label);
+    if (unpaused) await unpaused;
+    else await undefined;
+    const settings = this.settings[effect.settings];
     try {
-      const result = await this.perform("callTool", { ...request, callId, maxResultBytes });
-      // Sampling during the call was paid for by the run, so its status counts it.
-      for (const [model, usage] of Object.entries(result.samplingUsage ?? {})) this.control.recordUsage(model, usage as TokenUsage);
-      return result;
+      return await this.invoke(name, input, settings, label);
+    } catch (error) {
+      throw this.stepFailure(error, label, effect.settings, settings);
+    } finally {
+      this.control.endStep(label);
+    }
+  }
+
+  private async callLlmAsRecorded(request: LlmRequest): Promise<LlmResponse> {
+    const callId = this.control.nextModelCallId();
+    const response = await this.performAsRecorded("callLlm", this.prepareModelCall({ ...request, callId })).catch((error: unknown) => {
+      this.control.dropText(callId);
+      throw error;
+    });
+    return this.modelCallEnded(request, callId, response);
+  }
+
+  private async callToolAsRecorded(request: ToolCallRequest): Promise<ToolResult> {
+    const callId = request.callId ?? `call-${++this.toolCallCount}`;
+    const maxResultBytes = this.settings.maxToolResultBytes ?? historyLimitDefaults.maxToolResultBytes;
+    try {
+      return this.toolCallEnded(await this.performAsRecorded("callTool", { ...request, callId, maxResultBytes }));
     } finally {
       this.control.endToolCall(callId);
     }
@@ -161,6 +231,15 @@ export abstract class BaseExecutor implements Executor {
   private async nextSignal<T>(name: string, timeoutMs?: number): Promise<T | undefined> {
     if (!(await this.waitUntil(() => this.inbox.has(name), timeoutMs))) return undefined;
     return this.inbox.take(name) as T;
+  }
+}
+
+/** `start()`'s promise, or its synchronous throw as a rejection, as an async function would give. */
+function attempt<T>(start: () => Promise<T>): Promise<T> {
+  try {
+    return start();
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
 
