@@ -120,7 +120,7 @@ export abstract class BaseExecutor implements Executor {
     const label = (effect.label as (input: EffectInput<K>) => string)(input);
     const settings = this.settings[effect.settings];
     const step = (): Promise<EffectOutput<K>> =>
-      attempt(() => this.invoke(name, input, settings, label)).then(
+      callAsync(() => this.invoke(name, input, settings, label)).then(
         (output) => {
           this.control.endStep(label);
           return output;
@@ -147,7 +147,7 @@ export abstract class BaseExecutor implements Executor {
   callLlm(request: LlmRequest): Promise<LlmResponse> {
     if (!this.fewerTurns()) return this.callLlmAsRecorded(request);
     const callId = this.control.nextModelCallId();
-    return attempt(() => this.perform("callLlm", this.prepareModelCall({ ...request, callId }))).then(
+    return callAsync(() => this.perform("callLlm", this.prepareModelCall({ ...request, callId }))).then(
       (response) => this.modelCallEnded(request, callId, response),
       (error: unknown) => {
         // A call that failed for good leaves no text behind that looks still streaming.
@@ -171,7 +171,7 @@ export abstract class BaseExecutor implements Executor {
     const callId = request.callId ?? `call-${++this.toolCallCount}`;
     // The cap travels with the call, so the worker cuts big results before they enter history.
     const maxResultBytes = this.settings.maxToolResultBytes ?? historyLimitDefaults.maxToolResultBytes;
-    return attempt(() => this.perform("callTool", { ...request, callId, maxResultBytes })).then(
+    return callAsync(() => this.perform("callTool", { ...request, callId, maxResultBytes })).then(
       (result) => {
         const ended = this.toolCallEnded(result);
         this.control.endToolCall(callId);
@@ -198,7 +198,7 @@ export abstract class BaseExecutor implements Executor {
     const label = (effect.label as (input: EffectInput<K>) => string)(input);
     const unpaused = this.control.beginStep(label);
     if (unpaused) await unpaused;
-    else await undefined;
+    else await undefined; // Temporal runs took one turn here (memory runs never come this way)
     const settings = this.settings[effect.settings];
     try {
       return await this.invoke(name, input, settings, label);
@@ -234,8 +234,8 @@ export abstract class BaseExecutor implements Executor {
   }
 }
 
-/** `start()`'s promise, or its synchronous throw as a rejection, as an async function would give. */
-function attempt<T>(start: () => Promise<T>): Promise<T> {
+/** Calls `start` as an async function would: a synchronous throw becomes a rejection. */
+function callAsync<T>(start: () => Promise<T>): Promise<T> {
   try {
     return start();
   } catch (error) {
