@@ -310,6 +310,34 @@ describe("client credentials: workers get their own tokens", () => {
     assert.equal(as.events_("token").length, 2, "Ada's second call reused her token");
   });
 
+  test("enterprise-managed: once another person's ID token is in the file, the next call goes out as them, not on the token got for the one before", async () => {
+    const idp = await new IdentityProvider({ clientId: "duragent-at-idp", idTokens: { "id-token-of-ada": "ada", "id-token-of-grace": "grace" } }).start();
+    closers.push(() => idp.close());
+    const { as, rs } = await lab({ jwtBearer: { clientId: "mcp-client", secret: "s3cret", idp } });
+    process.env.DURAGENT_TEST_EM_SECRET = "s3cret";
+    const idTokenFile = join(root, "desk-id-token");
+    writeFileSync(idTokenFile, "id-token-of-ada\n", { mode: 0o600 });
+    const config = configFor("desk", rs.url, {
+      type: "enterprise_managed",
+      clientId: "mcp-client",
+      clientSecretEnv: "DURAGENT_TEST_EM_SECRET",
+      idp: { tokenEndpoint: `${idp.base}/token`, clientId: "duragent-at-idp", idTokenFile },
+    });
+    assert.match(await whoami(config, "desk"), /^client mcp-client for ada /);
+    assert.match(await whoami(config, "desk"), /^client mcp-client for ada /);
+    assert.equal(as.events_("token").length, 1, "an unchanged ID token keeps its access token");
+    // Another person signs in at the same desk; their IdP tooling rewrites the file.
+    writeFileSync(idTokenFile, "id-token-of-grace\n", { mode: 0o600 });
+    // Before, Ada's access token went on being used until it expired.
+    assert.match(await whoami(config, "desk"), /^client mcp-client for grace /);
+    assert.equal(as.events_("token").length, 2);
+    // Gone: no call goes out on the token got with it; the grant says which file it needs.
+    rmSync(idTokenFile);
+    const gone = await failureOf(config, "desk");
+    assert.equal(gone.type, FailureType.configuration);
+    assert.match(gone.message, /MCP server 'desk' cannot read its ID token file .*desk-id-token \(mcp\.servers\.desk\.auth\.idp\.idTokenFile\)/);
+  });
+
   test("the config takes exactly one secret or key, and no secret in the file itself", () => {
     const parse = (auth: Record<string, unknown>) => ConfigSchema.safeParse({ mcp: { servers: { s: { url: "http://127.0.0.1:1/mcp", auth } } } });
     assert.equal(parse({ type: "client_credentials", clientId: "a", clientSecretEnv: "X" }).success, true);

@@ -15,12 +15,16 @@ import {
   type OAuthClientProvider,
   type StoredOAuthClientInformation,
 } from "@modelcontextprotocol/client";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import type { EnterpriseManagedConfig } from "../config/schema.js";
 import { CredentialsUnavailable, readCredential, WorkerGrantProvider } from "./worker-grant.js";
 
 export class EnterpriseManagedProvider extends WorkerGrantProvider implements OAuthClientProvider {
   /** The grant itself; its client secret is filled in when the client information is read. */
   private readonly grant: CrossAppAccessProvider;
+  /** A fingerprint of the ID token this provider's last grant exchanged. */
+  private granted: string | undefined;
 
   constructor(
     server: string,
@@ -46,6 +50,7 @@ export class EnterpriseManagedProvider extends WorkerGrantProvider implements OA
   private async idJag(context: CrossAppAccessContext): Promise<string> {
     const { idp } = this.config;
     const idToken = await readCredential(this.server, "ID token", { env: idp.idTokenEnv, file: idp.idTokenFile, field: "auth.idp.idToken" }, this.env);
+    this.granted = fingerprint(idToken);
     const clientSecret =
       idp.clientSecretEnv !== undefined || idp.clientSecretFile !== undefined
         ? await readCredential(this.server, "identity provider client secret", { env: idp.clientSecretEnv, file: idp.clientSecretFile, field: "auth.idp.clientSecret" }, this.env)
@@ -72,6 +77,25 @@ export class EnterpriseManagedProvider extends WorkerGrantProvider implements OA
       const fix = /invalid_grant/.test(said) ? "The ID token may have expired: refresh it" : "Check the client";
       throw new CredentialsUnavailable(`The identity provider of MCP server '${this.server}' refused to exchange the ID token (${said}). ${fix} in mcp.servers.${this.server}.auth.idp.`);
     }
+  }
+
+  /**
+   * The ID token decides whose the access token is. Read at every request (the SDK asks for the
+   * token before each), so that once another person's ID token is in the file or variable, no
+   * call goes out as the one before; an unreadable one drops the token, and the grant says why.
+   */
+  protected override currentCredential(): string {
+    const { idTokenEnv, idTokenFile } = this.config.idp;
+    try {
+      const idToken = idTokenEnv !== undefined ? this.env[idTokenEnv] : readFileSync(idTokenFile!, "utf8").trim();
+      return idToken ? fingerprint(idToken) : "none";
+    } catch {
+      return "unreadable";
+    }
+  }
+
+  protected override grantedCredential(): string {
+    return this.granted ?? this.currentCredential();
   }
 
   get clientMetadata(): OAuthClientMetadata {
@@ -102,4 +126,8 @@ export class EnterpriseManagedProvider extends WorkerGrantProvider implements OA
   prepareTokenRequest(scope?: string): Promise<URLSearchParams> {
     return this.grant.prepareTokenRequest(scope ?? this.config.scope);
   }
+}
+
+function fingerprint(idToken: string): string {
+  return createHash("sha256").update(idToken).digest("base64url");
 }

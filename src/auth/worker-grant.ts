@@ -22,24 +22,28 @@ const EXPIRY_MARGIN_MS = 30_000;
  * process to the same server with the same grant, and kept in its memory only.
  */
 export class WorkerTokens {
-  private static readonly cache = new Map<string, { tokens: OAuthTokens; usableUntil: number | undefined }>();
+  private static readonly cache = new Map<string, { tokens: OAuthTokens; usableUntil: number | undefined; credential: string | undefined }>();
 
   constructor(private readonly key: string) {}
 
-  /** The token, unless it is about to expire. */
-  get(): OAuthTokens | undefined {
+  /**
+   * The token, unless it is about to expire, or was got with another credential than `credential`
+   * (a fingerprint of the one the worker holds now; see `save`).
+   */
+  get(credential?: string): OAuthTokens | undefined {
     const cached = WorkerTokens.cache.get(this.key);
     if (!cached) return undefined;
-    if (cached.usableUntil !== undefined && Date.now() > cached.usableUntil) {
+    if ((cached.usableUntil !== undefined && Date.now() > cached.usableUntil) || cached.credential !== credential) {
       WorkerTokens.cache.delete(this.key);
       return undefined;
     }
     return cached.tokens;
   }
 
-  save(tokens: OAuthTokens): void {
+  /** Keeps a token, with a fingerprint of the credential it was got with when that decides whose it is. */
+  save(tokens: OAuthTokens, credential?: string): void {
     const lifeMs = typeof tokens.expires_in === "number" ? tokens.expires_in * 1000 : undefined;
-    WorkerTokens.cache.set(this.key, { tokens, usableUntil: lifeMs === undefined ? undefined : Date.now() + lifeMs - Math.min(EXPIRY_MARGIN_MS, lifeMs / 4) });
+    WorkerTokens.cache.set(this.key, { tokens, usableUntil: lifeMs === undefined ? undefined : Date.now() + lifeMs - Math.min(EXPIRY_MARGIN_MS, lifeMs / 4), credential });
   }
 
   drop(): void {
@@ -73,12 +77,26 @@ export abstract class WorkerGrantProvider implements ScopeChallengeHandler {
     return undefined;
   }
 
+  /**
+   * A fingerprint of the credential that decides whose the tokens are, as the worker holds it now;
+   * a token got with another is not used. None by default: a client's own secret may rotate, and
+   * its tokens stay the client's.
+   */
+  protected currentCredential(): string | undefined {
+    return undefined;
+  }
+
+  /** The fingerprint of the credential the grant in flight was made with. */
+  protected grantedCredential(): string | undefined {
+    return undefined;
+  }
+
   tokens(): OAuthTokens | undefined {
-    return this.cache.get();
+    return this.cache.get(this.currentCredential());
   }
 
   saveTokens(tokens: OAuthTokens): void {
-    this.cache.save(tokens);
+    this.cache.save(tokens, this.grantedCredential());
   }
 
   redirectToAuthorization(): never {
