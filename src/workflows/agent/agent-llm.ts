@@ -163,7 +163,7 @@ export class AgentLlm implements AugmentedLlm {
   private callTool(call: ToolCall): Promise<ToolOutcome> {
     const target = this.toolTarget(call);
     if ("refused" in target) return Promise.resolve(toolOutcome(call, { result: target.refused }));
-    if ("local" in target) return Promise.resolve(target.local.call(target.args)).then((outcome) => toolOutcome(call, outcome));
+    if ("local" in target) return localToolCall(target.local, target.args).then((outcome) => toolOutcome(call, outcome));
     if (this.needsApproval(call.name)) return this.approvedToolCall(call, target.tool, target.args).then((outcome) => toolOutcome(call, outcome));
     return this.ctx.callTool({ server: target.tool.server, tool: target.tool.name, arguments: target.args }).then((result) => toolOutcome(call, { result }));
   }
@@ -216,6 +216,15 @@ export class AgentLlm implements AugmentedLlm {
       toolArguments = decision.arguments;
     }
     return { result: await this.ctx.callTool({ server: target.tool.server, tool: target.tool.name, arguments: toolArguments }) };
+  }
+}
+
+/** A local tool's outcome as a promise, its synchronous throw a rejection, as in an async function. */
+function localToolCall(tool: LocalTool, args: Record<string, unknown>): Promise<LocalToolOutcome> {
+  try {
+    return Promise.resolve(tool.call(args));
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
 
