@@ -6,6 +6,9 @@
  * against duragent as well; the second does not. Runs go one after another; rounds alternate
  * between the systems, and each figure is the median over rounds.
  *
+ * Also counted: the promises a run's workflow code makes (each costs the worker a stack trace),
+ * from a replay of one run of each system, which unlike times does not vary with load.
+ *
  * Two of Temporal's shortcuts are measured too, each beside the plain workflow's figure with and
  * without it: eager workflow start (a client that shares its worker's connection, which duragent
  * offers as `createClient({ worker })`) and eager activity execution (on by default; the plain
@@ -13,14 +16,18 @@
  */
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import { promiseHooks } from "node:v8";
 import { Client, Connection } from "@temporalio/client";
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from "@temporalio/worker";
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker, type WorkflowBundle } from "@temporalio/worker";
 import { createClient } from "../dist/client.js";
 import { createWorker } from "../dist/worker.js";
+import { loadWorkflowBundle } from "../dist/worker/workflow-bundle.js";
 import { startModelProcess } from "./memory-engine.js";
 import { median, percentile, type Figure } from "./report.js";
 import { everythingBin, openDirectCalls, type DirectCalls } from "./direct-calls.js";
 import { instruction, question } from "./hand-written-loop.js";
+
+type WorkflowHistory = Parameters<typeof Worker.runReplayHistory>[1];
 
 const systemNames = ["empty", "hand-written", "duragent", "empty-eager", "duragent-eager", "empty-no-eager-activities"] as const;
 
@@ -64,6 +71,24 @@ async function timeRuns(runs: number, runOnce: () => Promise<string>): Promise<{
   return { latencies, seconds: (performance.now() - started) / 1000, lastId };
 }
 
+/**
+ * The promises a run's workflow code makes, counted while Temporal's replayer (which runs the
+ * workflow on this thread) replays its history: the worker pays a source-mapped stack trace for
+ * each. Unlike times, the count does not vary with the machine's load.
+ */
+async function workflowPromises(workflowBundle: WorkflowBundle, history: WorkflowHistory, workflowId: string): Promise<number> {
+  let promises = 0;
+  const stop = promiseHooks.onInit((promise) => {
+    if (promise.constructor !== Promise) promises += 1; // the workflow context's own Promise
+  });
+  try {
+    await Worker.runReplayHistory({ workflowBundle }, history, workflowId);
+  } finally {
+    stop();
+  }
+  return promises;
+}
+
 export async function measureTemporalEngine(options: { address: string; quick: boolean; log: (line: string) => void }): Promise<{ figures: Figure[]; rounds: TemporalRound[] }> {
   const rounds = options.quick ? 2 : 4;
   const runs = options.quick ? 4 : 30;
@@ -87,6 +112,7 @@ export async function measureTemporalEngine(options: { address: string; quick: b
   const noEagerRunning = noEagerWorker.run();
   const duragentRunning = duragentWorker.run();
   const results: TemporalRound[] = [];
+  const histories: Partial<Record<TemporalRound["system"], { workflowId: string; history: WorkflowHistory }>> = {};
   const countEvents = async (workflowId: string) => {
     const events = (await temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
     return {
@@ -125,6 +151,7 @@ export async function measureTemporalEngine(options: { address: string; quick: b
       for (const system of systemNames) {
         const { latencies, seconds, lastId } = await timeRuns(runs, systems[system]);
         results.push({ system, runsPerSecond: runs / seconds, p50: percentile(latencies, 50), p95: percentile(latencies, 95), ...(await countEvents(lastId)) });
+        histories[system] = { workflowId: lastId, history: await temporal.workflow.getHandle(lastId).fetchHistory() };
       }
     }
   } finally {
@@ -139,6 +166,10 @@ export async function measureTemporalEngine(options: { address: string; quick: b
     await calls.close();
     await model.stop();
   }
+  const duragentBundle: WorkflowBundle = { code: (await loadWorkflowBundle({ modules: [] })).code };
+  const promisesOf = (system: "empty" | "hand-written" | "duragent") =>
+    workflowPromises(system === "duragent" ? duragentBundle : emptyWorkflow.workflowBundle, histories[system]!.history, histories[system]!.workflowId);
+  const promises = { empty: await promisesOf("empty"), handWritten: await promisesOf("hand-written"), duragent: await promisesOf("duragent") };
   const of = (system: TemporalRound["system"], field: "p50" | "p95" | "runsPerSecond"): number => median(results.filter((result) => result.system === system).map((result) => result[field]));
   const last = (system: TemporalRound["system"]) => results.filter((result) => result.system === system).at(-1)!;
   const section = "Temporal engine";
@@ -162,6 +193,13 @@ export async function measureTemporalEngine(options: { address: string; quick: b
       unit: "",
       limit: { value: last("empty").activities, label: `${last("empty").activities} (3 model + 2 tool calls)` },
       note: `workflow tasks: ${last("duragent").workflowTasks} (plain: ${last("empty").workflowTasks})`,
+    },
+    {
+      section,
+      name: "promises in workflow code per run",
+      value: promises.duragent,
+      unit: "",
+      note: `by hand: ${promises.handWritten}; plain workflow: ${promises.empty}; the worker pays a stack trace for each`,
     },
     {
       section,
