@@ -16,12 +16,12 @@
  */
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { promiseHooks } from "node:v8";
 import { Client, Connection } from "@temporalio/client";
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker, type WorkflowBundle } from "@temporalio/worker";
 import { createClient } from "../dist/client.js";
 import { createWorker } from "../dist/worker.js";
 import { loadWorkflowBundle } from "../dist/worker/workflow-bundle.js";
+import { workflowPromises } from "../dist/testing/workflow-promises.js";
 import { startModelProcess } from "./memory-engine.js";
 import { median, percentile, type Figure } from "./report.js";
 import { everythingBin, openDirectCalls, type DirectCalls } from "./direct-calls.js";
@@ -69,24 +69,6 @@ async function timeRuns(runs: number, runOnce: () => Promise<string>): Promise<{
     latencies.push(performance.now() - begun);
   }
   return { latencies, seconds: (performance.now() - started) / 1000, lastId };
-}
-
-/**
- * The promises a run's workflow code makes, counted while Temporal's replayer (which runs the
- * workflow on this thread) replays its history: the worker pays a source-mapped stack trace for
- * each. Unlike times, the count does not vary with the machine's load.
- */
-async function workflowPromises(workflowBundle: WorkflowBundle, history: WorkflowHistory, workflowId: string): Promise<number> {
-  let promises = 0;
-  const stop = promiseHooks.onInit((promise) => {
-    if (promise.constructor !== Promise) promises += 1; // the workflow context's own Promise
-  });
-  try {
-    await Worker.runReplayHistory({ workflowBundle }, history, workflowId);
-  } finally {
-    stop();
-  }
-  return promises;
 }
 
 export async function measureTemporalEngine(options: { address: string; quick: boolean; log: (line: string) => void }): Promise<{ figures: Figure[]; rounds: TemporalRound[] }> {

@@ -6,7 +6,6 @@
  */
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
-import { promiseHooks } from "node:v8";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { before, describe, test } from "node:test";
@@ -15,6 +14,7 @@ import { DeterminismViolationError } from "@temporalio/workflow";
 import { quietBundlerLogger } from "../src/worker/workflow-bundle.js";
 import { bundleWorkflows } from "./support/runtime.js";
 import { loadHistory } from "./support/histories.js";
+import { workflowPromises } from "../src/testing/workflow-promises.js";
 
 const goldenDirectory = fileURLToPath(new URL("./golden-histories/", import.meta.url));
 const goldenFiles = readdirSync(goldenDirectory)
@@ -82,20 +82,10 @@ describe("golden histories replay against the current workflow code", () => {
 
   test("runs started with fewerTurns replay through a fifth fewer promises than the same runs without", async () => {
     // In the sandbox every promise costs the worker a stack trace (Temporal's hook), so the count
-    // is what the worker pays for. A replay worker runs workflows on this thread, where the hook sees them.
-    const count = async (file: string): Promise<number> => {
+    // is what the worker pays for.
+    const count = (file: string): Promise<number> => {
       const history = loadHistory(file);
-      const started = history.events[0]?.workflowExecutionStartedEventAttributes;
-      let promises = 0;
-      const stop = promiseHooks.onInit((promise) => {
-        if (promise.constructor !== Promise) promises += 1; // the workflow context's own Promise
-      });
-      try {
-        await Worker.runReplayHistory({ workflowBundle: current }, history, started?.workflowId ?? basename(file, ".json"));
-      } finally {
-        stop();
-      }
-      return promises;
+      return workflowPromises(current, history, history.events[0]?.workflowExecutionStartedEventAttributes?.workflowId ?? basename(file, ".json"));
     };
     const settingsOf = (file: string) => {
       const input = loadHistory(file).events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]?.data;

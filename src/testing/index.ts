@@ -16,3 +16,4 @@ export {
 } from "./scripted-model-server.js";
 export { demoModel } from "./demo-model.js";
 export { historyStats, type HistoryStats } from "./history-stats.js";
+export { workflowPromises } from "./workflow-promises.js";
