@@ -16,7 +16,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { Client, Connection } from "@temporalio/client";
+import { Client, Connection, type WorkflowHandle } from "@temporalio/client";
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker, type WorkflowBundle } from "@temporalio/worker";
 import { createClient } from "../dist/client.js";
 import { createWorker } from "../dist/worker.js";
@@ -27,7 +27,7 @@ import { median, percentile, type Figure } from "./report.js";
 import { everythingBin, openDirectCalls, type DirectCalls } from "./direct-calls.js";
 import { instruction, question } from "./hand-written-loop.js";
 
-type WorkflowHistory = Parameters<typeof Worker.runReplayHistory>[1];
+type WorkflowHistory = Awaited<ReturnType<WorkflowHandle["fetchHistory"]>>;
 
 const systemNames = ["empty", "hand-written", "duragent", "empty-eager", "duragent-eager", "empty-no-eager-activities"] as const;
 
@@ -95,8 +95,8 @@ export async function measureTemporalEngine(options: { address: string; quick: b
   const duragentRunning = duragentWorker.run();
   const results: TemporalRound[] = [];
   const histories: Partial<Record<TemporalRound["system"], { workflowId: string; history: WorkflowHistory }>> = {};
-  const countEvents = async (workflowId: string) => {
-    const events = (await temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const countEvents = (history: WorkflowHistory) => {
+    const events = history.events ?? [];
     return {
       activities: events.filter((event) => event.activityTaskScheduledEventAttributes).length,
       workflowTasks: events.filter((event) => event.workflowTaskCompletedEventAttributes).length,
@@ -132,8 +132,9 @@ export async function measureTemporalEngine(options: { address: string; quick: b
     for (let index = 0; index < rounds; index++) {
       for (const system of systemNames) {
         const { latencies, seconds, lastId } = await timeRuns(runs, systems[system]);
-        results.push({ system, runsPerSecond: runs / seconds, p50: percentile(latencies, 50), p95: percentile(latencies, 95), ...(await countEvents(lastId)) });
-        histories[system] = { workflowId: lastId, history: await temporal.workflow.getHandle(lastId).fetchHistory() };
+        const history = await temporal.workflow.getHandle(lastId).fetchHistory();
+        results.push({ system, runsPerSecond: runs / seconds, p50: percentile(latencies, 50), p95: percentile(latencies, 95), ...countEvents(history) });
+        histories[system] = { workflowId: lastId, history };
       }
     }
   } finally {

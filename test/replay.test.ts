@@ -27,11 +27,14 @@ function fixtureBundle(name: string): Promise<WorkflowBundle> {
   return bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url)), logger: quietBundlerLogger });
 }
 
-/** Replays under the run's own workflow id (child ids derive from it), from the start event or else the file name. */
+/** A recorded run's own workflow id (child ids derive from it), from the start event or else the file name. */
+function workflowIdOf(history: ReturnType<typeof loadHistory>, file: string): string {
+  return history.events[0]?.workflowExecutionStartedEventAttributes?.workflowId || basename(file, ".json");
+}
+
 function replay(bundle: WorkflowBundle, file: string): Promise<void> {
   const history = loadHistory(file);
-  const workflowId = history.events[0]?.workflowExecutionStartedEventAttributes?.workflowId || basename(file, ".json");
-  return Worker.runReplayHistory({ workflowBundle: bundle }, history, workflowId);
+  return Worker.runReplayHistory({ workflowBundle: bundle }, history, workflowIdOf(history, file));
 }
 
 describe("golden histories replay against the current workflow code", () => {
@@ -85,7 +88,7 @@ describe("golden histories replay against the current workflow code", () => {
     // is what the worker pays for.
     const count = (file: string): Promise<number> => {
       const history = loadHistory(file);
-      return workflowPromises(current, history, history.events[0]?.workflowExecutionStartedEventAttributes?.workflowId ?? basename(file, ".json"));
+      return workflowPromises(current, history, workflowIdOf(history, file));
     };
     const settingsOf = (file: string) => {
       const input = loadHistory(file).events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]?.data;

@@ -9,6 +9,7 @@ import { globMatcher } from "../../common/glob.js";
 import type { LlmRequest, LlmResponse, ToolSpec } from "../../common/llm.js";
 import { textOf, type AssistantMessage, type Message, type ToolCall, type ToolMessage } from "../../common/messages.js";
 import { toolError, type ToolDefinition, type ToolResult } from "../../common/tools.js";
+import { callAsync } from "../executor/call-async.js";
 import type { Executor } from "../executor/executor.js";
 import { addUsage, usageKey, type UsageByModel } from "../../common/usage.js";
 import type { AugmentedLlm, GenerateOptions, StructuredOptions } from "../augmented-llm.js";
@@ -163,7 +164,7 @@ export class AgentLlm implements AugmentedLlm {
   private callTool(call: ToolCall): Promise<ToolOutcome> {
     const target = this.toolTarget(call);
     if ("refused" in target) return Promise.resolve(toolOutcome(call, { result: target.refused }));
-    if ("local" in target) return localToolCall(target.local, target.args).then((outcome) => toolOutcome(call, outcome));
+    if ("local" in target) return callAsync(() => target.local.call(target.args)).then((outcome) => toolOutcome(call, outcome));
     if (this.needsApproval(call.name)) return this.approvedToolCall(call, target.tool, target.args).then((outcome) => toolOutcome(call, outcome));
     return this.ctx.callTool({ server: target.tool.server, tool: target.tool.name, arguments: target.args }).then((result) => toolOutcome(call, { result }));
   }
@@ -216,15 +217,6 @@ export class AgentLlm implements AugmentedLlm {
       toolArguments = decision.arguments;
     }
     return { result: await this.ctx.callTool({ server: target.tool.server, tool: target.tool.name, arguments: toolArguments }) };
-  }
-}
-
-/** A local tool's outcome as a promise, its synchronous throw a rejection, as in an async function. */
-function localToolCall(tool: LocalTool, args: Record<string, unknown>): Promise<LocalToolOutcome> {
-  try {
-    return Promise.resolve(tool.call(args));
-  } catch (error) {
-    return Promise.reject(error);
   }
 }
 

@@ -13,6 +13,7 @@ import { historyLimitDefaults, type ActivitySettings, type RunSettings } from ".
 import type { RunPhase } from "../../common/run-status.js";
 import type { ToolCallRequest, ToolResult } from "../../common/tools.js";
 import type { Answered, ApprovalOutcome, EngineName, Executor, MessageHandlers, Question, RunContext, RunLogger } from "./executor.js";
+import { callAsync } from "./call-async.js";
 import { RunControl } from "./run-control.js";
 import { SignalInbox } from "./signal-inbox.js";
 
@@ -108,9 +109,11 @@ export abstract class BaseExecutor implements Executor {
    * Whether steps go through the fewest promises. In Temporal's sandbox each promise costs the
    * worker tens of µs (its stack-trace hook), but the turns they take order commands that are
    * made in one activation, so runs that began before keep theirs (`RunSettings.fewerTurns`).
+   * Read from the settings, as `AgentLlm` reads it, not `patched()`: a patch adds a marker and a
+   * search attribute upsert (a visibility write) to every new run's history.
    */
-  protected fewerTurns(): boolean {
-    return true;
+  private fewerTurns(): boolean {
+    return this.settings.fewerTurns === true;
   }
 
   /** One effect as a step: waits while paused, becomes the current step, records a failure. */
@@ -198,7 +201,8 @@ export abstract class BaseExecutor implements Executor {
     const label = (effect.label as (input: EffectInput<K>) => string)(input);
     const unpaused = this.control.beginStep(label);
     if (unpaused) await unpaused;
-    else await undefined; // Temporal runs took one turn here (memory runs never come this way)
+    // Temporal runs have always taken one turn here, and recorded histories replay only if they still do.
+    else if (this.engine === "temporal") await undefined;
     const settings = this.settings[effect.settings];
     try {
       return await this.invoke(name, input, settings, label);
@@ -231,15 +235,6 @@ export abstract class BaseExecutor implements Executor {
   private async nextSignal<T>(name: string, timeoutMs?: number): Promise<T | undefined> {
     if (!(await this.waitUntil(() => this.inbox.has(name), timeoutMs))) return undefined;
     return this.inbox.take(name) as T;
-  }
-}
-
-/** Calls `start` as an async function would: a synchronous throw becomes a rejection. */
-function callAsync<T>(start: () => Promise<T>): Promise<T> {
-  try {
-    return start();
-  } catch (error) {
-    return Promise.reject(error);
   }
 }
 

@@ -6,6 +6,7 @@
 import { ApplicationFailure, CancelledFailure, msToNumber } from "@temporalio/common";
 import { nonRetryableFailureTypes } from "../../common/failures.js";
 import type { ActivitySettings } from "../../common/run-settings.js";
+import { callAsync } from "./call-async.js";
 
 class AttemptTimeoutError extends Error {
   override readonly name = "AttemptTimeoutError";
@@ -86,13 +87,7 @@ function attemptOnce<T>(attempt: (signal: AbortSignal) => Promise<T>, timeoutMs:
     let unsubscribe: (() => void) | undefined;
     if (cancel?.cancelled) return onCancel();
     unsubscribe = cancel?.subscribe(onCancel);
-    let running: Promise<T>;
-    try {
-      running = attempt(controller.signal);
-    } catch (error) {
-      running = Promise.reject(error);
-    }
-    running.then(
+    callAsync(() => attempt(controller.signal)).then(
       (value) => settle() && resolve(value),
       (error: unknown) => settle() && reject(error),
     );

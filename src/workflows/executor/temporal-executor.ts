@@ -170,12 +170,6 @@ export class TemporalExecutor extends BaseExecutor {
     return workflow.continueAsNew<(run: WorkflowRunInput<unknown>) => Promise<unknown>>({ input, settings: this.settings });
   }
 
-  // From the run's settings, not `patched()`: a patch adds a marker and a search attribute upsert
-  // (a visibility write) to every new run's history.
-  protected override fewerTurns(): boolean {
-    return this.settings.fewerTurns === true;
-  }
-
   protected invoke<K extends EffectName>(name: K, input: EffectInput<K>, settings: ActivitySettings, label: string): Promise<EffectOutput<K>> {
     const local = effects[name].local === true && workflow.patched(localEffectsPatch);
     const activities = local
