@@ -25,8 +25,8 @@ interface Round {
 }
 
 /** Starts the scripted model in its own process; resolves with its base URL and a stop. */
-export async function startModelProcess(): Promise<{ baseURL: string; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ["--import", "tsx", `${bench}processes/model-server.ts`], { stdio: ["pipe", "pipe", "inherit"] });
+export async function startModelProcess(args: string[] = []): Promise<{ baseURL: string; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ["--import", "tsx", `${bench}processes/model-server.ts`, ...args], { stdio: ["pipe", "pipe", "inherit"] });
   const [line] = await firstLine(child);
   return {
     baseURL: line,

@@ -51,7 +51,8 @@ try {
     await temporalClient.workflow.execute("emptyActivities", { taskQueue: plainQueue, workflowId: plainId, args: [5] });
     const byHandId = `by-hand-${randomUUID()}`;
     await temporalClient.workflow.execute("handWritten", { taskQueue: plainQueue, workflowId: byHandId });
-    const run = await duragent.start("bencher", question);
+    // As `execute` starts it (STEPS_WATCH=1: as `start` does, its model calls streaming).
+    const run = await duragent.start("bencher", question, { watch: process.env.STEPS_WATCH === "1" });
     await run.result();
     if (index >= warmUp) {
       ids.plain.push(plainId);

@@ -10,6 +10,8 @@ import { createClient } from "../dist/client.js";
 import { startScriptedModelServer } from "../dist/testing/scripted-model-server.js";
 import { createWorker } from "../dist/worker.js";
 import { startDevServer } from "../dist/temporal/dev-server.js";
+import { OpenAIProvider } from "../dist/activities/llm/openai-provider.js";
+import { startModelProcess } from "./memory-engine.js";
 import { median, type Figure } from "./report.js";
 
 const words = Array.from({ length: 60 }, (_, index) => `word${index}`).join(" ");
@@ -75,7 +77,42 @@ async function measureInProcess(options: { address: string; quick: boolean; log:
     await model.close();
     await server.stop();
   }
-  return figures;
+  return [...figures, ...(await streamingCpu(options))];
+}
+
+/**
+ * What streaming costs the process that makes the call, the worker on Temporal: CPU per model call
+ * of a 500-word answer, streamed and plain, alternating in batches, against a model in a process
+ * of its own. A run nobody watches makes the plain request.
+ */
+async function streamingCpu(options: { quick: boolean; log: (line: string) => void }): Promise<Figure[]> {
+  const model = await startModelProcess(["words", "500"]);
+  try {
+    const provider = new OpenAIProvider({ apiKey: "bench", baseURL: model.baseURL });
+    const request = { model: "openai:bench", messages: [{ role: "user" as const, content: "Talk, please." }] };
+    const call = (streamed: boolean) => provider.generate(request, "bench", undefined, streamed ? () => undefined : undefined);
+    const batches = options.quick ? 4 : 10;
+    const calls = options.quick ? 30 : 100;
+    for (let index = 0; index < calls; index++) await Promise.all([call(true), call(false)]);
+    const cpu = { streamed: [] as number[], plain: [] as number[] };
+    for (let index = 0; index < batches; index++) {
+      for (const streamed of [true, false]) {
+        const before = process.cpuUsage();
+        for (let made = 0; made < calls; made++) await call(streamed);
+        const used = process.cpuUsage(before);
+        cpu[streamed ? "streamed" : "plain"].push((used.user + used.system) / 1000 / calls);
+      }
+    }
+    const [streamed, plain] = [median(cpu.streamed), median(cpu.plain)];
+    options.log(`  CPU per model call of 500 words: streamed ${streamed.toFixed(2)} ms, plain ${plain.toFixed(2)} ms`);
+    const section = "Streaming, CPU of the calling process";
+    return [
+      { section, name: "model call of 500 words, streamed", value: streamed, unit: "ms", note: `${batches} batches of ${calls}, alternating` },
+      { section, name: "the same call, plain", value: plain, unit: "ms", note: "what a run nobody watches makes (`execute`)" },
+    ];
+  } finally {
+    await model.stop();
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -84,9 +84,12 @@ export class DuragentClient {
     return (await this.engineFor(this.engine)).start(resolved, input, options);
   }
 
-  /** Starts a run and waits for its answer; rejects with `RunFailed` when the run fails. */
+  /**
+   * Starts a run and waits for its answer; rejects with `RunFailed` when the run fails. Nobody
+   * watches it from here, so its model text streams only once someone reads its status.
+   */
   async execute(target: Startable, input: unknown, options: StartOptions = {}): Promise<unknown> {
-    return (await this.start(target, input, options)).result();
+    return (await this.start(target, input, { watch: false, ...options })).result();
   }
 
   /**

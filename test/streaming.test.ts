@@ -12,6 +12,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { ApplicationFailure } from "@temporalio/common";
+import { Worker } from "@temporalio/worker";
 import { AnthropicProvider } from "../src/activities/llm/anthropic-provider.js";
 import { createCallLlm } from "../src/activities/llm/call-llm.js";
 import { OpenAIProvider } from "../src/activities/llm/openai-provider.js";
@@ -31,7 +32,7 @@ import type { Engine } from "../src/client/engine.js";
 import { patternWorkflow } from "../src/workflows/builtin-workflows.js";
 import type { DuragentWorkflow, PatternSpec } from "../src/workflows/index.js";
 import { filesystemServer } from "./support/mcp-servers.js";
-import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
+import { builtinBundle, memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
 import { startTestTemporal } from "./support/temporal.js";
 
 const answer = "Porto has six bridges over the Douro, and the Dom Luís I bridge has two decks.";
@@ -207,6 +208,16 @@ function textBefore(events: RunEvent[]): string {
   return events.filter((event): event is Extract<RunEvent, { type: "text" }> => event.type === "text").map((event) => event.delta).join("");
 }
 
+/** Two model calls in a row: the first can be held while a watcher reads the run's status. */
+const bridgePair: PatternSpec = {
+  pattern: "chain",
+  name: "pair",
+  steps: [
+    { name: "first", instruction: "FIRST: name a bridge." },
+    { name: "second", instruction: "SECOND: describe it." },
+  ],
+};
+
 describe("watching a streaming run", () => {
   let temporal: TestWorkflowEnvironment;
   let config: DuragentConfig;
@@ -242,15 +253,7 @@ describe("watching a streaming run", () => {
   });
 
   test("memory engine: a run nobody watches makes plain model requests; once its status is read, its next calls stream", async () => {
-    const steps: PatternSpec = {
-      pattern: "chain",
-      name: "pair",
-      steps: [
-        { name: "first", instruction: "FIRST: name a bridge." },
-        { name: "second", instruction: "SECOND: describe it." },
-      ],
-    };
-    const target = { kind: "pattern" as const, name: "pair", spec: steps, workflow: patternWorkflow as DuragentWorkflow };
+    const target = { kind: "pattern" as const, name: "pair", spec: bridgePair, workflow: patternWorkflow as DuragentWorkflow };
     let firstArrived!: () => void;
     const arrived = new Promise<void>((resolve) => (firstArrived = resolve));
     let release!: () => void;
@@ -278,6 +281,52 @@ describe("watching a streaming run", () => {
       assert.deepEqual(model.requests.slice(middle).map((request) => (request.body as { stream?: boolean }).stream ?? false), [false, true]);
     } finally {
       await engine.close();
+      script = (question) => turns[question] ?? { text: `unknown: ${question}` };
+    }
+  });
+
+  test("Temporal: a run started unwatched makes plain model requests; a status read tells it, its next calls stream, and its history replays", { timeout: 120_000 }, async () => {
+    const target = { kind: "pattern" as const, name: "pair", spec: bridgePair, workflow: patternWorkflow as DuragentWorkflow };
+    let firstArrived!: () => void;
+    const arrived = new Promise<void>((resolve) => (firstArrived = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    script = (question, _attempt, call) => {
+      if (question.startsWith("watched") && call.system?.includes("FIRST")) {
+        firstArrived();
+        return released.then(() => ({ text: "Dom Luís I" }));
+      }
+      return { text: call.system?.includes("FIRST") ? "Dom Luís I" : "It has two decks." };
+    };
+    const streamed = (from: number) => model.requests.slice(from).map((request) => (request.body as { stream?: boolean }).stream ?? false);
+    try {
+      await withTemporalWorker(temporal, config, async (engine) => {
+        const before = model.requests.length;
+        const unwatched = await engine.start(target, "unwatched bridge", { watch: false });
+        assert.match(((await unwatched.result()) as { text: string }).text, /two decks/);
+        assert.deepEqual(streamed(before), [false, false]);
+
+        const middle = model.requests.length;
+        const watched = await engine.start(target, "watched bridge", { watch: false });
+        await arrived;
+        const status = await watched.status();
+        assert.equal(status.unwatched, true, "the run said nobody had watched it");
+        release();
+        assert.match(((await watched.result()) as { text: string }).text, /two decks/);
+        assert.deepEqual(streamed(middle), [false, true]);
+        assert.equal((await watched.status()).unwatched, undefined);
+
+        const last = model.requests.length;
+        const started = await engine.start(target, "started bridge");
+        assert.match(((await started.result()) as { text: string }).text, /two decks/);
+        assert.deepEqual(streamed(last), [true, true], "start() streams from the first call, as before");
+
+        const history = await engine.client.workflow.getHandle(watched.runId).fetchHistory();
+        const signals = history.events!.filter((event) => event.workflowExecutionSignaledEventAttributes).map((event) => event.workflowExecutionSignaledEventAttributes!.signalName);
+        assert.deepEqual(signals, ["duragent.watch"]);
+        await Worker.runReplayHistory({ workflowBundle: await builtinBundle() }, history, watched.runId);
+      });
+    } finally {
       script = (question) => turns[question] ?? { text: `unknown: ${question}` };
     }
   });

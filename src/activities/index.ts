@@ -50,7 +50,7 @@ export function createEffects(deps: EffectDependencies): EffectImplementations {
   return {
     callLlm: async (request, { signal, run }) => {
       const step = effects.callLlm.label(request);
-      const onText = run?.text
+      const onText = run?.text && !request.unwatched
         ? (delta: string) => run.text!({ ...(request.callId ? { id: request.callId } : {}), step, ...(request.agent ? { agent: request.agent } : {}), delta })
         : undefined;
       // An agent's first call lists its servers' tools; the pool keeps each list, so that is a lookup.

@@ -81,6 +81,13 @@ export interface StartOptions {
   runId?: string;
   /** What a generated id begins with, instead of the target's name (`chat-<agent>` for chats). */
   runIdPrefix?: string;
+  /**
+   * Whether someone will watch the run from its start (`events()`, `status()`), so that its model
+   * calls stream their text from the first: true for `start`, false for `execute`, whose caller
+   * waits for the answer alone. Streaming costs CPU for every piece of text. A run started
+   * unwatched streams from its next model call once anyone reads its status.
+   */
+  watch?: boolean;
 }
 
 export interface RunSummary {

@@ -69,7 +69,7 @@ export class MemoryEngine implements Engine {
     const log = lazyChildLogger(this.logger, { runId });
     // Model calls stream only once someone reads the run's status (events(), a chat's onText, a
     // CLI on a terminal, serve's progress): a run nobody watches makes plain requests.
-    let watched = false;
+    let watched = options.watch === true;
     const newExecutor = () =>
       new MemoryExecutor(this.runtime.effects, this.settings, log, { runId, workflows: (name) => registry.get(name), streaming: () => watched });
     // The executor of the current run: continue-as-new replaces it, and the handle follows. Once

@@ -126,26 +126,27 @@ export class TemporalEngine implements Engine {
   async start(target: RunTarget, input: unknown, options: StartOptions = {}): Promise<RunHandle> {
     const runInput = targetInput(target, input);
     checkInputSize(this.client.options.loadedDataConverter.payloadConverter.toPayload(runInput).data?.length ?? 0);
-    if (options.runId !== undefined) return this.startAs(options.runId, target, runInput, input, false);
+    const watched = options.watch !== false;
+    if (options.runId !== undefined) return this.startAs(options.runId, target, runInput, input, false, watched);
     // A generated id has 32 random bits: among the runs a namespace retains, one may already have
     // it. Temporal would start this run under that run's id; refused instead, it gets another.
     for (let tries = 1; ; tries++) {
       try {
-        return await this.startAs(newRunId(target, this.uuid(), options), target, runInput, input, true);
+        return await this.startAs(newRunId(target, this.uuid(), options), target, runInput, input, true, watched);
       } catch (error) {
         if (!(error instanceof WorkflowExecutionAlreadyStartedError) || tries >= 5) throw error;
       }
     }
   }
 
-  private async startAs(workflowId: string, target: RunTarget, runInput: unknown, input: unknown, generatedId: boolean): Promise<RunHandle> {
+  private async startAs(workflowId: string, target: RunTarget, runInput: unknown, input: unknown, generatedId: boolean, watched: boolean): Promise<RunHandle> {
     const start = (tagged: boolean) =>
       this.client.workflow.start(workflowType(target), {
         workflowId,
         ...(generatedId ? { workflowIdReusePolicy: "REJECT_DUPLICATE" as const } : {}),
         taskQueue: this.config.temporal.taskQueue,
         // Untagged runs must not tag themselves later either: the server would refuse the upsert.
-        args: [{ input: runInput, settings: tagged ? this.settings : { ...this.settings, searchAttributes: false } }],
+        args: [{ input: runInput, settings: tagged ? this.settings : { ...this.settings, searchAttributes: false }, ...(watched ? {} : { unwatched: true }) }],
         staticSummary: runSummary(target, input),
         ...(this.eagerStart ? { requestEagerStart: true } : {}),
         ...(tagged
@@ -268,6 +269,7 @@ export class TemporalEngine implements Engine {
         throw error;
       }
     };
+    let toldWatched = false;
     // What the run itself says, and what the server knows of its steps in flight.
     const ownStatus = async (): Promise<RunStatus> => {
       const description = await this.describe(workflow);
@@ -285,6 +287,11 @@ export class TemporalEngine implements Engine {
             return undefined;
           });
         if (status && phase) return { ...status, phase };
+        // Someone watches now: the run's next model call streams. Told once by this handle.
+        if (status?.unwatched && !toldWatched) {
+          toldWatched = true;
+          await workflow.signal(RunMessages.watch).catch(() => undefined);
+        }
         return this.withPendingActivities(status ?? unansweredStatus(workflowId), description);
       } catch (error) {
         // A closed run whose workers are gone cannot answer queries; its end state still can.

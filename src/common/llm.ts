@@ -59,6 +59,11 @@ export const LlmRequestSchema = z.object({
    * provider sees the request, so providers never meet it.
    */
   transcriptReference: TranscriptReferenceSchema.optional(),
+  /**
+   * Nobody watches the run yet, so its text need not stream: the provider makes the plain
+   * request. Absent, text streams to watchers as it comes.
+   */
+  unwatched: z.boolean().optional(),
 });
 export type LlmRequest = z.infer<typeof LlmRequestSchema>;
 

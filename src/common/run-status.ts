@@ -92,6 +92,12 @@ export const RunStatusSchema = z.object({
    * engines a run's status includes its children's streamed text, with ids `<child suffix>/<call id>`.
    */
   children: z.array(z.string()).optional(),
+  /**
+   * Temporal: the run was started unwatched (`execute`, or `start` with `watch: false`), and no
+   * one has read its status since, so its model calls do not stream their text. A client that
+   * reads this tells the run (the `duragent.watch` signal), and its next model call streams.
+   */
+  unwatched: z.boolean().optional(),
 });
 export type RunStatus = z.infer<typeof RunStatusSchema>;
 
@@ -131,4 +137,6 @@ export const RunMessages = {
   serverRequest: "duragent.serverRequest",
   /** Query from a tool-call activity: the answer to a server request, by key, once given. */
   serverAnswer: "duragent.worker.serverAnswer",
+  /** Signal from a client reading the status of an unwatched run: its model calls stream from now on. */
+  watch: "duragent.watch",
 } as const;

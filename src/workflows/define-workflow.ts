@@ -15,6 +15,8 @@ import { TemporalExecutor } from "./executor/temporal-executor.js";
 export interface WorkflowRunInput<I> {
   input: I;
   settings: RunSettings;
+  /** Started with nobody watching (`execute`): model calls stream once someone reads the status. */
+  unwatched?: boolean;
 }
 
 export type WorkflowBody<I, O> = (ctx: Executor, input: I) => Promise<O>;
@@ -32,7 +34,7 @@ export function defineWorkflow<I, O>(
   options: { input?: z.ZodType<I> } = {},
 ): DuragentWorkflow<I, O> {
   const temporalEntry = async (run: WorkflowRunInput<I>): Promise<O> =>
-    runToEnd(new TemporalExecutor(run.settings), body, run.input);
+    runToEnd(new TemporalExecutor(run.settings, { unwatched: run.unwatched === true }), body, run.input);
   return Object.assign(temporalEntry, {
     body,
     inputSchema: options.input,

@@ -67,6 +67,16 @@ export class RunControl {
   // Runs start as `running` (the client tags them so), so only later changes are told.
   private lastPhase: RunPhase = "running";
 
+  /** Nobody has watched the run since it started unwatched, so its model calls need not stream. */
+  unwatched = false;
+
+  /** Someone reads the run's status: its model calls stream from the next one. */
+  watch(): void {
+    if (!this.unwatched) return;
+    this.unwatched = false;
+    this.changed();
+  }
+
   private changed(): void {
     this.onChange();
     const phase = this.phase();
@@ -89,6 +99,7 @@ export class RunControl {
       ...(this.logs.length > 0 ? { logs: [...this.logs] } : {}),
       ...(this.streamed.size + this.finishedTexts.length > 0 ? { streaming: [...this.finishedTexts, ...this.streamed.values()] } : {}),
       ...(this.children.length > 0 ? { children: this.children.map((child) => child.id) } : {}),
+      ...(this.unwatched ? { unwatched: true } : {}),
     };
   }
 

@@ -57,6 +57,7 @@ const answerSignal = workflow.defineSignal<[Answer]>(RunMessages.answer);
 const decideUpdate = workflow.defineUpdate<void, [ApprovalDecision]>(RunMessages.decide);
 const pauseSignal = workflow.defineSignal(RunMessages.pause);
 const resumeSignal = workflow.defineSignal(RunMessages.resume);
+const watchSignal = workflow.defineSignal(RunMessages.watch);
 const serverRequestUpdate = workflow.defineUpdate<ServerRequestAnswer | null, [ServerRequest]>(RunMessages.serverRequest);
 const serverAnswerQuery = workflow.defineQuery<ServerRequestAnswer | null, [string]>(RunMessages.serverAnswer);
 
@@ -68,9 +69,10 @@ export class TemporalExecutor extends BaseExecutor {
   /** Runs entering each phase, on the worker's Prometheus endpoint (`duragent worker --metrics`). Per run: this module is shared by every run on a worker. */
   private phaseChanges: MetricCounter | undefined;
 
-  constructor(settings: RunSettings) {
+  constructor(settings: RunSettings, options: { unwatched?: boolean } = {}) {
     super(workflow.workflowInfo().workflowId, settings);
     const control = this.control;
+    control.unwatched = options.unwatched === true;
     this.references = new TranscriptReferencer(
       control.transcript,
       () => this.runLocation(),
@@ -105,6 +107,7 @@ export class TemporalExecutor extends BaseExecutor {
     workflow.setHandler(serverAnswerQuery, (key) => control.serverAnswer(key), { description: internal });
     workflow.setHandler(pauseSignal, () => control.pause());
     workflow.setHandler(resumeSignal, () => control.resume());
+    workflow.setHandler(watchSignal, () => control.watch());
     // Other signals are queued for nextSignal rather than dropped.
     workflow.setDefaultSignalHandler((name, ...args) => this.inbox.push(name, args[0]));
   }
@@ -135,8 +138,15 @@ export class TemporalExecutor extends BaseExecutor {
   }
 
   // History stores each activity input: a long conversation is referred to, not repeated.
+  // A call nobody can see stream makes the plain request: streaming costs the worker CPU for every piece.
   protected override prepareModelCall(request: LlmRequest): LlmRequest {
-    return this.references.reference(request);
+    const referenced = this.references.reference(request);
+    return this.control.unwatched ? { ...referenced, unwatched: true } : referenced;
+  }
+
+  /** What a child or a continued run is started with, besides its input: this run's settings, and whether anyone watches. */
+  private runInputOf(input: unknown): WorkflowRunInput<unknown> {
+    return { input, settings: this.settings, ...(this.control.unwatched ? { unwatched: true } : {}) };
   }
 
   private runLocation(): RunLocation {
@@ -167,7 +177,7 @@ export class TemporalExecutor extends BaseExecutor {
 
   continueAsNew(input: unknown): Promise<never> {
     // Same workflow type, task queue and search attributes; only the input changes.
-    return workflow.continueAsNew<(run: WorkflowRunInput<unknown>) => Promise<unknown>>({ input, settings: this.settings });
+    return workflow.continueAsNew<(run: WorkflowRunInput<unknown>) => Promise<unknown>>(this.runInputOf(input));
   }
 
   protected invoke<K extends EffectName>(name: K, input: EffectInput<K>, settings: ActivitySettings, label: string): Promise<EffectOutput<K>> {
@@ -192,7 +202,7 @@ export class TemporalExecutor extends BaseExecutor {
     this.control.childStarted(workflowId);
     const child = workflow.executeChild(workflowName, {
       workflowId,
-      args: [{ input, settings: this.settings }],
+      args: [this.runInputOf(input)],
       staticSummary: options.summary,
     }) as Promise<O>;
     return child.finally(() => this.control.childEnded(workflowId));
