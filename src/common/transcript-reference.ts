@@ -89,7 +89,9 @@ export const messagesPayloadBytes = 1024 * 1024;
 
 /** Whether `messages` fit in a payload that cannot come in pages (see `messagesPayloadBytes`). */
 export function fitInOnePayload(messages: readonly Message[]): boolean {
-  return jsonBytes(messages) <= messagesPayloadBytes;
+  const json = JSON.stringify(messages);
+  // No UTF-16 unit takes more than 3 UTF-8 bytes: most transcripts need no count.
+  return json.length * 3 <= messagesPayloadBytes || utf8Length(json) <= messagesPayloadBytes;
 }
 
 /** The query a run answers with one of its recorded model-call setups: argument the index, result `LlmSetup`. */

@@ -38,22 +38,27 @@ export interface Cancellation {
   subscribe(listener: () => void): () => void;
 }
 
-/** A run's cancellation, as the memory executor keeps it. */
+/**
+ * A run's cancellation, as the memory executor keeps it. The listeners are an array: each step
+ * subscribes and unsubscribes once, and a Set emptied by a delete rebuilds its table every time.
+ */
 export class CancellationScope implements Cancellation {
   cancelled = false;
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners: (() => void)[] = [];
 
   subscribe(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    this.listeners.push(listener);
+    return () => {
+      const index = this.listeners.lastIndexOf(listener);
+      if (index >= 0) this.listeners.splice(index, 1);
+    };
   }
 
   /** Cancels once; false when it already was. */
   cancel(): boolean {
     if (this.cancelled) return false;
     this.cancelled = true;
-    for (const listener of [...this.listeners]) listener();
-    this.listeners.clear();
+    for (const listener of this.listeners.splice(0)) listener();
     return true;
   }
 }
@@ -94,20 +99,19 @@ function attemptOnce<T>(attempt: (signal: AbortSignal) => Promise<T>, timeoutMs:
   });
 }
 
-export async function runWithRetry<T>(
+/** Attempts until one succeeds or the policy gives up. A first attempt that succeeds costs one promise. */
+export function runWithRetry<T>(
   settings: ActivitySettings,
   attempt: (signal: AbortSignal) => Promise<T>,
   cancel?: Cancellation,
   /** Told before each retry: the attempt about to run and why the last one failed. */
   onRetry?: (attempt: number, error: unknown) => void,
 ): Promise<T> {
-  for (let number = 1; ; number++) {
-    try {
-      return await attemptOnce(attempt, settings.startToCloseTimeoutMs, cancel);
-    } catch (error) {
+  const from = (number: number): Promise<T> =>
+    attemptOnce(attempt, settings.startToCloseTimeoutMs, cancel).then(undefined, (error: unknown) => {
       if (error instanceof CancelledFailure || !isRetryable(error) || number >= settings.retry.maximumAttempts) throw error;
       onRetry?.(number + 1, error);
-      await new Promise((resolve) => setTimeout(resolve, retryDelayMs(settings, number, error)));
-    }
-  }
+      return new Promise((resolve) => setTimeout(resolve, retryDelayMs(settings, number, error))).then(() => from(number + 1));
+    });
+  return from(1);
 }
