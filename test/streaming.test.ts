@@ -321,6 +321,12 @@ describe("watching a streaming run", () => {
         assert.match(((await started.result()) as { text: string }).text, /two decks/);
         assert.deepEqual(streamed(last), [true, true], "start() streams from the first call, as before");
 
+        // Child runs started by an unwatched run are unwatched too.
+        const children = model.requests.length;
+        const fanOut = await engine.start({ kind: "pattern", name: "pair", spec: pair, workflow: patternWorkflow as DuragentWorkflow }, "unwatched cities", { watch: false });
+        await fanOut.result();
+        assert.deepEqual(streamed(children), [false, false]);
+
         const history = await engine.client.workflow.getHandle(watched.runId).fetchHistory();
         const signals = history.events!.filter((event) => event.workflowExecutionSignaledEventAttributes).map((event) => event.workflowExecutionSignaledEventAttributes!.signalName);
         assert.deepEqual(signals, ["duragent.watch"]);
