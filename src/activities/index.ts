@@ -55,23 +55,26 @@ export function createEffects(deps: EffectDependencies): EffectImplementations {
         : undefined;
       // An agent's first call lists its servers' tools; the pool keeps each list, so that is a lookup.
       const toolLists = request.toolServers?.length ? await Promise.all(request.toolServers.map((server) => mcp.listTools(server))) : undefined;
-      const resolved = await resolveTranscript(request, signal);
+      // Most calls carry their messages: no resolver, and no turn, for them.
+      const resolved = request.transcriptReference ? await resolveTranscript(request, signal) : request;
       const response = await deps.callLlm(toolLists ? withServerTools(resolved, toolLists) : resolved, signal, onText);
       return toolLists ? { ...response, toolLists } : response;
     },
     listTools: (server) => mcp.listTools(server),
-    callTool: async (request, { signal, run }) => {
+    callTool: (request, { signal, run }) => {
       const { maxResultBytes, ...call } = request;
       const { callId } = call;
       const step = `tool ${request.server}/${request.tool}`;
-      const result = await mcp.callTool(call, {
-        ...(signal ? { signal } : {}),
-        ...(run && callId ? { askPerson: (ask, askSignal) => run.ask(ask, askSignal) } : {}),
-        ...(run && callId ? { onProgress: (progress) => run.progress({ callId, step, ...progress }) } : {}),
-        ...(run?.log && callId ? { onLog: logTo(run.log.bind(run), { callId, step, server: request.server }) } : {}),
-      });
       // Cut here, on the worker, so an oversized result never becomes a history payload.
-      return limitToolResult(result, maxResultBytes ?? deps.maxToolResultBytes ?? historyLimitDefaults.maxToolResultBytes);
+      const limit = maxResultBytes ?? deps.maxToolResultBytes ?? historyLimitDefaults.maxToolResultBytes;
+      return mcp
+        .callTool(call, {
+          ...(signal ? { signal } : {}),
+          ...(run && callId ? { askPerson: (ask, askSignal) => run.ask(ask, askSignal) } : {}),
+          ...(run && callId ? { onProgress: (progress) => run.progress({ callId, step, ...progress }) } : {}),
+          ...(run?.log && callId ? { onLog: logTo(run.log.bind(run), { callId, step, server: request.server }) } : {}),
+        })
+        .then((result) => limitToolResult(result, limit));
     },
     listPrompts: (server) => mcp.listPrompts(server),
     getPrompt: (request, { signal }) => mcp.getPrompt(request, signal ? { signal } : {}),

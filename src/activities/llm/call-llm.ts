@@ -13,8 +13,15 @@ import type { OnText } from "./provider.js";
 export type CallLlm = (request: LlmRequest, signal?: AbortSignal, onText?: OnText) => Promise<LlmResponse>;
 
 export function createCallLlm(registry: ProviderRegistry): CallLlm {
-  return async (request, signal, onText) => {
+  return (request, signal, onText) => {
     const { provider: providerName, model } = parseModelRef(request.model);
+    const failure = (error: unknown): never => {
+      if (error instanceof ApplicationFailure) throw error;
+      // On cancellation the abort reason (Temporal's CancelledFailure) must win over the SDK's abort error.
+      if (signal?.aborted && signal.reason instanceof Error) throw signal.reason;
+      throw toActivityFailure(error, providerName);
+    };
+    // The provider's promise itself, not an async wrapper's: every model call goes through here.
     try {
       if (model === "") {
         throw ApplicationFailure.nonRetryable(
@@ -22,13 +29,9 @@ export function createCallLlm(registry: ProviderRegistry): CallLlm {
           FailureType.configuration,
         );
       }
-      const provider = registry.get(providerName);
-      return await provider.generate(request, model, signal, onText);
+      return registry.get(providerName).generate(request, model, signal, onText).catch(failure);
     } catch (error) {
-      if (error instanceof ApplicationFailure) throw error;
-      // On cancellation the abort reason (Temporal's CancelledFailure) must win over the SDK's abort error.
-      if (signal?.aborted && signal.reason instanceof Error) throw signal.reason;
-      throw toActivityFailure(error, providerName);
+      return Promise.reject(error).catch(failure);
     }
   };
 }
