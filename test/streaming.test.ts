@@ -218,6 +218,25 @@ const bridgePair: PatternSpec = {
   ],
 };
 
+/**
+ * Scripts the bridge pair's answers; the first call of a run asked "watched …" waits for
+ * `release`, and `arrived` resolves once it has reached the model.
+ */
+function holdWatchedBridge(): { arrived: Promise<void>; release: () => void } {
+  let firstArrived!: () => void;
+  const arrived = new Promise<void>((resolve) => (firstArrived = resolve));
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  script = (question, _attempt, call) => {
+    if (question.startsWith("watched") && call.system?.includes("FIRST")) {
+      firstArrived();
+      return released.then(() => ({ text: "Dom Luís I" }));
+    }
+    return { text: call.system?.includes("FIRST") ? "Dom Luís I" : "It has two decks." };
+  };
+  return { arrived, release };
+}
+
 describe("watching a streaming run", () => {
   let temporal: TestWorkflowEnvironment;
   let config: DuragentConfig;
@@ -254,17 +273,7 @@ describe("watching a streaming run", () => {
 
   test("memory engine: a run nobody watches makes plain model requests; once its status is read, its next calls stream", async () => {
     const target = { kind: "pattern" as const, name: "pair", spec: bridgePair, workflow: patternWorkflow as DuragentWorkflow };
-    let firstArrived!: () => void;
-    const arrived = new Promise<void>((resolve) => (firstArrived = resolve));
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    script = (question, _attempt, call) => {
-      if (question.startsWith("watched") && call.system?.includes("FIRST")) {
-        firstArrived();
-        return released.then(() => ({ text: "Dom Luís I" }));
-      }
-      return { text: call.system?.includes("FIRST") ? "Dom Luís I" : "It has two decks." };
-    };
+    const { arrived, release } = holdWatchedBridge();
     const engine = memoryEngine(config);
     try {
       const before = model.requests.length;
@@ -287,17 +296,7 @@ describe("watching a streaming run", () => {
 
   test("Temporal: a run started unwatched makes plain model requests; a status read tells it, its next calls stream, and its history replays", { timeout: 120_000 }, async () => {
     const target = { kind: "pattern" as const, name: "pair", spec: bridgePair, workflow: patternWorkflow as DuragentWorkflow };
-    let firstArrived!: () => void;
-    const arrived = new Promise<void>((resolve) => (firstArrived = resolve));
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    script = (question, _attempt, call) => {
-      if (question.startsWith("watched") && call.system?.includes("FIRST")) {
-        firstArrived();
-        return released.then(() => ({ text: "Dom Luís I" }));
-      }
-      return { text: call.system?.includes("FIRST") ? "Dom Luís I" : "It has two decks." };
-    };
+    const { arrived, release } = holdWatchedBridge();
     const streamed = (from: number) => model.requests.slice(from).map((request) => (request.body as { stream?: boolean }).stream ?? false);
     try {
       await withTemporalWorker(temporal, config, async (engine) => {
