@@ -37,23 +37,26 @@ interface GoldenRun {
   input: string;
   /** Plays the person's part while the run waits, e.g. answers its question. */
   steer?: (handle: RunHandle) => Promise<void>;
+  /** Started as `execute` starts a run: unwatched, its model calls plain until a status read. */
+  unwatched?: boolean;
 }
 
 const parallel = scenarios.parallel;
+const planner: RunTarget = { kind: "agent", name: "planner", agent: { name: "planner", instruction: "You plan trips.", humanInput: true } };
+
+async function answerLisbon(handle: RunHandle): Promise<void> {
+  while ((await handle.status()).phase !== "waiting_input") await new Promise((resolve) => setTimeout(resolve, 50));
+  await handle.answer({ value: "Lisbon" });
+}
 
 const runs: GoldenRun[] = [
   // The finder example: list tools of two servers, a model turn calling read_text_file, an answer.
   { id: "golden-finder-agent", target: { kind: "agent", name: finder.spec.name, agent: finder.spec }, input: "What does README.md say?" },
   // The model asks a person through the human_input tool; the answer arrives by Update.
-  {
-    id: "golden-human-input",
-    target: { kind: "agent", name: "planner", agent: { name: "planner", instruction: "You plan trips.", humanInput: true } },
-    input: "Plan a trip.",
-    steer: async (handle) => {
-      while ((await handle.status()).phase !== "waiting_input") await new Promise((resolve) => setTimeout(resolve, 50));
-      await handle.answer({ value: "Lisbon" });
-    },
-  },
+  { id: "golden-human-input", target: planner, input: "Plan a trip.", steer: answerLisbon },
+  // The same, started unwatched: the status reads while it waits send the duragent.watch signal,
+  // so its first model call is plain and its second streams.
+  { id: "golden-unwatched-human-input", target: planner, input: "Plan a trip.", steer: answerLisbon, unwatched: true },
   // The parallel pattern example: six branches, at most two at once, fanned in by a joiner.
   {
     id: "golden-parallel-pattern",
@@ -85,7 +88,7 @@ export async function recordGoldenHistories(directory = goldenDirectory): Promis
     return await withTemporalWorker(env, config, async (engine) => {
       const files: string[] = [];
       for (const run of runs) {
-        const handle = await engine.start(run.target, run.input, { runId: run.id });
+        const handle = await engine.start(run.target, run.input, { runId: run.id, ...(run.unwatched ? { watch: false } : {}) });
         await run.steer?.(handle);
         await handle.result();
         const file = join(directory, `${run.id}.json`);

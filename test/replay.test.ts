@@ -83,6 +83,20 @@ describe("golden histories replay against the current workflow code", () => {
     }
   });
 
+  test("a run started unwatched is recorded with a plain first model call, the watch signal a status read sent, then a streamed one", () => {
+    const events = loadHistory(join(goldenDirectory, "golden-unwatched-human-input.json")).events;
+    const story = events.flatMap((event) => {
+      const scheduled = event.activityTaskScheduledEventAttributes;
+      if (scheduled?.activityType?.name === "callLlm") {
+        const input = JSON.parse(Buffer.from(scheduled.input?.payloads?.[0]?.data ?? []).toString("utf8")) as { unwatched?: boolean };
+        return [input.unwatched ? "plain model call" : "streamed model call"];
+      }
+      const signal = event.workflowExecutionSignaledEventAttributes?.signalName;
+      return signal ? [`signal ${signal}`] : [];
+    });
+    assert.deepEqual(story, ["plain model call", "signal duragent.watch", "streamed model call"]);
+  });
+
   test("runs started with fewerTurns replay through a fifth fewer promises than the same runs without", async () => {
     // In the sandbox every promise costs the worker a stack trace (Temporal's hook), so the count
     // is what the worker pays for.
