@@ -8,6 +8,9 @@
  *
  *   node --import tsx bench/step-times.ts [runs=30]    (STEPS_WARM_UP runs first, 3 by default)
  *
+ * duragent's runs start as `execute` starts them, unwatched; `STEPS_WATCH=1` starts them watched,
+ * their model calls streaming.
+ *
  * A diagnostic, not part of `npm run bench`: its figures have no limits of their own.
  */
 import { randomUUID } from "node:crypto";
