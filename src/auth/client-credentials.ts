@@ -27,7 +27,7 @@ export class ClientCredentialsProvider extends WorkerGrantProvider implements OA
     });
     this.addClientAuthentication = this.usesPrivateKey
       ? async (headers, params, url, metadata) => {
-          const key = this.parseKey(await this.read("private key", config.privateKeyEnv, config.privateKeyFile, "privateKey"));
+          const key = this.parseKey(this.read("private key", config.privateKeyEnv, config.privateKeyFile, "privateKey"));
           const alg = config.signingAlgorithm ?? this.algorithmOf(key);
           // The SDK imports PKCS#8 only; a SEC1 or PKCS#1 key is converted here.
           const privateKey = key.export({ format: "pem", type: "pkcs8" }).toString();
@@ -59,7 +59,7 @@ export class ClientCredentialsProvider extends WorkerGrantProvider implements OA
    * SDK presents it to no other. There is no saveClientInformation: nothing is registered.
    */
   async clientInformation(): Promise<OAuthClientInformationMixed> {
-    const secret = this.usesPrivateKey ? undefined : await this.read("client secret", this.config.clientSecretEnv, this.config.clientSecretFile, "clientSecret");
+    const secret = this.usesPrivateKey ? undefined : this.read("client secret", this.config.clientSecretEnv, this.config.clientSecretFile, "clientSecret");
     return {
       client_id: this.config.clientId,
       ...(secret !== undefined ? { client_secret: secret } : {}),
@@ -74,7 +74,7 @@ export class ClientCredentialsProvider extends WorkerGrantProvider implements OA
     return params;
   }
 
-  private read(what: string, envName: string | undefined, file: string | undefined, field: string): Promise<string> {
+  private read(what: string, envName: string | undefined, file: string | undefined, field: string): string {
     return readCredential(this.server, what, { env: envName, file, field: `auth.${field}` }, this.env);
   }
 

@@ -16,7 +16,6 @@ import {
   type StoredOAuthClientInformation,
 } from "@modelcontextprotocol/client";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import type { EnterpriseManagedConfig } from "../config/schema.js";
 import { CredentialsUnavailable, readCredential, WorkerGrantProvider } from "./worker-grant.js";
 
@@ -49,11 +48,11 @@ export class EnterpriseManagedProvider extends WorkerGrantProvider implements OA
   /** The person's ID token, exchanged at the identity provider for an ID-JAG naming this server's authorization server. */
   private async idJag(context: CrossAppAccessContext): Promise<string> {
     const { idp } = this.config;
-    const idToken = await readCredential(this.server, "ID token", { env: idp.idTokenEnv, file: idp.idTokenFile, field: "auth.idp.idToken" }, this.env);
+    const idToken = this.idToken();
     this.granted = fingerprint(idToken);
     const clientSecret =
       idp.clientSecretEnv !== undefined || idp.clientSecretFile !== undefined
-        ? await readCredential(this.server, "identity provider client secret", { env: idp.clientSecretEnv, file: idp.clientSecretFile, field: "auth.idp.clientSecret" }, this.env)
+        ? readCredential(this.server, "identity provider client secret", { env: idp.clientSecretEnv, file: idp.clientSecretFile, field: "auth.idp.clientSecret" }, this.env)
         : undefined;
     const scope = context.scope ?? this.config.scope;
     const request = {
@@ -85,13 +84,16 @@ export class EnterpriseManagedProvider extends WorkerGrantProvider implements OA
    * call goes out as the one before; an unreadable one drops the token, and the grant says why.
    */
   protected override currentCredential(): string {
-    const { idTokenEnv, idTokenFile } = this.config.idp;
     try {
-      const idToken = idTokenEnv !== undefined ? this.env[idTokenEnv] : readFileSync(idTokenFile!, "utf8").trim();
-      return idToken ? fingerprint(idToken) : "none";
+      return fingerprint(this.idToken());
     } catch {
-      return "unreadable";
+      return "unavailable";
     }
+  }
+
+  private idToken(): string {
+    const { idp } = this.config;
+    return readCredential(this.server, "ID token", { env: idp.idTokenEnv, file: idp.idTokenFile, field: "auth.idp.idToken" }, this.env);
   }
 
   protected override grantedCredential(): string {
@@ -103,7 +105,7 @@ export class EnterpriseManagedProvider extends WorkerGrantProvider implements OA
   }
 
   async clientInformation(): Promise<StoredOAuthClientInformation> {
-    const secret = await readCredential(this.server, "client secret", { env: this.config.clientSecretEnv, file: this.config.clientSecretFile, field: "auth.clientSecret" }, this.env);
+    const secret = readCredential(this.server, "client secret", { env: this.config.clientSecretEnv, file: this.config.clientSecretFile, field: "auth.clientSecret" }, this.env);
     return { ...this.grant.clientInformation(), client_secret: secret };
   }
 

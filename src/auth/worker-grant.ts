@@ -3,7 +3,7 @@
  * enterprise-managed): credentials read from the worker's environment or files when a token is
  * needed, tokens kept in this process's memory only, and nobody to send to a sign-in page.
  */
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import type { OAuthTokens } from "@modelcontextprotocol/client";
 import type { AuthChallenge } from "./challenge.js";
 import type { ScopeChallengeHandler } from "./oauth-provider.js";
@@ -118,12 +118,12 @@ export abstract class WorkerGrantProvider implements ScopeChallengeHandler {
  * Reads a credential from its environment variable or file (read each time, so a rotated one is
  * picked up), or says which one is missing and where the config names it.
  */
-export async function readCredential(
+export function readCredential(
   server: string,
   what: string,
   source: { env: string | undefined; file: string | undefined; field: string },
   env: Record<string, string | undefined> = process.env,
-): Promise<string> {
+): string {
   const at = `mcp.servers.${server}.${source.field}${source.env !== undefined ? "Env" : "File"}`;
   if (source.env !== undefined) {
     const value = env[source.env];
@@ -131,7 +131,8 @@ export async function readCredential(
     return value;
   }
   try {
-    const value = (await readFile(source.file!, "utf8")).trim();
+    // Synchronous: a credential file is a few bytes, and the token check before each request reads it too.
+    const value = readFileSync(source.file!, "utf8").trim();
     if (!value) throw new CredentialsUnavailable(`The ${what} file ${source.file} of MCP server '${server}' (${at}) is empty.`);
     return value;
   } catch (error) {
