@@ -3,6 +3,7 @@
  * into a typed `ApplicationFailure`.
  */
 import { ApplicationFailure } from "@temporalio/common";
+import { callAsync } from "../../common/call-async.js";
 import { FailureType } from "../../common/failures.js";
 import { parseModelRef } from "../../common/llm.js";
 import type { LlmRequest, LlmResponse } from "../../common/llm.js";
@@ -22,16 +23,14 @@ export function createCallLlm(registry: ProviderRegistry): CallLlm {
       throw toActivityFailure(error, providerName);
     };
     // The provider's promise itself, not an async wrapper's: every model call goes through here.
-    try {
+    return callAsync(() => {
       if (model === "") {
         throw ApplicationFailure.nonRetryable(
           `The model reference "${request.model}" names no model; write it as provider:model, e.g. openai:gpt-4.1-mini.`,
           FailureType.configuration,
         );
       }
-      return registry.get(providerName).generate(request, model, signal, onText).catch(failure);
-    } catch (error) {
-      return Promise.reject(error).catch(failure);
-    }
+      return registry.get(providerName).generate(request, model, signal, onText);
+    }).catch(failure);
   };
 }

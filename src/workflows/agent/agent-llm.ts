@@ -9,7 +9,7 @@ import { globMatcher } from "../../common/glob.js";
 import type { LlmRequest, LlmResponse, ToolSpec } from "../../common/llm.js";
 import { textOf, type AssistantMessage, type Message, type ToolCall, type ToolMessage } from "../../common/messages.js";
 import { toolError, type ToolDefinition, type ToolResult } from "../../common/tools.js";
-import { callAsync } from "../executor/call-async.js";
+import { callAsync } from "../../common/call-async.js";
 import type { Executor } from "../executor/executor.js";
 import { addUsage, usageKey, type UsageByModel } from "../../common/usage.js";
 import type { AugmentedLlm, GenerateOptions, StructuredOptions } from "../augmented-llm.js";

@@ -13,7 +13,7 @@ import { historyLimitDefaults, type ActivitySettings, type RunSettings } from ".
 import type { RunPhase } from "../../common/run-status.js";
 import type { ToolCallRequest, ToolResult } from "../../common/tools.js";
 import type { Answered, ApprovalOutcome, EngineName, Executor, MessageHandlers, Question, RunContext, RunLogger } from "./executor.js";
-import { callAsync } from "./call-async.js";
+import { callAsync } from "../../common/call-async.js";
 import { RunControl } from "./run-control.js";
 import { SignalInbox } from "./signal-inbox.js";
 

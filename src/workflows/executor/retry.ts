@@ -6,7 +6,7 @@
 import { ApplicationFailure, CancelledFailure, msToNumber } from "@temporalio/common";
 import { nonRetryableFailureTypes } from "../../common/failures.js";
 import type { ActivitySettings } from "../../common/run-settings.js";
-import { callAsync } from "./call-async.js";
+import { callAsync } from "../../common/call-async.js";
 
 class AttemptTimeoutError extends Error {
   override readonly name = "AttemptTimeoutError";
