@@ -73,6 +73,20 @@ export abstract class BaseExecutor implements Executor {
   protected prepareModelCall(request: LlmRequest): LlmRequest {
     return request;
   }
+
+  /**
+   * Whether nobody watches the run, so that its model calls make plain requests: streaming costs
+   * CPU for every piece of text. On Temporal the run's state says (`RunStatus.unwatched`).
+   */
+  protected unwatched(): boolean {
+    return this.control.unwatched;
+  }
+
+  /** The model call's step input: the request with its id, and whether its text need not stream. */
+  private modelCallInput(request: LlmRequest, callId: string): LlmRequest {
+    return this.prepareModelCall(this.unwatched() ? { ...request, callId, unwatched: true } : { ...request, callId });
+  }
+
   /** Hook for engines that publish the phase (Temporal's search attribute). */
   protected phaseChanged(_phase: RunPhase): void {}
 
@@ -150,7 +164,7 @@ export abstract class BaseExecutor implements Executor {
   callLlm(request: LlmRequest): Promise<LlmResponse> {
     if (!this.fewerTurns()) return this.callLlmAsRecorded(request);
     const callId = this.control.nextModelCallId();
-    return callAsync(() => this.perform("callLlm", this.prepareModelCall({ ...request, callId }))).then(
+    return callAsync(() => this.perform("callLlm", this.modelCallInput(request, callId))).then(
       (response) => this.modelCallEnded(request, callId, response),
       (error: unknown) => {
         // A call that failed for good leaves no text behind that looks still streaming.
@@ -215,7 +229,7 @@ export abstract class BaseExecutor implements Executor {
 
   private async callLlmAsRecorded(request: LlmRequest): Promise<LlmResponse> {
     const callId = this.control.nextModelCallId();
-    const response = await this.performAsRecorded("callLlm", this.prepareModelCall({ ...request, callId })).catch((error: unknown) => {
+    const response = await this.performAsRecorded("callLlm", this.modelCallInput(request, callId)).catch((error: unknown) => {
       this.control.dropText(callId);
       throw error;
     });

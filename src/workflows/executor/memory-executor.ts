@@ -85,10 +85,10 @@ export class MemoryExecutor extends BaseExecutor {
     const implementation = this.implementations[name] as (input: EffectInput<K>, context: { signal: AbortSignal; run: RunChannel }) => Promise<EffectOutput<K>>;
     const id = `invoke-${++this.invocations}`;
     let attempt = 0;
+    // Only a model call streams text, and only one whose request is watched (see `unwatched`).
     const run = (): RunChannel => {
       const number = ++attempt;
-      // Without `text`, providers make the plain request: streaming costs CPU nobody would see.
-      return this.streaming() ? { ...this.runChannel, text: (piece) => this.control.streamText(piece.id ?? id, number, piece) } : this.runChannel;
+      return name === "callLlm" ? { ...this.runChannel, text: (piece) => this.control.streamText(piece.id ?? id, number, piece) } : this.runChannel;
     };
     return runWithRetry(settings, (signal) => implementation(input, { signal, run: run() }), this.cancellation, (next, error) =>
       this.control.recordRetry(label, next, settings.retry.maximumAttempts, error),
@@ -120,6 +120,11 @@ export class MemoryExecutor extends BaseExecutor {
     progress: (progress) => this.control.recordProgress(progress),
     log: (entry) => this.control.recordLog(entry),
   };
+
+  // Whoever reads the status makes the run watched, at once: the engine says so through `streaming`.
+  protected override unwatched(): boolean {
+    return !this.streaming();
+  }
 
   protected waitUntil(predicate: () => boolean, timeoutMs?: number): Promise<boolean> {
     if (this.cancellation.cancelled) return Promise.reject(cancelledFailure());

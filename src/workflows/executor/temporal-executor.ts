@@ -138,10 +138,8 @@ export class TemporalExecutor extends BaseExecutor {
   }
 
   // History stores each activity input: a long conversation is referred to, not repeated.
-  // A call nobody can see stream makes the plain request: streaming costs the worker CPU for every piece.
   protected override prepareModelCall(request: LlmRequest): LlmRequest {
-    const referenced = this.references.reference(request);
-    return this.control.unwatched ? { ...referenced, unwatched: true } : referenced;
+    return this.references.reference(request);
   }
 
   /** What a child or a continued run is started with, besides its input: this run's settings, and whether anyone watches. */
