@@ -162,7 +162,7 @@ async function askOuterAgent(innerServer: Record<string, unknown>): Promise<stri
 
 /** An engine as the server sees runs (the client's shape). */
 function servedRuns(engine: Engine): ServedRuns {
-  return { start: (target, input) => engine.start(target, input), getHandle: (id) => engine.getHandle(id), list: ({ limit }) => engine.list(limit) };
+  return { start: (target, input, options) => engine.start(target, input, options), getHandle: (id) => engine.getHandle(id), list: ({ limit }) => engine.list(limit) };
 }
 
 type ToolResult = CallToolResult;
@@ -922,7 +922,21 @@ describe("serving runs from Temporal", () => {
       async (engine, config) => {
         const { client, call, close } = await connect(engine, config, { elicit: async () => ({ action: "accept", content: { answer: "Braga" } }) });
         assert.equal(text(await call("helper", { input: "durable?" })), "inner answer to 'durable?': 42");
+        let from = model.requests.length;
+        const askerStreamed = () => model.requests.slice(from).filter((request) => JSON.stringify(request.body).includes("ASKER")).map((request) => (request.body as { stream?: boolean }).stream ?? false);
         assert.equal(text(await call("asker", { input: "plan a trip" })), "Going to Braga");
+        // The tool that waits follows the run from its start, passing its text on as progress.
+        assert.deepEqual(askerStreamed(), [true, true]);
+
+        // `_start`'s run has nobody to watch it until its caller asks run_status: its first model
+        // call is a plain request; after run_status, its next one streams.
+        from = model.requests.length;
+        const started = structured(await call("asker_start", { input: "plan a trip" }));
+        await waitFor("the started run's first model call", () => (askerStreamed().length > 0 ? true : undefined));
+        await statusUntil(call, String(started.runId), "waiting_input");
+        await call("run_input", { runId: started.runId, answer: "Porto" });
+        assert.equal(((await statusUntil(call, String(started.runId), "completed")).result as { text: string }).text, "Going to Porto");
+        assert.deepEqual(askerStreamed(), [false, true]);
 
         const { runId } = structured(await call("askForBudget_start", { input: {} }));
         await statusUntil(call, String(runId), "waiting_input");
@@ -932,7 +946,7 @@ describe("serving runs from Temporal", () => {
         const done = await statusUntil(call, String(runId), "completed");
         assert.deepEqual(done.result, { status: "answered", value: { amount: 9, currency: "EUR" } });
         const { runs } = structured(await call("runs_list", { limit: 10 }));
-        assert.equal((runs as unknown[]).length, 3);
+        assert.equal((runs as unknown[]).length, 4);
 
         // A run's MCP server logs on a worker; its heartbeats carry the messages to the caller.
         const messages: LoggingMessageNotification["params"][] = [];

@@ -38,7 +38,7 @@ import {
 import { z, ZodError } from "zod";
 import { formatZodError } from "../errors/zod-issues.js";
 import type { PendingRequest, QuestionRequest, RunStatus } from "../common/run-status.js";
-import { InvalidRunMessage, RunNotFound, type RunHandle, type RunSummary } from "../client/engine.js";
+import { InvalidRunMessage, RunNotFound, type RunHandle, type RunSummary, type StartOptions } from "../client/engine.js";
 import type { RunTarget } from "../client/run-targets.js";
 import type { Logger } from "../logger.js";
 import { duragentVersion } from "../package-info.js";
@@ -48,7 +48,7 @@ import { takeReply, waitForRun, type CallerElicitation, type RunLogMessage, type
 
 /** What the server needs of a client (`DuragentClient` fits): start runs, and find them by id. */
 export interface ServedRuns {
-  start(target: RunTarget, input: unknown): Promise<RunHandle>;
+  start(target: RunTarget, input: unknown, options?: StartOptions): Promise<RunHandle>;
   getHandle(runId: string): Promise<RunHandle>;
   list(options: { limit: number }): Promise<RunSummary[]>;
 }
@@ -222,7 +222,8 @@ function targetTools(target: RunTarget, name: string, context: ToolContext): Ser
       name: `${name}_start`,
       config: { title: `${target.name} (start)`, description: `${what} Starts a run and returns its run id at once; follow it with run_status.`, inputSchema: schema, annotations },
       answer: async (args) => {
-        const handle = await context.runs.start(target, toRunInput(args));
+        // Nobody follows it until its caller asks run_status: until then its model calls need not stream.
+        const handle = await context.runs.start(target, toRunInput(args), { watch: false });
         context.logger?.info({ runId: handle.runId, target: target.name }, "serve: run started");
         return jsonResult(
           { runId: handle.runId, ...(handle.link ? { link: handle.link } : {}) },
