@@ -433,9 +433,10 @@ export const ConfigSchema = z
     worker: z
       .strictObject({
         /**
-         * Runs kept in memory between their steps. Each costs about 2 MB while cached (its own copy
-         * of the workflow code's modules); a run evicted from the cache costs nothing until its
-         * next step, which replays its history first. Default 250: about 0.5 GB of cached runs.
+         * Runs kept in memory between their steps. A cached run holds only its own state (about
+         * 120 KB for one waiting for a person; the workflow code is shared by all); a run evicted
+         * from the cache costs nothing until its next step, which replays its history first.
+         * Default 250. A larger cache answers many waiting runs sooner, for more memory (README, "Sizing").
          */
         maxCachedWorkflows: z.number().int().min(0).default(250),
         /** Workflow tasks run at once; Temporal's default when absent. */
