@@ -12,6 +12,7 @@ import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { limitToolResult, utf8Bytes } from "../src/activities/result-limits.js";
 import { textOf, type Message } from "../src/common/messages.js";
 import { RunMessages } from "../src/common/run-status.js";
+import { fitInOnePayload, jsonBytesBound, messagesPayloadBytes } from "../src/common/transcript-reference.js";
 import { historyLimitDefaults } from "../src/common/run-settings.js";
 import type { RunTarget } from "../src/client/run-targets.js";
 import type { AgentRunResult } from "../src/workflows/builtin-workflows.js";
@@ -168,5 +169,44 @@ describe("big data on Temporal", () => {
       process.off("warning", onWarning);
       await model.close();
     }
+  });
+});
+
+describe("whether a transcript fits in one payload", () => {
+  // Seeded, so a failure repeats: strings of plain, escaped and multi-byte characters.
+  let seed = 7;
+  const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  const pieces = ["a", "word ", '"', "\\", "\n", "\u0001", "é", "€", "😀", "\ud800"];
+  const text = (length: number) => Array.from({ length }, () => pieces[Math.floor(random() * pieces.length)]).join("");
+  const message = (length: number): Message =>
+    random() < 0.5
+      ? { role: "assistant", content: text(length), toolCalls: [{ id: `call_${length}`, name: "fs_read", arguments: JSON.stringify({ path: text(8), depth: Math.floor(random() * 1e6) / 7 }) }] }
+      : { role: "tool", toolCallId: "call_1", toolName: "fs_read", content: [{ type: "text", text: text(length) }], isError: random() < 0.5 };
+
+  test("the bound is never under the JSON's UTF-8 bytes", () => {
+    for (let index = 0; index < 300; index++) {
+      const messages = Array.from({ length: 1 + Math.floor(random() * 6) }, () => message(Math.floor(random() * 200)));
+      const bytes = utf8Bytes(JSON.stringify(messages));
+      assert.ok(jsonBytesBound(messages, Infinity) >= bytes, `${jsonBytesBound(messages, Infinity)} < ${bytes} for ${JSON.stringify(messages)}`);
+    }
+    // Each kind of character alone, where the bound is tightest: as string and as key.
+    for (const piece of pieces) {
+      for (const value of [piece.repeat(50), { [piece.repeat(50)]: -1.7976931348623157e308 }]) {
+        const bytes = utf8Bytes(JSON.stringify(value));
+        assert.ok(jsonBytesBound(value, Infinity) >= bytes, `${jsonBytesBound(value, Infinity)} < ${bytes} for ${JSON.stringify(value)}`);
+      }
+    }
+    assert.equal(jsonBytesBound([{ at: new Date(0) }], Infinity), Infinity, "toJSON is not bounded");
+  });
+
+  test("it says what the exact count says, on both sides of the limit", () => {
+    // The bound passes the budget here, so the answer comes from the JSON itself.
+    const near = (bytes: number): Message[] => [{ role: "user", content: "é".repeat(Math.floor((bytes - 30) / 2)) }];
+    for (const bytes of [messagesPayloadBytes - 40, messagesPayloadBytes + 40]) {
+      const messages = near(bytes);
+      assert.equal(jsonBytesBound(messages, messagesPayloadBytes), Infinity);
+      assert.equal(fitInOnePayload(messages), utf8Bytes(JSON.stringify(messages)) <= messagesPayloadBytes, `${bytes} bytes`);
+    }
+    assert.equal(fitInOnePayload([message(100), message(100)]), true);
   });
 });

@@ -89,9 +89,37 @@ export const messagesPayloadBytes = 1024 * 1024;
 
 /** Whether `messages` fit in a payload that cannot come in pages (see `messagesPayloadBytes`). */
 export function fitInOnePayload(messages: readonly Message[]): boolean {
+  // Every agent run asks, and most transcripts are far under: a bound settles it without the JSON.
+  if (jsonBytesBound(messages, messagesPayloadBytes) <= messagesPayloadBytes) return true;
   const json = JSON.stringify(messages);
   // No UTF-16 unit takes more than 3 UTF-8 bytes: most transcripts need no count.
   return json.length * 3 <= messagesPayloadBytes || utf8Length(json) <= messagesPayloadBytes;
+}
+
+/**
+ * No less than the UTF-8 bytes of `JSON.stringify(value)`, or Infinity once past `budget` or for
+ * what it cannot bound (`toJSON`). A string's UTF-16 unit takes at most 6 bytes: an escape such
+ * as \u001f, or 3 bytes of UTF-8.
+ */
+export function jsonBytesBound(value: unknown, budget: number): number {
+  if (typeof value === "string") return value.length * 6 + 2;
+  // The longest number JSON writes is 24 characters (-1.7976931348623157e+308); null and false are shorter.
+  if (typeof value !== "object" || value === null) return 24;
+  if (typeof (value as { toJSON?: unknown }).toJSON === "function") return Infinity;
+  let bytes = 2;
+  if (Array.isArray(value)) {
+    for (const item of value as unknown[]) {
+      bytes += jsonBytesBound(item, budget - bytes) + 1;
+      if (bytes > budget) return Infinity;
+    }
+    return bytes;
+  }
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    bytes += key.length * 6 + 4 + jsonBytesBound((value as Record<string, unknown>)[key], budget - bytes);
+    if (bytes > budget) return Infinity;
+  }
+  return bytes;
 }
 
 /** The query a run answers with one of its recorded model-call setups: argument the index, result `LlmSetup`. */
