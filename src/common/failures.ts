@@ -31,6 +31,8 @@ export const FailureType = {
   stepTimedOut: "StepTimedOut",
   /** The worker running the step began to stop; the step's next attempt runs on a worker that serves. */
   workerStopping: "WorkerStopping",
+  /** A tool call's server asked a question its run could not be reached for; the call's next attempt asks again. */
+  runUnreachable: "RunUnreachable",
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

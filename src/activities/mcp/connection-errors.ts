@@ -26,6 +26,16 @@ export function unavailable(message: string): ApplicationFailure {
   return ApplicationFailure.retryable(message, FailureType.mcpServerUnavailable);
 }
 
+/** A question the server asked during a tool call never reached the call's run. */
+export function runUnreachable(server: string, tool: string, error: unknown): ApplicationFailure {
+  const reason = error instanceof Error ? error.message : String(error);
+  return ApplicationFailure.create({
+    message: `MCP server '${server}' asked a question during ${tool} that could not reach its run (${reason}); the call is tried again`,
+    type: FailureType.runUnreachable,
+    ...(error instanceof Error ? { cause: error } : {}),
+  });
+}
+
 /** A JSON-RPC error the server sent, as opposed to the SDK's own "connection closed"/"timed out". */
 export function isProtocolError(error: unknown): error is ProtocolError {
   return error instanceof ProtocolError;

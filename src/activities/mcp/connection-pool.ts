@@ -22,7 +22,7 @@ import { toolError, type ToolCallRequest, type ToolDefinition, type ToolResult }
 import type { McpServerConfig } from "../../config/schema.js";
 import { duragentVersion } from "../../package-info.js";
 import { ToolArgumentValidator, type ToolValidators } from "./argument-validation.js";
-import { isMalformedResult, isProtocolError, malformedText } from "./connection-errors.js";
+import { isMalformedResult, isProtocolError, malformedText, runUnreachable } from "./connection-errors.js";
 import { Connections, silentLogger, timeoutOf, type Connection, type McpConnectionInfo, type McpPoolLogger } from "./connections.js";
 import { toPromptResult, toResourceResult } from "./context-items.js";
 import { ServerRequestRelay, type AskPerson, type CallScope, type McpLogMessage, type McpSamplingOptions } from "./server-request-relay.js";
@@ -139,6 +139,7 @@ export class McpConnectionPool {
       if (signal?.aborted) onAbort();
       else signal?.addEventListener("abort", onAbort, { once: true });
       let timer: ReturnType<typeof setTimeout> | undefined;
+      let failure: { error: unknown } | undefined;
       const scope: CallScope = {
         callId: request.callId ?? `${name}-${Date.now()}`,
         tool: name,
@@ -154,6 +155,10 @@ export class McpConnectionPool {
             if (scope.waiting > 0) return scope.touch();
             controller.abort(new SdkError(SdkErrorCode.RequestTimeout, `Request timed out after ${timeout}ms`));
           }, timeout);
+        },
+        fail: (error) => {
+          failure ??= { error };
+          controller.abort(error);
         },
       };
       scope.touch();
@@ -173,9 +178,11 @@ export class McpConnectionPool {
             });
           },
         });
+        if (failure) throw runUnreachable(server, name, failure.error);
         const mapped = toToolResult(result);
         return Object.keys(scope.samplingUsage).length > 0 ? { ...mapped, samplingUsage: scope.samplingUsage } : mapped;
       } catch (error) {
+        if (failure) throw runUnreachable(server, name, failure.error);
         // The server answered with a JSON-RPC error: the model's mistake, so the model should see it.
         if (isProtocolError(error)) return toolError(`${name} failed: ${error.message}`);
         // A tool that keeps asking (input_required) past the SDK's rounds would ask again on every retry.

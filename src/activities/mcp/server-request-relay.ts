@@ -46,6 +46,8 @@ export interface CallScope {
   waiting: number;
   /** Restarts the call's timeout (progress, an answer). */
   touch(): void;
+  /** Ends the call with this failure, to be retried, whatever the server does with its request's error. */
+  fail(error: unknown): void;
   /** Tokens spent on the server's sampling requests during this call, per model. */
   samplingUsage: Record<string, TokenUsage>;
   /** Receives the server's log messages during this call (when it is the only one in flight). */
@@ -122,6 +124,13 @@ export class ServerRequestRelay {
     scope.waiting++;
     try {
       return await scope.askPerson(request, AbortSignal.any([scope.signal, serverSignal]));
+    } catch (error) {
+      // Unless the server withdrew its request or the call is ending anyway, the run could not be
+      // reached (a worker stopping mid-update, say). The answer is kept in the run, but this
+      // attempt cannot have it: the call fails and its retry asks again. Answering the server
+      // with the error would end the call with a tool error in the answer's place.
+      if (!serverSignal.aborted && !scope.signal.aborted) scope.fail(error);
+      throw error;
     } finally {
       scope.waiting--;
       scope.touch();
