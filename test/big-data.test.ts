@@ -196,7 +196,21 @@ describe("whether a transcript fits in one payload", () => {
         assert.ok(jsonBytesBound(value, Infinity) >= bytes, `${jsonBytesBound(value, Infinity)} < ${bytes} for ${JSON.stringify(value)}`);
       }
     }
-    assert.equal(jsonBytesBound([{ at: new Date(0) }], Infinity), Infinity, "toJSON is not bounded");
+    // The longest numbers JSON writes, many of them, where the separators leave no slack.
+    for (const numbers of [Array.from({ length: 1000 }, () => -0.0000012345678901234567), Array.from({ length: 1000 }, () => -1.7976931348623157e308)]) {
+      assert.ok(jsonBytesBound(numbers, Infinity) >= utf8Bytes(JSON.stringify(numbers)));
+    }
+    // What it cannot walk, it does not bound.
+    for (const value of [[{ at: new Date(0) }], [new Number(1e300)], [new Boolean(false)], { big: 1n }]) assert.equal(jsonBytesBound(value, Infinity), Infinity);
+    // Under a budget it stops, never with a number below the size.
+    for (let index = 0; index < 100; index++) {
+      const messages = Array.from({ length: 1 + Math.floor(random() * 6) }, () => message(Math.floor(random() * 200)));
+      const bytes = utf8Bytes(JSON.stringify(messages));
+      for (const budget of [bytes - 1, Math.floor(bytes / 2), bytes, bytes * 7]) {
+        const bound = jsonBytesBound(messages, budget);
+        assert.ok(bound === Infinity || (bound >= bytes && bound <= budget), `${bound} for ${bytes} bytes under a budget of ${budget}`);
+      }
+    }
   });
 
   test("it says what the exact count says, on both sides of the limit", () => {

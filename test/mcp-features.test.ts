@@ -14,6 +14,8 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { ApplicationFailure } from "@temporalio/common";
+import { ServiceError, WorkflowUpdateFailedError } from "@temporalio/client";
+import { unreachableUnlessRefused } from "../src/activities/temporal-run-channel.js";
 import { textOf } from "../src/common/messages.js";
 import type { QuestionRequest, RunStatus } from "../src/common/run-status.js";
 import type { ToolResult } from "../src/common/tools.js";
@@ -33,7 +35,7 @@ import { spawn } from "node:child_process";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { createCallLlm } from "../src/activities/llm/call-llm.js";
 import { createProviderRegistry } from "../src/activities/llm/provider-registry.js";
-import type { ServerRequest } from "../src/common/server-requests.js";
+import { RunUnreachable, type ServerRequest } from "../src/common/server-requests.js";
 import { McpConnectionPool } from "../src/activities/mcp/connection-pool.js";
 import { chooseSamplingModel } from "../src/activities/mcp/server-requests.js";
 import { toToolResult } from "../src/activities/mcp/tool-results.js";
@@ -312,8 +314,8 @@ describe("elicitation on Temporal survives the worker", () => {
       await watching;
       assert.match(text, /booked: \{"action":"accept","content":\{"name":"Grace","guests":2\}\}/);
       const asked = readEvents(events).filter((e) => e.event === "elicit");
-      // Once per attempt: two, or more when a worker stopping under an attempt's question failed it.
-      assert.ok(asked.length >= 2, `the server asked ${asked.length} times`);
+      // Once per attempt: two, or three when a worker stopping under an attempt's question failed it.
+      assert.ok(asked.length === 2 || asked.length === 3, `the server asked ${asked.length} times`);
       assert.notEqual(asked[0]!.pid, asked.at(-1)!.pid, "the retried attempt ran on a new server process");
       assert.ok(seen.every((status) => status.pending.length === 0), "the person was not asked again");
     } finally {
@@ -465,8 +467,12 @@ describe("worker-side details", () => {
     try {
       await pool.listTools("everything");
       const { pid } = (await pool.getConnection("everything"))!;
+      // The run's refusal is the server's to hear, and the model's: the call ends with the tool's error.
+      const refused = await pool.callTool(call, { askPerson: async () => Promise.reject(new Error("the run refused the question")) });
+      assert.equal(refused.isError, true);
+      assert.match(textOf(refused.content), /the run refused the question/);
       // What a worker that stops while the question's update is in flight sees.
-      const unreachable = new Error("Workflow Update failed");
+      const unreachable = new RunUnreachable("Workflow Update failed");
       await assert.rejects(pool.callTool(call, { askPerson: async () => Promise.reject(unreachable) }), (error: unknown) => {
         assert.ok(error instanceof ApplicationFailure, String(error));
         assert.equal(error.type, "RunUnreachable");
@@ -481,6 +487,22 @@ describe("worker-side details", () => {
       assert.equal((await pool.getConnection("everything"))?.pid, pid);
     } finally {
       await pool.closeAll();
+    }
+  });
+
+  test("a message to the run that failed on its way is told apart from the run's refusal", () => {
+    const grpcError = (code: number) => Object.assign(new Error(`${code} service said no`), { code, details: "service said no", metadata: {} });
+    const refusals = [
+      new WorkflowUpdateFailedError("Workflow Update failed", ApplicationFailure.nonRetryable("invalid request")),
+      new ServiceError("Workflow Update failed", { cause: grpcError(3) }),
+      new ServiceError("Workflow Update failed", { cause: grpcError(8) }),
+    ];
+    for (const refusal of refusals) assert.equal(unreachableUnlessRefused(refusal), refusal);
+    for (const failure of [new ServiceError("Workflow Update failed", { cause: grpcError(14) }), new ServiceError("Workflow Update failed", { cause: grpcError(10) }), new Error("socket hang up")]) {
+      const sorted = unreachableUnlessRefused(failure);
+      assert.ok(sorted instanceof RunUnreachable, String(sorted));
+      assert.equal(sorted.cause, failure);
+      assert.equal(sorted.message, failure.message);
     }
   });
 

@@ -6,9 +6,11 @@
  * Progress travels as heartbeat details, which cost no history events.
  */
 import type { Context } from "@temporalio/activity";
+import { isGrpcServiceError, ServiceError, WorkflowUpdateFailedError } from "@temporalio/client";
 import { RunMessages } from "../common/run-status.js";
 import { abandonOnAbort } from "./abandon-on-abort.js";
 import {
+  RunUnreachable,
   ServerRequestAnswerSchema,
   type RunChannel,
   type ServerRequestAnswer,
@@ -19,6 +21,21 @@ import {
   type StepProgress,
   type StepText,
 } from "../common/server-requests.js";
+
+/** gRPC codes of a request the service will refuse again: malformed, or too large. */
+const refusedCodes = new Set([3 /* INVALID_ARGUMENT */, 8 /* RESOURCE_EXHAUSTED */]);
+
+/**
+ * A failed message to the run, sorted: the run's own refusal (its validator or handler) and a
+ * request the service refuses as such go to the server as they are; anything else failed on the
+ * way, and becomes {@link RunUnreachable}.
+ */
+export function unreachableUnlessRefused(error: unknown): unknown {
+  if (error instanceof WorkflowUpdateFailedError || error instanceof RunUnreachable) return error;
+  const grpc = error instanceof ServiceError && isGrpcServiceError(error.cause) ? error.cause : isGrpcServiceError(error) ? error : undefined;
+  if (grpc && refusedCodes.has(grpc.code)) return error;
+  return new RunUnreachable(error instanceof Error ? error.message : String(error), { cause: error });
+}
 
 /** How often a waiting activity asks its run whether the person has answered. */
 const ANSWER_POLL_MS = 300;
@@ -49,10 +66,11 @@ export function temporalRunChannel(context: Context): TemporalRunChannel | undef
     async ask(request, signal) {
       const workflow = handle();
       // Both wait on the run's workflow, which a worker that is stopping no longer runs.
-      let answer = parse(await abandonOnAbort(signal, () => workflow.executeUpdate(RunMessages.serverRequest, { args: [request] })));
+      const send = <T>(message: () => Promise<T>): Promise<T> => abandonOnAbort(signal, message).catch((error: unknown) => Promise.reject(unreachableUnlessRefused(error)));
+      let answer = parse(await send(() => workflow.executeUpdate(RunMessages.serverRequest, { args: [request] })));
       while (!answer) {
         await context.sleep(ANSWER_POLL_MS);
-        answer = parse(await abandonOnAbort(signal, () => workflow.query(RunMessages.serverAnswer, request.key)));
+        answer = parse(await send(() => workflow.query(RunMessages.serverAnswer, request.key)));
       }
       return answer;
     },

@@ -109,7 +109,11 @@ export type StepLogs = z.infer<typeof StepLogsSchema>;
  * answers, keyed, so a retried call is answered without asking the person again.
  */
 export interface RunChannel {
-  /** Registers `request` with the run (once per key) and resolves with the person's answer. */
+  /**
+   * Registers `request` with the run (once per key) and resolves with the person's answer.
+   * Rejects with {@link RunUnreachable} when the message failed on its way to the run; any other
+   * rejection is the run's refusal, which the server hears.
+   */
   ask(request: ServerRequest, signal: AbortSignal): Promise<ServerRequestAnswer>;
   /** Publishes the call's latest progress. */
   progress(progress: StepProgress): void;
@@ -146,4 +150,13 @@ export const maxStreamedText = 32_768;
 export function appendStreamed(current: StepText, delta: string): StepText {
   const text = current.text + delta;
   return { ...current, text: text.length > maxStreamedText ? text.slice(text.length - maxStreamedText) : text, length: current.length + delta.length };
+}
+
+/**
+ * A server's question failed on its way to the run (a worker stopping under the update, the
+ * service out of reach): the tool call fails and its retry asks again, which reuses an answer the
+ * run already has.
+ */
+export class RunUnreachable extends Error {
+  override readonly name = "RunUnreachable";
 }

@@ -103,8 +103,13 @@ export function fitInOnePayload(messages: readonly Message[]): boolean {
  */
 export function jsonBytesBound(value: unknown, budget: number): number {
   if (typeof value === "string") return value.length * 6 + 2;
-  // The longest number JSON writes is 24 characters (-1.7976931348623157e+308); null and false are shorter.
-  if (typeof value !== "object" || value === null) return 24;
+  // JSON.stringify throws on it, as it should go on to.
+  if (typeof value === "bigint") return Infinity;
+  // The longest number JSON writes is 25 characters (-0.0000012345678901234567); null and false are shorter.
+  if (typeof value !== "object" || value === null) return 25;
+  // Only arrays and plain objects (of any realm) are walked: toJSON, boxed values and class instances write otherwise.
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (!Array.isArray(value) && prototype !== null && Object.getPrototypeOf(prototype) !== null) return Infinity;
   if (typeof (value as { toJSON?: unknown }).toJSON === "function") return Infinity;
   let bytes = 2;
   if (Array.isArray(value)) {

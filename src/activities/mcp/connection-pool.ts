@@ -178,7 +178,6 @@ export class McpConnectionPool {
             });
           },
         });
-        if (failure) throw runUnreachable(server, name, failure.error);
         const mapped = toToolResult(result);
         return Object.keys(scope.samplingUsage).length > 0 ? { ...mapped, samplingUsage: scope.samplingUsage } : mapped;
       } catch (error) {

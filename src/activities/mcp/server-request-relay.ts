@@ -18,7 +18,7 @@ import {
   type Root,
 } from "@modelcontextprotocol/client";
 import type { LlmRequest, LlmResponse, TokenUsage } from "../../common/llm.js";
-import type { ServerRequest, ServerRequestAnswer } from "../../common/server-requests.js";
+import { RunUnreachable, type ServerRequest, type ServerRequestAnswer } from "../../common/server-requests.js";
 import { addUsage, usageKey } from "../../common/usage.js";
 import type { McpServerConfig } from "../../config/schema.js";
 import type { McpPoolLogger } from "./connections.js";
@@ -31,7 +31,10 @@ export interface McpSamplingOptions {
   defaultModel: string;
 }
 
-/** Asks a person on the server's behalf; the same `request.key` must give the same answer. */
+/**
+ * Asks a person on the server's behalf; the same `request.key` must give the same answer. Rejects
+ * with `RunUnreachable` when the run could not be asked (see `RunChannel.ask`).
+ */
 export type AskPerson = (request: ServerRequest, signal: AbortSignal) => Promise<ServerRequestAnswer>;
 
 /** One tool call in flight on a connection: where the server's requests during it are routed. */
@@ -125,11 +128,10 @@ export class ServerRequestRelay {
     try {
       return await scope.askPerson(request, AbortSignal.any([scope.signal, serverSignal]));
     } catch (error) {
-      // Unless the server withdrew its request or the call is ending anyway, the run could not be
-      // reached (a worker stopping mid-update, say). The answer is kept in the run, but this
-      // attempt cannot have it: the call fails and its retry asks again. Answering the server
-      // with the error would end the call with a tool error in the answer's place.
-      if (!serverSignal.aborted && !scope.signal.aborted) scope.fail(error);
+      // The question never reached the run (and the server still waits, and the call goes on):
+      // answering the server with the error would end the call with a tool error in the answer's
+      // place, so the call fails instead and its retry asks again. A refusal the server hears.
+      if (error instanceof RunUnreachable && !serverSignal.aborted && !scope.signal.aborted) scope.fail(error);
       throw error;
     } finally {
       scope.waiting--;
