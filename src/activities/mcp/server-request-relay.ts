@@ -135,7 +135,8 @@ export class ServerRequestRelay {
       throw error;
     } finally {
       scope.waiting--;
-      scope.touch();
+      // Not for a call that has ended meanwhile: its timer would hold the process for nothing.
+      if (conn.calls.has(scope)) scope.touch();
     }
   }
 
