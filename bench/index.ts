@@ -66,7 +66,7 @@ async function main(): Promise<void> {
       details.recoveryMs = samples;
     });
     await section("scale", `Waiting runs at scale: ${scaleRuns}`, async () => {
-      const { figures: scale, results } = await measureScale({ address: server.address, runs: scaleRuns, log });
+      const { figures: scale, results } = await measureScale({ address: server.address, runs: scaleRuns, log, serverPid: server.process.pid! });
       figures.push(...scale);
       details.scale = results;
     });

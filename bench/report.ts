@@ -11,7 +11,7 @@ export interface Figure {
   /** What was measured, e.g. `duragent --help`. */
   name: string;
   value: number;
-  unit: "ms" | "s" | "runs/s" | "MB" | "KiB" | "x" | "";
+  unit: "ms" | "s" | "runs/s" | "MB" | "KiB" | "x" | "cores" | "";
   /** The limit the figure is held to; absent for figures shown for information. */
   limit?: { value: number; label: string; higherIsBetter?: boolean };
   /** How it was measured, or what it is compared with. */

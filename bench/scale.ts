@@ -1,14 +1,15 @@
 /**
  * Runs waiting for a person, at scale, on one worker: each run makes one model call and then asks
  * a question, and waits. The worker runs in a process of its own and its RSS is sampled all
- * along; the figures are its peak, and the time from the first answer sent to the last run
- * completed. The limit beside them: a plain Temporal workflow that runs one no-op activity and
+ * along; the figures are its peak, the time from the first answer sent to the last run completed,
+ * and the cores the dev server and the worker kept busy meanwhile (near all of the machine's, the
+ * machine is the bottleneck, whoever's code runs). The limit beside them: a plain Temporal workflow that runs one no-op activity and
  * waits for a signal, on a plain worker with Temporal's defaults. `BENCH_SCALE` sets the number
  * of runs (1,000 by default). The memory engine holds the same number in one process.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -29,12 +30,30 @@ export interface ScaleResult {
   waitingMB: number;
   startSeconds: number;
   answerSeconds: number;
+  /** Cores the dev server and the worker kept busy while the answers went through (Temporal only). */
+  answerCores?: { server: number; worker: number };
 }
 
 /** VmRSS of a process, in MB. */
 function rssMB(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return match ? Number(match[1]) / 1024 : 0;
+}
+
+/** CPU seconds a process (all its threads) has used: utime and stime of /proc/<pid>/stat, in USER_HZ ticks. */
+function cpuSeconds(pid: number): number {
+  // The command name, in parentheses, may hold spaces: the fields are counted after it.
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** How many cores each process kept busy while `work` ran: whether the server or the worker was the bottleneck. */
+async function coresDuring(pids: { server: number; worker: number }, work: () => Promise<void>): Promise<{ server: number; worker: number }> {
+  const started = Date.now();
+  const before = { server: cpuSeconds(pids.server), worker: cpuSeconds(pids.worker) };
+  await work();
+  const seconds = (Date.now() - started) / 1000;
+  return { server: (cpuSeconds(pids.server) - before.server) / seconds, worker: (cpuSeconds(pids.worker) - before.worker) / seconds };
 }
 
 /** Samples a process's RSS until stopped; `peak` is the largest seen. */
@@ -70,7 +89,7 @@ async function waitForLine(child: ChildProcess, stream: "stdout" | "stderr", tes
 /** The heap limit both workers get, as a deployment would set one (`BENCH_WORKER_HEAP_MB`). */
 const workerHeapMB = Number(process.env.BENCH_WORKER_HEAP_MB ?? 768);
 
-export async function measureScale(options: { address: string; runs: number; log: (line: string) => void }): Promise<{ figures: Figure[]; results: ScaleResult[] }> {
+export async function measureScale(options: { address: string; runs: number; log: (line: string) => void; serverPid: number }): Promise<{ figures: Figure[]; results: ScaleResult[] }> {
   const { address, runs } = options;
   // Time for the last workflow tasks and collections after starting, before RSS is read.
   const afterStartMs = runs < 1000 ? 500 : 2000;
@@ -111,11 +130,13 @@ export async function measureScale(options: { address: string; runs: number; log
       const startSeconds = (Date.now() - started) / 1000;
       const waitingMB = rssMB(worker.pid!);
       const answered = Date.now();
-      await inParallel(runs, 200, (index) => temporal.workflow.getHandle(ids[index]!).signal("go", "yes"));
-      await inParallel(runs, 200, (index) => temporal.workflow.getHandle(ids[index]!).result());
+      const answerCores = await coresDuring({ server: options.serverPid, worker: worker.pid! }, async () => {
+        await inParallel(runs, 200, (index) => temporal.workflow.getHandle(ids[index]!).signal("go", "yes"));
+        await inParallel(runs, 200, (index) => temporal.workflow.getHandle(ids[index]!).result());
+      });
       const answerSeconds = (Date.now() - answered) / 1000;
       rss.stop();
-      results.push({ system: "plain", runs, idleMB, peakMB: rss.peak(), waitingMB, startSeconds, answerSeconds });
+      results.push({ system: "plain", runs, idleMB, peakMB: rss.peak(), waitingMB, startSeconds, answerSeconds, answerCores });
       worker.kill("SIGINT");
       await new Promise((resolve) => worker.once("exit", resolve));
     }
@@ -179,11 +200,13 @@ export async function measureScale(options: { address: string; runs: number; log
       const waitingMB = rssMB(worker.pid!);
       await snapshot("waiting");
       const answered = Date.now();
-      await inParallel(runs, 200, (index) => handles[index]!.answer({ value: "yes" }));
-      await inParallel(runs, 200, (index) => handles[index]!.result());
+      const answerCores = await coresDuring({ server: options.serverPid, worker: worker.pid! }, async () => {
+        await inParallel(runs, 200, (index) => handles[index]!.answer({ value: "yes" }));
+        await inParallel(runs, 200, (index) => handles[index]!.result());
+      });
       const answerSeconds = (Date.now() - answered) / 1000;
       rss.stop();
-      results.push({ system: "duragent", runs, idleMB, peakMB: rss.peak(), waitingMB, startSeconds, answerSeconds });
+      results.push({ system: "duragent", runs, idleMB, peakMB: rss.peak(), waitingMB, startSeconds, answerSeconds, answerCores });
       await client.close();
       worker.kill("SIGINT");
       await new Promise((resolve) => worker.once("exit", resolve));
@@ -225,6 +248,7 @@ export async function measureScale(options: { address: string; runs: number; log
   const duragent = of("duragent");
   const memory = of("memory");
   const section = `${runs} waiting runs`;
+  const cores = (value: number) => value.toFixed(2);
   const perRun = (result: ScaleResult) => (((result.waitingMB - result.idleMB) * 1024) / runs).toFixed(0);
   const figures: Figure[] = [
     {
@@ -243,6 +267,14 @@ export async function measureScale(options: { address: string; runs: number; log
       // Two significant digits: 100 runs' limit is 0.6 s, which whole seconds would show as 1 s.
       limit: { value: (60 * runs) / 10_000, label: `${Number(((60 * runs) / 10_000).toPrecision(2))} s (60 s per 10,000)` },
       note: `plain workflow: ${plain.answerSeconds.toFixed(1)} s; starting them took ${duragent.startSeconds.toFixed(1)} s (plain ${plain.startSeconds.toFixed(1)} s)`,
+    },
+    {
+      section,
+      name: "cores busy while answering",
+      value: duragent.answerCores!.server + duragent.answerCores!.worker,
+      unit: "cores",
+      // Near all of them, the machine is the bottleneck; the server's share says whose work it is.
+      note: `of ${availableParallelism()}: dev server ${cores(duragent.answerCores!.server)}, worker ${cores(duragent.answerCores!.worker)}; plain workflow: ${cores(plain.answerCores!.server)} and ${cores(plain.answerCores!.worker)}`,
     },
     {
       section,
