@@ -3,8 +3,9 @@
  * a question, and waits. The worker runs in a process of its own and its RSS is sampled all
  * along; the figures are its peak, the time from the first answer sent to the last run completed,
  * and the cores the dev server and the worker kept busy meanwhile (near all of the machine's, the
- * machine is the bottleneck, whoever's code runs). The limit beside them: a plain Temporal workflow that runs one no-op activity and
- * waits for a signal, on a plain worker with Temporal's defaults. `BENCH_SCALE` sets the number
+ * machine is the bottleneck, whoever's code runs). The limit beside them: a plain Temporal
+ * workflow that runs one no-op activity and waits for a signal, on a plain worker with Temporal's
+ * defaults. `BENCH_SCALE` sets the number
  * of runs (1,000 by default). The memory engine holds the same number in one process.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -47,13 +48,13 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** How many cores each process kept busy while `work` ran: whether the server or the worker was the bottleneck. */
-async function coresDuring(pids: { server: number; worker: number }, work: () => Promise<void>): Promise<{ server: number; worker: number }> {
+/** How long `work` took, and how many cores each process kept busy meanwhile: whether the server or the worker was the bottleneck. */
+async function timeWithCores(pids: { server: number; worker: number }, work: () => Promise<void>): Promise<{ seconds: number; cores: { server: number; worker: number } }> {
   const started = Date.now();
   const before = { server: cpuSeconds(pids.server), worker: cpuSeconds(pids.worker) };
   await work();
   const seconds = (Date.now() - started) / 1000;
-  return { server: (cpuSeconds(pids.server) - before.server) / seconds, worker: (cpuSeconds(pids.worker) - before.worker) / seconds };
+  return { seconds, cores: { server: (cpuSeconds(pids.server) - before.server) / seconds, worker: (cpuSeconds(pids.worker) - before.worker) / seconds } };
 }
 
 /** Samples a process's RSS until stopped; `peak` is the largest seen. */
@@ -129,12 +130,10 @@ export async function measureScale(options: { address: string; runs: number; log
       await settle(afterStartMs);
       const startSeconds = (Date.now() - started) / 1000;
       const waitingMB = rssMB(worker.pid!);
-      const answered = Date.now();
-      const answerCores = await coresDuring({ server: options.serverPid, worker: worker.pid! }, async () => {
+      const { seconds: answerSeconds, cores: answerCores } = await timeWithCores({ server: options.serverPid, worker: worker.pid! }, async () => {
         await inParallel(runs, 200, (index) => temporal.workflow.getHandle(ids[index]!).signal("go", "yes"));
         await inParallel(runs, 200, (index) => temporal.workflow.getHandle(ids[index]!).result());
       });
-      const answerSeconds = (Date.now() - answered) / 1000;
       rss.stop();
       results.push({ system: "plain", runs, idleMB, peakMB: rss.peak(), waitingMB, startSeconds, answerSeconds, answerCores });
       worker.kill("SIGINT");
@@ -199,12 +198,10 @@ export async function measureScale(options: { address: string; runs: number; log
       const startSeconds = (Date.now() - started) / 1000;
       const waitingMB = rssMB(worker.pid!);
       await snapshot("waiting");
-      const answered = Date.now();
-      const answerCores = await coresDuring({ server: options.serverPid, worker: worker.pid! }, async () => {
+      const { seconds: answerSeconds, cores: answerCores } = await timeWithCores({ server: options.serverPid, worker: worker.pid! }, async () => {
         await inParallel(runs, 200, (index) => handles[index]!.answer({ value: "yes" }));
         await inParallel(runs, 200, (index) => handles[index]!.result());
       });
-      const answerSeconds = (Date.now() - answered) / 1000;
       rss.stop();
       results.push({ system: "duragent", runs, idleMB, peakMB: rss.peak(), waitingMB, startSeconds, answerSeconds, answerCores });
       await client.close();

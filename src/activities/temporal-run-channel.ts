@@ -31,7 +31,7 @@ const refusedCodes = new Set([3 /* INVALID_ARGUMENT */, 8 /* RESOURCE_EXHAUSTED 
  * way, and becomes {@link RunUnreachable}.
  */
 export function unreachableUnlessRefused(error: unknown): unknown {
-  if (error instanceof WorkflowUpdateFailedError || error instanceof RunUnreachable) return error;
+  if (error instanceof WorkflowUpdateFailedError) return error;
   const grpc = error instanceof ServiceError && isGrpcServiceError(error.cause) ? error.cause : isGrpcServiceError(error) ? error : undefined;
   if (grpc && refusedCodes.has(grpc.code)) return error;
   return new RunUnreachable(error instanceof Error ? error.message : String(error), { cause: error });

@@ -90,10 +90,7 @@ export const messagesPayloadBytes = 1024 * 1024;
 /** Whether `messages` fit in a payload that cannot come in pages (see `messagesPayloadBytes`). */
 export function fitInOnePayload(messages: readonly Message[]): boolean {
   // Every agent run asks, and most transcripts are far under: a bound settles it without the JSON.
-  if (jsonBytesBound(messages, messagesPayloadBytes) <= messagesPayloadBytes) return true;
-  const json = JSON.stringify(messages);
-  // No UTF-16 unit takes more than 3 UTF-8 bytes: most transcripts need no count.
-  return json.length * 3 <= messagesPayloadBytes || utf8Length(json) <= messagesPayloadBytes;
+  return jsonBytesBound(messages, messagesPayloadBytes) <= messagesPayloadBytes || jsonBytes(messages) <= messagesPayloadBytes;
 }
 
 /**
