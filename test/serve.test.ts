@@ -45,6 +45,7 @@ import { everythingServer, filesystemServer } from "./support/mcp-servers.js";
 import { waitFor, waitForPhase } from "./support/wait.js";
 import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
 import { startTestTemporal } from "./support/temporal.js";
+import { askedToStream } from "./support/model-requests.js";
 
 const bin = fileURLToPath(new URL("../bin/duragent.js", import.meta.url));
 const fixtures = fileURLToPath(new URL("./fixtures/human-workflows.ts", import.meta.url));
@@ -923,7 +924,7 @@ describe("serving runs from Temporal", () => {
         const { client, call, close } = await connect(engine, config, { elicit: async () => ({ action: "accept", content: { answer: "Braga" } }) });
         assert.equal(text(await call("helper", { input: "durable?" })), "inner answer to 'durable?': 42");
         let from = model.requests.length;
-        const askerStreamed = () => model.requests.slice(from).filter((request) => JSON.stringify(request.body).includes("ASKER")).map((request) => (request.body as { stream?: boolean }).stream ?? false);
+        const askerStreamed = () => model.requests.slice(from).filter((request) => JSON.stringify(request.body).includes("ASKER")).map(askedToStream);
         assert.equal(text(await call("asker", { input: "plan a trip" })), "Going to Braga");
         // The tool that waits follows the run from its start, passing its text on as progress.
         assert.deepEqual(askerStreamed(), [true, true]);

@@ -34,6 +34,7 @@ import type { DuragentWorkflow, PatternSpec } from "../src/workflows/index.js";
 import { filesystemServer } from "./support/mcp-servers.js";
 import { builtinBundle, memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
 import { startTestTemporal } from "./support/temporal.js";
+import { askedToStream } from "./support/model-requests.js";
 
 const answer = "Porto has six bridges over the Douro, and the Dom Luís I bridge has two decks.";
 
@@ -84,7 +85,7 @@ for (const [wire, make] of Object.entries(providers)) {
         const pieces: string[] = [];
         const streamed = await provider.generate(request(question, extra), "m", undefined, (delta) => pieces.push(delta));
         assert.deepEqual(streamed, plain);
-        assert.equal((model.requests.at(-1)!.body as { stream?: boolean }).stream, true, "the second request streamed");
+        assert.equal(askedToStream(model.requests.at(-1)!), true, "the second request streamed");
         const text = question === "structured" && wire === "anthropic" ? "" : (turns[question]!.text ?? "");
         assert.equal(pieces.join(""), text);
         if (text.split(" ").length > 1) assert.ok(pieces.length > 1, "text came in pieces");
@@ -279,7 +280,7 @@ describe("watching a streaming run", () => {
       const before = model.requests.length;
       const unwatched = await engine.start(target, "unwatched bridge");
       assert.match(((await unwatched.result()) as { text: string }).text, /two decks/);
-      assert.deepEqual(model.requests.slice(before).map((request) => (request.body as { stream?: boolean }).stream ?? false), [false, false]);
+      assert.deepEqual(model.requests.slice(before).map(askedToStream), [false, false]);
 
       const middle = model.requests.length;
       const watched = await engine.start(target, "watched bridge");
@@ -287,7 +288,7 @@ describe("watching a streaming run", () => {
       assert.equal((await watched.status()).phase, "running");
       release();
       assert.match(((await watched.result()) as { text: string }).text, /two decks/);
-      assert.deepEqual(model.requests.slice(middle).map((request) => (request.body as { stream?: boolean }).stream ?? false), [false, true]);
+      assert.deepEqual(model.requests.slice(middle).map(askedToStream), [false, true]);
     } finally {
       await engine.close();
       script = (question) => turns[question] ?? { text: `unknown: ${question}` };
@@ -297,7 +298,7 @@ describe("watching a streaming run", () => {
   test("Temporal: a run started unwatched makes plain model requests; a status read tells it, its next calls stream, and its history replays", { timeout: 120_000 }, async () => {
     const target = { kind: "pattern" as const, name: "pair", spec: bridgePair, workflow: patternWorkflow as DuragentWorkflow };
     const { arrived, release } = holdWatchedBridge();
-    const streamed = (from: number) => model.requests.slice(from).map((request) => (request.body as { stream?: boolean }).stream ?? false);
+    const streamed = (from: number) => model.requests.slice(from).map(askedToStream);
     try {
       await withTemporalWorker(temporal, config, async (engine) => {
         const before = model.requests.length;
