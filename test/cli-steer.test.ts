@@ -22,6 +22,21 @@ import { waitFor } from "./support/wait.js";
 const cliPath = fileURLToPath(new URL("../bin/duragent.js", import.meta.url));
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-steer-")));
 writeFileSync(join(dir, "plan.txt"), "the plan");
+// Questions that want a number and a yes or no, as a person types them: `12`, `true`.
+writeFileSync(
+  join(dir, "workflows.ts"),
+  [
+    `import { defineWorkflow } from ${JSON.stringify(fileURLToPath(new URL("../src/workflows/index.ts", import.meta.url)))};`,
+    `import { z } from ${JSON.stringify(fileURLToPath(import.meta.resolve("zod")))};`,
+    `export const counter = defineWorkflow(async (ctx) => {`,
+    `  const count = await ctx.ask({ prompt: "How many?", schema: z.number().int() });`,
+    `  const sure = await ctx.ask({ prompt: "Sure?", schema: z.boolean() });`,
+    `  return JSON.stringify([count, sure]);`,
+    `});`,
+    `export const broken = defineWorkflow(async (_ctx, input: { missing?: { deep: string } }) => input.missing!.deep);`,
+    "",
+  ].join("\n"),
+);
 
 const story = "The ferry crossed the river at dawn, and the whole town came down to watch it land.";
 
@@ -57,6 +72,7 @@ writeFileSync(
     "    humanInput: true",
     "  chatty:",
     "    instruction: Chat.",
+    "modules: [./workflows.ts]",
     "",
   ].join("\n"),
 );
@@ -207,6 +223,47 @@ describe("steering a Temporal run from the CLI", () => {
     assert.match(result.stderr, /cancel/i);
   });
 
+  test("input reads an answer as its question asks: JSON for a number or a yes or no, text for a string", async () => {
+    const runId = (await cli(["start", "counter", "--input", "{}", "--engine", "temporal"])).stdout.trim();
+    await waitForPhase(runId, "waiting_input");
+    const notANumber = await cli(["input", runId, "--value", "twelve", "--engine", "temporal"]);
+    assert.equal(notANumber.code, ExitCode.usage);
+    assert.match(notANumber.stderr, /expected number/);
+    assert.equal((await cli(["input", runId, "--value", "12", "--engine", "temporal"])).code, 0);
+    await waitFor("the second question", async () => ((await statusOf(runId)).pending[0]?.prompt === "Sure?" ? true : undefined), 30_000);
+    const sure = await cli(["input", runId, "--request", "input-2", "--value", "true", "--engine", "temporal"]);
+    assert.equal(sure.code, 0, sure.stderr);
+    assert.equal((await cli(["result", runId, "--engine", "temporal"])).stdout.trim(), JSON.stringify([{ status: "answered", value: 12 }, { status: "answered", value: true }]));
+
+    // A question that wants text gets what was typed, even when it looks like JSON.
+    const planner = (await cli(["start", "planner", "--input", "plan a trip", "--engine", "temporal"])).stdout.trim();
+    await waitForPhase(planner, "waiting_input");
+    assert.equal((await cli(["input", planner, "--value", '{"city": "Lisbon"}', "--engine", "temporal"])).code, 0);
+    assert.equal((await cli(["result", planner, "--engine", "temporal"])).stdout.trim(), 'Got: {"city": "Lisbon"}');
+  });
+
+  test("a run whose workflow code keeps failing: status says why; what needs the run says so, without a stack trace", async () => {
+    const runId = (await cli(["start", "broken", "--input", "{}", "--engine", "temporal"])).stdout.trim();
+    try {
+      const stuck = await waitFor("the failure in its status", async () => {
+        const status = await statusOf(runId);
+        return status.lastError ? status : undefined;
+      }, 30_000);
+      assert.equal(stuck.phase, "running");
+      // What failed, and where in the module.
+      assert.match(stuck.lastError!, /^TypeError: Cannot read properties of undefined \(reading 'deep'\) \(at .*workflows\.ts:\d+:\d+\)+$/);
+      assert.match(stuck.partial!, /workflow code keeps failing/);
+      const human = await cli(["status", runId, "--engine", "temporal"]);
+      assert.match(human.stdout, /last error: TypeError/);
+      const history = await cli(["history", runId, "--engine", "temporal"]);
+      assert.equal(history.code, ExitCode.runFailed, history.stderr);
+      assert.match(history.stderr, /workflow code keeps failing/);
+      assert.doesNotMatch(history.stderr, /\n\s+at /);
+    } finally {
+      await env.client.workflow.getHandle(runId).terminate("the test is over");
+    }
+  });
+
   test("an unknown run is not found", async () => {
     const missing = await cli(["status", "planner-00000000", "--engine", "temporal"]);
     assert.equal(missing.code, ExitCode.notFound);
@@ -220,6 +277,23 @@ describe("in memory, the terminal answers", () => {
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stdout.trim(), "Got: Porto");
     assert.match(run.stderr, /input-1: Which city\?/);
+  });
+
+  test("run takes piped answers a line per question, as the questions ask", async () => {
+    // Both lines arrive before the first question is asked; neither may be lost.
+    const run = await cli(["run", "counter", "--input", "{}"], "12\ntrue\n");
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout.trim(), JSON.stringify([{ status: "answered", value: 12 }, { status: "answered", value: true }]));
+  });
+
+  test("run refuses an answer and asks again; at the end of its input, a question only it can answer fails the command", async () => {
+    const retried = await cli(["run", "counter", "--input", "{}"], "twelve\n12\ntrue\n");
+    assert.equal(retried.code, 0, retried.stderr);
+    assert.match(retried.stderr, /not accepted: .*expected number/);
+    const ended = await cli(["run", "counter", "--input", "{}"], "12\n");
+    assert.equal(ended.code, ExitCode.usage, ended.stderr);
+    assert.match(ended.stderr, /input-2: Sure\?[\s\S]*Standard input ended before input-2 was answered/);
+    assert.doesNotMatch(ended.stderr, /\n\s+at /);
   });
 
   test("chat takes turns until /end", async () => {

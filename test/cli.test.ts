@@ -413,9 +413,11 @@ describe("duragent CLI", { concurrency: true }, () => {
       assertUserError(result, ExitCode.usage, /^duragent: .*--input/);
     });
 
-    test("--no-wait on the memory engine (exit 2)", async () => {
+    test("--no-wait or start on the memory engine (exit 2)", async () => {
       const result = await duragent(dir, ["run", "librarian", "--no-wait", "--input", "hi"]);
-      assertUserError(result, ExitCode.usage, /--no-wait needs the temporal engine/);
+      assertUserError(result, ExitCode.usage, /`start` and `run --no-wait` need the temporal engine/);
+      const started = await duragent(dir, ["start", "librarian", "--input", "hi"]);
+      assertUserError(started, ExitCode.usage, /`start` and `run --no-wait` need the temporal engine/);
     });
 
     test("an unreachable Temporal server hints at `duragent dev` (exit 5)", async () => {

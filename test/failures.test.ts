@@ -175,7 +175,7 @@ for (const engineName of ["memory", "temporal"] as const) {
       }
     });
 
-    test("cancelling a finished run says it has ended", async () => {
+    test("cancelling, answering, pausing or resuming a finished run says it has ended", async () => {
       const model = await startScriptedModelServer(toolScript, { quiet: true });
       const log = join(dir, `cancel-${engineName}.log`);
       try {
@@ -188,6 +188,20 @@ for (const engineName of ["memory", "temporal"] as const) {
             assert.equal(error.message, `Run ${handle.runId} has already ended (completed); there is nothing to cancel.`);
             return true;
           });
+          // Every other message to it says the same, naming what could not be done, on both engines.
+          const refusals: [string, () => Promise<unknown>][] = [
+            ["answer", () => handle.answer({ value: "x" })],
+            ["approve or reject", () => handle.decide({ approved: true })],
+            ["pause", () => handle.pause()],
+            ["resume", () => handle.resume()],
+          ];
+          for (const [action, send] of refusals) {
+            await assert.rejects(send(), (error: unknown) => {
+              assert.ok(error instanceof RunAlreadyEnded, `${action}: ${String(error)}`);
+              assert.equal(error.message, `Run ${handle.runId} has already ended (completed); there is nothing to ${action}.`);
+              return true;
+            });
+          }
         });
       } finally {
         await model.close();

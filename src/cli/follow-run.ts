@@ -4,8 +4,9 @@
  */
 import { createInterface, type Interface } from "node:readline";
 import type { PendingRequest, RunStatus } from "../common/run-status.js";
-import { parseInput } from "./command-output.js";
+import { answerValue, parseInput } from "./command-output.js";
 import { InvalidRunMessage, type RunHandle } from "../client/engine.js";
+import { UserError } from "../errors/user-error.js";
 import { describePending } from "./status-text.js";
 import { textEvents, textFilter, type ShownText } from "../client/run-events.js";
 
@@ -19,6 +20,8 @@ export interface FollowOptions {
   /** Show only these agents' text (`--agent`). */
   agents?: readonly string[];
   pollMs?: number;
+  /** No one else can answer the run (the memory engine): the end of the input with a question pending fails the command. */
+  answeredOnlyHere?: boolean;
 }
 
 const spinnerFrames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
@@ -28,28 +31,12 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
   const shows = textFilter(options.agents);
   const err = process.stderr;
   const spinning = options.verbose && err.isTTY === true;
-  let lines: Interface | undefined;
-  let stdinClosed = false;
-  const ask = (question: string): Promise<string | undefined> => {
-    if (stdinClosed) return Promise.resolve(undefined);
-    if (!lines) {
-      lines = createInterface({ input: process.stdin, output: err, terminal: process.stdin.isTTY === true });
-      lines.on("close", () => (stdinClosed = true));
-    }
-    return new Promise((resolve) => {
-      const onClose = () => resolve(undefined);
-      lines!.once("close", onClose);
-      lines!.question(question, (answer) => {
-        lines!.off("close", onClose);
-        resolve(answer);
-      });
-    });
-  };
-
+  const input = lineReader(err);
   let settled = false;
   const outcome = handle.result().finally(() => (settled = true));
   outcome.catch(() => undefined);
   let shownSteps = 0;
+  let shownPartial: string | undefined;
   let frame = 0;
   const asked = new Set<string>();
   const shownText: ShownText = new Map();
@@ -98,12 +85,25 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
             }
           }
         }
+        // What the status cannot tell, and why (a run whose code keeps failing says so here), once.
+        const partial = status.partial && `${status.partial}${status.lastError ? `: ${status.lastError}` : ""}`;
+        if (options.verbose && partial && partial !== shownPartial) {
+          if (spinning) err.write("\r\x1b[K");
+          endLine();
+          err.write(`  (${partial})\n`);
+        }
+        shownPartial = partial;
         const next = status.pending.find((request) => !asked.has(request.id));
         if (next && options.interactive) {
           asked.add(next.id);
           if (spinning) err.write("\r\x1b[K");
           endLine();
-          await answer(handle, next, ask, options.verbose);
+          const outcome = await answer(handle, next, input.ask, options.verbose, options.answeredOnlyHere === true);
+          if (outcome === "input ended" && options.answeredOnlyHere) {
+            throw new UserError(`Standard input ended before ${next.id} was answered, and only this command can answer this run.`, {
+              hint: "Give one line per question (a JSON value where the question asks for one), or run it on a terminal.",
+            });
+          }
           continue;
         }
         if (spinning && !midLine) err.write(`\r${spinnerFrames[frame++ % spinnerFrames.length]} ${phaseText(status)}\x1b[K`);
@@ -113,9 +113,52 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
   } finally {
     endLine();
     if (spinning) err.write("\r\x1b[K");
-    lines?.close();
+    input.close();
   }
   return outcome;
+}
+
+interface LineReader {
+  /** The next line of standard input after the prompt; undefined once the input has ended. */
+  ask(prompt: string): Promise<string | undefined>;
+  close(): void;
+}
+
+/**
+ * Standard input a line at a time. Lines that arrive before they are asked for wait their turn:
+ * piped answers come all at once, and readline drops a line nobody is asking for.
+ */
+function lineReader(output: NodeJS.WritableStream): LineReader {
+  let lines: Interface | undefined;
+  const queued: string[] = [];
+  let waiting: ((line: string | undefined) => void) | undefined;
+  let ended = false;
+  const open = (): Interface => {
+    lines = createInterface({ input: process.stdin, output, terminal: process.stdin.isTTY === true });
+    lines.on("line", (line) => {
+      if (!waiting) return void queued.push(line);
+      const resolve = waiting;
+      waiting = undefined;
+      resolve(line);
+    });
+    lines.on("close", () => {
+      ended = true;
+      waiting?.(undefined);
+      waiting = undefined;
+    });
+    return lines;
+  };
+  return {
+    ask(prompt) {
+      const reader = lines ?? open();
+      if (queued.length === 0 && ended) return Promise.resolve(undefined);
+      reader.setPrompt(prompt);
+      reader.prompt();
+      if (queued.length > 0) return Promise.resolve(queued.shift());
+      return new Promise((resolve) => (waiting = resolve));
+    },
+    close: () => lines?.close(),
+  };
 }
 
 /** `--events`: one JSON object per line, ending with the `end` event; the run's failure is still the exit code. */
@@ -130,33 +173,53 @@ function phaseText(status: RunStatus): string {
   return status.phase;
 }
 
-/** Asks until the run accepts an answer, or the person leaves it for later (empty line, end of input). */
+/**
+ * Asks until the run accepts an answer, or the person leaves it for later with an empty line
+ * (where someone else can answer the run) or the input ends.
+ */
 async function answer(
   handle: RunHandle,
   request: PendingRequest,
   ask: (question: string) => Promise<string | undefined>,
   verbose: boolean,
-): Promise<void> {
+  onlyHere: boolean,
+): Promise<"answered" | "left for later" | "input ended"> {
   for (;;) {
     if (verbose) process.stderr.write(`${describePending(request)}\n`);
     try {
       if (request.kind === "input") {
         const reply = await ask("answer> ");
-        if (reply === undefined || reply.trim() === "") return;
-        await handle.answer({ requestId: request.id, value: parseInput(reply) });
-        return;
+        if (reply === undefined) return "input ended";
+        if (reply.trim() === "") {
+          if (onlyHere) continue;
+          return "left for later";
+        }
+        await handle.answer({ requestId: request.id, value: answerValue(reply, request.schema) });
+        return "answered";
       }
-      const choice = (await ask("approve? [y]es / [n]o / [e]dit arguments> "))?.trim().toLowerCase();
-      if (choice === undefined || choice === "") return;
-      if (choice.startsWith("y")) return await handle.decide({ requestId: request.id, approved: true });
+      const typed = await ask("approve? [y]es / [n]o / [e]dit arguments> ");
+      if (typed === undefined) return "input ended";
+      const choice = typed.trim().toLowerCase();
+      if (choice === "") {
+        if (onlyHere) continue;
+        return "left for later";
+      }
+      if (choice.startsWith("y")) {
+        await handle.decide({ requestId: request.id, approved: true });
+        return "answered";
+      }
       if (choice.startsWith("n")) {
         const reason = (await ask("reason> ")) || "rejected at the terminal";
-        return await handle.decide({ requestId: request.id, approved: false, reason });
+        await handle.decide({ requestId: request.id, approved: false, reason });
+        return "answered";
       }
       if (choice.startsWith("e")) {
-        const edited = parseInput((await ask("arguments (JSON)> ")) ?? "");
+        const typedArguments = await ask("arguments (JSON)> ");
+        if (typedArguments === undefined) return "input ended";
+        const edited = parseInput(typedArguments);
         if (typeof edited !== "object" || edited === null || Array.isArray(edited)) throw new InvalidRunMessage("arguments must be a JSON object");
-        return await handle.decide({ requestId: request.id, approved: true, arguments: edited as Record<string, unknown> });
+        await handle.decide({ requestId: request.id, approved: true, arguments: edited as Record<string, unknown> });
+        return "answered";
       }
     } catch (error) {
       if (!(error instanceof InvalidRunMessage)) throw error;

@@ -157,8 +157,10 @@ export class RunAlreadyEnded extends UserError {
   constructor(
     readonly runId: string,
     readonly phase: RunPhase,
+    /** What could not be done, e.g. `cancel`, `answer`, `pause`. */
+    action = "cancel",
   ) {
-    super(`Run ${runId} has already ended (${phase}); there is nothing to cancel.`, { exitCode: ExitCode.alreadyEnded });
+    super(`Run ${runId} has already ended (${phase}); there is nothing to ${action}.`, { exitCode: ExitCode.alreadyEnded });
   }
 }
 

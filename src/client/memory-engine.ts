@@ -76,7 +76,7 @@ export class MemoryEngine implements Engine {
     // the run ends, only what can still be read of it is kept (see `ended`), not the executor.
     let executor: MemoryExecutor | undefined = newExecutor();
     let ended: { status: RunStatus; transcript: Message[] } | undefined;
-    const live = (): MemoryExecutor => executor ?? raise(new RunAlreadyEnded(runId, ended!.status.phase));
+    const live = (action?: string): MemoryExecutor => executor ?? raise(new RunAlreadyEnded(runId, ended!.status.phase, action));
     // The run begins one turn of the event loop after start(), so a caller that watches right
     // away (`for await (… of handle.events())`) sees its first model call stream.
     const begun = new Promise((resolve) => setImmediate(resolve));
@@ -120,11 +120,11 @@ export class MemoryEngine implements Engine {
       },
       transcript: async () => [...(ended?.transcript ?? live().control.transcript)],
       // A refusal (InvalidRunMessage) reaches the caller as the rejection, as a Temporal update's would.
-      answer: async (answer) => live().answer(answer),
-      decide: async (decision) => live().decide(decision),
-      pause: async () => live().pause(),
-      resume: async () => live().resume(),
-      cancel: async () => live().cancel(),
+      answer: async (answer) => live("answer").answer(answer),
+      decide: async (decision) => live("approve or reject").decide(decision),
+      pause: async () => live("pause").pause(),
+      resume: async () => live("resume").resume(),
+      cancel: async () => live("cancel").cancel(),
       update: async <R>(name: string, payload?: unknown) => (await current()).update<R>(name, payload),
       signal: async (name, payload) => (await current()).signal(name, payload),
       query: async <R>(name: string, payload?: unknown) => (await current()).query<R>(name, payload),

@@ -45,6 +45,7 @@ import { withChildText } from "../common/child-text.js";
 import { agentSearchAttribute, phaseSearchAttribute } from "../common/search-attributes.js";
 import { isUnknownSearchAttribute, registerSearchAttributes } from "./search-attributes.js";
 import { temporalConnectionOptions, webUiLink } from "./temporal-connection.js";
+import { isWorkflowTaskFailing } from "./temporal-errors.js";
 import { dataConverterFor } from "../codec/data-converter.js";
 import type { DuragentWorker } from "../worker.js";
 import { tracingSettings } from "../telemetry/settings.js";
@@ -63,6 +64,18 @@ function closedPhase(status: WorkflowExecutionStatusName): RunPhase | undefined 
     default:
       return undefined;
   }
+}
+
+/**
+ * A workflow task's failure on one line: the error's class and message, and where in the user's
+ * code it was thrown, read from the stack trace the worker reported with it.
+ */
+export function failureLine(message: string, stackTrace: string | null | undefined): string {
+  const lines = (stackTrace ?? "").split("\n").map((line) => line.trim());
+  const headline = lines.findIndex((line) => line.endsWith(`: ${message}`));
+  if (headline < 0) return message;
+  const where = lines.slice(headline + 1).find((line) => line.startsWith("at "));
+  return where ? `${lines[headline]} (${where})` : lines[headline]!;
 }
 
 /** How long a status read waits for a worker to answer before it shows what the server alone knows. */
@@ -260,15 +273,22 @@ export class TemporalEngine implements Engine {
   private handle(workflowId: string): RunHandle {
     const workflow = this.client.workflow.getHandle(workflowId);
     // An update refused by its validator leaves the run untouched; say why to the sender.
-    const update = async <R>(name: string, payload: unknown): Promise<R> => {
+    // A message to a run that has ended says so, as the memory engine does; an unknown run is not found.
+    const notOpen = async (error: unknown, action: string): Promise<never> => {
+      if (!(error instanceof WorkflowNotFoundError)) throw error;
+      const phase = closedPhase((await this.describe(workflow)).status.name);
+      throw phase ? new RunAlreadyEnded(workflowId, phase, action) : new RunNotFound(workflowId, "that is still running");
+    };
+    const update = async <R>(name: string, payload: unknown, action = "update"): Promise<R> => {
       try {
         return await workflow.executeUpdate<R, [unknown]>(name, { args: [payload] });
       } catch (error) {
         if (error instanceof WorkflowUpdateFailedError) throw new InvalidRunMessage(error.cause?.message ?? error.message);
-        if (error instanceof WorkflowNotFoundError) throw new RunNotFound(workflowId, "that is still running");
-        throw error;
+        return notOpen(error, action);
       }
     };
+    const signal = (name: string, payload: unknown, action: string): Promise<void> =>
+      (payload === undefined ? workflow.signal(name) : workflow.signal(name, payload)).catch((error: unknown) => notOpen(error, action));
     let toldWatched = false;
     // What the run itself says, and what the server knows of its steps in flight.
     const ownStatus = async (): Promise<RunStatus> => {
@@ -283,6 +303,7 @@ export class TemporalEngine implements Engine {
             // The deadline reaches us as DEADLINE_EXCEEDED from the server, or as CANCELLED when
             // the client's own timer wins the race.
             const timedOut = isGrpcDeadlineError(error) || (isGrpcCancelledError(error) && Date.now() >= deadline);
+            if (!phase && isWorkflowTaskFailing(error)) return this.failingTaskStatus(workflow);
             if (phase || !timedOut) throw error;
             return undefined;
           });
@@ -323,19 +344,40 @@ export class TemporalEngine implements Engine {
         return status.children ? withChildText(status, (id) => this.childStatus(id)) : status;
       },
       transcript: () => this.transcriptOf(workflow),
-      answer: (answer: Answer) => update<void>(RunMessages.answer, answer),
-      decide: (decision: ApprovalDecision) => update<void>(RunMessages.decide, decision),
-      pause: () => workflow.signal(RunMessages.pause),
-      resume: () => workflow.signal(RunMessages.resume),
+      answer: (answer: Answer) => update<void>(RunMessages.answer, answer, "answer"),
+      decide: (decision: ApprovalDecision) => update<void>(RunMessages.decide, decision, "approve or reject"),
+      pause: () => signal(RunMessages.pause, undefined, "pause"),
+      resume: () => signal(RunMessages.resume, undefined, "resume"),
       cancel: async () => {
         const phase = closedPhase((await this.describe(workflow)).status.name);
-        if (phase) throw new RunAlreadyEnded(workflowId, phase);
+        if (phase) throw new RunAlreadyEnded(workflowId, phase, "cancel");
         await workflow.cancel();
       },
       update: <R>(name: string, payload?: unknown) => update<R>(name, payload),
-      signal: (name: string, payload?: unknown) => workflow.signal(name, payload),
+      signal: (name: string, payload?: unknown) => signal(name, payload, "signal"),
       query: <R>(name: string, payload?: unknown) => workflow.query<R, [unknown]>(name, payload),
     });
+  }
+
+  /**
+   * An open run that cannot answer its status query because its workflow code keeps failing:
+   * what the server knows, and the failure from the run's history, so a person sees why it is stuck.
+   */
+  private async failingTaskStatus(workflow: WorkflowHandle): Promise<RunStatus> {
+    const failure = await this.client.workflowService
+      .getWorkflowExecutionHistoryReverse({ namespace: this.config.temporal.namespace, execution: { workflowId: workflow.workflowId }, maximumPageSize: 50 })
+      .then(({ history }) => history?.events?.find((event) => event.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes?.failure)
+      .catch(() => undefined);
+    return {
+      runId: workflow.workflowId,
+      phase: "running",
+      stepCount: 0,
+      pending: [],
+      usage: {},
+      partial:
+        "its workflow code keeps failing on the worker, so its steps, questions and usage are not known; Temporal retries it until a worker runs code that gets past the failure (fix the code and restart the workers), or until the run is ended with `temporal workflow terminate`",
+      ...(failure?.message ? { lastError: failureLine(failure.message, failure.stackTrace) } : {}),
+    };
   }
 
   /** A child run's status for its parent's watchers; one that ended never changes, so it is read once. */

@@ -3,6 +3,7 @@
  * gRPC details, or as a bare "Webpack finished with errors"; each of these is something the user
  * fixes in the config or the environment, so it becomes a `UserError` saying what to change.
  */
+import { isGrpcServiceError, ServiceError } from "@temporalio/client";
 import type { DuragentConfig } from "../config/schema.js";
 import { ExitCode, isUserError, UserError } from "../errors/user-error.js";
 
@@ -19,6 +20,13 @@ export function explainTemporalError(error: unknown, temporal: DuragentConfig["t
   if (error.name === "TransportError" && /connect|refused|unreachable|dns/i.test(error.message)) {
     const reason = /Connection refused/i.test(error.message) ? "connection refused" : error.message;
     return new UserError(`Cannot reach Temporal at ${address}: ${reason}`, { exitCode: ExitCode.unavailable, hint: devHint, cause: error });
+  }
+  if (isWorkflowTaskFailing(error)) {
+    return new UserError("The run's workflow code keeps failing on its worker, so the run cannot take this until it gets past the failure.", {
+      exitCode: ExitCode.runFailed,
+      hint: "`duragent status <run>` shows the failure. Fix the code and restart the workers, or end the run with `temporal workflow terminate`.",
+      cause: error,
+    });
   }
   if (error.message.startsWith("Webpack finished with errors")) {
     return new UserError("The workflow code could not be bundled for the worker; webpack's errors are printed above.", {
@@ -45,4 +53,13 @@ export function temporalUnreachable(temporal: DuragentConfig["temporal"], error:
   if (isUserError(error)) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new UserError(`Cannot reach Temporal at ${temporal.address}: ${message}`, { exitCode: ExitCode.unavailable, hint: devHint, cause: error });
+}
+
+/**
+ * The server's refusal to query a run whose latest workflow task failed: its code threw (a bug,
+ * or a change that no longer replays), and Temporal retries the task until a worker gets past it.
+ */
+export function isWorkflowTaskFailing(error: unknown): boolean {
+  const grpc = error instanceof ServiceError && isGrpcServiceError(error.cause) ? error.cause : isGrpcServiceError(error) ? error : undefined;
+  return grpc?.code === 9 /* FAILED_PRECONDITION */ && /Workflow Task in failed state/i.test(grpc.details ?? grpc.message);
 }

@@ -20,8 +20,8 @@ export interface RunOptions {
 export async function runCommand(context: CommandContext, targetName: string, options: RunOptions): Promise<CommandOutput | void> {
   const client = await context.client();
   if (!options.wait && client.engine === "memory") {
-    throw new UserError("--no-wait needs the temporal engine: a memory run lives only as long as this command.", {
-      hint: "Add --engine temporal, or drop --no-wait.",
+    throw new UserError("`start` and `run --no-wait` need the temporal engine: a memory run lives only as long as the command that runs it.", {
+      hint: "Add --engine temporal, or follow the run with `duragent run` (without --no-wait).",
     });
   }
   const target = await client.target(targetName);
@@ -41,7 +41,7 @@ export async function runCommand(context: CommandContext, targetName: string, op
     await followRun(handle, { interactive: false, verbose: false, events: true, ...(options.agents ? { agents: options.agents } : {}) });
     return;
   }
-  const result = await followRun(handle, { interactive, verbose: !context.options.json, ...(options.agents ? { agents: options.agents } : {}) });
+  const result = await followRun(handle, { interactive, answeredOnlyHere: client.engine === "memory", verbose: !context.options.json, ...(options.agents ? { agents: options.agents } : {}) });
   // Only --json shows the cost: the text is the answer alone.
   const cost = context.options.json ? await finishedRunCost(handle, result, (await context.config()).pricing) : undefined;
   return { data: { runId: handle.runId, link: handle.link, result, ...(cost ? { cost } : {}) }, text: resultText(result) };
