@@ -15,5 +15,6 @@ export function setLogContext(context: () => Record<string, unknown> | undefined
 }
 
 export function createLogger(name: string, level = process.env.DURAGENT_LOG_LEVEL ?? "warn"): Logger {
-  return pino({ name, level, mixin: () => logContext?.() ?? {} }, pino.destination(2));
+  // Temporal's SDK logs its errors under `error`, which pino would print as `{}` (an Error's fields are not enumerable).
+  return pino({ name, level, mixin: () => logContext?.() ?? {}, serializers: { error: pino.stdSerializers.err } }, pino.destination(2));
 }

@@ -303,6 +303,12 @@ describe("in memory, the terminal answers", () => {
     assert.equal(lines.length, 2, chat.stdout);
     assert.equal(lines[0], "You said hello");
     assert.match(lines[1]!, /ended after 1 turns/);
+
+    // Leaving a memory chat without /end ends it with the command: no rejoin to offer.
+    const left = await cli(["chat", "chatty"], "hello\n");
+    assert.equal(left.code, 0, left.stderr);
+    assert.match(left.stdout, /^You said hello\nleft chat chat-chatty-[0-9a-f]{8}\n$/);
+    assert.match(left.stderr, /a memory chat lives only as long as this command/);
   });
 
   test("chat --stream prints the reply as it is written, then the same text as without", async () => {

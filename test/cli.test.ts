@@ -403,6 +403,13 @@ describe("duragent CLI", { concurrency: true }, () => {
       assertUserError(gone, ExitCode.notFound, /The module agents\.ts listed under `modules:` does not exist/);
     });
 
+    test("--version prints the package's version; a port that is not a number is refused (exit 2)", async () => {
+      const version = await duragent(dir, ["--version"]);
+      assert.equal(version.code, 0, version.stderr);
+      assert.equal(version.stdout, `${(JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version}\n`);
+      assertUserError(await duragent(dir, ["serve", "--transport", "http", "--port", "abc"]), ExitCode.usage, /--port.*expected a port number/);
+    });
+
     test("an unknown engine (exit 2)", async () => {
       const result = await duragent(dir, ["run", "librarian", "--engine", "bogus", "--input", "hi"]);
       assertUserError(result, ExitCode.usage, /^duragent: .*'bogus'.*memory, temporal/);
@@ -562,6 +569,11 @@ describe("duragent CLI", { concurrency: true }, () => {
       } finally {
         await stop(prebuilt, "SIGTERM");
       }
+      // A bundle that is not there, or is not a bundle: what is wrong and how to make one, no stack trace.
+      const missing = await duragent(dir, ["worker", "--bundle", "no-such-bundle.js"], env);
+      assertUserError(missing, ExitCode.notFound, /The workflow bundle no-such-bundle\.js cannot be read: no such file\.[^]*duragent build --out/);
+      const notABundle = await duragent(dir, ["worker", "--bundle", "notes.md"], env);
+      assertUserError(notABundle, ExitCode.usage, /notes\.md is not a workflow bundle[^]*duragent build --out/);
     });
 
     test("SIGTERM stops the worker promptly with exit 0, and no MCP process is left", async () => {

@@ -506,6 +506,14 @@ describe("failures", () => {
     assert.equal(text(await pool.callTool({ server: "crashy", tool: "stats", arguments: {} })), "2");
   });
 
+  test("a Node server that crashes as it starts is quoted by its error, not by Node's closing lines", async (t) => {
+    const pool = poolFor(t, { crashing: { command: process.execPath, args: ["-e", "throw new Error('kaboom in MCP server')"] } });
+    await assert.rejects(
+      pool.callTool({ server: "crashing", tool: "x", arguments: {} }),
+      assertUnavailable(/^MCP server 'crashing' exited \(code 1\) during initialize: Error: kaboom in MCP server$/),
+    );
+  });
+
   test("a JSON-RPC error from the server is an isError result", async (t) => {
     const pool = poolFor(t, { fake: fakeServer() });
     const result = await pool.callTool({ server: "fake", tool: "reject", arguments: {} });

@@ -219,3 +219,19 @@ describe("telemetry on Temporal", { timeout: 240_000 }, () => {
     assert.ok(aboutRun.some((line) => typeof line.activityType === "string" && typeof line.attempt === "number"), JSON.stringify(aboutRun.slice(0, 5)));
   });
 });
+
+describe("logs", () => {
+  test("an error logged under `error`, as Temporal's SDK logs its own, keeps its message and stack", async () => {
+    const script = `import { createLogger } from ${JSON.stringify(fileURLToPath(new URL("../src/logger.ts", import.meta.url)))};
+createLogger("duragent-worker", "info").error({ error: new TypeError("kaboom") }, "Workflow failed");`;
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk));
+    await new Promise((resolve) => child.once("exit", resolve));
+    const line = JSON.parse(stderr.trim().split("\n").at(-1)!) as { msg: string; error: { type: string; message: string; stack: string } };
+    assert.equal(line.msg, "Workflow failed");
+    assert.equal(line.error.type, "TypeError");
+    assert.equal(line.error.message, "kaboom");
+    assert.match(line.error.stack, /^TypeError: kaboom\n\s+at /);
+  });
+});

@@ -7,6 +7,7 @@
 import { constants as osConstants } from "node:os";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ExitCode, isUserError } from "../errors/user-error.js";
+import { duragentVersion } from "../package-info.js";
 import type { CommandOutput } from "./command-output.js";
 import { CommandContext, type GlobalOptions } from "./context.js";
 
@@ -220,10 +221,10 @@ const commands: CommandSpec[] = [
       command
         .addOption(new Option("--transport <transport>", "how MCP clients connect").choices(["stdio", "http"]).default("stdio"))
         .option("--host <host>", "HTTP: address to bind (non-loopback needs --token)", "127.0.0.1")
-        .option("--port <port>", "HTTP: port (0 picks a free one)", (value) => Number.parseInt(value, 10), 8787)
+        .option("--port <port>", "HTTP: port (0 picks a free one)", listenPort, 8787)
         .option("--token <token>", "HTTP: bearer token clients must send (default: $DURAGENT_SERVE_TOKEN)")
         .option("--allowed-host <name>", "HTTP: another host name clients may use (repeatable)", (value, all: string[]) => [...all, value], [])
-        .option("--wait-timeout <ms>", "how long a tool waits for its run's answer before returning the run id", (value) => Number.parseInt(value, 10))
+        .option("--wait-timeout <ms>", "how long a tool waits for its run's answer before returning the run id", positiveInteger)
         .addHelpText("after", "\nEnvironment:\n  DURAGENT_SERVE_STATE_KEY  32 bytes (base64 or hex) sealing input_required state; share it among servers behind one URL and across restarts"),
     action: async (context, _args, options) =>
       (await import("./commands/serve.js")).serveCommand(context, {
@@ -245,7 +246,7 @@ const commands: CommandSpec[] = [
     options: (command) =>
       command
         .option("--host <host>", "address to bind (non-loopback needs --token)", "127.0.0.1")
-        .option("--port <port>", "port (0 picks a free one)", (value) => Number.parseInt(value, 10), 8888)
+        .option("--port <port>", "port (0 picks a free one)", listenPort, 8888)
         .option("--origin <url>", "a Web UI origin allowed to call it (repeatable; default: the configured Web UI)", (value, all: string[]) => [...all, value], [])
         .option("--token <token>", "bearer token callers must send (default: $DURAGENT_CODEC_TOKEN)"),
     action: async (context, _args, options) =>
@@ -280,6 +281,7 @@ export function buildProgram(): Command {
     .option("-c, --config <path>", "config file (default: ./duragent.config.yaml)")
     .addOption(new Option("-e, --engine <engine>", "where runs execute").choices(["memory", "temporal"]))
     .option("--json", "machine-readable output")
+    .version(duragentVersion, "-V, --version", "print duragent's version")
     // One short line per usage error, like every other error, rather than the whole help.
     .showHelpAfterError("(add --help for usage)")
     .configureOutput({ outputError: (message, write) => write(`duragent: ${message.replace(/^error: /, "")}`) })
@@ -372,6 +374,11 @@ function parsePort(value: string): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidArgumentError("expected a port number from 1 to 65535.");
   return port;
+}
+
+/** A port to listen on, where 0 asks the system for a free one. */
+function listenPort(value: string): number {
+  return value.trim() === "0" ? 0 : parsePort(value);
 }
 
 function positiveInteger(value: string): number {

@@ -4,6 +4,7 @@
  * with. Loaded only by programs that run a worker: @temporalio/worker is native and heavy.
  */
 import { setMaxListeners } from "node:events";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { Connection } from "@temporalio/client";
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from "@temporalio/worker";
@@ -18,6 +19,7 @@ import { setLogContext, type Logger } from "../logger.js";
 import { effectMeter } from "../telemetry/worker-metrics.js";
 import { prometheusAddress, tracingSettings } from "../telemetry/settings.js";
 import type { Tracing } from "../telemetry/tracing.js";
+import { ExitCode, UserError } from "../errors/user-error.js";
 import { activityLogContext } from "./log-context.js";
 import { installRuntime } from "./runtime.js";
 import type { DuragentWorker, WorkerBundle } from "../worker.js";
@@ -100,12 +102,29 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
 }
 
 async function resolveBundle(config: DuragentConfig, bundle: WorkerBundle | undefined, logger: Logger, interceptorModules: string[]): Promise<{ code: string } | { codePath: string }> {
-  if (typeof bundle === "string") return { codePath: bundle };
+  if (typeof bundle === "string") return { codePath: checkedBundleFile(bundle) };
   if (bundle) return bundle;
   const started = Date.now();
   const loaded = await loadWorkflowBundle({ modules: config.modules, ...(interceptorModules.length ? { interceptorModules } : {}) });
   logger.debug({ file: loaded.file, cached: loaded.cached, ms: Date.now() - started }, loaded.cached ? "workflow bundle from cache" : "workflow bundle built");
   return { code: loaded.code };
+}
+
+/** A prebuilt bundle's file, refused in the user's terms when it is missing or not a workflow bundle. */
+function checkedBundleFile(file: string): string {
+  const hint = "Build one with `duragent build --out <file>`, from the same config and modules as the worker's.";
+  let code: string;
+  try {
+    code = readFileSync(file, "utf8");
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
+    throw new UserError(`The workflow bundle ${file} cannot be read: ${reason}.`, { exitCode: ExitCode.notFound, hint, cause: error });
+  }
+  // Temporal's worker needs the source map inlined at the end, as `duragent build` writes it.
+  if (!code.includes("//# sourceMappingURL=data:")) {
+    throw new UserError(`${file} is not a workflow bundle: it has no inline source map, as one built by \`duragent build\` has.`, { hint });
+  }
+  return file;
 }
 
 /**

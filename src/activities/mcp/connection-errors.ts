@@ -207,9 +207,20 @@ export function failureMessage(conn: FailedConnection, phase: string, error: unk
   return redactSecrets(conn.config, describeFailure(conn, phase, error));
 }
 
+/**
+ * The stderr line that says what went wrong: the last one, unless the runtime ended with its
+ * own trailer. Node closes a crash with a stack trace and its version, so its error line stands
+ * above those (`Error: …`, then `at …` lines, then `Node.js v20…`).
+ */
+export function tellingStderrLine(tail: readonly string[]): string | undefined {
+  const trailer = (line: string) => /^\s+at\s/.test(line) || /^Node\.js v\d+/.test(line.trim()) || /^\s*\.\.\. \d+ lines? matching/.test(line);
+  for (let index = tail.length - 1; index >= 0; index--) if (!trailer(tail[index]!)) return tail[index];
+  return tail.at(-1);
+}
+
 function describeFailure(conn: FailedConnection, phase: string, error: unknown): string {
   const { server, config, stdio } = conn;
-  const lastStderr = conn.stderrTail.at(-1);
+  const lastStderr = tellingStderrLine(conn.stderrTail);
   if (stdio?.exit) {
     return `MCP server '${server}' ${describeExit(stdio)} during ${phase}${lastStderr ? `: ${lastStderr}` : ""}`;
   }

@@ -24,7 +24,10 @@ export async function chatCommand(context: CommandContext, agentName: string | u
     if (target.kind !== "agent") throw new UserError(`'${agentName}' is a ${target.kind}; chat needs an agent.`);
     chat = await client.startChat(target.agent);
   }
-  process.stderr.write(`chat ${chat.runId}${chat.link ? `\nWeb UI: ${chat.link}` : ""}\n(/end closes the chat; Ctrl-D leaves it to rejoin with --resume)\n`);
+  // A memory chat lives only as long as this command: nothing is left to rejoin.
+  const rejoinable = client.engine === "temporal";
+  const leaving = rejoinable ? "Ctrl-D leaves it to rejoin with --resume" : "Ctrl-D ends it too: a memory chat lives only as long as this command";
+  process.stderr.write(`chat ${chat.runId}${chat.link ? `\nWeb UI: ${chat.link}` : ""}\n(/end closes the chat; ${leaving})\n`);
 
   const lines = createInterface({ input: process.stdin, output: process.stderr, terminal: process.stdin.isTTY === true });
   let ended = false;
@@ -50,6 +53,7 @@ export async function chatCommand(context: CommandContext, agentName: string | u
   } finally {
     lines.close();
   }
+  if (!rejoinable) return { data: { runId: chat.runId, ended }, text: `left chat ${chat.runId}` };
   return { data: { runId: chat.runId, ended }, text: `left chat ${chat.runId}; rejoin with: duragent chat --resume ${chat.runId}` };
 }
 
