@@ -183,7 +183,7 @@ export class DuragentClient {
 
 export type { RunHandle, RunSummary, StartOptions, EngineName } from "./client/engine.js";
 export type { RunEvent } from "./client/run-events.js";
-export { InvalidRunMessage, RunAlreadyEnded, RunFailed, RunNotFound } from "./client/engine.js";
+export { InvalidRunInput, InvalidRunMessage, RunAlreadyEnded, RunFailed, RunNotFound } from "./client/engine.js";
 export { RunTargetNotFound, type RunTarget } from "./client/run-targets.js";
 export { ModuleLoadError } from "./client/module-loader.js";
 export type { ChatSession, StartChatOptions } from "./client/chat.js";

@@ -6,6 +6,7 @@
 export {
   createClient,
   DuragentClient,
+  InvalidRunInput,
   InvalidRunMessage,
   ModuleLoadError,
   RunAlreadyEnded,

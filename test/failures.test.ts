@@ -12,7 +12,9 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Client, Connection } from "@temporalio/client";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
-import { RunAlreadyEnded, RunFailed, type Engine, type RunHandle } from "../src/client/engine.js";
+import { z } from "zod";
+import { InvalidRunInput, RunAlreadyEnded, RunFailed, type Engine, type RunHandle } from "../src/client/engine.js";
+import { defineWorkflow, type DuragentWorkflow } from "../src/workflows/define-workflow.js";
 import type { RunTarget } from "../src/client/run-targets.js";
 import { TemporalEngine } from "../src/client/temporal-engine.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
@@ -169,6 +171,30 @@ for (const engineName of ["memory", "temporal"] as const) {
           assert.equal((await handle.status()).lastError, expected);
           assert.ok(failure.message.endsWith(expected), failure.message);
           assert.equal(countingCalls(log, "slow_step"), 2);
+        });
+      } finally {
+        await model.close();
+      }
+    });
+
+    test("an input the target refuses is refused at start, naming the field, and no run is started", async () => {
+      const model = await startScriptedModelServer(toolScript, { quiet: true });
+      const log = join(dir, `input-${engineName}.log`);
+      try {
+        await onEngine(engineName, env, configFor(model, log, {}), async (engine) => {
+          const checked = defineWorkflow(async (_ctx, input: { path: string }) => input.path, { input: z.object({ path: z.string() }) });
+          await assert.rejects(engine.start({ kind: "workflow", name: "checked", workflow: checked as DuragentWorkflow }, { pth: 1 }), (error: unknown) => {
+            assert.ok(error instanceof InvalidRunInput, String(error));
+            assert.match(error.message, /the input of 'checked'.*path/s);
+            assert.equal(error.issues?.issues[0]?.path[0], "path");
+            return true;
+          });
+          await assert.rejects(engine.start(agent("openai:gpt-4.1-mini"), undefined), (error: unknown) => {
+            assert.ok(error instanceof InvalidRunInput, String(error));
+            assert.match(error.message, /needs a message as its input/);
+            return true;
+          });
+          assert.equal(model.requests.length, 0, "no run reached the model");
         });
       } finally {
         await model.close();

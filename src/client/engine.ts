@@ -7,7 +7,9 @@ import { runEvents, type RunEvent } from "./run-events.js";
 import type { Message } from "../common/messages.js";
 import type { ApprovalDecision, Answer, RunPhase, RunStatus } from "../common/run-status.js";
 import type { UsageByModel } from "../common/usage.js";
+import type { z } from "zod";
 import { ExitCode, UserError } from "../errors/user-error.js";
+import { formatZodError } from "../errors/zod-issues.js";
 import type { RunTarget } from "./run-targets.js";
 
 export type EngineName = "memory" | "temporal";
@@ -164,8 +166,28 @@ export class RunAlreadyEnded extends UserError {
   }
 }
 
-/** The input a target receives: agents take a message, patterns their spec and input, workflows their own input. */
+/** A run's input that its target refuses, found before the run starts; `where` names the field. */
+export class InvalidRunInput extends UserError {
+  override name = "InvalidRunInput";
+  constructor(
+    readonly target: string,
+    /** The schema's verdict, for a caller that names the input its own way (the CLI's `--input`). */
+    readonly issues?: z.ZodError,
+    message = issues ? formatZodError(issues, `the input of '${target}'`) : `'${target}' needs an input.`,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The input a target receives: agents take a message, patterns their spec and input, workflows
+ * their own input, checked against the workflow's schema. Bad input is refused here, at start, on
+ * both engines.
+ */
 export function targetInput(target: RunTarget, input: unknown): unknown {
+  if (target.kind !== "workflow" && (input === undefined || input === null)) {
+    throw new InvalidRunInput(target.name, undefined, `The ${target.kind} '${target.name}' needs a message as its input (a string).`);
+  }
   if (target.kind === "agent") {
     const message = typeof input === "string" ? input : JSON.stringify(input);
     return { agent: target.agent, message };
@@ -173,7 +195,10 @@ export function targetInput(target: RunTarget, input: unknown): unknown {
   if (target.kind === "pattern") {
     return { spec: target.spec, input: typeof input === "string" ? input : JSON.stringify(input) };
   }
-  return target.workflow.inputSchema ? target.workflow.inputSchema.parse(input) : input;
+  if (!target.workflow.inputSchema) return input;
+  const parsed = target.workflow.inputSchema.safeParse(input);
+  if (!parsed.success) throw new InvalidRunInput(target.name, parsed.error);
+  return parsed.data;
 }
 
 /** What the Web UI shows of a run at start: the target and the start of its input. */

@@ -60,6 +60,8 @@ export class MemoryEngine implements Engine {
   }
 
   async start(target: RunTarget, input: unknown, options: StartOptions = {}): Promise<RunHandle> {
+    // Refused at start, as on Temporal, rather than as a failed run.
+    const first = targetInput(target, input);
     const runId = options.runId ?? this.unusedRunId(target, options);
     if (this.runs.has(runId)) throw new Error(`A run '${runId}' already exists in this process; choose another id.`);
     const registry = await this.workflows();
@@ -82,7 +84,7 @@ export class MemoryEngine implements Engine {
     const begun = new Promise((resolve) => setImmediate(resolve));
     const outcome = (async () => {
       await begun;
-      let next = targetInput(target, input);
+      let next = first;
       for (;;) {
         try {
           return await runToEnd(live(), workflow.body, next);

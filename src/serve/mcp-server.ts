@@ -38,7 +38,7 @@ import {
 import { z, ZodError } from "zod";
 import { formatZodError } from "../errors/zod-issues.js";
 import type { PendingRequest, QuestionRequest, RunStatus } from "../common/run-status.js";
-import { InvalidRunMessage, RunNotFound, type RunHandle, type RunSummary, type StartOptions } from "../client/engine.js";
+import { InvalidRunInput, InvalidRunMessage, RunNotFound, type RunHandle, type RunSummary, type StartOptions } from "../client/engine.js";
 import type { RunTarget } from "../client/run-targets.js";
 import type { Logger } from "../logger.js";
 import { duragentVersion } from "../package-info.js";
@@ -612,6 +612,7 @@ async function refusalsAsResults(body: () => Promise<ToolResult>): Promise<ToolR
   } catch (error) {
     if (error instanceof RunNotFound || error instanceof InvalidRunMessage) return errorResult(error.message);
     if (error instanceof ZodError) return errorResult(formatZodError(error, "input"));
+    if (error instanceof InvalidRunInput) return errorResult(error.issues ? formatZodError(error.issues, "input") : error.message);
     throw error;
   }
 }

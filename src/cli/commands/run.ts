@@ -1,5 +1,5 @@
 /** `duragent run <target>` and `duragent start <target>`: start a run and, for `run`, follow it to its answer. */
-import { ZodError } from "zod";
+import { InvalidRunInput } from "../../client/engine.js";
 import { UserError } from "../../errors/user-error.js";
 import { formatZodError } from "../../errors/zod-issues.js";
 import { parseInput, resultText, type CommandOutput } from "../command-output.js";
@@ -28,7 +28,7 @@ export async function runCommand(context: CommandContext, targetName: string, op
   await context.noticeScriptedModel();
   const input = parseInput(await readInputSource(options.input, "--input"));
   const handle = await client.start(target, input).catch((error: unknown) => {
-    if (error instanceof ZodError) throw new UserError(formatZodError(error, "--input"));
+    if (error instanceof InvalidRunInput && error.issues) throw new UserError(formatZodError(error.issues, "--input"));
     throw error;
   });
   if (handle.link) context.notice(options.wait ? `run ${handle.runId}\nWeb UI: ${handle.link}` : `Web UI: ${handle.link}`);
