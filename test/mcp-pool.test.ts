@@ -506,6 +506,15 @@ describe("failures", () => {
     assert.equal(text(await pool.callTool({ server: "crashy", tool: "stats", arguments: {} })), "2");
   });
 
+  test("a server that never finishes starting fails by name at its startup timeout, and may be tried again", async (t) => {
+    const silent = `process.stderr.write("warming up\\n"); setInterval(() => {}, 1000);`;
+    const pool = poolFor(t, { sleeper: { command: process.execPath, args: ["-e", silent], startupTimeoutMs: 1_000 } });
+    await assert.rejects(
+      pool.callTool({ server: "sleeper", tool: "x", arguments: {} }),
+      assertUnavailable(/^MCP server 'sleeper' did not finish starting \(initialize\) within 1000 ms \(mcp\.servers\.sleeper\.startupTimeoutMs\); its last stderr line: warming up$/),
+    );
+  });
+
   test("a Node server that crashes as it starts is quoted by its error, not by Node's closing lines", async (t) => {
     const pool = poolFor(t, { crashing: { command: process.execPath, args: ["-e", "throw new Error('kaboom in MCP server')"] } });
     await assert.rejects(

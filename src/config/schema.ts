@@ -22,6 +22,13 @@ const McpServerCommon = {
   roots: z.array(z.string()).optional(),
   /** Per-request timeout in milliseconds. */
   timeoutMs: z.number().int().positive().optional(),
+  /**
+   * How long the server may take to start and answer `initialize`, in milliseconds (30 s by
+   * default, at most `timeoutMs`). A run's first model call lists the tools of its servers, so
+   * this stays under `execution.llm.startToCloseTimeoutMs`: a server that never starts fails that
+   * call's attempt by name, rather than the model call timing out.
+   */
+  startupTimeoutMs: z.number().int().positive().optional(),
   /** How the server's `sampling/createMessage` requests are answered. */
   sampling: z
     .strictObject({

@@ -9,7 +9,7 @@ import { ApplicationFailure } from "@temporalio/common";
 import { MessageTooLarge } from "../../auth/errors.js";
 import { FailureType } from "../../common/failures.js";
 import type { McpServerConfig } from "../../config/schema.js";
-import { errorText, failureMessage, isMalformedMessage, isProtocolError, isRequestEnded, malformedText, missingCommand, nonRetryableFailure, unavailable, type FailedConnection } from "./connection-errors.js";
+import { errorText, failureMessage, isMalformedMessage, isProtocolError, isRequestEnded, malformedText, missingCommand, nonRetryableFailure, tellingStderrLine, unavailable, type FailedConnection } from "./connection-errors.js";
 import { MAX_MESSAGE_BYTES } from "./http-guards.js";
 import { redactSecrets } from "./redact-secrets.js";
 import { describeExit, ensureExited, ensureExitedByPid, forwardStderr, SHUTDOWN_GRACE_MS, stderrEnded, withTimeout, type ObservedStdioTransport } from "./stdio-transport.js";
@@ -33,6 +33,13 @@ const STDIO_PROBE_TIMEOUT_MS = 3_000;
 /** A server's per-request timeout. */
 export function timeoutOf(config: McpServerConfig): number {
   return config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+}
+
+const DEFAULT_STARTUP_TIMEOUT_MS = 30_000;
+
+/** How long a server may take to start and answer `initialize`: under a model call's own timeout, so a server that never starts is named. */
+export function startupTimeoutOf(config: McpServerConfig): number {
+  return Math.min(config.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS, timeoutOf(config));
 }
 
 /** One open connection. */
@@ -204,7 +211,8 @@ export class Connections<C extends Connection = Connection> {
     // Speaks 2026-07-28 to a server that offers it (found by a `server/discover` probe), and the
     // 2025 handshake to the rest. A stdio server that ignores the probe is a 2025 server, so it
     // is not waited for long.
-    const probe = { timeoutMs: "command" in config ? Math.min(timeout, STDIO_PROBE_TIMEOUT_MS) : timeout };
+    const startup = startupTimeoutOf(config);
+    const probe = { timeoutMs: "command" in config ? Math.min(startup, STDIO_PROBE_TIMEOUT_MS) : startup };
     const client = new Client(this.options.clientInfo, { capabilities: this.options.capabilities, versionNegotiation: { mode: "auto", probe } });
     const maxMessageBytes = this.options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
     const { transport, stdio } = createTransport(server, config, {
@@ -245,7 +253,7 @@ export class Connections<C extends Connection = Connection> {
 
     const since = Date.now();
     try {
-      await client.connect(transport, { timeout });
+      await client.connect(transport, { timeout: startup });
     } catch (error) {
       conn.pid = stdio?.pid ?? null;
       // The server's last words (npm's, for `npx`) say why it did not start.
@@ -257,6 +265,15 @@ export class Connections<C extends Connection = Connection> {
       if (hopeless) throw hopeless;
       const missing = missingCommand(conn, error);
       if (missing) throw ApplicationFailure.nonRetryable(missing, FailureType.configuration);
+      if (isRequestEnded(error, "timeout")) {
+        const said = tellingStderrLine(conn.stderrTail);
+        throw unavailable(
+          redactSecrets(
+            config,
+            `MCP server '${server}' did not finish starting (initialize) within ${startup} ms (mcp.servers.${server}.startupTimeoutMs)${said ? `; its last stderr line: ${said}` : ""}`,
+          ),
+        );
+      }
       throw unavailable(failureMessage(conn, "initialize", error));
     }
     conn.pid = stdio?.pid ?? null;
