@@ -14,6 +14,7 @@ import { configFrom, runSettingsFromConfig, type ConfigSource } from "./config/l
 import type { DuragentConfig } from "./config/schema.js";
 import { createLogger, type Logger } from "./logger.js";
 import type { Agent, AgentSpec } from "./workflows/agent/define-agent.js";
+import type { AgentRunResult } from "./workflows/builtin-workflows.js";
 import { rejoinChat, startChat, type ChatSession, type StartChatOptions } from "./client/chat.js";
 import { RunNotFound, type Engine, type EngineName, type RunHandle, type RunSummary, type StartOptions } from "./client/engine.js";
 import { loadRunTargets, RunTargetNotFound, type RunTarget } from "./client/run-targets.js";
@@ -77,8 +78,12 @@ export class DuragentClient {
 
   /**
    * Starts a run and returns its handle at once. An agent takes its message as `input`; a
-   * workflow its own input, validated by its schema (a `UserError` naming the field when not).
+   * workflow its own input, validated by its schema (`InvalidRunInput` naming the field when not).
+   * `R` is what the run's result holds: an agent's is an `AgentRunResult` (inferred when the
+   * target is an `Agent`); name a workflow's yourself, e.g. `start<string>("summarize", …)`.
    */
+  async start(target: Agent, input: unknown, options?: StartOptions): Promise<RunHandle<AgentRunResult>>;
+  async start<R = unknown>(target: Startable, input: unknown, options?: StartOptions): Promise<RunHandle<R>>;
   async start(target: Startable, input: unknown, options: StartOptions = {}): Promise<RunHandle> {
     const resolved = await this.resolve(target);
     return (await this.engineFor(this.engine)).start(resolved, input, options);
@@ -88,6 +93,8 @@ export class DuragentClient {
    * Starts a run and waits for its answer; rejects with `RunFailed` when the run fails. Nobody
    * watches it from here, so its model text streams only once someone reads its status.
    */
+  async execute(target: Agent, input: unknown, options?: StartOptions): Promise<AgentRunResult>;
+  async execute<R = unknown>(target: Startable, input: unknown, options?: StartOptions): Promise<R>;
   async execute(target: Startable, input: unknown, options: StartOptions = {}): Promise<unknown> {
     return (await this.start(target, input, { watch: false, ...options })).result();
   }
@@ -183,6 +190,7 @@ export class DuragentClient {
 
 export type { RunHandle, RunSummary, StartOptions, EngineName } from "./client/engine.js";
 export type { RunEvent } from "./client/run-events.js";
+export type { AgentRunResult } from "./workflows/builtin-workflows.js";
 export { InvalidRunInput, InvalidRunMessage, RunAlreadyEnded, RunFailed, RunNotFound } from "./client/engine.js";
 export { RunTargetNotFound, type RunTarget } from "./client/run-targets.js";
 export { ModuleLoadError } from "./client/module-loader.js";

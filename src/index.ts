@@ -16,6 +16,7 @@ export {
   type ChatSession,
   type ClientOptions,
   type EngineName,
+  type AgentRunResult,
   type RunHandle,
   type RunEvent,
   type RunSummary,

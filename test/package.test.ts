@@ -155,7 +155,7 @@ describe("a project made with `duragent init`", () => {
     writeFileSync(
       join(project, "check.ts"),
       [
-        'import { createClient, type RunHandle, type RunStatus } from "duragent";',
+        'import { createClient, type AgentRunResult, type RunHandle, type RunStatus } from "duragent";',
         'import { defineWorkflow } from "duragent/workflow";',
         'import { startScriptedModelServer } from "duragent/testing";',
         'import { assistant } from "./agents.js";',
@@ -167,6 +167,13 @@ describe("a project made with `duragent init`", () => {
         "  return (await handle.status()).phase;",
         "}",
         "export const clientType: ReturnType<typeof createClient> | undefined = undefined;",
+        // The README's client code, in TypeScript: an agent's result is typed, a workflow's named by its caller.
+        "export async function answers(client: Awaited<ReturnType<typeof createClient>>): Promise<string> {",
+        "  const { text } = await (await client.start(assistant, \"Hi\")).result();",
+        "  const byName: AgentRunResult = await client.execute<AgentRunResult>(\"assistant\", \"Hi\");",
+        "  const summary: string = await client.execute<string>(\"summarize\", { path: \"README.md\" });",
+        "  return [text, byName.text, summary].join(\"\\n\");",
+        "}",
         "export const server: ReturnType<typeof startScriptedModelServer> | undefined = undefined;",
         "",
       ].join("\n"),

@@ -15,7 +15,7 @@ import type { RunTarget } from "./run-targets.js";
 export type EngineName = "memory" | "temporal";
 
 /** A run, started by this process or found by its id. */
-export interface RunHandle {
+export interface RunHandle<R = unknown> {
   /** The run's id; on Temporal, the workflow id. */
   readonly runId: string;
   /** Where a person can watch the run, when the engine has a UI. */
@@ -23,7 +23,7 @@ export interface RunHandle {
   /** Temporal: the server handed the new run straight to a worker in this process (`createClient({ worker })`). */
   readonly startedEagerly?: boolean;
   /** Waits for the run to end; rejects with `RunFailed` (the root cause's message) when it fails or is cancelled. */
-  result(): Promise<unknown>;
+  result(): Promise<R>;
   /** Phase, steps, pending requests, usage and last error; cheap enough to poll. */
   status(): Promise<RunStatus>;
   /** Every message the run's agents exchanged so far. */
