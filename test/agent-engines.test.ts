@@ -122,6 +122,19 @@ describe("one agent, two engines", () => {
     }
   });
 
+  test("a worker created and closed without ever running lets its connection go", async () => {
+    const model = await startScriptedModelServer(finderScript);
+    const base = testConfig(model, { engine: "temporal", mcp: { servers: { filesystem: filesystemServer(dir) } } });
+    const config = { ...base, temporal: { ...base.temporal, address: env.address, taskQueue: `test-${randomUUID()}` } };
+    try {
+      const worker = await createWorker({ config, logger: createLogger("test-worker", "silent"), workflowBundle: await builtinBundle() });
+      await worker.close();
+      assert.equal(worker.worker.getState(), "STOPPED");
+    } finally {
+      await model.close();
+    }
+  });
+
   test("a client given the worker in its process starts runs on it eagerly; a client of its own does not", async () => {
     const model = await startScriptedModelServer(finderScript);
     const base = testConfig(model, { engine: "temporal", mcp: { servers: { filesystem: filesystemServer(dir), everything: everythingServer() } } });

@@ -77,6 +77,8 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
       shutdown();
     };
     const close = async () => {
+      // A worker that never ran still holds the connection; running it to a stop lets it go.
+      if (worker.getState() === "INITIALIZED") await worker.runUntil(Promise.resolve());
       await tracing?.flush();
       await runtime.close();
       await connection.close();
