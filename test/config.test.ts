@@ -220,6 +220,9 @@ describe("Temporal's environment configuration", () => {
     assert.equal(plain.address, "localhost:7233");
     assert.equal(plain.namespace, "default");
     assert.equal(webUiLink(plain, "a/b"), "http://localhost:8233/namespaces/default/workflows/a%2Fb");
+    // A dev server elsewhere on this machine has its UI where start-dev puts it: its port + 1000.
+    assert.equal(webUiBase({ ...plain, address: "127.0.0.1:7299" }), "http://localhost:8299");
+    assert.equal(webUiBase({ ...plain, address: "temporal.internal:7233" }), "http://localhost:8233");
     const composed = (await loadConfig({ cwd: dir, env: { DURAGENT_TEMPORAL_UI: "http://localhost:8080/" } })).config.temporal;
     assert.equal(webUiBase(composed), "http://localhost:8080");
   });
@@ -380,6 +383,14 @@ describe("invalid config", () => {
     const error = await invalid("llm:\n  defaultModel: gpt-4o\nagents:\n  a:\n    instruction: hi\n    model: claude\n");
     assert.deepEqual(error.issues.map((issue) => issue.path), ["llm.defaultModel", "agents.a.model"]);
     assert.match(error.message, /llm\.defaultModel: expected "provider:model", e\.g\. "openai:gpt-4\.1-mini"/);
+  });
+
+  test("a model names a provider that exists, at load rather than mid-run", async () => {
+    const error = await invalid("llm:\n  defaultModel: foo:bar\n  providers:\n    ollama: { kind: openai, baseURL: http://localhost:11434/v1 }\nagents:\n  a:\n    instruction: hi\n    model: olama:llama3\n  b:\n    instruction: hi\n    model: ollama:llama3\n");
+    assert.deepEqual(error.issues, [
+      { path: "llm.defaultModel", message: 'no LLM provider "foo": use "openai", "anthropic", "ollama", or add llm.providers.foo (with kind and baseURL)' },
+      { path: "agents.a.model", message: 'no LLM provider "olama": use "openai", "anthropic", "ollama", or add llm.providers.olama (with kind and baseURL)' },
+    ]);
   });
 
   test("a custom provider name needs a kind", async () => {

@@ -539,6 +539,15 @@ export const ConfigSchema = z
         }
       }
     }
+    // A model names a provider that exists: one of the built-in kinds, or one under llm.providers.
+    const providerNames = [...new Set([...knownProviderKinds, ...Object.keys(config.llm.providers)])];
+    const checkModel = (model: string | undefined, path: (string | number)[]) => {
+      const provider = model?.slice(0, model.indexOf(":"));
+      if (provider === undefined || providerNames.includes(provider)) return;
+      ctx.addIssue({ code: "custom", path, message: `no LLM provider "${provider}": use ${providerNames.map((name) => `"${name}"`).join(", ")}, or add llm.providers.${provider} (with kind and baseURL)` });
+    };
+    checkModel(config.llm.defaultModel, ["llm", "defaultModel"]);
+    for (const [agentName, agent] of Object.entries(config.agents)) checkModel(agent.model, ["agents", agentName, "model"]);
     for (const [providerName, provider] of Object.entries(config.llm.providers)) {
       // `kind` defaults to the name, so a custom name needs an explicit kind.
       if (provider.kind === undefined && !knownProviderKinds.includes(providerName)) {
