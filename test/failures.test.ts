@@ -186,7 +186,7 @@ for (const engineName of ["memory", "temporal"] as const) {
           await assert.rejects(engine.start({ kind: "workflow", name: "checked", workflow: checked as DuragentWorkflow }, { pth: 1 }), (error: unknown) => {
             assert.ok(error instanceof InvalidRunInput, String(error));
             assert.match(error.message, /the input of 'checked'.*path/s);
-            assert.equal(error.issues?.issues[0]?.path[0], "path");
+            assert.equal(error.zodError?.issues[0]?.path[0], "path");
             return true;
           });
           await assert.rejects(engine.start(agent("openai:gpt-4.1-mini"), undefined), (error: unknown) => {

@@ -13,6 +13,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { after, before, describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
+import { tellingStderrLine } from "../src/activities/mcp/connection-errors.js";
 import { ApplicationFailure } from "@temporalio/common";
 import { pino } from "pino";
 import { FailureType } from "../src/common/failures.js";
@@ -513,6 +514,14 @@ describe("failures", () => {
       pool.callTool({ server: "sleeper", tool: "x", arguments: {} }),
       assertUnavailable(/^MCP server 'sleeper' did not finish starting \(initialize\) within 1000 ms \(mcp\.servers\.sleeper\.startupTimeoutMs\); its last stderr line: warming up$/),
     );
+  });
+
+  test("the stderr line quoted is the error's, past Node's stack, properties and version", () => {
+    const crash = ["node:internal/modules/esm/resolve:873", "  throw new ERR_MODULE_NOT_FOUND(packageName, fileURLToPath(base), null);", "        ^", "Error [ERR_MODULE_NOT_FOUND]: Cannot find package 'left-pad'", "    at packageResolve (node:internal/modules/esm/resolve:873:9) {", "  code: 'ERR_MODULE_NOT_FOUND'", "}", "Node.js v20.20.2"];
+    assert.equal(tellingStderrLine(crash), "Error [ERR_MODULE_NOT_FOUND]: Cannot find package 'left-pad'");
+    assert.equal(tellingStderrLine(["Traceback (most recent call last):", '  File "server.py", line 3', "ValueError: bad port"]), "ValueError: bad port");
+    assert.equal(tellingStderrLine(["starting", "boom: disk on fire"]), "boom: disk on fire");
+    assert.equal(tellingStderrLine([]), undefined);
   });
 
   test("a Node server that crashes as it starts is quoted by its error, not by Node's closing lines", async (t) => {

@@ -17,21 +17,6 @@ export function parseInput(raw: string): unknown {
   return raw;
 }
 
-/**
- * An answer typed as text, read as its question expects: a question that wants a string (or
- * gives no schema) gets the text as typed, braces and all; any other gets the text as JSON, so
- * `12`, `true` and `{"amount": 12}` arrive as a number, a boolean and an object. Text that is not
- * JSON goes as typed, for the run to refuse with what it expected.
- */
-export function answerValue(raw: string, schema: Record<string, unknown> | undefined): unknown {
-  if (schema === undefined || schema.type === "string") return raw;
-  try {
-    return JSON.parse(raw);
-  } catch {
-    return raw;
-  }
-}
-
 /** How a run's result reads on a terminal: an agent's answer, a string, or indented JSON. */
 export function resultText(result: unknown): string {
   if (typeof result === "string") return result;

@@ -4,7 +4,8 @@
  */
 import { createInterface, type Interface } from "node:readline";
 import type { PendingRequest, RunStatus } from "../common/run-status.js";
-import { answerValue, parseInput } from "./command-output.js";
+import { answerFromText } from "../client/answer-text.js";
+import { parseInput } from "./command-output.js";
 import { InvalidRunMessage, type RunHandle } from "../client/engine.js";
 import { UserError } from "../errors/user-error.js";
 import { describePending } from "./status-text.js";
@@ -98,10 +99,10 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
           asked.add(next.id);
           if (spinning) err.write("\r\x1b[K");
           endLine();
-          const outcome = await answer(handle, next, input.ask, options.verbose, options.answeredOnlyHere === true);
-          if (outcome === "input ended" && options.answeredOnlyHere) {
+          const answered = await answer(handle, next, input.ask, options.verbose, options.answeredOnlyHere === true);
+          if (answered === "input ended" && options.answeredOnlyHere) {
             throw new UserError(`Standard input ended before ${next.id} was answered, and only this command can answer this run.`, {
-              hint: "Give one line per question (a JSON value where the question asks for one), or run it on a terminal.",
+              hint: "Give one line per question (a JSON value where the question asks for one), or answer on a terminal without ending its input.",
             });
           }
           continue;
@@ -125,16 +126,18 @@ interface LineReader {
 }
 
 /**
- * Standard input a line at a time. Lines that arrive before they are asked for wait their turn:
- * piped answers come all at once, and readline drops a line nobody is asking for.
+ * Standard input a line at a time. Piped lines that arrive before they are asked for wait their
+ * turn: they come all at once, and readline drops a line nobody is asking for. On a terminal,
+ * what was typed before a question was shown is not its answer, so only the lines after count.
  */
 function lineReader(output: NodeJS.WritableStream): LineReader {
+  const terminal = process.stdin.isTTY === true;
   let lines: Interface | undefined;
   const queued: string[] = [];
   let waiting: ((line: string | undefined) => void) | undefined;
   let ended = false;
   const open = (): Interface => {
-    lines = createInterface({ input: process.stdin, output, terminal: process.stdin.isTTY === true });
+    lines = createInterface({ input: process.stdin, output, terminal });
     lines.on("line", (line) => {
       if (!waiting) return void queued.push(line);
       const resolve = waiting;
@@ -151,7 +154,13 @@ function lineReader(output: NodeJS.WritableStream): LineReader {
   return {
     ask(prompt) {
       const reader = lines ?? open();
-      if (queued.length === 0 && ended) return Promise.resolve(undefined);
+      if (terminal) queued.length = 0;
+      if (ended) {
+        // A closed readline refuses to prompt (Node 24: ERR_USE_AFTER_CLOSE); what is left was read already.
+        if (queued.length === 0) return Promise.resolve(undefined);
+        output.write(prompt);
+        return Promise.resolve(queued.shift());
+      }
       reader.setPrompt(prompt);
       reader.prompt();
       if (queued.length > 0) return Promise.resolve(queued.shift());
@@ -194,7 +203,7 @@ async function answer(
           if (onlyHere) continue;
           return "left for later";
         }
-        await handle.answer({ requestId: request.id, value: answerValue(reply, request.schema) });
+        await handle.answer({ requestId: request.id, value: answerFromText(reply, request.schema) });
         return "answered";
       }
       const typed = await ask("approve? [y]es / [n]o / [e]dit arguments> ");

@@ -86,7 +86,7 @@ const commands: CommandSpec[] = [
   {
     name: "answer",
     aliases: ["input"],
-    description: "answer a run's pending question (JSON when it parses, else text)",
+    description: "answer a run's pending question (text, or JSON where the question asks for a number, yes/no or an object)",
     args: [runId],
     options: (command) =>
       command
@@ -201,7 +201,7 @@ const commands: CommandSpec[] = [
     options: (command) =>
       command
         .option("--port <port>", "gRPC port (default: the port of temporal.address, else 7233)", parsePort)
-        .option("--ui-port <port>", "Web UI port (default: the port of temporal.uiUrl, else 8233)", parsePort)
+        .option("--ui-port <port>", "Web UI port (default: the port of temporal.uiUrl, else the gRPC port + 1000)", parsePort)
         .option("--db-file <path>", "where the dev server keeps its state", ".duragent/temporal.db"),
     action: async (context, _args, options) =>
       (await import("./commands/dev.js")).devCommand(context, {

@@ -160,7 +160,7 @@ export class RunAlreadyEnded extends UserError {
     readonly runId: string,
     readonly phase: RunPhase,
     /** What could not be done, e.g. `cancel`, `answer`, `pause`. */
-    action = "cancel",
+    action: string,
   ) {
     super(`Run ${runId} has already ended (${phase}); there is nothing to ${action}.`, { exitCode: ExitCode.alreadyEnded });
   }
@@ -172,8 +172,8 @@ export class InvalidRunInput extends UserError {
   constructor(
     readonly target: string,
     /** The schema's verdict, for a caller that names the input its own way (the CLI's `--input`). */
-    readonly issues?: z.ZodError,
-    message = issues ? formatZodError(issues, `the input of '${target}'`) : `'${target}' needs an input.`,
+    readonly zodError?: z.ZodError,
+    message = zodError ? formatZodError(zodError, `the input of '${target}'`) : `'${target}' needs an input.`,
   ) {
     super(message);
   }

@@ -78,7 +78,8 @@ export class MemoryEngine implements Engine {
     // the run ends, only what can still be read of it is kept (see `ended`), not the executor.
     let executor: MemoryExecutor | undefined = newExecutor();
     let ended: { status: RunStatus; transcript: Message[] } | undefined;
-    const live = (action?: string): MemoryExecutor => executor ?? raise(new RunAlreadyEnded(runId, ended!.status.phase, action));
+    // Past its end only messages name an action; the run's own reads never get here once it has ended.
+    const live = (action = "go on with"): MemoryExecutor => executor ?? raise(new RunAlreadyEnded(runId, ended!.status.phase, action));
     // The run begins one turn of the event loop after start(), so a caller that watches right
     // away (`for await (… of handle.events())`) sees its first model call stream.
     const begun = new Promise((resolve) => setImmediate(resolve));

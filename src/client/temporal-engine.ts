@@ -375,7 +375,7 @@ export class TemporalEngine implements Engine {
       pending: [],
       usage: {},
       partial:
-        "its workflow code keeps failing on the worker, so its steps, questions and usage are not known; Temporal retries it until a worker runs code that gets past the failure (fix the code and restart the workers), or until the run is ended with `temporal workflow terminate`",
+        "its workflow code keeps failing on the worker, so its steps, questions and usage are not known; Temporal retries it until a worker runs code that gets past the failure (fix the code and restart the workers), or until the run is ended with `temporal workflow terminate`. The error below is the first failure; history does not record the retries",
       ...(failure?.message ? { lastError: failureLine(failure.message, failure.stackTrace) } : {}),
     };
   }

@@ -3,7 +3,6 @@
  * gRPC details, or as a bare "Webpack finished with errors"; each of these is something the user
  * fixes in the config or the environment, so it becomes a `UserError` saying what to change.
  */
-import { isGrpcServiceError, ServiceError } from "@temporalio/client";
 import type { DuragentConfig } from "../config/schema.js";
 import { ExitCode, isUserError, UserError } from "../errors/user-error.js";
 
@@ -60,6 +59,10 @@ export function temporalUnreachable(temporal: DuragentConfig["temporal"], error:
  * or a change that no longer replays), and Temporal retries the task until a worker gets past it.
  */
 export function isWorkflowTaskFailing(error: unknown): boolean {
-  const grpc = error instanceof ServiceError && isGrpcServiceError(error.cause) ? error.cause : isGrpcServiceError(error) ? error : undefined;
-  return grpc?.code === 9 /* FAILED_PRECONDITION */ && /Workflow Task in failed state/i.test(grpc.details ?? grpc.message);
+  // Read by shape, so that loading this module does not load Temporal's client (the memory engine and `--help` never need it).
+  for (let cause = error, depth = 0; typeof cause === "object" && cause !== null && depth < 3; cause = (cause as { cause?: unknown }).cause, depth++) {
+    const { code, details, message } = cause as { code?: unknown; details?: unknown; message?: unknown };
+    if (code === 9 /* FAILED_PRECONDITION */ && /Workflow Task in failed state/i.test(String(details ?? message))) return true;
+  }
+  return false;
 }

@@ -23,10 +23,10 @@ const McpServerCommon = {
   /** Per-request timeout in milliseconds. */
   timeoutMs: z.number().int().positive().optional(),
   /**
-   * How long the server may take to start and answer `initialize`, in milliseconds (30 s by
-   * default, at most `timeoutMs`). A run's first model call lists the tools of its servers, so
-   * this stays under `execution.llm.startToCloseTimeoutMs`: a server that never starts fails that
-   * call's attempt by name, rather than the model call timing out.
+   * How long the server may take to start and answer `initialize`, in milliseconds: 30 s by
+   * default, or `timeoutMs` when only that is set. A run's first model call lists the tools of
+   * its servers, so keep this under `execution.llm.startToCloseTimeoutMs`: a server that never
+   * starts then fails that call's attempt by name, rather than the model call timing out.
    */
   startupTimeoutMs: z.number().int().positive().optional(),
   /** How the server's `sampling/createMessage` requests are answered. */
@@ -542,8 +542,10 @@ export const ConfigSchema = z
     // A model names a provider that exists: one of the built-in kinds, or one under llm.providers.
     const providerNames = [...new Set([...knownProviderKinds, ...Object.keys(config.llm.providers)])];
     const checkModel = (model: string | undefined, path: (string | number)[]) => {
-      const provider = model?.slice(0, model.indexOf(":"));
-      if (provider === undefined || providerNames.includes(provider)) return;
+      // A reference without a colon already fails its own format check.
+      const colon = model?.indexOf(":") ?? -1;
+      const provider = model?.slice(0, colon);
+      if (provider === undefined || colon < 0 || providerNames.includes(provider)) return;
       ctx.addIssue({ code: "custom", path, message: `no LLM provider "${provider}": use ${providerNames.map((name) => `"${name}"`).join(", ")}, or add llm.providers.${provider} (with kind and baseURL)` });
     };
     checkModel(config.llm.defaultModel, ["llm", "defaultModel"]);

@@ -38,6 +38,7 @@ import {
 import { z, ZodError } from "zod";
 import { formatZodError } from "../errors/zod-issues.js";
 import type { PendingRequest, QuestionRequest, RunStatus } from "../common/run-status.js";
+import { answerFromText, questionFor } from "../client/answer-text.js";
 import { InvalidRunInput, InvalidRunMessage, RunNotFound, type RunHandle, type RunSummary, type StartOptions } from "../client/engine.js";
 import type { RunTarget } from "../client/run-targets.js";
 import type { Logger } from "../logger.js";
@@ -569,19 +570,13 @@ function pendingHint(id: string, request: PendingRequest): string {
 }
 
 /**
- * Callers (models especially) often send a JSON answer as a string; when the request expects
- * structured JSON, a string that parses is taken as that JSON.
+ * Callers (models especially) often send a JSON answer as a string: a string is read as its
+ * question expects, as the CLI reads a typed answer.
  */
 async function answerValue(handle: RunHandle, requestId: string | undefined, answer: unknown): Promise<unknown> {
   if (typeof answer !== "string") return answer;
-  const status = await handle.status();
-  const request = status.pending.find((pending) => pending.kind === "input" && (requestId === undefined || pending.id === requestId));
-  if (request?.kind !== "input" || !request.schema || request.schema.type === "string") return answer;
-  try {
-    return JSON.parse(answer);
-  } catch {
-    return answer;
-  }
+  const question = questionFor(await handle.status(), requestId);
+  return question ? answerFromText(answer, question.schema) : answer;
 }
 
 function answerText(result: unknown): string {
@@ -612,7 +607,7 @@ async function refusalsAsResults(body: () => Promise<ToolResult>): Promise<ToolR
   } catch (error) {
     if (error instanceof RunNotFound || error instanceof InvalidRunMessage) return errorResult(error.message);
     if (error instanceof ZodError) return errorResult(formatZodError(error, "input"));
-    if (error instanceof InvalidRunInput) return errorResult(error.issues ? formatZodError(error.issues, "input") : error.message);
+    if (error instanceof InvalidRunInput) return errorResult(error.zodError ? formatZodError(error.zodError, "input") : error.message);
     throw error;
   }
 }

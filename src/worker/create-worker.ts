@@ -77,11 +77,15 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
       shutdown();
     };
     const close = async () => {
-      // A worker that never ran still holds the connection; running it to a stop lets it go.
-      if (worker.getState() === "INITIALIZED") await worker.runUntil(Promise.resolve());
-      await tracing?.flush();
-      await runtime.close();
-      await connection.close();
+      try {
+        // A worker that never ran still holds the connection, and only a run to its end lets it go
+        // (it polls for that moment, so it may take a task, which a retry then finishes elsewhere).
+        if (worker.getState() === "INITIALIZED") await worker.runUntil(Promise.resolve());
+        await tracing?.flush();
+      } finally {
+        await runtime.close();
+        await connection.close();
+      }
     };
     return {
       worker,

@@ -208,14 +208,15 @@ export function failureMessage(conn: FailedConnection, phase: string, error: unk
 }
 
 /**
- * The stderr line that says what went wrong: the last one, unless the runtime ended with its
- * own trailer. Node closes a crash with a stack trace and its version, so its error line stands
- * above those (`Error: …`, then `at …` lines, then `Node.js v20…`).
+ * The stderr line that says what went wrong: the last error line (`Error: …`, `TypeError: …`,
+ * `ValueError: …`), else the last line that is not the runtime's own trailer. Node closes a crash
+ * with the stack, sometimes the error's properties (`{ code: … }`), and its version.
  */
 export function tellingStderrLine(tail: readonly string[]): string | undefined {
+  const errorLine = tail.findLast((line) => /^\s*(\w+\.)*\w*(Error|Exception)\b(\s*\[\w+\])?:\s/.test(line));
+  if (errorLine) return errorLine.trim();
   const trailer = (line: string) => /^\s+at\s/.test(line) || /^Node\.js v\d+/.test(line.trim()) || /^\s*\.\.\. \d+ lines? matching/.test(line);
-  for (let index = tail.length - 1; index >= 0; index--) if (!trailer(tail[index]!)) return tail[index];
-  return tail.at(-1);
+  return tail.findLast((line) => !trailer(line)) ?? tail.at(-1);
 }
 
 function describeFailure(conn: FailedConnection, phase: string, error: unknown): string {

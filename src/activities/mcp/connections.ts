@@ -37,9 +37,14 @@ export function timeoutOf(config: McpServerConfig): number {
 
 const DEFAULT_STARTUP_TIMEOUT_MS = 30_000;
 
-/** How long a server may take to start and answer `initialize`: under a model call's own timeout, so a server that never starts is named. */
-export function startupTimeoutOf(config: McpServerConfig): number {
-  return Math.min(config.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS, timeoutOf(config));
+/**
+ * How long a server may take to start and answer `initialize`, and the setting that says so. By
+ * default under a model call's own timeout, so a server that never starts is named; a config
+ * that raised `timeoutMs` for a slow server keeps it for starting too.
+ */
+export function startupTimeoutOf(config: McpServerConfig): { ms: number; setting: "startupTimeoutMs" | "timeoutMs" } {
+  if (config.startupTimeoutMs === undefined && config.timeoutMs !== undefined) return { ms: config.timeoutMs, setting: "timeoutMs" };
+  return { ms: config.startupTimeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS, setting: "startupTimeoutMs" };
 }
 
 /** One open connection. */
@@ -212,7 +217,7 @@ export class Connections<C extends Connection = Connection> {
     // 2025 handshake to the rest. A stdio server that ignores the probe is a 2025 server, so it
     // is not waited for long.
     const startup = startupTimeoutOf(config);
-    const probe = { timeoutMs: "command" in config ? Math.min(startup, STDIO_PROBE_TIMEOUT_MS) : startup };
+    const probe = { timeoutMs: "command" in config ? Math.min(startup.ms, STDIO_PROBE_TIMEOUT_MS) : startup.ms };
     const client = new Client(this.options.clientInfo, { capabilities: this.options.capabilities, versionNegotiation: { mode: "auto", probe } });
     const maxMessageBytes = this.options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
     const { transport, stdio } = createTransport(server, config, {
@@ -253,7 +258,7 @@ export class Connections<C extends Connection = Connection> {
 
     const since = Date.now();
     try {
-      await client.connect(transport, { timeout: startup });
+      await client.connect(transport, { timeout: startup.ms });
     } catch (error) {
       conn.pid = stdio?.pid ?? null;
       // The server's last words (npm's, for `npx`) say why it did not start.
@@ -270,7 +275,7 @@ export class Connections<C extends Connection = Connection> {
         throw unavailable(
           redactSecrets(
             config,
-            `MCP server '${server}' did not finish starting (initialize) within ${startup} ms (mcp.servers.${server}.startupTimeoutMs)${said ? `; its last stderr line: ${said}` : ""}`,
+            `MCP server '${server}' did not finish starting (initialize) within ${startup.ms} ms (mcp.servers.${server}.${startup.setting})${said ? `; its last stderr line: ${said}` : ""}`,
           ),
         );
       }

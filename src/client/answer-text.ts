@@ -1,0 +1,58 @@
+/**
+ * A person's answer typed as text (the CLI's `--value` and prompt, a served tool's string
+ * argument), read as its question expects. Pure: the callers fetch the question.
+ */
+import type { PendingRequest, QuestionRequest, RunStatus } from "../common/run-status.js";
+
+/** JSON types a schema accepts at its top level (through `anyOf`/`oneOf`); undefined when it names none. */
+function acceptedTypes(schema: Record<string, unknown>): Set<string> | undefined {
+  const types = new Set<string>();
+  const visit = (node: unknown): boolean => {
+    if (typeof node !== "object" || node === null) return false;
+    const { type, anyOf, oneOf, enum: values, const: constant } = node as Record<string, unknown>;
+    let named = false;
+    for (const name of Array.isArray(type) ? type : type === undefined ? [] : [type]) {
+      types.add(name === "integer" ? "number" : String(name));
+      named = true;
+    }
+    for (const value of Array.isArray(values) ? values : constant === undefined ? [] : [constant]) {
+      types.add(jsonType(value));
+      named = true;
+    }
+    for (const branch of [...(Array.isArray(anyOf) ? anyOf : []), ...(Array.isArray(oneOf) ? oneOf : [])]) named = visit(branch) || named;
+    return named;
+  };
+  return visit(schema) ? types : undefined;
+}
+
+function jsonType(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "array";
+  return typeof value;
+}
+
+/**
+ * Text stays text where the question takes a string (`12`, `{"city": …}` and `true` included);
+ * otherwise the text is read as JSON, so `12`, `true` and `{"amount": 12}` arrive as a number, a
+ * boolean and an object. A quoted JSON string is its contents. Text that is neither goes as
+ * typed, for the run to refuse with what it expected.
+ */
+export function answerFromText(text: string, schema: Record<string, unknown> | undefined): unknown {
+  let parsed: { value: unknown } | undefined;
+  try {
+    parsed = { value: JSON.parse(text) };
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed && typeof parsed.value === "string") return parsed.value;
+  const types = schema ? acceptedTypes(schema) : new Set(["string"]);
+  if (parsed && (types === undefined || types.has(jsonType(parsed.value)))) return parsed.value;
+  if (types === undefined || types.has("string") || !parsed) return text;
+  return parsed.value;
+}
+
+/** The question an answer goes to, as the run chooses it: the one named, or the only one pending. */
+export function questionFor(status: Pick<RunStatus, "pending"> | undefined, requestId: string | undefined): QuestionRequest | undefined {
+  const questions = (status?.pending ?? []).filter((request: PendingRequest): request is QuestionRequest => request.kind === "input");
+  return requestId === undefined ? (questions.length === 1 ? questions[0] : undefined) : questions.find((request) => request.id === requestId);
+}

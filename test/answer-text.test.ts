@@ -1,0 +1,43 @@
+/** How a typed answer is read for its question: the CLI's `--value` and prompt, and serve's string answers. */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { z } from "zod";
+import { answerFromText, questionFor } from "../src/client/answer-text.js";
+
+const schemaOf = (schema: z.ZodType) => z.toJSONSchema(schema) as Record<string, unknown>;
+
+describe("a typed answer, read as its question asks", () => {
+  test("a question that takes text gets the text as typed, whatever it looks like", () => {
+    for (const schema of [undefined, schemaOf(z.string()), schemaOf(z.enum(["12", "true"]))]) {
+      for (const text of ["Lisbon", "12", "true", '{"city": "Lisbon"}', "null"]) assert.equal(answerFromText(text, schema), text);
+    }
+    assert.equal(answerFromText('"Lisbon"', undefined), "Lisbon", "a quoted JSON string is its contents");
+  });
+
+  test("a question that takes numbers, booleans or objects gets JSON", () => {
+    assert.equal(answerFromText("12", schemaOf(z.number().int())), 12);
+    assert.equal(answerFromText("true", schemaOf(z.boolean())), true);
+    assert.deepEqual(answerFromText('{"amount": 12}', schemaOf(z.object({ amount: z.number() }))), { amount: 12 });
+    assert.equal(answerFromText("twelve", schemaOf(z.number())), "twelve", "not JSON: as typed, for the run to refuse");
+  });
+
+  test("a union takes JSON of a type it accepts, else the text", () => {
+    const zip = schemaOf(z.string().nullable());
+    assert.equal(answerFromText("01234", zip), "01234");
+    assert.equal(answerFromText("12345", zip), "12345", "a ZIP code stays text");
+    assert.equal(answerFromText("null", zip), null);
+    const either = schemaOf(z.union([z.number(), z.string()]));
+    assert.equal(answerFromText("12", either), 12);
+    assert.equal(answerFromText("twelve", either), "twelve");
+    assert.equal(answerFromText("1", {}), 1, "a schema that names no type takes any JSON");
+  });
+
+  test("the question meant: the one named, or the only one pending", () => {
+    const ask = (id: string) => ({ kind: "input" as const, id, prompt: id });
+    const approval = { kind: "approval" as const, id: "approval-1", prompt: "p", server: "s", tool: "t", arguments: {} };
+    assert.equal(questionFor({ pending: [approval, ask("input-1")] }, undefined)?.id, "input-1");
+    assert.equal(questionFor({ pending: [ask("input-1"), ask("input-2")] }, undefined), undefined);
+    assert.equal(questionFor({ pending: [ask("input-1"), ask("input-2")] }, "input-2")?.id, "input-2");
+    assert.equal(questionFor(undefined, "input-1"), undefined);
+  });
+});
