@@ -16,6 +16,7 @@ import { createLogger, type Logger } from "./logger.js";
 import type { Agent, AgentSpec } from "./workflows/agent/define-agent.js";
 import type { AgentRunResult } from "./workflows/builtin-workflows.js";
 import { rejoinChat, startChat, type ChatSession, type StartChatOptions } from "./client/chat.js";
+import { UserError } from "./errors/user-error.js";
 import { RunNotFound, type Engine, type EngineName, type RunHandle, type RunSummary, type StartOptions } from "./client/engine.js";
 import { loadRunTargets, RunTargetNotFound, type RunTarget } from "./client/run-targets.js";
 import { explainTemporalError, temporalUnreachable } from "./client/temporal-errors.js";
@@ -86,6 +87,17 @@ export class DuragentClient {
   async start<R = unknown>(target: Startable, input: unknown, options?: StartOptions): Promise<RunHandle<R>>;
   async start(target: Startable, input: unknown, options: StartOptions = {}): Promise<RunHandle> {
     const resolved = await this.resolve(target);
+    // Config agents are checked at load; an agent from code is checked here, before its run exists.
+    if (resolved.kind === "agent") {
+      const missing = (resolved.agent.servers ?? []).filter((server) => !Object.hasOwn(this.config.mcp.servers, server));
+      if (missing.length > 0) {
+        const configured = Object.keys(this.config.mcp.servers);
+        throw new UserError(
+          `The agent '${resolved.name}' uses MCP ${missing.length === 1 ? "server" : "servers"} ${missing.map((name) => `'${name}'`).join(", ")}, not under mcp.servers (${configured.length > 0 ? `configured: ${configured.join(", ")}` : "none are configured"}).`,
+          { hint: "Add it under mcp.servers in duragent.config.yaml, or fix the agent's servers." },
+        );
+      }
+    }
     return (await this.engineFor(this.engine)).start(resolved, input, options);
   }
 

@@ -410,6 +410,16 @@ describe("duragent CLI", { concurrency: true }, () => {
       assertUserError(await duragent(dir, ["serve", "--transport", "http", "--port", "abc"]), ExitCode.usage, /--port.*expected a port number/);
     });
 
+    test("a module agent that names a server the config lacks is refused at start (exit 2)", async () => {
+      const stray = project("errors-module-server");
+      writeFileSync(
+        join(stray, "agents.ts"),
+        `import { defineAgent } from ${JSON.stringify(workflowsEntry)};\nexport const stray = defineAgent({ name: "stray", instruction: "Look.", servers: ["filesystem", "nosuch"] });\n`,
+      );
+      const result = await duragent(stray, ["run", "stray", "--input", "hi"]);
+      assertUserError(result, ExitCode.usage, /The agent 'stray' uses MCP server 'nosuch', not under mcp\.servers \(configured: filesystem/);
+    });
+
     test("an unknown engine (exit 2)", async () => {
       const result = await duragent(dir, ["run", "librarian", "--engine", "bogus", "--input", "hi"]);
       assertUserError(result, ExitCode.usage, /^duragent: .*'bogus'.*memory, temporal/);
