@@ -87,17 +87,7 @@ export class DuragentClient {
   async start<R = unknown>(target: Startable, input: unknown, options?: StartOptions): Promise<RunHandle<R>>;
   async start(target: Startable, input: unknown, options: StartOptions = {}): Promise<RunHandle> {
     const resolved = await this.resolve(target);
-    // Config agents are checked at load; an agent from code is checked here, before its run exists.
-    if (resolved.kind === "agent") {
-      const missing = (resolved.agent.servers ?? []).filter((server) => !Object.hasOwn(this.config.mcp.servers, server));
-      if (missing.length > 0) {
-        const configured = Object.keys(this.config.mcp.servers);
-        throw new UserError(
-          `The agent '${resolved.name}' uses MCP ${missing.length === 1 ? "server" : "servers"} ${missing.map((name) => `'${name}'`).join(", ")}, not under mcp.servers (${configured.length > 0 ? `configured: ${configured.join(", ")}` : "none are configured"}).`,
-          { hint: "Add it under mcp.servers in duragent.config.yaml, or fix the agent's servers." },
-        );
-      }
-    }
+    if (resolved.kind === "agent") this.checkServers(resolved.agent);
     return (await this.engineFor(this.engine)).start(resolved, input, options);
   }
 
@@ -140,7 +130,19 @@ export class DuragentClient {
       if (target.kind !== "agent") throw new RunTargetNotFound(agent, [...(await this.targets()).values()].filter((t) => t.kind === "agent").map((t) => t.name));
       spec = target.agent;
     } else spec = "spec" in agent ? agent.spec : agent;
+    this.checkServers(spec);
     return startChat(await this.engineFor(this.engine), spec, options);
+  }
+
+  /** Config agents are checked at load; an agent from code is checked before its run exists. */
+  private checkServers(agent: AgentSpec): void {
+    const missing = (agent.servers ?? []).filter((server) => !Object.hasOwn(this.config.mcp.servers, server));
+    if (missing.length === 0) return;
+    const configured = Object.keys(this.config.mcp.servers);
+    throw new UserError(
+      `The agent '${agent.name}' uses MCP ${missing.length === 1 ? "server" : "servers"} ${missing.map((name) => `'${name}'`).join(", ")}, not under mcp.servers (${configured.length > 0 ? `configured: ${configured.join(", ")}` : "none are configured"}).`,
+      { hint: "Add it under mcp.servers in duragent.config.yaml, or fix the agent's servers." },
+    );
   }
 
   /** A chat started earlier (by this process, or on Temporal by any). */

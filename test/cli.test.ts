@@ -410,7 +410,7 @@ describe("duragent CLI", { concurrency: true }, () => {
       assertUserError(await duragent(dir, ["serve", "--transport", "http", "--port", "abc"]), ExitCode.usage, /--port.*expected a port number/);
     });
 
-    test("a module agent that names a server the config lacks is refused at start (exit 2)", async () => {
+    test("a module agent that names a server the config lacks is refused at start, for a run and a chat (exit 2)", async () => {
       const stray = project("errors-module-server");
       writeFileSync(
         join(stray, "agents.ts"),
@@ -418,6 +418,8 @@ describe("duragent CLI", { concurrency: true }, () => {
       );
       const result = await duragent(stray, ["run", "stray", "--input", "hi"]);
       assertUserError(result, ExitCode.usage, /The agent 'stray' uses MCP server 'nosuch', not under mcp\.servers \(configured: filesystem/);
+      const chat = await duragent(stray, ["chat", "stray"]);
+      assertUserError(chat, ExitCode.usage, /The agent 'stray' uses MCP server 'nosuch', not under mcp\.servers/);
     });
 
     test("an unknown engine (exit 2)", async () => {

@@ -99,12 +99,14 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
           asked.add(next.id);
           if (spinning) err.write("\r\x1b[K");
           endLine();
-          const answered = await answer(handle, next, input.ask, options.verbose, options.answeredOnlyHere === true);
-          if (answered === "input ended" && options.answeredOnlyHere) {
+          const answered = await answer(handle, next, input.ask, options.verbose);
+          if (options.answeredOnlyHere && answered === "input ended") {
             throw new UserError(`Standard input ended before ${next.id} was answered, and only this command can answer this run.`, {
               hint: "Give one line per question (a JSON value where the question asks for one), or answer on a terminal without ending its input.",
             });
           }
+          // Left for later where nobody else can answer it: asked again.
+          if (options.answeredOnlyHere && answered === "left for later") asked.delete(next.id);
           continue;
         }
         if (spinning && !midLine) err.write(`\r${spinnerFrames[frame++ % spinnerFrames.length]} ${phaseText(status)}\x1b[K`);
@@ -182,16 +184,12 @@ function phaseText(status: RunStatus): string {
   return status.phase;
 }
 
-/**
- * Asks until the run accepts an answer, or the person leaves it for later with an empty line
- * (where someone else can answer the run) or the input ends.
- */
+/** Asks until the run accepts an answer, or the person leaves it for later (an empty line), or the input ends. */
 async function answer(
   handle: RunHandle,
   request: PendingRequest,
   ask: (question: string) => Promise<string | undefined>,
   verbose: boolean,
-  onlyHere: boolean,
 ): Promise<"answered" | "left for later" | "input ended"> {
   for (;;) {
     if (verbose) process.stderr.write(`${describePending(request)}\n`);
@@ -199,20 +197,14 @@ async function answer(
       if (request.kind === "input") {
         const reply = await ask("answer> ");
         if (reply === undefined) return "input ended";
-        if (reply.trim() === "") {
-          if (onlyHere) continue;
-          return "left for later";
-        }
+        if (reply.trim() === "") return "left for later";
         await handle.answer({ requestId: request.id, value: answerFromText(reply, request.schema) });
         return "answered";
       }
       const typed = await ask("approve? [y]es / [n]o / [e]dit arguments> ");
       if (typed === undefined) return "input ended";
       const choice = typed.trim().toLowerCase();
-      if (choice === "") {
-        if (onlyHere) continue;
-        return "left for later";
-      }
+      if (choice === "") return "left for later";
       if (choice.startsWith("y")) {
         await handle.decide({ requestId: request.id, approved: true });
         return "answered";

@@ -166,14 +166,14 @@ export class RunAlreadyEnded extends UserError {
   }
 }
 
-/** A run's input that its target refuses, found before the run starts; `where` names the field. */
+/** A run's input that its target refuses, found before the run starts. */
 export class InvalidRunInput extends UserError {
   override name = "InvalidRunInput";
   constructor(
     readonly target: string,
+    message: string,
     /** The schema's verdict, for a caller that names the input its own way (the CLI's `--input`). */
     readonly zodError?: z.ZodError,
-    message = zodError ? formatZodError(zodError, `the input of '${target}'`) : `'${target}' needs an input.`,
   ) {
     super(message);
   }
@@ -186,7 +186,7 @@ export class InvalidRunInput extends UserError {
  */
 export function targetInput(target: RunTarget, input: unknown): unknown {
   if (target.kind !== "workflow" && (input === undefined || input === null)) {
-    throw new InvalidRunInput(target.name, undefined, `The ${target.kind} '${target.name}' needs a message as its input (a string).`);
+    throw new InvalidRunInput(target.name, `The ${target.kind} '${target.name}' needs a message as its input (a string).`);
   }
   if (target.kind === "agent") {
     const message = typeof input === "string" ? input : JSON.stringify(input);
@@ -197,7 +197,7 @@ export function targetInput(target: RunTarget, input: unknown): unknown {
   }
   if (!target.workflow.inputSchema) return input;
   const parsed = target.workflow.inputSchema.safeParse(input);
-  if (!parsed.success) throw new InvalidRunInput(target.name, parsed.error);
+  if (!parsed.success) throw new InvalidRunInput(target.name, formatZodError(parsed.error, `the input of '${target.name}'`), parsed.error);
   return parsed.data;
 }
 

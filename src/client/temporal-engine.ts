@@ -83,19 +83,15 @@ const statusQueryTimeoutMs = 3_000;
 const closedStatusQueryTimeoutMs = 30_000;
 
 /**
- * An open run's status when no worker answered its query: none is running, or the run's worker
- * stopped and the server still holds its tasks for it (the sticky queue timeout).
+ * A run's status from what the server alone knows, when no worker answered its status query:
+ * none is running, the run has ended and its workers are gone, or its workflow code keeps failing.
+ * `partial` says which, and what is therefore unknown.
  */
-function unansweredStatus(runId: string): RunStatus {
-  return {
-    runId,
-    phase: "running",
-    stepCount: 0,
-    pending: [],
-    usage: {},
-    partial: `no worker answered within ${statusQueryTimeoutMs / 1000} s (none is running, or the run's worker stopped); its steps, questions and usage are not known until one does`,
-  };
+function serverKnownStatus(runId: string, phase: RunPhase, partial: string, lastError?: string): RunStatus {
+  return { runId, phase, stepCount: 0, pending: [], usage: {}, partial, ...(lastError ? { lastError } : {}) };
 }
+
+const noWorkerAnswered = `no worker answered within ${statusQueryTimeoutMs / 1000} s (none is running, or the run's worker stopped); its steps, questions and usage are not known until one does`;
 
 export class TemporalEngine implements Engine {
   readonly name = "temporal" as const;
@@ -313,20 +309,12 @@ export class TemporalEngine implements Engine {
           toldWatched = true;
           await workflow.signal(RunMessages.watch).catch(() => undefined);
         }
-        return this.withPendingActivities(status ?? unansweredStatus(workflowId), description);
+        return this.withPendingActivities(status ?? serverKnownStatus(workflowId, "running", noWorkerAnswered), description);
       } catch (error) {
         // A closed run whose workers are gone cannot answer queries; its end state still can.
         if (!phase) throw error;
         const failure = phase === "completed" ? undefined : await workflow.result().then(() => undefined, (end: unknown) => rootCause(end));
-        return {
-          runId: workflowId,
-          phase,
-          stepCount: 0,
-          pending: [],
-          usage: {},
-          partial: "no worker answered; only how the run ended is known",
-          ...(failure ? { lastError: failure } : {}),
-        };
+        return serverKnownStatus(workflowId, phase, "no worker answered; only how the run ended is known", failure);
       }
     };
     return runHandle({
@@ -368,16 +356,12 @@ export class TemporalEngine implements Engine {
       .getWorkflowExecutionHistoryReverse({ namespace: this.config.temporal.namespace, execution: { workflowId: workflow.workflowId }, maximumPageSize: 50 })
       .then(({ history }) => history?.events?.find((event) => event.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes?.failure)
       .catch(() => undefined);
-    return {
-      runId: workflow.workflowId,
-      phase: "running",
-      stepCount: 0,
-      pending: [],
-      usage: {},
-      partial:
-        "its workflow code keeps failing on the worker, so its steps, questions and usage are not known; Temporal retries it until a worker runs code that gets past the failure (fix the code and restart the workers), or until the run is ended with `temporal workflow terminate`. The error below is the first failure; history does not record the retries",
-      ...(failure?.message ? { lastError: failureLine(failure.message, failure.stackTrace) } : {}),
-    };
+    return serverKnownStatus(
+      workflow.workflowId,
+      "running",
+      "its workflow code keeps failing on the worker, so its steps, questions and usage are not known; Temporal retries it until a worker runs code that gets past the failure (fix the code and restart the workers), or until the run is ended with `temporal workflow terminate`. The error below is the first failure; history does not record the retries",
+      failure?.message ? failureLine(failure.message, failure.stackTrace) : undefined,
+    );
   }
 
   /** A child run's status for its parent's watchers; one that ended never changes, so it is read once. */
