@@ -259,8 +259,25 @@ describe("steering a Temporal run from the CLI", () => {
       assert.equal(history.code, ExitCode.runFailed, history.stderr);
       assert.match(history.stderr, /workflow code keeps failing/);
       assert.doesNotMatch(history.stderr, /\n\s+at /);
+      assert.match(history.stderr, /duragent terminate/);
+
+      // Cancelling waits for code that gets past the failure; terminate ends it at once.
+      const terminated = await cli(["terminate", runId, "--reason", "stuck on a bug", "--engine", "temporal"]);
+      assert.equal(terminated.code, 0, terminated.stderr);
+      assert.equal((await env.client.workflow.getHandle(runId).describe()).status.name, "TERMINATED");
+      const ended = await statusOf(runId);
+      assert.equal(ended.phase, "terminated");
+      assert.equal(ended.lastError, "stuck on a bug");
+      const result = await cli(["result", runId, "--engine", "temporal"]);
+      assert.equal(result.code, ExitCode.runFailed);
+      assert.match(result.stderr, new RegExp(`Run ${runId} was terminated: stuck on a bug`));
+      const listed = JSON.parse((await cli(["list", "--json", "--engine", "temporal"])).stdout) as { runId: string; phase: string }[];
+      assert.equal(listed.find((run) => run.runId === runId)?.phase, "terminated");
+      const again = await cli(["terminate", runId, "--engine", "temporal"]);
+      assert.equal(again.code, ExitCode.alreadyEnded);
+      assert.match(again.stderr, /has already ended \(terminated\); there is nothing to terminate/);
     } finally {
-      await env.client.workflow.getHandle(runId).terminate("the test is over");
+      await env.client.workflow.getHandle(runId).terminate("the test is over").catch(() => undefined);
     }
   });
 

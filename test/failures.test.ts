@@ -58,7 +58,7 @@ function countingCalls(log: string, tool: CountingLogEntry["tool"]): number {
     .split("\n")
     .filter((line) => line.trim() !== "")
     .map((line) => JSON.parse(line) as CountingLogEntry)
-    .filter((entry) => entry.tool === tool && entry.phase !== "end").length;
+    .filter((entry) => entry.tool === tool && (entry.phase === "call" || entry.phase === "start")).length;
 }
 
 /** Runs `body` against the named engine with `config`. */
@@ -195,6 +195,30 @@ for (const engineName of ["memory", "temporal"] as const) {
             return true;
           });
           assert.equal(model.requests.length, 0, "no run reached the model");
+        });
+      } finally {
+        await model.close();
+      }
+    });
+
+    test("terminating a run ends it at once, its step in flight abandoned, and says why wherever the run is read", async () => {
+      const model = await startScriptedModelServer(toolScript, { quiet: true });
+      const log = join(dir, `terminate-${engineName}.log`);
+      try {
+        await onEngine(engineName, env, configFor(model, log, {}), async (engine) => {
+          const handle = await engine.start(agent("openai:gpt-4.1-mini"), "slow_step 600000");
+          await waitFor("the hanging tool call", async () => ((await handle.status()).currentStep === "tool counting/slow_step" ? true : undefined), 20_000);
+          await handle.terminate("stuck on a bug");
+          const failure = await failureOf(handle);
+          assert.equal(failure.phase, "terminated");
+          assert.equal(failure.message, `Run ${handle.runId} was terminated: stuck on a bug`);
+          const status = await handle.status();
+          assert.equal(status.phase, "terminated");
+          assert.equal(status.lastError, "stuck on a bug");
+          assert.equal((await engine.list(10)).find((run) => run.runId === handle.runId)?.phase, "terminated");
+          await assert.rejects(handle.terminate(), (error: unknown) => error instanceof RunAlreadyEnded && /\(terminated\); there is nothing to terminate\.$/.test(error.message));
+          // The tool call was cancelled, not left to run out its ten minutes.
+          await waitFor("the tool call to stop", async () => (existsSync(log) && /"phase":"cancelled"/.test(readFileSync(log, "utf8")) ? true : undefined), 20_000);
         });
       } finally {
         await model.close();

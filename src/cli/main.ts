@@ -142,6 +142,14 @@ const commands: CommandSpec[] = [
     action: async (context, [id]) => (await import("./commands/cancel.js")).cancelCommand(context, id!),
   },
   {
+    name: "terminate",
+    description: "end a run at once, without its code's say (for a run that cannot be cancelled, e.g. its workflow code keeps failing)",
+    args: [runId],
+    options: (command) => command.option("--reason <text>", "why; kept in the run's history"),
+    action: async (context, [id], options) =>
+      (await import("./commands/cancel.js")).terminateCommand(context, id!, { ...(options.reason !== undefined ? { reason: options.reason as string } : {}) }),
+  },
+  {
     name: "history",
     description: "the messages a run's agents exchanged so far",
     args: [runId],

@@ -28,7 +28,7 @@ export function statusText(status: RunStatus, link?: string, cost?: RunCost): st
     const { step, attempt, maximumAttempts, error } = status.retrying;
     lines.push(`  retrying ${step} (attempt ${attempt}${maximumAttempts ? ` of ${maximumAttempts}` : ""}): ${error}`);
   }
-  if (status.lastError) lines.push(`  ${status.phase === "failed" ? "failed" : "last error"}${status.failedStep ? ` in ${status.failedStep}` : ""}: ${status.lastError}`);
+  if (status.lastError) lines.push(`  ${status.phase === "failed" || status.phase === "terminated" ? status.phase : "last error"}${status.failedStep ? ` in ${status.failedStep}` : ""}: ${status.lastError}`);
   if (link) lines.push(`  Web UI: ${link}`);
   return lines.join("\n");
 }

@@ -42,6 +42,12 @@ export interface RunHandle<R = unknown> {
   /** Stops in-flight steps; the run ends as cancelled. Rejects with `RunAlreadyEnded` when it has ended. */
   cancel(): Promise<void>;
   /**
+   * Ends the run at once, without its code's say: for a run that cannot be cancelled, such as one
+   * whose workflow code keeps failing. Steps in flight are abandoned; the run ends as terminated.
+   * Rejects with `RunAlreadyEnded` when it has ended.
+   */
+  terminate(reason?: string): Promise<void>;
+  /**
    * Sends the named update (a workflow's own request type, e.g. `duragent.chat.send`) and returns
    * the run's answer. Rejects with `InvalidRunMessage` when the run refuses it; the run is then
    * untouched. Follows the run across continue-as-new.
@@ -140,16 +146,16 @@ export class RunNotFound extends UserError {
   }
 }
 
-/** The run failed or was cancelled; the message is the root cause's. */
+/** The run failed, was cancelled or was terminated; the message is the root cause's (or the termination's reason). */
 export class RunFailed extends UserError {
   override name = "RunFailed";
   constructor(
     readonly runId: string,
-    readonly phase: "failed" | "cancelled",
+    readonly phase: "failed" | "cancelled" | "terminated",
     readonly reason: string,
     cause?: unknown,
   ) {
-    super(`Run ${runId} ${phase === "cancelled" ? "was cancelled" : "failed"}: ${reason}`, { exitCode: ExitCode.runFailed, cause });
+    super(`Run ${runId} ${phase === "failed" ? "failed" : `was ${phase}`}: ${reason}`, { exitCode: ExitCode.runFailed, cause });
   }
 }
 

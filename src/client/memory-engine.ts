@@ -83,28 +83,33 @@ export class MemoryEngine implements Engine {
     // The run begins one turn of the event loop after start(), so a caller that watches right
     // away (`for await (… of handle.events())`) sees its first model call stream.
     const begun = new Promise((resolve) => setImmediate(resolve));
-    const outcome = (async () => {
+    // Termination ends the run at once, whatever its code does with the cancellation it is sent.
+    let terminate!: (reason: string) => void;
+    const terminated = new Promise<never>((_, reject) => (terminate = (reason) => reject(new RunFailed(runId, "terminated", reason))));
+    let terminatedBy: string | undefined;
+    const ran = (async () => {
       await begun;
       let next = first;
       for (;;) {
         try {
           return await runToEnd(live(), workflow.body, next);
         } catch (error) {
-          if (!(error instanceof ContinueAsNewRequest)) throw error;
+          if (!(error instanceof ContinueAsNewRequest) || terminatedBy !== undefined) throw error;
           next = error.input;
           executor = newExecutor();
         }
       }
-    })()
-      .catch((error: unknown) => {
-        throw new RunFailed(runId, isCancellation(error) ? "cancelled" : "failed", rootCause(error), error);
-      })
-      .finally(async () => {
-        const last = live();
-        ended = { status: await last.statusWithChildren(), transcript: last.control.transcript };
-        executor = undefined;
-        this.remember(runId);
-      });
+    })().catch((error: unknown) => {
+      throw new RunFailed(runId, isCancellation(error) ? "cancelled" : "failed", rootCause(error), error);
+    });
+    ran.catch(() => undefined); // a terminated run's code may still end later; nobody waits for it
+    const outcome = Promise.race([ran, terminated]).finally(async () => {
+      const last = live();
+      const status = await last.statusWithChildren();
+      ended = { status: terminatedBy === undefined ? status : { ...status, phase: "terminated", lastError: terminatedBy }, transcript: last.control.transcript };
+      executor = undefined;
+      this.remember(runId);
+    });
     outcome.catch(() => undefined); // observed through result()
     // A message waits for the run's handlers: until it has begun, or between two executors.
     const current = async (): Promise<MemoryExecutor> => {
@@ -128,6 +133,12 @@ export class MemoryEngine implements Engine {
       pause: async () => live("pause").pause(),
       resume: async () => live("resume").resume(),
       cancel: async () => live("cancel").cancel(),
+      terminate: async (reason = "terminated by duragent") => {
+        const running = live("terminate");
+        terminatedBy = reason;
+        running.cancel();
+        terminate(reason);
+      },
       update: async <R>(name: string, payload?: unknown) => (await current()).update<R>(name, payload),
       signal: async (name, payload) => (await current()).signal(name, payload),
       query: async <R>(name: string, payload?: unknown) => (await current()).query<R>(name, payload),

@@ -15,10 +15,10 @@ import {
   type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from "@temporalio/client";
-import { CancelledFailure, WorkflowExecutionAlreadyStartedError } from "@temporalio/common";
+import { CancelledFailure, TerminatedFailure, WorkflowExecutionAlreadyStartedError } from "@temporalio/common";
 import type { Message } from "../common/messages.js";
 import { readTranscriptSlices, transcriptSliceQuery, type TranscriptSlice } from "../common/transcript-reference.js";
-import { RunMessages, type ApprovalDecision, type Answer, type RunPhase, type RunStatus } from "../common/run-status.js";
+import { hasEnded, RunMessages, type ApprovalDecision, type Answer, type RunPhase, type RunStatus } from "../common/run-status.js";
 import type { RunSettings } from "../common/run-settings.js";
 import { usageOfResult, type UsageByModel } from "../common/usage.js";
 import type { DuragentConfig } from "../config/schema.js";
@@ -57,8 +57,9 @@ function closedPhase(status: WorkflowExecutionStatusName): RunPhase | undefined 
       return "completed";
     case "CANCELLED":
       return "cancelled";
-    case "FAILED":
     case "TERMINATED":
+      return "terminated";
+    case "FAILED":
     case "TIMED_OUT":
       return "failed";
     default:
@@ -239,7 +240,7 @@ export class TemporalEngine implements Engine {
       if (execution.status !== "RUNNING") return undefined;
       const status = await this.client.withDeadline(Date.now() + 3_000, () => workflow.query<RunStatus>(RunMessages.status));
       // Visibility lags: a run it still lists as running may have ended, and a query still answers.
-      return status.phase === "failed" || status.phase === "cancelled" ? undefined : status.usage;
+      return hasEnded(status.phase) && status.phase !== "completed" ? undefined : status.usage;
     } catch {
       return undefined;
     }
@@ -286,6 +287,7 @@ export class TemporalEngine implements Engine {
     const signal = (name: string, payload: unknown, action: string): Promise<void> =>
       (payload === undefined ? workflow.signal(name) : workflow.signal(name, payload)).catch((error: unknown) => notOpen(error, action));
     let toldWatched = false;
+    const endReason = () => workflow.result().then(() => undefined, (end: unknown) => rootCause(end));
     // What the run itself says, and what the server knows of its steps in flight.
     const ownStatus = async (): Promise<RunStatus> => {
       const description = await this.describe(workflow);
@@ -303,7 +305,8 @@ export class TemporalEngine implements Engine {
             if (phase || !timedOut) throw error;
             return undefined;
           });
-        if (status && phase) return { ...status, phase };
+        // A terminated run's code never learnt why; its close event says.
+        if (status && phase) return phase === "terminated" ? { ...status, phase, lastError: await endReason() } : { ...status, phase };
         // Someone watches now: the run's next model call streams. Told once by this handle.
         if (status?.unwatched && !toldWatched) {
           toldWatched = true;
@@ -313,8 +316,7 @@ export class TemporalEngine implements Engine {
       } catch (error) {
         // A closed run whose workers are gone cannot answer queries; its end state still can.
         if (!phase) throw error;
-        const failure = phase === "completed" ? undefined : await workflow.result().then(() => undefined, (end: unknown) => rootCause(end));
-        return serverKnownStatus(workflowId, phase, "no worker answered; only how the run ended is known", failure);
+        return serverKnownStatus(workflowId, phase, "no worker answered; only how the run ended is known", phase === "completed" ? undefined : await endReason());
       }
     };
     return runHandle({
@@ -324,8 +326,8 @@ export class TemporalEngine implements Engine {
         workflow.result().catch((error: unknown) => {
           if (error instanceof WorkflowNotFoundError) throw new RunNotFound(workflowId, `in Temporal namespace '${this.config.temporal.namespace}'`);
           if (!(error instanceof WorkflowFailedError)) throw error;
-          const cancelled = error.cause instanceof CancelledFailure;
-          throw new RunFailed(workflowId, cancelled ? "cancelled" : "failed", rootCause(error.cause ?? error), error);
+          const phase = error.cause instanceof CancelledFailure ? "cancelled" : error.cause instanceof TerminatedFailure ? "terminated" : "failed";
+          throw new RunFailed(workflowId, phase, rootCause(error.cause ?? error), error);
         }),
       status: async () => {
         const status = await ownStatus();
@@ -340,6 +342,11 @@ export class TemporalEngine implements Engine {
         const phase = closedPhase((await this.describe(workflow)).status.name);
         if (phase) throw new RunAlreadyEnded(workflowId, phase, "cancel");
         await workflow.cancel();
+      },
+      terminate: async (reason?: string) => {
+        const phase = closedPhase((await this.describe(workflow)).status.name);
+        if (phase) throw new RunAlreadyEnded(workflowId, phase, "terminate");
+        await workflow.terminate(reason ?? "terminated by duragent").catch((error: unknown) => notOpen(error, "terminate"));
       },
       update: <R>(name: string, payload?: unknown) => update<R>(name, payload),
       signal: (name: string, payload?: unknown) => signal(name, payload, "signal"),
@@ -359,7 +366,7 @@ export class TemporalEngine implements Engine {
     return serverKnownStatus(
       workflow.workflowId,
       "running",
-      "its workflow code keeps failing on the worker, so its steps, questions and usage are not known; Temporal retries it until a worker runs code that gets past the failure (fix the code and restart the workers), or until the run is ended with `temporal workflow terminate`. The error below is the first failure; history does not record the retries",
+      "its workflow code keeps failing on the worker, so its steps, questions and usage are not known; Temporal retries it until a worker runs code that gets past the failure (fix the code and restart the workers), or until the run is ended with `duragent terminate`. The error below is the first failure; history does not record the retries",
       failure?.message ? failureLine(failure.message, failure.stackTrace) : undefined,
     );
   }
@@ -369,7 +376,7 @@ export class TemporalEngine implements Engine {
     const known = this.endedChildren.get(id);
     if (known) return known;
     const status = await this.handle(id).status();
-    if (["completed", "failed", "cancelled"].includes(status.phase) && !status.partial) {
+    if (hasEnded(status.phase) && !status.partial) {
       this.endedChildren.set(id, status);
       if (this.endedChildren.size > 200) this.endedChildren.delete(this.endedChildren.keys().next().value!);
     }

@@ -23,7 +23,7 @@ export function explainTemporalError(error: unknown, temporal: DuragentConfig["t
   if (isWorkflowTaskFailing(error)) {
     return new UserError("The run's workflow code keeps failing on its worker, so the run cannot take this until it gets past the failure.", {
       exitCode: ExitCode.runFailed,
-      hint: "`duragent status <run>` shows the failure. Fix the code and restart the workers, or end the run with `temporal workflow terminate`.",
+      hint: "`duragent status <run>` shows the failure. Fix the code and restart the workers, or end the run with `duragent terminate <run>`.",
       cause: error,
     });
   }

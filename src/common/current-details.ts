@@ -13,6 +13,7 @@ const phaseWords: Record<RunStatus["phase"], string> = {
   completed: "completed",
   failed: "failed",
   cancelled: "cancelled",
+  terminated: "terminated",
 };
 
 /** Long prompts and arguments are cut: the page is a summary, `duragent status` has the rest. */

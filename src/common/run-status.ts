@@ -15,8 +15,14 @@ export const RunPhaseSchema = z.enum([
   "completed",
   "failed",
   "cancelled",
+  /** Ended from outside (`duragent terminate`), its workflow code given no say: only Temporal's runs end so. */
+  "terminated",
 ]);
 export type RunPhase = z.infer<typeof RunPhaseSchema>;
+
+/** The phases a run never leaves. */
+export const endedPhases: readonly RunPhase[] = ["completed", "failed", "cancelled", "terminated"];
+export const hasEnded = (phase: RunPhase): boolean => endedPhases.includes(phase);
 
 /** A question the run (or one of its MCP servers) puts to a person; `kind: "input"` on the wire and in status JSON. */
 export const QuestionRequestSchema = z.object({

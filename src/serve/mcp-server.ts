@@ -542,7 +542,7 @@ function statusHint(status: RunStatus): string {
   const id = JSON.stringify(status.runId);
   if (status.phase === "completed") return `Run ${status.runId} completed.`;
   if (status.phase === "failed") return `Run ${status.runId} failed${status.lastError ? `: ${status.lastError}` : "."}`;
-  if (status.phase === "cancelled") return `Run ${status.runId} was cancelled.`;
+  if (status.phase === "cancelled" || status.phase === "terminated") return `Run ${status.runId} was ${status.phase}.`;
   const pending = status.pending.map((request) => pendingHint(id, request));
   if (pending.length > 0) return pending.join(" ");
   const step = status.currentStep ? ` (step ${status.stepCount}: ${status.currentStep})` : "";

@@ -7,7 +7,7 @@
  * depends on this wait: it keeps going (durably, on Temporal) whatever the caller does.
  */
 import type { ElicitRequestFormParams, ElicitRequestURLParams, ElicitResult } from "@modelcontextprotocol/server";
-import type { QuestionRequest, PendingRequest, RunStatus } from "../common/run-status.js";
+import { hasEnded, type QuestionRequest, type PendingRequest, type RunStatus } from "../common/run-status.js";
 import type { McpLogLevel } from "../common/server-requests.js";
 import { InvalidRunMessage, type RunHandle } from "../client/engine.js";
 import { elicitationForm, type ElicitationForm } from "./elicitation-form.js";
@@ -70,7 +70,7 @@ export async function waitForRun(handle: RunHandle, options: WaitOptions): Promi
     options.signal.throwIfAborted();
     const status = await handle.status();
     await log?.(status);
-    if (status.phase === "completed" || status.phase === "failed" || status.phase === "cancelled") {
+    if (hasEnded(status.phase)) {
       return settle(handle, status);
     }
     const report = progressReport(status);
