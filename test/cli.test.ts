@@ -410,6 +410,34 @@ describe("duragent CLI", { concurrency: true }, () => {
       assertUserError(await duragent(dir, ["serve", "--transport", "http", "--port", "abc"]), ExitCode.usage, /--port.*expected a port number/);
     });
 
+    test("with --json, an error is one JSON object on stderr with its name, message, hint and exit code; stdout stays empty", async () => {
+      const errorOf = (result: CliResult) => {
+        assert.equal(result.stdout, "");
+        const lines = result.stderr.trim().split("\n");
+        assert.equal(lines.length, 1, result.stderr);
+        return (JSON.parse(lines[0]!) as { error: { name: string; message: string; exitCode: number; hint?: string; stack?: string } }).error;
+      };
+      const missing = await duragent(dir, ["status", "librarian-00000000", "--json"]);
+      assert.equal(missing.code, ExitCode.notFound);
+      const notFound = errorOf(missing);
+      assert.equal(notFound.name, "RunNotFound");
+      assert.equal(notFound.exitCode, ExitCode.notFound);
+      assert.match(notFound.message, /No run 'librarian-00000000'/);
+      assert.equal(notFound.stack, undefined);
+
+      const usage = await duragent(dir, ["--json", "run", "librarian"]);
+      assert.equal(usage.code, ExitCode.usage);
+      assert.deepEqual(errorOf(usage), { name: "UsageError", message: "required option '-i, --input <text|json|@file|->' not specified", exitCode: ExitCode.usage });
+
+      // A hint has a field of its own.
+      const unreachable = await duragent(dir, ["--json", "status", "x", "--engine", "temporal"], cliEnv({ DURAGENT_TEMPORAL_ADDRESS: "127.0.0.1:1" }));
+      assert.equal(unreachable.code, ExitCode.unavailable);
+      const cannotReach = errorOf(unreachable);
+      assert.match(cannotReach.message, /^Cannot reach Temporal at 127\.0\.0\.1:1/);
+      assert.doesNotMatch(cannotReach.message, /\n/);
+      assert.match(cannotReach.hint ?? "", /duragent dev/);
+    });
+
     test("a module agent that names a server the config lacks is refused at start, for a run and a chat (exit 2)", async () => {
       const stray = project("errors-module-server");
       writeFileSync(

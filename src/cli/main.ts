@@ -283,7 +283,20 @@ const commands: CommandSpec[] = [
   },
 ];
 
-export function buildProgram(): Command {
+/** With `--json`, errors too are one JSON object on stderr, so a script reads every outcome the same way. */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end < 0 ? argv : argv.slice(0, end)).includes("--json");
+}
+
+function errorReport(json: boolean, error: { name: string; message: string; exitCode: number; hint?: string | undefined; stack?: string | undefined }): string {
+  if (!json) return `duragent: ${error.message}`;
+  const { name, message, exitCode, hint, stack } = error;
+  const headline = hint && message.endsWith(`\n${hint}`) ? message.slice(0, -hint.length - 1) : message;
+  return JSON.stringify({ error: { name, message: headline, exitCode, ...(hint ? { hint } : {}), ...(stack ? { stack } : {}) } });
+}
+
+export function buildProgram(json = false): Command {
   const program = new Command("duragent")
     .description("Durable AI agents with MCP tools, on Temporal or in memory")
     .option("-c, --config <path>", "config file (default: ./duragent.config.yaml)")
@@ -291,8 +304,11 @@ export function buildProgram(): Command {
     .option("--json", "machine-readable output")
     .version(duragentVersion, "-V, --version", "print duragent's version")
     // One short line per usage error, like every other error, rather than the whole help.
-    .showHelpAfterError("(add --help for usage)")
-    .configureOutput({ outputError: (message, write) => write(`duragent: ${message.replace(/^error: /, "")}`) })
+    .showHelpAfterError(!json && "(add --help for usage)")
+    .configureOutput({
+      outputError: (message, write) =>
+        write(json ? `${errorReport(true, { name: "UsageError", message: message.replace(/^error: /, "").trim(), exitCode: ExitCode.usage })}\n` : `duragent: ${message.replace(/^error: /, "")}`),
+    })
     .exitOverride();
 
   for (const spec of commands) {
@@ -363,17 +379,23 @@ async function execute(command: Command, spec: CommandSpec, args: string[]): Pro
 }
 
 export async function main(argv: string[]): Promise<number> {
+  const json = wantsJson(argv.slice(2));
   try {
-    await buildProgram().parseAsync(argv);
+    await buildProgram(json).parseAsync(argv);
     return 0;
   } catch (error) {
     if (isCommanderExit(error)) return error.exitCode === 0 ? 0 : ExitCode.usage;
     if (isUserError(error)) {
-      console.error(`duragent: ${error.message}`);
+      console.error(errorReport(json, { name: error.name, message: error.message, exitCode: error.exitCode, hint: error.hint }));
       return error.exitCode;
     }
-    console.error("duragent: unexpected error; this is a bug, please report it with the output below.");
-    console.error(error);
+    if (json) {
+      const { name, message, stack } = error instanceof Error ? error : { name: "Error", message: String(error), stack: undefined };
+      console.error(errorReport(true, { name, message: `unexpected error; this is a bug, please report it: ${message}`, exitCode: ExitCode.bug, stack }));
+    } else {
+      console.error("duragent: unexpected error; this is a bug, please report it with the output below.");
+      console.error(error);
+    }
     return ExitCode.bug;
   }
 }
