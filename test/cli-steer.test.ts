@@ -200,6 +200,9 @@ describe("steering a Temporal run from the CLI", () => {
     assert.equal(waiting.pending[0]!.kind, "approval");
     const badArguments = await cli(["approve", runId, "--arguments", "[1]", "--engine", "temporal"]);
     assert.equal(badArguments.code, ExitCode.usage);
+    const unfit = await cli(["approve", runId, "--arguments", '{"path": 12}', "--engine", "temporal"]);
+    assert.equal(unfit.code, ExitCode.usage);
+    assert.match(unfit.stderr, /The arguments for fs\/read_text_file do not fit its input schema: .*path/s);
     const approved = await cli(["approve", runId, "--arguments", JSON.stringify({ path: join(dir, "plan.txt") }), "--engine", "temporal"]);
     assert.equal(approved.code, 0, approved.stderr);
     assert.equal((await cli(["result", runId, "--engine", "temporal"])).stdout.trim(), "Got: the plan");

@@ -112,6 +112,13 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
 
         const second = await waitForPhase(handle, "waiting_approval");
         assert.notEqual(second.pending[0]!.id, request.id);
+        // Edited arguments are checked against the tool's input schema; a refusal leaves the request open.
+        await assert.rejects(handle.decide({ approved: true, arguments: { file: "plan.txt" } }), (error: unknown) => {
+          assert.ok(error instanceof InvalidRunMessage, String(error));
+          assert.match(error.message, /^The arguments for fs\/read_text_file do not fit its input schema: .*path/s);
+          return true;
+        });
+        assert.deepEqual((await handle.status()).pending.map((pending) => pending.id), [second.pending[0]!.id]);
         await handle.decide({ approved: true, arguments: { path: join(dir, "plan.txt") } });
         assert.equal(((await handle.result()) as { text: string }).text, "done");
 

@@ -196,7 +196,7 @@ export class AgentLlm implements AugmentedLlm {
   }
 
   private async approvedToolCall(call: ToolCall, tool: ToolDefinition, args: Record<string, unknown>): Promise<LocalToolOutcome> {
-    const decision = await this.ctx.requestApproval({ server: tool.server, tool: tool.name, arguments: args });
+    const decision = await this.ctx.requestApproval({ server: tool.server, tool: tool.name, arguments: args, inputSchema: tool.inputSchema });
     if (!decision.approved) return { result: toolError(`A person rejected this call to '${call.name}': ${decision.reason}`) };
     return { result: await this.ctx.callTool({ server: tool.server, tool: tool.name, arguments: decision.arguments }) };
   }
@@ -212,7 +212,7 @@ export class AgentLlm implements AugmentedLlm {
     if ("local" in target) return target.local.call(target.args);
     let toolArguments = target.args;
     if (this.needsApproval(call.name)) {
-      const decision = await this.ctx.requestApproval({ server: target.tool.server, tool: target.tool.name, arguments: target.args });
+      const decision = await this.ctx.requestApproval({ server: target.tool.server, tool: target.tool.name, arguments: target.args, inputSchema: target.tool.inputSchema });
       if (!decision.approved) return { result: toolError(`A person rejected this call to '${call.name}': ${decision.reason}`) };
       toolArguments = decision.arguments;
     }

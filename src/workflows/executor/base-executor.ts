@@ -12,7 +12,7 @@ import { usageKey } from "../../common/usage.js";
 import { historyLimitDefaults, type ActivitySettings, type RunSettings } from "../../common/run-settings.js";
 import type { RunPhase } from "../../common/run-status.js";
 import type { ToolCallRequest, ToolResult } from "../../common/tools.js";
-import type { Answered, ApprovalOutcome, EngineName, Executor, MessageHandlers, Question, RunContext, RunLogger } from "./executor.js";
+import type { Answered, ApprovalCall, ApprovalOutcome, EngineName, Executor, MessageHandlers, Question, RunContext, RunLogger } from "./executor.js";
 import { callAsync } from "../../common/call-async.js";
 import { RunControl } from "./run-control.js";
 import { SignalInbox } from "./signal-inbox.js";
@@ -115,7 +115,7 @@ export abstract class BaseExecutor implements Executor {
     return this.control.ask(question);
   }
 
-  requestApproval(call: { server: string; tool: string; arguments: Record<string, unknown> }): Promise<ApprovalOutcome> {
+  requestApproval(call: ApprovalCall): Promise<ApprovalOutcome> {
     return this.control.requestApproval(call);
   }
 

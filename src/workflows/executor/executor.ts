@@ -24,6 +24,14 @@ export type EngineName = "memory" | "temporal";
  * prompts and resources), each a durable step: retried by the engine according to the run's
  * settings, waiting first while the run is paused, and shown as the run's current step.
  */
+/** A tool call held for a person's approval. */
+export interface ApprovalCall {
+  server: string;
+  tool: string;
+  arguments: Record<string, unknown>;
+  inputSchema?: Record<string, unknown>;
+}
+
 export interface Executor extends EffectMethods {
   /** This run: its id, engine and settings, its status, and what agent code adds to it. */
   readonly run: RunContext;
@@ -35,8 +43,11 @@ export interface Executor extends EffectMethods {
    * an Update whose validator refuses invalid answers to the sender, leaving the run untouched.
    */
   ask<T = string>(question: Question<T>): Promise<Answered<T>>;
-  /** A durable wait for a person to approve (possibly with edited arguments) or reject a tool call. */
-  requestApproval(call: { server: string; tool: string; arguments: Record<string, unknown> }): Promise<ApprovalOutcome>;
+  /**
+   * A durable wait for a person to approve (possibly with edited arguments) or reject a tool call.
+   * With the tool's `inputSchema`, edited arguments that do not fit it are refused to the sender.
+   */
+  requestApproval(call: ApprovalCall): Promise<ApprovalOutcome>;
 
   /**
    * Runs a registered duragent workflow as a child run and waits for its result. On Temporal it

@@ -206,6 +206,7 @@ export class MemoryExecutor extends BaseExecutor {
   }
 
   decide(decision: ApprovalDecision): void {
+    this.control.validateDecision(decision);
     this.control.applyDecision(decision);
     this.notify();
   }

@@ -13,7 +13,7 @@ import type { Answer, ApprovalDecision, ApprovalRequest, QuestionRequest, Pendin
 import { appendStreamed, maxStepLogs, maxStreamedText, type ServerRequest, type ServerRequestAnswer, type StepLog, type StepProgress, type StepText } from "../../common/server-requests.js";
 import { addUsage, type UsageByModel } from "../../common/usage.js";
 import { jsonSchemaOf } from "../structured-output.js";
-import type { Answered, ApprovalOutcome, Question } from "./executor.js";
+import type { Answered, ApprovalCall, ApprovalOutcome, Question } from "./executor.js";
 
 /** Resolves true once `predicate` holds, or false when `timeoutMs` passes first. */
 export type WaitUntil = (predicate: () => boolean, timeoutMs?: number) => Promise<boolean>;
@@ -21,7 +21,7 @@ export type WaitUntil = (predicate: () => boolean, timeoutMs?: number) => Promis
 type Pending =
   | { request: QuestionRequest; schema: z.ZodType; answer?: { value: unknown } }
   | { request: QuestionRequest; server: ServerRequest }
-  | { request: ApprovalRequest; decision?: ApprovalDecision };
+  | { request: ApprovalRequest; inputSchema?: Record<string, unknown>; decision?: ApprovalDecision };
 
 /** A server's request as the run remembers it: pending until answered, then kept for retries. */
 interface ServerRequestEntry {
@@ -351,7 +351,8 @@ export class RunControl {
 
   // Tool approval
 
-  async requestApproval(call: { server: string; tool: string; arguments: Record<string, unknown> }): Promise<ApprovalOutcome> {
+  /** `inputSchema`, the tool's, checks arguments a person edits before the run takes them. */
+  async requestApproval({ inputSchema, ...call }: ApprovalCall): Promise<ApprovalOutcome> {
     const id = `approval-${++this.requestCount}`;
     const request: ApprovalRequest = {
       kind: "approval",
@@ -359,7 +360,7 @@ export class RunControl {
       prompt: `Allow ${call.server}/${call.tool}?`,
       ...call,
     };
-    const entry: Pending = { request };
+    const entry: Pending = { request, ...(inputSchema ? { inputSchema } : {}) };
     this.pending.set(id, entry);
     this.changed();
     try {
@@ -373,8 +374,26 @@ export class RunControl {
     }
   }
 
+  /**
+   * Checks a decision without applying it: edited arguments must fit the tool's input schema, so
+   * a mistyped edit is refused here, where the person can correct it, rather than sent to the tool.
+   * Only here and not in `applyDecision`: on replay Temporal skips validators, so a decision a
+   * run accepted before this check existed still applies.
+   */
   validateDecision(decision: ApprovalDecision): void {
-    this.findPending(decision.requestId, "approval");
+    const entry = this.findPending(decision.requestId, "approval");
+    if (!decision.approved || decision.arguments === undefined || !("inputSchema" in entry) || !entry.inputSchema) return;
+    let schema: z.ZodType;
+    try {
+      schema = z.fromJSONSchema(entry.inputSchema as Parameters<typeof z.fromJSONSchema>[0]);
+    } catch {
+      return; // a schema zod cannot read is the tool's to enforce
+    }
+    const parsed = schema.safeParse(decision.arguments);
+    if (!parsed.success) {
+      const { server, tool } = entry.request as ApprovalRequest;
+      throw new InvalidRunMessage(`The arguments for ${server}/${tool} do not fit its input schema: ${z.prettifyError(parsed.error)}`);
+    }
   }
 
   applyDecision(decision: ApprovalDecision): void {
