@@ -403,6 +403,23 @@ describe("duragent CLI", { concurrency: true }, () => {
       assertUserError(gone, ExitCode.notFound, /The module agents\.ts listed under `modules:` does not exist/);
     });
 
+    test("an invalid defineAgent names the field and where in the module; two definitions under one name are refused (exit 2)", async () => {
+      const invalid = project("errors-define-agent");
+      writeFileSync(join(invalid, "package.json"), `{"type": "module"}\n`);
+      writeFileSync(join(invalid, "agents.ts"), `import { defineAgent } from ${JSON.stringify(workflowsEntry)};\n\nexport const nameless = defineAgent({ name: "", instruction: "Look." });\n`);
+      const result = await duragent(invalid, ["run", "librarian", "--input", "hi"]);
+      assertUserError(result, ExitCode.usage, /^duragent: Cannot load agents\.ts \(listed under `modules:`\): defineAgent: name: expected a non-empty string \(at agents\.ts:3:\d+\)$/m);
+
+      // The config's agent and a module's, under one name: which one runs is not guessed.
+      writeFileSync(join(invalid, "agents.ts"), `import { defineAgent } from ${JSON.stringify(workflowsEntry)};\nexport const librarian = defineAgent({ name: "librarian", instruction: "Other." });\nexport default librarian;\n`);
+      const twice = await duragent(invalid, ["run", "librarian", "--input", "hi"]);
+      assertUserError(twice, ExitCode.usage, /Two definitions are called 'librarian': the agent under `agents:` in the config and the agent exported as 'librarian' by agents\.ts\./);
+      // One definition exported under two names is one.
+      writeFileSync(join(invalid, "agents.ts"), `import { defineAgent } from ${JSON.stringify(workflowsEntry)};\nexport const other = defineAgent({ name: "other", instruction: "Other." });\nexport default other;\n`);
+      const config = await duragent(invalid, ["run", "nosuch", "--input", "hi"]);
+      assertUserError(config, ExitCode.notFound, /Known: .*\bother\b/);
+    });
+
     test("--version prints the package's version; a port that is not a number is refused (exit 2)", async () => {
       const version = await duragent(dir, ["--version"]);
       assert.equal(version.code, 0, version.stderr);

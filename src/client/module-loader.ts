@@ -36,7 +36,7 @@ export async function importModule(modulePath: string): Promise<Record<string, u
   try {
     return exportsOf(await load(url, import.meta.url));
   } catch (error) {
-    throw new ModuleLoadError(modulePath, `Cannot load ${shown} (listed under \`modules:\`): ${reason(error)}`, {
+    throw new ModuleLoadError(modulePath, `Cannot load ${shown} (listed under \`modules:\`): ${reason(error)}${whereIn(error, modulePath)}`, {
       hint: "Fix the module, or check it alone with `node <module>` (`npx tsx <module>` for TypeScript).",
       cause: error,
     });
@@ -67,6 +67,17 @@ function exportsOf(namespace: Record<string, unknown>): Record<string, unknown> 
   const fallback = namespace.default;
   if (Object.keys(namespace).length === 1 && typeof fallback === "object" && fallback !== null) return fallback as Record<string, unknown>;
   return namespace;
+}
+
+/** Where in the user's own file the error was thrown, read from its stack: ` (at agents.ts:3:22)`. */
+function whereIn(error: unknown, modulePath: string): string {
+  const stack = error instanceof Error ? (error.stack ?? "") : "";
+  const url = pathToFileURL(modulePath).href;
+  for (const line of stack.split("\n")) {
+    const at = /\(?((?:file:\/\/)?[^\s()]+):(\d+):(\d+)\)?$/.exec(line.trim());
+    if (at && (at[1] === modulePath || at[1] === url)) return ` (at ${displayPath(modulePath)}:${at[2]}:${at[3]})`;
+  }
+  return "";
 }
 
 /** The loader's message without what only concerns duragent's own files: the require stack, our importer. */

@@ -3,7 +3,7 @@
  * agent or workflow exported by one of the config's `modules`.
  */
 import type { DuragentConfig } from "../config/schema.js";
-import { ExitCode, UserError } from "../errors/user-error.js";
+import { displayPath, ExitCode, UserError } from "../errors/user-error.js";
 import { isAgent, type AgentSpec } from "../workflows/agent/define-agent.js";
 import { patternWorkflow } from "../workflows/builtin-workflows.js";
 import { isDuragentWorkflow, type DuragentWorkflow } from "../workflows/define-workflow.js";
@@ -31,21 +31,44 @@ export class RunTargetNotFound extends UserError {
   }
 }
 
+/** Two definitions under one name: which one a run would get is not for duragent to guess. */
+export class DuplicateRunTarget extends UserError {
+  override name = "DuplicateRunTarget";
+  constructor(
+    readonly target: string,
+    readonly where: [string, string],
+  ) {
+    super(`Two definitions are called '${target}': ${where[0]} and ${where[1]}.`, {
+      hint: "Rename one of them: runs, `duragent run` and the Web UI find agents and workflows by name.",
+    });
+  }
+}
+
 export async function loadRunTargets(config: DuragentConfig): Promise<Map<string, RunTarget>> {
   const targets = new Map<string, RunTarget>();
+  const origins = new Map<string, { where: string; value: unknown }>();
+  const add = (target: RunTarget, where: string, value: unknown) => {
+    const known = origins.get(target.name);
+    // One definition exported twice (say, named and default) is still one.
+    if (known && known.value !== value) throw new DuplicateRunTarget(target.name, [known.where, where]);
+    origins.set(target.name, { where, value });
+    targets.set(target.name, target);
+  };
   for (const [name, agent] of Object.entries(config.agents)) {
-    targets.set(name, { kind: "agent", name, agent: { name, ...agent } });
+    add({ kind: "agent", name, agent: { name, ...agent } }, `the agent under \`agents:\` in the config`, agent);
   }
   for (const [name, spec] of Object.entries(config.workflows)) {
     // Agents are named in the config and sent as full specs, so the run needs no config.
     const resolved = resolveAgentReferences({ name, ...spec }, config.agents);
-    targets.set(name, { kind: "pattern", name, spec: resolved, workflow: patternWorkflow as DuragentWorkflow });
+    add({ kind: "pattern", name, spec: resolved, workflow: patternWorkflow as DuragentWorkflow }, `the workflow under \`workflows:\` in the config`, spec);
   }
   for (const modulePath of config.modules) {
     const exports = await importModule(modulePath);
-    for (const [exportName, value] of Object.entries(exports)) {
-      if (isDuragentWorkflow(value)) targets.set(exportName, { kind: "workflow", name: exportName, workflow: value });
-      else if (isAgent(value)) targets.set(value.spec.name, { kind: "agent", name: value.spec.name, agent: value.spec });
+    const module = displayPath(modulePath);
+    // A named export names a definition better than `default`.
+    for (const [exportName, value] of Object.entries(exports).sort(([a], [b]) => Number(a === "default") - Number(b === "default"))) {
+      if (isDuragentWorkflow(value)) add({ kind: "workflow", name: exportName, workflow: value }, `the workflow exported as '${exportName}' by ${module}`, value);
+      else if (isAgent(value)) add({ kind: "agent", name: value.spec.name, agent: value.spec }, `the agent exported as '${exportName}' by ${module}`, value);
     }
   }
   return targets;

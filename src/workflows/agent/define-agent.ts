@@ -8,6 +8,7 @@ import type { Executor } from "../executor/executor.js";
 import { toolError } from "../../common/tools.js";
 import { AgentLlm, type LocalTool } from "./agent-llm.js";
 import { catalogOf } from "../../common/tool-catalog.js";
+import { formatZodError } from "../../errors/zod-issues.js";
 
 export const AgentSpecSchema = z.object({
   name: z.string().min(1),
@@ -33,7 +34,12 @@ export interface Agent {
 }
 
 export function defineAgent(spec: AgentSpec): Agent {
-  const parsed = AgentSpecSchema.parse(spec);
+  const checked = AgentSpecSchema.safeParse(spec, { reportInput: true });
+  if (!checked.success) {
+    const name = typeof spec?.name === "string" && spec.name !== "" ? ` '${spec.name}'` : "";
+    throw new TypeError(formatZodError(checked.error, `defineAgent${name}`));
+  }
+  const parsed = checked.data;
   return {
     spec: parsed,
     async attachLlm(ctx, options = {}) {
