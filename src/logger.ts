@@ -14,7 +14,42 @@ export function setLogContext(context: () => Record<string, unknown> | undefined
   logContext = context;
 }
 
-export function createLogger(name: string, level = process.env.DURAGENT_LOG_LEVEL ?? "warn"): Logger {
+/**
+ * `json` lines for services (a worker, `serve`), which log collectors read; `text` for a command a
+ * person runs, whose warnings share the terminal with its output. `DURAGENT_LOG_FORMAT` overrides.
+ */
+export type LogFormat = "json" | "text";
+
+export function createLogger(name: string, level = process.env.DURAGENT_LOG_LEVEL ?? "warn", format: LogFormat = "json"): Logger {
+  const chosen = process.env.DURAGENT_LOG_FORMAT === "json" || process.env.DURAGENT_LOG_FORMAT === "text" ? process.env.DURAGENT_LOG_FORMAT : format;
   // Temporal's SDK logs its errors under `error`, which pino would print as `{}` (an Error's fields are not enumerable).
-  return pino({ name, level, mixin: () => logContext?.() ?? {}, serializers: { error: pino.stdSerializers.err } }, pino.destination(2));
+  return pino(
+    { name, level, mixin: () => logContext?.() ?? {}, serializers: { error: pino.stdSerializers.err } },
+    chosen === "text" ? { write: (line: string) => void process.stderr.write(textLine(line)) } : pino.destination(2),
+  );
+}
+
+const levelWords: Record<number, string> = { 10: "trace", 20: "debug", 30: "info", 40: "warning", 50: "error", 60: "fatal" };
+/** Fields every line has, which a person does not need to read. */
+const plumbing = new Set(["level", "time", "pid", "hostname", "name", "msg"]);
+
+/** One pino line as a person reads it: `duragent: warning: <message> (key: value, …)`. */
+export function textLine(json: string): string {
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return json.endsWith("\n") ? json : `${json}\n`;
+  }
+  const details = Object.entries(entry)
+    .filter(([key, value]) => !plumbing.has(key) && value !== undefined)
+    .map(([key, value]) => `${key}: ${detailText(value)}`);
+  const level = levelWords[entry.level as number] ?? String(entry.level);
+  return `${String(entry.name ?? "duragent")}: ${level}: ${String(entry.msg ?? "")}${details.length > 0 ? ` (${details.join(", ")})` : ""}\n`;
+}
+
+function detailText(value: unknown): string {
+  // A serialised error reads as its message; its stack is for `DURAGENT_LOG_FORMAT=json`.
+  if (typeof value === "object" && value !== null && "message" in value && typeof value.message === "string") return value.message;
+  return typeof value === "string" ? value : JSON.stringify(value);
 }

@@ -234,4 +234,22 @@ createLogger("duragent-worker", "info").error({ error: new TypeError("kaboom") }
     assert.equal(line.error.message, "kaboom");
     assert.match(line.error.stack, /^TypeError: kaboom\n\s+at /);
   });
+
+  test("a command a person runs logs lines a person reads; DURAGENT_LOG_FORMAT=json brings the JSON back", async () => {
+    const script = `import { createLogger } from ${JSON.stringify(fileURLToPath(new URL("../src/logger.ts", import.meta.url)))};
+const logger = createLogger("duragent", "info", "text");
+logger.warn({ mcpServer: "fs", lastStderr: "bye", err: new Error("gone") }, "MCP server 'fs' exited");
+logger.info("plain");`;
+    const logged = async (env: NodeJS.ProcessEnv) => {
+      const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { stdio: ["ignore", "ignore", "pipe"], env });
+      let stderr = "";
+      child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk));
+      await new Promise((resolve) => child.once("exit", resolve));
+      return stderr;
+    };
+    const { DURAGENT_LOG_FORMAT: _unset, ...base } = process.env;
+    assert.equal(await logged(base), "duragent: warning: MCP server 'fs' exited (mcpServer: fs, lastStderr: bye, err: gone)\nduragent: info: plain\n");
+    const json = (await logged({ ...base, DURAGENT_LOG_FORMAT: "json" })).trim().split("\n").map((line) => JSON.parse(line) as { msg: string; level: number });
+    assert.deepEqual(json.map((line) => [line.level, line.msg]), [[40, "MCP server 'fs' exited"], [30, "plain"]]);
+  });
 });

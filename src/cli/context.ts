@@ -5,7 +5,7 @@
 import type { DuragentClient } from "../client.js";
 import type { EngineName } from "../client/engine.js";
 import type { DuragentConfig } from "../config/schema.js";
-import type { Logger } from "../logger.js";
+import type { Logger, LogFormat } from "../logger.js";
 
 export interface GlobalOptions {
   config?: string;
@@ -18,7 +18,10 @@ export class CommandContext {
   private openedClient?: Promise<DuragentClient>;
   private createdLogger?: Promise<Logger>;
 
-  constructor(readonly options: GlobalOptions) {}
+  constructor(
+    readonly options: GlobalOptions,
+    private readonly logFormat: LogFormat = "text",
+  ) {}
 
   /** The config file (`--config`, `DURAGENT_CONFIG` or `./duragent.config.yaml`), with `--engine` over it. */
   config(): Promise<DuragentConfig> {
@@ -39,9 +42,12 @@ export class CommandContext {
     return this.openedClient;
   }
 
-  /** Structured logs on stderr; pino is loaded only by commands that log. */
+  /**
+   * Logs on stderr; pino is loaded only by commands that log. Services (a worker, `serve`, the
+   * codec server) log JSON lines for collectors; other commands, lines a person reads.
+   */
   logger(): Promise<Logger> {
-    this.createdLogger ??= import("../logger.js").then(({ createLogger }) => createLogger("duragent"));
+    this.createdLogger ??= import("../logger.js").then(({ createLogger }) => createLogger("duragent", undefined, this.logFormat));
     return this.createdLogger;
   }
 

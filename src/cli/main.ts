@@ -21,6 +21,8 @@ interface CommandSpec {
   aliases?: string[];
   /** Adds the command's own options. */
   options?: (command: Command) => Command;
+  /** Services log JSON lines for collectors; other commands log lines a person reads. */
+  logs?: "json";
   /** Ctrl-C or SIGTERM closes the client before exiting; commands that run a worker leave signals to Temporal's runtime. */
   closeOnSignal?: boolean;
   action: Action;
@@ -186,6 +188,7 @@ const commands: CommandSpec[] = [
   },
   {
     name: "worker",
+    logs: "json",
     description: "run a worker for the configured Temporal task queue",
     options: (command) =>
       command
@@ -224,6 +227,7 @@ const commands: CommandSpec[] = [
   },
   {
     name: "serve",
+    logs: "json",
     description: "serve the configured agents and workflows as MCP tools",
     options: (command) =>
       command
@@ -250,6 +254,7 @@ const commands: CommandSpec[] = [
   },
   {
     name: "codec-server",
+    logs: "json",
     description: "decrypt encrypted payloads (codec: in the config) for the Temporal Web UI and CLI",
     options: (command) =>
       command
@@ -349,7 +354,7 @@ export function buildProgram(json = false): Command {
 /** Runs one command with a context that is always closed, so no MCP process is left behind. */
 async function execute(command: Command, spec: CommandSpec, args: string[]): Promise<void> {
   const options = command.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
-  const context = new CommandContext(options);
+  const context = new CommandContext(options, spec.logs ?? "text");
   const stopOnSignal = (signal: NodeJS.Signals) => {
     // A second signal gets the default handler back, so a stuck close can still be interrupted.
     removeSignalHandlers();
