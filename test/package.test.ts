@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, dirname, join } from "node:path";
+import { delimiter, dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -108,6 +108,29 @@ describe("the packed tarball", () => {
     // The MCP SDK's 1.x line (express and 70 more packages) too: duragent speaks MCP through v2 alone.
     for (const testOnly of ["@temporalio/testing", "@modelcontextprotocol/sdk", "@modelcontextprotocol/server-everything", "@modelcontextprotocol/server-filesystem", "typescript"]) {
       assert.equal(manifest.dependencies[testOnly], undefined, `${testOnly} is not a runtime dependency`);
+    }
+  });
+});
+
+describe("`duragent init` before duragent is on the registry", () => {
+  test("a project made inside one that installed the tarball depends on the same tarball; --duragent names one", async () => {
+    const inner = join(project, "inner-app");
+    ok(await duragent(process.execPath, ["init", "inner-app", "--no-install"]), "duragent init inner-app");
+    const spec = (JSON.parse(readFileSync(join(inner, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies.duragent!;
+    assert.match(spec, /^file:\.\.\//);
+    assert.equal(resolve(inner, spec.slice("file:".length)), tarball);
+
+    const elsewhere = mkdtempSync(join(tmpdir(), "duragent-init-"));
+    try {
+      ok(await duragent(process.execPath, ["init", join(elsewhere, "app"), "--no-install", "--duragent", tarball]), "duragent init --duragent");
+      const named = (JSON.parse(readFileSync(join(elsewhere, "app", "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies.duragent!;
+      assert.equal(resolve(elsewhere, "app", named.slice("file:".length)), tarball);
+      const missing = await duragent(process.execPath, ["init", join(elsewhere, "other"), "--no-install", "--duragent", "./nope.tgz"]);
+      assert.equal(missing.code, 3);
+      assert.match(missing.stderr, /--duragent \.\/nope\.tgz: no such file or folder/);
+    } finally {
+      rmSync(inner, { recursive: true, force: true });
+      rmSync(elsewhere, { recursive: true, force: true });
     }
   });
 });

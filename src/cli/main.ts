@@ -283,8 +283,16 @@ const commands: CommandSpec[] = [
     name: "init",
     description: "create a runnable duragent project: package.json, config, an agent in TypeScript",
     args: [["[dir]", "the project folder (default: the current one)"]],
-    options: (command) => command.option("--no-install", "write the files only; skip `npm install`"),
-    action: async (context, [dir], options) => (await import("./commands/init.js")).initCommand(context, { dir: dir ?? ".", install: options.install !== false }),
+    options: (command) =>
+      command
+        .option("--no-install", "write the files only; skip `npm install`")
+        .option("--duragent <spec>", "the duragent dependency to write: a version range, or the path of a packed tarball (default: what the enclosing project uses, else ^<this version>)"),
+    action: async (context, [dir], options) =>
+      (await import("./commands/init.js")).initCommand(context, {
+        dir: dir ?? ".",
+        install: options.install !== false,
+        ...(options.duragent !== undefined ? { duragent: options.duragent as string } : {}),
+      }),
   },
 ];
 

@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { displayPath, ExitCode, UserError } from "../../errors/user-error.js";
 import { duragentVersion, packageManifest } from "../../package-info.js";
 import type { CommandOutput } from "../command-output.js";
@@ -14,9 +14,11 @@ import type { CommandContext } from "../context.js";
 
 const filesystemServer = "@modelcontextprotocol/server-filesystem";
 
-export async function initCommand(context: CommandContext, options: { dir: string; install: boolean }): Promise<CommandOutput> {
+export async function initCommand(context: CommandContext, options: { dir: string; install: boolean; duragent?: string }): Promise<CommandOutput> {
   const dir = resolve(options.dir);
   mkdirSync(dir, { recursive: true });
+  // Asked for, it replaces what the project has; inherited, it only fills a gap.
+  const duragentSpec = options.duragent !== undefined ? { spec: dependencySpec(options.duragent, dir), replace: true } : { spec: inheritedSpec(dir), replace: false };
   const name = packageName(basename(dir));
   const written: string[] = [];
   const kept: string[] = [];
@@ -27,7 +29,7 @@ export async function initCommand(context: CommandContext, options: { dir: strin
     written.push(file);
   };
 
-  writePackageJson(dir, name);
+  writePackageJson(dir, name, duragentSpec);
   written.push("package.json");
   write("duragent.config.yaml", configFile(name));
   write("agents.ts", agentsFile);
@@ -57,7 +59,7 @@ export async function initCommand(context: CommandContext, options: { dir: strin
 }
 
 /** package.json with duragent, the filesystem MCP server and TypeScript; an existing one keeps its entries. */
-function writePackageJson(dir: string, name: string): void {
+function writePackageJson(dir: string, name: string, duragent: { spec: string | undefined; replace: boolean }): void {
   const path = join(dir, "package.json");
   let manifest: Record<string, unknown> = {};
   if (existsSync(path)) {
@@ -71,7 +73,8 @@ function writePackageJson(dir: string, name: string): void {
   const dependencies = section("dependencies");
   const devDependencies = section("devDependencies");
   const scripts = section("scripts");
-  dependencies.duragent ??= `^${duragentVersion}`;
+  if (duragent.replace) dependencies.duragent = duragent.spec!;
+  dependencies.duragent ??= duragent.spec ?? `^${duragentVersion}`;
   dependencies[filesystemServer] ??= versionOf(filesystemServer);
   devDependencies.typescript ??= versionOf("typescript");
   devDependencies["@types/node"] ??= versionOf("@types/node");
@@ -90,6 +93,39 @@ function writePackageJson(dir: string, name: string): void {
     devDependencies,
   };
   writeFileSync(path, `${JSON.stringify(next, null, 2)}\n`);
+}
+
+/**
+ * `--duragent`: a version range as it is; a path (a packed tarball, a folder) as `file:`, relative
+ * to the project, so the project installs the same duragent wherever it is run from.
+ */
+function dependencySpec(spec: string, dir: string): string {
+  const looksLikePath = /^(\.{1,2}[\\/]|[\\/]|file:)/.test(spec) || spec.endsWith(".tgz");
+  if (!looksLikePath) return spec;
+  const target = resolve(spec.replace(/^file:/, ""));
+  if (!existsSync(target)) throw new UserError(`--duragent ${spec}: no such file or folder (${target}).`, { exitCode: ExitCode.notFound });
+  return `file:${relative(dir, target) || "."}`;
+}
+
+/**
+ * A project made inside one that has duragent from a file (a packed tarball, before duragent is
+ * on the registry) gets the same file, rather than a registry range that cannot install.
+ */
+function inheritedSpec(dir: string): string | undefined {
+  for (let folder = dirname(dir); ; folder = dirname(folder)) {
+    const manifestPath = join(folder, "package.json");
+    if (existsSync(manifestPath)) {
+      try {
+        const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+        const spec = manifest.dependencies?.duragent ?? manifest.devDependencies?.duragent;
+        if (spec?.startsWith("file:")) return `file:${relative(dir, resolve(folder, spec.slice("file:".length))) || "."}`;
+        if (spec !== undefined) return undefined;
+      } catch {
+        return undefined;
+      }
+    }
+    if (dirname(folder) === folder) return undefined;
+  }
 }
 
 /** The range duragent itself is built and tested with. */
@@ -120,7 +156,12 @@ function npmInstall(dir: string): Promise<void> {
     child.once("exit", (code) =>
       code === 0
         ? resolvePromise()
-        : reject(new UserError(`npm install failed in ${displayPath(dir)} (exit ${code}).`, { exitCode: ExitCode.unavailable, hint: "Its output is above; fix the cause and run `npm install` there." })),
+        : reject(
+            new UserError(`npm install failed in ${displayPath(dir)} (exit ${code}).`, {
+              exitCode: ExitCode.unavailable,
+              hint: "Its output is above; fix the cause and run `npm install` there. If it could not find duragent itself, point the project at a packed copy: `duragent init --duragent ./duragent-<version>.tgz`.",
+            }),
+          ),
     );
   });
 }
