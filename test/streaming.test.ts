@@ -309,6 +309,10 @@ describe("watching a streaming run", () => {
         const middle = model.requests.length;
         const watched = await engine.start(target, "watched bridge", { watch: false });
         await arrived;
+        // A look that shows no text (the answer command reading a question's schema) leaves it unwatched.
+        assert.equal((await (await engine.getHandle(watched.runId)).status({ watch: false })).unwatched, true);
+        const signalsSoFar = (await engine.client.workflow.getHandle(watched.runId).fetchHistory()).events!.filter((event) => event.workflowExecutionSignaledEventAttributes);
+        assert.deepEqual(signalsSoFar, [], "no watch signal from a status read with watch: false");
         const status = await watched.status();
         assert.equal(status.unwatched, true, "the run said nobody had watched it");
         release();

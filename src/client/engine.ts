@@ -24,8 +24,12 @@ export interface RunHandle<R = unknown> {
   readonly startedEagerly?: boolean;
   /** Waits for the run to end; rejects with `RunFailed` (the root cause's message) when it fails or is cancelled. */
   result(): Promise<R>;
-  /** Phase, steps, pending requests, usage and last error; cheap enough to poll. */
-  status(): Promise<RunStatus>;
+  /**
+   * Phase, steps, pending requests, usage and last error; cheap enough to poll. A read counts as
+   * someone watching, so an unwatched run's later model calls stream, unless `watch: false`
+   * (a look that shows no text, such as reading a question's schema).
+   */
+  status(options?: { watch?: boolean }): Promise<RunStatus>;
   /** Every message the run's agents exchanged so far. */
   transcript(): Promise<Message[]>;
   /** Answers a pending question; rejects with `InvalidRunMessage` when the answer does not fit. */

@@ -122,8 +122,8 @@ export class MemoryEngine implements Engine {
     const handle = runHandle({
       runId,
       result: () => outcome,
-      status: () => {
-        watched = true;
+      status: (options = {}) => {
+        if (options.watch !== false) watched = true;
         return peek();
       },
       transcript: async () => [...(ended?.transcript ?? live().control.transcript)],

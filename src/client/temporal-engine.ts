@@ -289,7 +289,7 @@ export class TemporalEngine implements Engine {
     let toldWatched = false;
     const endReason = () => workflow.result().then(() => undefined, (end: unknown) => rootCause(end));
     // What the run itself says, and what the server knows of its steps in flight.
-    const ownStatus = async (): Promise<RunStatus> => {
+    const ownStatus = async (watch: boolean): Promise<RunStatus> => {
       const description = await this.describe(workflow);
       const phase = closedPhase(description.status.name);
       try {
@@ -308,7 +308,7 @@ export class TemporalEngine implements Engine {
         // A terminated run's code never learnt why; its close event says.
         if (status && phase) return phase === "terminated" ? { ...status, phase, lastError: await endReason() } : { ...status, phase };
         // Someone watches now: the run's next model call streams. Told once by this handle.
-        if (status?.unwatched && !toldWatched) {
+        if (watch && status?.unwatched && !toldWatched) {
           toldWatched = true;
           await workflow.signal(RunMessages.watch).catch(() => undefined);
         }
@@ -329,8 +329,8 @@ export class TemporalEngine implements Engine {
           const phase = error.cause instanceof CancelledFailure ? "cancelled" : error.cause instanceof TerminatedFailure ? "terminated" : "failed";
           throw new RunFailed(workflowId, phase, rootCause(error.cause ?? error), error);
         }),
-      status: async () => {
-        const status = await ownStatus();
+      status: async (options = {}) => {
+        const status = await ownStatus(options.watch !== false);
         return status.children ? withChildText(status, (id) => this.childStatus(id)) : status;
       },
       transcript: () => this.transcriptOf(workflow),

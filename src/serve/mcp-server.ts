@@ -575,7 +575,7 @@ function pendingHint(id: string, request: PendingRequest): string {
  */
 async function answerValue(handle: RunHandle, requestId: string | undefined, answer: unknown): Promise<unknown> {
   if (typeof answer !== "string") return answer;
-  const question = questionFor(await handle.status(), requestId);
+  const question = questionFor(await handle.status({ watch: false }), requestId);
   return question ? answerFromText(answer, question.schema) : answer;
 }
 
