@@ -623,8 +623,20 @@ describe("duragent CLI", { concurrency: true }, () => {
         const result = await duragent(dir, ["run", "summarize", "--engine", "temporal", "--input", '{"path":"notes.md"}'], env);
         assert.equal(result.code, 0, result.stderr);
         assert.equal(result.stdout, `${answer}\n`);
+        assert.doesNotMatch(prebuilt.stderr, /does not match/);
       } finally {
         await stop(prebuilt, "SIGTERM");
+      }
+      // A bundle built before a module changed: the worker serves it, and says it is stale.
+      const agents = readFileSync(join(dir, "agents.ts"), "utf8");
+      writeFileSync(join(dir, "agents.ts"), `${agents}export const added = defineWorkflow(async () => "new");\n`);
+      const stale = new CliProcess(["worker", "--bundle", "prebuilt-workflows.js"], { cwd: dir, env });
+      try {
+        await stale.waitFor("stderr", /serving task queue 'cli-test-prebuilt'/);
+        assert.match(stale.stderr, /the workflow bundle prebuilt-workflows\.js does not match this worker's code: agents\.ts changed since it was built\. Runs of workflows it lacks fail on this worker; rebuild it with `duragent build`/);
+      } finally {
+        await stop(stale, "SIGTERM");
+        writeFileSync(join(dir, "agents.ts"), agents);
       }
       // A bundle that is not there, or is not a bundle: what is wrong and how to make one, no stack trace.
       const missing = await duragent(dir, ["worker", "--bundle", "no-such-bundle.js"], env);

@@ -23,7 +23,7 @@ import { ExitCode, UserError } from "../errors/user-error.js";
 import { activityLogContext } from "./log-context.js";
 import { installRuntime } from "./runtime.js";
 import type { DuragentWorker, WorkerBundle } from "../worker.js";
-import { loadWorkflowBundle } from "./workflow-bundle.js";
+import { bundleStaleness, loadWorkflowBundle, type BundleInputs } from "./workflow-bundle.js";
 
 /** Installs the process's Temporal runtime with logs to pino and no metrics, unless one is installed already. */
 export function installRuntimeLogging(): void {
@@ -39,7 +39,7 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
   // The worker's client, which activities use to reach their run, shares this converter.
   const dataConverter = dataConverterFor(config);
   await checkCluster(config.temporal);
-  const workflowBundle = await resolveBundle(config, bundle, logger, tracing ? [workflowTracingInterceptors()] : []);
+  const workflowBundle = await resolveBundle(config, bundle, logger);
   let connection: NativeConnection;
   try {
     connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
@@ -107,17 +107,29 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
   }
 }
 
-async function resolveBundle(config: DuragentConfig, bundle: WorkerBundle | undefined, logger: Logger, interceptorModules: string[]): Promise<{ code: string } | { codePath: string }> {
-  if (typeof bundle === "string") return { codePath: checkedBundleFile(bundle) };
+/** What the worker's workflow bundle is built from: the config's modules and, with tracing on, its interceptors. */
+export function bundleInputs(config: DuragentConfig): BundleInputs {
+  return { modules: config.modules, ...(tracingSettings(config, "worker") ? { interceptorModules: [workflowTracingInterceptors()] } : {}) };
+}
+
+async function resolveBundle(config: DuragentConfig, bundle: WorkerBundle | undefined, logger: Logger): Promise<{ code: string } | { codePath: string }> {
+  if (typeof bundle === "string") {
+    const { file, code } = checkedBundleFile(bundle);
+    const stale = bundleStaleness(code, bundleInputs(config));
+    if (stale.length > 0) {
+      logger.warn({ bundle: file }, `the workflow bundle ${file} does not match this worker's code: ${stale.join("; ")}. Runs of workflows it lacks fail on this worker; rebuild it with \`duragent build\``);
+    }
+    return { codePath: file };
+  }
   if (bundle) return bundle;
   const started = Date.now();
-  const loaded = await loadWorkflowBundle({ modules: config.modules, ...(interceptorModules.length ? { interceptorModules } : {}) });
+  const loaded = await loadWorkflowBundle(bundleInputs(config));
   logger.debug({ file: loaded.file, cached: loaded.cached, ms: Date.now() - started }, loaded.cached ? "workflow bundle from cache" : "workflow bundle built");
   return { code: loaded.code };
 }
 
 /** A prebuilt bundle's file, refused in the user's terms when it is missing or not a workflow bundle. */
-function checkedBundleFile(file: string): string {
+function checkedBundleFile(file: string): { file: string; code: string } {
   const hint = "Build one with `duragent build --out <file>`, from the same config and modules as the worker's.";
   let code: string;
   try {
@@ -130,7 +142,7 @@ function checkedBundleFile(file: string): string {
   if (!code.includes("//# sourceMappingURL=data:")) {
     throw new UserError(`${file} is not a workflow bundle: it has no inline source map, as one built by \`duragent build\` has.`, { hint });
   }
-  return file;
+  return { file, code };
 }
 
 /**

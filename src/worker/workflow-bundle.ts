@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ExitCode, UserError } from "../errors/user-error.js";
 import { duragentVersion, packageRoot } from "../package-info.js";
@@ -114,6 +114,53 @@ export async function buildWorkflowBundle(inputs: BundleInputs): Promise<{ code:
   // Only real files: the bundler's generated entry lives in an in-memory file system.
   for (const path of [...read].sort()) if (isFile(path)) files[path] = hashFile(path);
   return { code, dependencies: { files, missing: [...missing].filter((path) => !existsSync(path)).sort() } };
+}
+
+/**
+ * What `duragent build` records in a bundle it writes, so that a worker given it can tell when it
+ * was built from other code than the worker's: the config's modules and the content of the user's
+ * files it holds (not packages'), by path relative to the folder the command ran in.
+ */
+interface BundleStamp {
+  modules: string[];
+  files: Record<string, string>;
+  tracing: boolean;
+}
+
+const stampPrefix = "//# duragentBundle=";
+
+/** The bundle with its stamp on a line before the source map, which Temporal reads from the end. */
+export function stampedBundle(code: string, inputs: BundleInputs, files: Record<string, string>, base = process.cwd()): string {
+  const own = Object.fromEntries(Object.entries(files).filter(([path]) => !/[\\/]node_modules[\\/]/.test(path) && !path.startsWith(packageRoot)).map(([path, hash]) => [relative(base, path), hash]));
+  const stamp: BundleStamp = { modules: inputs.modules.map((path) => relative(base, path)), files: own, tracing: (inputs.interceptorModules?.length ?? 0) > 0 };
+  const mapAt = code.lastIndexOf("//# sourceMappingURL=");
+  const line = `${stampPrefix}${Buffer.from(JSON.stringify(stamp)).toString("base64")}\n`;
+  return mapAt < 0 ? `${code}\n${line}` : `${code.slice(0, mapAt)}${line}${code.slice(mapAt)}`;
+}
+
+/**
+ * Why a bundle `duragent build` wrote no longer matches the worker's code, or nothing when it does
+ * (or carries no stamp). A file that is not here to compare (a deploy without sources) is no reason.
+ */
+export function bundleStaleness(code: string, inputs: BundleInputs, base = process.cwd()): string[] {
+  const at = code.lastIndexOf(stampPrefix);
+  if (at < 0) return [];
+  let stamp: BundleStamp;
+  try {
+    stamp = JSON.parse(Buffer.from(code.slice(at + stampPrefix.length, code.indexOf("\n", at)), "base64").toString("utf8")) as BundleStamp;
+  } catch {
+    return [];
+  }
+  const reasons: string[] = [];
+  const modules = inputs.modules.map((path) => relative(base, path));
+  if (modules.join("\n") !== stamp.modules.join("\n")) {
+    reasons.push(`it was built for the modules [${stamp.modules.join(", ")}], and the config lists [${modules.join(", ")}]`);
+  }
+  const changed = Object.entries(stamp.files).filter(([path, hash]) => isFile(resolve(base, path)) && hashFile(resolve(base, path)) !== hash).map(([path]) => path);
+  if (changed.length > 0) reasons.push(`${changed.join(", ")} changed since it was built`);
+  const tracing = (inputs.interceptorModules?.length ?? 0) > 0;
+  if (tracing && !stamp.tracing) reasons.push("it was built with tracing off, so its workflows record no spans");
+  return reasons;
 }
 
 /** The workflow code cannot be bundled: an import that does not resolve, a syntax error, a Node API. */

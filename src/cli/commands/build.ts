@@ -7,9 +7,12 @@ import type { CommandContext } from "../context.js";
 
 export async function buildCommand(context: CommandContext, options: { out: string }): Promise<CommandOutput> {
   const config = await context.config();
-  const { buildWorkflowBundle } = await import("../../worker/workflow-bundle.js");
+  const [{ buildWorkflowBundle, stampedBundle }, { bundleInputs }] = await Promise.all([import("../../worker/workflow-bundle.js"), import("../../worker/create-worker.js")]);
   const started = Date.now();
-  const { code } = await buildWorkflowBundle({ modules: config.modules });
+  // What the worker would bundle itself, tracing interceptors included when tracing is on.
+  const inputs = bundleInputs(config);
+  const built = await buildWorkflowBundle(inputs);
+  const code = stampedBundle(built.code, inputs, built.dependencies.files);
   const file = resolve(options.out);
   writeFileSync(file, code);
   const bytes = Buffer.byteLength(code);
