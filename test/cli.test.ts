@@ -312,6 +312,9 @@ describe("duragent CLI", { concurrency: true }, () => {
       const result = await duragent(dir, ["run", "librarian", "--input", "What do notes.md say?"]);
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout, `${answer}\n`);
+      // Its steps on stderr, through the last (a fast run ends between two reads of its status).
+      const steps = [...result.stderr.matchAll(/^ {2}steps? (?:\d+–)?(\d+): (.*)$/gm)].map((line) => [Number(line[1]), line[2]]);
+      assert.deepEqual(steps.at(-1), [3, "llm openai:gpt-4.1-mini"], result.stderr);
       assertNoLeftovers(dir);
     });
 

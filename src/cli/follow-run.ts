@@ -50,7 +50,9 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
     midLine = false;
   };
   try {
-    while (!settled) {
+    for (;;) {
+      // One last read once the run has ended, so the steps it took since the previous one are shown.
+      const last = settled;
       const status = await handle.status().catch(() => undefined);
       if (status) {
         // A run that continued as new counts its steps and model calls from the start again.
@@ -94,7 +96,7 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
           err.write(`  (${partial})\n`);
         }
         shownPartial = partial;
-        const next = status.pending.find((request) => !asked.has(request.id));
+        const next = last ? undefined : status.pending.find((request) => !asked.has(request.id));
         if (next && options.interactive) {
           asked.add(next.id);
           if (spinning) err.write("\r\x1b[K");
@@ -109,8 +111,9 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
           if (options.answeredOnlyHere && answered === "left for later") asked.delete(next.id);
           continue;
         }
-        if (spinning && !midLine) err.write(`\r${spinnerFrames[frame++ % spinnerFrames.length]} ${phaseText(status)}\x1b[K`);
+        if (spinning && !midLine && !last) err.write(`\r${spinnerFrames[frame++ % spinnerFrames.length]} ${phaseText(status)}\x1b[K`);
       }
+      if (last) break;
       await Promise.race([outcome.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, options.pollMs ?? (spinning && status?.streaming?.some((text) => !text.done) ? 100 : 300)))]);
     }
   } finally {
