@@ -131,7 +131,12 @@ const stampPrefix = "//# duragentBundle=";
 
 /** The bundle with its stamp on a line before the source map, which Temporal reads from the end. */
 export function stampedBundle(code: string, inputs: BundleInputs, files: Record<string, string>, base = process.cwd()): string {
-  const own = Object.fromEntries(Object.entries(files).filter(([path]) => !/[\\/]node_modules[\\/]/.test(path) && !path.startsWith(packageRoot)).map(([path, hash]) => [relative(base, path), hash]));
+  const duragentOwn = [join(packageRoot, "src"), join(packageRoot, "dist")];
+  const own = Object.fromEntries(
+    Object.entries(files)
+      .filter(([path]) => !/[\\/]node_modules[\\/]/.test(path) && !duragentOwn.some((folder) => path.startsWith(folder)))
+      .map(([path, hash]) => [relative(base, path), hash]),
+  );
   const stamp: BundleStamp = { modules: inputs.modules.map((path) => relative(base, path)), files: own, tracing: (inputs.interceptorModules?.length ?? 0) > 0 };
   const mapAt = code.lastIndexOf("//# sourceMappingURL=");
   const line = `${stampPrefix}${Buffer.from(JSON.stringify(stamp)).toString("base64")}\n`;
