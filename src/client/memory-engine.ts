@@ -83,11 +83,28 @@ export class MemoryEngine implements Engine {
     // The run begins one turn of the event loop after start(), so a caller that watches right
     // away (`for await (… of handle.events())`) sees its first model call stream.
     const begun = new Promise((resolve) => setImmediate(resolve));
-    // Termination ends the run at once, whatever its code does with the cancellation it is sent.
-    let terminate!: (reason: string) => void;
-    const terminated = new Promise<never>((_, reject) => (terminate = (reason) => reject(new RunFailed(runId, "terminated", reason))));
+    // The run's end: its code's outcome, or a termination, which does not wait for the code.
+    let settle!: { resolve: (value: unknown) => void; reject: (error: unknown) => void };
+    const outcome = new Promise<unknown>((resolve, reject) => (settle = { resolve, reject }));
     let terminatedBy: string | undefined;
-    const ran = (async () => {
+    let ending = false;
+    // Keeps what can still be read of the run, then settles its outcome; the first end wins.
+    const end = async (outcomeOf: (how: typeof settle) => void): Promise<void> => {
+      if (ending) return;
+      ending = true;
+      // Read now: a termination that arrives while a finished run is put away changes nothing.
+      const reason = terminatedBy;
+      try {
+        const last = live();
+        const status = await last.statusWithChildren();
+        ended = { status: reason === undefined ? status : { ...status, phase: "terminated", lastError: reason }, transcript: last.control.transcript };
+        executor = undefined;
+        this.remember(runId);
+      } finally {
+        outcomeOf(settle);
+      }
+    };
+    void (async () => {
       await begun;
       let next = first;
       for (;;) {
@@ -99,17 +116,10 @@ export class MemoryEngine implements Engine {
           executor = newExecutor();
         }
       }
-    })().catch((error: unknown) => {
-      throw new RunFailed(runId, isCancellation(error) ? "cancelled" : "failed", rootCause(error), error);
-    });
-    ran.catch(() => undefined); // a terminated run's code may still end later; nobody waits for it
-    const outcome = Promise.race([ran, terminated]).finally(async () => {
-      const last = live();
-      const status = await last.statusWithChildren();
-      ended = { status: terminatedBy === undefined ? status : { ...status, phase: "terminated", lastError: terminatedBy }, transcript: last.control.transcript };
-      executor = undefined;
-      this.remember(runId);
-    });
+    })().then(
+      (result) => end(({ resolve }) => resolve(result)),
+      (error: unknown) => end(({ reject }) => reject(new RunFailed(runId, isCancellation(error) ? "cancelled" : "failed", rootCause(error), error))),
+    );
     outcome.catch(() => undefined); // observed through result()
     // A message waits for the run's handlers: until it has begun, or between two executors.
     const current = async (): Promise<MemoryExecutor> => {
@@ -137,7 +147,7 @@ export class MemoryEngine implements Engine {
         const running = live("terminate");
         terminatedBy = reason;
         running.cancel();
-        terminate(reason);
+        await end(({ reject }) => reject(new RunFailed(runId, "terminated", reason)));
       },
       update: async <R>(name: string, payload?: unknown) => (await current()).update<R>(name, payload),
       signal: async (name, payload) => (await current()).signal(name, payload),
