@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, realpathSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
@@ -563,6 +564,29 @@ describe("Streamable HTTP guards", () => {
     } finally {
       await open.close();
     }
+  });
+
+  test("a stdio client that closes our input mid-call ends the session: serve exits and leaves no MCP server behind", async () => {
+    const marker = `closed-input-${Math.random().toString(36).slice(2)}`;
+    const path = join(dir, `${marker}.yaml`);
+    const chatty = { ...loggingServer, args: [...loggingServer.args, marker] };
+    writeFileSync(path, JSON.stringify({ llm: { providers: { openai: { apiKey: "test", baseURL: model.openaiBaseURL } } }, mcp: { servers: { chatty } }, agents: { chatty: agents.chatty } }));
+    const lines = [
+      { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "closer", version: "1" } } },
+      { jsonrpc: "2.0", method: "notifications/initialized" },
+      { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "chatty", arguments: { input: "chat a while" } } },
+    ];
+    const serve = spawn(process.execPath, [bin, "--config", path, "serve"], { stdio: ["pipe", "pipe", "pipe"] });
+    let stderr = "";
+    serve.stderr!.on("data", (chunk: Buffer) => (stderr += chunk));
+    serve.stdin!.end(lines.map((line) => JSON.stringify(line)).join("\n") + "\n");
+    const killer = setTimeout(() => serve.kill("SIGKILL"), 30_000);
+    const [code, signal] = (await once(serve, "exit")) as [number | null, NodeJS.Signals | null];
+    clearTimeout(killer);
+    assert.equal(signal, null, `serve was still running 30 s after its input closed\n${stderr}`);
+    assert.equal(code, 0, stderr);
+    const left = spawnSync("ps", ["-eo", "args"], { encoding: "utf8" }).stdout.split("\n").filter((line) => line.includes(marker));
+    assert.deepEqual(left, [], "no MCP server process is left");
   });
 
   test("DURAGENT_SERVE_STATE_KEY that is not a 32-byte key: refuses to start, naming the variable and not echoing it", () => {

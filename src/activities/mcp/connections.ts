@@ -175,8 +175,9 @@ export class Connections<C extends Connection = Connection> {
     await Promise.allSettled([...this.shutdowns]);
   }
 
-  /** Closes every connection and waits until no server process is left. */
+  /** Closes every connection and waits until no server process is left; none is opened after. */
   async closeAll(): Promise<void> {
+    this.shutDown = true;
     const entries = [...this.entries.values()];
     this.entries.clear();
     await Promise.allSettled(
@@ -188,7 +189,11 @@ export class Connections<C extends Connection = Connection> {
     await Promise.allSettled([...this.shutdowns]);
   }
 
+  /** Set by `closeAll`: a step that starts after it (its run outlived its engine) spawns nothing to outlive the process. */
+  private shutDown = false;
+
   private acquire(server: string, config: McpServerConfig): Promise<C> {
+    if (this.shutDown) return Promise.reject(unavailable(`MCP server '${server}' was not started: duragent's MCP connections are closed (it is shutting down).`));
     const existing = this.entries.get(server);
     if (existing) return existing.promise;
     const forget = (): void => {

@@ -64,6 +64,8 @@ export async function serveCommand(context: CommandContext, options: ServeOption
       onerror: (error) => logger.warn({ err: error }, "serve: stdio message refused or failed"),
     });
     logger.info({ tools: toolNames, engine: client.engine }, "serve: MCP over stdio");
+    // A client that closes our input is shutting the session down (MCP's stdio lifecycle): calls
+    // in flight are abandoned, their runs stopped with the engine (on Temporal they go on).
     await stopped;
     await connection.close();
     return;
