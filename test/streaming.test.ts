@@ -272,6 +272,29 @@ describe("watching a streaming run", () => {
     }
   });
 
+  test("events() and `run` name every step, in order, even the fast ones between two reads of the status, on both engines", { timeout: 120_000 }, async () => {
+    const stepper: RunTarget = { kind: "agent", name: "stepper", agent: { name: "stepper", instruction: "Look three times.", servers: ["fs"] } };
+    script = (_question, _attempt, call) =>
+      call.messages.filter((message) => message.role === "tool").length < 3 ? { toolCalls: [{ name: "fs_list_allowed_directories", arguments: {} }] } : { text: "looked" };
+    const expected = ["llm", "tool", "llm", "tool", "llm", "tool", "llm"].map((kind) => (kind === "llm" ? "llm openai:gpt-4.1-mini" : "tool fs/list_allowed_directories"));
+    const stepsOf = (events: RunEvent[]) => events.flatMap((event) => (event.type === "step" ? [[event.number, event.step] as const] : []));
+    try {
+      const onMemory = memoryEngine(config);
+      try {
+        const events = await collect((await onMemory.start(stepper, "look")).events());
+        assert.deepEqual(stepsOf(events), expected.map((step, index) => [index + 1, step]));
+      } finally {
+        await onMemory.close();
+      }
+      await withTemporalWorker(temporal, config, async (engine) => {
+        const events = await collect((await engine.start(stepper, "look")).events());
+        assert.deepEqual(stepsOf(events), expected.map((step, index) => [index + 1, step]));
+      });
+    } finally {
+      script = (question) => turns[question] ?? { text: `unknown: ${question}` };
+    }
+  });
+
   test("memory engine: a run nobody watches makes plain model requests; once its status is read, its next calls stream", async () => {
     const target = { kind: "pattern" as const, name: "pair", spec: bridgePair, workflow: patternWorkflow as DuragentWorkflow };
     const { arrived, release } = holdWatchedBridge();

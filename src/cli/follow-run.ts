@@ -9,7 +9,7 @@ import { parseInput } from "./command-output.js";
 import { InvalidRunMessage, type RunHandle } from "../client/engine.js";
 import { UserError } from "../errors/user-error.js";
 import { describePending } from "./status-text.js";
-import { textEvents, textFilter, type ShownText } from "../client/run-events.js";
+import { stepsSince, textEvents, textFilter, type ShownText } from "../client/run-events.js";
 
 export interface FollowOptions {
   /** Ask pending questions on the terminal. */
@@ -63,9 +63,11 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
         if (options.verbose && status.stepCount > shownSteps && status.currentStep) {
           if (spinning) err.write("\r\x1b[K");
           endLine();
-          // Polling can miss fast steps; say how many passed rather than pretend each was seen.
-          const steps = status.stepCount > shownSteps + 1 ? `steps ${shownSteps + 1}–${status.stepCount}` : `step ${status.stepCount}`;
-          err.write(`  ${steps}: ${status.currentStep}\n`);
+          const steps = stepsSince(status, shownSteps);
+          // More steps than a status names passed between two reads: say how many, not what they were.
+          const unnamed = steps[0]!.number - shownSteps - 1;
+          if (unnamed > 0) err.write(`  ${unnamed === 1 ? `step ${shownSteps + 1}` : `steps ${shownSteps + 1}–${steps[0]!.number - 1}`}\n`);
+          for (const { number, step } of steps) err.write(`  step ${number}: ${step}\n`);
           shownSteps = status.stepCount;
         }
         // A model's answer as it streams, on a terminal: stdout keeps only the final answer. Each

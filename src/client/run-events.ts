@@ -42,10 +42,8 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
         steps = 0;
         shown.clear();
       }
-      if (status.stepCount > steps && status.currentStep) {
-        steps = status.stepCount;
-        yield { type: "step", number: steps, step: status.currentStep };
-      }
+      for (const step of stepsSince(status, steps)) yield { type: "step", ...step };
+      if (status.stepCount > steps && status.currentStep) steps = status.stepCount;
       for (const streaming of status.streaming ?? []) if (shows(streaming)) yield* textEvents(streaming, shown);
       for (const request of status.pending) {
         if (seenRequests.has(request.id)) continue;
@@ -62,6 +60,17 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
     if (options.signal?.aborted) return;
     await Promise.race([outcome, new Promise((resolve) => setTimeout(resolve, options.pollMs))]);
   }
+}
+
+/**
+ * The steps a status shows that began after step `shown`, each with its number: every one its
+ * `recentSteps` still names, and the current one in any case.
+ */
+export function stepsSince(status: RunStatus, shown: number): { number: number; step: string }[] {
+  if (status.stepCount <= shown || !status.currentStep) return [];
+  const recent = status.recentSteps ?? [status.currentStep];
+  const first = status.stepCount - recent.length + 1;
+  return recent.flatMap((step, index) => (first + index > shown ? [{ number: first + index, step }] : []));
 }
 
 /** Whether a model call's text is wanted: every call's, or only the named agents'. */

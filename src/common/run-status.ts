@@ -20,6 +20,9 @@ export const RunPhaseSchema = z.enum([
 ]);
 export type RunPhase = z.infer<typeof RunPhaseSchema>;
 
+/** How many step labels a status keeps (`recentSteps`). */
+export const maxRecentSteps = 32;
+
 /** The phases a run never leaves. */
 export const endedPhases: readonly RunPhase[] = ["completed", "failed", "cancelled", "terminated"];
 export const hasEnded = (phase: RunPhase): boolean => endedPhases.includes(phase);
@@ -71,6 +74,11 @@ export const RunStatusSchema = z.object({
   currentStep: z.string().optional(),
   /** Steps (model and tool calls) started so far. */
   stepCount: z.number(),
+  /**
+   * The latest steps' labels, oldest first, up to `maxRecentSteps`: the last is `currentStep`,
+   * numbered `stepCount`. A watcher that reads the status now and then still names every step.
+   */
+  recentSteps: z.array(z.string()).optional(),
   pending: z.array(PendingRequestSchema),
   /** Tokens by model (`provider:model`), the run's child runs included. */
   usage: z.record(z.string(), TokenUsageSchema),

@@ -9,7 +9,7 @@ import { rootCause } from "../../common/failures.js";
 import { InvalidRunMessage } from "../../common/invalid-run-message.js";
 import type { TokenUsage } from "../../common/llm.js";
 import type { Message } from "../../common/messages.js";
-import type { Answer, ApprovalDecision, ApprovalRequest, QuestionRequest, PendingRequest, RunPhase, RunStatus } from "../../common/run-status.js";
+import { maxRecentSteps, type Answer, type ApprovalDecision, type ApprovalRequest, type QuestionRequest, type PendingRequest, type RunPhase, type RunStatus } from "../../common/run-status.js";
 import { appendStreamed, maxStepLogs, maxStreamedText, type ServerRequest, type ServerRequestAnswer, type StepLog, type StepProgress, type StepText } from "../../common/server-requests.js";
 import { addUsage, type UsageByModel } from "../../common/usage.js";
 import { jsonSchemaOf } from "../structured-output.js";
@@ -37,6 +37,7 @@ export class RunControl {
   private finalPhase?: RunPhase;
   private currentStep?: string;
   private stepCount = 0;
+  private readonly recentSteps: string[] = [];
   private lastError?: { message: string; step?: string; error: unknown };
   /** The step in flight whose last attempt failed, while a retry is due (memory engine; Temporal reads it from the server). */
   private retrying?: RunStatus["retrying"];
@@ -91,6 +92,7 @@ export class RunControl {
       phase: this.phase(),
       currentStep: this.currentStep,
       stepCount: this.stepCount,
+      ...(this.recentSteps.length > 0 ? { recentSteps: [...this.recentSteps] } : {}),
       pending: [...this.pending.values()].map((entry) => entry.request),
       usage: this.usage,
       ...(this.lastError ? { lastError: this.lastError.message, ...(this.lastError.step ? { failedStep: this.lastError.step } : {}) } : {}),
@@ -148,6 +150,8 @@ export class RunControl {
   private countStep(label: string): void {
     this.currentStep = label;
     this.stepCount += 1;
+    this.recentSteps.push(label);
+    if (this.recentSteps.length > maxRecentSteps) this.recentSteps.shift();
     this.changed();
   }
 
