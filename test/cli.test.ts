@@ -423,6 +423,23 @@ describe("duragent CLI", { concurrency: true }, () => {
       assertUserError(config, ExitCode.notFound, /Known: .*\bother\b/);
     });
 
+    test("init in an existing project keeps its module type and its config, and says what the kept config lacks", async () => {
+      const existing = join(root, "init-existing");
+      mkdirSync(existing);
+      writeFileSync(join(existing, "package.json"), `${JSON.stringify({ name: "cjs-app", version: "1.0.0", main: "index.js" })}\n`);
+      writeFileSync(join(existing, "duragent.config.yaml"), "engine: memory\n");
+      writeFileSync(join(existing, "index.js"), 'require("node:fs");\n');
+      const result = await duragent(existing, ["init", "--no-install"]);
+      assert.equal(result.code, 0, result.stderr);
+      const manifest = JSON.parse(readFileSync(join(existing, "package.json"), "utf8")) as { type?: string; main: string; dependencies: Record<string, string> };
+      assert.equal(manifest.type, undefined, "a CommonJS project stays CommonJS");
+      assert.equal(manifest.main, "index.js");
+      assert.ok(manifest.dependencies.duragent);
+      assert.match(result.stdout, /package\.json \(added to yours\).*\(kept your duragent\.config\.yaml\)/);
+      assert.match(result.stdout, /Your duragent\.config\.yaml does not load agents\.ts: .*modules: \[\.\/agents\.ts\]/);
+      assert.equal(readFileSync(join(existing, "duragent.config.yaml"), "utf8"), "engine: memory\n");
+    });
+
     test("--version prints the package's version; a port that is not a number is refused (exit 2)", async () => {
       const version = await duragent(dir, ["--version"]);
       assert.equal(version.code, 0, version.stderr);

@@ -5,8 +5,9 @@
  * project runs on duragent's scripted model, so `npx duragent run assistant` works at once.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
 import { displayPath, ExitCode, UserError } from "../../errors/user-error.js";
 import { duragentVersion, packageManifest } from "../../package-info.js";
 import type { CommandOutput } from "../command-output.js";
@@ -29,6 +30,7 @@ export async function initCommand(context: CommandContext, options: { dir: strin
     written.push(file);
   };
 
+  const hadManifest = existsSync(join(dir, "package.json"));
   writePackageJson(dir, name, duragentSpec);
   written.push("package.json");
   write("duragent.config.yaml", configFile(name));
@@ -41,6 +43,8 @@ export async function initCommand(context: CommandContext, options: { dir: strin
     context.notice(`installing packages in ${displayPath(dir)} (npm install)`);
     await npmInstall(dir);
   }
+  // A config of the user's own is kept as it is; it may not load the agent written beside it.
+  const unwired = kept.includes("duragent.config.yaml") && !loadsAgentsFile(join(dir, "duragent.config.yaml"));
   const where = dir === process.cwd() ? "" : `cd ${displayPath(dir)} && `;
   const steps = [
     `${where}npx duragent run assistant --input "Summarize README.md in two sentences."`,
@@ -49,9 +53,12 @@ export async function initCommand(context: CommandContext, options: { dir: strin
   return {
     data: { dir, written, kept, installed: options.install },
     text: [
-      `Created a duragent project in ${displayPath(dir)}: ${written.join(", ")}${kept.length > 0 ? ` (kept your ${kept.join(", ")})` : ""}.`,
+      `Created a duragent project in ${displayPath(dir)}: ${written.map((file) => (file === "package.json" && hadManifest ? "package.json (added to yours)" : file)).join(", ")}${kept.length > 0 ? ` (kept your ${kept.join(", ")})` : ""}.`,
       "Without OPENAI_API_KEY, duragent's scripted model answers, so it runs offline; set the key for a real model.",
       ...(options.install ? [] : ["Install its packages with `npm install` first."]),
+      ...(unwired
+        ? ["Your duragent.config.yaml does not load agents.ts: for its `assistant` agent, add `modules: [./agents.ts]` and, under `mcp.servers`, the `filesystem` server it uses (`duragent init` in an empty folder shows both)."]
+        : []),
       "Next:",
       ...steps.map((step) => `  ${step}`),
     ].join("\n"),
@@ -82,11 +89,14 @@ function writePackageJson(dir: string, name: string, duragent: { spec: string | 
   scripts.dev ??= "duragent dev";
   scripts.worker ??= "duragent worker";
   scripts.typecheck ??= "tsc --noEmit";
+  // A project with JavaScript of its own keeps its module type: "type": "module" would make its
+  // .js files ESM. A bare package.json (say, from `npm i duragent`) becomes an ES module project.
+  const ownJavaScript = readdirSync(dir).some((file) => /\.js$/.test(file));
   const next = {
     name,
     version: "0.1.0",
     private: true,
-    type: "module",
+    ...(ownJavaScript ? {} : { type: "module" }),
     ...manifest,
     scripts,
     dependencies,
@@ -125,6 +135,16 @@ function inheritedSpec(dir: string): string | undefined {
       }
     }
     if (dirname(folder) === folder) return undefined;
+  }
+}
+
+/** Whether a config lists `agents.ts` under `modules:`. */
+function loadsAgentsFile(configPath: string): boolean {
+  try {
+    const config = parseYaml(readFileSync(configPath, "utf8")) as { modules?: unknown } | null;
+    return Array.isArray(config?.modules) && config.modules.some((entry) => typeof entry === "string" && /(^|[\\/])agents\.ts$/.test(entry));
+  } catch {
+    return false;
   }
 }
 
