@@ -661,6 +661,9 @@ describe("duragent CLI", { concurrency: true }, () => {
       // A bundle that is not there, or is not a bundle: what is wrong and how to make one, no stack trace.
       const missing = await duragent(dir, ["worker", "--bundle", "no-such-bundle.js"], env);
       assertUserError(missing, ExitCode.notFound, /The workflow bundle no-such-bundle\.js cannot be read: no such file\.[^]*duragent build --out/);
+      // Where the bundle cannot go: said before any bundling.
+      assertUserError(await duragent(dir, ["build", "--out", join(dir, "no-such-folder", "b.js")], env), ExitCode.usage, /--out .*b\.js: cannot write the bundle there: its folder does not exist\./);
+      assertUserError(await duragent(dir, ["build", "--out", dir], env), ExitCode.usage, /: cannot write the bundle there: it is a folder; name a file in it\./);
       const notABundle = await duragent(dir, ["worker", "--bundle", "notes.md"], env);
       assertUserError(notABundle, ExitCode.usage, /notes\.md is not a workflow bundle[^]*duragent build --out/);
     });
