@@ -487,6 +487,11 @@ describe("provider registry", () => {
           error.message.includes(`llm.providers.${name}.apiKey`),
       );
     }
+    // An empty key in the config (`${OPENAI_API_KEY:-}` with the variable unset) is missing too,
+    // not handed to the SDK; and with `withoutApiKey: scripted` the scripted model answers.
+    const empty = { providers: { openai: { apiKey: "" } } };
+    assert.throws(() => createProviderRegistry(empty, {}).get("openai"), (error) => error instanceof ApplicationFailure && error.message.includes("OPENAI_API_KEY"));
+    assert.equal(createProviderRegistry({ ...empty, withoutApiKey: "scripted" }, {}).get("openai").constructor.name, "ScriptedProvider");
     // Only OpenAI-kind servers get a placeholder key: Anthropic endpoints always want one.
     const withBase = createProviderRegistry({ providers: { anthropic: { baseURL: server.anthropicBaseURL } } }, {});
     assert.throws(() => withBase.get("anthropic"), /ANTHROPIC_API_KEY/);

@@ -33,10 +33,9 @@ export function createProviderRegistry(
 ): ProviderRegistry {
   const providers = llmConfig.providers ?? {};
   const cache = new Map<string, LlmProvider>();
-  const fromEnv = (name: string): string | undefined => {
-    const value = env[name];
-    return value === undefined || value === "" ? undefined : value;
-  };
+  // An empty setting (`${OPENAI_API_KEY:-}` with the variable unset) is a missing one.
+  const given = (value: string | undefined): string | undefined => (value === undefined || value.trim() === "" ? undefined : value);
+  const fromEnv = (name: string): string | undefined => given(env[name]);
 
   const build = (providerName: string): LlmProvider => {
     const config = Object.hasOwn(providers, providerName) ? providers[providerName] : undefined;
@@ -53,8 +52,8 @@ export function createProviderRegistry(
     }
     const kind = config?.kind ?? (providerName === "anthropic" ? "anthropic" : "openai");
     const keyVar = providerEnvVar(providerName, "API_KEY");
-    const baseURL = config?.baseURL ?? fromEnv(providerEnvVar(providerName, "BASE_URL"));
-    let apiKey = config?.apiKey ?? fromEnv(keyVar);
+    const baseURL = given(config?.baseURL) ?? fromEnv(providerEnvVar(providerName, "BASE_URL"));
+    let apiKey = given(config?.apiKey) ?? fromEnv(keyVar);
     if (apiKey === undefined) {
       const customServer = kind === "openai" && baseURL !== undefined && !isOfficialOpenAI(baseURL);
       if (!customServer && llmConfig.withoutApiKey === "scripted") return new ScriptedProvider(providerName, demoModel);
