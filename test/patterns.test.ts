@@ -15,7 +15,10 @@ import { MemoryEngine } from "../src/client/memory-engine.js";
 import { MemoryExecutor } from "../src/workflows/executor/memory-executor.js";
 import { findRunTarget } from "../src/client/run-targets.js";
 import { createLogger } from "../src/logger.js";
-import { everythingServer } from "./support/mcp-servers.js";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { everythingServer, filesystemServer } from "./support/mcp-servers.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import { patternWorkflow } from "../src/workflows/builtin-workflows.js";
 import {
@@ -284,6 +287,35 @@ describe("declarative patterns", () => {
       assert.ok(result.usage["openai:scripted"]!.outputTokens > 0);
     } finally {
       await engine.close();
+    }
+  });
+
+  test("without an API key, the scripted model runs the patterns that need structured output: router, intent classifier, orchestrator, evaluator-optimizer", async () => {
+    const folder = mkdtempSync(join(tmpdir(), "duragent-offline-"));
+    writeFileSync(join(folder, "notes.md"), "The ferry leaves at nine. It returns at five.\n");
+    const config = ConfigSchema.parse({
+      // A provider whose key variable (OFFLINE_API_KEY) no machine sets.
+      llm: { defaultModel: "offline:gpt", providers: { offline: { kind: "openai" } }, withoutApiKey: "scripted" },
+      mcp: { servers: { fs: filesystemServer(folder) } },
+      agents: { librarian: { instruction: "Answer from the files.", servers: ["fs"] }, critic: { instruction: "Judge answers." } },
+      workflows: {
+        pick: { pattern: "router", candidates: ["librarian", "critic"] },
+        sort: { pattern: "intent-classifier", intents: [{ name: "files", description: "about files" }, { name: "other", description: "anything else" }] },
+        plan: { pattern: "orchestrator", workers: ["librarian", "critic"] },
+        polish: { pattern: "evaluator-optimizer", optimizer: "librarian", evaluator: "critic" },
+      },
+    });
+    const engine = new MemoryEngine(config, runSettingsFromConfig(config), createLogger("test", "silent"));
+    const run = async (name: string) => (await (await engine.start(await findRunTarget(config, name), `Summarize ${join(folder, "notes.md")}`)).result()) as { text: string };
+    try {
+      // The first candidate offered, which reads the file.
+      assert.equal((await run("pick")).text, "The ferry leaves at nine. It returns at five.");
+      assert.match((await run("sort")).text, /"intent":"files"/);
+      assert.match((await run("plan")).text, /\[librarian\] Summarize .*notes\.md\n\s+Result: The ferry leaves at nine\./);
+      assert.equal((await run("polish")).text, "The ferry leaves at nine. It returns at five.");
+    } finally {
+      await engine.close();
+      rmSync(folder, { recursive: true, force: true });
     }
   });
 

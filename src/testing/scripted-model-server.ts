@@ -63,6 +63,8 @@ export interface ScriptedCall {
    * sent as that tool's input when it parses as a JSON object.
    */
   responseFormat?: boolean;
+  /** The JSON Schema the structured output must satisfy, when the request gave one. */
+  responseSchema?: Record<string, unknown>;
   /** The request body as received. */
   raw: unknown;
 }
@@ -306,6 +308,9 @@ function fromOpenAIRequest(body: Record<string, unknown>, index: number): Script
     messages,
     tools: asArray(body.tools).flatMap((tool) => (isRecord(tool) && isRecord(tool.function) ? [asString(tool.function.name)] : [])),
     responseFormat: format === "json_schema" || format === "json_object",
+    ...(isRecord(body.response_format) && isRecord(body.response_format.json_schema) && isRecord(body.response_format.json_schema.schema)
+      ? { responseSchema: body.response_format.json_schema.schema }
+      : {}),
     raw: body,
   };
 }
@@ -388,8 +393,17 @@ function fromAnthropicRequest(body: Record<string, unknown>, index: number): Scr
     messages,
     tools: asArray(body.tools).flatMap((tool) => (isRecord(tool) ? [asString(tool.name)] : [])),
     responseFormat: isRecord(body.tool_choice) && body.tool_choice.type === "tool",
+    ...forcedToolSchema(body),
     raw: body,
   };
+}
+
+/** Structured output over Anthropic is a forced tool: its input schema is the output's. */
+function forcedToolSchema(body: Record<string, unknown>): { responseSchema?: Record<string, unknown> } {
+  if (!isRecord(body.tool_choice) || body.tool_choice.type !== "tool") return {};
+  const name = body.tool_choice.name;
+  const tool = asArray(body.tools).find((candidate) => isRecord(candidate) && candidate.name === name);
+  return isRecord(tool) && isRecord(tool.input_schema) ? { responseSchema: tool.input_schema } : {};
 }
 
 function anthropicPart(block: unknown): ContentPart[] {

@@ -28,6 +28,7 @@ export class ScriptedProvider implements LlmProvider {
       messages: request.messages,
       tools: (request.tools ?? []).map((tool) => tool.name),
       responseFormat: request.responseFormat !== undefined,
+      ...(request.responseFormat ? { responseSchema: request.responseFormat.schema } : {}),
       raw: request,
     });
     const toolCalls: ToolCall[] = (turn.toolCalls ?? []).map((call, position) => ({
