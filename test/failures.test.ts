@@ -194,6 +194,7 @@ for (const engineName of ["memory", "temporal"] as const) {
             assert.match(error.message, /needs a message as its input/);
             return true;
           });
+          await assert.rejects(engine.start(agent("openai:gpt-4.1-mini"), "   "), (error: unknown) => error instanceof InvalidRunInput && /it got an empty one/.test(error.message));
           assert.equal(model.requests.length, 0, "no run reached the model");
         });
       } finally {

@@ -195,8 +195,9 @@ export class InvalidRunInput extends UserError {
  * both engines.
  */
 export function targetInput(target: RunTarget, input: unknown): unknown {
-  if (target.kind !== "workflow" && (input === undefined || input === null)) {
-    throw new InvalidRunInput(target.name, `The ${target.kind} '${target.name}' needs a message as its input (a string).`);
+  // A message is text; anything else is sent as its JSON text, which a model reads as well.
+  if (target.kind !== "workflow" && (input === undefined || input === null || (typeof input === "string" && input.trim() === ""))) {
+    throw new InvalidRunInput(target.name, `The ${target.kind} '${target.name}' needs a message as its input: text, or a value sent as its JSON${input === undefined || input === null ? "" : "; it got an empty one"}.`);
   }
   if (target.kind === "agent") {
     const message = typeof input === "string" ? input : JSON.stringify(input);
