@@ -22,7 +22,7 @@ import { expandTranscriptReference } from "../src/common/transcript-reference.js
 import { TranscriptReferencer } from "../src/workflows/executor/transcript-referencer.js";
 import { rejoinChat, startChat, type ChatTextEvent } from "../src/client/chat.js";
 import type { Engine } from "../src/client/engine.js";
-import { InvalidRunMessage } from "../src/client/engine.js";
+import { InvalidRunMessage, RunAlreadyEnded } from "../src/client/engine.js";
 import { runChainStats, type HistoryStats } from "../src/testing/history-stats.js";
 import { startScriptedModelServer, type ScriptedCall, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
 import type { AgentSpec } from "../src/workflows/agent/define-agent.js";
@@ -167,6 +167,8 @@ describe("chat in memory", () => {
       assert.equal((await chat.transcript()).length, 2 * 60 + 2);
       assert.equal((await chat.status()).phase, "completed");
       await assert.rejects(chat.send("anyone?"), /has ended|No run/);
+      // Rejoining an ended chat says so at once, before anything is typed into it.
+      await assert.rejects(rejoinChat(engine, chat.runId), (error: unknown) => error instanceof RunAlreadyEnded && /has already ended \(completed\); there is nothing to rejoin; start a new chat/.test(error.message));
     } finally {
       await engine.close();
       await model.close();

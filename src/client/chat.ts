@@ -6,12 +6,12 @@
  */
 import { ChatMessages, ChatReplySchema, ChatTurnSchema, ChatResultSchema, type ChatReply, type ChatResult } from "../common/chat.js";
 import type { Message } from "../common/messages.js";
-import type { RunStatus } from "../common/run-status.js";
+import { hasEnded, type RunStatus } from "../common/run-status.js";
 import type { AgentSpec } from "../workflows/agent/define-agent.js";
 import { chatWorkflow } from "../workflows/builtin-workflows.js";
 import type { ChatInput } from "../workflows/chat/chat-session.js";
 import type { DuragentWorkflow } from "../workflows/define-workflow.js";
-import type { Engine, RunHandle } from "./engine.js";
+import { RunAlreadyEnded, type Engine, type RunHandle } from "./engine.js";
 import { textEvents, type RunEvent, type ShownText } from "./run-events.js";
 import type { RunTarget } from "./run-targets.js";
 
@@ -72,7 +72,11 @@ export async function startChat(engine: Engine, agent: AgentSpec, options: Start
 
 /** A chat started earlier (by this or, on Temporal, another process); rejects with `RunNotFound`. */
 export async function rejoinChat(engine: Pick<Engine, "getHandle">, runId: string): Promise<ChatSession> {
-  return chatSession(await engine.getHandle(runId));
+  const handle = await engine.getHandle(runId);
+  // Said before anything is typed into it, not after the first message.
+  const { phase } = await handle.status({ watch: false });
+  if (hasEnded(phase)) throw new RunAlreadyEnded(runId, phase, "rejoin; start a new chat with `duragent chat <agent>`");
+  return chatSession(handle);
 }
 
 function chatSession(handle: RunHandle): ChatSession {

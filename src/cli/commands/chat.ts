@@ -24,8 +24,9 @@ export async function chatCommand(context: CommandContext, agentName: string | u
     if (target.kind !== "agent") throw new UserError(`'${agentName}' is a ${target.kind}; chat needs an agent.`);
     chat = await client.startChat(target.agent);
   }
-  // A memory chat lives only as long as this command: nothing is left to rejoin.
-  const rejoinable = client.engine === "temporal";
+  // A memory chat lives only as long as this command: nothing is left to rejoin. One rejoined
+  // lives on Temporal, whatever the configured engine (a memory engine looks ids up there).
+  const rejoinable = client.engine === "temporal" || options.resume !== undefined;
   const leaving = rejoinable ? "Ctrl-D leaves it to rejoin with --resume" : "Ctrl-D ends it too: a memory chat lives only as long as this command";
   process.stderr.write(`chat ${chat.runId}${chat.link ? `\nWeb UI: ${chat.link}` : ""}\n(/end closes the chat; ${leaving})\n`);
 
