@@ -295,6 +295,21 @@ describe("server-filesystem over stdio", () => {
     assert.equal(second.pid, first.pid);
   });
 
+  test("closed, the pool warns of nothing and opens nothing: a server killed by Ctrl-C or a step started after close is expected", async (t) => {
+    const logger = captureLogger();
+    const pool = poolFor(t, { fs: filesystem() }, logger);
+    await pool.listTools("fs");
+    // Ctrl-C in a terminal sends SIGINT to the whole process group, the server included.
+    const pid = await pidOf(pool, "fs");
+    process.kill(pid, "SIGINT");
+    assert.ok(await waitUntilGone(pid));
+    await pool.listTools("fs");
+    await pool.closeAll();
+    await assert.rejects(pool.listTools("fs"), assertUnavailable(/^MCP server 'fs' was not started: duragent's MCP connections are closed/));
+    assert.deepEqual(logger.lines.filter((line) => line.level === "warn").map((line) => line.msg), []);
+    assert.ok(logger.lines.some((line) => line.level === "debug" && line.msg === "MCP server 'fs' was killed (SIGINT)"), JSON.stringify(logger.lines.map((line) => line.msg)));
+  });
+
   test("reconnects after the server process is killed", async (t) => {
     const pool = poolFor(t, { fs: filesystem() });
     await pool.listTools("fs");

@@ -4,6 +4,7 @@
  * no server process outlives the worker. What is said over a connection is the pool's
  * (./connection-pool.ts) and the relay's (./server-request-relay.ts).
  */
+import { AsyncResource } from "node:async_hooks";
 import { Client, StreamableHTTPClientTransport, type ClientCapabilities, type OAuthClientProvider, type Transport } from "@modelcontextprotocol/client";
 import { ApplicationFailure } from "@temporalio/common";
 import { MessageTooLarge } from "../../auth/errors.js";
@@ -149,7 +150,7 @@ export class Connections<C extends Connection = Connection> {
         await settle();
         const message = failureMessage(conn, phase, error);
         this.drop(conn);
-        if (attempt >= tries) throw unavailable(message);
+        if (attempt >= tries || this.shutDown) throw unavailable(message);
         this.options.logger.warn({ mcpServer: server, err: errorText(error) }, `${message}; reconnecting and retrying once`);
       }
     }
@@ -188,6 +189,9 @@ export class Connections<C extends Connection = Connection> {
     );
     await Promise.allSettled([...this.shutdowns]);
   }
+
+  /** The async context the pool was made in, outside any activity's (see `unattached`). */
+  private readonly scope = new AsyncResource("duragent.mcp-connections");
 
   /** Set by `closeAll`: a step that starts after it (its run outlived its engine) spawns nothing to outlive the process. */
   private shutDown = false;
@@ -238,7 +242,10 @@ export class Connections<C extends Connection = Connection> {
       },
     });
     const conn = this.extend({ server, config, client, transport, stdio, stderrTail: [], pid: null, connected: false, closed: false, closing: false });
-    if (stdio) forwardStderr(stdio, conn.stderrTail, (text) => logger.info({ mcpServer: server, stream: "stderr" }, text));
+    // What a connection logs after it opened (its stderr, its exit) belongs to no one run: logged
+    // outside the activity that happened to open it, it carries no stale run.
+    const unattached = (log: () => void) => this.scope.runInAsyncScope(log);
+    if (stdio) forwardStderr(stdio, conn.stderrTail, (text) => unattached(() => logger.info({ mcpServer: server, stream: "stderr" }, text)));
     this.options.onOpen(conn);
     client.onerror = (error) => {
       if (/^ReadBuffer exceeded maximum size/.test(error.message)) {
@@ -257,7 +264,9 @@ export class Connections<C extends Connection = Connection> {
       forget();
       if (conn.connected && !conn.closing) {
         const how = stdio ? describeExit(stdio) : "closed the connection";
-        logger.warn({ mcpServer: server, lastStderr: conn.stderrTail.at(-1) }, `MCP server '${server}' ${how}`);
+        // Shutting down, or Ctrl-C in the terminal (its process group gets the SIGINT too): expected.
+        const expected = this.shutDown || stdio?.exit?.signal === "SIGINT";
+        unattached(() => logger[expected ? "debug" : "warn"]({ mcpServer: server, lastStderr: conn.stderrTail.at(-1) }, `MCP server '${server}' ${how}`));
       }
     };
 
