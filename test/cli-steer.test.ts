@@ -80,6 +80,8 @@ writeFileSync(
 let model: ScriptedModelServer;
 let env: TestWorkflowEnvironment;
 let worker: ChildProcess;
+let workerOut = "";
+let workerErr = "";
 let environment: NodeJS.ProcessEnv;
 
 interface CliResult {
@@ -133,7 +135,9 @@ before(async () => {
     OPENAI_BASE_URL: model.openaiBaseURL,
     DURAGENT_TEMPORAL_ADDRESS: env.address,
   };
-  worker = spawn(process.execPath, [cliPath, "worker"], { cwd: dir, env: environment, stdio: ["ignore", "ignore", "pipe"] });
+  worker = spawn(process.execPath, [cliPath, "worker"], { cwd: dir, env: environment, stdio: ["ignore", "pipe", "pipe"] });
+  worker.stdout!.on("data", (chunk: Buffer) => (workerOut += chunk));
+  worker.stderr!.on("data", (chunk: Buffer) => (workerErr += chunk));
   await new Promise<void>((resolve) => worker.stderr!.on("data", (chunk: Buffer) => String(chunk).includes("serving") && resolve()));
 });
 
@@ -263,6 +267,11 @@ describe("steering a Temporal run from the CLI", () => {
       assert.match(history.stderr, /workflow code keeps failing/);
       assert.doesNotMatch(history.stderr, /\n\s+at /);
       assert.match(history.stderr, /duragent terminate/);
+      // The worker's own account of it: the SDK core's warning, forwarded to its JSON log, none on stdout.
+      const forwarded = await waitFor("the core's warning in the worker's log", async () =>
+        workerErr.split("\n").find((line) => line.startsWith("{") && line.includes("Failing workflow task")), 30_000);
+      assert.equal((JSON.parse(forwarded) as { level: number }).level, 40);
+      assert.equal(workerOut, "");
 
       // Cancelling waits for code that gets past the failure; terminate ends it at once.
       const terminated = await cli(["terminate", runId, "--reason", "stuck on a bug", "--engine", "temporal"]);

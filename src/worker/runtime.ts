@@ -4,7 +4,7 @@
  * and, when asked, its metrics to a Prometheus endpoint. Temporal allows one runtime per process,
  * installed before the first worker connection.
  */
-import { DefaultLogger, Runtime, type LogLevel } from "@temporalio/worker";
+import { DefaultLogger, makeTelemetryFilterString, Runtime, type LogLevel } from "@temporalio/worker";
 import { UserError } from "../errors/user-error.js";
 import { createLogger, type Logger } from "../logger.js";
 
@@ -32,7 +32,12 @@ export function installRuntime(options: RuntimeOptions = {}): void {
       const method = entry.level.toLowerCase() as Lowercase<LogLevel>;
       logger[method]({ ...entry.meta }, entry.message);
     }),
-    ...(options.prometheus ? { telemetryOptions: { metrics: { prometheus: { bindAddress: options.prometheus, countersTotalSuffix: true } } } } : {}),
+    telemetryOptions: {
+      // The SDK's native core prints straight to the console (in colour, even to a file) unless
+      // its lines are forwarded to the logger above, with everything else the worker logs.
+      logging: { forward: {}, filter: makeTelemetryFilterString({ core: level }) },
+      ...(options.prometheus ? { metrics: { prometheus: { bindAddress: options.prometheus, countersTotalSuffix: true } } } : {}),
+    },
   });
   installedWith = options.prometheus ? { prometheus: options.prometheus } : {};
 }
