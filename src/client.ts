@@ -13,6 +13,7 @@
 import { configFrom, runSettingsFromConfig, type ConfigSource } from "./config/load-config.js";
 import type { DuragentConfig } from "./config/schema.js";
 import { createLogger, type Logger } from "./logger.js";
+import { tracingSettings } from "./telemetry/settings.js";
 import type { Agent, AgentSpec } from "./workflows/agent/define-agent.js";
 import type { AgentRunResult } from "./workflows/builtin-workflows.js";
 import { rejoinChat, startChat, type ChatSession, type StartChatOptions } from "./client/chat.js";
@@ -191,7 +192,10 @@ export class DuragentClient {
     // Each engine is imported when first used: a Temporal client need not load the MCP pool, nor the reverse.
     if (name === "memory") {
       const { MemoryEngine } = await import("./client/memory-engine.js");
-      return new MemoryEngine(this.config, settings, this.logger);
+      // Runs in this process trace here: each run a span, its model and MCP calls spans under it.
+      const tracingOn = tracingSettings(this.config, "client");
+      const tracing = tracingOn ? await (await import("./telemetry/tracing.js")).startTracing(tracingOn) : undefined;
+      return new MemoryEngine(this.config, settings, this.logger, undefined, tracing ? { flush: () => tracing.flush() } : undefined);
     }
     const { TemporalEngine } = await import("./client/temporal-engine.js");
     try {

@@ -218,6 +218,26 @@ describe("telemetry on Temporal", { timeout: 240_000 }, () => {
     assert.ok(aboutRun.length > 0, `no log line names ${runId}:\n${workerLog.slice(-3000)}`);
     assert.ok(aboutRun.some((line) => typeof line.activityType === "string" && typeof line.attempt === "number"), JSON.stringify(aboutRun.slice(0, 5)));
   });
+
+  test("a memory run traces too: one span for the run, its model and MCP calls under it", async () => {
+    // Spawned, not spawnSync: this process serves the model and the OTLP receiver the run talks to.
+    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [cliPath, "run", "reader", "--engine", "memory", "--json", "--input", "Read a.md and b.md."], { cwd: dir, env });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+      child.once("close", (code) => resolve({ code, stdout, stderr }));
+    });
+    assert.equal(run.code, 0, run.stderr);
+    const { runId } = JSON.parse(run.stdout) as { runId: string };
+    // The command sends its spans before it exits.
+    const root = receiver.spans.find((span) => span.name === "RunWorkflow:agentWorkflow" && attribute(span.attributes, "duragent.run_id") === runId);
+    assert.ok(root, `the run's span; spans: ${receiver.spans.map((span) => `${span.service}:${span.name}`).join(", ")}`);
+    assert.equal(root.service, "duragent-client");
+    const children = receiver.spans.filter((span) => span.traceId === root.traceId && span.parentSpanId === root.spanId).map((span) => span.name).sort();
+    assert.deepEqual(children, ["chat gpt-4.1-mini", "chat gpt-4.1-mini", "tools/call read_text_file", "tools/call read_text_file"]);
+  });
 });
 
 describe("logs", () => {

@@ -1,6 +1,7 @@
 /** Runs agents and workflows in this process, with the same activities a worker would use. */
 import { rootCause } from "../common/failures.js";
 import { randomUUID } from "node:crypto";
+import { duragentVersion } from "../package-info.js";
 import { openActivityRuntime, type ActivityRuntime } from "../activities/activity-runtime.js";
 import type { Message } from "../common/messages.js";
 import type { RunStatus } from "../common/run-status.js";
@@ -55,8 +56,10 @@ export class MemoryEngine implements Engine {
     private readonly logger: Logger,
     /** Draws the random part of generated run ids. */
     private readonly uuid: () => string = randomUUID,
+    /** Set when tracing is on: each run is a span, and spans are sent before the engine closes. */
+    private readonly tracing?: { flush(): Promise<void> },
   ) {
-    this.runtime = openActivityRuntime(config, logger);
+    this.runtime = openActivityRuntime(config, logger, tracing ? { traced: true, captureContent: config.telemetry.tracing.captureContent } : {});
   }
 
   async start(target: RunTarget, input: unknown, options: StartOptions = {}): Promise<RunHandle> {
@@ -104,7 +107,7 @@ export class MemoryEngine implements Engine {
         outcomeOf(settle);
       }
     };
-    void (async () => {
+    const body = async () => {
       await begun;
       let next = first;
       for (;;) {
@@ -116,7 +119,8 @@ export class MemoryEngine implements Engine {
           executor = newExecutor();
         }
       }
-    })().then(
+    };
+    void (this.tracing ? inRunSpan(runId, target, body) : body()).then(
       (result) => end(({ resolve }) => resolve(result)),
       (error: unknown) => end(({ reject }) => reject(new RunFailed(runId, isCancellation(error) ? "cancelled" : "failed", rootCause(error), error))),
     );
@@ -230,7 +234,26 @@ export class MemoryEngine implements Engine {
   async close(): Promise<void> {
     for (const run of this.runs.values()) run.stop();
     await this.runtime.close();
+    await this.tracing?.flush();
   }
+}
+
+/**
+ * A run as the span its model and MCP calls' spans hang from, named as Temporal's interceptors
+ * name a workflow's, so a trace reads the same from either engine.
+ */
+async function inRunSpan<T>(runId: string, target: RunTarget, body: () => Promise<T>): Promise<T> {
+  const { trace, SpanStatusCode } = await import("@opentelemetry/api");
+  return trace.getTracer("duragent", duragentVersion).startActiveSpan(`RunWorkflow:${workflowType(target)}`, { attributes: { "duragent.run_id": runId, "duragent.target": target.name } }, async (span) => {
+    try {
+      return await body();
+    } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
 }
 
 function raise(error: Error): never {
