@@ -209,6 +209,8 @@ describe("telemetry on Temporal", { timeout: 240_000 }, () => {
     assert.equal(value(/^duragent_llm_tokens_total\{.*kind="output"/), 70);
     assert.equal(value(/^duragent_mcp_call_duration_count\{.*method="tools\/call".*server="filesystem".*tool="read_text_file"/), 2, sample.join("\n"));
     assert.ok(value(/^duragent_llm_cost_sum\{/) > 0, sample.join("\n"));
+    // Cost buckets in dollars: a call costs cents, not the milliseconds the default buckets are for.
+    assert.ok(sample.some((line) => /^duragent_llm_cost_bucket\{.*le="0\.01"/.test(line)), sample.join("\n"));
     assert.ok(sample.some((line) => /^duragent_run_phase_changes_total\{.*phase="completed"/.test(line)), sample.join("\n"));
     assert.ok(metrics.includes("temporal_workflow_completed"), "the Temporal runtime's own metrics are served too");
 

@@ -66,7 +66,8 @@ export function instrumentEffects(effects: EffectImplementations, options: Instr
           ...(cost !== undefined ? { "duragent.cost.usd": cost } : {}),
           ...(capture ? { "gen_ai.output.messages": JSON.stringify([response.message]) } : {}),
         });
-        options.meter?.modelCall({ model: request.model, agent: request.agent ?? "", ms: performance.now() - started, response, ...(cost !== undefined ? { cost } : {}) });
+        // Labelled as usage is: a stand-in model (`scripted:…`) under its own name, not the one it stood in for.
+        options.meter?.modelCall({ model: usageKey(request.model, response.model), agent: request.agent ?? "", ms: performance.now() - started, response, ...(cost !== undefined ? { cost } : {}) });
         return response;
       } catch (error) {
         failed(span, error);

@@ -36,7 +36,18 @@ export function installRuntime(options: RuntimeOptions = {}): void {
       // The SDK's native core prints straight to the console (in colour, even to a file) unless
       // its lines are forwarded to the logger above, with everything else the worker logs.
       logging: { forward: {}, filter: makeTelemetryFilterString({ core: level }) },
-      ...(options.prometheus ? { metrics: { prometheus: { bindAddress: options.prometheus, countersTotalSuffix: true } } } : {}),
+      ...(options.prometheus
+        ? {
+            metrics: {
+              prometheus: {
+                bindAddress: options.prometheus,
+                countersTotalSuffix: true,
+                // Dollars, not the milliseconds the default buckets are made for: a model call costs cents.
+                histogramBucketOverrides: { duragent_llm_cost: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5] },
+              },
+            },
+          }
+        : {}),
     },
   });
   installedWith = options.prometheus ? { prometheus: options.prometheus } : {};
