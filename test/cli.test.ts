@@ -470,6 +470,7 @@ describe("duragent CLI", { concurrency: true }, () => {
       const unreachable = await duragent(dir, ["--json", "status", "x", "--engine", "temporal"], cliEnv({ DURAGENT_TEMPORAL_ADDRESS: "127.0.0.1:1" }));
       assert.equal(unreachable.code, ExitCode.unavailable);
       const cannotReach = errorOf(unreachable);
+      assert.equal(cannotReach.name, "TemporalUnreachable");
       assert.match(cannotReach.message, /^Cannot reach Temporal at 127\.0\.0\.1:1/);
       assert.doesNotMatch(cannotReach.message, /\n/);
       assert.match(cannotReach.hint ?? "", /duragent dev/);

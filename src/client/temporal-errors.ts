@@ -18,10 +18,11 @@ export function explainTemporalError(error: unknown, temporal: DuragentConfig["t
   }
   if (error.name === "TransportError" && /connect|refused|unreachable|dns/i.test(error.message)) {
     const reason = /Connection refused/i.test(error.message) ? "connection refused" : error.message;
-    return new UserError(`Cannot reach Temporal at ${address}: ${reason}`, { exitCode: ExitCode.unavailable, hint: devHint, cause: error });
+    return new UserError(`Cannot reach Temporal at ${address}: ${reason}`, { name: "TemporalUnreachable", exitCode: ExitCode.unavailable, hint: devHint, cause: error });
   }
   if (isWorkflowTaskFailing(error)) {
     return new UserError("The run's workflow code keeps failing on its worker, so the run cannot take this until it gets past the failure.", {
+      name: "WorkflowCodeFailing",
       exitCode: ExitCode.runFailed,
       hint: "`duragent status <run>` shows the failure. Fix the code and restart the workers, or end the run with `duragent terminate <run>`.",
       cause: error,
@@ -29,6 +30,7 @@ export function explainTemporalError(error: unknown, temporal: DuragentConfig["t
   }
   if (error.message.startsWith("Webpack finished with errors")) {
     return new UserError("The workflow code could not be bundled for the worker; webpack's errors are printed above.", {
+      name: "WorkflowBundleFailed",
       hint: "Check the modules listed under `modules:` in duragent.config.yaml: their imports must resolve, and workflow code may not use Node APIs.",
       cause: error,
     });
@@ -40,6 +42,7 @@ export function explainTemporalError(error: unknown, temporal: DuragentConfig["t
 export function namespaceMissing(temporal: DuragentConfig["temporal"], cause?: unknown): UserError {
   const { address, namespace } = temporal;
   return new UserError(`Temporal namespace '${namespace}' does not exist on ${address}.`, {
+    name: "NamespaceNotFound",
     exitCode: ExitCode.notFound,
     hint: `Create it with \`temporal operator namespace create --namespace ${namespace}\`, or fix temporal.namespace in duragent.config.yaml.`,
     cause,
@@ -51,7 +54,7 @@ export function temporalUnreachable(temporal: DuragentConfig["temporal"], error:
   // Already the user's to fix (e.g. a codec key that cannot be read), and says how.
   if (isUserError(error)) return error;
   const message = error instanceof Error ? error.message : String(error);
-  return new UserError(`Cannot reach Temporal at ${temporal.address}: ${message}`, { exitCode: ExitCode.unavailable, hint: devHint, cause: error });
+  return new UserError(`Cannot reach Temporal at ${temporal.address}: ${message}`, { name: "TemporalUnreachable", exitCode: ExitCode.unavailable, hint: devHint, cause: error });
 }
 
 /**

@@ -29,6 +29,8 @@ export interface UserErrorOptions {
   /** What to do about it; appended to the message on its own line. */
   hint?: string;
   cause?: unknown;
+  /** A stable name for this kind of error, which scripts can branch on (`--json` errors carry it); `UserError` when absent. */
+  name?: string;
 }
 
 // A registered symbol, so the brand survives two copies of this module (tsx and a linked package).
@@ -45,6 +47,7 @@ export class UserError extends Error {
     super(options.hint ? `${message}\n${options.hint}` : message, { cause: options.cause });
     this.exitCode = options.exitCode ?? ExitCode.usage;
     this.hint = options.hint;
+    if (options.name) this.name = options.name;
   }
 }
 

@@ -136,11 +136,11 @@ function checkedBundleFile(file: string): { file: string; code: string } {
     code = readFileSync(file, "utf8");
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
-    throw new UserError(`The workflow bundle ${file} cannot be read: ${reason}.`, { exitCode: ExitCode.notFound, hint, cause: error });
+    throw new UserError(`The workflow bundle ${file} cannot be read: ${reason}.`, { name: "WorkflowBundleNotFound", exitCode: ExitCode.notFound, hint, cause: error });
   }
   // Temporal's worker needs the source map inlined at the end, as `duragent build` writes it.
   if (!code.includes("//# sourceMappingURL=data:")) {
-    throw new UserError(`${file} is not a workflow bundle: it has no inline source map, as one built by \`duragent build\` has.`, { hint });
+    throw new UserError(`${file} is not a workflow bundle: it has no inline source map, as one built by \`duragent build\` has.`, { name: "NotAWorkflowBundle", hint });
   }
   return { file, code };
 }
