@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -228,6 +229,20 @@ describe("steering a Temporal run from the CLI", () => {
     const result = await cli(["result", runId, "--engine", "temporal"]);
     assert.equal(result.code, ExitCode.runFailed);
     assert.match(result.stderr, /cancel/i);
+  });
+
+  test("Ctrl-C during `run` on Temporal leaves the run going, and says how to follow or stop it", async () => {
+    const child = spawn(process.execPath, [cliPath, "run", "planner", "--input", "think slowly", "--engine", "temporal"], { cwd: dir, env: environment, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
+    const runId = await waitFor("the run's first step", async () => (/step 1: /.test(stderr) ? /^run (\S+)$/m.exec(stderr)?.[1] : undefined), 30_000);
+    child.kill("SIGINT");
+    const [code] = (await once(child, "exit")) as [number | null];
+    assert.equal(code, 130);
+    assert.match(stderr, new RegExp(`the run goes on without this command; follow it with \`duragent watch ${runId}\`, or stop it with \`duragent cancel ${runId}\``));
+    assert.equal((await statusOf(runId)).phase, "running");
+    assert.equal((await cli(["cancel", runId, "--engine", "temporal"])).code, 0);
+    await waitForPhase(runId, "cancelled");
   });
 
   test("input reads an answer as its question asks: JSON for a number or a yes or no, text for a string", async () => {

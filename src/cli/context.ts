@@ -58,6 +58,9 @@ export class CommandContext {
     if (notice) this.notice(`duragent: ${notice}`);
   }
 
+  /** Said when Ctrl-C or SIGTERM stops the command (e.g. that a Temporal run goes on without it). */
+  interruptNotice?: string;
+
   /** A line for people, on stderr; left out with `--json`, whose output is on stdout alone. */
   notice(text: string): void {
     if (!this.options.json) process.stderr.write(`${text}\n`);

@@ -366,6 +366,7 @@ async function execute(command: Command, spec: CommandSpec, args: string[]): Pro
   const stopOnSignal = (signal: NodeJS.Signals) => {
     // A second signal gets the default handler back, so a stuck close can still be interrupted.
     removeSignalHandlers();
+    if (context.interruptNotice) context.notice(`\n${context.interruptNotice}`);
     void context.close().finally(() => process.exit(128 + (osConstants.signals[signal] ?? 0)));
   };
   const removeSignalHandlers = () => {
