@@ -452,6 +452,16 @@ describe("watching a streaming run", () => {
     } finally {
       await engine.close();
     }
+    // With a worker polling that lacks the run's workflow, the status does not claim none is running.
+    await withTemporalWorker(temporal, config, async (engine) => {
+      const stray = await engine.client.workflow.start("noSuchWorkflow", { taskQueue: config.temporal.taskQueue, workflowId: `stray-${randomUUID()}`, args: [] });
+      try {
+        const status = await (await engine.getHandle(stray.workflowId)).status();
+        assert.match(status.partial ?? "", /a worker polls task queue '.*' but did not answer within 3 s: it is busy, or lacks this run's workflow|workflow code keeps failing/);
+      } finally {
+        await stray.terminate("test over");
+      }
+    });
   });
 
   test("Temporal: streaming adds nothing to history (the same run with streaming off)", { timeout: 120_000 }, async () => {

@@ -312,7 +312,7 @@ export class TemporalEngine implements Engine {
           toldWatched = true;
           await workflow.signal(RunMessages.watch).catch(() => undefined);
         }
-        return this.withPendingActivities(status ?? serverKnownStatus(workflowId, "running", noWorkerAnswered), description);
+        return this.withPendingActivities(status ?? serverKnownStatus(workflowId, "running", await this.whyNoWorkerAnswered()), description);
       } catch (error) {
         // A closed run whose workers are gone cannot answer queries; its end state still can.
         if (!phase) throw error;
@@ -369,6 +369,16 @@ export class TemporalEngine implements Engine {
       "its workflow code keeps failing on the worker, so its steps, questions and usage are not known; Temporal retries it until a worker runs code that gets past the failure (fix the code and restart the workers), or until the run is ended with `duragent terminate`. The error below is the first failure; history does not record the retries",
       failure?.message ? failureLine(failure.message, failure.stackTrace) : undefined,
     );
+  }
+
+  /** Why a run's status query went unanswered: no worker polls its task queue, or one does and is busy or lacks its code. */
+  private async whyNoWorkerAnswered(): Promise<string> {
+    const { namespace, taskQueue } = this.config.temporal;
+    const pollers = await this.client.workflowService
+      .describeTaskQueue({ namespace, taskQueue: { name: taskQueue } })
+      .then(({ pollers }) => pollers?.length ?? 0, () => 0);
+    if (pollers === 0) return noWorkerAnswered;
+    return `a worker polls task queue '${taskQueue}' but did not answer within ${statusQueryTimeoutMs / 1000} s: it is busy, or lacks this run's workflow (a prebuilt bundle older than the code, or a module it does not load); its steps, questions and usage are not known until one answers`;
   }
 
   /** A child run's status for its parent's watchers; one that ended never changes, so it is read once. */
