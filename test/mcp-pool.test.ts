@@ -594,11 +594,17 @@ describe("failures", () => {
     for (const pid of pids) assert.ok(await waitUntilGone(pid, 500), `process ${pid} is still alive`);
     assert.equal(await pool.getConnection("fs"), undefined);
 
-    // close(name) closes just one.
-    await pool.listTools("fs");
-    const fsPid = await pidOf(pool, "fs");
-    await pool.close("fs");
+    // Closed for good: nothing is opened after (a step that outlived its engine spawns no server).
+    await assert.rejects(pool.listTools("fs"), /duragent's MCP connections are closed/);
+
+    // close(name) closes just one, and the next use reopens it.
+    const again = poolFor(t, { fs: filesystem() });
+    await again.listTools("fs");
+    const fsPid = await pidOf(again, "fs");
+    await again.close("fs");
     assert.ok(await waitUntilGone(fsPid, 500));
+    await again.listTools("fs");
+    assert.notEqual(await pidOf(again, "fs"), fsPid);
   });
 });
 

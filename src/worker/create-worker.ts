@@ -21,7 +21,7 @@ import { prometheusAddress, tracingSettings } from "../telemetry/settings.js";
 import type { Tracing } from "../telemetry/tracing.js";
 import { ExitCode, UserError } from "../errors/user-error.js";
 import { activityLogContext } from "./log-context.js";
-import { installRuntime } from "./runtime.js";
+import { installRuntime, releaseRuntimeIfIdle } from "./runtime.js";
 import type { DuragentWorker, WorkerBundle } from "../worker.js";
 import { bundleStaleness, loadWorkflowBundle, type BundleInputs } from "./workflow-bundle.js";
 
@@ -34,17 +34,23 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
   const prometheus = prometheusAddress(config, options.metrics);
   installRuntime({ logger, ...(prometheus ? { prometheus } : {}) });
   setLogContext(activityLogContext);
-  const tracingOn = tracingSettings(config, "worker");
-  const tracing = tracingOn ? await (await import("../telemetry/tracing.js")).startTracing(tracingOn) : undefined;
-  // The worker's client, which activities use to reach their run, shares this converter.
-  const dataConverter = dataConverterFor(config);
-  await checkCluster(config.temporal);
-  const workflowBundle = await resolveBundle(config, bundle, logger);
+  let tracing: Tracing | undefined;
+  let dataConverter: ReturnType<typeof dataConverterFor>;
+  let workflowBundle: Awaited<ReturnType<typeof resolveBundle>>;
   let connection: NativeConnection;
   try {
-    connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
+    const tracingOn = tracingSettings(config, "worker");
+    tracing = tracingOn ? await (await import("../telemetry/tracing.js")).startTracing(tracingOn) : undefined;
+    // The worker's client, which activities use to reach their run, shares this converter.
+    dataConverter = dataConverterFor(config);
+    await checkCluster(config.temporal);
+    workflowBundle = await resolveBundle(config, bundle, logger);
+    connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal)).catch((error: unknown) => {
+      throw temporalUnreachable(config.temporal, error);
+    });
   } catch (error) {
-    throw temporalUnreachable(config.temporal, error);
+    await releaseRuntimeIfIdle();
+    throw error;
   }
   if (config.temporal.searchAttributes) await ensureSearchAttributes(connection, config.temporal.namespace, logger);
   const runtime = openActivityRuntime(config, logger, { meter: effectMeter(Runtime.instance().metricMeter), traced: tracing !== undefined, captureContent: tracing?.settings.captureContent ?? false });

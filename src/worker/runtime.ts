@@ -52,3 +52,14 @@ export function installRuntime(options: RuntimeOptions = {}): void {
   });
   installedWith = options.prometheus ? { prometheus: options.prometheus } : {};
 }
+
+/**
+ * Shuts the runtime down when nothing uses it: its forwarded logs hold the event loop open, so a
+ * worker that failed before it connected would otherwise keep its process alive.
+ */
+export async function releaseRuntimeIfIdle(): Promise<void> {
+  const runtime = Runtime._instance as (Runtime & { isIdle(): boolean }) | undefined;
+  if (!runtime?.isIdle()) return;
+  await runtime.shutdown();
+  installedWith = undefined;
+}
