@@ -131,15 +131,19 @@ describe("telemetry on Temporal", { timeout: 240_000 }, () => {
     await temporal?.teardown();
   });
 
-  test("one trace runs from `duragent run` through the workflow and its activities to the model and MCP calls", async () => {
-    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [cliPath, "run", "reader", "--engine", "temporal", "--json", "--input", "Read a.md and b.md."], { cwd: dir, env });
+  /** `duragent run reader` on an engine; spawned, not spawnSync: this process serves the model and the OTLP receiver the run talks to. */
+  const readFiles = (engine: "memory" | "temporal") =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [cliPath, "run", "reader", "--engine", engine, "--json", "--input", "Read a.md and b.md."], { cwd: dir, env });
       let stdout = "";
       let stderr = "";
       child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
       child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
       child.once("close", (code) => resolve({ code, stdout, stderr }));
     });
+
+  test("one trace runs from `duragent run` through the workflow and its activities to the model and MCP calls", async () => {
+    const run = await readFiles("temporal");
     assert.equal(run.code, 0, run.stderr);
     const { runId, result } = JSON.parse(run.stdout) as { runId: string; result: { text: string } };
     assert.equal(result.text, "Alpha. Beta.");
@@ -222,15 +226,7 @@ describe("telemetry on Temporal", { timeout: 240_000 }, () => {
   });
 
   test("a memory run traces too: one span for the run, its model and MCP calls under it", async () => {
-    // Spawned, not spawnSync: this process serves the model and the OTLP receiver the run talks to.
-    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [cliPath, "run", "reader", "--engine", "memory", "--json", "--input", "Read a.md and b.md."], { cwd: dir, env });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-      child.once("close", (code) => resolve({ code, stdout, stderr }));
-    });
+    const run = await readFiles("memory");
     assert.equal(run.code, 0, run.stderr);
     const { runId } = JSON.parse(run.stdout) as { runId: string };
     // The command sends its spans before it exits.
