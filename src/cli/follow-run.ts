@@ -53,7 +53,9 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
     for (;;) {
       // One last read once the run has ended, so the steps it took since the previous one are shown.
       const last = settled;
-      const status = await handle.status().catch(() => undefined);
+      // That last read is a courtesy: a closed Temporal run answers only after a replay, so it gets little time.
+      const read = handle.status();
+      const status = await (last ? Promise.race([read, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2_000).unref())]) : read).catch(() => undefined);
       if (status) {
         // A run that continued as new counts its steps and model calls from the start again.
         if (status.stepCount < shownSteps && !status.partial) {
