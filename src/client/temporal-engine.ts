@@ -276,6 +276,12 @@ export class TemporalEngine implements Engine {
       const phase = closedPhase((await this.describe(workflow)).status.name);
       throw phase ? new RunAlreadyEnded(workflowId, phase, action) : new RunNotFound(workflowId, "that is still running");
     };
+    // Cancel and terminate ask the server first: both are accepted for a closed run without a word.
+    const whileOpen = async (action: string, end: () => Promise<unknown>): Promise<void> => {
+      const phase = closedPhase((await this.describe(workflow)).status.name);
+      if (phase) throw new RunAlreadyEnded(workflowId, phase, action);
+      await end().catch((error: unknown) => notOpen(error, action));
+    };
     const update = async <R>(name: string, payload: unknown, action = "update"): Promise<R> => {
       try {
         return await workflow.executeUpdate<R, [unknown]>(name, { args: [payload] });
@@ -338,16 +344,8 @@ export class TemporalEngine implements Engine {
       decide: (decision: ApprovalDecision) => update<void>(RunMessages.decide, decision, "approve or reject"),
       pause: () => signal(RunMessages.pause, undefined, "pause"),
       resume: () => signal(RunMessages.resume, undefined, "resume"),
-      cancel: async () => {
-        const phase = closedPhase((await this.describe(workflow)).status.name);
-        if (phase) throw new RunAlreadyEnded(workflowId, phase, "cancel");
-        await workflow.cancel();
-      },
-      terminate: async (reason?: string) => {
-        const phase = closedPhase((await this.describe(workflow)).status.name);
-        if (phase) throw new RunAlreadyEnded(workflowId, phase, "terminate");
-        await workflow.terminate(reason ?? "terminated by duragent").catch((error: unknown) => notOpen(error, "terminate"));
-      },
+      cancel: () => whileOpen("cancel", () => workflow.cancel()),
+      terminate: (reason?: string) => whileOpen("terminate", () => workflow.terminate(reason ?? "terminated by duragent")),
       update: <R>(name: string, payload?: unknown) => update<R>(name, payload),
       signal: (name: string, payload?: unknown) => signal(name, payload, "signal"),
       query: <R>(name: string, payload?: unknown) => workflow.query<R, [unknown]>(name, payload),
@@ -373,12 +371,8 @@ export class TemporalEngine implements Engine {
 
   /** Why a run's status query went unanswered: no worker polls its task queue, or one does and is busy or lacks its code. */
   private async whyNoWorkerAnswered(): Promise<string> {
-    const { namespace, taskQueue } = this.config.temporal;
-    const pollers = await this.client.workflowService
-      .describeTaskQueue({ namespace, taskQueue: { name: taskQueue } })
-      .then(({ pollers }) => pollers?.length ?? 0, () => 0);
-    if (pollers === 0) return noWorkerAnswered;
-    return `a worker polls task queue '${taskQueue}' but did not answer within ${statusQueryTimeoutMs / 1000} s: it is busy, or lacks this run's workflow (a prebuilt bundle older than the code, or a module it does not load); its steps, questions and usage are not known until one answers`;
+    if (!(await this.pollerCount())) return noWorkerAnswered;
+    return `a worker polls task queue '${this.config.temporal.taskQueue}' but did not answer within ${statusQueryTimeoutMs / 1000} s: it is busy, or lacks this run's workflow (a prebuilt bundle older than the code, or a module it does not load); its steps, questions and usage are not known until one answers`;
   }
 
   /** A child run's status for its parent's watchers; one that ended never changes, so it is read once. */
@@ -408,14 +402,19 @@ export class TemporalEngine implements Engine {
     };
   }
 
+  /** How many workers poll the runs' task queue; undefined when the server would not say. */
+  private pollerCount(): Promise<number | undefined> {
+    const { namespace, taskQueue } = this.config.temporal;
+    return this.client.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue } }).then(
+      ({ pollers }) => pollers?.length ?? 0,
+      () => undefined,
+    );
+  }
+
   async startWarning(): Promise<string | undefined> {
-    const { namespace, taskQueue, address } = this.config.temporal;
-    try {
-      const { pollers } = await this.client.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue } });
-      if ((pollers?.length ?? 0) > 0) return undefined;
-    } catch {
-      return undefined;
-    }
+    const { taskQueue, address } = this.config.temporal;
+    // Warned only when the server says no worker is there.
+    if ((await this.pollerCount()) !== 0) return undefined;
     return (
       `No worker is polling task queue '${taskQueue}' on ${address}; the run waits until one does. ` +
       "Start one with `duragent worker` (or `duragent dev` for a local server and worker)."

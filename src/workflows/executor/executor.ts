@@ -19,11 +19,6 @@ import type { z } from "zod";
 
 export type EngineName = "memory" | "temporal";
 
-/**
- * One method per effect in src/common/effects.ts (`callLlm`, `listTools`, `callTool`, MCP
- * prompts and resources), each a durable step: retried by the engine according to the run's
- * settings, waiting first while the run is paused, and shown as the run's current step.
- */
 /** A tool call held for a person's approval. */
 export interface ApprovalCall {
   server: string;
@@ -32,6 +27,11 @@ export interface ApprovalCall {
   inputSchema?: Record<string, unknown>;
 }
 
+/**
+ * One method per effect in src/common/effects.ts (`callLlm`, `listTools`, `callTool`, MCP
+ * prompts and resources), each a durable step: retried by the engine according to the run's
+ * settings, waiting first while the run is paused, and shown as the run's current step.
+ */
 export interface Executor extends EffectMethods {
   /** This run: its id, engine and settings, its status, and what agent code adds to it. */
   readonly run: RunContext;

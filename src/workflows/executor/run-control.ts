@@ -35,8 +35,8 @@ export class RunControl {
   private requestCount = 0;
   private paused = false;
   private finalPhase?: RunPhase;
-  private currentStep?: string;
   private stepCount = 0;
+  /** The latest steps' labels; the last is the current step. */
   private readonly recentSteps: string[] = [];
   private lastError?: { message: string; step?: string; error: unknown };
   /** The step in flight whose last attempt failed, while a retry is due (memory engine; Temporal reads it from the server). */
@@ -90,7 +90,7 @@ export class RunControl {
     return {
       runId: this.runId,
       phase: this.phase(),
-      currentStep: this.currentStep,
+      currentStep: this.recentSteps.at(-1),
       stepCount: this.stepCount,
       ...(this.recentSteps.length > 0 ? { recentSteps: [...this.recentSteps] } : {}),
       pending: [...this.pending.values()].map((entry) => entry.request),
@@ -148,7 +148,6 @@ export class RunControl {
   }
 
   private countStep(label: string): void {
-    this.currentStep = label;
     this.stepCount += 1;
     this.recentSteps.push(label);
     if (this.recentSteps.length > maxRecentSteps) this.recentSteps.shift();
