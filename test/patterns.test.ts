@@ -290,7 +290,7 @@ describe("declarative patterns", () => {
     }
   });
 
-  test("without an API key, the scripted model runs the patterns that need structured output: router, intent classifier, orchestrator, evaluator-optimizer", async () => {
+  test("without an API key, the scripted model runs the patterns that need structured output (router, intent classifier, orchestrator, evaluator-optimizer) and combines a fan-in's results", async () => {
     const folder = mkdtempSync(join(tmpdir(), "duragent-offline-"));
     writeFileSync(join(folder, "notes.md"), "The ferry leaves at nine. It returns at five.\n");
     const config = ConfigSchema.parse({
@@ -303,6 +303,7 @@ describe("declarative patterns", () => {
         sort: { pattern: "intent-classifier", intents: [{ name: "files", description: "about files" }, { name: "other", description: "anything else" }] },
         plan: { pattern: "orchestrator", workers: ["librarian", "critic"] },
         polish: { pattern: "evaluator-optimizer", optimizer: "librarian", evaluator: "critic" },
+        fan: { pattern: "parallel", branches: ["librarian", "critic"], fanIn: "critic" },
       },
     });
     const engine = new MemoryEngine(config, runSettingsFromConfig(config), createLogger("test", "silent"));
@@ -311,8 +312,12 @@ describe("declarative patterns", () => {
       // The first candidate offered, which reads the file.
       assert.equal((await run("pick")).text, "The ferry leaves at nine. It returns at five.");
       assert.match((await run("sort")).text, /"intent":"files"/);
-      assert.match((await run("plan")).text, /\[librarian\] Summarize .*notes\.md\n\s+Result: The ferry leaves at nine\./);
+      // The synthesizer and the fan-in give the results they were shown, by whom.
+      assert.equal((await run("plan")).text, "librarian: The ferry leaves at nine. It returns at five.");
       assert.equal((await run("polish")).text, "The ferry leaves at nine. It returns at five.");
+      const fan = (await run("fan")).text.split("\n");
+      assert.equal(fan[0], "librarian: The ferry leaves at nine. It returns at five.");
+      assert.match(fan[1]!, /^critic: I am duragent's scripted model/);
     } finally {
       await engine.close();
       rmSync(folder, { recursive: true, force: true });

@@ -4,7 +4,8 @@
  * tests. It behaves as a file-reading agent would, and never invents an answer: asked about a
  * file, it reads it with the agent's `*read_text_file` (or `*read_file`) tool and answers with the
  * file's first sentences; asked anything else with a `*list_directory` tool at hand, it lists the
- * folder and answers with the listing. Without such tools it says what it is.
+ * folder and answers with the listing. Asked to combine results (an orchestrator's synthesis, a
+ * parallel fan-in), it gives them as shown. Otherwise it says what it is.
  */
 import { textOf } from "../common/messages.js";
 import type { ScriptedCall, ScriptedTurn } from "./scripted-model-server.js";
@@ -29,6 +30,8 @@ export function demoModel(call: ScriptedCall): ScriptedTurn {
     return { text: /(^|_)read_(text_)?file$/.test(toolResult.toolName) ? firstSentences(text, 2) : text.trim().slice(0, 4000) };
   }
   const question = textOf(call.messages.findLast((message) => message.role === "user")?.content ?? "");
+  const combined = resultsToCombine(question);
+  if (combined.length > 0) return { text: combined.join("\n") };
   const file = /[\w./-]+\.[A-Za-z0-9]+/.exec(question)?.[0];
   const reader = call.tools.find((name) => /(^|_)read_text_file$/.test(name)) ?? call.tools.find((name) => /(^|_)read_file$/.test(name));
   if (file && reader) return { toolCalls: [{ name: reader, arguments: { path: file } }] };
@@ -37,6 +40,21 @@ export function demoModel(call: ScriptedCall): ScriptedTurn {
   return {
     text: `I am duragent's scripted model, standing in for a real one (no API key is set), and I have no tool to answer with. You asked: ${question}`,
   };
+}
+
+/**
+ * The results a prompt asks to be combined into one answer, as `name: text`: an orchestrator's
+ * `[worker] task` / `Result:` lines, a parallel fan-in's `<result name>` blocks. Failed ones are
+ * left out. None when the prompt asks for anything else, such as a worker's task.
+ */
+function resultsToCombine(prompt: string): string[] {
+  if (/Synthesize the final answer/.test(prompt)) {
+    return [...prompt.matchAll(/^\s*- \[([^\]]+)\].*\n\s*Result: ([\s\S]*?)(?=\n\s*- \[|\nStep \d+:|\n\n|(?![\s\S]))/gm)].map(([, worker, result]) => `${worker}: ${result!.trim()}`);
+  }
+  if (/Combine them into one answer/.test(prompt)) {
+    return [...prompt.matchAll(/<result name="([^"]+)">\n([\s\S]*?)\n<\/result>/g)].map(([, name, result]) => `${name}: ${result!.trim()}`);
+  }
+  return [];
 }
 
 type Schema = Record<string, unknown>;
