@@ -58,7 +58,8 @@ before(async () => {
  * A project directory with `notes.md`, a code module (agent `finder`, workflow `summarize`) and a
  * config whose declarative agent `librarian` and the module's agent use the real filesystem
  * server, started with this Node and given the project directory as its root. The agent `waiter`
- * also uses `stubborn`, a server that keeps running after its input ends.
+ * also uses `stubborn`, a server that keeps running after its input ends. The workflow `pair`
+ * runs `librarian` in two child runs at once.
  */
 function project(name: string): string {
   const dir = join(root, name);
@@ -103,6 +104,12 @@ function project(name: string): string {
       "  waiter:",
       "    instruction: Take your time.",
       "    servers: [filesystem, stubborn]",
+      "workflows:",
+      "  pair:",
+      "    pattern: parallel",
+      "    branches:",
+      "      - { pattern: chain, name: north, asChildWorkflow: true, steps: [librarian] }",
+      "      - { pattern: chain, name: south, asChildWorkflow: true, steps: [librarian] }",
       "modules: [./agents.ts]",
       "",
     ].join("\n"),
@@ -316,6 +323,14 @@ describe("duragent CLI", { concurrency: true }, () => {
       const steps = [...result.stderr.matchAll(/^ {2}steps? (?:\d+–)?(\d+): (.*)$/gm)].map((line) => [Number(line[1]), line[2]]);
       assert.deepEqual(steps.at(-1), [3, "llm openai:gpt-4.1-mini"], result.stderr);
       assertNoLeftovers(dir);
+    });
+
+    test("a nested pattern's steps are printed under the child run that took them", async () => {
+      const result = await duragent(dir, ["run", "pair", "--input", "What do notes.md say?"]);
+      assert.equal(result.code, 0, result.stderr);
+      const steps = [...result.stderr.matchAll(/^ {2}\[(\S+)\] step (\d+): (.*)$/gm)].map((line) => `${line[1]} ${line[2]}: ${line[3]}`).sort();
+      const branch = (run: string) => [`${run} 1: llm openai:gpt-4.1-mini`, `${run} 2: tool filesystem/read_text_file`, `${run} 3: llm openai:gpt-4.1-mini`];
+      assert.deepEqual(steps, [...branch("north-1"), ...branch("south-1")], result.stderr);
     });
 
     test("--json prints the run id and the result", async () => {

@@ -420,13 +420,16 @@ describe("watching a streaming run", () => {
         "south-1/llm-1": { agent: "faro", text: described.faro },
       });
       assert.ok(texts.length > 2, "the branches' text came in pieces");
+      // Each child run's steps, named by the branch's run.
+      const steps = events.flatMap((event) => (event.type === "step" ? [`${event.run} ${event.number}: ${event.step}`] : [])).sort();
+      assert.deepEqual(steps, ["north-1 1: llm openai:gpt-4.1-mini", "south-1 1: llm openai:gpt-4.1-mini"]);
       for (const city of ["porto", "faro"]) assert.ok((end.result as { text: string }).text.includes(described[city]!));
     } finally {
       script = (question) => turns[question] ?? { text: `unknown: ${question}` };
     }
   };
 
-  test("memory engine: a fan-out of child patterns streams each branch's text to the parent's watcher, labelled by branch and agent", async () => {
+  test("memory engine: a fan-out of child patterns streams each branch's steps and text to the parent's watcher, labelled by branch and agent", async () => {
     const engine = memoryEngine(config);
     try {
       await fanOut(engine);
@@ -435,7 +438,7 @@ describe("watching a streaming run", () => {
     }
   });
 
-  test("Temporal: a fan-out of child workflows streams each branch's text to the parent's watcher, labelled by branch and agent", { timeout: 120_000 }, async () => {
+  test("Temporal: a fan-out of child workflows streams each branch's steps and text to the parent's watcher, labelled by branch and agent", { timeout: 120_000 }, async () => {
     await withTemporalWorker(temporal, config, fanOut);
   });
 

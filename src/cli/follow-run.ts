@@ -9,7 +9,7 @@ import { parseInput } from "./command-output.js";
 import { InvalidRunMessage, type RunHandle } from "../client/engine.js";
 import { UserError } from "../errors/user-error.js";
 import { describePending } from "./status-text.js";
-import { stepsSince, textEvents, textFilter, type ShownText } from "../client/run-events.js";
+import { stepsSince, textEvents, textFilter, type ShownText, type StepLabels } from "../client/run-events.js";
 
 export interface FollowOptions {
   /** Ask pending questions on the terminal. */
@@ -49,6 +49,18 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
     if (midLine) err.write("\n");
     midLine = false;
   };
+  const shownChildSteps = new Map<string, number>();
+  const printSteps = (labels: StepLabels, shown: number, run?: string) => {
+    const steps = stepsSince(labels, shown);
+    if (steps.length === 0) return;
+    if (spinning) err.write("\r\x1b[K");
+    endLine();
+    const where = run ? `[${run}] ` : "";
+    // More steps than a status names passed between two reads: say how many, not what they were.
+    const unnamed = steps[0]!.number - shown - 1;
+    if (unnamed > 0) err.write(`  ${where}${unnamed === 1 ? `step ${shown + 1}` : `steps ${shown + 1}–${steps[0]!.number - 1}`}\n`);
+    for (const { number, step } of steps) err.write(`  ${where}step ${number}: ${step}\n`);
+  };
   try {
     for (;;) {
       // One last read once the run has ended, so the steps it took since the previous one are shown.
@@ -63,14 +75,15 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
           shownText.clear();
         }
         if (options.verbose && status.stepCount > shownSteps && status.currentStep) {
-          if (spinning) err.write("\r\x1b[K");
-          endLine();
-          const steps = stepsSince(status, shownSteps);
-          // More steps than a status names passed between two reads: say how many, not what they were.
-          const unnamed = steps[0]!.number - shownSteps - 1;
-          if (unnamed > 0) err.write(`  ${unnamed === 1 ? `step ${shownSteps + 1}` : `steps ${shownSteps + 1}–${steps[0]!.number - 1}`}\n`);
-          for (const { number, step } of steps) err.write(`  step ${number}: ${step}\n`);
+          printSteps(status, shownSteps);
           shownSteps = status.stepCount;
+        }
+        // A nested pattern's child runs' steps, each named by its child run.
+        for (const child of options.verbose ? (status.childSteps ?? []) : []) {
+          const shown = shownChildSteps.get(child.run) ?? 0;
+          if (child.stepCount <= shown) continue;
+          printSteps(child, shown, child.run);
+          shownChildSteps.set(child.run, child.stepCount);
         }
         // A model's answer as it streams, on a terminal: stdout keeps only the final answer. Each
         // call's text starts on its own line, named by its agent, so parallel branches stay apart.

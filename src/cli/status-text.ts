@@ -1,6 +1,6 @@
 /** How a run's status reads on a terminal. */
 import { formatUsd } from "../common/pricing.js";
-import type { PendingRequest, RunStatus } from "../common/run-status.js";
+import { hasEnded, type PendingRequest, type RunStatus } from "../common/run-status.js";
 import { costLine, type RunCost } from "./run-cost.js";
 
 export function describePending(request: PendingRequest): string {
@@ -16,6 +16,8 @@ export function statusText(status: RunStatus, link?: string, cost?: RunCost): st
   const step = status.currentStep ? ` — step ${status.stepCount}: ${status.currentStep}` : "";
   const lines = [`${status.runId}: ${status.phase}${step}`];
   if (status.partial) lines.push(`  (${status.partial})`);
+  // Where a nested pattern's work is: its child runs' latest steps.
+  if (!hasEnded(status.phase)) for (const child of status.childSteps ?? []) lines.push(`  [${child.run}] step ${child.stepCount}: ${child.recentSteps.at(-1)}`);
   for (const request of status.pending) lines.push(`  waiting for ${describePending(request)}`);
   for (const [model, usage] of Object.entries(status.usage)) {
     const cached = usage.cachedInputTokens ? ` (${usage.cachedInputTokens} cached)` : "";

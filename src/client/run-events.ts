@@ -10,7 +10,8 @@ import type { PendingRequest, RunPhase, RunStatus } from "../common/run-status.j
 import type { StepText } from "../common/server-requests.js";
 
 export type RunEvent =
-  | { type: "step"; number: number; step: string }
+  /** A step of the run, or, with `run`, of one of its child runs (a nested pattern), named by its id within the run. */
+  | { type: "step"; number: number; step: string; run?: string }
   | { type: "text"; id: string; step: string; agent?: string; delta: string }
   /** The streaming step's attempt failed; its text starts again with `attempt`. */
   | { type: "restart"; id: string; step: string; agent?: string; attempt: number }
@@ -30,6 +31,7 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
     (error: unknown) => (ended = { error }),
   );
   let steps = 0;
+  const childSteps = new Map<string, number>();
   const seenRequests = new Set<string>();
   const shown: ShownText = new Map();
   for (;;) {
@@ -44,6 +46,10 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
       }
       for (const step of stepsSince(status, steps)) yield { type: "step", ...step };
       if (status.stepCount > steps && status.currentStep) steps = status.stepCount;
+      for (const child of status.childSteps ?? []) {
+        for (const step of stepsSince(child, childSteps.get(child.run) ?? 0)) yield { type: "step", ...step, run: child.run };
+        childSteps.set(child.run, Math.max(child.stepCount, childSteps.get(child.run) ?? 0));
+      }
       for (const streaming of status.streaming ?? []) if (shows(streaming)) yield* textEvents(streaming, shown);
       for (const request of status.pending) {
         if (seenRequests.has(request.id)) continue;
@@ -62,13 +68,20 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
   }
 }
 
+/** What a status tells of a run's steps, or of a child run's (`childSteps`). */
+export interface StepLabels {
+  stepCount: number;
+  recentSteps?: string[];
+  currentStep?: string;
+}
+
 /**
  * The steps a status shows that began after step `shown`, each with its number: every one its
  * `recentSteps` still names, and the current one in any case.
  */
-export function stepsSince(status: RunStatus, shown: number): { number: number; step: string }[] {
-  if (status.stepCount <= shown || !status.currentStep) return [];
-  const recent = status.recentSteps ?? [status.currentStep];
+export function stepsSince(status: StepLabels, shown: number): { number: number; step: string }[] {
+  const recent = status.recentSteps ?? (status.currentStep ? [status.currentStep] : []);
+  if (status.stepCount <= shown || recent.length === 0) return [];
   const first = status.stepCount - recent.length + 1;
   return recent.flatMap((step, index) => (first + index > shown ? [{ number: first + index, step }] : []));
 }

@@ -41,7 +41,7 @@ import {
 } from "./engine.js";
 import type { RunTarget } from "./run-targets.js";
 import { pendingActivitiesState } from "./pending-activities.js";
-import { withChildText } from "../common/child-text.js";
+import { withChildren } from "../common/child-runs.js";
 import { agentSearchAttribute, phaseSearchAttribute } from "../common/search-attributes.js";
 import { isUnknownSearchAttribute, registerSearchAttributes } from "./search-attributes.js";
 import { temporalConnectionOptions, webUiLink } from "./temporal-connection.js";
@@ -337,7 +337,7 @@ export class TemporalEngine implements Engine {
         }),
       status: async (options = {}) => {
         const status = await ownStatus(options.watch !== false);
-        return status.children ? withChildText(status, (id) => this.childStatus(id)) : status;
+        return status.children ? withChildren(status, (id) => this.childStatus(id)) : status;
       },
       transcript: () => this.transcriptOf(workflow),
       answer: (answer: Answer) => update<void>(RunMessages.answer, answer, "answer"),

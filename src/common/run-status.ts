@@ -107,6 +107,12 @@ export const RunStatusSchema = z.object({
    */
   children: z.array(z.string()).optional(),
   /**
+   * The latest step labels of those child runs (and theirs), by the child's id within this run
+   * (`research-1`, `research-1/review-2`), as `recentSteps` are for this run. Added when a client
+   * reads the status, on both engines.
+   */
+  childSteps: z.array(z.object({ run: z.string(), stepCount: z.number(), recentSteps: z.array(z.string()) })).optional(),
+  /**
    * Temporal: the run was started unwatched (`execute`, or `start` with `watch: false`), and no
    * one has read its status since, so its model calls do not stream their text. A client that
    * reads this tells the run (the `duragent.watch` signal), and its next model call streams.

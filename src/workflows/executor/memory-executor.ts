@@ -9,7 +9,7 @@
 import { CancelledFailure } from "@temporalio/common";
 import type { EffectImplementations, EffectInput, EffectName, EffectOutput } from "../../common/effects.js";
 import { InvalidRunMessage } from "../../common/invalid-run-message.js";
-import { withChildText } from "../../common/child-text.js";
+import { withChildren } from "../../common/child-runs.js";
 import { RunMessages, type Answer, type ApprovalDecision, type RunStatus } from "../../common/run-status.js";
 import type { ActivitySettings, RunSettings } from "../../common/run-settings.js";
 import type { RunChannel, ServerRequestAnswer } from "../../common/server-requests.js";
@@ -291,7 +291,7 @@ export class MemoryExecutor extends BaseExecutor {
 
   /** The run's status, with the streamed text of the child runs it lists. */
   async statusWithChildren(): Promise<RunStatus> {
-    return withChildText(this.control.status(), async (id) => this.children.get(id)?.statusWithChildren());
+    return withChildren(this.control.status(), async (id) => this.children.get(id)?.statusWithChildren());
   }
 
   private readonly children = new Map<string, MemoryExecutor>();
