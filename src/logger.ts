@@ -20,8 +20,13 @@ export function setLogContext(context: () => Record<string, unknown> | undefined
  */
 export type LogFormat = "json" | "text";
 
+/** The format a command's logs take: its own, unless `DURAGENT_LOG_FORMAT` says otherwise. */
+export function chosenLogFormat(format: LogFormat): LogFormat {
+  return process.env.DURAGENT_LOG_FORMAT === "json" || process.env.DURAGENT_LOG_FORMAT === "text" ? process.env.DURAGENT_LOG_FORMAT : format;
+}
+
 export function createLogger(name: string, level = process.env.DURAGENT_LOG_LEVEL ?? "warn", format: LogFormat = "json"): Logger {
-  const chosen = process.env.DURAGENT_LOG_FORMAT === "json" || process.env.DURAGENT_LOG_FORMAT === "text" ? process.env.DURAGENT_LOG_FORMAT : format;
+  const chosen = chosenLogFormat(format);
   // Temporal's SDK logs its errors under `error`, which pino would print as `{}` (an Error's fields are not enumerable).
   return pino(
     { name, level, mixin: () => logContext?.() ?? {}, serializers: { error: pino.stdSerializers.err } },

@@ -273,16 +273,17 @@ describe("the codec server", () => {
     process.env.DURAGENT_TEST_CLI_KEY = randomBytes(32).toString("base64");
     writeFileSync(join(dir, "duragent.config.yaml"), "temporal: { uiUrl: 'http://localhost:8080' }\ncodec:\n  keys: [{ id: cli, env: DURAGENT_TEST_CLI_KEY }]\n");
     const stop = new AbortController();
-    let listening: { url: string; origins: string[] } | undefined;
+    let heard!: (listening: { url: string; origins: string[] }) => void;
+    const listeningNow = new Promise<{ url: string; origins: string[] }>((resolve) => (heard = resolve));
     const serving = codecServerCommand(new CommandContext({ config: dir }), {
       host: "127.0.0.1",
       port: 0,
       origin: [],
       signal: stop.signal,
-      onListening: (value) => (listening = value),
+      onListening: heard,
     });
     try {
-      while (!listening) await new Promise((resolve) => setTimeout(resolve, 10));
+      const listening = await Promise.race([listeningNow, serving.then(() => assert.fail("the codec server stopped before it listened"))]);
       assert.deepEqual(listening.origins, ["http://localhost:8080", "http://127.0.0.1:8080"]);
       const preflight = await fetch(`${listening.url}/decode`, { method: "OPTIONS", headers: { Origin: "http://127.0.0.1:8080" } });
       assert.equal(preflight.status, 204);

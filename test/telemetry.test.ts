@@ -220,6 +220,9 @@ describe("telemetry on Temporal", { timeout: 240_000 }, () => {
 
     // Log lines written inside an activity name their run.
     const lines = workerLog.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>);
+    // A collector reads every line: the worker's start line is one of its JSON lines, at info.
+    assert.deepEqual(workerLog.split("\n").filter((line) => line !== "" && !line.startsWith("{")), [], workerLog.slice(0, 3000));
+    assert.ok(lines.some((line) => line.level === 30 && line.taskQueue === "telemetry-test" && /serving task queue/.test(String(line.msg))), workerLog.slice(0, 3000));
     const aboutRun = lines.filter((line) => line.workflowId === runId);
     assert.ok(aboutRun.length > 0, `no log line names ${runId}:\n${workerLog.slice(-3000)}`);
     assert.ok(aboutRun.some((line) => typeof line.activityType === "string" && typeof line.attempt === "number"), JSON.stringify(aboutRun.slice(0, 5)));

@@ -55,7 +55,21 @@ export class CommandContext {
   async noticeScriptedModel(): Promise<void> {
     const [config, { scriptedModelNotice }] = await Promise.all([this.config(), import("../activities/llm/provider-keys.js")]);
     const notice = scriptedModelNotice(config.llm);
-    if (notice) this.notice(`duragent: ${notice}`);
+    if (!notice) return;
+    // A service's logs are JSON lines, read by collectors: its notices are lines among them.
+    if ((await import("../logger.js")).chosenLogFormat(this.logFormat) === "json") (await this.logger()).warn(notice);
+    else this.notice(`duragent: ${notice}`);
+  }
+
+  /**
+   * A service's start line (`serving task queue …`): for a person, as it reads; where logs are JSON
+   * lines, one of them, at info whatever the log level, so that a collector reads every line and
+   * sees the service start.
+   */
+  async announce(text: string, fields: Record<string, unknown>): Promise<void> {
+    const { chosenLogFormat, createLogger } = await import("../logger.js");
+    if (chosenLogFormat(this.logFormat) === "json") createLogger("duragent", "info", "json").info(fields, text);
+    else process.stderr.write(`${text}\n`);
   }
 
   /** Said when Ctrl-C or SIGTERM stops the command (e.g. that a Temporal run goes on without it). */

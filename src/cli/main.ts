@@ -246,9 +246,9 @@ const commands: CommandSpec[] = [
         allowedHost: options.allowedHost as string[],
         ...(options.token !== undefined ? { token: options.token as string } : {}),
         ...(options.waitTimeout !== undefined ? { waitTimeoutMs: options.waitTimeout as number } : {}),
-        onListening: ({ url, tools }) => {
+        onListening: async ({ url, tools }) => {
           if (context.options.json) console.log(JSON.stringify({ url, tools }));
-          else console.error(`duragent serve: MCP over Streamable HTTP at ${url} (${tools.length} agents and workflows; Ctrl-C stops)`);
+          else await context.announce(`duragent serve: MCP over Streamable HTTP at ${url} (${tools.length} agents and workflows; Ctrl-C stops)`, { url, tools });
         },
       }),
   },
@@ -268,12 +268,13 @@ const commands: CommandSpec[] = [
         port: options.port as number,
         origin: options.origin as string[],
         ...(options.token !== undefined ? { token: options.token as string } : {}),
-        onListening: ({ url, origins }) => {
+        onListening: async ({ url, origins }) => {
           if (context.options.json) console.log(JSON.stringify({ url, origins }));
           else {
-            console.error(
+            await context.announce(
               `duragent codec-server: ${url} (Web UI origins: ${origins.join(", ")}; Ctrl-C stops)\n` +
                 `Point the Web UI at it (Settings, Codec Server), or start the dev server with --ui-codec-endpoint ${url}.`,
+              { url, origins },
             );
           }
         },

@@ -18,7 +18,7 @@ export interface CodecServerCommandOptions {
   /** Falls back to DURAGENT_CODEC_TOKEN. */
   token?: string;
   /** Told once it listens. */
-  onListening?: (listening: { url: string; origins: string[] }) => void;
+  onListening?: (listening: { url: string; origins: string[] }) => void | Promise<void>;
   /** Stops it, besides Ctrl-C and SIGTERM; for programs (and tests) that run the command in-process. */
   signal?: AbortSignal;
 }
@@ -56,7 +56,7 @@ export async function codecServerCommand(context: CommandContext, options: Codec
     }
     throw error;
   });
-  options.onListening?.({ url: server.url, origins });
+  await options.onListening?.({ url: server.url, origins });
   await untilStopped(options.signal);
   await server.close();
 }

@@ -22,7 +22,7 @@ export interface ServeOptions {
   /** How long a `<name>` tool waits for its run's answer. */
   waitTimeoutMs?: number;
   /** Told once the HTTP endpoint listens. */
-  onListening?: (listening: { url: string; tools: string[] }) => void;
+  onListening?: (listening: { url: string; tools: string[] }) => void | Promise<void>;
 }
 
 export async function serveCommand(context: CommandContext, options: ServeOptions): Promise<void> {
@@ -86,7 +86,7 @@ export async function serveCommand(context: CommandContext, options: ServeOption
     }
     throw error;
   });
-  options.onListening?.({ url: listener.url, tools: toolNames });
+  await options.onListening?.({ url: listener.url, tools: toolNames });
   await untilStopped({ stdinEnds: false });
   await listener.close();
 }

@@ -17,6 +17,9 @@ export async function workerCommand(context: CommandContext, options: { bundle?:
     ...(options.metrics ? { metrics: options.metrics } : {}),
   });
   const metrics = options.metrics ?? config.telemetry.metrics.prometheus;
-  process.stderr.write(`duragent worker: serving task queue '${temporal.taskQueue}' on ${temporal.address}${metrics ? `, metrics at http://${metrics}/metrics` : ""} (Ctrl-C stops)\n`);
+  await context.announce(
+    `duragent worker: serving task queue '${temporal.taskQueue}' on ${temporal.address}${metrics ? `, metrics at http://${metrics}/metrics` : ""} (Ctrl-C stops)`,
+    { taskQueue: temporal.taskQueue, address: temporal.address, namespace: temporal.namespace, ...(metrics ? { metrics: `http://${metrics}/metrics` } : {}) },
+  );
   await worker.run();
 }
