@@ -4,7 +4,7 @@
  * cached bundle is used only while everything that went into it is unchanged.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -80,6 +80,24 @@ describe("the bundle cache", () => {
     const builtinOnly = await loadWorkflowBundle({ modules: [] }, { cacheDir });
     assert.notEqual(builtinOnly.file, changed.file);
     assert.equal((await loadWorkflowBundle({ modules: [] }, { cacheDir })).cached, true);
+  });
+
+  test("a project whose package.json says \"type\": \"commonjs\" (npm init's default) bundles too", async () => {
+    const project = join(dir, "commonjs-project");
+    mkdirSync(project);
+    writeFileSync(join(project, "package.json"), JSON.stringify({ name: "p", version: "1.0.0", type: "commonjs" }));
+    // Its dependencies, as installed.
+    mkdirSync(join(project, "node_modules"));
+    symlinkSync(fileURLToPath(new URL("../node_modules/@temporalio", import.meta.url)), join(project, "node_modules", "@temporalio"));
+    const module = join(project, "agents.ts");
+    writeFileSync(module, `import { defineWorkflow } from ${JSON.stringify(fileURLToPath(new URL("../src/workflows/index.ts", import.meta.url)))};\nexport const hello = defineWorkflow(async () => "hello from commonjs");\n`);
+    // Where an installed duragent keeps its entry files: inside the project's package scope.
+    process.env.DURAGENT_CACHE_DIR = join(project, "node_modules", ".cache", "duragent");
+    try {
+      assert.match((await loadWorkflowBundle({ modules: [module] }, { cacheDir: join(project, "cache") })).code, /hello from commonjs/);
+    } finally {
+      delete process.env.DURAGENT_CACHE_DIR;
+    }
   });
 
   test("workflow code that does not bundle is one user error naming the file", async () => {

@@ -227,7 +227,8 @@ function entryFile(modules: string[]): string {
   const source = `${[builtin, ...modules].map((path) => `export * from ${JSON.stringify(path)};`).join("\n")}\n`;
   const dir = join(defaultCacheDir(), "entries");
   mkdirSync(dir, { recursive: true });
-  const entry = join(dir, `workflows-${createHash("sha256").update(source).digest("hex").slice(0, 16)}.js`);
+  // `.mjs`: ES module syntax whatever the enclosing package.json says (`"type": "commonjs"` made webpack refuse it).
+  const entry = join(dir, `workflows-${createHash("sha256").update(source).digest("hex").slice(0, 16)}.mjs`);
   if (!existsSync(entry)) writeAtomically(entry, source);
   return entry;
 }
