@@ -257,6 +257,11 @@ describe("the codec server", () => {
     assert.equal((await fetch(`${server.url}/decode`, { headers: { Authorization: "Bearer tok-123" } })).status, 405);
     const bad = await fetch(`${server.url}/decode`, { method: "POST", headers: { Authorization: "Bearer tok-123" }, body: "not json" });
     assert.equal(bad.status, 400);
+    // Proto JSON leaves an empty list out: `temporal workflow query --codec-endpoint` sends `{}`.
+    for (const empty of ["{}", '{"payloads":null}']) {
+      const none = await fetch(`${server.url}/encode`, { method: "POST", headers: { Authorization: "Bearer tok-123" }, body: empty });
+      assert.deepEqual([none.status, await none.json()], [200, { payloads: [] }], empty);
+    }
   });
 
   test("a payload under an unknown key gets a 400 naming the key", async () => {

@@ -51,14 +51,17 @@ export class UnsafeCodecBinding extends Error {
   }
 }
 
-/** Proto JSON of payloads: every bytes field in base64. */
+/** Proto JSON of payloads: every bytes field in base64; an empty list may be left out (`{}`), as proto JSON does. */
 const PayloadsBodySchema = z.object({
-  payloads: z.array(
-    z.object({
-      metadata: z.record(z.string(), z.string()).nullish(),
-      data: z.string().nullish(),
-    }),
-  ),
+  payloads: z
+    .array(
+      z.object({
+        metadata: z.record(z.string(), z.string()).nullish(),
+        data: z.string().nullish(),
+      }),
+    )
+    .nullish()
+    .transform((payloads) => payloads ?? []),
 });
 type JsonPayload = z.infer<typeof PayloadsBodySchema>["payloads"][number];
 
