@@ -492,20 +492,28 @@ describe("encrypted payloads on Temporal", () => {
     }
   });
 
-  test("a client without the run's key fails with a user error naming that key", { timeout: 30_000 }, async () => {
-    const config = configFor({ keys: [{ id: "stranger", env: "DURAGENT_TEST_KEY_STRANGER" }] });
+  test("a client without the run's key fails with a user error naming that key, for its result, its status and its cost in the list", { timeout: 60_000 }, async () => {
+    // A worker that holds the key answers the closed run's status query; this client cannot read the answer.
+    const { taskQueue } = await client.workflow.getHandle(encryptedRunId).describe();
+    const onQueue = (config: ReturnType<typeof configFor>) => ({ ...config, temporal: { ...config.temporal, taskQueue } });
+    const config = onQueue(configFor({ keys: [{ id: "stranger", env: "DURAGENT_TEST_KEY_STRANGER" }] }));
     const engine = await TemporalEngine.connect(config, runSettingsFromConfig(config));
+    const holder = await startWorker(onQueue(configFor({ keys: [keyA] })));
+    const namesTheKey = (error: unknown) => {
+      assert.ok(isUserError(error), String(error));
+      assert.match(error.message, /encrypted with key "key-a": no such key in codec\.keys \(configured: "stranger"\)/);
+      return true;
+    };
     try {
-      await assert.rejects(
-        (async () => (await engine.getHandle(encryptedRunId)).result())(),
-        (error: unknown) => {
-          assert.ok(isUserError(error), String(error));
-          assert.match(error.message, /encrypted with key "key-a": no such key in codec\.keys \(configured: "stranger"\)/);
-          return true;
-        },
-      );
+      await assert.rejects((async () => (await engine.getHandle(encryptedRunId)).result())(), namesTheKey);
+      // Before, the status said that no worker had answered.
+      await assert.rejects((async () => (await engine.getHandle(encryptedRunId)).status())(), namesTheKey);
+      // `list` says why the run's cost is not shown.
+      const listed = (await engine.list(20, { usage: true })).find((run) => run.runId === encryptedRunId);
+      assert.match(listed?.usageUnreadable ?? "", /encrypted with key "key-a": no such key in codec\.keys/, JSON.stringify(listed));
     } finally {
       await engine.close();
+      await stopWorker(holder);
     }
   });
 

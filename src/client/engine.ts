@@ -114,6 +114,8 @@ export interface RunSummary {
    * in memory always; on Temporal from a completed run's result and an open run's status query.
    */
   usage?: UsageByModel;
+  /** Why the usage asked for could not be read, when a person can act on it (a payload under a key this client lacks). */
+  usageUnreadable?: string;
 }
 
 export interface ListOptions {

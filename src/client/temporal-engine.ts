@@ -46,6 +46,7 @@ import { agentSearchAttribute, phaseSearchAttribute } from "../common/search-att
 import { isUnknownSearchAttribute, registerSearchAttributes } from "./search-attributes.js";
 import { temporalConnectionOptions, webUiLink } from "./temporal-connection.js";
 import { isWorkflowTaskFailing } from "./temporal-errors.js";
+import { isUserError } from "../errors/user-error.js";
 import { dataConverterFor } from "../codec/data-converter.js";
 import type { DuragentWorker } from "../worker.js";
 import { tracingSettings } from "../telemetry/settings.js";
@@ -222,7 +223,8 @@ export class TemporalEngine implements Engine {
     if (options.usage) {
       const usages = await mapLimited(executions, 4, (execution) => this.usageOf(execution));
       usages.forEach((usage, index) => {
-        if (usage) runs[index]!.usage = usage;
+        if (typeof usage === "string") runs[index]!.usageUnreadable = usage;
+        else if (usage) runs[index]!.usage = usage;
       });
     }
     return runs;
@@ -232,8 +234,9 @@ export class TemporalEngine implements Engine {
    * A listed run's usage, which visibility does not hold: a completed run's result reports it
    * (read from its close event; no worker needed), an open run answers its status query (given
    * a few seconds, in case no worker is there to answer). Failed and cancelled runs report none.
+   * A person's error (a payload under a key this client lacks) comes back as its message.
    */
-  private async usageOf(execution: { workflowId: string; runId: string; status: WorkflowExecutionStatusName }): Promise<UsageByModel | undefined> {
+  private async usageOf(execution: { workflowId: string; runId: string; status: WorkflowExecutionStatusName }): Promise<UsageByModel | string | undefined> {
     const workflow = this.client.workflow.getHandle(execution.workflowId, execution.runId, { followRuns: false });
     try {
       if (execution.status === "COMPLETED") return usageOfResult(await workflow.result());
@@ -241,8 +244,8 @@ export class TemporalEngine implements Engine {
       const status = await this.client.withDeadline(Date.now() + 3_000, () => workflow.query<RunStatus>(RunMessages.status));
       // Visibility lags: a run it still lists as running may have ended, and a query still answers.
       return hasEnded(status.phase) && status.phase !== "completed" ? undefined : status.usage;
-    } catch {
-      return undefined;
+    } catch (error) {
+      return isUserError(error) ? error.message : undefined;
     }
   }
 
@@ -320,8 +323,9 @@ export class TemporalEngine implements Engine {
         }
         return this.withPendingActivities(status ?? serverKnownStatus(workflowId, "running", await this.whyNoWorkerAnswered()), description);
       } catch (error) {
-        // A closed run whose workers are gone cannot answer queries; its end state still can.
-        if (!phase) throw error;
+        // A closed run whose workers are gone cannot answer queries; its end state still can. A
+        // person's error (a payload under a key this client lacks) is theirs to see, not a gap.
+        if (!phase || isUserError(error)) throw error;
         return serverKnownStatus(workflowId, phase, "no worker answered; only how the run ended is known", phase === "completed" ? undefined : await endReason());
       }
     };

@@ -13,7 +13,7 @@ export async function listCommand(context: CommandContext, options: { limit: num
   const text =
     runs.length === 0
       ? "no runs"
-      : runs.map((run) => [run.runId, run.phase, run.type, run.startedAt ?? "", costColumn(run.cost)].join("  ").trimEnd()).join("\n");
+      : runs.map((run) => [run.runId, run.phase, run.type, run.startedAt ?? "", run.usageUnreadable ? `cost unknown: ${run.usageUnreadable}` : costColumn(run.cost)].join("  ").trimEnd()).join("\n");
   return { data: runs, text };
 }
 
