@@ -245,6 +245,21 @@ describe("steering a Temporal run from the CLI", () => {
     await waitForPhase(runId, "cancelled");
   });
 
+  test("`run` on Temporal without a terminal says what the run waits for and how to answer it from elsewhere", async () => {
+    const child = spawn(process.execPath, [cliPath, "run", "planner", "--input", "Where to?", "--engine", "temporal"], { cwd: dir, env: environment, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    let stdout = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
+    const exited = once(child, "exit") as Promise<[number | null]>;
+    const runId = await waitFor("the question and its hint", async () => (/answer with `duragent answer/.test(stderr) ? /^run (\S+)$/m.exec(stderr)?.[1] : undefined), 30_000);
+    assert.match(stderr, new RegExp(`waiting for input-1: Which city\\?\\n  answer with \`duragent answer ${runId} --value …\``));
+    assert.equal((await cli(["answer", runId, "--value", "Lisbon", "--engine", "temporal"])).code, 0);
+    const [code] = await exited;
+    assert.equal(code, 0, stderr);
+    assert.equal(stdout.trim(), "Got: Lisbon");
+  });
+
   test("input reads an answer as its question asks: JSON for a number or a yes or no, text for a string", async () => {
     const runId = (await cli(["start", "counter", "--input", "{}", "--engine", "temporal"])).stdout.trim();
     await waitForPhase(runId, "waiting_input");

@@ -217,7 +217,7 @@ describe("scale and nesting on Temporal", () => {
     assert.ok(served > 0);
   });
 
-  test("a person answers an agent's human_input inside a pattern running as a child workflow", async () => {
+  test("a person answers an agent's human_input inside a pattern running as a child workflow, through the parent run", async () => {
     const spec: PatternSpec = {
       pattern: "chain",
       name: "trip",
@@ -232,11 +232,14 @@ describe("scale and nesting on Temporal", () => {
       return { text: `Going to ${textOf(answer.content)}` };
     };
     const run = await runPattern(spec, "plan a trip", script, async (engine, runId) => {
-      // The question is asked by the child run, so that is where the answer goes.
+      // The question is asked by the child run, and shown by the parent too.
       const child = await waitFor("the child run", () => engine.getHandle(`${runId}/inner-1`).catch(() => undefined));
       const asking = await waitForPhase(child, "waiting_input");
       assert.equal(asking.pending[0]?.prompt, "Which city?");
-      await child.answer({ value: "Lisbon" });
+      const parent = await engine.getHandle(runId);
+      assert.deepEqual((await parent.status()).pending.map((request) => [request.id, request.prompt]), [["inner-1/input-1", "Which city?"]]);
+      // Answered through the parent, without naming the request: the child's is the only one.
+      await parent.answer({ value: "Lisbon" });
     });
     assert.equal(run.error, undefined, String(run.error));
     assert.equal(run.result?.text, "# Going to Lisbon");

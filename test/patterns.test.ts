@@ -21,6 +21,8 @@ import { join } from "node:path";
 import { everythingServer, filesystemServer } from "./support/mcp-servers.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import { patternWorkflow } from "../src/workflows/builtin-workflows.js";
+import { textOf } from "../src/common/messages.js";
+import { waitFor } from "./support/wait.js";
 import {
   lazyAgent,
   buildPattern,
@@ -321,6 +323,36 @@ describe("declarative patterns", () => {
     } finally {
       await engine.close();
       rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  test("memory engine: a question a child run asks is shown by the parent and answered through it", async () => {
+    const server = await startScriptedModelServer(
+      (call) => {
+        const answer = call.messages.find((message) => message.role === "tool");
+        return answer ? { text: `Going to ${textOf(answer.content)}` } : { toolCalls: [{ name: "human_input", arguments: { question: "Which city?" } }] };
+      },
+      { quiet: true },
+    );
+    servers.push(server);
+    const config = ConfigSchema.parse({
+      llm: { defaultModel: "openai:scripted", providers: { openai: { apiKey: "test", baseURL: server.openaiBaseURL } } },
+      agents: { planner: { instruction: "You plan trips.", humanInput: true } },
+      workflows: { trip: { pattern: "chain", steps: [{ pattern: "chain", name: "inner", asChildWorkflow: true, steps: ["planner"] }] } },
+    });
+    const engine = new MemoryEngine(config, runSettingsFromConfig(config), createLogger("test", "silent"));
+    try {
+      const handle = await engine.start(await findRunTarget(config, "trip"), "plan a trip");
+      const asking = await waitFor("the child's question in the parent's status", async () => {
+        const { pending } = await handle.status();
+        return pending.length > 0 ? pending : undefined;
+      });
+      assert.deepEqual(asking.map((request) => [request.id, request.prompt]), [["inner-1/input-1", "Which city?"]]);
+      await assert.rejects(handle.answer({ requestId: "elsewhere-1/input-1", value: "Porto" }), /No child run trip-[0-9a-f]+\/elsewhere-1 is waiting/);
+      await handle.answer({ requestId: "inner-1/input-1", value: "Lisbon" });
+      assert.equal(((await handle.result()) as { text: string }).text, "Going to Lisbon");
+    } finally {
+      await engine.close();
     }
   });
 

@@ -114,6 +114,13 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
         }
         shownPartial = partial;
         const next = last ? undefined : status.pending.find((request) => !asked.has(request.id));
+        // Not asked here (a Temporal run with piped input): say what it waits for, and how to answer.
+        if (next && !options.interactive && options.verbose) {
+          asked.add(next.id);
+          if (spinning) err.write("\r\x1b[K");
+          endLine();
+          err.write(`  waiting for ${describePending(next)}\n  ${answerHint(handle.runId, next, status.pending.length > 1)}\n`);
+        }
         if (next && options.interactive) {
           asked.add(next.id);
           if (spinning) err.write("\r\x1b[K");
@@ -139,6 +146,14 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
     input.close();
   }
   return outcome;
+}
+
+/** The command that answers a request from another terminal. */
+function answerHint(runId: string, request: PendingRequest, several: boolean): string {
+  const which = several ? ` --request ${request.id}` : "";
+  return request.kind === "approval"
+    ? `approve with \`duragent approve ${runId}${which}\`, or \`duragent reject ${runId}${which} --reason …\``
+    : `answer with \`duragent answer ${runId}${which} --value …\``;
 }
 
 interface LineReader {

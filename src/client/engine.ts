@@ -4,6 +4,8 @@
  * is the seam inside a run; the engine is the seam around it.)
  */
 import { runEvents, type RunEvent } from "./run-events.js";
+import { requestOwner } from "../common/child-runs.js";
+import { InvalidRunMessage } from "../common/invalid-run-message.js";
 import type { Message } from "../common/messages.js";
 import type { ApprovalDecision, Answer, RunPhase, RunStatus } from "../common/run-status.js";
 import type { UsageByModel } from "../common/usage.js";
@@ -70,21 +72,48 @@ export interface RunHandle<R = unknown> {
 }
 
 /** What an engine supplies for a handle; `approve`, `reject` and `events` are built on the rest. */
-export type RunHandleParts = Omit<RunHandle, "approve" | "reject" | "events">;
+export type RunHandleParts = Omit<RunHandle, "approve" | "reject" | "events"> & {
+  /** A child run (a nested pattern's), by its full id: where a request its parent shows is answered. */
+  child(runId: string): Promise<Pick<RunHandleParts, "answer" | "decide">>;
+};
 
 /** How often `events()` reads a run's status: in-process reads are cheap, RPCs less so. */
-export function runHandle(parts: RunHandleParts, eventPollMs = 250): RunHandle {
+export function runHandle({ child, ...parts }: RunHandleParts, eventPollMs = 250): RunHandle {
+  /**
+   * Sends an answer or a decision to the run that asked: a request a child run put (`sw-1/input-1`)
+   * goes to that child. One sent without a request id, when the run's only pending request is a
+   * child's, goes there: the run itself refuses it first, so a run's own requests cost no extra read.
+   */
+  const routed = async <M extends { requestId?: string | undefined }>(message: M, send: (to: Pick<RunHandleParts, "answer" | "decide">, message: M) => Promise<void>) => {
+    let requestId = message.requestId;
+    if (requestId === undefined) {
+      try {
+        return await send(parts, message);
+      } catch (error) {
+        if (!(error instanceof InvalidRunMessage)) throw error;
+        const pending = (await parts.status({ watch: false }).catch(() => undefined))?.pending ?? [];
+        if (pending.length !== 1 || !pending[0]!.id.includes("/")) throw error;
+        requestId = pending[0]!.id;
+      }
+    }
+    if (!requestId.includes("/")) return send(parts, message);
+    const owner = requestOwner(parts.runId, requestId);
+    return send(await child(owner.runId), { ...message, requestId: owner.requestId });
+  };
+  const decide = (decision: ApprovalDecision) => routed(decision, (to, message) => to.decide(message));
   return {
     ...parts,
+    answer: (answer) => routed(answer, (to, message) => to.answer(message)),
+    decide,
     events: (options = {}) => runEvents(parts, { ...options, pollMs: eventPollMs }),
     approve: (options = {}) =>
-      parts.decide({
+      decide({
         approved: true,
         ...(options.requestId !== undefined ? { requestId: options.requestId } : {}),
         ...(options.arguments !== undefined ? { arguments: options.arguments } : {}),
       }),
     reject: (reason, options = {}) =>
-      parts.decide({ approved: false, reason, ...(options.requestId !== undefined ? { requestId: options.requestId } : {}) }),
+      decide({ approved: false, reason, ...(options.requestId !== undefined ? { requestId: options.requestId } : {}) }),
   };
 }
 

@@ -12,6 +12,7 @@ import * as builtinWorkflows from "../workflows/builtin-workflows.js";
 import { isDuragentWorkflow, runToEnd, type DuragentWorkflow } from "../workflows/define-workflow.js";
 import { ContinueAsNewRequest } from "../workflows/executor/continue-as-new.js";
 import {
+  InvalidRunMessage,
   newRunId,
   RunAlreadyEnded,
   RunFailed,
@@ -156,6 +157,11 @@ export class MemoryEngine implements Engine {
       update: async <R>(name: string, payload?: unknown) => (await current()).update<R>(name, payload),
       signal: async (name, payload) => (await current()).signal(name, payload),
       query: async <R>(name: string, payload?: unknown) => (await current()).query<R>(name, payload),
+      child: async (id) => {
+        const child = live("answer").descendant(id);
+        if (!child) throw new InvalidRunMessage(`No child run ${id} is waiting in run ${runId}.`);
+        return { answer: async (answer) => child.answer(answer), decide: async (decision) => child.decide(decision) };
+      },
     }, 30);
     this.runs.set(runId, { handle, peek, stop: () => executor?.cancel(), type, startedAt: new Date().toISOString() });
     return handle;

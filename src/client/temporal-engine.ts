@@ -353,6 +353,7 @@ export class TemporalEngine implements Engine {
       update: <R>(name: string, payload?: unknown) => update<R>(name, payload),
       signal: (name: string, payload?: unknown) => signal(name, payload, "signal"),
       query: <R>(name: string, payload?: unknown) => workflow.query<R, [unknown]>(name, payload),
+      child: async (id) => this.handle(id),
     });
   }
 

@@ -1,9 +1,10 @@
 /**
  * Nested patterns run as child runs, each with its own status. A watcher of the parent follows
- * their steps and streamed text too: the parent's status gains each child's step labels
- * (`childSteps`, by the child's id within the parent, e.g. `research-1`) and its streamed text,
- * with ids prefixed by that id (`research-1/llm-2`), so the pieces of different calls, in
- * whatever run, never mix.
+ * their steps, streamed text and requests too: the parent's status gains each child's step labels
+ * (`childSteps`, by the child's id within the parent, e.g. `research-1`), its streamed text and
+ * its pending questions and approvals, with ids prefixed by that id (`research-1/llm-2`,
+ * `research-1/input-1`), so the pieces of different calls, in whatever run, never mix, and an
+ * answer to `research-1/input-1` finds its run.
  */
 import type { RunStatus } from "./run-status.js";
 
@@ -11,6 +12,7 @@ import type { RunStatus } from "./run-status.js";
 export async function withChildren(status: RunStatus, childStatus: (id: string) => Promise<RunStatus | undefined>): Promise<RunStatus> {
   if (!status.children?.length) return status;
   const texts = [...(status.streaming ?? [])];
+  const pending = [...status.pending];
   const steps: NonNullable<RunStatus["childSteps"]> = [];
   const children = await Promise.all(status.children.map((id) => childStatus(id).catch(() => undefined)));
   for (const [index, child] of children.entries()) {
@@ -21,6 +23,16 @@ export async function withChildren(status: RunStatus, childStatus: (id: string) 
     // A grandchild's steps are named by the path to it.
     for (const inner of child.childSteps ?? []) steps.push({ ...inner, run: `${prefix}/${inner.run}` });
     for (const text of child.streaming ?? []) texts.push({ ...text, id: `${prefix}/${text.id}` });
+    for (const request of child.pending) pending.push({ ...request, id: `${prefix}/${request.id}` });
   }
-  return { ...status, ...(texts.length > 0 ? { streaming: texts } : {}), ...(steps.length > 0 ? { childSteps: steps } : {}) };
+  return { ...status, pending, ...(texts.length > 0 ? { streaming: texts } : {}), ...(steps.length > 0 ? { childSteps: steps } : {}) };
+}
+
+/**
+ * The run a request shown by its parent belongs to, and its id there: `sw-1/input-1` of run `r`
+ * is `input-1` of `r/sw-1` (a child run's id is its parent's, `/`, its suffix).
+ */
+export function requestOwner(runId: string, requestId: string): { runId: string; requestId: string } {
+  const cut = requestId.lastIndexOf("/");
+  return cut < 0 ? { runId, requestId } : { runId: `${runId}/${requestId.slice(0, cut)}`, requestId: requestId.slice(cut + 1) };
 }

@@ -296,6 +296,15 @@ export class MemoryExecutor extends BaseExecutor {
 
   private readonly children = new Map<string, MemoryExecutor>();
 
+  /** A child run, or a child's child, by its full id (`<run>/<suffix>/…`). */
+  descendant(id: string): MemoryExecutor | undefined {
+    for (const [childId, child] of this.children) {
+      if (childId === id) return child;
+      if (id.startsWith(`${childId}/`)) return child.descendant(id);
+    }
+    return undefined;
+  }
+
   uuid(): string {
     return globalThis.crypto.randomUUID();
   }
