@@ -238,6 +238,10 @@ describe("scale and nesting on Temporal", () => {
       assert.equal(asking.pending[0]?.prompt, "Which city?");
       const parent = await engine.getHandle(runId);
       assert.deepEqual((await parent.status()).pending.map((request) => [request.id, request.prompt]), [["inner-1/input-1", "Which city?"]]);
+      // Pausing the parent holds the child too; resuming it lets the child go on.
+      await parent.pause();
+      assert.equal((await child.status()).phase, "paused");
+      await parent.resume();
       // Answered through the parent, without naming the request: the child's is the only one.
       await parent.answer({ value: "Lisbon" });
     });

@@ -326,7 +326,7 @@ describe("declarative patterns", () => {
     }
   });
 
-  test("memory engine: a question a child run asks is shown by the parent and answered through it", async () => {
+  test("memory engine: a question a child run asks is shown by the parent and answered through it; pausing the parent holds the child", async () => {
     const server = await startScriptedModelServer(
       (call) => {
         const answer = call.messages.find((message) => message.role === "tool");
@@ -349,8 +349,16 @@ describe("declarative patterns", () => {
       });
       assert.deepEqual(asking.map((request) => [request.id, request.prompt]), [["inner-1/input-1", "Which city?"]]);
       await assert.rejects(handle.answer({ requestId: "elsewhere-1/input-1", value: "Porto" }), /No child run trip-[0-9a-f]+\/elsewhere-1 is waiting/);
+      // Pausing the parent holds the child: answered, it makes no model call until resumed.
+      await handle.pause();
+      const calls = server.requests.length;
       await handle.answer({ requestId: "inner-1/input-1", value: "Lisbon" });
+      await waitFor("the answer taken", async () => ((await handle.status()).pending.length === 0 ? true : undefined));
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(server.requests.length, calls, "a paused child went on");
+      await handle.resume();
       assert.equal(((await handle.result()) as { text: string }).text, "Going to Lisbon");
+      assert.equal(server.requests.length, calls + 1);
     } finally {
       await engine.close();
     }

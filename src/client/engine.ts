@@ -73,9 +73,13 @@ export interface RunHandle<R = unknown> {
 
 /** What an engine supplies for a handle; `approve`, `reject` and `events` are built on the rest. */
 export type RunHandleParts = Omit<RunHandle, "approve" | "reject" | "events"> & {
-  /** A child run (a nested pattern's), by its full id: where a request its parent shows is answered. */
-  child(runId: string): Promise<Pick<RunHandleParts, "answer" | "decide">>;
+  /**
+   * A child run (a nested pattern's), by its full id: where a request its parent shows is answered,
+   * and what a pause of its parent holds too (with the child's own children).
+   */
+  child(runId: string): Promise<ChildRun>;
 };
+type ChildRun = Pick<RunHandleParts, "answer" | "decide" | "pause" | "resume">;
 
 /** How often `events()` reads a run's status: in-process reads are cheap, RPCs less so. */
 export function runHandle({ child, ...parts }: RunHandleParts, eventPollMs = 250): RunHandle {
@@ -84,7 +88,7 @@ export function runHandle({ child, ...parts }: RunHandleParts, eventPollMs = 250
    * goes to that child. One sent without a request id, when the run's only pending request is a
    * child's, goes there: the run itself refuses it first, so a run's own requests cost no extra read.
    */
-  const routed = async <M extends { requestId?: string | undefined }>(message: M, send: (to: Pick<RunHandleParts, "answer" | "decide">, message: M) => Promise<void>) => {
+  const routed = async <M extends { requestId?: string | undefined }>(message: M, send: (to: ChildRun, message: M) => Promise<void>) => {
     let requestId = message.requestId;
     if (requestId === undefined) {
       try {
@@ -101,8 +105,21 @@ export function runHandle({ child, ...parts }: RunHandleParts, eventPollMs = 250
     return send(await child(owner.runId), { ...message, requestId: owner.requestId });
   };
   const decide = (decision: ApprovalDecision) => routed(decision, (to, message) => to.decide(message));
+  // A paused pattern holds its child runs too, so that a paused fan-out spends nothing; one that has ended is left.
+  const toChildren = async (send: (to: ChildRun) => Promise<void>) => {
+    const children = (await parts.status({ watch: false }).catch(() => undefined))?.children ?? [];
+    await Promise.all(children.map(async (id) => send(await child(id)).catch(() => undefined)));
+  };
   return {
     ...parts,
+    pause: async () => {
+      await parts.pause();
+      await toChildren((to) => to.pause());
+    },
+    resume: async () => {
+      await parts.resume();
+      await toChildren((to) => to.resume());
+    },
     answer: (answer) => routed(answer, (to, message) => to.answer(message)),
     decide,
     events: (options = {}) => runEvents(parts, { ...options, pollMs: eventPollMs }),

@@ -158,9 +158,14 @@ export class MemoryEngine implements Engine {
       signal: async (name, payload) => (await current()).signal(name, payload),
       query: async <R>(name: string, payload?: unknown) => (await current()).query<R>(name, payload),
       child: async (id) => {
-        const child = live("answer").descendant(id);
+        const child = live("reach a child run of").descendant(id);
         if (!child) throw new InvalidRunMessage(`No child run ${id} is waiting in run ${runId}.`);
-        return { answer: async (answer) => child.answer(answer), decide: async (decision) => child.decide(decision) };
+        return {
+          answer: async (answer) => child.answer(answer),
+          decide: async (decision) => child.decide(decision),
+          pause: async () => child.pause(),
+          resume: async () => child.resume(),
+        };
       },
     }, 30);
     this.runs.set(runId, { handle, peek, stop: () => executor?.cancel(), type, startedAt: new Date().toISOString() });

@@ -211,13 +211,16 @@ export class MemoryExecutor extends BaseExecutor {
     this.notify();
   }
 
+  /** Holds this run and its child runs before their next steps. */
   pause(): void {
     this.control.pause();
+    for (const child of this.children.values()) child.pause();
   }
 
   resume(): void {
     this.control.resume();
     this.notify();
+    for (const child of this.children.values()) child.resume();
   }
 
   /** Aborts in-flight steps and waits; the run then fails with a CancelledFailure. */
