@@ -156,7 +156,12 @@ export class DuragentClient {
    * task queue); undefined when nothing stands in its way, or when that cannot be told.
    */
   async startWarning(): Promise<string | undefined> {
-    return (await this.engineFor(this.engine)).startWarning();
+    return this.workerWarning("the run waits until one does");
+  }
+
+  /** The same for anything sent to a run (an answer, a decision) that a worker must take: ending with `consequence`. */
+  async workerWarning(consequence: string): Promise<string | undefined> {
+    return (await this.engineFor(this.engine)).workerWarning(consequence);
   }
 
   /** Closes engine connections; on the memory engine, stops its runs and every MCP server. */

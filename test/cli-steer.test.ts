@@ -58,7 +58,7 @@ writeFileSync(
   [
     "temporal:",
     "  address: ${DURAGENT_TEMPORAL_ADDRESS:-127.0.0.1:7233}",
-    "  taskQueue: steer",
+    "  taskQueue: ${DURAGENT_TASK_QUEUE:-steer}",
     "mcp:",
     "  servers:",
     "    fs:",
@@ -258,6 +258,27 @@ describe("steering a Temporal run from the CLI", () => {
     const [code] = await exited;
     assert.equal(code, 0, stderr);
     assert.equal(stdout.trim(), "Got: Lisbon");
+  });
+
+  test("an answer that no worker polls to take says so, instead of waiting in silence", async () => {
+    // A task queue no worker polls: the run never starts its steps, and an update waits for one.
+    const alone = { ...environment, DURAGENT_TASK_QUEUE: `steer-nobody-${process.pid}` };
+    const run = (args: string[]) => spawn(process.execPath, [cliPath, ...args, "--engine", "temporal"], { cwd: dir, env: alone, stdio: ["ignore", "pipe", "pipe"] });
+    const starting = run(["start", "planner", "--input", "Where to?"]);
+    let runId = "";
+    starting.stdout.on("data", (chunk: Buffer) => (runId += chunk));
+    await once(starting, "exit");
+    runId = runId.trim();
+    const answering = run(["answer", runId, "--value", "Lisbon"]);
+    let stderr = "";
+    answering.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
+    try {
+      await waitFor("the notice", () => (/no worker/i.test(stderr) ? true : answering.exitCode !== null ? assert.fail(stderr) : undefined), 30_000);
+      assert.match(stderr, /No worker is polling task queue 'steer-nobody-\d+' on .*; the answer is delivered when one does, and this command waits until then\. Start one with `duragent worker`/);
+    } finally {
+      answering.kill("SIGKILL");
+      await cli(["terminate", runId, "--engine", "temporal"]);
+    }
   });
 
   test("input reads an answer as its question asks: JSON for a number or a yes or no, text for a string", async () => {

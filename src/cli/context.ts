@@ -75,6 +75,24 @@ export class CommandContext {
   /** Said when Ctrl-C or SIGTERM stops the command (e.g. that a Temporal run goes on without it). */
   interruptNotice?: string;
 
+  /**
+   * `sending`, a message a worker must take (an answer, a decision): when it has not arrived
+   * within a few seconds, says whether that is because no worker polls, rather than wait in silence.
+   */
+  async whileAWorkerTakes<T>(sending: Promise<T>, what: string): Promise<T> {
+    const slow = setTimeout(() => {
+      void this.client()
+        .then((client) => client.workerWarning(`${what} is delivered when one does, and this command waits until then`))
+        .then((warning) => warning && this.notice(`duragent: ${warning}`))
+        .catch(() => undefined);
+    }, 3_000);
+    try {
+      return await sending;
+    } finally {
+      clearTimeout(slow);
+    }
+  }
+
   /** A line for people, on stderr; left out with `--json`, whose output is on stdout alone. */
   notice(text: string): void {
     if (!this.options.json) process.stderr.write(`${text}\n`);

@@ -177,10 +177,11 @@ export interface Engine {
   /** Recent runs, newest first. */
   list(limit: number, options?: ListOptions): Promise<RunSummary[]>;
   /**
-   * Why a run just started may wait with nothing happening (no worker polls its task queue), or
-   * undefined. Any doubt says nothing.
+   * Why a run, or a message sent to one, may wait with nothing happening (no worker polls its task
+   * queue), ending with `consequence` (e.g. "the run waits until one does"); undefined when
+   * nothing stands in its way. Any doubt says nothing.
    */
-  startWarning(): Promise<string | undefined>;
+  workerWarning(consequence: string): Promise<string | undefined>;
   /** Releases connections and child processes. */
   close(): Promise<void>;
 }

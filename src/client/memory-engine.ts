@@ -238,7 +238,7 @@ export class MemoryEngine implements Engine {
     );
   }
 
-  async startWarning(): Promise<string | undefined> {
+  async workerWarning(): Promise<string | undefined> {
     return undefined; // the run's steps run in this process, at once
   }
 

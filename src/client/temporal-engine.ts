@@ -416,12 +416,12 @@ export class TemporalEngine implements Engine {
     );
   }
 
-  async startWarning(): Promise<string | undefined> {
+  async workerWarning(consequence: string): Promise<string | undefined> {
     const { taskQueue, address } = this.config.temporal;
     // Warned only when the server says no worker is there.
     if ((await this.pollerCount()) !== 0) return undefined;
     return (
-      `No worker is polling task queue '${taskQueue}' on ${address}; the run waits until one does. ` +
+      `No worker is polling task queue '${taskQueue}' on ${address}; ${consequence}. ` +
       "Start one with `duragent worker` (or `duragent dev` for a local server and worker)."
     );
   }

@@ -20,7 +20,7 @@ export async function answerCommand(context: CommandContext, runId: string, opti
   const raw = options.value === undefined ? undefined : await readInputSource(options.value, "--value");
   // Read as the question asks; the run names the question when --request is left out and one is pending.
   const value = raw === undefined ? undefined : answerFromText(raw, questionFor(await handle.status({ watch: false }).catch(() => undefined), options.request)?.schema);
-  await handle.answer({ requestId: options.request, value, ...(action === "accept" ? {} : { action }) });
+  await context.whileAWorkerTakes(handle.answer({ requestId: options.request, value, ...(action === "accept" ? {} : { action }) }), "the answer");
   const verb = action === "accept" ? "answered" : action === "decline" ? "declined" : "cancelled the question of";
   return { data: { runId, action, link: handle.link }, text: `${verb} ${runId}${linkLine(handle.link)}` };
 }

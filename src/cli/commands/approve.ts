@@ -6,7 +6,7 @@ import type { CommandContext } from "../context.js";
 export async function approveCommand(context: CommandContext, runId: string, options: { request?: string; arguments?: string }): Promise<CommandOutput> {
   const edited = options.arguments === undefined ? undefined : parseArguments(options.arguments);
   const handle = await (await context.client()).getHandle(runId);
-  await handle.approve({ ...(options.request ? { requestId: options.request } : {}), ...(edited ? { arguments: edited } : {}) });
+  await context.whileAWorkerTakes(handle.approve({ ...(options.request ? { requestId: options.request } : {}), ...(edited ? { arguments: edited } : {}) }), "the approval");
   return { data: { runId, approved: true, link: handle.link }, text: `approved${linkLine(handle.link)}` };
 }
 
