@@ -44,7 +44,7 @@ export function namespaceMissing(temporal: DuragentConfig["temporal"], cause?: u
   return new UserError(`Temporal namespace '${namespace}' does not exist on ${address}.`, {
     name: "NamespaceNotFound",
     exitCode: ExitCode.notFound,
-    hint: `Create it with \`temporal operator namespace create --namespace ${namespace}\`, or fix temporal.namespace in duragent.config.yaml.`,
+    hint: `Create it with \`temporal operator namespace create --namespace ${namespace}\`, or name another where this one came from: temporal.namespace in the config, TEMPORAL_NAMESPACE, or the temporal.toml profile (TEMPORAL_PROFILE).`,
     cause,
   });
 }

@@ -97,7 +97,7 @@ export class AesGcmCodec implements PayloadCodec {
         `Cannot decrypt a payload encrypted with key "${keyId}": no such key in codec.keys (configured: ${configured}).`,
         {
           keyId,
-          hint: `Add the key "${keyId}" back to codec.keys (after the current one): keys retired by a rotation must stay configured while runs still hold payloads encrypted with them.`,
+          hint: `Add the key "${keyId}" to codec.keys here (after the current one). Every client and worker needs each key in use: one retired by a rotation while runs still hold payloads under it, and a new one before any client encrypts with it.`,
         },
       );
     }

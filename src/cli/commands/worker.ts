@@ -18,7 +18,7 @@ export async function workerCommand(context: CommandContext, options: { bundle?:
   });
   const metrics = options.metrics ?? config.telemetry.metrics.prometheus;
   await context.announce(
-    `duragent worker: serving task queue '${temporal.taskQueue}' on ${temporal.address}${metrics ? `, metrics at http://${metrics}/metrics` : ""} (Ctrl-C stops)`,
+    `duragent worker: serving task queue '${temporal.taskQueue}' in namespace '${temporal.namespace}' on ${temporal.address}${metrics ? `, metrics at http://${metrics}/metrics` : ""} (Ctrl-C stops)`,
     { taskQueue: temporal.taskQueue, address: temporal.address, namespace: temporal.namespace, ...(metrics ? { metrics: `http://${metrics}/metrics` } : {}) },
   );
   await worker.run();
