@@ -527,6 +527,14 @@ describe("duragent CLI", { concurrency: true }, () => {
       assertUserError(result, ExitCode.unavailable, new RegExp(`Cannot reach Temporal at 127\\.0\\.0\\.1:${port}[^]*duragent dev`));
     });
 
+    test("TLS problems are named: a certificate file that is not there (exit 2), TLS against a server that does not speak it (exit 5)", async () => {
+      const port = await freePort();
+      const missing = await duragent(dir, ["run", "librarian", "--engine", "temporal", "--input", "hi"], cliEnv({ DURAGENT_TEMPORAL_ADDRESS: `127.0.0.1:${port}`, TEMPORAL_TLS_SERVER_CA_CERT_PATH: join(dir, "nope-ca.pem") }));
+      assertUserError(missing, ExitCode.usage, /Cannot read temporal\.tls\.serverRootCaCertPath .*nope-ca\.pem: no such file\./);
+      const tls = await duragent(dir, ["run", "librarian", "--engine", "temporal", "--input", "hi"], cliEnv({ DURAGENT_TEMPORAL_ADDRESS: `127.0.0.1:${port}`, TEMPORAL_API_KEY: "abc" }));
+      assertUserError(tls, ExitCode.unavailable, /Cannot reach Temporal at [^]*TLS is on \(an API key \(TEMPORAL_API_KEY or temporal\.apiKey\), which implies it,\)/);
+    });
+
     test("a worker with no Temporal server to reach (exit 5)", async () => {
       const port = await freePort();
       const result = await duragent(dir, ["worker"], cliEnv({ DURAGENT_TEMPORAL_ADDRESS: `127.0.0.1:${port}` }));

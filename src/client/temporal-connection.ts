@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import type { TLSConfig } from "@temporalio/client";
 import type { DuragentConfig } from "../config/schema.js";
+import { ExitCode, UserError } from "../errors/user-error.js";
 
 export interface TemporalConnectionOptions {
   address: string;
@@ -18,10 +19,20 @@ export function temporalConnectionOptions(temporal: DuragentConfig["temporal"]):
     const on = tls ?? (apiKey ? true : undefined);
     return on === undefined ? common : { ...common, tls: on };
   }
-  const pem = (inline: string | undefined, path: string | undefined) => (inline !== undefined ? Buffer.from(inline) : path ? readFileSync(path) : undefined);
-  const clientCert = pem(tls.clientCert, tls.clientCertPath);
-  const clientKey = pem(tls.clientKey, tls.clientKeyPath);
-  const serverRootCACertificate = pem(tls.serverRootCaCert, tls.serverRootCaCertPath);
+  const pem = (inline: string | undefined, key: "clientCertPath" | "clientKeyPath" | "serverRootCaCertPath") => {
+    const path = tls[key];
+    if (inline !== undefined) return Buffer.from(inline);
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      const why = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : error instanceof Error ? error.message : String(error);
+      throw new UserError(`Cannot read temporal.tls.${key} ${path}: ${why}.`, { name: "ConfigError", exitCode: ExitCode.usage, hint: "Paths under temporal.tls are relative to the config file; the setting may also come from TEMPORAL_TLS_* or a temporal.toml profile." });
+    }
+  };
+  const clientCert = pem(tls.clientCert, "clientCertPath");
+  const clientKey = pem(tls.clientKey, "clientKeyPath");
+  const serverRootCACertificate = pem(tls.serverRootCaCert, "serverRootCaCertPath");
   return {
     ...common,
     tls: {

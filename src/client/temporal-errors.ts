@@ -18,7 +18,7 @@ export function explainTemporalError(error: unknown, temporal: DuragentConfig["t
   }
   if (error.name === "TransportError" && /connect|refused|unreachable|dns/i.test(error.message)) {
     const reason = /Connection refused/i.test(error.message) ? "connection refused" : error.message;
-    return new UserError(`Cannot reach Temporal at ${address}: ${reason}`, { name: "TemporalUnreachable", exitCode: ExitCode.unavailable, hint: devHint, cause: error });
+    return new UserError(`Cannot reach Temporal at ${address}: ${reason}`, { name: "TemporalUnreachable", exitCode: ExitCode.unavailable, hint: unreachableHint(temporal), cause: error });
   }
   if (isWorkflowTaskFailing(error)) {
     return new UserError("The run's workflow code keeps failing on its worker, so the run cannot take this until it gets past the failure.", {
@@ -54,7 +54,14 @@ export function temporalUnreachable(temporal: DuragentConfig["temporal"], error:
   // Already the user's to fix (e.g. a codec key that cannot be read), and says how.
   if (isUserError(error)) return error;
   const message = error instanceof Error ? error.message : String(error);
-  return new UserError(`Cannot reach Temporal at ${temporal.address}: ${message}`, { name: "TemporalUnreachable", exitCode: ExitCode.unavailable, hint: devHint, cause: error });
+  return new UserError(`Cannot reach Temporal at ${temporal.address}: ${message}`, { name: "TemporalUnreachable", exitCode: ExitCode.unavailable, hint: unreachableHint(temporal), cause: error });
+}
+
+/** With TLS on, a server that speaks plain gRPC (a dev server) is reached but never answers the handshake. */
+function unreachableHint(temporal: DuragentConfig["temporal"]): string {
+  const tlsOn = temporal.tls !== undefined && temporal.tls !== false ? "temporal.tls" : temporal.apiKey !== undefined && temporal.tls !== false ? "an API key (TEMPORAL_API_KEY or temporal.apiKey), which implies it," : undefined;
+  if (!tlsOn) return devHint;
+  return `TLS is on (${tlsOn}): a server without TLS, such as \`temporal server start-dev\`, never completes the handshake. Check the address and port, the server's TLS, or turn TLS off (temporal.tls: false). ${devHint}`;
 }
 
 /**
