@@ -279,6 +279,19 @@ describe("starting runs on Temporal", () => {
     }
   });
 
+  test("a model answer over Temporal's payload limit fails its run at once, saying what and why, not the SDK's payload error after every retry", async () => {
+    const model = await startScriptedModelServer([{ text: "y".repeat(3 * 1024 * 1024) }], { quiet: true });
+    try {
+      await withTemporalWorker(env, configFor(model, join(dir, "big-answer.log"), { llm: { maximumAttempts: 3 } }), async (engine) => {
+        const failure = await failureOf(await engine.start(agent("openai:gpt-4.1-mini"), "say a lot"));
+        assert.match(failure.message, /The result of llm openai:gpt-4\.1-mini is 3\.0 MB; Temporal records at most 2 MB in a step's result\. Ask the model for a shorter answer/);
+        assert.equal(model.requests.length, 1, "not retried");
+      });
+    } finally {
+      await model.close();
+    }
+  });
+
   test("a server on which no worker has registered the search attributes: start registers them and tags the run", async () => {
     const server = await startDevServer({ ui: false, install: true });
     const model = await startScriptedModelServer([], { quiet: true });

@@ -26,6 +26,7 @@ import type { McpConnectionPool } from "./mcp/connection-pool.js";
 import type { McpLogMessage } from "./mcp/server-request-relay.js";
 import { limitToolResult } from "./result-limits.js";
 import { temporalRunChannel } from "./temporal-run-channel.js";
+import { jsonBytes, jsonBytesBound } from "../common/transcript-reference.js";
 
 export interface EffectDependencies {
   callLlm(request: LlmRequest, signal?: AbortSignal, onText?: (delta: string) => void): Promise<LlmResponse>;
@@ -121,10 +122,12 @@ export function temporalActivities(implementations: EffectImplementations, optio
       // over while it stops; that one could wait on its own run, whose workflows no longer run here.
       const { signal, release } = stopping ? eitherSignal(context.cancellationSignal, stopping) : { signal: context.cancellationSignal, release: undefined };
       try {
-        return await (implementations[name] as (input: EffectInput<K>, context: EffectContext) => Promise<EffectOutput<K>>)(input, {
+        const result = await (implementations[name] as (input: EffectInput<K>, context: EffectContext) => Promise<EffectOutput<K>>)(input, {
           signal,
           ...(run ? { run } : {}),
         });
+        checkResultSize(result, effects[name].label(input as never));
+        return result;
       } catch (error) {
         if (stopping?.aborted && !context.cancellationSignal.aborted) {
           throw ApplicationFailure.retryable(`This worker stopped during ${effects[name].label(input as never)}; another attempt follows on a worker that serves.`, FailureType.workerStopping);
@@ -136,6 +139,25 @@ export function temporalActivities(implementations: EffectImplementations, optio
       }
     };
   return Object.fromEntries(effectNames.map((name) => [name, activity(name)])) as DuragentActivities;
+}
+
+/** What a step's result may hold: Temporal refuses a payload over 2 MB, leaving room for the rest of it. */
+const maxResultBytes = 2 * 1024 * 1024 - 16 * 1024;
+
+/**
+ * A result Temporal would refuse fails its step at once, saying what and why, instead of the
+ * SDK's payload-size error after every retry. (Tool results are cut well before this.)
+ */
+function checkResultSize(result: unknown, step: string): void {
+  if (jsonBytesBound(result, maxResultBytes) <= maxResultBytes) return;
+  const bytes = jsonBytes(result);
+  if (bytes <= maxResultBytes) return;
+  const mb = (n: number) => `${(n / (1024 * 1024)).toFixed(1)} MB`;
+  throw ApplicationFailure.nonRetryable(
+    `The result of ${step} is ${mb(bytes)}; Temporal records at most 2 MB in a step's result. ` +
+      (step.startsWith("llm ") ? "Ask the model for a shorter answer (a lower maxTokens), or have it write long output to a file through an MCP tool." : "Have the step return less."),
+    FailureType.resultTooLarge,
+  );
 }
 
 /**

@@ -33,6 +33,8 @@ export const FailureType = {
   workerStopping: "WorkerStopping",
   /** A tool call's server asked a question its run could not be reached for; the call's next attempt asks again. */
   runUnreachable: "RunUnreachable",
+  /** A step's result is larger than Temporal records (2 MB a payload); the same step would give the same. */
+  resultTooLarge: "StepResultTooLarge",
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 
@@ -44,6 +46,7 @@ export const nonRetryableFailureTypes: string[] = [
   FailureType.stepTimedOut,
   FailureType.mcpAuthorizationRequired,
   FailureType.mcpServerMisbehaved,
+  FailureType.resultTooLarge,
 ];
 
 /** Layers Temporal wraps around the failure that matters; their own messages say nothing of the cause. */
