@@ -18,7 +18,7 @@ import type { Agent, AgentSpec } from "./workflows/agent/define-agent.js";
 import type { AgentRunResult } from "./workflows/builtin-workflows.js";
 import { rejoinChat, startChat, type ChatSession, type StartChatOptions } from "./client/chat.js";
 import { UserError } from "./errors/user-error.js";
-import { RunNotFound, type Engine, type EngineName, type RunHandle, type RunSummary, type StartOptions } from "./client/engine.js";
+import { RunNotFound, type Engine, type EngineName, type ListOptions, type RunHandle, type RunSummary, type StartOptions } from "./client/engine.js";
 import { loadRunTargets, RunTargetNotFound, type RunTarget } from "./client/run-targets.js";
 import { explainTemporalError, temporalUnreachable } from "./client/temporal-errors.js";
 import type { DuragentWorker } from "./worker.js";
@@ -119,8 +119,9 @@ export class DuragentClient {
   }
 
   /** Recent runs on the client's engine, newest first; with `usage`, each run's token usage where it can be had. */
-  async list(options: { limit?: number; usage?: boolean } = {}): Promise<RunSummary[]> {
-    return (await this.engineFor(this.engine)).list(options.limit ?? 20, { usage: options.usage ?? false });
+  async list(options: { limit?: number } & ListOptions = {}): Promise<RunSummary[]> {
+    const { limit = 20, usage = false, ...filters } = options;
+    return (await this.engineFor(this.engine)).list(limit, { usage, ...filters });
   }
 
   /** Starts a chat with an agent: a long-lived run that takes one message at a time. */

@@ -161,6 +161,19 @@ describe("steering a Temporal run from the CLI", () => {
 
     const waiting = await waitForPhase(runId, "waiting_input");
     assert.equal(waiting.pending[0]!.prompt, "Which city?");
+    // Runs waiting for a person, by phase and target (the search attributes; visibility may lag).
+    type Listed = { runId: string; phase: string; target?: string }[];
+    const listed = async (...filters: string[]) => JSON.parse((await cli(["list", "--json", ...filters, "--engine", "temporal"])).stdout) as Listed;
+    const waitingRuns = await waitFor("the run listed as waiting", async () => {
+      const runs = await listed("--phase", "waiting_input", "--target", "planner");
+      return runs.some((run) => run.runId === runId) ? runs : undefined;
+    });
+    assert.ok(waitingRuns.every((run) => run.phase === "waiting_input" && run.target === "planner"), JSON.stringify(waitingRuns));
+    assert.ok(!(await listed("--phase", "waiting_input", "--target", "chatty")).some((run) => run.runId === runId));
+    const badPhase = await cli(["list", "--phase", "asleep", "--engine", "temporal"]);
+    assert.equal(badPhase.code, ExitCode.usage);
+    assert.match(badPhase.stderr, /argument 'asleep' is invalid\. Allowed choices are running, waiting_input/);
+
     const human = await cli(["status", runId, "--engine", "temporal"]);
     assert.match(human.stdout, /waiting_input/);
     assert.match(human.stdout, /input-1: Which city\?/);
@@ -183,6 +196,7 @@ describe("steering a Temporal run from the CLI", () => {
 
     const list = await cli(["list", "--json", "--engine", "temporal"]);
     assert.ok((JSON.parse(list.stdout) as { runId: string }[]).some((run) => run.runId === runId));
+    await waitFor("the run listed as completed", async () => ((await listed("--phase", "completed")).some((run) => run.runId === runId) ? true : undefined));
     const history = await cli(["history", runId, "--engine", "temporal"]);
     assert.match(history.stdout, /human_input/);
     assert.match(history.stdout, /tool human_input: Lisbon/);

@@ -8,6 +8,7 @@ import { constants as osConstants } from "node:os";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ExitCode, isUserError } from "../errors/user-error.js";
 import { duragentVersion } from "../package-info.js";
+import { runPhases, type RunPhase } from "../common/run-phases.js";
 import type { CommandOutput } from "./command-output.js";
 import { CommandContext, type GlobalOptions } from "./context.js";
 
@@ -167,8 +168,17 @@ const commands: CommandSpec[] = [
   {
     name: "list",
     description: "recent runs on the configured task queue",
-    options: (command) => command.option("--limit <n>", "how many", positiveInteger, 20),
-    action: async (context, _args, options) => (await import("./commands/list.js")).listCommand(context, { limit: options.limit as number }),
+    options: (command) =>
+      command
+        .option("--limit <n>", "how many", positiveInteger, 20)
+        .addOption(new Option("--phase <phase>", "only runs in this phase").choices(runPhases))
+        .option("--target <name>", "only runs of this agent, pattern or workflow"),
+    action: async (context, _args, options) =>
+      (await import("./commands/list.js")).listCommand(context, {
+        limit: options.limit as number,
+        ...(options.phase !== undefined ? { phase: options.phase as RunPhase } : {}),
+        ...(options.target !== undefined ? { target: options.target as string } : {}),
+      }),
   },
   {
     name: "chat",

@@ -152,6 +152,8 @@ export interface RunSummary {
   runId: string;
   /** The workflow type: `agentWorkflow`, `patternWorkflow` or a module's workflow. */
   type: string;
+  /** The agent, pattern or workflow it runs, where known (on Temporal, from the DuragentAgent search attribute). */
+  target?: string;
   phase: RunPhase;
   startedAt?: string;
   link?: string;
@@ -167,6 +169,10 @@ export interface RunSummary {
 export interface ListOptions {
   /** Also find each run's token usage (on Temporal, one more request per run). */
   usage?: boolean;
+  /** Only runs in this phase (on Temporal, an open run's phase is its DuragentPhase search attribute). */
+  phase?: RunPhase;
+  /** Only runs of this agent, pattern or workflow (on Temporal, its DuragentAgent search attribute). */
+  target?: string;
 }
 
 export interface Engine {

@@ -40,6 +40,7 @@ interface MemoryRun {
   /** When it ended, in ms since the epoch; until then it is kept whatever its age. */
   endedAt?: number;
   type: string;
+  target: string;
   startedAt: string;
 }
 
@@ -168,7 +169,7 @@ export class MemoryEngine implements Engine {
         };
       },
     }, 30);
-    this.runs.set(runId, { handle, peek, stop: () => executor?.cancel(), type, startedAt: new Date().toISOString() });
+    this.runs.set(runId, { handle, peek, stop: () => executor?.cancel(), type, target: target.name, startedAt: new Date().toISOString() });
     return handle;
   }
 
@@ -223,19 +224,21 @@ export class MemoryEngine implements Engine {
 
   async list(limit: number, options: ListOptions = {}): Promise<RunSummary[]> {
     this.forget();
-    const runs = [...this.runs.values()].reverse().slice(0, limit);
-    return Promise.all(
+    const runs = [...this.runs.values()].reverse().filter((run) => options.target === undefined || run.target === options.target);
+    const listed = await Promise.all(
       runs.map(async (run) => {
         const status = await run.peek();
         return {
           runId: run.handle.runId,
           type: run.type,
+          target: run.target,
           phase: status.phase,
           startedAt: run.startedAt,
           ...(options.usage ? { usage: status.usage } : {}),
         };
       }),
     );
+    return listed.filter((run) => options.phase === undefined || run.phase === options.phase).slice(0, limit);
   }
 
   async workerWarning(): Promise<string | undefined> {

@@ -19,6 +19,7 @@ import { CancelledFailure, TerminatedFailure, WorkflowExecutionAlreadyStartedErr
 import type { Message } from "../common/messages.js";
 import { readTranscriptSlices, transcriptSliceQuery, type TranscriptSlice } from "../common/transcript-reference.js";
 import { hasEnded, RunMessages, type ApprovalDecision, type Answer, type RunPhase, type RunStatus } from "../common/run-status.js";
+import { runPhases } from "../common/run-phases.js";
 import type { RunSettings } from "../common/run-settings.js";
 import { usageOfResult, type UsageByModel } from "../common/usage.js";
 import type { DuragentConfig } from "../config/schema.js";
@@ -46,7 +47,7 @@ import { agentSearchAttribute, phaseSearchAttribute } from "../common/search-att
 import { isUnknownSearchAttribute, registerSearchAttributes } from "./search-attributes.js";
 import { temporalConnectionOptions, webUiLink } from "./temporal-connection.js";
 import { isWorkflowTaskFailing } from "./temporal-errors.js";
-import { isUserError } from "../errors/user-error.js";
+import { isUserError, UserError } from "../errors/user-error.js";
 import { dataConverterFor } from "../codec/data-converter.js";
 import type { DuragentWorker } from "../worker.js";
 import { tracingSettings } from "../telemetry/settings.js";
@@ -91,6 +92,11 @@ const closedStatusQueryTimeoutMs = 30_000;
  */
 function serverKnownStatus(runId: string, phase: RunPhase, partial: string, lastError?: string): RunStatus {
   return { runId, phase, stepCount: 0, pending: [], usage: {}, partial, ...(lastError ? { lastError } : {}) };
+}
+
+/** An open run's phase from its DuragentPhase search attribute; `running` when it has none (or an ended one visibility has not caught up with). */
+function openPhase(value: string | undefined): RunPhase {
+  return value !== undefined && (runPhases as readonly string[]).includes(value) && !hasEnded(value as RunPhase) ? (value as RunPhase) : "running";
 }
 
 const noWorkerAnswered = `no worker answered within ${statusQueryTimeoutMs / 1000} s (none is running, or the run's worker stopped); its steps, questions and usage are not known until one does`;
@@ -208,12 +214,14 @@ export class TemporalEngine implements Engine {
   async list(limit: number, options: ListOptions = {}): Promise<RunSummary[]> {
     const runs: RunSummary[] = [];
     const executions: { workflowId: string; runId: string; status: WorkflowExecutionStatusName }[] = [];
-    const query = `TaskQueue = '${this.config.temporal.taskQueue}'`;
-    for await (const execution of this.client.workflow.list({ query, pageSize: limit })) {
+    for await (const execution of this.client.workflow.list({ query: this.listQuery(options), pageSize: limit })) {
+      const target = execution.typedSearchAttributes.get(agentSearchAttribute);
       runs.push({
         runId: execution.workflowId,
         type: execution.type,
-        phase: closedPhase(execution.status.name) ?? "running",
+        ...(target !== undefined ? { target } : {}),
+        // An open run's phase is what it last set in DuragentPhase (waiting_input, paused, …).
+        phase: closedPhase(execution.status.name) ?? openPhase(execution.typedSearchAttributes.get(phaseSearchAttribute)),
         startedAt: execution.startTime.toISOString(),
         link: webUiLink(this.config.temporal, execution.workflowId),
       });
@@ -228,6 +236,29 @@ export class TemporalEngine implements Engine {
       });
     }
     return runs;
+  }
+
+  /**
+   * The visibility query for `list`: the task queue's runs, of a phase and a target when asked. An
+   * ended run's phase is its execution status, which a termination sets too; an open one's is the
+   * DuragentPhase search attribute the run keeps.
+   */
+  private listQuery(options: ListOptions): string {
+    const clauses = [`TaskQueue = '${this.config.temporal.taskQueue}'`];
+    const { phase, target } = options;
+    if ((phase !== undefined && !hasEnded(phase)) || target !== undefined) {
+      if (!this.config.temporal.searchAttributes) {
+        throw new UserError("Listing by an open phase or by target needs the DuragentPhase and DuragentAgent search attributes, and temporal.searchAttributes is false.", {
+          hint: "Turn temporal.searchAttributes on (workers register the attributes), or list without --phase running|waiting_* / --target.",
+        });
+      }
+    }
+    if (phase !== undefined) {
+      const status = { completed: "Completed", failed: "Failed", cancelled: "Canceled", terminated: "Terminated" }[phase as string];
+      clauses.push(status ? `ExecutionStatus = '${status}'` : `ExecutionStatus = 'Running' AND ${phaseSearchAttribute.name} = '${phase}'`);
+    }
+    if (target !== undefined) clauses.push(`${agentSearchAttribute.name} = '${target.replace(/'/g, "\\'")}'`);
+    return clauses.join(" AND ");
   }
 
   /**

@@ -4,21 +4,12 @@
  * Sandbox-safe: imported by workflow code.
  */
 import { z } from "zod";
+import { runPhases, type RunPhase } from "./run-phases.js";
 import { TokenUsageSchema } from "./llm.js";
 import { ServerRequestActionSchema, ServerRequestKindSchema, StepLogSchema, StepProgressSchema, StepTextSchema } from "./server-requests.js";
 
-export const RunPhaseSchema = z.enum([
-  "running",
-  "waiting_input",
-  "waiting_approval",
-  "paused",
-  "completed",
-  "failed",
-  "cancelled",
-  /** Ended from outside (`duragent terminate`), its workflow code given no say: only Temporal's runs end so. */
-  "terminated",
-]);
-export type RunPhase = z.infer<typeof RunPhaseSchema>;
+export const RunPhaseSchema = z.enum(runPhases);
+export type { RunPhase };
 
 /** How many step labels a status keeps (`recentSteps`). */
 export const maxRecentSteps = 32;

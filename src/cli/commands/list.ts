@@ -2,11 +2,12 @@
 import { formatUsd } from "../../common/pricing.js";
 import type { CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
+import type { RunPhase } from "../../common/run-status.js";
 import { runCost, type RunCost } from "../run-cost.js";
 
-export async function listCommand(context: CommandContext, options: { limit: number }): Promise<CommandOutput> {
+export async function listCommand(context: CommandContext, options: { limit: number; phase?: RunPhase; target?: string }): Promise<CommandOutput> {
   const [client, config] = await Promise.all([context.client(), context.config()]);
-  const runs = (await client.list({ limit: options.limit, usage: true })).map((run) => {
+  const runs = (await client.list({ ...options, usage: true })).map((run) => {
     const cost = runCost(run.usage, config.pricing);
     return { ...run, ...(cost ? { cost } : {}) };
   });
