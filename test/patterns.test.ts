@@ -231,6 +231,8 @@ describe("swarm", () => {
     assert.deepEqual(result.state.contextVariables, { customer: "ada", account: "42" });
     assert.equal(result.text, "refunded account 42 (tools: transfer_to_triage,set_context_variables)");
     assert.equal(server.requests.length, 2);
+    // The run's transcript holds the conversation once, not again on each agent's turn.
+    assert.deepEqual(ctx.control.transcript, result.state.messages);
   });
 
   test("ends at the done condition, or after maxHandoffs when agents keep passing the conversation", async () => {

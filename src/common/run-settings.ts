@@ -59,6 +59,12 @@ export const RunSettingsSchema = z.object({
    * runs always took, which order the commands of concurrent steps, so that its history replays.
    */
   fewerTurns: z.boolean().optional(),
+  /**
+   * A swarm's turns add only their new messages to the run's transcript. Clients set it on the runs
+   * they start; a run started without it adds the whole conversation on every turn, as runs always
+   * did, so that the transcript positions its model calls refer to stay where they were.
+   */
+  transcriptOnce: z.boolean().optional(),
 });
 export type RunSettings = z.infer<typeof RunSettingsSchema>;
 
@@ -95,4 +101,5 @@ export const defaultRunSettings: RunSettings = {
   ...historyLimitDefaults,
   listToolsInModelCall: true,
   fewerTurns: true,
+  transcriptOnce: true,
 };

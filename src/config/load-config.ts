@@ -114,6 +114,7 @@ export function runSettingsFromConfig(config: DuragentConfig): RunSettings {
     chatTurnsPerRun: config.execution.chatTurnsPerRun ?? historyLimitDefaults.chatTurnsPerRun,
     listToolsInModelCall: defaultRunSettings.listToolsInModelCall,
     fewerTurns: defaultRunSettings.fewerTurns,
+    transcriptOnce: defaultRunSettings.transcriptOnce,
   };
 }
 

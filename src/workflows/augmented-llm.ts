@@ -13,6 +13,11 @@ export interface GenerateOptions {
   maxIterations?: number;
   /** Whether the exchange is kept in, and sent with, the conversation history. Default true. */
   useHistory?: boolean;
+  /**
+   * How many of the input's first messages the run's transcript already holds (a swarm passes its
+   * whole conversation on each turn): only the rest is added to it. Default 0.
+   */
+  inTranscript?: number;
   temperature?: number;
   maxTokens?: number;
 }

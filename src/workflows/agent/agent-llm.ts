@@ -120,7 +120,7 @@ export class AgentLlm implements AugmentedLlm {
     const { fewerTurns } = this.ctx.run.settings;
     const prior = useHistory ? this.history : [];
     const added: Message[] = [...input];
-    this.ctx.run.addToTranscript(input);
+    this.ctx.run.addToTranscript(options.inTranscript ? input.slice(options.inTranscript) : input);
 
     for (let iteration = 1; iteration <= maxIterations; iteration++) {
       // On the last allowed turn the model must answer rather than call more tools.

@@ -82,14 +82,18 @@ export class Swarm extends PatternBase {
       lastText: "",
     };
     const maxHandoffs = this.options.maxHandoffs ?? 10;
+    // After the first turn, the conversation each agent is given is already in the run's transcript.
+    const once = this.ctx.run.settings.transcriptOnce === true;
+    let inTranscript = 0;
     for (;;) {
       const from = state.activeAgent;
       let handoff: Handoff | undefined;
       const llm = await this.agentLlm(from, state, (next) => {
         handoff = next;
       });
-      const added = await llm.generate(state.messages, { useHistory: false });
+      const added = await llm.generate(state.messages, { useHistory: false, ...(once && inTranscript > 0 ? { inTranscript } : {}) });
       state.messages.push(...added);
+      inTranscript = state.messages.length;
       state.lastText = finalText(added);
       if (this.options.done?.(state)) return { text: state.lastText, state, stopReason: "done" };
       if (!handoff) return { text: state.lastText, state, stopReason: "answered" };
