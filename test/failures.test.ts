@@ -10,7 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { Client, Connection } from "@temporalio/client";
+import { CancelledFailure, ChildWorkflowFailure, Client, Connection } from "@temporalio/client";
+import { RetryState } from "@temporalio/common";
+import { rootCause } from "../src/common/failures.js";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { z } from "zod";
 import { InvalidRunInput, RunAlreadyEnded, RunFailed, type Engine, type RunHandle } from "../src/client/engine.js";
@@ -260,6 +262,12 @@ for (const engineName of ["memory", "temporal"] as const) {
     });
   });
 }
+
+test("a cancelled child run's failure reads as cancelled, not as the failure class's name", () => {
+  const cancelled = new ChildWorkflowFailure("default", { workflowId: "r/sw-1", runId: "x" }, "patternWorkflow", RetryState.NON_RETRYABLE_FAILURE, new CancelledFailure(undefined));
+  assert.equal(rootCause(cancelled), "cancelled");
+  assert.equal(rootCause(new CancelledFailure("the run was cancelled")), "the run was cancelled");
+});
 
 describe("starting runs on Temporal", () => {
   test("an input over Temporal's payload limit is refused before any request, saying what to do", async () => {
