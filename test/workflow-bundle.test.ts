@@ -91,10 +91,15 @@ describe("the bundle cache", () => {
     symlinkSync(fileURLToPath(new URL("../node_modules/@temporalio", import.meta.url)), join(project, "node_modules", "@temporalio"));
     const module = join(project, "agents.ts");
     writeFileSync(module, `import { defineWorkflow } from ${JSON.stringify(fileURLToPath(new URL("../src/workflows/index.ts", import.meta.url)))};\nexport const hello = defineWorkflow(async () => "hello from commonjs");\n`);
+    // A CommonJS module of its own, as such a project has: its exports reach the bundle's too.
+    const legacy = join(project, "legacy.js");
+    writeFileSync(legacy, 'async function legacyFlow() { return "legacy from commonjs"; }\nmodule.exports = { legacyFlow };\n');
     // Where an installed duragent keeps its entry files: inside the project's package scope.
     process.env.DURAGENT_CACHE_DIR = join(project, "node_modules", ".cache", "duragent");
     try {
-      assert.match((await loadWorkflowBundle({ modules: [module] }, { cacheDir: join(project, "cache") })).code, /hello from commonjs/);
+      const { code } = await loadWorkflowBundle({ modules: [module, legacy] }, { cacheDir: join(project, "cache") });
+      assert.match(code, /hello from commonjs/);
+      assert.match(code, /legacyFlow: \(\) => \(\/\* reexport safe \*\/ \w+\.legacyFlow\)/);
     } finally {
       delete process.env.DURAGENT_CACHE_DIR;
     }

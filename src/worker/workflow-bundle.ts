@@ -227,8 +227,12 @@ function entryFile(modules: string[]): string {
   const source = `${[builtin, ...modules].map((path) => `export * from ${JSON.stringify(path)};`).join("\n")}\n`;
   const dir = join(defaultCacheDir(), "entries");
   mkdirSync(dir, { recursive: true });
-  // `.mjs`: ES module syntax whatever the enclosing package.json says (`"type": "commonjs"` made webpack refuse it).
-  const entry = join(dir, `workflows-${createHash("sha256").update(source).digest("hex").slice(0, 16)}.mjs`);
+  // A package scope of its own, with no "type": webpack reads the entry as either kind of module,
+  // whatever the project's package.json says (`"type": "commonjs"` made it refuse the `export`s;
+  // `.mjs` would have made it strict, and CommonJS modules would have exported nothing through it).
+  const scope = join(dir, "package.json");
+  if (!existsSync(scope)) writeAtomically(scope, '{ "private": true }\n');
+  const entry = join(dir, `workflows-${createHash("sha256").update(source).digest("hex").slice(0, 16)}.js`);
   if (!existsSync(entry)) writeAtomically(entry, source);
   return entry;
 }
