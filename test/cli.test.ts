@@ -532,7 +532,7 @@ describe("duragent CLI", { concurrency: true }, () => {
       const missing = await duragent(dir, ["run", "librarian", "--engine", "temporal", "--input", "hi"], cliEnv({ DURAGENT_TEMPORAL_ADDRESS: `127.0.0.1:${port}`, TEMPORAL_TLS_SERVER_CA_CERT_PATH: join(dir, "nope-ca.pem") }));
       assertUserError(missing, ExitCode.usage, /Cannot read temporal\.tls\.serverRootCaCertPath .*nope-ca\.pem: no such file\./);
       const tls = await duragent(dir, ["run", "librarian", "--engine", "temporal", "--input", "hi"], cliEnv({ DURAGENT_TEMPORAL_ADDRESS: `127.0.0.1:${port}`, TEMPORAL_API_KEY: "abc" }));
-      assertUserError(tls, ExitCode.unavailable, /Cannot reach Temporal at [^]*TLS is on \(an API key \(TEMPORAL_API_KEY or temporal\.apiKey\), which implies it,\)/);
+      assertUserError(tls, ExitCode.unavailable, /Cannot reach Temporal at [^]*TLS is on \(an API key implies it: TEMPORAL_API_KEY or temporal\.apiKey\); a server without TLS/);
     });
 
     test("a worker with no Temporal server to reach (exit 5)", async () => {

@@ -350,7 +350,7 @@ describe("declarative patterns", () => {
         return pending.length > 0 ? pending : undefined;
       });
       assert.deepEqual(asking.map((request) => [request.id, request.prompt]), [["inner-1/input-1", "Which city?"]]);
-      await assert.rejects(handle.answer({ requestId: "elsewhere-1/input-1", value: "Porto" }), /No child run trip-[0-9a-f]+\/elsewhere-1 is waiting/);
+      await assert.rejects(handle.answer({ requestId: "elsewhere-1/input-1", value: "Porto" }), /Run trip-[0-9a-f]+ has no child run trip-[0-9a-f]+\/elsewhere-1 in flight/);
       // Pausing the parent holds the child: answered, it makes no model call until resumed.
       await handle.pause();
       const calls = server.requests.length;

@@ -121,13 +121,12 @@ export function temporalActivities(implementations: EffectImplementations, optio
       // The SDK cancels the activities running when its worker begins to stop, but not one handed
       // over while it stops; that one could wait on its own run, whose workflows no longer run here.
       const { signal, release } = stopping ? eitherSignal(context.cancellationSignal, stopping) : { signal: context.cancellationSignal, release: undefined };
+      let result: EffectOutput<K>;
       try {
-        const result = await (implementations[name] as (input: EffectInput<K>, context: EffectContext) => Promise<EffectOutput<K>>)(input, {
+        result = await (implementations[name] as (input: EffectInput<K>, context: EffectContext) => Promise<EffectOutput<K>>)(input, {
           signal,
           ...(run ? { run } : {}),
         });
-        checkResultSize(result, effects[name].label(input as never));
-        return result;
       } catch (error) {
         if (stopping?.aborted && !context.cancellationSignal.aborted) {
           throw ApplicationFailure.retryable(`This worker stopped during ${effects[name].label(input as never)}; another attempt follows on a worker that serves.`, FailureType.workerStopping);
@@ -137,6 +136,9 @@ export function temporalActivities(implementations: EffectImplementations, optio
         clearInterval(heartbeat);
         release?.();
       }
+      // After the worker-stopping check: no retry makes a result smaller.
+      checkResultSize(result, () => effects[name].label(input as never));
+      return result;
     };
   return Object.fromEntries(effectNames.map((name) => [name, activity(name)])) as DuragentActivities;
 }
@@ -148,10 +150,11 @@ const maxResultBytes = 2 * 1024 * 1024 - 16 * 1024;
  * A result Temporal would refuse fails its step at once, saying what and why, instead of the
  * SDK's payload-size error after every retry. (Tool results are cut well before this.)
  */
-function checkResultSize(result: unknown, step: string): void {
+function checkResultSize(result: unknown, label: () => string): void {
   if (jsonBytesBound(result, maxResultBytes) <= maxResultBytes) return;
   const bytes = jsonBytes(result);
   if (bytes <= maxResultBytes) return;
+  const step = label();
   const mb = (n: number) => `${(n / (1024 * 1024)).toFixed(1)} MB`;
   throw ApplicationFailure.nonRetryable(
     `The result of ${step} is ${mb(bytes)}; Temporal records at most 2 MB in a step's result. ` +

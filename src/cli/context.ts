@@ -80,15 +80,18 @@ export class CommandContext {
    * within a few seconds, says whether that is because no worker polls, rather than wait in silence.
    */
   async whileAWorkerTakes<T>(sending: Promise<T>, what: string): Promise<T> {
+    let arrived = false;
     const slow = setTimeout(() => {
       void this.client()
         .then((client) => client.workerWarning(`${what} is delivered when one does, and this command waits until then`))
-        .then((warning) => warning && this.notice(`duragent: ${warning}`))
+        // Not once it has arrived meanwhile: the command has said so.
+        .then((warning) => warning && !arrived && this.notice(`duragent: ${warning}`))
         .catch(() => undefined);
     }, 3_000);
     try {
       return await sending;
     } finally {
+      arrived = true;
       clearTimeout(slow);
     }
   }

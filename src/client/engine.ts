@@ -7,7 +7,7 @@ import { runEvents, type RunEvent } from "./run-events.js";
 import { requestOwner } from "../common/child-runs.js";
 import { InvalidRunMessage } from "../common/invalid-run-message.js";
 import type { Message } from "../common/messages.js";
-import type { ApprovalDecision, Answer, RunPhase, RunStatus } from "../common/run-status.js";
+import type { ApprovalDecision, Answer, PendingRequest, RunPhase, RunStatus } from "../common/run-status.js";
 import type { UsageByModel } from "../common/usage.js";
 import type { z } from "zod";
 import { ExitCode, UserError } from "../errors/user-error.js";
@@ -88,14 +88,15 @@ export function runHandle({ child, ...parts }: RunHandleParts, eventPollMs = 250
    * goes to that child. One sent without a request id, when the run's only pending request is a
    * child's, goes there: the run itself refuses it first, so a run's own requests cost no extra read.
    */
-  const routed = async <M extends { requestId?: string | undefined }>(message: M, send: (to: ChildRun, message: M) => Promise<void>) => {
+  const routed = async <M extends { requestId?: string | undefined }>(kind: PendingRequest["kind"], message: M, send: (to: ChildRun, message: M) => Promise<void>) => {
     let requestId = message.requestId;
     if (requestId === undefined) {
       try {
         return await send(parts, message);
       } catch (error) {
         if (!(error instanceof InvalidRunMessage)) throw error;
-        const pending = (await parts.status({ watch: false }).catch(() => undefined))?.pending ?? [];
+        // As the run itself picks: the one pending request of this kind.
+        const pending = ((await parts.status({ watch: false }).catch(() => undefined))?.pending ?? []).filter((request) => request.kind === kind);
         if (pending.length !== 1 || !pending[0]!.id.includes("/")) throw error;
         requestId = pending[0]!.id;
       }
@@ -104,11 +105,11 @@ export function runHandle({ child, ...parts }: RunHandleParts, eventPollMs = 250
     const owner = requestOwner(parts.runId, requestId);
     return send(await child(owner.runId), { ...message, requestId: owner.requestId });
   };
-  const decide = (decision: ApprovalDecision) => routed(decision, (to, message) => to.decide(message));
+  const decide = (decision: ApprovalDecision) => routed("approval", decision, (to, message) => to.decide(message));
   // A paused pattern holds its child runs too, so that a paused fan-out spends nothing; one that has ended is left.
   const toChildren = async (send: (to: ChildRun) => Promise<void>) => {
     const children = (await parts.status({ watch: false }).catch(() => undefined))?.children ?? [];
-    await Promise.all(children.map(async (id) => send(await child(id)).catch(() => undefined)));
+    await Promise.all(children.map((id) => child(id).then(send).catch(() => undefined)));
   };
   return {
     ...parts,
@@ -120,7 +121,7 @@ export function runHandle({ child, ...parts }: RunHandleParts, eventPollMs = 250
       await parts.resume();
       await toChildren((to) => to.resume());
     },
-    answer: (answer) => routed(answer, (to, message) => to.answer(message)),
+    answer: (answer) => routed("input", answer, (to, message) => to.answer(message)),
     decide,
     events: (options = {}) => runEvents(parts, { ...options, pollMs: eventPollMs }),
     approve: (options = {}) =>

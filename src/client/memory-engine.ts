@@ -160,7 +160,7 @@ export class MemoryEngine implements Engine {
       query: async <R>(name: string, payload?: unknown) => (await current()).query<R>(name, payload),
       child: async (id) => {
         const child = live("reach a child run of").descendant(id);
-        if (!child) throw new InvalidRunMessage(`No child run ${id} is waiting in run ${runId}.`);
+        if (!child) throw new InvalidRunMessage(`Run ${runId} has no child run ${id} in flight.`);
         return {
           answer: async (answer) => child.answer(answer),
           decide: async (decision) => child.decide(decision),
@@ -224,7 +224,9 @@ export class MemoryEngine implements Engine {
 
   async list(limit: number, options: ListOptions = {}): Promise<RunSummary[]> {
     this.forget();
-    const runs = [...this.runs.values()].reverse().filter((run) => options.target === undefined || run.target === options.target);
+    const matching = [...this.runs.values()].reverse().filter((run) => options.target === undefined || run.target === options.target);
+    // Each status is read; without a phase to filter by, only the ones listed.
+    const runs = options.phase === undefined ? matching.slice(0, limit) : matching;
     const listed = await Promise.all(
       runs.map(async (run) => {
         const status = await run.peek();

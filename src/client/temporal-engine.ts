@@ -52,21 +52,23 @@ import { dataConverterFor } from "../codec/data-converter.js";
 import type { DuragentWorker } from "../worker.js";
 import { tracingSettings } from "../telemetry/settings.js";
 
+/** Temporal's closed execution statuses, as the client and visibility queries name them, and the phase each reads as. */
+const closedStatuses: readonly (readonly [WorkflowExecutionStatusName, string, RunPhase])[] = [
+  ["COMPLETED", "Completed", "completed"],
+  ["CANCELLED", "Canceled", "cancelled"],
+  ["TERMINATED", "Terminated", "terminated"],
+  ["FAILED", "Failed", "failed"],
+  ["TIMED_OUT", "TimedOut", "failed"],
+];
+
 /** The phase of a closed run, from Temporal's own status; open runs answer the status query. */
 function closedPhase(status: WorkflowExecutionStatusName): RunPhase | undefined {
-  switch (status) {
-    case "COMPLETED":
-      return "completed";
-    case "CANCELLED":
-      return "cancelled";
-    case "TERMINATED":
-      return "terminated";
-    case "FAILED":
-    case "TIMED_OUT":
-      return "failed";
-    default:
-      return undefined;
-  }
+  return closedStatuses.find(([name]) => name === status)?.[2];
+}
+
+/** A value in a visibility query, quoted. */
+function quoted(value: string): string {
+  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 }
 
 /**
@@ -244,7 +246,7 @@ export class TemporalEngine implements Engine {
    * DuragentPhase search attribute the run keeps.
    */
   private listQuery(options: ListOptions): string {
-    const clauses = [`TaskQueue = '${this.config.temporal.taskQueue}'`];
+    const clauses = [`TaskQueue = ${quoted(this.config.temporal.taskQueue)}`];
     const { phase, target } = options;
     if ((phase !== undefined && !hasEnded(phase)) || target !== undefined) {
       if (!this.config.temporal.searchAttributes) {
@@ -253,11 +255,16 @@ export class TemporalEngine implements Engine {
         });
       }
     }
-    if (phase !== undefined) {
-      const status = { completed: "Completed", failed: "Failed", cancelled: "Canceled", terminated: "Terminated" }[phase as string];
-      clauses.push(status ? `ExecutionStatus = '${status}'` : `ExecutionStatus = 'Running' AND ${phaseSearchAttribute.name} = '${phase}'`);
+    if (phase !== undefined && hasEnded(phase)) {
+      // The execution statuses `closedPhase` reads as this phase.
+      const statuses = closedStatuses.filter(([, , closed]) => closed === phase).map(([, status]) => `ExecutionStatus = ${quoted(status)}`);
+      clauses.push(`(${statuses.join(" OR ")})`);
+    } else if (phase !== undefined) {
+      // A run that never changed phase (a child run, one started untagged) has no DuragentPhase: it is running.
+      const untagged = phase === "running" ? ` OR ${phaseSearchAttribute.name} IS NULL` : "";
+      clauses.push(`ExecutionStatus = 'Running' AND (${phaseSearchAttribute.name} = ${quoted(phase)}${untagged})`);
     }
-    if (target !== undefined) clauses.push(`${agentSearchAttribute.name} = '${target.replace(/'/g, "\\'")}'`);
+    if (target !== undefined) clauses.push(`${agentSearchAttribute.name} = ${quoted(target)}`);
     return clauses.join(" AND ");
   }
 

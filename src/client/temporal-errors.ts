@@ -59,9 +59,9 @@ export function temporalUnreachable(temporal: DuragentConfig["temporal"], error:
 
 /** With TLS on, a server that speaks plain gRPC (a dev server) is reached but never answers the handshake. */
 function unreachableHint(temporal: DuragentConfig["temporal"]): string {
-  const tlsOn = temporal.tls !== undefined && temporal.tls !== false ? "temporal.tls" : temporal.apiKey !== undefined && temporal.tls !== false ? "an API key (TEMPORAL_API_KEY or temporal.apiKey), which implies it," : undefined;
+  const tlsOn = temporal.tls !== undefined && temporal.tls !== false ? "temporal.tls" : temporal.apiKey !== undefined && temporal.tls !== false ? "an API key implies it: TEMPORAL_API_KEY or temporal.apiKey" : undefined;
   if (!tlsOn) return devHint;
-  return `TLS is on (${tlsOn}): a server without TLS, such as \`temporal server start-dev\`, never completes the handshake. Check the address and port, the server's TLS, or turn TLS off (temporal.tls: false). ${devHint}`;
+  return `TLS is on (${tlsOn}); a server without TLS, such as \`temporal server start-dev\`, never completes the handshake. Check the address and port, the server's TLS, or turn TLS off (temporal.tls: false). ${devHint}`;
 }
 
 /**

@@ -56,9 +56,12 @@ export async function codecServerCommand(context: CommandContext, options: Codec
     }
     throw error;
   });
-  await options.onListening?.({ url: server.url, origins });
-  await untilStopped(options.signal);
-  await server.close();
+  try {
+    await options.onListening?.({ url: server.url, origins });
+    await untilStopped(options.signal);
+  } finally {
+    await server.close();
+  }
 }
 
 /** The Web UI's origin; for a local one, under both loopback names, since either may be typed. */

@@ -86,9 +86,12 @@ export async function serveCommand(context: CommandContext, options: ServeOption
     }
     throw error;
   });
-  await options.onListening?.({ url: listener.url, tools: toolNames });
-  await untilStopped({ stdinEnds: false });
-  await listener.close();
+  try {
+    await options.onListening?.({ url: listener.url, tools: toolNames });
+    await untilStopped({ stdinEnds: false });
+  } finally {
+    await listener.close();
+  }
 }
 
 /** `DURAGENT_SERVE_STATE_KEY`: the key every `serve` behind one URL shares (see `requestStateKey`). */

@@ -283,6 +283,8 @@ export class MemoryExecutor extends BaseExecutor {
       streaming: this.streaming,
     });
     this.children.set(id, child);
+    // Started while its parent is paused, it is held too.
+    if (this.control.isPaused) child.pause();
     this.control.childStarted(id);
     return (workflow.body(child, input) as Promise<O>).finally(() => {
       child.detachFromParent?.();

@@ -34,6 +34,11 @@ export class RunControl {
   private readonly pending = new Map<string, Pending>();
   private requestCount = 0;
   private paused = false;
+
+  /** Held before its next step (`pause`), until `resume`. */
+  get isPaused(): boolean {
+    return this.paused;
+  }
   private finalPhase?: RunPhase;
   private stepCount = 0;
   /** The latest steps' labels; the last is the current step. */
