@@ -517,6 +517,25 @@ describe("encrypted payloads on Temporal", () => {
     }
   });
 
+  test("an input over 2 MB that compresses under it is taken when the codec compresses, and refused when it does not", { timeout: 60_000 }, async () => {
+    const big = "the same line, again and again\n".repeat(110_000); // 3.4 MB
+    for (const compress of [true, false]) {
+      const config = configFor({ keys: [keyA], compress });
+      const engine = await TemporalEngine.connect(config, runSettingsFromConfig(config));
+      try {
+        if (!compress) {
+          await assert.rejects(engine.start(agent, big), /The input is 3\.\d MB; Temporal takes at most 2\.0 MB in a run's input\./);
+          continue;
+        }
+        // No worker polls this task queue: the run waits, and is ended here.
+        const handle = await engine.start(agent, big);
+        await client.workflow.getHandle(handle.runId).terminate("test over");
+      } finally {
+        await engine.close();
+      }
+    }
+  });
+
   test("a run started before a key rotation completes after it, its new payloads under the new key", { timeout: 120_000 }, async () => {
     const marks = markers("rotation");
     writeFileSync(join(dir, `notes-${marks.prompt.slice("PROMPT-".length)}.txt`), `The notes: ${marks.toolResult}`);

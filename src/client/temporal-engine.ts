@@ -25,6 +25,7 @@ import { usageOfResult, type UsageByModel } from "../common/usage.js";
 import type { DuragentConfig } from "../config/schema.js";
 import {
   checkInputSize,
+  maxInputBytes,
   InvalidRunMessage,
   newRunId,
   RunAlreadyEnded,
@@ -144,7 +145,7 @@ export class TemporalEngine implements Engine {
 
   async start(target: RunTarget, input: unknown, options: StartOptions = {}): Promise<RunHandle> {
     const runInput = targetInput(target, input);
-    checkInputSize(this.client.options.loadedDataConverter.payloadConverter.toPayload(runInput).data?.length ?? 0);
+    checkInputSize(await this.inputBytes(runInput));
     const watched = options.watch !== false;
     if (options.runId !== undefined) return this.startAs(options.runId, target, runInput, input, false, watched);
     // A generated id has 32 random bits: among the runs a namespace retains, one may already have
@@ -238,6 +239,20 @@ export class TemporalEngine implements Engine {
       });
     }
     return runs;
+  }
+
+  /**
+   * The size of the run's input as Temporal receives it: after the payload codec, which may
+   * compress it (`codec.compress`), when it is over the limit before.
+   */
+  private async inputBytes(runInput: unknown): Promise<number> {
+    const { payloadConverter, payloadCodecs } = this.client.options.loadedDataConverter;
+    const payload = payloadConverter.toPayload(runInput);
+    const plain = payload.data?.length ?? 0;
+    if (plain <= maxInputBytes || payloadCodecs.length === 0) return plain;
+    let encoded = [payload];
+    for (const codec of payloadCodecs) encoded = await codec.encode(encoded);
+    return encoded[0]?.data?.length ?? plain;
   }
 
   /**
