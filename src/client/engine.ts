@@ -73,13 +73,10 @@ export interface RunHandle<R = unknown> {
 
 /** What an engine supplies for a handle; `approve`, `reject` and `events` are built on the rest. */
 export type RunHandleParts = Omit<RunHandle, "approve" | "reject" | "events"> & {
-  /**
-   * A child run (a nested pattern's), by its full id: where a request its parent shows is answered,
-   * and what a pause of its parent holds too (with the child's own children).
-   */
+  /** A child run (a nested pattern's), by its full id: where a request its parent shows is answered. */
   child(runId: string): Promise<ChildRun>;
 };
-type ChildRun = Pick<RunHandleParts, "answer" | "decide" | "pause" | "resume">;
+type ChildRun = Pick<RunHandleParts, "answer" | "decide">;
 
 /** How often `events()` reads a run's status: in-process reads are cheap, RPCs less so. */
 export function runHandle({ child, ...parts }: RunHandleParts, eventPollMs = 250): RunHandle {
@@ -106,21 +103,8 @@ export function runHandle({ child, ...parts }: RunHandleParts, eventPollMs = 250
     return send(await child(owner.runId), { ...message, requestId: owner.requestId });
   };
   const decide = (decision: ApprovalDecision) => routed("approval", decision, (to, message) => to.decide(message));
-  // A paused pattern holds its child runs too, so that a paused fan-out spends nothing; one that has ended is left.
-  const toChildren = async (send: (to: ChildRun) => Promise<void>) => {
-    const children = (await parts.status({ watch: false }).catch(() => undefined))?.children ?? [];
-    await Promise.all(children.map((id) => child(id).then(send).catch(() => undefined)));
-  };
   return {
     ...parts,
-    pause: async () => {
-      await parts.pause();
-      await toChildren((to) => to.pause());
-    },
-    resume: async () => {
-      await parts.resume();
-      await toChildren((to) => to.resume());
-    },
     answer: (answer) => routed("input", answer, (to, message) => to.answer(message)),
     decide,
     events: (options = {}) => runEvents(parts, { ...options, pollMs: eventPollMs }),

@@ -164,8 +164,6 @@ export class MemoryEngine implements Engine {
         return {
           answer: async (answer) => child.answer(answer),
           decide: async (decision) => child.decide(decision),
-          pause: async () => child.pause(),
-          resume: async () => child.resume(),
         };
       },
     }, 30);

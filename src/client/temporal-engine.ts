@@ -348,6 +348,11 @@ export class TemporalEngine implements Engine {
     };
     const signal = (name: string, payload: unknown, action: string): Promise<void> =>
       (payload === undefined ? workflow.signal(name) : workflow.signal(name, payload)).catch((error: unknown) => notOpen(error, action));
+    // One that has ended meanwhile is left as it is.
+    const toChildren = async (send: (child: RunHandle) => Promise<void>) => {
+      const { children = [] } = (await ownStatus(false).catch(() => undefined)) ?? {};
+      await Promise.all(children.map((id) => send(this.handle(id)).catch(() => undefined)));
+    };
     let toldWatched = false;
     const endReason = () => workflow.result().then(() => undefined, (end: unknown) => rootCause(end));
     // What the run itself says, and what the server knows of its steps in flight.
@@ -399,8 +404,16 @@ export class TemporalEngine implements Engine {
       transcript: () => this.transcriptOf(workflow),
       answer: (answer: Answer) => update<void>(RunMessages.answer, answer, "answer"),
       decide: (decision: ApprovalDecision) => update<void>(RunMessages.decide, decision, "approve or reject"),
-      pause: () => signal(RunMessages.pause, undefined, "pause"),
-      resume: () => signal(RunMessages.resume, undefined, "resume"),
+      // A paused pattern holds its child runs in flight too (each passes it on to its own), so that a
+      // paused fan-out spends nothing; the memory executor does the same in process.
+      pause: async () => {
+        await signal(RunMessages.pause, undefined, "pause");
+        await toChildren((child) => child.pause());
+      },
+      resume: async () => {
+        await signal(RunMessages.resume, undefined, "resume");
+        await toChildren((child) => child.resume());
+      },
       cancel: () => whileOpen("cancel", () => workflow.cancel()),
       terminate: (reason?: string) => whileOpen("terminate", () => workflow.terminate(reason ?? "terminated by duragent")),
       update: <R>(name: string, payload?: unknown) => update<R>(name, payload),
