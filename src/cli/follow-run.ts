@@ -9,7 +9,7 @@ import { parseInput } from "./command-output.js";
 import { InvalidRunMessage, type RunHandle } from "../client/engine.js";
 import { UserError } from "../errors/user-error.js";
 import { describePending } from "./status-text.js";
-import { stepsSince, textEvents, textFilter, type ShownText, type StepLabels } from "../client/run-events.js";
+import { ShownSteps, textEvents, textFilter, type NewSteps, type ShownText } from "../client/run-events.js";
 
 export interface FollowOptions {
   /** Ask pending questions on the terminal. */
@@ -36,7 +36,6 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
   let settled = false;
   const outcome = handle.result().finally(() => (settled = true));
   outcome.catch(() => undefined);
-  let shownSteps = 0;
   let shownPartial: string | undefined;
   let frame = 0;
   const asked = new Set<string>();
@@ -49,10 +48,8 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
     if (midLine) err.write("\n");
     midLine = false;
   };
-  const shownChildSteps = new Map<string, number>();
-  const printSteps = (labels: StepLabels, shown: number, run?: string) => {
-    const steps = stepsSince(labels, shown);
-    if (steps.length === 0) return;
+  const shownSteps = new ShownSteps();
+  const printSteps = ({ run, after: shown, steps }: NewSteps) => {
     if (spinning) err.write("\r\x1b[K");
     endLine();
     const where = run ? `[${run}] ` : "";
@@ -69,22 +66,10 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
       const read = handle.status();
       const status = await (last ? Promise.race([read, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2_000).unref())]) : read).catch(() => undefined);
       if (status) {
-        // A run that continued as new counts its steps and model calls from the start again.
-        if (status.stepCount < shownSteps && !status.partial) {
-          shownSteps = 0;
-          shownText.clear();
-        }
-        if (options.verbose && status.stepCount > shownSteps && status.currentStep) {
-          printSteps(status, shownSteps);
-          shownSteps = status.stepCount;
-        }
-        // A nested pattern's child runs' steps, each named by its child run.
-        for (const child of options.verbose ? (status.childSteps ?? []) : []) {
-          const shown = shownChildSteps.get(child.run) ?? 0;
-          if (child.stepCount <= shown) continue;
-          printSteps(child, shown, child.run);
-          shownChildSteps.set(child.run, child.stepCount);
-        }
+        // The run's new steps, then its child runs', each named by its child run.
+        const { restarted, runs } = shownSteps.take(status);
+        if (restarted) shownText.clear();
+        if (options.verbose) runs.forEach(printSteps);
         // A model's answer as it streams, on a terminal: stdout keeps only the final answer. Each
         // call's text starts on its own line, named by its agent, so parallel branches stay apart.
         if (options.verbose && spinning) {

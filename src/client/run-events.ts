@@ -30,8 +30,7 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
     (result) => (ended = { result }),
     (error: unknown) => (ended = { error }),
   );
-  let steps = 0;
-  const childSteps = new Map<string, number>();
+  const steps = new ShownSteps();
   const seenRequests = new Set<string>();
   const shown: ShownText = new Map();
   for (;;) {
@@ -39,17 +38,9 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
     // The last look gives the end of the text: worth a second try.
     const status = (await run.status().catch(() => undefined)) ?? (done ? await run.status().catch(() => undefined) : undefined);
     if (status) {
-      // A run that continued as new counts its steps and model calls from the start again.
-      if (status.stepCount < steps && !status.partial) {
-        steps = 0;
-        shown.clear();
-      }
-      for (const step of stepsSince(status, steps)) yield { type: "step", ...step };
-      if (status.stepCount > steps && status.currentStep) steps = status.stepCount;
-      for (const child of status.childSteps ?? []) {
-        for (const step of stepsSince(child, childSteps.get(child.run) ?? 0)) yield { type: "step", ...step, run: child.run };
-        childSteps.set(child.run, Math.max(child.stepCount, childSteps.get(child.run) ?? 0));
-      }
+      const { restarted, runs } = steps.take(status);
+      if (restarted) shown.clear();
+      for (const { run, steps: taken } of runs) for (const step of taken) yield { type: "step", ...step, ...(run ? { run } : {}) };
       for (const streaming of status.streaming ?? []) if (shows(streaming)) yield* textEvents(streaming, shown);
       for (const request of status.pending) {
         if (seenRequests.has(request.id)) continue;
@@ -68,8 +59,38 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
   }
 }
 
+/** Steps of one run (`run`: a child run's id within the run) taken after step `after`. */
+export interface NewSteps {
+  run?: string;
+  after: number;
+  steps: { number: number; step: string }[];
+}
+
+/**
+ * What a watcher has shown of a run's steps and its child runs': the last step number of each.
+ * `take` gives the steps a status shows beyond those, the run's own first, then each child run's.
+ */
+export class ShownSteps {
+  private own = 0;
+  private readonly children = new Map<string, number>();
+
+  take(status: RunStatus): { restarted: boolean; runs: NewSteps[] } {
+    // A run that continued as new counts its steps and model calls from the start again.
+    const restarted = status.stepCount < this.own && !status.partial;
+    if (restarted) this.own = 0;
+    const runs: NewSteps[] = [{ after: this.own, steps: stepsSince(status, this.own) }];
+    if (runs[0]!.steps.length > 0) this.own = status.stepCount;
+    for (const child of status.childSteps ?? []) {
+      const after = this.children.get(child.run) ?? 0;
+      runs.push({ run: child.run, after, steps: stepsSince(child, after) });
+      this.children.set(child.run, Math.max(child.stepCount, after));
+    }
+    return { restarted, runs: runs.filter((run) => run.steps.length > 0) };
+  }
+}
+
 /** What a status tells of a run's steps, or of a child run's (`childSteps`). */
-export interface StepLabels {
+interface StepLabels {
   stepCount: number;
   recentSteps?: string[];
   currentStep?: string;
@@ -79,7 +100,7 @@ export interface StepLabels {
  * The steps a status shows that began after step `shown`, each with its number: every one its
  * `recentSteps` still names, and the current one in any case.
  */
-export function stepsSince(status: StepLabels, shown: number): { number: number; step: string }[] {
+function stepsSince(status: StepLabels, shown: number): { number: number; step: string }[] {
   const recent = status.recentSteps ?? (status.currentStep ? [status.currentStep] : []);
   if (status.stepCount <= shown || recent.length === 0) return [];
   const first = status.stepCount - recent.length + 1;
