@@ -2,7 +2,7 @@
  * Records the golden workflow histories that test/replay.test.ts replays against the current
  * workflow code, so a change that would break running workflows fails the tests.
  *
- *   node --import tsx scripts/record-golden-histories.ts
+ *   node --import tsx scripts/record-golden-histories.ts [workflow id…]
  *
  * Re-record only when a change of shape is intended AND no run recorded with the old code can
  * still be open anywhere (otherwise keep the old history and guard the change with `patched()`;
@@ -25,6 +25,7 @@ import type { DuragentWorkflow } from "../src/workflows/index.js";
 import { saveHistory } from "../test/support/histories.js";
 import { everythingServer, filesystemServer } from "../test/support/mcp-servers.js";
 import { testConfig, withTemporalWorker } from "../test/support/runtime.js";
+import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { startTestTemporal } from "../test/support/temporal.js";
 
 export const goldenDirectory = fileURLToPath(new URL("../test/golden-histories/", import.meta.url));
@@ -36,13 +37,46 @@ interface GoldenRun {
   target: RunTarget;
   input: string;
   /** Plays the person's part while the run waits, e.g. answers its question. */
-  steer?: (handle: RunHandle) => Promise<void>;
+  steer?: (handle: RunHandle, env: TestWorkflowEnvironment) => Promise<void>;
   /** Started as `execute` starts a run: unwatched, its model calls plain until a status read. */
   unwatched?: boolean;
 }
 
 const parallel = scenarios.parallel;
 const planner: RunTarget = { kind: "agent", name: "planner", agent: { name: "planner", instruction: "You plan trips.", humanInput: true } };
+
+/** Holds the scout's model call until the run is paused, so the child starts while its parent is paused. */
+let releaseScout: (() => void) | undefined;
+let scoutCalled: (() => void) | undefined;
+const scoutCall = new Promise<void>((resolve) => (scoutCalled = resolve));
+const scout: RunTarget = {
+  kind: "pattern",
+  name: "survey",
+  workflow: patternWorkflow as DuragentWorkflow,
+  spec: {
+    pattern: "chain",
+    name: "survey",
+    steps: [
+      { name: "scout", instruction: "You scout." },
+      { pattern: "chain", name: "inner", asChildWorkflow: true, steps: [{ name: "writer", instruction: "You write." }] },
+    ],
+  },
+};
+
+/** Pauses the run while its first step is in flight, and resumes it once the step's result is in. */
+async function pauseAcrossChildStart(handle: RunHandle, env: TestWorkflowEnvironment): Promise<void> {
+  await scoutCall;
+  await handle.pause();
+  releaseScout?.();
+  const history = env.client.workflow.getHandle(handle.runId);
+  for (;;) {
+    const events = (await history.fetchHistory()).events ?? [];
+    const completed = events.findIndex((event) => event.activityTaskCompletedEventAttributes);
+    if (completed >= 0 && events.slice(completed).some((event) => event.workflowTaskCompletedEventAttributes)) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await handle.resume();
+}
 
 async function answerLisbon(handle: RunHandle): Promise<void> {
   while ((await handle.status()).phase !== "waiting_input") await new Promise((resolve) => setTimeout(resolve, 50));
@@ -63,20 +97,28 @@ const runs: GoldenRun[] = [
     target: { kind: "pattern", name: parallel.spec.name ?? "parallel", spec: parallel.spec, workflow: patternWorkflow as DuragentWorkflow },
     input: parallel.input,
   },
+  // Paused while its first step is in flight: the child that comes next waits for the resume.
+  { id: "golden-paused-child", target: scout, input: "Survey the bay.", steer: pauseAcrossChildStart },
 ];
 
 /** Answers each run by its system prompt: the finder's offline model, the trip planner, the pattern's script. */
-function goldenModel(call: ScriptedCall): ScriptedTurn {
+function goldenModel(call: ScriptedCall): ScriptedTurn | Promise<ScriptedTurn> {
   if (call.system === finder.spec.instruction) return demoModel(call);
   if (call.system === "You plan trips.") {
     const answer = call.messages.findLast((message) => message.role === "tool");
     if (!answer) return { toolCalls: [{ id: "call_ask", name: "human_input", arguments: { question: "Which city?" } }] };
     return { text: `A weekend in ${textOf(answer.content)}.` };
   }
+  if (call.system === "You scout.") {
+    scoutCalled?.();
+    return new Promise((resolve) => (releaseScout = () => resolve({ text: "The bay is calm." })));
+  }
+  if (call.system === "You write.") return { text: "A calm bay." };
   return parallel.script(call);
 }
 
-export async function recordGoldenHistories(directory = goldenDirectory): Promise<string[]> {
+/** Records every run, or those whose ids are given. */
+export async function recordGoldenHistories(directory = goldenDirectory, ids: string[] = []): Promise<string[]> {
   mkdirSync(directory, { recursive: true });
   const [env, model] = await Promise.all([startTestTemporal(), startScriptedModelServer(goldenModel)]);
   const filesystem = { ...filesystemServer("."), cwd: finderDirectory };
@@ -87,9 +129,9 @@ export async function recordGoldenHistories(directory = goldenDirectory): Promis
   try {
     return await withTemporalWorker(env, config, async (engine) => {
       const files: string[] = [];
-      for (const run of runs) {
+      for (const run of runs.filter((candidate) => ids.length === 0 || ids.includes(candidate.id))) {
         const handle = await engine.start(run.target, run.input, { runId: run.id, ...(run.unwatched ? { watch: false } : {}) });
-        await run.steer?.(handle);
+        await run.steer?.(handle, env);
         await handle.result();
         const file = join(directory, `${run.id}.json`);
         saveHistory(file, await env.client.workflow.getHandle(run.id).fetchHistory());
@@ -105,7 +147,7 @@ export async function recordGoldenHistories(directory = goldenDirectory): Promis
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  recordGoldenHistories().then(
+  recordGoldenHistories(goldenDirectory, process.argv.slice(2)).then(
     (files) => console.log(`recorded ${files.length} golden histories:\n${files.join("\n")}`),
     (error: unknown) => {
       console.error(error);

@@ -248,4 +248,48 @@ describe("scale and nesting on Temporal", () => {
     assert.equal(run.error, undefined, String(run.error));
     assert.equal(run.result?.text, "# Going to Lisbon");
   });
+
+  test("a paused run starts no child run until it is resumed, like any other step", async () => {
+    const spec: PatternSpec = {
+      pattern: "chain",
+      name: "survey",
+      steps: [
+        { name: "scout", instruction: "You scout." },
+        { pattern: "chain", name: "inner", asChildWorkflow: true, steps: [{ name: "writer", instruction: "You write." }] },
+      ],
+    };
+    let scoutCalled!: () => void;
+    let releaseScout!: () => void;
+    const scoutCall = new Promise<void>((resolve) => (scoutCalled = resolve));
+    const script: ModelScript = (call) => {
+      if (call.system !== "You scout.") return { text: `written from: ${textOf(call.messages.at(-1)?.content ?? "")}` };
+      scoutCalled();
+      return new Promise((resolve) => (releaseScout = () => resolve({ text: "The bay is calm." })));
+    };
+    const run = await runPattern(spec, "Survey the bay.", script, async (engine, runId) => {
+      await scoutCall;
+      const parent = await engine.getHandle(runId);
+      await parent.pause();
+      releaseScout();
+      // The scout's result is in, and the parent has taken it: the child would start now.
+      const history = env.client.workflow.getHandle(runId);
+      const events = await waitFor("the parent to take the scout's result", async () => {
+        const all = (await history.fetchHistory()).events ?? [];
+        const completed = all.findIndex((event) => event.activityTaskCompletedEventAttributes);
+        return completed >= 0 && all.slice(completed).some((event) => event.workflowTaskCompletedEventAttributes) ? all : undefined;
+      });
+      assert.equal(events.filter((event) => event.startChildWorkflowExecutionInitiatedEventAttributes).length, 0);
+      const status = await parent.status();
+      assert.equal(status.phase, "paused");
+      assert.deepEqual(status.children ?? [], []);
+      await parent.resume();
+    });
+    assert.equal(run.error, undefined, String(run.error));
+    assert.equal(run.result?.text, "written from: The bay is calm.");
+    const story = ((await env.client.workflow.getHandle(run.runId).fetchHistory()).events ?? []).flatMap((event) => {
+      const signal = event.workflowExecutionSignaledEventAttributes?.signalName;
+      return signal ? [signal] : event.startChildWorkflowExecutionInitiatedEventAttributes ? ["child started"] : [];
+    });
+    assert.deepEqual(story, ["duragent.pause", "duragent.resume", "child started"]);
+  });
 });

@@ -97,6 +97,18 @@ describe("golden histories replay against the current workflow code", () => {
     assert.deepEqual(story, ["plain model call", "signal duragent.watch", "streamed model call"]);
   });
 
+  test("a child run due while its parent is paused: runs before the patch started it at once, runs since wait for the resume", () => {
+    const story = (name: string) =>
+      loadHistory(join(goldenDirectory, name)).events.flatMap((event) => {
+        const signal = event.workflowExecutionSignaledEventAttributes?.signalName;
+        if (signal) return [signal];
+        if (event.markerRecordedEventAttributes?.markerName === "core_patch") return ["patch"];
+        return event.startChildWorkflowExecutionInitiatedEventAttributes ? ["child started"] : [];
+      });
+    assert.deepEqual(story("golden-paused-child-v1.json"), ["duragent.pause", "child started", "duragent.resume"]);
+    assert.deepEqual(story("golden-paused-child.json"), ["duragent.pause", "patch", "duragent.resume", "child started"]);
+  });
+
   test("runs started with fewerTurns replay through a fifth fewer promises than the same runs without", async () => {
     // In the sandbox every promise costs the worker a stack trace (Temporal's hook), so the count
     // is what the worker pays for.

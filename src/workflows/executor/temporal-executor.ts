@@ -47,6 +47,12 @@ function localActivityOptions(settings: ActivitySettings, summary: string): work
  */
 const localEffectsPatch = "duragent-local-effects";
 
+/**
+ * Runs that started before it started a child run while paused. Asked only while paused, so a run
+ * never paused at a child's start records no marker.
+ */
+const pausedChildPatch = "duragent-child-waits-for-resume";
+
 const statusQuery = workflow.defineQuery<RunStatus>(RunMessages.status);
 const transcriptQuery = workflow.defineQuery<Message[]>(RunMessages.transcript);
 /** Asked by the `callLlm` activity to resolve a transcript reference; cheap, and never in history. */
@@ -194,7 +200,9 @@ export class TemporalExecutor extends BaseExecutor {
     return workflow.condition(predicate, timeoutMs);
   }
 
-  executeChild<O>(workflowName: string, input: unknown, options: { idSuffix: string; summary?: string }): Promise<O> {
+  async executeChild<O>(workflowName: string, input: unknown, options: { idSuffix: string; summary?: string }): Promise<O> {
+    // A paused run starts nothing new: its child waits for the resume, as its steps do.
+    if (this.control.isPaused && workflow.patched(pausedChildPatch)) await workflow.condition(() => !this.control.isPaused);
     const workflowId = `${this.runId}/${options.idSuffix}`;
     // Watchers read its streamed text through the parent; state for queries only, no command.
     this.control.childStarted(workflowId);
