@@ -365,13 +365,36 @@ describe("invalid config", () => {
     assert.deepEqual(transport.issues, [{ path: "mcp.servers.fs.transport", message: 'expected one of "stdio", "http", "sse"' }]);
   });
 
-  test("unknown key is named at its own path", async () => {
-    const error = await invalid("mcp:\n  servers:\n    fs:\n      command: npx\n      comand: npx\nagent: {}\n");
+  test("unknown key is named at its own path, with the key it most likely meant", async () => {
+    const error = await invalid("mcp:\n  servers:\n    fs:\n      command: npx\n      comand: npx\nagent: {}\nbogus: 1\n");
     assert.deepEqual(error.issues, [
-      { path: "mcp.servers.fs.comand", message: "unknown key (check the spelling, or remove it)" },
-      { path: "agent", message: "unknown key (check the spelling, or remove it)" },
+      { path: "mcp.servers.fs.comand", message: "unknown key; did you mean 'command'?" },
+      { path: "agent", message: "unknown key; did you mean 'agents'?" },
+      { path: "bogus", message: "unknown key (check the spelling, or remove it)" },
     ]);
-    assert.match(error.message, /has 2 problems:\n {2}- mcp\.servers\.fs\.comand: unknown key/);
+    assert.match(error.message, /has 3 problems:\n {2}- mcp\.servers\.fs\.comand: unknown key; did you mean 'command'\?/);
+  });
+
+  test("a misspelt key deep in a union, a record or another case is matched against the keys allowed there", async () => {
+    const yaml = [
+      "temporal:",
+      "  tls:",
+      "    serverRootCACertPath: ca.pem",
+      "mcp:",
+      "  servers:",
+      "    web:",
+      "      url: http://localhost:1/mcp",
+      "      auth: { type: oauth, clientid: a }",
+      "execution:",
+      "  llm: { maximumAttempt: 2 }",
+      "",
+    ].join("\n");
+    const error = await invalid(yaml);
+    assert.deepEqual(error.issues, [
+      { path: "temporal.tls.serverRootCACertPath", message: "unknown key; did you mean 'serverRootCaCertPath'?" },
+      { path: "mcp.servers.web.auth.clientid", message: "unknown key; did you mean 'clientId'?" },
+      { path: "execution.llm.maximumAttempt", message: "unknown key; did you mean 'maximumAttempts'?" },
+    ]);
   });
 
   test("agent naming an unknown server", async () => {
@@ -442,6 +465,20 @@ describe("formatZodError", () => {
     ].join("\n");
     assert.equal(formatZodError(withInput.error, "--input"), expected);
     assert.equal(formatZodError(withoutInput.error, "--input"), expected);
+  });
+
+  test("given the schema, a misspelt key is told the key it most likely meant; a key like none is not", () => {
+    const parsed = schema.safeParse({ name: "n", tags: [], Mode: "a", tag: [], colour: "red" });
+    assert.ok(!parsed.success);
+    assert.equal(
+      formatZodError(parsed.error, "--input", schema),
+      [
+        "--input has 3 problems:",
+        "  - Mode: unknown key; did you mean 'mode'?",
+        "  - tag: unknown key; did you mean 'tags'?",
+        "  - colour: unknown key (check the spelling, or remove it)",
+      ].join("\n"),
+    );
   });
 
   test("a single issue is one line", () => {

@@ -11,7 +11,7 @@ import type { ApprovalDecision, Answer, PendingRequest, RunPhase, RunStatus } fr
 import type { UsageByModel } from "../common/usage.js";
 import type { z } from "zod";
 import { ExitCode, UserError } from "../errors/user-error.js";
-import { formatZodError } from "../errors/zod-issues.js";
+import { formatIssues, zodIssues, type Issue } from "../errors/zod-issues.js";
 import type { RunTarget } from "./run-targets.js";
 
 export type EngineName = "memory" | "temporal";
@@ -224,6 +224,8 @@ export class InvalidRunInput extends UserError {
     message: string,
     /** The schema's verdict, for a caller that names the input its own way (the CLI's `--input`). */
     readonly zodError?: z.ZodError,
+    /** The same in user terms (key paths, near misses of misspelt keys): `formatIssues(where, issues)`. */
+    readonly issues: Issue[] = [],
   ) {
     super(message);
   }
@@ -247,8 +249,12 @@ export function targetInput(target: RunTarget, input: unknown): unknown {
     return { spec: target.spec, input: typeof input === "string" ? input : JSON.stringify(input) };
   }
   if (!target.workflow.inputSchema) return input;
-  const parsed = target.workflow.inputSchema.safeParse(input);
-  if (!parsed.success) throw new InvalidRunInput(target.name, formatZodError(parsed.error, `the input of '${target.name}'`), parsed.error);
+  const schema = target.workflow.inputSchema;
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issues = zodIssues(parsed.error, schema);
+    throw new InvalidRunInput(target.name, formatIssues(`the input of '${target.name}'`, issues), parsed.error, issues);
+  }
   return parsed.data;
 }
 

@@ -95,7 +95,7 @@ export function parseConfig(input: unknown, options: ParseConfigOptions = {}): D
   const parsed = ConfigSchema.safeParse(tree, { reportInput: true });
   if (!parsed.success) {
     const [file, ...mergedWith] = options.files ?? [];
-    throw new ConfigError(file, zodIssues(parsed.error), { mergedWith });
+    throw new ConfigError(file, zodIssues(parsed.error, ConfigSchema), { mergedWith });
   }
   return resolvePaths(parsed.data, path.resolve(options.dir ?? process.cwd()));
 }

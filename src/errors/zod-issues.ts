@@ -30,16 +30,17 @@ export function formatIssues(where: string, issues: readonly Issue[]): string {
 }
 
 /** The issues of a Zod error in user terms: dotted paths, "expected X, got Y". */
-export function zodIssues(error: z.ZodError): Issue[] {
-  return error.issues.flatMap((issue) => describeIssue(issue, []));
+export function zodIssues(error: z.ZodError, schema?: z.ZodType): Issue[] {
+  const known = schema ? (path: readonly PropertyKey[]) => keysAt(schema, path) : undefined;
+  return error.issues.flatMap((issue) => describeIssue(issue, [], known));
 }
 
 /**
  * Formats a Zod error as one readable message naming `where` and each key path.
  * Parse with `{ reportInput: true }` to get "got a number" rather than only "expected a string".
  */
-export function formatZodError(error: z.ZodError, where: string): string {
-  return formatIssues(where, zodIssues(error));
+export function formatZodError(error: z.ZodError, where: string, schema?: z.ZodType): string {
+  return formatIssues(where, zodIssues(error, schema));
 }
 
 type ZodIssue = z.core.$ZodIssue;
@@ -55,7 +56,10 @@ export function formatPath(segments: readonly PropertyKey[]): string {
     .join(".");
 }
 
-function describeIssue(issue: ZodIssue, prefix: readonly PropertyKey[]): Issue[] {
+/** The keys an object may have at `path`: what a misspelt key is compared with. */
+type KnownKeys = (path: readonly PropertyKey[]) => string[];
+
+function describeIssue(issue: ZodIssue, prefix: readonly PropertyKey[], known?: KnownKeys): Issue[] {
   const segments = [...prefix, ...issue.path];
   const at = (message: string, extra: readonly PropertyKey[] = []): Issue => ({ path: formatPath([...segments, ...extra]), message });
   switch (issue.code) {
@@ -63,9 +67,12 @@ function describeIssue(issue: ZodIssue, prefix: readonly PropertyKey[]): Issue[]
       return [at(describeInvalidType(issue))];
     case "unrecognized_keys":
       // One issue per key, each at its own path, so the user sees exactly which line to delete.
-      return issue.keys.map((key) => at("unknown key (check the spelling, or remove it)", [key]));
+      return issue.keys.map((key) => {
+        const near = known && closestKey(key, known(segments));
+        return at(near ? `unknown key; did you mean '${near}'?` : "unknown key (check the spelling, or remove it)", [key]);
+      });
     case "invalid_union":
-      return describeUnion(issue, segments);
+      return describeUnion(issue, segments, known);
     case "invalid_value":
       return [at(`expected ${listValues(issue.values)}${gotValue(issue.input)}`)];
     case "too_small":
@@ -103,7 +110,7 @@ function describeInvalidType(issue: z.core.$ZodIssueInvalidType): string {
  * A union error: when one branch got past the type check (the input had the right shape but a bad
  * field), its issues are the useful ones; otherwise the union simply expected one of several types.
  */
-function describeUnion(issue: z.core.$ZodIssueInvalidUnion, segments: readonly PropertyKey[]): Issue[] {
+function describeUnion(issue: z.core.$ZodIssueInvalidUnion, segments: readonly PropertyKey[], known?: KnownKeys): Issue[] {
   const path = formatPath(segments);
   if ("discriminator" in issue && issue.discriminator !== undefined && issue.errors.length === 0) {
     const options = "options" in issue && issue.options ? issue.options.filter((option) => option !== undefined) : [];
@@ -115,7 +122,7 @@ function describeUnion(issue: z.core.$ZodIssueInvalidUnion, segments: readonly P
   const deeper = issue.errors.filter((branch) => !isTypeMismatch(branch));
   if (deeper.length > 0) {
     const best = deeper.reduce((a, b) => (b.length < a.length ? b : a));
-    return best.flatMap((inner) => describeIssue(inner, segments));
+    return best.flatMap((inner) => describeIssue(inner, segments, known));
   }
   const expectations = issue.errors.map((branch) => {
     const only = branch[0]!;
@@ -209,4 +216,63 @@ function gotValue(input: unknown): string {
   if (typeof input === "number" || typeof input === "boolean") return `, got ${input}`;
   if (input === null) return ", got null";
   return "";
+}
+
+/** The parts of a Zod schema's definition that lead to the objects below it. */
+interface SchemaDefinition {
+  type: string;
+  shape?: Record<string, z.ZodType>;
+  innerType?: z.ZodType;
+  in?: z.ZodType;
+  out?: z.ZodType;
+  options?: readonly z.ZodType[];
+  valueType?: z.ZodType;
+  element?: z.ZodType;
+  left?: z.ZodType;
+  right?: z.ZodType;
+  getter?: () => z.ZodType;
+}
+
+const definitionOf = (schema: z.ZodType): SchemaDefinition => (schema as unknown as { _zod: { def: SchemaDefinition } })._zod.def;
+
+/** The schemas a value at `path` may be checked against: every union option, both ends of a pipe. */
+function schemasAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodType[] {
+  const def = definitionOf(schema);
+  const inner = [def.innerType, def.in, def.out, def.left, def.right, ...(def.options ?? []), def.type === "lazy" ? def.getter?.() : undefined];
+  const wrapped = inner.filter((candidate): candidate is z.ZodType => candidate !== undefined && typeof candidate === "object");
+  if (wrapped.length > 0 && def.type !== "object") return wrapped.flatMap((candidate) => schemasAt(candidate, path));
+  if (path.length === 0) return [schema];
+  const [head, ...rest] = path;
+  const next = def.type === "object" ? def.shape?.[String(head)] : def.type === "record" ? def.valueType : def.type === "array" ? def.element : undefined;
+  return next ? schemasAt(next, rest) : [];
+}
+
+/** The keys an object at `path` of `schema` may have. */
+export function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  return [...new Set(schemasAt(schema, path).flatMap((found) => Object.keys(definitionOf(found).shape ?? {})))];
+}
+
+/** The known key a misspelt one most likely meant: same letters in another case, or a few edits away. */
+export function closestKey(key: string, candidates: readonly string[]): string | undefined {
+  const lower = key.toLowerCase();
+  let best: { key: string; distance: number } | undefined;
+  for (const candidate of candidates) {
+    const distance = editDistance(lower, candidate.toLowerCase());
+    if (!best || distance < best.distance) best = { key: candidate, distance };
+  }
+  return best && best.distance <= Math.max(1, Math.floor(key.length / 4)) ? best.key : undefined;
+}
+
+/** Edits (insert, delete, replace, swap two neighbours) from one string to another. */
+function editDistance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, rows[i - 2]![j - 2]! + 1);
+      rows[i]![j] = best;
+    }
+  }
+  return rows[a.length]![b.length]!;
 }

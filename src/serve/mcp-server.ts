@@ -36,7 +36,7 @@ import {
   type ToolAnnotations,
 } from "@modelcontextprotocol/server";
 import { z, ZodError } from "zod";
-import { formatZodError } from "../errors/zod-issues.js";
+import { formatIssues, formatZodError } from "../errors/zod-issues.js";
 import type { PendingRequest, QuestionRequest, RunStatus } from "../common/run-status.js";
 import { answerFromText, questionFor } from "../client/answer-text.js";
 import { InvalidRunInput, InvalidRunMessage, RunNotFound, type RunHandle, type RunSummary, type StartOptions } from "../client/engine.js";
@@ -607,7 +607,7 @@ async function refusalsAsResults(body: () => Promise<ToolResult>): Promise<ToolR
   } catch (error) {
     if (error instanceof RunNotFound || error instanceof InvalidRunMessage) return errorResult(error.message);
     if (error instanceof ZodError) return errorResult(formatZodError(error, "input"));
-    if (error instanceof InvalidRunInput) return errorResult(error.zodError ? formatZodError(error.zodError, "input") : error.message);
+    if (error instanceof InvalidRunInput) return errorResult(error.zodError ? formatIssues("input", error.issues) : error.message);
     throw error;
   }
 }

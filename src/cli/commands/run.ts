@@ -1,7 +1,7 @@
 /** `duragent run <target>` and `duragent start <target>`: start a run and, for `run`, follow it to its answer. */
 import { InvalidRunInput } from "../../client/engine.js";
 import { UserError } from "../../errors/user-error.js";
-import { formatZodError } from "../../errors/zod-issues.js";
+import { formatIssues } from "../../errors/zod-issues.js";
 import { parseInput, resultText, type CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
 import { followRun } from "../follow-run.js";
@@ -28,7 +28,7 @@ export async function runCommand(context: CommandContext, targetName: string, op
   await context.noticeScriptedModel();
   const input = parseInput(await readInputSource(options.input, "--input"));
   const handle = await client.start(target, input).catch((error: unknown) => {
-    if (error instanceof InvalidRunInput && error.zodError) throw new UserError(formatZodError(error.zodError, "--input"));
+    if (error instanceof InvalidRunInput && error.zodError) throw new UserError(formatIssues("--input", error.issues));
     throw error;
   });
   if (handle.link) context.notice(options.wait ? `run ${handle.runId}\nWeb UI: ${handle.link}` : `Web UI: ${handle.link}`);

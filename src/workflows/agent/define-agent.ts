@@ -37,7 +37,7 @@ export function defineAgent(spec: AgentSpec): Agent {
   const checked = AgentSpecSchema.safeParse(spec, { reportInput: true });
   if (!checked.success) {
     const name = typeof spec?.name === "string" && spec.name !== "" ? ` '${spec.name}'` : "";
-    throw new TypeError(formatZodError(checked.error, `defineAgent${name}`));
+    throw new TypeError(formatZodError(checked.error, `defineAgent${name}`, AgentSpecSchema));
   }
   const parsed = checked.data;
   return {
