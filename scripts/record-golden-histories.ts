@@ -40,6 +40,8 @@ interface GoldenRun {
   steer?: (handle: RunHandle, env: TestWorkflowEnvironment) => Promise<void>;
   /** Started as `execute` starts a run: unwatched, its model calls plain until a status read. */
   unwatched?: boolean;
+  /** Child runs recorded too, by their id within the run (`inner-1`), each as `<id>-<child>.json`. */
+  children?: string[];
 }
 
 const parallel = scenarios.parallel;
@@ -78,8 +80,20 @@ async function pauseAcrossChildStart(handle: RunHandle, env: TestWorkflowEnviron
   await handle.resume();
 }
 
+/** A question asked inside a child run, answered through its parent. */
+const innerPlanner: RunTarget = {
+  kind: "pattern",
+  name: "trip",
+  workflow: patternWorkflow as DuragentWorkflow,
+  spec: {
+    pattern: "chain",
+    name: "trip",
+    steps: [{ pattern: "chain", name: "inner", asChildWorkflow: true, steps: [{ name: "planner", instruction: "You plan trips.", humanInput: true }] }],
+  },
+};
+
 async function answerLisbon(handle: RunHandle): Promise<void> {
-  while ((await handle.status()).phase !== "waiting_input") await new Promise((resolve) => setTimeout(resolve, 50));
+  while ((await handle.status()).pending.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
   await handle.answer({ value: "Lisbon" });
 }
 
@@ -99,6 +113,8 @@ const runs: GoldenRun[] = [
   },
   // Paused while its first step is in flight: the child that comes next waits for the resume.
   { id: "golden-paused-child", target: scout, input: "Survey the bay.", steer: pauseAcrossChildStart },
+  // A child run asks a person; the answer comes through its parent.
+  { id: "golden-child-question", target: innerPlanner, input: "Plan a trip.", steer: answerLisbon, children: ["inner-1"] },
 ];
 
 /** Answers each run by its system prompt: the finder's offline model, the trip planner, the pattern's script. */
@@ -136,6 +152,11 @@ export async function recordGoldenHistories(directory = goldenDirectory, ids: st
         const file = join(directory, `${run.id}.json`);
         saveHistory(file, await env.client.workflow.getHandle(run.id).fetchHistory());
         files.push(file);
+        for (const child of run.children ?? []) {
+          const childFile = join(directory, `${run.id}-${child}.json`);
+          saveHistory(childFile, await env.client.workflow.getHandle(`${run.id}/${child}`).fetchHistory());
+          files.push(childFile);
+        }
       }
       if (model.errors.length > 0) throw new Error(`the scripted model reported: ${model.errors.join("; ")}`);
       return files;

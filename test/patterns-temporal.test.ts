@@ -72,6 +72,12 @@ async function runPattern(
   }
 }
 
+/** What the Web UI shows as a run's "Current Details", read as it reads them. */
+async function currentDetailsOf(workflowId: string): Promise<string | undefined> {
+  const metadata = await env.client.workflow.getHandle(workflowId).query<{ currentDetails?: string }>("__temporal_workflow_metadata");
+  return metadata.currentDetails;
+}
+
 async function runScenario(scenario: Scenario): Promise<TemporalRun & { text: string }> {
   const run = await runPattern(scenario.spec, scenario.input, scenario.script);
   assert.equal(run.error, undefined, String(run.error));
@@ -238,12 +244,21 @@ describe("scale and nesting on Temporal", () => {
       assert.equal(asking.pending[0]?.prompt, "Which city?");
       const parent = await engine.getHandle(runId);
       assert.deepEqual((await parent.status()).pending.map((request) => [request.id, request.prompt]), [["inner-1/input-1", "Which city?"]]);
+      // The Web UI's details of the parent say so too, with the command that answers it.
+      const details = await waitFor("the parent's details to name the child's question", async () => {
+        const text = (await currentDetailsOf(runId)) ?? "";
+        return text.includes("Which city?") ? text : undefined;
+      });
+      assert.match(details, /\*\*Question\*\* in child run `inner-1`: Which city\?/);
+      assert.ok(details.includes(`duragent answer ${runId} --value`), details);
       // Pausing the parent holds the child too; resuming it lets the child go on.
       await parent.pause();
       assert.equal((await child.status()).phase, "paused");
       await parent.resume();
       // Answered through the parent, without naming the request: the child's is the only one.
       await parent.answer({ value: "Lisbon" });
+      // Answered, the question leaves the parent's details.
+      await waitFor("the question to leave the parent's details", async () => (((await currentDetailsOf(runId)) ?? "").includes("Which city?") ? undefined : true));
     });
     assert.equal(run.error, undefined, String(run.error));
     assert.equal(run.result?.text, "# Going to Lisbon");

@@ -109,6 +109,20 @@ describe("golden histories replay against the current workflow code", () => {
     assert.deepEqual(story("golden-paused-child.json"), ["duragent.pause", "patch", "duragent.resume", "child started"]);
   });
 
+  test("a child run that asks a person: runs before the patch kept it to themselves, runs since tell their parent when they start and stop waiting", () => {
+    const story = (name: string) =>
+      loadHistory(join(goldenDirectory, name)).events.flatMap((event) => {
+        if (event.markerRecordedEventAttributes?.markerName === "core_patch") return ["patch"];
+        if (event.signalExternalWorkflowExecutionInitiatedEventAttributes) return ["tells its parent"];
+        if (event.workflowExecutionSignaledEventAttributes) return [`signal ${event.workflowExecutionSignaledEventAttributes.signalName}`];
+        return event.workflowExecutionUpdateCompletedEventAttributes ? ["answered"] : [];
+      });
+    assert.deepEqual(story("golden-child-question-v1-inner-1.json"), ["answered"]);
+    assert.deepEqual(story("golden-child-question-v1.json"), []);
+    assert.deepEqual(story("golden-child-question-inner-1.json"), ["patch", "tells its parent", "answered", "tells its parent"]);
+    assert.deepEqual(story("golden-child-question.json"), ["signal duragent.childWaits", "signal duragent.childWaits"]);
+  });
+
   test("runs started with fewerTurns replay through a fifth fewer promises than the same runs without", async () => {
     // In the sandbox every promise costs the worker a stack trace (Temporal's hook), so the count
     // is what the worker pays for.

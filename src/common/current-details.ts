@@ -3,7 +3,7 @@
  * `setCurrentDetails`): its phase and step, and when it waits, the question or the tool call to
  * approve with the exact command that answers it. Sandbox-safe and pure.
  */
-import type { PendingRequest, RunStatus } from "./run-status.js";
+import type { ChildWaits, PendingRequest, RunStatus } from "./run-status.js";
 
 const phaseWords: Record<RunStatus["phase"], string> = {
   running: "running",
@@ -19,32 +19,53 @@ const phaseWords: Record<RunStatus["phase"], string> = {
 /** Long prompts and arguments are cut: the page is a summary, `duragent status` has the rest. */
 const maxText = 500;
 
-export function currentDetails(status: RunStatus): string {
+/**
+ * `childWaits`: what the run's child runs wait for, by their id within this run (`inner-1`), as
+ * they reported it; answered through this run, like its own requests.
+ */
+export function currentDetails(status: RunStatus, childWaits: ReadonlyMap<string, PendingRequest[]> = new Map()): string {
   const step = status.currentStep ? `step ${status.stepCount}: \`${status.currentStep}\`` : `step ${status.stepCount}`;
   // A question or approval is not a step of its own: the run waits after its last one.
   const lines = [`**${phaseWords[status.phase]}** · ${status.pending.length > 0 || status.phase === "completed" ? `after ${step}` : step}`];
+  const ofChildren = [...childWaits].flatMap(([child, pending]) => pending.map((request) => ({ child, request: { ...request, id: `${child}/${request.id}` } })));
   if (status.retrying) {
     const of = status.retrying.maximumAttempts ? ` of ${status.retrying.maximumAttempts}` : "";
     lines.push(`Retrying \`${status.retrying.step}\` (attempt ${status.retrying.attempt}${of}): ${cut(status.retrying.error)}`);
   }
-  const several = status.pending.length > 1;
+  const several = status.pending.length + ofChildren.length > 1;
   for (const request of status.pending) lines.push(...pendingLines(status.runId, request, several));
+  for (const { child, request } of ofChildren) lines.push(...pendingLines(status.runId, request, several, child));
   if (status.phase === "paused") lines.push(`Resume: \`duragent resume ${status.runId}\``);
   if (status.lastError && status.phase === "failed") lines.push(`Failed${status.failedStep ? ` in \`${status.failedStep}\`` : ""}: ${cut(status.lastError)}`);
   return lines.join("\n\n");
 }
 
-function pendingLines(runId: string, request: PendingRequest, several: boolean): string[] {
+function pendingLines(runId: string, request: PendingRequest, several: boolean, child?: string): string[] {
   const which = several ? ` --request ${request.id}` : "";
+  const inChild = child === undefined ? "" : ` in child run \`${child}\``;
   if (request.kind === "approval") {
     return [
-      `**Approve the tool call** \`${request.server}/${request.tool}\`: ${cut(request.prompt)}`,
+      `**Approve the tool call**${inChild} \`${request.server}/${request.tool}\`: ${cut(request.prompt)}`,
       `Arguments: \`${cut(JSON.stringify(request.arguments))}\``,
       `Approve: \`duragent approve ${runId}${which}\` · Reject: \`duragent reject ${runId}${which} --reason "…"\``,
     ];
   }
   const from = request.origin ? ` (from \`${request.origin.server}/${request.origin.tool}\`)` : "";
-  return [`**Question**${from}: ${cut(request.prompt)}`, `Answer: \`duragent answer ${runId}${which} --value "…"\``];
+  return [`**Question**${inChild}${from}: ${cut(request.prompt)}`, `Answer: \`duragent answer ${runId}${which} --value "…"\``];
+}
+
+/**
+ * What a child run tells its parent it waits for: its own requests and its children's (ids
+ * prefixed, as in the parent's status), texts cut as the page cuts them, so the signal stays small.
+ */
+export function waitsForParent(child: string, own: readonly PendingRequest[], childWaits: ReadonlyMap<string, PendingRequest[]>): ChildWaits {
+  const nested = [...childWaits].flatMap(([grandchild, pending]) => pending.map((request) => ({ ...request, id: `${grandchild}/${request.id}` })));
+  const pending = [...own, ...nested].map((request): PendingRequest => {
+    if (request.kind === "input") return { kind: "input", id: request.id, prompt: cut(request.prompt), ...(request.origin ? { origin: request.origin } : {}) };
+    const args = JSON.stringify(request.arguments);
+    return { ...request, prompt: cut(request.prompt), arguments: args.length > maxText ? { "…": cut(args) } : request.arguments };
+  });
+  return { child, pending };
 }
 
 function cut(text: string): string {

@@ -150,4 +150,13 @@ export const RunMessages = {
   serverAnswer: "duragent.worker.serverAnswer",
   /** Signal from a client reading the status of an unwatched run: its model calls stream from now on. */
   watch: "duragent.watch",
+  /** Signal from a child run to its parent: what it waits for now (`ChildWaits`), for the parent's Web UI details. */
+  childWaits: "duragent.childWaits",
 } as const;
+
+/** What a child run (and its own children) waits for: ids as its parent's status shows them, texts cut. */
+export interface ChildWaits {
+  /** The child's workflow id. */
+  child: string;
+  pending: PendingRequest[];
+}

@@ -11,9 +11,9 @@ import { nonRetryableFailureTypes } from "../../common/failures.js";
 import type { LlmRequest, LlmSetup } from "../../common/llm.js";
 import type { Message } from "../../common/messages.js";
 import { historyLimitDefaults, type ActivitySettings, type RunSettings } from "../../common/run-settings.js";
-import { RunMessages, type Answer, type ApprovalDecision, type RunPhase, type RunStatus } from "../../common/run-status.js";
+import { RunMessages, type Answer, type ApprovalDecision, type ChildWaits, type PendingRequest, type RunPhase, type RunStatus } from "../../common/run-status.js";
 import { phaseSearchAttribute } from "../../common/search-attributes.js";
-import { currentDetails } from "../../common/current-details.js";
+import { currentDetails, waitsForParent } from "../../common/current-details.js";
 import { ServerRequestSchema, type ServerRequest, type ServerRequestAnswer } from "../../common/server-requests.js";
 import { llmSetupQuery, transcriptPageBytes, transcriptSliceQuery, type RunLocation, type TranscriptSlice } from "../../common/transcript-reference.js";
 import type { WorkflowRunInput } from "../define-workflow.js";
@@ -53,6 +53,12 @@ const localEffectsPatch = "duragent-local-effects";
  */
 const pausedChildPatch = "duragent-child-waits-for-resume";
 
+/**
+ * Runs that started before it did not tell their parent what they wait for. Asked only by a
+ * child run whose requests change, so other runs record no marker.
+ */
+const childWaitsPatch = "duragent-child-reports-waits";
+
 const statusQuery = workflow.defineQuery<RunStatus>(RunMessages.status);
 const transcriptQuery = workflow.defineQuery<Message[]>(RunMessages.transcript);
 /** Asked by the `callLlm` activity to resolve a transcript reference; cheap, and never in history. */
@@ -64,6 +70,7 @@ const decideUpdate = workflow.defineUpdate<void, [ApprovalDecision]>(RunMessages
 const pauseSignal = workflow.defineSignal(RunMessages.pause);
 const resumeSignal = workflow.defineSignal(RunMessages.resume);
 const watchSignal = workflow.defineSignal(RunMessages.watch);
+const childWaitsSignal = workflow.defineSignal<[ChildWaits]>(RunMessages.childWaits);
 const serverRequestUpdate = workflow.defineUpdate<ServerRequestAnswer | null, [ServerRequest]>(RunMessages.serverRequest);
 const serverAnswerQuery = workflow.defineQuery<ServerRequestAnswer | null, [string]>(RunMessages.serverAnswer);
 
@@ -74,6 +81,10 @@ export class TemporalExecutor extends BaseExecutor {
   private readonly references: TranscriptReferencer;
   /** Runs entering each phase, on the worker's Prometheus endpoint (`duragent worker --metrics`). Per run: this module is shared by every run on a worker. */
   private phaseChanges: MetricCounter | undefined;
+  /** What this run's child runs wait for, by their id within it, as they reported it: shown in its Web UI details. */
+  private readonly childWaits = new Map<string, PendingRequest[]>();
+  /** The request ids this run last reported to its parent. */
+  private reportedWaits = "";
 
   constructor(settings: RunSettings, options: { unwatched?: boolean } = {}) {
     super(workflow.workflowInfo().workflowId, settings);
@@ -114,6 +125,13 @@ export class TemporalExecutor extends BaseExecutor {
     workflow.setHandler(pauseSignal, () => control.pause());
     workflow.setHandler(resumeSignal, () => control.resume());
     workflow.setHandler(watchSignal, () => control.watch());
+    workflow.setHandler(childWaitsSignal, ({ child, pending }) => {
+      const prefix = `${this.runId}/`;
+      if (!child.startsWith(prefix)) return;
+      if (pending.length > 0) this.childWaits.set(child.slice(prefix.length), pending);
+      else this.childWaits.delete(child.slice(prefix.length));
+      this.stateChanged();
+    });
     // Other signals are queued for nextSignal rather than dropped.
     workflow.setDefaultSignalHandler((name, ...args) => this.inbox.push(name, args[0]));
   }
@@ -140,7 +158,25 @@ export class TemporalExecutor extends BaseExecutor {
 
   // Not a command: the Web UI reads it through the SDK's metadata query, so history is unchanged.
   protected override stateChanged(): void {
-    workflow.setCurrentDetails(currentDetails(this.control.status()));
+    const status = this.control.status();
+    workflow.setCurrentDetails(currentDetails(status, this.childWaits));
+    this.reportWaits(status);
+  }
+
+  /**
+   * A child run tells its parent what it (or a child of its own) waits for, when that changes, so
+   * the parent's Web UI details show it: a workflow cannot read another's state.
+   */
+  private reportWaits(status: RunStatus): void {
+    const parent = workflow.workflowInfo().parent;
+    if (!parent) return;
+    const report = waitsForParent(this.runId, status.pending, this.childWaits);
+    const ids = report.pending.map((request) => request.id).join(" ");
+    if (ids === this.reportedWaits) return;
+    this.reportedWaits = ids;
+    if (!workflow.patched(childWaitsPatch)) return;
+    // A parent that has ended has nothing to show.
+    workflow.getExternalWorkflowHandle(parent.workflowId).signal(childWaitsSignal, report).catch(() => undefined);
   }
 
   // History stores each activity input: a long conversation is referred to, not repeated.
@@ -211,7 +247,10 @@ export class TemporalExecutor extends BaseExecutor {
       args: [this.runInputOf(input)],
       staticSummary: options.summary,
     }) as Promise<O>;
-    return child.finally(() => this.control.childEnded(workflowId));
+    return child.finally(() => {
+      this.control.childEnded(workflowId);
+      if (this.childWaits.delete(options.idSuffix)) this.stateChanged();
+    });
   }
 
   uuid(): string {

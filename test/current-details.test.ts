@@ -1,0 +1,39 @@
+/**
+ * The Web UI's "Current Details" of a run whose child runs wait for a person: what a child tells
+ * its parent (its own requests and its children's, texts cut), and what the parent shows of it.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { currentDetails, waitsForParent } from "../src/common/current-details.js";
+import type { PendingRequest, RunStatus } from "../src/common/run-status.js";
+
+const status = (pending: PendingRequest[] = []): RunStatus => ({ runId: "trip", phase: "running", currentStep: "child inner", stepCount: 1, pending, usage: {} });
+
+describe("a child run's requests in its parent's details", () => {
+  test("a child reports its own requests and its children's, ids prefixed as the parent's status shows them, long texts cut", () => {
+    const own: PendingRequest[] = [{ kind: "input", id: "input-1", prompt: "Which city?" }];
+    const nested = new Map<string, PendingRequest[]>([
+      ["sw-1", [{ kind: "approval", id: "approval-1", prompt: "x".repeat(2_000), server: "fs", tool: "write_file", arguments: { content: "y".repeat(5_000) } }]],
+    ]);
+    const report = waitsForParent("trip/inner-1", own, nested);
+    assert.equal(report.child, "trip/inner-1");
+    assert.deepEqual(report.pending.map((request) => request.id), ["input-1", "sw-1/approval-1"]);
+    const approval = report.pending[1]!;
+    assert.ok(approval.prompt.length <= 501 && approval.prompt.endsWith("…"));
+    assert.ok(approval.kind === "approval" && JSON.stringify(approval.arguments).length < 600);
+  });
+
+  test("the parent shows each child request with the command that answers it through the parent", () => {
+    const one = currentDetails(status(), new Map([["inner-1", [{ kind: "input", id: "input-1", prompt: "Which city?" }]]]));
+    assert.match(one, /\*\*Question\*\* in child run `inner-1`: Which city\?/);
+    assert.match(one, /Answer: `duragent answer trip --value "…"`/);
+    // With more than one request, each names its own.
+    const two = currentDetails(
+      status([{ kind: "input", id: "input-1", prompt: "Dates?" }]),
+      new Map([["inner-1", [{ kind: "approval", id: "approval-1", prompt: "Write?", server: "fs", tool: "write_file", arguments: {} }]]]),
+    );
+    assert.match(two, /duragent answer trip --request input-1/);
+    assert.match(two, /\*\*Approve the tool call\*\* in child run `inner-1` `fs\/write_file`: Write\?/);
+    assert.match(two, /duragent approve trip --request inner-1\/approval-1/);
+  });
+});
