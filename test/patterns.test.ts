@@ -366,6 +366,45 @@ describe("declarative patterns", () => {
     }
   });
 
+  test("memory engine: a paused run starts no child run until it is resumed", async () => {
+    let scoutCalled!: () => void;
+    let releaseScout!: () => void;
+    const scoutCall = new Promise<void>((resolve) => (scoutCalled = resolve));
+    const server = await startScriptedModelServer(
+      (call) => {
+        if (call.system !== "You scout.") return { text: `written from: ${textOf(call.messages.at(-1)?.content ?? "")}` };
+        scoutCalled();
+        return new Promise((resolve) => (releaseScout = () => resolve({ text: "The bay is calm." })));
+      },
+      { quiet: true },
+    );
+    servers.push(server);
+    const config = ConfigSchema.parse({
+      llm: { defaultModel: "openai:scripted", providers: { openai: { apiKey: "test", baseURL: server.openaiBaseURL } } },
+      agents: { scout: { instruction: "You scout." }, writer: { instruction: "You write." } },
+      workflows: { survey: { pattern: "chain", steps: ["scout", { pattern: "chain", name: "inner", asChildWorkflow: true, steps: ["writer"] }] } },
+    });
+    const engine = new MemoryEngine(config, runSettingsFromConfig(config), createLogger("test", "silent"));
+    try {
+      const handle = await engine.start(await findRunTarget(config, "survey"), "Survey the bay.");
+      await scoutCall;
+      await handle.pause();
+      releaseScout();
+      // The scout's answer is in (its tokens are counted); the child would start next.
+      await waitFor("the scout's answer", async () => (Object.keys((await handle.status()).usage).length > 0 ? true : undefined));
+      await new Promise((resolve) => setImmediate(resolve));
+      const paused = await handle.status();
+      assert.equal(paused.phase, "paused");
+      assert.deepEqual(paused.children ?? [], []);
+      assert.equal(server.requests.length, 1);
+      await handle.resume();
+      assert.equal(((await handle.result()) as { text: string }).text, "written from: The bay is calm.");
+      assert.equal(server.requests.length, 2);
+    } finally {
+      await engine.close();
+    }
+  });
+
   test("the config names the missing agent at load, with the path to it", () => {
     const parsed = ConfigSchema.safeParse({
       agents: { a: { instruction: "x" } },

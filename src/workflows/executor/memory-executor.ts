@@ -272,9 +272,11 @@ export class MemoryExecutor extends BaseExecutor {
     return Promise.reject(new ContinueAsNewRequest(input));
   }
 
-  executeChild<O>(workflowName: string, input: unknown, options: { idSuffix: string }): Promise<O> {
+  async executeChild<O>(workflowName: string, input: unknown, options: { idSuffix: string }): Promise<O> {
     const workflow = this.workflows(workflowName);
-    if (!workflow) return Promise.reject(new Error(`No workflow is registered as '${workflowName}'.`));
+    if (!workflow) throw new Error(`No workflow is registered as '${workflowName}'.`);
+    // A paused run starts nothing new: its child waits for the resume, as its steps do.
+    if (this.control.isPaused) await this.waitUntil(() => !this.control.isPaused);
     const id = `${this.runId}/${options.idSuffix}`;
     const child = new MemoryExecutor(this.implementations, this.settings, this.log, {
       runId: id,
@@ -283,8 +285,6 @@ export class MemoryExecutor extends BaseExecutor {
       streaming: this.streaming,
     });
     this.children.set(id, child);
-    // Started while its parent is paused, it is held too.
-    if (this.control.isPaused) child.pause();
     this.control.childStarted(id);
     return (workflow.body(child, input) as Promise<O>).finally(() => {
       child.detachFromParent?.();
