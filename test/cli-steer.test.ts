@@ -390,6 +390,20 @@ describe("in memory, the terminal answers", () => {
     assert.doesNotMatch(ended.stderr, /\n\s+at /);
   });
 
+  test("chat asks a turn's question on the terminal, on both engines, and a gated tool call's approval", async () => {
+    for (const engine of ["memory", "temporal"]) {
+      const chat = await cli(["chat", "planner", "--engine", engine], "plan a trip\nPorto\n/end\n");
+      assert.equal(chat.code, 0, `${engine}: ${chat.stderr}`);
+      assert.match(chat.stderr, /input-1: Which city\?/, engine);
+      assert.equal(chat.stdout.split("\n")[0], "Got: Porto", engine);
+      assert.match(chat.stdout, /ended after 1 turns/, engine);
+    }
+    const approving = await cli(["chat", "planner"], "please read the plan\ny\n/end\n");
+    assert.equal(approving.code, 0, approving.stderr);
+    assert.match(approving.stderr, /approval-1: approve fs\/read_text_file/);
+    assert.match(approving.stdout.split("\n")[0]!, /^Got: .*nope\.txt/);
+  });
+
   test("chat takes turns until /end", async () => {
     const chat = await cli(["chat", "chatty"], "hello\n/end\n");
     assert.equal(chat.code, 0, chat.stderr);

@@ -141,9 +141,47 @@ function answerHint(runId: string, request: PendingRequest, several: boolean): s
     : `answer with \`duragent answer ${runId}${which} --value …\``;
 }
 
-interface LineReader {
-  /** The next line of standard input after the prompt; undefined once the input has ended. */
-  ask(prompt: string): Promise<string | undefined>;
+/**
+ * While `until` is pending, asks each question or approval the run puts to a person on the
+ * terminal, as `run` does (`duragent chat`: a turn may ask). `before` ends a streamed line first.
+ */
+export async function answerUntil(
+  handle: RunHandle,
+  until: Promise<unknown>,
+  input: LineReader,
+  options: { answeredOnlyHere: boolean; before?: () => void; pollMs?: number },
+): Promise<void> {
+  let settled = false;
+  const done = until.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  const asked = new Set<string>();
+  while (!settled) {
+    await Promise.race([done, new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 300))]);
+    if (settled) break;
+    const status = await handle.status().catch(() => undefined);
+    const next = status?.pending.find((request) => !asked.has(request.id));
+    if (!next || settled) continue;
+    asked.add(next.id);
+    options.before?.();
+    const answered = await answer(handle, next, input.ask, true);
+    if (answered === "answered") continue;
+    if (options.answeredOnlyHere) {
+      if (answered === "input ended") throw new UserError(`Standard input ended before ${next.id} was answered, and only this command can answer this chat.`);
+      asked.delete(next.id);
+      continue;
+    }
+    process.stderr.write(`  ${answerHint(handle.runId, next, (status?.pending.length ?? 0) > 1)}\n`);
+  }
+}
+
+export interface LineReader {
+  /**
+   * The next line of standard input after the prompt; undefined once the input has ended. On a
+   * terminal, lines typed before the prompt are dropped unless `typedAhead` (the next chat message).
+   */
+  ask(prompt: string, typedAhead?: boolean): Promise<string | undefined>;
   close(): void;
 }
 
@@ -152,7 +190,7 @@ interface LineReader {
  * turn: they come all at once, and readline drops a line nobody is asking for. On a terminal,
  * what was typed before a question was shown is not its answer, so only the lines after count.
  */
-function lineReader(output: NodeJS.WritableStream): LineReader {
+export function lineReader(output: NodeJS.WritableStream): LineReader {
   const terminal = process.stdin.isTTY === true;
   let lines: Interface | undefined;
   const queued: string[] = [];
@@ -174,9 +212,9 @@ function lineReader(output: NodeJS.WritableStream): LineReader {
     return lines;
   };
   return {
-    ask(prompt) {
+    ask(prompt, typedAhead = false) {
       const reader = lines ?? open();
-      if (terminal) queued.length = 0;
+      if (terminal && !typedAhead) queued.length = 0;
       if (ended) {
         // A closed readline refuses to prompt (Node 24: ERR_USE_AFTER_CLOSE); what is left was read already.
         if (queued.length === 0) return Promise.resolve(undefined);

@@ -4,12 +4,12 @@
  * On a terminal (or with `--stream`) each reply is printed as it is written; an attempt that
  * failed and starts over is said on stderr, and its new text follows on a fresh line.
  */
-import { createInterface } from "node:readline";
 import type { ChatSession, ChatTextEvent } from "../../client/chat.js";
 import { InvalidRunMessage } from "../../client/engine.js";
 import type { CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
 import { UserError } from "../../errors/user-error.js";
+import { answerUntil, lineReader } from "../follow-run.js";
 
 export async function chatCommand(context: CommandContext, agentName: string | undefined, options: { resume?: string; stream?: boolean }): Promise<CommandOutput> {
   const stream = options.stream ?? process.stdout.isTTY === true;
@@ -30,10 +30,12 @@ export async function chatCommand(context: CommandContext, agentName: string | u
   const leaving = rejoinable ? "Ctrl-D leaves it to rejoin with --resume" : "Ctrl-D ends it too: a memory chat lives only as long as this command";
   process.stderr.write(`chat ${chat.runId}${chat.link ? `\nWeb UI: ${chat.link}` : ""}\n(/end closes the chat; ${leaving})\n`);
 
-  const lines = createInterface({ input: process.stdin, output: process.stderr, terminal: process.stdin.isTTY === true });
+  const input = lineReader(process.stderr);
   let ended = false;
   try {
-    for await (const line of lines) {
+    for (;;) {
+      const line = await input.ask("", true);
+      if (line === undefined) break;
       const text = line.trim();
       if (text === "") continue;
       if (text === "/end") {
@@ -41,9 +43,12 @@ export async function chatCommand(context: CommandContext, agentName: string | u
         ended = true;
         return { data: { runId: chat.runId, ended: true, result }, text: `chat ${chat.runId} ended after ${result.turns} turns` };
       }
+      const printer = stream ? streamPrinter() : undefined;
+      const sent = chat.send(text, printer ? { onText: printer.print } : {});
+      // A turn may ask a person (a question, an approval): asked here, as `run` asks.
+      await answerUntil(chat.handle, sent, input, { answeredOnlyHere: !rejoinable, ...(printer ? { before: printer.endLine } : {}) });
       try {
-        const printer = stream ? streamPrinter() : undefined;
-        const reply = await chat.send(text, printer ? { onText: printer.print } : {});
+        const reply = await sent;
         if (printer?.printed) printer.endLine();
         else process.stdout.write(`${reply.text}\n`);
       } catch (error) {
@@ -52,7 +57,7 @@ export async function chatCommand(context: CommandContext, agentName: string | u
       }
     }
   } finally {
-    lines.close();
+    input.close();
   }
   if (!rejoinable) return { data: { runId: chat.runId, ended }, text: `left chat ${chat.runId}` };
   return { data: { runId: chat.runId, ended }, text: `left chat ${chat.runId}; rejoin with: duragent chat --resume ${chat.runId}` };
