@@ -161,8 +161,8 @@ export class DuragentClient {
   }
 
   /** The same for anything sent to a run (an answer, a decision) that a worker must take: ending with `consequence`. */
-  async workerWarning(consequence: string): Promise<string | undefined> {
-    return (await this.engineFor(this.engine)).workerWarning(consequence);
+  async workerWarning(consequence: string, options: { evenIfPolled?: boolean } = {}): Promise<string | undefined> {
+    return (await this.engineFor(this.engine)).workerWarning(consequence, options);
   }
 
   /** Closes engine connections; on the memory engine, stops its runs and every MCP server. */

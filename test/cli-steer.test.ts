@@ -92,9 +92,9 @@ interface CliResult {
 }
 
 /** Runs the CLI to its exit; `onStdout` sees stdout as it comes, piece by piece. */
-function cli(args: string[], stdin?: string, onStdout?: (soFar: string) => void): Promise<CliResult> {
+function cli(args: string[], stdin?: string, env: NodeJS.ProcessEnv = environment, onStdout?: (soFar: string) => void): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd: dir, env: environment, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [cliPath, ...args], { cwd: dir, env, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => {
@@ -295,6 +295,35 @@ describe("steering a Temporal run from the CLI", () => {
     }
   });
 
+  test("when the run's worker has stopped, status shows the phase the run last told the server, and an answer says a worker polled but none has taken it", async () => {
+    const queue = `steer-gone-${process.pid}`;
+    const alone = { ...environment, DURAGENT_TASK_QUEUE: queue };
+    const own = spawn(process.execPath, [cliPath, "worker"], { cwd: dir, env: alone, stdio: ["ignore", "ignore", "pipe"] });
+    await new Promise<void>((resolve) => own.stderr!.on("data", (chunk: Buffer) => String(chunk).includes("serving") && resolve()));
+    const run = (args: string[]) => cli([...args, "--engine", "temporal"], undefined, alone);
+    const runId = (await run(["start", "planner", "--input", "Where to?"])).stdout.trim();
+    try {
+      await waitFor("the question", async () => ((await run(["status", runId, "--json"])).stdout.includes('"waiting_input"') ? true : undefined), 30_000);
+      own.kill("SIGTERM");
+      await once(own, "exit");
+      const status = JSON.parse((await run(["status", runId, "--json"])).stdout) as RunStatus;
+      assert.equal(status.phase, "waiting_input");
+      assert.match(status.partial ?? "", new RegExp(`a worker polled task queue '${queue}' lately \\(the last \\d+ s ago\\) but none answered within 3 s`));
+      const answering = spawn(process.execPath, [cliPath, "answer", runId, "--value", "Lisbon", "--engine", "temporal"], { cwd: dir, env: alone, stdio: ["ignore", "pipe", "pipe"] });
+      let stderr = "";
+      answering.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
+      try {
+        await waitFor("the notice", () => (/none has taken it/.test(stderr) ? true : answering.exitCode !== null ? assert.fail(stderr) : undefined), 30_000);
+        assert.match(stderr, new RegExp(`a worker polled task queue '${queue}' lately \\(the last \\d+ s ago\\), but none has taken it yet \\(busy, or stopped since\\); the answer is delivered when one does`));
+      } finally {
+        answering.kill("SIGKILL");
+      }
+    } finally {
+      if (own.exitCode === null) own.kill("SIGKILL");
+      await cli(["terminate", runId, "--engine", "temporal"], undefined, alone);
+    }
+  });
+
   test("input reads an answer as its question asks: JSON for a number or a yes or no, text for a string", async () => {
     const runId = (await cli(["start", "counter", "--input", "{}", "--engine", "temporal"])).stdout.trim();
     await waitForPhase(runId, "waiting_input");
@@ -421,7 +450,7 @@ describe("in memory, the terminal answers", () => {
 
   test("chat --stream prints the reply as it is written, then the same text as without", async () => {
     const seen: string[] = [];
-    const chat = await cli(["chat", "chatty", "--stream"], "tell me a story\n/end\n", (soFar) => seen.push(soFar));
+    const chat = await cli(["chat", "chatty", "--stream"], "tell me a story\n/end\n", environment, (soFar) => seen.push(soFar));
     assert.equal(chat.code, 0, chat.stderr);
     const lines = chat.stdout.trim().split("\n");
     assert.deepEqual(lines.slice(0, 1), [story]);

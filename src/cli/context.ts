@@ -77,13 +77,13 @@ export class CommandContext {
 
   /**
    * `sending`, a message a worker must take (an answer, a decision): when it has not arrived
-   * within a few seconds, says whether that is because no worker polls, rather than wait in silence.
+   * within a few seconds, says so, and whether any worker polls, rather than wait in silence.
    */
   async whileAWorkerTakes<T>(sending: Promise<T>, what: string): Promise<T> {
     let arrived = false;
     const slow = setTimeout(() => {
       void this.client()
-        .then((client) => client.workerWarning(`${what} is delivered when one does, and this command waits until then`))
+        .then((client) => client.workerWarning(`${what} is delivered when one does, and this command waits until then`, { evenIfPolled: true }))
         // Not once it has arrived meanwhile: the command has said so.
         .then((warning) => warning && !arrived && this.notice(`duragent: ${warning}`))
         .catch(() => undefined);

@@ -170,9 +170,10 @@ export interface Engine {
   /**
    * Why a run, or a message sent to one, may wait with nothing happening (no worker polls its task
    * queue), ending with `consequence` (e.g. "the run waits until one does"); undefined when
-   * nothing stands in its way. Any doubt says nothing.
+   * nothing stands in its way. Any doubt says nothing, unless `evenIfPolled`: then, for something
+   * sent a while ago that no worker has taken, it says when a worker last polled.
    */
-  workerWarning(consequence: string): Promise<string | undefined>;
+  workerWarning(consequence: string, options?: { evenIfPolled?: boolean }): Promise<string | undefined>;
   /** Releases connections and child processes. */
   close(): Promise<void>;
 }

@@ -102,6 +102,20 @@ function openPhase(value: string | undefined): RunPhase {
   return value !== undefined && (runPhases as readonly string[]).includes(value) && !hasEnded(value as RunPhase) ? (value as RunPhase) : "running";
 }
 
+interface Pollers {
+  count: number;
+  /** When the server last saw one of them poll, in ms since the epoch. */
+  lastSeenMs?: number;
+}
+
+/** "a worker last polled task queue 'q' 40 s ago": a stopped worker stays listed for minutes, so its age tells. */
+function lastPolled(taskQueue: string, { count, lastSeenMs }: Pollers): string {
+  const who = count === 1 ? "a worker" : `${count} workers`;
+  if (lastSeenMs === undefined) return `${who} polled task queue '${taskQueue}'`;
+  const ago = Math.max(0, Math.round((Date.now() - lastSeenMs) / 1000));
+  return `${who} polled task queue '${taskQueue}' lately (the last ${ago} s ago)`;
+}
+
 const noWorkerAnswered = `no worker answered within ${statusQueryTimeoutMs / 1000} s (none is running, or the run's worker stopped); its steps, questions and usage are not known until one does`;
 
 export class TemporalEngine implements Engine {
@@ -379,7 +393,9 @@ export class TemporalEngine implements Engine {
           toldWatched = true;
           await workflow.signal(RunMessages.watch).catch(() => undefined);
         }
-        return this.withPendingActivities(status ?? serverKnownStatus(workflowId, "running", await this.whyNoWorkerAnswered()), description);
+        // Unanswered, the phase is the one the run last told the server (DuragentPhase).
+        const known = () => openPhase(description.typedSearchAttributes.get(phaseSearchAttribute));
+        return this.withPendingActivities(status ?? serverKnownStatus(workflowId, known(), await this.whyNoWorkerAnswered()), description);
       } catch (error) {
         // A closed run whose workers are gone cannot answer queries; its end state still can. A
         // person's error (a payload under a key this client lacks) is theirs to see, not a gap.
@@ -442,8 +458,9 @@ export class TemporalEngine implements Engine {
 
   /** Why a run's status query went unanswered: no worker polls its task queue, or one does and is busy or lacks its code. */
   private async whyNoWorkerAnswered(): Promise<string> {
-    if (!(await this.pollerCount())) return noWorkerAnswered;
-    return `a worker polls task queue '${this.config.temporal.taskQueue}' but did not answer within ${statusQueryTimeoutMs / 1000} s: it is busy, or lacks this run's workflow (a prebuilt bundle older than the code, or a module it does not load); its steps, questions and usage are not known until one answers`;
+    const pollers = await this.pollers();
+    if (!pollers?.count) return noWorkerAnswered;
+    return `${lastPolled(this.config.temporal.taskQueue, pollers)} but none answered within ${statusQueryTimeoutMs / 1000} s: it is busy, stopped since, or lacks this run's workflow (a prebuilt bundle older than the code, or a module it does not load); its steps, questions and usage are not known until one answers`;
   }
 
   /** A child run's status for its parent's watchers; one that ended never changes, so it is read once. */
@@ -473,19 +490,29 @@ export class TemporalEngine implements Engine {
     };
   }
 
-  /** How many workers poll the runs' task queue; undefined when the server would not say. */
-  private pollerCount(): Promise<number | undefined> {
+  /**
+   * The workers the server has seen poll the runs' task queue lately, and when it last saw one;
+   * undefined when it would not say. The server lists a stopped worker for minutes after its last poll.
+   */
+  private pollers(): Promise<Pollers | undefined> {
     const { namespace, taskQueue } = this.config.temporal;
     return this.client.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue } }).then(
-      ({ pollers }) => pollers?.length ?? 0,
+      ({ pollers }) => {
+        const seen = (pollers ?? []).map((poller) => Number(poller.lastAccessTime?.seconds ?? 0) * 1000).filter((ms) => ms > 0);
+        return { count: pollers?.length ?? 0, ...(seen.length > 0 ? { lastSeenMs: Math.max(...seen) } : {}) };
+      },
       () => undefined,
     );
   }
 
-  async workerWarning(consequence: string): Promise<string | undefined> {
+  async workerWarning(consequence: string, options: { evenIfPolled?: boolean } = {}): Promise<string | undefined> {
     const { taskQueue, address } = this.config.temporal;
-    // Warned only when the server says no worker is there.
-    if ((await this.pollerCount()) !== 0) return undefined;
+    const pollers = await this.pollers();
+    if (pollers?.count) {
+      if (!options.evenIfPolled) return undefined;
+      return `${lastPolled(taskQueue, pollers)}, but none has taken it yet (busy, or stopped since); ${consequence}.`;
+    }
+    if (pollers === undefined) return options.evenIfPolled ? `No worker has taken it yet; ${consequence}.` : undefined;
     return (
       `No worker is polling task queue '${taskQueue}' on ${address}; ${consequence}. ` +
       "Start one with `duragent worker` (or `duragent dev` for a local server and worker)."
