@@ -28,6 +28,7 @@ import { startScriptedModelServer, type ScriptedCall, type ScriptedTurn } from "
 import type { AgentSpec } from "../src/workflows/agent/define-agent.js";
 import { filesystemServer } from "./support/mcp-servers.js";
 import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
+import { waitFor } from "./support/wait.js";
 import { startTestTemporal } from "./support/temporal.js";
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-chat-")));
@@ -295,6 +296,14 @@ describe("chat on Temporal", () => {
         // The messages it no longer carries still count as the conversation's.
         assert.deepEqual({ turns: result.turns, messageCount: result.messageCount }, { turns: 3, messageCount: 1 + 1 + manyReads + 1 + 4 });
         assert.equal(model.errors.length, 0);
+        // Listed once, under its agent, with its usage: not once per run it continued as.
+        const listed = await waitFor("the ended chat listed as completed", async () => {
+          const rows = (await engine.list(50, { usage: true })).filter((run) => run.runId === chat.runId);
+          return rows.length === 1 && rows[0]!.phase === "completed" ? rows[0] : undefined;
+        });
+        assert.equal(listed.target, assistant.name);
+        assert.ok(Object.keys(listed.usage ?? {}).length > 0);
+        assert.ok((await engine.list(50, { target: assistant.name })).some((run) => run.runId === chat.runId));
       });
     } finally {
       await model.close();

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { AnthropicProvider } from "../src/activities/llm/anthropic-provider.js";
 import { OpenAIProvider } from "../src/activities/llm/openai-provider.js";
@@ -25,7 +26,8 @@ import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import type { RunTarget } from "../src/client/run-targets.js";
 import { textOf } from "../src/common/messages.js";
 import { startScriptedModelServer, type ScriptedCall, type ScriptedModelServer, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
-import { testConfig, withTemporalWorker } from "./support/runtime.js";
+import { bundleWorkflows, testConfig, withTemporalWorker } from "./support/runtime.js";
+import type { DuragentWorkflow } from "../src/workflows/index.js";
 import { startTestTemporal } from "./support/temporal.js";
 import { waitForPhase } from "./support/wait.js";
 
@@ -395,6 +397,27 @@ describe("list on Temporal finds each run's usage", () => {
 
   const perCall: TokenUsage = { inputTokens: 120, outputTokens: 12, cachedInputTokens: 100 };
   const agent = (name: string): RunTarget => ({ kind: "agent", name, agent: { name, instruction: "Answer.", servers: [], humanInput: true } });
+
+  test("a completed module workflow's, whose result is its own value, from its status", async () => {
+    const model = await startScriptedModelServer(() => ({ text: "short", usage: perCall }), { quiet: true });
+    const modulePath = fileURLToPath(new URL("./fixtures/usage-workflows.ts", import.meta.url));
+    const { summarise } = (await import(modulePath)) as typeof import("./fixtures/usage-workflows.js");
+    try {
+      await withTemporalWorker(
+        env,
+        testConfig(model),
+        async (engine) => {
+          const run = await engine.start({ kind: "workflow", name: "summarise", workflow: summarise as DuragentWorkflow }, "a long text");
+          assert.equal(await run.result(), "summary: short");
+          const listed = (await engine.list(10, { usage: true })).find((entry) => entry.runId === run.runId);
+          assert.deepEqual(listed?.usage, { "openai:gpt-4.1-mini": perCall });
+        },
+        { workflowBundle: await bundleWorkflows([modulePath]) },
+      );
+    } finally {
+      await model.close();
+    }
+  });
 
   test("a completed run's from its result, an open run's from its status; a failed run reports none", async () => {
     const model = await startScriptedModelServer((call) => {

@@ -67,7 +67,7 @@ const chatTarget: RunTarget = {
 export async function startChat(engine: Engine, agent: AgentSpec, options: StartChatOptions = {}): Promise<ChatSession> {
   const input: ChatInput = { agent, ...(options.turnsPerRun !== undefined ? { turnsPerRun: options.turnsPerRun } : {}) };
   const id = options.runId !== undefined ? { runId: options.runId } : { runIdPrefix: `chat-${agent.name}` };
-  return chatSession(await engine.start(chatTarget, input, id));
+  return chatSession(await engine.start(chatTarget, input, { ...id, listedAs: agent.name }));
 }
 
 /** A chat started earlier (by this or, on Temporal, another process); rejects with `RunNotFound`. */

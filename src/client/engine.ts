@@ -124,6 +124,8 @@ export interface StartOptions {
   runId?: string;
   /** What a generated id begins with, instead of the target's name (`chat-<agent>` for chats). */
   runIdPrefix?: string;
+  /** The name `list` shows and `list --target` finds the run by, instead of the target's (a chat's agent). */
+  listedAs?: string;
   /**
    * Whether someone will watch the run from its start (`events()`, `status()`), so that its model
    * calls stream their text from the first: true for `start`, false for `execute`, whose caller

@@ -167,7 +167,7 @@ export class MemoryEngine implements Engine {
         };
       },
     }, 30);
-    this.runs.set(runId, { handle, peek, stop: () => executor?.cancel(), type, target: target.name, startedAt: new Date().toISOString() });
+    this.runs.set(runId, { handle, peek, stop: () => executor?.cancel(), type, target: options.listedAs ?? target.name, startedAt: new Date().toISOString() });
     return handle;
   }
 

@@ -160,20 +160,21 @@ export class TemporalEngine implements Engine {
   async start(target: RunTarget, input: unknown, options: StartOptions = {}): Promise<RunHandle> {
     const runInput = targetInput(target, input);
     checkInputSize(await this.inputBytes(runInput));
-    const watched = options.watch !== false;
-    if (options.runId !== undefined) return this.startAs(options.runId, target, runInput, input, false, watched);
+    if (options.runId !== undefined) return this.startAs(options.runId, target, runInput, input, options);
     // A generated id has 32 random bits: among the runs a namespace retains, one may already have
     // it. Temporal would start this run under that run's id; refused instead, it gets another.
     for (let tries = 1; ; tries++) {
       try {
-        return await this.startAs(newRunId(target, this.uuid(), options), target, runInput, input, true, watched);
+        return await this.startAs(newRunId(target, this.uuid(), options), target, runInput, input, { ...options, generatedId: true });
       } catch (error) {
         if (!(error instanceof WorkflowExecutionAlreadyStartedError) || tries >= 5) throw error;
       }
     }
   }
 
-  private async startAs(workflowId: string, target: RunTarget, runInput: unknown, input: unknown, generatedId: boolean, watched: boolean): Promise<RunHandle> {
+  private async startAs(workflowId: string, target: RunTarget, runInput: unknown, input: unknown, options: StartOptions & { generatedId?: boolean }): Promise<RunHandle> {
+    const { generatedId = false, listedAs = target.name } = options;
+    const watched = options.watch !== false;
     const start = (tagged: boolean) =>
       this.client.workflow.start(workflowType(target), {
         workflowId,
@@ -186,7 +187,7 @@ export class TemporalEngine implements Engine {
         ...(tagged
           ? {
               typedSearchAttributes: [
-                { key: agentSearchAttribute, value: target.name },
+                { key: agentSearchAttribute, value: listedAs },
                 { key: phaseSearchAttribute, value: "running" },
               ],
             }
@@ -275,7 +276,8 @@ export class TemporalEngine implements Engine {
    * DuragentPhase search attribute the run keeps.
    */
   private listQuery(options: ListOptions): string {
-    const clauses = [`TaskQueue = ${quoted(this.config.temporal.taskQueue)}`];
+    // A run continued as new is listed once, by its latest execution.
+    const clauses = [`TaskQueue = ${quoted(this.config.temporal.taskQueue)}`, "ExecutionStatus != 'ContinuedAsNew'"];
     const { phase, target } = options;
     if ((phase !== undefined && !hasEnded(phase)) || target !== undefined) {
       if (!this.config.temporal.searchAttributes) {
@@ -299,15 +301,18 @@ export class TemporalEngine implements Engine {
 
   /**
    * A listed run's usage, which visibility does not hold: a completed run's result reports it
-   * (read from its close event; no worker needed), an open run answers its status query (given
-   * a few seconds, in case no worker is there to answer). Failed and cancelled runs report none.
+   * (read from its close event; no worker needed), an open run, or a completed module workflow
+   * whose result is its own value, answers its status query (given a few seconds, in case no
+   * worker is there to answer). Failed and cancelled runs report none.
    * A person's error (a payload under a key this client lacks) comes back as its message.
    */
   private async usageOf(execution: { workflowId: string; runId: string; status: WorkflowExecutionStatusName }): Promise<UsageByModel | string | undefined> {
     const workflow = this.client.workflow.getHandle(execution.workflowId, execution.runId, { followRuns: false });
     try {
-      if (execution.status === "COMPLETED") return usageOfResult(await workflow.result());
-      if (execution.status !== "RUNNING") return undefined;
+      // A module's workflow returns its own value, without the usage: its status query tells it.
+      const fromResult = execution.status === "COMPLETED" ? usageOfResult(await workflow.result()) : undefined;
+      if (fromResult) return fromResult;
+      if (execution.status !== "RUNNING" && execution.status !== "COMPLETED") return undefined;
       const status = await this.client.withDeadline(Date.now() + 3_000, () => workflow.query<RunStatus>(RunMessages.status));
       // Visibility lags: a run it still lists as running may have ended, and a query still answers.
       return hasEnded(status.phase) && status.phase !== "completed" ? undefined : status.usage;
