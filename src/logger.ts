@@ -1,5 +1,6 @@
 /** One structured logger for the CLI and the worker; logs go to stderr so stdout stays for results. */
 import { pino, type Logger } from "pino";
+import { UserError } from "./errors/user-error.js";
 
 export type { Logger };
 
@@ -22,10 +23,26 @@ export type LogFormat = "json" | "text";
 
 /** The format a command's logs take: its own, unless `DURAGENT_LOG_FORMAT` says otherwise. */
 export function chosenLogFormat(format: LogFormat): LogFormat {
-  return process.env.DURAGENT_LOG_FORMAT === "json" || process.env.DURAGENT_LOG_FORMAT === "text" ? process.env.DURAGENT_LOG_FORMAT : format;
+  return (environmentChoice("DURAGENT_LOG_FORMAT", logFormats) as LogFormat | undefined) ?? format;
 }
 
-export function createLogger(name: string, level = process.env.DURAGENT_LOG_LEVEL ?? "warn", format: LogFormat = "json"): Logger {
+const logFormats = ["json", "text"] as const;
+const logLevels = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+
+/** A logging variable's value, refused with the values it takes rather than a logger's stack trace. */
+function environmentChoice(name: string, allowed: readonly string[]): string | undefined {
+  const value = process.env[name];
+  if (value === undefined || value === "") return undefined;
+  if (allowed.includes(value)) return value;
+  throw new UserError(`${name} is "${value}"; it takes one of ${allowed.join(", ")}.`, { name: "InvalidEnvironment" });
+}
+
+/** The level `DURAGENT_LOG_LEVEL` asks for, checked; `warn` when unset. */
+export function chosenLogLevel(): string {
+  return environmentChoice("DURAGENT_LOG_LEVEL", logLevels) ?? "warn";
+}
+
+export function createLogger(name: string, level = chosenLogLevel(), format: LogFormat = "json"): Logger {
   const chosen = chosenLogFormat(format);
   // Temporal's SDK logs its errors under `error`, which pino would print as `{}` (an Error's fields are not enumerable).
   return pino(

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
+import { createConnection, createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRequire } from "node:module";
@@ -460,6 +460,19 @@ describe("duragent CLI", { concurrency: true }, () => {
       assert.equal(version.code, 0, version.stderr);
       assert.equal(version.stdout, `${(JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version}\n`);
       assertUserError(await duragent(dir, ["serve", "--transport", "http", "--port", "abc"]), ExitCode.usage, /--port.*expected a port number/);
+    });
+
+    test("a logging variable with a value it does not take, and a metrics port in use, are refused (exit 2), naming what to change", async () => {
+      assertUserError(await duragent(dir, ["list"], cliEnv({ DURAGENT_LOG_LEVEL: "verbose" })), ExitCode.usage, /DURAGENT_LOG_LEVEL is "verbose"; it takes one of trace, debug, info, warn, error, fatal, silent/);
+      assertUserError(await duragent(dir, ["list"], cliEnv({ DURAGENT_LOG_FORMAT: "xml" })), ExitCode.usage, /DURAGENT_LOG_FORMAT is "xml"; it takes one of json, text/);
+      const taken = createServer();
+      await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+      try {
+        const address = `127.0.0.1:${(taken.address() as AddressInfo).port}`;
+        assertUserError(await duragent(dir, ["worker", "--metrics", address]), ExitCode.usage, new RegExp(`Cannot serve metrics on ${address}: the port is in use`));
+      } finally {
+        taken.close();
+      }
     });
 
     test("with --json, an error is one JSON object on stderr with its name, message, hint and exit code; stdout stays empty", async () => {

@@ -27,29 +27,39 @@ export function installRuntime(options: RuntimeOptions = {}): void {
   }
   const logger = options.logger ?? createLogger("duragent-worker");
   const level = (["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] as const).find((name) => name === logger.level.toUpperCase()) ?? "WARN";
-  Runtime.install({
-    logger: new DefaultLogger(level, (entry) => {
-      const method = entry.level.toLowerCase() as Lowercase<LogLevel>;
-      logger[method]({ ...entry.meta }, entry.message);
-    }),
-    telemetryOptions: {
-      // The SDK's native core prints straight to the console (in colour, even to a file) unless
-      // its lines are forwarded to the logger above, with everything else the worker logs.
-      logging: { forward: {}, filter: makeTelemetryFilterString({ core: level }) },
-      ...(options.prometheus
-        ? {
-            metrics: {
-              prometheus: {
-                bindAddress: options.prometheus,
-                countersTotalSuffix: true,
-                // Dollars, not the milliseconds the default buckets are made for: a model call costs cents.
-                histogramBucketOverrides: { duragent_llm_cost: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5] },
+  try {
+    Runtime.install({
+      logger: new DefaultLogger(level, (entry) => {
+        const method = entry.level.toLowerCase() as Lowercase<LogLevel>;
+        logger[method]({ ...entry.meta }, entry.message);
+      }),
+      telemetryOptions: {
+        // The SDK's native core prints straight to the console (in colour, even to a file) unless
+        // its lines are forwarded to the logger above, with everything else the worker logs.
+        logging: { forward: {}, filter: makeTelemetryFilterString({ core: level }) },
+        ...(options.prometheus
+          ? {
+              metrics: {
+                prometheus: {
+                  bindAddress: options.prometheus,
+                  countersTotalSuffix: true,
+                  // Dollars, not the milliseconds the default buckets are made for: a model call costs cents.
+                  histogramBucketOverrides: { duragent_llm_cost: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5] },
+                },
               },
-            },
-          }
-        : {}),
-    },
-  });
+            }
+          : {}),
+      },
+    });
+  } catch (error) {
+    // The Prometheus endpoint's port is taken (another worker on this host): the user's to fix.
+    if (options.prometheus && /address already in use/i.test(String((error as Error).message))) {
+      throw new UserError(`Cannot serve metrics on ${options.prometheus}: the port is in use.`, {
+        hint: "Give each worker on this host its own --metrics address (or telemetry.metrics.prometheus).",
+      });
+    }
+    throw error;
+  }
   installedWith = options.prometheus ? { prometheus: options.prometheus } : {};
 }
 
