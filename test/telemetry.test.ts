@@ -185,8 +185,9 @@ describe("telemetry on Temporal", { timeout: 240_000 }, () => {
     assert.deepEqual(
       usage.sort((a, b) => Number(a[0]) - Number(b[0])),
       [
-        [1000, 50, ["tool_calls"]],
-        [2000, 20, ["end"]],
+        // In the GenAI conventions' words (`FinishReason`).
+        [1000, 50, ["tool_call"]],
+        [2000, 20, ["stop"]],
       ],
     );
     assert.ok(chats.every((chat) => typeof attribute(chat.attributes, "duragent.cost.usd") === "number"), "gpt-4.1-mini has a price");

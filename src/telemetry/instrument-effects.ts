@@ -7,10 +7,13 @@
  */
 import { SpanKind, SpanStatusCode, trace, type Attributes, type Span } from "@opentelemetry/api";
 import type { EffectContext, EffectImplementations, EffectInput, EffectName, EffectOutput } from "../common/effects.js";
-import { parseModelRef, type LlmRequest, type LlmResponse } from "../common/llm.js";
+import { parseModelRef, type LlmRequest, type LlmResponse, type StopReason } from "../common/llm.js";
 import { costOf, type PriceTable } from "../common/pricing.js";
 import { usageKey } from "../common/usage.js";
 import { duragentVersion } from "../package-info.js";
+
+/** Our stop reasons in the words of OpenTelemetry's GenAI conventions (their `FinishReason`). */
+const finishReasons: Record<StopReason, string> = { end: "stop", tool_calls: "tool_call", max_tokens: "length", content_filter: "content_filter", other: "other" };
 
 /** Where measurements go (the worker's Prometheus metrics); every method is optional to call. */
 export interface EffectMeter {
@@ -60,7 +63,7 @@ export function instrumentEffects(effects: EffectImplementations, options: Instr
         const cost = costOf(usageKey(request.model, response.model), response.usage, options.prices);
         span.setAttributes({
           "gen_ai.response.model": response.model,
-          "gen_ai.response.finish_reasons": [response.stopReason],
+          "gen_ai.response.finish_reasons": [finishReasons[response.stopReason]],
           "gen_ai.usage.input_tokens": response.usage.inputTokens,
           "gen_ai.usage.output_tokens": response.usage.outputTokens,
           ...(cost !== undefined ? { "duragent.cost.usd": cost } : {}),
