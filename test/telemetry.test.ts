@@ -216,7 +216,9 @@ describe("telemetry on Temporal", { timeout: 240_000 }, () => {
     assert.ok(value(/^duragent_llm_cost_sum\{/) > 0, sample.join("\n"));
     // Cost buckets in dollars: a call costs cents, not the milliseconds the default buckets are for.
     assert.ok(sample.some((line) => /^duragent_llm_cost_bucket\{.*le="0\.01"/.test(line)), sample.join("\n"));
-    assert.ok(sample.some((line) => /^duragent_run_phase_changes_total\{.*phase="completed"/.test(line)), sample.join("\n"));
+    // The run is counted entering running as it starts, and completed as it ends.
+    assert.equal(value(/^duragent_run_phase_changes_total\{.*phase="running"/), value(/^duragent_run_phase_changes_total\{.*phase="completed"/), sample.join("\n"));
+    assert.ok(value(/^duragent_run_phase_changes_total\{.*phase="completed"/) >= 1, sample.join("\n"));
     assert.ok(metrics.includes("temporal_workflow_completed"), "the Temporal runtime's own metrics are served too");
 
     // Log lines written inside an activity name their run.

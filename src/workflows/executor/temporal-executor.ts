@@ -97,6 +97,8 @@ export class TemporalExecutor extends BaseExecutor {
     );
     // The Web UI's Queries tab lists queries by name and preselects the first: status is what people
     // want, so the queries only duragent's activities use are named duragent.worker.*, after it.
+    // A run enters `running` as it starts; a continued one is the same run going on.
+    if (workflow.workflowInfo().continuedFromExecutionRunId === undefined) this.countPhase("running");
     workflow.setHandler(statusQuery, () => control.status(), { description: "The run's phase, step, pending questions and approvals, usage and last error" });
     workflow.setHandler(transcriptQuery, () => this.transcriptAnswer(), { description: "Every message of the run so far (past 384 KiB, the latest ones, after a note)" });
     workflow.setHandler(transcriptSliceQueryDefinition, ({ from, to }) => this.references.slice(from, to, transcriptPageBytes), { description: internal });
@@ -151,7 +153,11 @@ export class TemporalExecutor extends BaseExecutor {
 
   protected override phaseChanged(phase: RunPhase): void {
     if (this.settings.searchAttributes) workflow.upsertSearchAttributes([{ key: phaseSearchAttribute, value: phase }]);
-    // Emitted once, not again on replay (the SDK's workflow meter skips replay).
+    this.countPhase(phase);
+  }
+
+  // Emitted once, not again on replay (the SDK's workflow meter skips replay).
+  private countPhase(phase: RunPhase): void {
     this.phaseChanges ??= workflow.metricMeter.createCounter("duragent_run_phase_changes", "1", "Runs entering each phase (running, waiting_input, waiting_approval, paused, completed, failed, cancelled)");
     this.phaseChanges.add(1, { phase });
   }
