@@ -18,7 +18,7 @@ import type { Agent, AgentSpec } from "./workflows/agent/define-agent.js";
 import type { AgentRunResult } from "./workflows/builtin-workflows.js";
 import { rejoinChat, startChat, type ChatSession, type StartChatOptions } from "./client/chat.js";
 import { UserError } from "./errors/user-error.js";
-import { RunNotFound, type Engine, type EngineName, type ListOptions, type RunHandle, type RunSummary, type StartOptions } from "./client/engine.js";
+import { memoryRetention, RunNotFound, type Engine, type EngineName, type ListOptions, type RunHandle, type RunSummary, type StartOptions } from "./client/engine.js";
 import { loadRunTargets, RunTargetNotFound, type RunTarget } from "./client/run-targets.js";
 import { explainTemporalError, temporalUnreachable } from "./client/temporal-errors.js";
 import type { DuragentWorker } from "./worker.js";
@@ -114,7 +114,10 @@ export class DuragentClient {
       if (!(error instanceof RunNotFound) || this.engine === "temporal") throw error;
       const temporal = await this.engineFor("temporal").catch(() => undefined);
       if (!temporal) throw error;
-      return temporal.getHandle(runId);
+      return temporal.getHandle(runId).catch((missing: unknown) => {
+        if (!(missing instanceof RunNotFound)) throw missing;
+        throw new RunNotFound(runId, `in this process (${memoryRetention(this.config)}), nor in Temporal namespace '${this.config.temporal.namespace}'`);
+      });
     }
   }
 

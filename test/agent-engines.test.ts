@@ -20,7 +20,7 @@ import { createWorker } from "../src/worker.js";
 import { randomUUID } from "node:crypto";
 import { startTestTemporal } from "./support/temporal.js";
 import { MemoryEngine } from "../src/client/memory-engine.js";
-import type { Engine } from "../src/client/engine.js";
+import { RunNotFound, type Engine } from "../src/client/engine.js";
 import { TemporalEngine } from "../src/client/temporal-engine.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
 
@@ -224,6 +224,25 @@ describe("generated run ids", () => {
     try {
       await drawnAgain(engine, "greeter-aaaaaaaa", "greeter-bbbbbbbb");
       await assert.rejects(engine.start(greeter, "Alan", { runId: "greeter-aaaaaaaa" }), /A run 'greeter-aaaaaaaa' already exists/);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test("memory engine: past memory.keepFinishedRuns the oldest ended run is forgotten, and a lookup of it names the settings", async () => {
+    const config = testConfig(model, { memory: { keepFinishedRuns: 1 } });
+    const engine = memoryEngine(config);
+    try {
+      const first = await engine.start(greeter, "Ada");
+      await first.result();
+      const second = await engine.start(greeter, "Grace");
+      await second.result();
+      assert.match(((await (await engine.getHandle(second.runId)).result()) as { text: string }).text, /Grace/);
+      await assert.rejects(engine.getHandle(first.runId), (error: unknown) => {
+        assert.ok(error instanceof RunNotFound);
+        assert.match(error.message, /an ended one is kept 3600 s, at most the latest 1: memory\.keepFinishedMs, memory\.keepFinishedRuns/);
+        return true;
+      });
     } finally {
       await engine.close();
     }

@@ -13,6 +13,7 @@ import type { z } from "zod";
 import { ExitCode, UserError } from "../errors/user-error.js";
 import { formatIssues, zodIssues, type Issue } from "../errors/zod-issues.js";
 import type { RunTarget } from "./run-targets.js";
+import type { DuragentConfig } from "../config/schema.js";
 
 export type EngineName = "memory" | "temporal";
 
@@ -291,4 +292,9 @@ export function workflowType(target: RunTarget): string {
 /** A readable, unique run id: `finder-3f9a1c2b`. */
 export function newRunId(target: RunTarget, uuid: string, options: StartOptions = {}): string {
   return `${options.runIdPrefix ?? target.name}-${uuid.replace(/-/g, "").slice(0, 8)}`;
+}
+
+/** How long the memory engine holds runs, in the words of its settings. */
+export function memoryRetention({ memory: { keepFinishedMs, keepFinishedRuns } }: DuragentConfig): string {
+  return `memory runs live only as long as their process, and an ended one is kept ${keepFinishedMs / 1000} s, at most the latest ${keepFinishedRuns}: memory.keepFinishedMs, memory.keepFinishedRuns`;
 }

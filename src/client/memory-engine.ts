@@ -15,6 +15,7 @@ import {
   InvalidRunMessage,
   newRunId,
   RunAlreadyEnded,
+  memoryRetention,
   RunFailed,
   RunNotFound,
   runHandle,
@@ -216,7 +217,7 @@ export class MemoryEngine implements Engine {
   async getHandle(runId: string): Promise<RunHandle> {
     this.forget();
     const run = this.runs.get(runId);
-    if (!run) throw new RunNotFound(runId, "in this process (memory runs live only as long as their process)");
+    if (!run) throw new RunNotFound(runId, `in this process (${memoryRetention(this.config)})`);
     return run.handle;
   }
 
@@ -285,3 +286,4 @@ function lazyChildLogger(logger: Logger, bindings: Record<string, unknown>): Run
     error: (message, attributes) => get().error(attributes ?? {}, message),
   };
 }
+
