@@ -29,6 +29,8 @@ import type { AgentSpec } from "../src/workflows/agent/define-agent.js";
 import { filesystemServer } from "./support/mcp-servers.js";
 import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
 import { waitFor } from "./support/wait.js";
+import { statusText } from "../src/cli/status-text.js";
+import { currentDetails } from "../src/common/current-details.js";
 import { startTestTemporal } from "./support/temporal.js";
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-chat-")));
@@ -147,6 +149,14 @@ describe("chat in memory", () => {
       const [second, third] = await Promise.all([chat.send("two"), chat.send("three")]);
       assert.deepEqual([second.turn, third.turn], [2, 3]);
       assert.equal(third.text, `echo three (7 messages seen)`);
+      // Between turns it waits for the next message, rather than reading as busy with its last step.
+      const idle = await waitFor("the chat to wait for a message", async () => {
+        const status = await chat.status();
+        return status.waitingFor === "the next message" ? status : undefined;
+      });
+      assert.equal(idle.phase, "running");
+      assert.match(statusText(idle), /: running — waiting for the next message \(after step \d+: llm openai:gpt-4\.1-mini\)/);
+      assert.match(currentDetails(idle), /^\*\*waiting for the next message\*\* · after step \d+/);
 
       await assert.rejects(chat.send(""), (error: unknown) => error instanceof InvalidRunMessage && /needs some text/.test(error.message));
 
@@ -190,6 +200,7 @@ async function streamedTurn(engine: Engine): Promise<void> {
   assert.ok(pieces.length > 1, `the answer came in pieces: ${JSON.stringify(pieces)}`);
   assert.equal(new Set(events.map((event) => event.id)).size, 1);
   assert.equal(events[0]!.agent, "assistant");
+  await waitFor("the chat to wait for a message", async () => ((await chat.status()).waitingFor === "the next message" ? true : undefined));
   await chat.end();
 }
 

@@ -13,7 +13,8 @@ export function describePending(request: PendingRequest): string {
 
 /** `cost` (from `runCost`) adds each model's cost and the run's; a model without a price shows its tokens alone. */
 export function statusText(status: RunStatus, link?: string, cost?: RunCost): string {
-  const step = status.currentStep ? ` — step ${status.stepCount}: ${status.currentStep}` : "";
+  const last = status.currentStep ? `step ${status.stepCount}: ${status.currentStep}` : "";
+  const step = status.waitingFor && status.phase === "running" ? ` — waiting for ${status.waitingFor}${last ? ` (after ${last})` : ""}` : last ? ` — ${last}` : "";
   const lines = [`${status.runId}: ${status.phase}${step}`];
   if (status.partial) lines.push(`  (${status.partial})`);
   // Where a nested pattern's work is: its child runs' latest steps.

@@ -26,7 +26,9 @@ const maxText = 500;
 export function currentDetails(status: RunStatus, childWaits: ReadonlyMap<string, PendingRequest[]> = new Map()): string {
   const step = status.currentStep ? `step ${status.stepCount}: \`${status.currentStep}\`` : `step ${status.stepCount}`;
   // A question or approval is not a step of its own: the run waits after its last one.
-  const lines = [`**${phaseWords[status.phase]}** · ${status.pending.length > 0 || status.phase === "completed" ? `after ${step}` : step}`];
+  const idle = status.waitingFor !== undefined && status.phase === "running";
+  const phase = idle ? `waiting for ${status.waitingFor}` : phaseWords[status.phase];
+  const lines = [`**${phase}** · ${idle || status.pending.length > 0 || status.phase === "completed" ? `after ${step}` : step}`];
   const ofChildren = [...childWaits].flatMap(([child, pending]) => pending.map((request) => ({ child, request: { ...request, id: `${child}/${request.id}` } })));
   if (status.retrying) {
     const of = status.retrying.maximumAttempts ? ` of ${status.retrying.maximumAttempts}` : "";

@@ -63,6 +63,8 @@ export const RunStatusSchema = z.object({
   phase: RunPhaseSchema,
   /** The step started last, e.g. `llm openai:gpt-4.1-mini` or `tool filesystem/read_text_file`. */
   currentStep: z.string().optional(),
+  /** What a running run waits for between steps, when its code says (a chat: `the next message`); its last step has ended. */
+  waitingFor: z.string().optional(),
   /** Steps (model and tool calls) started so far. */
   stepCount: z.number(),
   /**

@@ -100,7 +100,9 @@ class ChatSession {
     for (const [model, usage] of Object.entries(this.state.usage)) this.ctx.run.addUsage(model, usage);
 
     for (;;) {
+      if (this.queue.length === 0) this.ctx.run.waitingFor("the next message");
       await this.ctx.condition(() => this.queue.length > 0 || this.ended || this.runIsFull());
+      this.ctx.run.waitingFor(undefined);
       const next = this.queue.shift();
       if (next) {
         await this.takeTurn(llm, next);

@@ -53,6 +53,7 @@ export abstract class BaseExecutor implements Executor {
       status: () => control.status(),
       addToTranscript: (messages) => control.recordMessages(messages),
       addUsage: (model, usage) => control.recordUsage(model, usage),
+      waitingFor: (what) => control.setWaitingFor(what),
       continueAsNewSuggested: () => this.continueAsNewSuggested(),
     };
     return this.runContext;

@@ -91,6 +91,11 @@ export interface RunContext {
   /** Counts tokens spent for the run elsewhere (by a child run), so its status shows the whole tree's. */
   addUsage(model: string, usage: TokenUsage): void;
   /**
+   * Says what the run waits for until its next step (a chat: `the next message`), so that its
+   * status does not read as busy with its last step; the next step, or `undefined`, clears it.
+   */
+  waitingFor(what: string | undefined): void;
+  /**
    * True when the engine suggests continuing as new because this run's history is getting long
    * (Temporal's `continueAsNewSuggested`); always false in memory, which keeps no history.
    */

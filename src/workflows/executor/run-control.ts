@@ -96,6 +96,7 @@ export class RunControl {
       runId: this.runId,
       phase: this.phase(),
       currentStep: this.recentSteps.at(-1),
+      ...(this.waitingFor !== undefined ? { waitingFor: this.waitingFor } : {}),
       stepCount: this.stepCount,
       ...(this.recentSteps.length > 0 ? { recentSteps: [...this.recentSteps] } : {}),
       pending: [...this.pending.values()].map((entry) => entry.request),
@@ -152,7 +153,17 @@ export class RunControl {
     this.countStep(label);
   }
 
+  /** What the run's code waits for between steps (a chat: the next message); a step clears it. */
+  private waitingFor: string | undefined;
+
+  setWaitingFor(what: string | undefined): void {
+    if (what === this.waitingFor) return;
+    this.waitingFor = what;
+    this.changed();
+  }
+
   private countStep(label: string): void {
+    this.waitingFor = undefined;
     this.stepCount += 1;
     this.recentSteps.push(label);
     if (this.recentSteps.length > maxRecentSteps) this.recentSteps.shift();
