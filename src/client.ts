@@ -22,6 +22,8 @@ import { memoryRetention, RunNotFound, type Engine, type EngineName, type ListOp
 import { loadRunTargets, RunTargetNotFound, type RunTarget } from "./client/run-targets.js";
 import { explainTemporalError, temporalUnreachable } from "./client/temporal-errors.js";
 import type { DuragentWorker } from "./worker.js";
+import type { RunCost } from "./client/run-cost.js";
+import type { UsageByModel } from "./common/usage.js";
 
 export interface ClientOptions {
   /**
@@ -121,6 +123,16 @@ export class DuragentClient {
     }
   }
 
+  /**
+   * What `usage` (a run status's, a list entry's or a result's) costs at the configured prices:
+   * `pricing:` over the built-in table. Undefined without usage; a model without a price is named
+   * in `unpriced`, and then there is no total.
+   */
+  async cost(usage: UsageByModel | undefined): Promise<RunCost | undefined> {
+    const { runCost } = await import("./client/run-cost.js");
+    return runCost(usage, this.config.pricing);
+  }
+
   /** Recent runs on the client's engine, newest first; with `usage`, each run's token usage where it can be had. */
   async list(options: { limit?: number } & ListOptions = {}): Promise<RunSummary[]> {
     const { limit = 20, usage = false, ...filters } = options;
@@ -217,6 +229,7 @@ export class DuragentClient {
 
 export type { RunHandle, RunSummary, StartOptions, EngineName } from "./client/engine.js";
 export type { RunEvent } from "./client/run-events.js";
+export type { RunCost } from "./client/run-cost.js";
 export type { AgentRunResult } from "./workflows/builtin-workflows.js";
 export { InvalidRunInput, InvalidRunMessage, RunAlreadyEnded, RunFailed, RunNotFound } from "./client/engine.js";
 export { RunTargetNotFound, type RunTarget } from "./client/run-targets.js";

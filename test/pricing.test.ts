@@ -17,8 +17,9 @@ import { resultCommand } from "../src/cli/commands/result.js";
 import { runCommand } from "../src/cli/commands/run.js";
 import { statusCommand } from "../src/cli/commands/status.js";
 import { CommandContext } from "../src/cli/context.js";
-import type { RunCost } from "../src/cli/run-cost.js";
+import type { RunCost } from "../src/client/run-cost.js";
 import type { TokenUsage } from "../src/common/llm.js";
+import { createClient } from "../src/client.js";
 import { costByModel, costOf, defaultPrices, formatUsd, priceOf, type ModelPrice, type PriceTable } from "../src/common/pricing.js";
 import { RunStatusSchema } from "../src/common/run-status.js";
 import { addUsage, usageKey, type UsageByModel } from "../src/common/usage.js";
@@ -244,6 +245,21 @@ function script(call: ScriptedCall): ScriptedTurn {
 
 /** `pricing:` overrides gpt-4.1-mini; claude-sonnet-4 keeps its default; nobody prices mystery-model. */
 const miniOverride: ModelPrice = { input: 1, output: 4, cachedInput: 0.25 };
+
+describe("cost in code", () => {
+  test("client.cost prices a status's usage as the CLI does, with the config's pricing over the table", async () => {
+    const client = await createClient({ config: { engine: "memory", pricing: { "custom:house": { input: 1, output: 2 } } } });
+    try {
+      const usage: UsageByModel = { "custom:house": { inputTokens: 1_000_000, outputTokens: 500_000 }, "openai:gpt-4.1-mini": { inputTokens: 1_000_000, outputTokens: 0 } };
+      const cost = await client.cost(usage);
+      assert.deepEqual(cost, { currency: "USD", total: 2 + priceOf("openai:gpt-4.1-mini")!.input, byModel: { "custom:house": 2, "openai:gpt-4.1-mini": priceOf("openai:gpt-4.1-mini")!.input }, unpriced: [] });
+      assert.deepEqual((await client.cost({ "custom:other": { inputTokens: 1, outputTokens: 1 } }))?.unpriced, ["custom:other"]);
+      assert.equal(await client.cost({}), undefined);
+    } finally {
+      await client.close();
+    }
+  });
+});
 
 describe("cost in duragent status, result --json, run --json and list", () => {
   let server: ScriptedModelServer;

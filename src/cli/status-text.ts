@@ -1,7 +1,7 @@
 /** How a run's status reads on a terminal. */
 import { formatUsd } from "../common/pricing.js";
 import { hasEnded, type PendingRequest, type RunStatus } from "../common/run-status.js";
-import { costLine, type RunCost } from "./run-cost.js";
+import { costLine, type RunCost } from "../client/run-cost.js";
 
 export function describePending(request: PendingRequest): string {
   if (request.kind === "approval") {

@@ -3,7 +3,7 @@ import { formatUsd } from "../../common/pricing.js";
 import type { CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
 import type { RunPhase } from "../../common/run-status.js";
-import { runCost, type RunCost } from "../run-cost.js";
+import { runCost, type RunCost } from "../../client/run-cost.js";
 
 export async function listCommand(context: CommandContext, options: { limit: number; phase?: RunPhase; target?: string }): Promise<CommandOutput> {
   const [client, config] = await Promise.all([context.client(), context.config()]);

@@ -1,7 +1,7 @@
 /** `duragent result <runId>`: wait for a run's answer. */
 import { resultText, type CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
-import { finishedRunCost } from "../run-cost.js";
+import { finishedRunCost } from "../../client/run-cost.js";
 
 export async function resultCommand(context: CommandContext, runId: string): Promise<CommandOutput> {
   const handle = await (await context.client()).getHandle(runId);

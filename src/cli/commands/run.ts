@@ -6,7 +6,7 @@ import { parseInput, resultText, type CommandOutput } from "../command-output.js
 import type { CommandContext } from "../context.js";
 import { followRun } from "../follow-run.js";
 import { readInputSource } from "../input-source.js";
-import { finishedRunCost } from "../run-cost.js";
+import { finishedRunCost } from "../../client/run-cost.js";
 
 export interface RunOptions {
   input: string;

@@ -1,7 +1,7 @@
 /** `duragent status <runId>`: phase, current step, pending requests, token usage and cost, and last error. */
 import type { CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
-import { runCost } from "../run-cost.js";
+import { runCost } from "../../client/run-cost.js";
 import { statusText } from "../status-text.js";
 
 export async function statusCommand(context: CommandContext, runId: string): Promise<CommandOutput> {

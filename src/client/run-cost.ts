@@ -2,7 +2,7 @@
  * A run's cost as the CLI shows it, from its token usage (already rolled up over its child runs)
  * and the price table with the config's `pricing:` over it.
  */
-import type { RunHandle } from "../client/engine.js";
+import type { RunHandle } from "./engine.js";
 import { costByModel, formatUsd, type PriceTable } from "../common/pricing.js";
 import { usageOfResult, type UsageByModel } from "../common/usage.js";
 
