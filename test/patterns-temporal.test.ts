@@ -251,6 +251,12 @@ describe("scale and nesting on Temporal", () => {
       });
       assert.match(details, /\*\*Question\*\* in child run `inner-1`: Which city\?/);
       assert.ok(details.includes(`duragent answer ${runId} --value`), details);
+      // A report from no child in flight, or one that is not a report, changes nothing and breaks nothing.
+      const raw = env.client.workflow.getHandle(runId);
+      await raw.signal("duragent.childWaits", { nonsense: true });
+      await raw.signal("duragent.childWaits", { child: `${runId}/ghost-1`, pending: [{ kind: "input", id: "input-9", prompt: "Ghost?" }], sequence: 99 });
+      assert.equal((await raw.describe()).status.name, "RUNNING");
+      assert.ok(!((await currentDetailsOf(runId)) ?? "").includes("Ghost?"));
       // Pausing the parent holds the child too; resuming it lets the child go on.
       await parent.pause();
       assert.equal((await child.status()).phase, "paused");

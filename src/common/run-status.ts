@@ -161,4 +161,6 @@ export interface ChildWaits {
   /** The child's workflow id. */
   child: string;
   pending: PendingRequest[];
+  /** Counts the child's reports, so that one delivered late is not taken over a newer one. */
+  sequence?: number;
 }

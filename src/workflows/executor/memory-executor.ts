@@ -272,11 +272,15 @@ export class MemoryExecutor extends BaseExecutor {
     return Promise.reject(new ContinueAsNewRequest(input));
   }
 
-  async executeChild<O>(workflowName: string, input: unknown, options: { idSuffix: string }): Promise<O> {
+  executeChild<O>(workflowName: string, input: unknown, options: { idSuffix: string }): Promise<O> {
     const workflow = this.workflows(workflowName);
-    if (!workflow) throw new Error(`No workflow is registered as '${workflowName}'.`);
+    if (!workflow) return Promise.reject(new Error(`No workflow is registered as '${workflowName}'.`));
     // A paused run starts nothing new: its child waits for the resume, as its steps do.
-    if (this.control.isPaused) await this.waitUntil(() => !this.control.isPaused);
+    if (this.control.isPaused) return this.control.untilResumed().then(() => this.startChild<O>(workflow, input, options));
+    return this.startChild<O>(workflow, input, options);
+  }
+
+  private startChild<O>(workflow: DuragentWorkflow, input: unknown, options: { idSuffix: string }): Promise<O> {
     const id = `${this.runId}/${options.idSuffix}`;
     const child = new MemoryExecutor(this.implementations, this.settings, this.log, {
       runId: id,

@@ -111,6 +111,11 @@ export class RunControl {
     };
   }
 
+  /** Whether `id` is a child run of this run that has not ended. */
+  hasRunningChild(id: string): boolean {
+    return this.children.some((child) => child.id === id && !child.ended);
+  }
+
   childStarted(id: string): void {
     this.children.push({ id });
   }
@@ -146,6 +151,13 @@ export class RunControl {
     return undefined;
   }
 
+  /** Waits while the run is paused; paused again in the turn it was resumed, it waits again. */
+  async untilResumed(): Promise<void> {
+    do await this.waitUntil(() => !this.paused);
+    while (this.paused);
+  }
+
+  // The same wait, written out: the promise turns a step takes are recorded shape (see README).
   // Paused again before the step could start (resume and pause in one turn): it waits again.
   private async beginAfterResume(label: string): Promise<void> {
     do await this.waitUntil(() => !this.paused);

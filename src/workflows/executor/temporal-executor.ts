@@ -83,8 +83,11 @@ export class TemporalExecutor extends BaseExecutor {
   private phaseChanges: MetricCounter | undefined;
   /** What this run's child runs wait for, by their id within it, as they reported it: shown in its Web UI details. */
   private readonly childWaits = new Map<string, PendingRequest[]>();
-  /** The request ids this run last reported to its parent. */
+  /** The request ids this run last reported to its parent, and how many reports it sent. */
   private reportedWaits = "";
+  private reports = 0;
+  /** The sequence of the latest report taken from each child. */
+  private readonly childReports = new Map<string, number>();
 
   constructor(settings: RunSettings, options: { unwatched?: boolean } = {}) {
     super(workflow.workflowInfo().workflowId, settings);
@@ -127,13 +130,7 @@ export class TemporalExecutor extends BaseExecutor {
     workflow.setHandler(pauseSignal, () => control.pause());
     workflow.setHandler(resumeSignal, () => control.resume());
     workflow.setHandler(watchSignal, () => control.watch());
-    workflow.setHandler(childWaitsSignal, ({ child, pending }) => {
-      const prefix = `${this.runId}/`;
-      if (!child.startsWith(prefix)) return;
-      if (pending.length > 0) this.childWaits.set(child.slice(prefix.length), pending);
-      else this.childWaits.delete(child.slice(prefix.length));
-      this.stateChanged();
-    });
+    workflow.setHandler(childWaitsSignal, (report) => this.takeChildWaits(report));
     // Other signals are queued for nextSignal rather than dropped.
     workflow.setDefaultSignalHandler((name, ...args) => this.inbox.push(name, args[0]));
   }
@@ -171,18 +168,33 @@ export class TemporalExecutor extends BaseExecutor {
 
   /**
    * A child run tells its parent what it (or a child of its own) waits for, when that changes, so
-   * the parent's Web UI details show it: a workflow cannot read another's state.
+   * the parent's Web UI details show it: a workflow cannot read another's state. Only a duragent
+   * parent, whose child ids extend its own, is told.
    */
   private reportWaits(status: RunStatus): void {
     const parent = workflow.workflowInfo().parent;
-    if (!parent) return;
-    const report = waitsForParent(this.runId, status.pending, this.childWaits);
-    const ids = report.pending.map((request) => request.id).join(" ");
+    if (!parent || !this.runId.startsWith(`${parent.workflowId}/`)) return;
+    const ids = [...status.pending.map((request) => request.id), ...[...this.childWaits].flatMap(([child, pending]) => pending.map((request) => `${child}/${request.id}`))].join(" ");
     if (ids === this.reportedWaits) return;
     this.reportedWaits = ids;
     if (!workflow.patched(childWaitsPatch)) return;
+    const report = { ...waitsForParent(this.runId, status.pending, this.childWaits), sequence: ++this.reports };
     // A parent that has ended has nothing to show.
-    workflow.getExternalWorkflowHandle(parent.workflowId).signal(childWaitsSignal, report).catch(() => undefined);
+    workflow.getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(childWaitsSignal, report).catch(() => undefined);
+  }
+
+  /** A child's report, taken only from a child in flight, and only when newer than the last one taken. */
+  private takeChildWaits({ child, pending, sequence }: Partial<ChildWaits>): void {
+    const prefix = `${this.runId}/`;
+    if (typeof child !== "string" || !Array.isArray(pending) || !child.startsWith(prefix) || !this.control.hasRunningChild(child)) return;
+    const id = child.slice(prefix.length);
+    if (typeof sequence === "number") {
+      if (sequence <= (this.childReports.get(id) ?? 0)) return;
+      this.childReports.set(id, sequence);
+    }
+    if (pending.length > 0) this.childWaits.set(id, pending);
+    else this.childWaits.delete(id);
+    this.stateChanged();
   }
 
   // History stores each activity input: a long conversation is referred to, not repeated.
@@ -242,9 +254,14 @@ export class TemporalExecutor extends BaseExecutor {
     return workflow.condition(predicate, timeoutMs);
   }
 
-  async executeChild<O>(workflowName: string, input: unknown, options: { idSuffix: string; summary?: string }): Promise<O> {
-    // A paused run starts nothing new: its child waits for the resume, as its steps do.
-    if (this.control.isPaused && workflow.patched(pausedChildPatch)) await workflow.condition(() => !this.control.isPaused);
+  executeChild<O>(workflowName: string, input: unknown, options: { idSuffix: string; summary?: string }): Promise<O> {
+    // A paused run starts nothing new: its child waits for the resume, as its steps do. Only then
+    // is a promise added, so a child started unpaused takes the turns it always took.
+    if (this.control.isPaused && workflow.patched(pausedChildPatch)) return this.control.untilResumed().then(() => this.startChild<O>(workflowName, input, options));
+    return this.startChild<O>(workflowName, input, options);
+  }
+
+  private startChild<O>(workflowName: string, input: unknown, options: { idSuffix: string; summary?: string }): Promise<O> {
     const workflowId = `${this.runId}/${options.idSuffix}`;
     // Watchers read its streamed text through the parent; state for queries only, no command.
     this.control.childStarted(workflowId);
@@ -255,6 +272,7 @@ export class TemporalExecutor extends BaseExecutor {
     }) as Promise<O>;
     return child.finally(() => {
       this.control.childEnded(workflowId);
+      this.childReports.delete(options.idSuffix);
       if (this.childWaits.delete(options.idSuffix)) this.stateChanged();
     });
   }
