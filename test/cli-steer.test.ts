@@ -433,6 +433,34 @@ describe("in memory, the terminal answers", () => {
     assert.match(approving.stdout.split("\n")[0]!, /^Got: .*nope\.txt/);
   });
 
+  test("a chat's question answered from elsewhere gives way at the prompt; input that ends at a question leaves a Temporal chat to rejoin", async () => {
+    const child = spawn(process.execPath, [cliPath, "chat", "planner", "--engine", "temporal"], { cwd: dir, env: environment, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
+    const exited = once(child, "exit") as Promise<[number | null]>;
+    try {
+      child.stdin.write("plan a trip\n");
+      const chatId = await waitFor("the question at the prompt", () => (/answer> /.test(stderr) ? /^chat (\S+)$/m.exec(stderr)?.[1] : undefined), 30_000);
+      assert.equal((await cli(["answer", chatId, "--value", "Lisbon", "--engine", "temporal"])).code, 0);
+      await waitFor("the reply", () => (stdout.includes("Got: Lisbon") ? true : undefined), 30_000);
+      assert.match(stderr, /input-1 no longer waits: answered elsewhere/);
+      child.stdin.end("/end\n");
+      const [code] = await exited;
+      assert.equal(code, 0, stderr);
+      assert.match(stdout, /ended after 1 turns/);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+    const left = await cli(["chat", "planner", "--engine", "temporal"], "plan a trip\n");
+    assert.equal(left.code, 0, left.stderr);
+    const chatId = /^chat (\S+)$/m.exec(left.stderr)?.[1] ?? "";
+    assert.match(left.stderr, new RegExp(`answer with \`duragent answer ${chatId} --value …\``));
+    assert.match(left.stdout, new RegExp(`left chat ${chatId}; rejoin with: duragent chat --resume ${chatId}`));
+    await cli(["terminate", chatId, "--engine", "temporal"]);
+  });
+
   test("chat takes turns until /end", async () => {
     const chat = await cli(["chat", "chatty"], "hello\n/end\n");
     assert.equal(chat.code, 0, chat.stderr);

@@ -110,12 +110,7 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
           asked.add(next.id);
           if (spinning) err.write("\r\x1b[K");
           endLine();
-          const answered = await answer(handle, next, input.ask, options.verbose);
-          if (options.answeredOnlyHere && answered === "input ended") {
-            throw new UserError(`Standard input ended before ${next.id} was answered, and only this command can answer this run.`, {
-              hint: "Give one line per question (a JSON value where the question asks for one), or answer on a terminal without ending its input.",
-            });
-          }
+          const answered = await askHere(handle, next, input, { answeredOnlyHere: options.answeredOnlyHere === true, verbose: options.verbose, until: outcome });
           // Left for later where nobody else can answer it: asked again.
           if (options.answeredOnlyHere && answered === "left for later") asked.delete(next.id);
           continue;
@@ -144,13 +139,14 @@ function answerHint(runId: string, request: PendingRequest, several: boolean): s
 /**
  * While `until` is pending, asks each question or approval the run puts to a person on the
  * terminal, as `run` does (`duragent chat`: a turn may ask). `before` ends a streamed line first.
+ * "input ended": the input ended with a request pending that others can answer (said, with how).
  */
 export async function answerUntil(
   handle: RunHandle,
   until: Promise<unknown>,
   input: LineReader,
   options: { answeredOnlyHere: boolean; before?: () => void; pollMs?: number },
-): Promise<void> {
+): Promise<"settled" | "input ended"> {
   let settled = false;
   const done = until.then(
     () => (settled = true),
@@ -165,14 +161,59 @@ export async function answerUntil(
     if (!next || settled) continue;
     asked.add(next.id);
     options.before?.();
-    const answered = await answer(handle, next, input.ask, true);
-    if (answered === "answered") continue;
-    if (options.answeredOnlyHere) {
-      if (answered === "input ended") throw new UserError(`Standard input ended before ${next.id} was answered, and only this command can answer this chat.`);
-      asked.delete(next.id);
-      continue;
+    const answered = await askHere(handle, next, input, { answeredOnlyHere: options.answeredOnlyHere, verbose: true, until: done });
+    if (answered === "left for later" && options.answeredOnlyHere) asked.delete(next.id);
+    if (answered === "input ended") {
+      process.stderr.write(`  ${answerHint(handle.runId, next, (status?.pending.length ?? 0) > 1)}\n`);
+      return "input ended";
     }
-    process.stderr.write(`  ${answerHint(handle.runId, next, (status?.pending.length ?? 0) > 1)}\n`);
+  }
+  return "settled";
+}
+
+/**
+ * Asks one request on the terminal until it is answered here or elsewhere (the prompt gives way
+ * once the request is no longer pending, or `until` settles). Where only this command can answer
+ * it, input that ends first fails the command.
+ */
+async function askHere(
+  handle: RunHandle,
+  request: PendingRequest,
+  input: LineReader,
+  options: { answeredOnlyHere: boolean; verbose: boolean; until?: Promise<unknown> },
+): Promise<"answered" | "left for later" | "input ended"> {
+  let asking = true;
+  const ended = options.until?.then(
+    () => undefined,
+    () => undefined,
+  );
+  const gone = (async () => {
+    while (asking) {
+      await Promise.race([...(ended ? [ended] : []), new Promise((resolve) => setTimeout(resolve, 500))]);
+      if (!asking) return;
+      const status = await handle.status().catch(() => undefined);
+      if (status && !status.pending.some((pending) => pending.id === request.id)) return;
+    }
+  })();
+  const ask = async (prompt: string): Promise<string | undefined | null> => {
+    const reply = await Promise.race([input.ask(prompt), gone.then(() => null)]);
+    if (reply === null) input.abandon();
+    return reply;
+  };
+  try {
+    const answered = await answer(handle, request, ask, options.verbose);
+    if (answered === "answered elsewhere") {
+      process.stderr.write(`  (${request.id} no longer waits: answered elsewhere, or given up)\n`);
+      return "answered";
+    }
+    if (options.answeredOnlyHere && answered === "input ended") {
+      throw new UserError(`Standard input ended before ${request.id} was answered, and only this command can answer this run.`, {
+        hint: "Give one line per question (a JSON value where the question asks for one), or answer on a terminal without ending its input.",
+      });
+    }
+    return answered;
+  } finally {
+    asking = false;
   }
 }
 
@@ -182,6 +223,8 @@ export interface LineReader {
    * terminal, lines typed before the prompt are dropped unless `typedAhead` (the next chat message).
    */
   ask(prompt: string, typedAhead?: boolean): Promise<string | undefined>;
+  /** Gives up the line being asked for: the next line typed is kept for the next ask. */
+  abandon(): void;
   close(): void;
 }
 
@@ -226,6 +269,10 @@ export function lineReader(output: NodeJS.WritableStream): LineReader {
       if (queued.length > 0) return Promise.resolve(queued.shift());
       return new Promise((resolve) => (waiting = resolve));
     },
+    abandon: () => {
+      waiting = undefined;
+      if (!ended) output.write("\n");
+    },
     close: () => lines?.close(),
   };
 }
@@ -246,20 +293,23 @@ function phaseText(status: RunStatus): string {
 async function answer(
   handle: RunHandle,
   request: PendingRequest,
-  ask: (question: string) => Promise<string | undefined>,
+  /** null: the request no longer waits (answered elsewhere), so nothing more is asked. */
+  ask: (question: string) => Promise<string | undefined | null>,
   verbose: boolean,
-): Promise<"answered" | "left for later" | "input ended"> {
+): Promise<"answered" | "answered elsewhere" | "left for later" | "input ended"> {
   for (;;) {
     if (verbose) process.stderr.write(`${describePending(request)}\n`);
     try {
       if (request.kind === "input") {
         const reply = await ask("answer> ");
+        if (reply === null) return "answered elsewhere";
         if (reply === undefined) return "input ended";
         if (reply.trim() === "") return "left for later";
         await handle.answer({ requestId: request.id, value: answerFromText(reply, request.schema) });
         return "answered";
       }
       const typed = await ask("approve? [y]es / [n]o / [e]dit arguments> ");
+      if (typed === null) return "answered elsewhere";
       if (typed === undefined) return "input ended";
       const choice = typed.trim().toLowerCase();
       if (choice === "") return "left for later";
@@ -268,12 +318,14 @@ async function answer(
         return "answered";
       }
       if (choice.startsWith("n")) {
-        const reason = (await ask("reason> ")) || "rejected at the terminal";
-        await handle.decide({ requestId: request.id, approved: false, reason });
+        const reason = await ask("reason> ");
+        if (reason === null) return "answered elsewhere";
+        await handle.decide({ requestId: request.id, approved: false, reason: reason || "rejected at the terminal" });
         return "answered";
       }
       if (choice.startsWith("e")) {
         const typedArguments = await ask("arguments (JSON)> ");
+        if (typedArguments === null) return "answered elsewhere";
         if (typedArguments === undefined) return "input ended";
         const edited = parseInput(typedArguments);
         if (typeof edited !== "object" || edited === null || Array.isArray(edited)) throw new InvalidRunMessage("arguments must be a JSON object");

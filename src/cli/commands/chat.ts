@@ -46,7 +46,9 @@ export async function chatCommand(context: CommandContext, agentName: string | u
       const printer = stream ? streamPrinter() : undefined;
       const sent = chat.send(text, printer ? { onText: printer.print } : {});
       // A turn may ask a person (a question, an approval): asked here, as `run` asks.
-      await answerUntil(chat.handle, sent, input, { answeredOnlyHere: !rejoinable, ...(printer ? { before: printer.endLine } : {}) });
+      const asking = await answerUntil(chat.handle, sent, input, { answeredOnlyHere: !rejoinable, ...(printer ? { before: printer.endLine } : {}) });
+      // The input ended with a question pending that another terminal can answer: left, as Ctrl-D leaves.
+      if (asking === "input ended") break;
       try {
         const reply = await sent;
         if (printer?.printed) printer.endLine();
