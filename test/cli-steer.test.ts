@@ -308,13 +308,13 @@ describe("steering a Temporal run from the CLI", () => {
       await once(own, "exit");
       const status = JSON.parse((await run(["status", runId, "--json"])).stdout) as RunStatus;
       assert.equal(status.phase, "waiting_input");
-      assert.match(status.partial ?? "", new RegExp(`a worker polled task queue '${queue}' lately \\(the last \\d+ s ago\\) but none answered within 3 s`));
+      assert.match(status.partial ?? "", new RegExp(`a worker polled task queue '${queue}' \\(last seen \\d+ s ago\\), but none answered within 3 s`));
       const answering = spawn(process.execPath, [cliPath, "answer", runId, "--value", "Lisbon", "--engine", "temporal"], { cwd: dir, env: alone, stdio: ["ignore", "pipe", "pipe"] });
       let stderr = "";
       answering.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
       try {
         await waitFor("the notice", () => (/none has taken it/.test(stderr) ? true : answering.exitCode !== null ? assert.fail(stderr) : undefined), 30_000);
-        assert.match(stderr, new RegExp(`a worker polled task queue '${queue}' lately \\(the last \\d+ s ago\\), but none has taken it yet \\(busy, or stopped since\\); the answer is delivered when one does`));
+        assert.match(stderr, new RegExp(`A worker polled task queue '${queue}' \\(last seen \\d+ s ago\\), but none has taken it yet \\(busy, or stopped since\\); the answer is delivered when one does`));
       } finally {
         answering.kill("SIGKILL");
       }

@@ -460,7 +460,7 @@ describe("watching a streaming run", () => {
       const stray = await engine.client.workflow.start("noSuchWorkflow", { taskQueue: config.temporal.taskQueue, workflowId: `stray-${randomUUID()}`, args: [] });
       try {
         const status = await (await engine.getHandle(stray.workflowId)).status();
-        assert.match(status.partial ?? "", /a worker polled task queue '.*' lately \(the last \d+ s ago\) but none answered within 3 s: it is busy, stopped since, or lacks this run's workflow|workflow code keeps failing/);
+        assert.match(status.partial ?? "", /a worker polled task queue '.*' \(last seen \d+ s ago\), but none answered within 3 s: busy, stopped since, or without this run's workflow|workflow code keeps failing/);
       } finally {
         await stray.terminate("test over");
       }

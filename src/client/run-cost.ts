@@ -1,6 +1,6 @@
 /**
- * A run's cost as the CLI shows it, from its token usage (already rolled up over its child runs)
- * and the price table with the config's `pricing:` over it.
+ * A run's cost, from its token usage (already rolled up over its child runs) and the price table
+ * with the config's `pricing:` over it: `client.cost()` in code, and the CLI's cost lines.
  */
 import type { RunHandle } from "./engine.js";
 import { costByModel, formatUsd, type PriceTable } from "../common/pricing.js";

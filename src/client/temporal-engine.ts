@@ -108,12 +108,11 @@ interface Pollers {
   lastSeenMs?: number;
 }
 
-/** "a worker last polled task queue 'q' 40 s ago": a stopped worker stays listed for minutes, so its age tells. */
+/** "a worker polled task queue 'q' (last seen 40 s ago)": a stopped worker stays listed for minutes, so its age tells. */
 function lastPolled(taskQueue: string, { count, lastSeenMs }: Pollers): string {
   const who = count === 1 ? "a worker" : `${count} workers`;
-  if (lastSeenMs === undefined) return `${who} polled task queue '${taskQueue}'`;
-  const ago = Math.max(0, Math.round((Date.now() - lastSeenMs) / 1000));
-  return `${who} polled task queue '${taskQueue}' lately (the last ${ago} s ago)`;
+  const seen = lastSeenMs === undefined ? "" : ` (last seen ${Math.max(0, Math.round((Date.now() - lastSeenMs) / 1000))} s ago)`;
+  return `${who} polled task queue '${taskQueue}'${seen}`;
 }
 
 const noWorkerAnswered = `no worker answered within ${statusQueryTimeoutMs / 1000} s (none is running, or the run's worker stopped); its steps, questions and usage are not known until one does`;
@@ -465,7 +464,7 @@ export class TemporalEngine implements Engine {
   private async whyNoWorkerAnswered(): Promise<string> {
     const pollers = await this.pollers();
     if (!pollers?.count) return noWorkerAnswered;
-    return `${lastPolled(this.config.temporal.taskQueue, pollers)} but none answered within ${statusQueryTimeoutMs / 1000} s: it is busy, stopped since, or lacks this run's workflow (a prebuilt bundle older than the code, or a module it does not load); its steps, questions and usage are not known until one answers`;
+    return `${lastPolled(this.config.temporal.taskQueue, pollers)}, but none answered within ${statusQueryTimeoutMs / 1000} s: busy, stopped since, or without this run's workflow (a prebuilt bundle older than the code, or a module not loaded); the run's steps, questions and usage are not known until a worker answers`;
   }
 
   /** A child run's status for its parent's watchers; one that ended never changes, so it is read once. */
@@ -515,9 +514,9 @@ export class TemporalEngine implements Engine {
     const pollers = await this.pollers();
     if (pollers?.count) {
       if (!options.evenIfPolled) return undefined;
-      return `${lastPolled(taskQueue, pollers)}, but none has taken it yet (busy, or stopped since); ${consequence}.`;
+      return `${lastPolled(taskQueue, pollers)}, but none has taken it yet (busy, or stopped since); ${consequence}.`.replace(/^./, (first) => first.toUpperCase());
     }
-    if (pollers === undefined) return options.evenIfPolled ? `No worker has taken it yet; ${consequence}.` : undefined;
+    if (pollers === undefined) return options.evenIfPolled ? `No worker has taken what was sent yet; ${consequence}.` : undefined;
     return (
       `No worker is polling task queue '${taskQueue}' on ${address}; ${consequence}. ` +
       "Start one with `duragent worker` (or `duragent dev` for a local server and worker)."

@@ -6,7 +6,15 @@
  * `research-1/input-1`), so the pieces of different calls, in whatever run, never mix, and an
  * answer to `research-1/input-1` finds its run.
  */
-import type { RunStatus } from "./run-status.js";
+import type { PendingRequest, RunStatus } from "./run-status.js";
+
+/** The id a parent shows its child's request by: the child's id within the parent, `/`, the request's (`requestOwner` reads it back). */
+export const childRequestId = (child: string, requestId: string): string => `${child}/${requestId}`;
+
+/** Child runs' requests, by their id within the parent, as the parent shows them. */
+export function childRequests(byChild: ReadonlyMap<string, readonly PendingRequest[]>): { child: string; request: PendingRequest }[] {
+  return [...byChild].flatMap(([child, pending]) => pending.map((request) => ({ child, request: { ...request, id: childRequestId(child, request.id) } })));
+}
 
 /** `childStatus` reads a child's status with its own children's steps and text already added. */
 export async function withChildren(status: RunStatus, childStatus: (id: string) => Promise<RunStatus | undefined>): Promise<RunStatus> {
@@ -23,7 +31,7 @@ export async function withChildren(status: RunStatus, childStatus: (id: string) 
     // A grandchild's steps are named by the path to it.
     for (const inner of child.childSteps ?? []) steps.push({ ...inner, run: `${prefix}/${inner.run}` });
     for (const text of child.streaming ?? []) texts.push({ ...text, id: `${prefix}/${text.id}` });
-    for (const request of child.pending) pending.push({ ...request, id: `${prefix}/${request.id}` });
+    for (const request of child.pending) pending.push({ ...request, id: childRequestId(prefix, request.id) });
   }
   return { ...status, pending, ...(texts.length > 0 ? { streaming: texts } : {}), ...(steps.length > 0 ? { childSteps: steps } : {}) };
 }

@@ -4,6 +4,7 @@
  * approve with the exact command that answers it. Sandbox-safe and pure.
  */
 import type { ChildWaits, PendingRequest, RunStatus } from "./run-status.js";
+import { childRequests } from "./child-runs.js";
 
 const phaseWords: Record<RunStatus["phase"], string> = {
   running: "running",
@@ -26,10 +27,10 @@ const maxText = 500;
 export function currentDetails(status: RunStatus, childWaits: ReadonlyMap<string, PendingRequest[]> = new Map()): string {
   const step = status.currentStep ? `step ${status.stepCount}: \`${status.currentStep}\`` : `step ${status.stepCount}`;
   // A question or approval is not a step of its own: the run waits after its last one.
-  const idle = status.waitingFor !== undefined && status.phase === "running";
-  const phase = idle ? `waiting for ${status.waitingFor}` : phaseWords[status.phase];
-  const lines = [`**${phase}** · ${idle || status.pending.length > 0 || status.phase === "completed" ? `after ${step}` : step}`];
-  const ofChildren = [...childWaits].flatMap(([child, pending]) => pending.map((request) => ({ child, request: { ...request, id: `${child}/${request.id}` } })));
+  const waiting = status.waitingFor !== undefined && status.phase === "running";
+  const phase = waiting ? `waiting for ${status.waitingFor}` : phaseWords[status.phase];
+  const lines = [`**${phase}** · ${waiting || status.pending.length > 0 || status.phase === "completed" ? `after ${step}` : step}`];
+  const ofChildren = childRequests(childWaits);
   if (status.retrying) {
     const of = status.retrying.maximumAttempts ? ` of ${status.retrying.maximumAttempts}` : "";
     lines.push(`Retrying \`${status.retrying.step}\` (attempt ${status.retrying.attempt}${of}): ${cut(status.retrying.error)}`);
@@ -61,7 +62,7 @@ function pendingLines(runId: string, request: PendingRequest, several: boolean, 
  * prefixed, as in the parent's status), texts cut as the page cuts them, so the signal stays small.
  */
 export function waitsForParent(child: string, own: readonly PendingRequest[], childWaits: ReadonlyMap<string, PendingRequest[]>): ChildWaits {
-  const nested = [...childWaits].flatMap(([grandchild, pending]) => pending.map((request) => ({ ...request, id: `${grandchild}/${request.id}` })));
+  const nested = childRequests(childWaits).map(({ request }) => request);
   const pending = [...own, ...nested].map((request): PendingRequest => {
     if (request.kind === "input") return { kind: "input", id: request.id, prompt: cut(request.prompt), ...(request.origin ? { origin: request.origin } : {}) };
     const args = JSON.stringify(request.arguments);

@@ -607,7 +607,7 @@ async function refusalsAsResults(body: () => Promise<ToolResult>): Promise<ToolR
   } catch (error) {
     if (error instanceof RunNotFound || error instanceof InvalidRunMessage) return errorResult(error.message);
     if (error instanceof ZodError) return errorResult(formatZodError(error, "input"));
-    if (error instanceof InvalidRunInput) return errorResult(error.zodError ? formatIssues("input", error.issues) : error.message);
+    if (error instanceof InvalidRunInput) return errorResult(error.issues.length > 0 ? formatIssues("input", error.issues) : error.message);
     throw error;
   }
 }

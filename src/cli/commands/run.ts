@@ -28,7 +28,7 @@ export async function runCommand(context: CommandContext, targetName: string, op
   await context.noticeScriptedModel();
   const input = parseInput(await readInputSource(options.input, "--input"));
   const handle = await client.start(target, input).catch((error: unknown) => {
-    if (error instanceof InvalidRunInput && error.zodError) throw new UserError(formatIssues("--input", error.issues));
+    if (error instanceof InvalidRunInput && error.issues.length > 0) throw new UserError(formatIssues("--input", error.issues));
     throw error;
   });
   if (handle.link) context.notice(options.wait ? `run ${handle.runId}\nWeb UI: ${handle.link}` : `Web UI: ${handle.link}`);

@@ -14,6 +14,7 @@ import { historyLimitDefaults, type ActivitySettings, type RunSettings } from ".
 import { RunMessages, type Answer, type ApprovalDecision, type ChildWaits, type PendingRequest, type RunPhase, type RunStatus } from "../../common/run-status.js";
 import { phaseSearchAttribute } from "../../common/search-attributes.js";
 import { currentDetails, waitsForParent } from "../../common/current-details.js";
+import { childRequests } from "../../common/child-runs.js";
 import { ServerRequestSchema, type ServerRequest, type ServerRequestAnswer } from "../../common/server-requests.js";
 import { llmSetupQuery, transcriptPageBytes, transcriptSliceQuery, type RunLocation, type TranscriptSlice } from "../../common/transcript-reference.js";
 import type { WorkflowRunInput } from "../define-workflow.js";
@@ -93,6 +94,8 @@ export class TemporalExecutor extends BaseExecutor {
     super(workflow.workflowInfo().workflowId, settings);
     const control = this.control;
     control.unwatched = options.unwatched === true;
+    // A run enters `running` as it starts; a continued one is the same run going on.
+    if (workflow.workflowInfo().continuedFromExecutionRunId === undefined) this.countPhase("running");
     this.references = new TranscriptReferencer(
       control.transcript,
       () => this.runLocation(),
@@ -100,8 +103,6 @@ export class TemporalExecutor extends BaseExecutor {
     );
     // The Web UI's Queries tab lists queries by name and preselects the first: status is what people
     // want, so the queries only duragent's activities use are named duragent.worker.*, after it.
-    // A run enters `running` as it starts; a continued one is the same run going on.
-    if (workflow.workflowInfo().continuedFromExecutionRunId === undefined) this.countPhase("running");
     workflow.setHandler(statusQuery, () => control.status(), { description: "The run's phase, step, pending questions and approvals, usage and last error" });
     workflow.setHandler(transcriptQuery, () => this.transcriptAnswer(), { description: "Every message of the run so far (past 384 KiB, the latest ones, after a note)" });
     workflow.setHandler(transcriptSliceQueryDefinition, ({ from, to }) => this.references.slice(from, to, transcriptPageBytes), { description: internal });
@@ -174,7 +175,7 @@ export class TemporalExecutor extends BaseExecutor {
   private reportWaits(status: RunStatus): void {
     const parent = workflow.workflowInfo().parent;
     if (!parent || !this.runId.startsWith(`${parent.workflowId}/`)) return;
-    const ids = [...status.pending.map((request) => request.id), ...[...this.childWaits].flatMap(([child, pending]) => pending.map((request) => `${child}/${request.id}`))].join(" ");
+    const ids = [...status.pending, ...childRequests(this.childWaits).map(({ request }) => request)].map((request) => request.id).join(" ");
     if (ids === this.reportedWaits) return;
     this.reportedWaits = ids;
     if (!workflow.patched(childWaitsPatch)) return;
