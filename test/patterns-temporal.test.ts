@@ -270,6 +270,39 @@ describe("scale and nesting on Temporal", () => {
     assert.equal(run.result?.text, "# Going to Lisbon");
   });
 
+  test("a question two child runs deep reaches the root's Web UI details, by the path to it", async () => {
+    const spec: PatternSpec = {
+      pattern: "chain",
+      name: "trip",
+      steps: [
+        {
+          pattern: "chain",
+          name: "outer",
+          asChildWorkflow: true,
+          steps: [{ pattern: "chain", name: "deep", asChildWorkflow: true, steps: [{ name: "planner", instruction: "You plan trips.", humanInput: true }] }],
+        },
+      ],
+    };
+    const script: ModelScript = (call) => {
+      const answer = call.messages.find((message) => message.role === "tool");
+      return answer ? { text: `Going to ${textOf(answer.content)}` } : { toolCalls: [{ name: "human_input", arguments: { question: "Which city?" } }] };
+    };
+    const run = await runPattern(spec, "plan a trip", script, async (engine, runId) => {
+      const details = await waitFor("the root's details to name the grandchild's question", async () => {
+        const text = (await currentDetailsOf(runId)) ?? "";
+        return text.includes("Which city?") ? text : undefined;
+      });
+      assert.match(details, /\*\*Question\*\* in child run `outer-1`: Which city\?/);
+      const parent = await engine.getHandle(runId);
+      const [pending] = (await parent.status()).pending;
+      assert.equal(pending?.id, "outer-1/deep-1/input-1");
+      await parent.answer({ value: "Porto" });
+      await waitFor("the question to leave the root's details", async () => (((await currentDetailsOf(runId)) ?? "").includes("Which city?") ? undefined : true));
+    });
+    assert.equal(run.error, undefined, String(run.error));
+    assert.equal(run.result?.text, "Going to Porto");
+  });
+
   test("a paused run starts no child run until it is resumed, like any other step", async () => {
     const spec: PatternSpec = {
       pattern: "chain",
