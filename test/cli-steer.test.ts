@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -459,6 +459,28 @@ describe("in memory, the terminal answers", () => {
     assert.match(left.stderr, new RegExp(`answer with \`duragent answer ${chatId} --value …\``));
     assert.match(left.stdout, new RegExp(`left chat ${chatId}; rejoin with: duragent chat --resume ${chatId}`));
     await cli(["terminate", chatId, "--engine", "temporal"]);
+  });
+
+  test("on a terminal, chat asks a turn's question at a prompt and takes the line typed after it", { skip: !existsSync("/usr/bin/script") && "needs util-linux's script for a terminal" }, async () => {
+    // `script` gives the command a pseudo-terminal, as a person's shell does.
+    const command = [process.execPath, cliPath, "chat", "planner"].map((part) => `'${part}'`).join(" ");
+    const child = spawn("script", ["-qfec", command, "/dev/null"], { cwd: dir, env: { ...environment, TERM: "dumb" }, stdio: ["pipe", "pipe", "pipe"] });
+    let screen = "";
+    child.stdout.on("data", (chunk: Buffer) => (screen += chunk));
+    const exited = once(child, "exit") as Promise<[number | null]>;
+    try {
+      await waitFor("the chat's banner", () => (screen.includes("/end closes the chat") ? true : undefined), 30_000);
+      child.stdin.write("plan a trip\r");
+      await waitFor("the question at its prompt", () => (/input-1: Which city\?[\s\S]*answer> /.test(screen) ? true : undefined), 30_000);
+      child.stdin.write("Porto\r");
+      await waitFor("the reply", () => (screen.includes("Got: Porto") ? true : undefined), 30_000);
+      child.stdin.write("/end\r");
+      const [code] = await exited;
+      assert.equal(code, 0, screen);
+      assert.match(screen, /ended after 1 turns/);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
   });
 
   test("chat takes turns until /end", async () => {
