@@ -246,7 +246,10 @@ export class TemporalEngine implements Engine {
       if (runs.length >= limit) break;
     }
     if (options.usage) {
-      const usages = await mapLimited(executions, 4, (execution) => this.usageOf(execution));
+      // Only a worker answers a status query: asked once whether one polls, when a query is needed.
+      let polled: Promise<boolean> | undefined;
+      const workerPolls = () => (polled ??= this.pollers().then((pollers) => pollers?.count !== 0));
+      const usages = await mapLimited(executions, 4, (execution) => this.usageOf(execution, workerPolls));
       usages.forEach((usage, index) => {
         if (typeof usage === "string") runs[index]!.usageUnreadable = usage;
         else if (usage) runs[index]!.usage = usage;
@@ -305,13 +308,14 @@ export class TemporalEngine implements Engine {
    * worker is there to answer). Failed and cancelled runs report none.
    * A person's error (a payload under a key this client lacks) comes back as its message.
    */
-  private async usageOf(execution: { workflowId: string; runId: string; status: WorkflowExecutionStatusName }): Promise<UsageByModel | string | undefined> {
+  private async usageOf(execution: { workflowId: string; runId: string; status: WorkflowExecutionStatusName }, workerPolls: () => Promise<boolean>): Promise<UsageByModel | string | undefined> {
     const workflow = this.client.workflow.getHandle(execution.workflowId, execution.runId, { followRuns: false });
     try {
       // A module's workflow returns its own value, without the usage: its status query tells it.
       const fromResult = execution.status === "COMPLETED" ? usageOfResult(await workflow.result()) : undefined;
       if (fromResult) return fromResult;
       if (execution.status !== "RUNNING" && execution.status !== "COMPLETED") return undefined;
+      if (!(await workerPolls())) return undefined;
       const status = await this.client.withDeadline(Date.now() + 3_000, () => workflow.query<RunStatus>(RunMessages.status));
       // Visibility lags: a run it still lists as running may have ended, and a query still answers.
       return hasEnded(status.phase) && status.phase !== "completed" ? undefined : status.usage;
