@@ -1,6 +1,6 @@
 /** How a run's status reads on a terminal. */
 import { formatUsd } from "../common/pricing.js";
-import { hasEnded, type PendingRequest, type RunStatus } from "../common/run-status.js";
+import { hasEnded, waitingBetweenSteps, type PendingRequest, type RunStatus } from "../common/run-status.js";
 import { costLine, type RunCost } from "../client/run-cost.js";
 
 export function describePending(request: PendingRequest): string {
@@ -14,7 +14,8 @@ export function describePending(request: PendingRequest): string {
 /** `cost` (from `runCost`) adds each model's cost and the run's; a model without a price shows its tokens alone. */
 export function statusText(status: RunStatus, link?: string, cost?: RunCost): string {
   const last = status.currentStep ? `step ${status.stepCount}: ${status.currentStep}` : "";
-  const step = status.waitingFor && status.phase === "running" ? ` — waiting for ${status.waitingFor}${last ? ` (after ${last})` : ""}` : last ? ` — ${last}` : "";
+  const waitingFor = waitingBetweenSteps(status);
+  const step = waitingFor ? ` — waiting for ${waitingFor}${last ? ` (after ${last})` : ""}` : last ? ` — ${last}` : "";
   const lines = [`${status.runId}: ${status.phase}${step}`];
   if (status.partial) lines.push(`  (${status.partial})`);
   // Where a nested pattern's work is: its child runs' latest steps.

@@ -286,4 +286,3 @@ function lazyChildLogger(logger: Logger, bindings: Record<string, unknown>): Run
     error: (message, attributes) => get().error(attributes ?? {}, message),
   };
 }
-

@@ -3,7 +3,7 @@
  * `setCurrentDetails`): its phase and step, and when it waits, the question or the tool call to
  * approve with the exact command that answers it. Sandbox-safe and pure.
  */
-import type { ChildWaits, PendingRequest, RunStatus } from "./run-status.js";
+import { waitingBetweenSteps, type ChildWaits, type PendingRequest, type RunStatus } from "./run-status.js";
 import { childRequests } from "./child-runs.js";
 
 const phaseWords: Record<RunStatus["phase"], string> = {
@@ -27,9 +27,9 @@ const maxText = 500;
 export function currentDetails(status: RunStatus, childWaits: ReadonlyMap<string, PendingRequest[]> = new Map()): string {
   const step = status.currentStep ? `step ${status.stepCount}: \`${status.currentStep}\`` : `step ${status.stepCount}`;
   // A question or approval is not a step of its own: the run waits after its last one.
-  const waiting = status.waitingFor !== undefined && status.phase === "running";
-  const phase = waiting ? `waiting for ${status.waitingFor}` : phaseWords[status.phase];
-  const lines = [`**${phase}** · ${waiting || status.pending.length > 0 || status.phase === "completed" ? `after ${step}` : step}`];
+  const waitingFor = waitingBetweenSteps(status);
+  const phase = waitingFor ? `waiting for ${waitingFor}` : phaseWords[status.phase];
+  const lines = [`**${phase}** · ${waitingFor || status.pending.length > 0 || status.phase === "completed" ? `after ${step}` : step}`];
   const ofChildren = childRequests(childWaits);
   if (status.retrying) {
     const of = status.retrying.maximumAttempts ? ` of ${status.retrying.maximumAttempts}` : "";

@@ -156,6 +156,11 @@ export const RunMessages = {
   childWaits: "duragent.childWaits",
 } as const;
 
+/** What a running run waits for between its steps, when its code says (`waitingFor`; a chat: the next message). */
+export function waitingBetweenSteps(status: RunStatus): string | undefined {
+  return status.phase === "running" ? status.waitingFor : undefined;
+}
+
 /** What a child run (and its own children) waits for: ids as its parent's status shows them, texts cut. */
 export interface ChildWaits {
   /** The child's workflow id. */

@@ -34,11 +34,8 @@ export class RunControl {
   private readonly pending = new Map<string, Pending>();
   private requestCount = 0;
   private paused = false;
-
-  /** Held before its next step (`pause`), until `resume`. */
-  get isPaused(): boolean {
-    return this.paused;
-  }
+  /** What the run's code waits for between steps (a chat: the next message); a step clears it. */
+  private waitingFor: string | undefined;
   private finalPhase?: RunPhase;
   private stepCount = 0;
   /** The latest steps' labels; the last is the current step. */
@@ -151,6 +148,11 @@ export class RunControl {
     return undefined;
   }
 
+  /** Held before its next step (`pause`), until `resume`. */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
   /** Waits while the run is paused; paused again in the turn it was resumed, it waits again. */
   async untilResumed(): Promise<void> {
     do await this.waitUntil(() => !this.paused);
@@ -164,9 +166,6 @@ export class RunControl {
     while (this.paused);
     this.countStep(label);
   }
-
-  /** What the run's code waits for between steps (a chat: the next message); a step clears it. */
-  private waitingFor: string | undefined;
 
   setWaitingFor(what: string | undefined): void {
     if (what === this.waitingFor) return;

@@ -84,6 +84,8 @@ export class TemporalExecutor extends BaseExecutor {
   private phaseChanges: MetricCounter | undefined;
   /** What this run's child runs wait for, by their id within it, as they reported it: shown in its Web UI details. */
   private readonly childWaits = new Map<string, PendingRequest[]>();
+  /** The duragent run this one is a child of (its id extends the parent's), told what this run waits for. */
+  private readonly parent: { workflowId: string; runId: string } | undefined;
   /** The request ids this run last reported to its parent, and how many reports it sent. */
   private reportedWaits = "";
   private reports = 0;
@@ -94,6 +96,9 @@ export class TemporalExecutor extends BaseExecutor {
     super(workflow.workflowInfo().workflowId, settings);
     const control = this.control;
     control.unwatched = options.unwatched === true;
+    // Read once: the state-change hook below runs on every step.
+    const { parent } = workflow.workflowInfo();
+    this.parent = parent && this.runId.startsWith(`${parent.workflowId}/`) ? { workflowId: parent.workflowId, runId: parent.runId } : undefined;
     // A run enters `running` as it starts; a continued one is the same run going on.
     if (workflow.workflowInfo().continuedFromExecutionRunId === undefined) this.countPhase("running");
     this.references = new TranscriptReferencer(
@@ -169,13 +174,12 @@ export class TemporalExecutor extends BaseExecutor {
 
   /**
    * A child run tells its parent what it (or a child of its own) waits for, when that changes, so
-   * the parent's Web UI details show it: a workflow cannot read another's state. Only a duragent
-   * parent, whose child ids extend its own, is told.
+   * the parent's Web UI details show it: a workflow cannot read another's state.
    */
   private reportWaits(status: RunStatus): void {
-    const parent = workflow.workflowInfo().parent;
-    if (!parent || !this.runId.startsWith(`${parent.workflowId}/`)) return;
-    const ids = [...status.pending, ...childRequests(this.childWaits).map(({ request }) => request)].map((request) => request.id).join(" ");
+    const parent = this.parent;
+    if (!parent) return;
+    const ids = status.pending.length + this.childWaits.size === 0 ? "" : [...status.pending, ...childRequests(this.childWaits).map(({ request }) => request)].map((request) => request.id).join(" ");
     if (ids === this.reportedWaits) return;
     this.reportedWaits = ids;
     if (!workflow.patched(childWaitsPatch)) return;
