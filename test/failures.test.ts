@@ -211,6 +211,8 @@ for (const engineName of ["memory", "temporal"] as const) {
         await onEngine(engineName, env, configFor(model, log, {}), async (engine) => {
           const handle = await engine.start(agent("openai:gpt-4.1-mini"), "slow_step 600000");
           await waitFor("the hanging tool call", async () => ((await handle.status()).currentStep === "tool counting/slow_step" ? true : undefined), 20_000);
+          // Terminated while the server holds the call, so that the server's log can show the cancellation.
+          await waitFor("the server to hold the call", () => (countingCalls(log, "slow_step") === 1 ? true : undefined), 20_000);
           await handle.terminate("stuck on a bug");
           const failure = await failureOf(handle);
           assert.equal(failure.phase, "terminated");
