@@ -270,7 +270,7 @@ describe("crash recovery with a real worker process", () => {
 
     const killed = live!;
     await crashAndRestart();
-    await waitFor("the killed worker's MCP server to be gone", () => (isRunning(slowStart.pid) ? undefined : true), 5_000);
+    await waitFor("the killed worker's MCP server to be gone", () => (isRunning(slowStart.pid) ? undefined : true), 15_000);
     assert.equal(isRunning(killed.pid), false);
 
     const result = (await handle.result()) as { text: string };

@@ -342,7 +342,7 @@ describe("an MCP client drives duragent runs (memory engine)", () => {
     const result = await call("lister", { input: "list" }, { onprogress: (update) => progress.push(update) });
     assert.equal(text(result), "listed");
     // MCP does not order notifications against the result, so late ones may still be on their way.
-    await waitFor(`several progress notifications (got ${JSON.stringify(progress)})`, () => (progress.length >= 2 ? true : undefined), 2_000);
+    await waitFor(`several progress notifications (got ${JSON.stringify(progress)})`, () => (progress.length >= 2 ? true : undefined), 10_000);
     for (let index = 1; index < progress.length; index++) assert.ok(progress[index]!.progress > progress[index - 1]!.progress);
     assert.ok(progress.some((update) => /^step \d+: llm openai:/.test(update.message ?? "")), JSON.stringify(progress));
     await close();

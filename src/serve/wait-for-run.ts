@@ -217,6 +217,7 @@ export async function takeReply(handle: RunHandle, request: QuestionRequest, for
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
     const timer = setTimeout(done, ms);
     function done() {
       signal.removeEventListener("abort", aborted);
