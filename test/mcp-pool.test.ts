@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import net from "node:net";
@@ -120,10 +121,20 @@ function poolFor(t: TestContext, servers: Record<string, McpServerConfig>, logge
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     assert.equal((error as NodeJS.ErrnoException).code, "ESRCH");
     return false;
+  }
+  // An orphan that died waits as a zombie until init reaps it, which a container's init may never do.
+  const stat = process.platform === "linux" ? readFileSyncOrEmpty(`/proc/${pid}/stat`) : "";
+  return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+}
+
+function readFileSyncOrEmpty(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return "";
   }
 }
 
@@ -579,6 +590,29 @@ describe("failures", () => {
     await assert.rejects(pool.callTool({ server: "slow", tool: "hang", arguments: {} }, { signal: controller.signal }), {
       message: "activity cancelled",
     });
+  });
+
+  test("closing leaves no grandchild either: a server that a launcher (as npx does) started, ignoring stdin and SIGTERM", async (t) => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "duragent-launcher-"));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const pidFile = path.join(dir, "server.pid");
+    // Like `npm exec`: runs the server as its child, passing its stdio on, and forwards no signal.
+    const launcher = String.raw`
+      const { spawn } = require("node:child_process");
+      const server = spawn(process.execPath, ["-e", process.env.SERVER_SOURCE], { stdio: "inherit" });
+      require("node:fs").writeFileSync(process.env.SERVER_PID_FILE, String(server.pid));
+      server.on("exit", (code) => process.exit(code ?? 1));
+    `;
+    const pool = poolFor(t, {
+      launched: { command: process.execPath, args: ["-e", launcher], env: { FAKE_MODE: "stubborn", SERVER_SOURCE: FAKE_SERVER, SERVER_PID_FILE: pidFile } } as McpServerConfig,
+    });
+    await pool.listTools("launched");
+    const launcherPid = await pidOf(pool, "launched");
+    const serverPid = Number(await readFile(pidFile, "utf8"));
+    assert.ok(isAlive(launcherPid) && isAlive(serverPid));
+    await pool.closeAll();
+    assert.ok(await waitUntilGone(launcherPid, 500), `the launcher ${launcherPid} is still alive`);
+    assert.ok(await waitUntilGone(serverPid, 500), `the server ${serverPid} it started is still alive`);
   });
 
   test("closeAll leaves no child process, even one that ignores stdin and SIGTERM", async (t) => {

@@ -13,7 +13,7 @@ import type { McpServerConfig } from "../../config/schema.js";
 import { errorText, failureMessage, isMalformedMessage, isProtocolError, isRequestEnded, malformedText, missingCommand, nonRetryableFailure, tellingStderrLine, unavailable, type FailedConnection } from "./connection-errors.js";
 import { MAX_MESSAGE_BYTES } from "./http-guards.js";
 import { redactSecrets } from "./redact-secrets.js";
-import { describeExit, ensureExited, ensureExitedByPid, forwardStderr, SHUTDOWN_GRACE_MS, stderrEnded, withTimeout, type ObservedStdioTransport } from "./stdio-transport.js";
+import { descendantsOf, describeExit, ensureExited, ensureExitedByPid, forwardStderr, SHUTDOWN_GRACE_MS, stderrEnded, withTimeout, type ObservedStdioTransport } from "./stdio-transport.js";
 import { createTransport } from "./transports.js";
 
 type LogFn = (obj: Record<string, unknown>, msg?: string) => void;
@@ -332,13 +332,16 @@ async function closeConnection(conn: Connection): Promise<void> {
     // Lets the server free the session now rather than when it times out.
     await withTimeout(transport.terminateSession(), SHUTDOWN_GRACE_MS).catch(() => {});
   }
+  // Found while the server's process tree is still whole (see `descendantsOf`).
+  const descendants = stdio?.pid != null ? await descendantsOf(stdio.pid) : [];
   const closing = conn.client.close();
   if (stdio?.child) {
     await ensureExited(stdio.child);
   } else if (stdio?.pid != null) {
     await ensureExitedByPid(stdio.pid);
   }
-  // The SDK waits for the pipes to close, which a lingering grandchild could hold open.
+  // A grandchild (the server `npx` started) would keep our pipes, and so this process, alive.
+  await Promise.all(descendants.map(ensureExitedByPid));
   await withTimeout(closing, SHUTDOWN_GRACE_MS);
 }
 

@@ -2,7 +2,10 @@
  * Stdio servers as child processes: remembering how they ended, forwarding their stderr, and
  * making sure they are gone on shutdown.
  */
-import type { ChildProcess } from "node:child_process";
+import { execFile, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
+import { promisify } from "node:util";
 import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
@@ -73,8 +76,20 @@ export function commandLine(config: StdioServerConfig): string {
   return [config.command, ...(config.args ?? [])].join(" ");
 }
 
+// Kept referenced: a process that would exit while we wait would leave the server running.
 function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** An orphan that has exited waits as a zombie until init reaps it, which a container's init may never do. */
+function isZombie(pid: number): boolean {
+  if (process.platform !== "linux") return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] === "Z";
+  } catch {
+    return false;
+  }
 }
 
 export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
@@ -101,15 +116,15 @@ export async function ensureExited(child: ChildProcess): Promise<void> {
   await withTimeout(exited, 5 * SHUTDOWN_GRACE_MS);
 }
 
-/** Fallback when the SDK no longer lets us see the ChildProcess. */
+/** For a process that is not our child: the server a launcher started, or one the SDK no longer shows us. */
 export async function ensureExitedByPid(pid: number): Promise<void> {
   const alive = (): boolean => {
     try {
       process.kill(pid, 0);
-      return true;
     } catch {
       return false;
     }
+    return !isZombie(pid);
   };
   const waitGone = async (ms: number): Promise<boolean> => {
     for (const end = Date.now() + ms; Date.now() < end; await delay(50)) if (!alive()) return true;
@@ -124,4 +139,43 @@ export async function ensureExitedByPid(pid: number): Promise<void> {
     }
     if (await waitGone(signal === "SIGTERM" ? SHUTDOWN_GRACE_MS : 5 * SHUTDOWN_GRACE_MS)) return;
   }
+}
+
+/**
+ * The processes under `pid`, children first. A launcher such as `npx` runs the server as its own
+ * child, which outlives a signal to the launcher and holds our pipes open, so it is found before
+ * the launcher goes (it is then re-parented and can no longer be traced to us).
+ */
+export async function descendantsOf(pid: number): Promise<number[]> {
+  const parents = await parentTable();
+  const found: number[] = [];
+  for (let queue = [pid]; queue.length > 0; ) {
+    const parent = queue.shift()!;
+    for (const [child, of] of parents) if (of === parent && !found.includes(child)) found.push(child), queue.push(child);
+  }
+  return found;
+}
+
+/** Each process's parent: from /proc on Linux (slim images have no `ps`), else from `ps`. */
+async function parentTable(): Promise<Map<number, number>> {
+  const table = new Map<number, number>();
+  if (process.platform === "linux") {
+    const entries = await readdir("/proc").catch(() => [] as string[]);
+    await Promise.all(
+      entries.filter((name) => /^\d+$/.test(name)).map(async (name) => {
+        const stat = await readFile(`/proc/${name}/stat`, "utf8").catch(() => "");
+        // "pid (command) state ppid …": the command may hold spaces and parentheses.
+        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        if (Number.isInteger(ppid)) table.set(Number(name), ppid);
+      }),
+    );
+    return table;
+  }
+  if (process.platform === "win32") return table;
+  const listed = await promisify(execFile)("ps", ["-A", "-o", "pid=,ppid="], { timeout: 2_000 }).catch(() => ({ stdout: "" }));
+  for (const line of listed.stdout.split("\n")) {
+    const [pid, ppid] = line.trim().split(/\s+/).map(Number);
+    if (Number.isInteger(pid) && Number.isInteger(ppid)) table.set(pid!, ppid!);
+  }
+  return table;
 }
