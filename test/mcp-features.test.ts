@@ -22,7 +22,7 @@ import type { ToolResult } from "../src/common/tools.js";
 import type { DuragentConfig } from "../src/config/schema.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
 import { InvalidRunMessage, type Engine, type RunHandle } from "../src/client/engine.js";
-import type { RunTarget } from "../src/client/run-targets.js";
+import { findRunTarget, type RunTarget } from "../src/client/run-targets.js";
 import { TemporalEngine } from "../src/client/temporal-engine.js";
 import { createLogger } from "../src/logger.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
@@ -86,6 +86,7 @@ function configFor(model: ScriptedModelServer, events: string): DuragentConfig {
       },
     },
     modules: [fixtures],
+    agents: { sampled: { instruction: "You use the everything server.", servers: ["everything"] } },
   });
 }
 
@@ -168,6 +169,24 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
         const served = (model.requests[0]!.response?.body as { usage: { completion_tokens: number } }).usage.completion_tokens;
         assert.deepEqual(Object.keys((await handle.status()).usage), ["openai:gpt-4.1-mini"]);
         assert.equal((await handle.status()).usage["openai:gpt-4.1-mini"]!.outputTokens, served);
+      });
+    });
+
+    test("an agent's result counts the model calls its tools' servers asked for (sampling), as its status does", async () => {
+      const script: ModelScript = [
+        { toolCalls: [{ name: "everything_trigger-sampling-request", arguments: { prompt: "meaning of life?", maxTokens: 32 } }] },
+        { text: "sampled: forty-two" },
+        { text: "The server heard forty-two." },
+      ];
+      await withEngine()(script, async (engine, model, events) => {
+        const handle = await engine.start(await findRunTarget(configFor(model, events), "sampled"), "Ask the server to sample.");
+        const result = (await handle.result()) as { text: string; usage: Record<string, { outputTokens: number }> };
+        assert.equal(result.text, "The server heard forty-two.");
+        assert.equal(model.requests.length, 3);
+        const served = model.requests.reduce((sum, request) => sum + (request.response?.body as { usage: { completion_tokens: number } }).usage.completion_tokens, 0);
+        assert.deepEqual(Object.keys(result.usage), ["openai:gpt-4.1-mini"]);
+        assert.equal(result.usage["openai:gpt-4.1-mini"]!.outputTokens, served);
+        assert.deepEqual((await handle.status()).usage, result.usage);
       });
     });
 

@@ -150,6 +150,7 @@ export class AgentLlm implements AugmentedLlm {
         : calls.length === 1
           ? [await this.callTool(calls[0]!)]
           : await Promise.all(calls.map((call) => this.callTool(call)));
+      for (const { samplingUsage } of outcomes) for (const key in samplingUsage) addUsage(this.usage, key, samplingUsage[key]!);
       const results = outcomes.map((outcome) => outcome.message);
       added.push(...results);
       this.ctx.run.addToTranscript(results);
@@ -223,6 +224,8 @@ export class AgentLlm implements AugmentedLlm {
 interface ToolOutcome {
   message: ToolMessage;
   endTurn: boolean;
+  /** Model calls the tool's server asked us for (sampling), which the agent paid for. */
+  samplingUsage?: UsageByModel;
 }
 
 function toolOutcome(call: ToolCall, { result, endTurn }: LocalToolOutcome): ToolOutcome {
@@ -233,7 +236,7 @@ function toolOutcome(call: ToolCall, { result, endTurn }: LocalToolOutcome): Too
     content: result.content,
     ...(result.isError ? { isError: true } : {}),
   };
-  return { message, endTurn: endTurn === true };
+  return { message, endTurn: endTurn === true, ...(result.samplingUsage ? { samplingUsage: result.samplingUsage as UsageByModel } : {}) };
 }
 
 // One matcher per approval list (the memory engine's runs share their settings object).
