@@ -16,6 +16,7 @@ import { createLogger, type Logger } from "./logger.js";
 import { tracingSettings } from "./telemetry/settings.js";
 import type { Agent, AgentSpec } from "./workflows/agent/define-agent.js";
 import type { AgentRunResult } from "./workflows/builtin-workflows.js";
+import { isDuragentWorkflow, type DuragentWorkflow } from "./workflows/define-workflow.js";
 import { rejoinChat, startChat, type ChatSession, type StartChatOptions } from "./client/chat.js";
 import { UserError } from "./errors/user-error.js";
 import { memoryRetention, RunNotFound, type Engine, type EngineName, type ListOptions, type RunHandle, type RunSummary, type StartOptions } from "./client/engine.js";
@@ -43,8 +44,11 @@ export interface ClientOptions {
   worker?: DuragentWorker;
 }
 
-/** What to start: the name of a configured agent, pattern or workflow, or an agent from `defineAgent`. */
-export type Startable = string | Agent | RunTarget;
+/**
+ * What to start: the name of a configured agent, pattern or workflow, an agent from `defineAgent`,
+ * or a workflow from `defineWorkflow` that one of the config's `modules:` exports.
+ */
+export type Startable = string | Agent | DuragentWorkflow | RunTarget;
 
 export async function createClient(options: ClientOptions = {}): Promise<DuragentClient> {
   const config = await configFrom(options.config, options.engine ? { engine: options.engine } : undefined);
@@ -87,6 +91,7 @@ export class DuragentClient {
    * target is an `Agent`); name a workflow's yourself, e.g. `start<string>("summarize", …)`.
    */
   async start(target: Agent, input: unknown, options?: StartOptions): Promise<RunHandle<AgentRunResult>>;
+  async start<I, O>(target: DuragentWorkflow<I, O>, input: I, options?: StartOptions): Promise<RunHandle<O>>;
   async start<R = unknown>(target: Startable, input: unknown, options?: StartOptions): Promise<RunHandle<R>>;
   async start(target: Startable, input: unknown, options: StartOptions = {}): Promise<RunHandle> {
     const resolved = await this.resolve(target);
@@ -99,6 +104,7 @@ export class DuragentClient {
    * watches it from here, so its model text streams only once someone reads its status.
    */
   async execute(target: Agent, input: unknown, options?: StartOptions): Promise<AgentRunResult>;
+  async execute<I, O>(target: DuragentWorkflow<I, O>, input: I, options?: StartOptions): Promise<O>;
   async execute<R = unknown>(target: Startable, input: unknown, options?: StartOptions): Promise<R>;
   async execute(target: Startable, input: unknown, options: StartOptions = {}): Promise<unknown> {
     return (await this.start(target, input, { watch: false, ...options })).result();
@@ -194,8 +200,18 @@ export class DuragentClient {
 
   private async resolve(target: Startable): Promise<RunTarget> {
     if (typeof target === "string") return this.target(target);
-    if ("kind" in target) return target;
-    return { kind: "agent", name: target.spec.name, agent: target.spec };
+    if (isDuragentWorkflow(target)) {
+      // A worker knows a workflow by its export name, which only the module that exports it can tell.
+      for (const known of (await this.targets()).values()) if (known.kind === "workflow" && known.workflow === target) return known;
+      throw new UserError(
+        "This workflow object is not one that the config's modules: export, so no worker could know it by name. " +
+          "Add its file to modules:; a TypeScript module is loaded by duragent's own loader, another instance than your program's, " +
+          'so start its workflows by export name: start<Output>("exportName", input).',
+      );
+    }
+    if (typeof target === "object" && target !== null && "kind" in target) return target;
+    if (typeof target === "object" && target !== null && "spec" in target) return { kind: "agent", name: target.spec.name, agent: target.spec };
+    throw new UserError(`Cannot start ${typeof target === "object" ? JSON.stringify(target)?.slice(0, 80) : String(target)}: give a target's name, an agent from defineAgent, or a workflow from defineWorkflow.`);
   }
 
   private engineFor(name: EngineName): Promise<Engine> {

@@ -15,6 +15,16 @@ import { startScriptedModelServer, type ScriptedCall, type ScriptedTurn } from "
 import { everythingServer, filesystemServer } from "./support/mcp-servers.js";
 import { builtinBundle, memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
 import { createClient } from "../src/client.js";
+import { UserError } from "../src/errors/user-error.js";
+import { defineWorkflow, type DuragentWorkflow } from "../src/workflows/index.js";
+import { fileURLToPath } from "node:url";
+import { summarise } from "./fixtures/usage-workflows.js";
+// @ts-expect-error: a JavaScript fixture, without declarations
+import { shorten as untypedShorten } from "./fixtures/js-workflows.mjs";
+
+const usageWorkflows = fileURLToPath(new URL("./fixtures/usage-workflows.ts", import.meta.url));
+const jsWorkflows = fileURLToPath(new URL("./fixtures/js-workflows.mjs", import.meta.url));
+const shorten = untypedShorten as DuragentWorkflow<string, string>;
 import { createLogger } from "../src/logger.js";
 import { createWorker } from "../src/worker.js";
 import { randomUUID } from "node:crypto";
@@ -226,6 +236,21 @@ describe("generated run ids", () => {
       await assert.rejects(engine.start(greeter, "Alan", { runId: "greeter-aaaaaaaa" }), /A run 'greeter-aaaaaaaa' already exists/);
     } finally {
       await engine.close();
+    }
+  });
+
+  test("a client starts a workflow from defineWorkflow by the object a module exports, typed; one no module exports, or anything else, is a user error", async () => {
+    const client = await createClient({ config: testConfig(model, { modules: [jsWorkflows, usageWorkflows] }), engine: "memory" });
+    try {
+      const short: string = await client.execute(shorten, "A long text.");
+      assert.match(short, /^short: /);
+      // duragent loads a TypeScript module with its own loader: another instance than the program's.
+      await assert.rejects(client.start(summarise, "x"), (error: unknown) => error instanceof UserError && /is not one that the config's modules: export.*start<Output>\("exportName", input\)/s.test(error.message));
+      const stray = defineWorkflow<string, string>(async (_ctx, input) => input);
+      await assert.rejects(client.start(stray, "x"), (error: unknown) => error instanceof UserError && /is not one that the config's modules: export/.test(error.message));
+      await assert.rejects(client.start({ name: "summarise" } as never, "x"), (error: unknown) => error instanceof UserError && /Cannot start \{"name":"summarise"\}: give a target's name/.test(error.message));
+    } finally {
+      await client.close();
     }
   });
 
