@@ -23,6 +23,8 @@ import type { DuragentConfig } from "../src/config/schema.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
 import { InvalidRunMessage, type Engine, type RunHandle } from "../src/client/engine.js";
 import { findRunTarget, type RunTarget } from "../src/client/run-targets.js";
+import type { RunEvent } from "../src/client/run-events.js";
+import { statusText } from "../src/cli/status-text.js";
 import { TemporalEngine } from "../src/client/temporal-engine.js";
 import { createLogger } from "../src/logger.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
@@ -233,14 +235,30 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
     test("progress notifications show in the status while the tool runs", async () => {
       await withEngine()([], async (engine) => {
         const handle = await engine.start(...call({ server: "everything", tool: "trigger-long-running-operation", arguments: { duration: 3, steps: 6 } }));
-        const progress = await waitFor("progress", async () => {
+        const watched = (async () => {
+          const seen: RunEvent[] = [];
+          for await (const event of handle.events()) seen.push(event);
+          return seen;
+        })();
+        const [progress, shown] = await waitFor("progress", async () => {
           const status = await handle.status();
-          return status.progress?.find((entry) => entry.progress >= 1);
+          const entry = status.progress?.find((candidate) => candidate.progress >= 1);
+          return entry && ([entry, statusText(status)] as const);
         });
         assert.equal(progress.step, "tool everything/trigger-long-running-operation");
         assert.equal(progress.total, 6);
+        // As `duragent status` prints it.
+        assert.match(shown, /\n {2}progress of tool everything\/trigger-long-running-operation: \d\/6(, .+)?$/m);
         assert.match(await resultText(handle), /completed/i);
         assert.equal((await handle.status()).progress, undefined);
+        // As `watch --events` prints them: each new report once, in order.
+        const reports = (await watched).filter((event) => event.type === "progress");
+        assert.ok(reports.length >= 1, JSON.stringify(reports));
+        for (const [index, report] of reports.entries()) {
+          assert.equal(report.step, "tool everything/trigger-long-running-operation");
+          assert.equal(report.total, 6);
+          if (index > 0) assert.ok(report.progress > reports[index - 1]!.progress);
+        }
       });
     });
 

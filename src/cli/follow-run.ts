@@ -3,7 +3,7 @@
  * when the run waits for a person, offers to answer right there.
  */
 import { createInterface, type Interface } from "node:readline";
-import type { PendingRequest, RunStatus } from "../common/run-status.js";
+import { progressText, type PendingRequest, type RunStatus } from "../common/run-status.js";
 import { answerFromText } from "../client/answer-text.js";
 import { parseInput } from "./command-output.js";
 import { InvalidRunMessage, type RunHandle } from "../client/engine.js";
@@ -286,7 +286,8 @@ async function printEvents(handle: RunHandle, agents: readonly string[] | undefi
 function phaseText(status: RunStatus): string {
   if (status.phase === "waiting_input") return "waiting for an answer (`duragent answer`)";
   if (status.phase === "waiting_approval") return "waiting for approval (`duragent approve` or `duragent reject`)";
-  return status.phase;
+  const progress = status.progress?.at(-1);
+  return progress ? `${status.phase}: ${progress.step} ${progressText(progress)}` : status.phase;
 }
 
 /** Asks until the run accepts an answer, or the person leaves it for later (an empty line), or the input ends. */

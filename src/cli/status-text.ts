@@ -1,6 +1,6 @@
 /** How a run's status reads on a terminal. */
 import { formatUsd } from "../common/pricing.js";
-import { hasEnded, waitingBetweenSteps, type PendingRequest, type RunStatus } from "../common/run-status.js";
+import { hasEnded, progressText, waitingBetweenSteps, type PendingRequest, type RunStatus } from "../common/run-status.js";
 import { costLine, type RunCost } from "../client/run-cost.js";
 
 export function describePending(request: PendingRequest): string {
@@ -20,6 +20,7 @@ export function statusText(status: RunStatus, link?: string, cost?: RunCost): st
   if (status.partial) lines.push(`  (${status.partial})`);
   // Where a nested pattern's work is: its child runs' latest steps.
   if (!hasEnded(status.phase)) for (const child of status.childSteps ?? []) lines.push(`  [${child.run}] step ${child.stepCount}: ${child.recentSteps.at(-1)}`);
+  if (!hasEnded(status.phase)) for (const progress of status.progress ?? []) lines.push(`  progress of ${progress.step}: ${progressText(progress)}`);
   for (const request of status.pending) lines.push(`  waiting for ${describePending(request)}`);
   for (const [model, usage] of Object.entries(status.usage)) {
     const cached = usage.cachedInputTokens ? ` (${usage.cachedInputTokens} cached)` : "";

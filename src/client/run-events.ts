@@ -15,6 +15,8 @@ export type RunEvent =
   | { type: "text"; id: string; step: string; agent?: string; delta: string }
   /** The streaming step's attempt failed; its text starts again with `attempt`. */
   | { type: "restart"; id: string; step: string; agent?: string; attempt: number }
+  /** A tool call's server reported progress (MCP `notifications/progress`); its latest report when several came between two reads. */
+  | { type: "progress"; callId: string; step: string; progress: number; total?: number; message?: string }
   | { type: "request"; request: PendingRequest }
   | { type: "end"; phase: RunPhase; result?: unknown; error?: string };
 
@@ -33,6 +35,7 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
   const steps = new ShownSteps();
   const seenRequests = new Set<string>();
   const shown: ShownText = new Map();
+  const shownProgress = new Map<string, string>();
   for (;;) {
     const done = ended;
     // The last look gives the end of the text: worth a second try.
@@ -42,6 +45,12 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
       if (restarted) shown.clear();
       for (const { run, steps: taken } of runs) for (const step of taken) yield { type: "step", ...step, ...(run ? { run } : {}) };
       for (const streaming of status.streaming ?? []) if (shows(streaming)) yield* textEvents(streaming, shown);
+      for (const progress of status.progress ?? []) {
+        const key = JSON.stringify(progress);
+        if (shownProgress.get(progress.callId) === key) continue;
+        shownProgress.set(progress.callId, key);
+        yield { type: "progress", ...progress };
+      }
       for (const request of status.pending) {
         if (seenRequests.has(request.id)) continue;
         seenRequests.add(request.id);

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { runPhases, type RunPhase } from "./run-phases.js";
 import { TokenUsageSchema } from "./llm.js";
-import { ServerRequestActionSchema, ServerRequestKindSchema, StepLogSchema, StepProgressSchema, StepTextSchema } from "./server-requests.js";
+import { ServerRequestActionSchema, ServerRequestKindSchema, StepLogSchema, StepProgressSchema, StepTextSchema, type StepProgress } from "./server-requests.js";
 
 export const RunPhaseSchema = z.enum(runPhases);
 export type { RunPhase };
@@ -159,6 +159,11 @@ export const RunMessages = {
 /** What a running run waits for between its steps, when its code says (`waitingFor`; a chat: the next message). */
 export function waitingBetweenSteps(status: RunStatus): string | undefined {
   return status.phase === "running" ? status.waitingFor : undefined;
+}
+
+/** A tool call's progress as people read it: `2/5, Step 2 of 5` (or `2` when the server gives no total). */
+export function progressText({ progress, total, message }: StepProgress): string {
+  return `${progress}${total !== undefined ? `/${total}` : ""}${message ? `, ${message}` : ""}`;
 }
 
 /** What a child run (and its own children) waits for: ids as its parent's status shows them, texts cut. */
