@@ -392,6 +392,17 @@ describe("error classification", () => {
       assert.equal(failure.type, FailureType.llmUnavailable);
       assert.equal(failure.nonRetryable, false);
       assert.equal(failure.nextRetryDelay, undefined);
+      assert.match(failure.message, new RegExp(`^${provider} is unavailable \\(503\\): overloaded`));
+    });
+
+    test(`${provider}: 529 (Anthropic's overloaded_error) is retryable and says overloaded; 500 a server error`, async () => {
+      const callLlm = createCallLlm(createProviderRegistry({ providers: {} }, env()));
+      queue.turns.push({ error: { status: 529, message: "Overloaded" } }, { error: { status: 500, message: "Internal error" } });
+      const overloaded = await rejection(callLlm(request(model)));
+      assert.equal(overloaded.nonRetryable, false);
+      assert.match(overloaded.message, new RegExp(`^${provider} is overloaded \\(529\\): Overloaded`));
+      const broken = await rejection(callLlm(request(model)));
+      assert.match(broken.message, new RegExp(`^${provider} had a server error \\(500\\): Internal error`));
     });
 
     test(`${provider}: connection refused is retryable`, async () => {

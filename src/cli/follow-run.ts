@@ -92,12 +92,14 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
         }
         // What the status cannot tell, and why (a run whose code keeps failing says so here), once.
         const partial = status.partial && `${status.partial}${status.lastError ? `: ${status.lastError}` : ""}`;
-        if (options.verbose && partial && partial !== shownPartial) {
+        // Told again only when it says something new: "last seen 35 s ago" ages on every read.
+        const news = partial?.replace(/\d+/g, "#");
+        if (options.verbose && partial && news !== shownPartial) {
           if (spinning) err.write("\r\x1b[K");
           endLine();
           err.write(`  (${partial})\n`);
         }
-        shownPartial = partial;
+        shownPartial = news;
         const next = last ? undefined : status.pending.find((request) => !asked.has(request.id));
         // Not asked here (a Temporal run with piped input): say what it waits for, and how to answer.
         if (next && !options.interactive && options.verbose) {

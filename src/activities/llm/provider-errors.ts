@@ -57,7 +57,7 @@ export function toActivityFailure(error: unknown, provider: string): Application
 
   const detail = providerMessage(error);
   if (status === 408 || status === 409 || status === 429 || status >= 500) {
-    const what = status === 429 ? "is rate limiting requests" : status >= 500 ? "had a server error" : "could not finish the request";
+    const what = status === 429 ? "is rate limiting requests" : status === 529 ? "is overloaded" : status === 503 ? "is unavailable" : status >= 500 ? "had a server error" : "could not finish the request";
     return retryable(`${provider} ${what} (${status}): ${detail}`, { provider, status }, cause, retryDelayMs(error.headers));
   }
   const hint = rejectionHint(status, provider);
