@@ -188,7 +188,7 @@ function npmInstall(dir: string): Promise<void> {
 
 function configFile(name: string): string {
   return `# ${name}: agents that use MCP servers as tools, run by duragent.
-# Reference: https://www.npmjs.com/package/duragent
+# Reference: node_modules/duragent/README.md (the "Configuration" section).
 
 # memory runs in this process; temporal runs durably on a Temporal cluster (\`npx duragent dev\` starts one here).
 engine: memory
@@ -240,7 +240,7 @@ const tsconfig = {
 function readmeFile(name: string): string {
   return `# ${name}
 
-An agent project on [duragent](https://www.npmjs.com/package/duragent): durable AI agents that use MCP servers as tools.
+An agent project on duragent (its guide: \`node_modules/duragent/README.md\`): durable AI agents that use MCP servers as tools.
 
 - \`agents.ts\` defines the \`assistant\` agent; \`duragent.config.yaml\` its MCP servers and model.
 - \`npx duragent run assistant --input "Summarize README.md in two sentences."\` runs it in this process.
