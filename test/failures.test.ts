@@ -25,7 +25,7 @@ import { isUserError } from "../src/errors/user-error.js";
 import { startDevServer } from "../src/temporal/dev-server.js";
 import { startScriptedModelServer, type ScriptedCall, type ScriptedModelServer, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
 import type { CountingLogEntry } from "./fixtures/counting-mcp-server.js";
-import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
+import { bundleWorkflows, memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
 import { startTestTemporal } from "./support/temporal.js";
 import { waitFor } from "./support/wait.js";
 
@@ -199,6 +199,27 @@ for (const engineName of ["memory", "temporal"] as const) {
           await assert.rejects(engine.start(agent("openai:gpt-4.1-mini"), "   "), (error: unknown) => error instanceof InvalidRunInput && /it got an empty one/.test(error.message));
           assert.equal(model.requests.length, 0, "no run reached the model");
         });
+      } finally {
+        await model.close();
+      }
+    });
+
+    test("workflow code that hands an agent what it cannot take fails the run saying so; on Temporal its task is not retried for ever", async () => {
+      const model = await startScriptedModelServer(toolScript, { quiet: true });
+      const modulePath = fileURLToPath(new URL("./fixtures/usage-workflows.ts", import.meta.url));
+      const { summarise } = (await import(modulePath)) as typeof import("./fixtures/usage-workflows.js");
+      const body = async (engine: Engine) => {
+        // summarise has no input schema, so an object reaches its agent's generateStr.
+        const handle = await engine.start({ kind: "workflow", name: "summarise", workflow: summarise as DuragentWorkflow }, { nope: 1 });
+        const failure = await failureOf(handle);
+        assert.equal(failure.phase, "failed");
+        assert.match(failure.message, /summariser: generate takes a message \(a string\) or a list of messages, and got an object \(\{"nope":1\}\)\. A workflow defined without an input schema/);
+        assert.equal(model.requests.length, 0);
+      };
+      try {
+        const config = { ...configFor(model, join(dir, `invalid-${engineName}.log`), {}), modules: [modulePath] };
+        if (engineName === "memory") await onEngine("memory", env, config, body);
+        else await withTemporalWorker(env!, config, body, { workflowBundle: await bundleWorkflows([modulePath]) });
       } finally {
         await model.close();
       }

@@ -35,6 +35,8 @@ export const FailureType = {
   runUnreachable: "RunUnreachable",
   /** A step's result is larger than Temporal records (2 MB a payload); the same step would give the same. */
   resultTooLarge: "StepResultTooLarge",
+  /** Workflow code handed an agent something it cannot take (say, `generate` an object); the same code would do it again. */
+  invalidInput: "InvalidInput",
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

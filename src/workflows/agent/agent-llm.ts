@@ -81,7 +81,7 @@ export class AgentLlm implements AugmentedLlm {
   }
 
   async generate(input: string | Message[], options: GenerateOptions = {}): Promise<Message[]> {
-    return this.runLoop(toMessages(input), options, undefined);
+    return this.runLoop(this.toMessages(input), options, undefined);
   }
 
   async generateStr(input: string | Message[], options: GenerateOptions = {}): Promise<string> {
@@ -94,19 +94,34 @@ export class AgentLlm implements AugmentedLlm {
     options: StructuredOptions = {},
   ): Promise<T> {
     const responseFormat = { type: "json_schema" as const, name: options.schemaName ?? "result", schema: jsonSchemaOf(schema) };
-    let added = await this.runLoop(toMessages(input), options, responseFormat);
+    let added = await this.runLoop(this.toMessages(input), options, responseFormat);
     let raw = finalText(added);
     let problem = checkStructured(raw, schema);
     if (problem.ok) return problem.value;
 
     // One repair: the model sees exactly what was wrong.
     const repair = `Your reply did not match the required JSON schema: ${problem.error}\nReply again with only the corrected JSON.`;
-    const context = options.useHistory === false ? [...toMessages(input), ...added] : [];
+    const context = options.useHistory === false ? [...this.toMessages(input), ...added] : [];
     added = await this.runLoop([...context, { role: "user", content: repair }], options, responseFormat);
     raw = finalText(added);
     problem = checkStructured(raw, schema);
     if (problem.ok) return problem.value;
     throw structuredOutputInvalid(this.name, `the model's structured output is still invalid after one repair: ${problem.error}`, raw);
+  }
+
+  /**
+   * The input as messages. Workflow code without an input schema passes on whatever its caller
+   * sent; anything else fails the run saying so, where on Temporal a TypeError would fail the
+   * workflow task, and be retried, for ever.
+   */
+  private toMessages(input: string | Message[]): Message[] {
+    if (typeof input === "string") return [{ role: "user", content: input }];
+    if (Array.isArray(input) && input.every((message) => typeof message === "object" && message !== null && "role" in message)) return input;
+    const given = input === undefined ? "undefined" : Array.isArray(input) ? "a list that is not of messages" : typeof input === "object" ? `an object (${JSON.stringify(input)?.slice(0, 80)})` : typeof input;
+    throw ApplicationFailure.nonRetryable(
+      `${this.name}: generate takes a message (a string) or a list of messages, and got ${given}. A workflow defined without an input schema gets whatever its caller sent; give it one (defineWorkflow(body, { input: z.string() })) to refuse such input at start.`,
+      FailureType.invalidInput,
+    );
   }
 
   private async runLoop(
@@ -247,9 +262,6 @@ function approvalMatcher(patterns: string[]): (name: string) => boolean {
   return matcher;
 }
 
-function toMessages(input: string | Message[]): Message[] {
-  return typeof input === "string" ? [{ role: "user", content: input }] : input;
-}
 
 /** The text of the last assistant message. */
 export function finalText(messages: Message[]): string {
