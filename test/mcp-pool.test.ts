@@ -121,13 +121,17 @@ function poolFor(t: TestContext, servers: Record<string, McpServerConfig>, logge
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
+    return true;
   } catch (error) {
     assert.equal((error as NodeJS.ErrnoException).code, "ESRCH");
     return false;
   }
-  // An orphan that died waits as a zombie until init reaps it, which a container's init may never do.
+}
+
+/** For a process that is not our child: an orphan that died waits as a zombie until init reaps it, which a container's init may never do. */
+function isRunning(pid: number): boolean {
   const stat = process.platform === "linux" ? readFileSyncOrEmpty(`/proc/${pid}/stat`) : "";
-  return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  return isAlive(pid) && stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
 }
 
 function readFileSyncOrEmpty(file: string): string {
@@ -313,7 +317,9 @@ describe("server-filesystem over stdio", () => {
     // Ctrl-C in a terminal sends SIGINT to the whole process group, the server included.
     const pid = await pidOf(pool, "fs");
     process.kill(pid, "SIGINT");
-    assert.ok(await waitUntilGone(pid));
+    // Gone once the pool has seen it go (a process that died is a zombie until then).
+    await waitFor("the pool to see the server go", () => (logger.lines.some((line) => line.msg === "MCP server 'fs' was killed (SIGINT)") ? true : undefined));
+    assert.equal(isAlive(pid), false);
     await pool.listTools("fs");
     await pool.closeAll();
     await assert.rejects(pool.listTools("fs"), assertUnavailable(/^MCP server 'fs' was not started: duragent's MCP connections are closed/));
@@ -609,10 +615,10 @@ describe("failures", () => {
     await pool.listTools("launched");
     const launcherPid = await pidOf(pool, "launched");
     const serverPid = Number(await readFile(pidFile, "utf8"));
-    assert.ok(isAlive(launcherPid) && isAlive(serverPid));
+    assert.ok(isAlive(launcherPid) && isRunning(serverPid));
     await pool.closeAll();
     assert.ok(await waitUntilGone(launcherPid, 500), `the launcher ${launcherPid} is still alive`);
-    assert.ok(await waitUntilGone(serverPid, 500), `the server ${serverPid} it started is still alive`);
+    assert.ok(await waitFor(`the server ${serverPid} to exit`, () => (isRunning(serverPid) ? undefined : true), 500), `the server ${serverPid} it started is still alive`);
   });
 
   test("closeAll leaves no child process, even one that ignores stdin and SIGTERM", async (t) => {
