@@ -46,7 +46,10 @@ export interface ClientOptions {
 
 /**
  * What to start: the name of a configured agent, pattern or workflow, an agent from `defineAgent`,
- * or a workflow from `defineWorkflow` that one of the config's `modules:` exports.
+ * or a workflow from `defineWorkflow` that one of the config's `modules:` exports. A workflow is
+ * matched as the same object, which a JavaScript module gives your program and duragent alike; a
+ * TypeScript module is loaded by duragent's own loader, another instance, so start its workflows
+ * by export name (`start<Output>("exportName", input)`).
  */
 export type Startable = string | Agent | DuragentWorkflow | RunTarget;
 
@@ -211,7 +214,8 @@ export class DuragentClient {
     }
     if (typeof target === "object" && target !== null && "kind" in target) return target;
     if (typeof target === "object" && target !== null && "spec" in target) return { kind: "agent", name: target.spec.name, agent: target.spec };
-    throw new UserError(`Cannot start ${typeof target === "object" ? JSON.stringify(target)?.slice(0, 80) : String(target)}: give a target's name, an agent from defineAgent, or a workflow from defineWorkflow.`);
+    const given = typeof target === "object" ? JSON.stringify(target)?.slice(0, 80) : typeof target === "function" ? "a function" : String(target);
+    throw new UserError(`Cannot start ${given}: give a target's name, an agent from defineAgent, or a workflow from defineWorkflow.`);
   }
 
   private engineFor(name: EngineName): Promise<Engine> {

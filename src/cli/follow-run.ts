@@ -93,7 +93,7 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
         // What the status cannot tell, and why (a run whose code keeps failing says so here), once.
         const partial = status.partial && `${status.partial}${status.lastError ? `: ${status.lastError}` : ""}`;
         // Told again only when it says something new: "last seen 35 s ago" ages on every read.
-        const news = partial?.replace(/\d+/g, "#");
+        const news = partial?.replace(/last seen \d+ s ago/g, "last seen");
         if (options.verbose && partial && news !== shownPartial) {
           if (spinning) err.write("\r\x1b[K");
           endLine();
@@ -117,7 +117,8 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
           if (options.answeredOnlyHere && answered === "left for later") asked.delete(next.id);
           continue;
         }
-        if (spinning && !midLine && !last) err.write(`\r${spinnerFrames[frame++ % spinnerFrames.length]} ${phaseText(status)}\x1b[K`);
+        // Wider than the terminal, the line would wrap, and each frame print a new one.
+        if (spinning && !midLine && !last) err.write(`\r${spinnerFrames[frame++ % spinnerFrames.length]} ${phaseText(status).slice(0, Math.max(10, (process.stderr.columns ?? 80) - 3))}\x1b[K`);
       }
       if (last) break;
       await Promise.race([outcome.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, options.pollMs ?? (spinning && status?.streaming?.some((text) => !text.done) ? 100 : 300)))]);

@@ -44,7 +44,7 @@ const commands: CommandSpec[] = [
         .requiredOption("-i, --input <text|json|@file|->", "the message, or a JSON input; @file reads a file, - standard input")
         .option("--wait", "wait for the answer (default)", true)
         .option("--no-wait", "print the run id and return at once (temporal engine)")
-        .option("--events", "print the run's events as JSON lines (step, text, restart, request, end) instead of its answer")
+        .option("--events", "print the run's events as JSON lines (step, text, restart, progress, request, end) instead of its answer")
         .option("--agent <name>", "show only this agent's streamed text (e.g. a pattern's last writer); repeat for several", collect, []),
     closeOnSignal: true,
     action: async (context, [target], options) =>
@@ -76,7 +76,7 @@ const commands: CommandSpec[] = [
     options: (command) =>
       command
         .option("--no-answer", "only watch; leave questions to `duragent answer`")
-        .option("--events", "print the run's events as JSON lines: step, text, restart, request, end")
+        .option("--events", "print the run's events as JSON lines: step, text, restart, progress, request, end")
         .option("--agent <name>", "show only this agent's streamed text (e.g. a pattern's last writer); repeat for several", collect, []),
     closeOnSignal: true,
     action: async (context, [id], options) =>

@@ -65,8 +65,8 @@ export interface RunHandle<R = unknown> {
   /** Asks the named query of the run's current state (across continue-as-new, the latest run). */
   query<R = unknown>(name: string, payload?: unknown): Promise<R>;
   /**
-   * The run's events until it ends: steps, streamed answer text, restarts, questions and
-   * approvals, and the end; the same shapes on both engines. Stop early by breaking out of the loop.
+   * The run's events until it ends: steps, streamed answer text, restarts, tools' progress,
+   * questions and approvals, and the end; the same shapes on both engines. Stop early by breaking out of the loop.
    * `agents` keeps only those agents' text (say, a pattern's final writer); steps and the rest stay.
    */
   events(options?: { signal?: AbortSignal; agents?: readonly string[] }): AsyncIterable<RunEvent>;

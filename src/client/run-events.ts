@@ -1,13 +1,13 @@
 /**
  * A run's events as an async iterator, the same on both engines: steps as they start, a model's
  * answer text as it streams, a restart marker when a streaming step's attempt failed and began
- * again, questions and approvals as they open, and the end. Built on `status()`, which on the
+ * again, a tool's progress as its server reports it, questions and approvals as they open, and the end. Built on `status()`, which on the
  * memory engine reads the run in this process and on Temporal reads the status query and the
  * pending activities' heartbeats, so a watcher that joins late starts with the current step's
  * text so far and never sees two attempts mixed. Watching never touches the run.
  */
 import type { PendingRequest, RunPhase, RunStatus } from "../common/run-status.js";
-import type { StepText } from "../common/server-requests.js";
+import type { StepProgress, StepText } from "../common/server-requests.js";
 
 export type RunEvent =
   /** A step of the run, or, with `run`, of one of its child runs (a nested pattern), named by its id within the run. */
@@ -16,7 +16,7 @@ export type RunEvent =
   /** The streaming step's attempt failed; its text starts again with `attempt`. */
   | { type: "restart"; id: string; step: string; agent?: string; attempt: number }
   /** A tool call's server reported progress (MCP `notifications/progress`); its latest report when several came between two reads. */
-  | { type: "progress"; callId: string; step: string; progress: number; total?: number; message?: string }
+  | ({ type: "progress" } & StepProgress)
   | { type: "request"; request: PendingRequest }
   | { type: "end"; phase: RunPhase; result?: unknown; error?: string };
 
@@ -42,15 +42,19 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
     const status = (await run.status().catch(() => undefined)) ?? (done ? await run.status().catch(() => undefined) : undefined);
     if (status) {
       const { restarted, runs } = steps.take(status);
-      if (restarted) shown.clear();
+      if (restarted) shown.clear(), shownProgress.clear();
       for (const { run, steps: taken } of runs) for (const step of taken) yield { type: "step", ...step, ...(run ? { run } : {}) };
       for (const streaming of status.streaming ?? []) if (shows(streaming)) yield* textEvents(streaming, shown);
+      // Only calls in flight report: an ended call's entry goes, so the map stays as small as they.
+      const reporting = new Set<string>();
       for (const progress of status.progress ?? []) {
+        reporting.add(progress.callId);
         const key = JSON.stringify(progress);
         if (shownProgress.get(progress.callId) === key) continue;
         shownProgress.set(progress.callId, key);
         yield { type: "progress", ...progress };
       }
+      for (const callId of shownProgress.keys()) if (!reporting.has(callId)) shownProgress.delete(callId);
       for (const request of status.pending) {
         if (seenRequests.has(request.id)) continue;
         seenRequests.add(request.id);

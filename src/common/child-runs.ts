@@ -1,8 +1,8 @@
 /**
  * Nested patterns run as child runs, each with its own status. A watcher of the parent follows
  * their steps, streamed text and requests too: the parent's status gains each child's step labels
- * (`childSteps`, by the child's id within the parent, e.g. `research-1`), its streamed text and
- * its pending questions and approvals, with ids prefixed by that id (`research-1/llm-2`,
+ * (`childSteps`, by the child's id within the parent, e.g. `research-1`), its streamed text, its
+ * tools' progress and its pending questions and approvals, with ids prefixed by that id (`research-1/llm-2`,
  * `research-1/input-1`), so the pieces of different calls, in whatever run, never mix, and an
  * answer to `research-1/input-1` finds its run.
  */
@@ -20,6 +20,7 @@ export function childRequests(byChild: ReadonlyMap<string, readonly PendingReque
 export async function withChildren(status: RunStatus, childStatus: (id: string) => Promise<RunStatus | undefined>): Promise<RunStatus> {
   if (!status.children?.length) return status;
   const texts = [...(status.streaming ?? [])];
+  const progress = [...(status.progress ?? [])];
   const pending = [...status.pending];
   const steps: NonNullable<RunStatus["childSteps"]> = [];
   const children = await Promise.all(status.children.map((id) => childStatus(id).catch(() => undefined)));
@@ -31,9 +32,16 @@ export async function withChildren(status: RunStatus, childStatus: (id: string) 
     // A grandchild's steps are named by the path to it.
     for (const inner of child.childSteps ?? []) steps.push({ ...inner, run: `${prefix}/${inner.run}` });
     for (const text of child.streaming ?? []) texts.push({ ...text, id: `${prefix}/${text.id}` });
+    for (const call of child.progress ?? []) progress.push({ ...call, callId: `${prefix}/${call.callId}` });
     for (const request of child.pending) pending.push({ ...request, id: childRequestId(prefix, request.id) });
   }
-  return { ...status, pending, ...(texts.length > 0 ? { streaming: texts } : {}), ...(steps.length > 0 ? { childSteps: steps } : {}) };
+  return {
+    ...status,
+    pending,
+    ...(texts.length > 0 ? { streaming: texts } : {}),
+    ...(progress.length > 0 ? { progress } : {}),
+    ...(steps.length > 0 ? { childSteps: steps } : {}),
+  };
 }
 
 /**

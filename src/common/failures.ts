@@ -1,6 +1,6 @@
 /**
- * Failure types that cross the activity boundary. An activity throws an `ApplicationFailure`
- * whose `type` is one of these; retry policies and the memory engine read the same names.
+ * Failure types: an activity throws an `ApplicationFailure` whose `type` is one of these, which
+ * retry policies and the memory engine read; workflow code throws `invalidAgentInput` itself.
  * Sandbox-safe: imported by workflow code.
  */
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, TimeoutFailure, TimeoutType } from "@temporalio/common";
@@ -36,7 +36,7 @@ export const FailureType = {
   /** A step's result is larger than Temporal records (2 MB a payload); the same step would give the same. */
   resultTooLarge: "StepResultTooLarge",
   /** Workflow code handed an agent something it cannot take (say, `generate` an object); the same code would do it again. */
-  invalidInput: "InvalidInput",
+  invalidAgentInput: "InvalidAgentInput",
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

@@ -161,10 +161,18 @@ export function waitingBetweenSteps(status: RunStatus): string | undefined {
   return status.phase === "running" ? status.waitingFor : undefined;
 }
 
-/** A tool call's progress as people read it: `2/5, Step 2 of 5` (or `2` when the server gives no total). */
+/**
+ * A tool call's progress as people read it: `2/5, Step 2 of 5` (or `2` when the server gives no
+ * total). The message is the server's, so it is kept to one line without control characters.
+ */
 export function progressText({ progress, total, message }: StepProgress): string {
-  return `${progress}${total !== undefined ? `/${total}` : ""}${message ? `, ${message}` : ""}`;
+  // eslint-disable-next-line no-control-regex
+  const said = message?.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim();
+  const shown = said && said.length > maxProgressMessage ? `${said.slice(0, maxProgressMessage - 1)}…` : said;
+  return `${progress}${total !== undefined ? `/${total}` : ""}${shown ? `, ${shown}` : ""}`;
 }
+
+const maxProgressMessage = 100;
 
 /** What a child run (and its own children) waits for: ids as its parent's status shows them, texts cut. */
 export interface ChildWaits {

@@ -7,7 +7,7 @@
  * depends on this wait: it keeps going (durably, on Temporal) whatever the caller does.
  */
 import type { ElicitRequestFormParams, ElicitRequestURLParams, ElicitResult } from "@modelcontextprotocol/server";
-import { hasEnded, type QuestionRequest, type PendingRequest, type RunStatus } from "../common/run-status.js";
+import { hasEnded, progressText, type QuestionRequest, type PendingRequest, type RunStatus } from "../common/run-status.js";
 import type { McpLogLevel } from "../common/server-requests.js";
 import { InvalidRunMessage, type RunHandle } from "../client/engine.js";
 import { elicitationForm, type ElicitationForm } from "./elicitation-form.js";
@@ -139,9 +139,7 @@ function progressReport(status: RunStatus): string {
   const step = status.currentStep ? `step ${status.stepCount}: ${status.currentStep}` : `step ${status.stepCount}`;
   const live = status.streaming?.findLast((text) => !text.done && text.length > 0);
   if (live) return `${step}${live.agent ? ` (${live.agent})` : ""}: ${live.length > live.text.length ? "…" : ""}${live.text}`;
-  const calls = (status.progress ?? []).map(
-    (call) => `${call.step} ${call.progress}${call.total === undefined ? "" : `/${call.total}`}${call.message ? ` ${call.message}` : ""}`,
-  );
+  const calls = (status.progress ?? []).map((call) => `${call.step} ${progressText(call)}`);
   return calls.length > 0 ? `${step} (${calls.join("; ")})` : step;
 }
 

@@ -332,16 +332,16 @@ async function closeConnection(conn: Connection): Promise<void> {
     // Lets the server free the session now rather than when it times out.
     await withTimeout(transport.terminateSession(), SHUTDOWN_GRACE_MS).catch(() => {});
   }
-  // Found while the server's process tree is still whole (see `descendantsOf`).
-  const descendants = stdio?.pid != null ? await descendantsOf(stdio.pid) : [];
+  // Found while the server's process tree is still whole, and its pid still its own (see `descendantsOf`).
+  const child = stdio?.child;
+  const running = child?.pid !== undefined && child.exitCode === null && child.signalCode === null;
+  const descendants = running ? await descendantsOf(child.pid!) : [];
   const closing = conn.client.close();
-  if (stdio?.child) {
-    await ensureExited(stdio.child);
-  } else if (stdio?.pid != null) {
-    await ensureExitedByPid(stdio.pid);
-  }
   // A grandchild (the server `npx` started) would keep our pipes, and so this process, alive.
-  await Promise.all(descendants.map(ensureExitedByPid));
+  await Promise.all([
+    child ? ensureExited(child) : stdio?.pid != null ? ensureExitedByPid({ pid: stdio.pid }) : undefined,
+    ...descendants.map(ensureExitedByPid),
+  ]);
   await withTimeout(closing, SHUTDOWN_GRACE_MS);
 }
 

@@ -3,7 +3,6 @@
  * making sure they are gone on shutdown.
  */
 import { execFile, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { promisify } from "node:util";
 import type { Readable } from "node:stream";
@@ -81,17 +80,6 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** An orphan that has exited waits as a zombie until init reaps it, which a container's init may never do. */
-function isZombie(pid: number): boolean {
-  if (process.platform !== "linux") return false;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] === "Z";
-  } catch {
-    return false;
-  }
-}
-
 export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<undefined>((resolve) => {
@@ -116,19 +104,28 @@ export async function ensureExited(child: ChildProcess): Promise<void> {
   await withTimeout(exited, 5 * SHUTDOWN_GRACE_MS);
 }
 
+/** A process as found at one moment: its pid, and when it started, so that a pid used again by another process is not signalled. */
+export interface FoundProcess {
+  pid: number;
+  /** As /proc or `ps` tells it; absent where neither does (Windows). */
+  started?: string;
+}
+
 /** For a process that is not our child: the server a launcher started, or one the SDK no longer shows us. */
-export async function ensureExitedByPid(pid: number): Promise<void> {
-  const alive = (): boolean => {
+export async function ensureExitedByPid(target: FoundProcess): Promise<void> {
+  const { pid, started } = target;
+  const alive = async (): Promise<boolean> => {
     try {
       process.kill(pid, 0);
     } catch {
       return false;
     }
-    return !isZombie(pid);
+    const now = await processInfo(pid);
+    return now?.state !== "Z" && (started === undefined || now?.started === started);
   };
   const waitGone = async (ms: number): Promise<boolean> => {
-    for (const end = Date.now() + ms; Date.now() < end; await delay(50)) if (!alive()) return true;
-    return !alive();
+    for (const end = Date.now() + ms; Date.now() < end; await delay(50)) if (!(await alive())) return true;
+    return !(await alive());
   };
   if (await waitGone(SHUTDOWN_GRACE_MS)) return;
   for (const signal of ["SIGTERM", "SIGKILL"] as const) {
@@ -142,40 +139,61 @@ export async function ensureExitedByPid(pid: number): Promise<void> {
 }
 
 /**
- * The processes under `pid`, children first. A launcher such as `npx` runs the server as its own
- * child, which outlives a signal to the launcher and holds our pipes open, so it is found before
- * the launcher goes (it is then re-parented and can no longer be traced to us).
+ * The processes under `pid`. A launcher such as `npx` runs the server as its own child, which
+ * outlives a signal to the launcher and holds our pipes open; it is found while the launcher
+ * lives, since it is then re-parented and can no longer be traced to us. Windows: none found.
  */
-export async function descendantsOf(pid: number): Promise<number[]> {
-  const parents = await parentTable();
-  const found: number[] = [];
+export async function descendantsOf(pid: number): Promise<FoundProcess[]> {
+  const table = await processTable();
+  const found: FoundProcess[] = [];
   for (let queue = [pid]; queue.length > 0; ) {
     const parent = queue.shift()!;
-    for (const [child, of] of parents) if (of === parent && !found.includes(child)) found.push(child), queue.push(child);
+    for (const [child, info] of table) {
+      if (info.ppid !== parent || found.some((known) => known.pid === child)) continue;
+      found.push({ pid: child, ...(info.started !== undefined ? { started: info.started } : {}) });
+      queue.push(child);
+    }
   }
   return found;
 }
 
-/** Each process's parent: from /proc on Linux (slim images have no `ps`), else from `ps`. */
-async function parentTable(): Promise<Map<number, number>> {
-  const table = new Map<number, number>();
+interface ProcessInfo {
+  ppid: number;
+  state?: string;
+  started?: string;
+}
+
+/** Every process: from /proc on Linux (slim images have no `ps`), else from `ps`. */
+async function processTable(): Promise<Map<number, ProcessInfo>> {
+  const table = new Map<number, ProcessInfo>();
   if (process.platform === "linux") {
-    const entries = await readdir("/proc").catch(() => [] as string[]);
-    await Promise.all(
-      entries.filter((name) => /^\d+$/.test(name)).map(async (name) => {
-        const stat = await readFile(`/proc/${name}/stat`, "utf8").catch(() => "");
-        // "pid (command) state ppid …": the command may hold spaces and parentheses.
-        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-        if (Number.isInteger(ppid)) table.set(Number(name), ppid);
-      }),
-    );
+    const pids = (await readdir("/proc").catch(() => [] as string[])).filter((name) => /^\d+$/.test(name)).map(Number);
+    for (const pid of pids) {
+      const info = await processInfo(pid);
+      if (info) table.set(pid, info);
+    }
     return table;
   }
   if (process.platform === "win32") return table;
-  const listed = await promisify(execFile)("ps", ["-A", "-o", "pid=,ppid="], { timeout: 2_000 }).catch(() => ({ stdout: "" }));
+  const listed = await promisify(execFile)("ps", ["-A", "-o", "pid=,ppid=,lstart="], { timeout: 2_000 }).catch(() => ({ stdout: "" }));
   for (const line of listed.stdout.split("\n")) {
-    const [pid, ppid] = line.trim().split(/\s+/).map(Number);
-    if (Number.isInteger(pid) && Number.isInteger(ppid)) table.set(pid!, ppid!);
+    const [, pid, ppid, started] = /^\s*(\d+)\s+(\d+)\s+(.*\S)/.exec(line) ?? [];
+    if (pid && ppid) table.set(Number(pid), { ppid: Number(ppid), ...(started ? { started } : {}) });
   }
   return table;
+}
+
+/** One process's parent, state and start; undefined once it is gone. */
+async function processInfo(pid: number): Promise<ProcessInfo | undefined> {
+  if (process.platform === "linux") {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+    // "pid (command) state ppid …" with the start time the 22nd field; the command may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ppid = Number(fields[1]);
+    return stat && Number.isInteger(ppid) ? { ppid, state: fields[0]!, started: fields[19]! } : undefined;
+  }
+  if (process.platform === "win32") return undefined;
+  const listed = await promisify(execFile)("ps", ["-o", "ppid=,state=,lstart=", "-p", String(pid)], { timeout: 2_000 }).catch(() => ({ stdout: "" }));
+  const [, ppid, state, started] = /^\s*(\d+)\s+(\S)\S*\s+(.*\S)/.exec(listed.stdout) ?? [];
+  return ppid ? { ppid: Number(ppid), state: state!, ...(started ? { started } : {}) } : undefined;
 }

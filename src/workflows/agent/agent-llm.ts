@@ -81,7 +81,7 @@ export class AgentLlm implements AugmentedLlm {
   }
 
   async generate(input: string | Message[], options: GenerateOptions = {}): Promise<Message[]> {
-    return this.runLoop(this.toMessages(input), options, undefined);
+    return this.runLoop(this.toMessages(input, "generate"), options, undefined);
   }
 
   async generateStr(input: string | Message[], options: GenerateOptions = {}): Promise<string> {
@@ -94,14 +94,14 @@ export class AgentLlm implements AugmentedLlm {
     options: StructuredOptions = {},
   ): Promise<T> {
     const responseFormat = { type: "json_schema" as const, name: options.schemaName ?? "result", schema: jsonSchemaOf(schema) };
-    let added = await this.runLoop(this.toMessages(input), options, responseFormat);
+    let added = await this.runLoop(this.toMessages(input, "generateStructured"), options, responseFormat);
     let raw = finalText(added);
     let problem = checkStructured(raw, schema);
     if (problem.ok) return problem.value;
 
     // One repair: the model sees exactly what was wrong.
     const repair = `Your reply did not match the required JSON schema: ${problem.error}\nReply again with only the corrected JSON.`;
-    const context = options.useHistory === false ? [...this.toMessages(input), ...added] : [];
+    const context = options.useHistory === false ? [...this.toMessages(input, "generateStructured"), ...added] : [];
     added = await this.runLoop([...context, { role: "user", content: repair }], options, responseFormat);
     raw = finalText(added);
     problem = checkStructured(raw, schema);
@@ -111,16 +111,17 @@ export class AgentLlm implements AugmentedLlm {
 
   /**
    * The input as messages. Workflow code without an input schema passes on whatever its caller
-   * sent; anything else fails the run saying so, where on Temporal a TypeError would fail the
-   * workflow task, and be retried, for ever.
+   * sent; what is neither text nor a list fails the run saying so, where on Temporal a TypeError
+   * would fail the workflow task, and be retried, for ever. A list is taken as it was before this
+   * check, so a recorded run replays as it ran.
    */
-  private toMessages(input: string | Message[]): Message[] {
+  private toMessages(input: string | Message[], method: "generate" | "generateStructured"): Message[] {
     if (typeof input === "string") return [{ role: "user", content: input }];
-    if (Array.isArray(input) && input.every((message) => typeof message === "object" && message !== null && "role" in message)) return input;
-    const given = input === undefined ? "undefined" : Array.isArray(input) ? "a list that is not of messages" : typeof input === "object" ? `an object (${JSON.stringify(input)?.slice(0, 80)})` : typeof input;
+    if (Array.isArray(input)) return input;
+    const given = input === undefined || input === null ? String(input) : typeof input === "object" ? `an object (${JSON.stringify(input).slice(0, 80)})` : `a ${typeof input}`;
     throw ApplicationFailure.nonRetryable(
-      `${this.name}: generate takes a message (a string) or a list of messages, and got ${given}. A workflow defined without an input schema gets whatever its caller sent; give it one (defineWorkflow(body, { input: z.string() })) to refuse such input at start.`,
-      FailureType.invalidInput,
+      `${this.name}: ${method} takes a message (a string) or a list of messages, and got ${given}. A workflow defined without an input schema gets whatever its caller sent; give it one (defineWorkflow(body, { input: z.string() })) to refuse such input at start.`,
+      FailureType.invalidAgentInput,
     );
   }
 
@@ -165,7 +166,7 @@ export class AgentLlm implements AugmentedLlm {
         : calls.length === 1
           ? [await this.callTool(calls[0]!)]
           : await Promise.all(calls.map((call) => this.callTool(call)));
-      for (const { samplingUsage } of outcomes) for (const key in samplingUsage) addUsage(this.usage, key, samplingUsage[key]!);
+      for (const { samplingUsage } of outcomes) for (const [key, usage] of Object.entries(samplingUsage ?? {})) addUsage(this.usage, key, usage);
       const results = outcomes.map((outcome) => outcome.message);
       added.push(...results);
       this.ctx.run.addToTranscript(results);
