@@ -530,12 +530,20 @@ describe("worker-side details", () => {
   test("a message to the run that failed on its way is told apart from the run's refusal", () => {
     const grpcError = (code: number) => Object.assign(new Error(`${code} service said no`), { code, details: "service said no", metadata: {} });
     const refusals = [
-      new WorkflowUpdateFailedError("Workflow Update failed", ApplicationFailure.nonRetryable("invalid request")),
+      // The run's validator refusing the request's shape.
+      new WorkflowUpdateFailedError("Workflow Update failed", ApplicationFailure.nonRetryable("Malformed server request: key: Required", "InvalidServerRequest")),
       new ServiceError("Workflow Update failed", { cause: grpcError(3) }),
       new ServiceError("Workflow Update failed", { cause: grpcError(8) }),
     ];
     for (const refusal of refusals) assert.equal(unreachableUnlessRefused(refusal), refusal);
-    for (const failure of [new ServiceError("Workflow Update failed", { cause: grpcError(14) }), new ServiceError("Workflow Update failed", { cause: grpcError(10) }), new Error("socket hang up")]) {
+    for (const failure of [
+      new ServiceError("Workflow Update failed", { cause: grpcError(14) }),
+      new ServiceError("Workflow Update failed", { cause: grpcError(10) }),
+      new Error("socket hang up"),
+      // The server fails an Update itself when the workflow task that carried it failed (a worker stopping under it).
+      new WorkflowUpdateFailedError("Workflow Update failed", ApplicationFailure.nonRetryable("Workflow Update failed because the Workflow Task failed", "WorkflowNotReady")),
+      new WorkflowUpdateFailedError("Workflow Update failed", undefined),
+    ]) {
       const sorted = unreachableUnlessRefused(failure);
       assert.ok(sorted instanceof RunUnreachable, String(sorted));
       assert.equal(sorted.cause, failure);

@@ -6,6 +6,8 @@
  * Progress travels as heartbeat details, which cost no history events.
  */
 import type { Context } from "@temporalio/activity";
+import { ApplicationFailure } from "@temporalio/common";
+import { FailureType } from "../common/failures.js";
 import { isGrpcServiceError, ServiceError, WorkflowUpdateFailedError } from "@temporalio/client";
 import { RunMessages } from "../common/run-status.js";
 import { abandonOnAbort } from "./abandon-on-abort.js";
@@ -26,12 +28,14 @@ import {
 const refusedCodes = new Set([3 /* INVALID_ARGUMENT */, 8 /* RESOURCE_EXHAUSTED */]);
 
 /**
- * A failed message to the run, sorted: the run's own refusal (its validator or handler) and a
- * request the service refuses as such go to the server as they are; anything else failed on the
- * way, and becomes {@link RunUnreachable}.
+ * A failed message to the run, sorted: the run's own refusal (its validator: the request's
+ * schema) and a request the service refuses as such go to the server as they are; anything else
+ * failed on the way, and becomes {@link RunUnreachable}. That includes an Update the server
+ * failed itself, which it does when the workflow task that carried it failed (a worker stopping
+ * under it), so the tool call's next attempt asks again.
  */
 export function unreachableUnlessRefused(error: unknown): unknown {
-  if (error instanceof WorkflowUpdateFailedError) return error;
+  if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure && error.cause.type === FailureType.invalidServerRequest) return error;
   const grpc = error instanceof ServiceError && isGrpcServiceError(error.cause) ? error.cause : isGrpcServiceError(error) ? error : undefined;
   if (grpc && refusedCodes.has(grpc.code)) return error;
   return new RunUnreachable(error instanceof Error ? error.message : String(error), { cause: error });

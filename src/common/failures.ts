@@ -35,6 +35,8 @@ export const FailureType = {
   runUnreachable: "RunUnreachable",
   /** A step's result is larger than Temporal records (2 MB a payload); the same step would give the same. */
   resultTooLarge: "StepResultTooLarge",
+  /** A run refused a tool call's report of its server's request as malformed (the Update's validator); sent again, it would be again. */
+  invalidServerRequest: "InvalidServerRequest",
   /** Workflow code handed an agent something it cannot take (say, `generate` an object); the same code would do it again. */
   invalidAgentInput: "InvalidAgentInput",
 } as const;

@@ -4,10 +4,10 @@
  * People reach the run through the handlers registered here (status query, answer and approval
  * updates, pause). Runs inside the workflow sandbox; imports activity types only.
  */
-import type { MetricCounter } from "@temporalio/common";
+import { ApplicationFailure, type MetricCounter } from "@temporalio/common";
 import * as workflow from "@temporalio/workflow";
 import { effects, type DuragentActivities, type EffectInput, type EffectName, type EffectOutput } from "../../common/effects.js";
-import { nonRetryableFailureTypes } from "../../common/failures.js";
+import { FailureType, nonRetryableFailureTypes } from "../../common/failures.js";
 import type { LlmRequest, LlmSetup } from "../../common/llm.js";
 import type { Message } from "../../common/messages.js";
 import { historyLimitDefaults, type ActivitySettings, type RunSettings } from "../../common/run-settings.js";
@@ -130,7 +130,11 @@ export class TemporalExecutor extends BaseExecutor {
     // A tool-call activity reports a server's request for a person and polls for the answer; the
     // answer lives in workflow state, so it survives the worker and a retried call reuses it.
     workflow.setHandler(serverRequestUpdate, (request) => control.openServerRequest(request), {
-      validator: (request) => void ServerRequestSchema.parse(request),
+      // Typed, so the activity can tell this refusal from an Update the server failed on the way.
+      validator: (request) => {
+        const parsed = ServerRequestSchema.safeParse(request);
+        if (!parsed.success) throw ApplicationFailure.nonRetryable(`Malformed server request: ${parsed.error.message}`, FailureType.invalidServerRequest);
+      },
     });
     workflow.setHandler(serverAnswerQuery, (key) => control.serverAnswer(key), { description: internal });
     workflow.setHandler(pauseSignal, () => control.pause());
