@@ -114,21 +114,30 @@ export interface FoundProcess {
 /** For a process that is not our child: the server a launcher started, or one the SDK no longer shows us. */
 export async function ensureExitedByPid(target: FoundProcess): Promise<void> {
   const { pid, started } = target;
-  const alive = async (): Promise<boolean> => {
+  const exists = (): boolean => {
     try {
       process.kill(pid, 0);
+      return true;
     } catch {
       return false;
     }
-    const now = await processInfo(pid);
-    return now?.state !== "Z" && (started === undefined || now?.started === started);
   };
+  // Still the process that was found, and not a zombie: asked before each signal, and while
+  // waiting only on Linux, where it is a file read (elsewhere it runs `ps`).
+  const stillIt = async (): Promise<boolean> => {
+    if (!exists()) return false;
+    if (process.platform === "win32") return true;
+    const now = await processInfo(pid);
+    return now !== undefined && now.state !== "Z" && (started === undefined || now.started === started);
+  };
+  const alive = async (): Promise<boolean> => (process.platform === "linux" ? stillIt() : exists());
   const waitGone = async (ms: number): Promise<boolean> => {
     for (const end = Date.now() + ms; Date.now() < end; await delay(50)) if (!(await alive())) return true;
     return !(await alive());
   };
   if (await waitGone(SHUTDOWN_GRACE_MS)) return;
   for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+    if (!(await stillIt())) return;
     try {
       process.kill(pid, signal);
     } catch {

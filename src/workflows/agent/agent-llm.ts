@@ -166,7 +166,7 @@ export class AgentLlm implements AugmentedLlm {
         : calls.length === 1
           ? [await this.callTool(calls[0]!)]
           : await Promise.all(calls.map((call) => this.callTool(call)));
-      for (const { samplingUsage } of outcomes) for (const [key, usage] of Object.entries(samplingUsage ?? {})) addUsage(this.usage, key, usage);
+      for (const { samplingUsage } of outcomes) if (samplingUsage) for (const [key, usage] of Object.entries(samplingUsage)) addUsage(this.usage, key, usage);
       const results = outcomes.map((outcome) => outcome.message);
       added.push(...results);
       this.ctx.run.addToTranscript(results);

@@ -14,7 +14,6 @@ import { historyLimitDefaults, type ActivitySettings, type RunSettings } from ".
 import { RunMessages, type Answer, type ApprovalDecision, type ChildWaits, type PendingRequest, type RunPhase, type RunStatus } from "../../common/run-status.js";
 import { phaseSearchAttribute } from "../../common/search-attributes.js";
 import { currentDetails, waitsForParent } from "../../common/current-details.js";
-import { childRequests } from "../../common/child-runs.js";
 import { ServerRequestSchema, type ServerRequest, type ServerRequestAnswer } from "../../common/server-requests.js";
 import { llmSetupQuery, transcriptPageBytes, transcriptSliceQuery, type RunLocation, type TranscriptSlice } from "../../common/transcript-reference.js";
 import type { WorkflowRunInput } from "../define-workflow.js";
@@ -183,11 +182,13 @@ export class TemporalExecutor extends BaseExecutor {
   private reportWaits(status: RunStatus): void {
     const parent = this.parent;
     if (!parent) return;
-    const ids = status.pending.length + this.childWaits.size === 0 ? "" : [...status.pending, ...childRequests(this.childWaits).map(({ request }) => request)].map((request) => request.id).join(" ");
+    // Nothing pending, the common case on every step, builds nothing.
+    const waits = status.pending.length + this.childWaits.size === 0 ? undefined : waitsForParent(this.runId, status.pending, this.childWaits);
+    const ids = waits ? waits.pending.map((request) => request.id).join(" ") : "";
     if (ids === this.reportedWaits) return;
     this.reportedWaits = ids;
     if (!workflow.patched(childWaitsPatch)) return;
-    const report = { ...waitsForParent(this.runId, status.pending, this.childWaits), sequence: ++this.reports };
+    const report: ChildWaits = { ...(waits ?? { child: this.runId, pending: [] }), sequence: ++this.reports };
     // A parent that has ended has nothing to show.
     workflow.getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(childWaitsSignal, report).catch(() => undefined);
   }
