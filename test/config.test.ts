@@ -237,6 +237,16 @@ describe("Temporal's environment configuration", () => {
     });
     await assert.rejects(loadConfig({ cwd: dir, env: { TEMPORAL_PROFILE: "nope" } }), /Profile 'nope' not found/);
   });
+
+  test("a broken temporal.toml's error gives the line, not the line's text: it may hold the API key", async () => {
+    const dir = await project({ "temporal.toml": '[profile.default]\napi_key = "tok-toml-SECRET-123\n' });
+    await assert.rejects(loadConfig({ cwd: dir, env: { TEMPORAL_CONFIG_FILE: path.join(dir, "temporal.toml") } }), (error: unknown) => {
+      assert.ok(isUserError(error));
+      assert.match(error.message, /cannot be read: Invalid TOML document: .* \(line 2\)$/m);
+      assert.doesNotMatch(`${error.message} ${error.stack} ${String(error.cause)}`, /SECRET/);
+      return true;
+    });
+  });
 });
 
 describe("interpolation", () => {
@@ -445,6 +455,17 @@ describe("invalid config", () => {
     assert.equal(error.issues[0]?.line, 4);
     const duplicate = await invalid("engine: memory\nengine: temporal\n");
     assert.match(duplicate.message, /duragent\.config\.yaml:2:1: YAML syntax error: Map keys must be unique\n {4}engine: temporal\n {4}\^/);
+  });
+
+  test("a YAML syntax error in the secrets file gives its position, not its line", async () => {
+    // A colon too many: the error points into the key's line.
+    const dir = await project({ "duragent.secrets.yaml": "llm:\n  providers:\n    openai:\n      apiKey: sk-yaml-SECRET-1234: x\n" });
+    const error = await loadConfig({ cwd: dir }).then(
+      () => assert.fail("a broken secrets file loaded"),
+      (thrown: unknown) => thrown as Error,
+    );
+    assert.match(error.message, /duragent\.secrets\.yaml:4:15: YAML syntax error: Nested mappings are not allowed/);
+    assert.doesNotMatch(error.message, /SECRET/);
   });
 });
 

@@ -43,6 +43,14 @@ const failureSecrets = {
   argumentApiKey: "sk-args-SECRET-vwx234",
   argumentHeader: "tok-hdr-SECRET-yza567",
   envEchoedToStderr: "env-SECRET-bcd890",
+  // Where hosted servers and `docker run -e` put keys, and a bare argument from a secret variable.
+  urlPathKey: "sk-ak-SECRET-efg1234567",
+  databasePassword: "pw-db-SECRET-hij456",
+  dockerEnvToken: "ghp-SECRET-klm789012",
+  bareInterpolated: "brave-SECRET-nop345",
+  // A key the HTTP client refuses quotes itself in its error; so does a base URL with credentials.
+  refusedApiKey: "sk-bad\nkey-SECRET-qrs678",
+  baseUrlPassword: "proxy-SECRET-tuv901",
 };
 
 const configYaml = `
@@ -213,38 +221,68 @@ describe("secrets never enter workflow history", () => {
   });
 
   test("failing MCP servers leave no secret in history: URL query, credential flags and echoed env are masked", { timeout: 60_000 }, async () => {
+    // Loaded as a user's file is, so the bare argument's value comes from a `${VAR}`.
+    const failingDir = mkdtempSync(join(dir, "failing-"));
+    writeFileSync(
+      join(failingDir, "duragent.config.yaml"),
+      `
+mcp:
+  servers:
+    # Port 1 refuses connections at once.
+    unreachable: { url: "http://127.0.0.1:1/mcp/${failureSecrets.urlPathKey}/sse?token=${failureSecrets.urlQueryToken}" }
+    missing:
+      command: ${JSON.stringify(join(dir, "no-such-mcp-server"))}
+      args:
+        - --api-key
+        - ${failureSecrets.argumentApiKey}
+        - "--header=Authorization: Bearer ${failureSecrets.argumentHeader}"
+        - postgresql://app:${failureSecrets.databasePassword}@db.internal:5432/prod
+        - -e
+        - GITHUB_PERSONAL_ACCESS_TOKEN=${failureSecrets.dockerEnvToken}
+        - \${BRAVE_API_KEY}
+    crashing:
+      command: ${JSON.stringify(process.execPath)}
+      args: ["-e", "console.error(\`bad token $\${process.env.TOKEN}\`); process.exit(3)"]
+      env: { TOKEN: "\${CRASHING_TOKEN}" }
+llm:
+  providers:
+    refusing: { kind: openai, baseURL: "${model.url}/v1", apiKey: ${JSON.stringify(failureSecrets.refusedApiKey)} }
+    proxied: { kind: openai, baseURL: "http://user:${failureSecrets.baseUrlPassword}@127.0.0.1:1/v1", apiKey: not-a-secret }
+`,
+    );
+    const loaded = await loadConfig({ path: failingDir, env: { BRAVE_API_KEY: failureSecrets.bareInterpolated, CRASHING_TOKEN: failureSecrets.envEchoedToStderr } });
     const failing = ConfigSchema.parse({
       ...config,
-      mcp: {
-        servers: {
-          // Port 1 refuses connections at once.
-          unreachable: { url: `http://127.0.0.1:1/mcp?token=${failureSecrets.urlQueryToken}` },
-          missing: {
-            command: join(dir, "no-such-mcp-server"),
-            args: ["--api-key", failureSecrets.argumentApiKey, `--header=Authorization: Bearer ${failureSecrets.argumentHeader}`],
-          },
-          crashing: {
-            command: process.execPath,
-            args: ["-e", "console.error(`bad token ${process.env.TOKEN}`); process.exit(3)"],
-            env: { TOKEN: failureSecrets.envEchoedToStderr },
-          },
-        },
-      },
-      execution: { tools: { maximumAttempts: 1 } },
+      mcp: loaded.config.mcp,
+      llm: { ...config.llm, providers: { ...config.llm.providers, ...loaded.config.llm.providers } },
+      execution: { tools: { maximumAttempts: 1 }, llm: { maximumAttempts: 1 } },
     });
+    const runs = [
+      ["unreachable", undefined],
+      ["missing", undefined],
+      ["crashing", undefined],
+      ["refusing", "refusing:scripted"],
+      ["proxied", "proxied:scripted"],
+    ] as const;
     const texts = await withTemporalWorker(env, failing, async (engine) =>
       Promise.all(
-        ["unreachable", "missing", "crashing"].map(async (server) => {
-          const handle = await engine.start({ kind: "agent", name: server, agent: { name: server, instruction: "Use it.", servers: [server] } }, "go");
+        runs.map(async ([name, modelRef]) => {
+          const agent = modelRef ? { name, instruction: "Answer.", model: modelRef } : { name, instruction: "Use it.", servers: [name] };
+          const handle = await engine.start({ kind: "agent", name, agent }, "go");
           await assert.rejects(handle.result());
           return historyText(await env.client.workflow.getHandle(handle.runId).fetchHistory());
         }),
       ),
     );
     // The failures still say what went wrong and where.
-    assert.match(texts[0]!, /MCP server 'unreachable' at http:\/\/127\.0\.0\.1:1\/mcp\?token=\*\*\* failed during initialize/);
-    assert.match(texts[1]!, /MCP server 'missing' could not be started \(command '[^']*no-such-mcp-server --api-key \*\*\* --header=\*\*\*'\)/);
+    assert.match(texts[0]!, /MCP server 'unreachable' at http:\/\/127\.0\.0\.1:1\/mcp\/\*\*\*\/sse\?token=\*\*\* failed during initialize/);
+    assert.match(
+      texts[1]!,
+      /MCP server 'missing' could not be started \(command '[^']*no-such-mcp-server --api-key \*\*\* --header=\*\*\* postgresql:\/\/app:\*\*\*@db\.internal:5432\/prod -e GITHUB_PERSONAL_ACCESS_TOKEN=\*\*\* \*\*\*'\)/,
+    );
     assert.match(texts[2]!, /MCP server 'crashing' exited \(code 3\) during initialize: bad token \*\*\*/);
+    assert.match(texts[3]!, /refusing call failed: .*\*\*\*/);
+    assert.match(texts[4]!, /Could not reach proxied: .*http:\/\/user:\*\*\*@127\.0\.0\.1:1/);
     for (const text of texts) {
       for (const [name, value] of Object.entries(failureSecrets)) assert.ok(!text.includes(value), `a history contains ${name}`);
     }

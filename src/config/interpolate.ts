@@ -11,6 +11,7 @@
  */
 import { ConfigError } from "../errors/user-error.js";
 import { formatPath, type Issue } from "../errors/zod-issues.js";
+import { rememberSecretValue } from "./secret-values.js";
 
 // `$${` first so an escaped reference is never read as a reference.
 const token = /\$\$\{|\$\{([^}]*)\}|\$\{/g;
@@ -42,11 +43,12 @@ function interpolateString(text: string, env: NodeJS.ProcessEnv, path: readonly 
     const name = parsed[1]!;
     const fallback = parsed[2];
     const value = env[name];
-    if (fallback !== undefined) return value === undefined || value === "" ? fallback : value;
+    if (fallback !== undefined && (value === undefined || value === "")) return fallback;
     if (value === undefined) {
       issues.push({ path: at, message: `environment variable ${name} is not set (write \${${name}:-} to allow empty)` });
       return match;
     }
+    rememberSecretValue(name, value);
     return value;
   });
 }

@@ -209,7 +209,9 @@ async function readYaml(file: string): Promise<unknown> {
   if (first) {
     const { line, col } = lineCounter.linePos(first.pos[0]);
     const sourceLine = text.split(/\r?\n/)[line - 1] ?? "";
-    const frame = sourceLine.trim() === "" ? "" : `\n    ${sourceLine}\n    ${" ".repeat(Math.max(0, col - 1))}^`;
+    // The secrets file's lines are its secrets: its errors give only the position.
+    const quotable = !(secretsFileNames as readonly string[]).includes(path.basename(file)) && sourceLine.trim() !== "";
+    const frame = quotable ? `\n    ${sourceLine}\n    ${" ".repeat(Math.max(0, col - 1))}^` : "";
     throw new ConfigError(file, [{ path: "", line, column: col, message: `YAML syntax error: ${first.message}${frame}` }]);
   }
   let data: unknown;

@@ -17,9 +17,8 @@ export function temporalEnvironment(env: NodeJS.ProcessEnv, profile?: string): R
       ...(profile !== undefined ? { profile } : {}),
     });
   } catch (error) {
-    throw new UserError(`Temporal's environment configuration cannot be read: ${error instanceof Error ? error.message : String(error)}`, {
+    throw new UserError(`Temporal's environment configuration cannot be read: ${withoutSourceLines(error instanceof Error ? error.message : String(error))}`, {
       hint: "Check the temporal.toml file (TEMPORAL_CONFIG_FILE, or ~/.config/temporalio/temporal.toml) and TEMPORAL_PROFILE.",
-      cause: error,
     });
   }
   const section: Record<string, unknown> = {};
@@ -45,4 +44,15 @@ function source(key: string, data: ConfigDataSource | undefined): Record<string,
   if (data === undefined) return {};
   if ("path" in data) return { [`${key}Path`]: data.path };
   return { [key]: typeof data.data === "string" ? data.data : Buffer.from(data.data).toString("utf8") };
+}
+
+/**
+ * A TOML parser's message without the lines of the file it quotes (an `api_key = "…"` line is a
+ * secret), keeping the line number: `Invalid TOML document: … (line 2)`.
+ */
+function withoutSourceLines(message: string): string {
+  const lines = message.split("\n");
+  const caret = lines.findIndex((line) => /^\s*\^\s*$/.test(line));
+  const at = caret > 0 ? /^(\d+):/.exec(lines[caret - 1]!) : null;
+  return `${lines[0]!.trim()}${at ? ` (line ${at[1]})` : ""}`;
 }

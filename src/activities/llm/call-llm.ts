@@ -7,6 +7,7 @@ import { callAsync } from "../../common/call-async.js";
 import { FailureType } from "../../common/failures.js";
 import { parseModelRef } from "../../common/llm.js";
 import type { LlmRequest, LlmResponse } from "../../common/llm.js";
+import { redactError } from "../redact-secrets.js";
 import { toActivityFailure } from "./provider-errors.js";
 import type { ProviderRegistry } from "./provider-registry.js";
 import type { OnText } from "./provider.js";
@@ -17,10 +18,10 @@ export function createCallLlm(registry: ProviderRegistry): CallLlm {
   return (request, signal, onText) => {
     const { provider: providerName, model } = parseModelRef(request.model);
     const failure = (error: unknown): never => {
-      if (error instanceof ApplicationFailure) throw error;
       // On cancellation the abort reason (Temporal's CancelledFailure) must win over the SDK's abort error.
-      if (signal?.aborted && signal.reason instanceof Error) throw signal.reason;
-      throw toActivityFailure(error, providerName);
+      if (!(error instanceof ApplicationFailure) && signal?.aborted && signal.reason instanceof Error) throw signal.reason;
+      // An SDK's error can quote the key (a header it refused) or the base URL's credentials.
+      throw redactError(error instanceof ApplicationFailure ? error : toActivityFailure(error, providerName), registry.secretsOf(providerName));
     };
     // The provider's promise itself, not an async wrapper's: every model call goes through here.
     return callAsync(() => {

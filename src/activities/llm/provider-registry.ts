@@ -4,6 +4,7 @@
  */
 import { ApplicationFailure } from "@temporalio/common";
 import { FailureType } from "../../common/failures.js";
+import { providerSecrets } from "../redact-secrets.js";
 import type { ProviderConfig } from "../../config/schema.js";
 import { demoModel } from "../../testing/demo-model.js";
 import { AnthropicProvider } from "./anthropic-provider.js";
@@ -15,6 +16,8 @@ import { ScriptedProvider } from "./scripted-provider.js";
 export interface ProviderRegistry {
   /** The provider for a name; throws a non-retryable `ConfigurationError` when it cannot be built. */
   get(providerName: string): LlmProvider;
+  /** What the provider's failures must not quote: its API key, header values and URL credentials. */
+  secretsOf(providerName: string): readonly string[];
 }
 
 /** Providers usable without a config entry. */
@@ -33,6 +36,7 @@ export function createProviderRegistry(
 ): ProviderRegistry {
   const providers = llmConfig.providers ?? {};
   const cache = new Map<string, LlmProvider>();
+  const secrets = new Map<string, readonly string[]>();
   // An empty setting (`${OPENAI_API_KEY:-}` with the variable unset) is a missing one.
   const given = (value: string | undefined): string | undefined => (value === undefined || value.trim() === "" ? undefined : value);
   const fromEnv = (name: string): string | undefined => given(env[name]);
@@ -67,6 +71,7 @@ export function createProviderRegistry(
       apiKey = PLACEHOLDER_API_KEY;
     }
     const common = { name: providerName, apiKey, ...(baseURL !== undefined ? { baseURL } : {}), ...(config?.headers ? { headers: config.headers } : {}), ...(config?.stream !== undefined ? { stream: config.stream } : {}) };
+    secrets.set(providerName, providerSecrets(common));
     if (kind === "anthropic") return new AnthropicProvider(common);
     return new OpenAIProvider({ ...common, legacyMaxTokens: baseURL !== undefined && !isOfficialOpenAI(baseURL) });
   };
@@ -79,6 +84,9 @@ export function createProviderRegistry(
         cache.set(providerName, provider);
       }
       return provider;
+    },
+    secretsOf(providerName) {
+      return secrets.get(providerName) ?? [];
     },
   };
 }

@@ -7,7 +7,7 @@ import { McpAuthorizationError, McpServerMisbehavior } from "../../auth/errors.j
 import { FailureType } from "../../common/failures.js";
 import type { McpServerConfig } from "../../config/schema.js";
 import { systemCode } from "../../errors/system-code.js";
-import { redactSecrets } from "./redact-secrets.js";
+import { redactSecrets } from "../redact-secrets.js";
 import { commandLine, describeExit, type ObservedStdioTransport } from "./stdio-transport.js";
 
 /** What a failure message quotes about the connection. */

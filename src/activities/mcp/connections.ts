@@ -12,7 +12,7 @@ import { FailureType } from "../../common/failures.js";
 import type { McpServerConfig } from "../../config/schema.js";
 import { errorText, failureMessage, isMalformedMessage, isProtocolError, isRequestEnded, malformedText, missingCommand, nonRetryableFailure, tellingStderrLine, unavailable, type FailedConnection } from "./connection-errors.js";
 import { MAX_MESSAGE_BYTES } from "./http-guards.js";
-import { redactSecrets } from "./redact-secrets.js";
+import { redactSecrets } from "../redact-secrets.js";
 import { descendantsOf, describeExit, ensureExited, ensureExitedByPid, forwardStderr, SHUTDOWN_GRACE_MS, stderrEnded, withTimeout, type ObservedStdioTransport } from "./stdio-transport.js";
 import { createTransport } from "./transports.js";
 
@@ -151,7 +151,7 @@ export class Connections<C extends Connection = Connection> {
         const message = failureMessage(conn, phase, error);
         this.drop(conn);
         if (attempt >= tries || this.shutDown) throw unavailable(message);
-        this.options.logger.warn({ mcpServer: server, err: errorText(error) }, `${message}; reconnecting and retrying once`);
+        this.options.logger.warn({ mcpServer: server, err: redactSecrets(config, errorText(error)) }, `${message}; reconnecting and retrying once`);
       }
     }
   }
@@ -237,7 +237,7 @@ export class Connections<C extends Connection = Connection> {
       // at their timeout. Only a response can misbehave, so `conn` exists by then.
       onMisbehavior: (error) => {
         conn.misbehavior ??= error;
-        logger.warn({ mcpServer: server, err: error.message }, "MCP server misbehaved; dropping the connection");
+        logger.warn({ mcpServer: server, err: redactSecrets(config, error.message) }, "MCP server misbehaved; dropping the connection");
         this.drop(conn);
       },
     });
@@ -245,7 +245,7 @@ export class Connections<C extends Connection = Connection> {
     // What a connection logs after it opened (its stderr, its exit) belongs to no one run: logged
     // outside the activity that happened to open it, it carries no stale run.
     const unattached = (log: () => void) => this.scope.runInAsyncScope(log);
-    if (stdio) forwardStderr(stdio, conn.stderrTail, (text) => unattached(() => logger.info({ mcpServer: server, stream: "stderr" }, text)));
+    if (stdio) forwardStderr(stdio, conn.stderrTail, (text) => unattached(() => logger.info({ mcpServer: server, stream: "stderr" }, redactSecrets(config, text))));
     this.options.onOpen(conn);
     client.onerror = (error) => {
       if (/^ReadBuffer exceeded maximum size/.test(error.message)) {
@@ -254,10 +254,10 @@ export class Connections<C extends Connection = Connection> {
       } else if (isMalformedMessage(error)) {
         // Skipped by the SDK; remembered, so the request it should have answered fails saying why.
         conn.malformed = { text: malformedText(error), at: Date.now() };
-        logger.warn({ mcpServer: server, err: conn.malformed.text }, `MCP server '${server}' sent a malformed message`);
+        logger.warn({ mcpServer: server, err: redactSecrets(config, conn.malformed.text) }, `MCP server '${server}' sent a malformed message`);
         return;
       }
-      logger.debug({ mcpServer: server, err: errorText(error) }, "MCP transport error");
+      logger.debug({ mcpServer: server, err: redactSecrets(config, errorText(error)) }, "MCP transport error");
     };
     client.onclose = () => {
       conn.closed = true;
@@ -266,7 +266,7 @@ export class Connections<C extends Connection = Connection> {
         const how = stdio ? describeExit(stdio) : "closed the connection";
         // Shutting down, or Ctrl-C in the terminal (its process group gets the SIGINT too): expected.
         const expected = this.shutDown || stdio?.exit?.signal === "SIGINT";
-        unattached(() => logger[expected ? "debug" : "warn"]({ mcpServer: server, lastStderr: conn.stderrTail.at(-1) }, `MCP server '${server}' ${how}`));
+        unattached(() => logger[expected ? "debug" : "warn"]({ mcpServer: server, lastStderr: redactSecrets(config, conn.stderrTail.at(-1) ?? "") }, `MCP server '${server}' ${how}`));
       }
     };
 
@@ -299,7 +299,7 @@ export class Connections<C extends Connection = Connection> {
     conn.connected = true;
     if (config.logLevel && client.getServerCapabilities()?.logging) {
       await client.setLoggingLevel(config.logLevel, { timeout }).catch((error: unknown) => {
-        logger.warn({ mcpServer: server, err: errorText(error) }, "MCP server refused logging/setLevel");
+        logger.warn({ mcpServer: server, err: redactSecrets(config, errorText(error)) }, "MCP server refused logging/setLevel");
       });
     }
     logger.info({ mcpServer: server, pid: conn.pid ?? undefined }, `Connected to MCP server '${server}'`);
@@ -319,7 +319,7 @@ export class Connections<C extends Connection = Connection> {
     conn.closed = true;
     const done = closeConnection(conn)
       .catch((error: unknown) => {
-        this.options.logger.warn({ mcpServer: conn.server, err: errorText(error) }, "Error closing MCP connection");
+        this.options.logger.warn({ mcpServer: conn.server, err: redactSecrets(conn.config, errorText(error)) }, "Error closing MCP connection");
       })
       .finally(() => this.shutdowns.delete(done));
     this.shutdowns.add(done);
