@@ -13,6 +13,7 @@ import { Worker, type WorkflowBundle } from "@temporalio/worker";
 import { nestedScenario, scenarios, type Scenario } from "../examples/patterns/scenarios.js";
 import type { RunTarget } from "../src/client/run-targets.js";
 import { RunFailed } from "../src/client/engine.js";
+import { resultNote } from "../src/cli/command-output.js";
 import type { TemporalEngine } from "../src/client/temporal-engine.js";
 import { textOf } from "../src/common/messages.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
@@ -97,7 +98,19 @@ function requestsMentioning(model: ScriptedModelServer, text: string): number {
 
 describe("each pattern on Temporal", () => {
   test("chain feeds each step the previous output", async () => {
-    assert.equal((await runScenario(scenarios.chain)).text, "# draft(outline(durable agents))");
+    // The Web UI and `temporal workflow metadata` describe every query, signal and update a run takes.
+    type Definitions = { name: string; description?: string }[];
+    let definitions!: { queryDefinitions: Definitions; signalDefinitions: Definitions; updateDefinitions: Definitions };
+    const run = await runPattern(scenarios.chain.spec, scenarios.chain.input, scenarios.chain.script, async (_engine, runId) => {
+      ({ definition: definitions } = await env.client.workflow.getHandle(runId).query<{ definition: typeof definitions }>("__temporal_workflow_metadata"));
+    });
+    assert.equal(run.result?.text, "# draft(outline(durable agents))");
+    const { queryDefinitions, signalDefinitions, updateDefinitions } = definitions;
+    for (const { name, description } of [...queryDefinitions, ...signalDefinitions, ...updateDefinitions]) {
+      if (!name.startsWith("__")) assert.ok(description, `${name} has no description`);
+    }
+    assert.ok(signalDefinitions.some((signal) => signal.name === "duragent.pause" && /Holds the run/.test(signal.description ?? "")));
+    assert.ok(updateDefinitions.some((update) => update.name === "duragent.input" && /Answers a pending question/.test(update.description ?? "")));
   });
 
   test("parallel keeps at most `concurrency` model calls in flight", async () => {
@@ -147,14 +160,20 @@ describe("each pattern on Temporal", () => {
       call.responseFormat ? { text: JSON.stringify(step) } : { text: "partial answer" },
     );
     assert.equal(run.result?.text, "partial answer");
+    assert.deepEqual(run.result?.orchestration, { iterations: 2, complete: false });
     assert.equal(run.model.requests.length, 3);
     assert.equal(requestsMentioning(run.model, "iteration cap"), 1);
+    // The run ends saying so; `duragent run` prints it beside the answer.
+    assert.match(resultNote(run.result, run.runId) ?? "", /planning stopped at its cap of 2 iterations/);
   });
 
   test("evaluator-optimizer stops at maxRefinements and returns the best-rated draft", async () => {
     const run = await runScenario(scenarios["evaluator-optimizer"]);
     assert.equal(run.text, "slogan draft 2");
     assert.equal(run.model.requests.length, 6);
+    assert.deepEqual(run.result?.evaluation, { stopReason: "max-refinements", attempts: 3, bestRating: "good", minRating: "excellent" });
+    assert.match(resultNote(run.result, run.runId) ?? "", /no answer reached the rating 'excellent' in 3 attempts; this is the best, rated 'good'/);
+    await replay(run.runId);
   });
 
   test("swarm hands off with shared context and ends when an agent answers", async () => {

@@ -122,7 +122,24 @@ describe("router", () => {
     const { ctx } = await harness(() => ({ text: JSON.stringify({ choices: [{ name: "ghost", confidence: 1 }] }) }));
     const router = new Router({ llm: lazyAgent(ctx, { name: "r", instruction: "route" }), candidates: [{ name: "x", kind: "function", description: "x" }] });
     assert.deepEqual(await router.route("hi"), []);
-    await assert.rejects(router.generateStr("hi"), /chose none of the candidates \(x\)/);
+    await assert.rejects(router.generateStr("hi"), /chose none of the candidates \(x\); it named "ghost"\./);
+  });
+
+  test("asks for the single best candidate, in the singular", async () => {
+    const { ctx, server } = await harness(() => ({ text: JSON.stringify({ choices: [{ name: "x", confidence: 1 }] }) }));
+    const router = new Router({ llm: lazyAgent(ctx, { name: "r", instruction: "route" }), candidates: [{ name: "x", kind: "function", description: "x" }] });
+    await router.route("hi");
+    assert.match(JSON.stringify(server.requests.at(-1)?.body), /Choose the single best candidate to handle it for the request below/);
+  });
+});
+
+describe("patterns with nothing to choose from or fan out to", () => {
+  test("are refused when built, as the config refuses them", async () => {
+    const { ctx } = await harness(() => ({ text: "unused" }));
+    const llm = lazyAgent(ctx, { name: "m", instruction: "m" });
+    assert.throws(() => new Parallel({ branches: [] }), /A parallel pattern needs at least one branch\./);
+    assert.throws(() => new Router({ llm, candidates: [] }), /router: a router needs at least one candidate\./);
+    assert.throws(() => new IntentClassifier({ llm, intents: [] }), /intent-classifier: an intent classifier needs at least one intent\./);
   });
 });
 
@@ -350,7 +367,12 @@ describe("declarative patterns", () => {
         return pending.length > 0 ? pending : undefined;
       });
       assert.deepEqual(asking.map((request) => [request.id, request.prompt]), [["inner-1/input-1", "Which city?"]]);
+      // The parent made no model call; its child's, still in flight, count in its usage.
+      assert.ok(((await handle.status()).usage["openai:scripted"]?.inputTokens ?? 0) > 0, "the child's usage is not in its parent's");
       await assert.rejects(handle.answer({ requestId: "elsewhere-1/input-1", value: "Porto" }), /Run trip-[0-9a-f]+ has no child run trip-[0-9a-f]+\/elsewhere-1 in flight/);
+      // Refusals name the request as the sender knows it, and say what the run waits for instead.
+      await assert.rejects(handle.answer({ requestId: "inner-1/input-1", value: 12 }), /^InvalidRunMessage: The answer to inner-1\/input-1 is invalid/);
+      await assert.rejects(handle.approve(), /not waiting for an approval\. It waits for inner-1\/input-1 \(a question: answer it\)\./);
       // Pausing the parent holds the child: answered, it makes no model call until resumed.
       await handle.pause();
       const calls = server.requests.length;

@@ -2,6 +2,8 @@
 export interface CommandOutput {
   data: unknown;
   text: string;
+  /** For people only, on stderr so that stdout stays the answer: what the text leaves out. */
+  note?: string | undefined;
 }
 
 /** `--input` is JSON when it parses as a JSON object or array, and text otherwise. */
@@ -24,6 +26,22 @@ export function resultText(result: unknown): string {
     return result.text;
   }
   return JSON.stringify(result, null, 2);
+}
+
+/** The fields of duragent's own results, which people know from the answer or `status`. */
+const shownOrKnown = new Set(["text", "usage", "structured", "evaluation", "orchestration", "messages", "messagesLeftOut"]);
+
+/** What the answer's text does not say: a pattern that fell short of its goal, fields besides the text. */
+export function resultNote(result: unknown, runId: string): string | undefined {
+  if (typeof result !== "object" || result === null || !("text" in result) || typeof result.text !== "string") return undefined;
+  const { evaluation, orchestration } = result as { evaluation?: { stopReason: string; attempts: number; bestRating: string; minRating: string }; orchestration?: { iterations: number; complete: boolean } };
+  if (evaluation?.stopReason === "max-refinements") {
+    return `no answer reached the rating '${evaluation.minRating}' in ${evaluation.attempts} attempts; this is the best, rated '${evaluation.bestRating}'.`;
+  }
+  if (orchestration?.complete === false) return `planning stopped at its cap of ${orchestration.iterations} iterations before the objective was complete; this answer is from the work done.`;
+  const more = Object.keys(result).filter((key) => !shownOrKnown.has(key));
+  if (more.length > 0) return `the result also has ${more.join(", ")}: \`duragent result ${runId} --json\` shows them.`;
+  return undefined;
 }
 
 /** The Web UI link on a line of its own, when the run has one. */

@@ -391,6 +391,7 @@ async function execute(command: Command, spec: CommandSpec, args: string[]): Pro
   try {
     const output = await spec.action(context, args, command.opts());
     if (output) process.stdout.write(`${options.json ? JSON.stringify(output.data, null, 2) : output.text}\n`);
+    if (output?.note && !options.json) process.stderr.write(`duragent: note: ${output.note}\n`);
   } catch (error) {
     if (isUserError(error)) throw error;
     // Temporal's infrastructure failures (unreachable cluster, missing namespace) are the user's to fix.

@@ -2,11 +2,13 @@
  * Nested patterns run as child runs, each with its own status. A watcher of the parent follows
  * their steps, streamed text and requests too: the parent's status gains each child's step labels
  * (`childSteps`, by the child's id within the parent, e.g. `research-1`), its streamed text, its
- * tools' progress and its pending questions and approvals, with ids prefixed by that id (`research-1/llm-2`,
+ * tools' progress, its pending questions and approvals, with ids prefixed by that id (`research-1/llm-2`,
  * `research-1/input-1`), so the pieces of different calls, in whatever run, never mix, and an
- * answer to `research-1/input-1` finds its run.
+ * answer to `research-1/input-1` finds its run. The usage of a child still in flight counts in
+ * its parent's, as an ended child's does once its result is in.
  */
-import type { PendingRequest, RunStatus } from "./run-status.js";
+import { hasEnded, type PendingRequest, type RunStatus } from "./run-status.js";
+import { addUsage, type UsageByModel } from "./usage.js";
 
 /** The id a parent shows its child's request by: the child's id within the parent, `/`, the request's (`requestOwner` reads it back). */
 export const childRequestId = (child: string, requestId: string): string => `${child}/${requestId}`;
@@ -23,6 +25,7 @@ export async function withChildren(status: RunStatus, childStatus: (id: string) 
   const progress = [...(status.progress ?? [])];
   const pending = [...status.pending];
   const steps: NonNullable<RunStatus["childSteps"]> = [];
+  let usage: UsageByModel | undefined;
   const children = await Promise.all(status.children.map((id) => childStatus(id).catch(() => undefined)));
   for (const [index, child] of children.entries()) {
     if (!child) continue;
@@ -34,10 +37,13 @@ export async function withChildren(status: RunStatus, childStatus: (id: string) 
     for (const text of child.streaming ?? []) texts.push({ ...text, id: `${prefix}/${text.id}` });
     for (const call of child.progress ?? []) progress.push({ ...call, callId: `${prefix}/${call.callId}` });
     for (const request of child.pending) pending.push({ ...request, id: childRequestId(prefix, request.id) });
+    // An ended child's usage came to the parent with its result; one in flight is counted meanwhile.
+    if (!hasEnded(child.phase)) for (const [model, used] of Object.entries(child.usage)) addUsage((usage ??= { ...status.usage }), model, used);
   }
   return {
     ...status,
     pending,
+    ...(usage ? { usage } : {}),
     ...(texts.length > 0 ? { streaming: texts } : {}),
     ...(progress.length > 0 ? { progress } : {}),
     ...(steps.length > 0 ? { childSteps: steps } : {}),

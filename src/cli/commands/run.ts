@@ -2,7 +2,7 @@
 import { InvalidRunInput } from "../../client/engine.js";
 import { UserError } from "../../errors/user-error.js";
 import { formatIssues } from "../../errors/zod-issues.js";
-import { parseInput, resultText, type CommandOutput } from "../command-output.js";
+import { parseInput, resultNote, resultText, type CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
 import { followRun } from "../follow-run.js";
 import { readInputSource } from "../input-source.js";
@@ -47,5 +47,5 @@ export async function runCommand(context: CommandContext, targetName: string, op
   const result = await followRun(handle, { interactive, answeredOnlyHere: client.engine === "memory", verbose: !context.options.json, ...(options.agents ? { agents: options.agents } : {}) });
   // Only --json shows the cost: the text is the answer alone.
   const cost = context.options.json ? await finishedRunCost(handle, result, (await context.config()).pricing) : undefined;
-  return { data: { runId: handle.runId, link: handle.link, result, ...(cost ? { cost } : {}) }, text: resultText(result) };
+  return { data: { runId: handle.runId, link: handle.link, result, ...(cost ? { cost } : {}) }, text: resultText(result), note: resultNote(result, handle.runId) };
 }

@@ -1,5 +1,5 @@
 /** `duragent watch <runId>`: live progress of a run, answering its questions when on a terminal. */
-import { resultText, type CommandOutput } from "../command-output.js";
+import { resultNote, resultText, type CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
 import { followRun } from "../follow-run.js";
 
@@ -11,5 +11,5 @@ export async function watchCommand(context: CommandContext, runId: string, optio
   }
   if (handle.link) context.notice(`watching ${runId}\nWeb UI: ${handle.link}`);
   const result = await followRun(handle, { interactive: options.interactive, verbose: !context.options.json, ...(options.agents ? { agents: options.agents } : {}) });
-  return { data: { runId, link: handle.link, result }, text: resultText(result) };
+  return { data: { runId, link: handle.link, result }, text: resultText(result), note: resultNote(result, runId) };
 }

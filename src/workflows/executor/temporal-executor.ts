@@ -22,6 +22,7 @@ import type { RunLogger } from "./executor.js";
 import { TranscriptReferencer } from "./transcript-referencer.js";
 
 const internal = "Internal: read by duragent's own activities";
+const internalMessage = "Internal: sent by duragent's own activities and child runs";
 
 function retryPolicy({ retry }: ActivitySettings): workflow.ActivityOptions["retry"] {
   return {
@@ -114,9 +115,11 @@ export class TemporalExecutor extends BaseExecutor {
     // Validators run before anything is written to history, so a bad answer leaves no trace.
     workflow.setHandler(answerUpdate, (answer) => control.applyAnswer(answer), {
       validator: (answer) => control.validateAnswer(answer),
+      description: "Answers a pending question ({requestId?, value}); refused, leaving no trace, when the value does not fit (`duragent answer`)",
     });
     workflow.setHandler(decideUpdate, (decision) => control.applyDecision(decision), {
       validator: (decision) => control.validateDecision(decision),
+      description: "Approves or rejects a pending tool call ({approved, requestId?, arguments?, reason?}) (`duragent approve`, `reject`)",
     });
     // The fire-and-forget variant: an invalid answer cannot be refused, so it is logged and dropped.
     workflow.setHandler(answerSignal, (answer) => {
@@ -125,7 +128,7 @@ export class TemporalExecutor extends BaseExecutor {
       } catch (error) {
         workflow.log.warn("ignored an invalid answer sent by signal", { error: (error as Error).message });
       }
-    });
+    }, { description: "Answers a pending question without waiting; an answer that does not fit is logged and dropped" });
     // A tool-call activity reports a server's request for a person and polls for the answer; the
     // answer lives in workflow state, so it survives the worker and a retried call reuses it.
     workflow.setHandler(serverRequestUpdate, (request) => control.openServerRequest(request), {
@@ -134,12 +137,13 @@ export class TemporalExecutor extends BaseExecutor {
         const parsed = ServerRequestSchema.safeParse(request);
         if (!parsed.success) throw ApplicationFailure.nonRetryable(`Malformed server request: ${parsed.error.message}`, FailureType.invalidServerRequest);
       },
+      description: internalMessage,
     });
     workflow.setHandler(serverAnswerQuery, (key) => control.serverAnswer(key), { description: internal });
-    workflow.setHandler(pauseSignal, () => control.pause());
-    workflow.setHandler(resumeSignal, () => control.resume());
-    workflow.setHandler(watchSignal, () => control.watch());
-    workflow.setHandler(childWaitsSignal, (report) => this.takeChildWaits(report));
+    workflow.setHandler(pauseSignal, () => control.pause(), { description: "Holds the run, and its child runs, before their next steps (`duragent pause`)" });
+    workflow.setHandler(resumeSignal, () => control.resume(), { description: "Lets a paused run go on (`duragent resume`)" });
+    workflow.setHandler(watchSignal, () => control.watch(), { description: "Someone reads the status: model calls stream their text from the next one on" });
+    workflow.setHandler(childWaitsSignal, (report) => this.takeChildWaits(report), { description: internalMessage });
     // Other signals are queued for nextSignal rather than dropped.
     workflow.setDefaultSignalHandler((name, ...args) => this.inbox.push(name, args[0]));
   }

@@ -29,6 +29,10 @@ export interface PatternRunResult {
   structured?: unknown;
   /** Tokens the run used, its own child runs included, per model. */
   usage?: UsageByModel;
+  /** An evaluator-optimizer's ending: whether an answer reached `minRating`, and the best one's rating. */
+  evaluation?: { stopReason: "rating-reached" | "max-refinements"; attempts: number; bestRating: string; minRating: string };
+  /** An orchestrator's ending: `complete` is false when planning stopped at its iteration cap. */
+  orchestration?: { iterations: number; complete: boolean };
 }
 
 // Child ids must be unique per parent and identical on replay: a counter per name, per run.

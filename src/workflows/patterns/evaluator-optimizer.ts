@@ -33,6 +33,8 @@ export interface EvaluatorOptimizerResult {
   best: Attempt;
   history: Attempt[];
   stopReason: "rating-reached" | "max-refinements";
+  /** The rating an answer had to reach. */
+  minRating: Rating;
 }
 
 export interface EvaluatorOptimizerOptions {
@@ -55,7 +57,8 @@ export class EvaluatorOptimizer extends PatternBase {
 
   async run(input: string | Message[]): Promise<EvaluatorOptimizerResult> {
     const task = inputText(input);
-    const minRank = ratingScale.indexOf(this.options.minRating ?? "good");
+    const minRating = this.options.minRating ?? "good";
+    const minRank = ratingScale.indexOf(minRating);
     const maxRefinements = this.options.maxRefinements ?? 3;
     const history: Attempt[] = [];
     let response = await this.options.optimizer.generateStr(input, participantOptions);
@@ -69,7 +72,7 @@ export class EvaluatorOptimizer extends PatternBase {
         ratingScale.indexOf(evaluation.rating) >= minRank ? "rating-reached" : attempt >= maxRefinements ? "max-refinements" : undefined;
       if (stopReason) {
         const best = bestAttempt(history);
-        return { text: best.response, best, history, stopReason };
+        return { text: best.response, best, history, stopReason, minRating };
       }
       response = await this.options.optimizer.generateStr(refinementPrompt(task, response, evaluation), participantOptions);
     }

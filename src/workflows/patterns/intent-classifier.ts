@@ -1,7 +1,7 @@
 /** Intent classifier: the top-k intents for a request, each with a confidence. */
 import type { Message } from "../../common/messages.js";
 import type { AugmentedLlm } from "../augmented-llm.js";
-import { inputText, PatternBase } from "./pattern-base.js";
+import { inputText, invalidPattern, PatternBase } from "./pattern-base.js";
 import { rankChoices } from "./ranked-choice.js";
 
 export interface Intent {
@@ -31,15 +31,16 @@ export class IntentClassifier extends PatternBase {
   constructor(private readonly options: IntentClassifierOptions) {
     super();
     this.name = options.name ?? "intent-classifier";
+    if (options.intents.length === 0) throw invalidPattern(`${this.name}: an intent classifier needs at least one intent.`);
   }
 
   /** The best-matching intents, best first; unknown intents named by the model are dropped. */
   async classify(input: string | Message[]): Promise<IntentMatch[]> {
-    const choices = await rankChoices(this.options.llm, {
+    const { choices } = await rankChoices(this.options.llm, {
       input: inputText(input),
       options: this.options.intents,
       topK: this.options.topK ?? 1,
-      what: "intents",
+      what: ["intent", "intents"],
     });
     return choices.map((choice) => ({ intent: choice.name, confidence: choice.confidence, reasoning: choice.reasoning }));
   }

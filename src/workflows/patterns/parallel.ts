@@ -56,6 +56,7 @@ export class Parallel extends PatternBase {
     if ((options.branches === undefined) === (options.map === undefined)) {
       throw invalidPattern("A parallel pattern needs exactly one of `branches` (fan out) or `map` (one worker over items).");
     }
+    if (options.branches?.length === 0) throw invalidPattern("A parallel pattern needs at least one branch.");
     this.name = options.name ?? "parallel";
   }
 

@@ -34,10 +34,17 @@ export interface ChoiceOption {
   examples?: string[];
 }
 
+/** The valid choices, best first, and every name the model gave, valid or not (for errors). */
+export interface Ranking {
+  choices: RankedChoice[];
+  named: string[];
+}
+
 export async function rankChoices(
   llm: AugmentedLlm,
-  request: { input: string; options: ChoiceOption[]; topK: number; what: string },
-): Promise<RankedChoice[]> {
+  /** `what`: the options' noun, one and many (`["intent", "intents"]`). */
+  request: { input: string; options: ChoiceOption[]; topK: number; what: readonly [string, string] },
+): Promise<Ranking> {
   const listed = request.options
     .map((option) => {
       const examples = option.examples?.length ? `\n  examples: ${option.examples.map((example) => JSON.stringify(example)).join("; ")}` : "";
@@ -45,11 +52,11 @@ export async function rankChoices(
     })
     .join("\n");
   const prompt =
-    `Choose the ${request.topK === 1 ? "single best" : `top ${request.topK}`} ${request.what} for the request below. ` +
+    `Choose the ${request.topK === 1 ? `single best ${request.what[0]}` : `top ${request.topK} ${request.what[1]}`} for the request below. ` +
     `Use only these names, give a confidence from 0 to 1 and a short reason for each choice.\n\n` +
     `Options:\n${listed}\n\nRequest:\n${request.input}`;
   const answer = await llm.generateStructured(prompt, RankedChoicesSchema, { ...participantOptions, schemaName: "choices" });
-  return filterChoices(answer.choices, request.options, request.topK);
+  return { choices: filterChoices(answer.choices, request.options, request.topK), named: answer.choices.map((choice) => choice.name).filter((name) => name !== "") };
 }
 
 /** Keeps valid choices only, best first (ties keep the model's order), at most `topK`. */

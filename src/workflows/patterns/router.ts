@@ -7,7 +7,7 @@ import { ApplicationFailure } from "@temporalio/common";
 import type { z } from "zod";
 import type { Message } from "../../common/messages.js";
 import type { AugmentedLlm, StructuredOptions } from "../augmented-llm.js";
-import { inputText, participantOptions, PatternBase } from "./pattern-base.js";
+import { inputText, invalidPattern, participantOptions, PatternBase } from "./pattern-base.js";
 import { rankChoices } from "./ranked-choice.js";
 
 export type CandidateKind = "agent" | "server" | "function" | "pattern";
@@ -43,21 +43,29 @@ export class Router extends PatternBase {
   constructor(private readonly options: RouterOptions) {
     super();
     this.name = options.name ?? "router";
+    if (options.candidates.length === 0) throw invalidPattern(`${this.name}: a router needs at least one candidate.`);
   }
 
   /** The best candidates for the input, best first; empty when the model chose nothing valid. */
   async route(input: string | Message[]): Promise<RouteChoice[]> {
+    return (await this.rank(input)).choices;
+  }
+
+  private async rank(input: string | Message[]): Promise<{ choices: RouteChoice[]; named: string[] }> {
     const { candidates } = this.options;
-    const choices = await rankChoices(this.options.llm, {
+    const { choices, named } = await rankChoices(this.options.llm, {
       input: inputText(input),
       options: candidates.map((candidate) => ({ name: candidate.name, description: `(${candidate.kind}) ${candidate.description}` })),
       topK: this.options.topK ?? 1,
-      what: "candidates to handle it",
+      what: ["candidate to handle it", "candidates to handle it"],
     });
-    return choices.map((choice) => {
-      const candidate = candidates.find((entry) => entry.name === choice.name) as RouteCandidate;
-      return { ...choice, kind: candidate.kind };
-    });
+    return {
+      choices: choices.map((choice) => {
+        const candidate = candidates.find((entry) => entry.name === choice.name) as RouteCandidate;
+        return { ...choice, kind: candidate.kind };
+      }),
+      named,
+    };
   }
 
   protected async respond(input: string | Message[]): Promise<string> {
@@ -73,11 +81,12 @@ export class Router extends PatternBase {
   }
 
   private async choose(input: string | Message[]): Promise<{ choices: RouteChoice[]; llm?: AugmentedLlm }> {
-    const choices = await this.route(input);
+    const { choices, named } = await this.rank(input);
     const best = choices[0];
     if (!best) {
+      const chose = named.length > 0 ? `it named ${named.map((name) => JSON.stringify(name.slice(0, 60))).join(", ")}` : "it named none";
       throw ApplicationFailure.nonRetryable(
-        `${this.name}: the routing model chose none of the candidates (${this.options.candidates.map((c) => c.name).join(", ")}). ` +
+        `${this.name}: the routing model chose none of the candidates (${this.options.candidates.map((c) => c.name).join(", ")}); ${chose}. ` +
           "Describe the candidates more clearly or add one that fits the request.",
         "NoRoute",
       );
