@@ -21,6 +21,15 @@ describe("a typed answer, read as its question asks", () => {
     assert.equal(answerFromText("twelve", schemaOf(z.number())), "twelve", "not JSON: as typed, for the run to refuse");
   });
 
+  test("a yes-or-no question takes yes and no as README says, and text questions keep them as text", () => {
+    for (const [text, value] of [["yes", true], ["Y", true], [" no ", false], ["n", false], ["false", false]] as const) {
+      assert.equal(answerFromText(text, schemaOf(z.boolean())), value, text);
+    }
+    assert.equal(answerFromText("yes", schemaOf(z.string())), "yes");
+    assert.equal(answerFromText("yes", schemaOf(z.union([z.boolean(), z.string()]))), "yes", "a question that also takes text gets the text");
+    assert.equal(answerFromText("maybe", schemaOf(z.boolean())), "maybe", "anything else as typed, for the run to refuse");
+  });
+
   test("a union takes JSON of a type it accepts, else the text", () => {
     const zip = schemaOf(z.string().nullable());
     assert.equal(answerFromText("01234", zip), "01234");

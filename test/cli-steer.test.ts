@@ -92,7 +92,7 @@ interface CliResult {
 }
 
 /** Runs the CLI to its exit; `onStdout` sees stdout as it comes, piece by piece. */
-function cli(args: string[], stdin?: string, env: NodeJS.ProcessEnv = environment, onStdout?: (soFar: string) => void): Promise<CliResult> {
+function cli(args: string[], stdin?: string, env: NodeJS.ProcessEnv = environment, onStdout?: (soFar: string) => void, onStderr?: (soFar: string) => void): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [cliPath, ...args], { cwd: dir, env, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
@@ -101,7 +101,10 @@ function cli(args: string[], stdin?: string, env: NodeJS.ProcessEnv = environmen
       stdout += chunk;
       onStdout?.(stdout);
     });
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk;
+      onStderr?.(stderr);
+    });
     child.stdin.end(stdin ?? "");
     // A command that hangs fails its test with what it printed, rather than the whole file timing out.
     const timer = setTimeout(() => {
@@ -181,7 +184,7 @@ describe("steering a Temporal run from the CLI", () => {
 
     const wrongKind = await cli(["approve", runId, "--engine", "temporal"]);
     assert.equal(wrongKind.code, ExitCode.usage);
-    assert.match(wrongKind.stderr, /not waiting for an approval/);
+    assert.match(wrongKind.stderr, /not waiting for an approval\. It waits for input-1 \(a question: answer it\)\./);
 
     const noAnswer = await cli(["input", runId, "--engine", "temporal"]);
     assert.equal(noAnswer.code, ExitCode.usage);
@@ -189,10 +192,17 @@ describe("steering a Temporal run from the CLI", () => {
     const declined = await cli(["input", runId, "--decline", "--engine", "temporal"]);
     assert.equal(declined.code, ExitCode.usage, "the run's own questions cannot be declined");
 
+    // `result` of a run that waits for a person says so, and how to answer, then waits for the answer.
+    let waitingStderr = "";
+    const waitingResult = cli(["result", runId, "--engine", "temporal"], undefined, environment, undefined, (soFar) => (waitingStderr = soFar));
+    await waitFor("result to say what the run waits for", () => (/input-1: Which city\? \(answer with `duragent answer/.test(waitingStderr) ? true : undefined), 30_000);
+    assert.match(waitingStderr, /is waiting_input; this waits for its answer/);
+
     const answered = await cli(["input", runId, "--value", "Lisbon", "--engine", "temporal"]);
     assert.equal(answered.code, 0, answered.stderr);
     const result = await cli(["result", runId, "--engine", "temporal"]);
     assert.equal(result.stdout.trim(), "Got: Lisbon");
+    assert.equal((await waitingResult).stdout.trim(), "Got: Lisbon");
 
     const list = await cli(["list", "--json", "--engine", "temporal"]);
     assert.ok((JSON.parse(list.stdout) as { runId: string }[]).some((run) => run.runId === runId));

@@ -207,7 +207,7 @@ for (const engineName of ["memory", "temporal"] as const) {
     test("workflow code that hands an agent what it cannot take fails the run saying so; on Temporal its task is not retried for ever", async () => {
       const model = await startScriptedModelServer(toolScript, { quiet: true });
       const modulePath = fileURLToPath(new URL("./fixtures/usage-workflows.ts", import.meta.url));
-      const { summarise } = (await import(modulePath)) as typeof import("./fixtures/usage-workflows.js");
+      const { summarise, refuse } = (await import(modulePath)) as typeof import("./fixtures/usage-workflows.js");
       const body = async (engine: Engine) => {
         // summarise has no input schema, so an object reaches its agent's generateStr.
         const handle = await engine.start({ kind: "workflow", name: "summarise", workflow: summarise as DuragentWorkflow }, { nope: 1 });
@@ -215,6 +215,10 @@ for (const engineName of ["memory", "temporal"] as const) {
         assert.equal(failure.phase, "failed");
         assert.match(failure.message, /summariser: generate takes a message \(a string\) or a list of messages, and got an object \(\{"nope":1\}\)\. A workflow defined without an input schema/);
         assert.equal(model.requests.length, 0);
+        // Workflow code fails its run as README says, with the ApplicationFailure duragent/workflow exports.
+        const refused = await failureOf(await engine.start({ kind: "workflow", name: "refuse", workflow: refuse as DuragentWorkflow }, "no way"));
+        assert.equal(refused.phase, "failed");
+        assert.match(refused.message, /refused: no way/);
       };
       try {
         const config = { ...configFor(model, join(dir, `invalid-${engineName}.log`), {}), modules: [modulePath] };

@@ -132,7 +132,7 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
 }
 
 /** The command that answers a request from another terminal. */
-function answerHint(runId: string, request: PendingRequest, several: boolean): string {
+export function answerHint(runId: string, request: PendingRequest, several: boolean): string {
   const which = several ? ` --request ${request.id}` : "";
   return request.kind === "approval"
     ? `approve with \`duragent approve ${runId}${which}\`, or \`duragent reject ${runId}${which} --reason …\``

@@ -34,8 +34,9 @@ function jsonType(value: unknown): string {
 /**
  * Text stays text where the question takes a string (`12`, `{"city": …}` and `true` included);
  * otherwise the text is read as JSON, so `12`, `true` and `{"amount": 12}` arrive as a number, a
- * boolean and an object. A quoted JSON string is its contents. Text that is neither goes as
- * typed, for the run to refuse with what it expected.
+ * boolean and an object; a yes-or-no question also takes `yes`, `no`, `y` and `n`. A quoted JSON
+ * string is its contents. Text that is neither goes as typed, for the run to refuse with what it
+ * expected.
  */
 export function answerFromText(text: string, schema: Record<string, unknown> | undefined): unknown {
   let parsed: { value: unknown } | undefined;
@@ -46,6 +47,9 @@ export function answerFromText(text: string, schema: Record<string, unknown> | u
   }
   if (parsed && typeof parsed.value === "string") return parsed.value;
   const types = schema ? acceptedTypes(schema) : new Set(["string"]);
+  // A yes-or-no question takes a person's yes or no, as well as JSON's true and false.
+  const yesNo = /^(yes|y|no|n)$/i.exec(text.trim());
+  if (!parsed && yesNo && types?.has("boolean") && !types.has("string")) return /^y/i.test(yesNo[1]!);
   if (parsed && (types === undefined || types.has(jsonType(parsed.value)))) return parsed.value;
   if (types === undefined || types.has("string") || !parsed) return text;
   return parsed.value;

@@ -79,6 +79,16 @@ export type RunHandleParts = Omit<RunHandle, "approve" | "reject" | "events"> & 
 };
 type ChildRun = Pick<RunHandleParts, "answer" | "decide">;
 
+/** What a run waits for instead, when a message found nothing of its kind. */
+function waitsFor(pending: readonly PendingRequest[]): string {
+  const what = pending.map((request) => `${request.id} (${request.kind === "approval" ? "an approval: approve or reject it" : "a question: answer it"})`);
+  return `It waits for ${what.join(", ")}.`;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
 /** How often `events()` reads a run's status: in-process reads are cheap, RPCs less so. */
 export function runHandle({ child, ...parts }: RunHandleParts, eventPollMs = 250): RunHandle {
   /**
@@ -94,14 +104,21 @@ export function runHandle({ child, ...parts }: RunHandleParts, eventPollMs = 250
       } catch (error) {
         if (!(error instanceof InvalidRunMessage)) throw error;
         // As the run itself picks: the one pending request of this kind.
-        const pending = ((await parts.status({ watch: false }).catch(() => undefined))?.pending ?? []).filter((request) => request.kind === kind);
+        const all = (await parts.status({ watch: false }).catch(() => undefined))?.pending ?? [];
+        const pending = all.filter((request) => request.kind === kind);
+        if (pending.length === 0 && all.length > 0) throw new InvalidRunMessage(`${error.message} ${waitsFor(all)}`);
         if (pending.length !== 1 || !pending[0]!.id.includes("/")) throw error;
         requestId = pending[0]!.id;
       }
     }
     if (!requestId.includes("/")) return send(parts, message);
     const owner = requestOwner(parts.runId, requestId);
-    return send(await child(owner.runId), { ...message, requestId: owner.requestId });
+    const full = requestId;
+    return send(await child(owner.runId), { ...message, requestId: owner.requestId }).catch((error: unknown) => {
+      // The child names its request by its own id; the sender knows it by the parent's.
+      if (!(error instanceof InvalidRunMessage)) throw error;
+      throw new InvalidRunMessage(error.message.replace(new RegExp(`(?<![\\w/-])${escapeRegExp(owner.requestId)}(?![\\w-])`, "g"), full));
+    });
   };
   const decide = (decision: ApprovalDecision) => routed("approval", decision, (to, message) => to.decide(message));
   return {

@@ -21,6 +21,8 @@ export { defineAgent, isAgent, AgentSpecSchema, type Agent, type AgentSpec } fro
 export { AgentLlm, finalText } from "./agent/agent-llm.js";
 export { namespacedToolName } from "../common/tool-catalog.js";
 export { defineWorkflow, isDuragentWorkflow, type DuragentWorkflow, type WorkflowBody, type WorkflowRunInput } from "./define-workflow.js";
+/** Thrown by workflow code to fail its run (`ApplicationFailure.nonRetryable(message)`); any other error retries the workflow task on Temporal. */
+export { ApplicationFailure } from "@temporalio/common";
 export type { AgentRunInput, AgentRunResult } from "./builtin-workflows.js";
 export type { Message, ContentPart, ToolCall } from "../common/messages.js";
 export { textOf } from "../common/messages.js";
