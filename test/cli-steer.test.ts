@@ -195,8 +195,8 @@ describe("steering a Temporal run from the CLI", () => {
     // `result` of a run that waits for a person says so, and how to answer, then waits for the answer.
     let waitingStderr = "";
     const waitingResult = cli(["result", runId, "--engine", "temporal"], undefined, environment, undefined, (soFar) => (waitingStderr = soFar));
-    await waitFor("result to say what the run waits for", () => (/input-1: Which city\? \(answer with `duragent answer/.test(waitingStderr) ? true : undefined), 30_000);
-    assert.match(waitingStderr, /is waiting_input; this waits for its answer/);
+    await waitFor("result to say what the run waits for", () => (/input-1: Which city\?\n {2}answer with `duragent answer/.test(waitingStderr) ? true : undefined), 30_000);
+    assert.match(waitingStderr, /is waiting for input; `result` waits until it ends\./);
 
     const answered = await cli(["input", runId, "--value", "Lisbon", "--engine", "temporal"]);
     assert.equal(answered.code, 0, answered.stderr);

@@ -164,7 +164,7 @@ describe("each pattern on Temporal", () => {
     assert.equal(run.model.requests.length, 3);
     assert.equal(requestsMentioning(run.model, "iteration cap"), 1);
     // The run ends saying so; `duragent run` prints it beside the answer.
-    assert.match(resultNote(run.result, run.runId) ?? "", /planning stopped at its cap of 2 iterations/);
+    assert.match(resultNote(run.result) ?? "", /planning stopped at its cap of 2 iterations/);
   });
 
   test("evaluator-optimizer stops at maxRefinements and returns the best-rated draft", async () => {
@@ -172,7 +172,7 @@ describe("each pattern on Temporal", () => {
     assert.equal(run.text, "slogan draft 2");
     assert.equal(run.model.requests.length, 6);
     assert.deepEqual(run.result?.evaluation, { stopReason: "max-refinements", attempts: 3, bestRating: "good", minRating: "excellent" });
-    assert.match(resultNote(run.result, run.runId) ?? "", /no answer reached the rating 'excellent' in 3 attempts; this is the best, rated 'good'/);
+    assert.match(resultNote(run.result) ?? "", /no answer reached the rating 'excellent' in 3 attempts; this is the best, rated 'good'/);
     await replay(run.runId);
   });
 

@@ -381,8 +381,11 @@ describe("declarative patterns", () => {
       await new Promise((resolve) => setImmediate(resolve));
       assert.equal(server.requests.length, calls, "a paused child went on");
       await handle.resume();
-      assert.equal(((await handle.result()) as { text: string }).text, "Going to Lisbon");
+      const done = (await handle.result()) as { text: string; usage: unknown };
+      assert.equal(done.text, "Going to Lisbon");
       assert.equal(server.requests.length, calls + 1);
+      // Ended, the child counts in its parent's usage once: through its result.
+      assert.deepEqual((await handle.status()).usage, done.usage);
     } finally {
       await engine.close();
     }

@@ -19,14 +19,21 @@ const urlInText = /[a-z][\w+.-]*:\/\/[^\s'"<>]+/gi;
 /** A path segment that reads as a key (`/mcp/sk-ak-3f9…/sse`): long, with letters and digits. */
 const keyLikeSegment = /^(?=.*[a-z])(?=.*\d)[\w~.%-]{16,}$/i;
 
-/** The secret parts of every URL in `text`: credentials, query values and key-like path segments. */
-function urlSecrets(text: string, into: string[]): void {
+/**
+ * The secret parts of every URL in `text`: its credentials, and its query values and key-like path
+ * segments when `all` (an MCP server's URL, where hosted servers put keys), or else only the values
+ * of secret-named query parameters (a model provider's base URL, whose `api-version` is not one).
+ */
+function urlSecrets(text: string, into: string[], all: boolean): void {
   for (const [match] of text.matchAll(urlInText)) {
     if (!URL.canParse(match)) continue;
     const url = new URL(match);
-    for (const value of [url.username, url.password, ...url.searchParams.values()]) into.push(value, safeDecode(value));
-    url.search.slice(1).split("&").forEach((pair) => into.push(pair.split("=")[1] ?? ""));
-    for (const segment of url.pathname.split("/")) if (keyLikeSegment.test(segment)) into.push(segment, safeDecode(segment));
+    for (const value of [url.username, url.password]) into.push(value, safeDecode(value));
+    for (const pair of url.search.slice(1).split("&")) {
+      const [name = "", value = ""] = pair.split(/=(.*)/s);
+      if (all || secretName.test(safeDecode(name))) into.push(value, safeDecode(value));
+    }
+    if (all) for (const segment of url.pathname.split("/")) if (keyLikeSegment.test(segment)) into.push(segment, safeDecode(segment));
   }
 }
 
@@ -54,29 +61,35 @@ function secretValuesOf(config: McpServerConfig): readonly string[] {
     Object.values(config.env ?? {}).forEach((value) => withParts(value, values));
     const args = config.args ?? [];
     args.forEach((arg, index) => {
-      urlSecrets(arg, values);
+      urlSecrets(arg, values, true);
       const assigned = secretAssignment.exec(arg) ?? secretHeader.exec(arg);
       if (assigned) withParts(assigned[2]!, values);
       const [flag, inline] = arg.split(/=(.*)/s);
-      if (!flag || !secretFlag.test(flag)) return;
+      if (!flag || !secretFlag.test(flag) || flag.startsWith("--no-")) return;
+      const next = args[index + 1];
       if (inline !== undefined) withParts(inline, values);
-      else if (args[index + 1] !== undefined) withParts(args[index + 1]!, values);
+      // `--no-auth --verbose`: a flag that takes no value is followed by another flag.
+      else if (next !== undefined && !next.startsWith("-")) withParts(next, values);
     });
   } else {
     Object.values(config.headers ?? {}).forEach((value) => withParts(value, values));
-    urlSecrets(config.url, values);
+    urlSecrets(config.url, values, true);
   }
   const secrets = finish(values);
   serverSecrets.set(config, secrets);
   return secrets;
 }
 
-/** A model provider's secrets: its API key, its header values and its base URL's credentials. */
+/**
+ * A model provider's secrets: its API key, the values of its secret-named headers, and its base
+ * URL's credentials and secret-named query values. Not its `anthropic-version` or `api-version`:
+ * masking those would hide model names and dates in every error.
+ */
 export function providerSecrets(provider: { apiKey?: string; headers?: Record<string, string>; baseURL?: string }): readonly string[] {
   const values: string[] = [];
   if (provider.apiKey !== undefined) values.push(provider.apiKey);
-  Object.values(provider.headers ?? {}).forEach((value) => withParts(value, values));
-  if (provider.baseURL !== undefined) urlSecrets(provider.baseURL, values);
+  for (const [name, value] of Object.entries(provider.headers ?? {})) if (secretName.test(name)) withParts(value, values);
+  if (provider.baseURL !== undefined) urlSecrets(provider.baseURL, values, false);
   return finish(values);
 }
 
@@ -88,11 +101,12 @@ function safeDecode(value: string): string {
   }
 }
 
-/** Masks `secrets`, then every remembered secret value, in `text`. */
+/** Masks `secrets` and every remembered secret value in `text`, longest first over both. */
 export function redact(text: string, secrets: readonly string[]): string {
+  const remembered = rememberedSecretValues();
+  const all = remembered.length === 0 ? secrets : secrets.length === 0 ? remembered : [...secrets, ...remembered].sort((a, b) => b.length - a.length);
   let masked = text;
-  for (const secret of secrets) if (masked.includes(secret)) masked = masked.split(secret).join("***");
-  for (const secret of rememberedSecretValues()) if (masked.includes(secret)) masked = masked.split(secret).join("***");
+  for (const secret of all) if (masked.includes(secret)) masked = masked.split(secret).join("***");
   return masked;
 }
 

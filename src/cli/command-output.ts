@@ -32,19 +32,26 @@ export function resultText(result: unknown): string {
 const shownOrKnown = new Set(["text", "usage", "structured", "evaluation", "orchestration", "messages", "messagesLeftOut"]);
 
 /** What the answer's text does not say: a pattern that fell short of its goal, fields besides the text. */
-export function resultNote(result: unknown, runId: string): string | undefined {
+export function resultNote(result: unknown): string | undefined {
   if (typeof result !== "object" || result === null || !("text" in result) || typeof result.text !== "string") return undefined;
   const { evaluation, orchestration } = result as { evaluation?: { stopReason: string; attempts: number; bestRating: string; minRating: string }; orchestration?: { iterations: number; complete: boolean } };
   if (evaluation?.stopReason === "max-refinements") {
-    return `no answer reached the rating '${evaluation.minRating}' in ${evaluation.attempts} attempts; this is the best, rated '${evaluation.bestRating}'.`;
+    return `no answer reached the rating '${evaluation.minRating}' in ${counted(evaluation.attempts, "attempt")}; this is the best, rated '${evaluation.bestRating}'.`;
   }
-  if (orchestration?.complete === false) return `planning stopped at its cap of ${orchestration.iterations} iterations before the objective was complete; this answer is from the work done.`;
+  if (orchestration?.complete === false) {
+    return `planning stopped at its cap of ${counted(orchestration.iterations, "iteration")} before the objective was complete; this answer is from the work done.`;
+  }
   const more = Object.keys(result).filter((key) => !shownOrKnown.has(key));
-  if (more.length > 0) return `the result also has ${more.join(", ")}: \`duragent result ${runId} --json\` shows them.`;
+  // Not `duragent result <id>`: a memory run is gone once its command ends.
+  if (more.length > 0) return `the result also has ${more.join(", ")}: add --json to see ${more.length === 1 ? "it" : "them"}.`;
   return undefined;
 }
 
 /** The Web UI link on a line of its own, when the run has one. */
 export function linkLine(link: string | undefined): string {
   return link ? `\nWeb UI: ${link}` : "";
+}
+
+function counted(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }

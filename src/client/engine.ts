@@ -85,10 +85,6 @@ function waitsFor(pending: readonly PendingRequest[]): string {
   return `It waits for ${what.join(", ")}.`;
 }
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
 /** How often `events()` reads a run's status: in-process reads are cheap, RPCs less so. */
 export function runHandle({ child, ...parts }: RunHandleParts, eventPollMs = 250): RunHandle {
   /**
@@ -113,11 +109,11 @@ export function runHandle({ child, ...parts }: RunHandleParts, eventPollMs = 250
     }
     if (!requestId.includes("/")) return send(parts, message);
     const owner = requestOwner(parts.runId, requestId);
-    const full = requestId;
+    const prefix = requestId.slice(0, requestId.lastIndexOf("/") + 1);
     return send(await child(owner.runId), { ...message, requestId: owner.requestId }).catch((error: unknown) => {
-      // The child names its request by its own id; the sender knows it by the parent's.
+      // The child names its requests by its own ids; the sender knows them by the parent's.
       if (!(error instanceof InvalidRunMessage)) throw error;
-      throw new InvalidRunMessage(error.message.replace(new RegExp(`(?<![\\w/-])${escapeRegExp(owner.requestId)}(?![\\w-])`, "g"), full));
+      throw new InvalidRunMessage(error.message.replace(/(?<![\w/-])((?:input|approval)-\d+)(?![\w-])/g, `${prefix}$1`));
     });
   };
   const decide = (decision: ApprovalDecision) => routed("approval", decision, (to, message) => to.decide(message));

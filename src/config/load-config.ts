@@ -10,6 +10,7 @@ import { ConfigError, ExitCode, UserError, displayPath } from "../errors/user-er
 import { zodIssues } from "../errors/zod-issues.js";
 import { defaultRunSettings, historyLimitDefaults, type ActivitySettings, type RunSettings } from "../common/run-settings.js";
 import { interpolate, isPlainObject } from "./interpolate.js";
+import { rememberSecret } from "./secret-values.js";
 import type { z } from "zod";
 import { ConfigSchema, type DuragentConfig } from "./schema.js";
 import { temporalEnvironment } from "./temporal-environment.js";
@@ -49,7 +50,11 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
 
   let tree: unknown = {};
   if (configPath !== undefined) tree = interpolate(await readYaml(configPath), env, configPath);
-  if (secretsPath !== undefined) tree = deepMerge(tree, interpolate(await readYaml(secretsPath), env, secretsPath));
+  if (secretsPath !== undefined) {
+    const secrets = interpolate(await readYaml(secretsPath), env, secretsPath);
+    forEachString(secrets, rememberSecret);
+    tree = deepMerge(tree, secrets);
+  }
   if (options.overrides !== undefined) tree = deepMerge(tree, options.overrides);
 
   const files = [configPath, secretsPath].filter((f): f is string => f !== undefined);
@@ -278,4 +283,10 @@ function resolvePaths(config: DuragentConfig, dir: string): DuragentConfig {
 /** `file:///x` and other URIs pass through; a one-letter scheme is a Windows drive (`C:\`). */
 function isUri(p: string): boolean {
   return /^[A-Za-z][A-Za-z0-9+.-]+:/.test(p);
+}
+
+function forEachString(node: unknown, visit: (text: string) => void): void {
+  if (typeof node === "string") visit(node);
+  else if (Array.isArray(node)) node.forEach((item) => forEachString(item, visit));
+  else if (isPlainObject(node)) Object.values(node).forEach((value) => forEachString(value, visit));
 }

@@ -266,7 +266,7 @@ export class Connections<C extends Connection = Connection> {
         const how = stdio ? describeExit(stdio) : "closed the connection";
         // Shutting down, or Ctrl-C in the terminal (its process group gets the SIGINT too): expected.
         const expected = this.shutDown || stdio?.exit?.signal === "SIGINT";
-        unattached(() => logger[expected ? "debug" : "warn"]({ mcpServer: server, lastStderr: redactSecrets(config, conn.stderrTail.at(-1) ?? "") }, `MCP server '${server}' ${how}`));
+        unattached(() => logger[expected ? "debug" : "warn"]({ mcpServer: server, lastStderr: conn.stderrTail.length > 0 ? redactSecrets(config, conn.stderrTail.at(-1)!) : undefined }, `MCP server '${server}' ${how}`));
       }
     };
 

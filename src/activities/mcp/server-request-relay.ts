@@ -22,6 +22,7 @@ import { RunUnreachable, type ServerRequest, type ServerRequestAnswer } from "..
 import { addUsage, usageKey } from "../../common/usage.js";
 import type { McpServerConfig } from "../../config/schema.js";
 import type { McpPoolLogger } from "./connections.js";
+import { redactSecrets } from "../redact-secrets.js";
 import { logLevelOf, samplingPlan, toSamplingLlmRequest, toSamplingResult, toServerRequest } from "./server-requests.js";
 
 export interface McpSamplingOptions {
@@ -90,12 +91,15 @@ export class ServerRequestRelay {
     // The SDK refuses a handler for a capability we do not declare.
     if (this.sampling) client.setRequestHandler("sampling/createMessage", (request, ctx) => this.sample(conn, request.params, ctx.mcpReq.signal));
     client.setNotificationHandler("notifications/message", ({ params }) => {
-      const text = typeof params.data === "string" ? params.data : JSON.stringify(params.data);
+      const raw = typeof params.data === "string" ? params.data : JSON.stringify(params.data);
+      // A server may log what it was configured with, as its stderr may.
+      const text = redactSecrets(config, raw);
       const fields = { mcpServer: server, mcpLevel: params.level, ...(params.logger !== undefined ? { mcpLogger: params.logger } : {}) };
       this.logger[logLevelOf(params.level)](fields, text);
       // Also to the run of the call in flight; with several, MCP does not say whose it is.
       if (conn.calls.size === 1) {
-        conn.calls.values().next().value?.onLog?.({ level: params.level, ...(params.logger !== undefined ? { logger: params.logger } : {}), data: params.data });
+        const data = text === raw ? params.data : text;
+        conn.calls.values().next().value?.onLog?.({ level: params.level, ...(params.logger !== undefined ? { logger: params.logger } : {}), data });
       }
     });
   }

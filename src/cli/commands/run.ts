@@ -47,5 +47,5 @@ export async function runCommand(context: CommandContext, targetName: string, op
   const result = await followRun(handle, { interactive, answeredOnlyHere: client.engine === "memory", verbose: !context.options.json, ...(options.agents ? { agents: options.agents } : {}) });
   // Only --json shows the cost: the text is the answer alone.
   const cost = context.options.json ? await finishedRunCost(handle, result, (await context.config()).pricing) : undefined;
-  return { data: { runId: handle.runId, link: handle.link, result, ...(cost ? { cost } : {}) }, text: resultText(result), note: resultNote(result, handle.runId) };
+  return { data: { runId: handle.runId, link: handle.link, result, ...(cost ? { cost } : {}) }, text: resultText(result), note: resultNote(result) };
 }

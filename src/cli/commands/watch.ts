@@ -11,5 +11,5 @@ export async function watchCommand(context: CommandContext, runId: string, optio
   }
   if (handle.link) context.notice(`watching ${runId}\nWeb UI: ${handle.link}`);
   const result = await followRun(handle, { interactive: options.interactive, verbose: !context.options.json, ...(options.agents ? { agents: options.agents } : {}) });
-  return { data: { runId, link: handle.link, result }, text: resultText(result), note: resultNote(result, runId) };
+  return { data: { runId, link: handle.link, result }, text: resultText(result), note: resultNote(result) };
 }

@@ -13,7 +13,7 @@ import { withChildren } from "../../common/child-runs.js";
 import { RunMessages, type Answer, type ApprovalDecision, type RunStatus } from "../../common/run-status.js";
 import type { ActivitySettings, RunSettings } from "../../common/run-settings.js";
 import type { RunChannel, ServerRequestAnswer } from "../../common/server-requests.js";
-import type { DuragentWorkflow } from "../define-workflow.js";
+import { runToEnd, type DuragentWorkflow } from "../define-workflow.js";
 import { BaseExecutor } from "./base-executor.js";
 import { ContinueAsNewRequest } from "./continue-as-new.js";
 import type { RunLogger } from "./executor.js";
@@ -290,7 +290,8 @@ export class MemoryExecutor extends BaseExecutor {
     });
     this.children.set(id, child);
     this.control.childStarted(id);
-    return (workflow.body(child, input) as Promise<O>).finally(() => {
+    // Through runToEnd, as a root run: the child's status then ends as it did, and stops counting in its parent's.
+    return (runToEnd(child, workflow.body, input) as Promise<O>).finally(() => {
       child.detachFromParent?.();
       // The status keeps the last few ended children; so does this, for their final text.
       const dropped = this.control.childEnded(id);

@@ -142,7 +142,7 @@ export class TemporalExecutor extends BaseExecutor {
     workflow.setHandler(serverAnswerQuery, (key) => control.serverAnswer(key), { description: internal });
     workflow.setHandler(pauseSignal, () => control.pause(), { description: "Holds the run, and its child runs, before their next steps (`duragent pause`)" });
     workflow.setHandler(resumeSignal, () => control.resume(), { description: "Lets a paused run go on (`duragent resume`)" });
-    workflow.setHandler(watchSignal, () => control.watch(), { description: "Someone reads the status: model calls stream their text from the next one on" });
+    workflow.setHandler(watchSignal, () => control.watch(), { description: "Someone is watching: model calls stream their text from the next call on" });
     workflow.setHandler(childWaitsSignal, (report) => this.takeChildWaits(report), { description: internalMessage });
     // Other signals are queued for nextSignal rather than dropped.
     workflow.setDefaultSignalHandler((name, ...args) => this.inbox.push(name, args[0]));
