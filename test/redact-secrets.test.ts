@@ -9,7 +9,11 @@ import { describe, test, type TestContext } from "node:test";
 import type { McpServerConfig } from "../src/config/schema.js";
 import { providerSecrets, redact, redactSecrets } from "../src/activities/redact-secrets.js";
 import { McpConnectionPool, type McpPoolLogger } from "../src/activities/mcp/connection-pool.js";
-import { rememberSecret, rememberSecretValue } from "../src/config/secret-values.js";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../src/config/load-config.js";
+import { rememberSecretValue } from "../src/config/secret-values.js";
 
 describe("redaction", () => {
   test("an MCP server's args: credential flags, NAME=value, headers, URLs; not flags without a value", () => {
@@ -53,10 +57,14 @@ describe("redaction", () => {
     );
   });
 
-  test("values from secret-named variables and the secrets file are masked anywhere, longest first; others are not", () => {
+  test("values from secret-named variables and the secrets file are masked anywhere, longest first; others are not", async () => {
     rememberSecretValue("BRAVE_API_KEY", "brave-remembered-123");
     rememberSecretValue("DATA_HOME", "/home/someone/data");
-    rememberSecret("literal-from-secrets-file");
+    const dir = mkdtempSync(join(tmpdir(), "duragent-redact-"));
+    writeFileSync(join(dir, "duragent.secrets.yaml"), "llm:\n  providers:\n    claude: { kind: anthropic, apiKey: literal-from-secrets-file }\n");
+    await loadConfig({ cwd: dir, env: {} });
+    rmSync(dir, { recursive: true });
+    assert.equal(redact("anthropic said no", []), "anthropic said no", "the secrets file's kind is no secret");
     const config: McpServerConfig = { command: "search", args: ["brave-remembered-123"], env: { PREFIX: "literal-from" } };
     assert.equal(
       redactSecrets(config, "search brave-remembered-123 in /home/someone/data with literal-from-secrets-file"),

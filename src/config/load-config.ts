@@ -10,7 +10,7 @@ import { ConfigError, ExitCode, UserError, displayPath } from "../errors/user-er
 import { zodIssues } from "../errors/zod-issues.js";
 import { defaultRunSettings, historyLimitDefaults, type ActivitySettings, type RunSettings } from "../common/run-settings.js";
 import { interpolate, isPlainObject } from "./interpolate.js";
-import { rememberSecret } from "./secret-values.js";
+import { rememberSecretValue } from "./secret-values.js";
 import type { z } from "zod";
 import { ConfigSchema, type DuragentConfig } from "./schema.js";
 import { temporalEnvironment } from "./temporal-environment.js";
@@ -52,7 +52,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   if (configPath !== undefined) tree = interpolate(await readYaml(configPath), env, configPath);
   if (secretsPath !== undefined) {
     const secrets = interpolate(await readYaml(secretsPath), env, secretsPath);
-    forEachString(secrets, rememberSecret);
+    rememberSecretsIn(secrets);
     tree = deepMerge(tree, secrets);
   }
   if (options.overrides !== undefined) tree = deepMerge(tree, options.overrides);
@@ -285,8 +285,9 @@ function isUri(p: string): boolean {
   return /^[A-Za-z][A-Za-z0-9+.-]+:/.test(p);
 }
 
-function forEachString(node: unknown, visit: (text: string) => void): void {
-  if (typeof node === "string") visit(node);
-  else if (Array.isArray(node)) node.forEach((item) => forEachString(item, visit));
-  else if (isPlainObject(node)) Object.values(node).forEach((value) => forEachString(value, visit));
+/** The secrets file's values under secret-named keys (`apiKey`, `Authorization`, `GITHUB_TOKEN`), not its `kind` or `baseURL`. */
+function rememberSecretsIn(node: unknown, key = ""): void {
+  if (typeof node === "string") rememberSecretValue(key, node);
+  else if (Array.isArray(node)) node.forEach((item) => rememberSecretsIn(item, key));
+  else if (isPlainObject(node)) for (const [name, value] of Object.entries(node)) rememberSecretsIn(value, name);
 }

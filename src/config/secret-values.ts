@@ -1,8 +1,9 @@
 /**
  * Values known to be secret: those `${VAR}` interpolation took from variables whose names say
- * they hold a secret (`GITHUB_TOKEN`, `DB_PASSWORD`), and the secrets file's strings. A config may
- * place such a value anywhere, even as a bare argument whose place says nothing, so every
- * redaction in this process masks these too. Process-wide, as the environment they come from is.
+ * they hold a secret (`GITHUB_TOKEN`, `DB_PASSWORD`), and the secrets file's values under such
+ * names (`apiKey`, `Authorization`). A config may place such a value anywhere, even as a bare
+ * argument whose place says nothing, so every redaction in this process masks these too.
+ * Process-wide, as the environment they come from is.
  */
 
 /** Names of variables, flags and headers that hold credentials. */
@@ -19,8 +20,8 @@ export function rememberSecretValue(variable: string, value: string): void {
   if (secretName.test(variable)) rememberSecret(value);
 }
 
-/** A value known to be secret wherever it stands: every string of the secrets file. */
-export function rememberSecret(value: string): void {
+/** A value known to be secret wherever it stands. */
+function rememberSecret(value: string): void {
   if (value.length < MIN_SECRET_LENGTH || remembered.has(value)) return;
   remembered.add(value);
   sorted = [...remembered].sort((a, b) => b.length - a.length);
