@@ -234,6 +234,7 @@ describe("steering a Temporal run from the CLI", () => {
     assert.match(unfit.stderr, /The arguments for fs\/read_text_file do not fit its input schema: .*path/s);
     const approved = await cli(["approve", runId, "--arguments", JSON.stringify({ path: join(dir, "plan.txt") }), "--engine", "temporal"]);
     assert.equal(approved.code, 0, approved.stderr);
+    assert.equal(approved.stdout.split("\n")[0], `approved ${runId}`, "named, as answer, pause and resume name the run");
     assert.equal((await cli(["result", runId, "--engine", "temporal"])).stdout.trim(), "Got: the plan");
 
     const second = (await cli(["start", "planner", "--input", "read the plan", "--engine", "temporal"])).stdout.trim();

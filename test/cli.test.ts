@@ -681,8 +681,12 @@ describe("duragent CLI", { concurrency: true }, () => {
         assert.equal(result.code, 0, result.stderr);
         assert.equal(result.stdout, `${answer}\n`);
         assert.doesNotMatch(prebuilt.stderr, /does not match/);
+        // A clean stop says so, so that a log read after a deploy tells it from a crash.
+        const stopped = await stop(prebuilt, "SIGTERM");
+        assert.equal(stopped.code, 0, stopped.stderr);
+        assert.match(stopped.stderr, /duragent worker: stopped serving task queue 'cli-test-prebuilt'/);
       } finally {
-        await stop(prebuilt, "SIGTERM");
+        if (prebuilt.isRunning) await stop(prebuilt, "SIGTERM");
       }
       // A bundle built before a module changed: the worker serves it, and says it is stale.
       const agents = readFileSync(join(dir, "agents.ts"), "utf8");

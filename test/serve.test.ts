@@ -589,6 +589,29 @@ describe("Streamable HTTP guards", () => {
     assert.deepEqual(left, [], "no MCP server process is left");
   });
 
+  test("started by npx, serve stops when npx is gone: npm does not pass SIGTERM on", async () => {
+    // npx runs `sh -c <command>`, and a SIGTERM to npx ends npx and the shell, not the command.
+    const launcher = spawn("sh", ["-c", `"${process.execPath}" "${bin}" --config "${innerConfigFile()}" serve --transport http --port 0; true`], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, npm_command: "exec" },
+    });
+    let stderr = "";
+    launcher.stderr!.on("data", (chunk: Buffer) => (stderr += chunk));
+    await waitFor("serve listening", () => (/http:\/\/127\.0\.0\.1:\d+/.test(stderr) ? true : undefined), 30_000);
+    // The served process holds the pipes: they close when it exits, not when the shell does.
+    const closed = once(launcher.stderr!, "close");
+    launcher.kill("SIGKILL");
+    let leftBehind = false;
+    const killer = setTimeout(() => {
+      leftBehind = true;
+      spawnSync("pkill", ["-f", `${bin}.*serve --transport http --port 0`]);
+    }, 30_000);
+    await closed;
+    clearTimeout(killer);
+    assert.equal(leftBehind, false, `serve was still running 30 s after npx was gone\n${stderr}`);
+    assert.doesNotMatch(stderr, /unexpected error/);
+  });
+
   test("DURAGENT_SERVE_STATE_KEY that is not a 32-byte key: refuses to start, naming the variable and not echoing it", () => {
     const cli = spawnSync(process.execPath, [bin, "--config", innerConfigFile(), "serve", "--transport", "http", "--port", "0"], {
       encoding: "utf8",

@@ -404,8 +404,25 @@ async function execute(command: Command, spec: CommandSpec, args: string[]): Pro
   }
 }
 
+/**
+ * Started by `npx` (npm exec), this process outlives a SIGTERM sent to npx: npm does not pass it
+ * on, and a worker left behind would go on taking tasks beside its replacement. So when the
+ * process that started it is gone, it stops as SIGTERM would have stopped it.
+ */
+function stopWhenNpxIsGone(): void {
+  if (process.env.npm_command !== "exec" || process.platform === "win32") return;
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    process.kill(process.pid, "SIGTERM");
+  }, 1_000);
+  watch.unref();
+}
+
 export async function main(argv: string[]): Promise<number> {
   const json = wantsJson(argv.slice(2));
+  stopWhenNpxIsGone();
   try {
     await buildProgram(json).parseAsync(argv);
     return 0;

@@ -7,7 +7,7 @@ export async function approveCommand(context: CommandContext, runId: string, opt
   const edited = options.arguments === undefined ? undefined : parseArguments(options.arguments);
   const handle = await (await context.client()).getHandle(runId);
   await context.whileAWorkerTakes(handle.approve({ ...(options.request ? { requestId: options.request } : {}), ...(edited ? { arguments: edited } : {}) }), "the approval");
-  return { data: { runId, approved: true, link: handle.link }, text: `approved${linkLine(handle.link)}` };
+  return { data: { runId, approved: true, link: handle.link }, text: `approved ${runId}${linkLine(handle.link)}` };
 }
 
 function parseArguments(raw: string): Record<string, unknown> {

@@ -22,4 +22,6 @@ export async function workerCommand(context: CommandContext, options: { bundle?:
     { taskQueue: temporal.taskQueue, address: temporal.address, namespace: temporal.namespace, ...(metrics ? { metrics: `http://${metrics}/metrics` } : {}) },
   );
   await worker.run();
+  // So that a log read after a deploy tells a worker that stopped from one that died.
+  await context.announce(`duragent worker: stopped serving task queue '${temporal.taskQueue}'`, { taskQueue: temporal.taskQueue, stopped: true });
 }
