@@ -31,4 +31,3 @@ export async function resultCommand(context: CommandContext, runId: string): Pro
   const cost = context.options.json ? await finishedRunCost(handle, result, (await context.config()).pricing) : undefined;
   return { data: { runId, link: handle.link, result, ...(cost ? { cost } : {}) }, text: resultText(result), note: resultNote(result) };
 }
-
