@@ -153,6 +153,17 @@ describe("each pattern on Temporal", () => {
     assert.equal(run.model.requests.length, 2);
   });
 
+  test("orchestrator whose plan lists steps and declares itself complete runs none of them, and says so", async () => {
+    const spec: PatternSpec = { pattern: "orchestrator", workers: [{ function: "count-lines" }] };
+    const plan = { isComplete: true, steps: [{ description: "count", tasks: [{ worker: "count-lines", description: "count" }] }] };
+    const run = await runPattern(spec, "count the lines", (call) => (call.responseFormat ? { text: JSON.stringify(plan) } : { text: "nothing was counted" }));
+    assert.equal(run.result?.text, "nothing was counted");
+    assert.deepEqual(run.result?.orchestration, { iterations: 1, complete: true, unrunSteps: 1 });
+    assert.equal(requestsMentioning(run.model, "ran none of the 1 step(s) it last planned"), 1, "the synthesizer is told");
+    assert.equal(resultNote(run.result), "the planner declared the objective complete in the plan that listed 1 more step, so none of them ran.");
+    await replay(run.runId);
+  });
+
   test("orchestrator stops at its iteration cap and still synthesizes", async () => {
     const spec: PatternSpec = { pattern: "orchestrator", planMode: "iterative", maxIterations: 2, workers: [{ function: "count-lines" }] };
     const step = { isComplete: false, steps: [{ description: "again", tasks: [{ worker: "count-lines", description: "count" }] }] };

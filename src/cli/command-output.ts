@@ -34,12 +34,18 @@ const shownOrKnown = new Set(["text", "usage", "structured", "evaluation", "orch
 /** What the answer's text does not say: a pattern that fell short of its goal, fields besides the text. */
 export function resultNote(result: unknown): string | undefined {
   if (typeof result !== "object" || result === null || !("text" in result) || typeof result.text !== "string") return undefined;
-  const { evaluation, orchestration } = result as { evaluation?: { stopReason: string; attempts: number; bestRating: string; minRating: string }; orchestration?: { iterations: number; complete: boolean } };
+  const { evaluation, orchestration } = result as {
+    evaluation?: { stopReason: string; attempts: number; bestRating: string; minRating: string };
+    orchestration?: { iterations: number; complete: boolean; unrunSteps?: number };
+  };
   if (evaluation?.stopReason === "max-refinements") {
     return `no answer reached the rating '${evaluation.minRating}' in ${counted(evaluation.attempts, "attempt")}; this is the best, rated '${evaluation.bestRating}'.`;
   }
   if (orchestration?.complete === false) {
     return `planning stopped at its cap of ${counted(orchestration.iterations, "iteration")} before the objective was complete; this answer is from the work done.`;
+  }
+  if (orchestration?.unrunSteps) {
+    return `the planner declared the objective complete in the plan that listed ${counted(orchestration.unrunSteps, "more step")}, so none of them ran.`;
   }
   const more = Object.keys(result).filter((key) => !shownOrKnown.has(key));
   // Not `duragent result <id>`: a memory run is gone once its command ends.

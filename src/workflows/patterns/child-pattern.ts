@@ -31,8 +31,8 @@ export interface PatternRunResult {
   usage?: UsageByModel;
   /** An evaluator-optimizer's ending: whether an answer reached `minRating`, and the best one's rating. */
   evaluation?: { stopReason: "rating-reached" | "max-refinements"; attempts: number; bestRating: string; minRating: string };
-  /** An orchestrator's ending: `complete` is false when planning stopped at its iteration cap. */
-  orchestration?: { iterations: number; complete: boolean };
+  /** An orchestrator's ending: `complete` is false when planning stopped at its iteration cap; `unrunSteps`, steps planned with the declaration that all was done. */
+  orchestration?: { iterations: number; complete: boolean; unrunSteps?: number };
 }
 
 // Child ids must be unique per parent and identical on replay: a counter per name, per run.

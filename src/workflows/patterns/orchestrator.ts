@@ -62,6 +62,11 @@ export interface OrchestratorResult {
   iterations: number;
   /** False when `maxIterations` ran out before the planner declared the objective complete. */
   complete: boolean;
+  /**
+   * Steps of the last plan left unrun: the planner declared the objective complete in the same
+   * plan that listed them (its prompt asks for no steps then). Absent when there were none.
+   */
+  unrunSteps?: number;
 }
 
 export class Orchestrator extends PatternBase {
@@ -97,7 +102,8 @@ export class Orchestrator extends PatternBase {
     for (let iteration = 1; iteration <= maxIterations; iteration++) {
       const plan = await this.plan(objective, steps);
       const planned = this.options.planMode === "iterative" ? plan.steps.slice(0, 1) : plan.steps;
-      if (plan.isComplete || planned.length === 0) return { steps, iterations: iteration, complete: true };
+      // Taken at its word, as it always was: running the steps now would change recorded runs' commands.
+      if (plan.isComplete || planned.length === 0) return { steps, iterations: iteration, complete: true, ...(planned.length > 0 ? { unrunSteps: planned.length } : {}) };
       for (const step of planned) steps.push(await this.runStep(objective, step, steps));
     }
     // The cap bounds cost; the synthesizer still answers from what was done, and `complete` tells.
@@ -172,6 +178,10 @@ function taskPrompt(objective: string, done: StepResult[], task: string): string
 }
 
 function synthesisPrompt(objective: string, execution: Omit<OrchestratorResult, "text">): string {
-  const note = execution.complete ? "" : "\n\nNote: planning stopped at its iteration cap before the objective was declared complete.";
+  const note = !execution.complete
+    ? "\n\nNote: planning stopped at its iteration cap before the objective was declared complete."
+    : execution.unrunSteps
+      ? `\n\nNote: the planner declared the objective complete and ran none of the ${execution.unrunSteps} step(s) it last planned; say so rather than answer as if they were done.`
+      : "";
   return `Objective: ${objective}\n\nResults:\n${formatResults(execution.steps)}${note}\n\nSynthesize the final answer to the objective.`;
 }

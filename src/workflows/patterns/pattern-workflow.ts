@@ -30,8 +30,8 @@ export async function runPattern(ctx: Executor, raw: PatternRunInput): Promise<P
     return { text, evaluation: { stopReason, attempts: history.length, bestRating: best.evaluation.rating, minRating }, usage: usage() };
   }
   if (!output && llm instanceof Orchestrator) {
-    const { text, iterations, complete } = await llm.run(input);
-    return { text, orchestration: { iterations, complete }, usage: usage() };
+    const { text, iterations, complete, unrunSteps } = await llm.run(input);
+    return { text, orchestration: { iterations, complete, ...(unrunSteps ? { unrunSteps } : {}) }, usage: usage() };
   }
   if (!output) return { text: await llm.generateStr(input), usage: usage() };
   const schema = z.fromJSONSchema(output.jsonSchema);
