@@ -1,3 +1,5 @@
+import type { PatternEnding } from "../workflows/patterns/pattern-base.js";
+
 /** Commands return data; the CLI prints `text` for people or `data` as JSON with `--json`. */
 export interface CommandOutput {
   data: unknown;
@@ -34,10 +36,7 @@ const shownOrKnown = new Set(["text", "usage", "structured", "evaluation", "orch
 /** What the answer's text does not say: a pattern that fell short of its goal, fields besides the text. */
 export function resultNote(result: unknown): string | undefined {
   if (typeof result !== "object" || result === null || !("text" in result) || typeof result.text !== "string") return undefined;
-  const { evaluation, orchestration } = result as {
-    evaluation?: { stopReason: string; attempts: number; bestRating: string; minRating: string };
-    orchestration?: { iterations: number; complete: boolean; unrunSteps?: number };
-  };
+  const { evaluation, orchestration } = result as PatternEnding;
   if (evaluation?.stopReason === "max-refinements") {
     return `no answer reached the rating '${evaluation.minRating}' in ${counted(evaluation.attempts, "attempt")}; this is the best, rated '${evaluation.bestRating}'.`;
   }

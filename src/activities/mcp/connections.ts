@@ -28,6 +28,18 @@ export interface McpPoolLogger {
 const noop: LogFn = () => {};
 export const silentLogger: McpPoolLogger = { debug: noop, info: noop, warn: noop, error: noop };
 
+/**
+ * What is logged about one server, its configured secrets masked in the message and in every
+ * string field: its stderr, its errors and its URL quote them as its failures do.
+ */
+function serverLogger(logger: McpPoolLogger, config: McpServerConfig): McpPoolLogger {
+  const masked = (log: LogFn): LogFn => (obj, msg) => {
+    const fields = Object.fromEntries(Object.entries(obj).map(([key, value]) => [key, typeof value === "string" ? redactSecrets(config, value) : value]));
+    log(fields, msg === undefined ? undefined : redactSecrets(config, msg));
+  };
+  return { debug: masked(logger.debug), info: masked(logger.info), warn: masked(logger.warn), error: masked(logger.error) };
+}
+
 const DEFAULT_TIMEOUT_MS = 60_000;
 const STDIO_PROBE_TIMEOUT_MS = 3_000;
 
@@ -151,7 +163,7 @@ export class Connections<C extends Connection = Connection> {
         const message = failureMessage(conn, phase, error);
         this.drop(conn);
         if (attempt >= tries || this.shutDown) throw unavailable(message);
-        this.options.logger.warn({ mcpServer: server, err: redactSecrets(config, errorText(error)) }, `${message}; reconnecting and retrying once`);
+        serverLogger(this.options.logger, config).warn({ mcpServer: server, err: errorText(error) }, `${message}; reconnecting and retrying once`);
       }
     }
   }
@@ -220,7 +232,7 @@ export class Connections<C extends Connection = Connection> {
   }
 
   private async open(server: string, config: McpServerConfig, forget: () => void): Promise<C> {
-    const { logger } = this.options;
+    const logger = serverLogger(this.options.logger, config);
     const timeout = timeoutOf(config);
     // Speaks 2026-07-28 to a server that offers it (found by a `server/discover` probe), and the
     // 2025 handshake to the rest. A stdio server that ignores the probe is a 2025 server, so it
@@ -237,7 +249,7 @@ export class Connections<C extends Connection = Connection> {
       // at their timeout. Only a response can misbehave, so `conn` exists by then.
       onMisbehavior: (error) => {
         conn.misbehavior ??= error;
-        logger.warn({ mcpServer: server, err: redactSecrets(config, error.message) }, "MCP server misbehaved; dropping the connection");
+        logger.warn({ mcpServer: server, err: error.message }, "MCP server misbehaved; dropping the connection");
         this.drop(conn);
       },
     });
@@ -245,7 +257,7 @@ export class Connections<C extends Connection = Connection> {
     // What a connection logs after it opened (its stderr, its exit) belongs to no one run: logged
     // outside the activity that happened to open it, it carries no stale run.
     const unattached = (log: () => void) => this.scope.runInAsyncScope(log);
-    if (stdio) forwardStderr(stdio, conn.stderrTail, (text) => unattached(() => logger.info({ mcpServer: server, stream: "stderr" }, redactSecrets(config, text))));
+    if (stdio) forwardStderr(stdio, conn.stderrTail, (text) => unattached(() => logger.info({ mcpServer: server, stream: "stderr" }, text)));
     this.options.onOpen(conn);
     client.onerror = (error) => {
       if (/^ReadBuffer exceeded maximum size/.test(error.message)) {
@@ -254,10 +266,10 @@ export class Connections<C extends Connection = Connection> {
       } else if (isMalformedMessage(error)) {
         // Skipped by the SDK; remembered, so the request it should have answered fails saying why.
         conn.malformed = { text: malformedText(error), at: Date.now() };
-        logger.warn({ mcpServer: server, err: redactSecrets(config, conn.malformed.text) }, `MCP server '${server}' sent a malformed message`);
+        logger.warn({ mcpServer: server, err: conn.malformed.text }, `MCP server '${server}' sent a malformed message`);
         return;
       }
-      logger.debug({ mcpServer: server, err: redactSecrets(config, errorText(error)) }, "MCP transport error");
+      logger.debug({ mcpServer: server, err: errorText(error) }, "MCP transport error");
     };
     client.onclose = () => {
       conn.closed = true;
@@ -266,7 +278,7 @@ export class Connections<C extends Connection = Connection> {
         const how = stdio ? describeExit(stdio) : "closed the connection";
         // Shutting down, or Ctrl-C in the terminal (its process group gets the SIGINT too): expected.
         const expected = this.shutDown || stdio?.exit?.signal === "SIGINT";
-        unattached(() => logger[expected ? "debug" : "warn"]({ mcpServer: server, lastStderr: conn.stderrTail.length > 0 ? redactSecrets(config, conn.stderrTail.at(-1)!) : undefined }, `MCP server '${server}' ${how}`));
+        unattached(() => logger[expected ? "debug" : "warn"]({ mcpServer: server, lastStderr: conn.stderrTail.at(-1) }, `MCP server '${server}' ${how}`));
       }
     };
 
@@ -299,7 +311,7 @@ export class Connections<C extends Connection = Connection> {
     conn.connected = true;
     if (config.logLevel && client.getServerCapabilities()?.logging) {
       await client.setLoggingLevel(config.logLevel, { timeout }).catch((error: unknown) => {
-        logger.warn({ mcpServer: server, err: redactSecrets(config, errorText(error)) }, "MCP server refused logging/setLevel");
+        logger.warn({ mcpServer: server, err: errorText(error) }, "MCP server refused logging/setLevel");
       });
     }
     logger.info({ mcpServer: server, pid: conn.pid ?? undefined }, `Connected to MCP server '${server}'`);
@@ -319,7 +331,7 @@ export class Connections<C extends Connection = Connection> {
     conn.closed = true;
     const done = closeConnection(conn)
       .catch((error: unknown) => {
-        this.options.logger.warn({ mcpServer: conn.server, err: redactSecrets(conn.config, errorText(error)) }, "Error closing MCP connection");
+        serverLogger(this.options.logger, conn.config).warn({ mcpServer: conn.server, err: errorText(error) }, "Error closing MCP connection");
       })
       .finally(() => this.shutdowns.delete(done));
     this.shutdowns.add(done);

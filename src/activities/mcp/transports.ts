@@ -8,7 +8,6 @@ import { EnterpriseManagedProvider } from "../../auth/enterprise-managed.js";
 import type { McpServerMisbehavior } from "../../auth/errors.js";
 import { DuragentOAuthProvider, type ScopeChallengeHandler } from "../../auth/oauth-provider.js";
 import { scopeRefused } from "../../auth/step-up.js";
-import { redactSecrets } from "../redact-secrets.js";
 import { guardedFetch } from "./http-guards.js";
 import { ObservedStdioTransport } from "./stdio-transport.js";
 
@@ -16,6 +15,7 @@ import { ObservedStdioTransport } from "./stdio-transport.js";
 export interface TransportOptions {
   /** Supplies the OAuth client for servers configured with `auth`; defaults to the token store. */
   authProvider?: ((server: string, config: McpServerConfig) => OAuthClientProvider | undefined) | undefined;
+  /** Masks the server's secrets (connections.ts, `serverLogger`). */
   logger: { debug: (obj: Record<string, unknown>, msg?: string) => void };
   /** The most the server may send in one message. */
   maxMessageBytes: number;
@@ -69,6 +69,6 @@ export function createTransport(
   if (config.transport === "sse") {
     return { transport: new SSEClientTransport(url, options), stdio: undefined };
   }
-  logger.debug({ mcpServer: server, url: redactSecrets(config, url.href) }, "Using Streamable HTTP transport");
+  logger.debug({ mcpServer: server, url: url.href }, "Using Streamable HTTP transport");
   return { transport: new StreamableHTTPClientTransport(url, options), stdio: undefined };
 }

@@ -8,7 +8,7 @@ import type { Executor } from "../executor/executor.js";
 import type { UsageByModel } from "../../common/usage.js";
 import type { StructuredOptions } from "../augmented-llm.js";
 import { jsonSchemaOf, structuredOutputInvalid } from "../structured-output.js";
-import { PatternBase } from "./pattern-base.js";
+import { PatternBase, type PatternEnding } from "./pattern-base.js";
 import type { PatternSpec } from "./pattern-spec.js";
 
 /** The registered name of the built-in workflow that runs a pattern spec. */
@@ -22,17 +22,13 @@ export interface PatternRunInput {
   output?: { jsonSchema: Record<string, unknown>; schemaName?: string };
 }
 
-export interface PatternRunResult {
+export interface PatternRunResult extends PatternEnding {
   /** The final answer's text (the JSON text when structured output was asked for). */
   text: string;
   /** The validated value, when structured output was asked for. */
   structured?: unknown;
   /** Tokens the run used, its own child runs included, per model. */
   usage?: UsageByModel;
-  /** An evaluator-optimizer's ending: whether an answer reached `minRating`, and the best one's rating. */
-  evaluation?: { stopReason: "rating-reached" | "max-refinements"; attempts: number; bestRating: string; minRating: string };
-  /** An orchestrator's ending: `complete` is false when planning stopped at its iteration cap; `unrunSteps`, steps planned with the declaration that all was done. */
-  orchestration?: { iterations: number; complete: boolean; unrunSteps?: number };
 }
 
 // Child ids must be unique per parent and identical on replay: a counter per name, per run.

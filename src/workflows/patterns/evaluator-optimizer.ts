@@ -6,7 +6,7 @@
 import { z } from "zod";
 import type { Message } from "../../common/messages.js";
 import type { AugmentedLlm } from "../augmented-llm.js";
-import { inputText, participantOptions, PatternBase } from "./pattern-base.js";
+import { inputText, participantOptions, PatternBase, type PatternEnding } from "./pattern-base.js";
 
 /** The rating scale, worst first. */
 export const ratingScale = ["poor", "fair", "good", "excellent"] as const;
@@ -80,6 +80,11 @@ export class EvaluatorOptimizer extends PatternBase {
 
   protected async respond(input: string | Message[]): Promise<string> {
     return (await this.run(input)).text;
+  }
+
+  override async answer(input: string | Message[]): Promise<{ text: string } & PatternEnding> {
+    const { text, stopReason, history, best, minRating } = await this.run(input);
+    return { text, evaluation: { stopReason, attempts: history.length, bestRating: best.evaluation.rating, minRating } };
   }
 }
 

@@ -8,7 +8,7 @@ import { ApplicationFailure } from "@temporalio/common";
 import { z } from "zod";
 import type { Message } from "../../common/messages.js";
 import type { AugmentedLlm, StructuredOptions } from "../augmented-llm.js";
-import { inputText, invalidPattern, participantOptions, PatternBase } from "./pattern-base.js";
+import { inputText, invalidPattern, participantOptions, PatternBase, type PatternEnding } from "./pattern-base.js";
 import { mapWithLimit } from "./semaphore.js";
 
 export const PlanSchema = z.object({
@@ -87,6 +87,11 @@ export class Orchestrator extends PatternBase {
 
   protected async respond(input: string | Message[]): Promise<string> {
     return (await this.run(input)).text;
+  }
+
+  override async answer(input: string | Message[]): Promise<{ text: string } & PatternEnding> {
+    const { text, iterations, complete, unrunSteps } = await this.run(input);
+    return { text, orchestration: { iterations, complete, ...(unrunSteps ? { unrunSteps } : {}) } };
   }
 
   override async generateStructured<T>(input: string | Message[], schema: z.ZodType<T>, options: StructuredOptions = {}): Promise<T> {

@@ -12,11 +12,24 @@ import { checkStructured, jsonSchemaOf, structuredOutputInvalid } from "../struc
 /** Participants of a pattern never share conversation state: several calls may run at once. */
 export const participantOptions: GenerateOptions = { useHistory: false };
 
+/** How a pattern's run ended, beyond its answer, for patterns that can fall short of their goal. */
+export interface PatternEnding {
+  /** An evaluator-optimizer's: whether an answer reached `minRating`, and the best one's rating. */
+  evaluation?: { stopReason: "rating-reached" | "max-refinements"; attempts: number; bestRating: string; minRating: string };
+  /** An orchestrator's: `complete` is false when planning stopped at its iteration cap; `unrunSteps`, steps planned with the declaration that all was done. */
+  orchestration?: { iterations: number; complete: boolean; unrunSteps?: number };
+}
+
 export abstract class PatternBase implements AugmentedLlm {
   abstract readonly name: string;
 
   /** Runs the pattern on one input and returns its final answer. */
   protected abstract respond(input: string | Message[]): Promise<string>;
+
+  /** The answer, with how the pattern ended; the same model and tool calls as `generateStr`. */
+  async answer(input: string | Message[]): Promise<{ text: string } & PatternEnding> {
+    return { text: await this.respond(input) };
+  }
 
   async generate(input: string | Message[], _options?: GenerateOptions): Promise<Message[]> {
     return [{ role: "assistant", content: await this.respond(input) }];

@@ -5,8 +5,7 @@ import { FailureType } from "../../common/failures.js";
 import { MessageSchema } from "../../common/messages.js";
 import type { Executor } from "../executor/executor.js";
 import { buildPattern } from "./build-pattern.js";
-import { EvaluatorOptimizer } from "./evaluator-optimizer.js";
-import { Orchestrator } from "./orchestrator.js";
+import { PatternBase } from "./pattern-base.js";
 import type { PatternRunInput, PatternRunResult } from "./child-pattern.js";
 import { PatternSpecSchema } from "./pattern-spec.js";
 
@@ -24,16 +23,11 @@ export async function runPattern(ctx: Executor, raw: PatternRunInput): Promise<P
   const { spec, input, output } = parsed.data;
   const llm = buildPattern(ctx, spec);
   const usage = () => ({ ...ctx.run.status().usage });
-  // The same calls as `generateStr`, with how the pattern ended: a run that fell short says so.
-  if (!output && llm instanceof EvaluatorOptimizer) {
-    const { text, stopReason, history, best, minRating } = await llm.run(input);
-    return { text, evaluation: { stopReason, attempts: history.length, bestRating: best.evaluation.rating, minRating }, usage: usage() };
+  if (!output) {
+    // A run that fell short of its goal says so in its result.
+    const answer = llm instanceof PatternBase ? await llm.answer(input) : { text: await llm.generateStr(input) };
+    return { ...answer, usage: usage() };
   }
-  if (!output && llm instanceof Orchestrator) {
-    const { text, iterations, complete, unrunSteps } = await llm.run(input);
-    return { text, orchestration: { iterations, complete, ...(unrunSteps ? { unrunSteps } : {}) }, usage: usage() };
-  }
-  if (!output) return { text: await llm.generateStr(input), usage: usage() };
   const schema = z.fromJSONSchema(output.jsonSchema);
   const structured = await llm.generateStructured(input, schema, output.schemaName ? { schemaName: output.schemaName } : {});
   return { text: JSON.stringify(structured), structured, usage: usage() };
