@@ -94,14 +94,15 @@ export class AgentLlm implements AugmentedLlm {
     options: StructuredOptions = {},
   ): Promise<T> {
     const responseFormat = { type: "json_schema" as const, name: options.schemaName ?? "result", schema: jsonSchemaOf(schema) };
-    let added = await this.runLoop(this.toMessages(input, "generateStructured"), options, responseFormat);
+    const messages = this.toMessages(input, "generateStructured");
+    let added = await this.runLoop(messages, options, responseFormat);
     let raw = finalText(added);
     let problem = checkStructured(raw, schema);
     if (problem.ok) return problem.value;
 
     // One repair: the model sees exactly what was wrong.
     const repair = `Your reply did not match the required JSON schema: ${problem.error}\nReply again with only the corrected JSON.`;
-    const context = options.useHistory === false ? [...this.toMessages(input, "generateStructured"), ...added] : [];
+    const context = options.useHistory === false ? [...messages, ...added] : [];
     added = await this.runLoop([...context, { role: "user", content: repair }], options, responseFormat);
     raw = finalText(added);
     problem = checkStructured(raw, schema);
