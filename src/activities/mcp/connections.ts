@@ -33,11 +33,12 @@ export const silentLogger: McpPoolLogger = { debug: noop, info: noop, warn: noop
  * string field: its stderr, its errors and its URL quote them as its failures do.
  */
 function serverLogger(logger: McpPoolLogger, config: McpServerConfig): McpPoolLogger {
-  const masked = (log: LogFn): LogFn => (obj, msg) => {
+  // Called as methods: pino's need their logger as `this`.
+  const masked = (level: keyof McpPoolLogger): LogFn => (obj, msg) => {
     const fields = Object.fromEntries(Object.entries(obj).map(([key, value]) => [key, typeof value === "string" ? redactSecrets(config, value) : value]));
-    log(fields, msg === undefined ? undefined : redactSecrets(config, msg));
+    logger[level](fields, msg === undefined ? undefined : redactSecrets(config, msg));
   };
-  return { debug: masked(logger.debug), info: masked(logger.info), warn: masked(logger.warn), error: masked(logger.error) };
+  return { debug: masked("debug"), info: masked("info"), warn: masked("warn"), error: masked("error") };
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
