@@ -281,6 +281,12 @@ describe("scale and nesting on Temporal", () => {
       });
       assert.match(details, /\*\*Question\*\* in child run `inner-1`: Which city\?/);
       assert.ok(details.includes(`duragent answer ${runId} --value`), details);
+      // The parent waits for the answer as its child does: its status, its details and its
+      // DuragentPhase say so, so `list --phase waiting_input` finds it.
+      assert.equal((await parent.status()).phase, "waiting_input");
+      assert.match(details, /^\*\*waiting for an answer\*\*/);
+      const listedWaiting = () => waitFor("the parent listed as waiting for input", async () => ((await engine.list(20, { phase: "waiting_input" })).some((run) => run.runId === runId) ? true : undefined));
+      await listedWaiting();
       // A report from no child in flight, or one that is not a report, changes nothing and breaks nothing.
       const raw = env.client.workflow.getHandle(runId);
       await raw.signal("duragent.childWaits", { nonsense: true });
@@ -290,7 +296,10 @@ describe("scale and nesting on Temporal", () => {
       // Pausing the parent holds the child too; resuming it lets the child go on.
       await parent.pause();
       assert.equal((await child.status()).phase, "paused");
+      assert.equal((await parent.status()).phase, "paused");
       await parent.resume();
+      await waitFor("the resumed parent to wait for the answer again", async () => ((await parent.status()).phase === "waiting_input" ? true : undefined));
+      await listedWaiting();
       // Answered through the parent, without naming the request: the child's is the only one.
       await parent.answer({ value: "Lisbon" });
       // Answered, the question leaves the parent's details.
@@ -298,6 +307,15 @@ describe("scale and nesting on Temporal", () => {
     });
     assert.equal(run.error, undefined, String(run.error));
     assert.equal(run.result?.text, "# Going to Lisbon");
+    // What the parent told the server, in order: its child's question, the pause, the question
+    // again, then running once answered.
+    const phases: string[] = [];
+    for (const event of (await env.client.workflow.getHandle(run.runId).fetchHistory()).events ?? []) {
+      const field = event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.DuragentPhase;
+      if (field?.data) phases.push(JSON.parse(Buffer.from(field.data).toString("utf8")) as string);
+    }
+    assert.deepEqual(phases.slice(0, 4), ["waiting_input", "paused", "waiting_input", "running"]);
+    await replay(run.runId);
   });
 
   test("a question two child runs deep reaches the root's Web UI details, by the path to it", async () => {

@@ -367,6 +367,9 @@ describe("declarative patterns", () => {
         return pending.length > 0 ? pending : undefined;
       });
       assert.deepEqual(asking.map((request) => [request.id, request.prompt]), [["inner-1/input-1", "Which city?"]]);
+      // The parent waits for the answer as its child does, and is listed so.
+      assert.equal((await handle.status()).phase, "waiting_input");
+      assert.deepEqual((await engine.list(10, { phase: "waiting_input" })).map((run) => run.runId), [handle.runId]);
       // The parent made no model call; its child's, still in flight, count in its usage.
       assert.ok(((await handle.status()).usage["openai:scripted"]?.inputTokens ?? 0) > 0, "the child's usage is not in its parent's");
       await assert.rejects(handle.answer({ requestId: "elsewhere-1/input-1", value: "Porto" }), /Run trip-[0-9a-f]+ has no child run trip-[0-9a-f]+\/elsewhere-1 in flight/);
@@ -375,6 +378,7 @@ describe("declarative patterns", () => {
       await assert.rejects(handle.approve(), /not waiting for an approval\. It waits for inner-1\/input-1 \(a question: answer it\)\./);
       // Pausing the parent holds the child: answered, it makes no model call until resumed.
       await handle.pause();
+      assert.equal((await handle.status()).phase, "paused");
       const calls = server.requests.length;
       await handle.answer({ requestId: "inner-1/input-1", value: "Lisbon" });
       await waitFor("the answer taken", async () => ((await handle.status()).pending.length === 0 ? true : undefined));

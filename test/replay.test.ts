@@ -109,18 +109,23 @@ describe("golden histories replay against the current workflow code", () => {
     assert.deepEqual(story("golden-paused-child.json"), ["duragent.pause", "patch", "duragent.resume", "child started"]);
   });
 
-  test("a child run that asks a person: runs before the patch kept it to themselves, runs since tell their parent when they start and stop waiting", () => {
+  test("a child run that asks a person: runs before the patches kept it to themselves, then told their parent, and since the parent waits with them", () => {
     const story = (name: string) =>
       loadHistory(join(goldenDirectory, name)).events.flatMap((event) => {
         if (event.markerRecordedEventAttributes?.markerName === "core_patch") return ["patch"];
         if (event.signalExternalWorkflowExecutionInitiatedEventAttributes) return ["tells its parent"];
         if (event.workflowExecutionSignaledEventAttributes) return [`signal ${event.workflowExecutionSignaledEventAttributes.signalName}`];
+        const phase = event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.DuragentPhase?.data;
+        if (phase) return [`phase ${JSON.parse(Buffer.from(phase).toString("utf8")) as string}`];
         return event.workflowExecutionUpdateCompletedEventAttributes ? ["answered"] : [];
       });
-    assert.deepEqual(story("golden-child-question-v1-inner-1.json"), ["answered"]);
-    assert.deepEqual(story("golden-child-question-v1.json"), []);
-    assert.deepEqual(story("golden-child-question-inner-1.json"), ["patch", "tells its parent", "answered", "tells its parent"]);
-    assert.deepEqual(story("golden-child-question.json"), ["signal duragent.childWaits", "signal duragent.childWaits"]);
+    assert.deepEqual(story("golden-child-question-v1-inner-1.json"), ["phase waiting_input", "answered", "phase running", "phase completed"]);
+    assert.deepEqual(story("golden-child-question-v1.json"), ["phase completed"]);
+    const child = ["patch", "tells its parent", "phase waiting_input", "answered", "tells its parent", "phase running", "phase completed"];
+    assert.deepEqual(story("golden-child-question-v2-inner-1.json"), child);
+    assert.deepEqual(story("golden-child-question-v2.json"), ["signal duragent.childWaits", "signal duragent.childWaits", "phase completed"]);
+    assert.deepEqual(story("golden-child-question-inner-1.json"), child);
+    assert.deepEqual(story("golden-child-question.json"), ["signal duragent.childWaits", "patch", "phase waiting_input", "signal duragent.childWaits", "phase running", "phase completed"]);
   });
 
   test("runs started with fewerTurns replay through a fifth fewer promises than the same runs without", async () => {

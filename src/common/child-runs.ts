@@ -5,9 +5,10 @@
  * tools' progress, its pending questions and approvals, with ids prefixed by that id (`research-1/llm-2`,
  * `research-1/input-1`), so the pieces of different calls, in whatever run, never mix, and an
  * answer to `research-1/input-1` finds its run. The usage of a child still in flight counts in
- * its parent's, as an ended child's does once its result is in.
+ * its parent's, as an ended child's does once its result is in. A running parent whose child waits
+ * for a person reads as waiting too (`phaseWithChildren`): the run as a whole cannot go on.
  */
-import { hasEnded, type PendingRequest, type RunStatus } from "./run-status.js";
+import { hasEnded, type PendingRequest, type RunPhase, type RunStatus } from "./run-status.js";
 import { addUsage, type UsageByModel } from "./usage.js";
 
 /** The id a parent shows its child's request by: the child's id within the parent, `/`, the request's (`requestOwner` reads it back). */
@@ -18,12 +19,22 @@ export function childRequests(byChild: ReadonlyMap<string, readonly PendingReque
   return [...byChild].flatMap(([child, pending]) => pending.map((request) => ({ child, request: { ...request, id: childRequestId(child, request.id) } })));
 }
 
+/**
+ * A run's phase counting what its child runs wait for: a running parent whose child waits for an
+ * approval or an answer waits for it too. A paused or ended parent keeps its own phase.
+ */
+export function phaseWithChildren(phase: RunPhase, childPending: readonly Pick<PendingRequest, "kind">[]): RunPhase {
+  if (phase !== "running" || childPending.length === 0) return phase;
+  return childPending.some((request) => request.kind === "approval") ? "waiting_approval" : "waiting_input";
+}
+
 /** `childStatus` reads a child's status with its own children's steps and text already added. */
 export async function withChildren(status: RunStatus, childStatus: (id: string) => Promise<RunStatus | undefined>): Promise<RunStatus> {
   if (!status.children?.length) return status;
   const texts = [...(status.streaming ?? [])];
   const progress = [...(status.progress ?? [])];
   const pending = [...status.pending];
+  const ownPending = pending.length;
   const steps: NonNullable<RunStatus["childSteps"]> = [];
   let usage: UsageByModel | undefined;
   const children = await Promise.all(status.children.map((id) => childStatus(id).catch(() => undefined)));
@@ -42,6 +53,7 @@ export async function withChildren(status: RunStatus, childStatus: (id: string) 
   }
   return {
     ...status,
+    phase: phaseWithChildren(status.phase, pending.slice(ownPending)),
     pending,
     ...(usage ? { usage } : {}),
     ...(texts.length > 0 ? { streaming: texts } : {}),

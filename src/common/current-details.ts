@@ -4,7 +4,7 @@
  * approve with the exact command that answers it. Sandbox-safe and pure.
  */
 import { waitingBetweenSteps, type ChildWaits, type PendingRequest, type RunStatus } from "./run-status.js";
-import { childRequests } from "./child-runs.js";
+import { childRequests, phaseWithChildren } from "./child-runs.js";
 
 const phaseWords: Record<RunStatus["phase"], string> = {
   running: "running",
@@ -28,9 +28,11 @@ export function currentDetails(status: RunStatus, childWaits: ReadonlyMap<string
   const step = status.currentStep ? `step ${status.stepCount}: \`${status.currentStep}\`` : `step ${status.stepCount}`;
   // A question or approval is not a step of its own: the run waits after its last one.
   const waitingFor = waitingBetweenSteps(status);
-  const phase = waitingFor ? `waiting for ${waitingFor}` : phaseWords[status.phase];
-  const lines = [`**${phase}** · ${waitingFor || status.pending.length > 0 || status.phase === "completed" ? `after ${step}` : step}`];
   const ofChildren = childRequests(childWaits);
+  // A running parent whose child waits for a person waits for it too.
+  const own = phaseWithChildren(status.phase, ofChildren.map(({ request }) => request));
+  const phase = own !== status.phase || !waitingFor ? phaseWords[own] : `waiting for ${waitingFor}`;
+  const lines = [`**${phase}** · ${waitingFor || status.pending.length > 0 || ofChildren.length > 0 || status.phase === "completed" ? `after ${step}` : step}`];
   if (status.retrying) {
     const of = status.retrying.maximumAttempts ? ` of ${status.retrying.maximumAttempts}` : "";
     lines.push(`Retrying \`${status.retrying.step}\` (attempt ${status.retrying.attempt}${of}): ${cut(status.retrying.error)}`);

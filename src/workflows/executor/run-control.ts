@@ -127,7 +127,8 @@ export class RunControl {
     return ended[0]!.id;
   }
 
-  private phase(): RunPhase {
+  /** The run's own phase: its pending requests, pause or end, not its children's. */
+  phase(): RunPhase {
     if (this.finalPhase) return this.finalPhase;
     if (this.paused) return "paused";
     let phase: RunPhase = "running";

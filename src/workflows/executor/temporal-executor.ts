@@ -14,6 +14,7 @@ import { historyLimitDefaults, type ActivitySettings, type RunSettings } from ".
 import { RunMessages, type Answer, type ApprovalDecision, type ChildWaits, type PendingRequest, type RunPhase, type RunStatus } from "../../common/run-status.js";
 import { phaseSearchAttribute } from "../../common/search-attributes.js";
 import { currentDetails, waitsForParent } from "../../common/current-details.js";
+import { phaseWithChildren } from "../../common/child-runs.js";
 import { ServerRequestSchema, type ServerRequest, type ServerRequestAnswer } from "../../common/server-requests.js";
 import { llmSetupQuery, transcriptPageBytes, transcriptSliceQuery, type RunLocation, type TranscriptSlice } from "../../common/transcript-reference.js";
 import type { WorkflowRunInput } from "../define-workflow.js";
@@ -60,6 +61,12 @@ const pausedChildPatch = "duragent-child-waits-for-resume";
  */
 const childWaitsPatch = "duragent-child-reports-waits";
 
+/**
+ * Runs that started before it kept their own phase in DuragentPhase while a child waited for a
+ * person. Asked only by a parent that a child has told of a wait, so other runs record no marker.
+ */
+const parentPhasePatch = "duragent-parent-phase-follows-children";
+
 const statusQuery = workflow.defineQuery<RunStatus>(RunMessages.status);
 const transcriptQuery = workflow.defineQuery<Message[]>(RunMessages.transcript);
 /** Asked by the `callLlm` activity to resolve a transcript reference; cheap, and never in history. */
@@ -91,6 +98,10 @@ export class TemporalExecutor extends BaseExecutor {
   private reports = 0;
   /** The sequence of the latest report taken from each child. */
   private readonly childReports = new Map<string, number>();
+  /** The phase this run last published (DuragentPhase, the phase metric); it starts as `running`. */
+  private publishedPhase: RunPhase = "running";
+  /** Whether the published phase counts what child runs wait for (`parentPhasePatch`), once asked. */
+  private phaseFollowsChildren = false;
 
   constructor(settings: RunSettings, options: { unwatched?: boolean } = {}) {
     super(workflow.workflowInfo().workflowId, settings);
@@ -162,6 +173,18 @@ export class TemporalExecutor extends BaseExecutor {
   }
 
   protected override phaseChanged(phase: RunPhase): void {
+    this.publishPhase(phase);
+  }
+
+  /**
+   * Publishes the run's phase, counting its children's waits: a running parent whose child waits
+   * for a person is found by `list --phase waiting_input` too, as its status reads.
+   */
+  private publishPhase(own: RunPhase): void {
+    if (this.childWaits.size > 0 && !this.phaseFollowsChildren) this.phaseFollowsChildren = workflow.patched(parentPhasePatch);
+    const phase = this.phaseFollowsChildren ? phaseWithChildren(own, [...this.childWaits.values()].flat()) : own;
+    if (phase === this.publishedPhase) return;
+    this.publishedPhase = phase;
     if (this.settings.searchAttributes) workflow.upsertSearchAttributes([{ key: phaseSearchAttribute, value: phase }]);
     this.countPhase(phase);
   }
@@ -209,6 +232,7 @@ export class TemporalExecutor extends BaseExecutor {
     if (pending.length > 0) this.childWaits.set(id, pending);
     else this.childWaits.delete(id);
     this.stateChanged();
+    this.publishPhase(this.control.phase());
   }
 
   // History stores each activity input: a long conversation is referred to, not repeated.
@@ -287,7 +311,9 @@ export class TemporalExecutor extends BaseExecutor {
     return child.finally(() => {
       this.control.childEnded(workflowId);
       this.childReports.delete(options.idSuffix);
-      if (this.childWaits.delete(options.idSuffix)) this.stateChanged();
+      if (!this.childWaits.delete(options.idSuffix)) return;
+      this.stateChanged();
+      this.publishPhase(this.control.phase());
     });
   }
 
