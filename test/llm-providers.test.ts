@@ -3,7 +3,8 @@
  * on the wire: exact outbound bodies, response mapping, error classification, the registry.
  */
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
+import { createServer, type AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { ApplicationFailure } from "@temporalio/common";
 import { AnthropicProvider } from "../src/activities/llm/anthropic-provider.js";
@@ -630,5 +631,123 @@ describe("scripted model server", () => {
     } finally {
       await scripted.close();
     }
+  });
+});
+
+describe("servers that misbehave", () => {
+  // A loopback server whose every answer the test sets: bodies and streams no real API sends, but
+  // broken servers, proxies and OpenAI- or Anthropic-compatible servers do.
+  type Handler = (request: IncomingMessage, body: Record<string, unknown>, response: ServerResponse) => void;
+  let handle: Handler = (_request, _body, response) => response.end();
+  const bodies: Record<string, unknown>[] = [];
+  let bad: HttpServer;
+  let origin = "";
+  before(async () => {
+    bad = createHttpServer((request, response) => {
+      let raw = "";
+      request.on("data", (piece: Buffer) => (raw += piece.toString()));
+      request.on("end", () => {
+        const body = JSON.parse(raw) as Record<string, unknown>;
+        bodies.push(body);
+        handle(request, body, response);
+      });
+    });
+    await new Promise<void>((resolve) => bad.listen(0, "127.0.0.1", resolve));
+    origin = `http://127.0.0.1:${(bad.address() as AddressInfo).port}`;
+  });
+  after(() => new Promise<void>((resolve) => bad.close(() => resolve())));
+
+  const json = (value: unknown, status = 200) => (_request: IncomingMessage, _body: Record<string, unknown>, response: ServerResponse) => {
+    response.writeHead(status, { "content-type": "application/json" });
+    response.end(typeof value === "string" ? value : JSON.stringify(value));
+  };
+  const sse = (events: (string | [string, unknown])[], end: "end" | "destroy" = "end") => (_request: IncomingMessage, _body: Record<string, unknown>, response: ServerResponse) => {
+    response.writeHead(200, { "content-type": "text/event-stream" });
+    const text = events.map((event) => (typeof event === "string" ? event : `event: ${event[0]}\ndata: ${JSON.stringify(event[1])}\n\n`)).join("");
+    // Cut once the events are on their way: the client has the headers and part of the answer.
+    if (end === "destroy") response.write(text, () => response.socket?.destroy());
+    else response.end(text);
+  };
+  const call = (provider: "openai" | "anthropic", stream: boolean) => {
+    const callLlm = createCallLlm(createProviderRegistry({ providers: { [provider]: { apiKey: "sk-misbehave-secret-1234", baseURL: provider === "openai" ? `${origin}/v1` : origin } } }, {}));
+    return callLlm({ model: `${provider}:m`, messages: [{ role: "user", content: "hi" }] }, undefined, stream ? () => {} : undefined);
+  };
+  const openaiCompletion = (message: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ id: "c", object: "chat.completion", created: 1, model: "m", choices: [{ index: 0, message: { role: "assistant", ...message }, finish_reason: "tool_calls" }], usage: { prompt_tokens: 3, completion_tokens: 2 }, ...extra });
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null) => `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+
+  test("a body without the fields the format promises fails the attempt saying which field, retryably, not with a TypeError", async () => {
+    const cases: [provider: "openai" | "anthropic", body: unknown, expected: RegExp][] = [
+      ["openai", { id: "c", object: "chat.completion", model: "m", choices: [] }, /^openai sent a malformed response: the chat completion has no choices$/],
+      ["openai", { id: "c", object: "chat.completion", model: "m", choices: [{ index: 0, finish_reason: "stop" }] }, /^openai sent a malformed response: the chat completion's choice has no message$/],
+      ["openai", '{"id": "c", "choices": [', /^openai sent a response that is not valid JSON \(/],
+      ["anthropic", { id: "m", type: "message", role: "assistant", model: "m", stop_reason: "end_turn" }, /^anthropic sent a malformed response: the message has no content list$/],
+      ["anthropic", { id: "m", type: "message", role: "assistant", model: "m", content: [{ type: "text" }], stop_reason: "end_turn" }, /^anthropic sent a malformed response: a text block of the message has no text$/],
+    ];
+    for (const [provider, body, expected] of cases) {
+      handle = json(body);
+      const failure = await rejection(call(provider, false));
+      assert.match(failure.message, expected);
+      assert.equal(failure.type, FailureType.llmUnavailable);
+      assert.equal(failure.nonRetryable, false);
+    }
+  });
+
+  test("tool calls without an id, or sharing one, get ids of their own, so their results can answer them", async () => {
+    const read = (path: string, id?: string) => ({ ...(id !== undefined ? { id } : {}), type: "function", function: { name: "read", arguments: JSON.stringify({ path }) } });
+    handle = json(openaiCompletion({ content: null, tool_calls: [read("a"), read("b", ""), read("c", "call_1"), read("d", "call_1")] }));
+    const openai = (await call("openai", false)).message.toolCalls ?? [];
+    handle = json({ id: "m", type: "message", role: "assistant", model: "m", stop_reason: "tool_use", usage: { input_tokens: 1, output_tokens: 1 }, content: [{ type: "tool_use", name: "read", input: { path: "a" } }, { type: "tool_use", id: "toolu_1", name: "read", input: { path: "b" } }, { type: "tool_use", id: "toolu_1", name: "read", input: { path: "c" } }] });
+    const anthropic = (await call("anthropic", false)).message.toolCalls ?? [];
+    for (const calls of [openai, anthropic]) {
+      const ids = calls.map((toolCall) => toolCall.id);
+      assert.ok(ids.every((id) => typeof id === "string" && /^[A-Za-z0-9_-]+$/.test(id)), `ids fit both APIs' pattern: ${ids.join(", ")}`);
+      assert.equal(new Set(ids).size, ids.length, `unique: ${ids.join(", ")}`);
+    }
+    assert.equal(openai[2]!.id, "call_1", "a given id is kept where it is the first");
+    assert.deepEqual(openai.map((toolCall) => JSON.parse(toolCall.arguments).path), ["a", "b", "c", "d"]);
+    assert.equal(anthropic[1]!.id, "toolu_1");
+  });
+
+  test("a server without usage: a whole answer with 0 tokens, streamed or not", async () => {
+    handle = json({ id: "m", type: "message", role: "assistant", model: "m", content: [{ type: "text", text: "hi" }], stop_reason: "end_turn" });
+    assert.deepEqual((await call("anthropic", false)).usage, { inputTokens: 0, outputTokens: 0 });
+    // The usage chunk would follow the finish reason; a stream that ends cleanly without it is whole.
+    handle = sse([chunk({ role: "assistant", content: "Whole " }), chunk({ content: "answer." }), chunk({}, "stop"), "data: [DONE]\n\n"]);
+    const streamed = await call("openai", true);
+    assert.equal(streamed.message.content, "Whole answer.");
+    assert.deepEqual(streamed.usage, { inputTokens: 0, outputTokens: 0 });
+  });
+
+  test("a server that answers a streaming request with the whole JSON completion: OpenAI's is taken; Anthropic's says to set stream: false", async () => {
+    handle = json({ ...openaiCompletion({ content: "Not streamed." }), choices: [{ index: 0, message: { role: "assistant", content: "Not streamed." }, finish_reason: "stop" }] });
+    const shown: string[] = [];
+    const callLlm = createCallLlm(createProviderRegistry({ providers: { openai: { apiKey: "k", baseURL: `${origin}/v1` } } }, {}));
+    const response = await callLlm({ model: "openai:m", messages: [{ role: "user", content: "hi" }] }, undefined, (delta) => shown.push(delta));
+    assert.equal(bodies.at(-1)?.stream, true);
+    assert.equal(response.message.content, "Not streamed.");
+    assert.deepEqual(shown, ["Not streamed."]);
+    handle = json({ id: "m", type: "message", role: "assistant", model: "m", content: [{ type: "text", text: "hi" }], stop_reason: "end_turn", usage: { input_tokens: 1, output_tokens: 1 } });
+    const failure = await rejection(call("anthropic", true));
+    assert.match(failure.message, /^anthropic sent a malformed response: it answered the streaming request with application\/json and no events; if this server cannot stream, set llm\.providers\.anthropic\.stream: false$/);
+  });
+
+  test("an error event mid-stream says the server sent it, not that it could not be reached; a cut stream says it broke off", async () => {
+    handle = sse([chunk({ role: "assistant", content: "Hal" }), `data: ${JSON.stringify({ error: { message: "upstream model crashed", type: "server_error" } })}\n\n`]);
+    const openai = await rejection(call("openai", true));
+    assert.equal(openai.message, "openai sent an error in the middle of its streamed answer: upstream model crashed");
+    assert.equal(openai.nonRetryable, false);
+    const start = ["message_start", { type: "message_start", message: { id: "m", type: "message", role: "assistant", model: "m", content: [], stop_reason: null, usage: { input_tokens: 1, output_tokens: 1 } } }] as [string, unknown];
+    handle = sse([start, ["error", { type: "error", error: { type: "overloaded_error", message: "Overloaded" } }]]);
+    const anthropic = await rejection(call("anthropic", true));
+    assert.equal(anthropic.message, "anthropic sent an error in the middle of its streamed answer: Overloaded");
+    assert.equal(anthropic.nonRetryable, false);
+
+    handle = sse([chunk({ role: "assistant", content: "Half an ans" })], "destroy");
+    const cutOpenai = await rejection(call("openai", true));
+    assert.match(cutOpenai.message, /^The connection to openai broke off before the answer was complete \(other side closed/);
+    handle = sse([start, ["content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }]], "destroy");
+    const cutAnthropic = await rejection(call("anthropic", true));
+    assert.match(cutAnthropic.message, /^The connection to anthropic broke off before the answer was complete \(other side closed/);
+    for (const failure of [cutOpenai, cutAnthropic]) assert.equal(failure.nonRetryable, false);
   });
 });

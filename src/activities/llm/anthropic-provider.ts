@@ -4,6 +4,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import type { LlmRequest, LlmResponse, ResponseFormat, StopReason, ToolSpec } from "../../common/llm.js";
 import type { ContentPart, Message, ToolCall, ToolMessage } from "../../common/messages.js";
+import { MalformedResponse, withUniqueIds } from "./provider-errors.js";
 import type { LlmProvider, OnText } from "./provider.js";
 
 type MessageParam = Anthropic.Messages.MessageParam;
@@ -57,13 +58,26 @@ export class AnthropicProvider implements LlmProvider {
 
   async generate(request: LlmRequest, model: string, signal?: AbortSignal, onText?: OnText): Promise<LlmResponse> {
     const body = buildAnthropicRequest(request, model);
-    if (!onText || !this.stream) return parseAnthropicResponse(await this.client.messages.create(body, { signal }), request.responseFormat, model);
+    if (!onText || !this.stream) return parseAnthropicResponse(await this.client.messages.create(body, { signal }), request.responseFormat, model, this.name);
     // The SDK's stream helper assembles the events into the message a non-streaming call returns;
     // it rejects when the stream breaks or ends before message_stop.
     const stream = this.client.messages.stream(body, { signal });
     // Structured output arrives as a forced tool's input, not as text: nothing to show as it comes.
     if (!request.responseFormat) stream.on("text", (delta) => onText(delta));
-    return parseAnthropicResponse(await stream.finalMessage(), request.responseFormat, model);
+    let message: AnthropicMessage;
+    try {
+      message = await stream.finalMessage();
+    } catch (error) {
+      // The SDK's words for a 200 that carried no events: say what it was, and what to set.
+      if (error instanceof Error && /without sending any chunks/.test(error.message)) {
+        const type = stream.response?.headers.get("content-type") ?? "no content type";
+        throw new MalformedResponse(this.name, `it answered the streaming request with ${type} and no events; if this server cannot stream, set llm.providers.${this.name}.stream: false`);
+      }
+      // The SDK assembles the events into a message and trips on one that lacks what the format promises (usage, say).
+      if (error instanceof TypeError && error.message !== "terminated") throw new MalformedResponse(this.name, `an event of its stream lacks a field the Messages API always sends (${error.message})`);
+      throw error;
+    }
+    return parseAnthropicResponse(message, request.responseFormat, model, this.name);
   }
 }
 
@@ -234,21 +248,32 @@ function parseAnthropicResponse(
   message: AnthropicMessage,
   responseFormat: ResponseFormat | undefined,
   requestedModel: string,
+  provider: string,
 ): LlmResponse {
+  // Only a broken server or proxy sends these; named as what they are, not as a TypeError.
+  if (typeof message !== "object" || message === null) throw new MalformedResponse(provider, "the answer is not a message object");
+  if (!Array.isArray(message.content)) throw new MalformedResponse(provider, "the message has no content list");
   const texts: string[] = [];
   const toolCalls: ToolCall[] = [];
   let structured: string | undefined;
   for (const block of message.content) {
-    if (block.type === "text") texts.push(block.text);
-    else if (block.type === "tool_use") {
+    if (typeof block !== "object" || block === null) throw new MalformedResponse(provider, "a content block of the message is not an object");
+    if (block.type === "text") {
+      if (typeof block.text !== "string") throw new MalformedResponse(provider, "a text block of the message has no text");
+      texts.push(block.text);
+    } else if (block.type === "tool_use") {
+      if (typeof block.name !== "string" || block.name === "") throw new MalformedResponse(provider, "a tool_use block of the message has no name");
       const argumentsText = JSON.stringify(block.input ?? {});
       if (responseFormat && block.name === responseFormat.name && structured === undefined) structured = argumentsText;
       else toolCalls.push({ id: block.id, name: block.name, arguments: argumentsText });
     }
   }
+  withUniqueIds(toolCalls);
   let stopReason = mapAnthropicStopReason(message.stop_reason);
   if (structured !== undefined && stopReason === "tool_calls" && toolCalls.length === 0) stopReason = "end";
-  const usage = message.usage;
+  // A compatible server may report no usage (or part of it): its tokens count as 0, as OpenAI's do.
+  const usage: Partial<Anthropic.Messages.Usage> = (message.usage as Anthropic.Messages.Usage | undefined) ?? {};
+  const tokens = (count: number | null | undefined): number => (typeof count === "number" && Number.isFinite(count) ? count : 0);
   return {
     message: {
       role: "assistant",
@@ -261,9 +286,9 @@ function parseAnthropicResponse(
       // counts every prompt token, as OpenAI's prompt_tokens does, so usage compares across providers.
       // Cache reads are also given apart, priced lower; cache writes (duragent sets no cache_control,
       // so there are none of its own) count as plain input.
-      inputTokens: usage.input_tokens + (usage.cache_read_input_tokens ?? 0) + (usage.cache_creation_input_tokens ?? 0),
-      outputTokens: usage.output_tokens,
-      ...(usage.cache_read_input_tokens ? { cachedInputTokens: usage.cache_read_input_tokens } : {}),
+      inputTokens: tokens(usage.input_tokens) + tokens(usage.cache_read_input_tokens) + tokens(usage.cache_creation_input_tokens),
+      outputTokens: tokens(usage.output_tokens),
+      ...(tokens(usage.cache_read_input_tokens) > 0 ? { cachedInputTokens: tokens(usage.cache_read_input_tokens) } : {}),
     },
     model: message.model || requestedModel,
   };

@@ -7,7 +7,7 @@ import OpenAI from "openai";
 import type { LlmRequest, LlmResponse, ResponseFormat, StopReason, TokenUsage, ToolSpec } from "../../common/llm.js";
 import type { ContentPart, Message, ToolCall } from "../../common/messages.js";
 import { textOf } from "../../common/messages.js";
-import { StreamIncomplete } from "./provider-errors.js";
+import { MalformedResponse, StreamIncomplete, withUniqueIds } from "./provider-errors.js";
 import type { LlmProvider, OnText } from "./provider.js";
 
 type ChatMessageParam = OpenAI.Chat.Completions.ChatCompletionMessageParam;
@@ -65,16 +65,23 @@ export class OpenAIProvider implements LlmProvider {
 
   async generate(request: LlmRequest, model: string, signal?: AbortSignal, onText?: OnText): Promise<LlmResponse> {
     const body = buildOpenAIRequest(request, model, { legacyMaxTokens: this.legacyMaxTokens });
-    if (!onText || !this.stream) return parseOpenAIResponse(await this.client.chat.completions.create(body, { signal }), model);
+    if (!onText || !this.stream) return parseOpenAIResponse(await this.client.chat.completions.create(body, { signal }), model, this.name);
     // The raw stream, not the SDK's `stream()` helper: the helper starts each call after a timer,
     // which cost 1.5 ms of every streamed call (2.1 against 0.6 ms p50 on loopback).
-    const stream = await this.client.chat.completions.create({ ...body, stream: true, stream_options: { include_usage: true } }, { signal });
+    const { data: stream, response } = await this.client.chat.completions.create({ ...body, stream: true, stream_options: { include_usage: true } }, { signal }).withResponse();
+    if (/\bjson\b/i.test(response.headers.get("content-type") ?? "")) {
+      // A compatible server that ignores `stream: true` answers with the whole completion: take it
+      // (the stream object has not read the body), and show its text at once.
+      const whole = parseOpenAIResponse((await response.json()) as CompletionParts, model, this.name);
+      if (whole.message.content !== "") onText(whole.message.content);
+      return whole;
+    }
     const completion = new CompletionFromChunks();
     for await (const chunk of stream) {
       const delta = completion.add(chunk);
       if (delta) onText(delta);
     }
-    return parseOpenAIResponse(completion.finish(this.name), model);
+    return parseOpenAIResponse(completion.finish(this.name), model, this.name);
   }
 }
 
@@ -92,7 +99,7 @@ class CompletionFromChunks {
   add(chunk: ChatCompletionChunk): string | undefined {
     this.model ||= chunk.model;
     if (chunk.usage) this.usage = chunk.usage;
-    const choice = chunk.choices.find((candidate) => candidate.index === 0);
+    const choice = (chunk.choices ?? []).find((candidate) => candidate.index === 0);
     if (!choice) return undefined;
     if (choice.finish_reason) this.finishReason = choice.finish_reason;
     const { delta } = choice;
@@ -110,7 +117,9 @@ class CompletionFromChunks {
 
   finish(provider: string): CompletionParts {
     if (!this.finishReason) throw new StreamIncomplete(provider, "it ended before a finish reason");
-    if (!this.usage) throw new StreamIncomplete(provider, "it ended without the final usage chunk");
+    // The usage chunk comes after the finish reason; a stream that ended cleanly without it is a
+    // whole answer from a server that does not report usage (as with a non-streamed completion
+    // without usage, its tokens count as 0). A connection cut before it is an error, not an end.
     const toolCalls = this.toolCalls.filter((call) => call !== undefined);
     return {
       model: this.model,
@@ -258,25 +267,33 @@ function mapOpenAIFinishReason(reason: string | null | undefined): StopReason {
   }
 }
 
-/** Translates a completion; throws when it has no choice, which only a broken server sends. */
 /** What a response is read from: a non-streaming completion, or one assembled from chunks. */
 type CompletionParts = Pick<ChatCompletion, "model" | "usage"> & { choices: Pick<ChatCompletion["choices"][number], "message" | "finish_reason">[] };
 
-function parseOpenAIResponse(completion: CompletionParts, requestedModel: string): LlmResponse {
-  const choice = completion.choices[0];
-  if (!choice) throw new Error("the chat completion contained no choices");
+/**
+ * Translates a completion; a body without the fields the format promises (only a broken server or
+ * proxy sends one) is a {@link MalformedResponse} that says which field, not a TypeError.
+ */
+function parseOpenAIResponse(completion: CompletionParts, requestedModel: string, provider: string): LlmResponse {
+  if (!isObject(completion)) throw new MalformedResponse(provider, `the chat completion is ${JSON.stringify(completion)?.slice(0, 80) ?? "empty"}, not an object`);
+  if (!Array.isArray(completion.choices) || completion.choices.length === 0) throw new MalformedResponse(provider, "the chat completion has no choices");
+  const choice = completion.choices[0]!;
+  if (!isObject(choice.message)) throw new MalformedResponse(provider, "the chat completion's choice has no message");
   const toolCalls: ToolCall[] = [];
   for (const call of choice.message.tool_calls ?? []) {
-    if (call.type === "function") toolCalls.push({ id: call.id, name: call.function.name, arguments: call.function.arguments });
-    else toolCalls.push({ id: call.id, name: call.custom.name, arguments: call.custom.input });
+    if (!isObject(call)) throw new MalformedResponse(provider, "a tool call in the message is not an object");
+    const named = call.type === "custom" ? { name: call.custom?.name, arguments: call.custom?.input } : { name: call.function?.name, arguments: call.function?.arguments };
+    if (typeof named.name !== "string" || named.name === "") throw new MalformedResponse(provider, "a tool call in the message has no function name");
+    toolCalls.push({ id: call.id, name: named.name, arguments: typeof named.arguments === "string" ? named.arguments : JSON.stringify(named.arguments ?? {}) });
   }
+  withUniqueIds(toolCalls);
   let stopReason = mapOpenAIFinishReason(choice.finish_reason);
   // Some compatible servers (Ollama among them) report "stop" next to tool calls.
   if (toolCalls.length > 0 && stopReason === "end") stopReason = "tool_calls";
   return {
     message: {
       role: "assistant",
-      content: choice.message.content ?? choice.message.refusal ?? "",
+      content: (typeof choice.message.content === "string" ? choice.message.content : undefined) ?? choice.message.refusal ?? "",
       ...(toolCalls.length > 0 ? { toolCalls } : {}),
     },
     stopReason,
@@ -293,4 +310,8 @@ function openAIUsage(usage: ChatCompletion["usage"]): TokenUsage {
     outputTokens: usage?.completion_tokens ?? 0,
     ...(typeof cached === "number" && cached > 0 ? { cachedInputTokens: cached } : {}),
   };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> & object {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

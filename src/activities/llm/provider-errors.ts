@@ -3,6 +3,7 @@
  * understands: transient trouble is retryable `LlmUnavailable`, a refused request is
  * non-retryable `LlmRequestRejected`.
  */
+import { randomUUID } from "node:crypto";
 import Anthropic from "@anthropic-ai/sdk";
 import { ApplicationFailure } from "@temporalio/common";
 import OpenAI from "openai";
@@ -13,8 +14,36 @@ import { providerEnvVar } from "./provider-keys.js";
 export class StreamIncomplete extends Error {
   override name = "StreamIncomplete";
   constructor(provider: string, why: string) {
-    super(`the ${provider} stream was incomplete: ${why}`);
+    super(`${provider}'s streamed answer was incomplete: ${why}`);
   }
+}
+
+/**
+ * A success response that is not what the API's format promises (no choices, no message, no
+ * content): a broken server or proxy, retried like a server error, and named as what it is
+ * rather than as the TypeError reading it would throw.
+ */
+export class MalformedResponse extends Error {
+  override name = "MalformedResponse";
+  constructor(provider: string, what: string) {
+    super(`${provider} sent a malformed response: ${what}`);
+  }
+}
+
+/**
+ * Gives every tool call of one answer an id of its own, in place: a server that sends a call
+ * without an id, or two calls with one id, would otherwise get the next request refused (both
+ * APIs match each tool result to its call by id), or one call's result taken for another's.
+ */
+export function withUniqueIds(calls: { id: string }[]): void {
+  const taken = new Set<string>();
+  calls.forEach((call, index) => {
+    const given = typeof call.id === "string" ? call.id.trim() : "";
+    let id = given !== "" && !taken.has(given) ? given : `${given || "call"}_${index + 1}_${randomUUID().slice(0, 8)}`;
+    while (taken.has(id)) id = `${given || "call"}_${index + 1}_${randomUUID().slice(0, 8)}`;
+    taken.add(id);
+    call.id = id;
+  });
 }
 
 /** The fields both SDKs' `APIError` share. */
@@ -34,6 +63,16 @@ export function toActivityFailure(error: unknown, provider: string): Application
   if (error instanceof ApplicationFailure) return error;
   const cause = error instanceof Error ? error : undefined;
 
+  if (error instanceof StreamIncomplete || error instanceof MalformedResponse) return retryable(error.message, { provider }, cause);
+  if (error instanceof SyntaxError) {
+    // The SDK parses the body (or a stream's event) as JSON: a truncated or non-JSON body.
+    return retryable(`${provider} sent a response that is not valid JSON (${error.message}).`, { provider }, cause);
+  }
+  if (isBrokenOff(error)) {
+    // The socket's own words (other side closed [UND_ERR_SOCKET]) without the wrappers' (Connection error, terminated).
+    const detail = connectionDetail(error).split(": ").filter((part) => !/^(Connection error\.?|terminated)$/.test(part)).join(": ");
+    return retryable(`The connection to ${provider} broke off before the answer was complete${detail ? ` (${detail})` : ""}.`, { provider }, cause);
+  }
   if (!isSdkApiError(error)) {
     const message = error instanceof Error ? error.message : String(error);
     return retryable(`${provider} call failed: ${message}`, { provider }, cause);
@@ -46,6 +85,11 @@ export function toActivityFailure(error: unknown, provider: string): Application
     }
     if (error instanceof OpenAI.APIUserAbortError || error instanceof Anthropic.APIUserAbortError) {
       return retryable(`The ${provider} request was aborted.`, { provider }, cause);
+    }
+    if (!(error instanceof OpenAI.APIConnectionError || error instanceof Anthropic.APIConnectionError)) {
+      // An `error` event in the middle of a streamed answer (OpenAI's `{error}` data, Anthropic's
+      // `event: error`): the server was reached and gave up on this answer; usually overload.
+      return retryable(`${provider} sent an error in the middle of its streamed answer: ${providerMessage(error)}`, { provider }, cause);
     }
     return retryable(
       `Could not reach ${provider}: ${connectionDetail(error)}. Check the network and the provider's base URL ` +
@@ -81,6 +125,14 @@ function retryable(message: string, details: LlmFailureDetails, cause: Error | u
   });
 }
 
+/** undici's `terminated`: the connection closed while the body (a stream) was still coming. */
+function isBrokenOff(error: unknown): error is Error {
+  for (let depth = 0, current = error; depth < 3 && current instanceof Error; depth++, current = current.cause) {
+    if (current instanceof TypeError && current.message === "terminated") return true;
+  }
+  return false;
+}
+
 function isSdkApiError(error: unknown): error is SdkApiError {
   return error instanceof OpenAI.APIError || error instanceof Anthropic.APIError;
 }
@@ -114,7 +166,7 @@ function providerMessage(error: SdkApiError): string {
   return error.message.replace(/^\d{3}\s+/, "") || "no explanation given";
 }
 
-function connectionDetail(error: SdkApiError): string {
+function connectionDetail(error: Error): string {
   const parts = [error.message.replace(/\.$/, "")];
   let cause: unknown = error.cause;
   // fetch wraps the socket error; its code (ECONNREFUSED, ENOTFOUND) is the useful part.
