@@ -750,4 +750,15 @@ describe("servers that misbehave", () => {
     assert.match(cutAnthropic.message, /^The connection to anthropic broke off before the answer was complete \(other side closed/);
     for (const failure of [cutOpenai, cutAnthropic]) assert.equal(failure.nonRetryable, false);
   });
+
+  test("OpenAI's 429 insufficient_quota is not retried and says why; a plain 429 still is", async () => {
+    handle = json({ error: { message: "You exceeded your current quota, please check your plan and billing details.", type: "insufficient_quota", code: "insufficient_quota" } }, 429);
+    const quota = await rejection(call("openai", false));
+    assert.equal(quota.nonRetryable, true);
+    assert.equal(quota.type, FailureType.llmRequestRejected);
+    assert.match(quota.message, /^openai refused the request \(429\): You exceeded your current quota, please check your plan and billing details\. The account has no quota left/);
+    handle = json({ error: { message: "Rate limit reached for requests", type: "requests", code: "rate_limit_exceeded" } }, 429);
+    const limited = await rejection(call("openai", false));
+    assert.equal(limited.nonRetryable, false);
+  });
 });

@@ -100,6 +100,16 @@ export function toActivityFailure(error: unknown, provider: string): Application
   }
 
   const detail = providerMessage(error);
+  if (status === 429 && quotaExhausted(error)) {
+    // OpenAI's "You exceeded your current quota": no retry will help until someone pays.
+    return ApplicationFailure.create({
+      message: `${provider} refused the request (429): ${detail}${/[.!?]$/.test(detail) ? "" : "."} The account has no quota left: check its plan and billing; retrying would not help.`,
+      type: FailureType.llmRequestRejected,
+      nonRetryable: true,
+      details: [{ provider, status } satisfies LlmFailureDetails],
+      cause,
+    });
+  }
   if (status === 408 || status === 409 || status === 429 || status >= 500) {
     const what = status === 429 ? "is rate limiting requests" : status === 529 ? "is overloaded" : status === 503 ? "is unavailable" : status >= 500 ? "had a server error" : "could not finish the request";
     return retryable(`${provider} ${what} (${status}): ${detail}`, { provider, status }, cause, retryDelayMs(error.headers));
@@ -123,6 +133,13 @@ function retryable(message: string, details: LlmFailureDetails, cause: Error | u
     cause,
     ...(nextRetryDelayMs !== undefined ? { nextRetryDelay: nextRetryDelayMs } : {}),
   });
+}
+
+/** OpenAI's 429 for an account out of credit (`insufficient_quota`), unlike a rate limit, does not pass. */
+function quotaExhausted(error: SdkApiError): boolean {
+  const body = error.error;
+  const fields = isRecord(body) ? [body.code, body.type, isRecord(body.error) ? body.error.code : undefined, isRecord(body.error) ? body.error.type : undefined] : [];
+  return fields.includes("insufficient_quota");
 }
 
 /** undici's `terminated`: the connection closed while the body (a stream) was still coming. */
