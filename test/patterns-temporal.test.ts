@@ -351,6 +351,42 @@ describe("scale and nesting on Temporal", () => {
     assert.equal(run.result?.text, "Going to Porto");
   });
 
+  test("a fan-out whose branches ask people: an answer that names no question lists theirs, and a branch cancelled alone is a failed branch", async () => {
+    const asker = { name: "asker", instruction: "You ask.", humanInput: true };
+    const spec: PatternSpec = {
+      pattern: "parallel",
+      name: "fan",
+      failurePolicy: "collect",
+      branches: ["b1", "b2", "b3"].map((name) => ({ pattern: "chain" as const, name, asChildWorkflow: true, steps: [asker] })),
+    };
+    const script: ModelScript = (call) => {
+      const answer = call.messages.find((message) => message.role === "tool");
+      return answer ? { text: `colour ${textOf(answer.content)}` } : { toolCalls: [{ name: "human_input", arguments: { question: "Which colour?" } }] };
+    };
+    const run = await runPattern(spec, "paint", script, async (engine, runId) => {
+      const parent = await engine.getHandle(runId);
+      await waitFor("three child questions", async () => ((await parent.status()).pending.length === 3 ? true : undefined));
+      // The run has no question of its own: an answer naming none says which there are.
+      await assert.rejects(parent.answer({ value: "red" }), (error: Error) => {
+        assert.equal(error.name, "InvalidRunMessage");
+        assert.match(error.message, /^Several requests are pending \(b\d-1\/input-1, b\d-1\/input-1, b\d-1\/input-1\); name one\.$/);
+        return true;
+      });
+      await parent.answer({ requestId: "b1-1/input-1", value: "red" });
+      // One branch cancelled on its own fails that branch; the run goes on.
+      await (await engine.getHandle(`${runId}/b2-1`)).cancel();
+      await waitFor("the cancelled branch to leave the parent's questions", async () => {
+        const pending = (await parent.status()).pending.map((request) => request.id);
+        return pending.length === 1 ? pending : undefined;
+      });
+      assert.equal((await env.client.workflow.getHandle(runId).describe()).status.name, "RUNNING");
+      await parent.answer({ value: "blue" });
+    });
+    assert.equal(run.error, undefined, String(run.error));
+    assert.match(run.result?.text ?? "", /^## b1\ncolour red\n\n## b2\n\(failed: [^)]*\)\n\n## b3\ncolour blue$/);
+    await replay(run.runId);
+  });
+
   test("a paused run starts no child run until it is resumed, like any other step", async () => {
     const spec: PatternSpec = {
       pattern: "chain",

@@ -103,6 +103,10 @@ export function runHandle({ child, ...parts }: RunHandleParts, eventPollMs = 250
         const all = (await parts.status({ watch: false }).catch(() => undefined))?.pending ?? [];
         const pending = all.filter((request) => request.kind === kind);
         if (pending.length === 0 && all.length > 0) throw new InvalidRunMessage(`${error.message} ${waitsFor(all)}`);
+        // Several child runs wait (a fan-out's branches): the run itself has none, so name them.
+        if (pending.length > 1 && pending.every((request) => request.id.includes("/"))) {
+          throw new InvalidRunMessage(`Several requests are pending (${pending.map((request) => request.id).join(", ")}); name one.`);
+        }
         if (pending.length !== 1 || !pending[0]!.id.includes("/")) throw error;
         requestId = pending[0]!.id;
       }
