@@ -2,6 +2,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { resultNote } from "../src/cli/command-output.js";
+import { startScriptedModelServer } from "../src/testing/scripted-model-server.js";
+import type { AgentRunResult } from "../src/workflows/builtin-workflows.js";
+import { memoryEngine, testConfig } from "./support/runtime.js";
 
 test("a result's note: a pattern that fell short, in the right number; fields besides the text; nothing for an agent's answer", () => {
   const evaluation = { stopReason: "max-refinements", attempts: 1, bestRating: "poor", minRating: "good" };
@@ -11,4 +14,29 @@ test("a result's note: a pattern that fell short, in the right number; fields be
   assert.equal(resultNote({ text: "t", choices: [1], stop: "x" }), "the result also has choices, stop: add --json to see them.");
   assert.equal(resultNote({ text: "t", messages: [], usage: {} }), undefined);
   assert.equal(resultNote("plain text"), undefined);
+});
+
+test("an answer the provider cut off, stopped or left empty is noted, not passed off as whole", () => {
+  assert.match(resultNote({ text: "The answer is cut off in the mid", messages: [], usage: {}, stopReason: "max_tokens" }) ?? "", /^the model's answer was cut off at its output token limit .*this text is incomplete/);
+  assert.match(resultNote({ text: "I can't", messages: [], usage: {}, stopReason: "content_filter" }) ?? "", /^the provider stopped the model's answer/);
+  assert.equal(resultNote({ text: "", messages: [], usage: {} }), "the model's answer was empty: it ended its turn with no text and no tool call.");
+  // A workflow's own result with an empty text is its business.
+  assert.equal(resultNote({ text: "" }), undefined);
+});
+
+test("an agent run's result says why its final answer stopped when the provider cut it off, on the real loop and SDK", async () => {
+  for (const [stopReason, expected] of [["max_tokens", "max_tokens"], ["content_filter", "content_filter"], ["end", undefined]] as const) {
+    const model = await startScriptedModelServer(() => ({ text: "The answer is cut off in the mid", stopReason }), { quiet: true });
+    const engine = memoryEngine(testConfig(model));
+    try {
+      const handle = await engine.start({ kind: "agent", name: "writer", agent: { name: "writer", instruction: "Write." } }, "Write a long essay.");
+      const result = (await handle.result()) as AgentRunResult;
+      assert.equal(result.text, "The answer is cut off in the mid");
+      assert.equal(result.stopReason, expected, `the provider said ${stopReason}`);
+      assert.equal(resultNote(result) === undefined, expected === undefined);
+    } finally {
+      await engine.close();
+      await model.close();
+    }
+  }
 });

@@ -31,12 +31,18 @@ export function resultText(result: unknown): string {
 }
 
 /** The fields of duragent's own results, which people know from the answer or `status`. */
-const shownOrKnown = new Set(["text", "usage", "structured", "evaluation", "orchestration", "messages", "messagesLeftOut"]);
+const shownOrKnown = new Set(["text", "usage", "structured", "evaluation", "orchestration", "messages", "messagesLeftOut", "stopReason"]);
 
 /** What the answer's text does not say: a pattern that fell short of its goal, fields besides the text. */
 export function resultNote(result: unknown): string | undefined {
   if (typeof result !== "object" || result === null || !("text" in result) || typeof result.text !== "string") return undefined;
   const { evaluation, orchestration } = result as PatternEnding;
+  const { stopReason } = result as { stopReason?: unknown };
+  if (stopReason === "max_tokens") {
+    return `the model's answer was cut off at its output token limit (the provider's finish reason said so): this text is incomplete. Ask for a shorter answer, or give generate() a higher maxTokens in workflow code.`;
+  }
+  if (stopReason === "content_filter") return `the provider stopped the model's answer (a content filter or a refusal): this text may be incomplete.`;
+  if (result.text.trim() === "" && "messages" in result) return `the model's answer was empty: it ended its turn with no text and no tool call.`;
   if (evaluation?.stopReason === "max-refinements") {
     return `no answer reached the rating '${evaluation.minRating}' in ${counted(evaluation.attempts, "attempt")}; this is the best, rated '${evaluation.bestRating}'.`;
   }

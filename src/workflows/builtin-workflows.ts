@@ -32,6 +32,12 @@ export interface AgentRunResult {
    */
   messagesLeftOut?: number;
   usage: UsageByModel;
+  /**
+   * Set when the final answer did not end as a whole answer does: `max_tokens` when the provider
+   * cut it off at the output token limit (finish reason `length`), `content_filter` when it stopped
+   * it (a filter or a refusal). The CLI notes it beside the answer.
+   */
+  stopReason?: "max_tokens" | "content_filter";
 }
 
 /** Runs one agent on one message through the whole tool loop. */
@@ -40,7 +46,8 @@ export const agentWorkflow = defineWorkflow<AgentRunInput, AgentRunResult>(async
   const added = await llm.generate(input.message);
   const messages = llm.history;
   const fits = fitInOnePayload(messages);
-  return { text: finalText(added), messages: fits ? messages : [], ...(fits ? {} : { messagesLeftOut: messages.length }), usage: llm.usage };
+  const stopped = llm.lastStopReason === "max_tokens" || llm.lastStopReason === "content_filter" ? { stopReason: llm.lastStopReason } : {};
+  return { text: finalText(added), messages: fits ? messages : [], ...(fits ? {} : { messagesLeftOut: messages.length }), usage: llm.usage, ...stopped };
 });
 
 /**

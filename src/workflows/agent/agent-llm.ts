@@ -6,7 +6,7 @@ import { ApplicationFailure } from "@temporalio/common";
 import type { z } from "zod";
 import { FailureType } from "../../common/failures.js";
 import { globMatcher } from "../../common/glob.js";
-import type { LlmRequest, LlmResponse, ToolSpec } from "../../common/llm.js";
+import type { LlmRequest, LlmResponse, StopReason, ToolSpec } from "../../common/llm.js";
 import { textOf, type AssistantMessage, type Message, type ToolCall, type ToolMessage } from "../../common/messages.js";
 import { toolError, type ToolDefinition, type ToolResult } from "../../common/tools.js";
 import { callAsync } from "../../common/call-async.js";
@@ -45,6 +45,8 @@ export class AgentLlm implements AugmentedLlm {
   readonly history: Message[] = [];
   /** Tokens used by this LLM's calls, per model. */
   readonly usage: UsageByModel = {};
+  /** Why the latest model turn ended, as the provider said: `max_tokens` means its answer was cut off. */
+  lastStopReason: StopReason | undefined;
   /** Namespaced tool names that wait for a person's approval (`approvals.tools`). */
   private readonly needsApproval: (toolName: string) => boolean;
   /** Servers whose tools the next model call lists, until one has. */
@@ -157,6 +159,7 @@ export class AgentLlm implements AugmentedLlm {
       });
       if (unlisted && this.unlisted) this.listed(response);
       addUsage(this.usage, usageKey(model, response.model), response.usage);
+      this.lastStopReason = response.stopReason;
       added.push(response.message);
       this.ctx.run.addToTranscript([response.message]);
       const calls = response.message.toolCalls ?? [];
