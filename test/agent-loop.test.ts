@@ -83,6 +83,22 @@ describe("the agent tool loop", () => {
     }
   });
 
+  test("a tool call cut off at the output token limit is not made, and the model is told why", async () => {
+    const h = await harness([
+      { toolCalls: [{ name: "fs_write_file", arguments: `{"path": "${join(dir, "cut.txt")}", "content": "half of the conte` }], stopReason: "max_tokens" },
+      { text: "done" },
+    ]);
+    try {
+      const llm = await agent.attachLlm(h.ctx);
+      assert.equal(await llm.generateStr("write"), "done");
+      const tools = body(h, 1).messages.filter((m) => m.role === "tool").map((m) => String(m.content));
+      assert.match(tools[0]!, /^Error: The arguments for 'fs_write_file' were cut off: your reply reached the output token limit before they were complete \(.*\), so the call was not made\./);
+      assert.equal(llm.lastStopReason, "end");
+    } finally {
+      await dispose(h);
+    }
+  });
+
   test("the iteration cap holds, and the last turn must answer without tools", async () => {
     const h = await harness((call) =>
       call.raw && (call.raw as { tool_choice?: string }).tool_choice === "none"
