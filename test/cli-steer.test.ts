@@ -285,6 +285,17 @@ describe("steering a Temporal run from the CLI", () => {
     assert.equal(stdout.trim(), "Got: Lisbon");
   });
 
+  test("a run terminated while it waits for a person no longer shows the question it asked", async () => {
+    const runId = (await cli(["start", "planner", "--input", "Where to?", "--engine", "temporal"])).stdout.trim();
+    await waitForPhase(runId, "waiting_input");
+    assert.equal((await cli(["terminate", runId, "--reason", "nobody will answer", "--engine", "temporal"])).code, 0);
+    const status = await waitForPhase(runId, "terminated");
+    assert.deepEqual(status.pending, []);
+    assert.equal(status.lastError, "nobody will answer");
+    const text = await cli(["status", runId, "--engine", "temporal"]);
+    assert.doesNotMatch(text.stdout, /waiting for/);
+  });
+
   test("an answer that no worker polls to take says so, instead of waiting in silence", async () => {
     // A task queue no worker polls: the run never starts its steps, and an update waits for one.
     const alone = { ...environment, DURAGENT_TASK_QUEUE: `steer-nobody-${process.pid}` };

@@ -394,8 +394,9 @@ export class TemporalEngine implements Engine {
             if (phase || !timedOut) throw error;
             return undefined;
           });
-        // A terminated run's code never learnt why; its close event says.
-        if (status && phase) return phase === "terminated" ? { ...status, phase, lastError: await endReason() } : { ...status, phase };
+        // A terminated run's code never learnt why; its close event says. Nor did it withdraw its
+        // questions and approvals: they stay in its state, but nobody can answer them any more.
+        if (status && phase) return phase === "terminated" ? { ...status, phase, pending: [], lastError: await endReason() } : { ...status, phase };
         // Someone watches now: the run's next model call streams. Told once by this handle.
         if (watch && status?.unwatched && !toldWatched) {
           toldWatched = true;
