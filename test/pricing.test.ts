@@ -397,6 +397,25 @@ describe("cost in duragent status, result --json, run --json and list", () => {
     assert.ok(line(priced).endsWith(`  ${formatUsd(miniCost() + sonnetCost())}`), line(priced));
     assert.match(line(unpriced), /cost \? \(no price for custom:mystery-model\)$/);
   });
+
+  test("list names what each run was started as, in columns, and says when its limit leaves runs out", async () => {
+    const runIds = [await finishedRun("pair"), await finishedRun("standin"), await finishedRun("mixed")];
+    const all = await listCommand(context, { limit: 50 });
+    assert.equal(all.note, undefined);
+    const lines = all.text.split("\n");
+    const targets = ["pair", "standin", "mixed"];
+    for (const [index, runId] of runIds.entries()) {
+      const line = lines.find((entry) => entry.startsWith(`${runId} `)) ?? "";
+      assert.equal(line.split(/\s+/)[2], targets[index], line);
+    }
+    // Each column starts at the same place on every line.
+    const starts = lines.map((line) => line.indexOf("completed"));
+    assert.ok(starts.every((start) => start === starts[0] && start > 0), all.text);
+    const two = await listCommand(context, { limit: 2 });
+    assert.equal(two.text.split("\n").length, 2);
+    assert.equal((two.data as unknown[]).length, 2);
+    assert.equal(two.note, "2 runs shown, and there are more: --limit N shows N, --phase and --target narrow them.");
+  });
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-/** `duragent list`: recent runs, newest first, with what each cost where its usage is known. */
+/** `duragent list`: recent runs, with what each cost where its usage is known. */
 import { formatUsd } from "../../common/pricing.js";
 import type { CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
@@ -7,15 +7,19 @@ import { runCost, type RunCost } from "../../client/run-cost.js";
 
 export async function listCommand(context: CommandContext, options: { limit: number; phase?: RunPhase; target?: string }): Promise<CommandOutput> {
   const [client, config] = await Promise.all([context.client(), context.config()]);
-  const runs = (await client.list({ ...options, usage: true })).map((run) => {
+  // One run more than shown, to say whether the limit left some out.
+  const found = await client.list({ ...options, limit: options.limit + 1, usage: true });
+  const runs = found.slice(0, options.limit).map((run) => {
     const cost = runCost(run.usage, config.pricing);
     return { ...run, ...(cost ? { cost } : {}) };
   });
+  // What the run was started as (`list --target` finds it by that), else its workflow type (a child run).
+  const rows = runs.map((run) => [run.runId, run.phase, run.target ?? run.type, run.startedAt ?? "", run.usageUnreadable ? `cost unknown: ${run.usageUnreadable}` : costColumn(run.cost)]);
+  const widths = [0, 1, 2].map((column) => Math.max(...rows.map((row) => row[column]!.length)));
   const text =
-    runs.length === 0
-      ? "no runs"
-      : runs.map((run) => [run.runId, run.phase, run.type, run.startedAt ?? "", run.usageUnreadable ? `cost unknown: ${run.usageUnreadable}` : costColumn(run.cost)].join("  ").trimEnd()).join("\n");
-  return { data: runs, text };
+    runs.length === 0 ? "no runs" : rows.map((row) => row.map((cell, column) => (column < widths.length ? cell.padEnd(widths[column]!) : cell)).join("  ").trimEnd()).join("\n");
+  const note = found.length > options.limit ? `${options.limit} runs shown, and there are more: --limit N shows N${options.phase || options.target ? "" : ", --phase and --target narrow them"}.` : undefined;
+  return { data: runs, text, note };
 }
 
 /** The run's total; `cost ?` when a model in it has no price; nothing when its usage is not known. */
