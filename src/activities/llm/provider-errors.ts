@@ -112,7 +112,10 @@ export function toActivityFailure(error: unknown, provider: string): Application
   }
   if (status === 408 || status === 409 || status === 429 || status >= 500) {
     const what = status === 429 ? "is rate limiting requests" : status === 529 ? "is overloaded" : status === 503 ? "is unavailable" : status >= 500 ? "had a server error" : "could not finish the request";
-    return retryable(`${provider} ${what} (${status}): ${detail}`, { provider, status }, cause, retryDelayMs(error.headers));
+    const delayMs = retryDelayMs(error.headers);
+    // The wait is the server's, not the backoff's: say it, since `status` shows this message until the next attempt.
+    const wait = delayMs !== undefined ? `${/[.!?]$/.test(detail) ? " It" : "; it"} asked for the next attempt in ${formatDelay(delayMs)}` : "";
+    return retryable(`${provider} ${what} (${status}): ${detail}${wait}`, { provider, status }, cause, delayMs);
   }
   const hint = rejectionHint(status, provider);
   return ApplicationFailure.create({
@@ -208,6 +211,13 @@ function retryDelayMs(headers: Headers | undefined): number | undefined {
   if (Number.isNaN(date)) return undefined;
   const delay = date - Date.now();
   return delay > 0 ? delay : undefined;
+}
+
+function formatDelay(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 120_000) return `${Math.round(ms / 100) / 10} s`;
+  if (ms < 2 * 3600_000) return `${Math.round(ms / 60_000)} min`;
+  return `${Math.round(ms / 360_000) / 10} h`;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
