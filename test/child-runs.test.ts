@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { withChildren } from "../src/common/child-runs.js";
 import { progressText, type RunStatus } from "../src/common/run-status.js";
+import { statusText } from "../src/cli/status-text.js";
 
 const running = (runId: string, more: Partial<RunStatus> = {}): RunStatus => ({ runId, phase: "running", stepCount: 0, pending: [], usage: {}, ...more });
 
@@ -33,4 +34,20 @@ test("a server's progress message is shown on one line, without control characte
   assert.equal(progressText({ callId: "c", step: "tool s/t", progress: 7 }), "7");
   const long = progressText({ callId: "c", step: "tool s/t", progress: 1, message: "x".repeat(500) });
   assert.equal(long, `1, ${"x".repeat(99)}…`);
+});
+
+test("a parent's status tells its child runs in flight from the last few that ended", async () => {
+  const parent = running("fan-1", { children: ["fan-1/b1-1", "fan-1/b2-1"] });
+  const children: Record<string, RunStatus> = {
+    "fan-1/b1-1": running("fan-1/b1-1", { phase: "completed", stepCount: 1, recentSteps: ["llm openai:m"] }),
+    "fan-1/b2-1": running("fan-1/b2-1", { phase: "waiting_input", stepCount: 1, recentSteps: ["llm openai:m"], pending: [{ kind: "input", id: "input-1", prompt: "Which colour?" }] }),
+  };
+  const merged = await withChildren(parent, async (id) => children[id]);
+  assert.deepEqual(merged.childSteps, [
+    { run: "b1-1", stepCount: 1, recentSteps: ["llm openai:m"], ended: "completed" },
+    { run: "b2-1", stepCount: 1, recentSteps: ["llm openai:m"] },
+  ]);
+  const text = statusText(merged);
+  assert.match(text, /^ {2}\[b1-1\] completed after step 1: llm openai:m$/m);
+  assert.match(text, /^ {2}\[b2-1\] step 1: llm openai:m$/m);
 });

@@ -18,8 +18,10 @@ export function statusText(status: RunStatus, link?: string, cost?: RunCost): st
   const step = waitingFor ? ` — waiting for ${waitingFor}${last ? ` (after ${last})` : ""}` : last ? ` — ${last}` : "";
   const lines = [`${status.runId}: ${status.phase}${step}`];
   if (status.partial) lines.push(`  (${status.partial})`);
-  // Where a nested pattern's work is: its child runs' latest steps.
-  if (!hasEnded(status.phase)) for (const child of status.childSteps ?? []) lines.push(`  [${child.run}] step ${child.stepCount}: ${child.recentSteps.at(-1)}`);
+  // Where a nested pattern's work is: its child runs' latest steps, and how the last few to end ended.
+  if (!hasEnded(status.phase)) {
+    for (const child of status.childSteps ?? []) lines.push(`  [${child.run}] ${child.ended ? `${child.ended} after step` : "step"} ${child.stepCount}: ${child.recentSteps.at(-1)}`);
+  }
   if (!hasEnded(status.phase)) for (const progress of status.progress ?? []) lines.push(`  progress of ${progress.step}: ${progressText(progress)}`);
   for (const request of status.pending) lines.push(`  waiting for ${describePending(request)}`);
   for (const [model, usage] of Object.entries(status.usage)) {

@@ -42,7 +42,8 @@ export async function withChildren(status: RunStatus, childStatus: (id: string) 
     if (!child) continue;
     const id = status.children[index]!;
     const prefix = id.startsWith(`${status.runId}/`) ? id.slice(status.runId.length + 1) : id;
-    if (child.stepCount > 0) steps.push({ run: prefix, stepCount: child.stepCount, recentSteps: child.recentSteps ?? (child.currentStep ? [child.currentStep] : []) });
+    const ended = hasEnded(child.phase) ? { ended: child.phase } : {};
+    if (child.stepCount > 0) steps.push({ run: prefix, stepCount: child.stepCount, recentSteps: child.recentSteps ?? (child.currentStep ? [child.currentStep] : []), ...ended });
     // A grandchild's steps are named by the path to it.
     for (const inner of child.childSteps ?? []) steps.push({ ...inner, run: `${prefix}/${inner.run}` });
     for (const text of child.streaming ?? []) texts.push({ ...text, id: `${prefix}/${text.id}` });

@@ -104,7 +104,17 @@ export const RunStatusSchema = z.object({
    * (`research-1`, `research-1/review-2`), as `recentSteps` are for this run. Added when a client
    * reads the status, on both engines.
    */
-  childSteps: z.array(z.object({ run: z.string(), stepCount: z.number(), recentSteps: z.array(z.string()) })).optional(),
+  childSteps: z
+    .array(
+      z.object({
+        run: z.string(),
+        stepCount: z.number(),
+        recentSteps: z.array(z.string()),
+        /** How the child ended, for one of the last few that ended (still listed in `children`). */
+        ended: RunPhaseSchema.optional(),
+      }),
+    )
+    .optional(),
   /**
    * Temporal: the run was started unwatched (`execute`, or `start` with `watch: false`), and no
    * one has read its status since, so its model calls do not stream their text. A client that
