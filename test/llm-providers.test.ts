@@ -754,6 +754,24 @@ describe("servers that misbehave", () => {
     for (const failure of [cutOpenai, cutAnthropic]) assert.equal(failure.nonRetryable, false);
   });
 
+  test("a gateway's big HTML error page is named by its title, and a long explanation is cut, in the failure and its cause", async () => {
+    const page = `<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>${"<p>upstream padding</p>\n".repeat(40_000)}</body></html>`;
+    for (const provider of ["openai", "anthropic"] as const) {
+      handle = (_request, _body, response) => {
+        response.writeHead(502, { "content-type": "text/html" });
+        response.end(page);
+      };
+      const failure = await rejection(call(provider, false));
+      assert.equal(failure.message, `${provider} had a server error (502): an HTML page titled '502 Bad Gateway'`);
+      assert.equal(failure.nonRetryable, false);
+      assert.ok((failure.cause?.message.length ?? 0) < 1200, `the cause quotes ${failure.cause?.message.length} characters`);
+      handle = json({ error: { message: `Invalid request: ${"x".repeat(100_000)}`, type: "invalid_request_error" } }, 400);
+      const long = await rejection(call(provider, false));
+      assert.match(long.message, new RegExp(`^${provider} rejected the request \\(400\\): Invalid request: x{983}… \\(99017 more characters left out\\)$`));
+      assert.ok((long.cause?.message.length ?? 0) < 1200);
+    }
+  });
+
   test("OpenAI's 429 insufficient_quota is not retried and says why; a plain 429 still is", async () => {
     handle = json({ error: { message: "You exceeded your current quota, please check your plan and billing details.", type: "insufficient_quota", code: "insufficient_quota" } }, 429);
     const quota = await rejection(call("openai", false));

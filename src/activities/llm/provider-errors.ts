@@ -61,7 +61,7 @@ export interface LlmFailureDetails {
 
 export function toActivityFailure(error: unknown, provider: string): ApplicationFailure {
   if (error instanceof ApplicationFailure) return error;
-  const cause = error instanceof Error ? error : undefined;
+  const cause = error instanceof Error ? bounded(error) : undefined;
 
   if (error instanceof StreamIncomplete || error instanceof MalformedResponse) return retryable(error.message, { provider }, cause);
   if (error instanceof SyntaxError) {
@@ -175,6 +175,10 @@ function rejectionHint(status: number, provider: string): string | undefined {
 
 /** The provider's own explanation, from OpenAI's `{error:{message}}` or Anthropic's `{type,error:{message}}`. */
 function providerMessage(error: SdkApiError): string {
+  return readable(rawProviderMessage(error));
+}
+
+function rawProviderMessage(error: SdkApiError): string {
   const body = error.error;
   if (isRecord(body)) {
     if (typeof body.message === "string") return body.message;
@@ -184,6 +188,36 @@ function providerMessage(error: SdkApiError): string {
   if (typeof body === "string" && body !== "") return body;
   // The SDK message starts with the status, which the caller already shows.
   return error.message.replace(/^\d{3}\s+/, "") || "no explanation given";
+}
+
+/** The most of a provider's explanation a failure quotes: it is shown by status and kept in history twice. */
+const MAX_DETAIL_CHARS = 1000;
+
+/**
+ * A proxy's or gateway's HTML error page (a 502 from nginx, say) becomes its title, or its text;
+ * any explanation is cut to {@link MAX_DETAIL_CHARS}, saying how much was left out. A whole page
+ * quoted made the failure too large for Temporal ("Failure exceeds size limit"), saying nothing.
+ */
+function readable(text: string): string {
+  let result = text;
+  if (/^\s*<(!doctype|html|head|body)\b/i.test(text)) {
+    const title = /<title[^>]*>([^<]*)<\/title>/i.exec(text)?.[1]?.trim();
+    result = title ? `an HTML page titled '${title}'` : `an HTML page: ${text.replace(/<(script|style)\b[\s\S]*?<\/\1>/gi, " ").replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim()}`;
+  }
+  return cut(result, MAX_DETAIL_CHARS);
+}
+
+function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters left out)`;
+}
+
+/** The SDK's error as the failure's cause, its message (the whole response body, when that is what it quotes) cut. */
+function bounded(error: Error): Error {
+  if (error.message.length <= 4 * MAX_DETAIL_CHARS) return error;
+  const copy = new Error(cut(error.message, MAX_DETAIL_CHARS));
+  copy.name = error.name;
+  copy.stack = `${error.name}: ${copy.message}\n${(error.stack ?? "").split("\n").filter((line) => /^\s+at /.test(line)).join("\n")}`;
+  return copy;
 }
 
 function connectionDetail(error: Error): string {
