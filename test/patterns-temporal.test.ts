@@ -383,7 +383,7 @@ describe("scale and nesting on Temporal", () => {
       await parent.answer({ value: "blue" });
     });
     assert.equal(run.error, undefined, String(run.error));
-    assert.match(run.result?.text ?? "", /^## b1\ncolour red\n\n## b2\n\(failed: [^)]*\)\n\n## b3\ncolour blue$/);
+    assert.match(run.result?.text ?? "", /^## b1\ncolour red\n\n## b2\n\(failed: cancelled\)\n\n## b3\ncolour blue$/);
     await replay(run.runId);
   });
 

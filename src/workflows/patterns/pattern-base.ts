@@ -2,7 +2,7 @@
  * What every pattern shares: a pattern computes one text answer (`respond`), and this base turns
  * that into the whole `AugmentedLlm` interface, so a pattern can stand wherever an agent's LLM can.
  */
-import { ApplicationFailure } from "@temporalio/common";
+import { ApplicationFailure, CancelledFailure, TerminatedFailure } from "@temporalio/common";
 import { z } from "zod";
 import { FailureType } from "../../common/failures.js";
 import { textOf, type Message } from "../../common/messages.js";
@@ -80,5 +80,8 @@ export function inputText(input: string | Message[]): string {
 export function errorMessage(error: unknown): string {
   let current: unknown = error;
   while (current instanceof Error && current.cause instanceof Error) current = current.cause;
-  return current instanceof Error ? current.message : String(current);
+  if (!(current instanceof Error)) return String(current);
+  // A cancelled or terminated step or child run ends with an empty message of its own.
+  if (current.message) return current.message;
+  return current instanceof CancelledFailure ? "cancelled" : current instanceof TerminatedFailure ? "terminated" : current.name;
 }
