@@ -164,7 +164,7 @@ async function askOuterAgent(innerServer: Record<string, unknown>): Promise<stri
 
 /** An engine as the server sees runs (the client's shape). */
 function servedRuns(engine: Engine): ServedRuns {
-  return { start: (target, input, options) => engine.start(target, input, options), getHandle: (id) => engine.getHandle(id), list: ({ limit }) => engine.list(limit) };
+  return { start: (target, input, options) => engine.start(target, input, options), getHandle: (id) => engine.getHandle(id), list: ({ limit, ...filters }) => engine.list(limit, filters) };
 }
 
 type ToolResult = CallToolResult;
@@ -310,6 +310,15 @@ describe("an MCP client drives duragent runs (memory engine)", () => {
     assert.equal(typeof runId, "string");
     const waiting = await statusUntil(call, String(runId), "waiting_input");
     assert.deepEqual((waiting.pending as { id: string; prompt: string }[]).map(({ id, prompt }) => ({ id, prompt })), [{ id: "input-1", prompt: "Which city?" }]);
+    // runs_list finds the runs waiting for a person, and a target's runs, among all the others.
+    const listed = async (args: Record<string, unknown>) => (structured(await call("runs_list", { limit: 100, ...args })).runs as { runId: string; phase: string; target?: string }[]);
+    const waitingRuns = await listed({ phase: "waiting_input" });
+    assert.ok(waitingRuns.some((run) => run.runId === runId));
+    assert.ok(waitingRuns.every((run) => run.phase === "waiting_input"));
+    const askerRuns = await listed({ target: "asker" });
+    assert.ok(askerRuns.some((run) => run.runId === runId) && askerRuns.every((run) => run.target === "asker"));
+    assert.ok(!(await listed({ target: "helper" })).some((run) => run.runId === runId));
+    assert.equal((await call("runs_list", { phase: "asleep" })).isError, true);
 
     await call("run_input", { runId, answer: "Lisbon" }).then((result) => assert.ok(!result.isError, text(result)));
     const done = await statusUntil(call, String(runId), "completed");

@@ -37,7 +37,7 @@ import {
 } from "@modelcontextprotocol/server";
 import { z, ZodError } from "zod";
 import { formatIssues, formatZodError } from "../errors/zod-issues.js";
-import type { PendingRequest, QuestionRequest, RunStatus } from "../common/run-status.js";
+import { RunPhaseSchema, type PendingRequest, type QuestionRequest, type RunPhase, type RunStatus } from "../common/run-status.js";
 import { answerFromText, questionFor } from "../client/answer-text.js";
 import { InvalidRunInput, InvalidRunMessage, RunNotFound, type RunHandle, type RunSummary, type StartOptions } from "../client/engine.js";
 import type { RunTarget } from "../client/run-targets.js";
@@ -51,7 +51,7 @@ import { takeReply, waitForRun, type CallerElicitation, type RunLogMessage, type
 export interface ServedRuns {
   start(target: RunTarget, input: unknown, options?: StartOptions): Promise<RunHandle>;
   getHandle(runId: string): Promise<RunHandle>;
-  list(options: { limit: number }): Promise<RunSummary[]>;
+  list(options: { limit: number; phase?: RunPhase; target?: string }): Promise<RunSummary[]>;
 }
 
 export interface DuragentMcpServerOptions {
@@ -487,11 +487,22 @@ function controlTools(context: ToolContext): ServedTool[] {
     {
       name: "runs_list",
       config: {
-        description: "Recent runs, newest first, with their phase.",
-        inputSchema: z.object({ limit: z.number().int().min(1).max(100).default(20).describe("How many runs at most.") }),
+        description: "Recent runs with their phase; `phase` and `target` narrow them (the runs waiting for a person: phase waiting_input).",
+        inputSchema: z.object({
+          limit: z.number().int().min(1).max(100).default(20).describe("How many runs at most."),
+          phase: RunPhaseSchema.optional().describe("Only runs in this phase."),
+          target: z.string().min(1).optional().describe("Only runs started as this agent, pattern or workflow (a tool's name without _start)."),
+        }),
         annotations: { readOnlyHint: true },
       },
-      answer: async (args) => jsonResult({ runs: await runs.list({ limit: args.limit as number }) }),
+      answer: async (args) =>
+        jsonResult({
+          runs: await runs.list({
+            limit: args.limit as number,
+            ...(args.phase !== undefined ? { phase: args.phase as RunPhase } : {}),
+            ...(args.target !== undefined ? { target: args.target as string } : {}),
+          }),
+        }),
     },
   ];
 }
