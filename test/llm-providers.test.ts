@@ -772,6 +772,19 @@ describe("servers that misbehave", () => {
     }
   });
 
+  test("a 400 for a conversation longer than the context window says what to change", async () => {
+    const bodies400: [provider: "openai" | "anthropic", body: unknown][] = [
+      ["openai", { error: { message: "This model's maximum context length is 128000 tokens. However, your messages resulted in 200417 tokens.", type: "invalid_request_error", code: "context_length_exceeded" } }],
+      ["anthropic", { type: "error", error: { type: "invalid_request_error", message: "prompt is too long: 208310 tokens > 200000 maximum" } }],
+    ];
+    for (const [provider, body] of bodies400) {
+      handle = json(body, 400);
+      const failure = await rejection(call(provider, false));
+      assert.equal(failure.nonRetryable, true);
+      assert.match(failure.message, new RegExp(`^${provider} rejected the request \\(400\\): .*tokens.*\\. The conversation is longer than the model's context window: use a model with a larger one, .*execution\\.maxToolResultBytes`));
+    }
+  });
+
   test("OpenAI's 429 insufficient_quota is not retried and says why; a plain 429 still is", async () => {
     handle = json({ error: { message: "You exceeded your current quota, please check your plan and billing details.", type: "insufficient_quota", code: "insufficient_quota" } }, 429);
     const quota = await rejection(call("openai", false));

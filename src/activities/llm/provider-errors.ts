@@ -117,7 +117,7 @@ export function toActivityFailure(error: unknown, provider: string): Application
     const wait = delayMs !== undefined ? `${/[.!?]$/.test(detail) ? " It" : "; it"} asked for the next attempt in ${formatDelay(delayMs)}` : "";
     return retryable(`${provider} ${what} (${status}): ${detail}${wait}`, { provider, status }, cause, delayMs);
   }
-  const hint = rejectionHint(status, provider);
+  const hint = rejectionHint(status, provider) ?? (status === 400 && contextTooLong(error, detail) ? CONTEXT_TOO_LONG_HINT : undefined);
   return ApplicationFailure.create({
     message: `${provider} rejected the request (${status}): ${detail}${hint ? `${/[.!?]$/.test(detail) ? "" : "."} ${hint}` : ""}`,
     type: FailureType.llmRequestRejected,
@@ -155,6 +155,16 @@ function isBrokenOff(error: unknown): error is Error {
 
 function isSdkApiError(error: unknown): error is SdkApiError {
   return error instanceof OpenAI.APIError || error instanceof Anthropic.APIError;
+}
+
+const CONTEXT_TOO_LONG_HINT =
+  "The conversation is longer than the model's context window: use a model with a larger one, give the agent less to read, or lower execution.maxToolResultBytes so that tool results are cut sooner.";
+
+/** OpenAI's `context_length_exceeded`, Anthropic's "prompt is too long", and compatible servers' wordings of them. */
+function contextTooLong(error: SdkApiError, detail: string): boolean {
+  const body = error.error;
+  const code = isRecord(body) ? (body.code ?? (isRecord(body.error) ? body.error.code : undefined)) : undefined;
+  return code === "context_length_exceeded" || /context length|context window|prompt is too long|maximum context|too many tokens/i.test(detail);
 }
 
 /** What the user must change, for the statuses where that is clear. */
