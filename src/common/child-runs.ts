@@ -48,7 +48,8 @@ export async function withChildren(status: RunStatus, childStatus: (id: string) 
     for (const inner of child.childSteps ?? []) steps.push({ ...inner, run: `${prefix}/${inner.run}` });
     for (const text of child.streaming ?? []) texts.push({ ...text, id: `${prefix}/${text.id}` });
     for (const call of child.progress ?? []) progress.push({ ...call, callId: `${prefix}/${call.callId}` });
-    for (const request of child.pending) pending.push({ ...request, id: childRequestId(prefix, request.id) });
+    // A parent that has ended takes no answers for its children, which end with it.
+    if (!hasEnded(status.phase)) for (const request of child.pending) pending.push({ ...request, id: childRequestId(prefix, request.id) });
     // An ended child's usage came to the parent with its result; one in flight is counted meanwhile.
     if (!hasEnded(child.phase)) for (const [model, used] of Object.entries(child.usage)) addUsage((usage ??= { ...status.usage }), model, used);
   }
