@@ -13,6 +13,7 @@ import { after, before, describe, test } from "node:test";
 import { AnthropicProvider } from "../src/activities/llm/anthropic-provider.js";
 import { OpenAIProvider } from "../src/activities/llm/openai-provider.js";
 import { listCommand } from "../src/cli/commands/list.js";
+import { historyCommand } from "../src/cli/commands/history.js";
 import { resultCommand } from "../src/cli/commands/result.js";
 import { runCommand } from "../src/cli/commands/run.js";
 import { statusCommand } from "../src/cli/commands/status.js";
@@ -297,6 +298,9 @@ describe("cost in duragent status, result --json, run --json and list", () => {
         "  mixed:",
         "    pattern: chain",
         "    steps: [mini, mystery]",
+        "  branches:",
+        "    pattern: parallel",
+        "    branches: [{ pattern: chain, name: north, asChildWorkflow: true, steps: [mini] }]",
         "",
       ].join("\n"),
     );
@@ -396,6 +400,13 @@ describe("cost in duragent status, result --json, run --json and list", () => {
     const line = (runId: string) => text.split("\n").find((entry) => entry.startsWith(`${runId} `)) ?? "";
     assert.ok(line(priced).endsWith(`  ${formatUsd(miniCost() + sonnetCost())}`), line(priced));
     assert.match(line(unpriced), /cost \? \(no price for custom:mystery-model\)$/);
+  });
+
+  test("history of a pattern whose agents all run as child runs says where their messages are", async () => {
+    const runId = await finishedRun("branches");
+    const { text } = await historyCommand(context, runId);
+    // In memory a child run lives inside its parent's, so no command reaches it (on Temporal: `duragent history <child>`).
+    assert.match(text, new RegExp(`^no messages in ${runId} itself; its child runs keep theirs$`));
   });
 
   test("list names what each run was started as, in columns, and says when its limit leaves runs out", async () => {

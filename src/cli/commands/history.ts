@@ -3,7 +3,8 @@ import { linkLine, type CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
 
 export async function historyCommand(context: CommandContext, runId: string): Promise<CommandOutput> {
-  const handle = await (await context.client()).getHandle(runId);
+  const client = await context.client();
+  const handle = await client.getHandle(runId);
   const transcript = await handle.transcript();
   const text = transcript
     .map((message) => {
@@ -15,5 +16,16 @@ export async function historyCommand(context: CommandContext, runId: string): Pr
       return `${message.role}${message.role === "tool" ? ` ${message.toolName}` : ""}: ${content}`;
     })
     .join("\n");
-  return { data: { runId, transcript, link: handle.link }, text: `${text}${linkLine(handle.link)}` };
+  if (transcript.length > 0) return { data: { runId, transcript, link: handle.link }, text: `${text}${linkLine(handle.link)}` };
+  // A pattern whose participants all run as child runs has no messages of its own: say where they are.
+  const children = (await handle.status({ watch: false }).catch(() => undefined))?.children ?? [];
+  // On Temporal a child run is a run of its own; in memory it lives inside its parent's.
+  const reachable = children[0] !== undefined && (await client.getHandle(children[0]).then(() => true, () => false));
+  const where =
+    children.length === 0
+      ? ""
+      : reachable
+        ? `; its child runs keep theirs (\`duragent history ${children[0]}\`; \`duragent status ${runId}\` lists those in flight and the last few to end)`
+        : "; its child runs keep theirs";
+  return { data: { runId, transcript, link: handle.link }, text: `no messages in ${runId} itself${where}${linkLine(handle.link)}` };
 }
