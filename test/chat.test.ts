@@ -20,7 +20,7 @@ import { LlmRequestSchema, type LlmRequest } from "../src/common/llm.js";
 import { textOf, type Message } from "../src/common/messages.js";
 import { expandTranscriptReference } from "../src/common/transcript-reference.js";
 import { TranscriptReferencer } from "../src/workflows/executor/transcript-referencer.js";
-import { rejoinChat, startChat, type ChatTextEvent } from "../src/client/chat.js";
+import { ChatTurnFailed, rejoinChat, startChat, type ChatTextEvent } from "../src/client/chat.js";
 import type { Engine } from "../src/client/engine.js";
 import { InvalidRunMessage, RunAlreadyEnded } from "../src/client/engine.js";
 import { runChainStats, type HistoryStats } from "../src/testing/history-stats.js";
@@ -204,6 +204,37 @@ async function streamedTurn(engine: Engine): Promise<void> {
   await chat.end();
 }
 
+/** A turn whose model call is refused fails with the provider's words, as a ChatTurnFailed; the chat goes on from before it. */
+async function failedTurn(engine: Engine): Promise<void> {
+  const chat = await startChat(engine, { name: "assistant", instruction: "Chat with the user." });
+  await assert.rejects(chat.send("refuse this"), (error: unknown) => {
+    assert.ok(error instanceof ChatTurnFailed, `a ChatTurnFailed, not ${String(error)}`);
+    assert.equal(error.exitCode, 4);
+    assert.match(error.message, /^The agent could not answer: openai rejected the request \(401\): invalid key\. Check the API key/);
+    return true;
+  });
+  assert.deepEqual(await chat.send("after"), { turn: 1, text: "echo after (1 messages seen)" });
+  await chat.end();
+}
+
+function refusingScript(call: ScriptedCall): ScriptedTurn {
+  const last = call.messages.at(-1)!;
+  return textOf(last.content as string) === "refuse this" ? { error: { status: 401, message: "invalid key" } } : chatScript(call);
+}
+
+describe("chat in memory, failing turns", () => {
+  test("a turn whose model call fails is a ChatTurnFailed with the provider's words, and the chat goes on", async () => {
+    const model = await startScriptedModelServer(refusingScript, { quiet: true });
+    const engine = memoryEngine(testConfig(model));
+    try {
+      await failedTurn(engine);
+    } finally {
+      await engine.close();
+      await model.close();
+    }
+  });
+});
+
 describe("chat in memory, streaming", () => {
   test("send() with onText tells the reply's text as it is written", async () => {
     const model = await startScriptedModelServer(chatScript, { quiet: true });
@@ -316,6 +347,15 @@ describe("chat on Temporal", () => {
         assert.ok(Object.keys(listed.usage ?? {}).length > 0);
         assert.ok((await engine.list(50, { target: assistant.name })).some((run) => run.runId === chat.runId));
       });
+    } finally {
+      await model.close();
+    }
+  });
+
+  test("a turn whose model call fails says the provider's words, not 'Activity task failed', and the chat goes on", async () => {
+    const model = await startScriptedModelServer(refusingScript, { quiet: true });
+    try {
+      await withTemporalWorker(env, testConfig(model), failedTurn);
     } finally {
       await model.close();
     }

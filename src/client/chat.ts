@@ -4,16 +4,18 @@
  * works the same on both engines (a Temporal chat can be rejoined from another process, a memory
  * chat only from the process that holds it).
  */
+import { ApplicationFailure } from "@temporalio/common";
 import { ChatMessages, ChatReplySchema, ChatTurnSchema, ChatResultSchema, type ChatReply, type ChatResult } from "../common/chat.js";
 import type { Message } from "../common/messages.js";
 import { hasEnded, type RunStatus } from "../common/run-status.js";
 import type { AgentSpec } from "../workflows/agent/define-agent.js";
 import { chatWorkflow } from "../workflows/builtin-workflows.js";
-import type { ChatInput } from "../workflows/chat/chat-session.js";
+import { chatTurnFailed, chatTurnFailedPrefix, type ChatInput } from "../workflows/chat/chat-session.js";
 import type { DuragentWorkflow } from "../workflows/define-workflow.js";
-import { RunAlreadyEnded, type Engine, type RunHandle } from "./engine.js";
+import { InvalidRunMessage, RunAlreadyEnded, type Engine, type RunHandle } from "./engine.js";
 import { textEvents, type RunEvent, type ShownText } from "./run-events.js";
 import type { RunTarget } from "./run-targets.js";
+import { ExitCode, UserError } from "../errors/user-error.js";
 
 export interface ChatSession {
   /** The chat's run id; it stays the same across continue-as-new, so it is what to rejoin with. */
@@ -79,6 +81,24 @@ export async function rejoinChat(engine: Pick<Engine, "getHandle">, runId: strin
   return chatSession(handle);
 }
 
+/**
+ * A turn whose agent could not answer (its model or a tool failed past its retries): the message
+ * was taken, the conversation is as it was before it, and the chat goes on.
+ */
+export class ChatTurnFailed extends UserError {
+  override name = "ChatTurnFailed";
+  constructor(message: string) {
+    super(message, { exitCode: ExitCode.runFailed });
+  }
+}
+
+/** The same error from both engines: the memory engine's is the session's own failure, Temporal's the update's. */
+function turnFailure(error: unknown): unknown {
+  if (error instanceof ApplicationFailure && error.type === chatTurnFailed) return new ChatTurnFailed(error.message);
+  if (error instanceof InvalidRunMessage && error.message.startsWith(chatTurnFailedPrefix)) return new ChatTurnFailed(error.message);
+  return error;
+}
+
 function chatSession(handle: RunHandle): ChatSession {
   return {
     runId: handle.runId,
@@ -87,7 +107,11 @@ function chatSession(handle: RunHandle): ChatSession {
     send: async (text, options = {}) => {
       const follower = options.onText && (await followText(handle, options.onText));
       try {
-        const { turn } = ChatTurnSchema.parse(await handle.update(ChatMessages.send, { text }));
+        const { turn } = ChatTurnSchema.parse(
+          await handle.update(ChatMessages.send, { text }).catch((error: unknown) => {
+            throw turnFailure(error);
+          }),
+        );
         const reply = await handle.query(ChatMessages.reply, { turn });
         if (reply === null) throw new Error(`The reply to turn ${turn} is no longer kept; read it with the transcript.`);
         await follower?.finish();

@@ -4,7 +4,7 @@
  * On a terminal (or with `--stream`) each reply is printed as it is written; an attempt that
  * failed and starts over is said on stderr, and its new text follows on a fresh line.
  */
-import type { ChatSession, ChatTextEvent } from "../../client/chat.js";
+import { ChatTurnFailed, type ChatSession, type ChatTextEvent } from "../../client/chat.js";
 import { InvalidRunMessage } from "../../client/engine.js";
 import type { CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
@@ -54,8 +54,11 @@ export async function chatCommand(context: CommandContext, agentName: string | u
         if (printer?.printed) printer.endLine();
         else process.stdout.write(`${reply.text}\n`);
       } catch (error) {
-        if (!(error instanceof InvalidRunMessage)) throw error;
-        process.stderr.write(`not sent: ${error.message}\n`);
+        if (printer?.printed) printer.endLine();
+        // The message was taken but its turn failed: say why; the next message starts from before it.
+        if (error instanceof ChatTurnFailed) process.stderr.write(`duragent: ${error.message}\n`);
+        else if (error instanceof InvalidRunMessage) process.stderr.write(`not sent: ${error.message}\n`);
+        else throw error;
       }
     }
   } finally {

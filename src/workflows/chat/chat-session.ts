@@ -24,6 +24,7 @@ import {
   type ChatSend,
   type ChatState,
 } from "../../common/chat.js";
+import { rootCause } from "../../common/failures.js";
 import { historyLimitDefaults } from "../../common/run-settings.js";
 import type { Message } from "../../common/messages.js";
 import { fitInOnePayload, jsonBytes, messagesPayloadBytes } from "../../common/transcript-reference.js";
@@ -42,7 +43,9 @@ export const ChatInputSchema = z.object({
 export type ChatInput = z.input<typeof ChatInputSchema>;
 
 /** Why a turn failed, sent back to the one who sent its message; the chat goes on. */
-const chatTurnFailed = "ChatTurnFailed";
+export const chatTurnFailed = "ChatTurnFailed";
+/** How a failed turn's message begins, on both engines. */
+export const chatTurnFailedPrefix = "The agent could not answer: ";
 
 interface QueuedMessage {
   id: number;
@@ -162,8 +165,8 @@ class ChatSession {
     } catch (error) {
       if (isCancellation(error)) throw error;
       // The failed turn leaves the conversation as it was (the model loop keeps only whole turns).
-      const reason = error instanceof Error ? error.message : String(error);
-      this.outcomes.set(message.id, { ok: false, error: `The agent could not answer: ${reason}` });
+      // The root cause (the provider's or the tool's words), not Temporal's "Activity task failed".
+      this.outcomes.set(message.id, { ok: false, error: `${chatTurnFailedPrefix}${rootCause(error)}` });
     }
   }
 
