@@ -167,6 +167,21 @@ describe("openai: assembling a stream from other servers' chunking", () => {
     assert.equal(response.model, "m-1");
   });
 
+  test("tool call pieces without an index (as some compatible servers send them) are not lost", async () => {
+    events = [
+      chunk({ role: "assistant", content: null }),
+      chunk({ tool_calls: [{ id: "call_a", type: "function", function: { name: "lookup", arguments: '{"city":' } }] }),
+      chunk({ tool_calls: [{ function: { arguments: '"Porto"}' } }] }),
+      chunk({ tool_calls: [{ id: "call_b", type: "function", function: { name: "lookup", arguments: '{"city":"Lisbon"}' } }] }),
+      chunk({}, "tool_calls"),
+      usage,
+    ];
+    assert.deepEqual((await generate()).message.toolCalls, [
+      { id: "call_a", name: "lookup", arguments: '{"city":"Porto"}' },
+      { id: "call_b", name: "lookup", arguments: '{"city":"Lisbon"}' },
+    ]);
+  });
+
   test("a refusal is the answer's text", async () => {
     events = [chunk({ role: "assistant", refusal: "I can't " }), chunk({ refusal: "help with that." }), chunk({}, "stop"), usage];
     assert.equal((await generate()).message.content, "I can't help with that.");

@@ -105,7 +105,10 @@ class CompletionFromChunks {
     const { delta } = choice;
     if (delta.refusal) this.refusal = (this.refusal ?? "") + delta.refusal;
     for (const piece of delta.tool_calls ?? []) {
-      const call = (this.toolCalls[piece.index] ??= { id: "", type: "function", function: { name: "", arguments: "" } });
+      // Some compatible servers leave out `index`: a piece with a new id starts a call, any other continues the latest.
+      const latest = this.toolCalls.length - 1;
+      const index = typeof piece.index === "number" ? piece.index : latest < 0 || (piece.id && piece.id !== this.toolCalls[latest]?.id) ? latest + 1 : latest;
+      const call = (this.toolCalls[index] ??= { id: "", type: "function", function: { name: "", arguments: "" } });
       if (piece.id) call.id = piece.id;
       if (piece.function?.name) call.function.name = piece.function.name;
       if (piece.function?.arguments) call.function.arguments += piece.function.arguments;
