@@ -255,3 +255,4 @@ export { InvalidRunInput, InvalidRunMessage, RunAlreadyEnded, RunFailed, RunNotF
 export { RunTargetNotFound, type RunTarget } from "./client/run-targets.js";
 export { ModuleLoadError } from "./client/module-loader.js";
 export type { ChatSession, StartChatOptions } from "./client/chat.js";
+export { ChatTurnFailed } from "./client/chat.js";

@@ -4,6 +4,7 @@
  * your own agents can use `duragent/testing`.
  */
 export {
+  ChatTurnFailed,
   createClient,
   DuragentClient,
   InvalidRunInput,
