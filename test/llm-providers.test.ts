@@ -374,7 +374,7 @@ describe("error classification", () => {
       assert.equal(failure.type, FailureType.llmUnavailable);
       assert.equal(failure.nonRetryable, false);
       assert.equal(failure.nextRetryDelay, 3000);
-      assert.equal(failure.message, `${provider} is rate limiting requests (429): slow down; it asked for the next attempt in 3 s`);
+      assert.equal(failure.message, `${provider} is rate limiting requests (429): slow down; it asked to retry after 3 s`);
     });
 
     test(`${provider}: retry-after-ms wins over retry-after`, async () => {
@@ -382,9 +382,9 @@ describe("error classification", () => {
       queue.turns.push({ error: { status: 429, message: "slow down", headers: { "retry-after-ms": "1500", "retry-after": "3" } } });
       const failure = await rejection(callLlm(request(model)));
       assert.equal(failure.nextRetryDelay, 1500);
-      assert.match(failure.message, /; it asked for the next attempt in 1\.5 s$/);
+      assert.match(failure.message, /; it asked to retry after 1\.5 s$/);
       queue.turns.push({ error: { status: 429, message: "Quota window resets later.", headers: { "retry-after": "3600" } } });
-      assert.match((await rejection(callLlm(request(model)))).message, /: Quota window resets later\. It asked for the next attempt in 60 min$/);
+      assert.match((await rejection(callLlm(request(model)))).message, /: Quota window resets later\. It asked to retry after 60 min$/);
     });
 
     test(`${provider}: 503 is retryable, in exactly one request`, async () => {

@@ -114,7 +114,7 @@ export function toActivityFailure(error: unknown, provider: string): Application
     const what = status === 429 ? "is rate limiting requests" : status === 529 ? "is overloaded" : status === 503 ? "is unavailable" : status >= 500 ? "had a server error" : "could not finish the request";
     const delayMs = retryDelayMs(error.headers);
     // The wait is the server's, not the backoff's: say it, since `status` shows this message until the next attempt.
-    const wait = delayMs !== undefined ? `${/[.!?]$/.test(detail) ? " It" : "; it"} asked for the next attempt in ${formatDelay(delayMs)}` : "";
+    const wait = delayMs !== undefined ? `${/[.!?]$/.test(detail) ? " It" : "; it"} asked to retry after ${formatDelay(delayMs)}` : "";
     return retryable(`${provider} ${what} (${status}): ${detail}${wait}`, { provider, status }, cause, delayMs);
   }
   const hint = rejectionHint(status, provider) ?? (status === 400 && contextTooLong(error, detail) ? CONTEXT_TOO_LONG_HINT : undefined);
