@@ -37,3 +37,10 @@ describe("a child run's requests in its parent's details", () => {
     assert.match(two, /duragent approve trip --request inner-1\/approval-1/);
   });
 });
+
+test("a parent that has taken no step of its own names none: a fan-out whose branches are child runs waits, not 'after step 0'", () => {
+  const parent: RunStatus = { runId: "fan", phase: "running", stepCount: 0, pending: [], usage: {} };
+  const details = currentDetails(parent, new Map([["b1-1", [{ kind: "input", id: "input-1", prompt: "Which colour?" }]]]));
+  assert.match(details, /^\*\*waiting for an answer\*\*\n\n\*\*Question\*\* in child run `b1-1`: Which colour\?/);
+  assert.equal(currentDetails({ ...parent, stepCount: 2, currentStep: "llm openai:m" }), "**running** · step 2: `llm openai:m`");
+});

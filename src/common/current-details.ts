@@ -32,7 +32,9 @@ export function currentDetails(status: RunStatus, childWaits: ReadonlyMap<string
   // A running parent whose child waits for a person waits for it too.
   const own = phaseWithChildren(status.phase, ofChildren.map(({ request }) => request));
   const phase = own !== status.phase || !waitingFor ? phaseWords[own] : `waiting for ${waitingFor}`;
-  const lines = [`**${phase}** · ${waitingFor || status.pending.length > 0 || ofChildren.length > 0 || status.phase === "completed" ? `after ${step}` : step}`];
+  // A run that has taken no step of its own (a fan-out whose branches are child runs) names none.
+  const where = status.stepCount === 0 && !status.currentStep ? "" : ` · ${waitingFor || status.pending.length > 0 || ofChildren.length > 0 || status.phase === "completed" ? `after ${step}` : step}`;
+  const lines = [`**${phase}**${where}`];
   if (status.retrying) {
     const of = status.retrying.maximumAttempts ? ` of ${status.retrying.maximumAttempts}` : "";
     lines.push(`Retrying \`${status.retrying.step}\` (attempt ${status.retrying.attempt}${of}): ${cut(status.retrying.error)}`);
