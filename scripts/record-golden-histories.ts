@@ -42,6 +42,8 @@ interface GoldenRun {
   unwatched?: boolean;
   /** Child runs recorded too, by their id within the run (`inner-1`), each as `<id>-<child>.json`. */
   children?: string[];
+  /** The run is cancelled by its steer: its result is a cancellation, not an answer. */
+  cancelled?: boolean;
 }
 
 const parallel = scenarios.parallel;
@@ -92,6 +94,25 @@ const innerPlanner: RunTarget = {
   },
 };
 
+/** Two branches, each a child run whose planner asks a person. */
+const twoAskingBranches: RunTarget = {
+  kind: "pattern",
+  name: "trips",
+  workflow: patternWorkflow as DuragentWorkflow,
+  spec: {
+    pattern: "parallel",
+    name: "trips",
+    failurePolicy: "collect",
+    branches: ["north", "south"].map((name) => ({ pattern: "chain" as const, name, asChildWorkflow: true, steps: [{ name: "planner", instruction: "You plan trips.", humanInput: true }] })),
+  },
+};
+
+/** Cancels the run once both of its branches wait for a person. */
+async function cancelWhileAsking(handle: RunHandle): Promise<void> {
+  while ((await handle.status()).pending.length < 2) await new Promise((resolve) => setTimeout(resolve, 50));
+  await handle.cancel();
+}
+
 async function answerLisbon(handle: RunHandle): Promise<void> {
   while ((await handle.status()).pending.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
   await handle.answer({ value: "Lisbon" });
@@ -115,6 +136,8 @@ const runs: GoldenRun[] = [
   { id: "golden-paused-child", target: scout, input: "Survey the bay.", steer: pauseAcrossChildStart },
   // A child run asks a person; the answer comes through its parent.
   { id: "golden-child-question", target: innerPlanner, input: "Plan a trip.", steer: answerLisbon, children: ["inner-1"] },
+  // A fan-out cancelled while its child runs wait for people: the run ends cancelled.
+  { id: "golden-cancelled-fan-out", target: twoAskingBranches, input: "Plan two trips.", steer: cancelWhileAsking, cancelled: true },
 ];
 
 /** Answers each run by its system prompt: the finder's offline model, the trip planner, the pattern's script. */
@@ -148,7 +171,9 @@ export async function recordGoldenHistories(directory = goldenDirectory, ids: st
       for (const run of runs.filter((candidate) => ids.length === 0 || ids.includes(candidate.id))) {
         const handle = await engine.start(run.target, run.input, { runId: run.id, ...(run.unwatched ? { watch: false } : {}) });
         await run.steer?.(handle, env);
-        await handle.result();
+        await handle.result().catch((error: unknown) => {
+          if (!run.cancelled) throw error;
+        });
         const file = join(directory, `${run.id}.json`);
         saveHistory(file, await env.client.workflow.getHandle(run.id).fetchHistory());
         files.push(file);

@@ -387,6 +387,24 @@ describe("scale and nesting on Temporal", () => {
     await replay(run.runId);
   });
 
+  test("cancelling a fan-out while its branches wait ends the run cancelled, not failed by its cancelled branches", async () => {
+    const spec: PatternSpec = {
+      pattern: "parallel",
+      name: "fan",
+      branches: ["b1", "b2"].map((name) => ({ pattern: "chain" as const, name, asChildWorkflow: true, steps: [{ name: "asker", instruction: "You ask.", humanInput: true }] })),
+    };
+    const script: ModelScript = () => ({ toolCalls: [{ name: "human_input", arguments: { question: "Which colour?" } }] });
+    const run = await runPattern(spec, "paint", script, async (engine, runId) => {
+      const parent = await engine.getHandle(runId);
+      await waitFor("both branches asking", async () => ((await parent.status()).pending.length === 2 ? true : undefined));
+      await parent.cancel();
+    });
+    assert.ok(run.error instanceof RunFailed, String(run.error));
+    assert.equal(run.error.phase, "cancelled");
+    assert.equal((await env.client.workflow.getHandle(run.runId).describe()).status.name, "CANCELLED");
+    await replay(run.runId);
+  });
+
   test("a paused run starts no child run until it is resumed, like any other step", async () => {
     const spec: PatternSpec = {
       pattern: "chain",

@@ -12,6 +12,7 @@ import { McpConnectionPool } from "../src/activities/mcp/connection-pool.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
 import { ConfigSchema } from "../src/config/schema.js";
 import { MemoryEngine } from "../src/client/memory-engine.js";
+import { RunFailed } from "../src/client/engine.js";
 import { MemoryExecutor } from "../src/workflows/executor/memory-executor.js";
 import { findRunTarget } from "../src/client/run-targets.js";
 import { createLogger } from "../src/logger.js";
@@ -392,6 +393,32 @@ describe("declarative patterns", () => {
       assert.deepEqual((await handle.status()).usage, done.usage);
     } finally {
       await engine.close();
+    }
+  });
+
+  test("memory engine: cancelling a fan-out while its branches wait ends the run cancelled, under either failure policy", async () => {
+    const server = await startScriptedModelServer(() => ({ toolCalls: [{ name: "human_input", arguments: { question: "Which colour?" } }] }), { quiet: true });
+    servers.push(server);
+    for (const failurePolicy of ["fail", "collect"] as const) {
+      const config = ConfigSchema.parse({
+        llm: { defaultModel: "openai:scripted", providers: { openai: { apiKey: "test", baseURL: server.openaiBaseURL } } },
+        agents: { asker: { instruction: "You ask.", humanInput: true } },
+        workflows: { fan: { pattern: "parallel", failurePolicy, branches: ["asker", { pattern: "chain", name: "inner", asChildWorkflow: true, steps: ["asker"] }] } },
+      });
+      const engine = new MemoryEngine(config, runSettingsFromConfig(config), createLogger("test", "silent"));
+      try {
+        const handle = await engine.start(await findRunTarget(config, "fan"), "paint");
+        await waitFor("both branches asking", async () => ((await handle.status()).pending.length === 2 ? true : undefined));
+        await handle.cancel();
+        await assert.rejects(handle.result(), (error: unknown) => {
+          assert.ok(error instanceof RunFailed, String(error));
+          assert.equal(error.phase, "cancelled", `${failurePolicy}: ${error.message}`);
+          return true;
+        });
+        assert.equal((await handle.status()).phase, "cancelled");
+      } finally {
+        await engine.close();
+      }
     }
   });
 

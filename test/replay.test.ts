@@ -128,6 +128,19 @@ describe("golden histories replay against the current workflow code", () => {
     assert.deepEqual(story("golden-child-question.json"), ["signal duragent.childWaits", "patch", "phase waiting_input", "signal duragent.childWaits", "phase running", "phase completed"]);
   });
 
+  test("a fan-out cancelled while its child runs wait: runs before the patch completed with the branches collected as failed, runs since end cancelled", () => {
+    const story = (name: string) =>
+      loadHistory(join(goldenDirectory, name)).events.flatMap((event) => {
+        const patch = event.markerRecordedEventAttributes?.markerName === "core_patch" ? event.markerRecordedEventAttributes.details?.["patch-data"]?.payloads?.[0]?.data : undefined;
+        if (patch) return [`patch ${(JSON.parse(Buffer.from(patch).toString("utf8")) as { id: string }).id}`];
+        if (event.workflowExecutionCancelRequestedEventAttributes) return ["cancel requested"];
+        if (event.workflowExecutionCompletedEventAttributes) return ["completed"];
+        return event.workflowExecutionCanceledEventAttributes ? ["cancelled"] : [];
+      });
+    assert.deepEqual(story("golden-cancelled-fan-out-v1.json"), ["patch duragent-parent-phase-follows-children", "cancel requested", "completed"]);
+    assert.deepEqual(story("golden-cancelled-fan-out.json"), ["patch duragent-parent-phase-follows-children", "cancel requested", "patch duragent-parallel-cancel-ends-run", "cancelled"]);
+  });
+
   test("runs started with fewerTurns replay through a fifth fewer promises than the same runs without", async () => {
     // In the sandbox every promise costs the worker a stack trace (Temporal's hook), so the count
     // is what the worker pays for.

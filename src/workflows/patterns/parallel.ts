@@ -4,6 +4,7 @@
  * merged by a fan-in llm or function.
  */
 import { ApplicationFailure } from "@temporalio/common";
+import { CancellationScope, inWorkflowContext, isCancellation, patched } from "@temporalio/workflow";
 import type { z } from "zod";
 import type { Message } from "../../common/messages.js";
 import type { AugmentedLlm, StructuredOptions } from "../augmented-llm.js";
@@ -21,6 +22,21 @@ export interface BranchResult {
   ok: boolean;
   text?: string;
   error?: string;
+}
+
+/**
+ * The cancellation to rethrow when branches ended because the run itself was cancelled. On
+ * Temporal a child run cancelled on its own (`duragent cancel <parent>/<child>`) is only a failed
+ * branch: the fan-out ends only when the run's own scope is cancelled. In memory a child run is
+ * cancelled only with its parent.
+ */
+function runCancellation(settled: readonly PromiseSettledResult<unknown>[]): unknown {
+  const cancelled = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === "rejected" && isCancellation(outcome.reason));
+  if (!cancelled) return undefined;
+  if (!inWorkflowContext()) return cancelled.reason;
+  if (!CancellationScope.current().consideredCancelled) return undefined;
+  // Runs recorded before this ended completed or failed here: they replay that way.
+  return patched("duragent-parallel-cancel-ends-run") ? cancelled.reason : undefined;
 }
 
 /** Merges branch results in code; must be deterministic. */
@@ -70,6 +86,10 @@ export class Parallel extends PatternBase {
     const settled = await settleWithLimit(jobs, this.options.concurrency, (job) =>
       job.llm.generateStr(map ? job.input : input, participantOptions),
     );
+    // A cancelled run ends as cancelled, not as a fan-out whose branches failed (or one that
+    // completed with them, under `collect`).
+    const cancelled = runCancellation(settled);
+    if (cancelled !== undefined) throw cancelled;
     const results = settled.map((outcome, index): BranchResult => {
       const job = jobs[index] as (typeof jobs)[number];
       return outcome.status === "fulfilled"
