@@ -4,7 +4,7 @@
  * structured output is validated and repaired once, and history is kept.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -92,8 +92,31 @@ describe("the agent tool loop", () => {
       const llm = await agent.attachLlm(h.ctx);
       assert.equal(await llm.generateStr("write"), "done");
       const tools = body(h, 1).messages.filter((m) => m.role === "tool").map((m) => String(m.content));
-      assert.match(tools[0]!, /^Error: The arguments for 'fs_write_file' were cut off: your reply reached the output token limit before they were complete \(.*\), so the call was not made\./);
+      assert.match(tools[0]!, /^Error: The arguments for 'fs_write_file' were cut off: your reply reached the output token limit before they were complete, so the call was not made\./);
       assert.equal(llm.lastStopReason, "end");
+    } finally {
+      await dispose(h);
+    }
+  });
+
+  test("a tool call cut off at the token limit is not made even when its arguments parse, as Anthropic's SDK completes them", async () => {
+    const cut = join(dir, "cut-anthropic.txt");
+    const h = await harness(
+      (call) =>
+        call.messages.some((m) => m.role === "tool")
+          ? { text: "done" }
+          : { toolCalls: [{ name: "fs_read_text_file", arguments: { path: join(dir, "a.txt") } }, { name: "fs_write_file", arguments: { path: cut, content: "half of the conte" } }], stopReason: "max_tokens" },
+      { llm: { defaultModel: "anthropic:claude-sonnet-4-5" } },
+    );
+    try {
+      const llm = await agent.attachLlm(h.ctx);
+      assert.equal(await llm.generateStr("write"), "done");
+      const second = h.model.requests[1]!.body as { messages: { role: string; content: { type: string; content?: unknown }[] }[] };
+      const results = second.messages.at(-1)!.content.map((block) => JSON.stringify(block.content));
+      // The whole call before it is made; the last one, where the limit fell, is not.
+      assert.match(results[0]!, /alpha/);
+      assert.match(results[1]!, /were cut off: your reply reached the output token limit/);
+      assert.equal(existsSync(cut), false, "the cut-off call wrote its half file");
     } finally {
       await dispose(h);
     }

@@ -29,6 +29,11 @@ export const ToolCallSchema = z.object({
   name: z.string(),
   /** The raw JSON text of the arguments, kept as text so that invalid JSON can be reported back. */
   arguments: z.string(),
+  /**
+   * The answer stopped at its output token limit inside this call: its arguments are incomplete
+   * even when they parse (Anthropic's SDK completes half-written JSON), so it is not made.
+   */
+  cutOff: z.literal(true).optional(),
 });
 export type ToolCall = z.infer<typeof ToolCallSchema>;
 

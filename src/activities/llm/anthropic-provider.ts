@@ -4,7 +4,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import type { LlmRequest, LlmResponse, ResponseFormat, StopReason, ToolSpec } from "../../common/llm.js";
 import type { ContentPart, Message, ToolCall, ToolMessage } from "../../common/messages.js";
-import { MalformedResponse, withUniqueIds } from "./provider-errors.js";
+import { MalformedResponse, markCutOff, withUniqueIds } from "./provider-errors.js";
 import type { LlmProvider, OnText } from "./provider.js";
 
 type MessageParam = Anthropic.Messages.MessageParam;
@@ -271,6 +271,7 @@ function parseAnthropicResponse(
   withUniqueIds(toolCalls);
   let stopReason = mapAnthropicStopReason(message.stop_reason);
   if (structured !== undefined && stopReason === "tool_calls" && toolCalls.length === 0) stopReason = "end";
+  markCutOff(toolCalls, stopReason);
   // A compatible server may report no usage (or part of it): its tokens count as 0, as OpenAI's do.
   const usage: Partial<Anthropic.Messages.Usage> = (message.usage as Anthropic.Messages.Usage | undefined) ?? {};
   const tokens = (count: number | null | undefined): number => (typeof count === "number" && Number.isFinite(count) ? count : 0);

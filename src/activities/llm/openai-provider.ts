@@ -7,7 +7,7 @@ import OpenAI from "openai";
 import type { LlmRequest, LlmResponse, ResponseFormat, StopReason, TokenUsage, ToolSpec } from "../../common/llm.js";
 import type { ContentPart, Message, ToolCall } from "../../common/messages.js";
 import { textOf } from "../../common/messages.js";
-import { MalformedResponse, StreamIncomplete, withUniqueIds } from "./provider-errors.js";
+import { MalformedResponse, markCutOff, StreamIncomplete, withUniqueIds } from "./provider-errors.js";
 import type { LlmProvider, OnText } from "./provider.js";
 
 type ChatMessageParam = OpenAI.Chat.Completions.ChatCompletionMessageParam;
@@ -293,6 +293,7 @@ function parseOpenAIResponse(completion: CompletionParts, requestedModel: string
   let stopReason = mapOpenAIFinishReason(choice.finish_reason);
   // Some compatible servers (Ollama among them) report "stop" next to tool calls.
   if (toolCalls.length > 0 && stopReason === "end") stopReason = "tool_calls";
+  markCutOff(toolCalls, stopReason);
   return {
     message: {
       role: "assistant",

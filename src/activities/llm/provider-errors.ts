@@ -8,6 +8,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import { ApplicationFailure } from "@temporalio/common";
 import OpenAI from "openai";
 import { FailureType } from "../../common/failures.js";
+import type { StopReason } from "../../common/llm.js";
 import { providerEnvVar } from "./provider-keys.js";
 
 /** A streamed answer that ended before it was whole: a failed attempt, retried like a dropped connection. */
@@ -44,6 +45,15 @@ export function withUniqueIds(calls: { id: string }[]): void {
     taken.add(id);
     call.id = id;
   });
+}
+
+/**
+ * Marks the last tool call of an answer that stopped at its output token limit: the limit fell
+ * inside its arguments, which the agent loop must not act on (see `ToolCall.cutOff`).
+ */
+export function markCutOff(calls: { cutOff?: true }[], stopReason: StopReason): void {
+  const last = calls.at(-1);
+  if (last && stopReason === "max_tokens") last.cutOff = true;
 }
 
 /** The fields both SDKs' `APIError` share. */

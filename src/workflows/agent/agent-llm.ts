@@ -201,14 +201,14 @@ export class AgentLlm implements AugmentedLlm {
       const available = [...this.tools.names(), ...(this.options.localTools ?? []).map((candidate) => candidate.spec.name)];
       return { refused: toolError(`Unknown tool '${call.name}'. Available tools: ${available.join(", ") || "none"}.`) };
     }
+    // Said as it is, or the model sends the same long call again.
+    if (call.cutOff) {
+      return { refused: toolError(`The arguments for '${call.name}' were cut off: your reply reached the output token limit before they were complete, so the call was not made. Make the call with shorter arguments, or split the work into several calls.`) };
+    }
     let args: unknown;
     try {
       args = call.arguments.trim() === "" ? {} : JSON.parse(call.arguments);
     } catch (error) {
-      // Arguments cut off at the output token limit: say so, or the model sends the same long call again.
-      if (this.lastStopReason === "max_tokens") {
-        return { refused: toolError(`The arguments for '${call.name}' were cut off: your reply reached the output token limit before they were complete (${(error as Error).message}), so the call was not made. Make the call with shorter arguments, or split the work into several calls.`) };
-      }
       return { refused: toolError(`The arguments for '${call.name}' are not valid JSON (${(error as Error).message}). Send a JSON object.`) };
     }
     if (typeof args !== "object" || args === null || Array.isArray(args)) {
