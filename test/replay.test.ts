@@ -133,12 +133,23 @@ describe("golden histories replay against the current workflow code", () => {
       loadHistory(join(goldenDirectory, name)).events.flatMap((event) => {
         const patch = event.markerRecordedEventAttributes?.markerName === "core_patch" ? event.markerRecordedEventAttributes.details?.["patch-data"]?.payloads?.[0]?.data : undefined;
         if (patch) return [`patch ${(JSON.parse(Buffer.from(patch).toString("utf8")) as { id: string }).id}`];
+        const phase = event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.DuragentPhase?.data;
+        if (phase) return [`phase ${JSON.parse(Buffer.from(phase).toString("utf8")) as string}`];
         if (event.workflowExecutionCancelRequestedEventAttributes) return ["cancel requested"];
         if (event.workflowExecutionCompletedEventAttributes) return ["completed"];
         return event.workflowExecutionCanceledEventAttributes ? ["cancelled"] : [];
       });
-    assert.deepEqual(story("golden-cancelled-fan-out-v1.json"), ["patch duragent-parent-phase-follows-children", "cancel requested", "completed"]);
-    assert.deepEqual(story("golden-cancelled-fan-out.json"), ["patch duragent-parent-phase-follows-children", "cancel requested", "patch duragent-parallel-cancel-ends-run", "cancelled"]);
+    // Recorded on 859f044, before both patches.
+    assert.deepEqual(story("golden-cancelled-fan-out-v1.json"), ["cancel requested", "phase completed", "completed"]);
+    // The parent waits with its children, and once cancelled goes straight to its end, not back to running.
+    assert.deepEqual(story("golden-cancelled-fan-out.json"), [
+      "patch duragent-parent-phase-follows-children",
+      "phase waiting_input",
+      "cancel requested",
+      "patch duragent-parallel-cancel-ends-run",
+      "phase cancelled",
+      "cancelled",
+    ]);
   });
 
   test("runs started with fewerTurns replay through a fifth fewer promises than the same runs without", async () => {

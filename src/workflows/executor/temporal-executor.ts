@@ -232,7 +232,15 @@ export class TemporalExecutor extends BaseExecutor {
     if (pending.length > 0) this.childWaits.set(id, pending);
     else this.childWaits.delete(id);
     this.stateChanged();
-    this.publishPhase(this.control.phase());
+    this.publishChildDrivenPhase();
+  }
+
+  /**
+   * After a child's wait began or ended. Not once the run is cancelled: its children then end
+   * one by one, and its own end sets the phase.
+   */
+  private publishChildDrivenPhase(): void {
+    if (!workflow.CancellationScope.current().consideredCancelled) this.publishPhase(this.control.phase());
   }
 
   // History stores each activity input: a long conversation is referred to, not repeated.
@@ -313,7 +321,7 @@ export class TemporalExecutor extends BaseExecutor {
       this.childReports.delete(options.idSuffix);
       if (!this.childWaits.delete(options.idSuffix)) return;
       this.stateChanged();
-      this.publishPhase(this.control.phase());
+      this.publishChildDrivenPhase();
     });
   }
 
