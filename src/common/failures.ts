@@ -71,8 +71,8 @@ function isWrapper(error: Error): boolean {
 export function rootCause(error: unknown): string {
   let current: unknown = error;
   while (current instanceof Error && isWrapper(current) && current.cause instanceof Error) current = current.cause;
-  // A cancellation carries no message of its own: say what happened, not its class's name.
-  if (current instanceof Error) return current.message || (current.name === "CancelledFailure" ? "cancelled" : current.name);
+  // A cancellation or termination carries no message of its own: say what happened, not its class's name.
+  if (current instanceof Error) return current.message || (current.name === "CancelledFailure" ? "cancelled" : current.name === "TerminatedFailure" ? "terminated" : current.name);
   return String(current);
 }
 

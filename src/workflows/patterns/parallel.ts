@@ -8,7 +8,8 @@ import { CancellationScope, inWorkflowContext, isCancellation, patched } from "@
 import type { z } from "zod";
 import type { Message } from "../../common/messages.js";
 import type { AugmentedLlm, StructuredOptions } from "../augmented-llm.js";
-import { errorMessage, inputText, invalidPattern, participantOptions, PatternBase } from "./pattern-base.js";
+import { rootCause } from "../../common/failures.js";
+import { inputText, invalidPattern, participantOptions, PatternBase } from "./pattern-base.js";
 import { settleWithLimit } from "./semaphore.js";
 
 /** `fail`: one failed branch fails the whole. `collect`: failures are reported to the fan-in. */
@@ -25,6 +26,12 @@ export interface BranchResult {
 }
 
 /**
+ * Runs that started before it completed or failed when cancelled during a fan-out, with the
+ * cancelled branches as failed ones. Asked only by a cancelled run, so others record no marker.
+ */
+const parallelCancelPatch = "duragent-parallel-cancel-ends-run";
+
+/**
  * The cancellation to rethrow when branches ended because the run itself was cancelled. On
  * Temporal a child run cancelled on its own (`duragent cancel <parent>/<child>`) is only a failed
  * branch: the fan-out ends only when the run's own scope is cancelled. In memory a child run is
@@ -35,8 +42,7 @@ function runCancellation(settled: readonly PromiseSettledResult<unknown>[]): unk
   if (!cancelled) return undefined;
   if (!inWorkflowContext()) return cancelled.reason;
   if (!CancellationScope.current().consideredCancelled) return undefined;
-  // Runs recorded before this ended completed or failed here: they replay that way.
-  return patched("duragent-parallel-cancel-ends-run") ? cancelled.reason : undefined;
+  return patched(parallelCancelPatch) ? cancelled.reason : undefined;
 }
 
 /** Merges branch results in code; must be deterministic. */
@@ -94,7 +100,7 @@ export class Parallel extends PatternBase {
       const job = jobs[index] as (typeof jobs)[number];
       return outcome.status === "fulfilled"
         ? { name: job.name, input: job.input, ok: true, text: outcome.value }
-        : { name: job.name, input: job.input, ok: false, error: errorMessage(outcome.reason) };
+        : { name: job.name, input: job.input, ok: false, error: rootCause(outcome.reason) };
     });
     const failed = results.filter((result) => !result.ok);
     if (failed.length > 0 && (this.options.failurePolicy ?? "fail") === "fail") {

@@ -2,7 +2,7 @@
  * What every pattern shares: a pattern computes one text answer (`respond`), and this base turns
  * that into the whole `AugmentedLlm` interface, so a pattern can stand wherever an agent's LLM can.
  */
-import { ApplicationFailure, CancelledFailure, TerminatedFailure } from "@temporalio/common";
+import { ApplicationFailure } from "@temporalio/common";
 import { z } from "zod";
 import { FailureType } from "../../common/failures.js";
 import { textOf, type Message } from "../../common/messages.js";
@@ -74,14 +74,4 @@ export function inputText(input: string | Message[]): string {
   if (typeof input === "string") return input;
   if (input.length === 1 && input[0]) return textOf(input[0].content);
   return input.map((message) => `${message.role}: ${textOf(message.content)}`).join("\n");
-}
-
-/** The innermost message of an error, through Temporal's failure wrappers (child, activity). */
-export function errorMessage(error: unknown): string {
-  let current: unknown = error;
-  while (current instanceof Error && current.cause instanceof Error) current = current.cause;
-  if (!(current instanceof Error)) return String(current);
-  // A cancelled or terminated step or child run ends with an empty message of its own.
-  if (current.message) return current.message;
-  return current instanceof CancelledFailure ? "cancelled" : current instanceof TerminatedFailure ? "terminated" : current.name;
 }
