@@ -10,7 +10,7 @@ import type { Message } from "../common/messages.js";
 import { hasEnded, type RunStatus } from "../common/run-status.js";
 import type { AgentSpec } from "../workflows/agent/define-agent.js";
 import { chatWorkflow } from "../workflows/builtin-workflows.js";
-import { chatTurnFailed, chatTurnFailedPrefix, type ChatInput } from "../workflows/chat/chat-session.js";
+import { chatTurnFailed, type ChatInput } from "../workflows/chat/chat-session.js";
 import type { DuragentWorkflow } from "../workflows/define-workflow.js";
 import { InvalidRunMessage, RunAlreadyEnded, type Engine, type RunHandle } from "./engine.js";
 import { textEvents, type RunEvent, type ShownText } from "./run-events.js";
@@ -95,7 +95,7 @@ export class ChatTurnFailed extends UserError {
 /** The same error from both engines: the memory engine's is the session's own failure, Temporal's the update's. */
 function turnFailure(error: unknown): unknown {
   if (error instanceof ApplicationFailure && error.type === chatTurnFailed) return new ChatTurnFailed(error.message);
-  if (error instanceof InvalidRunMessage && error.message.startsWith(chatTurnFailedPrefix)) return new ChatTurnFailed(error.message);
+  if (error instanceof InvalidRunMessage && error.failureType === chatTurnFailed) return new ChatTurnFailed(error.message);
   return error;
 }
 

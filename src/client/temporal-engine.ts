@@ -15,7 +15,7 @@ import {
   type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from "@temporalio/client";
-import { CancelledFailure, TerminatedFailure, WorkflowExecutionAlreadyStartedError } from "@temporalio/common";
+import { ApplicationFailure, CancelledFailure, TerminatedFailure, WorkflowExecutionAlreadyStartedError } from "@temporalio/common";
 import type { Message } from "../common/messages.js";
 import { readTranscriptSlices, transcriptSliceQuery, type TranscriptSlice } from "../common/transcript-reference.js";
 import { hasEnded, RunMessages, type ApprovalDecision, type Answer, type RunPhase, type RunStatus } from "../common/run-status.js";
@@ -364,7 +364,7 @@ export class TemporalEngine implements Engine {
       try {
         return await workflow.executeUpdate<R, [unknown]>(name, { args: [payload] });
       } catch (error) {
-        if (error instanceof WorkflowUpdateFailedError) throw new InvalidRunMessage(error.cause?.message ?? error.message);
+        if (error instanceof WorkflowUpdateFailedError) throw new InvalidRunMessage(error.cause?.message ?? error.message, error.cause instanceof ApplicationFailure ? (error.cause.type ?? undefined) : undefined);
         return notOpen(error, action);
       }
     };

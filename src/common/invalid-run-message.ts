@@ -12,4 +12,12 @@ export class InvalidRunMessage extends Error {
   override name = "InvalidRunMessage";
   readonly exitCode = 2;
   readonly [userErrorBrand] = true;
+
+  constructor(
+    message: string,
+    /** The type of the failure the run refused with (`ApplicationFailure.type`), so callers match on it, not on its words. */
+    readonly failureType?: string,
+  ) {
+    super(message);
+  }
 }

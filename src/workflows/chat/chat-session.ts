@@ -44,8 +44,6 @@ export type ChatInput = z.input<typeof ChatInputSchema>;
 
 /** Why a turn failed, sent back to the one who sent its message; the chat goes on. */
 export const chatTurnFailed = "ChatTurnFailed";
-/** How a failed turn's message begins, on both engines. */
-export const chatTurnFailedPrefix = "The agent could not answer: ";
 
 interface QueuedMessage {
   id: number;
@@ -166,7 +164,7 @@ class ChatSession {
       if (isCancellation(error)) throw error;
       // The failed turn leaves the conversation as it was (the model loop keeps only whole turns).
       // The root cause (the provider's or the tool's words), not Temporal's "Activity task failed".
-      this.outcomes.set(message.id, { ok: false, error: `${chatTurnFailedPrefix}${rootCause(error)}` });
+      this.outcomes.set(message.id, { ok: false, error: `The agent could not answer: ${rootCause(error)}` });
     }
   }
 
