@@ -142,7 +142,10 @@ export class DuragentClient {
     return runCost(usage, this.config.pricing);
   }
 
-  /** Recent runs on the client's engine, newest first; with `usage`, each run's token usage where it can be had. */
+  /**
+   * Recent runs on the client's engine (on Temporal in its visibility order: open runs first, then
+   * by end); with `usage`, each run's token usage where it can be had.
+   */
   async list(options: { limit?: number } & ListOptions = {}): Promise<RunSummary[]> {
     const { limit = 20, usage = false, ...filters } = options;
     return (await this.engineFor(this.engine)).list(limit, { usage, ...filters });

@@ -52,10 +52,12 @@ test("a parent's status tells its child runs in flight from the last few that en
   assert.match(text, /^ {2}\[b2-1\] step 1: llm openai:m$/m);
 });
 
-test("a parent that has ended shows none of its children's questions, though a child still running shows one until it ends too", async () => {
+test("a running parent shows its waiting child's question and waits with it; a parent that has ended shows none, whatever its child still shows", async () => {
   const child = running("fan-1/b1-1", { phase: "waiting_input", pending: [{ kind: "input", id: "input-1", prompt: "Which colour?" }] });
   const parent = (phase: RunStatus["phase"]) => running("fan-1", { phase, children: ["fan-1/b1-1"] });
-  assert.deepEqual((await withChildren(parent("running"), async () => child)).pending.map((request) => request.id), ["b1-1/input-1"]);
+  const open = await withChildren(parent("running"), async () => child);
+  assert.deepEqual(open.pending.map((request) => request.id), ["b1-1/input-1"]);
+  assert.equal(open.phase, "waiting_input");
   for (const phase of ["terminated", "cancelled"] as const) {
     const merged = await withChildren(parent(phase), async () => child);
     assert.deepEqual(merged.pending, []);

@@ -671,9 +671,16 @@ describe("servers that misbehave", () => {
     if (end === "destroy") response.write(text, () => response.socket?.destroy());
     else response.end(text);
   };
+  const key = "sk-misbehave-secret-1234";
   const call = (provider: "openai" | "anthropic", stream: boolean) => {
-    const callLlm = createCallLlm(createProviderRegistry({ providers: { [provider]: { apiKey: "sk-misbehave-secret-1234", baseURL: provider === "openai" ? `${origin}/v1` : origin } } }, {}));
-    return callLlm({ model: `${provider}:m`, messages: [{ role: "user", content: "hi" }] }, undefined, stream ? () => {} : undefined);
+    const callLlm = createCallLlm(createProviderRegistry({ providers: { [provider]: { apiKey: key, baseURL: provider === "openai" ? `${origin}/v1` : origin } } }, {}));
+    // Whatever a misbehaving server makes of the call, its failure (what history keeps) never quotes the key.
+    return callLlm({ model: `${provider}:m`, messages: [{ role: "user", content: "hi" }] }, undefined, stream ? () => {} : undefined).catch((error: unknown) => {
+      for (let cause: unknown = error; cause instanceof Error; cause = cause.cause) {
+        assert.ok(!`${cause.message}\n${cause.stack ?? ""}`.includes(key), `the key in: ${cause.message}`);
+      }
+      throw error;
+    });
   };
   const openaiCompletion = (message: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ id: "c", object: "chat.completion", created: 1, model: "m", choices: [{ index: 0, message: { role: "assistant", ...message }, finish_reason: "tool_calls" }], usage: { prompt_tokens: 3, completion_tokens: 2 }, ...extra });
   const chunk = (delta: Record<string, unknown>, finish: string | null = null) => `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;

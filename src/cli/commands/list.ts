@@ -7,9 +7,10 @@ import { runCost, type RunCost } from "../../client/run-cost.js";
 
 export async function listCommand(context: CommandContext, options: { limit: number; phase?: RunPhase; target?: string }): Promise<CommandOutput> {
   const [client, config] = await Promise.all([context.client(), context.config()]);
-  // One run more than shown, to say whether the limit left some out.
-  const found = await client.list({ ...options, limit: options.limit + 1, usage: true });
-  const runs = found.slice(0, options.limit).map((run) => {
+  // One run more than shown, without its usage (a status read or a result on Temporal), to say
+  // whether the limit left some out.
+  const [found, beyond] = await Promise.all([client.list({ ...options, usage: true }), client.list({ ...options, limit: options.limit + 1 })]);
+  const runs = found.map((run) => {
     const cost = runCost(run.usage, config.pricing);
     return { ...run, ...(cost ? { cost } : {}) };
   });
@@ -18,7 +19,7 @@ export async function listCommand(context: CommandContext, options: { limit: num
   const widths = [0, 1, 2].map((column) => Math.max(...rows.map((row) => row[column]!.length)));
   const text =
     runs.length === 0 ? "no runs" : rows.map((row) => row.map((cell, column) => (column < widths.length ? cell.padEnd(widths[column]!) : cell)).join("  ").trimEnd()).join("\n");
-  const note = found.length > options.limit ? `${options.limit} runs shown, and there are more: --limit N shows N${options.phase || options.target ? "" : ", --phase and --target narrow them"}.` : undefined;
+  const note = beyond.length > options.limit ? `${options.limit} runs shown, and there are more: --limit N shows N${options.phase || options.target ? "" : ", --phase and --target narrow them"}.` : undefined;
   return { data: runs, text, note };
 }
 
