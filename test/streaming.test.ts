@@ -19,6 +19,7 @@ import { OpenAIProvider } from "../src/activities/llm/openai-provider.js";
 import { createProviderRegistry } from "../src/activities/llm/provider-registry.js";
 import type { LlmProvider } from "../src/activities/llm/provider.js";
 import { textEvents, type RunEvent, type ShownText } from "../src/client/run-events.js";
+import { restartText } from "../src/cli/follow-run.js";
 import { appendStreamed, type StepText } from "../src/common/server-requests.js";
 import { TemporalEngine } from "../src/client/temporal-engine.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
@@ -399,7 +400,10 @@ describe("watching a streaming run", () => {
       assert.ok(textBefore(before).length > 0, "the first attempt's text was shown");
       assert.ok(answer.startsWith(textBefore(before)) || `${answer} FIRST ATTEMPT`.startsWith(textBefore(before)));
       assert.equal(textBefore(afterRestart), answer, "after the marker, exactly the new attempt's text");
-
+      // The marker says why the attempt failed, as the run's status does, and the terminal line with it.
+      const marker = events[restart] as Extract<RunEvent, { type: "restart" }>;
+      assert.match(marker.reason ?? "", /broke off before the answer was complete/, JSON.stringify(marker));
+      assert.match(restartText(marker), /^llm openai:\S+: the attempt failed \(The connection to openai broke off before the answer was complete[^\n]*\); attempt 2 starts over$/);
     });
     script = (question) => turns[question] ?? { text: `unknown: ${question}` };
   });

@@ -75,9 +75,9 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
         if (options.verbose && spinning) {
           for (const streaming of status.streaming ?? []) {
             if (!shows(streaming)) continue;
-            for (const event of textEvents(streaming, shownText)) {
+            for (const event of textEvents(streaming, shownText, status.retrying)) {
               if (event.type === "restart") {
-                err.write(`\r\x1b[K${midLine ? "\n" : ""}  (${event.step}: the attempt failed; attempt ${event.attempt} starts over)\n`);
+                err.write(`\r\x1b[K${midLine ? "\n" : ""}  (${restartText(event)})\n`);
                 midLine = false;
                 textCall = undefined;
               } else if (event.type === "text") {
@@ -284,6 +284,18 @@ export function lineReader(output: NodeJS.WritableStream): LineReader {
 async function printEvents(handle: RunHandle, agents: readonly string[] | undefined): Promise<unknown> {
   for await (const event of handle.events(agents ? { agents } : {})) process.stdout.write(`${JSON.stringify(event)}\n`);
   return handle.result();
+}
+
+/** A model call's attempt failed and its text starts over: which, why when known, and what comes next. */
+export function restartText(event: { step: string; attempt: number; reason?: string }): string {
+  const reason = event.reason ? ` (${oneLine(event.reason)})` : "";
+  return `${event.step}: the attempt failed${reason}; attempt ${event.attempt} starts over`;
+}
+
+/** Kept to one line of at most 200 characters: it sits between lines of the answer. */
+function oneLine(text: string): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > 200 ? `${line.slice(0, 199)}…` : line;
 }
 
 function phaseText(status: RunStatus): string {

@@ -136,7 +136,7 @@ async function followText(handle: RunHandle, onText: (event: ChatTextEvent) => v
   for (const text of (await handle.status()).streaming ?? []) shown.set(text.id, { attempt: text.attempt, text: text.text, ...(text.done ? { done: true } : {}) });
   const tell = (status: RunStatus | undefined) => {
     for (const streaming of status?.streaming ?? []) {
-      for (const event of textEvents(streaming, shown)) if (event.type === "text" || event.type === "restart") onText(event);
+      for (const event of textEvents(streaming, shown, status?.retrying)) if (event.type === "text" || event.type === "restart") onText(event);
     }
   };
   let stopped = false;

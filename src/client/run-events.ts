@@ -14,7 +14,7 @@ export type RunEvent =
   | { type: "step"; number: number; step: string; run?: string }
   | { type: "text"; id: string; step: string; agent?: string; delta: string }
   /** The streaming step's attempt failed; its text starts again with `attempt`. */
-  | { type: "restart"; id: string; step: string; agent?: string; attempt: number }
+  | { type: "restart"; id: string; step: string; agent?: string; attempt: number; /** Why the last attempt failed, when the run's status says. */ reason?: string }
   /** A tool call's server reported progress (MCP `notifications/progress`); its latest report when several came between two reads. */
   | ({ type: "progress" } & StepProgress)
   | { type: "request"; request: PendingRequest }
@@ -44,7 +44,7 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
       const { restarted, runs } = steps.take(status);
       if (restarted) shown.clear(), shownProgress.clear();
       for (const { run, steps: taken } of runs) for (const step of taken) yield { type: "step", ...step, ...(run ? { run } : {}) };
-      for (const streaming of status.streaming ?? []) if (shows(streaming)) yield* textEvents(streaming, shown);
+      for (const streaming of status.streaming ?? []) if (shows(streaming)) yield* textEvents(streaming, shown, status.retrying);
       // Only calls in flight report: an ended call's entry goes, so the map stays as small as they.
       const reporting = new Set<string>();
       for (const progress of status.progress ?? []) {
@@ -130,9 +130,11 @@ export function textFilter(agents: readonly string[] | undefined): (text: StepTe
 export type ShownText = Map<string, { attempt: number; text: string; done?: boolean }>;
 
 /** The text and restart events a model call's latest streamed state adds to what was shown. */
-export function* textEvents(streaming: StepText, shown: ShownText): Generator<RunEvent> {
+export function* textEvents(streaming: StepText, shown: ShownText, retrying?: RunStatus["retrying"]): Generator<RunEvent> {
   const { id, step, agent } = streaming;
   const labels = { id, step, ...(agent ? { agent } : {}) };
+  // The run says why its step's last attempt failed while the step is retried.
+  const reason = retrying?.step === step ? { reason: retrying.error } : {};
   const seen = shown.get(id);
   if (seen?.done) return;
   if (streaming.done) {
@@ -147,7 +149,7 @@ export function* textEvents(streaming: StepText, shown: ShownText): Generator<Ru
       const rest = overlap > 0 ? final.slice(overlap) : final;
       if (rest) yield { type: "text", ...labels, delta: rest };
     } else {
-      yield { type: "restart", ...labels, attempt: Math.max(streaming.attempt, (seen?.attempt ?? 1) + 1) };
+      yield { type: "restart", ...labels, attempt: Math.max(streaming.attempt, (seen?.attempt ?? 1) + 1), ...reason };
       if (final) yield { type: "text", ...labels, delta: final };
     }
     shown.set(id, { attempt: streaming.attempt, text: final, done: true });
@@ -155,7 +157,7 @@ export function* textEvents(streaming: StepText, shown: ShownText): Generator<Ru
   }
   if (seen && streaming.attempt < seen.attempt) return;
   const restarted = seen !== undefined && streaming.attempt > seen.attempt;
-  if (restarted) yield { type: "restart", ...labels, attempt: streaming.attempt };
+  if (restarted) yield { type: "restart", ...labels, attempt: streaming.attempt, ...reason };
   const before = seen && !restarted ? seen.text : "";
   const fresh = streaming.length - before.length;
   let delta = "";

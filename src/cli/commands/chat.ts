@@ -9,7 +9,7 @@ import { InvalidRunMessage } from "../../client/engine.js";
 import type { CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
 import { UserError } from "../../errors/user-error.js";
-import { answerUntil, lineReader } from "../follow-run.js";
+import { answerUntil, lineReader, restartText } from "../follow-run.js";
 
 export async function chatCommand(context: CommandContext, agentName: string | undefined, options: { resume?: string; stream?: boolean }): Promise<CommandOutput> {
   const stream = options.stream ?? process.stdout.isTTY === true;
@@ -82,7 +82,7 @@ function streamPrinter() {
       if (event.type === "restart" || (call !== undefined && event.id !== call)) printer.endLine();
       call = event.id;
       if (event.type === "restart") {
-        process.stderr.write(`(${event.step}: the attempt failed; attempt ${event.attempt} starts over)\n`);
+        process.stderr.write(`(${restartText(event)})\n`);
         return;
       }
       process.stdout.write(event.delta);
