@@ -5,7 +5,7 @@
  */
 import { runEvents, type RunEvent } from "./run-events.js";
 import { requestOwner } from "../common/child-runs.js";
-import { InvalidRunMessage } from "../common/invalid-run-message.js";
+import { InvalidRunMessage, severalPending } from "../common/invalid-run-message.js";
 import type { Message } from "../common/messages.js";
 import type { ApprovalDecision, Answer, PendingRequest, RunPhase, RunStatus } from "../common/run-status.js";
 import type { UsageByModel } from "../common/usage.js";
@@ -105,7 +105,7 @@ export function runHandle({ child, ...parts }: RunHandleParts, eventPollMs = 250
         if (pending.length === 0 && all.length > 0) throw new InvalidRunMessage(`${error.message} ${waitsFor(all)}`);
         // Several child runs wait (a fan-out's branches): the run itself has none, so name them.
         if (pending.length > 1 && pending.every((request) => request.id.includes("/"))) {
-          throw new InvalidRunMessage(`Several requests are pending (${pending.map((request) => request.id).join(", ")}); name one.`);
+          throw severalPending(pending.map((request) => request.id));
         }
         if (pending.length !== 1 || !pending[0]!.id.includes("/")) throw error;
         requestId = pending[0]!.id;

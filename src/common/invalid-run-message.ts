@@ -21,3 +21,8 @@ export class InvalidRunMessage extends Error {
     super(message);
   }
 }
+
+/** An answer or decision that names no request while several wait: the sender must pick one. */
+export function severalPending(ids: readonly string[]): InvalidRunMessage {
+  return new InvalidRunMessage(`Several requests are pending (${ids.join(", ")}); name one.`);
+}

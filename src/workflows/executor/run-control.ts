@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { checkElicitationAnswer } from "../../common/elicitation-schema.js";
 import { rootCause } from "../../common/failures.js";
-import { InvalidRunMessage } from "../../common/invalid-run-message.js";
+import { InvalidRunMessage, severalPending } from "../../common/invalid-run-message.js";
 import type { TokenUsage } from "../../common/llm.js";
 import type { Message } from "../../common/messages.js";
 import { maxRecentSteps, type Answer, type ApprovalDecision, type ApprovalRequest, type QuestionRequest, type PendingRequest, type RunPhase, type RunStatus } from "../../common/run-status.js";
@@ -443,7 +443,7 @@ export class RunControl {
     const candidates = [...this.pending.values()].filter((entry) => entry.request.kind === kind);
     if (candidates.length === 1) return candidates[0]!;
     if (candidates.length === 0) throw new InvalidRunMessage(`The run is not waiting for ${kind === "input" ? "input" : "an approval"}.`);
-    throw new InvalidRunMessage(`Several requests are pending (${this.pendingIds()}); name one.`);
+    throw severalPending([...this.pending.keys()]);
   }
 
   private pendingIds(): string {
