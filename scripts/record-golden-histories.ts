@@ -136,8 +136,9 @@ const runs: GoldenRun[] = [
   { id: "golden-paused-child", target: scout, input: "Survey the bay.", steer: pauseAcrossChildStart },
   // A child run asks a person; the answer comes through its parent.
   { id: "golden-child-question", target: innerPlanner, input: "Plan a trip.", steer: answerLisbon, children: ["inner-1"] },
-  // A fan-out cancelled while its child runs wait for people: the run ends cancelled.
-  { id: "golden-cancelled-fan-out", target: twoAskingBranches, input: "Plan two trips.", steer: cancelWhileAsking, cancelled: true },
+  // A fan-out cancelled while its child runs wait for people: the run ends cancelled, each child
+  // telling it what it spent.
+  { id: "golden-cancelled-fan-out", target: twoAskingBranches, input: "Plan two trips.", steer: cancelWhileAsking, cancelled: true, children: ["north-1", "south-1"] },
 ];
 
 /** Answers each run by its system prompt: the finder's offline model, the trip planner, the pattern's script. */

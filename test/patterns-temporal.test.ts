@@ -393,16 +393,57 @@ describe("scale and nesting on Temporal", () => {
       name: "fan",
       branches: ["b1", "b2"].map((name) => ({ pattern: "chain" as const, name, asChildWorkflow: true, steps: [{ name: "asker", instruction: "You ask.", humanInput: true }] })),
     };
-    const script: ModelScript = () => ({ toolCalls: [{ name: "human_input", arguments: { question: "Which colour?" } }] });
+    const script: ModelScript = () => ({ toolCalls: [{ name: "human_input", arguments: { question: "Which colour?" } }], usage: { inputTokens: 50, outputTokens: 5 } });
+    let usage: unknown;
     const run = await runPattern(spec, "paint", script, async (engine, runId) => {
       const parent = await engine.getHandle(runId);
       await waitFor("both branches asking", async () => ((await parent.status()).pending.length === 2 ? true : undefined));
       await parent.cancel();
+      await parent.result().catch(() => undefined);
+      ({ usage } = await parent.status());
     });
+    // Both cancelled branches reported what they spent.
+    assert.deepEqual(usage, { "openai:scripted": { inputTokens: 100, outputTokens: 10 } });
     assert.ok(run.error instanceof RunFailed, String(run.error));
     assert.equal(run.error.phase, "cancelled");
     assert.equal((await env.client.workflow.getHandle(run.runId).describe()).status.name, "CANCELLED");
     await replay(run.runId);
+    await replay(`${run.runId}/b1-1`);
+  });
+
+  test("what a child run spent counts in its parent's usage when it fails, is cancelled or is terminated", async () => {
+    const spec: PatternSpec = {
+      pattern: "parallel",
+      name: "fan",
+      failurePolicy: "collect",
+      branches: [
+        { pattern: "chain", name: "good", asChildWorkflow: true, steps: [{ name: "writer", instruction: "You write." }] },
+        { pattern: "chain", name: "bad", asChildWorkflow: true, steps: [{ name: "scout", instruction: "You scout." }, { name: "breaker", instruction: "You break." }] },
+        { pattern: "chain", name: "asked", asChildWorkflow: true, steps: [{ name: "asker", instruction: "You ask.", humanInput: true }] },
+        { pattern: "chain", name: "stopped", asChildWorkflow: true, steps: [{ name: "asker", instruction: "You ask.", humanInput: true }] },
+      ],
+    };
+    const script: ModelScript = (call) => {
+      if (call.system === "You break.") return { error: { status: 400, message: "bad request" } };
+      if (call.system === "You ask.") return { toolCalls: [{ name: "human_input", arguments: { question: "Which colour?" } }], usage: { inputTokens: 1000, outputTokens: 100 } };
+      return { text: "done", usage: call.system === "You scout." ? { inputTokens: 200, outputTokens: 20 } : { inputTokens: 100, outputTokens: 10 } };
+    };
+    let usage: unknown;
+    const run = await runPattern(spec, "go", script, async (engine, runId) => {
+      const parent = await engine.getHandle(runId);
+      await waitFor("two branches asking", async () => ((await parent.status()).pending.length === 2 ? true : undefined));
+      await (await engine.getHandle(`${runId}/asked-1`)).cancel();
+      await env.client.workflow.getHandle(`${runId}/stopped-1`).terminate("test");
+      await parent.result();
+      ({ usage } = await parent.status());
+    });
+    assert.equal(run.error, undefined, String(run.error));
+    assert.match(run.result?.text ?? "", /## bad\n\(failed: openai rejected the request \(400\)/);
+    // The failed and the cancelled branch reported theirs, so the result counts them; the terminated
+    // one had no say, so its parent's status reads it from the child.
+    assert.deepEqual(run.result?.usage, { "openai:scripted": { inputTokens: 1300, outputTokens: 130 } });
+    assert.deepEqual(usage, { "openai:scripted": { inputTokens: 2300, outputTokens: 230 } });
+    for (const id of [run.runId, `${run.runId}/bad-1`, `${run.runId}/asked-1`]) await replay(id);
   });
 
   test("a paused run starts no child run until it is resumed, like any other step", async () => {

@@ -397,7 +397,8 @@ describe("declarative patterns", () => {
   });
 
   test("memory engine: cancelling a fan-out while its branches wait ends the run cancelled, under either failure policy", async () => {
-    const server = await startScriptedModelServer(() => ({ toolCalls: [{ name: "human_input", arguments: { question: "Which colour?" } }] }), { quiet: true });
+    const usage = { inputTokens: 50, outputTokens: 5 };
+    const server = await startScriptedModelServer(() => ({ toolCalls: [{ name: "human_input", arguments: { question: "Which colour?" } }], usage }), { quiet: true });
     servers.push(server);
     for (const failurePolicy of ["fail", "collect"] as const) {
       const config = ConfigSchema.parse({
@@ -415,10 +416,49 @@ describe("declarative patterns", () => {
           assert.equal(error.phase, "cancelled", `${failurePolicy}: ${error.message}`);
           return true;
         });
-        assert.equal((await handle.status()).phase, "cancelled");
+        const status = await handle.status();
+        assert.equal(status.phase, "cancelled");
+        // Both branches' model calls count, the cancelled child run's too.
+        assert.deepEqual(status.usage, { "openai:scripted": { inputTokens: 100, outputTokens: 10 } });
       } finally {
         await engine.close();
       }
+    }
+  });
+
+  test("memory engine: what a failed child run spent counts in its parent's usage", async () => {
+    const server = await startScriptedModelServer(
+      (call) => {
+        if (call.system === "You break.") return { error: { status: 400, message: "bad request" } };
+        return { text: "done", usage: call.system === "You scout." ? { inputTokens: 200, outputTokens: 20 } : { inputTokens: 100, outputTokens: 10 } };
+      },
+      { quiet: true },
+    );
+    servers.push(server);
+    const config = ConfigSchema.parse({
+      llm: { defaultModel: "openai:scripted", providers: { openai: { apiKey: "test", baseURL: server.openaiBaseURL } } },
+      agents: { writer: { instruction: "You write." }, scout: { instruction: "You scout." }, breaker: { instruction: "You break." } },
+      workflows: {
+        fan: {
+          pattern: "parallel",
+          failurePolicy: "collect",
+          branches: [
+            { pattern: "chain", name: "good", asChildWorkflow: true, steps: ["writer"] },
+            { pattern: "chain", name: "bad", asChildWorkflow: true, steps: ["scout", "breaker"] },
+          ],
+        },
+      },
+    });
+    const engine = new MemoryEngine(config, runSettingsFromConfig(config), createLogger("test", "silent"));
+    try {
+      const handle = await engine.start(await findRunTarget(config, "fan"), "go");
+      const result = (await handle.result()) as { text: string; usage: unknown };
+      assert.match(result.text, /## bad\n\(failed: openai rejected the request \(400\)/);
+      const spent = { "openai:scripted": { inputTokens: 300, outputTokens: 30 } };
+      assert.deepEqual(result.usage, spent);
+      assert.deepEqual((await handle.status()).usage, spent);
+    } finally {
+      await engine.close();
     }
   });
 

@@ -128,7 +128,7 @@ describe("golden histories replay against the current workflow code", () => {
     assert.deepEqual(story("golden-child-question.json"), ["signal duragent.childWaits", "patch", "phase waiting_input", "signal duragent.childWaits", "phase running", "phase completed"]);
   });
 
-  test("a fan-out cancelled while its child runs wait: runs before the patch completed with the branches collected as failed, runs since end cancelled", () => {
+  test("a fan-out cancelled while its child runs wait: runs before the patch completed with the branches collected as failed, runs since end cancelled, and hear what their children spent", () => {
     const story = (name: string) =>
       loadHistory(join(goldenDirectory, name)).events.flatMap((event) => {
         const patch = event.markerRecordedEventAttributes?.markerName === "core_patch" ? event.markerRecordedEventAttributes.details?.["patch-data"]?.payloads?.[0]?.data : undefined;
@@ -136,20 +136,25 @@ describe("golden histories replay against the current workflow code", () => {
         const phase = event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.DuragentPhase?.data;
         if (phase) return [`phase ${JSON.parse(Buffer.from(phase).toString("utf8")) as string}`];
         if (event.workflowExecutionCancelRequestedEventAttributes) return ["cancel requested"];
+        if (event.signalExternalWorkflowExecutionInitiatedEventAttributes) return [`tells its parent ${event.signalExternalWorkflowExecutionInitiatedEventAttributes.signalName}`];
+        if (event.workflowExecutionSignaledEventAttributes) return [`signal ${event.workflowExecutionSignaledEventAttributes.signalName}`];
         if (event.workflowExecutionCompletedEventAttributes) return ["completed"];
         return event.workflowExecutionCanceledEventAttributes ? ["cancelled"] : [];
       });
+    const withoutSignals = (name: string) => story(name).filter((entry) => !entry.startsWith("signal"));
     // Recorded on 859f044, before both patches.
-    assert.deepEqual(story("golden-cancelled-fan-out-v1.json"), ["cancel requested", "phase completed", "completed"]);
+    assert.deepEqual(withoutSignals("golden-cancelled-fan-out-v1.json"), ["cancel requested", "phase completed", "completed"]);
     // The parent waits with its children, and once cancelled goes straight to its end, not back to running.
-    assert.deepEqual(story("golden-cancelled-fan-out.json"), [
-      "patch duragent-parent-phase-follows-children",
-      "phase waiting_input",
-      "cancel requested",
-      "patch duragent-parallel-cancel-ends-run",
-      "phase cancelled",
-      "cancelled",
-    ]);
+    const parent = ["patch duragent-parent-phase-follows-children", "phase waiting_input", "cancel requested", "patch duragent-parallel-cancel-ends-run", "phase cancelled", "cancelled"];
+    assert.deepEqual(withoutSignals("golden-cancelled-fan-out-v2.json"), parent);
+    assert.deepEqual(withoutSignals("golden-cancelled-fan-out.json"), parent);
+    // Since the next patch each cancelled child tells its parent what it spent, before it ends.
+    assert.deepEqual(story("golden-cancelled-fan-out-v2.json").filter((entry) => entry.includes("childUsage")), []);
+    assert.deepEqual(story("golden-cancelled-fan-out.json").filter((entry) => entry.includes("childUsage")), ["signal duragent.childUsage", "signal duragent.childUsage"]);
+    for (const child of ["golden-cancelled-fan-out-north-1.json", "golden-cancelled-fan-out-south-1.json"]) {
+      const afterCancel = story(child).slice(story(child).indexOf("cancel requested") + 1);
+      assert.deepEqual(afterCancel.filter((entry) => !entry.startsWith("phase")), ["patch duragent-child-reports-usage-at-end", "tells its parent duragent.childUsage", "cancelled"], child);
+    }
   });
 
   test("runs started with fewerTurns replay through a fifth fewer promises than the same runs without", async () => {

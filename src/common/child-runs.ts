@@ -5,8 +5,9 @@
  * tools' progress, its pending questions and approvals, with ids prefixed by that id (`research-1/llm-2`,
  * `research-1/input-1`), so the pieces of different calls, in whatever run, never mix, and an
  * answer to `research-1/input-1` finds its run. The usage of a child still in flight counts in
- * its parent's, as an ended child's does once its result is in. A running parent whose child waits
- * for a person reads as waiting too (`phaseWithChildren`): the run as a whole cannot go on.
+ * its parent's, as an ended child's does once its end is in (with its result, or reported as it
+ * failed or was cancelled; a terminated child's is read from it). A running parent whose child
+ * waits for a person reads as waiting too (`phaseWithChildren`): the run as a whole cannot go on.
  */
 import { hasEnded, type PendingRequest, type RunPhase, type RunStatus } from "./run-status.js";
 import { addUsage, type UsageByModel } from "./usage.js";
@@ -50,8 +51,9 @@ export async function withChildren(status: RunStatus, childStatus: (id: string) 
     for (const call of child.progress ?? []) progress.push({ ...call, callId: `${prefix}/${call.callId}` });
     // A parent that has ended takes no answers for its children, which end with it.
     if (!hasEnded(status.phase)) for (const request of child.pending) pending.push({ ...request, id: childRequestId(prefix, request.id) });
-    // An ended child's usage came to the parent with its result; one in flight is counted meanwhile.
-    if (!hasEnded(child.phase)) for (const [model, used] of Object.entries(child.usage)) addUsage((usage ??= { ...status.usage }), model, used);
+    // An ended child's usage came to the parent with its result, or as it failed or was cancelled;
+    // one in flight is counted meanwhile, and a terminated one, which had no say, from its state.
+    if (!hasEnded(child.phase) || child.phase === "terminated") for (const [model, used] of Object.entries(child.usage)) addUsage((usage ??= { ...status.usage }), model, used);
   }
   return {
     ...status,

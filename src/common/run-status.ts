@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { runPhases, type RunPhase } from "./run-phases.js";
 import { TokenUsageSchema } from "./llm.js";
+import type { UsageByModel } from "./usage.js";
 import { ServerRequestActionSchema, ServerRequestKindSchema, StepLogSchema, StepProgressSchema, StepTextSchema, type StepProgress } from "./server-requests.js";
 
 export const RunPhaseSchema = z.enum(runPhases);
@@ -164,6 +165,8 @@ export const RunMessages = {
   watch: "duragent.watch",
   /** Signal from a child run to its parent: what it waits for now (`ChildWaits`), for the parent's Web UI details. */
   childWaits: "duragent.childWaits",
+  /** Signal from a child run that ends short of completing to its parent: what it spent (`ChildUsage`), which no result carries. */
+  childUsage: "duragent.childUsage",
 } as const;
 
 /** What a running run waits for between its steps, when its code says (`waitingFor`; a chat: the next message). */
@@ -183,6 +186,13 @@ export function progressText({ progress, total, message }: StepProgress): string
 }
 
 const maxProgressMessage = 100;
+
+/** What a child run that failed or was cancelled spent, its own children included. */
+export interface ChildUsage {
+  /** The child's workflow id. */
+  child: string;
+  usage: UsageByModel;
+}
 
 /** What a child run (and its own children) waits for: ids as its parent's status shows them, texts cut. */
 export interface ChildWaits {

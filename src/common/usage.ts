@@ -8,7 +8,7 @@ import { parseModelRef, TokenUsageSchema, type TokenUsage } from "./llm.js";
 /** Token usage per model (`provider:model`). */
 export type UsageByModel = Record<string, TokenUsage>;
 
-const UsageByModelSchema = z.record(z.string(), TokenUsageSchema);
+export const UsageByModelSchema = z.record(z.string(), TokenUsageSchema);
 
 /** The usage a run's result reports (`{ usage }` of agents, patterns and chats); undefined for results without it. */
 export function usageOfResult(result: unknown): UsageByModel | undefined {

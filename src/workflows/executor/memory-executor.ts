@@ -293,6 +293,9 @@ export class MemoryExecutor extends BaseExecutor {
     // Through runToEnd, as a root run: the child's status then ends as it did, and stops counting in its parent's.
     return (runToEnd(child, workflow.body, input) as Promise<O>).finally(() => {
       child.detachFromParent?.();
+      // A completed child's usage comes with its result; one that failed or was cancelled has none.
+      const ended = child.control.status();
+      if (ended.phase === "failed" || ended.phase === "cancelled") for (const [model, used] of Object.entries(ended.usage)) this.control.recordUsage(model, used);
       // The status keeps the last few ended children; so does this, for their final text.
       const dropped = this.control.childEnded(id);
       if (dropped) this.children.delete(dropped);

@@ -4,14 +4,14 @@
  * People reach the run through the handlers registered here (status query, answer and approval
  * updates, pause). Runs inside the workflow sandbox; imports activity types only.
  */
-import { ApplicationFailure, type MetricCounter } from "@temporalio/common";
+import { ApplicationFailure, TemporalFailure, type MetricCounter } from "@temporalio/common";
 import * as workflow from "@temporalio/workflow";
 import { effects, type DuragentActivities, type EffectInput, type EffectName, type EffectOutput } from "../../common/effects.js";
 import { FailureType, nonRetryableFailureTypes } from "../../common/failures.js";
 import type { LlmRequest, LlmSetup } from "../../common/llm.js";
 import type { Message } from "../../common/messages.js";
 import { historyLimitDefaults, type ActivitySettings, type RunSettings } from "../../common/run-settings.js";
-import { RunMessages, type Answer, type ApprovalDecision, type ChildWaits, type PendingRequest, type RunPhase, type RunStatus } from "../../common/run-status.js";
+import { RunMessages, type Answer, type ApprovalDecision, type ChildUsage, type ChildWaits, type PendingRequest, type RunPhase, type RunStatus } from "../../common/run-status.js";
 import { phaseSearchAttribute } from "../../common/search-attributes.js";
 import { currentDetails, waitsForParent } from "../../common/current-details.js";
 import { phaseWithChildren } from "../../common/child-runs.js";
@@ -21,6 +21,7 @@ import type { WorkflowRunInput } from "../define-workflow.js";
 import { BaseExecutor } from "./base-executor.js";
 import type { RunLogger } from "./executor.js";
 import { TranscriptReferencer } from "./transcript-referencer.js";
+import { UsageByModelSchema, type UsageByModel } from "../../common/usage.js";
 
 const internal = "Internal: read by duragent's own activities";
 const internalMessage = "Internal: sent by duragent's own activities and child runs";
@@ -67,6 +68,12 @@ const childWaitsPatch = "duragent-child-reports-waits";
  */
 const parentPhasePatch = "duragent-parent-phase-follows-children";
 
+/**
+ * Runs that started before it left out of their parent's usage what they spent when they failed or
+ * were cancelled. Asked only by a child run that ends so having spent something.
+ */
+const childUsagePatch = "duragent-child-reports-usage-at-end";
+
 const statusQuery = workflow.defineQuery<RunStatus>(RunMessages.status);
 const transcriptQuery = workflow.defineQuery<Message[]>(RunMessages.transcript);
 /** Asked by the `callLlm` activity to resolve a transcript reference; cheap, and never in history. */
@@ -79,6 +86,7 @@ const pauseSignal = workflow.defineSignal(RunMessages.pause);
 const resumeSignal = workflow.defineSignal(RunMessages.resume);
 const watchSignal = workflow.defineSignal(RunMessages.watch);
 const childWaitsSignal = workflow.defineSignal<[ChildWaits]>(RunMessages.childWaits);
+const childUsageSignal = workflow.defineSignal<[ChildUsage]>(RunMessages.childUsage);
 const serverRequestUpdate = workflow.defineUpdate<ServerRequestAnswer | null, [ServerRequest]>(RunMessages.serverRequest);
 const serverAnswerQuery = workflow.defineQuery<ServerRequestAnswer | null, [string]>(RunMessages.serverAnswer);
 
@@ -98,6 +106,8 @@ export class TemporalExecutor extends BaseExecutor {
   private reports = 0;
   /** The sequence of the latest report taken from each child. */
   private readonly childReports = new Map<string, number>();
+  /** What child runs that ended short of completing reported they spent, by workflow id, until their end is taken. */
+  private readonly childEndUsage = new Map<string, UsageByModel>();
   /** The phase this run last published (DuragentPhase, the phase metric); it starts as `running`. */
   private publishedPhase: RunPhase = "running";
   /** Whether the published phase counts what child runs wait for (`parentPhasePatch`), once asked. */
@@ -155,6 +165,7 @@ export class TemporalExecutor extends BaseExecutor {
     workflow.setHandler(resumeSignal, () => control.resume(), { description: "Lets a paused run go on (`duragent resume`)" });
     workflow.setHandler(watchSignal, () => control.watch(), { description: "Someone is watching: model calls stream their text from the next call on" });
     workflow.setHandler(childWaitsSignal, (report) => this.takeChildWaits(report), { description: internalMessage });
+    workflow.setHandler(childUsageSignal, (report) => this.takeChildUsage(report), { description: internalMessage });
     // Other signals are queued for nextSignal rather than dropped.
     workflow.setDefaultSignalHandler((name, ...args) => this.inbox.push(name, args[0]));
   }
@@ -233,6 +244,28 @@ export class TemporalExecutor extends BaseExecutor {
     else this.childWaits.delete(id);
     this.stateChanged();
     this.publishChildDrivenPhase();
+  }
+
+  /**
+   * Hands the parent what this run spent as it fails or is cancelled, awaited so that the parent
+   * has it before it learns of the end. Only for an error that ends the workflow: any other fails
+   * the workflow task, and the run may yet complete, its usage then coming with its result.
+   */
+  override async endedShort(error: unknown): Promise<void> {
+    const parent = this.parent;
+    const { usage } = this.control.status();
+    if (!parent || !(error instanceof TemporalFailure) || Object.keys(usage).length === 0 || !workflow.patched(childUsagePatch)) return;
+    const report: ChildUsage = { child: this.runId, usage };
+    const handle = workflow.getExternalWorkflowHandle(parent.workflowId, parent.runId);
+    // A cancelled run still tells; a parent that has ended needs nothing.
+    await workflow.CancellationScope.nonCancellable(() => handle.signal(childUsageSignal, report)).catch(() => undefined);
+  }
+
+  /** A child's usage as it ended short, counted once its end is taken (`startChild`). */
+  private takeChildUsage({ child, usage }: Partial<ChildUsage>): void {
+    const parsed = UsageByModelSchema.safeParse(usage);
+    if (typeof child !== "string" || !parsed.success || !this.control.hasRunningChild(child)) return;
+    this.childEndUsage.set(child, parsed.data);
   }
 
   /**
@@ -318,6 +351,11 @@ export class TemporalExecutor extends BaseExecutor {
     }) as Promise<O>;
     return child.finally(() => {
       this.control.childEnded(workflowId);
+      const spent = this.childEndUsage.get(workflowId);
+      if (spent) {
+        this.childEndUsage.delete(workflowId);
+        for (const [model, used] of Object.entries(spent)) this.control.recordUsage(model, used);
+      }
       this.childReports.delete(options.idSuffix);
       if (!this.childWaits.delete(options.idSuffix)) return;
       this.stateChanged();
