@@ -114,7 +114,7 @@ for (const engineName of ["memory", "temporal"] as const) {
           const status = await handle.status();
           assert.equal(status.phase, "failed");
           assert.equal(status.lastError, failure.message.replace(/^Run \S+ failed: /, ""));
-          assert.match(status.lastError ?? "", /^openai is rate limiting requests \(429\): Rate limit reached/);
+          assert.match(status.lastError ?? "", /^openai is rate limiting requests \(429\): Rate limit reached.* Gave up after 2 attempts \(execution\.llm\.maximumAttempts\)\.$/);
           assert.equal(status.failedStep, "llm openai:gpt-4.1-mini");
           assert.equal(status.retrying, undefined);
         });
@@ -150,7 +150,7 @@ for (const engineName of ["memory", "temporal"] as const) {
           const failure = await failureOf(handle);
           assert.equal(countingCalls(log, "crash_step"), 3);
           const status = await handle.status();
-          assert.match(status.lastError ?? "", /^MCP server 'counting' exited \(code 1\) during tools\/call crash_step/);
+          assert.match(status.lastError ?? "", /^MCP server 'counting' exited \(code 1\) during tools\/call crash_step.* Gave up after 3 attempts \(execution\.tools\.maximumAttempts\)\.$/);
           assert.equal(status.failedStep, "tool counting/crash_step");
           assert.ok(failure.message.endsWith(status.lastError!), failure.message);
         });

@@ -3,7 +3,7 @@
  * retry policies and the memory engine read; workflow code throws `invalidAgentInput` itself.
  * Sandbox-safe: imported by workflow code.
  */
-import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, TimeoutFailure, TimeoutType } from "@temporalio/common";
+import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, RetryState, TimeoutFailure, TimeoutType } from "@temporalio/common";
 
 export const FailureType = {
   /** The provider refused the request (a 4xx other than 408/409/429); retrying cannot help. */
@@ -29,6 +29,8 @@ export const FailureType = {
   mcpServerMisbehaved: "McpServerMisbehaved",
   /** A step ran out of time on every attempt; the message names the step and the timeout. */
   stepTimedOut: "StepTimedOut",
+  /** A step failed on every attempt its retry policy allows; the message is the last attempt's, and says so. */
+  stepGaveUp: "StepGaveUp",
   /** The worker running the step began to stop; the step's next attempt runs on a worker that serves. */
   workerStopping: "WorkerStopping",
   /** A tool call's server asked a question its run could not be reached for; the call's next attempt asks again. */
@@ -118,6 +120,35 @@ export function stepTimedOut(step: string, timeout: StepTimeout, policy: { setti
   return ApplicationFailure.create({
     message: `The step '${step}' timed out: it ${what}. Attempts allowed: ${policy.maximumAttempts}.`,
     type: FailureType.stepTimedOut,
+    nonRetryable: true,
+    cause,
+  });
+}
+
+/** The memory engine's last attempts of steps that could have been retried (Temporal says so in the failure's retry state). */
+const lastAttempts = new WeakSet<object>();
+
+/** Marks `error` as the last attempt's of a step that its retry policy would have retried but for the attempt count. */
+export function markLastAttempt(error: unknown): unknown {
+  if (typeof error === "object" && error !== null) lastAttempts.add(error);
+  return error;
+}
+
+/** Whether a step failed because its attempts ran out, not because its failure cannot be retried. */
+export function attemptsRanOut(error: unknown): boolean {
+  if (error instanceof ActivityFailure) return error.retryState === RetryState.MAXIMUM_ATTEMPTS_REACHED;
+  return typeof error === "object" && error !== null && lastAttempts.has(error);
+}
+
+/**
+ * A step that failed on every attempt, as a failure that says so after the last attempt's words:
+ * a run that ends on a provider's 500 would otherwise not tell whether it was tried again.
+ */
+export function stepGaveUp(policy: { settingsKey: string; maximumAttempts: number }, cause: Error): ApplicationFailure {
+  const said = rootCause(cause);
+  return ApplicationFailure.create({
+    message: `${said}${/[.!?]$/.test(said) ? "" : "."} Gave up after ${policy.maximumAttempts} attempts (execution.${policy.settingsKey}.maximumAttempts).`,
+    type: FailureType.stepGaveUp,
     nonRetryable: true,
     cause,
   });

@@ -6,7 +6,7 @@
  * signal waits are built on the engine's `waitUntil`. Subclasses supply the engine itself.
  */
 import { effectNames, effects, type EffectInput, type EffectMethods, type EffectName, type EffectOutput } from "../../common/effects.js";
-import { stepTimedOut, stepTimeoutOf } from "../../common/failures.js";
+import { attemptsRanOut, stepGaveUp, stepTimedOut, stepTimeoutOf } from "../../common/failures.js";
 import type { LlmRequest, LlmResponse, TokenUsage } from "../../common/llm.js";
 import { usageKey } from "../../common/usage.js";
 import { historyLimitDefaults, type ActivitySettings, type RunSettings } from "../../common/run-settings.js";
@@ -159,10 +159,15 @@ export abstract class BaseExecutor implements Executor {
     return unpaused ? unpaused.then(step) : step();
   }
 
-  /** The failure people see: a timeout names the step and its knob. Recorded as the run's last error. */
+  /** The failure people see: a timeout names the step and its knob, attempts run out say so. Recorded as the run's last error. */
   private stepFailure(error: unknown, label: string, settingsKey: (typeof effects)[EffectName]["settings"], settings: ActivitySettings): unknown {
     const timeout = stepTimeoutOf(error, settings.startToCloseTimeoutMs, settings.heartbeatTimeoutMs);
-    const failure = timeout ? stepTimedOut(label, timeout, { settingsKey, maximumAttempts: settings.retry.maximumAttempts }, error as Error) : error;
+    const policy = { settingsKey, maximumAttempts: settings.retry.maximumAttempts };
+    const failure = timeout
+      ? stepTimedOut(label, timeout, policy, error as Error)
+      : policy.maximumAttempts > 1 && attemptsRanOut(error)
+        ? stepGaveUp(policy, error as Error)
+        : error;
     this.control.recordError(failure, label);
     return failure;
   }

@@ -4,7 +4,7 @@
  * start-to-close timeout per attempt.
  */
 import { ApplicationFailure, CancelledFailure, msToNumber } from "@temporalio/common";
-import { nonRetryableFailureTypes } from "../../common/failures.js";
+import { markLastAttempt, nonRetryableFailureTypes } from "../../common/failures.js";
 import type { ActivitySettings } from "../../common/run-settings.js";
 import { callAsync } from "../../common/call-async.js";
 
@@ -109,7 +109,8 @@ export function runWithRetry<T>(
 ): Promise<T> {
   const from = (number: number): Promise<T> =>
     attemptOnce(attempt, settings.startToCloseTimeoutMs, cancel).then(undefined, (error: unknown) => {
-      if (error instanceof CancelledFailure || !isRetryable(error) || number >= settings.retry.maximumAttempts) throw error;
+      if (error instanceof CancelledFailure || !isRetryable(error)) throw error;
+      if (number >= settings.retry.maximumAttempts) throw markLastAttempt(error);
       onRetry?.(number + 1, error);
       return new Promise((resolve) => setTimeout(resolve, retryDelayMs(settings, number, error))).then(() => from(number + 1));
     });
