@@ -18,7 +18,7 @@ import type { Agent, AgentSpec } from "./workflows/agent/define-agent.js";
 import type { AgentRunResult } from "./workflows/builtin-workflows.js";
 import { isDuragentWorkflow, type DuragentWorkflow } from "./workflows/define-workflow.js";
 import { rejoinChat, startChat, type ChatSession, type StartChatOptions } from "./client/chat.js";
-import { UserError } from "./errors/user-error.js";
+import { isUserError, UserError } from "./errors/user-error.js";
 import { memoryRetention, RunNotFound, type Engine, type EngineName, type ListOptions, type RunHandle, type RunSummary, type StartOptions } from "./client/engine.js";
 import { loadRunTargets, RunTargetNotFound, type RunTarget } from "./client/run-targets.js";
 import { explainTemporalError, temporalUnreachable } from "./client/temporal-errors.js";
@@ -123,8 +123,12 @@ export class DuragentClient {
       return await first.getHandle(runId);
     } catch (error) {
       if (!(error instanceof RunNotFound) || this.engine === "temporal") throw error;
-      const temporal = await this.engineFor("temporal").catch(() => undefined);
-      if (!temporal) throw error;
+      const temporal = await this.engineFor("temporal").catch((unopened: unknown) => {
+        // A config the Temporal client refuses (a codec key it cannot read) is the user's to fix;
+        // a server that cannot be reached is said beside the memory engine's answer.
+        if (!(isUserError(unopened) && unopened.name === "TemporalUnreachable")) throw unopened;
+        throw new RunNotFound(runId, `in this process (${memoryRetention(this.config)}), and Temporal could not be asked (${unopened.message})`);
+      });
       return temporal.getHandle(runId).catch((missing: unknown) => {
         if (!(missing instanceof RunNotFound)) throw missing;
         throw new RunNotFound(runId, `in this process (${memoryRetention(this.config)}), nor in Temporal namespace '${this.config.temporal.namespace}'`);

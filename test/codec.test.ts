@@ -194,6 +194,25 @@ describe("codec keys in the config", () => {
     assert.match(errors.join("\n"), /^duragent: codec\.keys\.0 \("k1"\): the environment variable DURAGENT_TEST_UNSET_KEY is not set\./);
     assert.doesNotMatch(errors.join("\n"), /this is a bug|Cannot reach Temporal/);
   });
+
+  test("on the memory engine, a run id looked for on Temporal reports a bad key, or an unreachable server, rather than only 'not found'", async () => {
+    const status = async (yaml: string): Promise<string> => {
+      const errors: string[] = [];
+      const original = console.error;
+      console.error = (...parts: unknown[]) => void errors.push(parts.join(" "));
+      try {
+        await main(["node", "duragent", "--config", writeConfig("memory-default", yaml), "status", "some-run"]);
+      } finally {
+        console.error = original;
+      }
+      return errors.join("\n");
+    };
+    delete process.env.DURAGENT_TEST_UNSET_KEY;
+    const badKey = await status("temporal: { address: '127.0.0.1:1' }\ncodec:\n  keys: [{ id: k1, env: DURAGENT_TEST_UNSET_KEY }]\n");
+    assert.match(badKey, /^duragent: codec\.keys\.0 \("k1"\): the environment variable DURAGENT_TEST_UNSET_KEY is not set\./);
+    const unreachable = await status("temporal: { address: '127.0.0.1:1' }\n");
+    assert.match(unreachable, /^duragent: No run 'some-run' in this process \(.*\), and Temporal could not be asked \(Cannot reach Temporal at 127\.0\.0\.1:1: /);
+  });
 });
 
 describe("the codec server", () => {
@@ -202,8 +221,11 @@ describe("the codec server", () => {
   const codec = new AesGcmCodec([key("k1")]);
   const origin = "http://localhost:8233";
 
+  const warnings: string[] = [];
+  const logger = { warn: (_fields: unknown, message: string) => warnings.push(message), error: () => undefined } as unknown as Parameters<typeof startCodecServer>[0]["logger"];
+
   before(async () => {
-    server = await startCodecServer({ codec, host: "127.0.0.1", port: 0, origins: [origin, "http://127.0.0.1:8233"], token: "tok-123" });
+    server = await startCodecServer({ codec, host: "127.0.0.1", port: 0, origins: [origin, "http://127.0.0.1:8233"], token: "tok-123", logger });
     stranger = (await new AesGcmCodec([key("elsewhere")]).encode([jsonPayload("x")]))[0]!;
   });
   after(() => server.close());
@@ -264,10 +286,12 @@ describe("the codec server", () => {
     }
   });
 
-  test("a payload under an unknown key gets a 400 naming the key", async () => {
+  test("a payload under an unknown key gets a 400 naming the key, and the codec server's log says so too", async () => {
     const response = await post("/decode", [stranger]);
     assert.equal(response.status, 400);
     assert.match(await response.text(), /encrypted with key "elsewhere"/);
+    // The Temporal CLI shows its operator only a timeout: the log is where the cause is found.
+    assert.ok(warnings.some((line) => /^codec-server: Cannot decrypt a payload encrypted with key "elsewhere"/.test(line)), warnings.join("\n"));
   });
 
   test("refuses to serve beyond loopback without a token", async () => {
@@ -492,7 +516,7 @@ describe("encrypted payloads on Temporal", () => {
     }
   });
 
-  test("a client without the run's key fails with a user error naming that key, for its result, its status and its cost in the list", { timeout: 60_000 }, async () => {
+  test("a client without the run's key, or with no codec at all, fails with a user error naming that key, for its result, its status and its cost in the list", { timeout: 60_000 }, async () => {
     // A worker that holds the key answers the closed run's status query; this client cannot read the answer.
     const { taskQueue } = await client.workflow.getHandle(encryptedRunId).describe();
     const onQueue = (config: ReturnType<typeof configFor>) => ({ ...config, temporal: { ...config.temporal, taskQueue } });
@@ -511,6 +535,22 @@ describe("encrypted payloads on Temporal", () => {
       // `list` says why the run's cost is not shown.
       const listed = (await engine.list(20, { usage: true })).find((run) => run.runId === encryptedRunId);
       assert.match(listed?.usageUnreadable ?? "", /encrypted with key "key-a": no such key in codec\.keys/, JSON.stringify(listed));
+      // A client with no codec: section at all says the run is encrypted, where Temporal's converter
+      // threw "Unknown encoding: binary/encrypted" (a stack trace from the CLI).
+      const { codec: _none, ...plain } = config;
+      const bare = await TemporalEngine.connect(plain, runSettingsFromConfig(plain));
+      const saysEncrypted = (error: unknown) => {
+        assert.ok(isUserError(error), String(error));
+        assert.match(error.message, /^Cannot read the run's data: it is encrypted \(key "key-a"\), and this config has no codec: section\.\nAdd the codec: section/);
+        return true;
+      };
+      try {
+        await assert.rejects((async () => (await bare.getHandle(encryptedRunId)).result())(), saysEncrypted);
+        await assert.rejects((async () => (await bare.getHandle(encryptedRunId)).status())(), saysEncrypted);
+        await assert.rejects((async () => (await bare.getHandle(encryptedRunId)).transcript())(), saysEncrypted);
+      } finally {
+        await bare.close();
+      }
     } finally {
       await engine.close();
       await stopWorker(holder);

@@ -49,7 +49,7 @@ import { isUnknownSearchAttribute, registerSearchAttributes } from "./search-att
 import { temporalConnectionOptions, webUiLink } from "./temporal-connection.js";
 import { isWorkflowTaskFailing } from "./temporal-errors.js";
 import { isUserError, UserError } from "../errors/user-error.js";
-import { dataConverterFor } from "../codec/data-converter.js";
+import { clientDataConverterFor } from "../codec/data-converter.js";
 import type { DuragentWorker } from "../worker.js";
 import { tracingSettings } from "../telemetry/settings.js";
 
@@ -140,13 +140,13 @@ export class TemporalEngine implements Engine {
    */
   static async connect(config: DuragentConfig, settings: RunSettings, worker?: DuragentWorker, uuid: () => string = randomUUID): Promise<TemporalEngine> {
     // Keys are read first: a missing one is the user's to fix, whatever the cluster's state.
-    const dataConverter = dataConverterFor(config);
+    const dataConverter = clientDataConverterFor(config);
     const tracing = await clientTracing(config);
     const connection = worker?.connection ?? (await Connection.connect({ ...temporalConnectionOptions(config.temporal), connectTimeout: 5_000 }));
     const client = new Client({
       connection,
       namespace: config.temporal.namespace,
-      ...(dataConverter ? { dataConverter } : {}),
+      dataConverter,
       ...(tracing ? { interceptors: { workflow: [tracing.interceptor] } } : {}),
     });
     const polls = worker?.worker.options;

@@ -105,7 +105,11 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
       payloads = operation === "decode" ? await options.codec.decode(input) : await options.codec.encode(input);
     } catch (error) {
       // A payload under an unknown key, or altered: the message says which key, never any data.
-      if (isUserError(error)) return send(res, 400, { ...cors, "Content-Type": "text/plain" }, error.message);
+      // Logged too: the Temporal CLI shows its operator only a timeout.
+      if (isUserError(error)) {
+        options.logger?.warn({ operation }, `codec-server: ${error.message}`);
+        return send(res, 400, { ...cors, "Content-Type": "text/plain" }, error.message);
+      }
       throw error;
     }
     send(res, 200, { ...cors, "Content-Type": "application/json" }, JSON.stringify({ payloads: payloads.map(toJson) }));

@@ -5,7 +5,7 @@
  */
 import type { DataConverter, Payload, PayloadCodec } from "@temporalio/common";
 import type { DuragentConfig } from "../config/schema.js";
-import { AesGcmCodec } from "./aes-gcm-codec.js";
+import { AesGcmCodec, encryptedEncoding, keyIdMetadataKey, PayloadDecryptionError } from "./aes-gcm-codec.js";
 import { readCodecKeys } from "./codec-keys.js";
 import { ZlibCodec } from "./zlib-codec.js";
 
@@ -27,3 +27,31 @@ export function payloadCodecFor(codec: NonNullable<DuragentConfig["codec"]>, env
 export function dataConverterFor(config: DuragentConfig, env: NodeJS.ProcessEnv = process.env): DataConverter | undefined {
   return config.codec ? { payloadCodecs: [payloadCodecFor(config.codec, env)] } : undefined;
 }
+
+/**
+ * A client's: without `codec:` it still names an encrypted payload for what it is, where Temporal's
+ * converter would throw "Unknown encoding: binary/encrypted" from deep inside. Not a worker's:
+ * there it would run over every payload of every workflow task.
+ */
+export function clientDataConverterFor(config: DuragentConfig, env: NodeJS.ProcessEnv = process.env): DataConverter {
+  return dataConverterFor(config, env) ?? { payloadCodecs: [encryptedPayloadsRefused] };
+}
+
+const encryptedPayloadsRefused: PayloadCodec = {
+  async encode(payloads: Payload[]) {
+    return payloads;
+  },
+  async decode(payloads: Payload[]) {
+    for (const payload of payloads) {
+      const encoding = payload.metadata?.encoding;
+      if (!encoding || Buffer.from(encoding).toString() !== encryptedEncoding) continue;
+      const idBytes = payload.metadata?.[keyIdMetadataKey];
+      const keyId = idBytes ? Buffer.from(idBytes).toString() : undefined;
+      throw new PayloadDecryptionError(`Cannot read the run's data: it is encrypted${keyId ? ` (key "${keyId}")` : ""}, and this config has no codec: section.`, {
+        ...(keyId ? { keyId } : {}),
+        hint: "Add the codec: section the workers use, with its keys, to this config (see \"Encrypted payloads\" in duragent's README).",
+      });
+    }
+    return payloads;
+  },
+};
