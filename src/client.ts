@@ -242,8 +242,9 @@ export class DuragentClient {
       const { MemoryEngine } = await import("./client/memory-engine.js");
       // Runs in this process trace here: each run a span, its model and MCP calls spans under it.
       const tracingOn = tracingSettings(this.config, "client");
-      const tracing = tracingOn ? await (await import("./telemetry/tracing.js")).startTracing(tracingOn) : undefined;
-      return new MemoryEngine(this.config, settings, this.logger, undefined, tracing ? { flush: () => tracing.flush() } : undefined);
+      if (!tracingOn) return new MemoryEngine(this.config, settings, this.logger);
+      const tracing = await (await import("./telemetry/tracing.js")).startTracing(tracingOn);
+      return new MemoryEngine(this.config, settings, this.logger, undefined, { flush: () => tracing.flush(), captureContent: tracingOn.captureContent });
     }
     const { TemporalEngine } = await import("./client/temporal-engine.js");
     try {

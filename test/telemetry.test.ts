@@ -29,6 +29,7 @@ interface OtlpSpan {
   kind: number;
   attributes?: { key: string; value: Record<string, unknown> }[];
   service: string;
+  resource: OtlpSpan["attributes"];
 }
 
 /** An OTLP/HTTP receiver: the JSON encoding, which @opentelemetry/exporter-trace-otlp-http sends. */
@@ -40,11 +41,11 @@ async function startOtlpReceiver(): Promise<{ server: Server; url: string; spans
     req.on("end", () => {
       if (req.url === "/v1/traces") {
         const request = JSON.parse(body) as {
-          resourceSpans: { resource: { attributes: OtlpSpan["attributes"] }; scopeSpans: { spans: Omit<OtlpSpan, "service">[] }[] }[];
+          resourceSpans: { resource: { attributes: OtlpSpan["attributes"] }; scopeSpans: { spans: Omit<OtlpSpan, "service" | "resource">[] }[] }[];
         };
         for (const { resource, scopeSpans } of request.resourceSpans) {
           const service = String(attribute(resource.attributes, "service.name"));
-          for (const scope of scopeSpans) for (const span of scope.spans) spans.push({ ...span, service });
+          for (const scope of scopeSpans) for (const span of scope.spans) spans.push({ ...span, service, resource: resource.attributes });
         }
       }
       res.writeHead(200, { "Content-Type": "application/json" }).end("{}");
@@ -116,7 +117,14 @@ describe("telemetry on Temporal", { timeout: 240_000 }, () => {
     );
     const base: NodeJS.ProcessEnv = {};
     for (const [key, value] of Object.entries(process.env)) if (!/^(OPENAI_|ANTHROPIC_|DURAGENT_|OTEL_)/.test(key) && key !== "NODE_TEST_CONTEXT") base[key] = value;
-    env = { ...base, OPENAI_API_KEY: "test-key", OPENAI_BASE_URL: model.openaiBaseURL, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, DURAGENT_LOG_LEVEL: "info" };
+    env = {
+      ...base,
+      OPENAI_API_KEY: "test-key",
+      OPENAI_BASE_URL: model.openaiBaseURL,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_RESOURCE_ATTRIBUTES: "deployment.environment=test",
+      DURAGENT_LOG_LEVEL: "info",
+    };
     metricsPort = await freePort();
     worker = spawn(process.execPath, [cliPath, "worker", "--metrics", `127.0.0.1:${metricsPort}`], { cwd: dir, env, stdio: ["ignore", "ignore", "pipe"] });
     worker.stderr!.setEncoding("utf8").on("data", (chunk: string) => (workerLog += chunk));
@@ -132,9 +140,9 @@ describe("telemetry on Temporal", { timeout: 240_000 }, () => {
   });
 
   /** `duragent run reader` on an engine; spawned, not spawnSync: this process serves the model and the OTLP receiver the run talks to. */
-  const readFiles = (engine: "memory" | "temporal") =>
+  const readFiles = (engine: "memory" | "temporal", more: NodeJS.ProcessEnv = {}, args = ["--json"]) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [cliPath, "run", "reader", "--engine", engine, "--json", "--input", "Read a.md and b.md."], { cwd: dir, env });
+      const child = spawn(process.execPath, [cliPath, "run", "reader", "--engine", engine, ...args, "--input", "Read a.md and b.md."], { cwd: dir, env: { ...env, ...more } });
       let stdout = "";
       let stderr = "";
       child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
@@ -201,8 +209,18 @@ describe("telemetry on Temporal", { timeout: 240_000 }, () => {
       assert.equal(attribute(tool.attributes, "mcp.server.name"), "filesystem");
       assert.equal(attribute(tool.attributes, "gen_ai.tool.call.arguments"), undefined);
     }
-    // Workflow spans come through the worker's sink, in the same trace.
-    assert.ok(trace.some((span) => span.name === "RunWorkflow:agentWorkflow"), tree.join("\n"));
+    // Workflow spans come through the worker's sink, in the same trace, with the run's ids but not
+    // the rest of Temporal's WorkflowInfo (the memo, a previous run's result, decoded).
+    const workflowSpan = trace.find((span) => span.name === "RunWorkflow:agentWorkflow");
+    assert.ok(workflowSpan, tree.join("\n"));
+    assert.equal(attribute(workflowSpan.attributes, "workflowId"), runId);
+    for (const key of ["memo", "lastResult", "lastFailure", "searchAttributes", "unsafe"]) assert.equal(attribute(workflowSpan.attributes, key), undefined, key);
+    assert.ok((workflowSpan.attributes?.length ?? 0) < 15, JSON.stringify(workflowSpan.attributes?.map((entry) => entry.key)));
+    // The resource says what OTEL_RESOURCE_ATTRIBUTES and the host say, on the worker's and the client's spans.
+    for (const span of [workflowSpan, start]) {
+      assert.equal(attribute(span.resource, "deployment.environment"), "test");
+      assert.equal(typeof attribute(span.resource, "host.name"), "string");
+    }
     assert.ok(trace.filter((span) => span.name === "StartActivity:callLlm").length === 2, tree.join("\n"));
 
     // Metrics, scraped from the worker.
@@ -229,10 +247,16 @@ describe("telemetry on Temporal", { timeout: 240_000 }, () => {
     const aboutRun = lines.filter((line) => line.workflowId === runId);
     assert.ok(aboutRun.length > 0, `no log line names ${runId}:\n${workerLog.slice(-3000)}`);
     assert.ok(aboutRun.some((line) => typeof line.activityType === "string" && typeof line.attempt === "number"), JSON.stringify(aboutRun.slice(0, 5)));
+
+    // Status reads and polls are traced only inside a trace: alone, each would be a trace of its own.
+    const watched = await readFiles("temporal", {}, []);
+    assert.equal(watched.code, 0, watched.stderr);
+    const lonelyReads = receiver.spans.filter((span) => span.service === "duragent-client" && !span.parentSpanId && /^(QueryWorkflow|DescribeWorkflow)/.test(span.name));
+    assert.deepEqual(lonelyReads.map((span) => span.name), []);
   });
 
-  test("a memory run traces too: one span for the run, its model and MCP calls under it", async () => {
-    const run = await readFiles("memory");
+  test("a memory run traces too: one span for the run, its model and MCP calls under it, with content when the environment asks", async () => {
+    const run = await readFiles("memory", { OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: "true" });
     assert.equal(run.code, 0, run.stderr);
     const { runId } = JSON.parse(run.stdout) as { runId: string };
     // The command sends its spans before it exits.
@@ -241,6 +265,8 @@ describe("telemetry on Temporal", { timeout: 240_000 }, () => {
     assert.equal(root.service, "duragent-client");
     const children = receiver.spans.filter((span) => span.traceId === root.traceId && span.parentSpanId === root.spanId).map((span) => span.name).sort();
     assert.deepEqual(children, ["chat gpt-4.1-mini", "chat gpt-4.1-mini", "tools/call read_text_file", "tools/call read_text_file"]);
+    const chats = receiver.spans.filter((span) => span.traceId === root.traceId && span.name === "chat gpt-4.1-mini");
+    assert.ok(chats.every((chat) => String(attribute(chat.attributes, "gen_ai.input.messages")).includes("Read a.md and b.md.")), "the environment's captureContent is not honoured");
   });
 });
 

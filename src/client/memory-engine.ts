@@ -59,10 +59,10 @@ export class MemoryEngine implements Engine {
     private readonly logger: Logger,
     /** Draws the random part of generated run ids. */
     private readonly uuid: () => string = randomUUID,
-    /** Set when tracing is on: each run is a span, and spans are sent before the engine closes. */
-    private readonly tracing?: { flush(): Promise<void> },
+    /** Set when tracing is on: each run is a span, and spans are sent before the engine closes; `captureContent` as the config and environment resolve it. */
+    private readonly tracing?: { flush(): Promise<void>; captureContent: boolean },
   ) {
-    this.runtime = openActivityRuntime(config, logger, tracing ? { traced: true, captureContent: config.telemetry.tracing.captureContent } : {});
+    this.runtime = openActivityRuntime(config, logger, tracing ? { traced: true, captureContent: tracing.captureContent } : {});
   }
 
   async start(target: RunTarget, input: unknown, options: StartOptions = {}): Promise<RunHandle> {

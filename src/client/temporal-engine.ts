@@ -545,9 +545,9 @@ export class TemporalEngine implements Engine {
 async function clientTracing(config: DuragentConfig): Promise<{ interceptor: WorkflowClientInterceptor; flush: () => Promise<void> } | undefined> {
   const settings = tracingSettings(config, "client");
   if (!settings) return undefined;
-  const tracing = await (await import("../telemetry/tracing.js")).startTracing(settings);
-  const { OpenTelemetryWorkflowClientInterceptor } = await import("@temporalio/interceptors-opentelemetry");
-  return { interceptor: new OpenTelemetryWorkflowClientInterceptor(), flush: () => tracing.flush() };
+  const { startTracing, clientTraceInterceptor } = await import("../telemetry/tracing.js");
+  const tracing = await startTracing(settings);
+  return { interceptor: await clientTraceInterceptor(), flush: () => tracing.flush() };
 }
 
 /** `fn` over `items`, at most `limit` at a time, results in order. */

@@ -66,6 +66,7 @@ export function instrumentEffects(effects: EffectImplementations, options: Instr
           "gen_ai.response.finish_reasons": [finishReasons[response.stopReason]],
           "gen_ai.usage.input_tokens": response.usage.inputTokens,
           "gen_ai.usage.output_tokens": response.usage.outputTokens,
+          ...(response.usage.cachedInputTokens !== undefined ? { "gen_ai.usage.cache_read.input_tokens": response.usage.cachedInputTokens } : {}),
           ...(cost !== undefined ? { "duragent.cost.usd": cost } : {}),
           ...(capture ? { "gen_ai.output.messages": JSON.stringify([response.message]) } : {}),
         });

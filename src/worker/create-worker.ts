@@ -201,6 +201,6 @@ async function tracingWorkerOptions(tracing: Tracing): Promise<Partial<WorkerOpt
       activity: [(ctx) => ({ inbound: new otel.OpenTelemetryActivityInboundInterceptor(ctx), outbound: new otel.OpenTelemetryActivityOutboundInterceptor(ctx) })],
       client: { workflow: [new otel.OpenTelemetryWorkflowClientInterceptor()] },
     },
-    sinks: { exporter: otel.makeWorkflowExporter(tracing.spanProcessor, tracing.resource) },
+    sinks: { exporter: await (await import("../telemetry/tracing.js")).workflowSpanSink(tracing) },
   };
 }
