@@ -15,6 +15,7 @@ import { after, before, describe, test } from "node:test";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { textOf } from "../src/common/messages.js";
 import { startScriptedModelServer, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
+import { sdkLogFields } from "../src/worker/runtime.js";
 import { packageBin } from "./support/mcp-servers.js";
 import { startTestTemporal } from "./support/temporal.js";
 import { waitFor } from "./support/wait.js";
@@ -271,6 +272,12 @@ describe("telemetry on Temporal", { timeout: 240_000 }, () => {
 });
 
 describe("logs", () => {
+  test("the SDK's own lines name the run as duragent's do (runId), without the task token that could complete an activity", () => {
+    const fields = sdkLogFields({ workflowId: "r", workflowRunId: "0195-…", taskToken: "CiQw…", activityType: "callLlm", attempt: 1 });
+    assert.deepEqual(fields, { workflowId: "r", runId: "0195-…", activityType: "callLlm", attempt: 1 });
+    assert.deepEqual(sdkLogFields(undefined), {});
+  });
+
   test("an error logged under `error`, as Temporal's SDK logs its own, keeps its message and stack", async () => {
     const script = `import { createLogger } from ${JSON.stringify(fileURLToPath(new URL("../src/logger.ts", import.meta.url)))};
 createLogger("duragent-worker", "info").error({ error: new TypeError("kaboom") }, "Workflow failed");`;

@@ -31,7 +31,7 @@ export function installRuntime(options: RuntimeOptions = {}): void {
     Runtime.install({
       logger: new DefaultLogger(level, (entry) => {
         const method = entry.level.toLowerCase() as Lowercase<LogLevel>;
-        logger[method]({ ...entry.meta }, entry.message);
+        logger[method](sdkLogFields(entry.meta), entry.message);
       }),
       telemetryOptions: {
         // The SDK's native core prints straight to the console (in colour, even to a file) unless
@@ -72,4 +72,14 @@ export async function releaseRuntimeIfIdle(): Promise<void> {
   if (!runtime?.isIdle()) return;
   await runtime.shutdown();
   installedWith = undefined;
+}
+
+/**
+ * The SDK's fields as duragent's own lines name them: a collector's query on `runId` finds the
+ * SDK's activity failures too. Without the task token, which can complete the activity.
+ */
+export function sdkLogFields(meta: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (!meta) return {};
+  const { taskToken: _token, workflowRunId, ...fields } = meta;
+  return workflowRunId !== undefined && fields.runId === undefined ? { ...fields, runId: workflowRunId } : fields;
 }
