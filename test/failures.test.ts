@@ -11,8 +11,9 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { CancelledFailure, ChildWorkflowFailure, Client, Connection } from "@temporalio/client";
-import { RetryState } from "@temporalio/common";
-import { rootCause } from "../src/common/failures.js";
+import { ApplicationFailure, RetryState } from "@temporalio/common";
+import { FailureType, nextAttemptPromises, rootCause, stepGaveUp } from "../src/common/failures.js";
+import { runUnreachable } from "../src/activities/mcp/connection-errors.js";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { z } from "zod";
 import { InvalidRunInput, RunAlreadyEnded, RunFailed, type Engine, type RunHandle } from "../src/client/engine.js";
@@ -294,6 +295,16 @@ test("a cancelled child run's failure reads as cancelled, not as the failure cla
   const cancelled = new ChildWorkflowFailure("default", { workflowId: "r/sw-1", runId: "x" }, "patternWorkflow", RetryState.NON_RETRYABLE_FAILURE, new CancelledFailure(undefined));
   assert.equal(rootCause(cancelled), "cancelled");
   assert.equal(rootCause(new CancelledFailure("the run was cancelled")), "the run was cancelled");
+});
+
+test("a step that gave up says so once, and drops what its last failure promised of a next attempt", () => {
+  const policy = { settingsKey: "tools", maximumAttempts: 3 };
+  const unreachable = runUnreachable("fs", "write_file", new Error("no route"));
+  assert.match(unreachable.message, /; the call is tried again$/);
+  assert.equal(stepGaveUp(policy, unreachable).message, "MCP server 'fs' asked a question during write_file that could not reach its run (no route). Gave up after 3 attempts (execution.tools.maximumAttempts).");
+  const stopped = ApplicationFailure.retryable(`This worker stopped during tool fs/read; ${nextAttemptPromises.workerStopping}.`, FailureType.workerStopping);
+  assert.equal(stepGaveUp(policy, stopped).message, "This worker stopped during tool fs/read. Gave up after 3 attempts (execution.tools.maximumAttempts).");
+  assert.equal(stepGaveUp({ settingsKey: "llm", maximumAttempts: 5 }, new Error("openai had a server error (500): down")).message, "openai had a server error (500): down. Gave up after 5 attempts (execution.llm.maximumAttempts).");
 });
 
 describe("starting runs on Temporal", () => {

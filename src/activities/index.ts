@@ -16,7 +16,7 @@ import {
   type EffectName,
   type EffectOutput,
 } from "../common/effects.js";
-import { FailureType } from "../common/failures.js";
+import { FailureType, nextAttemptPromises } from "../common/failures.js";
 import type { LlmRequest, LlmResponse } from "../common/llm.js";
 import { historyLimitDefaults } from "../common/run-settings.js";
 import { withServerTools } from "../common/tool-catalog.js";
@@ -129,7 +129,7 @@ export function temporalActivities(implementations: EffectImplementations, optio
         });
       } catch (error) {
         if (stopping?.aborted && !context.cancellationSignal.aborted) {
-          throw ApplicationFailure.retryable(`This worker stopped during ${effects[name].label(input as never)}; another attempt follows on a worker that serves.`, FailureType.workerStopping);
+          throw ApplicationFailure.retryable(`This worker stopped during ${effects[name].label(input as never)}; ${nextAttemptPromises.workerStopping}.`, FailureType.workerStopping);
         }
         throw error;
       } finally {

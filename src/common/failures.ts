@@ -125,6 +125,15 @@ export function stepTimedOut(step: string, timeout: StepTimeout, policy: { setti
   });
 }
 
+/**
+ * What a retryable failure's message promises of the next attempt, after `; `: said while attempts
+ * remain, and left out once they have run out (`stepGaveUp`).
+ */
+export const nextAttemptPromises = {
+  workerStopping: "another attempt follows on a worker that serves",
+  runUnreachable: "the call is tried again",
+} as const;
+
 /** The memory engine's last attempts of steps that could have been retried (Temporal says so in the failure's retry state). */
 const lastAttempts = new WeakSet<object>();
 
@@ -145,7 +154,8 @@ export function attemptsRanOut(error: unknown): boolean {
  * a run that ends on a provider's 500 would otherwise not tell whether it was tried again.
  */
 export function stepGaveUp(policy: { settingsKey: string; maximumAttempts: number }, cause: Error): ApplicationFailure {
-  const said = rootCause(cause);
+  let said = rootCause(cause);
+  for (const promise of Object.values(nextAttemptPromises)) said = said.replace(`; ${promise}`, "");
   return ApplicationFailure.create({
     message: `${said}${/[.!?]$/.test(said) ? "" : "."} Gave up after ${policy.maximumAttempts} attempts (execution.${policy.settingsKey}.maximumAttempts).`,
     type: FailureType.stepGaveUp,

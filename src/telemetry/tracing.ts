@@ -5,6 +5,7 @@
  */
 import { trace } from "@opentelemetry/api";
 import type { WorkflowClientInterceptor } from "@temporalio/client";
+import { RunMessages } from "../common/run-status.js";
 import type { OpenTelemetryWorkflowExporter } from "@temporalio/interceptors-opentelemetry";
 import type { InjectedSink } from "@temporalio/worker";
 import { detectResourcesSync, envDetectorSync, hostDetectorSync, Resource } from "@opentelemetry/resources";
@@ -46,8 +47,9 @@ export async function startTracing(settings: TracingSettings): Promise<Tracing> 
 }
 
 /**
- * Temporal's client interceptor, with status reads (queries, describes) traced only inside a trace
- * already begun: on their own, every poll of `run` or `watch` was a one-span trace.
+ * Temporal's client interceptor, with status reads (queries, describes, and the `duragent.watch`
+ * signal a first read sends) traced only inside a trace already begun: on their own, every poll
+ * of `run` or `watch` was a one-span trace.
  */
 export async function clientTraceInterceptor(): Promise<WorkflowClientInterceptor> {
   const { OpenTelemetryWorkflowClientInterceptor } = await import("@temporalio/interceptors-opentelemetry");
@@ -56,6 +58,7 @@ export async function clientTraceInterceptor(): Promise<WorkflowClientIntercepto
   const quiet: WorkflowClientInterceptor = {
     query: (input, next) => (inTrace() ? traced.query(input, next) : next(input)),
     describe: (input, next) => (inTrace() ? traced.describe(input, next) : next(input)),
+    signal: (input, next) => (inTrace() || input.signalName !== RunMessages.watch ? traced.signal(input, next) : next(input)),
   };
   // Everything else as Temporal traces it.
   return Object.assign(Object.create(traced) as WorkflowClientInterceptor, quiet);
@@ -76,9 +79,10 @@ export async function workflowSpanSink(tracing: Tracing): Promise<InjectedSink<O
     export: {
       ...exporter.export,
       fn: (info, spans) => {
-        const kept: Record<string, unknown> = {};
-        for (const field of workflowSpanFields) kept[field] = info[field];
-        exporter.export.fn(kept as unknown as typeof info, spans);
+        const kept: Partial<Pick<typeof info, (typeof workflowSpanFields)[number]>> = {};
+        for (const field of workflowSpanFields) Object.assign(kept, { [field]: info[field] });
+        // Temporal's exporter only copies the fields onto each span; it reads none of them.
+        exporter.export.fn(kept as typeof info, spans);
       },
     },
   };

@@ -57,7 +57,8 @@ export async function runToEnd<I, O>(ctx: BaseExecutor, body: WorkflowBody<I, O>
     if (isContinueAsNew(error)) throw error;
     ctx.control.recordError(error);
     ctx.control.finish(isCancellation(error) ? "cancelled" : "failed");
-    await ctx.endedShort(error);
+    const telling = ctx.endedShort(error);
+    if (telling) await telling;
     throw error;
   }
 }

@@ -4,7 +4,7 @@ import { ApplicationFailure } from "@temporalio/common";
 import { describeOAuthFailure } from "../../auth/authorization-server.js";
 import { CredentialsUnavailable } from "../../auth/worker-grant.js";
 import { McpAuthorizationError, McpServerMisbehavior } from "../../auth/errors.js";
-import { FailureType } from "../../common/failures.js";
+import { FailureType, nextAttemptPromises } from "../../common/failures.js";
 import type { McpServerConfig } from "../../config/schema.js";
 import { systemCode } from "../../errors/system-code.js";
 import { redactSecrets } from "../redact-secrets.js";
@@ -30,7 +30,7 @@ export function unavailable(message: string): ApplicationFailure {
 export function runUnreachable(server: string, tool: string, error: unknown): ApplicationFailure {
   const reason = error instanceof Error ? error.message : String(error);
   return ApplicationFailure.create({
-    message: `MCP server '${server}' asked a question during ${tool} that could not reach its run (${reason}); the call is tried again`,
+    message: `MCP server '${server}' asked a question during ${tool} that could not reach its run (${reason}); ${nextAttemptPromises.runUnreachable}`,
     type: FailureType.runUnreachable,
     ...(error instanceof Error ? { cause: error } : {}),
   });

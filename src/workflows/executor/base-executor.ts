@@ -93,13 +93,18 @@ export abstract class BaseExecutor implements Executor {
 
   /** After any change of phase, step or pending requests. */
   protected stateChanged(): void {}
-  /** Resolves true once `predicate` holds (re-checked whenever run state changes), false on timeout. */
+
   /**
    * The run failed or was cancelled, with `error`: its parent run gets no result to read its usage
-   * from, so a Temporal child hands it over here. The memory engine's parent reads its child's state.
+   * from, so a Temporal child hands it over here (the memory engine's parent reads its child's
+   * state). A promise only when there is something to wait for: an await costs a promise turn,
+   * and turns order commands, so a run with nothing to tell ends in the turns it always took.
    */
-  async endedShort(_error: unknown): Promise<void> {}
+  endedShort(_error: unknown): Promise<void> | undefined {
+    return undefined;
+  }
 
+  /** Resolves true once `predicate` holds (re-checked whenever run state changes), false on timeout. */
   protected abstract waitUntil(predicate: () => boolean, timeoutMs?: number): Promise<boolean>;
   /** Runs one effect with the given policy; the label names the step in the Web UI. */
   protected abstract invoke<K extends EffectName>(name: K, input: EffectInput<K>, settings: ActivitySettings, label: string): Promise<EffectOutput<K>>;

@@ -52,7 +52,9 @@ export interface Executor extends EffectMethods {
   /**
    * Runs a registered duragent workflow as a child run and waits for its result. On Temporal it
    * is a child workflow with its own history (shown as a tree in the Web UI); in memory, a call.
-   * `idSuffix` makes the child's id readable: `<parent id>/<idSuffix>`.
+   * `idSuffix` makes the child's id readable: `<parent id>/<idSuffix>`. What a child that fails
+   * or is cancelled spent is added to this run's usage; a completed child's comes in its result,
+   * for the caller to add (`run.addUsage`), as nested patterns do.
    */
   executeChild<O = unknown>(workflowName: string, input: unknown, options: { idSuffix: string; summary?: string }): Promise<O>;
   /** A durable sleep: on Temporal a timer that survives worker restarts. */

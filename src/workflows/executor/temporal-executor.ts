@@ -21,7 +21,7 @@ import type { WorkflowRunInput } from "../define-workflow.js";
 import { BaseExecutor } from "./base-executor.js";
 import type { RunLogger } from "./executor.js";
 import { TranscriptReferencer } from "./transcript-referencer.js";
-import { UsageByModelSchema, type UsageByModel } from "../../common/usage.js";
+import { UsageByModelSchema } from "../../common/usage.js";
 
 const internal = "Internal: read by duragent's own activities";
 const internalMessage = "Internal: sent by duragent's own activities and child runs";
@@ -106,8 +106,8 @@ export class TemporalExecutor extends BaseExecutor {
   private reports = 0;
   /** The sequence of the latest report taken from each child. */
   private readonly childReports = new Map<string, number>();
-  /** What child runs that ended short of completing reported they spent, by workflow id, until their end is taken. */
-  private readonly childEndUsage = new Map<string, UsageByModel>();
+  /** Child runs whose usage came by signal as they failed or were cancelled: once each. */
+  private readonly childUsageTaken = new Set<string>();
   /** The phase this run last published (DuragentPhase, the phase metric); it starts as `running`. */
   private publishedPhase: RunPhase = "running";
   /** Whether the published phase counts what child runs wait for (`parentPhasePatch`), once asked. */
@@ -249,23 +249,30 @@ export class TemporalExecutor extends BaseExecutor {
   /**
    * Hands the parent what this run spent as it fails or is cancelled, awaited so that the parent
    * has it before it learns of the end. Only for an error that ends the workflow: any other fails
-   * the workflow task, and the run may yet complete, its usage then coming with its result.
+   * the workflow task, and the run may yet complete, its usage then coming with its result
+   * (TemporalFailure is the SDK's own test). What children still in flight spend after this is
+   * not told: they end with this run, as terminated ones do.
    */
-  override async endedShort(error: unknown): Promise<void> {
+  override endedShort(error: unknown): Promise<void> | undefined {
     const parent = this.parent;
+    if (!parent || !(error instanceof TemporalFailure)) return undefined;
     const { usage } = this.control.status();
-    if (!parent || !(error instanceof TemporalFailure) || Object.keys(usage).length === 0 || !workflow.patched(childUsagePatch)) return;
+    if (Object.keys(usage).length === 0 || !workflow.patched(childUsagePatch)) return undefined;
     const report: ChildUsage = { child: this.runId, usage };
     const handle = workflow.getExternalWorkflowHandle(parent.workflowId, parent.runId);
     // A cancelled run still tells; a parent that has ended needs nothing.
-    await workflow.CancellationScope.nonCancellable(() => handle.signal(childUsageSignal, report)).catch(() => undefined);
+    return workflow.CancellationScope.nonCancellable(() => handle.signal(childUsageSignal, report)).catch(() => undefined);
   }
 
-  /** A child's usage as it ended short, counted once its end is taken (`startChild`). */
+  /**
+   * A child's usage as it failed or was cancelled, counted at once: it ends without a result, and
+   * from now its own status reads as ended, which the parent's status no longer adds up.
+   */
   private takeChildUsage({ child, usage }: Partial<ChildUsage>): void {
     const parsed = UsageByModelSchema.safeParse(usage);
-    if (typeof child !== "string" || !parsed.success || !this.control.hasRunningChild(child)) return;
-    this.childEndUsage.set(child, parsed.data);
+    if (typeof child !== "string" || !parsed.success || !this.control.hasRunningChild(child) || this.childUsageTaken.has(child)) return;
+    this.childUsageTaken.add(child);
+    for (const [model, used] of Object.entries(parsed.data)) this.control.recordUsage(model, used);
   }
 
   /**
@@ -351,11 +358,7 @@ export class TemporalExecutor extends BaseExecutor {
     }) as Promise<O>;
     return child.finally(() => {
       this.control.childEnded(workflowId);
-      const spent = this.childEndUsage.get(workflowId);
-      if (spent) {
-        this.childEndUsage.delete(workflowId);
-        for (const [model, used] of Object.entries(spent)) this.control.recordUsage(model, used);
-      }
+      this.childUsageTaken.delete(workflowId);
       this.childReports.delete(options.idSuffix);
       if (!this.childWaits.delete(options.idSuffix)) return;
       this.stateChanged();
