@@ -210,6 +210,10 @@ describe("telemetry on Temporal", { timeout: 240_000 }, () => {
       assert.equal(attribute(tool.attributes, "mcp.server.name"), "filesystem");
       assert.equal(attribute(tool.attributes, "gen_ai.tool.call.arguments"), undefined);
     }
+    // A tool span names the call by the model's id for it, joining it to the answer that asked.
+    const askedIds = model.requests.flatMap((request) => ((request.response?.body as { choices?: { message?: { tool_calls?: { id: string }[] } }[] }).choices?.[0]?.message?.tool_calls ?? []).map((call) => call.id));
+    assert.equal(askedIds.length, 2);
+    assert.deepEqual(tools.map((tool) => attribute(tool.attributes, "gen_ai.tool.call.id")).sort(), askedIds.sort());
     // Workflow spans come through the worker's sink, in the same trace, with the run's ids but not
     // the rest of Temporal's WorkflowInfo (the memo, a previous run's result, decoded).
     const workflowSpan = trace.find((span) => span.name === "RunWorkflow:agentWorkflow");

@@ -25,6 +25,8 @@ export const ToolCallRequestSchema = z.object({
    * person during the call are keyed by it, so an answer given once is found again after a crash.
    */
   callId: z.string().optional(),
+  /** The model's id for the call, for traces to join the call to the answer that asked for it (`gen_ai.tool.call.id`). */
+  modelCallId: z.string().optional(),
   /**
    * The run's cap on the result's size (`maxToolResultBytes`); the worker cuts larger results,
    * with a note to the model. The worker's own setting applies when absent.

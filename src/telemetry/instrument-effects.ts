@@ -90,10 +90,12 @@ export function instrumentEffects(effects: EffectImplementations, options: Instr
       const server = typeof input === "string" ? input : (input as { server: string }).server;
       const call = name === "callTool" ? (input as EffectInput<"callTool">) : undefined;
       const target = call?.tool ?? (name === "getPrompt" ? (input as EffectInput<"getPrompt">).name : undefined);
+      // The model's id joins the span to the answer that asked for the call; the run's key otherwise.
+      const toolCallId = call?.modelCallId ?? call?.callId;
       const attributes: Attributes = {
         "mcp.method.name": method,
         "mcp.server.name": server,
-        ...(call ? { "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": call.tool, ...(call.callId ? { "gen_ai.tool.call.id": call.callId } : {}) } : {}),
+        ...(call ? { "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": call.tool, ...(toolCallId ? { "gen_ai.tool.call.id": toolCallId } : {}) } : {}),
         ...(name === "getPrompt" ? { "gen_ai.prompt.name": target } : {}),
         ...(name === "readResource" ? { "mcp.resource.uri": (input as EffectInput<"readResource">).uri } : {}),
         ...(capture && call ? { "gen_ai.tool.call.arguments": JSON.stringify(call.arguments) } : {}),

@@ -187,7 +187,7 @@ export class AgentLlm implements AugmentedLlm {
     if ("refused" in target) return Promise.resolve(toolOutcome(call, { result: target.refused }));
     if ("local" in target) return callAsync(() => target.local.call(target.args)).then((outcome) => toolOutcome(call, outcome));
     if (this.needsApproval(call.name)) return this.approvedToolCall(call, target.tool, target.args).then((outcome) => toolOutcome(call, outcome));
-    return this.ctx.callTool({ server: target.tool.server, tool: target.tool.name, arguments: target.args }).then((result) => toolOutcome(call, { result }));
+    return this.ctx.callTool({ server: target.tool.server, tool: target.tool.name, arguments: target.args, modelCallId: call.id }).then((result) => toolOutcome(call, { result }));
   }
 
   /**
@@ -223,7 +223,7 @@ export class AgentLlm implements AugmentedLlm {
   private async approvedToolCall(call: ToolCall, tool: ToolDefinition, args: Record<string, unknown>): Promise<LocalToolOutcome> {
     const decision = await this.ctx.requestApproval({ server: tool.server, tool: tool.name, arguments: args, inputSchema: tool.inputSchema });
     if (!decision.approved) return { result: toolError(`A person rejected this call to '${call.name}': ${decision.reason}`) };
-    return { result: await this.ctx.callTool({ server: tool.server, tool: tool.name, arguments: decision.arguments }) };
+    return { result: await this.ctx.callTool({ server: tool.server, tool: tool.name, arguments: decision.arguments, modelCallId: call.id }) };
   }
 
   // A tool call as runs without `fewerTurns` make it, turn for turn, so that their histories replay.
