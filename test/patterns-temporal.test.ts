@@ -421,28 +421,34 @@ describe("scale and nesting on Temporal", () => {
         { pattern: "chain", name: "bad", asChildWorkflow: true, steps: [{ name: "scout", instruction: "You scout." }, { name: "breaker", instruction: "You break." }] },
         { pattern: "chain", name: "asked", asChildWorkflow: true, steps: [{ name: "asker", instruction: "You ask.", humanInput: true }] },
         { pattern: "chain", name: "stopped", asChildWorkflow: true, steps: [{ name: "asker", instruction: "You ask.", humanInput: true }] },
+        // Four more that end after the terminated one, past the few ended children a status lists.
+        ...["l1", "l2", "l3", "l4"].map((name) => ({ pattern: "chain" as const, name, asChildWorkflow: true, steps: [{ name: "asker", instruction: "You ask.", humanInput: true }] })),
       ],
     };
     const script: ModelScript = (call) => {
       if (call.system === "You break.") return { error: { status: 400, message: "bad request" } };
+      if (call.system === "You ask." && call.messages.some((message) => message.role === "tool")) return { text: "answered", usage: { inputTokens: 10, outputTokens: 1 } };
       if (call.system === "You ask.") return { toolCalls: [{ name: "human_input", arguments: { question: "Which colour?" } }], usage: { inputTokens: 1000, outputTokens: 100 } };
       return { text: "done", usage: call.system === "You scout." ? { inputTokens: 200, outputTokens: 20 } : { inputTokens: 100, outputTokens: 10 } };
     };
     let usage: unknown;
     const run = await runPattern(spec, "go", script, async (engine, runId) => {
       const parent = await engine.getHandle(runId);
-      await waitFor("two branches asking", async () => ((await parent.status()).pending.length === 2 ? true : undefined));
+      await waitFor("six branches asking", async () => ((await parent.status()).pending.length === 6 ? true : undefined));
       await (await engine.getHandle(`${runId}/asked-1`)).cancel();
       await env.client.workflow.getHandle(`${runId}/stopped-1`).terminate("test");
+      await waitFor("the two to leave the parent's questions", async () => ((await parent.status()).pending.length === 4 ? true : undefined));
+      for (const name of ["l1", "l2", "l3", "l4"]) await parent.answer({ requestId: `${name}-1/input-1`, value: "red" });
       await parent.result();
       ({ usage } = await parent.status());
     });
     assert.equal(run.error, undefined, String(run.error));
     assert.match(run.result?.text ?? "", /## bad\n\(failed: openai rejected the request \(400\)/);
-    // The failed and the cancelled branch reported theirs, so the result counts them; the terminated
-    // one had no say, so its parent's status reads it from the child.
-    assert.deepEqual(run.result?.usage, { "openai:scripted": { inputTokens: 1300, outputTokens: 130 } });
-    assert.deepEqual(usage, { "openai:scripted": { inputTokens: 2300, outputTokens: 230 } });
+    // The failed and the cancelled branch reported theirs, so the result counts them (with the four
+    // answered ones: 4 x 1,010/101); the terminated one had no say, so its parent's status reads it
+    // from the child, which stays listed however many children end after it.
+    assert.deepEqual(run.result?.usage, { "openai:scripted": { inputTokens: 5340, outputTokens: 534 } });
+    assert.deepEqual(usage, { "openai:scripted": { inputTokens: 6340, outputTokens: 634 } });
     for (const id of [run.runId, `${run.runId}/bad-1`, `${run.runId}/asked-1`]) await replay(id);
   });
 

@@ -52,8 +52,11 @@ export class RunControl {
   private readonly progress = new Map<string, StepProgress>();
   /** The run's latest MCP server log messages (memory engine; Temporal reads heartbeats). */
   private readonly logs: StepLog[] = [];
-  /** Child runs in flight, then the last few that ended, so a watcher gets their last text too. */
-  private readonly children: { id: string; ended?: boolean }[] = [];
+  /**
+   * Child runs in flight, then the last few that ended, so a watcher gets their last text too; and
+   * every terminated one (`kept`), whose usage only its own state holds.
+   */
+  private readonly children: { id: string; ended?: boolean; kept?: boolean }[] = [];
   /** Every message agents added, in order; readable even after a cancel. */
   readonly transcript: Message[] = [];
 
@@ -117,11 +120,17 @@ export class RunControl {
     this.children.push({ id });
   }
 
+  /** A child run was terminated: it stays listed, so the run's status still reads what it spent. */
+  childTerminated(id: string): void {
+    const child = this.children.find((entry) => entry.id === id);
+    if (child) child.kept = true;
+  }
+
   /** Marks a child run ended; returns the id of the ended one no longer listed, if one had to go. */
   childEnded(id: string): string | undefined {
     const child = this.children.find((entry) => entry.id === id);
     if (child) child.ended = true;
-    const ended = this.children.filter((entry) => entry.ended);
+    const ended = this.children.filter((entry) => entry.ended && !entry.kept);
     if (ended.length <= 4) return undefined;
     this.children.splice(this.children.indexOf(ended[0]!), 1);
     return ended[0]!.id;

@@ -4,7 +4,7 @@
  * People reach the run through the handlers registered here (status query, answer and approval
  * updates, pause). Runs inside the workflow sandbox; imports activity types only.
  */
-import { ApplicationFailure, TemporalFailure, type MetricCounter } from "@temporalio/common";
+import { ApplicationFailure, ChildWorkflowFailure, TemporalFailure, TerminatedFailure, type MetricCounter } from "@temporalio/common";
 import * as workflow from "@temporalio/workflow";
 import { effects, type DuragentActivities, type EffectInput, type EffectName, type EffectOutput } from "../../common/effects.js";
 import { FailureType, nonRetryableFailureTypes } from "../../common/failures.js";
@@ -356,6 +356,10 @@ export class TemporalExecutor extends BaseExecutor {
       args: [this.runInputOf(input)],
       staticSummary: options.summary,
     }) as Promise<O>;
+    // Taken before the end below; state only, no command.
+    child.catch((error: unknown) => {
+      if (error instanceof ChildWorkflowFailure && error.cause instanceof TerminatedFailure) this.control.childTerminated(workflowId);
+    });
     return child.finally(() => {
       this.control.childEnded(workflowId);
       this.childUsageTaken.delete(workflowId);
