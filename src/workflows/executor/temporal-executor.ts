@@ -74,6 +74,13 @@ const parentPhasePatch = "duragent-parent-phase-follows-children";
  */
 const childUsagePatch = "duragent-child-reports-usage-at-end";
 
+/**
+ * Parents that ran before it left such a report in their signal queue, uncounted: a replay of their
+ * history by newer code must count as they did, or the status it answers disagrees with the
+ * recorded result. Asked only by a parent that takes a report.
+ */
+const childUsageCountedPatch = "duragent-parent-counts-child-usage";
+
 const statusQuery = workflow.defineQuery<RunStatus>(RunMessages.status);
 const transcriptQuery = workflow.defineQuery<Message[]>(RunMessages.transcript);
 /** Asked by the `callLlm` activity to resolve a transcript reference; cheap, and never in history. */
@@ -271,6 +278,7 @@ export class TemporalExecutor extends BaseExecutor {
   private takeChildUsage({ child, usage }: Partial<ChildUsage>): void {
     const parsed = UsageByModelSchema.safeParse(usage);
     if (typeof child !== "string" || !parsed.success || !this.control.hasRunningChild(child) || this.childUsageTaken.has(child)) return;
+    if (!workflow.patched(childUsageCountedPatch)) return;
     this.childUsageTaken.add(child);
     for (const [model, used] of Object.entries(parsed.data)) this.control.recordUsage(model, used);
   }
