@@ -46,6 +46,14 @@ export class PayloadDecryptionError extends UserError {
   }
 }
 
+/** The key an encrypted payload names; null when it names none; undefined when it is not encrypted. */
+export function encryptedUnder(payload: Payload): string | null | undefined {
+  const encoding = payload.metadata?.encoding;
+  if (!encoding || Buffer.from(encoding).toString() !== encryptedEncoding) return undefined;
+  const idBytes = payload.metadata?.[keyIdMetadataKey];
+  return idBytes ? Buffer.from(idBytes).toString() : null;
+}
+
 export class AesGcmCodec implements PayloadCodec {
   private readonly keys = new Map<string, Uint8Array>();
   private readonly encryptWith: string;
@@ -81,15 +89,13 @@ export class AesGcmCodec implements PayloadCodec {
   }
 
   private decrypt(payload: Payload): Payload {
-    const encoding = payload.metadata?.encoding;
-    if (!encoding || Buffer.from(encoding).toString() !== encryptedEncoding) return payload;
-    const idBytes = payload.metadata?.[keyIdMetadataKey];
-    if (!idBytes) {
+    const keyId = encryptedUnder(payload);
+    if (keyId === undefined) return payload;
+    if (keyId === null) {
       throw new PayloadDecryptionError("Cannot decrypt a payload: it names no encryption key (no encryption-key-id).", {
         hint: "It was not written by duragent's codec.",
       });
     }
-    const keyId = Buffer.from(idBytes).toString();
     const key = this.keys.get(keyId);
     if (!key) {
       const configured = [...this.keys.keys()].map((id) => `"${id}"`).join(", ");

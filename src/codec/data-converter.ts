@@ -5,7 +5,7 @@
  */
 import type { DataConverter, Payload, PayloadCodec } from "@temporalio/common";
 import type { DuragentConfig } from "../config/schema.js";
-import { AesGcmCodec, encryptedEncoding, keyIdMetadataKey, PayloadDecryptionError } from "./aes-gcm-codec.js";
+import { AesGcmCodec, encryptedUnder, PayloadDecryptionError } from "./aes-gcm-codec.js";
 import { readCodecKeys } from "./codec-keys.js";
 import { ZlibCodec } from "./zlib-codec.js";
 
@@ -43,10 +43,8 @@ const encryptedPayloadsRefused: PayloadCodec = {
   },
   async decode(payloads: Payload[]) {
     for (const payload of payloads) {
-      const encoding = payload.metadata?.encoding;
-      if (!encoding || Buffer.from(encoding).toString() !== encryptedEncoding) continue;
-      const idBytes = payload.metadata?.[keyIdMetadataKey];
-      const keyId = idBytes ? Buffer.from(idBytes).toString() : undefined;
+      const keyId = encryptedUnder(payload);
+      if (keyId === undefined) continue;
       throw new PayloadDecryptionError(`Cannot read the run's data: it is encrypted${keyId ? ` (key "${keyId}")` : ""}, and this config has no codec: section.`, {
         ...(keyId ? { keyId } : {}),
         hint: "Add the codec: section the workers use, with its keys, to this config (see \"Encrypted payloads\" in duragent's README).",
