@@ -295,7 +295,7 @@ export class MemoryExecutor extends BaseExecutor {
       child.detachFromParent?.();
       // A completed child's usage comes with its result; one that failed or was cancelled has none.
       const ended = child.control.status();
-      if (ended.phase === "failed" || ended.phase === "cancelled") for (const [model, used] of Object.entries(ended.usage)) this.control.recordUsage(model, used);
+      if (ended.phase === "failed" || ended.phase === "cancelled") this.control.recordUsageByModel(ended.usage);
       // The status keeps the last few ended children; so does this, for their final text.
       const dropped = this.control.childEnded(id);
       if (dropped) this.children.delete(dropped);

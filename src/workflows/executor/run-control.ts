@@ -195,6 +195,11 @@ export class RunControl {
     addUsage(this.usage, model, usage);
   }
 
+  /** Another run's usage, every model of it: a child's that ended without a result to carry it. */
+  recordUsageByModel(usage: UsageByModel): void {
+    for (const [model, used] of Object.entries(usage)) addUsage(this.usage, model, used);
+  }
+
   /** A failure, with the step it ended when it came from one; the run's end records the same failure again, keeping the step. */
   recordError(error: unknown, step?: string): void {
     if (this.lastError?.error === error && step === undefined) return;

@@ -280,7 +280,7 @@ export class TemporalExecutor extends BaseExecutor {
     if (typeof child !== "string" || !parsed.success || !this.control.hasRunningChild(child) || this.childUsageTaken.has(child)) return;
     if (!workflow.patched(childUsageCountedPatch)) return;
     this.childUsageTaken.add(child);
-    for (const [model, used] of Object.entries(parsed.data)) this.control.recordUsage(model, used);
+    this.control.recordUsageByModel(parsed.data);
   }
 
   /**
