@@ -97,6 +97,11 @@ after(async () => {
   await server.close();
 });
 
+/** The id the server gave its last answer, which the provider's response carries. */
+function lastAnswerId(): string | undefined {
+  return (server.requests.at(-1)?.response?.body as { id?: string } | undefined)?.id;
+}
+
 function lastBody(): unknown {
   return server.requests.at(-1)?.body;
 }
@@ -191,6 +196,7 @@ describe("OpenAI provider", () => {
       stopReason: "tool_calls",
       usage: { inputTokens: 42, outputTokens: 7 },
       model: "gpt-test",
+      id: lastAnswerId(),
     });
 
     queue.turns.push({ text: "Done.", usage: { inputTokens: 50, outputTokens: 2 } });
@@ -200,6 +206,7 @@ describe("OpenAI provider", () => {
       stopReason: "end",
       usage: { inputTokens: 50, outputTokens: 2 },
       model: "gpt-test",
+      id: lastAnswerId(),
     });
 
     queue.turns.push({ text: "cut", stopReason: "max_tokens" });
@@ -306,6 +313,7 @@ describe("Anthropic provider", () => {
       stopReason: "end",
       usage: { inputTokens: 9, outputTokens: 4 },
       model: "claude-test",
+      id: lastAnswerId(),
     });
   });
 
@@ -328,6 +336,7 @@ describe("Anthropic provider", () => {
       stopReason: "tool_calls",
       usage: { inputTokens: 30, outputTokens: 6 },
       model: "claude-test",
+      id: lastAnswerId(),
     });
     queue.turns.push({ text: "Done." });
     const final = await provider.generate(request("anthropic:claude-test"), "claude-test");

@@ -85,7 +85,11 @@ for (const [wire, make] of Object.entries(providers)) {
         const plain = await provider.generate(request(question, extra), "m");
         const pieces: string[] = [];
         const streamed = await provider.generate(request(question, extra), "m", undefined, (delta) => pieces.push(delta));
-        assert.deepEqual(streamed, plain);
+        // Each answer carries the id the server gave it (the scripted server numbers its answers).
+        const [plainId, streamedId] = [plain.id, streamed.id];
+        assert.match(plainId ?? "", wire === "anthropic" ? /^msg_scripted_\d+$/ : /^chatcmpl-scripted-\d+$/);
+        assert.notEqual(streamedId, plainId);
+        assert.deepEqual({ ...streamed, id: plainId }, plain);
         assert.equal(askedToStream(model.requests.at(-1)!), true, "the second request streamed");
         const text = question === "structured" && wire === "anthropic" ? "" : (turns[question]!.text ?? "");
         assert.equal(pieces.join(""), text);

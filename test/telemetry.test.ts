@@ -187,6 +187,10 @@ describe("telemetry on Temporal", { timeout: 240_000 }, () => {
       assert.equal(attribute(chat.attributes, "gen_ai.provider.name"), "openai");
       assert.equal(attribute(chat.attributes, "gen_ai.request.model"), "gpt-4.1-mini");
       assert.equal(attribute(chat.attributes, "gen_ai.agent.name"), "reader");
+      // Where the provider's requests went, and the provider's own id for the answer.
+      const modelURL = new URL(model.openaiBaseURL);
+      assert.equal(attribute(chat.attributes, "server.address"), modelURL.hostname);
+      assert.equal(attribute(chat.attributes, "server.port"), Number(modelURL.port));
       // Content capture is off by default.
       assert.equal(attribute(chat.attributes, "gen_ai.input.messages"), undefined);
     }
@@ -200,6 +204,9 @@ describe("telemetry on Temporal", { timeout: 240_000 }, () => {
       ],
     );
     assert.ok(chats.every((chat) => typeof attribute(chat.attributes, "duragent.cost.usd") === "number"), "gpt-4.1-mini has a price");
+    const answerIds = model.requests.map((request) => (request.response?.body as { id?: string }).id);
+    assert.equal(answerIds.filter((id) => typeof id === "string").length, 2, JSON.stringify(answerIds));
+    assert.deepEqual(chats.map((chat) => attribute(chat.attributes, "gen_ai.response.id")).sort(), answerIds.sort());
 
     const tools = trace.filter((span) => span.name === "tools/call read_text_file");
     assert.equal(tools.length, 2, tree.join("\n"));
@@ -208,6 +215,7 @@ describe("telemetry on Temporal", { timeout: 240_000 }, () => {
       assert.equal(attribute(tool.attributes, "mcp.method.name"), "tools/call");
       assert.equal(attribute(tool.attributes, "gen_ai.tool.name"), "read_text_file");
       assert.equal(attribute(tool.attributes, "mcp.server.name"), "filesystem");
+      assert.equal(attribute(tool.attributes, "network.transport"), "pipe");
       assert.equal(attribute(tool.attributes, "gen_ai.tool.call.arguments"), undefined);
     }
     // A tool span names the call by the model's id for it, joining it to the answer that asked.

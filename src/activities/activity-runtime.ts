@@ -8,7 +8,7 @@ import type { Logger } from "../logger.js";
 import type { EffectImplementations } from "../common/effects.js";
 import { createEffects } from "./index.js";
 import { createCallLlm } from "./llm/call-llm.js";
-import { createProviderRegistry } from "./llm/provider-registry.js";
+import { createProviderRegistry, type ProviderRegistry } from "./llm/provider-registry.js";
 import { createTranscriptResolver } from "./llm/transcript-resolver.js";
 import { McpConnectionPool } from "./mcp/connection-pool.js";
 import { instrumentEffects, type EffectMeter } from "../telemetry/instrument-effects.js";
@@ -31,10 +31,12 @@ export interface ActivityRuntimeOptions {
 }
 
 /** Spans and measurements around each effect, only where something receives them: every step pays for the wrapping. */
-function observed(effects: EffectImplementations, config: DuragentConfig, options: ActivityRuntimeOptions): EffectImplementations {
+function observed(effects: EffectImplementations, config: DuragentConfig, providers: ProviderRegistry, options: ActivityRuntimeOptions): EffectImplementations {
   if (!options.traced && !options.meter) return effects;
   return instrumentEffects(effects, {
     captureContent: options.captureContent ?? false,
+    baseURLOf: (provider) => providers.baseURLOf(provider),
+    mcpServers: config.mcp.servers,
     providerKinds: Object.fromEntries(Object.entries(config.llm.providers ?? {}).map(([name, provider]) => [name, provider.kind ?? name])),
     ...(config.pricing ? { prices: config.pricing } : {}),
     ...(options.meter ? { meter: options.meter } : {}),
@@ -42,7 +44,8 @@ function observed(effects: EffectImplementations, config: DuragentConfig, option
 }
 
 export function openActivityRuntime(config: DuragentConfig, logger: Logger, options: ActivityRuntimeOptions = {}): ActivityRuntime {
-  const callLlm = createCallLlm(createProviderRegistry(config.llm));
+  const providers = createProviderRegistry(config.llm);
+  const callLlm = createCallLlm(providers);
   const mcp = new McpConnectionPool(config.mcp.servers, {
     logger: logger.child({ component: "mcp" }),
     // Servers' sampling requests go through the same providers as agents' model calls.
@@ -50,7 +53,7 @@ export function openActivityRuntime(config: DuragentConfig, logger: Logger, opti
   });
   const { maxToolResultBytes } = runSettingsFromConfig(config);
   return {
-    effects: observed(createEffects({ callLlm, mcp, resolveTranscript: createTranscriptResolver(), maxToolResultBytes }), config, options),
+    effects: observed(createEffects({ callLlm, mcp, resolveTranscript: createTranscriptResolver(), maxToolResultBytes }), config, providers, options),
     mcp,
     close: () => mcp.closeAll(),
   };

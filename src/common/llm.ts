@@ -85,6 +85,8 @@ export const LlmResponseSchema = z.object({
   usage: TokenUsageSchema,
   /** The model id the provider reports having used. */
   model: z.string(),
+  /** The provider's id for this answer (`chatcmpl-…`, `msg_…`): what its logs and support know it by. */
+  id: z.string().optional(),
   /** The tools of the request's `toolServers`, one list per server in its order, as offered to the model. */
   toolLists: z.array(z.array(ToolDefinitionSchema)).optional(),
 });

@@ -26,6 +26,10 @@ export interface InstrumentOptions {
   captureContent?: boolean;
   /** Provider name → kind (`openai`, `anthropic`), for gen_ai.provider.name. */
   providerKinds?: Record<string, string>;
+  /** Provider name → the base URL its requests go to, for server.address and server.port. */
+  baseURLOf?: (provider: string) => string | undefined;
+  /** MCP server name → how it is reached, for network.transport, server.address and server.port. */
+  mcpServers?: Record<string, { transport?: string; url?: string }>;
   prices?: PriceTable;
   meter?: EffectMeter;
 }
@@ -43,6 +47,15 @@ const mcpMethods: Record<Exclude<EffectName, "callLlm">, string> = {
 export function instrumentEffects(effects: EffectImplementations, options: InstrumentOptions = {}): EffectImplementations {
   const tracer = trace.getTracer("duragent", duragentVersion);
   const capture = options.captureContent ?? false;
+  const servers = new Map<string, Attributes>();
+  const serverOf = (provider: string): Attributes => {
+    let attributes = servers.get(provider);
+    if (!attributes) {
+      attributes = serverAttributes(options.baseURLOf?.(provider));
+      servers.set(provider, attributes);
+    }
+    return attributes;
+  };
 
   const callLlm: EffectImplementations["callLlm"] = (request, context) => {
     const { provider, model } = parseModelRef(request.model);
@@ -51,6 +64,7 @@ export function instrumentEffects(effects: EffectImplementations, options: Instr
       "gen_ai.operation.name": "chat",
       "gen_ai.provider.name": options.providerKinds?.[provider] ?? provider,
       "gen_ai.request.model": model,
+      ...serverOf(provider),
       ...(request.agent ? { "gen_ai.agent.name": request.agent } : {}),
       ...(request.maxTokens ? { "gen_ai.request.max_tokens": request.maxTokens } : {}),
       ...(request.temperature !== undefined ? { "gen_ai.request.temperature": request.temperature } : {}),
@@ -63,6 +77,7 @@ export function instrumentEffects(effects: EffectImplementations, options: Instr
         const cost = costOf(usageKey(request.model, response.model), response.usage, options.prices);
         span.setAttributes({
           "gen_ai.response.model": response.model,
+          ...(response.id !== undefined ? { "gen_ai.response.id": response.id } : {}),
           "gen_ai.response.finish_reasons": [finishReasons[response.stopReason]],
           "gen_ai.usage.input_tokens": response.usage.inputTokens,
           "gen_ai.usage.output_tokens": response.usage.outputTokens,
@@ -83,6 +98,18 @@ export function instrumentEffects(effects: EffectImplementations, options: Instr
     });
   };
 
+  const mcpEndpoints = new Map<string, Attributes>();
+  const mcpServerOf = (server: string): Attributes => {
+    let attributes = mcpEndpoints.get(server);
+    if (!attributes) {
+      const entry = options.mcpServers && Object.hasOwn(options.mcpServers, server) ? options.mcpServers[server] : undefined;
+      // A stdio server is a child process on the other end of a pipe; an HTTP one, a TCP peer.
+      attributes = entry === undefined ? {} : entry.url === undefined ? { "network.transport": "pipe" } : { "network.transport": "tcp", ...serverAttributes(entry.url) };
+      mcpEndpoints.set(server, attributes);
+    }
+    return attributes;
+  };
+
   const mcp = <K extends Exclude<EffectName, "callLlm">>(name: K) => {
     const method = mcpMethods[name];
     const run = effects[name] as (input: EffectInput<K>, context: EffectContext) => Promise<EffectOutput<K>>;
@@ -95,6 +122,7 @@ export function instrumentEffects(effects: EffectImplementations, options: Instr
       const attributes: Attributes = {
         "mcp.method.name": method,
         "mcp.server.name": server,
+        ...mcpServerOf(server),
         ...(call ? { "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": call.tool, ...(toolCallId ? { "gen_ai.tool.call.id": toolCallId } : {}) } : {}),
         ...(name === "getPrompt" ? { "gen_ai.prompt.name": target } : {}),
         ...(name === "readResource" ? { "mcp.resource.uri": (input as EffectInput<"readResource">).uri } : {}),
@@ -130,6 +158,18 @@ export function instrumentEffects(effects: EffectImplementations, options: Instr
     listResourceTemplates: mcp("listResourceTemplates"),
     readResource: mcp("readResource"),
   };
+}
+
+/** A base URL as the conventions' server.address and server.port (the scheme's port when it names none). */
+function serverAttributes(baseURL: string | undefined): Attributes {
+  if (baseURL === undefined) return {};
+  try {
+    const url = new URL(baseURL);
+    const port = url.port !== "" ? Number(url.port) : url.protocol === "http:" ? 80 : url.protocol === "https:" ? 443 : undefined;
+    return { "server.address": url.hostname.replace(/^\[|\]$/g, ""), ...(port !== undefined ? { "server.port": port } : {}) };
+  } catch {
+    return {};
+  }
 }
 
 function contentOfRequest(request: LlmRequest): Attributes {

@@ -39,15 +39,17 @@ export interface AnthropicProviderOptions {
 
 export class AnthropicProvider implements LlmProvider {
   readonly name: string;
+  readonly baseURL: string;
   private readonly client: Anthropic;
   private readonly stream: boolean;
 
   constructor(options: AnthropicProviderOptions) {
     this.name = options.name ?? "anthropic";
+    this.baseURL = options.baseURL ?? ANTHROPIC_DEFAULT_BASE_URL;
     this.stream = options.stream ?? true;
     this.client = new Anthropic({
       apiKey: options.apiKey,
-      baseURL: options.baseURL ?? ANTHROPIC_DEFAULT_BASE_URL,
+      baseURL: this.baseURL,
       defaultHeaders: options.headers,
       // The executor owns retries, so that each attempt shows up in workflow history.
       maxRetries: 0,
@@ -292,5 +294,6 @@ function parseAnthropicResponse(
       ...(tokens(usage.cache_read_input_tokens) > 0 ? { cachedInputTokens: tokens(usage.cache_read_input_tokens) } : {}),
     },
     model: message.model || requestedModel,
+    ...(typeof message.id === "string" && message.id !== "" ? { id: message.id } : {}),
   };
 }

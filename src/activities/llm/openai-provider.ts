@@ -45,17 +45,19 @@ export interface OpenAIProviderOptions {
 
 export class OpenAIProvider implements LlmProvider {
   readonly name: string;
+  readonly baseURL: string;
   private readonly client: OpenAI;
   private readonly legacyMaxTokens: boolean;
   private readonly stream: boolean;
 
   constructor(options: OpenAIProviderOptions) {
     this.name = options.name ?? "openai";
+    this.baseURL = options.baseURL ?? OPENAI_DEFAULT_BASE_URL;
     this.legacyMaxTokens = options.legacyMaxTokens ?? false;
     this.stream = options.stream ?? true;
     this.client = new OpenAI({
       apiKey: options.apiKey,
-      baseURL: options.baseURL ?? OPENAI_DEFAULT_BASE_URL,
+      baseURL: this.baseURL,
       defaultHeaders: options.headers,
       // The executor owns retries, so that each attempt shows up in workflow history.
       maxRetries: 0,
@@ -87,6 +89,7 @@ export class OpenAIProvider implements LlmProvider {
 
 /** Assembles streamed chunks into the completion a non-streaming call returns (first choice only: we ask for one). */
 class CompletionFromChunks {
+  private id = "";
   private model = "";
   private content = "";
   private refusal: string | null = null;
@@ -97,6 +100,7 @@ class CompletionFromChunks {
 
   /** Takes one chunk; returns its text, if any. */
   add(chunk: ChatCompletionChunk): string | undefined {
+    this.id ||= chunk.id;
     this.model ||= chunk.model;
     if (chunk.usage) this.usage = chunk.usage;
     const choice = (chunk.choices ?? []).find((candidate) => candidate.index === 0);
@@ -125,6 +129,7 @@ class CompletionFromChunks {
     // without usage, its tokens count as 0). A connection cut before it is an error, not an end.
     const toolCalls = this.toolCalls.filter((call) => call !== undefined);
     return {
+      id: this.id,
       model: this.model,
       usage: this.usage,
       choices: [{ finish_reason: this.finishReason, message: { role: "assistant", content: this.content || null, refusal: this.refusal, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) } }],
@@ -271,7 +276,7 @@ function mapOpenAIFinishReason(reason: string | null | undefined): StopReason {
 }
 
 /** What a response is read from: a non-streaming completion, or one assembled from chunks. */
-type CompletionParts = Pick<ChatCompletion, "model" | "usage"> & { choices: Pick<ChatCompletion["choices"][number], "message" | "finish_reason">[] };
+type CompletionParts = Pick<ChatCompletion, "id" | "model" | "usage"> & { choices: Pick<ChatCompletion["choices"][number], "message" | "finish_reason">[] };
 
 /**
  * Translates a completion; a body without the fields the format promises (only a broken server or
@@ -303,6 +308,7 @@ function parseOpenAIResponse(completion: CompletionParts, requestedModel: string
     stopReason,
     usage: openAIUsage(completion.usage),
     model: completion.model || requestedModel,
+    ...(typeof completion.id === "string" && completion.id !== "" ? { id: completion.id } : {}),
   };
 }
 

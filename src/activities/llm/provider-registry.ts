@@ -18,6 +18,8 @@ export interface ProviderRegistry {
   get(providerName: string): LlmProvider;
   /** What the provider's failures must not quote: its API key, header values and URL credentials. */
   secretsOf(providerName: string): readonly string[];
+  /** Where the provider's requests go, if it can be built and is not a stand-in. */
+  baseURLOf(providerName: string): string | undefined;
 }
 
 /** Providers usable without a config entry. */
@@ -87,6 +89,13 @@ export function createProviderRegistry(
     },
     secretsOf(providerName) {
       return secrets.get(providerName) ?? [];
+    },
+    baseURLOf(providerName) {
+      try {
+        return this.get(providerName).baseURL;
+      } catch {
+        return undefined; // the call itself says why
+      }
     },
   };
 }

@@ -42,6 +42,9 @@ export interface LlmProvider {
    */
   readonly name: string;
 
+  /** Where its requests go (the API's base URL), for spans' `server.address`; absent for a stand-in. */
+  readonly baseURL?: string;
+
   /**
    * Performs one model turn.
    *
