@@ -322,3 +322,30 @@ logger.info("plain");`;
     assert.deepEqual(json.map((line) => [line.level, line.msg]), [[40, "MCP server 'fs' exited"], [30, "plain"]]);
   });
 });
+
+describe("span attributes", () => {
+  test("an MCP span says how its server is reached: a pipe for stdio, TCP with its address for HTTP", async () => {
+    const { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
+    const { trace: traceApi } = await import("@opentelemetry/api");
+    const { instrumentEffects } = await import("../src/telemetry/instrument-effects.js");
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    traceApi.setGlobalTracerProvider(provider);
+    try {
+      const answered = async () => ({ content: [{ type: "text" as const, text: "ok" }], isError: false });
+      const effects = instrumentEffects({ callTool: answered } as unknown as Parameters<typeof instrumentEffects>[0], {
+        mcpServers: { files: { transport: "stdio" }, search: { transport: "http", url: "https://mcp.example.com/mcp" }, local: { transport: "http", url: "http://[::1]:8931/mcp" } },
+      });
+      for (const server of ["files", "search", "local", "unknown"]) await effects.callTool({ server, tool: "t", arguments: {}, callId: "call-1" }, {} as never);
+      const byServer = new Map(exporter.getFinishedSpans().map((span) => [span.attributes["mcp.server.name"], span.attributes]));
+      assert.equal(byServer.get("files")?.["network.transport"], "pipe");
+      assert.equal(byServer.get("files")?.["server.address"], undefined);
+      assert.deepEqual([byServer.get("search")?.["network.transport"], byServer.get("search")?.["server.address"], byServer.get("search")?.["server.port"]], ["tcp", "mcp.example.com", 443]);
+      assert.deepEqual([byServer.get("local")?.["server.address"], byServer.get("local")?.["server.port"]], ["::1", 8931]);
+      assert.equal(byServer.get("unknown")?.["network.transport"], undefined);
+    } finally {
+      traceApi.disable();
+      await provider.shutdown();
+    }
+  });
+});
