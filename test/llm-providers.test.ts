@@ -727,14 +727,19 @@ describe("servers that misbehave", () => {
     assert.equal(anthropic[1]!.id, "toolu_1");
   });
 
-  test("a server without usage: a whole answer with 0 tokens, streamed or not", async () => {
+  test("a server without usage: a whole answer, its call counted as unreported (0 tokens), streamed or not", async () => {
     handle = json({ id: "m", type: "message", role: "assistant", model: "m", content: [{ type: "text", text: "hi" }], stop_reason: "end_turn" });
-    assert.deepEqual((await call("anthropic", false)).usage, { inputTokens: 0, outputTokens: 0 });
+    assert.deepEqual((await call("anthropic", false)).usage, { inputTokens: 0, outputTokens: 0, unreportedCalls: 1 });
+    handle = json({ ...openaiCompletion({ content: "hi" }), usage: undefined });
+    assert.deepEqual((await call("openai", false)).usage, { inputTokens: 0, outputTokens: 0, unreportedCalls: 1 });
     // The usage chunk would follow the finish reason; a stream that ends cleanly without it is whole.
     handle = sse([chunk({ role: "assistant", content: "Whole " }), chunk({ content: "answer." }), chunk({}, "stop"), "data: [DONE]\n\n"]);
     const streamed = await call("openai", true);
     assert.equal(streamed.message.content, "Whole answer.");
-    assert.deepEqual(streamed.usage, { inputTokens: 0, outputTokens: 0 });
+    assert.deepEqual(streamed.usage, { inputTokens: 0, outputTokens: 0, unreportedCalls: 1 });
+    // Usage of 0 tokens, reported, is not unreported.
+    handle = json({ ...openaiCompletion({ content: "hi" }), usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 } });
+    assert.deepEqual((await call("openai", false)).usage, { inputTokens: 0, outputTokens: 0 });
   });
 
   test("a server that answers a streaming request with the whole JSON completion: OpenAI's is taken; Anthropic's says to set stream: false", async () => {

@@ -159,7 +159,13 @@ describe("the price table", () => {
     near(partial.byModel["openai:gpt-4.1-mini"], mini);
     // An override prices it, and the total comes back.
     near(costByModel({ "ollama:llama3.2": { inputTokens: 50, outputTokens: 5 } }, { "llama3.2": { input: 1, output: 1 } }).total, 55 / 1e6);
-    assert.deepEqual(costByModel({}), { total: 0, byModel: {}, unpriced: [] });
+    assert.deepEqual(costByModel({}), { total: 0, byModel: {}, unpriced: [], unreported: {} });
+    // Calls that reported no usage leave their model's cost a lower bound, and the run no total.
+    const unmetered = costByModel({ ...usage, "openai:gpt-4.1": { inputTokens: 100, outputTokens: 10, unreportedCalls: 2 } });
+    assert.equal(unmetered.total, undefined);
+    assert.deepEqual(unmetered.unreported, { "openai:gpt-4.1": 2 });
+    assert.deepEqual(unmetered.unpriced, []);
+    near(unmetered.byModel["openai:gpt-4.1"], expected(defaultPrices["gpt-4.1"]!, { inputTokens: 100, outputTokens: 10 }));
   });
 
   test("duragent's scripted stand-in costs nothing, and its usage is kept apart from the real model's", () => {
@@ -241,7 +247,8 @@ const usageFor: Record<string, TokenUsage> = {
 };
 
 function script(call: ScriptedCall): ScriptedTurn {
-  return { text: `${call.model} answers`, usage: usageFor[call.model]! };
+  // A gateway that reports no usage, as some compatible servers do.
+  return { text: `${call.model} answers`, usage: call.model === "gateway-model" ? null : usageFor[call.model]! };
 }
 
 /** `pricing:` overrides gpt-4.1-mini; claude-sonnet-4 keeps its default; nobody prices mystery-model. */
@@ -286,7 +293,9 @@ describe("cost in duragent status, result --json, run --json and list", () => {
         "    demo: { kind: anthropic }",
         "pricing:",
         `  gpt-4.1-mini: { input: ${miniOverride.input}, output: ${miniOverride.output}, cachedInput: ${miniOverride.cachedInput} }`,
+        "  gateway-model: { input: 2, output: 8 }",
         "agents:",
+        "  gatewayed: { instruction: Answer., model: custom:gateway-model }",
         "  mini: { instruction: Answer. }",
         "  sonnet: { instruction: Answer., model: anthropic:claude-sonnet-4-20250514 }",
         "  mystery: { instruction: Answer., model: custom:mystery-model }",
@@ -298,6 +307,9 @@ describe("cost in duragent status, result --json, run --json and list", () => {
         "  mixed:",
         "    pattern: chain",
         "    steps: [mini, mystery]",
+        "  unmetered:",
+        "    pattern: chain",
+        "    steps: [mini, gatewayed, gatewayed]",
         "  branches:",
         "    pattern: parallel",
         "    branches: [{ pattern: chain, name: north, asChildWorkflow: true, steps: [mini] }]",
@@ -375,6 +387,28 @@ describe("cost in duragent status, result --json, run --json and list", () => {
     const result = (await resultCommand(context, runId)).data as { cost: RunCost };
     assert.equal(result.cost.total, undefined);
     assert.deepEqual(result.cost.unpriced, ["custom:mystery-model"]);
+  });
+
+  test("calls whose provider reported no usage are counted, and the cost is a lower bound, not $0", async () => {
+    const runId = await finishedRun("unmetered");
+    const { data, text } = await statusCommand(context, runId);
+    const { cost, usage } = data as { cost: RunCost; usage: UsageByModel };
+    assert.deepEqual(usage["custom:gateway-model"], { inputTokens: 0, outputTokens: 0, unreportedCalls: 2 });
+    assert.deepEqual(usage["openai:gpt-4.1-mini"], usageFor["gpt-4.1-mini"]);
+    assert.equal(cost.total, undefined);
+    assert.deepEqual(cost.unreported, { "custom:gateway-model": 2 });
+    assert.deepEqual(cost.unpriced, []);
+    near(cost.byModel["openai:gpt-4.1-mini"], miniCost());
+    assert.match(text, /tokens custom:gateway-model: 0 in, 0 out \(2 calls reported no usage\), at least \$0\.00\n/);
+    assert.ok(text.includes(`\n  cost at least ${formatUsd(miniCost())} (2 calls to custom:gateway-model reported no usage)`), text);
+    assert.doesNotMatch(text, /\n  cost \$/);
+    // The result says the same, and so does list.
+    const result = (await resultCommand(context, runId)).data as { cost: RunCost; result: { usage: UsageByModel } };
+    assert.deepEqual(result.result.usage["custom:gateway-model"], { inputTokens: 0, outputTokens: 0, unreportedCalls: 2 });
+    assert.deepEqual(result.cost, cost);
+    const listed = await listCommand(context, { limit: 50 });
+    const line = listed.text.split("\n").find((entry) => entry.startsWith(`${runId} `)) ?? "";
+    assert.ok(line.endsWith(`at least ${formatUsd(miniCost())} (usage unreported)`), line);
   });
 
   test("the scripted stand-in for a model without an API key is counted apart, at no cost", async () => {

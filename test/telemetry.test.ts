@@ -343,6 +343,19 @@ describe("span attributes", () => {
       assert.deepEqual([byServer.get("search")?.["network.transport"], byServer.get("search")?.["server.address"], byServer.get("search")?.["server.port"]], ["tcp", "mcp.example.com", 443]);
       assert.deepEqual([byServer.get("local")?.["server.address"], byServer.get("local")?.["server.port"]], ["::1", 8931]);
       assert.equal(byServer.get("unknown")?.["network.transport"], undefined);
+
+      // A model call whose provider reported no usage has no token counts or cost on its span, not zeros.
+      exporter.reset();
+      const recorded: unknown[] = [];
+      const unmetered = instrumentEffects(
+        { callLlm: async () => ({ message: { role: "assistant", content: "hi" }, stopReason: "end", usage: { inputTokens: 0, outputTokens: 0, unreportedCalls: 1 }, model: "gpt-4.1" }) } as unknown as Parameters<typeof instrumentEffects>[0],
+        { meter: { modelCall: (call) => recorded.push(call), mcpCall: () => undefined } },
+      );
+      await unmetered.callLlm({ model: "openai:gpt-4.1", messages: [{ role: "user", content: "hi" }] }, {} as never);
+      const [chat] = exporter.getFinishedSpans();
+      assert.equal(chat?.attributes["duragent.usage.unreported"], true);
+      for (const key of ["gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "duragent.cost.usd"]) assert.equal(chat?.attributes[key], undefined, key);
+      assert.equal((recorded[0] as { cost?: number }).cost, undefined, "no cost measured for it");
     } finally {
       traceApi.disable();
       await provider.shutdown();

@@ -27,8 +27,9 @@ export function statusText(status: RunStatus, link?: string, cost?: RunCost): st
   for (const [model, usage] of Object.entries(status.usage)) {
     const cached = usage.cachedInputTokens ? ` (${usage.cachedInputTokens} cached)` : "";
     const usd = cost?.byModel[model];
-    const price = !cost ? "" : usd !== undefined ? `, ${formatUsd(usd)}` : ", no price";
-    lines.push(`  tokens ${model}: ${usage.inputTokens} in${cached}, ${usage.outputTokens} out${price}`);
+    const unreported = usage.unreportedCalls ? ` (${usage.unreportedCalls} call${usage.unreportedCalls === 1 ? "" : "s"} reported no usage)` : "";
+    const price = !cost ? "" : usd === undefined ? ", no price" : usage.unreportedCalls ? `, at least ${formatUsd(usd)}` : `, ${formatUsd(usd)}`;
+    lines.push(`  tokens ${model}: ${usage.inputTokens} in${cached}, ${usage.outputTokens} out${unreported}${price}`);
   }
   if (cost) lines.push(`  ${costLine(cost)}`);
   if (status.retrying) {

@@ -14,23 +14,40 @@ export interface RunCost {
   byModel: Record<string, number>;
   /** Models with usage but no price: their tokens are not in any figure here. */
   unpriced: string[];
+  /**
+   * Model calls whose provider reported no usage, per model (present only when there were some):
+   * they count as 0 tokens, so those models' costs are a lower bound and there is no total.
+   */
+  unreported?: Record<string, number>;
 }
 
 /** The cost of `usage`; undefined when there is no usage to price. */
 export function runCost(usage: UsageByModel | undefined, pricing?: PriceTable): RunCost | undefined {
   if (!usage || Object.keys(usage).length === 0) return undefined;
-  const { total, byModel, unpriced } = costByModel(usage, pricing);
+  const { total, byModel, unpriced, unreported } = costByModel(usage, pricing);
   const priced: Record<string, number> = {};
   for (const [model, cost] of Object.entries(byModel)) if (cost !== undefined) priced[model] = cost;
-  return { currency: "USD", ...(total !== undefined ? { total } : {}), byModel: priced, unpriced };
+  return {
+    currency: "USD",
+    ...(total !== undefined ? { total } : {}),
+    byModel: priced,
+    unpriced,
+    ...(Object.keys(unreported).length > 0 ? { unreported } : {}),
+  };
 }
 
-/** One line for people: the total, or why there is none and what the priced part comes to. */
+/** The least a run without a total costs: what its priced models' reported tokens come to. */
+export function knownCost(cost: RunCost): number {
+  return Object.values(cost.byModel).reduce((sum, usd) => sum + usd, 0);
+}
+
+/** One line for people: the total, or why there is none and what the known part comes to. */
 export function costLine(cost: RunCost): string {
   if (cost.total !== undefined) return `cost ${formatUsd(cost.total)}`;
-  const priced = Object.values(cost.byModel);
-  const part = priced.length > 0 ? `; ${formatUsd(priced.reduce((sum, usd) => sum + usd, 0))} for the priced models` : "";
-  return `cost unknown (no price for ${cost.unpriced.join(", ")})${part}`;
+  const unreported = Object.entries(cost.unreported ?? {}).map(([model, calls]) => `${calls} call${calls === 1 ? "" : "s"} to ${model} reported no usage`);
+  if (cost.unpriced.length === 0) return `cost at least ${formatUsd(knownCost(cost))} (${unreported.join("; ")})`;
+  const part = Object.keys(cost.byModel).length > 0 ? `; ${formatUsd(knownCost(cost))} for the priced models` : "";
+  return `cost unknown (${[`no price for ${cost.unpriced.join(", ")}`, ...unreported].join("; ")})${part}`;
 }
 
 /**

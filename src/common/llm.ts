@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { AssistantMessageSchema, MessageSchema } from "./messages.js";
+import { TokenUsageSchema } from "./token-usage.js";
 import { ToolDefinitionSchema } from "./tools.js";
 import { TranscriptReferenceSchema } from "./transcript-reference.js";
 
@@ -67,14 +68,7 @@ export const LlmRequestSchema = z.object({
 });
 export type LlmRequest = z.infer<typeof LlmRequestSchema>;
 
-export const TokenUsageSchema = z.object({
-  /** Every prompt token, those read from or written to the provider's prompt cache included. */
-  inputTokens: z.number(),
-  outputTokens: z.number(),
-  /** The part of `inputTokens` read from the provider's prompt cache (billed lower); absent when none were reported. */
-  cachedInputTokens: z.number().optional(),
-});
-export type TokenUsage = z.infer<typeof TokenUsageSchema>;
+export { TokenUsageSchema, type TokenUsage } from "./token-usage.js";
 
 export const StopReasonSchema = z.enum(["end", "tool_calls", "max_tokens", "content_filter", "other"]);
 export type StopReason = z.infer<typeof StopReasonSchema>;

@@ -123,22 +123,26 @@ function roundUsd(usd: number): number {
 
 /**
  * The cost of a run's usage, per model and in total. `total` is left out when any model has no
- * price (those are listed in `unpriced`), since a sum without them would be too low.
+ * price (those are listed in `unpriced`) or some of its calls reported no usage (their counts in
+ * `unreported`, their models' costs a lower bound), since a sum would then be too low.
  */
 export function costByModel(
   usage: UsageByModel,
   overrides?: PriceTable,
-): { total?: number; byModel: Record<string, number | undefined>; unpriced: string[] } {
+): { total?: number; byModel: Record<string, number | undefined>; unpriced: string[]; unreported: Record<string, number> } {
   const byModel: Record<string, number | undefined> = {};
   const unpriced: string[] = [];
+  const unreported: Record<string, number> = {};
   let sum = 0;
   for (const [model, tokens] of Object.entries(usage)) {
     const cost = costOf(model, tokens, overrides);
     byModel[model] = cost;
     if (cost === undefined) unpriced.push(model);
     else sum += cost;
+    if (tokens.unreportedCalls) unreported[model] = tokens.unreportedCalls;
   }
-  return unpriced.length === 0 ? { total: roundUsd(sum), byModel, unpriced } : { byModel, unpriced };
+  const complete = unpriced.length === 0 && Object.keys(unreported).length === 0;
+  return complete ? { total: roundUsd(sum), byModel, unpriced, unreported } : { byModel, unpriced, unreported };
 }
 
 /** A dollar amount for people: cents for large sums, more digits for the small ones single runs cost. */

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { ContentPartSchema } from "./messages.js";
+import { TokenUsageSchema } from "./token-usage.js";
 
 export const ToolDefinitionSchema = z.object({
   /** The configured MCP server that provides the tool. */
@@ -41,7 +42,7 @@ export const ToolResultSchema = z.object({
   isError: z.boolean(),
   structuredContent: z.record(z.string(), z.unknown()).optional(),
   /** Tokens our models spent answering the server's sampling requests during the call, per model. */
-  samplingUsage: z.record(z.string(), z.object({ inputTokens: z.number(), outputTokens: z.number() })).optional(),
+  samplingUsage: z.record(z.string(), TokenUsageSchema).optional(),
 });
 export type ToolResult = z.infer<typeof ToolResultSchema>;
 

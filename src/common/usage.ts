@@ -24,10 +24,12 @@ export function addUsage(total: UsageByModel, model: string, usage: TokenUsage):
     current.cachedInputTokens === undefined && usage.cachedInputTokens === undefined
       ? undefined
       : (current.cachedInputTokens ?? 0) + (usage.cachedInputTokens ?? 0);
+  const unreported = (current.unreportedCalls ?? 0) + (usage.unreportedCalls ?? 0);
   total[model] = {
     inputTokens: current.inputTokens + usage.inputTokens,
     outputTokens: current.outputTokens + usage.outputTokens,
     ...(cached !== undefined ? { cachedInputTokens: cached } : {}),
+    ...(unreported > 0 ? { unreportedCalls: unreported } : {}),
   };
 }
 

@@ -74,13 +74,14 @@ export function instrumentEffects(effects: EffectImplementations, options: Instr
       try {
         const response = await effects.callLlm(request, context);
         // A scripted stand-in's answer is counted (and priced) under its own key, at nothing.
-        const cost = costOf(usageKey(request.model, response.model), response.usage, options.prices);
+        // A call whose provider reported no usage has no token counts or cost to give, not zeros.
+        const reported = !response.usage.unreportedCalls;
+        const cost = reported ? costOf(usageKey(request.model, response.model), response.usage, options.prices) : undefined;
         span.setAttributes({
           "gen_ai.response.model": response.model,
           ...(response.id !== undefined ? { "gen_ai.response.id": response.id } : {}),
           "gen_ai.response.finish_reasons": [finishReasons[response.stopReason]],
-          "gen_ai.usage.input_tokens": response.usage.inputTokens,
-          "gen_ai.usage.output_tokens": response.usage.outputTokens,
+          ...(reported ? { "gen_ai.usage.input_tokens": response.usage.inputTokens, "gen_ai.usage.output_tokens": response.usage.outputTokens } : { "duragent.usage.unreported": true }),
           ...(response.usage.cachedInputTokens !== undefined ? { "gen_ai.usage.cache_read.input_tokens": response.usage.cachedInputTokens } : {}),
           ...(cost !== undefined ? { "duragent.cost.usd": cost } : {}),
           ...(capture ? { "gen_ai.output.messages": JSON.stringify([response.message]) } : {}),

@@ -11,6 +11,7 @@ export function effectMeter(meter: MetricMeter): EffectMeter {
   const cost = meter.createHistogram("duragent_llm_cost", "float", "USD", "Cost of each model call in US dollars (its _sum is the total), priced models only");
   const llmLatency = meter.createHistogram("duragent_llm_call_duration", "float", "ms", "Model call latency in milliseconds");
   const llmErrors = meter.createCounter("duragent_llm_call_errors", "1", "Failed model call attempts by model and error type");
+  const unreported = meter.createCounter("duragent_llm_calls_without_usage", "1", "Model calls whose provider reported no usage (not in the token and cost figures), by model and agent");
   const mcpLatency = meter.createHistogram("duragent_mcp_call_duration", "float", "ms", "MCP call latency in milliseconds, by server, method and tool");
   const mcpErrors = meter.createCounter("duragent_mcp_call_errors", "1", "Failed MCP calls (and tool error results) by server, method, tool and error type");
   return {
@@ -18,7 +19,8 @@ export function effectMeter(meter: MetricMeter): EffectMeter {
       const tags = { model, agent };
       llmLatency.record(ms, { ...tags, outcome: error ? "error" : "ok" });
       if (error) llmErrors.add(1, { ...tags, error_type: error });
-      if (response) {
+      if (response?.usage.unreportedCalls) unreported.add(1, tags);
+      else if (response) {
         tokens.add(response.usage.inputTokens, { ...tags, kind: "input" });
         tokens.add(response.usage.outputTokens, { ...tags, kind: "output" });
         const cached = (response.usage as { cachedInputTokens?: number }).cachedInputTokens;

@@ -26,9 +26,10 @@ export interface ScriptedTurn {
   toolCalls?: ScriptedToolCall[];
   /**
    * Defaults to a rough estimate (characters / 4) of the request and the answer. `cachedInputTokens`
-   * (part of `inputTokens`) is sent as each wire reports prompt-cache reads.
+   * (part of `inputTokens`) is sent as each wire reports prompt-cache reads. `null` reports none,
+   * as some compatible servers and gateways do (the answer has no usage, a stream no usage event).
    */
-  usage?: { inputTokens: number; outputTokens: number; cachedInputTokens?: number };
+  usage?: { inputTokens: number; outputTokens: number; cachedInputTokens?: number } | null;
   /** Wait this long before answering, e.g. to observe concurrency or timeouts. */
   delayMs?: number;
   /** Answer with this HTTP error, in the wire format's own error body shape. */
@@ -190,7 +191,7 @@ export async function startScriptedModelServer(
         reply(res, record, turn.error.status, errorBody(wire, turn.error.status, turn.error.message), turn.error.headers);
         return;
       }
-      const usage = turn.usage ?? estimateUsage(rawText, turn);
+      const usage = turn.usage === null ? null : (turn.usage ?? estimateUsage(rawText, turn));
       const answer =
         wire === "openai"
           ? toOpenAIResponse(turn, call, usage, () => nextId("call"))
@@ -420,7 +421,7 @@ function anthropicPart(block: unknown): ContentPart[] {
 
 type Usage = { inputTokens: number; outputTokens: number; cachedInputTokens?: number };
 
-function toOpenAIResponse(turn: ScriptedTurn, call: ScriptedCall, usage: Usage, nextId: () => string): unknown {
+function toOpenAIResponse(turn: ScriptedTurn, call: ScriptedCall, usage: Usage | null, nextId: () => string): unknown {
   const toolCalls = (turn.toolCalls ?? []).map((toolCall) => ({
     id: toolCall.id ?? nextId(),
     type: "function",
@@ -452,13 +453,17 @@ function toOpenAIResponse(turn: ScriptedTurn, call: ScriptedCall, usage: Usage, 
         logprobs: null,
       },
     ],
-    usage: {
-      prompt_tokens: usage.inputTokens,
-      completion_tokens: usage.outputTokens,
-      total_tokens: usage.inputTokens + usage.outputTokens,
-      // OpenAI counts cached tokens inside prompt_tokens.
-      ...(usage.cachedInputTokens !== undefined ? { prompt_tokens_details: { cached_tokens: usage.cachedInputTokens } } : {}),
-    },
+    ...(usage
+      ? {
+          usage: {
+            prompt_tokens: usage.inputTokens,
+            completion_tokens: usage.outputTokens,
+            total_tokens: usage.inputTokens + usage.outputTokens,
+            // OpenAI counts cached tokens inside prompt_tokens.
+            ...(usage.cachedInputTokens !== undefined ? { prompt_tokens_details: { cached_tokens: usage.cachedInputTokens } } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -466,7 +471,7 @@ function toAnthropicResponse(
   turn: ScriptedTurn,
   call: ScriptedCall,
   body: Record<string, unknown>,
-  usage: Usage,
+  usage: Usage | null,
   nextId: () => string,
 ): unknown {
   const content: unknown[] = [];
@@ -501,13 +506,17 @@ function toAnthropicResponse(
     content,
     stop_reason: stopReasons[stopReason],
     stop_sequence: null,
-    usage: {
-      // Anthropic's input_tokens leaves out the tokens read from the cache.
-      input_tokens: usage.inputTokens - (usage.cachedInputTokens ?? 0),
-      output_tokens: usage.outputTokens,
-      cache_creation_input_tokens: 0,
-      cache_read_input_tokens: usage.cachedInputTokens ?? 0,
-    },
+    ...(usage
+      ? {
+          usage: {
+            // Anthropic's input_tokens leaves out the tokens read from the cache.
+            input_tokens: usage.inputTokens - (usage.cachedInputTokens ?? 0),
+            output_tokens: usage.outputTokens,
+            cache_creation_input_tokens: 0,
+            cache_read_input_tokens: usage.cachedInputTokens ?? 0,
+          },
+        }
+      : {}),
   };
 }
 
@@ -575,7 +584,7 @@ type OpenAIAnswer = {
   created: number;
   model: string;
   choices: { message: { content: string | null; tool_calls?: { id: string; type: string; function: { name: string; arguments: string } }[] }; finish_reason: string }[];
-  usage: unknown;
+  usage?: unknown;
 };
 
 function textPieces(text: string, turn: ScriptedTurn): string[] {
@@ -596,7 +605,7 @@ function openAIStreamEvents(answer: OpenAIAnswer, turn: ScriptedTurn): StreamEve
   });
   events.push(chunk({}, choice.finish_reason));
   // stream_options.include_usage: a last chunk with no choices carries the usage.
-  events.push({ data: `data: ${JSON.stringify({ id: answer.id, object: "chat.completion.chunk", created: answer.created, model: answer.model, choices: [], usage: answer.usage })}\n\n` });
+  if (answer.usage !== undefined) events.push({ data: `data: ${JSON.stringify({ id: answer.id, object: "chat.completion.chunk", created: answer.created, model: answer.model, choices: [], usage: answer.usage })}\n\n` });
   events.push({ data: "data: [DONE]\n\n" });
   return events;
 }
@@ -606,13 +615,13 @@ type AnthropicAnswer = {
   model: string;
   content: ({ type: "text"; text: string } | { type: "tool_use"; id: string; name: string; input: unknown })[];
   stop_reason: string;
-  usage: { input_tokens: number; output_tokens: number; [key: string]: unknown };
+  usage?: { input_tokens: number; output_tokens: number; [key: string]: unknown };
 };
 
 function anthropicStreamEvents(answer: AnthropicAnswer, turn: ScriptedTurn): StreamEvent[] {
   const event = (type: string, data: Record<string, unknown>): StreamEvent => ({ data: `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n` });
   const events: StreamEvent[] = [
-    event("message_start", { message: { ...answer, content: [], stop_reason: null, usage: { ...answer.usage, output_tokens: 0 } } }),
+    event("message_start", { message: { ...answer, content: [], stop_reason: null, ...(answer.usage ? { usage: { ...answer.usage, output_tokens: 0 } } : {}) } }),
   ];
   answer.content.forEach((block, index) => {
     if (block.type === "text") {
@@ -624,7 +633,7 @@ function anthropicStreamEvents(answer: AnthropicAnswer, turn: ScriptedTurn): Str
     }
     events.push(event("content_block_stop", { index }));
   });
-  events.push(event("message_delta", { delta: { stop_reason: answer.stop_reason, stop_sequence: null }, usage: { output_tokens: answer.usage.output_tokens } }));
+  events.push(event("message_delta", { delta: { stop_reason: answer.stop_reason, stop_sequence: null }, ...(answer.usage ? { usage: { output_tokens: answer.usage.output_tokens } } : {}) }));
   events.push(event("message_stop", {}));
   return events;
 }

@@ -274,8 +274,10 @@ function parseAnthropicResponse(
   let stopReason = mapAnthropicStopReason(message.stop_reason);
   if (structured !== undefined && stopReason === "tool_calls" && toolCalls.length === 0) stopReason = "end";
   markCutOff(toolCalls, stopReason);
-  // A compatible server may report no usage (or part of it): its tokens count as 0, as OpenAI's do.
-  const usage: Partial<Anthropic.Messages.Usage> = (message.usage as Anthropic.Messages.Usage | undefined) ?? {};
+  // A compatible server may report no usage (the call is then counted as unreported) or part of it
+  // (what it leaves out counts as 0), as with OpenAI's.
+  const reported = typeof message.usage === "object" && message.usage !== null;
+  const usage: Partial<Anthropic.Messages.Usage> = reported ? message.usage : {};
   const tokens = (count: number | null | undefined): number => (typeof count === "number" && Number.isFinite(count) ? count : 0);
   return {
     message: {
@@ -292,6 +294,7 @@ function parseAnthropicResponse(
       inputTokens: tokens(usage.input_tokens) + tokens(usage.cache_read_input_tokens) + tokens(usage.cache_creation_input_tokens),
       outputTokens: tokens(usage.output_tokens),
       ...(tokens(usage.cache_read_input_tokens) > 0 ? { cachedInputTokens: tokens(usage.cache_read_input_tokens) } : {}),
+      ...(reported ? {} : { unreportedCalls: 1 }),
     },
     model: message.model || requestedModel,
     ...(typeof message.id === "string" && message.id !== "" ? { id: message.id } : {}),

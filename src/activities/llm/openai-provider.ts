@@ -126,7 +126,8 @@ class CompletionFromChunks {
     if (!this.finishReason) throw new StreamIncomplete(provider, "it ended before a finish reason");
     // The usage chunk comes after the finish reason; a stream that ended cleanly without it is a
     // whole answer from a server that does not report usage (as with a non-streamed completion
-    // without usage, its tokens count as 0). A connection cut before it is an error, not an end.
+    // without usage, its tokens count as 0 and the call as unreported). A connection cut before
+    // it is an error, not an end.
     const toolCalls = this.toolCalls.filter((call) => call !== undefined);
     return {
       id: this.id,
@@ -314,6 +315,7 @@ function parseOpenAIResponse(completion: CompletionParts, requestedModel: string
 
 /** prompt_tokens counts every prompt token, the cached ones (prompt_tokens_details.cached_tokens) among them. */
 function openAIUsage(usage: ChatCompletion["usage"]): TokenUsage {
+  if (!isObject(usage)) return { inputTokens: 0, outputTokens: 0, unreportedCalls: 1 };
   const cached = usage?.prompt_tokens_details?.cached_tokens;
   return {
     inputTokens: usage?.prompt_tokens ?? 0,

@@ -3,7 +3,7 @@ import { formatUsd } from "../../common/pricing.js";
 import type { CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
 import type { RunPhase } from "../../common/run-status.js";
-import { runCost, type RunCost } from "../../client/run-cost.js";
+import { knownCost, runCost, type RunCost } from "../../client/run-cost.js";
 
 export async function listCommand(context: CommandContext, options: { limit: number; phase?: RunPhase; target?: string }): Promise<CommandOutput> {
   const [client, config] = await Promise.all([context.client(), context.config()]);
@@ -23,8 +23,9 @@ export async function listCommand(context: CommandContext, options: { limit: num
   return { data: runs, text, note };
 }
 
-/** The run's total; `cost ?` when a model in it has no price; nothing when its usage is not known. */
+/** The run's total; `cost ?` when a model in it has no price, `at least` when calls reported no usage; nothing when its usage is not known. */
 function costColumn(cost: RunCost | undefined): string {
   if (!cost) return "";
-  return cost.total !== undefined ? formatUsd(cost.total) : `cost ? (no price for ${cost.unpriced.join(", ")})`;
+  if (cost.total !== undefined) return formatUsd(cost.total);
+  return cost.unpriced.length > 0 ? `cost ? (no price for ${cost.unpriced.join(", ")})` : `at least ${formatUsd(knownCost(cost))} (usage unreported)`;
 }
