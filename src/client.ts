@@ -139,7 +139,8 @@ export class DuragentClient {
   /**
    * What `usage` (a run status's, a list entry's or a result's) costs at the configured prices:
    * `pricing:` over the built-in table. Undefined without usage; a model without a price is named
-   * in `unpriced`, and then there is no total.
+   * in `unpriced`, calls that reported no usage are counted in `unreported`, and either way there
+   * is no total.
    */
   async cost(usage: UsageByModel | undefined): Promise<RunCost | undefined> {
     const { runCost } = await import("./client/run-cost.js");
