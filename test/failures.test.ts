@@ -160,6 +160,26 @@ for (const engineName of ["memory", "temporal"] as const) {
       }
     });
 
+    test("a model call that goes quiet fails its attempt after execution.llm.idleTimeoutMs, long before its start-to-close timeout", async () => {
+      const quiet: ScriptedTurn = { text: "too late", delayMs: 3_000 };
+      const model = await startScriptedModelServer([quiet, quiet], { quiet: true });
+      const log = join(dir, `quiet-${engineName}.log`);
+      const config = configFor(model, log, { llm: { maximumAttempts: 2, initialIntervalMs: 100, maximumIntervalMs: 100, idleTimeoutMs: 1_000 } });
+      try {
+        await onEngine(engineName, env, config, async (engine) => {
+          const handle = await engine.start(agent("openai:gpt-4.1-mini"), "record_step");
+          await failureOf(handle);
+          const status = await handle.status();
+          assert.equal(status.lastError, "openai sent nothing for 1 s (execution.llm.idleTimeoutMs), so this attempt was given up. Gave up after 2 attempts (execution.llm.maximumAttempts).");
+          assert.equal(model.requests.length, 2);
+          // The step's own limit stays the default ten minutes: only the silence ended it.
+          assert.equal(config.execution.llm?.startToCloseTimeoutMs, undefined);
+        });
+      } finally {
+        await model.close();
+      }
+    });
+
     test("a hanging tool's timeout names the step, the server and the tool, and the setting", async () => {
       const model = await startScriptedModelServer(toolScript, { quiet: true });
       const log = join(dir, `hang-${engineName}.log`);

@@ -755,6 +755,65 @@ describe("servers that misbehave", () => {
     assert.match(failure.message, /^anthropic sent a malformed response: it answered the streaming request with application\/json and no events; if this server cannot stream, set llm\.providers\.anthropic\.stream: false$/);
   });
 
+  test("a provider that goes quiet fails the attempt after execution.llm.idleTimeoutMs; one that keeps streaming is never cut", async () => {
+    const idleTimeoutMs = 1_000;
+    const held: ServerResponse[] = [];
+    // Events one every 100 ms, then the end or (quiet) nothing more; every event touches the watch.
+    const paced = (events: string[], quiet = false) => (_request: IncomingMessage, _body: Record<string, unknown>, response: ServerResponse) => {
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      held.push(response);
+      let next = 0;
+      const timer = setInterval(() => {
+        if (next < events.length) response.write(events[next++]);
+        else {
+          clearInterval(timer);
+          if (!quiet) response.end();
+        }
+      }, 100);
+      response.on("close", () => clearInterval(timer));
+    };
+    const silent = (_request: IncomingMessage, _body: Record<string, unknown>, response: ServerResponse) => void held.push(response);
+    const callQuietly = (provider: "openai" | "anthropic", stream: boolean) => {
+      const callLlm = createCallLlm(createProviderRegistry({ providers: { [provider]: { apiKey: key, baseURL: provider === "openai" ? `${origin}/v1` : origin } } }, {}));
+      return callLlm({ model: `${provider}:m`, messages: [{ role: "user", content: "hi" }], idleTimeoutMs }, undefined, stream ? () => {} : undefined);
+    };
+    const words = Array.from({ length: 15 }, (_, index) => `w${index} `);
+    const anthropicEvents = (texts: string[], end = true): string[] => {
+      const event = (type: string, data: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+      return [
+        event("message_start", { message: { id: "msg_1", type: "message", role: "assistant", model: "m", content: [], stop_reason: null, usage: { input_tokens: 1, output_tokens: 0 } } }),
+        event("content_block_start", { index: 0, content_block: { type: "text", text: "" } }),
+        ...texts.map((text) => event("content_block_delta", { index: 0, delta: { type: "text_delta", text } })),
+        ...(end ? [event("content_block_stop", { index: 0 }), event("message_delta", { delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 15 } }), event("message_stop", {})] : []),
+      ];
+    };
+    try {
+      // 1.5 s of answer, never 1 s without an event: whole.
+      handle = paced([chunk({ role: "assistant", content: "" }), ...words.map((word) => chunk({ content: word })), chunk({}, "stop"), "data: [DONE]\n\n"]);
+      assert.equal((await callQuietly("openai", true)).message.content, words.join(""));
+      handle = paced(anthropicEvents(words));
+      assert.equal((await callQuietly("anthropic", true)).message.content, words.join(""));
+
+      // A stream that stops sending, and a server that never answers (streamed or not): given up.
+      const cases: [provider: "openai" | "anthropic", stream: boolean, handler: typeof handle][] = [
+        ["openai", true, paced([chunk({ role: "assistant", content: "" }), chunk({ content: "Half" })], true)],
+        ["anthropic", true, paced(anthropicEvents(["Half"], false), true)],
+        ["openai", true, silent],
+        ["openai", false, silent],
+        ["anthropic", false, silent],
+      ];
+      for (const [provider, stream, handler] of cases) {
+        handle = handler;
+        const failure = await rejection(callQuietly(provider, stream));
+        assert.equal(failure.message, `${provider} sent nothing for 1 s (execution.llm.idleTimeoutMs), so this attempt was given up.`, `${provider}, ${stream ? "streamed" : "not streamed"}`);
+        assert.equal(failure.nonRetryable, false);
+        assert.equal(failure.type, FailureType.llmUnavailable);
+      }
+    } finally {
+      for (const response of held) response.destroy();
+    }
+  });
+
   test("an error event mid-stream says the server sent it, not that it could not be reached; a cut stream says it broke off", async () => {
     handle = sse([chunk({ role: "assistant", content: "Hal" }), `data: ${JSON.stringify({ error: { message: "upstream model crashed", type: "server_error" } })}\n\n`]);
     const openai = await rejection(call("openai", true));

@@ -65,6 +65,12 @@ export const LlmRequestSchema = z.object({
    * request. Absent, text streams to watchers as it comes.
    */
   unwatched: z.boolean().optional(),
+  /**
+   * The attempt fails once the provider has sent nothing this long (`execution.llm.idleTimeoutMs`):
+   * before its answer begins, or between a stream's events. Absent (runs started before it), only
+   * the step's start-to-close timeout bounds the call.
+   */
+  idleTimeoutMs: z.number().int().positive().optional(),
 });
 export type LlmRequest = z.infer<typeof LlmRequestSchema>;
 

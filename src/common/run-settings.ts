@@ -18,6 +18,8 @@ export const ActivitySettingsSchema = z.object({
   retry: RetrySettingsSchema,
   startToCloseTimeoutMs: DurationMs,
   heartbeatTimeoutMs: DurationMs.optional(),
+  /** Model calls only: the longest the provider may send nothing before the attempt fails. */
+  idleTimeoutMs: DurationMs.optional(),
 });
 export type ActivitySettings = z.infer<typeof ActivitySettingsSchema>;
 
@@ -86,8 +88,10 @@ export const defaultRunSettings: RunSettings = {
   maxIterations: 10,
   llm: {
     retry: { maximumAttempts: 5, initialIntervalMs: 1000, backoffCoefficient: 2, maximumIntervalMs: 30_000 },
-    // A model call that hangs fails its attempt after a minute, not after minutes.
-    startToCloseTimeoutMs: 60_000,
+    // A model call that hangs fails its attempt after a minute of silence, while one that keeps
+    // streaming (a long answer) runs on, up to ten minutes (the SDKs' own request timeout).
+    startToCloseTimeoutMs: 600_000,
+    idleTimeoutMs: 60_000,
     // Activities heartbeat every second, so a dead worker's step is retried elsewhere within seconds.
     heartbeatTimeoutMs: 3_000,
   },

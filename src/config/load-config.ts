@@ -141,6 +141,9 @@ function activitySettings(base: ActivitySettings, policy: ActivityPolicy | undef
   };
   const heartbeatTimeoutMs = policy.heartbeatTimeoutMs ?? base.heartbeatTimeoutMs;
   if (heartbeatTimeoutMs !== undefined) settings.heartbeatTimeoutMs = heartbeatTimeoutMs;
+  // Silence longer than the whole attempt may last would never be noticed: the attempt's limit is the bound.
+  const idleTimeoutMs = policy.idleTimeoutMs ?? base.idleTimeoutMs;
+  if (idleTimeoutMs !== undefined) settings.idleTimeoutMs = Math.min(idleTimeoutMs, settings.startToCloseTimeoutMs);
   return settings;
 }
 

@@ -253,6 +253,11 @@ const ActivityPolicySchema = z
     startToCloseTimeoutMs: DurationMs.optional(),
     /** A running attempt that is silent this long counts as failed. */
     heartbeatTimeoutMs: DurationMs.optional(),
+    /**
+     * Model calls: the attempt fails once the provider has sent nothing this long (before the
+     * answer begins, or between a stream's events); at most `startToCloseTimeoutMs`.
+     */
+    idleTimeoutMs: DurationMs.optional(),
   })
   .superRefine((policy, ctx) => {
     const { initialIntervalMs, maximumIntervalMs } = policy;

@@ -4,7 +4,8 @@
 import Anthropic from "@anthropic-ai/sdk";
 import type { LlmRequest, LlmResponse, ResponseFormat, StopReason, ToolSpec } from "../../common/llm.js";
 import type { ContentPart, Message, ToolCall, ToolMessage } from "../../common/messages.js";
-import { MalformedResponse, markCutOff, withUniqueIds } from "./provider-errors.js";
+import { IdleWatch } from "./idle-watch.js";
+import { AnswerStalled, MalformedResponse, markCutOff, withUniqueIds } from "./provider-errors.js";
 import type { LlmProvider, OnText } from "./provider.js";
 
 type MessageParam = Anthropic.Messages.MessageParam;
@@ -60,16 +61,27 @@ export class AnthropicProvider implements LlmProvider {
 
   async generate(request: LlmRequest, model: string, signal?: AbortSignal, onText?: OnText): Promise<LlmResponse> {
     const body = buildAnthropicRequest(request, model);
-    if (!onText || !this.stream) return parseAnthropicResponse(await this.client.messages.create(body, { signal }), request.responseFormat, model, this.name);
+    const idleMs = request.idleTimeoutMs;
+    if (!onText || !this.stream) {
+      // Nothing arrives before the whole answer: the SDK's own request timeout is the silence's bound.
+      const message = await this.client.messages.create(body, idleMs === undefined ? { signal } : { signal, timeout: idleMs }).catch((error: unknown) => {
+        throw idleMs !== undefined && error instanceof Anthropic.APIConnectionTimeoutError ? new AnswerStalled(this.name, idleMs) : error;
+      });
+      return parseAnthropicResponse(message, request.responseFormat, model, this.name);
+    }
+    const watch = idleMs === undefined ? undefined : new IdleWatch(this.name, idleMs, signal);
     // The SDK's stream helper assembles the events into the message a non-streaming call returns;
     // it rejects when the stream breaks or ends before message_stop.
-    const stream = this.client.messages.stream(body, { signal });
+    const stream = this.client.messages.stream(body, { signal: watch?.signal ?? signal });
+    if (watch) stream.on("streamEvent", () => watch.touch());
     // Structured output arrives as a forced tool's input, not as text: nothing to show as it comes.
     if (!request.responseFormat) stream.on("text", (delta) => onText(delta));
     let message: AnthropicMessage;
     try {
       message = await stream.finalMessage();
     } catch (error) {
+      const stalled = watch?.stalled();
+      if (stalled) throw stalled;
       // The SDK's words for a 200 that carried no events: say what it was, and what to set.
       if (error instanceof Error && /without sending any chunks/.test(error.message)) {
         const type = stream.response?.headers.get("content-type") ?? "no content type";
@@ -78,6 +90,8 @@ export class AnthropicProvider implements LlmProvider {
       // The SDK assembles the events into a message and trips on one that lacks what the format promises (usage, say).
       if (error instanceof TypeError && error.message !== "terminated") throw new MalformedResponse(this.name, `an event of its stream lacks a field the Messages API always sends (${error.message})`);
       throw error;
+    } finally {
+      watch?.stop();
     }
     return parseAnthropicResponse(message, request.responseFormat, model, this.name);
   }

@@ -24,6 +24,14 @@ export class StreamIncomplete extends Error {
  * content): a broken server or proxy, retried like a server error, and named as what it is
  * rather than as the TypeError reading it would throw.
  */
+/** The provider sent nothing for the call's idle timeout: before its answer began, or in the middle of a stream. */
+export class AnswerStalled extends Error {
+  override name = "AnswerStalled";
+  constructor(provider: string, idleMs: number) {
+    super(`${provider} sent nothing for ${idleMs / 1000} s (execution.llm.idleTimeoutMs), so this attempt was given up.`);
+  }
+}
+
 export class MalformedResponse extends Error {
   override name = "MalformedResponse";
   constructor(provider: string, what: string) {
@@ -73,7 +81,7 @@ export function toActivityFailure(error: unknown, provider: string): Application
   if (error instanceof ApplicationFailure) return error;
   const cause = error instanceof Error ? bounded(error) : undefined;
 
-  if (error instanceof StreamIncomplete || error instanceof MalformedResponse) return retryable(error.message, { provider }, cause);
+  if (error instanceof StreamIncomplete || error instanceof MalformedResponse || error instanceof AnswerStalled) return retryable(error.message, { provider }, cause);
   if (error instanceof SyntaxError) {
     // The SDK parses the body (or a stream's event) as JSON: a truncated or non-JSON body.
     return retryable(`${provider} sent a response that is not valid JSON (${error.message}).`, { provider }, cause);

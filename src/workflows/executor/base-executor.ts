@@ -83,9 +83,12 @@ export abstract class BaseExecutor implements Executor {
     return this.control.unwatched;
   }
 
-  /** The model call's step input: the request with its id, and whether its text need not stream. */
+  /** The model call's step input: the request with its id, how long the provider may be silent, and whether its text need not stream. */
   private modelCallInput(request: LlmRequest, callId: string): LlmRequest {
-    return this.prepareModelCall(this.unwatched() ? { ...request, callId, unwatched: true } : { ...request, callId });
+    const { idleTimeoutMs } = this.settings.llm;
+    const input: LlmRequest = idleTimeoutMs === undefined ? { ...request, callId } : { ...request, callId, idleTimeoutMs };
+    if (this.unwatched()) input.unwatched = true;
+    return this.prepareModelCall(input);
   }
 
   /** Hook for engines that publish the phase (Temporal's search attribute). */
