@@ -109,6 +109,9 @@ describe("telemetry on Temporal", { timeout: 240_000 }, () => {
         "    filesystem:",
         `      command: ${JSON.stringify(process.execPath)}`,
         `      args: ${JSON.stringify([packageBin("@modelcontextprotocol/server-filesystem"), dir])}`,
+        // Past a few bytes a model call refers to the run's transcript: spans must show it whole all the same.
+        "execution:",
+        "  transcriptReferenceBytes: 64",
         "agents:",
         "  reader:",
         "    instruction: Read the files.",
@@ -279,7 +282,11 @@ describe("telemetry on Temporal", { timeout: 240_000 }, () => {
     const children = receiver.spans.filter((span) => span.traceId === root.traceId && span.parentSpanId === root.spanId).map((span) => span.name).sort();
     assert.deepEqual(children, ["chat gpt-4.1-mini", "chat gpt-4.1-mini", "tools/call read_text_file", "tools/call read_text_file"]);
     const chats = receiver.spans.filter((span) => span.traceId === root.traceId && span.name === "chat gpt-4.1-mini");
-    assert.ok(chats.every((chat) => String(attribute(chat.attributes, "gen_ai.input.messages")).includes("Read a.md and b.md.")), "the environment's captureContent is not honoured");
+    assert.ok(chats.every((chat) => String(attribute(chat.attributes, "gen_ai.input.messages")).includes("Read a.md and b.md.")), "the environment's captureContent is not honoured, or a call's transcript is not whole");
+    for (const chat of chats) assert.deepEqual(JSON.parse(String(attribute(chat.attributes, "gen_ai.system_instructions"))), [{ type: "text", content: "Read the files." }]);
+    // The second call's input is the whole conversation: the question, the tool calls and their results.
+    const second = chats.map((chat) => JSON.parse(String(attribute(chat.attributes, "gen_ai.input.messages"))) as { role: string }[]).find((messages) => messages.length > 1);
+    assert.deepEqual(second?.map((message) => message.role), ["user", "assistant", "tool", "tool"]);
   });
 });
 
@@ -324,10 +331,10 @@ logger.info("plain");`;
 });
 
 describe("span attributes", () => {
-  test("an MCP span says how its server is reached: a pipe for stdio, TCP with its address for HTTP", async () => {
+  test("an MCP span says how its server is reached; a model span without usage has no counts; content in the conventions' shape", async () => {
     const { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
     const { trace: traceApi } = await import("@opentelemetry/api");
-    const { instrumentEffects } = await import("../src/telemetry/instrument-effects.js");
+    const { instrumentEffects, instrumentModelCalls } = await import("../src/telemetry/instrument-effects.js");
     const exporter = new InMemorySpanExporter();
     const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
     traceApi.setGlobalTracerProvider(provider);
@@ -347,15 +354,40 @@ describe("span attributes", () => {
       // A model call whose provider reported no usage has no token counts or cost on its span, not zeros.
       exporter.reset();
       const recorded: unknown[] = [];
-      const unmetered = instrumentEffects(
-        { callLlm: async () => ({ message: { role: "assistant", content: "hi" }, stopReason: "end", usage: { inputTokens: 0, outputTokens: 0, unreportedCalls: 1 }, model: "gpt-4.1" }) } as unknown as Parameters<typeof instrumentEffects>[0],
-        { meter: { modelCall: (call) => recorded.push(call), mcpCall: () => undefined } },
-      );
-      await unmetered.callLlm({ model: "openai:gpt-4.1", messages: [{ role: "user", content: "hi" }] }, {} as never);
+      const unmetered = instrumentModelCalls(async () => ({ message: { role: "assistant", content: "hi" }, stopReason: "end", usage: { inputTokens: 0, outputTokens: 0, unreportedCalls: 1 }, model: "gpt-4.1" }), {
+        meter: { modelCall: (call) => recorded.push(call), mcpCall: () => undefined },
+      });
+      await unmetered({ model: "openai:gpt-4.1", messages: [{ role: "user", content: "hi" }] });
       const [chat] = exporter.getFinishedSpans();
       assert.equal(chat?.attributes["duragent.usage.unreported"], true);
       for (const key of ["gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "duragent.cost.usd"]) assert.equal(chat?.attributes[key], undefined, key);
       assert.equal((recorded[0] as { cost?: number }).cost, undefined, "no cost measured for it");
+
+      // Captured content is in the GenAI conventions' shape: roles with parts, tool calls and their responses joined by id.
+      exporter.reset();
+      const answering = instrumentModelCalls(
+        async () => ({ message: { role: "assistant", content: "", toolCalls: [{ id: "call_9", name: "fs_read", arguments: '{"path":"b.md"}' }] }, stopReason: "tool_calls", usage: { inputTokens: 5, outputTokens: 2 }, model: "gpt-4.1" }),
+        { captureContent: true },
+      );
+      await answering({
+        model: "openai:gpt-4.1",
+        system: "Be brief.",
+        messages: [
+          { role: "user", content: [{ type: "text", text: "Read a.md." }, { type: "image", data: "aGk=", mimeType: "image/png" }] },
+          { role: "assistant", content: "Reading.", toolCalls: [{ id: "call_1", name: "fs_read", arguments: "{not json" }] },
+          { role: "tool", toolCallId: "call_1", toolName: "fs_read", content: [{ type: "text", text: "alpha" }] },
+        ],
+      });
+      const [captured] = exporter.getFinishedSpans();
+      assert.deepEqual(JSON.parse(String(captured?.attributes["gen_ai.system_instructions"])), [{ type: "text", content: "Be brief." }]);
+      assert.deepEqual(JSON.parse(String(captured?.attributes["gen_ai.input.messages"])), [
+        { role: "user", parts: [{ type: "text", content: "Read a.md." }, { type: "blob", modality: "image", mime_type: "image/png", content: "aGk=" }] },
+        { role: "assistant", parts: [{ type: "text", content: "Reading." }, { type: "tool_call", id: "call_1", name: "fs_read", arguments: "{not json" }] },
+        { role: "tool", parts: [{ type: "tool_call_response", id: "call_1", response: [{ type: "text", content: "alpha" }] }] },
+      ]);
+      assert.deepEqual(JSON.parse(String(captured?.attributes["gen_ai.output.messages"])), [
+        { role: "assistant", parts: [{ type: "tool_call", id: "call_9", name: "fs_read", arguments: { path: "b.md" } }], finish_reason: "tool_call" },
+      ]);
     } finally {
       traceApi.disable();
       await provider.shutdown();

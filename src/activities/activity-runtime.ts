@@ -11,7 +11,7 @@ import { createCallLlm } from "./llm/call-llm.js";
 import { createProviderRegistry, type ProviderRegistry } from "./llm/provider-registry.js";
 import { createTranscriptResolver } from "./llm/transcript-resolver.js";
 import { McpConnectionPool } from "./mcp/connection-pool.js";
-import { instrumentEffects, type EffectMeter } from "../telemetry/instrument-effects.js";
+import { instrumentEffects, instrumentModelCalls, type EffectMeter, type InstrumentOptions } from "../telemetry/instrument-effects.js";
 
 export interface ActivityRuntime {
   /** The implementation of each effect: what the memory engine calls, and what activities wrap. */
@@ -30,30 +30,36 @@ export interface ActivityRuntimeOptions {
   captureContent?: boolean;
 }
 
-/** Spans and measurements around each effect, only where something receives them: every step pays for the wrapping. */
-function observed(effects: EffectImplementations, config: DuragentConfig, providers: ProviderRegistry, options: ActivityRuntimeOptions): EffectImplementations {
-  if (!options.traced && !options.meter) return effects;
-  return instrumentEffects(effects, {
+/** Spans and measurements, only where something receives them: every step pays for the wrapping. */
+function observing(options: ActivityRuntimeOptions): boolean {
+  return options.traced === true || options.meter !== undefined;
+}
+
+function instrumentOptions(config: DuragentConfig, providers: ProviderRegistry, options: ActivityRuntimeOptions): InstrumentOptions {
+  return {
     captureContent: options.captureContent ?? false,
+    providerKinds: Object.fromEntries(Object.entries(config.llm.providers ?? {}).map(([name, provider]) => [name, provider.kind ?? name])),
     baseURLOf: (provider) => providers.baseURLOf(provider),
     mcpServers: config.mcp.servers,
-    providerKinds: Object.fromEntries(Object.entries(config.llm.providers ?? {}).map(([name, provider]) => [name, provider.kind ?? name])),
     ...(config.pricing ? { prices: config.pricing } : {}),
     ...(options.meter ? { meter: options.meter } : {}),
-  });
+  };
 }
 
 export function openActivityRuntime(config: DuragentConfig, logger: Logger, options: ActivityRuntimeOptions = {}): ActivityRuntime {
   const providers = createProviderRegistry(config.llm);
-  const callLlm = createCallLlm(providers);
+  const observed = observing(options) ? instrumentOptions(config, providers, options) : undefined;
+  // Wrapped where the request is whole (its transcript expanded), agents' calls and servers' sampling requests alike.
+  const callLlm = observed ? instrumentModelCalls(createCallLlm(providers), observed) : createCallLlm(providers);
   const mcp = new McpConnectionPool(config.mcp.servers, {
     logger: logger.child({ component: "mcp" }),
     // Servers' sampling requests go through the same providers as agents' model calls.
     sampling: { callLlm, defaultModel: config.llm.defaultModel },
   });
   const { maxToolResultBytes } = runSettingsFromConfig(config);
+  const effects = createEffects({ callLlm, mcp, resolveTranscript: createTranscriptResolver(), maxToolResultBytes });
   return {
-    effects: observed(createEffects({ callLlm, mcp, resolveTranscript: createTranscriptResolver(), maxToolResultBytes }), config, providers, options),
+    effects: observed ? instrumentEffects(effects, observed) : effects,
     mcp,
     close: () => mcp.closeAll(),
   };

@@ -1,13 +1,14 @@
 /**
- * Wraps each effect in a span and a measurement: model calls as OpenTelemetry GenAI client spans
- * (`chat <model>`), MCP operations as MCP client spans (`tools/call <tool>`). Spans go to the
- * global tracer provider, a no-op unless tracing.ts registered one, so this costs next to nothing
- * with telemetry off. Prompts, completions, tool arguments and results go on spans only when
- * content capture is on.
+ * Spans and measurements: model calls as OpenTelemetry GenAI client spans (`chat <model>`), MCP
+ * operations as MCP client spans (`tools/call <tool>`). Spans go to the global tracer provider, a
+ * no-op unless tracing.ts registered one. Prompts, completions, tool arguments and results go on
+ * spans only when content capture is on, in the GenAI conventions' message shape.
  */
 import { SpanKind, SpanStatusCode, trace, type Attributes, type Span } from "@opentelemetry/api";
 import type { EffectContext, EffectImplementations, EffectInput, EffectName, EffectOutput } from "../common/effects.js";
+import type { CallLlm } from "../activities/llm/call-llm.js";
 import { parseModelRef, type LlmRequest, type LlmResponse, type StopReason } from "../common/llm.js";
+import type { ContentPart, Message } from "../common/messages.js";
 import { costOf, type PriceTable } from "../common/pricing.js";
 import { usageKey } from "../common/usage.js";
 import { duragentVersion } from "../package-info.js";
@@ -44,7 +45,11 @@ const mcpMethods: Record<Exclude<EffectName, "callLlm">, string> = {
   readResource: "resources/read",
 };
 
-export function instrumentEffects(effects: EffectImplementations, options: InstrumentOptions = {}): EffectImplementations {
+/**
+ * Wraps the model calls themselves (agents' and MCP servers' sampling requests alike), where the
+ * request is whole: a call that refers to its run's transcript has had it expanded by then.
+ */
+export function instrumentModelCalls(callLlm: CallLlm, options: InstrumentOptions = {}): CallLlm {
   const tracer = trace.getTracer("duragent", duragentVersion);
   const capture = options.captureContent ?? false;
   const servers = new Map<string, Attributes>();
@@ -57,7 +62,7 @@ export function instrumentEffects(effects: EffectImplementations, options: Instr
     return attributes;
   };
 
-  const callLlm: EffectImplementations["callLlm"] = (request, context) => {
+  return (request, signal, onText) => {
     const { provider, model } = parseModelRef(request.model);
     const started = performance.now();
     const attributes: Attributes = {
@@ -72,10 +77,10 @@ export function instrumentEffects(effects: EffectImplementations, options: Instr
     };
     return tracer.startActiveSpan(`chat ${model}`, { kind: SpanKind.CLIENT, attributes }, async (span) => {
       try {
-        const response = await effects.callLlm(request, context);
-        // A scripted stand-in's answer is counted (and priced) under its own key, at nothing.
+        const response = await callLlm(request, signal, onText);
         // A call whose provider reported no usage has no token counts or cost to give, not zeros.
         const reported = !response.usage.unreportedCalls;
+        // A scripted stand-in's answer is counted (and priced) under its own key, at nothing.
         const cost = reported ? costOf(usageKey(request.model, response.model), response.usage, options.prices) : undefined;
         span.setAttributes({
           "gen_ai.response.model": response.model,
@@ -84,7 +89,7 @@ export function instrumentEffects(effects: EffectImplementations, options: Instr
           ...(reported ? { "gen_ai.usage.input_tokens": response.usage.inputTokens, "gen_ai.usage.output_tokens": response.usage.outputTokens } : { "duragent.usage.unreported": true }),
           ...(response.usage.cachedInputTokens !== undefined ? { "gen_ai.usage.cache_read.input_tokens": response.usage.cachedInputTokens } : {}),
           ...(cost !== undefined ? { "duragent.cost.usd": cost } : {}),
-          ...(capture ? { "gen_ai.output.messages": JSON.stringify([response.message]) } : {}),
+          ...(capture ? { "gen_ai.output.messages": JSON.stringify([{ ...conventionMessage(response.message), finish_reason: finishReasons[response.stopReason] }]) } : {}),
         });
         // Labelled as usage is: a stand-in model (`scripted:…`) under its own name, not the one it stood in for.
         options.meter?.modelCall({ model: usageKey(request.model, response.model), agent: request.agent ?? "", ms: performance.now() - started, response, ...(cost !== undefined ? { cost } : {}) });
@@ -98,7 +103,12 @@ export function instrumentEffects(effects: EffectImplementations, options: Instr
       }
     });
   };
+}
 
+/** Wraps each MCP effect; model calls are wrapped where they are made ({@link instrumentModelCalls}). */
+export function instrumentEffects(effects: EffectImplementations, options: InstrumentOptions = {}): EffectImplementations {
+  const tracer = trace.getTracer("duragent", duragentVersion);
+  const capture = options.captureContent ?? false;
   const mcpEndpoints = new Map<string, Attributes>();
   const mcpServerOf = (server: string): Attributes => {
     let attributes = mcpEndpoints.get(server);
@@ -150,7 +160,7 @@ export function instrumentEffects(effects: EffectImplementations, options: Instr
   };
 
   return {
-    callLlm,
+    callLlm: effects.callLlm,
     listTools: mcp("listTools"),
     callTool: mcp("callTool"),
     listPrompts: mcp("listPrompts"),
@@ -173,11 +183,45 @@ function serverAttributes(baseURL: string | undefined): Attributes {
   }
 }
 
+/** The request's instructions and messages as the GenAI conventions write them (`parts`). */
 function contentOfRequest(request: LlmRequest): Attributes {
   return {
-    ...(request.system ? { "gen_ai.system_instructions": request.system } : {}),
-    "gen_ai.input.messages": JSON.stringify(request.messages),
+    ...(request.system ? { "gen_ai.system_instructions": JSON.stringify([{ type: "text", content: request.system }]) } : {}),
+    "gen_ai.input.messages": JSON.stringify(request.messages.map(conventionMessage)),
   };
+}
+
+/** One message in the conventions' shape: a role and its parts (text, blobs, tool calls and their responses). */
+function conventionMessage(message: Message): { role: string; parts: Record<string, unknown>[] } {
+  switch (message.role) {
+    case "system":
+      return { role: "system", parts: [{ type: "text", content: message.content }] };
+    case "user":
+      return { role: "user", parts: typeof message.content === "string" ? [{ type: "text", content: message.content }] : message.content.map(conventionPart) };
+    case "assistant":
+      return {
+        role: "assistant",
+        parts: [
+          ...(message.content !== "" ? [{ type: "text", content: message.content }] : []),
+          ...(message.toolCalls ?? []).map((call) => ({ type: "tool_call", id: call.id, name: call.name, arguments: parsedOrText(call.arguments) })),
+        ],
+      };
+    case "tool":
+      return { role: "tool", parts: [{ type: "tool_call_response", id: message.toolCallId, response: message.content.map(conventionPart) }] };
+  }
+}
+
+function conventionPart(part: ContentPart): Record<string, unknown> {
+  return part.type === "text" ? { type: "text", content: part.text } : { type: "blob", modality: "image", mime_type: part.mimeType, content: part.data };
+}
+
+/** A tool call's arguments as the JSON they are, or their text when the model wrote something else. */
+function parsedOrText(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
 }
 
 /** A failure's type (Temporal's ApplicationFailure type, or the error's name): a bounded label, unlike its message. */
