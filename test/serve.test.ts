@@ -22,6 +22,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import {
+  CancelledNotificationSchema,
   ElicitRequestSchema,
   LoggingMessageNotificationSchema,
   type CallToolResult,
@@ -172,7 +173,7 @@ type ToolResult = CallToolResult;
 async function connect(
   engine: Engine,
   config: DuragentConfig,
-  options: { waitTimeoutMs?: number; elicit?: (request: ElicitRequest) => Promise<ElicitResult>; urlElicitation?: boolean } = {},
+  options: { waitTimeoutMs?: number; elicit?: (request: ElicitRequest, extra: { requestId: string | number }) => Promise<ElicitResult>; urlElicitation?: boolean } = {},
 ) {
   const server = duragentMcpServers({
     targets: await loadRunTargets(config),
@@ -400,6 +401,27 @@ describe("an MCP client drives duragent runs (memory engine)", () => {
     assert.equal(form.message, "What is the budget?");
     assert.equal("requestedSchema" in form && form.requestedSchema.properties.amount?.type, "number");
     assert.match(asked[2]!.message, /previous answer was refused.*amount/s);
+    await close();
+  });
+
+  test("a question answered elsewhere while the caller's form is open: the form is withdrawn, and the call returns the run's answer", async () => {
+    let formOpen!: (id: string | number) => void;
+    const opened = new Promise<string | number>((resolve) => (formOpen = resolve));
+    // A person away from the form: it stays open until the server withdraws it.
+    const { client, call, close } = await connect(engine, config, { elicit: (_request, extra) => (formOpen(extra.requestId), new Promise<never>(() => {})) });
+    // Watched here rather than through the handler's signal: SDK 1.x ignores a cancellation of request id 0.
+    const withdrawn: (string | number)[] = [];
+    client.setNotificationHandler(CancelledNotificationSchema, (notification) => void withdrawn.push(notification.params.requestId!));
+    const before = await knownRuns(call);
+    const answer = call("asker", { input: "plan a trip" });
+    const formId = await opened;
+    const runId = await nextRun(call, "asker", before);
+    // Someone else answers, as `duragent answer` does.
+    await (await engine.getHandle(runId)).answer({ requestId: "input-1", value: "Lagos" });
+    const result = await answer;
+    assert.ok(!result.isError, text(result));
+    assert.equal(text(result), "Going to Lagos");
+    await waitFor("the open form to be withdrawn", () => (withdrawn.includes(formId) ? true : undefined));
     await close();
   });
 

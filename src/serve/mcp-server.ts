@@ -265,7 +265,7 @@ async function runAndWait(tool: string, target: RunTarget, input: () => unknown,
           form: elicitation.form !== undefined,
           url: elicitation.url !== undefined,
           // Sent as part of the call (on its own, resumable stream over HTTP), not as a request of the session.
-          ask: (params, timeout) => request.send({ method: "elicitation/create", params }, { signal: request.signal, timeout }),
+          ask: (params, timeout, withdraw) => request.send({ method: "elicitation/create", params }, { signal: AbortSignal.any([request.signal, withdraw]), timeout }),
         }
       : undefined;
   try {

@@ -47,7 +47,8 @@ export interface CallerElicitation {
   /** The elicitation modes the caller's client declared. */
   form: boolean;
   url: boolean;
-  ask(params: ElicitRequestFormParams | ElicitRequestURLParams, timeoutMs: number): Promise<ElicitResult>;
+  /** `signal` withdraws the question (the SDK tells the client the request is cancelled). */
+  ask(params: ElicitRequestFormParams | ElicitRequestURLParams, timeoutMs: number, signal: AbortSignal): Promise<ElicitResult>;
 }
 
 export type WaitOutcome =
@@ -85,7 +86,12 @@ export async function waitForRun(handle: RunHandle, options: WaitOptions): Promi
       const mode = input.url === undefined ? "form" : "url";
       if (!options.elicit?.[mode]) return { kind: "waiting", status, reason: "input" };
       const asked = await askCaller(handle, input, options.elicit, options);
-      if (!asked.answered) return { kind: "waiting", status: await handle.status(), reason: "input", detail: asked.detail };
+      if (!asked.answered) {
+        // The run may have ended meanwhile (its question answered elsewhere, or it was cancelled).
+        const now = await handle.status();
+        if (hasEnded(now.phase)) return settle(handle, now);
+        return { kind: "waiting", status: now, reason: "input", detail: asked.detail };
+      }
       pollMs = minPollMs;
       continue;
     }
@@ -162,23 +168,56 @@ async function askCaller(
 ): Promise<Asked> {
   let note: string | undefined;
   for (let attempt = 1; attempt <= maxElicitAttempts; attempt++) {
+    const withdraw = new AbortController();
     const form = elicitationForm(request, `${handle.runId}/${request.id}`, note);
     if (!form) return { answered: false, detail: "Its answer schema is too rich for an MCP form." };
     const left = options.deadline - Date.now();
     if (left <= 0) return { answered: false, detail: "The wait ended before the question was put to you." };
-    let reply: ElicitResult;
+    let reply: ElicitResult | "settled elsewhere";
     try {
-      reply = await elicit.ask(form.params, left);
+      reply = await askWhileOpen(handle, request, () => elicit.ask(form.params, left, withdraw.signal), withdraw, options);
     } catch (error) {
       options.signal.throwIfAborted();
+      if (Date.now() >= options.deadline) return { answered: false, detail: `The wait ended before you answered ${request.id}; answer it with run_input.` };
       return { answered: false, detail: `Asking you failed (${error instanceof Error ? error.message : String(error)}).` };
     }
+    // Answered by someone else (the CLI, another caller's run_input), or the run ended: the wait goes on from the run's state.
+    if (reply === "settled elsewhere") return { answered: true };
     const taken = await takeReply(handle, request, form, reply);
     if (taken.kind === "answered") return { answered: true };
     if (taken.kind === "open") return { answered: false, detail: taken.detail };
     note = taken.note;
   }
   return { answered: false, detail: `${maxElicitAttempts} answers in a row were refused. ${note ?? ""}`.trim() };
+}
+
+/**
+ * The caller's reply, or `settled elsewhere` once the question is no longer the run's to ask
+ * (answered through the CLI or another caller, or the run ended); the question is then withdrawn.
+ */
+async function askWhileOpen(
+  handle: RunHandle,
+  request: QuestionRequest,
+  ask: () => Promise<ElicitResult>,
+  withdraw: AbortController,
+  options: WaitOptions,
+): Promise<ElicitResult | "settled elsewhere"> {
+  const settled = Symbol("settled");
+  const watching = (async () => {
+    for (let pollMs = options.minPollMs ?? 100; !withdraw.signal.aborted; pollMs = Math.min(Math.round(pollMs * 1.5), options.maxPollMs ?? 1_000)) {
+      await sleep(pollMs, withdraw.signal).catch(() => undefined);
+      if (withdraw.signal.aborted) return undefined;
+      const status = await handle.status().catch(() => undefined);
+      if (status && (hasEnded(status.phase) || !status.pending.some((pending) => pending.id === request.id))) return settled;
+    }
+    return undefined;
+  })();
+  try {
+    const first = await Promise.race([ask(), watching.then((value) => (value === settled ? value : new Promise<never>(() => {})))]);
+    return first === settled ? "settled elsewhere" : first;
+  } finally {
+    withdraw.abort();
+  }
 }
 
 /** What came of the caller's reply to one of the run's questions. */
