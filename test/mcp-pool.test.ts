@@ -502,6 +502,22 @@ describe("failures", () => {
     await assert.rejects(pool.callTool({ server: "ghost", tool: "x", arguments: {} }), notInstalled);
   });
 
+  test("a working directory or a command path that does not exist is named as what it is, not as a command missing from PATH", async (t) => {
+    const pool = poolFor(t, {
+      lost: { command: process.execPath, args: ["server.js"], cwd: path.join(os.tmpdir(), "duragent-no-such-dir") },
+      pathless: { command: path.join(os.tmpdir(), "duragent-no-such-dir", "server") },
+    });
+    const refused = (expected: string) => (error: unknown) => {
+      assert.ok(error instanceof ApplicationFailure);
+      assert.equal(error.nonRetryable, true);
+      assert.equal(error.message, expected);
+      return true;
+    };
+    await assert.rejects(pool.listTools("lost"), refused(`MCP server 'lost' could not be started: its working directory '${path.join(os.tmpdir(), "duragent-no-such-dir")}' does not exist. Create it, or fix mcp.servers.lost.cwd.`));
+    const command = path.join(os.tmpdir(), "duragent-no-such-dir", "server");
+    await assert.rejects(pool.listTools("pathless"), refused(`MCP server 'pathless' could not be started (command '${command}'): '${command}' does not exist. Fix mcp.servers.pathless.command.`));
+  });
+
   test("`npx --no-install` of a package that is not installed says which one, and how to install it", async (t) => {
     const empty = await mkdtemp(path.join(os.tmpdir(), "duragent-npx-"));
     t.after(() => rm(empty, { recursive: true, force: true }));

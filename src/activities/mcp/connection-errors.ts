@@ -1,4 +1,5 @@
 /** Classifying the errors a connection throws, and describing its failures for operators. */
+import path from "node:path";
 import { OAuthError, ProtocolError, SdkError, SdkErrorCode, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/client";
 import { ApplicationFailure } from "@temporalio/common";
 import { describeOAuthFailure } from "../../auth/authorization-server.js";
@@ -160,11 +161,18 @@ export function errorText(error: unknown): string {
  * command is not on PATH, or `npx --no-install` found its package not installed (or not on the
  * registry). Undefined for any other failure. Secrets in the config are masked.
  */
-export function missingCommand(conn: FailedConnection, error: unknown): string | undefined {
+export function missingCommand(conn: FailedConnection, error: unknown, exists: (file: string) => boolean): string | undefined {
   const { server, config } = conn;
   if (!("command" in config)) return undefined;
   const fix = `mcp.servers.${server}`;
   if (conn.stdio?.pid == null && (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") {
+    // Node says ENOENT alike for a command it cannot find and a working directory that is not there.
+    if (config.cwd !== undefined && !exists(path.resolve(config.cwd))) {
+      return redactSecrets(config, `MCP server '${server}' could not be started: its working directory '${config.cwd}' does not exist. Create it, or fix ${fix}.cwd.`);
+    }
+    if (/[\\/]/.test(config.command)) {
+      return redactSecrets(config, `MCP server '${server}' could not be started (command '${commandLine(config)}'): '${config.command}' does not exist. Fix ${fix}.command.`);
+    }
     return redactSecrets(
       config,
       `MCP server '${server}' could not be started (command '${commandLine(config)}'): '${config.command}' is not installed (not found on PATH). Install it, or fix ${fix}.command.`,

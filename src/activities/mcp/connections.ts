@@ -4,6 +4,7 @@
  * no server process outlives the worker. What is said over a connection is the pool's
  * (./connection-pool.ts) and the relay's (./server-request-relay.ts).
  */
+import { existsSync } from "node:fs";
 import { AsyncResource } from "node:async_hooks";
 import { Client, StreamableHTTPClientTransport, type ClientCapabilities, type OAuthClientProvider, type Transport } from "@modelcontextprotocol/client";
 import { ApplicationFailure } from "@temporalio/common";
@@ -295,7 +296,7 @@ export class Connections<C extends Connection = Connection> {
       // Retrying cannot sign anyone in, fix a server that breaks the protocol, or install a command; the message says what will.
       const hopeless = nonRetryableFailure(conn, "initialize", error, since);
       if (hopeless) throw hopeless;
-      const missing = missingCommand(conn, error);
+      const missing = missingCommand(conn, error, existsSync);
       if (missing) throw ApplicationFailure.nonRetryable(missing, FailureType.configuration);
       if (isRequestEnded(error, "timeout")) {
         const said = tellingStderrLine(conn.stderrTail);
