@@ -448,6 +448,11 @@ describe("worker-side details", () => {
       "pets must have at most 1 items",
       'hero must be one of "h1"',
     ]);
+    // A form of one field takes a bare value as that field's; a form of several still wants an object.
+    const city = { type: "object", properties: { answer: { type: "string", minLength: 2 } }, required: ["answer"] };
+    assert.deepEqual(checkElicitationAnswer(city, "Porto"), { ok: true, value: { answer: "Porto" } });
+    assert.deepEqual(checkElicitationAnswer(city, "P"), { ok: false, problems: ["answer must have at least 2 characters"] });
+    assert.deepEqual(checkElicitationAnswer(schema, "a@b.co"), { ok: false, problems: ["the answer must be a JSON object with the requested fields"] });
   });
 
   test("an embedded image resource stays an image; structured output shows when a result has no text", () => {

@@ -34,6 +34,8 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernHTTPTransport, type ElicitRequestParams as ModernElicitParams } from "@modelcontextprotocol/client";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
+import { answerFromText } from "../src/client/answer-text.js";
+import { describePending } from "../src/cli/status-text.js";
 import { textOf } from "../src/common/messages.js";
 import type { DuragentConfig } from "../src/config/schema.js";
 import type { Engine } from "../src/client/engine.js";
@@ -263,7 +265,9 @@ test("the inner agent's question becomes the outer run's question, and the perso
     // Asked by the inner serve in an input_required result (MCP 2026-07-28), which names its own run.
     assert.match(question.prompt, /^Which city\?\s+\(run asker-[0-9a-f]{8}, input-1\)$/);
     assert.deepEqual(question.origin, { server: "inner", tool: "asker", kind: "elicitation" });
-    await handle.answer({ value: { answer: "Lisbon" } });
+    // The inner question is plain text, and reads and is answered as such, not as a one-field JSON form.
+    assert.match(describePending(question), /\(answer as text\)$/);
+    await handle.answer({ value: answerFromText("Lisbon", question.schema) });
     assert.equal(((await handle.result()) as { text: string }).text, "The inner agent says: Going to Lisbon");
   } finally {
     await engine.close();
@@ -396,6 +400,8 @@ describe("an MCP client drives duragent runs (memory engine)", () => {
 
     const budget = await call("askForBudget", { input: {} });
     assert.deepEqual(JSON.parse(text(budget)), { status: "answered", value: { amount: 70, currency: "USD" } });
+    // A workflow's object value is the call's structured output too.
+    assert.deepEqual(budget.structuredContent, { status: "answered", value: { amount: 70, currency: "USD" } });
     const form = asked[1]!;
     assert.ok(form.mode === "form" || form.mode === undefined);
     assert.equal(form.message, "What is the budget?");
@@ -487,7 +493,7 @@ describe("an MCP client drives duragent runs (memory engine)", () => {
     const { call, close } = await connect(engine, config, { waitTimeoutMs: 200 });
     const result = await call("slow", { input: "think" });
     assert.ok(!result.isError, text(result));
-    assert.match(text(result), /is still running \(it goes on without you\).*run_status/s);
+    assert.match(text(result), /is still running; this call stopped waiting for it\..*run_status/s);
     const runId = runIdIn(text(result))!;
 
     await call("run_pause", { runId });

@@ -313,5 +313,5 @@ export function newRunId(target: RunTarget, uuid: string, options: StartOptions 
 
 /** How long the memory engine holds runs, in the words of its settings. */
 export function memoryRetention({ memory: { keepFinishedMs, keepFinishedRuns } }: DuragentConfig): string {
-  return `memory runs live only as long as their process, and an ended one is kept ${keepFinishedMs / 1000} s, at most the latest ${keepFinishedRuns}: memory.keepFinishedMs, memory.keepFinishedRuns`;
+  return `memory runs live only in the process that started them (a \`duragent serve\`'s through its run_status and run_input tools), and an ended one is kept ${keepFinishedMs / 1000} s, at most the latest ${keepFinishedRuns}: memory.keepFinishedMs, memory.keepFinishedRuns`;
 }

@@ -535,14 +535,15 @@ function outcomeResult(handle: RunHandle, outcome: WaitOutcome, detail?: string)
   const id = handle.runId;
   switch (outcome.kind) {
     case "completed":
-      return textResult(answerText(outcome.result));
+      // A workflow's own object value is structured output too; an agent's or pattern's answer is its text.
+      return isPlainObject(outcome.result) && typeof outcome.result.text !== "string" ? jsonResult(outcome.result) : textResult(answerText(outcome.result));
     case "failed":
       return errorResult(outcome.error instanceof Error ? outcome.error.message : `Run ${id} failed: ${String(outcome.error)}`);
     case "cancelled":
       return errorResult(`Run ${id} was cancelled.`);
     case "waiting": {
       const lead =
-        outcome.reason === "timeout" ? `Run ${id} is still running (it goes on without you).` : `Run ${id} is waiting for you.`;
+        outcome.reason === "timeout" ? `Run ${id} is still running; this call stopped waiting for it.` : `Run ${id} is waiting for you.`;
       return textResult([lead, outcome.detail ?? detail, statusHint(outcome.status)].filter(Boolean).join(" "));
     }
   }
@@ -594,6 +595,10 @@ function answerText(result: unknown): string {
   if (typeof result === "string") return result;
   if (typeof result === "object" && result !== null && "text" in result && typeof result.text === "string") return result.text;
   return JSON.stringify(result, null, 2);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function textResult(text: string): CallToolResult {
