@@ -52,15 +52,7 @@ const mcpMethods: Record<Exclude<EffectName, "callLlm">, string> = {
 export function instrumentModelCalls(callLlm: CallLlm, options: InstrumentOptions = {}): CallLlm {
   const tracer = trace.getTracer("duragent", duragentVersion);
   const capture = options.captureContent ?? false;
-  const servers = new Map<string, Attributes>();
-  const serverOf = (provider: string): Attributes => {
-    let attributes = servers.get(provider);
-    if (!attributes) {
-      attributes = serverAttributes(options.baseURLOf?.(provider));
-      servers.set(provider, attributes);
-    }
-    return attributes;
-  };
+  const serverOf = memoized((provider) => serverAttributes(options.baseURLOf?.(provider)));
 
   return (request, signal, onText) => {
     const { provider, model } = parseModelRef(request.model);
@@ -109,17 +101,11 @@ export function instrumentModelCalls(callLlm: CallLlm, options: InstrumentOption
 export function instrumentEffects(effects: EffectImplementations, options: InstrumentOptions = {}): EffectImplementations {
   const tracer = trace.getTracer("duragent", duragentVersion);
   const capture = options.captureContent ?? false;
-  const mcpEndpoints = new Map<string, Attributes>();
-  const mcpServerOf = (server: string): Attributes => {
-    let attributes = mcpEndpoints.get(server);
-    if (!attributes) {
-      const entry = options.mcpServers && Object.hasOwn(options.mcpServers, server) ? options.mcpServers[server] : undefined;
-      // A stdio server is a child process on the other end of a pipe; an HTTP one, a TCP peer.
-      attributes = entry === undefined ? {} : entry.url === undefined ? { "network.transport": "pipe" } : { "network.transport": "tcp", ...serverAttributes(entry.url) };
-      mcpEndpoints.set(server, attributes);
-    }
-    return attributes;
-  };
+  const mcpServerOf = memoized((server) => {
+    const entry = options.mcpServers && Object.hasOwn(options.mcpServers, server) ? options.mcpServers[server] : undefined;
+    // A stdio server is a child process on the other end of a pipe; an HTTP one, a TCP peer.
+    return entry === undefined ? {} : entry.url === undefined ? { "network.transport": "pipe" } : { "network.transport": "tcp", ...serverAttributes(entry.url) };
+  });
 
   const mcp = <K extends Exclude<EffectName, "callLlm">>(name: K) => {
     const method = mcpMethods[name];
@@ -168,6 +154,16 @@ export function instrumentEffects(effects: EffectImplementations, options: Instr
     listResources: mcp("listResources"),
     listResourceTemplates: mcp("listResourceTemplates"),
     readResource: mcp("readResource"),
+  };
+}
+
+/** A server's attributes, worked out once per name: every call asks. */
+function memoized(attributesOf: (name: string) => Attributes): (name: string) => Attributes {
+  const known = new Map<string, Attributes>();
+  return (name) => {
+    let attributes = known.get(name);
+    if (!attributes) known.set(name, (attributes = attributesOf(name)));
+    return attributes;
   };
 }
 
