@@ -11,7 +11,8 @@ export function describePending(request: PendingRequest): string {
   if (request.kind === "approval") {
     return `${request.id}: approve ${request.server}/${request.tool} ${JSON.stringify(request.arguments)}?`;
   }
-  const sole = request.schema?.type === "object" ? soleFormField(request.schema) : undefined;
+  // Only an MCP server's form takes a bare answer for its one field; a run's own question wants its schema's JSON.
+  const sole = request.origin && request.schema?.type === "object" ? soleFormField(request.schema) : undefined;
   const schema = !request.schema
     ? ""
     : sole
