@@ -384,3 +384,17 @@ describe("starting runs on Temporal", () => {
     }
   });
 });
+
+test("a run whose workflow code no longer replays: status says so, with the worker's words and the phase last told, not as a bug", async () => {
+  const { QueryNotRegisteredError } = await import("@temporalio/client");
+  const { isReplayFailing } = await import("../src/client/temporal-errors.js");
+  const { replayFailingStatus } = await import("../src/client/temporal-engine.js");
+  // As the client hands on a status query whose replay hit a change of shape (the eleventh user test's).
+  const error = new QueryNotRegisteredError("[TMPRL1100] Nondeterminism error: Activity machine does not handle this event: HistoryEvent(id: 11, UpsertWorkflowSearchAttributes)", 3);
+  assert.equal(isReplayFailing(error), true);
+  assert.equal(isReplayFailing(new QueryNotRegisteredError("Query handler not found: duragent.status", 3)), false);
+  const status = replayFailingStatus("plan-1", "waiting_input", error);
+  assert.equal(status.phase, "waiting_input");
+  assert.match(status.partial ?? "", /no longer replays this run's history .*patched\(\).*duragent terminate/);
+  assert.equal(status.lastError, "[TMPRL1100] Nondeterminism error: Activity machine does not handle this event: HistoryEvent(id: 11, UpsertWorkflowSearchAttributes)");
+});

@@ -47,7 +47,7 @@ import { withChildren } from "../common/child-runs.js";
 import { agentSearchAttribute, phaseSearchAttribute } from "../common/search-attributes.js";
 import { isUnknownSearchAttribute, registerSearchAttributes } from "./search-attributes.js";
 import { temporalConnectionOptions, webUiLink } from "./temporal-connection.js";
-import { isWorkflowTaskFailing } from "./temporal-errors.js";
+import { isReplayFailing, isWorkflowTaskFailing } from "./temporal-errors.js";
 import { isUserError, UserError } from "../errors/user-error.js";
 import { clientDataConverterFor } from "../codec/data-converter.js";
 import type { DuragentWorker } from "../worker.js";
@@ -95,6 +95,20 @@ const closedStatusQueryTimeoutMs = 30_000;
  */
 function serverKnownStatus(runId: string, phase: RunPhase, partial: string, lastError?: string): RunStatus {
   return { runId, phase, stepCount: 0, pending: [], usage: {}, partial, ...(lastError ? { lastError } : {}) };
+}
+
+/**
+ * An open run whose workflow code no longer replays its history: the phase it last told the
+ * server, why nothing else is known, and the worker's words (the history's first divergence).
+ */
+export function replayFailingStatus(runId: string, phase: RunPhase, error: unknown): RunStatus {
+  const message = (error instanceof Error ? error.message : String(error)).replace(/^\d+ [A-Z_]+: /, "");
+  return serverKnownStatus(
+    runId,
+    phase,
+    "the workers' workflow code no longer replays this run's history (it changed shape since the run started, without `patched()`: see \"Changing workflow code safely\" in the README), so its steps, questions and usage are not known; deploy code that replays it, or end the run with `duragent terminate`",
+    message.split("\n")[0],
+  );
 }
 
 /** An open run's phase from its DuragentPhase search attribute; `running` when it has none (or an ended one visibility has not caught up with). */
@@ -391,6 +405,7 @@ export class TemporalEngine implements Engine {
             // the client's own timer wins the race.
             const timedOut = isGrpcDeadlineError(error) || (isGrpcCancelledError(error) && Date.now() >= deadline);
             if (!phase && isWorkflowTaskFailing(error)) return this.failingTaskStatus(workflow);
+            if (!phase && isReplayFailing(error)) return replayFailingStatus(workflow.workflowId, openPhase(description.typedSearchAttributes.get(phaseSearchAttribute)), error);
             if (phase || !timedOut) throw error;
             return undefined;
           });

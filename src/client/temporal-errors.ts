@@ -76,3 +76,15 @@ export function isWorkflowTaskFailing(error: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * A query the worker could not answer because replaying the run's history failed: the workflow
+ * code changed shape since the run started (a step added or moved without `patched()`). The
+ * worker says so as a nondeterminism error (TMPRL1100), which the client hands on as a failed query.
+ */
+export function isReplayFailing(error: unknown): boolean {
+  for (let cause = error, depth = 0; typeof cause === "object" && cause !== null && depth < 3; cause = (cause as { cause?: unknown }).cause, depth++) {
+    if (/\bTMPRL1100\b|Nondeterminism error/i.test(String((cause as { message?: unknown }).message ?? ""))) return true;
+  }
+  return false;
+}
