@@ -29,6 +29,7 @@ import type { CountingLogEntry } from "./fixtures/counting-mcp-server.js";
 import { bundleWorkflows, memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
 import { startTestTemporal } from "./support/temporal.js";
 import { waitFor } from "./support/wait.js";
+import { textOf } from "../src/common/messages.js";
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-failures-")));
 const countingServer = fileURLToPath(new URL("./fixtures/counting-mcp-server.ts", import.meta.url));
@@ -220,6 +221,28 @@ for (const engineName of ["memory", "temporal"] as const) {
           await assert.rejects(engine.start(agent("openai:gpt-4.1-mini"), "   "), (error: unknown) => error instanceof InvalidRunInput && /it got an empty one/.test(error.message));
           assert.equal(model.requests.length, 0, "no run reached the model");
         });
+      } finally {
+        await model.close();
+      }
+    });
+
+    test("a local tool that throws: the model reads its failure as a tool error, and the run goes on (on Temporal its task is not retried for ever)", async () => {
+      // The first call asks for the tool; the next answers with what the tool said.
+      const model = await startScriptedModelServer((call) => {
+        const result = call.messages.findLast((message) => message.role === "tool");
+        return result ? { text: `tool said: ${textOf(result.content)}` } : { toolCalls: [{ name: "add", arguments: { a: 1, b: 2 } }] };
+      }, { quiet: true });
+      const modulePath = fileURLToPath(new URL("./fixtures/usage-workflows.ts", import.meta.url));
+      const { explode } = (await import(modulePath)) as typeof import("./fixtures/usage-workflows.js");
+      const body = async (engine: Engine) => {
+        const handle = await engine.start({ kind: "workflow", name: "explode", workflow: explode as DuragentWorkflow }, "add 1 and 2");
+        assert.equal(await handle.result(), "tool said: Error: The tool 'add' failed: local tool exploded");
+        assert.equal(model.requests.length, 2);
+      };
+      try {
+        const config = { ...configFor(model, join(dir, `explode-${engineName}.log`), {}), modules: [modulePath] };
+        if (engineName === "memory") await onEngine("memory", env, config, body);
+        else await withTemporalWorker(env!, config, body, { workflowBundle: await bundleWorkflows([modulePath]) });
       } finally {
         await model.close();
       }

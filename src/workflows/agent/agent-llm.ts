@@ -2,7 +2,7 @@
  * An agent's model with its tools attached: runs the tool loop in workflow code, so each model
  * turn and each tool call is its own durable step.
  */
-import { ApplicationFailure } from "@temporalio/common";
+import { ApplicationFailure, TemporalFailure } from "@temporalio/common";
 import type { z } from "zod";
 import { FailureType } from "../../common/failures.js";
 import { globMatcher } from "../../common/glob.js";
@@ -185,7 +185,17 @@ export class AgentLlm implements AugmentedLlm {
   private callTool(call: ToolCall): Promise<ToolOutcome> {
     const target = this.toolTarget(call);
     if ("refused" in target) return Promise.resolve(toolOutcome(call, { result: target.refused }));
-    if ("local" in target) return callAsync(() => target.local.call(target.args)).then((outcome) => toolOutcome(call, outcome));
+    if ("local" in target) {
+      // A local tool's own failure is the model's to read, as an MCP tool's is, on both engines; a
+      // failure of the run itself (a TemporalFailure: a cancel, an ApplicationFailure) still ends it.
+      return callAsync(() => target.local.call(target.args)).then(
+        (outcome) => toolOutcome(call, outcome),
+        (error: unknown) => {
+          if (error instanceof TemporalFailure) throw error;
+          return toolOutcome(call, { result: toolError(`The tool '${call.name}' failed: ${error instanceof Error ? error.message : String(error)}`) });
+        },
+      );
+    }
     if (this.needsApproval(call.name)) return this.approvedToolCall(call, target.tool, target.args).then((outcome) => toolOutcome(call, outcome));
     return this.ctx.callTool({ server: target.tool.server, tool: target.tool.name, arguments: target.args, modelCallId: call.id }).then((result) => toolOutcome(call, { result }));
   }
