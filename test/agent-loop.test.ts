@@ -243,3 +243,13 @@ describe("retries in the memory engine follow the activity policy", () => {
     assert.equal(h.model.requests.length, 4);
   });
 });
+
+test("a zod 3 schema is refused saying to install zod 4, not with zod 4's TypeError about `def`", async () => {
+  const { z: z3 } = await import("zod/v3");
+  const { jsonSchemaOf } = await import("../src/workflows/structured-output.js");
+  assert.throws(
+    () => jsonSchemaOf(z3.object({ title: z3.string() }) as unknown as z.ZodType),
+    (error: unknown) => error instanceof ApplicationFailure && error.nonRetryable && error.type === FailureType.configuration && /zod 3 schema; duragent takes zod 4 schemas\. Install zod 4 \(npm i zod@\^4\)/.test(error.message),
+  );
+  assert.deepEqual(jsonSchemaOf(z.object({ title: z.string() })).required, ["title"]);
+});

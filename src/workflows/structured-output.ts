@@ -9,6 +9,13 @@ import { FailureType } from "../common/failures.js";
 
 /** The JSON Schema of what a schema accepts (its input side), as providers and forms take it. */
 export function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
+  // zod 3's schemas have `_def` and no `_zod`; zod 4 would fail on them with a TypeError about `def`.
+  if (typeof schema === "object" && schema !== null && !("_zod" in schema) && "_def" in schema) {
+    throw ApplicationFailure.nonRetryable(
+      "This schema is a zod 3 schema; duragent takes zod 4 schemas. Install zod 4 (npm i zod@^4) and import z from \"zod\" (or from \"zod/v4\" in zod 3.25).",
+      FailureType.configuration,
+    );
+  }
   return z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
 }
 
