@@ -213,11 +213,18 @@ export class DuragentClient {
     if (typeof target === "string") return this.target(target);
     if (isDuragentWorkflow(target)) {
       // A worker knows a workflow by its export name, which only the module that exports it can tell.
-      for (const known of (await this.targets()).values()) if (known.kind === "workflow" && known.workflow === target) return known;
+      const workflows = [...(await this.targets()).values()].filter((known) => known.kind === "workflow");
+      const same = workflows.find((known) => known.workflow === target);
+      if (same) return same;
+      // A TypeScript module is loaded by duragent's own loader: another instance of the same code
+      // than the program's, found by its body's source when exactly one export has it.
+      const source = target.body.toString();
+      const alike = workflows.filter((known) => known.workflow?.body.toString() === source);
+      if (alike.length === 1) return alike[0]!;
       throw new UserError(
-        "This workflow object is not one that the config's modules: export, so no worker could know it by name. " +
-          "Add its file to modules:; a TypeScript module is loaded by duragent's own loader, another instance than your program's, " +
-          'so start its workflows by export name: start<Output>("exportName", input).',
+        alike.length > 1
+          ? `This workflow object has the same code as several that the config's modules: export (${alike.map((known) => known.name).join(", ")}), so which one is meant is not known: start it by export name, start<Output>("exportName", input).`
+          : "This workflow object is not one that the config's modules: export, so no worker could know it by name. Add its file to modules:, or start it by export name: start<Output>(\"exportName\", input).",
       );
     }
     if (typeof target === "object" && target !== null && "kind" in target) return target;
