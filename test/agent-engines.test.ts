@@ -287,3 +287,41 @@ describe("generated run ids", () => {
     });
   });
 });
+
+describe("replay testing from a user's project (duragent/testing)", () => {
+  let temporal: TestWorkflowEnvironment;
+  let model: Awaited<ReturnType<typeof startScriptedModelServer>>;
+  before(async () => {
+    temporal = await startTestTemporal();
+    model = await startScriptedModelServer(() => ({ text: "short" }), { quiet: true });
+  });
+  after(async () => {
+    await model?.close();
+    await temporal?.teardown();
+  });
+
+  test("a run's saved history replays against its code, and a change of shape without patched() is caught; the Temporal CLI's JSON loads too", async () => {
+    const { saveRunHistory, replayRunHistories } = await import("../src/testing/index.js");
+    const { findTemporalCli } = await import("../src/temporal/temporal-cli.js");
+    const { spawnSync } = await import("node:child_process");
+    const original = fileURLToPath(new URL("./fixtures/usage-workflows.ts", import.meta.url));
+    const changed = fileURLToPath(new URL("./fixtures/usage-workflows-changed.ts", import.meta.url));
+    const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-replay-")));
+    const { bundleWorkflows } = await import("./support/runtime.js");
+    await withTemporalWorker(temporal, testConfig(model, { modules: [original] }), async (engine, config) => {
+      const handle = await engine.start({ kind: "workflow", name: "summarise", workflow: summarise as DuragentWorkflow }, "A long text.");
+      assert.equal(await handle.result(), "summary: short");
+      const saved = join(dir, "summarise.json");
+      await saveRunHistory({ runId: handle.runId, file: saved, config });
+      const cli = spawnSync(findTemporalCli(), ["workflow", "show", "--output", "json", "--workflow-id", handle.runId, "--address", config.temporal.address, "--namespace", config.temporal.namespace], { encoding: "utf8" });
+      assert.equal(cli.status, 0, cli.stderr);
+      const shown = join(dir, "summarise-cli.json");
+      writeFileSync(shown, cli.stdout);
+
+      const same = await replayRunHistories({ files: [saved, shown], config: { ...config, modules: [original] } });
+      assert.deepEqual(same.map((outcome) => [outcome.workflowId, outcome.error?.message]), [[handle.runId, undefined], [handle.runId, undefined]]);
+      const [drifted] = await replayRunHistories({ files: [saved], config: { ...config, modules: [changed] } });
+      assert.equal(drifted?.error?.name, "DeterminismViolationError", String(drifted?.error));
+    }, { workflowBundle: await bundleWorkflows([original]) });
+  });
+});

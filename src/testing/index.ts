@@ -17,3 +17,4 @@ export {
 export { demoModel } from "./demo-model.js";
 export { historyStats, type HistoryStats } from "./history-stats.js";
 export { workflowPromises } from "./workflow-promises.js";
+export { loadRunHistory, replayRunHistories, saveRunHistory, type ReplayOutcome } from "./replay.js";
