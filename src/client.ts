@@ -219,7 +219,7 @@ export class DuragentClient {
       // A TypeScript module is loaded by duragent's own loader: another instance of the same code
       // than the program's, found by its body's source when exactly one export has it.
       const source = target.body.toString();
-      const alike = workflows.filter((known) => known.workflow?.body.toString() === source);
+      const alike = source.includes("[native code]") ? [] : [...new Map(workflows.filter((known) => known.workflow?.body.toString() === source).map((known) => [known.workflow, known])).values()];
       if (alike.length === 1) return alike[0]!;
       throw new UserError(
         alike.length > 1

@@ -524,11 +524,14 @@ describe("runSettingsFromConfig", () => {
       retry: { ...defaultRunSettings.llm.retry, maximumAttempts: 7 },
       startToCloseTimeoutMs: 90_000,
       heartbeatTimeoutMs: defaultRunSettings.llm.heartbeatTimeoutMs,
-      idleTimeoutMs: 60_000,
+      idleTimeoutMs: 90_000,
     });
     // Silence can last no longer than the whole attempt: a shorter attempt bounds it.
     const { config: short } = await loadConfig({ cwd: await project({ "duragent.config.yaml": "execution:\n  llm: { startToCloseTimeoutMs: 20000 }\n" }), env: {} });
     assert.equal(runSettingsFromConfig(short).llm.idleTimeoutMs, 20_000);
+    // A config that raised the attempt's limit alone, for a slow model, keeps it as the bound on a plain call's wait.
+    const { config: slow } = await loadConfig({ cwd: await project({ "duragent.config.yaml": "execution:\n  llm: { startToCloseTimeoutMs: 300000 }\n" }), env: {} });
+    assert.equal(runSettingsFromConfig(slow).llm.idleTimeoutMs, 300_000);
     const { config: quiet } = await loadConfig({ cwd: await project({ "duragent.config.yaml": "execution:\n  llm: { idleTimeoutMs: 180000 }\n" }), env: {} });
     assert.deepEqual([runSettingsFromConfig(quiet).llm.idleTimeoutMs, runSettingsFromConfig(quiet).llm.startToCloseTimeoutMs], [180_000, 600_000]);
     // A raised initial interval lifts the default maximum with it, which Temporal requires.

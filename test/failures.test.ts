@@ -174,7 +174,7 @@ for (const engineName of ["memory", "temporal"] as const) {
           assert.equal(status.lastError, "openai sent nothing for 1 s (execution.llm.idleTimeoutMs), so this attempt was given up. Gave up after 2 attempts (execution.llm.maximumAttempts).");
           assert.equal(model.requests.length, 2);
           // The step's own limit stays the default ten minutes: only the silence ended it.
-          assert.equal(config.execution.llm?.startToCloseTimeoutMs, undefined);
+          assert.equal(runSettingsFromConfig(config).llm.startToCloseTimeoutMs, 600_000);
         });
       } finally {
         await model.close();

@@ -797,6 +797,8 @@ describe("servers that misbehave", () => {
       // A stream that stops sending, and a server that never answers (streamed or not): given up.
       const cases: [provider: "openai" | "anthropic", stream: boolean, handler: typeof handle][] = [
         ["openai", true, paced([chunk({ role: "assistant", content: "" }), chunk({ content: "Half" })], true)],
+        // Quiet after its finish reason, before the usage chunk: not a whole answer without usage.
+        ["openai", true, paced([chunk({ role: "assistant", content: "" }), chunk({ content: "Whole" }), chunk({}, "stop")], true)],
         ["anthropic", true, paced(anthropicEvents(["Half"], false), true)],
         ["openai", true, silent],
         ["openai", false, silent],

@@ -42,6 +42,7 @@ import { McpConnectionPool } from "../src/activities/mcp/connection-pool.js";
 import { chooseSamplingModel } from "../src/activities/mcp/server-requests.js";
 import { toToolResult } from "../src/activities/mcp/tool-results.js";
 import { checkElicitationAnswer } from "../src/common/elicitation-schema.js";
+import { answerToQuestion } from "../src/client/answer-text.js";
 import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
 import { startTestTemporal } from "./support/temporal.js";
 import { waitFor, waitForPhase } from "./support/wait.js";
@@ -448,10 +449,16 @@ describe("worker-side details", () => {
       "pets must have at most 1 items",
       'hero must be one of "h1"',
     ]);
-    // A form of one field takes a bare value as that field's; a form of several still wants an object.
-    const city = { type: "object", properties: { answer: { type: "string", minLength: 2 } }, required: ["answer"] };
-    assert.deepEqual(checkElicitationAnswer(city, "Porto"), { ok: true, value: { answer: "Porto" } });
-    assert.deepEqual(checkElicitationAnswer(city, "P"), { ok: false, problems: ["answer must have at least 2 characters"] });
+    // A person's bare answer to a form of one field is read as that field asks and sent as the form's object (by the client, not the run).
+    const form = (field: Record<string, unknown>) => ({ kind: "input" as const, id: "input-1", prompt: "?", origin: { server: "s", tool: "t", kind: "elicitation" as const }, schema: { type: "object", properties: { answer: field }, required: ["answer"] } });
+    assert.deepEqual(answerToQuestion("Porto", form({ type: "string" })), { answer: "Porto" });
+    assert.deepEqual(answerToQuestion("12345", form({ type: "string" })), { answer: "12345" });
+    assert.deepEqual(answerToQuestion("yes", form({ type: "boolean" })), { answer: true });
+    assert.deepEqual(answerToQuestion("12", form({ type: "number" })), { answer: 12 });
+    assert.deepEqual(answerToQuestion('{"answer": "Faro"}', form({ type: "string" })), { answer: "Faro" });
+    assert.deepEqual(checkElicitationAnswer(form({ type: "boolean" }).schema, answerToQuestion("no", form({ type: "boolean" }))), { ok: true, value: { answer: false } });
+    // A run's own question of one field is not a form: its answer is its JSON.
+    assert.equal(answerToQuestion("12", { kind: "input", id: "input-1", prompt: "?", schema: { type: "object", properties: { amount: { type: "number" } } } }), 12);
     assert.deepEqual(checkElicitationAnswer(schema, "a@b.co"), { ok: false, problems: ["the answer must be a JSON object with the requested fields"] });
   });
 

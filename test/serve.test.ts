@@ -34,7 +34,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernHTTPTransport, type ElicitRequestParams as ModernElicitParams } from "@modelcontextprotocol/client";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
-import { answerFromText } from "../src/client/answer-text.js";
+import { answerToQuestion } from "../src/client/answer-text.js";
 import { describePending } from "../src/cli/status-text.js";
 import { textOf } from "../src/common/messages.js";
 import type { DuragentConfig } from "../src/config/schema.js";
@@ -270,7 +270,7 @@ test("the inner agent's question becomes the outer run's question, and the perso
     // A run's own question of one field still wants its JSON: only a server's form takes a bare answer.
     const own = { kind: "input" as const, id: "input-1", prompt: "Budget?", schema: { type: "object", properties: { amount: { type: "number" } }, required: ["amount"] } };
     assert.match(describePending(own), /\(answer as JSON matching \{"type":"object"/);
-    await handle.answer({ value: answerFromText("Lisbon", question.schema) });
+    await handle.answer({ value: answerToQuestion("Lisbon", question) });
     assert.equal(((await handle.result()) as { text: string }).text, "The inner agent says: Going to Lisbon");
   } finally {
     await engine.close();

@@ -4,7 +4,7 @@
  */
 import { createInterface, type Interface } from "node:readline";
 import { progressText, type PendingRequest, type RunStatus } from "../common/run-status.js";
-import { answerFromText } from "../client/answer-text.js";
+import { answerToQuestion } from "../client/answer-text.js";
 import { parseInput } from "./command-output.js";
 import { InvalidRunMessage, type RunHandle } from "../client/engine.js";
 import { UserError } from "../errors/user-error.js";
@@ -321,7 +321,7 @@ async function answer(
         if (reply === null) return "answered elsewhere";
         if (reply === undefined) return "input ended";
         if (reply.trim() === "") return "left for later";
-        await handle.answer({ requestId: request.id, value: answerFromText(reply, request.schema) });
+        await handle.answer({ requestId: request.id, value: answerToQuestion(reply, request) });
         return "answered";
       }
       const typed = await ask("approve? [y]es / [n]o / [e]dit arguments> ");

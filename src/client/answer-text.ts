@@ -2,6 +2,7 @@
  * A person's answer typed as text (the CLI's `--value` and prompt, a served tool's string
  * argument), read as its question expects. Pure: the callers fetch the question.
  */
+import { soleFormField } from "../common/elicitation-schema.js";
 import type { PendingRequest, QuestionRequest, RunStatus } from "../common/run-status.js";
 
 /** JSON types a schema accepts at its top level (through `anyOf`/`oneOf`); undefined when it names none. */
@@ -53,6 +54,20 @@ export function answerFromText(text: string, schema: Record<string, unknown> | u
   if (parsed && (types === undefined || types.has(jsonType(parsed.value)))) return parsed.value;
   if (types === undefined || types.has("string") || !parsed) return text;
   return parsed.value;
+}
+
+/**
+ * A person's text as the answer to `question`: as {@link answerFromText} reads it, except that an
+ * MCP server's form of one field takes the field's value bare (`Frank`, `12`, `yes`), read as that
+ * field asks and sent as the form's object; a JSON object is taken as the whole form.
+ */
+export function answerToQuestion(text: string, question: QuestionRequest | undefined): unknown {
+  const schema = question?.schema;
+  const sole = question?.origin && schema?.type === "object" ? soleFormField(schema) : undefined;
+  if (!sole) return answerFromText(text, schema);
+  const whole = answerFromText(text, schema);
+  if (typeof whole === "object" && whole !== null && !Array.isArray(whole)) return whole;
+  return { [sole.name]: answerFromText(text, sole.schema) };
 }
 
 /** The question an answer goes to, as the run chooses it: the one named, or the only one pending. */

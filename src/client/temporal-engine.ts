@@ -405,7 +405,7 @@ export class TemporalEngine implements Engine {
             // the client's own timer wins the race.
             const timedOut = isGrpcDeadlineError(error) || (isGrpcCancelledError(error) && Date.now() >= deadline);
             if (!phase && isWorkflowTaskFailing(error)) return this.failingTaskStatus(workflow);
-            if (!phase && isReplayFailing(error)) return replayFailingStatus(workflow.workflowId, openPhase(description.typedSearchAttributes.get(phaseSearchAttribute)), error);
+            if (isReplayFailing(error)) return replayFailingStatus(workflow.workflowId, phase ?? openPhase(description.typedSearchAttributes.get(phaseSearchAttribute)), error);
             if (phase || !timedOut) throw error;
             return undefined;
           });

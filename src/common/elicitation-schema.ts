@@ -66,9 +66,6 @@ function checkArray(name: string, schema: Schema, value: unknown, problems: stri
  * missing field that has a `default` filled in. Unknown fields are refused, so typos surface.
  */
 export function checkElicitationAnswer(requestedSchema: Record<string, unknown>, value: unknown): ElicitationCheck {
-  // A form of one field takes a bare value as that field's: a person answers `Frank`, not `{"answer": "Frank"}`.
-  const sole = soleFormField(requestedSchema);
-  if (sole !== undefined && !isRecord(value) && value !== undefined) value = { [sole.name]: value };
   if (!isRecord(value)) return { ok: false, problems: ["the answer must be a JSON object with the requested fields"] };
   const properties = isRecord(requestedSchema.properties) ? requestedSchema.properties : {};
   const required = Array.isArray(requestedSchema.required) ? requestedSchema.required.map(String) : [];
@@ -108,10 +105,11 @@ export function checkElicitationAnswer(requestedSchema: Record<string, unknown>,
   return problems.length > 0 ? { ok: false, problems } : { ok: true, value: result };
 }
 
-/** The form's only field, when it has exactly one: its answer can be given bare. */
-export function soleFormField(requestedSchema: Record<string, unknown>): { name: string; type: string | undefined } | undefined {
+/** The form's only field, when it has exactly one: a person can answer it bare, and the client wraps it. */
+export function soleFormField(requestedSchema: Record<string, unknown>): { name: string; type: string | undefined; schema: Record<string, unknown> } | undefined {
   const properties = isRecord(requestedSchema.properties) ? Object.entries(requestedSchema.properties) : [];
   if (properties.length !== 1) return undefined;
   const [name, schema] = properties[0]!;
-  return { name, type: isRecord(schema) && typeof schema.type === "string" ? schema.type : undefined };
+  const field = isRecord(schema) ? schema : {};
+  return { name, type: typeof field.type === "string" ? field.type : undefined, schema: field };
 }

@@ -142,7 +142,8 @@ function activitySettings(base: ActivitySettings, policy: ActivityPolicy | undef
   const heartbeatTimeoutMs = policy.heartbeatTimeoutMs ?? base.heartbeatTimeoutMs;
   if (heartbeatTimeoutMs !== undefined) settings.heartbeatTimeoutMs = heartbeatTimeoutMs;
   // Silence longer than the whole attempt may last would never be noticed: the attempt's limit is the bound.
-  const idleTimeoutMs = policy.idleTimeoutMs ?? base.idleTimeoutMs;
+  // A config that raised the attempt's limit alone (for a slow model) keeps that bound on silence too.
+  const idleTimeoutMs = policy.idleTimeoutMs ?? (policy.startToCloseTimeoutMs !== undefined && base.idleTimeoutMs !== undefined ? Math.max(base.idleTimeoutMs, policy.startToCloseTimeoutMs) : base.idleTimeoutMs);
   if (idleTimeoutMs !== undefined) settings.idleTimeoutMs = Math.min(idleTimeoutMs, settings.startToCloseTimeoutMs);
   return settings;
 }

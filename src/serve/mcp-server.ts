@@ -38,7 +38,7 @@ import {
 import { z, ZodError } from "zod";
 import { formatIssues, formatZodError } from "../errors/zod-issues.js";
 import { RunPhaseSchema, type PendingRequest, type QuestionRequest, type RunPhase, type RunStatus } from "../common/run-status.js";
-import { answerFromText, questionFor } from "../client/answer-text.js";
+import { answerToQuestion, questionFor } from "../client/answer-text.js";
 import { InvalidRunInput, InvalidRunMessage, RunNotFound, type RunHandle, type RunSummary, type StartOptions } from "../client/engine.js";
 import type { RunTarget } from "../client/run-targets.js";
 import type { Logger } from "../logger.js";
@@ -588,7 +588,7 @@ function pendingHint(id: string, request: PendingRequest): string {
 async function answerValue(handle: RunHandle, requestId: string | undefined, answer: unknown): Promise<unknown> {
   if (typeof answer !== "string") return answer;
   const question = questionFor(await handle.status({ watch: false }), requestId);
-  return question ? answerFromText(answer, question.schema) : answer;
+  return question ? answerToQuestion(answer, question) : answer;
 }
 
 function answerText(result: unknown): string {

@@ -208,7 +208,8 @@ async function askWhileOpen(
       await sleep(pollMs, withdraw.signal).catch(() => undefined);
       if (withdraw.signal.aborted) return undefined;
       const status = await handle.status().catch(() => undefined);
-      if (status && (hasEnded(status.phase) || !status.pending.some((pending) => pending.id === request.id))) return settled;
+      // A partial status (a busy worker, a failing task) does not know the run's questions: only the run's own word settles it.
+      if (status && !status.partial && (hasEnded(status.phase) || !status.pending.some((pending) => pending.id === request.id))) return settled;
     }
     return undefined;
   })();

@@ -53,7 +53,12 @@ export async function replayRunHistories(options: { files: string[]; config?: Co
   const outcomes: ReplayOutcome[] = [];
   for (const file of options.files) {
     const history = await loadRunHistory(file);
-    const workflowId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowId ?? file;
+    // Child runs' ids derive from it: a stand-in would read as nondeterminism.
+    const workflowId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowId;
+    if (!workflowId) {
+      outcomes.push({ file, workflowId: "", error: new Error(`${file} does not start with a WorkflowExecutionStarted event naming its workflow id: not a whole history`) });
+      continue;
+    }
     try {
       await Worker.runReplayHistory({ workflowBundle: { code }, ...(dataConverter ? { dataConverter } : {}) }, history, workflowId);
       outcomes.push({ file, workflowId });

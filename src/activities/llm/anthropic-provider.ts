@@ -70,21 +70,23 @@ export class AnthropicProvider implements LlmProvider {
       return parseAnthropicResponse(message, request.responseFormat, model, this.name);
     }
     const watch = idleMs === undefined ? undefined : new IdleWatch(this.name, idleMs, signal);
-    // The SDK's stream helper assembles the events into the message a non-streaming call returns;
-    // it rejects when the stream breaks or ends before message_stop.
-    const stream = this.client.messages.stream(body, { signal: watch?.signal ?? signal });
-    if (watch) stream.on("streamEvent", () => watch.touch());
-    // Structured output arrives as a forced tool's input, not as text: nothing to show as it comes.
-    if (!request.responseFormat) stream.on("text", (delta) => onText(delta));
     let message: AnthropicMessage;
+    let stream: ReturnType<Anthropic["messages"]["stream"]> | undefined;
     try {
-      message = await stream.finalMessage();
+      // The SDK's stream helper assembles the events into the message a non-streaming call returns;
+      // it rejects when the stream breaks or ends before message_stop.
+      stream = this.client.messages.stream(body, { signal: watch?.signal ?? signal });
+      const events = stream;
+      if (watch) events.on("streamEvent", () => watch.touch());
+      // Structured output arrives as a forced tool's input, not as text: nothing to show as it comes.
+      if (!request.responseFormat) events.on("text", (delta: string) => onText(delta));
+      message = await events.finalMessage();
     } catch (error) {
       const stalled = watch?.stalled();
       if (stalled) throw stalled;
       // The SDK's words for a 200 that carried no events: say what it was, and what to set.
       if (error instanceof Error && /without sending any chunks/.test(error.message)) {
-        const type = stream.response?.headers.get("content-type") ?? "no content type";
+        const type = stream?.response?.headers.get("content-type") ?? "no content type";
         throw new MalformedResponse(this.name, `it answered the streaming request with ${type} and no events; if this server cannot stream, set llm.providers.${this.name}.stream: false`);
       }
       // The SDK assembles the events into a message and trips on one that lacks what the format promises (usage, say).

@@ -97,6 +97,9 @@ export class OpenAIProvider implements LlmProvider {
         const delta = completion.add(chunk);
         if (delta) onText(delta);
       }
+      // The SDK ends an aborted stream's loop quietly: cut after its finish reason, it would pass for a whole answer without usage.
+      if (watch?.signal.aborted) throw watch.stalled() ?? watch.signal.reason;
+      signal?.throwIfAborted();
       return parseOpenAIResponse(completion.finish(this.name), model, this.name);
     } catch (error) {
       throw watch?.stalled() ?? error;

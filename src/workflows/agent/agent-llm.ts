@@ -10,6 +10,7 @@ import type { LlmRequest, LlmResponse, StopReason, ToolSpec } from "../../common
 import { textOf, type AssistantMessage, type Message, type ToolCall, type ToolMessage } from "../../common/messages.js";
 import { toolError, type ToolDefinition, type ToolResult } from "../../common/tools.js";
 import { callAsync } from "../../common/call-async.js";
+import { isContinueAsNew } from "../executor/continue-as-new.js";
 import type { Executor } from "../executor/executor.js";
 import { addUsage, usageKey, type UsageByModel } from "../../common/usage.js";
 import type { AugmentedLlm, GenerateOptions, StructuredOptions } from "../augmented-llm.js";
@@ -191,7 +192,7 @@ export class AgentLlm implements AugmentedLlm {
       return callAsync(() => target.local.call(target.args)).then(
         (outcome) => toolOutcome(call, outcome),
         (error: unknown) => {
-          if (error instanceof TemporalFailure) throw error;
+          if (error instanceof TemporalFailure || isContinueAsNew(error)) throw error;
           return toolOutcome(call, { result: toolError(`The tool '${call.name}' failed: ${error instanceof Error ? error.message : String(error)}`) });
         },
       );
