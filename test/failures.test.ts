@@ -65,9 +65,9 @@ function countingCalls(log: string, tool: CountingLogEntry["tool"]): number {
     .filter((entry) => entry.tool === tool && (entry.phase === "call" || entry.phase === "start")).length;
 }
 
-/** Runs `body` against the named engine with `config`. */
+/** Runs `body` against the named engine with `config`; on Temporal its worker bundles the config's modules. */
 async function onEngine<T>(engineName: "memory" | "temporal", env: TestWorkflowEnvironment | undefined, config: DuragentConfig, body: (engine: Engine) => Promise<T>): Promise<T> {
-  if (engineName === "temporal") return withTemporalWorker(env!, config, body);
+  if (engineName === "temporal") return withTemporalWorker(env!, config, body, config.modules.length > 0 ? { workflowBundle: await bundleWorkflows(config.modules) } : {});
   const engine = memoryEngine(config);
   try {
     return await body(engine);
@@ -240,9 +240,7 @@ for (const engineName of ["memory", "temporal"] as const) {
         assert.equal(model.requests.length, 2);
       };
       try {
-        const config = { ...configFor(model, join(dir, `explode-${engineName}.log`), {}), modules: [modulePath] };
-        if (engineName === "memory") await onEngine("memory", env, config, body);
-        else await withTemporalWorker(env!, config, body, { workflowBundle: await bundleWorkflows([modulePath]) });
+        await onEngine(engineName, env, { ...configFor(model, join(dir, `explode-${engineName}.log`), {}), modules: [modulePath] }, body);
       } finally {
         await model.close();
       }
@@ -265,9 +263,7 @@ for (const engineName of ["memory", "temporal"] as const) {
         assert.match(refused.message, /refused: no way/);
       };
       try {
-        const config = { ...configFor(model, join(dir, `invalid-${engineName}.log`), {}), modules: [modulePath] };
-        if (engineName === "memory") await onEngine("memory", env, config, body);
-        else await withTemporalWorker(env!, config, body, { workflowBundle: await bundleWorkflows([modulePath]) });
+        await onEngine(engineName, env, { ...configFor(model, join(dir, `invalid-${engineName}.log`), {}), modules: [modulePath] }, body);
       } finally {
         await model.close();
       }

@@ -38,6 +38,7 @@ import {
 import { z, ZodError } from "zod";
 import { formatIssues, formatZodError } from "../errors/zod-issues.js";
 import { RunPhaseSchema, type PendingRequest, type QuestionRequest, type RunPhase, type RunStatus } from "../common/run-status.js";
+import { isPlainObject } from "../config/interpolate.js";
 import { answerToQuestion, questionFor } from "../client/answer-text.js";
 import { InvalidRunInput, InvalidRunMessage, RunNotFound, type RunHandle, type RunSummary, type StartOptions } from "../client/engine.js";
 import type { RunTarget } from "../client/run-targets.js";
@@ -595,10 +596,6 @@ function answerText(result: unknown): string {
   if (typeof result === "string") return result;
   if (typeof result === "object" && result !== null && "text" in result && typeof result.text === "string") return result.text;
   return JSON.stringify(result, null, 2);
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function textResult(text: string): CallToolResult {
