@@ -1,7 +1,7 @@
 /** How a run's status reads on a terminal. */
-import { soleFormField } from "../common/elicitation-schema.js";
 import { formatUsd } from "../common/pricing.js";
 import { hasEnded, progressText, waitingBetweenSteps, type PendingRequest, type RunStatus } from "../common/run-status.js";
+import { bareAnswerField } from "../client/answer-text.js";
 import { costLine, type RunCost } from "../client/run-cost.js";
 
 /** How a person answers a form of one field: bare, as its type reads on a terminal. */
@@ -11,8 +11,7 @@ export function describePending(request: PendingRequest): string {
   if (request.kind === "approval") {
     return `${request.id}: approve ${request.server}/${request.tool} ${JSON.stringify(request.arguments)}?`;
   }
-  // Only an MCP server's form takes a bare answer for its one field; a run's own question wants its schema's JSON.
-  const sole = request.origin && request.schema?.type === "object" ? soleFormField(request.schema) : undefined;
+  const sole = bareAnswerField(request);
   const schema = !request.schema
     ? ""
     : sole

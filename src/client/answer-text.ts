@@ -57,13 +57,21 @@ export function answerFromText(text: string, schema: Record<string, unknown> | u
 }
 
 /**
+ * The one field of an MCP server's form, which a person may answer bare; undefined for any other
+ * question (a run's own question of one field wants its JSON).
+ */
+export function bareAnswerField(question: QuestionRequest): ReturnType<typeof soleFormField> {
+  return question.origin && question.schema?.type === "object" ? soleFormField(question.schema) : undefined;
+}
+
+/**
  * A person's text as the answer to `question`: as {@link answerFromText} reads it, except that an
  * MCP server's form of one field takes the field's value bare (`Frank`, `12`, `yes`), read as that
  * field asks and sent as the form's object; a JSON object is taken as the whole form.
  */
 export function answerToQuestion(text: string, question: QuestionRequest | undefined): unknown {
   const schema = question?.schema;
-  const sole = question?.origin && schema?.type === "object" ? soleFormField(schema) : undefined;
+  const sole = question && bareAnswerField(question);
   if (!sole) return answerFromText(text, schema);
   const whole = answerFromText(text, schema);
   if (typeof whole === "object" && whole !== null && !Array.isArray(whole)) return whole;
