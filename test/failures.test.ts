@@ -246,6 +246,34 @@ for (const engineName of ["memory", "temporal"] as const) {
       }
     });
 
+    test("a local tool's arguments that do not fit its input schema: the model is told where, its code never runs, and the corrected call goes through", async () => {
+      const model = await startScriptedModelServer((call) => {
+        const results = call.messages.filter((message) => message.role === "tool");
+        if (results.length === 0) return { toolCalls: [{ name: "add", arguments: { a: "one", b: 2 } }] };
+        if (results.length === 1) return { toolCalls: [{ name: "add", arguments: { a: 1, b: 2 } }] };
+        return { text: results.map((result) => textOf(result.content)).join(" | ") };
+      }, { quiet: true });
+      const modulePath = fileURLToPath(new URL("./fixtures/usage-workflows.ts", import.meta.url));
+      const { adder } = (await import(modulePath)) as typeof import("./fixtures/usage-workflows.js");
+      const body = async (engine: Engine) => {
+        const handle = await engine.start({ kind: "workflow", name: "adder", workflow: adder as DuragentWorkflow }, "add 1 and 2");
+        const [refused, added] = (await handle.result()).split(" | ");
+        assert.match(refused!, /^Error: The arguments for 'add' do not fit its input schema, so the call was not made:\n✖ Invalid input: expected number, received string\n {2}→ at a$/);
+        assert.equal(added, "3");
+        if (engineName === "temporal") {
+          // Only a run whose local tool got arguments that do not fit records the check's marker.
+          const history = await env.client.workflow.getHandle(handle.runId).fetchHistory();
+          const markers = history.events!.flatMap(({ markerRecordedEventAttributes: marker }) => (marker ? [marker.details?.["patch-data"]?.payloads?.[0]?.data] : []));
+          assert.deepEqual(markers.map((data) => (JSON.parse(Buffer.from(data!).toString("utf8")) as { id: string }).id), ["duragent-local-tool-arguments-checked"]);
+        }
+      };
+      try {
+        await onEngine(engineName, env, { ...configFor(model, join(dir, `adder-${engineName}.log`), {}), modules: [modulePath] }, body);
+      } finally {
+        await model.close();
+      }
+    });
+
     test("workflow code that hands an agent what it cannot take fails the run saying so; on Temporal its task is not retried for ever", async () => {
       const model = await startScriptedModelServer(toolScript, { quiet: true });
       const modulePath = fileURLToPath(new URL("./fixtures/usage-workflows.ts", import.meta.url));

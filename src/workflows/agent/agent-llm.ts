@@ -3,7 +3,8 @@
  * turn and each tool call is its own durable step.
  */
 import { ApplicationFailure, TemporalFailure } from "@temporalio/common";
-import type { z } from "zod";
+import { inWorkflowContext, patched } from "@temporalio/workflow";
+import { z } from "zod";
 import { FailureType } from "../../common/failures.js";
 import { globMatcher } from "../../common/glob.js";
 import type { LlmRequest, LlmResponse, StopReason, ToolSpec } from "../../common/llm.js";
@@ -226,7 +227,10 @@ export class AgentLlm implements AugmentedLlm {
       return { refused: toolError(`The arguments for '${call.name}' must be a JSON object.`) };
     }
     const parsed = args as Record<string, unknown>;
-    if (local) return { local, args: parsed };
+    if (local) {
+      const misfit = localToolMisfit(local, parsed);
+      return misfit ? { refused: toolError(`The arguments for '${call.name}' do not fit its input schema, so the call was not made:\n${misfit}`) } : { local, args: parsed };
+    }
     if (!tool) return { refused: toolError(`Unknown tool '${call.name}'.`) };
     return { tool, args: parsed };
   }
@@ -272,6 +276,36 @@ function toolOutcome(call: ToolCall, { result, endTurn }: LocalToolOutcome): Too
     ...(result.isError ? { isError: true } : {}),
   };
   return { message, endTurn: endTurn === true, ...(result.samplingUsage ? { samplingUsage: result.samplingUsage as UsageByModel } : {}) };
+}
+
+/**
+ * Asked only of arguments that do not fit, so that runs whose local tools get good arguments
+ * record no marker, and a run from before the check replays its misfit call as it made it.
+ */
+const localToolArgumentsPatch = "duragent-local-tool-arguments-checked";
+
+/** Why `args` do not fit a local tool's input schema, or undefined when they do (or zod cannot read the schema). */
+function localToolMisfit(tool: LocalTool, args: Record<string, unknown>): string | undefined {
+  const schema = inputSchemaOf(tool.spec.inputSchema);
+  const checked = schema?.safeParse(args);
+  if (!checked || checked.success) return undefined;
+  if (inWorkflowContext() && !patched(localToolArgumentsPatch)) return undefined;
+  return z.prettifyError(checked.error);
+}
+
+// One zod schema per tool spec: agents build their specs once, and reading a JSON Schema is not free.
+const inputSchemas = new WeakMap<object, z.ZodType | null>();
+function inputSchemaOf(jsonSchema: Record<string, unknown>): z.ZodType | undefined {
+  let schema = inputSchemas.get(jsonSchema);
+  if (schema === undefined) {
+    try {
+      schema = z.fromJSONSchema(jsonSchema as Parameters<typeof z.fromJSONSchema>[0]);
+    } catch {
+      schema = null; // a schema zod cannot read is the tool's own to enforce
+    }
+    inputSchemas.set(jsonSchema, schema);
+  }
+  return schema ?? undefined;
 }
 
 // One matcher per approval list (the memory engine's runs share their settings object).

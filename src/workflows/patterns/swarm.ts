@@ -125,7 +125,7 @@ export class Swarm extends PatternBase {
             type: "object",
             properties: {
               reason: { type: "string", description: "Why this agent should take over." },
-              context: { type: "object", additionalProperties: { type: "string" }, description: "Context variables to set." },
+              context: { type: "object", additionalProperties: contextValue, description: "Context variables to set." },
             },
           },
         },
@@ -143,7 +143,7 @@ export class Swarm extends PatternBase {
       spec: {
         name: setContextToolName,
         description: "Sets shared context variables that every agent of this conversation sees.",
-        inputSchema: { type: "object", properties: { variables: { type: "object", additionalProperties: { type: "string" } } }, required: ["variables"] },
+        inputSchema: { type: "object", properties: { variables: { type: "object", additionalProperties: contextValue } }, required: ["variables"] },
       },
       call: (args) => {
         mergeContext(state.contextVariables, args.variables);
@@ -156,6 +156,9 @@ export class Swarm extends PatternBase {
     });
   }
 }
+
+// Any value is taken (as JSON text when not a string), so a handoff is never refused for a number.
+const contextValue = { description: "A string; other values are kept as their JSON text." };
 
 function mergeContext(target: ContextVariables, update: unknown): void {
   if (typeof update !== "object" || update === null || Array.isArray(update)) return;
