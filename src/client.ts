@@ -93,8 +93,9 @@ export class DuragentClient {
    * `R` is what the run's result holds: an agent's is an `AgentRunResult` (inferred when the
    * target is an `Agent`); name a workflow's yourself, e.g. `start<string>("summarize", …)`.
    */
-  async start(target: Agent, input: unknown, options?: StartOptions): Promise<RunHandle<AgentRunResult>>;
+  // The workflow's overload first: when its input is wrong, tsc types the call by the first one.
   async start<I, O>(target: DuragentWorkflow<I, O>, input: I, options?: StartOptions): Promise<RunHandle<O>>;
+  async start(target: Agent, input: unknown, options?: StartOptions): Promise<RunHandle<AgentRunResult>>;
   async start<R = unknown>(target: Startable, input: unknown, options?: StartOptions): Promise<RunHandle<R>>;
   async start(target: Startable, input: unknown, options: StartOptions = {}): Promise<RunHandle> {
     const resolved = await this.resolve(target);
@@ -106,8 +107,8 @@ export class DuragentClient {
    * Starts a run and waits for its answer; rejects with `RunFailed` when the run fails. Nobody
    * watches it from here, so its model text streams only once someone reads its status.
    */
-  async execute(target: Agent, input: unknown, options?: StartOptions): Promise<AgentRunResult>;
   async execute<I, O>(target: DuragentWorkflow<I, O>, input: I, options?: StartOptions): Promise<O>;
+  async execute(target: Agent, input: unknown, options?: StartOptions): Promise<AgentRunResult>;
   async execute<R = unknown>(target: Startable, input: unknown, options?: StartOptions): Promise<R>;
   async execute(target: Startable, input: unknown, options: StartOptions = {}): Promise<unknown> {
     return (await this.start(target, input, { watch: false, ...options })).result();
