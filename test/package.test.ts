@@ -195,7 +195,11 @@ describe("a project made with `duragent init`", () => {
         "  const { text } = await (await client.start(assistant, \"Hi\")).result();",
         "  const byName: AgentRunResult = await client.execute<AgentRunResult>(\"assistant\", \"Hi\");",
         "  const summary: string = await client.execute<string>(\"summarize\", { path: \"README.md\" });",
-        "  return [text, byName.text, summary].join(\"\\n\");",
+        // A workflow object types its input and result; a wrong field is tsc's error, not a silent pass.
+        "  const typed: string = await (await client.start(summarize, { path: \"README.md\" })).result();",
+        "  // @ts-expect-error: 'file' is not a field of summarize's input",
+        "  await client.execute(summarize, { file: \"README.md\" });",
+        "  return [text, byName.text, summary, typed].join(\"\\n\");",
         "}",
         "export const server: ReturnType<typeof startScriptedModelServer> | undefined = undefined;",
         "",
