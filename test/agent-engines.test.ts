@@ -17,7 +17,7 @@ import { builtinBundle, memoryEngine, testConfig, withTemporalWorker } from "./s
 import { createClient } from "../src/client.js";
 import { UserError } from "../src/errors/user-error.js";
 import { defineWorkflow, type DuragentWorkflow } from "../src/workflows/index.js";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { summarise } from "./fixtures/usage-workflows.js";
 // @ts-expect-error: a JavaScript fixture, without declarations
 import { shorten as untypedShorten } from "./fixtures/js-workflows.mjs";
@@ -244,10 +244,17 @@ describe("generated run ids", () => {
     try {
       const short: string = await client.execute(shorten, "A long text.");
       assert.match(short, /^short: /);
-      // duragent loads a TypeScript module with its own loader, another instance than the program's:
-      // the object is known by its code, and its result is typed all the same.
+      // A program that can import TypeScript itself shares the module's instance with duragent: its
+      // top-level code runs once.
       const summary: string = await client.execute(summarise, "A long text.");
       assert.match(summary, /^summary: /);
+      assert.equal((globalThis as { usageWorkflowsLoads?: number }).usageWorkflowsLoads, 1);
+      // Where duragent loads it with its own loader (a program that cannot), the instances differ:
+      // the object is known by its code, and its result is typed all the same.
+      const { summarise: copy } = (await import(`${pathToFileURL(usageWorkflows).href}?another-instance`)) as typeof import("./fixtures/usage-workflows.js");
+      assert.notEqual(copy, summarise);
+      const copied: string = await client.execute(copy, "A long text.");
+      assert.match(copied, /^summary: /);
       const stray = defineWorkflow<string, string>(async (_ctx, input) => input);
       await assert.rejects(client.start(stray, "x"), (error: unknown) => error instanceof UserError && /is not one that the config's modules: export.*start<Output>\("exportName", input\)/s.test(error.message));
       await assert.rejects(client.start({ name: "summarise" } as never, "x"), (error: unknown) => error instanceof UserError && /Cannot start \{"name":"summarise"\}: give a target's name/.test(error.message));

@@ -257,7 +257,7 @@ for (const engineName of ["memory", "temporal"] as const) {
       const { adder } = (await import(modulePath)) as typeof import("./fixtures/usage-workflows.js");
       const body = async (engine: Engine) => {
         const handle = await engine.start({ kind: "workflow", name: "adder", workflow: adder as DuragentWorkflow }, "add 1 and 2");
-        const [refused, added] = (await handle.result()).split(" | ");
+        const [refused, added] = ((await handle.result()) as string).split(" | ");
         assert.match(refused!, /^Error: The arguments for 'add' do not fit its input schema, so the call was not made:\n✖ Invalid input: expected number, received string\n {2}→ at a$/);
         assert.equal(added, "3");
         if (engineName === "temporal") {

@@ -32,15 +32,53 @@ export async function importModule(modulePath: string): Promise<Record<string, u
     });
   }
   const url = pathToFileURL(modulePath).href;
-  const load = typeScriptFile.test(modulePath) ? await typeScriptLoader(modulePath) : (specifier: string) => import(specifier) as Promise<Record<string, unknown>>;
   try {
-    return exportsOf(await load(url, import.meta.url));
+    return exportsOf(typeScriptFile.test(modulePath) ? await importTypeScript(url, modulePath) : ((await import(url)) as Record<string, unknown>));
   } catch (error) {
     throw new ModuleLoadError(modulePath, `Cannot load ${shown} (listed under \`modules:\`): ${reason(error)}${whereIn(error, modulePath)}`, {
       hint: "Fix the module, or check it alone with `node <module>` (`npx tsx <module>` for TypeScript).",
       cause: error,
     });
   }
+}
+
+/**
+ * The process's own import first, where it can load TypeScript itself (run under tsx, or Node's
+ * type stripping) or has loaded the module already: the program that imported the module then
+ * shares its instance, and its top-level code runs once. Otherwise, tsx's scoped import.
+ */
+async function importTypeScript(url: string, modulePath: string): Promise<Record<string, unknown>> {
+  if (!ownImportWarns) {
+    try {
+      return (await import(url)) as Record<string, unknown>;
+    } catch (error) {
+      if (!failedBeforeRunning(error)) throw error;
+    }
+  }
+  // Once per process, as Node's own import caches: each tsx scoped import is a new instance.
+  let loaded = scopedImports.get(url);
+  if (!loaded) {
+    loaded = typeScriptLoader(modulePath).then((load) => load(url, import.meta.url));
+    scopedImports.set(url, loaded);
+    loaded.catch(() => scopedImports.delete(url));
+  }
+  return loaded;
+}
+
+const scopedImports = new Map<string, Promise<Record<string, unknown>>>();
+
+/** Node before 24 prints an ExperimentalWarning the first time it strips types. */
+const ownImportWarns = Boolean((process.features as { typescript?: unknown }).typescript) && Number(process.versions.node.split(".")[0]) < 24;
+
+/**
+ * Errors of loading or linking, raised before any of the module's code ran, where tsx may do
+ * better: no TypeScript support, syntax Node does not strip (enums, decorators), or a `./x.js`
+ * import of `./x.ts`.
+ */
+function failedBeforeRunning(error: unknown): boolean {
+  if (error instanceof SyntaxError) return true;
+  const code = typeof error === "object" && error !== null && "code" in error ? error.code : undefined;
+  return typeof code === "string" && /^ERR_(UNKNOWN_FILE_EXTENSION|MODULE_NOT_FOUND|UNSUPPORTED_DIR_IMPORT|UNSUPPORTED_TYPESCRIPT_SYNTAX|INVALID_TYPESCRIPT_SYNTAX|UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING|REQUIRE_ESM|REQUIRE_CYCLE_MODULE)$/.test(code);
 }
 
 /**
