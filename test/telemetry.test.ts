@@ -250,6 +250,9 @@ describe("telemetry on Temporal", { timeout: 240_000 }, () => {
     assert.ok(value(/^duragent_llm_cost_sum\{/) > 0, sample.join("\n"));
     // Cost buckets in dollars: a call costs cents, not the milliseconds the default buckets are for.
     assert.ok(sample.some((line) => /^duragent_llm_cost_bucket\{.*le="0\.01"/.test(line)), sample.join("\n"));
+    // Call durations up to the 10-minute limit a model call has, not the default's 10 s.
+    assert.ok(sample.some((line) => /^duragent_llm_call_duration_bucket\{.*le="600000"/.test(line)), sample.join("\n"));
+    assert.ok(sample.some((line) => /^duragent_mcp_call_duration_bucket\{.*le="300000"/.test(line)), sample.join("\n"));
     // The run is counted entering running as it starts, and completed as it ends.
     assert.equal(value(/^duragent_run_phase_changes_total\{.*phase="running"/), value(/^duragent_run_phase_changes_total\{.*phase="completed"/), sample.join("\n"));
     assert.ok(value(/^duragent_run_phase_changes_total\{.*phase="completed"/) >= 1, sample.join("\n"));

@@ -43,8 +43,13 @@ export function installRuntime(options: RuntimeOptions = {}): void {
                 prometheus: {
                   bindAddress: options.prometheus,
                   countersTotalSuffix: true,
-                  // Dollars, not the milliseconds the default buckets are made for: a model call costs cents.
-                  histogramBucketOverrides: { duragent_llm_cost: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5] },
+                  // Dollars, not the milliseconds the default buckets are made for: a model call costs cents;
+                  // and calls' milliseconds up to their 10-minute limit, where the default's last bucket is 10 s.
+                  histogramBucketOverrides: {
+                    duragent_llm_cost: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+                    duragent_llm_call_duration: [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 20_000, 30_000, 60_000, 120_000, 300_000, 600_000],
+                    duragent_mcp_call_duration: [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000],
+                  },
                 },
               },
             }
