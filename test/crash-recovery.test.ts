@@ -129,6 +129,8 @@ interface WorkerProcess {
   readonly stderr: () => string;
   /** SIGKILLs the whole group, as a crash or an OOM kill would; resolves once the leader is gone. */
   kill(): Promise<void>;
+  /** SIGTERMs the worker alone, as an orchestrator stopping it does; resolves once it has exited. */
+  stop(): Promise<void>;
 }
 
 const workers: WorkerProcess[] = [];
@@ -147,6 +149,10 @@ async function spawnWorker(workerEnv: NodeJS.ProcessEnv): Promise<WorkerProcess>
       } catch {
         // Already gone.
       }
+      await exited;
+    },
+    async stop() {
+      process.kill(child.pid!, "SIGTERM");
       await exited;
     },
   };
@@ -333,6 +339,36 @@ describe("crash recovery with a real worker process", () => {
     ]);
     assert.equal(parentOf(entries[3]!.pid), survivor.pid, "the standby ran the step again");
     assert.ok(isRunning(survivor.pid));
+  });
+
+  test("SIGTERM of the worker holding a step, with a standby worker up: the step finishes on the stopping worker, and the standby takes the rest; no step runs twice", { timeout: 90_000 }, async () => {
+    const first = await liveWorker();
+    const standby = await spawnWorker(workerEnv);
+    const { config } = await loadConfig({ path: dir, env: workerEnv });
+    const stepper = await findRunTarget(config, "stepper");
+    const requestMark = model.requests.length;
+    const logMark = readCountingLog().length;
+    const newEntries = () => readCountingLog().slice(logMark);
+
+    const handle = await engine.start(stepper, "run the steps");
+    const slowStart = await waitFor("slow step c to start", () => newEntries().find((entry) => entry.tool === "slow_step" && entry.phase === "start"));
+    const holder = [first, standby].find((worker) => worker.pid === parentOf(slowStart.pid));
+    assert.ok(holder, `the slow step's MCP server (pid ${slowStart.pid}) belongs to one of the workers`);
+    const survivor = holder === first ? standby : first;
+    await holder.stop();
+    live = survivor;
+    // It drained: the step in flight ended before the worker did, and it said why it waited.
+    assert.ok(newEntries().some((entry) => entry.tool === "slow_step" && entry.phase === "end"), holder.stderr());
+    assert.match(holder.stderr(), /stopping: 1 step in flight may take up to 20 s to finish \(worker\.shutdownGraceTimeMs\)/);
+
+    const result = (await handle.result()) as { text: string };
+    assert.equal(result.text, "Done: recorded a, recorded b, finished c, recorded d");
+    assert.deepEqual(turnsOf(requestsFor(model, "run the steps", requestMark)), [0, 1, 2, 3, 4]);
+    assert.deepEqual(
+      newEntries().map((entry) => `${entry.tool} ${entry.label} ${entry.phase}`),
+      ["record_step a call", "record_step b call", "slow_step c start", "slow_step c end", "record_step d call"],
+    );
+    assert.equal(parentOf(newEntries().at(-1)!.pid), survivor.pid, "the standby made the step after");
   });
 
   test("SIGKILL mid-stream: the watcher sees the first attempt's text, a restart marker, then exactly the new attempt's text; the result is the recorded answer", { timeout: 90_000 }, async () => {

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { Context } from "@temporalio/activity";
-import { ApplicationFailure } from "@temporalio/common";
+import { ApplicationFailure, CancelledFailure } from "@temporalio/common";
 import {
   effectNames,
   effects,
@@ -101,6 +101,11 @@ function boundedLogData(data: unknown): unknown {
   return text.length <= maxStepLogChars ? data : `${text.slice(0, maxStepLogChars)}... (${text.length} characters, cut)`;
 }
 
+/** The SDK's own cancel of a step still running when the worker's grace time ends. */
+function isWorkerShutdown(reason: unknown): boolean {
+  return reason instanceof CancelledFailure && reason.message === "WORKER_SHUTDOWN";
+}
+
 // Temporal delivers cancellation only to an activity that heartbeats; the SDK throttles the calls.
 const HEARTBEAT_EVERY_MS = 1_000;
 
@@ -128,7 +133,7 @@ export function temporalActivities(implementations: EffectImplementations, optio
           ...(run ? { run } : {}),
         });
       } catch (error) {
-        if (stopping?.aborted && !context.cancellationSignal.aborted) {
+        if (stopping?.aborted && (!context.cancellationSignal.aborted || isWorkerShutdown(context.cancellationSignal.reason))) {
           throw ApplicationFailure.retryable(`This worker stopped during ${effects[name].label(input as never)}; ${nextAttemptPromises.workerStopping}.`, FailureType.workerStopping);
         }
         throw error;

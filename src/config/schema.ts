@@ -455,6 +455,13 @@ export const ConfigSchema = z
         maxConcurrentWorkflowTaskExecutions: z.number().int().positive().optional(),
         /** Activities (model and tool calls) run at once; Temporal's default when absent. */
         maxConcurrentActivityTaskExecutions: z.number().int().positive().optional(),
+        /**
+         * How long a stopping worker (SIGTERM, Ctrl-C) lets its model and tool calls in flight
+         * finish before it stops them, each then retried on another worker as a failed attempt.
+         * Default 20 s: keep it below the time your orchestrator waits before it kills the process
+         * (Kubernetes' terminationGracePeriodSeconds, 30 s by default; Compose's stop_grace_period).
+         */
+        shutdownGraceTimeMs: z.number().int().min(0).default(20_000),
       })
       .prefault({}),
     /** Encrypt payloads on every client and worker; off when absent. `duragent codec-server` decrypts them for the Web UI. */

@@ -70,19 +70,30 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
       ...(config.worker.maxConcurrentActivityTaskExecutions ? { maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivityTaskExecutions } : {}),
       // Heartbeats carry tool-call progress, so send them within a second rather than at 80% of the timeout.
       maxHeartbeatThrottleInterval: "1 second",
+      shutdownGraceTime: config.worker.shutdownGraceTimeMs,
       // A run whose worker died waits this long before another worker takes its next workflow task
       // (and answers its queries): 10 s by default, which a killed worker's runs would all pay.
       stickyQueueScheduleToStartTimeout: "3 seconds",
       ...(tracing ? await tracingWorkerOptions(tracing) : {}),
     });
-    // Ctrl-C, SIGTERM and callers all stop the worker through `shutdown()`. Activities it is still
-    // handed while it drains hear of it here: the SDK cancels only those running when it began.
+    // Ctrl-C, SIGTERM and callers all stop the worker through `shutdown()`. Steps in flight get
+    // the grace time to finish; then they, and any handed over while it drains (which the SDK
+    // never cancels), stop, to be retried elsewhere.
     const shutdown = worker.shutdown.bind(worker);
+    const grace = config.worker.shutdownGraceTimeMs;
+    let graceEnds: NodeJS.Timeout | undefined;
     worker.shutdown = () => {
-      stopping.abort();
+      const inFlight = worker.getStatus().numInFlightActivities;
+      if (grace === 0) stopping.abort();
+      else {
+        graceEnds ??= setTimeout(() => stopping.abort(), grace);
+        if (inFlight > 0) logger.warn({ inFlight, graceMs: grace }, `stopping: ${inFlight} ${inFlight === 1 ? "step" : "steps"} in flight may take up to ${grace / 1000} s to finish (worker.shutdownGraceTimeMs); a second Ctrl-C or SIGTERM stops at once`);
+      }
       shutdown();
     };
     const close = async () => {
+      clearTimeout(graceEnds);
+      stopping.abort();
       try {
         // A worker that never ran still holds the connection, and only a run to its end lets it go
         // (it polls for that moment, so it may take a task, which a retry then finishes elsewhere).
