@@ -21,7 +21,7 @@ import { rejoinChat, startChat, type ChatSession, type StartChatOptions } from "
 import { isUserError, UserError } from "./errors/user-error.js";
 import { memoryRetention, RunNotFound, type Engine, type EngineName, type ListOptions, type RunHandle, type RunSummary, type StartOptions } from "./client/engine.js";
 import { loadRunTargets, RunTargetNotFound, type RunTarget } from "./client/run-targets.js";
-import { explainTemporalError, temporalUnreachable } from "./client/temporal-errors.js";
+import { explainTemporalError } from "./client/temporal-errors.js";
 import type { DuragentWorker } from "./worker.js";
 import type { RunCost } from "./client/run-cost.js";
 import type { UsageByModel } from "./common/usage.js";
@@ -259,7 +259,7 @@ export class DuragentClient {
     try {
       return await TemporalEngine.connect(this.config, settings, this.worker);
     } catch (error) {
-      throw temporalUnreachable(this.config.temporal, error);
+      throw await (await import("./client/tls-probe.js")).explainUnreachable(this.config.temporal, error);
     }
   }
 }

@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { connect as connectTcp, type AddressInfo } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -20,6 +22,7 @@ import { packageBin } from "./support/mcp-servers.js";
 import { startTestTemporal } from "./support/temporal.js";
 import { waitFor } from "./support/wait.js";
 
+const tlsFixtures = fileURLToPath(new URL("./fixtures/tls", import.meta.url));
 const cliPath = fileURLToPath(new URL("../bin/duragent.js", import.meta.url));
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-steer-")));
 writeFileSync(join(dir, "plan.txt"), "the plan");
@@ -406,6 +409,40 @@ describe("steering a Temporal run from the CLI", () => {
       assert.match(again.stderr, /has already ended \(terminated\); there is nothing to terminate/);
     } finally {
       await env.client.workflow.getHandle(runId).terminate("the test is over").catch(() => undefined);
+    }
+  });
+
+  test("mTLS in front of the server: the right settings connect; a CA that did not sign the server's certificate, no client certificate or a wrong server name is named", async () => {
+    // test/fixtures/tls: a CA, a server certificate it signed for temporal.test and 127.0.0.1, a
+    // client certificate it signed, and another CA (openssl, EC P-256, valid for 100 years).
+    const pem = (name: string) => readFileSync(join(tlsFixtures, name));
+    const proxy = createTlsServer({ key: pem("server.key"), cert: pem("server.pem"), ca: pem("ca.pem"), requestCert: true, rejectUnauthorized: true, ALPNProtocols: ["h2"] }, (socket) => {
+      const [host, port] = env.address.split(":");
+      const upstream = connectTcp(Number(port), host!);
+      socket.pipe(upstream).pipe(socket);
+      const close = () => (socket.destroy(), upstream.destroy());
+      socket.on("error", close);
+      upstream.on("error", close);
+    });
+    proxy.on("tlsClientError", () => {}); // the refused handshakes below
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const address = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const tlsEnv = (settings: Record<string, string>) => ({ ...environment, DURAGENT_TEMPORAL_ADDRESS: address, ...settings });
+    const client = { TEMPORAL_TLS_CLIENT_CERT_PATH: join(tlsFixtures, "client.pem"), TEMPORAL_TLS_CLIENT_KEY_PATH: join(tlsFixtures, "client.key") };
+    try {
+      const listed = await cli(["list", "--engine", "temporal"], undefined, tlsEnv({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: join(tlsFixtures, "ca.pem"), ...client }));
+      assert.equal(listed.code, 0, listed.stderr);
+      const wrongCa = await cli(["list", "--engine", "temporal"], undefined, tlsEnv({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: join(tlsFixtures, "other-ca.pem"), ...client }));
+      assert.equal(wrongCa.code, ExitCode.unavailable, wrongCa.stderr);
+      assert.match(wrongCa.stderr, new RegExp(`Cannot reach Temporal at ${address}: the server's certificate is not trusted \\(.*\\): give the CA that signed it as the server root CA`));
+      const noClient = await cli(["list", "--engine", "temporal"], undefined, tlsEnv({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: join(tlsFixtures, "ca.pem") }));
+      assert.equal(noClient.code, ExitCode.unavailable, noClient.stderr);
+      assert.match(noClient.stderr, /the server requires a client certificate \(mTLS\) and none was sent/);
+      const wrongName = await cli(["list", "--engine", "temporal"], undefined, tlsEnv({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: join(tlsFixtures, "ca.pem"), TEMPORAL_TLS_SERVER_NAME: "temporal.example", ...client }));
+      assert.equal(wrongName.code, ExitCode.unavailable, wrongName.stderr);
+      assert.match(wrongName.stderr, /the server's certificate is not for temporal\.example \(.*\): set the name it was issued for as the server name/);
+    } finally {
+      proxy.close();
     }
   });
 

@@ -10,7 +10,8 @@ import { Connection } from "@temporalio/client";
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from "@temporalio/worker";
 import { openActivityRuntime } from "../activities/activity-runtime.js";
 import { temporalActivities } from "../activities/index.js";
-import { namespaceMissing, temporalUnreachable } from "../client/temporal-errors.js";
+import { namespaceMissing } from "../client/temporal-errors.js";
+import { explainUnreachable } from "../client/tls-probe.js";
 import { temporalConnectionOptions } from "../client/temporal-connection.js";
 import { dataConverterFor } from "../codec/data-converter.js";
 import { registerSearchAttributes, searchAttributesHint } from "../client/search-attributes.js";
@@ -45,8 +46,8 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
     dataConverter = dataConverterFor(config);
     await checkCluster(config.temporal);
     workflowBundle = await resolveBundle(config, bundle, logger);
-    connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal)).catch((error: unknown) => {
-      throw temporalUnreachable(config.temporal, error);
+    connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal)).catch(async (error: unknown) => {
+      throw await explainUnreachable(config.temporal, error);
     });
   } catch (error) {
     await releaseRuntimeIfIdle();
@@ -171,7 +172,7 @@ async function checkCluster(temporal: DuragentConfig["temporal"]): Promise<void>
   try {
     connection = await Connection.connect({ ...temporalConnectionOptions(temporal), connectTimeout: 5_000 });
   } catch (error) {
-    throw temporalUnreachable(temporal, error);
+    throw await explainUnreachable(temporal, error);
   }
   try {
     await connection.workflowService.describeNamespace({ namespace: temporal.namespace });
