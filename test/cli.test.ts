@@ -548,6 +548,24 @@ describe("duragent CLI", { concurrency: true }, () => {
       assertUserError(tls, ExitCode.unavailable, /Cannot reach Temporal at [^]*TLS is on \(an API key implies it: TEMPORAL_API_KEY or temporal\.apiKey\); a server without TLS/);
     });
 
+    test("a worker configured with MCP servers it cannot start refuses to serve, naming each (exit 2)", async () => {
+      const config = join(dir, "unstartable.config.yaml");
+      writeFileSync(
+        config,
+        [
+          "engine: temporal",
+          "mcp:",
+          "  servers:",
+          "    ghost: { command: duragent-no-such-mcp-server, args: [--stdio] }",
+          "    lost: { command: node, cwd: ./no-such-dir }",
+          `    fine: { command: ${JSON.stringify(process.execPath)}, args: [--version] }`,
+        ].join("\n"),
+      );
+      const result = await duragent(dir, ["--config", config, "worker"], cliEnv({ DURAGENT_TEMPORAL_ADDRESS: "127.0.0.1:1" }));
+      assertUserError(result, ExitCode.usage, /This worker cannot start MCP servers it is configured with, so it does not serve:\nMCP server 'ghost' could not be started \(command 'duragent-no-such-mcp-server --stdio'\): 'duragent-no-such-mcp-server' is not installed \(not found on PATH\)\. Install it, or fix mcp\.servers\.ghost\.command\.\nMCP server 'lost' could not be started: its working directory '.*no-such-dir' does not exist\./);
+      assert.doesNotMatch(result.stderr, /'fine'/);
+    });
+
     test("a worker with no Temporal server to reach (exit 5)", async () => {
       const port = await freePort();
       const result = await duragent(dir, ["worker"], cliEnv({ DURAGENT_TEMPORAL_ADDRESS: `127.0.0.1:${port}` }));

@@ -4,12 +4,14 @@
  * with. Loaded only by programs that run a worker: @temporalio/worker is native and heavy.
  */
 import { setMaxListeners } from "node:events";
-import { readFileSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync } from "node:fs";
+import { delimiter, join } from "node:path";
 import { createRequire } from "node:module";
 import { Connection } from "@temporalio/client";
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from "@temporalio/worker";
 import { openActivityRuntime } from "../activities/activity-runtime.js";
 import { temporalActivities } from "../activities/index.js";
+import { absentCommand } from "../activities/mcp/connection-errors.js";
 import { namespaceMissing } from "../client/temporal-errors.js";
 import { explainUnreachable } from "../client/tls-probe.js";
 import { temporalConnectionOptions } from "../client/temporal-connection.js";
@@ -32,6 +34,7 @@ export function installRuntimeLogging(): void {
 }
 
 export async function createTemporalWorker(config: DuragentConfig, logger: Logger, bundle: WorkerBundle | undefined, options: { metrics?: string } = {}): Promise<DuragentWorker> {
+  checkServersStartable(config);
   const prometheus = prometheusAddress(config, options.metrics);
   installRuntime({ logger, ...(prometheus ? { prometheus } : {}) });
   setLogContext(activityLogContext);
@@ -161,6 +164,32 @@ function checkedBundleFile(file: string): { file: string; code: string } {
     throw new UserError(`${file} is not a workflow bundle: it has no inline source map, as one built by \`duragent build\` has.`, { name: "NotAWorkflowBundle", hint });
   }
   return { file, code };
+}
+
+/**
+ * Refuses to serve with an MCP server this worker cannot start: a step goes to whichever worker
+ * polls first, so such a worker would fail runs that a healthy one could serve.
+ */
+function checkServersStartable(config: DuragentConfig): void {
+  if (process.platform === "win32") return; // PATHEXT and the like: left to the start itself
+  const problems = Object.entries(config.mcp.servers).flatMap(([name, server]) => absentCommand(name, server, existsSync, onPath) ?? []);
+  if (problems.length === 0) return;
+  throw new UserError(`This worker cannot start ${problems.length === 1 ? "an MCP server" : "MCP servers"} it is configured with, so it does not serve:\n${problems.join("\n")}`, {
+    name: "McpServerUnstartable",
+    hint: "Every worker on a task queue must be able to start every server under mcp.servers: a step goes to whichever worker polls first.",
+  });
+}
+
+function onPath(command: string, pathVariable: string | undefined): boolean {
+  return (pathVariable ?? "").split(delimiter).some((dir) => {
+    if (dir === "") return false;
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /**

@@ -167,16 +167,8 @@ export function missingCommand(conn: FailedConnection, error: unknown, exists: (
   const fix = `mcp.servers.${server}`;
   if (conn.stdio?.pid == null && (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") {
     // Node says ENOENT alike for a command it cannot find and a working directory that is not there.
-    if (config.cwd !== undefined && !exists(path.resolve(config.cwd))) {
-      return redactSecrets(config, `MCP server '${server}' could not be started: its working directory '${config.cwd}' does not exist. Create it, or fix ${fix}.cwd.`);
-    }
-    if (/[\\/]/.test(config.command)) {
-      return redactSecrets(config, `MCP server '${server}' could not be started (command '${commandLine(config)}'): '${config.command}' does not exist. Fix ${fix}.command.`);
-    }
-    return redactSecrets(
-      config,
-      `MCP server '${server}' could not be started (command '${commandLine(config)}'): '${config.command}' is not installed (not found on PATH). Install it, or fix ${fix}.command.`,
-    );
+    const absent = absentCommand(server, config, exists, () => false);
+    if (absent) return absent;
   }
   const stderr = conn.stderrTail.join("\n");
   const canceled = /npx canceled due to missing packages and no YES option: (\[.*\])/.exec(stderr);
@@ -193,6 +185,27 @@ export function missingCommand(conn: FailedConnection, error: unknown, exists: (
     return redactSecrets(config, `MCP server '${server}' cannot be started: npx found no package '${name}', here or on the registry. Check the package name in ${fix}.args.`);
   }
   return undefined;
+}
+
+/**
+ * A stdio server whose working directory or command is not there, said with its fix; undefined
+ * when both are. `onPath` says whether a bare command name is found on the PATH the server gets.
+ */
+export function absentCommand(server: string, config: McpServerConfig, exists: (file: string) => boolean, onPath: (command: string, pathVariable: string | undefined) => boolean): string | undefined {
+  if (!("command" in config)) return undefined;
+  const fix = `mcp.servers.${server}`;
+  if (config.cwd !== undefined && !exists(path.resolve(config.cwd))) {
+    return redactSecrets(config, `MCP server '${server}' could not be started: its working directory '${config.cwd}' does not exist. Create it, or fix ${fix}.cwd.`);
+  }
+  if (/[\\/]/.test(config.command)) {
+    if (exists(path.resolve(config.cwd ?? ".", config.command))) return undefined;
+    return redactSecrets(config, `MCP server '${server}' could not be started (command '${commandLine(config)}'): '${config.command}' does not exist. Fix ${fix}.command.`);
+  }
+  if (onPath(config.command, config.env?.PATH ?? process.env.PATH)) return undefined;
+  return redactSecrets(
+    config,
+    `MCP server '${server}' could not be started (command '${commandLine(config)}'): '${config.command}' is not installed (not found on PATH). Install it, or fix ${fix}.command.`,
+  );
 }
 
 /** `["@scope/name@1.2.3","x@2"]` as package names, versions dropped. */
