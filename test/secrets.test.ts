@@ -264,16 +264,27 @@ llm:
       ["refusing", "refusing:scripted"],
       ["proxied", "proxied:scripted"],
     ] as const;
-    const texts = await withTemporalWorker(env, failing, async (engine) =>
-      Promise.all(
+    // A worker will not start with a server whose command is not there, and says so masked.
+    const missingCommand = join(dir, "no-such-mcp-server");
+    await assert.rejects(withTemporalWorker(env, failing, async () => undefined), (error: unknown) => {
+      const message = String((error as Error).message);
+      assert.match(message, /MCP server 'missing' could not be started \(command '[^']*no-such-mcp-server --api-key \*\*\* --header=\*\*\* postgresql:\/\/app:\*\*\*@db\.internal:5432\/prod -e GITHUB_PERSONAL_ACCESS_TOKEN=\*\*\* \*\*\*'\)/);
+      for (const [name, value] of Object.entries(failureSecrets)) assert.ok(!message.includes(value), `the worker's refusal contains ${name}`);
+      return true;
+    });
+    // One that goes missing after the worker started fails the step it is needed for.
+    writeFileSync(missingCommand, "#!/bin/sh\nexit 1\n", { mode: 0o755 });
+    const texts = await withTemporalWorker(env, failing, async (engine) => {
+      rmSync(missingCommand);
+      return Promise.all(
         runs.map(async ([name, modelRef]) => {
           const agent = modelRef ? { name, instruction: "Answer.", model: modelRef } : { name, instruction: "Use it.", servers: [name] };
           const handle = await engine.start({ kind: "agent", name, agent }, "go");
           await assert.rejects(handle.result());
           return historyText(await env.client.workflow.getHandle(handle.runId).fetchHistory());
         }),
-      ),
-    );
+      );
+    });
     // The failures still say what went wrong and where.
     assert.match(texts[0]!, /MCP server 'unreachable' at http:\/\/127\.0\.0\.1:1\/mcp\/\*\*\*\/sse\?token=\*\*\* failed during initialize/);
     assert.match(
