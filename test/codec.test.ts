@@ -38,7 +38,7 @@ import { installRuntimeLogging } from "../src/worker/create-worker.js";
 import { historyText } from "./support/histories.js";
 import { filesystemServer } from "./support/mcp-servers.js";
 import { builtinBundle, testConfig } from "./support/runtime.js";
-import { waitForPhase } from "./support/wait.js";
+import { waitFor, waitForPhase } from "./support/wait.js";
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-codec-")));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -554,6 +554,27 @@ describe("encrypted payloads on Temporal", () => {
     } finally {
       await engine.close();
       await stopWorker(holder);
+    }
+  });
+
+  test("a worker without the codec: the run's status says its worker cannot decrypt, not that its code keeps failing", { timeout: 60_000 }, async () => {
+    const encrypting = configFor({ keys: [keyA] });
+    const { codec: _none, ...plain } = encrypting;
+    const bare = await startWorker(plain);
+    const engine = await TemporalEngine.connect(encrypting, runSettingsFromConfig(encrypting));
+    try {
+      const handle = await engine.start(agent, "PROMPT-x: read my notes");
+      const status = await waitFor("the run's status to explain its failing task", async () => {
+        const read = await handle.status();
+        // Until the worker's failure is in the history, the query only goes unanswered.
+        return read.partial && !/none answered within/.test(read.partial) ? read : undefined;
+      });
+      assert.match(status.partial!, /^its worker cannot decrypt the run's payloads: the run was started by a client with a `codec:` section, and the worker that took it has none/);
+      assert.match(status.lastError ?? "", /Unknown encoding: binary\/encrypted/);
+      await handle.terminate("test over");
+    } finally {
+      await engine.close();
+      await stopWorker(bare);
     }
   });
 

@@ -472,6 +472,15 @@ export class TemporalEngine implements Engine {
       .getWorkflowExecutionHistoryReverse({ namespace: this.config.temporal.namespace, execution: { workflowId: workflow.workflowId }, maximumPageSize: 50 })
       .then(({ history }) => history?.events?.find((event) => event.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes?.failure)
       .catch(() => undefined);
+    // A worker without the codec cannot read the run's input: its code never failed.
+    if (failure?.message && /Unknown encoding: binary\/encrypted/.test(failure.message)) {
+      return serverKnownStatus(
+        workflow.workflowId,
+        "running",
+        "its worker cannot decrypt the run's payloads: the run was started by a client with a `codec:` section, and the worker that took it has none. Give every worker the clients' codec keys and restart it; Temporal retries the run's workflow task until one can",
+        failureLine(failure.message, failure.stackTrace),
+      );
+    }
     return serverKnownStatus(
       workflow.workflowId,
       "running",
