@@ -222,7 +222,9 @@ describe("Temporal's environment configuration", () => {
     assert.equal(webUiLink(plain, "a/b"), "http://localhost:8233/namespaces/default/workflows/a%2Fb");
     // A dev server elsewhere on this machine has its UI where start-dev puts it: its port + 1000.
     assert.equal(webUiBase({ ...plain, address: "127.0.0.1:7299" }), "http://localhost:8299");
-    assert.equal(webUiBase({ ...plain, address: "temporal.internal:7233" }), "http://localhost:8233");
+    // A server elsewhere: its host, at the port Temporal's UI image listens on.
+    assert.equal(webUiBase({ ...plain, address: "temporal.internal:7233" }), "http://temporal.internal:8080");
+    assert.equal(webUiBase({ ...plain, address: "[fd00::5]:7233" }), "http://[fd00::5]:8080");
     const composed = (await loadConfig({ cwd: dir, env: { DURAGENT_TEMPORAL_UI: "http://localhost:8080/" } })).config.temporal;
     assert.equal(webUiBase(composed), "http://localhost:8080");
   });

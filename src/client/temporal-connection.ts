@@ -44,16 +44,21 @@ export function temporalConnectionOptions(temporal: DuragentConfig["temporal"]):
 }
 
 /**
- * The Web UI's base: the configured one, Temporal Cloud's for a Cloud address, else the dev
- * server's. `temporal server start-dev` serves its UI on its gRPC port + 1000 unless told
- * otherwise, so a dev server on this machine at :7299 has its UI at :8299.
+ * The Web UI's base: the configured one (`DURAGENT_TEMPORAL_UI`), Temporal Cloud's for a Cloud
+ * address, a dev server's on this machine (`temporal server start-dev` serves its UI on its gRPC
+ * port + 1000 unless told otherwise: :7299 has its UI at :8299), else the server's host at 8080,
+ * where Temporal's UI image listens.
  */
 export function webUiBase(temporal: DuragentConfig["temporal"]): string {
   if (temporal.uiUrl) return temporal.uiUrl.replace(/\/$/, "");
   if (/\.tmprl\.cloud(:\d+)?$/.test(temporal.address)) return "https://cloud.temporal.io";
   const local = /^(localhost|127\.0\.0\.1|\[::1\]):(\d+)$/.exec(temporal.address);
-  const port = local ? Number(local[2]) + 1000 : 8233;
-  return `http://localhost:${port <= 65535 ? port : 8233}`;
+  if (local) {
+    const port = Number(local[2]) + 1000;
+    return `http://localhost:${port <= 65535 ? port : 8233}`;
+  }
+  const host = /^(\[[^\]]+\]|[^:]+)(:\d+)?$/.exec(temporal.address)?.[1];
+  return host ? `http://${host}:8080` : "http://localhost:8233";
 }
 
 /** The Web UI page of one run. */
