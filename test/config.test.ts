@@ -113,7 +113,7 @@ describe("loadConfig", () => {
     assert.equal(file, path.join(dir, "duragent.config.yml"));
     assert.equal(config.engine, "temporal");
     assert.equal(config.temporal.namespace, "agents");
-    assert.equal(webUiBase(config.temporal), "http://localhost:8233");
+    assert.equal(webUiBase(config.temporal), "http://temporal.internal:8080");
     const { fs, search, legacy } = config.mcp.servers;
     assert.ok(fs && "command" in fs);
     assert.equal(fs.transport, "stdio");
