@@ -566,6 +566,16 @@ describe("duragent CLI", { concurrency: true }, () => {
       assert.doesNotMatch(result.stderr, /'fine'/);
     });
 
+    test("without the model key a config names (${OPENAI_API_KEY}), steering commands still work and a worker refuses to serve, naming the key (exit 2)", async () => {
+      const config = join(dir, "keyless.config.yaml");
+      writeFileSync(config, ["engine: temporal", "llm:", "  defaultModel: openai:gpt-4.1-mini", "  providers:", "    openai: { apiKey: \"${OPENAI_API_KEY}\" }"].join("\n"));
+      const { OPENAI_API_KEY: _key, OPENAI_BASE_URL: _url, ...env } = cliEnv({ TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}` });
+      // The config loads: what stops `list` is the server nobody runs, not the key.
+      assertUserError(await duragent(dir, ["--config", config, "list"], env), ExitCode.unavailable, /Cannot reach Temporal at 127\.0\.0\.1:/);
+      const worker = await duragent(dir, ["--config", config, "worker"], env);
+      assertUserError(worker, ExitCode.usage, /This worker does not serve: No API key for LLM provider "openai": set the OPENAI_API_KEY environment variable or llm\.providers\.openai\.apiKey/);
+    });
+
     test("a worker with no Temporal server to reach (exit 5)", async () => {
       const port = await freePort();
       const result = await duragent(dir, ["worker"], cliEnv({ DURAGENT_TEMPORAL_ADDRESS: `127.0.0.1:${port}` }));

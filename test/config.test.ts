@@ -290,13 +290,20 @@ mcp:
 
   test("an unset variable names the file, the key path and the fix", async () => {
     const dir = await project({ "duragent.config.yaml": yaml });
-    const error = await configError(() => loadConfig({ cwd: dir, env: { REGION: "eu" } }));
+    const error = await configError(() => loadConfig({ cwd: dir, env: { OPENAI_API_KEY: "sk-1" } }));
     assert.equal(error.file, path.join(dir, "duragent.config.yaml"));
     assert.equal(error.exitCode, ExitCode.usage);
-    assert.match(error.message, /duragent\.config\.yaml: llm\.providers\.openai\.apiKey: environment variable OPENAI_API_KEY is not set \(write \$\{OPENAI_API_KEY:-\} to allow empty\)/);
-    assert.deepEqual(error.issues, [
-      { path: "llm.providers.openai.apiKey", message: "environment variable OPENAI_API_KEY is not set (write ${OPENAI_API_KEY:-} to allow empty)" },
-    ]);
+    assert.match(error.message, /duragent\.config\.yaml: llm\.providers\.openai\.headers\.X-Mixed: environment variable REGION is not set \(write \$\{REGION:-\} to allow empty\)/);
+    assert.deepEqual(error.issues, [{ path: "llm.providers.openai.headers.X-Mixed", message: "environment variable REGION is not set (write ${REGION:-} to allow empty)" }]);
+  });
+
+  test("a provider's apiKey whose variable is unset is left out, as if not written: a machine that calls no model needs no model key", async () => {
+    const dir = await project({ "duragent.config.yaml": yaml });
+    const { config } = await loadConfig({ cwd: dir, env: { REGION: "eu" } });
+    assert.equal(config.llm.providers?.openai?.apiKey, undefined);
+    assert.equal(config.llm.providers?.openai?.headers?.["X-Mixed"], "org-none-eu");
+    // Only the whole value as one reference: text around it is still an error.
+    assert.throws(() => interpolate({ llm: { providers: { openai: { apiKey: "sk-${PART}" } } } }, {}, "f.yaml"), /llm\.providers\.openai\.apiKey: environment variable PART is not set/);
   });
 
   test("every unset variable is reported at once, with array indexes", () => {

@@ -8,6 +8,10 @@
  *
  * Only string values change: keys are left alone, and a substituted value stays a string
  * (`timeoutMs: ${T}` yields "5000", which the schema rejects as not a number).
+ *
+ * A model provider's `apiKey: ${VAR}` with VAR unset is left out instead, as if not written:
+ * commands that call no model (steering a run on Temporal) need no model keys, and whatever
+ * calls one says which key it lacks (a worker when it starts).
  */
 import { ConfigError } from "../errors/user-error.js";
 import { formatPath, type Issue } from "../errors/zod-issues.js";
@@ -54,7 +58,7 @@ function interpolateString(text: string, env: NodeJS.ProcessEnv, path: readonly 
 }
 
 function walk(node: unknown, path: (string | number)[], env: NodeJS.ProcessEnv, issues: Issue[]): unknown {
-  if (typeof node === "string") return interpolateString(node, env, path, issues);
+  if (typeof node === "string") return isUnsetProviderKey(node, env, path) ? undefined : interpolateString(node, env, path, issues);
   if (Array.isArray(node)) return node.map((item, index) => walk(item, [...path, index], env, issues));
   if (isPlainObject(node)) {
     const out: Record<string, unknown> = {};
@@ -65,6 +69,12 @@ function walk(node: unknown, path: (string | number)[], env: NodeJS.ProcessEnv, 
     return out;
   }
   return node;
+}
+
+function isUnsetProviderKey(text: string, env: NodeJS.ProcessEnv, path: readonly (string | number)[]): boolean {
+  if (path.length !== 4 || path[0] !== "llm" || path[1] !== "providers" || path[3] !== "apiKey") return false;
+  const name = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(text)?.[1];
+  return name !== undefined && env[name] === undefined;
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -12,6 +12,8 @@ import { NativeConnection, Runtime, Worker, type WorkerOptions } from "@temporal
 import { openActivityRuntime } from "../activities/activity-runtime.js";
 import { temporalActivities } from "../activities/index.js";
 import { absentCommand } from "../activities/mcp/connection-errors.js";
+import { createProviderRegistry } from "../activities/llm/provider-registry.js";
+import { parseModelRef } from "../common/llm.js";
 import { namespaceMissing } from "../client/temporal-errors.js";
 import { explainUnreachable } from "../client/tls-probe.js";
 import { temporalConnectionOptions } from "../client/temporal-connection.js";
@@ -35,6 +37,7 @@ export function installRuntimeLogging(): void {
 
 export async function createTemporalWorker(config: DuragentConfig, logger: Logger, bundle: WorkerBundle | undefined, options: { metrics?: string } = {}): Promise<DuragentWorker> {
   checkServersStartable(config);
+  checkModelKeys(config);
   const prometheus = prometheusAddress(config, options.metrics);
   installRuntime({ logger, ...(prometheus ? { prometheus } : {}) });
   setLogContext(activityLogContext);
@@ -178,6 +181,24 @@ function checkServersStartable(config: DuragentConfig): void {
     name: "McpServerUnstartable",
     hint: "Every worker on a task queue must be able to start every server under mcp.servers: a step goes to whichever worker polls first.",
   });
+}
+
+/**
+ * Refuses to serve without the API key of the default model's provider or of one the config
+ * lists: every run that called it would fail. (An unset `${VAR}` there leaves the key out.)
+ */
+function checkModelKeys(config: DuragentConfig): void {
+  const registry = createProviderRegistry(config.llm);
+  const names = new Set([parseModelRef(config.llm.defaultModel).provider, ...Object.keys(config.llm.providers ?? {})]);
+  const problems = [...names].flatMap((name) => {
+    try {
+      registry.get(name);
+      return [];
+    } catch (error) {
+      return [error instanceof Error ? error.message : String(error)];
+    }
+  });
+  if (problems.length > 0) throw new UserError(`This worker does not serve: ${problems.join("\n")}`, { name: "ModelKeyMissing" });
 }
 
 function onPath(command: string, pathVariable: string | undefined): boolean {
