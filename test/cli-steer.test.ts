@@ -446,6 +446,22 @@ describe("steering a Temporal run from the CLI", () => {
     }
   });
 
+  test("--address, --namespace and --task-queue win over the config and the environment", async () => {
+    const elsewhere = { ...environment, DURAGENT_TEMPORAL_ADDRESS: "127.0.0.1:1" };
+    const listed = await cli(["list", "--json", "--engine", "temporal", "--address", env.address], undefined, elsewhere);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.ok(Array.isArray(JSON.parse(listed.stdout)));
+    const missing = await cli(["list", "--engine", "temporal", "-n", "no-such-namespace"]);
+    assert.equal(missing.code, ExitCode.notFound, missing.stderr);
+    assert.match(missing.stderr, /Temporal namespace 'no-such-namespace' does not exist/);
+    // A run started on a queue no worker polls says so, naming the flag's queue.
+    const started = await cli(["start", "planner", "--input", "plan a trip", "--engine", "temporal", "--task-queue", "flag-queue"]);
+    assert.equal(started.code, 0, started.stderr);
+    assert.match(started.stderr, /No worker is polling task queue 'flag-queue'/);
+    const runId = started.stdout.trim();
+    assert.equal((await cli(["terminate", runId, "--engine", "temporal", "--task-queue", "flag-queue"])).code, 0);
+  });
+
   test("an unknown run is not found", async () => {
     const missing = await cli(["status", "planner-00000000", "--engine", "temporal"]);
     assert.equal(missing.code, ExitCode.notFound);

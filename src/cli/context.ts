@@ -10,6 +10,9 @@ import type { Logger, LogFormat } from "../logger.js";
 export interface GlobalOptions {
   config?: string;
   engine?: EngineName;
+  address?: string;
+  namespace?: string;
+  taskQueue?: string;
   json?: boolean;
 }
 
@@ -23,12 +26,15 @@ export class CommandContext {
     private readonly logFormat: LogFormat = "text",
   ) {}
 
-  /** The config file (`--config`, `DURAGENT_CONFIG` or `./duragent.config.yaml`), with `--engine` over it. */
+  /** The config file (`--config`, `DURAGENT_CONFIG` or `./duragent.config.yaml`), with `--engine` and the Temporal flags over it. */
   config(): Promise<DuragentConfig> {
     this.loadedConfig ??= import("../config/load-config.js").then(async ({ loadConfig }) => {
+      const { engine, address, namespace, taskQueue } = this.options;
+      const temporal = { ...(address ? { address } : {}), ...(namespace ? { namespace } : {}), ...(taskQueue ? { taskQueue } : {}) };
+      const overrides = { ...(engine ? { engine } : {}), ...(Object.keys(temporal).length > 0 ? { temporal } : {}) };
       const { config } = await loadConfig({
         path: this.options.config ?? process.env.DURAGENT_CONFIG,
-        ...(this.options.engine ? { overrides: { engine: this.options.engine } } : {}),
+        ...(Object.keys(overrides).length > 0 ? { overrides } : {}),
       });
       return config;
     });

@@ -325,15 +325,23 @@ export function buildProgram(json = false): Command {
     .description("Durable AI agents with MCP tools, on Temporal or in memory")
     .option("-c, --config <path>", "config file (default: ./duragent.config.yaml)")
     .addOption(new Option("-e, --engine <engine>", "where runs execute").choices(["memory", "temporal"]))
+    .option("--address <host:port>", "Temporal's address, over temporal.address, TEMPORAL_ADDRESS and the temporal.toml profile")
+    .option("-n, --namespace <name>", "Temporal namespace, over temporal.namespace, TEMPORAL_NAMESPACE and the profile")
+    .option("--task-queue <name>", "Temporal task queue, over temporal.taskQueue")
     .option("--json", "machine-readable output")
     .version(duragentVersion, "-V, --version", "print duragent's version")
     // One short line per usage error, like every other error, rather than the whole help.
     .showHelpAfterError(!json && "(add --help for usage)")
+    .configureHelp({ showGlobalOptions: true })
     .configureOutput({
       outputError: (message, write) =>
         write(json ? `${errorReport(true, { name: "UsageError", message: message.replace(/^error: /, "").trim(), exitCode: ExitCode.usage })}\n` : `duragent: ${message.replace(/^error: /, "")}`),
     })
-    .exitOverride();
+    .exitOverride()
+    .addHelpText(
+      "after",
+      "\nTemporal is reached as its own CLI and SDKs reach it: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,\nTEMPORAL_TLS_*, and temporal.toml profiles (TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE); the config's temporal: section\nand the flags above win over them.",
+    );
 
   for (const spec of commands) {
     const command = program.command(spec.name).description(spec.description);
