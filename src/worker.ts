@@ -28,6 +28,8 @@ export interface WorkerOptions {
   workflowBundle?: WorkerBundle;
   /** `host:port` to serve Prometheus metrics on (over the config's telemetry.metrics.prometheus). */
   metrics?: string;
+  /** `host:port` to serve `/healthz` and `/readyz` on (over the config's worker.health). */
+  health?: string;
 }
 
 export interface DuragentWorker {
@@ -37,6 +39,8 @@ export interface DuragentWorker {
   runtime: ActivityRuntime;
   /** The worker's connection to Temporal; `createClient({ worker })` shares it for eager start. */
   connection: NativeConnection;
+  /** Where `/healthz` and `/readyz` are served, when asked for (`health`, worker.health). */
+  healthUrl?: string;
   /** Serves until shutdown, then closes MCP connections and the Temporal connection. */
   run(): Promise<void>;
   /** Closes MCP connections and the Temporal connection, for callers that drive `worker` themselves. */
@@ -47,7 +51,7 @@ export interface DuragentWorker {
 export async function createWorker(options: WorkerOptions = {}): Promise<DuragentWorker> {
   const config = await configFrom(options.config);
   const { createTemporalWorker } = await import("./worker/create-worker.js");
-  return createTemporalWorker(config, options.logger ?? createLogger("duragent-worker"), options.workflowBundle, options.metrics ? { metrics: options.metrics } : {});
+  return createTemporalWorker(config, options.logger ?? createLogger("duragent-worker"), options.workflowBundle, { ...(options.metrics ? { metrics: options.metrics } : {}), ...(options.health ? { health: options.health } : {}) });
 }
 
 /** Creates a worker and serves until SIGINT or SIGTERM. */

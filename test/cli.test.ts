@@ -20,6 +20,7 @@ import { freePort } from "../src/temporal/dev-server.js";
 import { startScriptedModelServer, type ScriptedCall, type ScriptedModelServer, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
 import { packageBin } from "./support/mcp-servers.js";
 import { startTestTemporal } from "./support/temporal.js";
+import { waitFor } from "./support/wait.js";
 
 const require = createRequire(import.meta.url);
 const cliPath = fileURLToPath(new URL("../bin/duragent.js", import.meta.url));
@@ -702,9 +703,19 @@ describe("duragent CLI", { concurrency: true }, () => {
       const cache = join(dir, "unwritable-cache");
       writeFileSync(cache, "a file where the cache folder would be");
       const env = { ...temporalEnv, DURAGENT_TASK_QUEUE: "cli-test-prebuilt", DURAGENT_CACHE_DIR: cache };
-      const prebuilt = new CliProcess(["worker", "--bundle", "prebuilt-workflows.js"], { cwd: dir, env });
+      const prebuilt = new CliProcess(["worker", "--bundle", "prebuilt-workflows.js", "--health", "127.0.0.1:0"], { cwd: dir, env });
       try {
-        await prebuilt.waitFor("stderr", /serving task queue 'cli-test-prebuilt'/);
+        const [, health] = (await prebuilt.waitFor("stderr", /serving task queue 'cli-test-prebuilt'.*, health at (http:\/\/127\.0\.0\.1:\d+)\/healthz and \/readyz/))!;
+        // An orchestrator's probes: alive and taking steps; anything else is not a probe.
+        for (const probe of ["healthz", "readyz"]) {
+          const answer = await waitFor(`/${probe} to say running`, async () => {
+            const response = await fetch(`${health}/${probe}`);
+            const body = (await response.json()) as { state: string; taskQueue: string; inFlightSteps: number };
+            return response.status === 200 && body.state === "running" ? body : undefined;
+          });
+          assert.deepEqual(answer, { state: "running", taskQueue: "cli-test-prebuilt", inFlightSteps: 0 });
+        }
+        assert.equal((await fetch(`${health}/metrics`)).status, 404);
         const result = await duragent(dir, ["run", "summarize", "--engine", "temporal", "--input", '{"path":"notes.md"}'], env);
         assert.equal(result.code, 0, result.stderr);
         assert.equal(result.stdout, `${answer}\n`);
@@ -713,6 +724,7 @@ describe("duragent CLI", { concurrency: true }, () => {
         const stopped = await stop(prebuilt, "SIGTERM");
         assert.equal(stopped.code, 0, stopped.stderr);
         assert.match(stopped.stderr, /duragent worker: stopped serving task queue 'cli-test-prebuilt'/);
+        await assert.rejects(fetch(`${health}/healthz`), "the health server stops with the worker");
       } finally {
         if (prebuilt.isRunning) await stop(prebuilt, "SIGTERM");
       }

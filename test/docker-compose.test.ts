@@ -190,7 +190,9 @@ describe("docker-compose.yml", () => {
     const dockerfile = read("Dockerfile");
     const bundle = /duragent\.js --config \S+ build --out (\S+)/.exec(dockerfile)?.[1];
     assert.ok(bundle, "the Dockerfile prebuilds the workflow bundle");
-    assert.deepEqual(worker.command, ["node", "bin/duragent.js", "worker", "--bundle", bundle, "--metrics", "0.0.0.0:9464"]);
+    assert.deepEqual(worker.command, ["node", "bin/duragent.js", "worker", "--bundle", bundle, "--metrics", "0.0.0.0:9464", "--health", "0.0.0.0:8081"]);
+    // Its health check asks the readiness probe the command serves.
+    assert.match(JSON.stringify(worker.healthcheck?.test), /127\.0\.0\.1:8081\/readyz/);
     assert.equal(env("worker").TEMPORAL_ADDRESS, "temporal:7233");
     assert.equal(env("temporal-ui").TEMPORAL_ADDRESS, "temporal:7233");
     assert.ok(existsSync(join(root, env("worker").DURAGENT_CONFIG!.replace(/^\/app\//, ""))), "the worker's DURAGENT_CONFIG is a file the image copies");

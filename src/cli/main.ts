@@ -203,11 +203,13 @@ const commands: CommandSpec[] = [
     options: (command) =>
       command
         .option("--bundle <file>", "a workflow bundle prebuilt with `duragent build`")
-        .option("--metrics <host:port>", "serve Prometheus metrics at http://<host:port>/metrics (default: telemetry.metrics.prometheus)"),
+        .option("--metrics <host:port>", "serve Prometheus metrics at http://<host:port>/metrics (default: telemetry.metrics.prometheus)")
+        .option("--health <host:port>", "serve /healthz (alive) and /readyz (taking steps) for an orchestrator's probes (default: worker.health)"),
     action: async (context, _args, options) =>
       (await import("./commands/worker.js")).workerCommand(context, {
         ...(options.bundle !== undefined ? { bundle: options.bundle as string } : {}),
         ...(options.metrics !== undefined ? { metrics: options.metrics as string } : {}),
+        ...(options.health !== undefined ? { health: options.health as string } : {}),
       }),
   },
   {

@@ -462,6 +462,8 @@ export const ConfigSchema = z
          * (Kubernetes' terminationGracePeriodSeconds, 30 s by default; Compose's stop_grace_period).
          */
         shutdownGraceTimeMs: z.number().int().min(0).default(20_000),
+        /** `host:port` to serve `/healthz` and `/readyz` on, for an orchestrator's probes; off when absent (`--health` on the CLI). */
+        health: z.string().optional(),
       })
       .prefault({}),
     /** Encrypt payloads on every client and worker; off when absent. `duragent codec-server` decrypts them for the Web UI. */

@@ -27,6 +27,7 @@ import type { Tracing } from "../telemetry/tracing.js";
 import { ExitCode, UserError } from "../errors/user-error.js";
 import { activityLogContext } from "./log-context.js";
 import { installRuntime, releaseRuntimeIfIdle } from "./runtime.js";
+import { serveHealth } from "./health.js";
 import type { DuragentWorker, WorkerBundle } from "../worker.js";
 import { bundleStaleness, loadWorkflowBundle, type BundleInputs } from "./workflow-bundle.js";
 
@@ -35,7 +36,7 @@ export function installRuntimeLogging(): void {
   installRuntime();
 }
 
-export async function createTemporalWorker(config: DuragentConfig, logger: Logger, bundle: WorkerBundle | undefined, options: { metrics?: string } = {}): Promise<DuragentWorker> {
+export async function createTemporalWorker(config: DuragentConfig, logger: Logger, bundle: WorkerBundle | undefined, options: { metrics?: string; health?: string } = {}): Promise<DuragentWorker> {
   checkServersStartable(config);
   checkModelKeys(config);
   const prometheus = prometheusAddress(config, options.metrics);
@@ -98,9 +99,14 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
       }
       shutdown();
     };
+    const healthAddress = options.health ?? config.worker.health;
+    const health = healthAddress
+      ? await serveHealth(healthAddress, { state: () => worker.getState(), inFlightSteps: () => worker.getStatus().numInFlightActivities, taskQueue: config.temporal.taskQueue })
+      : undefined;
     const close = async () => {
       clearTimeout(graceEnds);
       stopping.abort();
+      await health?.close();
       try {
         // A worker that never ran still holds the connection, and only a run to its end lets it go
         // (it polls for that moment, so it may take a task, which a retry then finishes elsewhere).
@@ -115,6 +121,7 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
       worker,
       runtime,
       connection,
+      ...(health ? { healthUrl: health.url } : {}),
       close,
       async run() {
         try {
