@@ -305,7 +305,11 @@ describe("crash recovery with a real worker process", () => {
     assert.notEqual(entries[3]!.pid, slowStart.pid);
   });
 
-  test("SIGKILL of the worker holding a step, with a standby worker up: the standby finishes the run", { timeout: 90_000 }, async () => {
+  /**
+   * Two workers up and a run of the steps agent in its slow step: which worker holds the step,
+   * the other one, and the run's model requests and tool calls from its start.
+   */
+  async function slowStepWithStandby() {
     const first = await liveWorker();
     const standby = await spawnWorker(workerEnv);
     const { config } = await loadConfig({ path: dir, env: workerEnv });
@@ -313,17 +317,19 @@ describe("crash recovery with a real worker process", () => {
     const requestMark = model.requests.length;
     const logMark = readCountingLog().length;
     const newEntries = () => readCountingLog().slice(logMark);
-
     const handle = await engine.start(stepper, "run the steps");
-    const slowStart = await waitFor("slow step c to start", () =>
-      newEntries().find((entry) => entry.tool === "slow_step" && entry.phase === "start"),
-    );
-    // Whichever worker took the step dies; the other one, already up, must pick it up.
+    const slowStart = await waitFor("slow step c to start", () => newEntries().find((entry) => entry.tool === "slow_step" && entry.phase === "start"));
     const holder = [first, standby].find((worker) => worker.pid === parentOf(slowStart.pid));
     assert.ok(holder, `the slow step's MCP server (pid ${slowStart.pid}) belongs to one of the workers`);
-    const survivor = holder === first ? standby : first;
+    // The one left serving is the live worker from here on.
+    live = holder === first ? standby : first;
+    return { handle, holder, survivor: live, requestMark, newEntries };
+  }
+
+  test("SIGKILL of the worker holding a step, with a standby worker up: the standby finishes the run", { timeout: 90_000 }, async () => {
+    const { handle, holder, survivor, requestMark, newEntries } = await slowStepWithStandby();
+    // Whichever worker took the step dies; the other one, already up, must pick it up.
     await holder.kill();
-    if (holder === first) live = survivor;
 
     const result = (await handle.result()) as { text: string };
     assert.equal(result.text, "Done: recorded a, recorded b, finished c, recorded d");
@@ -342,21 +348,8 @@ describe("crash recovery with a real worker process", () => {
   });
 
   test("SIGTERM of the worker holding a step, with a standby worker up: the step finishes on the stopping worker, and the standby takes the rest; no step runs twice", { timeout: 90_000 }, async () => {
-    const first = await liveWorker();
-    const standby = await spawnWorker(workerEnv);
-    const { config } = await loadConfig({ path: dir, env: workerEnv });
-    const stepper = await findRunTarget(config, "stepper");
-    const requestMark = model.requests.length;
-    const logMark = readCountingLog().length;
-    const newEntries = () => readCountingLog().slice(logMark);
-
-    const handle = await engine.start(stepper, "run the steps");
-    const slowStart = await waitFor("slow step c to start", () => newEntries().find((entry) => entry.tool === "slow_step" && entry.phase === "start"));
-    const holder = [first, standby].find((worker) => worker.pid === parentOf(slowStart.pid));
-    assert.ok(holder, `the slow step's MCP server (pid ${slowStart.pid}) belongs to one of the workers`);
-    const survivor = holder === first ? standby : first;
+    const { handle, holder, survivor, requestMark, newEntries } = await slowStepWithStandby();
     await holder.stop();
-    live = survivor;
     // It drained: the step in flight ended before the worker did, and it said why it waited.
     assert.ok(newEntries().some((entry) => entry.tool === "slow_step" && entry.phase === "end"), holder.stderr());
     assert.match(holder.stderr(), /stopping: 1 step in flight may take up to 20 s to finish \(worker\.shutdownGraceTimeMs\)/);
