@@ -51,6 +51,7 @@ function script(call: ScriptedCall): ScriptedTurn {
   if (question.includes("slowly")) return { text: "finally", delayMs: 60_000 };
   if (result) return { text: `Got: ${textOf(result.content)}` };
   if (question.includes("read")) return { toolCalls: [{ name: "fs_read_text_file", arguments: { path: join(dir, "nope.txt") } }] };
+  if (call.system === "Chat." && question.includes("long story")) return { text: Array.from({ length: 10 }, () => story).join(" "), chunkDelayMs: 80 };
   if (call.system === "Chat." && question.includes("story")) return { text: story, chunkDelayMs: 80 };
   if (call.system === "Chat.") return { text: `You said ${question}` };
   return { toolCalls: [{ name: "human_input", arguments: { question: "Which city?" } }] };
@@ -532,7 +533,8 @@ describe("in memory, the terminal answers", () => {
     assert.equal(left.code, 0, left.stderr);
     const chatId = /^chat (\S+)$/m.exec(left.stderr)?.[1] ?? "";
     assert.match(left.stderr, new RegExp(`answer with \`duragent answer ${chatId} --value …\``));
-    assert.match(left.stdout, new RegExp(`left chat ${chatId}; rejoin with: duragent chat --resume ${chatId}`));
+    assert.match(left.stderr, new RegExp(`left chat ${chatId}; rejoin with: duragent chat --resume ${chatId}`));
+    assert.doesNotMatch(left.stdout, /left chat/);
     await cli(["terminate", chatId, "--engine", "temporal"]);
   });
 
@@ -558,6 +560,35 @@ describe("in memory, the terminal answers", () => {
     }
   });
 
+  test("on a terminal, Ctrl-C while a reply streams says what it does; a second one leaves at once, never as a bug", { skip: !existsSync("/usr/bin/script") && "needs util-linux's script for a terminal" }, async () => {
+    for (const engine of ["memory", "temporal"] as const) {
+      const command = [process.execPath, cliPath, "chat", "chatty", "--engine", engine].map((part) => `'${part}'`).join(" ");
+      const child = spawn("script", ["-qfec", command, "/dev/null"], { cwd: dir, env: { ...environment, TERM: "dumb" }, stdio: ["pipe", "pipe", "pipe"] });
+      let screen = "";
+      child.stdout.on("data", (chunk: Buffer) => (screen += chunk));
+      const exited = once(child, "exit") as Promise<[number | null]>;
+      try {
+        await waitFor("the chat's banner and its prompt", () => (/\/end closes the chat[^]*> $/.test(screen) ? true : undefined), 30_000);
+        child.stdin.write("tell me a long story\r");
+        await waitFor("the reply to stream", () => (screen.includes("The ferry crossed") ? true : undefined), 30_000);
+        child.stdin.write("\x03");
+        const leaving = engine === "memory" ? "Ctrl-C again stops it now" : "Ctrl-C again leaves now, the turn going on: rejoin with duragent chat --resume";
+        await waitFor("the first Ctrl-C to be said", () => (screen.includes(`(leaving after this reply; ${leaving}`) ? true : undefined), 30_000);
+        child.stdin.write("\x03");
+        const [code] = await exited;
+        assert.equal(code, 130, screen);
+        assert.doesNotMatch(screen, /this is a bug/);
+        if (engine === "temporal") {
+          const chatId = /chat (chat-chatty-[0-9a-f]{8})/.exec(screen)?.[1];
+          assert.match(screen, new RegExp(`left chat ${chatId}, its turn going on; rejoin with: duragent chat --resume ${chatId}`));
+          await cli(["terminate", chatId!, "--engine", "temporal"]);
+        }
+      } finally {
+        if (child.exitCode === null) child.kill("SIGKILL");
+      }
+    }
+  });
+
   test("chat takes turns until /end", async () => {
     const chat = await cli(["chat", "chatty"], "hello\n/end\n");
     assert.equal(chat.code, 0, chat.stderr);
@@ -569,7 +600,13 @@ describe("in memory, the terminal answers", () => {
     // Leaving a memory chat without /end ends it with the command: no rejoin to offer.
     const left = await cli(["chat", "chatty"], "hello\n");
     assert.equal(left.code, 0, left.stderr);
-    assert.match(left.stdout, /^You said hello\nleft chat chat-chatty-[0-9a-f]{8}\n$/);
+    assert.equal(left.stdout, "You said hello\n");
+    assert.match(left.stderr, /left chat chat-chatty-[0-9a-f]{8}\n/);
+    // /exit leaves as the end of input does; a word after a slash is not sent to the model.
+    const exited = await cli(["chat", "chatty"], "/help\nhello\n/exit\nnever sent\n");
+    assert.equal(exited.code, 0, exited.stderr);
+    assert.equal(exited.stdout, "You said hello\n");
+    assert.match(exited.stderr, /not sent: \/help is not a command here; \/end closes the chat, \/exit \(or Ctrl-D\) leaves it/);
     assert.match(left.stderr, /a memory chat lives only as long as this command/);
   });
 

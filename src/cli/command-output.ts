@@ -3,6 +3,7 @@ import type { PatternEnding } from "../workflows/patterns/pattern-base.js";
 /** Commands return data; the CLI prints `text` for people or `data` as JSON with `--json`. */
 export interface CommandOutput {
   data: unknown;
+  /** Standard output for people; empty when there is none (a chat's replies went there as they came). */
   text: string;
   /** For people only, on stderr so that stdout stays the answer: what the text leaves out. */
   note?: string | undefined;

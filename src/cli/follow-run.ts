@@ -228,6 +228,8 @@ export interface LineReader {
   ask(prompt: string, typedAhead?: boolean): Promise<string | undefined>;
   /** Gives up the line being asked for: the next line typed is kept for the next ask. */
   abandon(): void;
+  /** Called once the input ends: Ctrl-D, the end of piped input, or Ctrl-C on a terminal. */
+  onEnd(listener: () => void): void;
   close(): void;
 }
 
@@ -242,6 +244,7 @@ export function lineReader(output: NodeJS.WritableStream): LineReader {
   const queued: string[] = [];
   let waiting: ((line: string | undefined) => void) | undefined;
   let ended = false;
+  const endListeners: (() => void)[] = [];
   const open = (): Interface => {
     lines = createInterface({ input: process.stdin, output, terminal });
     lines.on("line", (line) => {
@@ -254,6 +257,7 @@ export function lineReader(output: NodeJS.WritableStream): LineReader {
       ended = true;
       waiting?.(undefined);
       waiting = undefined;
+      for (const listener of endListeners) listener();
     });
     return lines;
   };
@@ -276,6 +280,7 @@ export function lineReader(output: NodeJS.WritableStream): LineReader {
       waiting = undefined;
       if (!ended) output.write("\n");
     },
+    onEnd: (listener) => void endListeners.push(listener),
     close: () => lines?.close(),
   };
 }

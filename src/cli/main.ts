@@ -188,7 +188,11 @@ const commands: CommandSpec[] = [
       command
         .option("--resume <runId>", "rejoin a chat left earlier")
         .option("--stream", "print each reply as it is written (the default on a terminal)")
-        .option("--no-stream", "print each reply once it is whole"),
+        .option("--no-stream", "print each reply once it is whole")
+        .addHelpText(
+          "after",
+          "\nEach line is a message. /end closes the chat (its run completes); /exit or Ctrl-D leaves it, to rejoin\nwith --resume on Temporal (a memory chat ends with the command). Ctrl-C while a reply is written leaves\nafter it; a second Ctrl-C leaves at once.",
+        ),
     closeOnSignal: true,
     action: async (context, [agent], options) =>
       (await import("./commands/chat.js")).chatCommand(context, agent, {
@@ -384,7 +388,9 @@ export function buildProgram(json = false): Command {
 async function execute(command: Command, spec: CommandSpec, args: string[]): Promise<void> {
   const options = command.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
   const context = new CommandContext(options, spec.logs ?? "text");
+  let interrupted = false;
   const stopOnSignal = (signal: NodeJS.Signals) => {
+    interrupted = true;
     // A second signal gets the default handler back, so a stuck close can still be interrupted.
     removeSignalHandlers();
     if (context.interruptNotice) context.notice(`\n${context.interruptNotice}`);
@@ -400,9 +406,12 @@ async function execute(command: Command, spec: CommandSpec, args: string[]): Pro
   }
   try {
     const output = await spec.action(context, args, command.opts());
-    if (output) process.stdout.write(`${options.json ? JSON.stringify(output.data, null, 2) : output.text}\n`);
+    if (output && (options.json || output.text !== "")) process.stdout.write(`${options.json ? JSON.stringify(output.data, null, 2) : output.text}\n`);
     if (output?.note && !options.json) process.stderr.write(`duragent: note: ${output.note}\n`);
   } catch (error) {
+    // What closing under a signal breaks (a memory run cancelled mid-turn) is not a bug: the
+    // signal's handler exits once the close is done.
+    if (interrupted) return new Promise<never>(() => {});
     if (isUserError(error)) throw error;
     // Temporal's infrastructure failures (unreachable cluster, missing namespace) are the user's to fix.
     const config = await context.config().catch(() => undefined);

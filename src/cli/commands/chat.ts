@@ -28,13 +28,23 @@ export async function chatCommand(context: CommandContext, agentName: string | u
   // lives on Temporal, whatever the configured engine (a memory engine looks ids up there).
   const rejoinable = client.engine === "temporal" || options.resume !== undefined;
   const leaving = rejoinable ? "Ctrl-D leaves it to rejoin with --resume" : "Ctrl-D ends it too: a memory chat lives only as long as this command";
-  process.stderr.write(`chat ${chat.runId}${chat.link ? `\nWeb UI: ${chat.link}` : ""}\n(/end closes the chat; ${leaving})\n`);
+  process.stderr.write(`chat ${chat.runId}${chat.link ? `\nWeb UI: ${chat.link}` : ""}\n(/end closes the chat; ${leaving}, as /exit does)\n`);
+  const rejoin = `duragent chat --resume ${chat.runId}`;
+  // A second Ctrl-C leaves at once; the turn in flight goes on where it is rejoinable.
+  if (rejoinable) context.interruptNotice = `left chat ${chat.runId}, its turn going on; rejoin with: ${rejoin}`;
 
   const input = lineReader(process.stderr);
+  // A prompt that shows when a reply is whole; piped input gets none.
+  const prompt = process.stdin.isTTY === true ? "> " : "";
+  let turnInFlight = false;
+  input.onEnd(() => {
+    // Ctrl-C (or Ctrl-D) while a reply is written: said, since the reply goes on printing.
+    if (turnInFlight) process.stderr.write(`\n(leaving after this reply; Ctrl-C again ${rejoinable ? `leaves now, the turn going on: rejoin with ${rejoin}` : "stops it now"})\n`);
+  });
   let ended = false;
   try {
     for (;;) {
-      const line = await input.ask("", true);
+      const line = await input.ask(prompt, true);
       if (line === undefined) break;
       const text = line.trim();
       if (text === "") continue;
@@ -43,6 +53,12 @@ export async function chatCommand(context: CommandContext, agentName: string | u
         ended = true;
         return { data: { runId: chat.runId, ended: true, result }, text: `chat ${chat.runId} ended after ${result.turns} turns` };
       }
+      if (text === "/exit" || text === "/quit") break;
+      if (/^\/[a-z]+$/i.test(text)) {
+        process.stderr.write(`not sent: ${text} is not a command here; /end closes the chat, /exit (or Ctrl-D) leaves it. Anything else is sent.\n`);
+        continue;
+      }
+      turnInFlight = true;
       const printer = stream ? streamPrinter() : undefined;
       const sent = chat.send(text, printer ? { onText: printer.print } : {});
       // A turn may ask a person (a question, an approval): asked here, as `run` asks.
@@ -59,13 +75,16 @@ export async function chatCommand(context: CommandContext, agentName: string | u
         if (error instanceof ChatTurnFailed) process.stderr.write(`duragent: ${error.message}\n`);
         else if (error instanceof InvalidRunMessage) process.stderr.write(`not sent: ${error.message}\n`);
         else throw error;
+      } finally {
+        turnInFlight = false;
       }
     }
   } finally {
     input.close();
   }
-  if (!rejoinable) return { data: { runId: chat.runId, ended }, text: `left chat ${chat.runId}` };
-  return { data: { runId: chat.runId, ended }, text: `left chat ${chat.runId}; rejoin with: duragent chat --resume ${chat.runId}` };
+  // Said on stderr, as the banner was: standard output holds the replies alone.
+  process.stderr.write(rejoinable ? `left chat ${chat.runId}; rejoin with: ${rejoin}\n` : `left chat ${chat.runId}\n`);
+  return { data: { runId: chat.runId, ended }, text: "" };
 }
 
 /** Writes a turn's model answers to stdout as they stream, each model call on its own line. */
