@@ -184,6 +184,8 @@ describe("steering a Temporal run from the CLI", () => {
     const human = await cli(["status", runId, "--engine", "temporal"]);
     assert.match(human.stdout, /waiting_input/);
     assert.match(human.stdout, /input-1: Which city\?/);
+    // What to do about it, as the exact command.
+    assert.match(human.stdout, new RegExp(`\n    answer with \`duragent answer ${runId} --value …\``));
     assert.match(human.stdout, /Web UI: /);
 
     const wrongKind = await cli(["approve", runId, "--engine", "temporal"]);
@@ -251,6 +253,7 @@ describe("steering a Temporal run from the CLI", () => {
     const runId = (await cli(["start", "planner", "--input", "think slowly", "--engine", "temporal"])).stdout.trim();
     assert.equal((await cli(["pause", runId, "--engine", "temporal"])).code, 0);
     await waitForPhase(runId, "paused");
+    assert.match((await cli(["status", runId, "--engine", "temporal"])).stdout, new RegExp(`resume with \`duragent resume ${runId}\``));
     assert.equal((await cli(["resume", runId, "--engine", "temporal"])).code, 0);
     await waitForPhase(runId, "running");
     assert.equal((await cli(["cancel", runId, "--engine", "temporal"])).code, 0);

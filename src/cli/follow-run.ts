@@ -8,7 +8,7 @@ import { answerToQuestion } from "../client/answer-text.js";
 import { parseInput } from "./command-output.js";
 import { InvalidRunMessage, type RunHandle } from "../client/engine.js";
 import { UserError } from "../errors/user-error.js";
-import { describePending } from "./status-text.js";
+import { answerHint, describePending } from "./status-text.js";
 import { ShownSteps, textEvents, textFilter, type NewSteps, type ShownText } from "../client/run-events.js";
 
 export interface FollowOptions {
@@ -129,14 +129,6 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
     input.close();
   }
   return outcome;
-}
-
-/** The command that answers a request from another terminal. */
-export function answerHint(runId: string, request: PendingRequest, several: boolean): string {
-  const which = several ? ` --request ${request.id}` : "";
-  return request.kind === "approval"
-    ? `approve with \`duragent approve ${runId}${which}\`, or \`duragent reject ${runId}${which} --reason …\``
-    : `answer with \`duragent answer ${runId}${which} --value …\``;
 }
 
 /**

@@ -20,6 +20,14 @@ export function describePending(request: PendingRequest): string {
   return `${request.id}: ${request.prompt}${schema}`;
 }
 
+/** The command that answers a request from another terminal. */
+export function answerHint(runId: string, request: PendingRequest, several: boolean): string {
+  const which = several ? ` --request ${request.id}` : "";
+  return request.kind === "approval"
+    ? `approve with \`duragent approve ${runId}${which}\`, or \`duragent reject ${runId}${which} --reason …\``
+    : `answer with \`duragent answer ${runId}${which} --value …\``;
+}
+
 /** `cost` (from `runCost`) adds each model's cost and the run's; a model without a price shows its tokens alone. */
 export function statusText(status: RunStatus, link?: string, cost?: RunCost): string {
   const last = status.currentStep ? `step ${status.stepCount}: ${status.currentStep}` : "";
@@ -32,7 +40,8 @@ export function statusText(status: RunStatus, link?: string, cost?: RunCost): st
     for (const child of status.childSteps ?? []) lines.push(`  [${child.run}] ${child.ended ? `${child.ended} after step` : "step"} ${child.stepCount}: ${child.recentSteps.at(-1)}`);
   }
   if (!hasEnded(status.phase)) for (const progress of status.progress ?? []) lines.push(`  progress of ${progress.step}: ${progressText(progress)}`);
-  for (const request of status.pending) lines.push(`  waiting for ${describePending(request)}`);
+  for (const request of status.pending) lines.push(`  waiting for ${describePending(request)}`, `    ${answerHint(status.runId, request, status.pending.length > 1)}`);
+  if (status.phase === "paused") lines.push(`  resume with \`duragent resume ${status.runId}\``);
   for (const [model, usage] of Object.entries(status.usage)) {
     const cached = usage.cachedInputTokens ? ` (${usage.cachedInputTokens} cached)` : "";
     const usd = cost?.byModel[model];

@@ -2,9 +2,8 @@
 import { resultNote, resultText, type CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
 import { finishedRunCost } from "../../client/run-cost.js";
-import { answerHint } from "../follow-run.js";
 import { hasEnded } from "../../common/run-status.js";
-import { describePending } from "../status-text.js";
+import { answerHint, describePending } from "../status-text.js";
 
 /** How long a run's answer may take before `result` says what the run is doing. */
 const QUIET_MS = 1_000;
