@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { z } from "zod";
-import { answerFromText, questionFor } from "../src/client/answer-text.js";
+import { answerFromText, answerToQuestion, howToAnswer, questionFor } from "../src/client/answer-text.js";
+import { InvalidRunMessage } from "../src/common/invalid-run-message.js";
 
 const schemaOf = (schema: z.ZodType) => z.toJSONSchema(schema) as Record<string, unknown>;
 
@@ -39,6 +40,31 @@ describe("a typed answer, read as its question asks", () => {
     assert.equal(answerFromText("12", either), 12);
     assert.equal(answerFromText("twelve", either), "twelve");
     assert.equal(answerFromText("1", {}), 1, "a schema that names no type takes any JSON");
+  });
+
+  test("text that is not JSON, for a question that takes no text, is refused before it is sent, saying so and how to answer", () => {
+    const ask = (schema: z.ZodType) => ({ kind: "input" as const, id: "input-4", prompt: "Budget?", schema: schemaOf(schema) });
+    const budget = ask(z.object({ amount: z.number().positive(), currency: z.string().optional() }));
+    assert.throws(
+      () => answerToQuestion("{bad json", budget),
+      (error: unknown) =>
+        error instanceof InvalidRunMessage &&
+        error.message === 'The answer to input-4 is not valid JSON: "{bad json"; answer as JSON: {"amount": a number above 0, "currency"?: text}.',
+    );
+    assert.throws(() => answerToQuestion("", ask(z.number().int())), /^InvalidRunMessage: The answer to input-4 is empty; answer with a whole number\.$/);
+    assert.deepEqual(answerToQuestion('{"amount": 12}', budget), { amount: 12 });
+    assert.equal(answerToQuestion("yes", ask(z.boolean())), true);
+    assert.equal(answerToQuestion("{bad json", ask(z.string())), "{bad json", "a question that takes text takes it");
+  });
+
+  test("how to answer a question, said in words rather than its JSON Schema", () => {
+    assert.equal(howToAnswer(schemaOf(z.number().int().positive())), "answer with a whole number above 0");
+    assert.equal(howToAnswer(schemaOf(z.number().min(1).max(10))), "answer with a number of at least 1 and at most 10");
+    assert.equal(howToAnswer(schemaOf(z.boolean())), "answer yes or no");
+    assert.equal(howToAnswer(schemaOf(z.string())), "answer as text");
+    assert.equal(howToAnswer(schemaOf(z.enum(["aisle", "window"]))), 'answer with one of "aisle", "window"');
+    assert.equal(howToAnswer(schemaOf(z.array(z.string()))), "answer as JSON: a list of text");
+    assert.equal(howToAnswer(schemaOf(z.object({ trip: z.object({ legs: z.array(z.object({ to: z.string() })) }) }))), 'answer as JSON: {"trip": {"legs": a list}}');
   });
 
   test("the question meant: the one named, or the only one pending", () => {

@@ -358,7 +358,7 @@ describe("steering a Temporal run from the CLI", () => {
     await waitForPhase(runId, "waiting_input");
     const notANumber = await cli(["input", runId, "--value", "twelve", "--engine", "temporal"]);
     assert.equal(notANumber.code, ExitCode.usage);
-    assert.match(notANumber.stderr, /expected number/);
+    assert.match(notANumber.stderr, /The answer to input-1 is not valid JSON: "twelve"; answer with a whole number\./);
     assert.equal((await cli(["input", runId, "--value", "12", "--engine", "temporal"])).code, 0);
     await waitFor("the second question", async () => ((await statusOf(runId)).pending[0]?.prompt === "Sure?" ? true : undefined), 30_000);
     const sure = await cli(["input", runId, "--request", "input-2", "--value", "true", "--engine", "temporal"]);
@@ -489,9 +489,11 @@ describe("in memory, the terminal answers", () => {
   });
 
   test("run refuses an answer and asks again; at the end of its input, a question only it can answer fails the command", async () => {
-    const retried = await cli(["run", "counter", "--input", "{}"], "twelve\n12\ntrue\n");
+    // Refused here when it is not JSON at all, by the run when it is JSON of the wrong kind.
+    const retried = await cli(["run", "counter", "--input", "{}"], "twelve\n12.5\n12\ntrue\n");
     assert.equal(retried.code, 0, retried.stderr);
-    assert.match(retried.stderr, /not accepted: .*expected number/);
+    assert.match(retried.stderr, /not accepted: The answer to input-1 is not valid JSON: "twelve"; answer with a whole number\./);
+    assert.match(retried.stderr, /not accepted: The answer to input-1 is invalid: .*expected int/);
     const ended = await cli(["run", "counter", "--input", "{}"], "12\n");
     assert.equal(ended.code, ExitCode.usage, ended.stderr);
     assert.match(ended.stderr, /input-2: Sure\?[\s\S]*Standard input ended before input-2 was answered/);

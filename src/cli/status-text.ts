@@ -1,23 +1,17 @@
 /** How a run's status reads on a terminal. */
 import { formatUsd } from "../common/pricing.js";
 import { hasEnded, progressText, waitingBetweenSteps, type PendingRequest, type RunStatus } from "../common/run-status.js";
-import { bareAnswerField } from "../client/answer-text.js";
+import { bareAnswerField, howToAnswer } from "../client/answer-text.js";
 import { costLine, type RunCost } from "../client/run-cost.js";
-
-/** How a person answers a form of one field: bare, as its type reads on a terminal. */
-const soleAnswer: Record<string, string> = { string: "answer as text", number: "answer with a number", integer: "answer with a whole number", boolean: "answer yes or no" };
 
 export function describePending(request: PendingRequest): string {
   if (request.kind === "approval") {
     return `${request.id}: approve ${request.server}/${request.tool} ${JSON.stringify(request.arguments)}?`;
   }
+  // A one-field form of an MCP server's is answered bare, as its field asks.
   const sole = bareAnswerField(request);
-  const schema = !request.schema
-    ? ""
-    : sole
-      ? `  (${soleAnswer[sole.type ?? ""] ?? `answer with its ${sole.name}`})`
-      : `  (answer as JSON matching ${JSON.stringify(request.schema)})`;
-  return `${request.id}: ${request.prompt}${schema}`;
+  const schema = sole?.schema ?? request.schema;
+  return `${request.id}: ${request.prompt}${schema ? `  (${howToAnswer(schema)})` : ""}`;
 }
 
 /** The command that answers a request from another terminal. */

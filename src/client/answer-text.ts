@@ -3,6 +3,7 @@
  * argument), read as its question expects. Pure: the callers fetch the question.
  */
 import { soleFormField } from "../common/elicitation-schema.js";
+import { InvalidRunMessage } from "../common/invalid-run-message.js";
 import type { PendingRequest, QuestionRequest, RunStatus } from "../common/run-status.js";
 
 /** JSON types a schema accepts at its top level (through `anyOf`/`oneOf`); undefined when it names none. */
@@ -72,6 +73,10 @@ export function bareAnswerField(question: QuestionRequest): ReturnType<typeof so
 export function answerToQuestion(text: string, question: QuestionRequest | undefined): unknown {
   const schema = question?.schema;
   const sole = question && bareAnswerField(question);
+  if (question && !readable(text, sole?.schema ?? schema)) {
+    const what = text.trim() === "" ? "is empty" : `is not valid JSON: ${JSON.stringify(text.length > 60 ? `${text.slice(0, 59)}…` : text)}`;
+    throw new InvalidRunMessage(`The answer to ${question.id} ${what}; ${howToAnswer((sole?.schema ?? schema)!)}.`);
+  }
   if (!sole) return answerFromText(text, schema);
   const whole = answerFromText(text, schema);
   if (typeof whole === "object" && whole !== null && !Array.isArray(whole)) return whole;
@@ -82,4 +87,76 @@ export function answerToQuestion(text: string, question: QuestionRequest | undef
 export function questionFor(status: Pick<RunStatus, "pending"> | undefined, requestId: string | undefined): QuestionRequest | undefined {
   const questions = (status?.pending ?? []).filter((request: PendingRequest): request is QuestionRequest => request.kind === "input");
   return requestId === undefined ? (questions.length === 1 ? questions[0] : undefined) : questions.find((request) => request.id === requestId);
+}
+
+/**
+ * Whether text can answer a question: any text where it takes text, else JSON (or a yes or no
+ * where that is asked), which the run then checks against the question.
+ */
+function readable(text: string, schema: Record<string, unknown> | undefined): boolean {
+  const types = schema ? acceptedTypes(schema) : undefined;
+  if (!types || types.has("string")) return true;
+  if (types.has("boolean") && /^(yes|y|no|n)$/i.test(text.trim())) return true;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** How a person answers a question of this JSON Schema, in words: `answer with a whole number above 0`. */
+export function howToAnswer(schema: Record<string, unknown>): string {
+  const type = schema.type;
+  if (schema.enum === undefined && schema.const === undefined && schema.anyOf === undefined && schema.oneOf === undefined) {
+    if (type === "boolean") return "answer yes or no";
+    if (type === "string") return "answer as text";
+    if (type === "object" || type === "array") return `answer as JSON: ${describeSchema(schema, 0)}`;
+  }
+  return `answer with ${describeSchema(schema, 0)}`;
+}
+
+const largest = Number.MAX_SAFE_INTEGER;
+
+/** A schema as a person reads it; objects and lists as JSON shapes, to two levels. */
+function describeSchema(schema: Record<string, unknown>, depth: number): string {
+  const { type, enum: values, const: constant, anyOf, oneOf, items, properties, required } = schema;
+  if (Array.isArray(values)) return `one of ${values.map((value) => JSON.stringify(value)).join(", ")}`;
+  if (constant !== undefined) return JSON.stringify(constant);
+  const branches = Array.isArray(anyOf) ? anyOf : Array.isArray(oneOf) ? oneOf : undefined;
+  if (branches) return branches.map((branch) => describeSchema(branch as Record<string, unknown>, depth)).join(" or ");
+  if (Array.isArray(type)) return type.map((one) => describeSchema({ ...schema, type: one }, depth)).join(" or ");
+  switch (type) {
+    case "string":
+      return "text";
+    case "boolean":
+      return "true or false";
+    case "null":
+      return "null";
+    case "integer":
+    case "number":
+      return [type === "integer" ? "a whole number" : "a number", ...bounds(schema)].join(" ");
+    case "array":
+      return depth > 1 || typeof items !== "object" || items === null ? "a list" : `a list of ${describeSchema(items as Record<string, unknown>, depth + 1)}`;
+    case "object": {
+      if (depth > 1 || typeof properties !== "object" || properties === null) return "an object";
+      const needed = new Set(Array.isArray(required) ? required : []);
+      const fields = Object.entries(properties as Record<string, Record<string, unknown>>).map(
+        ([name, field]) => `${JSON.stringify(name)}${needed.has(name) ? "" : "?"}: ${describeSchema(field, depth + 1)}`,
+      );
+      return `{${fields.join(", ")}}`;
+    }
+    default:
+      return "any JSON value";
+  }
+}
+
+function bounds(schema: Record<string, unknown>): string[] {
+  const said: string[] = [];
+  const { minimum, exclusiveMinimum, maximum, exclusiveMaximum } = schema;
+  if (typeof exclusiveMinimum === "number" && exclusiveMinimum > -largest) said.push(`above ${exclusiveMinimum}`);
+  else if (typeof minimum === "number" && minimum > -largest) said.push(`of at least ${minimum}`);
+  if (typeof exclusiveMaximum === "number" && exclusiveMaximum < largest) said.push(`below ${exclusiveMaximum}`);
+  else if (typeof maximum === "number" && maximum < largest) said.push(`of at most ${maximum}`);
+  return said.length === 2 ? [`${said[0]} and ${said[1]!.replace(/^of /, "")}`] : said;
 }
