@@ -46,7 +46,8 @@ const story = "The ferry crossed the river at dawn, and the whole town came down
 
 /** Asks a person first; reads a file when told to; answers from whatever came back. */
 function script(call: ScriptedCall): ScriptedTurn {
-  const question = textOf(call.messages.find((message) => message.role === "user")?.content ?? "");
+  // A chat's turn answers its newest message; a run's, the one it was started with.
+  const question = textOf((call.system === "Chat." ? call.messages.findLast((message) => message.role === "user") : call.messages.find((message) => message.role === "user"))?.content ?? "");
   const result = call.messages.findLast((message) => message.role === "tool");
   if (question.includes("slowly")) return { text: "finally", delayMs: 60_000 };
   if (result) return { text: `Got: ${textOf(result.content)}` };
@@ -586,6 +587,14 @@ describe("in memory, the terminal answers", () => {
         if (engine === "temporal") {
           const chatId = /chat (chat-chatty-[0-9a-f]{8})/.exec(screen)?.[1];
           assert.match(screen, new RegExp(`left chat ${chatId}, its turn going on; rejoin with: duragent chat --resume ${chatId}`));
+          // Rejoined while that reply is still written: said so, and the next reply is its own, no tail of the story in it.
+          const rejoined = await cli(["chat", "--resume", chatId!, "--engine", "temporal", "--stream"], "hi\n");
+          assert.equal(rejoined.code, 0, rejoined.stderr);
+          assert.match(rejoined.stderr, /\(1 turn so far; the last\)\nyou: tell me a long story\n\(its reply is still being written/);
+          assert.equal(rejoined.stdout, "You said hi\n");
+          // Once whole, a rejoin shows the last exchange.
+          const again = await cli(["chat", "--resume", chatId!, "--engine", "temporal"], "");
+          assert.match(again.stderr, /\(2 turns so far; the last\)\nyou: hi\nreply: You said hi\n/);
           await cli(["terminate", chatId!, "--engine", "temporal"]);
         }
       } finally {

@@ -133,7 +133,8 @@ function chatSession(handle: RunHandle): ChatSession {
  */
 async function followText(handle: RunHandle, onText: (event: ChatTextEvent) => void): Promise<{ finish(): Promise<void>; stop(): void }> {
   const shown: ShownText = new Map();
-  for (const text of (await handle.status()).streaming ?? []) shown.set(text.id, { attempt: text.attempt, text: text.text, ...(text.done ? { done: true } : {}) });
+  // Text under way when this turn was sent is an earlier turn's (a chat rejoined mid-reply): never told as this one's.
+  for (const text of (await handle.status()).streaming ?? []) shown.set(text.id, { attempt: text.attempt, text: text.text, done: true });
   const tell = (status: RunStatus | undefined) => {
     for (const streaming of status?.streaming ?? []) {
       for (const event of textEvents(streaming, shown, status?.retrying)) if (event.type === "text" || event.type === "restart") onText(event);

@@ -9,7 +9,9 @@ import { InvalidRunMessage } from "../../client/engine.js";
 import type { CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
 import { UserError } from "../../errors/user-error.js";
+import { textOf } from "../../common/messages.js";
 import { answerUntil, lineReader, restartText } from "../follow-run.js";
+import { answerHint, describePending } from "../status-text.js";
 
 export async function chatCommand(context: CommandContext, agentName: string | undefined, options: { resume?: string; stream?: boolean }): Promise<CommandOutput> {
   const stream = options.stream ?? process.stdout.isTTY === true;
@@ -29,6 +31,7 @@ export async function chatCommand(context: CommandContext, agentName: string | u
   const rejoinable = client.engine === "temporal" || options.resume !== undefined;
   const leaving = rejoinable ? "Ctrl-D leaves it to rejoin with --resume" : "Ctrl-D ends it too: a memory chat lives only as long as this command";
   process.stderr.write(`chat ${chat.runId}${chat.link ? `\nWeb UI: ${chat.link}` : ""}\n(/end closes the chat; ${leaving}, as /exit does)\n`);
+  if (options.resume) process.stderr.write(await recap(chat));
   const rejoin = `duragent chat --resume ${chat.runId}`;
   // A second Ctrl-C leaves at once; the turn in flight goes on where it is rejoinable.
   if (rejoinable) context.interruptNotice = `left chat ${chat.runId}, its turn going on; rejoin with: ${rejoin}`;
@@ -85,6 +88,22 @@ export async function chatCommand(context: CommandContext, agentName: string | u
   // Said on stderr, as the banner was: standard output holds the replies alone.
   process.stderr.write(rejoinable ? `left chat ${chat.runId}; rejoin with: ${rejoin}\n` : `left chat ${chat.runId}\n`);
   return { data: { runId: chat.runId, ended }, text: "" };
+}
+
+/** Where a rejoined chat stands: its last message and the reply to it, or that the reply is still being written. */
+async function recap(chat: ChatSession): Promise<string> {
+  const [messages, status] = await Promise.all([chat.transcript(), chat.status()]);
+  const asked = messages.findLastIndex((message) => message.role === "user");
+  if (asked < 0) return "";
+  const turns = messages.filter((message) => message.role === "user").length;
+  const reply = messages.slice(asked + 1).findLast((message) => message.role === "assistant" && textOf(message.content).trim() !== "");
+  const cut = (text: string) => (text.length > 300 ? `${text.slice(0, 299)}…` : text).replace(/\s+/g, " ").trim();
+  const lines = [`(${turns} ${turns === 1 ? "turn" : "turns"} so far; the last)`, `you: ${cut(textOf(messages[asked]!.content))}`];
+  const underWay = status.phase === "running" && (status.streaming ?? []).some((text) => !text.done);
+  if (underWay) lines.push(`(its reply is still being written: \`duragent history ${chat.runId}\` shows it once whole)`);
+  else if (reply) lines.push(`reply: ${cut(textOf(reply.content))}`);
+  for (const request of status.pending) lines.push(`(it waits for ${describePending(request)}: ${answerHint(chat.runId, request, status.pending.length > 1)})`);
+  return `${lines.join("\n")}\n`;
 }
 
 /** Writes a turn's model answers to stdout as they stream, each model call on its own line. */
