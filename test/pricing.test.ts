@@ -431,6 +431,7 @@ describe("cost in duragent status, result --json, run --json and list", () => {
     const unpricedRun = runs.find((run) => run.runId === unpriced)!;
     assert.equal(unpricedRun.cost?.total, undefined);
     assert.deepEqual(unpricedRun.cost?.unpriced, ["custom:mystery-model"]);
+    assert.match(text.split("\n")[0]!, /^RUN +PHASE +TARGET +STARTED +COST$/);
     const line = (runId: string) => text.split("\n").find((entry) => entry.startsWith(`${runId} `)) ?? "";
     assert.ok(line(priced).endsWith(`  ${formatUsd(miniCost() + sonnetCost())}`), line(priced));
     assert.match(line(unpriced), /cost \? \(no price for custom:mystery-model\)$/);

@@ -15,8 +15,10 @@ export async function listCommand(context: CommandContext, options: { limit: num
     return { ...run, ...(cost ? { cost } : {}) };
   });
   // What the run was started as (`list --target` finds it by that), else its workflow type (a child run).
-  const rows = runs.map((run) => [run.runId, run.phase, run.target ?? run.type, run.startedAt ?? "", run.usageUnreadable ? `cost unknown: ${run.usageUnreadable}` : costColumn(run.cost)]);
-  const widths = [0, 1, 2].map((column) => Math.max(...rows.map((row) => row[column]!.length)));
+  // A header row names the columns for a person; --json is for scripts.
+  const header = ["RUN", "PHASE", "TARGET", "STARTED", "COST"];
+  const rows = [header, ...runs.map((run) => [run.runId, run.phase, run.target ?? run.type, run.startedAt ?? "", run.usageUnreadable ? `cost unknown: ${run.usageUnreadable}` : costColumn(run.cost)])];
+  const widths = [0, 1, 2, 3].map((column) => Math.max(...rows.map((row) => row[column]!.length)));
   const text =
     runs.length === 0 ? "no runs" : rows.map((row) => row.map((cell, column) => (column < widths.length ? cell.padEnd(widths[column]!) : cell)).join("  ").trimEnd()).join("\n");
   const note = beyond.length > options.limit ? `${options.limit} ${options.limit === 1 ? "run" : "runs"} shown, and there are more: --limit N shows N${options.phase || options.target ? "" : ", --phase and --target narrow them"}.` : undefined;
