@@ -454,11 +454,11 @@ describe("cost in duragent status, result --json, run --json and list", () => {
       const line = lines.find((entry) => entry.startsWith(`${runId} `)) ?? "";
       assert.equal(line.split(/\s+/)[2], targets[index], line);
     }
-    // Each column starts at the same place on every line.
-    const starts = lines.map((line) => line.indexOf("completed"));
-    assert.ok(starts.every((start) => start === starts[0] && start > 0), all.text);
+    // Each column starts at the same place on every line, the header's included.
+    const starts = lines.slice(1).map((line) => line.indexOf("completed"));
+    assert.ok(starts.every((start) => start === lines[0]!.indexOf("PHASE") && start > 0), all.text);
     const two = await listCommand(context, { limit: 2 });
-    assert.equal(two.text.split("\n").length, 2);
+    assert.equal(two.text.split("\n").length, 3, "a header and two runs");
     assert.equal((two.data as unknown[]).length, 2);
     assert.equal(two.note, "2 runs shown, and there are more: --limit N shows N, --phase and --target narrow them.");
   });
