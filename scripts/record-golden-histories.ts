@@ -48,6 +48,8 @@ interface GoldenRun {
 
 const parallel = scenarios.parallel;
 const planner: RunTarget = { kind: "agent", name: "planner", agent: { name: "planner", instruction: "You plan trips.", humanInput: true } };
+/** Asks its first question with a number where human_input wants text: refused before the tool runs, then asked again. */
+const hastyPlanner: RunTarget = { kind: "agent", name: "hasty", agent: { name: "hasty", instruction: "You plan trips in a hurry.", humanInput: true } };
 
 /** Holds the scout's model call until the run is paused, so the child starts while its parent is paused. */
 let releaseScout: (() => void) | undefined;
@@ -139,6 +141,9 @@ const runs: GoldenRun[] = [
   // A fan-out cancelled while its child runs wait for people: the run ends cancelled, each child
   // telling it what it spent.
   { id: "golden-cancelled-fan-out", target: twoAskingBranches, input: "Plan two trips.", steer: cancelWhileAsking, cancelled: true, children: ["north-1", "south-1"] },
+  // A local tool (human_input) called with arguments that do not fit its schema: refused, then
+  // called again; only such a call records the check's patch.
+  { id: "golden-misfit-local-tool", target: hastyPlanner, input: "Plan a trip.", steer: answerLisbon },
 ];
 
 /** Answers each run by its system prompt: the finder's offline model, the trip planner, the pattern's script. */
@@ -148,6 +153,12 @@ function goldenModel(call: ScriptedCall): ScriptedTurn | Promise<ScriptedTurn> {
     const answer = call.messages.findLast((message) => message.role === "tool");
     if (!answer) return { toolCalls: [{ id: "call_ask", name: "human_input", arguments: { question: "Which city?" } }] };
     return { text: `A weekend in ${textOf(answer.content)}.` };
+  }
+  if (call.system === "You plan trips in a hurry.") {
+    const results = call.messages.filter((message) => message.role === "tool");
+    if (results.length === 0) return { toolCalls: [{ id: "call_misfit", name: "human_input", arguments: { question: 42 } }] };
+    if (results.length === 1) return { toolCalls: [{ id: "call_ask", name: "human_input", arguments: { question: "Which city?" } }] };
+    return { text: `A weekend in ${textOf(results.at(-1)!.content)}.` };
   }
   if (call.system === "You scout.") {
     scoutCalled?.();

@@ -128,6 +128,19 @@ describe("golden histories replay against the current workflow code", () => {
     assert.deepEqual(story("golden-child-question.json"), ["signal duragent.childWaits", "patch", "phase waiting_input", "signal duragent.childWaits", "phase running", "phase completed"]);
   });
 
+  test("a local tool called with arguments that do not fit its schema: the check's patch is recorded at that call, and only there", () => {
+    const story = loadHistory(join(goldenDirectory, "golden-misfit-local-tool.json")).events.flatMap((event) => {
+      const patch = event.markerRecordedEventAttributes?.markerName === "core_patch" ? event.markerRecordedEventAttributes.details?.["patch-data"]?.payloads?.[0]?.data : undefined;
+      if (patch) return [`patch ${(JSON.parse(Buffer.from(patch).toString("utf8")) as { id: string }).id}`];
+      if (event.activityTaskScheduledEventAttributes) return [event.activityTaskScheduledEventAttributes.activityType?.name ?? "activity"];
+      return event.workflowExecutionUpdateCompletedEventAttributes ? ["answered"] : [];
+    });
+    assert.deepEqual(story, ["callLlm", "patch duragent-local-tool-arguments-checked", "callLlm", "answered", "callLlm"]);
+    for (const file of goldenFiles.filter((name) => !name.includes("misfit"))) {
+      assert.ok(!loadHistory(file).events.some((event) => event.markerRecordedEventAttributes?.details?.["patch-data"]?.payloads?.some((payload) => Buffer.from(payload.data ?? []).toString("utf8").includes("local-tool"))), file);
+    }
+  });
+
   test("a fan-out cancelled while its child runs wait: runs before the patch completed with the branches collected as failed, runs since end cancelled, and hear what their children spent", () => {
     const story = (name: string) =>
       loadHistory(join(goldenDirectory, name)).events.flatMap((event) => {
