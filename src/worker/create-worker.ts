@@ -65,6 +65,20 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
   const stopping = new AbortController();
   // Each activity in flight listens to it (and stops listening when it ends): more than ten is normal.
   setMaxListeners(0, stopping.signal);
+  // Served before the worker exists, so a taken port fails the start while nothing holds the connection.
+  let created: Worker | undefined;
+  const healthAddress = options.health ?? config.worker.health;
+  const health = healthAddress
+    ? await serveHealth(healthAddress, {
+        state: () => created?.getState() ?? "INITIALIZED",
+        inFlightSteps: () => created?.getStatus().numInFlightActivities ?? 0,
+        taskQueue: config.temporal.taskQueue,
+      }).catch(async (error: unknown) => {
+        await runtime.close();
+        await connection.close();
+        throw error;
+      })
+    : undefined;
   try {
     const worker = await Worker.create({
       connection,
@@ -94,15 +108,12 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
       const inFlight = worker.getStatus().numInFlightActivities;
       if (grace === 0) stopping.abort();
       else {
-        graceEnds ??= setTimeout(() => stopping.abort(), grace);
+        graceEnds ??= setTimeout(() => stopping.abort(), grace).unref();
         if (inFlight > 0) logger.warn({ inFlight, graceMs: grace }, `stopping: ${inFlight} ${inFlight === 1 ? "step" : "steps"} in flight may take up to ${grace / 1000} s to finish (worker.shutdownGraceTimeMs); a second Ctrl-C or SIGTERM stops at once`);
       }
       shutdown();
     };
-    const healthAddress = options.health ?? config.worker.health;
-    const health = healthAddress
-      ? await serveHealth(healthAddress, { state: () => worker.getState(), inFlightSteps: () => worker.getStatus().numInFlightActivities, taskQueue: config.temporal.taskQueue })
-      : undefined;
+    created = worker;
     const close = async () => {
       clearTimeout(graceEnds);
       stopping.abort();
@@ -132,6 +143,7 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
       },
     };
   } catch (error) {
+    await health?.close();
     await runtime.close();
     await connection.close();
     throw error;
