@@ -45,3 +45,20 @@ function stripCodeFence(text: string): string {
   const match = /^\s*```(?:json)?\s*([\s\S]*?)\s*```\s*$/.exec(text);
   return match?.[1] ?? text;
 }
+
+// One zod schema per JSON Schema object: a tool's spec is built once and checked on every call.
+const fromJsonSchema = new WeakMap<object, z.ZodType | null>();
+
+/** A tool's JSON Schema as zod, to check arguments with; undefined when zod cannot read it (the tool's own to enforce). */
+export function zodOfJsonSchema(jsonSchema: Record<string, unknown>): z.ZodType | undefined {
+  let schema = fromJsonSchema.get(jsonSchema);
+  if (schema === undefined) {
+    try {
+      schema = z.fromJSONSchema(jsonSchema as Parameters<typeof z.fromJSONSchema>[0]);
+    } catch {
+      schema = null;
+    }
+    fromJsonSchema.set(jsonSchema, schema);
+  }
+  return schema ?? undefined;
+}

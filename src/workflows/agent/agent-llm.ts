@@ -15,7 +15,7 @@ import { isContinueAsNew } from "../executor/continue-as-new.js";
 import type { Executor } from "../executor/executor.js";
 import { addUsage, usageKey, type UsageByModel } from "../../common/usage.js";
 import type { AugmentedLlm, GenerateOptions, StructuredOptions } from "../augmented-llm.js";
-import { checkStructured, jsonSchemaOf, structuredOutputInvalid } from "../structured-output.js";
+import { checkStructured, jsonSchemaOf, structuredOutputInvalid, zodOfJsonSchema } from "../structured-output.js";
 import { catalogOf, type ToolCatalog } from "../../common/tool-catalog.js";
 
 export interface AgentLlmOptions {
@@ -286,26 +286,11 @@ const localToolArgumentsPatch = "duragent-local-tool-arguments-checked";
 
 /** Why `args` do not fit a local tool's input schema, or undefined when they do (or zod cannot read the schema). */
 function localToolMisfit(tool: LocalTool, args: Record<string, unknown>): string | undefined {
-  const schema = inputSchemaOf(tool.spec.inputSchema);
+  const schema = zodOfJsonSchema(tool.spec.inputSchema);
   const checked = schema?.safeParse(args);
   if (!checked || checked.success) return undefined;
   if (inWorkflowContext() && !patched(localToolArgumentsPatch)) return undefined;
   return z.prettifyError(checked.error);
-}
-
-// One zod schema per tool spec: agents build their specs once, and reading a JSON Schema is not free.
-const inputSchemas = new WeakMap<object, z.ZodType | null>();
-function inputSchemaOf(jsonSchema: Record<string, unknown>): z.ZodType | undefined {
-  let schema = inputSchemas.get(jsonSchema);
-  if (schema === undefined) {
-    try {
-      schema = z.fromJSONSchema(jsonSchema as Parameters<typeof z.fromJSONSchema>[0]);
-    } catch {
-      schema = null; // a schema zod cannot read is the tool's own to enforce
-    }
-    inputSchemas.set(jsonSchema, schema);
-  }
-  return schema ?? undefined;
 }
 
 // One matcher per approval list (the memory engine's runs share their settings object).

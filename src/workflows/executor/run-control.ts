@@ -12,7 +12,7 @@ import type { Message } from "../../common/messages.js";
 import { maxRecentSteps, type Answer, type ApprovalDecision, type ApprovalRequest, type QuestionRequest, type PendingRequest, type RunPhase, type RunStatus } from "../../common/run-status.js";
 import { appendStreamed, maxStepLogs, maxStreamedText, type ServerRequest, type ServerRequestAnswer, type StepLog, type StepProgress, type StepText } from "../../common/server-requests.js";
 import { addUsage, type UsageByModel } from "../../common/usage.js";
-import { jsonSchemaOf } from "../structured-output.js";
+import { jsonSchemaOf, zodOfJsonSchema } from "../structured-output.js";
 import type { Answered, ApprovalCall, ApprovalOutcome, Question } from "./executor.js";
 
 /** Resolves true once `predicate` holds, or false when `timeoutMs` passes first. */
@@ -428,12 +428,8 @@ export class RunControl {
   validateDecision(decision: ApprovalDecision): void {
     const entry = this.findPending(decision.requestId, "approval");
     if (!decision.approved || decision.arguments === undefined || !("inputSchema" in entry) || !entry.inputSchema) return;
-    let schema: z.ZodType;
-    try {
-      schema = z.fromJSONSchema(entry.inputSchema as Parameters<typeof z.fromJSONSchema>[0]);
-    } catch {
-      return; // a schema zod cannot read is the tool's to enforce
-    }
+    const schema = zodOfJsonSchema(entry.inputSchema);
+    if (!schema) return; // a schema zod cannot read is the tool's to enforce
     const parsed = schema.safeParse(decision.arguments);
     if (!parsed.success) {
       const { server, tool } = entry.request as ApprovalRequest;
