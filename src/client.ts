@@ -150,7 +150,7 @@ export class DuragentClient {
 
   /**
    * Recent runs on the client's engine (on Temporal in its visibility order: open runs first, then
-   * by end); with `usage`, each run's token usage where it can be had.
+   * by end); with `usage`, each run's token usage where it can be had, and what an open run waits on a person for.
    */
   async list(options: { limit?: number } & ListOptions = {}): Promise<RunSummary[]> {
     const { limit = 20, usage = false, ...filters } = options;

@@ -123,6 +123,20 @@ function cli(args: string[], stdin?: string, env: NodeJS.ProcessEnv = environmen
   });
 }
 
+/** `result --json` with stderr on a pseudo-terminal (util-linux's `script`), as a person's shell has it, and stdout to a file. */
+function resultOnATerminal(runId: string): { screen(): string; stdout: Promise<string> } {
+  const out = join(dir, `result-${runId}.json`);
+  const command = `${[process.execPath, cliPath, "result", runId, "--json", "--engine", "temporal"].map((part) => `'${part}'`).join(" ")} > '${out}'`;
+  const child = spawn("script", ["-qfec", command, "/dev/null"], { cwd: dir, env: { ...environment, TERM: "dumb" }, stdio: ["pipe", "pipe", "pipe"] });
+  let screen = "";
+  child.stdout.on("data", (chunk: Buffer) => (screen += chunk));
+  const stdout = (once(child, "exit") as Promise<[number | null]>).then(([code]) => {
+    assert.equal(code, 0, screen);
+    return readFileSync(out, "utf8");
+  });
+  return { screen: () => screen, stdout };
+}
+
 async function statusOf(runId: string): Promise<RunStatus> {
   const result = await cli(["status", runId, "--json", "--engine", "temporal"]);
   assert.equal(result.code, 0, result.stderr);
@@ -188,6 +202,9 @@ describe("steering a Temporal run from the CLI", () => {
     // What to do about it, as the exact command.
     assert.match(human.stdout, new RegExp(`\n    answer with \`duragent answer ${runId} --value …\``));
     assert.match(human.stdout, /Web UI: /);
+    // `list` says under a waiting run what it waits for, and the command that gives it.
+    const listedText = await cli(["list", "--target", "planner", "--engine", "temporal"]);
+    assert.match(listedText.stdout, new RegExp(`\n${runId} +waiting_input .*\n  input-1: Which city\\? — answer with \`duragent answer ${runId} --value …\``));
 
     const wrongKind = await cli(["approve", runId, "--engine", "temporal"]);
     assert.equal(wrongKind.code, ExitCode.usage);
@@ -204,12 +221,16 @@ describe("steering a Temporal run from the CLI", () => {
     const waitingResult = cli(["result", runId, "--engine", "temporal"], undefined, environment, undefined, (soFar) => (waitingStderr = soFar));
     await waitFor("result to say what the run waits for", () => (/input-1: Which city\?\n {2}answer with `duragent answer/.test(waitingStderr) ? true : undefined), 30_000);
     assert.match(waitingStderr, /is waiting for input; `result` waits until it ends\./);
+    // With --json on a terminal too: stdout (here a file) holds the JSON alone.
+    const onTerminal = existsSync("/usr/bin/script") ? resultOnATerminal(runId) : undefined;
+    if (onTerminal) await waitFor("result --json on a terminal to say what the run waits for", () => (/is waiting for input; `result` waits until it ends\./.test(onTerminal.screen()) ? true : undefined), 30_000);
 
     const answered = await cli(["input", runId, "--value", "Lisbon", "--engine", "temporal"]);
     assert.equal(answered.code, 0, answered.stderr);
     const result = await cli(["result", runId, "--engine", "temporal"]);
     assert.equal(result.stdout.trim(), "Got: Lisbon");
     assert.equal((await waitingResult).stdout.trim(), "Got: Lisbon");
+    if (onTerminal) assert.equal((JSON.parse(await onTerminal.stdout) as { result: { text: string } }).result.text, "Got: Lisbon");
 
     const list = await cli(["list", "--json", "--engine", "temporal"]);
     assert.ok((JSON.parse(list.stdout) as { runId: string }[]).some((run) => run.runId === runId));

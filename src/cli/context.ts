@@ -102,9 +102,12 @@ export class CommandContext {
     }
   }
 
-  /** A line for people, on stderr; left out with `--json`, whose output is on stdout alone. */
+  /**
+   * A line for people, on stderr. With `--json`, only when stderr is a terminal: a person is
+   * there to read it, and a script that reads both streams gets its JSON alone.
+   */
   notice(text: string): void {
-    if (!this.options.json) process.stderr.write(`${text}\n`);
+    if (!this.options.json || process.stderr.isTTY) process.stderr.write(`${text}\n`);
   }
 
   async close(): Promise<void> {

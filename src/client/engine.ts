@@ -169,10 +169,12 @@ export interface RunSummary {
   usage?: UsageByModel;
   /** Why the usage asked for could not be read, when a person can act on it (a payload under a key this client lacks). */
   usageUnreadable?: string;
+  /** The requests an open run waits on a person for, its children's included: read with its usage, by the same status read. */
+  pending?: PendingRequest[];
 }
 
 export interface ListOptions {
-  /** Also find each run's token usage (on Temporal, one more request per run). */
+  /** Also find each run's token usage, and what an open run waits for (on Temporal, one more request per run). */
   usage?: boolean;
   /** Only runs in this phase (on Temporal, an open run's phase is its DuragentPhase search attribute). */
   phase?: RunPhase;

@@ -235,7 +235,7 @@ export class MemoryEngine implements Engine {
           target: run.target,
           phase: status.phase,
           startedAt: run.startedAt,
-          ...(options.usage ? { usage: status.usage } : {}),
+          ...(options.usage ? { usage: status.usage, ...(status.pending.length > 0 ? { pending: status.pending } : {}) } : {}),
         };
       }),
     );

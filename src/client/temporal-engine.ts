@@ -21,7 +21,7 @@ import { readTranscriptSlices, transcriptSliceQuery, type TranscriptSlice } from
 import { hasEnded, RunMessages, type ApprovalDecision, type Answer, type RunPhase, type RunStatus } from "../common/run-status.js";
 import { runPhases } from "../common/run-phases.js";
 import type { RunSettings } from "../common/run-settings.js";
-import { usageOfResult, type UsageByModel } from "../common/usage.js";
+import { usageOfResult } from "../common/usage.js";
 import type { DuragentConfig } from "../config/schema.js";
 import {
   checkInputSize,
@@ -264,9 +264,9 @@ export class TemporalEngine implements Engine {
       let polled: Promise<boolean> | undefined;
       const workerPolls = () => (polled ??= this.pollers().then((pollers) => pollers?.count !== 0));
       const usages = await mapLimited(executions, 4, (execution) => this.usageOf(execution, workerPolls));
-      usages.forEach((usage, index) => {
-        if (typeof usage === "string") runs[index]!.usageUnreadable = usage;
-        else if (usage) runs[index]!.usage = usage;
+      usages.forEach((read, index) => {
+        if (typeof read === "string") runs[index]!.usageUnreadable = read;
+        else if (read) Object.assign(runs[index]!, read);
       });
     }
     return runs;
@@ -322,17 +322,22 @@ export class TemporalEngine implements Engine {
    * worker is there to answer). Failed and cancelled runs report none.
    * A person's error (a payload under a key this client lacks) comes back as its message.
    */
-  private async usageOf(execution: { workflowId: string; runId: string; status: WorkflowExecutionStatusName }, workerPolls: () => Promise<boolean>): Promise<UsageByModel | string | undefined> {
+  /** The run's usage, and what an open one waits on a person for; or why its usage cannot be read. */
+  private async usageOf(
+    execution: { workflowId: string; runId: string; status: WorkflowExecutionStatusName },
+    workerPolls: () => Promise<boolean>,
+  ): Promise<Pick<RunSummary, "usage" | "pending"> | string | undefined> {
     const workflow = this.client.workflow.getHandle(execution.workflowId, execution.runId, { followRuns: false });
     try {
       // A module's workflow returns its own value, without the usage: its status query tells it.
       const fromResult = execution.status === "COMPLETED" ? usageOfResult(await workflow.result()) : undefined;
-      if (fromResult) return fromResult;
+      if (fromResult) return { usage: fromResult };
       if (execution.status !== "RUNNING" && execution.status !== "COMPLETED") return undefined;
       if (!(await workerPolls())) return undefined;
       const status = await this.client.withDeadline(Date.now() + 3_000, () => workflow.query<RunStatus>(RunMessages.status));
       // Visibility lags: a run it still lists as running may have ended, and a query still answers.
-      return hasEnded(status.phase) && status.phase !== "completed" ? undefined : status.usage;
+      if (hasEnded(status.phase)) return status.phase === "completed" ? { usage: status.usage } : undefined;
+      return { usage: status.usage, ...(status.pending.length > 0 ? { pending: status.pending } : {}) };
     } catch (error) {
       return isUserError(error) ? error.message : undefined;
     }

@@ -4,6 +4,8 @@ import type { CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
 import type { RunPhase } from "../../common/run-status.js";
 import { knownCost, runCost, type RunCost } from "../../client/run-cost.js";
+import type { RunSummary } from "../../client/engine.js";
+import { answerHint, describePending } from "../status-text.js";
 
 export async function listCommand(context: CommandContext, options: { limit: number; phase?: RunPhase; target?: string }): Promise<CommandOutput> {
   const [client, config] = await Promise.all([context.client(), context.config()]);
@@ -19,8 +21,10 @@ export async function listCommand(context: CommandContext, options: { limit: num
   const header = ["RUN", "PHASE", "TARGET", "STARTED", "COST"];
   const rows = [header, ...runs.map((run) => [run.runId, run.phase, run.target ?? run.type, run.startedAt ?? "", run.usageUnreadable ? `cost unknown: ${run.usageUnreadable}` : costColumn(run.cost)])];
   const widths = [0, 1, 2, 3].map((column) => Math.max(...rows.map((row) => row[column]!.length)));
-  const text =
-    runs.length === 0 ? "no runs" : rows.map((row) => row.map((cell, column) => (column < widths.length ? cell.padEnd(widths[column]!) : cell)).join("  ").trimEnd()).join("\n");
+  const line = (row: string[]) => row.map((cell, column) => (column < widths.length ? cell.padEnd(widths[column]!) : cell)).join("  ").trimEnd();
+  // Under a waiting run, what it waits for and the command that gives it, as `status` says them.
+  const waits = (run: RunSummary) => (run.pending ?? []).map((request, _, all) => `\n  ${describePending(request)} — ${answerHint(run.runId, request, all.length > 1)}`).join("");
+  const text = runs.length === 0 ? "no runs" : [line(header), ...runs.map((run, index) => line(rows[index + 1]!) + waits(run))].join("\n");
   const note = beyond.length > options.limit ? `${options.limit} ${options.limit === 1 ? "run" : "runs"} shown, and there are more: --limit N shows N${options.phase || options.target ? "" : ", --phase and --target narrow them"}.` : undefined;
   return { data: runs, text, note };
 }
