@@ -44,9 +44,11 @@ export function chosenLogLevel(): string {
 
 export function createLogger(name: string, level = chosenLogLevel(), format: LogFormat = "json"): Logger {
   const chosen = chosenLogFormat(format);
-  // Temporal's SDK logs its errors under `error`, which pino would print as `{}` (an Error's fields are not enumerable).
+  // Temporal's SDK logs its errors under `error`, which pino would print as `{}` (an Error's fields
+  // are not enumerable). Causes stay nested: duragent's messages already say what their cause
+  // says, and joining the causes' messages repeated it.
   return pino(
-    { name, level, mixin: () => logContext?.() ?? {}, serializers: { error: pino.stdSerializers.err } },
+    { name, level, mixin: () => logContext?.() ?? {}, serializers: { error: pino.stdSerializers.errWithCause } },
     chosen === "text" ? { write: (line: string) => void process.stderr.write(textLine(line)) } : pino.destination(2),
   );
 }

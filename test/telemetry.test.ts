@@ -300,18 +300,21 @@ describe("logs", () => {
     assert.deepEqual(sdkLogFields(undefined), {});
   });
 
-  test("an error logged under `error`, as Temporal's SDK logs its own, keeps its message and stack", async () => {
+  test("an error logged under `error`, as Temporal's SDK logs its own, keeps its message and stack, its cause nested, not repeated", async () => {
+    // As a failed model call's: duragent's message already says what the provider's error says.
     const script = `import { createLogger } from ${JSON.stringify(fileURLToPath(new URL("../src/logger.ts", import.meta.url)))};
-createLogger("duragent-worker", "info").error({ error: new TypeError("kaboom") }, "Workflow failed");`;
+const cause = new Error("500 The server had an error");
+createLogger("duragent-worker", "info").error({ error: new TypeError("kaboom: the server had an error", { cause }) }, "Workflow failed");`;
     const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk));
     await new Promise((resolve) => child.once("exit", resolve));
-    const line = JSON.parse(stderr.trim().split("\n").at(-1)!) as { msg: string; error: { type: string; message: string; stack: string } };
+    const line = JSON.parse(stderr.trim().split("\n").at(-1)!) as { msg: string; error: { type: string; message: string; stack: string; cause: { message: string } } };
     assert.equal(line.msg, "Workflow failed");
     assert.equal(line.error.type, "TypeError");
-    assert.equal(line.error.message, "kaboom");
-    assert.match(line.error.stack, /^TypeError: kaboom\n\s+at /);
+    assert.equal(line.error.message, "kaboom: the server had an error");
+    assert.match(line.error.stack, /^TypeError: kaboom: the server had an error\n\s+at /);
+    assert.equal(line.error.cause.message, "500 The server had an error");
   });
 
   test("a command a person runs logs lines a person reads; DURAGENT_LOG_FORMAT=json brings the JSON back", async () => {
