@@ -608,11 +608,12 @@ describe("in memory, the terminal answers", () => {
         if (engine === "temporal") {
           const chatId = /chat (chat-chatty-[0-9a-f]{8})/.exec(screen)?.[1];
           assert.match(screen, new RegExp(`left chat ${chatId}, its turn going on; rejoin with: duragent chat --resume ${chatId}`));
-          // Rejoined while that reply is still written: said so, and the next reply is its own, no tail of the story in it.
+          // Rejoined while that reply is still written: it streams on, from its start, before the
+          // next message is sent; the next reply is its own, no tail of the story in it.
           const rejoined = await cli(["chat", "--resume", chatId!, "--engine", "temporal", "--stream"], "hi\n");
           assert.equal(rejoined.code, 0, rejoined.stderr);
-          assert.match(rejoined.stderr, /\(1 turn so far; the last\)\nyou: tell me a long story\n\(its reply is still being written/);
-          assert.equal(rejoined.stdout, "You said hi\n");
+          assert.match(rejoined.stderr, /\(1 turn so far; the last\)\nyou: tell me a long story\n\(its reply is being written:\)\n/);
+          assert.equal(rejoined.stdout, `${Array.from({ length: 10 }, () => story).join(" ")}\nYou said hi\n`);
           // Once whole, a rejoin shows the last exchange.
           const again = await cli(["chat", "--resume", chatId!, "--engine", "temporal"], "");
           assert.match(again.stderr, /\(2 turns so far; the last\)\nyou: hi\nreply: You said hi\n/);

@@ -40,6 +40,17 @@ export interface ChatSession {
   status(): Promise<RunStatus>;
   /** Ends the chat once the turns already sent are answered; resolves with the final tally. */
   end(): Promise<ChatResult>;
+  /**
+   * For a chat rejoined while a turn is under way: tells that turn's model answers from their
+   * start as they stream, as `send` tells its own, and resolves with the chat's status once the
+   * turn has ended (the chat waits for the next message), waits for a person, or the chat stopped.
+   */
+  followTurn(onText: (event: ChatTextEvent) => void): Promise<RunStatus>;
+}
+
+/** Whether a chat is between turns: nothing under way, no question waiting, or not running at all. */
+export function turnUnderWay(status: RunStatus): boolean {
+  return status.phase === "running" && status.waitingFor === undefined && status.pending.length === 0;
 }
 
 export interface SendOptions {
@@ -123,6 +134,19 @@ function chatSession(handle: RunHandle): ChatSession {
     transcript: () => handle.transcript(),
     status: () => handle.status(),
     end: async () => ChatResultSchema.parse(await handle.update(ChatMessages.end, {})),
+    followTurn: async (onText) => {
+      let status = await handle.status();
+      // Texts that ended before now are earlier turns' (or shown in the rejoin's recap); one under way is told from its start.
+      const shown: ShownText = new Map((status.streaming ?? []).filter((text) => text.done).map((text) => [text.id, { attempt: text.attempt, text: text.text, done: true }]));
+      for (;;) {
+        for (const streaming of status.streaming ?? []) {
+          for (const event of textEvents(streaming, shown, status.retrying)) if (event.type === "text" || event.type === "restart") onText(event);
+        }
+        if (!turnUnderWay(status)) return status;
+        await new Promise((resolve) => setTimeout(resolve, textPollMs));
+        status = await handle.status();
+      }
+    },
   };
 }
 

@@ -4,12 +4,12 @@
  * On a terminal (or with `--stream`) each reply is printed as it is written; an attempt that
  * failed and starts over is said on stderr, and its new text follows on a fresh line.
  */
-import { ChatTurnFailed, type ChatSession, type ChatTextEvent } from "../../client/chat.js";
+import { ChatTurnFailed, turnUnderWay, type ChatSession, type ChatTextEvent } from "../../client/chat.js";
 import { InvalidRunMessage } from "../../client/engine.js";
 import type { CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
 import { UserError } from "../../errors/user-error.js";
-import { textOf } from "../../common/messages.js";
+import { textOf, type Message } from "../../common/messages.js";
 import { answerUntil, lineReader, restartText } from "../follow-run.js";
 import { answerHint, describePending } from "../status-text.js";
 
@@ -31,7 +31,7 @@ export async function chatCommand(context: CommandContext, agentName: string | u
   const rejoinable = client.engine === "temporal" || options.resume !== undefined;
   const leaving = rejoinable ? "Ctrl-D leaves it to rejoin with --resume" : "Ctrl-D ends it too: a memory chat lives only as long as this command";
   process.stderr.write(`chat ${chat.runId}${chat.link ? `\nWeb UI: ${chat.link}` : ""}\n(/end closes the chat; ${leaving}, as /exit does)\n`);
-  if (options.resume) process.stderr.write(await recap(chat));
+  if (options.resume) await rejoined(chat, stream);
   const rejoin = `duragent chat --resume ${chat.runId}`;
   // A second Ctrl-C leaves at once; the turn in flight goes on where it is rejoinable.
   if (rejoinable) context.interruptNotice = `left chat ${chat.runId}, its turn going on; rejoin with: ${rejoin}`;
@@ -90,20 +90,36 @@ export async function chatCommand(context: CommandContext, agentName: string | u
   return { data: { runId: chat.runId, ended }, text: "" };
 }
 
-/** Where a rejoined chat stands: its last message and the reply to it, or that the reply is still being written. */
-async function recap(chat: ChatSession): Promise<string> {
+/**
+ * Where a rejoined chat stands: its last message and the reply to it. A reply still being written
+ * is printed as the turn goes on, streamed as a new turn's is, before anything typed is sent.
+ */
+async function rejoined(chat: ChatSession, stream: boolean): Promise<void> {
   const [messages, status] = await Promise.all([chat.transcript(), chat.status()]);
   const asked = messages.findLastIndex((message) => message.role === "user");
-  if (asked < 0) return "";
+  if (asked < 0) return;
   const turns = messages.filter((message) => message.role === "user").length;
-  const reply = messages.slice(asked + 1).findLast((message) => message.role === "assistant" && textOf(message.content).trim() !== "");
   const cut = (text: string) => (text.length > 300 ? `${text.slice(0, 299)}…` : text).replace(/\s+/g, " ").trim();
-  const lines = [`(${turns} ${turns === 1 ? "turn" : "turns"} so far; the last)`, `you: ${cut(textOf(messages[asked]!.content))}`];
-  const underWay = status.phase === "running" && (status.streaming ?? []).some((text) => !text.done);
-  if (underWay) lines.push(`(its reply is still being written: \`duragent history ${chat.runId}\` shows it once whole)`);
-  else if (reply) lines.push(`reply: ${cut(textOf(reply.content))}`);
-  for (const request of status.pending) lines.push(`(it waits for ${describePending(request)}: ${answerHint(chat.runId, request, status.pending.length > 1)})`);
-  return `${lines.join("\n")}\n`;
+  process.stderr.write(`(${turns} ${turns === 1 ? "turn" : "turns"} so far; the last)\nyou: ${cut(textOf(messages[asked]!.content))}\n`);
+  let now = status;
+  if (turnUnderWay(status)) {
+    process.stderr.write("(its reply is being written:)\n");
+    const printer = stream ? streamPrinter() : undefined;
+    now = await chat.followTurn(printer?.print ?? (() => undefined));
+    if (printer?.printed) printer.endLine();
+    // Whole once the turn has ended; a turn that waits for a person says so below.
+    else if (!turnUnderWay(now) && now.pending.length === 0) process.stdout.write(`${lastReply((await chat.transcript()).slice(asked + 1)) ?? ""}\n`);
+  } else {
+    const reply = lastReply(messages.slice(asked + 1));
+    if (reply !== undefined) process.stderr.write(`reply: ${cut(reply)}\n`);
+  }
+  for (const request of now.pending) process.stderr.write(`(it waits for ${describePending(request)}: ${answerHint(chat.runId, request, now.pending.length > 1)})\n`);
+}
+
+/** The text of the model's last answer among a turn's messages. */
+function lastReply(turn: Message[]): string | undefined {
+  const reply = turn.findLast((message) => message.role === "assistant" && textOf(message.content).trim() !== "");
+  return reply && textOf(reply.content);
 }
 
 /** Writes a turn's model answers to stdout as they stream, each model call on its own line. */
