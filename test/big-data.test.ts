@@ -4,7 +4,7 @@
  * over 2 MB, which no single query answer may carry, is still read whole, a page at a time.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -84,7 +84,7 @@ describe("tool results are cut before they enter history", () => {
     const [kept, note] = [cut.content[0]!, cut.content.at(-1)!];
     assert.equal(cut.content.length, 2, "the image is left out whole");
     assert.ok(kept.type === "text" && /^€+$/.test(kept.text), "no character is split");
-    assert.ok(note.type === "text" && /1 part left out whole/.test(note.text));
+    assert.ok(note.type === "text" && /left out whole: an image \(image\/png, 4 KB\)/.test(note.text), JSON.stringify(note));
     assert.ok(cut.content.reduce((sum, part) => sum + (part.type === "text" ? utf8Bytes(part.text) : 0), 0) <= 1000);
   });
 
@@ -96,6 +96,43 @@ describe("tool results are cut before they enter history", () => {
       const result = (await handle.result()) as { text: string };
       assert.match(result.text, /^got \d+ characters$/);
       assertCutWithNote(toolMessageSeen(model.requests));
+    } finally {
+      await engine.close();
+      await model.close();
+    }
+  });
+});
+
+describe("images a tool returns", () => {
+  // The filesystem server sends an image as an image part and again, base64 and all, as its structured output.
+  const images = join(dir, "images");
+  mkdirSync(images);
+  writeFileSync(join(images, "small.png"), Buffer.alloc(3_000, 7));
+  writeFileSync(join(images, "big.png"), Buffer.alloc(200_000, 9));
+  writeFileSync(join(images, "drawing.svg"), '<svg xmlns="http://www.w3.org/2000/svg"/>');
+  const viewer = (model: string): RunTarget => ({ kind: "agent", name: "viewer", agent: { name: "viewer", instruction: "Look at images.", servers: ["fs"], model } });
+  /** Reads each image in one turn, then answers. */
+  function viewScript(call: ScriptedCall): ScriptedTurn {
+    if (call.messages.some((message) => message.role === "tool")) return { text: "seen" };
+    return { toolCalls: ["small.png", "big.png", "drawing.svg"].map((name) => ({ name: "fs_read_media_file", arguments: { path: join(images, name) } })) };
+  }
+
+  test("reach the model once, as images; one over the limit and one of a type models refuse are named in a note", async () => {
+    const model = await startScriptedModelServer(viewScript, { quiet: true });
+    const engine = memoryEngine(testConfig(model, { mcp: { servers: { fs: filesystemServer(dir) } } }));
+    try {
+      for (const wire of ["openai", "anthropic"] as const) {
+        const handle = await engine.start(viewer(`${wire}:vision-test`), "look");
+        assert.equal(((await handle.result()) as AgentRunResult).text, "seen");
+        const sent = JSON.stringify(model.requests.at(-1)!.body);
+        const small = Buffer.alloc(3_000, 7).toString("base64");
+        assert.equal(sent.split(small).length - 1, 1, `${wire}: the small image is sent once, not again as text`);
+        assert.ok(sent.includes(wire === "openai" ? `data:image/png;base64,${small}` : '"media_type":"image/png"'), `${wire}: as an image`);
+        assert.match(sent, /left out whole: an image \(image\/png, 195 KB\)\. An image is shown whole or not at all/);
+        assert.doesNotMatch(sent, /Ask for a smaller piece/, "no advice for text that was not cut");
+        assert.match(sent, /An image of type image\/svg\+xml was left out: the model takes PNG, JPEG, GIF or WebP images only/);
+        assert.doesNotMatch(sent, /svg\+xml;base64|"media_type":"image\/svg/);
+      }
     } finally {
       await engine.close();
       await model.close();

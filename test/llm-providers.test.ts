@@ -293,7 +293,7 @@ describe("Anthropic provider", () => {
     assert.deepEqual((lastBody() as Record<string, unknown>).tool_choice, { type: "tool", name: "fs_stat" });
   });
 
-  test("a response format becomes a forced tool whose input comes back as text", async () => {
+  test("a response format becomes an answer tool whose input comes back as text: any tool beside the agent's, forced alone", async () => {
     const provider = new AnthropicProvider({ apiKey: "ak-test", baseURL: server.anthropicBaseURL });
     const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"] };
     queue.turns.push({ text: '{"city":"Paris"}', usage: { inputTokens: 9, outputTokens: 4 } });
@@ -307,7 +307,8 @@ describe("Anthropic provider", () => {
       { name: "fs_stat", input_schema: statSchema },
       { name: "answer", description: "Give your final answer by calling this tool; its input is the answer.", input_schema: schema },
     ]);
-    assert.deepEqual(body.tool_choice, { type: "tool", name: "answer" });
+    // Beside the agent's tools, the model may use them first: forcing the answer tool would answer without them.
+    assert.deepEqual(body.tool_choice, { type: "any" });
     assert.deepEqual(response, {
       message: { role: "assistant", content: '{"city":"Paris"}' },
       stopReason: "end",
@@ -315,6 +316,15 @@ describe("Anthropic provider", () => {
       model: "claude-test",
       id: lastAnswerId(),
     });
+    queue.turns.push({ toolCalls: [{ name: "fs_list", arguments: { path: "/tmp" } }] });
+    const usingATool = await provider.generate(request("anthropic:claude-test", { responseFormat: { type: "json_schema", name: "answer", schema } }), "claude-test");
+    assert.equal(usingATool.stopReason, "tool_calls");
+    assert.deepEqual(usingATool.message.toolCalls?.map((call) => [call.name, call.arguments]), [["fs_list", '{"path":"/tmp"}']]);
+    // Alone, the answer tool is forced.
+    queue.turns.push({ text: '{"city":"Oslo"}' });
+    const alone = await provider.generate(request("anthropic:claude-test", { tools: [], responseFormat: { type: "json_schema", name: "answer", schema } }), "claude-test");
+    assert.deepEqual((lastBody() as Record<string, unknown>).tool_choice, { type: "tool", name: "answer" });
+    assert.equal(alone.message.content, '{"city":"Oslo"}');
   });
 
   test("maps the response: text, tool calls as JSON text, stop reason, usage", async () => {

@@ -41,28 +41,41 @@ export function limitToolResult(result: ToolResult, maxBytes: number): ToolResul
 
   let budget = Math.max(0, maxBytes - NOTE_RESERVE_BYTES);
   const kept: ContentPart[] = [];
-  let omittedParts = 0;
+  const omittedImages: string[] = [];
+  let omittedText = 0;
   for (const part of result.content) {
     const size = partBytes(part);
     if (size <= budget) {
       kept.push(part);
       budget -= size;
-    } else if (part.type === "text" && budget > 0) {
-      const text = cutText(part.text, budget);
-      kept.push({ type: "text", text });
+    } else if (part.type === "text") {
+      const text = budget > 0 ? cutText(part.text, budget) : "";
+      if (text !== "") kept.push({ type: "text", text });
       budget -= utf8Bytes(text);
+      omittedText += utf8Bytes(part.text) - utf8Bytes(text);
     } else {
-      omittedParts += 1; // an image is whole or absent: half of one is noise
+      // An image is whole or absent: half of one is noise.
+      omittedImages.push(`an image (${part.mimeType}, ${Math.round(decodedBytes(part.data) / 1024)} KB)`);
     }
   }
   const keptBytes = kept.reduce((sum, part) => sum + partBytes(part), 0);
-  const omitted = omittedParts > 0 ? ` (${omittedParts} part${omittedParts === 1 ? "" : "s"} left out whole)` : "";
+  const images = omittedImages.length > 0 ? `; left out whole: ${omittedImages.join(", ")}` : "";
+  // Advice that fits what was cut: a piece of text can be asked for, an image only smaller.
+  const advice = [
+    ...(omittedText > 0 ? ["Ask for a smaller piece if you need more: a range, the head or tail, or a search."] : []),
+    ...(omittedImages.length > 0 ? ["An image is shown whole or not at all: ask for a smaller one if the tool can make it."] : []),
+  ].join(" ");
   kept.push({
     type: "text",
     text:
       `\n[Cut by duragent: this tool result was ${contentBytes} bytes, over the ${maxBytes}-byte limit; ` +
-      `you saw the first ${keptBytes} bytes and ${contentBytes - keptBytes} bytes were cut${omitted}. ` +
-      "Ask for a smaller piece if you need more: a range, the head or tail, or a search.]",
+      `you saw the first ${keptBytes} bytes and ${contentBytes - keptBytes} bytes were cut${images}. ${advice}]`,
   });
   return { ...withoutStructured, content: kept };
+}
+
+/** The size of base64 data once decoded. */
+export function decodedBytes(base64: string): number {
+  const padding = base64.endsWith("==") ? 2 : base64.endsWith("=") ? 1 : 0;
+  return Math.max(0, Math.floor((base64.length * 3) / 4) - padding);
 }

@@ -59,9 +59,9 @@ export interface ScriptedCall {
   /** Names of the tools offered. */
   tools: string[];
   /**
-   * Whether structured output was asked for: `response_format` on OpenAI, forced tool use
-   * (`tool_choice.type === "tool"`) on Anthropic. A text answer to such an Anthropic request is
-   * sent as that tool's input when it parses as a JSON object.
+   * Whether structured output was asked for: `response_format` on OpenAI, an answer tool on
+   * Anthropic (forced by `tool_choice.type === "tool"`, or the last tool under `"any"`). A text
+   * answer to such an Anthropic request is sent as that tool's input when it parses as a JSON object.
    */
   responseFormat?: boolean;
   /** The JSON Schema the structured output must satisfy, when the request gave one. */
@@ -393,16 +393,26 @@ function fromAnthropicRequest(body: Record<string, unknown>, index: number): Scr
     ...(system !== undefined ? { system } : {}),
     messages,
     tools: asArray(body.tools).flatMap((tool) => (isRecord(tool) ? [asString(tool.name)] : [])),
-    responseFormat: isRecord(body.tool_choice) && body.tool_choice.type === "tool",
-    ...forcedToolSchema(body),
+    responseFormat: answerTool(body) !== undefined,
+    ...answerToolSchema(body),
     raw: body,
   };
 }
 
-/** Structured output over Anthropic is a forced tool: its input schema is the output's. */
-function forcedToolSchema(body: Record<string, unknown>): { responseSchema?: Record<string, unknown> } {
-  if (!isRecord(body.tool_choice) || body.tool_choice.type !== "tool") return {};
-  const name = body.tool_choice.name;
+/**
+ * Structured output over Anthropic is a tool whose input is the answer: forced by name when it is
+ * the only tool, else the last of the tools offered with `tool_choice: any` (duragent puts it last).
+ */
+function answerTool(body: Record<string, unknown>): string | undefined {
+  if (!isRecord(body.tool_choice)) return undefined;
+  if (body.tool_choice.type === "tool") return asString(body.tool_choice.name);
+  const last = asArray(body.tools).at(-1);
+  return body.tool_choice.type === "any" && isRecord(last) ? asString(last.name) : undefined;
+}
+
+/** The answer tool's input schema: the structured output's. */
+function answerToolSchema(body: Record<string, unknown>): { responseSchema?: Record<string, unknown> } {
+  const name = answerTool(body);
   const tool = asArray(body.tools).find((candidate) => isRecord(candidate) && candidate.name === name);
   return isRecord(tool) && isRecord(tool.input_schema) ? { responseSchema: tool.input_schema } : {};
 }
@@ -476,11 +486,11 @@ function toAnthropicResponse(
 ): unknown {
   const content: unknown[] = [];
   const toolCalls = turn.toolCalls ?? [];
-  const forcedTool = isRecord(body.tool_choice) && body.tool_choice.type === "tool" ? asString(body.tool_choice.name) : undefined;
-  const structured = forcedTool !== undefined && toolCalls.length === 0 && turn.text !== undefined ? parseJson(turn.text) : undefined;
-  if (forcedTool !== undefined && isRecord(structured)) {
-    // Structured output over Anthropic is a forced tool call; the neutral turn just gives the JSON text.
-    content.push({ type: "tool_use", id: nextId(), name: forcedTool, input: structured });
+  const answerName = answerTool(body);
+  const structured = answerName !== undefined && toolCalls.length === 0 && turn.text !== undefined ? parseJson(turn.text) : undefined;
+  if (answerName !== undefined && isRecord(structured)) {
+    // Structured output over Anthropic is a call of the answer tool; the neutral turn just gives the JSON text.
+    content.push({ type: "tool_use", id: nextId(), name: answerName, input: structured });
   } else if (turn.text !== undefined && turn.text !== "") {
     content.push({ type: "text", text: turn.text });
   }

@@ -6,7 +6,7 @@ import type { LlmRequest, LlmResponse, ResponseFormat, StopReason, ToolSpec } fr
 import type { ContentPart, Message, ToolCall, ToolMessage } from "../../common/messages.js";
 import { IdleWatch } from "./idle-watch.js";
 import { AnswerStalled, MalformedResponse, markCutOff, withUniqueIds } from "./provider-errors.js";
-import type { LlmProvider, OnText } from "./provider.js";
+import { forModel, type LlmProvider, type OnText } from "./provider.js";
 
 type MessageParam = Anthropic.Messages.MessageParam;
 type ContentBlockParam = Anthropic.Messages.ContentBlockParam;
@@ -113,8 +113,10 @@ function buildAnthropicRequest(request: LlmRequest, model: string): CreateParams
   if (request.responseFormat) {
     // Anthropic has no JSON-schema response mode; forcing a tool whose input is the schema is
     // the documented way to get schema-shaped output.
+    // Forced when it is the only tool; beside the agent's own tools, any tool, so the model can
+    // use them first and give its answer through this one when it is done.
     tools.push(structuredOutputTool(request.responseFormat));
-    toolChoice = { type: "tool", name: request.responseFormat.name };
+    toolChoice = tools.length > 1 && request.toolChoice !== "none" ? { type: "any" } : { type: "tool", name: request.responseFormat.name };
   }
   if (tools.length > 0) body.tools = tools;
   if (toolChoice !== undefined) body.tool_choice = toolChoice;
@@ -183,7 +185,7 @@ function convertToolResult(message: ToolMessage): ToolResultBlockParam {
 
 function convertContentParts(parts: ContentPart[]): Array<TextBlockParam | ImageBlockParam> {
   const blocks: Array<TextBlockParam | ImageBlockParam> = [];
-  for (const part of parts) {
+  for (const part of parts.map(forModel)) {
     if (part.type === "text") {
       // Anthropic rejects empty text blocks.
       if (part.text !== "") blocks.push({ type: "text", text: part.text });

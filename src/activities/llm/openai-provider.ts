@@ -9,7 +9,7 @@ import type { ContentPart, Message, ToolCall } from "../../common/messages.js";
 import { textOf } from "../../common/messages.js";
 import { IdleWatch } from "./idle-watch.js";
 import { AnswerStalled, MalformedResponse, markCutOff, StreamIncomplete, withUniqueIds } from "./provider-errors.js";
-import type { LlmProvider, OnText } from "./provider.js";
+import { forModel, type LlmProvider, type OnText } from "./provider.js";
 
 type ChatMessageParam = OpenAI.Chat.Completions.ChatCompletionMessageParam;
 type ChatContentPart = OpenAI.Chat.Completions.ChatCompletionContentPart;
@@ -206,7 +206,7 @@ function convertToOpenAIMessages(system: string | undefined, messages: Message[]
       case "user":
         result.push({
           role: "user",
-          content: typeof message.content === "string" ? message.content : message.content.map(convertToOpenAIContentPart),
+          content: typeof message.content === "string" ? message.content : message.content.map(forModel).map(convertToOpenAIContentPart),
         });
         break;
       case "assistant": {
@@ -228,8 +228,9 @@ function convertToOpenAIMessages(system: string | undefined, messages: Message[]
         break;
       }
       case "tool": {
-        result.push({ role: "tool", tool_call_id: message.toolCallId, content: toolResultText(message.content, message.isError) });
-        const images = message.content.filter((part) => part.type === "image");
+        const content = message.content.map(forModel);
+        result.push({ role: "tool", tool_call_id: message.toolCallId, content: toolResultText(content, message.isError) });
+        const images = content.filter((part) => part.type === "image");
         if (images.length > 0) {
           toolImages.push({ type: "text", text: `Images returned by tool call ${message.toolCallId} (${message.toolName}):` });
           toolImages.push(...images.map(convertToOpenAIContentPart));

@@ -34,6 +34,7 @@
  * ```
  */
 import type { LlmRequest, LlmResponse } from "../../common/llm.js";
+import type { ContentPart } from "../../common/messages.js";
 
 export interface LlmProvider {
   /**
@@ -65,3 +66,15 @@ export interface LlmProvider {
  * only thing recorded: the pieces are for people watching.
  */
 export type OnText = (delta: string) => void;
+
+/** The image types OpenAI's and Anthropic's models take; others fail the whole request. */
+const modelImageTypes = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
+
+/**
+ * A content part as a model can take it: an image of a type models refuse (a TIFF, an SVG, a BMP
+ * a file server read) becomes a note, rather than a rejected request that fails the run.
+ */
+export function forModel(part: ContentPart): ContentPart {
+  if (part.type !== "image" || modelImageTypes.has(part.mimeType.toLowerCase())) return part;
+  return { type: "text", text: `[An image of type ${part.mimeType} was left out: the model takes PNG, JPEG, GIF or WebP images only]` };
+}

@@ -5,6 +5,7 @@
 import type { ErrorObject } from "ajv";
 import type { ContentPart } from "../../common/messages.js";
 import type { ToolResult } from "../../common/tools.js";
+import { decodedBytes } from "../result-limits.js";
 
 /** The parts of an MCP `CallToolResult` we read; kept structural so SDK schema changes stay cheap. */
 export interface McpCallToolResult {
@@ -64,11 +65,9 @@ export function toContentPart(block: unknown): ContentPart {
   }
 }
 
-/** Approximate decoded size, so the note tells the model how much it is missing. */
+/** Decoded size, so the note tells the model how much it is missing. */
 function base64Bytes(data: string | undefined): number {
-  if (!data) return 0;
-  const padding = data.endsWith("==") ? 2 : data.endsWith("=") ? 1 : 0;
-  return Math.max(0, Math.floor((data.length * 3) / 4) - padding);
+  return data ? decodedBytes(data) : 0;
 }
 
 export function toToolResult(result: McpCallToolResult): ToolResult {
@@ -78,9 +77,11 @@ export function toToolResult(result: McpCallToolResult): ToolResult {
   }
   const structured = result.structuredContent;
   // Models read content only. MCP asks servers to mirror structured output as text; when a result
-  // has no text at all, the structured output goes in as JSON text so the model still sees it.
+  // has no text at all, the structured output goes in as JSON text so the model still sees it,
+  // unless it only repeats the result's images (as base64, thousands of tokens of noise).
   if (structured !== undefined && !content.some((part) => part.type === "text")) {
-    content.push({ type: "text", text: JSON.stringify(structured) });
+    const json = JSON.stringify(structured);
+    if (!content.some((part) => part.type === "image" && json.includes(part.data))) content.push({ type: "text", text: json });
   }
   const out: ToolResult = { content, isError: result.isError === true };
   // 2026-07-28 lets structured output be any JSON value; the run keeps objects, and the text has the rest.
