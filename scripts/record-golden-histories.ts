@@ -44,12 +44,27 @@ interface GoldenRun {
   children?: string[];
   /** The run is cancelled by its steer: its result is a cancellation, not an answer. */
   cancelled?: boolean;
+  /** The run fails, as its story has it. */
+  failed?: boolean;
 }
 
 const parallel = scenarios.parallel;
 const planner: RunTarget = { kind: "agent", name: "planner", agent: { name: "planner", instruction: "You plan trips.", humanInput: true } };
 /** Asks its first question with a number where human_input wants text: refused before the tool runs, then asked again. */
 const hastyPlanner: RunTarget = { kind: "agent", name: "hasty", agent: { name: "hasty", instruction: "You plan trips in a hurry.", humanInput: true } };
+
+/** Drafts, then has the draft judged by an evaluator whose judgement is cut off at its token limit. */
+const hastyReview: RunTarget = {
+  kind: "pattern",
+  name: "review",
+  workflow: patternWorkflow as DuragentWorkflow,
+  spec: {
+    pattern: "evaluator-optimizer",
+    name: "review",
+    optimizer: { name: "drafter", instruction: "You draft." },
+    evaluator: { name: "judge", instruction: "You judge in few words.", maxTokens: 20 },
+  },
+};
 
 /** Holds the scout's model call until the run is paused, so the child starts while its parent is paused. */
 let releaseScout: (() => void) | undefined;
@@ -144,6 +159,9 @@ const runs: GoldenRun[] = [
   // A local tool (human_input) called with arguments that do not fit its schema: refused, then
   // called again; only such a call records the check's patch.
   { id: "golden-misfit-local-tool", target: hastyPlanner, input: "Plan a trip.", steer: answerLisbon },
+  // A structured answer (the evaluator's judgement) cut off at its token limit: the run fails at
+  // once, recording the patch; `-v1`, recorded before it, made a repair round and failed after it.
+  { id: "golden-structured-cut-off", target: hastyReview, input: "Draft a haiku.", failed: true },
 ];
 
 /** Answers each run by its system prompt: the finder's offline model, the trip planner, the pattern's script. */
@@ -165,6 +183,8 @@ function goldenModel(call: ScriptedCall): ScriptedTurn | Promise<ScriptedTurn> {
     return new Promise((resolve) => (releaseScout = () => resolve({ text: "The bay is calm." })));
   }
   if (call.system === "You write.") return { text: "A calm bay." };
+  if (call.system === "You draft.") return { text: "Autumn wind / a ferry crosses / the town waits." };
+  if (call.system === "You judge in few words.") return { text: '{"rating": "good", "feedback": "A clear image, but the', stopReason: "max_tokens" };
   return parallel.script(call);
 }
 
@@ -183,9 +203,14 @@ export async function recordGoldenHistories(directory = goldenDirectory, ids: st
       for (const run of runs.filter((candidate) => ids.length === 0 || ids.includes(candidate.id))) {
         const handle = await engine.start(run.target, run.input, { runId: run.id, ...(run.unwatched ? { watch: false } : {}) });
         await run.steer?.(handle, env);
-        await handle.result().catch((error: unknown) => {
-          if (!run.cancelled) throw error;
-        });
+        await handle.result().then(
+          () => {
+            if (run.failed) throw new Error(`${run.id} was to fail, and completed`);
+          },
+          (error: unknown) => {
+            if (!run.cancelled && !run.failed) throw error;
+          },
+        );
         const file = join(directory, `${run.id}.json`);
         saveHistory(file, await env.client.workflow.getHandle(run.id).fetchHistory());
         files.push(file);

@@ -274,6 +274,30 @@ for (const engineName of ["memory", "temporal"] as const) {
       }
     });
 
+    test("a structured answer cut off at the token limit fails the run naming the limit, with no repair round that would be cut off again", async () => {
+      const model = await startScriptedModelServer(() => ({ text: '{"name": "Ada", "bio": "Ada Lovelace wrote the first', stopReason: "max_tokens" }), { quiet: true });
+      const modulePath = fileURLToPath(new URL("./fixtures/usage-workflows.ts", import.meta.url));
+      const { profile } = (await import(modulePath)) as typeof import("./fixtures/usage-workflows.js");
+      const body = async (engine: Engine) => {
+        const handle = await engine.start({ kind: "workflow", name: "profile", workflow: profile as DuragentWorkflow }, "who was Ada?");
+        const failure = await failureOf(handle);
+        assert.equal(failure.phase, "failed");
+        assert.match(failure.reason, /profiler: the model's structured output was cut off at its output token limit \(50 tokens\), so it is not whole: raise maxTokens/);
+        assert.equal(model.requests.length, 1, "no repair round");
+        assert.equal((model.requests[0]!.body as { max_completion_tokens?: number; max_tokens?: number }).max_tokens, 50, "the agent's maxTokens is sent");
+        if (engineName === "temporal") {
+          const history = await env.client.workflow.getHandle(handle.runId).fetchHistory();
+          const markers = history.events!.flatMap(({ markerRecordedEventAttributes: marker }) => (marker ? [marker.details?.["patch-data"]?.payloads?.[0]?.data] : []));
+          assert.deepEqual(markers.map((data) => (JSON.parse(Buffer.from(data!).toString("utf8")) as { id: string }).id), ["duragent-structured-cut-off-fails"]);
+        }
+      };
+      try {
+        await onEngine(engineName, env, { ...configFor(model, join(dir, `profile-${engineName}.log`), {}), modules: [modulePath] }, body);
+      } finally {
+        await model.close();
+      }
+    });
+
     test("workflow code that hands an agent what it cannot take fails the run saying so; on Temporal its task is not retried for ever", async () => {
       const model = await startScriptedModelServer(toolScript, { quiet: true });
       const modulePath = fileURLToPath(new URL("./fixtures/usage-workflows.ts", import.meta.url));

@@ -141,6 +141,22 @@ describe("golden histories replay against the current workflow code", () => {
     }
   });
 
+  test("a structured answer cut off at its token limit: runs before the patch made a repair round, runs since fail at once, recording the patch there and only there", () => {
+    const story = (name: string) =>
+      loadHistory(join(goldenDirectory, name)).events.flatMap((event) => {
+        const patch = event.markerRecordedEventAttributes?.markerName === "core_patch" ? event.markerRecordedEventAttributes.details?.["patch-data"]?.payloads?.[0]?.data : undefined;
+        if (patch) return [`patch ${(JSON.parse(Buffer.from(patch).toString("utf8")) as { id: string }).id}`];
+        if (event.activityTaskScheduledEventAttributes) return [event.activityTaskScheduledEventAttributes.activityType?.name ?? "activity"];
+        return event.workflowExecutionFailedEventAttributes ? ["failed"] : [];
+      });
+    // The drafter's call, the judge's, then (before) the judge's repair.
+    assert.deepEqual(story("golden-structured-cut-off-v1.json"), ["callLlm", "callLlm", "callLlm", "failed"]);
+    assert.deepEqual(story("golden-structured-cut-off.json"), ["callLlm", "callLlm", "patch duragent-structured-cut-off-fails", "failed"]);
+    for (const file of goldenFiles.filter((name) => !name.includes("structured-cut-off"))) {
+      assert.ok(!loadHistory(file).events.some((event) => event.markerRecordedEventAttributes?.details?.["patch-data"]?.payloads?.some((payload) => Buffer.from(payload.data ?? []).toString("utf8").includes("cut-off"))), file);
+    }
+  });
+
   test("a fan-out cancelled while its child runs wait: runs before the patch completed with the branches collected as failed, runs since end cancelled, and hear what their children spent", () => {
     const story = (name: string) =>
       loadHistory(join(goldenDirectory, name)).events.flatMap((event) => {

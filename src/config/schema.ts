@@ -280,6 +280,8 @@ const AgentSchema = z.strictObject({
   model: ModelRefSchema.optional(),
   /** Cap on model turns per request; `execution.maxIterations` when absent. */
   maxIterations: z.number().int().positive().optional(),
+  /** Cap on the tokens of each model answer; the provider's default when absent (Anthropic's: 4096). */
+  maxTokens: z.number().int().positive().optional(),
   /** Give the model a `human_input` tool to ask a person a question. */
   humanInput: z.boolean().optional(),
 });

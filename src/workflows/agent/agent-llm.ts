@@ -23,6 +23,8 @@ export interface AgentLlmOptions {
   instruction: string;
   model: string;
   maxIterations: number;
+  /** The cap on each answer's tokens, unless a call gives its own. */
+  maxTokens?: number;
   /** Tools answered in workflow code instead of by an MCP server, e.g. a swarm's handoffs. */
   localTools?: LocalTool[];
   /** MCP servers whose tools the first model call lists (`LlmRequest.toolServers`), joining `tools` from then on. */
@@ -103,6 +105,10 @@ export class AgentLlm implements AugmentedLlm {
     let raw = finalText(added);
     let problem = checkStructured(raw, schema);
     if (problem.ok) return problem.value;
+    // An answer cut off at the token limit would be cut off again: no repair, the cause named.
+    if (this.lastStopReason === "max_tokens" && (!inWorkflowContext() || patched(structuredCutOffPatch))) {
+      throw structuredOutputInvalid(this.name, `the model's structured output was cut off at its output token limit${this.tokenLimit(options)}, so it is not whole: raise maxTokens (the agent's, or this call's option)`, raw);
+    }
 
     // One repair: the model sees exactly what was wrong.
     const repair = `Your reply did not match the required JSON schema: ${problem.error}\nReply again with only the corrected JSON.`;
@@ -111,7 +117,14 @@ export class AgentLlm implements AugmentedLlm {
     raw = finalText(added);
     problem = checkStructured(raw, schema);
     if (problem.ok) return problem.value;
-    throw structuredOutputInvalid(this.name, `the model's structured output is still invalid after one repair: ${problem.error}`, raw);
+    const cutOff = this.lastStopReason === "max_tokens" ? `; its answer was cut off at its output token limit${this.tokenLimit(options)}: raise maxTokens` : "";
+    throw structuredOutputInvalid(this.name, `the model's structured output is still invalid after one repair: ${problem.error}${cutOff}`, raw);
+  }
+
+  /** The token limit the calls were given, for a message: ` (N tokens)`, or nothing when the provider's default. */
+  private tokenLimit(options: GenerateOptions): string {
+    const limit = options.maxTokens ?? this.options.maxTokens;
+    return limit !== undefined ? ` (${limit} tokens)` : "";
   }
 
   /**
@@ -157,7 +170,7 @@ export class AgentLlm implements AugmentedLlm {
         toolChoice: (toolSpecs.length > 0 || unlisted) && lastTurn ? "none" : undefined,
         responseFormat,
         temperature: options.temperature,
-        maxTokens: options.maxTokens,
+        maxTokens: options.maxTokens ?? this.options.maxTokens,
       });
       if (unlisted && this.unlisted) this.listed(response);
       addUsage(this.usage, usageKey(model, response.model), response.usage);
@@ -277,6 +290,12 @@ function toolOutcome(call: ToolCall, { result, endTurn }: LocalToolOutcome): Too
   };
   return { message, endTurn: endTurn === true, ...(result.samplingUsage ? { samplingUsage: result.samplingUsage as UsageByModel } : {}) };
 }
+
+/**
+ * Asked only of a structured answer cut off at the token limit, so that other runs record no
+ * marker, and a run from before replays the repair round it made.
+ */
+const structuredCutOffPatch = "duragent-structured-cut-off-fails";
 
 /**
  * Asked only of arguments that do not fit, so that runs whose local tools get good arguments

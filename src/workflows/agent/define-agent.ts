@@ -19,6 +19,8 @@ export const AgentSpecSchema = z.object({
   model: z.string().optional(),
   /** The cap on model turns in one `generate` call; the run's default when absent. */
   maxIterations: z.number().int().positive().optional(),
+  /** The cap on the tokens of each model answer; the provider's default when absent (Anthropic's: 4096). */
+  maxTokens: z.number().int().positive().optional(),
   /** Gives the model a `human_input` tool: its question goes to a person, answered with `duragent answer`. */
   humanInput: z.boolean().optional(),
 });
@@ -53,6 +55,7 @@ export function defineAgent(spec: AgentSpec): Agent {
         instruction: parsed.instruction,
         model: parsed.model ?? ctx.run.settings.defaultModel,
         maxIterations: parsed.maxIterations ?? ctx.run.settings.maxIterations,
+        ...(parsed.maxTokens !== undefined ? { maxTokens: parsed.maxTokens } : {}),
         ...(localTools.length > 0 ? { localTools } : {}),
       });
     },
