@@ -78,6 +78,10 @@ writeFileSync(
     "    humanInput: true",
     "  chatty:",
     "    instruction: Chat.",
+    // A model the Anthropic SDK calls deprecated: it says so with console.warn on every call.
+    "  elder:",
+    "    instruction: Chat.",
+    "    model: anthropic:claude-sonnet-4-5",
     "modules: [./workflows.ts]",
     "",
   ].join("\n"),
@@ -156,6 +160,8 @@ before(async () => {
     ...process.env,
     OPENAI_API_KEY: "test",
     OPENAI_BASE_URL: model.openaiBaseURL,
+    ANTHROPIC_API_KEY: "test",
+    ANTHROPIC_BASE_URL: model.anthropicBaseURL,
     DURAGENT_TEMPORAL_ADDRESS: env.address,
   };
   worker = spawn(process.execPath, [cliPath, "worker"], { cwd: dir, env: environment, stdio: ["ignore", "pipe", "pipe"] });
@@ -436,6 +442,18 @@ describe("steering a Temporal run from the CLI", () => {
     } finally {
       await env.client.workflow.getHandle(runId).terminate("the test is over").catch(() => undefined);
     }
+  });
+
+  test("a library's console warning is one of the worker's JSON log lines, said once, not bare text with every call", async () => {
+    for (const input of ["hi", "hello"]) {
+      const run = await cli(["run", "elder", "--input", input, "--engine", "temporal"]);
+      assert.equal(run.code, 0, run.stderr);
+    }
+    const lines = workerErr.split("\n").filter((line) => line.trim() !== "");
+    assert.deepEqual(lines.filter((line) => !line.startsWith("{")), [], "every line of the worker's log is JSON");
+    const deprecated = lines.filter((line) => line.includes("is deprecated"));
+    assert.equal(deprecated.length, 1, deprecated.join("\n"));
+    assert.match((JSON.parse(deprecated[0]!) as { msg: string }).msg, /^The model 'claude-sonnet-4-5' is deprecated/);
   });
 
   test("mTLS in front of the server: the right settings connect; a CA that did not sign the server's certificate, no client certificate or a wrong server name is named", async () => {

@@ -163,7 +163,11 @@ function checkResultSize(result: unknown, label: () => string): void {
   const mb = (n: number) => `${(n / (1024 * 1024)).toFixed(1)} MB`;
   throw ApplicationFailure.nonRetryable(
     `The result of ${step} is ${mb(bytes)}; Temporal records at most 2 MB in a step's result. ` +
-      (step.startsWith("llm ") ? "Ask the model for a shorter answer (a lower maxTokens), or have it write long output to a file through an MCP tool." : "Have the step return less."),
+      (step.startsWith("llm ")
+        ? "Ask the model for a shorter answer (a lower maxTokens), or have it write long output to a file through an MCP tool."
+        : step.startsWith("tool ")
+          ? "Tool results are cut to execution.maxToolResultBytes (64 KiB unless set) before this: set it well under 2 MB."
+          : "Have the step return less."),
     FailureType.resultTooLarge,
   );
 }
