@@ -171,6 +171,8 @@ describe("the price table", () => {
   test("duragent's scripted stand-in costs nothing, and its usage is kept apart from the real model's", () => {
     assert.equal(usageKey("openai:gpt-4.1-mini", "gpt-4.1-mini-2025-04-14"), "openai:gpt-4.1-mini");
     assert.equal(usageKey("openai:gpt-4.1-mini", "scripted:gpt-4.1-mini"), "scripted:gpt-4.1-mini");
+    // A bare name is OpenAI's, and counted as such: the same model under one key however it was named.
+    assert.equal(usageKey("gpt-4o", "gpt-4o-2024-08-06"), "openai:gpt-4o");
     assert.equal(costOf("scripted:gpt-4.1-mini", { inputTokens: 5_000, outputTokens: 500 }), 0);
   });
 

@@ -34,10 +34,12 @@ export function addUsage(total: UsageByModel, model: string, usage: TokenUsage):
 }
 
 /**
- * The key a model call's usage is counted under: the model asked for (`openai:gpt-4.1-mini`), or
+ * The key a model call's usage is counted under: the model asked for, with its provider
+ * (`openai:gpt-4.1-mini`, also for a bare `gpt-4.1-mini`, which is OpenAI's), or
  * `scripted:<model>` when duragent's scripted model stood in for it (`llm.withoutApiKey:
  * scripted`), so its tokens are never priced as the real model's.
  */
 export function usageKey(requestedModel: string, respondingModel: string): string {
-  return respondingModel.startsWith("scripted:") ? `scripted:${parseModelRef(requestedModel).model}` : requestedModel;
+  const { provider, model } = parseModelRef(requestedModel);
+  return respondingModel.startsWith("scripted:") ? `scripted:${model}` : `${provider}:${model}`;
 }
