@@ -131,6 +131,11 @@ describe("router", () => {
     const router = new Router({ llm: lazyAgent(ctx, { name: "r", instruction: "route" }), candidates: [{ name: "x", kind: "function", description: "x" }] });
     await router.route("hi");
     assert.match(JSON.stringify(server.requests.at(-1)?.body), /Choose the single best candidate to handle it for the request below/);
+    // The answer's schema offers the candidates' names, and no stand-in for a malformed choice as a default.
+    const schema = (server.requests.at(-1)?.body as { response_format: { json_schema: { schema: { properties: { choices: { items: Record<string, unknown> & { properties: { name: unknown } } } } } } } }).response_format.json_schema.schema;
+    const choice = schema.properties.choices.items;
+    assert.deepEqual(choice.properties.name, { type: "string", enum: ["x"] });
+    assert.equal(choice.default, undefined);
   });
 });
 

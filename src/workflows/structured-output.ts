@@ -16,7 +16,14 @@ export function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
       FailureType.configuration,
     );
   }
-  return z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  return z.toJSONSchema(schema, {
+    io: "input",
+    unrepresentable: "any",
+    // A `.catch` value stands in for bad input; shown as a default, it reads as an answer to give.
+    override: ({ zodSchema, jsonSchema }) => {
+      if (zodSchema._zod.def.type === "catch") delete jsonSchema.default;
+    },
+  }) as Record<string, unknown>;
 }
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; error: string };

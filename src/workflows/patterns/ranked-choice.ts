@@ -7,20 +7,25 @@ import { z } from "zod";
 import type { AugmentedLlm } from "../augmented-llm.js";
 import { participantOptions } from "./pattern-base.js";
 
-const RankedChoicesSchema = z.object({
-  choices: z.array(
-    z
-      .object({
-        /** One of the offered names. */
-        name: z.string(),
-        /** 0 to 1. */
-        confidence: z.number(),
-        reasoning: z.string().optional(),
-      })
-      // A malformed choice becomes one that `filterChoices` drops, rather than failing the whole answer.
-      .catch({ name: "", confidence: -1 }),
-  ),
-});
+/**
+ * The answer's shape. The model is shown the offered names as an enum; any name parses, so that
+ * an unknown one can be named in an error rather than fail the whole answer.
+ */
+const rankedChoicesSchema = (names: string[]) =>
+  z.object({
+    choices: z.array(
+      z
+        .object({
+          name: z.string().meta({ enum: names }),
+          /** 0 to 1. */
+          confidence: z.number(),
+          reasoning: z.string().optional(),
+        })
+        // A malformed choice becomes one that `filterChoices` drops, rather than failing the whole answer.
+        .catch({ name: "", confidence: -1 }),
+    ),
+  });
+type RankedChoices = z.infer<ReturnType<typeof rankedChoicesSchema>>;
 
 export interface RankedChoice {
   name: string;
@@ -55,12 +60,12 @@ export async function rankChoices(
     `Choose the ${request.topK === 1 ? `single best ${request.what[0]}` : `top ${request.topK} ${request.what[1]}`} for the request below. ` +
     `Use only these names, give a confidence from 0 to 1 and a short reason for each choice.\n\n` +
     `Options:\n${listed}\n\nRequest:\n${request.input}`;
-  const answer = await llm.generateStructured(prompt, RankedChoicesSchema, { ...participantOptions, schemaName: "choices" });
+  const answer = await llm.generateStructured(prompt, rankedChoicesSchema(request.options.map((option) => option.name)), { ...participantOptions, schemaName: "choices" });
   return { choices: filterChoices(answer.choices, request.options, request.topK), named: answer.choices.map((choice) => choice.name).filter((name) => name !== "") };
 }
 
 /** Keeps valid choices only, best first (ties keep the model's order), at most `topK`. */
-function filterChoices(choices: z.infer<typeof RankedChoicesSchema>["choices"], options: ChoiceOption[], topK: number): RankedChoice[] {
+function filterChoices(choices: RankedChoices["choices"], options: ChoiceOption[], topK: number): RankedChoice[] {
   const known = new Set(options.map((option) => option.name));
   const kept = new Map<string, RankedChoice>();
   for (const choice of choices) {
