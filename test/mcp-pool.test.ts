@@ -674,6 +674,9 @@ describe("tool result mapping", () => {
         { type: "resource_link", name: "readme", uri: "file:///r/README.md" },
         { type: "resource", resource: { uri: "file:///a.txt", text: "embedded text" } },
         { type: "resource", resource: { uri: "file:///b.bin", blob: "AAAA", mimeType: "application/octet-stream" } },
+        { type: "resource", resource: { uri: "file:///c.json", blob: Buffer.from('{"a": 1}').toString("base64"), mimeType: "application/json" } },
+        { type: "text", text: "for your eyes only", annotations: { audience: ["user"] } },
+        { type: "text", text: "for both", annotations: { audience: ["user", "assistant"] } },
       ],
       isError: true,
     });
@@ -682,8 +685,13 @@ describe("tool result mapping", () => {
     assert.deepEqual(result.content[1], { type: "image", data: "iVBORw0KGgo=", mimeType: "image/png" });
     assert.match(textOf([result.content[2]!]), /Audio content \(audio\/wav/);
     assert.deepEqual(result.content[3], { type: "text", text: "Resource link: readme file:///r/README.md" });
-    assert.deepEqual(result.content[4], { type: "text", text: "embedded text" });
+    // An embedded resource says what it is; a blob that is text is read as text.
+    assert.deepEqual(result.content[4], { type: "text", text: "[Resource file:///a.txt]\nembedded text" });
     assert.match(textOf([result.content[5]!]), /binary resource file:\/\/\/b\.bin/);
+    assert.deepEqual(result.content[6], { type: "text", text: '[Resource file:///c.json (application/json)]\n{"a": 1}' });
+    // What MCP annotates as for the user alone does not reach the model.
+    assert.deepEqual(result.content.slice(7), [{ type: "text", text: "for both" }]);
+    assert.deepEqual(toToolResult({ content: [{ type: "text", text: "hi", annotations: { audience: ["user"] } }] }).content, [{ type: "text", text: "[The tool's result is addressed to the user only]" }]);
   });
 
   test("structured content passes through, and stands in for empty content", () => {

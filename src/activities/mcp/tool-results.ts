@@ -49,10 +49,11 @@ export function toContentPart(block: unknown): ContentPart {
     }
     case "resource": {
       const resource = (typeof b.resource === "object" && b.resource !== null ? b.resource : {}) as Block;
-      const text = str(resource.text);
-      if (text !== undefined) return { type: "text", text };
       const blob = str(resource.blob);
       const mimeType = str(resource.mimeType);
+      // Text, or a blob that is text (JSON, CSV…), goes in under a line naming what it is.
+      const text = str(resource.text) ?? (blob !== undefined && isTextType(mimeType) ? Buffer.from(blob, "base64").toString("utf8") : undefined);
+      if (text !== undefined) return { type: "text", text: `[Resource ${str(resource.uri) ?? ""}${mimeType ? ` (${mimeType})` : ""}]\n${text}` };
       // An embedded image is still an image: the model can look at it.
       if (blob !== undefined && mimeType?.startsWith("image/")) return { type: "image", data: blob, mimeType };
       return {
@@ -70,8 +71,22 @@ function base64Bytes(data: string | undefined): number {
   return data ? decodedBytes(data) : 0;
 }
 
+/** Media types whose bytes are text a model can read. */
+function isTextType(mimeType: string | undefined): boolean {
+  return mimeType !== undefined && (/^text\//.test(mimeType) || /[/+](json|xml|yaml|csv)$/.test(mimeType) || mimeType === "application/javascript");
+}
+
+/** A block annotated for people alone (`audience: ["user"]`), which MCP says is not for the model. */
+function forUserOnly(block: unknown): boolean {
+  const audience = typeof block === "object" && block !== null ? ((block as Block).annotations as Block | undefined)?.audience : undefined;
+  return Array.isArray(audience) && audience.length > 0 && !audience.includes("assistant");
+}
+
 export function toToolResult(result: McpCallToolResult): ToolResult {
-  const content = (result.content ?? []).map(toContentPart);
+  const blocks = result.content ?? [];
+  const forModel = blocks.filter((block) => !forUserOnly(block));
+  const content = forModel.map(toContentPart);
+  if (forModel.length === 0 && blocks.length > 0) content.push({ type: "text", text: "[The tool's result is addressed to the user only]" });
   if (result.content === undefined && result.toolResult !== undefined) {
     content.push({ type: "text", text: JSON.stringify(result.toolResult) });
   }
