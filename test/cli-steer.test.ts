@@ -275,6 +275,8 @@ describe("steering a Temporal run from the CLI", () => {
     await waitForPhase(second, "waiting_approval");
     assert.equal((await cli(["reject", second, "--reason", "private", "--engine", "temporal"])).code, 0);
     assert.match((await cli(["result", second, "--engine", "temporal"])).stdout, /Got: .*rejected.*private/);
+    // The history marks the refused call's result as a failure, as the model read it.
+    assert.match((await cli(["history", second, "--engine", "temporal"])).stdout, /\ntool fs_read_text_file \(failed\): .*rejected.*private/);
   });
 
   test("pause, resume and cancel", async () => {

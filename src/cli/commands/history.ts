@@ -12,8 +12,12 @@ export async function historyCommand(context: CommandContext, runId: string): Pr
         const calls = message.toolCalls.map((call) => `${call.name}(${call.arguments})`).join(", ");
         return `assistant: ${message.content ? `${message.content} ` : ""}→ ${calls}`;
       }
-      const content = typeof message.content === "string" ? message.content : message.content.map((part) => (part.type === "text" ? part.text : `[${part.type}]`)).join(" ");
-      return `${message.role}${message.role === "tool" ? ` ${message.toolName}` : ""}: ${content}`;
+      const content =
+        typeof message.content === "string"
+          ? message.content
+          : message.content.map((part) => (part.type === "text" ? part.text : `[${part.mimeType} image, ${Math.round((part.data.length * 3) / 4 / 1024)} KB]`)).join(" ");
+      // A tool's failure, as the model read it.
+      return `${message.role}${message.role === "tool" ? ` ${message.toolName}${message.isError ? " (failed)" : ""}` : ""}: ${content}`;
     })
     .join("\n");
   if (transcript.length > 0) return { data: { runId, transcript, link: handle.link }, text: `${text}${linkLine(handle.link)}` };
