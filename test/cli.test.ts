@@ -25,6 +25,7 @@ import { waitFor } from "./support/wait.js";
 const require = createRequire(import.meta.url);
 const cliPath = fileURLToPath(new URL("../bin/duragent.js", import.meta.url));
 const workflowsEntry = fileURLToPath(new URL("../src/workflows/index.ts", import.meta.url));
+const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const root = realpathSync(mkdtempSync(join(tmpdir(), "duragent-cli-")));
 
 const notes = "Launch is on Friday.";
@@ -565,6 +566,23 @@ describe("duragent CLI", { concurrency: true }, () => {
       const result = await duragent(dir, ["--config", config, "worker"], cliEnv({ DURAGENT_TEMPORAL_ADDRESS: "127.0.0.1:1" }));
       assertUserError(result, ExitCode.usage, /This worker cannot start MCP servers it is configured with, so it does not serve:\nMCP server 'ghost' could not be started \(command 'duragent-no-such-mcp-server --stdio'\): 'duragent-no-such-mcp-server' is not installed \(not found on PATH\)\. Install it, or fix mcp\.servers\.ghost\.command\.\nMCP server 'lost' could not be started: its working directory '.*no-such-dir' does not exist\./);
       assert.doesNotMatch(result.stderr, /'fine'/);
+
+      // npx --no-install runs only what is installed: under the repository, two are, by command and by package.
+      const npxConfig = join(dir, "npx.config.yaml");
+      writeFileSync(
+        npxConfig,
+        [
+          "engine: temporal",
+          "mcp:",
+          "  servers:",
+          "    unfetched: { command: npx, args: [--no-install, duragent-no-such-mcp-package@1.0.0] }",
+          `    installed: { command: npx, args: [--no-install, mcp-server-filesystem, .], cwd: ${JSON.stringify(repoRoot)} }`,
+          `    packaged: { command: npx, args: [--no, "@modelcontextprotocol/server-everything@2"], cwd: ${JSON.stringify(repoRoot)} }`,
+        ].join("\n"),
+      );
+      const npx = await duragent(dir, ["--config", npxConfig, "worker"], cliEnv({ DURAGENT_TEMPORAL_ADDRESS: "127.0.0.1:1" }));
+      assertUserError(npx, ExitCode.usage, /cannot start an MCP server it is configured with, so it does not serve:\nMCP server 'unfetched' could not be started \(command 'npx --no-install duragent-no-such-mcp-package@1\.0\.0'\): 'duragent-no-such-mcp-package' is not installed here, and `npx --no-install` does not download it\./);
+      assert.doesNotMatch(npx.stderr, /'installed'|'packaged'/);
     });
 
     test("without the model key a config names (${OPENAI_API_KEY}), steering commands still work and a worker refuses to serve, naming the key (exit 2)", async () => {

@@ -201,11 +201,38 @@ export function absentCommand(server: string, config: McpServerConfig, exists: (
     if (exists(path.resolve(config.cwd ?? ".", config.command))) return undefined;
     return redactSecrets(config, `MCP server '${server}' could not be started (command '${commandLine(config)}'): '${config.command}' does not exist. Fix ${fix}.command.`);
   }
-  if (onPath(config.command, config.env?.PATH ?? process.env.PATH)) return undefined;
+  const pathVariable = config.env?.PATH ?? process.env.PATH;
+  if (!onPath(config.command, pathVariable)) {
+    return redactSecrets(
+      config,
+      `MCP server '${server}' could not be started (command '${commandLine(config)}'): '${config.command}' is not installed (not found on PATH). Install it, or fix ${fix}.command.`,
+    );
+  }
+  // `npx --no-install` runs only what is installed: said now, not at the first step that needs it.
+  const target = npxNoInstallTarget(config);
+  if (target === undefined || onPath(target, pathVariable) || installedAbove(path.resolve(config.cwd ?? "."), target, exists)) return undefined;
   return redactSecrets(
     config,
-    `MCP server '${server}' could not be started (command '${commandLine(config)}'): '${config.command}' is not installed (not found on PATH). Install it, or fix ${fix}.command.`,
+    `MCP server '${server}' could not be started (command '${commandLine(config)}'): '${target}' is not installed here, and \`npx --no-install\` does not download it. Install it in the project (npm install), or fix ${fix}.args.`,
   );
+}
+
+/** The package or command `npx --no-install` (or `--no`) is to run; undefined for any other command. */
+function npxNoInstallTarget(config: { command: string; args?: string[] }): string | undefined {
+  const args = config.args ?? [];
+  if (!/(^|[\\/])npx(\.cmd)?$/.test(config.command) || !args.some((arg) => arg === "--no-install" || arg === "--no" || arg === "--yes=false")) return undefined;
+  // `-p <package> <command>`: which package holds the command is npx's business.
+  if (args.some((arg) => arg === "-p" || arg.startsWith("--package"))) return undefined;
+  const first = args.find((arg) => !arg.startsWith("-"));
+  return first?.replace(/(?<=.)@[^@/]*$/, ""); // a version (`pkg@1.2.3`) is not part of the name
+}
+
+/** Whether a command or package is installed in `dir`'s node_modules or one above it, where npx looks. */
+function installedAbove(dir: string, name: string, exists: (file: string) => boolean): boolean {
+  for (let at = dir; ; at = path.dirname(at)) {
+    if (exists(path.join(at, "node_modules", ".bin", name)) || exists(path.join(at, "node_modules", name, "package.json"))) return true;
+    if (path.dirname(at) === at) return false;
+  }
 }
 
 /** `["@scope/name@1.2.3","x@2"]` as package names, versions dropped. */
