@@ -4,7 +4,7 @@
  * 50 MB), so a tool result over the run's limit is cut here, on the worker, before it is
  * returned. The model gets what fits plus a note saying how much it did not see.
  */
-import type { ContentPart } from "../common/messages.js";
+import { decodedBytes, type ContentPart } from "../common/messages.js";
 import type { ToolResult } from "../common/tools.js";
 
 // Room kept for the note itself, so the cut result stays within the limit.
@@ -72,10 +72,4 @@ export function limitToolResult(result: ToolResult, maxBytes: number): ToolResul
       `you saw the first ${keptBytes} bytes and ${contentBytes - keptBytes} bytes were cut${images}. ${advice}]`,
   });
   return { ...withoutStructured, content: kept };
-}
-
-/** The size of base64 data once decoded. */
-export function decodedBytes(base64: string): number {
-  const padding = base64.endsWith("==") ? 2 : base64.endsWith("=") ? 1 : 0;
-  return Math.max(0, Math.floor((base64.length * 3) / 4) - padding);
 }

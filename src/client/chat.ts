@@ -48,7 +48,7 @@ export interface ChatSession {
   followTurn(onText: (event: ChatTextEvent) => void): Promise<RunStatus>;
 }
 
-/** Whether a chat is between turns: nothing under way, no question waiting, or not running at all. */
+/** Whether a chat's turn is under way: it runs, and waits neither for the next message nor for a person. */
 export function turnUnderWay(status: RunStatus): boolean {
   return status.phase === "running" && status.waitingFor === undefined && status.pending.length === 0;
 }

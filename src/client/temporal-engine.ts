@@ -319,10 +319,10 @@ export class TemporalEngine implements Engine {
    * A listed run's usage, which visibility does not hold: a completed run's result reports it
    * (read from its close event; no worker needed), an open run, or a completed module workflow
    * whose result is its own value, answers its status query (given a few seconds, in case no
-   * worker is there to answer). Failed and cancelled runs report none.
-   * A person's error (a payload under a key this client lacks) comes back as its message.
+   * worker is there to answer), which also tells what it waits on a person for. Failed and
+   * cancelled runs report none. A person's error (a payload under a key this client lacks) comes
+   * back as its message.
    */
-  /** The run's usage, and what an open one waits on a person for; or why its usage cannot be read. */
   private async usageOf(
     execution: { workflowId: string; runId: string; status: WorkflowExecutionStatusName },
     workerPolls: () => Promise<boolean>,

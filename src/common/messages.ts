@@ -76,3 +76,9 @@ export function textOf(content: string | ContentPart[]): string {
     .map((part) => part.text)
     .join("\n");
 }
+
+/** The size of base64 data (an image part's) once decoded. */
+export function decodedBytes(base64: string): number {
+  const padding = base64.endsWith("==") ? 2 : base64.endsWith("=") ? 1 : 0;
+  return Math.max(0, Math.floor((base64.length * 3) / 4) - padding);
+}

@@ -3,9 +3,8 @@
  * validation failures into text a model can act on.
  */
 import type { ErrorObject } from "ajv";
-import type { ContentPart } from "../../common/messages.js";
+import { decodedBytes, type ContentPart } from "../../common/messages.js";
 import type { ToolResult } from "../../common/tools.js";
-import { decodedBytes } from "../result-limits.js";
 
 /** The parts of an MCP `CallToolResult` we read; kept structural so SDK schema changes stay cheap. */
 export interface McpCallToolResult {

@@ -1,6 +1,7 @@
 /** `duragent history <runId>`: the messages a run's agents exchanged so far. */
 import { linkLine, type CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
+import { decodedBytes } from "../../common/messages.js";
 
 export async function historyCommand(context: CommandContext, runId: string): Promise<CommandOutput> {
   const client = await context.client();
@@ -15,7 +16,7 @@ export async function historyCommand(context: CommandContext, runId: string): Pr
       const content =
         typeof message.content === "string"
           ? message.content
-          : message.content.map((part) => (part.type === "text" ? part.text : `[${part.mimeType} image, ${Math.round((part.data.length * 3) / 4 / 1024)} KB]`)).join(" ");
+          : message.content.map((part) => (part.type === "text" ? part.text : `[${part.mimeType} image, ${Math.round(decodedBytes(part.data) / 1024)} KB]`)).join(" ");
       // A tool's failure, as the model read it.
       return `${message.role}${message.role === "tool" ? ` ${message.toolName}${message.isError ? " (failed)" : ""}` : ""}: ${content}`;
     })
