@@ -86,6 +86,13 @@ async function failureOf(handle: RunHandle): Promise<RunFailed> {
   return error;
 }
 
+/** The ids of the patches a Temporal run's history records, in order. */
+async function patchesOf(runId: string): Promise<string[]> {
+  const history = await env.client.workflow.getHandle(runId).fetchHistory();
+  const markers = history.events!.flatMap(({ markerRecordedEventAttributes: marker }) => (marker ? [marker.details?.["patch-data"]?.payloads?.[0]?.data] : []));
+  return markers.map((data) => (JSON.parse(Buffer.from(data!).toString("utf8")) as { id: string }).id);
+}
+
 let env: TestWorkflowEnvironment;
 before(async () => {
   env = await startTestTemporal();
@@ -262,9 +269,7 @@ for (const engineName of ["memory", "temporal"] as const) {
         assert.equal(added, "3");
         if (engineName === "temporal") {
           // Only a run whose local tool got arguments that do not fit records the check's marker.
-          const history = await env.client.workflow.getHandle(handle.runId).fetchHistory();
-          const markers = history.events!.flatMap(({ markerRecordedEventAttributes: marker }) => (marker ? [marker.details?.["patch-data"]?.payloads?.[0]?.data] : []));
-          assert.deepEqual(markers.map((data) => (JSON.parse(Buffer.from(data!).toString("utf8")) as { id: string }).id), ["duragent-local-tool-arguments-checked"]);
+          assert.deepEqual(await patchesOf(handle.runId), ["duragent-local-tool-arguments-checked"]);
         }
       };
       try {
@@ -285,11 +290,7 @@ for (const engineName of ["memory", "temporal"] as const) {
         assert.match(failure.reason, /profiler: the model's structured output was cut off at its output token limit \(50 tokens\), so it is not whole: raise maxTokens/);
         assert.equal(model.requests.length, 1, "no repair round");
         assert.equal((model.requests[0]!.body as { max_completion_tokens?: number; max_tokens?: number }).max_tokens, 50, "the agent's maxTokens is sent");
-        if (engineName === "temporal") {
-          const history = await env.client.workflow.getHandle(handle.runId).fetchHistory();
-          const markers = history.events!.flatMap(({ markerRecordedEventAttributes: marker }) => (marker ? [marker.details?.["patch-data"]?.payloads?.[0]?.data] : []));
-          assert.deepEqual(markers.map((data) => (JSON.parse(Buffer.from(data!).toString("utf8")) as { id: string }).id), ["duragent-structured-cut-off-fails"]);
-        }
+        if (engineName === "temporal") assert.deepEqual(await patchesOf(handle.runId), ["duragent-structured-cut-off-fails"]);
       };
       try {
         await onEngine(engineName, env, { ...configFor(model, join(dir, `profile-${engineName}.log`), {}), modules: [modulePath] }, body);
