@@ -13,6 +13,9 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import pino from "pino";
+import { createCallLlm } from "../src/activities/llm/call-llm.js";
+import { createProviderRegistry } from "../src/activities/llm/provider-registry.js";
 import { loadConfig } from "../src/config/load-config.js";
 import { ConfigSchema } from "../src/config/schema.js";
 import type { DuragentConfig } from "../src/config/schema.js";
@@ -92,6 +95,8 @@ llm:
 /** Both servers' tools in one turn, then an answer; a model named `rejected` gets a 401. */
 function script(call: ScriptedCall): ScriptedTurn {
   if (call.model === "rejected") return { error: { status: 401, message: "Incorrect API key provided." } };
+  // As a gateway may: the refused key quoted whole.
+  if (call.model === "quoting") return { error: { status: 401, message: `Incorrect API key provided: ${secrets.openaiKeyFromSecretsFile}.` } };
   if (!call.messages.some((message) => message.role === "tool")) {
     return {
       toolCalls: [
@@ -170,6 +175,18 @@ describe("secrets never enter workflow history", () => {
     await new Promise((resolve) => remote?.server.close(resolve) ?? resolve(undefined));
     await env?.teardown();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a provider's error that quotes the key is masked everywhere a worker's log line reads it, the SDK error's own fields included", async () => {
+    const callLlm = createCallLlm(createProviderRegistry(config.llm));
+    const error = await callLlm({ model: "openai:quoting", messages: [{ role: "user", content: "hi" }] }).then(
+      () => assert.fail("the call should fail"),
+      (caught: unknown) => caught as Error,
+    );
+    // What the worker's log line holds of it: Temporal's SDK logs the failure under `error`.
+    const line = JSON.stringify(pino.stdSerializers.errWithCause(error));
+    assert.match(line, /Incorrect API key provided: \*\*\*/);
+    assert.ok(!line.includes(secrets.openaiKeyFromSecretsFile), line);
   });
 
   test("histories of successful and failed runs hold no API key, header or server secret", { timeout: 90_000 }, async () => {

@@ -128,7 +128,25 @@ export function redactError<E extends Error>(error: E, secrets: readonly string[
       const stack = redact(current.stack, secrets);
       if (stack !== current.stack) current.stack = stack;
     }
+    // A logger writes an error's own fields too: an SDK's error keeps the provider's answer
+    // (`error.error.message`), which may quote the key it refused.
+    for (const key of Object.keys(current)) if (key !== "cause") redactFields(current as unknown as Record<string, unknown>, key, secrets, 0);
     current = current.cause;
   }
   return error;
+}
+
+/** Masks secrets in the strings under `holder[key]`, in place, a few levels down. */
+function redactFields(holder: Record<string, unknown>, key: string, secrets: readonly string[], depth: number): void {
+  const value = holder[key];
+  try {
+    if (typeof value === "string") {
+      const masked = redact(value, secrets);
+      if (masked !== value) holder[key] = masked;
+    } else if (typeof value === "object" && value !== null && !(value instanceof Error) && depth < 4) {
+      for (const inner of Object.keys(value)) redactFields(value as Record<string, unknown>, inner, secrets, depth + 1);
+    }
+  } catch {
+    // A read-only field: a logger that writes it would have to read past this too.
+  }
 }
