@@ -5,6 +5,9 @@ import { resultNote } from "../src/cli/command-output.js";
 import { startScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import type { AgentRunResult } from "../src/workflows/builtin-workflows.js";
 import { memoryEngine, testConfig } from "./support/runtime.js";
+import { patternWorkflow } from "../src/workflows/builtin-workflows.js";
+import type { DuragentWorkflow } from "../src/workflows/index.js";
+import type { PatternRunResult } from "../src/workflows/patterns/child-pattern.js";
 
 test("a result's note: a pattern that fell short, in the right number; fields besides the text; nothing for an agent's answer", () => {
   const evaluation = { stopReason: "max-refinements", attempts: 1, bestRating: "poor", minRating: "good" };
@@ -39,4 +42,25 @@ test("an agent run's result says why its final answer stopped when the provider 
       await model.close();
     }
   }
+});
+
+test("a swarm stopped by its handoff cap or its done condition says so, not an empty answer passed off as one", async () => {
+  // Two agents that only ever hand the conversation to each other.
+  const model = await startScriptedModelServer((call) => ({ toolCalls: [{ name: call.tools.find((tool) => tool.startsWith("transfer_to_"))!, arguments: { reason: "yours" } }] }), { quiet: true });
+  const engine = memoryEngine(testConfig(model));
+  try {
+    const spec = { pattern: "swarm" as const, name: "loop", agents: [{ name: "ping", instruction: "Ping." }, { name: "pong", instruction: "Pong." }], maxHandoffs: 3 };
+    const handle = await engine.start({ kind: "pattern", name: "loop", spec, workflow: patternWorkflow as DuragentWorkflow }, "go");
+    const result = (await handle.result()) as PatternRunResult;
+    assert.equal(result.text, "");
+    assert.deepEqual(result.swarm, { stopReason: "max-handoffs", handoffs: 3, activeAgent: "pong", contextVariables: {} });
+    assert.equal(resultNote(result), "the swarm stopped at its cap of 3 handoffs (maxHandoffs) with the conversation handed to pong, before any agent answered: there is no answer.");
+  } finally {
+    await engine.close();
+    await model.close();
+  }
+  const done = { stopReason: "done", handoffs: 1, activeAgent: "desk", contextVariables: { customer: "Ada" } } as const;
+  assert.match(resultNote({ text: "", swarm: done }) ?? "", /^the swarm ended by its done condition after a turn with no text \(desk has the conversation\)/);
+  assert.equal(resultNote({ text: "Done.", swarm: done }), undefined);
+  assert.equal(resultNote({ text: "Hi", swarm: { ...done, stopReason: "answered" } }), undefined);
 });

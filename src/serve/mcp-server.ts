@@ -20,6 +20,7 @@
  * the client set (`logging/setLevel` in a legacy session, the request's `logLevel` in modern
  * `_meta`; a modern request that sets none gets none).
  */
+import { endingNote } from "../client/result-note.js";
 import { randomBytes } from "node:crypto";
 import {
   CLIENT_CAPABILITIES_META_KEY,
@@ -537,7 +538,7 @@ function outcomeResult(handle: RunHandle, outcome: WaitOutcome, detail?: string)
   switch (outcome.kind) {
     case "completed":
       // A workflow's own object value is structured output too; an agent's or pattern's answer is its text.
-      return isPlainObject(outcome.result) && typeof outcome.result.text !== "string" ? jsonResult(outcome.result) : textResult(answerText(outcome.result));
+      return isPlainObject(outcome.result) && typeof outcome.result.text !== "string" ? jsonResult(outcome.result) : textResult(answerText(outcome.result), endingNote(outcome.result));
     case "failed":
       return errorResult(outcome.error instanceof Error ? outcome.error.message : `Run ${id} failed: ${String(outcome.error)}`);
     case "cancelled":
@@ -598,8 +599,9 @@ function answerText(result: unknown): string {
   return JSON.stringify(result, null, 2);
 }
 
-function textResult(text: string): CallToolResult {
-  return { content: [{ type: "text", text }] };
+/** The answer, and apart from it what it does not say of how the run ended (a pattern that fell short, an empty answer). */
+function textResult(text: string, note?: string): CallToolResult {
+  return { content: [{ type: "text", text }, ...(note ? [{ type: "text" as const, text: `(duragent: ${note})` }] : [])] };
 }
 
 function jsonResult(data: Record<string, unknown>, hint?: string): CallToolResult {

@@ -18,6 +18,8 @@ export interface PatternEnding {
   evaluation?: { stopReason: "rating-reached" | "max-refinements"; attempts: number; bestRating: string; minRating: string };
   /** An orchestrator's: `complete` is false when planning stopped at its iteration cap; `unrunSteps`, steps planned with the declaration that all was done. */
   orchestration?: { iterations: number; complete: boolean; unrunSteps?: number };
+  /** A swarm's: why it stopped, how many handoffs it made, who has the conversation and the context variables it ended with. */
+  swarm?: { stopReason: "answered" | "done" | "max-handoffs"; handoffs: number; activeAgent: string; contextVariables: Record<string, string> };
 }
 
 export abstract class PatternBase implements AugmentedLlm {

@@ -7,7 +7,7 @@ import type { Message } from "../../common/messages.js";
 import { finalText, type AgentLlm, type LocalTool } from "../agent/agent-llm.js";
 import { defineAgent, type AgentSpec } from "../agent/define-agent.js";
 import type { Executor } from "../executor/executor.js";
-import { invalidPattern, PatternBase } from "./pattern-base.js";
+import { invalidPattern, PatternBase, type PatternEnding } from "./pattern-base.js";
 
 export interface SwarmAgent extends AgentSpec {
   /** Agents this one may hand off to; all the others when absent. */
@@ -105,6 +105,11 @@ export class Swarm extends PatternBase {
 
   protected async respond(input: string | Message[]): Promise<string> {
     return (await this.run(input)).text;
+  }
+
+  override async answer(input: string | Message[]): Promise<{ text: string } & PatternEnding> {
+    const { text, state, stopReason } = await this.run(input);
+    return { text, swarm: { stopReason, handoffs: state.handoffs.length, activeAgent: state.activeAgent, contextVariables: state.contextVariables } };
   }
 
   /**

@@ -1,0 +1,33 @@
+/** What a run's answer does not say of how it ended, for people and MCP callers alike. */
+import type { PatternEnding } from "../workflows/patterns/pattern-base.js";
+
+/** Why the answer may not be what was asked for: cut off, filtered, empty, or a pattern that fell short of its goal. */
+export function endingNote(result: unknown): string | undefined {
+  if (typeof result !== "object" || result === null || !("text" in result) || typeof result.text !== "string") return undefined;
+  const { evaluation, orchestration, swarm } = result as PatternEnding;
+  const { stopReason } = result as { stopReason?: unknown };
+  if (stopReason === "max_tokens") {
+    return `the model's answer was cut off at its output token limit (the provider's finish reason said so): this text is incomplete. Ask for a shorter answer, or give generate() a higher maxTokens in workflow code.`;
+  }
+  if (stopReason === "content_filter") return `the provider stopped the model's answer (a content filter or a refusal): this text may be incomplete.`;
+  if (result.text.trim() === "" && "messages" in result) return `the model's answer was empty: it ended its turn with no text and no tool call.`;
+  if (evaluation?.stopReason === "max-refinements") {
+    return `no answer reached the rating '${evaluation.minRating}' in ${counted(evaluation.attempts, "attempt")}; this is the best, rated '${evaluation.bestRating}'.`;
+  }
+  if (orchestration?.complete === false) {
+    return `planning stopped at its cap of ${counted(orchestration.iterations, "iteration")} before the objective was complete; this answer is from the work done.`;
+  }
+  if (orchestration?.unrunSteps) {
+    return `the planner declared the objective complete in the plan that listed ${counted(orchestration.unrunSteps, "more step")}, so none of them ran.`;
+  }
+  const empty = result.text.trim() === "";
+  if (swarm?.stopReason === "max-handoffs") {
+    return `the swarm stopped at its cap of ${counted(swarm.handoffs, "handoff")} (maxHandoffs) with the conversation handed to ${swarm.activeAgent}, before any agent answered: ${empty ? "there is no answer" : "this text is the last turn's"}.`;
+  }
+  if (swarm?.stopReason === "done" && empty) return `the swarm ended by its done condition after a turn with no text (${swarm.activeAgent} has the conversation): there is no answer; its context variables are in the result.`;
+  return undefined;
+}
+
+function counted(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
