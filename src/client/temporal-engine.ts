@@ -334,9 +334,11 @@ export class TemporalEngine implements Engine {
       if (fromResult) return { usage: fromResult };
       if (execution.status !== "RUNNING" && execution.status !== "COMPLETED") return undefined;
       if (!(await workerPolls())) return undefined;
-      const status = await this.client.withDeadline(Date.now() + 3_000, () => workflow.query<RunStatus>(RunMessages.status));
+      const own = await this.client.withDeadline(Date.now() + 3_000, () => workflow.query<RunStatus>(RunMessages.status));
       // Visibility lags: a run it still lists as running may have ended, and a query still answers.
-      if (hasEnded(status.phase)) return status.phase === "completed" ? { usage: status.usage } : undefined;
+      if (hasEnded(own.phase)) return own.phase === "completed" ? { usage: own.usage } : undefined;
+      // As `status` reads it: its child runs' questions and spending in flight included.
+      const status = own.children ? await withChildren(own, (id) => this.childStatus(id, false)) : own;
       return { usage: status.usage, ...(status.pending.length > 0 ? { pending: status.pending } : {}) };
     } catch (error) {
       return isUserError(error) ? error.message : undefined;
@@ -502,10 +504,10 @@ export class TemporalEngine implements Engine {
   }
 
   /** A child run's status for its parent's watchers; one that ended never changes, so it is read once. */
-  private async childStatus(id: string): Promise<RunStatus> {
+  private async childStatus(id: string, watch = true): Promise<RunStatus> {
     const known = this.endedChildren.get(id);
     if (known) return known;
-    const status = await this.handle(id).status();
+    const status = await this.handle(id).status({ watch });
     if (hasEnded(status.phase) && !status.partial) {
       this.endedChildren.set(id, status);
       if (this.endedChildren.size > 200) this.endedChildren.delete(this.endedChildren.keys().next().value!);
