@@ -123,7 +123,8 @@ for (const engineName of ["memory", "temporal"] as const) {
           const status = await handle.status();
           assert.equal(status.phase, "failed");
           assert.equal(status.lastError, failure.message.replace(/^Run \S+ failed: /, ""));
-          assert.match(status.lastError ?? "", /^openai is rate limiting requests \(429\): Rate limit reached.* Gave up after 2 attempts \(execution\.llm\.maximumAttempts\)\.$/);
+          // Named by the agent whose call it was: several may share a model.
+          assert.match(status.lastError ?? "", /^worker: openai is rate limiting requests \(429\): Rate limit reached.* Gave up after 2 attempts \(execution\.llm\.maximumAttempts\)\.$/);
           assert.equal(status.failedStep, "llm openai:gpt-4.1-mini");
           assert.equal(status.retrying, undefined);
         });

@@ -517,6 +517,22 @@ describe("declarative patterns", () => {
       [["workflows.r.steps.1.branches.0", 'no agent named "nobody" in agents (defined: a)']],
     );
   });
+
+  test("a swarm's start, handoffs and agents are checked at load: an unknown name or a name twice is refused there, not mid-run", () => {
+    const parsed = ConfigSchema.safeParse({
+      agents: { a: { instruction: "x" }, b: { instruction: "y" } },
+      workflows: { desk: { pattern: "swarm", agents: ["a", "b", "a", { name: "c", instruction: "z", handoffs: ["a", "ghost"] }], start: "d" } },
+    });
+    assert.equal(parsed.success, false);
+    assert.deepEqual(
+      parsed.error?.issues.map((issue) => [issue.path.join("."), issue.message]),
+      [
+        ["workflows.desk.agents.2", '"a" is already one of the swarm\'s agents'],
+        ["workflows.desk.start", 'no agent "d" in the swarm (its agents are a, b, a, c)'],
+        ["workflows.desk.agents.3.handoffs.1", 'no agent "ghost" in the swarm to hand off to (its agents are a, b, a, c)'],
+      ],
+    );
+  });
 });
 
 describe("patterns with MCP servers", () => {

@@ -135,6 +135,7 @@ function innerConfig(): DuragentConfig {
     mcp: { servers: { fs: filesystemServer(dir), everything: everythingServer(), chatty: loggingServer } },
     approvals: { tools: ["fs_read_text_file"] },
     modules: [fixtures],
+    workflows: { relay: { pattern: "chain", description: "Hands the message to the helper, then answers.", steps: ["helper"] } },
   });
 }
 
@@ -298,6 +299,8 @@ describe("an MCP client drives duragent runs (memory engine)", () => {
     const helper = tools.find((tool) => tool.name === "helper")!;
     assert.deepEqual(helper.inputSchema.required, ["input"]);
     assert.deepEqual(helper.inputSchema.properties?.input, { type: "string", description: "The message for the agent." });
+    // A pattern's tool says what its description says.
+    assert.match(tools.find((tool) => tool.name === "relay")?.description ?? "", /^Runs the duragent chain workflow 'relay'\. Hands the message to the helper, then answers\. Waits up to/);
     await close();
   });
 

@@ -529,7 +529,7 @@ function describeTarget(target: RunTarget): string {
     const brief = instruction.length > 300 ? `${instruction.slice(0, 297)}...` : instruction;
     return `Asks the duragent agent '${target.name}'. Its instructions: ${brief}`;
   }
-  if (target.kind === "pattern") return `Runs the duragent ${target.spec.pattern} workflow '${target.name}'.`;
+  if (target.kind === "pattern") return `Runs the duragent ${target.spec.pattern} workflow '${target.name}'.${target.spec.description ? ` ${target.spec.description.trim()}` : ""}`;
   return `Runs the duragent workflow '${target.name}'.`;
 }
 

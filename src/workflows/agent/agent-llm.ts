@@ -3,9 +3,9 @@
  * turn and each tool call is its own durable step.
  */
 import { ApplicationFailure, TemporalFailure } from "@temporalio/common";
-import { inWorkflowContext, patched } from "@temporalio/workflow";
+import { inWorkflowContext, isCancellation, patched } from "@temporalio/workflow";
 import { z } from "zod";
-import { FailureType } from "../../common/failures.js";
+import { FailureType, rootCause } from "../../common/failures.js";
 import { globMatcher } from "../../common/glob.js";
 import type { LlmRequest, LlmResponse, StopReason, ToolSpec } from "../../common/llm.js";
 import { textOf, type AssistantMessage, type Message, type ToolCall, type ToolMessage } from "../../common/messages.js";
@@ -160,18 +160,24 @@ export class AgentLlm implements AugmentedLlm {
       // On the last allowed turn the model must answer rather than call more tools.
       const lastTurn = iteration === maxIterations;
       const { toolSpecs, unlisted } = this;
-      const response = await this.ctx.callLlm({
-        model,
-        agent: this.name,
-        system: this.options.instruction,
-        messages: [...prior, ...added],
-        tools: toolSpecs.length > 0 ? toolSpecs : undefined,
-        ...(unlisted ? { toolServers: unlisted } : {}),
-        toolChoice: (toolSpecs.length > 0 || unlisted) && lastTurn ? "none" : undefined,
-        responseFormat,
-        temperature: options.temperature,
-        maxTokens: options.maxTokens ?? this.options.maxTokens,
-      });
+      let response: LlmResponse;
+      try {
+        response = await this.ctx.callLlm({
+          model,
+          agent: this.name,
+          system: this.options.instruction,
+          messages: [...prior, ...added],
+          tools: toolSpecs.length > 0 ? toolSpecs : undefined,
+          ...(unlisted ? { toolServers: unlisted } : {}),
+          toolChoice: (toolSpecs.length > 0 || unlisted) && lastTurn ? "none" : undefined,
+          responseFormat,
+          temperature: options.temperature,
+          maxTokens: options.maxTokens ?? this.options.maxTokens,
+        });
+      } catch (error) {
+        // Which agent's call it was: several may share a model, and a run's failure names only the provider.
+        throw agentFailure(this.name, error);
+      }
       if (unlisted && this.unlisted) this.listed(response);
       addUsage(this.usage, usageKey(model, response.model), response.usage);
       this.lastStopReason = response.stopReason;
@@ -289,6 +295,15 @@ function toolOutcome(call: ToolCall, { result, endTurn }: LocalToolOutcome): Too
     ...(result.isError ? { isError: true } : {}),
   };
   return { message, endTurn: endTurn === true, ...(result.samplingUsage ? { samplingUsage: result.samplingUsage as UsageByModel } : {}) };
+}
+
+/** A model call's failure, named by the agent that made it; a cancellation is passed on as it is. */
+function agentFailure(agent: string, error: unknown): unknown {
+  if (isCancellation(error) || !(error instanceof Error)) return error;
+  let inner: unknown = error;
+  while (inner instanceof Error && !(inner instanceof ApplicationFailure) && inner.cause) inner = inner.cause;
+  const type = inner instanceof ApplicationFailure ? inner.type : undefined;
+  return ApplicationFailure.create({ message: `${agent}: ${rootCause(error)}`, ...(type ? { type } : {}), nonRetryable: true, cause: error });
 }
 
 /**

@@ -203,7 +203,9 @@ export class RunControl {
   /** A failure, with the step it ended when it came from one; the run's end records the same failure again, keeping the step. */
   recordError(error: unknown, step?: string): void {
     if (this.lastError?.error === error && step === undefined) return;
-    this.lastError = { message: rootCause(error), error, ...(step !== undefined ? { step } : {}) };
+    // The step's failure come back wrapped (an agent naming itself): the wrapper's words, the step kept.
+    const kept = step ?? (this.lastError && causedBy(error, this.lastError.error) ? this.lastError.step : undefined);
+    this.lastError = { message: rootCause(error), error, ...(kept !== undefined ? { step: kept } : {}) };
   }
 
   /** An attempt of the current step failed and another is due. */
@@ -459,4 +461,10 @@ export class RunControl {
   private pendingIds(): string {
     return [...this.pending.keys()].join(", ");
   }
+}
+
+/** Whether `cause` is `error` or among its causes. */
+function causedBy(error: unknown, cause: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 8; current = current.cause, depth++) if (current === cause) return true;
+  return false;
 }

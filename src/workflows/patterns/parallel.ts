@@ -104,8 +104,11 @@ export class Parallel extends PatternBase {
     });
     const failed = results.filter((result) => !result.ok);
     if (failed.length > 0 && (this.options.failurePolicy ?? "fail") === "fail") {
+      const first = failed[0]!;
+      // An agent's failure already starts with its name.
+      const named = first.error?.startsWith(`${first.name}: `) ? first.error : `${first.name}: ${first.error}`;
       throw ApplicationFailure.nonRetryable(
-        `${this.name}: ${failed.length} of ${results.length} branches failed; first: ${failed[0]?.name}: ${failed[0]?.error}. ` +
+        `${this.name}: ${failed.length} of ${results.length} branches failed; first: ${named}. ` +
           "Set failurePolicy to 'collect' to merge the successful results anyway.",
         "ParallelBranchFailed",
       );

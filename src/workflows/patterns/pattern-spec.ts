@@ -186,15 +186,31 @@ export const PatternSpecSchema: z.ZodType<PatternSpec> = z.lazy(() =>
       minRating: z.enum(["poor", "fair", "good", "excellent"]).optional(),
       maxRefinements: z.number().int().min(0).optional(),
     }),
-    z.strictObject({
-      pattern: z.literal("swarm"),
-      ...common,
-      agents: z.array(z.union([z.string().min(1), AgentSpecSchema.extend({ handoffs: z.array(z.string()).optional() })])).min(1),
-      start: z.string().optional(),
-      contextVariables: z.record(z.string(), z.string()).optional(),
-      maxHandoffs: positiveInt.optional(),
-      doneWhen: z.strictObject({ contextKey: z.string().optional(), textIncludes: z.string().optional() }).optional(),
-    }),
+    z
+      .strictObject({
+        pattern: z.literal("swarm"),
+        ...common,
+        agents: z.array(z.union([z.string().min(1), AgentSpecSchema.extend({ handoffs: z.array(z.string()).optional() })])).min(1),
+        start: z.string().optional(),
+        contextVariables: z.record(z.string(), z.string()).optional(),
+        maxHandoffs: positiveInt.optional(),
+        doneWhen: z.strictObject({ contextKey: z.string().optional(), textIncludes: z.string().optional() }).optional(),
+      })
+      // Names a swarm hands off by: checked when the spec is read, not when a run reaches them.
+      .superRefine((swarm, ctx) => {
+        const names = swarm.agents.map((agent) => (typeof agent === "string" ? agent : agent.name));
+        const known = `its agents are ${names.join(", ")}`;
+        names.forEach((name, index) => {
+          if (names.indexOf(name) !== index) ctx.addIssue({ code: "custom", path: ["agents", index], message: `"${name}" is already one of the swarm's agents` });
+        });
+        if (swarm.start !== undefined && !names.includes(swarm.start)) ctx.addIssue({ code: "custom", path: ["start"], message: `no agent "${swarm.start}" in the swarm (${known})` });
+        swarm.agents.forEach((agent, index) => {
+          if (typeof agent === "string") return;
+          agent.handoffs?.forEach((target, at) => {
+            if (!names.includes(target)) ctx.addIssue({ code: "custom", path: ["agents", index, "handoffs", at], message: `no agent "${target}" in the swarm to hand off to (${known})` });
+          });
+        });
+      }),
   ]),
 );
 
