@@ -141,7 +141,7 @@ for (const engineName of ["memory", "temporal"] as const) {
           const handle = await engine.start(agent("anthropic:claude-sonnet-4-5"), "record_step");
           const failure = await failureOf(handle);
           const status = await handle.status();
-          assert.equal(status.lastError, "anthropic rejected the request (400): messages: text content blocks must be non-empty");
+          assert.equal(status.lastError, "worker: anthropic rejected the request (400): messages: text content blocks must be non-empty");
           assert.ok(failure.message.endsWith(status.lastError!), failure.message);
           assert.doesNotMatch(failure.message, /[{}]/);
         });
@@ -179,7 +179,7 @@ for (const engineName of ["memory", "temporal"] as const) {
           const handle = await engine.start(agent("openai:gpt-4.1-mini"), "record_step");
           await failureOf(handle);
           const status = await handle.status();
-          assert.equal(status.lastError, "openai sent nothing for 1 s (execution.llm.idleTimeoutMs), so this attempt was given up. Gave up after 2 attempts (execution.llm.maximumAttempts).");
+          assert.equal(status.lastError, "worker: openai sent nothing for 1 s (execution.llm.idleTimeoutMs), so this attempt was given up. Gave up after 2 attempts (execution.llm.maximumAttempts).");
           assert.equal(model.requests.length, 2);
           // The step's own limit stays the default ten minutes: only the silence ended it.
           assert.equal(runSettingsFromConfig(config).llm.startToCloseTimeoutMs, 600_000);

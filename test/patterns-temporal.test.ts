@@ -446,7 +446,7 @@ describe("scale and nesting on Temporal", () => {
       ({ usage } = await parent.status());
     });
     assert.equal(run.error, undefined, String(run.error));
-    assert.match(run.result?.text ?? "", /## bad\n\(failed: openai rejected the request \(400\)/);
+    assert.match(run.result?.text ?? "", /## bad\n\(failed: breaker: openai rejected the request \(400\)/);
     // The failed and the cancelled branch reported theirs, so the result counts them (with the four
     // answered ones: 4 x 1,010/101); the terminated one had no say, so its parent's status reads it
     // from the child, which stays listed however many children end after it.

@@ -458,7 +458,7 @@ describe("declarative patterns", () => {
     try {
       const handle = await engine.start(await findRunTarget(config, "fan"), "go");
       const result = (await handle.result()) as { text: string; usage: unknown };
-      assert.match(result.text, /## bad\n\(failed: openai rejected the request \(400\)/);
+      assert.match(result.text, /## bad\n\(failed: breaker: openai rejected the request \(400\)/);
       const spent = { "openai:scripted": { inputTokens: 300, outputTokens: 30 } };
       assert.deepEqual(result.usage, spent);
       assert.deepEqual((await handle.status()).usage, spent);

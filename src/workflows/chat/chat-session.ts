@@ -164,7 +164,10 @@ class ChatSession {
       if (isCancellation(error)) throw error;
       // The failed turn leaves the conversation as it was (the model loop keeps only whole turns).
       // The root cause (the provider's or the tool's words), not Temporal's "Activity task failed".
-      this.outcomes.set(message.id, { ok: false, error: `The agent could not answer: ${rootCause(error)}` });
+      // A chat has one agent: the words it prefixes its failure with say nothing more here.
+      const reason = rootCause(error);
+      const own = `${llm.name}: `;
+      this.outcomes.set(message.id, { ok: false, error: `The agent could not answer: ${reason.startsWith(own) ? reason.slice(own.length) : reason}` });
     }
   }
 

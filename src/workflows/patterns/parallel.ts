@@ -100,15 +100,12 @@ export class Parallel extends PatternBase {
       const job = jobs[index] as (typeof jobs)[number];
       return outcome.status === "fulfilled"
         ? { name: job.name, input: job.input, ok: true, text: outcome.value }
-        : { name: job.name, input: job.input, ok: false, error: rootCause(outcome.reason) };
+        : { name: job.name, input: job.input, ok: false, error: withoutName(rootCause(outcome.reason), job.name) };
     });
     const failed = results.filter((result) => !result.ok);
     if (failed.length > 0 && (this.options.failurePolicy ?? "fail") === "fail") {
-      const first = failed[0]!;
-      // An agent's failure already starts with its name.
-      const named = first.error?.startsWith(`${first.name}: `) ? first.error : `${first.name}: ${first.error}`;
       throw ApplicationFailure.nonRetryable(
-        `${this.name}: ${failed.length} of ${results.length} branches failed; first: ${named}. ` +
+        `${this.name}: ${failed.length} of ${results.length} branches failed; first: ${failed[0]?.name}: ${failed[0]?.error}. ` +
           "Set failurePolicy to 'collect' to merge the successful results anyway.",
         "ParallelBranchFailed",
       );
@@ -161,4 +158,9 @@ function fanInPrompt(input: string, results: BranchResult[]): string {
       : `<result name="${result.name}" failed="true">\n${result.error}\n</result>`,
   );
   return `Task: ${input}\n\nResults from ${results.length} parallel branches:\n${blocks.join("\n")}\n\nCombine them into one answer.`;
+}
+
+/** A branch's failure, less the agent's name it starts with when the branch is that agent: the branch is named beside it. */
+function withoutName(error: string, name: string): string {
+  return error.startsWith(`${name}: `) ? error.slice(name.length + 2) : error;
 }
