@@ -20,7 +20,6 @@
  * the client set (`logging/setLevel` in a legacy session, the request's `logLevel` in modern
  * `_meta`; a modern request that sets none gets none).
  */
-import { endingNote } from "../client/result-note.js";
 import { randomBytes } from "node:crypto";
 import {
   CLIENT_CAPABILITIES_META_KEY,
@@ -43,6 +42,7 @@ import { isPlainObject } from "../config/interpolate.js";
 import { answerToQuestion, questionFor } from "../client/answer-text.js";
 import { InvalidRunInput, InvalidRunMessage, RunNotFound, type RunHandle, type RunSummary, type StartOptions } from "../client/engine.js";
 import type { RunTarget } from "../client/run-targets.js";
+import { endingNote } from "../client/result-note.js";
 import type { Logger } from "../logger.js";
 import { duragentVersion } from "../package-info.js";
 import { McpLogLevelSchema } from "../common/server-requests.js";

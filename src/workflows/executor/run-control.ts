@@ -203,7 +203,7 @@ export class RunControl {
   /** A failure, with the step it ended when it came from one; the run's end records the same failure again, keeping the step. */
   recordError(error: unknown, step?: string): void {
     if (this.lastError?.error === error && step === undefined) return;
-    // The step's failure come back wrapped (an agent naming itself): the wrapper's words, the step kept.
+    // The step's failure comes back wrapped (an agent naming itself): the wrapper's words, the step kept.
     const kept = step ?? (this.lastError && causedBy(error, this.lastError.error) ? this.lastError.step : undefined);
     this.lastError = { message: rootCause(error), error, ...(kept !== undefined ? { step: kept } : {}) };
   }
