@@ -37,6 +37,25 @@ function replay(bundle: WorkflowBundle, file: string): Promise<void> {
   return Worker.runReplayHistory({ workflowBundle: bundle }, history, workflowIdOf(history, file));
 }
 
+type HistoryEvent = ReturnType<typeof loadHistory>["events"][number];
+
+/** A golden history's story: its activities and patches in order, and what `more` says of the other events. */
+function stepsAndPatches(name: string, more: (event: HistoryEvent) => string[]): string[] {
+  return loadHistory(join(goldenDirectory, name)).events.flatMap((event) => {
+    const patch = event.markerRecordedEventAttributes?.markerName === "core_patch" ? event.markerRecordedEventAttributes.details?.["patch-data"]?.payloads?.[0]?.data : undefined;
+    if (patch) return [`patch ${(JSON.parse(Buffer.from(patch).toString("utf8")) as { id: string }).id}`];
+    if (event.activityTaskScheduledEventAttributes) return [event.activityTaskScheduledEventAttributes.activityType?.name ?? "activity"];
+    return more(event);
+  });
+}
+
+/** No golden history records a patch whose data holds `fragment` but those whose names hold `owners`. */
+function assertPatchOnlyIn(fragment: string, owners: string): void {
+  for (const file of goldenFiles.filter((name) => !name.includes(owners))) {
+    assert.ok(!loadHistory(file).events.some((event) => event.markerRecordedEventAttributes?.details?.["patch-data"]?.payloads?.some((payload) => Buffer.from(payload.data ?? []).toString("utf8").includes(fragment))), file);
+  }
+}
+
 describe("golden histories replay against the current workflow code", () => {
   let current: WorkflowBundle;
   let changed: WorkflowBundle;
@@ -129,32 +148,17 @@ describe("golden histories replay against the current workflow code", () => {
   });
 
   test("a local tool called with arguments that do not fit its schema: the check's patch is recorded at that call, and only there", () => {
-    const story = loadHistory(join(goldenDirectory, "golden-misfit-local-tool.json")).events.flatMap((event) => {
-      const patch = event.markerRecordedEventAttributes?.markerName === "core_patch" ? event.markerRecordedEventAttributes.details?.["patch-data"]?.payloads?.[0]?.data : undefined;
-      if (patch) return [`patch ${(JSON.parse(Buffer.from(patch).toString("utf8")) as { id: string }).id}`];
-      if (event.activityTaskScheduledEventAttributes) return [event.activityTaskScheduledEventAttributes.activityType?.name ?? "activity"];
-      return event.workflowExecutionUpdateCompletedEventAttributes ? ["answered"] : [];
-    });
+    const story = stepsAndPatches("golden-misfit-local-tool.json", (event) => (event.workflowExecutionUpdateCompletedEventAttributes ? ["answered"] : []));
     assert.deepEqual(story, ["callLlm", "patch duragent-local-tool-arguments-checked", "callLlm", "answered", "callLlm"]);
-    for (const file of goldenFiles.filter((name) => !name.includes("misfit"))) {
-      assert.ok(!loadHistory(file).events.some((event) => event.markerRecordedEventAttributes?.details?.["patch-data"]?.payloads?.some((payload) => Buffer.from(payload.data ?? []).toString("utf8").includes("local-tool"))), file);
-    }
+    assertPatchOnlyIn("local-tool", "misfit");
   });
 
   test("a structured answer cut off at its token limit: runs before the patch made a repair round, runs since fail at once, recording the patch there and only there", () => {
-    const story = (name: string) =>
-      loadHistory(join(goldenDirectory, name)).events.flatMap((event) => {
-        const patch = event.markerRecordedEventAttributes?.markerName === "core_patch" ? event.markerRecordedEventAttributes.details?.["patch-data"]?.payloads?.[0]?.data : undefined;
-        if (patch) return [`patch ${(JSON.parse(Buffer.from(patch).toString("utf8")) as { id: string }).id}`];
-        if (event.activityTaskScheduledEventAttributes) return [event.activityTaskScheduledEventAttributes.activityType?.name ?? "activity"];
-        return event.workflowExecutionFailedEventAttributes ? ["failed"] : [];
-      });
+    const story = (name: string) => stepsAndPatches(name, (event) => (event.workflowExecutionFailedEventAttributes ? ["failed"] : []));
     // The drafter's call, the judge's, then (before) the judge's repair.
     assert.deepEqual(story("golden-structured-cut-off-v1.json"), ["callLlm", "callLlm", "callLlm", "failed"]);
     assert.deepEqual(story("golden-structured-cut-off.json"), ["callLlm", "callLlm", "patch duragent-structured-cut-off-fails", "failed"]);
-    for (const file of goldenFiles.filter((name) => !name.includes("structured-cut-off"))) {
-      assert.ok(!loadHistory(file).events.some((event) => event.markerRecordedEventAttributes?.details?.["patch-data"]?.payloads?.some((payload) => Buffer.from(payload.data ?? []).toString("utf8").includes("cut-off"))), file);
-    }
+    assertPatchOnlyIn("cut-off", "structured-cut-off");
   });
 
   test("a fan-out cancelled while its child runs wait: runs before the patch completed with the branches collected as failed, runs since end cancelled, and hear what their children spent", () => {
