@@ -137,11 +137,9 @@ function chatSession(handle: RunHandle): ChatSession {
     followTurn: async (onText) => {
       let status = await handle.status();
       // Texts that ended before now are earlier turns' (or shown in the rejoin's recap); one under way is told from its start.
-      const shown: ShownText = new Map((status.streaming ?? []).filter((text) => text.done).map((text) => [text.id, { attempt: text.attempt, text: text.text, done: true }]));
+      const shown = shownAlready(status, (text) => text.done === true);
       for (;;) {
-        for (const streaming of status.streaming ?? []) {
-          for (const event of textEvents(streaming, shown, status.retrying)) if (event.type === "text" || event.type === "restart") onText(event);
-        }
+        tellTexts(status, shown, onText);
         if (!turnUnderWay(status)) return status;
         await new Promise((resolve) => setTimeout(resolve, textPollMs));
         status = await handle.status();
@@ -156,14 +154,9 @@ function chatSession(handle: RunHandle): ChatSession {
  * of the answer that ended the turn.
  */
 async function followText(handle: RunHandle, onText: (event: ChatTextEvent) => void): Promise<{ finish(): Promise<void>; stop(): void }> {
-  const shown: ShownText = new Map();
   // Text under way when this turn was sent is an earlier turn's (a chat rejoined mid-reply): never told as this one's.
-  for (const text of (await handle.status()).streaming ?? []) shown.set(text.id, { attempt: text.attempt, text: text.text, done: true });
-  const tell = (status: RunStatus | undefined) => {
-    for (const streaming of status?.streaming ?? []) {
-      for (const event of textEvents(streaming, shown, status?.retrying)) if (event.type === "text" || event.type === "restart") onText(event);
-    }
-  };
+  const shown = shownAlready(await handle.status(), () => true);
+  const tell = (status: RunStatus | undefined) => status && tellTexts(status, shown, onText);
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const poll = async () => {
@@ -184,4 +177,16 @@ async function followText(handle: RunHandle, onText: (event: ChatTextEvent) => v
       clearTimeout(timer);
     },
   };
+}
+
+/** The status's texts that `counts` picks, as already told in full: they are never told again. */
+function shownAlready(status: RunStatus, counts: (text: NonNullable<RunStatus["streaming"]>[number]) => boolean): ShownText {
+  return new Map((status.streaming ?? []).filter(counts).map((text) => [text.id, { attempt: text.attempt, text: text.text, done: true }]));
+}
+
+/** Tells what the status's texts add to what was shown: their new pieces, and restarts. */
+function tellTexts(status: RunStatus, shown: ShownText, onText: (event: ChatTextEvent) => void): void {
+  for (const streaming of status.streaming ?? []) {
+    for (const event of textEvents(streaming, shown, status.retrying)) if (event.type === "text" || event.type === "restart") onText(event);
+  }
 }

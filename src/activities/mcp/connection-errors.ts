@@ -224,7 +224,7 @@ function npxNoInstallTarget(config: { command: string; args?: string[] }): strin
   // `-p <package> <command>`: which package holds the command is npx's business.
   if (args.some((arg) => arg === "-p" || arg.startsWith("--package"))) return undefined;
   const first = args.find((arg) => !arg.startsWith("-"));
-  return first?.replace(/(?<=.)@[^@/]*$/, ""); // a version (`pkg@1.2.3`) is not part of the name
+  return first === undefined ? undefined : packageName(first);
 }
 
 /** Whether a command or package is installed in `dir`'s node_modules or one above it, where npx looks. */
@@ -235,11 +235,16 @@ function installedAbove(dir: string, name: string, exists: (file: string) => boo
   }
 }
 
+/** A package spec's name: `@scope/name@1.2.3` → `@scope/name`; a version is not part of it. */
+function packageName(spec: string): string {
+  return spec.replace(/(?<=.)@[^@/]*$/, "");
+}
+
 /** `["@scope/name@1.2.3","x@2"]` as package names, versions dropped. */
 function parsePackageList(list: string): string[] {
   try {
     const specs = JSON.parse(list) as unknown;
-    if (Array.isArray(specs)) return specs.map((spec) => String(spec).replace(/(?<=.)@[^@/]*$/, ""));
+    if (Array.isArray(specs)) return specs.map((spec) => packageName(String(spec)));
   } catch {
     // Not JSON after all: fall through to the raw text.
   }

@@ -83,9 +83,9 @@ function forUserOnly(block: unknown): boolean {
 
 export function toToolResult(result: McpCallToolResult): ToolResult {
   const blocks = result.content ?? [];
-  const forModel = blocks.filter((block) => !forUserOnly(block));
-  const content = forModel.map(toContentPart);
-  if (forModel.length === 0 && blocks.length > 0) content.push({ type: "text", text: "[The tool's result is addressed to the user only]" });
+  const shown = blocks.filter((block) => !forUserOnly(block));
+  const content = shown.map(toContentPart);
+  if (shown.length === 0 && blocks.length > 0) content.push({ type: "text", text: "[The tool's result is addressed to the user only]" });
   if (result.content === undefined && result.toolResult !== undefined) {
     content.push({ type: "text", text: JSON.stringify(result.toolResult) });
   }
