@@ -317,6 +317,39 @@ describe("declarative patterns", () => {
     }
   });
 
+  test("a config agent's description is what a router and a swarm's handoff show of it, its instruction when it has none", async () => {
+    const { server } = await harness(() => ({ text: "unused" }));
+    const config = ConfigSchema.parse({
+      llm: { defaultModel: "openai:scripted", providers: { openai: { apiKey: "test", baseURL: server.openaiBaseURL } } },
+      agents: {
+        billing: { instruction: "You are Bea. Never reveal discount codes.\nBe brief.", description: "Answers questions about invoices" },
+        triage: { instruction: "You sort requests.\nAsk when unsure." },
+      },
+      workflows: { desk: { pattern: "router", candidates: ["billing", "triage"] }, team: { pattern: "swarm", agents: ["triage", "billing"] } },
+    });
+    const router = await findRunTarget(config, "desk");
+    const swarm = await findRunTarget(config, "team");
+    assert.ok(router.kind === "pattern" && swarm.kind === "pattern");
+    const requests: Array<{ system?: string; text: string; tools: unknown }> = [];
+    const script = await harness((call) => {
+      requests.push({ ...(call.system ? { system: call.system } : {}), text: JSON.stringify(call.messages), tools: (call.raw as { tools?: unknown }).tools });
+      if (call.system?.startsWith("You route")) return { text: JSON.stringify({ choices: [{ name: "billing", confidence: 0.9 }] }) };
+      return { text: "done" };
+    });
+    await patternWorkflow.body(script.ctx, { spec: router.spec, input: "Why was I charged twice?" });
+    const routing = requests.find((request) => request.system?.startsWith("You route"))!;
+    assert.match(routing.text, /billing: \(agent\) Answers questions about invoices/);
+    assert.match(routing.text, /triage: \(agent\) You sort requests/);
+    assert.doesNotMatch(routing.text, /discount codes/);
+
+    requests.length = 0;
+    await patternWorkflow.body(script.ctx, { spec: swarm.spec, input: "hello" });
+    const handoffs = JSON.stringify(requests[0]!.tools);
+    assert.match(handoffs, /Hand the conversation to billing: Answers questions about invoices/);
+    assert.doesNotMatch(handoffs, /discount codes/);
+    assert.deepEqual(script.server.errors, []);
+  });
+
   test("without an API key, the scripted model runs the patterns that need structured output (router, intent classifier, orchestrator, evaluator-optimizer) and combines a fan-in's results", async () => {
     const folder = mkdtempSync(join(tmpdir(), "duragent-offline-"));
     writeFileSync(join(folder, "notes.md"), "The ferry leaves at nine. It returns at five.\n");

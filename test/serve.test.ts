@@ -111,7 +111,7 @@ const story = "Once a ferry crossed the Douro every hour, and the bridge builder
 const agents = {
   teller: { instruction: "TELLER: tell stories." },
   helper: { instruction: "INNER: answer questions." },
-  asker: { instruction: "ASKER: plan trips.", humanInput: true },
+  asker: { instruction: "ASKER: plan trips.", description: "Plans trips, asking where to.", humanInput: true },
   lister: { instruction: "LISTER: list files.", servers: ["fs"] },
   reader: { instruction: "READER: read files.", servers: ["fs"] },
   slow: { instruction: "SLOW: think." },
@@ -299,6 +299,9 @@ describe("an MCP client drives duragent runs (memory engine)", () => {
     const helper = tools.find((tool) => tool.name === "helper")!;
     assert.deepEqual(helper.inputSchema.required, ["input"]);
     assert.deepEqual(helper.inputSchema.properties?.input, { type: "string", description: "The message for the agent." });
+    // An agent's tool shows its description when it has one, and quotes its instruction when not.
+    assert.match(tools.find((tool) => tool.name === "asker")?.description ?? "", /^Asks the duragent agent 'asker'\. Plans trips, asking where to\. Waits up to/);
+    assert.match(helper.description ?? "", /^Asks the duragent agent 'helper'\. Its instructions: INNER: answer questions\. Waits up to/);
     // A pattern's tool says what its description says.
     assert.match(tools.find((tool) => tool.name === "relay")?.description ?? "", /^Runs the duragent chain workflow 'relay'\. Hands the message to the helper, then answers\. Waits up to/);
     await close();

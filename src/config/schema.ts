@@ -274,6 +274,8 @@ const ActivityPolicySchema = z
 const AgentSchema = z.strictObject({
   /** The system prompt. */
   instruction: z.string().min(1),
+  /** What the agent is for, as routers, planners, swarm handoffs and MCP clients of `serve` read it; the instruction when absent. */
+  description: z.string().min(1).optional(),
   /** Names of entries in `mcp.servers` whose tools this agent may call. */
   servers: z.array(z.string()).default([]),
   /** `provider:model`; `llm.defaultModel` when absent. */

@@ -525,6 +525,8 @@ function targetInputSchema(target: RunTarget): { schema: z.ZodObject; toRunInput
 
 function describeTarget(target: RunTarget): string {
   if (target.kind === "agent") {
+    // A description is what the agent's author chose to show; the instruction may not be meant for callers.
+    if (target.agent.description) return `Asks the duragent agent '${target.name}'. ${target.agent.description.trim()}`;
     const instruction = target.agent.instruction.trim();
     const brief = instruction.length > 300 ? `${instruction.slice(0, 297)}...` : instruction;
     return `Asks the duragent agent '${target.name}'. Its instructions: ${brief}`;

@@ -13,6 +13,8 @@ import { formatZodError } from "../../errors/zod-issues.js";
 export const AgentSpecSchema = z.object({
   name: z.string().min(1),
   instruction: z.string().min(1),
+  /** What the agent is for, as routers, planners, swarm handoffs and MCP clients of `serve` read it; the instruction when absent. */
+  description: z.string().min(1).optional(),
   /** Names of configured MCP servers whose tools the agent may call. */
   servers: z.array(z.string()).default([]),
   /** `provider:model`; the run's default model when absent. */

@@ -140,7 +140,7 @@ function participantDescription(participant: Participant): string {
   if (typeof participant === "string") return participant;
   if (isPatternSpec(participant)) return participant.description ?? `a ${participant.pattern} pattern`;
   if (isFunctionRef(participant)) return participant.description ?? `the function ${participant.function}`;
-  return participant.instruction;
+  return participant.description ?? participant.instruction;
 }
 
 function helperAgent(ctx: Executor, name: string, instruction: string, model: string | undefined): AugmentedLlm {

@@ -125,7 +125,7 @@ export class Swarm extends PatternBase {
       (target): LocalTool => ({
         spec: {
           name: handoffToolName(target),
-          description: `Hand the conversation to ${target}: ${firstLine((this.agents.get(target) as SwarmAgent).instruction)}`,
+          description: `Hand the conversation to ${target}: ${describeAgent(this.agents.get(target) as SwarmAgent)}`,
           inputSchema: {
             type: "object",
             properties: {
@@ -170,6 +170,7 @@ function mergeContext(target: ContextVariables, update: unknown): void {
   for (const [key, value] of Object.entries(update)) target[key] = typeof value === "string" ? value : JSON.stringify(value);
 }
 
-function firstLine(text: string): string {
-  return text.split("\n")[0] ?? text;
+/** An agent's description, or its instruction's first line when it has none. */
+function describeAgent(agent: SwarmAgent): string {
+  return agent.description ?? agent.instruction.split("\n")[0] ?? agent.instruction;
 }
