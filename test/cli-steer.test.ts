@@ -261,6 +261,12 @@ describe("steering a Temporal run from the CLI", () => {
     const runId = started.stdout.trim();
     const waiting = await waitForPhase(runId, "waiting_approval");
     assert.equal(waiting.pending[0]!.kind, "approval");
+    // `--phase waiting` lists the runs waiting for a person of either kind (visibility may lag).
+    const waitingRuns = await waitFor("the run listed as waiting", async () => {
+      const runs = JSON.parse((await cli(["list", "--json", "--phase", "waiting", "--target", "planner", "--engine", "temporal"])).stdout) as { runId: string; phase: string }[];
+      return runs.some((run) => run.runId === runId) ? runs : undefined;
+    });
+    assert.ok(waitingRuns.every((run) => run.phase === "waiting_approval" || run.phase === "waiting_input"), JSON.stringify(waitingRuns));
     const badArguments = await cli(["approve", runId, "--arguments", "[1]", "--engine", "temporal"]);
     assert.equal(badArguments.code, ExitCode.usage);
     const unfit = await cli(["approve", runId, "--arguments", '{"path": 12}', "--engine", "temporal"]);

@@ -329,6 +329,9 @@ describe("an MCP client drives duragent runs (memory engine)", () => {
     const waitingRuns = await listed({ phase: "waiting_input" });
     assert.ok(waitingRuns.some((run) => run.runId === runId));
     assert.ok(waitingRuns.every((run) => run.phase === "waiting_input"));
+    // `waiting` takes in both kinds of waiting for a person.
+    assert.ok((await listed({ phase: "waiting" })).some((run) => run.runId === runId));
+    assert.ok(!(await listed({ phase: "waiting_approval" })).some((run) => run.runId === runId));
     const askerRuns = await listed({ target: "asker" });
     assert.ok(askerRuns.some((run) => run.runId === runId) && askerRuns.every((run) => run.target === "asker"));
     assert.ok(!(await listed({ target: "helper" })).some((run) => run.runId === runId));

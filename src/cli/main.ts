@@ -8,7 +8,7 @@ import { constants as osConstants } from "node:os";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ExitCode, isUserError } from "../errors/user-error.js";
 import { duragentVersion } from "../package-info.js";
-import { runPhases, type RunPhase } from "../common/run-phases.js";
+import { listPhases, type ListPhase } from "../common/run-phases.js";
 import type { CommandOutput } from "./command-output.js";
 import { CommandContext, type GlobalOptions } from "./context.js";
 
@@ -171,12 +171,12 @@ const commands: CommandSpec[] = [
     options: (command) =>
       command
         .option("--limit <n>", "how many", positiveInteger, 20)
-        .addOption(new Option("--phase <phase>", "only runs in this phase").choices(runPhases))
+        .addOption(new Option("--phase <phase>", "only runs in this phase (waiting: for an answer or an approval)").choices(listPhases))
         .option("--target <name>", "only runs of this agent, pattern or workflow"),
     action: async (context, _args, options) =>
       (await import("./commands/list.js")).listCommand(context, {
         limit: options.limit as number,
-        ...(options.phase !== undefined ? { phase: options.phase as RunPhase } : {}),
+        ...(options.phase !== undefined ? { phase: options.phase as ListPhase } : {}),
         ...(options.target !== undefined ? { target: options.target as string } : {}),
       }),
   },

@@ -8,6 +8,7 @@ import { requestOwner } from "../common/child-runs.js";
 import { InvalidRunMessage, severalPending } from "../common/invalid-run-message.js";
 import type { Message } from "../common/messages.js";
 import type { ApprovalDecision, Answer, PendingRequest, RunPhase, RunStatus } from "../common/run-status.js";
+import type { ListPhase } from "../common/run-phases.js";
 import type { UsageByModel } from "../common/usage.js";
 import type { z } from "zod";
 import { ExitCode, UserError } from "../errors/user-error.js";
@@ -176,8 +177,8 @@ export interface RunSummary {
 export interface ListOptions {
   /** Also find each run's token usage, and what an open run waits for (on Temporal, one more request per run). */
   usage?: boolean;
-  /** Only runs in this phase (on Temporal, an open run's phase is its DuragentPhase search attribute). */
-  phase?: RunPhase;
+  /** Only runs in this phase, or `waiting` for both kinds of waiting (on Temporal, an open run's phase is its DuragentPhase search attribute). */
+  phase?: ListPhase;
   /** Only runs of this agent, pattern or workflow (on Temporal, its DuragentAgent search attribute). */
   target?: string;
 }

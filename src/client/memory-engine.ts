@@ -5,6 +5,7 @@ import { duragentVersion } from "../package-info.js";
 import { openActivityRuntime, type ActivityRuntime } from "../activities/activity-runtime.js";
 import type { Message } from "../common/messages.js";
 import type { RunStatus } from "../common/run-status.js";
+import { phasesListed } from "../common/run-phases.js";
 import type { RunSettings } from "../common/run-settings.js";
 import type { DuragentConfig } from "../config/schema.js";
 import type { Logger } from "../logger.js";
@@ -239,7 +240,8 @@ export class MemoryEngine implements Engine {
         };
       }),
     );
-    return listed.filter((run) => options.phase === undefined || run.phase === options.phase).slice(0, limit);
+    const phases = options.phase === undefined ? undefined : phasesListed(options.phase);
+    return listed.filter((run) => phases === undefined || phases.includes(run.phase)).slice(0, limit);
   }
 
   async workerWarning(): Promise<string | undefined> {

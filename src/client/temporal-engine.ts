@@ -19,7 +19,7 @@ import { ApplicationFailure, CancelledFailure, TerminatedFailure, WorkflowExecut
 import type { Message } from "../common/messages.js";
 import { readTranscriptSlices, transcriptSliceQuery, type TranscriptSlice } from "../common/transcript-reference.js";
 import { hasEnded, RunMessages, type ApprovalDecision, type Answer, type RunPhase, type RunStatus } from "../common/run-status.js";
-import { runPhases } from "../common/run-phases.js";
+import { phasesListed, runPhases } from "../common/run-phases.js";
 import type { RunSettings } from "../common/run-settings.js";
 import { usageOfResult } from "../common/usage.js";
 import type { DuragentConfig } from "../config/schema.js";
@@ -295,21 +295,23 @@ export class TemporalEngine implements Engine {
     // A run continued as new is listed once, by its latest execution.
     const clauses = [`TaskQueue = ${quoted(this.config.temporal.taskQueue)}`, "ExecutionStatus != 'ContinuedAsNew'"];
     const { phase, target } = options;
-    if ((phase !== undefined && !hasEnded(phase)) || target !== undefined) {
+    const ended = phase !== undefined && phase !== "waiting" && hasEnded(phase) ? phase : undefined;
+    if ((phase !== undefined && ended === undefined) || target !== undefined) {
       if (!this.config.temporal.searchAttributes) {
         throw new UserError("Listing by an open phase or by target needs the DuragentPhase and DuragentAgent search attributes, and temporal.searchAttributes is false.", {
-          hint: "Turn temporal.searchAttributes on (workers register the attributes), or list without --phase running|waiting_* / --target.",
+          hint: "Turn temporal.searchAttributes on (workers register the attributes), or list without --phase running|waiting* / --target.",
         });
       }
     }
-    if (phase !== undefined && hasEnded(phase)) {
+    if (ended !== undefined) {
       // The execution statuses `closedPhase` reads as this phase.
-      const statuses = closedStatuses.filter(([, , closed]) => closed === phase).map(([, status]) => `ExecutionStatus = ${quoted(status)}`);
+      const statuses = closedStatuses.filter(([, , closed]) => closed === ended).map(([, status]) => `ExecutionStatus = ${quoted(status)}`);
       clauses.push(`(${statuses.join(" OR ")})`);
     } else if (phase !== undefined) {
+      const tagged = phasesListed(phase).map((one) => `${phaseSearchAttribute.name} = ${quoted(one)}`);
       // A run that never changed phase (a child run, one started untagged) has no DuragentPhase: it is running.
-      const untagged = phase === "running" ? ` OR ${phaseSearchAttribute.name} IS NULL` : "";
-      clauses.push(`ExecutionStatus = 'Running' AND (${phaseSearchAttribute.name} = ${quoted(phase)}${untagged})`);
+      const untagged = phase === "running" ? [`${phaseSearchAttribute.name} IS NULL`] : [];
+      clauses.push(`ExecutionStatus = 'Running' AND (${[...tagged, ...untagged].join(" OR ")})`);
     }
     if (target !== undefined) clauses.push(`${agentSearchAttribute.name} = ${quoted(target)}`);
     return clauses.join(" AND ");

@@ -37,7 +37,8 @@ import {
 } from "@modelcontextprotocol/server";
 import { z, ZodError } from "zod";
 import { formatIssues, formatZodError } from "../errors/zod-issues.js";
-import { RunPhaseSchema, type PendingRequest, type QuestionRequest, type RunPhase, type RunStatus } from "../common/run-status.js";
+import type { PendingRequest, QuestionRequest, RunStatus } from "../common/run-status.js";
+import { listPhases, type ListPhase } from "../common/run-phases.js";
 import { isPlainObject } from "../config/interpolate.js";
 import { answerToQuestion, questionFor } from "../client/answer-text.js";
 import { InvalidRunInput, InvalidRunMessage, RunNotFound, type RunHandle, type RunSummary, type StartOptions } from "../client/engine.js";
@@ -53,7 +54,7 @@ import { takeReply, waitForRun, type CallerElicitation, type RunLogMessage, type
 export interface ServedRuns {
   start(target: RunTarget, input: unknown, options?: StartOptions): Promise<RunHandle>;
   getHandle(runId: string): Promise<RunHandle>;
-  list(options: { limit: number; phase?: RunPhase; target?: string }): Promise<RunSummary[]>;
+  list(options: { limit: number; phase?: ListPhase; target?: string }): Promise<RunSummary[]>;
 }
 
 export interface DuragentMcpServerOptions {
@@ -489,10 +490,10 @@ function controlTools(context: ToolContext): ServedTool[] {
     {
       name: "runs_list",
       config: {
-        description: "Recent runs with their phase; `phase` and `target` narrow them (the runs waiting for a person: phase waiting_input).",
+        description: "Recent runs with their phase; `phase` and `target` narrow them (the runs waiting for a person, for an answer or an approval: phase waiting).",
         inputSchema: z.object({
           limit: z.number().int().min(1).max(100).default(20).describe("How many runs at most."),
-          phase: RunPhaseSchema.optional().describe("Only runs in this phase."),
+          phase: z.enum(listPhases).optional().describe("Only runs in this phase; waiting: in waiting_input or waiting_approval."),
           target: z.string().min(1).optional().describe("Only runs started as this agent, pattern or workflow (a tool's name without _start)."),
         }),
         annotations: { readOnlyHint: true },
@@ -501,7 +502,7 @@ function controlTools(context: ToolContext): ServedTool[] {
         jsonResult({
           runs: await runs.list({
             limit: args.limit as number,
-            ...(args.phase !== undefined ? { phase: args.phase as RunPhase } : {}),
+            ...(args.phase !== undefined ? { phase: args.phase as ListPhase } : {}),
             ...(args.target !== undefined ? { target: args.target as string } : {}),
           }),
         }),

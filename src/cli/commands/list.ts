@@ -2,12 +2,12 @@
 import { formatUsd } from "../../common/pricing.js";
 import type { CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
-import type { RunPhase } from "../../common/run-status.js";
+import type { ListPhase } from "../../common/run-phases.js";
 import { knownCost, runCost, type RunCost } from "../../client/run-cost.js";
 import type { RunSummary } from "../../client/engine.js";
 import { answerHint, describePending } from "../status-text.js";
 
-export async function listCommand(context: CommandContext, options: { limit: number; phase?: RunPhase; target?: string }): Promise<CommandOutput> {
+export async function listCommand(context: CommandContext, options: { limit: number; phase?: ListPhase; target?: string }): Promise<CommandOutput> {
   const [client, config] = await Promise.all([context.client(), context.config()]);
   // One run more than shown, without its usage (a status read or a result on Temporal), to say
   // whether the limit left some out.
