@@ -199,10 +199,23 @@ describe("scale and nesting on Temporal", () => {
     const items = Array.from({ length: 50 }, (_, index) => `item-${index + 1}`);
     const spec: PatternSpec = { pattern: "parallel", name: "wide", map: { name: "worker", instruction: "You echo." }, concurrency: 5 };
     const started = Date.now();
-    const run = await runPattern(spec, JSON.stringify(items), (call) => {
-      const user = call.messages.find((message) => message.role === "user");
-      return { text: `done ${typeof user?.content === "string" ? user.content : ""}`, delayMs: 40 };
-    });
+    let inFlight: string[] | undefined;
+    const run = await runPattern(
+      spec,
+      JSON.stringify(items),
+      (call) => {
+        const user = call.messages.find((message) => message.role === "user");
+        return { text: `done ${typeof user?.content === "string" ? user.content : ""}`, delayMs: 40 };
+      },
+      // The run's status names the branches' steps in flight, several at once.
+      async (engine, runId) => {
+        inFlight = await waitFor("several steps in flight", async () => {
+          const status = await (await engine.getHandle(runId)).status();
+          return (status.inFlight?.length ?? 0) > 1 ? status.inFlight : undefined;
+        });
+      },
+    );
+    assert.ok(inFlight!.length <= 5 && inFlight!.every((label) => label === "llm openai:scripted"), JSON.stringify(inFlight));
     assert.equal(run.error, undefined, String(run.error));
     const text = run.result?.text ?? "";
     for (const item of items) assert.ok(text.includes(`done ${item}\n`) || text.endsWith(`done ${item}`), item);

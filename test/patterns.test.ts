@@ -23,6 +23,7 @@ import { everythingServer, filesystemServer } from "./support/mcp-servers.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import { patternWorkflow } from "../src/workflows/builtin-workflows.js";
 import { textOf } from "../src/common/messages.js";
+import { statusText } from "../src/cli/status-text.js";
 import { waitFor } from "./support/wait.js";
 import {
   lazyAgent,
@@ -429,6 +430,41 @@ describe("declarative patterns", () => {
       assert.equal(server.requests.length, calls + 1);
       // Ended, the child counts in its parent's usage once: through its result.
       assert.deepEqual((await handle.status()).usage, done.usage);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test("memory engine: a fan-out's status names every step in flight, not only the last started", async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const server = await startScriptedModelServer(async (call) => {
+      await released;
+      return { text: `answer of ${call.system}` };
+    }, { quiet: true });
+    servers.push(server);
+    const config = ConfigSchema.parse({
+      llm: {
+        defaultModel: "openai:scripted",
+        providers: { openai: { apiKey: "test", baseURL: server.openaiBaseURL }, anthropic: { apiKey: "test", baseURL: server.anthropicBaseURL } },
+      },
+      agents: { a: { instruction: "A" }, b: { instruction: "B" }, c: { instruction: "C", model: "anthropic:scripted" } },
+      workflows: { fan: { pattern: "parallel", branches: ["a", "b", "c"], failurePolicy: "collect" } },
+    });
+    const engine = new MemoryEngine(config, runSettingsFromConfig(config), createLogger("test", "silent"));
+    try {
+      const handle = await engine.start(await findRunTarget(config, "fan"), "go");
+      const status = await waitFor("three model calls in flight", async () => {
+        const now = await handle.status();
+        return now.inFlight?.length === 3 ? now : undefined;
+      });
+      assert.deepEqual(status.inFlight, ["llm openai:scripted", "llm openai:scripted", "llm anthropic:scripted"]);
+      assert.match(statusText(status), /: running — step 3: llm anthropic:scripted\n  in flight: llm openai:scripted \(×2\), llm anthropic:scripted$/);
+      release();
+      await handle.result();
+      const ended = await handle.status();
+      assert.equal(ended.inFlight, undefined);
+      assert.doesNotMatch(statusText(ended), /in flight/);
     } finally {
       await engine.close();
     }

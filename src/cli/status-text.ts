@@ -22,6 +22,13 @@ export function answerHint(runId: string, request: PendingRequest, several: bool
     : `answer with \`duragent answer ${runId}${which} --value …\``;
 }
 
+/** `llm openai:gpt-4o (×2), tool fs/read_text_file`: alike steps once, with how many. */
+function countedLabels(labels: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const label of labels) counts.set(label, (counts.get(label) ?? 0) + 1);
+  return [...counts].map(([label, count]) => (count > 1 ? `${label} (×${count})` : label)).join(", ");
+}
+
 /** `cost` (from `runCost`) adds each model's cost and the run's; a model without a price shows its tokens alone. */
 export function statusText(status: RunStatus, link?: string, cost?: RunCost): string {
   const last = status.currentStep ? `step ${status.stepCount}: ${status.currentStep}` : "";
@@ -29,6 +36,7 @@ export function statusText(status: RunStatus, link?: string, cost?: RunCost): st
   const step = waitingFor ? ` — waiting for ${waitingFor}${last ? ` (after ${last})` : ""}` : last ? ` — ${last}` : "";
   const lines = [`${status.runId}: ${status.phase}${step}`];
   if (status.partial) lines.push(`  (${status.partial})`);
+  if (status.inFlight && !hasEnded(status.phase)) lines.push(`  in flight: ${countedLabels(status.inFlight)}`);
   // Where a nested pattern's work is: its child runs' latest steps, and how the last few to end ended.
   if (!hasEnded(status.phase)) {
     for (const child of status.childSteps ?? []) lines.push(`  [${child.run}] ${child.ended ? `${child.ended} after step` : "step"} ${child.stepCount}: ${child.recentSteps.at(-1)}`);

@@ -73,6 +73,8 @@ export const RunStatusSchema = z.object({
    * numbered `stepCount`. A watcher that reads the status now and then still names every step.
    */
   recentSteps: z.array(z.string()).optional(),
+  /** The labels of the steps in flight, oldest first, when there are several (a fan-out's branches). */
+  inFlight: z.array(z.string()).optional(),
   pending: z.array(PendingRequestSchema),
   /** Tokens by model (`provider:model`), the run's child runs included. */
   usage: z.record(z.string(), TokenUsageSchema),

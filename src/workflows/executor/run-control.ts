@@ -40,6 +40,8 @@ export class RunControl {
   private stepCount = 0;
   /** The latest steps' labels; the last is the current step. */
   private readonly recentSteps: string[] = [];
+  /** The labels of the steps started and not ended, oldest first: several in a fan-out. */
+  private readonly stepsInFlight: string[] = [];
   private lastError?: { message: string; step?: string; error: unknown };
   /** The step in flight whose last attempt failed, while a retry is due (memory engine; Temporal reads it from the server). */
   private retrying?: RunStatus["retrying"];
@@ -99,6 +101,7 @@ export class RunControl {
       ...(this.waitingFor !== undefined ? { waitingFor: this.waitingFor } : {}),
       stepCount: this.stepCount,
       ...(this.recentSteps.length > 0 ? { recentSteps: [...this.recentSteps] } : {}),
+      ...(this.stepsInFlight.length > 1 ? { inFlight: [...this.stepsInFlight] } : {}),
       pending: [...this.pending.values()].map((entry) => entry.request),
       usage: this.usage,
       ...(this.lastError ? { lastError: this.lastError.message, ...(this.lastError.step ? { failedStep: this.lastError.step } : {}) } : {}),
@@ -188,6 +191,7 @@ export class RunControl {
     this.stepCount += 1;
     this.recentSteps.push(label);
     if (this.recentSteps.length > maxRecentSteps) this.recentSteps.shift();
+    this.stepsInFlight.push(label);
     this.changed();
   }
 
@@ -254,6 +258,9 @@ export class RunControl {
 
   endStep(step: string): void {
     if (this.retrying?.step === step) this.retrying = undefined;
+    // Steps of one label are alike to a reader, so which of them ended does not matter.
+    const index = this.stepsInFlight.indexOf(step);
+    if (index >= 0) this.stepsInFlight.splice(index, 1);
   }
 
   recordMessages(messages: readonly Message[]): void {
