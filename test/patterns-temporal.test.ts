@@ -23,6 +23,8 @@ import type { DuragentWorkflow, PatternRunResult, PatternSpec } from "../src/wor
 import { testConfig, withTemporalWorker } from "./support/runtime.js";
 import { startTestTemporal } from "./support/temporal.js";
 import { waitFor, waitForPhase } from "./support/wait.js";
+import { historyText } from "../src/cli/commands/history.js";
+import type { TranscriptMessage } from "../src/common/messages.js";
 
 const functionsModule = fileURLToPath(new URL("../examples/patterns/functions.ts", import.meta.url));
 
@@ -101,10 +103,19 @@ describe("each pattern on Temporal", () => {
     // The Web UI and `temporal workflow metadata` describe every query, signal and update a run takes.
     type Definitions = { name: string; description?: string }[];
     let definitions!: { queryDefinitions: Definitions; signalDefinitions: Definitions; updateDefinitions: Definitions };
-    const run = await runPattern(scenarios.chain.spec, scenarios.chain.input, scenarios.chain.script, async (_engine, runId) => {
+    let transcript!: TranscriptMessage[];
+    const run = await runPattern(scenarios.chain.spec, scenarios.chain.input, scenarios.chain.script, async (engine, runId) => {
       ({ definition: definitions } = await env.client.workflow.getHandle(runId).query<{ definition: typeof definitions }>("__temporal_workflow_metadata"));
+      const handle = await engine.getHandle(runId);
+      await handle.result();
+      transcript = await handle.transcript();
     });
     assert.equal(run.result?.text, "# draft(outline(durable agents))");
+    // `history` says which agent each message belongs to.
+    assert.equal(
+      historyText(transcript),
+      ["[outliner] user: durable agents", "[outliner] assistant: outline(durable agents)", "[drafter] user: outline(durable agents)", "[drafter] assistant: draft(outline(durable agents))"].join("\n"),
+    );
     const { queryDefinitions, signalDefinitions, updateDefinitions } = definitions;
     for (const { name, description } of [...queryDefinitions, ...signalDefinitions, ...updateDefinitions]) {
       if (!name.startsWith("__")) assert.ok(description, `${name} has no description`);

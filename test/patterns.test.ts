@@ -24,6 +24,7 @@ import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } 
 import { patternWorkflow } from "../src/workflows/builtin-workflows.js";
 import { textOf } from "../src/common/messages.js";
 import { statusText } from "../src/cli/status-text.js";
+import { historyText } from "../src/cli/commands/history.js";
 import { waitFor } from "./support/wait.js";
 import {
   lazyAgent,
@@ -462,6 +463,11 @@ describe("declarative patterns", () => {
       assert.match(statusText(status), /: running — step 3: llm anthropic:scripted\n  in flight: llm openai:scripted \(×2\), llm anthropic:scripted$/);
       release();
       await handle.result();
+      // Interleaved as the branches ran, each message names its agent.
+      const lines = historyText(await handle.transcript()).split("\n");
+      for (const agent of ["a", "b", "c"]) {
+        assert.ok(lines.includes(`[${agent}] user: go`) && lines.includes(`[${agent}] assistant: answer of ${agent.toUpperCase()}`), lines.join("\n"));
+      }
       const ended = await handle.status();
       assert.equal(ended.inFlight, undefined);
       assert.doesNotMatch(statusText(ended), /in flight/);

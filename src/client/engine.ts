@@ -6,7 +6,7 @@
 import { runEvents, type RunEvent } from "./run-events.js";
 import { requestOwner } from "../common/child-runs.js";
 import { InvalidRunMessage, severalPending } from "../common/invalid-run-message.js";
-import type { Message } from "../common/messages.js";
+import type { TranscriptMessage } from "../common/messages.js";
 import type { ApprovalDecision, Answer, PendingRequest, RunPhase, RunStatus } from "../common/run-status.js";
 import type { ListPhase } from "../common/run-phases.js";
 import type { UsageByModel } from "../common/usage.js";
@@ -34,8 +34,8 @@ export interface RunHandle<R = unknown> {
    * (a look that shows no text, such as reading a question's schema).
    */
   status(options?: { watch?: boolean }): Promise<RunStatus>;
-  /** Every message the run's agents exchanged so far. */
-  transcript(): Promise<Message[]>;
+  /** Every message the run's agents exchanged so far, each with its agent's name when the run's code gave it. */
+  transcript(): Promise<TranscriptMessage[]>;
   /** Answers a pending question; rejects with `InvalidRunMessage` when the answer does not fit. */
   answer(answer: Answer): Promise<void>;
   /** Approves or rejects a pending tool call; rejects with `InvalidRunMessage` when none fits. */

@@ -3,7 +3,7 @@ import { rootCause } from "../common/failures.js";
 import { randomUUID } from "node:crypto";
 import { duragentVersion } from "../package-info.js";
 import { openActivityRuntime, type ActivityRuntime } from "../activities/activity-runtime.js";
-import type { Message } from "../common/messages.js";
+import { withAgents, type TranscriptMessage } from "../common/messages.js";
 import type { RunStatus } from "../common/run-status.js";
 import { phasesListed } from "../common/run-phases.js";
 import type { RunSettings } from "../common/run-settings.js";
@@ -84,7 +84,7 @@ export class MemoryEngine implements Engine {
     // The executor of the current run: continue-as-new replaces it, and the handle follows. Once
     // the run ends, only what can still be read of it is kept (see `ended`), not the executor.
     let executor: MemoryExecutor | undefined = newExecutor();
-    let ended: { status: RunStatus; transcript: Message[] } | undefined;
+    let ended: { status: RunStatus; transcript: TranscriptMessage[] } | undefined;
     // Past its end only messages name an action; the run's own reads never get here once it has ended.
     const live = (action = "go on with"): MemoryExecutor => executor ?? raise(new RunAlreadyEnded(runId, ended!.status.phase, action));
     // The run begins one turn of the event loop after start(), so a caller that watches right
@@ -104,7 +104,7 @@ export class MemoryEngine implements Engine {
       try {
         const last = live();
         const status = await last.statusWithChildren();
-        ended = { status: reason === undefined ? status : { ...status, phase: "terminated", lastError: reason }, transcript: last.control.transcript };
+        ended = { status: reason === undefined ? status : { ...status, phase: "terminated", lastError: reason }, transcript: withAgents(last.control.transcript, last.control.transcriptAgents) };
         executor = undefined;
         this.remember(runId);
       } finally {
@@ -144,7 +144,11 @@ export class MemoryEngine implements Engine {
         if (options.watch !== false) watched = true;
         return peek();
       },
-      transcript: async () => [...(ended?.transcript ?? live().control.transcript)],
+      transcript: async () => {
+        if (ended) return [...ended.transcript];
+        const { control } = live();
+        return withAgents(control.transcript, control.transcriptAgents);
+      },
       // A refusal (InvalidRunMessage) reaches the caller as the rejection, as a Temporal update's would.
       answer: async (answer) => live("answer").answer(answer),
       decide: async (decision) => live("approve or reject").decide(decision),

@@ -9,6 +9,7 @@ import {
   WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  QueryNotRegisteredError,
   isGrpcCancelledError,
   isGrpcDeadlineError,
   type WorkflowExecutionStatusName,
@@ -16,7 +17,7 @@ import {
   type WorkflowHandle,
 } from "@temporalio/client";
 import { ApplicationFailure, CancelledFailure, TerminatedFailure, WorkflowExecutionAlreadyStartedError } from "@temporalio/common";
-import type { Message } from "../common/messages.js";
+import { withAgents, type Message, type TranscriptAgents, type TranscriptMessage } from "../common/messages.js";
 import { readTranscriptSlices, transcriptSliceQuery, type TranscriptSlice } from "../common/transcript-reference.js";
 import { hasEnded, RunMessages, type ApprovalDecision, type Answer, type RunPhase, type RunStatus } from "../common/run-status.js";
 import { phasesListed, runPhases } from "../common/run-phases.js";
@@ -362,10 +363,13 @@ export class TemporalEngine implements Engine {
    * The run's transcript a page at a time (one query answer may carry at most 2 MB), every page
    * from the same Temporal run, so a continue-as-new between two pages cannot mix transcripts.
    */
-  private async transcriptOf(workflow: WorkflowHandle): Promise<Message[]> {
+  private async transcriptOf(workflow: WorkflowHandle): Promise<TranscriptMessage[]> {
     const { runId } = await this.describe(workflow);
     const run = this.client.workflow.getHandle(workflow.workflowId, runId, { followRuns: false });
-    return readTranscriptSlices((slice) => run.query<Message[], [TranscriptSlice]>(transcriptSliceQuery, slice));
+    const messages = await readTranscriptSlices((slice) => run.query<Message[], [TranscriptSlice]>(transcriptSliceQuery, slice));
+    // Workers older than the query do not know it: their messages come without agents.
+    const agents = await run.query<TranscriptAgents[]>(RunMessages.transcriptAgents).catch((error: unknown) => (error instanceof QueryNotRegisteredError ? [] : Promise.reject(error)));
+    return withAgents(messages, agents);
   }
 
   private handle(workflowId: string): RunHandle {

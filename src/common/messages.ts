@@ -68,6 +68,26 @@ export type AssistantMessage = z.infer<typeof AssistantMessageSchema>;
 export type ToolMessage = z.infer<typeof ToolMessageSchema>;
 export type Message = z.infer<typeof MessageSchema>;
 
+/** A transcript message with the agent whose conversation it belongs to, when one is known. */
+export type TranscriptMessage = Message & { agent?: string };
+
+/** Who wrote the transcript from a position on: one entry per change of agent, not per message. */
+export interface TranscriptAgents {
+  from: number;
+  agent?: string;
+}
+
+/** The messages named by the agents they belong to; the messages themselves are left as they are. */
+export function withAgents(messages: readonly Message[], runs: readonly TranscriptAgents[]): TranscriptMessage[] {
+  if (runs.length === 0) return [...messages];
+  let run = -1;
+  return messages.map((message, index) => {
+    while (run + 1 < runs.length && runs[run + 1]!.from <= index) run++;
+    const agent = runs[run]?.agent;
+    return agent === undefined ? message : { ...message, agent };
+  });
+}
+
 /** The text of a message's content, with non-text parts left out. */
 export function textOf(content: string | ContentPart[]): string {
   if (typeof content === "string") return content;

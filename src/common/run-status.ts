@@ -154,6 +154,8 @@ export type ApprovalDecision = z.infer<typeof ApprovalDecisionSchema>;
 export const RunMessages = {
   status: "duragent.status",
   transcript: "duragent.transcript",
+  /** Who wrote each stretch of the transcript (\`TranscriptAgents[]\`), for \`duragent history\`. */
+  transcriptAgents: "duragent.transcriptAgents",
   /** A person's answer (Update, or a signal for fire-and-forget senders). The name predates the word "answer"; running workflows know it by this one. */
   answer: "duragent.input",
   decide: "duragent.decide",

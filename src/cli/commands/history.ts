@@ -1,26 +1,13 @@
 /** `duragent history <runId>`: the messages a run's agents exchanged so far. */
 import { linkLine, type CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
-import { decodedBytes } from "../../common/messages.js";
+import { decodedBytes, type Message, type TranscriptMessage } from "../../common/messages.js";
 
 export async function historyCommand(context: CommandContext, runId: string): Promise<CommandOutput> {
   const client = await context.client();
   const handle = await client.getHandle(runId);
   const transcript = await handle.transcript();
-  const text = transcript
-    .map((message) => {
-      if (message.role === "assistant" && message.toolCalls?.length) {
-        const calls = message.toolCalls.map((call) => `${call.name}(${call.arguments})`).join(", ");
-        return `assistant: ${message.content ? `${message.content} ` : ""}→ ${calls}`;
-      }
-      const content =
-        typeof message.content === "string"
-          ? message.content
-          : message.content.map((part) => (part.type === "text" ? part.text : `[${part.mimeType} image, ${Math.round(decodedBytes(part.data) / 1024)} KB]`)).join(" ");
-      // A tool's failure, as the model read it.
-      return `${message.role}${message.role === "tool" ? ` ${message.toolName}${message.isError ? " (failed)" : ""}` : ""}: ${content}`;
-    })
-    .join("\n");
+  const text = historyText(transcript);
   if (transcript.length > 0) return { data: { runId, transcript, link: handle.link }, text: `${text}${linkLine(handle.link)}` };
   // A pattern whose participants all run as child runs has no messages of its own: say where they are.
   const children = (await handle.status({ watch: false }).catch(() => undefined))?.children ?? [];
@@ -33,4 +20,23 @@ export async function historyCommand(context: CommandContext, runId: string): Pr
         ? `; its child runs keep theirs (\`duragent history ${children[0]}\`; \`duragent status ${runId}\` lists those in flight and the last few to end)`
         : "; its child runs keep theirs";
   return { data: { runId, transcript, link: handle.link }, text: `no messages in ${runId} itself${where}${linkLine(handle.link)}` };
+}
+
+/** One line a message; once there is more than one agent to tell apart, each line names whose it is. */
+export function historyText(transcript: readonly TranscriptMessage[]): string {
+  const several = new Set(transcript.flatMap((message) => message.agent ?? [])).size > 1;
+  return transcript.map((message) => `${several && message.agent !== undefined ? `[${message.agent}] ` : ""}${messageLine(message)}`).join("\n");
+}
+
+function messageLine(message: Message): string {
+  if (message.role === "assistant" && message.toolCalls?.length) {
+    const calls = message.toolCalls.map((call) => `${call.name}(${call.arguments})`).join(", ");
+    return `assistant: ${message.content ? `${message.content} ` : ""}→ ${calls}`;
+  }
+  const content =
+    typeof message.content === "string"
+      ? message.content
+      : message.content.map((part) => (part.type === "text" ? part.text : `[${part.mimeType} image, ${Math.round(decodedBytes(part.data) / 1024)} KB]`)).join(" ");
+  // A tool's failure, as the model read it.
+  return `${message.role}${message.role === "tool" ? ` ${message.toolName}${message.isError ? " (failed)" : ""}` : ""}: ${content}`;
 }

@@ -154,7 +154,7 @@ export class AgentLlm implements AugmentedLlm {
     const { fewerTurns } = this.ctx.run.settings;
     const prior = useHistory ? this.history : [];
     const added: Message[] = [...input];
-    this.ctx.run.addToTranscript(options.inTranscript ? input.slice(options.inTranscript) : input);
+    this.ctx.run.addToTranscript(options.inTranscript ? input.slice(options.inTranscript) : input, this.name);
 
     for (let iteration = 1; iteration <= maxIterations; iteration++) {
       // On the last allowed turn the model must answer rather than call more tools.
@@ -182,7 +182,7 @@ export class AgentLlm implements AugmentedLlm {
       addUsage(this.usage, usageKey(model, response.model), response.usage);
       this.lastStopReason = response.stopReason;
       added.push(response.message);
-      this.ctx.run.addToTranscript([response.message]);
+      this.ctx.run.addToTranscript([response.message], this.name);
       const calls = response.message.toolCalls ?? [];
       if (calls.length === 0) break;
       // Calls from one model turn are independent, so they run concurrently.
@@ -194,7 +194,7 @@ export class AgentLlm implements AugmentedLlm {
       for (const { samplingUsage } of outcomes) if (samplingUsage) for (const [key, usage] of Object.entries(samplingUsage)) addUsage(this.usage, key, usage);
       const results = outcomes.map((outcome) => outcome.message);
       added.push(...results);
-      this.ctx.run.addToTranscript(results);
+      this.ctx.run.addToTranscript(results, this.name);
       if (outcomes.some((outcome) => outcome.endTurn)) break;
     }
 

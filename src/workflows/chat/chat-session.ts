@@ -97,7 +97,7 @@ class ChatSession {
     const llm = await defineAgent(this.input.agent).attachLlm(this.ctx);
     // The conversation so far is this run's transcript too, so model calls can refer to it.
     llm.history.push(...this.state.messages);
-    this.ctx.run.addToTranscript(this.state.messages);
+    this.ctx.run.addToTranscript(this.state.messages, this.input.agent.name);
     for (const [model, usage] of Object.entries(this.state.usage)) this.ctx.run.addUsage(model, usage);
 
     for (;;) {

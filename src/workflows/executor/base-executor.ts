@@ -51,7 +51,7 @@ export abstract class BaseExecutor implements Executor {
       engine: this.engine,
       settings: this.settings,
       status: () => control.status(),
-      addToTranscript: (messages) => control.recordMessages(messages),
+      addToTranscript: (messages, agent) => control.recordMessages(messages, agent),
       addUsage: (model, usage) => control.recordUsage(model, usage),
       waitingFor: (what) => control.setWaitingFor(what),
       continueAsNewSuggested: () => this.continueAsNewSuggested(),

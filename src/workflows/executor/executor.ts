@@ -88,8 +88,8 @@ export interface RunContext {
   readonly settings: RunSettings;
   /** Phase, steps, pending requests, usage: what `duragent status` shows. */
   status(): RunStatus;
-  /** Adds agent messages to the run's transcript: what `duragent history` shows, and what model calls refer to. */
-  addToTranscript(messages: readonly Message[]): void;
+  /** Adds agent messages to the run's transcript: what `duragent history` shows (by `agent`, when given), and what model calls refer to. */
+  addToTranscript(messages: readonly Message[], agent?: string): void;
   /** Counts tokens spent for the run elsewhere (by a child run), so its status shows the whole tree's. */
   addUsage(model: string, usage: TokenUsage): void;
   /**

@@ -8,7 +8,7 @@ import { checkElicitationAnswer } from "../../common/elicitation-schema.js";
 import { rootCause } from "../../common/failures.js";
 import { InvalidRunMessage, severalPending } from "../../common/invalid-run-message.js";
 import type { TokenUsage } from "../../common/llm.js";
-import type { Message } from "../../common/messages.js";
+import type { Message, TranscriptAgents } from "../../common/messages.js";
 import { maxRecentSteps, type Answer, type ApprovalDecision, type ApprovalRequest, type QuestionRequest, type PendingRequest, type RunPhase, type RunStatus } from "../../common/run-status.js";
 import { appendStreamed, maxStepLogs, maxStreamedText, type ServerRequest, type ServerRequestAnswer, type StepLog, type StepProgress, type StepText } from "../../common/server-requests.js";
 import { addUsage, type UsageByModel } from "../../common/usage.js";
@@ -61,6 +61,8 @@ export class RunControl {
   private readonly children: { id: string; ended?: boolean; kept?: boolean }[] = [];
   /** Every message agents added, in order; readable even after a cancel. */
   readonly transcript: Message[] = [];
+  /** Which agent wrote the transcript from where: kept beside it, so its messages stay what model calls refer to. */
+  readonly transcriptAgents: TranscriptAgents[] = [];
 
   constructor(
     private readonly runId: string,
@@ -263,7 +265,10 @@ export class RunControl {
     if (index >= 0) this.stepsInFlight.splice(index, 1);
   }
 
-  recordMessages(messages: readonly Message[]): void {
+  recordMessages(messages: readonly Message[], agent?: string): void {
+    if (messages.length === 0) return;
+    const last = this.transcriptAgents.at(-1);
+    if (last?.agent !== agent) this.transcriptAgents.push({ from: this.transcript.length, ...(agent !== undefined ? { agent } : {}) });
     this.transcript.push(...messages);
   }
 

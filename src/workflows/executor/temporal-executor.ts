@@ -9,7 +9,7 @@ import * as workflow from "@temporalio/workflow";
 import { effects, type DuragentActivities, type EffectInput, type EffectName, type EffectOutput } from "../../common/effects.js";
 import { FailureType, nonRetryableFailureTypes } from "../../common/failures.js";
 import type { LlmRequest, LlmSetup } from "../../common/llm.js";
-import type { Message } from "../../common/messages.js";
+import type { Message, TranscriptAgents } from "../../common/messages.js";
 import { historyLimitDefaults, type ActivitySettings, type RunSettings } from "../../common/run-settings.js";
 import { RunMessages, type Answer, type ApprovalDecision, type ChildUsage, type ChildWaits, type PendingRequest, type RunPhase, type RunStatus } from "../../common/run-status.js";
 import { phaseSearchAttribute } from "../../common/search-attributes.js";
@@ -83,6 +83,7 @@ const childUsageCountedPatch = "duragent-parent-counts-child-usage";
 
 const statusQuery = workflow.defineQuery<RunStatus>(RunMessages.status);
 const transcriptQuery = workflow.defineQuery<Message[]>(RunMessages.transcript);
+const transcriptAgentsQuery = workflow.defineQuery<TranscriptAgents[]>(RunMessages.transcriptAgents);
 /** Asked by the `callLlm` activity to resolve a transcript reference; cheap, and never in history. */
 const transcriptSliceQueryDefinition = workflow.defineQuery<Message[], [TranscriptSlice]>(transcriptSliceQuery);
 const llmSetupQueryDefinition = workflow.defineQuery<LlmSetup | null, [number]>(llmSetupQuery);
@@ -138,6 +139,7 @@ export class TemporalExecutor extends BaseExecutor {
     // want, so the queries only duragent's activities use are named duragent.worker.*, after it.
     workflow.setHandler(statusQuery, () => control.status(), { description: "The run's phase, step, pending questions and approvals, usage and last error" });
     workflow.setHandler(transcriptQuery, () => this.transcriptAnswer(), { description: "Every message of the run so far (past 384 KiB, the latest ones, after a note)" });
+    workflow.setHandler(transcriptAgentsQuery, () => control.transcriptAgents, { description: "Which agent wrote the transcript from which message on (`duragent history`)" });
     workflow.setHandler(transcriptSliceQueryDefinition, ({ from, to }) => this.references.slice(from, to, transcriptPageBytes), { description: internal });
     workflow.setHandler(llmSetupQueryDefinition, (index) => this.references.setup(index) ?? null, { description: internal });
     // Validators run before anything is written to history, so a bad answer leaves no trace.
