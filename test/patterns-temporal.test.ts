@@ -12,7 +12,7 @@ import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { Worker, type WorkflowBundle } from "@temporalio/worker";
 import { nestedScenario, scenarios, type Scenario } from "../examples/patterns/scenarios.js";
 import type { RunTarget } from "../src/client/run-targets.js";
-import { RunFailed } from "../src/client/engine.js";
+import { RunFailed, type StartOptions } from "../src/client/engine.js";
 import { resultNote } from "../src/cli/command-output.js";
 import type { TemporalEngine } from "../src/client/temporal-engine.js";
 import { textOf } from "../src/common/messages.js";
@@ -51,6 +51,7 @@ async function runPattern(
   script: ModelScript,
   /** Runs after the start, before waiting for the result: e.g. to answer a person's question. */
   during?: (engine: TemporalEngine, runId: string) => Promise<void>,
+  startOptions: StartOptions = {},
 ): Promise<TemporalRun> {
   const model = await startScriptedModelServer(script, { quiet: true });
   const config = testConfig(model, { llm: { defaultModel: "openai:scripted" }, execution: { llm: { maximumAttempts: 1 } } });
@@ -60,7 +61,7 @@ async function runPattern(
       env,
       config,
       async (engine) => {
-        const handle = await engine.start(target, input);
+        const handle = await engine.start(target, input, startOptions);
         if (during) await during(engine, handle.runId);
         try {
           return { runId: handle.runId, result: (await handle.result()) as PatternRunResult, model };
@@ -477,6 +478,23 @@ describe("scale and nesting on Temporal", () => {
     assert.deepEqual(run.result?.usage, { "openai:scripted": { inputTokens: 5340, outputTokens: 534 } });
     assert.deepEqual(usage, { "openai:scripted": { inputTokens: 6340, outputTokens: 634 } });
     for (const id of [run.runId, `${run.runId}/bad-1`, `${run.runId}/asked-1`]) await replay(id);
+  });
+
+  test("a run past its token budget fails before its next model call, and a child run starts with what is left", async () => {
+    const spec: PatternSpec = {
+      pattern: "chain",
+      name: "budgeted",
+      steps: [
+        { name: "a", instruction: "A" },
+        { pattern: "chain", name: "inner", asChildWorkflow: true, steps: ["B", "C", "D"].map((name) => ({ name: name.toLowerCase(), instruction: name })) },
+      ],
+    };
+    // 45 tokens: a spends 20, so the child starts with 25; b and c spend 40 of them, and d is refused.
+    const run = await runPattern(spec, "go", (call) => ({ text: `by ${call.system}`, usage: { inputTokens: 15, outputTokens: 5 } }), undefined, { tokenBudget: 45 });
+    assert.ok(run.error instanceof RunFailed, String(run.error));
+    assert.match(run.error.message, /d: the run has used 40 tokens, and its budget is 25 \(execution\.tokenBudget, or --token-budget for one run\): it makes no more model calls/);
+    assert.deepEqual(run.model.requests.map((request) => (request.body as { messages: { content: string }[] }).messages[0]!.content), ["A", "B", "C"]);
+    for (const id of [run.runId, `${run.runId}/inner-1`]) await replay(id);
   });
 
   test("a paused run starts no child run until it is resumed, like any other step", async () => {

@@ -476,6 +476,34 @@ describe("declarative patterns", () => {
     }
   });
 
+  test("memory engine: a run past its token budget fails before its next model call, and a child run starts with what is left", async () => {
+    const server = await startScriptedModelServer((call) => ({ text: `by ${call.system}`, usage: { inputTokens: 15, outputTokens: 5 } }), { quiet: true });
+    servers.push(server);
+    const config = ConfigSchema.parse({
+      llm: { defaultModel: "openai:scripted", providers: { openai: { apiKey: "test", baseURL: server.openaiBaseURL } } },
+      execution: { tokenBudget: 1000 },
+      agents: { a: { instruction: "A" }, b: { instruction: "B" }, c: { instruction: "C" }, d: { instruction: "D" } },
+      workflows: { relay: { pattern: "chain", steps: ["a", { pattern: "chain", name: "inner", asChildWorkflow: true, steps: ["b", "c", "d"] }] } },
+    });
+    const engine = new MemoryEngine(config, runSettingsFromConfig(config), createLogger("test", "silent"));
+    try {
+      const target = await findRunTarget(config, "relay");
+      // Under the config's budget, all four calls are made.
+      await engine.start(target, "go").then((handle) => handle.result());
+      assert.equal(server.requests.length, 4);
+      // 45 tokens for this run: a spends 20, so the child starts with 25; b and c spend 40 of them, and d is refused.
+      const handle = await engine.start(target, "go", { tokenBudget: 45 });
+      await assert.rejects(handle.result(), (error: unknown) => {
+        assert.ok(error instanceof RunFailed);
+        assert.match(error.message, /d: the run has used 40 tokens, and its budget is 25 \(execution\.tokenBudget, or --token-budget for one run\): it makes no more model calls$/);
+        return true;
+      });
+      assert.deepEqual(server.requests.slice(4).map((request) => (request.body as { messages: { content: string }[] }).messages[0]!.content), ["A", "B", "C"]);
+    } finally {
+      await engine.close();
+    }
+  });
+
   test("memory engine: cancelling a fan-out while its branches wait ends the run cancelled, under either failure policy", async () => {
     const usage = { inputTokens: 50, outputTokens: 5 };
     const server = await startScriptedModelServer(() => ({ toolCalls: [{ name: "human_input", arguments: { question: "Which colour?" } }], usage }), { quiet: true });

@@ -45,7 +45,8 @@ const commands: CommandSpec[] = [
         .option("--wait", "wait for the answer (default)", true)
         .option("--no-wait", "print the run id and return at once (temporal engine)")
         .option("--events", "print the run's events as JSON lines (step, text, restart, progress, request, end) instead of its answer")
-        .option("--agent <name>", "show only this agent's streamed text (e.g. a pattern's last writer); repeat for several", collect, []),
+        .option("--agent <name>", "show only this agent's streamed text (e.g. a pattern's last writer); repeat for several", collect, [])
+        .option("--token-budget <n>", "the most tokens the run may use, child runs included (over execution.tokenBudget)", positiveInteger),
     closeOnSignal: true,
     action: async (context, [target], options) =>
       (await import("./commands/run.js")).runCommand(context, target!, {
@@ -53,15 +54,23 @@ const commands: CommandSpec[] = [
         wait: options.wait as boolean,
         events: options.events === true,
         ...((options.agent as string[]).length > 0 ? { agents: options.agent as string[] } : {}),
+        ...(options.tokenBudget !== undefined ? { tokenBudget: options.tokenBudget as number } : {}),
       }),
   },
   {
     name: "start",
     description: "start an agent or workflow and print its run id (temporal engine)",
     args: [["<target>", "agent or workflow name"]],
-    options: (command) => command.requiredOption("-i, --input <text|json|@file|->", "the message, or a JSON input; @file reads a file, - standard input"),
+    options: (command) =>
+      command
+        .requiredOption("-i, --input <text|json|@file|->", "the message, or a JSON input; @file reads a file, - standard input")
+        .option("--token-budget <n>", "the most tokens the run may use, child runs included (over execution.tokenBudget)", positiveInteger),
     action: async (context, [target], options) =>
-      (await import("./commands/run.js")).runCommand(context, target!, { input: options.input as string, wait: false }),
+      (await import("./commands/run.js")).runCommand(context, target!, {
+        input: options.input as string,
+        wait: false,
+        ...(options.tokenBudget !== undefined ? { tokenBudget: options.tokenBudget as number } : {}),
+      }),
   },
   {
     name: "status",

@@ -9,6 +9,7 @@ import { InvalidRunMessage, severalPending } from "../common/invalid-run-message
 import type { TranscriptMessage } from "../common/messages.js";
 import type { ApprovalDecision, Answer, PendingRequest, RunPhase, RunStatus } from "../common/run-status.js";
 import type { ListPhase } from "../common/run-phases.js";
+import type { RunSettings } from "../common/run-settings.js";
 import type { UsageByModel } from "../common/usage.js";
 import type { z } from "zod";
 import { ExitCode, UserError } from "../errors/user-error.js";
@@ -152,6 +153,13 @@ export interface StartOptions {
    * unwatched streams from its next model call once anyone reads its status.
    */
   watch?: boolean;
+  /** The most tokens the run may use, its child runs' included, over `execution.tokenBudget`: past it, it fails before its next model call. */
+  tokenBudget?: number;
+}
+
+/** The run settings a start asks for: the engine's, with the run's own token budget when it has one. */
+export function startSettings(settings: RunSettings, options: StartOptions): RunSettings {
+  return options.tokenBudget === undefined ? settings : { ...settings, tokenBudget: options.tokenBudget };
 }
 
 export interface RunSummary {

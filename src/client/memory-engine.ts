@@ -20,6 +20,7 @@ import {
   RunFailed,
   RunNotFound,
   runHandle,
+  startSettings,
   targetInput,
   workflowType,
   type Engine,
@@ -79,8 +80,9 @@ export class MemoryEngine implements Engine {
     // Model calls stream only once someone reads the run's status (events(), a chat's onText, a
     // CLI on a terminal, serve's progress): a run nobody watches makes plain requests.
     let watched = options.watch === true;
+    const settings = startSettings(this.settings, options);
     const newExecutor = () =>
-      new MemoryExecutor(this.runtime.effects, this.settings, log, { runId, workflows: (name) => registry.get(name), streaming: () => watched });
+      new MemoryExecutor(this.runtime.effects, settings, log, { runId, workflows: (name) => registry.get(name), streaming: () => watched });
     // The executor of the current run: continue-as-new replaces it, and the handle follows. Once
     // the run ends, only what can still be read of it is kept (see `ended`), not the executor.
     let executor: MemoryExecutor | undefined = newExecutor();

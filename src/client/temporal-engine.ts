@@ -34,6 +34,7 @@ import {
   RunNotFound,
   runHandle,
   runSummary,
+  startSettings,
   targetInput,
   workflowType,
   type Engine,
@@ -189,13 +190,14 @@ export class TemporalEngine implements Engine {
   private async startAs(workflowId: string, target: RunTarget, runInput: unknown, input: unknown, options: StartOptions & { generatedId?: boolean }): Promise<RunHandle> {
     const { generatedId = false, listedAs = target.name } = options;
     const watched = options.watch !== false;
+    const settings = startSettings(this.settings, options);
     const start = (tagged: boolean) =>
       this.client.workflow.start(workflowType(target), {
         workflowId,
         ...(generatedId ? { workflowIdReusePolicy: "REJECT_DUPLICATE" as const } : {}),
         taskQueue: this.config.temporal.taskQueue,
         // Untagged runs must not tag themselves later either: the server would refuse the upsert.
-        args: [{ input: runInput, settings: tagged ? this.settings : { ...this.settings, searchAttributes: false }, ...(watched ? {} : { unwatched: true }) }],
+        args: [{ input: runInput, settings: tagged ? settings : { ...settings, searchAttributes: false }, ...(watched ? {} : { unwatched: true }) }],
         staticSummary: runSummary(target, input),
         ...(this.eagerStart ? { requestEagerStart: true } : {}),
         ...(tagged

@@ -41,6 +41,8 @@ export const FailureType = {
   invalidServerRequest: "InvalidServerRequest",
   /** Workflow code handed an agent something it cannot take (say, `generate` an object); the same code would do it again. */
   invalidAgentInput: "InvalidAgentInput",
+  /** The run has used the tokens its budget allows (`execution.tokenBudget`); another model call would pass it. */
+  tokenBudgetSpent: "TokenBudgetSpent",
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 
@@ -153,6 +155,20 @@ export function attemptsRanOut(error: unknown): boolean {
  * A step that failed on every attempt, as a failure that says so after the last attempt's words:
  * a run that ends on a provider's 500 would otherwise not tell whether it was tried again.
  */
+/** The failure of a run whose next model call would pass its token budget. */
+export function tokenBudgetSpent(used: number, budget: number): ApplicationFailure {
+  return ApplicationFailure.create({
+    message: `the run has used ${thousands(used)} tokens, and its budget is ${thousands(budget)} (execution.tokenBudget, or --token-budget for one run): it makes no more model calls`,
+    type: FailureType.tokenBudgetSpent,
+    nonRetryable: true,
+  });
+}
+
+/** 12345 → `12,345`, the same in every locale. */
+function thousands(count: number): string {
+  return String(count).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
 export function stepGaveUp(policy: { settingsKey: string; maximumAttempts: number }, cause: Error): ApplicationFailure {
   let said = rootCause(cause);
   for (const promise of Object.values(nextAttemptPromises)) said = said.replace(`; ${promise}`, "");

@@ -28,6 +28,12 @@ export const RunSettingsSchema = z.object({
   defaultModel: z.string(),
   /** The cap on model turns in one `generate` call. */
   maxIterations: z.number().int().positive(),
+  /**
+   * The most tokens (input and output, of every model) the run may use, its child runs' counted
+   * as they end: past it, the run fails before its next model call. A child run starts with what
+   * is left. None when absent.
+   */
+  tokenBudget: z.number().int().min(0).optional(),
   llm: ActivitySettingsSchema,
   tools: ActivitySettingsSchema,
   /** Namespaced tool names (globs such as `filesystem_write_*`) that wait for a person's approval. */

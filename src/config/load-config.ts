@@ -110,6 +110,7 @@ export function runSettingsFromConfig(config: DuragentConfig): RunSettings {
   return {
     defaultModel: config.llm.defaultModel,
     maxIterations: config.execution.maxIterations,
+    ...(config.execution.tokenBudget !== undefined ? { tokenBudget: config.execution.tokenBudget } : {}),
     llm: activitySettings(defaultRunSettings.llm, config.execution.llm),
     tools: activitySettings(defaultRunSettings.tools, config.execution.tools),
     approvalTools: config.approvals.tools,

@@ -433,6 +433,8 @@ export const ConfigSchema = z
       .strictObject({
         /** Default cap on model turns in one request. */
         maxIterations: z.number().int().positive().default(10),
+        /** The most tokens (input and output, every model's, child runs' included) one run may use; it fails before the model call past it. None when absent. */
+        tokenBudget: z.number().int().positive().optional(),
         /** Policy for model calls. */
         llm: ActivityPolicySchema.optional(),
         /** Policy for MCP tool calls. */

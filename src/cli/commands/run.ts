@@ -15,6 +15,8 @@ export interface RunOptions {
   events?: boolean;
   /** Show only these agents' streamed text (`--agent`). */
   agents?: string[];
+  /** The run's token budget (`--token-budget`), over the config's. */
+  tokenBudget?: number;
 }
 
 export async function runCommand(context: CommandContext, targetName: string, options: RunOptions): Promise<CommandOutput | void> {
@@ -27,7 +29,7 @@ export async function runCommand(context: CommandContext, targetName: string, op
   const target = await client.target(targetName);
   await context.noticeScriptedModel();
   const input = parseInput(await readInputSource(options.input, "--input"));
-  const handle = await client.start(target, input).catch((error: unknown) => {
+  const handle = await client.start(target, input, options.tokenBudget !== undefined ? { tokenBudget: options.tokenBudget } : {}).catch((error: unknown) => {
     if (error instanceof InvalidRunInput && error.issues.length > 0) throw new UserError(formatIssues("--input", error.issues));
     throw error;
   });

@@ -6,7 +6,7 @@
  * signal waits are built on the engine's `waitUntil`. Subclasses supply the engine itself.
  */
 import { effectNames, effects, type EffectInput, type EffectMethods, type EffectName, type EffectOutput } from "../../common/effects.js";
-import { attemptsRanOut, stepGaveUp, stepTimedOut, stepTimeoutOf } from "../../common/failures.js";
+import { attemptsRanOut, stepGaveUp, stepTimedOut, stepTimeoutOf, tokenBudgetSpent } from "../../common/failures.js";
 import type { LlmRequest, LlmResponse, TokenUsage } from "../../common/llm.js";
 import { usageKey } from "../../common/usage.js";
 import { historyLimitDefaults, type ActivitySettings, type RunSettings } from "../../common/run-settings.js";
@@ -180,9 +180,21 @@ export abstract class BaseExecutor implements Executor {
     return failure;
   }
 
+  /** The settings a child run starts with: the run's, with what is left of its token budget. */
+  protected childSettings(): RunSettings {
+    const { tokenBudget } = this.settings;
+    return tokenBudget === undefined ? this.settings : { ...this.settings, tokenBudget: Math.max(0, tokenBudget - this.control.tokensUsed()) };
+  }
+
   /** A model call, counting its tokens in the run's usage. */
   callLlm(request: LlmRequest): Promise<LlmResponse> {
     if (!this.fewerTurns()) return this.callLlmAsRecorded(request);
+    const { tokenBudget } = this.settings;
+    if (tokenBudget !== undefined && this.control.tokensUsed() >= tokenBudget) {
+      const failure = tokenBudgetSpent(this.control.tokensUsed(), tokenBudget);
+      this.control.recordError(failure);
+      return Promise.reject(failure);
+    }
     const callId = this.control.nextModelCallId();
     return callAsync(() => this.perform("callLlm", this.modelCallInput(request, callId))).then(
       (response) => this.modelCallEnded(request, callId, response),

@@ -282,7 +282,7 @@ export class MemoryExecutor extends BaseExecutor {
 
   private startChild<O>(workflow: DuragentWorkflow, input: unknown, options: { idSuffix: string }): Promise<O> {
     const id = `${this.runId}/${options.idSuffix}`;
-    const child = new MemoryExecutor(this.implementations, this.settings, this.log, {
+    const child = new MemoryExecutor(this.implementations, this.childSettings(), this.log, {
       runId: id,
       workflows: this.workflows,
       parentCancellation: this.cancellation,

@@ -197,6 +197,13 @@ export class RunControl {
     this.changed();
   }
 
+  /** Input and output tokens the run has used so far, of every model. */
+  tokensUsed(): number {
+    let total = 0;
+    for (const usage of Object.values(this.usage)) total += usage.inputTokens + usage.outputTokens;
+    return total;
+  }
+
   recordUsage(model: string, usage: TokenUsage): void {
     addUsage(this.usage, model, usage);
   }

@@ -363,7 +363,7 @@ export class TemporalExecutor extends BaseExecutor {
     this.control.childStarted(workflowId);
     const child = workflow.executeChild(workflowName, {
       workflowId,
-      args: [this.runInputOf(input)],
+      args: [{ ...this.runInputOf(input), settings: this.childSettings() }],
       staticSummary: options.summary,
     }) as Promise<O>;
     // Taken before the end below; state only, no command.
