@@ -306,6 +306,42 @@ mcp:
     assert.throws(() => interpolate({ llm: { providers: { openai: { apiKey: "sk-${PART}" } } } }, {}, "f.yaml"), /llm\.providers\.openai\.apiKey: environment variable PART is not set/);
   });
 
+  test("a command that only steers runs leaves out model and MCP server settings whose variables are unset; others still fail on them", async () => {
+    const dir = await project({
+      "duragent.config.yaml": [
+        "llm:",
+        "  providers:",
+        "    local: { kind: openai, baseURL: \"${MODEL_URL}\", headers: { X-Team: \"${TEAM}\", X-Fixed: fixed } }",
+        "mcp:",
+        "  servers:",
+        "    remote: { url: https://example.com/mcp, headers: { Authorization: \"Bearer ${REMOTE_TOKEN}\" } }",
+        "    files: { command: npx, args: [server], env: { TOKEN: \"${FILES_TOKEN}\", MODE: \"${MODE:-ro}\" } }",
+        "agents:",
+        "  helper: { instruction: Help., servers: [remote, files] }",
+        "",
+      ].join("\n"),
+    });
+    const { config } = await loadConfig({ cwd: dir, env: {}, steering: true });
+    assert.deepEqual(config.llm.providers?.local, { kind: "openai", headers: { "X-Fixed": "fixed" } });
+    assert.deepEqual(config.mcp.servers.remote, { transport: "http", url: "https://example.com/mcp", headers: {} });
+    assert.deepEqual((config.mcp.servers.files as { env?: unknown }).env, { MODE: "ro" });
+    const error = await configError(() => loadConfig({ cwd: dir, env: {} }));
+    assert.deepEqual(
+      error.issues.map((issue) => issue.path),
+      ["llm.providers.local.baseURL", "llm.providers.local.headers.X-Team", "mcp.servers.remote.headers.Authorization", "mcp.servers.files.env.TOKEN"],
+    );
+  });
+
+  test("a config is found in the folders above the working directory, the nearest first", async () => {
+    const dir = await project({ "duragent.config.yaml": "agents:\n  outer: { instruction: Outer. }\n" });
+    await mkdir(path.join(dir, "docs", "deep"), { recursive: true });
+    const found = await loadConfig({ cwd: path.join(dir, "docs", "deep"), env: {} });
+    assert.equal(found.path, path.join(dir, "duragent.config.yaml"));
+    assert.deepEqual(Object.keys(found.config.agents), ["outer"]);
+    await writeFile(path.join(dir, "docs", "duragent.config.yaml"), "agents:\n  inner: { instruction: Inner. }\n");
+    assert.deepEqual(Object.keys((await loadConfig({ cwd: path.join(dir, "docs", "deep"), env: {} })).config.agents), ["inner"]);
+  });
+
   test("every unset variable is reported at once, with array indexes", () => {
     assert.throws(
       () => interpolate({ a: { list: ["ok", "${A}"] }, b: "${B}" }, {}, "/x/f.yaml"),

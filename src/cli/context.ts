@@ -24,7 +24,12 @@ export class CommandContext {
   constructor(
     readonly options: GlobalOptions,
     private readonly logFormat: LogFormat = "text",
+    /** The command steers runs and calls no model or MCP server (`LoadConfigOptions.steering`). */
+    private readonly steering = false,
   ) {}
+
+  /** The config file loaded; null once loading found none (the defaults apply), undefined before. */
+  configFile: string | null | undefined;
 
   /** The config file (`--config`, `DURAGENT_CONFIG` or `./duragent.config.yaml`), with `--engine` and the Temporal flags over it. */
   config(): Promise<DuragentConfig> {
@@ -32,10 +37,12 @@ export class CommandContext {
       const { engine, address, namespace, taskQueue } = this.options;
       const temporal = { ...(address ? { address } : {}), ...(namespace ? { namespace } : {}), ...(taskQueue ? { taskQueue } : {}) };
       const overrides = { ...(engine ? { engine } : {}), ...(Object.keys(temporal).length > 0 ? { temporal } : {}) };
-      const { config } = await loadConfig({
+      const { config, path } = await loadConfig({
         path: this.options.config ?? process.env.DURAGENT_CONFIG,
         ...(Object.keys(overrides).length > 0 ? { overrides } : {}),
+        ...(this.steering ? { steering: true } : {}),
       });
+      this.configFile = path ?? null;
       return config;
     });
     return this.loadedConfig;

@@ -6,7 +6,7 @@
  */
 import { constants as osConstants } from "node:os";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { ExitCode, isUserError } from "../errors/user-error.js";
+import { ExitCode, isUserError, UserError } from "../errors/user-error.js";
 import { duragentVersion } from "../package-info.js";
 import { listPhases, type ListPhase } from "../common/run-phases.js";
 import type { CommandOutput } from "./command-output.js";
@@ -26,6 +26,10 @@ interface CommandSpec {
   logs?: "json";
   /** Ctrl-C or SIGTERM closes the client before exiting; commands that run a worker leave signals to Temporal's runtime. */
   closeOnSignal?: boolean;
+  /** Steers runs, calling no model or MCP server: their settings may name variables this shell lacks. */
+  steering?: true;
+  /** Runs the project's agents and workflows: without a config file, its errors say so. */
+  project?: true;
   action: Action;
 }
 
@@ -37,6 +41,7 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 const commands: CommandSpec[] = [
   {
     name: "run",
+    project: true,
     description: "run an agent or workflow and print its answer",
     args: [["<target>", "agent or workflow name"]],
     options: (command) =>
@@ -59,6 +64,7 @@ const commands: CommandSpec[] = [
   },
   {
     name: "start",
+    project: true,
     description: "start an agent or workflow and print its run id (temporal engine)",
     args: [["<target>", "agent or workflow name"]],
     options: (command) =>
@@ -74,12 +80,14 @@ const commands: CommandSpec[] = [
   },
   {
     name: "status",
+    steering: true,
     description: "phase, current step, pending requests, token usage and last error",
     args: [runId],
     action: async (context, [id]) => (await import("./commands/status.js")).statusCommand(context, id!),
   },
   {
     name: "watch",
+    steering: true,
     description: "follow a run live, and answer its questions from standard input",
     args: [runId],
     options: (command) =>
@@ -97,6 +105,7 @@ const commands: CommandSpec[] = [
   },
   {
     name: "answer",
+    steering: true,
     aliases: ["input"],
     description: "answer a run's pending question (text, or JSON where the question asks for a number, yes/no or an object)",
     args: [runId],
@@ -115,6 +124,7 @@ const commands: CommandSpec[] = [
   },
   {
     name: "approve",
+    steering: true,
     description: "approve a pending tool call, optionally with edited arguments",
     args: [runId],
     options: (command) => command.option("--request <id>", "which request, when several are pending").option("--arguments <json>", "replacement arguments"),
@@ -126,6 +136,7 @@ const commands: CommandSpec[] = [
   },
   {
     name: "reject",
+    steering: true,
     description: "reject a pending tool call; the model reads the reason",
     args: [runId],
     options: (command) => command.requiredOption("--reason <text>", "why").option("--request <id>", "which request, when several are pending"),
@@ -137,24 +148,28 @@ const commands: CommandSpec[] = [
   },
   {
     name: "pause",
+    steering: true,
     description: "hold a run before its next step",
     args: [runId],
     action: async (context, [id]) => (await import("./commands/pause.js")).pauseCommand(context, id!),
   },
   {
     name: "resume",
+    steering: true,
     description: "let a paused run go on",
     args: [runId],
     action: async (context, [id]) => (await import("./commands/pause.js")).resumeCommand(context, id!),
   },
   {
     name: "cancel",
+    steering: true,
     description: "stop a run, including its steps in flight",
     args: [runId],
     action: async (context, [id]) => (await import("./commands/cancel.js")).cancelCommand(context, id!),
   },
   {
     name: "terminate",
+    steering: true,
     description: "end a run at once, without its code's say (for a run that cannot be cancelled, e.g. its workflow code keeps failing)",
     args: [runId],
     options: (command) => command.option("--reason <text>", "why; kept in the run's history"),
@@ -163,12 +178,14 @@ const commands: CommandSpec[] = [
   },
   {
     name: "history",
+    steering: true,
     description: "the messages a run's agents exchanged so far",
     args: [runId],
     action: async (context, [id]) => (await import("./commands/history.js")).historyCommand(context, id!),
   },
   {
     name: "result",
+    steering: true,
     description: "wait for a run's answer",
     args: [runId],
     closeOnSignal: true,
@@ -176,6 +193,7 @@ const commands: CommandSpec[] = [
   },
   {
     name: "list",
+    steering: true,
     description: "recent runs on the configured task queue",
     options: (command) =>
       command
@@ -191,6 +209,7 @@ const commands: CommandSpec[] = [
   },
   {
     name: "chat",
+    project: true,
     description: "an interactive session with an agent that can be left and rejoined",
     args: [["[agent]", "the agent to chat with"]],
     options: (command) =>
@@ -211,6 +230,7 @@ const commands: CommandSpec[] = [
   },
   {
     name: "worker",
+    project: true,
     logs: "json",
     description: "run a worker for the configured Temporal task queue",
     options: (command) =>
@@ -227,12 +247,14 @@ const commands: CommandSpec[] = [
   },
   {
     name: "build",
+    project: true,
     description: "prebuild the workflow bundle for deploys (`duragent worker --bundle <file>` serves it at once)",
     options: (command) => command.option("-o, --out <file>", "where to write it", "duragent-workflows.js"),
     action: async (context, _args, options) => (await import("./commands/build.js")).buildCommand(context, { out: options.out as string }),
   },
   {
     name: "dev",
+    project: true,
     description: "start a local Temporal dev server with its Web UI, and a worker",
     options: (command) =>
       command
@@ -252,6 +274,7 @@ const commands: CommandSpec[] = [
   },
   {
     name: "serve",
+    project: true,
     logs: "json",
     description: "serve the configured agents and workflows as MCP tools",
     options: (command) =>
@@ -396,7 +419,7 @@ export function buildProgram(json = false): Command {
 /** Runs one command with a context that is always closed, so no MCP process is left behind. */
 async function execute(command: Command, spec: CommandSpec, args: string[]): Promise<void> {
   const options = command.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
-  const context = new CommandContext(options, spec.logs ?? "text");
+  const context = new CommandContext(options, spec.logs ?? "text", spec.steering === true);
   let interrupted = false;
   const stopOnSignal = (signal: NodeJS.Signals) => {
     interrupted = true;
@@ -421,7 +444,7 @@ async function execute(command: Command, spec: CommandSpec, args: string[]): Pro
     // What closing under a signal breaks (a memory run cancelled mid-turn) is not a bug: the
     // signal's handler exits once the close is done.
     if (interrupted) return new Promise<never>(() => {});
-    if (isUserError(error)) throw error;
+    if (isUserError(error)) throw spec.project && context.configFile === null ? withoutConfigHint(error) : error;
     // Temporal's infrastructure failures (unreachable cluster, missing namespace) are the user's to fix.
     const config = await context.config().catch(() => undefined);
     const { explainTemporalError } = await import("../client/temporal-errors.js");
@@ -430,6 +453,12 @@ async function execute(command: Command, spec: CommandSpec, args: string[]): Pro
     removeSignalHandlers();
     await context.close();
   }
+}
+
+/** The error of a command that found no config file to run: said beside it, as the likely cause. */
+function withoutConfigHint(error: UserError): UserError {
+  const hint = `No duragent.config.yaml was found in ${process.cwd()} or the folders above it: \`duragent init\` makes one, and --config (or DURAGENT_CONFIG) names one elsewhere.`;
+  return new UserError(error.message, { name: error.name, exitCode: error.exitCode, hint, cause: error });
 }
 
 /**

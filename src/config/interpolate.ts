@@ -11,7 +11,9 @@
  *
  * A model provider's `apiKey: ${VAR}` with VAR unset is left out instead, as if not written:
  * commands that call no model (steering a run on Temporal) need no model keys, and whatever
- * calls one says which key it lacks (a worker when it starts).
+ * calls one says which key it lacks (a worker when it starts). With `steering`, so is every value
+ * of a model provider's and an MCP server's `headers` and `env` that names an unset variable, and
+ * a provider's `baseURL`: a command that only steers runs calls neither, and needs none of them.
  */
 import { ConfigError } from "../errors/user-error.js";
 import { formatPath, type Issue } from "../errors/zod-issues.js";
@@ -25,9 +27,10 @@ const reference = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s;
  * Returns a copy of `tree` with every string interpolated from `env`.
  * Throws one `ConfigError` for `file` listing every unset variable and malformed reference.
  */
-export function interpolate(tree: unknown, env: NodeJS.ProcessEnv, file: string | undefined): unknown {
+export function interpolate(tree: unknown, env: NodeJS.ProcessEnv, file: string | undefined, options: { steering?: boolean } = {}): unknown {
   const issues: Issue[] = [];
-  const result = walk(tree, [], env, issues);
+  const leftOut = options.steering ? isUnsetForSteering : isUnsetProviderKey;
+  const result = walk(tree, [], { env, issues, leftOut });
   if (issues.length > 0) throw new ConfigError(file, issues);
   return result;
 }
@@ -57,14 +60,21 @@ function interpolateString(text: string, env: NodeJS.ProcessEnv, path: readonly 
   });
 }
 
-function walk(node: unknown, path: (string | number)[], env: NodeJS.ProcessEnv, issues: Issue[]): unknown {
-  if (typeof node === "string") return isUnsetProviderKey(node, env, path) ? undefined : interpolateString(node, env, path, issues);
-  if (Array.isArray(node)) return node.map((item, index) => walk(item, [...path, index], env, issues));
+type LeftOut = (text: string, env: NodeJS.ProcessEnv, path: readonly (string | number)[]) => boolean;
+
+const leaveOut = Symbol("left out");
+
+function walk(node: unknown, path: (string | number)[], walker: { env: NodeJS.ProcessEnv; issues: Issue[]; leftOut: LeftOut }): unknown {
+  const { env, issues, leftOut } = walker;
+  if (typeof node === "string") return leftOut(node, env, path) ? leaveOut : interpolateString(node, env, path, issues);
+  if (Array.isArray(node)) return node.map((item, index) => walk(item, [...path, index], walker));
   if (isPlainObject(node)) {
     const out: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(node)) {
+      const walked = walk(value, [...path, key], walker);
+      if (walked === leaveOut) continue;
       // defineProperty, so a `__proto__` key in the file stays data and never becomes a prototype.
-      Object.defineProperty(out, key, { value: walk(value, [...path, key], env, issues), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, key, { value: walked, enumerable: true, writable: true, configurable: true });
     }
     return out;
   }
@@ -75,6 +85,23 @@ function isUnsetProviderKey(text: string, env: NodeJS.ProcessEnv, path: readonly
   if (path.length !== 4 || path[0] !== "llm" || path[1] !== "providers" || path[3] !== "apiKey") return false;
   const name = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(text)?.[1];
   return name !== undefined && env[name] === undefined;
+}
+
+/** Also a provider's `baseURL`, and a provider's or an MCP server's header or environment value, that names an unset variable. */
+function isUnsetForSteering(text: string, env: NodeJS.ProcessEnv, path: readonly (string | number)[]): boolean {
+  if (isUnsetProviderKey(text, env, path)) return true;
+  const [section, list, , field] = path;
+  const provider = section === "llm" && list === "providers" && ((path.length === 4 && field === "baseURL") || (path.length === 5 && field === "headers"));
+  const server = section === "mcp" && list === "servers" && path.length === 5 && (field === "headers" || field === "env");
+  return (provider || server) && namesUnsetVariable(text, env);
+}
+
+function namesUnsetVariable(text: string, env: NodeJS.ProcessEnv): boolean {
+  for (const [, body] of text.matchAll(/\$\{([^}]*)\}/g)) {
+    const parsed = body === undefined ? null : reference.exec(body);
+    if (parsed && parsed[2] === undefined && env[parsed[1]!] === undefined) return true;
+  }
+  return false;
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -30,6 +30,11 @@ export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** Merged over the files before validation (e.g. from command-line flags); not interpolated. */
   overrides?: DeepPartial<DuragentConfig>;
+  /**
+   * For a command that steers runs and calls no model or MCP server: unset variables in model
+   * providers' `baseURL` and `headers` and MCP servers' `headers` and `env` are left out, not errors.
+   */
+  steering?: boolean;
 }
 
 export interface LoadedConfig {
@@ -44,14 +49,15 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   const cwd = path.resolve(options.cwd ?? process.cwd());
   const env = options.env ?? process.env;
 
-  const configPath = options.path === undefined ? await findIn(cwd, configFileNames) : await explicitConfig(path.resolve(cwd, options.path));
+  const configPath = options.path === undefined ? await findUp(cwd, configFileNames) : await explicitConfig(path.resolve(cwd, options.path));
   const dir = configPath === undefined ? cwd : path.dirname(configPath);
   const secretsPath = await findIn(dir, secretsFileNames);
 
   let tree: unknown = {};
-  if (configPath !== undefined) tree = interpolate(await readYaml(configPath), env, configPath);
+  const steering = options.steering === true ? { steering: true } : {};
+  if (configPath !== undefined) tree = interpolate(await readYaml(configPath), env, configPath, steering);
   if (secretsPath !== undefined) {
-    const secrets = interpolate(await readYaml(secretsPath), env, secretsPath);
+    const secrets = interpolate(await readYaml(secretsPath), env, secretsPath, steering);
     rememberSecretsIn(secrets);
     tree = deepMerge(tree, secrets);
   }
@@ -167,6 +173,14 @@ export function deepMerge(base: unknown, over: unknown): unknown {
 }
 
 /** The one config file in `dir`, if any; both spellings at once is ambiguous, so an error. */
+/** The nearest of `names`: in `dir`, else in the folders above it, as npm finds package.json (a command run in a project's subfolder). */
+async function findUp(dir: string, names: readonly string[]): Promise<string | undefined> {
+  for (let current = dir; ; current = path.dirname(current)) {
+    const found = await findIn(current, names);
+    if (found !== undefined || path.dirname(current) === current) return found;
+  }
+}
+
 async function findIn(dir: string, names: readonly string[]): Promise<string | undefined> {
   const found: string[] = [];
   for (const name of names) {
