@@ -412,6 +412,19 @@ describe("duragent CLI", { concurrency: true }, () => {
       assert.match(result.stderr, /summarize/);
     });
 
+    test("from a project's subfolder the project's config is found; where there is none, the error says so (exit 3)", async () => {
+      const sub = join(dir, "docs-sub");
+      mkdirSync(sub, { recursive: true });
+      assertUserError(await duragent(sub, ["run", "nobody", "--input", "hi"]), ExitCode.notFound, /'nobody'.*Known: .*librarian/);
+      const empty = mkdtempSync(join(tmpdir(), "duragent-no-config-"));
+      try {
+        const result = await duragent(empty, ["run", "librarian", "--input", "hi"]);
+        assertUserError(result, ExitCode.notFound, /No agent or workflow is called 'librarian'[^]*No duragent\.config\.yaml was found in .*duragent-no-config-\S* or the folders above it: `duragent init` makes one/);
+      } finally {
+        rmSync(empty, { recursive: true, force: true });
+      }
+    });
+
     test("a module that does not load is named, and is not reported as a bug (exit 2, or 3 when missing)", async () => {
       const broken = project("errors-module");
       writeFileSync(join(broken, "agents.ts"), `import { missing } from "./missing.ts";\nexport const value = missing;\n`);
