@@ -152,9 +152,9 @@ export class DuragentClient {
    * Recent runs on the client's engine (on Temporal in its visibility order: open runs first, then
    * by end); with `usage`, each run's token usage where it can be had, and what an open run waits on a person for.
    */
-  async list(options: { limit?: number } & ListOptions = {}): Promise<RunSummary[]> {
-    const { limit = 20, usage = false, ...filters } = options;
-    return (await this.engineFor(this.engine)).list(limit, { usage, ...filters });
+  async list(options: { limit?: number; engine?: EngineName } & ListOptions = {}): Promise<RunSummary[]> {
+    const { limit = 20, usage = false, engine = this.engine, ...filters } = options;
+    return (await this.engineFor(engine)).list(limit, { usage, ...filters });
   }
 
   /** Starts a chat with an agent: a long-lived run that takes one message at a time. */

@@ -240,6 +240,9 @@ describe("steering a Temporal run from the CLI", () => {
 
     const list = await cli(["list", "--json", "--engine", "temporal"]);
     assert.ok((JSON.parse(list.stdout) as { runId: string }[]).some((run) => run.runId === runId));
+    // A project that runs in memory lists Temporal's runs: no other process's memory runs can be listed.
+    const fromMemory = await cli(["list", "--json", "--engine", "memory"]);
+    assert.ok((JSON.parse(fromMemory.stdout) as { runId: string }[]).some((run) => run.runId === runId), fromMemory.stderr);
     await waitFor("the run listed as completed", async () => ((await listed("--phase", "completed")).some((run) => run.runId === runId) ? true : undefined));
     const history = await cli(["history", runId, "--engine", "temporal"]);
     assert.match(history.stdout, /human_input/);

@@ -5,13 +5,26 @@ import type { CommandContext } from "../context.js";
 import type { ListPhase } from "../../common/run-phases.js";
 import { knownCost, runCost, type RunCost } from "../../client/run-cost.js";
 import type { RunSummary } from "../../client/engine.js";
+import { isUserError } from "../../errors/user-error.js";
 import { answerHint, describePending } from "../status-text.js";
 
 export async function listCommand(context: CommandContext, options: { limit: number; phase?: ListPhase; target?: string }): Promise<CommandOutput> {
   const [client, config] = await Promise.all([context.client(), context.config()]);
+  // A memory run lives only in the process that runs it, never in this command's: the runs a
+  // person can list from here are Temporal's, as `status` and `answer` find them there too.
+  const listed = { ...options, engine: "temporal" as const };
   // One run more than shown, without its usage (a status read or a result on Temporal), to say
   // whether the limit left some out.
-  const [found, beyond] = await Promise.all([client.list({ ...options, usage: true }), client.list({ ...options, limit: options.limit + 1 })]);
+  let found: RunSummary[] = [];
+  let beyond: RunSummary[] = [];
+  let unasked: string | undefined;
+  try {
+    [found, beyond] = await Promise.all([client.list({ ...listed, usage: true }), client.list({ ...listed, limit: options.limit + 1 })]);
+  } catch (error) {
+    if (client.engine !== "memory" || !(isUserError(error) && error.name === "TemporalUnreachable")) throw error;
+    // Nothing to list, and why: for a project that runs in memory, not an error.
+    unasked = `memory runs live only in the process that runs them, and Temporal could not be asked (${error.message.split("\n")[0]!.replace(/^duragent: /, "")})`;
+  }
   const runs = found.map((run) => {
     const cost = runCost(run.usage, config.pricing);
     return { ...run, ...(cost ? { cost } : {}) };
@@ -24,7 +37,7 @@ export async function listCommand(context: CommandContext, options: { limit: num
   const line = (row: string[]) => row.map((cell, column) => (column < widths.length ? cell.padEnd(widths[column]!) : cell)).join("  ").trimEnd();
   // Under a waiting run, what it waits for and the command that gives it, as `status` says them.
   const waits = (run: RunSummary) => (run.pending ?? []).map((request, _, all) => `\n  ${describePending(request)} — ${answerHint(run.runId, request, all.length > 1)}`).join("");
-  const text = runs.length === 0 ? "no runs" : [line(header), ...runs.map((run, index) => line(rows[index + 1]!) + waits(run))].join("\n");
+  const text = runs.length === 0 ? (unasked ? `no runs: ${unasked}` : "no runs") : [line(header), ...runs.map((run, index) => line(rows[index + 1]!) + waits(run))].join("\n");
   const note = beyond.length > options.limit ? `${options.limit} ${options.limit === 1 ? "run" : "runs"} shown, and there are more: --limit N shows N${options.phase || options.target ? "" : ", --phase and --target narrow them"}.` : undefined;
   return { data: runs, text, note };
 }
