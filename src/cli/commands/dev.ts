@@ -32,12 +32,13 @@ export async function devCommand(context: CommandContext, options: DevOptions): 
     port: options.port ?? portOf(`tcp://${temporal.address}`) ?? 7233,
     uiPort: options.uiPort ?? portOf(webUiBase(temporal)) ?? 8233,
     dbFile,
-    install: true,
+    // Nothing is installed behind the person's back (a system Python may refuse it, PEP 668): the error says how.
+    install: false,
     searchAttributes: Object.fromEntries(duragentSearchAttributes.map((key) => [key.name, "Keyword"])),
     // The worker polls the configured namespace, which a fresh dev server has only if asked.
     namespaces: [temporal.namespace],
   }).catch((error: unknown) => {
-    if (error instanceof TemporalCliNotFound) throw new UserError(error.message, { exitCode: ExitCode.unavailable, cause: error });
+    if (error instanceof TemporalCliNotFound) throw new UserError(error.message, { exitCode: ExitCode.notFound, cause: error });
     if (error instanceof DevServerStartError) {
       throw new UserError(error.message, { exitCode: ExitCode.unavailable, hint: error.hint, cause: error });
     }
