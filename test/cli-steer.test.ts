@@ -616,6 +616,24 @@ describe("in memory, the terminal answers", () => {
     }
   });
 
+  test("on a terminal, Ctrl-C at a memory run's question stops the command (130) and says the run ends with it", { skip: !existsSync("/usr/bin/script") && "needs util-linux's script for a terminal" }, async () => {
+    const command = [process.execPath, cliPath, "run", "planner", "--input", "plan a trip", "--engine", "memory"].map((part) => `'${part}'`).join(" ");
+    const child = spawn("script", ["-qfec", command, "/dev/null"], { cwd: dir, env: { ...environment, TERM: "dumb" }, stdio: ["pipe", "pipe", "pipe"] });
+    let screen = "";
+    child.stdout.on("data", (chunk: Buffer) => (screen += chunk));
+    const exited = once(child, "exit") as Promise<[number | null]>;
+    try {
+      await waitFor("the question at its prompt", () => (/input-1: Which city\?[\s\S]*answer> /.test(screen) ? true : undefined), 30_000);
+      child.stdin.write("\x03");
+      const [code] = await exited;
+      assert.equal(code, 130, screen);
+      assert.match(screen, /duragent: interrupted; run planner-[0-9a-f]{8} ends with this command, as a memory run does/);
+      assert.doesNotMatch(screen, /Standard input ended|this is a bug/);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  });
+
   test("on a terminal, Ctrl-C while a reply streams says what it does; a second one leaves at once, never as a bug", { skip: !existsSync("/usr/bin/script") && "needs util-linux's script for a terminal" }, async () => {
     for (const engine of ["memory", "temporal"] as const) {
       const command = [process.execPath, cliPath, "chat", "chatty", "--engine", engine].map((part) => `'${part}'`).join(" ");

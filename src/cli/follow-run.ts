@@ -201,6 +201,11 @@ async function askHere(
       process.stderr.write(`  (${request.id} no longer waits: answered elsewhere, or given up)\n`);
       return "answered";
     }
+    if (options.answeredOnlyHere && answered === "input ended" && input.interrupted) {
+      // The command's own signal handling says what an interruption leaves behind, and exits 130.
+      process.kill(process.pid, "SIGINT");
+      return new Promise<never>(() => {});
+    }
     if (options.answeredOnlyHere && answered === "input ended") {
       throw new UserError(`Standard input ended before ${request.id} was answered, and only this command can answer this run.`, {
         hint: "Give one line per question (a JSON value where the question asks for one), or answer on a terminal without ending its input.",
@@ -223,6 +228,8 @@ export interface LineReader {
   /** Called once the input ends: Ctrl-D, the end of piped input, or Ctrl-C on a terminal. */
   onEnd(listener: () => void): void;
   close(): void;
+  /** The input ended because the person pressed Ctrl-C at a prompt. */
+  readonly interrupted: boolean;
 }
 
 /**
@@ -236,6 +243,7 @@ export function lineReader(output: NodeJS.WritableStream): LineReader {
   const queued: string[] = [];
   let waiting: ((line: string | undefined) => void) | undefined;
   let ended = false;
+  let interrupted = false;
   const endListeners: (() => void)[] = [];
   const open = (): Interface => {
     lines = createInterface({ input: process.stdin, output, terminal });
@@ -244,6 +252,12 @@ export function lineReader(output: NodeJS.WritableStream): LineReader {
       const resolve = waiting;
       waiting = undefined;
       resolve(line);
+    });
+    // Ctrl-C at a prompt: readline takes it from the terminal and would only close; where only this
+    // command can answer (a memory run), it stops the command as Ctrl-C anywhere else does.
+    lines.on("SIGINT", () => {
+      interrupted = true;
+      lines?.close();
     });
     lines.on("close", () => {
       ended = true;
@@ -274,6 +288,9 @@ export function lineReader(output: NodeJS.WritableStream): LineReader {
     },
     onEnd: (listener) => void endListeners.push(listener),
     close: () => lines?.close(),
+    get interrupted() {
+      return interrupted;
+    },
   };
 }
 

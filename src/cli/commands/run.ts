@@ -37,9 +37,10 @@ export async function runCommand(context: CommandContext, targetName: string, op
   const warning = await client.startWarning();
   if (warning) process.stderr.write(`duragent: warning: ${warning}\n`);
   if (!options.wait) return { data: { runId: handle.runId, link: handle.link }, text: handle.runId };
-  if (client.engine === "temporal") {
-    context.interruptNotice = `duragent: the run goes on without this command; follow it with \`duragent watch ${handle.runId}\`, or stop it with \`duragent cancel ${handle.runId}\`.`;
-  }
+  context.interruptNotice =
+    client.engine === "temporal"
+      ? `duragent: the run goes on without this command; follow it with \`duragent watch ${handle.runId}\`, or stop it with \`duragent cancel ${handle.runId}\`.`
+      : `duragent: interrupted; run ${handle.runId} ends with this command, as a memory run does (a run on Temporal, \`--engine temporal\`, goes on without it).`;
   // A memory run can only be answered from here; a Temporal run also from another terminal.
   const interactive = client.engine === "memory" || process.stdin.isTTY === true;
   if (options.events) {
