@@ -434,7 +434,7 @@ export class TemporalEngine implements Engine {
         }
         // Unanswered, the phase is the one the run last told the server (DuragentPhase).
         const known = () => openPhase(description.typedSearchAttributes.get(phaseSearchAttribute));
-        return this.withPendingActivities(status ?? serverKnownStatus(workflowId, known(), await this.whyNoWorkerAnswered()), description);
+        return this.withPendingActivities(status ?? serverKnownStatus(workflowId, known(), await this.whyNoWorkerAnswered(description.taskQueue)), description);
       } catch (error) {
         // A closed run whose workers are gone cannot answer queries; its end state still can. A
         // person's error (a payload under a key this client lacks) is theirs to see, not a gap.
@@ -504,11 +504,16 @@ export class TemporalEngine implements Engine {
     );
   }
 
-  /** Why a run's status query went unanswered: no worker polls its task queue, or one does and is busy or lacks its code. */
-  private async whyNoWorkerAnswered(): Promise<string> {
-    const pollers = await this.pollers();
-    if (!pollers?.count) return noWorkerAnswered;
-    return `${lastPolled(this.config.temporal.taskQueue, pollers)}, but none answered within ${statusQueryTimeoutMs / 1000} s: busy, stopped since, or without this run's workflow (a prebuilt bundle older than the code, or a module not loaded); the run's steps, questions and usage are not known until a worker answers`;
+  /** Why a run's status query went unanswered: no worker polls the run's task queue, or one does and is busy or lacks its code. */
+  private async whyNoWorkerAnswered(taskQueue: string): Promise<string> {
+    const pollers = await this.pollers(taskQueue);
+    if (pollers?.count === 0) {
+      const configured = this.config.temporal.taskQueue;
+      const other = taskQueue === configured ? "" : ` (the run's own; this client's is '${configured}')`;
+      return `no worker polls task queue '${taskQueue}'${other}: its steps, questions and usage are not known until one does`;
+    }
+    if (!pollers) return noWorkerAnswered;
+    return `${lastPolled(taskQueue, pollers)}, but none answered within ${statusQueryTimeoutMs / 1000} s: busy, stopped since, or without this run's workflow (a prebuilt bundle older than the code, or a module not loaded); the run's steps, questions and usage are not known until a worker answers`;
   }
 
   /** A child run's status for its parent's watchers; one that ended never changes, so it is read once. */
@@ -542,8 +547,8 @@ export class TemporalEngine implements Engine {
    * The workers the server has seen poll the runs' task queue lately, and when it last saw one;
    * undefined when it would not say. The server lists a stopped worker for minutes after its last poll.
    */
-  private pollers(): Promise<Pollers | undefined> {
-    const { namespace, taskQueue } = this.config.temporal;
+  private pollers(taskQueue = this.config.temporal.taskQueue): Promise<Pollers | undefined> {
+    const { namespace } = this.config.temporal;
     return this.client.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue } }).then(
       ({ pollers }) => {
         const seen = (pollers ?? []).map((poller) => Number(poller.lastAccessTime?.seconds ?? 0) * 1000).filter((ms) => ms > 0);
