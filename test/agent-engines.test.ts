@@ -318,7 +318,8 @@ describe("replay testing from a user's project (duragent/testing)", () => {
     await withTemporalWorker(temporal, testConfig(model, { modules: [original] }), async (engine, config) => {
       const handle = await engine.start({ kind: "workflow", name: "summarise", workflow: summarise as DuragentWorkflow }, "A long text.");
       assert.equal(await handle.result(), "summary: short");
-      const saved = join(dir, "summarise.json");
+      // Into a folder not made yet, as the README's `histories/plan.json`.
+      const saved = join(dir, "histories", "summarise.json");
       await saveRunHistory({ runId: handle.runId, file: saved, config });
       const cli = spawnSync(findTemporalCli(), ["workflow", "show", "--output", "json", "--workflow-id", handle.runId, "--address", config.temporal.address, "--namespace", config.temporal.namespace], { encoding: "utf8" });
       assert.equal(cli.status, 0, cli.stderr);

@@ -7,7 +7,8 @@
  * file written by `temporal workflow show --output json` (times as RFC 3339 text) loads too.
  * Temporal's worker and client load only when these are called.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import type { temporal } from "@temporalio/proto";
 import type { ConfigSource } from "../config/load-config.js";
 
@@ -20,7 +21,7 @@ export interface ReplayOutcome {
   error?: Error;
 }
 
-/** Saves a run's history to `file`, from the Temporal cluster the config names. */
+/** Saves a run's history to `file` (its folder made if need be), from the Temporal cluster the config names. */
 export async function saveRunHistory(options: { runId: string; file: string; config?: ConfigSource }): Promise<void> {
   const config = await (await import("../config/load-config.js")).configFrom(options.config);
   const { Client, Connection } = await import("@temporalio/client");
@@ -29,6 +30,7 @@ export async function saveRunHistory(options: { runId: string; file: string; con
   try {
     const history = await new Client({ connection, namespace: config.temporal.namespace }).workflow.getHandle(options.runId).fetchHistory();
     const proto = await import("@temporalio/proto");
+    mkdirSync(dirname(options.file), { recursive: true });
     writeFileSync(options.file, `${JSON.stringify(proto.default.temporal.api.history.v1.History.fromObject(history).toJSON(), null, 2)}\n`);
   } finally {
     await connection.close();
