@@ -456,15 +456,20 @@ describe("duragent CLI", { concurrency: true }, () => {
     test("init in an existing project keeps its module type and its config, and says what the kept config lacks", async () => {
       const existing = join(root, "init-existing");
       mkdirSync(existing);
-      writeFileSync(join(existing, "package.json"), `${JSON.stringify({ name: "cjs-app", version: "1.0.0", main: "index.js" })}\n`);
+      writeFileSync(join(existing, "package.json"), `${JSON.stringify({ name: "cjs-app", main: "index.js" })}\n`);
       writeFileSync(join(existing, "duragent.config.yaml"), "engine: memory\n");
       writeFileSync(join(existing, "index.js"), 'require("node:fs");\n');
       const result = await duragent(existing, ["init", "--no-install"]);
       assert.equal(result.code, 0, result.stderr);
-      const manifest = JSON.parse(readFileSync(join(existing, "package.json"), "utf8")) as { type?: string; main: string; dependencies: Record<string, string> };
+      const manifest = JSON.parse(readFileSync(join(existing, "package.json"), "utf8")) as { type?: string; version?: string; main: string; dependencies: Record<string, string> };
       assert.equal(manifest.type, undefined, "a CommonJS project stays CommonJS");
       assert.equal(manifest.main, "index.js");
+      assert.equal(manifest.version, undefined, "a project's own manifest gets no version it did not have");
       assert.ok(manifest.dependencies.duragent);
+      assert.match(manifest.dependencies.zod!, /^\^4\./);
+      // Its own config is kept, so the next step names no agent it may not have.
+      assert.match(result.stdout, /Next:\n  npx duragent run <agent> --input/);
+      assert.doesNotMatch(result.stdout, /run assistant/);
       assert.match(result.stdout, /package\.json \(added to yours\).*\(kept your duragent\.config\.yaml\)/);
       assert.match(result.stdout, /Your duragent\.config\.yaml does not load agents\.ts: .*modules: \[\.\/agents\.ts\]/);
       assert.equal(readFileSync(join(existing, "duragent.config.yaml"), "utf8"), "engine: memory\n");

@@ -46,8 +46,12 @@ export async function initCommand(context: CommandContext, options: { dir: strin
   // A config of the user's own is kept as it is; it may not load the agent written beside it.
   const unwired = kept.includes("duragent.config.yaml") && !loadsAgentsFile(join(dir, "duragent.config.yaml"));
   const where = dir === process.cwd() ? "" : `cd ${displayPath(dir)} && `;
+  // A kept agents.ts or config may not have the `assistant` written into a new project.
+  const ownAgents = kept.includes("agents.ts") || kept.includes("duragent.config.yaml");
   const steps = [
-    `${where}npx duragent run assistant --input "Summarize README.md in two sentences."`,
+    ownAgents
+      ? `${where}npx duragent run <agent> --input "…"     # one of your agents (the ones it finds are listed when the name is wrong)`
+      : `${where}npx duragent run assistant --input "Summarize README.md in two sentences."`,
     `npx duragent dev     # Temporal with its Web UI, and a worker; then add --engine temporal to run`,
   ];
   return {
@@ -83,6 +87,8 @@ function writePackageJson(dir: string, name: string, duragent: { spec: string | 
   if (duragent.replace) dependencies.duragent = duragent.spec!;
   dependencies.duragent ??= duragent.spec ?? `^${duragentVersion}`;
   dependencies[filesystemServer] ??= versionOf(filesystemServer);
+  // Schemas for questions and structured output: the zod duragent itself takes (another major is refused).
+  dependencies.zod ??= versionOf("zod");
   devDependencies.typescript ??= versionOf("typescript");
   devDependencies["@types/node"] ??= versionOf("@types/node");
   scripts.start ??= 'duragent run assistant --input "Summarize README.md in two sentences."';
@@ -92,10 +98,9 @@ function writePackageJson(dir: string, name: string, duragent: { spec: string | 
   // A project with JavaScript of its own keeps its module type: "type": "module" would make its
   // .js files ESM. A bare package.json (say, from `npm i duragent`) becomes an ES module project.
   const ownJavaScript = readdirSync(dir).some((file) => /\.js$/.test(file));
+  // A project's own manifest keeps its name and version, and gets none it did not have.
   const next = {
-    name,
-    version: "0.1.0",
-    private: true,
+    ...(existsSync(path) ? {} : { name, version: "0.1.0", private: true }),
     ...(ownJavaScript ? {} : { type: "module" }),
     ...manifest,
     scripts,
