@@ -109,6 +109,18 @@ describe("the packed tarball", () => {
     for (const testOnly of ["@temporalio/testing", "@modelcontextprotocol/sdk", "@modelcontextprotocol/server-everything", "@modelcontextprotocol/server-filesystem", "typescript"]) {
       assert.equal(manifest.dependencies[testOnly], undefined, `${testOnly} is not a runtime dependency`);
     }
+    // Every package the build imports is one it declares: what hoisting happens to provide (ajv
+    // beside ESLint's older copy, pnpm without hoisting, Yarn's Plug'n'Play) is not there for all.
+    const installed = join(project, "node_modules", "duragent");
+    const imported = new Set<string>();
+    for (const file of files.filter((name) => name.endsWith(".js"))) {
+      for (const [, specifier] of readFileSync(join(installed, file), "utf8").matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*)"([^".][^"]*)"/g)) {
+        if (!specifier!.startsWith("node:")) imported.add(/^(@[^/]+\/[^/]+|[^/]+)/.exec(specifier!)![1]!);
+      }
+    }
+    assert.ok(imported.has("ajv") && imported.has("@temporalio/workflow"), [...imported].join(", "));
+    const undeclared = [...imported].filter((name) => name !== "duragent" && manifest.dependencies[name] === undefined);
+    assert.deepEqual(undeclared, [], "imported by the build, not in its dependencies");
   });
 });
 
