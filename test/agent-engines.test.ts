@@ -13,7 +13,7 @@ import { textOf } from "../src/common/messages.js";
 import type { RunTarget } from "../src/client/run-targets.js";
 import { startScriptedModelServer, type ScriptedCall, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
 import { everythingServer, filesystemServer } from "./support/mcp-servers.js";
-import { builtinBundle, memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
+import { builtinBundle, bundleWorkflows, memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
 import { createClient } from "../src/client.js";
 import { UserError } from "../src/errors/user-error.js";
 import { defineWorkflow, type DuragentWorkflow } from "../src/workflows/index.js";
@@ -226,6 +226,24 @@ describe("generated run ids", () => {
   after(async () => {
     await model?.close();
     await temporal?.teardown();
+  });
+
+  test("patched() from duragent/workflow: on the memory engine every run takes the new path; on Temporal the SDK's marker is recorded", async () => {
+    const fixture = fileURLToPath(new URL("./fixtures/patched-workflow.ts", import.meta.url));
+    const { guarded } = await import("./fixtures/patched-workflow.js");
+    const memory = await createClient({ config: testConfig(model, { modules: [fixture] }), engine: "memory" });
+    try {
+      assert.equal(await memory.execute(guarded, "go"), "new path");
+    } finally {
+      await memory.close();
+    }
+    await withTemporalWorker(temporal, testConfig(model, { modules: [fixture] }), async (engine) => {
+      const handle = await engine.start({ kind: "workflow", name: "guarded", workflow: guarded as DuragentWorkflow }, "go");
+      assert.equal(await handle.result(), "new path");
+      const events = (await engine.client.workflow.getHandle(handle.runId).fetchHistory()).events ?? [];
+      const markers = events.flatMap((event) => (event.markerRecordedEventAttributes ? [event.markerRecordedEventAttributes.markerName] : []));
+      assert.deepEqual(markers, ["core_patch", "core_patch"]);
+    }, { workflowBundle: await bundleWorkflows([fixture]) });
   });
 
   test("memory engine: an id drawn again while its run is kept is drawn anew; an id the caller chose is refused", async () => {

@@ -23,6 +23,8 @@ export { namespacedToolName } from "../common/tool-catalog.js";
 export { defineWorkflow, isDuragentWorkflow, type DuragentWorkflow, type WorkflowBody, type WorkflowRunInput } from "./define-workflow.js";
 /** Thrown by workflow code to fail its run (`ApplicationFailure.nonRetryable(message)`); any other error retries the workflow task on Temporal. */
 export { ApplicationFailure } from "@temporalio/common";
+/** Temporal's patching, on both engines: a change of workflow shape that running runs replay past. */
+export { deprecatePatch, patched } from "./patches.js";
 export type { AgentRunInput, AgentRunResult } from "./builtin-workflows.js";
 export type { Message, ContentPart, ToolCall } from "../common/messages.js";
 export { textOf } from "../common/messages.js";
