@@ -105,6 +105,38 @@ describe("the bundle cache", () => {
     }
   });
 
+  test("a project with its own, older @temporalio/workflow and @temporalio/common gets duragent's copies bundled, once", async () => {
+    const project = join(dir, "temporal-project");
+    // The project's own copies, as npm hoists them beside duragent: stand-ins that name themselves.
+    for (const name of ["workflow", "common"]) {
+      const root = join(project, "node_modules", "@temporalio", name);
+      mkdirSync(join(root, "lib"), { recursive: true });
+      writeFileSync(join(root, "package.json"), JSON.stringify({ name: `@temporalio/${name}`, version: "1.11.8", main: "lib/index.js" }));
+      writeFileSync(join(root, "lib", "index.js"), `exports.patched = () => "the project's old ${name}";\nexports.ApplicationFailure = class {};\n`);
+      writeFileSync(join(root, "lib", "worker-interface.js"), `exports.marker = "the project's old ${name} worker interface";\n`);
+    }
+    const module = join(project, "agents.ts");
+    writeFileSync(
+      module,
+      [
+        `import { patched } from "@temporalio/workflow";`,
+        `import { ApplicationFailure } from "@temporalio/common";`,
+        `import { defineWorkflow } from ${JSON.stringify(fileURLToPath(new URL("../src/workflows/index.ts", import.meta.url)))};`,
+        `export const hello = defineWorkflow(async () => (patched("x") ? "hello" : String(ApplicationFailure)));`,
+        "",
+      ].join("\n"),
+    );
+    // Where an installed duragent keeps its entry files: inside the project, above its node_modules.
+    process.env.DURAGENT_CACHE_DIR = join(project, "node_modules", ".cache", "duragent");
+    try {
+      const { code } = await loadWorkflowBundle({ modules: [module] }, { cacheDir: join(project, "cache") });
+      assert.doesNotMatch(code, /the project's old/);
+      assert.match(code, /hello/);
+    } finally {
+      delete process.env.DURAGENT_CACHE_DIR;
+    }
+  });
+
   test("workflow code that does not bundle is one user error naming the file", async () => {
     const bad = fileURLToPath(new URL("./fixtures/bad-workflow.ts", import.meta.url));
     await assert.rejects(loadWorkflowBundle({ modules: [bad] }, { cacheDir: join(dir, "bad") }), (error: unknown) => {

@@ -95,6 +95,10 @@ export async function buildWorkflowBundle(inputs: BundleInputs): Promise<{ code:
     logger: { ...quietBundlerLogger, error: (message: string) => void problems.push(message) },
     webpackConfigHook: (config) => ({
       ...config,
+      resolve: {
+        ...config.resolve,
+        alias: { ...(config.resolve?.alias as Record<string, string | false> | undefined), ...temporalWorkflowPackages() },
+      },
       plugins: [
         ...(config.plugins ?? []),
         {
@@ -203,6 +207,16 @@ export const quietBundlerLogger = {
   warn: (message: string) => console.warn(message),
   error: (message: string) => console.error(message),
 };
+
+/**
+ * Workflow code gets the Temporal packages duragent itself resolves, one copy each: the worker
+ * runs that version. A project's own, older `@temporalio/workflow` (a team already on Temporal)
+ * is what an import from the bundle's entry or the project's code would find first, and bundled
+ * beside duragent's it failed every workflow task.
+ */
+function temporalWorkflowPackages(): Record<string, string> {
+  return Object.fromEntries(["@temporalio/workflow", "@temporalio/common"].map((name) => [name, dirname(require.resolve(`${name}/package.json`))]));
+}
 
 function bundleKey(inputs: BundleInputs): string {
   const versions = ["@temporalio/worker", "@temporalio/workflow"].map((name) => `${name}@${packageVersion(name)}`);
