@@ -180,9 +180,9 @@ describe("one agent, two engines", () => {
       const scheduled = event.activityTaskScheduledEventAttributes;
       return scheduled ? [`${scheduled.activityType!.name!}: ${summary(event.userMetadata?.summary)}`] : [];
     });
-    assert.equal(steps[0], "callLlm: llm openai:gpt-4.1-mini");
+    assert.equal(steps[0], "callLlm: llm openai:gpt-4.1-mini (finder)");
     assert.deepEqual(steps.slice(1, 3).sort(), ["callTool: tool everything/get-sum", "callTool: tool filesystem/read_text_file"]);
-    assert.equal(steps[3], "callLlm: llm openai:gpt-4.1-mini");
+    assert.equal(steps[3], "callLlm: llm openai:gpt-4.1-mini (finder)");
     assert.equal(steps.length, 4);
     // No local activity, patch marker or search-attribute upsert: the first workflow task only schedules the call.
     const events = history.events ?? [];

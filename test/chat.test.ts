@@ -155,7 +155,7 @@ describe("chat in memory", () => {
         return status.waitingFor === "the next message" ? status : undefined;
       });
       assert.equal(idle.phase, "running");
-      assert.match(statusText(idle), /: running — waiting for the next message \(after step \d+: llm openai:gpt-4\.1-mini\)/);
+      assert.match(statusText(idle), /: running — waiting for the next message \(after step \d+: llm openai:gpt-4\.1-mini \(assistant\)\)/);
       assert.match(currentDetails(idle), /^\*\*waiting for the next message\*\* · after step \d+/);
 
       await assert.rejects(chat.send(""), (error: unknown) => error instanceof InvalidRunMessage && /needs some text/.test(error.message));

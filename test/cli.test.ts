@@ -323,7 +323,7 @@ describe("duragent CLI", { concurrency: true }, () => {
       assert.equal(result.stdout, `${answer}\n`);
       // Its steps on stderr, through the last (a fast run ends between two reads of its status).
       const steps = [...result.stderr.matchAll(/^ {2}steps? (?:\d+–)?(\d+): (.*)$/gm)].map((line) => [Number(line[1]), line[2]]);
-      assert.deepEqual(steps.at(-1), [3, "llm openai:gpt-4.1-mini"], result.stderr);
+      assert.deepEqual(steps.at(-1), [3, "llm openai:gpt-4.1-mini (librarian)"], result.stderr);
       assertNoLeftovers(dir);
     });
 
@@ -331,7 +331,7 @@ describe("duragent CLI", { concurrency: true }, () => {
       const result = await duragent(dir, ["run", "pair", "--input", "What do notes.md say?"]);
       assert.equal(result.code, 0, result.stderr);
       const steps = [...result.stderr.matchAll(/^ {2}\[(\S+)\] step (\d+): (.*)$/gm)].map((line) => `${line[1]} ${line[2]}: ${line[3]}`).sort();
-      const branch = (run: string) => [`${run} 1: llm openai:gpt-4.1-mini`, `${run} 2: tool filesystem/read_text_file`, `${run} 3: llm openai:gpt-4.1-mini`];
+      const branch = (run: string) => [`${run} 1: llm openai:gpt-4.1-mini (librarian)`, `${run} 2: tool filesystem/read_text_file`, `${run} 3: llm openai:gpt-4.1-mini (librarian)`];
       assert.deepEqual(steps, [...branch("north-1"), ...branch("south-1")], result.stderr);
     });
 

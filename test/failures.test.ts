@@ -114,7 +114,7 @@ for (const engineName of ["memory", "temporal"] as const) {
         await onEngine(engineName, env, config, async (engine) => {
           const handle = await engine.start(agent("openai:gpt-4.1-mini"), "record_step");
           const retrying = await waitFor("the step to be retried", async () => (await handle.status()).retrying, 20_000);
-          assert.equal(retrying.step, "llm openai:gpt-4.1-mini");
+          assert.equal(retrying.step, "llm openai:gpt-4.1-mini (worker)");
           assert.equal(retrying.attempt, 2);
           assert.equal(retrying.maximumAttempts, 2);
           assert.match(retrying.error, /^openai is rate limiting requests \(429\): Rate limit reached for gpt-4\.1-mini/);
@@ -125,7 +125,7 @@ for (const engineName of ["memory", "temporal"] as const) {
           assert.equal(status.lastError, failure.message.replace(/^Run \S+ failed: /, ""));
           // Named by the agent whose call it was: several may share a model.
           assert.match(status.lastError ?? "", /^worker: openai is rate limiting requests \(429\): Rate limit reached.* Gave up after 2 attempts \(execution\.llm\.maximumAttempts\)\.$/);
-          assert.equal(status.failedStep, "llm openai:gpt-4.1-mini");
+          assert.equal(status.failedStep, "llm openai:gpt-4.1-mini (worker)");
           assert.equal(status.retrying, undefined);
         });
       } finally {
@@ -423,7 +423,7 @@ describe("starting runs on Temporal", () => {
     try {
       await withTemporalWorker(env, configFor(model, join(dir, "big-answer.log"), { llm: { maximumAttempts: 3 } }), async (engine) => {
         const failure = await failureOf(await engine.start(agent("openai:gpt-4.1-mini"), "say a lot"));
-        assert.match(failure.message, /The result of llm openai:gpt-4\.1-mini is 3\.0 MB; Temporal records at most 2 MB in a step's result\. Ask the model for a shorter answer/);
+        assert.match(failure.message, /The result of llm openai:gpt-4\.1-mini \(worker\) is 3\.0 MB; Temporal records at most 2 MB in a step's result\. Ask the model for a shorter answer/);
         assert.equal(model.requests.length, 1, "not retried");
       });
     } finally {

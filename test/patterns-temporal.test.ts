@@ -227,7 +227,7 @@ describe("scale and nesting on Temporal", () => {
         });
       },
     );
-    assert.ok(inFlight!.length <= 5 && inFlight!.every((label) => label === "llm openai:scripted"), JSON.stringify(inFlight));
+    assert.ok(inFlight!.length <= 5 && inFlight!.every((label) => label === "llm openai:scripted (worker)"), JSON.stringify(inFlight));
     assert.equal(run.error, undefined, String(run.error));
     const text = run.result?.text ?? "";
     for (const item of items) assert.ok(text.includes(`done ${item}\n`) || text.endsWith(`done ${item}`), item);

@@ -459,8 +459,8 @@ describe("declarative patterns", () => {
         const now = await handle.status();
         return now.inFlight?.length === 3 ? now : undefined;
       });
-      assert.deepEqual(status.inFlight, ["llm openai:scripted", "llm openai:scripted", "llm anthropic:scripted"]);
-      assert.match(statusText(status), /: running — step 3: llm anthropic:scripted\n  in flight: llm openai:scripted \(×2\), llm anthropic:scripted$/);
+      assert.deepEqual(status.inFlight, ["llm openai:scripted (a)", "llm openai:scripted (b)", "llm anthropic:scripted (c)"]);
+      assert.match(statusText(status), /: running — step 3: llm anthropic:scripted \(c\)\n  in flight: llm openai:scripted \(a\), llm openai:scripted \(b\), llm anthropic:scripted \(c\)$/);
       release();
       await handle.result();
       // Interleaved as the branches ran, each message names its agent.

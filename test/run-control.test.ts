@@ -161,7 +161,7 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
         const paused = await handle.status();
         assert.equal(paused.phase, "paused");
         assert.equal(paused.stepCount, 1, "the first model call, which listed the tools too");
-        assert.equal(paused.currentStep, "llm openai:gpt-4.1-mini");
+        assert.equal(paused.currentStep, "llm openai:gpt-4.1-mini (reader)");
         assert.equal(model.requests.length, 1);
 
         await handle.resume();
@@ -180,7 +180,7 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
         await handle.cancel();
         await assert.rejects(handle.result(), /cancel/i);
         const status = await waitForPhase(handle, "cancelled");
-        assert.equal(status.currentStep, "llm openai:gpt-4.1-mini");
+        assert.equal(status.currentStep, "llm openai:gpt-4.1-mini (reader)");
         const transcript = await handle.transcript();
         assert.deepEqual(transcript.map((message) => message.role), ["user"]);
       });

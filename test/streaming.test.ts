@@ -287,7 +287,7 @@ describe("watching a streaming run", () => {
       assert.ok(events.findIndex((event) => event.type === "text") < events.length - 1);
       assert.deepEqual(
         events.filter((event) => event.type === "step").map((event) => (event as { step: string }).step),
-        ["llm openai:gpt-4.1-mini"],
+        ["llm openai:gpt-4.1-mini (guide)"],
       );
     } finally {
       await engine.close();
@@ -299,7 +299,7 @@ describe("watching a streaming run", () => {
     const stepper: RunTarget = { kind: "agent", name: "stepper", agent: { name: "stepper", instruction: "Look three times.", servers: ["fs"] } };
     script = (_question, _attempt, call) =>
       call.messages.filter((message) => message.role === "tool").length < 3 ? { toolCalls: [{ name: "fs_list_allowed_directories", arguments: {} }] } : { text: "looked" };
-    const expected = ["llm", "tool", "llm", "tool", "llm", "tool", "llm"].map((kind) => (kind === "llm" ? "llm openai:gpt-4.1-mini" : "tool fs/list_allowed_directories"));
+    const expected = ["llm", "tool", "llm", "tool", "llm", "tool", "llm"].map((kind) => (kind === "llm" ? "llm openai:gpt-4.1-mini (stepper)" : "tool fs/list_allowed_directories"));
     const stepsOf = (events: RunEvent[]) => events.flatMap((event) => (event.type === "step" ? [[event.number, event.step] as const] : []));
     try {
       const onMemory = memoryEngine(config);
@@ -407,7 +407,7 @@ describe("watching a streaming run", () => {
       // The marker says why the attempt failed, as the run's status does, and the terminal line with it.
       const marker = events[restart] as Extract<RunEvent, { type: "restart" }>;
       assert.match(marker.reason ?? "", /broke off before the answer was complete/, JSON.stringify(marker));
-      assert.match(restartText(marker), /^llm openai:\S+: the attempt failed \(The connection to openai broke off before the answer was complete[^\n]*\); attempt 2 starts over$/);
+      assert.match(restartText(marker), /^llm openai:\S+ \(guide\): the attempt failed \(The connection to openai broke off before the answer was complete[^\n]*\); attempt 2 starts over$/);
     });
     script = (question) => turns[question] ?? { text: `unknown: ${question}` };
   });
@@ -448,7 +448,7 @@ describe("watching a streaming run", () => {
       assert.ok(texts.length > 2, "the branches' text came in pieces");
       // Each child run's steps, named by the branch's run.
       const steps = events.flatMap((event) => (event.type === "step" ? [`${event.run} ${event.number}: ${event.step}`] : [])).sort();
-      assert.deepEqual(steps, ["north-1 1: llm openai:gpt-4.1-mini", "south-1 1: llm openai:gpt-4.1-mini"]);
+      assert.deepEqual(steps, ["north-1 1: llm openai:gpt-4.1-mini (porto)", "south-1 1: llm openai:gpt-4.1-mini (faro)"]);
       for (const city of ["porto", "faro"]) assert.ok((end.result as { text: string }).text.includes(described[city]!));
     } finally {
       script = (question) => turns[question] ?? { text: `unknown: ${question}` };

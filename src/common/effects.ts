@@ -33,7 +33,7 @@ export interface Effect<I, O> {
    * server's tool list), and it records a marker rather than an activity in history.
    */
   readonly local?: true;
-  /** The step's label, e.g. `llm openai:gpt-4.1-mini` or `tool filesystem/read_text_file`. */
+  /** The step's label, e.g. `llm openai:gpt-4.1-mini (writer)` or `tool filesystem/read_text_file`. */
   label(input: I): string;
   /** Carries the input and output types; never set. */
   readonly types?: { input: I; output: O };
@@ -45,7 +45,8 @@ function effect<I, O>(spec: Omit<Effect<I, O>, "types">): Effect<I, O> {
 
 export const effects = {
   /** One model turn. Provider errors are ApplicationFailures typed by `FailureType`. */
-  callLlm: effect<LlmRequest, LlmResponse>({ settings: "llm", label: (request) => `llm ${request.model}` }),
+  // The agent named too: in a pattern, several agents share a model, and a step should say whose it is.
+  callLlm: effect<LlmRequest, LlmResponse>({ settings: "llm", label: (request) => `llm ${request.model}${request.agent ? ` (${request.agent})` : ""}` }),
   /** The tools one MCP server offers, filtered by its `allowedTools`. */
   listTools: effect<string, ToolDefinition[]>({ settings: "tools", local: true, label: (server) => `tools ${server}` }),
   /** One tool call. The model's mistakes and the tool's failures are `isError` results, not exceptions. */
