@@ -4,7 +4,8 @@
  * cached bundle is used only while everything that went into it is unchanged.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { isUserError } from "../src/errors/user-error.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -135,6 +136,14 @@ describe("the bundle cache", () => {
     } finally {
       delete process.env.DURAGENT_CACHE_DIR;
     }
+  });
+
+  test("a cache folder that cannot be written is a user error naming DURAGENT_CACHE_DIR, not a bug", { skip: !existsSync("/sys/kernel") && "needs Linux's /sys, where nothing can be made" }, async () => {
+    await assert.rejects(loadWorkflowBundle({ modules: [] }, { cacheDir: "/sys/duragent-cache" }), (error: unknown) => {
+      assert.ok(isUserError(error), String(error));
+      assert.match(error.message, /^Cannot write the workflow bundle cache \(EPERM[^]*Set DURAGENT_CACHE_DIR to a folder this process can write \(it is \/sys\/duragent-cache now\)/);
+      return true;
+    });
   });
 
   test("workflow code that does not bundle is one user error naming the file", async () => {

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ExitCode, UserError } from "../errors/user-error.js";
+import { displayPath, ExitCode, UserError } from "../errors/user-error.js";
 import { duragentVersion, packageRoot } from "../package-info.js";
 
 const require = createRequire(import.meta.url);
@@ -65,6 +65,18 @@ function defaultCacheDir(): string {
 /** The bundle from the cache when nothing that went into it changed; otherwise built and cached. */
 export async function loadWorkflowBundle(inputs: BundleInputs, options: { cacheDir?: string } = {}): Promise<LoadedBundle> {
   const cacheDir = options.cacheDir ?? defaultCacheDir();
+  return cachedBundle(inputs, cacheDir).catch((error: unknown) => {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (code !== "EROFS" && code !== "EACCES" && code !== "EPERM") throw error;
+    // Yarn's Plug'n'Play keeps packages in read-only zips; a container may mount node_modules read-only.
+    throw new UserError(`Cannot write the workflow bundle cache (${(error as Error).message}).`, {
+      hint: `Set DURAGENT_CACHE_DIR to a folder this process can write (it is ${displayPath(cacheDir)} now), or prebuild the bundle with \`duragent build\` where one can be written.`,
+      cause: error,
+    });
+  });
+}
+
+async function cachedBundle(inputs: BundleInputs, cacheDir: string): Promise<LoadedBundle> {
   const key = bundleKey(inputs);
   const file = join(cacheDir, `workflow-bundle-${key.slice(0, 16)}.js`);
   const manifestFile = `${file.slice(0, -3)}.json`;
