@@ -768,6 +768,16 @@ describe("duragent CLI", { concurrency: true }, () => {
       } finally {
         if (prebuilt.isRunning) await stop(prebuilt, "SIGTERM");
       }
+      // Served from another folder (a monorepo's package built from its root), it is the same code.
+      const elsewhere = join(dir, "deploy");
+      mkdirSync(elsewhere, { recursive: true });
+      const moved = new CliProcess(["--config", join(dir, "duragent.config.yaml"), "worker", "--bundle", join(dir, "prebuilt-workflows.js")], { cwd: elsewhere, env });
+      try {
+        await moved.waitFor("stderr", /serving task queue 'cli-test-prebuilt'/);
+        assert.doesNotMatch(moved.stderr, /does not match/);
+      } finally {
+        await stop(moved, "SIGTERM");
+      }
       // A bundle built before a module changed: the worker serves it, and says it is stale.
       const agents = readFileSync(join(dir, "agents.ts"), "utf8");
       writeFileSync(join(dir, "agents.ts"), `${agents}export const added = defineWorkflow(async () => "new");\n`);

@@ -135,7 +135,8 @@ export async function buildWorkflowBundle(inputs: BundleInputs): Promise<{ code:
 /**
  * What `duragent build` records in a bundle it writes, so that a worker given it can tell when it
  * was built from other code than the worker's: the config's modules and the content of the user's
- * files it holds (not packages'), by path relative to the folder the command ran in.
+ * files it holds (not packages'), by path relative to the first module's folder: the same from a
+ * monorepo's root (`--config packages/a/duragent.config.yaml`) as from the package's own folder.
  */
 interface BundleStamp {
   modules: string[];
@@ -145,8 +146,12 @@ interface BundleStamp {
 
 const stampPrefix = "//# duragentBundle=";
 
+function stampBase(inputs: BundleInputs): string {
+  return inputs.modules[0] !== undefined ? dirname(inputs.modules[0]) : process.cwd();
+}
+
 /** The bundle with its stamp on a line before the source map, which Temporal reads from the end. */
-export function stampedBundle(code: string, inputs: BundleInputs, files: Record<string, string>, base = process.cwd()): string {
+export function stampedBundle(code: string, inputs: BundleInputs, files: Record<string, string>, base = stampBase(inputs)): string {
   const duragentOwn = [join(packageRoot, "src"), join(packageRoot, "dist")];
   const own = Object.fromEntries(
     Object.entries(files)
@@ -163,7 +168,7 @@ export function stampedBundle(code: string, inputs: BundleInputs, files: Record<
  * Why a bundle `duragent build` wrote no longer matches the worker's code, or nothing when it does
  * (or carries no stamp). A file that is not here to compare (a deploy without sources) is no reason.
  */
-export function bundleStaleness(code: string, inputs: BundleInputs, base = process.cwd()): string[] {
+export function bundleStaleness(code: string, inputs: BundleInputs, base = stampBase(inputs)): string[] {
   const at = code.lastIndexOf(stampPrefix);
   if (at < 0) return [];
   let stamp: BundleStamp;
