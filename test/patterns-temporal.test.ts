@@ -397,7 +397,7 @@ describe("scale and nesting on Temporal", () => {
       // The run has no question of its own: an answer naming none says which there are.
       await assert.rejects(parent.answer({ value: "red" }), (error: Error) => {
         assert.equal(error.name, "InvalidRunMessage");
-        assert.match(error.message, /^Several requests are pending \(b\d-1\/input-1, b\d-1\/input-1, b\d-1\/input-1\); name one\.$/);
+        assert.match(error.message, /^Several requests are pending \(b\d-1\/input-1, b\d-1\/input-1, b\d-1\/input-1\); name one \(`--request <id>` on the CLI, `requestId` in code and in serve's tools\)\.$/);
         return true;
       });
       await parent.answer({ requestId: "b1-1/input-1", value: "red" });

@@ -47,7 +47,7 @@ const commands: CommandSpec[] = [
     options: (command) =>
       command
         .requiredOption("-i, --input <text|json|@file|->", "the message, or a JSON input; @file reads a file, - standard input")
-        .option("--wait", "wait for the answer (default)", true)
+        .option("--wait", "wait for the answer", true)
         .option("--no-wait", "print the run id and return at once (temporal engine)")
         .option("--events", "print the run's events as JSON lines (step, text, restart, progress, request, end) instead of its answer")
         .option("--agent <name>", "show only this agent's streamed text (e.g. a pattern's last writer); repeat for several", collect, [])
@@ -139,7 +139,7 @@ const commands: CommandSpec[] = [
     steering: true,
     description: "reject a pending tool call; the model reads the reason",
     args: [runId],
-    options: (command) => command.requiredOption("--reason <text>", "why").option("--request <id>", "which request, when several are pending"),
+    options: (command) => command.requiredOption("--reason <text>", "why (required); the model reads it").option("--request <id>", "which request, when several are pending"),
     action: async (context, [id], options) =>
       (await import("./commands/reject.js")).rejectCommand(context, id!, {
         reason: options.reason as string,

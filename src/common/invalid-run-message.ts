@@ -24,5 +24,5 @@ export class InvalidRunMessage extends Error {
 
 /** An answer or decision that names no request while several wait: the sender must pick one. */
 export function severalPending(ids: readonly string[]): InvalidRunMessage {
-  return new InvalidRunMessage(`Several requests are pending (${ids.join(", ")}); name one.`);
+  return new InvalidRunMessage(`Several requests are pending (${ids.join(", ")}); name one (\`--request <id>\` on the CLI, \`requestId\` in code and in serve's tools).`);
 }
