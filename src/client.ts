@@ -128,11 +128,11 @@ export class DuragentClient {
         // A config the Temporal client refuses (a codec key it cannot read) is the user's to fix;
         // a server that cannot be reached is said beside the memory engine's answer.
         if (!(isUserError(unopened) && unopened.name === "TemporalUnreachable")) throw unopened;
-        throw new RunNotFound(runId, `in this process (${memoryRetention(this.config)}), and Temporal could not be asked (${unopened.message})`);
+        throw new RunNotFound(runId, `among this process's memory runs (${memoryRetention(this.config)}), and Temporal could not be asked (${unopened.message.split("\n")[0]})`);
       });
       return temporal.getHandle(runId).catch((missing: unknown) => {
         if (!(missing instanceof RunNotFound)) throw missing;
-        throw new RunNotFound(runId, `in this process (${memoryRetention(this.config)}), nor in Temporal namespace '${this.config.temporal.namespace}'`);
+        throw new RunNotFound(runId, `in Temporal namespace '${this.config.temporal.namespace}', nor among this process's memory runs (${memoryRetention(this.config)})`);
       });
     }
   }

@@ -211,7 +211,7 @@ describe("codec keys in the config", () => {
     const badKey = await status("temporal: { address: '127.0.0.1:1' }\ncodec:\n  keys: [{ id: k1, env: DURAGENT_TEST_UNSET_KEY }]\n");
     assert.match(badKey, /^duragent: codec\.keys\.0 \("k1"\): the environment variable DURAGENT_TEST_UNSET_KEY is not set\./);
     const unreachable = await status("temporal: { address: '127.0.0.1:1' }\n");
-    assert.match(unreachable, /^duragent: No run 'some-run' in this process \(.*\), and Temporal could not be asked \(Cannot reach Temporal at 127\.0\.0\.1:1: /);
+    assert.match(unreachable, /^duragent: No run 'some-run' among this process's memory runs \(.*\), and Temporal could not be asked \(Cannot reach Temporal at 127\.0\.0\.1:1: /);
   });
 });
 
