@@ -470,6 +470,11 @@ describe("duragent CLI", { concurrency: true }, () => {
       // Its own config is kept, so the next step names no agent it may not have.
       assert.match(result.stdout, /Next:\n  npx duragent run <agent> --input/);
       assert.doesNotMatch(result.stdout, /run assistant/);
+      // Started by pnpm (`pnpm exec duragent init`), it installs and runs with pnpm.
+      const fresh = join(root, "init-pnpm");
+      const pnpm = await duragent(root, ["init", fresh, "--no-install"], cliEnv({ npm_config_user_agent: "pnpm/10.4.0 npm/? node/v20.19.0 linux x64" }));
+      assert.equal(pnpm.code, 0, pnpm.stderr);
+      assert.match(pnpm.stdout, /Install its packages with `pnpm install` first\.\nNext:\n  cd \S*init-pnpm && pnpm exec duragent run assistant --input/);
       assert.match(result.stdout, /package\.json \(added to yours\).*\(kept your duragent\.config\.yaml\)/);
       assert.match(result.stdout, /Your duragent\.config\.yaml does not load agents\.ts: .*modules: \[\.\/agents\.ts\]/);
       assert.equal(readFileSync(join(existing, "duragent.config.yaml"), "utf8"), "engine: memory\n");

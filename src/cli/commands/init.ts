@@ -39,9 +39,11 @@ export async function initCommand(context: CommandContext, options: { dir: strin
   write("README.md", readmeFile(name));
   appendGitignore(dir);
 
+  // The package manager that started this command installs and runs, as its user would.
+  const manager = packageManager();
   if (options.install) {
-    context.notice(`installing packages in ${displayPath(dir)} (npm install)`);
-    await npmInstall(dir);
+    context.notice(`installing packages in ${displayPath(dir)} (${manager.name} install)`);
+    await install(dir, manager);
   }
   // A config of the user's own is kept as it is; it may not load the agent written beside it.
   const unwired = kept.includes("duragent.config.yaml") && !loadsAgentsFile(join(dir, "duragent.config.yaml"));
@@ -50,16 +52,16 @@ export async function initCommand(context: CommandContext, options: { dir: strin
   const ownAgents = kept.includes("agents.ts") || kept.includes("duragent.config.yaml");
   const steps = [
     ownAgents
-      ? `${where}npx duragent run <agent> --input "…"     # one of your agents (the ones it finds are listed when the name is wrong)`
-      : `${where}npx duragent run assistant --input "Summarize README.md in two sentences."`,
-    `npx duragent dev     # Temporal with its Web UI, and a worker; then add --engine temporal to run`,
+      ? `${where}${manager.run} duragent run <agent> --input "…"     # one of your agents (the ones it finds are listed when the name is wrong)`
+      : `${where}${manager.run} duragent run assistant --input "Summarize README.md in two sentences."`,
+    `${manager.run} duragent dev     # Temporal with its Web UI, and a worker; then add --engine temporal to run`,
   ];
   return {
     data: { dir, written, kept, installed: options.install },
     text: [
       `Created a duragent project in ${displayPath(dir)}: ${written.map((file) => (file === "package.json" && hadManifest ? "package.json (added to yours)" : file)).join(", ")}${kept.length > 0 ? ` (kept your ${kept.join(", ")})` : ""}.`,
       "Without OPENAI_API_KEY, duragent's scripted model answers, so it runs offline; set the key for a real model.",
-      ...(options.install ? [] : ["Install its packages with `npm install` first."]),
+      ...(options.install ? [] : [`Install its packages with \`${manager.name} install\` first.`]),
       ...(unwired
         ? ["Your duragent.config.yaml does not load agents.ts: for its `assistant` agent, add `modules: [./agents.ts]` and, under `mcp.servers`, the `filesystem` server it uses (`duragent init` in an empty folder shows both)."]
         : []),
@@ -172,19 +174,34 @@ function appendGitignore(dir: string): void {
   writeFileSync(path, `${existing}${existing && !existing.endsWith("\n") ? "\n" : ""}${wanted.join("\n")}\n`);
 }
 
-function npmInstall(dir: string): Promise<void> {
-  const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+interface PackageManager {
+  name: "npm" | "pnpm" | "yarn";
+  /** How a project's installed commands are run with it. */
+  run: string;
+}
+
+/** The package manager that started this command (`pnpm exec duragent init`), by the user agent it sets; npm otherwise. */
+function packageManager(): PackageManager {
+  const agent = process.env.npm_config_user_agent ?? "";
+  if (agent.startsWith("pnpm/")) return { name: "pnpm", run: "pnpm exec" };
+  if (agent.startsWith("yarn/")) return { name: "yarn", run: "yarn" };
+  return { name: "npm", run: "npx" };
+}
+
+function install(dir: string, manager: PackageManager): Promise<void> {
+  const command = process.platform === "win32" ? `${manager.name}.cmd` : manager.name;
+  const args = manager.name === "npm" ? ["install", "--no-audit", "--no-fund"] : ["install"];
   return new Promise((resolvePromise, reject) => {
-    // npm's own output goes to stderr, so stdout carries only the command's result.
-    const child = spawn(npm, ["install", "--no-audit", "--no-fund"], { cwd: dir, stdio: ["ignore", 2, 2] });
-    child.once("error", (error) => reject(new UserError(`Cannot run npm install: ${error.message}`, { exitCode: ExitCode.unavailable, cause: error })));
+    // The installer's own output goes to stderr, so stdout carries only the command's result.
+    const child = spawn(command, args, { cwd: dir, stdio: ["ignore", 2, 2] });
+    child.once("error", (error) => reject(new UserError(`Cannot run ${manager.name} install: ${error.message}`, { exitCode: ExitCode.unavailable, cause: error })));
     child.once("exit", (code) =>
       code === 0
         ? resolvePromise()
         : reject(
-            new UserError(`npm install failed in ${displayPath(dir)} (exit ${code}).`, {
+            new UserError(`${manager.name} install failed in ${displayPath(dir)} (exit ${code}).`, {
               exitCode: ExitCode.unavailable,
-              hint: "Its output is above; fix the cause and run `npm install` there. If it could not find duragent itself, point the project at a packed copy: `duragent init --duragent ./duragent-<version>.tgz`.",
+              hint: `Its output is above; fix the cause and run \`${manager.name} install\` there. If it could not find duragent itself, point the project at a packed copy: \`duragent init --duragent ./duragent-<version>.tgz\`.`,
             }),
           ),
     );
