@@ -56,5 +56,11 @@ export async function createWorker(options: WorkerOptions = {}): Promise<Duragen
 
 /** Creates a worker and serves until SIGINT or SIGTERM. */
 export async function runWorker(options: WorkerOptions = {}): Promise<void> {
-  await (await createWorker(options)).run();
+  const logger = options.logger ?? createLogger("duragent-worker");
+  const worker = await createWorker({ ...options, logger });
+  // As `duragent worker` does: a log read after a deploy shows the worker began to serve, and where.
+  const { taskQueue, namespace } = worker.worker.options;
+  logger.info({ taskQueue, namespace }, `serving task queue '${taskQueue}' in namespace '${namespace}'`);
+  await worker.run();
+  logger.info({ taskQueue, stopped: true }, `stopped serving task queue '${taskQueue}'`);
 }

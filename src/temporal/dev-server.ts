@@ -120,7 +120,7 @@ async function launch(options: DevServerOptions): Promise<DevServer> {
     if (!(await isPortFree(taken))) {
       throw new DevServerStartError(
         `Cannot start the Temporal dev server: its ${what} port ${taken} on 127.0.0.1 is already in use.`,
-        `Stop what listens there (another \`duragent dev\`?), or pick free ports with --port and --ui-port.`,
+        `Stop what listens there (another \`duragent dev\`?), or pick free ports with --port and --ui-port; if it is a Temporal server you started, run \`duragent worker\` against it instead.`,
       );
     }
   }
