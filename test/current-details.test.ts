@@ -23,6 +23,15 @@ describe("a child run's requests in its parent's details", () => {
     assert.ok(approval.kind === "approval" && JSON.stringify(approval.arguments).length < 600);
   });
 
+  test("the command to answer shows what --value takes: JSON for an object, yes or no, a number; a server's one-field form its field", () => {
+    const asking = (request: Omit<Extract<PendingRequest, { kind: "input" }>, "kind" | "id" | "prompt">) => currentDetails(status([{ kind: "input", id: "input-1", prompt: "?", ...request }]));
+    assert.match(asking({ schema: { type: "object", properties: { amount: { type: "number" } } } }), /--value '\{…\}' {2}\(JSON\)`/);
+    assert.match(asking({ schema: { type: "boolean" } }), /--value yes\|no`/);
+    assert.match(asking({ schema: { type: "integer" } }), /--value <number>`/);
+    assert.match(asking({ schema: { type: "object", properties: { amount: { type: "number" } } }, origin: { server: "shop", tool: "buy", kind: "elicitation" } }), /--value <number>`/);
+    assert.match(asking({}), /--value "…"`/);
+  });
+
   test("the parent shows each child request with the command that answers it through the parent", () => {
     const one = currentDetails(status(), new Map([["inner-1", [{ kind: "input", id: "input-1", prompt: "Which city?" }]]]));
     assert.match(one, /\*\*Question\*\* in child run `inner-1`: Which city\?/);

@@ -58,7 +58,25 @@ function pendingLines(runId: string, request: PendingRequest, several: boolean, 
     ];
   }
   const from = request.origin ? ` (from \`${request.origin.server}/${request.origin.tool}\`)` : "";
-  return [`**Question**${inChild}${from}: ${cut(request.prompt)}`, `Answer: \`duragent answer ${runId}${which} --value "…"\``];
+  return [`**Question**${inChild}${from}: ${cut(request.prompt)}`, `Answer: \`duragent answer ${runId}${which} --value ${valueShape(answeredSchema(request))}\``];
+}
+
+/** An MCP server's form of one field is answered with the field's value alone, as `duragent answer` reads it. */
+function answeredSchema(request: Extract<PendingRequest, { kind: "input" }>): Record<string, unknown> | undefined {
+  const properties = request.schema?.properties;
+  if (!request.origin || request.schema?.type !== "object" || typeof properties !== "object" || properties === null) return request.schema;
+  const fields = Object.values(properties as Record<string, unknown>);
+  return fields.length === 1 && typeof fields[0] === "object" && fields[0] !== null ? (fields[0] as Record<string, unknown>) : request.schema;
+}
+
+/** What `--value` takes for a question's schema, in the shape a shell passes it. */
+function valueShape(schema: Record<string, unknown> | undefined): string {
+  const type = schema?.type;
+  if (type === "object") return "'{…}'  (JSON)";
+  if (type === "array") return "'[…]'  (JSON)";
+  if (type === "boolean") return "yes|no";
+  if (type === "number" || type === "integer") return "<number>";
+  return '"…"';
 }
 
 /**
