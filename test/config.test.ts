@@ -332,12 +332,14 @@ mcp:
     );
   });
 
-  test("a config is found in the folders above the working directory, the nearest first", async () => {
-    const dir = await project({ "duragent.config.yaml": "agents:\n  outer: { instruction: Outer. }\n" });
+  test("a config is found in the folders above the working directory, the nearest first; its stdio servers start in its folder", async () => {
+    const dir = await project({ "duragent.config.yaml": "mcp:\n  servers:\n    files: { command: npx, args: [server-filesystem, .] }\nagents:\n  outer: { instruction: Outer. }\n" });
     await mkdir(path.join(dir, "docs", "deep"), { recursive: true });
     const found = await loadConfig({ cwd: path.join(dir, "docs", "deep"), env: {} });
     assert.equal(found.path, path.join(dir, "duragent.config.yaml"));
     assert.deepEqual(Object.keys(found.config.agents), ["outer"]);
+    // Its stdio server starts in the config's folder, so `.` there is the project, not docs/deep.
+    assert.equal((found.config.mcp.servers.files as { cwd?: string }).cwd, dir);
     await writeFile(path.join(dir, "docs", "duragent.config.yaml"), "agents:\n  inner: { instruction: Inner. }\n");
     assert.deepEqual(Object.keys((await loadConfig({ cwd: path.join(dir, "docs", "deep"), env: {} })).config.agents), ["inner"]);
   });

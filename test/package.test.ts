@@ -170,7 +170,10 @@ describe("a project made with `duragent init`", () => {
     );
     const config = readFileSync(join(project, "duragent.config.yaml"), "utf8");
     mkdirSync(join(project, "js"), { recursive: true });
-    writeFileSync(join(project, "js", "duragent.config.yaml"), config.replace("  - ./agents.ts", "  - ../lister.js").replace(/taskQueue: .*/, "taskQueue: js-agents"));
+    // Its filesystem server starts in js/, the config's folder: `..` is the project.
+    const jsConfig = config.replace("  - ./agents.ts", "  - ../lister.js").replace(/taskQueue: .*/, "taskQueue: js-agents").replace(/(args: \[.*), \.\]/, "$1, ..]");
+    assert.notEqual(jsConfig.indexOf(", ..]"), -1, jsConfig);
+    writeFileSync(join(project, "js", "duragent.config.yaml"), jsConfig);
     writeFileSync(
       join(project, "client.mjs"),
       [

@@ -260,7 +260,9 @@ function resolvePaths(config: DuragentConfig, dir: string): DuragentConfig {
   for (const [name, server] of Object.entries(config.mcp.servers)) {
     const resolved = { ...server };
     if (resolved.roots) resolved.roots = resolved.roots.map(resolve);
-    if ("cwd" in resolved && resolved.cwd !== undefined) resolved.cwd = resolve(resolved.cwd);
+    // A stdio server starts in the config's folder unless told otherwise, so its relative arguments
+    // (`server-filesystem .`) mean the same from whichever folder a worker or `serve` was started.
+    if ("command" in resolved) resolved.cwd = resolved.cwd !== undefined ? resolve(resolved.cwd) : dir;
     if ("auth" in resolved && resolved.auth?.type === "client_credentials") {
       const auth = { ...resolved.auth };
       if (auth.clientSecretFile !== undefined) auth.clientSecretFile = path.resolve(dir, auth.clientSecretFile);

@@ -54,7 +54,7 @@ export const StdioServerSchema = z.strictObject({
   args: z.array(z.string()).optional(),
   /** Extra environment variables for the child, over a minimal safe environment. */
   env: z.record(z.string(), z.string()).optional(),
-  /** Working directory of the child; relative to the config file. */
+  /** Working directory of the child; relative to the config file; the config file's folder when absent. */
   cwd: z.string().optional(),
   ...McpServerCommon,
 });
