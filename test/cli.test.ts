@@ -608,7 +608,7 @@ describe("duragent CLI", { concurrency: true }, () => {
       assert.doesNotMatch(npx.stderr, /'installed'|'packaged'/);
     });
 
-    test("without the model key a config names (${OPENAI_API_KEY}), steering commands still work and a worker refuses to serve, naming the key (exit 2)", async () => {
+    test("without the model key a config names (${OPENAI_API_KEY}), steering commands still work and a worker and a memory serve refuse to serve, naming the key (exit 2)", async () => {
       const config = join(dir, "keyless.config.yaml");
       writeFileSync(config, ["engine: temporal", "llm:", "  defaultModel: openai:gpt-4.1-mini", "  providers:", "    openai: { apiKey: \"${OPENAI_API_KEY}\" }"].join("\n"));
       const { OPENAI_API_KEY: _key, OPENAI_BASE_URL: _url, ...env } = cliEnv({ TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}` });
@@ -616,6 +616,9 @@ describe("duragent CLI", { concurrency: true }, () => {
       assertUserError(await duragent(dir, ["--config", config, "list"], env), ExitCode.unavailable, /Cannot reach Temporal at 127\.0\.0\.1:/);
       const worker = await duragent(dir, ["--config", config, "worker"], env);
       assertUserError(worker, ExitCode.usage, /This worker does not serve: No API key for LLM provider "openai": set the OPENAI_API_KEY environment variable or llm\.providers\.openai\.apiKey/);
+      // `serve` on the memory engine makes the model calls itself: it refuses too, before any client connects.
+      const served = await duragent(dir, ["--config", config, "--engine", "memory", "serve"], env);
+      assertUserError(served, ExitCode.usage, /duragent serve does not serve: No API key for LLM provider "openai"/);
     });
 
     test("a worker with no Temporal server to reach (exit 5)", async () => {

@@ -12,8 +12,7 @@ import { NativeConnection, Runtime, Worker, type WorkerOptions } from "@temporal
 import { openActivityRuntime } from "../activities/activity-runtime.js";
 import { temporalActivities } from "../activities/index.js";
 import { absentCommand } from "../activities/mcp/connection-errors.js";
-import { createProviderRegistry } from "../activities/llm/provider-registry.js";
-import { parseModelRef } from "../common/llm.js";
+import { unusableProviders } from "../activities/llm/provider-registry.js";
 import { namespaceMissing } from "../client/temporal-errors.js";
 import { explainUnreachable } from "../client/tls-probe.js";
 import { temporalConnectionOptions } from "../client/temporal-connection.js";
@@ -207,16 +206,7 @@ function checkServersStartable(config: DuragentConfig): void {
  * lists: every run that called it would fail. (An unset `${VAR}` there leaves the key out.)
  */
 function checkModelKeys(config: DuragentConfig): void {
-  const registry = createProviderRegistry(config.llm);
-  const names = new Set([parseModelRef(config.llm.defaultModel).provider, ...Object.keys(config.llm.providers ?? {})]);
-  const problems = [...names].flatMap((name) => {
-    try {
-      registry.get(name);
-      return [];
-    } catch (error) {
-      return [error instanceof Error ? error.message : String(error)];
-    }
-  });
+  const problems = unusableProviders(config.llm);
   if (problems.length > 0) throw new UserError(`This worker does not serve: ${problems.join("\n")}`, { name: "ModelKeyMissing" });
 }
 

@@ -5,7 +5,8 @@
 import { ApplicationFailure } from "@temporalio/common";
 import { FailureType } from "../../common/failures.js";
 import { providerSecrets } from "../redact-secrets.js";
-import type { ProviderConfig } from "../../config/schema.js";
+import type { DuragentConfig, ProviderConfig } from "../../config/schema.js";
+import { parseModelRef } from "../../common/llm.js";
 import { demoModel } from "../../testing/demo-model.js";
 import { AnthropicProvider } from "./anthropic-provider.js";
 import { OPENAI_DEFAULT_BASE_URL, OpenAIProvider } from "./openai-provider.js";
@@ -106,4 +107,21 @@ function isOfficialOpenAI(baseURL: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Why the providers a config uses cannot be built (no API key, most often), one line each: the
+ * default model's provider and every one the config lists. Empty when all can.
+ */
+export function unusableProviders(llm: DuragentConfig["llm"]): string[] {
+  const registry = createProviderRegistry(llm);
+  const names = new Set([parseModelRef(llm.defaultModel).provider, ...Object.keys(llm.providers ?? {})]);
+  return [...names].flatMap((name) => {
+    try {
+      registry.get(name);
+      return [];
+    } catch (error) {
+      return [error instanceof Error ? error.message : String(error)];
+    }
+  });
 }

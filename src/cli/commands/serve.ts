@@ -35,6 +35,13 @@ export async function serveCommand(context: CommandContext, options: ServeOption
   const stateKey = requestStateKey(process.env.DURAGENT_SERVE_STATE_KEY);
   const client = await context.client();
   const logger = await context.logger();
+  // In memory, this process makes the model calls: without a provider's key every run would fail
+  // at its first, after the MCP client had been told the tools are there. (On Temporal, workers do.)
+  if (client.engine === "memory") {
+    const { unusableProviders } = await import("../../activities/llm/provider-registry.js");
+    const problems = unusableProviders((await context.config()).llm);
+    if (problems.length > 0) throw new UserError(`duragent serve does not serve: ${problems.join("\n")}`, { name: "ModelKeyMissing" });
+  }
   const targets = await client.targets();
   if (targets.size === 0) {
     throw new UserError("Nothing to serve: the config defines no agents or workflows.", {
