@@ -4,26 +4,27 @@ import type { CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
 import type { ListPhase } from "../../common/run-phases.js";
 import { knownCost, runCost, type RunCost } from "../../client/run-cost.js";
-import type { RunSummary } from "../../client/engine.js";
+import type { EngineName, RunSummary } from "../../client/engine.js";
 import { isUserError } from "../../errors/user-error.js";
 import { answerHint, describePending } from "../status-text.js";
 
 export async function listCommand(context: CommandContext, options: { limit: number; phase?: ListPhase; target?: string }): Promise<CommandOutput> {
   const [client, config] = await Promise.all([context.client(), context.config()]);
-  // A memory run lives only in the process that runs it, never in this command's: the runs a
-  // person can list from here are Temporal's, as `status` and `answer` find them there too.
-  const listed = { ...options, engine: "temporal" as const };
   // One run more than shown, without its usage (a status read or a result on Temporal), to say
   // whether the limit left some out.
-  let found: RunSummary[] = [];
-  let beyond: RunSummary[] = [];
+  const listOn = (engine: EngineName) => Promise.all([client.list({ ...options, engine, usage: true }), client.list({ ...options, engine, limit: options.limit + 1 })]);
+  let [found, beyond] = await listOn(client.engine);
   let unasked: string | undefined;
-  try {
-    [found, beyond] = await Promise.all([client.list({ ...listed, usage: true }), client.list({ ...listed, limit: options.limit + 1 })]);
-  } catch (error) {
-    if (client.engine !== "memory" || !(isUserError(error) && error.name === "TemporalUnreachable")) throw error;
-    // Nothing to list, and why: for a project that runs in memory, not an error.
-    unasked = `memory runs live only in the process that runs them, and Temporal could not be asked (${error.message.split("\n")[0]!.replace(/^duragent: /, "")})`;
+  // A memory run lives only in the process that runs it: a command's own process has none, so it
+  // lists Temporal's, as `status` and `answer` look there next.
+  if (client.engine === "memory" && found.length === 0) {
+    try {
+      [found, beyond] = await listOn("temporal");
+    } catch (error) {
+      if (!(isUserError(error) && error.name === "TemporalUnreachable")) throw error;
+      // Nothing to list, and why: for a project that runs in memory, not an error.
+      unasked = `memory runs live only in the process that runs them, and Temporal could not be asked (${error.message.split("\n")[0]!.replace(/^duragent: /, "")})`;
+    }
   }
   const runs = found.map((run) => {
     const cost = runCost(run.usage, config.pricing);
