@@ -71,10 +71,12 @@ export async function waitForRun(handle: RunHandle, options: WaitOptions): Promi
     options.signal.throwIfAborted();
     const status = await handle.status();
     await log?.(status);
+    const report = progressReport(status);
+    // An ended run's last step is told too: a run quicker than the polls still shows where it went.
     if (hasEnded(status.phase)) {
+      if (status.stepCount > 0 && report !== reported) await options.onProgress?.(++reports, report).catch(() => undefined);
       return settle(handle, status);
     }
-    const report = progressReport(status);
     if (status.stepCount > 0 && report !== reported) {
       reported = report;
       pollMs = minPollMs;
@@ -144,7 +146,8 @@ function runLog(runId: string, send: (message: RunLogMessage) => Promise<void>):
 function progressReport(status: RunStatus): string {
   const step = status.currentStep ? `step ${status.stepCount}: ${status.currentStep}` : `step ${status.stepCount}`;
   const live = status.streaming?.findLast((text) => !text.done && text.length > 0);
-  if (live) return `${step}${live.agent ? ` (${live.agent})` : ""}: ${live.length > live.text.length ? "…" : ""}${live.text}`;
+  // The step's label names its agent already (`llm openai:gpt-4.1 (writer)`).
+  if (live) return `${step}: ${live.length > live.text.length ? "…" : ""}${live.text}`;
   const calls = (status.progress ?? []).map((call) => `${call.step} ${progressText(call)}`);
   return calls.length > 0 ? `${step} (${calls.join("; ")})` : step;
 }
