@@ -3,7 +3,7 @@
  * OpenAI SDK gives the same answer through the same steps in memory and on a real Temporal server.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -35,6 +35,7 @@ import { TemporalEngine } from "../src/client/temporal-engine.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-engines-")));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const notes = join(dir, "notes.md");
 writeFileSync(notes, "Launch is on Friday. Bring snacks.\n");
 
@@ -349,5 +350,6 @@ describe("replay testing from a user's project (duragent/testing)", () => {
       const [drifted] = await replayRunHistories({ files: [saved], config: { ...config, modules: [changed] } });
       assert.equal(drifted?.error?.name, "DeterminismViolationError", String(drifted?.error));
     }, { workflowBundle: await bundleWorkflows([original]) });
+    rmSync(dir, { recursive: true, force: true });
   });
 });

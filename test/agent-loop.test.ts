@@ -4,7 +4,7 @@
  * structured output is validated and repaired once, and history is kept.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -21,6 +21,7 @@ import { filesystemServer } from "./support/mcp-servers.js";
 import { testConfig } from "./support/runtime.js";
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-loop-")));
+after(() => rmSync(dir, { recursive: true, force: true }));
 writeFileSync(join(dir, "a.txt"), "alpha");
 
 interface Harness {

@@ -4,7 +4,7 @@
  * over 2 MB, which no single query answer may carry, is still read whole, a page at a time.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -146,6 +146,7 @@ before(async () => {
 });
 after(async () => {
   await env?.teardown();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("big data on Temporal", () => {

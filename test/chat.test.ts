@@ -5,7 +5,7 @@
  * chat API works on a real Temporal server and in memory.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -254,6 +254,7 @@ before(async () => {
 });
 after(async () => {
   await env?.teardown();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("chat on Temporal", () => {

@@ -5,7 +5,7 @@
  * search attributes, an input over Temporal's payload limit, cancelling a finished run.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -99,6 +99,7 @@ before(async () => {
 });
 after(async () => {
   await env?.teardown();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 for (const engineName of ["memory", "temporal"] as const) {

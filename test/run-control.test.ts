@@ -4,7 +4,7 @@
  * stands. The same tests run on the memory engine and on a real Temporal server.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -206,6 +206,7 @@ before(async () => {
 });
 after(async () => {
   await env?.teardown();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 engineTests("temporal", () => async (script, body) => {

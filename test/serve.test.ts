@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -127,6 +127,7 @@ before(async () => {
 });
 after(async () => {
   await model?.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 function innerConfig(): DuragentConfig {

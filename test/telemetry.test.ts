@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -141,6 +141,7 @@ describe("telemetry on Temporal", { timeout: 240_000 }, () => {
     await new Promise((resolve) => receiver?.server.close(resolve));
     await model?.close();
     await temporal?.teardown();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   /** `duragent run reader` on an engine; spawned, not spawnSync: this process serves the model and the OTLP receiver the run talks to. */
