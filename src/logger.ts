@@ -53,6 +53,15 @@ export function createLogger(name: string, level = chosenLogLevel(), format: Log
   );
 }
 
+/**
+ * A line said whatever the log level, as a server says where it listens: a JSON line at info, or
+ * the text itself when the format is text.
+ */
+export function announce(text: string, fields: Record<string, unknown>, format: LogFormat = "json"): void {
+  if (chosenLogFormat(format) === "json") createLogger("duragent", "info", "json").info(fields, text);
+  else process.stderr.write(`${text}\n`);
+}
+
 const levelWords: Record<number, string> = { 10: "trace", 20: "debug", 30: "info", 40: "warning", 50: "error", 60: "fatal" };
 /** Fields every line has, which a person does not need to read. */
 const plumbing = new Set(["level", "time", "pid", "hostname", "name", "msg"]);

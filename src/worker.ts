@@ -13,7 +13,7 @@
 import type { NativeConnection, Worker } from "@temporalio/worker";
 import type { ActivityRuntime } from "./activities/activity-runtime.js";
 import { configFrom, type ConfigSource } from "./config/load-config.js";
-import { createLogger, type Logger } from "./logger.js";
+import { announce, createLogger, type Logger } from "./logger.js";
 
 /**
  * A prebuilt workflow bundle: the path of one `duragent build` wrote, or its code. Without one the
@@ -59,8 +59,11 @@ export async function runWorker(options: WorkerOptions = {}): Promise<void> {
   const logger = options.logger ?? createLogger("duragent-worker");
   const worker = await createWorker({ ...options, logger });
   // As `duragent worker` does: a log read after a deploy shows the worker began to serve, and where.
+  // duragent's own logger hides info by default, so then it is said whatever the level; a logger
+  // the program passes decides for itself.
+  const say = (text: string, fields: Record<string, unknown>) => (options.logger ? options.logger.info(fields, text) : announce(`duragent worker: ${text}`, fields));
   const { taskQueue, namespace } = worker.worker.options;
-  logger.info({ taskQueue, namespace }, `serving task queue '${taskQueue}' in namespace '${namespace}'`);
+  say(`serving task queue '${taskQueue}' in namespace '${namespace}' (SIGINT or SIGTERM stops it)`, { taskQueue, namespace });
   await worker.run();
-  logger.info({ taskQueue, stopped: true }, `stopped serving task queue '${taskQueue}'`);
+  say(`stopped serving task queue '${taskQueue}'`, { taskQueue, stopped: true });
 }

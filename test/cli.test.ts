@@ -162,8 +162,9 @@ class CliProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly closed: Promise<void>;
 
-  constructor(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; stdin?: string }) {
-    this.child = spawn(process.execPath, [cliPath, ...args], {
+  /** `args` to the CLI, or with `program`, to Node itself (a user's program). */
+  constructor(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; stdin?: string; program?: true }) {
+    this.child = spawn(process.execPath, options.program ? args : [cliPath, ...args], {
       cwd: options.cwd,
       env: options.env ?? cliEnv(),
       stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
@@ -785,6 +786,18 @@ describe("duragent CLI", { concurrency: true }, () => {
         assert.doesNotMatch(moved.stderr, /does not match/);
       } finally {
         await stop(moved, "SIGTERM");
+      }
+      // A program's runWorker() says where it serves and that it stopped, as `duragent worker` does,
+      // though duragent's own logger hides info by default.
+      const program = `import { runWorker } from ${JSON.stringify(new URL("../dist/index.js", import.meta.url).href)};\nawait runWorker({ workflowBundle: "prebuilt-workflows.js" });\n`;
+      const own = new CliProcess(["--input-type=module", "--eval", program], { cwd: dir, env, program: true });
+      try {
+        await own.waitFor("stderr", /"msg":"duragent worker: serving task queue 'cli-test-prebuilt' in namespace 'default' \(SIGINT or SIGTERM stops it\)"/);
+        const stopped = await stop(own, "SIGTERM");
+        assert.equal(stopped.code, 0, stopped.stderr);
+        assert.match(stopped.stderr, /"stopped":true,"msg":"duragent worker: stopped serving task queue 'cli-test-prebuilt'"/);
+      } finally {
+        if (own.isRunning) await stop(own, "SIGTERM");
       }
       // A bundle built before a module changed: the worker serves it, and says it is stale.
       const agents = readFileSync(join(dir, "agents.ts"), "utf8");

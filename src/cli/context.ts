@@ -80,9 +80,7 @@ export class CommandContext {
    * sees the service start.
    */
   async announce(text: string, fields: Record<string, unknown>): Promise<void> {
-    const { chosenLogFormat, createLogger } = await import("../logger.js");
-    if (chosenLogFormat(this.logFormat) === "json") createLogger("duragent", "info", "json").info(fields, text);
-    else process.stderr.write(`${text}\n`);
+    (await import("../logger.js")).announce(text, fields, this.logFormat);
   }
 
   /** Said when Ctrl-C or SIGTERM stops the command (e.g. that a Temporal run goes on without it). */
