@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { connect as connectTcp, type AddressInfo } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
 import { tmpdir } from "node:os";
@@ -177,6 +177,7 @@ after(async () => {
   }
   await env?.teardown();
   await model?.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("steering a Temporal run from the CLI", () => {
