@@ -5,6 +5,7 @@
  */
 import { waitingBetweenSteps, type ChildWaits, type PendingRequest, type RunStatus } from "./run-status.js";
 import { childRequests, phaseWithChildren } from "./child-runs.js";
+import { soleFormField } from "./elicitation-schema.js";
 
 const phaseWords: Record<RunStatus["phase"], string> = {
   running: "running",
@@ -63,10 +64,7 @@ function pendingLines(runId: string, request: PendingRequest, several: boolean, 
 
 /** An MCP server's form of one field is answered with the field's value alone, as `duragent answer` reads it. */
 function answeredSchema(request: Extract<PendingRequest, { kind: "input" }>): Record<string, unknown> | undefined {
-  const properties = request.schema?.properties;
-  if (!request.origin || request.schema?.type !== "object" || typeof properties !== "object" || properties === null) return request.schema;
-  const fields = Object.values(properties as Record<string, unknown>);
-  return fields.length === 1 && typeof fields[0] === "object" && fields[0] !== null ? (fields[0] as Record<string, unknown>) : request.schema;
+  return (request.origin && request.schema?.type === "object" ? soleFormField(request.schema)?.schema : undefined) ?? request.schema;
 }
 
 /** What `--value` takes for a question's schema, in the shape a shell passes it. */
