@@ -349,6 +349,16 @@ describe("replay testing from a user's project (duragent/testing)", () => {
       assert.deepEqual(same.map((outcome) => [outcome.workflowId, outcome.error?.message]), [[handle.runId, undefined], [handle.runId, undefined]]);
       const [drifted] = await replayRunHistories({ files: [saved], config: { ...config, modules: [changed] } });
       assert.equal(drifted?.error?.name, "DeterminismViolationError", String(drifted?.error));
+      // A replay script of its own: no SDK log lines on the console, and it ends when done.
+      const script = [
+        `import { replayRunHistories } from ${JSON.stringify(new URL("../src/testing/index.ts", import.meta.url).href)};`,
+        `const outcomes = await replayRunHistories({ files: [${JSON.stringify(saved)}], config: ${JSON.stringify({ ...config, modules: [original] })} });`,
+        `console.log(JSON.stringify(outcomes.map((outcome) => outcome.error?.name ?? "replays")));`,
+      ].join("\n");
+      const alone = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "--eval", script], { encoding: "utf8", timeout: 120_000 });
+      assert.equal(alone.status, 0, alone.stderr);
+      assert.equal(alone.stdout, '["replays"]\n');
+      assert.equal(alone.stderr, "");
     }, { workflowBundle: await bundleWorkflows([original]) });
     rmSync(dir, { recursive: true, force: true });
   });

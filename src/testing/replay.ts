@@ -44,16 +44,34 @@ export async function saveRunHistory(options: { runId: string; file: string; con
  */
 export async function replayRunHistories(options: { files: string[]; config?: ConfigSource }): Promise<ReplayOutcome[]> {
   const config = await (await import("../config/load-config.js")).configFrom(options.config);
-  const [{ Worker }, { loadWorkflowBundle }, { bundleInputs }, { dataConverterFor }] = await Promise.all([
+  const [{ Runtime, Worker }, { loadWorkflowBundle }, { bundleInputs }, { dataConverterFor }, { installRuntime, releaseRuntimeIfIdle }] = await Promise.all([
     import("@temporalio/worker"),
     import("../worker/workflow-bundle.js"),
     import("../worker/create-worker.js"),
     import("../codec/data-converter.js"),
+    import("../worker/runtime.js"),
   ]);
   const { code } = await loadWorkflowBundle(bundleInputs(config));
   const dataConverter = dataConverterFor(config);
+  // The SDK's own runtime would print every replay worker's state changes to the console, and its
+  // log forwarding would keep a replay script from exiting: duragent's logger, and let go after.
+  const ownRuntime = !Runtime._instance;
+  if (ownRuntime) installRuntime();
+  try {
+    return await replayEach(options.files, Worker, code, dataConverter);
+  } finally {
+    if (ownRuntime) await releaseRuntimeIfIdle();
+  }
+}
+
+async function replayEach(
+  files: string[],
+  Worker: typeof import("@temporalio/worker").Worker,
+  code: string,
+  dataConverter: ReturnType<typeof import("../codec/data-converter.js").dataConverterFor>,
+): Promise<ReplayOutcome[]> {
   const outcomes: ReplayOutcome[] = [];
-  for (const file of options.files) {
+  for (const file of files) {
     const history = await loadRunHistory(file);
     // Child runs' ids derive from it: a stand-in would read as nondeterminism.
     const workflowId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowId;
