@@ -471,4 +471,11 @@ test("a run whose workflow code no longer replays: status says so, with the work
   assert.equal(status.phase, "waiting_input");
   assert.match(status.partial ?? "", /no longer replays this run's history .*patched\(\).*duragent terminate/);
   assert.equal(status.lastError, "[TMPRL1100] Nondeterminism error: Activity machine does not handle this event: HistoryEvent(id: 11, UpsertWorkflowSearchAttributes)");
+  // The eighteenth user test's: a workflow export renamed under a waiting run (status exited 70),
+  // and workers rolled back below a patched() change (status blamed a missing patched()).
+  const renamed = new QueryNotRegisteredError("Failed to initialize workflow of type 'review': no such function is exported by the workflow bundle", 3);
+  assert.equal(isReplayFailing(renamed), true);
+  assert.match(replayFailingStatus("review-1", "waiting_input", renamed).partial ?? "", /^the workers' workflow code no longer exports this run's workflow \(renamed or removed since the run started\), .*the code it started on.*duragent terminate/);
+  const rolledBack = new Error("[TMPRL1100] Nondeterminism error: Non-deprecated patch marker encountered for change outline-first, but there is no corresponding change command!");
+  assert.match(replayFailingStatus("review-2", "waiting_input", rolledBack).partial ?? "", /^the workers run code older than this run: it passed a `patched\(\)` change their code lacks/);
 });

@@ -49,7 +49,7 @@ import { withChildren } from "../common/child-runs.js";
 import { agentSearchAttribute, phaseSearchAttribute } from "../common/search-attributes.js";
 import { isUnknownSearchAttribute, registerSearchAttributes } from "./search-attributes.js";
 import { temporalConnectionOptions, webUiLink } from "./temporal-connection.js";
-import { isReplayFailing, isWorkflowTaskFailing } from "./temporal-errors.js";
+import { isReplayFailing, isWorkflowTaskFailing, replayFailure } from "./temporal-errors.js";
 import { isUserError, UserError } from "../errors/user-error.js";
 import { clientDataConverterFor } from "../codec/data-converter.js";
 import type { DuragentWorker } from "../worker.js";
@@ -105,10 +105,15 @@ function serverKnownStatus(runId: string, phase: RunPhase, partial: string, last
  */
 export function replayFailingStatus(runId: string, phase: RunPhase, error: unknown): RunStatus {
   const message = (error instanceof Error ? error.message : String(error)).replace(/^\d+ [A-Z_]+: /, "");
+  const why = {
+    missing: "the workers' workflow code no longer exports this run's workflow (renamed or removed since the run started)",
+    "rolled-back": "the workers run code older than this run: it passed a `patched()` change their code lacks (were they rolled back below it?)",
+    changed: "the workers' workflow code no longer replays this run's history (it changed shape since the run started, without `patched()`: see \"Changing workflow code safely\" in the README)",
+  }[replayFailure(message) ?? "changed"];
   return serverKnownStatus(
     runId,
     phase,
-    "the workers' workflow code no longer replays this run's history (it changed shape since the run started, without `patched()`: see \"Changing workflow code safely\" in the README), so its steps, questions and usage are not known; deploy code that replays it, or end the run with `duragent terminate`",
+    `${why}, so its steps, questions and usage are not known; deploy code that replays it (the code it started on, or later code with the change behind \`patched()\`), or end the run with \`duragent terminate\``,
     message.split("\n")[0],
   );
 }
@@ -419,7 +424,7 @@ export class TemporalEngine implements Engine {
             // The deadline reaches us as DEADLINE_EXCEEDED from the server, or as CANCELLED when
             // the client's own timer wins the race.
             const timedOut = isGrpcDeadlineError(error) || (isGrpcCancelledError(error) && Date.now() >= deadline);
-            if (!phase && isWorkflowTaskFailing(error)) return this.failingTaskStatus(workflow);
+            if (!phase && isWorkflowTaskFailing(error)) return this.failingTaskStatus(workflow, openPhase(description.typedSearchAttributes.get(phaseSearchAttribute)));
             if (isReplayFailing(error)) return replayFailingStatus(workflow.workflowId, phase ?? openPhase(description.typedSearchAttributes.get(phaseSearchAttribute)), error);
             if (phase || !timedOut) throw error;
             return undefined;
@@ -482,7 +487,7 @@ export class TemporalEngine implements Engine {
    * An open run that cannot answer its status query because its workflow code keeps failing:
    * what the server knows, and the failure from the run's history, so a person sees why it is stuck.
    */
-  private async failingTaskStatus(workflow: WorkflowHandle): Promise<RunStatus> {
+  private async failingTaskStatus(workflow: WorkflowHandle, phase: RunPhase): Promise<RunStatus> {
     const failure = await this.client.workflowService
       .getWorkflowExecutionHistoryReverse({ namespace: this.config.temporal.namespace, execution: { workflowId: workflow.workflowId }, maximumPageSize: 50 })
       .then(({ history }) => history?.events?.find((event) => event.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes?.failure)
@@ -496,6 +501,8 @@ export class TemporalEngine implements Engine {
         failureLine(failure.message, failure.stackTrace),
       );
     }
+    // A task that failed on replay (a message sent after the code changed): the same account as a query's.
+    if (failure?.message && replayFailure(failure.message)) return replayFailingStatus(workflow.workflowId, phase, new Error(failure.message));
     return serverKnownStatus(
       workflow.workflowId,
       "running",

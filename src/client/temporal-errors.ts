@@ -21,10 +21,11 @@ export function explainTemporalError(error: unknown, temporal: DuragentConfig["t
     return new UserError(`Cannot reach Temporal at ${address}: ${reason}`, { name: "TemporalUnreachable", exitCode: ExitCode.unavailable, hint: unreachableHint(temporal), cause: error });
   }
   if (isWorkflowTaskFailing(error)) {
-    return new UserError("The run's workflow code keeps failing on its worker, so the run cannot take this until it gets past the failure.", {
+    // Not a failed run: it goes on once its workers run code that gets past the failure.
+    return new UserError("The run's workflow code keeps failing on its worker, so the run cannot take this now; nothing was sent.", {
       name: "WorkflowCodeFailing",
-      exitCode: ExitCode.runFailed,
-      hint: "`duragent status <run>` shows the failure. Fix the code and restart the workers, or end the run with `duragent terminate <run>`.",
+      exitCode: ExitCode.unavailable,
+      hint: "`duragent status <run>` shows the failure. Fix the code (or roll the workers back to the code the run started on) and restart the workers, then send this again; or end the run with `duragent terminate <run>`.",
       cause: error,
     });
   }
@@ -84,7 +85,19 @@ export function isWorkflowTaskFailing(error: unknown): boolean {
  */
 export function isReplayFailing(error: unknown): boolean {
   for (let cause = error, depth = 0; typeof cause === "object" && cause !== null && depth < 3; cause = (cause as { cause?: unknown }).cause, depth++) {
-    if (/\bTMPRL1100\b|Nondeterminism error/i.test(String((cause as { message?: unknown }).message ?? ""))) return true;
+    if (replayFailure(String((cause as { message?: unknown }).message ?? ""))) return true;
   }
   return false;
+}
+
+/**
+ * Why a worker's code cannot replay a run, from the worker's words: the run's workflow is no longer
+ * exported (renamed or removed), the run passed a `patched()` change the code lacks (workers rolled
+ * back below it), or the code changed shape; undefined for any other failure.
+ */
+export function replayFailure(message: string): "missing" | "rolled-back" | "changed" | undefined {
+  if (/no such function is exported by the workflow bundle/.test(message)) return "missing";
+  if (/patch marker encountered for change .*but there is no corresponding change command/i.test(message)) return "rolled-back";
+  if (/\bTMPRL1100\b|Nondeterminism error/i.test(message)) return "changed";
+  return undefined;
 }
