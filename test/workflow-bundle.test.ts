@@ -157,3 +157,19 @@ describe("the bundle cache", () => {
     });
   });
 });
+
+test("a prebuilt bundle from another duragent or Temporal workflow package is stale; one from this install is not", async () => {
+  const { bundleStaleness, stampedBundle } = await import("../src/worker/workflow-bundle.js");
+  const inputs = { modules: [] };
+  const code = stampedBundle("// the bundle's code\n", inputs, {});
+  assert.deepEqual(bundleStaleness(code, inputs), []);
+  // The eighteenth user test's: a bundle `duragent build` wrote with 0.1.1, served by a worker on this version.
+  const at = code.indexOf("//# duragentBundle=") + "//# duragentBundle=".length;
+  const stamp = JSON.parse(Buffer.from(code.slice(at, code.indexOf("\n", at)), "base64").toString("utf8")) as { packages: Record<string, string> };
+  const mine = stamp.packages.duragent!;
+  const other = `${code.slice(0, at)}${Buffer.from(JSON.stringify({ ...stamp, packages: { ...stamp.packages, duragent: "9.9.9" } })).toString("base64")}\n`;
+  assert.deepEqual(bundleStaleness(other, inputs), [`it was built with duragent 9.9.9, and this worker has ${mine}`]);
+  // A bundle built before versions were recorded says nothing of them.
+  const { packages: _, ...older } = stamp;
+  assert.deepEqual(bundleStaleness(`${code.slice(0, at)}${Buffer.from(JSON.stringify(older)).toString("base64")}\n`, inputs), []);
+});

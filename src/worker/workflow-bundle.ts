@@ -142,6 +142,13 @@ interface BundleStamp {
   modules: string[];
   files: Record<string, string>;
   tracing: boolean;
+  /** duragent's and Temporal's workflow package versions it holds (absent in bundles built before they were recorded). */
+  packages?: Record<string, string>;
+}
+
+/** The packages whose code a bundle holds besides the user's: an upgrade of either makes a prebuilt bundle stale. */
+function bundledPackages(): Record<string, string> {
+  return { duragent: duragentVersion, "@temporalio/workflow": packageVersion("@temporalio/workflow") };
 }
 
 const stampPrefix = "//# duragentBundle=";
@@ -158,7 +165,7 @@ export function stampedBundle(code: string, inputs: BundleInputs, files: Record<
       .filter(([path]) => !/[\\/]node_modules[\\/]/.test(path) && !duragentOwn.some((folder) => path.startsWith(folder)))
       .map(([path, hash]) => [relative(base, path), hash]),
   );
-  const stamp: BundleStamp = { modules: inputs.modules.map((path) => relative(base, path)), files: own, tracing: (inputs.interceptorModules?.length ?? 0) > 0 };
+  const stamp: BundleStamp = { modules: inputs.modules.map((path) => relative(base, path)), files: own, tracing: (inputs.interceptorModules?.length ?? 0) > 0, packages: bundledPackages() };
   const mapAt = code.lastIndexOf("//# sourceMappingURL=");
   const line = `${stampPrefix}${Buffer.from(JSON.stringify(stamp)).toString("base64")}\n`;
   return mapAt < 0 ? `${code}\n${line}` : `${code.slice(0, mapAt)}${line}${code.slice(mapAt)}`;
@@ -184,6 +191,10 @@ export function bundleStaleness(code: string, inputs: BundleInputs, base = stamp
   }
   const changed = Object.entries(stamp.files).filter(([path, hash]) => isFile(resolve(base, path)) && hashFile(resolve(base, path)) !== hash).map(([path]) => path);
   if (changed.length > 0) reasons.push(`${changed.join(", ")} changed since it was built`);
+  const packages = bundledPackages();
+  for (const [name, version] of Object.entries(stamp.packages ?? {})) {
+    if (packages[name] !== undefined && packages[name] !== version) reasons.push(`it was built with ${name} ${version}, and this worker has ${packages[name]}`);
+  }
   const tracing = (inputs.interceptorModules?.length ?? 0) > 0;
   if (tracing && !stamp.tracing) reasons.push("it was built with tracing off, so its workflows record no spans");
   return reasons;
