@@ -479,3 +479,15 @@ test("a run whose workflow code no longer replays: status says so, with the work
   const rolledBack = new Error("[TMPRL1100] Nondeterminism error: Non-deprecated patch marker encountered for change outline-first, but there is no corresponding change command!");
   assert.match(replayFailingStatus("review-2", "waiting_input", rolledBack).partial ?? "", /^the workers run code older than this run: it passed a `patched\(\)` change their code lacks/);
 });
+
+test("workers that stopped polling minutes ago are told apart from those polling now (the server lists them for minutes)", async () => {
+  const { lastPolled } = await import("../src/client/temporal-engine.js");
+  const now = 1_000_000_000;
+  assert.equal(lastPolled("app", { count: 2, lastSeenMs: now - 3_000, seenMs: [now - 3_000, now - 50_000] }, now), "2 workers polled task queue 'app' (last seen 3 s ago)");
+  // The eighteenth user test's: "6 workers polled" with one alive after a few restarts.
+  assert.equal(
+    lastPolled("app", { count: 6, lastSeenMs: now - 3_000, seenMs: [now - 3_000, now - 90_000, now - 120_000, now - 150_000, now - 200_000, now - 240_000] }, now),
+    "a worker polled task queue 'app' (last seen 3 s ago; 5 more not in the last minute: stopped)",
+  );
+  assert.equal(lastPolled("app", { count: 2, lastSeenMs: now - 95_000, seenMs: [now - 95_000, now - 200_000] }, now), "2 workers polled task queue 'app', none in the last minute (last seen 95 s ago: stopped since?)");
+});

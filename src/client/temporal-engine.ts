@@ -123,17 +123,28 @@ function openPhase(value: string | undefined): RunPhase {
   return value !== undefined && (runPhases as readonly string[]).includes(value) && !hasEnded(value as RunPhase) ? (value as RunPhase) : "running";
 }
 
-interface Pollers {
+export interface Pollers {
   count: number;
   /** When the server last saw one of them poll, in ms since the epoch. */
   lastSeenMs?: number;
+  /** When the server last saw each poll, where it says. */
+  seenMs?: number[];
 }
 
-/** "a worker polled task queue 'q' (last seen 40 s ago)": a stopped worker stays listed for minutes, so its age tells. */
-function lastPolled(taskQueue: string, { count, lastSeenMs }: Pollers): string {
-  const who = count === 1 ? "a worker" : `${count} workers`;
-  const seen = lastSeenMs === undefined ? "" : ` (last seen ${Math.max(0, Math.round((Date.now() - lastSeenMs) / 1000))} s ago)`;
-  return `${who} polled task queue '${taskQueue}'${seen}`;
+/** A live worker's long poll returns within a minute and it polls again; one unseen for longer has stopped (or is too busy to poll). */
+const livePollMs = 75_000;
+
+/**
+ * "a worker polled task queue 'q' (last seen 40 s ago)": a stopped worker stays listed for
+ * minutes, so its age tells, and those not seen for longer than a live worker polls are told apart.
+ */
+export function lastPolled(taskQueue: string, { count, lastSeenMs, seenMs = [] }: Pollers, now = Date.now()): string {
+  const workers = (n: number) => (n === 1 ? "a worker" : `${n} workers`);
+  const seen = lastSeenMs === undefined ? "" : `last seen ${Math.max(0, Math.round((now - lastSeenMs) / 1000))} s ago`;
+  const stale = seenMs.filter((ms) => now - ms > livePollMs).length;
+  if (stale === 0 || stale > count) return `${workers(count)} polled task queue '${taskQueue}'${seen ? ` (${seen})` : ""}`;
+  if (stale === count) return `${workers(count)} polled task queue '${taskQueue}', none in the last minute (${seen}: stopped since?)`;
+  return `${workers(count - stale)} polled task queue '${taskQueue}' (${seen}; ${stale} more not in the last minute: stopped)`;
 }
 
 const noWorkerAnswered = `no worker answered within ${statusQueryTimeoutMs / 1000} s (none is running, or the run's worker stopped); its steps, questions and usage are not known until one does`;
@@ -559,7 +570,7 @@ export class TemporalEngine implements Engine {
     return this.client.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue } }).then(
       ({ pollers }) => {
         const seen = (pollers ?? []).map((poller) => Number(poller.lastAccessTime?.seconds ?? 0) * 1000).filter((ms) => ms > 0);
-        return { count: pollers?.length ?? 0, ...(seen.length > 0 ? { lastSeenMs: Math.max(...seen) } : {}) };
+        return { count: pollers?.length ?? 0, ...(seen.length > 0 ? { lastSeenMs: Math.max(...seen), seenMs: seen } : {}) };
       },
       () => undefined,
     );
