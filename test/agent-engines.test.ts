@@ -15,7 +15,7 @@ import { startScriptedModelServer, type ScriptedCall, type ScriptedTurn } from "
 import { everythingServer, filesystemServer } from "./support/mcp-servers.js";
 import { builtinBundle, bundleWorkflows, memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
 import { createClient } from "../src/client.js";
-import { UserError } from "../src/errors/user-error.js";
+import { ExitCode, UserError } from "../src/errors/user-error.js";
 import { defineWorkflow, type DuragentWorkflow } from "../src/workflows/index.js";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { summarise } from "./fixtures/usage-workflows.js";
@@ -359,6 +359,21 @@ describe("replay testing from a user's project (duragent/testing)", () => {
       assert.equal(alone.status, 0, alone.stderr);
       assert.equal(alone.stdout, '["replays"]\n');
       assert.equal(alone.stderr, "");
+      // The same check from the CLI, for a CI step: each file's outcome, and an exit code that fails the step.
+      const replayCli = (modules: string, files: string[]) => {
+        writeFileSync(join(dir, "duragent.config.yaml"), `temporal:\n  address: ${config.temporal.address}\nmodules:\n  - ${JSON.stringify(modules)}\n`);
+        return spawnSync(process.execPath, [fileURLToPath(new URL("../bin/duragent.js", import.meta.url)), "replay", ...files], { cwd: dir, encoding: "utf8", timeout: 120_000 });
+      };
+      const passes = replayCli(original, [saved, shown]);
+      assert.equal(passes.status, 0, passes.stderr);
+      assert.equal(passes.stdout, `histories/summarise.json: replays (${handle.runId})\nsummarise-cli.json: replays (${handle.runId})\nall 2 histories replay against this code\n`);
+      const breaks = replayCli(changed, [saved]);
+      assert.equal(breaks.status, ExitCode.usage, breaks.stderr);
+      assert.match(breaks.stderr, new RegExp(`^duragent: histories/summarise\\.json: does not replay: the code changed shape \\(\\[TMPRL1100\\] Nondeterminism error: Activity machine does not handle this event: HistoryEvent\\(id: \\d+, \\w+\\)\\)\n1 of 1 history does not replay against this code\.\n.*patched\(\)`));
+      assert.doesNotMatch(breaks.stderr, /Failing workflow task|\n\s+at /);
+      const absent = replayCli(original, [join(dir, "absent.json")]);
+      assert.equal(absent.status, ExitCode.notFound, absent.stderr);
+      assert.match(absent.stderr, /No such file: .*absent\.json\.\n.*temporal workflow show/);
     }, { workflowBundle: await bundleWorkflows([original]) });
     rmSync(dir, { recursive: true, force: true });
   });

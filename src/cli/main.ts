@@ -246,6 +246,13 @@ const commands: CommandSpec[] = [
       }),
   },
   {
+    name: "replay",
+    project: true,
+    description: "replay saved run histories against the config's workflow code: what would break runs in flight, before a deploy",
+    args: [["<files...>", "history files (`temporal workflow show --output json`, or saveRunHistory from duragent/testing)"]],
+    action: async (context, [files]) => (await import("./commands/replay.js")).replayCommand(context, files as unknown as string[]),
+  },
+  {
     name: "build",
     project: true,
     description: "prebuild the workflow bundle for deploys (`duragent worker --bundle <file>` serves it at once)",

@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { temporal } from "@temporalio/proto";
 import type { ConfigSource } from "../config/load-config.js";
+import type { Logger } from "../logger.js";
 
 type History = temporal.api.history.v1.History;
 
@@ -42,7 +43,7 @@ export async function saveRunHistory(options: { runId: string; file: string; con
  * worker bundles them, with its codec), and says which do not replay and why. Nothing is sent to
  * a cluster.
  */
-export async function replayRunHistories(options: { files: string[]; config?: ConfigSource }): Promise<ReplayOutcome[]> {
+export async function replayRunHistories(options: { files: string[]; config?: ConfigSource; logger?: Logger }): Promise<ReplayOutcome[]> {
   const config = await (await import("../config/load-config.js")).configFrom(options.config);
   const [{ Runtime, Worker }, { loadWorkflowBundle }, { bundleInputs }, { dataConverterFor }, { installRuntime, releaseRuntimeIfIdle }] = await Promise.all([
     import("@temporalio/worker"),
@@ -56,7 +57,7 @@ export async function replayRunHistories(options: { files: string[]; config?: Co
   // The SDK's own runtime would print every replay worker's state changes to the console, and its
   // log forwarding would keep a replay script from exiting: duragent's logger, and let go after.
   const ownRuntime = !Runtime._instance;
-  if (ownRuntime) installRuntime();
+  if (ownRuntime) installRuntime(options.logger ? { logger: options.logger } : {});
   try {
     return await replayEach(options.files, Worker, code, dataConverter);
   } finally {
@@ -72,7 +73,13 @@ async function replayEach(
 ): Promise<ReplayOutcome[]> {
   const outcomes: ReplayOutcome[] = [];
   for (const file of files) {
-    const history = await loadRunHistory(file);
+    let history: History;
+    try {
+      history = await loadRunHistory(file);
+    } catch (error) {
+      outcomes.push({ file, workflowId: "", error: new Error(`${file} is not a saved history: ${error instanceof Error ? error.message : String(error)}`) });
+      continue;
+    }
     // Child runs' ids derive from it: a stand-in would read as nondeterminism.
     const workflowId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowId;
     if (!workflowId) {
