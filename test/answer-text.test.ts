@@ -76,3 +76,31 @@ describe("a typed answer, read as its question asks", () => {
     assert.equal(questionFor(undefined, "input-1"), undefined);
   });
 });
+
+test("without its question (the status unread, as mid-deploy), a typed answer the run refuses as text is sent once more as its JSON", async () => {
+  const { askForBudget } = await import("./fixtures/human-workflows.js");
+  const { startScriptedModelServer } = await import("../src/testing/scripted-model-server.js");
+  const { memoryEngine, testConfig } = await import("./support/runtime.js");
+  const { waitFor } = await import("./support/wait.js");
+  const { sendTypedAnswer } = await import("../src/client/answer-text.js");
+  const model = await startScriptedModelServer([], { quiet: true });
+  const engine = memoryEngine(testConfig(model, { modules: [new URL("./fixtures/human-workflows.ts", import.meta.url).pathname] }));
+  try {
+    const handle = await engine.start({ kind: "workflow", name: "askForBudget", workflow: askForBudget as never }, {});
+    await waitFor("the question", async () => ((await handle.status()).pending.length > 0 ? true : undefined));
+    const sent: unknown[] = [];
+    const send = async (value: unknown) => {
+      sent.push(value);
+      await handle.answer({ value });
+    };
+    // Text that reads as no other JSON is refused once, as the run refuses it.
+    await assert.rejects(sendTypedAnswer("maybe", undefined, send), InvalidRunMessage);
+    assert.deepEqual(sent, ["maybe"]);
+    await sendTypedAnswer('{"amount": 12}', undefined, send);
+    assert.deepEqual(sent, ["maybe", '{"amount": 12}', { amount: 12 }]);
+    assert.deepEqual(await handle.result(), { status: "answered", value: { amount: 12, currency: "EUR" } });
+  } finally {
+    await engine.close();
+    await model.close();
+  }
+});

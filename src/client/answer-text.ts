@@ -83,6 +83,31 @@ export function answerToQuestion(text: string, question: QuestionRequest | undef
   return { [sole.name]: answerFromText(text, sole.schema) };
 }
 
+/**
+ * Sends a person's typed answer as {@link answerToQuestion} reads it. Without the question (no
+ * worker answered the status query, as mid-deploy) the text goes as text; when the run refuses
+ * that, what the text reads as in JSON (`true`, `12`) is sent once more: a refused answer changed nothing.
+ */
+export async function sendTypedAnswer(text: string, question: QuestionRequest | undefined, send: (value: unknown) => Promise<void>): Promise<void> {
+  try {
+    await send(answerToQuestion(text, question));
+  } catch (error) {
+    const json = question ? undefined : jsonReading(text);
+    if (!(error instanceof InvalidRunMessage) || json === undefined) throw error;
+    await send(json.value);
+  }
+}
+
+/** What text reads as in JSON, where that is not the text itself. */
+function jsonReading(text: string): { value: unknown } | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === "string" ? undefined : { value };
+  } catch {
+    return undefined;
+  }
+}
+
 /** The question an answer goes to, as the run chooses it: the one named, or the only one pending. */
 export function questionFor(status: Pick<RunStatus, "pending"> | undefined, requestId: string | undefined): QuestionRequest | undefined {
   const questions = (status?.pending ?? []).filter((request: PendingRequest): request is QuestionRequest => request.kind === "input");

@@ -40,7 +40,7 @@ import { formatIssues, formatZodError } from "../errors/zod-issues.js";
 import type { PendingRequest, QuestionRequest, RunStatus } from "../common/run-status.js";
 import { listPhases, type ListPhase } from "../common/run-phases.js";
 import { isPlainObject } from "../config/interpolate.js";
-import { answerToQuestion, questionFor } from "../client/answer-text.js";
+import { questionFor, sendTypedAnswer } from "../client/answer-text.js";
 import { InvalidRunInput, InvalidRunMessage, RunNotFound, type RunHandle, type RunSummary, type StartOptions } from "../client/engine.js";
 import type { RunTarget } from "../client/run-targets.js";
 import { endingNote } from "../client/result-note.js";
@@ -446,8 +446,10 @@ function controlTools(context: ToolContext): ServedTool[] {
           .describe("For a question from one of the run's MCP servers: decline or cancel it; accept (the default) sends the answer."),
       },
       async (handle, args) => {
-        const value = await answerValue(handle, args.requestId, args.answer);
-        await handle.answer({ ...(args.requestId ? { requestId: args.requestId } : {}), value, ...(args.action ? { action: args.action } : {}) });
+        const send = (value: unknown) => handle.answer({ ...(args.requestId ? { requestId: args.requestId } : {}), value, ...(args.action ? { action: args.action } : {}) });
+        // Callers (models especially) often send a JSON answer as a string: read as its question expects, as the CLI reads a typed answer.
+        if (typeof args.answer !== "string") await send(args.answer);
+        else await sendTypedAnswer(args.answer, questionFor(await handle.status({ watch: false }).catch(() => undefined), args.requestId), send);
         return textResult(`${args.action === "decline" ? "Declined" : args.action === "cancel" ? "Cancelled" : "Answer accepted"}; run ${args.runId} continues.`);
       },
     ),
@@ -584,16 +586,6 @@ function pendingHint(id: string, request: PendingRequest): string {
   }
   const schema = request.schema ? ` The answer must match this JSON Schema: ${JSON.stringify(request.schema)}.` : "";
   return `It asks${asker} (${request.id}): ${request.prompt}${schema} Answer with run_input {"runId":${id},"requestId":"${request.id}","answer":...}${decline}.`;
-}
-
-/**
- * Callers (models especially) often send a JSON answer as a string: a string is read as its
- * question expects, as the CLI reads a typed answer.
- */
-async function answerValue(handle: RunHandle, requestId: string | undefined, answer: unknown): Promise<unknown> {
-  if (typeof answer !== "string") return answer;
-  const question = questionFor(await handle.status({ watch: false }), requestId);
-  return question ? answerToQuestion(answer, question) : answer;
 }
 
 function answerText(result: unknown): string {

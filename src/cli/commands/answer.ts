@@ -1,6 +1,6 @@
 /** `duragent answer <runId>`: answer a run's pending question, or decline one an MCP server asked. */
 import { UserError } from "../../errors/user-error.js";
-import { answerToQuestion, questionFor } from "../../client/answer-text.js";
+import { questionFor, sendTypedAnswer } from "../../client/answer-text.js";
 import { linkLine, type CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
 import { readInputSource } from "../input-source.js";
@@ -19,8 +19,9 @@ export async function answerCommand(context: CommandContext, runId: string, opti
   const handle = await (await context.client()).getHandle(runId);
   const raw = options.value === undefined ? undefined : await readInputSource(options.value, "--value");
   // Read as the question asks; the run names the question when --request is left out and one is pending.
-  const value = raw === undefined ? undefined : answerToQuestion(raw, questionFor(await handle.status({ watch: false }).catch(() => undefined), options.request));
-  await context.whileAWorkerTakes(handle.answer({ requestId: options.request, value, ...(action === "accept" ? {} : { action }) }), "the answer");
+  const send = (value: unknown) => context.whileAWorkerTakes(handle.answer({ requestId: options.request, value, ...(action === "accept" ? {} : { action }) }), "the answer");
+  if (raw === undefined) await send(undefined);
+  else await sendTypedAnswer(raw, questionFor(await handle.status({ watch: false }).catch(() => undefined), options.request), send);
   const verb = action === "accept" ? "answered" : action === "decline" ? "declined" : "cancelled the question of";
   return { data: { runId, action, link: handle.link }, text: `${verb} ${runId}${linkLine(handle.link)}` };
 }
