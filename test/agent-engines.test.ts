@@ -371,6 +371,11 @@ describe("replay testing from a user's project (duragent/testing)", () => {
       assert.equal(breaks.status, ExitCode.usage, breaks.stderr);
       assert.match(breaks.stderr, new RegExp(`^duragent: histories/summarise\\.json: does not replay: the code changed shape \\(\\[TMPRL1100\\] Nondeterminism error: Activity machine does not handle this event: HistoryEvent\\(id: \\d+, \\w+\\)\\)\n1 of 1 history does not replay against this code\.\n.*patched\(\)`));
       assert.doesNotMatch(breaks.stderr, /Failing workflow task|\n\s+at /);
+      writeFileSync(join(dir, "empty.json"), "{}");
+      writeFileSync(join(dir, "junk.json"), "not json");
+      const junk = replayCli(original, [join(dir, "empty.json"), join(dir, "junk.json")]);
+      assert.equal(junk.status, ExitCode.usage, junk.stderr);
+      assert.match(junk.stderr, /^duragent: empty\.json: does not replay: not a whole history: it does not start with a WorkflowExecutionStarted event naming its workflow id\njunk\.json: does not replay: not a saved history: Unexpected token .*\n2 of 2 histories do not replay/);
       const absent = replayCli(original, [join(dir, "absent.json")]);
       assert.equal(absent.status, ExitCode.notFound, absent.stderr);
       assert.match(absent.stderr, /No such file: .*absent\.json\.\n.*temporal workflow show/);

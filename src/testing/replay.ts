@@ -77,13 +77,13 @@ async function replayEach(
     try {
       history = await loadRunHistory(file);
     } catch (error) {
-      outcomes.push({ file, workflowId: "", error: new Error(`${file} is not a saved history: ${error instanceof Error ? error.message : String(error)}`) });
+      outcomes.push({ file, workflowId: "", error: new Error(`not a saved history: ${error instanceof Error ? error.message : String(error)}`) });
       continue;
     }
     // Child runs' ids derive from it: a stand-in would read as nondeterminism.
     const workflowId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowId;
     if (!workflowId) {
-      outcomes.push({ file, workflowId: "", error: new Error(`${file} does not start with a WorkflowExecutionStarted event naming its workflow id: not a whole history`) });
+      outcomes.push({ file, workflowId: "", error: new Error("not a whole history: it does not start with a WorkflowExecutionStarted event naming its workflow id") });
       continue;
     }
     try {
