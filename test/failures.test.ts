@@ -475,7 +475,7 @@ test("a run whose workflow code no longer replays: status says so, with the work
   // and workers rolled back below a patched() change (status blamed a missing patched()).
   const renamed = new QueryNotRegisteredError("Failed to initialize workflow of type 'review': no such function is exported by the workflow bundle", 3);
   assert.equal(isReplayFailing(renamed), true);
-  assert.match(replayFailingStatus("review-1", "waiting_input", renamed).partial ?? "", /^the workers' workflow code no longer exports this run's workflow \(renamed or removed since the run started\), .*the code it started on.*duragent terminate/);
+  assert.match(replayFailingStatus("review-1", "waiting_input", renamed).partial ?? "", /^the workers' workflow code does not export this run's workflow \(renamed or removed since the run started, a module not loaded, or a prebuilt bundle older than the code\), .*the code it started on.*duragent terminate/);
   const rolledBack = new Error("[TMPRL1100] Nondeterminism error: Non-deprecated patch marker encountered for change outline-first, but there is no corresponding change command!");
   assert.match(replayFailingStatus("review-2", "waiting_input", rolledBack).partial ?? "", /^the workers run code older than this run: it passed a `patched\(\)` change their code lacks/);
 });

@@ -106,7 +106,7 @@ function serverKnownStatus(runId: string, phase: RunPhase, partial: string, last
 export function replayFailingStatus(runId: string, phase: RunPhase, error: unknown): RunStatus {
   const message = (error instanceof Error ? error.message : String(error)).replace(/^\d+ [A-Z_]+: /, "");
   const why = {
-    missing: "the workers' workflow code no longer exports this run's workflow (renamed or removed since the run started)",
+    missing: "the workers' workflow code does not export this run's workflow (renamed or removed since the run started, a module not loaded, or a prebuilt bundle older than the code)",
     "rolled-back": "the workers run code older than this run: it passed a `patched()` change their code lacks (were they rolled back below it?)",
     changed: "the workers' workflow code no longer replays this run's history (it changed shape since the run started, without `patched()`: see \"Changing workflow code safely\" in the README)",
   }[replayFailure(message) ?? "changed"];
