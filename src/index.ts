@@ -31,7 +31,8 @@ export { configFrom, loadConfig, parseConfig, type ConfigSource, type LoadConfig
 export { ConfigSchema, type DuragentConfig } from "./config/schema.js";
 export { ConfigError, ExitCode, isUserError, UserError } from "./errors/user-error.js";
 export { WorkflowBundleError } from "./worker/workflow-bundle.js";
-export type { ApprovalDecision, Answer, PendingRequest, RunPhase, RunStatus } from "./common/run-status.js";
+export type { ApprovalDecision, ApprovalRequest, Answer, PendingRequest, QuestionRequest, RunPhase, RunStatus } from "./common/run-status.js";
+export type { RunCost } from "./client/run-cost.js";
 export type { ListPhase } from "./common/run-phases.js";
 export type { ChatReply, ChatResult } from "./common/chat.js";
 export type { Message, TranscriptMessage } from "./common/messages.js";

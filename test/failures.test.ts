@@ -410,6 +410,7 @@ describe("starting runs on Temporal", () => {
         await assert.rejects(engine.start(agent("openai:gpt-4.1-mini"), huge), (error: unknown) => {
           assert.ok(isUserError(error));
           assert.match(error.message, /^The input is 3\.0 MB; Temporal takes at most 2\.0 MB in a run's input\.\n.*file an MCP server can read/);
+          assert.equal(error.name, "InputTooLarge");
           return true;
         });
         assert.equal(model.requests.length, 0);
@@ -490,4 +491,17 @@ test("workers that stopped polling minutes ago are told apart from those polling
     "a worker polled task queue 'app' (last seen 3 s ago; 5 more not in the last minute: stopped)",
   );
   assert.equal(lastPolled("app", { count: 2, lastSeenMs: now - 95_000, seenMs: [now - 95_000, now - 200_000] }, now), "2 workers polled task queue 'app', none in the last minute (last seen 95 s ago: stopped since?)");
+});
+
+test("starting or answering with only workers gone for over a minute warns as when none polls (the nineteenth user test's silence)", async () => {
+  const { workerWarningText } = await import("../src/client/temporal-engine.js");
+  const now = 1_000_000_000;
+  const gone = { count: 1, lastSeenMs: now - 111_000, seenMs: [now - 111_000] };
+  assert.equal(
+    workerWarningText("ut19", "localhost:7466", gone, "the run waits until one does", {}, now),
+    "A worker polled task queue 'ut19', none in the last minute (last seen 111 s ago: stopped since?); the run waits until one does. Start one with `duragent worker` (or `duragent dev` for a local server and worker).",
+  );
+  // One polling now: nothing to say unless asked.
+  assert.equal(workerWarningText("ut19", "localhost:7466", { count: 1, lastSeenMs: now - 2_000, seenMs: [now - 2_000] }, "the run waits until one does", {}, now), undefined);
+  assert.equal(workerWarningText("ut19", "localhost:7466", { count: 0 }, "the run waits until one does", {}, now), "No worker is polling task queue 'ut19' on localhost:7466; the run waits until one does. Start one with `duragent worker` (or `duragent dev` for a local server and worker).");
 });

@@ -307,7 +307,8 @@ export function checkInputSize(bytes: number): void {
   if (bytes <= maxInputBytes) return;
   const mb = (n: number) => `${(n / (1024 * 1024)).toFixed(1)} MB`;
   throw new UserError(`The input is ${mb(bytes)}; Temporal takes at most ${mb(maxInputBytes)} in a run's input.`, {
-    hint: "Put the data in a file an MCP server can read (e.g. server-filesystem) and pass its path, or use --engine memory.",
+    name: "InputTooLarge",
+    hint: "Put the data in a file an MCP server can read (e.g. server-filesystem) and pass its path, or run it on the memory engine (--engine memory).",
   });
 }
 

@@ -147,6 +147,24 @@ export function lastPolled(taskQueue: string, { count, lastSeenMs, seenMs = [] }
   return `${workers(count - stale)} polled task queue '${taskQueue}' (${seen}; ${stale} more not in the last minute: stopped)`;
 }
 
+/**
+ * What a command says about the workers of its task queue, or nothing when one polls and the
+ * command does not ask: none polls, or none has in the last minute (the server still lists them).
+ */
+export function workerWarningText(taskQueue: string, address: string, pollers: Pollers | undefined, consequence: string, options: { evenIfPolled?: boolean } = {}, now = Date.now()): string | undefined {
+  const startOne = "Start one with `duragent worker` (or `duragent dev` for a local server and worker).";
+  const live = pollers && pollers.count - (pollers.seenMs ?? []).filter((ms) => now - ms > livePollMs).length;
+  if (pollers?.count && live === 0) return `${capitalised(lastPolled(taskQueue, pollers, now))}; ${consequence}. ${startOne}`;
+  if (pollers?.count) {
+    if (!options.evenIfPolled) return undefined;
+    return capitalised(`${lastPolled(taskQueue, pollers, now)}, but none has taken it yet (busy, or stopped since); ${consequence}.`);
+  }
+  if (pollers === undefined) return options.evenIfPolled ? `No worker has taken what was sent yet; ${consequence}.` : undefined;
+  return `No worker is polling task queue '${taskQueue}' on ${address}; ${consequence}. ${startOne}`;
+}
+
+const capitalised = (text: string) => text.replace(/^./, (first) => first.toUpperCase());
+
 const noWorkerAnswered = `no worker answered within ${statusQueryTimeoutMs / 1000} s (none is running, or the run's worker stopped); its steps, questions and usage are not known until one does`;
 
 export class TemporalEngine implements Engine {
@@ -578,16 +596,7 @@ export class TemporalEngine implements Engine {
 
   async workerWarning(consequence: string, options: { evenIfPolled?: boolean } = {}): Promise<string | undefined> {
     const { taskQueue, address } = this.config.temporal;
-    const pollers = await this.pollers();
-    if (pollers?.count) {
-      if (!options.evenIfPolled) return undefined;
-      return `${lastPolled(taskQueue, pollers)}, but none has taken it yet (busy, or stopped since); ${consequence}.`.replace(/^./, (first) => first.toUpperCase());
-    }
-    if (pollers === undefined) return options.evenIfPolled ? `No worker has taken what was sent yet; ${consequence}.` : undefined;
-    return (
-      `No worker is polling task queue '${taskQueue}' on ${address}; ${consequence}. ` +
-      "Start one with `duragent worker` (or `duragent dev` for a local server and worker)."
-    );
+    return workerWarningText(taskQueue, address, await this.pollers(), consequence, options);
   }
 
   /** Sends buffered spans, when tracing is on. */
