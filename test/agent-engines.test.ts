@@ -252,7 +252,7 @@ describe("generated run ids", () => {
     const engine = new MemoryEngine(config, runSettingsFromConfig(config), createLogger("test", "silent"), drawing("aaaaaaaa", "aaaaaaaa", "bbbbbbbb"));
     try {
       await drawnAgain(engine, "greeter-aaaaaaaa", "greeter-bbbbbbbb");
-      await assert.rejects(engine.start(greeter, "Alan", { runId: "greeter-aaaaaaaa" }), /A run 'greeter-aaaaaaaa' already exists/);
+      await assert.rejects(engine.start(greeter, "Alan", { runId: "greeter-aaaaaaaa" }), (error: unknown) => error instanceof UserError && error.name === "RunAlreadyExists" && /A run 'greeter-aaaaaaaa' already exists in this process/.test(error.message));
     } finally {
       await engine.close();
     }
@@ -307,6 +307,21 @@ describe("generated run ids", () => {
       try {
         // Without the refusal, Temporal would have started Grace's run under Ada's id.
         await drawnAgain(engine, "greeter-cccccccc", "greeter-dddddddd");
+      } finally {
+        await engine.close();
+      }
+    });
+  });
+
+  test("Temporal: a run id the caller chose that an open run holds is refused as RunAlreadyExists, as on the memory engine", async () => {
+    await withTemporalWorker(temporal, testConfig(model), async (_engine, config) => {
+      // A queue nobody polls keeps the first run open.
+      const idle = { ...config, temporal: { ...config.temporal, taskQueue: "nobody-polls-chosen-ids" } };
+      const engine = await TemporalEngine.connect(idle, runSettingsFromConfig(idle));
+      try {
+        const first = await engine.start(greeter, "Ada", { runId: "chosen-run-id" });
+        await assert.rejects(engine.start(greeter, "Grace", { runId: "chosen-run-id" }), (error: unknown) => error instanceof UserError && error.name === "RunAlreadyExists" && /^A run 'chosen-run-id' already exists open on Temporal; choose another id\.$/.test(error.message));
+        await first.terminate("the test is over");
       } finally {
         await engine.close();
       }

@@ -312,6 +312,11 @@ export function checkInputSize(bytes: number): void {
   });
 }
 
+/** A run id given to `start` that a run already has: `RunAlreadyExists`, the same from either engine. */
+export function runAlreadyExists(runId: string, where: string): UserError {
+  return new UserError(`A run '${runId}' already exists ${where}; choose another id.`, { name: "RunAlreadyExists" });
+}
+
 /** The Temporal workflow type that runs a target. */
 export function workflowType(target: RunTarget): string {
   if (target.kind === "agent") return "agentWorkflow";

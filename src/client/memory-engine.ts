@@ -19,6 +19,7 @@ import {
   memoryRetention,
   RunFailed,
   RunNotFound,
+  runAlreadyExists,
   runHandle,
   startSettings,
   targetInput,
@@ -71,7 +72,7 @@ export class MemoryEngine implements Engine {
     // Refused at start, as on Temporal, rather than as a failed run.
     const first = targetInput(target, input);
     const runId = options.runId ?? this.unusedRunId(target, options);
-    if (this.runs.has(runId)) throw new Error(`A run '${runId}' already exists in this process; choose another id.`);
+    if (this.runs.has(runId)) throw runAlreadyExists(runId, "in this process");
     const registry = await this.workflows();
     const type = workflowType(target);
     const workflow = registry.get(type);

@@ -32,6 +32,7 @@ import {
   RunAlreadyEnded,
   RunFailed,
   RunNotFound,
+  runAlreadyExists,
   runHandle,
   runSummary,
   startSettings,
@@ -209,7 +210,12 @@ export class TemporalEngine implements Engine {
   async start(target: RunTarget, input: unknown, options: StartOptions = {}): Promise<RunHandle> {
     const runInput = targetInput(target, input);
     checkInputSize(await this.inputBytes(runInput));
-    if (options.runId !== undefined) return this.startAs(options.runId, target, runInput, input, options);
+    if (options.runId !== undefined) {
+      const runId = options.runId;
+      return this.startAs(runId, target, runInput, input, options).catch((error: unknown) => {
+        throw error instanceof WorkflowExecutionAlreadyStartedError ? runAlreadyExists(runId, "open on Temporal") : error;
+      });
+    }
     // A generated id has 32 random bits: among the runs a namespace retains, one may already have
     // it. Temporal would start this run under that run's id; refused instead, it gets another.
     for (let tries = 1; ; tries++) {
