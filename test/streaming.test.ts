@@ -522,3 +522,22 @@ async function historyBytes(engine: TemporalEngine, runId: string): Promise<{ by
   const history = await engine.client.workflow.getHandle(runId).fetchHistory();
   return { bytes: JSON.stringify(history).length, events: history.events?.length ?? 0 };
 }
+
+test("events() ends with the run's own end only: a client that lost its way to the run (closed, Temporal gone) throws, rather than report the run failed", async () => {
+  const { runEvents } = await import("../src/client/run-events.js");
+  const { RunFailed } = await import("../src/client/engine.js");
+  const status = async () => ({ runId: "r-1", phase: "waiting_input" as const, stepCount: 0, pending: [], usage: {} });
+  // The nineteenth user test's: the gRPC call under `result()` failing after `client.close()`.
+  const lost = new Error("Unexpected error while making gRPC request");
+  const events: RunEvent[] = [];
+  await assert.rejects(
+    (async () => {
+      for await (const event of runEvents({ status, result: () => Promise.reject(lost) }, { pollMs: 10 })) events.push(event);
+    })(),
+    lost,
+  );
+  assert.deepEqual(events, []);
+  const ended: RunEvent[] = [];
+  for await (const event of runEvents({ status, result: () => Promise.reject(new RunFailed("r-1", "cancelled", "the run was cancelled")) }, { pollMs: 10 })) ended.push(event);
+  assert.deepEqual(ended, [{ type: "end", phase: "cancelled", error: "Run r-1 was cancelled: the run was cancelled" }]);
+});

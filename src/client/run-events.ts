@@ -64,7 +64,13 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
     if (done) {
       const error = done.error;
       if (error === undefined) yield { type: "end", phase: "completed", result: done.result };
-      else yield { type: "end", phase: (error as { phase?: RunPhase }).phase ?? "failed", error: error instanceof Error ? error.message : String(error) };
+      else {
+        // Only the run's own end is an end event; the client losing its way to the run (closed,
+        // Temporal gone) is not the run failing, and is thrown as it is.
+        const phase = (error as { phase?: RunPhase }).phase;
+        if (phase === undefined) throw error;
+        yield { type: "end", phase, error: error instanceof Error ? error.message : String(error) };
+      }
       return;
     }
     if (options.signal?.aborted) return;
