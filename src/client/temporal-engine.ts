@@ -135,6 +135,11 @@ export interface Pollers {
 /** A live worker's long poll returns within a minute and it polls again; one unseen for longer has stopped (or is too busy to poll). */
 const livePollMs = 75_000;
 
+/** How many of the pollers the server lists have not polled for longer than a live worker would. */
+function stalePollers(seenMs: readonly number[], now: number): number {
+  return seenMs.filter((ms) => now - ms > livePollMs).length;
+}
+
 /**
  * "a worker polled task queue 'q' (last seen 40 s ago)": a stopped worker stays listed for
  * minutes, so its age tells, and those not seen for longer than a live worker polls are told apart.
@@ -142,7 +147,7 @@ const livePollMs = 75_000;
 export function lastPolled(taskQueue: string, { count, lastSeenMs, seenMs = [] }: Pollers, now = Date.now()): string {
   const workers = (n: number) => (n === 1 ? "a worker" : `${n} workers`);
   const seen = lastSeenMs === undefined ? "" : `last seen ${Math.max(0, Math.round((now - lastSeenMs) / 1000))} s ago`;
-  const stale = seenMs.filter((ms) => now - ms > livePollMs).length;
+  const stale = stalePollers(seenMs, now);
   if (stale === 0 || stale > count) return `${workers(count)} polled task queue '${taskQueue}'${seen ? ` (${seen})` : ""}`;
   if (stale === count) return `${workers(count)} polled task queue '${taskQueue}', none in the last minute (${seen}: stopped since?)`;
   return `${workers(count - stale)} polled task queue '${taskQueue}' (${seen}; ${stale} more not in the last minute: stopped)`;
@@ -154,7 +159,7 @@ export function lastPolled(taskQueue: string, { count, lastSeenMs, seenMs = [] }
  */
 export function workerWarningText(taskQueue: string, address: string, pollers: Pollers | undefined, consequence: string, options: { evenIfPolled?: boolean } = {}, now = Date.now()): string | undefined {
   const startOne = "Start one with `duragent worker` (or `duragent dev` for a local server and worker).";
-  const live = pollers && pollers.count - (pollers.seenMs ?? []).filter((ms) => now - ms > livePollMs).length;
+  const live = pollers && pollers.count - stalePollers(pollers.seenMs ?? [], now);
   if (pollers?.count && live === 0) return `${capitalised(lastPolled(taskQueue, pollers, now))}; ${consequence}. ${startOne}`;
   if (pollers?.count) {
     if (!options.evenIfPolled) return undefined;
