@@ -21,7 +21,7 @@ import { rejoinChat, startChat, type ChatSession, type StartChatOptions } from "
 import { isUserError, UserError } from "./errors/user-error.js";
 import { memoryRetention, RunNotFound, type Engine, type EngineName, type ListOptions, type RunHandle, type RunSummary, type StartOptions } from "./client/engine.js";
 import { loadRunTargets, RunTargetNotFound, type RunTarget } from "./client/run-targets.js";
-import { explainTemporalError } from "./client/temporal-errors.js";
+import { clientClosed, explainTemporalError } from "./client/temporal-errors.js";
 import type { DuragentWorker } from "./worker.js";
 import type { RunCost } from "./client/run-cost.js";
 import type { UsageByModel } from "./common/usage.js";
@@ -61,6 +61,7 @@ export async function createClient(options: ClientOptions = {}): Promise<Duragen
 export class DuragentClient {
   private readonly engines = new Map<EngineName, Promise<Engine>>();
   private runTargets?: Promise<Map<string, RunTarget>>;
+  private closed = false;
 
   constructor(
     readonly config: DuragentConfig,
@@ -198,8 +199,12 @@ export class DuragentClient {
     return (await this.engineFor(this.engine)).workerWarning(consequence, options);
   }
 
-  /** Closes engine connections; on the memory engine, stops its runs and every MCP server. */
+  /**
+   * Closes engine connections; on the memory engine, stops its runs and every MCP server. The
+   * client and its Temporal runs' handles then refuse calls (`ClientClosed`).
+   */
   async close(): Promise<void> {
+    this.closed = true;
     const engines = await Promise.allSettled(this.engines.values());
     this.engines.clear();
     await Promise.all(engines.map((engine) => (engine.status === "fulfilled" ? engine.value.close() : undefined)));
@@ -235,6 +240,8 @@ export class DuragentClient {
   }
 
   private engineFor(name: EngineName): Promise<Engine> {
+    // Opening another would leave connections and MCP servers that nobody closes.
+    if (this.closed) return Promise.reject(clientClosed());
     let engine = this.engines.get(name);
     if (!engine) {
       engine = this.openEngine(name);

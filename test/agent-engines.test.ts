@@ -33,6 +33,9 @@ import { MemoryEngine } from "../src/client/memory-engine.js";
 import { RunNotFound, type Engine } from "../src/client/engine.js";
 import { TemporalEngine } from "../src/client/temporal-engine.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
+import { explainTemporalError } from "../src/client/temporal-errors.js";
+import { Client, Connection, WorkflowNotFoundError } from "@temporalio/client";
+import { connect as connectTcp, createServer as createNetServer, type AddressInfo, type Socket } from "node:net";
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-engines-")));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -326,6 +329,67 @@ describe("generated run ids", () => {
         await engine.close();
       }
     });
+  });
+  test("a closed client refuses every call as ClientClosed, and so do its Temporal runs' handles and events(), rather than open another connection", async () => {
+    const config = testConfig(model, { engine: "temporal", temporal: { address: temporal.address, taskQueue: "nobody-polls-closed-client" } });
+    const client = await createClient({ config });
+    const run = await client.start(greeter, "Ada");
+    await client.close();
+    const closed = (error: unknown) => error instanceof UserError && error.name === "ClientClosed" && /^This duragent client was closed \(client\.close\(\)\)/.test(error.message) && /createClient\(\)/.test(error.hint ?? "");
+    await assert.rejects(run.status(), closed);
+    await assert.rejects(run.answer({ value: "x" }), closed);
+    await assert.rejects(run.cancel(), closed);
+    await assert.rejects(run.events()[Symbol.asyncIterator]().next(), closed);
+    await assert.rejects(client.start(greeter, "Grace"), closed);
+    await assert.rejects(client.list(), closed);
+    await assert.rejects(client.getHandle(run.runId), closed);
+    // The run itself goes on: another client finds it open, and ends it.
+    const other = await createClient({ config });
+    try {
+      const found = await other.getHandle(run.runId);
+      assert.equal((await found.status({ watch: false })).phase, "running");
+      await found.terminate("the test is over");
+    } finally {
+      await other.close();
+    }
+    const memory = await createClient({ config: testConfig(model), engine: "memory" });
+    await memory.close();
+    await assert.rejects(memory.start(greeter, "Ada"), closed);
+  });
+
+  test("a client connected before Temporal went away gets TemporalUnreachable, naming the address, from the SDK's own error", async () => {
+    // A proxy stands in for the server, so that it can go away under a connected client.
+    const sockets = new Set<Socket>();
+    const [host, port] = temporal.address.split(":") as [string, string];
+    const proxy = createNetServer((socket) => {
+      const upstream = connectTcp(Number(port), host);
+      for (const end of [socket, upstream]) {
+        sockets.add(end);
+        end.on("error", () => end.destroy());
+      }
+      socket.pipe(upstream).pipe(socket);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const address = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    // Without the SDK's retries, which would take some 20 s to give up.
+    const connection = await Connection.connect({ address, interceptors: [] });
+    try {
+      const workflows = new Client({ connection }).workflow;
+      await assert.rejects(workflows.getHandle("no-such-run").describe(), WorkflowNotFoundError);
+      // close() waits for the open connections, which the client would keep for minutes.
+      const closed = new Promise((resolve) => proxy.close(resolve));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+      const lost = await workflows.getHandle("no-such-run").describe().then(() => assert.fail("described with no server"), (error: unknown) => error);
+      const said = explainTemporalError(lost, { ...testConfig(model).temporal, address });
+      assert.ok(said, String(lost));
+      assert.equal(said.name, "TemporalUnreachable");
+      assert.equal(said.exitCode, ExitCode.unavailable);
+      // Which the client sees first, the dropped connection or a refused new one, is a race.
+      assert.match(said.message.split("\n")[0]!, new RegExp(`^Cannot reach Temporal at ${address}: (connection refused|Connection dropped)$`));
+    } finally {
+      await connection.close();
+    }
   });
 });
 

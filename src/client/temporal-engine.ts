@@ -50,7 +50,7 @@ import { withChildren } from "../common/child-runs.js";
 import { agentSearchAttribute, phaseSearchAttribute } from "../common/search-attributes.js";
 import { isUnknownSearchAttribute, registerSearchAttributes } from "./search-attributes.js";
 import { temporalConnectionOptions, webUiLink } from "./temporal-connection.js";
-import { isReplayFailing, isWorkflowTaskFailing, replayFailure } from "./temporal-errors.js";
+import { clientClosed, explainTemporalError, isReplayFailing, isWorkflowTaskFailing, replayFailure } from "./temporal-errors.js";
 import { isUserError, UserError } from "../errors/user-error.js";
 import { clientDataConverterFor } from "../codec/data-converter.js";
 import type { DuragentWorker } from "../worker.js";
@@ -212,7 +212,11 @@ export class TemporalEngine implements Engine {
     return engine;
   }
 
-  async start(target: RunTarget, input: unknown, options: StartOptions = {}): Promise<RunHandle> {
+  start(target: RunTarget, input: unknown, options: StartOptions = {}): Promise<RunHandle> {
+    return this.explained(() => this.startRun(target, input, options));
+  }
+
+  private async startRun(target: RunTarget, input: unknown, options: StartOptions): Promise<RunHandle> {
     const runInput = targetInput(target, input);
     checkInputSize(await this.inputBytes(runInput));
     if (options.runId !== undefined) {
@@ -285,12 +289,31 @@ export class TemporalEngine implements Engine {
     return start(false);
   }
 
-  async getHandle(runId: string): Promise<RunHandle> {
-    await this.describe(this.client.workflow.getHandle(runId));
-    return this.handle(runId);
+  getHandle(runId: string): Promise<RunHandle> {
+    return this.explained(async () => {
+      await this.describe(this.client.workflow.getHandle(runId));
+      return this.handle(runId);
+    });
   }
 
-  async list(limit: number, options: ListOptions = {}): Promise<RunSummary[]> {
+  list(limit: number, options: ListOptions = {}): Promise<RunSummary[]> {
+    return this.explained(() => this.listRuns(limit, options));
+  }
+
+  /**
+   * Refused once the client is closed; Temporal's failures in user terms (a server gone since the
+   * client connected, a run whose code keeps failing), as a new client's would be.
+   */
+  private async explained<T>(call: () => Promise<T>): Promise<T> {
+    if (this.closed) throw clientClosed();
+    try {
+      return await call();
+    } catch (error) {
+      throw (!isUserError(error) && explainTemporalError(error, this.config.temporal)) || error;
+    }
+  }
+
+  private async listRuns(limit: number, options: ListOptions): Promise<RunSummary[]> {
     const runs: RunSummary[] = [];
     const executions: { workflowId: string; runId: string; status: WorkflowExecutionStatusName }[] = [];
     for await (const execution of this.client.workflow.list({ query: this.listQuery(options), pageSize: limit })) {
@@ -487,7 +510,7 @@ export class TemporalEngine implements Engine {
         return serverKnownStatus(workflowId, phase, "no worker answered; only how the run ended is known", phase === "completed" ? undefined : await endReason());
       }
     };
-    return runHandle({
+    return runHandle(this.explainedCalls({
       runId: workflowId,
       link: webUiLink(this.config.temporal, workflowId),
       result: () =>
@@ -520,7 +543,16 @@ export class TemporalEngine implements Engine {
       signal: (name: string, payload?: unknown) => signal(name, payload, "signal"),
       query: <R>(name: string, payload?: unknown) => workflow.query<R, [unknown]>(name, payload),
       child: async (id) => this.handle(id),
-    });
+    }));
+  }
+
+  /** Each of a handle's calls through `explained`. */
+  private explainedCalls<P extends object>(parts: P): P {
+    const calls = { ...parts } as Record<string, unknown>;
+    for (const [key, value] of Object.entries(parts)) {
+      if (typeof value === "function") calls[key] = (...args: unknown[]) => this.explained(async () => (value as (...args: unknown[]) => unknown)(...args));
+    }
+    return calls as P;
   }
 
   /**
@@ -606,6 +638,7 @@ export class TemporalEngine implements Engine {
   }
 
   async workerWarning(consequence: string, options: { evenIfPolled?: boolean } = {}): Promise<string | undefined> {
+    if (this.closed) throw clientClosed();
     const { taskQueue, address } = this.config.temporal;
     return workerWarningText(taskQueue, address, await this.pollers(), consequence, options);
   }
@@ -613,7 +646,10 @@ export class TemporalEngine implements Engine {
   /** Sends buffered spans, when tracing is on. */
   private flushSpans?: () => Promise<void>;
 
+  private closed = false;
+
   async close(): Promise<void> {
+    this.closed = true;
     // A CLI command exits right after: send its spans first.
     await this.flushSpans?.();
     if (this.ownsConnection) await this.connection.close();

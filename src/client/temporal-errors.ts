@@ -20,6 +20,14 @@ export function explainTemporalError(error: unknown, temporal: DuragentConfig["t
     const reason = /Connection refused/i.test(error.message) ? "connection refused" : error.message;
     return new UserError(`Cannot reach Temporal at ${address}: ${reason}`, { name: "TemporalUnreachable", exitCode: ExitCode.unavailable, hint: unreachableHint(temporal), cause: error });
   }
+  // A client already connected when the server went away: the SDK's ServiceError over gRPC's UNAVAILABLE.
+  const unavailable = grpcCause(error, 14 /* UNAVAILABLE */);
+  if (unavailable) {
+    const said = String(unavailable.details ?? unavailable.message ?? "");
+    const reason = /ECONNREFUSED|Connection refused/i.test(said) ? "connection refused" : said.replace(/^14 UNAVAILABLE: /, "").replace(/\s*Resolution note:\s*$/, "");
+    return new UserError(`Cannot reach Temporal at ${address}: ${reason}`, { name: "TemporalUnreachable", exitCode: ExitCode.unavailable, hint: unreachableHint(temporal), cause: error });
+  }
+  if (causes(error).some((cause) => (cause as { message?: unknown }).message === "Channel has been shut down")) return clientClosed(error);
   if (isWorkflowTaskFailing(error)) {
     // Not a failed run: it goes on once its workers run code that gets past the failure.
     return new UserError("The run's workflow code keeps failing on its worker, so the run cannot take this now; nothing was sent.", {
@@ -37,6 +45,26 @@ export function explainTemporalError(error: unknown, temporal: DuragentConfig["t
     });
   }
   return undefined;
+}
+
+/** A call through a client that was closed (or a worker's connection it shared, once the worker closed). */
+export function clientClosed(cause?: unknown): UserError {
+  return new UserError("This duragent client was closed (client.close()), so it can no longer reach runs.", {
+    name: "ClientClosed",
+    hint: "Create another with createClient(), and get the run again by its id (client.getHandle(runId)). A client given a worker closes with it too: close the client first.",
+    cause,
+  });
+}
+
+/** An error and the causes it wraps, outermost first (the SDKs wrap gRPC errors once or twice). */
+function causes(error: unknown): object[] {
+  const chain: object[] = [];
+  for (let cause = error; typeof cause === "object" && cause !== null && chain.length < 4; cause = (cause as { cause?: unknown }).cause) chain.push(cause);
+  return chain;
+}
+
+function grpcCause(error: unknown, code: number): { details?: unknown; message?: unknown } | undefined {
+  return causes(error).find((cause) => (cause as { code?: unknown }).code === code);
 }
 
 /** The configured namespace is not on the cluster: exit 3, with the command that creates it. */
@@ -71,11 +99,8 @@ function unreachableHint(temporal: DuragentConfig["temporal"]): string {
  */
 export function isWorkflowTaskFailing(error: unknown): boolean {
   // Read by shape, so that loading this module does not load Temporal's client (the memory engine and `--help` never need it).
-  for (let cause = error, depth = 0; typeof cause === "object" && cause !== null && depth < 3; cause = (cause as { cause?: unknown }).cause, depth++) {
-    const { code, details, message } = cause as { code?: unknown; details?: unknown; message?: unknown };
-    if (code === 9 /* FAILED_PRECONDITION */ && /Workflow Task in failed state/i.test(String(details ?? message))) return true;
-  }
-  return false;
+  const refused = grpcCause(error, 9 /* FAILED_PRECONDITION */);
+  return refused !== undefined && /Workflow Task in failed state/i.test(String(refused.details ?? refused.message));
 }
 
 /**
@@ -84,10 +109,7 @@ export function isWorkflowTaskFailing(error: unknown): boolean {
  * worker says so as a nondeterminism error (TMPRL1100), which the client hands on as a failed query.
  */
 export function isReplayFailing(error: unknown): boolean {
-  for (let cause = error, depth = 0; typeof cause === "object" && cause !== null && depth < 3; cause = (cause as { cause?: unknown }).cause, depth++) {
-    if (replayFailure(String((cause as { message?: unknown }).message ?? ""))) return true;
-  }
-  return false;
+  return causes(error).some((cause) => replayFailure(String((cause as { message?: unknown }).message ?? "")) !== undefined);
 }
 
 /**
