@@ -130,6 +130,14 @@ async function cancelWhileAsking(handle: RunHandle): Promise<void> {
   await handle.cancel();
 }
 
+/** Echoes through a tool that needs approval; the person approves it with other arguments. */
+const echoer: RunTarget = { kind: "agent", name: "echoer", agent: { name: "echoer", instruction: "You echo what you are told.", servers: ["everything"] } };
+
+async function approveEdited(handle: RunHandle): Promise<void> {
+  while ((await handle.status()).pending.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+  await handle.approve({ arguments: { message: "Goodbye" } });
+}
+
 async function answerLisbon(handle: RunHandle): Promise<void> {
   while ((await handle.status()).pending.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
   await handle.answer({ value: "Lisbon" });
@@ -162,6 +170,9 @@ const runs: GoldenRun[] = [
   // A structured answer (the evaluator's judgement) cut off at its token limit: the run fails at
   // once, recording the patch; `-v1`, recorded before it, made a repair round and failed after it.
   { id: "golden-structured-cut-off", target: hastyReview, input: "Draft a haiku.", failed: true },
+  // A tool call that needs approval, approved with arguments the person changed: the model and the
+  // transcript are told what ran, recording the patch; `-v1`, recorded before it, said nothing.
+  { id: "golden-edited-approval", target: echoer, input: "Say hello.", steer: approveEdited },
 ];
 
 /** Answers each run by its system prompt: the finder's offline model, the trip planner, the pattern's script. */
@@ -182,6 +193,11 @@ function goldenModel(call: ScriptedCall): ScriptedTurn | Promise<ScriptedTurn> {
     scoutCalled?.();
     return new Promise((resolve) => (releaseScout = () => resolve({ text: "The bay is calm." })));
   }
+  if (call.system === "You echo what you are told.") {
+    const echoed = call.messages.findLast((message) => message.role === "tool");
+    if (!echoed) return { toolCalls: [{ id: "call_echo", name: "everything_echo", arguments: { message: "Hello" } }] };
+    return { text: `The tool said: ${textOf(echoed.content)}` };
+  }
   if (call.system === "You write.") return { text: "A calm bay." };
   if (call.system === "You draft.") return { text: "Autumn wind / a ferry crosses / the town waits." };
   if (call.system === "You judge in few words.") return { text: '{"rating": "good", "feedback": "A clear image, but the', stopReason: "max_tokens" };
@@ -196,6 +212,7 @@ export async function recordGoldenHistories(directory = goldenDirectory, ids: st
   const config = testConfig(model, {
     llm: { defaultModel: "openai:scripted" },
     mcp: { servers: { filesystem, everything: everythingServer() } },
+    approvals: { tools: ["everything_echo"] },
   });
   try {
     return await withTemporalWorker(env, config, async (engine) => {

@@ -161,6 +161,19 @@ describe("golden histories replay against the current workflow code", () => {
     assertPatchOnlyIn("cut-off", "structured-cut-off");
   });
 
+  test("a call approved with arguments a person changed: runs since the patch tell the model and the transcript what ran, recording the patch there and only there", () => {
+    const story = (name: string) => stepsAndPatches(name, (event) => (event.workflowExecutionUpdateCompletedEventAttributes ? ["approved"] : []));
+    assert.deepEqual(story("golden-edited-approval-v1.json"), ["callLlm", "approved", "callTool", "callLlm"]);
+    assert.deepEqual(story("golden-edited-approval.json"), ["callLlm", "approved", "patch duragent-edited-arguments-told", "callTool", "callLlm"]);
+    const answer = (name: string) => {
+      const completed = loadHistory(join(goldenDirectory, name)).events.find((event) => event.workflowExecutionCompletedEventAttributes)?.workflowExecutionCompletedEventAttributes;
+      return (JSON.parse(Buffer.from(completed?.result?.payloads?.[0]?.data ?? []).toString("utf8")) as { text: string }).text;
+    };
+    assert.equal(answer("golden-edited-approval-v1.json"), "The tool said: Echo: Goodbye");
+    assert.equal(answer("golden-edited-approval.json"), 'The tool said: A person changed the arguments before the call ran; it ran with {"message":"Goodbye"}.\nEcho: Goodbye');
+    assertPatchOnlyIn("edited-arguments", "edited-approval");
+  });
+
   test("a fan-out cancelled while its child runs wait: runs before the patch completed with the branches collected as failed, runs since end cancelled, and hear what their children spent", () => {
     const story = (name: string) =>
       loadHistory(join(goldenDirectory, name)).events.flatMap((event) => {

@@ -126,7 +126,12 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
           (message) => message.role === "tool",
         );
         assert.match(toolMessages[0]!.content, /A person rejected this call to 'fs_read_text_file': not that file/);
-        assert.equal(toolMessages[1]!.content, "the plan");
+        // The model, and the transcript, are told what ran in place of the model's arguments.
+        const told = `A person changed the arguments before the call ran; it ran with ${JSON.stringify({ path: join(dir, "plan.txt") })}.`;
+        assert.equal(toolMessages[1]!.content, `${told}\nthe plan`);
+        const transcript = await handle.transcript();
+        const ran = transcript.filter((message) => message.role === "tool").at(-1);
+        assert.deepEqual(ran?.role === "tool" && ran.content.map((part) => part.type === "text" && part.text), [told, "the plan"]);
       });
     });
 

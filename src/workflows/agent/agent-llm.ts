@@ -257,7 +257,11 @@ export class AgentLlm implements AugmentedLlm {
   private async approvedToolCall(call: ToolCall, tool: ToolDefinition, args: Record<string, unknown>): Promise<LocalToolOutcome> {
     const decision = await this.ctx.requestApproval({ server: tool.server, tool: tool.name, arguments: args, inputSchema: tool.inputSchema });
     if (!decision.approved) return { result: toolError(`A person rejected this call to '${call.name}': ${decision.reason}`) };
-    return { result: await this.ctx.callTool({ server: tool.server, tool: tool.name, arguments: decision.arguments, modelCallId: call.id }) };
+    // The model, and whoever reads the transcript, learn what ran; a run from before was not told.
+    const told = decision.edited === true && (!inWorkflowContext() || patched(editedArgumentsPatch));
+    const result = await this.ctx.callTool({ server: tool.server, tool: tool.name, arguments: decision.arguments, modelCallId: call.id });
+    if (!told) return { result };
+    return { result: { ...result, content: [{ type: "text", text: `A person changed the arguments before the call ran; it ran with ${JSON.stringify(decision.arguments)}.` }, ...result.content] } };
   }
 
   // A tool call as runs without `fewerTurns` make it, turn for turn, so that their histories replay.
@@ -311,6 +315,9 @@ function agentFailure(agent: string, error: unknown): unknown {
  * marker, and a run from before replays the repair round it made.
  */
 const structuredCutOffPatch = "duragent-structured-cut-off-fails";
+
+/** Asked only of an approval whose arguments a person changed, so that other runs record no marker. */
+const editedArgumentsPatch = "duragent-edited-arguments-told";
 
 /**
  * Asked only of arguments that do not fit, so that runs whose local tools get good arguments

@@ -138,7 +138,8 @@ export interface Question<T> {
 
 export type Answered<T> = { status: "answered"; value: T } | { status: "timed_out" };
 
-export type ApprovalOutcome = { approved: true; arguments: Record<string, unknown> } | { approved: false; reason: string };
+/** `edited` when the person approved the call with arguments other than the model's. */
+export type ApprovalOutcome = { approved: true; arguments: Record<string, unknown>; edited?: true } | { approved: false; reason: string };
 
 export interface RunLogger {
   debug(message: string, attributes?: Record<string, unknown>): void;

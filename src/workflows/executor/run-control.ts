@@ -14,6 +14,7 @@ import { appendStreamed, maxStepLogs, maxStreamedText, type ServerRequest, type 
 import { addUsage, type UsageByModel } from "../../common/usage.js";
 import { jsonSchemaOf, zodOfJsonSchema } from "../structured-output.js";
 import type { Answered, ApprovalCall, ApprovalOutcome, Question } from "./executor.js";
+import { sameJson } from "../../common/tools.js";
 
 /** Resolves true once `predicate` holds, or false when `timeoutMs` passes first. */
 export type WaitUntil = (predicate: () => boolean, timeoutMs?: number) => Promise<boolean>;
@@ -432,7 +433,10 @@ export class RunControl {
     try {
       await this.waitUntil(() => entry.decision !== undefined);
       const decision = entry.decision!;
-      if (decision.approved) return { approved: true, arguments: decision.arguments ?? call.arguments };
+      if (decision.approved) {
+        const edited = decision.arguments !== undefined && !sameJson(decision.arguments, call.arguments);
+        return { approved: true, arguments: decision.arguments ?? call.arguments, ...(edited ? { edited: true as const } : {}) };
+      }
       return { approved: false, reason: decision.reason ?? "no reason given" };
     } finally {
       this.pending.delete(id);
