@@ -431,6 +431,12 @@ describe("steering a Temporal run from the CLI", () => {
       assert.match(history.stderr, /workflow code keeps failing/);
       assert.doesNotMatch(history.stderr, /\n\s+at /);
       assert.match(history.stderr, /duragent terminate/);
+      // `list` tells it apart from runs that go on, by the same status read that gives its usage.
+      const stuckList = await cli(["list", "--engine", "temporal"]);
+      assert.match(stuckList.stdout, new RegExp(`^${runId} +running .*\\n  stuck: its workflow code keeps failing on its workers — \`duragent status ${runId}\` says why$`, "m"));
+      const listedJson = JSON.parse((await cli(["list", "--json", "--engine", "temporal"])).stdout) as { runId: string; stuck?: string }[];
+      assert.equal(listedJson.find((run) => run.runId === runId)?.stuck, "its workflow code keeps failing on its workers");
+      assert.ok(listedJson.filter((run) => run.runId !== runId).every((run) => run.stuck === undefined));
       // The worker's own account of it: the SDK core's warning, forwarded to its JSON log, none on stdout.
       const forwarded = await waitFor("the core's warning in the worker's log", async () =>
         workerErr.split("\n").find((line) => line.startsWith("{") && line.includes("Failing workflow task")), 30_000);

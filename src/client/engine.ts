@@ -180,6 +180,8 @@ export interface RunSummary {
   usageUnreadable?: string;
   /** The requests an open run waits on a person for, its children's included: read with its usage, by the same status read. */
   pending?: PendingRequest[];
+  /** Why an open run cannot go on, when its status read found its workflow code failing on its workers (`status` tells more). */
+  stuck?: string;
 }
 
 export interface ListOptions {

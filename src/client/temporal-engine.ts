@@ -119,6 +119,13 @@ export function replayFailingStatus(runId: string, phase: RunPhase, error: unkno
   );
 }
 
+/** Why a run does not replay, in a word for `list`; `status` says it whole. */
+const replayFailureText: Record<NonNullable<ReturnType<typeof replayFailure>>, string> = {
+  missing: "its workers' code does not export its workflow",
+  "rolled-back": "its workers run code older than it (rolled back below a patched() change?)",
+  changed: "its workers' code no longer replays it (changed shape without patched())",
+};
+
 /** An open run's phase from its DuragentPhase search attribute; `running` when it has none (or an ended one visibility has not caught up with). */
 function openPhase(value: string | undefined): RunPhase {
   return value !== undefined && (runPhases as readonly string[]).includes(value) && !hasEnded(value as RunPhase) ? (value as RunPhase) : "running";
@@ -399,7 +406,7 @@ export class TemporalEngine implements Engine {
   private async usageOf(
     execution: { workflowId: string; runId: string; status: WorkflowExecutionStatusName },
     workerPolls: () => Promise<boolean>,
-  ): Promise<Pick<RunSummary, "usage" | "pending"> | string | undefined> {
+  ): Promise<Pick<RunSummary, "usage" | "pending" | "stuck"> | string | undefined> {
     const workflow = this.client.workflow.getHandle(execution.workflowId, execution.runId, { followRuns: false });
     try {
       // A module's workflow returns its own value, without the usage: its status query tells it.
@@ -414,6 +421,8 @@ export class TemporalEngine implements Engine {
       const status = own.children ? await withChildren(own, (id) => this.childStatus(id, false)) : own;
       return { usage: status.usage, ...(status.pending.length > 0 ? { pending: status.pending } : {}) };
     } catch (error) {
+      if (execution.status === "RUNNING" && isReplayFailing(error)) return { stuck: replayFailureText[replayFailure(String((error as Error).message)) ?? "changed"] };
+      if (execution.status === "RUNNING" && isWorkflowTaskFailing(error)) return { stuck: "its workflow code keeps failing on its workers" };
       return isUserError(error) ? error.message : undefined;
     }
   }

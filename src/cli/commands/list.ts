@@ -37,7 +37,9 @@ export async function listCommand(context: CommandContext, options: { limit: num
   const widths = [0, 1, 2, 3].map((column) => Math.max(...rows.map((row) => row[column]!.length)));
   const line = (row: string[]) => row.map((cell, column) => (column < widths.length ? cell.padEnd(widths[column]!) : cell)).join("  ").trimEnd();
   // Under a waiting run, what it waits for and the command that gives it, as `status` says them.
-  const waits = (run: RunSummary) => (run.pending ?? []).map((request, _, all) => `\n  ${describePending(request)} — ${answerHint(run.runId, request, all.length > 1)}`).join("");
+  const waits = (run: RunSummary) =>
+    (run.stuck ? `\n  stuck: ${run.stuck} — \`duragent status ${run.runId}\` says why` : "") +
+    (run.pending ?? []).map((request, _, all) => `\n  ${describePending(request)} — ${answerHint(run.runId, request, all.length > 1)}`).join("");
   const text = runs.length === 0 ? (unasked ? `no runs: ${unasked}` : "no runs") : [line(header), ...runs.map((run, index) => line(rows[index + 1]!) + waits(run))].join("\n");
   const note = beyond.length > options.limit ? `${options.limit} ${options.limit === 1 ? "run" : "runs"} shown, and there are more: --limit N shows N${options.phase || options.target ? "" : ", --phase and --target narrow them"}.` : undefined;
   return { data: runs, text, note };
