@@ -15,6 +15,7 @@ import { RunControl } from "../src/workflows/executor/run-control.js";
 import { RunMessages } from "../src/common/run-status.js";
 import type { DuragentConfig } from "../src/config/schema.js";
 import { InvalidRunMessage, type Engine } from "../src/client/engine.js";
+import type { RunEvent } from "../src/client/run-events.js";
 import type { RunTarget } from "../src/client/run-targets.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import { bundleWorkflows } from "./support/runtime.js";
@@ -103,11 +104,19 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
       ];
       await withEngine()(script, async (engine, model) => {
         const handle = await engine.start(reader(), "read");
+        const seen: RunEvent[] = [];
+        const watched = (async () => {
+          for await (const event of handle.events()) seen.push(event);
+          return seen;
+        })();
+        // The watcher reads the status as it polls: each request is decided once it has seen it.
+        const watcherSees = (id: string) => waitFor(`the watcher to see ${id}`, () => seen.some((event) => event.type === "request" && event.request.id === id) || undefined);
         const first = await waitForPhase(handle, "waiting_approval");
         const request = first.pending[0]!;
         assert.equal(request.kind, "approval");
         assert.deepEqual(request.kind === "approval" && request.arguments, { path: join(dir, "secret.txt") });
         await assert.rejects(handle.answer({ value: "x" }), /not waiting for input/);
+        await watcherSees(request.id);
         await handle.decide({ approved: false, reason: "not that file" });
 
         const second = await waitForPhase(handle, "waiting_approval");
@@ -119,6 +128,7 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
           return true;
         });
         assert.deepEqual((await handle.status()).pending.map((pending) => pending.id), [second.pending[0]!.id]);
+        await watcherSees(second.pending[0]!.id);
         await handle.decide({ approved: true, arguments: { path: join(dir, "plan.txt") } });
         assert.equal(((await handle.result()) as { text: string }).text, "done");
 
@@ -132,6 +142,9 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
         const transcript = await handle.transcript();
         const ran = transcript.filter((message) => message.role === "tool").at(-1);
         assert.deepEqual(ran?.role === "tool" && ran.content.map((part) => part.type === "text" && part.text), [told, "the plan"]);
+        // A watcher sees each request open, then settle once decided, before the run's end.
+        const requests = (await watched).flatMap((event) => (event.type === "request" ? [`open ${event.request.id}`] : event.type === "settled" ? [`settled ${event.id} (${event.kind})`] : event.type === "end" ? ["end"] : []));
+        assert.deepEqual(requests, [`open ${request.id}`, `settled ${request.id} (approval)`, `open ${second.pending[0]!.id}`, `settled ${second.pending[0]!.id} (approval)`, "end"]);
       });
     });
 

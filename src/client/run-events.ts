@@ -18,6 +18,8 @@ export type RunEvent =
   /** A tool call's server reported progress (MCP `notifications/progress`); its latest report when several came between two reads. */
   | ({ type: "progress" } & StepProgress)
   | { type: "request"; request: PendingRequest }
+  /** A request seen open is open no more: answered, approved, rejected, timed out, or withdrawn (its run cancelled). */
+  | { type: "settled"; id: string; kind: PendingRequest["kind"] }
   | { type: "end"; phase: RunPhase; result?: unknown; error?: string };
 
 export interface RunEventSource {
@@ -34,6 +36,8 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
   );
   const steps = new ShownSteps();
   const seenRequests = new Set<string>();
+  // Open requests, and whether the last read lacked each.
+  const openRequests = new Map<string, { kind: PendingRequest["kind"]; missed: number }>();
   const shown: ShownText = new Map();
   const shownProgress = new Map<string, string>();
   for (;;) {
@@ -55,7 +59,19 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
         yield { type: "progress", ...progress };
       }
       for (const callId of shownProgress.keys()) if (!reporting.has(callId)) shownProgress.delete(callId);
+      // Settled before new ones open: the run took the answer, then asked again.
+      const present = new Set(status.pending.map((request) => request.id));
+      for (const [id, open] of openRequests) {
+        if (present.has(id)) continue;
+        // A child run's requests (`<child>/<id>`) are missing from a read that could not reach it: settled on the next read.
+        if (id.includes("/") && open.missed === 0 && !done) open.missed = 1;
+        else {
+          openRequests.delete(id);
+          yield { type: "settled", id, kind: open.kind };
+        }
+      }
       for (const request of status.pending) {
+        openRequests.set(request.id, { kind: request.kind, missed: 0 });
         if (seenRequests.has(request.id)) continue;
         seenRequests.add(request.id);
         yield { type: "request", request };
