@@ -14,7 +14,7 @@ import { textOf } from "../src/common/messages.js";
 import { RunControl } from "../src/workflows/executor/run-control.js";
 import { RunMessages } from "../src/common/run-status.js";
 import type { DuragentConfig } from "../src/config/schema.js";
-import { InvalidRunMessage, type Engine } from "../src/client/engine.js";
+import { InvalidRunMessage, RunFailed, type Engine } from "../src/client/engine.js";
 import type { RunEvent } from "../src/client/run-events.js";
 import type { RunTarget } from "../src/client/run-targets.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
@@ -196,8 +196,10 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
         const handle = await engine.start(reader({ servers: [] }), "think hard");
         await waitFor("the model call in flight", () => (model.inFlight > 0 ? true : undefined));
         await handle.cancel();
-        await assert.rejects(handle.result(), /cancel/i);
+        // Both engines say it in the same words.
+        await assert.rejects(handle.result(), (error: unknown) => error instanceof RunFailed && error.phase === "cancelled" && error.message === `Run ${handle.runId} was cancelled: the run was cancelled`);
         const status = await waitForPhase(handle, "cancelled");
+        assert.equal(status.lastError, "the run was cancelled");
         assert.equal(status.currentStep, "llm openai:gpt-4.1-mini (reader)");
         const transcript = await handle.transcript();
         assert.deepEqual(transcript.map((message) => message.role), ["user"]);

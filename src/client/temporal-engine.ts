@@ -119,6 +119,11 @@ export function replayFailingStatus(runId: string, phase: RunPhase, error: unkno
   );
 }
 
+/** Temporal's words for a cancelled run ("Workflow cancelled", "Workflow canceled", a step's bare "cancelled") as the memory engine's, so both engines read alike. */
+function asTheMemoryEngineSays(reason: string): string {
+  return /^(Workflow )?cancell?ed$/i.test(reason) ? "the run was cancelled" : reason;
+}
+
 /** Why a run does not replay, in a word for `list`; `status` says it whole. */
 const replayFailureText: Record<NonNullable<ReturnType<typeof replayFailure>>, string> = {
   missing: "its workers' code does not export its workflow",
@@ -482,7 +487,7 @@ export class TemporalEngine implements Engine {
       await Promise.all(children.map((id) => send(this.handle(id)).catch(() => undefined)));
     };
     let toldWatched = false;
-    const endReason = () => workflow.result().then(() => undefined, (end: unknown) => rootCause(end));
+    const endReason = () => workflow.result().then(() => undefined, (end: unknown) => asTheMemoryEngineSays(rootCause(end)));
     // What the run itself says, and what the server knows of its steps in flight.
     const ownStatus = async (watch: boolean): Promise<RunStatus> => {
       const description = await this.describe(workflow);
@@ -503,7 +508,10 @@ export class TemporalEngine implements Engine {
           });
         // A terminated run's code never learnt why; its close event says. Nor did it withdraw its
         // questions and approvals: they stay in its state, but nobody can answer them any more.
-        if (status && phase) return phase === "terminated" ? { ...status, phase, pending: [], lastError: await endReason() } : { ...status, phase };
+        if (status && phase) {
+          if (phase === "terminated") return { ...status, phase, pending: [], lastError: await endReason() };
+          return { ...status, phase, ...(status.lastError !== undefined ? { lastError: asTheMemoryEngineSays(status.lastError) } : {}) };
+        }
         // Someone watches now: the run's next model call streams. Told once by this handle.
         if (watch && status?.unwatched && !toldWatched) {
           toldWatched = true;
@@ -527,7 +535,7 @@ export class TemporalEngine implements Engine {
           if (error instanceof WorkflowNotFoundError) throw new RunNotFound(workflowId, `in Temporal namespace '${this.config.temporal.namespace}'`);
           if (!(error instanceof WorkflowFailedError)) throw error;
           const phase = error.cause instanceof CancelledFailure ? "cancelled" : error.cause instanceof TerminatedFailure ? "terminated" : "failed";
-          throw new RunFailed(workflowId, phase, rootCause(error.cause ?? error), error);
+          throw new RunFailed(workflowId, phase, asTheMemoryEngineSays(rootCause(error.cause ?? error)), error);
         }),
       status: async (options = {}) => {
         const status = await ownStatus(options.watch !== false);
