@@ -130,6 +130,11 @@ export type RunStatus = z.infer<typeof RunStatusSchema>;
 export const AnswerSchema = z.object({
   /** Which request this answers; may be left out when only one is pending. */
   requestId: z.string().optional(),
+  /**
+   * What the question asks for: a value that fits the pending request's `schema` when it has one
+   * (`human_input`'s questions have none and take text), or the run refuses it as
+   * `InvalidRunMessage` and the request stays open.
+   */
   value: z.unknown(),
   /**
    * For requests an MCP server made (`origin` set): `accept` (the default) sends `value`,
