@@ -3,7 +3,7 @@ import { rootCause } from "../common/failures.js";
 import { randomUUID } from "node:crypto";
 import {
   Client,
-  Connection,
+  type Connection,
   type ConnectionLike,
   type WorkflowClientInterceptor,
   WorkflowFailedError,
@@ -49,7 +49,7 @@ import { pendingActivitiesState } from "./pending-activities.js";
 import { withChildren } from "../common/child-runs.js";
 import { agentSearchAttribute, phaseSearchAttribute } from "../common/search-attributes.js";
 import { isUnknownSearchAttribute, registerSearchAttributes } from "./search-attributes.js";
-import { temporalConnectionOptions, webUiLink } from "./temporal-connection.js";
+import { webUiLink } from "./temporal-connection.js";
 import { clientClosed, explainTemporalError, isReplayFailing, isWorkflowTaskFailing, replayFailure } from "./temporal-errors.js";
 import { isUserError, UserError } from "../errors/user-error.js";
 import { clientDataConverterFor } from "../codec/data-converter.js";
@@ -210,7 +210,7 @@ export class TemporalEngine implements Engine {
     // Keys are read first: a missing one is the user's to fix, whatever the cluster's state.
     const dataConverter = clientDataConverterFor(config);
     const tracing = await clientTracing(config);
-    const connection = worker?.connection ?? (await Connection.connect({ ...temporalConnectionOptions(config.temporal), connectTimeout: 5_000 }));
+    const connection = worker?.connection ?? (await (await import("./tls-probe.js")).connectClient(config.temporal));
     const client = new Client({
       connection,
       namespace: config.temporal.namespace,

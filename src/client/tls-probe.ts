@@ -4,7 +4,8 @@
  * untrusted or misnamed server certificate, a client certificate the server wants or refuses, a
  * server without TLS), which is what the user has to fix.
  */
-import { isIP } from "node:net";
+import { connect as connectTcp, isIP } from "node:net";
+import { Connection } from "@temporalio/client";
 import { connect, type ConnectionOptions } from "node:tls";
 import type { DuragentConfig } from "../config/schema.js";
 import { ExitCode, isUserError, UserError } from "../errors/user-error.js";
@@ -16,6 +17,41 @@ export interface TlsProbeSettings {
   serverName?: string;
   serverRootCACertificate?: Buffer;
   clientCertPair?: { crt: Buffer; key: Buffer };
+}
+
+/**
+ * A client connection to Temporal. A local server that is not up is said at once, not after the
+ * SDK's retries until its 5 s deadline, which a closed connection still waits out before its
+ * process can exit: every command run before `temporal server start-dev` would.
+ */
+export async function connectClient(temporal: DuragentConfig["temporal"]): Promise<Connection> {
+  // Settings first: a certificate file that cannot be read is the thing to fix, server or not.
+  const options = temporalConnectionOptions(temporal);
+  const refused = await loopbackRefusal(temporal.address);
+  if (refused) throw temporalUnreachable(temporal, new Error(refused));
+  return Connection.connect({ ...options, connectTimeout: 5_000 });
+}
+
+/**
+ * Why nothing listens at a loopback `address`, said in a millisecond where the SDK's connection
+ * would retry until its deadline; undefined when it accepts, stays silent, or is not loopback
+ * (a remote server's probe would cost every connection a round trip).
+ */
+export function loopbackRefusal(address: string, timeoutMs = 1_000): Promise<string | undefined> {
+  const at = /^(.*):(\d+)$/.exec(address);
+  const host = at?.[1]!.replace(/^\[(.*)\]$/, "$1");
+  if (!at || !host || !(host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host))) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const socket = connectTcp({ host, port: Number(at[2]) });
+    const done = (reason?: string) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(reason);
+    };
+    const timer = setTimeout(() => done(), timeoutMs);
+    socket.once("connect", () => done());
+    socket.once("error", (error: NodeJS.ErrnoException) => done(error.code === "ECONNREFUSED" ? "connection refused (ECONNREFUSED)" : undefined));
+  });
 }
 
 /** What went wrong in the handshake, in the user's terms, or undefined when it completes. */

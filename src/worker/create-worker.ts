@@ -7,14 +7,14 @@ import { setMaxListeners } from "node:events";
 import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { createRequire } from "node:module";
-import { Connection } from "@temporalio/client";
+import type { Connection } from "@temporalio/client";
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from "@temporalio/worker";
 import { openActivityRuntime } from "../activities/activity-runtime.js";
 import { temporalActivities } from "../activities/index.js";
 import { absentCommand } from "../activities/mcp/connection-errors.js";
 import { unusableProviders } from "../activities/llm/provider-registry.js";
 import { namespaceMissing } from "../client/temporal-errors.js";
-import { explainUnreachable } from "../client/tls-probe.js";
+import { connectClient, explainUnreachable } from "../client/tls-probe.js";
 import { temporalConnectionOptions } from "../client/temporal-connection.js";
 import { dataConverterFor } from "../codec/data-converter.js";
 import { registerSearchAttributes, searchAttributesHint } from "../client/search-attributes.js";
@@ -229,7 +229,7 @@ function onPath(command: string, pathVariable: string | undefined): boolean {
 async function checkCluster(temporal: DuragentConfig["temporal"]): Promise<void> {
   let connection: Connection;
   try {
-    connection = await Connection.connect({ ...temporalConnectionOptions(temporal), connectTimeout: 5_000 });
+    connection = await connectClient(temporal);
   } catch (error) {
     throw await explainUnreachable(temporal, error);
   }
