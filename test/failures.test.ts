@@ -481,6 +481,20 @@ test("a run whose workflow code no longer replays: status says so, with the work
   assert.match(replayFailingStatus("review-2", "waiting_input", rolledBack).partial ?? "", /^the workers run code older than this run: it passed a `patched\(\)` change their code lacks/);
 });
 
+test("a query the server refuses because no worker polled lately is a NoWorker user error (exit 5), not a bug (the twentieth user test's status exited 70)", async () => {
+  const { ServiceError } = await import("@temporalio/client");
+  const { explainTemporalError, isNoRecentPoller } = await import("../src/client/temporal-errors.js");
+  // As the client hands on the server's refusal of a status query after the worker's SIGTERM.
+  const grpc = Object.assign(new Error("9 FAILED_PRECONDITION: no poller seen for task queue recently, worker may be down"), { code: 9, details: "no poller seen for task queue recently, worker may be down", metadata: {} });
+  const refused = new ServiceError("Failed to query Workflow", { cause: grpc });
+  assert.equal(isNoRecentPoller(refused), true);
+  assert.equal(isNoRecentPoller(new ServiceError("Failed to query Workflow", { cause: Object.assign(new Error("9 FAILED_PRECONDITION: Workflow Task in failed state"), { code: 9, details: "Workflow Task in failed state" }) })), false);
+  const said = explainTemporalError(refused, { address: "127.0.0.1:7233", namespace: "default", taskQueue: "q" } as DuragentConfig["temporal"]);
+  assert.equal(said?.name, "NoWorker");
+  assert.equal(said?.exitCode, 5);
+  assert.match(said?.message ?? "", /^No worker has polled the run's task queue lately/);
+});
+
 test("workers that stopped polling minutes ago are told apart from those polling now (the server lists them for minutes)", async () => {
   const { lastPolled } = await import("../src/client/temporal-engine.js");
   const now = 1_000_000_000;

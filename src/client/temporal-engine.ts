@@ -50,7 +50,7 @@ import { withChildren } from "../common/child-runs.js";
 import { agentSearchAttribute, phaseSearchAttribute } from "../common/search-attributes.js";
 import { isUnknownSearchAttribute, registerSearchAttributes } from "./search-attributes.js";
 import { webUiLink } from "./temporal-connection.js";
-import { clientClosed, explainTemporalError, isReplayFailing, isWorkflowTaskFailing, replayFailure } from "./temporal-errors.js";
+import { clientClosed, explainTemporalError, isNoRecentPoller, isReplayFailing, isWorkflowTaskFailing, replayFailure } from "./temporal-errors.js";
 import { isUserError, UserError } from "../errors/user-error.js";
 import { clientDataConverterFor } from "../codec/data-converter.js";
 import type { DuragentWorker } from "../worker.js";
@@ -500,7 +500,8 @@ export class TemporalEngine implements Engine {
           .catch(async (error: unknown) => {
             // The deadline reaches us as DEADLINE_EXCEEDED from the server, or as CANCELLED when
             // the client's own timer wins the race.
-            const timedOut = isGrpcDeadlineError(error) || (isGrpcCancelledError(error) && Date.now() >= deadline);
+            // A queue no worker polled lately is refused at once, as unanswered as a timeout.
+            const timedOut = isGrpcDeadlineError(error) || (isGrpcCancelledError(error) && Date.now() >= deadline) || isNoRecentPoller(error);
             if (!phase && isWorkflowTaskFailing(error)) return this.failingTaskStatus(workflow, openPhase(description.typedSearchAttributes.get(phaseSearchAttribute)));
             if (isReplayFailing(error)) return replayFailingStatus(workflow.workflowId, phase ?? openPhase(description.typedSearchAttributes.get(phaseSearchAttribute)), error);
             if (phase || !timedOut) throw error;

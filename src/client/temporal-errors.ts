@@ -28,6 +28,14 @@ export function explainTemporalError(error: unknown, temporal: DuragentConfig["t
     return new UserError(`Cannot reach Temporal at ${address}: ${reason}`, { name: "TemporalUnreachable", exitCode: ExitCode.unavailable, hint: unreachableHint(temporal), cause: error });
   }
   if (causes(error).some((cause) => (cause as { message?: unknown }).message === "Channel has been shut down")) return clientClosed(error);
+  if (isNoRecentPoller(error)) {
+    return new UserError("No worker has polled the run's task queue lately (stopped, or none started), so the run cannot answer this now.", {
+      name: "NoWorker",
+      exitCode: ExitCode.unavailable,
+      hint: "Start a worker for it (`duragent worker`), then ask again; `duragent status <run>` says what the server knows meanwhile.",
+      cause: error,
+    });
+  }
   if (isWorkflowTaskFailing(error)) {
     // Not a failed run: it goes on once its workers run code that gets past the failure.
     return new UserError("The run's workflow code keeps failing on its worker, so the run cannot take this now; nothing was sent.", {
@@ -101,6 +109,15 @@ export function isWorkflowTaskFailing(error: unknown): boolean {
   // Read by shape, so that loading this module does not load Temporal's client (the memory engine and `--help` never need it).
   const refused = grpcCause(error, 9 /* FAILED_PRECONDITION */);
   return refused !== undefined && /Workflow Task in failed state/i.test(String(refused.details ?? refused.message));
+}
+
+/**
+ * The server's refusal to put a query to a task queue no worker has polled lately ("no poller
+ * seen for task queue recently, worker may be down"): as unanswered as a query that timed out.
+ */
+export function isNoRecentPoller(error: unknown): boolean {
+  const refused = grpcCause(error, 9 /* FAILED_PRECONDITION */);
+  return refused !== undefined && /no poller seen/i.test(String(refused.details ?? refused.message));
 }
 
 /**
