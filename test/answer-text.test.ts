@@ -77,12 +77,12 @@ describe("a typed answer, read as its question asks", () => {
   });
 });
 
-test("without its question (the status unread, as mid-deploy), a typed answer the run refuses as text is sent once more as its JSON", async () => {
-  const { askForBudget } = await import("./fixtures/human-workflows.js");
+test("without its question (the status unread: no worker, or mid-deploy), a typed answer the run refuses as text is sent once more, as the question reads once a worker answers, else as its JSON", async () => {
+  const { askForBudget, askToProceed } = await import("./fixtures/human-workflows.js");
   const { startScriptedModelServer } = await import("../src/testing/scripted-model-server.js");
   const { memoryEngine, testConfig } = await import("./support/runtime.js");
   const { waitFor } = await import("./support/wait.js");
-  const { sendTypedAnswer } = await import("../src/client/answer-text.js");
+  const { questionFor, sendTypedAnswer } = await import("../src/client/answer-text.js");
   const model = await startScriptedModelServer([], { quiet: true });
   const engine = memoryEngine(testConfig(model, { modules: [new URL("./fixtures/human-workflows.ts", import.meta.url).pathname] }));
   try {
@@ -93,12 +93,27 @@ test("without its question (the status unread, as mid-deploy), a typed answer th
       sent.push(value);
       await handle.answer({ value });
     };
+    const unread = async () => undefined;
     // Text that reads as no other JSON is refused once, as the run refuses it.
-    await assert.rejects(sendTypedAnswer("maybe", undefined, send), InvalidRunMessage);
+    await assert.rejects(sendTypedAnswer("maybe", unread, send), InvalidRunMessage);
     assert.deepEqual(sent, ["maybe"]);
-    await sendTypedAnswer('{"amount": 12}', undefined, send);
+    await sendTypedAnswer('{"amount": 12}', unread, send);
     assert.deepEqual(sent, ["maybe", '{"amount": 12}', { amount: 12 }]);
     assert.deepEqual(await handle.result(), { status: "answered", value: { amount: 12, currency: "EUR" } });
+
+    // The twentieth user test's: the answer sent while no worker ran, refused once one came back.
+    // That worker answers the status now: the text goes as the question reads it (`yes`, no JSON, as true).
+    const again = await engine.start({ kind: "workflow", name: "askToProceed", workflow: askToProceed as never }, {});
+    await waitFor("the question", async () => ((await again.status()).pending.length > 0 ? true : undefined));
+    const resent: unknown[] = [];
+    let reads = 0;
+    const readLate = async () => (reads++ === 0 ? undefined : questionFor(await again.status(), undefined));
+    await sendTypedAnswer("yes", readLate, async (value) => {
+      resent.push(value);
+      await again.answer({ value });
+    });
+    assert.deepEqual(resent, ["yes", true]);
+    assert.deepEqual(await again.result(), { status: "answered", value: true });
   } finally {
     await engine.close();
     await model.close();

@@ -85,16 +85,25 @@ export function answerToQuestion(text: string, question: QuestionRequest | undef
 
 /**
  * Sends a person's typed answer as {@link answerToQuestion} reads it. Without the question (no
- * worker answered the status query, as mid-deploy) the text goes as text; when the run refuses
- * that, what the text reads as in JSON (`true`, `12`) is sent once more: a refused answer changed nothing.
+ * worker answered the status query: none running, or mid-deploy) the text goes as text; when the
+ * run refuses that, a worker is back to have refused it, so the question is read again and the
+ * text sent as it reads to that question, or else as what it reads as in JSON (`true`, `12`): a
+ * refused answer changed nothing.
  */
-export async function sendTypedAnswer(text: string, question: QuestionRequest | undefined, send: (value: unknown) => Promise<void>): Promise<void> {
+export async function sendTypedAnswer(
+  text: string,
+  readQuestion: () => Promise<QuestionRequest | undefined>,
+  send: (value: unknown) => Promise<void>,
+): Promise<void> {
+  const question = await readQuestion().catch(() => undefined);
   try {
     await send(answerToQuestion(text, question));
   } catch (error) {
-    const json = question ? undefined : jsonReading(text);
-    if (!(error instanceof InvalidRunMessage) || json === undefined) throw error;
-    await send(json.value);
+    if (!(error instanceof InvalidRunMessage) || question) throw error;
+    const read = await readQuestion().catch(() => undefined);
+    const retry = read ? { value: answerToQuestion(text, read) } : jsonReading(text);
+    if (retry === undefined) throw error;
+    await send(retry.value);
   }
 }
 

@@ -449,7 +449,7 @@ function controlTools(context: ToolContext): ServedTool[] {
         const send = (value: unknown) => handle.answer({ ...(args.requestId ? { requestId: args.requestId } : {}), value, ...(args.action ? { action: args.action } : {}) });
         // Callers (models especially) often send a JSON answer as a string: read as its question expects, as the CLI reads a typed answer.
         if (typeof args.answer !== "string") await send(args.answer);
-        else await sendTypedAnswer(args.answer, questionFor(await handle.status({ watch: false }).catch(() => undefined), args.requestId), send);
+        else await sendTypedAnswer(args.answer, async () => questionFor(await handle.status({ watch: false }), args.requestId), send);
         return textResult(`${args.action === "decline" ? "Declined" : args.action === "cancel" ? "Cancelled" : "Answer accepted"}; run ${args.runId} continues.`);
       },
     ),

@@ -21,7 +21,7 @@ export async function answerCommand(context: CommandContext, runId: string, opti
   // Read as the question asks; the run names the question when --request is left out and one is pending.
   const send = (value: unknown) => context.whileAWorkerTakes(handle.answer({ requestId: options.request, value, ...(action === "accept" ? {} : { action }) }), "the answer");
   if (raw === undefined) await send(undefined);
-  else await sendTypedAnswer(raw, questionFor(await handle.status({ watch: false }).catch(() => undefined), options.request), send);
+  else await sendTypedAnswer(raw, async () => questionFor(await handle.status({ watch: false }), options.request), send);
   const verb = action === "accept" ? "answered" : action === "decline" ? "declined" : "cancelled the question of";
   return { data: { runId, action, link: handle.link }, text: `${verb} ${runId}${linkLine(handle.link)}` };
 }
