@@ -85,6 +85,7 @@ function configFor(model: ScriptedModelServer, events: string): DuragentConfig {
       servers: {
         everything: everythingServer(),
         approved: { ...everythingServer(), sampling: { approval: true, model: "anthropic:scripted-sampler" } },
+        unsampled: { ...everythingServer(), sampling: false },
         patient: { command: process.execPath, args: [patientServer], env: { PATIENT_EVENTS: events } },
       },
     },
@@ -210,6 +211,16 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
         await accepted.answer({ value: null });
         assert.match(await resultText(accepted), /approved answer/);
         assert.equal(model.requests[0]!.path, "/v1/messages");
+      });
+    });
+
+    test("sampling: false offers a server no sampling: it cannot reach the run's models", async () => {
+      await withEngine()([{ text: "must not be asked" }], async (engine, model) => {
+        const handle = await engine.start(...call({ server: "unsampled", tool: "trigger-sampling-request", arguments: { prompt: "spend your tokens" } }));
+        const outcome = await handle.result().then((result) => textOf((result as ToolResult).content), (error: unknown) => String(error));
+        // server-everything offers its sampling tool only to a client that declares sampling.
+        assert.match(outcome, /^Unknown tool 'trigger-sampling-request' on server 'unsampled'\. Available: echo, /);
+        assert.equal(model.requests.length, 0);
       });
     });
 

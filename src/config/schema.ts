@@ -29,16 +29,19 @@ const McpServerCommon = {
    * starts then fails that call's attempt by name, rather than the model call timing out.
    */
   startupTimeoutMs: z.number().int().positive().optional(),
-  /** How the server's `sampling/createMessage` requests are answered. */
+  /**
+   * How the server's `sampling/createMessage` requests are answered: by `llm.defaultModel` when
+   * absent; `false` declares no sampling to this server, so it cannot use the run's models.
+   */
   sampling: z
-    .strictObject({
+    .union([z.literal(false), z.strictObject({
       /** The model that answers; `llm.defaultModel` when absent. Hints from the server may pick another listed model. */
       model: ModelRefSchema.optional(),
       /** Further models the server's model hints may choose (matched by name, exactly or in part). */
       models: z.array(ModelRefSchema).optional(),
       /** Hold each sampling request until a person accepts it (a pending input request of the run). */
       approval: z.boolean().optional(),
-    })
+    })])
     .optional(),
   /** The least severe server log message forwarded to our logs (`logging/setLevel`); the server decides when absent. */
   logLevel: z.enum(["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]).optional(),

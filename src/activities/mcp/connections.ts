@@ -241,7 +241,10 @@ export class Connections<C extends Connection = Connection> {
     // is not waited for long.
     const startup = startupTimeoutOf(config);
     const probe = { timeoutMs: "command" in config ? Math.min(startup.ms, STDIO_PROBE_TIMEOUT_MS) : startup.ms };
-    const client = new Client(this.options.clientInfo, { capabilities: this.options.capabilities, versionNegotiation: { mode: "auto", probe } });
+    // A server whose config turns sampling off is not told it may ask.
+    const { sampling: _sampling, ...withoutSampling } = this.options.capabilities;
+    const capabilities = config.sampling === false ? withoutSampling : this.options.capabilities;
+    const client = new Client(this.options.clientInfo, { capabilities, versionNegotiation: { mode: "auto", probe } });
     const maxMessageBytes = this.options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
     const { transport, stdio } = createTransport(server, config, {
       authProvider: this.options.authProvider,

@@ -89,7 +89,7 @@ export class ServerRequestRelay {
     client.setRequestHandler("roots/list", () => ({ roots: rootsOf(config) }));
     client.setRequestHandler("elicitation/create", (request, ctx) => this.elicit(conn, request.params, ctx.mcpReq.signal));
     // The SDK refuses a handler for a capability we do not declare.
-    if (this.sampling) client.setRequestHandler("sampling/createMessage", (request, ctx) => this.sample(conn, request.params, ctx.mcpReq.signal));
+    if (this.sampling && config.sampling !== false) client.setRequestHandler("sampling/createMessage", (request, ctx) => this.sample(conn, request.params, ctx.mcpReq.signal));
     client.setNotificationHandler("notifications/message", ({ params }) => {
       const raw = typeof params.data === "string" ? params.data : JSON.stringify(params.data);
       // A server may log what it was configured with, as its stderr may.
@@ -154,8 +154,9 @@ export class ServerRequestRelay {
 
   private async sample(conn: RelayedConnection, params: CreateMessageRequest["params"], serverSignal: AbortSignal): Promise<CreateMessageResult> {
     const sampling = this.sampling;
-    if (!sampling) throw new ProtocolError(ProtocolErrorCode.InvalidRequest, "sampling is not configured on this duragent worker");
-    const plan = samplingPlan(conn.server, conn.config.sampling, sampling.defaultModel, params);
+    const settings = conn.config.sampling;
+    if (!sampling || settings === false) throw new ProtocolError(ProtocolErrorCode.InvalidRequest, "sampling is not offered to this server");
+    const plan = samplingPlan(conn.server, settings, sampling.defaultModel, params);
     const scope = plan.approval ? this.scopeOf(conn, "sampling/createMessage") : [...conn.calls][0];
     if (plan.approval && scope) {
       const message = plan.approval(scope.tool);

@@ -25,7 +25,7 @@ export interface SamplingPlan {
 /** How a server's sampling request is answered, from the server's `sampling` settings: which model, and whether a person approves. */
 export function samplingPlan(
   server: string,
-  settings: McpServerConfig["sampling"],
+  settings: Exclude<McpServerConfig["sampling"], false>,
   defaultModel: string,
   params: CreateMessageRequest["params"],
 ): SamplingPlan {
