@@ -459,6 +459,15 @@ describe("invalid config", () => {
     assert.deepEqual(error.issues, [{ path: "agents.a.servers.1", message: 'no server named "github" in mcp.servers (configured: fs)' }]);
   });
 
+  test("a server's timeoutMs over the tool step's limit is refused at load, not cut silently at the step's 60 s (the twentieth user test's)", async () => {
+    const error = await invalid("mcp:\n  servers:\n    slow: { command: npx, timeoutMs: 120000 }\n    quick: { command: npx, timeoutMs: 30000 }\n");
+    assert.deepEqual(error.issues, [{ path: "mcp.servers.slow.timeoutMs", message: "120000 ms is over execution.tools.startToCloseTimeoutMs (60000, the default), which cuts each tool call's attempt first: raise that to at least 120000" }]);
+    const raised = await invalid("execution:\n  tools: { startToCloseTimeoutMs: 90000 }\nmcp:\n  servers:\n    slow: { command: npx, timeoutMs: 120000 }\n");
+    assert.equal(raised.issues[0]?.message, "120000 ms is over execution.tools.startToCloseTimeoutMs (90000), which cuts each tool call's attempt first: raise that to at least 120000");
+    const fits = await project({ "duragent.config.yaml": "execution:\n  tools: { startToCloseTimeoutMs: 120000 }\nmcp:\n  servers:\n    slow: { command: npx, timeoutMs: 120000 }\n" });
+    assert.equal((await loadConfig({ cwd: fits, env: {} })).config.mcp.servers.slow?.timeoutMs, 120000);
+  });
+
   test("models must be provider:model", async () => {
     const error = await invalid("llm:\n  defaultModel: gpt-4o\nagents:\n  a:\n    instruction: hi\n    model: claude\n");
     assert.deepEqual(error.issues.map((issue) => issue.path), ["llm.defaultModel", "agents.a.model"]);

@@ -6,6 +6,9 @@
  */
 import { z } from "zod";
 import { agentReferences, PatternSpecSchema } from "../workflows/patterns/pattern-spec.js";
+import { defaultRunSettings } from "../common/run-settings.js";
+
+const defaultToolStepMs = defaultRunSettings.tools.startToCloseTimeoutMs;
 
 /** `provider:model`; the model part may itself hold colons (`ollama:llama3.2:3b`). */
 const modelRefPattern = /^[A-Za-z0-9][A-Za-z0-9._-]*:\S+$/;
@@ -571,6 +574,16 @@ export const ConfigSchema = z
       if (provider === undefined || colon < 0 || providerNames.includes(provider)) return;
       ctx.addIssue({ code: "custom", path, message: `no LLM provider "${provider}": use ${providerNames.map((name) => `"${name}"`).join(", ")}, or add llm.providers.${provider} (with kind and baseURL)` });
     };
+    // A tool call's step is cut at its own limit first; a longer server timeout would never be reached.
+    const stepLimit = config.execution.tools?.startToCloseTimeoutMs;
+    for (const [serverName, server] of Object.entries(config.mcp.servers)) {
+      if (server.timeoutMs === undefined || server.timeoutMs <= (stepLimit ?? defaultToolStepMs)) continue;
+      ctx.addIssue({
+        code: "custom",
+        path: ["mcp", "servers", serverName, "timeoutMs"],
+        message: `${server.timeoutMs} ms is over execution.tools.startToCloseTimeoutMs (${stepLimit ?? `${defaultToolStepMs}, the default`}), which cuts each tool call's attempt first: raise that to at least ${server.timeoutMs}`,
+      });
+    }
     checkModel(config.llm.defaultModel, ["llm", "defaultModel"]);
     for (const [agentName, agent] of Object.entries(config.agents)) checkModel(agent.model, ["agents", agentName, "model"]);
     for (const [providerName, provider] of Object.entries(config.llm.providers)) {
