@@ -95,6 +95,43 @@ describe("a misbehaving MCP server gets a clear, final failure", () => {
     assert.match(failure.message, /MCP server 'bad' at http:\/\/127\.0\.0\.1:\d+\/mcp answered initialize with protocol version '1999-01-01', which duragent does not speak \(it speaks 2025-11-25, /);
   });
 
+  test("an HTTP server that refuses duragent's credentials (401, 403), or has no MCP endpoint at the URL (404): final at once, naming the setting to fix; a 500 is retried", async () => {
+    const answering = async (status: number) => {
+      const server = createServer((req, res) => {
+        req.resume();
+        req.on("end", () => res.writeHead(status, { "content-type": "text/plain" }).end("no"));
+      });
+      server.listen(0, "127.0.0.1");
+      await once(server, "listening");
+      servers.push(server);
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+    };
+    const failure = async (config: Record<string, unknown>) => {
+      const pool = new McpConnectionPool({ web: ConfigSchema.parse({ mcp: { servers: { web: config } } }).mcp.servers.web as McpServerConfig });
+      try {
+        return await pool.listTools("web").then(() => assert.fail("listed the tools"), (error: unknown) => error as ApplicationFailure);
+      } finally {
+        await pool.closeAll();
+      }
+    };
+    const unauthorized = await answering(401);
+    const withHeader = await failure({ url: unauthorized, headers: { Authorization: "Bearer not-this-one" } });
+    assert.equal(withHeader.nonRetryable, true);
+    assert.equal(withHeader.type, FailureType.configuration);
+    assert.equal(withHeader.message, `MCP server 'web' at ${unauthorized} refused duragent (HTTP 401: it requires authorization). It did not accept the Authorization header in mcp.servers.web.headers.`);
+    assert.match((await failure({ url: unauthorized })).message, /Give it credentials: mcp\.servers\.web\.auth, or an Authorization header under mcp\.servers\.web\.headers\.$/);
+    const forbidden = await answering(403);
+    assert.match((await failure({ url: forbidden })).message, /refused duragent \(HTTP 403: access denied\)/);
+    const wrongPath = await answering(404);
+    const notThere = await failure({ url: wrongPath });
+    assert.equal(notThere.nonRetryable, true);
+    assert.equal(notThere.message, `MCP server 'web': nothing answers MCP at ${wrongPath} (HTTP 404). Check mcp.servers.web.url, the MCP endpoint's whole path (often /mcp).`);
+    // A server's own trouble may pass: retried as before.
+    const broken = await failure({ url: await answering(500) });
+    assert.equal(broken.nonRetryable, false);
+    assert.match(broken.message, /HTTP 500/);
+  });
+
   test("a response that is not JSON", async () => {
     const url = await rawServer((_message, res) => {
       res.writeHead(200, { "content-type": "application/json" });

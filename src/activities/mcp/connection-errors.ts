@@ -117,7 +117,24 @@ export function nonRetryableFailure(conn: FailedConnection, phase: string, error
   if (isRequestEnded(error) && conn.malformed && conn.malformed.at >= since) {
     return fail(`MCP server '${server}'${where} sent a malformed message during ${phase} (${conn.malformed.text}) and no valid answer`, FailureType.mcpServerMisbehaved);
   }
+  const refused = phase === "initialize" && "url" in config ? refusedAtStart(server, config, error) : undefined;
+  if (refused) return fail(refused, FailureType.configuration);
   return undefined;
+}
+
+/**
+ * An HTTP server's answer to `initialize` that no retry changes: no MCP endpoint at the URL (404),
+ * or credentials it does not take (401, 403) where no `auth:` flow could get others.
+ */
+function refusedAtStart(server: string, config: Extract<McpServerConfig, { url: string }>, error: unknown): string | undefined {
+  const status = (error as { status?: unknown } | undefined)?.status;
+  if (status === 404) return `MCP server '${server}': nothing answers MCP at ${config.url} (HTTP 404). Check mcp.servers.${server}.url, the MCP endpoint's whole path (often /mcp).`;
+  if ((status !== 401 && status !== 403) || config.auth !== undefined) return undefined;
+  const header = Object.keys(config.headers ?? {}).find((name) => name.toLowerCase() === "authorization");
+  const said = status === 401 ? "HTTP 401: it requires authorization" : "HTTP 403: access denied";
+  return `MCP server '${server}' at ${config.url} refused duragent (${said}). ${
+    header ? `It did not accept the ${header} header in mcp.servers.${server}.headers` : `Give it credentials: mcp.servers.${server}.auth, or an Authorization header under mcp.servers.${server}.headers`
+  }.`;
 }
 
 /**
