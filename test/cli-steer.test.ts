@@ -279,7 +279,8 @@ describe("steering a Temporal run from the CLI", () => {
     const approved = await cli(["approve", runId, "--arguments", JSON.stringify({ path: join(dir, "plan.txt") }), "--engine", "temporal"]);
     assert.equal(approved.code, 0, approved.stderr);
     assert.equal(approved.stdout.split("\n")[0], `approved ${runId}`, "named, as answer, pause and resume name the run");
-    assert.equal((await cli(["result", runId, "--engine", "temporal"])).stdout.trim(), "Got: the plan");
+    // The model is told what ran in place of its own arguments.
+    assert.equal((await cli(["result", runId, "--engine", "temporal"])).stdout.trim(), `Got: A person changed the arguments before the call ran; it ran with ${JSON.stringify({ path: join(dir, "plan.txt") })}.\nthe plan`);
 
     const second = (await cli(["start", "planner", "--input", "read the plan", "--engine", "temporal"])).stdout.trim();
     await waitForPhase(second, "waiting_approval");
