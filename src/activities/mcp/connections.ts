@@ -289,7 +289,13 @@ export class Connections<C extends Connection = Connection> {
 
     const since = Date.now();
     try {
-      await client.connect(transport, { timeout: startup.ms });
+      // One deadline for the version probe and the handshake after it: the SDK reads the
+      // handshake's timeout once the probe is over, and gets what is left.
+      await client.connect(transport, {
+        get timeout() {
+          return Math.max(1, since + startup.ms - Date.now());
+        },
+      });
     } catch (error) {
       conn.pid = stdio?.pid ?? null;
       // The server's last words (npm's, for `npx`) say why it did not start.
