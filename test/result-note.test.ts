@@ -23,6 +23,10 @@ test("an answer the provider cut off, stopped or left empty is noted, not passed
   assert.match(resultNote({ text: "The answer is cut off in the mid", messages: [], usage: {}, stopReason: "max_tokens" }) ?? "", /^the model's answer was cut off at its output token limit .*this text is incomplete/);
   assert.match(resultNote({ text: "I can't", messages: [], usage: {}, stopReason: "content_filter" }) ?? "", /^the provider stopped the model's answer/);
   assert.equal(resultNote({ text: "", messages: [], usage: {} }), "the model's answer was empty: it ended its turn with no text and no tool call.");
+  // The twentieth user test's: the last turn's tool calls ran and no turn was left (a model that
+  // ignored tool_choice "none"), which is not a turn ended with no tool call.
+  const stillCalling = { text: "", messages: [{ role: "assistant", content: "", toolCalls: [{ id: "c", name: "t", arguments: "{}" }] }, { role: "tool", toolCallId: "c", toolName: "t", content: [] }], usage: {} };
+  assert.match(resultNote(stillCalling) ?? "", /^the agent reached its turn limit \(maxIterations\) with the model still calling tools, so there is no answer/);
   // A workflow's own result with an empty text is its business.
   assert.equal(resultNote({ text: "" }), undefined);
 });
@@ -63,4 +67,20 @@ test("a swarm stopped by its handoff cap or its done condition says so, not an e
   assert.match(resultNote({ text: "", swarm: done }) ?? "", /^the swarm ended by its done condition after a turn with no text \(desk has the conversation\)/);
   assert.equal(resultNote({ text: "Done.", swarm: done }), undefined);
   assert.equal(resultNote({ text: "Hi", swarm: { ...done, stopReason: "answered" } }), undefined);
+});
+
+test("an agent whose model keeps calling tools to its last turn (tool_choice \"none\" ignored) ends noted as at its turn limit, on the real loop", async () => {
+  const { everythingServer } = await import("./support/mcp-servers.js");
+  const model = await startScriptedModelServer(() => ({ toolCalls: [{ name: "everything_echo", arguments: { message: "again" } }] }), { quiet: true });
+  const engine = memoryEngine(testConfig(model, { mcp: { servers: { everything: everythingServer() } } }));
+  try {
+    const handle = await engine.start({ kind: "agent", name: "looper", agent: { name: "looper", instruction: "Echo.", servers: ["everything"], maxIterations: 2 } }, "Go.");
+    const result = (await handle.result()) as AgentRunResult;
+    assert.equal(result.text, "");
+    assert.equal(model.requests.length, 2);
+    assert.match(resultNote(result) ?? "", /^the agent reached its turn limit \(maxIterations\)/);
+  } finally {
+    await engine.close();
+    await model.close();
+  }
 });
