@@ -132,6 +132,33 @@ describe("a misbehaving MCP server gets a clear, final failure", () => {
     assert.match(broken.message, /HTTP 500/);
   });
 
+  test("one tool whose definition the SDK refuses is left out, named in a warning; the server's other tools stay (the twentieth user test's whole server lost)", async () => {
+    const url = await rawServer((message, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      const tools = [
+        { name: "good", inputSchema: { type: "object", properties: { a: { type: "string" } } } },
+        { name: "stringly", inputSchema: { type: "string" } },
+        { name: "also_good", inputSchema: { type: "object" } },
+      ];
+      res.end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: message.method === "tools/list" ? { tools } : {} }));
+    });
+    const warnings: { obj: Record<string, unknown>; msg?: string }[] = [];
+    const quiet = () => undefined;
+    const logger = { debug: quiet, info: quiet, error: quiet, warn: (obj: Record<string, unknown>, msg?: string) => void warnings.push({ obj, ...(msg !== undefined ? { msg } : {}) }), child: () => logger };
+    const pool = new McpConnectionPool({ mixed: ConfigSchema.parse({ mcp: { servers: { mixed: { url } } } }).mcp.servers.mixed as McpServerConfig }, { logger: logger as never });
+    try {
+      assert.deepEqual((await pool.listTools("mixed")).map((tool) => tool.name), ["good", "also_good"]);
+      const warned = warnings.find((warning) => warning.obj.tool === "stringly");
+      assert.ok(warned, JSON.stringify(warnings));
+      assert.equal(warned.msg, `MCP server 'mixed' offered tool 'stringly' with a definition the MCP SDK refuses (inputSchema.type: Invalid input: expected "object"); it is left out, its other tools kept`);
+      const called = await pool.callTool({ server: "mixed", tool: "stringly", arguments: {} });
+      assert.equal(called.isError, true);
+      assert.match(textOf(called.content), /^Unknown tool 'stringly' on server 'mixed'\. Available: good, also_good/);
+    } finally {
+      await pool.closeAll();
+    }
+  });
+
   test("a response that is not JSON", async () => {
     const url = await rawServer((_message, res) => {
       res.writeHead(200, { "content-type": "application/json" });

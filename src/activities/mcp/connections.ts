@@ -16,6 +16,7 @@ import { MAX_MESSAGE_BYTES } from "./http-guards.js";
 import { redactSecrets } from "../redact-secrets.js";
 import { descendantsOf, describeExit, ensureExited, ensureExitedByPid, forwardStderr, SHUTDOWN_GRACE_MS, stderrEnded, withTimeout, type ObservedStdioTransport } from "./stdio-transport.js";
 import { createTransport } from "./transports.js";
+import { withoutMalformedTools } from "./tool-list-filter.js";
 
 type LogFn = (obj: Record<string, unknown>, msg?: string) => void;
 /** The pino methods the pool uses; a pino logger fits. */
@@ -258,6 +259,9 @@ export class Connections<C extends Connection = Connection> {
         this.drop(conn);
       },
     });
+    withoutMalformedTools(transport, (tool, why) =>
+      logger.warn({ mcpServer: server, tool }, `MCP server '${server}' offered tool '${tool}' with a definition the MCP SDK refuses (${why}); it is left out, its other tools kept`),
+    );
     const conn = this.extend({ server, config, client, transport, stdio, stderrTail: [], pid: null, connected: false, closed: false, closing: false });
     // What a connection logs after it opened (its stderr, its exit) belongs to no one run: logged
     // outside the activity that happened to open it, it carries no stale run.
