@@ -159,6 +159,37 @@ describe("a misbehaving MCP server gets a clear, final failure", () => {
     }
   });
 
+  test("an HTTP answer that breaks off mid-stream fails its call now, as retryable, not at its timeout; the next call gets a new connection (the twentieth user test's)", { timeout: 30_000 }, async () => {
+    let calls = 0;
+    const url = await rawServer((message, res) => {
+      if (message.method === "tools/list") {
+        res.writeHead(200, { "content-type": "application/json" });
+        return void res.end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { tools: [{ name: "work", inputSchema: { type: "object" } }] } }));
+      }
+      // The first call's stream starts, then the connection drops; the second is answered.
+      if (++calls === 1) {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        res.write(": working\n\n");
+        return void setTimeout(() => res.socket?.destroy(), 50);
+      }
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: { content: [{ type: "text", text: "done" }] } }));
+    });
+    // A timeout past the test's own: only the dropped stream can end the first call in time.
+    const pool = new McpConnectionPool({ web: ConfigSchema.parse({ mcp: { servers: { web: { url, timeoutMs: 60_000 } } } }).mcp.servers.web as McpServerConfig });
+    try {
+      await assert.rejects(pool.callTool({ server: "web", tool: "work", arguments: {} }), (error: unknown) => {
+        assert.ok(error instanceof ApplicationFailure, String(error));
+        assert.equal(error.nonRetryable, false);
+        assert.match(error.message, /^MCP server 'web' at http:\/\/127\.0\.0\.1:\d+\/mcp failed during tools\/call work: Connection closed/);
+        return true;
+      });
+      assert.equal(textOf((await pool.callTool({ server: "web", tool: "work", arguments: {} })).content), "done");
+    } finally {
+      await pool.closeAll();
+    }
+  });
+
   test("a response that is not JSON", async () => {
     const url = await rawServer((_message, res) => {
       res.writeHead(200, { "content-type": "application/json" });

@@ -258,6 +258,10 @@ export class Connections<C extends Connection = Connection> {
         logger.warn({ mcpServer: server, err: error.message }, "MCP server misbehaved; dropping the connection");
         this.drop(conn);
       },
+      onAnswerLost: (error) => {
+        logger.warn({ mcpServer: server, err: errorText(error) }, `MCP server '${server}' broke off an answer mid-stream; dropping the connection`);
+        this.drop(conn);
+      },
     });
     withoutMalformedTools(transport, (tool, why) =>
       logger.warn({ mcpServer: server, tool }, `MCP server '${server}' offered tool '${tool}' with a definition the MCP SDK refuses (${why}); it is left out, its other tools kept`),

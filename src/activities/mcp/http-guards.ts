@@ -24,6 +24,11 @@ export interface GuardOptions {
   maxMessageBytes: number;
   /** Told as soon as the server misbehaves, so the connection fails its requests rather than wait. */
   onMisbehavior(error: McpServerMisbehavior): void;
+  /**
+   * Told when the answer to a request broke off (the connection dropped mid-stream): its request
+   * will never be answered, so the connection is dropped and its requests fail now, not at their timeout.
+   */
+  onAnswerLost?(error: unknown): void;
   /** The error a 403 `insufficient_scope` becomes (recording what the next sign-in must ask for); absent without OAuth. */
   onInsufficientScope?(challenge: AuthChallenge): Promise<Error>;
 }
@@ -40,7 +45,12 @@ export function guardedFetch(options: GuardOptions, base: FetchLike = fetch): Fe
         throw await options.onInsufficientScope(challenge);
       }
     }
-    return limitBody(options, response, limit);
+    const limitedResponse = limitBody(options, response, limit);
+    // A request's answer (a POST's body) that breaks off, not by our own abort, never completes.
+    if (!options.onAnswerLost || init?.method !== "POST" || !limitedResponse.body) return limitedResponse;
+    return withEndWatched(limitedResponse, (error) => {
+      if (!init.signal?.aborted) options.onAnswerLost?.(error);
+    });
   };
   const checked = checkingMetadataIssuer(options.server, limited);
   return async (input, init) => {
@@ -57,6 +67,25 @@ export function guardedFetch(options: GuardOptions, base: FetchLike = fetch): Fe
 function endpointOf(input: string | URL): string {
   const url = new URL(typeof input === "string" ? input : input.href);
   return `${url.origin}${url.pathname}`;
+}
+
+/** The response, its body telling `broke` when reading it fails. */
+function withEndWatched(response: Response, broke: (error: unknown) => void): Response {
+  const reader = response.body!.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (error) {
+        broke(error);
+        controller.error(error);
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
 }
 
 /** The last byte at or before `from` that is not a CR; `before` when there is none in the chunk. */

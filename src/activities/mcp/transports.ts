@@ -21,12 +21,14 @@ export interface TransportOptions {
   maxMessageBytes: number;
   /** Told as soon as an HTTP server misbehaves (an oversized message), so the connection fails its requests at once. */
   onMisbehavior: (error: McpServerMisbehavior) => void;
+  /** Told when an HTTP answer broke off mid-stream, so the connection fails its requests at once. */
+  onAnswerLost?: (error: unknown) => void;
 }
 
 export function createTransport(
   server: string,
   config: McpServerConfig,
-  { authProvider: customAuthProvider, logger, maxMessageBytes, onMisbehavior }: TransportOptions,
+  { authProvider: customAuthProvider, logger, maxMessageBytes, onMisbehavior, onAnswerLost }: TransportOptions,
 ): { transport: Transport; stdio: ObservedStdioTransport | undefined } {
   if ("command" in config) {
     const stdio = new ObservedStdioTransport({
@@ -58,6 +60,7 @@ export function createTransport(
     url,
     maxMessageBytes,
     onMisbehavior,
+    ...(onAnswerLost ? { onAnswerLost } : {}),
     ...(authProvider
       ? {
           onInsufficientScope: async (challenge) =>
