@@ -495,6 +495,24 @@ test("a query the server refuses because no worker polled lately is a NoWorker u
   assert.match(said?.message ?? "", /^No worker has polled the run's task queue lately/);
 });
 
+test("a local Temporal address that refuses is told at once; one that listens (as localhost too), or a remote one, is left to the SDK", async () => {
+  const { createServer } = await import("node:net");
+  const { loopbackRefusal } = await import("../src/client/tls-probe.js");
+  const listening = createServer().listen(0, "127.0.0.1");
+  await new Promise((resolve) => listening.once("listening", resolve));
+  const port = (listening.address() as { port: number }).port;
+  try {
+    assert.equal(await loopbackRefusal(`127.0.0.1:${port}`), undefined);
+    // localhost may name ::1 first, where nothing listens: not a refusal while 127.0.0.1 takes it.
+    assert.equal(await loopbackRefusal(`localhost:${port}`), undefined);
+  } finally {
+    await new Promise((resolve) => listening.close(resolve));
+  }
+  assert.equal(await loopbackRefusal(`127.0.0.1:${port}`), "connection refused (ECONNREFUSED)");
+  assert.equal(await loopbackRefusal(`localhost:${port}`), "connection refused (ECONNREFUSED)");
+  assert.equal(await loopbackRefusal(`temporal.example.com:${port}`), undefined);
+});
+
 test("workers that stopped polling minutes ago are told apart from those polling now (the server lists them for minutes)", async () => {
   const { lastPolled } = await import("../src/client/temporal-engine.js");
   const now = 1_000_000_000;

@@ -1,5 +1,6 @@
 /**
- * Why a TLS connection to Temporal fails, asked of the handshake itself. The SDKs' connections
+ * A client's connection to Temporal, and why one fails. A local address that refuses is said at
+ * once. For TLS, the handshake itself is asked. The SDKs' connections
  * report any handshake failure as a deadline passed; Node's TLS socket names the cause (an
  * untrusted or misnamed server certificate, a client certificate the server wants or refuses, a
  * server without TLS), which is what the user has to fix.
@@ -42,7 +43,8 @@ export function loopbackRefusal(address: string, timeoutMs = 1_000): Promise<str
   const host = at?.[1]!.replace(/^\[(.*)\]$/, "$1");
   if (!at || !host || !(host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host))) return Promise.resolve(undefined);
   return new Promise((resolve) => {
-    const socket = connectTcp({ host, port: Number(at[2]) });
+    // `localhost` may name ::1 and 127.0.0.1: refused only when neither takes the connection.
+    const socket = connectTcp({ host, port: Number(at[2]), autoSelectFamily: true });
     const done = (reason?: string) => {
       clearTimeout(timer);
       socket.destroy();
