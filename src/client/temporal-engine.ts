@@ -50,7 +50,7 @@ import { withChildren } from "../common/child-runs.js";
 import { agentSearchAttribute, phaseSearchAttribute } from "../common/search-attributes.js";
 import { isUnknownSearchAttribute, registerSearchAttributes } from "./search-attributes.js";
 import { webUiLink } from "./temporal-connection.js";
-import { clientClosed, explainTemporalError, isNoRecentPoller, isReplayFailing, isWorkflowTaskFailing, replayFailure } from "./temporal-errors.js";
+import { clientClosed, explainTemporalError, isNoRecentPoller, isReplayFailing, isWorkflowTaskFailing, replayFailure, replayFailureWords } from "./temporal-errors.js";
 import { isUserError, UserError } from "../errors/user-error.js";
 import { clientDataConverterFor } from "../codec/data-converter.js";
 import type { DuragentWorker } from "../worker.js";
@@ -106,11 +106,7 @@ function serverKnownStatus(runId: string, phase: RunPhase, partial: string, last
  */
 export function replayFailingStatus(runId: string, phase: RunPhase, error: unknown): RunStatus {
   const message = (error instanceof Error ? error.message : String(error)).replace(/^\d+ [A-Z_]+: /, "");
-  const why = {
-    missing: "the workers' workflow code does not export this run's workflow (renamed or removed since the run started, a module not loaded, or a prebuilt bundle older than the code)",
-    "rolled-back": "the workers run code older than this run: it passed a `patched()` change their code lacks (were they rolled back below it?)",
-    changed: "the workers' workflow code no longer replays this run's history (it changed shape since the run started, without `patched()`: see \"Changing workflow code safely\" in the README)",
-  }[replayFailure(message) ?? "changed"];
+  const why = replayFailureWords[replayFailure(message) ?? "changed"].whole;
   return serverKnownStatus(
     runId,
     phase,
@@ -123,13 +119,6 @@ export function replayFailingStatus(runId: string, phase: RunPhase, error: unkno
 function asTheMemoryEngineSays(reason: string): string {
   return /^(Workflow )?cancell?ed$/i.test(reason) ? "the run was cancelled" : reason;
 }
-
-/** Why a run does not replay, in a word for `list`; `status` says it whole. */
-const replayFailureText: Record<NonNullable<ReturnType<typeof replayFailure>>, string> = {
-  missing: "its workers' code does not export its workflow",
-  "rolled-back": "its workers run code older than it (rolled back below a patched() change?)",
-  changed: "its workers' code no longer replays it (changed shape without patched())",
-};
 
 /** An open run's phase from its DuragentPhase search attribute; `running` when it has none (or an ended one visibility has not caught up with). */
 function openPhase(value: string | undefined): RunPhase {
@@ -426,7 +415,7 @@ export class TemporalEngine implements Engine {
       const status = own.children ? await withChildren(own, (id) => this.childStatus(id, false)) : own;
       return { usage: status.usage, ...(status.pending.length > 0 ? { pending: status.pending } : {}) };
     } catch (error) {
-      if (execution.status === "RUNNING" && isReplayFailing(error)) return { stuck: replayFailureText[replayFailure(String((error as Error).message)) ?? "changed"] };
+      if (execution.status === "RUNNING" && isReplayFailing(error)) return { stuck: `its workers cannot replay it: ${replayFailureWords[replayFailure(String((error as Error).message)) ?? "changed"].short}` };
       if (execution.status === "RUNNING" && isWorkflowTaskFailing(error)) return { stuck: "its workflow code keeps failing on its workers" };
       return isUserError(error) ? error.message : undefined;
     }

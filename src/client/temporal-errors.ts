@@ -129,12 +129,33 @@ export function isReplayFailing(error: unknown): boolean {
   return causes(error).some((cause) => replayFailure(String((cause as { message?: unknown }).message ?? "")) !== undefined);
 }
 
+export type ReplayFailure = "missing" | "rolled-back" | "changed";
+
+/**
+ * Each kind of replay failure said two ways: in a few words about the code that replayed (`list`,
+ * `duragent replay`), and whole, about the run's workers (`status`).
+ */
+export const replayFailureWords: Record<ReplayFailure, { short: string; whole: string }> = {
+  missing: {
+    short: "the code does not export its workflow",
+    whole: "the workers' workflow code does not export this run's workflow (renamed or removed since the run started, a module not loaded, or a prebuilt bundle older than the code)",
+  },
+  "rolled-back": {
+    short: "it passed a patched() change the code lacks",
+    whole: "the workers run code older than this run: it passed a `patched()` change their code lacks (were they rolled back below it?)",
+  },
+  changed: {
+    short: "the code changed shape",
+    whole: "the workers' workflow code no longer replays this run's history (it changed shape since the run started, without `patched()`: see \"Changing workflow code safely\" in the README)",
+  },
+};
+
 /**
  * Why a worker's code cannot replay a run, from the worker's words: the run's workflow is no longer
  * exported (renamed or removed), the run passed a `patched()` change the code lacks (workers rolled
  * back below it), or the code changed shape; undefined for any other failure.
  */
-export function replayFailure(message: string): "missing" | "rolled-back" | "changed" | undefined {
+export function replayFailure(message: string): ReplayFailure | undefined {
   if (/no such function is exported by the workflow bundle/.test(message)) return "missing";
   if (/patch marker encountered for change .*but there is no corresponding change command/i.test(message)) return "rolled-back";
   if (/\bTMPRL1100\b|Nondeterminism error/i.test(message)) return "changed";

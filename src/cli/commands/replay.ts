@@ -1,6 +1,6 @@
 /** `duragent replay <files…>`: replays saved run histories against the config's workflow code, the check before a deploy. */
 import { existsSync } from "node:fs";
-import { replayFailure } from "../../client/temporal-errors.js";
+import { replayFailure, replayFailureWords } from "../../client/temporal-errors.js";
 import { displayPath, ExitCode, UserError } from "../../errors/user-error.js";
 import type { CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
@@ -35,7 +35,7 @@ function why(error: Error): string {
   const words = /message: "((?:[^"\\]|\\.)*)"/.exec(error.message)?.[1]?.replace(/\\(.)/g, "$1") ?? error.message.split("\n")[0]!;
   const kind = replayFailure(words) ?? replayFailure(error.message);
   if (!kind) return words;
-  return `${{ missing: "the code does not export its workflow", "rolled-back": "it passed a patched() change this code lacks", changed: "the code changed shape" }[kind]} (${words})`;
+  return `${replayFailureWords[kind].short} (${words})`;
 }
 
 const saveHint = "Save a run's history with `temporal workflow show --workflow-id <run> --output json > <file>`, or saveRunHistory from duragent/testing.";
