@@ -20,6 +20,12 @@ export interface TlsProbeSettings {
   clientCertPair?: { crt: Buffer; key: Buffer };
 }
 
+/** `host:port`, an IPv6 host without its brackets; undefined without a port. */
+function hostAndPort(address: string): { host: string; port: number } | undefined {
+  const at = /^(.+):(\d+)$/.exec(address);
+  return at ? { host: at[1]!.replace(/^\[(.*)\]$/, "$1"), port: Number(at[2]) } : undefined;
+}
+
 /**
  * A client connection to Temporal. A local server that is not up is said at once, not after the
  * SDK's retries until its 5 s deadline, which a closed connection still waits out before its
@@ -39,12 +45,12 @@ export async function connectClient(temporal: DuragentConfig["temporal"]): Promi
  * (a remote server's probe would cost every connection a round trip).
  */
 export function loopbackRefusal(address: string, timeoutMs = 1_000): Promise<string | undefined> {
-  const at = /^(.*):(\d+)$/.exec(address);
-  const host = at?.[1]!.replace(/^\[(.*)\]$/, "$1");
-  if (!at || !host || !(host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host))) return Promise.resolve(undefined);
+  const at = hostAndPort(address);
+  if (!at || !(at.host === "localhost" || at.host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(at.host))) return Promise.resolve(undefined);
+  const { host, port } = at;
   return new Promise((resolve) => {
     // `localhost` may name ::1 and 127.0.0.1: refused only when neither takes the connection.
-    const socket = connectTcp({ host, port: Number(at[2]), autoSelectFamily: true });
+    const socket = connectTcp({ host, port, autoSelectFamily: true });
     const done = (reason?: string) => {
       clearTimeout(timer);
       socket.destroy();
@@ -58,13 +64,13 @@ export function loopbackRefusal(address: string, timeoutMs = 1_000): Promise<str
 
 /** What went wrong in the handshake, in the user's terms, or undefined when it completes. */
 export async function tlsHandshakeProblem(settings: TlsProbeSettings, timeoutMs = 3_000): Promise<string | undefined> {
-  const at = /^(.*):(\d+)$/.exec(settings.address);
+  const at = hostAndPort(settings.address);
   if (!at) return undefined;
-  const host = at[1]!.replace(/^\[(.*)\]$/, "$1");
+  const { host, port } = at;
   const servername = settings.serverName ?? (isIP(host) ? undefined : host);
   const options: ConnectionOptions = {
     host,
-    port: Number(at[2]),
+    port,
     ALPNProtocols: ["h2"],
     ...(servername ? { servername } : {}),
     ...(settings.serverRootCACertificate ? { ca: settings.serverRootCACertificate } : {}),
