@@ -45,12 +45,15 @@ export function guardedFetch(options: GuardOptions, base: FetchLike = fetch): Fe
         throw await options.onInsufficientScope(challenge);
       }
     }
-    const limitedResponse = limitBody(options, response, limit);
     // A request's answer (a POST's body) that breaks off, not by our own abort, never completes.
-    if (!options.onAnswerLost || init?.method !== "POST" || !limitedResponse.body) return limitedResponse;
-    return withEndWatched(limitedResponse, (error) => {
-      if (!init.signal?.aborted) options.onAnswerLost?.(error);
-    });
+    const { onAnswerLost } = options;
+    const answerLost =
+      onAnswerLost && init?.method === "POST"
+        ? (error: unknown) => {
+            if (!init.signal?.aborted) onAnswerLost(error);
+          }
+        : undefined;
+    return limitBody(options, response, limit, answerLost);
   };
   const checked = checkingMetadataIssuer(options.server, limited);
   return async (input, init) => {
@@ -69,25 +72,6 @@ function endpointOf(input: string | URL): string {
   return `${url.origin}${url.pathname}`;
 }
 
-/** The response, its body telling `broke` when reading it fails. */
-function withEndWatched(response: Response, broke: (error: unknown) => void): Response {
-  const reader = response.body!.getReader();
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done, value } = await reader.read();
-        if (done) controller.close();
-        else controller.enqueue(value);
-      } catch (error) {
-        broke(error);
-        controller.error(error);
-      }
-    },
-    cancel: (reason) => reader.cancel(reason),
-  });
-  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
-}
-
 /** The last byte at or before `from` that is not a CR; `before` when there is none in the chunk. */
 function lastNotCr(chunk: Uint8Array, from: number, before: number): number {
   let i = from;
@@ -95,8 +79,11 @@ function lastNotCr(chunk: Uint8Array, from: number, before: number): number {
   return i >= 0 ? chunk[i]! : before;
 }
 
-/** The response, with a body that fails once the server sends more than `limit` bytes in one message. */
-function limitBody(options: GuardOptions, response: Response, limit: number): Response {
+/**
+ * The response, with a body that fails once the server sends more than `limit` bytes in one
+ * message, and that tells `broke` when reading it fails.
+ */
+function limitBody(options: GuardOptions, response: Response, limit: number, broke?: (error: unknown) => void): Response {
   if (!response.body) return response;
   const tooLarge = (): MessageTooLarge => {
     const error = new MessageTooLarge(options.server, limit);
@@ -113,26 +100,35 @@ function limitBody(options: GuardOptions, response: Response, limit: number): Re
   let size = 0;
   /** The last byte other than CR: a LF after a LF ends an event. */
   let previous = 0;
-  const counted = response.body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        let start = 0;
-        if (perEvent) {
-          // From line feed to line feed: the bytes between are never looked at.
-          for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) {
-            if (lastNotCr(chunk, i - 1, previous) === 0x0a) start = i + 1;
-          }
-          previous = lastNotCr(chunk, chunk.length - 1, previous);
-          if (start > 0) size = 0;
+  const reader = response.body.getReader();
+  const counted = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let chunk: Uint8Array;
+      try {
+        const read = await reader.read();
+        if (read.done) return controller.close();
+        chunk = read.value;
+      } catch (error) {
+        broke?.(error);
+        return controller.error(error);
+      }
+      let start = 0;
+      if (perEvent) {
+        // From line feed to line feed: the bytes between are never looked at.
+        for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) {
+          if (lastNotCr(chunk, i - 1, previous) === 0x0a) start = i + 1;
         }
-        size += chunk.length - start;
-        if (size > limit) {
-          controller.error(tooLarge());
-          return;
-        }
-        controller.enqueue(chunk);
-      },
-    }),
-  );
+        previous = lastNotCr(chunk, chunk.length - 1, previous);
+        if (start > 0) size = 0;
+      }
+      size += chunk.length - start;
+      if (size > limit) {
+        void reader.cancel().catch(() => undefined);
+        return controller.error(tooLarge());
+      }
+      controller.enqueue(chunk);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
   return new Response(counted, { status: response.status, statusText: response.statusText, headers: response.headers });
 }
