@@ -11,21 +11,19 @@ const devHint = "Start a local server and worker with `duragent dev`, or set TEM
 /** The user error a Temporal failure stands for, or undefined when it is not one of these. */
 export function explainTemporalError(error: unknown, temporal: DuragentConfig["temporal"]): UserError | undefined {
   if (!(error instanceof Error)) return undefined;
-  const { address } = temporal;
   // The client throws NamespaceNotFoundError; the worker's native connection a TransportError with the gRPC status.
   if (error.name === "NamespaceNotFoundError" || /Namespace \S+ (is|was) not found/.test(error.message)) {
     return namespaceMissing(temporal, error);
   }
   if (error.name === "TransportError" && /connect|refused|unreachable|dns/i.test(error.message)) {
-    const reason = /Connection refused/i.test(error.message) ? "connection refused" : error.message;
-    return new UserError(`Cannot reach Temporal at ${address}: ${reason}`, { name: "TemporalUnreachable", exitCode: ExitCode.unavailable, hint: unreachableHint(temporal), cause: error });
+    return unreachableBecause(temporal, /Connection refused/i.test(error.message) ? "connection refused" : error.message, error);
   }
   // A client already connected when the server went away: the SDK's ServiceError over gRPC's UNAVAILABLE.
   const unavailable = grpcCause(error, 14 /* UNAVAILABLE */);
   if (unavailable) {
     const said = String(unavailable.details ?? unavailable.message ?? "");
     const reason = /ECONNREFUSED|Connection refused/i.test(said) ? "connection refused" : said.replace(/^14 UNAVAILABLE: /, "").replace(/\s*Resolution note:\s*$/, "");
-    return new UserError(`Cannot reach Temporal at ${address}: ${reason}`, { name: "TemporalUnreachable", exitCode: ExitCode.unavailable, hint: unreachableHint(temporal), cause: error });
+    return unreachableBecause(temporal, reason, error);
   }
   if (causes(error).some((cause) => (cause as { message?: unknown }).message === "Channel has been shut down")) return clientClosed(error);
   if (isNoRecentPoller(error)) {
@@ -90,8 +88,11 @@ export function namespaceMissing(temporal: DuragentConfig["temporal"], cause?: u
 export function temporalUnreachable(temporal: DuragentConfig["temporal"], error: unknown): UserError {
   // Already the user's to fix (e.g. a codec key that cannot be read), and says how.
   if (isUserError(error)) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new UserError(`Cannot reach Temporal at ${temporal.address}: ${message}`, { name: "TemporalUnreachable", exitCode: ExitCode.unavailable, hint: unreachableHint(temporal), cause: error });
+  return unreachableBecause(temporal, error instanceof Error ? error.message : String(error), error);
+}
+
+function unreachableBecause(temporal: DuragentConfig["temporal"], reason: string, cause: unknown): UserError {
+  return new UserError(`Cannot reach Temporal at ${temporal.address}: ${reason}`, { name: "TemporalUnreachable", exitCode: ExitCode.unavailable, hint: unreachableHint(temporal), cause });
 }
 
 /** With TLS on, a server that speaks plain gRPC (a dev server) is reached but never answers the handshake. */
