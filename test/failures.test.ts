@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { CancelledFailure, ChildWorkflowFailure, Client, Connection } from "@temporalio/client";
-import { ApplicationFailure, RetryState } from "@temporalio/common";
+import { ActivityFailure, ApplicationFailure, RetryState } from "@temporalio/common";
 import { FailureType, nextAttemptPromises, rootCause, stepGaveUp } from "../src/common/failures.js";
 import { runUnreachable } from "../src/activities/mcp/connection-errors.js";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
@@ -170,6 +170,26 @@ for (const engineName of ["memory", "temporal"] as const) {
       }
     });
 
+
+    test("a server that exits at start fails the first model call's attempts, and the failure says why that setting counts them", async () => {
+      const model = await startScriptedModelServer([{ text: "never asked" }], { quiet: true });
+      const config = testConfig(model, {
+        mcp: { servers: { counting: { command: process.execPath, args: ["-e", "console.error('Error: cannot open /data/notes.db'); process.exit(3)"] } } },
+        execution: { llm: { maximumAttempts: 2, initialIntervalMs: 100, maximumIntervalMs: 100 } },
+      });
+      try {
+        await onEngine(engineName, env, config, async (engine) => {
+          const failure = await failureOf(await engine.start(agent("openai:gpt-4.1-mini"), "record_step"));
+          assert.match(
+            failure.message,
+            /worker: MCP server 'counting' exited \(code 3\) during initialize: Error: cannot open \/data\/notes\.db\. Gave up after 2 attempts \(execution\.llm\.maximumAttempts, as the model call that starts the agent's MCP servers\)\.$/,
+          );
+          assert.equal(model.requests.length, 0);
+        });
+      } finally {
+        await model.close();
+      }
+    });
     test("a model call that goes quiet fails its attempt after execution.llm.idleTimeoutMs, long before its start-to-close timeout", async () => {
       const quiet: ScriptedTurn = { text: "too late", delayMs: 3_000 };
       const model = await startScriptedModelServer([quiet, quiet], { quiet: true });
@@ -399,6 +419,10 @@ test("a step that gave up says so once, and drops what its last failure promised
   const stopped = ApplicationFailure.retryable(`This worker stopped during tool fs/read; ${nextAttemptPromises.workerStopping}.`, FailureType.workerStopping);
   assert.equal(stepGaveUp(policy, stopped).message, "This worker stopped during tool fs/read. Gave up after 3 attempts (execution.tools.maximumAttempts).");
   assert.equal(stepGaveUp({ settingsKey: "llm", maximumAttempts: 5 }, new Error("openai had a server error (500): down")).message, "openai had a server error (500): down. Gave up after 5 attempts (execution.llm.maximumAttempts).");
+  // The type read beneath Temporal's wrapper: a start failure counted by the model call's policy says why.
+  const notStarted = new ActivityFailure("failed", "callLlm", "1", RetryState.MAXIMUM_ATTEMPTS_REACHED, undefined, ApplicationFailure.retryable("MCP server 'fs' exited (code 1) during initialize", FailureType.mcpServerUnavailable));
+  assert.equal(stepGaveUp({ settingsKey: "llm", maximumAttempts: 5 }, notStarted).message, "MCP server 'fs' exited (code 1) during initialize. Gave up after 5 attempts (execution.llm.maximumAttempts, as the model call that starts the agent's MCP servers).");
+  assert.equal(stepGaveUp(policy, notStarted).message, "MCP server 'fs' exited (code 1) during initialize. Gave up after 3 attempts (execution.tools.maximumAttempts).");
 });
 
 describe("starting runs on Temporal", () => {

@@ -80,6 +80,13 @@ export function rootCause(error: unknown): string {
   return String(current);
 }
 
+/** The type of the failure beneath Temporal's wrappers, when it is an `ApplicationFailure`. */
+function failureTypeOf(error: unknown): string | undefined {
+  let current: unknown = error;
+  while (current instanceof Error && isWrapper(current) && current.cause instanceof Error) current = current.cause;
+  return current instanceof ApplicationFailure ? (current.type ?? undefined) : undefined;
+}
+
 /** How a step's timeout reads, for both engines: Temporal's timeout failure or the memory engine's. */
 export interface StepTimeout {
   kind: "start-to-close" | "heartbeat" | "schedule-to-close" | "schedule-to-start";
@@ -172,8 +179,10 @@ function thousands(count: number): string {
 export function stepGaveUp(policy: { settingsKey: string; maximumAttempts: number }, cause: Error): ApplicationFailure {
   let said = rootCause(cause);
   for (const promise of Object.values(nextAttemptPromises)) said = said.replace(`; ${promise}`, "");
+  // An agent's servers start inside its model call's step, so their start is tried as often as a model call is.
+  const why = policy.settingsKey === "llm" && failureTypeOf(cause) === FailureType.mcpServerUnavailable ? ", as the model call that starts the agent's MCP servers" : "";
   return ApplicationFailure.create({
-    message: `${said}${/[.!?]$/.test(said) ? "" : "."} Gave up after ${policy.maximumAttempts} attempts (execution.${policy.settingsKey}.maximumAttempts).`,
+    message: `${said}${/[.!?]$/.test(said) ? "" : "."} Gave up after ${policy.maximumAttempts} attempts (execution.${policy.settingsKey}.maximumAttempts${why}).`,
     type: FailureType.stepGaveUp,
     nonRetryable: true,
     cause,
