@@ -426,6 +426,32 @@ test("a step that gave up says so once, and drops what its last failure promised
 });
 
 describe("starting runs on Temporal", () => {
+  test("a step retried while no worker runs is named by the label it was scheduled with, not its activity type", async () => {
+    const model = await startScriptedModelServer([{ error: { status: 500, message: "the model is overloaded" } }], { quiet: true });
+    // The next attempt is a minute away: the worker stops while the step waits for it.
+    const config = configFor(model, join(dir, "retrying-unserved.log"), { llm: { maximumAttempts: 3, initialIntervalMs: 60_000, maximumIntervalMs: 60_000 } });
+    try {
+      const { runId, served } = await withTemporalWorker(env, config, async (engine, served) => {
+        const handle = await engine.start(agent("openai:gpt-4.1-mini"), "record_step");
+        await waitFor("the step to be retried", async () => (await handle.status()).retrying, 20_000);
+        return { runId: handle.runId, served };
+      });
+      const engine = await TemporalEngine.connect(served, runSettingsFromConfig(served));
+      try {
+        const handle = await engine.getHandle(runId);
+        const status = await handle.status();
+        assert.match(status.partial ?? "", /none answered|no worker polls/);
+        assert.equal(status.retrying?.step, "llm openai:gpt-4.1-mini (worker)");
+        assert.match(status.retrying?.error ?? "", /the model is overloaded/);
+        await handle.terminate("test over");
+      } finally {
+        await engine.close();
+      }
+    } finally {
+      await model.close();
+    }
+  });
+
   test("an input over Temporal's payload limit is refused before any request, saying what to do", async () => {
     const model = await startScriptedModelServer([], { quiet: true });
     try {

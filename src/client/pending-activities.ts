@@ -5,6 +5,7 @@
  */
 import type { WorkflowExecutionDescription } from "@temporalio/client";
 import type { LoadedDataConverter } from "@temporalio/common";
+import type { temporal } from "@temporalio/proto";
 import { decodeFromPayloadsAtIndex, decodeOptionalFailureToOptionalError } from "@temporalio/common/lib/internal-non-workflow/index.js";
 import { rootCause } from "../common/failures.js";
 import type { RunStatus } from "../common/run-status.js";
@@ -17,6 +18,8 @@ export interface PendingActivitiesState {
   /** Tool calls' latest MCP server log messages. */
   logs: StepLog[];
   retrying?: RunStatus["retrying"];
+  /** The retrying step's activity, whose label history keeps when no worker can tell it. */
+  retryingActivityId?: string;
 }
 
 export async function pendingActivitiesState(
@@ -54,7 +57,16 @@ export async function pendingActivitiesState(
         ...(activity.maximumAttempts ? { maximumAttempts: activity.maximumAttempts } : {}),
         error: error ? rootCause(error) : (activity.lastFailure.message ?? "unknown failure"),
       };
+      if (currentStep === undefined && activity.activityId) state.retryingActivityId = activity.activityId;
     }
   }
   return state;
+}
+
+/** The label an activity was scheduled with (its summary), from history events; undefined when they lack its scheduling. */
+export async function scheduledLabel(events: readonly temporal.api.history.v1.IHistoryEvent[], activityId: string, converter: LoadedDataConverter): Promise<string | undefined> {
+  const summary = events.find((event) => event.activityTaskScheduledEventAttributes?.activityId === activityId)?.userMetadata?.summary;
+  if (!summary) return undefined;
+  const label = await decodeFromPayloadsAtIndex(converter, 0, [summary]).catch(() => undefined);
+  return typeof label === "string" ? label : undefined;
 }

@@ -45,7 +45,7 @@ import {
   type StartOptions,
 } from "./engine.js";
 import type { RunTarget } from "./run-targets.js";
-import { pendingActivitiesState } from "./pending-activities.js";
+import { pendingActivitiesState, scheduledLabel } from "./pending-activities.js";
 import { withChildren } from "../common/child-runs.js";
 import { agentSearchAttribute, phaseSearchAttribute } from "../common/search-attributes.js";
 import { isUnknownSearchAttribute, registerSearchAttributes } from "./search-attributes.js";
@@ -619,14 +619,26 @@ export class TemporalEngine implements Engine {
   /** Adds what only the server knows, tool-call progress, retries and streamed text, from the run's pending activities. */
   private async withPendingActivities(status: RunStatus, description: WorkflowExecutionDescription): Promise<RunStatus> {
     const pending = await pendingActivitiesState(description, this.client.options.loadedDataConverter, status.currentStep);
+    const label = pending.retryingActivityId === undefined ? undefined : await this.activityLabel(description.workflowId, pending.retryingActivityId);
     return {
       ...status,
       ...(pending.progress.length > 0 ? { progress: pending.progress } : {}),
       ...(pending.logs.length > 0 ? { logs: pending.logs } : {}),
-      ...(pending.retrying ? { retrying: pending.retrying } : {}),
+      ...(pending.retrying ? { retrying: label ? { ...pending.retrying, step: label } : pending.retrying } : {}),
       // The run records finished calls' answers; the pending activities stream the rest.
       ...(pending.streaming.length > 0 ? { streaming: [...(status.streaming ?? []), ...pending.streaming.filter((live) => !status.streaming?.some((done) => done.id === live.id))] } : {}),
     };
+  }
+
+  /**
+   * A step's label (`tool fs/read_file`) from the summary its activity was scheduled with, for a
+   * status no worker answered; undefined when the scheduling is not among the latest events.
+   */
+  private async activityLabel(workflowId: string, activityId: string): Promise<string | undefined> {
+    const { history } = await this.client.workflowService
+      .getWorkflowExecutionHistoryReverse({ namespace: this.config.temporal.namespace, execution: { workflowId }, maximumPageSize: 100 })
+      .catch(() => ({ history: undefined }));
+    return scheduledLabel(history?.events ?? [], activityId, this.client.options.loadedDataConverter);
   }
 
   /**
