@@ -10,7 +10,8 @@
  * scripted model and the real MCP servers, so it needs no network and no API key. Each run has a
  * fixed workflow id, also its file's name, so re-recorded files keep their names and ids.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { finder } from "../examples/finder/agents.js";
@@ -30,6 +31,7 @@ import { startTestTemporal } from "../test/support/temporal.js";
 
 export const goldenDirectory = fileURLToPath(new URL("../test/golden-histories/", import.meta.url));
 const finderDirectory = fileURLToPath(new URL("../examples/finder/", import.meta.url));
+const countingServer = fileURLToPath(new URL("../test/fixtures/counting-mcp-server.ts", import.meta.url));
 
 /** One recorded run: its workflow id (also its file name), what it starts and how a person takes part. */
 interface GoldenRun {
@@ -138,6 +140,9 @@ async function approveEdited(handle: RunHandle): Promise<void> {
   await handle.approve({ arguments: { message: "Goodbye" } });
 }
 
+/** Calls a tool whose server dies on every call. */
+const stepper: RunTarget = { kind: "agent", name: "stepper", agent: { name: "stepper", instruction: "You run the step you are told to.", servers: ["counting"] } };
+
 async function answerLisbon(handle: RunHandle): Promise<void> {
   while ((await handle.status()).pending.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
   await handle.answer({ value: "Lisbon" });
@@ -173,6 +178,9 @@ const runs: GoldenRun[] = [
   // A tool call that needs approval, approved with arguments the person changed: the model and the
   // transcript are told what ran, recording the patch; `-v1`, recorded before it, said nothing.
   { id: "golden-edited-approval", target: echoer, input: "Say hello.", steer: approveEdited },
+  // A tool call whose server dies on every attempt: the model is told why and answers, recording
+  // the patch; `-v1`, recorded before it, failed the run.
+  { id: "golden-failed-tool", target: stepper, input: "Run the step." },
 ];
 
 /** Answers each run by its system prompt: the finder's offline model, the trip planner, the pattern's script. */
@@ -198,6 +206,11 @@ function goldenModel(call: ScriptedCall): ScriptedTurn | Promise<ScriptedTurn> {
     if (!echoed) return { toolCalls: [{ id: "call_echo", name: "everything_echo", arguments: { message: "Hello" } }] };
     return { text: `The tool said: ${textOf(echoed.content)}` };
   }
+  if (call.system === "You run the step you are told to.") {
+    const result = call.messages.findLast((message) => message.role === "tool");
+    if (!result) return { toolCalls: [{ id: "call_crash", name: "counting_crash_step", arguments: { label: "one" } }] };
+    return { text: `The step failed: ${textOf(result.content)}` };
+  }
   if (call.system === "You write.") return { text: "A calm bay." };
   if (call.system === "You draft.") return { text: "Autumn wind / a ferry crosses / the town waits." };
   if (call.system === "You judge in few words.") return { text: '{"rating": "good", "feedback": "A clear image, but the', stopReason: "max_tokens" };
@@ -211,7 +224,7 @@ export async function recordGoldenHistories(directory = goldenDirectory, ids: st
   const filesystem = { ...filesystemServer("."), cwd: finderDirectory };
   const config = testConfig(model, {
     llm: { defaultModel: "openai:scripted" },
-    mcp: { servers: { filesystem, everything: everythingServer() } },
+    mcp: { servers: { filesystem, everything: everythingServer(), counting: { command: process.execPath, args: ["--import", "tsx", countingServer, join(mkdtempSync(join(tmpdir(), "golden-")), "counting.log")] } } },
     approvals: { tools: ["everything_echo"] },
   });
   try {

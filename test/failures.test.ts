@@ -151,17 +151,43 @@ for (const engineName of ["memory", "temporal"] as const) {
       }
     });
 
-    test("a server that dies on every call is called exactly tools.maximumAttempts times, and its error is the cause", async () => {
-      const model = await startScriptedModelServer(toolScript, { quiet: true });
+    test("a server that dies on every call is called exactly tools.maximumAttempts times, then the model reads why and the run goes on", async () => {
+      const calls: ScriptedCall[] = [];
+      const model = await startScriptedModelServer((call) => (calls.push(call), toolScript(call)), { quiet: true });
       const log = join(dir, `crash-${engineName}.log`);
       const config = configFor(model, log, { tools: { maximumAttempts: 3, initialIntervalMs: 100, maximumIntervalMs: 100 } });
       try {
         await onEngine(engineName, env, config, async (engine) => {
           const handle = await engine.start(agent("openai:gpt-4.1-mini"), "crash_step");
-          const failure = await failureOf(handle);
+          const result = (await handle.result()) as { text: string };
           assert.equal(countingCalls(log, "crash_step"), 3);
+          assert.equal(result.text, "done");
+          const told = calls[1]!.messages.findLast((message) => message.role === "tool");
+          assert.match(
+            textOf(told!.content),
+            /^Error: The call to 'counting_crash_step' failed, so it has no result: MCP server 'counting' exited \(code 1\) during tools\/call crash_step.* Gave up after 3 attempts \(execution\.tools\.maximumAttempts\)\.$/,
+          );
           const status = await handle.status();
-          assert.match(status.lastError ?? "", /^MCP server 'counting' exited \(code 1\) during tools\/call crash_step.* Gave up after 3 attempts \(execution\.tools\.maximumAttempts\)\.$/);
+          assert.equal(status.phase, "completed");
+          assert.match(status.lastError ?? "", /^MCP server 'counting' exited \(code 1\) during tools\/call crash_step/);
+        });
+      } finally {
+        await model.close();
+      }
+    });
+
+    test("with failedToolCall: fail-run, a server that dies on every call fails the run, its error the cause", async () => {
+      const model = await startScriptedModelServer(toolScript, { quiet: true });
+      const log = join(dir, `crash-fail-${engineName}.log`);
+      const config = configFor(model, log, { failedToolCall: "fail-run", tools: { maximumAttempts: 2, initialIntervalMs: 100, maximumIntervalMs: 100 } });
+      try {
+        await onEngine(engineName, env, config, async (engine) => {
+          const handle = await engine.start(agent("openai:gpt-4.1-mini"), "crash_step");
+          const failure = await failureOf(handle);
+          assert.equal(countingCalls(log, "crash_step"), 2);
+          assert.equal(model.requests.length, 1);
+          const status = await handle.status();
+          assert.match(status.lastError ?? "", /^MCP server 'counting' exited \(code 1\) during tools\/call crash_step.* Gave up after 2 attempts \(execution\.tools\.maximumAttempts\)\.$/);
           assert.equal(status.failedStep, "tool counting/crash_step");
           assert.ok(failure.message.endsWith(status.lastError!), failure.message);
         });
@@ -210,19 +236,21 @@ for (const engineName of ["memory", "temporal"] as const) {
       }
     });
 
-    test("a hanging tool's timeout names the step, the server and the tool, and the setting", async () => {
-      const model = await startScriptedModelServer(toolScript, { quiet: true });
+    test("a hanging tool's timeout names the step, the server and the tool, and the setting, to the model and in the status", async () => {
+      const calls: ScriptedCall[] = [];
+      const model = await startScriptedModelServer((call) => (calls.push(call), toolScript(call)), { quiet: true });
       const log = join(dir, `hang-${engineName}.log`);
       const config = configFor(model, log, { tools: { maximumAttempts: 2, initialIntervalMs: 100, maximumIntervalMs: 100, startToCloseTimeoutMs: 1500 } });
       try {
         await onEngine(engineName, env, config, async (engine) => {
           const handle = await engine.start(agent("openai:gpt-4.1-mini"), "slow_step 600000");
-          const failure = await failureOf(handle);
+          assert.equal(((await handle.result()) as { text: string }).text, "done");
           const expected =
             "The step 'tool counting/slow_step' timed out: it got no result within its start-to-close timeout of 1.5 s " +
             "(execution.tools.startToCloseTimeoutMs). Attempts allowed: 2.";
           assert.equal((await handle.status()).lastError, expected);
-          assert.ok(failure.message.endsWith(expected), failure.message);
+          const told = calls[1]!.messages.findLast((message) => message.role === "tool");
+          assert.equal(textOf(told!.content), `Error: The call to 'counting_slow_step' failed, so it has no result: ${expected}`);
           assert.equal(countingCalls(log, "slow_step"), 2);
         });
       } finally {

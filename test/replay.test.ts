@@ -174,6 +174,14 @@ describe("golden histories replay against the current workflow code", () => {
     assertPatchOnlyIn("edited-arguments", "edited-approval");
   });
 
+  test("a tool call whose server died on every attempt: runs before the patch failed, runs since tell the model why and go on, recording the patch there and only there", () => {
+    const story = (name: string) =>
+      stepsAndPatches(name, (event) => (event.workflowExecutionFailedEventAttributes ? ["failed"] : event.workflowExecutionCompletedEventAttributes ? ["completed"] : []));
+    assert.deepEqual(story("golden-failed-tool-v1.json"), ["callLlm", "callTool", "failed"]);
+    assert.deepEqual(story("golden-failed-tool.json"), ["callLlm", "callTool", "patch duragent-failed-tool-told", "callLlm", "completed"]);
+    assertPatchOnlyIn("failed-tool", "failed-tool");
+  });
+
   test("a fan-out cancelled while its child runs wait: runs before the patch completed with the branches collected as failed, runs since end cancelled, and hear what their children spent", () => {
     const story = (name: string) =>
       loadHistory(join(goldenDirectory, name)).events.flatMap((event) => {

@@ -81,7 +81,7 @@ export function rootCause(error: unknown): string {
 }
 
 /** The type of the failure beneath Temporal's wrappers, when it is an `ApplicationFailure`. */
-function failureTypeOf(error: unknown): string | undefined {
+export function failureTypeOf(error: unknown): string | undefined {
   let current: unknown = error;
   while (current instanceof Error && isWrapper(current) && current.cause instanceof Error) current = current.cause;
   return current instanceof ApplicationFailure ? (current.type ?? undefined) : undefined;

@@ -36,6 +36,12 @@ export const RunSettingsSchema = z.object({
   tokenBudget: z.number().int().min(0).optional(),
   llm: ActivitySettingsSchema,
   tools: ActivitySettingsSchema,
+  /**
+   * Where a tool call goes once its step has failed for good (every attempt, or a server that
+   * broke the protocol): to the model as a tool error, so the run goes on (`tell-model`, the
+   * default), or to the run, which fails (`fail-run`). Failures a person must fix end the run either way.
+   */
+  failedToolCall: z.enum(["tell-model", "fail-run"]).optional(),
   /** Namespaced tool names (globs such as `filesystem_write_*`) that wait for a person's approval. */
   approvalTools: z.array(z.string()),
   /** Keep the `DuragentPhase` search attribute current; needs it registered (workers do so). */

@@ -119,6 +119,7 @@ export function runSettingsFromConfig(config: DuragentConfig): RunSettings {
     ...(config.execution.tokenBudget !== undefined ? { tokenBudget: config.execution.tokenBudget } : {}),
     llm: activitySettings(defaultRunSettings.llm, config.execution.llm),
     tools: activitySettings(defaultRunSettings.tools, config.execution.tools),
+    ...(config.execution.failedToolCall !== undefined ? { failedToolCall: config.execution.failedToolCall } : {}),
     approvalTools: config.approvals.tools,
     searchAttributes: config.temporal.searchAttributes,
     maxToolResultBytes: config.execution.maxToolResultBytes ?? historyLimitDefaults.maxToolResultBytes,

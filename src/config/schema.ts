@@ -445,6 +445,12 @@ export const ConfigSchema = z
         llm: ActivityPolicySchema.optional(),
         /** Policy for MCP tool calls. */
         tools: ActivityPolicySchema.optional(),
+        /**
+         * A tool call whose step failed for good (its server died or timed out on every attempt,
+         * or broke the protocol): `tell-model` (default) gives the model the failure as the call's
+         * error and the run goes on; `fail-run` ends the run with it.
+         */
+        failedToolCall: z.enum(["tell-model", "fail-run"]).optional(),
         /** Tool results over this many bytes are cut, with a note to the model, before they enter history. Default 65536. */
         maxToolResultBytes: z.number().int().positive().optional(),
         /** Model calls over this many bytes (messages, instruction and tool specs) refer to the run's transcript instead of repeating it. Default 8192. */

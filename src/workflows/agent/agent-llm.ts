@@ -5,11 +5,11 @@
 import { ApplicationFailure, TemporalFailure } from "@temporalio/common";
 import { inWorkflowContext, isCancellation, patched } from "@temporalio/workflow";
 import { z } from "zod";
-import { FailureType, rootCause } from "../../common/failures.js";
+import { failureTypeOf, FailureType, rootCause } from "../../common/failures.js";
 import { globMatcher } from "../../common/glob.js";
 import type { LlmRequest, LlmResponse, StopReason, ToolSpec } from "../../common/llm.js";
 import { textOf, type AssistantMessage, type Message, type ToolCall, type ToolMessage } from "../../common/messages.js";
-import { toolError, type ToolDefinition, type ToolResult } from "../../common/tools.js";
+import { toolError, type ToolCallRequest, type ToolDefinition, type ToolResult } from "../../common/tools.js";
 import { callAsync } from "../../common/call-async.js";
 import { isContinueAsNew } from "../executor/continue-as-new.js";
 import type { Executor } from "../executor/executor.js";
@@ -218,7 +218,24 @@ export class AgentLlm implements AugmentedLlm {
       );
     }
     if (this.needsApproval(call.name)) return this.approvedToolCall(call, target.tool, target.args).then((outcome) => toolOutcome(call, outcome));
-    return this.ctx.callTool({ server: target.tool.server, tool: target.tool.name, arguments: target.args, modelCallId: call.id }).then((result) => toolOutcome(call, { result }));
+    return this.mcpToolCall(call, { server: target.tool.server, tool: target.tool.name, arguments: target.args, modelCallId: call.id }).then((result) => toolOutcome(call, { result }));
+  }
+
+  /**
+   * An MCP tool call whose step may fail for good: a failure the model can work around (its server
+   * died or timed out on every attempt, or broke the protocol) is the call's error for the model to
+   * read, so that one bad tool does not lose the run (`failedToolCall`); a run from before fails.
+   */
+  private mcpToolCall(call: ToolCall, request: ToolCallRequest): Promise<ToolResult> {
+    return this.ctx.callTool(request).catch((error: unknown) => {
+      const told =
+        this.ctx.run.settings.failedToolCall !== "fail-run" &&
+        !isCancellation(error) &&
+        modelToldFailures.includes(failureTypeOf(error) ?? "") &&
+        (!inWorkflowContext() || patched(failedToolToldPatch));
+      if (!told) throw error;
+      return toolError(`The call to '${call.name}' failed, so it has no result: ${rootCause(error)}`);
+    });
   }
 
   /**
@@ -259,7 +276,7 @@ export class AgentLlm implements AugmentedLlm {
     if (!decision.approved) return { result: toolError(`A person rejected this call to '${call.name}': ${decision.reason}`) };
     // The model, and whoever reads the transcript, learn what ran; a run from before was not told.
     const told = decision.edited === true && (!inWorkflowContext() || patched(editedArgumentsPatch));
-    const result = await this.ctx.callTool({ server: tool.server, tool: tool.name, arguments: decision.arguments, modelCallId: call.id });
+    const result = await this.mcpToolCall(call, { server: tool.server, tool: tool.name, arguments: decision.arguments, modelCallId: call.id });
     if (!told) return { result };
     return { result: { ...result, content: [{ type: "text", text: `A person changed the arguments before the call ran; it ran with ${JSON.stringify(decision.arguments)}.` }, ...result.content] } };
   }
@@ -315,6 +332,20 @@ function agentFailure(agent: string, error: unknown): unknown {
  * marker, and a run from before replays the repair round it made.
  */
 const structuredCutOffPatch = "duragent-structured-cut-off-fails";
+
+/** Asked only of a tool call that failed for good, so that other runs record no marker, and a run from before fails as it did. */
+const failedToolToldPatch = "duragent-failed-tool-told";
+
+/** Failures of a tool step the model is told of: what the tool's server did, not what a person must fix. */
+const modelToldFailures: readonly string[] = [
+  FailureType.stepGaveUp,
+  FailureType.stepTimedOut,
+  FailureType.mcpServerUnavailable,
+  FailureType.mcpServerMisbehaved,
+  FailureType.resultTooLarge,
+  FailureType.workerStopping,
+  FailureType.runUnreachable,
+];
 
 /** Asked only of an approval whose arguments a person changed, so that other runs record no marker. */
 const editedArgumentsPatch = "duragent-edited-arguments-told";
