@@ -15,7 +15,7 @@ import { RunControl } from "../src/workflows/executor/run-control.js";
 import { RunMessages } from "../src/common/run-status.js";
 import type { DuragentConfig } from "../src/config/schema.js";
 import { InvalidRunMessage, RunFailed, type Engine } from "../src/client/engine.js";
-import type { RunEvent } from "../src/client/run-events.js";
+import { runEvents, type RunEvent } from "../src/client/run-events.js";
 import type { RunTarget } from "../src/client/run-targets.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import { bundleWorkflows } from "./support/runtime.js";
@@ -160,6 +160,39 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
         assert.equal(status.pending[0]!.prompt, "Which city?");
         await handle.answer({ value: "Lisbon" });
         assert.equal(((await handle.result()) as { text: string }).text, "Going to Lisbon");
+      });
+    });
+
+    test("a watcher that reads seldom still hears of questions opened and answered between its reads", async () => {
+      const script: ModelScript = (call) => {
+        const answers = call.messages.filter((message) => message.role === "tool");
+        if (answers.length < 2) return { toolCalls: [{ name: "human_input", arguments: { question: answers.length === 0 ? "Which city?" : "Which month?" } }] };
+        return { text: `Going to ${answers.map((answer) => textOf(answer.content)).join(" in ")}` };
+      };
+      await withEngine()(script, async (engine) => {
+        const handle = await engine.start(reader({ servers: [], humanInput: true }), "plan a trip");
+        let reads = 0;
+        // Reads only at its start and at the run's end: both questions open and settle in between.
+        const source = { status: () => handle.status().finally(() => reads++), result: () => handle.result() };
+        const watched = (async () => {
+          const seen: string[] = [];
+          for await (const event of runEvents(source, { pollMs: 600_000 })) {
+            if (event.type === "request") seen.push(`open ${event.request.id}`);
+            if (event.type === "settled") seen.push(`settled ${event.id} (${event.kind})`);
+            if (event.type === "end") seen.push("end");
+          }
+          return seen;
+        })();
+        await waitFor("the watcher's first read", () => (reads > 0 ? true : undefined));
+        const first = await waitForPhase(handle, "waiting_input");
+        await handle.answer({ value: "Lisbon" });
+        const second = await waitFor("the second question", async () => (await handle.status()).pending.find((request) => request.id !== first.pending[0]!.id));
+        await handle.answer({ value: "May" });
+        assert.equal(((await handle.result()) as { text: string }).text, "Going to Lisbon in May");
+        const [one, two] = [first.pending[0]!.id, second.id];
+        assert.deepEqual(await watched, [`open ${one}`, `settled ${one} (input)`, `open ${two}`, `settled ${two} (input)`, "end"]);
+        assert.equal(reads, 2);
+        assert.deepEqual((await handle.status()).settled?.map((request) => request.prompt), ["Which city?", "Which month?"]);
       });
     });
 

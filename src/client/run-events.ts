@@ -18,7 +18,7 @@ export type RunEvent =
   /** A tool call's server reported progress (MCP `notifications/progress`); its latest report when several came between two reads. */
   | ({ type: "progress" } & StepProgress)
   | { type: "request"; request: PendingRequest }
-  /** A request seen open is open no more: answered, approved, rejected, timed out, or withdrawn (its run cancelled). */
+  /** A request is open no more: answered, approved, rejected, timed out, or withdrawn (its run cancelled). One opened and settled between two reads comes as `request`, then this. */
   | { type: "settled"; id: string; kind: PendingRequest["kind"] }
   | { type: "end"; phase: RunPhase; result?: unknown; error?: string };
 
@@ -36,6 +36,7 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
   );
   const steps = new ShownSteps();
   const seenRequests = new Set<string>();
+  let firstRead = true;
   // Open requests, and whether the last read lacked each.
   const openRequests = new Map<string, { kind: PendingRequest["kind"]; missed: number }>();
   const shown: ShownText = new Map();
@@ -59,7 +60,17 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
         yield { type: "progress", ...progress };
       }
       for (const callId of shownProgress.keys()) if (!reporting.has(callId)) shownProgress.delete(callId);
-      // Settled before new ones open: the run took the answer, then asked again.
+      // Settled before new ones open: the run took the answer, then asked again. A request opened
+      // and settled between two reads is told as both; those settled before the first read are past.
+      for (const request of status.settled ?? []) {
+        if (!seenRequests.has(request.id)) {
+          seenRequests.add(request.id);
+          if (firstRead) continue;
+          yield { type: "request", request };
+        } else if (!openRequests.delete(request.id)) continue;
+        yield { type: "settled", id: request.id, kind: request.kind };
+      }
+      firstRead = false;
       const present = new Set(status.pending.map((request) => request.id));
       for (const [id, open] of openRequests) {
         if (present.has(id)) continue;

@@ -36,6 +36,7 @@ export async function withChildren(status: RunStatus, childStatus: (id: string) 
   const progress = [...(status.progress ?? [])];
   const pending = [...status.pending];
   const ownPending = pending.length;
+  const settled = [...(status.settled ?? [])];
   const steps: NonNullable<RunStatus["childSteps"]> = [];
   let usage: UsageByModel | undefined;
   const children = await Promise.all(status.children.map((id) => childStatus(id).catch(() => undefined)));
@@ -51,6 +52,7 @@ export async function withChildren(status: RunStatus, childStatus: (id: string) 
     for (const call of child.progress ?? []) progress.push({ ...call, callId: `${prefix}/${call.callId}` });
     // A parent that has ended takes no answers for its children, which end with it.
     if (!hasEnded(status.phase)) for (const request of child.pending) pending.push({ ...request, id: childRequestId(prefix, request.id) });
+    for (const request of child.settled ?? []) settled.push({ ...request, id: childRequestId(prefix, request.id) });
     // An ended child's usage came to the parent with its result, or as it failed or was cancelled;
     // one in flight is counted meanwhile, and a terminated one, which had no say, from its state.
     if (!hasEnded(child.phase) || child.phase === "terminated") for (const [model, used] of Object.entries(child.usage)) addUsage((usage ??= { ...status.usage }), model, used);
@@ -59,6 +61,7 @@ export async function withChildren(status: RunStatus, childStatus: (id: string) 
     ...status,
     phase: phaseWithChildren(status.phase, pending.slice(ownPending)),
     pending,
+    ...(settled.length > 0 ? { settled } : {}),
     ...(usage ? { usage } : {}),
     ...(texts.length > 0 ? { streaming: texts } : {}),
     ...(progress.length > 0 ? { progress } : {}),

@@ -14,6 +14,8 @@ export type { RunPhase };
 
 /** How many step labels a status keeps (`recentSteps`). */
 export const maxRecentSteps = 32;
+/** How many settled requests a status keeps (`settled`). */
+export const maxSettledRequests = 10;
 
 /** The phases a run never leaves. */
 export const endedPhases: readonly RunPhase[] = ["completed", "failed", "cancelled", "terminated"];
@@ -76,6 +78,13 @@ export const RunStatusSchema = z.object({
   /** The labels of the steps in flight, oldest first, when there are several (a fan-out's branches). */
   inFlight: z.array(z.string()).optional(),
   pending: z.array(PendingRequestSchema),
+  /**
+   * The latest requests that were pending and are no more (answered, decided, timed out, or
+   * withdrawn), oldest first, up to `maxSettledRequests`: a watcher that reads the status now and
+   * then still learns of a request opened and settled between two reads. A child run's are added
+   * with their ids prefixed, as its pending requests are.
+   */
+  settled: z.array(PendingRequestSchema).optional(),
   /** Tokens by model (`provider:model`), the run's child runs included. */
   usage: z.record(z.string(), TokenUsageSchema),
   /** Why the run (or its last failed step) failed, in the words of whoever knew: the provider, the MCP server, the timeout. */

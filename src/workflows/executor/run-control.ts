@@ -9,7 +9,7 @@ import { rootCause } from "../../common/failures.js";
 import { InvalidRunMessage, severalPending } from "../../common/invalid-run-message.js";
 import type { TokenUsage } from "../../common/llm.js";
 import type { Message, TranscriptAgents } from "../../common/messages.js";
-import { maxRecentSteps, type Answer, type ApprovalDecision, type ApprovalRequest, type QuestionRequest, type PendingRequest, type RunPhase, type RunStatus } from "../../common/run-status.js";
+import { maxRecentSteps, maxSettledRequests, type Answer, type ApprovalDecision, type ApprovalRequest, type QuestionRequest, type PendingRequest, type RunPhase, type RunStatus } from "../../common/run-status.js";
 import { appendStreamed, maxStepLogs, maxStreamedText, type ServerRequest, type ServerRequestAnswer, type StepLog, type StepProgress, type StepText } from "../../common/server-requests.js";
 import { addUsage, type UsageByModel } from "../../common/usage.js";
 import { jsonSchemaOf, zodOfJsonSchema } from "../structured-output.js";
@@ -33,6 +33,8 @@ interface ServerRequestEntry {
 
 export class RunControl {
   private readonly pending = new Map<string, Pending>();
+  /** The latest requests no longer pending, oldest first. */
+  private readonly settled: PendingRequest[] = [];
   private requestCount = 0;
   private paused = false;
   /** What the run's code waits for between steps (a chat: the next message); a step clears it. */
@@ -106,6 +108,7 @@ export class RunControl {
       ...(this.recentSteps.length > 0 ? { recentSteps: [...this.recentSteps] } : {}),
       ...(this.stepsInFlight.length > 1 ? { inFlight: [...this.stepsInFlight] } : {}),
       pending: [...this.pending.values()].map((entry) => entry.request),
+      ...(this.settled.length > 0 ? { settled: [...this.settled] } : {}),
       usage: this.usage,
       ...(this.lastError ? { lastError: this.lastError.message, ...(this.lastError.step ? { failedStep: this.lastError.step } : {}) } : {}),
       ...(this.retrying ? { retrying: this.retrying } : {}),
@@ -317,7 +320,7 @@ export class RunControl {
       if (!answered || !entry.answer) return { status: "timed_out" };
       return { status: "answered", value: entry.answer.value as T };
     } finally {
-      this.pending.delete(id);
+      this.settle(id);
       this.changed();
     }
   }
@@ -333,7 +336,7 @@ export class RunControl {
       const known = this.serverRequests.get(entry.server.key);
       if (known) known.answer = value as ServerRequestAnswer;
       // Answered for good: a retried call finds the answer by key, so the person is not asked again.
-      this.pending.delete(entry.request.id);
+      this.settle(entry.request.id);
       this.changed();
       return;
     }
@@ -388,7 +391,7 @@ export class RunControl {
     for (const [key, entry] of this.serverRequests) {
       if (entry.callId !== callId) continue;
       this.serverRequests.delete(key);
-      this.pending.delete(entry.requestId);
+      this.settle(entry.requestId);
     }
     this.progress.delete(callId);
     this.changed();
@@ -439,7 +442,7 @@ export class RunControl {
       }
       return { approved: false, reason: decision.reason ?? "no reason given" };
     } finally {
-      this.pending.delete(id);
+      this.settle(id);
       this.changed();
     }
   }
@@ -479,6 +482,15 @@ export class RunControl {
     if (candidates.length === 1) return candidates[0]!;
     if (candidates.length === 0) throw new InvalidRunMessage(`The run is not waiting for ${kind === "input" ? "input" : "an approval"}.`);
     throw severalPending([...this.pending.keys()]);
+  }
+
+  /** A request is pending no more; kept a while among the settled, for watchers between reads. */
+  private settle(id: string): void {
+    const entry = this.pending.get(id);
+    if (!entry) return;
+    this.pending.delete(id);
+    this.settled.push(entry.request);
+    if (this.settled.length > maxSettledRequests) this.settled.shift();
   }
 
   private pendingIds(): string {
