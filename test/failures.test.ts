@@ -480,6 +480,31 @@ describe("starting runs on Temporal", () => {
     }
   });
 
+  test("an answer over Temporal's payload limit is refused at once, naming it, and the run still waits for one that fits", async () => {
+    const model = await startScriptedModelServer((call) => {
+      const answer = call.messages.findLast((message) => message.role === "tool");
+      return answer ? { text: `Going to ${textOf(answer.content)}` } : { toolCalls: [{ name: "human_input", arguments: { question: "Which city?" } }] };
+    }, { quiet: true });
+    const planner: RunTarget = { kind: "agent", name: "planner", agent: { name: "planner", instruction: "You plan trips.", humanInput: true } };
+    try {
+      await withTemporalWorker(env, testConfig(model), async (engine) => {
+        const handle = await engine.start(planner, "Plan a trip.");
+        await waitFor("the question", async () => ((await handle.status()).pending.length > 0 ? true : undefined));
+        await assert.rejects(handle.answer({ value: "x".repeat(3 * 1024 * 1024) }), (error: unknown) => {
+          assert.ok(isUserError(error));
+          assert.equal(error.name, "InputTooLarge");
+          assert.match(error.message, /^The answer is 3\.0 MB; Temporal takes at most 2\.0 MB in a message to a run\.\n.*the run still waits/s);
+          return true;
+        });
+        assert.equal((await handle.status()).phase, "waiting_input");
+        await handle.answer({ value: "Lisbon" });
+        assert.equal(((await handle.result()) as { text: string }).text, "Going to Lisbon");
+      });
+    } finally {
+      await model.close();
+    }
+  });
+
   test("an input over Temporal's payload limit is refused before any request, saying what to do", async () => {
     const model = await startScriptedModelServer([], { quiet: true });
     try {

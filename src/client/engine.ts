@@ -305,12 +305,17 @@ export function runSummary(target: RunTarget, input: unknown): string {
  */
 export const maxInputBytes = 2 * 1024 * 1024;
 
-export function checkInputSize(bytes: number): void {
+/** `what` is what the payload is: a run's input (`start`), or an answer, a decision or another message sent to a run. */
+export function checkInputSize(bytes: number, what: "input" | "answer" | "decision" | "message" = "input"): void {
   if (bytes <= maxInputBytes) return;
   const mb = (n: number) => `${(n / (1024 * 1024)).toFixed(1)} MB`;
-  throw new UserError(`The input is ${mb(bytes)}; Temporal takes at most ${mb(maxInputBytes)} in a run's input.`, {
+  const where = what === "input" ? "a run's input" : "a message to a run";
+  throw new UserError(`The ${what} is ${mb(bytes)}; Temporal takes at most ${mb(maxInputBytes)} in ${where}.`, {
     name: "InputTooLarge",
-    hint: "Put the data in a file an MCP server can read (e.g. server-filesystem) and pass its path, or run it on the memory engine (--engine memory).",
+    hint:
+      what === "input"
+        ? "Put the data in a file an MCP server can read (e.g. server-filesystem) and pass its path, or run it on the memory engine (--engine memory)."
+        : "Nothing was sent, and the run still waits. Put the data in a file an MCP server can read (e.g. server-filesystem) and send its path instead.",
   });
 }
 

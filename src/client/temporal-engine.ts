@@ -345,12 +345,12 @@ export class TemporalEngine implements Engine {
   }
 
   /**
-   * The size of the run's input as Temporal receives it: after the payload codec, which may
+   * The size of a payload (a run's input, an answer) as Temporal receives it: after the payload codec, which may
    * compress it (`codec.compress`), when it is over the limit before.
    */
-  private async inputBytes(runInput: unknown): Promise<number> {
+  private async inputBytes(value: unknown): Promise<number> {
     const { payloadConverter, payloadCodecs } = this.client.options.loadedDataConverter;
-    const payload = payloadConverter.toPayload(runInput);
+    const payload = payloadConverter.toPayload(value);
     const plain = payload.data?.length ?? 0;
     if (plain <= maxInputBytes || payloadCodecs.length === 0) return plain;
     let encoded = [payload];
@@ -461,6 +461,9 @@ export class TemporalEngine implements Engine {
       await end().catch((error: unknown) => notOpen(error, action));
     };
     const update = async <R>(name: string, payload: unknown, action = "update"): Promise<R> => {
+      // An update's payload comes back in the worker's acceptance of it: one over the limit would
+      // fail the run's workflow task, over and over, while the sender waits in vain.
+      checkInputSize(await this.inputBytes(payload), name === RunMessages.answer ? "answer" : name === RunMessages.decide ? "decision" : "message");
       try {
         return await workflow.executeUpdate<R, [unknown]>(name, { args: [payload] });
       } catch (error) {
@@ -468,8 +471,10 @@ export class TemporalEngine implements Engine {
         return notOpen(error, action);
       }
     };
-    const signal = (name: string, payload: unknown, action: string): Promise<void> =>
-      (payload === undefined ? workflow.signal(name) : workflow.signal(name, payload)).catch((error: unknown) => notOpen(error, action));
+    const signal = async (name: string, payload: unknown, action: string): Promise<void> => {
+      if (payload !== undefined) checkInputSize(await this.inputBytes(payload), "message");
+      return (payload === undefined ? workflow.signal(name) : workflow.signal(name, payload)).catch((error: unknown) => notOpen(error, action));
+    };
     // One that has ended meanwhile is left as it is.
     const toChildren = async (send: (child: RunHandle) => Promise<void>) => {
       const { children = [] } = (await ownStatus(false).catch(() => undefined)) ?? {};
