@@ -480,6 +480,25 @@ describe("starting runs on Temporal", () => {
     }
   });
 
+  test("a model call whose schema or message is over Temporal's payload limit fails its run saying which, not its workflow task for ever nor five attempts", async () => {
+    const model = await startScriptedModelServer(() => ({ text: "read it" }), { quiet: true });
+    const modulePath = fileURLToPath(new URL("./fixtures/usage-workflows.ts", import.meta.url));
+    const { wideForm, longLetter } = (await import(modulePath)) as typeof import("./fixtures/usage-workflows.js");
+    const config = { ...testConfig(model), modules: [modulePath] };
+    try {
+      await withTemporalWorker(env, config, async (engine) => {
+        const wide = await failureOf(await engine.start({ kind: "workflow", name: "wideForm", workflow: wideForm as DuragentWorkflow }, 20_000));
+        assert.match(wide.reason, /^former: This model call cannot be sent on Temporal: its structured output's schema is \d\.\d MB, and Temporal takes at most 2 MB in a step's input\./);
+        const letter = await failureOf(await engine.start({ kind: "workflow", name: "longLetter", workflow: longLetter as DuragentWorkflow }, 3));
+        assert.match(letter.reason, /^reader: This model call's messages, or its instruction and tool definitions, cannot reach the model on Temporal: one of them is over its 2 MB limit/);
+        assert.doesNotMatch(letter.reason, /Gave up after/);
+        assert.equal(model.requests.length, 0);
+      }, { workflowBundle: await bundleWorkflows([modulePath]) });
+    } finally {
+      await model.close();
+    }
+  });
+
   test("an answer over Temporal's payload limit is refused at once, naming it, and the run still waits for one that fits", async () => {
     const model = await startScriptedModelServer((call) => {
       const answer = call.messages.findLast((message) => message.role === "tool");

@@ -37,6 +37,8 @@ export const FailureType = {
   runUnreachable: "RunUnreachable",
   /** A step's result is larger than Temporal records (2 MB a payload); the same step would give the same. */
   resultTooLarge: "StepResultTooLarge",
+  /** What a step must carry to its worker is larger than Temporal takes (2 MB a payload); the same step would carry the same. */
+  inputTooLarge: "StepInputTooLarge",
   /** A run refused a tool call's report of its server's request as malformed (the Update's validator); sent again, it would be again. */
   invalidServerRequest: "InvalidServerRequest",
   /** Workflow code handed an agent something it cannot take (say, `generate` an object); the same code would do it again. */
@@ -55,6 +57,7 @@ export const nonRetryableFailureTypes: string[] = [
   FailureType.mcpAuthorizationRequired,
   FailureType.mcpServerMisbehaved,
   FailureType.resultTooLarge,
+  FailureType.inputTooLarge,
 ];
 
 /** Layers Temporal wraps around the failure that matters; their own messages say nothing of the cause. */
@@ -162,6 +165,15 @@ export function attemptsRanOut(error: unknown): boolean {
  * A step that failed on every attempt, as a failure that says so after the last attempt's words:
  * a run that ends on a provider's 500 would otherwise not tell whether it was tried again.
  */
+/** A model call whose input cannot reach its worker on Temporal; `what` says which part is too big. */
+export function stepInputTooLarge(what: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    message: `This model call cannot be sent on Temporal: ${what}, and Temporal takes at most 2 MB in a step's input. Make it smaller, or run it on the memory engine.`,
+    type: FailureType.inputTooLarge,
+    nonRetryable: true,
+  });
+}
+
 /** The failure of a run whose next model call would pass its token budget. */
 export function tokenBudgetSpent(used: number, budget: number): ApplicationFailure {
   return ApplicationFailure.create({

@@ -16,6 +16,7 @@ import type { WorkflowHandle } from "@temporalio/client";
 import { z } from "zod";
 import { LlmSetupSchema, type LlmRequest, type LlmSetup } from "../../common/llm.js";
 import { MessageSchema, type Message } from "../../common/messages.js";
+import { FailureType } from "../../common/failures.js";
 import { abandonOnAbort } from "../abandon-on-abort.js";
 import {
   expandTranscriptReference,
@@ -58,7 +59,16 @@ const queryRunState: TranscriptSource = {
 };
 
 function queryRun<T>(run: RunLocation, query: (handle: WorkflowHandle) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  return abandonOnAbort(signal, () => query(Context.current().client.workflow.getHandle(run.runId, run.temporalRunId)));
+  return abandonOnAbort(signal, () => query(Context.current().client.workflow.getHandle(run.runId, run.temporalRunId))).catch((error: unknown) => {
+    // A single message (or the instruction and tools) over the limit cannot come in pages: no retry reads it.
+    if (error instanceof Error && /Blob data size exceeds limit/i.test(error.message)) {
+      throw ApplicationFailure.nonRetryable(
+        "This model call's messages, or its instruction and tool definitions, cannot reach the model on Temporal: one of them is over its 2 MB limit on what a run hands out. Keep each message the workflow code sends under 2 MB (put large data in a file an MCP server reads, and pass its path), or run it on the memory engine.",
+        FailureType.inputTooLarge,
+      );
+    }
+    throw error;
+  });
 }
 
 interface CachedTranscript {

@@ -8,13 +8,22 @@
  */
 import type { LlmRequest, LlmSetup } from "../../common/llm.js";
 import type { Message } from "../../common/messages.js";
+import { stepInputTooLarge } from "../../common/failures.js";
 import { jsonBytes, utf8Length, type RunLocation, type TranscriptReference } from "../../common/transcript-reference.js";
+
+/** What a model call's input may carry besides its messages: Temporal takes 2 MB a payload, and the rest needs room. */
+const stepPayloadBytes = 2 * 1024 * 1024 - 64 * 1024;
+
+function megabytes(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
 
 export class TranscriptReferencer {
   private readonly positions = new Map<Message, number>();
   private indexed = 0;
   // Sizes are cached per message, so each call costs one lookup per message, not a serialization.
   private readonly sizes = new WeakMap<Message, number>();
+  private readonly formatSizes = new WeakMap<object, number>();
   private readonly setups: LlmSetup[] = [];
   private readonly setupIndex = new Map<string, number>();
   // An agent sends the same tool list on every call; encode it once rather than per call.
@@ -57,6 +66,11 @@ export class TranscriptReferencer {
 
   /** The request, with what the run already holds replaced by a reference once the call is large. */
   reference(request: LlmRequest): LlmRequest {
+    // A schema travels in the input whatever the call's size: one over the limit would fail the
+    // run's workflow task on every try, so the call fails here instead, saying what is too big.
+    if (request.responseFormat !== undefined && this.sizeOfFormat(request.responseFormat) > stepPayloadBytes) {
+      throw stepInputTooLarge(`its structured output's schema is ${megabytes(this.sizeOfFormat(request.responseFormat))}`);
+    }
     const setup: LlmSetup = {
       ...(request.system !== undefined ? { system: request.system } : {}),
       ...(request.tools !== undefined ? { tools: request.tools } : {}),
@@ -113,6 +127,15 @@ export class TranscriptReferencer {
     let total = 0;
     for (const message of messages) total += this.sizeOfMessage(message);
     return total;
+  }
+
+  private sizeOfFormat(format: NonNullable<LlmRequest["responseFormat"]>): number {
+    let size = this.formatSizes.get(format);
+    if (size === undefined) {
+      size = jsonBytes(format);
+      this.formatSizes.set(format, size);
+    }
+    return size;
   }
 
   private sizeOfMessage(message: Message): number {
