@@ -480,10 +480,10 @@ describe("starting runs on Temporal", () => {
     }
   });
 
-  test("a model call whose schema or message is over Temporal's payload limit fails its run saying which, not its workflow task for ever nor five attempts", async () => {
+  test("a model call whose schema or message is over Temporal's payload limit fails its run saying which, not its workflow task for ever nor five attempts; a long question is read cut", async () => {
     const model = await startScriptedModelServer(() => ({ text: "read it" }), { quiet: true });
     const modulePath = fileURLToPath(new URL("./fixtures/usage-workflows.ts", import.meta.url));
-    const { wideForm, longLetter } = (await import(modulePath)) as typeof import("./fixtures/usage-workflows.js");
+    const { wideForm, longLetter, longQuestion } = (await import(modulePath)) as typeof import("./fixtures/usage-workflows.js");
     const config = { ...testConfig(model), modules: [modulePath] };
     try {
       await withTemporalWorker(env, config, async (engine) => {
@@ -493,6 +493,14 @@ describe("starting runs on Temporal", () => {
         assert.match(letter.reason, /^reader: This model call's messages, or its instruction and tool definitions, cannot reach the model on Temporal: one of them is over its 2 MB limit/);
         assert.doesNotMatch(letter.reason, /Gave up after/);
         assert.equal(model.requests.length, 0);
+
+        // A question too long for a status to carry whole is shown cut, so the status can be read.
+        const asking = await engine.start({ kind: "workflow", name: "longQuestion", workflow: longQuestion as DuragentWorkflow }, 3);
+        const question = await waitFor("the question", async () => (await asking.status()).pending[0]);
+        assert.ok(question.prompt.length < 300 * 1024, `${question.prompt.length} characters shown`);
+        assert.match(question.prompt, /^Qq+… \(cut here: the whole prompt is 3145729 characters\)$/);
+        await asking.answer({ value: "read" });
+        assert.equal(await asking.result(), "read");
       }, { workflowBundle: await bundleWorkflows([modulePath]) });
     } finally {
       await model.close();

@@ -31,6 +31,17 @@ interface ServerRequestEntry {
   answer?: ServerRequestAnswer;
 }
 
+/**
+ * The most of a question's prompt a status shows: Temporal hands out at most 2 MB in a query's
+ * answer, and a status over it could not be read at all, its questions with it.
+ */
+const maxShownPrompt = 256 * 1024;
+
+function shownRequest(request: PendingRequest): PendingRequest {
+  if (request.prompt.length <= maxShownPrompt) return request;
+  return { ...request, prompt: `${request.prompt.slice(0, maxShownPrompt)}… (cut here: the whole prompt is ${request.prompt.length} characters)` };
+}
+
 export class RunControl {
   private readonly pending = new Map<string, Pending>();
   /** The latest requests no longer pending, oldest first. */
@@ -107,8 +118,8 @@ export class RunControl {
       stepCount: this.stepCount,
       ...(this.recentSteps.length > 0 ? { recentSteps: [...this.recentSteps] } : {}),
       ...(this.stepsInFlight.length > 1 ? { inFlight: [...this.stepsInFlight] } : {}),
-      pending: [...this.pending.values()].map((entry) => entry.request),
-      ...(this.settled.length > 0 ? { settled: [...this.settled] } : {}),
+      pending: [...this.pending.values()].map((entry) => shownRequest(entry.request)),
+      ...(this.settled.length > 0 ? { settled: this.settled.map(shownRequest) } : {}),
       usage: this.usage,
       ...(this.lastError ? { lastError: this.lastError.message, ...(this.lastError.step ? { failedStep: this.lastError.step } : {}) } : {}),
       ...(this.retrying ? { retrying: this.retrying } : {}),
