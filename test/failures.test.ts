@@ -543,6 +543,13 @@ describe("starting runs on Temporal", () => {
           assert.equal(error.name, "InputTooLarge");
           return true;
         });
+        // An agent whose own definition is what is big is named, not the short input given.
+        const wordy: RunTarget = { kind: "agent", name: "wordy", agent: { name: "wordy", instruction: huge, model: "openai:gpt-4.1-mini" } };
+        await assert.rejects(engine.start(wordy, "hi"), (error: unknown) => {
+          assert.ok(isUserError(error));
+          assert.match(error.message, /^The run's input is 3\.0 MB, most of it the definition of agent 'wordy' \(the input given is 4 bytes\); Temporal takes at most 2\.0 MB in a run's input\.\n.*Shorten the definition/);
+          return true;
+        });
         assert.equal(model.requests.length, 0);
       });
     } finally {

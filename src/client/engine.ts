@@ -306,9 +306,17 @@ export function runSummary(target: RunTarget, input: unknown): string {
 export const maxInputBytes = 2 * 1024 * 1024;
 
 /** `what` is what the payload is: a run's input (`start`), or an answer, a decision or another message sent to a run. */
-export function checkInputSize(bytes: number, what: "input" | "answer" | "decision" | "message" = "input"): void {
+export function checkInputSize(bytes: number, what: "input" | "answer" | "decision" | "message" = "input", definition?: { target: RunTarget; givenBytes: number }): void {
   if (bytes <= maxInputBytes) return;
   const mb = (n: number) => `${(n / (1024 * 1024)).toFixed(1)} MB`;
+  // A run's input carries its target's definition too: an agent's long instruction, not the input given, may be what is big.
+  if (definition && definition.givenBytes * 2 < bytes) {
+    const { target, givenBytes } = definition;
+    throw new UserError(
+      `The run's input is ${mb(bytes)}, most of it the definition of ${target.kind} '${target.name}' (the input given is ${givenBytes < 1024 ? `${givenBytes} bytes` : mb(givenBytes)}); Temporal takes at most ${mb(maxInputBytes)} in a run's input.`,
+      { name: "InputTooLarge", hint: "Shorten the definition (an agent's instruction): put long reference text in a file an MCP server can read, or run it on the memory engine (--engine memory)." },
+    );
+  }
   const where = what === "input" ? "a run's input" : "a message to a run";
   throw new UserError(`The ${what} is ${mb(bytes)}; Temporal takes at most ${mb(maxInputBytes)} in ${where}.`, {
     name: "InputTooLarge",

@@ -219,7 +219,8 @@ export class TemporalEngine implements Engine {
 
   private async startRun(target: RunTarget, input: unknown, options: StartOptions): Promise<RunHandle> {
     const runInput = targetInput(target, input);
-    checkInputSize(await this.inputBytes(runInput));
+    const bytes = await this.inputBytes(runInput);
+    if (bytes > maxInputBytes) checkInputSize(bytes, "input", { target, givenBytes: await this.inputBytes(input) });
     if (options.runId !== undefined) {
       const runId = options.runId;
       return this.startAs(runId, target, runInput, input, options).catch((error: unknown) => {
