@@ -276,6 +276,19 @@ for (const engineName of ["memory", "temporal"] as const) {
             return true;
           });
           await assert.rejects(engine.start(agent("openai:gpt-4.1-mini"), "   "), (error: unknown) => error instanceof InvalidRunInput && /it got an empty one/.test(error.message));
+          // Values JSON cannot hold, and nesting deeper than the stack, are refused as input, not thrown raw.
+          const circular: Record<string, unknown> = {};
+          circular.self = circular;
+          let deep: unknown = [];
+          for (let depth = 0; depth < 200_000; depth++) deep = [deep];
+          for (const [value, why] of [[circular, /JSON cannot hold it \(Converting circular structure/], [{ n: 1n }, /JSON cannot hold it \(Do not know how to serialize a BigInt/], [deep, /nested too deeply/]] as const) {
+            await assert.rejects(engine.start(agent("openai:gpt-4.1-mini"), value), (error: unknown) => {
+              assert.ok(error instanceof InvalidRunInput, String(error));
+              assert.match(error.message, /^The input of 'worker' cannot be sent: /);
+              assert.match(error.message, why);
+              return true;
+            });
+          }
           assert.equal(model.requests.length, 0, "no run reached the model");
         });
       } finally {

@@ -276,11 +276,11 @@ export function targetInput(target: RunTarget, input: unknown): unknown {
     throw new InvalidRunInput(target.name, `The ${target.kind} '${target.name}' needs a message as its input: text, or a value sent as its JSON${input === undefined || input === null ? "" : "; it got an empty one"}.`);
   }
   if (target.kind === "agent") {
-    const message = typeof input === "string" ? input : JSON.stringify(input);
+    const message = typeof input === "string" ? input : inputJson(target, () => JSON.stringify(input));
     return { agent: target.agent, message };
   }
   if (target.kind === "pattern") {
-    return { spec: target.spec, input: typeof input === "string" ? input : JSON.stringify(input) };
+    return { spec: target.spec, input: typeof input === "string" ? input : inputJson(target, () => JSON.stringify(input)) };
   }
   if (!target.workflow.inputSchema) return input;
   const schema = target.workflow.inputSchema;
@@ -290,6 +290,25 @@ export function targetInput(target: RunTarget, input: unknown): unknown {
     throw new InvalidRunInput(target.name, formatIssues(`the input of '${target.name}'`, issues), parsed.error, issues);
   }
   return parsed.data;
+}
+
+/**
+ * `write`'s JSON of a run's input, or `InvalidRunInput` saying why it has none: a value JSON cannot
+ * hold (a cycle, a BigInt), or one nested deeper than the JavaScript stack reaches.
+ */
+export function inputJson<T>(target: RunTarget, write: () => T): T {
+  try {
+    return write();
+  } catch (error) {
+    throw unsendableInput(target, error);
+  }
+}
+
+/** `InvalidRunInput` for an error writing a run's input as JSON; the error itself for any other. */
+export function unsendableInput(target: RunTarget, error: unknown): unknown {
+  if (!(error instanceof TypeError || error instanceof RangeError)) return error;
+  const why = error instanceof RangeError ? "it is nested too deeply to be written as JSON" : `JSON cannot hold it (${error.message.split("\n")[0]})`;
+  return new InvalidRunInput(target.name, `The input of '${target.name}' cannot be sent: ${why}. Send plain JSON data: objects, arrays, strings, numbers, booleans and null.`);
 }
 
 /** What the Web UI shows of a run at start: the target and the start of its input. */

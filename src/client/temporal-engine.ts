@@ -33,6 +33,7 @@ import {
   RunFailed,
   RunNotFound,
   runAlreadyExists,
+  unsendableInput,
   runHandle,
   runSummary,
   startSettings,
@@ -219,7 +220,9 @@ export class TemporalEngine implements Engine {
 
   private async startRun(target: RunTarget, input: unknown, options: StartOptions): Promise<RunHandle> {
     const runInput = targetInput(target, input);
-    const bytes = await this.inputBytes(runInput);
+    const bytes = await this.inputBytes(runInput).catch((error: unknown) => {
+      throw unsendableInput(target, error);
+    });
     if (bytes > maxInputBytes) checkInputSize(bytes, "input", { target, givenBytes: await this.inputBytes(input) });
     if (options.runId !== undefined) {
       const runId = options.runId;
