@@ -356,6 +356,21 @@ mcp:
     );
   });
 
+  test("a YAML alias inside its own anchor, and nesting past any config's depth, are config errors naming the key, not a stack overflow", async () => {
+    const dir = await project({ "duragent.config.yaml": "agents: &a\n  a:\n    instruction: *a\n" });
+    const cyclic = await configError(() => loadConfig({ cwd: dir, env: {} }));
+    assert.deepEqual(cyclic.issues, [{ path: "agents.a.instruction", message: "contains itself, through a YAML alias inside its own anchor (&name … *name)" }]);
+    let deep: unknown = "bottom";
+    for (let depth = 0; depth < 100_000; depth++) deep = [deep];
+    assert.throws(
+      () => interpolate({ agents: deep }, {}, "f.yaml"),
+      (error: unknown) => error instanceof ConfigError && error.issues.length === 1 && /agents\.0\.0: is nested more than 64 levels deep/.test(error.message),
+    );
+    // An alias used twice, each apart from its anchor, is no cycle.
+    const shared = { command: "npx" };
+    assert.deepEqual(interpolate({ one: shared, two: shared }, {}, "f.yaml"), { one: shared, two: shared });
+  });
+
   test("a malformed reference is an error", () => {
     assert.throws(() => interpolate({ a: "${not valid}" }, {}, "f.yaml"), /a: "\$\{not valid\}" is not a valid reference/);
     assert.throws(() => interpolate({ a: "${OPEN" }, {}, "f.yaml"), /is not a valid reference/);

@@ -64,19 +64,39 @@ type LeftOut = (text: string, env: NodeJS.ProcessEnv, path: readonly (string | n
 
 const leaveOut = Symbol("left out");
 
-function walk(node: unknown, path: (string | number)[], walker: { env: NodeJS.ProcessEnv; issues: Issue[]; leftOut: LeftOut }): unknown {
+/** Deeper than any config needs, and far above where walking it would run out of stack. */
+const maxDepth = 64;
+
+function walk(node: unknown, path: (string | number)[], walker: { env: NodeJS.ProcessEnv; issues: Issue[]; leftOut: LeftOut; within?: Set<object> }): unknown {
   const { env, issues, leftOut } = walker;
   if (typeof node === "string") return leftOut(node, env, path) ? leaveOut : interpolateString(node, env, path, issues);
-  if (Array.isArray(node)) return node.map((item, index) => walk(item, [...path, index], walker));
-  if (isPlainObject(node)) {
-    const out: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(node)) {
-      const walked = walk(value, [...path, key], walker);
-      if (walked === leaveOut) continue;
-      // defineProperty, so a `__proto__` key in the file stays data and never becomes a prototype.
-      Object.defineProperty(out, key, { value: walked, enumerable: true, writable: true, configurable: true });
+  if (typeof node === "object" && node !== null) {
+    // A YAML alias inside its own anchor (`a: &x {b: *x}`) makes a value that contains itself.
+    if (walker.within?.has(node)) {
+      issues.push({ path: formatPath(path), message: "contains itself, through a YAML alias inside its own anchor (&name … *name)" });
+      return leaveOut;
     }
-    return out;
+    if (path.length > maxDepth) {
+      issues.push({ path: formatPath(path.slice(0, 3)), message: `is nested more than ${maxDepth} levels deep` });
+      return leaveOut;
+    }
+    const within = (walker.within ??= new Set());
+    within.add(node);
+    try {
+      if (Array.isArray(node)) return node.map((item, index) => walk(item, [...path, index], walker));
+      if (isPlainObject(node)) {
+        const out: Record<string, unknown> = {};
+        for (const [key, value] of Object.entries(node)) {
+          const walked = walk(value, [...path, key], walker);
+          if (walked === leaveOut) continue;
+          // defineProperty, so a `__proto__` key in the file stays data and never becomes a prototype.
+          Object.defineProperty(out, key, { value: walked, enumerable: true, writable: true, configurable: true });
+        }
+        return out;
+      }
+    } finally {
+      within.delete(node);
+    }
   }
   return node;
 }
