@@ -19,7 +19,7 @@ import type { AgentRunResult } from "./workflows/builtin-workflows.js";
 import { isDuragentWorkflow, type DuragentWorkflow } from "./workflows/define-workflow.js";
 import { rejoinChat, startChat, type ChatSession, type StartChatOptions } from "./client/chat.js";
 import { isUserError, UserError } from "./errors/user-error.js";
-import { memoryRetention, RunNotFound, type Engine, type EngineName, type ListOptions, type RunHandle, type RunSummary, type StartOptions } from "./client/engine.js";
+import { checkRunId, checkStartOptions, memoryRetention, RunNotFound, type Engine, type EngineName, type ListOptions, type RunHandle, type RunSummary, type StartOptions } from "./client/engine.js";
 import { loadRunTargets, RunTargetNotFound, type RunTarget } from "./client/run-targets.js";
 import { clientClosed, explainTemporalError } from "./client/temporal-errors.js";
 import type { DuragentWorker } from "./worker.js";
@@ -99,6 +99,7 @@ export class DuragentClient {
   async start(target: Agent, input: unknown, options?: StartOptions): Promise<RunHandle<AgentRunResult>>;
   async start<R = unknown>(target: Startable, input: unknown, options?: StartOptions): Promise<RunHandle<R>>;
   async start(target: Startable, input: unknown, options: StartOptions = {}): Promise<RunHandle> {
+    checkStartOptions(options);
     const resolved = await this.resolve(target);
     if (resolved.kind === "agent") this.checkServers(resolved.agent);
     return (await this.engineFor(this.engine)).start(resolved, input, options);
@@ -120,6 +121,7 @@ export class DuragentClient {
    * not hold is looked for on Temporal too, whatever the default engine.
    */
   async getHandle(runId: string): Promise<RunHandle> {
+    checkRunId(runId);
     const first = await this.engineFor(this.engine);
     try {
       return await first.getHandle(runId);

@@ -285,6 +285,28 @@ describe("generated run ids", () => {
     }
   });
 
+  test("a program's bad start options, run id or config are user errors naming what is wrong, not raw TypeErrors or silently ignored", async () => {
+    const client = await createClient({ config: testConfig(model), engine: "memory" });
+    const agent = { name: "echo", instruction: "Echo." };
+    try {
+      const refused = async (options: unknown, pattern: RegExp) =>
+        assert.rejects(client.start(agent as never, "x", options as never), (error: unknown) => {
+          assert.ok(error instanceof UserError, String(error));
+          assert.equal(error.name, "InvalidOptions");
+          assert.match(error.message, pattern);
+          return true;
+        });
+      await refused({ tokenBudget: "abc" }, /^the start options: tokenBudget: expected a number, got a string/);
+      await refused({ tokenBudget: -1 }, /^the start options: tokenBudget: expected a number >= 0, got -1/);
+      await refused({ runId: "" }, /^the start options: runId: expected a non-empty string/);
+      await refused({ runID: "mine" }, /runID: unknown key; did you mean 'runId'\?/);
+      await assert.rejects(client.getHandle(undefined as never), (error: unknown) => error instanceof UserError && /^A run id must be a non-empty string; got undefined\./.test(error.message));
+    } finally {
+      await client.close();
+    }
+    await assert.rejects(createClient({ config: 42 as never }), (error: unknown) => error instanceof UserError && /^config must be a path to a duragent\.config\.yaml .*got a number\./.test(error.message));
+  });
+
   test("memory engine: past memory.keepFinishedRuns the oldest ended run is forgotten, and a lookup of it names the settings", async () => {
     const config = testConfig(model, { memory: { keepFinishedRuns: 1 } });
     const engine = memoryEngine(config);

@@ -298,4 +298,22 @@ describe("RunControl", () => {
     assert.equal(control.status().stepCount, 1);
     assert.equal(control.status().currentStep, "llm openai:m");
   });
+
+  test("a rejection with an empty or blank reason tells the model there was none, not an empty reason", async () => {
+    const waiters = new Set<() => void>();
+    const waitUntil = (predicate: () => boolean) =>
+      new Promise<boolean>((resolve) => {
+        const check = () => predicate() && (waiters.delete(check), resolve(true));
+        waiters.add(check);
+        check();
+      });
+    const control = new RunControl("run", waitUntil, () => Date.now(), undefined, () => [...waiters].forEach((check) => check()));
+    for (const reason of ["", "   "]) {
+      const outcome = control.requestApproval({ server: "fs", tool: "write_file", arguments: {} });
+      control.applyDecision({ approved: false, reason });
+      // The executors re-check their waits once a message is applied.
+      for (const check of [...waiters]) check();
+      assert.deepEqual(await outcome, { approved: false, reason: "no reason given" });
+    }
+  });
 });

@@ -11,7 +11,7 @@ import type { ApprovalDecision, Answer, PendingRequest, RunPhase, RunStatus } fr
 import type { ListPhase } from "../common/run-phases.js";
 import type { RunSettings } from "../common/run-settings.js";
 import type { UsageByModel } from "../common/usage.js";
-import type { z } from "zod";
+import { z } from "zod";
 import { ExitCode, UserError } from "../errors/user-error.js";
 import { formatIssues, zodIssues, type Issue } from "../errors/zod-issues.js";
 import type { RunTarget } from "./run-targets.js";
@@ -155,6 +155,28 @@ export interface StartOptions {
   watch?: boolean;
   /** The most tokens the run may use, its child runs' included, over `execution.tokenBudget`: past it, it fails before its next model call. */
   tokenBudget?: number;
+}
+
+/** `StartOptions` as the client checks them, since a program in JavaScript may pass anything. */
+const StartOptionsSchema = z.strictObject({
+  runId: z.string().min(1).max(1000).optional(),
+  runIdPrefix: z.string().min(1).max(200).optional(),
+  listedAs: z.string().min(1).optional(),
+  watch: z.boolean().optional(),
+  tokenBudget: z.number().int().min(0).optional(),
+});
+
+/** The options as given, or `InvalidOptions` naming each that is wrong. */
+export function checkStartOptions(options: unknown): StartOptions {
+  const parsed = StartOptionsSchema.safeParse(options ?? {}, { reportInput: true });
+  if (parsed.success) return options as StartOptions;
+  throw new UserError(formatIssues("the start options", zodIssues(parsed.error, StartOptionsSchema)), { name: "InvalidOptions" });
+}
+
+/** A run id as a caller gave it: a non-empty string, or `InvalidOptions`. */
+export function checkRunId(runId: unknown): string {
+  if (typeof runId === "string" && runId !== "") return runId;
+  throw new UserError(`A run id must be a non-empty string; got ${runId === "" ? "an empty one" : typeof runId === "object" ? String(runId) : typeof runId}.`, { name: "InvalidOptions" });
 }
 
 /** The run settings a start asks for: the engine's, with the run's own token budget when it has one. */

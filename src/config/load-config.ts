@@ -77,7 +77,10 @@ export type ConfigSource = string | z.input<typeof ConfigSchema> | DuragentConfi
  * without a source, `DURAGENT_CONFIG` or `./duragent.config.yaml` (defaults when there is none).
  */
 export async function configFrom(source?: ConfigSource, overrides?: DeepPartial<DuragentConfig>): Promise<DuragentConfig> {
-  if (typeof source === "object") return parseConfig(overrides ? deepMerge(source, overrides) : source);
+  if (source !== undefined && source !== null && typeof source !== "string" && typeof source !== "object") {
+    throw new UserError(`config must be a path to a duragent.config.yaml (or its folder), or the config as an object; got a ${typeof source}.`, { name: "ConfigError" });
+  }
+  if (typeof source === "object" && source !== null) return parseConfig(overrides ? deepMerge(source, overrides) : source);
   const path = source ?? process.env.DURAGENT_CONFIG;
   return (await loadConfig({ ...(path !== undefined ? { path } : {}), ...(overrides ? { overrides } : {}) })).config;
 }

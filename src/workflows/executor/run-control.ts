@@ -451,7 +451,7 @@ export class RunControl {
         const edited = decision.arguments !== undefined && !sameJson(decision.arguments, call.arguments);
         return { approved: true, arguments: decision.arguments ?? call.arguments, ...(edited ? { edited: true as const } : {}) };
       }
-      return { approved: false, reason: decision.reason ?? "no reason given" };
+      return { approved: false, reason: decision.reason?.trim() || "no reason given" };
     } finally {
       this.settle(id);
       this.changed();
