@@ -447,6 +447,11 @@ describe("invalid config", () => {
     assert.match(error.message, /has 3 problems:\n {2}- mcp\.servers\.fs\.comand: unknown key; did you mean 'command'\?/);
   });
 
+  test("a key of another kind of entry (a stdio server's beside a url) is said to be so, not offered as its own suggestion", async () => {
+    const mixed = await invalid("mcp:\n  servers:\n    fs:\n      url: http://localhost:3000/mcp\n      args: [a]\n");
+    assert.deepEqual(mixed.issues, [{ path: "mcp.servers.fs.args", message: "belongs to another kind of entry than the one the other keys here make it; keep the keys of one kind" }]);
+  });
+
   test("a misspelt key deep in a union, a record or another case is matched against the keys allowed there", async () => {
     const yaml = [
       "temporal:",

@@ -69,6 +69,8 @@ function describeIssue(issue: ZodIssue, prefix: readonly PropertyKey[], known?: 
       // One issue per key, each at its own path, so the user sees exactly which line to delete.
       return issue.keys.map((key) => {
         const near = known && closestKey(key, known(segments));
+        // A key that another variant of a union takes (an MCP server's `command` beside its `url`).
+        if (near === key) return at("belongs to another kind of entry than the one the other keys here make it; keep the keys of one kind", [key]);
         return at(near ? `unknown key; did you mean '${near}'?` : "unknown key (check the spelling, or remove it)", [key]);
       });
     case "invalid_union":
