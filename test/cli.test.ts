@@ -548,6 +548,13 @@ describe("duragent CLI", { concurrency: true }, () => {
       assertUserError(result, ExitCode.usage, /^duragent: .*'bogus'.*memory, temporal/);
     });
 
+    test("flags that contradict each other, and an address no socket can have (exit 2)", async () => {
+      assertUserError(await duragent(dir, ["run", "librarian", "--input", "hi", "--no-wait", "--events"]), ExitCode.usage, /^duragent: --events prints the events of a run it waits for, and --no-wait waits for none\./);
+      assertUserError(await duragent(dir, ["answer", "x-1", "--decline", "--cancel"]), ExitCode.usage, /^duragent: option '--decline' cannot be used with option '--cancel'/);
+      assertUserError(await duragent(dir, ["answer", "x-1", "--cancel", "--value", "3"]), ExitCode.usage, /^duragent: option '--cancel' cannot be used with option '--value/);
+      assertUserError(await duragent(dir, ["status", "x-1", "--engine", "temporal", "--address", "localhost:99999"]), ExitCode.usage, /temporal\.address: expected host:port with a port from 1 to 65535/);
+    });
+
     test("a missing --input (exit 2)", async () => {
       const result = await duragent(dir, ["run", "librarian"]);
       assertUserError(result, ExitCode.usage, /^duragent: .*--input/);

@@ -53,14 +53,18 @@ const commands: CommandSpec[] = [
         .option("--agent <name>", "show only this agent's streamed text (e.g. a pattern's last writer); repeat for several", collect, [])
         .option("--token-budget <n>", "the most tokens the run may use, child runs included (over execution.tokenBudget)", positiveInteger),
     closeOnSignal: true,
-    action: async (context, [target], options) =>
-      (await import("./commands/run.js")).runCommand(context, target!, {
+    action: async (context, [target], options) => {
+      if (options.wait === false && options.events === true) {
+        throw new UserError("--events prints the events of a run it waits for, and --no-wait waits for none.", { hint: "Leave out --no-wait, or follow the run later with `duragent watch <run> --events`." });
+      }
+      return (await import("./commands/run.js")).runCommand(context, target!, {
         input: options.input as string,
         wait: options.wait as boolean,
         events: options.events === true,
         ...((options.agent as string[]).length > 0 ? { agents: options.agent as string[] } : {}),
         ...(options.tokenBudget !== undefined ? { tokenBudget: options.tokenBudget as number } : {}),
-      }),
+      });
+    },
   },
   {
     name: "start",
@@ -112,8 +116,8 @@ const commands: CommandSpec[] = [
     options: (command) =>
       command
         .option("--value <answer|@file|->", "the answer; @file reads a file, - standard input")
-        .option("--decline", "decline a question an MCP server asked (elicitation)")
-        .option("--cancel", "dismiss a question an MCP server asked (elicitation)")
+        .addOption(new Option("--decline", "decline a question an MCP server asked (elicitation)").conflicts(["cancel", "value"]))
+        .addOption(new Option("--cancel", "dismiss a question an MCP server asked (elicitation)").conflicts("value"))
         .option("--request <id>", "which request, when several are pending"),
     action: async (context, [id], options) =>
       (await import("./commands/answer.js")).answerCommand(context, id!, {

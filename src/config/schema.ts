@@ -368,7 +368,14 @@ export const ConfigSchema = z
     temporal: z
       .strictObject({
         /** host:port of the frontend service. */
-        address: z.string().default("localhost:7233"),
+        address: z
+          .string()
+          .refine((address) => {
+            // host:port, or [IPv6]:port; the port, when given, one a socket can have.
+            const port = /:(\d+)$/.exec(address)?.[1];
+            return port === undefined || (Number(port) >= 1 && Number(port) <= 65535);
+          }, "expected host:port with a port from 1 to 65535 (set here, by --address or by TEMPORAL_ADDRESS)")
+          .default("localhost:7233"),
         namespace: z.string().default("default"),
         /** The queue the worker polls and the client starts runs on. */
         taskQueue: z.string().default("duragent"),

@@ -359,7 +359,7 @@ export class RunControl {
     if ("server" in entry) return { entry, value: this.parseServerAnswer(entry.request.id, entry.server, answer) };
     if (!("schema" in entry)) throw new InvalidRunMessage(`Request ${entry.request.id} is not an input request.`);
     if (answer.action !== undefined && answer.action !== "accept") {
-      throw new InvalidRunMessage(`${entry.request.id} is the run's own question and cannot be ${answer.action}ed; answer it with a value.`);
+      throw new InvalidRunMessage(`${entry.request.id} is the run's own question and cannot be ${answer.action === "decline" ? "declined" : "cancelled"}; answer it with a value.`);
     }
     const parsed = entry.schema.safeParse(answer.value);
     if (!parsed.success) {
