@@ -430,7 +430,8 @@ export function buildProgram(json = false): Command {
 /** Runs one command with a context that is always closed, so no MCP process is left behind. */
 async function execute(command: Command, spec: CommandSpec, args: string[]): Promise<void> {
   const options = command.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
-  const context = new CommandContext(options, spec.logs ?? "text", spec.steering === true);
+  // With --json, stderr holds JSON alone: warnings as JSON lines, then the error's object.
+  const context = new CommandContext(options, options.json === true ? "json" : (spec.logs ?? "text"), spec.steering === true);
   let interrupted = false;
   const stopOnSignal = (signal: NodeJS.Signals) => {
     interrupted = true;

@@ -35,7 +35,7 @@ export async function runCommand(context: CommandContext, targetName: string, op
   });
   if (handle.link) context.notice(options.wait ? `run ${handle.runId}\nWeb UI: ${handle.link}` : `Web UI: ${handle.link}`);
   const warning = await client.startWarning();
-  if (warning) process.stderr.write(`duragent: warning: ${warning}\n`);
+  if (warning) (await context.logger()).warn(warning);
   if (!options.wait) return { data: { runId: handle.runId, link: handle.link }, text: handle.runId };
   context.interruptNotice =
     client.engine === "temporal"
