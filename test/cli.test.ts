@@ -344,6 +344,16 @@ describe("duragent CLI", { concurrency: true }, () => {
       assert.equal(output.result.text, answer);
     });
 
+    test("--help names the exit codes; --input that begins as JSON but is not is sent as text with a warning, on stderr as a JSON line under --json", async () => {
+      const help = await duragent(dir, ["--help"]);
+      assert.match(help.stdout, /Exit codes: 0 done, 2 bad input or configuration, 3 not found \(a file, an agent, a run\), 4 the run failed, .*70 a bug in duragent\./);
+      const result = await duragent(dir, ["run", "librarian", "--json", "--input", '{"question": "What do notes.md say?"']);
+      assert.equal(result.code, 0, result.stderr);
+      const lines = result.stderr.trim().split("\n").map((line) => JSON.parse(line) as { msg?: string });
+      assert.ok(lines.some((line) => /^--input begins as JSON but is not JSON \(.*\); it is sent as text$/.test(line.msg ?? "")), result.stderr);
+      assert.equal(JSON.parse(result.stdout).result.text, answer);
+    });
+
     test("--input @file and --input - read the message from a file and from standard input", async () => {
       const dir = project("memory-input-sources");
       writeFileSync(join(dir, "question.txt"), "What do notes.md say? (asked from a file)\n");

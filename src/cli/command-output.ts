@@ -10,6 +10,18 @@ export interface CommandOutput {
 }
 
 /** `--input` is JSON when it parses as a JSON object or array, and text otherwise. */
+/** Why text that begins as JSON does (`{` or `[`) is not JSON, or undefined: such input is sent as text, and the sender should hear so. */
+export function notQuiteJson(raw: string): string | undefined {
+  const trimmed = raw.trim();
+  if (!trimmed.startsWith("{") && !trimmed.startsWith("[")) return undefined;
+  try {
+    JSON.parse(trimmed);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
 export function parseInput(raw: string): unknown {
   const trimmed = raw.trim();
   if (trimmed.startsWith("{") || trimmed.startsWith("[")) {

@@ -6,7 +6,7 @@
  */
 import { constants as osConstants } from "node:os";
 import { Command, InvalidArgumentError, Option } from "commander";
-import { ExitCode, isUserError, UserError } from "../errors/user-error.js";
+import { ExitCode, exitCodeWords, isUserError, UserError } from "../errors/user-error.js";
 import { duragentVersion } from "../package-info.js";
 import { listPhases, type ListPhase } from "../common/run-phases.js";
 import type { CommandOutput } from "./command-output.js";
@@ -389,7 +389,11 @@ export function buildProgram(json = false): Command {
     .exitOverride()
     .addHelpText(
       "after",
-      "\nTemporal is reached as its own CLI and SDKs reach it: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,\nTEMPORAL_TLS_*, and temporal.toml profiles (TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE); the config's temporal: section\nand the flags above win over them.",
+      "\nTemporal is reached as its own CLI and SDKs reach it: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,\nTEMPORAL_TLS_*, and temporal.toml profiles (TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE); the config's temporal: section\nand the flags above win over them.\n\nExit codes: 0 done, " +
+        Object.entries(exitCodeWords)
+          .map(([code, words]) => `${code} ${words}`)
+          .join(", ") +
+        ".",
     );
 
   for (const spec of commands) {

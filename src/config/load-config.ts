@@ -210,7 +210,7 @@ async function explicitConfig(file: string): Promise<string> {
   if (info === undefined) {
     throw new UserError(`config file not found: ${displayPath(file)}`, {
       exitCode: ExitCode.notFound,
-      hint: "Check the path, or leave it out to use duragent.config.yaml from the current directory.",
+      hint: `Check the path${process.env.DURAGENT_CONFIG !== undefined && path.resolve(process.env.DURAGENT_CONFIG) === path.resolve(file) ? " in DURAGENT_CONFIG" : ""}, or leave it out to use duragent.config.yaml from the current directory.`,
     });
   }
   return file;

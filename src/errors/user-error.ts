@@ -23,6 +23,16 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+/** What each exit code says, for `--help`. */
+export const exitCodeWords: Record<ExitCode, string> = {
+  [ExitCode.usage]: "bad input or configuration",
+  [ExitCode.notFound]: "not found (a file, an agent, a run)",
+  [ExitCode.runFailed]: "the run failed",
+  [ExitCode.unavailable]: "a service cannot be reached (Temporal, a worker)",
+  [ExitCode.alreadyEnded]: "the run has already ended",
+  [ExitCode.bug]: "a bug in duragent",
+};
+
 export interface UserErrorOptions {
   /** Defaults to `ExitCode.usage`. */
   exitCode?: ExitCode;
