@@ -80,6 +80,15 @@ export class DuragentClient {
     return this.runTargets;
   }
 
+  /** An agent by name; rejects with `RunTargetNotFound` listing the agents alone, or saying what else the name is. */
+  async agentTarget(name: string): Promise<Extract<RunTarget, { kind: "agent" }>> {
+    const targets = await this.targets();
+    const target = targets.get(name);
+    if (target?.kind === "agent") return target;
+    if (target) throw new UserError(`'${name}' is a ${target.kind}; a chat needs an agent.`);
+    throw new RunTargetNotFound(name, [...targets.values()].filter((candidate) => candidate.kind === "agent").map((candidate) => candidate.name));
+  }
+
   /** One target by name; rejects with `RunTargetNotFound`. */
   async target(name: string): Promise<RunTarget> {
     const targets = await this.targets();
@@ -164,8 +173,7 @@ export class DuragentClient {
   async startChat(agent: string | Agent | AgentSpec, options: StartChatOptions = {}): Promise<ChatSession> {
     let spec: AgentSpec;
     if (typeof agent === "string") {
-      const target = await this.target(agent);
-      if (target.kind !== "agent") throw new RunTargetNotFound(agent, [...(await this.targets()).values()].filter((t) => t.kind === "agent").map((t) => t.name));
+      const target = await this.agentTarget(agent);
       spec = target.agent;
     } else spec = "spec" in agent ? agent.spec : agent;
     this.checkServers(spec);

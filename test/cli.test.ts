@@ -421,6 +421,11 @@ describe("duragent CLI", { concurrency: true }, () => {
       assertUserError(result, ExitCode.notFound, /'nobody'.*Known: .*librarian/);
       assert.match(result.stderr, /finder/);
       assert.match(result.stderr, /summarize/);
+      // A chat lists the agents alone, and says what a name that is not one is.
+      const chat = await duragent(dir, ["chat", "nobody"]);
+      assertUserError(chat, ExitCode.notFound, /'nobody'.*Known: .*librarian/);
+      assert.doesNotMatch(chat.stderr, /\bpair\b|summarize/);
+      assertUserError(await duragent(dir, ["chat", "pair"]), ExitCode.usage, /'pair' is a pattern; a chat needs an agent\./);
     });
 
     test("from a project's subfolder the project's config is found; where there is none, the error says so (exit 3)", async () => {

@@ -22,9 +22,7 @@ export async function chatCommand(context: CommandContext, agentName: string | u
     chat = await client.rejoinChat(options.resume);
   } else {
     if (!agentName) throw new UserError("Name the agent to chat with, or give --resume <runId>.");
-    const target = await client.target(agentName);
-    if (target.kind !== "agent") throw new UserError(`'${agentName}' is a ${target.kind}; chat needs an agent.`);
-    chat = await client.startChat(target.agent);
+    chat = await client.startChat((await client.agentTarget(agentName)).agent);
   }
   // A memory chat lives only as long as this command: nothing is left to rejoin. One rejoined
   // lives on Temporal, whatever the configured engine (a memory engine looks ids up there).
