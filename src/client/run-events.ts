@@ -30,78 +30,99 @@ export interface RunEventSource {
 export async function* runEvents(run: RunEventSource, options: { pollMs: number; signal?: AbortSignal; agents?: readonly string[] }): AsyncGenerator<RunEvent> {
   const shows = textFilter(options.agents);
   let ended: { result?: unknown; error?: unknown } | undefined;
-  const outcome = run.result().then(
-    (result) => (ended = { result }),
-    (error: unknown) => (ended = { error }),
+  // Ends the wait between two reads early: the run ended, or the watcher was stopped. The wait's
+  // timer goes with it, so a long `pollMs` keeps no process alive after the run.
+  let wake: (() => void) | undefined;
+  void run.result().then(
+    (result) => ((ended = { result }), wake?.()),
+    (error: unknown) => ((ended = { error }), wake?.()),
   );
-  const steps = new ShownSteps();
-  const seenRequests = new Set<string>();
-  let firstRead = true;
-  // Open requests, and whether the last read lacked each.
-  const openRequests = new Map<string, { kind: PendingRequest["kind"]; missed: number }>();
-  const shown: ShownText = new Map();
-  const shownProgress = new Map<string, string>();
-  for (;;) {
-    const done = ended;
-    // The last look gives the end of the text: worth a second try.
-    const status = (await run.status().catch(() => undefined)) ?? (done ? await run.status().catch(() => undefined) : undefined);
-    if (status) {
-      const { restarted, runs } = steps.take(status);
-      if (restarted) shown.clear(), shownProgress.clear();
-      for (const { run, steps: taken } of runs) for (const step of taken) yield { type: "step", ...step, ...(run ? { run } : {}) };
-      for (const streaming of status.streaming ?? []) if (shows(streaming)) yield* textEvents(streaming, shown, status.retrying);
-      // Only calls in flight report: an ended call's entry goes, so the map stays as small as they.
-      const reporting = new Set<string>();
-      for (const progress of status.progress ?? []) {
-        reporting.add(progress.callId);
-        const key = JSON.stringify(progress);
-        if (shownProgress.get(progress.callId) === key) continue;
-        shownProgress.set(progress.callId, key);
-        yield { type: "progress", ...progress };
-      }
-      for (const callId of shownProgress.keys()) if (!reporting.has(callId)) shownProgress.delete(callId);
-      // Settled before new ones open: the run took the answer, then asked again. A request opened
-      // and settled between two reads is told as both; those settled before the first read are past.
-      for (const request of status.settled ?? []) {
-        if (!seenRequests.has(request.id)) {
+  const onAbort = () => wake?.();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    yield* watch();
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
+  }
+
+  async function* watch(): AsyncGenerator<RunEvent> {
+    const steps = new ShownSteps();
+    const seenRequests = new Set<string>();
+    let firstRead = true;
+    // Open requests, and whether the last read lacked each.
+    const openRequests = new Map<string, { kind: PendingRequest["kind"]; missed: number }>();
+    const shown: ShownText = new Map();
+    const shownProgress = new Map<string, string>();
+    for (;;) {
+      const done = ended;
+      // The last look gives the end of the text: worth a second try.
+      const status = (await run.status().catch(() => undefined)) ?? (done ? await run.status().catch(() => undefined) : undefined);
+      if (status) {
+        const { restarted, runs } = steps.take(status);
+        if (restarted) shown.clear(), shownProgress.clear();
+        for (const { run, steps: taken } of runs) for (const step of taken) yield { type: "step", ...step, ...(run ? { run } : {}) };
+        for (const streaming of status.streaming ?? []) if (shows(streaming)) yield* textEvents(streaming, shown, status.retrying);
+        // Only calls in flight report: an ended call's entry goes, so the map stays as small as they.
+        const reporting = new Set<string>();
+        for (const progress of status.progress ?? []) {
+          reporting.add(progress.callId);
+          const key = JSON.stringify(progress);
+          if (shownProgress.get(progress.callId) === key) continue;
+          shownProgress.set(progress.callId, key);
+          yield { type: "progress", ...progress };
+        }
+        for (const callId of shownProgress.keys()) if (!reporting.has(callId)) shownProgress.delete(callId);
+        // Settled before new ones open: the run took the answer, then asked again. A request opened
+        // and settled between two reads is told as both; those settled before the first read are past.
+        for (const request of status.settled ?? []) {
+          if (!seenRequests.has(request.id)) {
+            seenRequests.add(request.id);
+            if (firstRead) continue;
+            yield { type: "request", request };
+          } else if (!openRequests.delete(request.id)) continue;
+          yield { type: "settled", id: request.id, kind: request.kind };
+        }
+        firstRead = false;
+        const present = new Set(status.pending.map((request) => request.id));
+        for (const [id, open] of openRequests) {
+          if (present.has(id)) continue;
+          // A child run's requests (`<child>/<id>`) are missing from a read that could not reach it: settled on the next read.
+          if (id.includes("/") && open.missed === 0 && !done) open.missed = 1;
+          else {
+            openRequests.delete(id);
+            yield { type: "settled", id, kind: open.kind };
+          }
+        }
+        for (const request of status.pending) {
+          openRequests.set(request.id, { kind: request.kind, missed: 0 });
+          if (seenRequests.has(request.id)) continue;
           seenRequests.add(request.id);
-          if (firstRead) continue;
           yield { type: "request", request };
-        } else if (!openRequests.delete(request.id)) continue;
-        yield { type: "settled", id: request.id, kind: request.kind };
-      }
-      firstRead = false;
-      const present = new Set(status.pending.map((request) => request.id));
-      for (const [id, open] of openRequests) {
-        if (present.has(id)) continue;
-        // A child run's requests (`<child>/<id>`) are missing from a read that could not reach it: settled on the next read.
-        if (id.includes("/") && open.missed === 0 && !done) open.missed = 1;
-        else {
-          openRequests.delete(id);
-          yield { type: "settled", id, kind: open.kind };
         }
       }
-      for (const request of status.pending) {
-        openRequests.set(request.id, { kind: request.kind, missed: 0 });
-        if (seenRequests.has(request.id)) continue;
-        seenRequests.add(request.id);
-        yield { type: "request", request };
+      if (done) {
+        const error = done.error;
+        if (error === undefined) yield { type: "end", phase: "completed", result: done.result };
+        else {
+          // Only the run's own end is an end event; the client losing its way to the run (closed,
+          // Temporal gone) is not the run failing, and is thrown as it is.
+          const phase = (error as { phase?: RunPhase }).phase;
+          if (phase === undefined) throw error;
+          yield { type: "end", phase, error: error instanceof Error ? error.message : String(error) };
+        }
+        return;
       }
+      if (options.signal?.aborted) return;
+      if (ended) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => wake?.(), options.pollMs);
+        wake = () => {
+          wake = undefined;
+          clearTimeout(timer);
+          resolve();
+        };
+      });
     }
-    if (done) {
-      const error = done.error;
-      if (error === undefined) yield { type: "end", phase: "completed", result: done.result };
-      else {
-        // Only the run's own end is an end event; the client losing its way to the run (closed,
-        // Temporal gone) is not the run failing, and is thrown as it is.
-        const phase = (error as { phase?: RunPhase }).phase;
-        if (phase === undefined) throw error;
-        yield { type: "end", phase, error: error instanceof Error ? error.message : String(error) };
-      }
-      return;
-    }
-    if (options.signal?.aborted) return;
-    await Promise.race([outcome, new Promise((resolve) => setTimeout(resolve, options.pollMs))]);
   }
 }
 
