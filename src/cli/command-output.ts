@@ -9,7 +9,6 @@ export interface CommandOutput {
   note?: string | undefined;
 }
 
-/** `--input` is JSON when it parses as a JSON object or array, and text otherwise. */
 /** Why text that begins as JSON does (`{` or `[`) is not JSON, or undefined: such input is sent as text, and the sender should hear so. */
 export function notQuiteJson(raw: string): string | undefined {
   const trimmed = raw.trim();
@@ -22,6 +21,7 @@ export function notQuiteJson(raw: string): string | undefined {
   }
 }
 
+/** `--input` is JSON when it parses as a JSON object or array, and text otherwise. */
 export function parseInput(raw: string): unknown {
   const trimmed = raw.trim();
   if (trimmed.startsWith("{") || trimmed.startsWith("[")) {

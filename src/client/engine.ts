@@ -318,7 +318,7 @@ export function targetInput(target: RunTarget, input: unknown): unknown {
  * `write`'s JSON of a run's input, or `InvalidRunInput` saying why it has none: a value JSON cannot
  * hold (a cycle, a BigInt), or one nested deeper than the JavaScript stack reaches.
  */
-export function inputJson<T>(target: RunTarget, write: () => T): T {
+function inputJson<T>(target: RunTarget, write: () => T): T {
   try {
     return write();
   } catch (error) {

@@ -33,7 +33,6 @@ import {
   RunFailed,
   RunNotFound,
   runAlreadyExists,
-  unsendableInput,
   runHandle,
   runSummary,
   startSettings,
@@ -44,6 +43,7 @@ import {
   type ListOptions,
   type RunSummary,
   type StartOptions,
+  unsendableInput,
 } from "./engine.js";
 import type { RunTarget } from "./run-targets.js";
 import { pendingActivitiesState, scheduledLabel } from "./pending-activities.js";

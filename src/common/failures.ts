@@ -161,10 +161,6 @@ export function attemptsRanOut(error: unknown): boolean {
   return typeof error === "object" && error !== null && lastAttempts.has(error);
 }
 
-/**
- * A step that failed on every attempt, as a failure that says so after the last attempt's words:
- * a run that ends on a provider's 500 would otherwise not tell whether it was tried again.
- */
 /** A model call whose input cannot reach its worker on Temporal; `what` says which part is too big. */
 export function stepInputTooLarge(what: string): ApplicationFailure {
   return ApplicationFailure.create({
@@ -188,6 +184,10 @@ function thousands(count: number): string {
   return String(count).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 
+/**
+ * A step that failed on every attempt, as a failure that says so after the last attempt's words:
+ * a run that ends on a provider's 500 would otherwise not tell whether it was tried again.
+ */
 export function stepGaveUp(policy: { settingsKey: string; maximumAttempts: number }, cause: Error): ApplicationFailure {
   let said = rootCause(cause);
   for (const promise of Object.values(nextAttemptPromises)) said = said.replace(`; ${promise}`, "");
