@@ -9,7 +9,7 @@ import { failureTypeOf, FailureType, rootCause } from "../../common/failures.js"
 import { globMatcher } from "../../common/glob.js";
 import type { LlmRequest, LlmResponse, StopReason, ToolSpec } from "../../common/llm.js";
 import { textOf, type AssistantMessage, type Message, type ToolCall, type ToolMessage } from "../../common/messages.js";
-import { toolError, type ToolCallRequest, type ToolDefinition, type ToolResult } from "../../common/tools.js";
+import { toolError, type ToolDefinition, type ToolResult } from "../../common/tools.js";
 import { callAsync } from "../../common/call-async.js";
 import { isContinueAsNew } from "../executor/continue-as-new.js";
 import type { Executor } from "../executor/executor.js";
@@ -218,24 +218,27 @@ export class AgentLlm implements AugmentedLlm {
       );
     }
     if (this.needsApproval(call.name)) return this.approvedToolCall(call, target.tool, target.args).then((outcome) => toolOutcome(call, outcome));
-    return this.mcpToolCall(call, { server: target.tool.server, tool: target.tool.name, arguments: target.args, modelCallId: call.id }).then((result) => toolOutcome(call, { result }));
+    // One promise for both outcomes: each costs the worker's sandbox a stack trace.
+    return this.ctx.callTool({ server: target.tool.server, tool: target.tool.name, arguments: target.args, modelCallId: call.id }).then(
+      (result) => toolOutcome(call, { result }),
+      (error: unknown) => toolOutcome(call, { result: this.failedToolCall(call, error) }),
+    );
   }
 
   /**
-   * An MCP tool call whose step may fail for good: a failure the model can work around (its server
-   * died or timed out on every attempt, or broke the protocol) is the call's error for the model to
-   * read, so that one bad tool does not lose the run (`failedToolCall`); a run from before fails.
+   * The error the model reads for an MCP tool call whose step failed for good, when the model can
+   * work around it (its server died or timed out on every attempt, or broke the protocol), so that
+   * one bad tool does not lose the run (`failedToolCall`); otherwise, and for a run from before,
+   * the failure itself, which ends the run.
    */
-  private mcpToolCall(call: ToolCall, request: ToolCallRequest): Promise<ToolResult> {
-    return this.ctx.callTool(request).catch((error: unknown) => {
-      const told =
-        this.ctx.run.settings.failedToolCall !== "fail-run" &&
-        !isCancellation(error) &&
-        modelToldFailures.includes(failureTypeOf(error) ?? "") &&
-        (!inWorkflowContext() || patched(failedToolToldPatch));
-      if (!told) throw error;
-      return toolError(`The call to '${call.name}' failed, so it has no result: ${rootCause(error)}`);
-    });
+  private failedToolCall(call: ToolCall, error: unknown): ToolResult {
+    const told =
+      this.ctx.run.settings.failedToolCall !== "fail-run" &&
+      !isCancellation(error) &&
+      modelToldFailures.includes(failureTypeOf(error) ?? "") &&
+      (!inWorkflowContext() || patched(failedToolToldPatch));
+    if (!told) throw error;
+    return toolError(`The call to '${call.name}' failed, so it has no result: ${rootCause(error)}`);
   }
 
   /**
@@ -276,7 +279,12 @@ export class AgentLlm implements AugmentedLlm {
     if (!decision.approved) return { result: toolError(`A person rejected this call to '${call.name}': ${decision.reason}`) };
     // The model, and whoever reads the transcript, learn what ran; a run from before was not told.
     const told = decision.edited === true && (!inWorkflowContext() || patched(editedArgumentsPatch));
-    const result = await this.mcpToolCall(call, { server: tool.server, tool: tool.name, arguments: decision.arguments, modelCallId: call.id });
+    let result: ToolResult;
+    try {
+      result = await this.ctx.callTool({ server: tool.server, tool: tool.name, arguments: decision.arguments, modelCallId: call.id });
+    } catch (error) {
+      result = this.failedToolCall(call, error);
+    }
     if (!told) return { result };
     return { result: { ...result, content: [{ type: "text", text: `A person changed the arguments before the call ran; it ran with ${JSON.stringify(decision.arguments)}.` }, ...result.content] } };
   }
