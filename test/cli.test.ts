@@ -533,7 +533,15 @@ describe("duragent CLI", { concurrency: true }, () => {
 
       const usage = await duragent(dir, ["--json", "run", "librarian"]);
       assert.equal(usage.code, ExitCode.usage);
-      assert.deepEqual(errorOf(usage), { name: "UsageError", message: "required option '-i, --input <text|json|@file|->' not specified", exitCode: ExitCode.usage });
+      assert.deepEqual(errorOf(usage), {
+        name: "UsageError",
+        message: "required option '-i, --input <text|json|@file|->' not specified",
+        exitCode: ExitCode.usage,
+        hint: "Give the message with --input, a file with --input @file, or standard input with --input -.",
+      });
+      // A misspelt flag, or a missing target, is said before the missing --input.
+      assert.match(errorOf(await duragent(dir, ["--json", "run", "librarian", "--inptu", "hi"])).message, /^unknown option '--inptu'\n\(Did you mean --input\?\)$/);
+      assert.match(errorOf(await duragent(dir, ["--json", "run"])).message, /^missing required argument 'target'$/);
 
       // A hint has a field of its own.
       const unreachable = await duragent(dir, ["--json", "status", "x", "--engine", "temporal"], cliEnv({ DURAGENT_TEMPORAL_ADDRESS: "127.0.0.1:1" }));

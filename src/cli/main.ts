@@ -38,6 +38,15 @@ const runId: [string, string] = ["<runId>", "the run (workflow) id"];
 /** Collects a repeatable option's values. */
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
+/** `--input`, which `run` and `start` need: said after commander's own checks of flags and arguments. */
+function requireInput(options: Record<string, unknown>): string {
+  if (typeof options.input === "string") return options.input;
+  throw new UserError("required option '-i, --input <text|json|@file|->' not specified", {
+    name: "UsageError",
+    hint: "Give the message with --input, a file with --input @file, or standard input with --input -.",
+  });
+}
+
 const commands: CommandSpec[] = [
   {
     name: "run",
@@ -46,7 +55,8 @@ const commands: CommandSpec[] = [
     args: [["<target>", "agent or workflow name"]],
     options: (command) =>
       command
-        .requiredOption("-i, --input <text|json|@file|->", "the message, or a JSON input; @file reads a file, - standard input")
+        // Checked in the action, so that a misspelt flag or a missing target is said first.
+        .option("-i, --input <text|json|@file|->", "the message, or a JSON input (required); @file reads a file, - standard input")
         .option("--wait", "wait for the answer", true)
         .option("--no-wait", "print the run id and return at once (temporal engine)")
         .option("--events", "print the run's events as JSON lines (step, text, restart, progress, request, end) instead of its answer")
@@ -54,6 +64,7 @@ const commands: CommandSpec[] = [
         .option("--token-budget <n>", "the most tokens the run may use, child runs included (over execution.tokenBudget)", positiveInteger),
     closeOnSignal: true,
     action: async (context, [target], options) => {
+      requireInput(options);
       if (options.wait === false && options.events === true) {
         throw new UserError("--events prints the events of a run it waits for, and --no-wait waits for none.", { hint: "Leave out --no-wait, or follow the run later with `duragent watch <run> --events`." });
       }
@@ -73,11 +84,12 @@ const commands: CommandSpec[] = [
     args: [["<target>", "agent or workflow name"]],
     options: (command) =>
       command
-        .requiredOption("-i, --input <text|json|@file|->", "the message, or a JSON input; @file reads a file, - standard input")
+        // Checked in the action, so that a misspelt flag or a missing target is said first.
+        .option("-i, --input <text|json|@file|->", "the message, or a JSON input (required); @file reads a file, - standard input")
         .option("--token-budget <n>", "the most tokens the run may use, child runs included (over execution.tokenBudget)", positiveInteger),
     action: async (context, [target], options) =>
       (await import("./commands/run.js")).runCommand(context, target!, {
-        input: options.input as string,
+        input: requireInput(options),
         wait: false,
         ...(options.tokenBudget !== undefined ? { tokenBudget: options.tokenBudget as number } : {}),
       }),
