@@ -10,10 +10,10 @@ import { after, before, describe, test } from "node:test";
 import { defaultPayloadConverter } from "@temporalio/common";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { textOf } from "../src/common/messages.js";
-import type { RunTarget } from "../src/client/run-targets.js";
 import { startScriptedModelServer, type ScriptedCall, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
 import { everythingServer, filesystemServer } from "./support/mcp-servers.js";
 import { builtinBundle, bundleWorkflows, memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
+import { RunTargetNotFound, type RunTarget } from "../src/client/run-targets.js";
 import { createClient } from "../src/client.js";
 import { ExitCode, UserError } from "../src/errors/user-error.js";
 import { defineWorkflow, type DuragentWorkflow } from "../src/workflows/index.js";
@@ -304,6 +304,8 @@ describe("generated run ids", () => {
     } finally {
       await client.close();
     }
+    // A config of thousands of targets is named by its first forty, and how many more.
+    assert.match(new RunTargetNotFound("x", Array.from({ length: 100 }, (_, index) => `a${index}`)).message, /Known: a0, a1, .*, a39 and 60 more\./);
     await assert.rejects(createClient({ config: 42 as never }), (error: unknown) => error instanceof UserError && /^config must be a path to a duragent\.config\.yaml .*got a number\./.test(error.message));
   });
 

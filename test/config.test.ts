@@ -531,6 +531,8 @@ describe("invalid config", () => {
     assert.equal(error.issues[0]?.line, 4);
     const duplicate = await invalid("engine: memory\nengine: temporal\n");
     assert.match(duplicate.message, /duragent\.config\.yaml:2:1: YAML syntax error: Map keys must be unique\n {4}engine: temporal\n {4}\^/);
+    const nested = await invalid("agents:\n  a: { instruction: x }\n  b: { instruction: y }\n  a: { instruction: z }\n");
+    assert.match(nested.message, /duragent\.config\.yaml:4:3: YAML syntax error: Map keys must be unique\n {4} {2}a: \{ instruction: z \}/);
   });
 
   test("a YAML syntax error in the secrets file gives its position, not its line", async () => {

@@ -24,11 +24,16 @@ export class RunTargetNotFound extends UserError {
   ) {
     super(
       `No agent or workflow is called '${target}'. ` +
-        (known.length > 0 ? `Known: ${known.join(", ")}.` : "Define one under `agents:` in duragent.config.yaml.") +
+        (known.length > 0 ? `Known: ${shortList(known)}.` : "Define one under `agents:` in duragent.config.yaml.") +
         " Agents come from `agents:` and patterns from `workflows:` in the config; agents and workflows also from the modules listed under `modules:`.",
       { exitCode: ExitCode.notFound },
     );
   }
+}
+
+/** The first names of a long list, and how many more: a config may hold thousands. */
+function shortList(names: readonly string[], shown = 40): string {
+  return names.length <= shown ? names.join(", ") : `${names.slice(0, shown).join(", ")} and ${names.length - shown} more`;
 }
 
 /** Two definitions under one name: which one a run would get is not for duragent to guess. */

@@ -5,7 +5,7 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { LineCounter, parseDocument } from "yaml";
+import { isScalar, LineCounter, parseDocument, visit, type Document } from "yaml";
 import { ConfigError, ExitCode, UserError, displayPath } from "../errors/user-error.js";
 import { zodIssues } from "../errors/zod-issues.js";
 import { defaultRunSettings, historyLimitDefaults, type ActivitySettings, type RunSettings } from "../common/run-settings.js";
@@ -221,6 +221,26 @@ async function isFile(file: string): Promise<boolean> {
   return info?.isFile() ?? false;
 }
 
+/** The first key a map repeats, as the YAML library reports one (`Map keys must be unique`). */
+function repeatedKey(doc: Document): { pos: [number, number]; message: string } | undefined {
+  let found: { pos: [number, number]; message: string } | undefined;
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const { key } of map.items) {
+        if (!isScalar(key)) continue;
+        if (seen.has(key.value)) {
+          found = { pos: [key.range?.[0] ?? 0, key.range?.[1] ?? 0], message: "Map keys must be unique" };
+          return visit.BREAK;
+        }
+        seen.add(key.value);
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
 /** Parses one YAML file into plain data; an empty file is `{}`. */
 async function readYaml(file: string): Promise<unknown> {
   let text: string;
@@ -232,8 +252,10 @@ async function readYaml(file: string): Promise<unknown> {
   }
   const lineCounter = new LineCounter();
   // prettyErrors off: the position and the source line are added below, in our format.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const first = doc.errors[0];
+  // Keys are checked unique below: the library compares each key with all before it, which a
+  // config of thousands of agents makes minutes of work.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
+  const first = doc.errors[0] ?? repeatedKey(doc);
   if (first) {
     const { line, col } = lineCounter.linePos(first.pos[0]);
     const sourceLine = text.split(/\r?\n/)[line - 1] ?? "";
