@@ -9,29 +9,22 @@ export interface CommandOutput {
   note?: string | undefined;
 }
 
-/** Why text that begins as JSON does (`{` or `[`) is not JSON, or undefined: such input is sent as text, and the sender should hear so. */
-export function notQuiteJson(raw: string): string | undefined {
+/**
+ * `--input` is JSON when it parses as a JSON object or array, and text otherwise; `notJson` says
+ * why text that begins as JSON (`{` or `[`) is not, since the sender should hear it goes as text.
+ */
+export function readInput(raw: string): { value: unknown; notJson?: string } {
   const trimmed = raw.trim();
-  if (!trimmed.startsWith("{") && !trimmed.startsWith("[")) return undefined;
+  if (!trimmed.startsWith("{") && !trimmed.startsWith("[")) return { value: raw };
   try {
-    JSON.parse(trimmed);
-    return undefined;
+    return { value: JSON.parse(trimmed) };
   } catch (error) {
-    return (error as Error).message;
+    return { value: raw, notJson: (error as Error).message };
   }
 }
 
-/** `--input` is JSON when it parses as a JSON object or array, and text otherwise. */
 export function parseInput(raw: string): unknown {
-  const trimmed = raw.trim();
-  if (trimmed.startsWith("{") || trimmed.startsWith("[")) {
-    try {
-      return JSON.parse(trimmed);
-    } catch {
-      return raw;
-    }
-  }
-  return raw;
+  return readInput(raw).value;
 }
 
 /** How a run's result reads on a terminal: an agent's answer, a string, or indented JSON. */

@@ -64,12 +64,12 @@ const commands: CommandSpec[] = [
         .option("--token-budget <n>", "the most tokens the run may use, child runs included (over execution.tokenBudget)", positiveInteger),
     closeOnSignal: true,
     action: async (context, [target], options) => {
-      requireInput(options);
+      const input = requireInput(options);
       if (options.wait === false && options.events === true) {
         throw new UserError("--events prints the events of a run it waits for, and --no-wait waits for none.", { hint: "Leave out --no-wait, or follow the run later with `duragent watch <run> --events`." });
       }
       return (await import("./commands/run.js")).runCommand(context, target!, {
-        input: options.input as string,
+        input,
         wait: options.wait as boolean,
         events: options.events === true,
         ...((options.agent as string[]).length > 0 ? { agents: options.agent as string[] } : {}),

@@ -2,7 +2,7 @@
 import { InvalidRunInput } from "../../client/engine.js";
 import { UserError } from "../../errors/user-error.js";
 import { formatIssues } from "../../errors/zod-issues.js";
-import { notQuiteJson, parseInput, resultNote, resultText, type CommandOutput } from "../command-output.js";
+import { readInput, resultNote, resultText, type CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
 import { followRun } from "../follow-run.js";
 import { readInputSource } from "../input-source.js";
@@ -28,10 +28,8 @@ export async function runCommand(context: CommandContext, targetName: string, op
   }
   const target = await client.target(targetName);
   await context.noticeScriptedModel();
-  const raw = await readInputSource(options.input, "--input");
-  const broken = notQuiteJson(raw);
-  if (broken !== undefined) (await context.logger()).warn(`--input begins as JSON but is not JSON (${broken}); it is sent as text`);
-  const input = parseInput(raw);
+  const { value: input, notJson } = readInput(await readInputSource(options.input, "--input"));
+  if (notJson !== undefined) (await context.logger()).warn(`--input begins as JSON but is not JSON (${notJson}); it is sent as text`);
   const handle = await client.start(target, input, options.tokenBudget !== undefined ? { tokenBudget: options.tokenBudget } : {}).catch((error: unknown) => {
     if (error instanceof InvalidRunInput && error.issues.length > 0) throw new UserError(formatIssues("--input", error.issues));
     throw error;

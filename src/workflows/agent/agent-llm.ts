@@ -221,7 +221,7 @@ export class AgentLlm implements AugmentedLlm {
     // One promise for both outcomes: each costs the worker's sandbox a stack trace.
     return this.ctx.callTool({ server: target.tool.server, tool: target.tool.name, arguments: target.args, modelCallId: call.id }).then(
       (result) => toolOutcome(call, { result }),
-      (error: unknown) => toolOutcome(call, { result: this.failedToolCall(call, error) }),
+      (error: unknown) => toolOutcome(call, { result: this.toolFailureResult(call, error) }),
     );
   }
 
@@ -231,7 +231,7 @@ export class AgentLlm implements AugmentedLlm {
    * one bad tool does not lose the run (`failedToolCall`); otherwise, and for a run from before,
    * the failure itself, which ends the run.
    */
-  private failedToolCall(call: ToolCall, error: unknown): ToolResult {
+  private toolFailureResult(call: ToolCall, error: unknown): ToolResult {
     const told =
       this.ctx.run.settings.failedToolCall !== "fail-run" &&
       !isCancellation(error) &&
@@ -283,7 +283,7 @@ export class AgentLlm implements AugmentedLlm {
     try {
       result = await this.ctx.callTool({ server: tool.server, tool: tool.name, arguments: decision.arguments, modelCallId: call.id });
     } catch (error) {
-      result = this.failedToolCall(call, error);
+      result = this.toolFailureResult(call, error);
     }
     if (!told) return { result };
     return { result: { ...result, content: [{ type: "text", text: `A person changed the arguments before the call ran; it ran with ${JSON.stringify(decision.arguments)}.` }, ...result.content] } };
