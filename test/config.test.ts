@@ -481,9 +481,13 @@ describe("invalid config", () => {
 
   test("a server's timeoutMs over the tool step's limit is refused at load, not cut silently at the step's 60 s (the twentieth user test's)", async () => {
     const error = await invalid("mcp:\n  servers:\n    slow: { command: npx, timeoutMs: 120000 }\n    quick: { command: npx, timeoutMs: 30000 }\n");
-    assert.deepEqual(error.issues, [{ path: "mcp.servers.slow.timeoutMs", message: "120000 ms is over execution.tools.startToCloseTimeoutMs (60000, the default), which cuts each tool call's attempt first: raise that to at least 120000" }]);
+    assert.deepEqual(error.issues, [{ path: "mcp.servers.slow.timeoutMs", message: "120000 ms is over execution.tools.startToCloseTimeoutMs (60000, the default), which cuts each tool call's attempt first: raise that to at least 120000 (or set mcp.servers.slow.execution.startToCloseTimeoutMs for this server alone)" }]);
     const raised = await invalid("execution:\n  tools: { startToCloseTimeoutMs: 90000 }\nmcp:\n  servers:\n    slow: { command: npx, timeoutMs: 120000 }\n");
-    assert.equal(raised.issues[0]?.message, "120000 ms is over execution.tools.startToCloseTimeoutMs (90000), which cuts each tool call's attempt first: raise that to at least 120000");
+    assert.equal(raised.issues[0]?.message, "120000 ms is over execution.tools.startToCloseTimeoutMs (90000), which cuts each tool call's attempt first: raise that to at least 120000 (or set mcp.servers.slow.execution.startToCloseTimeoutMs for this server alone)");
+    const ownTooShort = await invalid("mcp:\n  servers:\n    slow: { command: npx, timeoutMs: 120000, execution: { startToCloseTimeoutMs: 90000 } }\n");
+    assert.equal(ownTooShort.issues[0]?.message, "120000 ms is over mcp.servers.slow.execution.startToCloseTimeoutMs (90000), which cuts each tool call's attempt first: raise that to at least 120000");
+    const ownFits = await project({ "duragent.config.yaml": "mcp:\n  servers:\n    slow: { command: npx, timeoutMs: 120000, execution: { startToCloseTimeoutMs: 120000 } }\n" });
+    assert.equal((await loadConfig({ cwd: ownFits, env: {} })).config.mcp.servers.slow?.timeoutMs, 120000);
     const fits = await project({ "duragent.config.yaml": "execution:\n  tools: { startToCloseTimeoutMs: 120000 }\nmcp:\n  servers:\n    slow: { command: npx, timeoutMs: 120000 }\n" });
     assert.equal((await loadConfig({ cwd: fits, env: {} })).config.mcp.servers.slow?.timeoutMs, 120000);
   });
@@ -615,6 +619,18 @@ describe("runSettingsFromConfig", () => {
     // A raised initial interval lifts the default maximum with it, which Temporal requires.
     assert.deepEqual(settings.tools.retry, { ...defaultRunSettings.tools.retry, initialIntervalMs: 20_000, maximumIntervalMs: 20_000 });
     assert.equal(settings.tools.startToCloseTimeoutMs, defaultRunSettings.tools.startToCloseTimeoutMs);
+  });
+
+  test("a server's own policy is execution.tools with its fields over it; servers without one are left out", async () => {
+    const yaml = "execution:\n  tools: { maximumAttempts: 4, startToCloseTimeoutMs: 30000 }\nmcp:\n  servers:\n    mailer: { command: npx, execution: { maximumAttempts: 1 } }\n    slow: { command: npx, execution: { startToCloseTimeoutMs: 300000, heartbeatTimeoutMs: 10000 } }\n    fs: { command: npx }\n";
+    const settings = runSettingsFromConfig((await loadConfig({ cwd: await project({ "duragent.config.yaml": yaml }), env: {} })).config);
+    assert.deepEqual(Object.keys(settings.servers ?? {}).sort(), ["mailer", "slow"]);
+    assert.deepEqual(settings.servers!.mailer, { ...settings.tools, retry: { ...settings.tools.retry, maximumAttempts: 1 } });
+    assert.deepEqual(settings.servers!.slow, { ...settings.tools, startToCloseTimeoutMs: 300_000, heartbeatTimeoutMs: 10_000 });
+    assert.equal(settings.tools.retry.maximumAttempts, 4);
+    const error = await configError(async () => loadConfig({ cwd: await project({ "duragent.config.yaml": "mcp:\n  servers:\n    mailer: { command: npx, execution: { maximumAttempt: 1 } }\n" }), env: {} }));
+    assert.equal(error.issues[0]?.path, "mcp.servers.mailer.execution.maximumAttempt");
+    assert.match(error.issues[0]?.message ?? "", /did you mean 'maximumAttempts'/);
   });
 
   test("maximumIntervalMs below initialIntervalMs is rejected", async () => {

@@ -49,11 +49,9 @@ function toolScript(call: ScriptedCall): ScriptedTurn {
   return { toolCalls: [{ name: `counting_${tool}`, arguments: { label: tool, ...(ms ? { ms: Number(ms) } : {}) } }] };
 }
 
-function configFor(model: ScriptedModelServer, log: string, execution: Record<string, unknown>): DuragentConfig {
-  return testConfig(model, {
-    mcp: { servers: { counting: { command: process.execPath, args: ["--import", "tsx", countingServer, log] } } },
-    execution,
-  });
+function configFor(model: ScriptedModelServer, log: string, execution: Record<string, unknown>, serverExecution?: Record<string, unknown>): DuragentConfig {
+  const counting = { command: process.execPath, args: ["--import", "tsx", countingServer, log], ...(serverExecution ? { execution: serverExecution } : {}) };
+  return testConfig(model, { mcp: { servers: { counting } }, execution });
 }
 
 function countingCalls(log: string, tool: CountingLogEntry["tool"]): number {
@@ -258,6 +256,29 @@ for (const engineName of ["memory", "temporal"] as const) {
       }
     });
 
+    test("a server's own policy (mcp.servers.<name>.execution) is used over execution.tools, and its failure names it", async () => {
+      const calls: ScriptedCall[] = [];
+      const model = await startScriptedModelServer((call) => (calls.push(call), toolScript(call)), { quiet: true });
+      const log = join(dir, `own-policy-${engineName}.log`);
+      // A tool that must not run twice: one attempt, under a limit of its own.
+      const config = configFor(model, log, { tools: { maximumAttempts: 3, initialIntervalMs: 100, maximumIntervalMs: 100 } }, { maximumAttempts: 1, startToCloseTimeoutMs: 1500 });
+      try {
+        await onEngine(engineName, env, config, async (engine) => {
+          const handle = await engine.start(agent("openai:gpt-4.1-mini"), "slow_step 600000");
+          assert.equal(((await handle.result()) as { text: string }).text, "done");
+          const expected =
+            "The step 'tool counting/slow_step' timed out: it got no result within its start-to-close timeout of 1.5 s " +
+            "(mcp.servers.counting.execution.startToCloseTimeoutMs). Attempts allowed: 1.";
+          assert.equal((await handle.status()).lastError, expected);
+          const told = calls[1]!.messages.findLast((message) => message.role === "tool");
+          assert.equal(textOf(told!.content), `Error: The call to 'counting_slow_step' failed, so it has no result: ${expected}`);
+          assert.equal(countingCalls(log, "slow_step"), 1);
+        });
+      } finally {
+        await model.close();
+      }
+    });
+
     test("an input the target refuses is refused at start, naming the field, and no run is started", async () => {
       const model = await startScriptedModelServer(toolScript, { quiet: true });
       const log = join(dir, `input-${engineName}.log`);
@@ -453,16 +474,16 @@ test("a cancelled child run's failure reads as cancelled, not as the failure cla
 });
 
 test("a step that gave up says so once, and drops what its last failure promised of a next attempt", () => {
-  const policy = { settingsKey: "tools", maximumAttempts: 3 };
+  const policy = { setting: "execution.tools", maximumAttempts: 3 };
   const unreachable = runUnreachable("fs", "write_file", new Error("no route"));
   assert.match(unreachable.message, /; the call is tried again$/);
   assert.equal(stepGaveUp(policy, unreachable).message, "MCP server 'fs' asked a question during write_file that could not reach its run (no route). Gave up after 3 attempts (execution.tools.maximumAttempts).");
   const stopped = ApplicationFailure.retryable(`This worker stopped during tool fs/read; ${nextAttemptPromises.workerStopping}.`, FailureType.workerStopping);
   assert.equal(stepGaveUp(policy, stopped).message, "This worker stopped during tool fs/read. Gave up after 3 attempts (execution.tools.maximumAttempts).");
-  assert.equal(stepGaveUp({ settingsKey: "llm", maximumAttempts: 5 }, new Error("openai had a server error (500): down")).message, "openai had a server error (500): down. Gave up after 5 attempts (execution.llm.maximumAttempts).");
+  assert.equal(stepGaveUp({ setting: "execution.llm", maximumAttempts: 5 }, new Error("openai had a server error (500): down")).message, "openai had a server error (500): down. Gave up after 5 attempts (execution.llm.maximumAttempts).");
   // The type read beneath Temporal's wrapper: a start failure counted by the model call's policy says why.
   const notStarted = new ActivityFailure("failed", "callLlm", "1", RetryState.MAXIMUM_ATTEMPTS_REACHED, undefined, ApplicationFailure.retryable("MCP server 'fs' exited (code 1) during initialize", FailureType.mcpServerUnavailable));
-  assert.equal(stepGaveUp({ settingsKey: "llm", maximumAttempts: 5 }, notStarted).message, "MCP server 'fs' exited (code 1) during initialize. Gave up after 5 attempts (execution.llm.maximumAttempts, as the model call that starts the agent's MCP servers).");
+  assert.equal(stepGaveUp({ setting: "execution.llm", maximumAttempts: 5 }, notStarted).message, "MCP server 'fs' exited (code 1) during initialize. Gave up after 5 attempts (execution.llm.maximumAttempts, as the model call that starts the agent's MCP servers).");
   assert.equal(stepGaveUp(policy, notStarted).message, "MCP server 'fs' exited (code 1) during initialize. Gave up after 3 attempts (execution.tools.maximumAttempts).");
 });
 

@@ -33,6 +33,8 @@ export interface Effect<I, O> {
    * server's tool list), and it records a marker rather than an activity in history.
    */
   readonly local?: true;
+  /** The MCP server an MCP effect reaches, whose own policy (`RunSettings.servers`) applies over `tools`. */
+  server?(input: I): string;
   /** The step's label, e.g. `llm openai:gpt-4.1-mini (writer)` or `tool filesystem/read_text_file`. */
   label(input: I): string;
   /** Carries the input and output types; never set. */
@@ -48,19 +50,19 @@ export const effects = {
   // The agent named too: in a pattern, several agents share a model, and a step should say whose it is.
   callLlm: effect<LlmRequest, LlmResponse>({ settings: "llm", label: (request) => `llm ${request.model}${request.agent ? ` (${request.agent})` : ""}` }),
   /** The tools one MCP server offers, filtered by its `allowedTools`. */
-  listTools: effect<string, ToolDefinition[]>({ settings: "tools", local: true, label: (server) => `tools ${server}` }),
+  listTools: effect<string, ToolDefinition[]>({ settings: "tools", local: true, server: (server) => server, label: (server) => `tools ${server}` }),
   /** One tool call. The model's mistakes and the tool's failures are `isError` results, not exceptions. */
-  callTool: effect<ToolCallRequest, ToolResult>({ settings: "tools", label: (call) => `tool ${call.server}/${call.tool}` }),
+  callTool: effect<ToolCallRequest, ToolResult>({ settings: "tools", server: (call) => call.server, label: (call) => `tool ${call.server}/${call.tool}` }),
   /** The prompts one MCP server offers (none when it offers no prompts). */
-  listPrompts: effect<string, PromptInfo[]>({ settings: "tools", label: (server) => `prompts ${server}` }),
+  listPrompts: effect<string, PromptInfo[]>({ settings: "tools", server: (server) => server, label: (server) => `prompts ${server}` }),
   /** One prompt filled in with its arguments, as messages. A server's refusal is not retried. */
-  getPrompt: effect<PromptRequest, PromptResult>({ settings: "tools", label: (request) => `prompt ${request.server}/${request.name}` }),
+  getPrompt: effect<PromptRequest, PromptResult>({ settings: "tools", server: (request) => request.server, label: (request) => `prompt ${request.server}/${request.name}` }),
   /** The resources one MCP server lists. */
-  listResources: effect<string, ResourceInfo[]>({ settings: "tools", label: (server) => `resources ${server}` }),
+  listResources: effect<string, ResourceInfo[]>({ settings: "tools", server: (server) => server, label: (server) => `resources ${server}` }),
   /** The resource templates one MCP server lists. */
-  listResourceTemplates: effect<string, ResourceTemplateInfo[]>({ settings: "tools", label: (server) => `resource-templates ${server}` }),
+  listResourceTemplates: effect<string, ResourceTemplateInfo[]>({ settings: "tools", server: (server) => server, label: (server) => `resource-templates ${server}` }),
   /** One resource's contents, as content parts (see `resourceMessage`). */
-  readResource: effect<ResourceRequest, ResourceResult>({ settings: "tools", label: (request) => `resource ${request.server}/${request.uri}` }),
+  readResource: effect<ResourceRequest, ResourceResult>({ settings: "tools", server: (request) => request.server, label: (request) => `resource ${request.server}/${request.uri}` }),
 } as const;
 
 export type Effects = typeof effects;

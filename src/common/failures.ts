@@ -120,14 +120,20 @@ export function stepTimeoutOf(error: unknown, startToCloseTimeoutMs: number, hea
   return undefined;
 }
 
+/** What a step's failure says of its policy: where it is set (`execution.tools`, `mcp.servers.fs.execution`) and its attempts. */
+export interface StepPolicyWords {
+  setting: string;
+  maximumAttempts: number;
+}
+
 /** A step that timed out, as a failure that names the step: `tool fs/read_file`, not "Activity task timed out". */
-export function stepTimedOut(step: string, timeout: StepTimeout, policy: { settingsKey: string; maximumAttempts: number }, cause: Error): ApplicationFailure {
+export function stepTimedOut(step: string, timeout: StepTimeout, policy: StepPolicyWords, cause: Error): ApplicationFailure {
   const limit = timeout.timeoutMs !== undefined ? ` of ${formatMs(timeout.timeoutMs)}` : "";
   const what =
     timeout.kind === "heartbeat"
-      ? `stopped heartbeating within its heartbeat timeout${limit} (execution.${policy.settingsKey}.heartbeatTimeoutMs); the worker running it may have died`
+      ? `stopped heartbeating within its heartbeat timeout${limit} (${policy.setting}.heartbeatTimeoutMs); the worker running it may have died`
       : timeout.kind === "start-to-close"
-        ? `got no result within its start-to-close timeout${limit} (execution.${policy.settingsKey}.startToCloseTimeoutMs)`
+        ? `got no result within its start-to-close timeout${limit} (${policy.setting}.startToCloseTimeoutMs)`
         : `ran out of its ${timeout.kind} timeout`;
   return ApplicationFailure.create({
     message: `The step '${step}' timed out: it ${what}. Attempts allowed: ${policy.maximumAttempts}.`,
@@ -188,13 +194,13 @@ function thousands(count: number): string {
  * A step that failed on every attempt, as a failure that says so after the last attempt's words:
  * a run that ends on a provider's 500 would otherwise not tell whether it was tried again.
  */
-export function stepGaveUp(policy: { settingsKey: string; maximumAttempts: number }, cause: Error): ApplicationFailure {
+export function stepGaveUp(policy: StepPolicyWords, cause: Error): ApplicationFailure {
   let said = rootCause(cause);
   for (const promise of Object.values(nextAttemptPromises)) said = said.replace(`; ${promise}`, "");
   // An agent's servers start inside its model call's step, so their start is tried as often as a model call is.
-  const why = policy.settingsKey === "llm" && failureTypeOf(cause) === FailureType.mcpServerUnavailable ? ", as the model call that starts the agent's MCP servers" : "";
+  const why = policy.setting === "execution.llm" && failureTypeOf(cause) === FailureType.mcpServerUnavailable ? ", as the model call that starts the agent's MCP servers" : "";
   return ApplicationFailure.create({
-    message: `${said}${/[.!?]$/.test(said) ? "" : "."} Gave up after ${policy.maximumAttempts} attempts (execution.${policy.settingsKey}.maximumAttempts${why}).`,
+    message: `${said}${/[.!?]$/.test(said) ? "" : "."} Gave up after ${policy.maximumAttempts} attempts (${policy.setting}.maximumAttempts${why}).`,
     type: FailureType.stepGaveUp,
     nonRetryable: true,
     cause,

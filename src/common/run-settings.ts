@@ -37,6 +37,11 @@ export const RunSettingsSchema = z.object({
   llm: ActivitySettingsSchema,
   tools: ActivitySettingsSchema,
   /**
+   * MCP servers whose calls have a policy of their own (`mcp.servers.<name>.execution`, over
+   * `tools`), by server name; the rest use `tools`.
+   */
+  servers: z.record(z.string(), ActivitySettingsSchema).optional(),
+  /**
    * Where a tool call goes once its step has failed for good (every attempt, or a server that
    * broke the protocol): to the model as a tool error, so the run goes on (`tell-model`, the
    * default), or to the run, which fails (`fail-run`). Failures a person must fix end the run either way.

@@ -116,12 +116,18 @@ export function parseConfig(input: unknown, options: ParseConfigOptions = {}): D
 
 /** The settings every run carries, from `llm.defaultModel` and `execution`, over the defaults. */
 export function runSettingsFromConfig(config: DuragentConfig): RunSettings {
+  const tools = activitySettings(defaultRunSettings.tools, config.execution.tools);
+  const servers: Record<string, ActivitySettings> = {};
+  for (const [name, server] of Object.entries(config.mcp.servers)) {
+    if (server.execution !== undefined) servers[name] = activitySettings(tools, server.execution);
+  }
   return {
     defaultModel: config.llm.defaultModel,
     maxIterations: config.execution.maxIterations,
     ...(config.execution.tokenBudget !== undefined ? { tokenBudget: config.execution.tokenBudget } : {}),
     llm: activitySettings(defaultRunSettings.llm, config.execution.llm),
-    tools: activitySettings(defaultRunSettings.tools, config.execution.tools),
+    tools,
+    ...(Object.keys(servers).length > 0 ? { servers } : {}),
     ...(config.execution.failedToolCall !== undefined ? { failedToolCall: config.execution.failedToolCall } : {}),
     approvalTools: config.approvals.tools,
     searchAttributes: config.temporal.searchAttributes,

@@ -18,6 +18,40 @@ const ModelRefSchema = z
   .string()
   .regex(modelRefPattern, { message: 'expected "provider:model", e.g. "openai:gpt-4.1-mini"' });
 
+const DurationMs = z.number().int().positive();
+
+/** Overrides of one activity kind's retry and timeout policy; unset fields keep defaults. */
+const ActivityPolicySchema = z
+  .strictObject({
+    /** Attempts in total, the first included; bounded so a hopeless retry loop still ends. */
+    maximumAttempts: z.number().int().min(1).max(100).optional(),
+    /** Delay before the first retry. */
+    initialIntervalMs: DurationMs.optional(),
+    /** Each retry waits this many times longer than the one before. */
+    backoffCoefficient: z.number().min(1).optional(),
+    /** Cap on the delay between retries. */
+    maximumIntervalMs: DurationMs.optional(),
+    /** Limit on one attempt. */
+    startToCloseTimeoutMs: DurationMs.optional(),
+    /** A running attempt that is silent this long counts as failed. */
+    heartbeatTimeoutMs: DurationMs.optional(),
+    /**
+     * Model calls: the attempt fails once the provider has sent nothing this long (before the
+     * answer begins, or between a stream's events); at most `startToCloseTimeoutMs`.
+     */
+    idleTimeoutMs: DurationMs.optional(),
+  })
+  .superRefine((policy, ctx) => {
+    const { initialIntervalMs, maximumIntervalMs } = policy;
+    if (initialIntervalMs !== undefined && maximumIntervalMs !== undefined && maximumIntervalMs < initialIntervalMs) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["maximumIntervalMs"],
+        message: `must be at least initialIntervalMs (${initialIntervalMs})`,
+      });
+    }
+  });
+
 const McpServerCommon = {
   /** Tool names this server may expose to agents; all when absent. Glob `*` is allowed. */
   allowedTools: z.array(z.string()).optional(),
@@ -25,6 +59,11 @@ const McpServerCommon = {
   roots: z.array(z.string()).optional(),
   /** Per-request timeout in milliseconds. */
   timeoutMs: z.number().int().positive().optional(),
+  /**
+   * This server's calls' retry and timeout policy, over `execution.tools`: e.g. `maximumAttempts: 1`
+   * for tools that must not run twice, or a longer `startToCloseTimeoutMs` for a slow server.
+   */
+  execution: ActivityPolicySchema.optional(),
   /**
    * How long the server may take to start and answer `initialize`, in milliseconds: 30 s by
    * default, or `timeoutMs` when only that is set. A run's first model call lists the tools of
@@ -241,40 +280,6 @@ export const ProviderSchema = z.strictObject({
   stream: z.boolean().optional(),
 });
 export type ProviderConfig = z.infer<typeof ProviderSchema>;
-
-const DurationMs = z.number().int().positive();
-
-/** Overrides of one activity kind's retry and timeout policy; unset fields keep defaults. */
-const ActivityPolicySchema = z
-  .strictObject({
-    /** Attempts in total, the first included; bounded so a hopeless retry loop still ends. */
-    maximumAttempts: z.number().int().min(1).max(100).optional(),
-    /** Delay before the first retry. */
-    initialIntervalMs: DurationMs.optional(),
-    /** Each retry waits this many times longer than the one before. */
-    backoffCoefficient: z.number().min(1).optional(),
-    /** Cap on the delay between retries. */
-    maximumIntervalMs: DurationMs.optional(),
-    /** Limit on one attempt. */
-    startToCloseTimeoutMs: DurationMs.optional(),
-    /** A running attempt that is silent this long counts as failed. */
-    heartbeatTimeoutMs: DurationMs.optional(),
-    /**
-     * Model calls: the attempt fails once the provider has sent nothing this long (before the
-     * answer begins, or between a stream's events); at most `startToCloseTimeoutMs`.
-     */
-    idleTimeoutMs: DurationMs.optional(),
-  })
-  .superRefine((policy, ctx) => {
-    const { initialIntervalMs, maximumIntervalMs } = policy;
-    if (initialIntervalMs !== undefined && maximumIntervalMs !== undefined && maximumIntervalMs < initialIntervalMs) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["maximumIntervalMs"],
-        message: `must be at least initialIntervalMs (${initialIntervalMs})`,
-      });
-    }
-  });
 
 /** An agent defined in config rather than in code. */
 const AgentSchema = z.strictObject({
@@ -588,13 +593,15 @@ export const ConfigSchema = z
       ctx.addIssue({ code: "custom", path, message: `no LLM provider "${provider}": use ${providerNames.map((name) => `"${name}"`).join(", ")}, or add llm.providers.${provider} (with kind and baseURL)` });
     };
     // A tool call's step is cut at its own limit first; a longer server timeout would never be reached.
-    const stepLimit = config.execution.tools?.startToCloseTimeoutMs;
     for (const [serverName, server] of Object.entries(config.mcp.servers)) {
+      const own = server.execution?.startToCloseTimeoutMs;
+      const stepLimit = own ?? config.execution.tools?.startToCloseTimeoutMs;
       if (server.timeoutMs === undefined || server.timeoutMs <= (stepLimit ?? defaultToolStepMs)) continue;
+      const setting = own !== undefined ? `mcp.servers.${serverName}.execution.startToCloseTimeoutMs` : "execution.tools.startToCloseTimeoutMs";
       ctx.addIssue({
         code: "custom",
         path: ["mcp", "servers", serverName, "timeoutMs"],
-        message: `${server.timeoutMs} ms is over execution.tools.startToCloseTimeoutMs (${stepLimit ?? `${defaultToolStepMs}, the default`}), which cuts each tool call's attempt first: raise that to at least ${server.timeoutMs}`,
+        message: `${server.timeoutMs} ms is over ${setting} (${stepLimit ?? `${defaultToolStepMs}, the default`}), which cuts each tool call's attempt first: raise that to at least ${server.timeoutMs}${own === undefined ? ` (or set mcp.servers.${serverName}.execution.startToCloseTimeoutMs for this server alone)` : ""}`,
       });
     }
     checkModel(config.llm.defaultModel, ["llm", "defaultModel"]);

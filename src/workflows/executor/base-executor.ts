@@ -17,6 +17,10 @@ import { callAsync } from "../../common/call-async.js";
 import { RunControl } from "./run-control.js";
 import { SignalInbox } from "./signal-inbox.js";
 
+/** Where each kind of step's policy is set, as its failures name it. */
+const kindSettings = { llm: "execution.llm", tools: "execution.tools" } as const;
+const serverSetting = (server: string): string => `mcp.servers.${server}.execution`;
+
 export interface BaseExecutor extends EffectMethods {}
 
 export abstract class BaseExecutor implements Executor {
@@ -150,7 +154,8 @@ export abstract class BaseExecutor implements Executor {
     if (!this.fewerTurns()) return this.performAsRecorded(name, input);
     const effect = effects[name];
     const label = (effect.label as (input: EffectInput<K>) => string)(input);
-    const settings = this.settings[effect.settings];
+    const server = this.ownPolicyServer(name, input);
+    const settings = server === undefined ? this.settings[effect.settings] : this.settings.servers![server]!;
     const step = (): Promise<EffectOutput<K>> =>
       callAsync(() => this.invoke(name, input, settings, label)).then(
         (output) => {
@@ -158,7 +163,7 @@ export abstract class BaseExecutor implements Executor {
           return output;
         },
         (error: unknown) => {
-          const failure = this.stepFailure(error, label, effect.settings, settings);
+          const failure = this.stepFailure(error, label, server === undefined ? kindSettings[effect.settings] : serverSetting(server), settings);
           this.control.endStep(label);
           throw failure;
         },
@@ -167,10 +172,18 @@ export abstract class BaseExecutor implements Executor {
     return unpaused ? unpaused.then(step) : step();
   }
 
+  /** The MCP server whose own policy (`mcp.servers.<name>.execution`) the step runs under, if it has one. */
+  private ownPolicyServer<K extends EffectName>(name: K, input: EffectInput<K>): string | undefined {
+    const { servers } = this.settings;
+    if (servers === undefined) return undefined;
+    const server = (effects[name] as { server?: (input: EffectInput<K>) => string }).server?.(input);
+    return server !== undefined && Object.hasOwn(servers, server) ? server : undefined;
+  }
+
   /** The failure people see: a timeout names the step and its knob, attempts run out say so. Recorded as the run's last error. */
-  private stepFailure(error: unknown, label: string, settingsKey: (typeof effects)[EffectName]["settings"], settings: ActivitySettings): unknown {
+  private stepFailure(error: unknown, label: string, setting: string, settings: ActivitySettings): unknown {
     const timeout = stepTimeoutOf(error, settings.startToCloseTimeoutMs, settings.heartbeatTimeoutMs);
-    const policy = { settingsKey, maximumAttempts: settings.retry.maximumAttempts };
+    const policy = { setting, maximumAttempts: settings.retry.maximumAttempts };
     const failure = timeout
       ? stepTimedOut(label, timeout, policy, error as Error)
       : policy.maximumAttempts > 1 && attemptsRanOut(error)
@@ -249,11 +262,12 @@ export abstract class BaseExecutor implements Executor {
     if (unpaused) await unpaused;
     // Temporal runs have always taken one turn here, and recorded histories replay only if they still do.
     else if (this.engine === "temporal") await undefined;
-    const settings = this.settings[effect.settings];
+    const server = this.ownPolicyServer(name, input);
+    const settings = server === undefined ? this.settings[effect.settings] : this.settings.servers![server]!;
     try {
       return await this.invoke(name, input, settings, label);
     } catch (error) {
-      throw this.stepFailure(error, label, effect.settings, settings);
+      throw this.stepFailure(error, label, server === undefined ? kindSettings[effect.settings] : serverSetting(server), settings);
     } finally {
       this.control.endStep(label);
     }
