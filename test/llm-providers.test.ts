@@ -877,6 +877,19 @@ describe("servers that misbehave", () => {
     }
   });
 
+  test("a 400 for more tools than the model takes says how to offer fewer", async () => {
+    handle = json({ error: { message: "Invalid 'tools': array too long. Expected an array with maximum length 128, but got an array with length 516 instead.", type: "invalid_request_error", param: "tools", code: "array_above_max_length" } }, 400);
+    const failure = await rejection(call("openai", false));
+    assert.equal(failure.nonRetryable, true);
+    assert.equal(
+      failure.message,
+      "openai rejected the request (400): Invalid 'tools': array too long. Expected an array with maximum length 128, but got an array with length 516 instead. " +
+        "The agent offers the model more tools than it takes (OpenAI's limit is 128): narrow each server's tools with mcp.servers.<name>.allowedTools, or split the work between agents with fewer servers each.",
+    );
+    handle = json({ error: { message: "Invalid 'messages': array too long.", type: "invalid_request_error", param: "messages", code: "array_above_max_length" } }, 400);
+    assert.doesNotMatch((await rejection(call("openai", false))).message, /allowedTools/);
+  });
+
   test("OpenAI's 429 insufficient_quota is not retried and says why; a plain 429 still is", async () => {
     handle = json({ error: { message: "You exceeded your current quota, please check your plan and billing details.", type: "insufficient_quota", code: "insufficient_quota" } }, 429);
     const quota = await rejection(call("openai", false));

@@ -135,7 +135,7 @@ export function toActivityFailure(error: unknown, provider: string): Application
     const wait = delayMs !== undefined ? `${/[.!?]$/.test(detail) ? " It" : "; it"} asked to retry after ${formatDelay(delayMs)}` : "";
     return retryable(`${provider} ${what} (${status}): ${detail}${wait}`, { provider, status }, cause, delayMs);
   }
-  const hint = rejectionHint(status, provider) ?? (status === 400 && contextTooLong(error, detail) ? CONTEXT_TOO_LONG_HINT : undefined);
+  const hint = rejectionHint(status, provider) ?? (status === 400 ? (contextTooLong(error, detail) ? CONTEXT_TOO_LONG_HINT : tooManyTools(error, detail) ? TOO_MANY_TOOLS_HINT : undefined) : undefined);
   return ApplicationFailure.create({
     message: `${provider} rejected the request (${status}): ${detail}${hint ? `${/[.!?]$/.test(detail) ? "" : "."} ${hint}` : ""}`,
     type: FailureType.llmRequestRejected,
@@ -183,6 +183,16 @@ function contextTooLong(error: SdkApiError, detail: string): boolean {
   const body = error.error;
   const code = isRecord(body) ? (body.code ?? (isRecord(body.error) ? body.error.code : undefined)) : undefined;
   return code === "context_length_exceeded" || /context length|context window|prompt is too long|maximum context|too many tokens/i.test(detail);
+}
+
+const TOO_MANY_TOOLS_HINT =
+  "The agent offers the model more tools than it takes (OpenAI's limit is 128): narrow each server's tools with mcp.servers.<name>.allowedTools, or split the work between agents with fewer servers each.";
+
+/** OpenAI's `array_above_max_length` on `tools`, and compatible servers' wordings of it. */
+function tooManyTools(error: SdkApiError, detail: string): boolean {
+  const body = error.error;
+  const fields = isRecord(body) ? (isRecord(body.error) ? body.error : body) : {};
+  return (fields.param === "tools" && fields.code === "array_above_max_length") || /'tools'.*(array too long|maximum length)|too many tools/i.test(detail);
 }
 
 /** What the user must change, for the statuses where that is clear. */
