@@ -30,6 +30,7 @@ import { bundleWorkflows, memoryEngine, testConfig, withTemporalWorker } from ".
 import { startTestTemporal } from "./support/temporal.js";
 import { waitFor } from "./support/wait.js";
 import { textOf } from "../src/common/messages.js";
+import { endingNote } from "../src/client/result-note.js";
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-failures-")));
 const countingServer = fileURLToPath(new URL("./fixtures/counting-mcp-server.ts", import.meta.url));
@@ -160,6 +161,8 @@ for (const engineName of ["memory", "temporal"] as const) {
           const result = (await handle.result()) as { text: string };
           assert.equal(countingCalls(log, "crash_step"), 3);
           assert.equal(result.text, "done");
+          // `run`, `result` and serve's callers hear that the answer was made without it.
+          assert.match(endingNote(result) ?? "", /^the call to 'counting_crash_step' failed for good, and the model answered without its result: MCP server 'counting' exited \(code 1\)/);
           const told = calls[1]!.messages.findLast((message) => message.role === "tool");
           assert.match(
             textOf(told!.content),

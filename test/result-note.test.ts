@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { resultNote } from "../src/cli/command-output.js";
+import { failedToolCallError, toolError } from "../src/common/tools.js";
 import { startScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import type { AgentRunResult } from "../src/workflows/builtin-workflows.js";
 import { memoryEngine, testConfig } from "./support/runtime.js";
@@ -17,6 +18,22 @@ test("a result's note: a pattern that fell short, in the right number; fields be
   assert.equal(resultNote({ text: "t", choices: [1], stop: "x" }), "the result also has choices, stop: add --json to see them.");
   assert.equal(resultNote({ text: "t", messages: [], usage: {} }), undefined);
   assert.equal(resultNote("plain text"), undefined);
+});
+
+test("tool calls that failed for good are noted, each tool once, after any other note; a tool's own error is not", () => {
+  const toolMessage = (id: string, toolName: string, result: { content: unknown[]; isError: boolean }) => ({ role: "tool", toolCallId: id, toolName, ...result });
+  const crashed = toolMessage("1", "fs_read", failedToolCallError("fs_read", "MCP server 'fs' exited (code 1) during tools/call read."));
+  const refused = toolMessage("2", "fs_read", toolError("ENOENT: no such file"));
+  assert.equal(resultNote({ text: "t", messages: [refused], usage: {} }), undefined);
+  // The wording of another tool's failure is not this tool's.
+  assert.equal(resultNote({ text: "t", messages: [{ ...crashed, toolName: "fs_write" }], usage: {} }), undefined);
+  assert.equal(resultNote({ text: "t", messages: [refused, crashed], usage: {} }), "the call to 'fs_read' failed for good, and the model answered without its result: MCP server 'fs' exited (code 1) during tools/call read.");
+  const hung = toolMessage("3", "web_get", failedToolCallError("web_get", "The step 'tool web/get' timed out."));
+  assert.equal(
+    resultNote({ text: "t", messages: [crashed, hung, crashed], usage: {}, stopReason: "max_tokens" }),
+    "the model's answer was cut off at its output token limit (the provider's finish reason said so): this text is incomplete. Ask for a shorter answer, or give generate() a higher maxTokens in workflow code." +
+      " Also, 3 tool calls ('fs_read', 'web_get') failed for good, and the model answered without their results; the first: MCP server 'fs' exited (code 1) during tools/call read.",
+  );
 });
 
 test("an answer the provider cut off, stopped or left empty is noted, not passed off as whole", () => {

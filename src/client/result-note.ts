@@ -1,9 +1,19 @@
 /** What a run's answer does not say of how it ended, for people and MCP callers alike. */
+import type { ToolMessage } from "../common/messages.js";
+import { failedToolCallCause } from "../common/tools.js";
 import type { PatternEnding } from "../workflows/patterns/pattern-base.js";
 
-/** Why the answer may not be what was asked for: cut off, filtered, empty, or a pattern that fell short of its goal. */
+/**
+ * Why the answer may not be what was asked for: cut off, filtered, empty, a pattern that fell
+ * short of its goal, or tool calls that failed for good, which the model answered without.
+ */
 export function endingNote(result: unknown): string | undefined {
   if (typeof result !== "object" || result === null || !("text" in result) || typeof result.text !== "string") return undefined;
+  const notes = [howItEnded(result as { text: string }), "messages" in result ? failedToolsNote(result.messages) : undefined].filter((note) => note !== undefined);
+  return notes.length > 0 ? notes.join(" Also, ") : undefined;
+}
+
+function howItEnded(result: { text: string }): string | undefined {
   const { evaluation, orchestration, swarm } = result as PatternEnding;
   const { stopReason } = result as { stopReason?: unknown };
   if (stopReason === "max_tokens") {
@@ -32,6 +42,20 @@ export function endingNote(result: unknown): string | undefined {
   }
   if (swarm?.stopReason === "done" && empty) return `the swarm ended by its done condition after a turn with no text (${swarm.activeAgent} has the conversation): there is no answer; its context variables are in the result.`;
   return undefined;
+}
+
+/** The agent's tool calls whose steps failed for good: the model read why, and answered without them. */
+function failedToolsNote(messages: unknown): string | undefined {
+  if (!Array.isArray(messages)) return undefined;
+  const failed = (messages as { role?: unknown }[]).flatMap((message) => {
+    const cause = message.role === "tool" ? failedToolCallCause(message as ToolMessage) : undefined;
+    return cause === undefined ? [] : [{ tool: (message as ToolMessage).toolName, cause }];
+  });
+  const [first] = failed;
+  if (first === undefined) return undefined;
+  if (failed.length === 1) return `the call to '${first.tool}' failed for good, and the model answered without its result: ${first.cause}`;
+  const tools = [...new Set(failed.map((call) => `'${call.tool}'`))].join(", ");
+  return `${failed.length} tool calls (${tools}) failed for good, and the model answered without their results; the first: ${first.cause}`;
 }
 
 function counted(count: number, noun: string): string {

@@ -3,7 +3,7 @@
  * Sandbox-safe: imported by workflow code.
  */
 import { z } from "zod";
-import { ContentPartSchema } from "./messages.js";
+import { ContentPartSchema, type ToolMessage } from "./messages.js";
 import { TokenUsageSchema } from "./token-usage.js";
 
 export const ToolDefinitionSchema = z.object({
@@ -56,4 +56,18 @@ export function sameJson(a: unknown, b: unknown): boolean {
 
 export function toolError(text: string): ToolResult {
   return { content: [{ type: "text", text }], isError: true };
+}
+
+const failedCallLead = (tool: string): string => `The call to '${tool}' failed, so it has no result: `;
+
+/** The error a model reads for a tool call whose step failed for good (`failedToolCall: tell-model`). */
+export function failedToolCallError(tool: string, cause: string): ToolResult {
+  return toolError(failedCallLead(tool) + cause);
+}
+
+/** Why a call failed for good, from the tool message that told the model; undefined for any other result. */
+export function failedToolCallCause(message: ToolMessage): string | undefined {
+  const [part] = message.content;
+  const lead = failedCallLead(message.toolName);
+  return message.isError === true && message.content.length === 1 && part?.type === "text" && part.text.startsWith(lead) ? part.text.slice(lead.length) : undefined;
 }

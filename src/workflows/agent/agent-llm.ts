@@ -9,7 +9,7 @@ import { failureTypeOf, FailureType, rootCause } from "../../common/failures.js"
 import { globMatcher } from "../../common/glob.js";
 import type { LlmRequest, LlmResponse, StopReason, ToolSpec } from "../../common/llm.js";
 import { textOf, type AssistantMessage, type Message, type ToolCall, type ToolMessage } from "../../common/messages.js";
-import { toolError, type ToolDefinition, type ToolResult } from "../../common/tools.js";
+import { failedToolCallError, toolError, type ToolDefinition, type ToolResult } from "../../common/tools.js";
 import { callAsync } from "../../common/call-async.js";
 import { isContinueAsNew } from "../executor/continue-as-new.js";
 import type { Executor } from "../executor/executor.js";
@@ -238,7 +238,7 @@ export class AgentLlm implements AugmentedLlm {
       modelToldFailures.includes(failureTypeOf(error) ?? "") &&
       (!inWorkflowContext() || patched(failedToolToldPatch));
     if (!told) throw error;
-    return toolError(`The call to '${call.name}' failed, so it has no result: ${rootCause(error)}`);
+    return failedToolCallError(call.name, rootCause(error));
   }
 
   /**
