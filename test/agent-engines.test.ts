@@ -298,6 +298,7 @@ describe("generated run ids", () => {
         });
       await refused({ tokenBudget: "abc" }, /^the start options: tokenBudget: expected a number, got a string/);
       await refused({ tokenBudget: -1 }, /^the start options: tokenBudget: expected a number >= 0, got -1/);
+      await refused({ costBudget: "2.50" }, /^the start options: costBudget: expected a number, got a string/);
       await refused({ runId: "" }, /^the start options: runId: expected a non-empty string/);
       await refused({ runID: "mine" }, /runID: unknown key; did you mean 'runId'\?/);
       await assert.rejects(client.getHandle(undefined as never), (error: unknown) => error instanceof UserError && /^A run id must be a non-empty string; got undefined\./.test(error.message));

@@ -578,6 +578,16 @@ describe("duragent CLI", { concurrency: true }, () => {
       assertUserError(await duragent(dir, ["status", "x-1", "--engine", "temporal", "--address", "localhost:99999"]), ExitCode.usage, /temporal\.address: expected host:port with a port from 1 to 65535/);
     });
 
+    test("--cost-budget: a sum in dollars, or a usage error; a run past it fails before its next model call (exit 4)", async () => {
+      assertUserError(await duragent(dir, ["run", "librarian", "--input", "hi", "--cost-budget", "abc"]), ExitCode.usage, /--cost-budget.*expected a sum in US dollars above 0, e\.g\. 2\.50\./);
+      assertUserError(await duragent(dir, ["run", "librarian", "--input", "hi", "--cost-budget", "0"]), ExitCode.usage, /--cost-budget.*expected a sum in US dollars above 0/);
+      // The first call spends more than a billionth of a dollar, so the second is not made.
+      const result = await duragent(dir, ["run", "librarian", "--input", "What do notes.md say?", "--cost-budget", "$0.000000001"]);
+      assert.equal(result.code, ExitCode.runFailed, result.stderr);
+      assert.match(result.stderr, /librarian: the run has spent \$0\.\d+ on model calls, and its budget is <\$0\.000001 \(execution\.costBudget, or --cost-budget for one run\): it makes no more model calls/);
+      assert.equal(result.stdout, "");
+    });
+
     test("a missing --input (exit 2)", async () => {
       const result = await duragent(dir, ["run", "librarian"]);
       assertUserError(result, ExitCode.usage, /^duragent: .*--input/);

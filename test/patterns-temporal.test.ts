@@ -497,6 +497,18 @@ describe("scale and nesting on Temporal", () => {
     for (const id of [run.runId, `${run.runId}/inner-1`]) await replay(id);
   });
 
+  test("a run past its cost budget fails before its next model call, and a child run starts with what is left, and it replays", async () => {
+    const step = (name: string) => ({ name: name.toLowerCase(), instruction: name, model: "openai:gpt-4.1-mini" });
+    const spec: PatternSpec = { pattern: "chain", name: "costly", steps: [step("A"), { pattern: "chain", name: "inner", asChildWorkflow: true, steps: ["B", "C", "D"].map(step) }] };
+    // gpt-4.1-mini's list price, $0.40 and $1.60 per million: $0.014 a call. Of $0.04, a spends
+    // $0.014, so the child starts with $0.026; b and c spend $0.028, and d is refused.
+    const run = await runPattern(spec, "go", (call) => ({ text: `by ${call.system}`, usage: { inputTokens: 15_000, outputTokens: 5_000 } }), undefined, { costBudget: 0.04 });
+    assert.ok(run.error instanceof RunFailed, String(run.error));
+    assert.match(run.error.message, /d: the run has spent \$0\.0280 on model calls, and its budget is \$0\.0260 \(execution\.costBudget, or --cost-budget for one run\)/);
+    assert.deepEqual(run.model.requests.map((request) => (request.body as { messages: { content: string }[] }).messages[0]!.content), ["A", "B", "C"]);
+    for (const id of [run.runId, `${run.runId}/inner-1`]) await replay(id);
+  });
+
   test("a paused run starts no child run until it is resumed, like any other step", async () => {
     const spec: PatternSpec = {
       pattern: "chain",

@@ -504,6 +504,37 @@ describe("declarative patterns", () => {
     }
   });
 
+  test("memory engine: a run past its cost budget fails before its next model call, priced by the config's pricing; a model without a price is refused first", async () => {
+    const server = await startScriptedModelServer((call) => ({ text: `by ${call.system}`, usage: { inputTokens: 15_000, outputTokens: 5_000 } }), { quiet: true });
+    servers.push(server);
+    const config = ConfigSchema.parse({
+      llm: { defaultModel: "openai:gpt-4.1-mini", providers: { openai: { apiKey: "test", baseURL: server.openaiBaseURL } } },
+      pricing: { "gpt-4.1-mini": { input: 1, output: 1 } },
+      execution: { costBudget: 10 },
+      agents: { a: { instruction: "A" }, b: { instruction: "B" }, c: { instruction: "C" }, d: { instruction: "D" }, e: { instruction: "E", model: "openai:gpt-unpriced" } },
+      workflows: { relay: { pattern: "chain", steps: ["a", { pattern: "chain", name: "inner", asChildWorkflow: true, steps: ["b", "c", "d"] }] } },
+    });
+    const engine = new MemoryEngine(config, runSettingsFromConfig(config), createLogger("test", "silent"));
+    try {
+      const target = await findRunTarget(config, "relay");
+      await engine.start(target, "go").then((handle) => handle.result());
+      assert.equal(server.requests.length, 4);
+      // $0.045 for this run at $1 per million tokens: a spends $0.02, so the child starts with $0.025; b and c spend $0.04 of it, and d is refused.
+      const handle = await engine.start(target, "go", { costBudget: 0.045 });
+      await assert.rejects(handle.result(), (error: unknown) => {
+        assert.ok(error instanceof RunFailed);
+        assert.match(error.message, /d: the run has spent \$0\.0400 on model calls, and its budget is \$0\.0250 \(execution\.costBudget, or --cost-budget for one run\): it makes no more model calls$/);
+        return true;
+      });
+      assert.deepEqual(server.requests.slice(4).map((request) => (request.body as { messages: { content: string }[] }).messages[0]!.content), ["A", "B", "C"]);
+      const unpriced = await engine.start(await findRunTarget(config, "e"), "go");
+      await assert.rejects(unpriced.result(), /e: the run has a cost budget \(execution\.costBudget, or --cost-budget\), and openai:gpt-unpriced has no price to count its calls by: add it under pricing: in the config/);
+      assert.equal(server.requests.length, 7);
+    } finally {
+      await engine.close();
+    }
+  });
+
   test("memory engine: cancelling a fan-out while its branches wait ends the run cancelled, under either failure policy", async () => {
     const usage = { inputTokens: 50, outputTokens: 5 };
     const server = await startScriptedModelServer(() => ({ toolCalls: [{ name: "human_input", arguments: { question: "Which colour?" } }], usage }), { quiet: true });

@@ -21,7 +21,7 @@ import { CommandContext } from "../src/cli/context.js";
 import type { RunCost } from "../src/client/run-cost.js";
 import type { TokenUsage } from "../src/common/llm.js";
 import { createClient } from "../src/client.js";
-import { costByModel, costOf, defaultPrices, formatUsd, priceOf, type ModelPrice, type PriceTable } from "../src/common/pricing.js";
+import { costByModel, costOf, defaultPrices, formatUsd, priceOf, runPrices, type ModelPrice, type PriceTable } from "../src/common/pricing.js";
 import { RunStatusSchema } from "../src/common/run-status.js";
 import { addUsage, usageKey, type UsageByModel } from "../src/common/usage.js";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
@@ -137,6 +137,19 @@ describe("the price table", () => {
     assert.notDeepEqual(priceOf("openai:gpt-4.1-mini"), overrides["gpt-4.1-mini"]);
     const usage = { inputTokens: 1_000, outputTokens: 100, cachedInputTokens: 400 };
     near(costOf("openai:gpt-4.1-mini", usage, overrides), expected(overrides["gpt-4.1-mini"]!, usage));
+  });
+
+  test("a run's own table (a cost budget's) prices every model as the defaults with the overrides would, and nothing else", () => {
+    const overrides: PriceTable = { "GPT-4.1-mini": { input: 1, output: 4 }, "azure:gpt-4.1": { input: 3, output: 5 }, "my-model": { input: 0.5, output: 1 } };
+    const table = runPrices(overrides);
+    for (const model of ["openai:gpt-4.1-mini", "openai:gpt-4.1-mini-2025-04-14", "azure:gpt-4.1", "openai:gpt-4.1", "vllm:my-model", "anthropic:claude-sonnet-4-5", "openai:gpt-unpriced", "scripted:gpt-4.1"]) {
+      assert.deepEqual(priceOf(model, table, {}), priceOf(model, overrides), model);
+    }
+    // The override replaces the default whatever its case, rather than tying with it.
+    assert.deepEqual(Object.keys(table).filter((name) => name.toLowerCase() === "gpt-4.1-mini"), ["GPT-4.1-mini"]);
+    assert.deepEqual(runPrices(), { ...defaultPrices });
+    // The scripted stand-in costs nothing even where an override names the model it stood in for.
+    assert.deepEqual(priceOf("scripted:gpt-4.1-mini", overrides), { input: 0, output: 0 });
   });
 
   test("costByModel: a total only when every model has a price", () => {

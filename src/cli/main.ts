@@ -61,7 +61,8 @@ const commands: CommandSpec[] = [
         .option("--no-wait", "print the run id and return at once (temporal engine)")
         .option("--events", "print the run's events as JSON lines (step, text, restart, progress, request, end) instead of its answer")
         .option("--agent <name>", "show only this agent's streamed text (e.g. a pattern's last writer); repeat for several", collect, [])
-        .option("--token-budget <n>", "the most tokens the run may use, child runs included (over execution.tokenBudget)", positiveInteger),
+        .option("--token-budget <n>", budgetHelp.tokens, positiveInteger)
+        .option("--cost-budget <usd>", budgetHelp.cost, positiveUsd),
     closeOnSignal: true,
     action: async (context, [target], options) => {
       const input = requireInput(options);
@@ -73,7 +74,7 @@ const commands: CommandSpec[] = [
         wait: options.wait as boolean,
         events: options.events === true,
         ...((options.agent as string[]).length > 0 ? { agents: options.agent as string[] } : {}),
-        ...(options.tokenBudget !== undefined ? { tokenBudget: options.tokenBudget as number } : {}),
+        budgets: budgetsOf(options),
       });
     },
   },
@@ -86,12 +87,13 @@ const commands: CommandSpec[] = [
       command
         // Checked in the action, so that a misspelt flag or a missing target is said first.
         .option("-i, --input <text|json|@file|->", "the message, or a JSON input (required); @file reads a file, - standard input")
-        .option("--token-budget <n>", "the most tokens the run may use, child runs included (over execution.tokenBudget)", positiveInteger),
+        .option("--token-budget <n>", budgetHelp.tokens, positiveInteger)
+        .option("--cost-budget <usd>", budgetHelp.cost, positiveUsd),
     action: async (context, [target], options) =>
       (await import("./commands/run.js")).runCommand(context, target!, {
         input: requireInput(options),
         wait: false,
-        ...(options.tokenBudget !== undefined ? { tokenBudget: options.tokenBudget as number } : {}),
+        budgets: budgetsOf(options),
       }),
   },
   {
@@ -537,6 +539,26 @@ function parsePort(value: string): number {
 /** A port to listen on, where 0 asks the system for a free one. */
 function listenPort(value: string): number {
   return value.trim() === "0" ? 0 : parsePort(value);
+}
+
+const budgetHelp = {
+  tokens: "the most tokens the run may use, child runs included (over execution.tokenBudget)",
+  cost: "the most the run's model calls may cost in USD, child runs included (over execution.costBudget)",
+};
+
+/** A run's own budgets, from `--token-budget` and `--cost-budget`. */
+function budgetsOf(options: Record<string, unknown>): { tokenBudget?: number; costBudget?: number } {
+  return {
+    ...(options.tokenBudget !== undefined ? { tokenBudget: options.tokenBudget as number } : {}),
+    ...(options.costBudget !== undefined ? { costBudget: options.costBudget as number } : {}),
+  };
+}
+
+/** A sum in US dollars, as `2.50` or `$2.50`. */
+function positiveUsd(value: string): number {
+  const number = Number(value.trim().replace(/^\$/, ""));
+  if (!Number.isFinite(number) || number <= 0 || value.trim() === "") throw new InvalidArgumentError("expected a sum in US dollars above 0, e.g. 2.50.");
+  return number;
 }
 
 function positiveInteger(value: string): number {

@@ -11,6 +11,7 @@ import type { ApprovalDecision, Answer, PendingRequest, RunPhase, RunStatus } fr
 import type { ListPhase } from "../common/run-phases.js";
 import type { RunSettings } from "../common/run-settings.js";
 import type { UsageByModel } from "../common/usage.js";
+import { runPrices, type PriceTable } from "../common/pricing.js";
 import { z } from "zod";
 import { ExitCode, UserError } from "../errors/user-error.js";
 import { formatIssues, zodIssues, type Issue } from "../errors/zod-issues.js";
@@ -155,6 +156,8 @@ export interface StartOptions {
   watch?: boolean;
   /** The most tokens the run may use, its child runs' included, over `execution.tokenBudget`: past it, it fails before its next model call. */
   tokenBudget?: number;
+  /** The most the run's model calls may cost in USD, its child runs' included, over `execution.costBudget`; priced by the config's `pricing:` over the defaults. */
+  costBudget?: number;
 }
 
 /** `StartOptions` as the client checks them, since a program in JavaScript may pass anything. */
@@ -164,6 +167,7 @@ const StartOptionsSchema = z.strictObject({
   listedAs: z.string().min(1).optional(),
   watch: z.boolean().optional(),
   tokenBudget: z.number().int().min(0).optional(),
+  costBudget: z.number().min(0).optional(),
 });
 
 /** The options as given, or `InvalidOptions` naming each that is wrong. */
@@ -179,9 +183,15 @@ export function checkRunId(runId: unknown): string {
   throw new UserError(`A run id must be a non-empty string; got ${runId === "" ? "an empty one" : typeof runId === "object" ? String(runId) : typeof runId}.`, { name: "InvalidOptions" });
 }
 
-/** The run settings a start asks for: the engine's, with the run's own token budget when it has one. */
-export function startSettings(settings: RunSettings, options: StartOptions): RunSettings {
-  return options.tokenBudget === undefined ? settings : { ...settings, tokenBudget: options.tokenBudget };
+/** The run settings a start asks for: the engine's, with the run's own budgets when it has them (a cost budget with the prices it counts by). */
+export function startSettings(settings: RunSettings, options: StartOptions, pricing?: PriceTable): RunSettings {
+  const { tokenBudget, costBudget } = options;
+  if (tokenBudget === undefined && costBudget === undefined) return settings;
+  return {
+    ...settings,
+    ...(tokenBudget !== undefined ? { tokenBudget } : {}),
+    ...(costBudget !== undefined ? { costBudget, prices: settings.prices ?? runPrices(pricing) } : {}),
+  };
 }
 
 export interface RunSummary {

@@ -81,7 +81,7 @@ export class MemoryEngine implements Engine {
     // Model calls stream only once someone reads the run's status (events(), a chat's onText, a
     // CLI on a terminal, serve's progress): a run nobody watches makes plain requests.
     let watched = options.watch === true;
-    const settings = startSettings(this.settings, options);
+    const settings = startSettings(this.settings, options, this.config.pricing);
     const newExecutor = () =>
       new MemoryExecutor(this.runtime.effects, settings, log, { runId, workflows: (name) => registry.get(name), streaming: () => watched });
     // The executor of the current run: continue-as-new replaces it, and the handle follows. Once

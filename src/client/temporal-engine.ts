@@ -244,7 +244,7 @@ export class TemporalEngine implements Engine {
   private async startAs(workflowId: string, target: RunTarget, runInput: unknown, input: unknown, options: StartOptions & { generatedId?: boolean }): Promise<RunHandle> {
     const { generatedId = false, listedAs = target.name } = options;
     const watched = options.watch !== false;
-    const settings = startSettings(this.settings, options);
+    const settings = startSettings(this.settings, options, this.config.pricing);
     const start = (tagged: boolean) =>
       this.client.workflow.start(workflowType(target), {
         workflowId,

@@ -4,6 +4,7 @@
  * Sandbox-safe: imported by workflow code.
  */
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, RetryState, TimeoutFailure, TimeoutType } from "@temporalio/common";
+import { formatUsd } from "./pricing.js";
 
 export const FailureType = {
   /** The provider refused the request (a 4xx other than 408/409/429); retrying cannot help. */
@@ -45,6 +46,8 @@ export const FailureType = {
   invalidAgentInput: "InvalidAgentInput",
   /** The run has used the tokens its budget allows (`execution.tokenBudget`); another model call would pass it. */
   tokenBudgetSpent: "TokenBudgetSpent",
+  /** The run has spent what its cost budget allows (`execution.costBudget`); another model call would pass it. */
+  costBudgetSpent: "CostBudgetSpent",
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 
@@ -181,6 +184,25 @@ export function tokenBudgetSpent(used: number, budget: number): ApplicationFailu
   return ApplicationFailure.create({
     message: `the run has used ${thousands(used)} tokens, and its budget is ${thousands(budget)} (execution.tokenBudget, or --token-budget for one run): it makes no more model calls`,
     type: FailureType.tokenBudgetSpent,
+    nonRetryable: true,
+  });
+}
+
+/** The failure of a run whose next model call would pass its cost budget. */
+export function costBudgetSpent(spent: number, budget: number): ApplicationFailure {
+  return ApplicationFailure.create({
+    message: `the run has spent ${formatUsd(spent)} on model calls, and its budget is ${formatUsd(budget)} (execution.costBudget, or --cost-budget for one run): it makes no more model calls`,
+    type: FailureType.costBudgetSpent,
+    nonRetryable: true,
+  });
+}
+
+/** A run with a cost budget about to call a model that has no price, so that the budget could not count it. */
+export function unpricedUnderBudget(model: string): ApplicationFailure {
+  const name = model.slice(model.indexOf(":") + 1);
+  return ApplicationFailure.create({
+    message: `the run has a cost budget (execution.costBudget, or --cost-budget), and ${model} has no price to count its calls by: add it under pricing: in the config (USD per million tokens, e.g. "${name}": { input: 1, output: 4 }), or start the run without a cost budget`,
+    type: FailureType.configuration,
     nonRetryable: true,
   });
 }

@@ -89,17 +89,18 @@ function lookup(table: PriceTable, name: string): ModelPrice | undefined {
  * `provider:model` wins, then an override keyed by the model name, then the defaults. Undefined
  * for a model nobody priced. duragent's scripted model (provider `scripted`) costs nothing.
  */
-export function priceOf(model: string, overrides?: PriceTable): ModelPrice | undefined {
+export function priceOf(model: string, overrides?: PriceTable, base: Readonly<PriceTable> = defaultPrices): ModelPrice | undefined {
   const hasProvider = model.indexOf(":") > 0;
   const { provider, model: name } = parseModelRef(model);
+  // Never priced as the real model it stood in for, whatever the overrides name.
+  if (provider === "scripted") return { input: 0, output: 0 };
   if (overrides) {
     const exact = hasProvider ? lookup(overrides, model) : undefined;
     if (exact) return exact;
     const byName = lookup(overrides, name);
     if (byName) return byName;
   }
-  if (provider === "scripted") return { input: 0, output: 0 };
-  return lookup(defaultPrices, name);
+  return lookup(base, name);
 }
 
 /**
@@ -107,8 +108,8 @@ export function priceOf(model: string, overrides?: PriceTable): ModelPrice | und
  * tokens (a part of `inputTokens`) are charged at `cachedInput`, or at `input` when the model has
  * no cached price; the rest of the input at `input`.
  */
-export function costOf(model: string, usage: TokenUsage, overrides?: PriceTable): number | undefined {
-  const price = priceOf(model, overrides);
+export function costOf(model: string, usage: TokenUsage, overrides?: PriceTable, base?: Readonly<PriceTable>): number | undefined {
+  const price = priceOf(model, overrides, base);
   if (!price) return undefined;
   const cached = Math.min(Math.max(usage.cachedInputTokens ?? 0, 0), usage.inputTokens);
   const micros =
@@ -129,13 +130,14 @@ function roundUsd(usd: number): number {
 export function costByModel(
   usage: UsageByModel,
   overrides?: PriceTable,
+  base?: Readonly<PriceTable>,
 ): { total?: number; byModel: Record<string, number | undefined>; unpriced: string[]; unreported: Record<string, number> } {
   const byModel: Record<string, number | undefined> = {};
   const unpriced: string[] = [];
   const unreported: Record<string, number> = {};
   let sum = 0;
   for (const [model, tokens] of Object.entries(usage)) {
-    const cost = costOf(model, tokens, overrides);
+    const cost = costOf(model, tokens, overrides, base);
     byModel[model] = cost;
     if (cost === undefined) unpriced.push(model);
     else sum += cost;
@@ -143,6 +145,18 @@ export function costByModel(
   }
   const complete = unpriced.length === 0 && Object.keys(unreported).length === 0;
   return complete ? { total: roundUsd(sum), byModel, unpriced, unreported } : { byModel, unpriced, unreported };
+}
+
+/**
+ * The whole table a run with a cost budget carries (`RunSettings.prices`): the defaults with
+ * `overrides` over them, fixed at its start, so that a later version's prices never change what
+ * its workflow code decided on replay. Priced with `priceOf(model, prices, {})`.
+ */
+export function runPrices(overrides: PriceTable = {}): PriceTable {
+  const table: PriceTable = {};
+  const overridden = new Set(Object.keys(overrides).map((name) => name.toLowerCase()));
+  for (const [name, price] of Object.entries(defaultPrices)) if (!overridden.has(name.toLowerCase())) table[name] = price;
+  return { ...table, ...overrides };
 }
 
 /** A dollar amount for people: cents for large sums, more digits for the small ones single runs cost. */

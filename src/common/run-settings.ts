@@ -34,6 +34,13 @@ export const RunSettingsSchema = z.object({
    * is left. None when absent.
    */
   tokenBudget: z.number().int().min(0).optional(),
+  /**
+   * The most the run's model calls may cost, in USD, counted as `tokenBudget` is, by `prices`.
+   * None when absent.
+   */
+  costBudget: z.number().min(0).optional(),
+  /** The price table `costBudget` counts by (`runPrices`), carried only with it: fixed for the run, as its decisions must be. */
+  prices: z.record(z.string(), z.object({ input: z.number(), output: z.number(), cachedInput: z.number().optional() })).optional(),
   llm: ActivitySettingsSchema,
   tools: ActivitySettingsSchema,
   /**

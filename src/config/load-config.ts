@@ -8,6 +8,7 @@ import path from "node:path";
 import { isScalar, LineCounter, parseDocument, visit, type Document } from "yaml";
 import { ConfigError, ExitCode, UserError, displayPath } from "../errors/user-error.js";
 import { zodIssues } from "../errors/zod-issues.js";
+import { runPrices } from "../common/pricing.js";
 import { defaultRunSettings, historyLimitDefaults, type ActivitySettings, type RunSettings } from "../common/run-settings.js";
 import { interpolate, isPlainObject } from "./interpolate.js";
 import { rememberSecretValue } from "./secret-values.js";
@@ -125,6 +126,7 @@ export function runSettingsFromConfig(config: DuragentConfig): RunSettings {
     defaultModel: config.llm.defaultModel,
     maxIterations: config.execution.maxIterations,
     ...(config.execution.tokenBudget !== undefined ? { tokenBudget: config.execution.tokenBudget } : {}),
+    ...(config.execution.costBudget !== undefined ? { costBudget: config.execution.costBudget, prices: runPrices(config.pricing) } : {}),
     llm: activitySettings(defaultRunSettings.llm, config.execution.llm),
     tools,
     ...(Object.keys(servers).length > 0 ? { servers } : {}),

@@ -453,6 +453,8 @@ export const ConfigSchema = z
         maxIterations: z.number().int().positive().default(10),
         /** The most tokens (input and output, every model's, child runs' included) one run may use; it fails before the model call past it. None when absent. */
         tokenBudget: z.number().int().positive().optional(),
+        /** The most one run's model calls may cost, in USD (by `pricing:` over the defaults), child runs' included; it fails before the model call past it. None when absent. */
+        costBudget: z.number().positive().optional(),
         /** Policy for model calls. */
         llm: ActivityPolicySchema.optional(),
         /** Policy for MCP tool calls. */

@@ -1,5 +1,5 @@
 /** `duragent run <target>` and `duragent start <target>`: start a run and, for `run`, follow it to its answer. */
-import { InvalidRunInput } from "../../client/engine.js";
+import { InvalidRunInput, type StartOptions } from "../../client/engine.js";
 import { UserError } from "../../errors/user-error.js";
 import { formatIssues } from "../../errors/zod-issues.js";
 import { readInput, resultNote, resultText, type CommandOutput } from "../command-output.js";
@@ -15,8 +15,8 @@ export interface RunOptions {
   events?: boolean;
   /** Show only these agents' streamed text (`--agent`). */
   agents?: string[];
-  /** The run's token budget (`--token-budget`), over the config's. */
-  tokenBudget?: number;
+  /** The run's own budgets (`--token-budget`, `--cost-budget`), over the config's. */
+  budgets?: Pick<StartOptions, "tokenBudget" | "costBudget">;
 }
 
 export async function runCommand(context: CommandContext, targetName: string, options: RunOptions): Promise<CommandOutput | void> {
@@ -30,7 +30,7 @@ export async function runCommand(context: CommandContext, targetName: string, op
   await context.noticeScriptedModel();
   const { value: input, notJson } = readInput(await readInputSource(options.input, "--input"));
   if (notJson !== undefined) (await context.logger()).warn(`--input begins as JSON but is not JSON (${notJson}); it is sent as text`);
-  const handle = await client.start(target, input, options.tokenBudget !== undefined ? { tokenBudget: options.tokenBudget } : {}).catch((error: unknown) => {
+  const handle = await client.start(target, input, options.budgets ?? {}).catch((error: unknown) => {
     if (error instanceof InvalidRunInput && error.issues.length > 0) throw new UserError(formatIssues("--input", error.issues));
     throw error;
   });

@@ -5,8 +5,10 @@
  * the end of this file); a model call and a tool call add the run's own bookkeeping around it. Questions, approvals and
  * signal waits are built on the engine's `waitUntil`. Subclasses supply the engine itself.
  */
+import type { ApplicationFailure } from "@temporalio/common";
 import { effectNames, effects, type EffectInput, type EffectMethods, type EffectName, type EffectOutput } from "../../common/effects.js";
-import { attemptsRanOut, stepGaveUp, stepTimedOut, stepTimeoutOf, tokenBudgetSpent } from "../../common/failures.js";
+import { attemptsRanOut, costBudgetSpent, stepGaveUp, stepTimedOut, stepTimeoutOf, tokenBudgetSpent, unpricedUnderBudget } from "../../common/failures.js";
+import { priceOf } from "../../common/pricing.js";
 import type { LlmRequest, LlmResponse, TokenUsage } from "../../common/llm.js";
 import { usageKey } from "../../common/usage.js";
 import { historyLimitDefaults, type ActivitySettings, type RunSettings } from "../../common/run-settings.js";
@@ -193,18 +195,22 @@ export abstract class BaseExecutor implements Executor {
     return failure;
   }
 
-  /** The settings a child run starts with: the run's, with what is left of its token budget. */
+  /** The settings a child run starts with: the run's, with what is left of its budgets. */
   protected childSettings(): RunSettings {
-    const { tokenBudget } = this.settings;
-    return tokenBudget === undefined ? this.settings : { ...this.settings, tokenBudget: Math.max(0, tokenBudget - this.control.tokensUsed()) };
+    const { tokenBudget, costBudget, prices } = this.settings;
+    if (tokenBudget === undefined && costBudget === undefined) return this.settings;
+    return {
+      ...this.settings,
+      ...(tokenBudget !== undefined ? { tokenBudget: Math.max(0, tokenBudget - this.control.tokensUsed()) } : {}),
+      ...(costBudget !== undefined && prices !== undefined ? { costBudget: Math.max(0, costBudget - this.control.costSpent(prices)) } : {}),
+    };
   }
 
   /** A model call, counting its tokens in the run's usage. */
   callLlm(request: LlmRequest): Promise<LlmResponse> {
     if (!this.fewerTurns()) return this.callLlmAsRecorded(request);
-    const { tokenBudget } = this.settings;
-    if (tokenBudget !== undefined && this.control.tokensUsed() >= tokenBudget) {
-      const failure = tokenBudgetSpent(this.control.tokensUsed(), tokenBudget);
+    const failure = this.budgetFailure(request.model);
+    if (failure) {
       this.control.recordError(failure);
       return Promise.reject(failure);
     }
@@ -217,6 +223,16 @@ export abstract class BaseExecutor implements Executor {
         throw error;
       },
     );
+  }
+
+  /** Why the run makes no more model calls: a budget spent, or a model its cost budget has no price for. */
+  private budgetFailure(model: string): ApplicationFailure | undefined {
+    const { tokenBudget, costBudget, prices } = this.settings;
+    if (tokenBudget !== undefined && this.control.tokensUsed() >= tokenBudget) return tokenBudgetSpent(this.control.tokensUsed(), tokenBudget);
+    if (costBudget === undefined || prices === undefined) return undefined;
+    if (priceOf(model, prices, {}) === undefined) return unpricedUnderBudget(model);
+    const spent = this.control.costSpent(prices);
+    return spent >= costBudget ? costBudgetSpent(spent, costBudget) : undefined;
   }
 
   private modelCallEnded(request: LlmRequest, callId: string, response: LlmResponse): LlmResponse {

@@ -12,6 +12,7 @@ import type { Message, TranscriptAgents } from "../../common/messages.js";
 import { maxRecentSteps, maxSettledRequests, type Answer, type ApprovalDecision, type ApprovalRequest, type QuestionRequest, type PendingRequest, type RunPhase, type RunStatus } from "../../common/run-status.js";
 import { appendStreamed, maxStepLogs, maxStreamedText, type ServerRequest, type ServerRequestAnswer, type StepLog, type StepProgress, type StepText } from "../../common/server-requests.js";
 import { addUsage, type UsageByModel } from "../../common/usage.js";
+import { costOf, type PriceTable } from "../../common/pricing.js";
 import { jsonSchemaOf, zodOfJsonSchema } from "../structured-output.js";
 import type { Answered, ApprovalCall, ApprovalOutcome, Question } from "./executor.js";
 import { sameJson } from "../../common/tools.js";
@@ -216,6 +217,13 @@ export class RunControl {
   tokensUsed(): number {
     let total = 0;
     for (const usage of Object.values(this.usage)) total += usage.inputTokens + usage.outputTokens;
+    return total;
+  }
+
+  /** What the run has spent in USD so far by `prices` (a run's whole table: see `runPrices`), every model's priced. */
+  costSpent(prices: PriceTable): number {
+    let total = 0;
+    for (const [model, usage] of Object.entries(this.usage)) total += costOf(model, usage, prices, {}) ?? 0;
     return total;
   }
 
