@@ -29,6 +29,7 @@ import { createLogger } from "../src/logger.js";
 import { createWorker } from "../src/worker.js";
 import { randomUUID } from "node:crypto";
 import { startTestTemporal } from "./support/temporal.js";
+import { waitFor } from "./support/wait.js";
 import { MemoryEngine } from "../src/client/memory-engine.js";
 import { RunNotFound, type Engine } from "../src/client/engine.js";
 import { TemporalEngine } from "../src/client/temporal-engine.js";
@@ -166,6 +167,38 @@ describe("one agent, two engines", () => {
         assert.match(((await plain.result()) as { text: string }).text, /^Notes: Launch is on Friday/);
         // The shared connection still serves the client's other calls.
         assert.equal((await (await beside.getHandle(plain.runId)).status()).phase, "completed");
+      });
+    } finally {
+      await beside.close();
+      await apart.close();
+      await worker.close();
+      await model.close();
+    }
+  });
+
+  test("a client sharing its worker's connection tells a run whose workflow code keeps failing, with the error, as a client of its own does", async () => {
+    const model = await startScriptedModelServer(finderScript);
+    const throwing = fileURLToPath(new URL("./fixtures/throwing-workflow.ts", import.meta.url));
+    const base = testConfig(model, { engine: "temporal", modules: [throwing] });
+    const config = { ...base, temporal: { ...base.temporal, address: env.address, taskQueue: `test-${randomUUID()}` } };
+    const worker = await createWorker({ config, logger: createLogger("test-worker", "silent"), workflowBundle: await bundleWorkflows([throwing]) });
+    const beside = await createClient({ config, worker });
+    const apart = await createClient({ config });
+    try {
+      await worker.worker.runUntil(async () => {
+        const handle = await beside.start("throwsAtOnce", "bug");
+        for (const client of [beside, apart]) {
+          const stuck = await waitFor("the failure in its status", async () => {
+            const status = await (await client.getHandle(handle.runId)).status();
+            return status.lastError ? status : undefined;
+          }, 30_000);
+          assert.equal(stuck.phase, "running");
+          assert.match(stuck.lastError!, /^Error: oops: a bug in workflow code \(at .*throwing-workflow\.ts:\d+:\d+\)/);
+          assert.match(stuck.partial!, /workflow code keeps failing/);
+          const listed = (await client.list({ usage: true })).find((run) => run.runId === handle.runId);
+          assert.equal(listed?.stuck, "its workflow code keeps failing on its workers");
+        }
+        await handle.terminate("test over");
       });
     } finally {
       await beside.close();

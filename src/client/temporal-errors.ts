@@ -21,7 +21,7 @@ export function explainTemporalError(error: unknown, temporal: DuragentConfig["t
   // A client already connected when the server went away: the SDK's ServiceError over gRPC's UNAVAILABLE.
   const unavailable = grpcCause(error, 14 /* UNAVAILABLE */);
   if (unavailable) {
-    const said = String(unavailable.details ?? unavailable.message ?? "");
+    const said = grpcWords(unavailable);
     const reason = /ECONNREFUSED|Connection refused/i.test(said) ? "connection refused" : said.replace(/^14 UNAVAILABLE: /, "").replace(/\s*Resolution note:\s*$/, "");
     return unreachableBecause(temporal, reason, error);
   }
@@ -73,6 +73,11 @@ function grpcCause(error: unknown, code: number): { details?: unknown; message?:
   return causes(error).find((cause) => (cause as { code?: unknown }).code === code);
 }
 
+/** What the server said: grpc-js's client puts it in `details`; a worker's native connection, which a client can share, leaves that empty and puts it in `message`. */
+function grpcWords(cause: { details?: unknown; message?: unknown }): string {
+  return String(cause.details || cause.message || "");
+}
+
 /** The configured namespace is not on the cluster: exit 3, with the command that creates it. */
 export function namespaceMissing(temporal: DuragentConfig["temporal"], cause?: unknown): UserError {
   const { address, namespace } = temporal;
@@ -109,7 +114,7 @@ function unreachableHint(temporal: DuragentConfig["temporal"]): string {
 export function isWorkflowTaskFailing(error: unknown): boolean {
   // Read by shape, so that loading this module does not load Temporal's client (the memory engine and `--help` never need it).
   const refused = grpcCause(error, 9 /* FAILED_PRECONDITION */);
-  return refused !== undefined && /Workflow Task in failed state/i.test(String(refused.details ?? refused.message));
+  return refused !== undefined && /Workflow Task in failed state/i.test(grpcWords(refused));
 }
 
 /**
@@ -118,7 +123,7 @@ export function isWorkflowTaskFailing(error: unknown): boolean {
  */
 export function isNoRecentPoller(error: unknown): boolean {
   const refused = grpcCause(error, 9 /* FAILED_PRECONDITION */);
-  return refused !== undefined && /no poller seen/i.test(String(refused.details ?? refused.message));
+  return refused !== undefined && /no poller seen/i.test(grpcWords(refused));
 }
 
 /**
