@@ -30,6 +30,7 @@ export { createWorker, runWorker, type DuragentWorker, type WorkerBundle, type W
 export { configFrom, loadConfig, parseConfig, type ConfigSource, type LoadConfigOptions, type LoadedConfig } from "./config/load-config.js";
 export { ConfigSchema, type DuragentConfig } from "./config/schema.js";
 export { ConfigError, ExitCode, isUserError, UserError } from "./errors/user-error.js";
+export { FailureType } from "./common/failures.js";
 export { WorkflowBundleError } from "./worker/workflow-bundle.js";
 export type { ApprovalDecision, ApprovalRequest, Answer, PendingRequest, QuestionRequest, RunPhase, RunStatus } from "./common/run-status.js";
 export type { RunCost } from "./client/run-cost.js";

@@ -120,6 +120,8 @@ for (const engineName of ["memory", "temporal"] as const) {
           assert.match(retrying.error, /^openai is rate limiting requests \(429\): Rate limit reached for gpt-4\.1-mini/);
 
           const failure = await failureOf(handle);
+          // What a test or a program tells failures apart by, the same on both engines.
+          assert.equal(failure.failureType, FailureType.stepGaveUp);
           const status = await handle.status();
           assert.equal(status.phase, "failed");
           assert.equal(status.lastError, failure.message.replace(/^Run \S+ failed: /, ""));
@@ -140,6 +142,7 @@ for (const engineName of ["memory", "temporal"] as const) {
         await onEngine(engineName, env, configFor(model, log, {}), async (engine) => {
           const handle = await engine.start(agent("anthropic:claude-sonnet-4-5"), "record_step");
           const failure = await failureOf(handle);
+          assert.equal(failure.failureType, FailureType.llmRequestRejected);
           const status = await handle.status();
           assert.equal(status.lastError, "worker: anthropic rejected the request (400): messages: text content blocks must be non-empty");
           assert.ok(failure.message.endsWith(status.lastError!), failure.message);

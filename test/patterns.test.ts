@@ -495,6 +495,7 @@ describe("declarative patterns", () => {
       const handle = await engine.start(target, "go", { tokenBudget: 45 });
       await assert.rejects(handle.result(), (error: unknown) => {
         assert.ok(error instanceof RunFailed);
+        assert.equal(error.failureType, "TokenBudgetSpent");
         assert.match(error.message, /d: the run has used 40 tokens, and its budget is 25 \(execution\.tokenBudget, or --token-budget for one run\): it makes no more model calls$/);
         return true;
       });
@@ -523,6 +524,7 @@ describe("declarative patterns", () => {
       const handle = await engine.start(target, "go", { costBudget: 0.045 });
       await assert.rejects(handle.result(), (error: unknown) => {
         assert.ok(error instanceof RunFailed);
+        assert.equal(error.failureType, "CostBudgetSpent");
         assert.match(error.message, /d: the run has spent \$0\.0400 on model calls, and its budget is \$0\.0250 \(execution\.costBudget, or --cost-budget for one run\): it makes no more model calls$/);
         return true;
       });

@@ -5,6 +5,7 @@
  */
 import { runEvents, type RunEvent } from "./run-events.js";
 import { requestOwner } from "../common/child-runs.js";
+import { failureTypeOf } from "../common/failures.js";
 import { InvalidRunMessage, severalPending } from "../common/invalid-run-message.js";
 import type { TranscriptMessage } from "../common/messages.js";
 import type { ApprovalDecision, Answer, PendingRequest, RunPhase, RunStatus } from "../common/run-status.js";
@@ -259,6 +260,12 @@ export class RunNotFound extends UserError {
 /** The run failed, was cancelled or was terminated; the message is the root cause's (or the termination's reason). */
 export class RunFailed extends UserError {
   override name = "RunFailed";
+  /**
+   * What kind of failure ended a failed run, for code and tests to tell apart: one of
+   * `FailureType` (`StepGaveUp`, `LlmRequestRejected`, `TokenBudgetSpent`, …), or the type workflow
+   * code gave its own `ApplicationFailure`. Undefined for a cancelled or terminated run.
+   */
+  readonly failureType: string | undefined;
   constructor(
     readonly runId: string,
     readonly phase: "failed" | "cancelled" | "terminated",
@@ -266,6 +273,7 @@ export class RunFailed extends UserError {
     cause?: unknown,
   ) {
     super(`Run ${runId} ${phase === "failed" ? "failed" : `was ${phase}`}: ${reason}`, { exitCode: ExitCode.runFailed, cause });
+    this.failureType = phase === "failed" ? failureTypeOf(cause) : undefined;
   }
 }
 
