@@ -44,6 +44,7 @@ test("an answer the provider cut off, stopped or left empty is noted, not passed
   // ignored tool_choice "none"), which is not a turn ended with no tool call.
   const stillCalling = { text: "", messages: [{ role: "assistant", content: "", toolCalls: [{ id: "c", name: "t", arguments: "{}" }] }, { role: "tool", toolCallId: "c", toolName: "t", content: [] }], usage: {} };
   assert.match(resultNote(stillCalling) ?? "", /^the agent reached its turn limit \(maxIterations\) with the model still calling tools, so there is no answer/);
+  assert.equal(resultNote({ text: "Partial", messages: [], usage: {}, stopReason: "max_iterations" }), resultNote(stillCalling));
   // A workflow's own result with an empty text is its business.
   assert.equal(resultNote({ text: "" }), undefined);
 });
@@ -94,6 +95,8 @@ test("an agent whose model keeps calling tools to its last turn (tool_choice \"n
     const handle = await engine.start({ kind: "agent", name: "looper", agent: { name: "looper", instruction: "Echo.", servers: ["everything"], maxIterations: 2 } }, "Go.");
     const result = (await handle.result()) as AgentRunResult;
     assert.equal(result.text, "");
+    // A program or a test tells it from an answer that is empty by the result alone.
+    assert.equal(result.stopReason, "max_iterations");
     assert.equal(model.requests.length, 2);
     assert.match(resultNote(result) ?? "", /^the agent reached its turn limit \(maxIterations\)/);
   } finally {

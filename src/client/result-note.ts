@@ -13,6 +13,8 @@ export function endingNote(result: unknown): string | undefined {
   return notes.length > 0 ? notes.join(" Also, ") : undefined;
 }
 
+const turnLimitNote = `the agent reached its turn limit (maxIterations) with the model still calling tools, so there is no answer: raise maxIterations, or the model ignored the last turn's tool_choice "none".`;
+
 function howItEnded(result: { text: string }): string | undefined {
   const { evaluation, orchestration, swarm } = result as PatternEnding;
   const { stopReason } = result as { stopReason?: unknown };
@@ -20,11 +22,13 @@ function howItEnded(result: { text: string }): string | undefined {
     return `the model's answer was cut off at its output token limit (the provider's finish reason said so): this text is incomplete. Ask for a shorter answer, or give generate() a higher maxTokens in workflow code.`;
   }
   if (stopReason === "content_filter") return `the provider stopped the model's answer (a content filter or a refusal): this text may be incomplete.`;
+  if (stopReason === "max_iterations") return turnLimitNote;
   if (result.text.trim() === "" && "messages" in result) {
     // Its last turn's tool calls ran, and no turn was left to answer from their results (a swarm's
     // hand-over ends a turn too, and is said below).
     const last = Array.isArray(result.messages) ? (result.messages.at(-1) as { role?: unknown } | undefined) : undefined;
-    if (last?.role === "tool" && !("swarm" in result)) return `the agent reached its turn limit (maxIterations) with the model still calling tools, so there is no answer: raise maxIterations, or the model ignored the last turn's tool_choice "none".`;
+    // Results from before `stopReason: "max_iterations"` say it by their last message alone.
+    if (last?.role === "tool" && !("swarm" in result)) return turnLimitNote;
     return `the model's answer was empty: it ended its turn with no text and no tool call.`;
   }
   if (evaluation?.stopReason === "max-refinements") {

@@ -35,9 +35,10 @@ export interface AgentRunResult {
   /**
    * Set when the final answer did not end as a whole answer does: `max_tokens` when the provider
    * cut it off at the output token limit (finish reason `length`), `content_filter` when it stopped
-   * it (a filter or a refusal). The CLI notes it beside the answer.
+   * it (a filter or a refusal), `max_iterations` when the turns ran out (`maxIterations`) with the
+   * model still calling tools, so there is no answer. The CLI notes it beside the answer.
    */
-  stopReason?: "max_tokens" | "content_filter";
+  stopReason?: "max_tokens" | "content_filter" | "max_iterations";
 }
 
 /** Runs one agent on one message through the whole tool loop. */
@@ -46,7 +47,8 @@ export const agentWorkflow = defineWorkflow<AgentRunInput, AgentRunResult>(async
   const added = await llm.generate(input.message);
   const messages = llm.history;
   const fits = fitInOnePayload(messages);
-  const stopped = llm.lastStopReason === "max_tokens" || llm.lastStopReason === "content_filter" ? { stopReason: llm.lastStopReason } : {};
+  const { lastStopReason } = llm;
+  const stopped = lastStopReason === "max_tokens" || lastStopReason === "content_filter" || lastStopReason === "max_iterations" ? { stopReason: lastStopReason } : {};
   return { text: finalText(added), messages: fits ? messages : [], ...(fits ? {} : { messagesLeftOut: messages.length }), usage: llm.usage, ...stopped };
 });
 

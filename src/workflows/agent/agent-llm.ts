@@ -49,8 +49,11 @@ export class AgentLlm implements AugmentedLlm {
   readonly history: Message[] = [];
   /** Tokens used by this LLM's calls, per model. */
   readonly usage: UsageByModel = {};
-  /** Why the latest model turn ended, as the provider said: `max_tokens` means its answer was cut off. */
-  lastStopReason: StopReason | undefined;
+  /**
+   * Why the latest model turn ended, as the provider said: `max_tokens` means its answer was cut
+   * off; `max_iterations` that the turns ran out (`maxIterations`) with the model still calling tools.
+   */
+  lastStopReason: StopReason | "max_iterations" | undefined;
   /** Namespaced tool names that wait for a person's approval (`approvals.tools`). */
   private readonly needsApproval: (toolName: string) => boolean;
   /** Servers whose tools the next model call lists, until one has. */
@@ -156,6 +159,7 @@ export class AgentLlm implements AugmentedLlm {
     const added: Message[] = [...input];
     this.ctx.run.addToTranscript(options.inTranscript ? input.slice(options.inTranscript) : input, this.name);
 
+    let handedOver = false;
     for (let iteration = 1; iteration <= maxIterations; iteration++) {
       // On the last allowed turn the model must answer rather than call more tools.
       const lastTurn = iteration === maxIterations;
@@ -195,8 +199,13 @@ export class AgentLlm implements AugmentedLlm {
       const results = outcomes.map((outcome) => outcome.message);
       added.push(...results);
       this.ctx.run.addToTranscript(results, this.name);
-      if (outcomes.some((outcome) => outcome.endTurn)) break;
+      if (outcomes.some((outcome) => outcome.endTurn)) {
+        handedOver = true;
+        break;
+      }
     }
+    // The turns ran out with the tools' results unanswered: there is no answer to give.
+    if (!handedOver && added.at(-1)?.role === "tool") this.lastStopReason = "max_iterations";
 
     if (useHistory) this.history.push(...added);
     return added.slice(input.length);
