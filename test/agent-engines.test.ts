@@ -486,6 +486,8 @@ describe("replay testing from a user's project (duragent/testing)", () => {
       assert.deepEqual(same.map((outcome) => [outcome.workflowId, outcome.error?.message]), [[handle.runId, undefined], [handle.runId, undefined]]);
       const [drifted] = await replayRunHistories({ files: [saved], config: { ...config, modules: [changed] } });
       assert.equal(drifted?.error?.name, "DeterminismViolationError", String(drifted?.error));
+      // In words, as `duragent replay` says it, not the SDK's debug print.
+      assert.match(drifted?.reason ?? "", /^the code changed shape \(\[TMPRL1100\] Nondeterminism error: .*HistoryEvent\(id: \d+, \w+\)\)$/);
       // A replay script of its own: no SDK log lines on the console, and it ends when done.
       const script = [
         `import { replayRunHistories } from ${JSON.stringify(new URL("../src/testing/index.ts", import.meta.url).href)};`,

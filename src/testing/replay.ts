@@ -10,6 +10,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { temporal } from "@temporalio/proto";
+import { replayFailure, replayFailureWords } from "../client/temporal-errors.js";
 import type { ConfigSource } from "../config/load-config.js";
 import type { Logger } from "../logger.js";
 
@@ -20,6 +21,8 @@ export interface ReplayOutcome {
   workflowId: string;
   /** Why the history does not replay (a `DeterminismViolationError` for a change of shape); absent when it does. */
   error?: Error;
+  /** The same in words, absent when it replays: what it means, then the worker's own words out of the SDK's wrapping, e.g. `the code changed shape ([TMPRL1100] Nondeterminism error: …)`. */
+  reason?: string;
 }
 
 /** Saves a run's history to `file` (its folder made if need be), from the Temporal cluster the config names. */
@@ -77,23 +80,34 @@ async function replayEach(
     try {
       history = await loadRunHistory(file);
     } catch (error) {
-      outcomes.push({ file, workflowId: "", error: new Error(`not a saved history: ${error instanceof Error ? error.message : String(error)}`) });
+      const failure = new Error(`not a saved history: ${error instanceof Error ? error.message : String(error)}`);
+      outcomes.push({ file, workflowId: "", error: failure, reason: failure.message });
       continue;
     }
     // Child runs' ids derive from it: a stand-in would read as nondeterminism.
     const workflowId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowId;
     if (!workflowId) {
-      outcomes.push({ file, workflowId: "", error: new Error("not a whole history: it does not start with a WorkflowExecutionStarted event naming its workflow id") });
+      const failure = new Error("not a whole history: it does not start with a WorkflowExecutionStarted event naming its workflow id");
+      outcomes.push({ file, workflowId: "", error: failure, reason: failure.message });
       continue;
     }
     try {
       await Worker.runReplayHistory({ workflowBundle: { code }, ...(dataConverter ? { dataConverter } : {}) }, history, workflowId);
       outcomes.push({ file, workflowId });
     } catch (error) {
-      outcomes.push({ file, workflowId, error: error instanceof Error ? error : new Error(String(error)) });
+      const failure = error instanceof Error ? error : new Error(String(error));
+      outcomes.push({ file, workflowId, error: failure, reason: replayReason(failure) });
     }
   }
   return outcomes;
+}
+
+/** The worker's own words, out of the SDK's wrapping (a Rust debug print), after what they mean. */
+function replayReason(error: Error): string {
+  const words = /message: "((?:[^"\\]|\\.)*)"/.exec(error.message)?.[1]?.replace(/\\(.)/g, "$1") ?? error.message.split("\n")[0]!;
+  const kind = replayFailure(words) ?? replayFailure(error.message);
+  if (!kind) return words;
+  return `${replayFailureWords[kind].short} (${words})`;
 }
 
 /** A saved history, from this module's files or the Temporal CLI's. */

@@ -1,6 +1,5 @@
 /** `duragent replay <files…>`: replays saved run histories against the config's workflow code, the check before a deploy. */
 import { existsSync } from "node:fs";
-import { replayFailure, replayFailureWords } from "../../client/temporal-errors.js";
 import { displayPath, ExitCode, UserError } from "../../errors/user-error.js";
 import type { CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
@@ -15,7 +14,7 @@ export async function replayCommand(context: CommandContext, files: string[]): P
   // The SDK's warning for each history that fails says what the summary below says; shown when asked for.
   const logger = process.env.DURAGENT_LOG_LEVEL ? await context.logger() : createLogger("duragent", "error", "text");
   const outcomes = await replayRunHistories({ files, config, logger });
-  const lines = outcomes.map(({ file, workflowId, error }) => (error ? `${displayPath(file)}: does not replay: ${why(error)}` : `${displayPath(file)}: replays (${workflowId})`));
+  const lines = outcomes.map(({ file, workflowId, reason }) => (reason !== undefined ? `${displayPath(file)}: does not replay: ${reason}` : `${displayPath(file)}: replays (${workflowId})`));
   const failed = outcomes.filter((outcome) => outcome.error).length;
   if (failed > 0) {
     throw new UserError(`${lines.join("\n")}\n${failed} of ${outcomes.length} ${outcomes.length === 1 ? "history does" : "histories do"} not replay against this code.`, {
@@ -28,14 +27,6 @@ export async function replayCommand(context: CommandContext, files: string[]): P
     data: { outcomes: outcomes.map(({ file, workflowId }) => ({ file, workflowId, replays: true })) },
     text: `${lines.join("\n")}\n${outcomes.length === 1 ? "the history replays" : `all ${outcomes.length} histories replay`} against this code`,
   };
-}
-
-/** The worker's own words, out of the SDK's wrapping (a Rust debug print), after what they mean. */
-function why(error: Error): string {
-  const words = /message: "((?:[^"\\]|\\.)*)"/.exec(error.message)?.[1]?.replace(/\\(.)/g, "$1") ?? error.message.split("\n")[0]!;
-  const kind = replayFailure(words) ?? replayFailure(error.message);
-  if (!kind) return words;
-  return `${replayFailureWords[kind].short} (${words})`;
 }
 
 const saveHint = "Save a run's history with `temporal workflow show --workflow-id <run> --output json > <file>`, or saveRunHistory from duragent/testing.";
