@@ -232,10 +232,14 @@ export class DuragentClient {
       const workflows = [...(await this.targets()).values()].filter((known) => known.kind === "workflow");
       const same = workflows.find((known) => known.workflow === target);
       if (same) return same;
-      // A TypeScript module is loaded by duragent's own loader: another instance of the same code
-      // than the program's, found by its body's source when exactly one export has it.
+      // A TypeScript module loaded by duragent's own loader, or by a test runner's transform, is
+      // another instance of the same code than the program's: found by where it was defined,
+      // else by its body's source, when exactly one export has it.
+      const exported = (found: typeof workflows) => [...new Map(found.map((known) => [known.workflow, known])).values()];
+      const sameSite = target.definedAt === undefined ? [] : exported(workflows.filter((known) => known.workflow?.definedAt === target.definedAt));
+      if (sameSite.length === 1) return sameSite[0]!;
       const source = target.body.toString();
-      const alike = source.includes("[native code]") ? [] : [...new Map(workflows.filter((known) => known.workflow?.body.toString() === source).map((known) => [known.workflow, known])).values()];
+      const alike = source.includes("[native code]") ? [] : exported(workflows.filter((known) => known.workflow?.body.toString() === source));
       if (alike.length === 1) return alike[0]!;
       throw new UserError(
         alike.length > 1

@@ -318,6 +318,24 @@ describe("generated run ids", () => {
     }
   });
 
+  test("a workflow object from another instance of its module (a test runner's transform, a loader of its own) is the export defined at its place, even beside one with the same code", async () => {
+    const twins = fileURLToPath(new URL("./fixtures/twin-workflows.ts", import.meta.url));
+    const client = await createClient({ config: testConfig(model, { modules: [twins] }), engine: "memory" });
+    try {
+      const own = (await import(twins)) as typeof import("./fixtures/twin-workflows.js");
+      const copy = (await import(`${pathToFileURL(twins).href}?another-instance`)) as typeof import("./fixtures/twin-workflows.js");
+      assert.notEqual(copy.second, own.second);
+      assert.equal(copy.second.body.toString(), copy.first.body.toString());
+      for (const name of ["first", "second"] as const) {
+        const handle = await client.start(copy[name], "x");
+        assert.match(handle.runId, new RegExp(`^${name}-`));
+        assert.equal(await handle.result(), "got x");
+      }
+    } finally {
+      await client.close();
+    }
+  });
+
   test("a program's bad start options, run id or config are user errors naming what is wrong, not raw TypeErrors or silently ignored", async () => {
     const client = await createClient({ config: testConfig(model), engine: "memory" });
     const agent = { name: "echo", instruction: "Echo." };

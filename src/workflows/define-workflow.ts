@@ -3,7 +3,7 @@
  * that Temporal can run it as a workflow (it builds a TemporalExecutor from the run input) while
  * the memory engine calls `body` with its own executor.
  */
-import { isCancellation } from "@temporalio/workflow";
+import { inWorkflowContext, isCancellation } from "@temporalio/workflow";
 import type { z } from "zod";
 import type { RunSettings } from "../common/run-settings.js";
 import type { BaseExecutor } from "./executor/base-executor.js";
@@ -27,6 +27,13 @@ export interface DuragentWorkflow<I = unknown, O = unknown> {
   /** Validates the input at the client, before a run starts. */
   readonly inputSchema?: z.ZodType<I>;
   readonly isDuragentWorkflow: true;
+  /**
+   * Which module defined it, and its place among that module's definitions (`path#n`), outside
+   * Temporal's sandbox: how a client tells which export a program's workflow object is when
+   * duragent loaded the module apart from the program (its own TypeScript loader, a test
+   * runner's transform), so the objects differ.
+   */
+  readonly definedAt?: string;
 }
 
 export function defineWorkflow<I, O>(
@@ -35,11 +42,45 @@ export function defineWorkflow<I, O>(
 ): DuragentWorkflow<I, O> {
   const temporalEntry = async (run: WorkflowRunInput<I>): Promise<O> =>
     runToEnd(new TemporalExecutor(run.settings, { unwatched: run.unwatched === true }), body, run.input);
+  const definedAt = inWorkflowContext() ? undefined : definitionSite();
   return Object.assign(temporalEntry, {
     body,
     inputSchema: options.input,
     isDuragentWorkflow: true as const,
+    ...(definedAt !== undefined ? { definedAt } : {}),
   });
+}
+
+/** Where in each module, as its URL is loaded (query and all), workflows have been defined, in order. */
+const definedIn = new Map<string, string[]>();
+
+/**
+ * Which module defined the workflow, and the place of its definition among that module's
+ * (`path#n`): the same for every instance of one module however it was loaded (tsx, a test
+ * runner's transform), since each runs the module's top-level code in the same order. Lines
+ * alone would not do: only some loaders map the stack to the source. A place seen before is
+ * another instance of the module defining the same workflow again.
+ */
+function definitionSite(): string | undefined {
+  // This function's frame, then defineWorkflow's, then its caller's.
+  const frame = new Error().stack?.split("\n")[3];
+  const site = frame && /\(?((?:file:\/\/)?[^()\s]+?):(\d+:\d+)\)?$/.exec(frame.trim());
+  if (!site) return undefined;
+  const loaded = site[1]!;
+  const position = site[2]!;
+  const places = definedIn.get(loaded) ?? [];
+  definedIn.set(loaded, places);
+  let place = places.indexOf(position);
+  if (place < 0) place = places.push(position) - 1;
+  let path = loaded.replace(/\?.*$/, "");
+  if (path.startsWith("file://")) {
+    try {
+      path = decodeURIComponent(path.slice("file://".length));
+    } catch {
+      return undefined;
+    }
+  }
+  return `${path.replace(/\\/g, "/").replace(/^\/([A-Za-z]:)/, "$1")}#${place + 1}`;
 }
 
 export function isDuragentWorkflow(value: unknown): value is DuragentWorkflow {
