@@ -20,7 +20,7 @@ import type { RunTarget } from "../src/client/run-targets.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import { bundleWorkflows } from "./support/runtime.js";
 import type { DuragentWorkflow } from "../src/workflows/index.js";
-import { askForBudget } from "./fixtures/human-workflows.js";
+import { askForBudget, restFor } from "./fixtures/human-workflows.js";
 import { filesystemServer } from "./support/mcp-servers.js";
 import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
 import { startTestTemporal } from "./support/temporal.js";
@@ -50,6 +50,24 @@ function configFor(model: ScriptedModelServer): DuragentConfig {
 
 function engineTests(name: string, withEngine: () => EngineRunner) {
   describe(`people steer runs (${name})`, () => {
+    test("a run asleep says what it waits for and until when, and stops saying it once awake", async () => {
+      await withEngine()([], async (engine) => {
+        const before = Date.now();
+        const handle = await engine.start({ kind: "workflow", name: "restFor", workflow: restFor as unknown as DuragentWorkflow }, { ms: 3000 });
+        const asleep = await waitFor("the timer in its status", async () => {
+          const status = await handle.status();
+          return status.waitingFor ? status : undefined;
+        });
+        assert.equal(asleep.phase, "running");
+        const until = /^a timer of 3 s, until (\S+)$/.exec(asleep.waitingFor!)?.[1];
+        assert.ok(until, asleep.waitingFor);
+        assert.ok(Math.abs(Date.parse(until) - (before + 3000)) < 2000, `${until} is not 3 s after the start`);
+        assert.equal(await handle.result(), "rested");
+        assert.equal((await handle.status()).waitingFor, undefined);
+      });
+    });
+
+
     test("an answer is validated against the schema; a bad one is refused and the run is untouched", async () => {
       await withEngine()([], async (engine) => {
         const handle = await engine.start(budget, {});

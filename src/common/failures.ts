@@ -229,7 +229,8 @@ export function stepGaveUp(policy: StepPolicyWords, cause: Error): ApplicationFa
   });
 }
 
-function formatMs(ms: number): string {
+/** A duration for people: `90 s`, `5 min`, `250 ms`. */
+export function formatMs(ms: number): string {
   if (ms % 60_000 === 0) return `${ms / 60_000} min`;
   return ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`;
 }

@@ -7,7 +7,7 @@
  */
 import type { ApplicationFailure } from "@temporalio/common";
 import { effectNames, effects, type EffectInput, type EffectMethods, type EffectName, type EffectOutput } from "../../common/effects.js";
-import { attemptsRanOut, costBudgetSpent, stepGaveUp, stepTimedOut, stepTimeoutOf, tokenBudgetSpent, unpricedUnderBudget } from "../../common/failures.js";
+import { attemptsRanOut, costBudgetSpent, formatMs, stepGaveUp, stepTimedOut, stepTimeoutOf, tokenBudgetSpent, unpricedUnderBudget } from "../../common/failures.js";
 import { priceOf } from "../../common/pricing.js";
 import type { LlmRequest, LlmResponse, TokenUsage } from "../../common/llm.js";
 import { usageKey } from "../../common/usage.js";
@@ -125,7 +125,19 @@ export abstract class BaseExecutor implements Executor {
 
   abstract executeChild<O>(workflowName: string, input: unknown, options: { idSuffix: string; summary?: string }): Promise<O>;
   abstract uuid(): string;
-  abstract sleep(ms: number): Promise<void>;
+  /** The engine's own timer: Temporal's, durable, or the memory engine's. */
+  protected abstract timer(ms: number): Promise<void>;
+
+  /** A durable sleep, which the run's status names while it lasts (`waitingFor`). */
+  sleep(ms: number): Promise<void> {
+    const waiting = `a timer of ${formatMs(ms)}, until ${new Date(Date.now() + ms).toISOString()}`;
+    this.control.setWaitingFor(waiting);
+    const timer = this.timer(ms);
+    // Beside the caller's continuation, not before it: a sleep takes the turns it always took.
+    const ended = () => this.control.stopWaitingFor(waiting);
+    timer.then(ended, ended);
+    return timer;
+  }
   abstract continueAsNew(input: unknown): Promise<never>;
 
   condition(predicate: () => boolean, timeoutMs?: number): Promise<boolean> {

@@ -322,7 +322,7 @@ export class MemoryExecutor extends BaseExecutor {
     return globalThis.crypto.randomUUID();
   }
 
-  sleep(ms: number): Promise<void> {
+  protected timer(ms: number): Promise<void> {
     return this.waitUntil(() => false, ms).then(() => undefined);
   }
 }

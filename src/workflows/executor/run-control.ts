@@ -204,6 +204,11 @@ export class RunControl {
     this.changed();
   }
 
+  /** Stops saying the run waits for `what`, unless it has since said something else. */
+  stopWaitingFor(what: string): void {
+    if (this.waitingFor === what) this.setWaitingFor(undefined);
+  }
+
   private countStep(label: string): void {
     this.waitingFor = undefined;
     this.stepCount += 1;

@@ -384,7 +384,7 @@ export class TemporalExecutor extends BaseExecutor {
     return workflow.uuid4();
   }
 
-  sleep(ms: number): Promise<void> {
+  protected timer(ms: number): Promise<void> {
     return workflow.sleep(ms);
   }
 }
