@@ -240,49 +240,36 @@ for (const engineName of ["memory", "temporal"] as const) {
       }
     });
 
-    test("a hanging tool's timeout names the step, the server and the tool, and the setting, to the model and in the status", async () => {
+    /** A tool that hangs on every attempt under `policy`: the model is told, naming `setting`, after `attempts` calls. */
+    async function hangIsTold(name: string, policy: { tools: Record<string, unknown>; server?: Record<string, unknown> }, setting: string, attempts: number): Promise<void> {
       const calls: ScriptedCall[] = [];
       const model = await startScriptedModelServer((call) => (calls.push(call), toolScript(call)), { quiet: true });
-      const log = join(dir, `hang-${engineName}.log`);
-      const config = configFor(model, log, { tools: { maximumAttempts: 2, initialIntervalMs: 100, maximumIntervalMs: 100, startToCloseTimeoutMs: 1500 } });
+      const log = join(dir, `${name}-${engineName}.log`);
       try {
-        await onEngine(engineName, env, config, async (engine) => {
+        await onEngine(engineName, env, configFor(model, log, { tools: policy.tools }, policy.server), async (engine) => {
           const handle = await engine.start(agent("openai:gpt-4.1-mini"), "slow_step 600000");
           assert.equal(((await handle.result()) as { text: string }).text, "done");
           const expected =
             "The step 'tool counting/slow_step' timed out: it got no result within its start-to-close timeout of 1.5 s " +
-            "(execution.tools.startToCloseTimeoutMs). Attempts allowed: 2.";
+            `(${setting}.startToCloseTimeoutMs). Attempts allowed: ${attempts}.`;
           assert.equal((await handle.status()).lastError, expected);
           const told = calls[1]!.messages.findLast((message) => message.role === "tool");
           assert.equal(textOf(told!.content), `Error: The call to 'counting_slow_step' failed, so it has no result: ${expected}`);
-          assert.equal(countingCalls(log, "slow_step"), 2);
+          assert.equal(countingCalls(log, "slow_step"), attempts);
         });
       } finally {
         await model.close();
       }
+    }
+
+    test("a hanging tool's timeout names the step, the server and the tool, and the setting, to the model and in the status", async () => {
+      await hangIsTold("hang", { tools: { maximumAttempts: 2, initialIntervalMs: 100, maximumIntervalMs: 100, startToCloseTimeoutMs: 1500 } }, "execution.tools", 2);
     });
 
     test("a server's own policy (mcp.servers.<name>.execution) is used over execution.tools, and its failure names it", async () => {
-      const calls: ScriptedCall[] = [];
-      const model = await startScriptedModelServer((call) => (calls.push(call), toolScript(call)), { quiet: true });
-      const log = join(dir, `own-policy-${engineName}.log`);
       // A tool that must not run twice: one attempt, under a limit of its own.
-      const config = configFor(model, log, { tools: { maximumAttempts: 3, initialIntervalMs: 100, maximumIntervalMs: 100 } }, { maximumAttempts: 1, startToCloseTimeoutMs: 1500 });
-      try {
-        await onEngine(engineName, env, config, async (engine) => {
-          const handle = await engine.start(agent("openai:gpt-4.1-mini"), "slow_step 600000");
-          assert.equal(((await handle.result()) as { text: string }).text, "done");
-          const expected =
-            "The step 'tool counting/slow_step' timed out: it got no result within its start-to-close timeout of 1.5 s " +
-            "(mcp.servers.counting.execution.startToCloseTimeoutMs). Attempts allowed: 1.";
-          assert.equal((await handle.status()).lastError, expected);
-          const told = calls[1]!.messages.findLast((message) => message.role === "tool");
-          assert.equal(textOf(told!.content), `Error: The call to 'counting_slow_step' failed, so it has no result: ${expected}`);
-          assert.equal(countingCalls(log, "slow_step"), 1);
-        });
-      } finally {
-        await model.close();
-      }
+      const server = { maximumAttempts: 1, startToCloseTimeoutMs: 1500 };
+      await hangIsTold("own-policy", { tools: { maximumAttempts: 3, initialIntervalMs: 100, maximumIntervalMs: 100 }, server }, "mcp.servers.counting.execution", 1);
     });
 
     test("an input the target refuses is refused at start, naming the field, and no run is started", async () => {

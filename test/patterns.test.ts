@@ -10,9 +10,9 @@ import { createCallLlm } from "../src/activities/llm/call-llm.js";
 import { createProviderRegistry } from "../src/activities/llm/provider-registry.js";
 import { McpConnectionPool } from "../src/activities/mcp/connection-pool.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
-import { ConfigSchema } from "../src/config/schema.js";
+import { ConfigSchema, type DuragentConfig } from "../src/config/schema.js";
 import { MemoryEngine } from "../src/client/memory-engine.js";
-import { RunFailed } from "../src/client/engine.js";
+import { RunFailed, type StartOptions } from "../src/client/engine.js";
 import { MemoryExecutor } from "../src/workflows/executor/memory-executor.js";
 import { findRunTarget } from "../src/client/run-targets.js";
 import { createLogger } from "../src/logger.js";
@@ -476,65 +476,69 @@ describe("declarative patterns", () => {
     }
   });
 
-  test("memory engine: a run past its token budget fails before its next model call, and a child run starts with what is left", async () => {
-    const server = await startScriptedModelServer((call) => ({ text: `by ${call.system}`, usage: { inputTokens: 15, outputTokens: 5 } }), { quiet: true });
+  /**
+   * A relay of agent a then a child run of b, c and d, each call using `usage`, on the memory engine:
+   * under the config's budget all four calls are made; under `start`'s, d is refused with `refusal`.
+   */
+  async function relayUnderBudget(
+    setting: { llm: Record<string, unknown>; execution: Record<string, unknown>; pricing?: Record<string, unknown>; agents?: Record<string, unknown> },
+    start: StartOptions,
+    refusal: { failureType: string; message: RegExp },
+    more?: (engine: MemoryEngine, config: DuragentConfig, server: ScriptedModelServer) => Promise<void>,
+  ): Promise<void> {
+    const server = await startScriptedModelServer((call) => ({ text: `by ${call.system}`, usage: setting.llm.usage as { inputTokens: number; outputTokens: number } }), { quiet: true });
     servers.push(server);
     const config = ConfigSchema.parse({
-      llm: { defaultModel: "openai:scripted", providers: { openai: { apiKey: "test", baseURL: server.openaiBaseURL } } },
-      execution: { tokenBudget: 1000 },
-      agents: { a: { instruction: "A" }, b: { instruction: "B" }, c: { instruction: "C" }, d: { instruction: "D" } },
+      llm: { defaultModel: setting.llm.model, providers: { openai: { apiKey: "test", baseURL: server.openaiBaseURL } } },
+      ...(setting.pricing ? { pricing: setting.pricing } : {}),
+      execution: setting.execution,
+      agents: { a: { instruction: "A" }, b: { instruction: "B" }, c: { instruction: "C" }, d: { instruction: "D" }, ...setting.agents },
       workflows: { relay: { pattern: "chain", steps: ["a", { pattern: "chain", name: "inner", asChildWorkflow: true, steps: ["b", "c", "d"] }] } },
     });
     const engine = new MemoryEngine(config, runSettingsFromConfig(config), createLogger("test", "silent"));
     try {
       const target = await findRunTarget(config, "relay");
-      // Under the config's budget, all four calls are made.
       await engine.start(target, "go").then((handle) => handle.result());
       assert.equal(server.requests.length, 4);
-      // 45 tokens for this run: a spends 20, so the child starts with 25; b and c spend 40 of them, and d is refused.
-      const handle = await engine.start(target, "go", { tokenBudget: 45 });
+      const handle = await engine.start(target, "go", start);
       await assert.rejects(handle.result(), (error: unknown) => {
         assert.ok(error instanceof RunFailed);
-        assert.equal(error.failureType, "TokenBudgetSpent");
-        assert.match(error.message, /d: the run has used 40 tokens, and its budget is 25 \(execution\.tokenBudget, or --token-budget for one run\): it makes no more model calls$/);
+        assert.equal(error.failureType, refusal.failureType);
+        assert.match(error.message, refusal.message);
         return true;
       });
       assert.deepEqual(server.requests.slice(4).map((request) => (request.body as { messages: { content: string }[] }).messages[0]!.content), ["A", "B", "C"]);
+      await more?.(engine, config, server);
     } finally {
       await engine.close();
     }
+  }
+
+  test("memory engine: a run past its token budget fails before its next model call, and a child run starts with what is left", async () => {
+    // 45 tokens for this run: a spends 20, so the child starts with 25; b and c spend 40 of them, and d is refused.
+    await relayUnderBudget({ llm: { model: "openai:scripted", usage: { inputTokens: 15, outputTokens: 5 } }, execution: { tokenBudget: 1000 } }, { tokenBudget: 45 }, {
+      failureType: "TokenBudgetSpent",
+      message: /d: the run has used 40 tokens, and its budget is 25 \(execution\.tokenBudget, or --token-budget for one run\): it makes no more model calls$/,
+    });
   });
 
   test("memory engine: a run past its cost budget fails before its next model call, priced by the config's pricing; a model without a price is refused first", async () => {
-    const server = await startScriptedModelServer((call) => ({ text: `by ${call.system}`, usage: { inputTokens: 15_000, outputTokens: 5_000 } }), { quiet: true });
-    servers.push(server);
-    const config = ConfigSchema.parse({
-      llm: { defaultModel: "openai:gpt-4.1-mini", providers: { openai: { apiKey: "test", baseURL: server.openaiBaseURL } } },
+    // $0.045 for this run at $1 per million tokens: a spends $0.02, so the child starts with $0.025; b and c spend $0.04 of it, and d is refused.
+    const setting = {
+      llm: { model: "openai:gpt-4.1-mini", usage: { inputTokens: 15_000, outputTokens: 5_000 } },
       pricing: { "gpt-4.1-mini": { input: 1, output: 1 } },
       execution: { costBudget: 10 },
-      agents: { a: { instruction: "A" }, b: { instruction: "B" }, c: { instruction: "C" }, d: { instruction: "D" }, e: { instruction: "E", model: "openai:gpt-unpriced" } },
-      workflows: { relay: { pattern: "chain", steps: ["a", { pattern: "chain", name: "inner", asChildWorkflow: true, steps: ["b", "c", "d"] }] } },
-    });
-    const engine = new MemoryEngine(config, runSettingsFromConfig(config), createLogger("test", "silent"));
-    try {
-      const target = await findRunTarget(config, "relay");
-      await engine.start(target, "go").then((handle) => handle.result());
-      assert.equal(server.requests.length, 4);
-      // $0.045 for this run at $1 per million tokens: a spends $0.02, so the child starts with $0.025; b and c spend $0.04 of it, and d is refused.
-      const handle = await engine.start(target, "go", { costBudget: 0.045 });
-      await assert.rejects(handle.result(), (error: unknown) => {
-        assert.ok(error instanceof RunFailed);
-        assert.equal(error.failureType, "CostBudgetSpent");
-        assert.match(error.message, /d: the run has spent \$0\.0400 on model calls, and its budget is \$0\.0250 \(execution\.costBudget, or --cost-budget for one run\): it makes no more model calls$/);
-        return true;
-      });
-      assert.deepEqual(server.requests.slice(4).map((request) => (request.body as { messages: { content: string }[] }).messages[0]!.content), ["A", "B", "C"]);
+      agents: { e: { instruction: "E", model: "openai:gpt-unpriced" } },
+    };
+    const refusal = {
+      failureType: "CostBudgetSpent",
+      message: /d: the run has spent \$0\.0400 on model calls, and its budget is \$0\.0250 \(execution\.costBudget, or --cost-budget for one run\): it makes no more model calls$/,
+    };
+    await relayUnderBudget(setting, { costBudget: 0.045 }, refusal, async (engine, config, server) => {
       const unpriced = await engine.start(await findRunTarget(config, "e"), "go");
       await assert.rejects(unpriced.result(), /e: the run has a cost budget \(execution\.costBudget, or --cost-budget\), and openai:gpt-unpriced has no price to count its calls by: add it under pricing: in the config/);
       assert.equal(server.requests.length, 7);
-    } finally {
-      await engine.close();
-    }
+    });
   });
 
   test("memory engine: cancelling a fan-out while its branches wait ends the run cancelled, under either failure policy", async () => {
