@@ -86,8 +86,9 @@ function lookup(table: PriceTable, name: string): ModelPrice | undefined {
 
 /**
  * The price of `model` (`provider:model` or a bare model name). An override keyed by the full
- * `provider:model` wins, then an override keyed by the model name, then the defaults. Undefined
- * for a model nobody priced. duragent's scripted model (provider `scripted`) costs nothing.
+ * `provider:model` wins, then an override keyed by the model name, then `base` (the defaults, or
+ * nothing when a run's own table is given as the overrides). Undefined for a model nobody priced.
+ * duragent's scripted model (provider `scripted`) costs nothing.
  */
 export function priceOf(model: string, overrides?: PriceTable, base: Readonly<PriceTable> = defaultPrices): ModelPrice | undefined {
   const hasProvider = model.indexOf(":") > 0;

@@ -63,8 +63,9 @@ const definedIn = new Map<string, string[]>();
  */
 function definitionSite(): string | undefined {
   // This function's frame, then defineWorkflow's, then its caller's.
-  const frame = new Error().stack?.split("\n")[3];
-  const site = frame && /\(?((?:file:\/\/)?[^()\s]+?):(\d+:\d+)\)?$/.exec(frame.trim());
+  const frame = new Error().stack?.split("\n")[3]?.trim();
+  // `at fn (where:line:column)` or `at where:line:column`; a path may hold spaces.
+  const site = frame && (/\((.+):(\d+:\d+)\)$/.exec(frame) ?? /^at (?:async )?(.+):(\d+:\d+)$/.exec(frame));
   if (!site) return undefined;
   const loaded = site[1]!;
   const position = site[2]!;
