@@ -68,6 +68,24 @@ const hastyReview: RunTarget = {
   },
 };
 
+/** A draft judged by a panel: the evaluator is itself an evaluator-optimizer, asked for a structured evaluation. */
+const panelReview: RunTarget = {
+  kind: "pattern",
+  name: "panel-review",
+  workflow: patternWorkflow as DuragentWorkflow,
+  spec: {
+    pattern: "evaluator-optimizer",
+    name: "panel-review",
+    optimizer: { name: "drafter", instruction: "You draft." },
+    evaluator: {
+      pattern: "evaluator-optimizer",
+      name: "panel",
+      optimizer: { name: "judge", instruction: "You judge drafts." },
+      evaluator: { name: "critic", instruction: "You critique judgements." },
+    },
+  },
+};
+
 /** Holds the scout's model call until the run is paused, so the child starts while its parent is paused. */
 let releaseScout: (() => void) | undefined;
 let scoutCalled: (() => void) | undefined;
@@ -181,6 +199,9 @@ const runs: GoldenRun[] = [
   // A tool call whose server dies on every attempt: the model is told why and answers, recording
   // the patch; `-v1`, recorded before it, failed the run.
   { id: "golden-failed-tool", target: stepper, input: "Run the step." },
+  // An evaluator-optimizer asked for a structured answer (here, as another's evaluator): since the
+  // patch its optimizer answers in the provider's structured mode; `-v1`, before, answered in text.
+  { id: "golden-eo-structured", target: panelReview, input: "Draft a haiku." },
 ];
 
 /** Answers each run by its system prompt: the finder's offline model, the trip planner, the pattern's script. */
@@ -213,6 +234,8 @@ function goldenModel(call: ScriptedCall): ScriptedTurn | Promise<ScriptedTurn> {
   }
   if (call.system === "You write.") return { text: "A calm bay." };
   if (call.system === "You draft.") return { text: "Autumn wind / a ferry crosses / the town waits." };
+  if (call.system === "You judge drafts.") return { text: '{"rating": "good", "feedback": "A clear image."}' };
+  if (call.system === "You critique judgements.") return { text: '{"rating": "excellent", "feedback": "Fair and brief."}' };
   if (call.system === "You judge in few words.") return { text: '{"rating": "good", "feedback": "A clear image, but the', stopReason: "max_tokens" };
   return parallel.script(call);
 }

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
+import { z } from "zod";
 import { lastUserText, nestedScenario, scenarios, type Scenario } from "../examples/patterns/scenarios.js";
 import { createEffects } from "../src/activities/index.js";
 import { createCallLlm } from "../src/activities/llm/call-llm.js";
@@ -243,6 +244,26 @@ describe("evaluator-optimizer", () => {
     assert.equal(result.history.length, 2);
     assert.equal(result.text, "slogan draft 2");
     assert.equal(server.requests.length, 4);
+  });
+});
+
+describe("evaluator-optimizer, structured", () => {
+  test("each answer comes from the optimizer's structured output, repaired when it does not fit, so the evaluator rates only answers that fit", async () => {
+    // The helper's port from mcp-agent: the writer first answers in words, not JSON.
+    let writes = 0;
+    const { ctx, server } = await harness((call) => {
+      if (call.system === "You name cities.") return { text: ++writes === 1 ? "Lisbon, surely." : '{"city": "Lisbon"}' };
+      return { text: '{"rating": "excellent", "feedback": "Right."}' };
+    });
+    const pattern = new EvaluatorOptimizer({
+      optimizer: lazyAgent(ctx, { name: "writer", instruction: "You name cities." }),
+      evaluator: lazyAgent(ctx, { name: "critic", instruction: "You rate answers." }),
+    });
+    assert.deepEqual(await pattern.generateStructured("Give me a city.", z.object({ city: z.string() })), { city: "Lisbon" });
+    // The writer's answer, its repair, then one evaluation, of the answer that fits.
+    assert.deepEqual(server.requests.map((request) => (request.body as { messages: { content: string }[] }).messages[0]!.content), ["You name cities.", "You name cities.", "You rate answers."]);
+    assert.match(JSON.stringify(server.requests[2]!.body), /Response:\\n\{\\"city\\":\\"Lisbon\\"\}/);
+    assert.ok((server.requests[0]!.body as { response_format?: unknown }).response_format, "the writer is asked in the provider's structured mode");
   });
 });
 

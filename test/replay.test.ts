@@ -161,6 +161,14 @@ describe("golden histories replay against the current workflow code", () => {
     assertPatchOnlyIn("cut-off", "structured-cut-off");
   });
 
+  test("an evaluator-optimizer asked for a structured answer: runs since the patch have its optimizer answer in structured mode, recording the patch there and only there", () => {
+    const story = (name: string) => stepsAndPatches(name, (event) => (event.workflowExecutionCompletedEventAttributes ? ["completed"] : []));
+    // The drafter's call, then the panel's: its judge's, its critic's.
+    assert.deepEqual(story("golden-eo-structured-v1.json"), ["callLlm", "callLlm", "callLlm", "completed"]);
+    assert.deepEqual(story("golden-eo-structured.json"), ["callLlm", "patch duragent-eo-structured-optimizer", "callLlm", "callLlm", "completed"]);
+    assertPatchOnlyIn("eo-structured-optimizer", "eo-structured");
+  });
+
   test("a call approved with arguments a person changed: runs since the patch tell the model and the transcript what ran, recording the patch there and only there", () => {
     const story = (name: string) => stepsAndPatches(name, (event) => (event.workflowExecutionUpdateCompletedEventAttributes ? ["approved"] : []));
     assert.deepEqual(story("golden-edited-approval-v1.json"), ["callLlm", "approved", "callTool", "callLlm"]);

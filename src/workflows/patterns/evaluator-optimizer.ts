@@ -5,12 +5,16 @@
  */
 import { z } from "zod";
 import type { Message } from "../../common/messages.js";
-import type { AugmentedLlm } from "../augmented-llm.js";
+import type { AugmentedLlm, StructuredOptions } from "../augmented-llm.js";
+import { patched } from "../patches.js";
 import { inputText, participantOptions, PatternBase, type PatternEnding } from "./pattern-base.js";
 
 /** The rating scale, worst first. */
 export const ratingScale = ["poor", "fair", "good", "excellent"] as const;
 export type Rating = (typeof ratingScale)[number];
+
+/** Runs that started before it asked the optimizer for JSON in the task's text (see `generateStructured`). */
+const structuredOptimizerPatch = "duragent-eo-structured-optimizer";
 
 export const EvaluationSchema = z.object({
   rating: z.enum(ratingScale),
@@ -55,13 +59,14 @@ export class EvaluatorOptimizer extends PatternBase {
     this.name = options.name ?? "evaluator-optimizer";
   }
 
-  async run(input: string | Message[]): Promise<EvaluatorOptimizerResult> {
+  /** `answerWith` gives the optimizer's answer to a prompt: its text, unless a structured answer is wanted. */
+  async run(input: string | Message[], answerWith: (prompt: string | Message[]) => Promise<string> = (prompt) => this.options.optimizer.generateStr(prompt, participantOptions)): Promise<EvaluatorOptimizerResult> {
     const task = inputText(input);
     const minRating = this.options.minRating ?? "good";
     const minRank = ratingScale.indexOf(minRating);
     const maxRefinements = this.options.maxRefinements ?? 3;
     const history: Attempt[] = [];
-    let response = await this.options.optimizer.generateStr(input, participantOptions);
+    let response = await answerWith(input);
     for (let attempt = 0; ; attempt++) {
       const evaluation = await this.options.evaluator.generateStructured(evaluationPrompt(task, response), EvaluationSchema, {
         ...participantOptions,
@@ -74,8 +79,25 @@ export class EvaluatorOptimizer extends PatternBase {
         const best = bestAttempt(history);
         return { text: best.response, best, history, stopReason, minRating };
       }
-      response = await this.options.optimizer.generateStr(refinementPrompt(task, response, evaluation), participantOptions);
+      response = await answerWith(refinementPrompt(task, response, evaluation));
     }
+  }
+
+  /**
+   * Each answer comes from the optimizer's own structured output (the provider's JSON mode, with a
+   * repair round), so the evaluator rates only answers that fit and the best one is the result.
+   * Runs from before asked for JSON in the task's text and checked only the best answer.
+   */
+  override async generateStructured<T>(input: string | Message[], schema: z.ZodType<T>, options: StructuredOptions = {}): Promise<T> {
+    if (!patched(structuredOptimizerPatch)) return super.generateStructured(input, schema, options);
+    const answers = new Map<string, T>();
+    const { text } = await this.run(input, async (prompt) => {
+      const value = await this.options.optimizer.generateStructured(prompt, schema, { ...options, ...participantOptions });
+      const json = JSON.stringify(value);
+      answers.set(json, value);
+      return json;
+    });
+    return answers.get(text)!;
   }
 
   protected async respond(input: string | Message[]): Promise<string> {
