@@ -688,6 +688,8 @@ describe("in memory, the terminal answers", () => {
     assert.equal(lines.length, 2, chat.stdout);
     assert.equal(lines[0], "You said hello");
     assert.match(lines[1]!, /ended after 1 turns/);
+    // Piped input that has ended under a turn is its sender's end, not a Ctrl-C to remark on.
+    assert.doesNotMatch(chat.stderr, /leaving after this reply/);
 
     // Leaving a memory chat without /end ends it with the command: no rejoin to offer.
     const left = await cli(["chat", "chatty"], "hello\n");

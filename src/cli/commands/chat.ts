@@ -39,8 +39,9 @@ export async function chatCommand(context: CommandContext, agentName: string | u
   const prompt = process.stdin.isTTY === true ? "> " : "";
   let turnInFlight = false;
   input.onEnd(() => {
-    // Ctrl-C (or Ctrl-D) while a reply is written: said, since the reply goes on printing.
-    if (turnInFlight) process.stderr.write(`\n(leaving after this reply; Ctrl-C again ${rejoinable ? `leaves now, the turn going on: rejoin with ${rejoin}` : "stops it now"})\n`);
+    // Ctrl-C (or Ctrl-D) while a reply is written: said, since the reply goes on printing. Piped
+    // input ends when its sender is done, which is no one's leaving.
+    if (turnInFlight && process.stdin.isTTY === true) process.stderr.write(`\n(leaving after this reply; Ctrl-C again ${rejoinable ? `leaves now, the turn going on: rejoin with ${rejoin}` : "stops it now"})\n`);
   });
   let ended = false;
   try {

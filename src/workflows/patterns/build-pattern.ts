@@ -138,7 +138,7 @@ function participantName(participant: Participant): string {
 
 function participantDescription(participant: Participant): string {
   if (typeof participant === "string") return participant;
-  if (isPatternSpec(participant)) return participant.description ?? `a ${participant.pattern} pattern`;
+  if (isPatternSpec(participant)) return participant.description ?? `${/^[aeiou]/.test(participant.pattern) ? "an" : "a"} ${participant.pattern} pattern`;
   if (isFunctionRef(participant)) return participant.description ?? `the function ${participant.function}`;
   return participant.description ?? participant.instruction;
 }
