@@ -447,6 +447,35 @@ describe("invalid config", () => {
     assert.match(error.message, /has 3 problems:\n {2}- mcp\.servers\.fs\.comand: unknown key; did you mean 'command'\?/);
   });
 
+  test("mcp-agent's names and snake_case keys are told duragent's own, where those belong (the twenty-third user test's port)", async () => {
+    const yaml = [
+      "execution_engine: temporal",
+      "logger: { level: debug }",
+      "mcp:",
+      "  servers:",
+      "    filesystem: { command: npx, read_timeout_seconds: 30 }",
+      "llm:",
+      "  default_model: openai:gpt-4.1-mini",
+      "agents:",
+      "  finder:",
+      "    instruction: Find files.",
+      "    server_names: [filesystem]",
+      "    max_iterations: 4",
+      "    request_params: { maxTokens: 100 }",
+      "",
+    ].join("\n");
+    const error = await invalid(yaml);
+    assert.deepEqual(error.issues, [
+      { path: "mcp.servers.filesystem.read_timeout_seconds", message: "unknown key; mcp-agent's 'read_timeout_seconds' is 'timeoutMs' here, in milliseconds" },
+      { path: "llm.default_model", message: "unknown key; did you mean 'defaultModel'?" },
+      { path: "agents.finder.server_names", message: "unknown key; mcp-agent's 'server_names' is 'servers' here" },
+      { path: "agents.finder.max_iterations", message: "unknown key; did you mean 'maxIterations'?" },
+      { path: "agents.finder.request_params", message: "unknown key; mcp-agent's 'request_params' are the agent's own keys here (model, maxTokens, maxIterations); temperature is given per call, generate(input, { temperature })" },
+      { path: "execution_engine", message: "unknown key; mcp-agent's 'execution_engine' is 'engine' here (memory or temporal)" },
+      { path: "logger", message: "unknown key; duragent's logging is set by DURAGENT_LOG_LEVEL and DURAGENT_LOG_FORMAT (json or text), not in the config" },
+    ]);
+  });
+
   test("a key of another kind of entry (a stdio server's beside a url) is said to be so, not offered as its own suggestion", async () => {
     const mixed = await invalid("mcp:\n  servers:\n    fs:\n      url: http://localhost:3000/mcp\n      args: [a]\n");
     assert.deepEqual(mixed.issues, [{ path: "mcp.servers.fs.args", message: "belongs to another kind of entry than the one the other keys here make it; keep the keys of one kind" }]);

@@ -68,7 +68,10 @@ function describeIssue(issue: ZodIssue, prefix: readonly PropertyKey[], known?: 
     case "unrecognized_keys":
       // One issue per key, each at its own path, so the user sees exactly which line to delete.
       return issue.keys.map((key) => {
-        const near = known && closestKey(key, known(segments));
+        const candidates = known?.(segments) ?? [];
+        const foreign = foreignKeyHint(key, candidates);
+        if (foreign) return at(`unknown key; ${foreign}`, [key]);
+        const near = closestKey(key, candidates);
         // A key that another variant of a union takes (an MCP server's `command` beside its `url`).
         if (near === key) return at("belongs to another kind of entry than the one the other keys here make it; keep the keys of one kind", [key]);
         return at(near ? `unknown key; did you mean '${near}'?` : "unknown key (check the spelling, or remove it)", [key]);
@@ -254,12 +257,33 @@ export function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[
   return [...new Set(schemasAt(schema, path).flatMap((found) => Object.keys(definitionOf(found).shape ?? {})))];
 }
 
-/** The known key a misspelt one most likely meant: same letters in another case, or a few edits away. */
+/**
+ * mcp-agent's names (its `mcp_agent.config.yaml` and `Agent` fields) for what duragent calls
+ * otherwise, said where duragent's own key belongs; names that differ only by snake_case
+ * (`max_iterations`) are found as misspellings.
+ */
+const foreignKeys: Record<string, { key: string; words: string }> = {
+  server_names: { key: "servers", words: "mcp-agent's 'server_names' is 'servers' here" },
+  execution_engine: { key: "engine", words: "mcp-agent's 'execution_engine' is 'engine' here (memory or temporal)" },
+  read_timeout_seconds: { key: "timeoutMs", words: "mcp-agent's 'read_timeout_seconds' is 'timeoutMs' here, in milliseconds" },
+  request_params: { key: "maxTokens", words: "mcp-agent's 'request_params' are the agent's own keys here (model, maxTokens, maxIterations); temperature is given per call, generate(input, { temperature })" },
+  otel: { key: "telemetry", words: "mcp-agent's 'otel' is 'telemetry' here (OpenTelemetry traces and metrics)" },
+  logger: { key: "telemetry", words: "duragent's logging is set by DURAGENT_LOG_LEVEL and DURAGENT_LOG_FORMAT (json or text), not in the config" },
+  human_input_callback: { key: "humanInput", words: "mcp-agent's 'human_input_callback' is 'humanInput: true' here; people answer with `duragent answer` or the client" },
+};
+
+function foreignKeyHint(key: string, candidates: readonly string[]): string | undefined {
+  const foreign = Object.hasOwn(foreignKeys, key) ? foreignKeys[key] : undefined;
+  return foreign && candidates.includes(foreign.key) ? foreign.words : undefined;
+}
+
+/** The known key a misspelt one most likely meant: same letters in another case or with `_` or `-` between words, or a few edits away. */
 export function closestKey(key: string, candidates: readonly string[]): string | undefined {
-  const lower = key.toLowerCase();
+  const plain = (name: string) => name.toLowerCase().replace(/[_-]/g, "");
+  const lower = plain(key);
   let best: { key: string; distance: number } | undefined;
   for (const candidate of candidates) {
-    const distance = editDistance(lower, candidate.toLowerCase());
+    const distance = editDistance(lower, plain(candidate));
     if (!best || distance < best.distance) best = { key: candidate, distance };
   }
   return best && best.distance <= Math.max(1, Math.floor(key.length / 4)) ? best.key : undefined;
