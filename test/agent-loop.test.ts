@@ -47,6 +47,7 @@ async function dispose(h: Harness) {
 }
 
 type OpenAIBody = {
+  max_tokens?: number;
   messages: { role: string; content: unknown; tool_call_id?: string }[];
   tool_choice?: unknown;
   response_format?: { type: string; json_schema: { name: string; schema: Record<string, unknown> } };
@@ -56,6 +57,27 @@ const body = (h: Harness, index: number) => h.model.requests[index]!.body as Ope
 const agent = defineAgent({ name: "reader", instruction: "Read files.", servers: ["fs"] });
 
 describe("the agent tool loop", () => {
+  test("an option generate() does not take (mcp-agent's max_tokens) is warned of, with the name it has here, and the call goes on", async () => {
+    const h = await harness([{ text: "hi" }, { text: '{"n": 1}' }]);
+    const warnings: string[] = [];
+    const ctx = new MemoryExecutor(h.runtime.effects, runSettingsFromConfig(testConfig(h.model)), { ...createLogger("test", "silent"), warn: (message: string) => warnings.push(message) });
+    try {
+      const llm = await defineAgent({ name: "writer", instruction: "Write." }).attachLlm(ctx);
+      assert.equal(await llm.generateStr("hello", { max_tokens: 5, use_history: false } as never), "hi");
+      assert.deepEqual(await llm.generateStructured("a number", z.object({ n: z.number() }), { schemaName: "n", parallel_tool_calls: false } as never), { n: 1 });
+      assert.deepEqual(warnings.map((warning) => warning.replace(/; it is ignored\..*$/, "")), [
+        "writer: generate() has no option 'max_tokens'; did you mean 'maxTokens'?",
+        "writer: generate() has no option 'use_history'; did you mean 'useHistory'?",
+        "writer: generate() has no option 'parallel_tool_calls'",
+      ]);
+      assert.match(warnings[0]!, /Its options: model, maxIterations, useHistory, inTranscript, temperature, maxTokens, schemaName/);
+      assert.equal(body(h, 0).max_tokens, undefined);
+    } finally {
+      await dispose(h);
+    }
+  });
+
+
   test("model mistakes come back as tool errors and the run goes on", async () => {
     const h = await harness([
       {

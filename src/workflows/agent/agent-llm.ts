@@ -90,6 +90,7 @@ export class AgentLlm implements AugmentedLlm {
   }
 
   async generate(input: string | Message[], options: GenerateOptions = {}): Promise<Message[]> {
+    this.warnOfUnknownOptions(options);
     return this.runLoop(this.toMessages(input, "generate"), options, undefined);
   }
 
@@ -102,6 +103,7 @@ export class AgentLlm implements AugmentedLlm {
     schema: z.ZodType<T>,
     options: StructuredOptions = {},
   ): Promise<T> {
+    this.warnOfUnknownOptions(options);
     const responseFormat = { type: "json_schema" as const, name: options.schemaName ?? "result", schema: jsonSchemaOf(schema) };
     const messages = this.toMessages(input, "generateStructured");
     let added = await this.runLoop(messages, options, responseFormat);
@@ -209,6 +211,19 @@ export class AgentLlm implements AugmentedLlm {
 
     if (useHistory) this.history.push(...added);
     return added.slice(input.length);
+  }
+
+  /**
+   * Options a JavaScript caller misspelt (mcp-agent's `max_tokens`) are said, not silently
+   * ignored; a warning rather than a failure, so a run that passed one goes on as it went.
+   */
+  private warnOfUnknownOptions(options: StructuredOptions): void {
+    for (const key in options) {
+      if (generateOptionNames.has(key)) continue;
+      const camel = key.replace(/_([a-z])/g, (_underscore, letter: string) => letter.toUpperCase());
+      const meant = camel !== key && generateOptionNames.has(camel) ? `; did you mean '${camel}'?` : "";
+      this.ctx.log.warn(`${this.name}: generate() has no option '${key}'${meant}; it is ignored. Its options: ${[...generateOptionNames].join(", ")} (schemaName for generateStructured).`);
+    }
   }
 
   /** A tool call of the model's, through as few promises as it can take (`RunSettings.fewerTurns`). */
@@ -352,6 +367,9 @@ const structuredCutOffPatch = "duragent-structured-cut-off-fails";
 
 /** Asked only of a tool call that failed for good, so that other runs record no marker, and a run from before fails as it did. */
 const failedToolToldPatch = "duragent-failed-tool-told";
+
+/** Every option `generate`, `generateStr` and `generateStructured` take (`GenerateOptions`, `StructuredOptions`). */
+const generateOptionNames = new Set(["model", "maxIterations", "useHistory", "inTranscript", "temperature", "maxTokens", "schemaName"]);
 
 /** Failures of a tool step the model is told of: what the tool's server did, not what a person must fix. */
 const modelToldFailures: readonly string[] = [
