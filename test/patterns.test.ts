@@ -37,6 +37,8 @@ import {
   Orchestrator,
   Parallel,
   Router,
+  agentCandidate,
+  defineAgent,
   Swarm,
   type PatternRunResult,
   type RunLogger,
@@ -127,6 +129,17 @@ describe("router", () => {
     const router = new Router({ llm: lazyAgent(ctx, { name: "r", instruction: "route" }), candidates: [{ name: "x", kind: "function", description: "x" }] });
     assert.deepEqual(await router.route("hi"), []);
     await assert.rejects(router.generateStr("hi"), /chose none of the candidates \(x\); it named "ghost"\./);
+  });
+
+  test("agents become candidates with agentCandidate, as mcp-agent's Router takes agents; an Agent given as a candidate is refused saying so", async () => {
+    const { ctx, server } = await harness((call) => (call.system === "route" ? { text: JSON.stringify({ choices: [{ name: "tech", confidence: 0.9, reasoning: "a laptop" }] }) } : { text: `${call.system} answers` }));
+    const tech = defineAgent({ name: "tech", instruction: "You fix laptops.", description: "Hardware help" });
+    const billing = defineAgent({ name: "billing", instruction: "You handle bills." });
+    const router = new Router({ llm: lazyAgent(ctx, { name: "r", instruction: "route" }), candidates: [agentCandidate(ctx, tech), agentCandidate(ctx, billing)] });
+    assert.equal(await router.generateStr("My laptop will not start"), "You fix laptops. answers");
+    // Described by their description, else their instruction.
+    assert.match(JSON.stringify(server.requests[0]!.body), /\(agent\) Hardware help.*\(agent\) You handle bills\./);
+    assert.throws(() => new Router({ llm: lazyAgent(ctx, { name: "r", instruction: "route" }), candidates: [tech as never] }), /router: candidates\[0\] is an Agent from defineAgent; pass agentCandidate\(ctx, agent\) instead: a candidate is \{ name, kind, description, llm\? \}\./);
   });
 
   test("asks for the single best candidate, in the singular", async () => {

@@ -7,6 +7,9 @@ import { ApplicationFailure } from "@temporalio/common";
 import type { z } from "zod";
 import type { Message } from "../../common/messages.js";
 import type { AugmentedLlm, StructuredOptions } from "../augmented-llm.js";
+import { isAgent, type Agent } from "../agent/define-agent.js";
+import type { Executor } from "../executor/executor.js";
+import { lazyAgent } from "./lazy-agent.js";
 import { inputText, invalidPattern, participantOptions, PatternBase } from "./pattern-base.js";
 import { rankChoices } from "./ranked-choice.js";
 
@@ -19,6 +22,11 @@ export interface RouteCandidate {
   description: string;
   /** Answers the request when the candidate is chosen; a candidate without one can only be routed to. */
   llm?: AugmentedLlm;
+}
+
+/** An agent as a router's candidate, as mcp-agent's `Router(agents=[…])` takes it: described by its description (its instruction when it has none), answering when chosen. */
+export function agentCandidate(ctx: Executor, agent: Agent): RouteCandidate {
+  return { name: agent.spec.name, kind: "agent", description: agent.spec.description ?? agent.spec.instruction, llm: lazyAgent(ctx, agent) };
 }
 
 export interface RouteChoice {
@@ -44,6 +52,11 @@ export class Router extends PatternBase {
     super();
     this.name = options.name ?? "router";
     if (options.candidates.length === 0) throw invalidPattern(`${this.name}: a router needs at least one candidate.`);
+    options.candidates.forEach((candidate, index) => {
+      if (typeof candidate?.name === "string" && candidate.name !== "" && typeof candidate.description === "string") return;
+      const what = isAgent(candidate) ? "an Agent from defineAgent; pass agentCandidate(ctx, agent) instead" : "not one";
+      throw invalidPattern(`${this.name}: candidates[${index}] is ${what}: a candidate is { name, kind, description, llm? }.`);
+    });
   }
 
   /** The best candidates for the input, best first; empty when the model chose nothing valid. */
