@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -882,6 +882,9 @@ describe("duragent CLI", { concurrency: true }, () => {
 
     test("serves runs and the Web UI until SIGINT, then stops the server too", async () => {
       const dir = project("dev");
+      // No uiUrl: the links must find the UI where --ui-port put it.
+      const configFile = join(dir, "duragent.config.yaml");
+      writeFileSync(configFile, readFileSync(configFile, "utf8").replace(/^ {2}uiUrl: .*\n/m, ""));
       const [port, uiPort] = [await freePort(), await freePort()];
       dev = new CliProcess(["dev", "--json", "--port", `${port}`, "--ui-port", `${uiPort}`, "--db-file", join(dir, "t.db")], {
         cwd: dir,
@@ -896,7 +899,8 @@ describe("duragent CLI", { concurrency: true }, () => {
       assert.equal(page.status, 200);
       await page.body?.cancel();
 
-      const runEnv = cliEnv({ DURAGENT_TEMPORAL_ADDRESS: ready.address, DURAGENT_TEMPORAL_UI: ready.uiUrl });
+      // The link finds the UI where --ui-port put it, with no setting naming it (the twenty-third user test's).
+      const runEnv = cliEnv({ DURAGENT_TEMPORAL_ADDRESS: ready.address });
       const result = await duragent(dir, ["run", "finder", "--engine", "temporal", "--input", "What do notes.md say?"], runEnv);
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout, `${answer}\n`);
@@ -911,6 +915,7 @@ describe("duragent CLI", { concurrency: true }, () => {
       assert.equal(stopped.code, 0, dev.describe());
       assert.equal(await isPortOpen(port), false, "the Temporal server still listens");
       assert.equal(await isPortOpen(uiPort), false, "the Web UI still listens");
+      assert.equal(existsSync(join(tmpdir(), "duragent-dev", `${port}.json`)), false, "dev left its Web UI's address for others to find");
       // The dev server's command line holds the db file's path, so this covers it and the MCP servers.
       assertNoLeftovers(dir);
     });

@@ -7,7 +7,7 @@ import { dirname, resolve } from "node:path";
 import { duragentSearchAttributes } from "../../common/search-attributes.js";
 import { DevServerStartError, startDevServer } from "../../temporal/dev-server.js";
 import { TemporalCliNotFound } from "../../temporal/temporal-cli.js";
-import { webUiBase } from "../../client/temporal-connection.js";
+import { announceDevServerUi, webUiBase } from "../../client/temporal-connection.js";
 import { createWorker } from "../../worker.js";
 import type { CommandContext } from "../context.js";
 import { ExitCode, UserError } from "../../errors/user-error.js";
@@ -44,12 +44,16 @@ export async function devCommand(context: CommandContext, options: DevOptions): 
     }
     throw error;
   });
+  // Other commands' Web UI links find this UI, wherever --ui-port put it.
+  const port = portOf(`tcp://${server.address}`);
+  const withdraw = server.uiUrl !== undefined && port !== undefined ? announceDevServerUi(port, server.uiUrl) : undefined;
   try {
     const config = { ...baseConfig, temporal: { ...temporal, address: server.address } };
     const worker = await createWorker({ config, logger: await context.logger() });
     options.onReady?.({ address: server.address, ...(server.uiUrl !== undefined ? { uiUrl: server.uiUrl } : {}), taskQueue: temporal.taskQueue });
     await worker.run();
   } finally {
+    withdraw?.();
     await server.stop();
   }
 }
