@@ -406,6 +406,24 @@ describe("generated run ids", () => {
       }
     });
   });
+  test("Temporal: a query no worker answers is NoWorker, saying why, not the server's bare deadline (the twenty-third user test's)", async () => {
+    const config = testConfig(model, { engine: "temporal", temporal: { address: temporal.address, taskQueue: "nobody-polls-queries" } });
+    const engine = await TemporalEngine.connect(config, runSettingsFromConfig(config));
+    try {
+      const run = await engine.start(greeter, "Ada");
+      await assert.rejects(run.query("count"), (error: unknown) => {
+        assert.ok(error instanceof UserError, String(error));
+        assert.equal(error.name, "NoWorker");
+        assert.equal(error.exitCode, ExitCode.unavailable);
+        assert.match(error.message, new RegExp(`^No worker answered the query 'count' of run ${run.runId}: no worker polls task queue 'nobody-polls-queries'`));
+        return true;
+      });
+      await run.terminate("the test is over");
+    } finally {
+      await engine.close();
+    }
+  });
+
   test("a closed client refuses every call as ClientClosed, and so do its Temporal runs' handles and events(), rather than open another connection", async () => {
     const config = testConfig(model, { engine: "temporal", temporal: { address: temporal.address, taskQueue: "nobody-polls-closed-client" } });
     const client = await createClient({ config });

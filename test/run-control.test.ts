@@ -20,7 +20,7 @@ import type { RunTarget } from "../src/client/run-targets.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import { bundleWorkflows } from "./support/runtime.js";
 import type { DuragentWorkflow } from "../src/workflows/index.js";
-import { askForBudget, restFor } from "./fixtures/human-workflows.js";
+import { askForBudget, restFor, tally } from "./fixtures/human-workflows.js";
 import { filesystemServer } from "./support/mcp-servers.js";
 import { memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
 import { startTestTemporal } from "./support/temporal.js";
@@ -50,6 +50,18 @@ function configFor(model: ScriptedModelServer): DuragentConfig {
 
 function engineTests(name: string, withEngine: () => EngineRunner) {
   describe(`people steer runs (${name})`, () => {
+    test("workflow code's own signals, updates and queries are reached through the handle; a refused update leaves the run as it was", async () => {
+      await withEngine()([], async (engine) => {
+        const handle = await engine.start({ kind: "workflow", name: "tally", workflow: tally as unknown as DuragentWorkflow }, {});
+        await handle.signal("add", 2);
+        assert.equal(await handle.update<number>("addAndRead", 3), 5);
+        await assert.rejects(handle.update("addAndRead", "four"), (error: unknown) => error instanceof InvalidRunMessage && /add a number, not "four"/.test(error.message));
+        assert.equal(await handle.query<number>("count"), 5);
+        await handle.signal("finish");
+        assert.equal(await handle.result(), 5);
+      });
+    });
+
     test("a run asleep says what it waits for and until when, and stops saying it once awake", async () => {
       await withEngine()([], async (engine) => {
         const before = Date.now();

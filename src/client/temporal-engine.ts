@@ -52,7 +52,7 @@ import { agentSearchAttribute, phaseSearchAttribute } from "../common/search-att
 import { isUnknownSearchAttribute, registerSearchAttributes } from "./search-attributes.js";
 import { webUiLink } from "./temporal-connection.js";
 import { clientClosed, explainTemporalError, isNoRecentPoller, isReplayFailing, isWorkflowTaskFailing, replayFailure, replayFailureWords } from "./temporal-errors.js";
-import { isUserError, UserError } from "../errors/user-error.js";
+import { ExitCode, isUserError, UserError } from "../errors/user-error.js";
 import { clientDataConverterFor } from "../codec/data-converter.js";
 import type { DuragentWorker } from "../worker.js";
 import { tracingSettings } from "../telemetry/settings.js";
@@ -90,6 +90,8 @@ export function failureLine(message: string, stackTrace: string | null | undefin
 
 /** How long a status read waits for a worker to answer before it shows what the server alone knows. */
 const statusQueryTimeoutMs = 3_000;
+/** How long a query of workflow code's own waits for a worker: longer than status's, for a worker that must first replay a long history. */
+const queryTimeoutMs = 10_000;
 const closedStatusQueryTimeoutMs = 30_000;
 
 /**
@@ -557,7 +559,21 @@ export class TemporalEngine implements Engine {
       terminate: (reason?: string) => whileOpen("terminate", () => workflow.terminate(reason ?? "terminated by duragent")),
       update: <R>(name: string, payload?: unknown) => update<R>(name, payload),
       signal: (name: string, payload?: unknown) => signal(name, payload, "signal"),
-      query: <R>(name: string, payload?: unknown) => workflow.query<R, [unknown]>(name, payload),
+      query: <R>(name: string, payload?: unknown) => {
+        const deadline = Date.now() + queryTimeoutMs;
+        return this.client.withDeadline(deadline, () => workflow.query<R, [unknown]>(name, payload)).catch(async (error: unknown) => {
+          // Unanswered, it says why as `status` does, not as the server's bare deadline.
+          const timedOut = isGrpcDeadlineError(error) || (isGrpcCancelledError(error) && Date.now() >= deadline) || isNoRecentPoller(error);
+          if (!timedOut) throw error;
+          const { taskQueue } = await this.describe(workflow);
+          throw new UserError(`No worker answered the query '${name}' of run ${workflowId}: ${await this.whyNoWorkerAnswered(taskQueue)}.`, {
+            name: "NoWorker",
+            exitCode: ExitCode.unavailable,
+            hint: `\`duragent status ${workflowId}\` says what the server knows of the run.`,
+            cause: error,
+          });
+        });
+      },
       child: async (id) => this.handle(id),
     }));
   }
