@@ -48,6 +48,7 @@ async function dispose(h: Harness) {
 
 type OpenAIBody = {
   max_tokens?: number;
+  temperature?: number;
   messages: { role: string; content: unknown; tool_call_id?: string }[];
   tool_choice?: unknown;
   response_format?: { type: string; json_schema: { name: string; schema: Record<string, unknown> } };
@@ -57,8 +58,8 @@ const body = (h: Harness, index: number) => h.model.requests[index]!.body as Ope
 const agent = defineAgent({ name: "reader", instruction: "Read files.", servers: ["fs"] });
 
 describe("the agent tool loop", () => {
-  test("an option generate() does not take (mcp-agent's max_tokens) is warned of, with the name it has here, and the call goes on", async () => {
-    const h = await harness([{ text: "hi" }, { text: '{"n": 1}' }]);
+  test("an option generate() does not take (mcp-agent's max_tokens) is warned of, with the name it has here, and the call goes on; an agent's temperature is sent", async () => {
+    const h = await harness([{ text: "hi" }, { text: '{"n": 1}' }, { text: "cool" }, { text: "warm" }]);
     const warnings: string[] = [];
     const ctx = new MemoryExecutor(h.runtime.effects, runSettingsFromConfig(testConfig(h.model)), { ...createLogger("test", "silent"), warn: (message: string) => warnings.push(message) });
     try {
@@ -72,6 +73,11 @@ describe("the agent tool loop", () => {
       ]);
       assert.match(warnings[0]!, /Its options: model, maxIterations, useHistory, inTranscript, temperature, maxTokens, schemaName/);
       assert.equal(body(h, 0).max_tokens, undefined);
+      // An agent's own temperature goes with each call, unless the call gives its own.
+      const cool = await defineAgent({ name: "cool", instruction: "Write.", temperature: 0.2 }).attachLlm(ctx);
+      await cool.generateStr("hello");
+      await cool.generateStr("hello", { temperature: 0.9 });
+      assert.deepEqual([body(h, 2).temperature, body(h, 3).temperature], [0.2, 0.9]);
     } finally {
       await dispose(h);
     }

@@ -470,7 +470,7 @@ describe("invalid config", () => {
       { path: "llm.default_model", message: "unknown key; did you mean 'defaultModel'?" },
       { path: "agents.finder.server_names", message: "unknown key; mcp-agent's 'server_names' is 'servers' here" },
       { path: "agents.finder.max_iterations", message: "unknown key; did you mean 'maxIterations'?" },
-      { path: "agents.finder.request_params", message: "unknown key; mcp-agent's 'request_params' are the agent's own keys here (model, maxTokens, maxIterations); temperature is given per call, generate(input, { temperature })" },
+      { path: "agents.finder.request_params", message: "unknown key; mcp-agent's 'request_params' are the agent's own keys here (model, maxTokens, maxIterations, temperature)" },
       { path: "execution_engine", message: "unknown key; mcp-agent's 'execution_engine' is 'engine' here (memory or temporal)" },
       { path: "logger", message: "unknown key; duragent's logging is set by DURAGENT_LOG_LEVEL and DURAGENT_LOG_FORMAT (json or text), not in the config" },
     ]);

@@ -295,6 +295,8 @@ const AgentSchema = z.strictObject({
   maxIterations: z.number().int().positive().optional(),
   /** Cap on the tokens of each model answer; the provider's default when absent (Anthropic's: 4096). */
   maxTokens: z.number().int().positive().optional(),
+  /** Sampling temperature of its model calls (sent to OpenAI-compatible providers); the provider's default when absent. */
+  temperature: z.number().min(0).max(2).optional(),
   /** Give the model a `human_input` tool to ask a person a question. */
   humanInput: z.boolean().optional(),
 });

@@ -266,7 +266,7 @@ const foreignKeys: Record<string, { key: string; words: string }> = {
   server_names: { key: "servers", words: "mcp-agent's 'server_names' is 'servers' here" },
   execution_engine: { key: "engine", words: "mcp-agent's 'execution_engine' is 'engine' here (memory or temporal)" },
   read_timeout_seconds: { key: "timeoutMs", words: "mcp-agent's 'read_timeout_seconds' is 'timeoutMs' here, in milliseconds" },
-  request_params: { key: "maxTokens", words: "mcp-agent's 'request_params' are the agent's own keys here (model, maxTokens, maxIterations); temperature is given per call, generate(input, { temperature })" },
+  request_params: { key: "maxTokens", words: "mcp-agent's 'request_params' are the agent's own keys here (model, maxTokens, maxIterations, temperature)" },
   otel: { key: "telemetry", words: "mcp-agent's 'otel' is 'telemetry' here (OpenTelemetry traces and metrics)" },
   logger: { key: "telemetry", words: "duragent's logging is set by DURAGENT_LOG_LEVEL and DURAGENT_LOG_FORMAT (json or text), not in the config" },
   human_input_callback: { key: "humanInput", words: "mcp-agent's 'human_input_callback' is 'humanInput: true' here; people answer with `duragent answer` or the client" },

@@ -25,6 +25,8 @@ export interface AgentLlmOptions {
   maxIterations: number;
   /** The cap on each answer's tokens, unless a call gives its own. */
   maxTokens?: number;
+  /** The sampling temperature, unless a call gives its own. */
+  temperature?: number;
   /** Tools answered in workflow code instead of by an MCP server, e.g. a swarm's handoffs. */
   localTools?: LocalTool[];
   /** MCP servers whose tools the first model call lists (`LlmRequest.toolServers`), joining `tools` from then on. */
@@ -177,7 +179,7 @@ export class AgentLlm implements AugmentedLlm {
           ...(unlisted ? { toolServers: unlisted } : {}),
           toolChoice: (toolSpecs.length > 0 || unlisted) && lastTurn ? "none" : undefined,
           responseFormat,
-          temperature: options.temperature,
+          temperature: options.temperature ?? this.options.temperature,
           maxTokens: options.maxTokens ?? this.options.maxTokens,
         });
       } catch (error) {

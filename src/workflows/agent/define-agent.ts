@@ -23,6 +23,8 @@ export const AgentSpecSchema = z.object({
   maxIterations: z.number().int().positive().optional(),
   /** The cap on the tokens of each model answer; the provider's default when absent (Anthropic's: 4096). */
   maxTokens: z.number().int().positive().optional(),
+  /** The sampling temperature of its model calls (OpenAI's wire format), unless a call gives its own; the provider's default when absent. */
+  temperature: z.number().min(0).max(2).optional(),
   /** Gives the model a `human_input` tool: its question goes to a person, answered with `duragent answer`. */
   humanInput: z.boolean().optional(),
 });
@@ -58,6 +60,7 @@ export function defineAgent(spec: AgentSpec): Agent {
         model: parsed.model ?? ctx.run.settings.defaultModel,
         maxIterations: parsed.maxIterations ?? ctx.run.settings.maxIterations,
         ...(parsed.maxTokens !== undefined ? { maxTokens: parsed.maxTokens } : {}),
+        ...(parsed.temperature !== undefined ? { temperature: parsed.temperature } : {}),
         ...(localTools.length > 0 ? { localTools } : {}),
       });
     },
