@@ -313,8 +313,11 @@ describe("scale and nesting on Temporal", () => {
       const listedWaiting = () => waitFor("the parent listed as waiting for input", async () => ((await engine.list(20, { phase: "waiting_input" })).some((run) => run.runId === runId) ? true : undefined));
       await listedWaiting();
       // Listed with its usage, the parent says what it waits for, as its status does: its child's question.
-      const listed = (await engine.list(20, { usage: true })).find((run) => run.runId === runId);
+      const everyRun = await engine.list(20, { usage: true });
+      const listed = everyRun.find((run) => run.runId === runId);
       assert.deepEqual(listed?.pending?.map((request) => request.id), ["inner-1/input-1"]);
+      // The child is listed by the name its id gives it, not as its workflow type.
+      assert.equal(everyRun.find((run) => run.runId === `${runId}/inner-1`)?.target, "inner");
       // A report from no child in flight, or one that is not a report, changes nothing and breaks nothing.
       const raw = env.client.workflow.getHandle(runId);
       await raw.signal("duragent.childWaits", { nonsense: true });

@@ -324,7 +324,8 @@ export class TemporalEngine implements Engine {
     const runs: RunSummary[] = [];
     const executions: { workflowId: string; runId: string; status: WorkflowExecutionStatusName }[] = [];
     for await (const execution of this.client.workflow.list({ query: this.listQuery(options), pageSize: limit })) {
-      const target = execution.typedSearchAttributes.get(agentSearchAttribute);
+      // A child run carries no DuragentAgent of its own: its id names it (`deep-1a2b3c4d/fan-1` is `fan`).
+      const target = execution.typedSearchAttributes.get(agentSearchAttribute) ?? /\/([^/]+)-\d+$/.exec(execution.workflowId)?.[1];
       runs.push({
         runId: execution.workflowId,
         type: execution.type,
