@@ -16,7 +16,7 @@ import { runSettingsFromConfig } from "../src/config/load-config.js";
 import { MemoryExecutor } from "../src/workflows/executor/memory-executor.js";
 import { createLogger } from "../src/logger.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
-import { defineAgent } from "../src/workflows/index.js";
+import { defineAgent, textOf } from "../src/workflows/index.js";
 import { filesystemServer } from "./support/mcp-servers.js";
 import { testConfig } from "./support/runtime.js";
 
@@ -219,6 +219,31 @@ describe("the agent tool loop", () => {
       assert.match(failure.message, /still invalid after one repair.*Raw output: still not json/s);
     } finally {
       await dispose(h);
+    }
+  });
+
+  test("parallelToolCalls: false asks each provider for one call a turn, a call's own option winning, and a turn's several calls still all run", async () => {
+    for (const provider of ["openai", "anthropic"] as const) {
+      const read = (path: string) => ({ name: "fs_read_text_file", arguments: { path: join(dir, path) } });
+      const h = await harness((call) => (call.messages.some((m) => m.role === "tool") ? { text: "done" } : { toolCalls: [read("a.txt"), read("missing.txt")] }), {
+        llm: { defaultModel: provider === "openai" ? "openai:gpt-4.1-mini" : "anthropic:claude-sonnet-4-5" },
+      });
+      try {
+        const llm = await defineAgent({ name: "reader", instruction: "Read files.", servers: ["fs"], parallelToolCalls: false }).attachLlm(h.ctx);
+        const added = await llm.generate("read both");
+        // The model made two calls anyway: both run, their results in the model's order.
+        const results = added.filter((m) => m.role === "tool");
+        assert.deepEqual(results.map((m) => [textOf(m.content).slice(0, 5), m.isError === true]), [["alpha", false], [textOf(results[1]!.content).slice(0, 5), true]]);
+        const first = h.model.requests[0]!.body as { parallel_tool_calls?: boolean; tool_choice?: unknown };
+        if (provider === "openai") assert.equal(first.parallel_tool_calls, false);
+        else assert.deepEqual(first.tool_choice, { type: "auto", disable_parallel_tool_use: true });
+        // A call's own option wins over the agent's.
+        await llm.generate("read both again", { parallelToolCalls: true, useHistory: false });
+        const again = h.model.requests[2]!.body as { parallel_tool_calls?: boolean; tool_choice?: { disable_parallel_tool_use?: boolean } };
+        assert.ok(provider === "openai" ? again.parallel_tool_calls === true : again.tool_choice?.disable_parallel_tool_use !== true, JSON.stringify(again));
+      } finally {
+        await dispose(h);
+      }
     }
   });
 

@@ -55,6 +55,8 @@ export const LlmRequestSchema = z.object({
   responseFormat: ResponseFormatSchema.optional(),
   maxTokens: z.number().int().positive().optional(),
   temperature: z.number().optional(),
+  /** False asks for at most one tool call a turn (OpenAI's `parallel_tool_calls`, Anthropic's `disable_parallel_tool_use`); the provider's default when absent. */
+  parallelToolCalls: z.boolean().optional(),
   /**
    * The messages before `messages`, by reference. The `callLlm` activity resolves it before the
    * provider sees the request, so providers never meet it.

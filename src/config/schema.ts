@@ -297,6 +297,8 @@ const AgentSchema = z.strictObject({
   maxTokens: z.number().int().positive().optional(),
   /** Sampling temperature of its model calls (sent to OpenAI-compatible providers); the provider's default when absent. */
   temperature: z.number().min(0).max(2).optional(),
+  /** False: at most one tool call a turn, run one after another (OpenAI's `parallel_tool_calls`); the provider's default when absent. */
+  parallelToolCalls: z.boolean().optional(),
   /** Give the model a `human_input` tool to ask a person a question. */
   humanInput: z.boolean().optional(),
 });

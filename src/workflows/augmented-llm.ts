@@ -20,6 +20,8 @@ export interface GenerateOptions {
   inTranscript?: number;
   temperature?: number;
   maxTokens?: number;
+  /** False asks the model for at most one tool call a turn, and runs the calls of a turn one after another if it makes several. */
+  parallelToolCalls?: boolean;
 }
 
 export interface StructuredOptions extends GenerateOptions {

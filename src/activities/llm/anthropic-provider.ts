@@ -119,6 +119,8 @@ function buildAnthropicRequest(request: LlmRequest, model: string): CreateParams
     toolChoice = tools.length > 1 && request.toolChoice !== "none" ? { type: "any" } : { type: "tool", name: request.responseFormat.name };
   }
   if (tools.length > 0) body.tools = tools;
+  // One call a turn is asked through tool_choice, which then must be given (`auto` by default).
+  if (request.parallelToolCalls === false && tools.length > 0 && toolChoice?.type !== "none") toolChoice = { ...(toolChoice ?? { type: "auto" }), disable_parallel_tool_use: true };
   if (toolChoice !== undefined) body.tool_choice = toolChoice;
   // request.temperature is not sent: the Messages API dropped sampling parameters (SDK 1.x).
   return body;

@@ -176,6 +176,8 @@ function buildOpenAIRequest(
     // OpenAI rejects tool_choice without tools.
     const toolChoice = convertToOpenAIToolChoice(request.toolChoice);
     if (toolChoice !== undefined) body.tool_choice = toolChoice;
+    // Like tool_choice, refused without tools.
+    if (request.parallelToolCalls !== undefined) body.parallel_tool_calls = request.parallelToolCalls;
   }
   if (request.responseFormat) body.response_format = convertToOpenAIResponseFormat(request.responseFormat);
   if (request.maxTokens !== undefined) {

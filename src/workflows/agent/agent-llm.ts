@@ -27,6 +27,8 @@ export interface AgentLlmOptions {
   maxTokens?: number;
   /** The sampling temperature, unless a call gives its own. */
   temperature?: number;
+  /** False: at most one tool call a turn, unless a call says otherwise. */
+  parallelToolCalls?: boolean;
   /** Tools answered in workflow code instead of by an MCP server, e.g. a swarm's handoffs. */
   localTools?: LocalTool[];
   /** MCP servers whose tools the first model call lists (`LlmRequest.toolServers`), joining `tools` from then on. */
@@ -158,6 +160,7 @@ export class AgentLlm implements AugmentedLlm {
     const useHistory = options.useHistory ?? true;
     const model = options.model ?? this.options.model;
     const maxIterations = options.maxIterations ?? this.options.maxIterations;
+    const parallelToolCalls = options.parallelToolCalls ?? this.options.parallelToolCalls;
     const { fewerTurns } = this.ctx.run.settings;
     const prior = useHistory ? this.history : [];
     const added: Message[] = [...input];
@@ -180,6 +183,7 @@ export class AgentLlm implements AugmentedLlm {
           toolChoice: (toolSpecs.length > 0 || unlisted) && lastTurn ? "none" : undefined,
           responseFormat,
           temperature: options.temperature ?? this.options.temperature,
+          ...(parallelToolCalls !== undefined && (toolSpecs.length > 0 || unlisted) ? { parallelToolCalls } : {}),
           maxTokens: options.maxTokens ?? this.options.maxTokens,
         });
       } catch (error) {
@@ -193,12 +197,15 @@ export class AgentLlm implements AugmentedLlm {
       this.ctx.run.addToTranscript([response.message], this.name);
       const calls = response.message.toolCalls ?? [];
       if (calls.length === 0) break;
-      // Calls from one model turn are independent, so they run concurrently.
+      // Calls from one model turn are independent, so they run concurrently, unless the agent
+      // asked for one at a time (`parallelToolCalls: false`) and the model made several anyway.
       const outcomes = !fewerTurns
         ? await Promise.all(calls.map((call) => this.callToolAsRecorded(call)))
         : calls.length === 1
           ? [await this.callTool(calls[0]!)]
-          : await Promise.all(calls.map((call) => this.callTool(call)));
+          : parallelToolCalls === false
+            ? await this.callToolsInTurn(calls)
+            : await Promise.all(calls.map((call) => this.callTool(call)));
       for (const { samplingUsage } of outcomes) if (samplingUsage) for (const [key, usage] of Object.entries(samplingUsage)) addUsage(this.usage, key, usage);
       const results = outcomes.map((outcome) => outcome.message);
       added.push(...results);
@@ -226,6 +233,13 @@ export class AgentLlm implements AugmentedLlm {
       const meant = camel !== key && generateOptionNames.has(camel) ? `; did you mean '${camel}'?` : "";
       this.ctx.log.warn(`${this.name}: generate() has no option '${key}'${meant}; it is ignored. Its options: ${[...generateOptionNames].join(", ")} (schemaName for generateStructured).`);
     }
+  }
+
+  /** A turn's tool calls one after another, in the model's order. */
+  private async callToolsInTurn(calls: ToolCall[]): Promise<ToolOutcome[]> {
+    const outcomes: ToolOutcome[] = [];
+    for (const call of calls) outcomes.push(await this.callTool(call));
+    return outcomes;
   }
 
   /** A tool call of the model's, through as few promises as it can take (`RunSettings.fewerTurns`). */
@@ -371,7 +385,7 @@ const structuredCutOffPatch = "duragent-structured-cut-off-fails";
 const failedToolToldPatch = "duragent-failed-tool-told";
 
 /** Every option `generate`, `generateStr` and `generateStructured` take (`GenerateOptions`, `StructuredOptions`). */
-const generateOptionNames = new Set(["model", "maxIterations", "useHistory", "inTranscript", "temperature", "maxTokens", "schemaName"]);
+const generateOptionNames = new Set(["model", "maxIterations", "useHistory", "inTranscript", "temperature", "maxTokens", "parallelToolCalls", "schemaName"]);
 
 /** Failures of a tool step the model is told of: what the tool's server did, not what a person must fix. */
 const modelToldFailures: readonly string[] = [

@@ -25,6 +25,8 @@ export const AgentSpecSchema = z.object({
   maxTokens: z.number().int().positive().optional(),
   /** The sampling temperature of its model calls (OpenAI's wire format), unless a call gives its own; the provider's default when absent. */
   temperature: z.number().min(0).max(2).optional(),
+  /** False: at most one tool call a turn (`GenerateOptions.parallelToolCalls`), unless a call says otherwise. */
+  parallelToolCalls: z.boolean().optional(),
   /** Gives the model a `human_input` tool: its question goes to a person, answered with `duragent answer`. */
   humanInput: z.boolean().optional(),
 });
@@ -61,6 +63,7 @@ export function defineAgent(spec: AgentSpec): Agent {
         maxIterations: parsed.maxIterations ?? ctx.run.settings.maxIterations,
         ...(parsed.maxTokens !== undefined ? { maxTokens: parsed.maxTokens } : {}),
         ...(parsed.temperature !== undefined ? { temperature: parsed.temperature } : {}),
+        ...(parsed.parallelToolCalls !== undefined ? { parallelToolCalls: parsed.parallelToolCalls } : {}),
         ...(localTools.length > 0 ? { localTools } : {}),
       });
     },
