@@ -880,7 +880,7 @@ describe("duragent CLI", { concurrency: true }, () => {
       if (dev?.isRunning) await stop(dev, "SIGINT");
     });
 
-    test("serves runs and the Web UI until SIGINT, then stops the server too", async () => {
+    test("serves runs and the Web UI until SIGINT, restarts its worker on a change to the project, then stops the server too", async () => {
       const dir = project("dev");
       // No uiUrl: the links must find the UI where --ui-port put it.
       const configFile = join(dir, "duragent.config.yaml");
@@ -910,6 +910,17 @@ describe("duragent CLI", { concurrency: true }, () => {
       const runPage = await fetch(link);
       assert.equal(runPage.status, 200);
       await runPage.body?.cancel();
+
+      // A change that does not build leaves the worker serving what it had; a good one restarts it on the new code.
+      const moduleFile = join(dir, "agents.ts");
+      const code = readFileSync(moduleFile, "utf8");
+      writeFileSync(moduleFile, `${code}export const broken = ;\n`);
+      await dev.waitFor("stderr", /agents\.ts changed, but the worker cannot restart on it, so it goes on with what it had/, 60_000);
+      writeFileSync(moduleFile, `${code}export const shout = defineWorkflow(async (_ctx, input: string) => input.toUpperCase());\n`);
+      await dev.waitFor("stdout", /^\{"reloaded":"agents\.ts"\}$/m, 60_000);
+      const shouted = await duragent(dir, ["run", "shout", "--engine", "temporal", "--input", "hi"], runEnv);
+      assert.equal(shouted.code, 0, shouted.stderr);
+      assert.equal(shouted.stdout, "HI\n");
 
       const stopped = await stop(dev, "SIGINT");
       assert.equal(stopped.code, 0, dev.describe());

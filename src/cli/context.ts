@@ -48,6 +48,12 @@ export class CommandContext {
     return this.loadedConfig;
   }
 
+  /** The config read again from its files, for a long-running command that follows their changes (`dev`). */
+  reloadConfig(): Promise<DuragentConfig> {
+    this.loadedConfig = undefined;
+    return this.config();
+  }
+
   client(): Promise<DuragentClient> {
     this.openedClient ??= Promise.all([this.config(), import("../client.js"), this.logger()]).then(
       ([config, { DuragentClient }, logger]) => new DuragentClient(config, logger),

@@ -293,7 +293,11 @@ const commands: CommandSpec[] = [
         dbFile: options.dbFile as string,
         onReady: ({ address, uiUrl, taskQueue }) => {
           if (context.options.json) console.log(JSON.stringify({ address, uiUrl, taskQueue }));
-          else console.error(`Temporal dev server on ${address}; Web UI: ${uiUrl}\nworker ready (Ctrl-C stops both)`);
+          else console.error(`Temporal dev server on ${address}; Web UI: ${uiUrl}\nworker ready (Ctrl-C stops both; a change to the project's code or config restarts the worker)`);
+        },
+        onReload: (file) => {
+          if (context.options.json) console.log(JSON.stringify({ reloaded: file }));
+          else console.error(`${file} changed: the worker restarted on it`);
         },
       }),
   },

@@ -8,7 +8,9 @@ import { duragentSearchAttributes } from "../../common/search-attributes.js";
 import { DevServerStartError, startDevServer } from "../../temporal/dev-server.js";
 import { TemporalCliNotFound } from "../../temporal/temporal-cli.js";
 import { announceDevServerUi, webUiBase } from "../../client/temporal-connection.js";
-import { createWorker } from "../../worker.js";
+import type { DuragentConfig } from "../../config/schema.js";
+import { createWorker, type DuragentWorker } from "../../worker.js";
+import { watchProject } from "../project-watch.js";
 import type { CommandContext } from "../context.js";
 import { ExitCode, UserError } from "../../errors/user-error.js";
 
@@ -20,9 +22,15 @@ export interface DevOptions {
   dbFile: string;
   /** Told once the server and worker are ready. */
   onReady?: (ready: { address: string; uiUrl?: string; taskQueue: string }) => void;
+  /** Told when a change to `file` restarted the worker on it. */
+  onReload?: (file: string) => void;
 }
 
+/** Set by a stopping signal, which Temporal's runtime also hears and stops the worker for. */
+let stopping = false;
+
 export async function devCommand(context: CommandContext, options: DevOptions): Promise<void> {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => (stopping = true));
   const baseConfig = await context.config();
   await context.noticeScriptedModel();
   const { temporal } = baseConfig;
@@ -47,11 +55,45 @@ export async function devCommand(context: CommandContext, options: DevOptions): 
   // Other commands' Web UI links find this UI, wherever --ui-port put it.
   const port = portOf(`tcp://${server.address}`);
   const withdraw = server.uiUrl !== undefined && port !== undefined ? announceDevServerUi(port, server.uiUrl) : undefined;
+  const logger = await context.logger();
+  const onServer = (config: DuragentConfig) => ({ ...config, temporal: { ...config.temporal, address: server.address } });
   try {
-    const config = { ...baseConfig, temporal: { ...temporal, address: server.address } };
-    const worker = await createWorker({ config, logger: await context.logger() });
+    let worker = await createWorker({ config: onServer(baseConfig), logger });
     options.onReady?.({ address: server.address, ...(server.uiUrl !== undefined ? { uiUrl: server.uiUrl } : {}), taskQueue: temporal.taskQueue });
-    await worker.run();
+    // A change to the project's code or config restarts the worker on it, once the new one is
+    // ready: one that cannot start (a config error, a bundle that does not build) leaves the old serving.
+    const folder = context.configFile ? dirname(context.configFile) : process.cwd();
+    for (;;) {
+      let next: { worker: DuragentWorker; file: string } | undefined;
+      let starting = false;
+      const watch = watchProject(folder, (file) => {
+        if (starting || next) return;
+        starting = true;
+        void context
+          .reloadConfig()
+          .then((config) => createWorker({ config: onServer(config), logger }))
+          .then(
+            (ready) => {
+              next = { worker: ready, file };
+              worker.worker.shutdown();
+            },
+            (error: unknown) => logger.error(`${file} changed, but the worker cannot restart on it, so it goes on with what it had: ${error instanceof Error ? error.message : String(error)}`),
+          )
+          .finally(() => (starting = false));
+      });
+      try {
+        await worker.run();
+      } finally {
+        watch.close();
+      }
+      // Stopped by a signal: the new worker, if one was ready, never serves.
+      if (!next || stopping) {
+        await next?.worker.close();
+        break;
+      }
+      worker = next.worker;
+      options.onReload?.(next.file);
+    }
   } finally {
     withdraw?.();
     await server.stop();
