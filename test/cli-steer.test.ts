@@ -38,6 +38,17 @@ writeFileSync(
     `  return JSON.stringify([count, sure]);`,
     `});`,
     `export const broken = defineWorkflow(async (_ctx, input: { missing?: { deep: string } }) => input.missing!.deep);`,
+    // Its own signals, update (with a validator) and query, which `duragent signal|update|query` reach.
+    `export const tally = defineWorkflow(async (ctx) => {`,
+    `  let count = 0;`,
+    `  let finished = false;`,
+    `  ctx.messages.onSignal("add", (n: number) => { count += n; });`,
+    `  ctx.messages.onUpdate("addAndRead", (n: number) => (count += n), { validator: (n: unknown) => { if (typeof n !== "number") throw new Error("add a number"); } });`,
+    `  ctx.messages.onQuery("count", () => ({ count }));`,
+    `  ctx.messages.onSignal("finish", () => { finished = true; });`,
+    `  await ctx.condition(() => finished);`,
+    `  return String(count);`,
+    `});`,
     "",
   ].join("\n"),
 );
@@ -411,6 +422,23 @@ describe("steering a Temporal run from the CLI", () => {
     await waitForPhase(planner, "waiting_input");
     assert.equal((await cli(["input", planner, "--value", '{"city": "Lisbon"}', "--engine", "temporal"])).code, 0);
     assert.equal((await cli(["result", planner, "--engine", "temporal"])).stdout.trim(), 'Got: {"city": "Lisbon"}');
+  });
+
+  test("signal, update and query reach the run's own workflow code; a refused update and an unknown run say so", async () => {
+    const runId = (await cli(["start", "tally", "--input", "{}", "--engine", "temporal"])).stdout.trim();
+    const steer = (args: string[]) => cli([...args, "--engine", "temporal"]);
+    const sent = await steer(["signal", runId, "add", "--value", "2"]);
+    assert.equal(sent.code, 0, sent.stderr);
+    assert.match(sent.stdout, new RegExp(`^sent signal 'add' to ${runId}`));
+    assert.equal((await steer(["update", runId, "addAndRead", "--value", "3"])).stdout.trim(), "5");
+    const refused = await steer(["update", runId, "addAndRead", "--value", "four"]);
+    assert.equal(refused.code, ExitCode.usage, refused.stderr);
+    assert.match(refused.stderr, /add a number/);
+    assert.doesNotMatch(refused.stderr, /\n\s+at /);
+    assert.deepEqual(JSON.parse((await steer(["query", runId, "count", "--json"])).stdout), { runId, query: "count", result: { count: 5 } });
+    assert.equal((await steer(["signal", runId, "finish"])).code, 0);
+    assert.equal((await steer(["result", runId])).stdout.trim(), "5");
+    assert.equal((await steer(["signal", "no-such-run", "add"])).code, ExitCode.notFound);
   });
 
   test("a run whose workflow code keeps failing: status says why; what needs the run says so, without a stack trace", async () => {

@@ -194,6 +194,20 @@ const commands: CommandSpec[] = [
     action: async (context, [id], options) =>
       (await import("./commands/cancel.js")).terminateCommand(context, id!, { ...(options.reason !== undefined ? { reason: options.reason as string } : {}) }),
   },
+  ...(["signal", "query", "update"] as const).map(
+    (kind): CommandSpec => ({
+      name: kind,
+      steering: true,
+      description: {
+        signal: "send a signal to a handler of the run's own workflow code (ctx.messages.onSignal)",
+        query: "ask a query of the run's own workflow code (ctx.messages.onQuery) and print its answer",
+        update: "send an update to the run's own workflow code (ctx.messages.onUpdate) and print its result",
+      }[kind],
+      args: [runId, ["<name>", `the ${kind}'s name, as the workflow code sets its handler`]],
+      options: (command) => command.option("--value <json|text>", "the payload: JSON when it parses as JSON, else the text as typed"),
+      action: async (context, [id, name], options) => (await import("./commands/message.js")).messageCommand(context, kind, id!, name!, options.value as string | undefined),
+    }),
+  ),
   {
     name: "history",
     steering: true,
