@@ -65,13 +65,14 @@ describe("the agent tool loop", () => {
     try {
       const llm = await defineAgent({ name: "writer", instruction: "Write." }).attachLlm(ctx);
       assert.equal(await llm.generateStr("hello", { max_tokens: 5, use_history: false } as never), "hi");
-      assert.deepEqual(await llm.generateStructured("a number", z.object({ n: z.number() }), { schemaName: "n", parallel_tool_calls: false } as never), { n: 1 });
+      assert.deepEqual(await llm.generateStructured("a number", z.object({ n: z.number() }), { schemaName: "n", parallel_tool_calls: false, stop_sequences: ["."] } as never), { n: 1 });
       assert.deepEqual(warnings.map((warning) => warning.replace(/; it is ignored\..*$/, "")), [
         "writer: generate() has no option 'max_tokens'; did you mean 'maxTokens'?",
         "writer: generate() has no option 'use_history'; did you mean 'useHistory'?",
-        "writer: generate() has no option 'parallel_tool_calls'",
+        "writer: generate() has no option 'parallel_tool_calls'; did you mean 'parallelToolCalls'?",
+        "writer: generate() has no option 'stop_sequences'",
       ]);
-      assert.match(warnings[0]!, /Its options: model, maxIterations, useHistory, inTranscript, temperature, maxTokens, schemaName/);
+      assert.match(warnings[0]!, /Its options: model, maxIterations, useHistory, inTranscript, temperature, maxTokens, parallelToolCalls, schemaName/);
       assert.equal(body(h, 0).max_tokens, undefined);
       // An agent's own temperature goes with each call, unless the call gives its own.
       const cool = await defineAgent({ name: "cool", instruction: "Write.", temperature: 0.2 }).attachLlm(ctx);
