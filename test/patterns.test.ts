@@ -294,6 +294,40 @@ describe("swarm", () => {
     assert.deepEqual(ctx.control.transcript, result.state.messages);
   });
 
+  test("an agent's own functions (mcp-agent's swarm functions) set context variables and hand the conversation on, their arguments checked first", async () => {
+    const { ctx, server } = await harness((call) => {
+      const results = call.messages.filter((message) => message.role === "tool").map((message) => textOf(message.content));
+      if (call.system?.startsWith("You triage.")) return { toolCalls: [{ name: "escalate", arguments: { why: "a refund" } }] };
+      if (results.length === 1) return { toolCalls: [{ name: "lookup_account", arguments: { customer: 7 } }] };
+      if (results.length === 2) return { toolCalls: [{ name: "lookup_account", arguments: { customer: "ada" } }] };
+      return { text: `refunded (${results.at(-1)})` };
+    });
+    const swarm = new Swarm(ctx, {
+      agents: [
+        { name: "triage", instruction: "You triage.", functions: [{ name: "escalate", description: "Hand a refund to billing.", call: () => ({ value: "Escalated.", agent: "billing" }) }] },
+        {
+          name: "billing",
+          instruction: "You refund.",
+          functions: [
+            {
+              name: "lookup_account",
+              description: "Finds a customer's account.",
+              inputSchema: { type: "object", properties: { customer: { type: "string" } }, required: ["customer"] },
+              call: (args, { agent }) => ({ value: `account of ${String(args.customer)} found by ${agent}`, contextVariables: { account: 42 } }),
+            },
+          ],
+        },
+      ],
+    });
+    const result = await swarm.run("I want my money back");
+    assert.equal(result.stopReason, "answered");
+    assert.deepEqual(result.state.handoffs, [{ from: "triage", to: "billing", reason: "escalate" }]);
+    assert.deepEqual(result.state.contextVariables, { account: "42" });
+    // The misfit call (a number for a string) was refused before the function ran; the next one ran.
+    assert.equal(result.text, "refunded (account of ada found by billing)");
+    assert.match(JSON.stringify(server.requests[2]!.body), /do not fit its input schema/);
+  });
+
   test("ends at the done condition, or after maxHandoffs when agents keep passing the conversation", async () => {
     const pingPong: ModelScript = (call) => ({
       toolCalls: [{ name: call.system?.startsWith("A") ? "transfer_to_b" : "transfer_to_a", arguments: {} }],

@@ -27,7 +27,7 @@ export {
   type EvaluatorOptimizerOptions,
   type EvaluatorOptimizerResult,
 } from "./evaluator-optimizer.js";
-export { Swarm, handoffToolName, type SwarmOptions, type SwarmAgent, type SwarmState, type SwarmResult, type Handoff, type ContextVariables } from "./swarm.js";
+export { Swarm, handoffToolName, type SwarmOptions, type SwarmAgent, type SwarmFunction, type SwarmFunctionResult, type SwarmState, type SwarmResult, type Handoff, type ContextVariables } from "./swarm.js";
 export {
   PatternSpecSchema,
   ParticipantSchema,

@@ -4,7 +4,7 @@
  * without handing off, when the done condition holds, or after `maxHandoffs` handoffs.
  */
 import type { Message } from "../../common/messages.js";
-import { finalText, type AgentLlm, type LocalTool } from "../agent/agent-llm.js";
+import { finalText, type AgentLlm, type LocalTool, type LocalToolOutcome } from "../agent/agent-llm.js";
 import { defineAgent, type AgentSpec } from "../agent/define-agent.js";
 import type { Executor } from "../executor/executor.js";
 import { invalidPattern, PatternBase, type PatternEnding } from "./pattern-base.js";
@@ -12,9 +12,34 @@ import { invalidPattern, PatternBase, type PatternEnding } from "./pattern-base.
 export interface SwarmAgent extends AgentSpec {
   /** Agents this one may hand off to; all the others when absent. */
   handoffs?: string[];
+  /** Functions of workflow code the agent's model may call, as mcp-agent's swarm agents' `functions`. */
+  functions?: SwarmFunction[];
 }
 
 export type ContextVariables = Record<string, string>;
+
+/**
+ * A tool answered by workflow code, which reads and sets the swarm's context variables and may
+ * hand the conversation on. It runs in the workflow, so it must be deterministic; it reaches the
+ * world only through the executor's effects.
+ */
+export interface SwarmFunction {
+  name: string;
+  description: string;
+  /** The JSON Schema of its arguments, which are checked against it before it runs; none when absent. */
+  inputSchema?: Record<string, unknown>;
+  call(args: Record<string, unknown>, swarm: { agent: string; contextVariables: Readonly<ContextVariables> }): Promise<SwarmFunctionResult> | SwarmFunctionResult;
+}
+
+/** What a swarm function gives back, as mcp-agent's `AgentFunctionResult`. */
+export interface SwarmFunctionResult {
+  /** What the model reads as the call's result; `Done.` when absent. */
+  value?: string;
+  /** Context variables to set (strings; other values are kept as their JSON text). */
+  contextVariables?: Record<string, unknown>;
+  /** An agent to hand the conversation to, as its `transfer_to_<agent>` tool would. */
+  agent?: string;
+}
 
 export interface SwarmState {
   /** The agent that has the conversation now. */
@@ -118,9 +143,16 @@ export class Swarm extends PatternBase {
    * agent's tools again on each of its turns.
    */
   private async agentLlm(name: string, state: SwarmState, onHandoff: (handoff: Handoff) => void): Promise<AgentLlm> {
-    const { handoffs, ...agent } = this.agents.get(name) as SwarmAgent;
+    const { handoffs, functions = [], ...agent } = this.agents.get(name) as SwarmAgent;
     const targets = (handoffs ?? [...this.agents.keys()]).filter((target) => target !== name && this.agents.has(target));
     let handedOff = false;
+    const handOff = (to: string, reason: string | undefined, text: string): LocalToolOutcome => {
+      // One handoff per turn: a second transfer in the same model turn is refused.
+      if (handedOff) return { result: { content: [{ type: "text", text: "Ignored: the conversation was already transferred." }], isError: true } };
+      handedOff = true;
+      onHandoff({ from: name, to, ...(reason !== undefined ? { reason } : {}) });
+      return { result: { content: [{ type: "text", text }], isError: false }, endTurn: true };
+    };
     const handoffTools = targets.map(
       (target): LocalTool => ({
         spec: {
@@ -135,12 +167,23 @@ export class Swarm extends PatternBase {
           },
         },
         call: (args) => {
-          // One handoff per turn: a second transfer in the same model turn is refused.
-          if (handedOff) return { result: { content: [{ type: "text", text: "Ignored: the conversation was already transferred." }], isError: true } };
-          handedOff = true;
-          mergeContext(state.contextVariables, args.context);
-          onHandoff({ from: name, to: target, ...(typeof args.reason === "string" ? { reason: args.reason } : {}) });
-          return { result: { content: [{ type: "text", text: `Transferred to ${target}.` }], isError: false }, endTurn: true };
+          if (!handedOff) mergeContext(state.contextVariables, args.context);
+          return handOff(target, typeof args.reason === "string" ? args.reason : undefined, `Transferred to ${target}.`);
+        },
+      }),
+    );
+    const functionTools = functions.map(
+      (fn): LocalTool => ({
+        spec: { name: fn.name, description: fn.description, inputSchema: fn.inputSchema ?? { type: "object", properties: {} } },
+        call: async (args) => {
+          const outcome = await fn.call(args, { agent: name, contextVariables: { ...state.contextVariables } });
+          mergeContext(state.contextVariables, outcome.contextVariables);
+          const text = outcome.value ?? "Done.";
+          if (outcome.agent === undefined) return { result: { content: [{ type: "text", text }], isError: false } };
+          if (outcome.agent === name || !this.agents.has(outcome.agent)) {
+            return { result: { content: [{ type: "text", text: `${text} (It named '${outcome.agent}' to take over, which is not another agent of this swarm: ${[...this.agents.keys()].filter((other) => other !== name).join(", ")}.)` }], isError: true } };
+          }
+          return handOff(outcome.agent, fn.name, text);
         },
       }),
     );
@@ -157,7 +200,7 @@ export class Swarm extends PatternBase {
     };
     const context = Object.keys(state.contextVariables).length > 0 ? `\n\nShared context variables: ${JSON.stringify(state.contextVariables)}` : "";
     return defineAgent({ ...agent, instruction: `${agent.instruction}${context}` }).attachLlm(this.ctx, {
-      localTools: [...handoffTools, setContext],
+      localTools: [...handoffTools, setContext, ...functionTools],
     });
   }
 }
