@@ -22,11 +22,17 @@ export interface DevOptions {
   dbFile: string;
   /** Told once the server and worker are ready. */
   onReady?: (ready: { address: string; uiUrl?: string; taskQueue: string }) => void;
-  /** Told when a change to `file` restarted the worker on it. */
+  /** Told when a worker on the code after a change to `file` serves (the old one then stops). */
   onReload?: (file: string) => void;
 }
 
-/** Set by a stopping signal, which Temporal's runtime also hears and stops the worker for. */
+/** A worker and its `run()`, which settles once it has stopped. */
+interface Serving {
+  worker: DuragentWorker;
+  running: Promise<void>;
+}
+
+/** Set by a stopping signal, which Temporal's runtime also hears and stops the workers for. */
 let stopping = false;
 
 export async function devCommand(context: CommandContext, options: DevOptions): Promise<void> {
@@ -58,41 +64,45 @@ export async function devCommand(context: CommandContext, options: DevOptions): 
   const logger = await context.logger();
   const onServer = (config: DuragentConfig) => ({ ...config, temporal: { ...config.temporal, address: server.address } });
   try {
-    let worker = await createWorker({ config: onServer(baseConfig), logger });
+    const first = await createWorker({ config: onServer(baseConfig), logger });
+    let current: Serving = { worker: first, running: first.run() };
     options.onReady?.({ address: server.address, ...(server.uiUrl !== undefined ? { uiUrl: server.uiUrl } : {}), taskQueue: temporal.taskQueue });
-    // A change to the project's code or config restarts the worker on it, once the new one is
-    // ready: one that cannot start (a config error, a bundle that does not build) leaves the old serving.
+    // A change to the project's code or config starts a worker on it; once that one serves, the
+    // old one stops, finishing its steps in flight. One that cannot start (a config error, a
+    // bundle that does not build) leaves the old one serving.
     const folder = context.configFile ? dirname(context.configFile) : process.cwd();
     for (;;) {
-      let next: { worker: DuragentWorker; file: string } | undefined;
+      let next: Serving | undefined;
       let starting = false;
       const watch = watchProject(folder, (file) => {
-        if (starting || next) return;
+        if (starting || next || stopping) return;
         starting = true;
+        const old = current.worker;
         void context
           .reloadConfig()
           .then((config) => createWorker({ config: onServer(config), logger }))
           .then(
             (ready) => {
-              next = { worker: ready, file };
-              worker.worker.shutdown();
+              next = { worker: ready, running: ready.run() };
+              old.worker.shutdown();
+              options.onReload?.(file);
             },
             (error: unknown) => logger.error(`${file} changed, but the worker cannot restart on it, so it goes on with what it had: ${error instanceof Error ? error.message : String(error)}`),
           )
           .finally(() => (starting = false));
       });
       try {
-        await worker.run();
+        await current.running;
       } finally {
         watch.close();
       }
-      // Stopped by a signal: the new worker, if one was ready, never serves.
-      if (!next || stopping) {
-        await next?.worker.close();
+      // Stopped by a signal: Temporal's runtime stops every worker, the new one too.
+      if (!next) break;
+      if (stopping) {
+        await next.running;
         break;
       }
-      worker = next.worker;
-      options.onReload?.(next.file);
+      current = next;
     }
   } finally {
     withdraw?.();
