@@ -74,8 +74,14 @@ export async function devCommand(context: CommandContext, options: DevOptions): 
     for (;;) {
       let next: Serving | undefined;
       let starting = false;
-      const watch = watchProject(folder, (file) => {
-        if (starting || next || stopping) return;
+      // A change made while a worker is being started is started on after it, not lost.
+      let changedMeanwhile: string | undefined;
+      const restart = (file: string): void => {
+        if (next || stopping) return;
+        if (starting) {
+          changedMeanwhile = file;
+          return;
+        }
         starting = true;
         const old = current.worker;
         void context
@@ -83,14 +89,21 @@ export async function devCommand(context: CommandContext, options: DevOptions): 
           .then((config) => createWorker({ config: onServer(config), logger }))
           .then(
             (ready) => {
+              if (changedMeanwhile !== undefined) return ready.close();
               next = { worker: ready, running: ready.run() };
               old.worker.shutdown();
               options.onReload?.(file);
             },
             (error: unknown) => logger.error(`${file} changed, but the worker cannot restart on it, so it goes on with what it had: ${error instanceof Error ? error.message : String(error)}`),
           )
-          .finally(() => (starting = false));
-      });
+          .finally(() => {
+            starting = false;
+            const again = changedMeanwhile;
+            changedMeanwhile = undefined;
+            if (again !== undefined) restart(again);
+          });
+      };
+      const watch = watchProject(folder, restart);
       try {
         await current.running;
       } finally {
