@@ -95,6 +95,14 @@ const queryTimeoutMs = 10_000;
 const closedStatusQueryTimeoutMs = 30_000;
 
 /**
+ * A query no worker answered by `deadline`: DEADLINE_EXCEEDED from the server, CANCELLED when the
+ * client's own timer wins the race, or a queue no worker polled lately, refused at once.
+ */
+function unanswered(error: unknown, deadline: number): boolean {
+  return isGrpcDeadlineError(error) || (isGrpcCancelledError(error) && Date.now() >= deadline) || isNoRecentPoller(error);
+}
+
+/**
  * A run's status from what the server alone knows, when no worker answered its status query:
  * none is running, the run has ended and its workers are gone, or its workflow code keeps failing.
  * `partial` says which, and what is therefore unknown.
@@ -499,10 +507,7 @@ export class TemporalEngine implements Engine {
         const status = await this.client
           .withDeadline(deadline, () => workflow.query<RunStatus>(RunMessages.status))
           .catch(async (error: unknown) => {
-            // The deadline reaches us as DEADLINE_EXCEEDED from the server, or as CANCELLED when
-            // the client's own timer wins the race.
-            // A queue no worker polled lately is refused at once, as unanswered as a timeout.
-            const timedOut = isGrpcDeadlineError(error) || (isGrpcCancelledError(error) && Date.now() >= deadline) || isNoRecentPoller(error);
+            const timedOut = unanswered(error, deadline);
             if (!phase && isWorkflowTaskFailing(error)) return this.failingTaskStatus(workflow, openPhase(description.typedSearchAttributes.get(phaseSearchAttribute)));
             if (isReplayFailing(error)) return replayFailingStatus(workflow.workflowId, phase ?? openPhase(description.typedSearchAttributes.get(phaseSearchAttribute)), error);
             if (phase || !timedOut) throw error;
@@ -564,7 +569,7 @@ export class TemporalEngine implements Engine {
         const deadline = Date.now() + queryTimeoutMs;
         return this.client.withDeadline(deadline, () => workflow.query<R, [unknown]>(name, payload)).catch(async (error: unknown) => {
           // Unanswered, it says why as `status` does, not as the server's bare deadline.
-          const timedOut = isGrpcDeadlineError(error) || (isGrpcCancelledError(error) && Date.now() >= deadline) || isNoRecentPoller(error);
+          const timedOut = unanswered(error, deadline);
           if (!timedOut) throw error;
           const { taskQueue } = await this.describe(workflow);
           throw new UserError(`No worker answered the query '${name}' of run ${workflowId}: ${await this.whyNoWorkerAnswered(taskQueue)}.`, {

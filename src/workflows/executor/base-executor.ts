@@ -21,7 +21,7 @@ import { SignalInbox } from "./signal-inbox.js";
 
 /** Where each kind of step's policy is set, as its failures name it. */
 const kindSettings = { llm: "execution.llm", tools: "execution.tools" } as const;
-const serverSetting = (server: string): string => `mcp.servers.${server}.execution`;
+type StepKind = keyof typeof kindSettings;
 
 export interface BaseExecutor extends EffectMethods {}
 
@@ -169,7 +169,7 @@ export abstract class BaseExecutor implements Executor {
     const effect = effects[name];
     const label = (effect.label as (input: EffectInput<K>) => string)(input);
     const server = this.ownPolicyServer(name, input);
-    const settings = server === undefined ? this.settings[effect.settings] : this.settings.servers![server]!;
+    const settings = this.settingsOf(effect.settings, server);
     const step = (): Promise<EffectOutput<K>> =>
       callAsync(() => this.invoke(name, input, settings, label)).then(
         (output) => {
@@ -177,7 +177,7 @@ export abstract class BaseExecutor implements Executor {
           return output;
         },
         (error: unknown) => {
-          const failure = this.stepFailure(error, label, server === undefined ? kindSettings[effect.settings] : serverSetting(server), settings);
+          const failure = this.stepFailure(error, label, effect.settings, server, settings);
           this.control.endStep(label);
           throw failure;
         },
@@ -194,9 +194,15 @@ export abstract class BaseExecutor implements Executor {
     return server !== undefined && Object.hasOwn(servers, server) ? server : undefined;
   }
 
+  /** The policy of a step of `kind`: its server's own when it has one, else the kind's. */
+  private settingsOf(kind: StepKind, server: string | undefined): ActivitySettings {
+    return server === undefined ? this.settings[kind] : this.settings.servers![server]!;
+  }
+
   /** The failure people see: a timeout names the step and its knob, attempts run out say so. Recorded as the run's last error. */
-  private stepFailure(error: unknown, label: string, setting: string, settings: ActivitySettings): unknown {
+  private stepFailure(error: unknown, label: string, kind: StepKind, server: string | undefined, settings: ActivitySettings): unknown {
     const timeout = stepTimeoutOf(error, settings.startToCloseTimeoutMs, settings.heartbeatTimeoutMs);
+    const setting = server === undefined ? kindSettings[kind] : `mcp.servers.${server}.execution`;
     const policy = { setting, maximumAttempts: settings.retry.maximumAttempts };
     const failure = timeout
       ? stepTimedOut(label, timeout, policy, error as Error)
@@ -291,11 +297,11 @@ export abstract class BaseExecutor implements Executor {
     // Temporal runs have always taken one turn here, and recorded histories replay only if they still do.
     else if (this.engine === "temporal") await undefined;
     const server = this.ownPolicyServer(name, input);
-    const settings = server === undefined ? this.settings[effect.settings] : this.settings.servers![server]!;
+    const settings = this.settingsOf(effect.settings, server);
     try {
       return await this.invoke(name, input, settings, label);
     } catch (error) {
-      throw this.stepFailure(error, label, server === undefined ? kindSettings[effect.settings] : serverSetting(server), settings);
+      throw this.stepFailure(error, label, effect.settings, server, settings);
     } finally {
       this.control.endStep(label);
     }
