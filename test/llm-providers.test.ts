@@ -164,6 +164,36 @@ describe("OpenAI provider", () => {
     assert.equal(queue.calls.at(-1)?.responseFormat, true);
   });
 
+  test("asks for strict structured output when the schema allows it, and sends any other schema as it is", async () => {
+    const provider = new OpenAIProvider({ apiKey: "sk-test", baseURL: server.openaiBaseURL });
+    const ask = async (schema: Record<string, unknown>) => {
+      queue.turns.push({ text: "{}" });
+      await provider.generate(request("openai:gpt-test", { responseFormat: { type: "json_schema", name: "answer", schema } }), "gpt-test");
+      return (lastBody() as { response_format: { json_schema: Record<string, unknown> } }).response_format.json_schema;
+    };
+    // zod's input schemas leave plain objects open; strict mode needs them closed.
+    const closable = {
+      type: "object",
+      properties: { city: { type: "string" }, stops: { type: "array", items: { type: "object", properties: { at: { type: ["string", "null"] } }, required: ["at"] } } },
+      required: ["city", "stops"],
+    };
+    const strict = await ask(closable);
+    assert.equal(strict.strict, true);
+    assert.deepEqual(strict.schema, {
+      type: "object",
+      properties: {
+        city: { type: "string" },
+        stops: { type: "array", items: { type: "object", properties: { at: { type: ["string", "null"] } }, required: ["at"], additionalProperties: false } },
+      },
+      required: ["city", "stops"],
+      additionalProperties: false,
+    });
+    const optional = { type: "object", properties: { city: { type: "string" }, note: { type: "string" } }, required: ["city"] };
+    assert.deepEqual(await ask(optional), { name: "answer", schema: optional, strict: false });
+    const open = { type: "object", additionalProperties: { type: "number" } };
+    assert.deepEqual(await ask(open), { name: "answer", schema: open, strict: false });
+  });
+
   test("omits tools and tool_choice when no tools are offered", async () => {
     const provider = new OpenAIProvider({ apiKey: "sk-test", baseURL: server.openaiBaseURL });
     queue.turns.push({ text: "hi" });

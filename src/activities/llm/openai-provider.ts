@@ -4,6 +4,7 @@
  * custom `baseURL`.
  */
 import OpenAI from "openai";
+import { toStrictJsonSchema } from "openai/lib/transform";
 import type { LlmRequest, LlmResponse, ResponseFormat, StopReason, TokenUsage, ToolSpec } from "../../common/llm.js";
 import type { ContentPart, Message, ToolCall } from "../../common/messages.js";
 import { textOf } from "../../common/messages.js";
@@ -280,9 +281,21 @@ function convertToOpenAIToolChoice(choice: LlmRequest["toolChoice"]): ChatToolCh
 }
 
 function convertToOpenAIResponseFormat(format: ResponseFormat): ChatResponseFormat {
-  // strict: false because strict mode demands schema features (all fields required, no
-  // additionalProperties) that arbitrary user schemas do not follow.
-  return { type: "json_schema", json_schema: { name: format.name, schema: format.schema, strict: false } };
+  return { type: "json_schema", json_schema: { name: format.name, ...strictWherePossible(format.schema) } };
+}
+
+/**
+ * Strict mode makes the model's answer fit the schema, but takes only a subset of JSON Schema
+ * (every field required, objects closed, no tuples or defaults). The SDK's own conversion,
+ * which its zod helper uses, closes plain objects and refuses the rest; a schema it refuses goes
+ * as it is, unenforced, and the workflow's validation and repair round still hold it.
+ */
+function strictWherePossible(schema: Record<string, unknown>): { schema: Record<string, unknown>; strict: boolean } {
+  try {
+    return { schema: toStrictJsonSchema(schema) as Record<string, unknown>, strict: true };
+  } catch {
+    return { schema, strict: false };
+  }
 }
 
 function mapOpenAIFinishReason(reason: string | null | undefined): StopReason {
