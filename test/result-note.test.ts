@@ -1,7 +1,7 @@
 /** What `run`, `result` and `watch` say on stderr beside an answer whose text leaves something out. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { resultNote } from "../src/cli/command-output.js";
+import { resultNote, resultText } from "../src/cli/command-output.js";
 import { failedToolCallError, toolError } from "../src/common/tools.js";
 import { startScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import type { AgentRunResult } from "../src/workflows/builtin-workflows.js";
@@ -18,6 +18,15 @@ test("a result's note: a pattern that fell short, in the right number; fields be
   assert.equal(resultNote({ text: "t", choices: [1], stop: "x" }), "the result also has choices, stop: add --json to see them.");
   assert.equal(resultNote({ text: "t", messages: [], usage: {} }), undefined);
   assert.equal(resultNote("plain text"), undefined);
+});
+
+test("a result whose text is not a string is printed whole as JSON, with no note of fields left out", () => {
+  const result = { text: { uri: "mine://a", mimeType: "text/plain" }, list: [1], blob: "AAAA" };
+  assert.equal(resultText(result), JSON.stringify(result, null, 2));
+  assert.equal(resultNote(result), undefined);
+  // A string text is the answer, and the fields beside it are named.
+  assert.equal(resultText({ text: "the answer", list: [1] }), "the answer");
+  assert.equal(resultNote({ text: "the answer", list: [1] }), "the result also has list: add --json to see it.");
 });
 
 test("tool calls that failed for good are noted, each tool once, after any other note; a tool's own error is not", () => {

@@ -30,10 +30,12 @@ export function parseInput(raw: string): unknown {
 /** How a run's result reads on a terminal: an agent's answer, a string, or indented JSON. */
 export function resultText(result: unknown): string {
   if (typeof result === "string") return result;
-  if (typeof result === "object" && result !== null && "text" in result && typeof result.text === "string") {
-    return result.text;
-  }
-  return JSON.stringify(result, null, 2);
+  return answerText(result) ?? JSON.stringify(result, null, 2);
+}
+
+/** A result's answer: its `text` field when that is a string. Any other `text` is data, printed with the rest. */
+function answerText(result: unknown): string | undefined {
+  return typeof result === "object" && result !== null && "text" in result && typeof result.text === "string" ? result.text : undefined;
 }
 
 /** The fields of duragent's own results, which people know from the answer or `status`. */
@@ -42,7 +44,8 @@ const shownOrKnown = new Set(["text", "usage", "structured", "evaluation", "orch
 /** What the answer's text does not say: how the run fell short of its goal, fields besides the text. */
 export function resultNote(result: unknown): string | undefined {
   const ending = endingNote(result);
-  if (ending !== undefined || typeof result !== "object" || result === null || !("text" in result)) return ending;
+  // Only where the text alone was printed: a result printed whole as JSON leaves nothing out.
+  if (ending !== undefined || typeof result !== "object" || result === null || answerText(result) === undefined) return ending;
   const more = Object.keys(result).filter((key) => !shownOrKnown.has(key));
   // Not `duragent result <id>`: a memory run is gone once its command ends.
   if (more.length > 0) return `the result also has ${more.join(", ")}: add --json to see ${more.length === 1 ? "it" : "them"}.`;
