@@ -58,6 +58,36 @@ const body = (h: Harness, index: number) => h.model.requests[index]!.body as Ope
 const agent = defineAgent({ name: "reader", instruction: "Read files.", servers: ["fs"] });
 
 describe("the agent tool loop", () => {
+  test("once a call's messages are large, all but the latest tool results reach the model as notes; the transcript keeps them whole", async () => {
+    // Five files of 2,000 characters (500 tokens each): past 1,200 tokens the older results are cleared.
+    const paths = [1, 2, 3, 4, 5].map((n) => join(dir, `big-${n}.txt`));
+    paths.forEach((path, index) => writeFileSync(path, String(index + 1).repeat(2_000)));
+    const script: ModelScript = [...paths.map((path) => ({ toolCalls: [{ name: "fs_read_text_file", arguments: { path } }] })), { text: "read them all" }];
+    const h = await harness([...script, ...script]);
+    const toolContents = (index: number) => body(h, index).messages.filter((message) => message.role === "tool").map((message) => String(message.content));
+    try {
+      const llm = await defineAgent({ name: "reader", instruction: "Read files.", servers: ["fs"], clearToolResults: { aboveTokens: 1_200, keep: 2 } }).attachLlm(h.ctx);
+      assert.equal(await llm.generateStr("Read the five files."), "read them all");
+      // Two results (1,000 tokens) go whole; the third passes the size, and the oldest is cleared.
+      assert.deepEqual(toolContents(2), ["1".repeat(2_000), "2".repeat(2_000)]);
+      assert.deepEqual(toolContents(3), [
+        "[duragent cleared this result of fs_read_text_file (2K characters) to keep the conversation within the model's context; call the tool again if you need it.]",
+        "2".repeat(2_000),
+        "3".repeat(2_000),
+      ]);
+      assert.deepEqual(toolContents(5).map((content) => content.startsWith("[duragent cleared this result of fs_read_text_file")), [true, true, true, false, false]);
+      assert.deepEqual(toolContents(5).slice(3), ["4".repeat(2_000), "5".repeat(2_000)]);
+      // What the run keeps, and the next call's history, are the whole results.
+      const kept = llm.history.filter((message) => message.role === "tool").map((message) => textOf(message.content));
+      assert.deepEqual(kept, [1, 2, 3, 4, 5].map((n) => String(n).repeat(2_000)));
+      // A call that says false sends every result whole, whatever the size.
+      await llm.generateStr("Again.", { clearToolResults: false, useHistory: false });
+      assert.deepEqual(toolContents(11), [1, 2, 3, 4, 5].map((n) => String(n).repeat(2_000)));
+    } finally {
+      await dispose(h);
+    }
+  });
+
   test("an option generate() does not take (mcp-agent's max_tokens) is warned of, with the name it has here, and the call goes on; an agent's temperature is sent", async () => {
     const h = await harness([{ text: "hi" }, { text: '{"n": 1}' }, { text: "cool" }, { text: "warm" }]);
     const warnings: string[] = [];
@@ -72,7 +102,7 @@ describe("the agent tool loop", () => {
         "writer: generate() has no option 'parallel_tool_calls'; did you mean 'parallelToolCalls'?",
         "writer: generate() has no option 'stop_sequences'",
       ]);
-      assert.match(warnings[0]!, /Its options: model, maxIterations, useHistory, inTranscript, temperature, maxTokens, parallelToolCalls, schemaName/);
+      assert.match(warnings[0]!, /Its options: model, maxIterations, useHistory, inTranscript, temperature, maxTokens, parallelToolCalls, clearToolResults, schemaName/);
       assert.equal(body(h, 0).max_tokens, undefined);
       // An agent's own temperature goes with each call, unless the call gives its own.
       const cool = await defineAgent({ name: "cool", instruction: "Write.", temperature: 0.2 }).attachLlm(ctx);

@@ -25,6 +25,7 @@ import { maxStepLogChars, type StepLog } from "../common/server-requests.js";
 import type { McpConnectionPool } from "./mcp/connection-pool.js";
 import type { McpLogMessage } from "./mcp/server-request-relay.js";
 import { limitToolResult } from "./result-limits.js";
+import { clearOldToolResults } from "../common/tool-result-clearing.js";
 import { temporalRunChannel } from "./temporal-run-channel.js";
 import { jsonBytes, jsonBytesBound } from "../common/transcript-reference.js";
 
@@ -58,7 +59,8 @@ export function createEffects(deps: EffectDependencies): EffectImplementations {
       const toolLists = request.toolServers?.length ? await Promise.all(request.toolServers.map((server) => mcp.listTools(server))) : undefined;
       // Most calls carry their messages: no resolver, and no turn, for them.
       const resolved = request.transcriptReference ? await resolveTranscript(request, signal) : request;
-      const response = await deps.callLlm(toolLists ? withServerTools(resolved, toolLists) : resolved, signal, onText);
+      const fitted = fitContext(resolved);
+      const response = await deps.callLlm(toolLists ? withServerTools(fitted, toolLists) : fitted, signal, onText);
       return toolLists ? { ...response, toolLists } : response;
     },
     listTools: (server) => mcp.listTools(server),
@@ -189,4 +191,10 @@ function eitherSignal(first: AbortSignal, second: AbortSignal): { signal: AbortS
     second.addEventListener("abort", abort, { once: true });
   }
   return { signal: controller.signal, release };
+}
+
+/** The request with old tool results cleared once its messages are large (`clearToolResults`). */
+function fitContext(request: LlmRequest): LlmRequest {
+  const messages = clearOldToolResults(request.messages, request.clearToolResults);
+  return messages === request.messages ? request : { ...request, messages };
 }

@@ -4,6 +4,7 @@
  * Sandbox-safe: imported by workflow code.
  */
 import { z } from "zod";
+import { ToolResultClearingSchema } from "./tool-result-clearing.js";
 import { AssistantMessageSchema, MessageSchema } from "./messages.js";
 import { TokenUsageSchema } from "./token-usage.js";
 import { ToolDefinitionSchema } from "./tools.js";
@@ -73,6 +74,11 @@ export const LlmRequestSchema = z.object({
    * the step's start-to-close timeout bounds the call.
    */
   idleTimeoutMs: z.number().int().positive().optional(),
+  /**
+   * When the worker clears old tool results from the messages it sends (`clearToolResults`):
+   * `toolResultClearingDefaults` when absent, never when false.
+   */
+  clearToolResults: ToolResultClearingSchema.optional(),
 });
 export type LlmRequest = z.infer<typeof LlmRequestSchema>;
 

@@ -5,6 +5,7 @@
  * resolves them against the config file's directory.
  */
 import { z } from "zod";
+import { ToolResultClearingSchema } from "../common/tool-result-clearing.js";
 import { agentReferences, PatternSpecSchema } from "../workflows/patterns/pattern-spec.js";
 import { defaultRunSettings } from "../common/run-settings.js";
 
@@ -299,6 +300,8 @@ const AgentSchema = z.strictObject({
   temperature: z.number().min(0).max(2).optional(),
   /** False: at most one tool call a turn, run one after another (OpenAI's `parallel_tool_calls`); the provider's default when absent. */
   parallelToolCalls: z.boolean().optional(),
+  /** When old tool results are sent to the model as notes: `{ aboveTokens: 100000, keep: 5 }` by default, `false` for never. */
+  clearToolResults: ToolResultClearingSchema.optional(),
   /** Give the model a `human_input` tool to ask a person a question. */
   humanInput: z.boolean().optional(),
 });

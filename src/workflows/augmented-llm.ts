@@ -5,6 +5,7 @@
  */
 import type { z } from "zod";
 import type { Message } from "../common/messages.js";
+import type { ToolResultClearing } from "../common/tool-result-clearing.js";
 
 export interface GenerateOptions {
   /** Overrides the model for this call (`provider:model`). */
@@ -22,6 +23,8 @@ export interface GenerateOptions {
   maxTokens?: number;
   /** False asks the model for at most one tool call a turn, and runs the calls of a turn one after another if it makes several. */
   parallelToolCalls?: boolean;
+  /** Overrides the agent's `clearToolResults` for this call: when old tool results are sent as notes, or `false` for never. */
+  clearToolResults?: ToolResultClearing;
 }
 
 export interface StructuredOptions extends GenerateOptions {

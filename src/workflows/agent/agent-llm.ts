@@ -17,6 +17,7 @@ import { addUsage, usageKey, type UsageByModel } from "../../common/usage.js";
 import type { AugmentedLlm, GenerateOptions, StructuredOptions } from "../augmented-llm.js";
 import { checkStructured, jsonSchemaOf, structuredOutputInvalid, zodOfJsonSchema } from "../structured-output.js";
 import { catalogOf, type ToolCatalog } from "../../common/tool-catalog.js";
+import type { ToolResultClearing } from "../../common/tool-result-clearing.js";
 
 export interface AgentLlmOptions {
   name: string;
@@ -29,6 +30,8 @@ export interface AgentLlmOptions {
   temperature?: number;
   /** False: at most one tool call a turn, unless a call says otherwise. */
   parallelToolCalls?: boolean;
+  /** When old tool results are sent as notes (`AgentSpec.clearToolResults`); the worker's default when absent. */
+  clearToolResults?: ToolResultClearing;
   /** Tools answered in workflow code instead of by an MCP server, e.g. a swarm's handoffs. */
   localTools?: LocalTool[];
   /** MCP servers whose tools the first model call lists (`LlmRequest.toolServers`), joining `tools` from then on. */
@@ -161,6 +164,7 @@ export class AgentLlm implements AugmentedLlm {
     const model = options.model ?? this.options.model;
     const maxIterations = options.maxIterations ?? this.options.maxIterations;
     const parallelToolCalls = options.parallelToolCalls ?? this.options.parallelToolCalls;
+    const clearToolResults = options.clearToolResults ?? this.options.clearToolResults;
     const { fewerTurns } = this.ctx.run.settings;
     const prior = useHistory ? this.history : [];
     const added: Message[] = [...input];
@@ -185,6 +189,7 @@ export class AgentLlm implements AugmentedLlm {
           temperature: options.temperature ?? this.options.temperature,
           ...(parallelToolCalls !== undefined && (toolSpecs.length > 0 || unlisted) ? { parallelToolCalls } : {}),
           maxTokens: options.maxTokens ?? this.options.maxTokens,
+          ...(clearToolResults !== undefined ? { clearToolResults } : {}),
         });
       } catch (error) {
         // Which agent's call it was: several may share a model, and a run's failure names only the provider.
@@ -385,7 +390,7 @@ const structuredCutOffPatch = "duragent-structured-cut-off-fails";
 const failedToolToldPatch = "duragent-failed-tool-told";
 
 /** Every option `generate`, `generateStr` and `generateStructured` take (`GenerateOptions`, `StructuredOptions`). */
-const generateOptionNames = new Set(["model", "maxIterations", "useHistory", "inTranscript", "temperature", "maxTokens", "parallelToolCalls", "schemaName"]);
+const generateOptionNames = new Set(["model", "maxIterations", "useHistory", "inTranscript", "temperature", "maxTokens", "parallelToolCalls", "clearToolResults", "schemaName"]);
 
 /** Failures of a tool step the model is told of: what the tool's server did, not what a person must fix. */
 const modelToldFailures: readonly string[] = [

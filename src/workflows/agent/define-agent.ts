@@ -9,6 +9,7 @@ import { toolError } from "../../common/tools.js";
 import { AgentLlm, type LocalTool } from "./agent-llm.js";
 import { catalogOf } from "../../common/tool-catalog.js";
 import { formatZodError } from "../../errors/zod-issues.js";
+import { ToolResultClearingSchema } from "../../common/tool-result-clearing.js";
 
 export const AgentSpecSchema = z.object({
   name: z.string().min(1),
@@ -27,6 +28,13 @@ export const AgentSpecSchema = z.object({
   temperature: z.number().min(0).max(2).optional(),
   /** False: at most one tool call a turn (`GenerateOptions.parallelToolCalls`), unless a call says otherwise. */
   parallelToolCalls: z.boolean().optional(),
+  /**
+   * Once a model call's messages pass `aboveTokens` (about 4 characters a token), the results of
+   * all but the latest `keep` tool calls are sent as a note saying what was there, so a long tool
+   * loop stays within the model's context; `false` sends every result whole. Default
+   * `{ aboveTokens: 100000, keep: 5 }`.
+   */
+  clearToolResults: ToolResultClearingSchema.optional(),
   /** Gives the model a `human_input` tool: its question goes to a person, answered with `duragent answer`. */
   humanInput: z.boolean().optional(),
 });
@@ -64,6 +72,7 @@ export function defineAgent(spec: AgentSpec): Agent {
         ...(parsed.maxTokens !== undefined ? { maxTokens: parsed.maxTokens } : {}),
         ...(parsed.temperature !== undefined ? { temperature: parsed.temperature } : {}),
         ...(parsed.parallelToolCalls !== undefined ? { parallelToolCalls: parsed.parallelToolCalls } : {}),
+        ...(parsed.clearToolResults !== undefined ? { clearToolResults: parsed.clearToolResults } : {}),
         ...(localTools.length > 0 ? { localTools } : {}),
       });
     },

@@ -1,0 +1,88 @@
+/**
+ * Keeps a long tool loop's context in bounds: once a model call's messages pass a size, the
+ * results of all but the latest tool calls are replaced by a note saying what was there. A model
+ * that needs an old result calls its tool again. Sandbox-safe: the worker applies it to each
+ * model call, and an agent run that continues as new applies it to what it hands over.
+ */
+import { z } from "zod";
+import type { ContentPart, Message, ToolMessage } from "./messages.js";
+
+export const ToolResultClearingSchema = z.union([
+  z.literal(false),
+  z.strictObject({
+    /** Clear once the messages pass about this many tokens (four characters a token); 100,000 when absent. */
+    aboveTokens: z.number().int().nonnegative().optional(),
+    /** The latest tool results the model always sees whole; 5 when absent. */
+    keep: z.number().int().nonnegative().optional(),
+  }),
+]);
+export type ToolResultClearing = z.infer<typeof ToolResultClearingSchema>;
+
+/** Past most models' context windows of 128K tokens, with room for the instruction, tools and answer. */
+export const toolResultClearingDefaults = { aboveTokens: 100_000, keep: 5 } as const;
+
+const charactersPerToken = 4;
+// An image costs a model about this many tokens whatever its bytes; base64 length would overstate it.
+const imageTokens = 1_500;
+
+/** About how many tokens the messages take, by characters: cheap enough for every call. */
+export function estimatedTokens(messages: readonly Message[]): number {
+  let characters = 0;
+  let images = 0;
+  for (const message of messages) {
+    if (typeof message.content === "string") characters += message.content.length;
+    else {
+      for (const part of message.content) {
+        if (part.type === "text") characters += part.text.length;
+        else images += 1;
+      }
+    }
+    if (message.role === "assistant") for (const call of message.toolCalls ?? []) characters += call.arguments.length + call.name.length;
+  }
+  return Math.ceil(characters / charactersPerToken) + images * imageTokens;
+}
+
+/** The messages with every tool result but the latest `keep` replaced by a note, when they are over the size; otherwise as they are. */
+export function clearOldToolResults(messages: Message[], clearing: ToolResultClearing | undefined): Message[] {
+  if (clearing === false) return messages;
+  const aboveTokens = clearing?.aboveTokens ?? toolResultClearingDefaults.aboveTokens;
+  const keep = clearing?.keep ?? toolResultClearingDefaults.keep;
+  if (estimatedTokens(messages) <= aboveTokens) return messages;
+  let toKeep = keep;
+  let cleared = 0;
+  const out = new Array<Message>(messages.length);
+  for (let index = messages.length - 1; index >= 0; index--) {
+    const message = messages[index]!;
+    if (message.role !== "tool" || isNote(message)) out[index] = message;
+    else if (toKeep > 0) {
+      toKeep -= 1;
+      out[index] = message;
+    } else {
+      out[index] = clearedResult(message);
+      cleared += 1;
+    }
+  }
+  return cleared === 0 ? messages : out;
+}
+
+const notePrefix = "[duragent cleared this result";
+
+function isNote(message: ToolMessage): boolean {
+  const first = message.content[0];
+  return message.content.length === 1 && first?.type === "text" && first.text.startsWith(notePrefix);
+}
+
+function clearedResult(message: ToolMessage): ToolMessage {
+  return { ...message, content: [{ type: "text", text: `${notePrefix} of ${message.toolName} (${sizeOf(message.content)}) to keep the conversation within the model's context; call the tool again if you need it.]` }] };
+}
+
+function sizeOf(content: readonly ContentPart[]): string {
+  let characters = 0;
+  let images = 0;
+  for (const part of content) {
+    if (part.type === "text") characters += part.text.length;
+    else images += 1;
+  }
+  const text = characters >= 1_000 ? `${Math.round(characters / 1_000)}K characters` : `${characters} characters`;
+  return images > 0 ? `${text} and ${images} image${images === 1 ? "" : "s"}` : text;
+}
