@@ -23,6 +23,7 @@ import type { ToolResult } from "../src/common/tools.js";
 import type { McpServerConfig } from "../src/config/schema.js";
 import { McpConnectionPool, toToolResult, type McpPoolLogger } from "../src/activities/mcp/index.js";
 import { waitFor } from "./support/wait.js";
+import { startLateToolHttpServer } from "./fixtures/late-tool-mcp-server.js";
 
 const require = createRequire(import.meta.url);
 
@@ -599,6 +600,23 @@ describe("failures", () => {
     const grown = (await pool.listTools("fake")).map((tool) => tool.name);
     assert.deepEqual(grown, ["crash", "reject", "hang", "stats", "grow", "added"]);
     assert.equal(text(await pool.callTool({ server: "fake", tool: "stats", arguments: {} })), "4");
+  });
+
+  test("over HTTP, a tool the server added during the previous call is called though its list_changed has not come yet", async (t) => {
+    const server = await startLateToolHttpServer({ notifyDelayMs: 2_000 });
+    t.after(() => server.close());
+    const pool = poolFor(t, { late: { url: server.url } });
+    assert.deepEqual((await pool.listTools("late")).map((tool) => tool.name), ["add-tool"]);
+    assert.equal(text(await pool.callTool({ server: "late", tool: "add-tool", arguments: {} })), "added late-tool");
+    // The cached list lacks it: the pool looks again before refusing.
+    const late = await pool.callTool({ server: "late", tool: "late-tool", arguments: {} });
+    assert.notEqual(late.isError, true, text(late));
+    assert.equal(text(late), "late tool ran");
+    assert.deepEqual((await pool.listTools("late")).map((tool) => tool.name), ["add-tool", "late-tool"]);
+    // A tool that is not there after the fresh look is still refused, naming what is.
+    const unknown = await pool.callTool({ server: "late", tool: "never-tool", arguments: {} });
+    assert.equal(unknown.isError, true);
+    assert.equal(text(unknown), "Unknown tool 'never-tool' on server 'late'. Available: add-tool, late-tool");
   });
 
   test("a request that outlives timeoutMs is a retryable failure; an abort rejects with its reason", async (t) => {

@@ -94,9 +94,7 @@ export class McpConnectionPool {
         onOpen: (conn) => {
           relay.attach(conn);
           conn.client.setNotificationHandler("notifications/tools/list_changed", () => {
-            conn.tools = undefined;
-            conn.definitions = undefined;
-            conn.validators.clear();
+            forgetTools(conn);
             logger.debug({ mcpServer: conn.server }, "MCP tool list changed");
           });
         },
@@ -123,8 +121,16 @@ export class McpConnectionPool {
     const { server, tool: name } = request;
     const { signal } = options;
     return this.connections.withConnection(server, `tools/call ${name}`, signal, async (conn) => {
-      const tools = await this.toolsOf(conn);
-      const tool = tools.find((t) => t.name === name);
+      const cached = conn.tools;
+      let tools = await this.toolsOf(conn);
+      let tool = tools.find((t) => t.name === name);
+      if (!tool && cached) {
+        // The server may have added it since we listed: over HTTP its list_changed comes on another
+        // stream, after the response of the call that added it. One fresh look before refusing.
+        if (conn.tools === cached) forgetTools(conn);
+        tools = await this.toolsOf(conn);
+        tool = tools.find((t) => t.name === name);
+      }
       if (!tool) {
         const available = tools.map((t) => t.name).join(", ") || "(none)";
         return toolError(`Unknown tool '${name}' on server '${server}'. Available: ${available}`);
@@ -326,6 +332,13 @@ export class McpConnectionPool {
 }
 
 // --- helpers ------------------------------------------------------------------------------------
+
+/** Drops a connection's cached tool list, and what was derived from it: the next use lists again. */
+function forgetTools(conn: PoolConnection): void {
+  conn.tools = undefined;
+  conn.definitions = undefined;
+  conn.validators.clear();
+}
 
 /** The defined fields only, for optional properties under exactOptionalPropertyTypes. */
 function optional<T extends Record<string, unknown>>(fields: T): Partial<T> {
