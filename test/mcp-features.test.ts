@@ -199,7 +199,7 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
         const declined = await engine.start(...call({ server: "approved", tool: "trigger-sampling-request", arguments: { prompt: "first" } }));
         const first = onlyInput(await waitForPhase(declined, "waiting_input"));
         assert.deepEqual(first.origin, { server: "approved", tool: "trigger-sampling-request", kind: "sampling" });
-        assert.match(first.prompt, /asks to send this to anthropic:scripted-sampler.*first/);
+        assert.match(first.prompt, /asks to send this to anthropic:scripted-sampler.*first.*Answer yes to send it, or no to refuse it\.$/);
         await declined.answer({ value: null, action: "decline" });
         const refused = (await declined.result()) as ToolResult;
         assert.equal(refused.isError, true);
@@ -208,9 +208,45 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
 
         const accepted = await engine.start(...call({ server: "approved", tool: "trigger-sampling-request", arguments: { prompt: "second" } }));
         await waitForPhase(accepted, "waiting_input");
-        await accepted.answer({ value: null });
+        await accepted.answer({ value: true });
         assert.match(await resultText(accepted), /approved answer/);
         assert.equal(model.requests[0]!.path, "/v1/messages");
+      });
+    });
+
+    test("sampling approval: a no, however said, refuses the request; an answer neither yes nor no is refused and the question stays", async () => {
+      await withEngine()([{ text: "sent after a yes" }], async (engine, model) => {
+        // The question says how to answer it, as the terminal shows it.
+        const asked = await engine.start(...call({ server: "approved", tool: "trigger-sampling-request", arguments: { prompt: "unclear" } }));
+        const question = onlyInput(await waitForPhase(asked, "waiting_input"));
+        assert.match(statusText(await asked.status()), /Answer yes to send it, or no to refuse it\.  \(answer yes or no\)/);
+        for (const unclear of ["maybe", null, 1, { approve: "perhaps" }]) {
+          await assert.rejects(asked.answer({ value: unclear }), (error: unknown) => {
+            assert.ok(error instanceof InvalidRunMessage, String(error));
+            assert.match(error.message, /^The answer to input-1 is invalid: (approve must be true or false|the answer must be a JSON object)/);
+            return true;
+          });
+        }
+        // Typed where a question is asked: anything but yes or no is not sent at all.
+        assert.throws(() => answerToQuestion("sure thing", question), /^InvalidRunMessage: The answer to input-1 is not valid JSON: "sure thing"; answer yes or no\.$/);
+        assert.equal((await asked.status()).phase, "waiting_input");
+        assert.equal(model.requests.length, 0);
+        await asked.answer({ value: "yes" });
+        assert.match(await resultText(asked), /sent after a yes/);
+        assert.equal(model.requests.length, 1);
+
+        // The API's "no" and false, a form's { approve: false }, and `n` typed at a prompt.
+        const typedNo = answerToQuestion("n", question);
+        assert.deepEqual(typedNo, { approve: false });
+        for (const no of ["no", false, { approve: false }, typedNo]) {
+          const handle = await engine.start(...call({ server: "approved", tool: "trigger-sampling-request", arguments: { prompt: `no as ${JSON.stringify(no)}` } }));
+          await waitForPhase(handle, "waiting_input");
+          await handle.answer({ value: no });
+          const result = (await handle.result()) as ToolResult;
+          assert.equal(result.isError, true, `${JSON.stringify(no)}: ${textOf(result.content)}`);
+          assert.match(textOf(result.content), /declined the sampling request/);
+        }
+        assert.equal(model.requests.length, 1);
       });
     });
 

@@ -66,6 +66,17 @@ export function bareAnswerField(question: QuestionRequest): ReturnType<typeof so
 }
 
 /**
+ * A value sent bare (not an object) to an MCP server's form of one field, as that form's object:
+ * text read as the field asks (`no` to a yes-or-no field is false), any other value as it is.
+ * Undefined for any other question, or a value that is already an object.
+ */
+export function bareFormAnswer(value: unknown, question: QuestionRequest): Record<string, unknown> | undefined {
+  const sole = bareAnswerField(question);
+  if (!sole || (typeof value === "object" && value !== null && !Array.isArray(value))) return undefined;
+  return { [sole.name]: typeof value === "string" ? answerFromText(value, sole.schema) : value };
+}
+
+/**
  * A person's text as the answer to `question`: as {@link answerFromText} reads it, except that an
  * MCP server's form of one field takes the field's value bare (`Frank`, `12`, `yes`), read as that
  * field asks and sent as the form's object; a JSON object is taken as the whole form.

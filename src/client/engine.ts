@@ -4,6 +4,7 @@
  * is the seam inside a run; the engine is the seam around it.)
  */
 import { runEvents, type RunEvent } from "./run-events.js";
+import { bareFormAnswer, questionFor } from "./answer-text.js";
 import { requestOwner } from "../common/child-runs.js";
 import { failureTypeOf } from "../common/failures.js";
 import { InvalidRunMessage, severalPending } from "../common/invalid-run-message.js";
@@ -127,7 +128,20 @@ export function runHandle({ child, ...parts }: RunHandleParts, eventPollMs = 250
   const decide = (decision: ApprovalDecision) => routed("approval", decision, (to, message) => to.decide(message));
   return {
     ...parts,
-    answer: (answer) => routed("input", answer, (to, message) => to.answer(message)),
+    answer: async (answer) => {
+      const send = (message: Answer) => routed("input", message, (to, routedMessage) => to.answer(routedMessage));
+      try {
+        await send(answer);
+      } catch (error) {
+        // An MCP server's form of one field takes its value bare (`false`, "no"), as typed answers
+        // do: once the run has refused it, the question is read and the value sent as the form's.
+        if (!(error instanceof InvalidRunMessage) || (answer.action ?? "accept") !== "accept") throw error;
+        const question = questionFor(await parts.status({ watch: false }).catch(() => undefined), answer.requestId);
+        const form = question && bareFormAnswer(answer.value, question);
+        if (!form) throw error;
+        await send({ ...answer, requestId: question.id, value: form });
+      }
+    },
     decide,
     events: (options = {}) => runEvents(parts, { ...options, pollMs: eventPollMs }),
     approve: (options = {}) =>

@@ -23,7 +23,7 @@ import { addUsage, usageKey } from "../../common/usage.js";
 import type { McpServerConfig } from "../../config/schema.js";
 import type { McpPoolLogger } from "./connections.js";
 import { redactSecrets } from "../redact-secrets.js";
-import { logLevelOf, samplingPlan, toSamplingLlmRequest, toSamplingResult, toServerRequest } from "./server-requests.js";
+import { logLevelOf, samplingApprovalSchema, samplingApproved, samplingPlan, toSamplingLlmRequest, toSamplingResult, toServerRequest } from "./server-requests.js";
 
 export interface McpSamplingOptions {
   /** One model turn, through the same provider layer as agents. */
@@ -163,11 +163,12 @@ export class ServerRequestRelay {
       const answer = await this.askPerson(
         conn,
         scope,
-        (key) => ({ key, callId: scope.callId, server: conn.server, tool: scope.tool, kind: "sampling", mode: "form", message }),
+        (key) => ({ key, callId: scope.callId, server: conn.server, tool: scope.tool, kind: "sampling", mode: "form", message, requestedSchema: { ...samplingApprovalSchema } }),
         serverSignal,
       );
-      // -1 is the code the MCP spec gives for a user's refusal of a sampling request.
-      if (answer.action !== "accept") throw new ProtocolError(-1, `The user ${answer.action === "decline" ? "declined" : "cancelled"} the sampling request`);
+      // -1 is the code the MCP spec gives for a user's refusal of a sampling request. Only a yes
+      // sends it: a "no", and an accept without a yes (an answer from before the yes-or-no form), refuse.
+      if (!samplingApproved(answer)) throw new ProtocolError(-1, `The user ${answer.action === "cancel" ? "cancelled" : "declined"} the sampling request`);
     }
     this.logger.info({ mcpServer: conn.server, model: plan.model }, "Answering the MCP server's sampling request");
     const signal = scope ? AbortSignal.any([scope.signal, serverSignal]) : serverSignal;

@@ -12,7 +12,7 @@ import type {
 } from "@modelcontextprotocol/client";
 import type { LlmRequest, LlmResponse } from "../../common/llm.js";
 import type { ContentPart, Message } from "../../common/messages.js";
-import type { ServerRequest } from "../../common/server-requests.js";
+import type { ServerRequest, ServerRequestAnswer } from "../../common/server-requests.js";
 import type { McpServerConfig } from "../../config/schema.js";
 
 export interface SamplingPlan {
@@ -98,13 +98,31 @@ export function toSamplingResult(response: LlmResponse, model: string): CreateMe
   };
 }
 
+/**
+ * The question a person answers before a server's sampling request goes to the model: a form of
+ * one yes-or-no field, so a person's "no" (or false, or n) refuses it as a decline does, and an
+ * answer that is neither is refused by the run rather than taken for a yes.
+ */
+export const samplingApprovalSchema = {
+  type: "object",
+  properties: {
+    approve: { type: "boolean", title: "Send it to the model?", description: "yes sends the request to the model; no refuses it" },
+  },
+  required: ["approve"],
+} as const satisfies Record<string, unknown>;
+
+/** Whether a person's answer to a sampling approval lets the request go to the model: only a yes. */
+export function samplingApproved(answer: ServerRequestAnswer): boolean {
+  return answer.action === "accept" && answer.content?.approve === true;
+}
+
 /** What a person is shown before a sampling request goes to the model. */
 function samplingApprovalMessage(server: string, tool: string, model: string, params: CreateMessageRequest["params"]): string {
   const last = params.messages.at(-1);
   const blocks = (last ? (Array.isArray(last.content) ? last.content : [last.content]) : []) as SamplingBlock[];
   const text = blocks.map((block) => (block.type === "text" ? String(block.text ?? "") : `[${String(block.type)}]`)).join(" ");
   const preview = text.length > 500 ? `${text.slice(0, 500)}…` : text;
-  return `MCP server '${server}' (during ${tool}) asks to send this to ${model} (up to ${params.maxTokens} tokens): "${preview}". Accept to allow it, decline to refuse.`;
+  return `MCP server '${server}' (during ${tool}) asks to send this to ${model} (up to ${params.maxTokens} tokens): "${preview}". Answer yes to send it, or no to refuse it.`;
 }
 
 /** A server's `elicitation/create`, keyed for the run. */
