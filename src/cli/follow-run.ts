@@ -331,10 +331,18 @@ async function answer(
     if (verbose) process.stderr.write(`${describePending(request)}\n`);
     try {
       if (request.kind === "input") {
-        const reply = await ask("answer> ");
+        // An MCP server's question may be refused as well as answered: declined (the person says
+        // no) or cancelled (dismissed), which the server hears as such.
+        const refusable = request.origin !== undefined;
+        const reply = await ask(refusable ? "answer, /decline or /cancel> " : "answer> ");
         if (reply === null) return "answered elsewhere";
         if (reply === undefined) return "input ended";
         if (reply.trim() === "") return "left for later";
+        const refusal = refusable ? /^\/(decline|cancel)$/i.exec(reply.trim())?.[1]?.toLowerCase() : undefined;
+        if (refusal === "decline" || refusal === "cancel") {
+          await handle.answer({ requestId: request.id, value: undefined, action: refusal });
+          return "answered";
+        }
         await handle.answer({ requestId: request.id, value: answerToQuestion(reply, request) });
         return "answered";
       }
