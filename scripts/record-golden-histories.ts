@@ -28,6 +28,9 @@ import { everythingServer, filesystemServer } from "../test/support/mcp-servers.
 import { testConfig, withTemporalWorker } from "../test/support/runtime.js";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import { startTestTemporal } from "../test/support/temporal.js";
+import type { RunSettings } from "../src/common/run-settings.js";
+import { runSettingsFromConfig } from "../src/config/load-config.js";
+import { TemporalEngine } from "../src/client/temporal-engine.js";
 
 export const goldenDirectory = fileURLToPath(new URL("../test/golden-histories/", import.meta.url));
 const finderDirectory = fileURLToPath(new URL("../examples/finder/", import.meta.url));
@@ -48,6 +51,10 @@ interface GoldenRun {
   cancelled?: boolean;
   /** The run fails, as its story has it. */
   failed?: boolean;
+  /** Run settings of its own, over the config's. */
+  settings?: Partial<RunSettings>;
+  /** The run continues as new once: its first run is recorded as `<id>.json`, the next as `<id>-next.json`. */
+  continued?: boolean;
 }
 
 const parallel = scenarios.parallel;
@@ -158,6 +165,9 @@ async function approveEdited(handle: RunHandle): Promise<void> {
   await handle.approve({ arguments: { message: "Goodbye" } });
 }
 
+/** Adds twice, a turn each, then answers. */
+const adder: RunTarget = { kind: "agent", name: "adder", agent: { name: "adder", instruction: "You add in steps.", servers: ["everything"] } };
+
 /** Calls a tool whose server dies on every call. */
 const stepper: RunTarget = { kind: "agent", name: "stepper", agent: { name: "stepper", instruction: "You run the step you are told to.", servers: ["counting"] } };
 
@@ -202,6 +212,8 @@ const runs: GoldenRun[] = [
   // An evaluator-optimizer asked for a structured answer (here, as another's evaluator): since the
   // patch its optimizer answers in the provider's structured mode; `-v1`, before, answered in text.
   { id: "golden-eo-structured", target: panelReview, input: "Draft a haiku." },
+  // An agent whose tool loop passes agentTurnsPerRun: two turns, then the third in a new run.
+  { id: "golden-agent-continues", target: adder, input: "Add in steps.", settings: { agentTurnsPerRun: 2 }, continued: true },
 ];
 
 /** Answers each run by its system prompt: the finder's offline model, the trip planner, the pattern's script. */
@@ -232,6 +244,11 @@ function goldenModel(call: ScriptedCall): ScriptedTurn | Promise<ScriptedTurn> {
     if (!result) return { toolCalls: [{ id: "call_crash", name: "counting_crash_step", arguments: { label: "one" } }] };
     return { text: `The step failed: ${textOf(result.content)}` };
   }
+  if (call.system === "You add in steps.") {
+    const sums = call.messages.filter((message) => message.role === "tool").length;
+    if (sums < 2) return { toolCalls: [{ id: `call_sum_${sums + 1}`, name: "everything_get-sum", arguments: { a: sums + 1, b: 2 } }] };
+    return { text: "The sums are in." };
+  }
   if (call.system === "You write.") return { text: "A calm bay." };
   if (call.system === "You draft.") return { text: "Autumn wind / a ferry crosses / the town waits." };
   if (call.system === "You judge drafts.") return { text: '{"rating": "good", "feedback": "A clear image."}' };
@@ -251,9 +268,10 @@ export async function recordGoldenHistories(directory = goldenDirectory, ids: st
     approvals: { tools: ["everything_echo"] },
   });
   try {
-    return await withTemporalWorker(env, config, async (engine) => {
+    return await withTemporalWorker(env, config, async (configured, workerConfig) => {
       const files: string[] = [];
       for (const run of runs.filter((candidate) => ids.length === 0 || ids.includes(candidate.id))) {
+        const engine = run.settings ? await TemporalEngine.connect(workerConfig, { ...runSettingsFromConfig(workerConfig), ...run.settings }) : configured;
         const handle = await engine.start(run.target, run.input, { runId: run.id, ...(run.unwatched ? { watch: false } : {}) });
         await run.steer?.(handle, env);
         await handle.result().then(
@@ -264,7 +282,19 @@ export async function recordGoldenHistories(directory = goldenDirectory, ids: st
             if (!run.cancelled && !run.failed) throw error;
           },
         );
+        if (engine !== configured) await engine.close();
         const file = join(directory, `${run.id}.json`);
+        if (run.continued) {
+          const chain: { runId: string; startTime: Date }[] = [];
+          for await (const execution of env.client.workflow.list({ query: `WorkflowId = '${run.id}'` })) chain.push(execution);
+          const [first, next] = chain.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
+          if (!first || !next || chain.length !== 2) throw new Error(`${run.id} was to continue as new once, and made ${chain.length} runs`);
+          saveHistory(file, await env.client.workflow.getHandle(run.id, first.runId).fetchHistory());
+          const nextFile = join(directory, `${run.id}-next.json`);
+          saveHistory(nextFile, await env.client.workflow.getHandle(run.id, next.runId).fetchHistory());
+          files.push(file, nextFile);
+          continue;
+        }
         saveHistory(file, await env.client.workflow.getHandle(run.id).fetchHistory());
         files.push(file);
         for (const child of run.children ?? []) {

@@ -117,6 +117,57 @@ describe("one agent, two engines", () => {
     assert.match(temporal.runId, /^finder-[0-9a-f]{8}$/);
   });
 
+  test("a long tool loop continues as a new run every agentTurnsPerRun turns, carrying its conversation, usage and turn count, on both engines", async () => {
+    // Five echoes, one a turn, then the answer: six model turns, three runs of two.
+    const script = (call: ScriptedCall): ScriptedTurn => {
+      const echoes = call.messages.filter((message) => message.role === "tool").length;
+      const usage = { inputTokens: 100, outputTokens: 10 };
+      return echoes < 5 ? { toolCalls: [{ name: "everything_echo", arguments: { message: `echo ${echoes + 1}` } }], usage } : { text: `done after ${echoes} echoes`, usage };
+    };
+    const echoer: RunTarget = { kind: "agent", name: "echoer", agent: { name: "echoer", instruction: "Echo five times.", servers: ["everything"] } };
+    const on = async (engineName: "memory" | "temporal") => {
+      const model = await startScriptedModelServer(script);
+      const config = testConfig(model, { mcp: { servers: { everything: everythingServer() } }, execution: { agentTurnsPerRun: 2, maxIterations: 10 } });
+      try {
+        const go = async (engine: Engine) => {
+          const handle = await engine.start(echoer, "Echo five times, then say so.");
+          const result = (await handle.result()) as { text: string; messages: unknown[]; usage: Record<string, { inputTokens: number; outputTokens: number }> };
+          return { result, runId: handle.runId, bodies: model.requests.map((request) => request.body as { messages: { role: string }[] }) };
+        };
+        if (engineName === "memory") {
+          const engine = memoryEngine(config);
+          try {
+            return await go(engine);
+          } finally {
+            await engine.close();
+          }
+        }
+        return await withTemporalWorker(env, config, async (engine) => {
+          const outcome = await go(engine);
+          // The run id names the chain: its first run ended continuing as new, twice over.
+          const runs: string[] = [];
+          for await (const execution of env.client.workflow.list({ query: `WorkflowId = '${outcome.runId}'` })) runs.push(execution.status.name);
+          return { ...outcome, runs: runs.sort() };
+        });
+      } finally {
+        await model.close();
+      }
+    };
+    const memory = await on("memory");
+    const temporal = await on("temporal");
+    for (const outcome of [memory, temporal]) {
+      assert.equal(outcome.result.text, "done after 5 echoes");
+      // Every turn was paid for, across the runs.
+      assert.deepEqual(Object.values(outcome.result.usage), [{ inputTokens: 600, outputTokens: 60 }]);
+      // Each request carries the whole conversation: a new run's first call sees what the last run did.
+      assert.deepEqual(outcome.bodies.map((body) => body.messages.filter((message) => message.role === "tool").length), [0, 1, 2, 3, 4, 5]);
+      // The result's exchange is the whole task: the user's message, six turns, five results.
+      assert.equal(outcome.result.messages.length, 12);
+    }
+    assert.deepEqual(temporal.bodies.map((body) => body.messages), memory.bodies.map((body) => body.messages));
+    assert.deepEqual("runs" in temporal ? temporal.runs : [], ["COMPLETED", "CONTINUED_AS_NEW", "CONTINUED_AS_NEW"]);
+  });
+
   test("two tools that would reach the model under one name fail the run at its first model call, naming both, before the model is asked", async () => {
     // Names are cut to the providers' 64 characters, so two servers that differ only after that collide.
     const [first, second] = ["a", "b"].map((suffix) => `${"s".repeat(64)}${suffix}`) as [string, string];

@@ -169,6 +169,17 @@ describe("golden histories replay against the current workflow code", () => {
     assertPatchOnlyIn("eo-structured-optimizer", "eo-structured");
   });
 
+  test("an agent run whose tool loop passes agentTurnsPerRun continues as new between two turns, recording the patch there and only there; the next run carries the conversation on", () => {
+    const story = (name: string) =>
+      stepsAndPatches(name, (event) => (event.workflowExecutionContinuedAsNewEventAttributes ? ["continued"] : event.workflowExecutionCompletedEventAttributes ? ["completed"] : []));
+    assert.deepEqual(story("golden-agent-continues.json"), ["callLlm", "callTool", "callLlm", "callTool", "patch duragent-agent-continues-as-new", "continued"]);
+    assert.deepEqual(story("golden-agent-continues-next.json"), ["callLlm", "completed"]);
+    const started = loadHistory(join(goldenDirectory, "golden-agent-continues-next.json")).events[0]?.workflowExecutionStartedEventAttributes;
+    const input = JSON.parse(Buffer.from(started?.input?.payloads?.[0]?.data ?? []).toString("utf8")) as { input: { carried: { turns: number; run: number; messages: unknown[] } } };
+    assert.deepEqual({ turns: input.input.carried.turns, run: input.input.carried.run, messages: input.input.carried.messages.length }, { turns: 2, run: 2, messages: 5 });
+    assertPatchOnlyIn("agent-continues-as-new", "agent-continues");
+  });
+
   test("a call approved with arguments a person changed: runs since the patch tell the model and the transcript what ran, recording the patch there and only there", () => {
     const story = (name: string) => stepsAndPatches(name, (event) => (event.workflowExecutionUpdateCompletedEventAttributes ? ["approved"] : []));
     assert.deepEqual(story("golden-edited-approval-v1.json"), ["callLlm", "approved", "callTool", "callLlm"]);

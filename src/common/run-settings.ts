@@ -73,6 +73,8 @@ export const RunSettingsSchema = z.object({
   transcriptReferenceBytes: z.number().int().positive().optional(),
   /** A chat continues as a new run (a fresh history) after this many turns. */
   chatTurnsPerRun: z.number().int().positive().optional(),
+  /** An agent run continues as a new run after this many model turns, besides when Temporal suggests it. */
+  agentTurnsPerRun: z.number().int().positive().optional(),
   /**
    * An agent's first model call lists its servers' tools on the worker (`LlmRequest.toolServers`),
    * with no step of its own before it. Clients set it on the runs they start; a run started

@@ -136,6 +136,7 @@ export function runSettingsFromConfig(config: DuragentConfig): RunSettings {
     maxToolResultBytes: config.execution.maxToolResultBytes ?? historyLimitDefaults.maxToolResultBytes,
     transcriptReferenceBytes: config.execution.transcriptReferenceBytes ?? historyLimitDefaults.transcriptReferenceBytes,
     chatTurnsPerRun: config.execution.chatTurnsPerRun ?? historyLimitDefaults.chatTurnsPerRun,
+    ...(config.execution.agentTurnsPerRun !== undefined ? { agentTurnsPerRun: config.execution.agentTurnsPerRun } : {}),
     listToolsInModelCall: defaultRunSettings.listToolsInModelCall,
     fewerTurns: defaultRunSettings.fewerTurns,
     transcriptOnce: defaultRunSettings.transcriptOnce,

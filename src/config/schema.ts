@@ -478,6 +478,8 @@ export const ConfigSchema = z
         transcriptReferenceBytes: z.number().int().positive().optional(),
         /** A chat continues as a new run (fresh history) after this many turns. Default 100. */
         chatTurnsPerRun: z.number().int().positive().optional(),
+        /** An agent run (`duragent run <agent>`) continues as a new run after this many model turns; when absent, only when Temporal suggests it (its history passing Temporal's suggested size). */
+        agentTurnsPerRun: z.number().int().positive().optional(),
       })
       .prefault({}),
     /** A worker's resources (`duragent worker`, `duragent dev`). */

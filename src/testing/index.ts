@@ -15,6 +15,6 @@ export {
   type Wire,
 } from "./scripted-model-server.js";
 export { demoModel } from "./demo-model.js";
-export { historyStats, type HistoryStats } from "./history-stats.js";
+export { historyStats, runChainStats, type HistoryStats } from "./history-stats.js";
 export { workflowPromises } from "./workflow-promises.js";
 export { loadRunHistory, replayRunHistories, saveRunHistory, type ReplayOutcome } from "./replay.js";

@@ -96,6 +96,17 @@ export class AgentLlm implements AugmentedLlm {
     this.unlisted = undefined;
   }
 
+  /**
+   * `generate` for a run that may continue as new: before each model turn after its first,
+   * `handOver(turns)` may end the loop there, its tool results answered and its history whole,
+   * for the run to carry over (see agentWorkflow). `turns` counts this call's model turns.
+   */
+  async generateHandingOver(input: Message[], options: GenerateOptions, handOver: (turns: number) => boolean): Promise<{ added: Message[]; turns: number; handedOver: boolean }> {
+    const loop = { handOver, turns: 0, handedOver: false };
+    const added = await this.runLoop(input, options, undefined, loop);
+    return { added, turns: loop.turns, handedOver: loop.handedOver };
+  }
+
   async generate(input: string | Message[], options: GenerateOptions = {}): Promise<Message[]> {
     this.warnOfUnknownOptions(options);
     return this.runLoop(this.toMessages(input, "generate"), options, undefined);
@@ -159,6 +170,7 @@ export class AgentLlm implements AugmentedLlm {
     input: Message[],
     options: GenerateOptions,
     responseFormat: LlmRequest["responseFormat"],
+    loop?: { handOver: (turns: number) => boolean; turns: number; handedOver: boolean },
   ): Promise<Message[]> {
     const useHistory = options.useHistory ?? true;
     const model = options.model ?? this.options.model;
@@ -172,6 +184,13 @@ export class AgentLlm implements AugmentedLlm {
 
     let handedOver = false;
     for (let iteration = 1; iteration <= maxIterations; iteration++) {
+      if (loop) {
+        if (iteration > 1 && loop.handOver(iteration - 1)) {
+          loop.handedOver = true;
+          break;
+        }
+        loop.turns = iteration;
+      }
       // On the last allowed turn the model must answer rather than call more tools.
       const lastTurn = iteration === maxIterations;
       const { toolSpecs, unlisted } = this;
@@ -221,7 +240,7 @@ export class AgentLlm implements AugmentedLlm {
       }
     }
     // The turns ran out with the tools' results unanswered: there is no answer to give.
-    if (!handedOver && added.at(-1)?.role === "tool") this.lastStopReason = "max_iterations";
+    if (!handedOver && !loop?.handedOver && added.at(-1)?.role === "tool") this.lastStopReason = "max_iterations";
 
     if (useHistory) this.history.push(...added);
     return added.slice(input.length);

@@ -1,0 +1,64 @@
+/**
+ * A tool loop longer than one history holds: on a Temporal server of its own whose suggestion to
+ * continue as new comes after a few events (Temporal's defaults are 4,096 events or 4 MB), an agent
+ * run continues as new between turns when Temporal suggests it, and still gives the answer.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { TestWorkflowEnvironment } from "@temporalio/testing";
+import type { RunTarget } from "../src/client/run-targets.js";
+import { duragentSearchAttributes } from "../src/common/search-attributes.js";
+import { devServerDynamicConfigArgs } from "../src/temporal/dev-server.js";
+import { findTemporalCli } from "../src/temporal/temporal-cli.js";
+import { runChainStats } from "../src/testing/index.js";
+import { startScriptedModelServer, type ScriptedCall, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
+import { installRuntimeLogging } from "../src/worker/create-worker.js";
+import { everythingServer } from "./support/mcp-servers.js";
+import { testConfig, withTemporalWorker } from "./support/runtime.js";
+
+const suggestAfterEvents = 40;
+
+describe("an agent run longer than Temporal suggests a history be", () => {
+  let env: TestWorkflowEnvironment;
+  before(async () => {
+    installRuntimeLogging();
+    env = await TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: "existing-path", path: findTemporalCli({ install: true }) },
+        ip: "127.0.0.1",
+        searchAttributes: duragentSearchAttributes,
+        extraArgs: ["--headless", "--log-level", "error", ...devServerDynamicConfigArgs(), "--dynamic-config-value", `limit.historyCount.suggestContinueAsNew=${suggestAfterEvents}`],
+      },
+    });
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+
+  test("continues as new between two turns once Temporal suggests it, each run's history kept near the suggestion, and answers", async () => {
+    const adds = 12;
+    const script = (call: ScriptedCall): ScriptedTurn => {
+      const sums = call.messages.filter((message) => message.role === "tool").length;
+      return sums < adds ? { toolCalls: [{ name: "everything_get-sum", arguments: { a: sums, b: 1 } }] } : { text: `added ${sums} times` };
+    };
+    const adder: RunTarget = { kind: "agent", name: "adder", agent: { name: "adder", instruction: "Add many times.", servers: ["everything"] } };
+    const model = await startScriptedModelServer(script);
+    try {
+      const config = testConfig(model, { mcp: { servers: { everything: everythingServer() } }, execution: { maxIterations: 50 } });
+      await withTemporalWorker(env, config, async (engine) => {
+        const handle = await engine.start(adder, "Add twelve times.");
+        const result = (await handle.result()) as { text: string; messages: unknown[] };
+        assert.equal(result.text, `added ${adds} times`);
+        // Every request carried the whole task so far; no turn was repeated or lost at a hand-over.
+        assert.deepEqual(model.requests.map((request) => (request.body as { messages: { role: string }[] }).messages.filter((message) => message.role === "tool").length), [...Array(adds + 1).keys()]);
+        const runs = await runChainStats(env.client, handle.runId);
+        assert.ok(runs.length >= 2, `one run of ${runs[0]?.events} events`);
+        // A run hands over at the first turn's end after the suggestion: a turn's events past it at most.
+        for (const run of runs) assert.ok(run.events <= suggestAfterEvents + 15, `a run of ${run.events} events`);
+        assert.equal(result.messages.length, 1 + 2 * adds + 1);
+      });
+    } finally {
+      await model.close();
+    }
+  });
+});
