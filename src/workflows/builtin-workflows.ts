@@ -84,9 +84,14 @@ export const agentWorkflow = defineWorkflow<AgentRunInput, AgentRunResult>(async
   const turnsBefore = carried?.turns ?? 0;
   const maxIterations = agent.spec.maxIterations ?? ctx.run.settings.maxIterations;
   const { agentTurnsPerRun } = ctx.run.settings;
-  // Asked only once a hand-over is due, so other runs record no marker, and a run from before goes on as it went.
+  // Not while paused (a new run would start unpaused) or while a message handler runs (its sender
+  // would lose its answer): the next turn's end hands over. The patch is asked only once a
+  // hand-over is due, so other runs record no marker, and a run from before goes on as it went.
   const handOver = (turns: number) =>
-    ((agentTurnsPerRun !== undefined && turns >= agentTurnsPerRun) || ctx.run.continueAsNewSuggested()) && (!inWorkflowContext() || patched(agentContinuesPatch));
+    ((agentTurnsPerRun !== undefined && turns >= agentTurnsPerRun) || ctx.run.continueAsNewSuggested()) &&
+    ctx.run.status().phase !== "paused" &&
+    ctx.messages.allFinished() &&
+    (!inWorkflowContext() || patched(agentContinuesPatch));
   const input0: Message[] = carried ? [] : [{ role: "user", content: input.message }];
   const { added, turns, handedOver } = await llm.generateHandingOver(input0, { maxIterations: maxIterations - turnsBefore }, handOver);
   if (handedOver) {
