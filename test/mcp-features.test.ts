@@ -86,6 +86,8 @@ function configFor(model: ScriptedModelServer, events: string): DuragentConfig {
         everything: everythingServer(),
         approved: { ...everythingServer(), sampling: { approval: true, model: "anthropic:scripted-sampler" } },
         unsampled: { ...everythingServer(), sampling: false },
+        // A second of its own work an attempt, once: less than a person takes to answer.
+        hasty: { ...everythingServer(), timeoutMs: 1_000, startupTimeoutMs: 30_000, execution: { startToCloseTimeoutMs: 1_000, maximumAttempts: 1 } },
         patient: { command: process.execPath, args: [patientServer], env: { PATIENT_EVENTS: events } },
       },
     },
@@ -277,6 +279,29 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
         const resourceText = textOf(resource!.role === "user" ? resource.content : "");
         assert.match(resourceText, /^Resource demo:\/\/resource\/dynamic\/text\/3/);
         assert.equal((await handle.status()).stepCount, 5);
+      });
+    });
+
+    test("a server's question may be answered long after its tool call's own limit: the call waits for the answer, once, while its own work is still held to the limit", async () => {
+      await withEngine()([], async (engine) => {
+        // Started first, so the call's second is all the server's own work.
+        assert.match(await resultText(await engine.start(...call({ server: "hasty", tool: "echo", arguments: { message: "up" } }))), /up/);
+        const handle = await engine.start(...call({ server: "hasty", tool: "trigger-elicitation-request" }));
+        const request = onlyInput(await waitForPhase(handle, "waiting_input"));
+        // The person takes longer than the call's limit: time must pass, so this waits on the clock.
+        await new Promise((resolve) => setTimeout(resolve, 2_500));
+        const waiting = await handle.status();
+        assert.equal(waiting.phase, "waiting_input");
+        assert.deepEqual(waiting.pending.map((pending) => pending.id), [request.id]);
+        await handle.answer({ value: { name: "Ada Lovelace" } });
+        assert.match(await resultText(handle), /Name: Ada Lovelace/);
+
+        // A call that works past its limit without asking anyone still ends there.
+        const slow = await engine.start(...call({ server: "hasty", tool: "trigger-long-running-operation", arguments: { duration: 5, steps: 10 } }));
+        await assert.rejects(slow.result(), (error: unknown) => {
+          assert.match(String((error as Error).message), /tool hasty\/trigger-long-running-operation' timed out: it got no result within its start-to-close timeout of 1 s \(mcp\.servers\.hasty\.execution\.startToCloseTimeoutMs\)\. Attempts allowed: 1\./);
+          return true;
+        });
       });
     });
 

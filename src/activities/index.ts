@@ -65,7 +65,7 @@ export function createEffects(deps: EffectDependencies): EffectImplementations {
     },
     listTools: (server) => mcp.listTools(server),
     callTool: (request, { signal, run }) => {
-      const { maxResultBytes, ...call } = request;
+      const { maxResultBytes, workLimitMs, ...call } = request;
       const { callId } = call;
       const step = `tool ${request.server}/${request.tool}`;
       // Cut here, on the worker, so an oversized result never becomes a history payload.
@@ -73,6 +73,7 @@ export function createEffects(deps: EffectDependencies): EffectImplementations {
       return mcp
         .callTool(call, {
           ...(signal ? { signal } : {}),
+          ...(workLimitMs !== undefined ? { workLimitMs } : {}),
           ...(run && callId ? { askPerson: (ask, askSignal) => run.ask(ask, askSignal) } : {}),
           ...(run && callId ? { onProgress: (progress) => run.progress({ callId, step, ...progress }) } : {}),
           ...(run?.log && callId ? { onLog: logTo(run.log.bind(run), { callId, step, server: request.server }) } : {}),

@@ -30,6 +30,11 @@ export const FailureType = {
   mcpServerMisbehaved: "McpServerMisbehaved",
   /** A step ran out of time on every attempt; the message names the step and the timeout. */
   stepTimedOut: "StepTimedOut",
+  /**
+   * A tool call's own work outlasted its attempt's limit (`startToCloseTimeoutMs`), time a person
+   * took to answer its server not counted: retried as a start-to-close timeout is.
+   */
+  attemptTimedOut: "AttemptTimedOut",
   /** A step failed on every attempt its retry policy allows; the message is the last attempt's, and says so. */
   stepGaveUp: "StepGaveUp",
   /** The worker running the step began to stop; the step's next attempt runs on a worker that serves. */
@@ -98,12 +103,20 @@ export interface StepTimeout {
   kind: "start-to-close" | "heartbeat" | "schedule-to-close" | "schedule-to-start";
   /** The configured limit, when known. */
   timeoutMs?: number;
+  /** A tool call that waited for a person's answer the whole of `answerWaitMs` besides its own limit. */
+  answerWait?: boolean;
 }
 
-/** The timeout that ended a step, if a timeout did. */
-export function stepTimeoutOf(error: unknown, startToCloseTimeoutMs: number, heartbeatTimeoutMs?: number): StepTimeout | undefined {
+/**
+ * The timeout that ended a step, if a timeout did. A tool call that may wait for a person is
+ * scheduled for `scheduledMs` (its own limit and `answerWaitMs`), and its worker holds its own
+ * work to `startToCloseTimeoutMs` (`AttemptTimedOut`).
+ */
+export function stepTimeoutOf(error: unknown, startToCloseTimeoutMs: number, heartbeatTimeoutMs?: number, scheduledMs = startToCloseTimeoutMs): StepTimeout | undefined {
+  const scheduled: StepTimeout = { kind: "start-to-close", timeoutMs: scheduledMs, ...(scheduledMs !== startToCloseTimeoutMs ? { answerWait: true } : {}) };
   let current: unknown = error;
   for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    if (current instanceof ApplicationFailure && current.type === FailureType.attemptTimedOut) return { kind: "start-to-close", timeoutMs: startToCloseTimeoutMs };
     if (current instanceof TimeoutFailure) {
       switch (current.timeoutType) {
         case TimeoutType.HEARTBEAT:
@@ -113,11 +126,11 @@ export function stepTimeoutOf(error: unknown, startToCloseTimeoutMs: number, hea
         case TimeoutType.SCHEDULE_TO_START:
           return { kind: "schedule-to-start" };
         default:
-          return { kind: "start-to-close", timeoutMs: startToCloseTimeoutMs };
+          return scheduled;
       }
     }
     // The memory engine's attempt timeout (workflows/executor/retry.ts).
-    if (current.name === "AttemptTimeoutError") return { kind: "start-to-close", timeoutMs: startToCloseTimeoutMs };
+    if (current.name === "AttemptTimeoutError") return scheduled;
     current = current.cause;
   }
   return undefined;
@@ -135,7 +148,9 @@ export function stepTimedOut(step: string, timeout: StepTimeout, policy: StepPol
   const what =
     timeout.kind === "heartbeat"
       ? `stopped heartbeating within its heartbeat timeout${limit} (${policy.setting}.heartbeatTimeoutMs); the worker running it may have died`
-      : timeout.kind === "start-to-close"
+      : timeout.kind === "start-to-close" && timeout.answerWait
+        ? `got no result within${limit}: its own start-to-close timeout and the time it may wait for a person's answer to its server's question (${policy.setting}.startToCloseTimeoutMs and .answerWaitMs)`
+        : timeout.kind === "start-to-close"
         ? `got no result within its start-to-close timeout${limit} (${policy.setting}.startToCloseTimeoutMs)`
         : `ran out of its ${timeout.kind} timeout`;
   return ApplicationFailure.create({

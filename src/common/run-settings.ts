@@ -20,6 +20,12 @@ export const ActivitySettingsSchema = z.object({
   heartbeatTimeoutMs: DurationMs.optional(),
   /** Model calls only: the longest the provider may send nothing before the attempt fails. */
   idleTimeoutMs: DurationMs.optional(),
+  /**
+   * Tool calls only: how long the call may wait for a person's answer to its server's question
+   * (elicitation, a sampling approval), time that does not count towards `startToCloseTimeoutMs`.
+   * Absent (runs started before it), the attempt's limit counts that time too.
+   */
+  answerWaitMs: DurationMs.optional(),
 });
 export type ActivitySettings = z.infer<typeof ActivitySettingsSchema>;
 
@@ -125,6 +131,8 @@ export const defaultRunSettings: RunSettings = {
     retry: { maximumAttempts: 3, initialIntervalMs: 500, backoffCoefficient: 2, maximumIntervalMs: 10_000 },
     startToCloseTimeoutMs: 60_000,
     heartbeatTimeoutMs: 3_000,
+    // A person may take a day to answer a server's question; meanwhile the call holds a worker slot.
+    answerWaitMs: 86_400_000,
   },
   approvalTools: [],
   searchAttributes: true,

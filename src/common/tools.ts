@@ -33,6 +33,12 @@ export const ToolCallRequestSchema = z.object({
    * with a note to the model. The worker's own setting applies when absent.
    */
   maxResultBytes: z.number().int().positive().optional(),
+  /**
+   * The limit on the call's own work (`startToCloseTimeoutMs`), which the worker holds it to, time
+   * a person takes to answer its server not counted; the step itself is scheduled for longer
+   * (`answerWaitMs`). Absent, the step's limit alone bounds the call.
+   */
+  workLimitMs: z.number().int().positive().optional(),
 });
 export type ToolCallRequest = z.infer<typeof ToolCallRequestSchema>;
 

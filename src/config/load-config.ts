@@ -165,6 +165,8 @@ function activitySettings(base: ActivitySettings, policy: ActivityPolicy | undef
   // A config that raised the attempt's limit alone (for a slow model) keeps that bound on silence too.
   const idleTimeoutMs = policy.idleTimeoutMs ?? (policy.startToCloseTimeoutMs !== undefined && base.idleTimeoutMs !== undefined ? Math.max(base.idleTimeoutMs, policy.startToCloseTimeoutMs) : base.idleTimeoutMs);
   if (idleTimeoutMs !== undefined) settings.idleTimeoutMs = Math.min(idleTimeoutMs, settings.startToCloseTimeoutMs);
+  const answerWaitMs = policy.answerWaitMs ?? base.answerWaitMs;
+  if (answerWaitMs !== undefined) settings.answerWaitMs = answerWaitMs;
   return settings;
 }
 

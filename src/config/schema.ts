@@ -41,6 +41,11 @@ const ActivityPolicySchema = z
      * answer begins, or between a stream's events); at most `startToCloseTimeoutMs`.
      */
     idleTimeoutMs: DurationMs.optional(),
+    /**
+     * Tool calls: how long a call may wait for a person's answer to its server's question
+     * (elicitation, a sampling approval), time `startToCloseTimeoutMs` does not count. Default 24 h.
+     */
+    answerWaitMs: DurationMs.optional(),
   })
   .superRefine((policy, ctx) => {
     const { initialIntervalMs, maximumIntervalMs } = policy;

@@ -59,6 +59,11 @@ export interface McpCallOptions {
   onProgress?: (progress: McpProgress) => void;
   /** Receives the server's log messages during the call, when no other call of it is in flight. */
   onLog?: (message: McpLogMessage) => void;
+  /**
+   * The most the call's own work may take, time a person takes to answer its server not counted
+   * (`ToolCallRequest.workLimitMs`); past it the call fails as `AttemptTimedOut`, to be retried.
+   */
+  workLimitMs?: number;
 }
 
 /** The SDK's own request timer, effectively off: our timer for tool calls pauses while a person answers. */
@@ -146,6 +151,7 @@ export class McpConnectionPool {
       else signal?.addEventListener("abort", onAbort, { once: true });
       let timer: ReturnType<typeof setTimeout> | undefined;
       let failure: { error: unknown } | undefined;
+      const work = options.workLimitMs === undefined ? undefined : new WorkClock(options.workLimitMs, () => controller.abort(attemptTimedOut(server, name, options.workLimitMs!)));
       const scope: CallScope = {
         callId: request.callId ?? `${name}-${Date.now()}`,
         tool: name,
@@ -166,8 +172,10 @@ export class McpConnectionPool {
           failure ??= { error };
           controller.abort(error);
         },
+        ...(work ? { holdWork: () => work.stop(), resumeWork: () => work.start() } : {}),
       };
       scope.touch();
+      work?.start();
       conn.calls.add(scope);
       try {
         // A 2026-07-28 server logs only when the request asks, at the level it names.
@@ -188,6 +196,7 @@ export class McpConnectionPool {
         return Object.keys(scope.samplingUsage).length > 0 ? { ...mapped, samplingUsage: scope.samplingUsage } : mapped;
       } catch (error) {
         if (failure) throw runUnreachable(server, name, failure.error);
+        if (work?.ran && controller.signal.reason instanceof ApplicationFailure) throw controller.signal.reason;
         // The server answered with a JSON-RPC error: the model's mistake, so the model should see it.
         if (isProtocolError(error)) return toolError(`${name} failed: ${error.message}`);
         // A tool that keeps asking (input_required) past the SDK's rounds would ask again on every retry.
@@ -199,6 +208,7 @@ export class McpConnectionPool {
         throw error;
       } finally {
         clearTimeout(timer);
+        work?.stop();
         conn.calls.delete(scope);
         signal?.removeEventListener("abort", onAbort);
       }
@@ -352,4 +362,43 @@ function signalOf(signal: AbortSignal | undefined): { signal?: AbortSignal } {
 /** `allowedTools` patterns, where `*` matches any run of characters. */
 function allowedToolsMatcher(patterns: string[] | undefined): (name: string) => boolean {
   return patterns ? globMatcher(patterns) : () => true;
+}
+
+/** A call's own working time: it stands still while a person answers the server, and ends the call once spent. */
+class WorkClock {
+  private left: number;
+  private since: number | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** The time ran out. */
+  ran = false;
+
+  constructor(
+    limitMs: number,
+    private readonly onSpent: () => void,
+  ) {
+    this.left = limitMs;
+  }
+
+  start(): void {
+    if (this.since !== undefined || this.ran) return;
+    this.since = Date.now();
+    this.timer = setTimeout(() => {
+      this.ran = true;
+      this.onSpent();
+    }, this.left);
+  }
+
+  stop(): void {
+    if (this.since === undefined) return;
+    clearTimeout(this.timer);
+    this.left = Math.max(0, this.left - (Date.now() - this.since));
+    this.since = undefined;
+  }
+}
+
+function attemptTimedOut(server: string, tool: string, limitMs: number): ApplicationFailure {
+  return ApplicationFailure.retryable(
+    `${tool} on MCP server '${server}' worked longer than its attempt's limit of ${limitMs} ms (time a person took to answer the server not counted)`,
+    FailureType.attemptTimedOut,
+  );
 }

@@ -50,6 +50,9 @@ export interface CallScope {
   waiting: number;
   /** Restarts the call's timeout (progress, an answer). */
   touch(): void;
+  /** Stop and restart the clock of the call's own work (`McpCallOptions.workLimitMs`) while a person answers. */
+  holdWork?(): void;
+  resumeWork?(): void;
   /** Ends the call with this failure, to be retried, whatever the server does with its request's error. */
   fail(error: unknown): void;
   /** Tokens spent on the server's sampling requests during this call, per model. */
@@ -128,7 +131,7 @@ export class ServerRequestRelay {
       throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `no person can answer requests from '${conn.server}' here (the call runs outside a duragent run)`);
     }
     const request = build(`${scope.callId}#${++scope.requests}`);
-    scope.waiting++;
+    if (scope.waiting++ === 0) scope.holdWork?.();
     try {
       return await scope.askPerson(request, AbortSignal.any([scope.signal, serverSignal]));
     } catch (error) {
@@ -140,7 +143,10 @@ export class ServerRequestRelay {
     } finally {
       scope.waiting--;
       // Not for a call that has ended meanwhile: its timer would hold the process for nothing.
-      if (conn.calls.has(scope)) scope.touch();
+      if (conn.calls.has(scope)) {
+        scope.touch();
+        if (scope.waiting === 0) scope.resumeWork?.();
+      }
     }
   }
 

@@ -170,14 +170,17 @@ export abstract class BaseExecutor implements Executor {
     const label = (effect.label as (input: EffectInput<K>) => string)(input);
     const server = this.ownPolicyServer(name, input);
     const settings = this.settingsOf(effect.settings, server);
+    const scheduled = name === "callTool" ? withAnswerWait(settings) : settings;
+    // A step scheduled for a person's answer too: the worker holds the call's own work to its limit.
+    const sent = scheduled === settings ? input : ({ ...(input as ToolCallRequest), workLimitMs: settings.startToCloseTimeoutMs } as EffectInput<K>);
     const step = (): Promise<EffectOutput<K>> =>
-      callAsync(() => this.invoke(name, input, settings, label)).then(
+      callAsync(() => this.invoke(name, sent, scheduled, label)).then(
         (output) => {
           this.control.endStep(label);
           return output;
         },
         (error: unknown) => {
-          const failure = this.stepFailure(error, label, effect.settings, server, settings);
+          const failure = this.stepFailure(error, label, effect.settings, server, settings, scheduled);
           this.control.endStep(label);
           throw failure;
         },
@@ -200,8 +203,8 @@ export abstract class BaseExecutor implements Executor {
   }
 
   /** The failure people see: a timeout names the step and its knob, attempts run out say so. Recorded as the run's last error. */
-  private stepFailure(error: unknown, label: string, kind: StepKind, server: string | undefined, settings: ActivitySettings): unknown {
-    const timeout = stepTimeoutOf(error, settings.startToCloseTimeoutMs, settings.heartbeatTimeoutMs);
+  private stepFailure(error: unknown, label: string, kind: StepKind, server: string | undefined, settings: ActivitySettings, scheduled = settings): unknown {
+    const timeout = stepTimeoutOf(error, settings.startToCloseTimeoutMs, settings.heartbeatTimeoutMs, scheduled.startToCloseTimeoutMs);
     const setting = server === undefined ? kindSettings[kind] : `mcp.servers.${server}.execution`;
     const policy = { setting, maximumAttempts: settings.retry.maximumAttempts };
     const failure = timeout
@@ -331,6 +334,19 @@ export abstract class BaseExecutor implements Executor {
     return this.inbox.take(name) as T;
   }
 }
+
+/**
+ * A tool call's step as scheduled: its own limit and the time it may wait for a person's answer to
+ * its server's question (`answerWaitMs`), as an attempt's limit cannot stand still while it waits.
+ */
+function withAnswerWait(settings: ActivitySettings): ActivitySettings {
+  if (settings.answerWaitMs === undefined) return settings;
+  let scheduled = answerWaitSettings.get(settings);
+  if (!scheduled) answerWaitSettings.set(settings, (scheduled = { ...settings, startToCloseTimeoutMs: settings.startToCloseTimeoutMs + settings.answerWaitMs }));
+  return scheduled;
+}
+// One per policy, as runs share their settings objects: no object per tool call.
+const answerWaitSettings = new WeakMap<ActivitySettings, ActivitySettings>();
 
 // The executor's method for each effect, from the table, made once on the prototype. The model
 // call and the tool call are written out above: they add the run's bookkeeping around the step.
