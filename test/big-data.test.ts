@@ -33,7 +33,8 @@ writeFileSync(bigFile, line.repeat(Math.ceil(fiveMegabytes / line.length)).slice
 const reader: RunTarget = {
   kind: "agent",
   name: "reader",
-  agent: { name: "reader", instruction: "Read files.", servers: ["fs"] },
+  // Every result whole, whatever the size: what these tests measure is the transcript at its biggest.
+  agent: { name: "reader", instruction: "Read files.", servers: ["fs"], clearToolResults: false },
 };
 
 /** Reads the big file, then says how much of it arrived. */
