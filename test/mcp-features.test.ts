@@ -49,6 +49,7 @@ import { waitFor, waitForPhase } from "./support/wait.js";
 
 const fixtures = fileURLToPath(new URL("./fixtures/mcp-workflows.ts", import.meta.url));
 const patientServer = fileURLToPath(new URL("./fixtures/patient-mcp-server.mjs", import.meta.url));
+const urlGateServer = fileURLToPath(new URL("./fixtures/url-gate-mcp-server.ts", import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), "duragent-mcp-features-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -86,6 +87,7 @@ function configFor(model: ScriptedModelServer, events: string): DuragentConfig {
         everything: everythingServer(),
         approved: { ...everythingServer(), sampling: { approval: true, model: "anthropic:scripted-sampler" } },
         unsampled: { ...everythingServer(), sampling: false },
+        gate: { command: process.execPath, args: ["--import", "tsx", urlGateServer] },
         // A second of its own work an attempt, once: less than a person takes to answer.
         hasty: { ...everythingServer(), timeoutMs: 1_000, startupTimeoutMs: 30_000, execution: { startToCloseTimeoutMs: 1_000, maximumAttempts: 1 } },
         patient: { command: process.execPath, args: [patientServer], env: { PATIENT_EVENTS: events } },
@@ -152,6 +154,18 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
         assert.equal(request.schema, undefined);
         await handle.answer({ value: null });
         assert.match(await resultText(handle), /User completed the URL elicitation flow/);
+      });
+    });
+
+    test("a tool whose server needs the person at a URL first (-32042): the run asks with the URL, and the call is made again once they are done", async () => {
+      await withEngine()([], async (engine) => {
+        const handle = await engine.start(...call({ server: "gate", tool: "open-vault" }));
+        const request = onlyInput(await waitForPhase(handle, "waiting_input"));
+        assert.equal(request.url, "https://vault.example.com/sign-in?session=1");
+        assert.equal(request.prompt, "Sign in to the vault.");
+        assert.deepEqual(request.origin, { server: "gate", tool: "open-vault", kind: "elicitation" });
+        await handle.answer({ value: null });
+        assert.equal(await resultText(handle), "vault open after 1 refusal");
       });
     });
 

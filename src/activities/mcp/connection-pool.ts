@@ -5,7 +5,7 @@
  * list is fetched once per connection, filtered by its `allowedTools`, and dropped when the
  * server says it changed.
  */
-import { LOG_LEVEL_META_KEY, SdkError, SdkErrorCode, type OAuthClientProvider, type Tool } from "@modelcontextprotocol/client";
+import { LOG_LEVEL_META_KEY, ProtocolError, SdkError, SdkErrorCode, UrlElicitationRequiredError, type OAuthClientProvider, type Tool } from "@modelcontextprotocol/client";
 import { ApplicationFailure } from "@temporalio/common";
 import { FailureType } from "../../common/failures.js";
 import { globMatcher } from "../../common/glob.js";
@@ -83,10 +83,12 @@ interface PoolConnection extends Connection {
 export class McpConnectionPool {
   private readonly connections: Connections<PoolConnection>;
   private readonly argumentValidator: ToolArgumentValidator;
+  private readonly relay: ServerRequestRelay;
 
   constructor(servers: Record<string, McpServerConfig>, options: McpConnectionPoolOptions = {}) {
     const logger = options.logger ?? silentLogger;
     const relay = new ServerRequestRelay(logger, options.sampling);
+    this.relay = relay;
     this.argumentValidator = new ToolArgumentValidator(logger);
     this.connections = new Connections<PoolConnection>(
       servers,
@@ -180,17 +182,27 @@ export class McpConnectionPool {
       try {
         // A 2026-07-28 server logs only when the request asks, at the level it names.
         const logLevel = conn.config.logLevel && conn.client.getProtocolEra() === "modern" ? { _meta: { [LOG_LEVEL_META_KEY]: conn.config.logLevel } } : {};
-        const result = await conn.client.callTool({ name, arguments: checked.args, ...logLevel }, {
-          timeout: SDK_TIMEOUT_OFF_MS,
-          signal: controller.signal,
-          onprogress: (progress) => {
-            scope.touch();
-            options.onProgress?.({
-              progress: progress.progress,
-              ...(progress.total !== undefined ? { total: progress.total } : {}),
-              ...(progress.message !== undefined ? { message: progress.message } : {}),
-            });
-          },
+        const call = () =>
+          conn.client.callTool({ name, arguments: checked.args, ...logLevel }, {
+            timeout: SDK_TIMEOUT_OFF_MS,
+            signal: controller.signal,
+            onprogress: (progress) => {
+              scope.touch();
+              options.onProgress?.({
+                progress: progress.progress,
+                ...(progress.total !== undefined ? { total: progress.total } : {}),
+                ...(progress.message !== undefined ? { message: progress.message } : {}),
+              });
+            },
+          });
+        // A server that needs the person at a URL first says so with -32042: once they have been
+        // there, the call is made again, once (a second refusal goes to the model as any error).
+        const result = await call().catch(async (error: unknown) => {
+          if (!(error instanceof UrlElicitationRequiredError) || !options.askPerson) throw error;
+          if (!(await this.relay.completeUrlElicitations(conn, scope, error.elicitations))) {
+            throw new ProtocolError(error.code, `${error.message} (the person did not complete ${error.elicitations.map((elicitation) => elicitation.url).join(", ")})`);
+          }
+          return call();
         });
         const mapped = toToolResult(result);
         return Object.keys(scope.samplingUsage).length > 0 ? { ...mapped, samplingUsage: scope.samplingUsage } : mapped;

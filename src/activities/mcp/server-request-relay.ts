@@ -13,6 +13,7 @@ import {
   type CreateMessageRequest,
   type CreateMessageResult,
   type ElicitRequest,
+  type ElicitRequestURLParams,
   type ElicitResult,
   type LoggingLevel,
   type Root,
@@ -148,6 +149,21 @@ export class ServerRequestRelay {
         if (scope.waiting === 0) scope.resumeWork?.();
       }
     }
+  }
+
+  /**
+   * A call the server refused until the person completes URL elicitations (MCP's -32042,
+   * `UrlElicitationRequiredError`): each is asked as the server's own URL elicitation would be.
+   * True once the person has accepted them all, and the call may be made again.
+   */
+  async completeUrlElicitations(conn: RelayedConnection, scope: CallScope, elicitations: readonly ElicitRequestURLParams[]): Promise<boolean> {
+    const context = { callId: scope.callId, server: conn.server, tool: scope.tool };
+    for (const params of elicitations) {
+      this.logger.info({ mcpServer: conn.server, tool: scope.tool, mode: "url" }, "MCP server needs a person at a URL before the call (elicitation required)");
+      const answer = await this.askPerson(conn, scope, (key) => toServerRequest({ ...params, mode: "url" }, { ...context, key }), scope.signal);
+      if (answer.action !== "accept") return false;
+    }
+    return true;
   }
 
   private async elicit(conn: RelayedConnection, params: ElicitRequest["params"], serverSignal: AbortSignal): Promise<ElicitResult> {
