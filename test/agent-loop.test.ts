@@ -19,6 +19,7 @@ import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } 
 import { defineAgent, textOf } from "../src/workflows/index.js";
 import { filesystemServer } from "./support/mcp-servers.js";
 import { testConfig } from "./support/runtime.js";
+import { waitFor } from "./support/wait.js";
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-loop-")));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -58,6 +59,37 @@ const body = (h: Harness, index: number) => h.model.requests[index]!.body as Ope
 const agent = defineAgent({ name: "reader", instruction: "Read files.", servers: ["fs"] });
 
 describe("the agent tool loop", () => {
+  test("approvals.destructive: calls of tools whose MCP annotations say they may destroy wait for a person; read-only and non-destructive ones do not", async () => {
+    const written = join(dir, "gated.txt");
+    const script: ModelScript = [
+      { toolCalls: [{ name: "fs_read_text_file", arguments: { path: join(dir, "a.txt") } }] },
+      { toolCalls: [{ name: "fs_write_file", arguments: { path: written, content: "approved" } }] },
+      { toolCalls: [{ name: "fs_create_directory", arguments: { path: join(dir, "made") } }] },
+      { text: "done" },
+    ];
+    const h = await harness(script, { approvals: { destructive: true } });
+    try {
+      const llm = await defineAgent({ name: "writer", instruction: "Write files.", servers: ["fs"] }).attachLlm(h.ctx);
+      const answer = llm.generateStr("Read a.txt, write gated.txt, make a folder.");
+      const pending = await waitFor("the approval", () => h.ctx.control.status().pending[0]);
+      assert.equal(pending.kind, "approval");
+      assert.deepEqual(pending.kind === "approval" && [pending.tool, pending.arguments], ["write_file", { path: written, content: "approved" }]);
+      // The read ran without asking; the write has not run yet.
+      assert.equal(existsSync(written), false);
+      h.ctx.decide({ requestId: pending.id, approved: true });
+      assert.equal(await answer, "done");
+      assert.equal(existsSync(written), true);
+      // One approval in all: create_directory says destructiveHint: false.
+      assert.ok(existsSync(join(dir, "made")));
+      assert.deepEqual(h.ctx.control.status().pending, []);
+      // The tools' annotations are in their definitions, for workflow code to read too.
+      const tools = await h.ctx.listTools("fs");
+      assert.deepEqual(tools.find((tool) => tool.name === "read_text_file")?.annotations, { readOnlyHint: true, openWorldHint: false });
+    } finally {
+      await dispose(h);
+    }
+  });
+
   test("once a call's messages are large, all but the latest tool results reach the model as notes; the transcript keeps them whole", async () => {
     // Five files of 2,000 characters (500 tokens each): past 1,200 tokens the older results are cleared.
     const paths = [1, 2, 3, 4, 5].map((n) => join(dir, `big-${n}.txt`));

@@ -62,6 +62,8 @@ export const RunSettingsSchema = z.object({
   failedToolCall: z.enum(["tell-model", "fail-run"]).optional(),
   /** Namespaced tool names (globs such as `filesystem_write_*`) that wait for a person's approval. */
   approvalTools: z.array(z.string()),
+  /** Calls of tools that may change or destroy things (`mayDestroy`) wait for a person's approval too. */
+  approveDestructive: z.boolean().optional(),
   /** Keep the `DuragentPhase` search attribute current; needs it registered (workers do so). */
   searchAttributes: z.boolean(),
   // The history limits below are optional because settings travel in workflow inputs: runs

@@ -13,8 +13,27 @@ export const ToolDefinitionSchema = z.object({
   name: z.string(),
   description: z.string().optional(),
   inputSchema: z.record(z.string(), z.unknown()),
+  /** A name for people, when the server gives one. */
+  title: z.string().optional(),
+  /** What the server says of the tool's effects (MCP's tool annotations): hints, not guarantees. */
+  annotations: z
+    .object({
+      readOnlyHint: z.boolean().optional(),
+      destructiveHint: z.boolean().optional(),
+      idempotentHint: z.boolean().optional(),
+      openWorldHint: z.boolean().optional(),
+    })
+    .optional(),
 });
 export type ToolDefinition = z.infer<typeof ToolDefinitionSchema>;
+
+/**
+ * Whether a tool may change or destroy things, as MCP's annotations say: unless it is read-only
+ * or says it is not destructive. A tool without annotations may, as the spec's defaults have it.
+ */
+export function mayDestroy(tool: ToolDefinition): boolean {
+  return tool.annotations?.readOnlyHint !== true && tool.annotations?.destructiveHint !== false;
+}
 
 export const ToolCallRequestSchema = z.object({
   server: z.string(),

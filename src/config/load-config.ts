@@ -132,6 +132,7 @@ export function runSettingsFromConfig(config: DuragentConfig): RunSettings {
     ...(Object.keys(servers).length > 0 ? { servers } : {}),
     ...(config.execution.failedToolCall !== undefined ? { failedToolCall: config.execution.failedToolCall } : {}),
     approvalTools: config.approvals.tools,
+    ...(config.approvals.destructive ? { approveDestructive: true } : {}),
     searchAttributes: config.temporal.searchAttributes,
     maxToolResultBytes: config.execution.maxToolResultBytes ?? historyLimitDefaults.maxToolResultBytes,
     transcriptReferenceBytes: config.execution.transcriptReferenceBytes ?? historyLimitDefaults.transcriptReferenceBytes,

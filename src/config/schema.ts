@@ -556,6 +556,12 @@ export const ConfigSchema = z
       .strictObject({
         /** Namespaced tool names or globs (`filesystem_write_*`) whose calls wait for approval. */
         tools: z.array(z.string()).default([]),
+        /**
+         * Every call of a tool that may change or destroy things waits for approval, as its MCP
+         * annotations say: not `readOnlyHint`, and `destructiveHint` not false (a tool without
+         * annotations counts). Default false.
+         */
+        destructive: z.boolean().optional(),
       })
       .prefault({}),
     /** Agents by name. */

@@ -114,7 +114,14 @@ export class McpConnectionPool {
   async listTools(server: string): Promise<ToolDefinition[]> {
     return this.connections.withConnection(server, "tools/list", undefined, (conn) => {
       conn.definitions ??= this.toolsOf(conn).then((tools) =>
-        tools.map((tool) => ({ server, name: tool.name, inputSchema: tool.inputSchema, ...(tool.description !== undefined ? { description: tool.description } : {}) })),
+        tools.map((tool) => ({
+          server,
+          name: tool.name,
+          inputSchema: tool.inputSchema,
+          ...(tool.description !== undefined ? { description: tool.description } : {}),
+          ...(tool.title !== undefined ? { title: tool.title } : {}),
+          ...(tool.annotations ? { annotations: hintsOf(tool.annotations) } : {}),
+        })),
       );
       return conn.definitions;
     });
@@ -413,4 +420,13 @@ function attemptTimedOut(server: string, tool: string, limitMs: number): Applica
     `${tool} on MCP server '${server}' worked longer than its attempt's limit of ${limitMs} ms (time a person took to answer the server not counted)`,
     FailureType.attemptTimedOut,
   );
+}
+
+/** The annotations' hints, without their title or anything a server adds: they travel in every run's history. */
+function hintsOf(annotations: NonNullable<Tool["annotations"]>): NonNullable<ToolDefinition["annotations"]> {
+  const hints: NonNullable<ToolDefinition["annotations"]> = {};
+  for (const key of ["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"] as const) {
+    if (typeof annotations[key] === "boolean") hints[key] = annotations[key];
+  }
+  return hints;
 }

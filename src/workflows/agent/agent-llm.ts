@@ -9,7 +9,7 @@ import { failureTypeOf, FailureType, rootCause } from "../../common/failures.js"
 import { globMatcher } from "../../common/glob.js";
 import type { LlmRequest, LlmResponse, StopReason, ToolSpec } from "../../common/llm.js";
 import { textOf, type AssistantMessage, type Message, type ToolCall, type ToolMessage } from "../../common/messages.js";
-import { failedToolCallError, toolError, type ToolDefinition, type ToolResult } from "../../common/tools.js";
+import { failedToolCallError, mayDestroy, toolError, type ToolDefinition, type ToolResult } from "../../common/tools.js";
 import { callAsync } from "../../common/call-async.js";
 import { isContinueAsNew } from "../executor/continue-as-new.js";
 import type { Executor } from "../executor/executor.js";
@@ -281,7 +281,9 @@ export class AgentLlm implements AugmentedLlm {
         },
       );
     }
-    if (this.needsApproval(call.name)) return this.approvedToolCall(call, target.tool, target.args).then((outcome) => toolOutcome(call, outcome));
+    if (this.needsApproval(call.name) || (this.ctx.run.settings.approveDestructive === true && mayDestroy(target.tool))) {
+      return this.approvedToolCall(call, target.tool, target.args).then((outcome) => toolOutcome(call, outcome));
+    }
     // One promise for both outcomes: each costs the worker's sandbox a stack trace.
     return this.ctx.callTool({ server: target.tool.server, tool: target.tool.name, arguments: target.args, modelCallId: call.id }).then(
       (result) => toolOutcome(call, { result }),
