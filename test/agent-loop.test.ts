@@ -17,7 +17,7 @@ import { MemoryExecutor } from "../src/workflows/executor/memory-executor.js";
 import { createLogger } from "../src/logger.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import { defineAgent, textOf } from "../src/workflows/index.js";
-import { filesystemServer } from "./support/mcp-servers.js";
+import { everythingServer, filesystemServer } from "./support/mcp-servers.js";
 import { testConfig } from "./support/runtime.js";
 import { waitFor } from "./support/wait.js";
 
@@ -59,6 +59,22 @@ const body = (h: Harness, index: number) => h.model.requests[index]!.body as Ope
 const agent = defineAgent({ name: "reader", instruction: "Read files.", servers: ["fs"] });
 
 describe("the agent tool loop", () => {
+  test("a tool result for the model's call leaves out its structured copy, which models never read; workflow code's own call keeps it", async () => {
+    const h = await harness([], { mcp: { servers: { fs: filesystemServer(dir), everything: everythingServer() } } });
+    try {
+      const call = { server: "everything", tool: "get-structured-content", arguments: { location: "Chicago" } };
+      const context = { signal: new AbortController().signal };
+      const own = await h.runtime.effects.callTool(call, context as never);
+      const forModel = await h.runtime.effects.callTool({ ...call, modelCallId: "call_1" }, context as never);
+      assert.equal(typeof own.structuredContent?.temperature, "number");
+      assert.equal(forModel.structuredContent, undefined);
+      // The model reads the same text either way.
+      assert.deepEqual(forModel.content, own.content);
+    } finally {
+      await dispose(h);
+    }
+  });
+
   test("approvals.destructive: calls of tools whose MCP annotations say they may destroy wait for a person; read-only and non-destructive ones do not", async () => {
     const written = join(dir, "gated.txt");
     const script: ModelScript = [

@@ -25,6 +25,7 @@ import { maxStepLogChars, type StepLog } from "../common/server-requests.js";
 import type { McpConnectionPool } from "./mcp/connection-pool.js";
 import type { McpLogMessage } from "./mcp/server-request-relay.js";
 import { limitToolResult } from "./result-limits.js";
+import type { ToolResult } from "../common/tools.js";
 import { clearOldToolResults } from "../common/tool-result-clearing.js";
 import { temporalRunChannel } from "./temporal-run-channel.js";
 import { jsonBytes, jsonBytesBound } from "../common/transcript-reference.js";
@@ -78,7 +79,7 @@ export function createEffects(deps: EffectDependencies): EffectImplementations {
           ...(run && callId ? { onProgress: (progress) => run.progress({ callId, step, ...progress }) } : {}),
           ...(run?.log && callId ? { onLog: logTo(run.log.bind(run), { callId, step, server: request.server }) } : {}),
         })
-        .then((result) => limitToolResult(result, limit));
+        .then((result) => limitToolResult(call.modelCallId !== undefined ? forModel(result) : result, limit));
     },
     listPrompts: (server) => mcp.listPrompts(server),
     getPrompt: (request, { signal }) => mcp.getPrompt(request, signal ? { signal } : {}),
@@ -198,4 +199,14 @@ function eitherSignal(first: AbortSignal, second: AbortSignal): { signal: AbortS
 function fitContext(request: LlmRequest): LlmRequest {
   const messages = clearOldToolResults(request.messages, request.clearToolResults);
   return messages === request.messages ? request : { ...request, messages };
+}
+
+/**
+ * A result for a model's call without its structured copy: models read `content` (which MCP asks
+ * servers to mirror it in), and the copy would double what the call puts in history.
+ */
+function forModel(result: ToolResult): ToolResult {
+  if (result.structuredContent === undefined) return result;
+  const { structuredContent: _copy, ...rest } = result;
+  return rest;
 }
