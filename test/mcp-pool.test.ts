@@ -22,6 +22,7 @@ import { textOf } from "../src/common/messages.js";
 import type { ToolResult } from "../src/common/tools.js";
 import type { McpServerConfig } from "../src/config/schema.js";
 import { McpConnectionPool, toToolResult, type McpPoolLogger } from "../src/activities/mcp/index.js";
+import { toResourceResult } from "../src/activities/mcp/context-items.js";
 import { waitFor } from "./support/wait.js";
 import { startLateToolHttpServer } from "./fixtures/late-tool-mcp-server.js";
 
@@ -710,6 +711,22 @@ describe("tool result mapping", () => {
     // What MCP annotates as for the user alone does not reach the model.
     assert.deepEqual(result.content.slice(7), [{ type: "text", text: "for both" }]);
     assert.deepEqual(toToolResult({ content: [{ type: "text", text: "hi", annotations: { audience: ["user"] } }] }).content, [{ type: "text", text: "[The tool's result is addressed to the user only]" }]);
+  });
+
+  test("a read resource's text, or a blob that is text, comes without a label line; an image blob stays an image", () => {
+    const base64 = (text: string) => Buffer.from(text).toString("base64");
+    const read = toResourceResult("demo", "demo://r", {
+      contents: [
+        { uri: "demo://r/1", mimeType: "text/plain", text: "plain" },
+        { uri: "demo://r/2", mimeType: "text/plain", blob: base64("decoded") },
+        { uri: "demo://r/3", mimeType: "image/png", blob: "iVBORw0KGgo=" },
+      ],
+    });
+    assert.deepEqual(read.contents.map((item) => item.part), [
+      { type: "text", text: "plain" },
+      { type: "text", text: "decoded" },
+      { type: "image", data: "iVBORw0KGgo=", mimeType: "image/png" },
+    ]);
   });
 
   test("structured content passes through, and stands in for empty content", () => {

@@ -5,7 +5,7 @@
 import type { GetPromptResult, ReadResourceResult } from "@modelcontextprotocol/client";
 import type { PromptResult, ResourceResult } from "../../common/mcp-context.js";
 import type { ContentPart, Message } from "../../common/messages.js";
-import { toContentPart } from "./tool-results.js";
+import { isTextType, toContentPart } from "./tool-results.js";
 
 export function toPromptResult(server: string, name: string, result: GetPromptResult): PromptResult {
   const messages: Message[] = result.messages.map((message) => {
@@ -23,10 +23,13 @@ export function toResourceResult(server: string, uri: string, result: ReadResour
     uri,
     contents: result.contents.map((item) => {
       const mimeType = item.mimeType;
+      // A read resource is named by its own fields: its text (or a blob that is text) needs no label line.
       const part: ContentPart =
         "text" in item && typeof item.text === "string"
           ? { type: "text", text: item.text }
-          : toContentPart({ type: "resource", resource: item });
+          : "blob" in item && typeof item.blob === "string" && isTextType(mimeType)
+            ? { type: "text", text: Buffer.from(item.blob, "base64").toString("utf8") }
+            : toContentPart({ type: "resource", resource: item });
       return { uri: item.uri, ...(mimeType !== undefined ? { mimeType } : {}), part };
     }),
   };

@@ -71,7 +71,7 @@ function base64Bytes(data: string | undefined): number {
 }
 
 /** Media types whose bytes are text a model can read. */
-function isTextType(mimeType: string | undefined): boolean {
+export function isTextType(mimeType: string | undefined): boolean {
   return mimeType !== undefined && (/^text\//.test(mimeType) || /[/+](json|xml|yaml|csv)$/.test(mimeType) || mimeType === "application/javascript");
 }
 
