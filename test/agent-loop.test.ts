@@ -15,7 +15,7 @@ import { FailureType } from "../src/common/failures.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
 import { MemoryExecutor } from "../src/workflows/executor/memory-executor.js";
 import { createLogger } from "../src/logger.js";
-import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
+import { startScriptedModelServer, type ModelScript, type ScriptedCall, type ScriptedModelServer, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
 import { defineAgent, textOf } from "../src/workflows/index.js";
 import { everythingServer, filesystemServer } from "./support/mcp-servers.js";
 import { testConfig } from "./support/runtime.js";
@@ -59,6 +59,29 @@ const body = (h: Harness, index: number) => h.model.requests[index]!.body as Ope
 const agent = defineAgent({ name: "reader", instruction: "Read files.", servers: ["fs"] });
 
 describe("the agent tool loop", () => {
+  test("resourceTools: an agent reads its server's resources with the server's list_resources and read_resource; other servers get none", async () => {
+    const script = (call: ScriptedCall): ScriptedTurn => {
+      const results = call.messages.filter((message) => message.role === "tool");
+      if (results.length === 0) return { toolCalls: [{ name: "everything_list_resources", arguments: {} }] };
+      if (results.length === 1) return { toolCalls: [{ name: "everything_read_resource", arguments: { uri: "demo://resource/static/document/features.md" } }] };
+      return { text: `read: ${textOf(results[1]!.content).slice(0, 40)}` };
+    };
+    const h = await harness(script, { mcp: { servers: { fs: filesystemServer(dir), everything: { ...everythingServer(), resourceTools: true } } } });
+    try {
+      const llm = await defineAgent({ name: "reader", instruction: "Read resources.", servers: ["everything", "fs"] }).attachLlm(h.ctx);
+      const answer = await llm.generateStr("What features does the server have?");
+      const offered = (h.model.requests[0]!.body as { tools: { function: { name: string } }[] }).tools.map((tool) => tool.function.name);
+      assert.ok(offered.includes("everything_list_resources") && offered.includes("everything_read_resource"), offered.join(", "));
+      assert.ok(!offered.some((name) => name.startsWith("fs_") && name.endsWith("_resource")), offered.join(", "));
+      const listed = textOf(llm.history.filter((message) => message.role === "tool")[0]!.content);
+      assert.match(listed, /^- demo:\/\/resource\/static\/document\/features\.md: features\.md \(text\/markdown\)/m);
+      assert.match(answer, /^read: \S/);
+      assert.ok(!answer.includes("[Resource"), answer);
+    } finally {
+      await dispose(h);
+    }
+  });
+
   test("a tool result for the model's call leaves out its structured copy, which models never read; workflow code's own call keeps it", async () => {
     const h = await harness([], { mcp: { servers: { fs: filesystemServer(dir), everything: everythingServer() } } });
     try {

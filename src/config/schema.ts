@@ -66,6 +66,12 @@ const McpServerCommon = {
   /** Per-request timeout in milliseconds. */
   timeoutMs: z.number().int().positive().optional(),
   /**
+   * Gives agents two tools of this server's own to reach its resources: `list_resources` and
+   * `read_resource` (by URI, e.g. a resource link a tool returned), unless the server has tools of
+   * those names. Default false.
+   */
+  resourceTools: z.boolean().optional(),
+  /**
    * This server's calls' retry and timeout policy, over `execution.tools`: e.g. `maximumAttempts: 1`
    * for tools that must not run twice, or a longer `startToCloseTimeoutMs` for a slow server.
    */

@@ -113,8 +113,8 @@ export class McpConnectionPool {
   /** The tools of a server, filtered by its `allowedTools`. */
   async listTools(server: string): Promise<ToolDefinition[]> {
     return this.connections.withConnection(server, "tools/list", undefined, (conn) => {
-      conn.definitions ??= this.toolsOf(conn).then((tools) =>
-        tools.map((tool) => ({
+      conn.definitions ??= this.toolsOf(conn).then((tools) => [
+        ...tools.map((tool) => ({
           server,
           name: tool.name,
           inputSchema: tool.inputSchema,
@@ -122,7 +122,8 @@ export class McpConnectionPool {
           ...(tool.title !== undefined ? { title: tool.title } : {}),
           ...(tool.annotations ? { annotations: hintsOf(tool.annotations) } : {}),
         })),
-      );
+        ...resourceToolsOf(conn, tools).map((name) => ({ server, name, ...resourceTools[name] })),
+      ]);
       return conn.definitions;
     });
   }
@@ -137,6 +138,7 @@ export class McpConnectionPool {
     return this.connections.withConnection(server, `tools/call ${name}`, signal, async (conn) => {
       const cached = conn.tools;
       let tools = await this.toolsOf(conn);
+      if (isResourceTool(name) && resourceToolsOf(conn, tools).includes(name)) return this.callResourceTool(conn, name, request.arguments, signal);
       let tool = tools.find((t) => t.name === name);
       if (!tool && cached) {
         // The server may have added it since we listed: over HTTP its list_changed comes on another
@@ -298,6 +300,32 @@ export class McpConnectionPool {
     });
   }
 
+  /** One of the tools `resourceTools: true` gives agents, answered from the server's resources; the model's mistakes are its tool errors. */
+  private async callResourceTool(conn: PoolConnection, name: ResourceToolName, args: Record<string, unknown>, signal: AbortSignal | undefined): Promise<ToolResult> {
+    const options = { timeout: timeoutOf(conn.config), ...signalOf(signal) };
+    if (!conn.client.getServerCapabilities()?.resources) return toolError(`MCP server '${conn.server}' offers no resources.`);
+    if (name === "list_resources") {
+      const resources = await this.paginate((cursor) => conn.client.listResources(cursor, options).then((r) => ({ nextCursor: r.nextCursor, items: r.resources })));
+      const templates = await this.paginate((cursor) => conn.client.listResourceTemplates(cursor, options).then((r) => ({ nextCursor: r.nextCursor, items: r.resourceTemplates })));
+      const line = (uri: string, item: { name: string; title?: string; description?: string; mimeType?: string }) =>
+        [`- ${uri}: ${item.title ?? item.name}`, item.mimeType ? ` (${item.mimeType})` : "", item.description ? ` — ${item.description}` : ""].join("");
+      const text = [
+        resources.length > 0 ? `Resources:\n${resources.map((resource) => line(resource.uri, resource)).join("\n")}` : "No resources.",
+        ...(templates.length > 0 ? [`URI templates (fill in the {…} parts):\n${templates.map((template) => line(template.uriTemplate, template)).join("\n")}`] : []),
+      ].join("\n\n");
+      return { content: [{ type: "text", text }], isError: false };
+    }
+    const uri = args.uri;
+    if (typeof uri !== "string" || uri === "") return toolError("read_resource needs the resource's 'uri' (a string), from list_resources or a resource link.");
+    try {
+      const read = toResourceResult(conn.server, uri, await conn.client.readResource({ uri }, options));
+      return { content: read.contents.map((item) => item.part), isError: false };
+    } catch (error) {
+      if (isProtocolError(error)) return toolError(`MCP server '${conn.server}' could not read '${uri}': ${error.message}`);
+      throw error;
+    }
+  }
+
   /** A server's refusal (unknown prompt or resource, bad arguments) is the caller's to fix, so never retried. */
   private async userFacing<T>(what: string, run: () => Promise<T>): Promise<T> {
     try {
@@ -429,4 +457,29 @@ function hintsOf(annotations: NonNullable<Tool["annotations"]>): NonNullable<Too
     if (typeof annotations[key] === "boolean") hints[key] = annotations[key];
   }
   return hints;
+}
+
+/** The tools `resourceTools: true` gives agents, as a server's own tools would be defined. */
+const resourceTools = {
+  list_resources: {
+    description: "List the resources this server offers (URI, name, type) and its URI templates.",
+    inputSchema: { type: "object", properties: {}, additionalProperties: false },
+    annotations: { readOnlyHint: true },
+  },
+  read_resource: {
+    description: "Read one of this server's resources by its URI: from list_resources, a filled-in URI template, or a resource link in a tool's result.",
+    inputSchema: { type: "object", properties: { uri: { type: "string", description: "The resource's URI" } }, required: ["uri"], additionalProperties: false },
+    annotations: { readOnlyHint: true },
+  },
+} as const satisfies Record<string, Omit<ToolDefinition, "server" | "name">>;
+type ResourceToolName = keyof typeof resourceTools;
+
+function isResourceTool(name: string): name is ResourceToolName {
+  return Object.hasOwn(resourceTools, name);
+}
+
+/** The resource tools a connection's agents get: none unless asked for, and none a tool of the server's own already names. */
+function resourceToolsOf(conn: PoolConnection, tools: readonly Tool[]): ResourceToolName[] {
+  if (conn.config.resourceTools !== true) return [];
+  return (Object.keys(resourceTools) as ResourceToolName[]).filter((name) => !tools.some((tool) => tool.name === name));
 }
