@@ -182,7 +182,7 @@ export class AgentLlm implements AugmentedLlm {
     const added: Message[] = [...input];
     this.ctx.run.addToTranscript(options.inTranscript ? input.slice(options.inTranscript) : input, this.name);
 
-    let handedOver = false;
+    let turnEnded = false;
     for (let iteration = 1; iteration <= maxIterations; iteration++) {
       if (loop) {
         if (iteration > 1 && loop.handOver(iteration - 1)) {
@@ -235,12 +235,12 @@ export class AgentLlm implements AugmentedLlm {
       added.push(...results);
       this.ctx.run.addToTranscript(results, this.name);
       if (outcomes.some((outcome) => outcome.endTurn)) {
-        handedOver = true;
+        turnEnded = true;
         break;
       }
     }
     // The turns ran out with the tools' results unanswered: there is no answer to give.
-    if (!handedOver && !loop?.handedOver && added.at(-1)?.role === "tool") this.lastStopReason = "max_iterations";
+    if (!turnEnded && !loop?.handedOver && added.at(-1)?.role === "tool") this.lastStopReason = "max_iterations";
 
     if (useHistory) this.history.push(...added);
     return added.slice(input.length);
