@@ -64,7 +64,7 @@ export interface AgentRunResult {
 
 /**
  * Runs one agent on one message through the whole tool loop. A long loop continues as a new run
- * between two turns when Temporal suggests it (its history nearing the size Temporal allows) or
+ * between two turns when Temporal suggests it (its history past the size Temporal suggests) or
  * after `agentTurnsPerRun` turns, carrying the conversation, usage and turn count; clients follow
  * the same run id to its result.
  */
@@ -92,8 +92,9 @@ export const agentWorkflow = defineWorkflow<AgentRunInput, AgentRunResult>(async
     ctx.run.status().phase !== "paused" &&
     ctx.messages.allFinished() &&
     (!inWorkflowContext() || patched(agentContinuesPatch));
-  const input0: Message[] = carried ? [] : [{ role: "user", content: input.message }];
-  const { added, turns, handedOver } = await llm.generateHandingOver(input0, { maxIterations: maxIterations - turnsBefore }, handOver);
+  // A continued run's conversation is its history already: the model goes on from its last results.
+  const task: Message[] = carried ? [] : [{ role: "user", content: input.message }];
+  const { added, turns, handedOver } = await llm.generateHandingOver(task, { maxIterations: maxIterations - turnsBefore }, handOver);
   if (handedOver) {
     const { messages, leftOut } = messagesToHandOver(llm.history, agent.spec.clearToolResults);
     const totalLeftOut = (carried?.leftOut ?? 0) + leftOut;
