@@ -13,7 +13,11 @@ import { findTemporalCli } from "../src/temporal/temporal-cli.js";
 import { runChainStats } from "../src/testing/index.js";
 import { startScriptedModelServer, type ScriptedCall, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
 import { installRuntimeLogging } from "../src/worker/create-worker.js";
-import { everythingServer } from "./support/mcp-servers.js";
+import { everythingServer, filesystemServer } from "./support/mcp-servers.js";
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { textOf } from "../src/common/messages.js";
 import { testConfig, withTemporalWorker } from "./support/runtime.js";
 
 const suggestAfterEvents = 40;
@@ -33,6 +37,36 @@ describe("an agent run longer than Temporal suggests a history be", () => {
   });
   after(async () => {
     await env?.teardown();
+  });
+
+  test("a run whose history holds a few big tool results reads whole: the client takes pages over grpc-js's 4 MB, and runChainStats reads in small pages", async () => {
+    const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-long-")));
+    const paths = [1, 2, 3, 4, 5].map((n) => join(dir, `part-${n}.txt`));
+    paths.forEach((path, index) => writeFileSync(path, String(index + 1).repeat(900_000)));
+    const script = (call: ScriptedCall): ScriptedTurn => {
+      const results = call.messages.filter((message) => message.role === "tool");
+      if (results.length === 0) return { toolCalls: paths.map((path) => ({ name: "fs_read_text_file", arguments: { path } })) };
+      return { text: `read ${results.map((result) => textOf(result.content).length).join(", ")}` };
+    };
+    const reader: RunTarget = { kind: "agent", name: "reader", agent: { name: "reader", instruction: "Read the parts.", servers: ["fs"], clearToolResults: false } };
+    const model = await startScriptedModelServer(script, { quiet: true });
+    try {
+      const config = testConfig(model, { mcp: { servers: { fs: filesystemServer(dir) } }, execution: { maxToolResultBytes: 1_000_000 } });
+      await withTemporalWorker(env, config, async (engine) => {
+        const handle = await engine.start(reader, "Read the five parts.");
+        assert.equal(((await handle.result()) as { text: string }).text, "read 900000, 900000, 900000, 900000, 900000");
+        // One page of the whole history is over 4 MB: duragent's client takes it.
+        const history = await engine.client.workflow.getHandle(handle.runId).fetchHistory();
+        const sizes = (history.events ?? []).map((event) => event.activityTaskCompletedEventAttributes?.result?.payloads?.[0]?.data?.length ?? 0);
+        assert.ok(sizes.reduce((sum, size) => sum + size, 0) > 4 * 1024 * 1024, `${sizes.join(", ")}`);
+        // The environment's own client keeps grpc-js's 4 MB: runChainStats reads in pages under it.
+        const [stats] = await runChainStats(env.client, handle.runId);
+        assert.ok(stats!.payloadBytes > 4 * 1024 * 1024, `${stats!.payloadBytes} bytes of payloads`);
+      });
+    } finally {
+      await model.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("continues as new between two turns once Temporal suggests it, each run's history kept near the suggestion, and answers", async () => {

@@ -36,8 +36,16 @@ export async function connectClient(temporal: DuragentConfig["temporal"]): Promi
   const options = temporalConnectionOptions(temporal);
   const refused = await loopbackRefusal(temporal.address);
   if (refused) throw temporalUnreachable(temporal, new Error(refused));
-  return Connection.connect({ ...options, connectTimeout: 5_000 });
+  return Connection.connect({
+    ...options,
+    connectTimeout: 5_000,
+    // The SDK means to allow 128 MB answers but names the setting as grpc-js does not read it, which
+    // leaves grpc-js's 4 MB: a page of a long run's history (a few big tool results) is more.
+    channelArgs: { "grpc.max_receive_message_length": maxReceiveBytes },
+  });
 }
+
+const maxReceiveBytes = 128 * 1024 * 1024;
 
 /**
  * Why nothing listens at a loopback `address`, said in a millisecond where the SDK's connection

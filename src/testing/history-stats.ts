@@ -3,6 +3,7 @@
  * many bytes (the server's own count, which the 50 MB limit applies to), and its payloads.
  */
 import type { Client } from "@temporalio/client";
+import type { temporal } from "@temporalio/proto";
 
 export interface HistoryStats {
   events: number;
@@ -40,7 +41,7 @@ export async function runChainStats(client: Client, workflowId: string): Promise
 
 async function measureRun(client: Client, workflowId: string, runId?: string): Promise<{ stats: HistoryStats; nextRunId?: string }> {
   const handle = client.workflow.getHandle(workflowId, runId);
-  const [description, history] = await Promise.all([handle.describe(), handle.fetchHistory()]);
+  const [description, history] = await Promise.all([handle.describe(), historyInPages(client, workflowId, runId)]);
   const stats: HistoryStats = {
     events: description.historyLength,
     bytes: description.historySize ?? 0,
@@ -61,6 +62,26 @@ async function measureRun(client: Client, workflowId: string, runId?: string): P
   }
   const nextRunId = history.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
   return nextRunId ? { stats, nextRunId } : { stats };
+}
+
+/**
+ * A run's history read a few events a page: a page of whole history can pass the 4 MB a client
+ * connection takes by default (grpc-js's), once a run holds big tool results.
+ */
+async function historyInPages(client: Client, workflowId: string, runId: string | undefined): Promise<{ events: temporal.api.history.v1.IHistoryEvent[] }> {
+  const events: temporal.api.history.v1.IHistoryEvent[] = [];
+  let nextPageToken: Uint8Array | undefined;
+  do {
+    const page = await client.workflowService.getWorkflowExecutionHistory({
+      namespace: client.options.namespace,
+      execution: { workflowId, ...(runId !== undefined ? { runId } : {}) },
+      maximumPageSize: 10,
+      ...(nextPageToken ? { nextPageToken } : {}),
+    });
+    events.push(...(page.history?.events ?? []));
+    nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+  } while (nextPageToken);
+  return { events };
 }
 
 /** Calls `found` with the size of every payload (`{ metadata, data }`) inside `value`. */
