@@ -19,6 +19,8 @@ import { startScriptedModelServer, type ModelScript, type ScriptedCall, type Scr
 import { defineAgent, textOf } from "../src/workflows/index.js";
 import { everythingServer, filesystemServer } from "./support/mcp-servers.js";
 import { testConfig } from "./support/runtime.js";
+import { messagesToHandOver } from "../src/workflows/agent/hand-over.js";
+import type { Message } from "../src/common/messages.js";
 import { waitFor } from "./support/wait.js";
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-loop-")));
@@ -408,4 +410,29 @@ test("a zod 3 schema is refused saying to install zod 4, not with zod 4's TypeEr
     (error: unknown) => error instanceof ApplicationFailure && error.nonRetryable && error.type === FailureType.configuration && /zod 3 schema; duragent takes zod 4 schemas\. Install zod 4 \(npm i zod@\^4\)/.test(error.message),
   );
   assert.deepEqual(jsonSchemaOf(z.object({ title: z.string() })).required, ["title"]);
+});
+
+describe("what an agent run hands to its next run", () => {
+  // Turns whose words alone pass the payload: the oldest must go, the task and a note staying first.
+  const turn = (n: number): Message[] => [
+    { role: "assistant", content: `thought ${n} `.repeat(5_000), toolCalls: [{ id: `call_${n}`, name: "fs_read_text_file", arguments: "{}" }] },
+    { role: "tool", toolCallId: `call_${n}`, toolName: "fs_read_text_file", content: [{ type: "text", text: `result ${n}` }] },
+  ];
+  const turns = (from: number, to: number) => Array.from({ length: to - from }, (_, index) => turn(from + index)).flat();
+  const task: Message = { role: "user", content: "Read everything." };
+
+  test("past the payload the oldest turns go, whole, and the note counts every message left out since the task began", () => {
+    const first = messagesToHandOver([task, ...turns(0, 30)], undefined);
+    assert.equal(first.messages[0], task);
+    assert.equal(first.messages[1]!.role, "system");
+    // Each turn goes whole: what is kept starts with a model turn, so no result lacks its call.
+    assert.equal(first.messages[2]!.role, "assistant");
+    assert.equal(first.leftOut, 60 - (first.messages.length - 2));
+    assert.match(first.messages[1]!.content as string, new RegExp(`^duragent: ${first.leftOut} earlier messages`));
+    const second = messagesToHandOver([...first.messages, ...turns(30, 45)], undefined, first.leftOut);
+    // The earlier note gives way to one that counts both hand-overs' drops.
+    assert.equal(second.messages.filter((message) => message.role === "system").length, 1);
+    assert.match(second.messages[1]!.content as string, new RegExp(`^duragent: ${first.leftOut + second.leftOut} earlier messages`));
+    assert.equal(first.leftOut + second.leftOut + second.messages.length - 2, 90);
+  });
 });

@@ -96,7 +96,7 @@ export const agentWorkflow = defineWorkflow<AgentRunInput, AgentRunResult>(async
   const task: Message[] = carried ? [] : [{ role: "user", content: input.message }];
   const { added, turns, handedOver } = await llm.generateHandingOver(task, { maxIterations: maxIterations - turnsBefore }, handOver);
   if (handedOver) {
-    const { messages, leftOut } = messagesToHandOver(llm.history, agent.spec.clearToolResults);
+    const { messages, leftOut } = messagesToHandOver(llm.history, agent.spec.clearToolResults, carried?.leftOut);
     const totalLeftOut = (carried?.leftOut ?? 0) + leftOut;
     return ctx.continueAsNew({
       agent: input.agent,

@@ -8,7 +8,8 @@ import type { Message } from "../../common/messages.js";
 import { clearOldToolResults, toolResultClearingDefaults, type ToolResultClearing } from "../../common/tool-result-clearing.js";
 import { fitInOnePayload, jsonBytes, messagesPayloadBytes } from "../../common/transcript-reference.js";
 
-export function messagesToHandOver(messages: Message[], clearing: ToolResultClearing | undefined): { messages: Message[]; leftOut: number } {
+/** `leftOutBefore`: what earlier hand-overs left out, so the model's note counts them too. */
+export function messagesToHandOver(messages: Message[], clearing: ToolResultClearing | undefined, leftOutBefore = 0): { messages: Message[]; leftOut: number } {
   if (fitInOnePayload(messages)) return { messages, leftOut: 0 };
   // Even an agent that sends every result whole cannot hand over more than a payload holds.
   const keep = (clearing === false ? undefined : clearing?.keep) ?? toolResultClearingDefaults.keep;
@@ -26,7 +27,7 @@ export function messagesToHandOver(messages: Message[], clearing: ToolResultClea
     if (rest[index]!.role === "assistant") start = index;
   }
   const leftOut = start;
-  return { messages: [first!, leftOutNote(leftOut), ...rest.slice(start)], leftOut };
+  return { messages: [first!, leftOutNote(leftOutBefore + leftOut), ...rest.slice(start)], leftOut };
 }
 
 const noteBytes = 512;
