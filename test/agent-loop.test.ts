@@ -132,14 +132,14 @@ describe("the agent tool loop", () => {
   });
 
   test("once a call's messages are large, all but the latest tool results reach the model as notes; the transcript keeps them whole", async () => {
-    // Five files of 2,000 characters (500 tokens each): past 1,200 tokens the older results are cleared.
+    // Five files of 2,000 characters (500 tokens each): past 1,300 tokens the older results are cleared.
     const paths = [1, 2, 3, 4, 5].map((n) => join(dir, `big-${n}.txt`));
     paths.forEach((path, index) => writeFileSync(path, String(index + 1).repeat(2_000)));
     const script: ModelScript = [...paths.map((path) => ({ toolCalls: [{ name: "fs_read_text_file", arguments: { path } }] })), { text: "read them all" }];
-    const h = await harness([...script, ...script]);
+    const h = await harness([...script, ...script, ...script]);
     const toolContents = (index: number) => body(h, index).messages.filter((message) => message.role === "tool").map((message) => String(message.content));
     try {
-      const llm = await defineAgent({ name: "reader", instruction: "Read files.", servers: ["fs"], clearToolResults: { aboveTokens: 1_200, keep: 2 } }).attachLlm(h.ctx);
+      const llm = await defineAgent({ name: "reader", instruction: "Read files.", servers: ["fs"], clearToolResults: { aboveTokens: 1_300, keep: 2 } }).attachLlm(h.ctx);
       assert.equal(await llm.generateStr("Read the five files."), "read them all");
       // Two results (1,000 tokens) go whole; the third passes the size, and the oldest is cleared.
       assert.deepEqual(toolContents(2), ["1".repeat(2_000), "2".repeat(2_000)]);
@@ -156,6 +156,9 @@ describe("the agent tool loop", () => {
       // A call that says false sends every result whole, whatever the size.
       await llm.generateStr("Again.", { clearToolResults: false, useHistory: false });
       assert.deepEqual(toolContents(11), [1, 2, 3, 4, 5].map((n) => String(n).repeat(2_000)));
+      // Under a size the kept results pass, they go too, but for the latest turn's.
+      await llm.generateStr("Once more.", { clearToolResults: { aboveTokens: 600, keep: 2 }, useHistory: false });
+      assert.deepEqual(toolContents(17).map((content) => content.startsWith("[duragent cleared this result")), [true, true, true, true, false]);
     } finally {
       await dispose(h);
     }

@@ -42,25 +42,35 @@ export function estimatedTokens(messages: readonly Message[]): number {
   return Math.ceil(characters / charactersPerToken) + images * imageTokens;
 }
 
-/** The messages with every tool result but the latest `keep` replaced by a note, when they are over the size; otherwise as they are. */
+/**
+ * The messages with every tool result but the latest `keep` replaced by a note, when they are over
+ * the size; otherwise as they are. Still over, the kept results go too, oldest first, but for the
+ * latest turn's: the model must see what it just asked for.
+ */
 export function clearOldToolResults(messages: Message[], clearing: ToolResultClearing | undefined): Message[] {
   if (clearing === false) return messages;
   const aboveTokens = clearing?.aboveTokens ?? toolResultClearingDefaults.aboveTokens;
   const keep = clearing?.keep ?? toolResultClearingDefaults.keep;
-  if (estimatedTokens(messages) <= aboveTokens) return messages;
-  let toKeep = keep;
+  let tokens = estimatedTokens(messages);
+  if (tokens <= aboveTokens) return messages;
+  const out = [...messages];
+  const results: number[] = [];
+  for (let index = 0; index < out.length; index++) {
+    const message = out[index]!;
+    if (message.role === "tool" && !isNote(message)) results.push(index);
+  }
+  // The latest turn's results: those after the last model turn.
+  let latestTurn = out.length;
+  while (latestTurn > 0 && out[latestTurn - 1]!.role === "tool") latestTurn--;
   let cleared = 0;
-  const out = new Array<Message>(messages.length);
-  for (let index = messages.length - 1; index >= 0; index--) {
-    const message = messages[index]!;
-    if (message.role !== "tool" || isNote(message)) out[index] = message;
-    else if (toKeep > 0) {
-      toKeep -= 1;
-      out[index] = message;
-    } else {
-      out[index] = clearedResult(message);
-      cleared += 1;
-    }
+  for (const [position, index] of results.entries()) {
+    const kept = results.length - position <= keep;
+    if ((kept && tokens <= aboveTokens) || index >= latestTurn) continue;
+    const message = out[index] as ToolMessage;
+    const note = clearedResult(message);
+    tokens -= estimatedTokens([message]) - estimatedTokens([note]);
+    out[index] = note;
+    cleared += 1;
   }
   return cleared === 0 ? messages : out;
 }
