@@ -206,13 +206,17 @@ export class McpConnectionPool {
           });
         // A server that needs the person at a URL first says so with -32042: once they have been
         // there, the call is made again, once (a second refusal goes to the model as any error).
-        const result = await call().catch(async (error: unknown) => {
+        // Awaited in a try, not chained with .catch: every tool call would pay for one more promise.
+        let result: Awaited<ReturnType<typeof call>>;
+        try {
+          result = await call();
+        } catch (error) {
           if (!(error instanceof UrlElicitationRequiredError) || !options.askPerson) throw error;
           if (!(await this.relay.completeUrlElicitations(conn, scope, error.elicitations))) {
             throw new ProtocolError(error.code, `${error.message} (the person did not complete ${error.elicitations.map((elicitation) => elicitation.url).join(", ")})`);
           }
-          return call();
-        });
+          result = await call();
+        }
         const mapped = toToolResult(result);
         return Object.keys(scope.samplingUsage).length > 0 ? { ...mapped, samplingUsage: scope.samplingUsage } : mapped;
       } catch (error) {
