@@ -424,6 +424,17 @@ describe("what an agent run hands to its next run", () => {
   const turns = (from: number, to: number) => Array.from({ length: to - from }, (_, index) => turn(from + index)).flat();
   const task: Message = { role: "user", content: "Read everything." };
 
+  test("a single turn whose results pass the payload hands on its results as notes, the model's turn kept", () => {
+    const big: Message[] = [
+      { role: "assistant", content: "", toolCalls: [1, 2].map((n) => ({ id: `call_${n}`, name: "fs_read_text_file", arguments: "{}" })) },
+      ...[1, 2].map((n): Message => ({ role: "tool", toolCallId: `call_${n}`, toolName: "fs_read_text_file", content: [{ type: "text", text: String(n).repeat(900_000) }] })),
+    ];
+    const handed = messagesToHandOver([task, ...big], undefined);
+    assert.equal(handed.leftOut, 0);
+    assert.deepEqual(handed.messages.map((message) => message.role), ["user", "assistant", "tool", "tool"]);
+    assert.ok(handed.messages.slice(2).every((message) => textOf(message.content as never).startsWith("[duragent cleared this result of fs_read_text_file (900K characters)")));
+  });
+
   test("past the payload the oldest turns go, whole, and the note counts every message left out since the task began", () => {
     const first = messagesToHandOver([task, ...turns(0, 30)], undefined);
     assert.equal(first.messages[0], task);

@@ -17,8 +17,12 @@ import { everythingServer, filesystemServer } from "./support/mcp-servers.js";
 import { mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { textOf } from "../src/common/messages.js";
-import { testConfig, withTemporalWorker } from "./support/runtime.js";
+import { bundleWorkflows, testConfig, withTemporalWorker } from "./support/runtime.js";
+import { callTools } from "./fixtures/mcp-workflows.js";
+import type { DuragentWorkflow } from "../src/workflows/index.js";
+import { fileURLToPath } from "node:url";
+
+const fixtures = fileURLToPath(new URL("./fixtures/mcp-workflows.ts", import.meta.url));
 
 const suggestAfterEvents = 40;
 
@@ -41,20 +45,17 @@ describe("an agent run longer than Temporal suggests a history be", () => {
 
   test("a run whose history holds a few big tool results reads whole: the client takes pages over grpc-js's 4 MB, and runChainStats reads in small pages", async () => {
     const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-long-")));
-    const paths = [1, 2, 3, 4, 5].map((n) => join(dir, `part-${n}.txt`));
-    paths.forEach((path, index) => writeFileSync(path, String(index + 1).repeat(900_000)));
-    const script = (call: ScriptedCall): ScriptedTurn => {
-      const results = call.messages.filter((message) => message.role === "tool");
-      if (results.length === 0) return { toolCalls: paths.map((path) => ({ name: "fs_read_text_file", arguments: { path } })) };
-      return { text: `read ${results.map((result) => textOf(result.content).length).join(", ")}` };
-    };
-    const reader: RunTarget = { kind: "agent", name: "reader", agent: { name: "reader", instruction: "Read the parts.", servers: ["fs"], clearToolResults: false } };
-    const model = await startScriptedModelServer(script, { quiet: true });
+    // Nine results under the 512 KB a worker warns of, over 4 MB together.
+    const paths = [1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => join(dir, `part-${n}.txt`));
+    paths.forEach((path, index) => writeFileSync(path, String(index + 1).repeat(480_000)));
+    // Workflow code's own calls: an agent run would continue as new past Temporal's 4 MiB suggestion.
+    const target: RunTarget = { kind: "workflow", name: "callTools", workflow: callTools as unknown as DuragentWorkflow };
+    const model = await startScriptedModelServer([], { quiet: true });
     try {
-      const config = testConfig(model, { mcp: { servers: { fs: filesystemServer(dir) } }, execution: { maxToolResultBytes: 1_000_000 } });
+      const config = testConfig(model, { mcp: { servers: { fs: filesystemServer(dir) } }, execution: { maxToolResultBytes: 500_000 } });
       await withTemporalWorker(env, config, async (engine) => {
-        const handle = await engine.start(reader, "Read the five parts.");
-        assert.equal(((await handle.result()) as { text: string }).text, "read 900000, 900000, 900000, 900000, 900000");
+        const handle = await engine.start(target, { server: "fs", tool: "read_text_file", arguments: paths.map((path) => ({ path })) });
+        assert.deepEqual(await handle.result(), paths.map(() => 480_000));
         // One page of the whole history is over 4 MB: duragent's client takes it.
         const history = await engine.client.workflow.getHandle(handle.runId).fetchHistory();
         const sizes = (history.events ?? []).map((event) => event.activityTaskCompletedEventAttributes?.result?.payloads?.[0]?.data?.length ?? 0);
@@ -62,7 +63,7 @@ describe("an agent run longer than Temporal suggests a history be", () => {
         // The environment's own client keeps grpc-js's 4 MB: runChainStats reads in pages under it.
         const [stats] = await runChainStats(env.client, handle.runId);
         assert.ok(stats!.payloadBytes > 4 * 1024 * 1024, `${stats!.payloadBytes} bytes of payloads`);
-      });
+      }, { workflowBundle: await bundleWorkflows([fixtures]) });
     } finally {
       await model.close();
       rmSync(dir, { recursive: true, force: true });

@@ -75,6 +75,11 @@ export function clearOldToolResults(messages: Message[], clearing: ToolResultCle
   return cleared === 0 ? messages : out;
 }
 
+/** Every tool result as a note, the latest turn's too: for a conversation that must fit a size whatever it costs the model. */
+export function clearAllToolResults(messages: Message[]): Message[] {
+  return messages.map((message) => (message.role === "tool" && !isNote(message) ? clearedResult(message) : message));
+}
+
 const notePrefix = "[duragent cleared this result";
 
 function isNote(message: ToolMessage): boolean {

@@ -2,10 +2,11 @@
  * What an agent run that continues as new in the middle of its tool loop hands to the next: its
  * conversation, in the one payload of a continue-as-new. Past `messagesPayloadBytes`, all but the
  * latest tool results become notes (as the worker sends them to the model anyway once a call is
- * large), and past that again the oldest turns go, the user's message and a note staying first.
+ * large), then the latest too, and past that again the oldest turns go, the user's message and a
+ * note staying first.
  */
 import type { Message } from "../../common/messages.js";
-import { clearOldToolResults, toolResultClearingDefaults, type ToolResultClearing } from "../../common/tool-result-clearing.js";
+import { clearAllToolResults, clearOldToolResults, toolResultClearingDefaults, type ToolResultClearing } from "../../common/tool-result-clearing.js";
 import { fitInOnePayload, jsonBytes, messagesPayloadBytes } from "../../common/transcript-reference.js";
 
 /** `leftOutBefore`: what earlier hand-overs left out, so the model's note counts them too. */
@@ -15,7 +16,11 @@ export function messagesToHandOver(messages: Message[], clearing: ToolResultClea
   const keep = (clearing === false ? undefined : clearing?.keep) ?? toolResultClearingDefaults.keep;
   const cleared = clearOldToolResults(messages, { aboveTokens: 0, keep });
   if (fitInOnePayload(cleared)) return { messages: cleared, leftOut: 0 };
-  const [first, ...others] = cleared;
+  // Results too big to hand on even the latest few (a turn's can pass the payload alone): all go,
+  // the model keeping its own turns and calling the tools again for what it needs.
+  const allCleared = clearAllToolResults(messages);
+  if (fitInOnePayload(allCleared)) return { messages: allCleared, leftOut: 0 };
+  const [first, ...others] = allCleared;
   // An earlier hand-over's note gives way to this one's.
   const rest = others.filter((message) => !(message.role === "system" && message.content.startsWith(notePrefix)));
   // The latest turns that fit, each from a model turn on, so every tool result keeps its call.
