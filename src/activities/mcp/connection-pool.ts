@@ -306,11 +306,10 @@ export class McpConnectionPool {
 
   /** One of the tools `resourceTools: true` gives agents, answered from the server's resources; the model's mistakes are its tool errors. */
   private async callResourceTool(conn: PoolConnection, name: ResourceToolName, args: Record<string, unknown>, signal: AbortSignal | undefined): Promise<ToolResult> {
-    const options = { timeout: timeoutOf(conn.config), ...signalOf(signal) };
-    if (!conn.client.getServerCapabilities()?.resources) return toolError(`MCP server '${conn.server}' offers no resources.`);
+    const { server } = conn;
+    if (!conn.client.getServerCapabilities()?.resources) return toolError(`MCP server '${server}' offers no resources.`);
     if (name === "list_resources") {
-      const resources = await this.paginate((cursor) => conn.client.listResources(cursor, options).then((r) => ({ nextCursor: r.nextCursor, items: r.resources })));
-      const templates = await this.paginate((cursor) => conn.client.listResourceTemplates(cursor, options).then((r) => ({ nextCursor: r.nextCursor, items: r.resourceTemplates })));
+      const [resources, templates] = [await this.listResources(server), await this.listResourceTemplates(server)];
       const line = (uri: string, item: { name: string; title?: string; description?: string; mimeType?: string }) =>
         [`- ${uri}: ${item.title ?? item.name}`, item.mimeType ? ` (${item.mimeType})` : "", item.description ? ` — ${item.description}` : ""].join("");
       const text = [
@@ -321,13 +320,12 @@ export class McpConnectionPool {
     }
     const uri = args.uri;
     if (typeof uri !== "string" || uri === "") return toolError("read_resource needs the resource's 'uri' (a string), from list_resources or a resource link.");
-    try {
-      const read = toResourceResult(conn.server, uri, await conn.client.readResource({ uri }, options));
-      return { content: read.contents.map((item) => item.part), isError: false };
-    } catch (error) {
-      if (isProtocolError(error)) return toolError(`MCP server '${conn.server}' could not read '${uri}': ${error.message}`);
+    // readResource's refusal is the caller's to fix: here the caller is the model.
+    const read = await this.readResource({ server, uri }, signal ? { signal } : {}).catch((error: unknown) => {
+      if (error instanceof ApplicationFailure && error.type === FailureType.configuration) return error.message;
       throw error;
-    }
+    });
+    return typeof read === "string" ? toolError(read) : { content: read.contents.map((item) => item.part), isError: false };
   }
 
   /** A server's refusal (unknown prompt or resource, bad arguments) is the caller's to fix, so never retried. */
