@@ -424,6 +424,16 @@ describe("what an agent run hands to its next run", () => {
   const turns = (from: number, to: number) => Array.from({ length: to - from }, (_, index) => turn(from + index)).flat();
   const task: Message = { role: "user", content: "Read everything." };
 
+  test("past the payload the latest results (keep) go on whole, the older as notes", () => {
+    const reads = Array.from({ length: 20 }, (_, n): Message[] => [
+      { role: "assistant", content: "", toolCalls: [{ id: `call_${n}`, name: "fs_read_text_file", arguments: "{}" }] },
+      { role: "tool", toolCallId: `call_${n}`, toolName: "fs_read_text_file", content: [{ type: "text", text: String(n % 10).repeat(60_000) }] },
+    ]).flat();
+    const handed = messagesToHandOver([task, ...reads], undefined);
+    const whole = handed.messages.filter((message) => message.role === "tool" && !textOf(message.content as never).startsWith("[duragent cleared"));
+    assert.deepEqual([handed.leftOut, whole.length], [0, 5]);
+  });
+
   test("a single turn whose results pass the payload hands on its results as notes, the model's turn kept", () => {
     const big: Message[] = [
       { role: "assistant", content: "", toolCalls: [1, 2].map((n) => ({ id: `call_${n}`, name: "fs_read_text_file", arguments: "{}" })) },

@@ -14,7 +14,9 @@ export function messagesToHandOver(messages: Message[], clearing: ToolResultClea
   if (fitInOnePayload(messages)) return { messages, leftOut: 0 };
   // Even an agent that sends every result whole cannot hand over more than a payload holds.
   const keep = (clearing === false ? undefined : clearing?.keep) ?? toolResultClearingDefaults.keep;
-  const cleared = clearOldToolResults(messages, { aboveTokens: 0, keep });
+  // The worker's own clearing, bounded by a payload (as many tokens as it holds characters, four
+  // to a token): past that, clearing takes kept results too, but for the latest turn's.
+  const cleared = clearOldToolResults(messages, { aboveTokens: messagesPayloadBytes / 4, keep });
   if (fitInOnePayload(cleared)) return { messages: cleared, leftOut: 0 };
   // Results too big to hand on even the latest few (a turn's can pass the payload alone): all go,
   // the model keeping its own turns and calling the tools again for what it needs.
