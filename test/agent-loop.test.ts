@@ -157,8 +157,42 @@ describe("the agent tool loop", () => {
       await llm.generateStr("Again.", { clearToolResults: false, useHistory: false });
       assert.deepEqual(toolContents(11), [1, 2, 3, 4, 5].map((n) => String(n).repeat(2_000)));
       // Under a size the kept results pass, they go too, but for the latest turn's.
-      await llm.generateStr("Once more.", { clearToolResults: { aboveTokens: 600, keep: 2 }, useHistory: false });
+      await llm.generateStr("Once more.", { clearToolResults: { aboveTokens: 800, keep: 2 }, useHistory: false });
       assert.deepEqual(toolContents(17).map((content) => content.startsWith("[duragent cleared this result")), [true, true, true, true, false]);
+    } finally {
+      await dispose(h);
+    }
+  });
+
+  test("a tool loop past the size with its results already notes leaves out its oldest turns, sixteen at a time, so its requests stop growing; short results stay whole", async () => {
+    const paths = [1, 2, 3, 4].map((n) => join(dir, `turn-${n}.txt`));
+    paths.forEach((path, index) => writeFileSync(path, String(index + 1).repeat(400)));
+    writeFileSync(join(dir, "short.txt"), "ok");
+    const turns = 120;
+    const script: ModelScript = [
+      { toolCalls: [{ name: "fs_read_text_file", arguments: { path: join(dir, "short.txt") } }] },
+      ...Array.from({ length: turns - 1 }, (_, n) => ({ toolCalls: [{ name: "fs_read_text_file", arguments: { path: paths[n % 4]! } }] })),
+      { text: "done" },
+    ];
+    const h = await harness(script);
+    try {
+      const llm = await defineAgent({ name: "reader", instruction: "Read files.", servers: ["fs"], clearToolResults: { aboveTokens: 2_000, keep: 2 } }).attachLlm(h.ctx);
+      assert.equal(await llm.generateStr("Keep reading.", { maxIterations: 200 }), "done");
+      const sizes = h.model.requests.map((_, index) => JSON.stringify(body(h, index).messages).length);
+      const notes = h.model.requests.map((_, index) => body(h, index).messages.find((message) => message.role === "system" && String(message.content).startsWith("duragent: ")));
+      const counts = notes.map((note) => (note === undefined ? 0 : Number(/^duragent: (\d+) earlier turns/.exec(String(note.content))![1])));
+      // Turns go sixteen at a time, so most requests start as the one before did.
+      assert.ok(counts.every((count) => count % 16 === 0), String(counts));
+      assert.ok(counts[turns]! >= 64, String(counts));
+      // Without leaving turns out, the last request would be some 48K characters, growing 400 a turn.
+      assert.ok(Math.max(...sizes) < 16_000, String(sizes));
+      const last = body(h, turns).messages;
+      assert.deepEqual(last.slice(0, 2).map((message) => message.content), ["Read files.", "Keep reading."]);
+      // The latest turn's result is whole; a result shorter than a note stays whole while it is sent.
+      assert.equal(last.at(-1)!.content, String(((turns - 2) % 4) + 1).repeat(400));
+      assert.equal(body(h, 30).messages.find((message) => message.role === "tool")!.content, "ok");
+      // The run's own history keeps every turn.
+      assert.equal(llm.history.filter((message) => message.role === "tool").length, turns);
     } finally {
       await dispose(h);
     }

@@ -26,7 +26,7 @@ import type { McpConnectionPool } from "./mcp/connection-pool.js";
 import type { McpLogMessage } from "./mcp/server-request-relay.js";
 import { limitToolResult } from "./result-limits.js";
 import type { ToolResult } from "../common/tools.js";
-import { clearOldToolResults } from "../common/tool-result-clearing.js";
+import { clearOldToolResults, leaveOutOldTurns } from "../common/tool-result-clearing.js";
 import { temporalRunChannel } from "./temporal-run-channel.js";
 import { jsonBytes, jsonBytesBound } from "../common/transcript-reference.js";
 
@@ -195,9 +195,9 @@ function eitherSignal(first: AbortSignal, second: AbortSignal): { signal: AbortS
   return { signal: controller.signal, release };
 }
 
-/** The request with old tool results cleared once its messages are large (`clearToolResults`). */
+/** The request with old tool results cleared, then old turns left out, once its messages are large (`clearToolResults`). */
 function fitContext(request: LlmRequest): LlmRequest {
-  const messages = clearOldToolResults(request.messages, request.clearToolResults);
+  const messages = leaveOutOldTurns(clearOldToolResults(request.messages, request.clearToolResults), request.clearToolResults);
   return messages === request.messages ? request : { ...request, messages };
 }
 

@@ -68,11 +68,65 @@ export function clearOldToolResults(messages: Message[], clearing: ToolResultCle
     if ((kept && tokens <= aboveTokens) || index >= latestTurn) continue;
     const message = out[index] as ToolMessage;
     const note = clearedResult(message);
-    tokens -= estimatedTokens([message]) - estimatedTokens([note]);
+    const saved = estimatedTokens([message]) - estimatedTokens([note]);
+    // A result shorter than its note stays: clearing it would only lengthen the call.
+    if (saved <= 0) continue;
+    tokens -= saved;
     out[index] = note;
     cleared += 1;
   }
   return cleared === 0 ? messages : out;
+}
+
+/**
+ * The messages with their oldest tool-call turns (a model turn that called tools, and its results)
+ * left out while they are still over the size once their results are notes, a system note saying
+ * how many stand in their place. A request then stays near the size however long the loop runs;
+ * the user's messages, the model's answers and the latest turn stay. Turns go in steps of
+ * `turnsLeftOutTogether`, so the start of the conversation changes only every so many turns and a
+ * provider's prompt cache holds in between.
+ */
+export function leaveOutOldTurns(messages: Message[], clearing: ToolResultClearing | undefined): Message[] {
+  if (clearing === false) return messages;
+  const aboveTokens = clearing?.aboveTokens ?? toolResultClearingDefaults.aboveTokens;
+  let tokens = estimatedTokens(messages);
+  if (tokens <= aboveTokens) return messages;
+  const turns: Array<{ start: number; end: number }> = [];
+  for (let index = 0; index < messages.length; index++) {
+    const message = messages[index]!;
+    if (message.role !== "assistant" || (message.toolCalls?.length ?? 0) === 0) continue;
+    let end = index + 1;
+    while (end < messages.length && messages[end]!.role === "tool") end++;
+    turns.push({ start: index, end });
+    index = end - 1;
+  }
+  // The latest turn's results are what the model just asked for.
+  if (turns.length > 0 && turns[turns.length - 1]!.end === messages.length && messages[messages.length - 1]!.role === "tool") turns.pop();
+  let count = 0;
+  while (count < turns.length && tokens > aboveTokens) {
+    const { start, end } = turns[count]!;
+    tokens -= estimatedTokens(messages.slice(start, end));
+    count += 1;
+  }
+  if (count === 0) return messages;
+  count = Math.min(turns.length, Math.ceil(count / turnsLeftOutTogether) * turnsLeftOutTogether);
+  const leftOut = new Set<number>();
+  for (const { start, end } of turns.slice(0, count)) for (let index = start; index < end; index++) leftOut.add(index);
+  const out: Message[] = [];
+  for (const [index, message] of messages.entries()) {
+    if (index === turns[0]!.start) out.push(leftOutTurnsNote(count));
+    if (!leftOut.has(index)) out.push(message);
+  }
+  return out;
+}
+
+const turnsLeftOutTogether = 16;
+
+function leftOutTurnsNote(count: number): Message {
+  return {
+    role: "system",
+    content: `duragent: ${count} earlier turn${count === 1 ? "" : "s"} of yours (tool calls and their results) are left out here to keep the conversation within the model's context. Call the tools again for anything you need from them.`,
+  };
 }
 
 /** Every tool result as a note, the latest turn's too: for a conversation that must fit a size whatever it costs the model. */
