@@ -117,7 +117,7 @@ describe("one agent, two engines", () => {
     assert.match(temporal.runId, /^finder-[0-9a-f]{8}$/);
   });
 
-  test("a long tool loop continues as a new run every agentTurnsPerRun turns, carrying its conversation, usage and turn count, on both engines", async () => {
+  test("a long tool loop continues as a new run every agentTurnsPerRun turns, carrying its conversation, usage, turn count and step count, on both engines", async () => {
     // Five echoes, one a turn, then the answer: six model turns, three runs of two.
     const script = (call: ScriptedCall): ScriptedTurn => {
       const echoes = call.messages.filter((message) => message.role === "tool").length;
@@ -132,7 +132,7 @@ describe("one agent, two engines", () => {
         const go = async (engine: Engine) => {
           const handle = await engine.start(echoer, "Echo five times, then say so.");
           const result = (await handle.result()) as { text: string; messages: unknown[]; usage: Record<string, { inputTokens: number; outputTokens: number }> };
-          return { result, runId: handle.runId, bodies: model.requests.map((request) => request.body as { messages: { role: string }[] }) };
+          return { result, runId: handle.runId, steps: (await handle.status()).stepCount, bodies: model.requests.map((request) => request.body as { messages: { role: string }[] }) };
         };
         if (engineName === "memory") {
           const engine = memoryEngine(config);
@@ -163,6 +163,8 @@ describe("one agent, two engines", () => {
       assert.deepEqual(outcome.bodies.map((body) => body.messages.filter((message) => message.role === "tool").length), [0, 1, 2, 3, 4, 5]);
       // The result's exchange is the whole task: the user's message, six turns, five results.
       assert.equal(outcome.result.messages.length, 12);
+      // Steps count on across the runs: six model calls and five tool calls.
+      assert.equal(outcome.steps, 11);
     }
     assert.deepEqual(temporal.bodies.map((body) => body.messages), memory.bodies.map((body) => body.messages));
     assert.deepEqual("runs" in temporal ? temporal.runs : [], ["COMPLETED", "CONTINUED_AS_NEW", "CONTINUED_AS_NEW"]);

@@ -176,7 +176,10 @@ describe("chat in memory", () => {
       assert.equal(result.messageCount, 2 * 60 + 2);
       assert.ok(result.usage["openai:gpt-4.1-mini"]!.inputTokens > 0);
       assert.equal((await chat.transcript()).length, 2 * 60 + 2);
-      assert.equal((await chat.status()).phase, "completed");
+      const ended = await chat.status();
+      assert.equal(ended.phase, "completed");
+      // Steps count on across the three runs: 61 model calls (turn 1 took two) and a tool call.
+      assert.equal(ended.stepCount, 62);
       await assert.rejects(chat.send("anyone?"), /has ended|No run/);
       // Rejoining an ended chat says so at once, before anything is typed into it.
       await assert.rejects(rejoinChat(engine, chat.runId), (error: unknown) => error instanceof RunAlreadyEnded && /has already ended \(completed\); there is nothing to rejoin; start a new chat/.test(error.message));

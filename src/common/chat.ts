@@ -53,6 +53,8 @@ export const ChatStateSchema = z.object({
   turns: z.number().int().min(0),
   /** Which run of the chat this is, from 1; each continue-as-new starts the next. */
   run: z.number().int().positive(),
+  /** Steps the runs before took, so the next numbers its own on from them. */
+  steps: z.number().int().min(0).optional(),
   /** The last replies, so a reply read just after a continue-as-new is still there. */
   recentReplies: z.array(ChatReplySchema).default([]),
   /** Messages of the conversation that runs no longer hand on (see `messages`); earlier runs' transcripts hold them. */

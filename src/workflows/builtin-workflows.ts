@@ -28,6 +28,8 @@ const AgentCarriedSchema = z.object({
   turns: z.number().int().min(0),
   /** Which run of the agent's this is, from 1. */
   run: z.number().int().positive(),
+  /** Steps the runs before took, so this one numbers its own on from them. */
+  steps: z.number().int().min(0).optional(),
   /** Messages earlier runs no longer hand on; their own transcripts hold them. */
   leftOut: z.number().int().positive().optional(),
 });
@@ -69,9 +71,10 @@ export interface AgentRunResult {
  * the same run id to its result.
  */
 export const agentWorkflow = defineWorkflow<AgentRunInput, AgentRunResult>(async (ctx, input) => {
+  const { carried } = input;
+  if (carried?.steps !== undefined) ctx.run.countStepsFrom(carried.steps);
   const agent = defineAgent(input.agent);
   const llm = await agent.attachLlm(ctx);
-  const { carried } = input;
   if (carried) {
     // The conversation so far is this run's transcript too, so model calls can refer to it.
     llm.history.push(...carried.messages);
@@ -101,7 +104,7 @@ export const agentWorkflow = defineWorkflow<AgentRunInput, AgentRunResult>(async
     return ctx.continueAsNew({
       agent: input.agent,
       message: input.message,
-      carried: { messages, usage: llm.usage, turns: turnsBefore + turns, run: (carried?.run ?? 1) + 1, ...(totalLeftOut > 0 ? { leftOut: totalLeftOut } : {}) },
+      carried: { messages, usage: llm.usage, turns: turnsBefore + turns, run: (carried?.run ?? 1) + 1, steps: ctx.run.status().stepCount, ...(totalLeftOut > 0 ? { leftOut: totalLeftOut } : {}) },
     });
   }
   const messages = llm.history;

@@ -94,6 +94,7 @@ class ChatSession {
   }
 
   async run(): Promise<ChatResult> {
+    if (this.state.steps !== undefined) this.ctx.run.countStepsFrom(this.state.steps);
     const llm = await defineAgent(this.input.agent).attachLlm(this.ctx);
     // The conversation so far is this run's transcript too, so model calls can refer to it.
     llm.history.push(...this.state.messages);
@@ -191,6 +192,7 @@ class ChatSession {
       usage: this.usage(llm),
       turns: this.state.turns,
       run: this.state.run + 1,
+      steps: this.ctx.run.status().stepCount,
       recentReplies: this.state.recentReplies,
       ...(leftOut > 0 ? { leftOut } : {}),
     };

@@ -61,6 +61,7 @@ export abstract class BaseExecutor implements Executor {
       addUsage: (model, usage) => control.recordUsage(model, usage),
       waitingFor: (what) => control.setWaitingFor(what),
       continueAsNewSuggested: () => this.continueAsNewSuggested(),
+      countStepsFrom: (steps) => control.countStepsFrom(steps),
     };
     return this.runContext;
   }

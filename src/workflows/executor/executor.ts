@@ -102,6 +102,11 @@ export interface RunContext {
    * (Temporal's `continueAsNewSuggested`); always false in memory, which keeps no history.
    */
   continueAsNewSuggested(): boolean;
+  /**
+   * Numbers this run's steps on from `steps`, those of the runs before it: a run that continues
+   * an earlier one's work as new calls it before its first step, so `status` and `watch` count on.
+   */
+  countStepsFrom(steps: number): void;
 }
 
 export interface MessageHandlers {

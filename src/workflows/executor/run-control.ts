@@ -53,6 +53,7 @@ export class RunControl {
   private waitingFor: string | undefined;
   private finalPhase?: RunPhase;
   private stepCount = 0;
+  private stepsBefore = 0;
   /** The latest steps' labels; the last is the current step. */
   private readonly recentSteps: string[] = [];
   /** The labels of the steps started and not ended, oldest first: several in a fan-out. */
@@ -207,6 +208,14 @@ export class RunControl {
   /** Stops saying the run waits for `what`, unless it has since said something else. */
   stopWaitingFor(what: string): void {
     if (this.waitingFor === what) this.setWaitingFor(undefined);
+  }
+
+  countStepsFrom(steps: number): void {
+    if (!Number.isInteger(steps) || steps < 0) throw new TypeError(`countStepsFrom takes a whole number of steps, not ${steps}`);
+    // Steps this run took already stay counted; a second call moves the base.
+    this.stepCount += steps - this.stepsBefore;
+    this.stepsBefore = steps;
+    this.changed();
   }
 
   private countStep(label: string): void {
