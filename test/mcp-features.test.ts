@@ -31,7 +31,7 @@ import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } 
 import { createWorker } from "../src/worker.js";
 import { bundleWorkflows } from "./support/runtime.js";
 import type { DuragentWorkflow } from "../src/workflows/index.js";
-import { callOneTool, gatherContext, type CallToolInput, type ContextOutput } from "./fixtures/mcp-workflows.js";
+import { callOneTool, callToolsAtOnce, gatherContext, type CallToolInput, type ContextOutput } from "./fixtures/mcp-workflows.js";
 import { everythingServer, packageBin } from "./support/mcp-servers.js";
 import { spawn } from "node:child_process";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
@@ -85,6 +85,7 @@ function configFor(model: ScriptedModelServer, events: string): DuragentConfig {
     mcp: {
       servers: {
         everything: everythingServer(),
+        exclusive: { ...everythingServer(), exclusiveCalls: true },
         approved: { ...everythingServer(), sampling: { approval: true, model: "anthropic:scripted-sampler" } },
         unsampled: { ...everythingServer(), sampling: false },
         gate: { command: process.execPath, args: ["--import", "tsx", urlGateServer] },
@@ -130,6 +131,27 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
         const done = await handle.status();
         assert.equal(done.phase, "completed");
         assert.deepEqual(done.pending, []);
+      });
+    });
+
+    test("two calls at once on one connection: the server's question is refused as nobody's; with exclusiveCalls each call has its own, and the question reaches the run", async () => {
+      const atOnce = (server: string): [RunTarget, { calls: CallToolInput[] }] => [
+        { kind: "workflow", name: "callToolsAtOnce", workflow: callToolsAtOnce as unknown as DuragentWorkflow },
+        { calls: [{ server, tool: "trigger-long-running-operation", arguments: { duration: 3, steps: 3 } }, { server, tool: "trigger-elicitation-request" }] },
+      ];
+      await withEngine()([], async (engine) => {
+        const shared = await engine.start(...atOnce("everything"));
+        const [, refused] = (await shared.result()) as ToolResult[];
+        assert.equal(refused!.isError, true);
+        assert.match(textOf(refused!.content), /cannot tell which of 2 concurrent tool calls .*mcp\.servers\.everything\.exclusiveCalls: true/);
+
+        const exclusive = await engine.start(...atOnce("exclusive"));
+        const request = onlyInput(await waitForPhase(exclusive, "waiting_input"));
+        assert.deepEqual(request.origin, { server: "exclusive", tool: "trigger-elicitation-request", kind: "elicitation" });
+        await exclusive.answer({ requestId: request.id, value: { name: "Ada" } });
+        const [long, asked] = (await exclusive.result()) as ToolResult[];
+        assert.match(textOf(long!.content), /Long running operation completed/);
+        assert.match(textOf(asked!.content), /Name: Ada/);
       });
     });
 

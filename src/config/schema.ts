@@ -72,6 +72,15 @@ const McpServerCommon = {
    */
   resourceTools: z.boolean().optional(),
   /**
+   * Gives each tool call in flight a connection of its own, so that what the server asks or says
+   * during a call (elicitation, sampling, log messages) always reaches that call's run: MCP does
+   * not say which call a request belongs to, and with two calls on one connection it is refused.
+   * A stdio server is then started once more for each call that overlaps another, and a connection
+   * idle for a minute beyond the first is closed. Not for a server that keeps state between calls
+   * in its process. Default false: one connection per worker, shared by all calls.
+   */
+  exclusiveCalls: z.boolean().optional(),
+  /**
    * This server's calls' retry and timeout policy, over `execution.tools`: e.g. `maximumAttempts: 1`
    * for tools that must not run twice, or a longer `startToCloseTimeoutMs` for a slow server.
    */

@@ -237,7 +237,7 @@ export class McpConnectionPool {
         conn.calls.delete(scope);
         signal?.removeEventListener("abort", onAbort);
       }
-    }, { idempotent: false });
+    }, { idempotent: false, exclusive: this.connections.configOf(server).exclusiveCalls === true });
   }
 
   // --- prompts and resources --------------------------------------------------------------------

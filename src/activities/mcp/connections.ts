@@ -44,6 +44,8 @@ function serverLogger(logger: McpPoolLogger, config: McpServerConfig): McpPoolLo
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
+/** How long a server's connection beyond its first stays open unused (`exclusiveCalls`). */
+const EXTRA_CONNECTION_IDLE_MS = 60_000;
 const STDIO_PROBE_TIMEOUT_MS = 3_000;
 
 /** A server's per-request timeout. */
@@ -138,14 +140,14 @@ export class Connections<C extends Connection = Connection> {
     phase: string,
     signal: AbortSignal | undefined,
     operation: (conn: C) => Promise<T>,
-    { idempotent = true }: { idempotent?: boolean } = {},
+    { idempotent = true, exclusive = false }: { idempotent?: boolean; /** No other exclusive operation shares the connection meanwhile (`exclusiveCalls`). */ exclusive?: boolean } = {},
   ): Promise<T> {
     const config = this.configOf(server);
     const tries = idempotent ? 2 : 1;
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
       // A connection that cannot be opened is not retried here; Temporal retries the activity.
-      const conn = await this.acquire(server, config);
+      const conn = exclusive ? await this.acquireExclusive(server, config) : await this.acquire(server, config);
       const since = Date.now();
       try {
         return await operation(conn);
@@ -167,6 +169,8 @@ export class Connections<C extends Connection = Connection> {
         this.drop(conn);
         if (attempt >= tries || this.shutDown) throw unavailable(message);
         serverLogger(this.options.logger, config).warn({ mcpServer: server, err: errorText(error) }, `${message}; reconnecting and retrying once`);
+      } finally {
+        if (exclusive) this.release(conn);
       }
     }
   }
@@ -180,7 +184,7 @@ export class Connections<C extends Connection = Connection> {
     return { client: conn.client, transport: conn.transport, pid: conn.pid };
   }
 
-  /** Closes one server's connection; the next use reopens it. */
+  /** Closes one server's connections; the next use reopens one. */
   async close(server: string): Promise<void> {
     const entry = this.entries.get(server);
     if (entry) {
@@ -188,6 +192,8 @@ export class Connections<C extends Connection = Connection> {
       const conn = await entry.promise.catch(() => undefined);
       if (conn) this.shutdown(conn);
     }
+    for (const conn of this.extras.get(server) ?? []) this.shutdown(conn);
+    this.extras.delete(server);
     await Promise.allSettled([...this.shutdowns]);
   }
 
@@ -196,6 +202,8 @@ export class Connections<C extends Connection = Connection> {
     this.shutDown = true;
     const entries = [...this.entries.values()];
     this.entries.clear();
+    for (const extras of this.extras.values()) for (const conn of extras) this.shutdown(conn);
+    this.extras.clear();
     await Promise.allSettled(
       entries.map(async (entry) => {
         const conn = await entry.promise.catch(() => undefined);
@@ -232,6 +240,49 @@ export class Connections<C extends Connection = Connection> {
     };
     this.entries.set(server, entry);
     return entry.promise;
+  }
+
+  /** Connections in use by an exclusive operation. */
+  private readonly busy = new Set<C>();
+  /** Per server, the connections opened beyond the first for exclusive operations that overlapped. */
+  private readonly extras = new Map<string, Set<C>>();
+  private readonly idleTimers = new WeakMap<C, ReturnType<typeof setTimeout>>();
+
+  /** A connection no other exclusive operation uses: the server's first if it is free, else another, opened if need be. */
+  private async acquireExclusive(server: string, config: McpServerConfig): Promise<C> {
+    const first = await this.acquire(server, config);
+    let extras = this.extras.get(server);
+    const free = [first, ...(extras ?? [])].find((conn) => !conn.closed && !this.busy.has(conn));
+    if (free) {
+      this.busy.add(free);
+      clearTimeout(this.idleTimers.get(free));
+      return free;
+    }
+    if (!extras) this.extras.set(server, (extras = new Set()));
+    const opened: { conn?: C } = {};
+    const conn = await this.open(server, config, () => {
+      if (opened.conn) extras.delete(opened.conn);
+    });
+    opened.conn = conn;
+    // Busy at once: a connection is never handed to two exclusive operations, even while opening.
+    this.busy.add(conn);
+    if (!conn.closed) extras.add(conn);
+    if (this.shutDown) this.shutdown(conn);
+    return conn;
+  }
+
+  /** Frees a connection an exclusive operation held; one beyond the server's first is closed after a minute unused. */
+  private release(conn: C): void {
+    this.busy.delete(conn);
+    const extras = this.extras.get(conn.server);
+    if (!extras?.has(conn)) return;
+    const timer = setTimeout(() => {
+      if (this.busy.has(conn)) return;
+      extras.delete(conn);
+      this.shutdown(conn);
+    }, EXTRA_CONNECTION_IDLE_MS);
+    timer.unref();
+    this.idleTimers.set(conn, timer);
   }
 
   private async open(server: string, config: McpServerConfig, forget: () => void): Promise<C> {

@@ -119,10 +119,14 @@ export class ServerRequestRelay {
     if (scopes.length === 0) {
       throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `duragent answers ${what} only during a tool call; no tool call is in flight`);
     }
+    this.logger.warn(
+      { mcpServer: conn.server, tools: scopes.map((scope) => scope.tool) },
+      `MCP server '${conn.server}' sent ${what} while ${scopes.length} of its tool calls were in flight on one connection; refused, as MCP does not say whose it is. Set mcp.servers.${conn.server}.exclusiveCalls: true to give each call its own.`,
+    );
     throw new ProtocolError(
       ProtocolErrorCode.InvalidRequest,
       `duragent cannot tell which of ${scopes.length} concurrent tool calls (${scopes.map((scope) => scope.tool).join(", ")}) sent ${what}; ` +
-        `call this server's tools one at a time to use it`,
+        `give each call a connection of its own (mcp.servers.${conn.server}.exclusiveCalls: true) or call its tools one at a time`,
     );
   }
 
