@@ -157,6 +157,37 @@ async function cancelWhileAsking(handle: RunHandle): Promise<void> {
   await handle.cancel();
 }
 
+/** Two branches under failurePolicy fail: a child run whose planner asks a person, and an agent whose model refuses it. */
+const askingAndBroken: RunTarget = {
+  kind: "pattern",
+  name: "fan",
+  workflow: patternWorkflow as DuragentWorkflow,
+  spec: {
+    pattern: "parallel",
+    name: "fan",
+    branches: [{ pattern: "chain", name: "asking", asChildWorkflow: true, steps: [{ name: "planner", instruction: "You plan trips.", humanInput: true }] }, { name: "broken", instruction: "You break." }],
+  },
+};
+let releaseBroken: (() => void) | undefined;
+
+/**
+ * Lets the broken branch fail once the other asks. A fan-out that fails fast cancels the asking
+ * branch; one from before the patch waits for it, so the person answers.
+ */
+async function breakWhileAsking(handle: RunHandle, env: TestWorkflowEnvironment): Promise<void> {
+  while ((await handle.status()).pending.length === 0 || !releaseBroken) await new Promise((resolve) => setTimeout(resolve, 50));
+  releaseBroken();
+  const history = env.client.workflow.getHandle(handle.runId);
+  for (;;) {
+    const events = (await history.fetchHistory()).events ?? [];
+    if (events.some((event) => event.requestCancelExternalWorkflowExecutionInitiatedEventAttributes || event.workflowExecutionFailedEventAttributes)) return;
+    const failed = events.findIndex((event) => event.activityTaskFailedEventAttributes);
+    if (failed >= 0 && events.slice(failed).some((event) => event.workflowTaskCompletedEventAttributes)) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await handle.answer({ value: "Lisbon" });
+}
+
 /** Echoes through a tool that needs approval; the person approves it with other arguments. */
 const echoer: RunTarget = { kind: "agent", name: "echoer", agent: { name: "echoer", instruction: "You echo what you are told.", servers: ["everything"] } };
 
@@ -214,6 +245,9 @@ const runs: GoldenRun[] = [
   { id: "golden-eo-structured", target: panelReview, input: "Draft a haiku." },
   // An agent whose tool loop passes agentTurnsPerRun: two turns, then the third in a new run.
   { id: "golden-agent-continues", target: adder, input: "Add in steps.", settings: { agentTurnsPerRun: 2 }, continued: true },
+  // A fan-out under failurePolicy fail whose one branch fails while the other waits for a person:
+  // the waiting branch is cancelled (patch duragent-parallel-fails-fast), the run fails.
+  { id: "golden-parallel-fails-fast", target: askingAndBroken, input: "Plan a trip.", steer: breakWhileAsking, failed: true, children: ["asking-1"] },
 ];
 
 /** Answers each run by its system prompt: the finder's offline model, the trip planner, the pattern's script. */
@@ -249,6 +283,7 @@ function goldenModel(call: ScriptedCall): ScriptedTurn | Promise<ScriptedTurn> {
     if (sums < 2) return { toolCalls: [{ id: `call_sum_${sums + 1}`, name: "everything_get-sum", arguments: { a: sums + 1, b: 2 } }] };
     return { text: "The sums are in." };
   }
+  if (call.system === "You break.") return new Promise((resolve) => (releaseBroken = () => resolve({ error: { status: 400, message: "This model does not exist." } })));
   if (call.system === "You write.") return { text: "A calm bay." };
   if (call.system === "You draft.") return { text: "Autumn wind / a ferry crosses / the town waits." };
   if (call.system === "You judge drafts.") return { text: '{"rating": "good", "feedback": "A clear image."}' };

@@ -418,6 +418,30 @@ describe("scale and nesting on Temporal", () => {
     await replay(run.runId);
   });
 
+  test("under failurePolicy fail, the first failed branch cancels the others: a branch waiting for a person stops asking, and the run fails at once, naming the failure", async () => {
+    const spec: PatternSpec = {
+      pattern: "parallel",
+      name: "fan",
+      branches: [{ pattern: "chain", name: "asking", asChildWorkflow: true, steps: [{ name: "asker", instruction: "You ask.", humanInput: true }] }, { name: "broken", instruction: "You break." }],
+    };
+    let breakNow: (() => void) | undefined;
+    const script: ModelScript = (call) => {
+      if (call.system === "You break.") return new Promise((resolve) => (breakNow = () => resolve({ error: { status: 400, message: "This model does not exist." } })));
+      return { toolCalls: [{ name: "human_input", arguments: { question: "Which colour?" } }] };
+    };
+    const run = await runPattern(spec, "paint", script, async (engine, runId) => {
+      const parent = await engine.getHandle(runId);
+      await waitFor("the asking branch's question", async () => ((await parent.status()).pending.length === 1 && breakNow ? true : undefined));
+      breakNow!();
+    });
+    assert.ok(run.error instanceof RunFailed, String(run.error));
+    assert.equal(run.error.failureType, "ParallelBranchFailed");
+    assert.match(run.error.message, /fan: 1 of 2 branches failed \(1 other was cancelled\); first: broken: .*This model does not exist/);
+    assert.doesNotMatch(run.error.message, /\.\./);
+    assert.equal((await env.client.workflow.getHandle(`${run.runId}/asking-1`).describe()).status.name, "CANCELLED");
+    await replay(run.runId);
+  });
+
   test("cancelling a fan-out while its branches wait ends the run cancelled, not failed by its cancelled branches", async () => {
     const spec: PatternSpec = {
       pattern: "parallel",

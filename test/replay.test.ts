@@ -169,6 +169,20 @@ describe("golden histories replay against the current workflow code", () => {
     assertPatchOnlyIn("eo-structured-optimizer", "eo-structured");
   });
 
+  test("a fan-out under failurePolicy fail whose branch fails while another waits for a person: runs since the patch cancel the waiting branch at once, recording the patch there and only there", () => {
+    // Other patches (the parent's phase) are told elsewhere.
+    const story = (name: string) =>
+      stepsAndPatches(name, (event) =>
+        event.startChildWorkflowExecutionInitiatedEventAttributes ? ["child"] : event.activityTaskFailedEventAttributes ? ["step failed"] : event.requestCancelExternalWorkflowExecutionInitiatedEventAttributes ? ["cancel child"] : event.workflowExecutionUpdateAcceptedEventAttributes ? ["answered"] : event.workflowExecutionFailedEventAttributes ? ["failed"] : [],
+      ).filter((entry) => !entry.startsWith("patch ") || entry.endsWith("fails-fast"));
+    // Before: the broken branch's failure waits for the person's answer and the child's end.
+    assert.deepEqual(story("golden-parallel-fails-fast-v1.json").filter((entry) => entry !== "answered"), ["child", "callLlm", "step failed", "failed"]);
+    assert.ok(story("golden-parallel-fails-fast-v1-asking-1.json").includes("answered"));
+    assert.deepEqual(story("golden-parallel-fails-fast.json"), ["child", "callLlm", "step failed", "patch duragent-parallel-fails-fast", "cancel child", "failed"]);
+    assert.ok(!story("golden-parallel-fails-fast-asking-1.json").includes("answered"));
+    assertPatchOnlyIn("parallel-fails-fast", "parallel-fails-fast");
+  });
+
   test("an agent run whose tool loop passes agentTurnsPerRun continues as new between two turns, recording the patch there and only there; the next run carries the conversation on", () => {
     const story = (name: string) =>
       stepsAndPatches(name, (event) => (event.workflowExecutionContinuedAsNewEventAttributes ? ["continued"] : event.workflowExecutionCompletedEventAttributes ? ["completed"] : []));

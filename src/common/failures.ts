@@ -53,6 +53,11 @@ export const FailureType = {
   tokenBudgetSpent: "TokenBudgetSpent",
   /** The run has spent what its cost budget allows (`execution.costBudget`); another model call would pass it. */
   costBudgetSpent: "CostBudgetSpent",
+  /**
+   * A parallel pattern under `failurePolicy: fail` lost a branch: the message names the branch and
+   * its failure, and the failure's `cause` is the first failed branch's own (its type the root's).
+   */
+  parallelBranchFailed: "ParallelBranchFailed",
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

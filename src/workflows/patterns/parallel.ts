@@ -8,7 +8,7 @@ import { CancellationScope, inWorkflowContext, isCancellation, patched } from "@
 import type { z } from "zod";
 import type { Message } from "../../common/messages.js";
 import type { AugmentedLlm, StructuredOptions } from "../augmented-llm.js";
-import { rootCause } from "../../common/failures.js";
+import { FailureType, rootCause } from "../../common/failures.js";
 import { inputText, invalidPattern, participantOptions, PatternBase } from "./pattern-base.js";
 import { settleWithLimit } from "./semaphore.js";
 
@@ -44,6 +44,12 @@ function runCancellation(settled: readonly PromiseSettledResult<unknown>[]): unk
   if (!CancellationScope.current().consideredCancelled) return undefined;
   return patched(parallelCancelPatch) ? cancelled.reason : undefined;
 }
+
+/**
+ * Under `fail`, the first failed branch cancels the others on Temporal, rather than let them go
+ * on asking people and acting for a fan-out that has failed. Asked at that first failure only.
+ */
+const parallelFailsFastPatch = "duragent-parallel-fails-fast";
 
 /** Merges branch results in code; must be deterministic. */
 export type FanInFunction = (results: BranchResult[], input: string) => string | Promise<string>;
@@ -89,9 +95,26 @@ export class Parallel extends PatternBase {
     const jobs = map
       ? (map.items ?? splitItems)(text).map((item, index) => ({ name: `item ${index + 1}`, input: item, llm: map.worker }))
       : (branches ?? []).map((llm) => ({ name: llm.name, input: text, llm }));
-    const settled = await settleWithLimit(jobs, this.options.concurrency, (job) =>
-      job.llm.generateStr(map ? job.input : input, participantOptions),
-    );
+    const failFast = (this.options.failurePolicy ?? "fail") === "fail";
+    const fanOut = (onFailure?: (error: unknown) => void) =>
+      settleWithLimit(jobs, this.options.concurrency, (job) =>
+        onFailure ? job.llm.generateStr(map ? job.input : input, participantOptions).catch((error: unknown) => {
+          onFailure(error);
+          throw error;
+        }) : job.llm.generateStr(map ? job.input : input, participantOptions),
+      );
+    let cancelledOthers = false;
+    const settled = failFast && inWorkflowContext()
+      ? await CancellationScope.cancellable(() => {
+          const scope = CancellationScope.current();
+          return fanOut((error) => {
+            if (cancelledOthers || isCancellation(error) || scope.consideredCancelled) return;
+            if (!patched(parallelFailsFastPatch)) return;
+            cancelledOthers = true;
+            scope.cancel();
+          });
+        })
+      : await fanOut();
     // A cancelled run ends as cancelled, not as a fan-out whose branches failed (or one that
     // completed with them, under `collect`).
     const cancelled = runCancellation(settled);
@@ -102,13 +125,20 @@ export class Parallel extends PatternBase {
         ? { name: job.name, input: job.input, ok: true, text: outcome.value }
         : { name: job.name, input: job.input, ok: false, error: withoutName(rootCause(outcome.reason), job.name) };
     });
-    const failed = results.filter((result) => !result.ok);
-    if (failed.length > 0 && (this.options.failurePolicy ?? "fail") === "fail") {
-      throw ApplicationFailure.nonRetryable(
-        `${this.name}: ${failed.length} of ${results.length} branches failed; first: ${failed[0]?.name}: ${failed[0]?.error}. ` +
+    // Branches the fan-out cancelled itself did not fail: it no longer needed them.
+    const stopped = !cancelledOthers ? [] : results.filter((_, index) => settled[index]!.status === "rejected" && isCancellation((settled[index] as PromiseRejectedResult).reason));
+    const failed = results.filter((result) => !result.ok && !stopped.includes(result));
+    if (failed.length > 0 && failFast) {
+      const others = stopped.length > 0 ? ` (${stopped.length} other${stopped.length === 1 ? " was" : "s were"} cancelled)` : "";
+      const firstFailure = settled[results.indexOf(failed[0]!)] as PromiseRejectedResult;
+      throw ApplicationFailure.create({
+        message:
+          `${this.name}: ${failed.length} of ${results.length} branches failed${others}; first: ${failed[0]?.name}: ${withoutFinalStop(failed[0]?.error ?? "")}. ` +
           "Set failurePolicy to 'collect' to merge the successful results anyway.",
-        "ParallelBranchFailed",
-      );
+        type: FailureType.parallelBranchFailed,
+        nonRetryable: true,
+        ...(firstFailure.reason instanceof Error ? { cause: firstFailure.reason } : {}),
+      });
     }
     return results;
   }
@@ -158,6 +188,11 @@ function fanInPrompt(input: string, results: BranchResult[]): string {
       : `<result name="${result.name}" failed="true">\n${result.error}\n</result>`,
   );
   return `Task: ${input}\n\nResults from ${results.length} parallel branches:\n${blocks.join("\n")}\n\nCombine them into one answer.`;
+}
+
+/** A sentence without its full stop, for one that follows it. */
+function withoutFinalStop(text: string): string {
+  return text.endsWith(".") ? text.slice(0, -1) : text;
 }
 
 /** A branch's failure, less the agent's name it starts with when the branch is that agent: the branch is named beside it. */
