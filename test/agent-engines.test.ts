@@ -32,6 +32,7 @@ import { startTestTemporal } from "./support/temporal.js";
 import { waitFor } from "./support/wait.js";
 import { MemoryEngine } from "../src/client/memory-engine.js";
 import { RunNotFound, type Engine } from "../src/client/engine.js";
+import { InvalidRunMessage } from "../src/common/invalid-run-message.js";
 import { TemporalEngine } from "../src/client/temporal-engine.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
 import { explainTemporalError } from "../src/client/temporal-errors.js";
@@ -469,6 +470,29 @@ describe("generated run ids", () => {
         assert.equal(error.name, "NoWorker");
         assert.equal(error.exitCode, ExitCode.unavailable);
         assert.match(error.message, new RegExp(`^No worker answered the query 'count' of run ${run.runId}: no worker polls task queue 'nobody-polls-queries'`));
+        return true;
+      });
+      await run.terminate("the test is over");
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test("Temporal: an answer no worker takes is NoWorker after a bounded wait, saying why, rather than a wait as long as no worker serves (the twenty-seventh user test's)", async () => {
+    const config = testConfig(model, { engine: "temporal", temporal: { address: temporal.address, taskQueue: "nobody-polls-answers" } });
+    const engine = await TemporalEngine.connect(config, runSettingsFromConfig(config));
+    try {
+      const run = await engine.start(greeter, "Ada");
+      // A message of the wrong shape (untyped JSON from a browser) is refused before it is sent.
+      await assert.rejects(run.answer({ requestId: 5 as never, value: "x" }), (error: unknown) => error instanceof InvalidRunMessage && /^the answer: requestId: expected a string/.test(error.message));
+      await assert.rejects(run.decide({ approved: "yes" as never }), (error: unknown) => error instanceof InvalidRunMessage && /^the decision: approved: expected a boolean/.test(error.message));
+      // Decisions and updates go the same way.
+      await assert.rejects(run.answer({ requestId: "input-1", value: "x" }), (error: unknown) => {
+        assert.ok(error instanceof UserError, String(error));
+        assert.equal(error.name, "NoWorker");
+        assert.equal(error.exitCode, ExitCode.unavailable);
+        assert.match(error.message, new RegExp(`^The answer to run ${run.runId} was not taken by a worker within 20 s: no worker polls task queue 'nobody-polls-answers'`));
+        assert.match(error.hint ?? "", /duragent status/);
         return true;
       });
       await run.terminate("the test is over");

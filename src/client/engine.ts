@@ -9,7 +9,7 @@ import { requestOwner } from "../common/child-runs.js";
 import { failureTypeOf } from "../common/failures.js";
 import { InvalidRunMessage, severalPending } from "../common/invalid-run-message.js";
 import type { TranscriptMessage } from "../common/messages.js";
-import type { ApprovalDecision, Answer, PendingRequest, RunPhase, RunStatus } from "../common/run-status.js";
+import { AnswerSchema, ApprovalDecisionSchema, type ApprovalDecision, type Answer, type PendingRequest, type RunPhase, type RunStatus } from "../common/run-status.js";
 import type { ListPhase } from "../common/run-phases.js";
 import type { RunSettings } from "../common/run-settings.js";
 import type { UsageByModel } from "../common/usage.js";
@@ -125,10 +125,11 @@ export function runHandle({ child, ...parts }: RunHandleParts, eventPollMs = 250
       throw new InvalidRunMessage(error.message.replace(/(?<![\w/-])((?:input|approval)-\d+)(?![\w-])/g, `${prefix}$1`));
     });
   };
-  const decide = (decision: ApprovalDecision) => routed("approval", decision, (to, message) => to.decide(message));
+  const decide = async (decision: ApprovalDecision) => routed("approval", checked(decision, ApprovalDecisionSchema, "the decision"), (to, message) => to.decide(message));
   return {
     ...parts,
     answer: async (answer) => {
+      checked(answer, AnswerSchema, "the answer");
       const send = (message: Answer) => routed("input", message, (to, routedMessage) => to.answer(routedMessage));
       try {
         await send(answer);
@@ -153,6 +154,13 @@ export function runHandle({ child, ...parts }: RunHandleParts, eventPollMs = 250
     reject: (reason, options = {}) =>
       decide({ approved: false, reason, ...(options.requestId !== undefined ? { requestId: options.requestId } : {}) }),
   };
+}
+
+/** A message from a program (JSON from a browser, say) as its schema says, or refused saying what is wrong, before anything is sent. */
+function checked<T>(message: T, schema: z.ZodType, what: string): T {
+  const parsed = schema.safeParse(message);
+  if (!parsed.success) throw new InvalidRunMessage(formatIssues(what, zodIssues(parsed.error, schema)));
+  return message;
 }
 
 export interface StartOptions {

@@ -9,6 +9,8 @@ import {
   WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  WorkflowUpdateStage,
   QueryNotRegisteredError,
   isGrpcCancelledError,
   isGrpcDeadlineError,
@@ -93,6 +95,12 @@ const statusQueryTimeoutMs = 3_000;
 /** How long a query of workflow code's own waits for a worker: longer than status's, for a worker that must first replay a long history. */
 const queryTimeoutMs = 10_000;
 const closedStatusQueryTimeoutMs = 30_000;
+/**
+ * How long an answer, a decision or an update waits for a worker to take it (Temporal's Update
+ * accepted), as long as a query's and more: a worker may first replay a long history. Once taken,
+ * its handler runs as long as it needs (a chat's reply).
+ */
+const updateAcceptTimeoutMs = 20_000;
 
 /**
  * A query no worker answered by `deadline`: DEADLINE_EXCEEDED from the server, CANCELLED when the
@@ -479,10 +487,26 @@ export class TemporalEngine implements Engine {
       // An update's payload comes back in the worker's acceptance of it: one over the limit would
       // fail the run's workflow task, over and over, while the sender waits in vain.
       checkInputSize(await this.inputBytes(payload), name === RunMessages.answer ? "answer" : name === RunMessages.decide ? "decision" : "message");
+      const deadline = Date.now() + updateAcceptTimeoutMs;
       try {
-        return await workflow.executeUpdate<R, [unknown]>(name, { args: [payload] });
+        const started = await this.client
+          .withDeadline(deadline, () => workflow.startUpdate<R, [unknown]>(name, { args: [payload], waitForStage: WorkflowUpdateStage.ACCEPTED }))
+          .catch(async (error: unknown) => {
+            if (!(error instanceof WorkflowUpdateRPCTimeoutOrCancelledError ? Date.now() >= deadline - 1_000 : isNoRecentPoller(error))) throw error;
+            // Unhandled, the sender would wait as long as no worker serves, however long that is.
+            const { taskQueue } = await this.describe(workflow);
+            const what = action === "answer" ? "The answer" : action === "update" ? `The update '${name}'` : "The decision";
+            throw new UserError(`${what} to run ${workflowId} was not taken by a worker within ${updateAcceptTimeoutMs / 1000} s: ${await this.whyNoWorkerAnswered(taskQueue)}.`, {
+              name: "NoWorker",
+              exitCode: ExitCode.unavailable,
+              hint: `Temporal may still hand it to the run when a worker serves it: \`duragent status ${workflowId}\` says whether the question is still open before you send it again.`,
+              cause: error,
+            });
+          });
+        return await started.result();
       } catch (error) {
         if (error instanceof WorkflowUpdateFailedError) throw new InvalidRunMessage(error.cause?.message ?? error.message, error.cause instanceof ApplicationFailure ? (error.cause.type ?? undefined) : undefined);
+        if (isUserError(error)) throw error;
         return notOpen(error, action);
       }
     };
