@@ -10,7 +10,7 @@
  * await client.close();
  * ```
  */
-import { configFrom, runSettingsFromConfig, type ConfigSource } from "./config/load-config.js";
+import { configFrom, loadConfig, runSettingsFromConfig, type ConfigSource } from "./config/load-config.js";
 import type { DuragentConfig } from "./config/schema.js";
 import { createLogger, type Logger } from "./logger.js";
 import { tracingSettings } from "./telemetry/settings.js";
@@ -54,8 +54,20 @@ export interface ClientOptions {
 export type Startable = string | Agent | DuragentWorkflow | RunTarget;
 
 export async function createClient(options: ClientOptions = {}): Promise<DuragentClient> {
-  const config = await configFrom(options.config, options.engine ? { engine: options.engine } : undefined);
-  return new DuragentClient(config, options.logger ?? createLogger("duragent"), options.worker);
+  const overrides = options.engine ? { engine: options.engine } : undefined;
+  const logger = options.logger ?? createLogger("duragent");
+  if (options.config === undefined && process.env.DURAGENT_CONFIG === undefined) {
+    // A server started from another folder (a service manager's) finds no config: say so, rather than run on defaults unseen.
+    const loaded = await loadConfig(overrides ? { overrides } : {});
+    const missing = loaded.path === undefined ? noConfigFile(loaded.dir, loaded.config) : undefined;
+    if (missing) logger.warn(missing);
+    return new DuragentClient(loaded.config, logger, options.worker, missing);
+  }
+  return new DuragentClient(await configFrom(options.config, overrides), logger, options.worker);
+}
+
+function noConfigFile(dir: string, config: DuragentConfig): string {
+  return `No duragent.config.yaml was found in ${dir} or above, so this client runs on the defaults (${config.engine} engine, Temporal at ${config.temporal.address}, task queue '${config.temporal.taskQueue}', no agents): pass createClient({ config: "<path>" }) or set DURAGENT_CONFIG.`;
 }
 
 export class DuragentClient {
@@ -67,6 +79,8 @@ export class DuragentClient {
     readonly config: DuragentConfig,
     private readonly logger: Logger,
     private readonly worker?: DuragentWorker,
+    /** Set when no config file was found: what a target not found is then likely to be. */
+    private readonly missingConfig?: string,
   ) {}
 
   /** The engine runs start on: the config's `engine`, unless the client was created with another. */
@@ -86,14 +100,14 @@ export class DuragentClient {
     const target = targets.get(name);
     if (target?.kind === "agent") return target;
     if (target) throw new UserError(`'${name}' is a ${target.kind}; a chat needs an agent.`);
-    throw new RunTargetNotFound(name, [...targets.values()].filter((candidate) => candidate.kind === "agent").map((candidate) => candidate.name));
+    throw new RunTargetNotFound(name, [...targets.values()].filter((candidate) => candidate.kind === "agent").map((candidate) => candidate.name), this.missingConfig);
   }
 
   /** One target by name; rejects with `RunTargetNotFound`. */
   async target(name: string): Promise<RunTarget> {
     const targets = await this.targets();
     const target = targets.get(name);
-    if (!target) throw new RunTargetNotFound(name, [...targets.keys()]);
+    if (!target) throw new RunTargetNotFound(name, [...targets.keys()], this.missingConfig);
     return target;
   }
 

@@ -501,6 +501,30 @@ describe("generated run ids", () => {
     }
   });
 
+  test("a client that finds no config file says so when a target is not found, rather than run on defaults unseen (the twenty-seventh user test's)", async () => {
+    const empty = realpathSync(mkdtempSync(join(tmpdir(), "duragent-no-config-")));
+    const before = process.cwd();
+    process.chdir(empty);
+    const saved = process.env.DURAGENT_CONFIG;
+    delete process.env.DURAGENT_CONFIG;
+    try {
+      const client = await createClient({ engine: "memory", logger: createLogger("test", "silent") });
+      try {
+        await assert.rejects(client.start("assistant", "Hello"), (error: unknown) => {
+          assert.ok(error instanceof RunTargetNotFound, String(error));
+          assert.match(error.hint ?? "", new RegExp(`^No duragent\\.config\\.yaml was found in ${empty.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} or above, so this client runs on the defaults \\(memory engine, Temporal at [^,]+, task queue`));
+          return true;
+        });
+      } finally {
+        await client.close();
+      }
+    } finally {
+      process.chdir(before);
+      if (saved !== undefined) process.env.DURAGENT_CONFIG = saved;
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
   test("a closed client refuses every call as ClientClosed, and so do its Temporal runs' handles and events(), rather than open another connection", async () => {
     const config = testConfig(model, { engine: "temporal", temporal: { address: temporal.address, taskQueue: "nobody-polls-closed-client" } });
     const client = await createClient({ config });

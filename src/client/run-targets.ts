@@ -21,12 +21,14 @@ export class RunTargetNotFound extends UserError {
   constructor(
     readonly target: string,
     readonly known: string[],
+    /** Why the config may not be the one meant: e.g. that no config file was found. */
+    hint?: string,
   ) {
     super(
       `No agent or workflow is called '${target}'. ` +
         (known.length > 0 ? `Known: ${shortList(known)}.` : "Define one under `agents:` in duragent.config.yaml.") +
         " Agents come from `agents:` and patterns from `workflows:` in the config; agents and workflows also from the modules listed under `modules:`.",
-      { exitCode: ExitCode.notFound },
+      { exitCode: ExitCode.notFound, ...(hint ? { hint } : {}) },
     );
   }
 }
