@@ -217,6 +217,19 @@ test("an answer longer than the kept text ends as a continuation, not a restart,
   assert.ok(whole.length > kept);
   assert.deepEqual(seen.filter((event) => event.type === "restart"), []);
   assert.equal(seen.map((event) => (event.type === "text" ? event.delta : "")).join(""), whole);
+  // Each delta says where it begins, so a watcher that reconnects can skip what it has.
+  let at = 0;
+  for (const event of seen) {
+    if (event.type !== "text") continue;
+    assert.equal(event.offset, at);
+    at += event.delta.length;
+  }
+  // One that joins late, far behind, gets the kept part of the text, at its place in the whole.
+  const late = [...textEvents(live, new Map())];
+  assert.equal(late.length, 1);
+  const joined = late[0] as Extract<RunEvent, { type: "text" }>;
+  assert.equal(joined.offset + joined.delta.length, whole.length);
+  assert.ok(joined.offset > 0);
 });
 
 const agent: RunTarget = { kind: "agent", name: "guide", agent: { name: "guide", instruction: "Answer about cities.", servers: [] } };

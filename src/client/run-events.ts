@@ -12,7 +12,12 @@ import type { StepProgress, StepText } from "../common/server-requests.js";
 export type RunEvent =
   /** A step of the run, or, with `run`, of one of its child runs (a nested pattern), named by its id within the run. */
   | { type: "step"; number: number; step: string; run?: string }
-  | { type: "text"; id: string; step: string; agent?: string; delta: string }
+  /**
+   * Text a model call streamed: `delta` begins at `offset` in its attempt's text (`attempt`), so a
+   * watcher that reconnects (a browser's `Last-Event-ID`) skips what it has; one that joins late
+   * gets the text so far as one delta.
+   */
+  | { type: "text"; id: string; step: string; agent?: string; delta: string; offset: number; attempt: number }
   /** The streaming step's attempt failed; its text starts again with `attempt`. */
   | { type: "restart"; id: string; step: string; agent?: string; attempt: number; /** Why the last attempt failed, when the run's status says. */ reason?: string }
   /** A tool call's server reported progress (MCP `notifications/progress`); its latest report when several came between two reads. */
@@ -201,10 +206,10 @@ export function* textEvents(streaming: StepText, shown: ShownText, retrying?: Ru
     const continues = before.length <= streaming.length && (overlap <= 0 || final.startsWith(before.slice(from)));
     if (continues) {
       const rest = overlap > 0 ? final.slice(overlap) : final;
-      if (rest) yield { type: "text", ...labels, delta: rest };
+      if (rest) yield { type: "text", ...labels, delta: rest, offset: streaming.length - rest.length, attempt: streaming.attempt };
     } else {
       yield { type: "restart", ...labels, attempt: Math.max(streaming.attempt, (seen?.attempt ?? 1) + 1), ...reason };
-      if (final) yield { type: "text", ...labels, delta: final };
+      if (final) yield { type: "text", ...labels, delta: final, offset: streaming.length - final.length, attempt: streaming.attempt };
     }
     shown.set(id, { attempt: streaming.attempt, text: final, done: true });
     return;
@@ -218,7 +223,7 @@ export function* textEvents(streaming: StepText, shown: ShownText, retrying?: Ru
   if (fresh > 0) {
     // The text holds the last part only: a watcher that fell far behind gets what is left.
     delta = streaming.text.slice(Math.max(0, streaming.text.length - fresh));
-    yield { type: "text", ...labels, delta };
+    yield { type: "text", ...labels, delta, offset: streaming.length - delta.length, attempt: streaming.attempt };
   }
   shown.set(id, { attempt: streaming.attempt, text: before + delta });
 }
