@@ -439,6 +439,11 @@ describe("scale and nesting on Temporal", () => {
     assert.match(run.error.message, /fan: 1 of 2 branches failed \(1 other was cancelled\); first: broken: .*This model does not exist/);
     assert.doesNotMatch(run.error.message, /\.\./);
     assert.equal((await env.client.workflow.getHandle(`${run.runId}/asking-1`).describe()).status.name, "CANCELLED");
+    // A child run is found by its name, as `list --target` looks for it.
+    await waitFor("the child run listed by its name", async () => {
+      for await (const execution of env.client.workflow.list({ query: `DuragentAgent = 'asking' AND WorkflowId = '${run.runId}/asking-1'` })) return execution.workflowId;
+      return undefined;
+    });
     await replay(run.runId);
   });
 

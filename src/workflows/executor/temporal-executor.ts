@@ -12,7 +12,7 @@ import type { LlmRequest, LlmSetup } from "../../common/llm.js";
 import type { Message, TranscriptAgents } from "../../common/messages.js";
 import { historyLimitDefaults, type ActivitySettings, type RunSettings } from "../../common/run-settings.js";
 import { RunMessages, type Answer, type ApprovalDecision, type ChildUsage, type ChildWaits, type PendingRequest, type RunPhase, type RunStatus } from "../../common/run-status.js";
-import { phaseSearchAttribute } from "../../common/search-attributes.js";
+import { agentSearchAttribute, phaseSearchAttribute } from "../../common/search-attributes.js";
 import { currentDetails, waitsForParent } from "../../common/current-details.js";
 import { phaseWithChildren } from "../../common/child-runs.js";
 import { ServerRequestSchema, type ServerRequest, type ServerRequestAnswer } from "../../common/server-requests.js";
@@ -361,10 +361,20 @@ export class TemporalExecutor extends BaseExecutor {
     const workflowId = `${this.runId}/${options.idSuffix}`;
     // Watchers read its streamed text through the parent; state for queries only, no command.
     this.control.childStarted(workflowId);
+    const settings = this.childSettings();
     const child = workflow.executeChild(workflowName, {
       workflowId,
-      args: [{ ...this.runInputOf(input), settings: this.childSettings() }],
+      args: [{ ...this.runInputOf(input), settings }],
       staticSummary: options.summary,
+      // Found by `list --target` and the Web UI's queries as its parent is; attributes of the command, not commands.
+      ...(settings.searchAttributes
+        ? {
+            typedSearchAttributes: [
+              { key: agentSearchAttribute, value: options.idSuffix.replace(/-\d+$/, "") },
+              { key: phaseSearchAttribute, value: "running" },
+            ],
+          }
+        : {}),
     }) as Promise<O>;
     // Taken before the end below; state only, no command.
     child.catch((error: unknown) => {
