@@ -141,9 +141,14 @@ export class DuragentClient {
 
   /**
    * A run by its id. A memory run lives in the process that started it; an id this process does
-   * not hold is looked for on Temporal too, whatever the default engine.
+   * not hold is looked for on Temporal too, whatever the default engine. `R` names what its
+   * result holds (`getHandle<AgentRunResult>(id)`), which the id alone cannot tell.
    */
-  async getHandle(runId: string): Promise<RunHandle> {
+  async getHandle<R = unknown>(runId: string): Promise<RunHandle<R>> {
+    return (await this.handleOf(runId)) as RunHandle<R>;
+  }
+
+  private async handleOf(runId: string): Promise<RunHandle> {
     checkRunId(runId);
     const first = await this.engineFor(this.engine);
     try {

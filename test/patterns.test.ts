@@ -13,7 +13,8 @@ import { McpConnectionPool } from "../src/activities/mcp/connection-pool.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
 import { ConfigSchema, type DuragentConfig } from "../src/config/schema.js";
 import { MemoryEngine } from "../src/client/memory-engine.js";
-import { RunFailed, type StartOptions } from "../src/client/engine.js";
+import { RunFailed, RunNotFound, type StartOptions } from "../src/client/engine.js";
+import { DuragentClient } from "../src/client.js";
 import { MemoryExecutor } from "../src/workflows/executor/memory-executor.js";
 import { findRunTarget } from "../src/client/run-targets.js";
 import { createLogger } from "../src/logger.js";
@@ -636,6 +637,38 @@ describe("declarative patterns", () => {
       } finally {
         await engine.close();
       }
+    }
+  });
+
+  test("memory engine: a child run the status lists is reached by its id: its status, its question, its answer and its result", async () => {
+    const server = await startScriptedModelServer((call) => {
+      const answer = call.messages.find((message) => message.role === "tool");
+      return answer ? { text: `colour ${textOf(answer.content)}` } : { toolCalls: [{ name: "human_input", arguments: { question: "Which colour?" } }] };
+    }, { quiet: true });
+    servers.push(server);
+    const config = ConfigSchema.parse({
+      llm: { defaultModel: "openai:scripted", providers: { openai: { apiKey: "test", baseURL: server.openaiBaseURL } } },
+      agents: { asker: { instruction: "You ask.", humanInput: true } },
+      workflows: { outer: { pattern: "chain", steps: [{ pattern: "chain", name: "inner", asChildWorkflow: true, steps: ["asker"] }] } },
+    });
+    const client = new DuragentClient(config, createLogger("test", "silent"));
+    try {
+      const handle = await client.start("outer", "paint");
+      const status = await waitFor("the child run to ask", async () => {
+        const read = await handle.status();
+        return read.pending.length === 1 ? read : undefined;
+      });
+      assert.deepEqual(status.children, [`${handle.runId}/inner-1`]);
+      const child = await client.getHandle(status.children![0]!);
+      assert.equal(child.runId, `${handle.runId}/inner-1`);
+      const own = await child.status();
+      assert.deepEqual([own.phase, own.pending.map((request) => request.id)], ["waiting_input", ["input-1"]]);
+      await child.answer({ value: "teal" });
+      assert.match(JSON.stringify(await child.result()), /colour teal/);
+      assert.match(String((await handle.result() as { text: string }).text), /colour teal/);
+      await assert.rejects(client.getHandle(`${handle.runId}/nope-1`), (error: unknown) => error instanceof RunNotFound);
+    } finally {
+      await client.close();
     }
   });
 

@@ -41,6 +41,8 @@ interface MemoryRun {
   peek(): Promise<RunStatus>;
   /** Stops the run's steps, whatever its phase; for closing the engine. */
   stop(): void;
+  /** A child run in flight (or among the last ended), by its full id, while the run itself is. */
+  descendant(id: string): MemoryExecutor | undefined;
   /** When it ended, in ms since the epoch; until then it is kept whatever its age. */
   endedAt?: number;
   type: string;
@@ -176,7 +178,7 @@ export class MemoryEngine implements Engine {
         };
       },
     }, 30);
-    this.runs.set(runId, { handle, peek, stop: () => executor?.cancel(), type, target: options.listedAs ?? target.name, startedAt: new Date().toISOString() });
+    this.runs.set(runId, { handle, peek, stop: () => executor?.cancel(), descendant: (id) => executor?.descendant(id), type, target: options.listedAs ?? target.name, startedAt: new Date().toISOString() });
     return handle;
   }
 
@@ -225,8 +227,14 @@ export class MemoryEngine implements Engine {
   async getHandle(runId: string): Promise<RunHandle> {
     this.forget();
     const run = this.runs.get(runId);
-    if (!run) throw new RunNotFound(runId, `in this process (${memoryRetention(this.config)})`);
-    return run.handle;
+    if (run) return run.handle;
+    // A child run (`<run>/<child>-1`, as a status lists it) is reached through its root run.
+    const parts = runId.split("/");
+    for (let length = parts.length - 1; length >= 1; length--) {
+      const child = this.runs.get(parts.slice(0, length).join("/"))?.descendant(runId);
+      if (child) return childHandle(runId, child);
+    }
+    throw new RunNotFound(runId, `in this process (${memoryRetention(this.config)}${runId.includes("/") ? "; a child run is found while its root run is in flight" : ""})`);
   }
 
   async list(limit: number, options: ListOptions = {}): Promise<RunSummary[]> {
@@ -294,4 +302,29 @@ function lazyChildLogger(logger: Logger, bindings: Record<string, unknown>): Run
     warn: (message, attributes) => get().warn(attributes ?? {}, message),
     error: (message, attributes) => get().error(attributes ?? {}, message),
   };
+}
+
+/** A handle on a child run in memory: what its parent's handle offers, on the child's executor. */
+function childHandle(runId: string, child: MemoryExecutor): RunHandle {
+  return runHandle({
+    runId,
+    result: () => child.outcome ?? Promise.reject(new RunNotFound(runId, "with an outcome to wait for")),
+    status: () => child.statusWithChildren(),
+    transcript: async () => withAgents(child.control.transcript, child.control.transcriptAgents),
+    answer: async (answer) => child.answer(answer),
+    decide: async (decision) => child.decide(decision),
+    pause: async () => child.pause(),
+    resume: async () => child.resume(),
+    cancel: async () => child.cancel(),
+    // A child's code runs inside its parent's: it can only be stopped as a cancel stops it.
+    terminate: async () => child.cancel(),
+    update: async <R>(name: string, payload?: unknown) => child.update<R>(name, payload),
+    signal: async (name, payload) => child.signal(name, payload),
+    query: async <R>(name: string, payload?: unknown) => child.query<R>(name, payload),
+    child: async (id) => {
+      const descendant = child.descendant(id);
+      if (!descendant) throw new InvalidRunMessage(`Run ${runId} has no child run ${id} in flight.`);
+      return { answer: async (answer) => descendant.answer(answer), decide: async (decision) => descendant.decide(decision) };
+    },
+  }, 30);
 }

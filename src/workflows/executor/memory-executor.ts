@@ -291,7 +291,7 @@ export class MemoryExecutor extends BaseExecutor {
     this.children.set(id, child);
     this.control.childStarted(id);
     // Through runToEnd, as a root run: the child's status then ends as it did, and stops counting in its parent's.
-    return (runToEnd(child, workflow.body, input) as Promise<O>).finally(() => {
+    const outcome = (runToEnd(child, workflow.body, input) as Promise<O>).finally(() => {
       child.detachFromParent?.();
       // A completed child's usage comes with its result; one that failed or was cancelled has none.
       const ended = child.control.status();
@@ -300,7 +300,12 @@ export class MemoryExecutor extends BaseExecutor {
       const dropped = this.control.childEnded(id);
       if (dropped) this.children.delete(dropped);
     });
+    child.outcome = outcome;
+    return outcome;
   }
+
+  /** A child run's outcome, for a handle on it (its parent awaits the same promise). */
+  outcome?: Promise<unknown>;
 
   /** The run's status, with the streamed text of the child runs it lists. */
   async statusWithChildren(): Promise<RunStatus> {
