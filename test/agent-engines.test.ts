@@ -478,7 +478,7 @@ describe("generated run ids", () => {
     }
   });
 
-  test("Temporal: an answer no worker takes is NoWorker after a bounded wait, saying why, rather than a wait as long as no worker serves (the twenty-seventh user test's)", async () => {
+  test("Temporal: an answer no worker takes is NoWorker after a bounded wait, saying why, rather than a wait as long as no worker serves, and events() says why nothing comes (the twenty-seventh user test's)", async () => {
     const config = testConfig(model, { engine: "temporal", temporal: { address: temporal.address, taskQueue: "nobody-polls-answers" } });
     const engine = await TemporalEngine.connect(config, runSettingsFromConfig(config));
     try {
@@ -495,6 +495,12 @@ describe("generated run ids", () => {
         assert.match(error.hint ?? "", /duragent status/);
         return true;
       });
+      // A watcher is told why nothing comes, rather than left with silence.
+      const events = run.events()[Symbol.asyncIterator]();
+      const first = await events.next();
+      assert.equal(first.value?.type, "partial");
+      assert.match((first.value as { reason?: string }).reason ?? "", /no worker polls task queue 'nobody-polls-answers'/);
+      await events.return?.();
       await run.terminate("the test is over");
     } finally {
       await engine.close();

@@ -25,6 +25,12 @@ export type RunEvent =
   | { type: "request"; request: PendingRequest }
   /** A request is open no more: answered, approved, rejected, timed out, or withdrawn (its run cancelled). One opened and settled between two reads comes as `request`, then this. */
   | { type: "settled"; id: string; kind: PendingRequest["kind"] }
+  /**
+   * The run's status could not be read whole (on Temporal, no worker answered: none runs, or they
+   * are busy), so steps, text and questions wait; `reason` says why. Told again only when the
+   * reason changes; `reason` undefined tells that the status reads whole again.
+   */
+  | { type: "partial"; reason?: string }
   | { type: "end"; phase: RunPhase; result?: unknown; error?: string };
 
 export interface RunEventSource {
@@ -58,10 +64,15 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
     const openRequests = new Map<string, { kind: PendingRequest["kind"]; missed: number }>();
     const shown: ShownText = new Map();
     const shownProgress = new Map<string, string>();
+    let partial: string | undefined;
     for (;;) {
       const done = ended;
       // The last look gives the end of the text: worth a second try.
       const status = (await run.status().catch(() => undefined)) ?? (done ? await run.status().catch(() => undefined) : undefined);
+      if (status && status.partial !== partial) {
+        partial = status.partial;
+        yield partial === undefined ? { type: "partial" } : { type: "partial", reason: partial };
+      }
       if (status) {
         const { restarted, runs } = steps.take(status);
         if (restarted) shown.clear(), shownProgress.clear();
