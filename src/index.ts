@@ -29,7 +29,7 @@ export {
 export { createWorker, runWorker, type DuragentWorker, type WorkerBundle, type WorkerOptions } from "./worker.js";
 export { configFrom, loadConfig, parseConfig, type ConfigSource, type LoadConfigOptions, type LoadedConfig } from "./config/load-config.js";
 export { ConfigSchema, type DuragentConfig } from "./config/schema.js";
-export { ConfigError, ExitCode, isUserError, UserError } from "./errors/user-error.js";
+export { ConfigError, ExitCode, isUserError, UserError, userErrorNames, type UserErrorName } from "./errors/user-error.js";
 export { FailureType } from "./common/failures.js";
 export { WorkflowBundleError } from "./worker/workflow-bundle.js";
 export type { ApprovalDecision, ApprovalRequest, Answer, PendingRequest, QuestionRequest, RunPhase, RunStatus } from "./common/run-status.js";

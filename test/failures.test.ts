@@ -701,3 +701,20 @@ test("starting or answering with only workers gone for over a minute warns as wh
   assert.equal(workerWarningText("ut19", "localhost:7466", { count: 1, lastSeenMs: now - 2_000, seenMs: [now - 2_000] }, "the run waits until one does", {}, now), undefined);
   assert.equal(workerWarningText("ut19", "localhost:7466", { count: 0 }, "the run waits until one does", {}, now), "No worker is polling task queue 'ut19' on localhost:7466; the run waits until one does. Start one with `duragent worker` (or `duragent dev` for a local server and worker).");
 });
+
+test("every UserError's name is one of userErrorNames, which a program's switch can check: the classes', the options', the source's", async () => {
+  const { userErrorNames } = await import("../src/index.js");
+  assert.equal(new Set(userErrorNames).size, userErrorNames.length);
+  for (const error of [new RunFailed("r-1", "failed", "why"), new RunAlreadyEnded("r-1", "completed", "cancel"), new InvalidRunInput("t", "bad", new z.ZodError([]), [])]) {
+    assert.ok(isUserError(error) && userErrorNames.includes(error.name), error.name);
+  }
+  // Names given in code that tsc cannot see through (a cast) would show here; "Error" is a plain Error's.
+  const { execFileSync } = await import("node:child_process");
+  const named = execFileSync("grep", ["-rhoE", 'name: "[A-Z][A-Za-z]+"', fileURLToPath(new URL("../src", import.meta.url))], { encoding: "utf8" });
+  const unknown = new Set([...named.matchAll(/name: "([A-Za-z]+)"/g)].map((match) => match[1]!).filter((name) => name !== "Error" && !(userErrorNames as readonly string[]).includes(name)));
+  assert.deepEqual([...unknown], []);
+});
+  const errorLike = [...named.matchAll(/name: "([A-Za-z]+)"/g)].map((match) => match[1]!).filter((name) => /(Error|Failed|NotFound|Exists|Ended|Closed|Unreachable|Worker|Large|Options|Input|Message|Missing|Unstartable|Failing|Environment|Bundle)/.test(name));
+  const unknown = [...new Set(errorLike)].filter((name) => !(userErrorNames as readonly string[]).includes(name));
+  assert.deepEqual(unknown.filter((name) => !["Error", "MalformedResponse", "StreamIncomplete", "AnswerStalled"].includes(name)), []);
+});

@@ -97,7 +97,7 @@ export async function rejoinChat(engine: Pick<Engine, "getHandle">, runId: strin
  * was taken, the conversation is as it was before it, and the chat goes on.
  */
 export class ChatTurnFailed extends UserError {
-  override name = "ChatTurnFailed";
+  override name = "ChatTurnFailed" as const;
   constructor(message: string) {
     super(message, { exitCode: ExitCode.runFailed });
   }

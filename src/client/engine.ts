@@ -270,7 +270,7 @@ export interface Engine {
 export { InvalidRunMessage } from "../common/invalid-run-message.js";
 
 export class RunNotFound extends UserError {
-  override name = "RunNotFound";
+  override name = "RunNotFound" as const;
   constructor(
     readonly runId: string,
     where: string,
@@ -281,7 +281,7 @@ export class RunNotFound extends UserError {
 
 /** The run failed, was cancelled or was terminated; the message is the root cause's (or the termination's reason). */
 export class RunFailed extends UserError {
-  override name = "RunFailed";
+  override name = "RunFailed" as const;
   /**
    * What kind of failure ended a failed run, for code and tests to tell apart: one of
    * `FailureType` (`StepGaveUp`, `LlmRequestRejected`, `TokenBudgetSpent`, …), or the type workflow
@@ -301,7 +301,7 @@ export class RunFailed extends UserError {
 
 /** A steering command on a run that has already ended. */
 export class RunAlreadyEnded extends UserError {
-  override name = "RunAlreadyEnded";
+  override name = "RunAlreadyEnded" as const;
   constructor(
     readonly runId: string,
     readonly phase: RunPhase,
@@ -314,7 +314,7 @@ export class RunAlreadyEnded extends UserError {
 
 /** A run's input that its target refuses, found before the run starts. */
 export class InvalidRunInput extends UserError {
-  override name = "InvalidRunInput";
+  override name = "InvalidRunInput" as const;
   constructor(
     readonly target: string,
     message: string,

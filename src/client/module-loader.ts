@@ -9,7 +9,7 @@ import { displayPath, ExitCode, UserError } from "../errors/user-error.js";
 
 /** A module under `modules:` that could not be imported; names the module and says why. */
 export class ModuleLoadError extends UserError {
-  override name = "ModuleLoadError";
+  override name = "ModuleLoadError" as const;
   constructor(
     readonly modulePath: string,
     message: string,

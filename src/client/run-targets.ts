@@ -17,7 +17,7 @@ export type RunTarget =
   | { kind: "pattern"; name: string; spec: PatternSpec; workflow: DuragentWorkflow };
 
 export class RunTargetNotFound extends UserError {
-  override name = "RunTargetNotFound";
+  override name = "RunTargetNotFound" as const;
   constructor(
     readonly target: string,
     readonly known: string[],
@@ -40,7 +40,7 @@ function shortList(names: readonly string[], shown = 40): string {
 
 /** Two definitions under one name: which one a run would get is not for duragent to guess. */
 export class DuplicateRunTarget extends UserError {
-  override name = "DuplicateRunTarget";
+  override name = "DuplicateRunTarget" as const;
   constructor(
     readonly target: string,
     readonly where: [string, string],

@@ -36,7 +36,7 @@ export interface CodecKey {
  * altered. A `UserError`, so the CLI prints the message and the fix rather than a stack trace.
  */
 export class PayloadDecryptionError extends UserError {
-  override name = "PayloadDecryptionError";
+  override name = "PayloadDecryptionError" as const;
   /** The key the payload names, when it names one. */
   readonly keyId: string | undefined;
 

@@ -33,6 +33,44 @@ export const exitCodeWords: Record<ExitCode, string> = {
   [ExitCode.bug]: "a bug in duragent",
 };
 
+/**
+ * Every `UserError`'s `name`, for code that maps them (to HTTP statuses, say) to check that it
+ * handles each: `switch (error.name)` after `isUserError(error)`.
+ */
+export const userErrorNames = [
+  "UserError",
+  "UsageError",
+  "ConfigError",
+  "InvalidEnvironment",
+  "InvalidOptions",
+  "InvalidRunInput",
+  "InvalidRunMessage",
+  "InputTooLarge",
+  "FileNotFound",
+  "ModuleLoadError",
+  "ModelKeyMissing",
+  "McpServerUnstartable",
+  "RunTargetNotFound",
+  "DuplicateRunTarget",
+  "RunNotFound",
+  "RunAlreadyExists",
+  "RunAlreadyEnded",
+  "RunFailed",
+  "ChatTurnFailed",
+  "TemporalUnreachable",
+  "NamespaceNotFound",
+  "NoWorker",
+  "WorkflowCodeFailing",
+  "ClientClosed",
+  "PayloadDecryptionError",
+  "ReplayFailed",
+  "NotAWorkflowBundle",
+  "WorkflowBundleError",
+  "WorkflowBundleFailed",
+  "WorkflowBundleNotFound",
+] as const;
+export type UserErrorName = (typeof userErrorNames)[number];
+
 export interface UserErrorOptions {
   /** Defaults to `ExitCode.usage`. */
   exitCode?: ExitCode;
@@ -40,7 +78,7 @@ export interface UserErrorOptions {
   hint?: string;
   cause?: unknown;
   /** A stable name for this kind of error, which scripts can branch on (`--json` errors carry it); `UserError` when absent. */
-  name?: string;
+  name?: UserErrorName;
 }
 
 // A registered symbol, so the brand survives two copies of this module (tsx and a linked package).
@@ -48,7 +86,7 @@ const userErrorBrand = Symbol.for("duragent.UserError");
 
 /** An error whose message alone tells the user what is wrong and how to fix it. */
 export class UserError extends Error {
-  override name = "UserError";
+  override name: UserErrorName = "UserError";
   readonly [userErrorBrand] = true;
   readonly exitCode: ExitCode;
   readonly hint: string | undefined;
@@ -68,7 +106,7 @@ export function isUserError(error: unknown): error is UserError {
 
 /** Invalid configuration: names the file and every problem in it. */
 export class ConfigError extends UserError {
-  override name = "ConfigError";
+  override name = "ConfigError" as const;
   /** Absolute path of the file at fault; undefined when the config came from defaults and overrides only. */
   readonly file: string | undefined;
   readonly issues: readonly Issue[];

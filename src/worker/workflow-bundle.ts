@@ -202,7 +202,7 @@ export function bundleStaleness(code: string, inputs: BundleInputs, base = stamp
 
 /** The workflow code cannot be bundled: an import that does not resolve, a syntax error, a Node API. */
 export class WorkflowBundleError extends UserError {
-  override name = "WorkflowBundleError";
+  override name = "WorkflowBundleError" as const;
   constructor(problems: string[], cause: unknown) {
     const details = errorsOf(problems) || (cause instanceof Error ? cause.message : String(cause));
     super(`The workflow code could not be bundled for the worker:\n${details.length > 4000 ? `${details.slice(0, 4000)}…` : details}`, {
