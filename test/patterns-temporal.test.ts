@@ -512,6 +512,36 @@ describe("scale and nesting on Temporal", () => {
     for (const id of [run.runId, `${run.runId}/bad-1`, `${run.runId}/asked-1`]) await replay(id);
   });
 
+  test("what a terminated grandchild spent counts in every ancestor's status, not only its parent's (the twenty-eighth user test's)", async () => {
+    const spec: PatternSpec = {
+      pattern: "chain",
+      name: "top",
+      steps: [
+        {
+          pattern: "parallel",
+          name: "fan",
+          asChildWorkflow: true,
+          failurePolicy: "collect",
+          branches: [{ pattern: "chain", name: "stopped", asChildWorkflow: true, steps: [{ name: "asker", instruction: "You ask.", humanInput: true }] }, { name: "writer", instruction: "You write." }],
+        },
+      ],
+    };
+    const script: ModelScript = (call) =>
+      call.system === "You ask." ? { toolCalls: [{ name: "human_input", arguments: { question: "Which colour?" } }], usage: { inputTokens: 1000, outputTokens: 100 } } : { text: "done", usage: { inputTokens: 100, outputTokens: 10 } };
+    let usage: unknown;
+    const run = await runPattern(spec, "go", script, async (engine, runId) => {
+      const top = await engine.getHandle(runId);
+      await waitFor("the grandchild asking", async () => ((await top.status()).pending.length === 1 ? true : undefined));
+      await env.client.workflow.getHandle(`${runId}/fan-1/stopped-1`).terminate("test");
+      await top.result();
+      ({ usage } = await top.status());
+    });
+    assert.equal(run.error, undefined, String(run.error));
+    // The result counts what reached it (the writer's); the status reads the terminated one's too.
+    assert.deepEqual(run.result?.usage, { "openai:scripted": { inputTokens: 100, outputTokens: 10 } });
+    assert.deepEqual(usage, { "openai:scripted": { inputTokens: 1100, outputTokens: 110 } });
+  });
+
   test("a run past its token budget fails before its next model call, and a child run starts with what is left", async () => {
     const spec: PatternSpec = {
       pattern: "chain",

@@ -39,6 +39,7 @@ export async function withChildren(status: RunStatus, childStatus: (id: string) 
   const settled = [...(status.settled ?? [])];
   const steps: NonNullable<RunStatus["childSteps"]> = [];
   let usage: UsageByModel | undefined;
+  let unreported: UsageByModel | undefined;
   const children = await Promise.all(status.children.map((id) => childStatus(id).catch(() => undefined)));
   for (const [index, child] of children.entries()) {
     if (!child) continue;
@@ -54,8 +55,12 @@ export async function withChildren(status: RunStatus, childStatus: (id: string) 
     if (!hasEnded(status.phase)) for (const request of child.pending) pending.push({ ...request, id: childRequestId(prefix, request.id) });
     for (const request of child.settled ?? []) settled.push({ ...request, id: childRequestId(prefix, request.id) });
     // An ended child's usage came to the parent with its result, or as it failed or was cancelled;
-    // one in flight is counted meanwhile, and a terminated one, which had no say, from its state.
-    if (!hasEnded(child.phase) || child.phase === "terminated") for (const [model, used] of Object.entries(child.usage)) addUsage((usage ??= { ...status.usage }), model, used);
+    // one in flight is counted meanwhile, and a terminated one, which had no say, from its state,
+    // as is what an ended child's own status read of its terminated children, which its report left out.
+    const uncounted = !hasEnded(child.phase) ? child.usage : child.phase === "terminated" ? child.usage : child.unreportedUsage;
+    for (const [model, used] of Object.entries(uncounted ?? {})) addUsage((usage ??= { ...status.usage }), model, used);
+    const lost = child.phase === "terminated" ? child.usage : hasEnded(child.phase) ? child.unreportedUsage : undefined;
+    for (const [model, used] of Object.entries(lost ?? {})) addUsage((unreported ??= {}), model, used);
   }
   return {
     ...status,
@@ -63,6 +68,7 @@ export async function withChildren(status: RunStatus, childStatus: (id: string) 
     pending,
     ...(settled.length > 0 ? { settled } : {}),
     ...(usage ? { usage } : {}),
+    ...(unreported ? { unreportedUsage: unreported } : {}),
     ...(texts.length > 0 ? { streaming: texts } : {}),
     ...(progress.length > 0 ? { progress } : {}),
     ...(steps.length > 0 ? { childSteps: steps } : {}),

@@ -87,6 +87,12 @@ export const RunStatusSchema = z.object({
   settled: z.array(PendingRequestSchema).optional(),
   /** Tokens by model (`provider:model`), the run's child runs included. */
   usage: z.record(z.string(), TokenUsageSchema),
+  /**
+   * Of `usage`, what ended child runs spent that never reached this run's own count: a terminated
+   * child's (it had no say) and what its children's statuses say of theirs. An ancestor adds it
+   * for a child that ended, whose own report left it out.
+   */
+  unreportedUsage: z.record(z.string(), TokenUsageSchema).optional(),
   /** Why the run (or its last failed step) failed, in the words of whoever knew: the provider, the MCP server, the timeout. */
   lastError: z.string().optional(),
   /** The step that failed, when a step did. */
