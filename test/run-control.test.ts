@@ -329,6 +329,18 @@ describe("RunControl", () => {
     assert.equal(control.status().currentStep, "llm openai:m");
   });
 
+  test("a second answer or decision to a request answered but not yet taken up is refused: the first stands (the twenty-ninth user test's)", async () => {
+    const control = new RunControl("run", () => new Promise<boolean>(() => undefined), () => Date.now(), undefined, () => undefined);
+    void control.ask({ prompt: "Which colour?" });
+    control.validateAnswer({ value: "red" });
+    control.applyAnswer({ value: "red" });
+    assert.throws(() => control.validateAnswer({ value: "yellow" }), (error: unknown) => error instanceof InvalidRunMessage && /^input-1 has already been answered; the first answer stands\.$/.test(error.message));
+    void control.requestApproval({ server: "fs", tool: "write_file", arguments: {} });
+    control.validateDecision({ requestId: "approval-2", approved: true });
+    control.applyDecision({ requestId: "approval-2", approved: true });
+    assert.throws(() => control.validateDecision({ requestId: "approval-2", approved: false }), (error: unknown) => error instanceof InvalidRunMessage && /^approval-2 has already been approved; the first decision stands\.$/.test(error.message));
+  });
+
   test("a rejection with an empty or blank reason tells the model there was none, not an empty reason", async () => {
     const waiters = new Set<() => void>();
     const waitUntil = (predicate: () => boolean) =>

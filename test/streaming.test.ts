@@ -217,11 +217,12 @@ test("an answer longer than the kept text ends as a continuation, not a restart,
   assert.ok(whole.length > kept);
   assert.deepEqual(seen.filter((event) => event.type === "restart"), []);
   assert.equal(seen.map((event) => (event.type === "text" ? event.delta : "")).join(""), whole);
-  // Each delta says where it begins, so a watcher that reconnects can skip what it has.
+  // Each delta says where it begins, so a watcher that reconnects can skip what it has, and of which
+  // attempt, the recorded answer's last piece too (its own record says none).
   let at = 0;
   for (const event of seen) {
     if (event.type !== "text") continue;
-    assert.equal(event.offset, at);
+    assert.deepEqual([event.offset, event.attempt], [at, 1]);
     at += event.delta.length;
   }
   // One that joins late, far behind, gets the kept part of the text, at its place in the whole.
@@ -553,4 +554,27 @@ test("events() ends with the run's own end only: a client that lost its way to t
   const ended: RunEvent[] = [];
   for await (const event of runEvents({ status, result: () => Promise.reject(new RunFailed("r-1", "cancelled", "the run was cancelled")) }, { pollMs: 10 })) ended.push(event);
   assert.deepEqual(ended, [{ type: "end", phase: "cancelled", error: "Run r-1 was cancelled: the run was cancelled" }]);
+});
+
+test("events() tells a partial status once while only its figures change, again when its words do, and once it reads whole", async () => {
+  const { runEvents } = await import("../src/client/run-events.js");
+  const reasons = ["no worker answered (last seen 5 s ago)", "no worker answered (last seen 8 s ago)", "no worker polls task queue 'q'", undefined];
+  let read = 0;
+  let finish!: (value: unknown) => void;
+  const result = new Promise((resolve) => (finish = resolve));
+  const status = async () => {
+    const partial = reasons[Math.min(read++, reasons.length - 1)];
+    if (read > reasons.length) finish("done");
+    return { runId: "r-1", phase: "running" as const, stepCount: 0, pending: [], usage: {}, ...(partial ? { partial } : {}) };
+  };
+  const events: RunEvent[] = [];
+  for await (const event of runEvents({ status, result: () => result }, { pollMs: 1 })) events.push(event);
+  assert.deepEqual(
+    events.filter((event) => event.type === "partial"),
+    [
+      { type: "partial", reason: "no worker answered (last seen 5 s ago)" },
+      { type: "partial", reason: "no worker polls task queue 'q'" },
+      { type: "partial" },
+    ],
+  );
 });

@@ -234,7 +234,7 @@ export class MemoryEngine implements Engine {
       const child = this.runs.get(parts.slice(0, length).join("/"))?.descendant(runId);
       if (child) return childHandle(runId, child);
     }
-    throw new RunNotFound(runId, `in this process (${memoryRetention(this.config)}${runId.includes("/") ? "; a child run is found while its root run is in flight" : ""})`);
+    throw new RunNotFound(runId, runId.includes("/") ? "in this process: a child run is found while its root run is in flight" : `in this process (${memoryRetention(this.config)})`);
   }
 
   async list(limit: number, options: ListOptions = {}): Promise<RunSummary[]> {

@@ -69,7 +69,8 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
       const done = ended;
       // The last look gives the end of the text: worth a second try.
       const status = (await run.status().catch(() => undefined)) ?? (done ? await run.status().catch(() => undefined) : undefined);
-      if (status && status.partial !== partial) {
+      // The reason's figures (a worker last seen so many seconds ago) change on every read; its words do not.
+      if (status && partialKey(status.partial) !== partialKey(partial)) {
         partial = status.partial;
         yield partial === undefined ? { type: "partial" } : { type: "partial", reason: partial };
       }
@@ -190,6 +191,10 @@ function stepsSince(status: StepLabels, shown: number): { number: number; step: 
   return recent.flatMap((step, index) => (first + index > shown ? [{ number: first + index, step }] : []));
 }
 
+function partialKey(reason: string | undefined): string | undefined {
+  return reason?.replace(/\d+(\.\d+)?/g, "#");
+}
+
 /** Whether a model call's text is wanted: every call's, or only the named agents'. */
 export function textFilter(agents: readonly string[] | undefined): (text: StepText) => boolean {
   if (!agents || agents.length === 0) return () => true;
@@ -215,12 +220,14 @@ export function* textEvents(streaming: StepText, shown: ShownText, retrying?: Ru
     const from = streaming.length - final.length;
     const overlap = before.length - from;
     const continues = before.length <= streaming.length && (overlap <= 0 || final.startsWith(before.slice(from)));
+    // A recorded answer does not say its attempt (0): it is the one shown, or the next.
     if (continues) {
       const rest = overlap > 0 ? final.slice(overlap) : final;
-      if (rest) yield { type: "text", ...labels, delta: rest, offset: streaming.length - rest.length, attempt: streaming.attempt };
+      if (rest) yield { type: "text", ...labels, delta: rest, offset: streaming.length - rest.length, attempt: Math.max(streaming.attempt, seen?.attempt ?? 1) };
     } else {
-      yield { type: "restart", ...labels, attempt: Math.max(streaming.attempt, (seen?.attempt ?? 1) + 1), ...reason };
-      if (final) yield { type: "text", ...labels, delta: final, offset: streaming.length - final.length, attempt: streaming.attempt };
+      const attempt = Math.max(streaming.attempt, (seen?.attempt ?? 1) + 1);
+      yield { type: "restart", ...labels, attempt, ...reason };
+      if (final) yield { type: "text", ...labels, delta: final, offset: streaming.length - final.length, attempt };
     }
     shown.set(id, { attempt: streaming.attempt, text: final, done: true });
     return;

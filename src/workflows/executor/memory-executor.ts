@@ -201,6 +201,7 @@ export class MemoryExecutor extends BaseExecutor {
   }
 
   answer(answer: Answer): void {
+    this.control.validateAnswer(answer);
     this.control.applyAnswer(answer);
     this.notify();
   }

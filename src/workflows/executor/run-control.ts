@@ -358,9 +358,15 @@ export class RunControl {
     }
   }
 
-  /** Checks an answer without applying it; throws `InvalidRunMessage` saying why it cannot apply. */
+  /**
+   * Checks an answer without applying it; throws `InvalidRunMessage` saying why it cannot apply.
+   * A question answered but not yet taken up by the run (two answers in one workflow task, as when
+   * both were sent while no worker ran) keeps the first: the validator alone refuses the second,
+   * so runs from before replay as they ran.
+   */
   validateAnswer(answer: Answer): void {
-    this.parseAnswer(answer);
+    const { entry } = this.parseAnswer(answer);
+    if ("schema" in entry && entry.answer !== undefined) throw new InvalidRunMessage(`${entry.request.id} has already been answered; the first answer stands.`);
   }
 
   applyAnswer(answer: Answer): void {
@@ -488,6 +494,7 @@ export class RunControl {
    */
   validateDecision(decision: ApprovalDecision): void {
     const entry = this.findPending(decision.requestId, "approval");
+    if ("decision" in entry && entry.decision !== undefined) throw new InvalidRunMessage(`${entry.request.id} has already been ${entry.decision.approved ? "approved" : "rejected"}; the first decision stands.`);
     if (!decision.approved || decision.arguments === undefined || !("inputSchema" in entry) || !entry.inputSchema) return;
     const schema = zodOfJsonSchema(entry.inputSchema);
     if (!schema) return; // a schema zod cannot read is the tool's to enforce
