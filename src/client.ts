@@ -277,7 +277,11 @@ export class DuragentClient {
     if (this.closed) return Promise.reject(clientClosed());
     let engine = this.engines.get(name);
     if (!engine) {
-      engine = this.openEngine(name);
+      engine = this.openEngine(name).catch((error: unknown) => {
+        // Temporal at the defaults' address is likely not the one meant when no config was found.
+        if (!this.missingConfig || !isUserError(error) || error.name !== "TemporalUnreachable") throw error;
+        throw new UserError(error.message, { name: error.name, exitCode: error.exitCode, hint: this.missingConfig, cause: error });
+      });
       engine.catch(() => this.engines.delete(name));
       this.engines.set(name, engine);
     }

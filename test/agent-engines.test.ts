@@ -507,7 +507,7 @@ describe("generated run ids", () => {
     }
   });
 
-  test("a client that finds no config file says so when a target is not found, rather than run on defaults unseen (the twenty-seventh user test's)", async () => {
+  test("a client that finds no config file says so when a target is not found or the default Temporal cannot be reached, rather than run on defaults unseen (the twenty-seventh user test's)", async () => {
     const empty = realpathSync(mkdtempSync(join(tmpdir(), "duragent-no-config-")));
     const before = process.cwd();
     process.chdir(empty);
@@ -523,6 +523,21 @@ describe("generated run ids", () => {
         });
       } finally {
         await client.close();
+      }
+      // Nor is a Temporal the defaults name, unreachable, left unexplained.
+      const savedAddress = process.env.TEMPORAL_ADDRESS;
+      process.env.TEMPORAL_ADDRESS = "127.0.0.1:1";
+      const remote = await createClient({ engine: "temporal", logger: createLogger("test", "silent") });
+      try {
+        await assert.rejects(remote.list(), (error: unknown) => {
+          assert.ok(error instanceof UserError && error.name === "TemporalUnreachable", String(error));
+          assert.match(error.hint ?? "", /^No duragent\.config\.yaml was found in .* so this client runs on the defaults \(temporal engine, Temporal at 127\.0\.0\.1:1,/);
+          return true;
+        });
+      } finally {
+        await remote.close();
+        if (savedAddress === undefined) delete process.env.TEMPORAL_ADDRESS;
+        else process.env.TEMPORAL_ADDRESS = savedAddress;
       }
     } finally {
       process.chdir(before);
