@@ -96,13 +96,14 @@ export class Parallel extends PatternBase {
       ? (map.items ?? splitItems)(text).map((item, index) => ({ name: `item ${index + 1}`, input: item, llm: map.worker }))
       : (branches ?? []).map((llm) => ({ name: llm.name, input: text, llm }));
     const failFast = (this.options.failurePolicy ?? "fail") === "fail";
+    // A branch's failure is watched beside its promise, not by a link in its chain: a promise turn
+    // more would move the order of the commands its end leads to (a queued branch's start).
     const fanOut = (onFailure?: (error: unknown) => void) =>
-      settleWithLimit(jobs, this.options.concurrency, (job) =>
-        onFailure ? job.llm.generateStr(map ? job.input : input, participantOptions).catch((error: unknown) => {
-          onFailure(error);
-          throw error;
-        }) : job.llm.generateStr(map ? job.input : input, participantOptions),
-      );
+      settleWithLimit(jobs, this.options.concurrency, (job) => {
+        const branch = job.llm.generateStr(map ? job.input : input, participantOptions);
+        if (onFailure) branch.catch(onFailure);
+        return branch;
+      });
     let cancelledOthers = false;
     const settled = failFast && inWorkflowContext()
       ? await CancellationScope.cancellable(() => {
