@@ -26,7 +26,7 @@ import type { McpConnectionPool } from "./mcp/connection-pool.js";
 import type { McpLogMessage } from "./mcp/server-request-relay.js";
 import { limitToolResult } from "./result-limits.js";
 import type { ToolResult } from "../common/tools.js";
-import { clearOldToolResults, leaveOutOldTurns } from "../common/tool-result-clearing.js";
+import { fitToolLoop } from "../common/tool-result-clearing.js";
 import { temporalRunChannel } from "./temporal-run-channel.js";
 import { jsonBytes, jsonBytesBound } from "../common/transcript-reference.js";
 
@@ -197,7 +197,7 @@ function eitherSignal(first: AbortSignal, second: AbortSignal): { signal: AbortS
 
 /** The request with old tool results cleared, then old turns left out, once its messages are large (`clearToolResults`). */
 function fitContext(request: LlmRequest): LlmRequest {
-  const messages = leaveOutOldTurns(clearOldToolResults(request.messages, request.clearToolResults), request.clearToolResults);
+  const messages = fitToolLoop(request.messages, request.clearToolResults);
   return messages === request.messages ? request : { ...request, messages };
 }
 

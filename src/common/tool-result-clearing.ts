@@ -79,6 +79,15 @@ export function clearOldToolResults(messages: Message[], clearing: ToolResultCle
 }
 
 /**
+ * A model call's messages fitted to the size (`clearToolResults`): old results as notes, then old
+ * turns left out. Under the size, as they are, for one estimate: every model call asks.
+ */
+export function fitToolLoop(messages: Message[], clearing: ToolResultClearing | undefined): Message[] {
+  if (clearing === false || estimatedTokens(messages) <= (clearing?.aboveTokens ?? toolResultClearingDefaults.aboveTokens)) return messages;
+  return leaveOutOldTurns(clearOldToolResults(messages, clearing), clearing);
+}
+
+/**
  * The messages with their oldest tool-call turns (a model turn that called tools, and its results)
  * left out while they are still over the size once their results are notes, a system note saying
  * how many stand in their place. A request then stays near the size however long the loop runs;
