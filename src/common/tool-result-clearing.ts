@@ -83,8 +83,10 @@ export function clearOldToolResults(messages: Message[], clearing: ToolResultCle
  * turns left out. Under the size, as they are, for one estimate: every model call asks.
  */
 export function fitToolLoop(messages: Message[], clearing: ToolResultClearing | undefined): Message[] {
-  if (clearing === false || estimatedTokens(messages) <= (clearing?.aboveTokens ?? toolResultClearingDefaults.aboveTokens)) return messages;
-  return leaveOutOldTurns(clearOldToolResults(messages, clearing), clearing);
+  if (clearing === false) return messages;
+  const aboveTokens = clearing?.aboveTokens ?? toolResultClearingDefaults.aboveTokens;
+  if (estimatedTokens(messages) <= aboveTokens) return messages;
+  return leaveOutOldTurns(clearOldToolResults(messages, clearing), aboveTokens);
 }
 
 /**
@@ -95,9 +97,7 @@ export function fitToolLoop(messages: Message[], clearing: ToolResultClearing | 
  * `turnsLeftOutTogether`, so the start of the conversation changes only every so many turns and a
  * provider's prompt cache holds in between.
  */
-export function leaveOutOldTurns(messages: Message[], clearing: ToolResultClearing | undefined): Message[] {
-  if (clearing === false) return messages;
-  const aboveTokens = clearing?.aboveTokens ?? toolResultClearingDefaults.aboveTokens;
+function leaveOutOldTurns(messages: Message[], aboveTokens: number): Message[] {
   let tokens = estimatedTokens(messages);
   if (tokens <= aboveTokens) return messages;
   const turns: Array<{ start: number; end: number }> = [];
