@@ -308,7 +308,7 @@ export class DuragentClient {
   }
 }
 
-export type { RunHandle, RunSummary, StartOptions, EngineName } from "./client/engine.js";
+export type { RunHandle, RunSummary, StartOptions, EngineName, TranscriptOptions } from "./client/engine.js";
 export type { RunEvent } from "./client/run-events.js";
 export type { RunCost } from "./client/run-cost.js";
 export type { AgentRunResult } from "./workflows/builtin-workflows.js";

@@ -25,6 +25,7 @@ export {
   type Startable,
   type StartChatOptions,
   type StartOptions,
+  type TranscriptOptions,
 } from "./client.js";
 export { createWorker, runWorker, type DuragentWorker, type WorkerBundle, type WorkerOptions } from "./worker.js";
 export { configFrom, loadConfig, parseConfig, type ConfigSource, type LoadConfigOptions, type LoadedConfig } from "./config/load-config.js";

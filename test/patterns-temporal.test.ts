@@ -240,8 +240,26 @@ describe("scale and nesting on Temporal", () => {
   });
 
   test("orchestrator → evaluator-optimizer → parallel runs as a tree of child workflows", async () => {
-    const run = await runScenario(nestedScenario);
-    assert.equal(run.text, "campaign ready: picked pun");
+    let tree!: TranscriptMessage[];
+    const run = await runPattern(nestedScenario.spec, nestedScenario.input, nestedScenario.script, async (engine, runId) => {
+      const handle = await engine.getHandle(runId);
+      await handle.result();
+      // The whole tree's messages, each child's after its parent's (visibility lists children a moment late).
+      tree = await waitFor("the tree's transcript", async () => {
+        const messages = await handle.transcript({ childRuns: true });
+        return messages.some((message) => message.runId?.endsWith("/brainstorm-1")) ? messages : undefined;
+      });
+    });
+    assert.equal(run.error, undefined, String(run.error));
+    assert.equal(run.result?.text, "campaign ready: picked pun");
+    const sections = tree.map((message) => message.runId).filter((id, index, all) => index === 0 || id !== all[index - 1]);
+    assert.deepEqual(sections, [undefined, `${run.runId}/studio-1`, `${run.runId}/studio-1/brainstorm-1`]);
+    const inBrainstorm = tree.filter((message) => message.runId === `${run.runId}/studio-1/brainstorm-1`);
+    assert.deepEqual([...new Set(inBrainstorm.map((message) => message.agent))].sort(), ["picker", "poet", "punster"]);
+    assert.ok(inBrainstorm.some((message) => message.role === "assistant" && message.content === "picked pun"));
+    assert.ok(tree.filter((message) => message.runId === `${run.runId}/studio-1`).every((message) => message.agent === "critic"));
+    const text = historyText(tree).split("\n");
+    assert.ok(text.includes(`── ${run.runId}/studio-1/brainstorm-1`), text.join("\n"));
 
     const studioId = `${run.runId}/studio-1`;
     const brainstormId = `${studioId}/brainstorm-1`;

@@ -26,7 +26,7 @@ import { RunStatusSchema } from "../src/common/run-status.js";
 import { addUsage, usageKey, type UsageByModel } from "../src/common/usage.js";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import type { RunTarget } from "../src/client/run-targets.js";
-import { textOf } from "../src/common/messages.js";
+import { textOf, type TranscriptMessage } from "../src/common/messages.js";
 import { startScriptedModelServer, type ScriptedCall, type ScriptedModelServer, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
 import { bundleWorkflows, testConfig, withTemporalWorker } from "./support/runtime.js";
 import type { DuragentWorkflow } from "../src/workflows/index.js";
@@ -455,8 +455,20 @@ describe("cost in duragent status, result --json, run --json and list", () => {
   test("history of a pattern whose agents all run as child runs says where their messages are", async () => {
     const runId = await finishedRun("branches");
     const { text } = await historyCommand(context, runId);
-    // In memory a child run lives inside its parent's, so no command reaches it (on Temporal: `duragent history <child>`).
-    assert.match(text, new RegExp(`^no messages in ${runId} itself; its child runs keep theirs$`));
+    assert.equal(text, `no messages in ${runId} itself; its child runs keep theirs (\`duragent history ${runId} --child-runs\`)`);
+    const tree = await historyCommand(context, runId, { childRuns: true });
+    assert.deepEqual(tree.text.split("\n"), [`── ${runId}/north-1`, "user: hello", "assistant: gpt-4.1-mini answers"]);
+  });
+
+  test("history --child-runs puts a child run's messages after its parent's, under its id", async () => {
+    const runId = await finishedRun("pair");
+    const { data, text } = await historyCommand(context, runId, { childRuns: true });
+    const lines = text.split("\n");
+    assert.equal(lines.indexOf(`── ${runId}/inner-1`), 2, text);
+    assert.equal(lines.length, 5, text);
+    const transcript = (data as { transcript: TranscriptMessage[] }).transcript;
+    assert.deepEqual(transcript.map((message) => message.runId), [undefined, undefined, `${runId}/inner-1`, `${runId}/inner-1`]);
+    assert.equal((await historyCommand(context, runId)).text.split("\n").length, 2);
   });
 
   test("list names what each run was started as, in columns, and says when its limit leaves runs out", async () => {

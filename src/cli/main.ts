@@ -213,7 +213,8 @@ const commands: CommandSpec[] = [
     steering: true,
     description: "the messages a run's agents exchanged so far",
     args: [runId],
-    action: async (context, [id]) => (await import("./commands/history.js")).historyCommand(context, id!),
+    options: (command) => command.option("--child-runs", "also the messages of a nested pattern's child runs, each after its parent's, under its run id"),
+    action: async (context, [id], options) => (await import("./commands/history.js")).historyCommand(context, id!, { childRuns: options.childRuns === true }),
   },
   {
     name: "result",

@@ -23,6 +23,11 @@ import type { DuragentConfig } from "../config/schema.js";
 export type EngineName = "memory" | "temporal";
 
 /** A run, started by this process or found by its id. */
+export interface TranscriptOptions {
+  /** Take in the messages of the run's child runs, and theirs (default: the run's own only). */
+  childRuns?: boolean;
+}
+
 export interface RunHandle<R = unknown> {
   /** The run's id; on Temporal, the workflow id. */
   readonly runId: string;
@@ -38,8 +43,12 @@ export interface RunHandle<R = unknown> {
    * (a look that shows no text, such as reading a question's schema).
    */
   status(options?: { watch?: boolean }): Promise<RunStatus>;
-  /** Every message the run's agents exchanged so far, each with its agent's name when the run's code gave it. */
-  transcript(): Promise<TranscriptMessage[]>;
+  /**
+   * Every message the run's agents exchanged so far, each with its agent's name when the run's code
+   * gave it. With `childRuns`, a nested pattern's child runs' messages follow the run's own, each
+   * child's in the order they started, its own children's after it, each marked with its `runId`.
+   */
+  transcript(options?: TranscriptOptions): Promise<TranscriptMessage[]>;
   /** Answers a pending question; rejects with `InvalidRunMessage` when the answer does not fit. */
   answer(answer: Answer): Promise<void>;
   /** Approves or rejects a pending tool call; rejects with `InvalidRunMessage` when none fits. */

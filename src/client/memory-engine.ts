@@ -3,7 +3,7 @@ import { rootCause } from "../common/failures.js";
 import { randomUUID } from "node:crypto";
 import { duragentVersion } from "../package-info.js";
 import { openActivityRuntime, type ActivityRuntime } from "../activities/activity-runtime.js";
-import { withAgents, type TranscriptMessage } from "../common/messages.js";
+import type { TranscriptMessage } from "../common/messages.js";
 import type { RunStatus } from "../common/run-status.js";
 import { phasesListed } from "../common/run-phases.js";
 import type { RunSettings } from "../common/run-settings.js";
@@ -89,7 +89,7 @@ export class MemoryEngine implements Engine {
     // The executor of the current run: continue-as-new replaces it, and the handle follows. Once
     // the run ends, only what can still be read of it is kept (see `ended`), not the executor.
     let executor: MemoryExecutor | undefined = newExecutor();
-    let ended: { status: RunStatus; transcript: TranscriptMessage[] } | undefined;
+    let ended: { status: RunStatus; transcript: TranscriptMessage[]; withChildRuns?: TranscriptMessage[] } | undefined;
     // Past its end only messages name an action; the run's own reads never get here once it has ended.
     const live = (action = "go on with"): MemoryExecutor => executor ?? raise(new RunAlreadyEnded(runId, ended!.status.phase, action));
     // The run begins one turn of the event loop after start(), so a caller that watches right
@@ -109,7 +109,11 @@ export class MemoryEngine implements Engine {
       try {
         const last = live();
         const status = await last.statusWithChildren();
-        ended = { status: reason === undefined ? status : { ...status, phase: "terminated", lastError: reason }, transcript: withAgents(last.control.transcript, last.control.transcriptAgents) };
+        ended = {
+          status: reason === undefined ? status : { ...status, phase: "terminated", lastError: reason },
+          transcript: last.transcript(),
+          ...(last.hasChildRuns ? { withChildRuns: last.transcriptTree() } : {}),
+        };
         executor = undefined;
         this.remember(runId);
       } finally {
@@ -149,10 +153,9 @@ export class MemoryEngine implements Engine {
         if (options.watch !== false) watched = true;
         return peek();
       },
-      transcript: async () => {
-        if (ended) return [...ended.transcript];
-        const { control } = live();
-        return withAgents(control.transcript, control.transcriptAgents);
+      transcript: async (options = {}) => {
+        if (ended) return [...((options.childRuns ? ended.withChildRuns : undefined) ?? ended.transcript)];
+        return options.childRuns ? live().transcriptTree() : live().transcript();
       },
       // A refusal (InvalidRunMessage) reaches the caller as the rejection, as a Temporal update's would.
       answer: async (answer) => live("answer").answer(answer),
@@ -310,7 +313,7 @@ function childHandle(runId: string, child: MemoryExecutor): RunHandle {
     runId,
     result: () => child.outcome ?? Promise.reject(new RunNotFound(runId, "with an outcome to wait for")),
     status: () => child.statusWithChildren(),
-    transcript: async () => withAgents(child.control.transcript, child.control.transcriptAgents),
+    transcript: async (options = {}) => (options.childRuns ? child.transcriptTree() : child.transcript()),
     answer: async (answer) => child.answer(answer),
     decide: async (decision) => child.decide(decision),
     pause: async () => child.pause(),

@@ -19,7 +19,7 @@ import {
   type WorkflowHandle,
 } from "@temporalio/client";
 import { ApplicationFailure, CancelledFailure, TerminatedFailure, WorkflowExecutionAlreadyStartedError } from "@temporalio/common";
-import { withAgents, type Message, type TranscriptAgents, type TranscriptMessage } from "../common/messages.js";
+import { fromChildRun, withAgents, type Message, type TranscriptAgents, type TranscriptMessage } from "../common/messages.js";
 import { readTranscriptSlices, transcriptSliceQuery, type TranscriptSlice } from "../common/transcript-reference.js";
 import { hasEnded, RunMessages, type ApprovalDecision, type Answer, type RunPhase, type RunStatus } from "../common/run-status.js";
 import { phasesListed, runPhases } from "../common/run-phases.js";
@@ -468,6 +468,27 @@ export class TemporalEngine implements Engine {
     return withAgents(messages, agents);
   }
 
+  /** A run's messages, then its child runs' (see `RunHandle.transcript`), four children read at a time. */
+  private async transcriptTree(workflowId: string): Promise<TranscriptMessage[]> {
+    const [own, children] = await Promise.all([this.transcriptOf(this.client.workflow.getHandle(workflowId)), this.childRunIds(workflowId)]);
+    const theirs = await mapLimited(children, 4, async (id) => fromChildRun(id, await this.transcriptTree(id)));
+    return [...own, ...theirs.flat()];
+  }
+
+  /**
+   * A run's child runs, in the order they started, from the server's visibility store (which
+   * lists a child started a moment ago only a moment later). A child that continued as new is
+   * listed once a run; its first start places it.
+   */
+  private async childRunIds(workflowId: string): Promise<string[]> {
+    const started = new Map<string, number>();
+    for await (const execution of this.client.workflow.list({ query: `ParentWorkflowId = ${quoted(workflowId)}` })) {
+      const at = execution.startTime.getTime();
+      started.set(execution.workflowId, Math.min(started.get(execution.workflowId) ?? at, at));
+    }
+    return [...started].sort(([a, at], [b, bt]) => at - bt || a.localeCompare(b, undefined, { numeric: true })).map(([id]) => id);
+  }
+
   private handle(workflowId: string): RunHandle {
     const workflow = this.client.workflow.getHandle(workflowId);
     // An update refused by its validator leaves the run untouched; say why to the sender.
@@ -572,7 +593,7 @@ export class TemporalEngine implements Engine {
         const status = await ownStatus(options.watch !== false);
         return status.children ? withChildren(status, (id) => this.childStatus(id)) : status;
       },
-      transcript: () => this.transcriptOf(workflow),
+      transcript: (options = {}) => (options.childRuns ? this.transcriptTree(workflowId) : this.transcriptOf(workflow)),
       answer: (answer: Answer) => update<void>(RunMessages.answer, answer, "answer"),
       decide: (decision: ApprovalDecision) => update<void>(RunMessages.decide, decision, "approve or reject"),
       // A paused pattern holds its child runs in flight too (each passes it on to its own), so that a

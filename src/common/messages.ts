@@ -68,8 +68,11 @@ export type AssistantMessage = z.infer<typeof AssistantMessageSchema>;
 export type ToolMessage = z.infer<typeof ToolMessageSchema>;
 export type Message = z.infer<typeof MessageSchema>;
 
-/** A transcript message with the agent whose conversation it belongs to, when one is known. */
-export type TranscriptMessage = Message & { agent?: string };
+/**
+ * A transcript message with the agent whose conversation it belongs to, when one is known, and,
+ * in a transcript that takes in child runs, the child run it came from.
+ */
+export type TranscriptMessage = Message & { agent?: string; runId?: string };
 
 /** Who wrote the transcript from a position on: one entry per change of agent, not per message. */
 export interface TranscriptAgents {
@@ -86,6 +89,11 @@ export function withAgents(messages: readonly Message[], runs: readonly Transcri
     const agent = runs[run]?.agent;
     return agent === undefined ? message : { ...message, agent };
   });
+}
+
+/** A child run's transcript as its parent's shows it: the child's own messages marked with its id, its children's keep theirs. */
+export function fromChildRun(runId: string, transcript: readonly TranscriptMessage[]): TranscriptMessage[] {
+  return transcript.map((message) => (message.runId === undefined ? { ...message, runId } : message));
 }
 
 /** The text of a message's content, with non-text parts left out. */

@@ -9,6 +9,7 @@
 import { CancelledFailure } from "@temporalio/common";
 import type { EffectImplementations, EffectInput, EffectName, EffectOutput } from "../../common/effects.js";
 import { InvalidRunMessage } from "../../common/invalid-run-message.js";
+import { fromChildRun, withAgents, type TranscriptMessage } from "../../common/messages.js";
 import { withChildren } from "../../common/child-runs.js";
 import { RunMessages, type Answer, type ApprovalDecision, type RunStatus } from "../../common/run-status.js";
 import type { ActivitySettings, RunSettings } from "../../common/run-settings.js";
@@ -290,6 +291,7 @@ export class MemoryExecutor extends BaseExecutor {
       streaming: this.streaming,
     });
     this.children.set(id, child);
+    this.childIds.push(id);
     this.control.childStarted(id);
     // Through runToEnd, as a root run: the child's status then ends as it did, and stops counting in its parent's.
     const outcome = (runToEnd(child, workflow.body, input) as Promise<O>).finally(() => {
@@ -299,7 +301,10 @@ export class MemoryExecutor extends BaseExecutor {
       if (ended.phase === "failed" || ended.phase === "cancelled") this.control.recordUsageByModel(ended.usage);
       // The status keeps the last few ended children; so does this, for their final text.
       const dropped = this.control.childEnded(id);
-      if (dropped) this.children.delete(dropped);
+      if (dropped === undefined) return;
+      const gone = this.children.get(dropped);
+      if (gone) this.endedChildren.set(dropped, fromChildRun(dropped, gone.transcriptTree()));
+      this.children.delete(dropped);
     });
     child.outcome = outcome;
     return outcome;
@@ -314,6 +319,27 @@ export class MemoryExecutor extends BaseExecutor {
   }
 
   private readonly children = new Map<string, MemoryExecutor>();
+  /** Every child run's id, in the order they started. */
+  private readonly childIds: string[] = [];
+  /** Ended child runs no longer held, as their transcripts (their children's too), so the whole tree stays readable. */
+  private readonly endedChildren = new Map<string, TranscriptMessage[]>();
+
+  get hasChildRuns(): boolean {
+    return this.childIds.length > 0;
+  }
+
+  transcript(): TranscriptMessage[] {
+    return withAgents(this.control.transcript, this.control.transcriptAgents);
+  }
+
+  /** The run's messages, then each child run's in the order they started, theirs after them (see `RunHandle.transcript`). */
+  transcriptTree(): TranscriptMessage[] {
+    const theirs = this.childIds.flatMap((id) => {
+      const child = this.children.get(id);
+      return child ? fromChildRun(id, child.transcriptTree()) : (this.endedChildren.get(id) ?? []);
+    });
+    return [...this.transcript(), ...theirs];
+  }
 
   /** A child run, or a child's child, by its full id (`<run>/<suffix>/…`). */
   descendant(id: string): MemoryExecutor | undefined {
