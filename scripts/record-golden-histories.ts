@@ -18,10 +18,11 @@ import { finder } from "../examples/finder/agents.js";
 import { demoModel } from "../src/testing/demo-model.js";
 import { scenarios } from "../examples/patterns/scenarios.js";
 import { textOf } from "../src/common/messages.js";
-import type { RunHandle } from "../src/client/engine.js";
+import { targetInput, workflowType, type RunHandle } from "../src/client/engine.js";
 import type { RunTarget } from "../src/client/run-targets.js";
 import { startScriptedModelServer, type ScriptedCall, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
-import { patternWorkflow } from "../src/workflows/builtin-workflows.js";
+import { chatWorkflow, patternWorkflow } from "../src/workflows/builtin-workflows.js";
+import { ChatMessages } from "../src/common/chat.js";
 import type { DuragentWorkflow } from "../src/workflows/index.js";
 import { saveHistory } from "../test/support/histories.js";
 import { everythingServer, filesystemServer } from "../test/support/mcp-servers.js";
@@ -40,7 +41,9 @@ const countingServer = fileURLToPath(new URL("../test/fixtures/counting-mcp-serv
 interface GoldenRun {
   id: string;
   target: RunTarget;
-  input: string;
+  input: unknown;
+  /** Started by signal-with-start, this signal coming in the run's first workflow task, before its handlers are set. */
+  signalWithStart?: string;
   /** Plays the person's part while the run waits, e.g. answers its question. */
   steer?: (handle: RunHandle, env: TestWorkflowEnvironment) => Promise<void>;
   /** Started as `execute` starts a run: unwatched, its model calls plain until a status read. */
@@ -202,6 +205,19 @@ const adder: RunTarget = { kind: "agent", name: "adder", agent: { name: "adder",
 /** Calls a tool whose server dies on every call. */
 const stepper: RunTarget = { kind: "agent", name: "stepper", agent: { name: "stepper", instruction: "You run the step you are told to.", servers: ["counting"] } };
 
+/** A chat whose end signal comes with its start. */
+const chat: RunTarget = { kind: "workflow", name: "chatWorkflow", workflow: chatWorkflow as unknown as DuragentWorkflow };
+
+/**
+ * Ends the chat by its update if the end signal sent with the start did not: runs from before the
+ * patch lost a signal that came before its handler.
+ */
+async function endUnlessEnded(handle: RunHandle, env: TestWorkflowEnvironment): Promise<void> {
+  const history = env.client.workflow.getHandle(handle.runId);
+  while (!((await history.fetchHistory()).events ?? []).some((event) => event.workflowTaskCompletedEventAttributes)) await new Promise((resolve) => setTimeout(resolve, 50));
+  if ((await history.describe()).status.name === "RUNNING") await handle.update(ChatMessages.end);
+}
+
 async function answerLisbon(handle: RunHandle): Promise<void> {
   while ((await handle.status()).pending.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
   await handle.answer({ value: "Lisbon" });
@@ -248,6 +264,8 @@ const runs: GoldenRun[] = [
   // A fan-out under failurePolicy fail whose one branch fails while the other waits for a person:
   // the waiting branch is cancelled (patch duragent-parallel-fails-fast), the run fails.
   { id: "golden-parallel-fails-fast", target: askingAndBroken, input: "Plan a trip.", steer: breakWhileAsking, failed: true, children: ["asking-1"] },
+  // A chat ended by a signal sent with its start: delivered to the handler set after it (duragent-early-signals).
+  { id: "golden-early-signal", target: chat, input: { agent: { name: "writer", instruction: "You write." } }, signalWithStart: ChatMessages.end, steer: endUnlessEnded },
 ];
 
 /** Answers each run by its system prompt: the finder's offline model, the trip planner, the pattern's script. */
@@ -307,7 +325,16 @@ export async function recordGoldenHistories(directory = goldenDirectory, ids: st
       const files: string[] = [];
       for (const run of runs.filter((candidate) => ids.length === 0 || ids.includes(candidate.id))) {
         const engine = run.settings ? await TemporalEngine.connect(workerConfig, { ...runSettingsFromConfig(workerConfig), ...run.settings }) : configured;
-        const handle = await engine.start(run.target, run.input, { runId: run.id, ...(run.unwatched ? { watch: false } : {}) });
+        const handle = run.signalWithStart
+          ? await env.client.workflow
+              .signalWithStart(workflowType(run.target), {
+                workflowId: run.id,
+                taskQueue: workerConfig.temporal.taskQueue,
+                args: [{ input: targetInput(run.target, run.input), settings: runSettingsFromConfig(workerConfig) }],
+                signal: run.signalWithStart,
+              })
+              .then(() => engine.getHandle(run.id))
+          : await engine.start(run.target, run.input, { runId: run.id, ...(run.unwatched ? { watch: false } : {}) });
         await run.steer?.(handle, env);
         await handle.result().then(
           () => {

@@ -183,6 +183,14 @@ describe("golden histories replay against the current workflow code", () => {
     assertPatchOnlyIn("parallel-fails-fast", "parallel-fails-fast");
   });
 
+  test("a signal sent with a run's start, before workflow code sets its handler: runs before the patch lost it, runs since take it, recording the patch there and only there", () => {
+    const story = (name: string) =>
+      stepsAndPatches(name, (event) => (event.workflowExecutionSignaledEventAttributes ? ["signal"] : event.workflowExecutionUpdateCompletedEventAttributes ? ["ended by update"] : event.workflowExecutionCompletedEventAttributes ? ["completed"] : []));
+    assert.deepEqual(story("golden-early-signal-v1.json"), ["signal", "ended by update", "completed"]);
+    assert.deepEqual(story("golden-early-signal.json"), ["signal", "patch duragent-early-signals", "completed"]);
+    assertPatchOnlyIn("early-signals", "early-signal");
+  });
+
   test("an agent run whose tool loop passes agentTurnsPerRun continues as new between two turns, recording the patch there and only there; the next run carries the conversation on", () => {
     const story = (name: string) =>
       stepsAndPatches(name, (event) => (event.workflowExecutionContinuedAsNewEventAttributes ? ["continued"] : event.workflowExecutionCompletedEventAttributes ? ["completed"] : []));

@@ -423,8 +423,11 @@ export function runAlreadyExists(runId: string, where: string): UserError {
 }
 
 /** The Temporal workflow type that runs a target. */
+/** The built-in workflow that runs an agent. */
+export const agentWorkflowName = "agentWorkflow";
+
 export function workflowType(target: RunTarget): string {
-  if (target.kind === "agent") return "agentWorkflow";
+  if (target.kind === "agent") return agentWorkflowName;
   return target.kind === "pattern" ? "patternWorkflow" : target.name;
 }
 

@@ -58,6 +58,11 @@ export const FailureType = {
    * its failure, and the failure's `cause` is the first failed branch's own (its type the root's).
    */
   parallelBranchFailed: "ParallelBranchFailed",
+  /**
+   * A run started without duragent's client (Temporal's tools, a Schedule, another SDK's
+   * workflow) sent an input its worker cannot take: the message says what the workflow takes.
+   */
+  invalidRunInput: "InvalidRunInput",
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

@@ -81,6 +81,12 @@ const childUsagePatch = "duragent-child-reports-usage-at-end";
  */
 const childUsageCountedPatch = "duragent-parent-counts-child-usage";
 
+/**
+ * Workflow code's signal handlers take the signals that came before them. Runs from before lost
+ * those to the inbox of unhandled signals; asked only when there is one to deliver.
+ */
+const earlySignalsPatch = "duragent-early-signals";
+
 const statusQuery = workflow.defineQuery<RunStatus>(RunMessages.status);
 const transcriptQuery = workflow.defineQuery<Message[]>(RunMessages.transcript);
 const transcriptAgentsQuery = workflow.defineQuery<TranscriptAgents[]>(RunMessages.transcriptAgents);
@@ -315,6 +321,12 @@ export class TemporalExecutor extends BaseExecutor {
 
   protected setSignalHandler<A>(name: string, handler: (arg: A) => void): void {
     workflow.setHandler(workflow.defineSignal<[A]>(name), handler);
+    // A signal that came before its handler (in the run's first workflow task, or sent with its
+    // start) went to the default handler's inbox: it is delivered now, as Temporal delivers the
+    // ones it buffered. Runs from before dropped it; they replay as they ran.
+    if (this.inbox.has(name) && workflow.patched(earlySignalsPatch)) {
+      while (this.inbox.has(name)) handler(this.inbox.take(name) as A);
+    }
   }
 
   protected setQueryHandler<A, R>(name: string, handler: (arg: A) => R): void {
