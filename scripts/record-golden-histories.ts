@@ -23,6 +23,7 @@ import type { RunTarget } from "../src/client/run-targets.js";
 import { startScriptedModelServer, type ScriptedCall, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
 import { chatWorkflow, patternWorkflow } from "../src/workflows/builtin-workflows.js";
 import { ChatMessages } from "../src/common/chat.js";
+import { RunMessages } from "../src/common/run-status.js";
 import type { DuragentWorkflow } from "../src/workflows/index.js";
 import { saveHistory } from "../test/support/histories.js";
 import { everythingServer, filesystemServer } from "../test/support/mcp-servers.js";
@@ -205,6 +206,23 @@ const adder: RunTarget = { kind: "agent", name: "adder", agent: { name: "adder",
 /** Calls a tool whose server dies on every call. */
 const stepper: RunTarget = { kind: "agent", name: "stepper", agent: { name: "stepper", instruction: "You run the step you are told to.", servers: ["counting"] } };
 
+/**
+ * Approves the echo by signal, as another SDK's workflow can; runs from before the patch dropped
+ * the signal, so the approval then goes by update.
+ */
+async function approveBySignal(handle: RunHandle, env: TestWorkflowEnvironment): Promise<void> {
+  while ((await handle.status()).pending.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+  await handle.signal(RunMessages.decide, { approved: true });
+  const history = env.client.workflow.getHandle(handle.runId);
+  for (;;) {
+    const events = (await history.fetchHistory()).events ?? [];
+    const signalled = events.findIndex((event) => event.workflowExecutionSignaledEventAttributes?.signalName === RunMessages.decide);
+    if (signalled >= 0 && events.slice(signalled).some((event) => event.workflowTaskCompletedEventAttributes)) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  if ((await handle.status()).pending.length > 0) await handle.approve();
+}
+
 /** A chat whose end signal comes with its start. */
 const chat: RunTarget = { kind: "workflow", name: "chatWorkflow", workflow: chatWorkflow as unknown as DuragentWorkflow };
 
@@ -264,6 +282,8 @@ const runs: GoldenRun[] = [
   // A fan-out under failurePolicy fail whose one branch fails while the other waits for a person:
   // the waiting branch is cancelled (patch duragent-parallel-fails-fast), the run fails.
   { id: "golden-parallel-fails-fast", target: askingAndBroken, input: "Plan a trip.", steer: breakWhileAsking, failed: true, children: ["asking-1"] },
+  // An approval sent as a signal (duragent-decide-by-signal).
+  { id: "golden-decided-by-signal", target: echoer, input: "Say hello.", steer: approveBySignal },
   // A chat ended by a signal sent with its start: delivered to the handler set after it (duragent-early-signals).
   { id: "golden-early-signal", target: chat, input: { agent: { name: "writer", instruction: "You write." } }, signalWithStart: ChatMessages.end, steer: endUnlessEnded },
 ];

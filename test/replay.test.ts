@@ -191,6 +191,14 @@ describe("golden histories replay against the current workflow code", () => {
     assertPatchOnlyIn("early-signals", "early-signal");
   });
 
+  test("an approval sent as a signal: runs before the patch dropped it (approved by update after), runs since take it, recording the patch there and only there", () => {
+    const story = (name: string) =>
+      stepsAndPatches(name, (event) => (event.workflowExecutionSignaledEventAttributes?.signalName === "duragent.decide" ? ["signal"] : event.workflowExecutionUpdateCompletedEventAttributes ? ["approved by update"] : []));
+    assert.deepEqual(story("golden-decided-by-signal-v1.json"), ["callLlm", "signal", "approved by update", "callTool", "callLlm"]);
+    assert.deepEqual(story("golden-decided-by-signal.json"), ["callLlm", "signal", "patch duragent-decide-by-signal", "callTool", "callLlm"]);
+    assertPatchOnlyIn("decide-by-signal", "decided-by-signal");
+  });
+
   test("an agent run whose tool loop passes agentTurnsPerRun continues as new between two turns, recording the patch there and only there; the next run carries the conversation on", () => {
     const story = (name: string) =>
       stepsAndPatches(name, (event) => (event.workflowExecutionContinuedAsNewEventAttributes ? ["continued"] : event.workflowExecutionCompletedEventAttributes ? ["completed"] : []));

@@ -180,6 +180,25 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
       });
     });
 
+    test("a decision of the wrong shape is refused, not read as a rejection; one sent by signal is taken (the thirtieth user test's)", async () => {
+      const script: ModelScript = [{ toolCalls: [{ name: "fs_read_text_file", arguments: { path: join(dir, "plan.txt") } }] }, { text: "done" }];
+      await withEngine()(script, async (engine, model) => {
+        const handle = await engine.start(reader(), "read");
+        const { pending } = await waitForPhase(handle, "waiting_approval");
+        // As Temporal's CLI sends them: `--input '"yes"'`, a misspelt field.
+        for (const payload of ["yes", { approve: true }, undefined]) {
+          await assert.rejects(handle.update(RunMessages.decide, payload), (error: unknown) => error instanceof InvalidRunMessage && /^A decision is \{"approved": true \| false/.test(error.message));
+        }
+        await handle.signal(RunMessages.decide, { approve: true });
+        const after = await handle.status();
+        assert.deepEqual(after.pending.map((request) => request.id), [pending[0]!.id]);
+        await handle.signal(RunMessages.decide, { approved: true });
+        assert.equal(((await handle.result()) as { text: string }).text, "done");
+        const told = (model.requests[1]!.body as { messages: { role: string; content: string }[] }).messages.find((message) => message.role === "tool");
+        assert.equal(told?.content, "the plan");
+      });
+    });
+
     test("the model can ask a person through the human_input tool", async () => {
       const script: ModelScript = (call) => {
         const result = call.messages.findLast((message) => message.role === "tool");

@@ -77,6 +77,17 @@ export class MemoryExecutor extends BaseExecutor {
         this.log.warn("ignored an invalid answer sent by signal", { error: (error as Error).message });
       }
     });
+    // And the updates, for senders that name them (`handle.update`), as Temporal's tools do.
+    this.setUpdateHandler<Answer, void>(RunMessages.answer, (answer) => this.control.applyAnswer(answer), { validator: (answer) => this.control.validateAnswer(answer) });
+    this.setUpdateHandler<ApprovalDecision, void>(RunMessages.decide, (decision) => this.control.applyDecision(decision), { validator: (decision) => this.control.validateDecision(decision) });
+    this.setSignalHandler<ApprovalDecision>(RunMessages.decide, (decision) => {
+      try {
+        this.control.validateDecision(decision);
+        this.control.applyDecision(decision);
+      } catch (error) {
+        this.log.warn("ignored an invalid decision sent by signal", { error: (error as Error).message });
+      }
+    });
     this.setSignalHandler(RunMessages.pause, () => this.control.pause());
     this.setSignalHandler(RunMessages.resume, () => this.control.resume());
   }

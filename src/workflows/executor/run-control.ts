@@ -9,7 +9,7 @@ import { rootCause } from "../../common/failures.js";
 import { InvalidRunMessage, severalPending } from "../../common/invalid-run-message.js";
 import type { TokenUsage } from "../../common/llm.js";
 import type { Message, TranscriptAgents } from "../../common/messages.js";
-import { maxRecentSteps, maxSettledRequests, type Answer, type ApprovalDecision, type ApprovalRequest, type QuestionRequest, type PendingRequest, type RunPhase, type RunStatus } from "../../common/run-status.js";
+import { AnswerSchema, ApprovalDecisionSchema, maxRecentSteps, maxSettledRequests, type Answer, type ApprovalDecision, type ApprovalRequest, type QuestionRequest, type PendingRequest, type RunPhase, type RunStatus } from "../../common/run-status.js";
 import { appendStreamed, maxStepLogs, maxStreamedText, type ServerRequest, type ServerRequestAnswer, type StepLog, type StepProgress, type StepText } from "../../common/server-requests.js";
 import { addUsage, type UsageByModel } from "../../common/usage.js";
 import { costOf, type PriceTable } from "../../common/pricing.js";
@@ -365,6 +365,10 @@ export class RunControl {
    * so runs from before replay as they ran.
    */
   validateAnswer(answer: Answer): void {
+    const shape = AnswerSchema.safeParse(answer);
+    if (!shape.success) {
+      throw new InvalidRunMessage(`An answer is {"value": …, "requestId"?: "input-…", "action"?: "accept" | "decline" | "cancel"}; this one is ${shortJson(answer)}: ${z.prettifyError(shape.error).replace(/\n/g, "; ")}`);
+    }
     const { entry } = this.parseAnswer(answer);
     if ("schema" in entry && entry.answer !== undefined) throw new InvalidRunMessage(`${entry.request.id} has already been answered; the first answer stands.`);
   }
@@ -493,6 +497,13 @@ export class RunControl {
    * run accepted before this check existed still applies.
    */
   validateDecision(decision: ApprovalDecision): void {
+    // Sent by Temporal's own tools too (`temporal workflow update execute`): `"yes"` or `{approve: true}` must not read as a rejection.
+    const shape = ApprovalDecisionSchema.safeParse(decision);
+    if (!shape.success) {
+      throw new InvalidRunMessage(
+        `A decision is {"approved": true | false, "requestId"?: "approval-…", "arguments"?: {…}, "reason"?: "…"}; this one is ${shortJson(decision)}: ${z.prettifyError(shape.error).replace(/\n/g, "; ")}`,
+      );
+    }
     const entry = this.findPending(decision.requestId, "approval");
     if ("decision" in entry && entry.decision !== undefined) throw new InvalidRunMessage(`${entry.request.id} has already been ${entry.decision.approved ? "approved" : "rejected"}; the first decision stands.`);
     if (!decision.approved || decision.arguments === undefined || !("inputSchema" in entry) || !entry.inputSchema) return;
@@ -542,4 +553,10 @@ export class RunControl {
 function causedBy(error: unknown, cause: unknown): boolean {
   for (let current = error, depth = 0; current instanceof Error && depth < 8; current = current.cause, depth++) if (current === cause) return true;
   return false;
+}
+
+/** A message as its sender wrote it, cut short for an error. */
+function shortJson(value: unknown): string {
+  const text = value === undefined ? "empty" : JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }

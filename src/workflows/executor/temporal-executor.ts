@@ -87,6 +87,9 @@ const childUsageCountedPatch = "duragent-parent-counts-child-usage";
  */
 const earlySignalsPatch = "duragent-early-signals";
 
+/** A decision sent as a signal is taken; runs from before dropped it. Asked only by a run sent one. */
+const decideSignalPatch = "duragent-decide-by-signal";
+
 const statusQuery = workflow.defineQuery<RunStatus>(RunMessages.status);
 const transcriptQuery = workflow.defineQuery<Message[]>(RunMessages.transcript);
 const transcriptAgentsQuery = workflow.defineQuery<TranscriptAgents[]>(RunMessages.transcriptAgents);
@@ -96,6 +99,7 @@ const llmSetupQueryDefinition = workflow.defineQuery<LlmSetup | null, [number]>(
 const answerUpdate = workflow.defineUpdate<void, [Answer]>(RunMessages.answer);
 const answerSignal = workflow.defineSignal<[Answer]>(RunMessages.answer);
 const decideUpdate = workflow.defineUpdate<void, [ApprovalDecision]>(RunMessages.decide);
+const decideSignal = workflow.defineSignal<[ApprovalDecision]>(RunMessages.decide);
 const pauseSignal = workflow.defineSignal(RunMessages.pause);
 const resumeSignal = workflow.defineSignal(RunMessages.resume);
 const watchSignal = workflow.defineSignal(RunMessages.watch);
@@ -165,6 +169,16 @@ export class TemporalExecutor extends BaseExecutor {
         workflow.log.warn("ignored an invalid answer sent by signal", { error: (error as Error).message });
       }
     }, { description: "Answers a pending question without waiting; an answer that does not fit is logged and dropped" });
+    // So that another SDK's workflow, which can only signal, can approve its duragent child's call.
+    workflow.setHandler(decideSignal, (decision) => {
+      if (!workflow.patched(decideSignalPatch)) return;
+      try {
+        control.validateDecision(decision);
+        control.applyDecision(decision);
+      } catch (error) {
+        workflow.log.warn("ignored an invalid decision sent by signal", { error: (error as Error).message });
+      }
+    }, { description: "Approves or rejects a pending tool call without waiting ({approved, requestId?, arguments?, reason?}); one that does not fit is logged and dropped" });
     // A tool-call activity reports a server's request for a person and polls for the answer; the
     // answer lives in workflow state, so it survives the worker and a retried call reuses it.
     workflow.setHandler(serverRequestUpdate, (request) => control.openServerRequest(request), {
