@@ -23,12 +23,18 @@ import { setLogContext, type Logger } from "../logger.js";
 import { effectMeter } from "../telemetry/worker-metrics.js";
 import { prometheusAddress, tracingSettings } from "../telemetry/settings.js";
 import type { Tracing } from "../telemetry/tracing.js";
-import { ExitCode, UserError } from "../errors/user-error.js";
+import { ExitCode, isUserError, UserError } from "../errors/user-error.js";
+import { ApplicationFailure } from "@temporalio/common";
+import { FailureType } from "../common/failures.js";
+import { runSettingsFromConfig } from "../config/load-config.js";
 import { activityLogContext } from "./log-context.js";
 import { installRuntime, releaseRuntimeIfIdle } from "./runtime.js";
 import { serveHealth } from "./health.js";
 import type { DuragentWorker, WorkerBundle } from "../worker.js";
 import { bundleStaleness, loadWorkflowBundle, type BundleInputs } from "./workflow-bundle.js";
+import { runInputFromConfig } from "./started-elsewhere.js";
+import type { WorkerActivities } from "../common/started-elsewhere.js";
+import { loadRunTargets, type RunTarget } from "../client/run-targets.js";
 
 /** Installs the process's Temporal runtime with logs to pino and no metrics, unless one is installed already. */
 export function installRuntimeLogging(): void {
@@ -85,7 +91,7 @@ export async function createTemporalWorker(config: DuragentConfig, logger: Logge
       taskQueue: config.temporal.taskQueue,
       workflowBundle,
       ...(dataConverter ? { dataConverter } : {}),
-      activities: temporalActivities(runtime.effects, { stopping: stopping.signal }),
+      activities: { ...temporalActivities(runtime.effects, { stopping: stopping.signal }), ...workerActivities(config) },
       maxCachedWorkflows: config.worker.maxCachedWorkflows,
       ...(config.worker.maxConcurrentWorkflowTaskExecutions ? { maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTaskExecutions } : {}),
       ...(config.worker.maxConcurrentActivityTaskExecutions ? { maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivityTaskExecutions } : {}),
@@ -273,5 +279,22 @@ async function tracingWorkerOptions(tracing: Tracing): Promise<Partial<WorkerOpt
       client: { workflow: [new otel.OpenTelemetryWorkflowClientInterceptor()] },
     },
     sinks: { exporter: await (await import("../telemetry/tracing.js")).workflowSpanSink(tracing) },
+  };
+}
+
+/** The worker's activities beside the effects: reading its config for runs started elsewhere. */
+export function workerActivities(config: DuragentConfig): WorkerActivities {
+  // Loaded at the first such run, then kept: modules are imported once a process.
+  let targets: Promise<ReadonlyMap<string, RunTarget>> | undefined;
+  return {
+    runInputFromConfig: async (started) => {
+      targets ??= loadRunTargets(config);
+      const known = await targets.catch((error: unknown) => {
+        targets = undefined;
+        if (!isUserError(error)) throw error;
+        throw ApplicationFailure.create({ message: `The worker's config cannot give this run its target: ${(error as Error).message}`, type: FailureType.configuration, nonRetryable: true });
+      });
+      return runInputFromConfig(known, runSettingsFromConfig(config), started);
+    },
   };
 }

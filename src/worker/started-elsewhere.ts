@@ -46,7 +46,8 @@ export function runInputFromConfig(targets: ReadonlyMap<string, RunTarget>, sett
     try {
       return targetInput(target, value);
     } catch (error) {
-      throw refused(`${(error as Error).message} ${usage}`);
+      const message = (error as Error).message;
+      throw refused(/[.!?]$/.test(message) ? message : `${message}.`);
     }
   };
   const parse = <T>(schema: z.ZodType<T>): T => {

@@ -10,6 +10,7 @@ import type { BaseExecutor } from "./executor/base-executor.js";
 import { isContinueAsNew } from "./executor/continue-as-new.js";
 import type { Executor } from "./executor/executor.js";
 import { TemporalExecutor } from "./executor/temporal-executor.js";
+import { fromWorkerConfig, isRunInput } from "./started-elsewhere.js";
 
 /** What a Temporal run of any duragent workflow receives. */
 export interface WorkflowRunInput<I> {
@@ -40,8 +41,10 @@ export function defineWorkflow<I, O>(
   body: WorkflowBody<I, O>,
   options: { input?: z.ZodType<I> } = {},
 ): DuragentWorkflow<I, O> {
-  const temporalEntry = async (run: WorkflowRunInput<I>): Promise<O> =>
-    runToEnd(new TemporalExecutor(run.settings, { unwatched: run.unwatched === true }), body, run.input);
+  const temporalEntry = async (argument: WorkflowRunInput<I>): Promise<O> => {
+    const run = isRunInput(argument) ? argument : ((await fromWorkerConfig(argument)) as WorkflowRunInput<I>);
+    return runToEnd(new TemporalExecutor(run.settings, { unwatched: run.unwatched === true }), body, run.input);
+  };
   const definedAt = inWorkflowContext() ? undefined : definitionSite();
   return Object.assign(temporalEntry, {
     body,

@@ -1,0 +1,142 @@
+/**
+ * Runs started without duragent's client, as a team with its own Temporal estate starts them:
+ * `temporal workflow start`, a Temporal Schedule, another SDK's child workflow. They send an agent
+ * or pattern by name and a message, or a module workflow's own input; the worker's config gives
+ * the rest. A wrong input fails the run at once, saying what the workflow takes.
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, test } from "node:test";
+import { WorkflowFailedError, type Client } from "@temporalio/client";
+import { ApplicationFailure } from "@temporalio/common";
+import type { TestWorkflowEnvironment } from "@temporalio/testing";
+import type { DuragentConfig } from "../src/config/schema.js";
+import { textOf } from "../src/common/messages.js";
+import type { TemporalEngine } from "../src/client/temporal-engine.js";
+import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
+import { filesystemServer } from "./support/mcp-servers.js";
+import { bundleWorkflows, testConfig, withTemporalWorker } from "./support/runtime.js";
+import { startTestTemporal } from "./support/temporal.js";
+import { waitFor } from "./support/wait.js";
+
+const fixtures = fileURLToPath(new URL("./fixtures/greeting-workflows.ts", import.meta.url));
+const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-elsewhere-")));
+writeFileSync(join(dir, "plan.txt"), "the plan");
+
+let env: TestWorkflowEnvironment;
+let bundle: Awaited<ReturnType<typeof bundleWorkflows>>;
+let model: ScriptedModelServer;
+
+// The reader reads the file it is told of, then says what it read; the summarizer answers at once.
+const script: ModelScript = (call) => {
+  if (call.system === "Summarize.") return { text: "in short" };
+  const read = call.messages.findLast((message) => message.role === "tool");
+  if (read) return { text: `read: ${textOf(read.content)}` };
+  return { toolCalls: [{ name: "fs_read_text_file", arguments: { path: join(dir, "plan.txt") } }] };
+};
+
+before(async () => {
+  [env, bundle, model] = await Promise.all([startTestTemporal(), bundleWorkflows([fixtures]), startScriptedModelServer(script, { quiet: true })]);
+});
+after(async () => {
+  await model?.close();
+  await env?.teardown();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function config(): DuragentConfig {
+  return testConfig(model, {
+    llm: { defaultModel: "openai:scripted" },
+    mcp: { servers: { fs: filesystemServer(dir) } },
+    agents: { reader: { instruction: "Read files.", servers: ["fs"] }, summarizer: { instruction: "Summarize." } },
+    workflows: { brief: { pattern: "chain", steps: ["reader", "summarizer"] } },
+    modules: [fixtures],
+  });
+}
+
+function withWorker<T>(body: (client: Client, taskQueue: string, engine: TemporalEngine) => Promise<T>): Promise<T> {
+  return withTemporalWorker(env, config(), (engine, { temporal }) => body(env.client, temporal.taskQueue, engine), { workflowBundle: bundle });
+}
+
+/** The run's failure as Temporal reports it to its starter. */
+async function failureOf(run: Promise<unknown>): Promise<ApplicationFailure> {
+  const error = await run.then(
+    () => assert.fail("the run completed"),
+    (caught: unknown) => caught,
+  );
+  assert.ok(error instanceof WorkflowFailedError, String(error));
+  let cause: unknown = error.cause;
+  while (cause instanceof Error && !(cause instanceof ApplicationFailure)) cause = cause.cause;
+  assert.ok(cause instanceof ApplicationFailure, String(error.cause));
+  return cause;
+}
+
+describe("runs started without duragent's client", () => {
+  test("an agent by name and a message: the worker's config gives its definition and settings; duragent lists, reads and prices the run", async () => {
+    await withWorker(async (client, taskQueue, engine) => {
+      const workflowId = `from-cli-${randomUUID().slice(0, 8)}`;
+      const result = await client.workflow.execute("agentWorkflow", { workflowId, taskQueue, args: [{ agent: "reader", message: "What does the plan say?" }] });
+      assert.equal((result as { text: string }).text, "read: the plan");
+      const handle = await engine.getHandle(workflowId);
+      const status = await handle.status();
+      assert.equal(status.phase, "completed");
+      assert.ok(Object.keys(status.usage ?? {}).length > 0, JSON.stringify(status));
+      // Named as duragent names the runs it starts, so `list --target` finds it.
+      const listed = await waitFor("the run listed by its agent", async () => (await engine.list(10, { target: "reader" })).find((run) => run.runId === workflowId));
+      assert.equal(listed.phase, "completed");
+    });
+  });
+
+  test("a pattern from the config's workflows by name, and a module workflow with its own input", async () => {
+    await withWorker(async (client, taskQueue) => {
+      const brief = await client.workflow.execute("patternWorkflow", { workflowId: `brief-${randomUUID().slice(0, 8)}`, taskQueue, args: [{ pattern: "brief", input: "the plan" }] });
+      assert.equal((brief as { text: string }).text, "in short");
+      const greeting = await client.workflow.execute("greet", { workflowId: `greet-${randomUUID().slice(0, 8)}`, taskQueue, args: [{ name: "Ada" }] });
+      assert.equal(greeting, "Hello, Ada.");
+    });
+  });
+
+  test("a Temporal Schedule starts an agent by name, each run on the worker's config of the day", async () => {
+    await withWorker(async (client, taskQueue, engine) => {
+      const scheduleId = `nightly-${randomUUID().slice(0, 8)}`;
+      const schedule = await client.schedule.create({
+        scheduleId,
+        spec: { intervals: [{ every: "365 days" }] },
+        action: { type: "startWorkflow", workflowType: "agentWorkflow", taskQueue, args: [{ agent: "reader", message: "Read the plan." }] },
+        state: { paused: true },
+      });
+      try {
+        await schedule.trigger();
+        const workflowId = await waitFor("the scheduled run", async () => (await schedule.describe()).info.recentActions[0]?.action.workflow.workflowId);
+        const handle = await engine.getHandle(workflowId);
+        assert.equal(((await handle.result()) as { text: string }).text, "read: the plan");
+      } finally {
+        await schedule.delete();
+      }
+    });
+  });
+
+  test("a wrong input fails the run at once, saying what the workflow takes, rather than failing its workflow task for ever", async () => {
+    await withWorker(async (client, taskQueue) => {
+      const start = (workflowType: string, argument: unknown) => client.workflow.execute(workflowType, { workflowId: `wrong-${randomUUID().slice(0, 8)}`, taskQueue, args: [argument] });
+      const bare = await failureOf(start("agentWorkflow", "LIST the files"));
+      assert.equal(bare.type, "InvalidRunInput");
+      assert.match(bare.message, /^agentWorkflow got "LIST the files": .*agentWorkflow \{"agent": "<an agent in the worker's config>", "message": "<text>"\}/s);
+      const unknown = await failureOf(start("agentWorkflow", { agent: "nobody", message: "hi" }));
+      assert.match(unknown.message, /^No agent is called 'nobody' in the worker's config \(agents: reader, summarizer\)\./);
+      const kind = await failureOf(start("agentWorkflow", { agent: "brief", message: "hi" }));
+      assert.match(kind.message, /^'brief' is a pattern: start patternWorkflow with \{"pattern": "brief", "input": "…"\}\.$/);
+      const empty = await failureOf(start("agentWorkflow", { agent: "reader", message: "" }));
+      assert.match(empty.message, /needs a message as its input/);
+      const ownSettings = await failureOf(start("agentWorkflow", { input: { agent: "reader", message: "hi" }, settings: {} }));
+      assert.match(ownSettings.message, /`settings` are duragent's own, made by its client; leave them out/);
+      const badGreeting = await failureOf(start("greet", { name: 42 }));
+      assert.equal(badGreeting.type, "InvalidRunInput");
+      assert.equal(badGreeting.message, "the input of 'greet': name: expected a string, got a number.");
+    });
+  });
+});
