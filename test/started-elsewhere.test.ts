@@ -16,6 +16,7 @@ import { ApplicationFailure } from "@temporalio/common";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import type { DuragentConfig } from "../src/config/schema.js";
 import { textOf } from "../src/common/messages.js";
+import { runSettingsFromConfig } from "../src/config/load-config.js";
 import type { TemporalEngine } from "../src/client/temporal-engine.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import { filesystemServer } from "./support/mcp-servers.js";
@@ -134,6 +135,9 @@ describe("runs started without duragent's client", () => {
       assert.match(empty.message, /needs a message as its input/);
       const ownSettings = await failureOf(start("agentWorkflow", { input: { agent: "reader", message: "hi" }, settings: {} }));
       assert.match(ownSettings.message, /`settings` are duragent's own, made by its client; leave them out/);
+      // duragent's own input, copied from a run's history and changed: checked too.
+      const copied = await failureOf(start("agentWorkflow", { input: { agent: { name: "reader", instruction: "Read files." } }, settings: runSettingsFromConfig(config()) }));
+      assert.match(copied.message, /^agentWorkflow's input has no message \(text\)/);
       const badGreeting = await failureOf(start("greet", { name: 42 }));
       assert.equal(badGreeting.type, "InvalidRunInput");
       assert.equal(badGreeting.message, "the input of 'greet': name: expected a string, got a number.");

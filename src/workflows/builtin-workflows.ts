@@ -4,6 +4,8 @@
  */
 import { z } from "zod";
 import { inWorkflowContext, patched } from "@temporalio/workflow";
+import { ApplicationFailure } from "@temporalio/common";
+import { FailureType } from "../common/failures.js";
 import { MessageSchema, type Message } from "../common/messages.js";
 import { TokenUsageSchema } from "../common/token-usage.js";
 import { addUsage } from "../common/usage.js";
@@ -71,6 +73,14 @@ export interface AgentRunResult {
  * the same run id to its result.
  */
 export const agentWorkflow = defineWorkflow<AgentRunInput, AgentRunResult>(async (ctx, input) => {
+  // A hand-made input (one copied from a run's history and changed) fails here, once, rather than at every attempt of its first model call.
+  if (typeof input?.message !== "string" || typeof input.agent?.name !== "string") {
+    throw ApplicationFailure.create({
+      message: `agentWorkflow's input has no ${typeof input?.message !== "string" ? "message (text)" : "agent"}: {"agent": "<an agent in the worker's config>", "message": "<text>"} is all it needs; the worker's config gives the rest.`,
+      type: FailureType.invalidRunInput,
+      nonRetryable: true,
+    });
+  }
   const { carried } = input;
   if (carried?.steps !== undefined) ctx.run.countStepsFrom(carried.steps);
   const agent = defineAgent(input.agent);
