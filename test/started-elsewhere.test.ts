@@ -11,11 +11,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
-import { WorkflowFailedError, type Client } from "@temporalio/client";
+import { WithStartWorkflowOperation, WorkflowFailedError, type Client } from "@temporalio/client";
+import type { Workflow } from "@temporalio/common";
 import { ApplicationFailure } from "@temporalio/common";
 import type { TestWorkflowEnvironment } from "@temporalio/testing";
 import type { DuragentConfig } from "../src/config/schema.js";
 import { textOf } from "../src/common/messages.js";
+import { ChatMessages } from "../src/common/chat.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
 import type { TemporalEngine } from "../src/client/temporal-engine.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
@@ -98,6 +100,35 @@ describe("runs started without duragent's client", () => {
       assert.equal((brief as { text: string }).text, "in short");
       const greeting = await client.workflow.execute("greet", { workflowId: `greet-${randomUUID().slice(0, 8)}`, taskQueue, args: [{ name: "Ada" }] });
       assert.equal(greeting, "Hello, Ada.");
+    });
+  });
+
+  test("a chat with an agent by name, its turns sent as duragent.chat.send updates", async () => {
+    await withWorker(async (client, taskQueue) => {
+      const workflowId = `chat-${randomUUID().slice(0, 8)}`;
+      const chat = await client.workflow.start("chatWorkflow", { workflowId, taskQueue, args: [{ agent: "summarizer" }] });
+      // Sent at once, while the run still reads its worker's config: it waits for the chat's handler.
+      const { turn } = await chat.executeUpdate<{ turn: number }, [{ text: string }]>(ChatMessages.send, { args: [{ text: "the plan" }] });
+      assert.equal(turn, 1);
+      const reply = await waitFor("the reply", async () => (await chat.query<{ text: string } | null, [{ turn: number }]>(ChatMessages.reply, { turn })) ?? undefined);
+      assert.equal(reply.text, "in short");
+      await chat.executeUpdate(ChatMessages.end);
+      await chat.result();
+    });
+  });
+
+  test("updates sent at once, while the run still reads its worker's config, wait for its handlers; a refused one fails alone", async () => {
+    await withWorker(async (client, taskQueue) => {
+      // Update-with-start puts the update in the run's first workflow task, before its handlers exist.
+      const startWorkflowOperation = new WithStartWorkflowOperation("counter", { workflowId: `counter-${randomUUID().slice(0, 8)}`, taskQueue, args: [{ start: 1 }], workflowIdConflictPolicy: "FAIL" });
+      const added = await client.workflow.executeUpdateWithStart<Workflow, number, [number]>("add", { args: [2], startWorkflowOperation });
+      assert.equal(added, 3);
+      const run = await startWorkflowOperation.workflowHandle();
+      const [refused] = await Promise.allSettled([run.executeUpdate("add", { args: ["two"] })]);
+      assert.equal(refused.status, "rejected");
+      assert.match(String((refused as PromiseRejectedResult).reason?.cause?.message), /add a number, not "two"/);
+      await run.signal("finish");
+      assert.equal(await run.result(), 3);
     });
   });
 

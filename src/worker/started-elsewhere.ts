@@ -15,6 +15,8 @@ import { patternWorkflowName } from "../workflows/patterns/child-pattern.js";
 
 const agentArgument = z.strictObject({ agent: z.string().min(1), message: z.unknown() });
 const patternArgument = z.strictObject({ pattern: z.string().min(1), input: z.unknown() });
+const chatArgument = z.strictObject({ agent: z.string().min(1), turnsPerRun: z.number().int().positive().optional() });
+const chatWorkflowName = "chatWorkflow";
 
 /** How each kind of target is started from outside, for the failure that says so. */
 function howToStart(target: Pick<RunTarget, "kind" | "name">): string {
@@ -25,7 +27,8 @@ function howToStart(target: Pick<RunTarget, "kind" | "name">): string {
 
 const usage =
   `A run started without duragent's client takes: ${agentWorkflowName} {"agent": "<an agent in the worker's config>", "message": "<text>"}, ` +
-  `${patternWorkflowName} {"pattern": "<a workflow under \`workflows:\`>", "input": "<text>"}, or a module workflow's own input; the worker's config gives the settings.`;
+  `${patternWorkflowName} {"pattern": "<a workflow under \`workflows:\`>", "input": "<text>"}, ${chatWorkflowName} {"agent": "<an agent>"}, ` +
+  "or a module workflow's own input; the worker's config gives the settings.";
 
 function refused(message: string): ApplicationFailure {
   return ApplicationFailure.create({ message, type: FailureType.invalidRunInput, nonRetryable: true });
@@ -69,6 +72,11 @@ export function runInputFromConfig(targets: ReadonlyMap<string, RunTarget>, sett
     const { pattern, input: text } = parse(patternArgument);
     const target = named(pattern, "pattern");
     return { input: input(target, text), settings, target: target.name };
+  }
+  if (type === chatWorkflowName) {
+    const { agent, turnsPerRun } = parse(chatArgument);
+    const target = named(agent, "agent") as Extract<RunTarget, { kind: "agent" }>;
+    return { input: { agent: target.agent, ...(turnsPerRun !== undefined ? { turnsPerRun } : {}) }, settings, target: target.name };
   }
   const target = targets.get(type);
   if (!target || workflowType(target) !== type) throw refused(`The worker's config has no workflow '${type}'. ${usage}`);

@@ -10,7 +10,9 @@ import type { BaseExecutor } from "./executor/base-executor.js";
 import { isContinueAsNew } from "./executor/continue-as-new.js";
 import type { Executor } from "./executor/executor.js";
 import { TemporalExecutor } from "./executor/temporal-executor.js";
-import { fromWorkerConfig, isRunInput } from "./started-elsewhere.js";
+import { fromWorkerConfig, holdEarlyMessages, isRunInput } from "./started-elsewhere.js";
+import { ApplicationFailure } from "@temporalio/common";
+import { FailureType } from "../common/failures.js";
 
 /** What a Temporal run of any duragent workflow receives. */
 export interface WorkflowRunInput<I> {
@@ -42,8 +44,23 @@ export function defineWorkflow<I, O>(
   options: { input?: z.ZodType<I> } = {},
 ): DuragentWorkflow<I, O> {
   const temporalEntry = async (argument: WorkflowRunInput<I>): Promise<O> => {
-    const run = isRunInput(argument) ? argument : ((await fromWorkerConfig(argument)) as WorkflowRunInput<I>);
-    return runToEnd(new TemporalExecutor(run.settings, { unwatched: run.unwatched === true }), body, run.input);
+    if (isRunInput(argument)) return runToEnd(new TemporalExecutor(argument.settings, { unwatched: argument.unwatched === true }), body, argument.input);
+    // Started without duragent's client: the worker's config gives what the client would have sent.
+    const early = holdEarlyMessages();
+    let run: WorkflowRunInput<I>;
+    try {
+      run = (await fromWorkerConfig(argument)) as WorkflowRunInput<I>;
+    } catch (error) {
+      early.release(() => {
+        throw ApplicationFailure.nonRetryable("The run did not start: its input does not fit (see how the run failed).", FailureType.invalidRunInput);
+      });
+      throw error;
+    }
+    const executor = new TemporalExecutor(run.settings, { unwatched: true });
+    // The body sets its handlers as it begins, before its first await: the early updates then find them.
+    const ending = runToEnd(executor, body, run.input);
+    early.release((name, value) => executor.deliverEarlyUpdate(name, value));
+    return ending;
   };
   const definedAt = inWorkflowContext() ? undefined : definitionSite();
   return Object.assign(temporalEntry, {

@@ -12,6 +12,7 @@ import type { LlmRequest, LlmSetup } from "../../common/llm.js";
 import type { Message, TranscriptAgents } from "../../common/messages.js";
 import { historyLimitDefaults, type ActivitySettings, type RunSettings } from "../../common/run-settings.js";
 import { RunMessages, type Answer, type ApprovalDecision, type ChildUsage, type ChildWaits, type PendingRequest, type RunPhase, type RunStatus } from "../../common/run-status.js";
+import { InvalidRunMessage } from "../../common/invalid-run-message.js";
 import { agentSearchAttribute, phaseSearchAttribute } from "../../common/search-attributes.js";
 import { currentDetails, waitsForParent } from "../../common/current-details.js";
 import { phaseWithChildren } from "../../common/child-runs.js";
@@ -331,6 +332,34 @@ export class TemporalExecutor extends BaseExecutor {
   protected setUpdateHandler<A, R>(name: string, handler: (arg: A) => Promise<R> | R, options: { validator?: (arg: A) => void } = {}): void {
     const definition = workflow.defineUpdate<R, [A]>(name);
     workflow.setHandler(definition, async (arg: A) => handler(arg), options.validator ? { validator: options.validator } : {});
+    this.ownUpdates.set(name, { handler: handler as (arg: unknown) => unknown, ...(options.validator ? { validator: options.validator as (arg: unknown) => void } : {}) });
+  }
+
+  private readonly ownUpdates = new Map<string, { handler: (arg: unknown) => unknown; validator?: (arg: unknown) => void }>();
+
+  /**
+   * An update that came while a run started elsewhere read its worker's config (src/workflows/
+   * started-elsewhere.ts), taken as its handler takes it; a refusal fails the update.
+   */
+  async deliverEarlyUpdate(name: string, argument: unknown): Promise<unknown> {
+    const { control } = this;
+    try {
+      if (name === RunMessages.answer) {
+        control.validateAnswer(argument as Answer);
+        return control.applyAnswer(argument as Answer);
+      }
+      if (name === RunMessages.decide) {
+        control.validateDecision(argument as ApprovalDecision);
+        return control.applyDecision(argument as ApprovalDecision);
+      }
+      const own = this.ownUpdates.get(name);
+      if (!own) throw new InvalidRunMessage(`The run handles no update '${name}'.`);
+      own.validator?.(argument);
+      return await own.handler(argument);
+    } catch (error) {
+      if (error instanceof ApplicationFailure) throw error;
+      throw ApplicationFailure.create({ message: (error as Error).message, type: error instanceof InvalidRunMessage ? "InvalidRunMessage" : undefined, nonRetryable: true });
+    }
   }
 
   protected setSignalHandler<A>(name: string, handler: (arg: A) => void): void {
