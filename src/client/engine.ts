@@ -22,12 +22,12 @@ import type { DuragentConfig } from "../config/schema.js";
 
 export type EngineName = "memory" | "temporal";
 
-/** A run, started by this process or found by its id. */
 export interface TranscriptOptions {
   /** Take in the messages of the run's child runs, and theirs (default: the run's own only). */
   childRuns?: boolean;
 }
 
+/** A run, started by this process or found by its id. */
 export interface RunHandle<R = unknown> {
   /** The run's id; on Temporal, the workflow id. */
   readonly runId: string;
@@ -422,10 +422,10 @@ export function runAlreadyExists(runId: string, where: string): UserError {
   return new UserError(`A run '${runId}' already exists ${where}; choose another id.`, { name: "RunAlreadyExists" });
 }
 
-/** The Temporal workflow type that runs a target. */
 /** The built-in workflow that runs an agent. */
 export const agentWorkflowName = "agentWorkflow";
 
+/** The Temporal workflow type that runs a target. */
 export function workflowType(target: RunTarget): string {
   if (target.kind === "agent") return agentWorkflowName;
   return target.kind === "pattern" ? "patternWorkflow" : target.name;

@@ -98,6 +98,8 @@ function describeIssue(issue: ZodIssue, prefix: readonly PropertyKey[], known?: 
 }
 
 function describeInvalidType(issue: z.core.$ZodIssueInvalidType): string {
+  // A required key of any type (`z.unknown()`) says only that it is missing.
+  if (issue.expected === "nonoptional") return "missing";
   const expected = typeNoun(issue.expected);
   if ("input" in issue) {
     if (issue.input === undefined) return `missing: expected ${expected}`;

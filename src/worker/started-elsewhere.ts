@@ -12,6 +12,7 @@ import type { RunInputFromConfig, StartedElsewhere } from "../common/started-els
 import { agentWorkflowName, targetInput, workflowType } from "../client/engine.js";
 import type { RunTarget } from "../client/run-targets.js";
 import { patternWorkflowName } from "../workflows/patterns/child-pattern.js";
+import { formatZodError } from "../errors/zod-issues.js";
 
 const agentArgument = z.strictObject({ agent: z.string().min(1), message: z.unknown() });
 const patternArgument = z.strictObject({ pattern: z.string().min(1), input: z.unknown() });
@@ -54,11 +55,11 @@ export function runInputFromConfig(targets: ReadonlyMap<string, RunTarget>, sett
     }
   };
   const parse = <T>(schema: z.ZodType<T>): T => {
-    const parsed = schema.safeParse(argument);
+    const parsed = schema.safeParse(argument, { reportInput: true });
     if (parsed.success) return parsed.data;
     const settings = typeof argument === "object" && argument !== null && "settings" in argument;
     throw refused(
-      `${type} got ${describe(argument)}: ${z.prettifyError(parsed.error).replace(/\n/g, "; ")}. ` +
+      `${type} got ${describe(argument)}: ${formatZodError(parsed.error, "its input", schema).replace(/\n\s*/g, " ")}. ` +
         (settings ? "`settings` are duragent's own, made by its client; leave them out and the worker's config gives them. " : "") +
         usage,
     );

@@ -14,6 +14,7 @@ import { appendStreamed, maxStepLogs, maxStreamedText, type ServerRequest, type 
 import { addUsage, type UsageByModel } from "../../common/usage.js";
 import { costOf, type PriceTable } from "../../common/pricing.js";
 import { jsonSchemaOf, zodOfJsonSchema } from "../structured-output.js";
+import { formatZodError } from "../../errors/zod-issues.js";
 import type { Answered, ApprovalCall, ApprovalOutcome, Question } from "./executor.js";
 import { sameJson } from "../../common/tools.js";
 
@@ -365,9 +366,9 @@ export class RunControl {
    * so runs from before replay as they ran.
    */
   validateAnswer(answer: Answer): void {
-    const shape = AnswerSchema.safeParse(answer);
+    const shape = strictAnswer.safeParse(answer, { reportInput: true });
     if (!shape.success) {
-      throw new InvalidRunMessage(`An answer is {"value": …, "requestId"?: "input-…", "action"?: "accept" | "decline" | "cancel"}; this one is ${shortJson(answer)}: ${z.prettifyError(shape.error).replace(/\n/g, "; ")}`);
+      throw new InvalidRunMessage(`An answer is {"value": …, "requestId"?: "input-…", "action"?: "accept" | "decline" | "cancel"}; this one is ${shortJson(answer)}: ${formatZodError(shape.error, "it", AnswerSchema).replace(/\n\s*/g, " ")}`);
     }
     const { entry } = this.parseAnswer(answer);
     if ("schema" in entry && entry.answer !== undefined) throw new InvalidRunMessage(`${entry.request.id} has already been answered; the first answer stands.`);
@@ -498,10 +499,10 @@ export class RunControl {
    */
   validateDecision(decision: ApprovalDecision): void {
     // Sent by Temporal's own tools too (`temporal workflow update execute`): `"yes"` or `{approve: true}` must not read as a rejection.
-    const shape = ApprovalDecisionSchema.safeParse(decision);
+    const shape = strictDecision.safeParse(decision, { reportInput: true });
     if (!shape.success) {
       throw new InvalidRunMessage(
-        `A decision is {"approved": true | false, "requestId"?: "approval-…", "arguments"?: {…}, "reason"?: "…"}; this one is ${shortJson(decision)}: ${z.prettifyError(shape.error).replace(/\n/g, "; ")}`,
+        `A decision is {"approved": true | false, "requestId"?: "approval-…", "arguments"?: {…}, "reason"?: "…"}; this one is ${shortJson(decision)}: ${formatZodError(shape.error, "it", ApprovalDecisionSchema).replace(/\n\s*/g, " ")}`,
       );
     }
     const entry = this.findPending(decision.requestId, "approval");
@@ -554,6 +555,10 @@ function causedBy(error: unknown, cause: unknown): boolean {
   for (let current = error, depth = 0; current instanceof Error && depth < 8; current = current.cause, depth++) if (current === cause) return true;
   return false;
 }
+
+// Strict, so a sender's misspelt key is named rather than ignored.
+const strictAnswer = z.strictObject(AnswerSchema.shape);
+const strictDecision = z.strictObject(ApprovalDecisionSchema.shape);
 
 /** A message as its sender wrote it, cut short for an error. */
 function shortJson(value: unknown): string {
