@@ -36,6 +36,8 @@ describe("a child run's requests in its parent's details", () => {
     const one = currentDetails(status(), new Map([["inner-1", [{ kind: "input", id: "input-1", prompt: "Which city?" }]]]));
     assert.match(one, /\*\*Question\*\* in child run `inner-1`: Which city\?/);
     assert.match(one, /Answer: `duragent answer trip --value "…"`/);
+    // With Temporal's tools the answer goes to the child run itself, by its own request id.
+    assert.match(one, /Or with Temporal's tools: update `duragent\.input` of `trip\/inner-1` with `\{"value": …, "requestId": "input-1"\}`/);
     // With more than one request, each names its own.
     const two = currentDetails(
       status([{ kind: "input", id: "input-1", prompt: "Dates?" }]),
@@ -44,6 +46,8 @@ describe("a child run's requests in its parent's details", () => {
     assert.match(two, /duragent answer trip --request input-1/);
     assert.match(two, /\*\*Approve the tool call\*\* in child run `inner-1` `fs\/write_file`: Write\?/);
     assert.match(two, /duragent approve trip --request inner-1\/approval-1/);
+    assert.match(two, /Or with Temporal's tools: update `duragent\.decide` of `trip\/inner-1` with `\{"approved": true, "requestId": "approval-1"\}`/);
+    assert.match(two, /Or with Temporal's tools: update `duragent\.input` with `\{"value": …, "requestId": "input-1"\}`/);
   });
 });
 

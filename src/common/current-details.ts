@@ -3,7 +3,7 @@
  * `setCurrentDetails`): its phase and step, and when it waits, the question or the tool call to
  * approve with the exact command that answers it. Sandbox-safe and pure.
  */
-import { waitingBetweenSteps, type ChildWaits, type PendingRequest, type RunStatus } from "./run-status.js";
+import { RunMessages, waitingBetweenSteps, type ChildWaits, type PendingRequest, type RunStatus } from "./run-status.js";
 import { childRequests, phaseWithChildren } from "./child-runs.js";
 import { soleFormField } from "./elicitation-schema.js";
 
@@ -51,15 +51,26 @@ export function currentDetails(status: RunStatus, childWaits: ReadonlyMap<string
 function pendingLines(runId: string, request: PendingRequest, several: boolean, child?: string): string[] {
   const which = several ? ` --request ${request.id}` : "";
   const inChild = child === undefined ? "" : ` in child run \`${child}\``;
+  // For people who use Temporal's own tools (the Web UI, `temporal workflow update`): a child's
+  // request (`inner-1/input-1`) goes to the run that asked, by the id it knows it by.
+  const slash = request.id.lastIndexOf("/");
+  const owner = slash < 0 ? "" : ` of \`${runId}/${request.id.slice(0, slash)}\``;
+  const ownId = request.id.slice(slash + 1);
+  const native = (update: string, payload: string) => `Or with Temporal's tools: update \`${update}\`${owner} with \`${payload}\``;
   if (request.kind === "approval") {
     return [
       `**Approve the tool call**${inChild} \`${request.server}/${request.tool}\`: ${cut(request.prompt)}`,
       `Arguments: \`${cut(JSON.stringify(request.arguments))}\``,
       `Approve: \`duragent approve ${runId}${which}\` · Reject: \`duragent reject ${runId}${which} --reason "…"\``,
+      native(RunMessages.decide, `{"approved": true, "requestId": "${ownId}"}`),
     ];
   }
   const from = request.origin ? ` (from \`${request.origin.server}/${request.origin.tool}\`)` : "";
-  return [`**Question**${inChild}${from}: ${cut(request.prompt)}`, `Answer: \`duragent answer ${runId}${which} --value ${valueShape(answeredSchema(request))}\``];
+  return [
+    `**Question**${inChild}${from}: ${cut(request.prompt)}`,
+    `Answer: \`duragent answer ${runId}${which} --value ${valueShape(answeredSchema(request))}\``,
+    native(RunMessages.answer, `{"value": …, "requestId": "${ownId}"}`),
+  ];
 }
 
 /** An MCP server's form of one field is answered with the field's value alone, as `duragent answer` reads it. */
