@@ -12,7 +12,7 @@ import type { AgentSpec } from "../workflows/agent/define-agent.js";
 import { chatWorkflow } from "../workflows/builtin-workflows.js";
 import { chatTurnFailed, type ChatInput } from "../workflows/chat/chat-session.js";
 import type { DuragentWorkflow } from "../workflows/define-workflow.js";
-import { InvalidRunMessage, RunAlreadyEnded, type Engine, type RunHandle } from "./engine.js";
+import { chatWorkflowName, InvalidRunMessage, RunAlreadyEnded, type Engine, type RunHandle } from "./engine.js";
 import { textEvents, type RunEvent, type ShownText } from "./run-events.js";
 import type { RunTarget } from "./run-targets.js";
 import { ExitCode, UserError } from "../errors/user-error.js";
@@ -73,7 +73,7 @@ export interface StartChatOptions {
 /** The built-in chat workflow as a run target; its type name is what workers register. */
 const chatTarget: RunTarget = {
   kind: "workflow",
-  name: "chatWorkflow",
+  name: chatWorkflowName,
   workflow: chatWorkflow as unknown as DuragentWorkflow,
 };
 

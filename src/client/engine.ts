@@ -422,8 +422,9 @@ export function runAlreadyExists(runId: string, where: string): UserError {
   return new UserError(`A run '${runId}' already exists ${where}; choose another id.`, { name: "RunAlreadyExists" });
 }
 
-/** The built-in workflow that runs an agent. */
+/** The built-in workflows that run an agent, and a chat with one. */
 export const agentWorkflowName = "agentWorkflow";
+export const chatWorkflowName = "chatWorkflow";
 
 /** The Temporal workflow type that runs a target. */
 export function workflowType(target: RunTarget): string {

@@ -172,14 +172,7 @@ export class MemoryEngine implements Engine {
       update: async <R>(name: string, payload?: unknown) => (await current()).update<R>(name, payload),
       signal: async (name, payload) => (await current()).signal(name, payload),
       query: async <R>(name: string, payload?: unknown) => (await current()).query<R>(name, payload),
-      child: async (id) => {
-        const child = live("reach a child run of").descendant(id);
-        if (!child) throw new InvalidRunMessage(`Run ${runId} has no child run ${id} in flight.`);
-        return {
-          answer: async (answer) => child.answer(answer),
-          decide: async (decision) => child.decide(decision),
-        };
-      },
+      child: async (id) => descendantToAnswer(runId, live("reach a child run of"), id),
     }, 30);
     this.runs.set(runId, { handle, peek, stop: () => executor?.cancel(), descendant: (id) => executor?.descendant(id), type, target: options.listedAs ?? target.name, startedAt: new Date().toISOString() });
     return handle;
@@ -324,10 +317,13 @@ function childHandle(runId: string, child: MemoryExecutor): RunHandle {
     update: async <R>(name: string, payload?: unknown) => child.update<R>(name, payload),
     signal: async (name, payload) => child.signal(name, payload),
     query: async <R>(name: string, payload?: unknown) => child.query<R>(name, payload),
-    child: async (id) => {
-      const descendant = child.descendant(id);
-      if (!descendant) throw new InvalidRunMessage(`Run ${runId} has no child run ${id} in flight.`);
-      return { answer: async (answer) => descendant.answer(answer), decide: async (decision) => descendant.decide(decision) };
-    },
+    child: async (id) => descendantToAnswer(runId, child, id),
   }, 30);
+}
+
+/** A child run (or a child's child) of `run` that takes answers and decisions, as a handle routes them. */
+function descendantToAnswer(runId: string, run: MemoryExecutor, id: string): Pick<RunHandle, "answer" | "decide"> {
+  const descendant = run.descendant(id);
+  if (!descendant) throw new InvalidRunMessage(`Run ${runId} has no child run ${id} in flight.`);
+  return { answer: async (answer) => descendant.answer(answer), decide: async (decision) => descendant.decide(decision) };
 }

@@ -45,6 +45,13 @@ export function formatZodError(error: z.ZodError, where: string, schema?: z.ZodT
 
 type ZodIssue = z.core.$ZodIssue;
 
+/** What a sender sent, as JSON cut short, for the message that refuses it. */
+export function inputPreview(value: unknown, max = 80): string {
+  if (value === undefined || value === null) return "empty";
+  const text = JSON.stringify(value);
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
 /** `a.b.0.c`; keys that would be ambiguous in a dotted path are quoted. */
 export function formatPath(segments: readonly PropertyKey[]): string {
   return segments

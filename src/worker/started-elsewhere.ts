@@ -9,15 +9,14 @@ import { z } from "zod";
 import { FailureType } from "../common/failures.js";
 import type { RunSettings } from "../common/run-settings.js";
 import type { RunInputFromConfig, StartedElsewhere } from "../common/started-elsewhere.js";
-import { agentWorkflowName, targetInput, workflowType } from "../client/engine.js";
+import { agentWorkflowName, chatWorkflowName, targetInput, workflowType } from "../client/engine.js";
 import type { RunTarget } from "../client/run-targets.js";
 import { patternWorkflowName } from "../workflows/patterns/child-pattern.js";
-import { formatZodError } from "../errors/zod-issues.js";
+import { formatZodError, inputPreview } from "../errors/zod-issues.js";
 
 const agentArgument = z.strictObject({ agent: z.string().min(1), message: z.unknown() });
 const patternArgument = z.strictObject({ pattern: z.string().min(1), input: z.unknown() });
 const chatArgument = z.strictObject({ agent: z.string().min(1), turnsPerRun: z.number().int().positive().optional() });
-const chatWorkflowName = "chatWorkflow";
 
 /** How each kind of target is started from outside, for the failure that says so. */
 function howToStart(target: Pick<RunTarget, "kind" | "name">): string {
@@ -59,7 +58,7 @@ export function runInputFromConfig(targets: ReadonlyMap<string, RunTarget>, sett
     if (parsed.success) return parsed.data;
     const settings = typeof argument === "object" && argument !== null && "settings" in argument;
     throw refused(
-      `${type} got ${describe(argument)}: ${formatZodError(parsed.error, "its input", schema).replace(/\n\s*/g, " ")}. ` +
+      `${type} got ${inputPreview(argument, 120)}: ${formatZodError(parsed.error, "its input", schema).replace(/\n\s*/g, " ")}. ` +
         (settings ? "`settings` are duragent's own, made by its client; leave them out and the worker's config gives them. " : "") +
         usage,
     );
@@ -82,10 +81,4 @@ export function runInputFromConfig(targets: ReadonlyMap<string, RunTarget>, sett
   const target = targets.get(type);
   if (!target || workflowType(target) !== type) throw refused(`The worker's config has no workflow '${type}'. ${usage}`);
   return { input: input(target, argument), settings, target: target.name };
-}
-
-function describe(value: unknown): string {
-  if (value === undefined || value === null) return "no input";
-  const text = JSON.stringify(value);
-  return text.length > 120 ? `${text.slice(0, 120)}…` : text;
 }

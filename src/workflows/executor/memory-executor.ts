@@ -82,8 +82,7 @@ export class MemoryExecutor extends BaseExecutor {
     this.setUpdateHandler<ApprovalDecision, void>(RunMessages.decide, (decision) => this.control.applyDecision(decision), { validator: (decision) => this.control.validateDecision(decision) });
     this.setSignalHandler<ApprovalDecision>(RunMessages.decide, (decision) => {
       try {
-        this.control.validateDecision(decision);
-        this.control.applyDecision(decision);
+        this.control.takeDecision(decision);
       } catch (error) {
         this.log.warn("ignored an invalid decision sent by signal", { error: (error as Error).message });
       }
@@ -213,14 +212,12 @@ export class MemoryExecutor extends BaseExecutor {
   }
 
   answer(answer: Answer): void {
-    this.control.validateAnswer(answer);
-    this.control.applyAnswer(answer);
+    this.control.takeAnswer(answer);
     this.notify();
   }
 
   decide(decision: ApprovalDecision): void {
-    this.control.validateDecision(decision);
-    this.control.applyDecision(decision);
+    this.control.takeDecision(decision);
     this.notify();
   }
 

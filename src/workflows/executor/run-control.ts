@@ -14,7 +14,7 @@ import { appendStreamed, maxStepLogs, maxStreamedText, type ServerRequest, type 
 import { addUsage, type UsageByModel } from "../../common/usage.js";
 import { costOf, type PriceTable } from "../../common/pricing.js";
 import { jsonSchemaOf, zodOfJsonSchema } from "../structured-output.js";
-import { formatZodError } from "../../errors/zod-issues.js";
+import { formatZodError, inputPreview } from "../../errors/zod-issues.js";
 import type { Answered, ApprovalCall, ApprovalOutcome, Question } from "./executor.js";
 import { sameJson } from "../../common/tools.js";
 
@@ -368,10 +368,16 @@ export class RunControl {
   validateAnswer(answer: Answer): void {
     const shape = strictAnswer.safeParse(answer, { reportInput: true });
     if (!shape.success) {
-      throw new InvalidRunMessage(`An answer is {"value": …, "requestId"?: "input-…", "action"?: "accept" | "decline" | "cancel"}; this one is ${shortJson(answer)}: ${formatZodError(shape.error, "it", AnswerSchema).replace(/\n\s*/g, " ")}`);
+      throw new InvalidRunMessage(`An answer is {"value": …, "requestId"?: "input-…", "action"?: "accept" | "decline" | "cancel"}; this one is ${inputPreview(answer)}: ${formatZodError(shape.error, "it", AnswerSchema).replace(/\n\s*/g, " ")}`);
     }
     const { entry } = this.parseAnswer(answer);
     if ("schema" in entry && entry.answer !== undefined) throw new InvalidRunMessage(`${entry.request.id} has already been answered; the first answer stands.`);
+  }
+
+  /** An answer checked and taken at once, where no validator stands before the handler (the memory engine). */
+  takeAnswer(answer: Answer): void {
+    this.validateAnswer(answer);
+    this.applyAnswer(answer);
   }
 
   applyAnswer(answer: Answer): void {
@@ -502,7 +508,7 @@ export class RunControl {
     const shape = strictDecision.safeParse(decision, { reportInput: true });
     if (!shape.success) {
       throw new InvalidRunMessage(
-        `A decision is {"approved": true | false, "requestId"?: "approval-…", "arguments"?: {…}, "reason"?: "…"}; this one is ${shortJson(decision)}: ${formatZodError(shape.error, "it", ApprovalDecisionSchema).replace(/\n\s*/g, " ")}`,
+        `A decision is {"approved": true | false, "requestId"?: "approval-…", "arguments"?: {…}, "reason"?: "…"}; this one is ${inputPreview(decision)}: ${formatZodError(shape.error, "it", ApprovalDecisionSchema).replace(/\n\s*/g, " ")}`,
       );
     }
     const entry = this.findPending(decision.requestId, "approval");
@@ -515,6 +521,12 @@ export class RunControl {
       const { server, tool } = entry.request as ApprovalRequest;
       throw new InvalidRunMessage(`The arguments for ${server}/${tool} do not fit its input schema: ${z.prettifyError(parsed.error)}`);
     }
+  }
+
+  /** A decision checked and taken at once, where no validator stands before the handler (a signal, the memory engine). */
+  takeDecision(decision: ApprovalDecision): void {
+    this.validateDecision(decision);
+    this.applyDecision(decision);
   }
 
   applyDecision(decision: ApprovalDecision): void {
@@ -559,9 +571,3 @@ function causedBy(error: unknown, cause: unknown): boolean {
 // Strict, so a sender's misspelt key is named rather than ignored.
 const strictAnswer = z.strictObject(AnswerSchema.shape);
 const strictDecision = z.strictObject(ApprovalDecisionSchema.shape);
-
-/** A message as its sender wrote it, cut short for an error. */
-function shortJson(value: unknown): string {
-  const text = value === undefined ? "empty" : JSON.stringify(value);
-  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
-}

@@ -91,6 +91,11 @@ const earlySignalsPatch = "duragent-early-signals";
 /** A decision sent as a signal is taken; runs from before dropped it. Asked only by a run sent one. */
 const decideSignalPatch = "duragent-decide-by-signal";
 
+interface OwnUpdate {
+  handler: (arg: unknown) => unknown;
+  validator?: (arg: unknown) => void;
+}
+
 const statusQuery = workflow.defineQuery<RunStatus>(RunMessages.status);
 const transcriptQuery = workflow.defineQuery<Message[]>(RunMessages.transcript);
 const transcriptAgentsQuery = workflow.defineQuery<TranscriptAgents[]>(RunMessages.transcriptAgents);
@@ -154,14 +159,18 @@ export class TemporalExecutor extends BaseExecutor {
     workflow.setHandler(transcriptSliceQueryDefinition, ({ from, to }) => this.references.slice(from, to, transcriptPageBytes), { description: internal });
     workflow.setHandler(llmSetupQueryDefinition, (index) => this.references.setup(index) ?? null, { description: internal });
     // Validators run before anything is written to history, so a bad answer leaves no trace.
-    workflow.setHandler(answerUpdate, (answer) => control.applyAnswer(answer), {
-      validator: (answer) => control.validateAnswer(answer),
+    const answering = { handler: (answer: Answer) => control.applyAnswer(answer), validator: (answer: Answer) => control.validateAnswer(answer) };
+    workflow.setHandler(answerUpdate, answering.handler, {
+      validator: answering.validator,
       description: "Answers a pending question ({requestId?, value}); refused, leaving no trace, when the value does not fit (`duragent answer`)",
     });
-    workflow.setHandler(decideUpdate, (decision) => control.applyDecision(decision), {
-      validator: (decision) => control.validateDecision(decision),
+    const deciding = { handler: (decision: ApprovalDecision) => control.applyDecision(decision), validator: (decision: ApprovalDecision) => control.validateDecision(decision) };
+    workflow.setHandler(decideUpdate, deciding.handler, {
+      validator: deciding.validator,
       description: "Approves or rejects a pending tool call ({approved, requestId?, arguments?, reason?}) (`duragent approve`, `reject`)",
     });
+    this.ownUpdates.set(RunMessages.answer, answering as OwnUpdate);
+    this.ownUpdates.set(RunMessages.decide, deciding as OwnUpdate);
     // The fire-and-forget variant: an invalid answer cannot be refused, so it is logged and dropped.
     workflow.setHandler(answerSignal, (answer) => {
       try {
@@ -174,8 +183,7 @@ export class TemporalExecutor extends BaseExecutor {
     workflow.setHandler(decideSignal, (decision) => {
       if (!workflow.patched(decideSignalPatch)) return;
       try {
-        control.validateDecision(decision);
-        control.applyDecision(decision);
+        control.takeDecision(decision);
       } catch (error) {
         workflow.log.warn("ignored an invalid decision sent by signal", { error: (error as Error).message });
       }
@@ -332,26 +340,18 @@ export class TemporalExecutor extends BaseExecutor {
   protected setUpdateHandler<A, R>(name: string, handler: (arg: A) => Promise<R> | R, options: { validator?: (arg: A) => void } = {}): void {
     const definition = workflow.defineUpdate<R, [A]>(name);
     workflow.setHandler(definition, async (arg: A) => handler(arg), options.validator ? { validator: options.validator } : {});
-    this.ownUpdates.set(name, { handler: handler as (arg: unknown) => unknown, ...(options.validator ? { validator: options.validator as (arg: unknown) => void } : {}) });
+    this.ownUpdates.set(name, { handler: handler as OwnUpdate["handler"], ...(options.validator ? { validator: options.validator as OwnUpdate["validator"] } : {}) });
   }
 
-  private readonly ownUpdates = new Map<string, { handler: (arg: unknown) => unknown; validator?: (arg: unknown) => void }>();
+  /** Every update the run handles, duragent's and its code's, for one that came before its handler (`deliverEarlyUpdate`). */
+  private readonly ownUpdates = new Map<string, OwnUpdate>();
 
   /**
    * An update that came while a run started elsewhere read its worker's config (src/workflows/
    * started-elsewhere.ts), taken as its handler takes it; a refusal fails the update.
    */
   async deliverEarlyUpdate(name: string, argument: unknown): Promise<unknown> {
-    const { control } = this;
     try {
-      if (name === RunMessages.answer) {
-        control.validateAnswer(argument as Answer);
-        return control.applyAnswer(argument as Answer);
-      }
-      if (name === RunMessages.decide) {
-        control.validateDecision(argument as ApprovalDecision);
-        return control.applyDecision(argument as ApprovalDecision);
-      }
       const own = this.ownUpdates.get(name);
       if (!own) throw new InvalidRunMessage(`The run handles no update '${name}'.`);
       own.validator?.(argument);
