@@ -640,6 +640,40 @@ describe("declarative patterns", () => {
     }
   });
 
+  test("memory engine: under failurePolicy fail, the first failed branch cancels the others, in-process and child runs, and the run fails at once", async () => {
+    let breakNow: (() => void) | undefined;
+    const server = await startScriptedModelServer((call) => {
+      if (call.system === "You break.") return new Promise((resolve) => (breakNow = () => resolve({ error: { status: 400, message: "This model does not exist." } })));
+      return { toolCalls: [{ name: "human_input", arguments: { question: "Which colour?" } }] };
+    }, { quiet: true });
+    servers.push(server);
+    const config = ConfigSchema.parse({
+      llm: { defaultModel: "openai:scripted", providers: { openai: { apiKey: "test", baseURL: server.openaiBaseURL } } },
+      agents: { asker: { instruction: "You ask.", humanInput: true }, broken: { instruction: "You break." } },
+      workflows: { fan: { pattern: "parallel", branches: ["asker", { pattern: "chain", name: "asking", asChildWorkflow: true, steps: ["asker"] }, "broken"] } },
+    });
+    const engine = new MemoryEngine(config, runSettingsFromConfig(config), createLogger("test", "silent"));
+    try {
+      const handle = await engine.start(await findRunTarget(config, "fan"), "paint");
+      await waitFor("both askers' questions", async () => ((await handle.status()).pending.length === 2 && breakNow ? true : undefined));
+      breakNow!();
+      await assert.rejects(handle.result(), (error: unknown) => {
+        assert.ok(error instanceof RunFailed, String(error));
+        assert.equal(error.phase, "failed");
+        assert.equal(error.failureType, "ParallelBranchFailed");
+        assert.match(error.message, /fan: 1 of 3 branches failed \(2 others were cancelled\); first: broken: .*This model does not exist/);
+        return true;
+      });
+      const status = await handle.status();
+      assert.deepEqual(status.pending, []);
+      assert.deepEqual(status.childSteps?.map((child) => [child.run, child.ended]), [["asking-1", "cancelled"]]);
+      // Nothing asked a model again once the fan-out failed: the two questions and the failure.
+      assert.equal(server.requests.length, 3);
+    } finally {
+      await engine.close();
+    }
+  });
+
   test("memory engine: a child run the status lists is reached by its id: its status, its question, its answer and its result", async () => {
     const server = await startScriptedModelServer((call) => {
       const answer = call.messages.find((message) => message.role === "tool");

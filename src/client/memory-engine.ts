@@ -1,5 +1,6 @@
 /** Runs agents and workflows in this process, with the same activities a worker would use. */
 import { rootCause } from "../common/failures.js";
+import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
 import { duragentVersion } from "../package-info.js";
 import { openActivityRuntime, type ActivityRuntime } from "../activities/activity-runtime.js";
@@ -10,7 +11,7 @@ import type { RunSettings } from "../common/run-settings.js";
 import type { DuragentConfig } from "../config/schema.js";
 import type { Logger } from "../logger.js";
 import * as builtinWorkflows from "../workflows/builtin-workflows.js";
-import { isDuragentWorkflow, runToEnd, type DuragentWorkflow } from "../workflows/define-workflow.js";
+import { isDuragentWorkflow, type DuragentWorkflow } from "../workflows/define-workflow.js";
 import { ContinueAsNewRequest } from "../workflows/executor/continue-as-new.js";
 import {
   InvalidRunMessage,
@@ -32,6 +33,7 @@ import {
 } from "./engine.js";
 import { isCancellation } from "@temporalio/workflow";
 import type { RunLogger } from "../workflows/executor/executor.js";
+import { keepScopesIn } from "../workflows/executor/cancellation-scopes.js";
 import { MemoryExecutor } from "../workflows/executor/memory-executor.js";
 import { loadRunTargets, type RunTarget } from "./run-targets.js";
 
@@ -49,6 +51,9 @@ interface MemoryRun {
   target: string;
   startedAt: string;
 }
+
+// A fan-out's cancellation scope follows its branches across awaits, as Temporal's does in the sandbox.
+keepScopesIn(new AsyncLocalStorage());
 
 export class MemoryEngine implements Engine {
   readonly name = "memory" as const;
@@ -125,7 +130,7 @@ export class MemoryEngine implements Engine {
       let next = first;
       for (;;) {
         try {
-          return await runToEnd(live(), workflow.body, next);
+          return await live().runBody(workflow.body, next);
         } catch (error) {
           if (!(error instanceof ContinueAsNewRequest) || terminatedBy !== undefined) throw error;
           next = error.input;

@@ -14,10 +14,11 @@ import { withChildren } from "../../common/child-runs.js";
 import { RunMessages, type Answer, type ApprovalDecision, type RunStatus } from "../../common/run-status.js";
 import type { ActivitySettings, RunSettings } from "../../common/run-settings.js";
 import type { RunChannel, ServerRequestAnswer } from "../../common/server-requests.js";
-import { runToEnd, type DuragentWorkflow } from "../define-workflow.js";
+import { runToEnd, type DuragentWorkflow, type WorkflowBody } from "../define-workflow.js";
 import { BaseExecutor } from "./base-executor.js";
 import { ContinueAsNewRequest } from "./continue-as-new.js";
 import type { RunLogger } from "./executor.js";
+import { currentScope, inScope } from "./cancellation-scopes.js";
 import { CancellationScope, runWithRetry, type Cancellation } from "./retry.js";
 
 interface Waiter {
@@ -91,8 +92,20 @@ export class MemoryExecutor extends BaseExecutor {
     this.setSignalHandler(RunMessages.resume, () => this.control.resume());
   }
 
+  /** Runs the run's code to its end, in the run's scope: a fan-out's scopes then sit inside it. */
+  runBody<I, O>(body: WorkflowBody<I, O>, input: I): Promise<O> {
+    return inScope(this.cancellation, () => runToEnd(this, body, input));
+  }
+
+  /** The scope the calling code runs in: the run's, or a fan-out's in it; a handler's is the run's. */
+  private scope(): CancellationScope {
+    const current = currentScope();
+    return current?.run === this.cancellation ? current : this.cancellation;
+  }
+
   protected invoke<K extends EffectName>(name: K, input: EffectInput<K>, settings: ActivitySettings, label: string): Promise<EffectOutput<K>> {
-    if (this.cancellation.cancelled) return Promise.reject(cancelledFailure());
+    const scope = this.scope();
+    if (scope.cancelled) return Promise.reject(cancelledFailure());
     const implementation = this.implementations[name] as (input: EffectInput<K>, context: { signal: AbortSignal; run: RunChannel }) => Promise<EffectOutput<K>>;
     const id = `invoke-${++this.invocations}`;
     let attempt = 0;
@@ -101,7 +114,7 @@ export class MemoryExecutor extends BaseExecutor {
       const number = ++attempt;
       return name === "callLlm" ? { ...this.runChannel, text: (piece) => this.control.streamText(piece.id ?? id, number, piece) } : this.runChannel;
     };
-    return runWithRetry(settings, (signal) => implementation(input, { signal, run: run() }), this.cancellation, (next, error) =>
+    return runWithRetry(settings, (signal) => implementation(input, { signal, run: run() }), scope, (next, error) =>
       this.control.recordRetry(label, next, settings.retry.maximumAttempts, error),
     );
   }
@@ -138,20 +151,31 @@ export class MemoryExecutor extends BaseExecutor {
   }
 
   protected waitUntil(predicate: () => boolean, timeoutMs?: number): Promise<boolean> {
-    if (this.cancellation.cancelled) return Promise.reject(cancelledFailure());
+    const scope = this.scope();
+    if (scope.cancelled) return Promise.reject(cancelledFailure());
     // The caller may have changed state others wait on (Temporal re-checks after every activation).
     this.notify();
     if (predicate()) return Promise.resolve(true);
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = { predicate, resolve, reject };
-      if (timeoutMs !== undefined) {
-        waiter.timer = setTimeout(() => {
-          this.waiters.delete(waiter);
-          resolve(predicate());
-        }, timeoutMs);
-      }
+      // A wait in a fan-out's scope ends with it; the run's cancellation ends every wait (`cancel`).
+      const leaveScope = scope === this.cancellation ? undefined : scope.subscribe(() => this.dropWaiter(waiter, () => reject(cancelledFailure())));
+      const waiter: Waiter = {
+        predicate,
+        resolve: (met) => {
+          leaveScope?.();
+          resolve(met);
+        },
+        reject,
+      };
+      if (timeoutMs !== undefined) waiter.timer = setTimeout(() => this.dropWaiter(waiter, () => waiter.resolve(predicate())), timeoutMs);
       this.waiters.add(waiter);
     });
+  }
+
+  private dropWaiter(waiter: Waiter, then: () => void): void {
+    if (!this.waiters.delete(waiter)) return;
+    clearTimeout(waiter.timer);
+    then();
   }
 
   /** Re-checks every wait after the run's state changed from outside. */
@@ -295,14 +319,14 @@ export class MemoryExecutor extends BaseExecutor {
     const child = new MemoryExecutor(this.implementations, this.childSettings(), this.log, {
       runId: id,
       workflows: this.workflows,
-      parentCancellation: this.cancellation,
+      parentCancellation: this.scope(),
       streaming: this.streaming,
     });
     this.children.set(id, child);
     this.childIds.push(id);
     this.control.childStarted(id);
-    // Through runToEnd, as a root run: the child's status then ends as it did, and stops counting in its parent's.
-    const outcome = (runToEnd(child, workflow.body, input) as Promise<O>).finally(() => {
+    // Through runBody, as a root run: the child's status then ends as it did, and stops counting in its parent's.
+    const outcome = (child.runBody(workflow.body, input) as Promise<O>).finally(() => {
       child.detachFromParent?.();
       // A completed child's usage comes with its result; one that failed or was cancelled has none.
       const ended = child.control.status();

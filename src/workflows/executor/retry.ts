@@ -45,6 +45,21 @@ export interface Cancellation {
 export class CancellationScope implements Cancellation {
   cancelled = false;
   private readonly listeners: (() => void)[] = [];
+  /** The run's own scope, which this one is part of: itself for a run's. */
+  readonly run: CancellationScope;
+  private readonly leaveOuter: (() => void) | undefined;
+
+  /** A scope inside `outer` is cancelled with it, and on its own. */
+  constructor(outer?: CancellationScope) {
+    this.run = outer?.run ?? this;
+    this.cancelled = outer?.cancelled ?? false;
+    this.leaveOuter = this.cancelled ? undefined : outer?.subscribe(() => this.cancel());
+  }
+
+  /** Stops following the outer scope, once what ran in this one has ended. */
+  close(): void {
+    this.leaveOuter?.();
+  }
 
   subscribe(listener: () => void): () => void {
     this.listeners.push(listener);

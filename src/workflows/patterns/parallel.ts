@@ -4,11 +4,12 @@
  * merged by a fan-in llm or function.
  */
 import { ApplicationFailure } from "@temporalio/common";
-import { CancellationScope, inWorkflowContext, isCancellation, patched } from "@temporalio/workflow";
+import { inWorkflowContext, isCancellation, patched } from "@temporalio/workflow";
 import type { z } from "zod";
 import type { Message } from "../../common/messages.js";
 import type { AugmentedLlm, StructuredOptions } from "../augmented-llm.js";
 import { FailureType, rootCause } from "../../common/failures.js";
+import { cancellable, currentScopeCancelled } from "../executor/cancellation-scopes.js";
 import { inputText, invalidPattern, participantOptions, PatternBase } from "./pattern-base.js";
 import { settleWithLimit } from "./semaphore.js";
 
@@ -32,22 +33,19 @@ export interface BranchResult {
 const parallelCancelPatch = "duragent-parallel-cancel-ends-run";
 
 /**
- * The cancellation to rethrow when branches ended because the run itself was cancelled. On
- * Temporal a child run cancelled on its own (`duragent cancel <parent>/<child>`) is only a failed
- * branch: the fan-out ends only when the run's own scope is cancelled. In memory a child run is
- * cancelled only with its parent.
+ * The cancellation to rethrow when branches ended because the run itself (or a fan-out around this
+ * one) was cancelled. A child run cancelled on its own (`duragent cancel <parent>/<child>`), or a
+ * branch this fan-out stopped, is not that.
  */
 function runCancellation(settled: readonly PromiseSettledResult<unknown>[]): unknown {
   const cancelled = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === "rejected" && isCancellation(outcome.reason));
-  if (!cancelled) return undefined;
-  if (!inWorkflowContext()) return cancelled.reason;
-  if (!CancellationScope.current().consideredCancelled) return undefined;
-  return patched(parallelCancelPatch) ? cancelled.reason : undefined;
+  if (!cancelled || !currentScopeCancelled()) return undefined;
+  return !inWorkflowContext() || patched(parallelCancelPatch) ? cancelled.reason : undefined;
 }
 
 /**
- * Under `fail`, the first failed branch cancels the others on Temporal, rather than let them go
- * on asking people and acting for a fan-out that has failed. Asked at that first failure only.
+ * Under `fail`, the first failed branch cancels the others, rather than let them go on asking
+ * people and acting for a fan-out that has failed. Asked at that first failure only.
  */
 const parallelFailsFastPatch = "duragent-parallel-fails-fast";
 
@@ -105,16 +103,15 @@ export class Parallel extends PatternBase {
         return branch;
       });
     let cancelledOthers = false;
-    const settled = failFast && inWorkflowContext()
-      ? await CancellationScope.cancellable(() => {
-          const scope = CancellationScope.current();
-          return fanOut((error) => {
-            if (cancelledOthers || isCancellation(error) || scope.consideredCancelled) return;
-            if (!patched(parallelFailsFastPatch)) return;
+    const settled = failFast
+      ? await cancellable((scope) =>
+          fanOut((error) => {
+            if (cancelledOthers || isCancellation(error) || scope.cancelled) return;
+            if (inWorkflowContext() && !patched(parallelFailsFastPatch)) return;
             cancelledOthers = true;
             scope.cancel();
-          });
-        })
+          }),
+        )
       : await fanOut();
     // A cancelled run ends as cancelled, not as a fan-out whose branches failed (or one that
     // completed with them, under `collect`).
