@@ -674,6 +674,44 @@ describe("declarative patterns", () => {
     }
   });
 
+  test("memory engine: a fan-out that failed fast ends a branch waiting out a retry's backoff at once, and starts no queued branch", async () => {
+    let breakNow: (() => void) | undefined;
+    const asked: (string | undefined)[] = [];
+    const server = await startScriptedModelServer((call) => {
+      asked.push(call.system);
+      if (call.system === "You break.") return new Promise((resolve) => (breakNow = () => resolve({ error: { status: 400, message: "This model does not exist." } })));
+      if (call.system === "You flake.") return { error: { status: 503, message: "Overloaded." } };
+      return { text: "queued branch ran" };
+    }, { quiet: true });
+    servers.push(server);
+    const config = ConfigSchema.parse({
+      llm: { defaultModel: "openai:scripted", providers: { openai: { apiKey: "test", baseURL: server.openaiBaseURL } } },
+      // A backoff no test would wait out: the fan-out's failure must end it.
+      execution: { llm: { maximumAttempts: 5, initialIntervalMs: 600_000, maximumIntervalMs: 600_000 } },
+      agents: { broken: { instruction: "You break." }, flaky: { instruction: "You flake." }, later: { instruction: "You come later." } },
+      workflows: { fan: { pattern: "parallel", concurrency: 2, branches: ["broken", "flaky", { pattern: "chain", name: "queued", asChildWorkflow: true, steps: ["later"] }] } },
+    });
+    const engine = new MemoryEngine(config, runSettingsFromConfig(config), createLogger("test", "silent"));
+    try {
+      const handle = await engine.start(await findRunTarget(config, "fan"), "go");
+      await waitFor("the flaky branch waiting to retry", async () => ((await handle.status()).retrying && breakNow ? true : undefined));
+      breakNow!();
+      await assert.rejects(handle.result(), (error: unknown) => {
+        assert.ok(error instanceof RunFailed, String(error));
+        assert.equal(error.failureType, "ParallelBranchFailed");
+        assert.match(error.message, /fan: 1 of 3 branches failed \(2 others were cancelled\); first: broken: /);
+        return true;
+      });
+      const status = await handle.status();
+      // The failure that ended the run is the one shown, not a cancelled step's.
+      assert.match(status.lastError ?? "", /^fan: 1 of 3 branches failed/);
+      assert.equal(status.childSteps, undefined);
+      assert.deepEqual(asked, ["You break.", "You flake."]);
+    } finally {
+      await engine.close();
+    }
+  });
+
   test("memory engine: a child run the status lists is reached by its id: its status, its question, its answer and its result", async () => {
     const server = await startScriptedModelServer((call) => {
       const answer = call.messages.find((message) => message.role === "tool");

@@ -14,20 +14,24 @@ export interface ScopeStorage {
   getStore(): CancellationScope | undefined;
 }
 
-let storage: ScopeStorage | undefined;
+// On the global object, so that two copies of duragent in one process (a CLI's, and a project's
+// that its workflows import) keep one current scope; the scopes themselves are duck-typed.
+const storageKey = Symbol.for("duragent.cancellationScopes");
+const shared = globalThis as { [storageKey]?: ScopeStorage };
 
 /** Given once, by the memory engine, before it runs anything. */
 export function keepScopesIn(given: ScopeStorage): void {
-  storage ??= given;
+  shared[storageKey] ??= given;
 }
 
-/** The scope the caller's code runs in, in memory; none outside a run (a handler, or no storage given). */
+/** The scope the caller's code runs in, in memory; none outside a run (or no storage given). */
 export function currentScope(): CancellationScope | undefined {
-  return storage?.getStore();
+  return shared[storageKey]?.getStore();
 }
 
 /** Runs `body` in `scope`: what it starts, and what that starts, finds the scope current. */
 export function inScope<R>(scope: CancellationScope, body: () => R): R {
+  const storage = shared[storageKey];
   return storage ? storage.run(scope, body) : body();
 }
 

@@ -97,10 +97,14 @@ export class MemoryExecutor extends BaseExecutor {
     return inScope(this.cancellation, () => runToEnd(this, body, input));
   }
 
-  /** The scope the calling code runs in: the run's, or a fan-out's in it; a handler's is the run's. */
+  /**
+   * The scope the calling code runs in: the run's, or a fan-out's in it. Another run's scope, or a
+   * fan-out's that ended uncancelled (work it left running, as Temporal's scopes never let go of
+   * their parents), is the run's.
+   */
   private scope(): CancellationScope {
     const current = currentScope();
-    return current?.run === this.cancellation ? current : this.cancellation;
+    return current?.run === this.cancellation && !(current.closed && !current.cancelled) ? current : this.cancellation;
   }
 
   protected invoke<K extends EffectName>(name: K, input: EffectInput<K>, settings: ActivitySettings, label: string): Promise<EffectOutput<K>> {
@@ -109,10 +113,13 @@ export class MemoryExecutor extends BaseExecutor {
     const implementation = this.implementations[name] as (input: EffectInput<K>, context: { signal: AbortSignal; run: RunChannel }) => Promise<EffectOutput<K>>;
     const id = `invoke-${++this.invocations}`;
     let attempt = 0;
+    // A server's question (during a tool call) waits in the step's scope, not in whatever scope its
+    // connection was opened in (its callbacks keep that one): a fan-out that failed long ago must not end it.
+    const channel: RunChannel = name === "callTool" ? { ...this.runChannel, ask: (request, signal) => inScope(scope, () => this.runChannel.ask(request, signal)) } : this.runChannel;
     // Only a model call streams text, and only one whose request is watched (see `unwatched`).
     const run = (): RunChannel => {
       const number = ++attempt;
-      return name === "callLlm" ? { ...this.runChannel, text: (piece) => this.control.streamText(piece.id ?? id, number, piece) } : this.runChannel;
+      return name === "callLlm" ? { ...channel, text: (piece) => this.control.streamText(piece.id ?? id, number, piece) } : channel;
     };
     return runWithRetry(settings, (signal) => implementation(input, { signal, run: run() }), scope, (next, error) =>
       this.control.recordRetry(label, next, settings.retry.maximumAttempts, error),
@@ -217,12 +224,12 @@ export class MemoryExecutor extends BaseExecutor {
     return this.handle(() => entry.handler(payload)) as Promise<R>;
   }
 
-  /** Runs a handler, counted for `allHandlersFinished`, and re-checks waits around it. */
+  /** Runs a handler, in the run's scope whoever sent the message, counted for `allHandlersFinished`, and re-checks waits around it. */
   private async handle(run: () => unknown): Promise<unknown> {
     this.runningHandlers += 1;
     let result: Promise<unknown>;
     try {
-      result = Promise.resolve(run());
+      result = Promise.resolve(inScope(this.cancellation, run));
     } catch (error) {
       result = Promise.reject(error);
     }
@@ -315,11 +322,14 @@ export class MemoryExecutor extends BaseExecutor {
   }
 
   private startChild<O>(workflow: DuragentWorkflow, input: unknown, options: { idSuffix: string }): Promise<O> {
+    // As on Temporal, a child is not started in a scope already cancelled (a fan-out's queued branch).
+    const scope = this.scope();
+    if (scope.cancelled) return Promise.reject(cancelledFailure());
     const id = `${this.runId}/${options.idSuffix}`;
     const child = new MemoryExecutor(this.implementations, this.childSettings(), this.log, {
       runId: id,
       workflows: this.workflows,
-      parentCancellation: this.scope(),
+      parentCancellation: scope,
       streaming: this.streaming,
     });
     this.children.set(id, child);

@@ -56,8 +56,12 @@ export class CancellationScope implements Cancellation {
     this.leaveOuter = this.cancelled ? undefined : outer?.subscribe(() => this.cancel());
   }
 
+  /** Set once what ran in it has ended: work it left behind is the run's again (see `MemoryExecutor.scope`). */
+  closed = false;
+
   /** Stops following the outer scope, once what ran in this one has ended. */
   close(): void {
+    this.closed = true;
     this.leaveOuter?.();
   }
 
@@ -114,6 +118,21 @@ function attemptOnce<T>(attempt: (signal: AbortSignal) => Promise<T>, timeoutMs:
   });
 }
 
+/** The wait before a retry, which a cancellation ends at once, as Temporal ends an activity's. */
+function backoff(ms: number, cancel?: Cancellation): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (cancel?.cancelled) return reject(new CancelledFailure("the run was cancelled"));
+    const timer = setTimeout(() => {
+      unsubscribe?.();
+      resolve();
+    }, ms);
+    const unsubscribe = cancel?.subscribe(() => {
+      clearTimeout(timer);
+      reject(new CancelledFailure("the run was cancelled"));
+    });
+  });
+}
+
 /** Attempts until one succeeds or the policy gives up. A first attempt that succeeds costs one promise. */
 export function runWithRetry<T>(
   settings: ActivitySettings,
@@ -127,7 +146,7 @@ export function runWithRetry<T>(
       if (error instanceof CancelledFailure || !isRetryable(error)) throw error;
       if (number >= settings.retry.maximumAttempts) throw markLastAttempt(error);
       onRetry?.(number + 1, error);
-      return new Promise((resolve) => setTimeout(resolve, retryDelayMs(settings, number, error))).then(() => from(number + 1));
+      return backoff(retryDelayMs(settings, number, error), cancel).then(() => from(number + 1));
     });
   return from(1);
 }

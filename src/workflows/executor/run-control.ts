@@ -3,6 +3,7 @@
  * deterministic state: on Temporal, queries read it and updates change it; in memory, the engine
  * calls the same methods. Waiting is delegated to the engine's `waitUntil`.
  */
+import { isCancellation } from "@temporalio/workflow";
 import { z } from "zod";
 import { checkElicitationAnswer } from "../../common/elicitation-schema.js";
 import { rootCause } from "../../common/failures.js";
@@ -254,6 +255,8 @@ export class RunControl {
   /** A failure, with the step it ended when it came from one; the run's end records the same failure again, keeping the step. */
   recordError(error: unknown, step?: string): void {
     if (this.lastError?.error === error && step === undefined) return;
+    // A step cancelled by a failure elsewhere (a fan-out's first) keeps that failure the one shown.
+    if (step !== undefined && this.lastError !== undefined && isCancellation(error)) return;
     // The step's failure comes back wrapped (an agent naming itself): the wrapper's words, the step kept.
     const kept = step ?? (this.lastError && causedBy(error, this.lastError.error) ? this.lastError.step : undefined);
     this.lastError = { message: rootCause(error), error, ...(kept !== undefined ? { step: kept } : {}) };
