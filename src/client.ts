@@ -25,6 +25,7 @@ import { clientClosed, explainTemporalError } from "./client/temporal-errors.js"
 import type { DuragentWorker } from "./worker.js";
 import type { RunCost } from "./client/run-cost.js";
 import type { UsageByModel } from "./common/usage.js";
+import type { ScheduleDescription, ScheduleOptions, Schedules, ScheduleSummary } from "./client/schedules.js";
 
 export interface ClientOptions {
   /**
@@ -188,6 +189,42 @@ export class DuragentClient {
     return (await this.engineFor(engine)).list(limit, { usage, ...filters });
   }
 
+  /**
+   * Starts `target` with `input` again and again, on a Temporal Schedule (`cron` and/or `every`),
+   * whatever the client's engine: memory keeps nothing past its process. Each run names its target
+   * and takes the workers' config of its day, so the target must be in the config they load.
+   * Rejects with `ScheduleAlreadyExists` for an id in use (default: the target's name).
+   */
+  async schedule(target: Startable, input: unknown, options: ScheduleOptions): Promise<ScheduleHandle> {
+    const resolved = await this.resolve(target);
+    if ((await this.targets()).get(resolved.name)?.kind !== resolved.kind) {
+      throw new UserError(`A schedule starts its target by name, and '${resolved.name}' is not an agent, pattern or module workflow of the config the workers load.`, {
+        hint: "Add it to the config (agents:, workflows: or modules:), then schedule it by name.",
+      });
+    }
+    const schedules = await this.scheduleKeeper();
+    const created = await schedules.create(resolved, input, options);
+    return scheduleHandle(schedules, created.id);
+  }
+
+  /** A schedule by its id; rejects with `ScheduleNotFound`. */
+  async getSchedule(scheduleId: string): Promise<ScheduleHandle> {
+    const schedules = await this.scheduleKeeper();
+    await schedules.describe(scheduleId);
+    return scheduleHandle(schedules, scheduleId);
+  }
+
+  /** The schedules duragent made in the namespace. */
+  async listSchedules(options: { limit?: number } = {}): Promise<ScheduleSummary[]> {
+    return (await this.scheduleKeeper()).list(options.limit ?? 100);
+  }
+
+  private async scheduleKeeper(): Promise<Schedules> {
+    const { schedules } = await this.engineFor("temporal");
+    if (!schedules) throw new Error("The Temporal engine keeps no schedules.");
+    return schedules;
+  }
+
   /** Starts a chat with an agent: a long-lived run that takes one message at a time. */
   async startChat(agent: string | Agent | AgentSpec, options: StartChatOptions = {}): Promise<ChatSession> {
     let spec: AgentSpec;
@@ -308,7 +345,31 @@ export class DuragentClient {
   }
 }
 
+/** A schedule, to read and steer. Deleting it leaves the runs it started going. */
+export interface ScheduleHandle {
+  readonly id: string;
+  describe(): Promise<ScheduleDescription>;
+  /** Starts a run now, as if it were due. */
+  trigger(): Promise<void>;
+  pause(note?: string): Promise<void>;
+  unpause(note?: string): Promise<void>;
+  delete(): Promise<void>;
+}
+
+function scheduleHandle(schedules: Schedules, id: string): ScheduleHandle {
+  return {
+    id,
+    describe: () => schedules.describe(id),
+    trigger: () => schedules.trigger(id),
+    pause: (note) => schedules.pause(id, note),
+    unpause: (note) => schedules.unpause(id, note),
+    delete: () => schedules.delete(id),
+  };
+}
+
 export type { RunHandle, RunSummary, StartOptions, EngineName, TranscriptOptions } from "./client/engine.js";
+export type { ScheduleDescription, ScheduleOptions, ScheduleSummary, ScheduledRun, Overlap } from "./client/schedules.js";
+export { ScheduleNotFound } from "./client/schedules.js";
 export type { RunEvent } from "./client/run-events.js";
 export type { RunCost } from "./client/run-cost.js";
 export type { AgentRunResult } from "./workflows/builtin-workflows.js";

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -403,6 +404,16 @@ describe("duragent CLI", { concurrency: true }, () => {
   // Errors: a clear message, the documented exit code, no stack trace
 
   describe("duragent errors", { concurrency: 2 }, () => {
+    test("a reader that stops early (`duragent --help | head`) ends the command quietly, as with any Unix tool", async () => {
+      const child = spawn(process.execPath, [cliPath, "--help"], { cwd: root, env: cliEnv(), stdio: ["ignore", "pipe", "pipe"] });
+      child.stdout.destroy(); // the reader is gone before anything is written
+      let stderr = "";
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+      const [code] = (await once(child, "close")) as [number | null];
+      assert.equal(stderr, "");
+      assert.equal(code, 0);
+    });
+
     let dir: string;
     before(() => {
       dir = project("errors");
@@ -744,6 +755,30 @@ describe("duragent CLI", { concurrency: true }, () => {
       const result = await duragent(dir, ["result", runId, "--engine", "temporal"], temporalEnv);
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout, `${answer}\n`);
+    });
+
+    test("schedule create, list, trigger, describe, pause and delete: a scheduled run answers as `run` would", async () => {
+      const created = await duragent(dir, ["schedule", "create", "finder", "--id", "cli-brief", "--every", "365d", "--paused", "--note", "for the test", "--input", "What do notes.md say?"], temporalEnv);
+      assert.equal(created.code, 0, created.stderr);
+      assert.match(created.stdout, /^scheduled cli-brief: every 365d; paused: no run until `duragent schedule unpause`\nWeb UI: http:\/\/127\.0\.0\.1:8233\/namespaces\/default\/schedules\/cli-brief\n$/);
+      const listed = await duragent(dir, ["schedule", "list"], temporalEnv);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.match(listed.stdout, /^SCHEDULE\s+TARGET\s+WHEN\s+NEXT RUN\s+LAST RUN\ncli-brief\s+finder\s+every 365d\s+paused\s+-$/m);
+      const triggered = await duragent(dir, ["schedule", "trigger", "cli-brief"], temporalEnv);
+      assert.equal(triggered.code, 0, triggered.stderr);
+      const runId = await waitFor("the triggered run", async () => {
+        const described = await duragent(dir, ["schedule", "describe", "cli-brief", "--json"], temporalEnv);
+        return (JSON.parse(described.stdout) as { recentRuns: { runId: string }[] }).recentRuns[0]?.runId;
+      });
+      const result = await duragent(dir, ["result", runId], temporalEnv);
+      assert.equal(result.stdout, `${answer}\n`, result.stderr);
+      const described = await duragent(dir, ["schedule", "describe", "cli-brief"], temporalEnv);
+      assert.match(described.stdout, new RegExp(`^schedule cli-brief: finder, every 365d\ninput: What do notes\\.md say\\?\noverlap: skip\npaused: for the test\nrecent runs: \n  ${runId} \\(due `));
+      assert.equal((await duragent(dir, ["schedule", "unpause", "cli-brief"], temporalEnv)).code, 0);
+      assert.equal((await duragent(dir, ["schedule", "delete", "cli-brief"], temporalEnv)).code, 0);
+      assertUserError(await duragent(dir, ["schedule", "describe", "cli-brief"], temporalEnv), ExitCode.notFound, /^duragent: No schedule 'cli-brief'\. Check the id with `duragent schedule list`\.\n$/);
+      assertUserError(await duragent(dir, ["schedule", "create", "finder", "--input", "hi"], temporalEnv), ExitCode.usage, /give --cron or --every/);
+      assertUserError(await duragent(dir, ["schedule", "create", "finder", "--input", "hi", "--cron", "sometimes"], temporalEnv), ExitCode.usage, /Temporal refused the schedule 'finder': its times: /);
     });
 
     test("result of an unknown run (exit 3)", async () => {

@@ -25,6 +25,8 @@ import { filesystemServer } from "./support/mcp-servers.js";
 import { bundleWorkflows, testConfig, withTemporalWorker } from "./support/runtime.js";
 import { startTestTemporal } from "./support/temporal.js";
 import { waitFor } from "./support/wait.js";
+import { DuragentClient } from "../src/client.js";
+import { createLogger } from "../src/logger.js";
 
 const fixtures = fileURLToPath(new URL("./fixtures/greeting-workflows.ts", import.meta.url));
 const dir = realpathSync(mkdtempSync(join(tmpdir(), "duragent-elsewhere-")));
@@ -172,6 +174,94 @@ describe("runs started without duragent's client", () => {
       const badGreeting = await failureOf(start("greet", { name: 42 }));
       assert.equal(badGreeting.type, "InvalidRunInput");
       assert.equal(badGreeting.message, "the input of 'greet': name: expected a string, got a number.");
+    });
+  });
+});
+
+describe("duragent's schedules", () => {
+  /** duragent's own client, beside a worker on the test's task queue. */
+  const withClient = (body: (client: DuragentClient) => Promise<void>) =>
+    withTemporalWorker(
+      env,
+      config(),
+      async (_engine, withQueue) => {
+        const client = new DuragentClient(withQueue, createLogger("test", "silent"));
+        try {
+          await body(client);
+        } finally {
+          await client.close();
+        }
+      },
+      { workflowBundle: bundle },
+    );
+
+  test("a schedule starts its target by name: described as given, triggered, paused and unpaused, listed, deleted", async () => {
+    await withClient(async (client) => {
+      const id = `brief-${randomUUID().slice(0, 8)}`;
+      {
+        const schedule = await client.schedule("brief", "Read the plan.", { id, every: "365d", cron: "0 7 * * *", timezone: "Europe/Paris", note: "the morning brief" });
+        const described = await schedule.describe();
+        assert.deepEqual(
+          { ...described, nextRuns: described.nextRuns.length },
+          {
+            id,
+            target: "brief",
+            cron: ["0 7 * * *"],
+            every: ["365d"],
+            paused: false,
+            note: "the morning brief",
+            nextRun: described.nextRuns[0],
+            input: "Read the plan.",
+            timezone: "Europe/Paris",
+            overlap: "skip",
+            nextRuns: 10,
+            recentRuns: [],
+            runningRuns: [],
+            link: described.link,
+          },
+        );
+        assert.match(described.link ?? "", new RegExp(`^http://[\\w.]+:\\d+/namespaces/default/schedules/${id}$`));
+        await schedule.trigger();
+        const runId = await waitFor("the triggered run", async () => (await schedule.describe()).recentRuns[0]?.runId);
+        assert.match(runId, new RegExp(`^${id}-\\d{4}-\\d\\d-\\d\\dT`));
+        const run = await client.getHandle<{ text: string }>(runId);
+        assert.equal((await run.result()).text, "in short");
+        // Found as runs of its target, as `duragent list --target brief` finds them.
+        await waitFor("the run listed by its target", async () => ((await client.list({ engine: "temporal", target: "brief" })).some((listed) => listed.runId === runId) ? true : undefined));
+        await schedule.pause("a holiday");
+        assert.deepEqual(
+          await schedule.describe().then(({ paused, note, nextRuns }) => ({ paused, note, nextRuns })),
+          { paused: true, note: "a holiday", nextRuns: [] },
+        );
+        await schedule.unpause();
+        assert.equal((await (await client.getSchedule(id)).describe()).paused, false);
+        const listed = await client.listSchedules();
+        assert.deepEqual(listed.find((one) => one.id === id)?.lastRun?.runId, runId);
+        await assert.rejects(client.schedule("brief", "again", { id, every: "1h" }), (error: Error) => error.name === "ScheduleAlreadyExists" && /A schedule '.*' already exists\.\nGive another id/.test(error.message));
+        await schedule.delete();
+        await assert.rejects(schedule.describe(), (error: Error) => error.name === "ScheduleNotFound" && error.message === `No schedule '${id}'. Check the id with \`duragent schedule list\`.`);
+        await assert.rejects(client.getSchedule("no-such-schedule"), (error: Error) => error.name === "ScheduleNotFound");
+      }
+    });
+  });
+
+  test("a module workflow's schedule sends its own input, checked before the schedule is made; bad times and targets are refused, saying why", async () => {
+    await withClient(async (client) => {
+      const id = `greet-${randomUUID().slice(0, 8)}`;
+      {
+        const schedule = await client.schedule("greet", { name: "Ada" }, { id, every: "365d", paused: true, overlap: "buffer-one" });
+        assert.deepEqual(await schedule.describe().then(({ input, overlap, paused }) => ({ input, overlap, paused })), { input: { name: "Ada" }, overlap: "buffer-one", paused: true });
+        await schedule.trigger();
+        const runId = await waitFor("the triggered run", async () => (await schedule.describe()).recentRuns[0]?.runId);
+        assert.equal(await (await client.getHandle<string>(runId)).result(), "Hello, Ada.");
+        await schedule.delete();
+        await assert.rejects(client.schedule("greet", { name: 42 }, { every: "1h" }), (error: Error) => error.name === "InvalidRunInput" && /name: expected a string, got a number/.test(error.message));
+        await assert.rejects(client.schedule("reader", "hi", {}), (error: Error) => error.name === "InvalidOptions" && /give `cron` or `every`/.test(error.message));
+        await assert.rejects(client.schedule("reader", "hi", { every: "2 parsecs" }), (error: Error) => error.name === "InvalidOptions" && /every: expected a duration of a second or more/.test(error.message));
+        await assert.rejects(client.schedule("reader", "hi", { every: "1h", evry: "1h" } as never), (error: Error) => error.name === "InvalidOptions" && /evry/.test(error.message));
+        await assert.rejects(client.schedule("reader", "hi", { id: `bad-${randomUUID().slice(0, 8)}`, cron: "every tuesday" }), (error: Error) => error.name === "InvalidOptions" && /^Temporal refused the schedule 'bad-\w+': .*cron/i.test(error.message));
+        await assert.rejects(client.schedule("nobody", "hi", { every: "1h" }), (error: Error) => error.name === "RunTargetNotFound");
+      }
     });
   });
 });

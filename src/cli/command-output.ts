@@ -56,3 +56,10 @@ export function resultNote(result: unknown): string | undefined {
 export function linkLine(link: string | undefined): string {
   return link ? `\nWeb UI: ${link}` : "";
 }
+
+/** Rows as lines of aligned columns, two spaces apart; the last column is left as long as it is. */
+export function alignedLines(rows: readonly (readonly string[])[]): string[] {
+  const columns = Math.max(0, ...rows.map((row) => row.length - 1));
+  const widths = Array.from({ length: columns }, (_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0)));
+  return rows.map((row) => row.map((cell, column) => (column < widths.length ? cell.padEnd(widths[column]!) : cell)).join("  ").trimEnd());
+}

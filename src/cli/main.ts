@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { ExitCode, exitCodeWords, isUserError, UserError } from "../errors/user-error.js";
 import { duragentVersion } from "../package-info.js";
 import { listPhases, type ListPhase } from "../common/run-phases.js";
+import { overlapPolicies, type Overlap } from "../common/schedule-overlap.js";
 import type { CommandOutput } from "./command-output.js";
 import { CommandContext, type GlobalOptions } from "./context.js";
 
@@ -34,6 +35,7 @@ interface CommandSpec {
 }
 
 const runId: [string, string] = ["<runId>", "the run (workflow) id"];
+const scheduleId: [string, string] = ["<scheduleId>", "the schedule's id (`duragent schedule list`)"];
 
 /** Collects a repeatable option's values. */
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -46,6 +48,12 @@ function requireInput(options: Record<string, unknown>): string {
     hint: "Give the message with --input, a file with --input @file, or standard input with --input -.",
   });
 }
+
+/** What each group of commands is for, in `--help`. */
+const groupDescriptions: Record<string, string> = {
+  auth: "sign in to MCP servers that use OAuth",
+  schedule: "start agents and workflows on a schedule (Temporal Schedules): create, list, describe, trigger, pause, unpause, delete",
+};
 
 const commands: CommandSpec[] = [
   {
@@ -241,6 +249,71 @@ const commands: CommandSpec[] = [
       }),
   },
   {
+    name: "auth login",
+    description:
+      "sign in to an HTTP MCP server (mcp.servers.<server>.auth: { type: oauth }) and store its tokens; for { type: client_credentials }, check that its credentials get a token",
+    args: [["<server>", "the server's name in mcp.servers"]],
+    action: async (context, [server]) => (await import("./commands/auth.js")).authLoginCommand(await context.config(), server!),
+  },
+  {
+    name: "schedule create",
+    project: true,
+    steering: true,
+    description: "start an agent or workflow again and again, on a Temporal Schedule; each run takes the workers' config of its day",
+    args: [["<target>", "agent or workflow name"]],
+    options: (command) =>
+      command
+        .option("-i, --input <text|json|@file|->", "the message, or a JSON input, each run starts with (required); @file reads a file, - standard input")
+        .option("--cron <expression>", "when runs are due, as cron ('0 7 * * *', '@daily'); repeat for several", collect, [])
+        .option("--every <duration>", "a run every so often ('15m', '1h', '1d'); repeat for several", collect, [])
+        .option("--id <scheduleId>", "the schedule's id, and the start of its runs' ids (default: the target's name)")
+        .option("--timezone <zone>", "an IANA time zone for --cron (default UTC), e.g. Europe/Paris")
+        .addOption(new Option("--overlap <policy>", "when a run is due while the last still runs (default skip)").choices(Object.keys(overlapPolicies)))
+        .option("--note <text>", "why the schedule exists, shown by describe and the Web UI")
+        .option("--paused", "create it paused: no run until `schedule unpause`", false),
+    action: async (context, [target], options) => {
+      const input = requireInput(options);
+      if ((options.cron as string[]).length === 0 && (options.every as string[]).length === 0) {
+        throw new UserError("give --cron or --every: when the runs are due", { name: "UsageError", hint: "e.g. --cron '0 7 * * *' (every day at 07:00 UTC) or --every 1h." });
+      }
+      return (await import("./commands/schedule.js")).scheduleCreateCommand(context, target!, {
+        input,
+        cron: options.cron as string[],
+        every: options.every as string[],
+        paused: options.paused === true,
+        ...(options.id !== undefined ? { id: options.id as string } : {}),
+        ...(options.timezone !== undefined ? { timezone: options.timezone as string } : {}),
+        ...(options.overlap !== undefined ? { overlap: options.overlap as Overlap } : {}),
+        ...(options.note !== undefined ? { note: options.note as string } : {}),
+      });
+    },
+  },
+  {
+    name: "schedule list",
+    steering: true,
+    description: "the schedules duragent made in the namespace",
+    options: (command) => command.option("--limit <n>", "how many", positiveInteger, 100),
+    action: async (context, _args, options) => (await import("./commands/schedule.js")).scheduleListCommand(context, { limit: options.limit as number }),
+  },
+  {
+    name: "schedule describe",
+    steering: true,
+    description: "a schedule's target, input, times, next and recent runs",
+    args: [scheduleId],
+    action: async (context, [id]) => (await import("./commands/schedule.js")).scheduleDescribeCommand(context, id!),
+  },
+  ...(["trigger", "pause", "unpause", "delete"] as const).map(
+    (action): CommandSpec => ({
+      name: `schedule ${action}`,
+      steering: true,
+      description: { trigger: "start a run now, as if it were due", pause: "stop starting runs until unpaused", unpause: "start runs again when due", delete: "delete a schedule; the runs it started go on" }[action],
+      args: [scheduleId],
+      ...(action === "pause" || action === "unpause" ? { options: (command: Command) => command.option("--note <text>", "why, shown by describe and the Web UI") } : {}),
+      action: async (context, [id], options) =>
+        (await import("./commands/schedule.js")).scheduleActionCommand(context, action, id!, options.note !== undefined ? { note: options.note as string } : {}),
+    }),
+  ),
+  {
     name: "chat",
     project: true,
     description: "an interactive session with an agent that can be left and rejoined",
@@ -429,8 +502,16 @@ export function buildProgram(json = false): Command {
         ".",
     );
 
+  // `auth login`, `schedule create`: a group's commands under one command of its own.
+  const groups = new Map<string, Command>();
+  const parentOf = (name: string): Command => {
+    const [group, sub] = name.split(" ");
+    if (sub === undefined) return program;
+    if (!groups.has(group!)) groups.set(group!, program.command(group!).description(groupDescriptions[group!] ?? ""));
+    return groups.get(group!)!;
+  };
   for (const spec of commands) {
-    const command = program.command(spec.name).description(spec.description);
+    const command = parentOf(spec.name).command(spec.name.split(" ").at(-1)!).description(spec.description);
     for (const alias of spec.aliases ?? []) command.alias(alias);
     for (const [name, description] of spec.args ?? []) command.argument(name, description);
     (spec.options ?? ((c: Command) => c))(command).action(async (...params: unknown[]) => {
@@ -442,24 +523,6 @@ export function buildProgram(json = false): Command {
       await execute(self, spec, args);
     });
   }
-
-  program
-    .command("auth")
-    .description("sign in to MCP servers that use OAuth")
-    .command("login")
-    .description("sign in to an HTTP MCP server (mcp.servers.<server>.auth: { type: oauth }) and store its tokens; for { type: client_credentials }, check that its credentials get a token")
-    .argument("<server>", "the server's name in mcp.servers")
-    .action(async (server: string, _options: unknown, command: Command) =>
-      execute(
-        command,
-        {
-        name: "auth login",
-        description: "",
-        action: async (context) => (await import("./commands/auth.js")).authLoginCommand(await context.config(), server),
-        },
-        [],
-      ),
-    );
 
   return program;
 }
@@ -529,6 +592,11 @@ function stopWhenNpxIsGone(): void {
 export async function main(argv: string[]): Promise<number> {
   const json = wantsJson(argv.slice(2));
   stopWhenNpxIsGone();
+  // A reader that stops early (`duragent list | head`) is done with the output, as with any Unix tool.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(0);
+    throw error;
+  });
   try {
     await buildProgram(json).parseAsync(argv);
     return 0;

@@ -18,6 +18,7 @@ import { z } from "zod";
 import { ExitCode, UserError } from "../errors/user-error.js";
 import { formatIssues, zodIssues, type Issue } from "../errors/zod-issues.js";
 import type { RunTarget } from "./run-targets.js";
+import type { Schedules } from "./schedules.js";
 import type { DuragentConfig } from "../config/schema.js";
 
 export type EngineName = "memory" | "temporal";
@@ -271,6 +272,8 @@ export interface Engine {
    * sent a while ago that no worker has taken, it says when a worker last polled.
    */
   workerWarning(consequence: string, options?: { evenIfPolled?: boolean }): Promise<string | undefined>;
+  /** Schedules that start runs again and again: an engine without them (memory) keeps nothing past its process. */
+  readonly schedules?: Schedules;
   /** Releases connections and child processes. */
   close(): Promise<void>;
 }

@@ -70,6 +70,11 @@ export function webUiLink(temporal: DuragentConfig["temporal"], workflowId: stri
   return `${webUiBase(temporal)}/namespaces/${encodeURIComponent(temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
+/** A schedule's page in the Web UI. */
+export function scheduleUiLink(temporal: DuragentConfig["temporal"], scheduleId: string): string {
+  return `${webUiBase(temporal)}/namespaces/${encodeURIComponent(temporal.namespace)}/schedules/${encodeURIComponent(scheduleId)}`;
+}
+
 /** Where `duragent dev` tells other commands on this machine its Web UI's address, by its gRPC port. */
 function devServerFile(port: number): string {
   return join(tmpdir(), "duragent-dev", `${port}.json`);

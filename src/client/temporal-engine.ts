@@ -12,7 +12,13 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
   WorkflowUpdateStage,
   QueryNotRegisteredError,
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  ServiceError,
   isGrpcCancelledError,
+  isGrpcServiceError,
+  type ScheduleDescription as TemporalScheduleDescription,
+  type ScheduleHandle,
   isGrpcDeadlineError,
   type WorkflowExecutionStatusName,
   type WorkflowExecutionDescription,
@@ -52,7 +58,21 @@ import { pendingActivitiesState, scheduledLabel } from "./pending-activities.js"
 import { withChildren } from "../common/child-runs.js";
 import { agentSearchAttribute, phaseSearchAttribute } from "../common/search-attributes.js";
 import { isUnknownSearchAttribute, registerSearchAttributes } from "./search-attributes.js";
-import { webUiLink } from "./temporal-connection.js";
+import {
+  checkScheduleOptions,
+  overlapPolicies,
+  ScheduleNotFound,
+  scheduleAlreadyExists,
+  scheduleDescription,
+  scheduledStart,
+  scheduleMemo,
+  scheduleSummary,
+  type ScheduleDescription,
+  type ScheduleOptions,
+  type Schedules,
+  type ScheduleSummary,
+} from "./schedules.js";
+import { scheduleUiLink, webUiLink } from "./temporal-connection.js";
 import { clientClosed, explainTemporalError, isNoRecentPoller, isReplayFailing, isWorkflowTaskFailing, replayFailure, replayFailureWords } from "./temporal-errors.js";
 import { ExitCode, isUserError, UserError } from "../errors/user-error.js";
 import { clientDataConverterFor } from "../codec/data-converter.js";
@@ -88,6 +108,12 @@ export function failureLine(message: string, stackTrace: string | null | undefin
   if (headline < 0) return message;
   const where = lines.slice(headline + 1).find((line) => line.startsWith("at "));
   return where ? `${lines[headline]} (${where})` : lines[headline]!;
+}
+
+/** The server's words when it refused a request as invalid (gRPC INVALID_ARGUMENT). */
+function invalidArgument(error: unknown): string | undefined {
+  const grpc = error instanceof ServiceError && isGrpcServiceError(error.cause) ? error.cause : isGrpcServiceError(error) ? error : undefined;
+  return grpc?.code === 3 ? grpc.details : undefined;
 }
 
 /** How long a status read waits for a worker to answer before it shows what the server alone knows. */
@@ -310,6 +336,84 @@ export class TemporalEngine implements Engine {
       }
     }
     return start(false);
+  }
+
+  /** Temporal Schedules that start targets by name (see `schedules.ts`). */
+  readonly schedules: Schedules = {
+    create: (target, input, options) => this.explained(() => this.createSchedule(target, input, options)),
+    describe: (id) => this.explained(() => this.onSchedule(id, async (schedule) => this.scheduleDescribed(await schedule.describe()))),
+    list: (limit) => this.explained(() => this.listSchedules(limit)),
+    trigger: (id) => this.explained(() => this.onSchedule(id, (schedule) => schedule.trigger())),
+    pause: (id, note) => this.explained(() => this.onSchedule(id, (schedule) => schedule.pause(note ?? "paused by duragent"))),
+    unpause: (id, note) => this.explained(() => this.onSchedule(id, (schedule) => schedule.unpause(note ?? "unpaused by duragent"))),
+    delete: (id) => this.explained(() => this.onSchedule(id, (schedule) => schedule.delete())),
+  };
+
+  private async createSchedule(target: RunTarget, input: unknown, given: ScheduleOptions): Promise<ScheduleDescription> {
+    const options = checkScheduleOptions(given);
+    const { workflowType: type, argument } = scheduledStart(target, input);
+    const bytes = await this.inputBytes(argument).catch((error: unknown) => {
+      throw unsendableInput(target, error);
+    });
+    if (bytes > maxInputBytes) checkInputSize(bytes, "input", { target, givenBytes: await this.inputBytes(input) });
+    const scheduleId = options.id ?? target.name;
+    const create = (tagged: boolean) =>
+      this.client.schedule.create({
+        scheduleId,
+        spec: {
+          ...(options.cron ? { cronExpressions: options.cron } : {}),
+          ...(options.every ? { intervals: options.every.map((every) => ({ every: every as `${number}s` })) } : {}),
+          ...(options.timezone ? { timezone: options.timezone } : {}),
+        },
+        action: {
+          type: "startWorkflow",
+          workflowType: type,
+          args: [argument],
+          taskQueue: this.config.temporal.taskQueue,
+          // Temporal adds each run's time: `morning-brief-2026-12-08T07:00:00Z`.
+          workflowId: scheduleId,
+          staticSummary: runSummary(target, input),
+          ...(tagged ? { typedSearchAttributes: [{ key: agentSearchAttribute, value: target.name }, { key: phaseSearchAttribute, value: "running" }] } : {}),
+        },
+        policies: { overlap: overlapPolicies[options.overlap ?? "skip"] },
+        state: { paused: options.paused ?? false, ...(options.note !== undefined ? { note: options.note } : {}) },
+        memo: { duragent: scheduleMemo(target, options) },
+      });
+    try {
+      if (!this.settings.searchAttributes) await create(false);
+      else await create(true).catch((error: unknown) => (isUnknownSearchAttribute(error) ? this.startOnceRegistered(create) : Promise.reject(error)));
+    } catch (error) {
+      if (error instanceof ScheduleAlreadyRunning) throw scheduleAlreadyExists(scheduleId);
+      // A cron expression or time zone the server cannot read: its words say which (Temporal's
+      // client throws the spec's refusal as a TypeError, anything else invalid as a ServiceError).
+      const refusal = error instanceof TypeError ? `its times: ${error.message}` : invalidArgument(error);
+      if (refusal !== undefined) throw new UserError(`Temporal refused the schedule '${scheduleId}': ${refusal}.`, { name: "InvalidOptions" });
+      throw error;
+    }
+    return this.schedules.describe(scheduleId);
+  }
+
+  private async onSchedule<T>(scheduleId: string, act: (schedule: ScheduleHandle) => Promise<T>): Promise<T> {
+    try {
+      return await act(this.client.schedule.getHandle(scheduleId));
+    } catch (error) {
+      throw error instanceof ScheduleNotFoundError ? new ScheduleNotFound(scheduleId) : error;
+    }
+  }
+
+  private scheduleDescribed(described: TemporalScheduleDescription): ScheduleDescription {
+    const running = described.info.runningActions.map((action) => action.workflow.workflowId);
+    return { ...scheduleDescription(described, running), link: scheduleUiLink(this.config.temporal, described.scheduleId) };
+  }
+
+  private async listSchedules(limit: number): Promise<ScheduleSummary[]> {
+    const found: ScheduleSummary[] = [];
+    for await (const schedule of this.client.schedule.list({ pageSize: Math.min(limit, 1000) })) {
+      const summary = scheduleSummary(schedule);
+      if (summary) found.push(summary);
+      if (found.length >= limit) break;
+    }
+    return found;
   }
 
   getHandle(runId: string): Promise<RunHandle> {

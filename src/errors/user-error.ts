@@ -57,6 +57,8 @@ export const userErrorNames = [
   "RunAlreadyEnded",
   "RunFailed",
   "ChatTurnFailed",
+  "ScheduleNotFound",
+  "ScheduleAlreadyExists",
   "TemporalUnreachable",
   "NamespaceNotFound",
   "NoWorker",

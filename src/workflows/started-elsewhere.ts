@@ -55,13 +55,13 @@ export async function fromWorkerConfig(argument: unknown): Promise<WorkflowRunIn
   });
   const { workflowType, typedSearchAttributes } = workflowInfo();
   const { input, settings, target } = await runInputFromConfig({ workflowType, argument });
-  // Listed as duragent's client lists its runs (`list --target`, `--phase`), unless the starter set them.
-  if (settings.searchAttributes) {
-    upsertSearchAttributes([
-      ...(typedSearchAttributes.get(agentSearchAttribute) === undefined ? [{ key: agentSearchAttribute, value: target }] : []),
-      ...(typedSearchAttributes.get(phaseSearchAttribute) === undefined ? [{ key: phaseSearchAttribute, value: "running" }] : []),
-    ]);
-  }
+  // Listed as duragent's client lists its runs (`list --target`, `--phase`), unless the starter set
+  // them (a schedule duragent made sets both: the server refuses an upsert of nothing).
+  const unset = [
+    ...(typedSearchAttributes.get(agentSearchAttribute) === undefined ? [{ key: agentSearchAttribute, value: target }] : []),
+    ...(typedSearchAttributes.get(phaseSearchAttribute) === undefined ? [{ key: phaseSearchAttribute, value: "running" }] : []),
+  ];
+  if (settings.searchAttributes && unset.length > 0) upsertSearchAttributes(unset);
   // Nobody reads it yet: its model calls stream once someone does.
   return { input, settings, unwatched: true };
 }

@@ -1,6 +1,6 @@
 /** `duragent list`: recent runs, with what each cost where its usage is known. */
 import { formatUsd } from "../../common/pricing.js";
-import type { CommandOutput } from "../command-output.js";
+import { alignedLines, type CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
 import type { ListPhase } from "../../common/run-phases.js";
 import { knownCost, runCost, type RunCost } from "../../client/run-cost.js";
@@ -34,13 +34,12 @@ export async function listCommand(context: CommandContext, options: { limit: num
   // A header row names the columns for a person; --json is for scripts.
   const header = ["RUN", "PHASE", "TARGET", "STARTED", "COST"];
   const rows = [header, ...runs.map((run) => [run.runId, run.phase, run.target ?? run.type, run.startedAt ?? "", run.usageUnreadable ? `cost unknown: ${run.usageUnreadable}` : costColumn(run.cost)])];
-  const widths = [0, 1, 2, 3].map((column) => Math.max(...rows.map((row) => row[column]!.length)));
-  const line = (row: string[]) => row.map((cell, column) => (column < widths.length ? cell.padEnd(widths[column]!) : cell)).join("  ").trimEnd();
+  const lines = alignedLines(rows);
   // Under a waiting run, what it waits for and the command that gives it, as `status` says them.
   const waits = (run: RunSummary) =>
     (run.stuck ? `\n  stuck: ${run.stuck} — \`duragent status ${run.runId}\` says why` : "") +
     (run.pending ?? []).map((request, _, all) => `\n  ${describePending(request)} — ${answerHint(run.runId, request, all.length > 1)}`).join("");
-  const text = runs.length === 0 ? (unasked ? `no runs: ${unasked}` : "no runs") : [line(header), ...runs.map((run, index) => line(rows[index + 1]!) + waits(run))].join("\n");
+  const text = runs.length === 0 ? (unasked ? `no runs: ${unasked}` : "no runs") : [lines[0]!, ...runs.map((run, index) => lines[index + 1]! + waits(run))].join("\n");
   const note = beyond.length > options.limit ? `${options.limit} ${options.limit === 1 ? "run" : "runs"} shown, and there are more: --limit N shows N${options.phase || options.target ? "" : ", --phase and --target narrow them"}.` : undefined;
   return { data: runs, text, note };
 }

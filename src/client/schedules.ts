@@ -1,0 +1,216 @@
+/**
+ * Schedules: a target started again and again by a Temporal Schedule. Each run names its target as
+ * a run from Temporal's own tools does (`{"agent", "message"}`, `{"pattern", "input"}`, a module
+ * workflow's own input), so it takes the workers' config of its day, not the one of the day it was
+ * scheduled. What is decided here; the Temporal engine does the calls.
+ */
+import { msToNumber } from "@temporalio/common";
+import { z } from "zod";
+import { UserError, ExitCode } from "../errors/user-error.js";
+import { formatZodError } from "../errors/zod-issues.js";
+import { agentWorkflowName, targetInput } from "./engine.js";
+import type { RunTarget } from "./run-targets.js";
+import { patternWorkflowName } from "../workflows/patterns/child-pattern.js";
+
+import { overlapPolicies, type Overlap } from "../common/schedule-overlap.js";
+
+export { overlapPolicies, type Overlap };
+
+const interval = z.string().refine(
+  (text) => {
+    try {
+      return msToNumber(text as `${number}s`) >= 1_000;
+    } catch {
+      return false;
+    }
+  },
+  { message: "expected a duration of a second or more, such as 30s, 15m, 1h or 1d" },
+);
+const oneOrMore = <T extends z.ZodType<string>>(item: T) => z.union([item, z.array(item).min(1)]).transform((value) => (Array.isArray(value) ? value : [value]));
+
+export const ScheduleOptionsSchema = z
+  .strictObject({
+    /** The schedule's id, and the start of its runs' ids (Temporal adds the time). Default: the target's name. */
+    id: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^[^\s/]+$/, "expected no spaces or slashes")
+      .optional(),
+    /** Cron expressions (`0 7 * * *`, `@daily`), in `timezone`. */
+    cron: oneOrMore(z.string().trim().min(1)).optional(),
+    /** Intervals (`1h`, `15m`): a run every so often, from the epoch. */
+    every: oneOrMore(interval).optional(),
+    /** An IANA time zone for `cron` (`Europe/Paris`); default UTC. */
+    timezone: z.string().min(1).optional(),
+    /** What happens when a run is due while the last is still running; default `skip`. */
+    overlap: z.enum(Object.keys(overlapPolicies) as [Overlap, ...Overlap[]]).optional(),
+    /** Why the schedule exists, or why it is paused: shown by `schedule describe` and the Web UI. */
+    note: z.string().max(1000).optional(),
+    /** Created paused: no run until `unpause`. */
+    paused: z.boolean().optional(),
+  })
+  .refine((options) => options.cron !== undefined || options.every !== undefined, { message: "give `cron` or `every` (or both): when the runs are due" });
+
+export type ScheduleOptions = z.input<typeof ScheduleOptionsSchema>;
+type CheckedScheduleOptions = z.output<typeof ScheduleOptionsSchema>;
+
+/** The options, checked, or a usage error that names what is wrong. */
+export function checkScheduleOptions(options: unknown): CheckedScheduleOptions {
+  const parsed = ScheduleOptionsSchema.safeParse(options);
+  if (parsed.success) return parsed.data;
+  throw new UserError(`Invalid schedule options: ${formatZodError(parsed.error, "the options", ScheduleOptionsSchema).replace(/\n\s*/g, " ")}`, { name: "InvalidOptions" });
+}
+
+/** What a scheduled run is started with: the workflow type and the input that names its target. */
+export function scheduledStart(target: RunTarget, input: unknown): { workflowType: string; argument: unknown } {
+  const checked = targetInput(target, input);
+  if (target.kind === "agent") return { workflowType: agentWorkflowName, argument: { agent: target.name, message: (checked as { message: string }).message } };
+  if (target.kind === "pattern") return { workflowType: patternWorkflowName, argument: { pattern: target.name, input: (checked as { input: string }).input } };
+  return { workflowType: target.name, argument: checked };
+}
+
+/** Kept in the schedule's memo: what Temporal turns into calendars, as it was given. */
+export interface ScheduleMemo {
+  target: string;
+  kind: RunTarget["kind"];
+  cron?: string[];
+  every?: string[];
+}
+
+export function scheduleMemo(target: RunTarget, options: CheckedScheduleOptions): ScheduleMemo {
+  return { target: target.name, kind: target.kind, ...(options.cron ? { cron: options.cron } : {}), ...(options.every ? { every: options.every } : {}) };
+}
+
+/** A schedule as `schedule list` shows it. */
+export interface ScheduleSummary {
+  id: string;
+  /** The agent, pattern or module workflow it starts. */
+  target: string;
+  cron: string[];
+  every: string[];
+  paused: boolean;
+  note?: string;
+  /** When the next run is due (ISO 8601); none while paused. */
+  nextRun?: string;
+  /** The last run it started. */
+  lastRun?: ScheduledRun;
+}
+
+/** A schedule as `schedule describe` shows it. */
+export interface ScheduleDescription extends ScheduleSummary {
+  /** The input each run is started with: the message, or a module workflow's input. */
+  input: unknown;
+  timezone?: string;
+  overlap: Overlap;
+  /** The next few times a run is due. */
+  nextRuns: string[];
+  /** The runs it started lately, oldest first. */
+  recentRuns: ScheduledRun[];
+  /** Its runs still running. */
+  runningRuns: string[];
+  /** Its page in Temporal's Web UI. */
+  link?: string;
+}
+
+export interface ScheduledRun {
+  runId: string;
+  /** When it was due, and when Temporal started it. */
+  scheduledAt: string;
+  startedAt: string;
+}
+
+interface TemporalScheduleView {
+  scheduleId: string;
+  memo?: Record<string, unknown> | undefined;
+  spec?: { timezone?: string | undefined } | undefined;
+  state: { paused: boolean; note?: string | undefined };
+  info: { nextActionTimes: Date[]; recentActions: { scheduledAt: Date; takenAt: Date; action: { workflow: { workflowId: string } } }[] };
+}
+
+const MemoSchema = z.object({ duragent: z.object({ target: z.string(), cron: z.array(z.string()).optional(), every: z.array(z.string()).optional() }) });
+
+/** A schedule Temporal lists, as duragent shows it; undefined for one duragent did not make. */
+export function scheduleSummary(schedule: TemporalScheduleView): ScheduleSummary | undefined {
+  const memo = MemoSchema.safeParse(schedule.memo);
+  if (!memo.success) return undefined;
+  const { target, cron = [], every = [] } = memo.data.duragent;
+  const runs = schedule.info.recentActions.map(scheduledRun);
+  const next = schedule.state.paused ? undefined : schedule.info.nextActionTimes[0];
+  return {
+    id: schedule.scheduleId,
+    target,
+    cron,
+    every,
+    paused: schedule.state.paused,
+    ...(schedule.state.note ? { note: schedule.state.note } : {}),
+    ...(next ? { nextRun: next.toISOString() } : {}),
+    ...(runs.length > 0 ? { lastRun: runs.at(-1)! } : {}),
+  };
+}
+
+export function scheduleDescription(
+  schedule: TemporalScheduleView & { action: { args?: readonly unknown[] | undefined }; policies: { overlap?: string | undefined } },
+  runningRuns: string[],
+): ScheduleDescription {
+  const summary = scheduleSummary(schedule);
+  if (!summary) throw notDuragents(schedule.scheduleId);
+  const argument = schedule.action.args?.[0];
+  const overlap = (Object.entries(overlapPolicies).find(([, policy]) => policy === schedule.policies.overlap)?.[0] ?? "skip") as Overlap;
+  return {
+    ...summary,
+    input: inputOf(argument),
+    ...(schedule.spec?.timezone ? { timezone: schedule.spec.timezone } : {}),
+    overlap,
+    nextRuns: schedule.state.paused ? [] : schedule.info.nextActionTimes.map((time) => time.toISOString()),
+    recentRuns: schedule.info.recentActions.map(scheduledRun),
+    runningRuns,
+  };
+}
+
+/** The message or input inside what a run is started with (see `scheduledStart`). */
+function inputOf(argument: unknown): unknown {
+  if (typeof argument === "object" && argument !== null) {
+    if ("agent" in argument && "message" in argument) return argument.message;
+    if ("pattern" in argument && "input" in argument) return argument.input;
+  }
+  return argument;
+}
+
+function scheduledRun(action: TemporalScheduleView["info"]["recentActions"][number]): ScheduledRun {
+  return { runId: action.action.workflow.workflowId, scheduledAt: action.scheduledAt.toISOString(), startedAt: action.takenAt.toISOString() };
+}
+
+export class ScheduleNotFound extends UserError {
+  override name = "ScheduleNotFound" as const;
+  constructor(readonly scheduleId: string) {
+    super(`No schedule '${scheduleId}'. Check the id with \`duragent schedule list\`.`, { exitCode: ExitCode.notFound });
+  }
+}
+
+export function scheduleAlreadyExists(scheduleId: string): UserError {
+  return new UserError(`A schedule '${scheduleId}' already exists.`, {
+    name: "ScheduleAlreadyExists",
+    hint: `Give another id (--id), or delete it first (\`duragent schedule delete ${scheduleId}\`).`,
+  });
+}
+
+function notDuragents(scheduleId: string): UserError {
+  return new UserError(`The schedule '${scheduleId}' was not made by duragent (its memo names no target): read it with \`temporal schedule describe --schedule-id ${scheduleId}\`.`, {
+    name: "ScheduleNotFound",
+    exitCode: ExitCode.notFound,
+  });
+}
+
+/** What an engine that keeps schedules does with them (the Temporal engine). */
+export interface Schedules {
+  create(target: RunTarget, input: unknown, options: ScheduleOptions): Promise<ScheduleDescription>;
+  describe(scheduleId: string): Promise<ScheduleDescription>;
+  list(limit: number): Promise<ScheduleSummary[]>;
+  /** Starts a run now, whatever the time. */
+  trigger(scheduleId: string): Promise<void>;
+  pause(scheduleId: string, note?: string): Promise<void>;
+  unpause(scheduleId: string, note?: string): Promise<void>;
+  /** Deletes the schedule; the runs it started go on. */
+  delete(scheduleId: string): Promise<void>;
+}
