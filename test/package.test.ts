@@ -238,6 +238,29 @@ describe("a project made with `duragent init`", () => {
     assert.equal(run.stdout.trim(), "STRIPPED");
   });
 
+  test("a module of function tools (`duragent/tools`) does I/O for an agent, served from the installed package", async () => {
+    const dir = join(project, "function-tools");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, "tools.ts"),
+      [
+        'import { readdirSync } from "node:fs";',
+        'import { z } from "zod";',
+        'import { defineTool } from "duragent/tools";',
+        "export const listDirectory = defineTool({",
+        '  name: "list_directory",',
+        '  description: "Lists a folder.",',
+        "  input: z.object({ path: z.string() }),",
+        "  run: ({ path }) => `a function tool saw: ${readdirSync(path).sort().join(\", \")}`,",
+        "});",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(join(dir, "duragent.config.yaml"), "llm: { withoutApiKey: scripted }\nmcp: { servers: { local: { module: ./tools.ts } } }\nagents: { looker: { instruction: You list files., servers: [local] } }\n");
+    const run = ok(await duragent(process.execPath, ["--config", "function-tools/duragent.config.yaml", "run", "looker", "--input", "What is here?"]), "run looker");
+    assert.equal(run.stdout.trim(), "a function tool saw: duragent.config.yaml, tools.ts");
+  });
+
   for (const which of [0, 1]) {
     test(`runs agents in TypeScript and JavaScript on the memory engine (${which === 0 ? "this Node" : "Node 24"})`, async () => {
       const node = nodes[which]!.path;

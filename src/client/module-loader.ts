@@ -23,19 +23,19 @@ const typeScriptFile = /\.[cm]?tsx?$/;
 type TsImport = (specifier: string, parentURL: string) => Promise<Record<string, unknown>>;
 let typeScriptImport: Promise<TsImport> | undefined;
 
-export async function importModule(modulePath: string): Promise<Record<string, unknown>> {
+export async function importModule(modulePath: string, { listedUnder = "`modules:`" }: { listedUnder?: string } = {}): Promise<Record<string, unknown>> {
   const shown = displayPath(modulePath);
   if (!existsSync(modulePath)) {
-    throw new ModuleLoadError(modulePath, `The module ${shown} listed under \`modules:\` does not exist.`, {
+    throw new ModuleLoadError(modulePath, `The module ${shown} listed under ${listedUnder} does not exist.`, {
       exitCode: ExitCode.notFound,
-      hint: "Paths under `modules:` are relative to the config file; fix the path or remove the entry.",
+      hint: `Paths under ${listedUnder} are relative to the config file; fix the path or remove the entry.`,
     });
   }
   const url = pathToFileURL(modulePath).href;
   try {
     return exportsOf(typeScriptFile.test(modulePath) ? await importTypeScript(url, modulePath) : ((await import(url)) as Record<string, unknown>));
   } catch (error) {
-    throw new ModuleLoadError(modulePath, `Cannot load ${shown} (listed under \`modules:\`): ${reason(error)}${whereIn(error, modulePath)}`, {
+    throw new ModuleLoadError(modulePath, `Cannot load ${shown} (listed under ${listedUnder}): ${reason(error)}${whereIn(error, modulePath)}`, {
       hint: "Fix the module, or check it alone with `node <module>` (`npx tsx <module>` for TypeScript).",
       cause: error,
     });

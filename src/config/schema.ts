@@ -4,6 +4,7 @@
  * Paths (`cwd`, `roots`, `modules`, TLS files, codec key files) may be relative: the loader
  * resolves them against the config file's directory.
  */
+import { toolServerCommand } from "../tools/tool-server-command.js";
 import { z } from "zod";
 import { ToolResultClearingSchema } from "../common/tool-result-clearing.js";
 import { agentReferences, PatternSpecSchema } from "../workflows/patterns/pattern-spec.js";
@@ -267,21 +268,39 @@ export const HttpServerSchema = z.strictObject({
 });
 
 /**
+ * A module of function tools (`defineTool` exports from `duragent/tools`), served as a stdio
+ * server of their own: duragent starts this Node on its tool server, in the config's folder.
+ */
+export const ModuleServerSchema = z.strictObject({
+  /** Optional: an entry with `module` is a module of function tools. */
+  transport: z.literal("module").optional(),
+  /** The module's path, relative to the config file (`./tools.ts`). */
+  module: z.string().min(1),
+  /** Environment variables its tools read (`DATABASE_URL: ${DATABASE_URL}`), over a minimal safe environment. */
+  env: z.record(z.string(), z.string()).optional(),
+  ...McpServerCommon,
+});
+
+/**
  * Picks the schema before validating, so an error names the field that is wrong rather than
- * "matches no union member": an explicit `transport` decides, else `url` means HTTP.
- * The chosen `transport` is written into the entry, so the output always carries it.
+ * "matches no union member": an explicit `transport` decides, else `url` means HTTP and `module`
+ * function tools. The chosen `transport` is written into the entry, so the output always carries it.
  */
 function tagTransport(input: unknown): unknown {
   if (typeof input !== "object" || input === null || Array.isArray(input)) return input;
   if ("transport" in input && input.transport !== undefined) return input;
-  const transport = "url" in input && input.url !== undefined ? "http" : "stdio";
+  const transport = "url" in input && input.url !== undefined ? "http" : "module" in input && !("command" in input) ? "module" : "stdio";
   return { ...input, transport };
 }
 
-/** One `mcp.servers.<name>` entry: stdio when it has no `url`, HTTP when it has one. */
+/** One `mcp.servers.<name>` entry: stdio when it has no `url`, HTTP when it has one; a module of function tools is a stdio server of duragent's. */
 export const McpServerSchema = z.preprocess(
   tagTransport,
-  z.discriminatedUnion("transport", [StdioServerSchema, HttpServerSchema]),
+  z.discriminatedUnion("transport", [StdioServerSchema, HttpServerSchema, ModuleServerSchema]).transform((server) => {
+    if (!("module" in server)) return server;
+    const { module, transport: _module, ...rest } = server;
+    return { ...rest, transport: "stdio" as const, ...toolServerCommand(module) };
+  }),
 );
 export type McpServerConfig = z.infer<typeof McpServerSchema>;
 export type StdioServerConfig = z.infer<typeof StdioServerSchema>;

@@ -1,0 +1,56 @@
+/**
+ * The MCP server of a module of function tools, `node tool-server.js <module>`: duragent starts it
+ * as it starts any stdio server (`mcp.servers.<name>.module`), in a process of its own, so a tool
+ * that hangs or crashes takes no worker with it. Its tools are the module's `defineTool` exports.
+ */
+import { basename, resolve } from "node:path";
+import { McpServer } from "@modelcontextprotocol/server";
+import { StdioServerTransport } from "@modelcontextprotocol/server/stdio";
+import { importModule } from "../client/module-loader.js";
+import { isUserError } from "../errors/user-error.js";
+import { duragentVersion } from "../package-info.js";
+import { isDuragentTool, type DuragentTool } from "./define-tool.js";
+import { toolResult } from "./tool-output.js";
+
+async function serve(modulePath: string): Promise<void> {
+  const exported = await importModule(resolve(modulePath), { listedUnder: "an MCP server's `module:`" });
+  const tools = Object.values(exported).filter(isDuragentTool);
+  if (tools.length === 0) throw new Error(`${modulePath} exports no tools: export each one made with defineTool from "duragent/tools".`);
+  const named = new Map<string, DuragentTool>();
+  for (const tool of tools) {
+    if (named.has(tool.name) && named.get(tool.name) !== tool) throw new Error(`${modulePath} exports two tools named '${tool.name}'.`);
+    named.set(tool.name, tool);
+  }
+  const server = new McpServer({ name: basename(modulePath).replace(/\.[cm]?[jt]sx?$/, ""), version: duragentVersion });
+  for (const tool of named.values()) {
+    server.registerTool(
+      tool.name,
+      {
+        description: tool.description,
+        inputSchema: tool.input,
+        ...(tool.title !== undefined ? { title: tool.title } : {}),
+        ...(tool.annotations !== undefined ? { annotations: tool.annotations } : {}),
+      },
+      async (args, ctx) => {
+        const token = ctx.mcpReq._meta?.progressToken;
+        const progress = async (done: number, total?: number, message?: string) => {
+          if (token === undefined) return;
+          await ctx.mcpReq.notify({ method: "notifications/progress", params: { progressToken: token, progress: done, ...(total !== undefined ? { total } : {}), ...(message !== undefined ? { message } : {}) } });
+        };
+        return toolResult(await tool.run(args as never, { signal: ctx.mcpReq.signal, progress }));
+      },
+    );
+  }
+  await server.connect(new StdioServerTransport());
+}
+
+const [modulePath] = process.argv.slice(2);
+if (modulePath === undefined) {
+  process.stderr.write("usage: tool-server <module>\n");
+  process.exit(2);
+}
+serve(modulePath).catch((error: unknown) => {
+  // On stderr, which the worker shows in the connection's failure.
+  process.stderr.write(`${isUserError(error) ? error.message : error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
