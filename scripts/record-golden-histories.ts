@@ -200,6 +200,23 @@ async function approveEdited(handle: RunHandle): Promise<void> {
   await handle.approve({ arguments: { message: "Goodbye" } });
 }
 
+/** Echoes in a hurry: its first call's arguments do not fit the gated tool's schema, its second's do. */
+const hastyEchoer: RunTarget = { kind: "agent", name: "hasty-echoer", agent: { name: "hasty-echoer", instruction: "You echo in a hurry.", servers: ["everything"] } };
+
+/** Approves every call put to a person until the run ends: a run from before the check asks for the misfit one too. */
+async function approveEach(handle: RunHandle): Promise<void> {
+  let ended = false;
+  void handle.result().then(
+    () => (ended = true),
+    () => (ended = true),
+  );
+  while (!ended) {
+    const pending = (await handle.status()).pending;
+    if (pending.length > 0) await handle.approve().catch(() => undefined);
+    else await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** Adds twice, a turn each, then answers. */
 const adder: RunTarget = { kind: "agent", name: "adder", agent: { name: "adder", instruction: "You add in steps.", servers: ["everything"] } };
 
@@ -284,6 +301,8 @@ const runs: GoldenRun[] = [
   { id: "golden-parallel-fails-fast", target: askingAndBroken, input: "Plan a trip.", steer: breakWhileAsking, failed: true, children: ["asking-1"] },
   // An approval sent as a signal (duragent-decide-by-signal).
   { id: "golden-decided-by-signal", target: echoer, input: "Say hello.", steer: approveBySignal },
+  // A gated call whose arguments surely do not fit is refused before anyone is asked (duragent-gated-arguments-checked).
+  { id: "golden-gated-misfit", target: hastyEchoer, input: "Say hello.", steer: approveEach },
   // A chat ended by a signal sent with its start: delivered to the handler set after it (duragent-early-signals).
   { id: "golden-early-signal", target: chat, input: { agent: { name: "writer", instruction: "You write." } }, signalWithStart: ChatMessages.end, steer: endUnlessEnded },
 ];
@@ -310,6 +329,12 @@ function goldenModel(call: ScriptedCall): ScriptedTurn | Promise<ScriptedTurn> {
     const echoed = call.messages.findLast((message) => message.role === "tool");
     if (!echoed) return { toolCalls: [{ id: "call_echo", name: "everything_echo", arguments: { message: "Hello" } }] };
     return { text: `The tool said: ${textOf(echoed.content)}` };
+  }
+  if (call.system === "You echo in a hurry.") {
+    const results = call.messages.filter((message) => message.role === "tool");
+    if (results.length === 0) return { toolCalls: [{ id: "call_misfit", name: "everything_echo", arguments: { message: 42 } }] };
+    if (results.length === 1) return { toolCalls: [{ id: "call_echo", name: "everything_echo", arguments: { message: "Hello" } }] };
+    return { text: `The tool said: ${textOf(results.at(-1)!.content)}` };
   }
   if (call.system === "You run the step you are told to.") {
     const result = call.messages.findLast((message) => message.role === "tool");

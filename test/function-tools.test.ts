@@ -34,6 +34,7 @@ const script: ModelScript = (call) => {
   const results = call.messages.filter((message) => message.role === "tool").map((message) => textOf(message.content));
   const question = textOf(call.messages.find((message) => message.role === "user")?.content ?? "");
   if (question.startsWith("BAD")) return results.length === 0 ? { toolCalls: [{ name: "shop_lookup_invoice", arguments: { orderId: 42 } }] } : { text: `tool said: ${results.join(" | ")}` };
+  if (question.startsWith("GATED")) return results.length === 0 ? { toolCalls: [{ name: "shop_issue_refund", arguments: { orderId: "A-1", amount: "lots" } }] } : { text: `tool said: ${results.join(" | ")}` };
   if (question.startsWith("BROKEN")) return results.length === 0 ? { toolCalls: [{ name: "shop_lookup_invoice", arguments: { orderId: "missing" } }] } : { text: `tool said: ${results.join(" | ")}` };
   if (results.length === 0) return { toolCalls: [{ name: "shop_lookup_invoice", arguments: { orderId: "A-1" } }] };
   if (results.length === 1) return { toolCalls: [{ name: "shop_issue_refund", arguments: { orderId: "A-1", amount: 12.5 } }] };
@@ -162,6 +163,13 @@ describe("function tools", () => {
       assert.throws(() => readFileSync(ledger, "utf8"), /ENOENT/);
       await handle.decide({ approved: true });
       assert.match(((await handle.result()) as { text: string }).text, /refunded 12\.5 for A-1$/);
+      // A call its server would refuse is not put to anyone: the model hears why at once.
+      const gated = await engine.start(await findRunTarget(loaded, "clerk"), "GATED refund");
+      assert.equal(
+        ((await gated.result()) as { text: string }).text,
+        "tool said: Error: The arguments for 'shop_issue_refund' do not fit its input schema, so the call was not made and no one was asked to approve it:\namount: expected number, got string",
+      );
+      assert.deepEqual((await gated.status()).settled ?? [], []);
     } finally {
       await engine.close();
     }

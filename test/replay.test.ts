@@ -223,6 +223,13 @@ describe("golden histories replay against the current workflow code", () => {
     assertPatchOnlyIn("edited-arguments", "edited-approval");
   });
 
+  test("a gated call whose arguments surely do not fit: runs since the patch refuse it before asking anyone, recording the patch there and only there", () => {
+    const story = (name: string) => stepsAndPatches(name, (event) => (event.workflowExecutionUpdateCompletedEventAttributes ? ["approved"] : []));
+    assert.deepEqual(story("golden-gated-misfit-v1.json"), ["callLlm", "approved", "callTool", "callLlm", "approved", "callTool", "callLlm"]);
+    assert.deepEqual(story("golden-gated-misfit.json"), ["callLlm", "patch duragent-gated-arguments-checked", "callLlm", "approved", "callTool", "callLlm"]);
+    assertPatchOnlyIn("gated-arguments", "gated-misfit");
+  });
+
   test("a tool call whose server died on every attempt: runs before the patch failed, runs since tell the model why and go on, recording the patch there and only there", () => {
     const story = (name: string) =>
       stepsAndPatches(name, (event) => (event.workflowExecutionFailedEventAttributes ? ["failed"] : event.workflowExecutionCompletedEventAttributes ? ["completed"] : []));

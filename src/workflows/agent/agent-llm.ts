@@ -2,6 +2,7 @@
  * An agent's model with its tools attached: runs the tool loop in workflow code, so each model
  * turn and each tool call is its own durable step.
  */
+import { argumentTypeMisfits } from "./argument-types.js";
 import { ApplicationFailure, TemporalFailure } from "@temporalio/common";
 import { inWorkflowContext, isCancellation, patched } from "@temporalio/workflow";
 import { z } from "zod";
@@ -341,6 +342,11 @@ export class AgentLlm implements AugmentedLlm {
   }
 
   private async approvedToolCall(call: ToolCall, tool: ToolDefinition, args: Record<string, unknown>): Promise<LocalToolOutcome> {
+    // No one is asked to approve a call its server would refuse: the model hears why at once.
+    const misfits = argumentTypeMisfits(tool.inputSchema, args);
+    if (misfits.length > 0 && (!inWorkflowContext() || patched(gatedArgumentsPatch))) {
+      return { result: toolError(`The arguments for '${call.name}' do not fit its input schema, so the call was not made and no one was asked to approve it:\n${misfits.join("\n")}`) };
+    }
     const decision = await this.ctx.requestApproval({ server: tool.server, tool: tool.name, arguments: args, inputSchema: tool.inputSchema });
     if (!decision.approved) return { result: toolError(`A person rejected this call to '${call.name}': ${decision.reason}`) };
     // The model, and whoever reads the transcript, learn what ran; a run from before was not told.
@@ -423,6 +429,12 @@ const modelToldFailures: readonly string[] = [
   FailureType.workerStopping,
   FailureType.runUnreachable,
 ];
+
+/**
+ * Asked only of a gated call whose arguments surely do not fit, so that other runs record no
+ * marker, and a run from before asked a person first, as it did.
+ */
+const gatedArgumentsPatch = "duragent-gated-arguments-checked";
 
 /** Asked only of an approval whose arguments a person changed, so that other runs record no marker. */
 const editedArgumentsPatch = "duragent-edited-arguments-told";
