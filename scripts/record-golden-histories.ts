@@ -217,6 +217,14 @@ async function approveEach(handle: RunHandle): Promise<void> {
   }
 }
 
+/** A swarm started with its caller's user id, whose agent's model tries to change it. */
+const desk: RunTarget = {
+  kind: "pattern",
+  name: "desk",
+  workflow: patternWorkflow as DuragentWorkflow,
+  spec: { pattern: "swarm", name: "desk", agents: [{ name: "clerk", instruction: "You keep the desk." }], contextVariables: { userId: "u-42" } },
+};
+
 /** Adds twice, a turn each, then answers. */
 const adder: RunTarget = { kind: "agent", name: "adder", agent: { name: "adder", instruction: "You add in steps.", servers: ["everything"] } };
 
@@ -303,6 +311,8 @@ const runs: GoldenRun[] = [
   { id: "golden-decided-by-signal", target: echoer, input: "Say hello.", steer: approveBySignal },
   // A gated call whose arguments surely do not fit is refused before anyone is asked (duragent-gated-arguments-checked).
   { id: "golden-gated-misfit", target: hastyEchoer, input: "Say hello.", steer: approveEach },
+  // A swarm's model may not change the context variables its caller started it with (duragent-swarm-caller-context-kept).
+  { id: "golden-swarm-caller-context", target: desk, input: "Who am I?" },
   // A chat ended by a signal sent with its start: delivered to the handler set after it (duragent-early-signals).
   { id: "golden-early-signal", target: chat, input: { agent: { name: "writer", instruction: "You write." } }, signalWithStart: ChatMessages.end, steer: endUnlessEnded },
 ];
@@ -335,6 +345,11 @@ function goldenModel(call: ScriptedCall): ScriptedTurn | Promise<ScriptedTurn> {
     if (results.length === 0) return { toolCalls: [{ id: "call_misfit", name: "everything_echo", arguments: { message: 42 } }] };
     if (results.length === 1) return { toolCalls: [{ id: "call_echo", name: "everything_echo", arguments: { message: "Hello" } }] };
     return { text: `The tool said: ${textOf(results.at(-1)!.content)}` };
+  }
+  if (call.system?.startsWith("You keep the desk.")) {
+    const result = call.messages.findLast((message) => message.role === "tool");
+    if (!result) return { toolCalls: [{ id: "call_forge", name: "set_context_variables", arguments: { variables: { userId: "admin", mood: "calm" } } }] };
+    return { text: `Context: ${/Shared context variables: (.*)$/m.exec(call.system)?.[1] ?? "none"}` };
   }
   if (call.system === "You run the step you are told to.") {
     const result = call.messages.findLast((message) => message.role === "tool");

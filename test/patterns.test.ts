@@ -25,6 +25,7 @@ import { everythingServer, filesystemServer } from "./support/mcp-servers.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import { patternWorkflow } from "../src/workflows/builtin-workflows.js";
 import { textOf } from "../src/common/messages.js";
+import { endingNote } from "../src/client/result-note.js";
 import { statusText } from "../src/cli/status-text.js";
 import { historyText } from "../src/cli/commands/history.js";
 import { waitFor } from "./support/wait.js";
@@ -293,6 +294,32 @@ describe("swarm", () => {
     assert.equal(server.requests.length, 2);
     // The run's transcript holds the conversation once, not again on each agent's turn.
     assert.deepEqual(ctx.control.transcript, result.state.messages);
+  });
+
+  test("the model may add context variables, not change those the swarm's caller started it with; a function may", async () => {
+    const { ctx } = await harness((call) => {
+      const results = call.messages.filter((message) => message.role === "tool").map((message) => textOf(message.content));
+      if (results.length === 0) return { toolCalls: [{ name: "set_context_variables", arguments: { variables: { userId: "admin", mood: "calm" } } }] };
+      if (results.length === 1) return { toolCalls: [{ name: "promote", arguments: {} }] };
+      return { text: results.join(" | ") };
+    });
+    const swarm = new Swarm(ctx, {
+      agents: [{ name: "clerk", instruction: "You keep the desk.", functions: [{ name: "promote", description: "Promotes the user.", call: () => ({ value: "Promoted.", contextVariables: { userId: "u-42-admin" } }) }] }],
+      contextVariables: { userId: "u-42" },
+    });
+    const result = await swarm.run("Who am I?");
+    assert.equal(result.text, "Context updated. Not changed: userId, set by the swarm's caller, which no tool call may change. | Promoted.");
+    assert.match(result.state.messages.map((message) => textOf(message.content)).join("\n"), /Not changed: userId/);
+    assert.deepEqual(result.state.contextVariables, { userId: "u-42-admin", mood: "calm" });
+  });
+
+  test("a swarm whose agent runs out of turns still calling tools stops with max-iterations, which the result's note says", async () => {
+    const { ctx } = await harness(() => ({ toolCalls: [{ name: "set_context_variables", arguments: { variables: { step: "again" } } }] }));
+    const swarm = new Swarm(ctx, { agents: [{ name: "looper", instruction: "You loop.", maxIterations: 2 }] });
+    const ending = await swarm.answer("Go.");
+    assert.equal(ending.swarm?.stopReason, "max-iterations");
+    assert.equal(ending.text, "");
+    assert.match(endingNote(ending) ?? "", /^the swarm's agent looper reached its turn limit \(maxIterations\) with the model still calling tools, so there is no answer/);
   });
 
   test("an agent's own functions (mcp-agent's swarm functions) set context variables and hand the conversation on, their arguments checked first", async () => {

@@ -223,6 +223,17 @@ describe("golden histories replay against the current workflow code", () => {
     assertPatchOnlyIn("edited-arguments", "edited-approval");
   });
 
+  test("a swarm's model trying to change its caller's context variables: runs since the patch keep them, recording the patch there and only there", () => {
+    const context = (name: string) => {
+      const completed = loadHistory(join(goldenDirectory, name)).events.find((event) => event.workflowExecutionCompletedEventAttributes)?.workflowExecutionCompletedEventAttributes;
+      return (JSON.parse(Buffer.from(completed?.result?.payloads?.[0]?.data ?? []).toString("utf8")) as { swarm: { contextVariables: Record<string, string> } }).swarm.contextVariables;
+    };
+    assert.deepEqual(context("golden-swarm-caller-context-v1.json"), { userId: "admin", mood: "calm" });
+    assert.deepEqual(context("golden-swarm-caller-context.json"), { userId: "u-42", mood: "calm" });
+    assert.deepEqual(stepsAndPatches("golden-swarm-caller-context.json", () => []), ["callLlm", "patch duragent-swarm-caller-context-kept", "callLlm"]);
+    assertPatchOnlyIn("swarm-caller-context", "swarm-caller-context");
+  });
+
   test("a gated call whose arguments surely do not fit: runs since the patch refuse it before asking anyone, recording the patch there and only there", () => {
     const story = (name: string) => stepsAndPatches(name, (event) => (event.workflowExecutionUpdateCompletedEventAttributes ? ["approved"] : []));
     assert.deepEqual(story("golden-gated-misfit-v1.json"), ["callLlm", "approved", "callTool", "callLlm", "approved", "callTool", "callLlm"]);

@@ -18,8 +18,8 @@ export interface PatternEnding {
   evaluation?: { stopReason: "rating-reached" | "max-refinements"; attempts: number; bestRating: string; minRating: string };
   /** An orchestrator's: `complete` is false when planning stopped at its iteration cap; `unrunSteps`, steps planned with the declaration that all was done. */
   orchestration?: { iterations: number; complete: boolean; unrunSteps?: number };
-  /** A swarm's: why it stopped, how many handoffs it made, who has the conversation and the context variables it ended with. */
-  swarm?: { stopReason: "answered" | "done" | "max-handoffs"; handoffs: number; activeAgent: string; contextVariables: Record<string, string> };
+  /** A swarm's: why it stopped (`max-iterations`: its agent ran out of turns still calling tools), how many handoffs it made, who has the conversation and the context variables it ended with. */
+  swarm?: { stopReason: "answered" | "done" | "max-handoffs" | "max-iterations"; handoffs: number; activeAgent: string; contextVariables: Record<string, string> };
 }
 
 export abstract class PatternBase implements AugmentedLlm {

@@ -3,6 +3,7 @@
  * alongside their MCP tools, and share context variables. The swarm ends when an agent answers
  * without handing off, when the done condition holds, or after `maxHandoffs` handoffs.
  */
+import { inWorkflowContext, patched } from "@temporalio/workflow";
 import type { Message } from "../../common/messages.js";
 import { finalText, type AgentLlm, type LocalTool, type LocalToolOutcome } from "../agent/agent-llm.js";
 import { defineAgent, type AgentSpec } from "../agent/define-agent.js";
@@ -72,7 +73,7 @@ export interface SwarmOptions {
 export interface SwarmResult {
   text: string;
   state: SwarmState;
-  stopReason: "answered" | "done" | "max-handoffs";
+  stopReason: "answered" | "done" | "max-handoffs" | "max-iterations";
 }
 
 export function handoffToolName(agent: string): string {
@@ -121,6 +122,8 @@ export class Swarm extends PatternBase {
       inTranscript = state.messages.length;
       state.lastText = finalText(added);
       if (this.options.done?.(state)) return { text: state.lastText, state, stopReason: "done" };
+      // Its agent ran out of turns still calling tools: no answer, and no handoff to go on with.
+      if (!handoff && llm.lastStopReason === "max_iterations") return { text: state.lastText, state, stopReason: "max-iterations" };
       if (!handoff) return { text: state.lastText, state, stopReason: "answered" };
       state.handoffs.push(handoff);
       state.activeAgent = handoff.to;
@@ -167,8 +170,8 @@ export class Swarm extends PatternBase {
           },
         },
         call: (args) => {
-          if (!handedOff) mergeContext(state.contextVariables, args.context);
-          return handOff(target, typeof args.reason === "string" ? args.reason : undefined, `Transferred to ${target}.`);
+          const kept = handedOff ? [] : this.mergeModelContext(state, args.context);
+          return handOff(target, typeof args.reason === "string" ? args.reason : undefined, `Transferred to ${target}.${keptNote(kept)}`);
         },
       }),
     );
@@ -194,8 +197,8 @@ export class Swarm extends PatternBase {
         inputSchema: { type: "object", properties: { variables: { type: "object", additionalProperties: contextValue } }, required: ["variables"] },
       },
       call: (args) => {
-        mergeContext(state.contextVariables, args.variables);
-        return { result: { content: [{ type: "text", text: "Context updated." }], isError: false } };
+        const kept = this.mergeModelContext(state, args.variables);
+        return { result: { content: [{ type: "text", text: `Context updated.${keptNote(kept)}` }], isError: false } };
       },
     };
     const context = Object.keys(state.contextVariables).length > 0 ? `\n\nShared context variables: ${JSON.stringify(state.contextVariables)}` : "";
@@ -203,6 +206,30 @@ export class Swarm extends PatternBase {
       localTools: [...handoffTools, setContext, ...functionTools],
     });
   }
+
+  /**
+   * Sets what the model asked to set, but for the variables the swarm was started with, which are
+   * its caller's (a user's id, a tenant): a function, code of the caller's, may change those; a
+   * model's tool call may not. Returns the ones left as they were.
+   */
+  private mergeModelContext(state: SwarmState, update: unknown): string[] {
+    const given = this.options.contextVariables ?? {};
+    const changes = typeof update === "object" && update !== null && !Array.isArray(update) ? Object.entries(update) : [];
+    const kept = changes.filter(([key, value]) => Object.hasOwn(given, key) && state.contextVariables[key] !== contextText(value)).map(([key]) => key);
+    // A run from before kept nothing; asked only when the model tries, so other runs record no marker.
+    if (kept.length === 0 || (inWorkflowContext() && !patched(callerContextPatch))) {
+      mergeContext(state.contextVariables, update);
+      return [];
+    }
+    mergeContext(state.contextVariables, Object.fromEntries(changes.filter(([key]) => !kept.includes(key))));
+    return kept;
+  }
+}
+
+const callerContextPatch = "duragent-swarm-caller-context-kept";
+
+function keptNote(kept: readonly string[]): string {
+  return kept.length === 0 ? "" : ` Not changed: ${kept.join(", ")}, set by the swarm's caller, which no tool call may change.`;
 }
 
 // Any value is taken (as JSON text when not a string), so a handoff is never refused for a number.
@@ -210,7 +237,11 @@ const contextValue = { description: "A string; other values are kept as their JS
 
 function mergeContext(target: ContextVariables, update: unknown): void {
   if (typeof update !== "object" || update === null || Array.isArray(update)) return;
-  for (const [key, value] of Object.entries(update)) target[key] = typeof value === "string" ? value : JSON.stringify(value);
+  for (const [key, value] of Object.entries(update)) target[key] = contextText(value);
+}
+
+function contextText(value: unknown): string {
+  return typeof value === "string" ? value : JSON.stringify(value);
 }
 
 /** An agent's description, or its instruction's first line when it has none. */
