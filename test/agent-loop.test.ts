@@ -16,7 +16,7 @@ import { runSettingsFromConfig } from "../src/config/load-config.js";
 import { MemoryExecutor } from "../src/workflows/executor/memory-executor.js";
 import { createLogger } from "../src/logger.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedCall, type ScriptedModelServer, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
-import { defineAgent, textOf } from "../src/workflows/index.js";
+import { defineAgent, localTool, textOf } from "../src/workflows/index.js";
 import { everythingServer, filesystemServer } from "./support/mcp-servers.js";
 import { testConfig } from "./support/runtime.js";
 import { messagesToHandOver } from "../src/workflows/agent/hand-over.js";
@@ -79,6 +79,35 @@ describe("the agent tool loop", () => {
       assert.match(listed, /^- demo:\/\/resource\/static\/document\/features\.md: features\.md \(text\/markdown\)/m);
       assert.match(answer, /^read: \S/);
       assert.ok(!answer.includes("[Resource"), answer);
+    } finally {
+      await dispose(h);
+    }
+  });
+
+  test("a local tool from a zod schema: the model is offered its JSON Schema, call gets typed arguments, a misfit is told to the model, text is its result", async () => {
+    const h = await harness((call) => {
+      const results = call.messages.filter((message) => message.role === "tool").map((message) => textOf(message.content));
+      if (results.length === 0) return { toolCalls: [{ name: "convert", arguments: { amount: "ten", currency: "EUR" } }] };
+      if (results.length === 1) return { toolCalls: [{ name: "convert", arguments: { amount: 10, currency: "EUR" } }] };
+      return { text: results.join(" | ") };
+    });
+    try {
+      const seen: { amount: number; currency: "EUR" | "USD" }[] = [];
+      const convert = localTool({
+        name: "convert",
+        description: "Converts an amount to dollars.",
+        input: z.object({ amount: z.number(), currency: z.enum(["EUR", "USD"]) }),
+        call: (args) => {
+          seen.push(args);
+          return `${args.amount * 1.1} USD`;
+        },
+      });
+      const llm = await defineAgent({ name: "cashier", instruction: "You convert." }).attachLlm(h.ctx, { localTools: [convert] });
+      const text = await llm.generateStr("Ten euros in dollars?");
+      assert.match(text, /^Error: The arguments for 'convert' do not fit its input schema, so the call was not made:\n[^]*amount \| 11 USD$/);
+      assert.deepEqual(seen, [{ amount: 10, currency: "EUR" }]);
+      const offered = (body(h, 0) as unknown as { tools: { function: { name: string; parameters: Record<string, unknown> } }[] }).tools[0]!.function;
+      assert.deepEqual(offered.parameters.required, ["amount", "currency"]);
     } finally {
       await dispose(h);
     }

@@ -30,6 +30,7 @@ export type { Message, ContentPart, ToolCall } from "../common/messages.js";
 export { textOf } from "../common/messages.js";
 export * from "./patterns/index.js";
 export type { LocalTool, LocalToolOutcome } from "./agent/agent-llm.js";
+export { localTool, type LocalToolDefinition } from "./agent/local-tool.js";
 export { promptMessages, resourceMessages } from "./mcp-context.js";
 export { resourceMessage } from "../common/mcp-context.js";
 export type { PromptInfo, PromptRequest, PromptResult, ResourceInfo, ResourceRequest, ResourceResult, ResourceTemplateInfo } from "../common/mcp-context.js";

@@ -47,7 +47,8 @@ export interface LocalTool {
 }
 
 export interface LocalToolOutcome {
-  result: ToolResult;
+  /** What the model reads; `isError` false when absent. */
+  result: Omit<ToolResult, "isError"> & { isError?: boolean };
   endTurn?: boolean;
 }
 
