@@ -434,7 +434,7 @@ describe("invalid config", () => {
     const missing = await invalid("mcp:\n  servers:\n    fs:\n      args: [x]\n");
     assert.deepEqual(missing.issues, [{ path: "mcp.servers.fs.command", message: "missing: expected a string" }]);
     const transport = await invalid("mcp:\n  servers:\n    fs:\n      transport: websocket\n      command: x\n");
-    assert.deepEqual(transport.issues, [{ path: "mcp.servers.fs.transport", message: 'expected one of "stdio", "http", "sse"' }]);
+    assert.deepEqual(transport.issues, [{ path: "mcp.servers.fs.transport", message: 'expected one of "stdio", "http", "sse", "module"' }]);
   });
 
   test("unknown key is named at its own path, with the key it most likely meant", async () => {
