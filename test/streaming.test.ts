@@ -309,23 +309,31 @@ describe("watching a streaming run", () => {
     }
   });
 
-  test("events() and `run` name every step, in order, even the fast ones between two reads of the status, on both engines", { timeout: 120_000 }, async () => {
+  test("events() and `run` name every step, in order, even the fast ones between two reads of the status, and each tool call with its result, on both engines", { timeout: 120_000 }, async () => {
     const stepper: RunTarget = { kind: "agent", name: "stepper", agent: { name: "stepper", instruction: "Look three times.", servers: ["fs"] } };
     script = (_question, _attempt, call) =>
       call.messages.filter((message) => message.role === "tool").length < 3 ? { toolCalls: [{ name: "fs_list_allowed_directories", arguments: {} }] } : { text: "looked" };
     const expected = ["llm", "tool", "llm", "tool", "llm", "tool", "llm"].map((kind) => (kind === "llm" ? "llm openai:gpt-4.1-mini (stepper)" : "tool fs/list_allowed_directories"));
     const stepsOf = (events: RunEvent[]) => events.flatMap((event) => (event.type === "step" ? [[event.number, event.step] as const] : []));
+    // Each tool call, then its result, as the model made and read them.
+    const toolsOf = (events: RunEvent[]) =>
+      events.flatMap((event) =>
+        event.type === "tool_call" ? [`call ${event.tool} ${event.arguments} (${event.agent})`] : event.type === "tool_result" ? [`result ${event.tool} ${/^Allowed directories:/.test(event.result) ? "listed" : event.result}`] : [],
+      );
+    const expectedTools = [1, 2, 3].flatMap(() => ["call fs_list_allowed_directories {} (stepper)", "result fs_list_allowed_directories listed"]);
     try {
       const onMemory = memoryEngine(config);
       try {
         const events = await collect((await onMemory.start(stepper, "look")).events());
         assert.deepEqual(stepsOf(events), expected.map((step, index) => [index + 1, step]));
+        assert.deepEqual(toolsOf(events), expectedTools);
       } finally {
         await onMemory.close();
       }
       await withTemporalWorker(temporal, config, async (engine) => {
         const events = await collect((await engine.start(stepper, "look")).events());
         assert.deepEqual(stepsOf(events), expected.map((step, index) => [index + 1, step]));
+        assert.deepEqual(toolsOf(events), expectedTools);
       });
     } finally {
       script = (question) => turns[question] ?? { text: `unknown: ${question}` };

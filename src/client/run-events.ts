@@ -1,12 +1,14 @@
 /**
  * A run's events as an async iterator, the same on both engines: steps as they start, a model's
  * answer text as it streams, a restart marker when a streaming step's attempt failed and began
- * again, a tool's progress as its server reports it, questions and approvals as they open, and the end. Built on `status()`, which on the
+ * again, a tool's progress as its server reports it, tool calls and their results, questions and approvals as they open, and the end. Built on `status()`, which on the
  * memory engine reads the run in this process and on Temporal reads the status query and the
  * pending activities' heartbeats, so a watcher that joins late starts with the current step's
  * text so far and never sees two attempts mixed. Watching never touches the run.
  */
 import type { PendingRequest, RunPhase, RunStatus } from "../common/run-status.js";
+
+type ToolCallSeen = NonNullable<RunStatus["toolCalls"]>[number];
 import type { StepProgress, StepText } from "../common/server-requests.js";
 
 export type RunEvent =
@@ -22,6 +24,10 @@ export type RunEvent =
   | { type: "restart"; id: string; step: string; agent?: string; attempt: number; /** Why the last attempt failed, when the run's status says. */ reason?: string }
   /** A tool call's server reported progress (MCP `notifications/progress`); its latest report when several came between two reads. */
   | ({ type: "progress" } & StepProgress)
+  /** A tool call the model made (an MCP tool as `<server>_<tool>`, a local one by its name), its arguments cut to a few hundred characters; told before its result. */
+  | ({ type: "tool_call" } & Omit<ToolCallSeen, "result" | "isError">)
+  /** What the tool call gave the model, cut likewise. */
+  | { type: "tool_result"; id: string; tool: string; agent?: string; result: string; isError?: boolean }
   | { type: "request"; request: PendingRequest }
   /** A request is open no more: answered, approved, rejected, timed out, or withdrawn (its run cancelled). One opened and settled between two reads comes as `request`, then this. */
   | { type: "settled"; id: string; kind: PendingRequest["kind"] }
@@ -64,6 +70,9 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
     const openRequests = new Map<string, { kind: PendingRequest["kind"]; missed: number }>();
     const shown: ShownText = new Map();
     const shownProgress = new Map<string, string>();
+    // Tool calls told, by the model's call id; a status keeps only the latest few.
+    const calledTools = new Set<string>();
+    const answeredTools = new Set<string>();
     let partial: string | undefined;
     for (;;) {
       const done = ended;
@@ -89,6 +98,16 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
           yield { type: "progress", ...progress };
         }
         for (const callId of shownProgress.keys()) if (!reporting.has(callId)) shownProgress.delete(callId);
+        for (const call of status.toolCalls ?? []) {
+          const { result, isError, ...made } = call;
+          if (!calledTools.has(call.id)) {
+            calledTools.add(call.id);
+            yield { type: "tool_call", ...made };
+          }
+          if (result === undefined || answeredTools.has(call.id)) continue;
+          answeredTools.add(call.id);
+          yield { type: "tool_result", id: call.id, tool: call.tool, ...(call.agent !== undefined ? { agent: call.agent } : {}), result, ...(isError ? { isError } : {}) };
+        }
         // Settled before new ones open: the run took the answer, then asked again. A request opened
         // and settled between two reads is told as both; those settled before the first read are past.
         for (const request of status.settled ?? []) {

@@ -12,6 +12,10 @@ import { ServerRequestActionSchema, ServerRequestKindSchema, StepLogSchema, Step
 export const RunPhaseSchema = z.enum(runPhases);
 export type { RunPhase };
 
+/** How many tool calls a status keeps (`toolCalls`), and how much of each one's arguments and result. */
+export const maxRecentToolCalls = 8;
+export const maxToolCallText = 300;
+
 /** How many step labels a status keeps (`recentSteps`). */
 export const maxRecentSteps = 32;
 /** How many settled requests a status keeps (`settled`). */
@@ -75,6 +79,24 @@ export const RunStatusSchema = z.object({
    * numbered `stepCount`. A watcher that reads the status now and then still names every step.
    */
   recentSteps: z.array(z.string()).optional(),
+  /**
+   * The run's latest tool calls (the last few), as the model made them: an MCP tool by the name the
+   * model sees (`<server>_<tool>`), a local tool (a handoff, a swarm function) by its own; the
+   * arguments as sent and, once it came, the result's text, each cut to a few hundred characters.
+   * A child run's are in its own status.
+   */
+  toolCalls: z
+    .array(
+      z.object({
+        id: z.string(),
+        tool: z.string(),
+        agent: z.string().optional(),
+        arguments: z.string(),
+        result: z.string().optional(),
+        isError: z.boolean().optional(),
+      }),
+    )
+    .optional(),
   /** The labels of the steps in flight, oldest first, when there are several (a fan-out's branches). */
   inFlight: z.array(z.string()).optional(),
   pending: z.array(PendingRequestSchema),

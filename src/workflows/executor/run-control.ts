@@ -9,8 +9,8 @@ import { checkElicitationAnswer } from "../../common/elicitation-schema.js";
 import { rootCause } from "../../common/failures.js";
 import { InvalidRunMessage, severalPending } from "../../common/invalid-run-message.js";
 import type { TokenUsage } from "../../common/llm.js";
-import type { Message, TranscriptAgents } from "../../common/messages.js";
-import { AnswerSchema, ApprovalDecisionSchema, maxRecentSteps, maxSettledRequests, type Answer, type ApprovalDecision, type ApprovalRequest, type QuestionRequest, type PendingRequest, type RunPhase, type RunStatus } from "../../common/run-status.js";
+import { textOf, type Message, type TranscriptAgents } from "../../common/messages.js";
+import { AnswerSchema, ApprovalDecisionSchema, maxRecentSteps, maxRecentToolCalls, maxSettledRequests, maxToolCallText, type Answer, type ApprovalDecision, type ApprovalRequest, type QuestionRequest, type PendingRequest, type RunPhase, type RunStatus } from "../../common/run-status.js";
 import { appendStreamed, maxStepLogs, maxStreamedText, type ServerRequest, type ServerRequestAnswer, type StepLog, type StepProgress, type StepText } from "../../common/server-requests.js";
 import { addUsage, type UsageByModel } from "../../common/usage.js";
 import { costOf, type PriceTable } from "../../common/pricing.js";
@@ -58,6 +58,7 @@ export class RunControl {
   private stepsBefore = 0;
   /** The latest steps' labels; the last is the current step. */
   private readonly recentSteps: string[] = [];
+  private readonly toolCalls: NonNullable<RunStatus["toolCalls"]> = [];
   /** The labels of the steps started and not ended, oldest first: several in a fan-out. */
   private readonly stepsInFlight: string[] = [];
   private lastError?: { message: string; step?: string; error: unknown };
@@ -121,6 +122,7 @@ export class RunControl {
       ...(this.waitingFor !== undefined ? { waitingFor: this.waitingFor } : {}),
       stepCount: this.stepCount,
       ...(this.recentSteps.length > 0 ? { recentSteps: [...this.recentSteps] } : {}),
+      ...(this.toolCalls.length > 0 ? { toolCalls: this.toolCalls.map((call) => ({ ...call })) } : {}),
       ...(this.stepsInFlight.length > 1 ? { inFlight: [...this.stepsInFlight] } : {}),
       pending: [...this.pending.values()].map((entry) => shownRequest(entry.request)),
       ...(this.settled.length > 0 ? { settled: this.settled.map(shownRequest) } : {}),
@@ -315,9 +317,23 @@ export class RunControl {
 
   recordMessages(messages: readonly Message[], agent?: string): void {
     if (messages.length === 0) return;
+    for (const message of messages) this.recordToolCalls(message, agent);
     const last = this.transcriptAgents.at(-1);
     if (last?.agent !== agent) this.transcriptAgents.push({ from: this.transcript.length, ...(agent !== undefined ? { agent } : {}) });
     this.transcript.push(...messages);
+  }
+
+  /** The model's tool calls and their results, as the transcript gets them: before the calls run, and once they did. */
+  private recordToolCalls(message: Message, agent: string | undefined): void {
+    if (message.role === "assistant") {
+      for (const call of message.toolCalls ?? []) {
+        this.toolCalls.push({ id: call.id, tool: call.name, ...(agent !== undefined ? { agent } : {}), arguments: cut(call.arguments) });
+        if (this.toolCalls.length > maxRecentToolCalls) this.toolCalls.shift();
+      }
+    } else if (message.role === "tool") {
+      const call = this.toolCalls.findLast((seen) => seen.id === message.toolCallId);
+      if (call) Object.assign(call, { result: cut(textOf(message.content)), ...(message.isError ? { isError: true } : {}) });
+    }
   }
 
   finish(phase: "completed" | "failed" | "cancelled"): void {
@@ -574,3 +590,8 @@ function causedBy(error: unknown, cause: unknown): boolean {
 // Strict, so a sender's misspelt key is named rather than ignored.
 const strictAnswer = z.strictObject(AnswerSchema.shape);
 const strictDecision = z.strictObject(ApprovalDecisionSchema.shape);
+
+/** A tool call's arguments or result as a status shows them: the start, and how much more there was. */
+function cut(text: string): string {
+  return text.length <= maxToolCallText ? text : `${text.slice(0, maxToolCallText)}… (${text.length - maxToolCallText} more characters)`;
+}
