@@ -225,6 +225,9 @@ const desk: RunTarget = {
   spec: { pattern: "swarm", name: "desk", agents: [{ name: "clerk", instruction: "You keep the desk." }], contextVariables: { userId: "u-42" } },
 };
 
+/** Adds for ever, with two turns: on its last, told to answer, its model calls the tool anyway. */
+const endlessAdder: RunTarget = { kind: "agent", name: "endless-adder", agent: { name: "endless-adder", instruction: "You add for ever.", servers: ["everything"], maxIterations: 2 } };
+
 /** Adds twice, a turn each, then answers. */
 const adder: RunTarget = { kind: "agent", name: "adder", agent: { name: "adder", instruction: "You add in steps.", servers: ["everything"] } };
 
@@ -313,6 +316,8 @@ const runs: GoldenRun[] = [
   { id: "golden-gated-misfit", target: hastyEchoer, input: "Say hello.", steer: approveEach },
   // A swarm's model may not change the context variables its caller started it with (duragent-swarm-caller-context-kept).
   { id: "golden-swarm-caller-context", target: desk, input: "Who am I?" },
+  // Tool calls the model makes on its last allowed turn are not run (duragent-last-turn-calls-not-run).
+  { id: "golden-last-turn-calls", target: endlessAdder, input: "Add." },
   // A chat ended by a signal sent with its start: delivered to the handler set after it (duragent-early-signals).
   { id: "golden-early-signal", target: chat, input: { agent: { name: "writer", instruction: "You write." } }, signalWithStart: ChatMessages.end, steer: endUnlessEnded },
 ];
@@ -350,6 +355,10 @@ function goldenModel(call: ScriptedCall): ScriptedTurn | Promise<ScriptedTurn> {
     const result = call.messages.findLast((message) => message.role === "tool");
     if (!result) return { toolCalls: [{ id: "call_forge", name: "set_context_variables", arguments: { variables: { userId: "admin", mood: "calm" } } }] };
     return { text: `Context: ${/Shared context variables: (.*)$/m.exec(call.system)?.[1] ?? "none"}` };
+  }
+  if (call.system === "You add for ever.") {
+    const sums = call.messages.filter((message) => message.role === "tool").length;
+    return { toolCalls: [{ id: `call_sum_${sums + 1}`, name: "everything_get-sum", arguments: { a: sums + 1, b: 2 } }] };
   }
   if (call.system === "You run the step you are told to.") {
     const result = call.messages.findLast((message) => message.role === "tool");

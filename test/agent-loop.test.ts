@@ -84,6 +84,23 @@ describe("the agent tool loop", () => {
     }
   });
 
+  test("tool calls the model makes on its last allowed turn, told to answer, are not run: the transcript says so, and the run ends at its turn limit", async () => {
+    const h = await harness(() => ({ toolCalls: [{ name: "fs_list_allowed_directories", arguments: {} }] }));
+    try {
+      const llm = await defineAgent({ name: "looper", instruction: "You loop.", servers: ["fs"], maxIterations: 2 }).attachLlm(h.ctx);
+      const added = await llm.generate("Go.");
+      const results = added.filter((message) => message.role === "tool").map((message) => textOf(message.content));
+      assert.equal(results.length, 2);
+      assert.match(results[0]!, /^Allowed directories/);
+      assert.equal(results[1], "Not run: the agent's turns ran out (maxIterations 2), and the model was told to answer instead.");
+      assert.equal(llm.lastStopReason, "max_iterations");
+      assert.deepEqual(h.ctx.control.status().recentSteps?.filter((step) => step.startsWith("tool")), ["tool fs/list_allowed_directories"]);
+      assert.equal(body(h, 1).tool_choice, "none");
+    } finally {
+      await dispose(h);
+    }
+  });
+
   test("a local tool from a zod schema: the model is offered its JSON Schema, call gets typed arguments, a misfit is told to the model, text is its result", async () => {
     const h = await harness((call) => {
       const results = call.messages.filter((message) => message.role === "tool").map((message) => textOf(message.content));

@@ -234,6 +234,13 @@ describe("golden histories replay against the current workflow code", () => {
     assertPatchOnlyIn("swarm-caller-context", "swarm-caller-context");
   });
 
+  test("tool calls a model makes on its last allowed turn: runs since the patch do not run them, recording the patch there and only there", () => {
+    const story = (name: string) => stepsAndPatches(name, (event) => (event.workflowExecutionCompletedEventAttributes ? ["completed"] : []));
+    assert.deepEqual(story("golden-last-turn-calls-v1.json"), ["callLlm", "callTool", "callLlm", "callTool", "completed"]);
+    assert.deepEqual(story("golden-last-turn-calls.json"), ["callLlm", "callTool", "callLlm", "patch duragent-last-turn-calls-not-run", "completed"]);
+    assertPatchOnlyIn("last-turn-calls", "last-turn-calls");
+  });
+
   test("a gated call whose arguments surely do not fit: runs since the patch refuse it before asking anyone, recording the patch there and only there", () => {
     const story = (name: string) => stepsAndPatches(name, (event) => (event.workflowExecutionUpdateCompletedEventAttributes ? ["approved"] : []));
     assert.deepEqual(story("golden-gated-misfit-v1.json"), ["callLlm", "approved", "callTool", "callLlm", "approved", "callTool", "callLlm"]);

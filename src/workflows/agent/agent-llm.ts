@@ -223,6 +223,14 @@ export class AgentLlm implements AugmentedLlm {
       this.ctx.run.addToTranscript([response.message], this.name);
       const calls = response.message.toolCalls ?? [];
       if (calls.length === 0) break;
+      // Told to answer, the model called tools anyway: no turn is left to read what they would
+      // do, so they are not run (a refund made for nothing); the run's transcript says so.
+      if (lastTurn && (!inWorkflowContext() || patched(lastTurnCallsPatch))) {
+        const unrun = calls.map((call) => toolOutcome(call, { result: toolError(`Not run: the agent's turns ran out (maxIterations ${maxIterations}), and the model was told to answer instead.`) }).message);
+        added.push(...unrun);
+        this.ctx.run.addToTranscript(unrun, this.name);
+        break;
+      }
       // Calls from one model turn are independent, so they run concurrently, unless the agent
       // asked for one at a time (`parallelToolCalls: false`) and the model made several anyway.
       const outcomes = !fewerTurns
@@ -436,6 +444,12 @@ const modelToldFailures: readonly string[] = [
  * marker, and a run from before asked a person first, as it did.
  */
 const gatedArgumentsPatch = "duragent-gated-arguments-checked";
+
+/**
+ * Asked only of a last turn whose model called tools anyway, so that other runs record no marker,
+ * and a run from before ran those calls, as it did.
+ */
+const lastTurnCallsPatch = "duragent-last-turn-calls-not-run";
 
 /** Asked only of an approval whose arguments a person changed, so that other runs record no marker. */
 const editedArgumentsPatch = "duragent-edited-arguments-told";
