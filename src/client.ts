@@ -195,7 +195,11 @@ export class DuragentClient {
    * and takes the workers' config of its day, so the target must be in the config they load.
    * Rejects with `ScheduleAlreadyExists` for an id in use (default: the target's name).
    */
+  async schedule<I, O>(target: DuragentWorkflow<I, O>, input: I, options: ScheduleOptions): Promise<ScheduleHandle>;
+  async schedule(target: Startable, input: unknown, options: ScheduleOptions): Promise<ScheduleHandle>;
   async schedule(target: Startable, input: unknown, options: ScheduleOptions): Promise<ScheduleHandle> {
+    const { checkScheduleOptions } = await import("./client/schedules.js");
+    checkScheduleOptions(options);
     const resolved = await this.resolve(target);
     if ((await this.targets()).get(resolved.name)?.kind !== resolved.kind) {
       throw new UserError(`A schedule starts its target by name, and '${resolved.name}' is not an agent, pattern or module workflow of the config the workers load.`, {
@@ -261,8 +265,8 @@ export class DuragentClient {
   }
 
   /** The same for anything sent to a run (an answer, a decision) that a worker must take: ending with `consequence`. */
-  async workerWarning(consequence: string, options: { evenIfPolled?: boolean } = {}): Promise<string | undefined> {
-    return (await this.engineFor(this.engine)).workerWarning(consequence, options);
+  async workerWarning(consequence: string, { engine = this.engine, ...options }: { evenIfPolled?: boolean; engine?: EngineName } = {}): Promise<string | undefined> {
+    return (await this.engineFor(engine)).workerWarning(consequence, options);
   }
 
   /**
@@ -369,7 +373,7 @@ function scheduleHandle(schedules: Schedules, id: string): ScheduleHandle {
 
 export type { RunHandle, RunSummary, StartOptions, EngineName, TranscriptOptions } from "./client/engine.js";
 export type { ScheduleDescription, ScheduleOptions, ScheduleSummary, ScheduledRun, Overlap } from "./client/schedules.js";
-export { ScheduleNotFound } from "./client/schedules.js";
+export { ScheduleAlreadyExists, ScheduleNotFound } from "./client/schedules.js";
 export type { RunEvent } from "./client/run-events.js";
 export type { RunCost } from "./client/run-cost.js";
 export type { AgentRunResult } from "./workflows/builtin-workflows.js";

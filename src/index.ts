@@ -14,6 +14,7 @@ export {
   RunFailed,
   RunNotFound,
   RunTargetNotFound,
+  ScheduleAlreadyExists,
   ScheduleNotFound,
   type ChatSession,
   type ClientOptions,

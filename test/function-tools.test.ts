@@ -84,6 +84,7 @@ before(async () => {
     ].join("\n"),
   );
   writeFileSync(join(dir, "no-tools.ts"), "export const nothing = 1;\n");
+  writeFileSync(join(dir, "broken-tools.ts"), "export const tool = {\n  name: 'x',\n);\n");
   writeFileSync(
     join(dir, "duragent.config.yaml"),
     [
@@ -92,9 +93,11 @@ before(async () => {
       "  servers:",
       "    shop: { module: ./shop-tools.ts }",
       "    empty: { module: ./no-tools.ts }",
+      "    broken: { module: ./broken-tools.ts }",
       "agents:",
       "  clerk: { instruction: You handle refunds., servers: [shop] }",
       "  idle: { instruction: You idle., servers: [empty] }",
+      "  fragile: { instruction: You break., servers: [broken] }",
       "",
     ].join("\n"),
   );
@@ -180,7 +183,14 @@ describe("function tools", () => {
     const engine = memoryEngine(loaded);
     try {
       const handle = await engine.start(await findRunTarget(loaded, "idle"), "hello");
-      await assert.rejects(handle.result(), /no-tools\.ts exports no tools: export each one made with defineTool from "duragent\/tools"/);
+      await assert.rejects(handle.result(), /^.*MCP server 'empty' \(function tools\) cannot start: .*no-tools\.ts exports no tools: export each one made with defineTool from "duragent\/tools"\.$/);
+      // A module that does not load: its name and the loader's words, at once (no retry mends it).
+      const broken = await engine.start(await findRunTarget(loaded, "fragile"), "hello");
+      await assert.rejects(broken.result(), (error: Error) => {
+        assert.match(error.message, /MCP server 'broken' \(function tools\) cannot start: Cannot load .*broken-tools\.ts \(listed under an MCP server's `module:`\): .*Expected/);
+        assert.doesNotMatch(error.message, /Gave up after/);
+        return true;
+      });
     } finally {
       await engine.close();
     }

@@ -216,6 +216,12 @@ describe("a project made with `duragent init`", () => {
         "  await client.execute(summarize, { file: \"README.md\" });",
         "  return [text, byName.text, summary, typed].join(\"\\n\");",
         "}",
+        // A schedule of a workflow object types its input as start does.
+        "export async function daily(client: Awaited<ReturnType<typeof createClient>>): Promise<void> {",
+        "  await client.schedule(summarize, { path: \"README.md\" }, { every: \"1d\" });",
+        "  // @ts-expect-error: 'file' is not a field of summarize's input",
+        "  await client.schedule(summarize, { file: \"README.md\" }, { every: \"1d\" });",
+        "}",
         "export const server: ReturnType<typeof startScriptedModelServer> | undefined = undefined;",
         "",
       ].join("\n"),

@@ -589,14 +589,16 @@ function stopWhenNpxIsGone(): void {
   watch.unref();
 }
 
+/** A reader that stops early (`duragent list | head`) is done with the output, as with any Unix tool. */
+function endOnClosedOutput(error: NodeJS.ErrnoException): void {
+  if (error.code === "EPIPE") process.exit(0);
+  throw error;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const json = wantsJson(argv.slice(2));
   stopWhenNpxIsGone();
-  // A reader that stops early (`duragent list | head`) is done with the output, as with any Unix tool.
-  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-    if (error.code === "EPIPE") process.exit(0);
-    throw error;
-  });
+  if (!process.stdout.listeners("error").includes(endOnClosedOutput)) process.stdout.on("error", endOnClosedOutput);
   try {
     await buildProgram(json).parseAsync(argv);
     return 0;

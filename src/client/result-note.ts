@@ -24,7 +24,7 @@ function howItEnded(result: { text: string }): string | undefined {
   if (stopReason === "content_filter") return `the provider stopped the model's answer (a content filter or a refusal): this text may be incomplete.`;
   if (stopReason === "max_iterations") return turnLimitNote;
   if (swarm?.stopReason === "max-iterations") {
-    return `the swarm's agent ${swarm.activeAgent} reached its turn limit (maxIterations) with the model still calling tools, so there is no answer: raise maxIterations, or the model ignored the last turn's tool_choice "none".`;
+    return `the swarm's ${turnLimitNote.replace(/^the agent/, `agent ${swarm.activeAgent}`)}`;
   }
   if (result.text.trim() === "" && "messages" in result) {
     // Its last turn's tool calls ran, and no turn was left to answer from their results (a swarm's

@@ -27,7 +27,7 @@ export type RunEvent =
   /** A tool call the model made (an MCP tool as `<server>_<tool>`, a local one by its name), its arguments cut to a few hundred characters; told before its result. */
   | ({ type: "tool_call" } & Omit<ToolCallSeen, "result" | "isError">)
   /** What the tool call gave the model, cut likewise. */
-  | { type: "tool_result"; id: string; tool: string; agent?: string; result: string; isError?: boolean }
+  | { type: "tool_result"; number: number; id: string; tool: string; agent?: string; result: string; isError?: boolean }
   | { type: "request"; request: PendingRequest }
   /** A request is open no more: answered, approved, rejected, timed out, or withdrawn (its run cancelled). One opened and settled between two reads comes as `request`, then this. */
   | { type: "settled"; id: string; kind: PendingRequest["kind"] }
@@ -70,9 +70,9 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
     const openRequests = new Map<string, { kind: PendingRequest["kind"]; missed: number }>();
     const shown: ShownText = new Map();
     const shownProgress = new Map<string, string>();
-    // Tool calls told, by the model's call id; a status keeps only the latest few.
-    const calledTools = new Set<string>();
-    const answeredTools = new Set<string>();
+    // Tool calls told, by their number in the run; a status keeps only the latest few.
+    const calledTools = new Set<number>();
+    const answeredTools = new Set<number>();
     let partial: string | undefined;
     for (;;) {
       const done = ended;
@@ -100,13 +100,13 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
         for (const callId of shownProgress.keys()) if (!reporting.has(callId)) shownProgress.delete(callId);
         for (const call of status.toolCalls ?? []) {
           const { result, isError, ...made } = call;
-          if (!calledTools.has(call.id)) {
-            calledTools.add(call.id);
+          if (!calledTools.has(call.number)) {
+            calledTools.add(call.number);
             yield { type: "tool_call", ...made };
           }
-          if (result === undefined || answeredTools.has(call.id)) continue;
-          answeredTools.add(call.id);
-          yield { type: "tool_result", id: call.id, tool: call.tool, ...(call.agent !== undefined ? { agent: call.agent } : {}), result, ...(isError ? { isError } : {}) };
+          if (result === undefined || answeredTools.has(call.number)) continue;
+          answeredTools.add(call.number);
+          yield { type: "tool_result", number: call.number, id: call.id, tool: call.tool, ...(call.agent !== undefined ? { agent: call.agent } : {}), result, ...(isError ? { isError } : {}) };
         }
         // Settled before new ones open: the run took the answer, then asked again. A request opened
         // and settled between two reads is told as both; those settled before the first read are past.

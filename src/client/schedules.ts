@@ -62,12 +62,24 @@ export function checkScheduleOptions(options: unknown): CheckedScheduleOptions {
   throw new UserError(`Invalid schedule options: ${formatZodError(parsed.error, "the options", ScheduleOptionsSchema).replace(/\n\s*/g, " ")}`, { name: "InvalidOptions" });
 }
 
-/** What a scheduled run is started with: the workflow type and the input that names its target. */
+/**
+ * What a scheduled run is started with: the workflow type and the input that names its target. A
+ * module workflow's input is checked here and sent as given: each run's worker parses it again.
+ */
 export function scheduledStart(target: RunTarget, input: unknown): { workflowType: string; argument: unknown } {
   const checked = targetInput(target, input);
   if (target.kind === "agent") return { workflowType: agentWorkflowName, argument: { agent: target.name, message: (checked as { message: string }).message } };
   if (target.kind === "pattern") return { workflowType: patternWorkflowName, argument: { pattern: target.name, input: (checked as { input: string }).input } };
-  return { workflowType: target.name, argument: checked };
+  return { workflowType: target.name, argument: input };
+}
+
+/** The schedule's id: the one given, else the target's name, either checked as `--id` is. */
+export function scheduleIdOf(target: RunTarget, options: CheckedScheduleOptions): string {
+  const id = options.id ?? target.name;
+  if (!/^[^\s/]{1,200}$/.test(id)) {
+    throw new UserError(`'${id}' cannot be a schedule's id (no spaces or slashes, at most 200 characters).`, { name: "InvalidOptions", hint: "Give one with --id (`id` in code)." });
+  }
+  return id;
 }
 
 /** Kept in the schedule's memo: what Temporal turns into calendars, as it was given. */
@@ -88,6 +100,8 @@ export interface ScheduleSummary {
   /** The agent, pattern or module workflow it starts. */
   target: string;
   cron: string[];
+  /** The IANA time zone of `cron`; UTC when absent. */
+  timezone?: string;
   every: string[];
   paused: boolean;
   note?: string;
@@ -101,7 +115,6 @@ export interface ScheduleSummary {
 export interface ScheduleDescription extends ScheduleSummary {
   /** The input each run is started with: the message, or a module workflow's input. */
   input: unknown;
-  timezone?: string;
   overlap: Overlap;
   /** The next few times a run is due. */
   nextRuns: string[];
@@ -141,6 +154,7 @@ export function scheduleSummary(schedule: TemporalScheduleView): ScheduleSummary
     id: schedule.scheduleId,
     target,
     cron,
+    ...(schedule.spec?.timezone ? { timezone: schedule.spec.timezone } : {}),
     every,
     paused: schedule.state.paused,
     ...(schedule.state.note ? { note: schedule.state.note } : {}),
@@ -160,7 +174,6 @@ export function scheduleDescription(
   return {
     ...summary,
     input: inputOf(argument),
-    ...(schedule.spec?.timezone ? { timezone: schedule.spec.timezone } : {}),
     overlap,
     nextRuns: schedule.state.paused ? [] : schedule.info.nextActionTimes.map((time) => time.toISOString()),
     recentRuns: schedule.info.recentActions.map(scheduledRun),
@@ -181,25 +194,26 @@ function scheduledRun(action: TemporalScheduleView["info"]["recentActions"][numb
   return { runId: action.action.workflow.workflowId, scheduledAt: action.scheduledAt.toISOString(), startedAt: action.takenAt.toISOString() };
 }
 
+/** No such schedule, or none duragent made (`reason` says which). */
 export class ScheduleNotFound extends UserError {
   override name = "ScheduleNotFound" as const;
-  constructor(readonly scheduleId: string) {
-    super(`No schedule '${scheduleId}'. Check the id with \`duragent schedule list\`.`, { exitCode: ExitCode.notFound });
+  constructor(
+    readonly scheduleId: string,
+    reason = `No schedule '${scheduleId}'. Check the id with \`duragent schedule list\`.`,
+  ) {
+    super(reason, { exitCode: ExitCode.notFound });
   }
 }
 
-export function scheduleAlreadyExists(scheduleId: string): UserError {
-  return new UserError(`A schedule '${scheduleId}' already exists.`, {
-    name: "ScheduleAlreadyExists",
-    hint: `Give another id (--id), or delete it first (\`duragent schedule delete ${scheduleId}\`).`,
-  });
+export class ScheduleAlreadyExists extends UserError {
+  override name = "ScheduleAlreadyExists" as const;
+  constructor(readonly scheduleId: string) {
+    super(`A schedule '${scheduleId}' already exists.`, { hint: `Give another id (--id), or delete it first (\`duragent schedule delete '${scheduleId}'\`).` });
+  }
 }
 
-function notDuragents(scheduleId: string): UserError {
-  return new UserError(`The schedule '${scheduleId}' was not made by duragent (its memo names no target): read it with \`temporal schedule describe --schedule-id ${scheduleId}\`.`, {
-    name: "ScheduleNotFound",
-    exitCode: ExitCode.notFound,
-  });
+function notDuragents(scheduleId: string): ScheduleNotFound {
+  return new ScheduleNotFound(scheduleId, `The schedule '${scheduleId}' was not made by duragent (its memo names no target): read it with \`temporal schedule describe --schedule-id '${scheduleId}'\`.`);
 }
 
 /** What an engine that keeps schedules does with them (the Temporal engine). */

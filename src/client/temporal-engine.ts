@@ -56,13 +56,14 @@ import {
 import type { RunTarget } from "./run-targets.js";
 import { pendingActivitiesState, scheduledLabel } from "./pending-activities.js";
 import { withChildren } from "../common/child-runs.js";
-import { agentSearchAttribute, phaseSearchAttribute } from "../common/search-attributes.js";
+import { agentSearchAttribute, phaseSearchAttribute, startedAs } from "../common/search-attributes.js";
 import { isUnknownSearchAttribute, registerSearchAttributes } from "./search-attributes.js";
 import {
   checkScheduleOptions,
   overlapPolicies,
   ScheduleNotFound,
-  scheduleAlreadyExists,
+  ScheduleAlreadyExists,
+  scheduleIdOf,
   scheduleDescription,
   scheduledStart,
   scheduleMemo,
@@ -264,10 +265,7 @@ export class TemporalEngine implements Engine {
 
   private async startRun(target: RunTarget, input: unknown, options: StartOptions): Promise<RunHandle> {
     const runInput = targetInput(target, input);
-    const bytes = await this.inputBytes(runInput).catch((error: unknown) => {
-      throw unsendableInput(target, error);
-    });
-    if (bytes > maxInputBytes) checkInputSize(bytes, "input", { target, givenBytes: await this.inputBytes(input) });
+    await this.checkStartInput(target, runInput, input);
     if (options.runId !== undefined) {
       const runId = options.runId;
       return this.startAs(runId, target, runInput, input, options).catch((error: unknown) => {
@@ -298,14 +296,7 @@ export class TemporalEngine implements Engine {
         args: [{ input: runInput, settings: tagged ? settings : { ...settings, searchAttributes: false }, ...(watched ? {} : { unwatched: true }) }],
         staticSummary: runSummary(target, input),
         ...(this.eagerStart ? { requestEagerStart: true } : {}),
-        ...(tagged
-          ? {
-              typedSearchAttributes: [
-                { key: agentSearchAttribute, value: listedAs },
-                { key: phaseSearchAttribute, value: "running" },
-              ],
-            }
-          : {}),
+        ...(tagged ? { typedSearchAttributes: startedAs(listedAs) } : {}),
       });
     const started = !this.settings.searchAttributes
       ? await start(false)
@@ -343,7 +334,8 @@ export class TemporalEngine implements Engine {
     create: (target, input, options) => this.explained(() => this.createSchedule(target, input, options)),
     describe: (id) => this.explained(() => this.onSchedule(id, async (schedule) => this.scheduleDescribed(await schedule.describe()))),
     list: (limit) => this.explained(() => this.listSchedules(limit)),
-    trigger: (id) => this.explained(() => this.onSchedule(id, (schedule) => schedule.trigger())),
+    // As if it were due: under the schedule's overlap policy (Temporal's trigger alone allows all).
+    trigger: (id) => this.explained(() => this.onSchedule(id, async (schedule) => schedule.trigger((await schedule.describe()).policies.overlap))),
     pause: (id, note) => this.explained(() => this.onSchedule(id, (schedule) => schedule.pause(note ?? "paused by duragent"))),
     unpause: (id, note) => this.explained(() => this.onSchedule(id, (schedule) => schedule.unpause(note ?? "unpaused by duragent"))),
     delete: (id) => this.explained(() => this.onSchedule(id, (schedule) => schedule.delete())),
@@ -352,11 +344,8 @@ export class TemporalEngine implements Engine {
   private async createSchedule(target: RunTarget, input: unknown, given: ScheduleOptions): Promise<ScheduleDescription> {
     const options = checkScheduleOptions(given);
     const { workflowType: type, argument } = scheduledStart(target, input);
-    const bytes = await this.inputBytes(argument).catch((error: unknown) => {
-      throw unsendableInput(target, error);
-    });
-    if (bytes > maxInputBytes) checkInputSize(bytes, "input", { target, givenBytes: await this.inputBytes(input) });
-    const scheduleId = options.id ?? target.name;
+    const scheduleId = scheduleIdOf(target, options);
+    await this.checkStartInput(target, argument, input);
     const create = (tagged: boolean) =>
       this.client.schedule.create({
         scheduleId,
@@ -373,7 +362,7 @@ export class TemporalEngine implements Engine {
           // Temporal adds each run's time: `morning-brief-2026-12-08T07:00:00Z`.
           workflowId: scheduleId,
           staticSummary: runSummary(target, input),
-          ...(tagged ? { typedSearchAttributes: [{ key: agentSearchAttribute, value: target.name }, { key: phaseSearchAttribute, value: "running" }] } : {}),
+          ...(tagged ? { typedSearchAttributes: startedAs(target.name) } : {}),
         },
         policies: { overlap: overlapPolicies[options.overlap ?? "skip"] },
         state: { paused: options.paused ?? false, ...(options.note !== undefined ? { note: options.note } : {}) },
@@ -383,7 +372,7 @@ export class TemporalEngine implements Engine {
       if (!this.settings.searchAttributes) await create(false);
       else await create(true).catch((error: unknown) => (isUnknownSearchAttribute(error) ? this.startOnceRegistered(create) : Promise.reject(error)));
     } catch (error) {
-      if (error instanceof ScheduleAlreadyRunning) throw scheduleAlreadyExists(scheduleId);
+      if (error instanceof ScheduleAlreadyRunning) throw new ScheduleAlreadyExists(scheduleId);
       // A cron expression or time zone the server cannot read: its words say which (Temporal's
       // client throws the spec's refusal as a TypeError, anything else invalid as a ServiceError).
       const refusal = error instanceof TypeError ? `its times: ${error.message}` : invalidArgument(error);
@@ -475,6 +464,14 @@ export class TemporalEngine implements Engine {
    * The size of a payload (a run's input, an answer) as Temporal receives it: after the payload codec, which may
    * compress it (`codec.compress`), when it is over the limit before.
    */
+  /** What a run is started with can be sent: JSON (else `InvalidRunInput`), within Temporal's limit (else `InputTooLarge`, naming what makes it big). */
+  private async checkStartInput(target: RunTarget, sent: unknown, given: unknown): Promise<void> {
+    const bytes = await this.inputBytes(sent).catch((error: unknown) => {
+      throw unsendableInput(target, error);
+    });
+    if (bytes > maxInputBytes) checkInputSize(bytes, "input", { target, givenBytes: await this.inputBytes(given) });
+  }
+
   private async inputBytes(value: unknown): Promise<number> {
     const { payloadConverter, payloadCodecs } = this.client.options.loadedDataConverter;
     const payload = payloadConverter.toPayload(value);

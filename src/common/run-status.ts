@@ -88,6 +88,9 @@ export const RunStatusSchema = z.object({
   toolCalls: z
     .array(
       z.object({
+        /** Its place among the run's tool calls, from 1: what tells two calls apart (a provider may reuse ids). */
+        number: z.number(),
+        /** The model's id for the call. */
         id: z.string(),
         tool: z.string(),
         agent: z.string().optional(),

@@ -11,3 +11,11 @@ export const agentSearchAttribute = defineSearchAttributeKey("DuragentAgent", Se
 export const phaseSearchAttribute = defineSearchAttributeKey("DuragentPhase", SearchAttributeType.KEYWORD);
 
 export const duragentSearchAttributes = [agentSearchAttribute, phaseSearchAttribute];
+
+/** What a run starts tagged with: the target it was started as, running. */
+export function startedAs(target: string): [{ key: typeof agentSearchAttribute; value: string }, { key: typeof phaseSearchAttribute; value: string }] {
+  return [
+    { key: agentSearchAttribute, value: target },
+    { key: phaseSearchAttribute, value: "running" },
+  ];
+}

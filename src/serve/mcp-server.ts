@@ -426,7 +426,8 @@ function controlTools(context: ToolContext): ServedTool[] {
       "A run's phase, steps, pending questions and approvals, token usage, and its answer once completed.",
       {},
       async (handle) => {
-        const status = await handle.status();
+        // Its tool calls' texts would crowd the calling model's context on every poll.
+        const { toolCalls: _toolCalls, ...status } = await handle.status();
         const report: Record<string, unknown> = { ...status };
         if (status.phase === "completed") report.result = await handle.result();
         return jsonResult(report, statusHint(status));

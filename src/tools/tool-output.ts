@@ -3,7 +3,7 @@ import type { CallToolResult } from "@modelcontextprotocol/server";
 import type { ToolOutput } from "./define-tool.js";
 
 export function toolResult(output: ToolOutput | undefined): CallToolResult {
-  if (output === undefined) return { content: [] };
+  if (output === undefined) return { content: [{ type: "text", text: "(no output)" }] };
   if (typeof output === "string") return { content: [{ type: "text", text: output }] };
   if (isCallToolResult(output)) return output;
   const text = JSON.stringify(output);
@@ -11,13 +11,19 @@ export function toolResult(output: ToolOutput | undefined): CallToolResult {
   return { content: [{ type: "text", text }], ...(structured ? { structuredContent: output as Record<string, unknown> } : {}) };
 }
 
-/** A whole MCP result, returned as it is: content blocks (images, resource links) a tool makes itself. */
+const resultKeys = new Set(["content", "structuredContent", "isError", "_meta"]);
+const contentTypes = new Set(["text", "image", "audio", "resource", "resource_link"]);
+
+/**
+ * A whole MCP result, returned as it is: content blocks (images, resource links) a tool makes
+ * itself. Only MCP's own keys and block types: a document of the tool's (`{ type: "doc", content }`) is data.
+ */
 function isCallToolResult(output: ToolOutput): output is CallToolResult & ToolOutput {
+  if (typeof output !== "object" || output === null || Array.isArray(output)) return false;
+  const { content } = output as { content?: unknown };
   return (
-    typeof output === "object" &&
-    output !== null &&
-    !Array.isArray(output) &&
-    Array.isArray((output as { content?: unknown }).content) &&
-    ((output as { content: unknown[] }).content).every((block) => typeof block === "object" && block !== null && typeof (block as { type?: unknown }).type === "string")
+    Object.keys(output).every((key) => resultKeys.has(key)) &&
+    Array.isArray(content) &&
+    content.every((block: unknown) => typeof block === "object" && block !== null && contentTypes.has((block as { type?: unknown }).type as string))
   );
 }

@@ -11,8 +11,11 @@ import { isUserError } from "../errors/user-error.js";
 import { duragentVersion } from "../package-info.js";
 import { isDuragentTool, type DuragentTool } from "./define-tool.js";
 import { toolResult } from "./tool-output.js";
+import { toolModuleFailure } from "./tool-server-command.js";
 
 async function serve(modulePath: string): Promise<void> {
+  // Stdout carries MCP's messages: what a tool logs goes to stderr, which the worker logs.
+  console.log = console.info = console.debug = console.error;
   const exported = await importModule(resolve(modulePath), { listedUnder: "an MCP server's `module:`" });
   const tools = Object.values(exported).filter(isDuragentTool);
   if (tools.length === 0) throw new Error(`${modulePath} exports no tools: export each one made with defineTool from "duragent/tools".`);
@@ -50,7 +53,8 @@ if (modulePath === undefined) {
   process.exit(2);
 }
 serve(modulePath).catch((error: unknown) => {
-  // On stderr, which the worker shows in the connection's failure.
-  process.stderr.write(`${isUserError(error) ? error.message : error instanceof Error ? error.message : String(error)}\n`);
+  // One marked line on stderr: the worker reads it as the connection's failure, which no retry mends.
+  const message = isUserError(error) && error.hint ? error.message.slice(0, -error.hint.length - 1) : error instanceof Error ? error.message : String(error);
+  process.stderr.write(`${toolModuleFailure}${message.replace(/\s*\n\s*/g, " ")}\n`);
   process.exit(1);
 });

@@ -1,4 +1,5 @@
 /** Classifying the errors a connection throws, and describing its failures for operators. */
+import { toolModuleFailure } from "../../tools/tool-server-command.js";
 import path from "node:path";
 import { OAuthError, ProtocolError, SdkError, SdkErrorCode, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/client";
 import { ApplicationFailure } from "@temporalio/common";
@@ -188,6 +189,8 @@ export function missingCommand(conn: FailedConnection, error: unknown, exists: (
     if (absent) return absent;
   }
   const stderr = conn.stderrTail.join("\n");
+  const module = stderr.split("\n").findLast((line) => line.startsWith(toolModuleFailure));
+  if (module) return redactSecrets(config, `MCP server '${server}' (function tools) cannot start: ${module.slice(toolModuleFailure.length)}`);
   const canceled = /npx canceled due to missing packages and no YES option: (\[.*\])/.exec(stderr);
   if (canceled) {
     const packages = parsePackageList(canceled[1]!);

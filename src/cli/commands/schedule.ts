@@ -38,7 +38,7 @@ export async function scheduleCreateCommand(context: CommandContext, targetName:
       throw error;
     });
   const described = await schedule.describe();
-  const warning = await client.workerWarning("its runs wait until one does");
+  const warning = await client.workerWarning("its runs wait until one does", { engine: "temporal" });
   if (warning) (await context.logger()).warn(warning);
   return { data: described, text: `scheduled ${described.id}: ${when(described)}; ${next(described)}${linkLine(described.link)}` };
 }
@@ -76,7 +76,7 @@ export async function scheduleActionCommand(context: CommandContext, action: "tr
   return { data: { scheduleId, [done]: true }, text: `${scheduleId}: ${done}${more}` };
 }
 
-function when(schedule: ScheduleSummary & { timezone?: string }): string {
+function when(schedule: ScheduleSummary): string {
   const cron = schedule.cron.map((expression) => `cron '${expression}'${schedule.timezone ? ` (${schedule.timezone})` : ""}`);
   const every = schedule.every.map((interval) => `every ${interval}`);
   return [...cron, ...every].join(", ");

@@ -287,7 +287,12 @@ export class AgentLlm implements AugmentedLlm {
         (outcome) => toolOutcome(call, outcome),
         (error: unknown) => {
           if (error instanceof TemporalFailure || isContinueAsNew(error)) throw error;
-          return toolOutcome(call, { result: toolError(`The tool '${call.name}' failed: ${error instanceof Error ? error.message : String(error)}`) });
+          const message = error instanceof Error ? error.message : String(error);
+          // What the sandbox lacks (`fetch`, `require`, timers of its own) is the code's mistake, not the model's: said in the worker's log too.
+          if (error instanceof ReferenceError && inWorkflowContext()) {
+            this.ctx.log.warn(`${this.name}: local tool '${call.name}' failed: ${message}. A local tool runs in workflow code, which has no fetch, files or Node modules: make it a function tool (duragent/tools, mcp.servers.<name>.module).`);
+          }
+          return toolOutcome(call, { result: toolError(`The tool '${call.name}' failed: ${message}`) });
         },
       );
     }

@@ -1,7 +1,8 @@
 /**
  * What a tool's JSON Schema says of its top-level arguments that is certain to refuse a call: a
  * required one missing, or one of the wrong JSON type. Nothing finer (formats, patterns, nested
- * shapes), which servers read differently: their own check still runs on the worker.
+ * shapes), which servers read differently, and a number or yes/no written as text passes (lax
+ * servers take `"5"` for 5): their own check still runs on the worker.
  */
 type JsonType = "string" | "number" | "integer" | "boolean" | "object" | "array" | "null";
 
@@ -16,7 +17,14 @@ function fits(value: unknown, type: unknown): boolean {
   const types = (Array.isArray(type) ? type : [type]).filter((one): one is JsonType => typeof one === "string");
   if (types.length === 0) return true;
   const actual = jsonTypeOf(value);
-  return types.some((wanted) => wanted === actual || (wanted === "number" && actual === "integer"));
+  const asText = typeof value === "string" ? value.trim() : undefined;
+  return types.some(
+    (wanted) =>
+      wanted === actual ||
+      (wanted === "number" && actual === "integer") ||
+      (asText !== undefined && asText !== "" && (wanted === "number" || wanted === "integer") && Number.isFinite(Number(asText))) ||
+      (wanted === "boolean" && (asText === "true" || asText === "false")),
+  );
 }
 
 /** Each way `args` surely do not fit `schema`, one line each; empty when none is certain. */
@@ -24,7 +32,7 @@ export function argumentTypeMisfits(schema: Record<string, unknown> | undefined,
   if (schema === undefined || schema.type !== "object") return [];
   const properties = (typeof schema.properties === "object" && schema.properties !== null ? schema.properties : {}) as Record<string, { type?: unknown } | undefined>;
   const required = Array.isArray(schema.required) ? schema.required.filter((name): name is string => typeof name === "string") : [];
-  const misfits = required.filter((name) => !(name in args)).map((name) => `${name}: missing`);
+  const misfits = required.filter((name) => !Object.hasOwn(args, name)).map((name) => `${name}: missing`);
   for (const [name, value] of Object.entries(args)) {
     const type = properties[name]?.type;
     if (value !== undefined && !fits(value, type)) misfits.push(`${name}: expected ${Array.isArray(type) ? type.join(" or ") : String(type)}, got ${jsonTypeOf(value)}`);

@@ -3,7 +3,7 @@
  * arguments zod parsed, typed; a misfit never reaches it (the agent answers the model first).
  * Workflow code, so deterministic: for I/O, a function tool (`duragent/tools`).
  */
-import type { z } from "zod";
+import { z } from "zod";
 import { jsonSchemaOf } from "../structured-output.js";
 import type { LocalTool, LocalToolOutcome } from "./agent-llm.js";
 
@@ -19,8 +19,11 @@ export function localTool<S extends z.ZodObject>(definition: LocalToolDefinition
   return {
     spec: { name: definition.name, description: definition.description, inputSchema: jsonSchemaOf(definition.input) },
     call: async (args) => {
-      const outcome = await definition.call(definition.input.parse(args));
-      return typeof outcome === "string" ? { result: { content: [{ type: "text", text: outcome }] } } : outcome;
+      const parsed = definition.input.safeParse(args);
+      if (!parsed.success) return { result: { content: [{ type: "text", text: `The arguments for '${definition.name}' do not fit its input:\n${z.prettifyError(parsed.error)}` }], isError: true } };
+      const outcome = await definition.call(parsed.data);
+      if (typeof outcome === "string") return { result: { content: [{ type: "text", text: outcome }] } };
+      return outcome ?? { result: { content: [{ type: "text", text: "(no output)" }] } };
     },
   };
 }

@@ -9,7 +9,7 @@ import { checkElicitationAnswer } from "../../common/elicitation-schema.js";
 import { rootCause } from "../../common/failures.js";
 import { InvalidRunMessage, severalPending } from "../../common/invalid-run-message.js";
 import type { TokenUsage } from "../../common/llm.js";
-import { textOf, type Message, type TranscriptAgents } from "../../common/messages.js";
+import type { Message, TranscriptAgents } from "../../common/messages.js";
 import { AnswerSchema, ApprovalDecisionSchema, maxRecentSteps, maxRecentToolCalls, maxSettledRequests, maxToolCallText, type Answer, type ApprovalDecision, type ApprovalRequest, type QuestionRequest, type PendingRequest, type RunPhase, type RunStatus } from "../../common/run-status.js";
 import { appendStreamed, maxStepLogs, maxStreamedText, type ServerRequest, type ServerRequestAnswer, type StepLog, type StepProgress, type StepText } from "../../common/server-requests.js";
 import { addUsage, type UsageByModel } from "../../common/usage.js";
@@ -59,6 +59,8 @@ export class RunControl {
   /** The latest steps' labels; the last is the current step. */
   private readonly recentSteps: string[] = [];
   private readonly toolCalls: NonNullable<RunStatus["toolCalls"]> = [];
+  /** Tool calls seen so far: their numbers tell them apart where a provider reuses call ids. */
+  private toolCallCount = 0;
   /** The labels of the steps started and not ended, oldest first: several in a fan-out. */
   private readonly stepsInFlight: string[] = [];
   private lastError?: { message: string; step?: string; error: unknown };
@@ -327,12 +329,12 @@ export class RunControl {
   private recordToolCalls(message: Message, agent: string | undefined): void {
     if (message.role === "assistant") {
       for (const call of message.toolCalls ?? []) {
-        this.toolCalls.push({ id: call.id, tool: call.name, ...(agent !== undefined ? { agent } : {}), arguments: cut(call.arguments) });
+        this.toolCalls.push({ number: ++this.toolCallCount, id: call.id, tool: call.name, ...(agent !== undefined ? { agent } : {}), arguments: cut(call.arguments) });
         if (this.toolCalls.length > maxRecentToolCalls) this.toolCalls.shift();
       }
     } else if (message.role === "tool") {
       const call = this.toolCalls.findLast((seen) => seen.id === message.toolCallId);
-      if (call) Object.assign(call, { result: cut(textOf(message.content)), ...(message.isError ? { isError: true } : {}) });
+      if (call) Object.assign(call, { result: cut(leadingText(message.content)), ...(message.isError ? { isError: true } : {}) });
     }
   }
 
@@ -594,4 +596,16 @@ const strictDecision = z.strictObject(ApprovalDecisionSchema.shape);
 /** A tool call's arguments or result as a status shows them: the start, and how much more there was. */
 function cut(text: string): string {
   return text.length <= maxToolCallText ? text : `${text.slice(0, maxToolCallText)}… (${text.length - maxToolCallText} more characters)`;
+}
+
+/** The text of a result's first parts, enough to cut: a big result's whole text is never joined for it. */
+function leadingText(content: Message["content"]): string {
+  if (typeof content === "string") return content;
+  let text = "";
+  for (const part of content) {
+    if (part.type !== "text") continue;
+    text = text === "" ? part.text : `${text}\n${part.text}`;
+    if (text.length > maxToolCallText * 4) break;
+  }
+  return text;
 }

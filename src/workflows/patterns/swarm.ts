@@ -29,7 +29,15 @@ export interface SwarmFunction {
   description: string;
   /** The JSON Schema of its arguments, which are checked against it before it runs; none when absent. */
   inputSchema?: Record<string, unknown>;
-  call(args: Record<string, unknown>, swarm: { agent: string; contextVariables: Readonly<ContextVariables> }): Promise<SwarmFunctionResult> | SwarmFunctionResult;
+  call(
+    args: Record<string, unknown>,
+    swarm: {
+      agent: string;
+      contextVariables: Readonly<ContextVariables>;
+      /** Those the swarm was started with, as its caller gave them: a model's tool call cannot change them, but may have added others beside. */
+      callerContextVariables: Readonly<ContextVariables>;
+    },
+  ): Promise<SwarmFunctionResult> | SwarmFunctionResult;
 }
 
 /** What a swarm function gives back, as mcp-agent's `AgentFunctionResult`. */
@@ -179,7 +187,7 @@ export class Swarm extends PatternBase {
       (fn): LocalTool => ({
         spec: { name: fn.name, description: fn.description, inputSchema: fn.inputSchema ?? { type: "object", properties: {} } },
         call: async (args) => {
-          const outcome = await fn.call(args, { agent: name, contextVariables: { ...state.contextVariables } });
+          const outcome = await fn.call(args, { agent: name, contextVariables: { ...state.contextVariables }, callerContextVariables: { ...this.options.contextVariables } });
           mergeContext(state.contextVariables, outcome.contextVariables);
           const text = outcome.value ?? "Done.";
           if (outcome.agent === undefined) return { result: { content: [{ type: "text", text }], isError: false } };
