@@ -119,8 +119,15 @@ describe("the agent tool loop", () => {
           return `${args.amount * 1.1} USD`;
         },
       });
-      const llm = await defineAgent({ name: "cashier", instruction: "You convert." }).attachLlm(h.ctx, { localTools: [convert] });
+      // approvals.tools names MCP tools: one it matches here runs unasked, which the worker's log says once.
+      const warnings: string[] = [];
+      const settings = { ...runSettingsFromConfig(testConfig(h.model)), approvalTools: ["conv*"] };
+      const ctx = new MemoryExecutor(h.runtime.effects, settings, { ...createLogger("test", "silent"), warn: (message: string) => warnings.push(message) });
+      const llm = await defineAgent({ name: "cashier", instruction: "You convert." }).attachLlm(ctx, { localTools: [convert] });
       const text = await llm.generateStr("Ten euros in dollars?");
+      assert.deepEqual(warnings, [
+        "cashier: approvals.tools matches 'convert', a local tool, which it does not gate (it names MCP tools): the call runs unasked. Have the tool ask with ctx.requestApproval, or make it a function tool (duragent/tools).",
+      ]);
       assert.match(text, /^Error: The arguments for 'convert' do not fit its input schema, so the call was not made:\n[^]*amount \| 11 USD$/);
       assert.deepEqual(seen, [{ amount: 10, currency: "EUR" }]);
       const offered = (body(h, 0) as unknown as { tools: { function: { name: string; parameters: Record<string, unknown> } }[] }).tools[0]!.function;

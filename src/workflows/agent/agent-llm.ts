@@ -281,6 +281,7 @@ export class AgentLlm implements AugmentedLlm {
     const target = this.toolTarget(call);
     if ("refused" in target) return Promise.resolve(toolOutcome(call, { result: target.refused }));
     if ("local" in target) {
+      if (this.needsApproval(call.name)) this.warnUngated(call.name);
       // A local tool's own failure is the model's to read, as an MCP tool's is, on both engines; a
       // failure of the run itself (a TemporalFailure: a cancel, an ApplicationFailure) still ends it.
       return callAsync(() => target.local.call(target.args)).then(
@@ -304,6 +305,15 @@ export class AgentLlm implements AugmentedLlm {
       (result) => toolOutcome(call, { result }),
       (error: unknown) => toolOutcome(call, { result: this.toolFailureResult(call, error) }),
     );
+  }
+
+  private readonly ungatedWarned = new Set<string>();
+
+  /** `approvals.tools` names MCP tools: a local tool it matches runs unasked, which is said once. */
+  private warnUngated(tool: string): void {
+    if (this.ungatedWarned.has(tool)) return;
+    this.ungatedWarned.add(tool);
+    this.ctx.log.warn(`${this.name}: approvals.tools matches '${tool}', a local tool, which it does not gate (it names MCP tools): the call runs unasked. Have the tool ask with ctx.requestApproval, or make it a function tool (duragent/tools).`);
   }
 
   /**
