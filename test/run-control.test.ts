@@ -177,6 +177,13 @@ function engineTests(name: string, withEngine: () => EngineRunner) {
         // A watcher sees each request open, then settle once decided, before the run's end.
         const requests = (await watched).flatMap((event) => (event.type === "request" ? [`open ${event.request.id}`] : event.type === "settled" ? [`settled ${event.id} (${event.kind})`] : event.type === "end" ? ["end"] : []));
         assert.deepEqual(requests, [`open ${request.id}`, `settled ${request.id} (approval)`, `open ${second.pending[0]!.id}`, `settled ${second.pending[0]!.id} (approval)`, "end"]);
+        // Each decision is told before the steps it let the run take.
+        for (const id of [request.id, second.pending[0]!.id]) {
+          const opened = seen.findIndex((event) => event.type === "request" && event.request.id === id);
+          const settled = seen.findIndex((event) => event.type === "settled" && event.id === id);
+          const nextStep = seen.findIndex((event, index) => index > opened && event.type === "step");
+          assert.ok(nextStep === -1 || settled < nextStep, `settled at ${settled}, the next step at ${nextStep}: ${JSON.stringify(seen.map((event) => event.type))}`);
+        }
       });
     });
 

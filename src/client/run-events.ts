@@ -84,6 +84,12 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
         yield partial === undefined ? { type: "partial" } : { type: "partial", reason: partial };
       }
       if (status) {
+        // A request told open at the last read and settled since was settled before the steps
+        // this read shows (the run waited on it): told first, so a UI takes its prompt down first.
+        for (const request of status.settled ?? []) {
+          if (!openRequests.delete(request.id)) continue;
+          yield { type: "settled", id: request.id, kind: request.kind };
+        }
         const { restarted, runs } = steps.take(status);
         if (restarted) shown.clear(), shownProgress.clear();
         for (const { run, steps: taken } of runs) for (const step of taken) yield { type: "step", ...step, ...(run ? { run } : {}) };
