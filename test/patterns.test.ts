@@ -296,8 +296,8 @@ describe("swarm", () => {
     assert.deepEqual(ctx.control.transcript, result.state.messages);
   });
 
-  test("the model may add context variables, not change those the swarm's caller started it with; a function may", async () => {
-    const { ctx } = await harness((call) => {
+  test("the model may add context variables, not change those the swarm's caller started it with; a function may, and the next model call of the turn sees it", async () => {
+    const { ctx, server } = await harness((call) => {
       const results = call.messages.filter((message) => message.role === "tool").map((message) => textOf(message.content));
       if (results.length === 0) return { toolCalls: [{ name: "set_context_variables", arguments: { variables: { userId: "admin", mood: "calm" } } }] };
       if (results.length === 1) return { toolCalls: [{ name: "promote", arguments: {} }] };
@@ -311,6 +311,8 @@ describe("swarm", () => {
     assert.equal(result.text, "Context updated. Not changed: userId, set by the swarm's caller, which no tool call may change. | Promoted.");
     assert.match(result.state.messages.map((message) => textOf(message.content)).join("\n"), /Not changed: userId/);
     assert.deepEqual(result.state.contextVariables, { userId: "u-42-admin", mood: "calm" });
+    const systems = server.requests.map((request) => (request.body as { messages: { role: string; content: string }[] }).messages[0]!.content);
+    assert.deepEqual(systems.map((system) => /Shared context variables: (.*)$/.exec(system)?.[1]), ['{"userId":"u-42"}', '{"userId":"u-42","mood":"calm"}', '{"userId":"u-42-admin","mood":"calm"}']);
   });
 
   test("a swarm whose agent runs out of turns still calling tools stops with max-iterations, which the result's note says", async () => {

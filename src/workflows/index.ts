@@ -17,7 +17,7 @@ export type {
 } from "./executor/executor.js";
 export type { AugmentedLlm, GenerateOptions, StructuredOptions } from "./augmented-llm.js";
 export type { UsageByModel } from "../common/usage.js";
-export { defineAgent, isAgent, AgentSpecSchema, type Agent, type AgentSpec } from "./agent/define-agent.js";
+export { defineAgent, isAgent, AgentSpecSchema, type Agent, type AgentSpec, type AttachOptions } from "./agent/define-agent.js";
 export { AgentLlm, finalText } from "./agent/agent-llm.js";
 export { namespacedToolName } from "../common/tool-catalog.js";
 export { defineWorkflow, isDuragentWorkflow, type DuragentWorkflow, type WorkflowBody, type WorkflowRunInput } from "./define-workflow.js";

@@ -22,7 +22,8 @@ import type { ToolResultClearing } from "../../common/tool-result-clearing.js";
 
 export interface AgentLlmOptions {
   name: string;
-  instruction: string;
+  /** The system instruction, or a function that makes it before each model call (state that changes during the tool loop). */
+  instruction: string | (() => string);
   model: string;
   maxIterations: number;
   /** The cap on each answer's tokens, unless a call gives its own. */
@@ -201,7 +202,7 @@ export class AgentLlm implements AugmentedLlm {
         response = await this.ctx.callLlm({
           model,
           agent: this.name,
-          system: this.options.instruction,
+          system: typeof this.options.instruction === "string" ? this.options.instruction : this.options.instruction(),
           messages: [...prior, ...added],
           tools: toolSpecs.length > 0 ? toolSpecs : undefined,
           ...(unlisted ? { toolServers: unlisted } : {}),

@@ -40,13 +40,24 @@ export const AgentSpecSchema = z.object({
 });
 export type AgentSpec = z.input<typeof AgentSpecSchema>;
 
+export interface AttachOptions {
+  /** Tools answered by workflow code (`localTool`), beside the servers'. */
+  localTools?: LocalTool[];
+  /**
+   * Makes the instruction before each model call from the agent's own: dynamic instructions, read
+   * from state that changes during the tool loop (a local tool's, a swarm's context variables).
+   * Workflow code, so deterministic.
+   */
+  instruction?: (instruction: string) => string;
+}
+
 export interface Agent {
   readonly spec: z.output<typeof AgentSpecSchema>;
   /**
    * The agent's model, ready to generate. Its first model call lists the servers' tools on the
    * worker; in runs started before that, a step per server lists them here first.
    */
-  attachLlm(ctx: Executor, options?: { localTools?: LocalTool[] }): Promise<AgentLlm>;
+  attachLlm(ctx: Executor, options?: AttachOptions): Promise<AgentLlm>;
 }
 
 export function defineAgent(spec: AgentSpec): Agent {
@@ -66,7 +77,7 @@ export function defineAgent(spec: AgentSpec): Agent {
       return new AgentLlm(ctx, catalog, {
         ...(listedByFirstCall ? { unlistedServers: parsed.servers } : {}),
         name: parsed.name,
-        instruction: parsed.instruction,
+        instruction: options.instruction ? () => options.instruction!(parsed.instruction) : parsed.instruction,
         model: parsed.model ?? ctx.run.settings.defaultModel,
         maxIterations: parsed.maxIterations ?? ctx.run.settings.maxIterations,
         ...(parsed.maxTokens !== undefined ? { maxTokens: parsed.maxTokens } : {}),

@@ -149,9 +149,9 @@ export class Swarm extends PatternBase {
   }
 
   /**
-   * A fresh agent LLM per turn, because the instruction carries the context variables as they are
-   * now. It is attached like any agent (questions to a person, approval gates), at the cost of listing the
-   * agent's tools again on each of its turns.
+   * A fresh agent LLM per turn, its handoff tools the turn's; its instruction carries the context
+   * variables as they are at each model call. It is attached like any agent (questions to a person,
+   * approval gates), at the cost of listing the agent's tools again on each of its turns.
    */
   private async agentLlm(name: string, state: SwarmState, onHandoff: (handoff: Handoff) => void): Promise<AgentLlm> {
     const { handoffs, functions = [], ...agent } = this.agents.get(name) as SwarmAgent;
@@ -209,10 +209,10 @@ export class Swarm extends PatternBase {
         return { result: { content: [{ type: "text", text: `Context updated.${keptNote(kept)}` }], isError: false } };
       },
     };
-    const context = Object.keys(state.contextVariables).length > 0 ? `\n\nShared context variables: ${JSON.stringify(state.contextVariables)}` : "";
-    return defineAgent({ ...agent, instruction: `${agent.instruction}${context}` }).attachLlm(this.ctx, {
-      localTools: [...handoffTools, setContext, ...functionTools],
-    });
+    // Made before each model call: a function that changed the context variables mid-turn shows at once.
+    const withContext = (instruction: string) =>
+      Object.keys(state.contextVariables).length > 0 ? `${instruction}\n\nShared context variables: ${JSON.stringify(state.contextVariables)}` : instruction;
+    return defineAgent(agent).attachLlm(this.ctx, { localTools: [...handoffTools, setContext, ...functionTools], instruction: withContext });
   }
 
   /**
