@@ -78,6 +78,17 @@ describe("chain", () => {
     assert.equal(result.text, "# draft(outline(durable agents))");
     assert.equal(server.requests.length, 2);
   });
+
+  test("a run's tokens are told by the agent that spent them too, and `status` says so where several did", async () => {
+    const { ctx } = await harness((call) => ({ text: `${call.system} done`, usage: call.system === "You outline." ? { inputTokens: 10, outputTokens: 2 } : { inputTokens: 30, outputTokens: 7 } }));
+    await patternWorkflow.body(ctx, { spec: { pattern: "chain", steps: [{ name: "outliner", instruction: "You outline." }, { name: "drafter", instruction: "You draft." }] }, input: "agents" });
+    const status = ctx.control.status();
+    assert.deepEqual(status.usageByAgent, {
+      outliner: { "openai:scripted": { inputTokens: 10, outputTokens: 2 } },
+      drafter: { "openai:scripted": { inputTokens: 30, outputTokens: 7 } },
+    });
+    assert.match(statusText(status), /\n  by agent: outliner 10 in, 2 out, drafter 30 in, 7 out$/);
+  });
 });
 
 describe("parallel", () => {

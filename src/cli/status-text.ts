@@ -52,6 +52,9 @@ export function statusText(status: RunStatus, link?: string, cost?: RunCost): st
     lines.push(`  tokens ${model}: ${usage.inputTokens} in${cached}, ${usage.outputTokens} out${unreported}${price}`);
   }
   if (cost) lines.push(`  ${costLine(cost)}`);
+  // Who spent it, where several agents did (a pattern's, a swarm's): this run's own calls.
+  const agents = Object.entries(status.usageByAgent ?? {});
+  if (agents.length > 1) lines.push(`  by agent: ${agents.map(([agent, usage]) => `${agent} ${tokensOf(usage)}`).join(", ")}`);
   if (status.retrying) {
     const { step, attempt, maximumAttempts, error } = status.retrying;
     lines.push(`  retrying ${step} (attempt ${attempt}${maximumAttempts ? ` of ${maximumAttempts}` : ""}): ${error}`);
@@ -59,4 +62,10 @@ export function statusText(status: RunStatus, link?: string, cost?: RunCost): st
   if (status.lastError) lines.push(`  ${status.phase === "failed" || status.phase === "terminated" ? status.phase : "last error"}${status.failedStep ? ` in ${status.failedStep}` : ""}: ${status.lastError}`);
   if (link) lines.push(`  Web UI: ${link}`);
   return lines.join("\n");
+}
+
+/** All of a usage's tokens, in and out. */
+function tokensOf(usage: Record<string, { inputTokens: number; outputTokens: number }>): string {
+  const { input, output } = Object.values(usage).reduce((sum, used) => ({ input: sum.input + used.inputTokens, output: sum.output + used.outputTokens }), { input: 0, output: 0 });
+  return `${input} in, ${output} out`;
 }

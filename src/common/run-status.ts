@@ -113,6 +113,11 @@ export const RunStatusSchema = z.object({
   /** Tokens by model (`provider:model`), the run's child runs included. */
   usage: z.record(z.string(), TokenUsageSchema),
   /**
+   * This run's own model calls' tokens by the agent that made them, then by model (a child run's
+   * are in its own status; a continued run counts from its own start). `client.cost()` prices each.
+   */
+  usageByAgent: z.record(z.string(), z.record(z.string(), TokenUsageSchema)).optional(),
+  /**
    * Of `usage`, what ended child runs spent that never reached this run's own count: a terminated
    * child's (it had no say) and what its children's statuses say of theirs. An ancestor adds it
    * for a child that ended, whose own report left it out.

@@ -258,7 +258,7 @@ export abstract class BaseExecutor implements Executor {
   }
 
   private modelCallEnded(request: LlmRequest, callId: string, response: LlmResponse): LlmResponse {
-    this.control.recordUsage(usageKey(request.model, response.model), response.usage);
+    this.control.recordUsage(usageKey(request.model, response.model), response.usage, request.agent);
     // Watchers end with the recorded answer, never with a stream's last piece they happened to see.
     this.control.finishText({ id: callId, step: effects.callLlm.label(request), ...(request.agent ? { agent: request.agent } : {}), text: response.message.content });
     return response;

@@ -59,6 +59,7 @@ export class RunControl {
   /** The latest steps' labels; the last is the current step. */
   private readonly recentSteps: string[] = [];
   private readonly toolCalls: NonNullable<RunStatus["toolCalls"]> = [];
+  private readonly usageByAgent: Record<string, UsageByModel> = {};
   /** Tool calls seen so far: their numbers tell them apart where a provider reuses call ids. */
   private toolCallCount = 0;
   /** The labels of the steps started and not ended, oldest first: several in a fan-out. */
@@ -129,6 +130,7 @@ export class RunControl {
       pending: [...this.pending.values()].map((entry) => shownRequest(entry.request)),
       ...(this.settled.length > 0 ? { settled: this.settled.map(shownRequest) } : {}),
       usage: this.usage,
+      ...(Object.keys(this.usageByAgent).length > 0 ? { usageByAgent: this.usageByAgent } : {}),
       ...(this.lastError ? { lastError: this.lastError.message, ...(this.lastError.step ? { failedStep: this.lastError.step } : {}) } : {}),
       ...(this.retrying ? { retrying: this.retrying } : {}),
       ...(this.progress.size > 0 ? { progress: [...this.progress.values()] } : {}),
@@ -247,8 +249,9 @@ export class RunControl {
     return total;
   }
 
-  recordUsage(model: string, usage: TokenUsage): void {
+  recordUsage(model: string, usage: TokenUsage, agent?: string): void {
     addUsage(this.usage, model, usage);
+    if (agent !== undefined) addUsage((this.usageByAgent[agent] ??= {}), model, usage);
   }
 
   /** Another run's usage, every model of it: a child's that ended without a result to carry it. */
