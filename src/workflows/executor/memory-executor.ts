@@ -6,7 +6,6 @@
  * Model calls carry their whole conversation: with no history to keep small, transcript
  * references would only cost time.
  */
-import { CancelledFailure } from "@temporalio/common";
 import type { EffectImplementations, EffectInput, EffectName, EffectOutput } from "../../common/effects.js";
 import { InvalidRunMessage } from "../../common/invalid-run-message.js";
 import { fromChildRun, withAgents, type TranscriptMessage } from "../../common/messages.js";
@@ -19,7 +18,7 @@ import { BaseExecutor } from "./base-executor.js";
 import { ContinueAsNewRequest } from "./continue-as-new.js";
 import type { RunLogger } from "./executor.js";
 import { currentScope, inScope } from "./cancellation-scopes.js";
-import { CancellationScope, runWithRetry, type Cancellation } from "./retry.js";
+import { cancelledFailure, CancellationScope, runWithRetry, type Cancellation } from "./retry.js";
 
 interface Waiter {
   predicate: () => boolean;
@@ -43,7 +42,6 @@ export interface MemoryExecutorOptions {
   streaming?: () => boolean;
 }
 
-const cancelledFailure = () => new CancelledFailure("the run was cancelled");
 
 export class MemoryExecutor extends BaseExecutor {
   readonly engine = "memory" as const;

@@ -28,6 +28,9 @@ function retryDelayMs(settings: ActivitySettings, attempt: number, error: unknow
   return Math.min(initialIntervalMs * backoffCoefficient ** (attempt - 1), maximumIntervalMs);
 }
 
+/** What a step, a wait or a child run ends with when its run (or its fan-out) is cancelled, as Temporal's do. */
+export const cancelledFailure = (): CancelledFailure => new CancelledFailure("the run was cancelled");
+
 /**
  * How a run's cancellation reaches its attempts: a listener per attempt, kept in a plain set
  * rather than on an AbortSignal, whose listeners cost far more on every step.
@@ -104,7 +107,7 @@ function attemptOnce<T>(attempt: (signal: AbortSignal) => Promise<T>, timeoutMs:
     }, timeoutMs);
     const onCancel = () => {
       if (!settle()) return;
-      const failure = new CancelledFailure("the run was cancelled");
+      const failure = cancelledFailure();
       controller.abort(failure);
       reject(failure);
     };
@@ -121,14 +124,14 @@ function attemptOnce<T>(attempt: (signal: AbortSignal) => Promise<T>, timeoutMs:
 /** The wait before a retry, which a cancellation ends at once, as Temporal ends an activity's. */
 function backoff(ms: number, cancel?: Cancellation): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (cancel?.cancelled) return reject(new CancelledFailure("the run was cancelled"));
+    if (cancel?.cancelled) return reject(cancelledFailure());
     const timer = setTimeout(() => {
       unsubscribe?.();
       resolve();
     }, ms);
     const unsubscribe = cancel?.subscribe(() => {
       clearTimeout(timer);
-      reject(new CancelledFailure("the run was cancelled"));
+      reject(cancelledFailure());
     });
   });
 }
