@@ -599,6 +599,14 @@ describe("duragent CLI", { concurrency: true }, () => {
       assert.equal(result.stdout, "");
     });
 
+    test("--tool-context: a JSON object of at most 16 KiB, or a usage error naming the flag (exit 2)", async () => {
+      assertUserError(await duragent(dir, ["run", "librarian", "--input", "hi", "--tool-context", "{userId: 1}"]), ExitCode.usage, /^duragent: --tool-context is not JSON: /);
+      assertUserError(await duragent(dir, ["run", "librarian", "--input", "hi", "--tool-context", "[1]"]), ExitCode.usage, /^duragent: --tool-context must be a JSON object; got an array\./);
+      const big = JSON.stringify({ notes: "x".repeat(17_000) });
+      assertUserError(await duragent(dir, ["run", "librarian", "--input", "hi", "--tool-context", big]), ExitCode.usage, /^duragent: --tool-context: at most 16 KiB of JSON/);
+      assertUserError(await duragent(dir, ["run", "librarian", "--input", "hi", "--tool-context", "@nosuch.json"]), ExitCode.notFound, /--tool-context @nosuch\.json: no such file/);
+    });
+
     test("a missing --input (exit 2)", async () => {
       const result = await duragent(dir, ["run", "librarian"]);
       assertUserError(result, ExitCode.usage, /^duragent: .*--input/);

@@ -257,13 +257,13 @@ describe("a project made with `duragent init`", () => {
         '  name: "list_directory",',
         '  description: "Lists a folder.",',
         "  input: z.object({ path: z.string() }),",
-        "  run: ({ path }) => `a function tool saw: ${readdirSync(path).sort().join(\", \")}`,",
+        "  run: ({ path }, { toolContext }) => `${toolContext.who} saw: ${readdirSync(path).sort().join(\", \")}`,",
         "});",
         "",
       ].join("\n"),
     );
     writeFileSync(join(dir, "duragent.config.yaml"), "llm: { withoutApiKey: scripted }\nmcp: { servers: { local: { module: ./tools.ts } } }\nagents: { looker: { instruction: You list files., servers: [local] } }\n");
-    const run = ok(await duragent(process.execPath, ["--config", "function-tools/duragent.config.yaml", "run", "looker", "--input", "What is here?"]), "run looker");
+    const run = ok(await duragent(process.execPath, ["--config", "function-tools/duragent.config.yaml", "run", "looker", "--input", "What is here?", "--tool-context", '{"who":"a function tool"}']), "run looker");
     assert.equal(run.stdout.trim(), "a function tool saw: duragent.config.yaml, tools.ts");
   });
 

@@ -257,6 +257,7 @@ describe("duragent's schedules", () => {
         await schedule.delete();
         await assert.rejects(client.schedule("greet", { name: 42 }, { every: "1h" }), (error: Error) => error.name === "InvalidRunInput" && /name: expected a string, got a number/.test(error.message));
         await assert.rejects(client.schedule("reader", "hi", {}), (error: Error) => error.name === "InvalidOptions" && /give `cron` or `every`/.test(error.message));
+        await assert.rejects(client.schedule("greet", { name: "Ada" }, { every: "1h", toolContext: { userId: "u-1" } }), (error: Error) => error.name === "InvalidOptions" && /'greet' is a module workflow, whose scheduled runs take its own input alone: no tool context\./.test(error.message));
         await assert.rejects(client.schedule("reader", "hi", { every: "2 parsecs" }), (error: Error) => error.name === "InvalidOptions" && /every: expected a duration of a second or more/.test(error.message));
         await assert.rejects(client.schedule("reader", "hi", { every: "1h", evry: "1h" } as never), (error: Error) => error.name === "InvalidOptions" && /evry/.test(error.message));
         await assert.rejects(client.schedule("reader", "hi", { id: `bad-${randomUUID().slice(0, 8)}`, cron: "every tuesday" }), (error: Error) => error.name === "InvalidOptions" && /^Temporal refused the schedule 'bad-\w+': .*cron/i.test(error.message));

@@ -65,7 +65,7 @@ export function createEffects(deps: EffectDependencies): EffectImplementations {
       return toolLists ? { ...response, toolLists } : response;
     },
     listTools: (server) => mcp.listTools(server),
-    callTool: (request, { signal, run }) => {
+    callTool: (request, { signal, run, step: attempt }) => {
       const { maxResultBytes, workLimitMs, ...call } = request;
       const { callId } = call;
       const step = `tool ${request.server}/${request.tool}`;
@@ -75,6 +75,7 @@ export function createEffects(deps: EffectDependencies): EffectImplementations {
         .callTool(call, {
           ...(signal ? { signal } : {}),
           ...(workLimitMs !== undefined ? { workLimitMs } : {}),
+          ...(attempt ? { attempt } : {}),
           ...(run && callId ? { askPerson: (ask, askSignal) => run.ask(ask, askSignal) } : {}),
           ...(run && callId ? { onProgress: (progress) => run.progress({ callId, step, ...progress }) } : {}),
           ...(run?.log && callId ? { onLog: logTo(run.log.bind(run), { callId, step, server: request.server }) } : {}),
@@ -132,9 +133,12 @@ export function temporalActivities(implementations: EffectImplementations, optio
       const { signal, release } = stopping ? eitherSignal(context.cancellationSignal, stopping) : { signal: context.cancellationSignal, release: undefined };
       let result: EffectOutput<K>;
       try {
+        const { workflowExecution, activityId, attempt } = context.info;
         result = await (implementations[name] as (input: EffectInput<K>, context: EffectContext) => Promise<EffectOutput<K>>)(input, {
           signal,
           ...(run ? { run } : {}),
+          // The execution's run id too: a continued run numbers its steps again.
+          ...(workflowExecution ? { step: { runId: workflowExecution.workflowId, key: `${workflowExecution.workflowId}/${workflowExecution.runId}/${activityId}`, attempt } } : {}),
         });
       } catch (error) {
         if (stopping?.aborted && (!context.cancellationSignal.aborted || isWorkerShutdown(context.cancellationSignal.reason))) {

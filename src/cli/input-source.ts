@@ -25,3 +25,25 @@ export async function readInputSource(raw: string, option: string): Promise<stri
     });
   }
 }
+
+/** `--tool-context`: a JSON object, as text or from a file; the client checks its size and values. */
+export async function readToolContext(raw: string): Promise<Record<string, unknown>> {
+  const text = await readInputSource(raw, "--tool-context");
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new UserError(`--tool-context is not JSON: ${(error as Error).message}.`, { hint: `Give a JSON object, e.g. --tool-context '{"userId":"u-42"}', or a file with --tool-context @file.` });
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new UserError(`--tool-context must be a JSON object; got ${Array.isArray(value) ? "an array" : value === null ? "null" : typeof value}.`, { hint: `e.g. --tool-context '{"userId":"u-42"}'` });
+  }
+  return value as Record<string, unknown>;
+}
+
+/** The client's refusal of a tool context, said of the flag. */
+export function toolContextError(error: unknown): unknown {
+  return error instanceof UserError && error.name === "InvalidOptions" && error.message.startsWith("the start options: toolContext")
+    ? new UserError(error.message.replace(/^the start options: toolContext/, "--tool-context"))
+    : error;
+}

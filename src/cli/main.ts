@@ -70,7 +70,8 @@ const commands: CommandSpec[] = [
         .option("--events", "print the run's events as JSON lines (step, text, restart, progress, request, end) instead of its answer")
         .option("--agent <name>", "show only this agent's streamed text (e.g. a pattern's last writer); repeat for several", collect, [])
         .option("--token-budget <n>", budgetHelp.tokens, positiveInteger)
-        .option("--cost-budget <usd>", budgetHelp.cost, positiveUsd),
+        .option("--cost-budget <usd>", budgetHelp.cost, positiveUsd)
+        .option("--tool-context <json|@file|->", toolContextHelp),
     closeOnSignal: true,
     action: async (context, [target], options) => {
       const input = requireInput(options);
@@ -83,6 +84,7 @@ const commands: CommandSpec[] = [
         events: options.events === true,
         ...((options.agent as string[]).length > 0 ? { agents: options.agent as string[] } : {}),
         budgets: budgetsOf(options),
+        ...(options.toolContext !== undefined ? { toolContext: options.toolContext as string } : {}),
       });
     },
   },
@@ -96,12 +98,14 @@ const commands: CommandSpec[] = [
         // Checked in the action, so that a misspelt flag or a missing target is said first.
         .option("-i, --input <text|json|@file|->", "the message, or a JSON input (required); @file reads a file, - standard input")
         .option("--token-budget <n>", budgetHelp.tokens, positiveInteger)
-        .option("--cost-budget <usd>", budgetHelp.cost, positiveUsd),
+        .option("--cost-budget <usd>", budgetHelp.cost, positiveUsd)
+        .option("--tool-context <json|@file|->", toolContextHelp),
     action: async (context, [target], options) =>
       (await import("./commands/run.js")).runCommand(context, target!, {
         input: requireInput(options),
         wait: false,
         budgets: budgetsOf(options),
+        ...(options.toolContext !== undefined ? { toolContext: options.toolContext as string } : {}),
       }),
   },
   {
@@ -270,7 +274,8 @@ const commands: CommandSpec[] = [
         .option("--timezone <zone>", "an IANA time zone for --cron (default UTC), e.g. Europe/Paris")
         .addOption(new Option("--overlap <policy>", "when a run is due while the last still runs (default skip)").choices(Object.keys(overlapPolicies)))
         .option("--note <text>", "why the schedule exists, shown by describe and the Web UI")
-        .option("--paused", "create it paused: no run until `schedule unpause`", false),
+        .option("--paused", "create it paused: no run until `schedule unpause`", false)
+        .option("--tool-context <json|@file|->", toolContextHelp),
     action: async (context, [target], options) => {
       const input = requireInput(options);
       if ((options.cron as string[]).length === 0 && (options.every as string[]).length === 0) {
@@ -285,6 +290,7 @@ const commands: CommandSpec[] = [
         ...(options.timezone !== undefined ? { timezone: options.timezone as string } : {}),
         ...(options.overlap !== undefined ? { overlap: options.overlap as Overlap } : {}),
         ...(options.note !== undefined ? { note: options.note as string } : {}),
+        ...(options.toolContext !== undefined ? { toolContext: options.toolContext as string } : {}),
       });
     },
   },
@@ -321,6 +327,7 @@ const commands: CommandSpec[] = [
     options: (command) =>
       command
         .option("--resume <runId>", "rejoin a chat left earlier")
+        .option("--tool-context <json|@file|->", toolContextHelp)
         .option("--stream", "print each reply as it is written (the default on a terminal)")
         .option("--no-stream", "print each reply once it is whole")
         .addHelpText(
@@ -332,6 +339,7 @@ const commands: CommandSpec[] = [
       (await import("./commands/chat.js")).chatCommand(context, agent, {
         ...(options.resume !== undefined ? { resume: options.resume as string } : {}),
         ...(options.stream !== undefined ? { stream: options.stream as boolean } : {}),
+        ...(options.toolContext !== undefined ? { toolContext: options.toolContext as string } : {}),
       }),
   },
   {
@@ -634,6 +642,8 @@ const budgetHelp = {
   tokens: "the most tokens the run may use, child runs included (over execution.tokenBudget)",
   cost: "the most the run's model calls may cost in USD, child runs included (over execution.costBudget)",
 };
+
+const toolContextHelp = "values the run's function tools read and no model sees, as a JSON object (e.g. '{\"userId\":\"u-42\"}'); @file reads a file";
 
 /** A run's own budgets, from `--token-budget` and `--cost-budget`. */
 function budgetsOf(options: Record<string, unknown>): { tokenBudget?: number; costBudget?: number } {

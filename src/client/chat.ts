@@ -12,7 +12,7 @@ import type { AgentSpec } from "../workflows/agent/define-agent.js";
 import { chatWorkflow } from "../workflows/builtin-workflows.js";
 import { chatTurnFailed, type ChatInput } from "../workflows/chat/chat-session.js";
 import type { DuragentWorkflow } from "../workflows/define-workflow.js";
-import { chatWorkflowName, InvalidRunMessage, RunAlreadyEnded, type Engine, type RunHandle } from "./engine.js";
+import { chatWorkflowName, checkStartOptions, InvalidRunMessage, RunAlreadyEnded, type Engine, type RunHandle } from "./engine.js";
 import { textEvents, type RunEvent, type ShownText } from "./run-events.js";
 import type { RunTarget } from "./run-targets.js";
 import { ExitCode, UserError } from "../errors/user-error.js";
@@ -68,6 +68,8 @@ export interface StartChatOptions {
   turnsPerRun?: number;
   /** The chat's id; `chat-<agent>-<8 hex>` when absent. */
   runId?: string;
+  /** Values the chat's function tools read and no model sees (the user it is for): see `StartOptions.toolContext`. */
+  toolContext?: Record<string, unknown>;
 }
 
 /** The built-in chat workflow as a run target; its type name is what workers register. */
@@ -80,7 +82,8 @@ const chatTarget: RunTarget = {
 export async function startChat(engine: Engine, agent: AgentSpec, options: StartChatOptions = {}): Promise<ChatSession> {
   const input: ChatInput = { agent, ...(options.turnsPerRun !== undefined ? { turnsPerRun: options.turnsPerRun } : {}) };
   const id = options.runId !== undefined ? { runId: options.runId } : { runIdPrefix: `chat-${agent.name}` };
-  return chatSession(await engine.start(chatTarget, input, { ...id, listedAs: agent.name }));
+  const toolContext = options.toolContext !== undefined ? { toolContext: checkStartOptions({ toolContext: options.toolContext }).toolContext } : {};
+  return chatSession(await engine.start(chatTarget, input, { ...id, listedAs: agent.name, ...toolContext }));
 }
 
 /** A chat started earlier (by this or, on Temporal, another process); rejects with `RunNotFound`. */

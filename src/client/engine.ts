@@ -14,6 +14,7 @@ import type { ListPhase } from "../common/run-phases.js";
 import type { RunSettings } from "../common/run-settings.js";
 import type { UsageByModel } from "../common/usage.js";
 import { runPrices, type PriceTable } from "../common/pricing.js";
+import { ToolContextSchema } from "../common/tools.js";
 import { z } from "zod";
 import { ExitCode, UserError } from "../errors/user-error.js";
 import { formatIssues, zodIssues, type Issue } from "../errors/zod-issues.js";
@@ -191,6 +192,12 @@ export interface StartOptions {
   tokenBudget?: number;
   /** The most the run's model calls may cost in USD, its child runs' included, over `execution.costBudget`; priced by the config's `pricing:` over the defaults. */
   costBudget?: number;
+  /**
+   * Values the run's function tools read (`run(args, { toolContext })`) and no model sees: the
+   * user a run acts for, a tenant. Its child runs' tools get them too. A JSON object of at most
+   * 16 KiB, kept in the run's history as its input is: no secrets.
+   */
+  toolContext?: Record<string, unknown>;
 }
 
 /** `StartOptions` as the client checks them, since a program in JavaScript may pass anything. */
@@ -201,6 +208,7 @@ const StartOptionsSchema = z.strictObject({
   watch: z.boolean().optional(),
   tokenBudget: z.number().int().min(0).optional(),
   costBudget: z.number().min(0).optional(),
+  toolContext: ToolContextSchema.optional(),
 });
 
 /** The options as given, or `InvalidOptions` naming each that is wrong. */
@@ -218,10 +226,11 @@ export function checkRunId(runId: unknown): string {
 
 /** The run settings a start asks for: the engine's, with the run's own budgets when it has them (a cost budget with the prices it counts by). */
 export function startSettings(settings: RunSettings, options: StartOptions, pricing?: PriceTable): RunSettings {
-  const { tokenBudget, costBudget } = options;
-  if (tokenBudget === undefined && costBudget === undefined) return settings;
+  const { tokenBudget, costBudget, toolContext } = options;
+  if (tokenBudget === undefined && costBudget === undefined && toolContext === undefined) return settings;
   return {
     ...settings,
+    ...(toolContext !== undefined ? { toolContext } : {}),
     ...(tokenBudget !== undefined ? { tokenBudget } : {}),
     ...(costBudget !== undefined ? { costBudget, prices: settings.prices ?? runPrices(pricing) } : {}),
   };

@@ -13,6 +13,7 @@ import type { RunTarget } from "./run-targets.js";
 import { patternWorkflowName } from "../workflows/patterns/child-pattern.js";
 
 import { overlapPolicies, type Overlap } from "../common/schedule-overlap.js";
+import { ToolContextSchema } from "../common/tools.js";
 
 export { overlapPolicies, type Overlap };
 
@@ -49,6 +50,8 @@ export const ScheduleOptionsSchema = z
     note: z.string().max(1000).optional(),
     /** Created paused: no run until `unpause`. */
     paused: z.boolean().optional(),
+    /** Each run's tool context (see `StartOptions.toolContext`); for agents and patterns, whose input names them. */
+    toolContext: ToolContextSchema.optional(),
   })
   .refine((options) => options.cron !== undefined || options.every !== undefined, { message: "give `cron` or `every` (or both): when the runs are due" });
 
@@ -66,10 +69,17 @@ export function checkScheduleOptions(options: unknown): CheckedScheduleOptions {
  * What a scheduled run is started with: the workflow type and the input that names its target. A
  * module workflow's input is checked here and sent as given: each run's worker parses it again.
  */
-export function scheduledStart(target: RunTarget, input: unknown): { workflowType: string; argument: unknown } {
+export function scheduledStart(target: RunTarget, input: unknown, toolContext?: Record<string, unknown>): { workflowType: string; argument: unknown } {
   const checked = targetInput(target, input);
-  if (target.kind === "agent") return { workflowType: agentWorkflowName, argument: { agent: target.name, message: (checked as { message: string }).message } };
-  if (target.kind === "pattern") return { workflowType: patternWorkflowName, argument: { pattern: target.name, input: (checked as { input: string }).input } };
+  const context = toolContext !== undefined ? { toolContext } : {};
+  if (target.kind === "agent") return { workflowType: agentWorkflowName, argument: { agent: target.name, message: (checked as { message: string }).message, ...context } };
+  if (target.kind === "pattern") return { workflowType: patternWorkflowName, argument: { pattern: target.name, input: (checked as { input: string }).input, ...context } };
+  if (toolContext !== undefined) {
+    throw new UserError(`'${target.name}' is a module workflow, whose scheduled runs take its own input alone: no tool context.`, {
+      name: "InvalidOptions",
+      hint: "Put what its tools need in its input, and give it to them with ctx.callTool({ …, toolContext }).",
+    });
+  }
   return { workflowType: target.name, argument: input };
 }
 
@@ -115,6 +125,8 @@ export interface ScheduleSummary {
 export interface ScheduleDescription extends ScheduleSummary {
   /** The input each run is started with: the message, or a module workflow's input. */
   input: unknown;
+  /** Each run's tool context, when it has one. */
+  toolContext?: Record<string, unknown>;
   overlap: Overlap;
   /** The next few times a run is due. */
   nextRuns: string[];
@@ -170,15 +182,24 @@ export function scheduleDescription(
   const summary = scheduleSummary(schedule);
   if (!summary) throw notDuragents(schedule.scheduleId);
   const argument = schedule.action.args?.[0];
+  const toolContext = toolContextOf(argument);
   const overlap = (Object.entries(overlapPolicies).find(([, policy]) => policy === schedule.policies.overlap)?.[0] ?? "skip") as Overlap;
   return {
     ...summary,
     input: inputOf(argument),
+    ...(toolContext ? { toolContext } : {}),
     overlap,
     nextRuns: schedule.state.paused ? [] : schedule.info.nextActionTimes.map((time) => time.toISOString()),
     recentRuns: schedule.info.recentActions.map(scheduledRun),
     runningRuns,
   };
+}
+
+/** The tool context each run is started with (see `scheduledStart`). */
+function toolContextOf(argument: unknown): Record<string, unknown> | undefined {
+  const named = z.union([z.object({ agent: z.string() }), z.object({ pattern: z.string() })]).and(z.object({ toolContext: z.record(z.string(), z.unknown()) }));
+  const parsed = named.safeParse(argument);
+  return parsed.success ? parsed.data.toolContext : undefined;
 }
 
 /** The message or input inside what a run is started with (see `scheduledStart`). */

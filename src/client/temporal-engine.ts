@@ -343,7 +343,7 @@ export class TemporalEngine implements Engine {
 
   private async createSchedule(target: RunTarget, input: unknown, given: ScheduleOptions): Promise<ScheduleDescription> {
     const options = checkScheduleOptions(given);
-    const { workflowType: type, argument } = scheduledStart(target, input);
+    const { workflowType: type, argument } = scheduledStart(target, input, options.toolContext);
     const scheduleId = scheduleIdOf(target, options);
     await this.checkStartInput(target, argument, input);
     const create = (tagged: boolean) =>

@@ -84,6 +84,18 @@ export interface EffectContext {
   signal?: AbortSignal;
   /** The run, for a tool call's requests to a person and its progress; absent outside a run. */
   run?: RunChannel;
+  /** Which step this attempt is of; absent outside a run. */
+  step?: StepAttempt;
+}
+
+/** One attempt of a step: what a function tool is told, to make its side effects once. */
+export interface StepAttempt {
+  /** The run's id, as `duragent status` takes it. */
+  runId: string;
+  /** The same on every attempt of this step, and on no other step of any run. */
+  key: string;
+  /** This attempt's number, from 1. */
+  attempt: number;
 }
 
 /** The implementation of each effect (src/activities): what the memory engine calls in-process, and what activities wrap. */

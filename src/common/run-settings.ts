@@ -47,6 +47,12 @@ export const RunSettingsSchema = z.object({
   costBudget: z.number().min(0).optional(),
   /** The price table `costBudget` counts by (`runPrices`), carried only with it: fixed for the run, as its decisions must be. */
   prices: z.record(z.string(), z.object({ input: z.number(), output: z.number(), cachedInput: z.number().optional() })).optional(),
+  /**
+   * Values the run's function tools read and no model sees (`StartOptions.toolContext`): sent
+   * with each of its tool calls, and its child runs', to the servers that take it. It is in the
+   * run's history, as its input is: no secrets.
+   */
+  toolContext: z.record(z.string(), z.unknown()).optional(),
   llm: ActivitySettingsSchema,
   tools: ActivitySettingsSchema,
   /**

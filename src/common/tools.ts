@@ -58,8 +58,35 @@ export const ToolCallRequestSchema = z.object({
    * (`answerWaitMs`). Absent, the step's limit alone bounds the call.
    */
   workLimitMs: z.number().int().positive().optional(),
+  /**
+   * Values the run's function tools read and no model sees (a user's id, a tenant): the run's
+   * `toolContext`, or the call's own when workflow code gives one. Sent only to servers that take
+   * it (`mcp.servers.<name>.toolContext`, on for modules of function tools).
+   */
+  toolContext: z.record(z.string(), z.unknown()).optional(),
 });
 export type ToolCallRequest = z.infer<typeof ToolCallRequestSchema>;
+
+/** The most a run's tool context may hold: every tool call's step carries it. */
+export const maxToolContextBytes = 16 * 1024;
+
+/** A run's tool context as a caller gives it: a JSON object, small enough to go with every tool call. */
+export const ToolContextSchema: z.ZodType<Record<string, unknown>> = z.record(z.string(), z.json()).refine((context) => new TextEncoder().encode(JSON.stringify(context)).length <= maxToolContextBytes, {
+  message: `at most ${maxToolContextBytes / 1024} KiB of JSON: every tool call carries it`,
+});
+
+/** The `_meta` key under which a tool call tells servers that take it (`toolContext`) its run. */
+export const runMetaKey = "duragent/run";
+
+/** What a call says of its run under {@link runMetaKey}: what a function tool's `run` is given. */
+export const RunMetaSchema = z.object({
+  runId: z.string(),
+  /** The same on every attempt of the call, and on no other call: an idempotency key. */
+  idempotencyKey: z.string(),
+  attempt: z.number().int().positive(),
+  toolContext: z.record(z.string(), z.unknown()),
+});
+export type RunMeta = z.infer<typeof RunMetaSchema>;
 
 export const ToolResultSchema = z.object({
   content: z.array(ContentPartSchema),

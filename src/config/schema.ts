@@ -82,6 +82,13 @@ const McpServerCommon = {
    */
   exclusiveCalls: z.boolean().optional(),
   /**
+   * Each call tells the server its run under `_meta["duragent/run"]`: the run's id, the call's
+   * idempotency key and attempt, and the run's `toolContext` (a user's id, a tenant). On for
+   * modules of function tools, whose `run` is given them; off by default for other servers, which
+   * should not see what the run keeps from its models.
+   */
+  toolContext: z.boolean().optional(),
+  /**
    * This server's calls' retry and timeout policy, over `execution.tools`: e.g. `maximumAttempts: 1`
    * for tools that must not run twice, or a longer `startToCloseTimeoutMs` for a slow server.
    */
@@ -299,7 +306,7 @@ export const McpServerSchema = z.preprocess(
   z.discriminatedUnion("transport", [StdioServerSchema, HttpServerSchema, ModuleServerSchema]).transform((server) => {
     if (!("module" in server)) return server;
     const { module, transport: _module, ...rest } = server;
-    return { ...rest, transport: "stdio" as const, ...toolServerCommand(module) };
+    return { ...rest, transport: "stdio" as const, toolContext: rest.toolContext ?? true, ...toolServerCommand(module) };
   }),
 );
 export type McpServerConfig = z.infer<typeof McpServerSchema>;

@@ -3,10 +3,12 @@
  * as it starts any stdio server (`mcp.servers.<name>.module`), in a process of its own, so a tool
  * that hangs or crashes takes no worker with it. Its tools are the module's `defineTool` exports.
  */
+import { randomUUID } from "node:crypto";
 import { basename, resolve } from "node:path";
 import { McpServer } from "@modelcontextprotocol/server";
 import { StdioServerTransport } from "@modelcontextprotocol/server/stdio";
 import { importModule } from "../client/module-loader.js";
+import { RunMetaSchema, runMetaKey, type RunMeta } from "../common/tools.js";
 import { isUserError } from "../errors/user-error.js";
 import { duragentVersion } from "../package-info.js";
 import { isDuragentTool, type DuragentTool } from "./define-tool.js";
@@ -40,11 +42,23 @@ async function serve(modulePath: string): Promise<void> {
           if (token === undefined) return;
           await ctx.mcpReq.notify({ method: "notifications/progress", params: { progressToken: token, progress: done, ...(total !== undefined ? { total } : {}), ...(message !== undefined ? { message } : {}) } });
         };
-        return toolResult(await tool.run(args as never, { signal: ctx.mcpReq.signal, progress }));
+        const run = runOf(ctx.mcpReq._meta?.[runMetaKey]);
+        const toolContext = tool.toolContext ? tool.toolContext.safeParse(run.toolContext) : { success: true as const, data: run.toolContext };
+        if (!toolContext.success) {
+          const issues = toolContext.error.issues.map((issue) => `${issue.path.join(".") || "(the whole context)"}: ${issue.message}`).join("; ");
+          return { content: [{ type: "text", text: `The run's tool context does not have what '${tool.name}' needs (${issues}): start the run with it (toolContext, or duragent run --tool-context).` }], isError: true };
+        }
+        return toolResult(await tool.run(args as never, { signal: ctx.mcpReq.signal, progress, ...run, toolContext: toolContext.data as never }));
       },
     );
   }
   await server.connect(new StdioServerTransport());
+}
+
+/** The run a call says it is of; a caller other than duragent (an MCP inspector) says none, and each call is then its own. */
+function runOf(meta: unknown): RunMeta {
+  const parsed = RunMetaSchema.safeParse(meta);
+  return parsed.success ? parsed.data : { runId: "", idempotencyKey: randomUUID(), attempt: 1, toolContext: {} };
 }
 
 const [modulePath] = process.argv.slice(2);

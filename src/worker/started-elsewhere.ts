@@ -7,6 +7,7 @@
 import { ApplicationFailure } from "@temporalio/common";
 import { z } from "zod";
 import { FailureType } from "../common/failures.js";
+import { ToolContextSchema } from "../common/tools.js";
 import type { RunSettings } from "../common/run-settings.js";
 import type { RunInputFromConfig, StartedElsewhere } from "../common/started-elsewhere.js";
 import { agentWorkflowName, chatWorkflowName, targetInput, workflowType } from "../client/engine.js";
@@ -14,9 +15,10 @@ import type { RunTarget } from "../client/run-targets.js";
 import { patternWorkflowName } from "../workflows/patterns/child-pattern.js";
 import { formatZodError, inputPreview } from "../errors/zod-issues.js";
 
-const agentArgument = z.strictObject({ agent: z.string().min(1), message: z.unknown() });
-const patternArgument = z.strictObject({ pattern: z.string().min(1), input: z.unknown() });
-const chatArgument = z.strictObject({ agent: z.string().min(1), turnsPerRun: z.number().int().positive().optional() });
+const toolContext = ToolContextSchema.optional();
+const agentArgument = z.strictObject({ agent: z.string().min(1), message: z.unknown(), toolContext });
+const patternArgument = z.strictObject({ pattern: z.string().min(1), input: z.unknown(), toolContext });
+const chatArgument = z.strictObject({ agent: z.string().min(1), turnsPerRun: z.number().int().positive().optional(), toolContext });
 
 /** How each kind of target is started from outside, for the failure that says so. */
 function howToStart(target: Pick<RunTarget, "kind" | "name">): string {
@@ -63,20 +65,22 @@ export function runInputFromConfig(targets: ReadonlyMap<string, RunTarget>, sett
         usage,
     );
   };
+  // Its tool context, beside the name: the values its function tools read.
+  const withContext = (context: Record<string, unknown> | undefined): RunSettings => (context === undefined ? settings : { ...settings, toolContext: context });
   if (type === agentWorkflowName) {
-    const { agent, message } = parse(agentArgument);
+    const { agent, message, toolContext } = parse(agentArgument);
     const target = named(agent, "agent");
-    return { input: input(target, message), settings, target: target.name };
+    return { input: input(target, message), settings: withContext(toolContext), target: target.name };
   }
   if (type === patternWorkflowName) {
-    const { pattern, input: text } = parse(patternArgument);
+    const { pattern, input: text, toolContext } = parse(patternArgument);
     const target = named(pattern, "pattern");
-    return { input: input(target, text), settings, target: target.name };
+    return { input: input(target, text), settings: withContext(toolContext), target: target.name };
   }
   if (type === chatWorkflowName) {
-    const { agent, turnsPerRun } = parse(chatArgument);
+    const { agent, turnsPerRun, toolContext } = parse(chatArgument);
     const target = named(agent, "agent") as Extract<RunTarget, { kind: "agent" }>;
-    return { input: { agent: target.agent, ...(turnsPerRun !== undefined ? { turnsPerRun } : {}) }, settings, target: target.name };
+    return { input: { agent: target.agent, ...(turnsPerRun !== undefined ? { turnsPerRun } : {}) }, settings: withContext(toolContext), target: target.name };
   }
   const target = targets.get(type);
   if (!target || workflowType(target) !== type) throw refused(`The worker's config has no workflow '${type}'. ${usage}`);

@@ -18,7 +18,8 @@ import type {
   ResourceResult,
   ResourceTemplateInfo,
 } from "../../common/mcp-context.js";
-import { toolError, type ToolCallRequest, type ToolDefinition, type ToolResult } from "../../common/tools.js";
+import { runMetaKey, toolError, type RunMeta, type ToolCallRequest, type ToolDefinition, type ToolResult } from "../../common/tools.js";
+import type { StepAttempt } from "../../common/effects.js";
 import type { McpServerConfig } from "../../config/schema.js";
 import { duragentVersion } from "../../package-info.js";
 import { ToolArgumentValidator, type ToolValidators } from "./argument-validation.js";
@@ -64,6 +65,8 @@ export interface McpCallOptions {
    * (`ToolCallRequest.workLimitMs`); past it the call fails as `AttemptTimedOut`, to be retried.
    */
   workLimitMs?: number;
+  /** Which step and attempt the call is, told to a server that takes the run's tool context. */
+  attempt?: StepAttempt;
 }
 
 /** The SDK's own request timer, effectively off: our timer for tool calls pauses while a person answers. */
@@ -190,9 +193,11 @@ export class McpConnectionPool {
       conn.calls.add(scope);
       try {
         // A 2026-07-28 server logs only when the request asks, at the level it names.
-        const logLevel = conn.config.logLevel && conn.client.getProtocolEra() === "modern" ? { _meta: { [LOG_LEVEL_META_KEY]: conn.config.logLevel } } : {};
+        const logLevel = conn.config.logLevel && conn.client.getProtocolEra() === "modern" ? { [LOG_LEVEL_META_KEY]: conn.config.logLevel } : undefined;
+        const run = conn.config.toolContext && options.attempt ? { [runMetaKey]: runMeta(options.attempt, request.toolContext) } : undefined;
+        const meta = logLevel || run ? { _meta: { ...logLevel, ...run } } : {};
         const call = () =>
-          conn.client.callTool({ name, arguments: checked.args, ...logLevel }, {
+          conn.client.callTool({ name, arguments: checked.args, ...meta }, {
             timeout: SDK_TIMEOUT_OFF_MS,
             signal: controller.signal,
             onprogress: (progress) => {
@@ -406,6 +411,10 @@ function optional<T extends Record<string, unknown>>(fields: T): Partial<T> {
 
 function signalOf(signal: AbortSignal | undefined): { signal?: AbortSignal } {
   return signal ? { signal } : {};
+}
+
+function runMeta(step: StepAttempt, toolContext: Record<string, unknown> | undefined): RunMeta {
+  return { runId: step.runId, idempotencyKey: step.key, attempt: step.attempt, toolContext: toolContext ?? {} };
 }
 
 /** `allowedTools` patterns, where `*` matches any run of characters. */

@@ -11,18 +11,24 @@ import type { CommandContext } from "../context.js";
 import { UserError } from "../../errors/user-error.js";
 import { textOf, type Message } from "../../common/messages.js";
 import { answerUntil, lineReader, restartText } from "../follow-run.js";
+import { readToolContext, toolContextError } from "../input-source.js";
 import { answerHint, describePending } from "../status-text.js";
 
-export async function chatCommand(context: CommandContext, agentName: string | undefined, options: { resume?: string; stream?: boolean }): Promise<CommandOutput> {
+export async function chatCommand(context: CommandContext, agentName: string | undefined, options: { resume?: string; stream?: boolean; toolContext?: string }): Promise<CommandOutput> {
   const stream = options.stream ?? process.stdout.isTTY === true;
   const client = await context.client();
   await context.noticeScriptedModel();
   let chat: ChatSession;
-  if (options.resume) {
-    chat = await client.rejoinChat(options.resume);
-  } else {
+  if (!options.resume) {
     if (!agentName) throw new UserError("Name the agent to chat with, or give --resume <runId>.");
-    chat = await client.startChat((await client.agentTarget(agentName)).agent);
+    const toolContext = options.toolContext === undefined ? undefined : await readToolContext(options.toolContext);
+    chat = await client.startChat((await client.agentTarget(agentName)).agent, toolContext ? { toolContext } : {}).catch((error: unknown) => {
+      throw toolContextError(error);
+    });
+  } else if (options.toolContext !== undefined) {
+    throw new UserError("--tool-context is for a new chat: a rejoined chat keeps the context it began with.");
+  } else {
+    chat = await client.rejoinChat(options.resume);
   }
   // A memory chat lives only as long as this command: nothing is left to rejoin. One rejoined
   // lives on Temporal, whatever the configured engine (a memory engine looks ids up there).

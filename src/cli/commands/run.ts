@@ -5,7 +5,7 @@ import { formatIssues } from "../../errors/zod-issues.js";
 import { readInput, resultNote, resultText, type CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
 import { followRun } from "../follow-run.js";
-import { readInputSource } from "../input-source.js";
+import { readInputSource, readToolContext, toolContextError } from "../input-source.js";
 import { finishedRunCost } from "../../client/run-cost.js";
 
 export interface RunOptions {
@@ -17,6 +17,8 @@ export interface RunOptions {
   agents?: string[];
   /** The run's own budgets (`--token-budget`, `--cost-budget`), over the config's. */
   budgets?: Pick<StartOptions, "tokenBudget" | "costBudget">;
+  /** The run's tool context as given (`--tool-context <json|@file|->`). */
+  toolContext?: string;
 }
 
 export async function runCommand(context: CommandContext, targetName: string, options: RunOptions): Promise<CommandOutput | void> {
@@ -30,8 +32,10 @@ export async function runCommand(context: CommandContext, targetName: string, op
   await context.noticeScriptedModel();
   const { value: input, notJson } = readInput(await readInputSource(options.input, "--input"));
   if (notJson !== undefined) (await context.logger()).warn(`--input begins as JSON but is not JSON (${notJson}); it is sent as text`);
-  const handle = await client.start(target, input, options.budgets ?? {}).catch((error: unknown) => {
+  const toolContext = options.toolContext === undefined ? undefined : await readToolContext(options.toolContext);
+  const handle = await client.start(target, input, { ...options.budgets, ...(toolContext ? { toolContext } : {}) }).catch((error: unknown) => {
     if (error instanceof InvalidRunInput && error.issues.length > 0) throw new UserError(formatIssues("--input", error.issues));
+    throw toolContextError(error);
     throw error;
   });
   if (handle.link) context.notice(options.wait ? `run ${handle.runId}\nWeb UI: ${handle.link}` : `Web UI: ${handle.link}`);
@@ -53,3 +57,4 @@ export async function runCommand(context: CommandContext, targetName: string, op
   const cost = context.options.json ? await finishedRunCost(handle, result, (await context.config()).pricing) : undefined;
   return { data: { runId: handle.runId, link: handle.link, result, ...(cost ? { cost } : {}) }, text: resultText(result), note: resultNote(result) };
 }
+

@@ -5,7 +5,7 @@ import { UserError } from "../../errors/user-error.js";
 import { formatIssues } from "../../errors/zod-issues.js";
 import { alignedLines, linkLine, readInput, type CommandOutput } from "../command-output.js";
 import type { CommandContext } from "../context.js";
-import { readInputSource } from "../input-source.js";
+import { readInputSource, readToolContext } from "../input-source.js";
 
 export interface ScheduleCreateOptions {
   input: string;
@@ -16,6 +16,8 @@ export interface ScheduleCreateOptions {
   overlap?: Overlap;
   note?: string;
   paused: boolean;
+  /** Each run's tool context as given (`--tool-context <json|@file|->`). */
+  toolContext?: string;
 }
 
 export async function scheduleCreateCommand(context: CommandContext, targetName: string, options: ScheduleCreateOptions): Promise<CommandOutput> {
@@ -23,6 +25,7 @@ export async function scheduleCreateCommand(context: CommandContext, targetName:
   const target = await client.target(targetName);
   const { value: input, notJson } = readInput(await readInputSource(options.input, "--input"));
   if (notJson !== undefined) (await context.logger()).warn(`--input begins as JSON but is not JSON (${notJson}); it is sent as text`);
+  const toolContext = options.toolContext === undefined ? undefined : await readToolContext(options.toolContext);
   const schedule = await client
     .schedule(target, input, {
       ...(options.cron.length > 0 ? { cron: options.cron } : {}),
@@ -31,6 +34,7 @@ export async function scheduleCreateCommand(context: CommandContext, targetName:
       ...(options.timezone !== undefined ? { timezone: options.timezone } : {}),
       ...(options.overlap !== undefined ? { overlap: options.overlap } : {}),
       ...(options.note !== undefined ? { note: options.note } : {}),
+      ...(toolContext !== undefined ? { toolContext } : {}),
       paused: options.paused,
     })
     .catch((error: unknown) => {
@@ -56,6 +60,7 @@ export async function scheduleDescribeCommand(context: CommandContext, scheduleI
   const lines = [
     `schedule ${schedule.id}: ${schedule.target}, ${when(schedule)}`,
     `input: ${input}`,
+    ...(schedule.toolContext ? [`tool context: ${JSON.stringify(schedule.toolContext)}`] : []),
     `overlap: ${schedule.overlap}`,
     schedule.paused ? `paused${schedule.note ? `: ${schedule.note}` : ""}` : `next runs: ${schedule.nextRuns.slice(0, 3).join(", ") || "none"}`,
     ...(schedule.paused || !schedule.note ? [] : [`note: ${schedule.note}`]),

@@ -271,7 +271,7 @@ export abstract class BaseExecutor implements Executor {
     const callId = request.callId ?? `call-${++this.toolCallCount}`;
     // The cap travels with the call, so the worker cuts big results before they enter history.
     const maxResultBytes = this.settings.maxToolResultBytes ?? historyLimitDefaults.maxToolResultBytes;
-    return callAsync(() => this.perform("callTool", { ...request, callId, maxResultBytes })).then(
+    return callAsync(() => this.perform("callTool", this.withToolContext({ ...request, callId, maxResultBytes }))).then(
       (result) => {
         const ended = this.toolCallEnded(result);
         this.control.endToolCall(callId);
@@ -282,6 +282,12 @@ export abstract class BaseExecutor implements Executor {
         throw error;
       },
     );
+  }
+
+  /** The call with the run's tool context, unless its caller gave its own. */
+  private withToolContext(request: ToolCallRequest): ToolCallRequest {
+    const { toolContext } = this.settings;
+    return toolContext === undefined || request.toolContext !== undefined ? request : { ...request, toolContext };
   }
 
   /** Sampling during the call was paid for by the run, so its status counts it. */
@@ -324,7 +330,7 @@ export abstract class BaseExecutor implements Executor {
     const callId = request.callId ?? `call-${++this.toolCallCount}`;
     const maxResultBytes = this.settings.maxToolResultBytes ?? historyLimitDefaults.maxToolResultBytes;
     try {
-      return this.toolCallEnded(await this.performAsRecorded("callTool", { ...request, callId, maxResultBytes }));
+      return this.toolCallEnded(await this.performAsRecorded("callTool", this.withToolContext({ ...request, callId, maxResultBytes })));
     } finally {
       this.control.endToolCall(callId);
     }

@@ -6,7 +6,7 @@
  * Model calls carry their whole conversation: with no history to keep small, transcript
  * references would only cost time.
  */
-import type { EffectImplementations, EffectInput, EffectName, EffectOutput } from "../../common/effects.js";
+import type { EffectImplementations, EffectInput, EffectName, EffectOutput, StepAttempt } from "../../common/effects.js";
 import { InvalidRunMessage } from "../../common/invalid-run-message.js";
 import { fromChildRun, withAgents, type TranscriptMessage } from "../../common/messages.js";
 import { withChildren } from "../../common/child-runs.js";
@@ -108,23 +108,31 @@ export class MemoryExecutor extends BaseExecutor {
   protected invoke<K extends EffectName>(name: K, input: EffectInput<K>, settings: ActivitySettings, label: string): Promise<EffectOutput<K>> {
     const scope = this.scope();
     if (scope.cancelled) return Promise.reject(cancelledFailure());
-    const implementation = this.implementations[name] as (input: EffectInput<K>, context: { signal: AbortSignal; run: RunChannel }) => Promise<EffectOutput<K>>;
+    const implementation = this.implementations[name] as (input: EffectInput<K>, context: { signal: AbortSignal; run: RunChannel; step?: StepAttempt }) => Promise<EffectOutput<K>>;
     const id = `invoke-${++this.invocations}`;
-    let attempt = 0;
+    let attempts = 0;
     // A server's question (during a tool call) waits in the step's scope, not in whatever scope its
     // connection was opened in (its callbacks keep that one): a fan-out that failed long ago must not end it.
     const channel: RunChannel = name === "callTool" ? { ...this.runChannel, ask: (request, signal) => inScope(scope, () => this.runChannel.ask(request, signal)) } : this.runChannel;
     // Only a model call streams text, and only one whose request is watched (see `unwatched`).
-    const run = (): RunChannel => {
-      const number = ++attempt;
-      return name === "callLlm" ? { ...channel, text: (piece) => this.control.streamText(piece.id ?? id, number, piece) } : channel;
+    const run = (number: number): RunChannel =>
+      name === "callLlm" ? { ...channel, text: (piece) => this.control.streamText(piece.id ?? id, number, piece) } : channel;
+    const attempt = (signal: AbortSignal) => {
+      const number = ++attempts;
+      // Only a tool call is told its step (a function tool's idempotency key): model calls need not pay for it.
+      const step = name === "callTool" ? { runId: this.runId, key: `${this.stepKeyPrefix()}/${id}`, attempt: number } : undefined;
+      return implementation(input, { signal, run: run(number), ...(step ? { step } : {}) });
     };
-    return runWithRetry(settings, (signal) => implementation(input, { signal, run: run() }), scope, (next, error) =>
-      this.control.recordRetry(label, next, settings.retry.maximumAttempts, error),
-    );
+    return runWithRetry(settings, attempt, scope, (next, error) => this.control.recordRetry(label, next, settings.retry.maximumAttempts, error));
   }
 
   private invocations = 0;
+  private keyPrefix: string | undefined;
+
+  /** What this executor's steps' keys begin with: a continued run's executor numbers its steps again. */
+  private stepKeyPrefix(): string {
+    return (this.keyPrefix ??= `${this.runId}/${globalThis.crypto.randomUUID().slice(0, 8)}`);
+  }
 
   /**
    * What Temporal's workflow handlers do for a tool call's server requests, in-process: the run's
