@@ -97,11 +97,18 @@ export class DuragentClient {
 
   /** An agent by name; rejects with `RunTargetNotFound` listing the agents alone, or saying what else the name is. */
   async agentTarget(name: string): Promise<Extract<RunTarget, { kind: "agent" }>> {
+    const target = await this.chatTarget(name);
+    if (target.kind === "agent") return target;
+    throw new UserError(`'${name}' is a pattern; an agent is needed here.`);
+  }
+
+  /** What a chat can be with, by name: an agent, or a pattern under `workflows:`. */
+  async chatTarget(name: string): Promise<Extract<RunTarget, { kind: "agent" | "pattern" }>> {
     const targets = await this.targets();
     const target = targets.get(name);
-    if (target?.kind === "agent") return target;
-    if (target) throw new UserError(`'${name}' is a ${target.kind}; a chat needs an agent.`);
-    throw new RunTargetNotFound(name, [...targets.values()].filter((candidate) => candidate.kind === "agent").map((candidate) => candidate.name), this.missingConfig);
+    if (target?.kind === "agent" || target?.kind === "pattern") return target;
+    if (target) throw new UserError(`'${name}' is a module workflow; a chat needs an agent or a pattern under \`workflows:\`.`);
+    throw new RunTargetNotFound(name, [...targets.values()].filter((candidate) => candidate.kind !== "workflow").map((candidate) => candidate.name), this.missingConfig);
   }
 
   /** One target by name; rejects with `RunTargetNotFound`. */
@@ -229,11 +236,16 @@ export class DuragentClient {
     return schedules;
   }
 
-  /** Starts a chat with an agent: a long-lived run that takes one message at a time. */
+  /**
+   * Starts a chat with an agent, or with a pattern under `workflows:` by its name: a long-lived run
+   * that takes one message at a time. A pattern answers each turn given the conversation so far;
+   * a swarm goes on with the agent that had it.
+   */
   async startChat(agent: string | Agent | AgentSpec, options: StartChatOptions = {}): Promise<ChatSession> {
     let spec: AgentSpec;
     if (typeof agent === "string") {
-      const target = await this.agentTarget(agent);
+      const target = await this.chatTarget(agent);
+      if (target.kind === "pattern") return startChat(await this.engineFor(this.engine), target, options);
       spec = target.agent;
     } else spec = "spec" in agent ? agent.spec : agent;
     this.checkServers(spec);

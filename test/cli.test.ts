@@ -432,11 +432,12 @@ describe("duragent CLI", { concurrency: true }, () => {
       assertUserError(result, ExitCode.notFound, /'nobody'.*Known: .*librarian/);
       assert.match(result.stderr, /finder/);
       assert.match(result.stderr, /summarize/);
-      // A chat lists the agents alone, and says what a name that is not one is.
+      // A chat lists the agents and patterns alone, and says what a name that is not one is.
       const chat = await duragent(dir, ["chat", "nobody"]);
       assertUserError(chat, ExitCode.notFound, /'nobody'.*Known: .*librarian/);
-      assert.doesNotMatch(chat.stderr, /\bpair\b|summarize/);
-      assertUserError(await duragent(dir, ["chat", "pair"]), ExitCode.usage, /'pair' is a pattern; a chat needs an agent\./);
+      assert.match(chat.stderr, /\bpair\b/);
+      assert.doesNotMatch(chat.stderr, /summarize/);
+      assertUserError(await duragent(dir, ["chat", "summarize"]), ExitCode.usage, /'summarize' is a module workflow; a chat needs an agent or a pattern under `workflows:`\./);
     });
 
     test("from a project's subfolder the project's config is found; where there is none, the error says so (exit 3)", async () => {

@@ -105,7 +105,7 @@ describe("runs started without duragent's client", () => {
     });
   });
 
-  test("a chat with an agent by name, its turns sent as duragent.chat.send updates", async () => {
+  test("a chat with an agent or a pattern by name, its turns sent as duragent.chat.send updates", async () => {
     await withWorker(async (client, taskQueue) => {
       const workflowId = `chat-${randomUUID().slice(0, 8)}`;
       const chat = await client.workflow.start("chatWorkflow", { workflowId, taskQueue, args: [{ agent: "summarizer" }] });
@@ -116,6 +116,12 @@ describe("runs started without duragent's client", () => {
       assert.equal(reply.text, "in short");
       await chat.executeUpdate(ChatMessages.end);
       await chat.result();
+      // A pattern by name, its turns given the conversation.
+      const patternChat = await client.workflow.start("chatWorkflow", { workflowId: `chat-${randomUUID().slice(0, 8)}`, taskQueue, args: [{ pattern: "brief" }] });
+      const first = await patternChat.executeUpdate<{ turn: number }, [{ text: string }]>(ChatMessages.send, { args: [{ text: "the plan" }] });
+      assert.equal((await patternChat.query<{ text: string } | null, [{ turn: number }]>(ChatMessages.reply, first))?.text, "in short");
+      await patternChat.executeUpdate(ChatMessages.end);
+      await patternChat.result();
     });
   });
 

@@ -79,11 +79,14 @@ const chatTarget: RunTarget = {
   workflow: chatWorkflow as unknown as DuragentWorkflow,
 };
 
-export async function startChat(engine: Engine, agent: AgentSpec, options: StartChatOptions = {}): Promise<ChatSession> {
-  const input: ChatInput = { agent, ...(options.turnsPerRun !== undefined ? { turnsPerRun: options.turnsPerRun } : {}) };
-  const id = options.runId !== undefined ? { runId: options.runId } : { runIdPrefix: `chat-${agent.name}` };
+/** A chat with an agent, or with a pattern under `workflows:` (`duragent chat desk` for a swarm). */
+export async function startChat(engine: Engine, who: AgentSpec | Extract<RunTarget, { kind: "pattern" }>, options: StartChatOptions = {}): Promise<ChatSession> {
+  const turns = options.turnsPerRun !== undefined ? { turnsPerRun: options.turnsPerRun } : {};
+  const input: ChatInput = "kind" in who ? { pattern: who.spec, ...turns } : { agent: who, ...turns };
+  const name = who.name;
+  const id = options.runId !== undefined ? { runId: options.runId } : { runIdPrefix: `chat-${name}` };
   const toolContext = options.toolContext !== undefined ? { toolContext: checkStartOptions({ toolContext: options.toolContext }).toolContext } : {};
-  return chatSession(await engine.start(chatTarget, input, { ...id, listedAs: agent.name, ...toolContext }));
+  return chatSession(await engine.start(chatTarget, input, { ...id, listedAs: name, ...toolContext }));
 }
 
 /** A chat started earlier (by this or, on Temporal, another process); rejects with `RunNotFound`. */

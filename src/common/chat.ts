@@ -59,6 +59,8 @@ export const ChatStateSchema = z.object({
   recentReplies: z.array(ChatReplySchema).default([]),
   /** Messages of the conversation that runs no longer hand on (see `messages`); earlier runs' transcripts hold them. */
   leftOut: z.number().int().min(0).optional(),
+  /** A swarm's chat: the agent that has the conversation, and the context variables. */
+  swarm: z.object({ activeAgent: z.string(), contextVariables: z.record(z.string(), z.string()) }).optional(),
 });
 export type ChatState = z.infer<typeof ChatStateSchema>;
 

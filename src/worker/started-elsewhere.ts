@@ -18,7 +18,9 @@ import { formatZodError, inputPreview } from "../errors/zod-issues.js";
 const toolContext = ToolContextSchema.optional();
 const agentArgument = z.strictObject({ agent: z.string().min(1), message: z.unknown(), toolContext });
 const patternArgument = z.strictObject({ pattern: z.string().min(1), input: z.unknown(), toolContext });
-const chatArgument = z.strictObject({ agent: z.string().min(1), turnsPerRun: z.number().int().positive().optional(), toolContext });
+const chatArgument = z
+  .strictObject({ agent: z.string().min(1).optional(), pattern: z.string().min(1).optional(), turnsPerRun: z.number().int().positive().optional(), toolContext })
+  .refine((chat) => (chat.agent === undefined) !== (chat.pattern === undefined), { message: "name the agent or the pattern to chat with (one of them)" });
 
 /** How each kind of target is started from outside, for the failure that says so. */
 function howToStart(target: Pick<RunTarget, "kind" | "name">): string {
@@ -29,7 +31,7 @@ function howToStart(target: Pick<RunTarget, "kind" | "name">): string {
 
 const usage =
   `A run started without duragent's client takes: ${agentWorkflowName} {"agent": "<an agent in the worker's config>", "message": "<text>"}, ` +
-  `${patternWorkflowName} {"pattern": "<a workflow under \`workflows:\`>", "input": "<text>"}, ${chatWorkflowName} {"agent": "<an agent>"}, ` +
+  `${patternWorkflowName} {"pattern": "<a workflow under \`workflows:\`>", "input": "<text>"}, ${chatWorkflowName} {"agent": "<an agent>"} or {"pattern": "<a workflow under \`workflows:\`>"}, ` +
   "or a module workflow's own input; the worker's config gives the settings.";
 
 function refused(message: string): ApplicationFailure {
@@ -78,9 +80,10 @@ export function runInputFromConfig(targets: ReadonlyMap<string, RunTarget>, sett
     return { input: input(target, text), settings: withContext(toolContext), target: target.name };
   }
   if (type === chatWorkflowName) {
-    const { agent, turnsPerRun, toolContext } = parse(chatArgument);
-    const target = named(agent, "agent") as Extract<RunTarget, { kind: "agent" }>;
-    return { input: { agent: target.agent, ...(turnsPerRun !== undefined ? { turnsPerRun } : {}) }, settings: withContext(toolContext), target: target.name };
+    const { agent, pattern, turnsPerRun, toolContext } = parse(chatArgument);
+    const target = (agent !== undefined ? named(agent, "agent") : named(pattern!, "pattern")) as Extract<RunTarget, { kind: "agent" | "pattern" }>;
+    const turns = turnsPerRun !== undefined ? { turnsPerRun } : {};
+    return { input: target.kind === "agent" ? { agent: target.agent, ...turns } : { pattern: target.spec, ...turns }, settings: withContext(toolContext), target: target.name };
   }
   const target = targets.get(type);
   if (!target || workflowType(target) !== type) throw refused(`The worker's config has no workflow '${type}'. ${usage}`);

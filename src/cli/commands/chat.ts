@@ -22,7 +22,7 @@ export async function chatCommand(context: CommandContext, agentName: string | u
   if (!options.resume) {
     if (!agentName) throw new UserError("Name the agent to chat with, or give --resume <runId>.");
     const toolContext = options.toolContext === undefined ? undefined : await readToolContext(options.toolContext);
-    chat = await client.startChat((await client.agentTarget(agentName)).agent, toolContext ? { toolContext } : {}).catch((error: unknown) => {
+    chat = await client.startChat(agentName, toolContext ? { toolContext } : {}).catch((error: unknown) => {
       throw toolContextError(error);
     });
   } else if (options.toolContext !== undefined) {

@@ -28,18 +28,26 @@ import { rootCause } from "../../common/failures.js";
 import { historyLimitDefaults } from "../../common/run-settings.js";
 import type { Message } from "../../common/messages.js";
 import { fitInOnePayload, jsonBytes, messagesPayloadBytes } from "../../common/transcript-reference.js";
-import { finalText, type AgentLlm } from "../agent/agent-llm.js";
-import { AgentSpecSchema, defineAgent } from "../agent/define-agent.js";
+import { finalText } from "../agent/agent-llm.js";
+import { AgentSpecSchema, defineAgent, type AgentSpec } from "../agent/define-agent.js";
+import { buildPattern } from "../patterns/build-pattern.js";
+import { PatternSpecSchema, type PatternSpec } from "../patterns/pattern-spec.js";
+import { Swarm } from "../patterns/swarm.js";
 import type { Executor } from "../executor/executor.js";
 import { addUsage, type UsageByModel } from "../../common/usage.js";
 
-export const ChatInputSchema = z.object({
-  agent: AgentSpecSchema,
-  /** Continue as a new run after this many turns; the run settings' `chatTurnsPerRun` when absent. */
-  turnsPerRun: z.number().int().positive().optional(),
-  /** What the previous run handed over; absent when the chat starts. */
-  carried: ChatStateSchema.optional(),
-});
+export const ChatInputSchema = z
+  .object({
+    /** The agent that answers; or give `pattern`. */
+    agent: AgentSpecSchema.optional(),
+    /** A pattern that answers each turn, given the conversation so far (a swarm goes on with the agent that had it). */
+    pattern: PatternSpecSchema.optional(),
+    /** Continue as a new run after this many turns; the run settings' `chatTurnsPerRun` when absent. */
+    turnsPerRun: z.number().int().positive().optional(),
+    /** What the previous run handed over; absent when the chat starts. */
+    carried: ChatStateSchema.optional(),
+  })
+  .refine((input) => (input.agent === undefined) !== (input.pattern === undefined), { message: "a chat has an agent or a pattern: give one of them" });
 export type ChatInput = z.input<typeof ChatInputSchema>;
 
 /** Why a turn failed, sent back to the one who sent its message; the chat goes on. */
@@ -95,10 +103,10 @@ class ChatSession {
 
   async run(): Promise<ChatResult> {
     if (this.state.steps !== undefined) this.ctx.run.countStepsFrom(this.state.steps);
-    const llm = await defineAgent(this.input.agent).attachLlm(this.ctx);
+    const { agent, pattern } = this.input;
+    const llm = agent ? await agentResponder(this.ctx, agent, this.state) : patternResponder(this.ctx, pattern!, this.state);
     // The conversation so far is this run's transcript too, so model calls can refer to it.
-    llm.history.push(...this.state.messages);
-    this.ctx.run.addToTranscript(this.state.messages, this.input.agent.name);
+    this.ctx.run.addToTranscript(this.state.messages, llm.name);
     for (const [model, usage] of Object.entries(this.state.usage)) this.ctx.run.addUsage(model, usage);
 
     for (;;) {
@@ -120,7 +128,7 @@ class ChatSession {
     }
     if (this.result) return this.result;
     return this.ctx.continueAsNew({
-      agent: this.input.agent,
+      ...(agent ? { agent } : { pattern }),
       turnsPerRun: this.input.turnsPerRun,
       carried: this.handOver(llm),
     });
@@ -153,50 +161,107 @@ class ChatSession {
     return this.result!;
   }
 
-  private async takeTurn(llm: AgentLlm, message: QueuedMessage): Promise<void> {
+  private async takeTurn(llm: Responder, message: QueuedMessage): Promise<void> {
     try {
-      const added = await llm.generate(message.text);
+      const text = await llm.turn(message.text);
       this.state.turns += 1;
       this.turnsThisRun += 1;
-      const reply = { turn: this.state.turns, text: finalText(added) };
+      const reply = { turn: this.state.turns, text };
       this.state.recentReplies = [...this.state.recentReplies, reply].slice(-RECENT_REPLIES);
       this.outcomes.set(message.id, { ok: true, reply });
     } catch (error) {
       if (isCancellation(error)) throw error;
       // The failed turn leaves the conversation as it was (the model loop keeps only whole turns).
       // The root cause (the provider's or the tool's words), not Temporal's "Activity task failed".
-      // A chat has one agent: the words it prefixes its failure with say nothing more here.
-      const reason = rootCause(error);
-      const own = `${llm.name}: `;
-      this.outcomes.set(message.id, { ok: false, error: `The agent could not answer: ${reason.startsWith(own) ? reason.slice(own.length) : reason}` });
+      this.outcomes.set(message.id, { ok: false, error: `The ${this.input.agent ? "agent" : this.input.pattern!.pattern} could not answer: ${rootCause(error)}` });
     }
   }
 
-  private usage(llm: AgentLlm): UsageByModel {
-    const total: UsageByModel = { ...this.state.usage };
-    for (const [model, usage] of Object.entries(llm.usage)) addUsage(total, model, usage);
-    return total;
+  private summary(llm: Responder): ChatResult {
+    return { turns: this.state.turns, runs: this.state.run, messageCount: (this.state.leftOut ?? 0) + withoutNote(llm.conversation()).length, usage: llm.usage() };
   }
 
-  private summary(llm: AgentLlm): ChatResult {
-    return { turns: this.state.turns, runs: this.state.run, messageCount: (this.state.leftOut ?? 0) + withoutNote(llm.history).length, usage: this.usage(llm) };
-  }
-
-  private handOver(llm: AgentLlm): ChatState {
-    const conversation = withoutNote(llm.history);
+  private handOver(llm: Responder): ChatState {
+    const conversation = withoutNote(llm.conversation());
     const kept = conversationToHandOver(conversation);
     const leftOut = (this.state.leftOut ?? 0) + conversation.length - kept.length;
+    const swarm = llm.swarm?.();
     return {
       // The model is told that it no longer sees everything, rather than left to think it does.
       messages: leftOut > 0 ? [leftOutNote(leftOut), ...kept] : kept,
-      usage: this.usage(llm),
+      usage: llm.usage(),
       turns: this.state.turns,
       run: this.state.run + 1,
       steps: this.ctx.run.status().stepCount,
       recentReplies: this.state.recentReplies,
       ...(leftOut > 0 ? { leftOut } : {}),
+      ...(swarm ? { swarm } : {}),
     };
   }
+}
+
+/** Who answers a chat's turns: an agent, which keeps its own history, or a pattern, given the conversation each turn. */
+interface Responder {
+  readonly name: string;
+  /** Answers one user message; the conversation grows by the turn, or stays as it was when it fails. */
+  turn(text: string): Promise<string>;
+  /** The conversation so far: user messages, model turns, tool results. */
+  conversation(): Message[];
+  /** Tokens used by the chat so far, its earlier runs' included. */
+  usage(): UsageByModel;
+  /** A swarm's: the agent that has the conversation, and the context variables, for the next run. */
+  swarm?(): ChatState["swarm"];
+}
+
+async function agentResponder(ctx: Executor, agent: AgentSpec, state: ChatState): Promise<Responder> {
+  const llm = await defineAgent(agent).attachLlm(ctx);
+  llm.history.push(...state.messages);
+  return {
+    name: agent.name,
+    turn: async (text) => {
+      try {
+        return finalText(await llm.generate(text));
+      } catch (error) {
+        // A chat has one agent: the words it prefixes its failure with say nothing more here.
+        if (isCancellation(error)) throw error;
+        const reason = rootCause(error);
+        throw new Error(reason.startsWith(`${llm.name}: `) ? reason.slice(llm.name.length + 2) : reason);
+      }
+    },
+    conversation: () => llm.history,
+    usage: () => {
+      const total: UsageByModel = { ...state.usage };
+      for (const [model, usage] of Object.entries(llm.usage)) addUsage(total, model, usage);
+      return total;
+    },
+  };
+}
+
+function patternResponder(ctx: Executor, spec: PatternSpec, state: ChatState): Responder {
+  const llm = buildPattern(ctx, spec);
+  const name = spec.name ?? spec.pattern;
+  let conversation = [...state.messages];
+  let swarm = state.swarm;
+  return {
+    name,
+    turn: async (text) => {
+      const input: Message[] = [...conversation, { role: "user", content: text }];
+      if (llm instanceof Swarm) {
+        // The agent that had the conversation goes on with it, its tool traffic and handoffs kept.
+        const result = await llm.run(input, swarm);
+        conversation = result.state.messages;
+        swarm = { activeAgent: result.state.activeAgent, contextVariables: result.state.contextVariables };
+        return result.text;
+      }
+      const reply = await llm.generateStr(input);
+      conversation = [...input, { role: "assistant", content: reply }];
+      return reply;
+    },
+    conversation: () => conversation,
+    // The run's status counts every model call of the pattern's agents and child runs, and what earlier runs handed over.
+    usage: () => ({ ...ctx.run.status().usage }),
+    swarm: () => swarm,
+  };
 }
 
 const notePrefix = "duragent: ";

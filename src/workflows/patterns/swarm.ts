@@ -107,10 +107,15 @@ export class Swarm extends PatternBase {
     }
   }
 
-  async run(input: string | Message[]): Promise<SwarmResult> {
+  /**
+   * Runs the swarm on `input`. A conversation that goes on (a chat's next turn) gives where the
+   * last run left it: the agent that had it and the context variables; an agent no longer in the
+   * swarm gives way to the start agent.
+   */
+  async run(input: string | Message[], from?: Pick<SwarmState, "activeAgent" | "contextVariables">): Promise<SwarmResult> {
     const state: SwarmState = {
-      activeAgent: this.options.start ?? (this.options.agents[0] as SwarmAgent).name,
-      contextVariables: { ...this.options.contextVariables },
+      activeAgent: from && this.agents.has(from.activeAgent) ? from.activeAgent : (this.options.start ?? (this.options.agents[0] as SwarmAgent).name),
+      contextVariables: { ...from?.contextVariables, ...this.options.contextVariables },
       messages: typeof input === "string" ? [{ role: "user", content: input }] : [...input],
       handoffs: [],
       lastText: "",
