@@ -608,6 +608,21 @@ describe("duragent CLI", { concurrency: true }, () => {
       assertUserError(await duragent(dir, ["run", "librarian", "--input", "hi", "--tool-context", "@nosuch.json"]), ExitCode.notFound, /--tool-context @nosuch\.json: no such file/);
     });
 
+    test("build serves each module of function tools once: one that does not, named with why (exit 2)", async () => {
+      const tools = mkdtempSync(join(tmpdir(), "duragent-build-tools-"));
+      try {
+        const entry = fileURLToPath(new URL("../src/tools/index.ts", import.meta.url));
+        writeFileSync(join(tools, "tools.ts"), `import { z } from ${JSON.stringify(import.meta.resolve("zod"))};\nimport { defineTool } from ${JSON.stringify(entry)};\nexport const hi = defineTool({ name: "hi", description: "Says hi.", input: z.object({}), run: () => "hi" });\n`);
+        writeFileSync(join(tools, "empty.ts"), "export const nothing = 1;\n");
+        writeFileSync(join(tools, "duragent.config.yaml"), "mcp:\n  servers:\n    good: { module: ./tools.ts }\n    empty: { module: ./empty.ts }\nagents:\n  a: { instruction: Say hi., servers: [good, empty] }\n");
+        const result = await duragent(tools, ["build", "--out", join(tools, "bundle.js")]);
+        assertUserError(result, ExitCode.usage, /^duragent: The workflow bundle was written, but a module of function tools does not serve:\n  MCP server 'empty' \(function tools\) cannot start: \.\/empty\.ts exports no tools/);
+        assert.doesNotMatch(result.stderr, /'good'/);
+      } finally {
+        rmSync(tools, { recursive: true, force: true });
+      }
+    });
+
     test("a missing --input (exit 2)", async () => {
       const result = await duragent(dir, ["run", "librarian"]);
       assertUserError(result, ExitCode.usage, /^duragent: .*--input/);
