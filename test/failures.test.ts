@@ -20,6 +20,7 @@ import { InvalidRunInput, RunAlreadyEnded, RunFailed, type Engine, type RunHandl
 import { defineWorkflow, type DuragentWorkflow } from "../src/workflows/define-workflow.js";
 import type { RunTarget } from "../src/client/run-targets.js";
 import { TemporalEngine } from "../src/client/temporal-engine.js";
+import type { RunEvent } from "../src/client/run-events.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
 import type { DuragentConfig } from "../src/config/schema.js";
 import { isUserError } from "../src/errors/user-error.js";
@@ -103,6 +104,24 @@ after(async () => {
 
 for (const engineName of ["memory", "temporal"] as const) {
   describe(`failures on the ${engineName} engine`, () => {
+    test("a busy provider is waited for within the attempt, as it asks: more refusals than attempts and the run still answers; the wait shows as the step's progress", async () => {
+      const busy = { error: { status: 429, message: "Rate limit reached for gpt-4.1-mini.", headers: { "retry-after-ms": "900" } } };
+      const model = await startScriptedModelServer([busy, busy, busy, { text: "done at last" }], { quiet: true });
+      const config = configFor(model, join(dir, `busy-${engineName}.log`), { llm: { maximumAttempts: 2 } });
+      try {
+        await onEngine(engineName, env, config, async (engine) => {
+          const handle = await engine.start(agent("openai:gpt-4.1-mini"), "say done");
+          const waiting = await waitFor("the wait to show", async () => (await handle.status()).progress?.find((progress) => progress.step === "llm openai:gpt-4.1-mini (worker)"), 20_000);
+          assert.match(waiting.message ?? "", /^waiting 1 s for the provider, as it asked, within this attempt: openai is rate limiting requests \(429\): Rate limit reached/);
+          assert.equal(((await handle.result()) as { text: string }).text, "done at last");
+          assert.equal(model.requests.length, 4);
+          assert.equal((await handle.status()).progress, undefined);
+        });
+      } finally {
+        await model.close();
+      }
+    });
+
     test("a provider's refusal: status shows the step being retried with the provider's words, then the same failure as result", async () => {
       const model = await startScriptedModelServer([
         { error: { status: 429, message: "Rate limit reached for gpt-4.1-mini in organization org-1 on tokens per min." } },
@@ -113,6 +132,10 @@ for (const engineName of ["memory", "temporal"] as const) {
       try {
         await onEngine(engineName, env, config, async (engine) => {
           const handle = await engine.start(agent("openai:gpt-4.1-mini"), "record_step");
+          const events: RunEvent[] = [];
+          const watched = (async () => {
+            for await (const event of handle.events()) events.push(event);
+          })();
           const retrying = await waitFor("the step to be retried", async () => (await handle.status()).retrying, 20_000);
           assert.equal(retrying.step, "llm openai:gpt-4.1-mini (worker)");
           assert.equal(retrying.attempt, 2);
@@ -129,6 +152,9 @@ for (const engineName of ["memory", "temporal"] as const) {
           assert.match(status.lastError ?? "", /^worker: openai is rate limiting requests \(429\): Rate limit reached.* Gave up after 2 attempts \(execution\.llm\.maximumAttempts\)\.$/);
           assert.equal(status.failedStep, "llm openai:gpt-4.1-mini (worker)");
           assert.equal(status.retrying, undefined);
+          // Watchers are told of the retry once, as it was in the status.
+          await watched;
+          assert.deepEqual(events.filter((event) => event.type === "retry"), [{ type: "retry", ...retrying }]);
         });
       } finally {
         await model.close();

@@ -13,9 +13,10 @@ import { OpenAIProvider } from "../src/activities/llm/openai-provider.js";
 import { createProviderRegistry } from "../src/activities/llm/provider-registry.js";
 import { FailureType } from "../src/common/failures.js";
 import type { LlmRequest } from "../src/common/llm.js";
-import type { Message } from "../src/common/messages.js";
+import { textOf, type Message } from "../src/common/messages.js";
 import { startScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import type { ScriptedCall, ScriptedModelServer, ScriptedTurn } from "../src/testing/scripted-model-server.js";
+import { waitFor } from "./support/wait.js";
 
 const listSchema = { type: "object", properties: { path: { type: "string" } }, required: ["path"] };
 const statSchema = { type: "object", properties: { path: { type: "string" } } };
@@ -414,8 +415,8 @@ describe("error classification", () => {
       assert.match(failure.message, new RegExp(`llm\\.providers\\.${provider}\\.apiKey`));
     });
 
-    test(`${provider}: 429 with retry-after is retryable after that delay, in exactly one request`, async () => {
-      const callLlm = createCallLlm(createProviderRegistry({ providers: {} }, env()));
+    test(`${provider}: 429 with retry-after is retryable after that delay, in exactly one request, where the attempt may not wait`, async () => {
+      const callLlm = createCallLlm(createProviderRegistry({ providers: {} }, env()), { rateLimitWaitMs: 0 });
       const before = server.requests.length;
       queue.turns.push({ error: { status: 429, message: "slow down", headers: { "retry-after": "3" } } });
       const failure = await rejection(callLlm(request(model)));
@@ -427,13 +428,35 @@ describe("error classification", () => {
     });
 
     test(`${provider}: retry-after-ms wins over retry-after`, async () => {
-      const callLlm = createCallLlm(createProviderRegistry({ providers: {} }, env()));
+      const callLlm = createCallLlm(createProviderRegistry({ providers: {} }, env()), { rateLimitWaitMs: 0 });
       queue.turns.push({ error: { status: 429, message: "slow down", headers: { "retry-after-ms": "1500", "retry-after": "3" } } });
       const failure = await rejection(callLlm(request(model)));
       assert.equal(failure.nextRetryDelay, 1500);
       assert.match(failure.message, /; it asked to retry after 1\.5 s$/);
       queue.turns.push({ error: { status: 429, message: "Quota window resets later.", headers: { "retry-after": "3600" } } });
       assert.match((await rejection(callLlm(request(model)))).message, /: Quota window resets later\. It asked to retry after 60 min$/);
+    });
+
+    test(`${provider}: a busy provider is waited for within the attempt, as it asks, and the worker's other calls to it wait too`, async () => {
+      const callLlm = createCallLlm(createProviderRegistry({ providers: {} }, env()));
+      const before = server.requests.length;
+      queue.turns.push({ error: { status: 429, message: "slow down", headers: { "retry-after-ms": "400" } } }, { text: "first" }, { text: "second" });
+      const waits: { waitMs: number; reason: string }[] = [];
+      const started = Date.now();
+      const first = callLlm(request(model), undefined, undefined, { onWait: (wait) => waits.push(wait) });
+      // Sent while the first waits: it waits for the same moment instead of being refused too.
+      await waitFor("the first call's wait", async () => (waits.length > 0 ? true : undefined));
+      const second = callLlm(request(model));
+      assert.deepEqual([textOf((await first).message.content), textOf((await second).message.content)].sort(), ["first", "second"]);
+      assert.equal(server.requests.length - before, 3);
+      assert.ok(Date.now() - started >= 400, `answered after ${Date.now() - started} ms`);
+      assert.equal(waits.length, 1);
+      assert.ok(waits[0]!.waitMs > 300 && waits[0]!.waitMs <= 400, String(waits[0]!.waitMs));
+      assert.equal(waits[0]!.reason, `${provider} is rate limiting requests (429): slow down; it asked to retry after 400 ms`);
+      // A wait past the attempt's limit is not made: the attempt fails, saying what was asked.
+      queue.turns.push({ error: { status: 429, message: "slow down", headers: { "retry-after": "60" } } });
+      const failure = await rejection(callLlm(request(model), undefined, undefined, { deadline: Date.now() + 45_000 }));
+      assert.equal(failure.nextRetryDelay, 60_000);
     });
 
     test(`${provider}: 503 is retryable, in exactly one request`, async () => {

@@ -50,7 +50,8 @@ export function openActivityRuntime(config: DuragentConfig, logger: Logger, opti
   const providers = createProviderRegistry(config.llm);
   const observed = observing(options) ? instrumentOptions(config, providers, options) : undefined;
   // Wrapped where the request is whole (its transcript expanded), agents' calls and servers' sampling requests alike.
-  const callLlm = observed ? instrumentModelCalls(createCallLlm(providers), observed) : createCallLlm(providers);
+  const rateLimits = config.llm.rateLimitWaitMs !== undefined ? { rateLimitWaitMs: config.llm.rateLimitWaitMs } : {};
+  const callLlm = observed ? instrumentModelCalls(createCallLlm(providers, rateLimits), observed) : createCallLlm(providers, rateLimits);
   const mcp = new McpConnectionPool(config.mcp.servers, {
     logger: logger.child({ component: "mcp" }),
     // Servers' sampling requests go through the same providers as agents' model calls.

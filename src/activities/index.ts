@@ -17,10 +17,12 @@ import {
   type EffectOutput,
 } from "../common/effects.js";
 import { FailureType, nextAttemptPromises } from "../common/failures.js";
-import type { LlmRequest, LlmResponse } from "../common/llm.js";
+import type { LlmRequest } from "../common/llm.js";
 import { historyLimitDefaults } from "../common/run-settings.js";
 import { withServerTools } from "../common/tool-catalog.js";
 import type { ResolveTranscript } from "./llm/transcript-resolver.js";
+import type { ProviderWait } from "./llm/rate-limits.js";
+import type { CallLlm } from "./llm/call-llm.js";
 import { maxStepLogChars, type StepLog } from "../common/server-requests.js";
 import type { McpConnectionPool } from "./mcp/connection-pool.js";
 import type { McpLogMessage } from "./mcp/server-request-relay.js";
@@ -31,7 +33,7 @@ import { temporalRunChannel } from "./temporal-run-channel.js";
 import { jsonBytes, jsonBytesBound } from "../common/transcript-reference.js";
 
 export interface EffectDependencies {
-  callLlm(request: LlmRequest, signal?: AbortSignal, onText?: (delta: string) => void): Promise<LlmResponse>;
+  callLlm: CallLlm;
   mcp: Pick<McpConnectionPool, "listTools" | "callTool" | "listPrompts" | "getPrompt" | "listResources" | "listResourceTemplates" | "readResource">;
   /** Expands a model call's transcript reference into messages; required for runs that send references. */
   resolveTranscript?: ResolveTranscript;
@@ -51,7 +53,7 @@ export function createEffects(deps: EffectDependencies): EffectImplementations {
     });
   const { mcp } = deps;
   return {
-    callLlm: async (request, { signal, run }) => {
+    callLlm: async (request, { signal, run, deadline }) => {
       const step = effects.callLlm.label(request);
       const onText = run?.text && !request.unwatched
         ? (delta: string) => run.text!({ ...(request.callId ? { id: request.callId } : {}), step, ...(request.agent ? { agent: request.agent } : {}), delta })
@@ -61,7 +63,10 @@ export function createEffects(deps: EffectDependencies): EffectImplementations {
       // Most calls carry their messages: no resolver, and no turn, for them.
       const resolved = request.transcriptReference ? await resolveTranscript(request, signal) : request;
       const fitted = fitContext(resolved);
-      const response = await deps.callLlm(toolLists ? withServerTools(fitted, toolLists) : fitted, signal, onText);
+      // A busy provider's wait is told as the call's progress: `status`, events and the CLI's spinner say it.
+      const onWait = run && request.callId ? (wait: ProviderWait) => run.progress({ callId: request.callId!, step, progress: 0, message: waitMessage(wait) }) : undefined;
+      const options = onWait || deadline !== undefined ? { ...(onWait ? { onWait } : {}), ...(deadline !== undefined ? { deadline } : {}) } : undefined;
+      const response = await deps.callLlm(toolLists ? withServerTools(fitted, toolLists) : fitted, signal, onText, options);
       return toolLists ? { ...response, toolLists } : response;
     },
     listTools: (server) => mcp.listTools(server),
@@ -88,6 +93,11 @@ export function createEffects(deps: EffectDependencies): EffectImplementations {
     listResourceTemplates: (server) => mcp.listResourceTemplates(server),
     readResource: (request, { signal }) => mcp.readResource(request, signal ? { signal } : {}),
   };
+}
+
+/** A model call's wait for its busy provider, as its progress says it. */
+function waitMessage({ waitMs, reason }: ProviderWait): string {
+  return `waiting ${Math.ceil(waitMs / 1000)} s for the provider, as it asked, within this attempt: ${reason}`;
 }
 
 /** Numbers a tool call's server log messages for its run: ids unique across calls and their attempts. */
@@ -133,12 +143,13 @@ export function temporalActivities(implementations: EffectImplementations, optio
       const { signal, release } = stopping ? eitherSignal(context.cancellationSignal, stopping) : { signal: context.cancellationSignal, release: undefined };
       let result: EffectOutput<K>;
       try {
-        const { workflowExecution, activityId, attempt } = context.info;
+        const { workflowExecution, activityId, attempt, startToCloseTimeoutMs, currentAttemptScheduledTimestampMs } = context.info;
         result = await (implementations[name] as (input: EffectInput<K>, context: EffectContext) => Promise<EffectOutput<K>>)(input, {
           signal,
           ...(run ? { run } : {}),
           // The execution's run id too: a continued run numbers its steps again.
           ...(workflowExecution ? { step: { runId: workflowExecution.workflowId, key: `${workflowExecution.workflowId}/${workflowExecution.runId}/${activityId}`, attempt } } : {}),
+          ...(startToCloseTimeoutMs > 0 ? { deadline: currentAttemptScheduledTimestampMs + startToCloseTimeoutMs } : {}),
         });
       } catch (error) {
         if (stopping?.aborted && (!context.cancellationSignal.aborted || isWorkerShutdown(context.cancellationSignal.reason))) {

@@ -9,7 +9,7 @@ import { parseInput } from "./command-output.js";
 import { InvalidRunMessage, type RunHandle } from "../client/engine.js";
 import { UserError } from "../errors/user-error.js";
 import { answerHint, describePending } from "./status-text.js";
-import { ShownSteps, textEvents, textFilter, type NewSteps, type ShownText } from "../client/run-events.js";
+import { retryKey, ShownSteps, textEvents, textFilter, type NewSteps, type ShownText } from "../client/run-events.js";
 
 export interface FollowOptions {
   /** Ask pending questions on the terminal. */
@@ -37,6 +37,9 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
   const outcome = handle.result().finally(() => (settled = true));
   outcome.catch(() => undefined);
   let shownPartial: string | undefined;
+  // Retries and a model call's waits for a busy provider, each told once: a batch that backs off does not look hung.
+  let shownRetry: string | undefined;
+  let shownWait: string | undefined;
   let frame = 0;
   const asked = new Set<string>();
   const shownText: ShownText = new Map();
@@ -90,6 +93,21 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
             }
           }
         }
+        const retry = status.retrying && retryKey(status.retrying);
+        if (options.verbose && status.retrying && retry !== shownRetry) {
+          if (spinning) err.write("\r\x1b[K");
+          endLine();
+          const { step, attempt, maximumAttempts, error } = status.retrying;
+          err.write(`  (retrying ${step}, attempt ${attempt}${maximumAttempts ? ` of ${maximumAttempts}` : ""}: ${oneLine(error)})\n`);
+        }
+        shownRetry = retry;
+        const wait = status.progress?.find((progress) => progress.step.startsWith("llm ") && progress.message);
+        if (options.verbose && wait && wait.message !== shownWait) {
+          if (spinning) err.write("\r\x1b[K");
+          endLine();
+          err.write(`  (${wait.step}: ${oneLine(wait.message!)})\n`);
+        }
+        shownWait = wait?.message;
         // What the status cannot tell, and why (a run whose code keeps failing says so here), once.
         const partial = status.partial && `${status.partial}${status.lastError ? `: ${status.lastError}` : ""}`;
         // Told again only when it says something new: "last seen 35 s ago" ages on every read.

@@ -67,7 +67,7 @@ const commands: CommandSpec[] = [
         .option("-i, --input <text|json|@file|->", "the message, or a JSON input (required); @file reads a file, - standard input")
         .option("--wait", "wait for the answer", true)
         .option("--no-wait", "print the run id and return at once (temporal engine)")
-        .option("--events", "print the run's events as JSON lines (step, text, restart, progress, request, end) instead of its answer")
+        .option("--events", "print the run's events as JSON lines (step, text, restart, retry, progress, tool_call, tool_result, request, settled, end) instead of its answer")
         .option("--agent <name>", "show only this agent's streamed text (e.g. a pattern's last writer); repeat for several", collect, [])
         .option("--token-budget <n>", budgetHelp.tokens, positiveInteger)
         .option("--cost-budget <usd>", budgetHelp.cost, positiveUsd)
@@ -123,7 +123,7 @@ const commands: CommandSpec[] = [
     options: (command) =>
       command
         .option("--no-answer", "only watch; leave questions to `duragent answer`")
-        .option("--events", "print the run's events as JSON lines: step, text, restart, progress, request, end")
+        .option("--events", "print the run's events as JSON lines: step, text, restart, retry, progress, tool_call, tool_result, request, settled, end")
         .option("--agent <name>", "show only this agent's streamed text (e.g. a pattern's last writer); repeat for several", collect, []),
     closeOnSignal: true,
     action: async (context, [id], options) =>

@@ -22,8 +22,13 @@ export type RunEvent =
   | { type: "text"; id: string; step: string; agent?: string; delta: string; offset: number; attempt: number }
   /** The streaming step's attempt failed; its text starts again with `attempt`. */
   | { type: "restart"; id: string; step: string; agent?: string; attempt: number; /** Why the last attempt failed, when the run's status says. */ reason?: string }
-  /** A tool call's server reported progress (MCP `notifications/progress`); its latest report when several came between two reads. */
+  /**
+   * A tool call's server reported progress (MCP `notifications/progress`); its latest report when
+   * several came between two reads. A model call's progress says it waits for a busy provider.
+   */
   | ({ type: "progress" } & StepProgress)
+  /** The step in flight failed an attempt and is tried again: `attempt` is the next, `error` why the last failed. Told once per attempt. */
+  | ({ type: "retry" } & NonNullable<RunStatus["retrying"]>)
   /** A tool call the model made (an MCP tool as `<server>_<tool>`, a local one by its name), its arguments cut to a few hundred characters; told before its result. */
   | ({ type: "tool_call" } & Omit<ToolCallSeen, "result" | "isError">)
   /** What the tool call gave the model, cut likewise. */
@@ -74,6 +79,7 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
     const calledTools = new Set<number>();
     const answeredTools = new Set<number>();
     let partial: string | undefined;
+    let retried: string | undefined;
     for (;;) {
       const done = ended;
       // The last look gives the end of the text: worth a second try.
@@ -93,6 +99,10 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
         const { restarted, runs } = steps.take(status);
         if (restarted) shown.clear(), shownProgress.clear();
         for (const { run, steps: taken } of runs) for (const step of taken) yield { type: "step", ...step, ...(run ? { run } : {}) };
+        if (status.retrying && retryKey(status.retrying) !== retried) {
+          retried = retryKey(status.retrying);
+          yield { type: "retry", ...status.retrying };
+        }
         for (const streaming of status.streaming ?? []) if (shows(streaming)) yield* textEvents(streaming, shown, status.retrying);
         // Only calls in flight report: an ended call's entry goes, so the map stays as small as they.
         const reporting = new Set<string>();
@@ -166,6 +176,11 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
       });
     }
   }
+}
+
+/** One retry of one step: a retry is told once, however many reads show it. */
+export function retryKey(retrying: NonNullable<RunStatus["retrying"]>): string {
+  return `${retrying.step}#${retrying.attempt}`;
 }
 
 /** Steps of one run (`run`: a child run's id within the run) taken after step `after`. */

@@ -86,6 +86,8 @@ export interface EffectContext {
   run?: RunChannel;
   /** Which step this attempt is of; absent outside a run. */
   step?: StepAttempt;
+  /** When the attempt's own limit ends it (ms since the epoch), when known: a wait must end before. */
+  deadline?: number;
 }
 
 /** One attempt of a step: what a function tool is told, to make its side effects once. */

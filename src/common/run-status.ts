@@ -236,6 +236,8 @@ export function progressText({ progress, total, message }: StepProgress): string
   // eslint-disable-next-line no-control-regex
   const said = message?.replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim();
   const shown = said && said.length > maxProgressMessage ? `${said.slice(0, maxProgressMessage - 1)}…` : said;
+  // A bare 0 before a message says nothing (a model call waiting for its provider).
+  if (progress === 0 && total === undefined && shown) return shown;
   return `${progress}${total !== undefined ? `/${total}` : ""}${shown ? `, ${shown}` : ""}`;
 }
 

@@ -491,6 +491,13 @@ export const ConfigSchema = z
          * duragent's `scripted` model answer instead, so a new project runs offline.
          */
         withoutApiKey: z.enum(["fail", "scripted"]).default("fail"),
+        /**
+         * How long one attempt of a model call waits for a busy provider (429, or overloaded, with
+         * `retry-after`), as it asks, before the attempt fails: 5 minutes by default. Calls to that
+         * provider on the same worker wait for the same moment. Waits end before the attempt's own
+         * limit (`execution.llm.startToCloseTimeoutMs`).
+         */
+        rateLimitWaitMs: DurationMs.optional(),
       })
       .prefault({}),
     /**

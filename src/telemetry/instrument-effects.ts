@@ -54,7 +54,7 @@ export function instrumentModelCalls(callLlm: CallLlm, options: InstrumentOption
   const capture = options.captureContent ?? false;
   const serverOf = memoized((provider) => serverAttributes(options.baseURLOf?.(provider)));
 
-  return (request, signal, onText) => {
+  return (request, signal, onText, callOptions) => {
     const { provider, model } = parseModelRef(request.model);
     const started = performance.now();
     const attributes: Attributes = {
@@ -69,7 +69,7 @@ export function instrumentModelCalls(callLlm: CallLlm, options: InstrumentOption
     };
     return tracer.startActiveSpan(`chat ${model}`, { kind: SpanKind.CLIENT, attributes }, async (span) => {
       try {
-        const response = await callLlm(request, signal, onText);
+        const response = await callLlm(request, signal, onText, callOptions);
         // A call whose provider reported no usage has no token counts or cost to give, not zeros.
         const reported = !response.usage.unreportedCalls;
         // A scripted stand-in's answer is counted (and priced) under its own key, at nothing.

@@ -11,12 +11,26 @@ import { redactError } from "../redact-secrets.js";
 import { toActivityFailure } from "./provider-errors.js";
 import type { ProviderRegistry } from "./provider-registry.js";
 import type { OnText } from "./provider.js";
+import { askedToWait, defaultRateLimitWaitMs, ProviderGate, waitFits, type ProviderWait } from "./rate-limits.js";
 
-export type CallLlm = (request: LlmRequest, signal?: AbortSignal, onText?: OnText) => Promise<LlmResponse>;
+export type CallLlm = (request: LlmRequest, signal?: AbortSignal, onText?: OnText, options?: CallLlmOptions) => Promise<LlmResponse>;
 
-export function createCallLlm(registry: ProviderRegistry): CallLlm {
-  return (request, signal, onText) => {
-    const { provider: providerName, model } = parseModelRef(request.model);
+export interface CallLlmOptions {
+  /** Told of each wait for a busy provider within the attempt, before it begins. */
+  onWait?: (wait: ProviderWait) => void;
+  /** When the attempt's own limit ends it (ms since the epoch): no wait runs into it. */
+  deadline?: number;
+}
+
+export interface CallLlmSettings {
+  /** The most one attempt waits for busy providers (`llm.rateLimitWaitMs`). */
+  rateLimitWaitMs?: number;
+}
+
+export function createCallLlm(registry: ProviderRegistry, settings: CallLlmSettings = {}): CallLlm {
+  const gate = new ProviderGate();
+  const budgetMs = settings.rateLimitWaitMs ?? defaultRateLimitWaitMs;
+  const sent = (request: LlmRequest, providerName: string, model: string, signal?: AbortSignal, onText?: OnText): Promise<LlmResponse> => {
     const failure = (error: unknown): never => {
       // On cancellation the abort reason (Temporal's CancelledFailure) must win over the SDK's abort error.
       if (!(error instanceof ApplicationFailure) && signal?.aborted && signal.reason instanceof Error) throw signal.reason;
@@ -34,4 +48,57 @@ export function createCallLlm(registry: ProviderRegistry): CallLlm {
       return registry.get(providerName).generate(request, model, signal, onText);
     }).catch(failure);
   };
+  /** The call once its provider may be asked, waiting as long as it asks (within the budget) each time it is busy. */
+  const patient = async (request: LlmRequest, providerName: string, model: string, signal: AbortSignal | undefined, onText: OnText | undefined, options: CallLlmOptions, first?: unknown): Promise<LlmResponse> => {
+    let waited = 0;
+    let failure = first;
+    // A provider that asks for no wait at all, again and again, fails the attempt after so many tries.
+    for (let tries = 0; ; tries++) {
+      if (failure !== undefined) {
+        const asked = askedToWait(failure);
+        if (asked === undefined || tries >= maxTriesPerAttempt) throw failure;
+        gate.close(providerName, Date.now() + asked);
+      }
+      const waitMs = gate.waitFor(providerName);
+      if (waitMs > 0 && waitFits(waitMs, waited, budgetMs, options.deadline)) {
+        options.onWait?.({ waitMs, reason: failure instanceof Error ? failure.message : `${providerName} asked this worker's calls to wait` });
+        await sleep(waitMs, signal);
+        waited += waitMs;
+      } else if (waitMs > 0 && failure !== undefined) {
+        // Past the budget or the attempt's limit, the attempt fails as before: the next waits as asked.
+        throw failure;
+      }
+      // A wait another call was asked for that this one cannot make: it asks itself.
+      try {
+        return await sent(request, providerName, model, signal, onText);
+      } catch (error) {
+        failure = error;
+      }
+    }
+  };
+  return (request, signal, onText, options = {}) => {
+    const { provider: providerName, model } = parseModelRef(request.model);
+    if (gate.waitFor(providerName) > 0) return patient(request, providerName, model, signal, onText, options);
+    return sent(request, providerName, model, signal, onText).catch((error: unknown) =>
+      askedToWait(error) === undefined ? Promise.reject(error) : patient(request, providerName, model, signal, onText, options, error),
+    );
+  };
+}
+
+const maxTriesPerAttempt = 50;
+
+/** Waits `ms`, or rejects with the signal's reason once it aborts. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }

@@ -108,7 +108,7 @@ export class MemoryExecutor extends BaseExecutor {
   protected invoke<K extends EffectName>(name: K, input: EffectInput<K>, settings: ActivitySettings, label: string): Promise<EffectOutput<K>> {
     const scope = this.scope();
     if (scope.cancelled) return Promise.reject(cancelledFailure());
-    const implementation = this.implementations[name] as (input: EffectInput<K>, context: { signal: AbortSignal; run: RunChannel; step?: StepAttempt }) => Promise<EffectOutput<K>>;
+    const implementation = this.implementations[name] as (input: EffectInput<K>, context: { signal: AbortSignal; run: RunChannel; step?: StepAttempt; deadline?: number }) => Promise<EffectOutput<K>>;
     const id = `invoke-${++this.invocations}`;
     let attempts = 0;
     // A server's question (during a tool call) waits in the step's scope, not in whatever scope its
@@ -121,7 +121,9 @@ export class MemoryExecutor extends BaseExecutor {
       const number = ++attempts;
       // Only a tool call is told its step (a function tool's idempotency key): model calls need not pay for it.
       const step = name === "callTool" ? { runId: this.runId, key: `${this.stepKeyPrefix()}/${id}`, attempt: number } : undefined;
-      return implementation(input, { signal, run: run(number), ...(step ? { step } : {}) });
+      // A model call's wait for a busy provider must end before the attempt's limit does.
+      const deadline = name === "callLlm" ? { deadline: Date.now() + settings.startToCloseTimeoutMs } : undefined;
+      return implementation(input, { signal, run: run(number), ...(step ? { step } : {}), ...deadline });
     };
     return runWithRetry(settings, attempt, scope, (next, error) => this.control.recordRetry(label, next, settings.retry.maximumAttempts, error));
   }

@@ -287,10 +287,17 @@ export class RunControl {
   /** A model call that failed for good: its streamed text goes. */
   dropText(id: string): void {
     this.streamed.delete(id);
+    this.forgetProgress(id);
+  }
+
+  /** A model call's progress (its wait for a busy provider) ends with it. */
+  private forgetProgress(id: string): void {
+    if (this.progress.size > 0) this.progress.delete(id);
   }
 
   /** A model call's recorded answer replaces its streamed text; the last few stay for late watchers. */
   finishText(finished: { id: string; step: string; agent?: string; text: string }): void {
+    this.forgetProgress(finished.id);
     const streaming = this.streamed.get(finished.id);
     this.streamed.delete(finished.id);
     const done: StepText = {
