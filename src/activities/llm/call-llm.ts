@@ -30,12 +30,13 @@ export interface CallLlmSettings {
 export function createCallLlm(registry: ProviderRegistry, settings: CallLlmSettings = {}): CallLlm {
   const gate = new ProviderGate();
   const budgetMs = settings.rateLimitWaitMs ?? defaultRateLimitWaitMs;
-  const sent = (request: LlmRequest, providerName: string, model: string, signal?: AbortSignal, onText?: OnText): Promise<LlmResponse> => {
-    const failure = (error: unknown): never => {
+  /** The request as sent, once; `failed` gets its failure as the run should see it. */
+  const sent = (request: LlmRequest, providerName: string, model: string, signal: AbortSignal | undefined, onText: OnText | undefined, failed: (failure: unknown) => Promise<LlmResponse>): Promise<LlmResponse> => {
+    const failure = (error: unknown): Promise<LlmResponse> => {
       // On cancellation the abort reason (Temporal's CancelledFailure) must win over the SDK's abort error.
       if (!(error instanceof ApplicationFailure) && signal?.aborted && signal.reason instanceof Error) throw signal.reason;
       // An SDK's error can quote the key (a header it refused) or the base URL's credentials.
-      throw redactError(error instanceof ApplicationFailure ? error : toActivityFailure(error, providerName), registry.secretsOf(providerName));
+      return failed(redactError(error instanceof ApplicationFailure ? error : toActivityFailure(error, providerName), registry.secretsOf(providerName)));
     };
     // The provider's promise itself, not an async wrapper's: every model call goes through here.
     return callAsync(() => {
@@ -70,7 +71,7 @@ export function createCallLlm(registry: ProviderRegistry, settings: CallLlmSetti
       }
       // A wait another call was asked for that this one cannot make: it asks itself.
       try {
-        return await sent(request, providerName, model, signal, onText);
+        return await sent(request, providerName, model, signal, onText, rethrow);
       } catch (error) {
         failure = error;
       }
@@ -79,13 +80,17 @@ export function createCallLlm(registry: ProviderRegistry, settings: CallLlmSetti
   return (request, signal, onText, options = {}) => {
     const { provider: providerName, model } = parseModelRef(request.model);
     if (gate.waitFor(providerName) > 0) return patient(request, providerName, model, signal, onText, options);
-    return sent(request, providerName, model, signal, onText).catch((error: unknown) =>
-      askedToWait(error) === undefined ? Promise.reject(error) : patient(request, providerName, model, signal, onText, options, error),
+    return sent(request, providerName, model, signal, onText, (failure) =>
+      askedToWait(failure) === undefined ? Promise.reject(failure) : patient(request, providerName, model, signal, onText, options, failure),
     );
   };
 }
 
 const maxTriesPerAttempt = 50;
+
+const rethrow = (failure: unknown): never => {
+  throw failure;
+};
 
 /** Waits `ms`, or rejects with the signal's reason once it aborts. */
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
