@@ -25,7 +25,7 @@ import { clientClosed, explainTemporalError } from "./client/temporal-errors.js"
 import type { DuragentWorker } from "./worker.js";
 import type { RunCost } from "./client/run-cost.js";
 import type { UsageByModel } from "./common/usage.js";
-import type { ScheduleDescription, ScheduleOptions, Schedules, ScheduleSummary } from "./client/schedules.js";
+import type { ScheduleDescription, ScheduleOptions, Schedules, ScheduleSummary, TriggerOutcome } from "./client/schedules.js";
 
 export interface ClientOptions {
   /**
@@ -365,8 +365,8 @@ export class DuragentClient {
 export interface ScheduleHandle {
   readonly id: string;
   describe(): Promise<ScheduleDescription>;
-  /** Starts a run now, as if it were due. */
-  trigger(): Promise<void>;
+  /** Starts a run now, as if it were due: under the overlap policy, which may skip or buffer it while a run still runs (`effect` says). */
+  trigger(): Promise<TriggerOutcome>;
   pause(note?: string): Promise<void>;
   unpause(note?: string): Promise<void>;
   delete(): Promise<void>;
@@ -384,7 +384,7 @@ function scheduleHandle(schedules: Schedules, id: string): ScheduleHandle {
 }
 
 export type { RunHandle, RunSummary, StartOptions, EngineName, TranscriptOptions } from "./client/engine.js";
-export type { ScheduleDescription, ScheduleOptions, ScheduleSummary, ScheduledRun, Overlap } from "./client/schedules.js";
+export type { ScheduleDescription, ScheduleOptions, ScheduleSummary, ScheduledRun, Overlap, TriggerOutcome } from "./client/schedules.js";
 export { ScheduleAlreadyExists, ScheduleNotFound } from "./client/schedules.js";
 export type { RunEvent } from "./client/run-events.js";
 export type { RunCost } from "./client/run-cost.js";

@@ -790,6 +790,7 @@ describe("duragent CLI", { concurrency: true }, () => {
       assert.match(listed.stdout, /^SCHEDULE\s+TARGET\s+WHEN\s+NEXT RUN\s+LAST RUN\ncli-brief\s+finder\s+every 365d\s+paused\s+-$/m);
       const triggered = await duragent(dir, ["schedule", "trigger", "cli-brief"], temporalEnv);
       assert.equal(triggered.code, 0, triggered.stderr);
+      assert.equal(triggered.stdout, "cli-brief: triggered; a run starts now (`duragent schedule describe` names it)\n");
       const runId = await waitFor("the triggered run", async () => {
         const described = await duragent(dir, ["schedule", "describe", "cli-brief", "--json"], temporalEnv);
         return (JSON.parse(described.stdout) as { recentRuns: { runId: string }[] }).recentRuns[0]?.runId;

@@ -20,6 +20,7 @@ import { textOf } from "../src/common/messages.js";
 import { ChatMessages } from "../src/common/chat.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
 import type { TemporalEngine } from "../src/client/temporal-engine.js";
+import { triggerOutcome } from "../src/client/schedules.js";
 import { startScriptedModelServer, type ModelScript, type ScriptedModelServer } from "../src/testing/scripted-model-server.js";
 import { filesystemServer } from "./support/mcp-servers.js";
 import { bundleWorkflows, testConfig, withTemporalWorker } from "./support/runtime.js";
@@ -223,11 +224,13 @@ describe("duragent's schedules", () => {
             nextRuns: 10,
             recentRuns: [],
             runningRuns: [],
+            skippedRuns: 0,
+            missedRuns: 0,
             link: described.link,
           },
         );
         assert.match(described.link ?? "", new RegExp(`^http://[\\w.]+:\\d+/namespaces/default/schedules/${id}$`));
-        await schedule.trigger();
+        assert.deepEqual(await schedule.trigger(), { effect: "starts", overlap: "skip", running: [] });
         const runId = await waitFor("the triggered run", async () => (await schedule.describe()).recentRuns[0]?.runId);
         assert.match(runId, new RegExp(`^${id}-\\d{4}-\\d\\d-\\d\\dT`));
         const run = await client.getHandle<{ text: string }>(runId);
@@ -249,6 +252,15 @@ describe("duragent's schedules", () => {
         await assert.rejects(client.getSchedule("no-such-schedule"), (error: Error) => error.name === "ScheduleNotFound");
       }
     });
+  });
+
+  test("a trigger while a run still runs does what the overlap policy says: skipped, buffered, or the running one ended first", () => {
+    assert.deepEqual(triggerOutcome("skip", ["nightly-1"]), { effect: "skipped", overlap: "skip", running: ["nightly-1"] });
+    assert.equal(triggerOutcome("buffer-one", ["nightly-1"]).effect, "buffered");
+    assert.equal(triggerOutcome("cancel-other", ["nightly-1"]).effect, "cancels");
+    assert.equal(triggerOutcome("terminate-other", ["nightly-1"]).effect, "terminates");
+    assert.equal(triggerOutcome("allow-all", ["nightly-1"]).effect, "starts");
+    assert.equal(triggerOutcome("skip", []).effect, "starts");
   });
 
   test("a module workflow's schedule sends its own input, checked before the schedule is made; bad times and targets are refused, saying why", async () => {

@@ -134,6 +134,10 @@ export interface ScheduleDescription extends ScheduleSummary {
   recentRuns: ScheduledRun[];
   /** Its runs still running. */
   runningRuns: string[];
+  /** Runs that came due while one still ran and that the overlap policy skipped, since the schedule was made. */
+  skippedRuns: number;
+  /** Runs that came due while Temporal could not start them (its catch-up window passed), since the schedule was made. */
+  missedRuns: number;
   /** Its page in Temporal's Web UI. */
   link?: string;
 }
@@ -150,7 +154,7 @@ interface TemporalScheduleView {
   memo?: Record<string, unknown> | undefined;
   spec?: { timezone?: string | undefined } | undefined;
   state: { paused: boolean; note?: string | undefined };
-  info: { nextActionTimes: Date[]; recentActions: { scheduledAt: Date; takenAt: Date; action: { workflow: { workflowId: string } } }[] };
+  info: { nextActionTimes: Date[]; recentActions: { scheduledAt: Date; takenAt: Date; action: { workflow: { workflowId: string } } }[]; numActionsSkippedOverlap?: number; numActionsMissedCatchupWindow?: number };
 }
 
 const MemoSchema = z.object({ duragent: z.object({ target: z.string(), cron: z.array(z.string()).optional(), every: z.array(z.string()).optional() }) });
@@ -183,7 +187,7 @@ export function scheduleDescription(
   if (!summary) throw notDuragents(schedule.scheduleId);
   const argument = schedule.action.args?.[0];
   const toolContext = toolContextOf(argument);
-  const overlap = (Object.entries(overlapPolicies).find(([, policy]) => policy === schedule.policies.overlap)?.[0] ?? "skip") as Overlap;
+  const overlap = overlapOf(schedule.policies.overlap);
   return {
     ...summary,
     input: inputOf(argument),
@@ -192,7 +196,28 @@ export function scheduleDescription(
     nextRuns: schedule.state.paused ? [] : schedule.info.nextActionTimes.map((time) => time.toISOString()),
     recentRuns: schedule.info.recentActions.map(scheduledRun),
     runningRuns,
+    skippedRuns: schedule.info.numActionsSkippedOverlap ?? 0,
+    missedRuns: schedule.info.numActionsMissedCatchupWindow ?? 0,
   };
+}
+
+/** The overlap policy as duragent names it, from Temporal's; `skip`, Temporal's default, when it gives none. */
+export function overlapOf(policy: string | undefined): Overlap {
+  return (Object.entries(overlapPolicies).find(([, known]) => known === policy)?.[0] ?? "skip") as Overlap;
+}
+
+/** What a trigger did, by the schedule's overlap policy and its runs running when it came. */
+export interface TriggerOutcome {
+  /** `starts`: a run starts now; `skipped`: none (a run still runs, under `skip`); `buffered`: one starts when the running one ends; `cancels` / `terminates`: the running one is ended first. */
+  effect: "starts" | "skipped" | "buffered" | "cancels" | "terminates";
+  overlap: Overlap;
+  /** The schedule's runs running when the trigger came. */
+  running: string[];
+}
+
+export function triggerOutcome(overlap: Overlap, running: string[]): TriggerOutcome {
+  const effects: Record<Overlap, TriggerOutcome["effect"]> = { skip: "skipped", "buffer-one": "buffered", "buffer-all": "buffered", "cancel-other": "cancels", "terminate-other": "terminates", "allow-all": "starts" };
+  return { effect: running.length === 0 ? "starts" : effects[overlap], overlap, running };
 }
 
 /** The tool context each run is started with (see `scheduledStart`). */
@@ -242,8 +267,8 @@ export interface Schedules {
   create(target: RunTarget, input: unknown, options: ScheduleOptions): Promise<ScheduleDescription>;
   describe(scheduleId: string): Promise<ScheduleDescription>;
   list(limit: number): Promise<ScheduleSummary[]>;
-  /** Starts a run now, whatever the time. */
-  trigger(scheduleId: string): Promise<void>;
+  /** Starts a run now, whatever the time, under the schedule's overlap policy: what it did. */
+  trigger(scheduleId: string): Promise<TriggerOutcome>;
   pause(scheduleId: string, note?: string): Promise<void>;
   unpause(scheduleId: string, note?: string): Promise<void>;
   /** Deletes the schedule; the runs it started go on. */

@@ -60,6 +60,7 @@ import { agentSearchAttribute, phaseSearchAttribute, startedAs } from "../common
 import { isUnknownSearchAttribute, registerSearchAttributes } from "./search-attributes.js";
 import {
   checkScheduleOptions,
+  overlapOf,
   overlapPolicies,
   ScheduleNotFound,
   ScheduleAlreadyExists,
@@ -68,6 +69,7 @@ import {
   scheduledStart,
   scheduleMemo,
   scheduleSummary,
+  triggerOutcome,
   type ScheduleDescription,
   type ScheduleOptions,
   type Schedules,
@@ -335,7 +337,14 @@ export class TemporalEngine implements Engine {
     describe: (id) => this.explained(() => this.onSchedule(id, async (schedule) => this.scheduleDescribed(await schedule.describe()))),
     list: (limit) => this.explained(() => this.listSchedules(limit)),
     // As if it were due: under the schedule's overlap policy (Temporal's trigger alone allows all).
-    trigger: (id) => this.explained(() => this.onSchedule(id, async (schedule) => schedule.trigger((await schedule.describe()).policies.overlap))),
+    trigger: (id) =>
+      this.explained(() =>
+        this.onSchedule(id, async (schedule) => {
+          const described = await schedule.describe();
+          await schedule.trigger(described.policies.overlap);
+          return triggerOutcome(overlapOf(described.policies.overlap), described.info.runningActions.map((action) => action.workflow.workflowId));
+        }),
+      ),
     pause: (id, note) => this.explained(() => this.onSchedule(id, (schedule) => schedule.pause(note ?? "paused by duragent"))),
     unpause: (id, note) => this.explained(() => this.onSchedule(id, (schedule) => schedule.unpause(note ?? "unpaused by duragent"))),
     delete: (id) => this.explained(() => this.onSchedule(id, (schedule) => schedule.delete())),

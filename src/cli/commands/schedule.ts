@@ -1,6 +1,6 @@
 /** `duragent schedule create|list|describe|trigger|pause|unpause|delete`: Temporal Schedules that start a target again and again. */
 import { InvalidRunInput } from "../../client/engine.js";
-import type { Overlap, ScheduleDescription, ScheduledRun, ScheduleSummary } from "../../client/schedules.js";
+import type { Overlap, ScheduleDescription, ScheduledRun, ScheduleSummary, TriggerOutcome } from "../../client/schedules.js";
 import { UserError } from "../../errors/user-error.js";
 import { formatIssues } from "../../errors/zod-issues.js";
 import { alignedLines, linkLine, readInput, type CommandOutput } from "../command-output.js";
@@ -57,13 +57,19 @@ export async function scheduleListCommand(context: CommandContext, options: { li
 export async function scheduleDescribeCommand(context: CommandContext, scheduleId: string): Promise<CommandOutput> {
   const schedule = await (await (await context.client()).getSchedule(scheduleId)).describe();
   const input = typeof schedule.input === "string" ? schedule.input : JSON.stringify(schedule.input);
+  const skipped = [
+    ...(schedule.skippedRuns > 0 ? [`${schedule.skippedRuns} skipped (due while a run still ran; overlap ${schedule.overlap})`] : []),
+    ...(schedule.missedRuns > 0 ? [`${schedule.missedRuns} missed (Temporal could not start them in time)`] : []),
+  ];
   const lines = [
     `schedule ${schedule.id}: ${schedule.target}, ${when(schedule)}`,
-    `input: ${input}`,
+    // A batch's input can be megabytes: --json gives it whole.
+    `input: ${input.length > maxInputShown ? `${input.slice(0, maxInputShown)}… (${input.length} characters; --json shows it whole)` : input}`,
     ...(schedule.toolContext ? [`tool context: ${JSON.stringify(schedule.toolContext)}`] : []),
     `overlap: ${schedule.overlap}`,
     schedule.paused ? `paused${schedule.note ? `: ${schedule.note}` : ""}` : `next runs: ${schedule.nextRuns.slice(0, 3).join(", ") || "none"}`,
     ...(schedule.paused || !schedule.note ? [] : [`note: ${schedule.note}`]),
+    ...(skipped.length > 0 ? [`not started: ${skipped.join(", ")}`] : []),
     `recent runs: ${schedule.recentRuns.length === 0 ? "none yet" : ""}`,
     ...schedule.recentRuns.map((run) => `  ${runLine(run)}${schedule.runningRuns.includes(run.runId) ? " (running)" : ""}`),
   ];
@@ -72,13 +78,35 @@ export async function scheduleDescribeCommand(context: CommandContext, scheduleI
 
 export async function scheduleActionCommand(context: CommandContext, action: "trigger" | "pause" | "unpause" | "delete", scheduleId: string, options: { note?: string } = {}): Promise<CommandOutput> {
   const schedule = await (await context.client()).getSchedule(scheduleId);
-  if (action === "trigger") await schedule.trigger();
-  else if (action === "pause") await schedule.pause(options.note);
+  if (action === "trigger") {
+    const outcome = await schedule.trigger();
+    return { data: { scheduleId, triggered: true, ...outcome }, text: `${scheduleId}: triggered; ${triggerText(outcome)}` };
+  }
+  if (action === "pause") await schedule.pause(options.note);
   else if (action === "unpause") await schedule.unpause(options.note);
   else await schedule.delete();
   const done = { trigger: "triggered", pause: "paused", unpause: "unpaused", delete: "deleted" }[action];
-  const more = { trigger: " (a run starts now; `duragent schedule describe` names it)", pause: "", unpause: "", delete: " (the runs it started go on)" }[action];
+  const more = { pause: "", unpause: "", delete: " (the runs it started go on)" }[action];
   return { data: { scheduleId, [done]: true }, text: `${scheduleId}: ${done}${more}` };
+}
+
+const maxInputShown = 300;
+
+/** What a trigger did, by the overlap policy: a skipped one must not read as started. */
+function triggerText({ effect, overlap, running }: TriggerOutcome): string {
+  const runs = running.join(", ");
+  switch (effect) {
+    case "starts":
+      return "a run starts now (`duragent schedule describe` names it)";
+    case "skipped":
+      return `no run starts: ${runs} still runs, and the overlap policy is ${overlap} (\`--overlap\` on create; \`duragent run\` starts one regardless)`;
+    case "buffered":
+      return `a run starts when ${runs} ends (overlap ${overlap})`;
+    case "cancels":
+      return `${runs} is cancelled, then a run starts (overlap ${overlap})`;
+    case "terminates":
+      return `${runs} is terminated, then a run starts (overlap ${overlap})`;
+  }
 }
 
 function when(schedule: ScheduleSummary): string {
