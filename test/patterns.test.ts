@@ -37,6 +37,7 @@ import {
   FunctionStep,
   IntentClassifier,
   Orchestrator,
+  itemField,
   Parallel,
   Router,
   agentCandidate,
@@ -112,6 +113,25 @@ describe("parallel", () => {
     );
     assert.match(collected.text, /## item 2\n\(failed: .*refused/);
     await assert.rejects(new Parallel({ map: { worker } }).run(JSON.stringify(["a", "bad"])), /1 of 2 branches failed.*item 2/);
+  });
+
+  test("a map names its items by a field of theirs, and its answer lists the failed ones with their inputs, which the CLI notes", async () => {
+    const { ctx } = await harness(flaky);
+    const worker = lazyAgent(ctx, { name: "worker", instruction: "You work." });
+    const tickets = [{ id: "T-1", body: "a" }, { id: "T-2", body: "bad" }, { body: "bad too" }];
+    const answer = await new Parallel({ map: { worker, name: itemField("id") }, failurePolicy: "collect" }).answer(JSON.stringify(tickets));
+    assert.match(answer.text, /^## T-1\nok\(/);
+    assert.deepEqual(answer.parallel, {
+      branches: 3,
+      failed: [
+        { index: 2, name: "T-2", error: answer.parallel!.failed[0]!.error, input: JSON.stringify(tickets[1]) },
+        { index: 3, name: "item 3", error: answer.parallel!.failed[1]!.error, input: JSON.stringify(tickets[2]) },
+      ],
+    });
+    assert.match(answer.parallel!.failed[0]!.error, /refused/);
+    assert.equal(endingNote(answer), "2 of 3 failed (T-2, item 3), so this answer is without them; each failure, with its input, is under parallel.failed in the result (--json).");
+    // Without failures, nothing is added.
+    assert.deepEqual(await new Parallel({ map: { worker }, failurePolicy: "collect" }).answer(JSON.stringify(["a"])), { text: "## item 1\nok(a)" });
   });
 
   test("fans one input out to several branches, agents and functions alike", async () => {

@@ -16,7 +16,7 @@ export function endingNote(result: unknown): string | undefined {
 const turnLimitNote = `the agent reached its turn limit (maxIterations) with the model still calling tools, so there is no answer: raise maxIterations, or the model ignored the last turn's tool_choice "none".`;
 
 function howItEnded(result: { text: string }): string | undefined {
-  const { evaluation, orchestration, swarm } = result as PatternEnding;
+  const { evaluation, orchestration, swarm, parallel } = result as PatternEnding;
   const { stopReason } = result as { stopReason?: unknown };
   if (stopReason === "max_tokens") {
     return `the model's answer was cut off at its output token limit (the provider's finish reason said so): this text is incomplete. Ask for a shorter answer, or give generate() a higher maxTokens in workflow code.`;
@@ -46,6 +46,11 @@ function howItEnded(result: { text: string }): string | undefined {
   const empty = result.text.trim() === "";
   if (swarm?.stopReason === "max-handoffs") {
     return `the swarm stopped at its cap of ${counted(swarm.handoffs, "handoff")} (maxHandoffs) with the conversation handed to ${swarm.activeAgent}, before any agent answered: ${empty ? "there is no answer" : "this text is the last turn's"}.`;
+  }
+  if (parallel && parallel.failed.length > 0) {
+    const names = parallel.failed.slice(0, 5).map((failed) => failed.name).join(", ");
+    const more = parallel.failed.length > 5 ? ` and ${parallel.failed.length - 5} more` : "";
+    return `${parallel.failed.length} of ${parallel.branches} failed (${names}${more}), so this answer is without them; each failure, with its input, is under parallel.failed in the result (--json).`;
   }
   if (swarm?.stopReason === "done" && empty) return `the swarm ended by its done condition after a turn with no text (${swarm.activeAgent} has the conversation): there is no answer; its context variables are in the result.`;
   return undefined;

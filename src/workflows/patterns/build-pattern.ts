@@ -11,7 +11,7 @@ import { EvaluatorOptimizer } from "./evaluator-optimizer.js";
 import { findPatternFunction, FunctionStep, registeredPatternFunctionNames } from "./function-step.js";
 import { IntentClassifier } from "./intent-classifier.js";
 import { Orchestrator } from "./orchestrator.js";
-import { Parallel } from "./parallel.js";
+import { itemField, Parallel } from "./parallel.js";
 import { isFunctionRef, isPatternSpec, type Participant, type PatternSpec, type SwarmAgentSpec } from "./pattern-spec.js";
 import { Router, type RouteCandidate } from "./router.js";
 import { Swarm, type SwarmState } from "./swarm.js";
@@ -32,7 +32,7 @@ export function buildPattern(ctx: Executor, spec: PatternSpec, options: BuildOpt
       return new Parallel({
         name,
         ...(spec.branches ? { branches: spec.branches.map(participant) } : {}),
-        ...(spec.map ? { map: { worker: participant(spec.map) } } : {}),
+        ...(spec.map ? { map: { worker: participant(spec.map), ...(spec.itemName ? { name: itemField(spec.itemName) } : {}) } } : {}),
         ...(spec.fanIn ? { fanIn: participant(spec.fanIn) } : {}),
         ...(spec.concurrency ? { concurrency: spec.concurrency } : {}),
         ...(spec.failurePolicy ? { failurePolicy: spec.failurePolicy } : {}),

@@ -4,7 +4,7 @@ export { FunctionStep, registerPatternFunction, type PatternFunction } from "./f
 export { LazyAgentLlm, lazyAgent } from "./lazy-agent.js";
 export { Semaphore, mapWithLimit, settleWithLimit } from "./semaphore.js";
 export { Chain, type ChainOptions } from "./chain.js";
-export { Parallel, type ParallelOptions, type ParallelResult, type BranchResult, type FanInFunction, type FailurePolicy } from "./parallel.js";
+export { itemField, Parallel, type ParallelOptions, type ParallelResult, type BranchResult, type FanInFunction, type FailurePolicy } from "./parallel.js";
 export { Router, agentCandidate, type RouterOptions, type RouteCandidate, type RouteChoice, type CandidateKind } from "./router.js";
 export { IntentClassifier, type IntentClassifierOptions, type Intent, type IntentMatch } from "./intent-classifier.js";
 export {

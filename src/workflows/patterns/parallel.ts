@@ -10,7 +10,7 @@ import type { Message } from "../../common/messages.js";
 import type { AugmentedLlm, StructuredOptions } from "../augmented-llm.js";
 import { FailureType, rootCause } from "../../common/failures.js";
 import { cancellable, currentScopeCancelled } from "../executor/cancellation-scopes.js";
-import { inputText, invalidPattern, participantOptions, PatternBase } from "./pattern-base.js";
+import { inputText, invalidPattern, participantOptions, PatternBase, type PatternEnding } from "./pattern-base.js";
 import { settleWithLimit } from "./semaphore.js";
 
 /** `fail`: one failed branch fails the whole. `collect`: failures are reported to the fan-in. */
@@ -61,6 +61,8 @@ export interface ParallelOptions {
     worker: AugmentedLlm;
     /** Splits the input; default: a JSON array's elements, else the non-empty lines. */
     items?: (input: string) => string[];
+    /** Names an item in results and failures (a ticket's id); `item <n>` when absent or empty. Deterministic. */
+    name?: (item: string, index: number) => string | undefined;
   };
   /** Merges the results; default: each result under a heading. */
   fanIn?: AugmentedLlm | FanInFunction;
@@ -91,7 +93,7 @@ export class Parallel extends PatternBase {
     const text = inputText(input);
     const { branches, map } = this.options;
     const jobs = map
-      ? (map.items ?? splitItems)(text).map((item, index) => ({ name: `item ${index + 1}`, input: item, llm: map.worker }))
+      ? (map.items ?? splitItems)(text).map((item, index) => ({ name: map.name?.(item, index) || `item ${index + 1}`, input: item, llm: map.worker }))
       : (branches ?? []).map((llm) => ({ name: llm.name, input: text, llm }));
     const failFast = (this.options.failurePolicy ?? "fail") === "fail";
     // A branch's failure is watched beside its promise, not by a link in its chain: a promise turn
@@ -154,12 +156,36 @@ export class Parallel extends PatternBase {
     return (await this.run(input)).text;
   }
 
+  /** The answer, with the failed branches or items when some failed under `collect`: a batch's report, and what to run again. */
+  override async answer(input: string | Message[]): Promise<{ text: string } & PatternEnding> {
+    const { text, results } = await this.run(input);
+    const failed = results.flatMap((result, index) => (result.ok ? [] : [{ index: index + 1, name: result.name, error: result.error ?? "" }]));
+    if (failed.length === 0) return { text };
+    // Inputs while they stay small: a result must fit in one payload beside the answer.
+    const inputs = results.filter((result) => !result.ok).reduce((bytes, result) => bytes + result.input.length, 0) <= maxFailedInputChars;
+    return { text, parallel: { branches: results.length, failed: failed.map((entry) => (inputs ? { ...entry, input: results[entry.index - 1]!.input } : entry)) } };
+  }
+
   override async generateStructured<T>(input: string | Message[], schema: z.ZodType<T>, options: StructuredOptions = {}): Promise<T> {
     const fanIn = this.options.fanIn;
     if (fanIn === undefined || typeof fanIn === "function") return super.generateStructured(input, schema, options);
     const results = await this.fanOut(input);
     return fanIn.generateStructured(fanInPrompt(inputText(input), results), schema, { ...options, ...participantOptions });
   }
+}
+
+const maxFailedInputChars = 256 * 1024;
+
+/** An item's `field`, when the item is a JSON object that has it as text or a number. */
+export function itemField(field: string): (item: string) => string | undefined {
+  return (item) => {
+    try {
+      const value: unknown = (JSON.parse(item) as Record<string, unknown> | null)?.[field];
+      return typeof value === "string" || typeof value === "number" ? String(value) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
 }
 
 function splitItems(input: string): string[] {

@@ -20,6 +20,12 @@ export interface PatternEnding {
   orchestration?: { iterations: number; complete: boolean; unrunSteps?: number };
   /** A swarm's: why it stopped (`max-iterations`: its agent ran out of turns still calling tools), how many handoffs it made, who has the conversation and the context variables it ended with. */
   swarm?: { stopReason: "answered" | "done" | "max-handoffs" | "max-iterations"; handoffs: number; activeAgent: string; contextVariables: Record<string, string> };
+  /**
+   * A fan-out's under `failurePolicy: collect` that had failures: how many branches or items ran,
+   * and each failed one (its position from 1, name, error, and its input while they stay small, to
+   * run them again).
+   */
+  parallel?: { branches: number; failed: { index: number; name: string; error: string; input?: string }[] };
 }
 
 export abstract class PatternBase implements AugmentedLlm {

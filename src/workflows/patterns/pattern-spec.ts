@@ -39,6 +39,8 @@ export interface ParallelSpec extends PatternCommon {
   branches?: Participant[];
   /** Split the input into items (JSON array or lines) and run each through this participant. */
   map?: Participant;
+  /** With `map` over JSON objects: the field that names each item (`id`) in results and failures, for `item <n>`. */
+  itemName?: string;
   fanIn?: Participant;
   concurrency?: number;
   failurePolicy?: "fail" | "collect";
@@ -139,6 +141,7 @@ export const PatternSpecSchema: z.ZodType<PatternSpec> = z.lazy(() =>
         ...common,
         branches: z.array(ParticipantSchema).min(1).optional(),
         map: ParticipantSchema.optional(),
+        itemName: z.string().min(1).optional(),
         fanIn: ParticipantSchema.optional(),
         concurrency: positiveInt.optional(),
         failurePolicy: z.enum(["fail", "collect"]).optional(),
