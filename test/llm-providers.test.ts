@@ -647,6 +647,19 @@ describe("scripted model server", () => {
     }
   });
 
+  test("a provider's maxConcurrentCalls holds the worker's calls to it in flight at once to that many; the rest wait their turn", async () => {
+    const scripted = await startScriptedModelServer((call) => ({ text: `reply ${call.index}`, delayMs: 100 }), { quiet: true });
+    try {
+      const registry = createProviderRegistry({ providers: { openai: { apiKey: "k", baseURL: scripted.openaiBaseURL } } }, {});
+      const callLlm = createCallLlm(registry, { maxConcurrentCalls: { openai: 2 } });
+      const replies = await Promise.all(Array.from({ length: 5 }, () => callLlm(request("openai:m"))));
+      assert.equal(replies.length, 5);
+      assert.equal(scripted.maxInFlight, 2);
+    } finally {
+      await scripted.close();
+    }
+  });
+
   test("a function script can answer from the last tool result", async () => {
     const scripted = await startScriptedModelServer(
       (call) => {

@@ -50,7 +50,11 @@ export function openActivityRuntime(config: DuragentConfig, logger: Logger, opti
   const providers = createProviderRegistry(config.llm);
   const observed = observing(options) ? instrumentOptions(config, providers, options) : undefined;
   // Wrapped where the request is whole (its transcript expanded), agents' calls and servers' sampling requests alike.
-  const rateLimits = config.llm.rateLimitWaitMs !== undefined ? { rateLimitWaitMs: config.llm.rateLimitWaitMs } : {};
+  const limited = Object.entries(config.llm.providers).flatMap(([name, provider]) => (provider.maxConcurrentCalls !== undefined ? [[name, provider.maxConcurrentCalls] as const] : []));
+  const rateLimits = {
+    ...(config.llm.rateLimitWaitMs !== undefined ? { rateLimitWaitMs: config.llm.rateLimitWaitMs } : {}),
+    ...(limited.length > 0 ? { maxConcurrentCalls: Object.fromEntries(limited) } : {}),
+  };
   const callLlm = observed ? instrumentModelCalls(createCallLlm(providers, rateLimits), observed) : createCallLlm(providers, rateLimits);
   const mcp = new McpConnectionPool(config.mcp.servers, {
     logger: logger.child({ component: "mcp" }),

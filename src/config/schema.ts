@@ -325,6 +325,11 @@ export const ProviderSchema = z.strictObject({
   headers: z.record(z.string(), z.string()).optional(),
   /** Stream answers so people see text as it comes (default true); false for compatible servers that cannot stream. */
   stream: z.boolean().optional(),
+  /**
+   * The most calls to this provider one worker has in flight at once, its runs' and agents' alike
+   * (a batch's fan-outs included); more wait their turn within their step. None when absent.
+   */
+  maxConcurrentCalls: z.number().int().positive().optional(),
 });
 export type ProviderConfig = z.infer<typeof ProviderSchema>;
 

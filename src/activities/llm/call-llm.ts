@@ -11,6 +11,7 @@ import { redactError } from "../redact-secrets.js";
 import { toActivityFailure } from "./provider-errors.js";
 import type { ProviderRegistry } from "./provider-registry.js";
 import type { OnText } from "./provider.js";
+import { Semaphore } from "../../workflows/patterns/semaphore.js";
 import { askedToWait, defaultRateLimitWaitMs, ProviderGate, waitFits, type ProviderWait } from "./rate-limits.js";
 
 export type CallLlm = (request: LlmRequest, signal?: AbortSignal, onText?: OnText, options?: CallLlmOptions) => Promise<LlmResponse>;
@@ -25,6 +26,8 @@ export interface CallLlmOptions {
 export interface CallLlmSettings {
   /** The most one attempt waits for busy providers (`llm.rateLimitWaitMs`). */
   rateLimitWaitMs?: number;
+  /** The most calls in flight at once, by provider (`llm.providers.<name>.maxConcurrentCalls`). */
+  maxConcurrentCalls?: Record<string, number>;
 }
 
 export function createCallLlm(registry: ProviderRegistry, settings: CallLlmSettings = {}): CallLlm {
@@ -77,12 +80,18 @@ export function createCallLlm(registry: ProviderRegistry, settings: CallLlmSetti
       }
     }
   };
-  return (request, signal, onText, options = {}) => {
+  const call: CallLlm = (request, signal, onText, options = {}) => {
     const { provider: providerName, model } = parseModelRef(request.model);
     if (gate.waitFor(providerName) > 0) return patient(request, providerName, model, signal, onText, options);
     return sent(request, providerName, model, signal, onText, (failure) =>
       askedToWait(failure) === undefined ? Promise.reject(failure) : patient(request, providerName, model, signal, onText, options, failure),
     );
+  };
+  const limits = new Map(Object.entries(settings.maxConcurrentCalls ?? {}).map(([provider, limit]) => [provider, new Semaphore(limit)]));
+  if (limits.size === 0) return call;
+  return (request, signal, onText, options) => {
+    const slots = limits.get(parseModelRef(request.model).provider);
+    return slots ? slots.run(() => call(request, signal, onText, options)) : call(request, signal, onText, options);
   };
 }
 
