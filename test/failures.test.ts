@@ -111,7 +111,7 @@ for (const engineName of ["memory", "temporal"] as const) {
       try {
         await onEngine(engineName, env, config, async (engine) => {
           const handle = await engine.start(agent("openai:gpt-4.1-mini"), "say done");
-          const waiting = await waitFor("the wait to show", async () => (await handle.status()).progress?.find((progress) => progress.step === "llm openai:gpt-4.1-mini (worker)"), 20_000);
+          const waiting = await waitFor("the wait to show", async () => (await handle.status()).progress?.find((progress) => progress.step === "llm openai:gpt-4.1-mini (worker)" && progress.message?.startsWith("waiting")), 20_000);
           assert.match(waiting.message ?? "", /^waiting 1 s for the provider, as it asked, within this attempt: openai is rate limiting requests \(429\): Rate limit reached/);
           assert.equal(((await handle.result()) as { text: string }).text, "done at last");
           assert.equal(model.requests.length, 4);

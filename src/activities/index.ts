@@ -96,7 +96,8 @@ export function createEffects(deps: EffectDependencies): EffectImplementations {
 }
 
 /** A model call's wait for its busy provider, as its progress says it. */
-function waitMessage({ waitMs, reason }: ProviderWait): string {
+function waitMessage({ waitMs, reason, over }: ProviderWait): string {
+  if (over) return `asked the provider again after waiting ${Math.ceil(waitMs / 1000)} s, as it asked`;
   return `waiting ${Math.ceil(waitMs / 1000)} s for the provider, as it asked, within this attempt: ${reason}`;
 }
 

@@ -65,9 +65,11 @@ export function createCallLlm(registry: ProviderRegistry, settings: CallLlmSetti
       }
       const waitMs = gate.waitFor(providerName);
       if (waitMs > 0 && waitFits(waitMs, waited, budgetMs, options.deadline)) {
-        options.onWait?.({ waitMs, reason: failure instanceof Error ? failure.message : `${providerName} asked this worker's calls to wait` });
+        const reason = failure instanceof Error ? failure.message : `${providerName} asked this worker's calls to wait`;
+        options.onWait?.({ waitMs, reason });
         await sleep(waitMs, signal);
         waited += waitMs;
+        options.onWait?.({ waitMs, reason, over: true });
       } else if (waitMs > 0 && failure !== undefined) {
         // Past the budget or the attempt's limit, the attempt fails as before: the next waits as asked.
         throw failure;

@@ -46,6 +46,8 @@ export interface ProviderWait {
   waitMs: number;
   /** The provider's refusal, as the failure would say it. */
   reason: string;
+  /** The wait is over and the call is made again: what status showed of the wait is stale. */
+  over?: true;
 }
 
 /** The most one attempt waits for a busy provider unless the worker's config says otherwise (`llm.rateLimitWaitMs`). */
