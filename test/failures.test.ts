@@ -21,6 +21,9 @@ import { defineWorkflow, type DuragentWorkflow } from "../src/workflows/define-w
 import type { RunTarget } from "../src/client/run-targets.js";
 import { TemporalEngine } from "../src/client/temporal-engine.js";
 import type { RunEvent } from "../src/client/run-events.js";
+import { pendingActivitiesState } from "../src/client/pending-activities.js";
+import type { WorkflowExecutionDescription } from "@temporalio/client";
+import { loadDataConverter } from "@temporalio/common/lib/internal-non-workflow/index.js";
 import { runSettingsFromConfig } from "../src/config/load-config.js";
 import type { DuragentConfig } from "../src/config/schema.js";
 import { isUserError } from "../src/errors/user-error.js";
@@ -739,4 +742,22 @@ test("every UserError's name is one of userErrorNames, which a program's switch 
   const named = execFileSync("grep", ["-rhoE", 'name: "[A-Z][A-Za-z]+"', fileURLToPath(new URL("../src", import.meta.url))], { encoding: "utf8" });
   const unknown = new Set([...named.matchAll(/name: "([A-Za-z]+)"/g)].map((match) => match[1]!).filter((name) => name !== "Error" && !(userErrorNames as readonly string[]).includes(name)));
   assert.deepEqual([...unknown], []);
+});
+
+describe("a retry's step on Temporal", () => {
+  test("is the retrying activity's own, not the run's current step, when several are in flight", async () => {
+    const converter = loadDataConverter({});
+    const activity = (activityId: string, type: string, attempt: number) => ({
+      activityId,
+      activityType: { name: type },
+      attempt,
+      maximumAttempts: 5,
+      ...(attempt > 1 ? { lastFailure: { message: "openai had a server error (500)" } } : {}),
+    });
+    const describe = (...pendingActivities: object[]) => ({ raw: { pendingActivities } }) as unknown as WorkflowExecutionDescription;
+    const many = await pendingActivitiesState(describe(activity("1", "callLlm", 2), activity("2", "callTool", 1)), converter, "tool warehouse/write_result");
+    assert.deepEqual([many.retrying?.step, many.retryingActivityId], ["callLlm", "1"]);
+    const one = await pendingActivitiesState(describe(activity("1", "callLlm", 2)), converter, "llm openai:m (classifier)");
+    assert.deepEqual([one.retrying?.step, one.retryingActivityId], ["llm openai:m (classifier)", undefined]);
+  });
 });

@@ -441,7 +441,7 @@ describe("error classification", () => {
       const callLlm = createCallLlm(createProviderRegistry({ providers: {} }, env()));
       const before = server.requests.length;
       queue.turns.push({ error: { status: 429, message: "slow down", headers: { "retry-after-ms": "400" } } }, { text: "first" }, { text: "second" });
-      const waits: { waitMs: number; reason: string }[] = [];
+      const waits: { waitMs: number; reason: string; over?: true }[] = [];
       const started = Date.now();
       const first = callLlm(request(model), undefined, undefined, { onWait: (wait) => waits.push(wait) });
       // Sent while the first waits: it waits for the same moment instead of being refused too.

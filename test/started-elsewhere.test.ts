@@ -257,6 +257,8 @@ describe("duragent's schedules", () => {
   test("a trigger while a run still runs does what the overlap policy says: skipped, buffered, or the running one ended first", () => {
     assert.deepEqual(triggerOutcome("skip", ["nightly-1"]), { effect: "skipped", overlap: "skip", running: ["nightly-1"] });
     assert.equal(triggerOutcome("buffer-one", ["nightly-1"]).effect, "buffered");
+    assert.equal(triggerOutcome("buffer-one", ["nightly-1"], 1).effect, "skipped");
+    assert.equal(triggerOutcome("buffer-all", ["nightly-1"], 3).effect, "buffered");
     assert.equal(triggerOutcome("cancel-other", ["nightly-1"]).effect, "cancels");
     assert.equal(triggerOutcome("terminate-other", ["nightly-1"]).effect, "terminates");
     assert.equal(triggerOutcome("allow-all", ["nightly-1"]).effect, "starts");

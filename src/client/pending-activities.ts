@@ -28,7 +28,10 @@ export async function pendingActivitiesState(
   currentStep: string | undefined,
 ): Promise<PendingActivitiesState> {
   const state: PendingActivitiesState = { progress: [], streaming: [], logs: [] };
-  for (const activity of description.raw.pendingActivities ?? []) {
+  const pending = description.raw.pendingActivities ?? [];
+  // The run's current step is the retrying one's only when no other is in flight (a fan-out's are many).
+  const only = pending.length === 1 ? currentStep : undefined;
+  for (const activity of pending) {
     if (activity.heartbeatDetails?.payloads?.length) {
       try {
         const details = await decodeFromPayloadsAtIndex(converter, 0, activity.heartbeatDetails.payloads);
@@ -52,12 +55,12 @@ export async function pendingActivitiesState(
     if ((activity.attempt ?? 1) > 1 && activity.lastFailure) {
       const error = await decodeOptionalFailureToOptionalError(converter, activity.lastFailure).catch(() => undefined);
       state.retrying = {
-        step: currentStep ?? activity.activityType?.name ?? "",
+        step: only ?? activity.activityType?.name ?? "",
         attempt: activity.attempt ?? 1,
         ...(activity.maximumAttempts ? { maximumAttempts: activity.maximumAttempts } : {}),
         error: error ? rootCause(error) : (activity.lastFailure.message ?? "unknown failure"),
       };
-      if (currentStep === undefined && activity.activityId) state.retryingActivityId = activity.activityId;
+      if (only === undefined && activity.activityId) state.retryingActivityId = activity.activityId;
     }
   }
   return state;

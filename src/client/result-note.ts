@@ -50,7 +50,8 @@ function howItEnded(result: { text: string }): string | undefined {
   if (parallel && parallel.failed.length > 0) {
     const names = parallel.failed.slice(0, 5).map((failed) => failed.name).join(", ");
     const more = parallel.failed.length > 5 ? ` and ${parallel.failed.length - 5} more` : "";
-    return `${parallel.failed.length} of ${parallel.branches} failed (${names}${more}), so this answer is without them; each failure, with its input, is under parallel.failed in the result (--json).`;
+    const inputs = parallel.failed.every((failed) => failed.input !== undefined) ? ", with its input," : " (its position; the inputs, over 256 KiB together, are left out: take them from the run's input by position)";
+    return `${parallel.failed.length} of ${parallel.branches} failed (${names}${more}), so this answer is without them; each failure${inputs} is under parallel.failed in the result (--json).`;
   }
   if (swarm?.stopReason === "done" && empty) return `the swarm ended by its done condition after a turn with no text (${swarm.activeAgent} has the conversation): there is no answer; its context variables are in the result.`;
   return undefined;

@@ -215,9 +215,12 @@ export interface TriggerOutcome {
   running: string[];
 }
 
-export function triggerOutcome(overlap: Overlap, running: string[]): TriggerOutcome {
+/** `buffered`: the runs the schedule already holds back until the running one ends. */
+export function triggerOutcome(overlap: Overlap, running: string[], buffered = 0): TriggerOutcome {
   const effects: Record<Overlap, TriggerOutcome["effect"]> = { skip: "skipped", "buffer-one": "buffered", "buffer-all": "buffered", "cancel-other": "cancels", "terminate-other": "terminates", "allow-all": "starts" };
-  return { effect: running.length === 0 ? "starts" : effects[overlap], overlap, running };
+  // `buffer-one` holds one back: a trigger while it does is skipped.
+  const effect = running.length === 0 ? "starts" : overlap === "buffer-one" && buffered > 0 ? "skipped" : effects[overlap];
+  return { effect, overlap, running };
 }
 
 /** The tool context each run is started with (see `scheduledStart`). */

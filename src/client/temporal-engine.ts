@@ -342,7 +342,8 @@ export class TemporalEngine implements Engine {
         this.onSchedule(id, async (schedule) => {
           const described = await schedule.describe();
           await schedule.trigger(described.policies.overlap);
-          return triggerOutcome(overlapOf(described.policies.overlap), described.info.runningActions.map((action) => action.workflow.workflowId));
+          const buffered = Number(described.raw.info?.bufferSize ?? 0);
+          return triggerOutcome(overlapOf(described.policies.overlap), described.info.runningActions.map((action) => action.workflow.workflowId), buffered);
         }),
       ),
     pause: (id, note) => this.explained(() => this.onSchedule(id, (schedule) => schedule.pause(note ?? "paused by duragent"))),

@@ -99,7 +99,7 @@ function triggerText({ effect, overlap, running }: TriggerOutcome): string {
     case "starts":
       return "a run starts now (`duragent schedule describe` names it)";
     case "skipped":
-      return `no run starts: ${runs} still runs, and the overlap policy is ${overlap} (\`--overlap\` on create; \`duragent run\` starts one regardless)`;
+      return `no run starts: ${runs} still runs, and the overlap policy is ${overlap}${overlap === "buffer-one" ? ", which holds one back already" : ""} (\`--overlap\` on create; \`duragent run\` starts one regardless)`;
     case "buffered":
       return `a run starts when ${runs} ends (overlap ${overlap})`;
     case "cancels":
