@@ -31,6 +31,7 @@ import { startDevServer } from "../src/temporal/dev-server.js";
 import { startScriptedModelServer, type ScriptedCall, type ScriptedModelServer, type ScriptedTurn } from "../src/testing/scripted-model-server.js";
 import type { CountingLogEntry } from "./fixtures/counting-mcp-server.js";
 import { bundleWorkflows, memoryEngine, testConfig, withTemporalWorker } from "./support/runtime.js";
+import { findRunTarget } from "../src/client/run-targets.js";
 import { startTestTemporal } from "./support/temporal.js";
 import { waitFor } from "./support/wait.js";
 import { textOf } from "../src/common/messages.js";
@@ -119,6 +120,32 @@ for (const engineName of ["memory", "temporal"] as const) {
           assert.equal(((await handle.result()) as { text: string }).text, "done at last");
           assert.equal(model.requests.length, 4);
           assert.equal((await handle.status()).progress, undefined);
+        });
+      } finally {
+        await model.close();
+      }
+    });
+
+    test("a fan-out's retries, several at once, are each told once to a watcher", async () => {
+      const failedOnce = new Set<string>();
+      const model = await startScriptedModelServer((call) => {
+        const item = textOf(call.messages.at(-1)!.content);
+        if (failedOnce.has(item)) return { text: `did ${item}`, delayMs: 300 };
+        failedOnce.add(item);
+        return { error: { status: 500, message: `broke on ${item}` } };
+      }, { quiet: true });
+      const config = testConfig(model, {
+        agents: { worker: { instruction: "You work." } },
+        workflows: { fan: { pattern: "parallel", map: "worker", concurrency: 3 } },
+        execution: { llm: { maximumAttempts: 3, initialIntervalMs: 1500, maximumIntervalMs: 1500 } },
+      });
+      try {
+        await onEngine(engineName, env, config, async (engine) => {
+          const handle = await engine.start(await findRunTarget(config, "fan"), JSON.stringify(["a", "b", "c"]));
+          const events: RunEvent[] = [];
+          for await (const event of handle.events()) events.push(event);
+          const retries = events.flatMap((event) => (event.type === "retry" ? [event.error] : []));
+          assert.deepEqual(retries.map((error) => /broke on (\w)/.exec(error)?.[1]).sort(), ["a", "b", "c"], JSON.stringify(retries));
         });
       } finally {
         await model.close();

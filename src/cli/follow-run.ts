@@ -9,7 +9,7 @@ import { parseInput } from "./command-output.js";
 import { InvalidRunMessage, type RunHandle } from "../client/engine.js";
 import { UserError } from "../errors/user-error.js";
 import { answerHint, describePending } from "./status-text.js";
-import { retryKey, ShownSteps, textEvents, textFilter, type NewSteps, type ShownText } from "../client/run-events.js";
+import { newRetries, ShownSteps, textEvents, textFilter, type NewSteps, type ShownText } from "../client/run-events.js";
 
 export interface FollowOptions {
   /** Ask pending questions on the terminal. */
@@ -38,7 +38,7 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
   outcome.catch(() => undefined);
   let shownPartial: string | undefined;
   // Retries and a model call's waits for a busy provider, each told once: a batch that backs off does not look hung.
-  let shownRetry: string | undefined;
+  const shownRetries = new Set<string>();
   let shownWait: string | undefined;
   let frame = 0;
   const asked = new Set<string>();
@@ -93,14 +93,12 @@ export async function followRun(handle: RunHandle, options: FollowOptions): Prom
             }
           }
         }
-        const retry = status.retrying && retryKey(status.retrying);
-        if (options.verbose && status.retrying && retry !== shownRetry) {
+        for (const { step, attempt, maximumAttempts, error } of newRetries(status, shownRetries)) {
+          if (!options.verbose) continue;
           if (spinning) err.write("\r\x1b[K");
           endLine();
-          const { step, attempt, maximumAttempts, error } = status.retrying;
           err.write(`  (retrying ${step}, attempt ${attempt}${maximumAttempts ? ` of ${maximumAttempts}` : ""}: ${oneLine(error)})\n`);
         }
-        shownRetry = retry;
         const wait = status.progress?.find((progress) => progress.step.startsWith("llm ") && progress.message);
         if (options.verbose && wait && wait.message !== shownWait) {
           if (spinning) err.write("\r\x1b[K");

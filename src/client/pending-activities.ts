@@ -18,6 +18,8 @@ export interface PendingActivitiesState {
   /** Tool calls' latest MCP server log messages. */
   logs: StepLog[];
   retrying?: RunStatus["retrying"];
+  /** Every step retrying now, by its activity and attempt. */
+  retries: NonNullable<RunStatus["retries"]>;
   /** The retrying step's activity, whose label history keeps when no worker can tell it. */
   retryingActivityId?: string;
 }
@@ -27,7 +29,7 @@ export async function pendingActivitiesState(
   converter: LoadedDataConverter,
   currentStep: string | undefined,
 ): Promise<PendingActivitiesState> {
-  const state: PendingActivitiesState = { progress: [], streaming: [], logs: [] };
+  const state: PendingActivitiesState = { progress: [], streaming: [], logs: [], retries: [] };
   const pending = description.raw.pendingActivities ?? [];
   // The run's current step is the retrying one's only when no other is in flight (a fan-out's are many).
   const only = pending.length === 1 ? currentStep : undefined;
@@ -61,6 +63,7 @@ export async function pendingActivitiesState(
         error: error ? rootCause(error) : (activity.lastFailure.message ?? "unknown failure"),
       };
       if (only === undefined && activity.activityId) state.retryingActivityId = activity.activityId;
+      state.retries.push({ id: `${activity.activityId ?? state.retries.length}#${state.retrying.attempt}`, ...state.retrying });
     }
   }
   return state;

@@ -79,7 +79,7 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
     const calledTools = new Set<number>();
     const answeredTools = new Set<number>();
     let partial: string | undefined;
-    let retried: string | undefined;
+    const retried = new Set<string>();
     for (;;) {
       const done = ended;
       // The last look gives the end of the text: worth a second try.
@@ -99,10 +99,7 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
         const { restarted, runs } = steps.take(status);
         if (restarted) shown.clear(), shownProgress.clear();
         for (const { run, steps: taken } of runs) for (const step of taken) yield { type: "step", ...step, ...(run ? { run } : {}) };
-        if (status.retrying && retryKey(status.retrying) !== retried) {
-          retried = retryKey(status.retrying);
-          yield { type: "retry", ...status.retrying };
-        }
+        for (const retry of newRetries(status, retried)) yield { type: "retry", ...retry };
         for (const streaming of status.streaming ?? []) if (shows(streaming)) yield* textEvents(streaming, shown, status.retrying);
         // Only calls in flight report: an ended call's entry goes, so the map stays as small as they.
         const reporting = new Set<string>();
@@ -178,9 +175,15 @@ export async function* runEvents(run: RunEventSource, options: { pollMs: number;
   }
 }
 
-/** One retry of one step: a retry is told once, however many reads show it. */
-export function retryKey(retrying: NonNullable<RunStatus["retrying"]>): string {
-  return `${retrying.step}#${retrying.attempt}`;
+/**
+ * The status's retries not told yet, each once however many reads show it; `told` keeps the ones
+ * the status still shows. A status from before `retries` has its one `retrying`.
+ */
+export function newRetries(status: RunStatus, told: Set<string>): NonNullable<RunStatus["retrying"]>[] {
+  const retries = status.retries ?? (status.retrying ? [{ id: `${status.retrying.step}#${status.retrying.attempt}`, ...status.retrying }] : []);
+  const shown = new Set(retries.map((retry) => retry.id));
+  for (const id of told) if (!shown.has(id)) told.delete(id);
+  return retries.flatMap(({ id, ...retry }) => (told.has(id) ? [] : (told.add(id), [retry])));
 }
 
 /** Steps of one run (`run`: a child run's id within the run) taken after step `after`. */

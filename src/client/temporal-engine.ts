@@ -812,6 +812,8 @@ export class TemporalEngine implements Engine {
       ...(pending.progress.length > 0 ? { progress: pending.progress } : {}),
       ...(pending.logs.length > 0 ? { logs: pending.logs } : {}),
       ...(pending.retrying ? { retrying: label ? { ...pending.retrying, step: label } : pending.retrying } : {}),
+      // The one retry whose label was looked up carries it; the others their activity's type.
+      ...(pending.retries.length > 0 ? { retries: pending.retries.map((retry) => (label && retry.id.startsWith(`${pending.retryingActivityId}#`) ? { ...retry, step: label } : retry)) } : {}),
       // The run records finished calls' answers; the pending activities stream the rest.
       ...(pending.streaming.length > 0 ? { streaming: [...(status.streaming ?? []), ...pending.streaming.filter((live) => !status.streaming?.some((done) => done.id === live.id))] } : {}),
     };

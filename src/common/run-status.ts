@@ -131,6 +131,14 @@ export const RunStatusSchema = z.object({
   retrying: z
     .object({ step: z.string(), attempt: z.number(), maximumAttempts: z.number().optional(), error: z.string() })
     .optional(),
+  /**
+   * Retries of the run's steps, each with an id of its own, as `retrying` is, for watchers to tell
+   * each once when many steps are in flight: in memory the run's latest 10; on Temporal the steps
+   * retrying now.
+   */
+  retries: z
+    .array(z.object({ id: z.string(), step: z.string(), attempt: z.number(), maximumAttempts: z.number().optional(), error: z.string() }))
+    .optional(),
   /** The latest progress notification of each tool call in flight that reports progress. */
   progress: z.array(StepProgressSchema).optional(),
   /** The latest log messages of the run's MCP servers during its tool calls, oldest first (memory engine: the run's last 20; Temporal: those of calls in flight). */

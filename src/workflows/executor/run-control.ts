@@ -133,6 +133,7 @@ export class RunControl {
       ...(Object.keys(this.usageByAgent).length > 0 ? { usageByAgent: this.usageByAgent } : {}),
       ...(this.lastError ? { lastError: this.lastError.message, ...(this.lastError.step ? { failedStep: this.lastError.step } : {}) } : {}),
       ...(this.retrying ? { retrying: this.retrying } : {}),
+      ...(this.retries.length > 0 ? { retries: [...this.retries] } : {}),
       ...(this.progress.size > 0 ? { progress: [...this.progress.values()] } : {}),
       ...(this.logs.length > 0 ? { logs: [...this.logs] } : {}),
       ...(this.streamed.size + this.finishedTexts.length > 0 ? { streaming: [...this.finishedTexts, ...this.streamed.values()] } : {}),
@@ -272,7 +273,12 @@ export class RunControl {
   /** An attempt of the current step failed and another is due. */
   recordRetry(step: string, attempt: number, maximumAttempts: number, error: unknown): void {
     this.retrying = { step, attempt, maximumAttempts, error: rootCause(error) };
+    this.retries.push({ id: `retry-${++this.retryCount}`, ...this.retrying });
+    if (this.retries.length > 10) this.retries.shift();
   }
+
+  private retryCount = 0;
+  private readonly retries: NonNullable<RunStatus["retries"]> = [];
 
   /** A piece of a streaming model call's answer; a new attempt starts its text again. */
   streamText(id: string, attempt: number, piece: { step: string; agent?: string; delta: string }): void {
