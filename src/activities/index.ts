@@ -80,7 +80,7 @@ export function createEffects(deps: EffectDependencies): EffectImplementations {
         .callTool(call, {
           ...(signal ? { signal } : {}),
           ...(workLimitMs !== undefined ? { workLimitMs } : {}),
-          ...(attempt ? { attempt } : {}),
+          ...(attempt ? { step: attempt } : {}),
           ...(run && callId ? { askPerson: (ask, askSignal) => run.ask(ask, askSignal) } : {}),
           ...(run && callId ? { onProgress: (progress) => run.progress({ callId, step, ...progress }) } : {}),
           ...(run?.log && callId ? { onLog: logTo(run.log.bind(run), { callId, step, server: request.server }) } : {}),
@@ -148,9 +148,10 @@ export function temporalActivities(implementations: EffectImplementations, optio
         result = await (implementations[name] as (input: EffectInput<K>, context: EffectContext) => Promise<EffectOutput<K>>)(input, {
           signal,
           ...(run ? { run } : {}),
-          // The execution's run id too: a continued run numbers its steps again.
-          ...(workflowExecution ? { step: { runId: workflowExecution.workflowId, key: `${workflowExecution.workflowId}/${workflowExecution.runId}/${activityId}`, attempt } } : {}),
-          ...(startToCloseTimeoutMs > 0 ? { deadline: currentAttemptScheduledTimestampMs + startToCloseTimeoutMs } : {}),
+          // As in memory: a tool call is told its step (the execution's run id too: a continued run
+          // numbers its steps again), a model call its attempt's deadline; other effects neither.
+          ...(name === "callTool" && workflowExecution ? { step: { runId: workflowExecution.workflowId, key: `${workflowExecution.workflowId}/${workflowExecution.runId}/${activityId}`, attempt } } : {}),
+          ...(name === "callLlm" && startToCloseTimeoutMs > 0 ? { deadline: currentAttemptScheduledTimestampMs + startToCloseTimeoutMs } : {}),
         });
       } catch (error) {
         if (stopping?.aborted && (!context.cancellationSignal.aborted || isWorkerShutdown(context.cancellationSignal.reason))) {

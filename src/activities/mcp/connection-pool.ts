@@ -66,7 +66,7 @@ export interface McpCallOptions {
    */
   workLimitMs?: number;
   /** Which step and attempt the call is, told to a server that takes the run's tool context. */
-  attempt?: StepAttempt;
+  step?: StepAttempt;
 }
 
 /** The SDK's own request timer, effectively off: our timer for tool calls pauses while a person answers. */
@@ -194,7 +194,7 @@ export class McpConnectionPool {
       try {
         // A 2026-07-28 server logs only when the request asks, at the level it names.
         const logLevel = conn.config.logLevel && conn.client.getProtocolEra() === "modern" ? { [LOG_LEVEL_META_KEY]: conn.config.logLevel } : undefined;
-        const run = conn.config.toolContext && options.attempt ? { [runMetaKey]: runMeta(options.attempt, request.toolContext) } : undefined;
+        const run = conn.config.toolContext && options.step ? { [runMetaKey]: runMeta(options.step, request.toolContext) } : undefined;
         const meta = logLevel || run ? { _meta: { ...logLevel, ...run } } : {};
         const call = () =>
           conn.client.callTool({ name, arguments: checked.args, ...meta }, {
